@@ -1,0 +1,20 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  uri:
+    description:
+      - libvirt connection URI, seen from the host the module runs on.
+      - The default talks to the host's own system daemon over its unix socket. A transport other
+        than the socket needs an explicit port in the URI (for example V(qemu+tls://hv1:16514/system)).
+      - Set it once for all modules of the collection with O(ignore:module_defaults) and the group
+        V(group/remotevirt.install.libvirt).
+    type: str
+    default: qemu:///system
+"""

@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place that opens libvirt connections and calls the libvirt API.
+
+Every libvirt failure becomes a LibvirtError naming the operation, the object and libvirt's own
+message. Objects are found by name (one RPC), never by listing and scanning.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Iterable, Iterator, List, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import parse
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
+
+try:
+    import libvirt
+except ImportError:  # reported by the module through missing_required_lib
+    libvirt = None
+    LIBVIRT_IMPORT_ERROR: Optional[str] = traceback.format_exc()
+else:
+    LIBVIRT_IMPORT_ERROR = None
+
+# Oldest libvirt the collection supports on a host (major * 1,000,000 + minor * 1,000 + micro).
+MIN_LIBVIRT_VERSION = 6000000
+
+# Optional capabilities by the libvirt version that introduced them.
+FEATURES = {
+    "sparse_upload": 3004000,  # VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM
+}
+
+_NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_NETWORK")
+
+
+class LibvirtError(Exception):
+    """A libvirt call failed: ``operation`` on ``target`` with libvirt's ``message``."""
+
+    def __init__(self, operation: str, target: str, message: str, code: Optional[int] = None) -> None:
+        super().__init__("%s %s: %s" % (operation, target, message))
+        self.operation = operation
+        self.target = target
+        self.message = message
+        self.code = code
+
+
+def version_text(version: int) -> str:
+    return "%d.%d.%d" % (version // 1000000, version // 1000 % 1000, version % 1000)
+
+
+def _is_not_found(error: Any) -> bool:
+    code = error.get_error_code()
+    return any(code == getattr(libvirt, name, None) for name in _NOT_FOUND_CODES)
+
+
+def _quiet_error_handler(_context: Any, _error: Any) -> None:
+    """libvirt prints every error to stderr by default; ours are raised and reported instead."""
+
+
+class Client:
+    """A lazily opened connection to one libvirt URI."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._conn: Any = None
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            libvirt.registerErrorHandler(_quiet_error_handler, None)
+            try:
+                self._conn = libvirt.open(self.uri)
+            except libvirt.libvirtError as error:
+                raise LibvirtError("connect to", self.uri, error.get_error_message(), error.get_error_code())
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except libvirt.libvirtError:
+                pass  # the connection is gone either way
+            self._conn = None
+
+    def call(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
+        """Run one libvirt call, turning its failure into a LibvirtError."""
+        try:
+            return function(*args)
+        except libvirt.libvirtError as error:
+            raise LibvirtError(operation, target, error.get_error_message(), error.get_error_code())
+
+    def _lookup(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(*args)
+        except libvirt.libvirtError as error:
+            if _is_not_found(error):
+                return None
+            raise LibvirtError(operation, target, error.get_error_message(), error.get_error_code())
+
+    # -- host ---------------------------------------------------------------------------------
+    def version(self) -> int:
+        return self.call("read version of", self.uri, self.conn.getLibVersion)
+
+    def supports(self, feature: str) -> bool:
+        return self.version() >= FEATURES[feature]
+
+    # -- pools --------------------------------------------------------------------------------
+    def find_pool(self, name: str) -> Any:
+        return self._lookup("look up pool", name, self.conn.storagePoolLookupByName, name)
+
+    def pool_is_active(self, pool: Any) -> bool:
+        return bool(self.call("read state of pool", pool.name(), pool.isActive))
+
+    def describe_pool(self, pool: Any) -> Pool:
+        return Pool.from_xml(self.call("read pool", pool.name(), pool.XMLDesc, 0))
+
+    def refresh_pool(self, pool: Any) -> None:
+        self.call("refresh pool", pool.name(), pool.refresh, 0)
+
+    def define_pool(self, xml: str) -> Any:
+        return self.call("define pool", "", self.conn.storagePoolDefineXML, xml, 0)
+
+    # -- volumes ------------------------------------------------------------------------------
+    def find_volume(self, pool: Any, name: str) -> Any:
+        return self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
+
+    def find_volume_by_path(self, path: str) -> Any:
+        return self._lookup("look up volume", path, self.conn.storageVolLookupByPath, path)
+
+    def describe_volume(self, volume: Any) -> Volume:
+        return Volume.from_xml(self.call("read volume", volume.name(), volume.XMLDesc, 0))
+
+    def create_volume(self, pool: Any, xml: str, flags: int = 0) -> Any:
+        return self.call("create volume in pool", pool.name(), pool.createXML, xml, flags)
+
+    def clone_volume(self, pool: Any, xml: str, source: Any, flags: int = 0) -> Any:
+        return self.call("clone volume %s into pool" % source.name(), pool.name(), pool.createXMLFrom, xml, source, flags)
+
+    def resize_volume(self, volume: Any, capacity: int, shrink: bool = False) -> None:
+        flags = libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK if shrink else 0
+        self.call("resize volume", volume.name(), volume.resize, capacity, flags)
+
+    def delete_volume(self, volume: Any) -> None:
+        self.call("delete volume", volume.name(), volume.delete, 0)
+
+    def upload_volume(self, volume: Any, chunks: Iterable[bytes], length: int) -> None:
+        """Write ``chunks`` (``length`` bytes in all) to the start of ``volume``."""
+        target = volume.name()
+        stream = self.call("open stream for", target, self.conn.newStream, 0)
+        self.call("start upload to volume", target, volume.upload, stream, 0, length, 0)
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    sent = self.call("upload to volume", target, stream.send, view.tobytes())
+                    view = view[sent:]
+        except BaseException:
+            try:
+                stream.abort()
+            except libvirt.libvirtError:
+                pass  # the upload failed already; that error is the one to report
+            raise
+        self.call("finish upload to volume", target, stream.finish)
+
+    def download_volume(self, volume: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The volume's bytes, read through libvirt (works for any pool type and remote URIs)."""
+        target = volume.name()
+        stream = self.call("open stream for", target, self.conn.newStream, 0)
+        self.call("start download of volume", target, volume.download, stream, 0, 0, 0)
+        while True:
+            data = self.call("download volume", target, stream.recv, chunk_size)
+            if not data:
+                break
+            yield data
+        self.call("finish download of volume", target, stream.finish)
+
+    # -- domains ------------------------------------------------------------------------------
+    def domains_using(self, pool_name: str, volume_name: str, path: Optional[str]) -> List[str]:
+        """Names of defined or running guests with a disk on this volume.
+
+        There is no reverse index in libvirt, so this reads every guest's XML: only deletion
+        asks, never the common path.
+        """
+        users = []
+        for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, 0):
+            name = domain.name()
+            xml = self._lookup("read guest", name, domain.XMLDesc, 0)
+            if xml is not None and _disk_refers_to(parse(xml), pool_name, volume_name, path):
+                users.append(name)
+        return sorted(users)
+
+
+def _disk_refers_to(domain: Any, pool_name: str, volume_name: str, path: Optional[str]) -> bool:
+    for source in domain.iterfind("devices/disk/source"):
+        if source.get("pool") == pool_name and source.get("volume") == volume_name:
+            return True
+        if path and path in (source.get("file"), source.get("dev")):
+            return True
+    return False

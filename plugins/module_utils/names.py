@@ -1,0 +1,28 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Validation of names that become libvirt object names, file names and command-line words."""
+
+from __future__ import annotations
+
+import re
+
+MAX_NAME_BYTES = 255
+
+# Letters, digits and . _ + - : @ ; no leading dot or dash. Such names are safe as file names in a
+# directory pool, as XML text, and as words on the virsh command lines that plans show.
+_NAME_RE = re.compile(r"^[A-Za-z0-9_+:@][A-Za-z0-9._+:@-]*$")
+
+
+def name_problem(name: object, what: str) -> str:
+    """Why ``name`` cannot be used as a ``what`` name, or "" when it can."""
+    if not isinstance(name, str) or not name:
+        return "%s name must not be empty" % what
+    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
+        return "%s name is longer than %d bytes" % (what, MAX_NAME_BYTES)
+    if ".." in name:
+        return "%s name %r must not contain '..'" % (what, name)
+    if not _NAME_RE.match(name):
+        return ("%s name %r may only contain letters, digits and . _ + - : @ and must not start with "
+                "'.' or '-'" % (what, name))
+    return ""

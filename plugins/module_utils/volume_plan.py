@@ -1,0 +1,446 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning for pool volumes: (request, actual state) -> Plan. No I/O here."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils.names import name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Permissions, Volume
+
+PREALLOCATIONS = ("sparse", "metadata", "full")
+CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+# Formats whose bytes are the guest-visible content: a download fills them as-is and can be grown.
+RAW_FORMATS = ("raw", "iso")
+
+
+@dataclass(frozen=True)
+class VolumeRef:
+    """A volume named ``name`` or ``pool/name``; a bare name lives in the request's pool."""
+
+    pool: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return "%s/%s" % (self.pool, self.name)
+
+    @classmethod
+    def parse(cls, text: str, default_pool: str, what: str) -> "VolumeRef":
+        pool, _, name = text.rpartition("/") if "/" in text else (default_pool, "", text)
+        for problem in (name_problem(pool, "%s pool" % what), name_problem(name, "%s volume" % what)):
+            if problem:
+                raise PlanError(problem)
+        return cls(pool, name)
+
+
+@dataclass(frozen=True)
+class Checksum:
+    algorithm: str
+    digest: str
+
+    @property
+    def text(self) -> str:
+        return "%s:%s" % (self.algorithm, self.digest)
+
+    @classmethod
+    def parse(cls, text: str) -> "Checksum":
+        algorithm, sep, digest = text.partition(":")
+        algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+        if not sep or algorithm not in CHECKSUM_ALGORITHMS:
+            raise PlanError("checksum must look like sha256:<hex digest> (one of %s)" % ", ".join(CHECKSUM_ALGORITHMS))
+        expected = hashlib.new(algorithm).digest_size * 2
+        if len(digest) != expected or any(c not in "0123456789abcdef" for c in digest):
+            raise PlanError("%s checksum must be %d hexadecimal digits" % (algorithm, expected))
+        return cls(algorithm, digest)
+
+
+@dataclass(frozen=True)
+class VolumeRequest:
+    """The module's parameters, validated and typed."""
+
+    pool: str
+    name: str
+    state: str = "present"
+    capacity: Optional[int] = None
+    format: Optional[str] = None
+    preallocation: Optional[str] = None
+    allocation: Optional[int] = None
+    clone_from: Optional[VolumeRef] = None
+    backing_volume: Optional[VolumeRef] = None
+    source_url: Optional[str] = None
+    checksum: Optional[Checksum] = None
+    permissions: Permissions = Permissions()
+    allow_shrink: bool = False
+    overcommit: bool = False
+    force: bool = False
+
+    @property
+    def label(self) -> str:
+        return "%s/%s" % (self.pool, self.name)
+
+    @property
+    def creates(self) -> bool:
+        """Whether the request says how to make the volume (otherwise it only asserts one)."""
+        return any(x is not None for x in (self.capacity, self.clone_from, self.backing_volume, self.source_url))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], permissions: Permissions = Permissions()) -> "VolumeRequest":
+        """Validate module parameters; ``permissions`` are already resolved to numeric ids."""
+        for key, what in (("pool", "pool"), ("name", "volume")):
+            problem = name_problem(params[key], what)
+            if problem:
+                raise PlanError(problem)
+        pool = params["pool"]
+        request = cls(
+            pool=pool,
+            name=params["name"],
+            state=params.get("state") or "present",
+            capacity=_size_param(params, "capacity"),
+            format=params.get("format"),
+            preallocation=params.get("preallocation"),
+            allocation=_size_param(params, "allocation", allow_zero=True),
+            clone_from=_ref_param(params, "clone_from", pool),
+            backing_volume=_ref_param(params, "backing_volume", pool),
+            source_url=params.get("source_url"),
+            checksum=Checksum.parse(params["checksum"]) if params.get("checksum") else None,
+            permissions=permissions,
+            allow_shrink=bool(params.get("allow_shrink")),
+            overcommit=bool(params.get("overcommit")),
+            force=bool(params.get("force")),
+        )
+        request.check_consistency()
+        return request
+
+    def check_consistency(self) -> None:
+        sources = [key for key, value in (("clone_from", self.clone_from), ("backing_volume", self.backing_volume),
+                                          ("source_url", self.source_url)) if value is not None]
+        if len(sources) > 1:
+            raise PlanError("%s are mutually exclusive: a volume has one origin" % " and ".join(sources))
+        if self.checksum and not self.source_url:
+            raise PlanError("checksum applies to source_url, which is not set")
+        if self.source_url and self.source_url.split(":", 1)[0].lower() not in ("http", "https", "ftp", "file"):
+            raise PlanError("source_url must be an http, https, ftp or file URL")
+        if self.backing_volume and self.format not in (None, "qcow2"):
+            raise PlanError("a volume with backing_volume is a qcow2 overlay; format %s cannot have one" % self.format)
+        if self.preallocation == "metadata" and self.format not in (None, "qcow2"):
+            raise PlanError("preallocation=metadata applies to qcow2 volumes only")
+        if self.preallocation and self.allocation is not None:
+            raise PlanError("preallocation and allocation are mutually exclusive")
+        if self.preallocation in ("metadata", "full") and self.backing_volume:
+            raise PlanError("a qcow2 overlay on backing_volume is always sparse")
+        if self.source_url and self.capacity is not None and self.format not in RAW_FORMATS:
+            raise PlanError("capacity with source_url grows a raw image after the download; set format: raw, "
+                            "or grow a %s image in a later task" % (self.format or "downloaded"))
+        if self.capacity is not None and self.allocation is not None and self.allocation > self.capacity:
+            raise PlanError("allocation (%s) is larger than capacity (%s)"
+                            % (format_size(self.allocation), format_size(self.capacity)))
+
+
+def _size_param(params: Mapping[str, Any], key: str, allow_zero: bool = False) -> Optional[int]:
+    value = params.get(key)
+    if value is None:
+        return None
+    try:
+        size = parse_size(value)
+    except SizeError as error:
+        raise PlanError("%s: %s" % (key, error))
+    if size == 0 and not allow_zero:
+        raise PlanError("%s must be larger than zero" % key)
+    return size
+
+
+def _ref_param(params: Mapping[str, Any], key: str, pool: str) -> Optional[VolumeRef]:
+    value = params.get(key)
+    return VolumeRef.parse(value, pool, key) if value else None
+
+
+@dataclass(frozen=True)
+class VolumeState:
+    """What the host has, as read by the runner.
+
+    ``origin`` is the described clone or backing source; ``download_size`` the size the server
+    reports for ``source_url`` (None when it reports none); ``content_digest`` the digest of the
+    existing volume's content (only read when a checksum is requested); ``users`` the guests
+    with a disk on the volume (only read for deletion).
+    """
+
+    pool: Pool
+    existing: Optional[Volume] = None
+    origin: Optional[Volume] = None
+    download_size: Optional[int] = None
+    content_digest: Optional[str] = None
+    users: Tuple[str, ...] = ()
+    local: bool = True
+
+
+def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
+    """The actions that take ``state`` to ``request``; raises PlanError when that is refused."""
+    if request.state == "absent":
+        return _plan_absent(request, state)
+    if state.existing is None:
+        return _plan_new(request, state)
+    return _plan_existing(request, state)
+
+
+def managed_view(volume: Volume) -> Volume:
+    """The fields a user can set, for diffs: allocation and libvirt's path/key are left out."""
+    return Volume(name=volume.name, capacity=volume.capacity, format=volume.format, permissions=volume.permissions,
+                  backing_path=volume.backing_path, backing_format=volume.backing_format)
+
+
+# -- absent ------------------------------------------------------------------------------------
+def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
+    existing = state.existing
+    if existing is None:
+        return Plan()
+    if state.users and not request.force:
+        raise PlanError("volume %s is used by guest(s) %s; detach it or set force: true to delete it anyway"
+                        % (request.label, ", ".join(state.users)))
+    plan = Plan(before=managed_view(existing).to_xml())
+    plan.add(Action("delete", "volume", request.label, shell("virsh", "vol-delete", "--pool", request.pool,
+                                                                   request.name), destructive=True))
+    return plan
+
+
+# -- new volume --------------------------------------------------------------------------------
+def _plan_new(request: VolumeRequest, state: VolumeState) -> Plan:
+    if not request.creates:
+        raise PlanError("volume %s does not exist; set capacity, clone_from, backing_volume or source_url to create it"
+                        % request.label)
+    if request.source_url:
+        return _plan_download(request, state)
+    if request.clone_from:
+        return _plan_clone(request, state)
+    return _plan_create(request, state)
+
+
+def _default_format(request: VolumeRequest, pool: Pool) -> Optional[str]:
+    if request.format:
+        return request.format
+    # File pools get qcow2 (sparse, snapshots, overlays); others keep their native format.
+    return "qcow2" if pool.holds_files else None
+
+
+def predicted_path(pool: Pool, name: str) -> Optional[str]:
+    return "%s/%s" % (pool.target_path.rstrip("/"), name) if pool.holds_files and pool.target_path else None
+
+
+def _allocation_for(request: VolumeRequest, capacity: int) -> int:
+    if request.allocation is not None:
+        return request.allocation
+    # libvirt allocates the full capacity when <allocation> is missing; sparse must say 0.
+    return capacity if request.preallocation == "full" else 0
+
+
+def _check_space(request: VolumeRequest, pool: Pool, capacity: int, allocation: int, what: str) -> None:
+    available = pool.available
+    if available is None:
+        return
+    if allocation > available:
+        raise PlanError("%s needs %s allocated but pool %s has %s free"
+                        % (what, format_size(allocation), pool.name, format_size(available)))
+    if capacity > available and not request.overcommit:
+        raise PlanError("%s of %s is larger than the %s free in pool %s; set overcommit: true to allow a sparse "
+                        "volume that can outgrow its pool" % (what, format_size(capacity), format_size(available),
+                                                             pool.name))
+
+
+def _check_permissions(request: VolumeRequest, pool: Pool) -> None:
+    if not request.permissions.is_empty() and not pool.holds_files:
+        raise PlanError("mode, owner and group apply to file-based pools; pool %s is of type %s"
+                        % (pool.name, pool.type))
+
+
+def _create_command(request: VolumeRequest, volume: Volume, flags: Mapping[str, bool]) -> str:
+    argv = ["virsh", "vol-create-as", "--pool", request.pool, "--name", request.name,
+            "--capacity", str(volume.capacity)]
+    if volume.allocation is not None:
+        argv += ["--allocation", str(volume.allocation)]
+    if volume.format:
+        argv += ["--format", volume.format]
+    if volume.backing_path:
+        argv += ["--backing-vol", volume.backing_path, "--backing-vol-format", volume.backing_format or "raw"]
+    if flags.get("prealloc_metadata"):
+        argv.append("--prealloc-metadata")
+    command = shell(*argv)
+    return command + _permission_commands(volume.path, volume.permissions)
+
+
+def _permission_commands(path: Optional[str], permissions: Permissions) -> str:
+    if permissions.is_empty() or not path:
+        return ""
+    command = ""
+    if permissions.mode is not None:
+        command += " && " + shell("chmod", permissions.mode, path)
+    if permissions.owner is not None or permissions.group is not None:
+        owner = "" if permissions.owner is None else str(permissions.owner)
+        group = "" if permissions.group is None else str(permissions.group)
+        command += " && " + shell("chown", owner + (":" + group if group else ""), path)
+    return command
+
+
+def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
+    pool = state.pool
+    _check_permissions(request, pool)
+    backing = state.origin if request.backing_volume else None
+    fmt = "qcow2" if backing else _default_format(request, pool)
+    if request.preallocation == "metadata" and fmt != "qcow2":
+        raise PlanError("preallocation=metadata applies to qcow2 volumes only")
+    capacity = request.capacity if request.capacity is not None else (backing.capacity if backing else 0)
+    if backing and capacity < backing.capacity:
+        raise PlanError("capacity %s is smaller than backing volume %s (%s)"
+                        % (format_size(capacity), request.backing_volume.label, format_size(backing.capacity)))
+    allocation = _allocation_for(request, capacity)
+    _check_space(request, pool, capacity, allocation, "volume %s" % request.label)
+    volume = Volume(
+        name=request.name, capacity=capacity, format=fmt, allocation=allocation,
+        permissions=request.permissions,
+        backing_path=backing.path if backing else None,
+        backing_format=(backing.format or "raw") if backing else None,
+        path=predicted_path(pool, request.name),
+    )
+    flags = {"prealloc_metadata": request.preallocation == "metadata"}
+    plan = Plan(after=managed_view(volume).to_xml())
+    plan.add(Action("create", "volume", request.label, _create_command(request, volume, flags),
+                    payload={"xml": volume.to_xml(), "pool": request.pool, **flags}))
+    return plan
+
+
+def _plan_clone(request: VolumeRequest, state: VolumeState) -> Plan:
+    pool, source, ref = state.pool, state.origin, request.clone_from
+    _check_permissions(request, pool)
+    fmt = request.format or source.format
+    capacity = request.capacity if request.capacity is not None else source.capacity
+    if capacity < source.capacity:
+        raise PlanError("capacity %s is smaller than clone_from volume %s (%s); a clone cannot shrink"
+                        % (format_size(capacity), ref.label, format_size(source.capacity)))
+    allocation = _allocation_for(request, source.capacity)
+    _check_space(request, pool, capacity, max(allocation, source.allocation or 0), "clone %s" % request.label)
+    clone = Volume(name=request.name, capacity=source.capacity, format=fmt, allocation=allocation,
+                   permissions=request.permissions, path=predicted_path(pool, request.name))
+    flags = {"prealloc_metadata": request.preallocation == "metadata"}
+    argv = ["virsh", "vol-create-from", "--pool", request.pool, "--file", "%s.xml" % request.name,
+            "--inputpool", ref.pool, "--vol", ref.name]
+    if flags["prealloc_metadata"]:
+        argv.append("--prealloc-metadata")
+    plan = Plan(after=managed_view(clone.with_changes(capacity=capacity)).to_xml())
+    plan.add(Action("clone", "volume", request.label,
+                    shell(*argv) + _permission_commands(clone.path, clone.permissions),
+                    payload={"xml": clone.to_xml(), "pool": request.pool, "source_pool": ref.pool,
+                             "source": ref.name, **flags}))
+    if capacity > source.capacity:
+        plan.add(_resize_action(request, capacity, shrink=False))
+    return plan
+
+
+def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
+    pool = state.pool
+    _check_permissions(request, pool)
+    size = state.download_size
+    if size is None and request.capacity is None:
+        raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
+                        % request.source_url)
+    fmt = request.format or "raw"
+    initial = size if size is not None else request.capacity
+    _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
+    volume = Volume(name=request.name, capacity=initial, format=fmt, allocation=0, permissions=request.permissions,
+                    path=predicted_path(pool, request.name))
+    plan = Plan(after=managed_view(volume.with_changes(capacity=max(initial, request.capacity or 0))).to_xml())
+    plan.add(Action("create", "volume", request.label, _create_command(request, volume, {}),
+                    payload={"xml": volume.to_xml(), "pool": request.pool}))
+    plan.add(_upload_action(request, initial))
+    if request.capacity is not None and request.capacity > initial:
+        plan.add(_resize_action(request, request.capacity, shrink=False))
+    return plan
+
+
+def _upload_action(request: VolumeRequest, length: int) -> Action:
+    command = shell("curl", "-fsSL", request.source_url) + " | " + shell(
+        "virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
+    if request.checksum:
+        command += "  # expect %s" % request.checksum.text
+    return Action("upload", "volume", request.label, command,
+                  payload={"pool": request.pool, "url": request.source_url, "length": length,
+                           "checksum": request.checksum})
+
+
+def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
+    argv = ["virsh", "vol-resize", "--pool", request.pool, request.name, str(capacity)]
+    if shrink:
+        argv.append("--shrink")
+    return Action("resize", "volume", request.label, shell(*argv), destructive=shrink,
+                  payload={"pool": request.pool, "capacity": capacity, "shrink": shrink})
+
+
+# -- existing volume ---------------------------------------------------------------------------
+def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
+    existing = state.existing
+    if request.format and existing.format and request.format != existing.format:
+        raise PlanError("volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
+                        "with clone_from and format: %s instead" % (request.label, existing.format, request.format,
+                                                                     request.format))
+    if request.backing_volume and state.origin is not None and existing.backing_path != state.origin.path:
+        raise PlanError("volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
+                        % (request.label, existing.backing_path or "nothing", request.backing_volume.label))
+    if request.checksum and state.content_digest and state.content_digest != request.checksum.digest:
+        if not request.force:
+            raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set force: true to "
+                            "replace it with %s" % (request.label, request.checksum.algorithm, state.content_digest,
+                                                    request.checksum.text, request.source_url))
+        return _plan_replace(request, state)
+    plan = Plan(before=managed_view(existing).to_xml())
+    target = existing
+    if request.capacity is not None and request.capacity != target.capacity:
+        target = _plan_capacity_change(request, state, target, plan)
+    wanted = request.permissions
+    if not wanted.is_empty() and not wanted.covers(existing.permissions):
+        _check_permissions(request, state.pool)
+        if not state.local:
+            raise PlanError("mode, owner and group of an existing volume can only be changed through a local URI "
+                            "(the module runs on the host that holds the file)")
+        plan.add(_chmod_action(request, existing))
+        target = target.with_changes(permissions=Permissions(
+            mode=wanted.mode or existing.permissions.mode,
+            owner=existing.permissions.owner if wanted.owner is None else wanted.owner,
+            group=existing.permissions.group if wanted.group is None else wanted.group))
+    if plan.changed:
+        plan.after = managed_view(target).to_xml()
+    else:
+        plan.after = plan.before
+    return plan
+
+
+def _plan_replace(request: VolumeRequest, state: VolumeState) -> Plan:
+    """Delete the volume and download it again: refilling in place could leave old bytes behind."""
+    delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
+    refill = _plan_download(request, VolumeState(pool=state.pool, download_size=state.download_size))
+    return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
+
+
+def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, plan: Plan) -> Volume:
+    wanted = request.capacity
+    if wanted < current.capacity:
+        if not request.allow_shrink:
+            raise PlanError("volume %s is %s; shrinking it to %s can destroy data: set allow_shrink: true to do it"
+                            % (request.label, format_size(current.capacity), format_size(wanted)))
+        plan.add(_resize_action(request, wanted, shrink=True))
+        return current.with_changes(capacity=wanted)
+    _check_space(request, state.pool, wanted - current.capacity, 0, "growing %s by" % request.label)
+    plan.add(_resize_action(request, wanted, shrink=False))
+    return current.with_changes(capacity=wanted)
+
+
+def _chmod_action(request: VolumeRequest, existing: Volume) -> Action:
+    command = _permission_commands(existing.path, request.permissions)[len(" && "):]
+    return Action("chmod", "volume", request.label, command,
+                  payload={"path": existing.path, "mode": request.permissions.mode,
+                           "owner": request.permissions.owner, "group": request.permissions.group})
+

@@ -1,0 +1,318 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virt_pool_volume
+short_description: Manage a volume in an existing libvirt storage pool
+version_added: 0.1.0
+description:
+  - Asserts that a volume exists and returns its facts, or creates it in an existing, active pool
+    (empty and sparse or preallocated, cloned from another volume, as a qcow2 overlay on a backing
+    volume, or filled from a URL that the host downloads itself).
+  - Grows an existing volume in place. Never shrinks, converts or deletes data unless asked to.
+  - Runs on the hypervisor host and talks to libvirt through libvirt-python.
+  - Check mode returns the exact plan the real run executes; every action of a real run is logged
+    on the host under the syslog identifier C(remotevirt).
+author:
+  - remotevirt.install contributors
+requirements:
+  - libvirt-python (Debian/Ubuntu C(python3-libvirt), Fedora/RHEL C(python3-libvirt)) on the host
+  - lxml (C(python3-lxml)) on the host
+  - libvirt 6.0 or newer on the host
+extends_documentation_fragment:
+  - remotevirt.install.connection
+  - remotevirt.install.audit
+attributes:
+  check_mode:
+    support: full
+    description: Reports the planned actions as C(plan) and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the volume's XML (the fields a user can set) before and after.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the libvirt host.
+options:
+  pool:
+    description: Name of an existing, active storage pool.
+    type: str
+    required: true
+  name:
+    description:
+      - Name of the volume in O(pool).
+      - Letters, digits and C(. _ + - : @), at most 255 bytes, not starting with C(.) or C(-).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) makes sure the volume exists. Without O(capacity), O(clone_from),
+        O(backing_volume) or O(source_url) it only asserts an existing volume and returns its facts.
+      - V(absent) deletes the volume. A volume that a defined guest uses is kept unless O(force=true).
+    type: str
+    choices: [present, absent]
+    default: present
+  capacity:
+    description:
+      - Size of the volume as bytes or a size string. V(20G) and V(20GiB) are 20 * 2^30 bytes,
+        V(20GB) is 20 * 10^9 bytes (libvirt's units).
+      - For an existing volume, a larger capacity grows it in place; a smaller one is refused
+        unless O(allow_shrink=true).
+      - With O(clone_from) or O(backing_volume), defaults to the size of that volume.
+    type: str
+  format:
+    description:
+      - Volume format. Defaults to V(qcow2) on file-based pools (dir, fs, netfs) for new empty
+        volumes, to the source's format for clones and to V(raw) for downloads.
+      - The format of an existing volume is never converted; a different value is refused.
+    type: str
+    choices: [raw, qcow2, iso, qed, vmdk, vdi, vpc]
+  preallocation:
+    description:
+      - V(sparse) allocates nothing up front, V(metadata) preallocates qcow2 metadata,
+        V(full) allocates the whole capacity.
+      - Defaults to V(sparse).
+    type: str
+    choices: [sparse, metadata, full]
+  allocation:
+    description: Bytes to allocate up front (size string), instead of O(preallocation).
+    type: str
+  overcommit:
+    description:
+      - Allow a sparse volume whose capacity exceeds the pool's free space.
+      - Fully preallocated space must always be free.
+    type: bool
+    default: false
+  clone_from:
+    description:
+      - Create the volume as a full copy of this volume, V(name) in O(pool) or V(pool/name).
+      - Ignored when the volume already exists.
+    type: str
+  backing_volume:
+    description:
+      - Create the volume as a qcow2 overlay backed by this volume, V(name) in O(pool) or
+        V(pool/name). The backing volume is never written to.
+    type: str
+  source_url:
+    description:
+      - Create the volume from the content of this http, https, ftp or file URL. The host fetches
+        it; nothing passes through the controller.
+      - When the volume exists it is left alone, unless O(checksum) is set and its content differs:
+        then the task fails, or with O(force=true) the volume is replaced.
+    type: str
+  checksum:
+    description:
+      - Expected digest of O(source_url) as V(algorithm:hex), for example V(sha256:9f86d0...).
+      - A download that does not match is deleted and the task fails.
+      - A verified digest is remembered on the volume file, so re-runs do not read it again
+        unless the file changed.
+    type: str
+  validate_certs:
+    description: Verify the TLS certificate of an https O(source_url).
+    type: bool
+    default: true
+  allow_shrink:
+    description: Allow O(capacity) below the current size. Data beyond the new end is lost.
+    type: bool
+    default: false
+  force:
+    description:
+      - Delete a volume that guests use (O(state=absent)), or replace a volume whose content
+        does not match O(checksum).
+    type: bool
+    default: false
+  mode:
+    description:
+      - Octal file mode of the volume, for example V('0640'). File-based pools only.
+      - Set at creation; changing it on an existing volume needs a local O(uri).
+    type: raw
+  owner:
+    description: User name or uid that owns the volume file. File-based pools only.
+    type: str
+  group:
+    description: Group name or gid of the volume file. File-based pools only.
+    type: str
+notes:
+  - Pool volumes are listed again (C(virsh pool-refresh)) before every lookup, so files placed in
+    a directory pool by other tools are seen.
+  - A download is streamed into the volume through libvirt; the volume is only kept when the
+    whole content (and its checksum) arrived.
+seealso:
+  - name: libvirt storage volume XML
+    description: The format this module builds and reads.
+    link: https://libvirt.org/formatstorage.html#storage-volume-xml
+"""
+
+EXAMPLES = r"""
+- name: A 20 GiB sparse qcow2 disk
+  remotevirt.install.virt_pool_volume:
+    pool: default
+    name: web01-root.qcow2
+    capacity: 20G
+
+- name: Assert that an ISO volume exists and read its path
+  remotevirt.install.virt_pool_volume:
+    pool: isos
+    name: debian-12.iso
+  register: iso
+
+- name: The host downloads an install ISO into the pool, verified
+  remotevirt.install.virt_pool_volume:
+    pool: isos
+    name: debian-12.7.0-amd64-netinst.iso
+    format: iso
+    source_url: https://mirror.example.com/debian-cd/12.7.0/amd64/iso-cd/debian-12.7.0-amd64-netinst.iso
+    checksum: sha256:8fde79cfc6b20a696200fc5c15219cf6d721e8feb367e9e0e33a79d1cb68fa83
+
+- name: A thin overlay on a golden image
+  remotevirt.install.virt_pool_volume:
+    pool: default
+    name: web02-root.qcow2
+    backing_volume: golden/debian-12-base.qcow2
+
+- name: A full copy of a template, grown to 40 GiB
+  remotevirt.install.virt_pool_volume:
+    pool: default
+    name: db01-root.qcow2
+    clone_from: templates/debian-12.qcow2
+    capacity: 40G
+
+- name: Preview, then delete a volume no guest uses
+  remotevirt.install.virt_pool_volume:
+    pool: default
+    name: scratch.qcow2
+    state: absent
+  check_mode: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the volume was (or in check mode would be) changed.
+  returned: always
+  type: bool
+plan:
+  description:
+    - The actions in order, each with an equivalent command line. Check mode and the real run
+      return the same plan.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: Verb, one of V(create), V(clone), V(upload), V(resize), V(chmod), V(delete).
+      type: str
+    kind:
+      description: Kind of object, V(volume).
+      type: str
+    name:
+      description: V(pool/volume).
+      type: str
+    command:
+      description: Equivalent virsh or shell command line.
+      type: str
+    destructive:
+      description: Whether the action destroys data.
+      type: bool
+  sample:
+    - action: create
+      kind: volume
+      name: default/web01-root.qcow2
+      command: virsh vol-create-as --pool default --name web01-root.qcow2 --capacity 21474836480 --allocation 0 --format qcow2
+      destructive: false
+volume:
+  description:
+    - Facts of the volume after the run (predicted in check mode); empty for O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Volume name.
+      type: str
+    pool:
+      description: Pool name.
+      type: str
+    path:
+      description: Path of the volume on the host.
+      type: str
+    key:
+      description: libvirt's unique key of the volume (not known in check mode for a new volume).
+      type: str
+    format:
+      description: Volume format.
+      type: str
+    capacity:
+      description: Size in bytes.
+      type: int
+    allocation:
+      description: Bytes allocated on the host.
+      type: int
+    backing_path:
+      description: Path of the backing volume of an overlay.
+      type: str
+  sample:
+    name: web01-root.qcow2
+    pool: default
+    path: /var/lib/libvirt/images/web01-root.qcow2
+    key: /var/lib/libvirt/images/web01-root.qcow2
+    format: qcow2
+    capacity: 21474836480
+    allocation: 200704
+    backing_path: null
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
+from ansible_collections.remotevirt.install.plugins.module_utils.client import LIBVIRT_IMPORT_ERROR
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import RunError, run
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import LXML_IMPORT_ERROR
+
+
+def argument_spec() -> dict:
+    return dict(
+        uri=dict(type="str", default="qemu:///system"),
+        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        pool=dict(type="str", required=True),
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        capacity=dict(type="str"),
+        format=dict(type="str", choices=["raw", "qcow2", "iso", "qed", "vmdk", "vdi", "vpc"]),
+        preallocation=dict(type="str", choices=["sparse", "metadata", "full"]),
+        allocation=dict(type="str"),
+        overcommit=dict(type="bool", default=False),
+        clone_from=dict(type="str"),
+        backing_volume=dict(type="str"),
+        source_url=dict(type="str"),
+        checksum=dict(type="str"),
+        validate_certs=dict(type="bool", default=True),
+        allow_shrink=dict(type="bool", default=False),
+        force=dict(type="bool", default=False),
+        mode=dict(type="raw"),
+        owner=dict(type="str"),
+        group=dict(type="str"),
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        supports_check_mode=True,
+        mutually_exclusive=[("clone_from", "backing_volume", "source_url"), ("preallocation", "allocation")],
+        required_by={"checksum": "source_url"},
+    )
+    for library, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR)):
+        if error:
+            module.fail_json(msg=missing_required_lib(library), exception=error)
+    try:
+        result = run(module.params, module.check_mode, module._diff)
+    except RunError as error:
+        module.fail_json(msg=str(error), changed=error.changed, plan=error.plan.summaries() if error.plan else [])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

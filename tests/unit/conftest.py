@@ -1,0 +1,44 @@
+"""Shared fixtures: libvirt's RelaxNG schemas and the embedded test:///default driver."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+from lxml import etree
+
+SCHEMA_DIR = os.environ.get("LIBVIRT_SCHEMA_DIR", "/usr/share/libvirt/schemas")
+_schemas: dict = {}
+_names = itertools.count()
+
+
+def relaxng(kind: str) -> etree.RelaxNG:
+    if kind not in _schemas:
+        _schemas[kind] = etree.RelaxNG(etree.parse(os.path.join(SCHEMA_DIR, kind + ".rng")))
+    return _schemas[kind]
+
+
+def assert_valid(kind: str, xml: str) -> None:
+    schema = relaxng(kind)
+    assert schema.validate(etree.fromstring(xml.encode())), "%s XML invalid: %s\n%s" % (
+        kind, schema.error_log.last_error, xml)
+
+
+@pytest.fixture
+def unique_name(request):
+    """A volume name no other test in this process uses (test:///default state is per process)."""
+    def make(suffix: str = ".qcow2") -> str:
+        return "%s-%d%s" % (request.node.name.replace("[", "-").replace("]", "")[:40], next(_names), suffix)
+    return make
+
+
+@pytest.fixture
+def test_client():
+    """A connection held open for the whole test: test:///default forgets everything when the
+    last connection of the process closes, and the code under test opens and closes its own."""
+    from ansible_collections.remotevirt.install.plugins.module_utils.client import Client
+    client = Client("test:///default")
+    client.version()  # opens the connection now
+    yield client
+    client.close()

@@ -1,0 +1,66 @@
+"""Executor through libvirt's embedded test driver: real calls, real failures, real rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
+from ansible_collections.remotevirt.install.plugins.module_utils.executor import ExecutionError, Executor
+from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import VolumeHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
+
+
+class RecordingAudit(AuditLog):
+    def __init__(self):
+        super().__init__("local3", context="test:///default")
+        self.records = []
+
+    def _write(self, priority, message, action=None, rc=None):
+        self.records.append((priority, message, rc))
+
+
+def create_action(name):
+    xml = Volume(name=name, capacity=1 << 20, format="qcow2", allocation=0).to_xml()
+    return Action("create", "volume", "default-pool/" + name, "virsh vol-create-as ...",
+                  payload={"xml": xml, "pool": "default-pool"})
+
+
+def resize_action(name, capacity):
+    return Action("resize", "volume", "default-pool/" + name, "virsh vol-resize ...",
+                  payload={"pool": "default-pool", "capacity": capacity, "shrink": False})
+
+
+def test_applies_actions_in_order_and_logs_each(test_client, unique_name):
+    name = unique_name()
+    audit = RecordingAudit()
+    Executor(VolumeHandlers(test_client, True).as_mapping(), audit).apply(Plan([create_action(name)]))
+    pool = test_client.find_pool("default-pool")
+    assert test_client.find_volume(pool, name) is not None
+    assert [rc for _, _, rc in audit.records] == [None, 0]
+    assert "create volume default-pool/%s rc=0" % name in audit.records[1][1]
+    test_client.delete_volume(test_client.find_volume(pool, name))
+
+
+def test_failure_rolls_back_what_was_created(test_client, unique_name):
+    first, second = unique_name(), unique_name()
+    audit = RecordingAudit()
+    # The test driver cannot resize volumes: a genuine libvirt failure after two creations.
+    plan = Plan([create_action(first), create_action(second), resize_action(second, 2 << 20)])
+    with pytest.raises(ExecutionError) as error:
+        Executor(VolumeHandlers(test_client, True).as_mapping(), audit).apply(plan)
+    pool = test_client.find_pool("default-pool")
+    assert test_client.find_volume(pool, first) is None
+    assert test_client.find_volume(pool, second) is None
+    assert error.value.rolled_back == ["create default-pool/%s" % second, "create default-pool/%s" % first]
+    assert not error.value.left_changes
+    assert "resize volume default-pool/%s failed" % second in str(error.value)
+    assert [rc for _, _, rc in audit.records] == [None, 0, None, 0, None, 1, 0, 0]
+
+
+def test_unknown_verb_is_refused_before_it_runs(test_client, unique_name):
+    name = unique_name()
+    plan = Plan([create_action(name), Action("explode", "volume", "default-pool/x", "true")])
+    with pytest.raises(ExecutionError, match="no handler for 'explode'"):
+        Executor(VolumeHandlers(test_client, True).as_mapping(), RecordingAudit()).apply(plan)
+    assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None

@@ -1,0 +1,98 @@
+"""virt_pool_volume's flow through libvirt's embedded test driver (no daemon, real libvirt calls)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
+    RunError,
+    is_local_uri,
+    resolve_permissions,
+    run,
+)
+
+
+def params(**overrides):
+    base = dict(uri="test:///default", log_facility="user", pool="default-pool", name=None, state="present",
+                capacity=None, format=None, preallocation=None, allocation=None, overcommit=False, clone_from=None,
+                backing_volume=None, source_url=None, checksum=None, validate_certs=True, allow_shrink=False,
+                force=False, mode=None, owner=None, group=None)
+    base.update(overrides)
+    return base
+
+
+def test_check_then_apply_then_converged(unique_name, test_client):
+    name = unique_name()
+    wanted = params(name=name, capacity="1G")
+    check = run(wanted, check_mode=True, diff=True)
+    assert check["changed"] and [step["action"] for step in check["plan"]] == ["create"]
+    assert check["diff"]["before"] == "" and "1073741824" in check["diff"]["after"]
+    assert check["volume"]["path"] == "/default-pool/" + name
+    real = run(wanted, check_mode=False, diff=True)
+    assert real["plan"] == check["plan"] and real["diff"] == check["diff"]
+    assert real["volume"]["capacity"] == 1 << 30 and real["volume"]["key"] == "/default-pool/" + name
+    again = run(wanted, check_mode=False, diff=False)
+    assert not again["changed"] and again["plan"] == [] and "diff" not in again
+    asserted = run(params(name=name), check_mode=False, diff=False)
+    assert asserted["volume"] == real["volume"]
+    gone = run(params(name=name, state="absent"), check_mode=False, diff=False)
+    assert gone["changed"] and gone["plan"][0]["destructive"] and gone["volume"] == {}
+    assert not run(params(name=name, state="absent"), check_mode=False, diff=False)["changed"]
+
+
+def test_results_stay_small_without_diff(unique_name):
+    result = run(params(name=unique_name(), capacity="1M"), check_mode=True, diff=False)
+    assert "diff" not in result
+    assert "<" not in repr(result)
+
+
+def test_clone_in_the_test_driver(unique_name, test_client):
+    source, clone = unique_name(), unique_name()
+    run(params(name=source, capacity="2M"), check_mode=False, diff=False)
+    result = run(params(name=clone, clone_from=source), check_mode=False, diff=False)
+    assert [step["action"] for step in result["plan"]] == ["clone"]
+    assert result["volume"]["capacity"] == 2 << 20
+    for name in (clone, source):
+        run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(pool="no-such-pool", name="x", capacity="1M"), "storage pool 'no-such-pool' does not exist"),
+    (dict(name="x", clone_from="no-such-volume"), "clone_from volume default-pool/no-such-volume does not exist"),
+    (dict(name="x"), "does not exist; set capacity"),
+    (dict(name="x", capacity="1P"), "free in pool default-pool"),
+    (dict(name="x/y", capacity="1M"), "may only contain"),
+    (dict(name="x", capacity="1M", owner="no-such-user-here"), "user 'no-such-user-here' does not exist"),
+    (dict(name="x", capacity="1M", mode="0999"), "mode must be octal"),
+    (dict(uri="qemu+unix:///system?socket=/nonexistent", name="x"), "connect to"),
+])
+def test_refusals_leave_nothing(overrides, message, test_client):
+    before = sorted(test_client.find_pool("default-pool").listVolumes())
+    with pytest.raises(RunError) as error:
+        run(params(**overrides), check_mode=False, diff=False)
+    assert message in str(error.value)
+    assert sorted(test_client.find_pool("default-pool").listVolumes()) == before
+
+
+def test_failed_step_rolls_back_the_new_volume(unique_name, test_client):
+    # source_url + grow: the test driver cannot upload, so the new volume must be removed again.
+    name = unique_name(".img")
+    with pytest.raises(RunError) as error:
+        run(params(name=name, format="raw", source_url="file:///etc/hostname", capacity="1M"),
+            check_mode=False, diff=False)
+    assert "rolled back: create default-pool/%s" % name in str(error.value)
+    assert not error.value.changed
+    assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
+
+
+@pytest.mark.parametrize("uri, local", [
+    ("qemu:///system", True), ("qemu:///session", True), ("test:///default", True),
+    ("qemu+ssh://root@hv1/system", False), ("qemu+tls://hv1:16514/system", False),
+])
+def test_is_local_uri(uri, local):
+    assert is_local_uri(uri) is local
+
+
+def test_resolve_permissions_accepts_yaml_octal_numbers_and_names():
+    perms = resolve_permissions({"mode": 0o640, "owner": "root", "group": "0"})
+    assert (perms.mode, perms.owner, perms.group) == ("0640", 0, 0)
