@@ -10,6 +10,7 @@ import hashlib
 import os
 from typing import Any, Iterable, Iterator, Optional
 
+from ansible.module_utils.six.moves.urllib.error import HTTPError
 from ansible.module_utils.urls import open_url
 
 CHUNK_SIZE = 1 << 20
@@ -27,6 +28,8 @@ def _open(url: str, method: str, validate_certs: bool) -> Any:
     try:
         return open_url(url, method=method, validate_certs=validate_certs, timeout=CONNECT_TIMEOUT,
                         follow_redirects="safe")
+    except HTTPError as error:
+        raise DownloadError("cannot download %s: HTTP Error %s %s" % (url, error.code, error.reason))
     except Exception as error:  # urllib, ssl and socket errors all mean "cannot read this URL"
         raise DownloadError("cannot download %s: %s" % (url, getattr(error, "reason", None) or error))
 
