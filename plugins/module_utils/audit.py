@@ -85,4 +85,3 @@ class AuditLog:
         # openlog on every write: AnsibleModule.log() reopens syslog with its own identifier.
         syslog.openlog(self.identifier, syslog.LOG_PID, self.facility)
         syslog.syslog(priority, text)
-

@@ -10,8 +10,6 @@ import hashlib
 import os
 from typing import Any, Iterable, Iterator, Optional
 
-from ansible.module_utils.six.moves.urllib.error import HTTPError
-from ansible.module_utils.urls import open_url
 
 CHUNK_SIZE = 1 << 20
 CONNECT_TIMEOUT = 30
@@ -25,6 +23,12 @@ class DownloadError(Exception):
 
 
 def _open(url: str, method: str, validate_certs: bool) -> Any:
+    # Imported here: ansible's URL support (TLS, cryptography) costs tens of milliseconds, and
+    # most runs never download anything.
+    from urllib.error import HTTPError
+
+    from ansible.module_utils.urls import open_url
+
     try:
         return open_url(url, method=method, validate_certs=validate_certs, timeout=CONNECT_TIMEOUT,
                         follow_redirects="safe")
@@ -94,7 +98,7 @@ def remembered_digest(path: str, algorithm: str) -> Optional[str]:
         value = os.getxattr(path, DIGEST_XATTR).decode("ascii")
     except (OSError, AttributeError, UnicodeDecodeError):  # no xattr support, no record, or unreadable
         return None
-    stamp, _, digest = value.rpartition(":")
+    stamp, digest = value.rsplit(":", 1) if ":" in value else ("", value)
     return digest if stamp == _stamp(path, algorithm) else None
 
 

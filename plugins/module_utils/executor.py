@@ -63,7 +63,7 @@ class Executor:
 
     def _failure(self, action: Action, error: BaseException, undo_stack: List[Tuple[Action, Undo]],
                  irreversible: List[Action]) -> ExecutionError:
-        undone = {undone_action.name for undone_action, _ in undo_stack}
+        undone = {entry[0].name for entry in undo_stack}
         rolled_back, errors = self._rollback(undo_stack)
         # Changing an object that rollback then deletes (an upload into a new volume) leaves nothing.
         left_changes = bool(errors) or any(done.name not in undone for done in irreversible)

@@ -34,7 +34,7 @@ class VolumeRef:
 
     @classmethod
     def parse(cls, text: str, default_pool: str, what: str) -> "VolumeRef":
-        pool, _, name = text.rpartition("/") if "/" in text else (default_pool, "", text)
+        pool, name = text.rsplit("/", 1) if "/" in text else (default_pool, text)
         for problem in (name_problem(pool, "%s pool" % what), name_problem(name, "%s volume" % what)):
             if problem:
                 raise PlanError(problem)
@@ -205,8 +205,8 @@ def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
         raise PlanError("volume %s is used by guest(s) %s; detach it or set force: true to delete it anyway"
                         % (request.label, ", ".join(state.users)))
     plan = Plan(before=managed_view(existing).to_xml())
-    plan.add(Action("delete", "volume", request.label, shell("virsh", "vol-delete", "--pool", request.pool,
-                                                                   request.name), destructive=True))
+    command = shell("virsh", "vol-delete", "--pool", request.pool, request.name)
+    plan.add(Action("delete", "volume", request.label, command, destructive=True))
     return plan
 
 
@@ -249,8 +249,8 @@ def _check_space(request: VolumeRequest, pool: Pool, capacity: int, allocation: 
                         % (what, format_size(allocation), pool.name, format_size(available)))
     if capacity > available and not request.overcommit:
         raise PlanError("%s of %s is larger than the %s free in pool %s; set overcommit: true to allow a sparse "
-                        "volume that can outgrow its pool" % (what, format_size(capacity), format_size(available),
-                                                             pool.name))
+                        "volume that can outgrow its pool"
+                        % (what, format_size(capacity), format_size(available), pool.name))
 
 
 def _check_permissions(request: VolumeRequest, pool: Pool) -> None:
@@ -385,8 +385,8 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
     existing = state.existing
     if request.format and existing.format and request.format != existing.format:
         raise PlanError("volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
-                        "with clone_from and format: %s instead" % (request.label, existing.format, request.format,
-                                                                     request.format))
+                        "with clone_from and format: %s instead"
+                        % (request.label, existing.format, request.format, request.format))
     if request.backing_volume and state.origin is not None and existing.backing_path != state.origin.path:
         raise PlanError("volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
                         % (request.label, existing.backing_path or "nothing", request.backing_volume.label))
@@ -443,4 +443,3 @@ def _chmod_action(request: VolumeRequest, existing: Volume) -> Action:
     return Action("chmod", "volume", request.label, command,
                   payload={"path": existing.path, "mode": request.permissions.mode,
                            "owner": request.permissions.owner, "group": request.permissions.group})
-

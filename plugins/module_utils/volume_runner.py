@@ -167,7 +167,7 @@ class VolumeHandlers:
         return pool
 
     def _volume(self, action: Action) -> Any:
-        pool_name, _, name = action.name.partition("/")
+        pool_name, name = action.name.split("/", 1)
         volume = self.client.find_volume(self._pool(pool_name), name)
         if volume is None:
             raise LibvirtError("look up volume", action.name, "volume disappeared")
@@ -274,4 +274,3 @@ def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan,
         return predicted.with_changes(path=path or predicted_path(state.pool, request.name), key=None).facts(request.pool)
     volume = client.find_volume(pool, request.name)
     return client.describe_volume(volume).facts(request.pool)
-

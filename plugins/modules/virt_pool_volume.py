@@ -18,7 +18,7 @@ description:
   - Check mode returns the exact plan the real run executes; every action of a real run is logged
     on the host under the syslog identifier C(remotevirt).
 author:
-  - remotevirt.install contributors
+  - remotevirt.install maintainers (@remotevirt)
 requirements:
   - libvirt-python (Debian/Ubuntu C(python3-libvirt), Fedora/RHEL C(python3-libvirt)) on the host
   - lxml (C(python3-lxml)) on the host
@@ -45,7 +45,7 @@ options:
   name:
     description:
       - Name of the volume in O(pool).
-      - Letters, digits and C(. _ + - : @), at most 255 bytes, not starting with C(.) or C(-).
+      - "Letters, digits and C(. _ + - : @), at most 255 bytes, not starting with C(.) or C(-)."
     type: str
     required: true
   state:
@@ -101,7 +101,7 @@ options:
     description:
       - Create the volume from the content of this http, https, ftp or file URL. The host fetches
         it; nothing passes through the controller.
-      - When the volume exists it is left alone, unless O(checksum) is set and its content differs:
+      - When the volume exists it is left alone, unless O(checksum) is set and its content differs;
         then the task fails, or with O(force=true) the volume is replaced.
     type: str
   checksum:

@@ -37,7 +37,7 @@ def test_applies_actions_in_order_and_logs_each(test_client, unique_name):
     Executor(VolumeHandlers(test_client, True).as_mapping(), audit).apply(Plan([create_action(name)]))
     pool = test_client.find_pool("default-pool")
     assert test_client.find_volume(pool, name) is not None
-    assert [rc for _, _, rc in audit.records] == [None, 0]
+    assert [rc for _priority, _message, rc in audit.records] == [None, 0]
     assert "create volume default-pool/%s rc=0" % name in audit.records[1][1]
     test_client.delete_volume(test_client.find_volume(pool, name))
 
@@ -55,7 +55,7 @@ def test_failure_rolls_back_what_was_created(test_client, unique_name):
     assert error.value.rolled_back == ["create default-pool/%s" % second, "create default-pool/%s" % first]
     assert not error.value.left_changes
     assert "resize volume default-pool/%s failed" % second in str(error.value)
-    assert [rc for _, _, rc in audit.records] == [None, 0, None, 0, None, 1, 0, 0]
+    assert [rc for _priority, _message, rc in audit.records] == [None, 0, None, 0, None, 1, 0, 0]
 
 
 def test_unknown_verb_is_refused_before_it_runs(test_client, unique_name):

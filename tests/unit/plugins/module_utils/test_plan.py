@@ -11,8 +11,8 @@ def test_empty_plan_is_unchanged():
     plan = Plan()
     assert not plan.changed
     assert plan.summaries() == []
-    assert plan.diff("volume p/v") == {"before": "", "after": "", "before_header": "volume p/v (before)",
-                                        "after_header": "volume p/v (after)"}
+    assert plan.diff("volume p/v") == {
+        "before": "", "after": "", "before_header": "volume p/v (before)", "after_header": "volume p/v (after)"}
 
 
 def test_summary_never_contains_the_payload():
