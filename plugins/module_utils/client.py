@@ -119,15 +119,9 @@ class Client:
     def refresh_pool(self, pool: Any) -> None:
         self.call("refresh pool", pool.name(), pool.refresh, 0)
 
-    def define_pool(self, xml: str) -> Any:
-        return self.call("define pool", "", self.conn.storagePoolDefineXML, xml, 0)
-
     # -- volumes ------------------------------------------------------------------------------
     def find_volume(self, pool: Any, name: str) -> Any:
         return self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
-
-    def find_volume_by_path(self, path: str) -> Any:
-        return self._lookup("look up volume", path, self.conn.storageVolLookupByPath, path)
 
     def describe_volume(self, volume: Any) -> Volume:
         return Volume.from_xml(self.call("read volume", volume.name(), volume.XMLDesc, 0))

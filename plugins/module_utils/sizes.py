@@ -61,10 +61,17 @@ def parse_size(value: object) -> int:
     return int(total)
 
 
+_DISPLAY_UNITS = (("E", 6), ("P", 5), ("T", 4), ("G", 3), ("M", 2), ("K", 1))
+
+
 def format_size(size: int) -> str:
-    """Shortest exact IEC rendering of ``size`` bytes, for plans and messages (``20G``, ``1536M``)."""
-    for unit, power in (("E", 6), ("P", 5), ("T", 4), ("G", 3), ("M", 2), ("K", 1)):
+    """``size`` for messages: exact where a unit divides it (``20G``, ``1536M``), else to one decimal."""
+    for unit, power in _DISPLAY_UNITS:
         scale = 1024 ** power
         if size >= scale and size % scale == 0:
             return "%d%s" % (size // scale, unit)
+    for unit, power in _DISPLAY_UNITS:
+        scale = 1024 ** power
+        if size >= scale:
+            return "%.1f%s" % (size / scale, unit)
     return "%dB" % size

@@ -9,6 +9,7 @@ import grp
 import hashlib
 import os
 import pwd
+from dataclasses import replace
 from typing import Any, Dict, Mapping, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils import download
@@ -125,27 +126,21 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     state = VolumeState(pool=described_pool, existing=existing, local=is_local_uri(client.uri))
     if request.state == "absent":
         if existing is not None:
-            state = _with(state, users=tuple(client.domains_using(request.pool, request.name, existing.path)))
+            state = replace(state, users=tuple(client.domains_using(request.pool, request.name, existing.path)))
         return state
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
-        state = _with(state, origin=_described_origin(client, pool, origin_ref, "clone_from" if request.clone_from
-                                                      else "backing_volume"))
+        what = "clone_from" if request.clone_from else "backing_volume"
+        state = replace(state, origin=_described_origin(client, pool, origin_ref, what))
     if request.source_url:
         if existing is None:
-            state = _with(state, download_size=download.probe_size(request.source_url, validate_certs))
+            state = replace(state, download_size=download.probe_size(request.source_url, validate_certs))
         elif request.checksum:
             digest = existing_digest(client, volume, existing, request.checksum.algorithm)
-            state = _with(state, content_digest=digest)
+            state = replace(state, content_digest=digest)
             if digest != request.checksum.digest and request.force:
-                state = _with(state, download_size=download.probe_size(request.source_url, validate_certs))
+                state = replace(state, download_size=download.probe_size(request.source_url, validate_certs))
     return state
-
-
-def _with(state: VolumeState, **changes: Any) -> VolumeState:
-    fields = dict(state.__dict__)
-    fields.update(changes)
-    return VolumeState(**fields)
 
 
 # -- applying ----------------------------------------------------------------------------------

@@ -51,3 +51,8 @@ def test_parse_size_rejects(text, message):
 def test_format_size_is_exact(size, text):
     assert format_size(size) == text
     assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("size, text", [(246655782912 + 512, "229.7G"), (1536 + 1, "1.5K")])
+def test_format_size_rounds_what_no_unit_divides(size, text):
+    assert format_size(size) == text
