@@ -23,6 +23,16 @@ class XmlError(ValueError):
     """XML that libvirt returned or a user supplied and that cannot be used."""
 
 
+class XmlObject:
+    """Base of the builders: each builds its ``to_element()``; the text form comes from here."""
+
+    def to_element(self) -> Any:
+        raise NotImplementedError
+
+    def to_xml(self) -> str:
+        return serialize(self.to_element())
+
+
 def _parser() -> Any:
     # libvirt's XML never needs entities, DTDs or the network; refusing them closes XXE for
     # anything that reaches the parser.

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import (
+    XmlObject,
     etree,
     parse,
-    serialize,
     size_of,
     sub,
     text_of,
@@ -22,7 +22,7 @@ FILE_POOL_TYPES = frozenset(("dir", "fs", "netfs", "gluster"))
 
 
 @dataclass(frozen=True)
-class Pool:
+class Pool(XmlObject):
     """A storage pool; ``capacity``, ``allocation``, ``available`` and ``uuid`` come from libvirt."""
 
     name: str
@@ -45,9 +45,6 @@ class Pool:
         if self.target_path:
             sub(sub(pool, "target"), "path", self.target_path)
         return pool
-
-    def to_xml(self) -> str:
-        return serialize(self.to_element())
 
     @classmethod
     def from_xml(cls, text: str) -> "Pool":

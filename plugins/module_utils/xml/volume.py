@@ -9,10 +9,10 @@ from dataclasses import dataclass, replace
 from typing import Any, Dict, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import (
+    XmlObject,
     attr_of,
     etree,
     parse,
-    serialize,
     size_of,
     sub,
     text_of,
@@ -39,7 +39,7 @@ class Permissions:
 
 
 @dataclass(frozen=True)
-class Volume:
+class Volume(XmlObject):
     """A volume as the user asks for it (``to_xml``) or as libvirt reports it (``from_xml``).
 
     ``path``, ``key`` and ``physical`` are set by libvirt and never written.
@@ -79,9 +79,6 @@ class Volume:
             if self.backing_format:
                 sub(backing, "format", type=self.backing_format)
         return volume
-
-    def to_xml(self) -> str:
-        return serialize(self.to_element())
 
     @classmethod
     def from_xml(cls, text: str) -> "Volume":
