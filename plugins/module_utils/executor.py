@@ -16,6 +16,11 @@ Undo = Callable[[], None]
 Handler = Callable[[Action], Optional[Undo]]
 
 
+class Unfinished(Exception):
+    """Raised by a handler whose work goes on without it (an install still running when a wait
+    times out): what was done stays in place instead of being rolled back."""
+
+
 class ExecutionError(Exception):
     """An action failed; ``rolled_back`` names what was undone, ``rollback_errors`` what could not be.
 
@@ -52,6 +57,9 @@ class Executor:
             self.audit.started(action)
             try:
                 undo = handler(action)
+            except Unfinished as error:
+                self.audit.failed(action, error)
+                raise ExecutionError(action, error, [], [], left_changes=True)
             except Exception as error:  # any failure must roll back; the cause is kept in the message
                 self.audit.failed(action, error)
                 raise self._failure(action, error, undo_stack, irreversible)

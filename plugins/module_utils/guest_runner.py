@@ -1,0 +1,401 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_guest_install's flow: read the host, plan, apply, report."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+from dataclasses import replace
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils import download, initrd, install_tree
+from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
+from ansible_collections.remotevirt.install.plugins.module_utils.client import (
+    MIN_LIBVIRT_VERSION,
+    Client,
+    LibvirtError,
+    version_text,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils.executor import (
+    ExecutionError,
+    Executor,
+    Handler,
+    Undo,
+    Unfinished,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
+    DiskRequest,
+    DiskState,
+    GuestRequest,
+    GuestState,
+    plan_guest,
+    reboot_required,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
+    RunError,
+    VolumeHandlers,
+    is_local_uri,
+    open_pool,
+    read_state as read_volume_state,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain, patch_definition
+
+QCOW2_MAGIC = b"QFI\xfb"
+WAIT_POLL_SECONDS = 1.0
+WAIT_PROGRESS_SECONDS = 60.0
+
+
+# -- reading the host --------------------------------------------------------------------------
+def sniff_format(path: str) -> Optional[str]:
+    """'block' for a block device, 'qcow2' or 'raw' for a readable file, None when unreadable."""
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISBLK(mode):
+            return "block"
+        with open(path, "rb") as image:
+            return "qcow2" if image.read(4) == QCOW2_MAGIC else "raw"
+    except OSError:
+        return None
+
+
+def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
+    if disk.path:
+        if not local:
+            return DiskState(format=None)
+        if not os.path.exists(disk.path):
+            raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
+        return DiskState(format=sniff_format(disk.path))
+    pool = open_pool(client, disk.pool)
+    return DiskState(volume=read_volume_state(client, pool, disk.volume_request(), True))
+
+
+def _check_networks(client: Client, request: GuestRequest) -> None:
+    for index, interface in enumerate(request.networks or ()):
+        if interface.type != "network":
+            continue
+        network = client.find_network(interface.source)
+        if network is None:
+            raise PlanError("networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)"
+                            % (index, interface.source, client.uri))
+        if not client.network_is_active(network):
+            raise PlanError("networks[%d]: libvirt network %r is not active; start it first: virsh net-start %s"
+                            % (index, interface.source, interface.source))
+
+
+def _media_format(client: Client, request: GuestRequest, local: bool) -> str:
+    media = request.install.cdrom
+    if media.volume:
+        pool = open_pool(client, media.pool)
+        volume = client.find_volume(pool, media.volume)
+        if volume is None:
+            raise PlanError("install.cdrom: volume %s does not exist" % media.label)
+        fmt = client.describe_volume(volume).format
+        return "raw" if fmt in (None, "iso") else fmt
+    if local and not os.path.isfile(media.path):
+        raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
+    return "raw"
+
+
+def _kickstart_bytes(request: GuestRequest) -> int:
+    install = request.install
+    if install.kickstart_content is not None:
+        return len(install.kickstart_content.encode("utf-8"))
+    if install.kickstart_on_host:
+        if not os.path.isfile(install.kickstart):
+            raise PlanError("install.kickstart: %s is not a file on the host" % install.kickstart)
+        return os.path.getsize(install.kickstart)
+    return 0
+
+
+def _read_media(client: Client, request: GuestRequest, state: GuestState, tree_root: Optional[str],
+                validate_certs: bool) -> GuestState:
+    """What only a new install needs: the media, the install tree, the kickstart."""
+    local = is_local_uri(client.uri)
+    method = request.install.method
+    if method == "cdrom":
+        state = replace(state, media_format=_media_format(client, request, local))
+    if method == "location":
+        if not local:
+            raise PlanError("install method location fetches kernel and initrd onto the host: run the module on the "
+                            "hypervisor with a local uri such as qemu:///system")
+        tree = install_tree.find_tree(tree_root or request.install.location, request.arch or "x86_64",
+                                      validate_certs)
+        state = replace(state, tree=tree, kickstart_bytes=_kickstart_bytes(request))
+    return state
+
+
+def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
+    """Pool volumes behind the guest's disks (never its cdroms): what remove_storage deletes."""
+    found: List[Tuple[str, str]] = []
+    for disk in domain.disks:
+        if disk.device != "disk":
+            continue
+        if disk.volume:
+            found.append((disk.pool, disk.volume))
+        elif disk.path:
+            volume = client.find_volume_by_path(disk.path)
+            if volume is not None:
+                pool = client.call("look up pool of volume", disk.path, volume.storagePoolLookupByVolume)
+                found.append((pool.name(), volume.name()))
+    return tuple(found)
+
+
+def read_state(client: Client, request: GuestRequest, tree_root: Optional[str] = None,
+               validate_certs: bool = True) -> GuestState:
+    state = GuestState()
+    domain = client.find_domain(request.name)
+    if domain is not None and client.domain_is_persistent(domain):
+        xml = client.domain_definition(domain)
+        existing = Domain.from_xml(xml)
+        state = replace(state, existing=existing, existing_xml=xml, active=client.domain_is_active(domain),
+                        autostart=client.domain_autostart(domain))
+        if request.state == "absent":
+            return replace(state, storage=_storage_of(client, existing) if request.remove_storage else ())
+    elif domain is not None:
+        raise PlanError("guest %s exists but is transient (started without a definition); stop it first or "
+                        "define it" % request.name)
+    if request.state == "absent":
+        return state
+    local = is_local_uri(client.uri)
+    state = replace(state, disks=tuple(_read_disk(client, disk, local) for disk in request.disks or ()))
+    installs = state.existing is None or request.reinstall
+    if installs:
+        _check_networks(client, request)
+        if request.domain_type is None:
+            state = replace(state, detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
+        state = _read_media(client, request, state, tree_root, validate_certs)
+    elif request.networks is not None:
+        _check_networks(client, request)
+    return state
+
+
+@contextlib.contextmanager
+def mounted_tree(location: Optional[str]) -> Iterator[Optional[str]]:
+    """An ``nfs:`` install tree mounted read-only for the duration of the run (None otherwise)."""
+    parts = install_tree.nfs_parts(location) if location else None
+    if parts is None:
+        yield None
+        return
+    mountpoint = tempfile.mkdtemp(prefix="remotevirt-tree-")
+    server, export = parts
+    result = subprocess.run(["mount", "-t", "nfs", "-o", "ro,nolock,soft", "%s:%s" % (server, export), mountpoint],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
+    if result.returncode != 0:
+        os.rmdir(mountpoint)
+        raise PlanError("cannot mount install.location %s: %s" % (location, result.stdout.strip()))
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", mountpoint], check=False)
+        os.rmdir(mountpoint)
+
+
+# -- applying ----------------------------------------------------------------------------------
+class GuestHandlers:
+    """Handlers for the guest verbs; creating handlers return an undo."""
+
+    def __init__(self, client: Client, request: GuestRequest, audit: AuditLog, validate_certs: bool) -> None:
+        self.client = client
+        self.request = request
+        self.audit = audit
+        self.validate_certs = validate_certs
+
+    def as_mapping(self) -> Dict[str, Handler]:
+        handlers = VolumeHandlers(self.client, self.validate_certs).as_mapping()
+        handlers.update(fetch=self.fetch, install=self.install, define=self.define, autostart=self.autostart,
+                        wait=self.wait, start=self.start, destroy=self.destroy, undefine=self.undefine)
+        return handlers
+
+    def _domain(self) -> Any:
+        domain = self.client.find_domain(self.request.name)
+        if domain is None:
+            raise LibvirtError("look up guest", self.request.name, "guest disappeared")
+        return domain
+
+    def fetch(self, action: Action) -> Optional[Undo]:
+        payload = action.payload
+        source, target = payload["source"], payload["target"]
+        os.makedirs(os.path.dirname(target), mode=0o711, exist_ok=True)
+        partial = target + ".part"
+        if "://" in source:
+            with open(partial, "wb") as out:
+                for chunk in download.stream(source, hashlib.sha256(), self.validate_certs):
+                    out.write(chunk)
+        else:
+            shutil.copyfile(source, partial)
+        if payload.get("inject_name"):
+            initrd.append_file(partial, payload["inject_name"], self._kickstart())
+        os.chmod(partial, 0o644)
+        os.replace(partial, target)
+        return lambda: _remove(target)
+
+    def _kickstart(self) -> bytes:
+        install = self.request.install
+        if install.kickstart_content is not None:
+            return install.kickstart_content.encode("utf-8")
+        with open(install.kickstart, "rb") as source:
+            return source.read()
+
+    def install(self, action: Action) -> Optional[Undo]:
+        definition: Domain = action.payload["domain"]
+        domain = self.client.start_transient_domain(definition.to_xml())
+        kernel = definition.os.kernel
+        if kernel is not None:
+            # QEMU read kernel and initrd when it started; the copies are not needed any more.
+            _remove(kernel.kernel)
+            _remove(kernel.initrd)
+        return lambda: self.client.destroy_domain(domain)
+
+    def define(self, action: Action) -> Optional[Undo]:
+        payload = action.payload
+        wanted: Domain = payload["domain"]
+        if payload["new"]:
+            return self._define_new(wanted)
+        xml = patch_definition(payload["previous_xml"], payload["previous"], wanted)
+        self.client.define_domain(xml)
+        previous_xml = payload["previous_xml"]
+        return lambda: self.client.define_domain(previous_xml)
+
+    def _define_new(self, wanted: Domain) -> Optional[Undo]:
+        running = self.client.find_domain(wanted.name)
+        if running is not None:
+            # The install is running from the transient definition: the stored one must carry its
+            # UUID (or libvirt refuses it) and its MACs (the installed system knows its cards by them).
+            live = Domain.from_xml(self.client.domain_live_xml(running))
+            interfaces = tuple(replace(wanted_iface, mac=wanted_iface.mac or live_iface.mac)
+                               for wanted_iface, live_iface in zip(wanted.interfaces, live.interfaces))
+            wanted = wanted.with_changes(uuid=live.uuid, interfaces=interfaces)
+        domain = self.client.define_domain(wanted.to_xml())
+        return lambda: self._undefine_quietly(domain)
+
+    def _undefine_quietly(self, domain: Any) -> None:
+        self.client.undefine_domain(domain)
+
+    def autostart(self, action: Action) -> Optional[Undo]:
+        self.client.set_domain_autostart(self._domain(), action.payload["enable"])
+        return None
+
+    def wait(self, action: Action) -> Optional[Undo]:
+        timeout = action.payload["timeout"]
+        started = time.monotonic()
+        next_report = started + WAIT_PROGRESS_SECONDS
+        while True:
+            domain = self.client.find_domain(self.request.name)
+            if domain is None:
+                raise LibvirtError("wait for guest", self.request.name, "guest disappeared during the install")
+            if not self.client.domain_is_active(domain):
+                return None
+            now = time.monotonic()
+            if now - started >= timeout:
+                raise Unfinished("install of %s still running after %d s; it goes on, and a later run with "
+                                 "state: running starts the installed guest once it has powered off"
+                                 % (self.request.name, timeout))
+            if now >= next_report:
+                self.audit.progress("install of %s running for %d s" % (self.request.name, now - started))
+                next_report = now + WAIT_PROGRESS_SECONDS
+            time.sleep(WAIT_POLL_SECONDS)
+
+    def start(self, action: Action) -> Optional[Undo]:
+        self.client.start_domain(self._domain())
+        return None
+
+    def destroy(self, action: Action) -> Optional[Undo]:
+        self.client.destroy_domain(self._domain())
+        return None
+
+    def undefine(self, action: Action) -> Optional[Undo]:
+        self.client.undefine_domain(self._domain())
+        return None
+
+
+def _remove(path: Optional[str]) -> None:
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+# -- the module's flow -------------------------------------------------------------------------
+def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
+    """Everything virt_guest_install does after argument parsing; raises RunError to fail."""
+    try:
+        request = GuestRequest.from_params(params)
+    except PlanError as error:
+        raise RunError(str(error))
+    validate_certs = params.get("validate_certs", True)
+    client = Client(params["uri"])
+    plan = None
+    try:
+        if client.version() < MIN_LIBVIRT_VERSION:
+            raise PlanError("libvirt %s on %s is older than the supported minimum %s"
+                            % (version_text(client.version()), client.uri, version_text(MIN_LIBVIRT_VERSION)))
+        with mounted_tree(request.install.location if request.state != "absent" else None) as tree_root:
+            state = read_state(client, request, tree_root, validate_certs)
+            plan = plan_guest(request, state)
+            if plan.changed and not check_mode:
+                audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
+                handlers = GuestHandlers(client, request, audit, validate_certs)
+                Executor(handlers.as_mapping(), audit).apply(plan)
+        result: Dict[str, Any] = {
+            "changed": plan.changed,
+            "plan": plan.summaries(),
+            "reboot_required": reboot_required(plan, state),
+            "domain": _domain_facts(client, request, plan, state, check_mode),
+        }
+        if diff:
+            result["diff"] = plan.diff("guest %s" % request.name)
+        return result
+    except ExecutionError as error:
+        raise RunError(str(error), plan, changed=error.left_changes)
+    except (PlanError, LibvirtError, download.DownloadError, OSError) as error:
+        raise RunError(str(error), plan)
+    finally:
+        client.close()
+
+
+def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> str:
+    verbs = [action.verb for action in plan.actions]
+    if request.state == "absent":
+        return "absent"
+    if "start" in verbs:
+        return "running"
+    if "wait" in verbs:
+        return "shut off"
+    if "install" in verbs:
+        return "running"
+    return "running" if state.active and "destroy" not in verbs else "shut off"
+
+
+def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: GuestState,
+                  check_mode: bool) -> Dict[str, Any]:
+    if request.state == "absent":
+        return {"name": request.name, "state": "absent"}
+    if check_mode or not plan.changed:
+        definition = Domain.from_xml(plan.after) if plan.after else state.existing
+        uuid = state.existing.uuid if state.existing is not None and not request.reinstall else None
+        return _facts(definition.with_changes(uuid=uuid), _predicted_state(request, plan, state))
+    domain = client.find_domain(request.name)
+    if domain is None:
+        return {"name": request.name, "state": "absent"}
+    definition = Domain.from_xml(client.domain_definition(domain))
+    return _facts(definition, "running" if client.domain_is_active(domain) else "shut off")
+
+
+def _facts(domain: Domain, run_state: str) -> Dict[str, Any]:
+    return {
+        "name": domain.name,
+        "uuid": domain.uuid,
+        "state": run_state,
+        "macs": [mac for mac in domain.macs if mac],
+        "disks": [{"target": disk.target, "source": disk.source_label, "device": disk.device}
+                  for disk in domain.disks],
+        "serial_log": domain.serial_log.path if domain.serial_log else None,
+    }

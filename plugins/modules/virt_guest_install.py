@@ -1,0 +1,499 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virt_guest_install
+short_description: Define and install a libvirt guest from PXE, a cdrom, an install tree, or an existing disk
+version_added: 0.1.0
+description:
+  - Installs a new guest on the hypervisor the module runs on, with one idempotent task.
+  - The install boots a transient I(install definition) that starts the media (network boot, a
+    cdrom, or a kernel and initrd the host fetches from an install tree). The stored I(final
+    definition) boots the first disk with no install media, so when the installer powers off or
+    reboots the guest, its next start comes up from disk.
+  - A guest that exists is never installed again unless O(reinstall=true). Fields you set
+    (memory, vcpus, disks, networks, graphics, serial log, cpu) are updated in place in its
+    definition, keeping its UUID, MAC addresses and device addresses; a running guest then
+    reports RV(reboot_required).
+  - New disk volumes are created through the same code as M(remotevirt.install.virt_pool_volume)
+    and removed again when defining or starting the guest fails.
+  - Check mode returns the exact plan the real run executes; every action of a real run is logged
+    on the host under the syslog identifier C(remotevirt).
+author:
+  - remotevirt.install maintainers (@remotevirt)
+requirements:
+  - libvirt-python (Debian/Ubuntu C(python3-libvirt), Fedora/RHEL C(python3-libvirt)) on the host
+  - lxml (C(python3-lxml)) on the host
+  - libvirt 6.0 or newer on the host
+extends_documentation_fragment:
+  - remotevirt.install.connection
+  - remotevirt.install.audit
+attributes:
+  check_mode:
+    support: full
+    details: Returns the planned actions as the equivalent C(virsh) command lines.
+  diff_mode:
+    support: full
+    details: Shows the guest's stored definition before and after, limited to the fields this module manages.
+  platform:
+    platforms: posix
+options:
+  name:
+    description:
+      - Guest name. Letters, digits and C(._+:@-); no XML metacharacters.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) defines the guest. A new guest's install is started (V(import) only defines it);
+        an existing guest's run state is left alone.
+      - V(running) also makes sure it runs. With O(wait=true) a new guest is started from disk
+        after its install ends; an imported guest is started at once.
+      - V(installed) starts the install of a new guest and waits until it ends (implies O(wait)); the
+        guest is left shut off.
+      - V(absent) destroys and undefines the guest (with its NVRAM); volumes are kept unless
+        O(remove_storage=true).
+    type: str
+    default: present
+    choices: [present, running, installed, absent]
+  domain_type:
+    description:
+      - libvirt domain type. V(auto) uses V(kvm) where the host's domain capabilities offer it and
+        V(qemu) (software emulation) otherwise.
+      - Set V(qemu) on hosts whose KVM is listed but unusable.
+    type: str
+    default: auto
+    choices: [auto, kvm, qemu]
+  memory:
+    description:
+      - Memory of the guest. A number is MiB; text is a size such as V(2G), V(2GiB) or V(1536M).
+      - A new guest gets 1 GiB when this is not set.
+    type: raw
+  vcpus:
+    description: Number of virtual CPUs. A new guest gets 1 when this is not set.
+    type: int
+  cpu:
+    description: CPU mode. Not set leaves libvirt's default model.
+    type: str
+    choices: [host-model, host-passthrough, maximum]
+  machine:
+    description:
+      - Machine type, such as V(pc) or V(q35). Not set uses libvirt's default. Cannot be changed
+        on an existing guest (use O(reinstall)).
+    type: str
+  arch:
+    description: Guest architecture. A new guest gets V(x86_64) when this is not set.
+    type: str
+  firmware:
+    description:
+      - V(bios) or V(uefi). With V(uefi) the host's libvirt picks the loader and creates the NVRAM.
+      - Cannot be changed on an existing guest (use O(reinstall)).
+    type: str
+    choices: [bios, uefi]
+  secure_boot:
+    description: Enable secure boot (needs O(firmware=uefi)).
+    type: bool
+    default: false
+  install:
+    description:
+      - How a new guest is installed. Ignored for a guest that exists, unless O(reinstall=true).
+    type: dict
+    suboptions:
+      method:
+        description:
+          - V(pxe) boots from the network first during the install.
+          - V(cdrom) boots O(install.cdrom) first during the install.
+          - V(location) fetches the kernel and initrd of the install tree O(install.location) onto the
+            host and boots them directly with the kickstart and O(install.extra_args).
+          - V(import) boots an existing disk; there is no install phase.
+        type: str
+        choices: [pxe, cdrom, location, import]
+      cdrom:
+        description: The ISO to boot, as a pool volume (O(install.cdrom.pool) and O(install.cdrom.volume)) or a host path.
+        type: dict
+        suboptions:
+          pool:
+            description: Pool of the ISO volume.
+            type: str
+          volume:
+            description: Name of the ISO volume.
+            type: str
+          path:
+            description: Path of the ISO on the host.
+            type: str
+      location:
+        description:
+          - Install tree as an V(http://), V(https://), V(ftp://) or V(nfs://server/path) URL, or a path
+            on the host. The host itself fetches the kernel and initrd.
+          - Known layouts are Fedora/RHEL (C(images/pxeboot/)) and Debian/Ubuntu netboot trees.
+        type: str
+      kickstart:
+        description:
+          - Kickstart (Red Hat family) or preseed (Debian family) for a V(location) install.
+          - An V(http://), V(https://), V(ftp://), V(nfs:), V(cdrom:) or V(hd:) reference is passed to
+            the installer as it is (C(inst.ks=) or C(preseed/url=)).
+          - A path on the host is read there and put into the initrd.
+        type: str
+      kickstart_content:
+        description:
+          - Kickstart or preseed text, written into the initrd by the module and never logged.
+        type: str
+      extra_args:
+        description: More kernel command line arguments for a V(location) install, such as V(console=ttyS0).
+        type: str
+      boot_dir:
+        description: Directory on the host where the fetched kernel and initrd wait until the install starts.
+        type: path
+        default: /var/lib/libvirt/boot
+  disks:
+    description:
+      - The guest's disks, in order; the first is the boot disk. Set, the list is the guest's full
+        set of disks (cdroms aside).
+    type: list
+    elements: dict
+    suboptions:
+      pool:
+        description: Pool of a volume disk.
+        type: str
+      volume:
+        description:
+          - Volume name in O(disks[].pool). With O(disks[].size) it is created when missing (and grown
+            when smaller); without, it must exist.
+          - Defaults to C(<name>-disk<index>.qcow2) when O(disks[].size) is given.
+        type: str
+      size:
+        description: Size of a new volume, such as V(20G); an existing smaller volume is grown, never shrunk.
+        type: str
+      format:
+        description: Format of a new volume, or of a host path disk (otherwise read from the file).
+        type: str
+        choices: [qcow2, raw]
+      preallocation:
+        description: Preallocation of a new volume.
+        type: str
+        choices: [sparse, metadata, full]
+      path:
+        description: A file or block device on the host.
+        type: path
+      bus:
+        description: Disk bus.
+        type: str
+        default: virtio
+        choices: [virtio, sata, scsi, ide]
+      target:
+        description: Device name in the guest, such as V(vda); the next free one on the bus when not set.
+        type: str
+  networks:
+    description: Network cards, in order. Set, the list is the guest's full set of cards.
+    type: list
+    elements: dict
+    suboptions:
+      network:
+        description: A libvirt network; it must exist and be active.
+        type: str
+      bridge:
+        description: A bridge on the host.
+        type: str
+      type:
+        description: Kind of card; inferred from O(networks[].network) or O(networks[].bridge) when not set.
+        type: str
+        choices: [network, bridge, user]
+      model:
+        description: Card model.
+        type: str
+        default: virtio
+      mac:
+        description: Fixed MAC address; libvirt generates one when not set, and it is kept from then on.
+        type: str
+  graphics:
+    description: Graphical console. A new guest gets VNC on 127.0.0.1 when this is not set.
+    type: dict
+    suboptions:
+      type:
+        description: V(none) removes the graphical console.
+        type: str
+        default: vnc
+        choices: [none, vnc, spice]
+      listen:
+        description: Address the console listens on.
+        type: str
+        default: 127.0.0.1
+      port:
+        description: Fixed port; libvirt picks a free one when not set.
+        type: int
+      password:
+        description: Console password. Never logged or shown in diffs.
+        type: str
+  serial_log:
+    description:
+      - File on the host that receives the guest's serial console (BIOS, boot loader, kernel and
+        installer output), appended across boots.
+      - A new guest uses C(/var/log/libvirt/qemu/<name>-serial.log) when this is not set.
+    type: path
+  autostart:
+    description: Start the guest when the host boots. Not set leaves it as it is.
+    type: bool
+  wait:
+    description:
+      - Wait until the install ends (the installer powers off or reboots the guest); with
+        O(state=running) the installed guest is then started from disk.
+      - Without it the module returns as soon as the install has started.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait for the install to end. When they pass, the task fails but the install goes
+        on; a later run converges.
+    type: int
+    default: 3600
+  reinstall:
+    description:
+      - Install an existing guest again (destroy, undefine, install). Destructive; the plan marks it so.
+    type: bool
+    default: false
+  remove_storage:
+    description: With O(state=absent), also delete the pool volumes of the guest's disks (never its cdroms).
+    type: bool
+    default: false
+  validate_certs:
+    description: Verify TLS certificates when the host fetches an install tree over HTTPS.
+    type: bool
+    default: true
+notes:
+  - A guest whose install was interrupted is not installed again by a re-run; use O(reinstall=true).
+  - Without O(wait), a guest whose installer reboots stays shut off after the install (the
+    install definition ends on reboot); a later run with O(state=running) starts it from disk.
+seealso:
+  - module: remotevirt.install.virt_pool_volume
+"""
+
+EXAMPLES = r"""
+- name: Install a guest from an ISO volume and wait until its installer powers off
+  remotevirt.install.virt_guest_install:
+    name: web01
+    memory: 2G
+    vcpus: 2
+    disks:
+      - pool: default
+        size: 20G
+    networks:
+      - network: default
+    install:
+      method: cdrom
+      cdrom:
+        pool: isos
+        volume: debian-12-netinst.iso
+    state: running
+    wait: true
+
+- name: Kickstart install from an install tree the host fetches itself
+  remotevirt.install.virt_guest_install:
+    name: db01
+    memory: 4096
+    disks:
+      - pool: default
+        size: 40G
+    networks:
+      - bridge: br0
+    install:
+      method: location
+      location: http://mirror.example.com/fedora/releases/40/Everything/x86_64/os/
+      kickstart: http://config.example.com/ks/db01.cfg
+      extra_args: console=ttyS0
+    graphics:
+      type: none
+
+- name: PXE install on a libvirt network
+  remotevirt.install.virt_guest_install:
+    name: node07
+    disks:
+      - pool: default
+        size: 10G
+    networks:
+      - network: provisioning
+        mac: "52:54:00:00:07:01"
+    install:
+      method: pxe
+
+- name: Import an existing disk and start it
+  remotevirt.install.virt_guest_install:
+    name: legacy01
+    disks:
+      - pool: default
+        volume: legacy01.qcow2
+    networks:
+      - network: default
+    install:
+      method: import
+    state: running
+
+- name: Remove a guest and its volumes
+  remotevirt.install.virt_guest_install:
+    name: web01
+    state: absent
+    remove_storage: true
+"""
+
+RETURN = r"""
+plan:
+  description: The actions taken (or, in check mode, to be taken), in order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: Verb, such as V(create), V(fetch), V(install), V(define), V(wait) or V(start).
+      type: str
+    kind:
+      description: Kind of object, V(guest), V(volume), V(kernel) or V(initrd).
+      type: str
+    name:
+      description: Object name (C(pool/volume) for volumes).
+      type: str
+    command:
+      description: The equivalent command line an admin could run by hand.
+      type: str
+    destructive:
+      description: Whether the action destroys data or a running guest.
+      type: bool
+  sample:
+    - action: create
+      kind: volume
+      name: default/web01-disk0.qcow2
+      command: virsh vol-create-as --pool default --name web01-disk0.qcow2 --capacity 21474836480 --allocation 0 --format qcow2
+      destructive: false
+    - action: install
+      kind: guest
+      name: web01
+      command: virsh create web01-install.xml
+      destructive: false
+    - action: define
+      kind: guest
+      name: web01
+      command: virsh define web01.xml
+      destructive: false
+reboot_required:
+  description: The stored definition of a running guest changed; it applies at the guest's next start.
+  returned: always
+  type: bool
+domain:
+  description: The guest after the run (predicted in check mode).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Guest name.
+      type: str
+    uuid:
+      description: Guest UUID (not known in check mode for a new guest).
+      type: str
+    state:
+      description: V(running), V(shut off) or V(absent).
+      type: str
+    macs:
+      description: MAC addresses of the network cards (those libvirt generates are not known in check mode).
+      type: list
+      elements: str
+    disks:
+      description: Disks and cdroms of the stored definition.
+      type: list
+      elements: dict
+    serial_log:
+      description: File on the host with the guest's serial console.
+      type: str
+  sample:
+    name: web01
+    uuid: 8f0e6c1e-4a0c-4b8e-9a55-0f1b2f0c9d11
+    state: running
+    macs: ["52:54:00:6b:3c:58"]
+    disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk}]
+    serial_log: /var/log/libvirt/qemu/web01-serial.log
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
+from ansible_collections.remotevirt.install.plugins.module_utils.client import LIBVIRT_IMPORT_ERROR
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import run
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import LXML_IMPORT_ERROR
+
+
+def argument_spec() -> dict:
+    disk = dict(
+        pool=dict(type="str"),
+        volume=dict(type="str"),
+        size=dict(type="str"),
+        format=dict(type="str", choices=["qcow2", "raw"]),
+        preallocation=dict(type="str", choices=["sparse", "metadata", "full"]),
+        path=dict(type="path"),
+        bus=dict(type="str", default="virtio", choices=["virtio", "sata", "scsi", "ide"]),
+        target=dict(type="str"),
+    )
+    network = dict(
+        network=dict(type="str"),
+        bridge=dict(type="str"),
+        type=dict(type="str", choices=["network", "bridge", "user"]),
+        model=dict(type="str", default="virtio"),
+        mac=dict(type="str"),
+    )
+    install = dict(
+        method=dict(type="str", choices=["pxe", "cdrom", "location", "import"]),
+        cdrom=dict(type="dict", options=dict(pool=dict(type="str"), volume=dict(type="str"), path=dict(type="str"))),
+        location=dict(type="str"),
+        kickstart=dict(type="str"),
+        kickstart_content=dict(type="str", no_log=True),
+        extra_args=dict(type="str"),
+        boot_dir=dict(type="path", default="/var/lib/libvirt/boot"),
+    )
+    graphics = dict(
+        type=dict(type="str", default="vnc", choices=["none", "vnc", "spice"]),
+        listen=dict(type="str", default="127.0.0.1"),
+        port=dict(type="int"),
+        password=dict(type="str", no_log=True),
+    )
+    return dict(
+        uri=dict(type="str", default="qemu:///system"),
+        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "running", "installed", "absent"]),
+        domain_type=dict(type="str", default="auto", choices=["auto", "kvm", "qemu"]),
+        memory=dict(type="raw"),
+        vcpus=dict(type="int"),
+        cpu=dict(type="str", choices=["host-model", "host-passthrough", "maximum"]),
+        machine=dict(type="str"),
+        arch=dict(type="str"),
+        firmware=dict(type="str", choices=["bios", "uefi"]),
+        secure_boot=dict(type="bool", default=False),
+        install=dict(type="dict", options=install),
+        disks=dict(type="list", elements="dict", options=disk),
+        networks=dict(type="list", elements="dict", options=network),
+        graphics=dict(type="dict", options=graphics),
+        serial_log=dict(type="path"),
+        autostart=dict(type="bool"),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=3600),
+        reinstall=dict(type="bool", default=False),
+        remove_storage=dict(type="bool", default=False),
+        validate_certs=dict(type="bool", default=True),
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    for library, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR)):
+        if error:
+            module.fail_json(msg=missing_required_lib(library), exception=error)
+    try:
+        result = run(module.params, module.check_mode, module._diff)
+    except RunError as error:
+        module.fail_json(msg=str(error), changed=error.changed, plan=error.plan.summaries() if error.plan else [])
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
