@@ -293,11 +293,15 @@ def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphi
     kind = entry.get("type") or "vnc"
     if kind == "none":
         return ()
+    password = entry.get("password")
+    if kind == "vnc" and password is not None and len(password) > 8:
+        # QEMU's VNC authentication only uses 8 characters; libvirt refuses longer ones.
+        raise PlanError("graphics.password for vnc is at most 8 characters long (got %d)" % len(password))
     port = entry.get("port")
     if port is not None and not 5900 <= int(port) <= 65535:
         raise PlanError("graphics.port must be between 5900 and 65535")
     return (Graphics(type=kind, listen=entry.get("listen") or "127.0.0.1", port=port,
-                     password=entry.get("password")),)
+                     password=password),)
 
 
 def _install_param(entry: Optional[Mapping[str, Any]]) -> InstallRequest:
