@@ -343,8 +343,8 @@ def _check_install(request: InstallRequest) -> None:
         raise PlanError("install.%s needs method: location (the kernel command line is only set for a "
                         "kernel fetched from an install tree)" % (kickstarts[0] if kickstarts else "extra_args"))
     location = request.location
-    if location and not (location.startswith("/") or location.split(":", 1)[0].lower() in ("http", "https",
-                                                                                              "ftp", "nfs")):
+    scheme = location.split(":", 1)[0].lower() if location else None
+    if location and not (location.startswith("/") or scheme in ("http", "https", "ftp", "nfs")):
         raise PlanError("install.location must be an http, https, ftp or nfs URL or an absolute path on the host")
 
 

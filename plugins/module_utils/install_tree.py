@@ -58,9 +58,9 @@ def find_tree(location: str, arch: str, validate_certs: bool = True) -> InstallT
 def nfs_parts(location: str) -> Optional[Tuple[str, str]]:
     """(server, export path) of an ``nfs://server/path`` or ``nfs:server:/path`` location."""
     if location.startswith("nfs://"):
-        server, _, path = location[len("nfs://"):].partition("/")
-        return server, "/" + path
+        server, separator, path = location[len("nfs://"):].partition("/")
+        return server, separator + path
     if location.startswith("nfs:"):
-        server, _, path = location[len("nfs:"):].partition(":")
-        return server, path
+        server, separator, path = location[len("nfs:"):].partition(":")
+        return (server, path) if separator else None
     return None

@@ -35,12 +35,14 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Returns the planned actions as the equivalent C(virsh) command lines.
+    description: Reports the planned actions as C(plan), as the equivalent C(virsh) command lines, and changes nothing.
   diff_mode:
     support: full
-    details: Shows the guest's stored definition before and after, limited to the fields this module manages.
+    description: Shows the guest's stored definition before and after, limited to the fields this module manages.
   platform:
+    support: full
     platforms: posix
+    description: Runs on the libvirt host.
 options:
   name:
     description:
