@@ -13,6 +13,7 @@ installed disk with no media attached.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -46,6 +47,7 @@ DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
 # URL schemes the installer itself reads a kickstart from; anything else must be a host path.
 KICKSTART_SCHEMES = ("http://", "https://", "ftp://", "nfs:", "cdrom:", "hd:", "file:")
 _MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+_MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's schema for <model type=...>
 
 
 # -- the request -------------------------------------------------------------------------------
@@ -275,12 +277,17 @@ def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[
             problem = name_problem(source, "%s %s" % (label, kind))
             if problem:
                 raise PlanError(problem)
+        model = entry.get("model") or "virtio"
+        if not _MODEL.match(model):
+            raise PlanError("%s: model %r is not a card model name like virtio or e1000e" % (label, model))
         mac = entry.get("mac")
         if mac is not None:
             mac = mac.lower()
             if not _MAC.match(mac):
                 raise PlanError("%s: mac %r is not a MAC address like 52:54:00:12:34:56" % (label, entry["mac"]))
-        interfaces.append(Interface(type=kind, source=source, model=entry.get("model") or "virtio", mac=mac))
+            if int(mac[:2], 16) & 1:
+                raise PlanError("%s: mac %s is a multicast address; a card needs a unicast one" % (label, mac))
+        interfaces.append(Interface(type=kind, source=source, model=model, mac=mac))
     macs = [interface.mac for interface in interfaces if interface.mac]
     if len(macs) != len(set(macs)):
         raise PlanError("networks: the same mac is given to more than one interface")
@@ -297,10 +304,15 @@ def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphi
     if kind == "vnc" and password is not None and len(password) > 8:
         # QEMU's VNC authentication only uses 8 characters; libvirt refuses longer ones.
         raise PlanError("graphics.password for vnc is at most 8 characters long (got %d)" % len(password))
+    listen = entry.get("listen") or "127.0.0.1"
+    try:
+        ipaddress.ip_address(listen)
+    except ValueError:
+        raise PlanError("graphics.listen must be an IP address such as 127.0.0.1, not %r" % listen)
     port = entry.get("port")
     if port is not None and not 5900 <= int(port) <= 65535:
         raise PlanError("graphics.port must be between 5900 and 65535")
-    return (Graphics(type=kind, listen=entry.get("listen") or "127.0.0.1", port=port,
+    return (Graphics(type=kind, listen=listen, port=port,
                      password=password),)
 
 
@@ -446,12 +458,18 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
     disks = []
     for disk, disk_state in zip(request.disks or (), state.disks):
         if disk.path:
+            sniffed = disk_state.format if disk_state.format in ("qcow2", "raw") else None
             disks.append(Disk(target=disk.target, bus=disk.bus, path=disk.path,
-                              format=disk.format or disk_state.format or "raw",
-                              block=disk_state.format == "block"))
+                              format=disk.format or sniffed or "raw", block=disk_state.format == "block"))
             continue
         disks.append(_plan_volume_disk(disk, disk_state.volume, plan))
-    return tuple(disks)
+    return in_canonical_order(disks)
+
+
+def in_canonical_order(disks: Sequence[Disk]) -> Tuple[Disk, ...]:
+    """Disks, then cdroms, each sorted by target. libvirt stores them in its own order (by bus, then target), so both
+    the request and the stored definition are compared in this one order: order is never drift."""
+    return tuple(sorted(disks, key=lambda disk: (disk.device != "disk", len(disk.target), disk.target)))
 
 
 def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], plan: Plan) -> Disk:
@@ -599,6 +617,8 @@ def _check_fixed_fields(request: GuestRequest, actual: Domain) -> None:
         fixed.append("machine (%s, wanted %s)" % (actual.os.machine, request.machine))
     if request.firmware and request.firmware != actual.os.firmware:
         fixed.append("firmware (%s, wanted %s)" % (actual.os.firmware, request.firmware))
+    elif request.firmware == "uefi" and request.secure_boot != actual.os.secure_boot:
+        fixed.append("secure_boot (%s, wanted %s)" % (actual.os.secure_boot, request.secure_boot))
     if fixed:
         raise PlanError("guest %s differs in %s, which cannot be changed in place; set reinstall: true to install "
                         "it again" % (request.name, "; ".join(fixed)))
@@ -616,7 +636,7 @@ def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tup
     if disks is not None:
         # cdroms and other devices the user did not describe stay as they are.
         others = tuple(disk for disk in actual.disks if disk.device != "disk")
-        changes["disks"] = disks + others
+        changes["disks"] = in_canonical_order(disks + others)
     if request.networks is not None:
         changes["interfaces"] = _carry_macs(request.networks, actual.interfaces)
     if request.graphics is not None:
@@ -638,7 +658,7 @@ def _carry_macs(wanted: Tuple[Interface, ...], actual: Tuple[Interface, ...]) ->
 
 
 def _plan_existing(request: GuestRequest, state: GuestState) -> Plan:
-    actual = state.existing
+    actual = state.existing.with_changes(disks=in_canonical_order(state.existing.disks))
     _check_fixed_fields(request, actual)
     plan = Plan(before=_shown(actual))
     disks = _plan_disks(request, state, plan) if request.disks is not None else None

@@ -149,6 +149,19 @@ def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
     return tuple(found)
 
 
+def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, str], ...]) -> None:
+    """remove_storage must not delete a disk another guest also uses (reads every guest's XML,
+    so only removals with remove_storage pay for it)."""
+    for pool_name, volume_name in storage:
+        pool = client.find_pool(pool_name)
+        volume = client.find_volume(pool, volume_name) if pool is not None else None
+        path = client.describe_volume(volume).path if volume is not None else None
+        others = [user for user in client.domains_using(pool_name, volume_name, path) if user != name]
+        if others:
+            raise PlanError("volume %s/%s of guest %s is also used by guest(s) %s; detach it there or remove %s "
+                            "without remove_storage" % (pool_name, volume_name, name, ", ".join(others), name))
+
+
 def read_state(client: Client, request: GuestRequest, tree_root: Optional[str] = None,
                validate_certs: bool = True) -> GuestState:
     state = GuestState()
@@ -159,7 +172,9 @@ def read_state(client: Client, request: GuestRequest, tree_root: Optional[str] =
         state = replace(state, existing=existing, existing_xml=xml, active=client.domain_is_active(domain),
                         autostart=client.domain_autostart(domain))
         if request.state == "absent":
-            return replace(state, storage=_storage_of(client, existing) if request.remove_storage else ())
+            storage = _storage_of(client, existing) if request.remove_storage else ()
+            _refuse_shared_storage(client, request.name, storage)
+            return replace(state, storage=storage)
     elif domain is not None:
         raise PlanError("guest %s exists but is transient (started without a definition); stop it first or "
                         "define it" % request.name)

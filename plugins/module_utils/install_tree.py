@@ -57,10 +57,11 @@ def find_tree(location: str, arch: str, validate_certs: bool = True) -> InstallT
 
 def nfs_parts(location: str) -> Optional[Tuple[str, str]]:
     """(server, export path) of an ``nfs://server/path`` or ``nfs:server:/path`` location."""
-    if location.startswith("nfs://"):
+    scheme = location[:6].lower()
+    if scheme == "nfs://":
         server, separator, path = location[len("nfs://"):].partition("/")
         return server, separator + path
-    if location.startswith("nfs:"):
+    if scheme.startswith("nfs:"):
         server, separator, path = location[len("nfs:"):].partition(":")
         return (server, path) if separator else None
     return None

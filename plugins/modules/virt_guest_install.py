@@ -153,8 +153,10 @@ options:
         default: /var/lib/libvirt/boot
   disks:
     description:
-      - The guest's disks, in order; the first is the boot disk. Set, the list is the guest's full
-        set of disks (cdroms aside).
+      - The guest's disks. Set, the list is the guest's full set of disks (cdroms aside); their order
+        in the list does not matter, their targets do.
+      - The guest boots its first disk in BIOS order, normally V(vda); disks without O(disks[].target)
+        get the next free target on their bus in list order, so the first virtio disk listed becomes V(vda).
     type: list
     elements: dict
     suboptions:

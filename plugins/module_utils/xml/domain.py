@@ -318,13 +318,13 @@ class Domain(XmlObject):
             uuid=text_of(domain, "uuid"),
             memory=size_of(domain, "memory"),
             vcpus=int(vcpus) if vcpus else None,
-            cpu_mode=attr_of(domain, "cpu", "mode"),
+            cpu_mode=_managed_cpu_mode(domain),
             os=OsBoot.from_element(os_element) if os_element is not None else OsBoot(),
             disks=tuple(Disk.from_element(disk) for disk in devices.iterfind("disk")),
             interfaces=tuple(Interface.from_element(iface) for iface in devices.iterfind("interface")),
             graphics=tuple(Graphics.from_element(graphics) for graphics in devices.iterfind("graphics")),
             serial_log=SerialLog.from_devices(devices),
-            on_reboot=text_of(domain, "on_reboot"),
+            on_reboot=_unless_default(text_of(domain, "on_reboot"), "restart"),
         )
 
     @classmethod
@@ -337,6 +337,17 @@ class Domain(XmlObject):
     @property
     def macs(self) -> Tuple[Optional[str], ...]:
         return tuple(interface.mac for interface in self.interfaces)
+
+
+def _managed_cpu_mode(domain: Any) -> Optional[str]:
+    """The CPU mode the collection sets; libvirt's own default (a custom model it fills in when
+    none was asked for) reads as unset."""
+    mode = attr_of(domain, "cpu", "mode")
+    return None if mode == "custom" else mode
+
+
+def _unless_default(value: Optional[str], default: str) -> Optional[str]:
+    return None if value == default else value
 
 
 def next_target(bus: str, taken: Any) -> str:
@@ -382,7 +393,7 @@ def patch_definition(previous_xml: str, previous: Domain, wanted: Domain) -> str
     if wanted.disks != previous.disks:
         _replace_devices(devices, "disk", Disk.from_element, wanted.disks)
     if wanted.interfaces != previous.interfaces:
-        _replace_devices(devices, "interface", Interface.from_element, wanted.interfaces)
+        _replace_interfaces(devices, wanted.interfaces)
     if wanted.graphics != previous.graphics:
         _replace_devices(devices, "graphics", Graphics.from_element, wanted.graphics or ())
     if wanted.serial_log != previous.serial_log:
@@ -401,6 +412,29 @@ def _set_child_text(root: Any, tag: str, text: str, **attrs: str) -> None:
     element.text = text
     for key, value in attrs.items():
         element.set(key, value)
+
+
+def _replace_interfaces(devices: Any, wanted: Tuple[Interface, ...]) -> None:
+    """Interfaces change position by position: the guest names its cards by their order and PCI
+    slot, so a changed card keeps its place and its ``<address>``; extra cards go after the last."""
+    existing = devices.findall("interface")
+    for index, interface in enumerate(wanted):
+        if index < len(existing):
+            element = existing[index]
+            if Interface.from_element(element) != interface:
+                replacement = interface.to_element()
+                address = element.find("address")
+                if address is not None:
+                    replacement.append(address)
+                devices.replace(element, replacement)
+        else:
+            anchor = devices.findall("interface")
+            if anchor:
+                anchor[-1].addnext(interface.to_element())
+            else:
+                devices.append(interface.to_element())
+    for element in existing[len(wanted):]:
+        devices.remove(element)
 
 
 def _replace_devices(devices: Any, tag: str, read: Any, wanted: Tuple[Any, ...]) -> None:
