@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: guest_args
+short_description: Turn a role's guest entry into remotevirt.install.virt_guest_install options
+version_added: 0.1.0
+description:
+  - Merges O(defaults) under a guest entry of the C(iso_install), C(pxe_install) or C(guests) roles
+    and turns its media shorthand into the module's O(ignore:install) option.
+  - C(iso) (an ISO volume C({pool, volume}) or C({path})) becomes a V(cdrom) install; C(location)
+    (with C(kickstart), C(kickstart_content), C(extra_args)) a V(location) install; O(method=pxe) or
+    C(pxe=true) a V(pxe) install. An explicit C(install) is kept as it is.
+  - Fails on keys the module does not know, naming the guest.
+author:
+  - remotevirt.install maintainers (@remotevirt)
+options:
+  _input:
+    description: One guest entry.
+    type: dict
+    required: true
+  defaults:
+    description: Options every guest gets unless its entry sets them.
+    type: dict
+    default: {}
+  method:
+    description: Install method for entries that name no media of their own.
+    type: str
+    choices: [pxe, cdrom, location, import]
+  redact:
+    description:
+      - Replace secrets (inline kickstart text, console passwords) with placeholders of the same
+        length, for modules that only check the options (remotevirt.install.virt_preflight).
+    type: bool
+    default: false
+"""
+
+EXAMPLES = r"""
+- name: Options for one guest
+  ansible.builtin.debug:
+    msg: "{{ {'name': 'web01', 'iso': {'pool': 'isos', 'volume': 'debian.iso'}} | remotevirt.install.guest_args }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The options for remotevirt.install.virt_guest_install.
+  type: dict
+"""
+
+from typing import Any, Dict, Mapping, Optional
+
+from ansible.errors import AnsibleFilterError
+
+MODULE_OPTIONS = frozenset((
+    "uri", "log_facility", "name", "state", "domain_type", "memory", "vcpus", "cpu", "machine", "arch", "firmware",
+    "secure_boot", "install", "disks", "networks", "graphics", "serial_log", "autostart", "wait", "wait_timeout",
+    "reinstall", "remove_storage", "validate_certs",
+))
+MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args", "pxe", "boot_dir")
+
+
+def guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None,
+               method: Optional[str] = None, redact: bool = False) -> Dict[str, Any]:
+    if not isinstance(entry, Mapping) or not entry.get("name"):
+        raise AnsibleFilterError("each guest needs a name, got %r" % (entry,))
+    merged: Dict[str, Any] = dict(defaults or {})
+    merged.update(entry)
+    name = merged["name"]
+    unknown = sorted(key for key in merged if key not in MODULE_OPTIONS and key not in MEDIA_KEYS)
+    if unknown:
+        raise AnsibleFilterError("guest %s: unknown option(s) %s" % (name, ", ".join(unknown)))
+    media = {key: merged.pop(key) for key in MEDIA_KEYS if key in merged}
+    if "install" not in merged:
+        install = _install_from_media(name, media, method)
+        if install:
+            merged["install"] = install
+    elif media:
+        raise AnsibleFilterError("guest %s: give either install or the shorthand %s, not both"
+                                 % (name, ", ".join(sorted(media))))
+    return _redacted(merged) if redact else merged
+
+
+def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
+    """Secrets replaced by same-length placeholders: checks see the same sizes, logs no secrets."""
+    args = dict(args)
+    install = args.get("install")
+    if isinstance(install, Mapping) and install.get("kickstart_content"):
+        args["install"] = dict(install, kickstart_content="#" * len(install["kickstart_content"]))
+    graphics = args.get("graphics")
+    if isinstance(graphics, Mapping) and graphics.get("password"):
+        args["graphics"] = dict(graphics, password="*" * len(graphics["password"]))
+    return args
+
+
+def _install_from_media(name: str, media: Dict[str, Any], method: Optional[str]) -> Dict[str, Any]:
+    install: Dict[str, Any] = {}
+    if media.pop("pxe", False):
+        install["method"] = "pxe"
+    if "iso" in media:
+        install.update(method="cdrom", cdrom=media.pop("iso"))
+    if "location" in media:
+        install.update(method="location", location=media.pop("location"))
+    install.update(media)  # kickstart, kickstart_content, extra_args, boot_dir
+    if "method" not in install and method:
+        install["method"] = method
+    if "method" not in install and install:
+        raise AnsibleFilterError("guest %s: %s need location" % (name, ", ".join(sorted(install))))
+    return install
+
+
+class FilterModule:
+    def filters(self) -> Dict[str, Any]:
+        return {"guest_args": guest_args}

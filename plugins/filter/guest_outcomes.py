@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: guest_outcomes
+short_description: What happened to each guest of a looped remotevirt.install.virt_guest_install task
+version_added: 0.1.0
+description:
+  - Reads the registered results of a looped M(remotevirt.install.virt_guest_install) task and, for
+    async installs, of the C(ansible.builtin.async_status) task that waited for them.
+  - Each guest gets an outcome (V(installed), V(updated), V(started), V(removed), V(unchanged),
+    V(changed) or V(failed)), its planned commands as preview lines, and a one-line report.
+author:
+  - remotevirt.install maintainers (@remotevirt)
+options:
+  _input:
+    description: The C(results) list of the looped install task.
+    type: list
+    elements: dict
+    required: true
+  jobs:
+    description: The registered result of the C(async_status) task, if the installs ran async.
+    type: dict
+"""
+
+EXAMPLES = r"""
+- name: Outcomes of the installs
+  ansible.builtin.set_fact:
+    outcomes: "{{ install_result.results | remotevirt.install.guest_outcomes(job_result) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One entry per guest with C(name), C(outcome), C(commands), C(preview) and C(line).
+  type: list
+  elements: dict
+"""
+
+from typing import Any, Dict, List, Mapping, Optional
+
+
+def _final_results(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
+    """Each guest's final result: the async job's when there was one, else the task's own."""
+    finished = {}
+    for job in (jobs or {}).get("results", []) if isinstance(jobs, Mapping) else []:
+        started = job.get("item") or {}
+        name = (started.get("item") or {}).get("name")
+        if name:
+            finished[name] = job
+    return [finished.get((result.get("item") or {}).get("name"), result) for result in results]
+
+
+def _outcome(result: Mapping[str, Any]) -> str:
+    if result.get("failed"):
+        return "failed"
+    if not result.get("changed"):
+        return "unchanged"
+    verbs = [step.get("action") for step in result.get("plan") or []]
+    for verb, outcome in (("install", "installed"), ("undefine", "removed"), ("define", "updated"),
+                          ("start", "started")):
+        if verb in verbs:
+            return outcome
+    return "changed"
+
+
+def guest_outcomes(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    outcomes = []
+    for started, result in zip(results, _final_results(results, jobs)):
+        name = (started.get("item") or {}).get("name", "?")
+        outcome = _outcome(result)
+        commands = [step.get("command") for step in result.get("plan") or []]
+        line = "%s: %s" % (name, outcome)
+        if outcome == "failed":
+            line += " (%s)" % (result.get("msg") or "no message")
+        outcomes.append({
+            "name": name,
+            "outcome": outcome,
+            "commands": commands,
+            "preview": ["%s: %s" % (name, command) for command in commands] or ["%s: nothing to do" % name],
+            "line": line,
+        })
+    return outcomes
+
+
+class FilterModule:
+    def filters(self) -> Dict[str, Any]:
+        return {"guest_outcomes": guest_outcomes}

@@ -1,0 +1,148 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks a host before anything slow starts: every guest is planned exactly as
+virt_guest_install would plan it (which reads pools, volumes, media, install trees and networks),
+then what the guests need together is compared with what the host has. Nothing is changed."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils import download
+from ansible_collections.remotevirt.install.plugins.module_utils.client import (
+    MIN_LIBVIRT_VERSION,
+    Client,
+    LibvirtError,
+    version_text,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
+    DEFAULT_MEMORY,
+    GuestRequest,
+    plan_guest,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import mounted_tree, read_state
+from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.sizes import format_size
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import is_local_uri
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
+
+# Guest options the module itself supplies for a check: they are not the guest's business.
+_CHECK_DEFAULTS = {"state": "present"}
+
+
+def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
+    return {"guest": guest, "check": check, "message": message}
+
+
+class Preflight:
+    def __init__(self, client: Client, validate_certs: bool = True) -> None:
+        self.client = client
+        self.validate_certs = validate_certs
+        self.problems: List[Dict[str, Any]] = []
+        self.guests: List[Dict[str, Any]] = []
+        self.libvirt_version: Optional[str] = None
+        self._starting: List[Tuple[str, int]] = []  # (guest, memory) of guests this run starts
+
+    def run(self, guests: List[Mapping[str, Any]]) -> Dict[str, Any]:
+        if not self._check_libvirt():
+            return self._result()
+        plans = [self._plan(params) for params in guests]
+        planned = [(params, plan) for params, plan in zip(guests, plans) if plan is not None]
+        self._check_space(planned)
+        self._check_memory()
+        return self._result()
+
+    def _result(self) -> Dict[str, Any]:
+        return {"ok": not self.problems, "problems": self.problems, "guests": self.guests,
+                "libvirt_version": self.libvirt_version}
+
+    def _check_libvirt(self) -> bool:
+        try:
+            version = self.client.version()
+        except LibvirtError as error:
+            self.problems.append(problem(None, "libvirt", "cannot reach libvirt at %s: %s; start libvirtd and check "
+                                                          "uri" % (self.client.uri, error.message)))
+            return False
+        if version < MIN_LIBVIRT_VERSION:
+            self.problems.append(problem(None, "libvirt", "libvirt %s is older than the supported minimum %s; "
+                                                          "upgrade it" % (version_text(version),
+                                                                          version_text(MIN_LIBVIRT_VERSION))))
+            return False
+        self.libvirt_version = version_text(version)
+        return True
+
+    def _plan(self, params: Mapping[str, Any]) -> Optional[Plan]:
+        name = params.get("name") or "?"
+        try:
+            request = GuestRequest.from_params(dict(_CHECK_DEFAULTS, **params))
+        except PlanError as error:
+            self.problems.append(problem(name, "options", str(error)))
+            return None
+        try:
+            with mounted_tree(request.install.location if request.state != "absent" else None) as tree_root:
+                state = read_state(self.client, request, tree_root, self.validate_certs)
+            plan = plan_guest(request, state)
+        except (PlanError, LibvirtError, download.DownloadError, OSError) as error:
+            self.problems.append(problem(name, "host", str(error)))
+            return None
+        self._check_bridges(request)
+        status = "new" if state.existing is None else ("matches" if not plan.changed else "differs")
+        if request.reinstall and state.existing is not None:
+            status = "reinstall"
+        self.guests.append({"name": name, "status": status, "commands": plan.commands()})
+        if any(action.verb in ("install", "start") for action in plan.actions):
+            kept = state.existing.memory if state.existing is not None and not request.reinstall else None
+            self._starting.append((name, request.memory or kept or DEFAULT_MEMORY))
+        return plan
+
+    def _check_bridges(self, request: GuestRequest) -> None:
+        if not is_local_uri(self.client.uri):
+            return  # only the host's own view of /sys can tell
+        for index, interface in enumerate(request.networks or ()):
+            if interface.type == "bridge" and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
+                self.problems.append(problem(request.name, "network", "networks[%d]: bridge %s does not exist on the "
+                                                                      "host; create it or use a libvirt network"
+                                             % (index, interface.source)))
+
+    def _check_space(self, planned: List[Tuple[Mapping[str, Any], Plan]]) -> None:
+        """New volumes of all guests together must fit their pools (each one alone was checked)."""
+        needed: Dict[str, List[Tuple[str, int]]] = {}
+        for params, plan in planned:
+            for action in plan.actions:
+                if action.kind == "volume" and action.verb in ("create", "clone") and "xml" in action.payload:
+                    capacity = Volume.from_xml(action.payload["xml"]).capacity
+                    needed.setdefault(action.payload["pool"], []).append((params["name"], capacity))
+        for pool_name, entries in sorted(needed.items()):
+            total = sum(capacity for _name, capacity in entries)
+            pool = self.client.find_pool(pool_name)
+            if pool is None:
+                continue
+            available = self.client.describe_pool(pool).available
+            if available is not None and total > available:
+                guests = ", ".join(sorted({guest for guest, _capacity in entries}))
+                self.problems.append(problem(guests, "space", "pool %s has %s free, but the new volumes of %s need %s "
+                                                              "together; free space or use another pool"
+                                             % (pool_name, format_size(available), guests, format_size(total))))
+
+    def _check_memory(self) -> None:
+        """Guests that this run starts must fit in the host's free memory together."""
+        if not self._starting:
+            return
+        free = self.client.call("read free memory of", self.client.uri, self.client.conn.getFreeMemory)
+        total = sum(memory for _name, memory in self._starting)
+        if total > free:
+            names = ", ".join(name for name, _memory in self._starting)
+            self.problems.append(problem(names, "memory", "the host has %s free memory, but starting %s needs %s; "
+                                                          "lower memory or install on another host"
+                                         % (format_size(free), names, format_size(total))))
+
+
+def run(params: Mapping[str, Any]) -> Dict[str, Any]:
+    client = Client(params["uri"])
+    try:
+        guests = [dict(guest, uri=params["uri"]) for guest in params.get("guests") or []]
+        return Preflight(client, params.get("validate_certs", True)).run(guests)
+    finally:
+        client.close()

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virt_preflight
+short_description: Check that a hypervisor can take a list of guests, before anything slow starts
+version_added: 0.1.0
+description:
+  - Runs on the hypervisor and checks, for all guests at once, what M(remotevirt.install.virt_guest_install)
+    would need; reports every problem instead of stopping at the first.
+  - libvirt is reachable and recent enough; every guest's options are valid; pools exist, are active
+    and have free space for all new volumes of the host together; existing volumes, ISO volumes and
+    paths exist; install trees are reachable from the host; libvirt networks exist and are active;
+    host bridges exist; an existing guest matches or can be updated in place (or is reinstalled);
+    the host has free memory for all guests this run starts.
+  - Never changes anything; it reports each guest's planned commands as a preview.
+author:
+  - remotevirt.install maintainers (@remotevirt)
+requirements:
+  - libvirt-python and lxml on the host
+extends_documentation_fragment:
+  - remotevirt.install.connection
+attributes:
+  check_mode:
+    support: full
+    description: Runs the same checks; it never changes anything in any mode.
+  diff_mode:
+    support: none
+    description: Nothing changes, so there is no diff.
+  platform:
+    support: full
+    platforms: posix
+    description: Runs on the libvirt host.
+options:
+  guests:
+    description:
+      - Guests as the options of M(remotevirt.install.virt_guest_install) (without O(uri), which is
+        taken from this module).
+    type: list
+    elements: dict
+    required: true
+  validate_certs:
+    description: Verify TLS certificates when probing install trees over HTTPS.
+    type: bool
+    default: true
+notes:
+  - Memory is compared with the host's free memory at the time of the check.
+"""
+
+EXAMPLES = r"""
+- name: Check the host before installing
+  remotevirt.install.virt_preflight:
+    guests:
+      - name: web01
+        memory: 2G
+        disks: [{pool: default, size: 20G}]
+        networks: [{network: default}]
+        install: {method: cdrom, cdrom: {pool: isos, volume: debian-12.iso}}
+  register: preflight
+
+- name: Stop with every problem at once
+  ansible.builtin.assert:
+    that: preflight.ok
+    fail_msg: "{{ preflight.problems | map(attribute='message') | list }}"
+"""
+
+RETURN = r"""
+ok:
+  description: True when no problem was found.
+  returned: always
+  type: bool
+problems:
+  description: Every problem found.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    guest:
+      description: Guest (or guests) the problem concerns; null for the host itself.
+      type: str
+    check:
+      description: V(libvirt), V(options), V(host), V(network), V(space) or V(memory).
+      type: str
+    message:
+      description: What is wrong and what to do about it.
+      type: str
+  sample:
+    - guest: web01
+      check: host
+      message: "networks[0]: libvirt network 'prod' does not exist on qemu:///system (virsh net-list --all)"
+guests:
+  description: Each guest that could be planned, with its status and planned commands.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Guest name.
+      type: str
+    status:
+      description: V(new), V(matches), V(differs) (updated in place) or V(reinstall).
+      type: str
+    commands:
+      description: The commands M(remotevirt.install.virt_guest_install) would run.
+      type: list
+      elements: str
+check_mode:
+  description:
+    - Whether the task ran in check mode. Roles read it because C(ansible_check_mode) does not
+      reflect a play's or block's C(check_mode) keyword.
+  returned: always
+  type: bool
+libvirt_version:
+  description: libvirt version of the host, when reachable.
+  returned: always
+  type: str
+  sample: 9.0.0
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.remotevirt.install.plugins.module_utils.client import LIBVIRT_IMPORT_ERROR
+from ansible_collections.remotevirt.install.plugins.module_utils.preflight import run
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import LXML_IMPORT_ERROR
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            uri=dict(type="str", default="qemu:///system"),
+            guests=dict(type="list", elements="dict", required=True),
+            validate_certs=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+    for library, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR)):
+        if error:
+            module.fail_json(msg=missing_required_lib(library), exception=error)
+    module.exit_json(changed=False, check_mode=module.check_mode, **run(module.params))
+
+
+if __name__ == "__main__":
+    main()
