@@ -1,0 +1,55 @@
+"""The guest_outcomes and guest_summary filters: registered loop results -> per-guest report."""
+
+from __future__ import annotations
+
+from ansible_collections.remotevirt.install.plugins.filter.guest_outcomes import guest_outcomes
+from ansible_collections.remotevirt.install.plugins.filter.guest_summary import guest_summary
+
+
+def step(action, command="cmd"):
+    return {"action": action, "command": command}
+
+
+def result(name, **fields):
+    return dict({"item": {"name": name}, "changed": False, "plan": []}, **fields)
+
+
+def test_outcome_per_guest_from_the_plan():
+    """The plan's verbs say what happened; failures keep the module's message."""
+    results = [
+        result("new", changed=True, plan=[step("create"), step("install", "virsh create new-install.xml"),
+                                          step("define")]),
+        result("same"),
+        result("grown", changed=True, plan=[step("define")]),
+        result("off", changed=True, plan=[step("start")]),
+        result("gone", changed=True, plan=[step("destroy"), step("undefine")]),
+        result("bad", failed=True, msg="networks[0]: libvirt network 'x' does not exist"),
+    ]
+    outcomes = guest_outcomes(results)
+    assert [entry["outcome"] for entry in outcomes] == ["installed", "unchanged", "updated", "started", "removed",
+                                                         "failed"]
+    assert outcomes[0]["preview"][1] == "new: virsh create new-install.xml"
+    assert outcomes[1]["preview"] == ["same: nothing to do"]
+    assert outcomes[5]["line"] == "bad: failed (networks[0]: libvirt network 'x' does not exist)"
+
+
+def test_async_jobs_replace_the_started_results():
+    """With poll 0 the task only started jobs; async_status's results are the real outcome."""
+    started = [result("a", changed=True, ansible_job_id="1", finished=0),
+               result("b", changed=True, ansible_job_id="2", finished=0)]
+    jobs = {"results": [
+        {"item": started[0], "changed": True, "finished": 1, "plan": [step("install")]},
+        {"item": started[1], "failed": True, "finished": 1, "msg": "boom"},
+    ]}
+    assert [entry["outcome"] for entry in guest_outcomes(started, jobs)] == ["installed", "failed"]
+
+
+def test_skipped_wait_task_is_no_jobs():
+    """A skipped async_status (sync installs) registers no results list."""
+    assert guest_outcomes([result("a")], {"skipped": True})[0]["outcome"] == "unchanged"
+
+
+def test_summary_names_guests_and_always_counts_failures():
+    outcomes = guest_outcomes([result("web01", changed=True, plan=[step("install")]), result("db01")])
+    assert guest_summary(outcomes) == "installed 1 (web01), unchanged 1 (db01), failed 0"
+    assert guest_summary([]) == "installed 0, unchanged 0, failed 0"
