@@ -581,14 +581,21 @@ def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
     kernel, initrd = boot_files(request)
     tree = state.tree
     for kind, source, target in (("kernel", tree.kernel, kernel), ("initrd", tree.initrd, initrd)):
-        command = (shell("curl", "-fsSL", "-o", target, source) if "://" in source
-                   else shell("cp", source, target))
+        command = _fetch_command(source, target)
         payload: Dict[str, Any] = {"source": source, "target": target}
         if kind == "initrd" and (request.install.kickstart_content or request.install.kickstart_on_host):
             # The kickstart joins the initrd as one more cpio archive; its content is never shown.
             command += "  # + /%s (%d bytes) appended as a cpio archive" % (tree.injected_name, state.kickstart_bytes)
             payload.update(inject_name=tree.injected_name)
         plan.add(Action("fetch", kind, target, command, payload=payload))
+
+
+def _fetch_command(source: str, target: str) -> str:
+    if source.startswith("nfs://"):
+        return shell("nfs-cp", source, target)
+    if "://" in source:
+        return shell("curl", "-fsSL", "-o", target, source)
+    return shell("cp", source, target)
 
 
 def _wait_action(request: GuestRequest) -> Action:

@@ -10,11 +10,9 @@ import hashlib
 import os
 import shutil
 import stat
-import subprocess
-import tempfile
 import time
 from dataclasses import replace
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils import download, initrd, install_tree
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
@@ -116,8 +114,7 @@ def _kickstart_bytes(request: GuestRequest) -> int:
     return 0
 
 
-def _read_media(client: Client, request: GuestRequest, state: GuestState, tree_root: Optional[str],
-                validate_certs: bool) -> GuestState:
+def _read_media(client: Client, request: GuestRequest, state: GuestState, validate_certs: bool) -> GuestState:
     """What only a new install needs: the media, the install tree, the kickstart."""
     local = is_local_uri(client.uri)
     method = request.install.method
@@ -127,8 +124,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, tree_r
         if not local:
             raise PlanError("install method location fetches kernel and initrd onto the host: run the module on the "
                             "hypervisor with a local uri such as qemu:///system")
-        tree = install_tree.find_tree(tree_root or request.install.location, request.arch or "x86_64",
-                                      validate_certs)
+        tree = install_tree.find_tree(request.install.location, request.arch or "x86_64", validate_certs)
         state = replace(state, tree=tree, kickstart_bytes=_kickstart_bytes(request))
     return state
 
@@ -162,8 +158,7 @@ def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, 
                             "without remove_storage" % (pool_name, volume_name, name, ", ".join(others), name))
 
 
-def read_state(client: Client, request: GuestRequest, tree_root: Optional[str] = None,
-               validate_certs: bool = True) -> GuestState:
+def read_state(client: Client, request: GuestRequest, validate_certs: bool = True) -> GuestState:
     state = GuestState()
     domain = client.find_domain(request.name)
     if domain is not None and client.domain_is_persistent(domain):
@@ -187,31 +182,10 @@ def read_state(client: Client, request: GuestRequest, tree_root: Optional[str] =
         _check_networks(client, request)
         if request.domain_type is None:
             state = replace(state, detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
-        state = _read_media(client, request, state, tree_root, validate_certs)
+        state = _read_media(client, request, state, validate_certs)
     elif request.networks is not None:
         _check_networks(client, request)
     return state
-
-
-@contextlib.contextmanager
-def mounted_tree(location: Optional[str]) -> Iterator[Optional[str]]:
-    """An ``nfs:`` install tree mounted read-only for the duration of the run (None otherwise)."""
-    parts = install_tree.nfs_parts(location) if location else None
-    if parts is None:
-        yield None
-        return
-    mountpoint = tempfile.mkdtemp(prefix="remotevirt-tree-")
-    server, export = parts
-    result = subprocess.run(["mount", "-t", "nfs", "-o", "ro,nolock,soft", "%s:%s" % (server, export), mountpoint],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False)
-    if result.returncode != 0:
-        os.rmdir(mountpoint)
-        raise PlanError("cannot mount install.location %s: %s" % (location, result.stdout.strip()))
-    try:
-        yield mountpoint
-    finally:
-        subprocess.run(["umount", mountpoint], check=False)
-        os.rmdir(mountpoint)
 
 
 # -- applying ----------------------------------------------------------------------------------
@@ -241,7 +215,9 @@ class GuestHandlers:
         source, target = payload["source"], payload["target"]
         os.makedirs(os.path.dirname(target), mode=0o711, exist_ok=True)
         partial = target + ".part"
-        if "://" in source:
+        if source.startswith("nfs://"):
+            install_tree.copy_from_nfs(source, partial)
+        elif "://" in source:
             with open(partial, "wb") as out:
                 for chunk in download.stream(source, hashlib.sha256(), self.validate_certs):
                     out.write(chunk)
@@ -352,13 +328,12 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         if client.version() < MIN_LIBVIRT_VERSION:
             raise PlanError("libvirt %s on %s is older than the supported minimum %s"
                             % (version_text(client.version()), client.uri, version_text(MIN_LIBVIRT_VERSION)))
-        with mounted_tree(request.install.location if request.state != "absent" else None) as tree_root:
-            state = read_state(client, request, tree_root, validate_certs)
-            plan = plan_guest(request, state)
-            if plan.changed and not check_mode:
-                audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
-                handlers = GuestHandlers(client, request, audit, validate_certs)
-                Executor(handlers.as_mapping(), audit).apply(plan)
+        state = read_state(client, request, validate_certs)
+        plan = plan_guest(request, state)
+        if plan.changed and not check_mode:
+            audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
+            handlers = GuestHandlers(client, request, audit, validate_certs)
+            Executor(handlers.as_mapping(), audit).apply(plan)
         result: Dict[str, Any] = {
             "changed": plan.changed,
             "plan": plan.summaries(),

@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils import download
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
+
+NFS_TIMEOUT = 300  # seconds for one NFS listing or copy
 
 # Debian names architectures its own way.
 DEBIAN_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "ppc64le": "ppc64el", "s390x": "s390x"}
@@ -29,13 +32,60 @@ def layouts(arch: str) -> List[Tuple[str, str, str]]:
     ]
 
 
+def nfs_url(location: str) -> Optional[str]:
+    """``nfs://server[:port]/path[?libnfs options]`` for an NFS location (``nfs:server:/path`` too), else None."""
+    if location[:6].lower() == "nfs://":
+        return "nfs://" + location[6:]
+    if location[:4].lower() == "nfs:":
+        server, separator, path = location[4:].partition(":")
+        return "nfs://%s%s" % (server, path) if separator and path.startswith("/") else None
+    return None
+
+
 def _join(base: str, relative: str) -> str:
-    return base.rstrip("/") + "/" + relative
+    """``relative`` under ``base``, keeping a URL's query (libnfs options such as ?version=4) at the end."""
+    path, separator, query = base.partition("?") if base.startswith("nfs://") else (base, "", "")
+    return path.rstrip("/") + "/" + relative + separator + query
+
+
+def _nfs_command(argv: List[str]) -> "subprocess.CompletedProcess[str]":
+    # libnfs's tools read NFS in user space: no kernel NFS client, mount or root privileges needed.
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
+                              check=False, timeout=NFS_TIMEOUT)
+    except FileNotFoundError:
+        raise PlanError("NFS install trees need %s on the host (package libnfs-utils)" % argv[0])
+    except subprocess.TimeoutExpired:
+        raise PlanError("%s timed out after %d s" % (" ".join(argv), NFS_TIMEOUT))
+
+
+def _nfs_exists(url: str) -> bool:
+    directory, name = _split_nfs(url)
+    listing = _nfs_command(["nfs-ls", directory])
+    if listing.returncode != 0:
+        return False
+    return any(line.split()[-1:] == [name] for line in listing.stdout.splitlines())
+
+
+def _split_nfs(url: str) -> Tuple[str, str]:
+    """(directory URL, file name) of an NFS file URL, the query kept on the directory."""
+    path, separator, query = url.partition("?")
+    directory, _slash, name = path.rpartition("/")
+    return directory + "/" + separator + query, name
+
+
+def copy_from_nfs(url: str, target: str) -> None:
+    """Copy one file from an NFS URL to ``target`` on the host."""
+    result = _nfs_command(["nfs-cp", url, target])
+    if result.returncode != 0:
+        raise PlanError("cannot copy %s: %s" % (url, result.stdout.strip()))
 
 
 def _exists(reference: str, validate_certs: bool) -> bool:
     if reference.startswith("/"):
         return os.path.isfile(reference)
+    if reference.startswith("nfs://"):
+        return _nfs_exists(reference)
     try:
         download.probe_size(reference, validate_certs)
     except download.DownloadError:
@@ -45,23 +95,12 @@ def _exists(reference: str, validate_certs: bool) -> bool:
 
 def find_tree(location: str, arch: str, validate_certs: bool = True) -> InstallTree:
     """The first known layout whose kernel and initrd both exist under ``location``."""
+    base = nfs_url(location) or location
     tried = []
     for family, kernel, initrd in layouts(arch):
-        kernel_ref, initrd_ref = _join(location, kernel), _join(location, initrd)
+        kernel_ref, initrd_ref = _join(base, kernel), _join(base, initrd)
         if _exists(kernel_ref, validate_certs) and _exists(initrd_ref, validate_certs):
             return InstallTree(family=family, kernel=kernel_ref, initrd=initrd_ref)
         tried.append(kernel)
     raise PlanError("install.location %s has no kernel and initrd in a known layout (tried %s)"
                     % (location, ", ".join(tried)))
-
-
-def nfs_parts(location: str) -> Optional[Tuple[str, str]]:
-    """(server, export path) of an ``nfs://server/path`` or ``nfs:server:/path`` location."""
-    scheme = location[:6].lower()
-    if scheme == "nfs://":
-        server, separator, path = location[len("nfs://"):].partition("/")
-        return server, separator + path
-    if scheme.startswith("nfs:"):
-        server, separator, path = location[len("nfs:"):].partition(":")
-        return (server, path) if separator else None
-    return None

@@ -22,7 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
     GuestRequest,
     plan_guest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import mounted_tree, read_state
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import read_state
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import is_local_uri
@@ -81,8 +81,7 @@ class Preflight:
             self.problems.append(problem(name, "options", str(error)))
             return None
         try:
-            with mounted_tree(request.install.location if request.state != "absent" else None) as tree_root:
-                state = read_state(self.client, request, tree_root, self.validate_certs)
+            state = read_state(self.client, request, self.validate_certs)
             plan = plan_guest(request, state)
         except (PlanError, LibvirtError, download.DownloadError, OSError) as error:
             self.problems.append(problem(name, "host", str(error)))

@@ -29,6 +29,7 @@ requirements:
   - libvirt-python (Debian/Ubuntu C(python3-libvirt), Fedora/RHEL C(python3-libvirt)) on the host
   - lxml (C(python3-lxml)) on the host
   - libvirt 6.0 or newer on the host
+  - libnfs-utils on the host, for install trees on NFS only
 extends_documentation_fragment:
   - remotevirt.install.connection
   - remotevirt.install.audit
@@ -129,8 +130,10 @@ options:
             type: str
       location:
         description:
-          - Install tree as an V(http://), V(https://), V(ftp://) or V(nfs://server/path) URL, or a path
-            on the host. The host itself fetches the kernel and initrd.
+          - Install tree as an V(http://), V(https://), V(ftp://) or V(nfs://server/path) URL
+            (also V(nfs:server:/path)), or a path on the host. The host itself fetches the kernel and initrd.
+          - NFS trees are read with libnfs's C(nfs-ls) and C(nfs-cp) on the host (package C(libnfs-utils));
+            libnfs options go in the URL's query, for example V(nfs://server/export/tree?version=4).
           - Known layouts are Fedora/RHEL (C(images/pxeboot/)) and Debian/Ubuntu netboot trees.
         type: str
       kickstart:

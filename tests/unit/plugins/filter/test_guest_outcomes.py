@@ -26,8 +26,8 @@ def test_outcome_per_guest_from_the_plan():
         result("bad", failed=True, msg="networks[0]: libvirt network 'x' does not exist"),
     ]
     outcomes = guest_outcomes(results)
-    assert [entry["outcome"] for entry in outcomes] == ["installed", "unchanged", "updated", "started", "removed",
-                                                         "failed"]
+    expected = ["installed", "unchanged", "updated", "started", "removed", "failed"]
+    assert [entry["outcome"] for entry in outcomes] == expected
     assert outcomes[0]["preview"][1] == "new: virsh create new-install.xml"
     assert outcomes[1]["preview"] == ["same: nothing to do"]
     assert outcomes[5]["line"] == "bad: failed (networks[0]: libvirt network 'x' does not exist)"

@@ -15,7 +15,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
     InstallTree,
     kernel_cmdline,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.install_tree import find_tree, layouts, nfs_parts
+from ansible_collections.remotevirt.install.plugins.module_utils.install_tree import find_tree, layouts, nfs_url
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
 
 REDHAT = ("images/pxeboot/vmlinuz", "images/pxeboot/initrd.img")
@@ -189,29 +189,24 @@ def test_find_tree_over_http_unreachable_server():
 
 
 # -- NFS -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("location, parts", [
-    ("nfs://nfs.example.org/export/alma9", ("nfs.example.org", "/export/alma9")),
-    ("nfs://10.0.0.5/srv/tree/", ("10.0.0.5", "/srv/tree/")),
-    ("nfs:nfs.example.org:/export/alma9", ("nfs.example.org", "/export/alma9")),
-    ("nfs:10.0.0.5:/srv/tree", ("10.0.0.5", "/srv/tree")),
-    ("nfs:server-without-export", None),
-    ("http://mirror.example.org/alma9/", None),
-    ("https://mirror.example.org/alma9/", None),
-    ("ftp://mirror.example.org/alma9/", None),
-    ("/srv/trees/alma9", None),
+@pytest.mark.parametrize("location, url", [
+    ("nfs://nfs.example.org/export/alma9", "nfs://nfs.example.org/export/alma9"),
+    ("NFS://nfs.example.org/export/alma9", "nfs://nfs.example.org/export/alma9"),
+    ("nfs://127.0.0.1/trees/redhat?version=4&nfsport=20490", "nfs://127.0.0.1/trees/redhat?version=4&nfsport=20490"),
+    ("nfs:nfs.example.org:/export/alma9", "nfs://nfs.example.org/export/alma9"),
+    ("nfs:nfs.example.org", None),
+    ("http://mirror.example.org/os/", None),
+    ("/srv/tree", None),
 ])
-def test_nfs_parts(location, parts):
-    """(server, export) of both NFS spellings; None for anything else, and for nfs: without an export."""
-    assert nfs_parts(location) == parts
+def test_nfs_url(location, url):
+    """Both NFS spellings become one libnfs URL (scheme in any case); other locations are not NFS."""
+    assert nfs_url(location) == url
 
 
-def test_nfs_parts_scheme_is_case_insensitive():
-    """URL schemes are case-insensitive and the request accepts NFS://; nfs_parts must then mount it too
-    (otherwise the runner probes 'NFS://...' as a URL and reports that the tree has no kernel)."""
-    location = "NFS://nfs.example.org/export/alma9"
-    request = GuestRequest.from_params({"name": "g", "install": {"method": "location", "location": location}})
-    assert request.install.location == location
-    assert nfs_parts(location) == ("nfs.example.org", "/export/alma9")
+def test_nfs_query_stays_at_the_end():
+    """Paths inside an NFS tree go before libnfs's options."""
+    from ansible_collections.remotevirt.install.plugins.module_utils.install_tree import _join
+    assert _join("nfs://h/t?version=4", "images/pxeboot/vmlinuz") == "nfs://h/t/images/pxeboot/vmlinuz?version=4"
 
 
 # -- kickstart arguments ---------------------------------------------------------------------------------

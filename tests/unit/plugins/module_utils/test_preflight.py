@@ -31,7 +31,7 @@ def test_good_guests_pass_with_their_plans(unique_name, test_client):
 
 def test_every_problem_is_reported_at_once(unique_name, test_client):
     """Bad options, unknown network, unknown pool, missing volume: one problem each, in one run."""
-    names = [unique_name("") for _ in range(4)]
+    names = [unique_name("") for _index in range(4)]
     result = check(
         guest(names[0], memory="lots"),
         guest(names[1], networks=[{"network": "no-such-net"}]),
