@@ -10,13 +10,9 @@ server can collect them. Progress messages use debug priority; results use info 
 
 from __future__ import annotations
 
+import functools
 import syslog
 from typing import Any, Optional
-
-try:
-    from systemd import journal
-except ImportError:  # most hosts: plain syslog, which journald also reads from /dev/log
-    journal = None
 
 IDENTIFIER = "remotevirt"
 
@@ -73,6 +69,7 @@ class AuditLog:
 
     def _write(self, priority: int, message: str, action: Any = None, rc: Optional[int] = None) -> None:
         text = "%s: %s" % (self.context, message) if self.context else message
+        journal = _journal()
         if journal is not None:
             fields = {"SYSLOG_IDENTIFIER": self.identifier, "SYSLOG_FACILITY": str(self.facility >> 3),
                       "PRIORITY": str(priority)}
@@ -85,3 +82,15 @@ class AuditLog:
         # openlog on every write: AnsibleModule.log() reopens syslog with its own identifier.
         syslog.openlog(self.identifier, syslog.LOG_PID, self.facility)
         syslog.syslog(priority, text)
+
+
+@functools.lru_cache(maxsize=None)
+def _journal() -> Any:
+    """journald's Python binding, or None where it is missing."""
+    # Imported on the first record, not with this module: a task that changes nothing writes
+    # none (import cost on every task).
+    try:
+        from systemd import journal
+    except ImportError:  # most hosts: plain syslog, which journald also reads from /dev/log
+        return None
+    return journal

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRequest,
@@ -46,13 +46,13 @@ DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
 # URL schemes the installer itself reads a kickstart from; anything else must be a host path.
 KICKSTART_SCHEMES = ("http://", "https://", "ftp://", "nfs:", "cdrom:", "hd:", "file:")
-_MAC = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
-_MODEL = re.compile(r"^[A-Za-z0-9_-]+$")  # libvirt's schema for <model type=...>
+# Patterns, not compiled regexes: re compiles them on first use, and most runs give no networks.
+_MAC = r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$"
+_MODEL = r"^[A-Za-z0-9_-]+$"  # libvirt's schema for <model type=...>
 
 
 # -- the request -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class MediaRef:
+class MediaRef(Record):
     """Install media: a pool volume or a host path."""
 
     pool: Optional[str] = None
@@ -64,8 +64,7 @@ class MediaRef:
         return "%s/%s" % (self.pool, self.volume) if self.volume else (self.path or "")
 
 
-@dataclass(frozen=True)
-class DiskRequest:
+class DiskRequest(Record):
     """One entry of ``disks``: an existing or new pool volume, or a host path."""
 
     index: int
@@ -87,13 +86,12 @@ class DiskRequest:
                              preallocation=self.preallocation)
 
 
-@dataclass(frozen=True)
-class InstallRequest:
+class InstallRequest(Record):
     method: Optional[str] = None
     cdrom: Optional[MediaRef] = None
     location: Optional[str] = None
     kickstart: Optional[str] = None
-    kickstart_content: Optional[str] = field(default=None, repr=False)
+    kickstart_content: Optional[str] = Field(None, in_repr=False)
     extra_args: Optional[str] = None
     boot_dir: str = DEFAULT_BOOT_DIR
 
@@ -103,8 +101,7 @@ class InstallRequest:
         return bool(self.kickstart) and not self.kickstart.startswith(KICKSTART_SCHEMES)
 
 
-@dataclass(frozen=True)
-class GuestRequest:
+class GuestRequest(Record):
     """The module's parameters, validated. None means "not set": libvirt's default for a new
     guest, left as it is on an existing one."""
 
@@ -215,7 +212,7 @@ def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> 
     resolved = []
     for disk in disks:
         if disk.target is None:
-            disk = replace(disk, target=next_target(disk.bus, taken))
+            disk = disk.with_changes(target=next_target(disk.bus, taken))
             taken.append(disk.target)
         resolved.append(disk)
     return tuple(resolved)
@@ -278,12 +275,12 @@ def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[
             if problem:
                 raise PlanError(problem)
         model = entry.get("model") or "virtio"
-        if not _MODEL.match(model):
+        if not re.match(_MODEL, model):
             raise PlanError("%s: model %r is not a card model name like virtio or e1000e" % (label, model))
         mac = entry.get("mac")
         if mac is not None:
             mac = mac.lower()
-            if not _MAC.match(mac):
+            if not re.match(_MAC, mac):
                 raise PlanError("%s: mac %r is not a MAC address like 52:54:00:12:34:56" % (label, entry["mac"]))
             if int(mac[:2], 16) & 1:
                 raise PlanError("%s: mac %s is a multicast address; a card needs a unicast one" % (label, mac))
@@ -361,8 +358,7 @@ def _check_install(request: InstallRequest) -> None:
 
 
 # -- what the runner reads ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class InstallTree:
+class InstallTree(Record):
     """Where a tree's kernel and initrd are, and how its installer takes a kickstart."""
 
     family: str  # "redhat" (inst.ks=) or "debian" (preseed)
@@ -383,20 +379,18 @@ class InstallTree:
         return "ks.cfg" if self.family == "redhat" else "preseed.cfg"
 
 
-@dataclass(frozen=True)
-class DiskState:
+class DiskState(Record):
     """A pool disk's volume as read (``volume``) or None for host paths; ``format`` of a path disk."""
 
     volume: Optional[VolumeState] = None
     format: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class GuestState:
+class GuestState(Record):
     """What the host has. ``existing`` is the persistent definition (secure XML), None if undefined."""
 
     existing: Optional[Domain] = None
-    existing_xml: Optional[str] = field(default=None, repr=False)
+    existing_xml: Optional[str] = Field(None, in_repr=False)
     active: bool = False
     autostart: bool = False
     detected_type: str = "kvm"
@@ -416,10 +410,10 @@ def plan_guest(request: GuestRequest, state: GuestState) -> Plan:
     if state.existing is None:
         return _plan_new(request, state, Plan())
     if request.reinstall:
-        removal = _plan_absent(replace(request, remove_storage=False), state)
-        plan = Plan(actions=[replace(action, destructive=True) for action in removal.actions],
+        removal = _plan_absent(request.with_changes(remove_storage=False), state)
+        plan = Plan(actions=[action.with_changes(destructive=True) for action in removal.actions],
                     before=removal.before)
-        return _plan_new(request, replace(state, existing=None, active=False), plan)
+        return _plan_new(request, state.with_changes(existing=None, active=False), plan)
     return _plan_existing(request, state)
 
 
@@ -528,15 +522,16 @@ def install_definition(request: GuestRequest, state: GuestState, final: Domain) 
     method = request.install.method
     install = final.with_changes(on_reboot="destroy")
     if method == "pxe":
-        return install.with_changes(os=replace(final.os, boot=("network", "hd")))
+        return install.with_changes(os=final.os.with_changes(boot=("network", "hd")))
     if method == "cdrom":
         media = request.install.cdrom
         bus = cdrom_bus(final.os.machine)
         cdrom = Disk(target=next_target(bus, [disk.target for disk in final.disks]), bus=bus, device="cdrom",
                      pool=media.pool, volume=media.volume, path=media.path, format=state.media_format)
-        return install.with_changes(disks=final.disks + (cdrom,), os=replace(final.os, boot=("cdrom", "hd")))
+        return install.with_changes(disks=final.disks + (cdrom,), os=final.os.with_changes(boot=("cdrom", "hd")))
     kernel, initrd = boot_files(request)
-    return install.with_changes(os=replace(final.os, kernel=DirectKernel(kernel, initrd, kernel_cmdline(request, state))))
+    direct_kernel = DirectKernel(kernel, initrd, kernel_cmdline(request, state))
+    return install.with_changes(os=final.os.with_changes(kernel=direct_kernel))
 
 
 def kernel_cmdline(request: GuestRequest, state: GuestState) -> str:
@@ -659,7 +654,7 @@ def _carry_macs(wanted: Tuple[Interface, ...], actual: Tuple[Interface, ...]) ->
     carried = []
     for index, interface in enumerate(wanted):
         if interface.mac is None and index < len(actual):
-            interface = replace(interface, mac=actual[index].mac)
+            interface = interface.with_changes(mac=actual[index].mac)
         carried.append(interface)
     return tuple(carried)
 

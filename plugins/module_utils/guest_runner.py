@@ -5,29 +5,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import shutil
 import stat
-import time
-from dataclasses import replace
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils import download, initrd, install_tree
-from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils.client import (
     MIN_LIBVIRT_VERSION,
     Client,
-    LibvirtError,
     version_text,
-)
-from ansible_collections.remotevirt.install.plugins.module_utils.executor import (
-    ExecutionError,
-    Executor,
-    Handler,
-    Undo,
-    Unfinished,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
     DiskRequest,
@@ -37,19 +22,17 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
     plan_guest,
     reboot_required,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
     RunError,
-    VolumeHandlers,
     is_local_uri,
     open_pool,
     read_state as read_volume_state,
+    reported_errors,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain, patch_definition
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain
 
 QCOW2_MAGIC = b"QFI\xfb"
-WAIT_POLL_SECONDS = 1.0
-WAIT_PROGRESS_SECONDS = 60.0
 
 
 # -- reading the host --------------------------------------------------------------------------
@@ -119,13 +102,16 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
     local = is_local_uri(client.uri)
     method = request.install.method
     if method == "cdrom":
-        state = replace(state, media_format=_media_format(client, request, local))
+        state = state.with_changes(media_format=_media_format(client, request, local))
     if method == "location":
         if not local:
             raise PlanError("install method location fetches kernel and initrd onto the host: run the module on the "
                             "hypervisor with a local uri such as qemu:///system")
+        # Imported here: only new installs from a tree use it (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils import install_tree
+
         tree = install_tree.find_tree(request.install.location, request.arch or "x86_64", validate_certs)
-        state = replace(state, tree=tree, kickstart_bytes=_kickstart_bytes(request))
+        state = state.with_changes(tree=tree, kickstart_bytes=_kickstart_bytes(request))
     return state
 
 
@@ -164,154 +150,28 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
     if domain is not None and client.domain_is_persistent(domain):
         xml = client.domain_definition(domain)
         existing = Domain.from_xml(xml)
-        state = replace(state, existing=existing, existing_xml=xml, active=client.domain_is_active(domain),
-                        autostart=client.domain_autostart(domain))
+        state = state.with_changes(existing=existing, existing_xml=xml, active=client.domain_is_active(domain),
+                                   autostart=client.domain_autostart(domain))
         if request.state == "absent":
             storage = _storage_of(client, existing) if request.remove_storage else ()
             _refuse_shared_storage(client, request.name, storage)
-            return replace(state, storage=storage)
+            return state.with_changes(storage=storage)
     elif domain is not None:
         raise PlanError("guest %s exists but is transient (started without a definition); stop it first or "
                         "define it" % request.name)
     if request.state == "absent":
         return state
     local = is_local_uri(client.uri)
-    state = replace(state, disks=tuple(_read_disk(client, disk, local) for disk in request.disks or ()))
+    state = state.with_changes(disks=tuple(_read_disk(client, disk, local) for disk in request.disks or ()))
     installs = state.existing is None or request.reinstall
     if installs:
         _check_networks(client, request)
         if request.domain_type is None:
-            state = replace(state, detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
+            state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
         state = _read_media(client, request, state, validate_certs)
     elif request.networks is not None:
         _check_networks(client, request)
     return state
-
-
-# -- applying ----------------------------------------------------------------------------------
-class GuestHandlers:
-    """Handlers for the guest verbs; creating handlers return an undo."""
-
-    def __init__(self, client: Client, request: GuestRequest, audit: AuditLog, validate_certs: bool) -> None:
-        self.client = client
-        self.request = request
-        self.audit = audit
-        self.validate_certs = validate_certs
-
-    def as_mapping(self) -> Dict[str, Handler]:
-        handlers = VolumeHandlers(self.client, self.validate_certs).as_mapping()
-        handlers.update(fetch=self.fetch, install=self.install, define=self.define, autostart=self.autostart,
-                        wait=self.wait, start=self.start, destroy=self.destroy, undefine=self.undefine)
-        return handlers
-
-    def _domain(self) -> Any:
-        domain = self.client.find_domain(self.request.name)
-        if domain is None:
-            raise LibvirtError("look up guest", self.request.name, "guest disappeared")
-        return domain
-
-    def fetch(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        source, target = payload["source"], payload["target"]
-        os.makedirs(os.path.dirname(target), mode=0o711, exist_ok=True)
-        partial = target + ".part"
-        if source.startswith("nfs://"):
-            install_tree.copy_from_nfs(source, partial)
-        elif "://" in source:
-            with open(partial, "wb") as out:
-                for chunk in download.stream(source, hashlib.sha256(), self.validate_certs):
-                    out.write(chunk)
-        else:
-            shutil.copyfile(source, partial)
-        if payload.get("inject_name"):
-            initrd.append_file(partial, payload["inject_name"], self._kickstart())
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
-        return lambda: _remove(target)
-
-    def _kickstart(self) -> bytes:
-        install = self.request.install
-        if install.kickstart_content is not None:
-            return install.kickstart_content.encode("utf-8")
-        with open(install.kickstart, "rb") as source:
-            return source.read()
-
-    def install(self, action: Action) -> Optional[Undo]:
-        definition: Domain = action.payload["domain"]
-        domain = self.client.start_transient_domain(definition.to_xml())
-        kernel = definition.os.kernel
-        if kernel is not None:
-            # QEMU read kernel and initrd when it started; the copies are not needed any more.
-            _remove(kernel.kernel)
-            _remove(kernel.initrd)
-        return lambda: self.client.destroy_domain(domain)
-
-    def define(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        wanted: Domain = payload["domain"]
-        if payload["new"]:
-            return self._define_new(wanted)
-        xml = patch_definition(payload["previous_xml"], payload["previous"], wanted)
-        self.client.define_domain(xml)
-        previous_xml = payload["previous_xml"]
-        return lambda: self.client.define_domain(previous_xml)
-
-    def _define_new(self, wanted: Domain) -> Optional[Undo]:
-        running = self.client.find_domain(wanted.name)
-        if running is not None:
-            # The install is running from the transient definition: the stored one must carry its
-            # UUID (or libvirt refuses it) and its MACs (the installed system knows its cards by them).
-            live = Domain.from_xml(self.client.domain_live_xml(running))
-            interfaces = tuple(replace(wanted_iface, mac=wanted_iface.mac or live_iface.mac)
-                               for wanted_iface, live_iface in zip(wanted.interfaces, live.interfaces))
-            wanted = wanted.with_changes(uuid=live.uuid, interfaces=interfaces)
-        domain = self.client.define_domain(wanted.to_xml())
-        return lambda: self._undefine_quietly(domain)
-
-    def _undefine_quietly(self, domain: Any) -> None:
-        self.client.undefine_domain(domain)
-
-    def autostart(self, action: Action) -> Optional[Undo]:
-        self.client.set_domain_autostart(self._domain(), action.payload["enable"])
-        return None
-
-    def wait(self, action: Action) -> Optional[Undo]:
-        timeout = action.payload["timeout"]
-        started = time.monotonic()
-        next_report = started + WAIT_PROGRESS_SECONDS
-        while True:
-            domain = self.client.find_domain(self.request.name)
-            if domain is None:
-                raise LibvirtError("wait for guest", self.request.name, "guest disappeared during the install")
-            if not self.client.domain_is_active(domain):
-                return None
-            now = time.monotonic()
-            if now - started >= timeout:
-                raise Unfinished("install of %s still running after %d s; it goes on, and a later run with "
-                                 "state: running starts the installed guest once it has powered off"
-                                 % (self.request.name, timeout))
-            if now >= next_report:
-                self.audit.progress("install of %s running for %d s" % (self.request.name, now - started))
-                next_report = now + WAIT_PROGRESS_SECONDS
-            time.sleep(WAIT_POLL_SECONDS)
-
-    def start(self, action: Action) -> Optional[Undo]:
-        self.client.start_domain(self._domain())
-        return None
-
-    def destroy(self, action: Action) -> Optional[Undo]:
-        self.client.destroy_domain(self._domain())
-        return None
-
-    def undefine(self, action: Action) -> Optional[Undo]:
-        self.client.undefine_domain(self._domain())
-        return None
-
-
-def _remove(path: Optional[str]) -> None:
-    if path:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
 
 
 # -- the module's flow -------------------------------------------------------------------------
@@ -331,9 +191,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         state = read_state(client, request, validate_certs)
         plan = plan_guest(request, state)
         if plan.changed and not check_mode:
-            audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
-            handlers = GuestHandlers(client, request, audit, validate_certs)
-            Executor(handlers.as_mapping(), audit).apply(plan)
+            _apply(client, request, plan, params)
         result: Dict[str, Any] = {
             "changed": plan.changed,
             "plan": plan.summaries(),
@@ -343,12 +201,25 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         if diff:
             result["diff"] = plan.diff("guest %s" % request.name)
         return result
-    except ExecutionError as error:
-        raise RunError(str(error), plan, changed=error.left_changes)
-    except (PlanError, LibvirtError, download.DownloadError, OSError) as error:
+    except reported_errors() + (OSError,) as error:
         raise RunError(str(error), plan)
     finally:
         client.close()
+
+
+def _apply(client: Client, request: GuestRequest, plan: Plan, params: Mapping[str, Any]) -> None:
+    """Carry out ``plan``, each action logged on the host; a failed action raises RunError."""
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
+    from ansible_collections.remotevirt.install.plugins.module_utils.executor import ExecutionError, Executor
+    from ansible_collections.remotevirt.install.plugins.module_utils.guest_handlers import GuestHandlers
+
+    audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
+    handlers = GuestHandlers(client, request, audit, params.get("validate_certs", True))
+    try:
+        Executor(handlers.as_mapping(), audit).apply(plan)
+    except ExecutionError as error:
+        raise RunError(str(error), plan, changed=error.left_changes)
 
 
 def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> str:
@@ -389,3 +260,13 @@ def _facts(domain: Domain, run_state: str) -> Dict[str, Any]:
                   for disk in domain.disks],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
     }
+
+
+def __getattr__(name: str) -> Any:
+    """The handlers' names, still importable from here, are loaded on first use from guest_handlers."""
+    if name in ("GuestHandlers", "WAIT_POLL_SECONDS", "WAIT_PROGRESS_SECONDS"):
+        # Imported here: only runs that change something use them (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils import guest_handlers
+
+        return getattr(guest_handlers, name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

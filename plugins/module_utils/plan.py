@@ -10,8 +10,9 @@ and the host log records it, so all three always agree.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils.record import Field, Record
 
 
 def shell(*argv: object) -> str:
@@ -23,8 +24,7 @@ class PlanError(ValueError):
     """The request cannot be reached from the actual state (a refusal, not a libvirt failure)."""
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(Record):
     """One step: ``verb`` on object ``kind`` called ``name``.
 
     ``command_line`` is the equivalent ``virsh`` (or shell) command line an admin could run by
@@ -37,7 +37,7 @@ class Action:
     name: str
     command_line: str
     destructive: bool = False
-    payload: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    payload: Mapping[str, Any] = Field(factory=dict, compare=False, in_repr=False)
 
     def summary(self) -> Dict[str, Any]:
         """The small, serialisable form returned to the controller."""
@@ -50,11 +50,10 @@ class Action:
         }
 
 
-@dataclass
-class Plan:
+class Plan(Record, frozen=False):
     """Ordered actions plus the object's XML before and after, for diff mode."""
 
-    actions: List[Action] = field(default_factory=list)
+    actions: List[Action] = Field(factory=list)
     before: Optional[str] = None
     after: Optional[str] = None
 

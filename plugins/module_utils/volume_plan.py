@@ -6,11 +6,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Permissions, Volume
@@ -21,8 +21,7 @@ CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 RAW_FORMATS = ("raw", "iso")
 
 
-@dataclass(frozen=True)
-class VolumeRef:
+class VolumeRef(Record):
     """A volume named ``name`` or ``pool/name``; a bare name lives in the request's pool."""
 
     pool: str
@@ -41,8 +40,7 @@ class VolumeRef:
         return cls(pool, name)
 
 
-@dataclass(frozen=True)
-class Checksum:
+class Checksum(Record):
     algorithm: str
     digest: str
 
@@ -62,8 +60,7 @@ class Checksum:
         return cls(algorithm, digest)
 
 
-@dataclass(frozen=True)
-class VolumeRequest:
+class VolumeRequest(Record):
     """The module's parameters, validated and typed."""
 
     pool: str
@@ -162,8 +159,7 @@ def _ref_param(params: Mapping[str, Any], key: str, pool: str) -> Optional[Volum
     return VolumeRef.parse(value, pool, key) if value else None
 
 
-@dataclass(frozen=True)
-class VolumeState:
+class VolumeState(Record):
     """What the host has, as read by the runner.
 
     ``origin`` is the described clone or backing source; ``download_size`` the size the server

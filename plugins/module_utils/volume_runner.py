@@ -6,22 +6,17 @@
 from __future__ import annotations
 
 import grp
-import hashlib
 import os
 import pwd
-from dataclasses import replace
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils import download
-from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils.client import (
     MIN_LIBVIRT_VERSION,
     Client,
     LibvirtError,
     version_text,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.executor import ExecutionError, Executor, Handler, Undo
-from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRef,
     VolumeRequest,
@@ -30,11 +25,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan imp
     predicted_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Permissions, Volume, normalise_mode
-
-try:
-    import libvirt
-except ImportError:  # the module reports the missing library before anything here runs
-    libvirt = None
 
 
 def is_local_uri(uri: str) -> bool:
@@ -109,6 +99,9 @@ def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> V
 
 def existing_digest(client: Client, volume: Any, described: Volume, algorithm: str) -> str:
     """Digest of a volume's content, from the file when the host holds it, else through libvirt."""
+    # Imported here: only downloads use it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils import download
+
     path = described.path
     if path and os.access(path, os.R_OK) and os.path.isfile(path):
         remembered = download.remembered_digest(path, algorithm)
@@ -126,103 +119,24 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     state = VolumeState(pool=described_pool, existing=existing, local=is_local_uri(client.uri))
     if request.state == "absent":
         if existing is not None:
-            state = replace(state, users=tuple(client.domains_using(request.pool, request.name, existing.path)))
+            state = state.with_changes(users=tuple(client.domains_using(request.pool, request.name, existing.path)))
         return state
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"
-        state = replace(state, origin=_described_origin(client, pool, origin_ref, what))
+        state = state.with_changes(origin=_described_origin(client, pool, origin_ref, what))
     if request.source_url:
+        # Imported here: only downloads use it (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils import download
+
         if existing is None:
-            state = replace(state, download_size=download.probe_size(request.source_url, validate_certs))
+            state = state.with_changes(download_size=download.probe_size(request.source_url, validate_certs))
         elif request.checksum:
             digest = existing_digest(client, volume, existing, request.checksum.algorithm)
-            state = replace(state, content_digest=digest)
+            state = state.with_changes(content_digest=digest)
             if digest != request.checksum.digest and request.force:
-                state = replace(state, download_size=download.probe_size(request.source_url, validate_certs))
+                state = state.with_changes(download_size=download.probe_size(request.source_url, validate_certs))
     return state
-
-
-# -- applying ----------------------------------------------------------------------------------
-class VolumeHandlers:
-    """One handler per plan verb; creating handlers return the undo that deletes what they made."""
-
-    def __init__(self, client: Client, validate_certs: bool) -> None:
-        self.client = client
-        self.validate_certs = validate_certs
-
-    def as_mapping(self) -> Dict[str, Handler]:
-        return {"create": self.create, "clone": self.clone, "upload": self.upload, "resize": self.resize,
-                "delete": self.delete, "chmod": self.chmod}
-
-    def _pool(self, name: str) -> Any:
-        pool = self.client.find_pool(name)
-        if pool is None:
-            raise LibvirtError("look up pool", name, "pool disappeared")
-        return pool
-
-    def _volume(self, action: Action) -> Any:
-        pool_name, name = action.name.split("/", 1)
-        volume = self.client.find_volume(self._pool(pool_name), name)
-        if volume is None:
-            raise LibvirtError("look up volume", action.name, "volume disappeared")
-        return volume
-
-    def _undo_delete(self, volume: Any) -> Undo:
-        return lambda: self.client.delete_volume(volume)
-
-    def _flags(self, action: Action) -> int:
-        return libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA if action.payload.get("prealloc_metadata") else 0
-
-    def create(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        volume = self.client.create_volume(self._pool(payload["pool"]), payload["xml"], self._flags(action))
-        return self._undo_delete(volume)
-
-    def clone(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        source = self.client.find_volume(self._pool(payload["source_pool"]), payload["source"])
-        if source is None:
-            raise LibvirtError("look up volume", "%s/%s" % (payload["source_pool"], payload["source"]),
-                               "clone source disappeared")
-        volume = self.client.clone_volume(self._pool(payload["pool"]), payload["xml"], source, self._flags(action))
-        return self._undo_delete(volume)
-
-    def upload(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        checksum = payload["checksum"]
-        hasher = hashlib.new(checksum.algorithm if checksum else "sha256")
-        volume = self._volume(action)
-        self.client.upload_volume(volume, download.stream(payload["url"], hasher, self.validate_certs),
-                                  payload["length"])
-        digest = hasher.hexdigest()
-        if checksum and digest != checksum.digest:
-            raise download.DownloadError("checksum mismatch for %s: expected %s, got %s:%s"
-                                         % (payload["url"], checksum.text, checksum.algorithm, digest))
-        # libvirt reads a qcow2 image's size from its header only on refresh.
-        self.client.refresh_pool(self._pool(payload["pool"]))
-        path = self.client.describe_volume(volume).path
-        if checksum and path and os.path.isfile(path):
-            download.remember_digest(path, checksum.algorithm, digest)
-        return None
-
-    def resize(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        self.client.resize_volume(self._volume(action), payload["capacity"], shrink=payload["shrink"])
-        return None
-
-    def delete(self, action: Action) -> Optional[Undo]:
-        self.client.delete_volume(self._volume(action))
-        return None
-
-    def chmod(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        if payload["mode"] is not None:
-            os.chmod(payload["path"], int(payload["mode"], 8))
-        if payload["owner"] is not None or payload["group"] is not None:
-            os.chown(payload["path"], -1 if payload["owner"] is None else payload["owner"],
-                     -1 if payload["group"] is None else payload["group"])
-        return None
 
 
 # -- the module's flow -------------------------------------------------------------------------
@@ -242,19 +156,38 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         state = read_state(client, pool, request, params.get("validate_certs", True))
         plan = plan_volume(request, state)
         if plan.changed and not check_mode:
-            audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
-            Executor(VolumeHandlers(client, params.get("validate_certs", True)).as_mapping(), audit).apply(plan)
+            _apply(client, plan, params)
         result = {"changed": plan.changed, "plan": plan.summaries(),
                   "volume": _volume_facts(client, pool, request, plan, state, check_mode)}
         if diff:
             result["diff"] = plan.diff("volume %s" % request.label)
         return result
-    except ExecutionError as error:
-        raise RunError(str(error), plan, changed=error.left_changes)
-    except (PlanError, LibvirtError, download.DownloadError) as error:
+    except reported_errors() as error:
         raise RunError(str(error), plan)
     finally:
         client.close()
+
+
+def _apply(client: Client, plan: Plan, params: Mapping[str, Any]) -> None:
+    """Carry out ``plan``, each action logged on the host; a failed action raises RunError."""
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
+    from ansible_collections.remotevirt.install.plugins.module_utils.executor import ExecutionError, Executor
+    from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
+
+    audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
+    try:
+        Executor(VolumeHandlers(client, params.get("validate_certs", True)).as_mapping(), audit).apply(plan)
+    except ExecutionError as error:
+        raise RunError(str(error), plan, changed=error.left_changes)
+
+
+def reported_errors() -> Tuple[type, ...]:
+    """Errors a run reports as its failure message. Evaluated only while an exception is handled."""
+    # Imported here: only downloads raise DownloadError (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils.download import DownloadError
+
+    return PlanError, LibvirtError, DownloadError
 
 
 def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan, state: VolumeState,
@@ -269,3 +202,13 @@ def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan,
         return predicted.with_changes(path=path or predicted_path(state.pool, request.name), key=None).facts(request.pool)
     volume = client.find_volume(pool, request.name)
     return client.describe_volume(volume).facts(request.pool)
+
+
+def __getattr__(name: str) -> Any:
+    """``VolumeHandlers``, still importable from here, is loaded on first use from volume_handlers."""
+    if name == "VolumeHandlers":
+        # Imported here: only runs that change something use it (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
+
+        return VolumeHandlers
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import traceback
 from typing import Any, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import unit_multiplier
 
 try:
@@ -23,8 +24,8 @@ class XmlError(ValueError):
     """XML that libvirt returned or a user supplied and that cannot be used."""
 
 
-class XmlObject:
-    """Base of the builders: each builds its ``to_element()``; the text form comes from here."""
+class XmlObject(Record):
+    """Base of the builders (value records): each builds its ``to_element()``; the text form comes from here."""
 
     def to_element(self) -> Any:
         raise NotImplementedError

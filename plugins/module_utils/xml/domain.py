@@ -11,9 +11,9 @@ requested one finds real drift only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from typing import Any, Optional, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils.record import Field
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import (
     XmlError,
     XmlObject,
@@ -32,7 +32,6 @@ DISK_BUSES = ("virtio", "sata", "scsi", "ide")
 TARGET_PREFIX = {"virtio": "vd", "sata": "sd", "scsi": "sd", "ide": "hd"}
 
 
-@dataclass(frozen=True)
 class DirectKernel(XmlObject):
     """Direct kernel boot: host paths of kernel and initrd plus the kernel command line."""
 
@@ -55,7 +54,6 @@ class DirectKernel(XmlObject):
         return cls(kernel=kernel, initrd=text_of(os_element, "initrd"), cmdline=text_of(os_element, "cmdline"))
 
 
-@dataclass(frozen=True)
 class OsBoot(XmlObject):
     """``<os>``: architecture, machine, firmware, boot order, serial BIOS output, direct kernel.
 
@@ -107,7 +105,6 @@ class OsBoot(XmlObject):
         )
 
 
-@dataclass(frozen=True)
 class Disk(XmlObject):
     """A disk or cdrom: a pool volume (``pool``/``volume``), a host file or a block device (``path``)."""
 
@@ -159,7 +156,6 @@ class Disk(XmlObject):
         )
 
 
-@dataclass(frozen=True)
 class Interface(XmlObject):
     """A network card on a libvirt network, a host bridge, or user-mode networking."""
 
@@ -192,17 +188,16 @@ class Interface(XmlObject):
 
     def matches(self, actual: "Interface") -> bool:
         """Same card, where a MAC left to libvirt matches whatever libvirt generated."""
-        return replace(self, mac=None) == replace(actual, mac=None) and self.mac in (None, actual.mac)
+        return self.with_changes(mac=None) == actual.with_changes(mac=None) and self.mac in (None, actual.mac)
 
 
-@dataclass(frozen=True)
 class Graphics(XmlObject):
     """A VNC or SPICE display; ``port`` None lets libvirt pick one. The password never reaches logs."""
 
     type: str
     listen: str = "127.0.0.1"
     port: Optional[int] = None
-    password: Optional[str] = field(default=None, repr=False)
+    password: Optional[str] = Field(None, in_repr=False)
 
     def to_element(self, show_password: bool = True) -> Any:
         graphics = etree.Element("graphics", type=self.type)
@@ -226,7 +221,6 @@ class Graphics(XmlObject):
                    port=None if autoport else int(port), password=graphics.get("passwd"))
 
 
-@dataclass(frozen=True)
 class SerialLog(XmlObject):
     """Serial port 0 and its console written to a file on the host, appended across boots."""
 
@@ -250,7 +244,6 @@ class SerialLog(XmlObject):
         return None
 
 
-@dataclass(frozen=True)
 class Domain(XmlObject):
     """A guest. Fields left None are libvirt's business (its defaults, or whatever exists)."""
 
@@ -330,9 +323,6 @@ class Domain(XmlObject):
     @classmethod
     def from_xml(cls, text: str) -> "Domain":
         return cls.from_element(parse(text))
-
-    def with_changes(self, **changes: Any) -> "Domain":
-        return replace(self, **changes)
 
     @property
     def macs(self) -> Tuple[Optional[str], ...]:

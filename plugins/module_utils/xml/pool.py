@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import (
@@ -21,7 +20,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils.xml.common impo
 FILE_POOL_TYPES = frozenset(("dir", "fs", "netfs", "gluster"))
 
 
-@dataclass(frozen=True)
 class Pool(XmlObject):
     """A storage pool; ``capacity``, ``allocation``, ``available`` and ``uuid`` come from libvirt."""
 

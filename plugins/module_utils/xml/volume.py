@@ -5,9 +5,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
 from typing import Any, Dict, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import (
     XmlObject,
     attr_of,
@@ -19,8 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.xml.common impo
 )
 
 
-@dataclass(frozen=True)
-class Permissions:
+class Permissions(Record):
     """Octal mode and numeric owner/group of a file-backed volume."""
 
     mode: Optional[str] = None
@@ -38,7 +37,6 @@ class Permissions:
         )
 
 
-@dataclass(frozen=True)
 class Volume(XmlObject):
     """A volume as the user asks for it (``to_xml``) or as libvirt reports it (``from_xml``).
 
@@ -101,9 +99,6 @@ class Volume(XmlObject):
             backing_path=text_of(root, "backingStore/path"),
             backing_format=attr_of(root, "backingStore/format", "type"),
         )
-
-    def with_changes(self, **changes: Any) -> "Volume":
-        return replace(self, **changes)
 
     def facts(self, pool: str) -> Dict[str, Any]:
         """The small dictionary modules return as ``volume``."""

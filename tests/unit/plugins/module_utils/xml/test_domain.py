@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import replace
 
 import pytest
 from lxml import etree
@@ -138,7 +137,7 @@ WEB = Domain(
 # WEB as libvirt reports it: the values libvirt filled into managed fields (identity, versioned machine, MACs).
 WEB_STORED = WEB.with_changes(
     uuid="57f0fa53-fbd6-4832-9967-4004eb50bda9",
-    os=replace(WEB.os, machine="pc-i440fx-7.2"),
+    os=WEB.os.with_changes(machine="pc-i440fx-7.2"),
     interfaces=(Interface(type="network", source="default", mac="52:54:00:44:4e:60"),
                 Interface(type="user", mac="52:54:00:7d:9e:48")))
 
@@ -562,8 +561,8 @@ def test_interface_matches_ignores_a_mac_left_to_libvirt():
     wanted = Interface(type="network", source="default")
     actual = Interface(type="network", source="default", mac="52:54:00:44:4e:60")
     assert wanted.matches(actual)
-    assert not replace(wanted, mac="52:54:00:00:00:01").matches(actual)
-    assert not replace(wanted, source="other").matches(actual)
+    assert not wanted.with_changes(mac="52:54:00:00:00:01").matches(actual)
+    assert not wanted.with_changes(source="other").matches(actual)
 
 
 def test_macs_lists_each_interface_in_order():
