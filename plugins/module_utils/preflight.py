@@ -37,9 +37,10 @@ def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
 
 
 class Preflight:
-    def __init__(self, client: Client, validate_certs: bool = True) -> None:
+    def __init__(self, client: Client, validate_certs: bool = True, update_existing: bool = False) -> None:
         self.client = client
         self.validate_certs = validate_certs
+        self.update_existing = update_existing
         self.problems: List[Dict[str, Any]] = []
         self.guests: List[Dict[str, Any]] = []
         self.libvirt_version: Optional[str] = None
@@ -87,9 +88,15 @@ class Preflight:
             self.problems.append(problem(name, "host", str(error)))
             return None
         self._check_bridges(request)
-        status = "new" if state.existing is None else ("matches" if not plan.changed else "differs")
+        redefines = any(action.verb == "define" for action in plan.actions)
+        status = "new" if state.existing is None else ("differs" if redefines else "matches")
         if request.reinstall and state.existing is not None:
             status = "reinstall"
+        elif status == "differs" and not self.update_existing:
+            # The name may belong to another guest than the one meant: never change it unasked.
+            self.problems.append(problem(name, "name", "guest %s exists with a different definition (the run would "
+                                                       "redefine it); rename the new guest, set reinstall: true, or "
+                                                       "allow updates of existing guests" % name))
         self.guests.append({"name": name, "status": status, "commands": plan.commands()})
         if any(action.verb in ("install", "start") for action in plan.actions):
             kept = state.existing.memory if state.existing is not None and not request.reinstall else None
@@ -142,6 +149,6 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
     client = Client(params["uri"])
     try:
         guests = [dict(guest, uri=params["uri"]) for guest in params.get("guests") or []]
-        return Preflight(client, params.get("validate_certs", True)).run(guests)
+        return Preflight(client, params.get("validate_certs", True), params.get("update_existing", False)).run(guests)
     finally:
         client.close()

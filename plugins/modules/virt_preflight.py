@@ -15,7 +15,7 @@ description:
   - libvirt is reachable and recent enough; every guest's options are valid; pools exist, are active
     and have free space for all new volumes of the host together; existing volumes, ISO volumes and
     paths exist; install trees are reachable from the host; libvirt networks exist and are active;
-    host bridges exist; an existing guest matches or can be updated in place (or is reinstalled);
+    host bridges exist; an existing guest matches (or may be updated, or is reinstalled);
     the host has free memory for all guests this run starts.
   - Never changes anything; it reports each guest's planned commands as a preview.
 author:
@@ -47,6 +47,13 @@ options:
     description: Verify TLS certificates when probing install trees over HTTPS.
     type: bool
     default: true
+  update_existing:
+    description:
+      - Whether a guest that exists with a different definition may be updated in place.
+      - When false (the default) such a guest is a problem, because its name may belong to another
+        guest than the one meant.
+    type: bool
+    default: false
 notes:
   - Memory is compared with the host's free memory at the time of the check.
 """
@@ -83,7 +90,7 @@ problems:
       description: Guest (or guests) the problem concerns; null for the host itself.
       type: str
     check:
-      description: V(libvirt), V(options), V(host), V(network), V(space) or V(memory).
+      description: V(libvirt), V(options), V(host), V(name), V(network), V(space) or V(memory).
       type: str
     message:
       description: What is wrong and what to do about it.
@@ -134,6 +141,7 @@ def main() -> None:
             uri=dict(type="str", default="qemu:///system"),
             guests=dict(type="list", elements="dict", required=True),
             validate_certs=dict(type="bool", default=True),
+            update_existing=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )

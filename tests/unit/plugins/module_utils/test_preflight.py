@@ -67,14 +67,19 @@ def test_memory_of_started_guests_is_summed(unique_name, test_client):
 
 
 def test_existing_guest_reports_match_or_difference(unique_name, test_client):
-    """A defined guest that matches is 'matches'; a changed one 'differs' with its update planned."""
+    """A defined guest that matches is 'matches'; a changed one 'differs' with its update planned, and
+    is a problem unless updates of existing guests are allowed (the name may be another guest's)."""
     from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import run as install
     name = unique_name("")
     params = dict(guest(name), uri="test:///default")
     install(params, check_mode=False, diff=False)
     assert check(guest(name))["guests"][0]["status"] == "matches"
-    differs = check(guest(name, memory=512))["guests"][0]
-    assert differs["status"] == "differs" and differs["commands"] == ["virsh define %s.xml" % name]
+    allowed = run({"uri": "test:///default", "guests": [guest(name, memory=512)], "update_existing": True})
+    assert allowed["ok"] and allowed["guests"][0]["status"] == "differs"
+    assert allowed["guests"][0]["commands"] == ["virsh define %s.xml" % name]
+    refused = check(guest(name, memory=512))
+    assert [(problem["guest"], problem["check"]) for problem in refused["problems"]] == [(name, "name")]
+    assert "exists with a different definition" in refused["problems"][0]["message"]
     install(dict(params, state="absent", remove_storage=True), check_mode=False, diff=False)
 
 
