@@ -106,6 +106,14 @@ class Client:
     def supports(self, feature: str) -> bool:
         return self.version() >= FEATURES[feature]
 
+    def version_problem(self) -> Optional[str]:
+        """Why the host's libvirt is too old for the collection, or None when it is recent enough."""
+        version = self.version()
+        if version >= MIN_LIBVIRT_VERSION:
+            return None
+        return "libvirt %s on %s is older than the supported minimum %s" % (
+            version_text(version), self.uri, version_text(MIN_LIBVIRT_VERSION))
+
     # -- pools --------------------------------------------------------------------------------
     def find_pool(self, name: str) -> Any:
         return self._lookup("look up pool", name, self.conn.storagePoolLookupByName, name)

@@ -9,11 +9,7 @@ import os
 import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils.client import (
-    MIN_LIBVIRT_VERSION,
-    Client,
-    version_text,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
     DiskRequest,
     DiskState,
@@ -185,9 +181,9 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     client = Client(params["uri"])
     plan = None
     try:
-        if client.version() < MIN_LIBVIRT_VERSION:
-            raise PlanError("libvirt %s on %s is older than the supported minimum %s"
-                            % (version_text(client.version()), client.uri, version_text(MIN_LIBVIRT_VERSION)))
+        too_old = client.version_problem()
+        if too_old:
+            raise PlanError(too_old)
         state = read_state(client, request, validate_certs)
         plan = plan_guest(request, state)
         if plan.changed and not check_mode:

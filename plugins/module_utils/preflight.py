@@ -12,7 +12,6 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils import download
 from ansible_collections.remotevirt.install.plugins.module_utils.client import (
-    MIN_LIBVIRT_VERSION,
     Client,
     LibvirtError,
     version_text,
@@ -61,17 +60,15 @@ class Preflight:
 
     def _check_libvirt(self) -> bool:
         try:
-            version = self.client.version()
+            too_old = self.client.version_problem()
         except LibvirtError as error:
             self.problems.append(problem(None, "libvirt", "cannot reach libvirt at %s: %s; start libvirtd and check "
                                                           "uri" % (self.client.uri, error.message)))
             return False
-        if version < MIN_LIBVIRT_VERSION:
-            self.problems.append(problem(None, "libvirt", "libvirt %s is older than the supported minimum %s; "
-                                                          "upgrade it" % (version_text(version),
-                                                                          version_text(MIN_LIBVIRT_VERSION))))
+        if too_old:
+            self.problems.append(problem(None, "libvirt", too_old + "; upgrade it"))
             return False
-        self.libvirt_version = version_text(version)
+        self.libvirt_version = version_text(self.client.version())
         return True
 
     def _plan(self, params: Mapping[str, Any]) -> Optional[Plan]:

@@ -10,12 +10,7 @@ import os
 import pwd
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils.client import (
-    MIN_LIBVIRT_VERSION,
-    Client,
-    LibvirtError,
-    version_text,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRef,
@@ -149,9 +144,9 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     client = Client(params["uri"])
     plan = None
     try:
-        if client.version() < MIN_LIBVIRT_VERSION:
-            raise PlanError("libvirt %s on %s is older than the supported minimum %s"
-                            % (version_text(client.version()), client.uri, version_text(MIN_LIBVIRT_VERSION)))
+        too_old = client.version_problem()
+        if too_old:
+            raise PlanError(too_old)
         pool = open_pool(client, request.pool)
         state = read_state(client, pool, request, params.get("validate_certs", True))
         plan = plan_volume(request, state)

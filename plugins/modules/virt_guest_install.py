@@ -421,13 +421,11 @@ domain:
     serial_log: /var/log/libvirt/qemu/web01-serial.log
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
-from ansible_collections.remotevirt.install.plugins.module_utils.client import LIBVIRT_IMPORT_ERROR
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import run
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import LXML_IMPORT_ERROR
+from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import run_module
 
 
 def argument_spec() -> dict:
@@ -492,14 +490,7 @@ def argument_spec() -> dict:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    for library, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR)):
-        if error:
-            module.fail_json(msg=missing_required_lib(library), exception=error)
-    try:
-        result = run(module.params, module.check_mode, module._diff)
-    except RunError as error:
-        module.fail_json(msg=str(error), changed=error.changed, plan=error.plan.summaries() if error.plan else [])
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -264,12 +264,11 @@ volume:
     backing_path: null
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
-from ansible_collections.remotevirt.install.plugins.module_utils.client import LIBVIRT_IMPORT_ERROR
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import RunError, run
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import LXML_IMPORT_ERROR
+from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import run_module
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import run
 
 
 def argument_spec() -> dict:
@@ -304,14 +303,7 @@ def main() -> None:
         mutually_exclusive=[("clone_from", "backing_volume", "source_url"), ("preallocation", "allocation")],
         required_by={"checksum": "source_url"},
     )
-    for library, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR)):
-        if error:
-            module.fail_json(msg=missing_required_lib(library), exception=error)
-    try:
-        result = run(module.params, module.check_mode, module._diff)
-    except RunError as error:
-        module.fail_json(msg=str(error), changed=error.changed, plan=error.plan.summaries() if error.plan else [])
-    module.exit_json(**result)
+    run_module(module, run)
 
 
 if __name__ == "__main__":

@@ -128,11 +128,10 @@ libvirt_version:
   sample: 9.0.0
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.remotevirt.install.plugins.module_utils.client import LIBVIRT_IMPORT_ERROR
+from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import require_libraries
 from ansible_collections.remotevirt.install.plugins.module_utils.preflight import run
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import LXML_IMPORT_ERROR
 
 
 def main() -> None:
@@ -145,9 +144,7 @@ def main() -> None:
         ),
         supports_check_mode=True,
     )
-    for library, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR)):
-        if error:
-            module.fail_json(msg=missing_required_lib(library), exception=error)
+    require_libraries(module)
     module.exit_json(changed=False, check_mode=module.check_mode, **run(module.params))
 
 
