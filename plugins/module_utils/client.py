@@ -65,6 +65,7 @@ class Client:
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self._conn: Any = None
+        self._version: Optional[int] = None
 
     @property
     def conn(self) -> Any:
@@ -83,6 +84,7 @@ class Client:
             except libvirt.libvirtError:
                 pass  # the connection is gone either way
             self._conn = None
+            self._version = None
 
     def call(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
         """Run one libvirt call, turning its failure into a LibvirtError."""
@@ -101,7 +103,10 @@ class Client:
 
     # -- host ---------------------------------------------------------------------------------
     def version(self) -> int:
-        return self.call("read version of", self.uri, self.conn.getLibVersion)
+        """The host's libvirt version, read once per connection (it cannot change while connected)."""
+        if self._version is None:
+            self._version = self.call("read version of", self.uri, self.conn.getLibVersion)
+        return self._version
 
     def supports(self, feature: str) -> bool:
         return self.version() >= FEATURES[feature]

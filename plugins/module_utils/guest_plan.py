@@ -39,8 +39,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain impo
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
 
-METHODS = ("pxe", "cdrom", "location", "import")
-STATES = ("present", "running", "installed", "absent")
 DEFAULT_MEMORY = 1 << 30
 DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"

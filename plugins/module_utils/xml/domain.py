@@ -186,10 +186,6 @@ class Interface(XmlObject):
         return cls(type=kind, source=source, model=attr_of(interface, "model", "type") or "",
                    mac=(attr_of(interface, "mac", "address") or "").lower() or None)
 
-    def matches(self, actual: "Interface") -> bool:
-        """Same card, where a MAC left to libvirt matches whatever libvirt generated."""
-        return self.with_changes(mac=None) == actual.with_changes(mac=None) and self.mac in (None, actual.mac)
-
 
 class Graphics(XmlObject):
     """A VNC or SPICE display; ``port`` None lets libvirt pick one. The password never reaches logs."""

@@ -557,14 +557,6 @@ def test_graphics_listen_from_child_when_attribute_missing():
     assert Graphics.from_element(element) == Graphics(type="vnc", listen="10.0.0.1")
 
 
-def test_interface_matches_ignores_a_mac_left_to_libvirt():
-    wanted = Interface(type="network", source="default")
-    actual = Interface(type="network", source="default", mac="52:54:00:44:4e:60")
-    assert wanted.matches(actual)
-    assert not wanted.with_changes(mac="52:54:00:00:00:01").matches(actual)
-    assert not wanted.with_changes(source="other").matches(actual)
-
-
 def test_macs_lists_each_interface_in_order():
     assert WEB_STORED.macs == ("52:54:00:44:4e:60", "52:54:00:7d:9e:48")
     assert WEB.macs == (None, None)
