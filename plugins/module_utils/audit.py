@@ -68,6 +68,14 @@ class AuditLog:
                         action=action, rc=1)
 
     def _write(self, priority: int, message: str, action: Any = None, rc: Optional[int] = None) -> None:
+        """Best effort: a host log that cannot be written never changes what a run does (no skipped
+        rollback, no orphan guest), so every failure to write is swallowed here."""
+        try:
+            self._send(priority, message, action, rc)
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
+
+    def _send(self, priority: int, message: str, action: Any, rc: Optional[int]) -> None:
         text = "%s: %s" % (self.context, message) if self.context else message
         journal = _journal()
         if journal is not None:

@@ -9,8 +9,10 @@ message. Objects are found by name (one RPC), never by listing and scanning.
 
 from __future__ import annotations
 
+import functools
+import threading
 import traceback
-from typing import Any, Callable, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
@@ -31,6 +33,10 @@ MIN_LIBVIRT_VERSION = 6000000
 FEATURES = {
     "sparse_upload": 3004000,  # VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM
 }
+
+# virDomainState values by name, as virsh prints them (reasons are read from libvirt's constants).
+_DOMAIN_STATES = {0: "no state", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shut off",
+                  6: "crashed", 7: "pmsuspended"}
 
 _NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_NETWORK")
 
@@ -55,8 +61,39 @@ def _is_not_found(error: Any) -> bool:
     return any(code == getattr(libvirt, name, None) for name in _NOT_FOUND_CODES)
 
 
+@functools.lru_cache(maxsize=None)
+def _state_reasons(state_name: str) -> Dict[int, str]:
+    """libvirt's reasons for one state by number, from its constants (VIR_DOMAIN_PAUSED_IOERROR...)."""
+    prefix = "VIR_DOMAIN_%s_" % state_name.upper().replace(" ", "")
+    return {getattr(libvirt, name): name[len(prefix):].lower().replace("_", " ")
+            for name in dir(libvirt) if name.startswith(prefix)}
+
+
 def _quiet_error_handler(_context: Any, _error: Any) -> None:
     """libvirt prints every error to stderr by default; ours are raised and reported instead."""
+
+
+# Keepalive: a libvirtd that answers nothing for KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT + 1)
+# seconds (hung, or gone without closing the socket) has its connection closed, so every call
+# waiting on it fails instead of hanging the task.
+KEEPALIVE_INTERVAL = 5
+KEEPALIVE_COUNT = 3
+
+
+def _run_event_loop() -> None:
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+@functools.lru_cache(maxsize=None)
+def _start_event_loop() -> bool:
+    """libvirt sends keepalives only from an event loop: one daemon thread per process runs it."""
+    try:
+        libvirt.virEventRegisterDefaultImpl()
+    except libvirt.libvirtError:
+        return False
+    threading.Thread(target=_run_event_loop, name="libvirt-events", daemon=True).start()
+    return True
 
 
 class Client:
@@ -71,11 +108,21 @@ class Client:
     def conn(self) -> Any:
         if self._conn is None:
             libvirt.registerErrorHandler(_quiet_error_handler, None)
+            keepalive = _start_event_loop()
             try:
                 self._conn = libvirt.open(self.uri)
             except libvirt.libvirtError as error:
                 raise LibvirtError("connect to", self.uri, error.get_error_message(), error.get_error_code())
+            if keepalive:
+                try:
+                    self._conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+                except libvirt.libvirtError:
+                    pass  # drivers without a daemon (test:///default) have nothing to keep alive
         return self._conn
+
+    def reconnect(self) -> None:
+        """Drop the connection; the next call opens a new one (after libvirtd restarted)."""
+        self.close()
 
     def close(self) -> None:
         if self._conn is not None:
@@ -212,6 +259,12 @@ class Client:
 
     def domain_is_active(self, domain: Any) -> bool:
         return bool(self.call("read state of guest", domain.name(), domain.isActive))
+
+    def domain_state(self, domain: Any) -> Tuple[str, str]:
+        """The guest's state and libvirt's reason for it, as names: ("paused", "ioerror")."""
+        state, reason = self.call("read state of guest", domain.name(), domain.state)
+        state_name = _DOMAIN_STATES.get(state, "unknown")
+        return state_name, _state_reasons(state_name).get(reason, "unknown")
 
     def domain_is_persistent(self, domain: Any) -> bool:
         return bool(self.call("read state of guest", domain.name(), domain.isPersistent))

@@ -24,21 +24,26 @@ class Unfinished(Exception):
 class ExecutionError(Exception):
     """An action failed; ``rolled_back`` names what was undone, ``rollback_errors`` what could not be.
 
-    ``left_changes`` tells whether the host differs from before the plan started.
+    ``left_changes`` tells whether the host differs from before the plan started; ``kept`` names
+    the durable action after which nothing was rolled back.
     """
 
     def __init__(self, action: Action, error: BaseException, rolled_back: List[str], rollback_errors: List[str],
-                 left_changes: bool = False) -> None:
+                 left_changes: bool = False, kept: Optional[Action] = None) -> None:
         self.action = action
         self.left_changes = left_changes
         self.error = error
         self.rolled_back = rolled_back
         self.rollback_errors = rollback_errors
+        self.kept = kept
         message = "%s %s %s failed: %s" % (action.verb, action.kind, action.name, error)
         if rolled_back:
             message += " (rolled back: %s)" % ", ".join(rolled_back)
         if rollback_errors:
             message += " (rollback failed: %s)" % "; ".join(rollback_errors)
+        if kept is not None:
+            message += (" (nothing was rolled back: %s %s %s had succeeded, so what the run made is kept; fix the "
+                        "cause and run again to resume)" % (kept.verb, kept.kind, kept.name))
         super().__init__(message)
 
 
@@ -50,6 +55,7 @@ class Executor:
     def apply(self, plan: Plan) -> None:
         undo_stack: List[Tuple[Action, Undo]] = []
         irreversible: List[Action] = []  # applied actions that have no undo of their own
+        durable: Optional[Action] = None  # the last durable action that succeeded
         for action in plan.actions:
             handler = self.handlers.get(action.verb)
             if handler is None:  # a planner/handler mismatch is a bug: refuse before touching anything more
@@ -62,9 +68,15 @@ class Executor:
                 raise ExecutionError(action, error, [], [], left_changes=True)
             except Exception as error:  # any failure must roll back; the cause is kept in the message
                 self.audit.failed(action, error)
+                if durable is not None:
+                    raise ExecutionError(action, error, [], [], left_changes=True, kept=durable)
                 raise self._failure(action, error, undo_stack, irreversible)
             self.audit.succeeded(action)
-            if undo is None:
+            if action.durable:
+                # What came before now has value (an install writes the new disks): never undo it.
+                durable = action
+                undo_stack.clear()
+            elif undo is None:
                 irreversible.append(action)
             else:
                 undo_stack.append((action, undo))

@@ -13,7 +13,7 @@ import hashlib
 import os
 import shutil
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils import download, initrd, install_tree
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
@@ -76,7 +76,7 @@ class GuestHandlers:
             return source.read()
 
     def install(self, action: Action) -> Optional[Undo]:
-        definition: Domain = action.payload["domain"]
+        definition: Domain = self._as_stored_guest(action.payload["domain"])
         domain = self.client.start_transient_domain(definition.to_xml())
         kernel = definition.os.kernel
         if kernel is not None:
@@ -85,30 +85,25 @@ class GuestHandlers:
             _remove(kernel.initrd)
         return lambda: self.client.destroy_domain(domain)
 
+    def _as_stored_guest(self, install: Domain) -> Domain:
+        """The install definition with the stored guest's UUID (so it starts as that guest) and its
+        MACs (the installed system knows its cards by them)."""
+        stored = Domain.from_xml(self.client.domain_definition(self._domain()))
+        interfaces = tuple(wanted.with_changes(mac=wanted.mac or kept.mac)
+                           for wanted, kept in zip(install.interfaces, stored.interfaces))
+        return install.with_changes(uuid=stored.uuid, interfaces=interfaces + install.interfaces[len(interfaces):])
+
     def define(self, action: Action) -> Optional[Undo]:
         payload = action.payload
         wanted: Domain = payload["domain"]
+        previous_xml = payload.get("previous_xml")
         if payload["new"]:
-            return self._define_new(wanted)
-        xml = patch_definition(payload["previous_xml"], payload["previous"], wanted)
-        self.client.define_domain(xml)
-        previous_xml = payload["previous_xml"]
+            domain = self.client.define_domain(wanted.to_xml())
+            if previous_xml is None:
+                return lambda: self.client.undefine_domain(domain)
+        else:
+            self.client.define_domain(patch_definition(previous_xml, payload["previous"], wanted))
         return lambda: self.client.define_domain(previous_xml)
-
-    def _define_new(self, wanted: Domain) -> Optional[Undo]:
-        running = self.client.find_domain(wanted.name)
-        if running is not None:
-            # The install is running from the transient definition: the stored one must carry its
-            # UUID (or libvirt refuses it) and its MACs (the installed system knows its cards by them).
-            live = Domain.from_xml(self.client.domain_live_xml(running))
-            interfaces = tuple(wanted_iface.with_changes(mac=wanted_iface.mac or live_iface.mac)
-                               for wanted_iface, live_iface in zip(wanted.interfaces, live.interfaces))
-            wanted = wanted.with_changes(uuid=live.uuid, interfaces=interfaces)
-        domain = self.client.define_domain(wanted.to_xml())
-        return lambda: self._undefine_quietly(domain)
-
-    def _undefine_quietly(self, domain: Any) -> None:
-        self.client.undefine_domain(domain)
 
     def autostart(self, action: Action) -> Optional[Undo]:
         self.client.set_domain_autostart(self._domain(), action.payload["enable"])
@@ -116,35 +111,72 @@ class GuestHandlers:
 
     def wait(self, action: Action) -> Optional[Undo]:
         timeout = action.payload["timeout"]
+        name = self.request.name
         started = time.monotonic()
         next_report = started + WAIT_PROGRESS_SECONDS
         while True:
-            domain = self.client.find_domain(self.request.name)
-            if domain is None:
-                raise LibvirtError("wait for guest", self.request.name, "guest disappeared during the install")
-            if not self.client.domain_is_active(domain):
+            state = self._install_state()
+            if state is not None and _install_ended(name, *state):
                 return None
             now = time.monotonic()
             if now - started >= timeout:
                 raise Unfinished("install of %s still running after %d s; it goes on, and a later run with "
-                                 "state: running starts the installed guest once it has powered off"
-                                 % (self.request.name, timeout))
+                                 "state: running starts the installed guest once it has powered off" % (name, timeout))
             if now >= next_report:
-                self.audit.progress("install of %s running for %d s" % (self.request.name, now - started))
+                shown = "%s (%s)" % state if state else "unknown: libvirt not reachable"
+                self.audit.progress("install of %s running for %d s, state %s" % (name, now - started, shown))
                 next_report = now + WAIT_PROGRESS_SECONDS
             time.sleep(WAIT_POLL_SECONDS)
+
+    def _install_state(self) -> Optional[Tuple[str, str]]:
+        """The guest's (state, reason), or None while libvirt cannot be reached.
+
+        QEMU runs the install on its own while libvirtd restarts: the wait reconnects and goes on
+        instead of failing on the first lost call.
+        """
+        try:
+            domain = self.client.find_domain(self.request.name)
+            if domain is None:
+                raise LibvirtError("wait for guest", self.request.name, "guest disappeared during the install")
+            return self.client.domain_state(domain)
+        except LibvirtError as error:
+            if error.operation == "wait for guest":
+                raise
+            self.client.reconnect()
+            return None
 
     def start(self, action: Action) -> Optional[Undo]:
         self.client.start_domain(self._domain())
         return None
 
     def destroy(self, action: Action) -> Optional[Undo]:
-        self.client.destroy_domain(self._domain())
+        domain = self.client.find_domain(self.request.name)
+        # Already stopped or gone (another run, or the guest powered off meanwhile): done.
+        if domain is not None and self.client.domain_is_active(domain):
+            self.client.destroy_domain(domain)
         return None
 
     def undefine(self, action: Action) -> Optional[Undo]:
-        self.client.undefine_domain(self._domain())
+        domain = self.client.find_domain(self.request.name)
+        if domain is not None and self.client.domain_is_persistent(domain):
+            self.client.undefine_domain(domain)
         return None
+
+
+# Paused or stopped for these reasons, an install does not go on by itself (KVM listed but not
+# usable pauses a guest at once with reason "unknown").
+_STUCK = {"paused": ("unknown", "ioerror", "watchdog", "crashed", "postcopy failed"),
+          "shut off": ("crashed", "failed"), "crashed": None}
+
+
+def _install_ended(name: str, state: str, reason: str) -> bool:
+    """True when the install powered the guest off; raises when it cannot finish by itself."""
+    if state in _STUCK and (_STUCK[state] is None or reason in _STUCK[state]):
+        raise LibvirtError("wait for guest", name, "the install stopped: the guest is %s (reason: %s); see "
+                           "/var/log/libvirt/qemu/%s.log on the host. A guest of domain_type kvm that pauses at once "
+                           "means the host lists KVM but cannot run it: reinstall with domain_type: qemu"
+                           % (state, reason, name))
+    return state == "shut off"
 
 
 def _remove(path: Optional[str]) -> None:

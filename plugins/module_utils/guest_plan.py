@@ -389,6 +389,9 @@ class GuestState(Record):
 
     existing: Optional[Domain] = None
     existing_xml: Optional[str] = Field(None, in_repr=False)
+    # A running guest of that name without a stored definition (started by hand, or an install
+    # whose definition is gone): removed by state absent and by reinstall, refused otherwise.
+    transient: bool = False
     active: bool = False
     autostart: bool = False
     detected_type: str = "kvm"
@@ -405,14 +408,31 @@ def plan_guest(request: GuestRequest, state: GuestState) -> Plan:
     """The actions that take ``state`` to ``request``; raises PlanError when that is refused."""
     if request.state == "absent":
         return _plan_absent(request, state)
+    if state.transient:
+        if not request.reinstall:
+            raise PlanError("guest %s is running without a stored definition (started by hand, or an install whose "
+                            "definition is gone); wait until it stops, or set reinstall: true to destroy it and "
+                            "install again" % request.name)
+        plan = Plan()
+        plan.add(_destroy_action(request.name))
+        return _plan_new(request, state.with_changes(transient=False, active=False), plan)
     if state.existing is None:
         return _plan_new(request, state, Plan())
     if request.reinstall:
-        removal = _plan_absent(request.with_changes(remove_storage=False), state)
-        plan = Plan(actions=[action.with_changes(destructive=True) for action in removal.actions],
-                    before=removal.before)
-        return _plan_new(request, state.with_changes(existing=None, active=False), plan)
+        return _plan_reinstall(request, state)
     return _plan_existing(request, state)
+
+
+def _plan_reinstall(request: GuestRequest, state: GuestState) -> Plan:
+    """Destroy the running guest, then install it again under its stored identity.
+
+    The stored definition is replaced, not undefined: UUID, MACs and the NVRAM file stay, and if
+    the new install cannot start, the previous definition is put back.
+    """
+    plan = Plan(before=_shown(state.existing))
+    if state.active:
+        plan.add(_destroy_action(request.name))
+    return _plan_new(request, state.with_changes(active=False), plan)
 
 
 def _shown(domain: Domain) -> str:
@@ -428,13 +448,21 @@ def _virsh(*argv: object) -> str:
 
 
 # -- absent ------------------------------------------------------------------------------------
+def _destroy_action(name: str) -> Action:
+    return Action("destroy", "guest", name, _virsh("destroy", name), destructive=True)
+
+
 def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
+    if state.transient:
+        plan = Plan()
+        plan.add(_destroy_action(request.name))
+        return plan
     if state.existing is None:
         return Plan()
     plan = Plan(before=_shown(state.existing))
     name = request.name
     if state.active:
-        plan.add(Action("destroy", "guest", name, _virsh("destroy", name), destructive=True))
+        plan.add(_destroy_action(name))
     plan.add(Action("undefine", "guest", name, _virsh("undefine", "--nvram", name), destructive=True,
                     payload={"xml": state.existing_xml}))
     if request.remove_storage:
@@ -450,12 +478,30 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
     disks = []
     for disk, disk_state in zip(request.disks or (), state.disks):
         if disk.path:
-            sniffed = disk_state.format if disk_state.format in ("qcow2", "raw") else None
             disks.append(Disk(target=disk.target, bus=disk.bus, path=disk.path,
-                              format=disk.format or sniffed or "raw", block=disk_state.format == "block"))
+                              format=_path_disk_format(disk, disk_state, state.existing),
+                              block=disk_state.format == "block"))
             continue
         disks.append(_plan_volume_disk(disk, disk_state.volume, plan))
     return in_canonical_order(disks)
+
+
+def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Optional[Domain]) -> str:
+    """``format`` as given, else the format the guest's definition stores, else raw.
+
+    Never read from the file's content: a guest writes its disk, and a raw disk that its guest
+    filled with a qcow2 header (naming a backing file on the host) must stay raw.
+    """
+    if disk.format:
+        return disk.format
+    stored = [known.format for known in (existing.disks if existing else ())
+              if known.device == "disk" and known.path == disk.path]
+    if stored:
+        return stored[0]
+    if disk_state.format == "qcow2":
+        raise PlanError("%s: %s holds a qcow2 image, but formats are never guessed from a disk's content; set "
+                        "format: qcow2 (or raw) for it" % (disk.label, disk.path))
+    return "raw"
 
 
 def in_canonical_order(disks: Sequence[Disk]) -> Tuple[Disk, ...]:
@@ -552,14 +598,15 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
     disks = _plan_disks(request, state, plan)
     final = final_definition(request, state, disks)
     name = request.name
+    if method == "location":
+        _plan_fetch(request, state, plan)
+    plan.add(_define_new_action(request, state, final))
     if method != "import":
+        # Started with the stored guest's UUID, the install runs as that guest's live definition:
+        # the guest is persistent from its first second, and its next start boots the disk.
         install = install_definition(request, state, final)
-        if method == "location":
-            _plan_fetch(request, state, plan)
         plan.add(Action("install", "guest", name, _virsh("create", "%s-install.xml" % name),
-                        payload={"domain": install}))
-    plan.add(Action("define", "guest", name, _virsh("define", "%s.xml" % name),
-                    payload={"domain": final, "new": True}))
+                        durable=True, payload={"domain": install}))
     if request.autostart:
         plan.add(Action("autostart", "guest", name, _virsh("autostart", name), payload={"enable": True}))
     if method != "import" and request.waits:
@@ -568,6 +615,18 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
         plan.add(Action("start", "guest", name, _virsh("start", name)))
     plan.after = _shown(final)
     return plan
+
+
+def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) -> Action:
+    """Store the final definition; a reinstall replaces the stored one and keeps its identity."""
+    name = request.name
+    command = _virsh("define", "%s.xml" % name)
+    if state.existing is None:
+        return Action("define", "guest", name, command, payload={"domain": final, "new": True})
+    kept = final.with_changes(uuid=state.existing.uuid,
+                              interfaces=_carry_macs(final.interfaces, state.existing.interfaces))
+    return Action("define", "guest", name, command, destructive=True,
+                  payload={"domain": kept, "new": True, "previous_xml": state.existing_xml})
 
 
 def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:

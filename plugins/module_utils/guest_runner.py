@@ -33,7 +33,11 @@ QCOW2_MAGIC = b"QFI\xfb"
 
 # -- reading the host --------------------------------------------------------------------------
 def sniff_format(path: str) -> Optional[str]:
-    """'block' for a block device, 'qcow2' or 'raw' for a readable file, None when unreadable."""
+    """'block' for a block device, 'qcow2' or 'raw' for a readable file, None when unreadable.
+
+    Only a new guest's disk without ``format`` is looked at, to refuse a qcow2 image that would
+    otherwise be attached as raw; the format is never taken from here.
+    """
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISBLK(mode):
@@ -56,7 +60,12 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
 
 
 def _check_networks(client: Client, request: GuestRequest) -> None:
+    local = is_local_uri(client.uri)
     for index, interface in enumerate(request.networks or ()):
+        if interface.type == "bridge" and local and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
+            # Only the host's own view of /sys can tell; a remote URI finds out when the guest starts.
+            raise PlanError("networks[%d]: bridge %s does not exist on the host; create it or use a libvirt network"
+                            % (index, interface.source))
         if interface.type != "network":
             continue
         network = client.find_network(interface.source)
@@ -153,8 +162,9 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
             _refuse_shared_storage(client, request.name, storage)
             return state.with_changes(storage=storage)
     elif domain is not None:
-        raise PlanError("guest %s exists but is transient (started without a definition); stop it first or "
-                        "define it" % request.name)
+        state = state.with_changes(transient=True, active=True)
+        if request.state == "absent" or not request.reinstall:
+            return state  # removed, or refused by the planner
     if request.state == "absent":
         return state
     local = is_local_uri(client.uri)

@@ -29,7 +29,8 @@ class Action(Record):
 
     ``command_line`` is the equivalent ``virsh`` (or shell) command line an admin could run by
     hand, built with ``shell()``; ``payload`` is what the executor's handler needs and is never
-    shown or logged.
+    shown or logged. A ``durable`` action gives what the plan made so far its value (an install
+    that has started writes the new disks): once it succeeded, a later failure keeps everything.
     """
 
     verb: str
@@ -37,6 +38,7 @@ class Action(Record):
     name: str
     command_line: str
     destructive: bool = False
+    durable: bool = False
     payload: Mapping[str, Any] = Field(factory=dict, compare=False, in_repr=False)
 
     def summary(self) -> Dict[str, Any]:

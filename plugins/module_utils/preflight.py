@@ -7,7 +7,6 @@ then what the guests need together is compared with what the host has. Nothing i
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils import download
@@ -24,7 +23,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import read_state
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import format_size
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
 
 # Guest options the module itself supplies for a check: they are not the guest's business.
@@ -84,7 +82,6 @@ class Preflight:
         except (PlanError, LibvirtError, download.DownloadError, OSError) as error:
             self.problems.append(problem(name, "host", str(error)))
             return None
-        self._check_bridges(request)
         redefines = any(action.verb == "define" for action in plan.actions)
         status = "new" if state.existing is None else ("differs" if redefines else "matches")
         if request.reinstall and state.existing is not None:
@@ -99,15 +96,6 @@ class Preflight:
             kept = state.existing.memory if state.existing is not None and not request.reinstall else None
             self._starting.append((name, request.memory or kept or DEFAULT_MEMORY))
         return plan
-
-    def _check_bridges(self, request: GuestRequest) -> None:
-        if not is_local_uri(self.client.uri):
-            return  # only the host's own view of /sys can tell
-        for index, interface in enumerate(request.networks or ()):
-            if interface.type == "bridge" and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
-                self.problems.append(problem(request.name, "network", "networks[%d]: bridge %s does not exist on the "
-                                                                      "host; create it or use a libvirt network"
-                                             % (index, interface.source)))
 
     def _check_space(self, planned: List[Tuple[Mapping[str, Any], Plan]]) -> None:
         """New volumes of all guests together must fit their pools (each one alone was checked)."""

@@ -64,3 +64,38 @@ def test_unknown_verb_is_refused_before_it_runs(test_client, unique_name):
     with pytest.raises(ExecutionError, match="no handler for 'explode'"):
         Executor(VolumeHandlers(test_client, True).as_mapping(), RecordingAudit()).apply(plan)
     assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
+
+
+def test_failure_after_a_durable_action_keeps_everything(test_client, unique_name):
+    """Once a durable action succeeded (an install started), a later failure rolls nothing back."""
+    name = unique_name()
+    durable = Action("create", "volume", "default-pool/" + name, "virsh vol-create-as ...", durable=True,
+                     payload=create_action(name).payload)
+    with pytest.raises(ExecutionError) as error:
+        Executor(VolumeHandlers(test_client, True).as_mapping(), RecordingAudit()).apply(
+            Plan([durable, resize_action(name, 2 << 20)]))
+    pool = test_client.find_pool("default-pool")
+    assert test_client.find_volume(pool, name) is not None
+    assert error.value.left_changes and error.value.rolled_back == []
+    assert error.value.kept is durable
+    assert "nothing was rolled back" in str(error.value) and "run again to resume" in str(error.value)
+    test_client.delete_volume(test_client.find_volume(pool, name))
+
+
+class BrokenAudit(RecordingAudit):
+    """A host log whose every write fails (full disk, syslog socket gone)."""
+
+    def _send(self, priority, message, action=None, rc=None):
+        raise OSError("log device full")
+
+    _write = AuditLog._write
+
+
+def test_a_failing_host_log_changes_nothing(test_client, unique_name):
+    """Writing the host log is best effort: the plan runs, and a failure still rolls back."""
+    first, second = unique_name(), unique_name()
+    plan = Plan([create_action(first), create_action(second), resize_action(second, 2 << 20)])
+    with pytest.raises(ExecutionError) as error:
+        Executor(VolumeHandlers(test_client, True).as_mapping(), BrokenAudit()).apply(plan)
+    assert error.value.rolled_back == ["create default-pool/%s" % second, "create default-pool/%s" % first]
+    assert test_client.find_volume(test_client.find_pool("default-pool"), first) is None

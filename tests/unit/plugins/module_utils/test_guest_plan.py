@@ -358,16 +358,16 @@ IMPORT_DISK = [dict(pool="p", volume="old.qcow2")]
 IMPORTED = new_state(volume_disk(OLD))
 CREATE = "virsh vol-create-as --pool p --name web01-disk0.qcow2 --capacity 10737418240 --allocation 0 --format qcow2"
 NEW_GUESTS = [
-    ("pxe", dict(install=PXE, networks=NET), new_state(), ["create", "install", "define"]),
+    ("pxe", dict(install=PXE, networks=NET), new_state(), ["create", "define", "install"]),
     ("pxe, running without wait", dict(install=PXE, networks=NET, state="running"), new_state(),
-     ["create", "install", "define"]),
-    ("cdrom", dict(install=CDROM), new_state(), ["create", "install", "define"]),
+     ["create", "define", "install"]),
+    ("cdrom", dict(install=CDROM), new_state(), ["create", "define", "install"]),
     ("cdrom, wait, running", dict(install=CDROM, wait=True, state="running"), new_state(),
-     ["create", "install", "define", "wait", "start"]),
+     ["create", "define", "install", "wait", "start"]),
     ("cdrom, installed", dict(install=CDROM, state="installed"), new_state(),
-     ["create", "install", "define", "wait"]),
-    ("cdrom, wait, present", dict(install=CDROM, wait=True), new_state(), ["create", "install", "define", "wait"]),
-    ("location", dict(install=LOCATION), new_state(tree=TREE), ["create", "fetch", "fetch", "install", "define"]),
+     ["create", "define", "install", "wait"]),
+    ("cdrom, wait, present", dict(install=CDROM, wait=True), new_state(), ["create", "define", "install", "wait"]),
+    ("location", dict(install=LOCATION), new_state(tree=TREE), ["create", "fetch", "fetch", "define", "install"]),
     ("import", dict(install=dict(method="import"), disks=IMPORT_DISK), IMPORTED, ["define"]),
     ("import, running", dict(install=dict(method="import"), disks=IMPORT_DISK, state="running"), IMPORTED,
      ["define", "start"]),
@@ -376,12 +376,12 @@ NEW_GUESTS = [
     ("import, grown", dict(install=dict(method="import"), disks=[dict(pool="p", volume="old.qcow2", size="9G")]),
      IMPORTED, ["resize", "define"]),
     ("pxe, autostart", dict(install=PXE, networks=NET, autostart=True), new_state(),
-     ["create", "install", "define", "autostart"]),
+     ["create", "define", "install", "autostart"]),
     ("import, autostart, running", dict(install=dict(method="import"), disks=IMPORT_DISK, autostart=True,
                                         state="running"), IMPORTED, ["define", "autostart", "start"]),
-    ("pxe without disks", dict(install=PXE, networks=NET, disks=None), new_state(), ["install", "define"]),
+    ("pxe without disks", dict(install=PXE, networks=NET, disks=None), new_state(), ["define", "install"]),
     ("autostart false adds nothing", dict(install=PXE, networks=NET, autostart=False), new_state(),
-     ["create", "install", "define"]),
+     ["create", "define", "install"]),
 ]
 
 
@@ -402,7 +402,7 @@ def test_new_guest_plans(params, state, expected):
 def test_pxe_plan_commands():
     """The plan shows the virsh command lines an admin would run by hand."""
     plan = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK, autostart=True), new_state())
-    assert commands(plan) == [CREATE, "virsh create web01-install.xml", "virsh define web01.xml",
+    assert commands(plan) == [CREATE, "virsh define web01.xml", "virsh create web01-install.xml",
                               "virsh autostart web01"]
 
 
@@ -667,7 +667,7 @@ def test_fixed_fields_need_a_reinstall(params, message):
     assert str(error.value).startswith("guest web01 differs in ")
     assert "cannot be changed in place; set reinstall: true to install it again" in str(error.value)
     plan = plan_guest(request(reinstall=True, install=PXE, networks=NET, **params), stored_state())
-    assert verbs(plan) == ["undefine", "install", "define"]
+    assert verbs(plan) == ["define", "install"]
 
 
 @pytest.mark.parametrize("wanted, actual, matches", [
@@ -687,28 +687,55 @@ def test_machine_matches(wanted, actual, matches):
 
 REINSTALLS = [
     ("active guest", dict(install=PXE, networks=NET, disks=NEW_DISK), stored_state(active=True),
-     [("destroy", True), ("undefine", True), ("install", False), ("define", False)]),
+     [("destroy", True), ("define", True), ("install", False)]),
     ("shut-off guest", dict(install=PXE, networks=NET, disks=NEW_DISK), stored_state(),
-     [("undefine", True), ("install", False), ("define", False)]),
+     [("define", True), ("install", False)]),
     ("import, running", dict(install=dict(method="import"), disks=NEW_DISK, state="running"),
-     stored_state(active=True), [("destroy", True), ("undefine", True), ("define", False), ("start", False)]),
+     stored_state(active=True), [("destroy", True), ("define", True), ("start", False)]),
     ("storage kept", dict(install=dict(method="import"), disks=NEW_DISK, remove_storage=True), stored_state(),
-     [("undefine", True), ("define", False)]),
+     [("define", True)]),
     ("disk grown on the way", dict(install=CDROM, disks=[dict(pool="p", size="20G")], wait=True), stored_state(),
-     [("undefine", True), ("resize", False), ("install", False), ("define", False), ("wait", False)]),
+     [("resize", False), ("define", True), ("install", False), ("wait", False)]),
 ]
 
 
 @pytest.mark.parametrize("params, state, expected", [case[1:] for case in REINSTALLS],
                          ids=[case[0] for case in REINSTALLS])
 def test_reinstall(params, state, expected):
-    """reinstall: destroy (if running) and undefine, both marked destructive, then the install of a new guest."""
+    """reinstall: destroy (if running), then replace the stored definition under the guest's identity (UUID and
+    MACs kept, never undefined, so the NVRAM stays and the previous definition can be put back) and install."""
     plan = plan_guest(request(reinstall=True, **params), state)
     assert [(action.verb, action.destructive) for action in plan.actions] == expected
     assert plan.destructive
     assert plan.before == state.existing.to_shown_xml()
-    assert payload(plan, "define")["new"] and payload(plan, "define")["domain"].uuid is None
-    assert "virsh undefine --nvram web01" in commands(plan)
+    define = payload(plan, "define")
+    assert define["new"] and define["domain"].uuid == state.existing.uuid
+    assert define["previous_xml"] == state.existing_xml
+    assert not any("undefine" in command for command in commands(plan))
+
+
+def test_reinstall_keeps_macs_by_position():
+    """The reinstalled guest's cards keep the MACs the stored guest had."""
+    plan = plan_guest(request(reinstall=True, install=PXE, networks=NET, disks=NEW_DISK), stored_state())
+    kept = [iface.mac for iface in payload(plan, "define")["domain"].interfaces]
+    assert kept == [iface.mac for iface in stored_state().existing.interfaces][:len(kept)]
+
+
+def test_install_is_durable():
+    """Once the install started, nothing before it is rolled back."""
+    plan = plan_guest(request(install=CDROM, wait=True, state="running"), new_state())
+    assert [action.verb for action in plan.actions if action.durable] == ["install"]
+
+
+def test_transient_guest_is_refused_unless_reinstall():
+    """A running guest without a definition is never adopted; reinstall destroys it and installs."""
+    state = GuestState(transient=True, active=True, disks=new_state().disks)
+    with pytest.raises(PlanError, match="running without a stored definition"):
+        plan_guest(request(install=PXE, networks=NET), state)
+    plan = plan_guest(request(install=PXE, networks=NET, reinstall=True), state)
+    assert verbs(plan) == ["destroy", "define", "install"]
+    assert plan_guest(request(state="absent"), GuestState(transient=True, active=True)).commands() == [
+        "virsh destroy web01"]
 
 
 ABSENT = [
@@ -832,3 +859,29 @@ def test_secure_boot_on_an_existing_guest_is_not_silently_ignored():
         assert "reinstall" in str(error)
     else:
         assert plan.changed
+
+
+PATH_DISK = [dict(path="/srv/web01.img")]
+RAW_PATH_XML = STORED.replace(
+    "<source pool='p' volume='web01-disk0.qcow2'/>", "<source file='/srv/web01.img'/>").replace(
+    "type='volume' device='disk'", "type='file' device='disk'").replace("type='qcow2'", "type='raw'")
+
+
+def test_a_stored_path_disk_keeps_its_format_whatever_its_content():
+    """A guest that wrote a qcow2 header into its raw disk does not make the next run attach it as qcow2."""
+    state = stored_state(DiskState(format="qcow2"), xml=RAW_PATH_XML)
+    assert [disk.format for disk in state.existing.disks if disk.device == "disk"] == ["raw"]
+    plan = plan_guest(request(disks=PATH_DISK), state)
+    assert commands(plan) == []
+
+
+def test_a_new_path_disk_is_raw_unless_told():
+    """format as given, else raw; a file that holds a qcow2 image without format is refused, not guessed."""
+    importing = dict(install=dict(method="import"))
+    plan = plan_guest(request(disks=PATH_DISK, **importing), new_state(DiskState(format="raw")))
+    assert payload(plan, "define")["domain"].disks[0].format == "raw"
+    with pytest.raises(PlanError, match="formats are never guessed from a disk's content; set format: qcow2"):
+        plan_guest(request(disks=PATH_DISK, **importing), new_state(DiskState(format="qcow2")))
+    told = [dict(PATH_DISK[0], format="qcow2")]
+    plan = plan_guest(request(disks=told, **importing), new_state(DiskState(format="qcow2")))
+    assert payload(plan, "define")["domain"].disks[0].format == "qcow2"

@@ -203,14 +203,14 @@ def test_absent_keeps_storage_by_default(unique_name, test_client):
     assert test_client.find_domain(name) is None and name + "-disk0.qcow2" in volumes(test_client)
 
 
-def test_reinstall_defines_a_new_guest_on_the_kept_disk(unique_name, test_client):
-    """reinstall destroys and undefines (destructive), then defines again: a new uuid, the same volume."""
+def test_reinstall_defines_the_guest_again_on_the_kept_disk(unique_name, test_client):
+    """reinstall destroys the guest and replaces its definition (both destructive): same uuid, same volume."""
     name = unique_name("")
     first = run(guest(name, state="running"), check_mode=False, diff=False)
     again = run(guest(name, state="running", reinstall=True), check_mode=False, diff=False)
     assert [(step["action"], step["destructive"]) for step in again["plan"]] == [
-        ("destroy", True), ("undefine", True), ("define", False), ("start", False)]
-    assert again["domain"]["uuid"] != first["domain"]["uuid"]
+        ("destroy", True), ("define", True), ("start", False)]
+    assert again["domain"]["uuid"] == first["domain"]["uuid"]
     assert again["domain"]["disks"] == first["domain"]["disks"] and again["domain"]["state"] == "running"
 
 
@@ -257,16 +257,39 @@ def test_failed_define_rolls_back_the_new_volume(unique_name, test_client):
     assert test_client.find_domain(name) is None and volumes(test_client) == before
 
 
+def start_transient(test_client, name):
+    xml = "<domain type='test'><name>%s</name><memory>262144</memory><os><type>hvm</type></os></domain>" % name
+    return test_client.conn.createXML(xml, 0)
+
+
 def test_transient_guest_is_refused(unique_name, test_client):
     """A guest running without a stored definition is not taken over."""
     name = unique_name("")
-    xml = "<domain type='test'><name>%s</name><memory>262144</memory><os><type>hvm</type></os></domain>" % name
-    domain = test_client.conn.createXML(xml, 0)
+    domain = start_transient(test_client, name)
     try:
-        with pytest.raises(RunError, match="guest %s exists but is transient" % name):
+        with pytest.raises(RunError, match="guest %s is running without a stored definition" % name):
             run(guest(name), check_mode=True, diff=False)
     finally:
         domain.destroy()
+
+
+def test_transient_guest_is_removed_by_absent(unique_name, test_client):
+    """state absent destroys a transient guest of that name; the second run has nothing to do."""
+    name = unique_name("")
+    start_transient(test_client, name)
+    absent = params(name=name, install=None, state="absent")
+    assert verbs(run(absent, check_mode=False, diff=False)) == ["destroy"]
+    assert test_client.find_domain(name) is None
+    assert verbs(run(absent, check_mode=False, diff=False)) == []
+
+
+def test_transient_guest_is_replaced_by_reinstall(unique_name, test_client):
+    """reinstall destroys a transient guest of that name and installs the guest."""
+    name = unique_name("")
+    start_transient(test_client, name)
+    result = run(guest(name, reinstall=True), check_mode=False, diff=False)
+    assert verbs(result)[0] == "destroy" and "define" in verbs(result)
+    assert test_client.domain_is_persistent(test_client.find_domain(name))
 
 
 def test_fixed_field_refusal_on_an_existing_guest(unique_name, test_client):

@@ -51,7 +51,7 @@ def test_check_mode_of_a_location_install_never_shows_kickstart_content(capsys, 
                                disks=[dict(pool="default-pool", size="1G")], _ansible_check_mode=True,
                                _ansible_diff=True)
     assert code == 0 and result["changed"]
-    assert [step["action"] for step in result["plan"]] == ["create", "fetch", "fetch", "install", "define"]
+    assert [step["action"] for step in result["plan"]] == ["create", "fetch", "fetch", "define", "install"]
     assert result["plan"][2]["command"] == "cp %s/initrd.img %s/remotevirt-%s-initrd  # + /ks.cfg (%d bytes) " \
         "appended as a cpio archive" % (pxeboot, tmp_path, name, len(SECRET))
     assert "Kick-Start-Secret-42" not in out
