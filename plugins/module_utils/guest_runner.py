@@ -21,10 +21,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
     RunError,
+    changing,
     is_local_uri,
     open_pool,
     read_state as read_volume_state,
     reported_errors,
+    volume_key,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain
 
@@ -194,15 +196,17 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         too_old = client.version_problem()
         if too_old:
             raise PlanError(too_old)
-        state = read_state(client, request, validate_certs)
-        plan = plan_guest(request, state)
-        if plan.changed and not check_mode:
-            _apply(client, request, plan, params)
+        with changing(client.uri, _lock_keys(request), _lock_seconds(request), check_mode):
+            state = read_state(client, request, validate_certs)
+            plan = plan_guest(request, state)
+            if plan.changed and not check_mode:
+                _apply(client, request, plan, params)
+            facts = _domain_facts(client, request, plan, state, check_mode)
         result: Dict[str, Any] = {
             "changed": plan.changed,
             "plan": plan.summaries(),
             "reboot_required": reboot_required(plan, state),
-            "domain": _domain_facts(client, request, plan, state, check_mode),
+            "domain": facts,
         }
         if diff:
             result["diff"] = plan.diff("guest %s" % request.name)
@@ -211,6 +215,17 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         raise RunError(str(error), plan)
     finally:
         client.close()
+
+
+def _lock_keys(request: GuestRequest) -> List[str]:
+    """The guest and the pool volumes of its disks: what a run of it may change."""
+    return ["guest %s" % request.name] + [volume_key(disk.pool, disk.volume)
+                                          for disk in request.disks or () if disk.pool]
+
+
+def _lock_seconds(request: GuestRequest) -> float:
+    """Long enough for another run's install of the same guest to finish its wait."""
+    return (request.wait_timeout if request.waits else 0) + 600
 
 
 def _apply(client: Client, request: GuestRequest, plan: Plan, params: Mapping[str, Any]) -> None:

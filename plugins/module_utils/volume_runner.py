@@ -5,10 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
@@ -147,13 +148,14 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         too_old = client.version_problem()
         if too_old:
             raise PlanError(too_old)
-        pool = open_pool(client, request.pool)
-        state = read_state(client, pool, request, params.get("validate_certs", True))
-        plan = plan_volume(request, state)
-        if plan.changed and not check_mode:
-            _apply(client, plan, params)
-        result = {"changed": plan.changed, "plan": plan.summaries(),
-                  "volume": _volume_facts(client, pool, request, plan, state, check_mode)}
+        with changing(client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode):
+            pool = open_pool(client, request.pool)
+            state = read_state(client, pool, request, params.get("validate_certs", True))
+            plan = plan_volume(request, state)
+            if plan.changed and not check_mode:
+                _apply(client, plan, params)
+            facts = _volume_facts(client, pool, request, plan, state, check_mode)
+        result = {"changed": plan.changed, "plan": plan.summaries(), "volume": facts}
         if diff:
             result["diff"] = plan.diff("volume %s" % request.label)
         return result
@@ -179,10 +181,32 @@ def _apply(client: Client, plan: Plan, params: Mapping[str, Any]) -> None:
 
 def reported_errors() -> Tuple[type, ...]:
     """Errors a run reports as its failure message. Evaluated only while an exception is handled."""
-    # Imported here: only downloads raise DownloadError (import cost on every task).
+    # Imported here: only downloads raise DownloadError, only real runs take locks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils.download import DownloadError
+    from ansible_collections.remotevirt.install.plugins.module_utils.locks import LockError
 
-    return PlanError, LibvirtError, DownloadError
+    return PlanError, LibvirtError, DownloadError, LockError
+
+
+# How long a run waits for another run that changes the same volume (a download can take long).
+VOLUME_LOCK_SECONDS = 3600
+
+
+def volume_key(pool: str, name: str) -> str:
+    return "volume %s/%s" % (pool, name)
+
+
+@contextlib.contextmanager
+def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Iterator[None]:
+    """Hold this host's locks of the objects a real run may change; check mode changes nothing."""
+    if check_mode:
+        yield
+        return
+    # Imported here: only real runs take locks (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils import locks
+
+    with locks.held(["%s %s" % (uri, key) for key in keys], timeout):
+        yield
 
 
 def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan, state: VolumeState,
