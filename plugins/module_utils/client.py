@@ -305,25 +305,51 @@ class Client:
     def domain_live_xml(self, domain: Any) -> str:
         return self.call("read guest", domain.name(), domain.XMLDesc, 0)
 
-    def domains_using(self, pool_name: str, volume_name: str, path: Optional[str]) -> List[str]:
-        """Names of defined or running guests with a disk on this volume.
+    def domains_using(self, pool_name: str, volume_name: str, path: Optional[str],
+                      read_backing: Optional[Callable[[str], Optional[str]]] = None) -> List[str]:
+        """Names of defined or running guests with a disk on this volume, directly or as a
+        backing file of one of their disks.
 
-        There is no reverse index in libvirt, so this reads every guest's XML: only deletion
-        asks, never the common path.
+        A running guest's XML shows its disks' backing chains; for the others ``read_backing``
+        (path -> backing file, read on the host) follows the chain of file disks. There is no
+        reverse index in libvirt, so this reads every guest's XML: only deletion and attaching
+        disks to new guests ask, never a run that changes nothing.
         """
         users = []
         for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, 0):
             name = domain.name()
             xml = self._lookup("read guest", name, domain.XMLDesc, 0)
-            if xml is not None and _disk_refers_to(parse(xml), pool_name, volume_name, path):
+            if xml is not None and _disk_refers_to(parse(xml), pool_name, volume_name, path, read_backing):
                 users.append(name)
         return sorted(users)
 
+    def volumes_backed_by(self, path: str) -> List[str]:
+        """``pool/volume`` of every volume in an active pool whose backing file is ``path``."""
+        dependents = []
+        for pool in self.call("list pools on", self.uri, self.conn.listAllStoragePools,
+                              libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            for volume in self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ():
+                xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
+                if xml is not None and Volume.from_xml(xml).backing_path == path:
+                    dependents.append("%s/%s" % (pool.name(), volume.name()))
+        return sorted(dependents)
 
-def _disk_refers_to(domain: Any, pool_name: str, volume_name: str, path: Optional[str]) -> bool:
-    for source in domain.iterfind("devices/disk/source"):
+
+# A backing chain longer than this is a loop or not worth following.
+_MAX_CHAIN = 16
+
+
+def _disk_refers_to(domain: Any, pool_name: str, volume_name: str, path: Optional[str],
+                    read_backing: Optional[Callable[[str], Optional[str]]]) -> bool:
+    # './/source' also finds <backingStore><source .../> of running guests' disks.
+    for source in domain.iterfind("devices/disk//source"):
         if source.get("pool") == pool_name and source.get("volume") == volume_name:
             return True
-        if path and path in (source.get("file"), source.get("dev")):
-            return True
+        image = source.get("file") or source.get("dev")
+        for _step in range(_MAX_CHAIN):
+            if not image or not path:
+                break
+            if image == path:
+                return True
+            image = read_backing(image) if read_backing else None
     return False

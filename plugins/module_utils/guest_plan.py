@@ -74,6 +74,7 @@ class DiskRequest(Record):
     format: Optional[str] = None
     preallocation: Optional[str] = None
     path: Optional[str] = None
+    allow_in_use: bool = False
 
     @property
     def label(self) -> str:
@@ -240,7 +241,8 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
             raise PlanError("%s: path must be absolute" % label)
         if size is not None or entry.get("volume"):
             raise PlanError("%s: size and volume apply to pool disks, not to path" % label)
-        return DiskRequest(index=index, bus=bus, target=target, path=path, format=entry.get("format"))
+        return DiskRequest(index=index, bus=bus, target=target, path=path, format=entry.get("format"),
+                           allow_in_use=bool(entry.get("allow_in_use")))
     volume = entry.get("volume")
     if not volume:
         if size is None:
@@ -251,7 +253,8 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
         if problem:
             raise PlanError(problem)
     return DiskRequest(index=index, bus=bus, target=target, pool=pool, volume=volume, size=size,
-                       format=entry.get("format"), preallocation=entry.get("preallocation"))
+                       format=entry.get("format"), preallocation=entry.get("preallocation"),
+                       allow_in_use=bool(entry.get("allow_in_use")))
 
 
 def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[Tuple[Interface, ...]]:

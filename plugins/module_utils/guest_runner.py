@@ -21,6 +21,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
     RunError,
+    backing_reader,
     changing,
     is_local_uri,
     open_pool,
@@ -139,16 +140,41 @@ def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
 
 
 def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, str], ...]) -> None:
-    """remove_storage must not delete a disk another guest also uses (reads every guest's XML,
-    so only removals with remove_storage pay for it)."""
+    """remove_storage must not delete a disk another guest also uses, or one that backs another volume
+    (reads every guest's XML, so only removals with remove_storage pay for it)."""
+    read_backing = backing_reader(client)
     for pool_name, volume_name in storage:
         pool = client.find_pool(pool_name)
         volume = client.find_volume(pool, volume_name) if pool is not None else None
         path = client.describe_volume(volume).path if volume is not None else None
-        others = [user for user in client.domains_using(pool_name, volume_name, path) if user != name]
-        if others:
-            raise PlanError("volume %s/%s of guest %s is also used by guest(s) %s; detach it there or remove %s "
-                            "without remove_storage" % (pool_name, volume_name, name, ", ".join(others), name))
+        others = [user for user in client.domains_using(pool_name, volume_name, path, read_backing) if user != name]
+        backed = client.volumes_backed_by(path) if path else []
+        if others or backed:
+            needed = "guest(s) %s" % ", ".join(others) if others else "overlay volume(s) %s" % ", ".join(backed)
+            raise PlanError("volume %s/%s of guest %s is also needed by %s; detach it there or remove %s "
+                            "without remove_storage" % (pool_name, volume_name, name, needed, name))
+
+
+def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:
+    """A disk that another guest uses is attached only with allow_in_use: two guests writing one
+    disk destroy its file system. Disks the guest already has are not asked about again."""
+    attached = {(disk.pool, disk.volume) if disk.volume else disk.path
+                for disk in (state.existing.disks if state.existing else ())}
+    read_backing = backing_reader(client)
+    for disk, disk_state in zip(request.disks or (), state.disks):
+        if disk.allow_in_use or (disk.path or (disk.pool, disk.volume)) in attached:
+            continue
+        existing = disk_state.volume.existing if disk_state.volume else None
+        if disk.pool and existing is None:
+            continue  # a new volume has no users yet
+        path = existing.path if existing is not None else disk.path
+        users = [user for user in client.domains_using(disk.pool or "", disk.volume or "", path, read_backing)
+                 if user != request.name]
+        if users:
+            raise PlanError("%s: %s is used by guest(s) %s; attaching it to %s too would let two guests write one "
+                            "disk. Use another volume, or set allow_in_use: true on the disk if they share it on "
+                            "purpose" % (disk.label, disk.volume_request().label if disk.pool else disk.path,
+                                         ", ".join(users), request.name))
 
 
 def read_state(client: Client, request: GuestRequest, validate_certs: bool = True) -> GuestState:
@@ -171,6 +197,7 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
         return state
     local = is_local_uri(client.uri)
     state = state.with_changes(disks=tuple(_read_disk(client, disk, local) for disk in request.disks or ()))
+    _refuse_disks_in_use(client, request, state)
     installs = state.existing is None or request.reinstall
     if installs:
         _check_networks(client, request)

@@ -77,7 +77,8 @@ class VolumeRequest(Record):
     permissions: Permissions = Permissions()
     allow_shrink: bool = False
     overcommit: bool = False
-    force: bool = False
+    delete_in_use: bool = False
+    replace_content: bool = False
 
     @property
     def label(self) -> str:
@@ -111,7 +112,8 @@ class VolumeRequest(Record):
             permissions=permissions,
             allow_shrink=bool(params.get("allow_shrink")),
             overcommit=bool(params.get("overcommit")),
-            force=bool(params.get("force")),
+            delete_in_use=bool(params.get("delete_in_use")),
+            replace_content=bool(params.get("replace_content")),
         )
         request.check_consistency()
         return request
@@ -174,6 +176,7 @@ class VolumeState(Record):
     download_size: Optional[int] = None
     content_digest: Optional[str] = None
     users: Tuple[str, ...] = ()
+    dependents: Tuple[str, ...] = ()
     local: bool = True
 
 
@@ -193,13 +196,23 @@ def managed_view(volume: Volume) -> Volume:
 
 
 # -- absent ------------------------------------------------------------------------------------
+def depended_on(state: VolumeState) -> str:
+    """Who needs the volume, for refusals: 'is used by guest(s) a, b and backs volume(s) p/c'."""
+    parts = []
+    if state.users:
+        parts.append("is used by guest(s) %s" % ", ".join(state.users))
+    if state.dependents:
+        parts.append("backs volume(s) %s" % ", ".join(state.dependents))
+    return " and ".join(parts)
+
+
 def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
     existing = state.existing
     if existing is None:
         return Plan()
-    if state.users and not request.force:
-        raise PlanError("volume %s is used by guest(s) %s; detach it or set force: true to delete it anyway"
-                        % (request.label, ", ".join(state.users)))
+    if (state.users or state.dependents) and not request.delete_in_use:
+        raise PlanError("volume %s %s; detach it, or set delete_in_use: true to delete it anyway"
+                        % (request.label, depended_on(state)))
     plan = Plan(before=managed_view(existing).to_xml())
     command = shell("virsh", "vol-delete", "--pool", request.pool, request.name)
     plan.add(Action("delete", "volume", request.label, command, destructive=True))
@@ -387,10 +400,14 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
         raise PlanError("volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
                         % (request.label, existing.backing_path or "nothing", request.backing_volume.label))
     if request.checksum and state.content_digest and state.content_digest != request.checksum.digest:
-        if not request.force:
-            raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set force: true to "
-                            "replace it with %s" % (request.label, request.checksum.algorithm, state.content_digest,
-                                                    request.checksum.text, request.source_url))
+        if not request.replace_content:
+            raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set replace_content: "
+                            "true to replace it with %s" % (request.label, request.checksum.algorithm,
+                                                            state.content_digest, request.checksum.text,
+                                                            request.source_url))
+        if state.users or state.dependents:
+            raise PlanError("volume %s exists with different content than checksum %s, but it %s: it is never "
+                            "replaced while in use" % (request.label, request.checksum.text, depended_on(state)))
         return _plan_replace(request, state)
     plan = Plan(before=managed_view(existing).to_xml())
     target = existing

@@ -107,6 +107,26 @@ def existing_digest(client: Client, volume: Any, described: Volume, algorithm: s
     return download.digest_of(client.download_volume(volume), algorithm)
 
 
+def with_dependents(client: Client, state: VolumeState) -> VolumeState:
+    """``state`` with the guests and volumes that need its existing volume (reads every guest and
+    volume of the host: only asked where the volume could be deleted or replaced)."""
+    path = state.existing.path
+    read_backing = backing_reader(client)
+    return state.with_changes(
+        users=tuple(client.domains_using(state.pool.name, state.existing.name, path, read_backing)),
+        dependents=tuple(client.volumes_backed_by(path)) if path else ())
+
+
+def backing_reader(client: Client) -> Optional[Any]:
+    """Reads a file disk's backing file from its header, where the files are on this host."""
+    if not is_local_uri(client.uri):
+        return None
+    # Imported here: only deletions and new disks follow backing chains (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils.image_header import qcow2_backing_file
+
+    return qcow2_backing_file
+
+
 def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs: bool) -> VolumeState:
     """The pool, the volume (if any) and whatever else this request's plan depends on."""
     described_pool = client.describe_pool(pool)
@@ -114,9 +134,7 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     existing = client.describe_volume(volume) if volume is not None else None
     state = VolumeState(pool=described_pool, existing=existing, local=is_local_uri(client.uri))
     if request.state == "absent":
-        if existing is not None:
-            state = state.with_changes(users=tuple(client.domains_using(request.pool, request.name, existing.path)))
-        return state
+        return with_dependents(client, state) if existing is not None else state
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"
@@ -130,7 +148,8 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         elif request.checksum:
             digest = existing_digest(client, volume, existing, request.checksum.algorithm)
             state = state.with_changes(content_digest=digest)
-            if digest != request.checksum.digest and request.force:
+            if digest != request.checksum.digest and request.replace_content:
+                state = with_dependents(client, state)
                 state = state.with_changes(download_size=download.probe_size(request.source_url, validate_certs))
     return state
 

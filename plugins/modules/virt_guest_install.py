@@ -176,7 +176,11 @@ options:
         description: Size of a new volume, such as V(20G); an existing smaller volume is grown, never shrunk.
         type: str
       format:
-        description: Format of a new volume, or of a host path disk (otherwise read from the file).
+        description:
+          - Format of a new volume, or of a host path disk.
+          - A path disk without it keeps the format the guest's definition stores, and a new one is
+            V(raw). Formats are never read from a disk's content (a guest writes its disk); a new
+            path disk that holds a qcow2 image is refused until O(disks[].format) says so.
         type: str
         choices: [qcow2, raw]
       preallocation:
@@ -194,6 +198,13 @@ options:
       target:
         description: Device name in the guest, such as V(vda); the next free one on the bus when not set.
         type: str
+      allow_in_use:
+        description:
+          - Attach the volume or path although other guests use it (directly or as the backing file
+            of their disks). Without it such a disk is refused, since two guests writing one disk
+            destroy its file system.
+        type: bool
+        default: false
   networks:
     description: Network cards, in order. Set, the list is the guest's full set of cards.
     type: list
@@ -438,6 +449,7 @@ def argument_spec() -> dict:
         path=dict(type="path"),
         bus=dict(type="str", default="virtio", choices=["virtio", "sata", "scsi", "ide"]),
         target=dict(type="str"),
+        allow_in_use=dict(type="bool", default=False),
     )
     network = dict(
         network=dict(type="str"),

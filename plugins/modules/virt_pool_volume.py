@@ -52,7 +52,8 @@ options:
     description:
       - V(present) makes sure the volume exists. Without O(capacity), O(clone_from),
         O(backing_volume) or O(source_url) it only asserts an existing volume and returns its facts.
-      - V(absent) deletes the volume. A volume that a defined guest uses is kept unless O(force=true).
+      - V(absent) deletes the volume. A volume that a guest uses (as its disk, or as a backing file of
+        its disk) or that backs another volume is kept unless O(delete_in_use=true).
     type: str
     choices: [present, absent]
     default: present
@@ -102,7 +103,7 @@ options:
       - Create the volume from the content of this http, https, ftp or file URL. The host fetches
         it; nothing passes through the controller.
       - When the volume exists it is left alone, unless O(checksum) is set and its content differs;
-        then the task fails, or with O(force=true) the volume is replaced.
+        then the task fails, or with O(replace_content=true) the volume is replaced.
     type: str
   checksum:
     description:
@@ -119,10 +120,16 @@ options:
     description: Allow O(capacity) below the current size. Data beyond the new end is lost.
     type: bool
     default: false
-  force:
+  delete_in_use:
     description:
-      - Delete a volume that guests use (O(state=absent)), or replace a volume whose content
-        does not match O(checksum).
+      - With O(state=absent), delete the volume even though guests use it or other volumes are
+        overlays on it (they lose their disk or backing file).
+    type: bool
+    default: false
+  replace_content:
+    description:
+      - Replace an existing volume whose content does not match O(checksum) by a new download of
+        O(source_url). A volume that guests use or that backs other volumes is never replaced.
     type: bool
     default: false
   mode:
@@ -289,7 +296,8 @@ def argument_spec() -> dict:
         checksum=dict(type="str"),
         validate_certs=dict(type="bool", default=True),
         allow_shrink=dict(type="bool", default=False),
-        force=dict(type="bool", default=False),
+        delete_in_use=dict(type="bool", default=False),
+        replace_content=dict(type="bool", default=False),
         mode=dict(type="raw"),
         owner=dict(type="str"),
         group=dict(type="str"),

@@ -108,8 +108,8 @@ PLANS = [
     ("downloaded, same checksum", dict(name="d.iso", source_url="http://h/d.iso", checksum=SHA),
      VolumeState(POOL, existing=ISO, content_digest="ab" * 32), []),
     ("downloaded, no checksum", dict(name="d.iso", source_url="http://h/d.iso"), VolumeState(POOL, existing=ISO), []),
-    ("downloaded, other content, force", dict(name="d.iso", format="iso", source_url="http://h/d.iso",
-                                              checksum=SHA, force=True),
+    ("downloaded, other content, replace_content", dict(name="d.iso", format="iso", source_url="http://h/d.iso",
+                                              checksum=SHA, replace_content=True),
      VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20), [
         ("delete", "virsh vol-delete --pool p d.iso"),
         ("create", "virsh vol-create-as --pool p --name d.iso --capacity 838860800 --allocation 0 --format iso"),
@@ -123,7 +123,7 @@ PLANS = [
     ("delete", dict(state="absent"), VolumeState(POOL, existing=QCOW), [
         ("delete", "virsh vol-delete --pool p v.qcow2"),
     ]),
-    ("delete in use, forced", dict(state="absent", force=True), VolumeState(POOL, existing=QCOW, users=("g1",)), [
+    ("delete in use, delete_in_use", dict(state="absent", delete_in_use=True), VolumeState(POOL, existing=QCOW, users=("g1",)), [
         ("delete", "virsh vol-delete --pool p v.qcow2"),
     ]),
     ("already absent", dict(state="absent"), VolumeState(POOL), []),

@@ -16,7 +16,7 @@ def params(**overrides):
     base = dict(uri="test:///default", log_facility="user", pool="default-pool", name=None, state="present",
                 capacity=None, format=None, preallocation=None, allocation=None, overcommit=False, clone_from=None,
                 backing_volume=None, source_url=None, checksum=None, validate_certs=True, allow_shrink=False,
-                force=False, mode=None, owner=None, group=None)
+                delete_in_use=False, replace_content=False, mode=None, owner=None, group=None)
     base.update(overrides)
     return base
 

@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a disk image's header says about other files: the backing file of a qcow2 image.
+
+Read only to protect files from deletion (a backing file that an overlay still needs), never to
+decide how a guest's disk is attached.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import Optional
+
+QCOW2_MAGIC = b"QFI\xfb"
+# magic, version, backing_file_offset, backing_file_size: the first 20 bytes of every qcow2 header.
+_HEADER = struct.Struct(">4sIQI")
+# QEMU refuses backing file names longer than 1023 bytes.
+_MAX_BACKING_NAME = 1023
+
+
+def qcow2_backing_file(path: str) -> Optional[str]:
+    """The absolute backing file of the qcow2 image at ``path``; None for other files or on errors."""
+    try:
+        with open(path, "rb") as image:
+            header = image.read(_HEADER.size)
+            if len(header) < _HEADER.size:
+                return None
+            magic, _version, offset, size = _HEADER.unpack(header)
+            if magic != QCOW2_MAGIC or not offset or not 0 < size <= _MAX_BACKING_NAME:
+                return None
+            image.seek(offset)
+            name = image.read(size).decode("utf-8")
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    if "://" in name or name.startswith("json:"):
+        return None  # a network backing, not a file on this host
+    return os.path.normpath(os.path.join(os.path.dirname(path), name))
