@@ -25,7 +25,7 @@ def install(**overrides):
 
 def disk(**overrides):
     base = dict(pool=POOL, volume=None, size=None, format=None, preallocation=None, path=None, bus="virtio",
-                target=None)
+                target=None, allow_in_use=False)
     base.update(overrides)
     return base
 
@@ -328,3 +328,25 @@ def test_sniff_format_of_missing_and_unreadable_paths(tmp_path):
     """A path that does not exist or cannot be read as a file gives None."""
     assert sniff_format(str(tmp_path / "missing.img")) is None
     assert sniff_format(str(tmp_path)) is None
+
+
+def test_a_disk_another_guest_uses_is_refused_unless_allowed(unique_name, test_client):
+    """A new guest never silently gets the disk of another guest; allow_in_use says it is meant."""
+    owner, intruder = unique_name(""), unique_name("")
+    run(guest(owner), check_mode=False, diff=False)
+    shared = [disk(volume=owner + "-disk0.qcow2")]
+    with pytest.raises(RunError, match=r"disks\[0\]: default-pool/%s-disk0.qcow2 is used by guest\(s\) %s; "
+                                       % (owner, owner)):
+        run(guest(intruder, disks=shared), check_mode=True, diff=False)
+    assert test_client.find_domain(intruder) is None
+    run(guest(intruder, disks=[disk(volume=owner + "-disk0.qcow2", allow_in_use=True)]), check_mode=False, diff=False)
+    # Its own disk is not asked about again on later runs.
+    assert run(guest(owner), check_mode=False, diff=False)["plan"] == []
+
+
+def test_remove_storage_keeps_a_volume_another_guest_uses(unique_name, test_client):
+    owner, other = unique_name(""), unique_name("")
+    run(guest(owner), check_mode=False, diff=False)
+    run(guest(other, disks=[disk(volume=owner + "-disk0.qcow2", allow_in_use=True)]), check_mode=False, diff=False)
+    with pytest.raises(RunError, match="is also needed by guest\\(s\\) %s" % other):
+        run(params(name=owner, install=None, state="absent", remove_storage=True), check_mode=True, diff=False)

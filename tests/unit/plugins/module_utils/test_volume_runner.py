@@ -96,3 +96,32 @@ def test_is_local_uri(uri, local):
 def test_resolve_permissions_accepts_yaml_octal_numbers_and_names():
     perms = resolve_permissions({"mode": 0o640, "owner": "root", "group": "0"})
     assert (perms.mode, perms.owner, perms.group) == ("0640", 0, 0)
+
+
+def define_user(test_client, guest_name, path):
+    xml = ("<domain type='test'><name>%s</name><memory>262144</memory><os><type>hvm</type></os><devices>"
+           "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>"
+           % (guest_name, path))
+    return test_client.conn.defineXML(xml)
+
+
+def test_a_volume_a_guest_uses_is_deleted_only_with_delete_in_use(unique_name, test_client):
+    name = unique_name()
+    run(params(name=name, capacity="1M"), check_mode=False, diff=False)
+    domain = define_user(test_client, unique_name(""), "/default-pool/" + name)
+    try:
+        with pytest.raises(RunError, match="is used by guest.*set delete_in_use: true"):
+            run(params(name=name, state="absent"), check_mode=True, diff=False)
+        assert run(params(name=name, state="absent", delete_in_use=True), check_mode=False, diff=False)["changed"]
+    finally:
+        domain.undefine()
+
+
+def test_a_volume_that_backs_another_is_kept(unique_name, test_client):
+    base, overlay = unique_name(), unique_name()
+    run(params(name=base, capacity="1M"), check_mode=False, diff=False)
+    run(params(name=overlay, backing_volume=base), check_mode=False, diff=False)
+    with pytest.raises(RunError, match="backs volume\\(s\\) default-pool/%s" % overlay):
+        run(params(name=base, state="absent"), check_mode=False, diff=False)
+    for name in (overlay, base):
+        run(params(name=name, state="absent"), check_mode=False, diff=False)
