@@ -138,7 +138,7 @@ class Client:
         try:
             return function(*args)
         except libvirt.libvirtError as error:
-            raise LibvirtError(operation, target, error.get_error_message(), error.get_error_code())
+            raise self._error(operation, target, error)
 
     def _lookup(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -146,7 +146,20 @@ class Client:
         except libvirt.libvirtError as error:
             if _is_not_found(error):
                 return None
-            raise LibvirtError(operation, target, error.get_error_message(), error.get_error_code())
+            raise self._error(operation, target, error)
+
+    def _error(self, operation: str, target: str, error: Any) -> LibvirtError:
+        message = error.get_error_message()
+        if self._conn is not None and not self._connection_alive():
+            message += ("; libvirtd at %s stopped answering (restarted, stopped or hung): what was done so far is "
+                        "kept, check the daemon and run the task again" % self.uri)
+        return LibvirtError(operation, target, message, error.get_error_code())
+
+    def _connection_alive(self) -> bool:
+        try:
+            return self._conn.isAlive() == 1
+        except libvirt.libvirtError:
+            return False
 
     # -- host ---------------------------------------------------------------------------------
     def version(self) -> int:
