@@ -42,15 +42,22 @@ _value:
 from typing import Any, Dict, List, Mapping, Optional
 
 
+def _name_of(item: Any) -> Optional[str]:
+    """The guest a loop result is about: its item is the guest's name (or, older, its options)."""
+    if isinstance(item, Mapping):
+        return item.get("name")
+    return item if isinstance(item, str) and item else None
+
+
 def _final_results(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
     """Each guest's final result: the async job's when there was one, else the task's own."""
     finished = {}
     for job in (jobs or {}).get("results", []) if isinstance(jobs, Mapping) else []:
         started = job.get("item") or {}
-        name = (started.get("item") or {}).get("name")
+        name = _name_of(started.get("item"))
         if name:
             finished[name] = job
-    return [finished.get((result.get("item") or {}).get("name"), result) for result in results]
+    return [finished.get(_name_of(result.get("item")), result) for result in results]
 
 
 def _outcome(result: Mapping[str, Any]) -> str:
@@ -69,7 +76,7 @@ def _outcome(result: Mapping[str, Any]) -> str:
 def guest_outcomes(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
     outcomes = []
     for started, result in zip(results, _final_results(results, jobs)):
-        name = (started.get("item") or {}).get("name", "?")
+        name = _name_of(started.get("item")) or "?"
         outcome = _outcome(result)
         commands = [step.get("command") for step in result.get("plan") or []]
         line = "%s: %s" % (name, outcome)

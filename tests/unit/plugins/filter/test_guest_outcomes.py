@@ -53,3 +53,12 @@ def test_summary_names_guests_and_always_counts_failures():
     outcomes = guest_outcomes([result("web01", changed=True, plan=[step("install")]), result("db01")])
     assert guest_summary(outcomes) == "installed 1 (web01), unchanged 1 (db01), failed 0"
     assert guest_summary([]) == "installed 0, unchanged 0, failed 0"
+
+
+def test_results_of_a_loop_over_names():
+    """The roles loop over guest names, so no result's item carries a guest's options."""
+    started = [{"item": "web01", "ansible_job_id": "j1", "started": 1, "finished": 0, "changed": False}]
+    jobs = {"results": [{"item": started[0], "finished": 1, "changed": True,
+                         "plan": [step("define"), step("install")]}]}
+    outcomes = guest_outcomes(started, jobs)
+    assert [(entry["name"], entry["outcome"]) for entry in outcomes] == [("web01", "installed")]
