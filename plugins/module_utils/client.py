@@ -12,6 +12,7 @@ from __future__ import annotations
 import traceback
 from typing import Any, Callable, Iterable, Iterator, List, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
@@ -35,7 +36,7 @@ FEATURES = {
 _NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_NETWORK")
 
 
-class LibvirtError(Exception):
+class LibvirtError(RemotevirtError):
     """A libvirt call failed: ``operation`` on ``target`` with libvirt's ``message``."""
 
     def __init__(self, operation: str, target: str, message: str, code: Optional[int] = None) -> None:

@@ -11,6 +11,7 @@ import pwd
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRef,
@@ -53,15 +54,6 @@ def _numeric_id(value: Optional[str], lookup: Any, what: str) -> Optional[int]:
         return lookup(value)[2]
     except KeyError:
         raise PlanError("%s %r does not exist on this host" % (what, value))
-
-
-class RunError(Exception):
-    """A refusal or failure to report with fail_json; ``plan`` is what was planned, if anything."""
-
-    def __init__(self, message: str, plan: Optional[Plan] = None, changed: bool = False) -> None:
-        super().__init__(message)
-        self.plan = plan
-        self.changed = changed
 
 
 # -- reading the host --------------------------------------------------------------------------
