@@ -264,10 +264,8 @@ volume:
     backing_path: null
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
-from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import run_module
+from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import RemotevirtModule, run_module
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import run
 
 
@@ -297,7 +295,7 @@ def argument_spec() -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = RemotevirtModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[("clone_from", "backing_volume", "source_url"), ("preallocation", "allocation")],
