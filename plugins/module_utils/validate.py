@@ -26,7 +26,7 @@ _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 FREE_TEXT_OPTIONS = frozenset(("install.kickstart_content",))
 
 _ASCII_NUMBER_RE = re.compile(r"[0-9]+")
-_OCTAL_MODE_RE = re.compile(r"[0-7]{1,4}")
+_OCTAL_MODE_RE = re.compile(r"[0-7]{1,12}")
 MAX_MODE = 0o777  # setuid, setgid and sticky bits have no business on a disk image
 MAX_ID = 2 ** 32 - 2  # (uid_t) -1 means "leave unchanged" to chown
 # POSIX portable user and group names (useradd's default rule, with a trailing $ for machine accounts).
@@ -91,6 +91,7 @@ def raw_problems(spec: Mapping[str, Any], params: Any, prefix: str = "") -> Iter
 
     - text for ``int`` options with other than ASCII characters: Ansible converts it with Python's
       ``int()``, which also reads other scripts' digits ('٣' is 3);
+    - a list or a dictionary for a text option, which Ansible would turn into its Python repr;
     - a list or a number where a dictionary of suboptions belongs, or such list elements: Ansible
       fails on them with a Python error instead of a message.
     """
@@ -103,6 +104,9 @@ def raw_problems(spec: Mapping[str, Any], params: Any, prefix: str = "") -> Iter
             continue
         if option.get("type") == "int" and isinstance(value, str) and not value.isascii():
             yield "%s: %r is not a whole number written with the digits 0-9" % (what, value)
+        if option.get("type", "str") in ("str", "path") and isinstance(value, (Mapping, list)):
+            # Ansible would turn it into its repr() and go on with "['x']" as the text.
+            yield "%s must be text, not %s" % (what, _kind(value) if isinstance(value, list) else "a dictionary")
         suboptions = option.get("options")
         if not suboptions:
             continue
