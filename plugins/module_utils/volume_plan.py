@@ -354,7 +354,7 @@ def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
     size = state.download_size
     if size is None and request.capacity is None:
         raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
-                        % request.source_url)
+                        % redact_url(request.source_url))
     fmt = request.format or "raw"
     initial = size if size is not None else request.capacity
     _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
@@ -402,7 +402,7 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
         if not request.force:
             raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set force: true to "
                             "replace it with %s" % (request.label, request.checksum.algorithm, state.content_digest,
-                                                    request.checksum.text, request.source_url))
+                                                    request.checksum.text, redact_url(request.source_url)))
         return _plan_replace(request, state)
     plan = Plan(before=managed_view(existing).to_xml())
     target = existing

@@ -126,7 +126,7 @@ options:
             description: Name of the ISO volume.
             type: str
           path:
-            description: Path of the ISO on the host.
+            description: Absolute path of the ISO on the host, without V(..) components.
             type: str
       location:
         description:
@@ -135,23 +135,29 @@ options:
           - NFS trees are read with libnfs's C(nfs-ls) and C(nfs-cp) on the host (package C(libnfs-utils));
             libnfs options go in the URL's query, for example V(nfs://server/export/tree?version=4).
           - Known layouts are Fedora/RHEL (C(images/pxeboot/)) and Debian/Ubuntu netboot trees.
+          - Schemes are read in any case; a URL names a host and holds no spaces; a host path is
+            absolute, without V(..) components. URL credentials are masked in plans, messages and logs.
         type: str
       kickstart:
         description:
           - Kickstart (Red Hat family) or preseed (Debian family) for a V(location) install.
           - An V(http://), V(https://), V(ftp://), V(nfs:), V(cdrom:) or V(hd:) reference is passed to
             the installer as it is (C(inst.ks=) or C(preseed/url=)).
-          - A path on the host is read there and put into the initrd.
+          - A path on the host (absolute, without V(..) components) is read there and put into the initrd.
+          - Schemes are read in any case (V(HTTP://) is a URL, not a path) and passed on in lower case.
         type: str
       kickstart_content:
         description:
           - Kickstart or preseed text, written into the initrd by the module and never logged.
+          - Lines and tabs are its content; a NUL character is refused.
         type: str
       extra_args:
         description: More kernel command line arguments for a V(location) install, such as V(console=ttyS0).
         type: str
       boot_dir:
-        description: Directory on the host where the fetched kernel and initrd wait until the install starts.
+        description:
+          - Directory on the host where the fetched kernel and initrd wait until the install starts.
+          - An absolute path without V(..) components.
         type: path
         default: /var/lib/libvirt/boot
   disks:
@@ -184,7 +190,9 @@ options:
         type: str
         choices: [sparse, metadata, full]
       path:
-        description: A file or block device on the host.
+        description:
+          - A file or block device on the host, as an absolute path without V(..) components.
+          - Two disks never share a volume or a path, and no disk is the install cdrom.
         type: path
       bus:
         description: Disk bus.
@@ -203,7 +211,7 @@ options:
         description: A libvirt network; it must exist and be active.
         type: str
       bridge:
-        description: A bridge on the host.
+        description: A bridge on the host; a kernel interface name (at most 15 bytes, no V(:)).
         type: str
       type:
         description: Kind of card; inferred from O(networks[].network) or O(networks[].bridge) when not set.
@@ -240,6 +248,7 @@ options:
       - File on the host that receives the guest's serial console (BIOS, boot loader, kernel and
         installer output), appended across boots.
       - A new guest uses C(/var/log/libvirt/qemu/<name>-serial.log) when this is not set.
+      - An absolute path without V(..) components.
     type: path
   autostart:
     description: Start the guest when the host boots. Not set leaves it as it is.
