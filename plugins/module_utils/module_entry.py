@@ -123,12 +123,14 @@ def run_module(module: Any, run: Callable[[Any, bool, bool], Dict[str, Any]]) ->
     always one message.
     """
     require_libraries(module)
+    result: Dict[str, Any] = {}
+    failure: Optional[Dict[str, Any]] = None
     try:
         result = run(module.params, module.check_mode, module._diff)
     except RemotevirtError as error:
         failure = failure_of(error)
     except Exception as error:  # a bug: still one clear line, never a traceback with parameters in it
         failure = {"msg": unexpected_failure(error), "changed": False, "plan": []}
-    else:
-        module.exit_json(**result)
-    module.fail_json(**failure)
+    if failure is not None:
+        module.fail_json(**failure)
+    module.exit_json(**result)

@@ -29,6 +29,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.validate import
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
 
+
 def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
     return {"guest": guest, "check": check, "message": message}
 
