@@ -13,6 +13,11 @@ options:
       - libvirt connection URI, seen from the host the module runs on.
       - The default talks to the host's own system daemon over its unix socket. A transport other
         than the socket needs an explicit port in the URI (for example V(qemu+tls://hv1:16514/system)).
+      - The transports V(tcp) and V(tls), and a host without a transport (which libvirt reaches over
+        TLS), are refused without a port; V(ssh), V(libssh) and V(libssh2) take an optional one
+        (V(qemu+ssh://user@hv1:2222/system)). The qemu driver's path is V(/system) or V(/session).
+      - A URI with a password, spaces or control characters is refused; libvirt URIs take no password
+        (use SSH keys, or SASL for V(tcp)).
       - Set it once for all modules of the collection with O(ignore:module_defaults) and the group
         V(group/remotevirt.install.libvirt).
     type: str

@@ -66,10 +66,13 @@ def guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] =
                method: Optional[str] = None, redact: bool = False) -> Dict[str, Any]:
     if not isinstance(entry, Mapping) or not entry.get("name"):
         raise AnsibleFilterError("each guest needs a name, got %r" % (entry,))
+    if defaults is not None and not isinstance(defaults, Mapping):
+        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %r" % (defaults,))
     merged: Dict[str, Any] = dict(defaults or {})
     merged.update(entry)
-    name = merged["name"]
-    unknown = sorted(key for key in merged if key not in MODULE_OPTIONS and key not in MEDIA_KEYS)
+    # The name as text for messages: "%s" % name would fail on a tuple; the module checks it further.
+    name = str(merged["name"])
+    unknown = sorted(str(key) for key in merged if key not in MODULE_OPTIONS and key not in MEDIA_KEYS)
     if unknown:
         raise AnsibleFilterError("guest %s: unknown option(s) %s" % (name, ", ".join(unknown)))
     media = {key: merged.pop(key) for key in MEDIA_KEYS if key in merged}
@@ -88,11 +91,16 @@ def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
     args = dict(args)
     install = args.get("install")
     if isinstance(install, Mapping) and install.get("kickstart_content"):
-        args["install"] = dict(install, kickstart_content="#" * len(install["kickstart_content"]))
+        args["install"] = dict(install, kickstart_content="#" * _length(install["kickstart_content"]))
     graphics = args.get("graphics")
     if isinstance(graphics, Mapping) and graphics.get("password"):
-        args["graphics"] = dict(graphics, password="*" * len(graphics["password"]))
+        args["graphics"] = dict(graphics, password="*" * _length(graphics["password"]))
     return args
+
+
+def _length(secret: Any) -> int:
+    """Length of a secret as the module reads it (text; a number is converted to text)."""
+    return len(secret) if isinstance(secret, str) else len(str(secret))
 
 
 def _install_from_media(name: str, media: Dict[str, Any], method: Optional[str]) -> Dict[str, Any]:

@@ -14,6 +14,8 @@ import functools
 import syslog
 from typing import Any, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_text
+
 IDENTIFIER = "remotevirt"
 
 FACILITIES = {
@@ -76,7 +78,8 @@ class AuditLog:
             pass
 
     def _send(self, priority: int, message: str, action: Any, rc: Optional[int]) -> None:
-        text = "%s: %s" % (self.context, message) if self.context else message
+        # Every line, whatever built it (an error's text may quote a URL): credentials never reach the log.
+        text = redact_text("%s: %s" % (self.context, message) if self.context else message)
         journal = _journal()
         if journal is not None:
             fields = {"SYSLOG_IDENTIFIER": self.identifier, "SYSLOG_FACILITY": str(self.facility >> 3),

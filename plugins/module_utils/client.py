@@ -14,6 +14,7 @@ import threading
 import traceback
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
@@ -41,7 +42,7 @@ _DOMAIN_STATES = {0: "no state", 1: "running", 2: "blocked", 3: "paused", 4: "sh
 _NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_NETWORK")
 
 
-class LibvirtError(Exception):
+class LibvirtError(RemotevirtError):
     """A libvirt call failed: ``operation`` on ``target`` with libvirt's ``message``."""
 
     def __init__(self, operation: str, target: str, message: str, code: Optional[int] = None) -> None:

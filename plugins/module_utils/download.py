@@ -10,6 +10,8 @@ import hashlib
 import os
 from typing import Any, Iterable, Iterator, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
+
 
 CHUNK_SIZE = 1 << 20
 CONNECT_TIMEOUT = 30
@@ -18,7 +20,7 @@ CONNECT_TIMEOUT = 30
 DIGEST_XATTR = "user.remotevirt.digest"
 
 
-class DownloadError(Exception):
+class DownloadError(RemotevirtError):
     """The URL could not be read."""
 
 

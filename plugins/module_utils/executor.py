@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan
 
 # A handler performs one action and may return an undo callable that reverses it; only actions
@@ -21,7 +22,7 @@ class Unfinished(Exception):
     times out): what was done stays in place instead of being rolled back."""
 
 
-class ExecutionError(Exception):
+class ExecutionError(RemotevirtError):
     """An action failed; ``rolled_back`` names what was undone, ``rollback_errors`` what could not be.
 
     ``left_changes`` tells whether the host differs from before the plan started; ``kept`` names

@@ -17,10 +17,22 @@ import ipaddress
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils.names import name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils.names import bridge_name_problem, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
+from ansible_collections.remotevirt.install.plugins.module_utils.validate import (
+    ascii_int,
+    check_path,
+    check_strings,
+    check_uri,
+    check_url,
+    has_scheme,
+    is_ascii_number,
+    path_problem,
+    scheme_of,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRequest,
     VolumeState,
@@ -42,11 +54,18 @@ from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume impo
 DEFAULT_MEMORY = 1 << 30
 DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
-# URL schemes the installer itself reads a kickstart from; anything else must be a host path.
-KICKSTART_SCHEMES = ("http://", "https://", "ftp://", "nfs:", "cdrom:", "hd:", "file:")
+# URL schemes the installer itself reads a kickstart from (compared case-insensitively); anything
+# else must be a host path.
+KICKSTART_SCHEMES = ("http", "https", "ftp", "nfs", "cdrom", "hd", "file")
+# Of those, the ones that name a server (the others are places inside the guest).
+_SERVER_SCHEMES = ("http", "https", "ftp")
+LOCATION_SCHEMES = ("http", "https", "ftp", "nfs")
 # Patterns, not compiled regexes: re compiles them on first use, and most runs give no networks.
-_MAC = r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$"
-_MODEL = r"^[A-Za-z0-9_-]+$"  # libvirt's schema for <model type=...>
+# Always matched against the whole text (fullmatch): "$" would accept a trailing newline.
+_MAC = r"([0-9a-f]{2}:){5}[0-9a-f]{2}"
+_MODEL = r"[A-Za-z0-9_-]+"  # libvirt's schema for <model type=...>
+_TARGET = r"(vd|sd|hd)[a-z]{1,3}"
+_MACHINE = r"[A-Za-z0-9_.-]+"  # libvirt's schema for machine and arch names
 
 
 # -- the request -------------------------------------------------------------------------------
@@ -97,7 +116,7 @@ class InstallRequest(Record):
     @property
     def kickstart_on_host(self) -> bool:
         """A kickstart file on the hypervisor: read there and put into the initrd."""
-        return bool(self.kickstart) and not self.kickstart.startswith(KICKSTART_SCHEMES)
+        return bool(self.kickstart) and not has_scheme(self.kickstart, KICKSTART_SCHEMES)
 
 
 class GuestRequest(Record):
@@ -131,7 +150,10 @@ class GuestRequest(Record):
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "GuestRequest":
-        problem = name_problem(params["name"], "guest")
+        check_strings(params)
+        if params.get("uri") is not None:
+            check_uri(params["uri"])
+        problem = name_problem(params.get("name"), "guest")
         if problem:
             raise PlanError(problem)
         firmware = params.get("firmware")
@@ -144,14 +166,14 @@ class GuestRequest(Record):
             memory=_memory_param(params.get("memory")),
             vcpus=_positive(params.get("vcpus"), "vcpus"),
             cpu=params.get("cpu"),
-            machine=params.get("machine"),
-            arch=params.get("arch"),
+            machine=_platform_param(params.get("machine"), "machine"),
+            arch=_platform_param(params.get("arch"), "arch"),
             firmware=firmware,
             secure_boot=bool(params.get("secure_boot")),
             disks=_disks_param(params.get("disks"), params["name"]),
             networks=_networks_param(params.get("networks")),
             graphics=_graphics_param(params.get("graphics")),
-            serial_log=params.get("serial_log"),
+            serial_log=_path_param(params.get("serial_log"), "serial_log"),
             autostart=params.get("autostart"),
             install=_install_param(params.get("install")),
             wait=bool(params.get("wait")),
@@ -165,28 +187,50 @@ class GuestRequest(Record):
     def check_consistency(self) -> None:
         if self.serial_log is not None and not self.serial_log.startswith("/"):
             raise PlanError("serial_log must be an absolute path on the host")
+        self._check_media_is_no_disk()
         method = self.install.method
         if method == "pxe" and self.networks is not None and not self.networks:
             raise PlanError("install method pxe needs a network interface (networks)")
         if method == "import" and not self.disks:
             raise PlanError("install method import boots an existing disk: give it in disks")
 
+    def _check_media_is_no_disk(self) -> None:
+        """The install cdrom is read-only media; as a disk too, the guest would write to it."""
+        media = self.install.cdrom
+        for disk in self.disks or () if media is not None else ():
+            same_path = media.path is not None and disk.path == media.path
+            same_volume = media.volume is not None and (disk.pool, disk.volume) == (media.pool, media.volume)
+            if same_path or same_volume:
+                raise PlanError("%s is the install cdrom %s too; give the guest another disk" % (disk.label, media.label))
+
 
 def _positive(value: Any, what: str) -> Optional[int]:
     if value is None:
         return None
-    if int(value) < 1:
-        raise PlanError("%s must be at least 1" % what)
-    return int(value)
+    return ascii_int(value, what, minimum=1)
+
+
+def _platform_param(value: Optional[str], what: str) -> Optional[str]:
+    """machine or arch: a word of libvirt's schema (pc-q35-7.2, x86_64), or not set."""
+    if value is not None and not re.fullmatch(_MACHINE, value):
+        raise PlanError("%s must be a name such as %s (letters, digits, _ . -), not %r"
+                        % (what, "q35 or pc-i440fx-7.2" if what == "machine" else "x86_64 or aarch64", value))
+    return value
+
+
+def _path_param(value: Optional[str], what: str) -> Optional[str]:
+    return None if value is None else check_path(value, what)
 
 
 def _memory_param(value: Any) -> Optional[int]:
     """Memory in bytes, rounded down to KiB: a bare number is MiB, text a size like ``2G``."""
     if value is None:
         return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PlanError("memory must be a number of MiB or a size such as 2G, not %r" % (value,))
     text = str(value).strip()
     try:
-        size = int(text) << 20 if text.isdigit() else parse_size(text)
+        size = int(text) << 20 if is_ascii_number(text) else parse_size(text)
     except SizeError as error:
         raise PlanError("memory: %s" % error)
     if size < 1 << 20:
@@ -207,6 +251,7 @@ def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> 
     duplicates = sorted({target for target in taken if taken.count(target) > 1})
     if duplicates:
         raise PlanError("disk target %s is given to more than one disk" % ", ".join(duplicates))
+    _check_distinct_storage(disks)
     # Targets left open are filled in order, after the explicit ones: stable across runs.
     resolved = []
     for disk in disks:
@@ -215,6 +260,17 @@ def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> 
             taken.append(disk.target)
         resolved.append(disk)
     return tuple(resolved)
+
+
+def _check_distinct_storage(disks: Sequence[DiskRequest]) -> None:
+    """Two disks on one volume or file would both write to it and corrupt it."""
+    seen: Dict[Tuple[Optional[str], ...], str] = {}
+    for disk in disks:
+        key = ("path", disk.path) if disk.path else ("volume", disk.pool, disk.volume)
+        if key in seen:
+            storage = disk.path or "volume %s/%s" % (disk.pool, disk.volume)
+            raise PlanError("%s and %s are both %s; each disk needs its own storage" % (seen[key], disk.label, storage))
+        seen[key] = disk.label
 
 
 def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest:
@@ -226,7 +282,7 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
     if bus not in DISK_BUSES:
         raise PlanError("%s: bus must be one of %s" % (label, ", ".join(DISK_BUSES)))
     target = entry.get("target")
-    if target is not None and not re.match(r"^(vd|sd|hd)[a-z]{1,3}$", target):
+    if target is not None and not re.fullmatch(_TARGET, target):
         raise PlanError("%s: target must look like vda, sdb or hdc, not %r" % (label, target))
     size = None
     if entry.get("size") is not None:
@@ -239,6 +295,7 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
     if path:
         if not path.startswith("/"):
             raise PlanError("%s: path must be absolute" % label)
+        check_path(path, "%s: path" % label)
         if size is not None or entry.get("volume"):
             raise PlanError("%s: size and volume apply to pool disks, not to path" % label)
         return DiskRequest(index=index, bus=bus, target=target, path=path, format=entry.get("format"),
@@ -272,16 +329,17 @@ def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[
         if kind != "user" and not source:
             raise PlanError("%s: type %s needs %s: <name>" % (label, kind, kind))
         if source:
-            problem = name_problem(source, "%s %s" % (label, kind))
+            check_name = bridge_name_problem if kind == "bridge" else name_problem
+            problem = check_name(source, "%s %s" % (label, kind))
             if problem:
                 raise PlanError(problem)
         model = entry.get("model") or "virtio"
-        if not re.match(_MODEL, model):
+        if not re.fullmatch(_MODEL, model):
             raise PlanError("%s: model %r is not a card model name like virtio or e1000e" % (label, model))
         mac = entry.get("mac")
         if mac is not None:
             mac = mac.lower()
-            if not re.match(_MAC, mac):
+            if not re.fullmatch(_MAC, mac):
                 raise PlanError("%s: mac %r is not a MAC address like 52:54:00:12:34:56" % (label, entry["mac"]))
             if int(mac[:2], 16) & 1:
                 raise PlanError("%s: mac %s is a multicast address; a card needs a unicast one" % (label, mac))
@@ -304,12 +362,16 @@ def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphi
         raise PlanError("graphics.password for vnc is at most 8 characters long (got %d)" % len(password))
     listen = entry.get("listen") or "127.0.0.1"
     try:
+        if not listen.isascii():  # ipaddress reads other scripts' digits on older Pythons
+            raise ValueError(listen)
         ipaddress.ip_address(listen)
     except ValueError:
         raise PlanError("graphics.listen must be an IP address such as 127.0.0.1, not %r" % listen)
     port = entry.get("port")
-    if port is not None and not 5900 <= int(port) <= 65535:
-        raise PlanError("graphics.port must be between 5900 and 65535")
+    if port is not None:
+        port = ascii_int(port, "graphics.port")
+        if not 5900 <= port <= 65535:
+            raise PlanError("graphics.port must be between 5900 and 65535")
     return (Graphics(type=kind, listen=listen, port=port,
                      password=password),)
 
@@ -325,12 +387,69 @@ def _install_param(entry: Optional[Mapping[str, Any]]) -> InstallRequest:
             raise PlanError("install.cdrom: give either pool and volume (an ISO volume) or path (an ISO on the host)")
         if cdrom.get("volume") and not cdrom.get("pool"):
             raise PlanError("install.cdrom: volume %s needs its pool" % cdrom["volume"])
-        media = MediaRef(pool=cdrom.get("pool"), volume=cdrom.get("volume"), path=cdrom.get("path"))
-    request = InstallRequest(method=method, cdrom=media, location=entry.get("location"),
-                             kickstart=entry.get("kickstart"), kickstart_content=entry.get("kickstart_content"),
-                             extra_args=entry.get("extra_args"), boot_dir=entry.get("boot_dir") or DEFAULT_BOOT_DIR)
+        media = _media_param(cdrom)
+    request = InstallRequest(method=method, cdrom=media, location=_location_param(entry.get("location")),
+                             kickstart=_kickstart_param(entry.get("kickstart")),
+                             kickstart_content=entry.get("kickstart_content"), extra_args=entry.get("extra_args"),
+                             boot_dir=check_path(entry.get("boot_dir") or DEFAULT_BOOT_DIR, "install.boot_dir"))
     _check_install(request)
     return request
+
+
+def _media_param(cdrom: Mapping[str, Any]) -> MediaRef:
+    if cdrom.get("path"):
+        return MediaRef(path=check_path(cdrom["path"], "install.cdrom.path"))
+    for key in ("pool", "volume"):
+        problem = name_problem(cdrom[key], "install.cdrom %s" % key)
+        if problem:
+            raise PlanError(problem)
+    return MediaRef(pool=cdrom["pool"], volume=cdrom["volume"])
+
+
+def _location_param(location: Optional[str]) -> Optional[str]:
+    """An install tree: an http, https, ftp or nfs URL, or a host path (kept as given: the code
+    that reads it compares schemes case-insensitively)."""
+    if not location:
+        return location
+    scheme = scheme_of(location)
+    if scheme is None and location.startswith("/"):
+        check_path(location, "install.location")
+    elif scheme not in LOCATION_SCHEMES:
+        raise PlanError("install.location must be an http, https, ftp or nfs URL or an absolute path on the host")
+    elif scheme == "nfs" and not location[4:].startswith("//"):
+        _short_nfs_param(location, "install.location")
+    else:
+        check_url(location, "install.location", LOCATION_SCHEMES)
+    return location
+
+
+def _kickstart_param(kickstart: Optional[str]) -> Optional[str]:
+    """A kickstart reference the installer reads (URL, nfs:, cdrom:, hd:, file:) or a host path."""
+    if not kickstart:
+        return kickstart
+    scheme = scheme_of(kickstart)
+    if scheme is None or scheme not in KICKSTART_SCHEMES:
+        problem = path_problem(kickstart, "install.kickstart")
+        if problem:
+            raise PlanError(problem + " (or a URL: %s)" % ", ".join(KICKSTART_SCHEMES))
+        return kickstart
+    if scheme in _SERVER_SCHEMES or kickstart[len(scheme) + 1:].startswith("//"):
+        return check_url(kickstart, "install.kickstart", KICKSTART_SCHEMES)
+    if scheme == "nfs":
+        return _short_nfs_param(kickstart, "install.kickstart")
+    # cdrom:/ks.cfg, hd:sdb1:/ks.cfg, file:/ks.cfg: places inside the guest, read by its installer.
+    rest = kickstart[len(scheme) + 1:]
+    if not rest or re.search(r"\s", rest):
+        raise PlanError("install.kickstart must be like %s:/ks.cfg, without spaces" % scheme)
+    return scheme + ":" + rest
+
+
+def _short_nfs_param(reference: str, what: str) -> str:
+    """nfs:[options:]server:/path, as anaconda writes NFS references."""
+    rest = reference[4:]
+    if re.search(r"\s", rest) or not re.fullmatch(r"([^:/]+:)?[^:/]+:/.*", rest):
+        raise PlanError("%s must be like nfs://server/path or nfs:server:/path, not %r" % (what, redact_url(reference)))
+    return "nfs:" + rest
 
 
 def _check_install(request: InstallRequest) -> None:
@@ -352,10 +471,6 @@ def _check_install(request: InstallRequest) -> None:
     if (kickstarts or request.extra_args) and method != "location":
         raise PlanError("install.%s needs method: location (the kernel command line is only set for a "
                         "kernel fetched from an install tree)" % (kickstarts[0] if kickstarts else "extra_args"))
-    location = request.location
-    scheme = location.split(":", 1)[0].lower() if location else None
-    if location and not (location.startswith("/") or scheme in ("http", "https", "ftp", "nfs")):
-        raise PlanError("install.location must be an http, https, ftp or nfs URL or an absolute path on the host")
 
 
 # -- what the runner reads ---------------------------------------------------------------------
@@ -646,11 +761,13 @@ def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
 
 
 def _fetch_command(source: str, target: str) -> str:
-    if source.startswith("nfs://"):
-        return shell("nfs-cp", source, target)
+    """The command line shown for a fetch: a URL's credentials are masked (the payload keeps them)."""
+    shown = redact_url(source)
+    if has_scheme(source, ("nfs",)):
+        return shell("nfs-cp", shown, target)
     if "://" in source:
-        return shell("curl", "-fsSL", "-o", target, source)
-    return shell("cp", source, target)
+        return shell("curl", "-fsSL", "-o", target, shown)
+    return shell("cp", shown, target)
 
 
 def _wait_action(request: GuestRequest) -> Action:

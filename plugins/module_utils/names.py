@@ -11,7 +11,10 @@ MAX_NAME_BYTES = 255
 
 # Letters, digits and . _ + - : @ ; no leading dot or dash. Such names are safe as file names in a
 # directory pool, as XML text, and as words on the virsh command lines that plans show.
-_NAME_RE = re.compile(r"^[A-Za-z0-9_+:@][A-Za-z0-9._+:@-]*$")
+# Matched against the whole name (fullmatch): "$" would also accept a name that ends in a newline.
+_NAME_RE = re.compile(r"[A-Za-z0-9_+:@][A-Za-z0-9._+:@-]*")
+# The kernel's limit for interface names (IFNAMSIZ less the terminating NUL).
+MAX_BRIDGE_BYTES = 15
 
 
 def name_problem(name: object, what: str) -> str:
@@ -22,7 +25,20 @@ def name_problem(name: object, what: str) -> str:
         return "%s name is longer than %d bytes" % (what, MAX_NAME_BYTES)
     if ".." in name:
         return "%s name %r must not contain '..'" % (what, name)
-    if not _NAME_RE.match(name):
+    if not _NAME_RE.fullmatch(name):
         return ("%s name %r may only contain letters, digits and . _ + - : @ and must not start with "
                 "'.' or '-'" % (what, name))
+    return ""
+
+
+def bridge_name_problem(name: object, what: str) -> str:
+    """Why ``name`` cannot name a host bridge, or "": a name as above that the kernel accepts as
+    an interface name (at most 15 bytes, no ':')."""
+    problem = name_problem(name, what)
+    if problem:
+        return problem
+    if len(name) > MAX_BRIDGE_BYTES:
+        return "%s name %r is longer than the kernel's %d bytes for an interface" % (what, name, MAX_BRIDGE_BYTES)
+    if ":" in name:
+        return "%s name %r must not contain ':' (the kernel refuses it in interface names)" % (what, name)
     return ""

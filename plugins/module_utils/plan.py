@@ -12,6 +12,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.record import Field, Record
 
 
@@ -20,7 +21,7 @@ def shell(*argv: object) -> str:
     return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
-class PlanError(ValueError):
+class PlanError(RemotevirtError, ValueError):
     """The request cannot be reached from the actual state (a refusal, not a libvirt failure)."""
 
 

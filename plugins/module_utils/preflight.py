@@ -21,12 +21,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
     plan_guest,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import read_state
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import format_size
+from ansible_collections.remotevirt.install.plugins.module_utils.validate import raw_problems, uri_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
-
-# Guest options the module itself supplies for a check: they are not the guest's business.
-_CHECK_DEFAULTS = {"state": "present"}
 
 
 def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
@@ -43,11 +42,13 @@ class Preflight:
         self.libvirt_version: Optional[str] = None
         self._starting: List[Tuple[str, int]] = []  # (guest, memory) of guests this run starts
 
-    def run(self, guests: List[Mapping[str, Any]]) -> Dict[str, Any]:
+    def run(self, guests: List[Any]) -> Dict[str, Any]:
         if not self._check_libvirt():
             return self._result()
-        plans = [self._plan(params) for params in guests]
-        planned = [(params, plan) for params, plan in zip(guests, plans) if plan is not None]
+        checked = [self._checked_options(index, guest) for index, guest in enumerate(guests)]
+        valid = [params for params in checked if params is not None]
+        plans = [self._plan(params) for params in valid]
+        planned = [(params, plan) for params, plan in zip(valid, plans) if plan is not None]
         self._check_space(planned)
         self._check_memory()
         return self._result()
@@ -57,6 +58,10 @@ class Preflight:
                 "libvirt_version": self.libvirt_version}
 
     def _check_libvirt(self) -> bool:
+        bad_uri = uri_problem(self.client.uri)
+        if bad_uri:
+            self.problems.append(problem(None, "options", bad_uri))
+            return False
         try:
             too_old = self.client.version_problem()
         except LibvirtError as error:
@@ -69,10 +74,37 @@ class Preflight:
         self.libvirt_version = version_text(self.client.version())
         return True
 
+    def _checked_options(self, index: int, guest: Any) -> Optional[Dict[str, Any]]:
+        """The guest's options as virt_guest_install's argument spec reads them (defaults filled in,
+        types converted), or None with each of its problems listed."""
+        name = guest_label(index, guest)
+        if not isinstance(guest, Mapping):
+            self.problems.append(problem(name, "options", "guests[%d] must be a dictionary of virt_guest_install "
+                                                          "options, not %s" % (index, type(guest).__name__)))
+            return None
+        spec = guest_argument_spec()
+        messages = list(raw_problems(spec, guest))
+        if not messages:
+            # Imported here: only virt_preflight checks options outside AnsibleModule.
+            from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+            try:
+                validated = ArgumentSpecValidator(spec).validate(guest)
+            except (TypeError, ValueError, AttributeError) as error:  # Ansible's own failure on odd shapes
+                messages = ["options cannot be read: %s" % error]
+            else:
+                messages = [_option_message(error) for error in validated.errors]
+        for message in messages:
+            self.problems.append(problem(name, "options", message))
+        if messages:
+            return None
+        # The connection is the module's: a guest's own uri is not the host being checked.
+        return dict(validated.validated_parameters, uri=self.client.uri)
+
     def _plan(self, params: Mapping[str, Any]) -> Optional[Plan]:
-        name = params.get("name") or "?"
+        name = params["name"]
         try:
-            request = GuestRequest.from_params(dict(_CHECK_DEFAULTS, **params))
+            request = GuestRequest.from_params(params)
         except PlanError as error:
             self.problems.append(problem(name, "options", str(error)))
             return None
@@ -130,10 +162,26 @@ class Preflight:
                                          % (format_size(free), names, format_size(total))))
 
 
+def _option_message(error: Any) -> str:
+    """Ansible's text for one argument spec error; an unknown option's text starts with its name alone."""
+    # Imported here: only virt_preflight checks options outside AnsibleModule.
+    from ansible.module_utils.errors import UnsupportedError
+
+    message = getattr(error, "msg", None) or str(error)
+    return "unknown option(s) %s" % message if isinstance(error, UnsupportedError) else message
+
+
+def guest_label(index: int, guest: Any) -> str:
+    """How problems name a guest: its name, or its place in the list when it has no usable one."""
+    name = guest.get("name") if isinstance(guest, Mapping) else None
+    return name if isinstance(name, str) and name else "guests[%d]" % index
+
+
 def run(params: Mapping[str, Any]) -> Dict[str, Any]:
     client = Client(params["uri"])
+    guests = params.get("guests")
     try:
-        guests = [dict(guest, uri=params["uri"]) for guest in params.get("guests") or []]
-        return Preflight(client, params.get("validate_certs", True), params.get("update_existing", False)).run(guests)
+        return Preflight(client, params.get("validate_certs", True), params.get("update_existing", False)).run(
+            guests if isinstance(guests, list) else [])
     finally:
         client.close()

@@ -8,14 +8,17 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
+
 _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 
 # Matches libvirt's unit grammar (virScaleInteger): b, bytes, K, KiB, KB, ... with an optional
 # decimal fraction on the number ("1.5G"), which libvirt itself does not accept but users expect.
-_SIZE_RE = re.compile(r"^\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>[a-zA-Z]*)\s*$")
+# Digits are [0-9], not \d (which also reads other scripts' digits), and the whole text must match.
+_SIZE_RE = re.compile(r" *(?P<number>[0-9]+(?:\.[0-9]+)?) *(?P<unit>[a-zA-Z]*) *")
 
 
-class SizeError(ValueError):
+class SizeError(RemotevirtError, ValueError):
     """A size that cannot be read."""
 
 
@@ -46,7 +49,7 @@ def parse_size(value: object) -> int:
             raise SizeError("a size cannot be negative: %d" % value)
         return value
     text = str(value)
-    match = _SIZE_RE.match(text)
+    match = _SIZE_RE.fullmatch(text)
     if match is None:
         if text.strip().startswith("-"):
             raise SizeError("a size cannot be negative: %r" % text)

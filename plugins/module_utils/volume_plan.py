@@ -11,11 +11,14 @@ from typing import Any, Mapping, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
+from ansible_collections.remotevirt.install.plugins.module_utils.validate import check_strings, check_uri, check_url
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Permissions, Volume
 
 PREALLOCATIONS = ("sparse", "metadata", "full")
+SOURCE_URL_SCHEMES = ("http", "https", "ftp", "file")
 CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 # Formats whose bytes are the guest-visible content: a download fills them as-is and can be grown.
 RAW_FORMATS = ("raw", "iso")
@@ -92,8 +95,11 @@ class VolumeRequest(Record):
     @classmethod
     def from_params(cls, params: Mapping[str, Any], permissions: Permissions = Permissions()) -> "VolumeRequest":
         """Validate module parameters; ``permissions`` are already resolved to numeric ids."""
+        check_strings(params)
+        if params.get("uri") is not None:
+            check_uri(params["uri"])
         for key, what in (("pool", "pool"), ("name", "volume")):
-            problem = name_problem(params[key], what)
+            problem = name_problem(params.get(key), what)
             if problem:
                 raise PlanError(problem)
         pool = params["pool"]
@@ -107,7 +113,7 @@ class VolumeRequest(Record):
             allocation=_size_param(params, "allocation", allow_zero=True),
             clone_from=_ref_param(params, "clone_from", pool),
             backing_volume=_ref_param(params, "backing_volume", pool),
-            source_url=params.get("source_url"),
+            source_url=_url_param(params.get("source_url")),
             checksum=Checksum.parse(params["checksum"]) if params.get("checksum") else None,
             permissions=permissions,
             allow_shrink=bool(params.get("allow_shrink")),
@@ -125,8 +131,6 @@ class VolumeRequest(Record):
             raise PlanError("%s are mutually exclusive: a volume has one origin" % " and ".join(sources))
         if self.checksum and not self.source_url:
             raise PlanError("checksum applies to source_url, which is not set")
-        if self.source_url and self.source_url.split(":", 1)[0].lower() not in ("http", "https", "ftp", "file"):
-            raise PlanError("source_url must be an http, https, ftp or file URL")
         if self.backing_volume and self.format not in (None, "qcow2"):
             raise PlanError("a volume with backing_volume is a qcow2 overlay; format %s cannot have one" % self.format)
         if self.preallocation == "metadata" and self.format not in (None, "qcow2"):
@@ -154,6 +158,13 @@ def _size_param(params: Mapping[str, Any], key: str, allow_zero: bool = False) -
     if size == 0 and not allow_zero:
         raise PlanError("%s must be larger than zero" % key)
     return size
+
+
+def _url_param(url: Optional[str]) -> Optional[str]:
+    """source_url with its scheme in lower case; a scheme://host URL (file:///path for host files)."""
+    if not url:
+        return None
+    return check_url(url, "source_url", SOURCE_URL_SCHEMES)
 
 
 def _ref_param(params: Mapping[str, Any], key: str, pool: str) -> Optional[VolumeRef]:
@@ -356,7 +367,7 @@ def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
     size = state.download_size
     if size is None and request.capacity is None:
         raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
-                        % request.source_url)
+                        % redact_url(request.source_url))
     fmt = request.format or "raw"
     initial = size if size is not None else request.capacity
     _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
@@ -372,7 +383,8 @@ def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
 
 
 def _upload_action(request: VolumeRequest, length: int) -> Action:
-    command = shell("curl", "-fsSL", request.source_url) + " | " + shell(
+    # The URL's credentials are masked on the command line; the payload keeps them for the download.
+    command = shell("curl", "-fsSL", redact_url(request.source_url)) + " | " + shell(
         "virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
     if request.checksum:
         command += "  # expect %s" % request.checksum.text
@@ -404,7 +416,7 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
             raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set replace_content: "
                             "true to replace it with %s" % (request.label, request.checksum.algorithm,
                                                             state.content_digest, request.checksum.text,
-                                                            request.source_url))
+                                                            redact_url(request.source_url)))
         if state.users or state.dependents:
             raise PlanError("volume %s exists with different content than checksum %s, but it %s: it is never "
                             "replaced while in use" % (request.label, request.checksum.text, depended_on(state)))

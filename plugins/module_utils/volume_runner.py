@@ -12,7 +12,9 @@ import pwd
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.validate import account_problem, is_ascii_number, octal_mode
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRef,
     VolumeRequest,
@@ -20,7 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan imp
     plan_volume,
     predicted_path,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Permissions, Volume, normalise_mode
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Permissions, Volume
 
 
 def is_local_uri(uri: str) -> bool:
@@ -30,39 +32,27 @@ def is_local_uri(uri: str) -> bool:
 
 
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
-    """Mode as four octal digits and owner/group as numeric ids, as libvirt stores them."""
+    """Mode as four octal digits (0000-0777) and owner/group as numeric ids, as libvirt stores them."""
     mode = params.get("mode")
-    if isinstance(mode, int):  # YAML 1.1 reads an unquoted 0640 as the number 416
-        mode = "%o" % mode
-    if mode is not None:
-        try:
-            mode = normalise_mode(mode)
-        except ValueError:
-            raise PlanError("mode must be octal, like 0640, not %r" % mode)
-        if int(mode, 8) > 0o7777:
-            raise PlanError("mode %s is not a file mode" % mode)
-    return Permissions(mode=mode, owner=_numeric_id(params.get("owner"), pwd.getpwnam, "user"),
+    return Permissions(mode=None if mode is None else octal_mode(mode),
+                       owner=_numeric_id(params.get("owner"), pwd.getpwnam, "user"),
                        group=_numeric_id(params.get("group"), grp.getgrnam, "group"))
 
 
 def _numeric_id(value: Optional[str], lookup: Any, what: str) -> Optional[int]:
+    """A numeric id (ASCII digits only) as it is, a name looked up on the host."""
     if value is None:
         return None
-    if str(value).isdigit():
-        return int(value)
+    text = str(value)
+    problem = account_problem(text, what)
+    if problem:
+        raise PlanError(("owner" if what == "user" else "group") + ": " + problem)
+    if is_ascii_number(text):
+        return int(text)
     try:
-        return lookup(value)[2]
+        return lookup(text)[2]
     except KeyError:
         raise PlanError("%s %r does not exist on this host" % (what, value))
-
-
-class RunError(Exception):
-    """A refusal or failure to report with fail_json; ``plan`` is what was planned, if anything."""
-
-    def __init__(self, message: str, plan: Optional[Plan] = None, changed: bool = False) -> None:
-        super().__init__(message)
-        self.plan = plan
-        self.changed = changed
 
 
 # -- reading the host --------------------------------------------------------------------------

@@ -126,7 +126,7 @@ options:
             description: Name of the ISO volume.
             type: str
           path:
-            description: Path of the ISO on the host.
+            description: Absolute path of the ISO on the host, without V(..) components.
             type: str
       location:
         description:
@@ -135,23 +135,29 @@ options:
           - NFS trees are read with libnfs's C(nfs-ls) and C(nfs-cp) on the host (package C(libnfs-utils));
             libnfs options go in the URL's query, for example V(nfs://server/export/tree?version=4).
           - Known layouts are Fedora/RHEL (C(images/pxeboot/)) and Debian/Ubuntu netboot trees.
+          - Schemes are read in any case; a URL names a host and holds no spaces; a host path is
+            absolute, without V(..) components. URL credentials are masked in plans, messages and logs.
         type: str
       kickstart:
         description:
           - Kickstart (Red Hat family) or preseed (Debian family) for a V(location) install.
           - An V(http://), V(https://), V(ftp://), V(nfs:), V(cdrom:) or V(hd:) reference is passed to
             the installer as it is (C(inst.ks=) or C(preseed/url=)).
-          - A path on the host is read there and put into the initrd.
+          - A path on the host (absolute, without V(..) components) is read there and put into the initrd.
+          - Schemes are read in any case (V(HTTP://) is a URL, not a path) and passed on in lower case.
         type: str
       kickstart_content:
         description:
           - Kickstart or preseed text, written into the initrd by the module and never logged.
+          - Lines and tabs are its content; a NUL character is refused.
         type: str
       extra_args:
         description: More kernel command line arguments for a V(location) install, such as V(console=ttyS0).
         type: str
       boot_dir:
-        description: Directory on the host where the fetched kernel and initrd wait until the install starts.
+        description:
+          - Directory on the host where the fetched kernel and initrd wait until the install starts.
+          - An absolute path without V(..) components.
         type: path
         default: /var/lib/libvirt/boot
   disks:
@@ -188,7 +194,9 @@ options:
         type: str
         choices: [sparse, metadata, full]
       path:
-        description: A file or block device on the host.
+        description:
+          - A file or block device on the host, as an absolute path without V(..) components.
+          - Two disks never share a volume or a path, and no disk is the install cdrom.
         type: path
       bus:
         description: Disk bus.
@@ -214,7 +222,7 @@ options:
         description: A libvirt network; it must exist and be active.
         type: str
       bridge:
-        description: A bridge on the host.
+        description: A bridge on the host; a kernel interface name (at most 15 bytes, no V(:)).
         type: str
       type:
         description: Kind of card; inferred from O(networks[].network) or O(networks[].bridge) when not set.
@@ -251,6 +259,7 @@ options:
       - File on the host that receives the guest's serial console (BIOS, boot loader, kernel and
         installer output), appended across boots.
       - A new guest uses C(/var/log/libvirt/qemu/<name>-serial.log) when this is not set.
+      - An absolute path without V(..) components.
     type: path
   autostart:
     description: Start the guest when the host boots. Not set leaves it as it is.
@@ -432,76 +441,17 @@ domain:
     serial_log: /var/log/libvirt/qemu/web01-serial.log
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import run
-from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import run_module
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
+from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import RemotevirtModule, run_module
 
 
 def argument_spec() -> dict:
-    disk = dict(
-        pool=dict(type="str"),
-        volume=dict(type="str"),
-        size=dict(type="str"),
-        format=dict(type="str", choices=["qcow2", "raw"]),
-        preallocation=dict(type="str", choices=["sparse", "metadata", "full"]),
-        path=dict(type="path"),
-        bus=dict(type="str", default="virtio", choices=["virtio", "sata", "scsi", "ide"]),
-        target=dict(type="str"),
-        allow_in_use=dict(type="bool", default=False),
-    )
-    network = dict(
-        network=dict(type="str"),
-        bridge=dict(type="str"),
-        type=dict(type="str", choices=["network", "bridge", "user"]),
-        model=dict(type="str", default="virtio"),
-        mac=dict(type="str"),
-    )
-    install = dict(
-        method=dict(type="str", choices=["pxe", "cdrom", "location", "import"]),
-        cdrom=dict(type="dict", options=dict(pool=dict(type="str"), volume=dict(type="str"), path=dict(type="str"))),
-        location=dict(type="str"),
-        kickstart=dict(type="str"),
-        kickstart_content=dict(type="str", no_log=True),
-        extra_args=dict(type="str"),
-        boot_dir=dict(type="path", default="/var/lib/libvirt/boot"),
-    )
-    graphics = dict(
-        type=dict(type="str", default="vnc", choices=["none", "vnc", "spice"]),
-        listen=dict(type="str", default="127.0.0.1"),
-        port=dict(type="int"),
-        password=dict(type="str", no_log=True),
-    )
-    return dict(
-        uri=dict(type="str", default="qemu:///system"),
-        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
-        name=dict(type="str", required=True),
-        state=dict(type="str", default="present", choices=["present", "running", "installed", "absent"]),
-        domain_type=dict(type="str", default="auto", choices=["auto", "kvm", "qemu"]),
-        memory=dict(type="raw"),
-        vcpus=dict(type="int"),
-        cpu=dict(type="str", choices=["host-model", "host-passthrough", "maximum"]),
-        machine=dict(type="str"),
-        arch=dict(type="str"),
-        firmware=dict(type="str", choices=["bios", "uefi"]),
-        secure_boot=dict(type="bool", default=False),
-        install=dict(type="dict", options=install),
-        disks=dict(type="list", elements="dict", options=disk),
-        networks=dict(type="list", elements="dict", options=network),
-        graphics=dict(type="dict", options=graphics),
-        serial_log=dict(type="path"),
-        autostart=dict(type="bool"),
-        wait=dict(type="bool", default=False),
-        wait_timeout=dict(type="int", default=3600),
-        reinstall=dict(type="bool", default=False),
-        remove_storage=dict(type="bool", default=False),
-        validate_certs=dict(type="bool", default=True),
-    )
+    return guest_argument_spec()
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = RemotevirtModule(argument_spec=argument_spec(), supports_check_mode=True)
     run_module(module, run)
 
 

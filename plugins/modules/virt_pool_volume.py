@@ -102,6 +102,10 @@ options:
     description:
       - Create the volume from the content of this http, https, ftp or file URL. The host fetches
         it; nothing passes through the controller.
+      - The scheme is read in any case (V(HTTPS://) is V(https://)); the URL names a host
+        (V(file:///path) for a file on the host) and holds no spaces or control characters.
+      - User information in the URL (V(https://user:password@host/...)) is used for the download and
+        masked everywhere else (plan, messages, results, the host's log).
       - When the volume exists it is left alone, unless O(checksum) is set and its content differs;
         then the task fails, or with O(replace_content=true) the volume is replaced.
     type: str
@@ -135,13 +139,14 @@ options:
   mode:
     description:
       - Octal file mode of the volume, for example V('0640'). File-based pools only.
+      - Between V('0000') and V('0777'); setuid, setgid and sticky bits (V('4755'), V('07777')) are refused.
       - Set at creation; changing it on an existing volume needs a local O(uri).
     type: raw
   owner:
-    description: User name or uid that owns the volume file. File-based pools only.
+    description: User name or uid (digits 0-9) that owns the volume file. File-based pools only.
     type: str
   group:
-    description: Group name or gid of the volume file. File-based pools only.
+    description: Group name or gid (digits 0-9) of the volume file. File-based pools only.
     type: str
 notes:
   - Pool volumes are listed again (C(virsh pool-refresh)) before every lookup, so files placed in
@@ -271,10 +276,8 @@ volume:
     backing_path: null
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
-from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import run_module
+from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import RemotevirtModule, run_module
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import run
 
 
@@ -305,7 +308,7 @@ def argument_spec() -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = RemotevirtModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[("clone_from", "backing_volume", "source_url"), ("preallocation", "allocation")],

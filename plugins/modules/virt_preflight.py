@@ -38,10 +38,14 @@ attributes:
 options:
   guests:
     description:
-      - Guests as the options of M(remotevirt.install.virt_guest_install) (without O(uri), which is
-        taken from this module).
+      - Guests as the options of M(remotevirt.install.virt_guest_install), each checked against that
+        module's argument spec. A guest's O(uri) is ignored; this module's O(uri) is the host checked.
+      - An entry that is not such a dictionary (a list, a string, unknown or misspelled options, wrong
+        types, no name) is reported as a problem of check V(options), like every other problem.
+      - Secrets in the guests (O(ignore:install.kickstart_content), O(ignore:graphics.password), URL
+        credentials) are masked in the host's log of the invocation and in the result.
     type: list
-    elements: dict
+    elements: raw
     required: true
   validate_certs:
     description: Verify TLS certificates when probing install trees over HTTPS.
@@ -128,24 +132,44 @@ libvirt_version:
   sample: 9.0.0
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from typing import Any, Dict, Iterator, Mapping
 
-from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import require_libraries
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
+from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import (
+    RemotevirtModule,
+    no_log_strings,
+    run_module,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils.preflight import run
 
 
-def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
-            uri=dict(type="str", default="qemu:///system"),
-            guests=dict(type="list", elements="dict", required=True),
-            validate_certs=dict(type="bool", default=True),
-            update_existing=dict(type="bool", default=False),
-        ),
-        supports_check_mode=True,
+def argument_spec() -> dict:
+    return dict(
+        uri=dict(type="str", default="qemu:///system"),
+        # Not elements=dict with the guest's options: each guest is checked on its own, so that a
+        # malformed one is a listed problem and not the failure of the whole task.
+        guests=dict(type="list", elements="raw", required=True),
+        validate_certs=dict(type="bool", default=True),
+        update_existing=dict(type="bool", default=False),
     )
-    require_libraries(module)
-    module.exit_json(changed=False, check_mode=module.check_mode, **run(module.params))
+
+
+def guest_secrets(params: Mapping[str, Any]) -> Iterator[str]:
+    """The values of the guests' no_log options, which AnsibleModule cannot see in a raw list."""
+    guests = params.get("guests")
+    if isinstance(guests, list):
+        spec = guest_argument_spec()
+        for guest in guests:
+            yield from no_log_strings(spec, guest)
+
+
+def check(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str, Any]:
+    return dict(run(params), changed=False, check_mode=check_mode)
+
+
+def main() -> None:
+    module = RemotevirtModule(argument_spec=argument_spec(), supports_check_mode=True, secrets=guest_secrets)
+    run_module(module, check)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,20 @@ import itertools
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 from lxml import etree
 
 SCHEMA_DIR = os.environ.get("LIBVIRT_SCHEMA_DIR", "/usr/share/libvirt/schemas")
 _schemas: dict = {}
 _names = itertools.count()
+
+# Property tests: enough examples to find the odd character, few enough to keep the unit suite
+# well under a minute; libvirt's test driver answers in its own time, so no deadline.
+settings.register_profile("remotevirt", max_examples=60, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=2000, deadline=None,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "remotevirt"))
 
 
 def relaxng(kind: str) -> etree.RelaxNG:

@@ -885,3 +885,98 @@ def test_a_new_path_disk_is_raw_unless_told():
     told = [dict(PATH_DISK[0], format="qcow2")]
     plan = plan_guest(request(disks=told, **importing), new_state(DiskState(format="qcow2")))
     assert payload(plan, "define")["domain"].disks[0].format == "qcow2"
+
+
+# -- from_params: every string option checked before the host is read -----------------------------
+VALIDATION_REFUSALS = [
+    ("newline in the name", dict(name="web01\n"), "name: contains a control character (U+000A)"),
+    ("NUL in extra_args", dict(install=dict(LOCATION, extra_args="console=ttyS0\x00")),
+     "install.extra_args: contains a control character (U+0000)"),
+    ("newline in extra_args", dict(install=dict(LOCATION, extra_args="a\nb")), "install.extra_args: contains"),
+    ("NUL in kickstart_content", dict(install=dict(LOCATION, kickstart_content="rootpw x\x00")),
+     "install.kickstart_content: contains a control character (U+0000)"),
+    ("escape in machine", dict(machine="q35\x1b"), "machine: contains a control character (U+001B)"),
+    ("machine with a space", dict(machine="pc q35"), "machine must be a name such as q35"),
+    ("arch with a slash", dict(arch="x86/64"), "arch must be a name such as x86_64"),
+    ("target with a newline", dict(disks=[dict(pool="p", size="1G", target="vda\n")]), "disks[0].target: contains"),
+    ("mac with a newline", dict(networks=[dict(network="n", mac="52:54:00:12:34:56\n")]), "networks[0].mac: contains"),
+    ("model with a newline", dict(networks=[dict(network="n", model="virtio\n")]), "networks[0].model: contains"),
+    ("bridge longer than the kernel's limit", dict(networks=[dict(bridge="bridge-for-provisioning")]),
+     "longer than the kernel's 15 bytes"),
+    ("unicode digits in vcpus", dict(vcpus="\u0663"), "vcpus must be a whole number written with the digits 0-9"),
+    ("unicode digits in memory", dict(memory="\u0662\u0660\u0664\u0668"), "memory: cannot read size"),
+    ("memory as a list", dict(memory=[2048]), "memory must be a number of MiB or a size"),
+    ("unicode digits in the port", dict(graphics=dict(port="\u0665\u0669\u0660\u0660")), "graphics.port must be a whole"),
+    ("unicode digits in listen", dict(graphics=dict(listen="\u0661\u0662\u0667.0.0.1")), "graphics.listen must be an IP"),
+    ("relative boot_dir", dict(install=dict(LOCATION, boot_dir="boot")), "install.boot_dir must be an absolute path"),
+    ("boot_dir with ..", dict(install=dict(LOCATION, boot_dir="/var/lib/../../etc")),
+     "install.boot_dir must not contain '..'"),
+    ("serial_log with ..", dict(serial_log="/var/log/../../etc/passwd"), "serial_log must not contain '..'"),
+    ("disk path with ..", dict(disks=[dict(path="/srv/../etc/shadow")]), "disks[0]: path must not contain '..'"),
+    ("relative cdrom path", dict(install=dict(method="cdrom", cdrom=dict(path="d.iso"))),
+     "install.cdrom.path must be an absolute path"),
+    ("cdrom volume with a slash", dict(install=dict(method="cdrom", cdrom=dict(pool="iso", volume="a/d.iso"))),
+     "install.cdrom volume name 'a/d.iso' may only contain"),
+    ("location with a space", dict(install=dict(method="location", location="http://m/os tree")),
+     "install.location must not contain spaces"),
+    ("location without a host", dict(install=dict(method="location", location="http:///os")),
+     "install.location must name a host"),
+    ("location with ..", dict(install=dict(method="location", location="/srv/../tree")), "must not contain '..'"),
+    ("short nfs location without a path", dict(install=dict(method="location", location="nfs:srv")),
+     "install.location must be like nfs://server/path or nfs:server:/path"),
+    ("relative kickstart", dict(install=dict(LOCATION, kickstart="ks.cfg")), "install.kickstart must be an absolute"),
+    ("kickstart URL with a space", dict(install=dict(LOCATION, kickstart="http://k/ks file.cfg")),
+     "install.kickstart must not contain spaces"),
+    ("kickstart URL without a host", dict(install=dict(LOCATION, kickstart="HTTP:ks.cfg")),
+     "install.kickstart must name a host"),
+    ("same volume twice", dict(disks=[dict(pool="p", volume="a.qcow2"), dict(pool="p", volume="a.qcow2")]),
+     "disks[0] and disks[1] are both volume p/a.qcow2"),
+    ("a named volume equal to a default name",
+     dict(disks=[dict(pool="p", size="1G"), dict(pool="p", volume="web01-disk0.qcow2")]),
+     "disks[0] and disks[1] are both volume p/web01-disk0.qcow2"),
+    ("same path twice", dict(disks=[dict(path="/srv/a.img"), dict(path="/srv/a.img", bus="sata")]),
+     "disks[0] and disks[1] are both /srv/a.img"),
+    ("a disk path that is the cdrom", dict(install=dict(method="cdrom", cdrom=dict(path="/srv/d.iso")),
+                                           disks=[dict(path="/srv/d.iso")]),
+     "disks[0] is the install cdrom /srv/d.iso too"),
+    ("a disk volume that is the cdrom", dict(install=CDROM, disks=[dict(pool="iso", volume="d.iso")]),
+     "disks[0] is the install cdrom iso/d.iso too"),
+    ("tls uri without a port", dict(uri="qemu+tls://hv1/system"), "needs an explicit port for the tls transport"),
+    ("uri with a newline", dict(uri="qemu:///system\n"), "uri: contains a control character"),
+]
+
+
+@pytest.mark.parametrize("params, message", [entry[1:] for entry in VALIDATION_REFUSALS],
+                         ids=[entry[0] for entry in VALIDATION_REFUSALS])
+def test_from_params_checks_every_string(params, message):
+    with pytest.raises(PlanError) as error:
+        request(**params)
+    assert message in str(error.value)
+
+
+def test_kickstart_content_may_hold_lines_and_tabs():
+    assert request(install=dict(LOCATION, kickstart_content="rootpw x\n\tpart /\n")).install.kickstart_content
+
+
+@pytest.mark.parametrize("kickstart, on_host, given", [
+    ("HTTP://k/ks.cfg", False, "http://k/ks.cfg"),
+    ("Nfs:srv:/ks.cfg", False, "nfs:srv:/ks.cfg"),
+    ("cdrom:/ks.cfg", False, "cdrom:/ks.cfg"),
+    ("hd:sdb1:/ks.cfg", False, "hd:sdb1:/ks.cfg"),
+    ("/srv/ks.cfg", True, "/srv/ks.cfg"),
+])
+def test_kickstart_schemes_are_case_insensitive(kickstart, on_host, given):
+    """HTTP://k/ks.cfg is a URL for the installer (given to it in lower case), not a host path."""
+    install = request(install=dict(LOCATION, kickstart=kickstart)).install
+    assert (install.kickstart_on_host, install.kickstart) == (on_host, given)
+
+
+def test_fetch_commands_never_show_url_credentials():
+    """The plan's command lines mask the user information; the fetch payload keeps the real URL."""
+    tree = InstallTree("redhat", "http://u:Pw-9@m/os/images/pxeboot/vmlinuz", "NFS://u:Pw-9@m/os/initrd.img")
+    plan = plan_guest(request(install=dict(method="location", location="http://u:Pw-9@m/os"), disks=NEW_DISK),
+                      new_state(tree=tree))
+    assert commands(plan)[1:3] == ["curl -fsSL -o %s 'http://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
+                                   "nfs-cp 'NFS://***@m/os/initrd.img' %s" % INITRD]
+    assert "Pw-9" not in " ".join(commands(plan))
+    assert payload(plan, "fetch")["source"] == tree.kernel

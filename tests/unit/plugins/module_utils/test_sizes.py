@@ -56,3 +56,10 @@ def test_format_size_is_exact(size, text):
 @pytest.mark.parametrize("size, text", [(246655782912 + 512, "229.7G"), (1536 + 1, "1.5K")])
 def test_format_size_rounds_what_no_unit_divides(size, text):
     assert format_size(size) == text
+
+
+@pytest.mark.parametrize("text", ["\u0662\u0660G", "2\u00b2G", "\uff12G", "20G\n", "\t20G", "20\u2009G", "1.\u0665G"])
+def test_parse_size_reads_only_ascii_digits_and_spaces(text):
+    """Python's \\d and int() read other scripts' digits; libvirt does not."""
+    with pytest.raises(SizeError):
+        parse_size(text)

@@ -230,3 +230,39 @@ def test_diff_shows_managed_fields_only():
     assert "<capacity unit=\"bytes\">10737418240</capacity>" in plan.before
     assert "<capacity unit=\"bytes\">21474836480</capacity>" in plan.after
     assert "allocation" not in plan.before and "path" not in plan.before
+
+
+VALIDATION_REFUSALS = [
+    (dict(name="v.qcow2\n"), "name: contains a control character (U+000A)"),
+    (dict(pool="p\n"), "pool: contains a control character (U+000A)"),
+    (dict(capacity="\u0661G"), "capacity: cannot read size"),
+    (dict(capacity="1G\n"), "capacity: contains a control character"),
+    (dict(allocation="\uff11M"), "allocation: cannot read size"),
+    (dict(clone_from="tpl/base.qcow2\x00"), "clone_from: contains a control character (U+0000)"),
+    (dict(source_url="http://h/d.iso\n"), "source_url: contains a control character"),
+    (dict(source_url="http://h/d 1.iso"), "source_url must not contain spaces"),
+    (dict(source_url="https:///d.iso"), "source_url must name a host"),
+    (dict(source_url="file://d.iso"), "source_url must be file:///<absolute path>"),
+    (dict(source_url="http://h/d.iso", checksum="sha256:" + "ab" * 32 + "\n"), "checksum: contains a control"),
+    (dict(uri="qemu+tcp://hv1/system"), "needs an explicit port for the tcp transport"),
+]
+
+
+@pytest.mark.parametrize("params, message", VALIDATION_REFUSALS)
+def test_every_string_is_checked(params, message):
+    with pytest.raises(PlanError) as error:
+        request(**params)
+    assert message in str(error.value)
+
+
+def test_source_url_scheme_is_case_insensitive_and_kept_lower():
+    assert request(source_url="HTTPS://h/d.iso", format="raw").source_url == "https://h/d.iso"
+
+
+def test_upload_command_never_shows_url_credentials():
+    """The command line masks the user information; the payload keeps the URL for the download."""
+    url = "https://user:Pw-secret@h/d.iso"
+    plan = plan_volume(request(name="d.iso", format="iso", source_url=url), VolumeState(POOL, download_size=1 << 20))
+    assert steps(plan)[1] == ("upload", "curl -fsSL 'https://***@h/d.iso' | virsh vol-upload --pool p --vol d.iso "
+                                        "--file /dev/stdin")
+    assert plan.actions[1].payload["url"] == url

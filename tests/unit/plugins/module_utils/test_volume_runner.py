@@ -125,3 +125,20 @@ def test_a_volume_that_backs_another_is_kept(unique_name, test_client):
         run(params(name=base, state="absent"), check_mode=False, diff=False)
     for name in (overlay, base):
         run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"mode": "07777"}, "between 0000 and 0777"),
+    ({"mode": "4755"}, "between 0000 and 0777"),
+    ({"mode": 0o4755}, "between 0000 and 0777"),
+    ({"mode": True}, "octal text"),
+    ({"owner": "\u0661\u0660\u0660"}, "owner: user '\u0661\u0660\u0660' is neither a numeric id"),
+    ({"owner": "root\x00"}, "owner: user 'root\\x00' is neither"),
+    ({"group": "4294967295"}, "group: group id 4294967295 is larger than"),
+])
+def test_resolve_permissions_refuses(given, message):
+    """Modes beyond 0777 (setuid, setgid, sticky), non-ASCII ids and odd names are refused at plan time."""
+    from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
+    with pytest.raises(PlanError) as error:
+        resolve_permissions(given)
+    assert message in str(error.value)

@@ -109,3 +109,32 @@ def test_argument_spec_marks_secrets_no_log():
     spec = virt_guest_install.argument_spec()
     assert spec["install"]["options"]["kickstart_content"]["no_log"] is True
     assert spec["graphics"]["options"]["password"]["no_log"] is True
+
+
+def test_no_secret_reaches_the_host_log_of_the_invocation(capsys, monkeypatch):
+    """AnsibleModule logs the invocation on the host: a multi-line kickstart (escaped in a dict's
+    repr) and URL credentials are masked there too."""
+    from ansible.module_utils import basic
+    lines = []
+    monkeypatch.setattr(basic, "has_journal", False)
+    monkeypatch.setattr(basic.AnsibleModule, "_log_to_syslog", lambda self, msg: lines.append(msg))
+    code, result, out = invoke(capsys, name="ks-log", install=dict(
+        method="location", location="http://tree-user:Url-Secret-7@127.0.0.1:1/os",
+        kickstart_content=SECRET + "\nuser --password=Second-Line-Secret"),
+        disks=[dict(pool="default-pool", size="1G")], _ansible_check_mode=True)
+    assert code == 1 and lines and lines[0].startswith("Invoked with")
+    for secret in ("Kick-Start-Secret-42", "Second-Line-Secret", "Url-Secret-7", "tree-user:"):
+        assert secret not in lines[0] and secret not in out, secret
+    assert "http://***@127.0.0.1:1/os" in result["msg"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(install=[dict(method="pxe")]), "install must be a dictionary of its suboptions, not a list"),
+    (dict(vcpus="\u0663"), "vcpus: '\u0663' is not a whole number written with the digits 0-9"),
+    (dict(name="web01\n"), "name: contains a control character (U+000A)"),
+    (dict(uri="qemu+tcp://hv1/system"), "uri 'qemu+tcp://hv1/system' needs an explicit port"),
+])
+def test_malformed_options_fail_with_one_message(capsys, args, message):
+    args.setdefault("name", "bad01")
+    code, result = invoke(capsys, _ansible_check_mode=True, **args)[:2]
+    assert code == 1 and result["msg"].startswith(message) and "exception" not in result

@@ -36,3 +36,24 @@ def test_runtime_refusal_fails_without_traceback(capsys):
     assert code == 1 and "exception" not in result
     assert result["msg"].startswith("storage pool 'nope' does not exist on test:///default")
     assert result["plan"] == [] and result["changed"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(mode="07777"), "mode 7777 is not a permission mode between 0000 and 0777"),
+    (dict(mode="4755"), "mode 4755 is not a permission mode"),
+    (dict(owner="\u0661\u0660\u0660"), "owner: user"),
+    (dict(capacity="\u0661G"), "capacity: cannot read size"),
+    (dict(name="v\n"), "name: contains a control character (U+000A)"),
+])
+def test_refusals_of_malformed_values(capsys, args, message):
+    base = dict(uri="test:///default", pool="default-pool", name="x", capacity="1M", _ansible_check_mode=True)
+    code, result = invoke(capsys, **dict(base, **args))
+    assert code == 1 and result["msg"].startswith(message) and result["plan"] == []
+
+
+def test_url_credentials_are_masked_everywhere(capsys):
+    code, result = invoke(capsys, uri="test:///default", pool="default-pool", name="x.iso", format="iso",
+                          source_url="http://iso-user:Url-Secret-9@127.0.0.1:1/x.iso", _ansible_check_mode=True)
+    text = json.dumps(result)
+    assert code == 1 and "Url-Secret-9" not in text and "iso-user:" not in text
+    assert result["msg"].startswith("cannot download http://***@127.0.0.1:1/x.iso")

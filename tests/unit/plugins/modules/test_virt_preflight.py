@@ -1,0 +1,96 @@
+"""The virt_preflight entry point: guests checked with virt_guest_install's own argument spec,
+malformed guests listed as problems, secrets in guests kept out of the host log and the result."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install, virt_preflight
+
+KICKSTART = "rootpw --plaintext Kick-Start-Secret-42\nuser --password=Second-Line-Secret\n"
+
+
+@pytest.fixture
+def host_log(monkeypatch):
+    """Every line AnsibleModule would write to the host's syslog (journald's binding forced off)."""
+    lines = []
+    monkeypatch.setattr(basic, "has_journal", False)
+    monkeypatch.setattr(basic.AnsibleModule, "_log_to_syslog", lambda self, msg: lines.append(msg))
+    return lines
+
+
+def invoke(capsys, **args):
+    args.setdefault("uri", "test:///default")
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exited:
+            virt_preflight.main()
+    out = capsys.readouterr().out
+    return exited.value.code, json.loads(out), out
+
+
+def test_guests_use_the_argument_spec_of_virt_guest_install():
+    assert virt_preflight.guest_secrets.__module__ == virt_preflight.__name__
+    from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
+    assert virt_guest_install.argument_spec() == guest_argument_spec()
+
+
+def test_secrets_in_guests_reach_neither_the_host_log_nor_the_result(capsys, host_log):
+    guest = {"name": "sec01", "install": {"method": "location", "location": "http://mirror-user:Url-Secret-7@127.0.0.1:1/os",
+                                          "kickstart_content": KICKSTART},
+             "graphics": {"password": "Vnc-Pw-8"}, "disks": [{"pool": "default-pool", "size": "1M"}]}
+    code, result, out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
+    assert code == 0 and not result["ok"]
+    logged = "\n".join(host_log)
+    assert logged.startswith("Invoked with")
+    for secret in ("Kick-Start-Secret-42", "Second-Line-Secret", "Url-Secret-7", "Vnc-Pw-8", "mirror-user:"):
+        assert secret not in logged, secret
+        assert secret not in out, secret
+    masked = result["invocation"]["module_args"]["guests"][0]
+    assert masked["install"]["kickstart_content"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert masked["graphics"]["password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+MALFORMED = [
+    (5, "guests[0]", "guests[0] must be a dictionary of virt_guest_install options, not int"),
+    ("web01", "guests[0]", "guests[0] must be a dictionary of virt_guest_install options, not str"),
+    ([{"name": "x"}], "guests[0]", "must be a dictionary of virt_guest_install options, not list"),
+    ({"memory": "1G"}, "guests[0]", "missing required arguments: name"),
+    ({"name": "x", "colour": "blue"}, "x", "unknown option(s) colour. Supported parameters include:"),
+    ({"name": "x", "install": [1]}, "x", "install must be a dictionary of its suboptions, not a list"),
+    ({"name": "x", "disks": [{"pool": "p", "size": "1G"}, 7]}, "x", "disks[1] must be a dictionary of its suboptions"),
+    ({"name": "x", "vcpus": "lots"}, "x", "vcpus"),
+    ({"name": "x", "vcpus": "\u0663"}, "x", "vcpus: '\u0663' is not a whole number written with the digits 0-9"),
+    ({"name": "x", "state": "exploded"}, "x", "value of state must be one of"),
+    ({"name": ["x"]}, "guests[0]", "name must be text, not a list"),
+    ({"name": "x", "disks": [{"pool": {"a": 1}}]}, "x", "disks[0].pool must be text, not a dictionary"),
+    ({"name": "x\n", "install": {"method": "import"}, "disks": [{"pool": "default-pool", "size": "1M"}]}, "x\n",
+     "name: contains a control character (U+000A)"),
+]
+
+
+@pytest.mark.parametrize("guest, label, message", MALFORMED)
+def test_malformed_guests_are_listed_problems(capsys, guest, label, message):
+    """Never a traceback or a failed task: each malformed guest is a problem of check 'options'."""
+    code, result, _out = invoke(capsys, guests=[guest])
+    assert code == 0 and not result.get("failed") and result["ok"] is False
+    assert [(problem["guest"], problem["check"]) for problem in result["problems"]][:1] == [(label, "options")]
+    assert message in result["problems"][0]["message"]
+
+
+def test_a_bad_uri_is_one_options_problem(capsys):
+    code, result, _out = invoke(capsys, uri="qemu+tls://hv1/system", guests=[{"name": "x"}])
+    assert code == 0 and result["problems"] == [
+        {"guest": None, "check": "options",
+         "message": "uri 'qemu+tls://hv1/system' needs an explicit port for the tls transport, like "
+                    "qemu+tls://hv1:16514/system or qemu+tcp://hv1:16509/system"}]
+
+
+def test_a_guest_uri_is_ignored_for_the_module_uri(capsys, unique_name):
+    guest = {"name": unique_name(""), "uri": "qemu+ssh://elsewhere/system", "install": {"method": "import"},
+             "disks": [{"pool": "default-pool", "size": "1M"}]}
+    code, result, _out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
+    assert code == 0 and result["ok"] and result["check_mode"] is True and result["changed"] is False
