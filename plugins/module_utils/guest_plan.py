@@ -20,10 +20,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRequest,
     VolumeState,
+    capacity_reached,
     plan_volume,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import (
@@ -92,6 +94,9 @@ class InstallRequest(Record):
     kickstart_content: Optional[str] = Field(None, in_repr=False)
     extra_args: Optional[str] = None
     boot_dir: str = DEFAULT_BOOT_DIR
+    # Credentials for install.location (the host's own reads of the tree), never for the kickstart.
+    url_username: Optional[str] = None
+    url_password: Optional[str] = Field(None, in_repr=False)
 
     @property
     def kickstart_on_host(self) -> bool:
@@ -152,7 +157,7 @@ class GuestRequest(Record):
             graphics=_graphics_param(params.get("graphics")),
             serial_log=params.get("serial_log"),
             autostart=params.get("autostart"),
-            install=_install_param(params.get("install")),
+            install=_install_param(params.get("install"), params.get("url_username"), params.get("url_password")),
             wait=bool(params.get("wait")),
             wait_timeout=_positive(params.get("wait_timeout"), "wait_timeout") or 3600,
             reinstall=bool(params.get("reinstall")),
@@ -311,8 +316,11 @@ def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphi
                      password=password),)
 
 
-def _install_param(entry: Optional[Mapping[str, Any]]) -> InstallRequest:
+def _install_param(entry: Optional[Mapping[str, Any]], url_username: Optional[str] = None,
+                   url_password: Optional[str] = None) -> InstallRequest:
     if not entry:
+        if url_username or url_password:
+            raise PlanError("url_username and url_password apply to install.location, which is not set")
         return InstallRequest()
     method = entry.get("method")
     cdrom = entry.get("cdrom")
@@ -325,7 +333,8 @@ def _install_param(entry: Optional[Mapping[str, Any]]) -> InstallRequest:
         media = MediaRef(pool=cdrom.get("pool"), volume=cdrom.get("volume"), path=cdrom.get("path"))
     request = InstallRequest(method=method, cdrom=media, location=entry.get("location"),
                              kickstart=entry.get("kickstart"), kickstart_content=entry.get("kickstart_content"),
-                             extra_args=entry.get("extra_args"), boot_dir=entry.get("boot_dir") or DEFAULT_BOOT_DIR)
+                             extra_args=entry.get("extra_args"), boot_dir=entry.get("boot_dir") or DEFAULT_BOOT_DIR,
+                             url_username=url_username, url_password=url_password)
     _check_install(request)
     return request
 
@@ -353,6 +362,10 @@ def _check_install(request: InstallRequest) -> None:
     scheme = location.split(":", 1)[0].lower() if location else None
     if location and not (location.startswith("/") or scheme in ("http", "https", "ftp", "nfs")):
         raise PlanError("install.location must be an http, https, ftp or nfs URL or an absolute path on the host")
+    if (request.url_username or request.url_password) and not (location and scheme in ("http", "https", "ftp")):
+        raise PlanError("url_username and url_password apply to an http, https or ftp install.location")
+    if not request.boot_dir.startswith("/"):
+        raise PlanError("install.boot_dir must be an absolute path on the host, not %r" % request.boot_dir)
 
 
 # -- what the runner reads ---------------------------------------------------------------------
@@ -396,6 +409,7 @@ class GuestState(Record):
     media_format: str = "raw"
     tree: Optional[InstallTree] = None
     kickstart_bytes: int = 0
+    boot_dir_exists: bool = True
     # Volumes of an existing guest's disks as (pool, volume): what remove_storage deletes.
     storage: Tuple[Tuple[str, str], ...] = ()
 
@@ -469,7 +483,8 @@ def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], pl
     existing = volume_state.existing if volume_state else None
     if existing is None and disk.size is None:
         raise PlanError("%s: volume %s does not exist; give size to create it" % (disk.label, volume_request.label))
-    if existing is not None and disk.size is not None and disk.size < existing.capacity:
+    if (existing is not None and disk.size is not None and disk.size < existing.capacity
+            and not capacity_reached(volume_state.pool, existing.format, disk.size, existing.capacity)):
         raise PlanError("%s: volume %s is %s, larger than size %s; guest disks are never shrunk"
                         % (disk.label, volume_request.label, format_size(existing.capacity), format_size(disk.size)))
     try:
@@ -573,9 +588,14 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
 def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
     kernel, initrd = boot_files(request)
     tree = state.tree
+    install = request.install
     for kind, source, target in (("kernel", tree.kernel, kernel), ("initrd", tree.initrd, initrd)):
-        command = _fetch_command(source, target)
-        payload: Dict[str, Any] = {"source": source, "target": target}
+        command = _fetch_command(source, target, install.url_username)
+        if kind == "kernel" and not state.boot_dir_exists:
+            command = shell("install", "-d", "-m", "0711", install.boot_dir) + " && " + command
+        # Payloads are never shown: the credentials travel with the action that uses them.
+        payload: Dict[str, Any] = {"source": source, "target": target, "username": install.url_username,
+                                   "password": install.url_password}
         if kind == "initrd" and (request.install.kickstart_content or request.install.kickstart_on_host):
             # The kickstart joins the initrd as one more cpio archive; its content is never shown.
             command += "  # + /%s (%d bytes) appended as a cpio archive" % (tree.injected_name, state.kickstart_bytes)
@@ -583,11 +603,12 @@ def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
         plan.add(Action("fetch", kind, target, command, payload=payload))
 
 
-def _fetch_command(source: str, target: str) -> str:
+def _fetch_command(source: str, target: str, username: Optional[str] = None) -> str:
+    shown = redact_url(source)
     if source.startswith("nfs://"):
-        return shell("nfs-cp", source, target)
+        return shell("nfs-cp", shown, target)
     if "://" in source:
-        return shell("curl", "-fsSL", "-o", target, source)
+        return shell("curl", "-fsSL", *(["-u", username] if username else []), "-o", target, shown)
     return shell("cp", source, target)
 
 
