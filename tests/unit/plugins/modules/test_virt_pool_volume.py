@@ -36,3 +36,15 @@ def test_runtime_refusal_fails_without_traceback(capsys):
     assert code == 1 and "exception" not in result
     assert result["msg"].startswith("storage pool 'nope' does not exist on test:///default")
     assert result["plan"] == [] and result["changed"] is False
+
+
+def test_url_credentials_reach_the_server_and_never_the_result(capsys, unique_name, scripted_http):
+    from scripted_http import Route
+    scripted_http.routes["/private.img"] = Route(b"\0" * 4096, credentials=("alice", "pw-s3cret"))
+    code, result = invoke(capsys, uri="test:///default", pool="default-pool", name=unique_name(".img"),
+                          source_url=scripted_http.url("/private.img").replace("http://", "http://bob:url-s3cret@"),
+                          url_username="alice", url_password="pw-s3cret", _ansible_check_mode=True)
+    assert code == 0 and [step["action"] for step in result["plan"]] == ["create", "upload"]
+    assert result["plan"][0]["command"].endswith("--capacity 4096 --allocation 0 --format raw")
+    assert "s3cret" not in json.dumps(result) and "bob" not in json.dumps(result)
+    assert result["plan"][1]["command"].startswith("curl -fsSL -u alice http://***@127.0.0.1:")
