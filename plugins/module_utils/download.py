@@ -61,8 +61,13 @@ def with_credentials(url: str, access: UrlAccess) -> str:
         return url
     parts = urlsplit(url)
     userinfo = quote(access.username, safe="") + (":" + quote(access.password, safe="") if access.password else "")
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc="%s@%s" % (userinfo, host)))
+    return urlunsplit(parts._replace(netloc="%s@%s" % (userinfo, parts.netloc.rpartition("@")[2])))
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without user information: url_username and url_password take its place."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _auth(url: str, access: UrlAccess) -> Tuple[str, Dict[str, Any]]:
@@ -78,7 +83,7 @@ def _auth(url: str, access: UrlAccess) -> Tuple[str, Dict[str, Any]]:
     # Sent with the first request (servers that hide private files answer 404, not 401, without
     # them), never carried along a redirect to another host; a redirect on the same host gets
     # them again when it asks (the password manager is bound to this host).
-    return url, {"url_username": access.username, "url_password": access.password or "",
+    return without_credentials(url), {"url_username": access.username, "url_password": access.password or "",
                  "force_basic_auth": False, "unredirected_headers": ["Authorization"],
                  "headers": {"Authorization": basic_auth_header(access.username, access.password or "")}}
 
