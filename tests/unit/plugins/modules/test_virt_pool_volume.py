@@ -52,4 +52,4 @@ def test_url_credentials_reach_the_server_and_never_the_result(capsys, unique_na
     shown = json.dumps(dict(result, invocation=None))
     assert "s3cret" not in shown and "bob" not in shown
     assert result["invocation"]["module_args"]["url_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-    assert result["plan"][1]["command"].startswith("curl -fsSL -u alice http://***@127.0.0.1:")
+    assert result["plan"][1]["command"].startswith("curl -fsSL -u alice 'http://***@127.0.0.1:")
