@@ -83,9 +83,12 @@ def _auth(url: str, access: UrlAccess) -> Tuple[str, Dict[str, Any]]:
     # Sent with the first request (servers that hide private files answer 404, not 401, without
     # them), never carried along a redirect to another host; a redirect on the same host gets
     # them again when it asks (the password manager is bound to this host).
-    return without_credentials(url), {"url_username": access.username, "url_password": access.password or "",
-                 "force_basic_auth": False, "unredirected_headers": ["Authorization"],
-                 "headers": {"Authorization": basic_auth_header(access.username, access.password or "")}}
+    password = access.password or ""
+    return without_credentials(url), {
+        "url_username": access.username, "url_password": password, "force_basic_auth": False,
+        "unredirected_headers": ["Authorization"],
+        "headers": {"Authorization": basic_auth_header(access.username, password)},
+    }
 
 
 def _open(url: str, method: str, access: UrlAccess) -> Any:
@@ -213,8 +216,7 @@ def _with_checked_head(chunks: Iterator[bytes], check: ContentCheck, content_typ
         raise DownloadError("%s: %s" % (url, problem))
     if head:
         yield head
-    for chunk in chunks:
-        yield chunk
+    yield from chunks
 
 
 def stream(url: str, hasher: Any, access: Optional[UrlAccess] = None, expected: Optional[int] = None,

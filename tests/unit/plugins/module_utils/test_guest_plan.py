@@ -880,5 +880,5 @@ def test_credentials_and_boot_dir_refusals(params, message):
 def test_disk_size_in_other_units_converges(size, capacity):
     """libvirt stored the qcow2 disk in whole KiB: the same size asked again is no shrink and no change."""
     existing = DISK0.with_changes(capacity=capacity)
-    params = dict(MATCHING, disks=[dict(pool="p", volume="web01-disk0.qcow2", size=size)])
+    params = {**MATCHING, "disks": [dict(pool="p", volume="web01-disk0.qcow2", size=size)]}
     assert plan_guest(request(**params), stored_state(volume_disk(existing))).actions == []

@@ -170,8 +170,8 @@ PLANS = [
         ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2 "
                    "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2"),
     ]),
-    ("download with credentials shows neither password nor URL user information",
-     dict(name="d.img", source_url="https://bob:pw@h/d.img", url_username="alice", url_password="s3cret"),
+    ("download with credentials shows neither password nor URL user information", dict(
+        name="d.img", source_url="https://bob:pw@h/d.img", url_username="alice", url_password="s3cret"),
      VolumeState(POOL, download_size=1 << 20), [
         ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
         ("upload", "curl -fsSL -u alice 'https://***@h/d.img' | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
@@ -186,8 +186,8 @@ PLANS = [
         ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
         ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"),
     ]),
-    ("unfinished download is replaced even when its checksum would be checked",
-     dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
+    ("unfinished download is replaced even when its checksum would be checked", dict(
+        name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
      VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20), [
         ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
         ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
@@ -322,7 +322,7 @@ def test_diff_shows_managed_fields_only():
 def test_new_download_is_marked_where_the_file_is_on_this_host(local, pool, marked):
     plan = plan_volume(request(pool=pool.name, name="d.img", source_url="http://h/d"),
                        VolumeState(pool, download_size=1 << 20, local=local))
-    create, upload = plan.actions
+    create, upload = plan.actions[0], plan.actions[1]
     assert create.payload["mark_incomplete"] is marked
     assert (upload.payload["size"], upload.payload["length"], upload.payload["format"]) == (1 << 20, 1 << 20, "raw")
 

@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 """An HTTP server on 127.0.0.1 that serves a directory, and the same files badly.
 
-  faulty_http.py DIRECTORY STATE_DIR
+  python3 faulty_http.py DIRECTORY STATE_DIR
 
 Writes its port to STATE_DIR/port. Paths:
   /FILE              the file, as a plain server would
@@ -36,7 +35,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.answer(True)
 
     def answer(self, with_body):
-        mode, _, name = self.path.lstrip("/").rpartition("/")
+        mode, _slash, name = self.path.lstrip("/").rpartition("/")
         path = os.path.join(DIRECTORY, os.path.basename(name))
         if mode not in ("", "stall-once", "short", "as-html") or not os.path.isfile(path):
             self.send_error(404)
