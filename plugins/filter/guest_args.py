@@ -32,7 +32,7 @@ options:
     choices: [pxe, cdrom, location, import]
   redact:
     description:
-      - Replace secrets (inline kickstart text, console passwords) with placeholders of the same
+      - Replace secrets (inline kickstart text, console and URL passwords) with placeholders of the same
         length, for modules that only check the options (remotevirt.install.virt_preflight).
     type: bool
     default: false
@@ -57,7 +57,7 @@ from ansible.errors import AnsibleFilterError
 MODULE_OPTIONS = frozenset((
     "uri", "log_facility", "name", "state", "domain_type", "memory", "vcpus", "cpu", "machine", "arch", "firmware",
     "secure_boot", "install", "disks", "networks", "graphics", "serial_log", "autostart", "wait", "wait_timeout",
-    "reinstall", "remove_storage", "validate_certs",
+    "reinstall", "remove_storage", "validate_certs", "url_username", "url_password",
 ))
 MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args", "pxe", "boot_dir")
 
@@ -92,6 +92,8 @@ def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
     install = args.get("install")
     if isinstance(install, Mapping) and install.get("kickstart_content"):
         args["install"] = dict(install, kickstart_content="#" * _length(install["kickstart_content"]))
+    if args.get("url_password"):
+        args["url_password"] = "*" * _length(args["url_password"])
     graphics = args.get("graphics")
     if isinstance(graphics, Mapping) and graphics.get("password"):
         args["graphics"] = dict(graphics, password="*" * _length(graphics["password"]))

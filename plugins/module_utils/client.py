@@ -232,11 +232,12 @@ class Client:
             raise
         self.call("finish upload to volume", target, stream.finish)
 
-    def download_volume(self, volume: Any, chunk_size: int = 1 << 20) -> Iterator[bytes]:
-        """The volume's bytes, read through libvirt (works for any pool type and remote URIs)."""
+    def download_volume(self, volume: Any, chunk_size: int = 1 << 20, length: int = 0) -> Iterator[bytes]:
+        """The volume's bytes (the first ``length``, or all for 0), read through libvirt (works for
+        any pool type and remote URIs)."""
         target = volume.name()
         stream = self.call("open stream for", target, self.conn.newStream, 0)
-        self.call("start download of volume", target, volume.download, stream, 0, 0, 0)
+        self.call("start download of volume", target, volume.download, stream, 0, length, 0)
         while True:
             data = self.call("download volume", target, stream.recv, chunk_size)
             if not data:

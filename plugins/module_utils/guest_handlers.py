@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 from typing import Any, Dict, Optional, Tuple
 
@@ -50,22 +51,29 @@ class GuestHandlers:
         return domain
 
     def fetch(self, action: Action) -> Optional[Undo]:
+        """Fetch kernel or initrd into a private directory under boot_dir, then rename it into place.
+
+        The private directory (0700, a unique name) keeps the file unseen and unswappable while
+        it is written; it goes away with whatever is in it on every failure, so nothing half-made
+        stays under boot_dir. An initrd that carries a kickstart stays 0600: libvirt gives it to
+        the QEMU user when the guest starts (dynamic_ownership), and nobody else may read it.
+        """
         payload = action.payload
         source, target = payload["source"], payload["target"]
-        os.makedirs(os.path.dirname(target), mode=0o711, exist_ok=True)
-        partial = target + ".part"
-        if source.startswith("nfs://"):
-            install_tree.copy_from_nfs(source, partial)
-        elif "://" in source:
-            with open(partial, "wb") as out:
-                for chunk in download.stream(source, hashlib.sha256(), self.validate_certs):
-                    out.write(chunk)
-        else:
-            shutil.copyfile(source, partial)
-        if payload.get("inject_name"):
-            initrd.append_file(partial, payload["inject_name"], self._kickstart())
-        os.chmod(partial, 0o644)
-        os.replace(partial, target)
+        boot_dir = os.path.dirname(target)
+        _make_boot_dir(boot_dir)
+        private = tempfile.mkdtemp(prefix=".%s." % os.path.basename(target), dir=boot_dir)
+        try:
+            partial = os.path.join(private, os.path.basename(target))
+            access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.get("username"),
+                                        password=payload.get("password"))
+            _copy_source(source, partial, access)
+            if payload.get("inject_name"):
+                initrd.append_file(partial, payload["inject_name"], self._kickstart())
+            os.chmod(partial, 0o600 if payload.get("inject_name") else 0o644)
+            os.replace(partial, target)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
         return lambda: _remove(target)
 
     def _kickstart(self) -> bytes:
@@ -177,6 +185,49 @@ def _install_ended(name: str, state: str, reason: str) -> bool:
                            "means the host lists KVM but cannot run it: reinstall with domain_type: qemu"
                            % (state, reason, name))
     return state == "shut off"
+
+
+def _make_boot_dir(path: str) -> None:
+    """boot_dir, made 0711 when missing (QEMU's user may enter it, not list it)."""
+    try:
+        os.mkdir(path, 0o711)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+        os.mkdir(path, 0o711)
+    os.chmod(path, 0o711)  # mkdir's mode passes through the umask
+
+
+def _create_private(path: str) -> int:
+    """A new file only this user can read, refusing to follow or reuse anything already there."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+
+
+def _copy_source(source: str, partial: str, access: download.UrlAccess) -> None:
+    """Copy kernel or initrd from an NFS or other URL, or a host path, to ``partial``, all of it."""
+    if source.startswith("nfs://"):
+        install_tree.copy_from_nfs(source, partial)  # nfs-cp makes the file itself, in the private directory
+        return
+    with os.fdopen(_create_private(partial), "wb") as out:
+        if "://" in source:
+            for chunk in download.stream(source, hashlib.sha256(), access):
+                out.write(chunk)
+        else:
+            _copy_file(source, out)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _copy_file(source: str, out: Any) -> None:
+    with open(source, "rb") as handle:
+        expected = os.fstat(handle.fileno()).st_size
+        copied = 0
+        for chunk in iter(lambda: handle.read(download.CHUNK_SIZE), b""):
+            out.write(chunk)
+            copied += len(chunk)
+    if copied != expected:
+        raise download.DownloadError("copy of %s ended after %d of %d bytes (truncated)" % (source, copied, expected))
 
 
 def _remove(path: Optional[str]) -> None:

@@ -36,6 +36,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.validate import
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     VolumeRequest,
     VolumeState,
+    capacity_reached,
     plan_volume,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import (
@@ -112,6 +113,9 @@ class InstallRequest(Record):
     kickstart_content: Optional[str] = Field(None, in_repr=False)
     extra_args: Optional[str] = None
     boot_dir: str = DEFAULT_BOOT_DIR
+    # Credentials for install.location (the host's own reads of the tree), never for the kickstart.
+    url_username: Optional[str] = None
+    url_password: Optional[str] = Field(None, in_repr=False)
 
     @property
     def kickstart_on_host(self) -> bool:
@@ -175,7 +179,7 @@ class GuestRequest(Record):
             graphics=_graphics_param(params.get("graphics")),
             serial_log=_path_param(params.get("serial_log"), "serial_log"),
             autostart=params.get("autostart"),
-            install=_install_param(params.get("install")),
+            install=_install_param(params.get("install"), params.get("url_username"), params.get("url_password")),
             wait=bool(params.get("wait")),
             wait_timeout=_positive(params.get("wait_timeout"), "wait_timeout") or 3600,
             reinstall=bool(params.get("reinstall")),
@@ -376,8 +380,11 @@ def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphi
                      password=password),)
 
 
-def _install_param(entry: Optional[Mapping[str, Any]]) -> InstallRequest:
+def _install_param(entry: Optional[Mapping[str, Any]], url_username: Optional[str] = None,
+                   url_password: Optional[str] = None) -> InstallRequest:
     if not entry:
+        if url_username or url_password:
+            raise PlanError("url_username and url_password apply to install.location, which is not set")
         return InstallRequest()
     method = entry.get("method")
     cdrom = entry.get("cdrom")
@@ -391,7 +398,8 @@ def _install_param(entry: Optional[Mapping[str, Any]]) -> InstallRequest:
     request = InstallRequest(method=method, cdrom=media, location=_location_param(entry.get("location")),
                              kickstart=_kickstart_param(entry.get("kickstart")),
                              kickstart_content=entry.get("kickstart_content"), extra_args=entry.get("extra_args"),
-                             boot_dir=check_path(entry.get("boot_dir") or DEFAULT_BOOT_DIR, "install.boot_dir"))
+                             boot_dir=check_path(entry.get("boot_dir") or DEFAULT_BOOT_DIR, "install.boot_dir"),
+                             url_username=url_username, url_password=url_password)
     _check_install(request)
     return request
 
@@ -471,6 +479,9 @@ def _check_install(request: InstallRequest) -> None:
     if (kickstarts or request.extra_args) and method != "location":
         raise PlanError("install.%s needs method: location (the kernel command line is only set for a "
                         "kernel fetched from an install tree)" % (kickstarts[0] if kickstarts else "extra_args"))
+    scheme = scheme_of(request.location) if request.location else None
+    if (request.url_username or request.url_password) and scheme not in ("http", "https", "ftp"):
+        raise PlanError("url_username and url_password apply to an http, https or ftp install.location")
 
 
 # -- what the runner reads ---------------------------------------------------------------------
@@ -517,6 +528,7 @@ class GuestState(Record):
     media_format: str = "raw"
     tree: Optional[InstallTree] = None
     kickstart_bytes: int = 0
+    boot_dir_exists: bool = True
     # Volumes of an existing guest's disks as (pool, volume): what remove_storage deletes.
     storage: Tuple[Tuple[str, str], ...] = ()
 
@@ -633,7 +645,8 @@ def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], pl
     existing = volume_state.existing if volume_state else None
     if existing is None and disk.size is None:
         raise PlanError("%s: volume %s does not exist; give size to create it" % (disk.label, volume_request.label))
-    if existing is not None and disk.size is not None and disk.size < existing.capacity:
+    if (existing is not None and disk.size is not None and disk.size < existing.capacity
+            and not capacity_reached(volume_state.pool, existing.format, disk.size, existing.capacity)):
         raise PlanError("%s: volume %s is %s, larger than size %s; guest disks are never shrunk"
                         % (disk.label, volume_request.label, format_size(existing.capacity), format_size(disk.size)))
     try:
@@ -750,9 +763,14 @@ def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) 
 def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
     kernel, initrd = boot_files(request)
     tree = state.tree
+    install = request.install
     for kind, source, target in (("kernel", tree.kernel, kernel), ("initrd", tree.initrd, initrd)):
-        command = _fetch_command(source, target)
-        payload: Dict[str, Any] = {"source": source, "target": target}
+        command = _fetch_command(source, target, install.url_username)
+        if kind == "kernel" and not state.boot_dir_exists:
+            command = shell("install", "-d", "-m", "0711", install.boot_dir) + " && " + command
+        # Payloads are never shown: the credentials travel with the action that uses them.
+        payload: Dict[str, Any] = {"source": source, "target": target, "username": install.url_username,
+                                   "password": install.url_password}
         if kind == "initrd" and (request.install.kickstart_content or request.install.kickstart_on_host):
             # The kickstart joins the initrd as one more cpio archive; its content is never shown.
             command += "  # + /%s (%d bytes) appended as a cpio archive" % (tree.injected_name, state.kickstart_bytes)
@@ -760,13 +778,13 @@ def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
         plan.add(Action("fetch", kind, target, command, payload=payload))
 
 
-def _fetch_command(source: str, target: str) -> str:
+def _fetch_command(source: str, target: str, username: Optional[str] = None) -> str:
     """The command line shown for a fetch: a URL's credentials are masked (the payload keeps them)."""
     shown = redact_url(source)
     if has_scheme(source, ("nfs",)):
         return shell("nfs-cp", shown, target)
     if "://" in source:
-        return shell("curl", "-fsSL", "-o", target, shown)
+        return shell("curl", "-fsSL", *(["-u", username] if username else []), "-o", target, shown)
     return shell("cp", shown, target)
 
 

@@ -115,12 +115,39 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         if not local:
             raise PlanError("install method location fetches kernel and initrd onto the host: run the module on the "
                             "hypervisor with a local uri such as qemu:///system")
-        # Imported here: only new installs from a tree use it (import cost on every task).
+        # Imported here: only new installs from a tree use them (import cost on every task).
         from ansible_collections.remotevirt.install.plugins.module_utils import install_tree
+        from ansible_collections.remotevirt.install.plugins.module_utils.download import UrlAccess
 
-        tree = install_tree.find_tree(request.install.location, request.arch or "x86_64", validate_certs)
-        state = state.with_changes(tree=tree, kickstart_bytes=_kickstart_bytes(request))
+        install = request.install
+        boot_dir_exists = check_boot_dir(install.boot_dir)
+        access = UrlAccess(validate_certs=validate_certs, username=install.url_username,
+                           password=install.url_password)
+        tree = install_tree.find_tree(install.location, request.arch or "x86_64", access)
+        state = state.with_changes(tree=tree, kickstart_bytes=_kickstart_bytes(request),
+                                   boot_dir_exists=boot_dir_exists)
     return state
+
+
+def check_boot_dir(path: str) -> bool:
+    """Whether ``boot_dir`` exists; refuses one that others could write to or that someone else owns.
+
+    Kernel, initrd and a kickstart put into the initrd wait there for QEMU: a directory that
+    another user can write to would let them swap or read those files.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):
+        raise PlanError("install.boot_dir %s is not a directory" % path)
+    if info.st_uid not in (0, os.geteuid()):
+        raise PlanError("install.boot_dir %s is owned by uid %d; it must belong to root or to the user the module "
+                        "runs as" % (path, info.st_uid))
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PlanError("install.boot_dir %s can be written by its group or by others (mode %04o); make it 0711 "
+                        "(chmod go-w %s)" % (path, stat.S_IMODE(info.st_mode), path))
+    return True
 
 
 def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:

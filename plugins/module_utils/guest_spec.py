@@ -69,4 +69,6 @@ def guest_argument_spec() -> Dict[str, Any]:
         reinstall=dict(type="bool", default=False),
         remove_storage=dict(type="bool", default=False),
         validate_certs=dict(type="bool", default=True),
+        url_username=dict(type="str"),
+        url_password=dict(type="str", no_log=True),
     )

@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils import download
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_text, redact_url
 
 NFS_TIMEOUT = 300  # seconds for one NFS listing or copy
 
@@ -56,15 +57,25 @@ def _nfs_command(argv: List[str]) -> "subprocess.CompletedProcess[str]":
     except FileNotFoundError:
         raise PlanError("NFS install trees need %s on the host (package libnfs-utils)" % argv[0])
     except subprocess.TimeoutExpired:
-        raise PlanError("%s timed out after %d s" % (" ".join(argv), NFS_TIMEOUT))
+        raise PlanError(redact_text("%s timed out after %d s" % (" ".join(argv), NFS_TIMEOUT)))
 
 
-def _nfs_exists(url: str) -> bool:
+def nfs_size(url: str) -> Optional[int]:
+    """Size of the file at an NFS URL as the server lists it, None when it is not there."""
     directory, name = _split_nfs(url)
     listing = _nfs_command(["nfs-ls", directory])
     if listing.returncode != 0:
-        return False
-    return any(line.split()[-1:] == [name] for line in listing.stdout.splitlines())
+        return None
+    for line in listing.stdout.splitlines():
+        fields = line.split()
+        # mode, links, uid, gid, size, name (names without spaces: the layouts' file names)
+        if fields[-1:] == [name] and len(fields) >= 6 and fields[4].isdigit():
+            return int(fields[4])
+    return None
+
+
+def _nfs_exists(url: str) -> bool:
+    return nfs_size(url) is not None
 
 
 def _split_nfs(url: str) -> Tuple[str, str]:
@@ -75,32 +86,37 @@ def _split_nfs(url: str) -> Tuple[str, str]:
 
 
 def copy_from_nfs(url: str, target: str) -> None:
-    """Copy one file from an NFS URL to ``target`` on the host."""
+    """Copy one file from an NFS URL to ``target`` (which must not exist) on the host, all of it."""
+    expected = nfs_size(url)
     result = _nfs_command(["nfs-cp", url, target])
     if result.returncode != 0:
-        raise PlanError("cannot copy %s: %s" % (url, result.stdout.strip()))
+        raise download.DownloadError("cannot copy %s: %s" % (url, result.stdout.strip()))
+    copied = os.path.getsize(target)
+    if expected is not None and copied != expected:
+        raise download.DownloadError("copy of %s ended after %d of %d bytes (truncated)" % (url, copied, expected))
 
 
-def _exists(reference: str, validate_certs: bool) -> bool:
+def _exists(reference: str, access: download.UrlAccess) -> bool:
     if reference.startswith("/"):
         return os.path.isfile(reference)
     if reference.startswith("nfs://"):
         return _nfs_exists(reference)
     try:
-        download.probe_size(reference, validate_certs)
+        download.probe_size(reference, access)
     except download.DownloadError:
         return False
     return True
 
 
-def find_tree(location: str, arch: str, validate_certs: bool = True) -> InstallTree:
+def find_tree(location: str, arch: str, access: Optional[download.UrlAccess] = None) -> InstallTree:
     """The first known layout whose kernel and initrd both exist under ``location``."""
+    access = access or download.UrlAccess()
     base = nfs_url(location) or location
     tried = []
     for family, kernel, initrd in layouts(arch):
         kernel_ref, initrd_ref = _join(base, kernel), _join(base, initrd)
-        if _exists(kernel_ref, validate_certs) and _exists(initrd_ref, validate_certs):
+        if _exists(kernel_ref, access) and _exists(initrd_ref, access):
             return InstallTree(family=family, kernel=kernel_ref, initrd=initrd_ref)
         tried.append(kernel)
     raise PlanError("install.location %s has no kernel and initrd in a known layout (tried %s)"
-                    % (location, ", ".join(tried)))
+                    % (redact_url(location), ", ".join(tried)))

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
-from ansible_collections.remotevirt.install.plugins.module_utils.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import check_strings, check_uri, check_url
@@ -22,6 +22,10 @@ SOURCE_URL_SCHEMES = ("http", "https", "ftp", "file")
 CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 # Formats whose bytes are the guest-visible content: a download fills them as-is and can be grown.
 RAW_FORMATS = ("raw", "iso")
+# Extended attribute on the file of a volume being filled from source_url, removed once the
+# download is verified complete: a volume that still carries it is a half-made download
+# (the module was killed mid-upload) and is never accepted as done.
+INCOMPLETE_XATTR = "user.remotevirt.incomplete"
 
 
 class VolumeRef(Record):
@@ -77,6 +81,8 @@ class VolumeRequest(Record):
     backing_volume: Optional[VolumeRef] = None
     source_url: Optional[str] = None
     checksum: Optional[Checksum] = None
+    url_username: Optional[str] = None
+    url_password: Optional[str] = Field(None, in_repr=False)
     permissions: Permissions = Permissions()
     allow_shrink: bool = False
     overcommit: bool = False
@@ -115,6 +121,8 @@ class VolumeRequest(Record):
             backing_volume=_ref_param(params, "backing_volume", pool),
             source_url=_url_param(params.get("source_url")),
             checksum=Checksum.parse(params["checksum"]) if params.get("checksum") else None,
+            url_username=params.get("url_username"),
+            url_password=params.get("url_password"),
             permissions=permissions,
             allow_shrink=bool(params.get("allow_shrink")),
             overcommit=bool(params.get("overcommit")),
@@ -131,6 +139,8 @@ class VolumeRequest(Record):
             raise PlanError("%s are mutually exclusive: a volume has one origin" % " and ".join(sources))
         if self.checksum and not self.source_url:
             raise PlanError("checksum applies to source_url, which is not set")
+        if (self.url_username or self.url_password) and not self.source_url:
+            raise PlanError("url_username and url_password apply to source_url, which is not set")
         if self.backing_volume and self.format not in (None, "qcow2"):
             raise PlanError("a volume with backing_volume is a qcow2 overlay; format %s cannot have one" % self.format)
         if self.preallocation == "metadata" and self.format not in (None, "qcow2"):
@@ -178,7 +188,9 @@ class VolumeState(Record):
     ``origin`` is the described clone or backing source; ``download_size`` the size the server
     reports for ``source_url`` (None when it reports none); ``content_digest`` the digest of the
     existing volume's content (only read when a checksum is requested); ``users`` the guests
-    with a disk on the volume (only read for deletion).
+    with a disk on the volume (only read for deletion); ``incomplete`` whether the existing
+    volume still carries the mark of a download that never finished; ``local`` whether the
+    module runs on the host that holds the pool (its volume files can be marked).
     """
 
     pool: Pool
@@ -189,6 +201,7 @@ class VolumeState(Record):
     users: Tuple[str, ...] = ()
     dependents: Tuple[str, ...] = ()
     local: bool = True
+    incomplete: bool = False
 
 
 def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
@@ -253,6 +266,32 @@ def predicted_path(pool: Pool, name: str) -> Optional[str]:
     return "%s/%s" % (pool.target_path.rstrip("/"), name) if pool.holds_files and pool.target_path else None
 
 
+# -- capacities in libvirt's units ---------------------------------------------------------------
+# In file pools libvirt makes every format but raw with qemu-img, which it gives the capacity in
+# whole KiB, rounded up, when creating ("1GB" becomes 1000000512 bytes), and rounded up to 512
+# bytes when resizing; raw files get the exact byte count both ways (measured with libvirt 9.0).
+# Other pool types store the bytes asked for as far as this collection knows.
+CREATE_UNIT = 1024
+RESIZE_UNIT = 512
+
+
+def _capacity_unit(pool: Pool, fmt: Optional[str], creating: bool) -> int:
+    if not pool.holds_files or fmt in (None, "raw"):
+        return 1
+    return CREATE_UNIT if creating else RESIZE_UNIT
+
+
+def stored_capacity(pool: Pool, fmt: Optional[str], wanted: int, creating: bool) -> int:
+    """The capacity libvirt stores when asked for ``wanted`` bytes (creating or resizing a volume of ``fmt``)."""
+    unit = _capacity_unit(pool, fmt, creating)
+    return -(-wanted // unit) * unit
+
+
+def capacity_reached(pool: Pool, fmt: Optional[str], wanted: int, actual: int) -> bool:
+    """Whether a volume of ``actual`` bytes is what asking for ``wanted`` bytes makes: libvirt only rounds up."""
+    return wanted <= actual <= stored_capacity(pool, fmt, wanted, creating=True)
+
+
 def _allocation_for(request: VolumeRequest, capacity: int) -> int:
     if request.allocation is not None:
         return request.allocation
@@ -315,6 +354,9 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     if request.preallocation == "metadata" and fmt != "qcow2":
         raise PlanError("preallocation=metadata applies to qcow2 volumes only")
     capacity = request.capacity if request.capacity is not None else (backing.capacity if backing else 0)
+    if backing and capacity_reached(pool, fmt, capacity, backing.capacity):
+        capacity = backing.capacity  # the base's own size, which a request in other units rounds to
+    capacity = stored_capacity(pool, fmt, capacity, creating=True)
     if backing and capacity < backing.capacity:
         raise PlanError("capacity %s is smaller than backing volume %s (%s)"
                         % (format_size(capacity), request.backing_volume.label, format_size(backing.capacity)))
@@ -339,9 +381,12 @@ def _plan_clone(request: VolumeRequest, state: VolumeState) -> Plan:
     _check_permissions(request, pool)
     fmt = request.format or source.format
     capacity = request.capacity if request.capacity is not None else source.capacity
+    if capacity_reached(pool, fmt, capacity, source.capacity):
+        capacity = source.capacity
     if capacity < source.capacity:
         raise PlanError("capacity %s is smaller than clone_from volume %s (%s); a clone cannot shrink"
                         % (format_size(capacity), ref.label, format_size(source.capacity)))
+    capacity = stored_capacity(pool, fmt, capacity, creating=False)
     allocation = _allocation_for(request, source.capacity)
     _check_space(request, pool, capacity, max(allocation, source.allocation or 0), "clone %s" % request.label)
     clone = Volume(name=request.name, capacity=source.capacity, format=fmt, allocation=allocation,
@@ -368,29 +413,42 @@ def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
     if size is None and request.capacity is None:
         raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
                         % redact_url(request.source_url))
+    if size is not None and request.capacity is not None and request.capacity < size:
+        raise PlanError("capacity %s is smaller than the %s that %s holds; a download is never cut short"
+                        % (format_size(request.capacity), format_size(size), redact_url(request.source_url)))
     fmt = request.format or "raw"
     initial = size if size is not None else request.capacity
     _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
     volume = Volume(name=request.name, capacity=initial, format=fmt, allocation=0, permissions=request.permissions,
                     path=predicted_path(pool, request.name))
-    plan = Plan(after=managed_view(volume.with_changes(capacity=max(initial, request.capacity or 0))).to_xml())
+    final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else initial
+    grown = None
+    if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
+        grown = stored_capacity(pool, fmt, request.capacity, creating=False)
+    plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
+    # The new volume is marked as a download in progress until the upload is verified complete.
+    marks = state.local and pool.holds_files
     plan.add(Action("create", "volume", request.label, _create_command(request, volume, {}),
-                    payload={"xml": volume.to_xml(), "pool": request.pool}))
-    plan.add(_upload_action(request, initial))
-    if request.capacity is not None and request.capacity > initial:
-        plan.add(_resize_action(request, request.capacity, shrink=False))
+                    payload={"xml": volume.to_xml(), "pool": request.pool, "mark_incomplete": marks}))
+    plan.add(_upload_action(request, fmt, size, initial))
+    if grown is not None:
+        plan.add(_resize_action(request, grown, shrink=False))
     return plan
 
 
-def _upload_action(request: VolumeRequest, length: int) -> Action:
+def _upload_action(request: VolumeRequest, fmt: str, size: Optional[int], length: int) -> Action:
     # The URL's credentials are masked on the command line; the payload keeps them for the download.
-    command = shell("curl", "-fsSL", redact_url(request.source_url)) + " | " + shell(
+    curl = ["curl", "-fsSL"] + (["-u", request.url_username] if request.url_username else [])
+    command = shell(*curl, redact_url(request.source_url)) + " | " + shell(
         "virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
     if request.checksum:
         command += "  # expect %s" % request.checksum.text
+    # size: what the server announced when planning (the body must be exactly that long);
+    # length: the bytes libvirt is told to expect (the body may not be longer).
     return Action("upload", "volume", request.label, command,
-                  payload={"pool": request.pool, "url": request.source_url, "length": length,
-                           "checksum": request.checksum})
+                  payload={"pool": request.pool, "url": request.source_url, "format": fmt, "size": size,
+                           "length": length, "checksum": request.checksum, "username": request.url_username,
+                           "password": request.url_password})
 
 
 def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
@@ -404,6 +462,8 @@ def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Actio
 # -- existing volume ---------------------------------------------------------------------------
 def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
     existing = state.existing
+    if state.incomplete:
+        return _plan_resumed_download(request, state)
     if request.format and existing.format and request.format != existing.format:
         raise PlanError("volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
                         "with clone_from and format: %s instead"
@@ -423,7 +483,8 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
         return _plan_replace(request, state)
     plan = Plan(before=managed_view(existing).to_xml())
     target = existing
-    if request.capacity is not None and request.capacity != target.capacity:
+    if request.capacity is not None and not capacity_reached(state.pool, existing.format, request.capacity,
+                                                             target.capacity):
         target = _plan_capacity_change(request, state, target, plan)
     wanted = request.permissions
     if not wanted.is_empty() and not wanted.covers(existing.permissions):
@@ -446,16 +507,34 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
 def _plan_replace(request: VolumeRequest, state: VolumeState) -> Plan:
     """Delete the volume and download it again: refilling in place could leave old bytes behind."""
     delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
-    refill = _plan_download(request, VolumeState(pool=state.pool, download_size=state.download_size))
+    refill = _plan_download(request, VolumeState(pool=state.pool, download_size=state.download_size,
+                                                 local=state.local))
     return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
 
 
+def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
+    """A volume an earlier run was still filling from its URL when it was stopped: never accepted,
+    deleted and downloaded again (or refused, when the task cannot say how to refill it)."""
+    if not request.source_url:
+        raise PlanError("volume %s is a download that never finished (an earlier run was stopped while filling it); "
+                        "run the task that downloads it again, or delete it with state: absent" % request.label)
+    if state.users or state.dependents:
+        raise PlanError("volume %s is a download that never finished, and it %s; detach it first (or delete it with "
+                        "state: absent and delete_in_use: true)" % (request.label, depended_on(state)))
+    plan = _plan_replace(request, state)
+    delete = plan.actions[0]
+    # Deleting a half-made download destroys nothing of value.
+    plan.actions[0] = delete.with_changes(destructive=False,
+                                          command_line=delete.command_line + "  # unfinished download")
+    return plan
+
+
 def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, plan: Plan) -> Volume:
-    wanted = request.capacity
+    wanted = stored_capacity(state.pool, current.format, request.capacity, creating=False)
     if wanted < current.capacity:
         if not request.allow_shrink:
             raise PlanError("volume %s is %s; shrinking it to %s can destroy data: set allow_shrink: true to do it"
-                            % (request.label, format_size(current.capacity), format_size(wanted)))
+                            % (request.label, format_size(current.capacity), format_size(request.capacity)))
         plan.add(_resize_action(request, wanted, shrink=True))
         return current.with_changes(capacity=wanted)
     _check_space(request, state.pool, wanted - current.capacity, 0, "growing %s by" % request.label)

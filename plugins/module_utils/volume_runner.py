@@ -16,6 +16,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.errors import R
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import account_problem, is_ascii_number, octal_mode
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
+    INCOMPLETE_XATTR,
     VolumeRef,
     VolumeRequest,
     VolumeState,
@@ -83,18 +84,66 @@ def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> V
     return client.describe_volume(volume)
 
 
-def existing_digest(client: Client, volume: Any, described: Volume, algorithm: str) -> str:
-    """Digest of a volume's content, from the file when the host holds it, else through libvirt."""
+def _local_file(described: Volume) -> Optional[str]:
+    path = described.path
+    return path if path and os.access(path, os.R_OK) and os.path.isfile(path) else None
+
+
+def existing_digest(client: Client, volume: Any, described: Volume, algorithm: str,
+                    length: Optional[int] = None) -> str:
+    """Digest of a volume's content (its first ``length`` bytes, when given), from the file when
+    the host holds it, else through libvirt.
+
+    A digest remembered on the file counts when the file is unchanged since; a remembered
+    download length means only those bytes are the download (a raw image grown afterwards).
+    """
     # Imported here: only downloads use it (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils import download
 
+    path = _local_file(described)
+    if path is not None:
+        record = download.read_digest_record(path, algorithm)
+        if record is not None and record.current and length is None:
+            return record.digest
+        if record is not None and length is None:
+            length = record.length
+        return download.digest_of(download.read_file(path, length), algorithm)
+    return download.digest_of(client.download_volume(volume, length=length or 0), algorithm)
+
+
+def is_incomplete(described: Volume, local: bool) -> bool:
+    """Whether the volume's file still carries the mark of a download that never finished."""
     path = described.path
-    if path and os.access(path, os.R_OK) and os.path.isfile(path):
-        remembered = download.remembered_digest(path, algorithm)
-        if remembered is not None:
-            return remembered
-        return download.digest_of(download.read_file(path), algorithm)
-    return download.digest_of(client.download_volume(volume), algorithm)
+    if not local or not path:
+        return False
+    try:
+        os.getxattr(path, INCOMPLETE_XATTR)
+    except OSError:  # no mark (ENODATA), no xattrs here, or no such file: nothing to go by
+        return False
+    return True
+
+
+def _digest_state(client: Client, volume: Any, request: VolumeRequest, state: VolumeState, access: Any) -> VolumeState:
+    # Imported here: only downloads use it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils import download
+
+    existing = state.existing
+    algorithm = request.checksum.algorithm
+    digest = existing_digest(client, volume, existing, algorithm)
+    size = None
+    if digest != request.checksum.digest and _local_file(existing) is None:
+        # Without a remembered length, a volume grown after its download verifies by the prefix
+        # the server still serves.
+        size = download.probe_size(request.source_url, access)
+        if size is not None and size < existing.capacity:
+            digest = existing_digest(client, volume, existing, algorithm, size)
+    state = state.with_changes(content_digest=digest)
+    if digest != request.checksum.digest and request.replace_content:
+        state = with_dependents(client, state)
+        if size is None:
+            size = download.probe_size(request.source_url, access)
+        state = state.with_changes(download_size=size)
+    return state
 
 
 def with_dependents(client: Client, state: VolumeState) -> VolumeState:
@@ -122,9 +171,12 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     described_pool = client.describe_pool(pool)
     volume = client.find_volume(pool, request.name)
     existing = client.describe_volume(volume) if volume is not None else None
-    state = VolumeState(pool=described_pool, existing=existing, local=is_local_uri(client.uri))
+    local = is_local_uri(client.uri)
+    state = VolumeState(pool=described_pool, existing=existing, local=local)
     if request.state == "absent":
         return with_dependents(client, state) if existing is not None else state
+    if existing is not None and is_incomplete(existing, local):
+        state = state.with_changes(incomplete=True)
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"
@@ -133,14 +185,16 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         # Imported here: only downloads use it (import cost on every task).
         from ansible_collections.remotevirt.install.plugins.module_utils import download
 
+        access = download.UrlAccess(validate_certs=validate_certs, username=request.url_username,
+                                    password=request.url_password)
         if existing is None:
-            state = state.with_changes(download_size=download.probe_size(request.source_url, validate_certs))
+            state = state.with_changes(download_size=download.probe_size(request.source_url, access))
+        elif state.incomplete:
+            # A half-made download is replaced, unless a guest or another volume needs it.
+            state = with_dependents(client, state)
+            state = state.with_changes(download_size=download.probe_size(request.source_url, access))
         elif request.checksum:
-            digest = existing_digest(client, volume, existing, request.checksum.algorithm)
-            state = state.with_changes(content_digest=digest)
-            if digest != request.checksum.digest and request.replace_content:
-                state = with_dependents(client, state)
-                state = state.with_changes(download_size=download.probe_size(request.source_url, validate_certs))
+            state = _digest_state(client, volume, request, state, access)
     return state
 
 

@@ -137,6 +137,10 @@ options:
           - Known layouts are Fedora/RHEL (C(images/pxeboot/)) and Debian/Ubuntu netboot trees.
           - Schemes are read in any case; a URL names a host and holds no spaces; a host path is
             absolute, without V(..) components. URL credentials are masked in plans, messages and logs.
+          - A tree that needs a login takes it from O(url_username) and O(url_password). Credentials
+            written into the URL work as well; plans and messages show them as C(***).
+          - Kernel and initrd must arrive whole (as long as announced, or as the file on the host or
+            the NFS server); a short copy fails the task and nothing is left in O(install.boot_dir).
         type: str
       kickstart:
         description:
@@ -145,6 +149,11 @@ options:
             the installer as it is (C(inst.ks=) or C(preseed/url=)).
           - A path on the host (absolute, without V(..) components) is read there and put into the initrd.
           - Schemes are read in any case (V(HTTP://) is a URL, not a path) and passed on in lower case.
+          - The installer, not the host, reads a kickstart URL, so O(url_username) and
+            O(url_password) do not apply to it. A kickstart behind a login needs the credentials in
+            its own URL (V(https://user:password@host/ks.cfg)); they are then on the guest's kernel
+            command line, visible inside the guest and in its libvirt definition (plans and diffs
+            show them as C(***)). Prefer a kickstart on the host or O(install.kickstart_content).
         type: str
       kickstart_content:
         description:
@@ -158,6 +167,11 @@ options:
         description:
           - Directory on the host where the fetched kernel and initrd wait until the install starts.
           - An absolute path without V(..) components.
+          - Must be an absolute path, owned by root (or the user the module runs as) and not writable
+            by its group or others; made with mode C(0711) when missing.
+          - Files are written under unique names in a private directory and renamed into place when
+            complete. An initrd that carries a kickstart stays mode C(0600); libvirt hands it to the
+            QEMU user when the guest starts (C(dynamic_ownership), on by default).
         type: path
         default: /var/lib/libvirt/boot
   disks:
@@ -290,6 +304,16 @@ options:
     description: Verify TLS certificates when the host fetches an install tree over HTTPS.
     type: bool
     default: true
+  url_username:
+    description:
+      - User name for an http, https or ftp O(install.location) (HTTP basic or digest
+        authentication; for FTP, the login), used for the host's reads of the tree and its kernel
+        and initrd. Not for O(install.kickstart), which the installer reads.
+      - Sent with the first request to the tree's host and never along a redirect to another host.
+    type: str
+  url_password:
+    description: Password for O(url_username). Never shown in results, plans or the host log.
+    type: str
 notes:
   - A guest whose install was interrupted is not installed again by a re-run; use O(reinstall=true).
   - Without O(wait), a guest whose installer reboots stays shut off after the install (the

@@ -61,6 +61,10 @@ options:
     description:
       - Size of the volume as bytes or a size string. V(20G) and V(20GiB) are 20 * 2^30 bytes,
         V(20GB) is 20 * 10^9 bytes (libvirt's units).
+      - In file-based pools libvirt rounds the capacity of every format but V(raw) up to whole KiB
+        when creating (and to 512 bytes when resizing), so V(1GB) in qcow2 becomes 1000000512
+        bytes; the plan shows the rounded size and a re-run with the same value changes nothing.
+      - With O(source_url), at least the size of the download; the raw image is grown after it.
       - For an existing volume, a larger capacity grows it in place; a smaller one is refused
         unless O(allow_shrink=true).
       - With O(clone_from) or O(backing_volume), defaults to the size of that volume.
@@ -108,13 +112,31 @@ options:
         masked everywhere else (plan, messages, results, the host's log).
       - When the volume exists it is left alone, unless O(checksum) is set and its content differs;
         then the task fails, or with O(replace_content=true) the volume is replaced.
+      - The body must be exactly as long as the server announces (C(Content-Length)), and its first
+        bytes must be of the declared O(format) (V(qcow2) starts with C(QFI\xfb), V(iso) holds an
+        ISO 9660 descriptor, V(raw) refuses an HTML error page); otherwise the new volume is deleted
+        and the task fails before the rest of the body is written.
+      - Until the download is verified complete, the volume's file carries the extended attribute
+        C(user.remotevirt.incomplete). A later run that finds it (the module was killed mid-download)
+        deletes the volume and downloads it again, with or without O(checksum).
+      - To authenticate, use O(url_username) and O(url_password). Credentials written into the URL
+        (V(https://user:password@host/)) work as well; plans and messages show them as C(***).
+    type: str
+  url_username:
+    description:
+      - User name for O(source_url) (HTTP basic or digest authentication; for FTP, the login).
+      - Sent with the first request to the URL's host and never along a redirect to another host.
+    type: str
+  url_password:
+    description: Password for O(url_username). Never shown in results, plans or the host log.
     type: str
   checksum:
     description:
       - Expected digest of O(source_url) as V(algorithm:hex), for example V(sha256:9f86d0...).
       - A download that does not match is deleted and the task fails.
-      - A verified digest is remembered on the volume file, so re-runs do not read it again
-        unless the file changed.
+      - A verified digest is remembered on the volume file together with the downloaded length,
+        so re-runs do not read it again unless the file changed, and a raw image grown by
+        O(capacity) after its download still verifies by its downloaded bytes.
     type: str
   validate_certs:
     description: Verify the TLS certificate of an https O(source_url).
@@ -152,7 +174,11 @@ notes:
   - Pool volumes are listed again (C(virsh pool-refresh)) before every lookup, so files placed in
     a directory pool by other tools are seen.
   - A download is streamed into the volume through libvirt; the volume is only kept when the
-    whole content (and its checksum) arrived.
+    whole content (and its checksum) arrived. If the module is killed mid-download (not a network
+    error, which rolls back), the volume keeps its C(user.remotevirt.incomplete) mark and the
+    next run replaces it. Pools whose volumes are not files on the host the module runs on
+    (remote O(uri), LVM, iSCSI) and file systems without user extended attributes cannot carry
+    the mark; use O(checksum) there.
 seealso:
   - name: libvirt storage volume XML
     description: The format this module builds and reads.
@@ -297,6 +323,8 @@ def argument_spec() -> dict:
         backing_volume=dict(type="str"),
         source_url=dict(type="str"),
         checksum=dict(type="str"),
+        url_username=dict(type="str"),
+        url_password=dict(type="str", no_log=True),
         validate_certs=dict(type="bool", default=True),
         allow_shrink=dict(type="bool", default=False),
         delete_in_use=dict(type="bool", default=False),
@@ -312,7 +340,7 @@ def main() -> None:
         argument_spec=argument_spec(),
         supports_check_mode=True,
         mutually_exclusive=[("clone_from", "backing_volume", "source_url"), ("preallocation", "allocation")],
-        required_by={"checksum": "source_url"},
+        required_by={"checksum": "source_url", "url_username": "source_url", "url_password": "source_url"},
     )
     run_module(module, run)
 

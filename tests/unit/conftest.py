@@ -51,3 +51,14 @@ def test_client():
     client.version()  # opens the connection now
     yield client
     client.close()
+
+
+@pytest.fixture
+def scripted_http(monkeypatch):
+    """A running scripted_http.ScriptedServer on 127.0.0.1, reached without any proxy."""
+    from scripted_http import ScriptedServer
+    for variable in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    with ScriptedServer() as server:
+        yield server

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.record import Field
+from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_text
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import (
     XmlError,
     XmlObject,
@@ -289,8 +290,9 @@ class Domain(XmlObject):
         return domain
 
     def to_shown_xml(self) -> str:
-        """The XML for diffs and logs: passwords masked."""
-        return serialize(self.to_element(show_password=False))
+        """The XML for diffs and logs: passwords and the credentials of URLs (a kickstart URL on the
+        kernel command line) masked."""
+        return redact_text(serialize(self.to_element(show_password=False)))
 
     @classmethod
     def from_element(cls, domain: Any) -> "Domain":

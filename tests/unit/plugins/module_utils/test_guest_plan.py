@@ -980,3 +980,53 @@ def test_fetch_commands_never_show_url_credentials():
                                    "nfs-cp 'NFS://***@m/os/initrd.img' %s" % INITRD]
     assert "Pw-9" not in " ".join(commands(plan))
     assert payload(plan, "fetch")["source"] == tree.kernel
+
+
+# -- URL credentials and boot_dir ------------------------------------------------------------------------
+def test_location_credentials_are_used_never_shown():
+    """url_username shows as curl's -u (which would prompt for the password); user information in the
+    tree's URLs is masked; the password only travels in the payloads."""
+    tree = InstallTree("redhat", "https://bob:pw@m/os/images/pxeboot/vmlinuz", "https://bob:pw@m/os/images/pxeboot/initrd.img")
+    plan = plan_guest(request(install=dict(LOCATION, location="https://bob:pw@m/os"), url_username="alice",
+                              url_password="s3cret", disks=NEW_DISK), new_state(tree=tree))
+    assert commands(plan)[1:3] == ["curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
+                                   "curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/initrd.img'" % INITRD]
+    fetch = payload(plan, "fetch")
+    assert (fetch["username"], fetch["password"], fetch["source"]) == ("alice", "s3cret", tree.kernel)
+    shown = repr(plan) + repr(plan.summaries()) + plan.after + repr(request(install=LOCATION, url_password="s3cret"))
+    assert "s3cret" not in shown and "bob:pw" not in shown
+
+
+def test_kickstart_url_credentials_are_masked_in_shown_definitions():
+    plan = plan_guest(request(install=dict(LOCATION, kickstart="https://k:pw@c/ks.cfg"), disks=NEW_DISK),
+                      new_state(tree=TREE))
+    install = payload(plan, "install")["domain"]
+    assert "inst.ks=https://k:pw@c/ks.cfg" in install.to_xml()  # the installer needs it
+    assert "k:pw" not in install.to_shown_xml() and "inst.ks=https://***@c/ks.cfg" in install.to_shown_xml()
+
+
+def test_missing_boot_dir_is_made_0711_first():
+    plan = plan_guest(request(install=dict(LOCATION, boot_dir="/srv/boot"), disks=NEW_DISK),
+                      new_state(tree=TREE, boot_dir_exists=False))
+    assert commands(plan)[1] == "install -d -m 0711 /srv/boot && curl -fsSL -o /srv/boot/remotevirt-web01-kernel %s" % (
+        TREE.kernel)
+    assert not commands(plan)[2].startswith("install")
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(install=dict(LOCATION, boot_dir="boot")), "install.boot_dir must be an absolute path"),
+    (dict(install=dict(method="location", location="/srv/tree"), url_username="a"), "http, https or ftp install.location"),
+    (dict(install=PXE, url_password="x"), "http, https or ftp install.location"),
+    (dict(url_username="a"), "apply to install.location"),
+])
+def test_credentials_and_boot_dir_refusals(params, message):
+    with pytest.raises(PlanError, match=message):
+        request(**params)
+
+
+@pytest.mark.parametrize("size, capacity", [("1GB", 1000000512), ("500MB", 500000768), (1000, 1024)])
+def test_disk_size_in_other_units_converges(size, capacity):
+    """libvirt stored the qcow2 disk in whole KiB: the same size asked again is no shrink and no change."""
+    existing = DISK0.with_changes(capacity=capacity)
+    params = {**MATCHING, "disks": [dict(pool="p", volume="web01-disk0.qcow2", size=size)]}
+    assert plan_guest(request(**params), stored_state(volume_disk(existing))).actions == []

@@ -6,9 +6,12 @@ with ``domain_type: test``; defining, starting, destroying and undefining are al
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import run, sniff_format
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import check_boot_dir, run, sniff_format
+from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain
 
@@ -350,3 +353,22 @@ def test_remove_storage_keeps_a_volume_another_guest_uses(unique_name, test_clie
     run(guest(other, disks=[disk(volume=owner + "-disk0.qcow2", allow_in_use=True)]), check_mode=False, diff=False)
     with pytest.raises(RunError, match="is also needed by guest\\(s\\) %s" % other):
         run(params(name=owner, install=None, state="absent", remove_storage=True), check_mode=True, diff=False)
+
+
+# -- boot_dir ------------------------------------------------------------------------------------------
+def test_boot_dir_checks(tmp_path):
+    boot = tmp_path / "boot"
+    assert check_boot_dir(str(boot)) is False  # made 0711 by the fetch
+    boot.mkdir(mode=0o711)
+    assert check_boot_dir(str(boot)) is True
+    os.chmod(boot, 0o777)
+    with pytest.raises(PlanError, match="can be written by its group or by others"):
+        check_boot_dir(str(boot))
+    os.chmod(boot, 0o711)
+    os.chown(boot, 4321, -1)
+    with pytest.raises(PlanError, match="owned by uid 4321"):
+        check_boot_dir(str(boot))
+    plain = tmp_path / "file"
+    plain.write_text("x")
+    with pytest.raises(PlanError, match="is not a directory"):
+        check_boot_dir(str(plain))

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils.download import UrlAccess
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
     GuestRequest,
     GuestState,
@@ -153,7 +154,7 @@ def test_find_tree_over_http(http_tree):
     joined without double slashes, and without downloading anything (HEAD requests only)."""
     url, directory, log = http_tree
     make_tree(directory, *DEBIAN_NETBOOT)
-    assert find_tree(url, "x86_64", validate_certs=False) == InstallTree(
+    assert find_tree(url, "x86_64", UrlAccess(validate_certs=False)) == InstallTree(
         family="debian", kernel=url + DEBIAN_NETBOOT[0], initrd=url + DEBIAN_NETBOOT[1])
     assert "//" not in (url + DEBIAN_NETBOOT[0]).split("://", 1)[1]
     assert all(line.startswith(("HEAD ", "GET ")) for line in log)

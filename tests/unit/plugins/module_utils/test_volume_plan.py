@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
@@ -131,6 +133,71 @@ PLANS = [
         ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1099511627776 --allocation 0 "
                    "--format qcow2"),
     ]),
+    # libvirt makes qcow2 (and every format but raw) with qemu-img in whole KiB, rounded up.
+    ("qcow2 1GB is created in whole KiB", dict(capacity="1GB"), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2"),
+    ]),
+    ("qcow2 1000 bytes", dict(capacity=1000), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1024 --allocation 0 --format qcow2"),
+    ]),
+    ("raw 1GB is exact", dict(name="r.img", capacity="1GB", format="raw"), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name r.img --capacity 1000000000 --allocation 0 --format raw"),
+    ]),
+    ("logical pools are not rounded here", dict(pool="vg", name="lv0", capacity="1GB"), VolumeState(LVM), [
+        ("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1000000000 --allocation 0"),
+    ]),
+    ("qcow2 1GB converged", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=1000000512)),
+     []),
+    ("qcow2 500MB converged", dict(capacity="500MB"),
+     VolumeState(POOL, existing=QCOW.with_changes(capacity=500000768)), []),
+    ("qcow2 1000 converged", dict(capacity=1000), VolumeState(POOL, existing=QCOW.with_changes(capacity=1024)), []),
+    ("qcow2 grown to 512-byte units", dict(capacity=1000000001),
+     VolumeState(POOL, existing=QCOW.with_changes(capacity=1024)), [
+        ("resize", "virsh vol-resize --pool p v.qcow2 1000000512"),
+    ]),
+    ("qcow2 grown by resize converged", dict(capacity="1500000"),
+     VolumeState(POOL, existing=QCOW.with_changes(capacity=1500160)), []),
+    ("raw one byte short grows", dict(name="r.img", capacity=1000000001),
+     VolumeState(POOL, existing=QCOW.with_changes(name="r.img", format="raw", capacity=1000000000)), [
+        ("resize", "virsh vol-resize --pool p r.img 1000000001"),
+    ]),
+    ("clone asked in other units of the source size", dict(clone_from="base.qcow2", capacity="1GB"),
+     VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)), [
+        ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"),
+    ]),
+    ("overlay asked in other units of the base size", dict(backing_volume="base.qcow2", capacity="1GB"),
+     VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2 "
+                   "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2"),
+    ]),
+    ("download with credentials shows neither password nor URL user information", dict(
+        name="d.img", source_url="https://bob:pw@h/d.img", url_username="alice", url_password="s3cret"),
+     VolumeState(POOL, download_size=1 << 20), [
+        ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+        ("upload", "curl -fsSL -u alice 'https://***@h/d.img' | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+    ]),
+    ("downloaded raw, grown, same size again", dict(name="d.img", format="raw", source_url="http://h/d.img",
+                                                    capacity="4M", checksum=SHA),
+     VolumeState(POOL, existing=ISO.with_changes(name="d.img", format="raw", capacity=4 << 20),
+                 content_digest="ab" * 32), []),
+    ("unfinished download is replaced", dict(name="d.iso", format="iso", source_url="http://h/d.iso"),
+     VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20), [
+        ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
+        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"),
+    ]),
+    ("unfinished download is replaced even when its checksum would be checked", dict(
+        name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
+     VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20), [
+        ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
+        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"
+                   "  # expect " + SHA),
+    ]),
+    ("unfinished download deleted", dict(name="d.iso", state="absent"),
+     VolumeState(POOL, existing=ISO, incomplete=True), [
+        ("delete", "virsh vol-delete --pool p d.iso"),
+    ]),
 ]
 
 
@@ -172,6 +239,18 @@ REFUSALS = [
                                 permissions=Permissions(mode="0600")), VolumeState(LVM), "file-based pools"),
     ("chmod through a remote uri", dict(mode="0640", permissions=Permissions(mode="0640")),
      VolumeState(POOL, existing=QCOW, local=False), "local URI"),
+    ("qcow2 1GB below what 1GiB made", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=GiB)),
+     "set allow_shrink: true"),
+    ("unfinished download asserted", dict(name="d.iso"), VolumeState(POOL, existing=ISO, incomplete=True),
+     "download that never finished"),
+    ("unfinished download grown", dict(name="d.iso", capacity="1G"), VolumeState(POOL, existing=ISO, incomplete=True),
+     "run the task that downloads it again"),
+    ("unfinished download in use", dict(name="d.iso", source_url="http://h/d.iso"),
+     VolumeState(POOL, existing=ISO, incomplete=True, download_size=1, users=("g1",)), "is used by guest(s) g1; detach it first"),
+    ("capacity below the download", dict(name="d.img", format="raw", source_url="http://u:pw@h/d", capacity="1M"),
+     VolumeState(POOL, download_size=2 << 20), "capacity 1M is smaller than the 2M that http://***@h/d holds"),
+    ("unknown download size, credentials in the URL", dict(name="d.img", source_url="http://u:pw@h/d"),
+     VolumeState(POOL, download_size=None), "the size of http://***@h/d;"),
 ]
 
 
@@ -206,6 +285,7 @@ BAD_PARAMS = [
     (dict(capacity="1G", allocation="2G"), "larger than capacity"),
     (dict(source_url="http://h/x", capacity="1G", format="qcow2"), "grows a raw image"),
     (dict(clone_from="a/b/c"), "clone_from pool name"),
+    (dict(capacity="1G", url_username="alice"), "apply to source_url"),
 ]
 
 
@@ -266,3 +346,61 @@ def test_upload_command_never_shows_url_credentials():
     assert steps(plan)[1] == ("upload", "curl -fsSL 'https://***@h/d.iso' | virsh vol-upload --pool p --vol d.iso "
                                         "--file /dev/stdin")
     assert plan.actions[1].payload["url"] == url
+
+
+@pytest.mark.parametrize("local, pool, marked", [(True, POOL, True), (False, POOL, False), (True, LVM, False)])
+def test_new_download_is_marked_where_the_file_is_on_this_host(local, pool, marked):
+    plan = plan_volume(request(pool=pool.name, name="d.img", source_url="http://h/d"),
+                       VolumeState(pool, download_size=1 << 20, local=local))
+    create, upload = plan.actions[0], plan.actions[1]
+    assert create.payload["mark_incomplete"] is marked
+    assert (upload.payload["size"], upload.payload["length"], upload.payload["format"]) == (1 << 20, 1 << 20, "raw")
+
+
+def test_upload_payload_carries_credentials_the_plan_never_shows():
+    plan = plan_volume(request(name="d.img", source_url="http://h/d", url_username="alice", url_password="s3cret"),
+                       VolumeState(POOL, download_size=10))
+    upload = plan.actions[1]
+    assert (upload.payload["username"], upload.payload["password"]) == ("alice", "s3cret")
+    assert "s3cret" not in repr(plan) and "s3cret" not in repr(plan.summaries())
+    assert "s3cret" not in repr(request(name="d.img", source_url="http://h/d", url_password="s3cret"))
+
+
+def test_unfinished_download_delete_is_not_marked_destructive():
+    plan = plan_volume(request(name="d.iso", source_url="http://h/d.iso"),
+                       VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20))
+    assert not plan.actions[0].destructive and not plan.destructive
+
+
+@pytest.mark.parametrize("fmt, wanted, created, resized", [
+    ("qcow2", 1000000000, 1000000512, 1000000000),
+    ("qcow2", 500000000, 500000768, 500000256),
+    ("qcow2", 1000, 1024, 1024),
+    ("iso", 1000000001, 1000000512, 1000000512),
+    ("raw", 1000, 1000, 1000),
+])
+def test_stored_capacity_measured_on_libvirt(fmt, wanted, created, resized):
+    from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import capacity_reached, stored_capacity
+    assert stored_capacity(POOL, fmt, wanted, creating=True) == created
+    assert stored_capacity(POOL, fmt, wanted, creating=False) == resized
+    assert capacity_reached(POOL, fmt, wanted, created) and capacity_reached(POOL, fmt, wanted, resized)
+    assert stored_capacity(LVM, fmt, wanted, creating=True) == wanted
+
+
+@given(wanted=st.integers(min_value=1, max_value=1 << 50), fmt=st.sampled_from(["qcow2", "raw", "iso", "qed", None]),
+       creating=st.booleans())
+def test_every_accepted_capacity_converges(wanted, fmt, creating):
+    """Whatever libvirt stores for a request, the same request finds it reached: a re-run changes nothing."""
+    from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import capacity_reached, stored_capacity
+    stored = stored_capacity(POOL, fmt, wanted, creating)
+    assert capacity_reached(POOL, fmt, wanted, stored)
+    existing = QCOW.with_changes(format=fmt or "qcow2", capacity=stored)
+    assert plan_volume(request(capacity=str(wanted)), VolumeState(POOL, existing=existing)).actions == []
+
+
+def test_unfinished_download_in_use_is_never_replaced():
+    """A half-made download that a guest or an overlay needs is refused, not downloaded over."""
+    for needed in (dict(users=("g1",)), dict(dependents=("p/overlay.qcow2",))):
+        state = VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20, **needed)
+        with pytest.raises(PlanError, match="download that never finished, and it (is used by|backs)"):
+            plan_volume(request(name="d.iso", format="iso", source_url="http://h/d.iso"), state)

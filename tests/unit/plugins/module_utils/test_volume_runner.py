@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils import download
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import INCOMPLETE_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
     RunError,
+    existing_digest,
+    is_incomplete,
     is_local_uri,
     resolve_permissions,
     run,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
 
 
 def params(**overrides):
@@ -142,3 +150,39 @@ def test_resolve_permissions_refuses(given, message):
     with pytest.raises(PlanError) as error:
         resolve_permissions(given)
     assert message in str(error.value)
+
+
+# -- what a download left on the host ----------------------------------------------------------------
+def _image(tmp_path, content=b"downloaded bytes" * 64):
+    path = tmp_path / "d.img"
+    path.write_bytes(content)
+    return str(path), Volume(name="d.img", capacity=len(content), format="raw", path=str(path))
+
+
+def test_incomplete_mark_is_read_on_local_files_only(tmp_path):
+    path, described = _image(tmp_path)
+    assert not is_incomplete(described, local=True)
+    os.setxattr(path, INCOMPLETE_XATTR, b"1")
+    assert is_incomplete(described, local=True)
+    assert not is_incomplete(described, local=False)  # a remote host's path says nothing about this one
+    assert not is_incomplete(described.with_changes(path=str(tmp_path / "gone")), local=True)
+
+
+def test_existing_digest_of_a_grown_download_verifies_its_prefix(tmp_path):
+    content = b"downloaded bytes" * 64
+    path, described = _image(tmp_path, content)
+    digest = hashlib.sha256(content).hexdigest()
+    download.remember_digest(path, "sha256", digest, len(content))
+    assert existing_digest(None, None, described, "sha256") == digest
+    with open(path, "ab") as grown:  # what capacity does to a raw download
+        grown.truncate(4 << 20)
+    assert existing_digest(None, None, described, "sha256") == digest
+    with open(path, "r+b") as changed:
+        changed.write(b"X")
+    assert existing_digest(None, None, described, "sha256") != digest
+
+
+def test_existing_digest_without_a_record_reads_everything(tmp_path):
+    content = b"abc" * 1000
+    _path, described = _image(tmp_path, content)
+    assert existing_digest(None, None, described, "md5") == hashlib.md5(content).hexdigest()

@@ -57,3 +57,20 @@ def test_url_credentials_are_masked_everywhere(capsys):
     text = json.dumps(result)
     assert code == 1 and "Url-Secret-9" not in text and "iso-user:" not in text
     assert result["msg"].startswith("cannot download http://***@127.0.0.1:1/x.iso")
+
+
+def test_url_credentials_reach_the_server_and_never_the_result(capsys, unique_name, scripted_http):
+    from scripted_http import Route
+    scripted_http.routes["/private.img"] = Route(b"\0" * 4096, credentials=("alice", "pw-s3cret"))
+    code, result = invoke(capsys, uri="test:///default", pool="default-pool", name=unique_name(".img"),
+                          source_url=scripted_http.url("/private.img").replace("http://", "http://bob:url-s3cret@"),
+                          url_username="alice", url_password="pw-s3cret", _ansible_check_mode=True)
+    assert code == 0, result
+    assert [step["action"] for step in result["plan"]] == ["create", "upload"]
+    assert result["plan"][0]["command"].endswith("--capacity 4096 --allocation 0 --format raw")
+    # (module_args in ``invocation`` echo source_url as given: masking user information there is
+    # the module entry's part, through redact.url_secrets.)
+    shown = json.dumps(dict(result, invocation=None))
+    assert "s3cret" not in shown and "bob" not in shown
+    assert result["invocation"]["module_args"]["url_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert result["plan"][1]["command"].startswith("curl -fsSL -u alice 'http://***@127.0.0.1:")
