@@ -63,7 +63,7 @@ def _acquire(path: str, key: str, deadline: float) -> int:
                     raise
             if time.monotonic() >= deadline:
                 raise LockError("another run is still changing %s on this host; try again when it has finished"
-                                  % key.split(" ", 1)[-1])
+                                % key.split(" ", 1)[-1])
             time.sleep(POLL_SECONDS)
     except BaseException:
         os.close(fd)

@@ -111,7 +111,7 @@ PLANS = [
      VolumeState(POOL, existing=ISO, content_digest="ab" * 32), []),
     ("downloaded, no checksum", dict(name="d.iso", source_url="http://h/d.iso"), VolumeState(POOL, existing=ISO), []),
     ("downloaded, other content, replace_content", dict(name="d.iso", format="iso", source_url="http://h/d.iso",
-                                              checksum=SHA, replace_content=True),
+                                                        checksum=SHA, replace_content=True),
      VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20), [
         ("delete", "virsh vol-delete --pool p d.iso"),
         ("create", "virsh vol-create-as --pool p --name d.iso --capacity 838860800 --allocation 0 --format iso"),
