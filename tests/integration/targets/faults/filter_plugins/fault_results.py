@@ -9,7 +9,7 @@ import json
 import os
 from typing import Any, Dict
 
-SUMMARY_CHARS = 240
+SUMMARY_CHARS = 320
 
 
 def task_result(path: str) -> Dict[str, Any]:
