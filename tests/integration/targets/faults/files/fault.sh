@@ -11,12 +11,17 @@ HOST_LOG=$REMOTEVIRT_TESTBED/logs/syslog.log
 # log_mark: the host log's current length; wait_log looks only at what comes after it
 log_mark() { wc -l < "$HOST_LOG"; }
 
-# wait_log MARK REGEX SECONDS: wait for a host log line (extended regex) written after MARK
+# wait_log MARK REGEX SECONDS [NAME]: wait for a host log line (extended regex) written after
+# MARK; with NAME, give up as soon as that launched run has ended
 wait_log() {
   local deadline=$((SECONDS + $3))
   until tail -n "+$(($1 + 1))" "$HOST_LOG" | grep -qE "$2"; do
     if [ "$SECONDS" -ge "$deadline" ]; then
       echo "no host log line matching '$2' within $3 s" >&2
+      return 1
+    fi
+    if [ -n "${4:-}" ] && ! kill -0 "$(cat "$FAULT_WORK/$4.pid")" 2>/dev/null; then
+      echo "no host log line matching '$2': the run ended first with $(finish "$4" 0)" >&2
       return 1
     fi
     sleep 0.1
