@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Serves the files of a directory over HTTP at a limited rate, so that a fault can be injected
 while a host downloads one.
 
-    slow_http.py DIRECTORY ADDRESS PORT_FILE
+    python3 slow_http.py DIRECTORY ADDRESS PORT_FILE
 
 Listens on ADDRESS, on a free port that it writes to PORT_FILE once it accepts connections.
 ``?rate=BYTES`` in a URL limits that response to BYTES per second (default: no limit).
