@@ -10,6 +10,7 @@ message. Objects are found by name (one RPC), never by listing and scanning.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import traceback
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -345,7 +346,7 @@ class Client:
                               libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
             for volume in self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ():
                 xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
-                if xml is not None and Volume.from_xml(xml).backing_path == path:
+                if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
                     dependents.append("%s/%s" % (pool.name(), volume.name()))
         return sorted(dependents)
 
@@ -354,17 +355,26 @@ class Client:
 _MAX_CHAIN = 16
 
 
+def same_path(path: Optional[str]) -> Optional[str]:
+    """One spelling of a host path, so '/dir//disk.img' and '/dir/./disk.img' are '/dir/disk.img'."""
+    if not path:
+        return path
+    normal = os.path.normpath(path)
+    return "/" + normal.lstrip("/") if normal.startswith("/") else normal
+
+
 def _disk_refers_to(domain: Any, pool_name: str, volume_name: str, path: Optional[str],
                     read_backing: Optional[Callable[[str], Optional[str]]]) -> bool:
     # './/source' also finds <backingStore><source .../> of running guests' disks.
     for source in domain.iterfind("devices/disk//source"):
         if source.get("pool") == pool_name and source.get("volume") == volume_name:
             return True
-        image = source.get("file") or source.get("dev")
+        image = same_path(source.get("file") or source.get("dev"))
+        wanted = same_path(path)
         for _step in range(_MAX_CHAIN):
-            if not image or not path:
+            if not image or not wanted:
                 break
-            if image == path:
+            if image == wanted:
                 return True
-            image = read_backing(image) if read_backing else None
+            image = same_path(read_backing(image)) if read_backing else None
     return False

@@ -612,8 +612,24 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
                               format=_path_disk_format(disk, disk_state, state.existing),
                               block=disk_state.format == "block"))
             continue
-        disks.append(_plan_volume_disk(disk, disk_state.volume, plan))
+        disks.append(_plan_volume_disk(disk, disk_state.volume, plan, _stored_format(disk, state.existing)))
     return in_canonical_order(disks)
+
+
+def _stored_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[str]:
+    """The format the guest's definition stores for this disk, if the guest has it already.
+
+    It outranks whatever libvirt now reads from the file: libvirt probes the formats of a pool's
+    files on every refresh, and a guest writes its disk (a raw disk turned into a qcow2 header
+    naming a host file as backing must stay raw).
+    """
+    for known in existing.disks if existing else ():
+        if known.device != "disk":
+            continue
+        if (disk.path and known.path == disk.path) or (disk.pool and (known.pool, known.volume) ==
+                                                        (disk.pool, disk.volume)):
+            return known.format
+    return None
 
 
 def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Optional[Domain]) -> str:
@@ -622,12 +638,9 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
     Never read from the file's content: a guest writes its disk, and a raw disk that its guest
     filled with a qcow2 header (naming a backing file on the host) must stay raw.
     """
-    if disk.format:
-        return disk.format
-    stored = [known.format for known in (existing.disks if existing else ())
-              if known.device == "disk" and known.path == disk.path]
+    stored = disk.format or _stored_format(disk, existing)
     if stored:
-        return stored[0]
+        return stored
     if disk_state.format == "qcow2":
         raise PlanError("%s: %s holds a qcow2 image, but formats are never guessed from a disk's content; set "
                         "format: qcow2 (or raw) for it" % (disk.label, disk.path))
@@ -640,8 +653,12 @@ def in_canonical_order(disks: Sequence[Disk]) -> Tuple[Disk, ...]:
     return tuple(sorted(disks, key=lambda disk: (disk.device != "disk", len(disk.target), disk.target)))
 
 
-def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], plan: Plan) -> Disk:
+def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], plan: Plan,
+                      stored_format: Optional[str]) -> Disk:
     volume_request = disk.volume_request()
+    if stored_format is not None:
+        # An attached disk is compared with its definition, never with libvirt's probe of the file.
+        volume_request = volume_request.with_changes(format=None)
     existing = volume_state.existing if volume_state else None
     if existing is None and disk.size is None:
         raise PlanError("%s: volume %s does not exist; give size to create it" % (disk.label, volume_request.label))
@@ -654,7 +671,8 @@ def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], pl
     except PlanError as error:
         raise PlanError("%s: %s" % (disk.label, error))
     plan.actions.extend(volume_plan.actions)
-    fmt = existing.format if existing is not None else _planned_format(volume_plan.after)
+    fmt = disk.format or stored_format or (existing.format if existing is not None
+                                           else _planned_format(volume_plan.after))
     return Disk(target=disk.target, bus=disk.bus, pool=disk.pool, volume=disk.volume,
                 format="raw" if fmt in (None, "iso") else fmt)
 

@@ -9,7 +9,7 @@ import os
 import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
     DiskRequest,
     DiskState,
@@ -23,9 +23,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner i
     RunError,
     backing_reader,
     changing,
+    file_is_incomplete,
     is_local_uri,
     open_pool,
     read_state as read_volume_state,
+    refuse_incomplete,
     reported_errors,
     volume_key,
 )
@@ -57,6 +59,9 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
             return DiskState(format=None)
         if not os.path.exists(disk.path):
             raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
+        if file_is_incomplete(disk.path):
+            raise PlanError("%s: %s is a download that never finished (an earlier run was stopped while filling it); "
+                            "run the task that downloads it again first" % (disk.label, disk.path))
         return DiskState(format=sniff_format(disk.path))
     pool = open_pool(client, disk.pool)
     return DiskState(volume=read_volume_state(client, pool, disk.volume_request(), True))
@@ -87,7 +92,9 @@ def _media_format(client: Client, request: GuestRequest, local: bool) -> str:
         volume = client.find_volume(pool, media.volume)
         if volume is None:
             raise PlanError("install.cdrom: volume %s does not exist" % media.label)
-        fmt = client.describe_volume(volume).format
+        described = client.describe_volume(volume)
+        refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
+        fmt = described.format
         return "raw" if fmt in (None, "iso") else fmt
     if local and not os.path.isfile(media.path):
         raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
@@ -183,25 +190,42 @@ def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, 
 
 
 def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:
-    """A disk that another guest uses is attached only with allow_in_use: two guests writing one
-    disk destroy its file system. Disks the guest already has are not asked about again."""
-    attached = {(disk.pool, disk.volume) if disk.volume else disk.path
+    """A disk that another guest uses, or that backs another volume, is attached only with
+    allow_in_use: two guests writing one disk destroy its file system, and writing a backing file
+    corrupts its overlays. Disks the guest already has are not asked about again."""
+    attached = {(disk.pool, disk.volume) if disk.volume else same_path(disk.path)
                 for disk in (state.existing.disks if state.existing else ())}
     read_backing = backing_reader(client)
     for disk, disk_state in zip(request.disks or (), state.disks):
-        if disk.allow_in_use or (disk.path or (disk.pool, disk.volume)) in attached:
+        if disk.allow_in_use or (same_path(disk.path) if disk.path else (disk.pool, disk.volume)) in attached:
             continue
         existing = disk_state.volume.existing if disk_state.volume else None
         if disk.pool and existing is None:
             continue  # a new volume has no users yet
-        path = existing.path if existing is not None else disk.path
-        users = [user for user in client.domains_using(disk.pool or "", disk.volume or "", path, read_backing)
+        pool_name, volume_name, path = _volume_identity(client, disk, existing)
+        users = [user for user in client.domains_using(pool_name, volume_name, path, read_backing)
                  if user != request.name]
-        if users:
-            raise PlanError("%s: %s is used by guest(s) %s; attaching it to %s too would let two guests write one "
-                            "disk. Use another volume, or set allow_in_use: true on the disk if they share it on "
-                            "purpose" % (disk.label, disk.volume_request().label if disk.pool else disk.path,
-                                         ", ".join(users), request.name))
+        backed = client.volumes_backed_by(path) if path else []
+        if users or backed:
+            needed = ("used by guest(s) %s" % ", ".join(users) if users
+                      else "the backing file of volume(s) %s" % ", ".join(backed))
+            raise PlanError("%s: %s is %s; attaching it to %s too would let it be written behind their back. Use "
+                            "another volume, or set allow_in_use: true on the disk if they share it on purpose"
+                            % (disk.label, disk.volume_request().label if disk.pool else disk.path, needed,
+                               request.name))
+
+
+def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[str, str, Optional[str]]:
+    """(pool, volume, path) of a disk, whichever way it was given: a path inside a pool is that
+    pool's volume too, and other guests may name it either way."""
+    if disk.pool:
+        return disk.pool, disk.volume or "", existing.path if existing is not None else None
+    path = same_path(disk.path)
+    volume = client.find_volume_by_path(path)
+    if volume is None:
+        return "", "", path
+    pool = client.call("look up pool of volume", path, volume.storagePoolLookupByVolume)
+    return pool.name(), volume.name(), path
 
 
 def read_state(client: Client, request: GuestRequest, validate_certs: bool = True) -> GuestState:

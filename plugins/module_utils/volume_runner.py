@@ -81,7 +81,9 @@ def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> V
     volume = client.find_volume(origin_pool, ref.name)
     if volume is None:
         raise PlanError("%s volume %s does not exist" % (what, ref.label))
-    return client.describe_volume(volume)
+    described = client.describe_volume(volume)
+    refuse_incomplete(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
+    return described
 
 
 def _local_file(described: Volume) -> Optional[str]:
@@ -111,16 +113,25 @@ def existing_digest(client: Client, volume: Any, described: Volume, algorithm: s
     return download.digest_of(client.download_volume(volume, length=length or 0), algorithm)
 
 
-def is_incomplete(described: Volume, local: bool) -> bool:
-    """Whether the volume's file still carries the mark of a download that never finished."""
-    path = described.path
-    if not local or not path:
-        return False
+def file_is_incomplete(path: str) -> bool:
+    """Whether the file on this host carries the mark of a download that never finished."""
     try:
         os.getxattr(path, INCOMPLETE_XATTR)
     except OSError:  # no mark (ENODATA), no xattrs here, or no such file: nothing to go by
         return False
     return True
+
+
+def is_incomplete(described: Volume, local: bool) -> bool:
+    """Whether the volume's file still carries the mark of a download that never finished."""
+    return bool(local and described.path) and file_is_incomplete(described.path)
+
+
+def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
+    """A half-made download is never used as the origin of anything (clone, overlay, media, disk)."""
+    if is_incomplete(described, local):
+        raise PlanError("%s is a download that never finished (an earlier run was stopped while filling it); run "
+                        "the task that downloads it again first" % what)
 
 
 def _digest_state(client: Client, volume: Any, request: VolumeRequest, state: VolumeState, access: Any) -> VolumeState:

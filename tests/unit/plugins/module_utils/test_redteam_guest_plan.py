@@ -27,9 +27,6 @@ def test_stored_raw_volume_disk_is_what_the_fixture_says():
     assert [disk.format for disk in disks] == ["raw"]
 
 
-@pytest.mark.xfail(strict=True, reason="the format of an existing guest's volume disk is taken from libvirt's probe "
-                                       "of the volume's content on every re-run, so a guest that writes a qcow2 "
-                                       "header into its raw disk gets it redefined as qcow2 (backing file on the host)")
 def test_rerun_keeps_the_stored_format_of_a_volume_disk_the_guest_rewrote():
     plan = plan_guest(request(**MATCHING), stored_state(volume_disk(GUEST_WRITTEN), xml=STORED_RAW))
     assert plan.actions == [], [action.command_line for action in plan.actions]

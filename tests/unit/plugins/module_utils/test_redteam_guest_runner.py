@@ -47,8 +47,6 @@ def half_made_download(client, pool, name):
 
 
 # -- a disk another guest or volume needs -----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="_refuse_disks_in_use asks only which guests use the volume, never which "
-                                       "volumes it backs: a base image is installed onto without allow_in_use")
 def test_a_volume_that_backs_another_volume_is_not_installed_onto(unique_name, test_client):
     base, overlay = unique_name(".qcow2"), unique_name(".qcow2")
     run_volume(volume_params(name=base, capacity="1M"), check_mode=False, diff=False)
@@ -57,8 +55,6 @@ def test_a_volume_that_backs_another_volume_is_not_installed_onto(unique_name, t
         run(guest(unique_name(""), disks=[disk(volume=base)]), check_mode=True, diff=False)
 
 
-@pytest.mark.xfail(strict=True, reason="a disk given by the path of a volume that another guest uses as pool/volume "
-                                       "is not recognised: domains_using compares the path with file sources only")
 def test_the_path_of_another_guests_volume_is_not_attached_without_allow_in_use(unique_name, test_client, file_pool):
     first = unique_name("")
     run(guest(first, disks=[disk(pool=file_pool, size="1M")]), check_mode=False, diff=False)
@@ -69,8 +65,6 @@ def test_the_path_of_another_guests_volume_is_not_attached_without_allow_in_use(
         run(guest(unique_name(""), disks=[disk(pool=None, path=path, format="qcow2")]), check_mode=True, diff=False)
 
 
-@pytest.mark.xfail(strict=True, reason="host paths are compared as text: /dir//disk.img and /dir/./disk.img name "
-                                       "another guest's disk without being recognised")
 @pytest.mark.parametrize("spelling", ["%s//%s", "%s/./%s"])
 def test_another_spelling_of_a_used_path_is_not_attached_without_allow_in_use(unique_name, test_client, tmp_path,
                                                                                 spelling):
@@ -99,8 +93,6 @@ def test_a_half_made_download_is_refused_as_a_volume_disk(unique_name, test_clie
         run(guest(unique_name(""), disks=[disk(pool=file_pool, volume="half.img")]), check_mode=True, diff=False)
 
 
-@pytest.mark.xfail(strict=True, reason="_media_format never looks for the unfinished-download mark: an ISO volume "
-                                       "whose download was killed mid-way is booted as install media")
 def test_a_half_made_download_is_not_booted_as_install_cdrom(unique_name, test_client, file_pool):
     half_made_download(test_client, file_pool, "half.iso")
     wanted = guest(unique_name(""), disks=[disk(pool=file_pool, size="1M")],
@@ -109,7 +101,6 @@ def test_a_half_made_download_is_not_booted_as_install_cdrom(unique_name, test_c
         run(wanted, check_mode=True, diff=False)
 
 
-@pytest.mark.xfail(strict=True, reason="a path disk is never checked for the unfinished-download mark")
 def test_a_half_made_download_is_not_attached_by_its_path(unique_name, test_client, file_pool):
     path = half_made_download(test_client, file_pool, "half-path.img")
     with pytest.raises(RunError, match="never finished"):

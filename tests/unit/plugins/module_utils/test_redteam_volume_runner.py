@@ -21,17 +21,12 @@ def test_a_half_made_download_is_refused_when_asserted(test_client, file_pool): 
             run(params(pool=file_pool, name="half.img", **extra), check_mode=True, diff=False)
 
 
-@pytest.mark.xfail(strict=True, reason="the clone_from source is described without looking for the "
-                                       "unfinished-download mark: a half-made download is copied into a new volume "
-                                       "that carries no mark at all")
 def test_a_half_made_download_is_not_cloned(test_client, file_pool):  # noqa: F811
     half_made_download(test_client, file_pool, "half.img")
     with pytest.raises(RunError, match="never finished"):
         run(params(pool=file_pool, name="copy.img", clone_from="half.img"), check_mode=True, diff=False)
 
 
-@pytest.mark.xfail(strict=True, reason="the backing_volume is described without looking for the unfinished-download "
-                                       "mark: an overlay is made on a half-made download")
 def test_a_half_made_download_does_not_back_an_overlay(test_client, file_pool):  # noqa: F811
     half_made_download(test_client, file_pool, "half.img")
     with pytest.raises(RunError, match="never finished"):
