@@ -82,6 +82,36 @@ KEEPALIVE_INTERVAL = 5
 KEEPALIVE_COUNT = 3
 
 
+# Keepalive starts only once a connection is open: opening one to a daemon that accepts but never
+# answers (hung, or stopped with SIGSTOP) is given this long.
+CONNECT_SECONDS = 30
+
+
+def _open_within(uri: str, seconds: float) -> Any:
+    """libvirt.open(uri), or a LibvirtError when the daemon has not answered within ``seconds``.
+
+    The open runs in a daemon thread: one that never returns is left behind, and ends with the task.
+    """
+    outcome: Dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["conn"] = libvirt.open(uri)
+        except libvirt.libvirtError as error:
+            outcome["error"] = error
+
+    worker = threading.Thread(target=connect, name="libvirt-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if "conn" in outcome:
+        return outcome["conn"]
+    error = outcome.get("error")
+    if error is not None:
+        raise LibvirtError("connect to", uri, error.get_error_message(), error.get_error_code())
+    raise LibvirtError("connect to", uri, "libvirtd did not answer within %d s (hung, stopped or overloaded); check "
+                                          "the daemon and run the task again" % seconds)
+
+
 def _run_event_loop() -> None:
     while True:
         libvirt.virEventRunDefaultImpl()
@@ -111,10 +141,7 @@ class Client:
         if self._conn is None:
             libvirt.registerErrorHandler(_quiet_error_handler, None)
             keepalive = _start_event_loop()
-            try:
-                self._conn = libvirt.open(self.uri)
-            except libvirt.libvirtError as error:
-                raise LibvirtError("connect to", self.uri, error.get_error_message(), error.get_error_code())
+            self._conn = _open_within(self.uri, CONNECT_SECONDS)
             if keepalive:
                 try:
                     self._conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)

@@ -279,8 +279,20 @@ def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Ite
     # Imported here: only real runs take locks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils import locks
 
-    with locks.held(["%s %s" % (uri, key) for key in keys], timeout):
+    with locks.held(["%s %s" % (lock_uri(uri), key) for key in keys], timeout):
         yield
+
+
+def lock_uri(uri: str) -> str:
+    """The daemon a URI reaches, for lock keys: 'qemu+unix:///system?socket=...' and 'QEMU:///system'
+    are the same libvirtd as 'qemu:///system' (transport and query do not change which daemon)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, _slash, path = rest.partition("/")
+    path = path.split("?", 1)[0].rstrip("/")
+    host = authority.rsplit("@", 1)[-1].lower()
+    return "%s://%s/%s" % (scheme.split("+", 1)[0].lower(), host, path)
 
 
 def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan, state: VolumeState,

@@ -35,9 +35,6 @@ def test_aliases_are_accepted_uris(alias):
     assert uri_problem(alias) == ""
 
 
-@pytest.mark.xfail(strict=True, reason="lock keys hold the URI as written: two plays that spell the local libvirtd "
-                                       "differently (module_defaults in one, the default in the other) change the "
-                                       "same guest at once")
 @pytest.mark.parametrize("alias", ALIASES)
 def test_two_spellings_of_one_daemon_take_turns(alias):
     with changing("qemu:///system", ["guest rvrt-lock"], 1, False):
