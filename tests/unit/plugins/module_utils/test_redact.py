@@ -13,6 +13,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils.redact import r
     ("nfs://server/export/tree?version=4", "nfs://server/export/tree?version=4"),
     ("ftp://a%40b:p%3Aw@host/", "ftp://***@host/"),
     ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
+    ("http://host:8080/a@b", "http://host:8080/a@b"),
+    ("http://admin:p#Zq7Secret@h:1/x.iso", "http://***@h:1/x.iso"),
+    ("http://admin:p/Zq7Secret@h/x", "http://***@h/x"),
+    ("http://admin:p@Zq7Secret@h/x", "http://***@h/x"),
+    ("http://admin:p?Zq7Secret@h/x", "http://***@h/x"),
+    ("http://u:p@h/path@x", "http://***@x"),  # ambiguous: masking more is the safe reading
     ("/srv/tree", "/srv/tree"),
 ])
 def test_redact_url(url, shown):
@@ -29,4 +35,10 @@ def test_redact_text_masks_every_url():
 
 
 def test_url_secrets_yield_userinfo_and_password():
-    assert list(url_secrets("x http://u:p4ss@h/ y https://token@h/")) == ["u:p4ss", "p4ss", "token"]
+    assert list(url_secrets("http://u:p4ss@h/")) == ["u:p4ss", "p4ss"]
+    assert list(url_secrets("https://token@h/")) == ["token"]
+
+
+def test_url_secrets_of_a_password_with_reserved_characters_and_spaces():
+    """An option's whole value: the password runs to the last '@', spaces included."""
+    assert list(url_secrets("http://admin:p #Zq7Secret@h/x")) == ["admin:p #Zq7Secret", "p #Zq7Secret", "Zq7Secret"]
