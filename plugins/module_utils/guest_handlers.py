@@ -26,6 +26,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain, patch_definition
 
 WAIT_POLL_SECONDS = 1.0
+# A kickstart or preseed is a text file; a URL that serves more is not one.
+KICKSTART_LIMIT = 16 << 20
 WAIT_PROGRESS_SECONDS = 60.0
 
 
@@ -80,6 +82,9 @@ class GuestHandlers:
         install = self.request.install
         if install.kickstart_content is not None:
             return install.kickstart_content.encode("utf-8")
+        if install.kickstart_fetched:
+            access = download.UrlAccess(validate_certs=self.validate_certs)
+            return b"".join(download.stream(install.kickstart, hashlib.sha256(), access, limit=KICKSTART_LIMIT))
         with open(install.kickstart, "rb") as source:
             return source.read()
 

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils.names import bridge_name_problem, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils.record import Field, Record
-from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils.redact import redact_url, url_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import (
     ascii_int,
@@ -121,6 +121,18 @@ class InstallRequest(Record):
     def kickstart_on_host(self) -> bool:
         """A kickstart file on the hypervisor: read there and put into the initrd."""
         return bool(self.kickstart) and not has_scheme(self.kickstart, KICKSTART_SCHEMES)
+
+    @property
+    def kickstart_fetched(self) -> bool:
+        """A kickstart URL with credentials: the host downloads it and puts it into the initrd, so the
+        credentials never reach the guest's kernel command line (readable by any libvirt client)."""
+        return (bool(self.kickstart) and has_scheme(self.kickstart, ("http", "https", "ftp"))
+                and any(True for _secret in url_secrets(self.kickstart)))
+
+    @property
+    def kickstart_injected(self) -> bool:
+        """Whether the kickstart travels inside the initrd rather than as a reference on the command line."""
+        return self.kickstart_content is not None or self.kickstart_on_host or self.kickstart_fetched
 
 
 class GuestRequest(Record):
@@ -729,7 +741,7 @@ def install_definition(request: GuestRequest, state: GuestState, final: Domain) 
 
 def kernel_cmdline(request: GuestRequest, state: GuestState) -> str:
     install = request.install
-    injected = bool(install.kickstart_content) or install.kickstart_on_host
+    injected = install.kickstart_injected
     reference = None if injected else install.kickstart
     args = state.tree.kickstart_args(reference, injected) if state.tree else []
     if install.extra_args:
@@ -789,7 +801,7 @@ def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
         # Payloads are never shown: the credentials travel with the action that uses them.
         payload: Dict[str, Any] = {"source": source, "target": target, "username": install.url_username,
                                    "password": install.url_password}
-        if kind == "initrd" and (request.install.kickstart_content or request.install.kickstart_on_host):
+        if kind == "initrd" and request.install.kickstart_injected:
             # The kickstart joins the initrd as one more cpio archive; its content is never shown.
             command += "  # + /%s (%d bytes) appended as a cpio archive" % (tree.injected_name, state.kickstart_bytes)
             payload.update(inject_name=tree.injected_name)

@@ -101,10 +101,15 @@ def _media_format(client: Client, request: GuestRequest, local: bool) -> str:
     return "raw"
 
 
-def _kickstart_bytes(request: GuestRequest) -> int:
+def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
     install = request.install
     if install.kickstart_content is not None:
         return len(install.kickstart_content.encode("utf-8"))
+    if install.kickstart_fetched:
+        # Imported here: only kickstarts behind a login are fetched (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils.download import UrlAccess, probe_size
+
+        return probe_size(install.kickstart, UrlAccess(validate_certs=validate_certs)) or 0
     if install.kickstart_on_host:
         if not os.path.isfile(install.kickstart):
             raise PlanError("install.kickstart: %s is not a file on the host" % install.kickstart)
@@ -131,7 +136,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username,
                            password=install.url_password)
         tree = install_tree.find_tree(install.location, request.arch or "x86_64", access)
-        state = state.with_changes(tree=tree, kickstart_bytes=_kickstart_bytes(request),
+        state = state.with_changes(tree=tree, kickstart_bytes=_kickstart_bytes(request, validate_certs),
                                    boot_dir_exists=boot_dir_exists)
     return state
 

@@ -1001,8 +1001,9 @@ def test_kickstart_url_credentials_are_masked_in_shown_definitions():
     plan = plan_guest(request(install=dict(LOCATION, kickstart="https://k:pw@c/ks.cfg"), disks=NEW_DISK),
                       new_state(tree=TREE))
     install = payload(plan, "install")["domain"]
-    assert "inst.ks=https://k:pw@c/ks.cfg" in install.to_xml()  # the installer needs it
-    assert "k:pw" not in install.to_shown_xml() and "inst.ks=https://***@c/ks.cfg" in install.to_shown_xml()
+    # The host fetches a kickstart behind a login into the initrd: its URL is in no definition.
+    assert "k:pw" not in install.to_xml() and "inst.ks=file:/ks.cfg" in install.to_xml()
+    assert "k:pw" not in install.to_shown_xml()
 
 
 def test_missing_boot_dir_is_made_0711_first():
@@ -1030,3 +1031,16 @@ def test_disk_size_in_other_units_converges(size, capacity):
     existing = DISK0.with_changes(capacity=capacity)
     params = {**MATCHING, "disks": [dict(pool="p", volume="web01-disk0.qcow2", size=size)]}
     assert plan_guest(request(**params), stored_state(volume_disk(existing))).actions == []
+
+
+def test_a_kickstart_url_with_credentials_is_fetched_by_the_host_and_injected():
+    """Credentials never reach the kernel command line, which any libvirt client can read."""
+    url = "https://ksuser:Ks-Pass-0rd@config.example.com/ks.cfg"
+    plan = plan_guest(request(install=dict(LOCATION, kickstart=url)), new_state(tree=TREE, kickstart_bytes=42))
+    install = payload(plan, "install")["domain"]
+    assert "inst.ks=file:/ks.cfg" in install.os.kernel.cmdline
+    assert "Ks-Pass-0rd" not in repr(install.os.kernel.cmdline) and "Ks-Pass-0rd" not in repr(plan.summaries())
+    assert any("appended as a cpio archive" in command for command in commands(plan))
+    plain = plan_guest(request(install=dict(LOCATION, kickstart="https://config.example.com/ks.cfg")),
+                       new_state(tree=TREE))
+    assert "inst.ks=https://config.example.com/ks.cfg" in payload(plain, "install")["domain"].os.kernel.cmdline
