@@ -44,7 +44,7 @@ class ExecutionError(RemotevirtError):
             message += " (rollback failed: %s)" % "; ".join(rollback_errors)
         if kept is not None:
             message += (" (nothing was rolled back: %s %s %s had succeeded, so what the run made is kept; fix the "
-                        "cause and run again to resume)" % (kept.verb, kept.kind, kept.name))
+                        "cause and re-run the task to resume)" % (kept.verb, kept.kind, kept.name))
         super().__init__(message)
 
 

@@ -78,7 +78,7 @@ def test_failure_after_a_durable_action_keeps_everything(test_client, unique_nam
     assert test_client.find_volume(pool, name) is not None
     assert error.value.left_changes and error.value.rolled_back == []
     assert error.value.kept is durable
-    assert "nothing was rolled back" in str(error.value) and "run again to resume" in str(error.value)
+    assert "nothing was rolled back" in str(error.value) and "re-run the task to resume" in str(error.value)
     test_client.delete_volume(test_client.find_volume(pool, name))
 
 
