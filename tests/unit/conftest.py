@@ -62,3 +62,14 @@ def scripted_http(monkeypatch):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     with ScriptedServer() as server:
         yield server
+
+
+@pytest.fixture
+def host_log(monkeypatch):
+    """Every line AnsibleModule would write to the host's syslog (journald's binding forced off)."""
+    from ansible.module_utils import basic
+
+    lines = []
+    monkeypatch.setattr(basic, "has_journal", False)
+    monkeypatch.setattr(basic.AnsibleModule, "_log_to_syslog", lambda self, msg: lines.append(msg))
+    return lines

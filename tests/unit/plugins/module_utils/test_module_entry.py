@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError, RunError
@@ -23,15 +22,6 @@ SPEC = dict(
     count=dict(type="int"),
     nested=dict(type="dict", options=dict(text=dict(type="str", no_log=True), port=dict(type="int"))),
 )
-
-
-@pytest.fixture
-def host_log(monkeypatch):
-    """Every line AnsibleModule would write to the host's syslog (journald's binding forced off)."""
-    lines = []
-    monkeypatch.setattr(basic, "has_journal", False)
-    monkeypatch.setattr(basic.AnsibleModule, "_log_to_syslog", lambda self, msg: lines.append(msg))
-    return lines
 
 
 def execute(capsys, run, **args):

@@ -6,21 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install, virt_preflight
 
 KICKSTART = "rootpw --plaintext Kick-Start-Secret-42\nuser --password=Second-Line-Secret\n"
-
-
-@pytest.fixture
-def host_log(monkeypatch):
-    """Every line AnsibleModule would write to the host's syslog (journald's binding forced off)."""
-    lines = []
-    monkeypatch.setattr(basic, "has_journal", False)
-    monkeypatch.setattr(basic.AnsibleModule, "_log_to_syslog", lambda self, msg: lines.append(msg))
-    return lines
 
 
 def invoke(capsys, **args):
