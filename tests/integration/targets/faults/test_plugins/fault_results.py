@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 # What a user should never have to read in a failed task's message.
-UNCLEAR = ("Traceback (most recent call last)", "MODULE FAILURE")
+UNCLEAR = ("Traceback (most recent call last)", "MODULE FAILURE", "Module failed:")
 
 
 def clear_failure(result: Dict[str, Any]) -> bool:
