@@ -53,6 +53,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain impo
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
 
 DEFAULT_MEMORY = 1 << 30
+# The most vCPUs any QEMU machine type offers (q35 with x2APIC); more is refused before libvirt sees it.
+MAX_VCPUS = 4096
 DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
 # URL schemes the installer itself reads a kickstart from (compared case-insensitively); anything
@@ -180,7 +182,7 @@ class GuestRequest(Record):
             state=params.get("state") or "present",
             domain_type=None if params.get("domain_type") in (None, "auto") else params["domain_type"],
             memory=_memory_param(params.get("memory")),
-            vcpus=_positive(params.get("vcpus"), "vcpus"),
+            vcpus=None if params.get("vcpus") is None else ascii_int(params["vcpus"], "vcpus", 1, MAX_VCPUS),
             cpu=params.get("cpu"),
             machine=_platform_param(params.get("machine"), "machine"),
             arch=_platform_param(params.get("arch"), "arch"),

@@ -47,7 +47,7 @@ def parse_size(value: object) -> int:
     if isinstance(value, int):
         if value < 0:
             raise SizeError("a size cannot be negative: %d" % value)
-        return value
+        return _within_libvirt(value, str(value))
     text = str(value)
     match = _SIZE_RE.fullmatch(text)
     if match is None:
@@ -61,7 +61,17 @@ def parse_size(value: object) -> int:
     total = number * unit_multiplier(match.group("unit"))
     if total != total.to_integral_value():
         raise SizeError("size %r is not a whole number of bytes" % text)
-    return int(total)
+    return _within_libvirt(int(total), text)
+
+
+# libvirt keeps sizes in unsigned 64-bit integers.
+MAX_SIZE = (1 << 64) - 1
+
+
+def _within_libvirt(size: int, text: str) -> int:
+    if size > MAX_SIZE:
+        raise SizeError("size %r is larger than libvirt can hold (16E)" % text)
+    return size
 
 
 _DISPLAY_UNITS = (("E", 6), ("P", 5), ("T", 4), ("G", 3), ("M", 2), ("K", 1))

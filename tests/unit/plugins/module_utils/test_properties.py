@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils.names import MAX_NAME_BYTES, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils.sizes import SizeError, format_size, parse_size, unit_multiplier
+from ansible_collections.remotevirt.install.plugins.module_utils.sizes import (
+    MAX_SIZE,
+    SizeError,
+    format_size,
+    parse_size,
+    unit_multiplier,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import (
     control_problem,
     octal_mode,
@@ -33,7 +40,12 @@ def test_exact_sizes_round_trip(size):
 
 @given(st.integers(0, 10 ** 6), st.sampled_from(UNITS))
 def test_sizes_with_units_are_exact(number, unit):
-    assert parse_size("%d%s" % (number, unit)) == number * unit_multiplier(unit)
+    size = number * unit_multiplier(unit)
+    if size > MAX_SIZE:
+        with pytest.raises(SizeError, match="larger than libvirt can hold"):
+            parse_size("%d%s" % (number, unit))
+        return
+    assert parse_size("%d%s" % (number, unit)) == size
 
 
 @given(st.one_of(text, examples("20G", "1.5G", "512 bytes", "1048576", "500MB"), junk))
