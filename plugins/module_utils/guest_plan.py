@@ -640,8 +640,9 @@ def _stored_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[st
     for known in existing.disks if existing else ():
         if known.device != "disk":
             continue
-        if (disk.path and known.path == disk.path) or (disk.pool and (known.pool, known.volume) ==
-                                                        (disk.pool, disk.volume)):
+        same_file = bool(disk.path) and known.path == disk.path
+        same_volume = bool(disk.pool) and (known.pool, known.volume) == (disk.pool, disk.volume)
+        if same_file or same_volume:
             return known.format
     return None
 

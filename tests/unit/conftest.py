@@ -73,3 +73,16 @@ def host_log(monkeypatch):
     monkeypatch.setattr(basic, "has_journal", False)
     monkeypatch.setattr(basic.AnsibleModule, "_log_to_syslog", lambda self, msg: lines.append(msg))
     return lines
+
+
+@pytest.fixture
+def file_pool(test_client, tmp_path, unique_name):
+    """A directory pool of the test driver whose volume paths are real files under tmp_path
+    (the test driver makes no files: tests write them where a file is needed)."""
+    name = unique_name("")
+    pool = test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, tmp_path), 0)
+    pool.create(0)
+    yield name
+    pool.destroy()
+    pool.undefine()

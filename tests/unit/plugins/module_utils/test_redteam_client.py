@@ -1,8 +1,7 @@
 """A libvirtd that accepts connections but never answers (hung, or stopped with SIGSTOP: the
 kernel still queues connections on its socket) must end a task with an error, never hang it.
 
-Tests marked xfail(strict=True) show a promise that does not hold today; each turns into a
-plain test once the module keeps it.
+Each test was a way found to break a promise; it now guards the fix.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ def silent_daemon(tmp_path):
 def test_connecting_to_a_daemon_that_never_answers_fails(silent_daemon):
     try:
         finished = subprocess.run([sys.executable, "-c", CONNECT, silent_daemon], timeout=GIVE_UP_SECONDS,
-                                  capture_output=True, text=True)
+                                  capture_output=True, text=True, check=False)
     except subprocess.TimeoutExpired:
         pytest.fail("still connecting after %d s" % GIVE_UP_SECONDS)
     assert "failed:" in finished.stdout

@@ -1,8 +1,6 @@
 """Hostile and careless inputs against virt_guest_install's flow through libvirt's test driver.
 
-Tests marked xfail(strict=True) show a promise that does not hold today ("nothing another guest
-or volume needs is installed onto without allow_in_use"; "a half-made download is never
-accepted later"); each turns into a plain test once the module keeps it.
+Each test was a way found to break a promise; it now guards the fix.
 """
 
 from __future__ import annotations
@@ -15,21 +13,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner im
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import INCOMPLETE_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import run as run_volume
-from test_guest_runner import POOL, disk, guest, install
+from test_guest_runner import disk, guest, install
 from test_volume_runner import params as volume_params
-
-
-@pytest.fixture
-def file_pool(test_client, tmp_path, unique_name):
-    """A directory pool of the test driver whose volume paths are real files under tmp_path
-    (the test driver makes no files: tests write them where a file is needed)."""
-    name = unique_name("")
-    pool = test_client.conn.storagePoolDefineXML(
-        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, tmp_path), 0)
-    pool.create(0)
-    yield name
-    pool.destroy()
-    pool.undefine()
 
 
 def volume_path(client, pool, name):
@@ -66,8 +51,8 @@ def test_the_path_of_another_guests_volume_is_not_attached_without_allow_in_use(
 
 
 @pytest.mark.parametrize("spelling", ["%s//%s", "%s/./%s"])
-def test_another_spelling_of_a_used_path_is_not_attached_without_allow_in_use(unique_name, test_client, tmp_path,
-                                                                                spelling):
+def test_another_spelling_of_a_used_path_is_not_attached_without_allow_in_use(unique_name, test_client,
+                                                                              tmp_path, spelling):
     image = tmp_path / "shared.img"
     image.write_bytes(b"\0" * 4096)
     run(guest(unique_name(""), disks=[disk(pool=None, path=str(image))]), check_mode=False, diff=False)

@@ -1,7 +1,6 @@
 """Two runs against one libvirtd must take turns, however each spells the URI of that daemon.
 
-Tests marked xfail(strict=True) show a promise that does not hold today; each turns into a
-plain test once the module keeps it.
+Each test was a way found to break a promise; it now guards the fix.
 """
 
 from __future__ import annotations
