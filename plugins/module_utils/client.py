@@ -31,11 +31,6 @@ else:
 # Oldest libvirt the collection supports on a host (major * 1,000,000 + minor * 1,000 + micro).
 MIN_LIBVIRT_VERSION = 6000000
 
-# Optional capabilities by the libvirt version that introduced them.
-FEATURES = {
-    "sparse_upload": 3004000,  # VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM
-}
-
 # virDomainState values by name, as virsh prints them (reasons are read from libvirt's constants).
 _DOMAIN_STATES = {0: "no state", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shut off",
                   6: "crashed", 7: "pmsuspended"}
@@ -196,9 +191,6 @@ class Client:
         if self._version is None:
             self._version = self.call("read version of", self.uri, self.conn.getLibVersion)
         return self._version
-
-    def supports(self, feature: str) -> bool:
-        return self.version() >= FEATURES[feature]
 
     def version_problem(self) -> Optional[str]:
         """Why the host's libvirt is too old for the collection, or None when it is recent enough."""

@@ -10,6 +10,7 @@ import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, same_path
+from ansible_collections.remotevirt.install.plugins.module_utils.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
     DiskRequest,
     DiskState,
@@ -19,17 +20,20 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
     reboot_required,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
-    RunError,
+from ansible_collections.remotevirt.install.plugins.module_utils.runtime import (
+    apply_plan,
     backing_reader,
     changing,
-    file_is_incomplete,
+    connected,
     is_local_uri,
     open_pool,
-    read_state as read_volume_state,
-    refuse_incomplete,
     reported_errors,
     volume_key,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
+    file_is_incomplete,
+    read_state as read_volume_state,
+    refuse_incomplete,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain
 
@@ -273,31 +277,26 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     except PlanError as error:
         raise RunError(str(error))
     validate_certs = params.get("validate_certs", True)
-    client = Client(params["uri"])
     plan = None
     try:
-        too_old = client.version_problem()
-        if too_old:
-            raise PlanError(too_old)
-        with changing(client.uri, _lock_keys(request), _lock_seconds(request), check_mode):
+        with connected(params["uri"]) as client, \
+                changing(client.uri, _lock_keys(request), _lock_seconds(request), check_mode):
             state = read_state(client, request, validate_certs)
             plan = plan_guest(request, state)
             if plan.changed and not check_mode:
-                _apply(client, request, plan, params)
+                apply_plan(client, plan, params, lambda audit: _handlers(client, request, audit, validate_certs))
             facts = _domain_facts(client, request, plan, state, check_mode)
-        result: Dict[str, Any] = {
-            "changed": plan.changed,
-            "plan": plan.summaries(),
-            "reboot_required": reboot_required(plan, state),
-            "domain": facts,
-        }
-        if diff:
-            result["diff"] = plan.diff("guest %s" % request.name)
-        return result
-    except reported_errors() + (OSError,) as error:
+    except reported_errors() as error:
         raise RunError(str(error), plan)
-    finally:
-        client.close()
+    result: Dict[str, Any] = {
+        "changed": plan.changed,
+        "plan": plan.summaries(),
+        "reboot_required": reboot_required(plan, state),
+        "domain": facts,
+    }
+    if diff:
+        result["diff"] = plan.diff("guest %s" % request.name)
+    return result
 
 
 def _lock_keys(request: GuestRequest) -> List[str]:
@@ -311,19 +310,11 @@ def _lock_seconds(request: GuestRequest) -> float:
     return (request.wait_timeout if request.waits else 0) + 600
 
 
-def _apply(client: Client, request: GuestRequest, plan: Plan, params: Mapping[str, Any]) -> None:
-    """Carry out ``plan``, each action logged on the host; a failed action raises RunError."""
+def _handlers(client: Client, request: GuestRequest, audit: Any, validate_certs: bool) -> Mapping[str, Any]:
     # Imported here: only runs that change something use them (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
-    from ansible_collections.remotevirt.install.plugins.module_utils.executor import ExecutionError, Executor
     from ansible_collections.remotevirt.install.plugins.module_utils.guest_handlers import GuestHandlers
 
-    audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
-    handlers = GuestHandlers(client, request, audit, params.get("validate_certs", True))
-    try:
-        Executor(handlers.as_mapping(), audit).apply(plan)
-    except ExecutionError as error:
-        raise RunError(str(error), plan, changed=error.left_changes)
+    return GuestHandlers(client, request, audit, validate_certs).as_mapping()
 
 
 def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> str:
@@ -364,13 +355,3 @@ def _facts(domain: Domain, run_state: str) -> Dict[str, Any]:
                   for disk in domain.disks],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
     }
-
-
-def __getattr__(name: str) -> Any:
-    """The handlers' names, still importable from here, are loaded on first use from guest_handlers."""
-    if name in ("GuestHandlers", "WAIT_POLL_SECONDS", "WAIT_PROGRESS_SECONDS"):
-        # Imported here: only runs that change something use them (import cost on every task).
-        from ansible_collections.remotevirt.install.plugins.module_utils import guest_handlers
-
-        return getattr(guest_handlers, name)
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))

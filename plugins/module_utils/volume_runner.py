@@ -5,15 +5,25 @@
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import os
 import pwd
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
 
-from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.runtime import (
+    VOLUME_LOCK_SECONDS,
+    apply_plan,
+    backing_reader,
+    changing,
+    connected,
+    is_local_uri,
+    open_pool,
+    reported_errors,
+    volume_key,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import account_problem, is_ascii_number, octal_mode
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
     INCOMPLETE_XATTR,
@@ -24,12 +34,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan imp
     predicted_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Permissions, Volume
-
-
-def is_local_uri(uri: str) -> bool:
-    """True when ``uri`` names the libvirt of the host the module runs on (no host part)."""
-    rest = uri.split("://", 1)[1] if "://" in uri else ""
-    return not rest.split("/", 1)[0]
 
 
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
@@ -57,25 +61,6 @@ def _numeric_id(value: Optional[str], lookup: Any, what: str) -> Optional[int]:
 
 
 # -- reading the host --------------------------------------------------------------------------
-def open_pool(client: Client, name: str) -> Any:
-    """The active, freshly refreshed pool ``name``; refuses unknown and inactive pools."""
-    pool = client.find_pool(name)
-    if pool is None:
-        raise PlanError("storage pool %r does not exist on %s; define it first (virsh pool-define-as)"
-                        % (name, client.uri))
-    if not client.pool_is_active(pool):
-        raise PlanError("storage pool %r on %s is not active; start it first: virsh pool-start %s"
-                        % (name, client.uri, name))
-    try:
-        client.refresh_pool(pool)  # see files that tools other than libvirt put in the pool
-    except LibvirtError as error:
-        # A pool with a running volume job (another build or upload) refuses refresh; its
-        # volume list is still the one libvirt works with, so go on with it.
-        if "asynchronous jobs" not in error.message:
-            raise
-    return pool
-
-
 def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> Volume:
     origin_pool = pool if ref.pool == pool.name() else open_pool(client, ref.pool)
     volume = client.find_volume(origin_pool, ref.name)
@@ -167,16 +152,6 @@ def with_dependents(client: Client, state: VolumeState) -> VolumeState:
         dependents=tuple(client.volumes_backed_by(path)) if path else ())
 
 
-def backing_reader(client: Client) -> Optional[Any]:
-    """Reads a file disk's backing file from its header, where the files are on this host."""
-    if not is_local_uri(client.uri):
-        return None
-    # Imported here: only deletions and new disks follow backing chains (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils.image_header import qcow2_backing_file
-
-    return qcow2_backing_file
-
-
 def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs: bool) -> VolumeState:
     """The pool, the volume (if any) and whatever else this request's plan depends on."""
     described_pool = client.describe_pool(pool)
@@ -216,83 +191,29 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         request = VolumeRequest.from_params(params, resolve_permissions(params))
     except PlanError as error:
         raise RunError(str(error))
-    client = Client(params["uri"])
     plan = None
     try:
-        too_old = client.version_problem()
-        if too_old:
-            raise PlanError(too_old)
-        with changing(client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode):
+        with connected(params["uri"]) as client, \
+                changing(client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode):
             pool = open_pool(client, request.pool)
             state = read_state(client, pool, request, params.get("validate_certs", True))
             plan = plan_volume(request, state)
             if plan.changed and not check_mode:
-                _apply(client, plan, params)
+                apply_plan(client, plan, params, lambda _audit: _handlers(client, params))
             facts = _volume_facts(client, pool, request, plan, state, check_mode)
-        result = {"changed": plan.changed, "plan": plan.summaries(), "volume": facts}
-        if diff:
-            result["diff"] = plan.diff("volume %s" % request.label)
-        return result
     except reported_errors() as error:
         raise RunError(str(error), plan)
-    finally:
-        client.close()
+    result = {"changed": plan.changed, "plan": plan.summaries(), "volume": facts}
+    if diff:
+        result["diff"] = plan.diff("volume %s" % request.label)
+    return result
 
 
-def _apply(client: Client, plan: Plan, params: Mapping[str, Any]) -> None:
-    """Carry out ``plan``, each action logged on the host; a failed action raises RunError."""
+def _handlers(client: Client, params: Mapping[str, Any]) -> Mapping[str, Any]:
     # Imported here: only runs that change something use them (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
-    from ansible_collections.remotevirt.install.plugins.module_utils.executor import ExecutionError, Executor
     from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
 
-    audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
-    try:
-        Executor(VolumeHandlers(client, params.get("validate_certs", True)).as_mapping(), audit).apply(plan)
-    except ExecutionError as error:
-        raise RunError(str(error), plan, changed=error.left_changes)
-
-
-def reported_errors() -> Tuple[type, ...]:
-    """Errors a run reports as its failure message. Evaluated only while an exception is handled."""
-    # Imported here: only downloads raise DownloadError, only real runs take locks (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils.download import DownloadError
-    from ansible_collections.remotevirt.install.plugins.module_utils.locks import LockError
-
-    return PlanError, LibvirtError, DownloadError, LockError
-
-
-# How long a run waits for another run that changes the same volume (a download can take long).
-VOLUME_LOCK_SECONDS = 3600
-
-
-def volume_key(pool: str, name: str) -> str:
-    return "volume %s/%s" % (pool, name)
-
-
-@contextlib.contextmanager
-def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Iterator[None]:
-    """Hold this host's locks of the objects a real run may change; check mode changes nothing."""
-    if check_mode:
-        yield
-        return
-    # Imported here: only real runs take locks (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils import locks
-
-    with locks.held(["%s %s" % (lock_uri(uri), key) for key in keys], timeout):
-        yield
-
-
-def lock_uri(uri: str) -> str:
-    """The daemon a URI reaches, for lock keys: 'qemu+unix:///system?socket=...' and 'QEMU:///system'
-    are the same libvirtd as 'qemu:///system' (transport and query do not change which daemon)."""
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return uri
-    authority, _slash, path = rest.partition("/")
-    path = path.split("?", 1)[0].rstrip("/")
-    host = authority.rsplit("@", 1)[-1].lower()
-    return "%s://%s/%s" % (scheme.split("+", 1)[0].lower(), host, path)
+    return VolumeHandlers(client, params.get("validate_certs", True)).as_mapping()
 
 
 def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan, state: VolumeState,
@@ -307,13 +228,3 @@ def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan,
         return predicted.with_changes(path=path or predicted_path(state.pool, request.name), key=None).facts(request.pool)
     volume = client.find_volume(pool, request.name)
     return client.describe_volume(volume).facts(request.pool)
-
-
-def __getattr__(name: str) -> Any:
-    """``VolumeHandlers``, still importable from here, is loaded on first use from volume_handlers."""
-    if name == "VolumeHandlers":
-        # Imported here: only runs that change something use it (import cost on every task).
-        from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
-
-        return VolumeHandlers
-    raise AttributeError("module %r has no attribute %r" % (__name__, name))

@@ -51,10 +51,3 @@ def test_domains_using_matches_path_and_pool_volume(test_client):
 def test_version_text():
     assert version_text(9000000) == "9.0.0"
     assert version_text(6010002) == "6.10.2"
-
-
-def test_feature_detection_by_version(test_client, monkeypatch):
-    from ansible_collections.remotevirt.install.plugins.module_utils import client as client_module
-    monkeypatch.setitem(client_module.FEATURES, "from_the_future", 999000000)
-    assert test_client.supports("sparse_upload")
-    assert not test_client.supports("from_the_future")

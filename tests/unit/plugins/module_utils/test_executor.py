@@ -7,7 +7,7 @@ import pytest
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils.executor import ExecutionError, Executor
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action, Plan
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import VolumeHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils import locks
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import uri_problem
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import changing
+from ansible_collections.remotevirt.install.plugins.module_utils.runtime import changing
 
 
 @pytest.fixture(autouse=True)

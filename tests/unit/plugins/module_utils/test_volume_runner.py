@@ -13,7 +13,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner i
     RunError,
     existing_digest,
     is_incomplete,
-    is_local_uri,
     resolve_permissions,
     run,
 )
@@ -91,14 +90,6 @@ def test_failed_step_rolls_back_the_new_volume(unique_name, test_client):
     assert "rolled back: create default-pool/%s" % name in str(error.value)
     assert not error.value.changed
     assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
-
-
-@pytest.mark.parametrize("uri, local", [
-    ("qemu:///system", True), ("qemu:///session", True), ("test:///default", True),
-    ("qemu+ssh://root@hv1/system", False), ("qemu+tls://hv1:16514/system", False),
-])
-def test_is_local_uri(uri, local):
-    assert is_local_uri(uri) is local
 
 
 def test_resolve_permissions_accepts_yaml_octal_numbers_and_names():
