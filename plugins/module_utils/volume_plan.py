@@ -67,6 +67,10 @@ class Checksum(Record):
         return cls(algorithm, digest)
 
 
+# Permissions nobody asked for: a volume keeps what its pool gives it.
+NO_PERMISSIONS = Permissions()
+
+
 class VolumeRequest(Record):
     """The module's parameters, validated and typed."""
 
@@ -99,7 +103,7 @@ class VolumeRequest(Record):
         return any(x is not None for x in (self.capacity, self.clone_from, self.backing_volume, self.source_url))
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], permissions: Permissions = Permissions()) -> "VolumeRequest":
+    def from_params(cls, params: Mapping[str, Any], permissions: Permissions = NO_PERMISSIONS) -> "VolumeRequest":
         """Validate module parameters; ``permissions`` are already resolved to numeric ids."""
         check_strings(params)
         if params.get("uri") is not None:
