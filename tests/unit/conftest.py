@@ -15,9 +15,10 @@ _names = itertools.count()
 
 # Property tests: enough examples to find the odd character, few enough to keep the unit suite
 # well under a minute; libvirt's test driver answers in its own time, so no deadline.
-settings.register_profile("remotevirt", max_examples=60, deadline=None,
+# No example database: the tests write nothing into the checkout (and a read-only one works).
+settings.register_profile("remotevirt", max_examples=60, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-settings.register_profile("thorough", max_examples=2000, deadline=None,
+settings.register_profile("thorough", max_examples=2000, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "remotevirt"))
 
