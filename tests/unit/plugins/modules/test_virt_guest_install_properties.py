@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_handlers import GuestHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
     DiskState,
     GuestRequest,
@@ -90,3 +91,6 @@ def test_any_options_give_a_plan_or_a_refusal(params):
         return
     for command in plan.commands():
         assert control_problem(command, "command") == "" and SECRET not in command
+    # Every verb the planner emits has a handler: the executor never meets one it cannot apply.
+    handled = GuestHandlers(None, request, None, True).as_mapping()
+    assert {action.verb for action in plan.actions} <= set(handled)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import control_problem
+from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import VolumeRequest, VolumeState, plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import resolve_permissions
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
@@ -63,3 +64,5 @@ def test_any_options_give_a_plan_or_a_refusal(params, exists, download_size):
         return
     for command in plan.commands():
         assert control_problem(command, "command") == "" and SECRET not in command
+    # Every verb the planner emits has a handler: the executor never meets one it cannot apply.
+    assert {action.verb for action in plan.actions} <= set(VolumeHandlers(None, True).as_mapping())
