@@ -10,19 +10,17 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install, virt_pool_volume, virt_preflight
+from module_runs import run_main
 
 SECRET = "Zq7Secret"
 UNENCODED = ["p#", "p/", "p?", "p@", "p "]
 
 
 def invoke(capsys, module, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exited:
-            module.main()
-    return exited.value.code, json.loads(capsys.readouterr().out)
+    code, result, _out = run_main(capsys, module, **args)
+    return code, result
 
 
 def url(password_start):

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install
+from module_runs import run_main
 
 SECRET = "rootpw --plaintext Kick-Start-Secret-42"
 
 
 def invoke(capsys, **args):
     args.setdefault("uri", "test:///default")
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exited:
-            virt_guest_install.main()
-    out = capsys.readouterr().out
-    return exited.value.code, json.loads(out), out
+    return run_main(capsys, virt_guest_install, **args)
 
 
 def test_check_mode_reports_a_plan(capsys, unique_name):

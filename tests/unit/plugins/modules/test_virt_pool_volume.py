@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume
+from module_runs import run_main
 
 
 def invoke(capsys, **args):
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exited:
-            virt_pool_volume.main()
-    return exited.value.code, json.loads(capsys.readouterr().out)
+    code, result, _out = run_main(capsys, virt_pool_volume, **args)
+    return code, result
 
 
 def test_check_mode_reports_a_plan(capsys, unique_name):

@@ -3,23 +3,17 @@ malformed guests listed as problems, secrets in guests kept out of the host log 
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install, virt_preflight
+from module_runs import run_main
 
 KICKSTART = "rootpw --plaintext Kick-Start-Secret-42\nuser --password=Second-Line-Secret\n"
 
 
 def invoke(capsys, **args):
     args.setdefault("uri", "test:///default")
-    with patch_module_args(args):
-        with pytest.raises(SystemExit) as exited:
-            virt_preflight.main()
-    out = capsys.readouterr().out
-    return exited.value.code, json.loads(out), out
+    return run_main(capsys, virt_preflight, **args)
 
 
 def test_guests_use_the_argument_spec_of_virt_guest_install():
