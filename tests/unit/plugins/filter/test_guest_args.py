@@ -62,3 +62,10 @@ def test_redact_keeps_lengths_and_hides_secrets():
     assert args["graphics"]["password"] == "********"
     assert "s3cret" not in repr(args) and "pw123456" not in repr(args)
     assert guest_args(entry)["install"]["kickstart_content"] == "rootpw s3cret\n"
+
+
+def test_the_filter_knows_exactly_the_module_options():
+    """A guest option added to the module's spec is accepted by the roles' filter too, and no other."""
+    from ansible_collections.remotevirt.install.plugins.filter.guest_args import MODULE_OPTIONS
+    from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
+    assert set(MODULE_OPTIONS) == set(guest_argument_spec())
