@@ -10,12 +10,12 @@ message. Objects are found by name (one RPC), never by listing and scanning.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import traceback
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
@@ -92,7 +92,7 @@ def _open_within(uri: str, seconds: float) -> Any:
     def connect() -> None:
         try:
             outcome["conn"] = libvirt.open(uri)
-        except libvirt.libvirtError as error:
+        except Exception as error:  # handed to the caller, which reports it as this URI's failure
             outcome["error"] = error
 
     worker = threading.Thread(target=connect, name="libvirt-connect", daemon=True)
@@ -101,8 +101,10 @@ def _open_within(uri: str, seconds: float) -> Any:
     if "conn" in outcome:
         return outcome["conn"]
     error = outcome.get("error")
-    if error is not None:
+    if isinstance(error, libvirt.libvirtError):
         raise LibvirtError("connect to", uri, error.get_error_message(), error.get_error_code())
+    if error is not None:
+        raise LibvirtError("connect to", uri, str(error) or type(error).__name__)
     raise LibvirtError("connect to", uri, "libvirtd did not answer within %d s (hung, stopped or overloaded); check "
                                           "the daemon and run the task again" % seconds)
 
@@ -372,14 +374,6 @@ class Client:
 
 # A backing chain longer than this is a loop or not worth following.
 _MAX_CHAIN = 16
-
-
-def same_path(path: Optional[str]) -> Optional[str]:
-    """One spelling of a host path, so '/dir//disk.img' and '/dir/./disk.img' are '/dir/disk.img'."""
-    if not path:
-        return path
-    normal = os.path.normpath(path)
-    return "/" + normal.lstrip("/") if normal.startswith("/") else normal
 
 
 def _disk_refers_to(domain: Any, pool_name: str, volume_name: str, path: Optional[str],

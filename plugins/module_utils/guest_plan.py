@@ -31,6 +31,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.validate import
     has_scheme,
     is_ascii_number,
     path_problem,
+    same_path,
     scheme_of,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import (
@@ -640,7 +641,7 @@ def _stored_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[st
     for known in existing.disks if existing else ():
         if known.device != "disk":
             continue
-        same_file = bool(disk.path) and known.path == disk.path
+        same_file = bool(disk.path) and same_path(known.path) == same_path(disk.path)
         same_volume = bool(disk.pool) and (known.pool, known.volume) == (disk.pool, disk.volume)
         if same_file or same_volume:
             return known.format

@@ -9,7 +9,7 @@ import os
 import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, same_path
+from ansible_collections.remotevirt.install.plugins.module_utils.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
     DiskRequest,
@@ -20,6 +20,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
     reboot_required,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils.runtime import (
     apply_plan,
     backing_reader,
@@ -278,16 +279,24 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         raise RunError(str(error))
     validate_certs = params.get("validate_certs", True)
     plan = None
+    applied = False
     try:
         with connected(params["uri"]) as client, \
                 changing(client.uri, _lock_keys(request), _lock_seconds(request), check_mode):
             state = read_state(client, request, validate_certs)
             plan = plan_guest(request, state)
             if plan.changed and not check_mode:
-                apply_plan(client, plan, params, lambda audit: _handlers(client, request, audit, validate_certs))
+                # The volumes a removal deletes are known only now: they take turns too (a guest's
+                # lock is always taken before volume locks, so two runs never wait in a circle).
+                held = _lock_keys(request)  # a second flock of a held key would wait for itself
+                removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage)
+                           if key not in held]
+                with changing(client.uri, removed, _lock_seconds(request), check_mode):
+                    apply_plan(client, plan, params, lambda audit: _handlers(client, request, audit, validate_certs))
+                applied = True
             facts = _domain_facts(client, request, plan, state, check_mode)
     except reported_errors() as error:
-        raise RunError(str(error), plan)
+        raise RunError(str(error), plan, changed=applied)
     result: Dict[str, Any] = {
         "changed": plan.changed,
         "plan": plan.summaries(),

@@ -28,11 +28,14 @@ class LockError(Exception):
 
 
 def lock_dir() -> str:
-    """Where lock files live: a directory only their owner can write."""
+    """Where lock files live: a directory inside one that only this user (or root) can write, so no
+    other user can take the name first and block every run."""
     if os.geteuid() == 0:
-        return "/run/lock/remotevirt"
-    runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
-    return os.path.join(runtime, "remotevirt-%d" % os.geteuid())
+        return "/run/remotevirt"
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return os.path.join(runtime, "remotevirt")
+    return os.path.join(os.path.expanduser("~"), ".cache", "remotevirt", "locks")
 
 
 def _private_directory(path: str) -> None:
@@ -41,6 +44,8 @@ def _private_directory(path: str) -> None:
         os.makedirs(path, mode=0o700)
     except FileExistsError:
         pass
+    except OSError as error:
+        raise LockError("cannot make lock directory %s: %s" % (path, error.strerror))
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
         raise LockError("lock directory %s is not a directory that only this user can write" % path)

@@ -7,8 +7,10 @@ A URL such as ``http://user:secret@mirror/tree`` works on the host, but its user
 must never reach a plan, a message, a diff or the host log: there it is shown as ``***@``.
 
 Admins write passwords as they are, not percent-encoded: ``http://admin:p#w/rd?x@host/``. Where
-the user information ends is therefore read the careful way: up to the *last* ``@`` of the URL,
-unless what comes before it is plainly a host with a path (``http://host/a@b``, ``host:80/a@b``).
+the user information ends is therefore read the careful way: from the first ``://`` up to the
+*last* ``@`` of the URL, unless what comes first is plainly a host with a path
+(``http://host/a@b``, ``host:80/a@b``). A URL in free text runs to the next whitespace; an option's
+whole value is one URL, spaces included. Every step is a linear scan: values can be large.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from __future__ import annotations
 import re
 from typing import Iterator, Optional, Tuple
 
-_SCHEME_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://")
 # A host (and port) followed by a path, query or fragment: an '@' after it is not user information.
-_HOST_THEN_PATH_RE = re.compile(r"[^/?#@:\s]*(:[0-9]*)?[/?#]")
+_HOST_THEN_PATH_RE = re.compile(r"(\[[^\]/?#@\s]*\]|[^/?#@:\s\[]*)(:[0-9]*)?[/?#]")
+_WORD_RE = re.compile(r"\S+")
 _DELIMITERS = "/?#"
 # Pieces of a password split at characters URLs reserve are masked too when at least this long
 # (a parser may show only the part after a '#' or '/'); shorter ones would garble every text.
@@ -29,42 +31,34 @@ MASK = "***"
 
 def _userinfo_end(text: str, start: int, end: int) -> Optional[int]:
     """Index of the '@' that ends the user information of the URL whose authority starts at
-    ``start`` (right after ``scheme://``) and that runs to ``end``; None when it has none."""
+    ``start`` (right after ``://``) and that runs to ``end``; None when it has none."""
     last_at = text.rfind("@", start, end)
     if last_at < 0:
         return None
     if not _HOST_THEN_PATH_RE.match(text, start, last_at):
         return last_at
     # A host and a path come first: only an '@' before the path's start ends user information.
-    first_delimiter = min((text.find(c, start, last_at) for c in _DELIMITERS if text.find(c, start, last_at) >= 0))
-    at = text.rfind("@", start, first_delimiter)
+    path_start = min(found for found in (text.find(c, start, last_at) for c in _DELIMITERS) if found >= 0)
+    at = text.rfind("@", start, path_start)
     return at if at >= 0 else None
 
 
 def _spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
-    """(start, end) of the user information of each URL in ``text``; a URL runs to the next
-    whitespace, or to the end of ``text`` when ``whole`` (a single option value)."""
-    position = 0
-    while True:
-        match = _SCHEME_RE.search(text, position)
-        if match is None:
-            return
-        start = match.end()
-        following = _SCHEME_RE.search(text, start)
-        space = re.compile(r"\s").search(text, start)
-        end = len(text) if whole else (space.start() if space else len(text))
-        if following is not None and following.start() < end:
-            end = following.start()
-        at = _userinfo_end(text, start, end)
+    """(start, end) of the user information of each URL in ``text``."""
+    if "://" not in text:
+        return
+    regions = [(0, len(text))] if whole else [match.span() for match in _WORD_RE.finditer(text)]
+    for start, end in regions:
+        separator = text.find("://", start, end)
+        if separator < 0:
+            continue
+        at = _userinfo_end(text, separator + 3, end)
         if at is not None:
-            yield start, at
-        position = end if end > start else start + 1
+            yield separator + 3, at
 
 
 def redact_text(text: str, whole: bool = False) -> str:
     """``text`` with the user information of every URL in it masked (for messages and logs)."""
-    if "://" not in text:
-        return text
     pieces, position = [], 0
     for start, at in _spans(text, whole):
         pieces.append(text[position:start] + MASK)

@@ -13,6 +13,7 @@ Only ``re`` and ``ipaddress`` are needed: this module is compiled on every task.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Iterator, Mapping, Optional, Tuple
 
@@ -245,7 +246,20 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
     port = match.group("port")
     if port is not None and not (is_ascii_number(port) and 0 < int(port) < 65536):
         return "%s has a port that is not a number from 1 to 65535: %r" % (what, shown)
+    if "@" in (match.group("rest") or ""):
+        # 'http://user:2024/pw@host/' reads as host 'user', port 2024: a password there is taken for
+        # a path, and would be neither masked nor sent as a password.
+        return ("%s has an '@' after its host: percent-encode '/', '?', '#' and '@' in a password (%%2F, %%3F, "
+                "%%23, %%40), or use url_username and url_password: %r" % (what, shown))
     return ""
+
+
+def same_path(path: Optional[str]) -> Optional[str]:
+    """One spelling of a host path, so '/dir//disk.img' and '/dir/./disk.img' are '/dir/disk.img'."""
+    if not path:
+        return path
+    normal = os.path.normpath(path)
+    return "/" + normal.lstrip("/") if normal.startswith("/") else normal
 
 
 def either(choices: Tuple[str, ...]) -> str:

@@ -192,6 +192,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     except PlanError as error:
         raise RunError(str(error))
     plan = None
+    applied = False
     try:
         with connected(params["uri"]) as client, \
                 changing(client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode):
@@ -200,9 +201,10 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
             plan = plan_volume(request, state)
             if plan.changed and not check_mode:
                 apply_plan(client, plan, params, lambda _audit: _handlers(client, params))
+                applied = True
             facts = _volume_facts(client, pool, request, plan, state, check_mode)
     except reported_errors() as error:
-        raise RunError(str(error), plan)
+        raise RunError(str(error), plan, changed=applied)
     result = {"changed": plan.changed, "plan": plan.summaries(), "volume": facts}
     if diff:
         result["diff"] = plan.diff("volume %s" % request.label)

@@ -14,6 +14,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils.redact import r
     ("ftp://a%40b:p%3Aw@host/", "ftp://***@host/"),
     ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
     ("http://host:8080/a@b", "http://host:8080/a@b"),
+    ("http://[::1]:8080/a@b", "http://[::1]:8080/a@b"),
+    ("http://u:p@[::1]/x", "http://***@[::1]/x"),
     ("http://admin:p#Zq7Secret@h:1/x.iso", "http://***@h:1/x.iso"),
     ("http://admin:p/Zq7Secret@h/x", "http://***@h/x"),
     ("http://admin:p@Zq7Secret@h/x", "http://***@h/x"),
@@ -42,3 +44,19 @@ def test_url_secrets_yield_userinfo_and_password():
 def test_url_secrets_of_a_password_with_reserved_characters_and_spaces():
     """An option's whole value: the password runs to the last '@', spaces included."""
     assert list(url_secrets("http://admin:p #Zq7Secret@h/x")) == ["admin:p #Zq7Secret", "p #Zq7Secret", "Zq7Secret"]
+
+
+def test_a_password_that_holds_a_scheme_separator_is_masked():
+    url = "http://user:secret://x@host/ks.cfg"
+    assert redact_url(url) == "http://***@host/ks.cfg"
+    assert "user:secret://x" in list(url_secrets(url))
+    assert redact_text("cannot read '%s': refused" % url) == "cannot read 'http://***@host/ks.cfg': refused"
+
+
+@pytest.mark.parametrize("text", ["a-" * 200000, "a://" * 100000, "://" + "a." * 200000, "x@" * 200000])
+def test_large_values_are_read_in_linear_time(text):
+    import time
+    started = time.monotonic()
+    list(url_secrets(text))
+    redact_text(text)
+    assert time.monotonic() - started < 2

@@ -130,6 +130,8 @@ def test_host_paths(path, problem):
     ("gopher://h/x", "must be an http, https, ftp or file URL"), ("/srv/x", "must be an http"),
     ("http://h:99999/x", "port"), ("http://h:\u0668\u0660/x", "port"), ("http://h/x\n", "control character"),
     ("file://host/x", "file:///<absolute path>"), ("file:///srv/../etc/shadow", "without '..'"),
+    # A raw password with '/' reads as host 'user', port 2024: refused, never taken for a path.
+    ("http://user:2024/Pass@host/ks.cfg", "has an '@' after its host"), ("http://h/pkg@1.0", "after its host"),
 ])
 def test_urls(url, problem):
     found = url_problem(url, "source_url", ("http", "https", "ftp", "file"))
