@@ -20,7 +20,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils import download
 from ansible_collections.remotevirt.install.plugins.module_utils.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils.executor import Handler, Undo, Unfinished
-from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import GuestRequest, carry_macs
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain, patch_definition
@@ -102,9 +102,7 @@ class GuestHandlers:
         """The install definition with the stored guest's UUID (so it starts as that guest) and its
         MACs (the installed system knows its cards by them)."""
         stored = Domain.from_xml(self.client.domain_definition(self._domain()))
-        interfaces = tuple(wanted.with_changes(mac=wanted.mac or kept.mac)
-                           for wanted, kept in zip(install.interfaces, stored.interfaces))
-        return install.with_changes(uuid=stored.uuid, interfaces=interfaces + install.interfaces[len(interfaces):])
+        return install.with_changes(uuid=stored.uuid, interfaces=carry_macs(install.interfaces, stored.interfaces))
 
     def define(self, action: Action) -> Optional[Undo]:
         payload = action.payload

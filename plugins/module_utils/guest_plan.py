@@ -789,7 +789,7 @@ def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) 
     if state.existing is None:
         return Action("define", "guest", name, command, payload={"domain": final, "new": True})
     kept = final.with_changes(uuid=state.existing.uuid,
-                              interfaces=_carry_macs(final.interfaces, state.existing.interfaces))
+                              interfaces=carry_macs(final.interfaces, state.existing.interfaces))
     return Action("define", "guest", name, command, destructive=True,
                   payload={"domain": kept, "new": True, "previous_xml": state.existing_xml})
 
@@ -869,7 +869,7 @@ def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tup
         others = tuple(disk for disk in actual.disks if disk.device != "disk")
         changes["disks"] = in_canonical_order(disks + others)
     if request.networks is not None:
-        changes["interfaces"] = _carry_macs(request.networks, actual.interfaces)
+        changes["interfaces"] = carry_macs(request.networks, actual.interfaces)
     if request.graphics is not None:
         changes["graphics"] = request.graphics
     if request.serial_log is not None:
@@ -877,7 +877,7 @@ def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tup
     return actual.with_changes(**changes)
 
 
-def _carry_macs(wanted: Tuple[Interface, ...], actual: Tuple[Interface, ...]) -> Tuple[Interface, ...]:
+def carry_macs(wanted: Tuple[Interface, ...], actual: Tuple[Interface, ...]) -> Tuple[Interface, ...]:
     """Interfaces without a requested MAC keep the MAC of the card at the same position, so the
     installed system still finds its network card after the change."""
     carried = []

@@ -23,7 +23,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils.plan import Pla
 from ansible_collections.remotevirt.install.plugins.module_utils.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils.runtime import (
     apply_plan,
-    backing_reader,
     changing,
     connected,
     is_local_uri,
@@ -32,9 +31,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils.runtime import 
     volume_key,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import (
-    file_is_incomplete,
+    needed_by,
     read_state as read_volume_state,
     refuse_incomplete,
+    refuse_incomplete_file,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.xml.domain import Domain
 
@@ -64,9 +64,7 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
             return DiskState(format=None)
         if not os.path.exists(disk.path):
             raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
-        if file_is_incomplete(disk.path):
-            raise PlanError("%s: %s is a download that never finished (an earlier run was stopped while filling it); "
-                            "run the task that downloads it again first" % (disk.label, disk.path))
+        refuse_incomplete_file(disk.path, "%s: %s" % (disk.label, disk.path))
         return DiskState(format=sniff_format(disk.path))
     pool = open_pool(client, disk.pool)
     return DiskState(volume=read_volume_state(client, pool, disk.volume_request(), True))
@@ -186,13 +184,11 @@ def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
 def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, str], ...]) -> None:
     """remove_storage must not delete a disk another guest also uses, or one that backs another volume
     (reads every guest's XML, so only removals with remove_storage pay for it)."""
-    read_backing = backing_reader(client)
     for pool_name, volume_name in storage:
         pool = client.find_pool(pool_name)
         volume = client.find_volume(pool, volume_name) if pool is not None else None
         path = client.describe_volume(volume).path if volume is not None else None
-        others = [user for user in client.domains_using(pool_name, volume_name, path, read_backing) if user != name]
-        backed = client.volumes_backed_by(path) if path else []
+        others, backed = needed_by(client, pool_name, volume_name, path, guest=name)
         if others or backed:
             needed = "guest(s) %s" % ", ".join(others) if others else "overlay volume(s) %s" % ", ".join(backed)
             raise PlanError("volume %s/%s of guest %s is also needed by %s; detach it there or remove %s "
@@ -205,17 +201,13 @@ def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestStat
     corrupts its overlays. Disks the guest already has are not asked about again."""
     attached = {(disk.pool, disk.volume) if disk.volume else same_path(disk.path)
                 for disk in (state.existing.disks if state.existing else ())}
-    read_backing = backing_reader(client)
     for disk, disk_state in zip(request.disks or (), state.disks):
         if disk.allow_in_use or (same_path(disk.path) if disk.path else (disk.pool, disk.volume)) in attached:
             continue
         existing = disk_state.volume.existing if disk_state.volume else None
         if disk.pool and existing is None:
             continue  # a new volume has no users yet
-        pool_name, volume_name, path = _volume_identity(client, disk, existing)
-        users = [user for user in client.domains_using(pool_name, volume_name, path, read_backing)
-                 if user != request.name]
-        backed = client.volumes_backed_by(path) if path else []
+        users, backed = needed_by(client, *_volume_identity(client, disk, existing), guest=request.name)
         if users or backed:
             needed = ("used by guest(s) %s" % ", ".join(users) if users
                       else "the backing file of volume(s) %s" % ", ".join(backed))
@@ -280,15 +272,15 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     validate_certs = params.get("validate_certs", True)
     plan = None
     applied = False
+    held = _lock_keys(request)
     try:
-        with connected(params["uri"]) as client, \
-                changing(client.uri, _lock_keys(request), _lock_seconds(request), check_mode):
+        with connected(params["uri"]) as client, changing(client.uri, held, _lock_seconds(request), check_mode):
             state = read_state(client, request, validate_certs)
             plan = plan_guest(request, state)
             if plan.changed and not check_mode:
                 # The volumes a removal deletes are known only now: they take turns too (a guest's
                 # lock is always taken before volume locks, so two runs never wait in a circle).
-                held = _lock_keys(request)  # a second flock of a held key would wait for itself
+                # (A second flock of a key held already would wait for itself.)
                 removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage)
                            if key not in held]
                 with changing(client.uri, removed, _lock_seconds(request), check_mode):

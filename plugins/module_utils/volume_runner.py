@@ -8,7 +8,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils.errors import RunError
@@ -112,11 +112,17 @@ def is_incomplete(described: Volume, local: bool) -> bool:
     return bool(local and described.path) and file_is_incomplete(described.path)
 
 
-def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
+def refuse_incomplete_file(path: str, what: str) -> None:
     """A half-made download is never used as the origin of anything (clone, overlay, media, disk)."""
-    if is_incomplete(described, local):
+    if file_is_incomplete(path):
         raise PlanError("%s is a download that never finished (an earlier run was stopped while filling it); run "
                         "the task that downloads it again first" % what)
+
+
+def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
+    """refuse_incomplete_file for a volume whose file is on this host."""
+    if local and described.path:
+        refuse_incomplete_file(described.path, what)
 
 
 def _digest_state(client: Client, volume: Any, request: VolumeRequest, state: VolumeState, access: Any) -> VolumeState:
@@ -142,14 +148,20 @@ def _digest_state(client: Client, volume: Any, request: VolumeRequest, state: Vo
     return state
 
 
+def needed_by(client: Client, pool_name: str, volume_name: str, path: Optional[str],
+              guest: Optional[str] = None) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """The guests other than ``guest`` with a disk on the volume (directly or through a backing
+    chain), and the volumes backed by it. Reads every guest and volume of the host: only asked
+    where the volume could be deleted, replaced or attached to another guest."""
+    users = client.domains_using(pool_name, volume_name, path, backing_reader(client))
+    backed = client.volumes_backed_by(path) if path else []
+    return tuple(user for user in users if user != guest), tuple(backed)
+
+
 def with_dependents(client: Client, state: VolumeState) -> VolumeState:
-    """``state`` with the guests and volumes that need its existing volume (reads every guest and
-    volume of the host: only asked where the volume could be deleted or replaced)."""
-    path = state.existing.path
-    read_backing = backing_reader(client)
-    return state.with_changes(
-        users=tuple(client.domains_using(state.pool.name, state.existing.name, path, read_backing)),
-        dependents=tuple(client.volumes_backed_by(path)) if path else ())
+    """``state`` with the guests and volumes that need its existing volume."""
+    users, dependents = needed_by(client, state.pool.name, state.existing.name, state.existing.path)
+    return state.with_changes(users=users, dependents=dependents)
 
 
 def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs: bool) -> VolumeState:

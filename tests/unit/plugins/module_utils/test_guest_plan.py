@@ -13,7 +13,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan impo
     plan_guest,
     reboot_required,
     wanted_definition,
-    _carry_macs,
+    carry_macs,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import VolumeState
@@ -795,7 +795,7 @@ def test_existing_guest_refusals(params, state, message):
 ])
 def test_carry_macs(wanted, actual, expected):
     """Cards without a requested MAC take the MAC of the stored card at the same position."""
-    assert tuple(interface.mac for interface in _carry_macs(wanted, actual)) == expected
+    assert tuple(interface.mac for interface in carry_macs(wanted, actual)) == expected
 
 
 def test_wanted_definition_without_fields_is_the_actual_one():
