@@ -302,9 +302,9 @@ volume:
     backing_path: null
 """
 
-from ansible_collections.remotevirt.install.plugins.module_utils.audit import FACILITIES
-from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import RemotevirtModule, run_module
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import run
+from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
+from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run
 
 
 def argument_spec() -> dict:

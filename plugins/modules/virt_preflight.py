@@ -134,13 +134,13 @@ libvirt_version:
 
 from typing import Any, Dict, Iterator, Mapping
 
-from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
-from ansible_collections.remotevirt.install.plugins.module_utils.module_entry import (
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
+from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import (
     RemotevirtModule,
     no_log_strings,
     run_module,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.preflight import run
+from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run
 
 
 def argument_spec() -> dict:

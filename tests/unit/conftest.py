@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import tempfile
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -15,7 +16,9 @@ _names = itertools.count()
 
 # Property tests: enough examples to find the odd character, few enough to keep the unit suite
 # well under a minute; libvirt's test driver answers in its own time, so no deadline.
-# No example database: the tests write nothing into the checkout (and a read-only one works).
+# No example database, and Hypothesis' own cache in a temporary directory: the tests write nothing
+# into the checkout (and a read-only one works).
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", tempfile.mkdtemp(prefix="remotevirt-hypothesis."))
 settings.register_profile("remotevirt", max_examples=60, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 settings.register_profile("thorough", max_examples=2000, deadline=None, database=None,
@@ -47,7 +50,7 @@ def unique_name(request):
 def test_client():
     """A connection held open for the whole test: test:///default forgets everything when the
     last connection of the process closes, and the code under test opens and closes its own."""
-    from ansible_collections.remotevirt.install.plugins.module_utils.client import Client
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
     client = Client("test:///default")
     client.version()  # opens the connection now
     yield client

@@ -8,7 +8,7 @@ from typing import Any, Dict, Mapping, Sequence
 
 from hypothesis import strategies as st
 
-from ansible_collections.remotevirt.install.plugins.module_utils.validate import raw_problems
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems
 
 # Characters that broke or could break parsing: controls, separators, other scripts' digits.
 HOSTILE = ["\x00", "\n", "\r", "\t", "\x1b", "\x7f", "\x85", "\u2028", " ", "..", "/", ":", "@", "%", "'", '"',

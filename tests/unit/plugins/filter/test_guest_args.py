@@ -67,5 +67,5 @@ def test_redact_keeps_lengths_and_hides_secrets():
 def test_the_filter_knows_exactly_the_module_options():
     """A guest option added to the module's spec is accepted by the roles' filter too, and no other."""
     from ansible_collections.remotevirt.install.plugins.filter.guest_args import MODULE_OPTIONS
-    from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
     assert set(MODULE_OPTIONS) == set(guest_argument_spec())

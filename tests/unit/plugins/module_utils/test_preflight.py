@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.remotevirt.install.plugins.module_utils.preflight import run
+from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run
 
 POOL = "default-pool"
 
@@ -71,7 +71,7 @@ def test_memory_of_started_guests_is_summed(unique_name, test_client):
 def test_existing_guest_reports_match_or_difference(unique_name, test_client):
     """A defined guest that matches is 'matches'; a changed one 'differs' with its update planned, and
     is a problem unless updates of existing guests are allowed (the name may be another guest's)."""
-    from ansible_collections.remotevirt.install.plugins.module_utils.guest_runner import run as install
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
     name = unique_name("")
     params = dict(guest(name), uri="test:///default", domain_type="test")
     install(params, check_mode=False, diff=False)

@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.remotevirt.install.plugins.module_utils.names import MAX_NAME_BYTES, name_problem
-from ansible_collections.remotevirt.install.plugins.module_utils.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils.sizes import (
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import MAX_NAME_BYTES, name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import (
     MAX_SIZE,
     SizeError,
     format_size,
     parse_size,
     unit_multiplier,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.validate import (
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     control_problem,
     octal_mode,
     path_problem,

@@ -6,18 +6,18 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
-from ansible_collections.remotevirt.install.plugins.module_utils.guest_handlers import GuestHandlers
-from ansible_collections.remotevirt.install.plugins.module_utils.guest_plan import (
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
     DiskState,
     GuestRequest,
     GuestState,
     InstallTree,
     plan_guest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils.validate import control_problem
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import VolumeState
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install
 from strategies import examples, option, options, spec_checked
 

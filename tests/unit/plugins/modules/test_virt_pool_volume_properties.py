@@ -6,13 +6,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.remotevirt.install.plugins.module_utils.errors import RemotevirtError
-from ansible_collections.remotevirt.install.plugins.module_utils.validate import control_problem
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_handlers import VolumeHandlers
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_plan import VolumeRequest, VolumeState, plan_volume
-from ansible_collections.remotevirt.install.plugins.module_utils.volume_runner import resolve_permissions
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.pool import Pool
-from ansible_collections.remotevirt.install.plugins.module_utils.xml.volume import Volume
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import VolumeRequest, VolumeState, plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import resolve_permissions
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume
 from strategies import examples, option, options, spec_checked
 

@@ -18,7 +18,7 @@ def invoke(capsys, **args):
 
 def test_guests_use_the_argument_spec_of_virt_guest_install():
     assert virt_preflight.guest_secrets.__module__ == virt_preflight.__name__
-    from ansible_collections.remotevirt.install.plugins.module_utils.guest_spec import guest_argument_spec
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
     assert virt_guest_install.argument_spec() == guest_argument_spec()
 
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.remotevirt.install.plugins.module_utils.preflight import run
+from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run
 from ansible_collections.remotevirt.install.plugins.modules import virt_preflight
 from strategies import examples, junk, option, options
 

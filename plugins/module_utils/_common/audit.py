@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Host-side record of every state-changing action and its result.
+
+Messages go to journald when its Python binding is present (with structured fields), otherwise
+to syslog, under the identifier ``remotevirt`` and a configurable facility so that a remote log
+server can collect them. Progress messages use debug priority; results use info (rc=0) or err.
+"""
+
+from __future__ import annotations
+
+import functools
+import syslog
+from typing import Any, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
+
+IDENTIFIER = "remotevirt"
+
+FACILITIES = {
+    "kern": syslog.LOG_KERN,
+    "user": syslog.LOG_USER,
+    "daemon": syslog.LOG_DAEMON,
+    "auth": syslog.LOG_AUTH,
+    "syslog": syslog.LOG_SYSLOG,
+    "local0": syslog.LOG_LOCAL0,
+    "local1": syslog.LOG_LOCAL1,
+    "local2": syslog.LOG_LOCAL2,
+    "local3": syslog.LOG_LOCAL3,
+    "local4": syslog.LOG_LOCAL4,
+    "local5": syslog.LOG_LOCAL5,
+    "local6": syslog.LOG_LOCAL6,
+    "local7": syslog.LOG_LOCAL7,
+}
+
+
+class AuditLog:
+    """Writes ``remotevirt`` records; ``context`` (e.g. the libvirt URI) prefixes each one."""
+
+    def __init__(self, facility: str = "user", context: str = "", identifier: str = IDENTIFIER) -> None:
+        if facility not in FACILITIES:
+            raise ValueError("unknown syslog facility %r" % facility)
+        self.facility_name = facility
+        self.facility = FACILITIES[facility]
+        self.context = context
+        self.identifier = identifier
+
+    def progress(self, message: str) -> None:
+        self._write(syslog.LOG_DEBUG, message)
+
+    def started(self, action: Any) -> None:
+        self._write(syslog.LOG_DEBUG, "start %s %s %s: %s" % (action.verb, action.kind, action.name, action.command_line),
+                    action=action)
+
+    def succeeded(self, action: Any) -> None:
+        self._write(syslog.LOG_INFO, "%s %s %s rc=0: %s" % (action.verb, action.kind, action.name, action.command_line),
+                    action=action, rc=0)
+
+    def failed(self, action: Any, error: BaseException) -> None:
+        self._write(syslog.LOG_ERR, "%s %s %s rc=1: %s: %s" % (action.verb, action.kind, action.name,
+                                                               action.command_line, error), action=action, rc=1)
+
+    def rolled_back(self, action: Any, error: Optional[BaseException]) -> None:
+        if error is None:
+            self._write(syslog.LOG_WARNING, "rollback %s %s %s rc=0" % (action.verb, action.kind, action.name),
+                        action=action, rc=0)
+        else:
+            self._write(syslog.LOG_ERR, "rollback %s %s %s rc=1: %s" % (action.verb, action.kind, action.name, error),
+                        action=action, rc=1)
+
+    def _write(self, priority: int, message: str, action: Any = None, rc: Optional[int] = None) -> None:
+        """Best effort: a host log that cannot be written never changes what a run does (no skipped
+        rollback, no orphan guest), so every failure to write is swallowed here."""
+        try:
+            self._send(priority, message, action, rc)
+        except Exception:  # noqa: BLE001 - see the docstring
+            pass
+
+    def _send(self, priority: int, message: str, action: Any, rc: Optional[int]) -> None:
+        # Every line, whatever built it (an error's text may quote a URL): credentials never reach the log.
+        text = redact_text("%s: %s" % (self.context, message) if self.context else message)
+        journal = _journal()
+        if journal is not None:
+            fields = {"SYSLOG_IDENTIFIER": self.identifier, "SYSLOG_FACILITY": str(self.facility >> 3),
+                      "PRIORITY": str(priority)}
+            if action is not None:
+                fields.update(REMOTEVIRT_ACTION=action.verb, REMOTEVIRT_KIND=action.kind, REMOTEVIRT_NAME=action.name)
+            if rc is not None:
+                fields["REMOTEVIRT_RC"] = str(rc)
+            journal.send(text, **fields)
+            return
+        # openlog on every write: AnsibleModule.log() reopens syslog with its own identifier.
+        syslog.openlog(self.identifier, syslog.LOG_PID, self.facility)
+        syslog.syslog(priority, text)
+
+
+@functools.lru_cache(maxsize=None)
+def _journal() -> Any:
+    """journald's Python binding, or None where it is missing."""
+    # Imported on the first record, not with this module: a task that changes nothing writes
+    # none (import cost on every task).
+    try:
+        from systemd import journal
+    except ImportError:  # most hosts: plain syslog, which journald also reads from /dev/log
+        return None
+    return journal

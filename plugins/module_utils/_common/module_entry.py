@@ -1,0 +1,136 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module's ``main()`` does around its runner: learn the secrets in its parameters
+before anything is logged or returned, check the host's libraries, run, report a refusal with
+the plan so far, exit with the result."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.parameters import remove_values
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LIBVIRT_IMPORT_ERROR
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, url_secrets
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, walk_strings
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import LXML_IMPORT_ERROR
+
+SecretFinder = Callable[[Mapping[str, Any]], Iterable[str]]
+
+
+def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
+    """The user information of every URL in any string of ``params``, and its password alone.
+
+    A libvirt ``uri`` holds no password, and its user is an account name such as ``root``: masking
+    that everywhere would garble every result, so only a password there counts.
+    """
+    for path, text in walk_strings(params):
+        secrets = list(url_secrets(text))
+        if path.rsplit(".", 1)[-1] == "uri" and not any(":" in secret for secret in secrets):
+            continue  # a user name and no password
+        yield from secrets
+
+
+def no_log_strings(spec: Mapping[str, Any], params: Any) -> Iterator[str]:
+    """Every non-empty text (and number, as text) inside the no_log options of ``spec`` in
+    ``params``, suboptions included; whatever the shape of ``params``, it never fails."""
+    if not isinstance(params, Mapping):
+        return
+    for key, option in spec.items():
+        value = params.get(key)
+        if option.get("no_log"):
+            yield from _scalars_as_text(value)
+        suboptions = option.get("options")
+        if suboptions:
+            for item in value if isinstance(value, list) else [value]:
+                yield from no_log_strings(suboptions, item)
+
+
+def _scalars_as_text(value: Any) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        for item in value.values():
+            yield from _scalars_as_text(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _scalars_as_text(item)
+    elif isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value):
+        yield str(value)
+
+
+class RemotevirtModule(AnsibleModule):
+    """An AnsibleModule that knows every secret of its parameters before it logs or returns any.
+
+    AnsibleModule logs the invocation on the host (journald or syslog) and adds the parameters to
+    every result, masking only the values of no_log options. URL credentials in any option, and
+    the no_log values that ``secrets`` finds in free-form options (virt_preflight's guests), join
+    them as soon as the parameters are read, before validation can fail.
+    """
+
+    def __init__(self, *args: Any, secrets: Optional[SecretFinder] = None, **kwargs: Any) -> None:
+        self._find_secrets = secrets
+        self.raw_params: Dict[str, Any] = {}
+        super().__init__(*args, **kwargs)
+
+    def _load_params(self) -> None:
+        super()._load_params()
+        self.raw_params = dict(self.params)
+        self.no_log_values.update(parameter_secrets(self.params))
+        if self._find_secrets is not None:
+            self.no_log_values.update(self._find_secrets(self.params))
+        # Before the argument spec reads them: it misreads some values, or fails with a traceback.
+        for problem in raw_problems(self.argument_spec, self.params):
+            self.fail_json(msg=problem)
+
+    def _log_invocation(self) -> None:
+        # AnsibleModule logs a list or dict parameter as its repr(), where a secret with a newline
+        # appears escaped ('\n') and is no longer found: mask the values themselves first.
+        params = self.params
+        self.params = remove_values(params, self.no_log_values)
+        try:
+            super()._log_invocation()
+        finally:
+            self.params = params
+
+
+def require_libraries(module: Any) -> None:
+    """Fail clearly when libvirt-python or lxml is missing on the host."""
+    for library, error in (("libvirt-python", LIBVIRT_IMPORT_ERROR), ("lxml", LXML_IMPORT_ERROR)):
+        if error:
+            module.fail_json(msg=missing_required_lib(library), exception=error)
+
+
+def unexpected_failure(error: BaseException) -> str:
+    """One line for an error no code path expected (a bug): its type and text, URL credentials masked."""
+    text = " ".join(str(error).split())
+    return "unexpected %s: %s (please report this as a bug of remotevirt.install)" % (
+        type(error).__name__, redact_text(text) or "no message")
+
+
+def failure_of(error: RemotevirtError) -> Dict[str, Any]:
+    """fail_json's arguments for a reported error: its text, whether the host changed, the plan so far."""
+    plan = getattr(error, "plan", None)
+    return {"msg": redact_text(str(error)), "changed": bool(getattr(error, "changed", False)),
+            "plan": plan.summaries() if plan is not None else []}
+
+
+def run_module(module: Any, run: Callable[[Any, bool, bool], Dict[str, Any]]) -> None:
+    """``run(params, check_mode, diff)`` and exit with its result, or fail with its error's message.
+
+    The task fails outside the ``except`` blocks, so Ansible attaches no traceback: a failure is
+    always one message.
+    """
+    require_libraries(module)
+    result: Dict[str, Any] = {}
+    failure: Optional[Dict[str, Any]] = None
+    try:
+        result = run(module.params, module.check_mode, module._diff)
+    except RemotevirtError as error:
+        failure = failure_of(error)
+    except Exception as error:  # a bug: still one clear line, never a traceback with parameters in it
+        failure = {"msg": unexpected_failure(error), "changed": False, "plan": []}
+    if failure is not None:
+        module.fail_json(**failure)
+    module.exit_json(**result)

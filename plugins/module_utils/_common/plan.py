@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plans: what a module will do, as data.
+
+A Plan is the single answer to "what changes?": check mode returns it, the executor applies it
+and the host log records it, so all three always agree.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+
+
+def shell(*argv: object) -> str:
+    """One command line with every argument quoted for a POSIX shell."""
+    return " ".join(shlex.quote(str(arg)) for arg in argv)
+
+
+class PlanError(RemotevirtError, ValueError):
+    """The request cannot be reached from the actual state (a refusal, not a libvirt failure)."""
+
+
+class Action(Record):
+    """One step: ``verb`` on object ``kind`` called ``name``.
+
+    ``command_line`` is the equivalent ``virsh`` (or shell) command line an admin could run by
+    hand, built with ``shell()``; ``payload`` is what the executor's handler needs and is never
+    shown or logged. A ``durable`` action gives what the plan made so far its value (an install
+    that has started writes the new disks): once it succeeded, a later failure keeps everything.
+    """
+
+    verb: str
+    kind: str
+    name: str
+    command_line: str
+    destructive: bool = False
+    durable: bool = False
+    payload: Mapping[str, Any] = Field(factory=dict, compare=False, in_repr=False)
+
+    def summary(self) -> Dict[str, Any]:
+        """The small, serialisable form returned to the controller."""
+        return {
+            "action": self.verb,
+            "kind": self.kind,
+            "name": self.name,
+            "command": self.command_line,
+            "destructive": self.destructive,
+        }
+
+
+class Plan(Record, frozen=False):
+    """Ordered actions plus the object's XML before and after, for diff mode."""
+
+    actions: List[Action] = Field(factory=list)
+    before: Optional[str] = None
+    after: Optional[str] = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+    @property
+    def destructive(self) -> bool:
+        return any(action.destructive for action in self.actions)
+
+    def add(self, action: Action) -> None:
+        self.actions.append(action)
+
+    def commands(self) -> List[str]:
+        return [action.command_line for action in self.actions]
+
+    def summaries(self) -> List[Dict[str, Any]]:
+        return [action.summary() for action in self.actions]
+
+    def diff(self, header: str) -> Dict[str, str]:
+        """Ansible's diff dictionary; an absent object is shown as empty text."""
+        return {
+            "before": self.before or "",
+            "after": self.after or "",
+            "before_header": "%s (before)" % header,
+            "after_header": "%s (after)" % header,
+        }

@@ -1,0 +1,120 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every module's run shares, whatever it manages: a version-checked connection, the errors a
+run reports, host locks of what it changes, applying a plan with the host log, and the host
+facts several runners read (local URI, active pools, backing files)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+
+
+@contextlib.contextmanager
+def connected(uri: str) -> Iterator[Client]:
+    """A connection to ``uri`` whose libvirt is recent enough, closed when the run ends."""
+    client = Client(uri)
+    try:
+        too_old = client.version_problem()
+        if too_old:
+            raise PlanError(too_old)
+        yield client
+    finally:
+        client.close()
+
+
+def reported_errors() -> Tuple[type, ...]:
+    """Errors a run reports as its failure message. Evaluated only while an exception is handled."""
+    # Imported here: only downloads raise DownloadError, only real runs take locks (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import LockError
+
+    return PlanError, LibvirtError, DownloadError, LockError, OSError
+
+
+def apply_plan(client: Client, plan: Plan, params: Mapping[str, Any],
+               make_handlers: Callable[[Any], Mapping[str, Any]]) -> None:
+    """Carry out ``plan`` with the handlers ``make_handlers(audit)`` gives, each action logged on the
+    host; a failed action raises RunError that says whether the host was left changed."""
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
+
+    audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
+    try:
+        Executor(make_handlers(audit), audit).apply(plan)
+    except ExecutionError as error:
+        raise RunError(str(error), plan, changed=error.left_changes)
+
+
+def is_local_uri(uri: str) -> bool:
+    """True when ``uri`` names the libvirt of the host the module runs on (no host part)."""
+    rest = uri.split("://", 1)[1] if "://" in uri else ""
+    return not rest.split("/", 1)[0]
+
+
+def open_pool(client: Client, name: str) -> Any:
+    """The active, freshly refreshed pool ``name``; refuses unknown and inactive pools."""
+    pool = client.find_pool(name)
+    if pool is None:
+        raise PlanError("storage pool %r does not exist on %s; define it first (virsh pool-define-as)"
+                        % (name, client.uri))
+    if not client.pool_is_active(pool):
+        raise PlanError("storage pool %r on %s is not active; start it first: virsh pool-start %s"
+                        % (name, client.uri, name))
+    try:
+        client.refresh_pool(pool)  # see files that tools other than libvirt put in the pool
+    except LibvirtError as error:
+        # A pool with a running volume job (another build or upload) refuses refresh; its
+        # volume list is still the one libvirt works with, so go on with it.
+        if "asynchronous jobs" not in error.message:
+            raise
+    return pool
+
+
+def backing_reader(client: Client) -> Optional[Any]:
+    """Reads a file disk's backing file from its header, where the files are on this host."""
+    if not is_local_uri(client.uri):
+        return None
+    # Imported here: only deletions and new disks follow backing chains (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import qcow2_backing_file
+
+    return qcow2_backing_file
+
+
+# How long a run waits for another run that changes the same volume (a download can take long).
+VOLUME_LOCK_SECONDS = 3600
+
+
+def volume_key(pool: str, name: str) -> str:
+    return "volume %s/%s" % (pool, name)
+
+
+@contextlib.contextmanager
+def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Iterator[None]:
+    """Hold this host's locks of the objects a real run may change; check mode changes nothing."""
+    if check_mode:
+        yield
+        return
+    # Imported here: only real runs take locks (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+
+    with locks.held(["%s %s" % (lock_uri(uri), key) for key in keys], timeout):
+        yield
+
+
+def lock_uri(uri: str) -> str:
+    """The daemon a URI reaches, for lock keys: 'qemu+unix:///system?socket=...' and 'QEMU:///system'
+    are the same libvirtd as 'qemu:///system' (transport and query do not change which daemon)."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, _slash, path = rest.partition("/")
+    path = path.split("?", 1)[0].rstrip("/")
+    host = authority.rsplit("@", 1)[-1].lower()
+    return "%s://%s/%s" % (scheme.split("+", 1)[0].lower(), host, path)

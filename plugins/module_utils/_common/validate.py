@@ -1,0 +1,318 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks of option values that every module shares, run by the request parsers at plan time.
+
+Check mode parses requests exactly as the real run does, so whatever is refused here is refused
+before anything is read or created. Functions named ``*_problem`` return why a value cannot be
+used ("" when it can); the others raise PlanError. Messages name the option and what to do, and
+never repeat a value that may hold a secret (URLs are shown without their user information).
+
+Only ``re`` and ``ipaddress`` are needed: this module is compiled on every task.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Iterator, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
+
+# C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: none belongs in a
+# name, a path, a URL or a command-line word, and each can forge a line in a log.
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Options that hold a file's text: lines and tabs are their content; NUL never is.
+FREE_TEXT_OPTIONS = frozenset(("install.kickstart_content",))
+
+_ASCII_NUMBER_RE = re.compile(r"[0-9]+")
+_OCTAL_MODE_RE = re.compile(r"[0-7]{1,12}")
+MAX_MODE = 0o777  # setuid, setgid and sticky bits have no business on a disk image
+MAX_ID = 2 ** 32 - 2  # (uid_t) -1 means "leave unchanged" to chown
+# POSIX portable user and group names (useradd's default rule, with a trailing $ for machine accounts).
+_ACCOUNT_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
+
+# libvirt URIs: driver[+transport]://[user@][host][:port][/path][?query].
+_URI_RE = re.compile(
+    r"(?P<driver>[A-Za-z][A-Za-z0-9]*)(?:\+(?P<transport>[A-Za-z0-9]+))?://"
+    r"(?:(?P<user>[^/?#@:]*)(?P<password>:[^/?#@]*)?@)?"
+    r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*)"
+    r"(?::(?P<port>[^/?#]*))?"
+    r"(?P<path>/[^?#]*)?"
+    r"(?:\?(?P<query>[^#]*))?"
+)
+URI_TRANSPORTS = ("unix", "ssh", "libssh", "libssh2", "tcp", "tls", "ext")
+_HOST_TRANSPORTS = ("ssh", "libssh", "libssh2", "tcp", "tls")
+# Transports other than SSH (and a host without a transport, which libvirt reaches over TLS)
+# have no port libvirt could take from a config file the admin reads: it is written in the URI.
+_PORT_TRANSPORTS = (None, "tcp", "tls")
+_QEMU_PATHS = ("/system", "/session", "/embed")
+URI_EXAMPLES = "qemu:///system, qemu+ssh://user@host/system or qemu+tls://host:16514/system"
+
+# scheme://[userinfo@]host[:port]... ; the host is what follows the user information.
+_URL_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?(?P<host>\[[^\]/?#]*\]|[^:/?#]*)"
+                     r"(?::(?P<port>[^/?#]*))?(?P<rest>[/?#].*)?")
+_WHITESPACE_RE = re.compile(r"\s")
+
+
+# -- text anywhere -----------------------------------------------------------------------------
+def control_problem(text: str, what: str, free_text: bool = False) -> str:
+    """Why ``text`` (option ``what``) holds a character it must not, or ""."""
+    found = re.search("\x00", text) if free_text else _CONTROL_RE.search(text)
+    if found is None:
+        return ""
+    return "%s: contains a control character (U+%04X); remove it" % (what, ord(found.group()))
+
+
+def walk_strings(value: Any, path: str = "") -> Iterator[Tuple[str, str]]:
+    """``(path, text)`` of every string in ``value``, nested dicts and lists included
+    (``install.extra_args``, ``disks[0].path``)."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from walk_strings(item, "%s.%s" % (path, key) if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from walk_strings(item, "%s[%d]" % (path, index))
+
+
+def check_strings(params: Mapping[str, Any]) -> None:
+    """Refuse control characters in any string of ``params`` (free-text options may hold lines)."""
+    for path, text in walk_strings(params):
+        free_text = re.sub(r"\[\d+\]", "", path) in FREE_TEXT_OPTIONS
+        problem = control_problem(text, path, free_text)
+        if problem:
+            raise PlanError(problem)
+
+
+def raw_problems(spec: Mapping[str, Any], params: Any, prefix: str = "") -> Iterator[str]:
+    """What Ansible's argument spec would misread in ``params`` as given, before it converts them.
+
+    - text for ``int`` options with other than ASCII characters: Ansible converts it with Python's
+      ``int()``, which also reads other scripts' digits ('٣' is 3);
+    - a list or a dictionary for a text option, which Ansible would turn into its Python repr;
+    - a list or a number where a dictionary of suboptions belongs, or such list elements: Ansible
+      fails on them with a Python error instead of a message.
+    """
+    if not isinstance(params, Mapping):
+        return
+    for key, option in spec.items():
+        value = params.get(key)
+        what = prefix + key
+        if value is None:
+            continue
+        if option.get("type") == "int" and isinstance(value, str) and not value.isascii():
+            yield "%s: %r is not a whole number written with the digits 0-9" % (what, value)
+        if option.get("type", "str") in ("str", "path") and isinstance(value, (Mapping, list)):
+            # Ansible would turn it into its repr() and go on with "['x']" as the text.
+            yield "%s must be text, not %s" % (what, _kind(value) if isinstance(value, list) else "a dictionary")
+        suboptions = option.get("options")
+        if not suboptions:
+            continue
+        if option.get("type") == "dict":
+            yield from _suboption_problems(suboptions, value, what)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from _suboption_problems(suboptions, item, "%s[%d]" % (what, index))
+        elif not isinstance(value, str):
+            yield "%s must be a list, not %s" % (what, _kind(value))
+
+
+def _suboption_problems(spec: Mapping[str, Any], value: Any, what: str) -> Iterator[str]:
+    if isinstance(value, Mapping):
+        yield from raw_problems(spec, value, what + ".")
+    elif not isinstance(value, str):  # text is parsed as JSON or key=value by Ansible itself
+        yield "%s must be a dictionary of its suboptions, not %s" % (what, _kind(value))
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", tuple: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__)
+
+
+# -- numbers -----------------------------------------------------------------------------------
+def ascii_int(value: Any, what: str, minimum: Optional[int] = None, maximum: Optional[int] = None) -> int:
+    """``value`` (a number, or text of the digits 0-9) as an int within ``minimum``..``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PlanError("%s must be a whole number, not %r" % (what, value))
+    if isinstance(value, str):
+        if not _ASCII_NUMBER_RE.fullmatch(value):
+            raise PlanError("%s must be a whole number written with the digits 0-9, not %r" % (what, value))
+        value = int(value)
+    if minimum is not None and value < minimum:
+        raise PlanError("%s must be at least %d" % (what, minimum))
+    if maximum is not None and value > maximum:
+        raise PlanError("%s must be at most %d" % (what, maximum))
+    return value
+
+
+def is_ascii_number(text: str) -> bool:
+    return bool(_ASCII_NUMBER_RE.fullmatch(text))
+
+
+def octal_mode(value: Any) -> str:
+    """A file mode as the four octal digits libvirt reports (``0640``), at most 0777.
+
+    An int is what YAML 1.1 makes of an unquoted 0640 (416), so it is taken as the mode's value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PlanError("mode must be octal text such as '0640', not %r" % (value,))
+    if isinstance(value, int):
+        number = value
+    elif _OCTAL_MODE_RE.fullmatch(value):
+        number = int(value, 8)
+    else:
+        raise PlanError("mode must be octal, like 0640, not %r" % value)
+    if not 0 <= number <= MAX_MODE:
+        raise PlanError("mode %s is not a permission mode between 0000 and 0777 (setuid, setgid and sticky bits "
+                        "are refused on volumes); quote it in YAML, like '0640'"
+                        % ("%o" % number if number >= 0 else number))
+    return "%04o" % number
+
+
+def account_problem(value: str, what: str) -> str:
+    """Why ``value`` is neither a numeric id nor a user or group name, or ""."""
+    if is_ascii_number(value):
+        return "" if int(value) <= MAX_ID else "%s id %s is larger than %d" % (what, value, MAX_ID)
+    if not _ACCOUNT_NAME_RE.fullmatch(value) or len(value) > 256:
+        return ("%s %r is neither a numeric id (digits 0-9) nor a %s name (letters, digits, _ . -)"
+                % (what, value, what))
+    return ""
+
+
+# -- host paths --------------------------------------------------------------------------------
+def path_problem(path: Any, what: str) -> str:
+    """Why ``path`` cannot be a path on the host, or "": absolute, no '..' component, no control
+    characters. Such paths mean the same file to the module, to libvirt and to an admin."""
+    if not isinstance(path, str) or not path:
+        return "%s must be an absolute path on the host" % what
+    problem = control_problem(path, what)
+    if problem:
+        return problem
+    if not path.startswith("/"):
+        return "%s must be an absolute path on the host (starting with /), not %r" % (what, path)
+    if ".." in path.split("/"):
+        return "%s must not contain '..' components: give the path itself, not %r" % (what, path)
+    return ""
+
+
+def check_path(path: Any, what: str) -> str:
+    problem = path_problem(path, what)
+    if problem:
+        raise PlanError(problem)
+    return path
+
+
+# -- URLs --------------------------------------------------------------------------------------
+def scheme_of(text: str) -> Optional[str]:
+    """The lower-case URL scheme of ``text`` (``http``, ``nfs``), or None for a path."""
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):", text)
+    return match.group(1).lower() if match else None
+
+
+def has_scheme(text: Optional[str], schemes: Tuple[str, ...]) -> bool:
+    """Whether ``text`` is a URL of one of ``schemes``, compared case-insensitively (RFC 3986)."""
+    return bool(text) and scheme_of(text) in schemes
+
+
+def with_lower_scheme(url: str) -> str:
+    """``url`` with its scheme in lower case: ``HTTP://x`` and ``http://x`` are one URL, and the
+    code after parsing (and the installer) only needs to know one spelling."""
+    scheme = scheme_of(url)
+    return scheme + url[len(scheme):] if scheme else url
+
+
+def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
+    """Why ``url`` is not a ``scheme://host/...`` URL of ``schemes``, or "" (``file:`` needs no host)."""
+    problem = control_problem(url, what)
+    if problem:
+        return problem
+    shown = redact_url(url)
+    if _WHITESPACE_RE.search(url):
+        return "%s must not contain spaces (write them as %%20): %r" % (what, shown)
+    scheme = scheme_of(url)
+    if scheme not in schemes:
+        return "%s must be an %s URL, not %r" % (what, either(schemes), shown)
+    match = _URL_RE.fullmatch(url)
+    if scheme == "file":
+        path = url[len("file://"):] if match else ""
+        if not path.startswith("/") or ".." in path.split("/"):
+            return "%s must be file:///<absolute path> without '..' components, not %r" % (what, shown)
+        return ""
+    if match is None or not match.group("host"):
+        return "%s must name a host, like %s://server/path, not %r" % (what, scheme, shown)
+    port = match.group("port")
+    if port is not None and not (is_ascii_number(port) and 0 < int(port) < 65536):
+        return "%s has a port that is not a number from 1 to 65535: %r" % (what, shown)
+    if "@" in (match.group("rest") or ""):
+        # 'http://user:2024/pw@host/' reads as host 'user', port 2024: a password there is taken for
+        # a path, and would be neither masked nor sent as a password.
+        return ("%s has an '@' after its host: percent-encode '/', '?', '#' and '@' in a password (%%2F, %%3F, "
+                "%%23, %%40), or use url_username and url_password: %r" % (what, shown))
+    return ""
+
+
+def same_path(path: Optional[str]) -> Optional[str]:
+    """One spelling of a host path, so '/dir//disk.img' and '/dir/./disk.img' are '/dir/disk.img'."""
+    if not path:
+        return path
+    normal = os.path.normpath(path)
+    return "/" + normal.lstrip("/") if normal.startswith("/") else normal
+
+
+def either(choices: Tuple[str, ...]) -> str:
+    """``a, b or c``."""
+    return choices[0] if len(choices) == 1 else "%s or %s" % (", ".join(choices[:-1]), choices[-1])
+
+
+def check_url(url: str, what: str, schemes: Tuple[str, ...]) -> str:
+    """``url`` with a lower-case scheme, or PlanError."""
+    problem = url_problem(url, what, schemes)
+    if problem:
+        raise PlanError(problem)
+    return with_lower_scheme(url)
+
+
+# -- libvirt URIs ------------------------------------------------------------------------------
+def uri_problem(uri: Any) -> str:
+    """Why ``uri`` is not a libvirt connection URI this collection can use, or ""."""
+    if not isinstance(uri, str) or not uri:
+        return "uri must be a libvirt URI such as %s" % URI_EXAMPLES
+    problem = control_problem(uri, "uri")
+    if problem:
+        return problem
+    shown = redact_url(uri)
+    if _WHITESPACE_RE.search(uri):
+        return "uri must not contain spaces: %r" % shown
+    match = _URI_RE.fullmatch(uri)
+    if match is None:
+        return "uri %r is not a libvirt URI such as %s" % (shown, URI_EXAMPLES)
+    parts = match.groupdict()
+    transport = parts["transport"].lower() if parts["transport"] else None
+    if parts["password"] is not None:
+        return "uri %r holds a password; libvirt URIs take none: use SSH keys, or SASL for tcp" % shown
+    if transport is not None and transport not in URI_TRANSPORTS:
+        return "uri %r has the unknown transport %r; use one of %s" % (shown, transport, ", ".join(URI_TRANSPORTS))
+    host, port = parts["host"], parts["port"]
+    if transport in _HOST_TRANSPORTS and not host:
+        return "uri %r names no host; the %s transport connects to one, like qemu+%s://host/system" % (
+            shown, transport, transport)
+    if port is not None and not (is_ascii_number(port) and 0 < int(port) < 65536):
+        return "uri %r has a port that is not a number from 1 to 65535" % shown
+    if host and transport in _PORT_TRANSPORTS and port is None:
+        return ("uri %r needs an explicit port for the %s transport, like qemu+tls://%s:16514/system or "
+                "qemu+tcp://%s:16509/system" % (shown, transport or "tls", host, host))
+    path = parts["path"] or ""
+    if not path:
+        return "uri %r has no path; libvirt URIs end in a path such as /system" % shown
+    if parts["driver"].lower() == "qemu" and path not in _QEMU_PATHS:
+        return "uri %r: the qemu driver's path is /system or /session, not %r" % (shown, path)
+    return ""
+
+
+def check_uri(uri: Any) -> None:
+    problem = uri_problem(uri)
+    if problem:
+        raise PlanError(problem)

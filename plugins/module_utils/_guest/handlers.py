@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Applying guest actions: the handlers for virt_guest_install's plan verbs.
+
+Imported only by runs whose plan changes something, so a no-op task does not compile it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from typing import Any, Dict, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._guest import initrd
+from ansible_collections.remotevirt.install.plugins.module_utils._guest import install_tree
+from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import GuestRequest, carry_macs
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
+
+WAIT_POLL_SECONDS = 1.0
+# A kickstart or preseed is a text file; a URL that serves more is not one.
+KICKSTART_LIMIT = 16 << 20
+WAIT_PROGRESS_SECONDS = 60.0
+
+
+class GuestHandlers:
+    """Handlers for the guest verbs; creating handlers return an undo."""
+
+    def __init__(self, client: Client, request: GuestRequest, audit: AuditLog, validate_certs: bool) -> None:
+        self.client = client
+        self.request = request
+        self.audit = audit
+        self.validate_certs = validate_certs
+
+    def as_mapping(self) -> Dict[str, Handler]:
+        handlers = VolumeHandlers(self.client, self.validate_certs).as_mapping()
+        handlers.update(fetch=self.fetch, install=self.install, define=self.define, autostart=self.autostart,
+                        wait=self.wait, start=self.start, destroy=self.destroy, undefine=self.undefine)
+        return handlers
+
+    def _domain(self) -> Any:
+        domain = self.client.find_domain(self.request.name)
+        if domain is None:
+            raise LibvirtError("look up guest", self.request.name, "guest disappeared")
+        return domain
+
+    def fetch(self, action: Action) -> Optional[Undo]:
+        """Fetch kernel or initrd into a private directory under boot_dir, then rename it into place.
+
+        The private directory (0700, a unique name) keeps the file unseen and unswappable while
+        it is written; it goes away with whatever is in it on every failure, so nothing half-made
+        stays under boot_dir. An initrd that carries a kickstart stays 0600: libvirt gives it to
+        the QEMU user when the guest starts (dynamic_ownership), and nobody else may read it.
+        """
+        payload = action.payload
+        source, target = payload["source"], payload["target"]
+        boot_dir = os.path.dirname(target)
+        _make_boot_dir(boot_dir)
+        private = tempfile.mkdtemp(prefix=".%s." % os.path.basename(target), dir=boot_dir)
+        try:
+            partial = os.path.join(private, os.path.basename(target))
+            access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.get("username"),
+                                        password=payload.get("password"))
+            _copy_source(source, partial, access)
+            if payload.get("inject_name"):
+                initrd.append_file(partial, payload["inject_name"], self._kickstart())
+            os.chmod(partial, 0o600 if payload.get("inject_name") else 0o644)
+            os.replace(partial, target)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+        return lambda: _remove(target)
+
+    def _kickstart(self) -> bytes:
+        install = self.request.install
+        if install.kickstart_content is not None:
+            return install.kickstart_content.encode("utf-8")
+        if install.kickstart_fetched:
+            access = download.UrlAccess(validate_certs=self.validate_certs)
+            return b"".join(download.stream(install.kickstart, hashlib.sha256(), access, limit=KICKSTART_LIMIT))
+        with open(install.kickstart, "rb") as source:
+            return source.read()
+
+    def install(self, action: Action) -> Optional[Undo]:
+        definition: Domain = self._as_stored_guest(action.payload["domain"])
+        domain = self.client.start_transient_domain(definition.to_xml())
+        kernel = definition.os.kernel
+        if kernel is not None:
+            # QEMU read kernel and initrd when it started; the copies are not needed any more.
+            _remove(kernel.kernel)
+            _remove(kernel.initrd)
+        return lambda: self.client.destroy_domain(domain)
+
+    def _as_stored_guest(self, install: Domain) -> Domain:
+        """The install definition with the stored guest's UUID (so it starts as that guest) and its
+        MACs (the installed system knows its cards by them)."""
+        stored = Domain.from_xml(self.client.domain_definition(self._domain()))
+        return install.with_changes(uuid=stored.uuid, interfaces=carry_macs(install.interfaces, stored.interfaces))
+
+    def define(self, action: Action) -> Optional[Undo]:
+        payload = action.payload
+        wanted: Domain = payload["domain"]
+        previous_xml = payload.get("previous_xml")
+        if payload["new"]:
+            domain = self.client.define_domain(wanted.to_xml())
+            if previous_xml is None:
+                return lambda: self.client.undefine_domain(domain)
+        else:
+            self.client.define_domain(patch_definition(previous_xml, payload["previous"], wanted))
+        return lambda: self.client.define_domain(previous_xml)
+
+    def autostart(self, action: Action) -> Optional[Undo]:
+        self.client.set_domain_autostart(self._domain(), action.payload["enable"])
+        return None
+
+    def wait(self, action: Action) -> Optional[Undo]:
+        timeout = action.payload["timeout"]
+        name = self.request.name
+        started = time.monotonic()
+        next_report = started + WAIT_PROGRESS_SECONDS
+        while True:
+            state = self._install_state()
+            if state is not None and _install_ended(name, *state):
+                return None
+            now = time.monotonic()
+            if now - started >= timeout:
+                raise Unfinished("install of %s still running after %d s; it goes on, and a later run with "
+                                 "state: running starts the installed guest once it has powered off" % (name, timeout))
+            if now >= next_report:
+                shown = "%s (%s)" % state if state else "unknown: libvirt not reachable"
+                self.audit.progress("install of %s running for %d s, state %s" % (name, now - started, shown))
+                next_report = now + WAIT_PROGRESS_SECONDS
+            time.sleep(WAIT_POLL_SECONDS)
+
+    def _install_state(self) -> Optional[Tuple[str, str]]:
+        """The guest's (state, reason), or None while libvirt cannot be reached.
+
+        QEMU runs the install on its own while libvirtd restarts: the wait reconnects and goes on
+        instead of failing on the first lost call.
+        """
+        try:
+            domain = self.client.find_domain(self.request.name)
+            if domain is None:
+                raise LibvirtError("wait for guest", self.request.name, "guest disappeared during the install")
+            return self.client.domain_state(domain)
+        except LibvirtError as error:
+            if error.operation == "wait for guest":
+                raise
+            self.client.reconnect()
+            return None
+
+    def start(self, action: Action) -> Optional[Undo]:
+        self.client.start_domain(self._domain())
+        return None
+
+    def destroy(self, action: Action) -> Optional[Undo]:
+        domain = self.client.find_domain(self.request.name)
+        # Already stopped or gone (another run, or the guest powered off meanwhile): done.
+        if domain is not None and self.client.domain_is_active(domain):
+            self.client.destroy_domain(domain)
+        return None
+
+    def undefine(self, action: Action) -> Optional[Undo]:
+        domain = self.client.find_domain(self.request.name)
+        if domain is not None and self.client.domain_is_persistent(domain):
+            self.client.undefine_domain(domain)
+        return None
+
+
+# Paused or stopped for these reasons, an install does not go on by itself (KVM listed but not
+# usable pauses a guest at once with reason "unknown").
+_STUCK = {"paused": ("unknown", "ioerror", "watchdog", "crashed", "postcopy failed"),
+          "shut off": ("crashed", "failed"), "crashed": None}
+
+
+def _install_ended(name: str, state: str, reason: str) -> bool:
+    """True when the install powered the guest off; raises when it cannot finish by itself."""
+    if state in _STUCK and (_STUCK[state] is None or reason in _STUCK[state]):
+        raise LibvirtError("wait for guest", name, "the install stopped: the guest is %s (reason: %s); see "
+                           "/var/log/libvirt/qemu/%s.log on the host. A guest of domain_type kvm that pauses at once "
+                           "means the host lists KVM but cannot run it: reinstall with domain_type: qemu"
+                           % (state, reason, name))
+    return state == "shut off"
+
+
+def _make_boot_dir(path: str) -> None:
+    """boot_dir, made 0711 when missing (QEMU's user may enter it, not list it)."""
+    try:
+        os.mkdir(path, 0o711)
+    except FileExistsError:
+        return
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+        os.mkdir(path, 0o711)
+    os.chmod(path, 0o711)  # mkdir's mode passes through the umask
+
+
+def _create_private(path: str) -> int:
+    """A new file only this user can read, refusing to follow or reuse anything already there."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+
+
+def _copy_source(source: str, partial: str, access: download.UrlAccess) -> None:
+    """Copy kernel or initrd from an NFS or other URL, or a host path, to ``partial``, all of it."""
+    if source.startswith("nfs://"):
+        install_tree.copy_from_nfs(source, partial)  # nfs-cp makes the file itself, in the private directory
+        return
+    with os.fdopen(_create_private(partial), "wb") as out:
+        if "://" in source:
+            for chunk in download.stream(source, hashlib.sha256(), access):
+                out.write(chunk)
+        else:
+            _copy_file(source, out)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _copy_file(source: str, out: Any) -> None:
+    with open(source, "rb") as handle:
+        expected = os.fstat(handle.fileno()).st_size
+        copied = 0
+        for chunk in iter(lambda: handle.read(download.CHUNK_SIZE), b""):
+            out.write(chunk)
+            copied += len(chunk)
+    if copied != expected:
+        raise download.DownloadError("copy of %s ended after %d of %d bytes (truncated)" % (source, copied, expected))
+
+
+def _remove(path: Optional[str]) -> None:
+    if path:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)

@@ -1,0 +1,358 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_guest_install's flow: read the host, plan, apply, report."""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
+    DiskRequest,
+    DiskState,
+    GuestRequest,
+    GuestState,
+    plan_guest,
+    reboot_required,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
+    apply_plan,
+    changing,
+    connected,
+    is_local_uri,
+    open_pool,
+    reported_errors,
+    volume_key,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
+    needed_by,
+    read_state as read_volume_state,
+    refuse_incomplete,
+    refuse_incomplete_file,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+
+QCOW2_MAGIC = b"QFI\xfb"
+
+
+# -- reading the host --------------------------------------------------------------------------
+def sniff_format(path: str) -> Optional[str]:
+    """'block' for a block device, 'qcow2' or 'raw' for a readable file, None when unreadable.
+
+    Only a new guest's disk without ``format`` is looked at, to refuse a qcow2 image that would
+    otherwise be attached as raw; the format is never taken from here.
+    """
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISBLK(mode):
+            return "block"
+        with open(path, "rb") as image:
+            return "qcow2" if image.read(4) == QCOW2_MAGIC else "raw"
+    except OSError:
+        return None
+
+
+def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
+    if disk.path:
+        if not local:
+            return DiskState(format=None)
+        if not os.path.exists(disk.path):
+            raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
+        refuse_incomplete_file(disk.path, "%s: %s" % (disk.label, disk.path))
+        return DiskState(format=sniff_format(disk.path))
+    pool = open_pool(client, disk.pool)
+    return DiskState(volume=read_volume_state(client, pool, disk.volume_request(), True))
+
+
+def _check_networks(client: Client, request: GuestRequest) -> None:
+    local = is_local_uri(client.uri)
+    for index, interface in enumerate(request.networks or ()):
+        if interface.type == "bridge" and local and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
+            # Only the host's own view of /sys can tell; a remote URI finds out when the guest starts.
+            raise PlanError("networks[%d]: bridge %s does not exist on the host; create it or use a libvirt network"
+                            % (index, interface.source))
+        if interface.type != "network":
+            continue
+        network = client.find_network(interface.source)
+        if network is None:
+            raise PlanError("networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)"
+                            % (index, interface.source, client.uri))
+        if not client.network_is_active(network):
+            raise PlanError("networks[%d]: libvirt network %r is not active; start it first: virsh net-start %s"
+                            % (index, interface.source, interface.source))
+
+
+def _media_format(client: Client, request: GuestRequest, local: bool) -> str:
+    media = request.install.cdrom
+    if media.volume:
+        pool = open_pool(client, media.pool)
+        volume = client.find_volume(pool, media.volume)
+        if volume is None:
+            raise PlanError("install.cdrom: volume %s does not exist" % media.label)
+        described = client.describe_volume(volume)
+        refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
+        fmt = described.format
+        return "raw" if fmt in (None, "iso") else fmt
+    if local and not os.path.isfile(media.path):
+        raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
+    return "raw"
+
+
+def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
+    install = request.install
+    if install.kickstart_content is not None:
+        return len(install.kickstart_content.encode("utf-8"))
+    if install.kickstart_fetched:
+        # Imported here: only kickstarts behind a login are fetched (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess, probe_size
+
+        return probe_size(install.kickstart, UrlAccess(validate_certs=validate_certs)) or 0
+    if install.kickstart_on_host:
+        if not os.path.isfile(install.kickstart):
+            raise PlanError("install.kickstart: %s is not a file on the host" % install.kickstart)
+        return os.path.getsize(install.kickstart)
+    return 0
+
+
+def _read_media(client: Client, request: GuestRequest, state: GuestState, validate_certs: bool) -> GuestState:
+    """What only a new install needs: the media, the install tree, the kickstart."""
+    local = is_local_uri(client.uri)
+    method = request.install.method
+    if method == "cdrom":
+        state = state.with_changes(media_format=_media_format(client, request, local))
+    if method == "location":
+        if not local:
+            raise PlanError("install method location fetches kernel and initrd onto the host: run the module on the "
+                            "hypervisor with a local uri such as qemu:///system")
+        # Imported here: only new installs from a tree use them (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils._guest import install_tree
+        from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess
+
+        install = request.install
+        boot_dir_exists = check_boot_dir(install.boot_dir)
+        access = UrlAccess(validate_certs=validate_certs, username=install.url_username,
+                           password=install.url_password)
+        tree = install_tree.find_tree(install.location, request.arch or "x86_64", access)
+        state = state.with_changes(tree=tree, kickstart_bytes=_kickstart_bytes(request, validate_certs),
+                                   boot_dir_exists=boot_dir_exists)
+    return state
+
+
+def check_boot_dir(path: str) -> bool:
+    """Whether ``boot_dir`` exists; refuses one that others could write to or that someone else owns.
+
+    Kernel, initrd and a kickstart put into the initrd wait there for QEMU: a directory that
+    another user can write to would let them swap or read those files.
+    """
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(info.st_mode):
+        raise PlanError("install.boot_dir %s is not a directory" % path)
+    if info.st_uid not in (0, os.geteuid()):
+        raise PlanError("install.boot_dir %s is owned by uid %d; it must belong to root or to the user the module "
+                        "runs as" % (path, info.st_uid))
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise PlanError("install.boot_dir %s can be written by its group or by others (mode %04o); make it 0711 "
+                        "(chmod go-w %s)" % (path, stat.S_IMODE(info.st_mode), path))
+    return True
+
+
+def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
+    """Pool volumes behind the guest's disks (never its cdroms): what remove_storage deletes."""
+    found: List[Tuple[str, str]] = []
+    for disk in domain.disks:
+        if disk.device != "disk":
+            continue
+        if disk.volume:
+            found.append((disk.pool, disk.volume))
+        elif disk.path:
+            volume = client.find_volume_by_path(disk.path)
+            if volume is not None:
+                pool = client.call("look up pool of volume", disk.path, volume.storagePoolLookupByVolume)
+                found.append((pool.name(), volume.name()))
+    return tuple(found)
+
+
+def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, str], ...]) -> None:
+    """remove_storage must not delete a disk another guest also uses, or one that backs another volume
+    (reads every guest's XML, so only removals with remove_storage pay for it)."""
+    for pool_name, volume_name in storage:
+        pool = client.find_pool(pool_name)
+        volume = client.find_volume(pool, volume_name) if pool is not None else None
+        path = client.describe_volume(volume).path if volume is not None else None
+        others, backed = needed_by(client, pool_name, volume_name, path, guest=name)
+        if others or backed:
+            needed = "guest(s) %s" % ", ".join(others) if others else "overlay volume(s) %s" % ", ".join(backed)
+            raise PlanError("volume %s/%s of guest %s is also needed by %s; detach it there or remove %s "
+                            "without remove_storage" % (pool_name, volume_name, name, needed, name))
+
+
+def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:
+    """A disk that another guest uses, or that backs another volume, is attached only with
+    allow_in_use: two guests writing one disk destroy its file system, and writing a backing file
+    corrupts its overlays. Disks the guest already has are not asked about again."""
+    attached = {(disk.pool, disk.volume) if disk.volume else same_path(disk.path)
+                for disk in (state.existing.disks if state.existing else ())}
+    for disk, disk_state in zip(request.disks or (), state.disks):
+        if disk.allow_in_use or (same_path(disk.path) if disk.path else (disk.pool, disk.volume)) in attached:
+            continue
+        existing = disk_state.volume.existing if disk_state.volume else None
+        if disk.pool and existing is None:
+            continue  # a new volume has no users yet
+        users, backed = needed_by(client, *_volume_identity(client, disk, existing), guest=request.name)
+        if users or backed:
+            needed = ("used by guest(s) %s" % ", ".join(users) if users
+                      else "the backing file of volume(s) %s" % ", ".join(backed))
+            raise PlanError("%s: %s is %s; attaching it to %s too would let it be written behind their back. Use "
+                            "another volume, or set allow_in_use: true on the disk if they share it on purpose"
+                            % (disk.label, disk.volume_request().label if disk.pool else disk.path, needed,
+                               request.name))
+
+
+def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[str, str, Optional[str]]:
+    """(pool, volume, path) of a disk, whichever way it was given: a path inside a pool is that
+    pool's volume too, and other guests may name it either way."""
+    if disk.pool:
+        return disk.pool, disk.volume or "", existing.path if existing is not None else None
+    path = same_path(disk.path)
+    volume = client.find_volume_by_path(path)
+    if volume is None:
+        return "", "", path
+    pool = client.call("look up pool of volume", path, volume.storagePoolLookupByVolume)
+    return pool.name(), volume.name(), path
+
+
+def read_state(client: Client, request: GuestRequest, validate_certs: bool = True) -> GuestState:
+    state = GuestState()
+    domain = client.find_domain(request.name)
+    if domain is not None and client.domain_is_persistent(domain):
+        xml = client.domain_definition(domain)
+        existing = Domain.from_xml(xml)
+        state = state.with_changes(existing=existing, existing_xml=xml, active=client.domain_is_active(domain),
+                                   autostart=client.domain_autostart(domain))
+        if request.state == "absent":
+            storage = _storage_of(client, existing) if request.remove_storage else ()
+            _refuse_shared_storage(client, request.name, storage)
+            return state.with_changes(storage=storage)
+    elif domain is not None:
+        state = state.with_changes(transient=True, active=True)
+        if request.state == "absent" or not request.reinstall:
+            return state  # removed, or refused by the planner
+    if request.state == "absent":
+        return state
+    local = is_local_uri(client.uri)
+    state = state.with_changes(disks=tuple(_read_disk(client, disk, local) for disk in request.disks or ()))
+    _refuse_disks_in_use(client, request, state)
+    installs = state.existing is None or request.reinstall
+    if installs:
+        _check_networks(client, request)
+        if request.domain_type is None:
+            state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
+        state = _read_media(client, request, state, validate_certs)
+    elif request.networks is not None:
+        _check_networks(client, request)
+    return state
+
+
+# -- the module's flow -------------------------------------------------------------------------
+def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
+    """Everything virt_guest_install does after argument parsing; raises RunError to fail."""
+    try:
+        request = GuestRequest.from_params(params)
+    except PlanError as error:
+        raise RunError(str(error))
+    validate_certs = params.get("validate_certs", True)
+    plan = None
+    applied = False
+    held = _lock_keys(request)
+    try:
+        with connected(params["uri"]) as client, changing(client.uri, held, _lock_seconds(request), check_mode):
+            state = read_state(client, request, validate_certs)
+            plan = plan_guest(request, state)
+            if plan.changed and not check_mode:
+                # The volumes a removal deletes are known only now: they take turns too (a guest's
+                # lock is always taken before volume locks, so two runs never wait in a circle).
+                # (A second flock of a key held already would wait for itself.)
+                removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage)
+                           if key not in held]
+                with changing(client.uri, removed, _lock_seconds(request), check_mode):
+                    apply_plan(client, plan, params, lambda audit: _handlers(client, request, audit, validate_certs))
+                applied = True
+            facts = _domain_facts(client, request, plan, state, check_mode)
+    except reported_errors() as error:
+        raise RunError(str(error), plan, changed=applied)
+    result: Dict[str, Any] = {
+        "changed": plan.changed,
+        "plan": plan.summaries(),
+        "reboot_required": reboot_required(plan, state),
+        "domain": facts,
+    }
+    if diff:
+        result["diff"] = plan.diff("guest %s" % request.name)
+    return result
+
+
+def _lock_keys(request: GuestRequest) -> List[str]:
+    """The guest and the pool volumes of its disks: what a run of it may change."""
+    return ["guest %s" % request.name] + [volume_key(disk.pool, disk.volume)
+                                          for disk in request.disks or () if disk.pool]
+
+
+def _lock_seconds(request: GuestRequest) -> float:
+    """Long enough for another run's install of the same guest to finish its wait."""
+    return (request.wait_timeout if request.waits else 0) + 600
+
+
+def _handlers(client: Client, request: GuestRequest, audit: Any, validate_certs: bool) -> Mapping[str, Any]:
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers
+
+    return GuestHandlers(client, request, audit, validate_certs).as_mapping()
+
+
+def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> str:
+    verbs = [action.verb for action in plan.actions]
+    if request.state == "absent":
+        return "absent"
+    if "start" in verbs:
+        return "running"
+    if "wait" in verbs:
+        return "shut off"
+    if "install" in verbs:
+        return "running"
+    return "running" if state.active and "destroy" not in verbs else "shut off"
+
+
+def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: GuestState,
+                  check_mode: bool) -> Dict[str, Any]:
+    if request.state == "absent":
+        return {"name": request.name, "state": "absent"}
+    if check_mode or not plan.changed:
+        definition = Domain.from_xml(plan.after) if plan.after else state.existing
+        uuid = state.existing.uuid if state.existing is not None and not request.reinstall else None
+        return _facts(definition.with_changes(uuid=uuid), _predicted_state(request, plan, state))
+    domain = client.find_domain(request.name)
+    if domain is None:
+        return {"name": request.name, "state": "absent"}
+    definition = Domain.from_xml(client.domain_definition(domain))
+    return _facts(definition, "running" if client.domain_is_active(domain) else "shut off")
+
+
+def _facts(domain: Domain, run_state: str) -> Dict[str, Any]:
+    return {
+        "name": domain.name,
+        "uuid": domain.uuid,
+        "state": run_state,
+        "macs": [mac for mac in domain.macs if mac],
+        "disks": [{"target": disk.target, "source": disk.source_label, "device": disk.device}
+                  for disk in domain.disks],
+        "serial_log": domain.serial_log.path if domain.serial_log else None,
+    }

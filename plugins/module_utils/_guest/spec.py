@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The argument spec of a guest: one declaration for virt_guest_install and virt_preflight."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
+
+
+def guest_argument_spec() -> Dict[str, Any]:
+    """virt_guest_install's options; virt_preflight checks each of its guests against them too."""
+    disk = dict(
+        pool=dict(type="str"),
+        volume=dict(type="str"),
+        size=dict(type="str"),
+        format=dict(type="str", choices=["qcow2", "raw"]),
+        preallocation=dict(type="str", choices=["sparse", "metadata", "full"]),
+        path=dict(type="path"),
+        bus=dict(type="str", default="virtio", choices=["virtio", "sata", "scsi", "ide"]),
+        target=dict(type="str"),
+        allow_in_use=dict(type="bool", default=False),
+    )
+    network = dict(
+        network=dict(type="str"),
+        bridge=dict(type="str"),
+        type=dict(type="str", choices=["network", "bridge", "user"]),
+        model=dict(type="str", default="virtio"),
+        mac=dict(type="str"),
+    )
+    install = dict(
+        method=dict(type="str", choices=["pxe", "cdrom", "location", "import"]),
+        cdrom=dict(type="dict", options=dict(pool=dict(type="str"), volume=dict(type="str"), path=dict(type="str"))),
+        location=dict(type="str"),
+        kickstart=dict(type="str"),
+        kickstart_content=dict(type="str", no_log=True),
+        extra_args=dict(type="str"),
+        boot_dir=dict(type="path", default="/var/lib/libvirt/boot"),
+    )
+    graphics = dict(
+        type=dict(type="str", default="vnc", choices=["none", "vnc", "spice"]),
+        listen=dict(type="str", default="127.0.0.1"),
+        port=dict(type="int"),
+        password=dict(type="str", no_log=True),
+    )
+    return dict(
+        uri=dict(type="str", default="qemu:///system"),
+        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="present", choices=["present", "running", "installed", "absent"]),
+        domain_type=dict(type="str", default="auto", choices=["auto", "kvm", "qemu"]),
+        memory=dict(type="raw"),
+        vcpus=dict(type="int"),
+        cpu=dict(type="str", choices=["host-model", "host-passthrough", "maximum"]),
+        machine=dict(type="str"),
+        arch=dict(type="str"),
+        firmware=dict(type="str", choices=["bios", "uefi"]),
+        secure_boot=dict(type="bool", default=False),
+        install=dict(type="dict", options=install),
+        disks=dict(type="list", elements="dict", options=disk),
+        networks=dict(type="list", elements="dict", options=network),
+        graphics=dict(type="dict", options=graphics),
+        serial_log=dict(type="path"),
+        autostart=dict(type="bool"),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=3600),
+        reinstall=dict(type="bool", default=False),
+        remove_storage=dict(type="bool", default=False),
+        validate_certs=dict(type="bool", default=True),
+        url_username=dict(type="str"),
+        url_password=dict(type="str", no_log=True),
+    )

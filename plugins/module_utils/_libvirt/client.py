@@ -1,0 +1,393 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one place that opens libvirt connections and calls the libvirt API.
+
+Every libvirt failure becomes a LibvirtError naming the operation, the object and libvirt's own
+message. Objects are found by name (one RPC), never by listing and scanning.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import traceback
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+
+try:
+    import libvirt
+except ImportError:  # reported by the module through missing_required_lib
+    libvirt = None
+    LIBVIRT_IMPORT_ERROR: Optional[str] = traceback.format_exc()
+else:
+    LIBVIRT_IMPORT_ERROR = None
+
+# Oldest libvirt the collection supports on a host (major * 1,000,000 + minor * 1,000 + micro).
+MIN_LIBVIRT_VERSION = 6000000
+
+# virDomainState values by name, as virsh prints them (reasons are read from libvirt's constants).
+_DOMAIN_STATES = {0: "no state", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shut off",
+                  6: "crashed", 7: "pmsuspended"}
+
+_NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_NETWORK")
+
+
+class LibvirtError(RemotevirtError):
+    """A libvirt call failed: ``operation`` on ``target`` with libvirt's ``message``."""
+
+    def __init__(self, operation: str, target: str, message: str, code: Optional[int] = None) -> None:
+        super().__init__("%s %s: %s" % (operation, target, message))
+        self.operation = operation
+        self.target = target
+        self.message = message
+        self.code = code
+
+
+def version_text(version: int) -> str:
+    return "%d.%d.%d" % (version // 1000000, version // 1000 % 1000, version % 1000)
+
+
+def _is_not_found(error: Any) -> bool:
+    code = error.get_error_code()
+    return any(code == getattr(libvirt, name, None) for name in _NOT_FOUND_CODES)
+
+
+@functools.lru_cache(maxsize=None)
+def _state_reasons(state_name: str) -> Dict[int, str]:
+    """libvirt's reasons for one state by number, from its constants (VIR_DOMAIN_PAUSED_IOERROR...)."""
+    prefix = "VIR_DOMAIN_%s_" % state_name.upper().replace(" ", "")
+    return {getattr(libvirt, name): name[len(prefix):].lower().replace("_", " ")
+            for name in dir(libvirt) if name.startswith(prefix)}
+
+
+def _quiet_error_handler(_context: Any, _error: Any) -> None:
+    """libvirt prints every error to stderr by default; ours are raised and reported instead."""
+
+
+# Keepalive: a libvirtd that answers nothing for KEEPALIVE_INTERVAL * (KEEPALIVE_COUNT + 1)
+# seconds (hung, or gone without closing the socket) has its connection closed, so every call
+# waiting on it fails instead of hanging the task.
+KEEPALIVE_INTERVAL = 5
+KEEPALIVE_COUNT = 3
+
+
+# Keepalive starts only once a connection is open: opening one to a daemon that accepts but never
+# answers (hung, or stopped with SIGSTOP) is given this long.
+CONNECT_SECONDS = 30
+
+
+def _open_within(uri: str, seconds: float) -> Any:
+    """libvirt.open(uri), or a LibvirtError when the daemon has not answered within ``seconds``.
+
+    The open runs in a daemon thread: one that never returns is left behind, and ends with the task.
+    """
+    outcome: Dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            outcome["conn"] = libvirt.open(uri)
+        except Exception as error:  # handed to the caller, which reports it as this URI's failure
+            outcome["error"] = error
+
+    worker = threading.Thread(target=connect, name="libvirt-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if "conn" in outcome:
+        return outcome["conn"]
+    error = outcome.get("error")
+    if isinstance(error, libvirt.libvirtError):
+        raise LibvirtError("connect to", uri, error.get_error_message(), error.get_error_code())
+    if error is not None:
+        raise LibvirtError("connect to", uri, str(error) or type(error).__name__)
+    raise LibvirtError("connect to", uri, "libvirtd did not answer within %d s (hung, stopped or overloaded); check "
+                                          "the daemon and run the task again" % seconds)
+
+
+def _run_event_loop() -> None:
+    while True:
+        libvirt.virEventRunDefaultImpl()
+
+
+@functools.lru_cache(maxsize=None)
+def _start_event_loop() -> bool:
+    """libvirt sends keepalives only from an event loop: one daemon thread per process runs it."""
+    try:
+        libvirt.virEventRegisterDefaultImpl()
+    except libvirt.libvirtError:
+        return False
+    threading.Thread(target=_run_event_loop, name="libvirt-events", daemon=True).start()
+    return True
+
+
+class Client:
+    """A lazily opened connection to one libvirt URI."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._conn: Any = None
+        self._version: Optional[int] = None
+
+    @property
+    def conn(self) -> Any:
+        if self._conn is None:
+            libvirt.registerErrorHandler(_quiet_error_handler, None)
+            keepalive = _start_event_loop()
+            self._conn = _open_within(self.uri, CONNECT_SECONDS)
+            if keepalive:
+                try:
+                    self._conn.setKeepAlive(KEEPALIVE_INTERVAL, KEEPALIVE_COUNT)
+                except libvirt.libvirtError:
+                    pass  # drivers without a daemon (test:///default) have nothing to keep alive
+        return self._conn
+
+    def reconnect(self) -> None:
+        """Drop the connection; the next call opens a new one (after libvirtd restarted)."""
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except libvirt.libvirtError:
+                pass  # the connection is gone either way
+            self._conn = None
+            self._version = None
+
+    def call(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
+        """Run one libvirt call, turning its failure into a LibvirtError."""
+        try:
+            return function(*args)
+        except libvirt.libvirtError as error:
+            raise self._error(operation, target, error)
+
+    def _lookup(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(*args)
+        except libvirt.libvirtError as error:
+            if _is_not_found(error):
+                return None
+            raise self._error(operation, target, error)
+
+    def _error(self, operation: str, target: str, error: Any) -> LibvirtError:
+        message = error.get_error_message()
+        if self._conn is not None and not self._connection_alive():
+            message += ("; libvirtd at %s stopped answering (restarted, stopped or hung): what was done so far is "
+                        "kept, check the daemon and run the task again" % self.uri)
+        return LibvirtError(operation, target, message, error.get_error_code())
+
+    def _connection_alive(self) -> bool:
+        try:
+            return self._conn.isAlive() == 1
+        except libvirt.libvirtError:
+            return False
+
+    # -- host ---------------------------------------------------------------------------------
+    def version(self) -> int:
+        """The host's libvirt version, read once per connection (it cannot change while connected)."""
+        if self._version is None:
+            self._version = self.call("read version of", self.uri, self.conn.getLibVersion)
+        return self._version
+
+    def version_problem(self) -> Optional[str]:
+        """Why the host's libvirt is too old for the collection, or None when it is recent enough."""
+        version = self.version()
+        if version >= MIN_LIBVIRT_VERSION:
+            return None
+        return "libvirt %s on %s is older than the supported minimum %s" % (
+            version_text(version), self.uri, version_text(MIN_LIBVIRT_VERSION))
+
+    # -- pools --------------------------------------------------------------------------------
+    def find_pool(self, name: str) -> Any:
+        return self._lookup("look up pool", name, self.conn.storagePoolLookupByName, name)
+
+    def pool_is_active(self, pool: Any) -> bool:
+        return bool(self.call("read state of pool", pool.name(), pool.isActive))
+
+    def describe_pool(self, pool: Any) -> Pool:
+        return Pool.from_xml(self.call("read pool", pool.name(), pool.XMLDesc, 0))
+
+    def refresh_pool(self, pool: Any) -> None:
+        self.call("refresh pool", pool.name(), pool.refresh, 0)
+
+    # -- volumes ------------------------------------------------------------------------------
+    def find_volume(self, pool: Any, name: str) -> Any:
+        return self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
+
+    def describe_volume(self, volume: Any) -> Volume:
+        return Volume.from_xml(self.call("read volume", volume.name(), volume.XMLDesc, 0))
+
+    def create_volume(self, pool: Any, xml: str, flags: int = 0) -> Any:
+        return self.call("create volume in pool", pool.name(), pool.createXML, xml, flags)
+
+    def clone_volume(self, pool: Any, xml: str, source: Any, flags: int = 0) -> Any:
+        return self.call("clone volume %s into pool" % source.name(), pool.name(), pool.createXMLFrom, xml, source, flags)
+
+    def resize_volume(self, volume: Any, capacity: int, shrink: bool = False) -> None:
+        flags = libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK if shrink else 0
+        self.call("resize volume", volume.name(), volume.resize, capacity, flags)
+
+    def delete_volume(self, volume: Any) -> None:
+        self.call("delete volume", volume.name(), volume.delete, 0)
+
+    def upload_volume(self, volume: Any, chunks: Iterable[bytes], length: int) -> None:
+        """Write ``chunks`` (``length`` bytes in all) to the start of ``volume``."""
+        target = volume.name()
+        stream = self.call("open stream for", target, self.conn.newStream, 0)
+        self.call("start upload to volume", target, volume.upload, stream, 0, length, 0)
+        try:
+            for chunk in chunks:
+                view = memoryview(chunk)
+                while view:
+                    sent = self.call("upload to volume", target, stream.send, view.tobytes())
+                    view = view[sent:]
+        except BaseException:
+            try:
+                stream.abort()
+            except libvirt.libvirtError:
+                pass  # the upload failed already; that error is the one to report
+            raise
+        self.call("finish upload to volume", target, stream.finish)
+
+    def download_volume(self, volume: Any, chunk_size: int = 1 << 20, length: int = 0) -> Iterator[bytes]:
+        """The volume's bytes (the first ``length``, or all for 0), read through libvirt (works for
+        any pool type and remote URIs)."""
+        target = volume.name()
+        stream = self.call("open stream for", target, self.conn.newStream, 0)
+        self.call("start download of volume", target, volume.download, stream, 0, length, 0)
+        while True:
+            data = self.call("download volume", target, stream.recv, chunk_size)
+            if not data:
+                break
+            yield data
+        self.call("finish download of volume", target, stream.finish)
+
+    def find_volume_by_path(self, path: str) -> Any:
+        return self._lookup("look up volume by path", path, self.conn.storageVolLookupByPath, path)
+
+    # -- networks -----------------------------------------------------------------------------
+    def find_network(self, name: str) -> Any:
+        return self._lookup("look up network", name, self.conn.networkLookupByName, name)
+
+    def network_is_active(self, network: Any) -> bool:
+        return bool(self.call("read state of network", network.name(), network.isActive))
+
+    # -- domains ------------------------------------------------------------------------------
+    def kvm_usable(self, arch: str) -> bool:
+        """Whether the host's domain capabilities offer KVM for ``arch`` (one call, no listing)."""
+        try:
+            self.conn.getDomainCapabilities(None, arch, None, "kvm", 0)
+        except libvirt.libvirtError:
+            return False
+        return True
+
+    def find_domain(self, name: str) -> Any:
+        return self._lookup("look up guest", name, self.conn.lookupByName, name)
+
+    def domain_definition(self, domain: Any) -> str:
+        """The persistent definition, secrets included (graphics passwords are compared, never shown)."""
+        flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
+        return self.call("read guest", domain.name(), domain.XMLDesc, flags)
+
+    def domain_is_active(self, domain: Any) -> bool:
+        return bool(self.call("read state of guest", domain.name(), domain.isActive))
+
+    def domain_state(self, domain: Any) -> Tuple[str, str]:
+        """The guest's state and libvirt's reason for it, as names: ("paused", "ioerror")."""
+        state, reason = self.call("read state of guest", domain.name(), domain.state)
+        state_name = _DOMAIN_STATES.get(state, "unknown")
+        return state_name, _state_reasons(state_name).get(reason, "unknown")
+
+    def domain_is_persistent(self, domain: Any) -> bool:
+        return bool(self.call("read state of guest", domain.name(), domain.isPersistent))
+
+    def domain_autostart(self, domain: Any) -> bool:
+        return bool(self.call("read autostart of guest", domain.name(), domain.autostart))
+
+    def set_domain_autostart(self, domain: Any, enable: bool) -> None:
+        self.call("set autostart of guest", domain.name(), domain.setAutostart, 1 if enable else 0)
+
+    def start_transient_domain(self, xml: str) -> Any:
+        return self.call("start guest from", "install definition", self.conn.createXML, xml,
+                         libvirt.VIR_DOMAIN_START_VALIDATE)
+
+    def define_domain(self, xml: str) -> Any:
+        return self.call("define guest", "definition", self.conn.defineXMLFlags, xml,
+                         libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+
+    def start_domain(self, domain: Any) -> None:
+        self.call("start guest", domain.name(), domain.create)
+
+    def destroy_domain(self, domain: Any) -> None:
+        self.call("destroy guest", domain.name(), domain.destroy)
+
+    def undefine_domain(self, domain: Any) -> None:
+        """Undefine with its NVRAM file, managed save image and snapshot metadata."""
+        flags = (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        try:
+            domain.undefineFlags(flags)
+        except libvirt.libvirtError as error:
+            # Drivers without NVRAM or snapshots (the test driver) refuse those flags; they have
+            # nothing to leave behind, so a plain undefine is complete there.
+            if error.get_error_code() != libvirt.VIR_ERR_INVALID_ARG:
+                raise LibvirtError("undefine guest", domain.name(), error.get_error_message(), error.get_error_code())
+            self.call("undefine guest", domain.name(), domain.undefine)
+
+    def domain_live_xml(self, domain: Any) -> str:
+        return self.call("read guest", domain.name(), domain.XMLDesc, 0)
+
+    def domains_using(self, pool_name: str, volume_name: str, path: Optional[str],
+                      read_backing: Optional[Callable[[str], Optional[str]]] = None) -> List[str]:
+        """Names of defined or running guests with a disk on this volume, directly or as a
+        backing file of one of their disks.
+
+        A running guest's XML shows its disks' backing chains; for the others ``read_backing``
+        (path -> backing file, read on the host) follows the chain of file disks. There is no
+        reverse index in libvirt, so this reads every guest's XML: only deletion and attaching
+        disks to new guests ask, never a run that changes nothing.
+        """
+        users = []
+        for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, 0):
+            name = domain.name()
+            xml = self._lookup("read guest", name, domain.XMLDesc, 0)
+            if xml is not None and _disk_refers_to(parse(xml), pool_name, volume_name, path, read_backing):
+                users.append(name)
+        return sorted(users)
+
+    def volumes_backed_by(self, path: str) -> List[str]:
+        """``pool/volume`` of every volume in an active pool whose backing file is ``path``."""
+        dependents = []
+        for pool in self.call("list pools on", self.uri, self.conn.listAllStoragePools,
+                              libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+            for volume in self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ():
+                xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
+                if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
+                    dependents.append("%s/%s" % (pool.name(), volume.name()))
+        return sorted(dependents)
+
+
+# A backing chain longer than this is a loop or not worth following.
+_MAX_CHAIN = 16
+
+
+def _disk_refers_to(domain: Any, pool_name: str, volume_name: str, path: Optional[str],
+                    read_backing: Optional[Callable[[str], Optional[str]]]) -> bool:
+    # './/source' also finds <backingStore><source .../> of running guests' disks.
+    for source in domain.iterfind("devices/disk//source"):
+        if source.get("pool") == pool_name and source.get("volume") == volume_name:
+            return True
+        image = same_path(source.get("file") or source.get("dev"))
+        wanted = same_path(path)
+        for _step in range(_MAX_CHAIN):
+            if not image or not wanted:
+                break
+            if image == wanted:
+                return True
+            image = same_path(read_backing(image)) if read_backing else None
+    return False

@@ -1,0 +1,58 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Storage pool XML (https://libvirt.org/formatstorage.html#storage-pool-xml)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import (
+    XmlObject,
+    etree,
+    parse,
+    size_of,
+    sub,
+    text_of,
+)
+
+# Pool types whose volumes are plain files that the host's filesystem permissions apply to.
+FILE_POOL_TYPES = frozenset(("dir", "fs", "netfs", "gluster"))
+
+
+class Pool(XmlObject):
+    """A storage pool; ``capacity``, ``allocation``, ``available`` and ``uuid`` come from libvirt."""
+
+    name: str
+    type: str = "dir"
+    target_path: Optional[str] = None
+    uuid: Optional[str] = None
+    capacity: Optional[int] = None
+    allocation: Optional[int] = None
+    available: Optional[int] = None
+
+    @property
+    def holds_files(self) -> bool:
+        return self.type in FILE_POOL_TYPES
+
+    def to_element(self) -> Any:
+        pool = etree.Element("pool", type=self.type)
+        sub(pool, "name", self.name)
+        if self.uuid:
+            sub(pool, "uuid", self.uuid)
+        if self.target_path:
+            sub(sub(pool, "target"), "path", self.target_path)
+        return pool
+
+    @classmethod
+    def from_xml(cls, text: str) -> "Pool":
+        root = parse(text)
+        return cls(
+            name=text_of(root, "name") or "",
+            type=root.get("type", "dir"),
+            target_path=text_of(root, "target/path"),
+            uuid=text_of(root, "uuid"),
+            capacity=size_of(root, "capacity"),
+            allocation=size_of(root, "allocation"),
+            available=size_of(root, "available"),
+        )

@@ -1,0 +1,305 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fetching install media on the host: size probes, streamed downloads that are counted against
+the size the server announced and checked against the declared format, and remembered digests
+of files already verified."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
+
+CHUNK_SIZE = 1 << 20
+CONNECT_TIMEOUT = 30
+# Extended attribute that remembers a verified digest together with the file's size and mtime,
+# so a re-run does not read a multi-gigabyte image again when nothing touched it, and the
+# length of the download, so a raw image grown after its download still verifies by its prefix.
+DIGEST_XATTR = "user.remotevirt.digest"
+# Bytes to see before anything is written: an ISO 9660 volume descriptor ends at 0x8006.
+HEAD_BYTES = 0x8006
+QCOW2_MAGIC = b"QFI\xfb"
+ISO9660_MAGIC_OFFSET = 0x8001
+ISO9660_MAGIC = b"CD001"
+# Leading bytes of images whose format puts its signature at the start.
+_MAGICS = {"qcow2": ((0, QCOW2_MAGIC),), "qed": ((0, b"QED\0"),), "vdi": ((0x40, b"\x7f\x10\xda\xbe"),),
+           "vmdk": ((0, b"KDMV"), (0, b"# Disk DescriptorFile")), "iso": ((ISO9660_MAGIC_OFFSET, ISO9660_MAGIC),)}
+_HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml")
+
+
+class DownloadError(RemotevirtError):
+    """The URL could not be read, or what it gave is not what was asked for.
+
+    The message never shows the user information of a URL.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_text(message))
+
+
+class UrlAccess(Record):
+    """How the host reads URLs: certificate checks and the credentials of ``url_username``/``url_password``."""
+
+    validate_certs: bool = True
+    username: Optional[str] = None
+    password: Optional[str] = Field(None, in_repr=False)
+
+    @classmethod
+    def from_params(cls, params: Any) -> "UrlAccess":
+        return cls(validate_certs=params.get("validate_certs", True), username=params.get("url_username"),
+                   password=params.get("url_password"))
+
+
+def with_credentials(url: str, access: UrlAccess) -> str:
+    """``url`` with ``access``'s credentials as its user information, for schemes that only take them there (FTP)."""
+    if not access.username:
+        return url
+    parts = urlsplit(url)
+    userinfo = quote(access.username, safe="") + (":" + quote(access.password, safe="") if access.password else "")
+    return urlunsplit(parts._replace(netloc="%s@%s" % (userinfo, parts.netloc.rpartition("@")[2])))
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without user information: url_username and url_password take its place."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _auth(url: str, access: UrlAccess) -> Tuple[str, Dict[str, Any]]:
+    """The URL and open_url's credential arguments for ``access``."""
+    if not access.username:
+        return url, {}
+    if url.lower().startswith("ftp:"):
+        return with_credentials(url, access), {}
+    if not url.lower().startswith(("http:", "https:")):
+        return url, {}
+    from ansible.module_utils.urls import basic_auth_header
+
+    # Sent with the first request (servers that hide private files answer 404, not 401, without
+    # them), never carried along a redirect to another host; a redirect on the same host gets
+    # them again when it asks (the password manager is bound to this host).
+    password = access.password or ""
+    return without_credentials(url), {
+        "url_username": access.username, "url_password": password, "force_basic_auth": False,
+        "unredirected_headers": ["Authorization"],
+        "headers": {"Authorization": basic_auth_header(access.username, password)},
+    }
+
+
+def _open(url: str, method: str, access: UrlAccess) -> Any:
+    # Imported here: ansible's URL support (TLS, cryptography) costs tens of milliseconds, and
+    # most runs never download anything.
+    from urllib.error import HTTPError
+
+    from ansible.module_utils.urls import open_url
+
+    target, auth = _auth(url, access)
+    try:
+        # decompress=False: the bytes as served (an image is never unpacked behind the user's back),
+        # so they can be counted against Content-Length.
+        return open_url(target, method=method, validate_certs=access.validate_certs, timeout=CONNECT_TIMEOUT,
+                        follow_redirects="safe", decompress=False, **auth)
+    except HTTPError as error:
+        raise DownloadError("cannot download %s: HTTP Error %s %s" % (url, error.code, error.reason))
+    except Exception as error:  # urllib, ssl and socket errors all mean "cannot read this URL"
+        raise DownloadError("cannot download %s: %s" % (url, getattr(error, "reason", None) or error))
+
+
+def _announced_length(response: Any) -> Optional[int]:
+    length = response.headers.get("Content-Length")
+    return int(length) if length is not None and length.strip().isdigit() else None
+
+
+def probe_size(url: str, access: Optional[UrlAccess] = None) -> Optional[int]:
+    """Content length the server reports for ``url`` (None when it reports none); nothing is read."""
+    access = access or UrlAccess()
+    method = "HEAD" if url.lower().startswith(("http:", "https:")) else "GET"
+    try:
+        response = _open(url, method, access)
+    except DownloadError:
+        if method != "HEAD":
+            raise
+        response = _open(url, "GET", access)  # some servers refuse HEAD
+    try:
+        return _announced_length(response)
+    finally:
+        response.close()
+
+
+# Checks the first bytes (at most HEAD_BYTES, fewer for a shorter body) and the Content-Type
+# before anything is written; returns why the content is refused, or None.
+ContentCheck = Callable[[bytes, Optional[str]], Optional[str]]
+
+
+def content_problem(head: bytes, fmt: str, content_type: Optional[str]) -> Optional[str]:
+    """Why content starting with ``head`` is not an image of format ``fmt``, or None when it can be.
+
+    Formats with a signature must show it; raw (any bytes) only refuses what is plainly an
+    error page: HTML or text served as ``text/html``.
+    """
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    looks_like_html = media_type == "text/html" or head.lstrip()[:16].lower().startswith(_HTML_STARTS)
+    magics = _MAGICS.get(fmt)
+    if magics is not None:
+        if any(head[offset:offset + len(magic)] == magic for offset, magic in magics):
+            return None
+        what = "an HTML page" if looks_like_html else "not a %s image" % fmt
+        return "the content is %s (format %s needs %r at offset %d)" % (what, fmt, magics[0][1], magics[0][0])
+    if fmt == "raw" and looks_like_html:
+        return "the content is an HTML page (Content-Type %s), not a raw image" % (media_type or "unknown")
+    return None
+
+
+class _Body:
+    """The chunks of one response, counted: a body shorter or longer than announced is an error."""
+
+    def __init__(self, url: str, response: Any, expected: Optional[int], limit: Optional[int]) -> None:
+        self.url = url
+        self.response = response
+        self.announced = _announced_length(response)
+        self.expected = expected
+        self.limit = limit
+        self.count = 0
+
+    def check_announcement(self) -> None:
+        if self.expected is not None and self.announced is not None and self.announced != self.expected:
+            raise DownloadError("%s now announces %d bytes, not the %d planned; it changed on the server, run "
+                                "again" % (self.url, self.announced, self.expected))
+        if self.limit is not None and self.announced is not None and self.announced > self.limit:
+            raise DownloadError("%s announces %d bytes, more than the %d the volume takes"
+                                % (self.url, self.announced, self.limit))
+
+    def chunks(self) -> Iterator[bytes]:
+        while True:
+            try:
+                chunk = self.response.read(CHUNK_SIZE)
+            except Exception as error:  # a dropped connection mid-body
+                raise DownloadError("download of %s broke off after %d bytes: %s" % (self.url, self.count, error))
+            if not chunk:
+                self._check_end()
+                return
+            self.count += len(chunk)
+            self._check_overrun()
+            yield chunk
+
+    def _wanted(self) -> Optional[int]:
+        return self.announced if self.announced is not None else self.expected
+
+    def _check_overrun(self) -> None:
+        wanted = self._wanted()
+        if wanted is not None and self.count > wanted:
+            raise DownloadError("download of %s sent more than the %d bytes announced" % (self.url, wanted))
+        if self.limit is not None and self.count > self.limit:
+            raise DownloadError("download of %s is longer than the %d bytes the volume takes" % (self.url, self.limit))
+
+    def _check_end(self) -> None:
+        wanted = self._wanted()
+        if wanted is not None and self.count != wanted:
+            raise DownloadError("download of %s ended after %d of %d bytes (truncated)" % (self.url, self.count, wanted))
+
+
+def _with_checked_head(chunks: Iterator[bytes], check: ContentCheck, content_type: Optional[str],
+                       url: str) -> Iterator[bytes]:
+    """``chunks`` again, the first HEAD_BYTES held back until ``check`` accepted them."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= HEAD_BYTES:
+            break
+    problem = check(head, content_type)
+    if problem:
+        raise DownloadError("%s: %s" % (url, problem))
+    if head:
+        yield head
+    yield from chunks
+
+
+def stream(url: str, hasher: Any, access: Optional[UrlAccess] = None, expected: Optional[int] = None,
+           limit: Optional[int] = None, check: Optional[ContentCheck] = None) -> Iterator[bytes]:
+    """The body of ``url`` in chunks, each also fed to ``hasher``.
+
+    The body must be as long as the server's Content-Length, and as ``expected`` (the size
+    planned with) when given; it may not exceed ``limit`` (the bytes the target takes). ``check``
+    sees the first bytes before any is yielded. Any of these failing raises DownloadError.
+    """
+    response = _open(url, "GET", access or UrlAccess())
+    try:
+        body = _Body(url, response, expected, limit)
+        body.check_announcement()
+        chunks = body.chunks()
+        if check is not None:
+            chunks = _with_checked_head(chunks, check, response.headers.get("Content-Type"), url)
+        for chunk in chunks:
+            hasher.update(chunk)
+            yield chunk
+    finally:
+        response.close()
+
+
+def digest_of(chunks: Iterable[bytes], algorithm: str) -> str:
+    hasher = hashlib.new(algorithm)
+    for chunk in chunks:
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def read_file(path: str, length: Optional[int] = None) -> Iterator[bytes]:
+    """The bytes of ``path``, or only its first ``length`` bytes."""
+    left = length
+    with open(path, "rb") as handle:
+        while left is None or left > 0:
+            chunk = handle.read(CHUNK_SIZE if left is None else min(CHUNK_SIZE, left))
+            if not chunk:
+                return
+            if left is not None:
+                left -= len(chunk)
+            yield chunk
+
+
+def _stamp(path: str, algorithm: str) -> str:
+    info = os.stat(path)
+    return "%s:%d:%d" % (algorithm, info.st_size, info.st_mtime_ns)
+
+
+class DigestRecord(Record):
+    """A remembered digest: of the first ``length`` bytes (the download), and whether the file is unchanged since."""
+
+    algorithm: str
+    digest: str
+    length: Optional[int]
+    current: bool
+
+
+def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[DigestRecord]:
+    """What ``remember_digest`` recorded on ``path`` (for ``algorithm``, when given), or None."""
+    try:
+        fields = os.getxattr(path, DIGEST_XATTR).decode("ascii").split(":")
+        # algorithm:size:mtime[:length]:digest; records without a length are from older releases.
+        if len(fields) not in (4, 5) or algorithm not in (None, fields[0]):
+            return None
+        stamp = _stamp(path, fields[0])
+    except (OSError, AttributeError, UnicodeDecodeError, ValueError):  # no xattrs, no record, or unreadable
+        return None
+    length = int(fields[3]) if len(fields) == 5 and fields[3].isdigit() else None
+    return DigestRecord(fields[0], fields[-1], length, ":".join(fields[:3]) == stamp)
+
+
+def remembered_digest(path: str, algorithm: str) -> Optional[str]:
+    """The digest recorded by ``remember_digest`` if the file is unchanged since, else None."""
+    record = read_digest_record(path, algorithm)
+    return record.digest if record is not None and record.current else None
+
+
+def remember_digest(path: str, algorithm: str, digest: str, length: Optional[int] = None) -> None:
+    """Record a verified digest (of the first ``length`` bytes) on the file; skipped where xattrs are unsupported."""
+    try:
+        value = _stamp(path, algorithm) + ("" if length is None else ":%d" % length) + ":" + digest
+        os.setxattr(path, DIGEST_XATTR, value.encode("ascii"))
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,553 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning for pool volumes: (request, actual state) -> Plan. No I/O here."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, format_size, parse_size
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_strings, check_uri, check_url
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
+
+PREALLOCATIONS = ("sparse", "metadata", "full")
+SOURCE_URL_SCHEMES = ("http", "https", "ftp", "file")
+CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+# Formats whose bytes are the guest-visible content: a download fills them as-is and can be grown.
+RAW_FORMATS = ("raw", "iso")
+# Extended attribute on the file of a volume being filled from source_url, removed once the
+# download is verified complete: a volume that still carries it is a half-made download
+# (the module was killed mid-upload) and is never accepted as done.
+INCOMPLETE_XATTR = "user.remotevirt.incomplete"
+
+
+class VolumeRef(Record):
+    """A volume named ``name`` or ``pool/name``; a bare name lives in the request's pool."""
+
+    pool: str
+    name: str
+
+    @property
+    def label(self) -> str:
+        return "%s/%s" % (self.pool, self.name)
+
+    @classmethod
+    def parse(cls, text: str, default_pool: str, what: str) -> "VolumeRef":
+        pool, name = text.rsplit("/", 1) if "/" in text else (default_pool, text)
+        for problem in (name_problem(pool, "%s pool" % what), name_problem(name, "%s volume" % what)):
+            if problem:
+                raise PlanError(problem)
+        return cls(pool, name)
+
+
+class Checksum(Record):
+    algorithm: str
+    digest: str
+
+    @property
+    def text(self) -> str:
+        return "%s:%s" % (self.algorithm, self.digest)
+
+    @classmethod
+    def parse(cls, text: str) -> "Checksum":
+        algorithm, sep, digest = text.partition(":")
+        algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+        if not sep or algorithm not in CHECKSUM_ALGORITHMS:
+            raise PlanError("checksum must look like sha256:<hex digest> (one of %s)" % ", ".join(CHECKSUM_ALGORITHMS))
+        expected = hashlib.new(algorithm).digest_size * 2
+        if len(digest) != expected or any(c not in "0123456789abcdef" for c in digest):
+            raise PlanError("%s checksum must be %d hexadecimal digits" % (algorithm, expected))
+        return cls(algorithm, digest)
+
+
+# Permissions nobody asked for: a volume keeps what its pool gives it.
+NO_PERMISSIONS = Permissions()
+
+
+class VolumeRequest(Record):
+    """The module's parameters, validated and typed."""
+
+    pool: str
+    name: str
+    state: str = "present"
+    capacity: Optional[int] = None
+    format: Optional[str] = None
+    preallocation: Optional[str] = None
+    allocation: Optional[int] = None
+    clone_from: Optional[VolumeRef] = None
+    backing_volume: Optional[VolumeRef] = None
+    source_url: Optional[str] = None
+    checksum: Optional[Checksum] = None
+    url_username: Optional[str] = None
+    url_password: Optional[str] = Field(None, in_repr=False)
+    permissions: Permissions = Permissions()
+    allow_shrink: bool = False
+    overcommit: bool = False
+    delete_in_use: bool = False
+    replace_content: bool = False
+
+    @property
+    def label(self) -> str:
+        return "%s/%s" % (self.pool, self.name)
+
+    @property
+    def creates(self) -> bool:
+        """Whether the request says how to make the volume (otherwise it only asserts one)."""
+        return any(x is not None for x in (self.capacity, self.clone_from, self.backing_volume, self.source_url))
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], permissions: Permissions = NO_PERMISSIONS) -> "VolumeRequest":
+        """Validate module parameters; ``permissions`` are already resolved to numeric ids."""
+        check_strings(params)
+        if params.get("uri") is not None:
+            check_uri(params["uri"])
+        for key, what in (("pool", "pool"), ("name", "volume")):
+            problem = name_problem(params.get(key), what)
+            if problem:
+                raise PlanError(problem)
+        pool = params["pool"]
+        request = cls(
+            pool=pool,
+            name=params["name"],
+            state=params.get("state") or "present",
+            capacity=_size_param(params, "capacity"),
+            format=params.get("format"),
+            preallocation=params.get("preallocation"),
+            allocation=_size_param(params, "allocation", allow_zero=True),
+            clone_from=_ref_param(params, "clone_from", pool),
+            backing_volume=_ref_param(params, "backing_volume", pool),
+            source_url=_url_param(params.get("source_url")),
+            checksum=Checksum.parse(params["checksum"]) if params.get("checksum") else None,
+            url_username=params.get("url_username"),
+            url_password=params.get("url_password"),
+            permissions=permissions,
+            allow_shrink=bool(params.get("allow_shrink")),
+            overcommit=bool(params.get("overcommit")),
+            delete_in_use=bool(params.get("delete_in_use")),
+            replace_content=bool(params.get("replace_content")),
+        )
+        request.check_consistency()
+        return request
+
+    def check_consistency(self) -> None:
+        sources = [key for key, value in (("clone_from", self.clone_from), ("backing_volume", self.backing_volume),
+                                          ("source_url", self.source_url)) if value is not None]
+        if len(sources) > 1:
+            raise PlanError("%s are mutually exclusive: a volume has one origin" % " and ".join(sources))
+        if self.checksum and not self.source_url:
+            raise PlanError("checksum applies to source_url, which is not set")
+        if (self.url_username or self.url_password) and not self.source_url:
+            raise PlanError("url_username and url_password apply to source_url, which is not set")
+        if self.backing_volume and self.format not in (None, "qcow2"):
+            raise PlanError("a volume with backing_volume is a qcow2 overlay; format %s cannot have one" % self.format)
+        if self.preallocation == "metadata" and self.format not in (None, "qcow2"):
+            raise PlanError("preallocation=metadata applies to qcow2 volumes only")
+        if self.preallocation and self.allocation is not None:
+            raise PlanError("preallocation and allocation are mutually exclusive")
+        if self.preallocation in ("metadata", "full") and self.backing_volume:
+            raise PlanError("a qcow2 overlay on backing_volume is always sparse")
+        if self.source_url and self.capacity is not None and self.format not in RAW_FORMATS:
+            raise PlanError("capacity with source_url grows a raw image after the download; set format: raw, "
+                            "or grow a %s image in a later task" % (self.format or "downloaded"))
+        if self.capacity is not None and self.allocation is not None and self.allocation > self.capacity:
+            raise PlanError("allocation (%s) is larger than capacity (%s)"
+                            % (format_size(self.allocation), format_size(self.capacity)))
+
+
+def _size_param(params: Mapping[str, Any], key: str, allow_zero: bool = False) -> Optional[int]:
+    value = params.get(key)
+    if value is None:
+        return None
+    try:
+        size = parse_size(value)
+    except SizeError as error:
+        raise PlanError("%s: %s" % (key, error))
+    if size == 0 and not allow_zero:
+        raise PlanError("%s must be larger than zero" % key)
+    return size
+
+
+def _url_param(url: Optional[str]) -> Optional[str]:
+    """source_url with its scheme in lower case; a scheme://host URL (file:///path for host files)."""
+    if not url:
+        return None
+    return check_url(url, "source_url", SOURCE_URL_SCHEMES)
+
+
+def _ref_param(params: Mapping[str, Any], key: str, pool: str) -> Optional[VolumeRef]:
+    value = params.get(key)
+    return VolumeRef.parse(value, pool, key) if value else None
+
+
+class VolumeState(Record):
+    """What the host has, as read by the runner.
+
+    ``origin`` is the described clone or backing source; ``download_size`` the size the server
+    reports for ``source_url`` (None when it reports none); ``content_digest`` the digest of the
+    existing volume's content (only read when a checksum is requested); ``users`` the guests
+    with a disk on the volume (only read for deletion); ``incomplete`` whether the existing
+    volume still carries the mark of a download that never finished; ``local`` whether the
+    module runs on the host that holds the pool (its volume files can be marked).
+    """
+
+    pool: Pool
+    existing: Optional[Volume] = None
+    origin: Optional[Volume] = None
+    download_size: Optional[int] = None
+    content_digest: Optional[str] = None
+    users: Tuple[str, ...] = ()
+    dependents: Tuple[str, ...] = ()
+    local: bool = True
+    incomplete: bool = False
+
+
+def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
+    """The actions that take ``state`` to ``request``; raises PlanError when that is refused."""
+    if request.state == "absent":
+        return _plan_absent(request, state)
+    if state.existing is None:
+        return _plan_new(request, state)
+    return _plan_existing(request, state)
+
+
+def managed_view(volume: Volume) -> Volume:
+    """The fields a user can set, for diffs: allocation and libvirt's path/key are left out."""
+    return Volume(name=volume.name, capacity=volume.capacity, format=volume.format, permissions=volume.permissions,
+                  backing_path=volume.backing_path, backing_format=volume.backing_format)
+
+
+# -- absent ------------------------------------------------------------------------------------
+def depended_on(state: VolumeState) -> str:
+    """Who needs the volume, for refusals: 'is used by guest(s) a, b and backs volume(s) p/c'."""
+    parts = []
+    if state.users:
+        parts.append("is used by guest(s) %s" % ", ".join(state.users))
+    if state.dependents:
+        parts.append("backs volume(s) %s" % ", ".join(state.dependents))
+    return " and ".join(parts)
+
+
+def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
+    existing = state.existing
+    if existing is None:
+        return Plan()
+    if (state.users or state.dependents) and not request.delete_in_use:
+        raise PlanError("volume %s %s; detach it, or set delete_in_use: true to delete it anyway"
+                        % (request.label, depended_on(state)))
+    plan = Plan(before=managed_view(existing).to_xml())
+    command = shell("virsh", "vol-delete", "--pool", request.pool, request.name)
+    plan.add(Action("delete", "volume", request.label, command, destructive=True))
+    return plan
+
+
+# -- new volume --------------------------------------------------------------------------------
+def _plan_new(request: VolumeRequest, state: VolumeState) -> Plan:
+    if not request.creates:
+        raise PlanError("volume %s does not exist; set capacity, clone_from, backing_volume or source_url to create it"
+                        % request.label)
+    if request.source_url:
+        return _plan_download(request, state)
+    if request.clone_from:
+        return _plan_clone(request, state)
+    return _plan_create(request, state)
+
+
+def _default_format(request: VolumeRequest, pool: Pool) -> Optional[str]:
+    if request.format:
+        return request.format
+    # File pools get qcow2 (sparse, snapshots, overlays); others keep their native format.
+    return "qcow2" if pool.holds_files else None
+
+
+def predicted_path(pool: Pool, name: str) -> Optional[str]:
+    return "%s/%s" % (pool.target_path.rstrip("/"), name) if pool.holds_files and pool.target_path else None
+
+
+# -- capacities in libvirt's units ---------------------------------------------------------------
+# In file pools libvirt makes every format but raw with qemu-img, which it gives the capacity in
+# whole KiB, rounded up, when creating ("1GB" becomes 1000000512 bytes), and rounded up to 512
+# bytes when resizing; raw files get the exact byte count both ways (measured with libvirt 9.0).
+# Other pool types store the bytes asked for as far as this collection knows.
+CREATE_UNIT = 1024
+RESIZE_UNIT = 512
+
+
+def _capacity_unit(pool: Pool, fmt: Optional[str], creating: bool) -> int:
+    if not pool.holds_files or fmt in (None, "raw"):
+        return 1
+    return CREATE_UNIT if creating else RESIZE_UNIT
+
+
+def stored_capacity(pool: Pool, fmt: Optional[str], wanted: int, creating: bool) -> int:
+    """The capacity libvirt stores when asked for ``wanted`` bytes (creating or resizing a volume of ``fmt``)."""
+    unit = _capacity_unit(pool, fmt, creating)
+    return -(-wanted // unit) * unit
+
+
+def capacity_reached(pool: Pool, fmt: Optional[str], wanted: int, actual: int) -> bool:
+    """Whether a volume of ``actual`` bytes is what asking for ``wanted`` bytes makes: libvirt only rounds up."""
+    return wanted <= actual <= stored_capacity(pool, fmt, wanted, creating=True)
+
+
+def _allocation_for(request: VolumeRequest, capacity: int) -> int:
+    if request.allocation is not None:
+        return request.allocation
+    # libvirt allocates the full capacity when <allocation> is missing; sparse must say 0.
+    return capacity if request.preallocation == "full" else 0
+
+
+def _check_space(request: VolumeRequest, pool: Pool, capacity: int, allocation: int, what: str) -> None:
+    available = pool.available
+    if available is None:
+        return
+    if allocation > available:
+        raise PlanError("%s needs %s allocated but pool %s has %s free"
+                        % (what, format_size(allocation), pool.name, format_size(available)))
+    if capacity > available and not request.overcommit:
+        raise PlanError("%s of %s is larger than the %s free in pool %s; set overcommit: true to allow a sparse "
+                        "volume that can outgrow its pool"
+                        % (what, format_size(capacity), format_size(available), pool.name))
+
+
+def _check_permissions(request: VolumeRequest, pool: Pool) -> None:
+    if not request.permissions.is_empty() and not pool.holds_files:
+        raise PlanError("mode, owner and group apply to file-based pools; pool %s is of type %s"
+                        % (pool.name, pool.type))
+
+
+def _create_command(request: VolumeRequest, volume: Volume, flags: Mapping[str, bool]) -> str:
+    argv = ["virsh", "vol-create-as", "--pool", request.pool, "--name", request.name,
+            "--capacity", str(volume.capacity)]
+    if volume.allocation is not None:
+        argv += ["--allocation", str(volume.allocation)]
+    if volume.format:
+        argv += ["--format", volume.format]
+    if volume.backing_path:
+        argv += ["--backing-vol", volume.backing_path, "--backing-vol-format", volume.backing_format or "raw"]
+    if flags.get("prealloc_metadata"):
+        argv.append("--prealloc-metadata")
+    command = shell(*argv)
+    return command + _permission_commands(volume.path, volume.permissions)
+
+
+def _permission_commands(path: Optional[str], permissions: Permissions) -> str:
+    if permissions.is_empty() or not path:
+        return ""
+    command = ""
+    if permissions.mode is not None:
+        command += " && " + shell("chmod", permissions.mode, path)
+    if permissions.owner is not None or permissions.group is not None:
+        owner = "" if permissions.owner is None else str(permissions.owner)
+        group = "" if permissions.group is None else str(permissions.group)
+        command += " && " + shell("chown", owner + (":" + group if group else ""), path)
+    return command
+
+
+def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
+    pool = state.pool
+    _check_permissions(request, pool)
+    backing = state.origin if request.backing_volume else None
+    fmt = "qcow2" if backing else _default_format(request, pool)
+    if request.preallocation == "metadata" and fmt != "qcow2":
+        raise PlanError("preallocation=metadata applies to qcow2 volumes only")
+    capacity = request.capacity if request.capacity is not None else (backing.capacity if backing else 0)
+    if backing and capacity_reached(pool, fmt, capacity, backing.capacity):
+        capacity = backing.capacity  # the base's own size, which a request in other units rounds to
+    capacity = stored_capacity(pool, fmt, capacity, creating=True)
+    if backing and capacity < backing.capacity:
+        raise PlanError("capacity %s is smaller than backing volume %s (%s)"
+                        % (format_size(capacity), request.backing_volume.label, format_size(backing.capacity)))
+    allocation = _allocation_for(request, capacity)
+    _check_space(request, pool, capacity, allocation, "volume %s" % request.label)
+    volume = Volume(
+        name=request.name, capacity=capacity, format=fmt, allocation=allocation,
+        permissions=request.permissions,
+        backing_path=backing.path if backing else None,
+        backing_format=(backing.format or "raw") if backing else None,
+        path=predicted_path(pool, request.name),
+    )
+    flags = {"prealloc_metadata": request.preallocation == "metadata"}
+    plan = Plan(after=managed_view(volume).to_xml())
+    plan.add(Action("create", "volume", request.label, _create_command(request, volume, flags),
+                    payload={"xml": volume.to_xml(), "pool": request.pool, **flags}))
+    return plan
+
+
+def _plan_clone(request: VolumeRequest, state: VolumeState) -> Plan:
+    pool, source, ref = state.pool, state.origin, request.clone_from
+    _check_permissions(request, pool)
+    fmt = request.format or source.format
+    capacity = request.capacity if request.capacity is not None else source.capacity
+    if capacity_reached(pool, fmt, capacity, source.capacity):
+        capacity = source.capacity
+    if capacity < source.capacity:
+        raise PlanError("capacity %s is smaller than clone_from volume %s (%s); a clone cannot shrink"
+                        % (format_size(capacity), ref.label, format_size(source.capacity)))
+    capacity = stored_capacity(pool, fmt, capacity, creating=False)
+    allocation = _allocation_for(request, source.capacity)
+    _check_space(request, pool, capacity, max(allocation, source.allocation or 0), "clone %s" % request.label)
+    clone = Volume(name=request.name, capacity=source.capacity, format=fmt, allocation=allocation,
+                   permissions=request.permissions, path=predicted_path(pool, request.name))
+    flags = {"prealloc_metadata": request.preallocation == "metadata"}
+    argv = ["virsh", "vol-create-from", "--pool", request.pool, "--file", "%s.xml" % request.name,
+            "--inputpool", ref.pool, "--vol", ref.name]
+    if flags["prealloc_metadata"]:
+        argv.append("--prealloc-metadata")
+    plan = Plan(after=managed_view(clone.with_changes(capacity=capacity)).to_xml())
+    plan.add(Action("clone", "volume", request.label,
+                    shell(*argv) + _permission_commands(clone.path, clone.permissions),
+                    payload={"xml": clone.to_xml(), "pool": request.pool, "source_pool": ref.pool,
+                             "source": ref.name, **flags}))
+    if capacity > source.capacity:
+        plan.add(_resize_action(request, capacity, shrink=False))
+    return plan
+
+
+def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
+    pool = state.pool
+    _check_permissions(request, pool)
+    size = state.download_size
+    if size is None and request.capacity is None:
+        raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
+                        % redact_url(request.source_url))
+    if size is not None and request.capacity is not None and request.capacity < size:
+        raise PlanError("capacity %s is smaller than the %s that %s holds; a download is never cut short"
+                        % (format_size(request.capacity), format_size(size), redact_url(request.source_url)))
+    fmt = request.format or "raw"
+    initial = size if size is not None else request.capacity
+    _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
+    volume = Volume(name=request.name, capacity=initial, format=fmt, allocation=0, permissions=request.permissions,
+                    path=predicted_path(pool, request.name))
+    final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else initial
+    grown = None
+    if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
+        grown = stored_capacity(pool, fmt, request.capacity, creating=False)
+    plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
+    # The new volume is marked as a download in progress until the upload is verified complete.
+    marks = state.local and pool.holds_files
+    plan.add(Action("create", "volume", request.label, _create_command(request, volume, {}),
+                    payload={"xml": volume.to_xml(), "pool": request.pool, "mark_incomplete": marks}))
+    plan.add(_upload_action(request, fmt, size, initial))
+    if grown is not None:
+        plan.add(_resize_action(request, grown, shrink=False))
+    return plan
+
+
+def _upload_action(request: VolumeRequest, fmt: str, size: Optional[int], length: int) -> Action:
+    # The URL's credentials are masked on the command line; the payload keeps them for the download.
+    curl = ["curl", "-fsSL"] + (["-u", request.url_username] if request.url_username else [])
+    command = shell(*curl, redact_url(request.source_url)) + " | " + shell(
+        "virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
+    if request.checksum:
+        command += "  # expect %s" % request.checksum.text
+    # size: what the server announced when planning (the body must be exactly that long);
+    # length: the bytes libvirt is told to expect (the body may not be longer).
+    return Action("upload", "volume", request.label, command,
+                  payload={"pool": request.pool, "url": request.source_url, "format": fmt, "size": size,
+                           "length": length, "checksum": request.checksum, "username": request.url_username,
+                           "password": request.url_password})
+
+
+def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
+    argv = ["virsh", "vol-resize", "--pool", request.pool, request.name, str(capacity)]
+    if shrink:
+        argv.append("--shrink")
+    return Action("resize", "volume", request.label, shell(*argv), destructive=shrink,
+                  payload={"pool": request.pool, "capacity": capacity, "shrink": shrink})
+
+
+# -- existing volume ---------------------------------------------------------------------------
+def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
+    existing = state.existing
+    if state.incomplete:
+        return _plan_resumed_download(request, state)
+    if request.format and existing.format and request.format != existing.format:
+        raise PlanError("volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
+                        "with clone_from and format: %s instead"
+                        % (request.label, existing.format, request.format, request.format))
+    if request.backing_volume and state.origin is not None and existing.backing_path != state.origin.path:
+        raise PlanError("volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
+                        % (request.label, existing.backing_path or "nothing", request.backing_volume.label))
+    if request.checksum and state.content_digest and state.content_digest != request.checksum.digest:
+        if not request.replace_content:
+            raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set replace_content: "
+                            "true to replace it with %s" % (request.label, request.checksum.algorithm,
+                                                            state.content_digest, request.checksum.text,
+                                                            redact_url(request.source_url)))
+        if state.users or state.dependents:
+            raise PlanError("volume %s exists with different content than checksum %s, but it %s: it is never "
+                            "replaced while in use" % (request.label, request.checksum.text, depended_on(state)))
+        return _plan_replace(request, state)
+    plan = Plan(before=managed_view(existing).to_xml())
+    target = existing
+    if request.capacity is not None and not capacity_reached(state.pool, existing.format, request.capacity,
+                                                             target.capacity):
+        target = _plan_capacity_change(request, state, target, plan)
+    wanted = request.permissions
+    if not wanted.is_empty() and not wanted.covers(existing.permissions):
+        _check_permissions(request, state.pool)
+        if not state.local:
+            raise PlanError("mode, owner and group of an existing volume can only be changed through a local URI "
+                            "(the module runs on the host that holds the file)")
+        plan.add(_chmod_action(request, existing))
+        target = target.with_changes(permissions=Permissions(
+            mode=wanted.mode or existing.permissions.mode,
+            owner=existing.permissions.owner if wanted.owner is None else wanted.owner,
+            group=existing.permissions.group if wanted.group is None else wanted.group))
+    if plan.changed:
+        plan.after = managed_view(target).to_xml()
+    else:
+        plan.after = plan.before
+    return plan
+
+
+def _plan_replace(request: VolumeRequest, state: VolumeState) -> Plan:
+    """Delete the volume and download it again: refilling in place could leave old bytes behind."""
+    delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
+    refill = _plan_download(request, VolumeState(pool=state.pool, download_size=state.download_size,
+                                                 local=state.local))
+    return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
+
+
+def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
+    """A volume an earlier run was still filling from its URL when it was stopped: never accepted,
+    deleted and downloaded again (or refused, when the task cannot say how to refill it)."""
+    if not request.source_url:
+        raise PlanError("volume %s is a download that never finished (an earlier run was stopped while filling it); "
+                        "run the task that downloads it again, or delete it with state: absent" % request.label)
+    if state.users or state.dependents:
+        raise PlanError("volume %s is a download that never finished, and it %s; detach it first (or delete it with "
+                        "state: absent and delete_in_use: true)" % (request.label, depended_on(state)))
+    plan = _plan_replace(request, state)
+    delete = plan.actions[0]
+    # Deleting a half-made download destroys nothing of value.
+    plan.actions[0] = delete.with_changes(destructive=False,
+                                          command_line=delete.command_line + "  # unfinished download")
+    return plan
+
+
+def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, plan: Plan) -> Volume:
+    wanted = stored_capacity(state.pool, current.format, request.capacity, creating=False)
+    if wanted < current.capacity:
+        if not request.allow_shrink:
+            raise PlanError("volume %s is %s; shrinking it to %s can destroy data: set allow_shrink: true to do it"
+                            % (request.label, format_size(current.capacity), format_size(request.capacity)))
+        plan.add(_resize_action(request, wanted, shrink=True))
+        return current.with_changes(capacity=wanted)
+    _check_space(request, state.pool, wanted - current.capacity, 0, "growing %s by" % request.label)
+    plan.add(_resize_action(request, wanted, shrink=False))
+    return current.with_changes(capacity=wanted)
+
+
+def _chmod_action(request: VolumeRequest, existing: Volume) -> Action:
+    command = _permission_commands(existing.path, request.permissions)[len(" && "):]
+    return Action("chmod", "volume", request.label, command,
+                  payload={"path": existing.path, "mode": request.permissions.mode,
+                           "owner": request.permissions.owner, "group": request.permissions.group})

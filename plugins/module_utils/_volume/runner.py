@@ -1,0 +1,248 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_pool_volume's flow: read the host, plan, apply, report."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
+    VOLUME_LOCK_SECONDS,
+    apply_plan,
+    backing_reader,
+    changing,
+    connected,
+    is_local_uri,
+    open_pool,
+    reported_errors,
+    volume_key,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    account_problem,
+    is_ascii_number,
+    octal_mode,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import (
+    INCOMPLETE_XATTR,
+    VolumeRef,
+    VolumeRequest,
+    VolumeState,
+    plan_volume,
+    predicted_path,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
+
+
+def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
+    """Mode as four octal digits (0000-0777) and owner/group as numeric ids, as libvirt stores them."""
+    mode = params.get("mode")
+    return Permissions(mode=None if mode is None else octal_mode(mode),
+                       owner=_numeric_id(params.get("owner"), pwd.getpwnam, "user"),
+                       group=_numeric_id(params.get("group"), grp.getgrnam, "group"))
+
+
+def _numeric_id(value: Optional[str], lookup: Any, what: str) -> Optional[int]:
+    """A numeric id (ASCII digits only) as it is, a name looked up on the host."""
+    if value is None:
+        return None
+    text = str(value)
+    problem = account_problem(text, what)
+    if problem:
+        raise PlanError(("owner" if what == "user" else "group") + ": " + problem)
+    if is_ascii_number(text):
+        return int(text)
+    try:
+        return lookup(text)[2]
+    except KeyError:
+        raise PlanError("%s %r does not exist on this host" % (what, value))
+
+
+# -- reading the host --------------------------------------------------------------------------
+def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> Volume:
+    origin_pool = pool if ref.pool == pool.name() else open_pool(client, ref.pool)
+    volume = client.find_volume(origin_pool, ref.name)
+    if volume is None:
+        raise PlanError("%s volume %s does not exist" % (what, ref.label))
+    described = client.describe_volume(volume)
+    refuse_incomplete(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
+    return described
+
+
+def _local_file(described: Volume) -> Optional[str]:
+    path = described.path
+    return path if path and os.access(path, os.R_OK) and os.path.isfile(path) else None
+
+
+def existing_digest(client: Client, volume: Any, described: Volume, algorithm: str,
+                    length: Optional[int] = None) -> str:
+    """Digest of a volume's content (its first ``length`` bytes, when given), from the file when
+    the host holds it, else through libvirt.
+
+    A digest remembered on the file counts when the file is unchanged since; a remembered
+    download length means only those bytes are the download (a raw image grown afterwards).
+    """
+    # Imported here: only downloads use it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+
+    path = _local_file(described)
+    if path is not None:
+        record = download.read_digest_record(path, algorithm)
+        if record is not None and record.current and length is None:
+            return record.digest
+        if record is not None and length is None:
+            length = record.length
+        return download.digest_of(download.read_file(path, length), algorithm)
+    return download.digest_of(client.download_volume(volume, length=length or 0), algorithm)
+
+
+def file_is_incomplete(path: str) -> bool:
+    """Whether the file on this host carries the mark of a download that never finished."""
+    try:
+        os.getxattr(path, INCOMPLETE_XATTR)
+    except OSError:  # no mark (ENODATA), no xattrs here, or no such file: nothing to go by
+        return False
+    return True
+
+
+def is_incomplete(described: Volume, local: bool) -> bool:
+    """Whether the volume's file still carries the mark of a download that never finished."""
+    return bool(local and described.path) and file_is_incomplete(described.path)
+
+
+def refuse_incomplete_file(path: str, what: str) -> None:
+    """A half-made download is never used as the origin of anything (clone, overlay, media, disk)."""
+    if file_is_incomplete(path):
+        raise PlanError("%s is a download that never finished (an earlier run was stopped while filling it); run "
+                        "the task that downloads it again first" % what)
+
+
+def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
+    """refuse_incomplete_file for a volume whose file is on this host."""
+    if local and described.path:
+        refuse_incomplete_file(described.path, what)
+
+
+def _digest_state(client: Client, volume: Any, request: VolumeRequest, state: VolumeState, access: Any) -> VolumeState:
+    # Imported here: only downloads use it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+
+    existing = state.existing
+    algorithm = request.checksum.algorithm
+    digest = existing_digest(client, volume, existing, algorithm)
+    size = None
+    if digest != request.checksum.digest and _local_file(existing) is None:
+        # Without a remembered length, a volume grown after its download verifies by the prefix
+        # the server still serves.
+        size = download.probe_size(request.source_url, access)
+        if size is not None and size < existing.capacity:
+            digest = existing_digest(client, volume, existing, algorithm, size)
+    state = state.with_changes(content_digest=digest)
+    if digest != request.checksum.digest and request.replace_content:
+        state = with_dependents(client, state)
+        if size is None:
+            size = download.probe_size(request.source_url, access)
+        state = state.with_changes(download_size=size)
+    return state
+
+
+def needed_by(client: Client, pool_name: str, volume_name: str, path: Optional[str],
+              guest: Optional[str] = None) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """The guests other than ``guest`` with a disk on the volume (directly or through a backing
+    chain), and the volumes backed by it. Reads every guest and volume of the host: only asked
+    where the volume could be deleted, replaced or attached to another guest."""
+    users = client.domains_using(pool_name, volume_name, path, backing_reader(client))
+    backed = client.volumes_backed_by(path) if path else []
+    return tuple(user for user in users if user != guest), tuple(backed)
+
+
+def with_dependents(client: Client, state: VolumeState) -> VolumeState:
+    """``state`` with the guests and volumes that need its existing volume."""
+    users, dependents = needed_by(client, state.pool.name, state.existing.name, state.existing.path)
+    return state.with_changes(users=users, dependents=dependents)
+
+
+def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs: bool) -> VolumeState:
+    """The pool, the volume (if any) and whatever else this request's plan depends on."""
+    described_pool = client.describe_pool(pool)
+    volume = client.find_volume(pool, request.name)
+    existing = client.describe_volume(volume) if volume is not None else None
+    local = is_local_uri(client.uri)
+    state = VolumeState(pool=described_pool, existing=existing, local=local)
+    if request.state == "absent":
+        return with_dependents(client, state) if existing is not None else state
+    if existing is not None and is_incomplete(existing, local):
+        state = state.with_changes(incomplete=True)
+    origin_ref = request.clone_from or request.backing_volume
+    if origin_ref is not None and (existing is None or request.backing_volume):
+        what = "clone_from" if request.clone_from else "backing_volume"
+        state = state.with_changes(origin=_described_origin(client, pool, origin_ref, what))
+    if request.source_url:
+        # Imported here: only downloads use it (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+
+        access = download.UrlAccess(validate_certs=validate_certs, username=request.url_username,
+                                    password=request.url_password)
+        if existing is None:
+            state = state.with_changes(download_size=download.probe_size(request.source_url, access))
+        elif state.incomplete:
+            # A half-made download is replaced, unless a guest or another volume needs it.
+            state = with_dependents(client, state)
+            state = state.with_changes(download_size=download.probe_size(request.source_url, access))
+        elif request.checksum:
+            state = _digest_state(client, volume, request, state, access)
+    return state
+
+
+# -- the module's flow -------------------------------------------------------------------------
+def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
+    """Everything virt_pool_volume does after argument parsing; raises RunError to fail."""
+    try:
+        request = VolumeRequest.from_params(params, resolve_permissions(params))
+    except PlanError as error:
+        raise RunError(str(error))
+    plan = None
+    applied = False
+    try:
+        with connected(params["uri"]) as client, \
+                changing(client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode):
+            pool = open_pool(client, request.pool)
+            state = read_state(client, pool, request, params.get("validate_certs", True))
+            plan = plan_volume(request, state)
+            if plan.changed and not check_mode:
+                apply_plan(client, plan, params, lambda _audit: _handlers(client, params))
+                applied = True
+            facts = _volume_facts(client, pool, request, plan, state, check_mode)
+    except reported_errors() as error:
+        raise RunError(str(error), plan, changed=applied)
+    result = {"changed": plan.changed, "plan": plan.summaries(), "volume": facts}
+    if diff:
+        result["diff"] = plan.diff("volume %s" % request.label)
+    return result
+
+
+def _handlers(client: Client, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
+
+    return VolumeHandlers(client, params.get("validate_certs", True)).as_mapping()
+
+
+def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan, state: VolumeState,
+                  check_mode: bool) -> Dict[str, Any]:
+    if request.state == "absent":
+        return {}
+    if check_mode or not plan.changed:
+        if not plan.changed:
+            return state.existing.facts(request.pool)
+        predicted = Volume.from_xml(plan.after)
+        path = state.existing.path if state.existing else None
+        return predicted.with_changes(path=path or predicted_path(state.pool, request.name), key=None).facts(request.pool)
+    volume = client.find_volume(pool, request.name)
+    return client.describe_volume(volume).facts(request.pool)

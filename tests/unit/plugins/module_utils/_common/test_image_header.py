@@ -1,0 +1,37 @@
+"""The backing file named in a qcow2 header, from images qemu-img writes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import qcow2_backing_file
+
+pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
+
+
+def qemu_img(*args):
+    subprocess.run(["qemu-img"] + list(args), check=True, capture_output=True)
+
+
+def test_backing_file_of_an_overlay_absolute_and_relative(tmp_path):
+    base = tmp_path / "base.qcow2"
+    qemu_img("create", "-f", "qcow2", str(base), "1M")
+    qemu_img("create", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(tmp_path / "abs.qcow2"))
+    qemu_img("create", "-f", "qcow2", "-F", "qcow2", "-b", "base.qcow2", str(tmp_path / "rel.qcow2"))
+    assert qcow2_backing_file(str(tmp_path / "abs.qcow2")) == str(base)
+    assert qcow2_backing_file(str(tmp_path / "rel.qcow2")) == str(base)
+    assert qcow2_backing_file(str(base)) is None
+
+
+@pytest.mark.parametrize("content", [b"", b"QFI", b"\\x00" * 64, b"QFI\xfb" + b"\xff" * 16])
+def test_other_or_broken_files_have_none(tmp_path, content):
+    image = tmp_path / "x.img"
+    image.write_bytes(content)
+    assert qcow2_backing_file(str(image)) is None
+
+
+def test_missing_file_has_none(tmp_path):
+    assert qcow2_backing_file(str(tmp_path / "missing")) is None

@@ -1,0 +1,53 @@
+"""Host-local locks: one run at a time per object, released however the holder ends."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+
+
+@pytest.fixture(autouse=True)
+def private_lock_dir(tmp_path, monkeypatch):
+    directory = tmp_path / "locks"
+    monkeypatch.setattr(locks, "lock_dir", lambda: str(directory))
+    return directory
+
+
+def test_a_second_holder_of_the_same_key_waits_then_gives_up():
+    with locks.held(["qemu:///system guest web01"], timeout=1):
+        with pytest.raises(locks.LockError, match="another run is still changing guest web01 on this host"):
+            with locks.held(["qemu:///system guest web01"], timeout=0.3):
+                pass  # pragma: no cover - never reached
+
+
+def test_other_keys_do_not_wait_and_a_lock_is_free_after_the_run():
+    with locks.held(["u guest a", "u volume p/a.qcow2"], timeout=1):
+        with locks.held(["u guest b"], timeout=0.1):
+            pass
+    with locks.held(["u guest a"], timeout=0.1):
+        pass
+
+
+def test_lock_failure_releases_what_was_taken():
+    with locks.held(["u volume p/x"], timeout=1):
+        with pytest.raises(locks.LockError):
+            with locks.held(["u guest a", "u volume p/x"], timeout=0.2):
+                pass  # pragma: no cover - never reached
+        with locks.held(["u guest a"], timeout=0.1):
+            pass
+
+
+def test_lock_directory_is_private(private_lock_dir):
+    with locks.held(["k"], timeout=1):
+        assert oct(os.stat(str(private_lock_dir)).st_mode & 0o777) == "0o700"
+
+
+def test_a_directory_others_can_write_is_refused(private_lock_dir):
+    private_lock_dir.mkdir()
+    private_lock_dir.chmod(0o777)
+    with pytest.raises(locks.LockError, match="not a directory that only this user can write"):
+        with locks.held(["k"], timeout=1):
+            pass  # pragma: no cover - never reached

@@ -1,0 +1,112 @@
+"""The module entry: secrets known before anything is logged or returned, one message per failure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import (
+    RemotevirtModule,
+    no_log_strings,
+    parameter_secrets,
+    run_module,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError
+
+SPEC = dict(
+    uri=dict(type="str", default="qemu:///system"),
+    url=dict(type="str"),
+    count=dict(type="int"),
+    nested=dict(type="dict", options=dict(text=dict(type="str", no_log=True), port=dict(type="int"))),
+)
+
+
+def execute(capsys, run, **args):
+    """Build the module from ``args`` and run_module(run); return the exit code and printed result."""
+    with patch_module_args(args):
+        with pytest.raises(SystemExit) as exited:
+            run_module(RemotevirtModule(argument_spec=SPEC, supports_check_mode=True), run)
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_parameter_secrets_are_url_credentials_anywhere():
+    params = {"url": "http://u:Pw-1@h/x", "nested": {"list": ["ftp://token-2@h/y"]}, "plain": "no@secret"}
+    assert sorted(parameter_secrets(params)) == ["Pw-1", "token-2", "u:Pw-1"]
+
+
+def test_a_libvirt_uri_user_is_no_secret_but_its_password_is():
+    """Masking the SSH user (often root) would garble every result; a password is masked."""
+    assert list(parameter_secrets({"uri": "qemu+ssh://root@hv1/system"})) == []
+    assert list(parameter_secrets({"guests": [{"uri": "qemu+ssh://root:Pw-3@hv1/system"}]})) == ["root:Pw-3", "Pw-3"]
+
+
+def test_no_log_strings_never_fail_on_odd_shapes():
+    spec = SPEC
+    assert list(no_log_strings(spec, {"nested": {"text": "s1"}})) == ["s1"]
+    assert list(no_log_strings(spec, {"nested": {"text": ["s2", {"k": 12345678}]}})) == ["s2", "12345678"]
+    assert list(no_log_strings(spec, {"nested": [{"text": "s3"}, 5, None]})) == ["s3"]
+    assert list(no_log_strings(spec, {"nested": {"text": ""}})) == []
+    assert list(no_log_strings(spec, ["not", "a", "dict"])) == []
+    assert list(no_log_strings(spec, {"nested": "text=s4"})) == []
+
+
+def test_result_and_invocation_never_show_url_credentials(capsys, host_log):
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False, "echo": params["url"]},
+                           url="http://user:Pw-secret@h/x")
+    assert code == 0
+    text = json.dumps(result) + "\n".join(host_log)
+    assert "Pw-secret" not in text and "user:" not in text
+    assert result["invocation"]["module_args"]["url"] == "http://********@h/x"
+
+
+def test_a_multiline_no_log_value_is_masked_in_the_host_log(capsys, host_log):
+    """AnsibleModule logs a dict parameter as its repr, where a newline is escaped: masked before that."""
+    execute(capsys, lambda params, check, diff: {"changed": False}, nested={"text": "rootpw Line-1\nLine-2"})
+    assert host_log and host_log[0].startswith("Invoked with")
+    assert "Line-1" not in host_log[0] and "Line-2" not in host_log[0]
+
+
+def test_refusal_is_the_message_with_the_plan_so_far(capsys):
+    plan = Plan(actions=[Action("create", "volume", "p/v", "virsh vol-create-as --pool p --name v")])
+
+    def refuse(params, check, diff):
+        raise RunError("create volume p/v failed: curl http://u:Pw-4@h/x", plan, changed=True)
+
+    code, result = execute(capsys, refuse)
+    assert code == 1 and result["changed"] is True and "exception" not in result
+    assert result["msg"] == "create volume p/v failed: curl http://***@h/x"
+    assert [step["command"] for step in result["plan"]] == ["virsh vol-create-as --pool p --name v"]
+
+
+@pytest.mark.parametrize("error", [PlanError("refused"), RemotevirtError("refused")])
+def test_every_project_error_is_a_refusal(capsys, error):
+    def refuse(params, check, diff):
+        raise error
+
+    code, result = execute(capsys, refuse)
+    assert (code, result["msg"], result["plan"], result["changed"]) == (1, "refused", [], False)
+
+
+def test_an_unexpected_error_is_one_line_without_traceback(capsys):
+    def broken(params, check, diff):
+        raise KeyError("line one\nline two http://u:Pw-5@h/x")
+
+    code, result = execute(capsys, broken)
+    assert code == 1 and "exception" not in result
+    assert result["msg"].startswith("unexpected KeyError: 'line one\\nline two http://***@h/x'")
+    assert "\n" not in result["msg"] and "Traceback" not in json.dumps(result) and "Pw-5" not in json.dumps(result)
+
+
+def test_non_ascii_digits_for_an_int_option_fail_before_conversion(capsys):
+    """Ansible's int() would read '٣' as 3; the module refuses it as given."""
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, nested={"port": "\u0665\u0669"})
+    assert code == 1 and result["msg"] == "nested.port: '\u0665\u0669' is not a whole number written with the digits 0-9"
+
+
+def test_a_list_where_a_dict_belongs_fails_with_a_message(capsys):
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, nested=[{"text": "x"}])
+    assert code == 1 and result["msg"] == "nested must be a dictionary of its suboptions, not a list"
+    assert "exception" not in result

@@ -1,0 +1,124 @@
+"""Guest handlers: the fetch of kernel and initrd (whole, private, renamed into place, or not at all), and how
+the wait for an install reads the guest's state and libvirt's reason for it."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+from scripted_http import Route
+
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers, _install_ended
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
+
+KERNEL = b"kernel image " * 1000
+
+
+def handlers(kickstart_content=None, kickstart=None):
+    install = dict(method="location", location="http://m/os")
+    if kickstart_content:
+        install["kickstart_content"] = kickstart_content
+    if kickstart:
+        install["kickstart"] = kickstart
+    request = GuestRequest.from_params(dict(name="g1", install=install))
+    return GuestHandlers(None, request, None, True)  # fetch needs neither libvirt nor the host log
+
+
+def fetch_action(source, target, **payload):
+    return Action("fetch", "kernel", target, "curl ...", payload=dict(source=source, target=target, **payload))
+
+
+def mode(path):
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_fetch_over_http_renames_a_complete_file_into_place(scripted_http, tmp_path):
+    scripted_http.routes["/vmlinuz"] = Route(KERNEL)
+    boot = tmp_path / "boot"
+    target = str(boot / "remotevirt-g1-kernel")
+    undo = handlers().fetch(fetch_action(scripted_http.url("/vmlinuz"), target))
+    assert open(target, "rb").read() == KERNEL
+    assert mode(target) == 0o644 and mode(boot) == 0o711
+    assert os.listdir(boot) == ["remotevirt-g1-kernel"]  # no temporary files left
+    undo()
+    assert os.listdir(boot) == []
+
+
+def test_fetch_with_credentials(scripted_http, tmp_path):
+    scripted_http.routes["/vmlinuz"] = Route(KERNEL, credentials=("alice", "s3cret"))
+    target = str(tmp_path / "remotevirt-g1-kernel")
+    handlers().fetch(fetch_action(scripted_http.url("/vmlinuz"), target, username="alice", password="s3cret"))
+    assert open(target, "rb").read() == KERNEL
+
+
+def test_truncated_fetch_leaves_nothing(scripted_http, tmp_path):
+    scripted_http.routes["/vmlinuz"] = Route(KERNEL, send=1000)
+    target = str(tmp_path / "remotevirt-g1-kernel")
+    with pytest.raises(DownloadError, match="truncated|broke off"):
+        handlers().fetch(fetch_action(scripted_http.url("/vmlinuz"), target))
+    assert os.listdir(tmp_path) == []
+
+
+def test_initrd_with_a_kickstart_stays_private(tmp_path):
+    source = tmp_path / "initrd.img"
+    source.write_bytes(b"\x1f\x8b initrd" * 100)
+    boot = tmp_path / "boot"
+    target = str(boot / "remotevirt-g1-initrd")
+    handlers(kickstart_content="rootpw hunter2").fetch(fetch_action(str(source), target, inject_name="ks.cfg"))
+    assert mode(target) == 0o600
+    assert b"hunter2" in open(target, "rb").read()
+    assert os.listdir(boot) == ["remotevirt-g1-initrd"]
+
+
+def test_failed_kickstart_injection_leaves_nothing(tmp_path):
+    """The kickstart file vanished after planning: the copied initrd goes too."""
+    source = tmp_path / "initrd.img"
+    source.write_bytes(b"initrd" * 100)
+    boot = tmp_path / "boot"
+    boot.mkdir(mode=0o711)
+    with pytest.raises(OSError):
+        handlers(kickstart=str(tmp_path / "gone.cfg")).fetch(
+            fetch_action(str(source), str(boot / "remotevirt-g1-initrd"), inject_name="ks.cfg"))
+    assert os.listdir(boot) == []
+
+
+def test_fetch_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    """A link planted at the target is replaced by the new file; what it pointed to is untouched."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep me")
+    boot = tmp_path / "boot"
+    boot.mkdir(mode=0o711)
+    target = boot / "remotevirt-g1-kernel"
+    target.symlink_to(victim)
+    source = tmp_path / "vmlinuz"
+    source.write_bytes(KERNEL)
+    handlers().fetch(fetch_action(str(source), str(target)))
+    assert not target.is_symlink() and target.read_bytes() == KERNEL and victim.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize("state, reason", [
+    ("running", "booted"), ("paused", "user"), ("paused", "starting up"), ("blocked", "unknown"),
+])
+def test_install_goes_on(state, reason):
+    assert _install_ended("web01", state, reason) is False
+
+
+@pytest.mark.parametrize("reason", ["shutdown", "destroyed", "unknown"])
+def test_install_ended_by_power_off(reason):
+    assert _install_ended("web01", "shut off", reason) is True
+
+
+@pytest.mark.parametrize("state, reason", [
+    ("paused", "unknown"), ("paused", "ioerror"), ("paused", "crashed"), ("crashed", "panicked"),
+    ("shut off", "crashed"), ("shut off", "failed"),
+])
+def test_stuck_install_fails_at_once_with_the_reason(state, reason):
+    with pytest.raises(LibvirtError) as error:
+        _install_ended("web01", state, reason)
+    message = str(error.value)
+    assert "the guest is %s (reason: %s)" % (state, reason) in message
+    assert "/var/log/libvirt/qemu/web01.log" in message and "domain_type: qemu" in message

@@ -1,0 +1,400 @@
+"""virt_guest_install's flow through libvirt's embedded test driver (no daemon, real libvirt calls).
+
+The test driver cannot run installers, so guests here are imported (``install.method: import``)
+with ``domain_type: test``; defining, starting, destroying and undefining are all real.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from runner_params import POOL, disk, guest, install, network, params
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
+from runner_params import half_made_download, volume_params, volume_path
+
+def verbs(result):
+    return [step["action"] for step in result["plan"]]
+
+
+def volumes(client):
+    return sorted(client.find_pool(POOL).listVolumes())
+
+
+def stored(client, name):
+    return Domain.from_xml(client.domain_definition(client.find_domain(name)))
+
+
+def test_check_then_apply_then_converged(unique_name, test_client):
+    """Check mode plans exactly what the real run does; a second run, real or checked, changes nothing."""
+    name = unique_name("")
+    wanted = guest(name)
+    check = run(wanted, check_mode=True, diff=True)
+    assert check["changed"] and verbs(check) == ["create", "define"]
+    assert check["plan"][0]["command"] == ("virsh vol-create-as --pool default-pool --name %s-disk0.qcow2 "
+                                           "--capacity 1048576 --allocation 0 --format qcow2" % name)
+    assert check["plan"][1]["command"] == "virsh define %s.xml" % name
+    assert check["diff"]["before"] == "" and "<memory unit=\"KiB\">262144</memory>" in check["diff"]["after"]
+    assert check["domain"]["uuid"] is None and check["domain"]["state"] == "shut off"
+    assert test_client.find_domain(name) is None and name + "-disk0.qcow2" not in volumes(test_client)
+
+    real = run(wanted, check_mode=False, diff=True)
+    assert real["plan"] == check["plan"] and real["diff"] == check["diff"]
+    assert not real["reboot_required"]
+    facts = real["domain"]
+    assert facts["state"] == "shut off" and facts["uuid"] == stored(test_client, name).uuid
+    assert len(facts["macs"]) == 1 and facts["disks"] == [
+        {"target": "vda", "source": "%s/%s-disk0.qcow2" % (POOL, name), "device": "disk"}]
+    assert facts["serial_log"] == "/var/log/libvirt/qemu/%s-serial.log" % name
+
+    again = run(wanted, check_mode=False, diff=True)
+    assert not again["changed"] and again["plan"] == [] and not again["reboot_required"]
+    assert again["diff"]["before"] == again["diff"]["after"]
+    checked = run(wanted, check_mode=True, diff=True)
+    assert checked["plan"] == again["plan"] == []
+    assert checked["diff"] == again["diff"]
+    assert checked["domain"] == again["domain"] == facts
+
+
+def test_results_stay_small_without_diff(unique_name, test_client):
+    """Without diff mode no XML is returned."""
+    result = run(guest(unique_name("")), check_mode=True, diff=False)
+    assert "diff" not in result
+    assert "<" not in repr(result)
+    done = run(guest(unique_name("")), check_mode=False, diff=False)
+    assert "diff" not in done and "<" not in repr(done)
+
+
+def test_running_guest_is_started_and_autostarted(unique_name, test_client):
+    """state running starts an imported guest at once; autostart is set in libvirt."""
+    name = unique_name("")
+    result = run(guest(name, state="running", autostart=True), check_mode=False, diff=False)
+    assert verbs(result) == ["create", "define", "autostart", "start"]
+    assert result["domain"]["state"] == "running"
+    domain = test_client.find_domain(name)
+    assert test_client.domain_is_active(domain) and test_client.domain_autostart(domain)
+    off = run(guest(name, autostart=False), check_mode=False, diff=False)
+    assert [step["command"] for step in off["plan"]] == ["virsh autostart --disable %s" % name]
+    assert not test_client.domain_autostart(domain)
+
+
+@pytest.mark.parametrize("state, active", [("running", True), ("present", False)])
+def test_memory_drift_updates_in_place(unique_name, test_client, state, active):
+    """Drift is one define of the stored definition: uuid and MACs stay; a running guest needs a reboot."""
+    name = unique_name("")
+    first = run(guest(name, state=state), check_mode=False, diff=False)
+    assert first["domain"]["state"] == ("running" if active else "shut off")
+    before = stored(test_client, name)
+
+    drift = run(guest(name, state=state, memory="512M"), check_mode=False, diff=True)
+    assert verbs(drift) == ["define"] and drift["plan"][0]["command"] == "virsh define %s.xml" % name
+    assert drift["reboot_required"] is active
+    assert "262144" in drift["diff"]["before"] and "524288" in drift["diff"]["after"]
+    after = stored(test_client, name)
+    assert after.memory == 512 << 20
+    assert after == before.with_changes(memory=512 << 20)
+    assert (after.uuid, after.macs) == (before.uuid, before.macs)
+    assert drift["domain"]["uuid"] == before.uuid and drift["domain"]["macs"] == list(before.macs)
+    live = Domain.from_xml(test_client.domain_live_xml(test_client.find_domain(name)))
+    assert live.memory == (256 << 20 if active else 512 << 20)
+
+    again = run(guest(name, state=state, memory="512M"), check_mode=False, diff=False)
+    assert not again["changed"] and not again["reboot_required"]
+
+
+def test_network_change_keeps_the_mac(unique_name, test_client):
+    """A card moved to another kind of network keeps the MAC libvirt generated for it."""
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    mac = stored(test_client, name).macs[0]
+    result = run(guest(name, networks=[network(network=None, type="user")]), check_mode=False, diff=False)
+    assert verbs(result) == ["define"] and result["domain"]["macs"] == [mac]
+    assert stored(test_client, name).interfaces[0].type == "user"
+
+
+def test_disk_growth_is_planned_and_shrinking_refused(unique_name, test_client):
+    """A larger size for an existing guest disk plans a resize only (the test driver cannot resize, so
+    check mode); a smaller one is refused."""
+    name = unique_name("")
+    run(guest(name, disks=[disk(size="2M")]), check_mode=False, diff=False)
+    result = run(guest(name, disks=[disk(size="3M")]), check_mode=True, diff=False)
+    assert [step["command"] for step in result["plan"]] == [
+        "virsh vol-resize --pool default-pool %s-disk0.qcow2 3145728" % name]
+    with pytest.raises(RunError, match="is 2M, larger than size 1M; guest disks are never shrunk"):
+        run(guest(name, disks=[disk(size="1M")]), check_mode=True, diff=False)
+
+
+def test_import_of_an_existing_volume(unique_name, test_client):
+    """import boots a volume that is there already: the plan only defines the guest."""
+    name = unique_name("")
+    xml = "<volume><name>%s.img</name><capacity>1048576</capacity></volume>" % name
+    test_client.create_volume(test_client.find_pool(POOL), xml)
+    result = run(guest(name, disks=[disk(volume=name + ".img")]), check_mode=False, diff=False)
+    assert verbs(result) == ["define"]
+    assert result["domain"]["disks"][0]["source"] == "%s/%s.img" % (POOL, name)
+
+
+def test_absent_with_remove_storage_deletes_the_volume(unique_name, test_client):
+    """absent destroys and undefines; remove_storage also deletes the guest's volumes; then nothing is left."""
+    name = unique_name("")
+    run(guest(name, state="running"), check_mode=False, diff=False)
+    volume = name + "-disk0.qcow2"
+    absent = params(name=name, install=None, state="absent", remove_storage=True)
+    check = run(absent, check_mode=True, diff=False)
+    assert [step["command"] for step in check["plan"]] == [
+        "virsh destroy %s" % name, "virsh undefine --nvram %s" % name,
+        "virsh vol-delete --pool default-pool %s" % volume]
+    assert all(step["destructive"] for step in check["plan"])
+    assert test_client.find_domain(name) is not None and volume in volumes(test_client)
+
+    gone = run(absent, check_mode=False, diff=False)
+    assert gone["plan"] == check["plan"] and gone["domain"] == {"name": name, "state": "absent"}
+    assert test_client.find_domain(name) is None and volume not in volumes(test_client)
+    assert not run(absent, check_mode=False, diff=False)["changed"]
+
+
+def test_absent_keeps_storage_by_default(unique_name, test_client):
+    """Without remove_storage the guest's volume outlives it."""
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    result = run(params(name=name, install=None, state="absent"), check_mode=False, diff=False)
+    assert verbs(result) == ["undefine"]
+    assert test_client.find_domain(name) is None and name + "-disk0.qcow2" in volumes(test_client)
+
+
+def test_reinstall_defines_the_guest_again_on_the_kept_disk(unique_name, test_client):
+    """reinstall destroys the guest and replaces its definition (both destructive): same uuid, same volume."""
+    name = unique_name("")
+    first = run(guest(name, state="running"), check_mode=False, diff=False)
+    again = run(guest(name, state="running", reinstall=True), check_mode=False, diff=False)
+    assert [(step["action"], step["destructive"]) for step in again["plan"]] == [
+        ("destroy", True), ("define", True), ("start", False)]
+    assert again["domain"]["uuid"] == first["domain"]["uuid"]
+    assert again["domain"]["disks"] == first["domain"]["disks"] and again["domain"]["state"] == "running"
+
+
+REFUSALS = [
+    ("unknown network", dict(networks=[network(network="no-such-net")]),
+     "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)"),
+    ("unknown pool", dict(disks=[disk(pool="no-such-pool", size="1M")]), "storage pool 'no-such-pool' does not exist"),
+    ("missing volume", dict(disks=[disk(volume="no-such.qcow2")]),
+     "disks[0]: volume default-pool/no-such.qcow2 does not exist; give size to create it"),
+    ("missing host path", dict(disks=[disk(pool=None, path="/nonexistent/x.img")]),
+     "disks[0]: path /nonexistent/x.img does not exist on the host"),
+    ("disk larger than the pool", dict(disks=[disk(size="1P")]), "free in pool default-pool"),
+    ("no install method", dict(install=install(method=None)), "set install.method"),
+    ("conflicting install", dict(install=install(method="pxe", location="http://127.0.0.1/os")),
+     "conflicts with install.location"),
+    ("unreachable uri", dict(uri="qemu+unix:///system?socket=/nonexistent"), "connect to"),
+]
+
+
+@pytest.mark.parametrize("overrides, message", [case[1:] for case in REFUSALS],
+                         ids=[case[0].replace(" ", "-") for case in REFUSALS])
+def test_refusals_leave_nothing(unique_name, test_client, overrides, message):
+    """A refusal happens before any change: no guest is defined and no volume created."""
+    name = unique_name("")
+    before = volumes(test_client)
+    with pytest.raises(RunError) as error:
+        run(guest(name, **overrides), check_mode=False, diff=False)
+    assert message in str(error.value)
+    assert error.value.plan is None and not error.value.changed
+    assert test_client.find_domain(name) is None and volumes(test_client) == before
+
+
+def test_more_vcpus_than_any_machine_has_are_refused_before_anything_is_made(unique_name, test_client):
+    """Refused at plan time (libvirt's schema would refuse the definition only after the volume was made);
+    the rollback of a definition libvirt refuses is proved on the real daemon by the integration tests."""
+    name = unique_name("")
+    before = volumes(test_client)
+    with pytest.raises(RunError) as error:
+        run(guest(name, vcpus=100000), check_mode=False, diff=False)
+    assert str(error.value) == "vcpus must be at most 4096"
+    assert error.value.plan is None and not error.value.changed
+    assert test_client.find_domain(name) is None and volumes(test_client) == before
+
+
+def start_transient(test_client, name):
+    xml = "<domain type='test'><name>%s</name><memory>262144</memory><os><type>hvm</type></os></domain>" % name
+    return test_client.conn.createXML(xml, 0)
+
+
+def test_transient_guest_is_refused(unique_name, test_client):
+    """A guest running without a stored definition is not taken over."""
+    name = unique_name("")
+    domain = start_transient(test_client, name)
+    try:
+        with pytest.raises(RunError, match="guest %s is running without a stored definition" % name):
+            run(guest(name), check_mode=True, diff=False)
+    finally:
+        domain.destroy()
+
+
+def test_transient_guest_is_removed_by_absent(unique_name, test_client):
+    """state absent destroys a transient guest of that name; the second run has nothing to do."""
+    name = unique_name("")
+    start_transient(test_client, name)
+    absent = params(name=name, install=None, state="absent")
+    assert verbs(run(absent, check_mode=False, diff=False)) == ["destroy"]
+    assert test_client.find_domain(name) is None
+    assert verbs(run(absent, check_mode=False, diff=False)) == []
+
+
+def test_transient_guest_is_replaced_by_reinstall(unique_name, test_client):
+    """reinstall destroys a transient guest of that name and installs the guest."""
+    name = unique_name("")
+    start_transient(test_client, name)
+    result = run(guest(name, reinstall=True), check_mode=False, diff=False)
+    assert verbs(result)[0] == "destroy" and "define" in verbs(result)
+    assert test_client.domain_is_persistent(test_client.find_domain(name))
+
+
+def test_fixed_field_refusal_on_an_existing_guest(unique_name, test_client):
+    """A platform field that differs from the stored guest is refused with a pointer to reinstall."""
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    with pytest.raises(RunError) as error:
+        run(guest(name, arch="i686"), check_mode=True, diff=False)
+    assert "arch (x86_64, wanted i686)" in str(error.value) and "reinstall: true" in str(error.value)
+
+
+def test_explicit_second_target_converges(unique_name, test_client):
+    """disks [target vdb, next free (vda)]: the second run changes nothing."""
+    name = unique_name("")
+    wanted = guest(name, disks=[disk(size="1M", target="vdb"), disk(size="1M")])
+    run(wanted, check_mode=False, diff=False)
+    assert [d.target for d in stored(test_client, name).disks] == ["vda", "vdb"]
+    assert run(wanted, check_mode=False, diff=False)["plan"] == []
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"QFI\xfb\x00\x00\x00\x03" + bytes(100), "qcow2"),
+    (b"QFI\xfb", "qcow2"),
+    (b"\xeb\x63\x90" + bytes(509), "raw"),
+    (b"QFI", "raw"),
+    (b"", "raw"),
+])
+def test_sniff_format_of_files(tmp_path, content, expected):
+    """The qcow2 magic makes a file qcow2; any other readable file is raw."""
+    image = tmp_path / "disk.img"
+    image.write_bytes(content)
+    assert sniff_format(str(image)) == expected
+
+
+def test_sniff_format_of_missing_and_unreadable_paths(tmp_path):
+    """A path that does not exist or cannot be read as a file gives None."""
+    assert sniff_format(str(tmp_path / "missing.img")) is None
+    assert sniff_format(str(tmp_path)) is None
+
+
+def test_a_disk_another_guest_uses_is_refused_unless_allowed(unique_name, test_client):
+    """A new guest never silently gets the disk of another guest; allow_in_use says it is meant."""
+    owner, intruder = unique_name(""), unique_name("")
+    run(guest(owner), check_mode=False, diff=False)
+    shared = [disk(volume=owner + "-disk0.qcow2")]
+    with pytest.raises(RunError, match=r"disks\[0\]: default-pool/%s-disk0.qcow2 is used by guest\(s\) %s; "
+                                       % (owner, owner)):
+        run(guest(intruder, disks=shared), check_mode=True, diff=False)
+    assert test_client.find_domain(intruder) is None
+    run(guest(intruder, disks=[disk(volume=owner + "-disk0.qcow2", allow_in_use=True)]), check_mode=False, diff=False)
+    # Its own disk is not asked about again on later runs.
+    assert run(guest(owner), check_mode=False, diff=False)["plan"] == []
+
+
+def test_remove_storage_keeps_a_volume_another_guest_uses(unique_name, test_client):
+    owner, other = unique_name(""), unique_name("")
+    run(guest(owner), check_mode=False, diff=False)
+    run(guest(other, disks=[disk(volume=owner + "-disk0.qcow2", allow_in_use=True)]), check_mode=False, diff=False)
+    with pytest.raises(RunError, match="is also needed by guest\\(s\\) %s" % other):
+        run(params(name=owner, install=None, state="absent", remove_storage=True), check_mode=True, diff=False)
+
+
+# -- boot_dir ------------------------------------------------------------------------------------------
+def test_boot_dir_checks(tmp_path):
+    boot = tmp_path / "boot"
+    assert check_boot_dir(str(boot)) is False  # made 0711 by the fetch
+    boot.mkdir(mode=0o711)
+    assert check_boot_dir(str(boot)) is True
+    os.chmod(boot, 0o777)
+    with pytest.raises(PlanError, match="can be written by its group or by others"):
+        check_boot_dir(str(boot))
+    plain = tmp_path / "file"
+    plain.write_text("x")
+    with pytest.raises(PlanError, match="is not a directory"):
+        check_boot_dir(str(plain))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_boot_dir_of_another_user_is_refused(tmp_path):
+    boot = tmp_path / "boot"
+    boot.mkdir(mode=0o711)
+    os.chown(boot, 4321, -1)
+    with pytest.raises(PlanError, match="owned by uid 4321"):
+        check_boot_dir(str(boot))
+
+
+# == hostile and careless inputs (each a way found to break a promise) =========================
+# -- a disk another guest or volume needs -----------------------------------------------------
+def test_a_volume_that_backs_another_volume_is_not_installed_onto(unique_name, test_client):
+    base, overlay = unique_name(".qcow2"), unique_name(".qcow2")
+    run_volume(volume_params(name=base, capacity="1M"), check_mode=False, diff=False)
+    run_volume(volume_params(name=overlay, backing_volume=base), check_mode=False, diff=False)
+    with pytest.raises(RunError, match="allow_in_use"):
+        run(guest(unique_name(""), disks=[disk(volume=base)]), check_mode=True, diff=False)
+
+
+def test_the_path_of_another_guests_volume_is_not_attached_without_allow_in_use(unique_name, test_client, file_pool):
+    first = unique_name("")
+    run(guest(first, disks=[disk(pool=file_pool, size="1M")]), check_mode=False, diff=False)
+    path = volume_path(test_client, file_pool, "%s-disk0.qcow2" % first)
+    with open(path, "wb") as image:
+        image.write(b"\0" * 4096)
+    with pytest.raises(RunError, match="used by guest"):
+        run(guest(unique_name(""), disks=[disk(pool=None, path=path, format="qcow2")]), check_mode=True, diff=False)
+
+
+@pytest.mark.parametrize("spelling", ["%s//%s", "%s/./%s"])
+def test_another_spelling_of_a_used_path_is_not_attached_without_allow_in_use(unique_name, test_client,
+                                                                              tmp_path, spelling):
+    image = tmp_path / "shared.img"
+    image.write_bytes(b"\0" * 4096)
+    run(guest(unique_name(""), disks=[disk(pool=None, path=str(image))]), check_mode=False, diff=False)
+    alias = spelling % (tmp_path, "shared.img")
+    with pytest.raises(RunError, match="used by guest"):
+        run(guest(unique_name(""), disks=[disk(pool=None, path=alias)]), check_mode=True, diff=False)
+
+
+def test_the_same_spelling_of_a_used_path_is_refused(unique_name, test_client, tmp_path):
+    """What holds: the path exactly as the other guest has it."""
+    image = tmp_path / "shared.img"
+    image.write_bytes(b"\0" * 4096)
+    run(guest(unique_name(""), disks=[disk(pool=None, path=str(image))]), check_mode=False, diff=False)
+    with pytest.raises(RunError, match="used by guest"):
+        run(guest(unique_name(""), disks=[disk(pool=None, path=str(image))]), check_mode=True, diff=False)
+
+
+# -- half-made downloads ----------------------------------------------------------------------
+def test_a_half_made_download_is_refused_as_a_volume_disk(unique_name, test_client, file_pool):
+    """What holds: a pool disk on an unfinished download."""
+    half_made_download(test_client, file_pool, "half.img")
+    with pytest.raises(RunError, match="never finished"):
+        run(guest(unique_name(""), disks=[disk(pool=file_pool, volume="half.img")]), check_mode=True, diff=False)
+
+
+def test_a_half_made_download_is_not_booted_as_install_cdrom(unique_name, test_client, file_pool):
+    half_made_download(test_client, file_pool, "half.iso")
+    wanted = guest(unique_name(""), disks=[disk(pool=file_pool, size="1M")],
+                   install=install(method="cdrom", cdrom=dict(pool=file_pool, volume="half.iso", path=None)))
+    with pytest.raises(RunError, match="never finished"):
+        run(wanted, check_mode=True, diff=False)
+
+
+def test_a_half_made_download_is_not_attached_by_its_path(unique_name, test_client, file_pool):
+    path = half_made_download(test_client, file_pool, "half-path.img")
+    with pytest.raises(RunError, match="never finished"):
+        run(guest(unique_name(""), disks=[disk(pool=None, path=path, format="raw")]), check_mode=True, diff=False)

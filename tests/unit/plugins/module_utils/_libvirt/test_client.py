@@ -1,0 +1,53 @@
+"""The client against libvirt's embedded test driver."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+
+
+def test_lookups_return_none_for_missing_objects(test_client):
+    assert test_client.find_pool("no-such-pool") is None
+    pool = test_client.find_pool("default-pool")
+    assert test_client.find_volume(pool, "no-such-volume") is None
+
+
+def test_describes_pool(test_client):
+    pool = test_client.describe_pool(test_client.find_pool("default-pool"))
+    assert pool.name == "default-pool" and pool.type == "dir" and pool.available > 0
+
+
+def test_errors_name_operation_and_object(test_client):
+    pool = test_client.find_pool("default-pool")
+    bad = Volume(name="x", capacity=1, format="no-such-format").to_xml()
+    with pytest.raises(LibvirtError) as error:
+        test_client.create_volume(pool, bad)
+    assert str(error.value).startswith("create volume in pool default-pool: ")
+    assert "no-such-format" in error.value.message
+
+
+def test_unreachable_uri_is_a_clear_error():
+    client = Client("qemu+unix:///system?socket=/nonexistent/libvirt-sock")
+    with pytest.raises(LibvirtError, match="connect to qemu\\+unix:///system"):
+        client.version()
+
+
+def test_domains_using_matches_path_and_pool_volume(test_client):
+    conn = test_client.conn
+    xml = ("<domain type='test'><name>user-of-vol</name><memory>1024</memory><os><type>hvm</type></os><devices>"
+           "<disk type='volume' device='disk'><source pool='default-pool' volume='used.qcow2'/>"
+           "<target dev='vda'/></disk></devices></domain>")
+    domain = conn.defineXML(xml)
+    try:
+        assert test_client.domains_using("default-pool", "used.qcow2", None) == ["user-of-vol"]
+        assert test_client.domains_using("default-pool", "other.qcow2", "/guest/diskimage1") == ["test"]
+        assert test_client.domains_using("default-pool", "other.qcow2", "/elsewhere") == []
+    finally:
+        domain.undefine()
+
+
+def test_version_text():
+    assert version_text(9000000) == "9.0.0"
+    assert version_text(6010002) == "6.10.2"

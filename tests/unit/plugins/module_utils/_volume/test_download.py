@@ -1,0 +1,235 @@
+"""Downloads against a real HTTP server on 127.0.0.1: counted bodies, format checks, credentials,
+and the digest records kept on verified files."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+from scripted_http import Route
+
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import (
+    HEAD_BYTES,
+    DownloadError,
+    UrlAccess,
+    content_problem,
+    probe_size,
+    stream,
+    with_credentials,
+)
+
+QCOW2 = b"QFI\xfb\x00\x00\x00\x03" + b"\0" * 600
+ISO = b"\0" * 0x8001 + b"CD001\x01" + b"\0" * 100
+BINARY = bytes(range(256)) * 64
+
+
+def fetch(url, **kwargs):
+    hasher = hashlib.sha256()
+    return b"".join(stream(url, hasher, **kwargs)), hasher.hexdigest()
+
+
+# -- counting the body -----------------------------------------------------------------------------------
+def test_whole_body_is_streamed_and_hashed(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY)
+    body, digest = fetch(scripted_http.url("/disk.img"), expected=len(BINARY), limit=len(BINARY))
+    assert body == BINARY and digest == hashlib.sha256(BINARY).hexdigest()
+
+
+def test_body_without_content_length_is_read_to_its_end(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None)
+    assert fetch(scripted_http.url("/disk.img"))[0] == BINARY
+
+
+def test_short_body_is_an_error(scripted_http):
+    """The connection closes after half the announced bytes: truncated, not a smaller image."""
+    scripted_http.routes["/disk.img"] = Route(BINARY, send=len(BINARY) // 2)
+    with pytest.raises(DownloadError, match=r"ended after 8192 of 16384 bytes \(truncated\)|broke off"):
+        fetch(scripted_http.url("/disk.img"))
+
+
+def test_body_shorter_than_planned_without_content_length(scripted_http):
+    """No Content-Length on GET, but the size planned with (from HEAD) must still arrive in full."""
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None, send=1000)
+    with pytest.raises(DownloadError, match="ended after 1000 of 16384 bytes"):
+        fetch(scripted_http.url("/disk.img"), expected=len(BINARY))
+
+
+def test_body_longer_than_planned_is_an_error(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None)
+    with pytest.raises(DownloadError, match="more than the 1000 bytes announced"):
+        fetch(scripted_http.url("/disk.img"), expected=1000)
+
+
+def test_body_longer_than_the_volume_is_an_error(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None)
+    with pytest.raises(DownloadError, match="longer than the 4096 bytes the volume takes"):
+        fetch(scripted_http.url("/disk.img"), limit=4096)
+
+
+def test_changed_announcement_is_refused_before_reading(scripted_http):
+    """The server now announces another size than when the plan was made: nothing is read."""
+    scripted_http.routes["/disk.img"] = Route(BINARY)
+    chunks = stream(scripted_http.url("/disk.img"), hashlib.sha256(), expected=len(BINARY) + 1)
+    with pytest.raises(DownloadError, match="now announces 16384 bytes, not the 16385 planned"):
+        next(chunks)
+
+
+def test_announced_length_beyond_the_volume_is_refused(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY)
+    with pytest.raises(DownloadError, match="announces 16384 bytes, more than the 100"):
+        fetch(scripted_http.url("/disk.img"), limit=100)
+
+
+def test_probe_size_reads_content_length_without_the_body(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY)
+    assert probe_size(scripted_http.url("/disk.img")) == len(BINARY)
+    assert [request[0] for request in scripted_http.requests] == ["HEAD"]
+
+
+def test_gzip_encoded_bodies_are_not_unpacked(scripted_http):
+    """An image served with Content-Encoding would otherwise be inflated and miscounted."""
+    import gzip
+    packed = gzip.compress(BINARY)
+    scripted_http.routes["/disk.img.gz"] = Route(packed, content_type="application/gzip")
+    assert fetch(scripted_http.url("/disk.img.gz"))[0] == packed
+
+
+# -- the declared format ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("head, fmt, content_type, refused", [
+    (QCOW2, "qcow2", None, None),
+    (b"hello, I am text\n", "qcow2", "text/plain", "not a qcow2 image"),
+    (b"<!DOCTYPE html><html>Not found</html>", "qcow2", "text/html", "an HTML page"),
+    (ISO, "iso", None, None),
+    (b"\0" * 0x8001 + b"XXXXX", "iso", None, "not a iso image"),
+    (b"short", "iso", None, "not a iso image"),
+    (BINARY, "raw", None, None),
+    (QCOW2, "raw", None, None),  # raw takes any bytes: formats are never probed from content
+    (b"", "raw", None, None),
+    (b"  <!doctype HTML>\n<title>404</title>", "raw", None, "HTML page"),
+    (b"<html><body>error</body></html>", "raw", None, "HTML page"),
+    (BINARY, "raw", "text/html; charset=utf-8", "Content-Type text/html"),
+    (b"QED\0" + b"\0" * 60, "qed", None, None),
+    (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "vdi", None, None),
+    (b"KDMV" + b"\0" * 60, "vmdk", None, None),
+    (b"# Disk DescriptorFile\n", "vmdk", None, None),
+    (BINARY, "vpc", None, None),  # no signature at the start to check
+])
+def test_content_problem(head, fmt, content_type, refused):
+    problem = content_problem(head, fmt, content_type)
+    if refused is None:
+        assert problem is None
+    else:
+        assert refused in problem
+
+
+def test_wrong_format_is_refused_before_any_byte_is_passed_on(scripted_http):
+    """A text file declared qcow2: the first next() fails, so nothing reaches the volume."""
+    scripted_http.routes["/image.qcow2"] = Route(b"this is not an image\n" * 5000, content_type="text/plain")
+    chunks = stream(scripted_http.url("/image.qcow2"), hashlib.sha256(),
+                    check=lambda head, ctype: content_problem(head, "qcow2", ctype))
+    with pytest.raises(DownloadError, match="image.qcow2: the content is not a qcow2 image"):
+        next(chunks)
+
+
+def test_check_sees_the_first_head_bytes_even_from_small_chunks(scripted_http, monkeypatch):
+    monkeypatch.setattr(download, "CHUNK_SIZE", 1000)
+    scripted_http.routes["/cd.iso"] = Route(ISO)
+    seen = []
+    body, _digest = fetch(scripted_http.url("/cd.iso"),
+                          check=lambda head, ctype: seen.append(len(head)) or content_problem(head, "iso", ctype))
+    assert body == ISO and seen[0] >= HEAD_BYTES
+
+
+def test_html_error_page_is_refused_for_raw(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(b"<html>login first</html>", content_type="text/html")
+    with pytest.raises(DownloadError, match="HTML page"):
+        fetch(scripted_http.url("/disk.img"), check=lambda head, ctype: content_problem(head, "raw", ctype))
+
+
+# -- credentials -----------------------------------------------------------------------------------------
+def test_url_username_and_password_authenticate(scripted_http):
+    scripted_http.routes["/private.img"] = Route(BINARY, credentials=("alice", "s3cret:x"))
+    with pytest.raises(DownloadError, match="HTTP Error 401"):
+        fetch(scripted_http.url("/private.img"))
+    access = UrlAccess(username="alice", password="s3cret:x")
+    assert fetch(scripted_http.url("/private.img"), access=access)[0] == BINARY
+    assert probe_size(scripted_http.url("/private.img"), access) == len(BINARY)
+
+
+def test_credentials_in_the_url_work_and_never_show(scripted_http):
+    scripted_http.routes["/private.img"] = Route(BINARY, credentials=("alice", "s3cret"))
+    url = scripted_http.url("/private.img").replace("http://", "http://alice:s3cret@")
+    assert fetch(url)[0] == BINARY
+    with pytest.raises(DownloadError) as error:
+        fetch(url.replace("private", "missing"))
+    assert "s3cret" not in str(error.value) and "alice" not in str(error.value)
+    assert "http://***@127.0.0.1" in str(error.value)
+
+
+def test_credentials_do_not_follow_a_redirect_to_another_host(scripted_http):
+    """127.0.0.1 redirects to localhost: the Authorization header stays with 127.0.0.1."""
+    scripted_http.routes["/private.img"] = Route(b"", status=302, length=0,
+                                                 location=scripted_http.url("/public.img", host="localhost"))
+    scripted_http.routes["/public.img"] = Route(BINARY)
+    access = UrlAccess(username="alice", password="s3cret")
+    assert fetch(scripted_http.url("/private.img"), access=access)[0] == BINARY
+    first, redirected = scripted_http.requests
+    assert first[1] == "/private.img" and "Authorization" in first[2]
+    assert redirected[1] == "/public.img" and "Authorization" not in redirected[2]
+
+
+@pytest.mark.parametrize("url, username, password, result", [
+    ("ftp://mirror/pub/x.iso", "anna", "p@ss:w/rd", "ftp://anna:p%40ss%3Aw%2Frd@mirror/pub/x.iso"),
+    ("ftp://old:pw@mirror:2121/x", "anna", None, "ftp://anna@mirror:2121/x"),
+    ("ftp://mirror/x", None, None, "ftp://mirror/x"),
+])
+def test_with_credentials_for_ftp(url, username, password, result):
+    assert with_credentials(url, UrlAccess(username=username, password=password)) == result
+
+
+def test_url_access_never_shows_the_password():
+    access = UrlAccess(validate_certs=False, username="alice", password="s3cret")
+    assert "s3cret" not in repr(access) and "alice" in repr(access)
+
+
+def test_download_error_messages_are_redacted():
+    assert str(DownloadError("cannot download ftp://u:pw@h/x")) == "cannot download ftp://***@h/x"
+
+
+# -- remembered digests ----------------------------------------------------------------------------------
+def test_digest_record_with_length_survives_growth(tmp_path):
+    image = tmp_path / "disk.img"
+    image.write_bytes(BINARY)
+    digest = hashlib.sha256(BINARY).hexdigest()
+    download.remember_digest(str(image), "sha256", digest, len(BINARY))
+    record = download.read_digest_record(str(image), "sha256")
+    assert (record.digest, record.length, record.current) == (digest, len(BINARY), True)
+    assert download.remembered_digest(str(image), "sha256") == digest
+    with open(image, "ab") as grown:
+        grown.write(b"\0" * 4096)
+    record = download.read_digest_record(str(image))
+    assert record.length == len(BINARY) and not record.current
+    assert download.remembered_digest(str(image), "sha256") is None
+    prefix = download.digest_of(download.read_file(str(image), record.length), "sha256")
+    assert prefix == digest
+    assert download.read_digest_record(str(image), "md5") is None
+
+
+def test_digest_records_of_older_releases_still_read(tmp_path):
+    image = tmp_path / "old.iso"
+    image.write_bytes(BINARY)
+    info = os.stat(image)
+    os.setxattr(str(image), download.DIGEST_XATTR, ("sha256:%d:%d:%s" % (info.st_size, info.st_mtime_ns, "ab" * 32))
+                .encode())
+    record = download.read_digest_record(str(image), "sha256")
+    assert (record.digest, record.length, record.current) == ("ab" * 32, None, True)
+
+
+def test_read_file_prefix(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "CHUNK_SIZE", 1000)
+    image = tmp_path / "disk.img"
+    image.write_bytes(BINARY)
+    assert b"".join(download.read_file(str(image), 2500)) == BINARY[:2500]
+    assert b"".join(download.read_file(str(image))) == BINARY

@@ -1,0 +1,406 @@
+"""Planner tables: module parameters + what the host has -> the exact actions, or a refusal."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import (
+    Checksum,
+    VolumeRef,
+    VolumeRequest,
+    VolumeState,
+    plan_volume,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
+from conftest import assert_valid
+
+GiB = 1 << 30
+POOL = Pool(name="p", type="dir", target_path="/srv/p", capacity=100 * GiB, allocation=0, available=50 * GiB)
+LVM = Pool(name="vg", type="logical", target_path="/dev/vg", available=50 * GiB)
+QCOW = Volume(name="v.qcow2", capacity=10 * GiB, format="qcow2", allocation=1 << 20, path="/srv/p/v.qcow2",
+              permissions=Permissions(mode="0600", owner=0, group=0))
+BASE = Volume(name="base.qcow2", capacity=8 * GiB, format="qcow2", allocation=2 * GiB, path="/srv/p/base.qcow2")
+ISO = Volume(name="d.iso", capacity=700 << 20, format="iso", path="/srv/p/d.iso")
+SHA = "sha256:" + "ab" * 32
+
+
+def request(**params):
+    params.setdefault("pool", "p")
+    params.setdefault("name", "v.qcow2")
+    permissions = params.pop("permissions", Permissions())
+    return VolumeRequest.from_params(params, permissions)
+
+
+def steps(plan):
+    return [(action.verb, action.command_line) for action in plan.actions]
+
+
+PLANS = [
+    ("assert existing", dict(), VolumeState(POOL, existing=QCOW), []),
+    ("same capacity", dict(capacity="10G"), VolumeState(POOL, existing=QCOW), []),
+    ("same capacity, other unit", dict(capacity=str(10 * GiB)), VolumeState(POOL, existing=QCOW), []),
+    ("sparse qcow2 by default", dict(capacity="20G"), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 21474836480 --allocation 0 --format qcow2"),
+    ]),
+    ("full preallocation raw", dict(name="r.img", capacity="1G", format="raw", preallocation="full"),
+     VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name r.img --capacity 1073741824 --allocation 1073741824 "
+                   "--format raw"),
+    ]),
+    ("metadata preallocation", dict(capacity="1G", preallocation="metadata"), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 0 "
+                   "--format qcow2 --prealloc-metadata"),
+    ]),
+    ("explicit allocation", dict(capacity="1G", allocation="256M", format="raw"), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 268435456 "
+                   "--format raw"),
+    ]),
+    ("permissions at creation", dict(capacity="1G", mode="0640",
+                                     permissions=Permissions(mode="0640", owner=64055, group=64055)),
+     VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 0 "
+                   "--format qcow2 && chmod 0640 /srv/p/v.qcow2 && chown 64055:64055 /srv/p/v.qcow2"),
+    ]),
+    ("logical pool keeps native format", dict(pool="vg", name="lv0", capacity="1G"), VolumeState(LVM), [
+        ("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 0"),
+    ]),
+    ("grow in place", dict(capacity="20G"), VolumeState(POOL, existing=QCOW), [
+        ("resize", "virsh vol-resize --pool p v.qcow2 21474836480"),
+    ]),
+    ("shrink when allowed", dict(capacity="5G", allow_shrink=True), VolumeState(POOL, existing=QCOW), [
+        ("resize", "virsh vol-resize --pool p v.qcow2 5368709120 --shrink"),
+    ]),
+    ("overlay defaults to backing size", dict(backing_volume="base.qcow2"), VolumeState(POOL, origin=BASE), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 8589934592 --allocation 0 --format qcow2 "
+                   "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2"),
+    ]),
+    ("overlay exists", dict(backing_volume="base.qcow2"),
+     VolumeState(POOL, existing=QCOW.with_changes(backing_path="/srv/p/base.qcow2"), origin=BASE), []),
+    ("clone", dict(clone_from="base.qcow2"), VolumeState(POOL, origin=BASE), [
+        ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"),
+    ]),
+    ("clone from another pool, grown", dict(clone_from="tpl/base.qcow2", capacity="9G"),
+     VolumeState(POOL, origin=BASE), [
+        ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool tpl --vol base.qcow2"),
+        ("resize", "virsh vol-resize --pool p v.qcow2 9663676416"),
+    ]),
+    ("clone exists already", dict(clone_from="base.qcow2"), VolumeState(POOL, existing=QCOW), []),
+    ("download", dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
+     VolumeState(POOL, download_size=700 << 20), [
+        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"
+                   "  # expect " + SHA),
+    ]),
+    ("download raw, then grow", dict(name="d.img", format="raw", source_url="http://h/d.img", capacity="1G"),
+     VolumeState(POOL, download_size=1 << 20), [
+        ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+        ("upload", "curl -fsSL http://h/d.img | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+        ("resize", "virsh vol-resize --pool p d.img 1073741824"),
+    ]),
+    ("download with unknown size sized by capacity", dict(name="d.img", format="raw", source_url="ftp://h/d",
+                                                          capacity="1M"),
+     VolumeState(POOL, download_size=None), [
+        ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+        ("upload", "curl -fsSL ftp://h/d | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+    ]),
+    ("downloaded, same checksum", dict(name="d.iso", source_url="http://h/d.iso", checksum=SHA),
+     VolumeState(POOL, existing=ISO, content_digest="ab" * 32), []),
+    ("downloaded, no checksum", dict(name="d.iso", source_url="http://h/d.iso"), VolumeState(POOL, existing=ISO), []),
+    ("downloaded, other content, replace_content", dict(name="d.iso", format="iso", source_url="http://h/d.iso",
+                                                        checksum=SHA, replace_content=True),
+     VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20), [
+        ("delete", "virsh vol-delete --pool p d.iso"),
+        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 838860800 --allocation 0 --format iso"),
+        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"
+                   "  # expect " + SHA),
+    ]),
+    ("change mode", dict(mode="0640", permissions=Permissions(mode="0640")), VolumeState(POOL, existing=QCOW), [
+        ("chmod", "chmod 0640 /srv/p/v.qcow2"),
+    ]),
+    ("same mode", dict(mode="0600", permissions=Permissions(mode="0600")), VolumeState(POOL, existing=QCOW), []),
+    ("delete", dict(state="absent"), VolumeState(POOL, existing=QCOW), [
+        ("delete", "virsh vol-delete --pool p v.qcow2"),
+    ]),
+    ("delete in use, delete_in_use", dict(state="absent", delete_in_use=True), VolumeState(POOL, existing=QCOW, users=("g1",)), [
+        ("delete", "virsh vol-delete --pool p v.qcow2"),
+    ]),
+    ("already absent", dict(state="absent"), VolumeState(POOL), []),
+    ("overcommit allowed", dict(capacity="1T", overcommit=True), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1099511627776 --allocation 0 "
+                   "--format qcow2"),
+    ]),
+    # libvirt makes qcow2 (and every format but raw) with qemu-img in whole KiB, rounded up.
+    ("qcow2 1GB is created in whole KiB", dict(capacity="1GB"), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2"),
+    ]),
+    ("qcow2 1000 bytes", dict(capacity=1000), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1024 --allocation 0 --format qcow2"),
+    ]),
+    ("raw 1GB is exact", dict(name="r.img", capacity="1GB", format="raw"), VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name r.img --capacity 1000000000 --allocation 0 --format raw"),
+    ]),
+    ("logical pools are not rounded here", dict(pool="vg", name="lv0", capacity="1GB"), VolumeState(LVM), [
+        ("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1000000000 --allocation 0"),
+    ]),
+    ("qcow2 1GB converged", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=1000000512)),
+     []),
+    ("qcow2 500MB converged", dict(capacity="500MB"),
+     VolumeState(POOL, existing=QCOW.with_changes(capacity=500000768)), []),
+    ("qcow2 1000 converged", dict(capacity=1000), VolumeState(POOL, existing=QCOW.with_changes(capacity=1024)), []),
+    ("qcow2 grown to 512-byte units", dict(capacity=1000000001),
+     VolumeState(POOL, existing=QCOW.with_changes(capacity=1024)), [
+        ("resize", "virsh vol-resize --pool p v.qcow2 1000000512"),
+    ]),
+    ("qcow2 grown by resize converged", dict(capacity="1500000"),
+     VolumeState(POOL, existing=QCOW.with_changes(capacity=1500160)), []),
+    ("raw one byte short grows", dict(name="r.img", capacity=1000000001),
+     VolumeState(POOL, existing=QCOW.with_changes(name="r.img", format="raw", capacity=1000000000)), [
+        ("resize", "virsh vol-resize --pool p r.img 1000000001"),
+    ]),
+    ("clone asked in other units of the source size", dict(clone_from="base.qcow2", capacity="1GB"),
+     VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)), [
+        ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"),
+    ]),
+    ("overlay asked in other units of the base size", dict(backing_volume="base.qcow2", capacity="1GB"),
+     VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)), [
+        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2 "
+                   "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2"),
+    ]),
+    ("download with credentials shows neither password nor URL user information", dict(
+        name="d.img", source_url="https://bob:pw@h/d.img", url_username="alice", url_password="s3cret"),
+     VolumeState(POOL, download_size=1 << 20), [
+        ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+        ("upload", "curl -fsSL -u alice 'https://***@h/d.img' | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+    ]),
+    ("downloaded raw, grown, same size again", dict(name="d.img", format="raw", source_url="http://h/d.img",
+                                                    capacity="4M", checksum=SHA),
+     VolumeState(POOL, existing=ISO.with_changes(name="d.img", format="raw", capacity=4 << 20),
+                 content_digest="ab" * 32), []),
+    ("unfinished download is replaced", dict(name="d.iso", format="iso", source_url="http://h/d.iso"),
+     VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20), [
+        ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
+        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"),
+    ]),
+    ("unfinished download is replaced even when its checksum would be checked", dict(
+        name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
+     VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20), [
+        ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
+        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"
+                   "  # expect " + SHA),
+    ]),
+    ("unfinished download deleted", dict(name="d.iso", state="absent"),
+     VolumeState(POOL, existing=ISO, incomplete=True), [
+        ("delete", "virsh vol-delete --pool p d.iso"),
+    ]),
+]
+
+
+@pytest.mark.parametrize("params, state, expected", [case[1:] for case in PLANS], ids=[case[0] for case in PLANS])
+def test_plans(params, state, expected):
+    plan = plan_volume(request(**params), state)
+    assert steps(plan) == expected
+    assert plan.changed == bool(expected)
+    if plan.after:
+        assert_valid("storagevol", plan.after)
+    if not expected:
+        assert plan.before == plan.after or (plan.before is None and plan.after is None)
+    for action in plan.actions:
+        if "xml" in action.payload:
+            assert_valid("storagevol", action.payload["xml"])
+
+
+REFUSALS = [
+    ("missing volume without a recipe", dict(), VolumeState(POOL), "does not exist; set capacity"),
+    ("shrink", dict(capacity="5G"), VolumeState(POOL, existing=QCOW), "set allow_shrink: true"),
+    ("format change", dict(format="raw"), VolumeState(POOL, existing=QCOW), "has format qcow2, not raw"),
+    ("larger than free space", dict(capacity="51G"), VolumeState(POOL), "larger than the 50G free in pool p"),
+    ("full preallocation beyond free space", dict(capacity="60G", preallocation="full", overcommit=True),
+     VolumeState(POOL), "needs 60G allocated"),
+    ("growth beyond free space", dict(capacity="70G"), VolumeState(POOL, existing=QCOW), "free in pool p"),
+    ("in use", dict(state="absent"), VolumeState(POOL, existing=QCOW, users=("g1", "g2")),
+     "used by guest(s) g1, g2"),
+    ("content differs", dict(name="d.iso", source_url="http://h/d.iso", checksum=SHA),
+     VolumeState(POOL, existing=ISO, content_digest="cd" * 32), "different content"),
+    ("unknown download size", dict(name="d.img", source_url="http://h/d"), VolumeState(POOL, download_size=None),
+     "does not report the size"),
+    ("clone smaller than source", dict(clone_from="base.qcow2", capacity="1G"), VolumeState(POOL, origin=BASE),
+     "a clone cannot shrink"),
+    ("overlay smaller than base", dict(backing_volume="base.qcow2", capacity="1G"), VolumeState(POOL, origin=BASE),
+     "smaller than backing volume"),
+    ("other backing", dict(backing_volume="base.qcow2"), VolumeState(POOL, existing=QCOW, origin=BASE),
+     "is backed by nothing"),
+    ("permissions on lvm", dict(pool="vg", name="lv", capacity="1G", mode="0600",
+                                permissions=Permissions(mode="0600")), VolumeState(LVM), "file-based pools"),
+    ("chmod through a remote uri", dict(mode="0640", permissions=Permissions(mode="0640")),
+     VolumeState(POOL, existing=QCOW, local=False), "local URI"),
+    ("qcow2 1GB below what 1GiB made", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=GiB)),
+     "set allow_shrink: true"),
+    ("unfinished download asserted", dict(name="d.iso"), VolumeState(POOL, existing=ISO, incomplete=True),
+     "download that never finished"),
+    ("unfinished download grown", dict(name="d.iso", capacity="1G"), VolumeState(POOL, existing=ISO, incomplete=True),
+     "run the task that downloads it again"),
+    ("unfinished download in use", dict(name="d.iso", source_url="http://h/d.iso"),
+     VolumeState(POOL, existing=ISO, incomplete=True, download_size=1, users=("g1",)), "is used by guest(s) g1; detach it first"),
+    ("capacity below the download", dict(name="d.img", format="raw", source_url="http://u:pw@h/d", capacity="1M"),
+     VolumeState(POOL, download_size=2 << 20), "capacity 1M is smaller than the 2M that http://***@h/d holds"),
+    ("unknown download size, credentials in the URL", dict(name="d.img", source_url="http://u:pw@h/d"),
+     VolumeState(POOL, download_size=None), "the size of http://***@h/d;"),
+]
+
+
+@pytest.mark.parametrize("params, state, message", [case[1:] for case in REFUSALS],
+                         ids=[case[0] for case in REFUSALS])
+def test_refusals(params, state, message):
+    with pytest.raises(PlanError) as error:
+        plan_volume(request(**params), state)
+    assert message in str(error.value)
+
+
+BAD_PARAMS = [
+    (dict(name="a/b"), "may only contain"),
+    (dict(name=".."), "'..'"),
+    (dict(name="<x>"), "may only contain"),
+    (dict(name="a&b"), "may only contain"),
+    (dict(name='"q"'), "may only contain"),
+    (dict(name=""), "must not be empty"),
+    (dict(name="x" * 256), "longer than 255"),
+    (dict(pool="../etc"), "pool name"),
+    (dict(capacity="-1G"), "negative"),
+    (dict(capacity="0"), "larger than zero"),
+    (dict(capacity="10X"), "unknown size unit"),
+    (dict(clone_from="a", backing_volume="b"), "mutually exclusive"),
+    (dict(checksum=SHA), "checksum applies to source_url"),
+    (dict(source_url="http://h/x", checksum="sha256:zz"), "64 hexadecimal digits"),
+    (dict(source_url="http://h/x", checksum="crc32:00"), "checksum must look like"),
+    (dict(source_url="gopher://h/x"), "http, https, ftp or file URL"),
+    (dict(backing_volume="b", format="raw"), "qcow2 overlay"),
+    (dict(capacity="1G", format="raw", preallocation="metadata"), "qcow2 volumes only"),
+    (dict(capacity="1G", preallocation="full", allocation="1G"), "mutually exclusive"),
+    (dict(capacity="1G", allocation="2G"), "larger than capacity"),
+    (dict(source_url="http://h/x", capacity="1G", format="qcow2"), "grows a raw image"),
+    (dict(clone_from="a/b/c"), "clone_from pool name"),
+    (dict(capacity="1G", url_username="alice"), "apply to source_url"),
+]
+
+
+@pytest.mark.parametrize("params, message", BAD_PARAMS)
+def test_bad_parameters(params, message):
+    with pytest.raises(PlanError) as error:
+        request(**params)
+    assert message in str(error.value)
+
+
+def test_volume_ref_parsing():
+    assert VolumeRef.parse("base.qcow2", "p", "clone_from") == VolumeRef("p", "base.qcow2")
+    assert VolumeRef.parse("tpl/base.qcow2", "p", "clone_from") == VolumeRef("tpl", "base.qcow2")
+
+
+def test_checksum_is_normalised():
+    assert Checksum.parse("SHA256:" + "AB" * 32) == Checksum("sha256", "ab" * 32)
+
+
+def test_diff_shows_managed_fields_only():
+    plan = plan_volume(request(capacity="20G"), VolumeState(POOL, existing=QCOW))
+    assert "<capacity unit=\"bytes\">10737418240</capacity>" in plan.before
+    assert "<capacity unit=\"bytes\">21474836480</capacity>" in plan.after
+    assert "allocation" not in plan.before and "path" not in plan.before
+
+
+VALIDATION_REFUSALS = [
+    (dict(name="v.qcow2\n"), "name: contains a control character (U+000A)"),
+    (dict(pool="p\n"), "pool: contains a control character (U+000A)"),
+    (dict(capacity="\u0661G"), "capacity: cannot read size"),
+    (dict(capacity="1G\n"), "capacity: contains a control character"),
+    (dict(allocation="\uff11M"), "allocation: cannot read size"),
+    (dict(clone_from="tpl/base.qcow2\x00"), "clone_from: contains a control character (U+0000)"),
+    (dict(source_url="http://h/d.iso\n"), "source_url: contains a control character"),
+    (dict(source_url="http://h/d 1.iso"), "source_url must not contain spaces"),
+    (dict(source_url="https:///d.iso"), "source_url must name a host"),
+    (dict(source_url="file://d.iso"), "source_url must be file:///<absolute path>"),
+    (dict(source_url="http://h/d.iso", checksum="sha256:" + "ab" * 32 + "\n"), "checksum: contains a control"),
+    (dict(uri="qemu+tcp://hv1/system"), "needs an explicit port for the tcp transport"),
+]
+
+
+@pytest.mark.parametrize("params, message", VALIDATION_REFUSALS)
+def test_every_string_is_checked(params, message):
+    with pytest.raises(PlanError) as error:
+        request(**params)
+    assert message in str(error.value)
+
+
+def test_source_url_scheme_is_case_insensitive_and_kept_lower():
+    assert request(source_url="HTTPS://h/d.iso", format="raw").source_url == "https://h/d.iso"
+
+
+def test_upload_command_never_shows_url_credentials():
+    """The command line masks the user information; the payload keeps the URL for the download."""
+    url = "https://user:Pw-secret@h/d.iso"
+    plan = plan_volume(request(name="d.iso", format="iso", source_url=url), VolumeState(POOL, download_size=1 << 20))
+    assert steps(plan)[1] == ("upload", "curl -fsSL 'https://***@h/d.iso' | virsh vol-upload --pool p --vol d.iso "
+                                        "--file /dev/stdin")
+    assert plan.actions[1].payload["url"] == url
+
+
+@pytest.mark.parametrize("local, pool, marked", [(True, POOL, True), (False, POOL, False), (True, LVM, False)])
+def test_new_download_is_marked_where_the_file_is_on_this_host(local, pool, marked):
+    plan = plan_volume(request(pool=pool.name, name="d.img", source_url="http://h/d"),
+                       VolumeState(pool, download_size=1 << 20, local=local))
+    create, upload = plan.actions[0], plan.actions[1]
+    assert create.payload["mark_incomplete"] is marked
+    assert (upload.payload["size"], upload.payload["length"], upload.payload["format"]) == (1 << 20, 1 << 20, "raw")
+
+
+def test_upload_payload_carries_credentials_the_plan_never_shows():
+    plan = plan_volume(request(name="d.img", source_url="http://h/d", url_username="alice", url_password="s3cret"),
+                       VolumeState(POOL, download_size=10))
+    upload = plan.actions[1]
+    assert (upload.payload["username"], upload.payload["password"]) == ("alice", "s3cret")
+    assert "s3cret" not in repr(plan) and "s3cret" not in repr(plan.summaries())
+    assert "s3cret" not in repr(request(name="d.img", source_url="http://h/d", url_password="s3cret"))
+
+
+def test_unfinished_download_delete_is_not_marked_destructive():
+    plan = plan_volume(request(name="d.iso", source_url="http://h/d.iso"),
+                       VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20))
+    assert not plan.actions[0].destructive and not plan.destructive
+
+
+@pytest.mark.parametrize("fmt, wanted, created, resized", [
+    ("qcow2", 1000000000, 1000000512, 1000000000),
+    ("qcow2", 500000000, 500000768, 500000256),
+    ("qcow2", 1000, 1024, 1024),
+    ("iso", 1000000001, 1000000512, 1000000512),
+    ("raw", 1000, 1000, 1000),
+])
+def test_stored_capacity_measured_on_libvirt(fmt, wanted, created, resized):
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, stored_capacity
+    assert stored_capacity(POOL, fmt, wanted, creating=True) == created
+    assert stored_capacity(POOL, fmt, wanted, creating=False) == resized
+    assert capacity_reached(POOL, fmt, wanted, created) and capacity_reached(POOL, fmt, wanted, resized)
+    assert stored_capacity(LVM, fmt, wanted, creating=True) == wanted
+
+
+@given(wanted=st.integers(min_value=1, max_value=1 << 50), fmt=st.sampled_from(["qcow2", "raw", "iso", "qed", None]),
+       creating=st.booleans())
+def test_every_accepted_capacity_converges(wanted, fmt, creating):
+    """Whatever libvirt stores for a request, the same request finds it reached: a re-run changes nothing."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, stored_capacity
+    stored = stored_capacity(POOL, fmt, wanted, creating)
+    assert capacity_reached(POOL, fmt, wanted, stored)
+    existing = QCOW.with_changes(format=fmt or "qcow2", capacity=stored)
+    assert plan_volume(request(capacity=str(wanted)), VolumeState(POOL, existing=existing)).actions == []
+
+
+def test_unfinished_download_in_use_is_never_replaced():
+    """A half-made download that a guest or an overlay needs is refused, not downloaded over."""
+    for needed in (dict(users=("g1",)), dict(dependents=("p/overlay.qcow2",))):
+        state = VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20, **needed)
+        with pytest.raises(PlanError, match="download that never finished, and it (is used by|backs)"):
+            plan_volume(request(name="d.iso", format="iso", source_url="http://h/d.iso"), state)

@@ -1,0 +1,193 @@
+"""virt_pool_volume's flow through libvirt's embedded test driver (no daemon, real libvirt calls)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
+    RunError,
+    existing_digest,
+    is_incomplete,
+    resolve_permissions,
+    run,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+from runner_params import volume_params as params
+from runner_params import half_made_download
+
+
+def test_check_then_apply_then_converged(unique_name, test_client):
+    name = unique_name()
+    wanted = params(name=name, capacity="1G")
+    check = run(wanted, check_mode=True, diff=True)
+    assert check["changed"] and [step["action"] for step in check["plan"]] == ["create"]
+    assert check["diff"]["before"] == "" and "1073741824" in check["diff"]["after"]
+    assert check["volume"]["path"] == "/default-pool/" + name
+    real = run(wanted, check_mode=False, diff=True)
+    assert real["plan"] == check["plan"] and real["diff"] == check["diff"]
+    assert real["volume"]["capacity"] == 1 << 30 and real["volume"]["key"] == "/default-pool/" + name
+    again = run(wanted, check_mode=False, diff=False)
+    assert not again["changed"] and again["plan"] == [] and "diff" not in again
+    asserted = run(params(name=name), check_mode=False, diff=False)
+    assert asserted["volume"] == real["volume"]
+    gone = run(params(name=name, state="absent"), check_mode=False, diff=False)
+    assert gone["changed"] and gone["plan"][0]["destructive"] and gone["volume"] == {}
+    assert not run(params(name=name, state="absent"), check_mode=False, diff=False)["changed"]
+
+
+def test_results_stay_small_without_diff(unique_name):
+    result = run(params(name=unique_name(), capacity="1M"), check_mode=True, diff=False)
+    assert "diff" not in result
+    assert "<" not in repr(result)
+
+
+def test_clone_in_the_test_driver(unique_name, test_client):
+    source, clone = unique_name(), unique_name()
+    run(params(name=source, capacity="2M"), check_mode=False, diff=False)
+    result = run(params(name=clone, clone_from=source), check_mode=False, diff=False)
+    assert [step["action"] for step in result["plan"]] == ["clone"]
+    assert result["volume"]["capacity"] == 2 << 20
+    for name in (clone, source):
+        run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(pool="no-such-pool", name="x", capacity="1M"), "storage pool 'no-such-pool' does not exist"),
+    (dict(name="x", clone_from="no-such-volume"), "clone_from volume default-pool/no-such-volume does not exist"),
+    (dict(name="x"), "does not exist; set capacity"),
+    (dict(name="x", capacity="1P"), "free in pool default-pool"),
+    (dict(name="x/y", capacity="1M"), "may only contain"),
+    (dict(name="x", capacity="1M", owner="no-such-user-here"), "user 'no-such-user-here' does not exist"),
+    (dict(name="x", capacity="1M", mode="0999"), "mode must be octal"),
+    (dict(uri="qemu+unix:///system?socket=/nonexistent", name="x"), "connect to"),
+])
+def test_refusals_leave_nothing(overrides, message, test_client):
+    before = sorted(test_client.find_pool("default-pool").listVolumes())
+    with pytest.raises(RunError) as error:
+        run(params(**overrides), check_mode=False, diff=False)
+    assert message in str(error.value)
+    assert sorted(test_client.find_pool("default-pool").listVolumes()) == before
+
+
+def test_failed_step_rolls_back_the_new_volume(unique_name, test_client):
+    # source_url + grow: the test driver cannot upload, so the new volume must be removed again.
+    name = unique_name(".img")
+    with pytest.raises(RunError) as error:
+        run(params(name=name, format="raw", source_url="file:///etc/hostname", capacity="1M"),
+            check_mode=False, diff=False)
+    assert "rolled back: create default-pool/%s" % name in str(error.value)
+    assert not error.value.changed
+    assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
+
+
+def test_resolve_permissions_accepts_yaml_octal_numbers_and_names():
+    perms = resolve_permissions({"mode": 0o640, "owner": "root", "group": "0"})
+    assert (perms.mode, perms.owner, perms.group) == ("0640", 0, 0)
+
+
+def define_user(test_client, guest_name, path):
+    xml = ("<domain type='test'><name>%s</name><memory>262144</memory><os><type>hvm</type></os><devices>"
+           "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>"
+           % (guest_name, path))
+    return test_client.conn.defineXML(xml)
+
+
+def test_a_volume_a_guest_uses_is_deleted_only_with_delete_in_use(unique_name, test_client):
+    name = unique_name()
+    run(params(name=name, capacity="1M"), check_mode=False, diff=False)
+    domain = define_user(test_client, unique_name(""), "/default-pool/" + name)
+    try:
+        with pytest.raises(RunError, match="is used by guest.*set delete_in_use: true"):
+            run(params(name=name, state="absent"), check_mode=True, diff=False)
+        assert run(params(name=name, state="absent", delete_in_use=True), check_mode=False, diff=False)["changed"]
+    finally:
+        domain.undefine()
+
+
+def test_a_volume_that_backs_another_is_kept(unique_name, test_client):
+    base, overlay = unique_name(), unique_name()
+    run(params(name=base, capacity="1M"), check_mode=False, diff=False)
+    run(params(name=overlay, backing_volume=base), check_mode=False, diff=False)
+    with pytest.raises(RunError, match="backs volume\\(s\\) default-pool/%s" % overlay):
+        run(params(name=base, state="absent"), check_mode=False, diff=False)
+    for name in (overlay, base):
+        run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"mode": "07777"}, "between 0000 and 0777"),
+    ({"mode": "4755"}, "between 0000 and 0777"),
+    ({"mode": 0o4755}, "between 0000 and 0777"),
+    ({"mode": True}, "octal text"),
+    ({"owner": "\u0661\u0660\u0660"}, "owner: user '\u0661\u0660\u0660' is neither a numeric id"),
+    ({"owner": "root\x00"}, "owner: user 'root\\x00' is neither"),
+    ({"group": "4294967295"}, "group: group id 4294967295 is larger than"),
+])
+def test_resolve_permissions_refuses(given, message):
+    """Modes beyond 0777 (setuid, setgid, sticky), non-ASCII ids and odd names are refused at plan time."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+    with pytest.raises(PlanError) as error:
+        resolve_permissions(given)
+    assert message in str(error.value)
+
+
+# -- what a download left on the host ----------------------------------------------------------------
+def _image(tmp_path, content=b"downloaded bytes" * 64):
+    path = tmp_path / "d.img"
+    path.write_bytes(content)
+    return str(path), Volume(name="d.img", capacity=len(content), format="raw", path=str(path))
+
+
+def test_incomplete_mark_is_read_on_local_files_only(tmp_path):
+    path, described = _image(tmp_path)
+    assert not is_incomplete(described, local=True)
+    os.setxattr(path, INCOMPLETE_XATTR, b"1")
+    assert is_incomplete(described, local=True)
+    assert not is_incomplete(described, local=False)  # a remote host's path says nothing about this one
+    assert not is_incomplete(described.with_changes(path=str(tmp_path / "gone")), local=True)
+
+
+def test_existing_digest_of_a_grown_download_verifies_its_prefix(tmp_path):
+    content = b"downloaded bytes" * 64
+    path, described = _image(tmp_path, content)
+    digest = hashlib.sha256(content).hexdigest()
+    download.remember_digest(path, "sha256", digest, len(content))
+    assert existing_digest(None, None, described, "sha256") == digest
+    with open(path, "ab") as grown:  # what capacity does to a raw download
+        grown.truncate(4 << 20)
+    assert existing_digest(None, None, described, "sha256") == digest
+    with open(path, "r+b") as changed:
+        changed.write(b"X")
+    assert existing_digest(None, None, described, "sha256") != digest
+
+
+def test_existing_digest_without_a_record_reads_everything(tmp_path):
+    content = b"abc" * 1000
+    _path, described = _image(tmp_path, content)
+    assert existing_digest(None, None, described, "md5") == hashlib.md5(content).hexdigest()
+
+
+# == hostile and careless inputs (each a way found to break a promise) =========================
+def test_a_half_made_download_is_refused_when_asserted(test_client, file_pool):
+    """What holds: the volume itself, asserted or grown."""
+    half_made_download(test_client, file_pool, "half.img")
+    for extra in ({}, {"capacity": "2M"}):
+        with pytest.raises(RunError, match="never finished"):
+            run(params(pool=file_pool, name="half.img", **extra), check_mode=True, diff=False)
+
+
+def test_a_half_made_download_is_not_cloned(test_client, file_pool):
+    half_made_download(test_client, file_pool, "half.img")
+    with pytest.raises(RunError, match="never finished"):
+        run(params(pool=file_pool, name="copy.img", clone_from="half.img"), check_mode=True, diff=False)
+
+
+def test_a_half_made_download_does_not_back_an_overlay(test_client, file_pool):
+    half_made_download(test_client, file_pool, "half.img")
+    with pytest.raises(RunError, match="never finished"):
+        run(params(pool=file_pool, name="overlay.qcow2", backing_volume="half.img"), check_mode=True, diff=False)
