@@ -15,17 +15,16 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
     LibvirtError,
     version_text,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
-    DEFAULT_MEMORY,
-    GuestRequest,
-    plan_guest,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_state
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 
 
 def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
@@ -114,7 +113,7 @@ class Preflight:
         except (PlanError, LibvirtError, download.DownloadError, OSError) as error:
             self.problems.append(problem(name, "host", str(error)))
             return None
-        redefines = any(action.verb == "define" for action in plan.actions)
+        redefines = any(action.verb == DEFINE for action in plan.actions)
         status = "new" if state.existing is None else ("differs" if redefines else "matches")
         if request.reinstall and state.existing is not None:
             status = "reinstall"
@@ -124,7 +123,7 @@ class Preflight:
                                                        "redefine it); rename the new guest, set reinstall: true, or "
                                                        "allow updates of existing guests" % name))
         self.guests.append({"name": name, "status": status, "commands": plan.commands()})
-        if any(action.verb in ("install", "start") for action in plan.actions):
+        if any(action.verb in (INSTALL, START) for action in plan.actions):
             kept = state.existing.memory if state.existing is not None and not request.reinstall else None
             self._starting.append((name, request.memory or kept or DEFAULT_MEMORY))
         return plan
@@ -134,9 +133,9 @@ class Preflight:
         needed: Dict[str, List[Tuple[str, int]]] = {}
         for params, plan in planned:
             for action in plan.actions:
-                if action.kind == "volume" and action.verb in ("create", "clone") and "xml" in action.payload:
-                    capacity = Volume.from_xml(action.payload["xml"]).capacity
-                    needed.setdefault(action.payload["pool"], []).append((params["name"], capacity))
+                if isinstance(action.payload, (CreatePayload, ClonePayload)):
+                    capacity = Volume.from_xml(action.payload.xml).capacity
+                    needed.setdefault(action.payload.pool, []).append((params["name"], capacity))
         for pool_name, entries in sorted(needed.items()):
             total = sum(capacity for _name, capacity in entries)
             pool = self.client.find_pool(pool_name)

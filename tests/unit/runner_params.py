@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
 
 POOL = "default-pool"

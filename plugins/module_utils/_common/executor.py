@@ -9,10 +9,10 @@ from typing import Callable, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE, UNDONE, Action, Plan, Verb
 
-# A handler performs one action and may return an undo callable that reverses it; only actions
-# that create something return one (a deleted volume cannot be brought back).
+# A handler performs one action and, for verbs that rollback undoes, returns the callable that
+# reverses it.
 Undo = Callable[[], None]
 Handler = Callable[[Action], Optional[Undo]]
 
@@ -49,8 +49,11 @@ class ExecutionError(RemotevirtError):
 
 
 class Executor:
-    def __init__(self, handlers: Mapping[str, Handler], audit: AuditLog) -> None:
+    """Applies plans with one handler per verb; ``verbs`` says what rollback does with each."""
+
+    def __init__(self, handlers: Mapping[str, Handler], verbs: Mapping[str, Verb], audit: AuditLog) -> None:
         self.handlers = handlers
+        self.verbs = verbs
         self.audit = audit
 
     def apply(self, plan: Plan) -> None:
@@ -58,9 +61,11 @@ class Executor:
         irreversible: List[Action] = []  # applied actions that have no undo of their own
         durable: Optional[Action] = None  # the last durable action that succeeded
         for action in plan.actions:
+            verb = self.verbs.get(action.verb)
             handler = self.handlers.get(action.verb)
-            if handler is None:  # a planner/handler mismatch is a bug: refuse before touching anything more
-                raise self._failure(action, LookupError("no handler for %r" % action.verb), undo_stack, irreversible)
+            mismatch = self._mismatch(action, verb, handler)
+            if mismatch:  # a planner/handler mismatch is a bug: refuse before touching anything more
+                raise self._failure(action, LookupError(mismatch), undo_stack, irreversible)
             self.audit.started(action)
             try:
                 undo = handler(action)
@@ -73,14 +78,22 @@ class Executor:
                     raise ExecutionError(action, error, [], [], left_changes=True, kept=durable)
                 raise self._failure(action, error, undo_stack, irreversible)
             self.audit.succeeded(action)
-            if action.durable:
+            if verb.undo == DURABLE:
                 # What came before now has value (an install writes the new disks): never undo it.
                 durable = action
                 undo_stack.clear()
-            elif undo is None:
-                irreversible.append(action)
-            else:
+            elif verb.undo == UNDONE and undo is not None:
                 undo_stack.append((action, undo))
+            else:
+                irreversible.append(action)
+
+    @staticmethod
+    def _mismatch(action: Action, verb: Optional[Verb], handler: Optional[Handler]) -> Optional[str]:
+        if verb is None or handler is None:
+            return "no handler for %r" % action.verb
+        if not isinstance(action.payload, verb.payload):
+            return "%s needs a %s, not a %s" % (action.verb, verb.payload.__name__, type(action.payload).__name__)
+        return None
 
     def _failure(self, action: Action, error: BaseException, undo_stack: List[Tuple[Action, Undo]],
                  irreversible: List[Action]) -> ExecutionError:

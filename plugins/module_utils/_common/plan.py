@@ -10,7 +10,7 @@ and the host log records it, so all three always agree.
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
@@ -25,22 +25,42 @@ class PlanError(RemotevirtError, ValueError):
     """The request cannot be reached from the actual state (a refusal, not a libvirt failure)."""
 
 
+# What rollback does with a verb's effect when a later action of the plan fails.
+UNDONE = "undone"  # the handler returns an undo that reverses it (it made something)
+KEPT = "kept"  # nothing to reverse, or it cannot be reversed (a deletion, a resize, a started guest)
+DURABLE = "durable"  # once it succeeded, what the plan made has value: nothing before it is undone either
+
+
+class Payload(Record):
+    """What a verb's handler needs beyond the action's name; never shown or logged.
+
+    Each verb has its own subclass (``verbs()`` of the planner's actions module says which), so a
+    handler reads exactly the fields its planner filled in.
+    """
+
+
+class Verb(Record):
+    """A plan verb: its payload type and what rollback does with it."""
+
+    name: str
+    payload: type
+    undo: str
+
+
 class Action(Record):
     """One step: ``verb`` on object ``kind`` called ``name``.
 
     ``command_line`` is the equivalent ``virsh`` (or shell) command line an admin could run by
-    hand, built with ``shell()``; ``payload`` is what the executor's handler needs and is never
-    shown or logged. A ``durable`` action gives what the plan made so far its value (an install
-    that has started writes the new disks): once it succeeded, a later failure keeps everything.
+    hand, built with ``shell()``; ``payload`` (a ``Payload`` of the verb's type) is what the
+    executor's handler needs and is never shown or logged.
     """
 
     verb: str
     kind: str
     name: str
     command_line: str
+    payload: Payload = Field(Payload(), compare=False, in_repr=False)
     destructive: bool = False
-    durable: bool = False
-    payload: Mapping[str, Any] = Field(factory=dict, compare=False, in_repr=False)
 
     def summary(self) -> Dict[str, Any]:
         """The small, serialisable form returned to the controller."""

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb
 
 
 @contextlib.contextmanager
@@ -37,17 +37,17 @@ def reported_errors() -> Tuple[type, ...]:
     return PlanError, LibvirtError, DownloadError, LockError, OSError
 
 
-def apply_plan(client: Client, plan: Plan, params: Mapping[str, Any],
+def apply_plan(client: Client, plan: Plan, params: Mapping[str, Any], verbs: Mapping[str, Verb],
                make_handlers: Callable[[Any], Mapping[str, Any]]) -> None:
-    """Carry out ``plan`` with the handlers ``make_handlers(audit)`` gives, each action logged on the
-    host; a failed action raises RunError that says whether the host was left changed."""
+    """Carry out ``plan`` with the handlers ``make_handlers(audit)`` gives for ``verbs``, each action
+    logged on the host; a failed action raises RunError that says whether the host was left changed."""
     # Imported here: only runs that change something use them (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
     from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
 
     audit = AuditLog(params.get("log_facility") or "user", context=client.uri)
     try:
-        Executor(make_handlers(audit), audit).apply(plan)
+        Executor(make_handlers(audit), verbs, audit).apply(plan)
     except ExecutionError as error:
         raise RunError(str(error), plan, changed=error.left_changes)
 

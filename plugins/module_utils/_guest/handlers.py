@@ -22,8 +22,24 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest import i
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import GuestRequest, carry_macs
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
+    AUTOSTART,
+    DEFINE,
+    DESTROY,
+    FETCH,
+    INSTALL,
+    START,
+    UNDEFINE,
+    WAIT,
+    AutostartPayload,
+    DefinePayload,
+    FetchPayload,
+    InstallPayload,
+    Kickstart,
+    WaitPayload,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
 
@@ -34,24 +50,24 @@ WAIT_PROGRESS_SECONDS = 60.0
 
 
 class GuestHandlers:
-    """Handlers for the guest verbs; creating handlers return an undo."""
+    """Handlers for the guest verbs (and the volume verbs of its disks); creating handlers return
+    an undo. Each reads only its action's payload (see ``actions.VERBS``)."""
 
-    def __init__(self, client: Client, request: GuestRequest, audit: AuditLog, validate_certs: bool) -> None:
+    def __init__(self, client: Client, audit: AuditLog, validate_certs: bool) -> None:
         self.client = client
-        self.request = request
         self.audit = audit
         self.validate_certs = validate_certs
 
     def as_mapping(self) -> Dict[str, Handler]:
         handlers = VolumeHandlers(self.client, self.validate_certs).as_mapping()
-        handlers.update(fetch=self.fetch, install=self.install, define=self.define, autostart=self.autostart,
-                        wait=self.wait, start=self.start, destroy=self.destroy, undefine=self.undefine)
+        handlers.update({FETCH: self.fetch, INSTALL: self.install, DEFINE: self.define, AUTOSTART: self.autostart,
+                         WAIT: self.wait, START: self.start, DESTROY: self.destroy, UNDEFINE: self.undefine})
         return handlers
 
-    def _domain(self) -> Any:
-        domain = self.client.find_domain(self.request.name)
+    def _domain(self, name: str) -> Any:
+        domain = self.client.find_domain(name)
         if domain is None:
-            raise LibvirtError("look up guest", self.request.name, "guest disappeared")
+            raise LibvirtError("look up guest", name, "guest disappeared")
         return domain
 
     def fetch(self, action: Action) -> Optional[Undo]:
@@ -62,36 +78,36 @@ class GuestHandlers:
         stays under boot_dir. An initrd that carries a kickstart stays 0600: libvirt gives it to
         the QEMU user when the guest starts (dynamic_ownership), and nobody else may read it.
         """
-        payload = action.payload
-        source, target = payload["source"], payload["target"]
+        payload: FetchPayload = action.payload
+        source, target = payload.source, payload.target
         boot_dir = os.path.dirname(target)
         _make_boot_dir(boot_dir)
         private = tempfile.mkdtemp(prefix=".%s." % os.path.basename(target), dir=boot_dir)
         try:
             partial = os.path.join(private, os.path.basename(target))
-            access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.get("username"),
-                                        password=payload.get("password"))
+            access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username,
+                                        password=payload.password)
             _copy_source(source, partial, access)
-            if payload.get("inject_name"):
-                initrd.append_file(partial, payload["inject_name"], self._kickstart())
-            os.chmod(partial, 0o600 if payload.get("inject_name") else 0o644)
+            if payload.inject_name and payload.kickstart is not None:
+                initrd.append_file(partial, payload.inject_name, self._kickstart(payload.kickstart))
+            os.chmod(partial, 0o600 if payload.inject_name else 0o644)
             os.replace(partial, target)
         finally:
             shutil.rmtree(private, ignore_errors=True)
         return lambda: _remove(target)
 
-    def _kickstart(self) -> bytes:
-        install = self.request.install
-        if install.kickstart_content is not None:
-            return install.kickstart_content.encode("utf-8")
-        if install.kickstart_fetched:
+    def _kickstart(self, kickstart: Kickstart) -> bytes:
+        if kickstart.content is not None:
+            return kickstart.content.encode("utf-8")
+        if kickstart.url is not None:
             access = download.UrlAccess(validate_certs=self.validate_certs)
-            return b"".join(download.stream(install.kickstart, hashlib.sha256(), access, limit=KICKSTART_LIMIT))
-        with open(install.kickstart, "rb") as source:
+            return b"".join(download.stream(kickstart.url, hashlib.sha256(), access, limit=KICKSTART_LIMIT))
+        with open(kickstart.path, "rb") as source:
             return source.read()
 
     def install(self, action: Action) -> Optional[Undo]:
-        definition: Domain = self._as_stored_guest(action.payload["domain"])
+        payload: InstallPayload = action.payload
+        definition = self._as_stored_guest(payload.guest, payload.domain)
         domain = self.client.start_transient_domain(definition.to_xml())
         kernel = definition.os.kernel
         if kernel is not None:
@@ -100,35 +116,35 @@ class GuestHandlers:
             _remove(kernel.initrd)
         return lambda: self.client.destroy_domain(domain)
 
-    def _as_stored_guest(self, install: Domain) -> Domain:
+    def _as_stored_guest(self, name: str, install: Domain) -> Domain:
         """The install definition with the stored guest's UUID (so it starts as that guest) and its
         MACs (the installed system knows its cards by them)."""
-        stored = Domain.from_xml(self.client.domain_definition(self._domain()))
+        stored = Domain.from_xml(self.client.domain_definition(self._domain(name)))
         return install.with_changes(uuid=stored.uuid, interfaces=carry_macs(install.interfaces, stored.interfaces))
 
     def define(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        wanted: Domain = payload["domain"]
-        previous_xml = payload.get("previous_xml")
-        if payload["new"]:
-            domain = self.client.define_domain(wanted.to_xml())
+        payload: DefinePayload = action.payload
+        previous_xml = payload.previous_xml
+        if payload.new:
+            domain = self.client.define_domain(payload.domain.to_xml())
             if previous_xml is None:
                 return lambda: self.client.undefine_domain(domain)
         else:
-            self.client.define_domain(patch_definition(previous_xml, payload["previous"], wanted))
+            self.client.define_domain(patch_definition(previous_xml, payload.previous, payload.domain))
         return lambda: self.client.define_domain(previous_xml)
 
     def autostart(self, action: Action) -> Optional[Undo]:
-        self.client.set_domain_autostart(self._domain(), action.payload["enable"])
+        payload: AutostartPayload = action.payload
+        self.client.set_domain_autostart(self._domain(payload.guest), payload.enable)
         return None
 
     def wait(self, action: Action) -> Optional[Undo]:
-        timeout = action.payload["timeout"]
-        name = self.request.name
+        payload: WaitPayload = action.payload
+        timeout, name = payload.timeout, payload.guest
         started = time.monotonic()
         next_report = started + WAIT_PROGRESS_SECONDS
         while True:
-            state = self._install_state()
+            state = self._install_state(name)
             if state is not None and _install_ended(name, *state):
                 return None
             now = time.monotonic()
@@ -141,16 +157,16 @@ class GuestHandlers:
                 next_report = now + WAIT_PROGRESS_SECONDS
             time.sleep(WAIT_POLL_SECONDS)
 
-    def _install_state(self) -> Optional[Tuple[str, str]]:
+    def _install_state(self, name: str) -> Optional[Tuple[str, str]]:
         """The guest's (state, reason), or None while libvirt cannot be reached.
 
         QEMU runs the install on its own while libvirtd restarts: the wait reconnects and goes on
         instead of failing on the first lost call.
         """
         try:
-            domain = self.client.find_domain(self.request.name)
+            domain = self.client.find_domain(name)
             if domain is None:
-                raise LibvirtError("wait for guest", self.request.name, "guest disappeared during the install")
+                raise LibvirtError("wait for guest", name, "guest disappeared during the install")
             return self.client.domain_state(domain)
         except LibvirtError as error:
             if error.operation == "wait for guest":
@@ -159,18 +175,18 @@ class GuestHandlers:
             return None
 
     def start(self, action: Action) -> Optional[Undo]:
-        self.client.start_domain(self._domain())
+        self.client.start_domain(self._domain(action.payload.guest))
         return None
 
     def destroy(self, action: Action) -> Optional[Undo]:
-        domain = self.client.find_domain(self.request.name)
+        domain = self.client.find_domain(action.payload.guest)
         # Already stopped or gone (another run, or the guest powered off meanwhile): done.
         if domain is not None and self.client.domain_is_active(domain):
             self.client.destroy_domain(domain)
         return None
 
     def undefine(self, action: Action) -> Optional[Undo]:
-        domain = self.client.find_domain(self.request.name)
+        domain = self.client.find_domain(action.payload.guest)
         if domain is not None and self.client.domain_is_persistent(domain):
             self.client.undefine_domain(domain)
         return None

@@ -10,7 +10,7 @@ import subprocess
 from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import InstallTree
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url
 

@@ -11,14 +11,9 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
-    DiskRequest,
-    DiskState,
-    GuestRequest,
-    GuestState,
-    plan_guest,
-    reboot_required,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
@@ -37,6 +32,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     refuse_incomplete_file,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
 
 QCOW2_MAGIC = b"QFI\xfb"
 
@@ -284,7 +280,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage)
                            if key not in held]
                 with changing(client.uri, removed, _lock_seconds(request), check_mode):
-                    apply_plan(client, plan, params, lambda audit: _handlers(client, request, audit, validate_certs))
+                    apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
                 applied = True
             facts = _domain_facts(client, request, plan, state, check_mode)
     except reported_errors() as error:
@@ -311,24 +307,24 @@ def _lock_seconds(request: GuestRequest) -> float:
     return (request.wait_timeout if request.waits else 0) + 600
 
 
-def _handlers(client: Client, request: GuestRequest, audit: Any, validate_certs: bool) -> Mapping[str, Any]:
+def _handlers(client: Client, audit: Any, validate_certs: bool) -> Mapping[str, Any]:
     # Imported here: only runs that change something use them (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers
 
-    return GuestHandlers(client, request, audit, validate_certs).as_mapping()
+    return GuestHandlers(client, audit, validate_certs).as_mapping()
 
 
 def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> str:
     verbs = [action.verb for action in plan.actions]
     if request.state == "absent":
         return "absent"
-    if "start" in verbs:
+    if START in verbs:
         return "running"
-    if "wait" in verbs:
+    if WAIT in verbs:
         return "shut off"
-    if "install" in verbs:
+    if INSTALL in verbs:
         return "running"
-    return "running" if state.active and "destroy" not in verbs else "shut off"
+    return "running" if state.active and DESTROY not in verbs else "shut off"
 
 
 def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: GuestState,

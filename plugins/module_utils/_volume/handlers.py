@@ -17,7 +17,21 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume import 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
+    CHMOD,
+    CLONE,
+    CREATE,
+    DELETE,
+    RESIZE,
+    UPLOAD,
+    ChmodPayload,
+    ClonePayload,
+    CreatePayload,
+    ResizePayload,
+    UploadPayload,
+    VolumeTarget,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 
 try:
     import libvirt
@@ -51,15 +65,17 @@ def _clear_incomplete(path: str) -> None:
 
 
 class VolumeHandlers:
-    """One handler per plan verb; creating handlers return the undo that deletes what they made."""
+    """One handler per plan verb; creating handlers return the undo that deletes what they made.
+
+    Each reads only its action's payload (see ``actions.VERBS``)."""
 
     def __init__(self, client: Client, validate_certs: bool) -> None:
         self.client = client
         self.validate_certs = validate_certs
 
     def as_mapping(self) -> Dict[str, Handler]:
-        return {"create": self.create, "clone": self.clone, "upload": self.upload, "resize": self.resize,
-                "delete": self.delete, "chmod": self.chmod}
+        return {CREATE: self.create, CLONE: self.clone, UPLOAD: self.upload, RESIZE: self.resize,
+                DELETE: self.delete, CHMOD: self.chmod}
 
     def _pool(self, name: str) -> Any:
         pool = self.client.find_pool(name)
@@ -67,23 +83,23 @@ class VolumeHandlers:
             raise LibvirtError("look up pool", name, "pool disappeared")
         return pool
 
-    def _volume(self, action: Action) -> Any:
-        pool_name, name = action.name.split("/", 1)
-        volume = self.client.find_volume(self._pool(pool_name), name)
+    def _volume(self, pool: str, name: str) -> Any:
+        volume = self.client.find_volume(self._pool(pool), name)
         if volume is None:
-            raise LibvirtError("look up volume", action.name, "volume disappeared")
+            raise LibvirtError("look up volume", "%s/%s" % (pool, name), "volume disappeared")
         return volume
 
     def _undo_delete(self, volume: Any) -> Undo:
         return lambda: self.client.delete_volume(volume)
 
-    def _flags(self, action: Action) -> int:
-        return libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA if action.payload.get("prealloc_metadata") else 0
+    @staticmethod
+    def _flags(prealloc_metadata: bool) -> int:
+        return libvirt.VIR_STORAGE_VOL_CREATE_PREALLOC_METADATA if prealloc_metadata else 0
 
     def create(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        volume = self.client.create_volume(self._pool(payload["pool"]), payload["xml"], self._flags(action))
-        if payload.get("mark_incomplete"):
+        payload: CreatePayload = action.payload
+        volume = self.client.create_volume(self._pool(payload.pool), payload.xml, self._flags(payload.prealloc_metadata))
+        if payload.mark_incomplete:
             # Before the first byte arrives: if this process dies now, the next run finds the mark.
             self._mark_incomplete(volume)
         return self._undo_delete(volume)
@@ -105,35 +121,35 @@ class VolumeHandlers:
             # download still rolls back on every error this process lives through.
 
     def clone(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        source = self.client.find_volume(self._pool(payload["source_pool"]), payload["source"])
+        payload: ClonePayload = action.payload
+        source = self.client.find_volume(self._pool(payload.source_pool), payload.source)
         if source is None:
-            raise LibvirtError("look up volume", "%s/%s" % (payload["source_pool"], payload["source"]),
+            raise LibvirtError("look up volume", "%s/%s" % (payload.source_pool, payload.source),
                                "clone source disappeared")
-        volume = self.client.clone_volume(self._pool(payload["pool"]), payload["xml"], source, self._flags(action))
+        volume = self.client.clone_volume(self._pool(payload.pool), payload.xml, source,
+                                          self._flags(payload.prealloc_metadata))
         return self._undo_delete(volume)
 
     def upload(self, action: Action) -> Optional[Undo]:
         """Stream the URL into the volume; only a complete body of the declared format, with the
         expected checksum, clears the volume's mark of an unfinished download."""
-        payload = action.payload
-        checksum = payload["checksum"]
+        payload: UploadPayload = action.payload
+        checksum = payload.checksum
         hasher = hashlib.new(checksum.algorithm if checksum else "sha256")
-        volume = self._volume(action)
-        access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.get("username"),
-                                    password=payload.get("password"))
-        fmt = payload.get("format") or "raw"
-        chunks = download.stream(payload["url"], hasher, access, expected=payload.get("size"),
-                                 limit=payload["length"],
+        volume = self._volume(payload.pool, payload.volume)
+        access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username,
+                                    password=payload.password)
+        fmt = payload.format or "raw"
+        chunks = download.stream(payload.url, hasher, access, expected=payload.size, limit=payload.length,
                                  check=lambda head, content_type: download.content_problem(head, fmt, content_type))
         counted = _Counted(chunks)
-        self.client.upload_volume(volume, counted, payload["length"])
+        self.client.upload_volume(volume, counted, payload.length)
         digest = hasher.hexdigest()
         if checksum and digest != checksum.digest:
             raise download.DownloadError("checksum mismatch for %s: expected %s, got %s:%s"
-                                         % (payload["url"], checksum.text, checksum.algorithm, digest))
+                                         % (payload.url, checksum.text, checksum.algorithm, digest))
         # libvirt reads a qcow2 image's size from its header only on refresh.
-        self.client.refresh_pool(self._pool(payload["pool"]))
+        self.client.refresh_pool(self._pool(payload.pool))
         path = self._local_file(volume)
         if path is not None:
             _clear_incomplete(path)
@@ -142,25 +158,26 @@ class VolumeHandlers:
         return None
 
     def resize(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        volume = self._volume(action)
+        payload: ResizePayload = action.payload
+        volume = self._volume(payload.pool, payload.volume)
         path = self._local_file(volume)
         record = download.read_digest_record(path) if path else None
-        self.client.resize_volume(volume, payload["capacity"], shrink=payload["shrink"])
-        if record is not None and record.current and record.length is not None and not payload["shrink"]:
+        self.client.resize_volume(volume, payload.capacity, shrink=payload.shrink)
+        if record is not None and record.current and record.length is not None and not payload.shrink:
             # Growing keeps the downloaded bytes: their digest stays valid for the grown file.
             download.remember_digest(path, record.algorithm, record.digest, record.length)
         return None
 
     def delete(self, action: Action) -> Optional[Undo]:
-        self.client.delete_volume(self._volume(action))
+        payload: VolumeTarget = action.payload
+        self.client.delete_volume(self._volume(payload.pool, payload.volume))
         return None
 
     def chmod(self, action: Action) -> Optional[Undo]:
-        payload = action.payload
-        if payload["mode"] is not None:
-            os.chmod(payload["path"], int(payload["mode"], 8))
-        if payload["owner"] is not None or payload["group"] is not None:
-            os.chown(payload["path"], -1 if payload["owner"] is None else payload["owner"],
-                     -1 if payload["group"] is None else payload["group"])
+        payload: ChmodPayload = action.payload
+        if payload.mode is not None:
+            os.chmod(payload.path, int(payload.mode, 8))
+        if payload.owner is not None or payload.group is not None:
+            os.chown(payload.path, -1 if payload.owner is None else payload.owner,
+                     -1 if payload.group is None else payload.group)
         return None

@@ -5,207 +5,28 @@
 
 from __future__ import annotations
 
-import hashlib
-from typing import Any, Mapping, Optional, Tuple
-
-from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
+from typing import Optional
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
-from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
+    CHMOD,
+    CLONE,
+    CREATE,
+    DELETE,
+    RESIZE,
+    UPLOAD,
+    ChmodPayload,
+    ClonePayload,
+    CreatePayload,
+    ResizePayload,
+    UploadPayload,
+    VolumeTarget,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
-from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, format_size, parse_size
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_strings, check_uri, check_url
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
-
-PREALLOCATIONS = ("sparse", "metadata", "full")
-SOURCE_URL_SCHEMES = ("http", "https", "ftp", "file")
-CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
-# Formats whose bytes are the guest-visible content: a download fills them as-is and can be grown.
-RAW_FORMATS = ("raw", "iso")
-# Extended attribute on the file of a volume being filled from source_url, removed once the
-# download is verified complete: a volume that still carries it is a half-made download
-# (the module was killed mid-upload) and is never accepted as done.
-INCOMPLETE_XATTR = "user.remotevirt.incomplete"
-
-
-class VolumeRef(Record):
-    """A volume named ``name`` or ``pool/name``; a bare name lives in the request's pool."""
-
-    pool: str
-    name: str
-
-    @property
-    def label(self) -> str:
-        return "%s/%s" % (self.pool, self.name)
-
-    @classmethod
-    def parse(cls, text: str, default_pool: str, what: str) -> "VolumeRef":
-        pool, name = text.rsplit("/", 1) if "/" in text else (default_pool, text)
-        for problem in (name_problem(pool, "%s pool" % what), name_problem(name, "%s volume" % what)):
-            if problem:
-                raise PlanError(problem)
-        return cls(pool, name)
-
-
-class Checksum(Record):
-    algorithm: str
-    digest: str
-
-    @property
-    def text(self) -> str:
-        return "%s:%s" % (self.algorithm, self.digest)
-
-    @classmethod
-    def parse(cls, text: str) -> "Checksum":
-        algorithm, sep, digest = text.partition(":")
-        algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
-        if not sep or algorithm not in CHECKSUM_ALGORITHMS:
-            raise PlanError("checksum must look like sha256:<hex digest> (one of %s)" % ", ".join(CHECKSUM_ALGORITHMS))
-        expected = hashlib.new(algorithm).digest_size * 2
-        if len(digest) != expected or any(c not in "0123456789abcdef" for c in digest):
-            raise PlanError("%s checksum must be %d hexadecimal digits" % (algorithm, expected))
-        return cls(algorithm, digest)
-
-
-# Permissions nobody asked for: a volume keeps what its pool gives it.
-NO_PERMISSIONS = Permissions()
-
-
-class VolumeRequest(Record):
-    """The module's parameters, validated and typed."""
-
-    pool: str
-    name: str
-    state: str = "present"
-    capacity: Optional[int] = None
-    format: Optional[str] = None
-    preallocation: Optional[str] = None
-    allocation: Optional[int] = None
-    clone_from: Optional[VolumeRef] = None
-    backing_volume: Optional[VolumeRef] = None
-    source_url: Optional[str] = None
-    checksum: Optional[Checksum] = None
-    url_username: Optional[str] = None
-    url_password: Optional[str] = Field(None, in_repr=False)
-    permissions: Permissions = Permissions()
-    allow_shrink: bool = False
-    overcommit: bool = False
-    delete_in_use: bool = False
-    replace_content: bool = False
-
-    @property
-    def label(self) -> str:
-        return "%s/%s" % (self.pool, self.name)
-
-    @property
-    def creates(self) -> bool:
-        """Whether the request says how to make the volume (otherwise it only asserts one)."""
-        return any(x is not None for x in (self.capacity, self.clone_from, self.backing_volume, self.source_url))
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any], permissions: Permissions = NO_PERMISSIONS) -> "VolumeRequest":
-        """Validate module parameters; ``permissions`` are already resolved to numeric ids."""
-        check_strings(params)
-        if params.get("uri") is not None:
-            check_uri(params["uri"])
-        for key, what in (("pool", "pool"), ("name", "volume")):
-            problem = name_problem(params.get(key), what)
-            if problem:
-                raise PlanError(problem)
-        pool = params["pool"]
-        request = cls(
-            pool=pool,
-            name=params["name"],
-            state=params.get("state") or "present",
-            capacity=_size_param(params, "capacity"),
-            format=params.get("format"),
-            preallocation=params.get("preallocation"),
-            allocation=_size_param(params, "allocation", allow_zero=True),
-            clone_from=_ref_param(params, "clone_from", pool),
-            backing_volume=_ref_param(params, "backing_volume", pool),
-            source_url=_url_param(params.get("source_url")),
-            checksum=Checksum.parse(params["checksum"]) if params.get("checksum") else None,
-            url_username=params.get("url_username"),
-            url_password=params.get("url_password"),
-            permissions=permissions,
-            allow_shrink=bool(params.get("allow_shrink")),
-            overcommit=bool(params.get("overcommit")),
-            delete_in_use=bool(params.get("delete_in_use")),
-            replace_content=bool(params.get("replace_content")),
-        )
-        request.check_consistency()
-        return request
-
-    def check_consistency(self) -> None:
-        sources = [key for key, value in (("clone_from", self.clone_from), ("backing_volume", self.backing_volume),
-                                          ("source_url", self.source_url)) if value is not None]
-        if len(sources) > 1:
-            raise PlanError("%s are mutually exclusive: a volume has one origin" % " and ".join(sources))
-        if self.checksum and not self.source_url:
-            raise PlanError("checksum applies to source_url, which is not set")
-        if (self.url_username or self.url_password) and not self.source_url:
-            raise PlanError("url_username and url_password apply to source_url, which is not set")
-        if self.backing_volume and self.format not in (None, "qcow2"):
-            raise PlanError("a volume with backing_volume is a qcow2 overlay; format %s cannot have one" % self.format)
-        if self.preallocation == "metadata" and self.format not in (None, "qcow2"):
-            raise PlanError("preallocation=metadata applies to qcow2 volumes only")
-        if self.preallocation and self.allocation is not None:
-            raise PlanError("preallocation and allocation are mutually exclusive")
-        if self.preallocation in ("metadata", "full") and self.backing_volume:
-            raise PlanError("a qcow2 overlay on backing_volume is always sparse")
-        if self.source_url and self.capacity is not None and self.format not in RAW_FORMATS:
-            raise PlanError("capacity with source_url grows a raw image after the download; set format: raw, "
-                            "or grow a %s image in a later task" % (self.format or "downloaded"))
-        if self.capacity is not None and self.allocation is not None and self.allocation > self.capacity:
-            raise PlanError("allocation (%s) is larger than capacity (%s)"
-                            % (format_size(self.allocation), format_size(self.capacity)))
-
-
-def _size_param(params: Mapping[str, Any], key: str, allow_zero: bool = False) -> Optional[int]:
-    value = params.get(key)
-    if value is None:
-        return None
-    try:
-        size = parse_size(value)
-    except SizeError as error:
-        raise PlanError("%s: %s" % (key, error))
-    if size == 0 and not allow_zero:
-        raise PlanError("%s must be larger than zero" % key)
-    return size
-
-
-def _url_param(url: Optional[str]) -> Optional[str]:
-    """source_url with its scheme in lower case; a scheme://host URL (file:///path for host files)."""
-    if not url:
-        return None
-    return check_url(url, "source_url", SOURCE_URL_SCHEMES)
-
-
-def _ref_param(params: Mapping[str, Any], key: str, pool: str) -> Optional[VolumeRef]:
-    value = params.get(key)
-    return VolumeRef.parse(value, pool, key) if value else None
-
-
-class VolumeState(Record):
-    """What the host has, as read by the runner.
-
-    ``origin`` is the described clone or backing source; ``download_size`` the size the server
-    reports for ``source_url`` (None when it reports none); ``content_digest`` the digest of the
-    existing volume's content (only read when a checksum is requested); ``users`` the guests
-    with a disk on the volume (only read for deletion); ``incomplete`` whether the existing
-    volume still carries the mark of a download that never finished; ``local`` whether the
-    module runs on the host that holds the pool (its volume files can be marked).
-    """
-
-    pool: Pool
-    existing: Optional[Volume] = None
-    origin: Optional[Volume] = None
-    download_size: Optional[int] = None
-    content_digest: Optional[str] = None
-    users: Tuple[str, ...] = ()
-    dependents: Tuple[str, ...] = ()
-    local: bool = True
-    incomplete: bool = False
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import RAW_FORMATS, VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 
 def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
@@ -243,7 +64,7 @@ def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
                         % (request.label, depended_on(state)))
     plan = Plan(before=managed_view(existing).to_xml())
     command = shell("virsh", "vol-delete", "--pool", request.pool, request.name)
-    plan.add(Action("delete", "volume", request.label, command, destructive=True))
+    plan.add(Action(DELETE, "volume", request.label, command, VolumeTarget(request.pool, request.name), destructive=True))
     return plan
 
 
@@ -276,6 +97,8 @@ def predicted_path(pool: Pool, name: str) -> Optional[str]:
 # bytes when resizing; raw files get the exact byte count both ways (measured with libvirt 9.0).
 # Other pool types store the bytes asked for as far as this collection knows.
 CREATE_UNIT = 1024
+
+
 RESIZE_UNIT = 512
 
 
@@ -322,7 +145,7 @@ def _check_permissions(request: VolumeRequest, pool: Pool) -> None:
                         % (pool.name, pool.type))
 
 
-def _create_command(request: VolumeRequest, volume: Volume, flags: Mapping[str, bool]) -> str:
+def _create_command(request: VolumeRequest, volume: Volume, prealloc_metadata: bool) -> str:
     argv = ["virsh", "vol-create-as", "--pool", request.pool, "--name", request.name,
             "--capacity", str(volume.capacity)]
     if volume.allocation is not None:
@@ -331,7 +154,7 @@ def _create_command(request: VolumeRequest, volume: Volume, flags: Mapping[str, 
         argv += ["--format", volume.format]
     if volume.backing_path:
         argv += ["--backing-vol", volume.backing_path, "--backing-vol-format", volume.backing_format or "raw"]
-    if flags.get("prealloc_metadata"):
+    if prealloc_metadata:
         argv.append("--prealloc-metadata")
     command = shell(*argv)
     return command + _permission_commands(volume.path, volume.permissions)
@@ -373,10 +196,10 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
         backing_format=(backing.format or "raw") if backing else None,
         path=predicted_path(pool, request.name),
     )
-    flags = {"prealloc_metadata": request.preallocation == "metadata"}
+    prealloc_metadata = request.preallocation == "metadata"
     plan = Plan(after=managed_view(volume).to_xml())
-    plan.add(Action("create", "volume", request.label, _create_command(request, volume, flags),
-                    payload={"xml": volume.to_xml(), "pool": request.pool, **flags}))
+    plan.add(Action(CREATE, "volume", request.label, _create_command(request, volume, prealloc_metadata),
+                    CreatePayload(pool=request.pool, xml=volume.to_xml(), prealloc_metadata=prealloc_metadata)))
     return plan
 
 
@@ -395,16 +218,16 @@ def _plan_clone(request: VolumeRequest, state: VolumeState) -> Plan:
     _check_space(request, pool, capacity, max(allocation, source.allocation or 0), "clone %s" % request.label)
     clone = Volume(name=request.name, capacity=source.capacity, format=fmt, allocation=allocation,
                    permissions=request.permissions, path=predicted_path(pool, request.name))
-    flags = {"prealloc_metadata": request.preallocation == "metadata"}
+    prealloc_metadata = request.preallocation == "metadata"
     argv = ["virsh", "vol-create-from", "--pool", request.pool, "--file", "%s.xml" % request.name,
             "--inputpool", ref.pool, "--vol", ref.name]
-    if flags["prealloc_metadata"]:
+    if prealloc_metadata:
         argv.append("--prealloc-metadata")
     plan = Plan(after=managed_view(clone.with_changes(capacity=capacity)).to_xml())
-    plan.add(Action("clone", "volume", request.label,
+    plan.add(Action(CLONE, "volume", request.label,
                     shell(*argv) + _permission_commands(clone.path, clone.permissions),
-                    payload={"xml": clone.to_xml(), "pool": request.pool, "source_pool": ref.pool,
-                             "source": ref.name, **flags}))
+                    ClonePayload(pool=request.pool, xml=clone.to_xml(), source_pool=ref.pool, source=ref.name,
+                                 prealloc_metadata=prealloc_metadata)))
     if capacity > source.capacity:
         plan.add(_resize_action(request, capacity, shrink=False))
     return plan
@@ -432,8 +255,8 @@ def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
     plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
     # The new volume is marked as a download in progress until the upload is verified complete.
     marks = state.local and pool.holds_files
-    plan.add(Action("create", "volume", request.label, _create_command(request, volume, {}),
-                    payload={"xml": volume.to_xml(), "pool": request.pool, "mark_incomplete": marks}))
+    plan.add(Action(CREATE, "volume", request.label, _create_command(request, volume, False),
+                    CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)))
     plan.add(_upload_action(request, fmt, size, initial))
     if grown is not None:
         plan.add(_resize_action(request, grown, shrink=False))
@@ -447,20 +270,19 @@ def _upload_action(request: VolumeRequest, fmt: str, size: Optional[int], length
         "virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
     if request.checksum:
         command += "  # expect %s" % request.checksum.text
-    # size: what the server announced when planning (the body must be exactly that long);
-    # length: the bytes libvirt is told to expect (the body may not be longer).
-    return Action("upload", "volume", request.label, command,
-                  payload={"pool": request.pool, "url": request.source_url, "format": fmt, "size": size,
-                           "length": length, "checksum": request.checksum, "username": request.url_username,
-                           "password": request.url_password})
+    return Action(UPLOAD, "volume", request.label, command,
+                  UploadPayload(pool=request.pool, volume=request.name, url=request.source_url, format=fmt, size=size,
+                                length=length, checksum=request.checksum, username=request.url_username,
+                                password=request.url_password))
 
 
 def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
     argv = ["virsh", "vol-resize", "--pool", request.pool, request.name, str(capacity)]
     if shrink:
         argv.append("--shrink")
-    return Action("resize", "volume", request.label, shell(*argv), destructive=shrink,
-                  payload={"pool": request.pool, "capacity": capacity, "shrink": shrink})
+    return Action(RESIZE, "volume", request.label, shell(*argv),
+                  ResizePayload(pool=request.pool, volume=request.name, capacity=capacity, shrink=shrink),
+                  destructive=shrink)
 
 
 # -- existing volume ---------------------------------------------------------------------------
@@ -548,6 +370,6 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
 
 def _chmod_action(request: VolumeRequest, existing: Volume) -> Action:
     command = _permission_commands(existing.path, request.permissions)[len(" && "):]
-    return Action("chmod", "volume", request.label, command,
-                  payload={"path": existing.path, "mode": request.permissions.mode,
-                           "owner": request.permissions.owner, "group": request.permissions.group})
+    return Action(CHMOD, "volume", request.label, command,
+                  ChmodPayload(path=existing.path, mode=request.permissions.mode, owner=request.permissions.owner,
+                               group=request.permissions.group))

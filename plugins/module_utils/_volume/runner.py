@@ -29,14 +29,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     is_ascii_number,
     octal_mode,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import (
-    INCOMPLETE_XATTR,
-    VolumeRef,
-    VolumeRequest,
-    VolumeState,
-    plan_volume,
-    predicted_path,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRef, VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 
 
@@ -216,7 +212,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
             state = read_state(client, pool, request, params.get("validate_certs", True))
             plan = plan_volume(request, state)
             if plan.changed and not check_mode:
-                apply_plan(client, plan, params, lambda _audit: _handlers(client, params))
+                apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client, params))
                 applied = True
             facts = _volume_facts(client, pool, request, plan, state, check_mode)
     except reported_errors() as error:

@@ -7,16 +7,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
-    DiskState,
-    GuestRequest,
-    GuestState,
-    InstallTree,
-    plan_guest,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState, InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install
 from strategies import examples, option, options, spec_checked
@@ -91,6 +88,8 @@ def test_any_options_give_a_plan_or_a_refusal(params):
         return
     for command in plan.commands():
         assert control_problem(command, "command") == "" and SECRET not in command
-    # Every verb the planner emits has a handler: the executor never meets one it cannot apply.
-    handled = GuestHandlers(None, request, None, True).as_mapping()
-    assert {action.verb for action in plan.actions} <= set(handled)
+    # Every verb the planner emits has a handler and an undo policy, and carries its verb's payload:
+    # the executor never meets an action it cannot apply or roll back.
+    handled = GuestHandlers(None, None, True).as_mapping()
+    for action in plan.actions:
+        assert action.verb in handled and isinstance(action.payload, VERBS[action.verb].payload)

@@ -8,8 +8,11 @@ from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import VolumeRequest, VolumeState, plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import resolve_permissions
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
@@ -64,5 +67,8 @@ def test_any_options_give_a_plan_or_a_refusal(params, exists, download_size):
         return
     for command in plan.commands():
         assert control_problem(command, "command") == "" and SECRET not in command
-    # Every verb the planner emits has a handler: the executor never meets one it cannot apply.
-    assert {action.verb for action in plan.actions} <= set(VolumeHandlers(None, True).as_mapping())
+    # Every verb the planner emits has a handler and an undo policy, and carries its verb's payload:
+    # the executor never meets an action it cannot apply or roll back.
+    handled = VolumeHandlers(None, True).as_mapping()
+    for action in plan.actions:
+        assert action.verb in handled and isinstance(action.payload, VERBS[action.verb].payload)

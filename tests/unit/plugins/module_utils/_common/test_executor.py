@@ -6,7 +6,14 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE, Action, Plan, Verb
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
+    CREATE,
+    RESIZE,
+    VERBS,
+    CreatePayload,
+    ResizePayload,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 
@@ -22,19 +29,19 @@ class RecordingAudit(AuditLog):
 
 def create_action(name):
     xml = Volume(name=name, capacity=1 << 20, format="qcow2", allocation=0).to_xml()
-    return Action("create", "volume", "default-pool/" + name, "virsh vol-create-as ...",
-                  payload={"xml": xml, "pool": "default-pool"})
+    return Action(CREATE, "volume", "default-pool/" + name, "virsh vol-create-as ...",
+                  CreatePayload(pool="default-pool", xml=xml))
 
 
 def resize_action(name, capacity):
-    return Action("resize", "volume", "default-pool/" + name, "virsh vol-resize ...",
-                  payload={"pool": "default-pool", "capacity": capacity, "shrink": False})
+    return Action(RESIZE, "volume", "default-pool/" + name, "virsh vol-resize ...",
+                  ResizePayload(pool="default-pool", volume=name, capacity=capacity))
 
 
 def test_applies_actions_in_order_and_logs_each(test_client, unique_name):
     name = unique_name()
     audit = RecordingAudit()
-    Executor(VolumeHandlers(test_client, True).as_mapping(), audit).apply(Plan([create_action(name)]))
+    Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, audit).apply(Plan([create_action(name)]))
     pool = test_client.find_pool("default-pool")
     assert test_client.find_volume(pool, name) is not None
     assert [rc for _priority, _message, rc in audit.records] == [None, 0]
@@ -48,7 +55,7 @@ def test_failure_rolls_back_what_was_created(test_client, unique_name):
     # The test driver cannot resize volumes: a genuine libvirt failure after two creations.
     plan = Plan([create_action(first), create_action(second), resize_action(second, 2 << 20)])
     with pytest.raises(ExecutionError) as error:
-        Executor(VolumeHandlers(test_client, True).as_mapping(), audit).apply(plan)
+        Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, audit).apply(plan)
     pool = test_client.find_pool("default-pool")
     assert test_client.find_volume(pool, first) is None
     assert test_client.find_volume(pool, second) is None
@@ -62,17 +69,27 @@ def test_unknown_verb_is_refused_before_it_runs(test_client, unique_name):
     name = unique_name()
     plan = Plan([create_action(name), Action("explode", "volume", "default-pool/x", "true")])
     with pytest.raises(ExecutionError, match="no handler for 'explode'"):
-        Executor(VolumeHandlers(test_client, True).as_mapping(), RecordingAudit()).apply(plan)
+        Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, RecordingAudit()).apply(plan)
+    assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
+
+
+def test_a_payload_of_another_verb_is_refused_before_it_runs(test_client, unique_name):
+    """A planner/handler mismatch is a bug: nothing runs on a payload its handler does not read."""
+    name = unique_name()
+    wrong = Action(RESIZE, "volume", "default-pool/" + name, "virsh vol-resize ...", create_action(name).payload)
+    with pytest.raises(ExecutionError, match="resize needs a ResizePayload, not a CreatePayload"):
+        Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, RecordingAudit()).apply(
+            Plan([create_action(name), wrong]))
     assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
 
 
 def test_failure_after_a_durable_action_keeps_everything(test_client, unique_name):
     """Once a durable action succeeded (an install started), a later failure rolls nothing back."""
     name = unique_name()
-    durable = Action("create", "volume", "default-pool/" + name, "virsh vol-create-as ...", durable=True,
-                     payload=create_action(name).payload)
+    durable = create_action(name)
+    verbs = dict(VERBS, create=Verb(CREATE, CreatePayload, DURABLE))
     with pytest.raises(ExecutionError) as error:
-        Executor(VolumeHandlers(test_client, True).as_mapping(), RecordingAudit()).apply(
+        Executor(VolumeHandlers(test_client, True).as_mapping(), verbs, RecordingAudit()).apply(
             Plan([durable, resize_action(name, 2 << 20)]))
     pool = test_client.find_pool("default-pool")
     assert test_client.find_volume(pool, name) is not None
@@ -96,6 +113,6 @@ def test_a_failing_host_log_changes_nothing(test_client, unique_name):
     first, second = unique_name(), unique_name()
     plan = Plan([create_action(first), create_action(second), resize_action(second, 2 << 20)])
     with pytest.raises(ExecutionError) as error:
-        Executor(VolumeHandlers(test_client, True).as_mapping(), BrokenAudit()).apply(plan)
+        Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, BrokenAudit()).apply(plan)
     assert error.value.rolled_back == ["create default-pool/%s" % second, "create default-pool/%s" % first]
     assert test_client.find_volume(test_client.find_pool("default-pool"), first) is None

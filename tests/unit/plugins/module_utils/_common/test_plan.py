@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Payload, Plan, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field
+
+
+class SecretPayload(Payload):
+    secret: str = Field(in_repr=False)
 
 
 def test_shell_quotes_every_word():
@@ -16,7 +21,7 @@ def test_empty_plan_is_unchanged():
 
 
 def test_summary_never_contains_the_payload():
-    action = Action("create", "volume", "p/v", "virsh vol-create-as ...", payload={"secret": "x"})
+    action = Action("create", "volume", "p/v", "virsh vol-create-as ...", SecretPayload("x"))
     plan = Plan(actions=[action])
     assert plan.changed and not plan.destructive
     assert plan.summaries() == [{"action": "create", "kind": "volume", "name": "p/v",
@@ -25,4 +30,4 @@ def test_summary_never_contains_the_payload():
 
 
 def test_payload_does_not_count_for_equality():
-    assert Action("create", "volume", "p/v", "c", payload={"a": 1}) == Action("create", "volume", "p/v", "c")
+    assert Action("create", "volume", "p/v", "c", SecretPayload("a")) == Action("create", "volume", "p/v", "c")

@@ -12,24 +12,18 @@ from scripted_http import Route
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers, _install_ended
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import FETCH, FetchPayload, Kickstart
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 
 KERNEL = b"kernel image " * 1000
 
 
-def handlers(kickstart_content=None, kickstart=None):
-    install = dict(method="location", location="http://m/os")
-    if kickstart_content:
-        install["kickstart_content"] = kickstart_content
-    if kickstart:
-        install["kickstart"] = kickstart
-    request = GuestRequest.from_params(dict(name="g1", install=install))
-    return GuestHandlers(None, request, None, True)  # fetch needs neither libvirt nor the host log
+def handlers():
+    return GuestHandlers(None, None, True)  # fetch needs neither libvirt nor the host log
 
 
 def fetch_action(source, target, **payload):
-    return Action("fetch", "kernel", target, "curl ...", payload=dict(source=source, target=target, **payload))
+    return Action(FETCH, "kernel", target, "curl ...", FetchPayload(source=source, target=target, **payload))
 
 
 def mode(path):
@@ -68,7 +62,8 @@ def test_initrd_with_a_kickstart_stays_private(tmp_path):
     source.write_bytes(b"\x1f\x8b initrd" * 100)
     boot = tmp_path / "boot"
     target = str(boot / "remotevirt-g1-initrd")
-    handlers(kickstart_content="rootpw hunter2").fetch(fetch_action(str(source), target, inject_name="ks.cfg"))
+    handlers().fetch(fetch_action(str(source), target, inject_name="ks.cfg",
+                                  kickstart=Kickstart(content="rootpw hunter2")))
     assert mode(target) == 0o600
     assert b"hunter2" in open(target, "rb").read()
     assert os.listdir(boot) == ["remotevirt-g1-initrd"]
@@ -81,8 +76,8 @@ def test_failed_kickstart_injection_leaves_nothing(tmp_path):
     boot = tmp_path / "boot"
     boot.mkdir(mode=0o711)
     with pytest.raises(OSError):
-        handlers(kickstart=str(tmp_path / "gone.cfg")).fetch(
-            fetch_action(str(source), str(boot / "remotevirt-g1-initrd"), inject_name="ks.cfg"))
+        handlers().fetch(fetch_action(str(source), str(boot / "remotevirt-g1-initrd"), inject_name="ks.cfg",
+                                      kickstart=Kickstart(path=str(tmp_path / "gone.cfg"))))
     assert os.listdir(boot) == []
 
 

@@ -10,12 +10,9 @@ import threading
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
-    GuestRequest,
-    GuestState,
-    InstallTree,
-    kernel_cmdline,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import kernel_cmdline
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState, InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_tree import find_tree, layouts, nfs_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
-    DiskState,
-    GuestRequest,
-    GuestState,
-    InstallTree,
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
     machine_matches,
-    plan_guest,
-    reboot_required,
     wanted_definition,
     carry_macs,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState, InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE
 from conftest import assert_valid
 
 MiB = 1 << 20
@@ -396,7 +395,7 @@ def test_new_guest_plans(params, state, expected):
     assert plan.before is None
     assert_valid("domain", plan.after)
     define = payload(plan, "define")
-    assert define["new"] and define["domain"].to_shown_xml() == plan.after
+    assert define.new and define.domain.to_shown_xml() == plan.after
 
 
 def test_pxe_plan_commands():
@@ -410,7 +409,7 @@ def test_wait_and_start_commands():
     """wait polls the guest until its installer powers off, within wait_timeout; then it is started."""
     plan = plan_guest(request(install=CDROM, disks=NEW_DISK, wait=True, state="running"), new_state())
     assert commands(plan)[-2:] == [WAIT, "virsh start web01"]
-    assert payload(plan, "wait") == {"timeout": 3600}
+    assert payload(plan, "wait").timeout == 3600
     short = plan_guest(request(install=CDROM, disks=NEW_DISK, state="installed", wait_timeout=60), new_state())
     assert commands(short)[-1].startswith("timeout 60 sh -c ")
 
@@ -418,7 +417,7 @@ def test_wait_and_start_commands():
 def test_final_definition_boots_the_disk_and_install_definition_the_network():
     """pxe: the install definition boots network first and ends on reboot; the final one boots hd."""
     plan = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK, memory="2G", vcpus=2), new_state())
-    final, install = payload(plan, "define")["domain"], payload(plan, "install")["domain"]
+    final, install = payload(plan, "define").domain, payload(plan, "install").domain
     assert final.os.boot == ("hd",) and final.on_reboot is None
     assert install.os.boot == ("network", "hd") and install.on_reboot == "destroy"
     assert install.with_changes(os=final.os, on_reboot=None) == final
@@ -432,7 +431,7 @@ def test_final_definition_boots_the_disk_and_install_definition_the_network():
 def test_new_guest_defaults_follow_the_host():
     """Without domain_type the detected type is used; 1 GiB and 1 vcpu when memory and vcpus are unset."""
     plan = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK), new_state(detected_type="qemu"))
-    final = payload(plan, "define")["domain"]
+    final = payload(plan, "define").domain
     assert (final.type, final.memory, final.vcpus) == ("qemu", GiB, 1)
     assert final.disks[0].format == "qcow2" and final.disks[0].source_label == "p/web01-disk0.qcow2"
 
@@ -442,7 +441,7 @@ def test_new_guest_defaults_follow_the_host():
 def test_cdrom_install_attaches_the_media(machine, bus, target):
     """The cdrom joins the install definition only, on IDE for i440fx and SATA for q35, and boots first."""
     plan = plan_guest(request(install=CDROM, disks=NEW_DISK, machine=machine), new_state(media_format="raw"))
-    final, install = payload(plan, "define")["domain"], payload(plan, "install")["domain"]
+    final, install = payload(plan, "define").domain, payload(plan, "install").domain
     cdrom = install.disks[-1]
     assert (cdrom.device, cdrom.bus, cdrom.target, cdrom.source_label) == ("cdrom", bus, target, "iso/d.iso")
     assert install.disks[:-1] == final.disks and all(disk.device == "disk" for disk in final.disks)
@@ -456,9 +455,9 @@ def test_location_plan_fetches_kernel_and_initrd():
     plan = plan_guest(request(**params), new_state(tree=TREE))
     assert commands(plan)[1:3] == ["curl -fsSL -o %s %s" % (KERNEL, TREE.kernel),
                                    "curl -fsSL -o %s %s" % (INITRD, TREE.initrd)]
-    kernel = payload(plan, "install")["domain"].os.kernel
+    kernel = payload(plan, "install").domain.os.kernel
     assert (kernel.kernel, kernel.initrd, kernel.cmdline) == (KERNEL, INITRD, "inst.ks=http://k/ks.cfg console=ttyS0")
-    assert payload(plan, "define")["domain"].os.kernel is None
+    assert payload(plan, "define").domain.os.kernel is None
 
 
 def test_location_from_a_host_path_copies():
@@ -477,7 +476,7 @@ def test_kickstart_content_is_injected_and_never_shown():
                       new_state(tree=TREE, kickstart_bytes=len(secret)))
     assert commands(plan)[2] == "curl -fsSL -o %s %s  # + /ks.cfg (%d bytes) appended as a cpio archive" % (
         INITRD, TREE.initrd, len(secret))
-    assert payload(plan, "install")["domain"].os.kernel.cmdline == "inst.ks=file:/ks.cfg"
+    assert payload(plan, "install").domain.os.kernel.cmdline == "inst.ks=file:/ks.cfg"
     shown = repr(plan.actions) + repr(plan.summaries()) + plan.after + repr(request(install=dict(
         LOCATION, kickstart_content=secret)))
     assert "hunter2" not in shown
@@ -488,11 +487,11 @@ def test_preseed_for_debian_trees():
     tree = InstallTree("debian", "http://m/linux", "http://m/initrd.gz")
     by_url = plan_guest(request(install=dict(LOCATION, kickstart="http://k/p.cfg"), disks=NEW_DISK),
                         new_state(tree=tree))
-    assert payload(by_url, "install")["domain"].os.kernel.cmdline == (
+    assert payload(by_url, "install").domain.os.kernel.cmdline == (
         "auto=true priority=critical preseed/url=http://k/p.cfg")
     injected = plan_guest(request(install=dict(LOCATION, kickstart="/srv/p.cfg"), disks=NEW_DISK),
                           new_state(tree=tree, kickstart_bytes=10))
-    assert payload(injected, "install")["domain"].os.kernel.cmdline.endswith("preseed/file=/preseed.cfg")
+    assert payload(injected, "install").domain.os.kernel.cmdline.endswith("preseed/file=/preseed.cfg")
     assert commands(injected)[2].endswith("# + /preseed.cfg (10 bytes) appended as a cpio archive")
 
 
@@ -509,7 +508,7 @@ def test_vnc_password_is_masked_in_the_diff():
     plan = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK,
                               graphics=dict(type="vnc", password="s3cret")), new_state())
     assert "s3cret" not in plan.after and 'passwd="********"' in plan.after
-    assert 'passwd="s3cret"' in payload(plan, "define")["domain"].to_xml()
+    assert 'passwd="s3cret"' in payload(plan, "define").domain.to_xml()
 
 
 NEW_REFUSALS = [
@@ -586,9 +585,9 @@ def test_existing_guest_plans(params, state, expected):
         assert plan.after == plan.before
     else:
         define = payload(plan, "define")
-        assert not define["new"] and define["previous"] == state.existing
-        assert define["previous_xml"] == STORED
-        assert plan.after == define["domain"].to_shown_xml() != plan.before
+        assert not define.new and define.previous == state.existing
+        assert define.previous_xml == STORED
+        assert plan.after == define.domain.to_shown_xml() != plan.before
 
 
 def test_password_change_is_planned_but_never_shown():
@@ -597,14 +596,14 @@ def test_password_change_is_planned_but_never_shown():
     assert commands(plan) == ["virsh define web01.xml"]
     assert plan.before == plan.after and 'passwd="********"' in plan.after
     assert "other" not in plan.after and "s3cret" not in plan.before
-    assert payload(plan, "define")["domain"].graphics[0].password == "other"
+    assert payload(plan, "define").domain.graphics[0].password == "other"
 
 
 def test_drift_keeps_everything_else():
     """A memory change leaves uuid, disks, cards, cdrom and graphics of the stored guest as they are."""
     state = stored_state()
     plan = plan_guest(request(**{**MATCHING, "memory": "2G"}), state)
-    wanted = payload(plan, "define")["domain"]
+    wanted = payload(plan, "define").domain
     assert wanted == state.existing.with_changes(memory=2 * GiB)
     assert wanted.uuid == "8f0e6c1e-4a0c-4b8e-9a55-0f1b2f0c9d11" and wanted.macs == (MAC,)
 
@@ -612,20 +611,20 @@ def test_drift_keeps_everything_else():
 def test_network_change_keeps_the_mac_from_the_stored_card():
     """A changed card without a requested MAC keeps the stored card's MAC; a new extra card gets none."""
     plan = plan_guest(request(networks=[dict(bridge="br0"), dict(network="other")]), stored_state())
-    assert payload(plan, "define")["domain"].interfaces == (Interface("bridge", "br0", "virtio", MAC),
+    assert payload(plan, "define").domain.interfaces == (Interface("bridge", "br0", "virtio", MAC),
                                                             Interface("network", "other", "virtio", None))
 
 
 def test_requested_mac_replaces_the_stored_one():
     """A MAC the user sets wins over the stored one."""
     plan = plan_guest(request(networks=[dict(network="default", mac="52:54:00:00:00:01")]), stored_state())
-    assert payload(plan, "define")["domain"].macs == ("52:54:00:00:00:01",)
+    assert payload(plan, "define").domain.macs == ("52:54:00:00:00:01",)
 
 
 def test_disks_keep_the_cdroms_of_the_stored_guest():
     """Set disks are the full set of disks; cdroms the user did not describe stay attached."""
     plan = plan_guest(request(disks=[dict(pool="p", volume="old.qcow2")]), stored_state(volume_disk(OLD)))
-    disks = payload(plan, "define")["domain"].disks
+    disks = payload(plan, "define").domain.disks
     assert [(disk.target, disk.device, disk.source_label) for disk in disks] == [
         ("vda", "disk", "p/old.qcow2"), ("hdc", "cdrom", "/srv/iso/tools.iso")]
 
@@ -709,22 +708,22 @@ def test_reinstall(params, state, expected):
     assert plan.destructive
     assert plan.before == state.existing.to_shown_xml()
     define = payload(plan, "define")
-    assert define["new"] and define["domain"].uuid == state.existing.uuid
-    assert define["previous_xml"] == state.existing_xml
+    assert define.new and define.domain.uuid == state.existing.uuid
+    assert define.previous_xml == state.existing_xml
     assert not any("undefine" in command for command in commands(plan))
 
 
 def test_reinstall_keeps_macs_by_position():
     """The reinstalled guest's cards keep the MACs the stored guest had."""
     plan = plan_guest(request(reinstall=True, install=PXE, networks=NET, disks=NEW_DISK), stored_state())
-    kept = [iface.mac for iface in payload(plan, "define")["domain"].interfaces]
+    kept = [iface.mac for iface in payload(plan, "define").domain.interfaces]
     assert kept == [iface.mac for iface in stored_state().existing.interfaces][:len(kept)]
 
 
 def test_install_is_durable():
     """Once the install started, nothing before it is rolled back."""
     plan = plan_guest(request(install=CDROM, wait=True, state="running"), new_state())
-    assert [action.verb for action in plan.actions if action.durable] == ["install"]
+    assert [action.verb for action in plan.actions if VERBS[action.verb].undo == DURABLE] == ["install"]
 
 
 def test_transient_guest_is_refused_unless_reinstall():
@@ -761,7 +760,7 @@ def test_absent(params, state, expected):
         assert not plan.changed and plan.before is None
     else:
         assert plan.before == state.existing.to_shown_xml() and "s3cret" not in plan.before
-        assert payload(plan, "undefine") == {"xml": STORED}
+        assert payload(plan, "undefine").guest == NAME
 
 
 EXISTING_REFUSALS = [
@@ -836,7 +835,7 @@ def test_block_device_disk_is_raw():
     """A block device given by path without format is a raw disk of source type block."""
     plan = plan_guest(request(install=dict(method="import"), disks=[dict(path="/dev/vg/web01")]),
                       new_state(DiskState(format="block")))
-    disk = payload(plan, "define")["domain"].disks[0]
+    disk = payload(plan, "define").domain.disks[0]
     assert disk.block and disk.source_type == "block"
     assert disk.format == "raw"
 
@@ -879,12 +878,12 @@ def test_a_new_path_disk_is_raw_unless_told():
     """format as given, else raw; a file that holds a qcow2 image without format is refused, not guessed."""
     importing = dict(install=dict(method="import"))
     plan = plan_guest(request(disks=PATH_DISK, **importing), new_state(DiskState(format="raw")))
-    assert payload(plan, "define")["domain"].disks[0].format == "raw"
+    assert payload(plan, "define").domain.disks[0].format == "raw"
     with pytest.raises(PlanError, match="formats are never guessed from a disk's content; set format: qcow2"):
         plan_guest(request(disks=PATH_DISK, **importing), new_state(DiskState(format="qcow2")))
     told = [dict(PATH_DISK[0], format="qcow2")]
     plan = plan_guest(request(disks=told, **importing), new_state(DiskState(format="qcow2")))
-    assert payload(plan, "define")["domain"].disks[0].format == "qcow2"
+    assert payload(plan, "define").domain.disks[0].format == "qcow2"
 
 
 # -- from_params: every string option checked before the host is read -----------------------------
@@ -979,7 +978,7 @@ def test_fetch_commands_never_show_url_credentials():
     assert commands(plan)[1:3] == ["curl -fsSL -o %s 'http://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
                                    "nfs-cp 'NFS://***@m/os/initrd.img' %s" % INITRD]
     assert "Pw-9" not in " ".join(commands(plan))
-    assert payload(plan, "fetch")["source"] == tree.kernel
+    assert payload(plan, "fetch").source == tree.kernel
 
 
 # -- URL credentials and boot_dir ------------------------------------------------------------------------
@@ -992,7 +991,7 @@ def test_location_credentials_are_used_never_shown():
     assert commands(plan)[1:3] == ["curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
                                    "curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/initrd.img'" % INITRD]
     fetch = payload(plan, "fetch")
-    assert (fetch["username"], fetch["password"], fetch["source"]) == ("alice", "s3cret", tree.kernel)
+    assert (fetch.username, fetch.password, fetch.source) == ("alice", "s3cret", tree.kernel)
     shown = repr(plan) + repr(plan.summaries()) + plan.after + repr(request(install=LOCATION, url_password="s3cret"))
     assert "s3cret" not in shown and "bob:pw" not in shown
 
@@ -1000,7 +999,7 @@ def test_location_credentials_are_used_never_shown():
 def test_kickstart_url_credentials_are_masked_in_shown_definitions():
     plan = plan_guest(request(install=dict(LOCATION, kickstart="https://k:pw@c/ks.cfg"), disks=NEW_DISK),
                       new_state(tree=TREE))
-    install = payload(plan, "install")["domain"]
+    install = payload(plan, "install").domain
     # The host fetches a kickstart behind a login into the initrd: its URL is in no definition.
     assert "k:pw" not in install.to_xml() and "inst.ks=file:/ks.cfg" in install.to_xml()
     assert "k:pw" not in install.to_shown_xml()
@@ -1037,13 +1036,13 @@ def test_a_kickstart_url_with_credentials_is_fetched_by_the_host_and_injected():
     """Credentials never reach the kernel command line, which any libvirt client can read."""
     url = "https://ksuser:Ks-Pass-0rd@config.example.com/ks.cfg"
     plan = plan_guest(request(install=dict(LOCATION, kickstart=url)), new_state(tree=TREE, kickstart_bytes=42))
-    install = payload(plan, "install")["domain"]
+    install = payload(plan, "install").domain
     assert "inst.ks=file:/ks.cfg" in install.os.kernel.cmdline
     assert "Ks-Pass-0rd" not in repr(install.os.kernel.cmdline) and "Ks-Pass-0rd" not in repr(plan.summaries())
     assert any("appended as a cpio archive" in command for command in commands(plan))
     plain = plan_guest(request(install=dict(LOCATION, kickstart="https://config.example.com/ks.cfg")),
                        new_state(tree=TREE))
-    assert "inst.ks=https://config.example.com/ks.cfg" in payload(plain, "install")["domain"].os.kernel.cmdline
+    assert "inst.ks=https://config.example.com/ks.cfg" in payload(plain, "install").domain.os.kernel.cmdline
 
 
 # == hostile and careless inputs (each a way found to break a promise) =========================

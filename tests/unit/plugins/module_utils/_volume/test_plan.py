@@ -7,13 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import (
-    Checksum,
-    VolumeRef,
-    VolumeRequest,
-    VolumeState,
-    plan_volume,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import Checksum, VolumeRef, VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from conftest import assert_valid
@@ -211,8 +207,8 @@ def test_plans(params, state, expected):
     if not expected:
         assert plan.before == plan.after or (plan.before is None and plan.after is None)
     for action in plan.actions:
-        if "xml" in action.payload:
-            assert_valid("storagevol", action.payload["xml"])
+        if hasattr(action.payload, "xml"):
+            assert_valid("storagevol", action.payload.xml)
 
 
 REFUSALS = [
@@ -345,7 +341,7 @@ def test_upload_command_never_shows_url_credentials():
     plan = plan_volume(request(name="d.iso", format="iso", source_url=url), VolumeState(POOL, download_size=1 << 20))
     assert steps(plan)[1] == ("upload", "curl -fsSL 'https://***@h/d.iso' | virsh vol-upload --pool p --vol d.iso "
                                         "--file /dev/stdin")
-    assert plan.actions[1].payload["url"] == url
+    assert plan.actions[1].payload.url == url
 
 
 @pytest.mark.parametrize("local, pool, marked", [(True, POOL, True), (False, POOL, False), (True, LVM, False)])
@@ -353,15 +349,15 @@ def test_new_download_is_marked_where_the_file_is_on_this_host(local, pool, mark
     plan = plan_volume(request(pool=pool.name, name="d.img", source_url="http://h/d"),
                        VolumeState(pool, download_size=1 << 20, local=local))
     create, upload = plan.actions[0], plan.actions[1]
-    assert create.payload["mark_incomplete"] is marked
-    assert (upload.payload["size"], upload.payload["length"], upload.payload["format"]) == (1 << 20, 1 << 20, "raw")
+    assert create.payload.mark_incomplete is marked
+    assert (upload.payload.size, upload.payload.length, upload.payload.format) == (1 << 20, 1 << 20, "raw")
 
 
 def test_upload_payload_carries_credentials_the_plan_never_shows():
     plan = plan_volume(request(name="d.img", source_url="http://h/d", url_username="alice", url_password="s3cret"),
                        VolumeState(POOL, download_size=10))
     upload = plan.actions[1]
-    assert (upload.payload["username"], upload.payload["password"]) == ("alice", "s3cret")
+    assert (upload.payload.username, upload.payload.password) == ("alice", "s3cret")
     assert "s3cret" not in repr(plan) and "s3cret" not in repr(plan.summaries())
     assert "s3cret" not in repr(request(name="d.img", source_url="http://h/d", url_password="s3cret"))
 

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     RunError,
     existing_digest,

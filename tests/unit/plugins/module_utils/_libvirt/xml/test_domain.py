@@ -8,14 +8,13 @@ import os
 import pytest
 from lxml import etree
 
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import (
-    GuestRequest,
-    GuestState,
-    InstallTree,
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
     final_definition,
     install_definition,
     wanted_definition,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState, InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import XmlError, parse, serialize
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     DirectKernel,

@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The verbs of a guest plan: what each handler is given, and what rollback does with it.
+
+A guest plan also carries the volume verbs of its new, grown or removed disks.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE, KEPT, UNDONE, Payload, Verb
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS as VOLUME_VERBS
+
+FETCH = "fetch"
+DEFINE = "define"
+INSTALL = "install"
+AUTOSTART = "autostart"
+WAIT = "wait"
+START = "start"
+DESTROY = "destroy"
+UNDEFINE = "undefine"
+
+
+class GuestTarget(Payload):
+    """The guest an action changes."""
+
+    guest: str
+
+
+class Kickstart(Payload):
+    """Where a kickstart that travels inside the initrd comes from: inline ``content``, a ``url``
+    the host fetches (it carries credentials), or a ``path`` on the host."""
+
+    content: Optional[str] = Field(None, in_repr=False)
+    url: Optional[str] = Field(None, in_repr=False)
+    path: Optional[str] = None
+
+
+class FetchPayload(Payload):
+    """A kernel or initrd fetched into ``target``; an initrd may get the kickstart appended as
+    ``inject_name``."""
+
+    source: str = Field(in_repr=False)
+    target: str
+    username: Optional[str] = None
+    password: Optional[str] = Field(None, in_repr=False)
+    inject_name: Optional[str] = None
+    kickstart: Optional[Kickstart] = None
+
+
+class DefinePayload(GuestTarget):
+    """``domain`` stored as the guest's definition.
+
+    ``new``: a new or reinstalled guest (the whole definition is written); otherwise the
+    managed fields of ``previous`` change in ``previous_xml`` (libvirt's own additions stay).
+    ``previous_xml`` is what rollback puts back (None: a new guest, undone by undefining it).
+    """
+
+    domain: Domain
+    new: bool
+    previous: Optional[Domain] = None
+    previous_xml: Optional[str] = Field(None, in_repr=False)
+
+
+class InstallPayload(GuestTarget):
+    """The install definition, started as the stored guest's live definition."""
+
+    domain: Domain
+
+
+class AutostartPayload(GuestTarget):
+    enable: bool
+
+
+class WaitPayload(GuestTarget):
+    timeout: int
+
+
+# An install that started writes the new disks: from then on nothing the plan made is undone.
+VERBS: Dict[str, Verb] = dict(VOLUME_VERBS)
+VERBS.update({
+    FETCH: Verb(FETCH, FetchPayload, UNDONE),
+    DEFINE: Verb(DEFINE, DefinePayload, UNDONE),
+    INSTALL: Verb(INSTALL, InstallPayload, DURABLE),
+    AUTOSTART: Verb(AUTOSTART, AutostartPayload, KEPT),
+    WAIT: Verb(WAIT, WaitPayload, KEPT),
+    START: Verb(START, GuestTarget, KEPT),
+    DESTROY: Verb(DESTROY, GuestTarget, KEPT),
+    UNDEFINE: Verb(UNDEFINE, GuestTarget, KEPT),
+})

@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The domain definitions a request asks for: the stored (final) one, the install one that boots
+the media, and an existing guest's definition with the requested changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence, Tuple
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    DirectKernel,
+    Disk,
+    Domain,
+    Graphics,
+    Interface,
+    OsBoot,
+    SerialLog,
+    next_target,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
+
+
+DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
+
+
+def default_serial_log(name: str) -> str:
+    return "%s/%s-serial.log" % (DEFAULT_SERIAL_LOG_DIR, name)
+
+
+def in_canonical_order(disks: Sequence[Disk]) -> Tuple[Disk, ...]:
+    """Disks, then cdroms, each sorted by target. libvirt stores them in its own order (by bus, then target), so both
+    the request and the stored definition are compared in this one order: order is never drift."""
+    return tuple(sorted(disks, key=lambda disk: (disk.device != "disk", len(disk.target), disk.target)))
+
+
+# -- new guest ---------------------------------------------------------------------------------
+def final_definition(request: GuestRequest, state: GuestState, disks: Tuple[Disk, ...]) -> Domain:
+    """The stored definition of a new guest: boots its first disk, no install media."""
+    return Domain(
+        name=request.name,
+        type=request.domain_type or state.detected_type,
+        memory=request.memory or DEFAULT_MEMORY,
+        vcpus=request.vcpus or 1,
+        cpu_mode=request.cpu,
+        os=OsBoot(arch=request.arch or "x86_64", machine=request.machine, firmware=request.firmware or "bios",
+                  secure_boot=request.secure_boot, boot=("hd",)),
+        disks=disks,
+        interfaces=request.networks or (),
+        graphics=(Graphics(type="vnc"),) if request.graphics is None else request.graphics,
+        serial_log=SerialLog(request.serial_log or default_serial_log(request.name)),
+    )
+
+
+def cdrom_bus(machine: Optional[str]) -> str:
+    """q35 has no IDE controller; i440fx ('pc', the default) boots cdroms from IDE."""
+    return "sata" if machine and "q35" in machine else "ide"
+
+
+def boot_files(request: GuestRequest) -> Tuple[str, str]:
+    """Host paths where the fetched kernel and initrd wait for the install to start."""
+    base = "%s/remotevirt-%s" % (request.install.boot_dir.rstrip("/"), request.name)
+    return base + "-kernel", base + "-initrd"
+
+
+def install_definition(request: GuestRequest, state: GuestState, final: Domain) -> Domain:
+    """The transient definition that boots the media; a reboot ends it so the final one takes over."""
+    method = request.install.method
+    install = final.with_changes(on_reboot="destroy")
+    if method == "pxe":
+        return install.with_changes(os=final.os.with_changes(boot=("network", "hd")))
+    if method == "cdrom":
+        media = request.install.cdrom
+        bus = cdrom_bus(final.os.machine)
+        cdrom = Disk(target=next_target(bus, [disk.target for disk in final.disks]), bus=bus, device="cdrom",
+                     pool=media.pool, volume=media.volume, path=media.path, format=state.media_format)
+        return install.with_changes(disks=final.disks + (cdrom,), os=final.os.with_changes(boot=("cdrom", "hd")))
+    kernel, initrd = boot_files(request)
+    direct_kernel = DirectKernel(kernel, initrd, kernel_cmdline(request, state))
+    return install.with_changes(os=final.os.with_changes(kernel=direct_kernel))
+
+
+def kernel_cmdline(request: GuestRequest, state: GuestState) -> str:
+    install = request.install
+    injected = install.kickstart_injected
+    reference = None if injected else install.kickstart
+    args = state.tree.kickstart_args(reference, injected) if state.tree else []
+    if install.extra_args:
+        args.append(install.extra_args)
+    return " ".join(args)
+
+
+# -- existing guest ----------------------------------------------------------------------------
+def machine_matches(wanted: str, actual: Optional[str]) -> bool:
+    """libvirt stores the versioned machine: 'pc' is stored as pc-i440fx-7.2, 'q35' as pc-q35-7.2."""
+    if actual is None or wanted == actual:
+        return True
+    aliases = {"pc": "pc-i440fx-", "q35": "pc-q35-"}
+    return wanted in aliases and actual.startswith(aliases[wanted])
+
+
+def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tuple[Disk, ...]]) -> Domain:
+    """``actual`` with every field the user set replaced by the requested value."""
+    changes: Dict[str, Any] = {}
+    if request.memory is not None:
+        changes["memory"] = request.memory
+    if request.vcpus is not None:
+        changes["vcpus"] = request.vcpus
+    if request.cpu is not None:
+        changes["cpu_mode"] = request.cpu
+    if disks is not None:
+        # cdroms and other devices the user did not describe stay as they are.
+        others = tuple(disk for disk in actual.disks if disk.device != "disk")
+        changes["disks"] = in_canonical_order(disks + others)
+    if request.networks is not None:
+        changes["interfaces"] = carry_macs(request.networks, actual.interfaces)
+    if request.graphics is not None:
+        changes["graphics"] = request.graphics
+    if request.serial_log is not None:
+        changes["serial_log"] = SerialLog(request.serial_log)
+    return actual.with_changes(**changes)
+
+
+def carry_macs(wanted: Tuple[Interface, ...], actual: Tuple[Interface, ...]) -> Tuple[Interface, ...]:
+    """Interfaces without a requested MAC keep the MAC of the card at the same position, so the
+    installed system still finds its network card after the change."""
+    carried = []
+    for index, interface in enumerate(wanted):
+        if interface.mac is None and index < len(actual):
+            interface = interface.with_changes(mac=actual[index].mac)
+        carried.append(interface)
+    return tuple(carried)

@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How a guest is installed: the ``install`` option, validated (media, install tree, kickstart).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Optional
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url, url_secrets
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    check_path,
+    check_url,
+    has_scheme,
+    path_problem,
+    scheme_of,
+)
+
+
+DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
+
+
+# URL schemes the installer itself reads a kickstart from (compared case-insensitively); anything
+# else must be a host path.
+KICKSTART_SCHEMES = ("http", "https", "ftp", "nfs", "cdrom", "hd", "file")
+
+
+# Of those, the ones that name a server (the others are places inside the guest).
+_SERVER_SCHEMES = ("http", "https", "ftp")
+
+
+LOCATION_SCHEMES = ("http", "https", "ftp", "nfs")
+
+
+# -- the request -------------------------------------------------------------------------------
+class MediaRef(Record):
+    """Install media: a pool volume or a host path."""
+
+    pool: Optional[str] = None
+    volume: Optional[str] = None
+    path: Optional[str] = None
+
+    @property
+    def label(self) -> str:
+        return "%s/%s" % (self.pool, self.volume) if self.volume else (self.path or "")
+
+
+class InstallRequest(Record):
+    method: Optional[str] = None
+    cdrom: Optional[MediaRef] = None
+    location: Optional[str] = None
+    kickstart: Optional[str] = None
+    kickstart_content: Optional[str] = Field(None, in_repr=False)
+    extra_args: Optional[str] = None
+    boot_dir: str = DEFAULT_BOOT_DIR
+    # Credentials for install.location (the host's own reads of the tree), never for the kickstart.
+    url_username: Optional[str] = None
+    url_password: Optional[str] = Field(None, in_repr=False)
+
+    @property
+    def kickstart_on_host(self) -> bool:
+        """A kickstart file on the hypervisor: read there and put into the initrd."""
+        return bool(self.kickstart) and not has_scheme(self.kickstart, KICKSTART_SCHEMES)
+
+    @property
+    def kickstart_fetched(self) -> bool:
+        """A kickstart URL with credentials: the host downloads it and puts it into the initrd, so the
+        credentials never reach the guest's kernel command line (readable by any libvirt client)."""
+        return (bool(self.kickstart) and has_scheme(self.kickstart, ("http", "https", "ftp"))
+                and any(True for _secret in url_secrets(self.kickstart)))
+
+    @property
+    def kickstart_injected(self) -> bool:
+        """Whether the kickstart travels inside the initrd rather than as a reference on the command line."""
+        return self.kickstart_content is not None or self.kickstart_on_host or self.kickstart_fetched
+
+
+def _install_param(entry: Optional[Mapping[str, Any]], url_username: Optional[str] = None,
+                   url_password: Optional[str] = None) -> InstallRequest:
+    if not entry:
+        if url_username or url_password:
+            raise PlanError("url_username and url_password apply to install.location, which is not set")
+        return InstallRequest()
+    method = entry.get("method")
+    cdrom = entry.get("cdrom")
+    media = None
+    if cdrom:
+        if bool(cdrom.get("path")) == bool(cdrom.get("volume")):
+            raise PlanError("install.cdrom: give either pool and volume (an ISO volume) or path (an ISO on the host)")
+        if cdrom.get("volume") and not cdrom.get("pool"):
+            raise PlanError("install.cdrom: volume %s needs its pool" % cdrom["volume"])
+        media = _media_param(cdrom)
+    request = InstallRequest(method=method, cdrom=media, location=_location_param(entry.get("location")),
+                             kickstart=_kickstart_param(entry.get("kickstart")),
+                             kickstart_content=entry.get("kickstart_content"), extra_args=entry.get("extra_args"),
+                             boot_dir=check_path(entry.get("boot_dir") or DEFAULT_BOOT_DIR, "install.boot_dir"),
+                             url_username=url_username, url_password=url_password)
+    _check_install(request)
+    return request
+
+
+def _media_param(cdrom: Mapping[str, Any]) -> MediaRef:
+    if cdrom.get("path"):
+        return MediaRef(path=check_path(cdrom["path"], "install.cdrom.path"))
+    for key in ("pool", "volume"):
+        problem = name_problem(cdrom[key], "install.cdrom %s" % key)
+        if problem:
+            raise PlanError(problem)
+    return MediaRef(pool=cdrom["pool"], volume=cdrom["volume"])
+
+
+def _location_param(location: Optional[str]) -> Optional[str]:
+    """An install tree: an http, https, ftp or nfs URL, or a host path (kept as given: the code
+    that reads it compares schemes case-insensitively)."""
+    if not location:
+        return location
+    scheme = scheme_of(location)
+    if scheme is None and location.startswith("/"):
+        check_path(location, "install.location")
+    elif scheme not in LOCATION_SCHEMES:
+        raise PlanError("install.location must be an http, https, ftp or nfs URL or an absolute path on the host")
+    elif scheme == "nfs" and not location[4:].startswith("//"):
+        _short_nfs_param(location, "install.location")
+    else:
+        check_url(location, "install.location", LOCATION_SCHEMES)
+    return location
+
+
+def _kickstart_param(kickstart: Optional[str]) -> Optional[str]:
+    """A kickstart reference the installer reads (URL, nfs:, cdrom:, hd:, file:) or a host path."""
+    if not kickstart:
+        return kickstart
+    scheme = scheme_of(kickstart)
+    if scheme is None or scheme not in KICKSTART_SCHEMES:
+        problem = path_problem(kickstart, "install.kickstart")
+        if problem:
+            raise PlanError(problem + " (or a URL: %s)" % ", ".join(KICKSTART_SCHEMES))
+        return kickstart
+    if scheme in _SERVER_SCHEMES or kickstart[len(scheme) + 1:].startswith("//"):
+        return check_url(kickstart, "install.kickstart", KICKSTART_SCHEMES)
+    if scheme == "nfs":
+        return _short_nfs_param(kickstart, "install.kickstart")
+    # cdrom:/ks.cfg, hd:sdb1:/ks.cfg, file:/ks.cfg: places inside the guest, read by its installer.
+    rest = kickstart[len(scheme) + 1:]
+    if not rest or re.search(r"\s", rest):
+        raise PlanError("install.kickstart must be like %s:/ks.cfg, without spaces" % scheme)
+    return scheme + ":" + rest
+
+
+def _short_nfs_param(reference: str, what: str) -> str:
+    """nfs:[options:]server:/path, as anaconda writes NFS references."""
+    rest = reference[4:]
+    if re.search(r"\s", rest) or not re.fullmatch(r"([^:/]+:)?[^:/]+:/.*", rest):
+        raise PlanError("%s must be like nfs://server/path or nfs:server:/path, not %r" % (what, redact_url(reference)))
+    return "nfs:" + rest
+
+
+def _check_install(request: InstallRequest) -> None:
+    method = request.method
+    given = [key for key, value in (("cdrom", request.cdrom), ("location", request.location)) if value]
+    if method is None:
+        if given:
+            raise PlanError("install.method is missing; %s implies method: %s" % (given[0], given[0]))
+        return
+    foreign = [key for key in given if key != method]
+    if foreign:
+        raise PlanError("install.method is %s, which conflicts with install.%s; a guest installs one way"
+                        % (method, foreign[0]))
+    if method in ("cdrom", "location") and not given:
+        raise PlanError("install.method %s needs install.%s" % (method, method))
+    kickstarts = [key for key in ("kickstart", "kickstart_content") if getattr(request, key)]
+    if len(kickstarts) > 1:
+        raise PlanError("install.kickstart and install.kickstart_content are mutually exclusive")
+    if (kickstarts or request.extra_args) and method != "location":
+        raise PlanError("install.%s needs method: location (the kernel command line is only set for a "
+                        "kernel fetched from an install tree)" % (kickstarts[0] if kickstarts else "extra_args"))
+    scheme = scheme_of(request.location) if request.location else None
+    if (request.url_username or request.url_password) and scheme not in ("http", "https", "ftp"):
+        raise PlanError("url_username and url_password apply to an http, https or ftp install.location")

@@ -1,0 +1,332 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A guest request: virt_guest_install's parameters, validated. Every refusal is raised here or
+in the planner, so check mode predicts it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, parse_size
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    ascii_int,
+    check_path,
+    check_strings,
+    check_uri,
+    is_ascii_number,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    DISK_BUSES,
+    Graphics,
+    Interface,
+    next_target,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
+
+
+DEFAULT_MEMORY = 1 << 30
+
+
+# The most vCPUs any QEMU machine type offers (q35 with x2APIC); more is refused before libvirt sees it.
+MAX_VCPUS = 4096
+
+
+# Patterns, not compiled regexes: re compiles them on first use, and most runs give no networks.
+# Always matched against the whole text (fullmatch): "$" would accept a trailing newline.
+_MAC = r"([0-9a-f]{2}:){5}[0-9a-f]{2}"
+
+
+_MODEL = r"[A-Za-z0-9_-]+"  # libvirt's schema for <model type=...>
+
+
+_TARGET = r"(vd|sd|hd)[a-z]{1,3}"
+
+
+_MACHINE = r"[A-Za-z0-9_.-]+"  # libvirt's schema for machine and arch names
+
+
+class DiskRequest(Record):
+    """One entry of ``disks``: an existing or new pool volume, or a host path."""
+
+    index: int
+    bus: str = "virtio"
+    target: Optional[str] = None
+    pool: Optional[str] = None
+    volume: Optional[str] = None
+    size: Optional[int] = None
+    format: Optional[str] = None
+    preallocation: Optional[str] = None
+    path: Optional[str] = None
+    allow_in_use: bool = False
+
+    @property
+    def label(self) -> str:
+        return "disks[%d]" % self.index
+
+    def volume_request(self) -> VolumeRequest:
+        return VolumeRequest(pool=self.pool or "", name=self.volume or "", capacity=self.size, format=self.format,
+                             preallocation=self.preallocation)
+
+
+class GuestRequest(Record):
+    """The module's parameters, validated. None means "not set": libvirt's default for a new
+    guest, left as it is on an existing one."""
+
+    name: str
+    state: str = "present"
+    domain_type: Optional[str] = None
+    memory: Optional[int] = None
+    vcpus: Optional[int] = None
+    cpu: Optional[str] = None
+    machine: Optional[str] = None
+    arch: Optional[str] = None
+    firmware: Optional[str] = None
+    secure_boot: bool = False
+    disks: Optional[Tuple[DiskRequest, ...]] = None
+    networks: Optional[Tuple[Interface, ...]] = None
+    graphics: Optional[Tuple[Graphics, ...]] = None
+    serial_log: Optional[str] = None
+    autostart: Optional[bool] = None
+    install: InstallRequest = InstallRequest()
+    wait: bool = False
+    wait_timeout: int = 3600
+    reinstall: bool = False
+    remove_storage: bool = False
+
+    @property
+    def waits(self) -> bool:
+        return self.wait or self.state == "installed"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "GuestRequest":
+        check_strings(params)
+        if params.get("uri") is not None:
+            check_uri(params["uri"])
+        problem = name_problem(params.get("name"), "guest")
+        if problem:
+            raise PlanError(problem)
+        firmware = params.get("firmware")
+        if params.get("secure_boot") and firmware != "uefi":
+            raise PlanError("secure_boot needs firmware: uefi")
+        request = cls(
+            name=params["name"],
+            state=params.get("state") or "present",
+            domain_type=None if params.get("domain_type") in (None, "auto") else params["domain_type"],
+            memory=_memory_param(params.get("memory")),
+            vcpus=None if params.get("vcpus") is None else ascii_int(params["vcpus"], "vcpus", 1, MAX_VCPUS),
+            cpu=params.get("cpu"),
+            machine=_platform_param(params.get("machine"), "machine"),
+            arch=_platform_param(params.get("arch"), "arch"),
+            firmware=firmware,
+            secure_boot=bool(params.get("secure_boot")),
+            disks=_disks_param(params.get("disks"), params["name"]),
+            networks=_networks_param(params.get("networks")),
+            graphics=_graphics_param(params.get("graphics")),
+            serial_log=_path_param(params.get("serial_log"), "serial_log"),
+            autostart=params.get("autostart"),
+            install=_install_param(params.get("install"), params.get("url_username"), params.get("url_password")),
+            wait=bool(params.get("wait")),
+            wait_timeout=_positive(params.get("wait_timeout"), "wait_timeout") or 3600,
+            reinstall=bool(params.get("reinstall")),
+            remove_storage=bool(params.get("remove_storage")),
+        )
+        request.check_consistency()
+        return request
+
+    def check_consistency(self) -> None:
+        if self.serial_log is not None and not self.serial_log.startswith("/"):
+            raise PlanError("serial_log must be an absolute path on the host")
+        self._check_media_is_no_disk()
+        method = self.install.method
+        if method == "pxe" and self.networks is not None and not self.networks:
+            raise PlanError("install method pxe needs a network interface (networks)")
+        if method == "import" and not self.disks:
+            raise PlanError("install method import boots an existing disk: give it in disks")
+
+    def _check_media_is_no_disk(self) -> None:
+        """The install cdrom is read-only media; as a disk too, the guest would write to it."""
+        media = self.install.cdrom
+        for disk in self.disks or () if media is not None else ():
+            same_path = media.path is not None and disk.path == media.path
+            same_volume = media.volume is not None and (disk.pool, disk.volume) == (media.pool, media.volume)
+            if same_path or same_volume:
+                raise PlanError("%s is the install cdrom %s too; give the guest another disk" % (disk.label, media.label))
+
+
+def _positive(value: Any, what: str) -> Optional[int]:
+    if value is None:
+        return None
+    return ascii_int(value, what, minimum=1)
+
+
+def _platform_param(value: Optional[str], what: str) -> Optional[str]:
+    """machine or arch: a word of libvirt's schema (pc-q35-7.2, x86_64), or not set."""
+    if value is not None and not re.fullmatch(_MACHINE, value):
+        raise PlanError("%s must be a name such as %s (letters, digits, _ . -), not %r"
+                        % (what, "q35 or pc-i440fx-7.2" if what == "machine" else "x86_64 or aarch64", value))
+    return value
+
+
+def _path_param(value: Optional[str], what: str) -> Optional[str]:
+    return None if value is None else check_path(value, what)
+
+
+def _memory_param(value: Any) -> Optional[int]:
+    """Memory in bytes, rounded down to KiB: a bare number is MiB, text a size like ``2G``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PlanError("memory must be a number of MiB or a size such as 2G, not %r" % (value,))
+    text = str(value).strip()
+    try:
+        size = int(text) << 20 if is_ascii_number(text) else parse_size(text)
+    except SizeError as error:
+        raise PlanError("memory: %s" % error)
+    if size < 1 << 20:
+        raise PlanError("memory must be at least 1 MiB, not %s" % text)
+    return size // 1024 * 1024
+
+
+def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> Optional[Tuple[DiskRequest, ...]]:
+    if entries is None:
+        return None
+    disks: List[DiskRequest] = []
+    taken: List[str] = []
+    for index, entry in enumerate(entries):
+        disk = _disk_param(index, entry, guest)
+        if disk.target is not None:
+            taken.append(disk.target)
+        disks.append(disk)
+    duplicates = sorted({target for target in taken if taken.count(target) > 1})
+    if duplicates:
+        raise PlanError("disk target %s is given to more than one disk" % ", ".join(duplicates))
+    _check_distinct_storage(disks)
+    # Targets left open are filled in order, after the explicit ones: stable across runs.
+    resolved = []
+    for disk in disks:
+        if disk.target is None:
+            disk = disk.with_changes(target=next_target(disk.bus, taken))
+            taken.append(disk.target)
+        resolved.append(disk)
+    return tuple(resolved)
+
+
+def _check_distinct_storage(disks: Sequence[DiskRequest]) -> None:
+    """Two disks on one volume or file would both write to it and corrupt it."""
+    seen: Dict[Tuple[Optional[str], ...], str] = {}
+    for disk in disks:
+        key = ("path", disk.path) if disk.path else ("volume", disk.pool, disk.volume)
+        if key in seen:
+            storage = disk.path or "volume %s/%s" % (disk.pool, disk.volume)
+            raise PlanError("%s and %s are both %s; each disk needs its own storage" % (seen[key], disk.label, storage))
+        seen[key] = disk.label
+
+
+def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest:
+    label = "disks[%d]" % index
+    path, pool = entry.get("path"), entry.get("pool")
+    if bool(path) == bool(pool):
+        raise PlanError("%s: give either pool (a pool volume) or path (a host file or device)" % label)
+    bus = entry.get("bus") or "virtio"
+    if bus not in DISK_BUSES:
+        raise PlanError("%s: bus must be one of %s" % (label, ", ".join(DISK_BUSES)))
+    target = entry.get("target")
+    if target is not None and not re.fullmatch(_TARGET, target):
+        raise PlanError("%s: target must look like vda, sdb or hdc, not %r" % (label, target))
+    size = None
+    if entry.get("size") is not None:
+        try:
+            size = parse_size(entry["size"])
+        except SizeError as error:
+            raise PlanError("%s: size: %s" % (label, error))
+        if size == 0:
+            raise PlanError("%s: size must be larger than zero" % label)
+    if path:
+        if not path.startswith("/"):
+            raise PlanError("%s: path must be absolute" % label)
+        check_path(path, "%s: path" % label)
+        if size is not None or entry.get("volume"):
+            raise PlanError("%s: size and volume apply to pool disks, not to path" % label)
+        return DiskRequest(index=index, bus=bus, target=target, path=path, format=entry.get("format"),
+                           allow_in_use=bool(entry.get("allow_in_use")))
+    volume = entry.get("volume")
+    if not volume:
+        if size is None:
+            raise PlanError("%s: give volume (an existing volume) or size (a new one)" % label)
+        fmt = entry.get("format") or "qcow2"
+        volume = "%s-disk%d.%s" % (guest, index, "qcow2" if fmt == "qcow2" else "img")
+    for problem in (name_problem(pool, "%s pool" % label), name_problem(volume, "%s volume" % label)):
+        if problem:
+            raise PlanError(problem)
+    return DiskRequest(index=index, bus=bus, target=target, pool=pool, volume=volume, size=size,
+                       format=entry.get("format"), preallocation=entry.get("preallocation"),
+                       allow_in_use=bool(entry.get("allow_in_use")))
+
+
+def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[Tuple[Interface, ...]]:
+    if entries is None:
+        return None
+    interfaces = []
+    for index, entry in enumerate(entries):
+        label = "networks[%d]" % index
+        given = [key for key in ("network", "bridge") if entry.get(key)]
+        kind = entry.get("type") or (given[0] if given else "network")
+        if len(given) > 1 or (given and given[0] != kind) or (kind == "user" and given):
+            raise PlanError("%s: give one of network (a libvirt network), bridge (a host bridge) or type: user"
+                            % label)
+        source = entry.get(kind) if kind != "user" else None
+        if kind != "user" and not source:
+            raise PlanError("%s: type %s needs %s: <name>" % (label, kind, kind))
+        if source:
+            check_name = bridge_name_problem if kind == "bridge" else name_problem
+            problem = check_name(source, "%s %s" % (label, kind))
+            if problem:
+                raise PlanError(problem)
+        model = entry.get("model") or "virtio"
+        if not re.fullmatch(_MODEL, model):
+            raise PlanError("%s: model %r is not a card model name like virtio or e1000e" % (label, model))
+        mac = entry.get("mac")
+        if mac is not None:
+            mac = mac.lower()
+            if not re.fullmatch(_MAC, mac):
+                raise PlanError("%s: mac %r is not a MAC address like 52:54:00:12:34:56" % (label, entry["mac"]))
+            if int(mac[:2], 16) & 1:
+                raise PlanError("%s: mac %s is a multicast address; a card needs a unicast one" % (label, mac))
+        interfaces.append(Interface(type=kind, source=source, model=model, mac=mac))
+    macs = [interface.mac for interface in interfaces if interface.mac]
+    if len(macs) != len(set(macs)):
+        raise PlanError("networks: the same mac is given to more than one interface")
+    return tuple(interfaces)
+
+
+def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphics, ...]]:
+    if entry is None:
+        return None
+    kind = entry.get("type") or "vnc"
+    if kind == "none":
+        return ()
+    password = entry.get("password")
+    if kind == "vnc" and password is not None and len(password) > 8:
+        # QEMU's VNC authentication only uses 8 characters; libvirt refuses longer ones.
+        raise PlanError("graphics.password for vnc is at most 8 characters long (got %d)" % len(password))
+    listen = entry.get("listen") or "127.0.0.1"
+    try:
+        if not listen.isascii():  # ipaddress reads other scripts' digits on older Pythons
+            raise ValueError(listen)
+        ipaddress.ip_address(listen)
+    except ValueError:
+        raise PlanError("graphics.listen must be an IP address such as 127.0.0.1, not %r" % listen)
+    port = entry.get("port")
+    if port is not None:
+        port = ascii_int(port, "graphics.port")
+        if not 5900 <= port <= 65535:
+            raise PlanError("graphics.port must be between 5900 and 65535")
+    return (Graphics(type=kind, listen=listen, port=port,
+                     password=password),)

@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the host has for a guest request, as the runner reads it.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    Domain,
+)
+
+
+# -- what the runner reads ---------------------------------------------------------------------
+class InstallTree(Record):
+    """Where a tree's kernel and initrd are, and how its installer takes a kickstart."""
+
+    family: str  # "redhat" (inst.ks=) or "debian" (preseed)
+    kernel: str
+    initrd: str
+
+    def kickstart_args(self, reference: Optional[str], injected: bool) -> List[str]:
+        if self.family == "redhat":
+            if injected:
+                return ["inst.ks=file:/%s" % self.injected_name]
+            return ["inst.ks=%s" % reference] if reference else []
+        if injected:
+            return ["auto=true", "priority=critical", "preseed/file=/%s" % self.injected_name]
+        return ["auto=true", "priority=critical", "preseed/url=%s" % reference] if reference else []
+
+    @property
+    def injected_name(self) -> str:
+        return "ks.cfg" if self.family == "redhat" else "preseed.cfg"
+
+
+class DiskState(Record):
+    """A pool disk's volume as read (``volume``) or None for host paths; ``format`` of a path disk."""
+
+    volume: Optional[VolumeState] = None
+    format: Optional[str] = None
+
+
+class GuestState(Record):
+    """What the host has. ``existing`` is the persistent definition (secure XML), None if undefined."""
+
+    existing: Optional[Domain] = None
+    existing_xml: Optional[str] = Field(None, in_repr=False)
+    # A running guest of that name without a stored definition (started by hand, or an install
+    # whose definition is gone): removed by state absent and by reinstall, refused otherwise.
+    transient: bool = False
+    active: bool = False
+    autostart: bool = False
+    detected_type: str = "kvm"
+    disks: Tuple[DiskState, ...] = ()
+    media_format: str = "raw"
+    tree: Optional[InstallTree] = None
+    kickstart_bytes: int = 0
+    boot_dir_exists: bool = True
+    # Volumes of an existing guest's disks as (pool, volume): what remove_storage deletes.
+    storage: Tuple[Tuple[str, str], ...] = ()

@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the host has for a volume request, as the runner reads it."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+
+
+# Extended attribute on the file of a volume being filled from source_url, removed once the
+# download is verified complete: a volume that still carries it is a half-made download
+# (the module was killed mid-upload) and is never accepted as done.
+INCOMPLETE_XATTR = "user.remotevirt.incomplete"
+
+
+class VolumeState(Record):
+    """What the host has, as read by the runner.
+
+    ``origin`` is the described clone or backing source; ``download_size`` the size the server
+    reports for ``source_url`` (None when it reports none); ``content_digest`` the digest of the
+    existing volume's content (only read when a checksum is requested); ``users`` the guests
+    with a disk on the volume (only read for deletion); ``incomplete`` whether the existing
+    volume still carries the mark of a download that never finished; ``local`` whether the
+    module runs on the host that holds the pool (its volume files can be marked).
+    """
+
+    pool: Pool
+    existing: Optional[Volume] = None
+    origin: Optional[Volume] = None
+    download_size: Optional[int] = None
+    content_digest: Optional[str] = None
+    users: Tuple[str, ...] = ()
+    dependents: Tuple[str, ...] = ()
+    local: bool = True
+    incomplete: bool = False
