@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# Part of scripts/testbed (sourced; defines functions and settings only): the machine's
+# packages and the controller's virtualenv.
+
+PACKAGES=(
+  # libvirt with QEMU; the -sysv variant keeps apt from pulling in (and upgrading) systemd
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-daemon-system-sysv
+  libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base iptables libxml2-utils
+  # targets run modules with /usr/bin/python3; the controller venv builds libvirt-python
+  python3-libvirt python3-lxml libvirt-dev pkg-config gcc python3-venv
+  # boot media; a real installer kernel and initrd for install trees; UEFI firmware
+  isolinux syslinux-common pxelinux xorriso debian-installer-12-netboot-amd64 ovmf cpio
+  # an NFS server in user space for install trees, and the libnfs tools hosts read them with
+  nfs-ganesha nfs-ganesha-vfs libnfs-utils
+  # transport, namespaces, syslog, linting
+  openssh-server iproute2 rsyslog shellcheck
+)
+
+install_packages() {
+  local installed missing=() p policy=/usr/sbin/policy-rc.d own_policy='' rc=0
+  installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+  for p in "${PACKAGES[@]}"; do
+    grep -qx "$p installed" <<<"$installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -gt 0 ] || return 0
+  say "installing ${missing[*]}"
+  # Package scripts would start the distribution's own rsyslogd/sshd/libvirtd with the
+  # system configuration; this script starts its own, so forbid that during the install.
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 0755 "$policy"; own_policy=1
+  fi
+  {
+    apt-get update &&
+    apt-get install -y --no-install-recommends "${missing[@]}"
+  } > "$TB/logs/apt.log" 2>&1 || rc=$?
+  [ -z "$own_policy" ] || rm -f "$policy"
+  if [ "$rc" -ne 0 ]; then
+    cat "$TB/logs/apt.log" >&2
+    die "apt failed (log: $TB/logs/apt.log)"
+  fi
+}
+
+setup_venv() {
+  local req=$ROOT/requirements/controller.txt venv=$TB/venv sum
+  [ -f "$req" ] || die "missing $req"
+  sum=$(sha256sum < "$req"); sum=${sum%% *}
+  if "$venv/bin/python" -c '' 2>/dev/null; then
+    # pip only when the pinned requirements changed: re-runs stay instant
+    [ "$(cat "$venv/.requirements.sha256" 2>/dev/null)" != "$sum" ] || return 0
+  else
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "python3 -m venv failed ($(command -v python3))"
+  fi
+  say "pip install -r requirements/controller.txt"
+  # libvirt-python has no wheels: it builds here (libvirt-dev, pkg-config, gcc)
+  if ! "$venv/bin/pip" install --disable-pip-version-check -r "$req" > "$TB/logs/pip.log" 2>&1; then
+    cat "$TB/logs/pip.log" >&2
+    die "pip install failed (log: $TB/logs/pip.log)"
+  fi
+  echo "$sum" > "$venv/.requirements.sha256"
+}
