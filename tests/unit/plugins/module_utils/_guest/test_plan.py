@@ -19,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.po
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE
+import fixtures
 from conftest import assert_valid
 
 MiB = 1 << 20
@@ -37,79 +38,7 @@ WAIT = "timeout 3600 sh -c 'until virsh domstate web01 | grep -q \"shut off\"; d
 
 # web01 as libvirt stores it (virsh dumpxml --inactive --security-info) after this collection
 # defined it: libvirt added its uuid, MAC, addresses, controllers and default devices.
-STORED = """<domain type='kvm'>
-  <name>web01</name>
-  <uuid>8f0e6c1e-4a0c-4b8e-9a55-0f1b2f0c9d11</uuid>
-  <memory unit='KiB'>1048576</memory>
-  <currentMemory unit='KiB'>1048576</currentMemory>
-  <vcpu placement='static'>2</vcpu>
-  <os>
-    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
-    <boot dev='hd'/>
-    <bios useserial='yes'/>
-  </os>
-  <features>
-    <acpi/>
-    <apic/>
-  </features>
-  <cpu mode='host-model' check='partial'/>
-  <clock offset='utc'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>restart</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <disk type='volume' device='disk'>
-      <driver name='qemu' type='qcow2'/>
-      <source pool='p' volume='web01-disk0.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/>
-    </disk>
-    <disk type='file' device='cdrom'>
-      <driver name='qemu' type='raw'/>
-      <source file='/srv/iso/tools.iso'/>
-      <target dev='hdc' bus='ide'/>
-      <readonly/>
-      <address type='drive' controller='0' bus='1' target='0' unit='0'/>
-    </disk>
-    <controller type='usb' index='0' model='piix3-uhci'>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x2'/>
-    </controller>
-    <controller type='pci' index='0' model='pci-root'/>
-    <controller type='ide' index='0'>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x1'/>
-    </controller>
-    <interface type='network'>
-      <mac address='52:54:00:6B:3C:58'/>
-      <source network='default'/>
-      <model type='virtio'/>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/>
-    </interface>
-    <serial type='file'>
-      <source path='/var/log/libvirt/qemu/web01-serial.log' append='on'/>
-      <target type='isa-serial' port='0'>
-        <model name='isa-serial'/>
-      </target>
-    </serial>
-    <console type='file'>
-      <source path='/var/log/libvirt/qemu/web01-serial.log' append='on'/>
-      <target type='serial' port='0'/>
-    </console>
-    <input type='mouse' bus='ps2'/>
-    <input type='keyboard' bus='ps2'/>
-    <graphics type='vnc' port='-1' autoport='yes' listen='127.0.0.1' passwd='s3cret'>
-      <listen type='address' address='127.0.0.1'/>
-    </graphics>
-    <video>
-      <model type='cirrus' vram='16384' heads='1' primary='yes'/>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
-    </video>
-    <memballoon model='virtio'>
-      <address type='pci' domain='0x0000' bus='0x00' slot='0x05' function='0x0'/>
-    </memballoon>
-  </devices>
-</domain>
-"""
+STORED = fixtures.read(__file__, "web01-stored.xml")
 
 # The parameters web01 was installed with; a run with exactly these changes nothing.
 MATCHING = dict(memory="1G", vcpus=2, disks=[dict(pool="p", volume="web01-disk0.qcow2")],

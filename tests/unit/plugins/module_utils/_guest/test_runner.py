@@ -398,3 +398,31 @@ def test_a_half_made_download_is_not_attached_by_its_path(unique_name, test_clie
     path = half_made_download(test_client, file_pool, "half-path.img")
     with pytest.raises(RunError, match="never finished"):
         run(guest(unique_name(""), disks=[disk(pool=None, path=path, format="raw")]), check_mode=True, diff=False)
+
+
+# -- waiting for an install ------------------------------------------------------------------------------
+def test_a_wait_that_times_out_keeps_everything(unique_name, test_client, tmp_path, monkeypatch):
+    """The test driver "runs" a cdrom install forever: the wait gives up after wait_timeout, the task fails
+    saying the install goes on, reports changed, and neither the guest nor its new volume is rolled back;
+    the next run does not install again."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import handlers
+
+    monkeypatch.setattr(handlers, "WAIT_POLL_SECONDS", 0.02)
+    iso = tmp_path / "install.iso"
+    iso.write_bytes(b"\0" * 4096)
+    name = unique_name("")
+    wanted = guest(name, install=install(method="cdrom", cdrom=dict(pool=None, volume=None, path=str(iso))),
+                   wait=True, wait_timeout=1)
+    with pytest.raises(RunError) as error:
+        run(wanted, check_mode=False, diff=False)
+    assert "install of %s still running after 1 s; it goes on" % name in str(error.value)
+    assert "rolled back" not in str(error.value)
+    assert error.value.changed
+    assert [action.verb for action in error.value.plan.actions] == ["create", "define", "install", "wait"]
+    domain = test_client.find_domain(name)
+    assert domain is not None and test_client.domain_is_persistent(domain) and test_client.domain_is_active(domain)
+    assert name + "-disk0.qcow2" in volumes(test_client)
+
+    again = run(wanted, check_mode=True, diff=False)
+    assert "install" not in verbs(again) and not any(step["destructive"] for step in again["plan"])
+    run(params(name=name, install=None, state="absent", remove_storage=True), check_mode=False, diff=False)

@@ -18,7 +18,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from runner_params import volume_params as params
-from runner_params import half_made_download
+from runner_params import half_made_download, volume_path
 
 
 def test_check_then_apply_then_converged(unique_name, test_client):
@@ -191,3 +191,94 @@ def test_a_half_made_download_does_not_back_an_overlay(test_client, file_pool):
     half_made_download(test_client, file_pool, "half.img")
     with pytest.raises(RunError, match="never finished"):
         run(params(pool=file_pool, name="overlay.qcow2", backing_volume="half.img"), check_mode=True, diff=False)
+
+
+# -- the digest remembered on a downloaded file ---------------------------------------------------------
+# A digest no content has: returned only when existing_digest took it from the record, not from the bytes.
+REMEMBERED = "ab" * 32
+
+
+def _remember(path, digest=REMEMBERED, length=None, algorithm="sha256"):
+    download.remember_digest(path, algorithm, digest, length)
+
+
+@pytest.mark.parametrize("length", [None, len(b"downloaded bytes" * 64)])
+def test_remembered_digest_is_reused_while_size_and_mtime_are_unchanged(tmp_path, length):
+    path, described = _image(tmp_path)
+    _remember(path, length=length)
+    assert existing_digest(None, None, described, "sha256") == REMEMBERED
+
+
+def test_remembered_digest_is_not_reused_after_the_content_changed(tmp_path):
+    content = b"downloaded bytes" * 64
+    path, described = _image(tmp_path, content)
+    _remember(path)
+    changed = b"X" + content[1:]
+    with open(path, "r+b") as image:  # same size: only the mtime tells
+        image.write(changed[:1])
+    os.utime(path, ns=(os.stat(path).st_atime_ns, os.stat(path).st_mtime_ns + 1))
+    assert existing_digest(None, None, described, "sha256") == hashlib.sha256(changed).hexdigest()
+
+
+def test_remembered_digest_is_not_reused_after_the_mtime_moved(tmp_path):
+    """A touched file may have been rewritten with equal size: its bytes are read again."""
+    content = b"downloaded bytes" * 64
+    path, described = _image(tmp_path, content)
+    _remember(path)
+    info = os.stat(path)
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns - 10 ** 9))
+    assert existing_digest(None, None, described, "sha256") == hashlib.sha256(content).hexdigest()
+
+
+def test_remembered_digest_without_length_is_not_reused_after_growth(tmp_path):
+    content = b"downloaded bytes" * 64
+    path, described = _image(tmp_path, content)
+    _remember(path)
+    with open(path, "ab") as grown:
+        grown.write(b"\0" * 512)
+    assert existing_digest(None, None, described, "sha256") == hashlib.sha256(content + b"\0" * 512).hexdigest()
+
+
+def test_remembered_digest_of_another_algorithm_is_not_used(tmp_path):
+    content = b"downloaded bytes" * 64
+    path, described = _image(tmp_path, content)
+    _remember(path, algorithm="md5", digest="cd" * 16)
+    assert existing_digest(None, None, described, "sha256") == hashlib.sha256(content).hexdigest()
+
+
+@pytest.mark.parametrize("record", [
+    b"",
+    b"garbage",
+    b"sha256:12:34",  # too few fields
+    b"sha256:1:2:3:4:5:" + REMEMBERED.encode(),  # too many
+    b"sha256:\xff\xfe:1:" + REMEMBERED.encode(),  # not ASCII
+    b"sha256:size:mtime:" + REMEMBERED.encode(),  # stamp of no file
+], ids=["empty", "garbage", "short", "long", "binary", "words"])
+def test_a_corrupt_record_is_ignored(tmp_path, record):
+    content = b"downloaded bytes" * 64
+    path, described = _image(tmp_path, content)
+    os.setxattr(path, download.DIGEST_XATTR, record)
+    assert existing_digest(None, None, described, "sha256") == hashlib.sha256(content).hexdigest()
+
+
+def test_a_missing_record_reads_the_file(tmp_path):
+    content = b"downloaded bytes" * 64
+    _path, described = _image(tmp_path, content)
+    assert existing_digest(None, None, described, "sha256") == hashlib.sha256(content).hexdigest()
+
+
+def test_a_remembered_digest_matching_the_checksum_converges_without_the_network(test_client, file_pool, unique_name):
+    """The run reads the record, not the server (the URL points at a closed port) and not the bytes."""
+    name = unique_name(".img")
+    run(params(pool=file_pool, name=name, capacity="1M", format="raw"), check_mode=False, diff=False)
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "wb") as image:
+        image.write(b"downloaded bytes" * 64)
+    _remember(path)
+    wanted = params(pool=file_pool, name=name, format="raw", source_url="http://127.0.0.1:9/d.img",
+                    checksum="sha256:" + REMEMBERED)
+    assert not run(wanted, check_mode=False, diff=False)["changed"]
+    with open(path, "ab") as grown:  # no longer what was verified: the bytes are read and differ
+        grown.write(b"more")
+    with pytest.raises(RunError, match="exists with different content"):
+        run(wanted, check_mode=True, diff=False)

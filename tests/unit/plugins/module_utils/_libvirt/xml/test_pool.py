@@ -1,20 +1,10 @@
 from __future__ import annotations
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+import fixtures
 from conftest import assert_valid
 
-LIBVIRT_POOL = """<pool type='dir'>
-  <name>default-pool</name>
-  <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid>
-  <capacity unit='bytes'>107374182400</capacity>
-  <allocation unit='bytes'>0</allocation>
-  <available unit='GiB'>100</available>
-  <source>
-  </source>
-  <target>
-    <path>/default-pool</path>
-  </target>
-</pool>"""
+LIBVIRT_POOL = fixtures.read(__file__, "dir-pool.xml")
 
 
 def test_built_pool_is_valid_and_round_trips():

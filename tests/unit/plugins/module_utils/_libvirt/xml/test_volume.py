@@ -3,26 +3,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume, normalise_mode
+import fixtures
 from conftest import assert_valid
 
-LIBVIRT_QCOW2 = """<volume type='file'>
-  <name>web.qcow2</name>
-  <key>/pool/web.qcow2</key>
-  <capacity unit='bytes'>21474836480</capacity>
-  <allocation unit='KiB'>196</allocation>
-  <physical unit='bytes'>200704</physical>
-  <target>
-    <path>/pool/web.qcow2</path>
-    <format type='qcow2'/>
-    <permissions><mode>0600</mode><owner>64055</owner><group>64055</group><label>x</label></permissions>
-    <timestamps><atime>1.2</atime></timestamps>
-    <compat>1.1</compat>
-  </target>
-  <backingStore>
-    <path>/pool/base.qcow2</path>
-    <format type='qcow2'/>
-  </backingStore>
-</volume>"""
+LIBVIRT_QCOW2 = fixtures.read(__file__, "web-qcow2-volume.xml")
 
 
 @pytest.mark.parametrize("volume", [

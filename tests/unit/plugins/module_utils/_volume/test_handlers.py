@@ -1,0 +1,266 @@
+"""virt_pool_volume's handlers, one per plan verb, applied through the runner and libvirt's test driver.
+
+Every libvirt call is real. The test driver has no virStorageVolUpload and no virStorageVolResize:
+for the handler logic around those two calls (checksums, the download marks, the remembered
+digest) ``file_backed`` replaces just those two client calls with what libvirt's directory backend
+does to the volume's file; the plain test driver's refusal of them is tested as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import KEPT, Action, Payload, Verb
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
+    read_state,
+    resolve_permissions,
+    run,
+)
+from runner_params import volume_params as params
+from runner_params import volume_path
+
+IMAGE = bytes(range(256)) * 64  # 16 KiB of raw image
+
+
+def volumes(client, pool):
+    return sorted(client.find_pool(pool).listVolumes())
+
+
+def exists(client, pool, name):
+    return client.find_volume(client.find_pool(pool), name) is not None
+
+
+def apply(wanted):
+    return run(wanted, check_mode=False, diff=False)
+
+
+@pytest.fixture
+def file_backed(monkeypatch):
+    """Volumes of a directory pool with files, as libvirt's dir backend keeps them: created empty with
+    the volume, written by upload_volume, grown by resize_volume and removed with the volume."""
+    create_volume, delete_volume = Client.create_volume, Client.delete_volume
+
+    def path_of(client, volume):
+        return client.describe_volume(volume).path
+
+    def create_with_file(self, pool, xml, flags=0):
+        volume = create_volume(self, pool, xml, flags)
+        open(path_of(self, volume), "wb").close()
+        return volume
+
+    def delete_with_file(self, volume):
+        path = path_of(self, volume)
+        delete_volume(self, volume)
+        if os.path.exists(path):
+            os.remove(path)
+
+    def upload_volume(self, volume, chunks, length):
+        with open(path_of(self, volume), "r+b") as image:
+            for chunk in chunks:
+                image.write(chunk)
+
+    def resize_volume(self, volume, capacity, shrink=False):
+        with open(path_of(self, volume), "r+b") as image:
+            image.truncate(capacity)
+
+    monkeypatch.setattr(Client, "create_volume", create_with_file)
+    monkeypatch.setattr(Client, "delete_volume", delete_with_file)
+    monkeypatch.setattr(Client, "upload_volume", upload_volume)
+    monkeypatch.setattr(Client, "resize_volume", resize_volume)
+
+
+@pytest.fixture
+def image_server(scripted_http):
+    from scripted_http import Route
+
+    scripted_http.routes["/d.img"] = Route(IMAGE)
+    return scripted_http
+
+
+# -- each verb ------------------------------------------------------------------------------------------
+def test_create_makes_the_volume(test_client, file_pool, unique_name):
+    name = unique_name(".img")
+    result = apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
+    assert [step["action"] for step in result["plan"]] == ["create"]
+    described = test_client.describe_volume(test_client.find_volume(test_client.find_pool(file_pool), name))
+    assert (described.capacity, described.format) == (1 << 20, "raw")
+
+
+def test_clone_copies_the_source(test_client, unique_name):
+    source, clone = unique_name(), unique_name()
+    apply(params(name=source, capacity="2M"))
+    result = apply(params(name=clone, clone_from=source))
+    assert [step["action"] for step in result["plan"]] == ["clone"]
+    assert exists(test_client, "default-pool", clone) and exists(test_client, "default-pool", source)
+    assert result["volume"]["capacity"] == 2 << 20
+
+
+def test_delete_removes_the_volume(test_client, unique_name):
+    name = unique_name()
+    apply(params(name=name, capacity="1M"))
+    result = apply(params(name=name, state="absent"))
+    assert [step["action"] for step in result["plan"]] == ["delete"]
+    assert not exists(test_client, "default-pool", name)
+
+
+def test_chmod_sets_mode_of_the_file(test_client, file_pool, unique_name):
+    name = unique_name(".img")
+    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "wb") as image:
+        image.write(b"\0" * 512)
+    os.chmod(path, 0o600)
+    result = apply(params(pool=file_pool, name=name, mode="0640", owner=str(os.getuid()), group=str(os.getgid())))
+    assert [step["action"] for step in result["plan"]] == ["chmod"]
+    info = os.stat(path)
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o640, os.getuid(), os.getgid())
+
+
+def test_the_test_driver_refuses_resize_and_nothing_is_changed(test_client, unique_name):
+    """A real libvirt refusal of a resize: the failure names the call and the volume stays as it was."""
+    name = unique_name()
+    apply(params(name=name, capacity="1M"))
+    with pytest.raises(RunError) as error:
+        apply(params(name=name, capacity="2M"))
+    assert "resize volume %s" % name in str(error.value) and "not supported" in str(error.value)
+    assert not error.value.changed
+    assert apply(params(name=name))["volume"]["capacity"] == 1 << 20
+
+
+def test_resize_grows_the_file(test_client, file_pool, unique_name, file_backed):
+    name = unique_name(".img")
+    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
+    assert os.path.getsize(volume_path(test_client, file_pool, name)) == 0
+    result = apply(params(pool=file_pool, name=name, capacity="2M", format="raw"))
+    assert [step["action"] for step in result["plan"]] == ["resize"]
+    assert os.path.getsize(volume_path(test_client, file_pool, name)) == 2 << 20
+
+
+def test_resize_keeps_the_digest_of_the_download(test_client, file_pool, unique_name, file_backed):
+    """Growing a downloaded raw image keeps its remembered digest, now of the first bytes only."""
+    name = unique_name(".img")
+    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "wb") as image:
+        image.write(IMAGE)
+    digest = hashlib.sha256(IMAGE).hexdigest()
+    download.remember_digest(path, "sha256", digest, len(IMAGE))
+    apply(params(pool=file_pool, name=name, capacity="2M", format="raw"))
+    record = download.read_digest_record(path, "sha256")
+    assert (record.digest, record.length, record.current) == (digest, len(IMAGE), True)
+
+
+def test_upload_fills_the_volume_and_remembers_its_digest(test_client, file_pool, unique_name, file_backed,
+                                                          image_server, monkeypatch):
+    name = unique_name(".img")
+    digest = hashlib.sha256(IMAGE).hexdigest()
+    marked_while_filling = []
+    upload_volume = Client.upload_volume
+
+    def watched_upload(self, volume, chunks, length):
+        marked_while_filling.append(os.getxattr(self.describe_volume(volume).path, INCOMPLETE_XATTR))
+        upload_volume(self, volume, chunks, length)
+
+    monkeypatch.setattr(Client, "upload_volume", watched_upload)
+    result = apply(params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"),
+                          checksum="sha256:" + digest))
+    assert [step["action"] for step in result["plan"]] == ["create", "upload"]
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "rb") as image:
+        assert image.read() == IMAGE
+    assert marked_while_filling == [b"1"]
+    with pytest.raises(OSError):
+        os.getxattr(path, INCOMPLETE_XATTR)
+    assert download.remembered_digest(path, "sha256") == digest
+
+
+def test_upload_with_the_wrong_checksum_rolls_back_the_new_volume(test_client, file_pool, unique_name, file_backed,
+                                                                  image_server):
+    name = unique_name(".img")
+    wrong = "sha256:" + "00" * 32
+    with pytest.raises(RunError) as error:
+        apply(params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"),
+                     checksum=wrong))
+    assert "checksum mismatch" in str(error.value)
+    assert "rolled back: create %s/%s" % (file_pool, name) in str(error.value)
+    assert not error.value.changed
+    assert not exists(test_client, file_pool, name) and not os.path.exists(os.path.join(
+        test_client.describe_pool(test_client.find_pool(file_pool)).target_path, name))
+
+
+def test_the_test_driver_refuses_upload_and_the_new_volume_is_rolled_back(test_client, unique_name, image_server):
+    name = unique_name(".img")
+    with pytest.raises(RunError) as error:
+        apply(params(name=name, format="raw", source_url=image_server.url("/d.img")))
+    assert "start upload to volume %s" % name in str(error.value)
+    assert not error.value.changed and not exists(test_client, "default-pool", name)
+
+
+# -- the undo of the creating verbs ---------------------------------------------------------------------
+class _Exploded(Exception):
+    pass
+
+
+def _explode(_action):
+    raise _Exploded("a later step failed")
+
+
+def _apply_then_fail(client, wanted):
+    """The plan the runner would apply for ``wanted``, followed by an action that fails."""
+    request = VolumeRequest.from_params(wanted, resolve_permissions(wanted))
+    plan = plan_volume(request, read_state(client, client.find_pool(request.pool), request, True))
+    plan.add(Action("explode", "volume", "elsewhere", "false"))
+    handlers = dict(VolumeHandlers(client, True).as_mapping(), explode=_explode)
+    verbs = dict(VERBS, explode=Verb("explode", Payload, KEPT))
+    with pytest.raises(ExecutionError) as error:
+        Executor(handlers, verbs, AuditLog("user", context=client.uri)).apply(plan)
+    return error.value
+
+
+def test_create_is_undone_by_deleting_the_volume(test_client, unique_name):
+    name = unique_name()
+    error = _apply_then_fail(test_client, params(name=name, capacity="1M"))
+    assert error.rolled_back == ["create default-pool/%s" % name] and not error.left_changes
+    assert not exists(test_client, "default-pool", name)
+
+
+def test_clone_is_undone_by_deleting_the_clone_only(test_client, unique_name):
+    source, clone = unique_name(), unique_name()
+    apply(params(name=source, capacity="1M"))
+    error = _apply_then_fail(test_client, params(name=clone, clone_from=source))
+    assert error.rolled_back == ["clone default-pool/%s" % clone] and not error.left_changes
+    assert not exists(test_client, "default-pool", clone) and exists(test_client, "default-pool", source)
+
+
+def test_delete_has_no_undo_and_leaves_changes(test_client, unique_name):
+    name = unique_name()
+    apply(params(name=name, capacity="1M"))
+    error = _apply_then_fail(test_client, params(name=name, state="absent"))
+    assert error.rolled_back == [] and error.left_changes
+    assert not exists(test_client, "default-pool", name)
+
+
+def test_chmod_has_no_undo_and_leaves_changes(test_client, file_pool, unique_name):
+    name = unique_name(".img")
+    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "wb") as image:
+        image.write(b"\0" * 512)
+    os.chmod(path, 0o600)
+    error = _apply_then_fail(test_client, params(pool=file_pool, name=name, mode="0644"))
+    assert error.rolled_back == [] and error.left_changes
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
