@@ -56,6 +56,12 @@ class Record:
             options = _take_options(cls, name)
             if name not in fields:
                 fields.append(name)
+            # A field declared again takes this class's options only (a secret stays hidden).
+            for chosen in (compared, shown):
+                if name in chosen:
+                    chosen.remove(name)
+            defaults.pop(name, None)
+            factories.pop(name, None)
             if options.factory is not None:
                 factories[name] = options.factory
             elif options.default is not _REQUIRED:

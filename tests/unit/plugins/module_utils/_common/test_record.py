@@ -184,9 +184,6 @@ def test_frozen_is_declared_per_class_not_inherited():
         Sealed("x").text = "y"
 
 
-@pytest.mark.xfail(strict=True, reason="Record: a subclass that declares a parent's field again lists it twice in "
-                                       "_compared/_shown, so its repr shows the field twice and in_repr=False on "
-                                       "the redeclared field does not hide it (a secret would show)")
 def test_a_redeclared_parent_field_takes_the_subclass_options():
     class Parent(Record):
         secret: str = ""
@@ -207,8 +204,6 @@ def test_a_redeclared_parent_field_takes_the_subclass_default():
     assert Bigger().size == 2 and Parent().size == 1 and Bigger._fields == ("size",)
 
 
-@pytest.mark.xfail(strict=True, reason="Record: a redeclared parent field is appended to _compared/_shown again "
-                                       "(repr shows 'size=2, size=2')")
 def test_a_redeclared_parent_field_is_shown_once():
     class Parent(Record):
         size: int = 1
