@@ -26,11 +26,9 @@ description:
 author:
   - remotevirt.install maintainers (@remotevirt)
 requirements:
-  - libvirt-python (Debian/Ubuntu C(python3-libvirt), Fedora/RHEL C(python3-libvirt)) on the host
-  - lxml (C(python3-lxml)) on the host
-  - libvirt 6.0 or newer on the host
   - libnfs-utils on the host, for install trees on NFS only
 extends_documentation_fragment:
+  - remotevirt.install.host
   - remotevirt.install.connection
   - remotevirt.install.audit
 attributes:
@@ -40,10 +38,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the guest's stored definition before and after, limited to the fields this module manages.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs on the libvirt host.
 options:
   name:
     description:

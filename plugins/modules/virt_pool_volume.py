@@ -19,11 +19,8 @@ description:
     on the host under the syslog identifier C(remotevirt).
 author:
   - remotevirt.install maintainers (@remotevirt)
-requirements:
-  - libvirt-python (Debian/Ubuntu C(python3-libvirt), Fedora/RHEL C(python3-libvirt)) on the host
-  - lxml (C(python3-lxml)) on the host
-  - libvirt 6.0 or newer on the host
 extends_documentation_fragment:
+  - remotevirt.install.host
   - remotevirt.install.connection
   - remotevirt.install.audit
 attributes:
@@ -33,10 +30,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the volume's XML (the fields a user can set) before and after.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs on the libvirt host.
 options:
   pool:
     description: Name of an existing, active storage pool.

@@ -20,9 +20,8 @@ description:
   - Never changes anything; it reports each guest's planned commands as a preview.
 author:
   - remotevirt.install maintainers (@remotevirt)
-requirements:
-  - libvirt-python and lxml on the host
 extends_documentation_fragment:
+  - remotevirt.install.host
   - remotevirt.install.connection
 attributes:
   check_mode:
@@ -31,10 +30,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing changes, so there is no diff.
-  platform:
-    support: full
-    platforms: posix
-    description: Runs on the libvirt host.
 options:
   guests:
     description:
