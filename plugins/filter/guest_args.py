@@ -54,11 +54,10 @@ from typing import Any, Dict, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
 
-MODULE_OPTIONS = frozenset((
-    "uri", "log_facility", "name", "state", "domain_type", "memory", "vcpus", "cpu", "machine", "arch", "firmware",
-    "secure_boot", "install", "disks", "networks", "graphics", "serial_log", "autostart", "wait", "wait_timeout",
-    "reinstall", "remove_storage", "validate_certs", "url_username", "url_password",
-))
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
+
+# The module's own declaration: an option added there is accepted here (and by the roles) at once.
+MODULE_OPTIONS = frozenset(guest_argument_spec())
 MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args", "pxe", "boot_dir")
 
 

@@ -58,7 +58,6 @@ def volume_params(**overrides):
     return base
 
 
-
 def volume_path(client, pool, name):
     return client.describe_volume(client.find_volume(client.find_pool(pool), name)).path
 

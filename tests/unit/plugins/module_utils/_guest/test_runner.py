@@ -18,6 +18,7 @@ from runner_params import POOL, disk, guest, install, network, params
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
 from runner_params import half_made_download, volume_params, volume_path
 
+
 def verbs(result):
     return [step["action"] for step in result["plan"]]
 
