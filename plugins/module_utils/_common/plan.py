@@ -59,7 +59,7 @@ class Action(Record):
     kind: str
     name: str
     command_line: str
-    payload: Payload = Field(Payload(), compare=False, in_repr=False)
+    payload: Payload = Field(default=Payload(), compare=False, in_repr=False)
     destructive: bool = False
 
     def summary(self) -> Dict[str, Any]:

@@ -11,7 +11,7 @@ and shares the generic methods below::
     class Graphics(Record):
         type: str
         listen: str = "127.0.0.1"
-        password: Optional[str] = Field(None, in_repr=False)
+        password: Optional[str] = Field(default=None, in_repr=False)
 
 Records are built positionally or by keyword, compare and hash by value, show a dataclass-like
 repr, are immutable (unless declared with ``frozen=False``) and copy with ``with_changes``.
@@ -19,25 +19,43 @@ repr, are immutable (unless declared with ``frozen=False``) and copy with ``with
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Tuple, TypeVar
+
+# Type checkers read a Record subclass as a dataclass (its constructor's signature, frozen fields);
+# at runtime the decorator does nothing, and typing_extensions is not needed on hosts.
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**_options: Any) -> Callable[[type], type]:
+        return lambda cls: cls
 
 RecordT = TypeVar("RecordT", bound="Record")
 
 _REQUIRED = object()  # marks a field without a default
 
 
-class Field:
-    """A field's default when a plain ``name: type = default`` is not enough: a ``factory``
-    for mutable defaults, or the field left out of equality (``compare``) or repr (``in_repr``)."""
+class _FieldOptions:
+    """What ``Field()`` declared for one field."""
 
-    def __init__(self, default: Any = _REQUIRED, factory: Optional[Callable[[], Any]] = None,
-                 compare: bool = True, in_repr: bool = True) -> None:
+    def __init__(self, default: Any, factory: Optional[Callable[[], Any]], compare: bool, in_repr: bool) -> None:
         self.default = default
         self.factory = factory
         self.compare = compare
         self.in_repr = in_repr
 
 
+def Field(default: Any = _REQUIRED, factory: Optional[Callable[[], Any]] = None,
+          compare: bool = True, in_repr: bool = True) -> Any:
+    """A field's default when a plain ``name: type = default`` is not enough: a ``factory``
+    for mutable defaults, or the field left out of equality (``compare``) or repr (``in_repr``).
+
+    Typed to return ``Any``, as ``dataclasses.field`` is, so ``password: Optional[str] =
+    Field(default=None, in_repr=False)`` type-checks (the class attribute is replaced by its
+    default). Give ``default`` by keyword: type checkers read only keywords of a field specifier."""
+    return _FieldOptions(default, factory, compare, in_repr)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(Field,))
 class Record:
     """Base of value objects: the annotated class attributes are the fields, parents' first."""
 
@@ -73,7 +91,7 @@ class Record:
         cls._fields, cls._compared, cls._shown = tuple(fields), tuple(compared), tuple(shown)
         cls._defaults, cls._factories, cls._frozen = defaults, factories, frozen
         if not frozen:
-            cls.__hash__ = None  # mutable, so unhashable like a mutable dataclass
+            setattr(cls, "__hash__", None)  # mutable, so unhashable like a mutable dataclass
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)
@@ -136,11 +154,11 @@ def _own_field_names(cls: type) -> Tuple[str, ...]:
     return tuple(name for name, annotation in annotations.items() if "ClassVar" not in str(annotation))
 
 
-def _take_options(cls: type, name: str) -> Field:
+def _take_options(cls: type, name: str) -> _FieldOptions:
     """The options of field ``name``; a Field class attribute is replaced by its plain default, as dataclasses do."""
     value = cls.__dict__.get(name, _REQUIRED)
-    if not isinstance(value, Field):
-        return Field(value)
+    if not isinstance(value, _FieldOptions):
+        return _FieldOptions(value, None, True, True)
     if value.default is _REQUIRED:
         delattr(cls, name)
     else:

@@ -35,8 +35,8 @@ class Kickstart(Payload):
     """Where a kickstart that travels inside the initrd comes from: inline ``content``, a ``url``
     the host fetches (it carries credentials), or a ``path`` on the host."""
 
-    content: Optional[str] = Field(None, in_repr=False)
-    url: Optional[str] = Field(None, in_repr=False)
+    content: Optional[str] = Field(default=None, in_repr=False)
+    url: Optional[str] = Field(default=None, in_repr=False)
     path: Optional[str] = None
 
 
@@ -47,7 +47,7 @@ class FetchPayload(Payload):
     source: str = Field(in_repr=False)
     target: str
     username: Optional[str] = None
-    password: Optional[str] = Field(None, in_repr=False)
+    password: Optional[str] = Field(default=None, in_repr=False)
     inject_name: Optional[str] = None
     kickstart: Optional[Kickstart] = None
 
@@ -63,7 +63,7 @@ class DefinePayload(GuestTarget):
     domain: Domain
     new: bool
     previous: Optional[Domain] = None
-    previous_xml: Optional[str] = Field(None, in_repr=False)
+    previous_xml: Optional[str] = Field(default=None, in_repr=False)
 
 
 class InstallPayload(GuestTarget):

@@ -54,12 +54,12 @@ class InstallRequest(Record):
     cdrom: Optional[MediaRef] = None
     location: Optional[str] = None
     kickstart: Optional[str] = None
-    kickstart_content: Optional[str] = Field(None, in_repr=False)
+    kickstart_content: Optional[str] = Field(default=None, in_repr=False)
     extra_args: Optional[str] = None
     boot_dir: str = DEFAULT_BOOT_DIR
     # Credentials for install.location (the host's own reads of the tree), never for the kickstart.
     url_username: Optional[str] = None
-    url_password: Optional[str] = Field(None, in_repr=False)
+    url_password: Optional[str] = Field(default=None, in_repr=False)
 
     @property
     def kickstart_on_host(self) -> bool:

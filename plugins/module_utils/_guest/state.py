@@ -47,7 +47,7 @@ class GuestState(Record):
     """What the host has. ``existing`` is the persistent definition (secure XML), None if undefined."""
 
     existing: Optional[Domain] = None
-    existing_xml: Optional[str] = Field(None, in_repr=False)
+    existing_xml: Optional[str] = Field(default=None, in_repr=False)
     # A running guest of that name without a stored definition (started by hand, or an install
     # whose definition is gone): removed by state absent and by reinstall, refused otherwise.
     transient: bool = False

@@ -57,7 +57,7 @@ class UploadPayload(Payload):
     length: int
     checksum: Optional[Checksum] = None
     username: Optional[str] = None
-    password: Optional[str] = Field(None, in_repr=False)
+    password: Optional[str] = Field(default=None, in_repr=False)
 
 
 class ResizePayload(Payload):

@@ -48,7 +48,7 @@ class UrlAccess(Record):
 
     validate_certs: bool = True
     username: Optional[str] = None
-    password: Optional[str] = Field(None, in_repr=False)
+    password: Optional[str] = Field(default=None, in_repr=False)
 
     @classmethod
     def from_params(cls, params: Any) -> "UrlAccess":

@@ -87,7 +87,7 @@ class VolumeRequest(Record):
     source_url: Optional[str] = None
     checksum: Optional[Checksum] = None
     url_username: Optional[str] = None
-    url_password: Optional[str] = Field(None, in_repr=False)
+    url_password: Optional[str] = Field(default=None, in_repr=False)
     permissions: Permissions = Permissions()
     allow_shrink: bool = False
     overcommit: bool = False

@@ -194,7 +194,7 @@ class Graphics(XmlObject):
     type: str
     listen: str = "127.0.0.1"
     port: Optional[int] = None
-    password: Optional[str] = Field(None, in_repr=False)
+    password: Optional[str] = Field(default=None, in_repr=False)
 
     def to_element(self, show_password: bool = True) -> Any:
         graphics = etree.Element("graphics", type=self.type)

@@ -221,3 +221,15 @@ def test_copies_and_pickles_are_equal():
     deep = copy.deepcopy(console)
     assert deep == console and deep.cards is not console.cards
     assert pickle.loads(pickle.dumps(console)) == console
+
+
+def test_a_field_default_given_by_keyword_is_the_same_as_given_positionally():
+    """``Field(default=None)`` is the spelling type checkers read; both spellings mean one thing."""
+    class Keyword(Record):
+        secret: Optional[str] = Field(default=None, in_repr=False)
+
+    class Positional(Record):
+        secret: Optional[str] = Field(None, in_repr=False)
+
+    assert Keyword.secret is Positional.secret is None
+    assert repr(Keyword("s")).endswith("Keyword()") and Keyword().secret is None
