@@ -51,13 +51,13 @@ def _name_of(item: Any) -> Optional[str]:
 
 def _final_results(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str, Any]]) -> List[Mapping[str, Any]]:
     """Each guest's final result: the async job's when there was one, else the task's own."""
-    finished = {}
+    finished: Dict[str, Mapping[str, Any]] = {}
     for job in (jobs or {}).get("results", []) if isinstance(jobs, Mapping) else []:
         started = job.get("item") or {}
         name = _name_of(started.get("item"))
         if name:
             finished[name] = job
-    return [finished.get(_name_of(result.get("item")), result) for result in results]
+    return [finished.get(_name_of(result.get("item")) or "", result) for result in results]
 
 
 def _outcome(result: Mapping[str, Any]) -> str:

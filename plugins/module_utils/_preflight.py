@@ -7,7 +7,7 @@ then what the guests need together is compared with what the host has. Nothing i
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import (
@@ -128,7 +128,7 @@ class Preflight:
             self._starting.append((name, request.memory or kept or DEFAULT_MEMORY))
         return plan
 
-    def _check_space(self, planned: List[Tuple[Mapping[str, Any], Plan]]) -> None:
+    def _check_space(self, planned: Sequence[Tuple[Mapping[str, Any], Plan]]) -> None:
         """New volumes of all guests together must fit their pools (each one alone was checked)."""
         needed: Dict[str, List[Tuple[str, int]]] = {}
         for params, plan in planned:

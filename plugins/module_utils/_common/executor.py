@@ -63,8 +63,11 @@ class Executor:
         for action in plan.actions:
             verb = self.verbs.get(action.verb)
             handler = self.handlers.get(action.verb)
-            mismatch = self._mismatch(action, verb, handler)
-            if mismatch:  # a planner/handler mismatch is a bug: refuse before touching anything more
+            # A planner/handler mismatch is a bug: refuse before touching anything more.
+            if verb is None or handler is None:
+                raise self._failure(action, LookupError("no handler for %r" % action.verb), undo_stack, irreversible)
+            mismatch = self._payload_mismatch(action, verb)
+            if mismatch:
                 raise self._failure(action, LookupError(mismatch), undo_stack, irreversible)
             self.audit.started(action)
             try:
@@ -88,9 +91,7 @@ class Executor:
                 irreversible.append(action)
 
     @staticmethod
-    def _mismatch(action: Action, verb: Optional[Verb], handler: Optional[Handler]) -> Optional[str]:
-        if verb is None or handler is None:
-            return "no handler for %r" % action.verb
+    def _payload_mismatch(action: Action, verb: Verb) -> Optional[str]:
         if not isinstance(action.payload, verb.payload):
             return "%s needs a %s, not a %s" % (action.verb, verb.payload.__name__, type(action.payload).__name__)
         return None

@@ -69,6 +69,8 @@ class RemotevirtModule(AnsibleModule):
     them as soon as the parameters are read, before validation can fail.
     """
 
+    params: Dict[str, Any]  # AnsibleModule's, declared for type checkers: this class swaps it while logging
+
     def __init__(self, *args: Any, secrets: Optional[SecretFinder] = None, **kwargs: Any) -> None:
         self._find_secrets = secrets
         self.raw_params: Dict[str, Any] = {}

@@ -37,6 +37,7 @@ def bridge_name_problem(name: object, what: str) -> str:
     problem = name_problem(name, what)
     if problem:
         return problem
+    assert isinstance(name, str)  # name_problem refuses anything that is not a string
     if len(name) > MAX_BRIDGE_BYTES:
         return "%s name %r is longer than the kernel's %d bytes for an interface" % (what, name, MAX_BRIDGE_BYTES)
     if ":" in name:

@@ -59,7 +59,9 @@ class Action(Record):
     kind: str
     name: str
     command_line: str
-    payload: Payload = Field(default=Payload(), compare=False, in_repr=False)
+    # Any, so a handler reads it as its verb's payload type (``payload: CreatePayload =
+    # action.payload``): the executor checks that type against the verb before the handler runs.
+    payload: Any = Field(default=Payload(), compare=False, in_repr=False)
     destructive: bool = False
 
     def summary(self) -> Dict[str, Any]:

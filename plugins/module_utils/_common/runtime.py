@@ -8,7 +8,7 @@ facts several runners read (local URI, active pools, backing files)."""
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Type
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
@@ -28,7 +28,7 @@ def connected(uri: str) -> Iterator[Client]:
         client.close()
 
 
-def reported_errors() -> Tuple[type, ...]:
+def reported_errors() -> Tuple[Type[BaseException], ...]:
     """Errors a run reports as its failure message. Evaluated only while an exception is handled."""
     # Imported here: only downloads raise DownloadError, only real runs take locks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError

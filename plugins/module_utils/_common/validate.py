@@ -214,7 +214,9 @@ def scheme_of(text: str) -> Optional[str]:
 
 def has_scheme(text: Optional[str], schemes: Tuple[str, ...]) -> bool:
     """Whether ``text`` is a URL of one of ``schemes``, compared case-insensitively (RFC 3986)."""
-    return bool(text) and scheme_of(text) in schemes
+    if not text:
+        return False
+    return scheme_of(text) in schemes
 
 
 def with_lower_scheme(url: str) -> str:

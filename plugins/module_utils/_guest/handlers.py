@@ -102,6 +102,7 @@ class GuestHandlers:
         if kickstart.url is not None:
             access = download.UrlAccess(validate_certs=self.validate_certs)
             return b"".join(download.stream(kickstart.url, hashlib.sha256(), access, limit=KICKSTART_LIMIT))
+        assert kickstart.path is not None  # the planner fills in exactly one of content, url and path
         with open(kickstart.path, "rb") as source:
             return source.read()
 
@@ -130,6 +131,8 @@ class GuestHandlers:
             if previous_xml is None:
                 return lambda: self.client.undefine_domain(domain)
         else:
+            # A changed guest (not new) exists: the planner passes what it read of it, as XML and as read.
+            assert previous_xml is not None and payload.previous is not None
             self.client.define_domain(patch_definition(previous_xml, payload.previous, payload.domain))
         return lambda: self.client.define_domain(previous_xml)
 
@@ -194,13 +197,16 @@ class GuestHandlers:
 
 # Paused or stopped for these reasons, an install does not go on by itself (KVM listed but not
 # usable pauses a guest at once with reason "unknown").
-_STUCK = {"paused": ("unknown", "ioerror", "watchdog", "crashed", "postcopy failed"),
-          "shut off": ("crashed", "failed"), "crashed": None}
+# None: stuck whatever the reason.
+_STUCK: Dict[str, Optional[Tuple[str, ...]]] = {
+    "paused": ("unknown", "ioerror", "watchdog", "crashed", "postcopy failed"),
+    "shut off": ("crashed", "failed"), "crashed": None}
 
 
 def _install_ended(name: str, state: str, reason: str) -> bool:
     """True when the install powered the guest off; raises when it cannot finish by itself."""
-    if state in _STUCK and (_STUCK[state] is None or reason in _STUCK[state]):
+    stuck_reasons = _STUCK.get(state, ())
+    if stuck_reasons is None or reason in stuck_reasons:
         raise LibvirtError("wait for guest", name, "the install stopped: the guest is %s (reason: %s); see "
                            "/var/log/libvirt/qemu/%s.log on the host. A guest of domain_type kvm that pauses at once "
                            "means the host lists KVM but cannot run it: reinstall with domain_type: qemu"

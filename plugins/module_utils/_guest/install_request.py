@@ -70,7 +70,7 @@ class InstallRequest(Record):
     def kickstart_fetched(self) -> bool:
         """A kickstart URL with credentials: the host downloads it and puts it into the initrd, so the
         credentials never reach the guest's kernel command line (readable by any libvirt client)."""
-        return (bool(self.kickstart) and has_scheme(self.kickstart, ("http", "https", "ftp"))
+        return (self.kickstart is not None and has_scheme(self.kickstart, ("http", "https", "ftp"))
                 and any(True for _secret in url_secrets(self.kickstart)))
 
     @property

@@ -163,7 +163,7 @@ class VolumeHandlers:
         path = self._local_file(volume)
         record = download.read_digest_record(path) if path else None
         self.client.resize_volume(volume, payload.capacity, shrink=payload.shrink)
-        if record is not None and record.current and record.length is not None and not payload.shrink:
+        if path and record is not None and record.current and record.length is not None and not payload.shrink:
             # Growing keeps the downloaded bytes: their digest stays valid for the grown file.
             download.remember_digest(path, record.algorithm, record.digest, record.length)
         return None

@@ -25,7 +25,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import RAW_FORMATS, VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
+    RAW_FORMATS,
+    VolumeRef,
+    VolumeRequest,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 
@@ -35,7 +39,7 @@ def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
         return _plan_absent(request, state)
     if state.existing is None:
         return _plan_new(request, state)
-    return _plan_existing(request, state)
+    return _plan_existing(request, state, state.existing)
 
 
 def managed_view(volume: Volume) -> Volume:
@@ -74,10 +78,17 @@ def _plan_new(request: VolumeRequest, state: VolumeState) -> Plan:
         raise PlanError("volume %s does not exist; set capacity, clone_from, backing_volume or source_url to create it"
                         % request.label)
     if request.source_url:
-        return _plan_download(request, state)
+        return _plan_download(request, state, request.source_url)
     if request.clone_from:
-        return _plan_clone(request, state)
+        return _plan_clone(request, state, request.clone_from, _origin(state, request.clone_from, "clone_from"))
     return _plan_create(request, state)
+
+
+def _origin(state: VolumeState, ref: VolumeRef, what: str) -> Volume:
+    """The clone or backing source the runner described (it refuses a missing one as it reads the host)."""
+    if state.origin is None:
+        raise PlanError("%s volume %s does not exist" % (what, ref.label))
+    return state.origin
 
 
 def _default_format(request: VolumeRequest, pool: Pool) -> Optional[str]:
@@ -176,7 +187,8 @@ def _permission_commands(path: Optional[str], permissions: Permissions) -> str:
 def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     pool = state.pool
     _check_permissions(request, pool)
-    backing = state.origin if request.backing_volume else None
+    ref = request.backing_volume
+    backing = _origin(state, ref, "backing_volume") if ref is not None else None
     fmt = "qcow2" if backing else _default_format(request, pool)
     if request.preallocation == "metadata" and fmt != "qcow2":
         raise PlanError("preallocation=metadata applies to qcow2 volumes only")
@@ -184,9 +196,9 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     if backing and capacity_reached(pool, fmt, capacity, backing.capacity):
         capacity = backing.capacity  # the base's own size, which a request in other units rounds to
     capacity = stored_capacity(pool, fmt, capacity, creating=True)
-    if backing and capacity < backing.capacity:
+    if ref is not None and backing is not None and capacity < backing.capacity:
         raise PlanError("capacity %s is smaller than backing volume %s (%s)"
-                        % (format_size(capacity), request.backing_volume.label, format_size(backing.capacity)))
+                        % (format_size(capacity), ref.label, format_size(backing.capacity)))
     allocation = _allocation_for(request, capacity)
     _check_space(request, pool, capacity, allocation, "volume %s" % request.label)
     volume = Volume(
@@ -203,8 +215,8 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     return plan
 
 
-def _plan_clone(request: VolumeRequest, state: VolumeState) -> Plan:
-    pool, source, ref = state.pool, state.origin, request.clone_from
+def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, source: Volume) -> Plan:
+    pool = state.pool
     _check_permissions(request, pool)
     fmt = request.format or source.format
     capacity = request.capacity if request.capacity is not None else source.capacity
@@ -233,18 +245,12 @@ def _plan_clone(request: VolumeRequest, state: VolumeState) -> Plan:
     return plan
 
 
-def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
+def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
     pool = state.pool
     _check_permissions(request, pool)
     size = state.download_size
-    if size is None and request.capacity is None:
-        raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
-                        % redact_url(request.source_url))
-    if size is not None and request.capacity is not None and request.capacity < size:
-        raise PlanError("capacity %s is smaller than the %s that %s holds; a download is never cut short"
-                        % (format_size(request.capacity), format_size(size), redact_url(request.source_url)))
+    initial = _download_length(request, size)
     fmt = request.format or "raw"
-    initial = size if size is not None else request.capacity
     _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
     volume = Volume(name=request.name, capacity=initial, format=fmt, allocation=0, permissions=request.permissions,
                     path=predicted_path(pool, request.name))
@@ -257,21 +263,34 @@ def _plan_download(request: VolumeRequest, state: VolumeState) -> Plan:
     marks = state.local and pool.holds_files
     plan.add(Action(CREATE, "volume", request.label, _create_command(request, volume, False),
                     CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)))
-    plan.add(_upload_action(request, fmt, size, initial))
+    plan.add(_upload_action(request, url, fmt, size, initial))
     if grown is not None:
         plan.add(_resize_action(request, grown, shrink=False))
     return plan
 
 
-def _upload_action(request: VolumeRequest, fmt: str, size: Optional[int], length: int) -> Action:
+def _download_length(request: VolumeRequest, size: Optional[int]) -> int:
+    """The bytes a new volume for a download starts with: what the server reports, else the capacity asked for."""
+    if size is None:
+        if request.capacity is None:
+            raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
+                            % redact_url(request.source_url))
+        return request.capacity
+    if request.capacity is not None and request.capacity < size:
+        raise PlanError("capacity %s is smaller than the %s that %s holds; a download is never cut short"
+                        % (format_size(request.capacity), format_size(size), redact_url(request.source_url)))
+    return size
+
+
+def _upload_action(request: VolumeRequest, url: str, fmt: str, size: Optional[int], length: int) -> Action:
     # The URL's credentials are masked on the command line; the payload keeps them for the download.
     curl = ["curl", "-fsSL"] + (["-u", request.url_username] if request.url_username else [])
-    command = shell(*curl, redact_url(request.source_url)) + " | " + shell(
+    command = shell(*curl, redact_url(url)) + " | " + shell(
         "virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
     if request.checksum:
         command += "  # expect %s" % request.checksum.text
     return Action(UPLOAD, "volume", request.label, command,
-                  UploadPayload(pool=request.pool, volume=request.name, url=request.source_url, format=fmt, size=size,
+                  UploadPayload(pool=request.pool, volume=request.name, url=url, format=fmt, size=size,
                                 length=length, checksum=request.checksum, username=request.url_username,
                                 password=request.url_password))
 
@@ -286,8 +305,7 @@ def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Actio
 
 
 # -- existing volume ---------------------------------------------------------------------------
-def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
-    existing = state.existing
+def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume) -> Plan:
     if state.incomplete:
         return _plan_resumed_download(request, state)
     if request.format and existing.format and request.format != existing.format:
@@ -297,7 +315,9 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
     if request.backing_volume and state.origin is not None and existing.backing_path != state.origin.path:
         raise PlanError("volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
                         % (request.label, existing.backing_path or "nothing", request.backing_volume.label))
-    if request.checksum and state.content_digest and state.content_digest != request.checksum.digest:
+    # A checksum comes with a source_url (the request refuses one without it).
+    if (request.checksum and request.source_url and state.content_digest
+            and state.content_digest != request.checksum.digest):
         if not request.replace_content:
             raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set replace_content: "
                             "true to replace it with %s" % (request.label, request.checksum.algorithm,
@@ -306,19 +326,21 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
         if state.users or state.dependents:
             raise PlanError("volume %s exists with different content than checksum %s, but it %s: it is never "
                             "replaced while in use" % (request.label, request.checksum.text, depended_on(state)))
-        return _plan_replace(request, state)
+        return _plan_replace(request, state, request.source_url)
     plan = Plan(before=managed_view(existing).to_xml())
     target = existing
     if request.capacity is not None and not capacity_reached(state.pool, existing.format, request.capacity,
                                                              target.capacity):
-        target = _plan_capacity_change(request, state, target, plan)
+        target = _plan_capacity_change(request, state, target, request.capacity, plan)
     wanted = request.permissions
     if not wanted.is_empty() and not wanted.covers(existing.permissions):
         _check_permissions(request, state.pool)
         if not state.local:
             raise PlanError("mode, owner and group of an existing volume can only be changed through a local URI "
                             "(the module runs on the host that holds the file)")
-        plan.add(_chmod_action(request, existing))
+        if not existing.path:
+            raise PlanError("volume %s has no file that mode, owner and group could be set on" % request.label)
+        plan.add(_chmod_action(request, existing.path))
         target = target.with_changes(permissions=Permissions(
             mode=wanted.mode or existing.permissions.mode,
             owner=existing.permissions.owner if wanted.owner is None else wanted.owner,
@@ -330,24 +352,25 @@ def _plan_existing(request: VolumeRequest, state: VolumeState) -> Plan:
     return plan
 
 
-def _plan_replace(request: VolumeRequest, state: VolumeState) -> Plan:
+def _plan_replace(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
     """Delete the volume and download it again: refilling in place could leave old bytes behind."""
     delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
     refill = _plan_download(request, VolumeState(pool=state.pool, download_size=state.download_size,
-                                                 local=state.local))
+                                                 local=state.local), url)
     return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
 
 
 def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
     """A volume an earlier run was still filling from its URL when it was stopped: never accepted,
     deleted and downloaded again (or refused, when the task cannot say how to refill it)."""
-    if not request.source_url:
+    url = request.source_url
+    if not url:
         raise PlanError("volume %s is a download that never finished (an earlier run was stopped while filling it); "
                         "run the task that downloads it again, or delete it with state: absent" % request.label)
     if state.users or state.dependents:
         raise PlanError("volume %s is a download that never finished, and it %s; detach it first (or delete it with "
                         "state: absent and delete_in_use: true)" % (request.label, depended_on(state)))
-    plan = _plan_replace(request, state)
+    plan = _plan_replace(request, state, url)
     delete = plan.actions[0]
     # Deleting a half-made download destroys nothing of value.
     plan.actions[0] = delete.with_changes(destructive=False,
@@ -355,12 +378,13 @@ def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
     return plan
 
 
-def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, plan: Plan) -> Volume:
-    wanted = stored_capacity(state.pool, current.format, request.capacity, creating=False)
+def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, capacity: int,
+                          plan: Plan) -> Volume:
+    wanted = stored_capacity(state.pool, current.format, capacity, creating=False)
     if wanted < current.capacity:
         if not request.allow_shrink:
             raise PlanError("volume %s is %s; shrinking it to %s can destroy data: set allow_shrink: true to do it"
-                            % (request.label, format_size(current.capacity), format_size(request.capacity)))
+                            % (request.label, format_size(current.capacity), format_size(capacity)))
         plan.add(_resize_action(request, wanted, shrink=True))
         return current.with_changes(capacity=wanted)
     _check_space(request, state.pool, wanted - current.capacity, 0, "growing %s by" % request.label)
@@ -368,8 +392,8 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
     return current.with_changes(capacity=wanted)
 
 
-def _chmod_action(request: VolumeRequest, existing: Volume) -> Action:
-    command = _permission_commands(existing.path, request.permissions)[len(" && "):]
+def _chmod_action(request: VolumeRequest, path: str) -> Action:
+    command = _permission_commands(path, request.permissions)[len(" && "):]
     return Action(CHMOD, "volume", request.label, command,
-                  ChmodPayload(path=existing.path, mode=request.permissions.mode, owner=request.permissions.owner,
+                  ChmodPayload(path=path, mode=request.permissions.mode, owner=request.permissions.owner,
                                group=request.permissions.group))

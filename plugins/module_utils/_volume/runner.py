@@ -31,7 +31,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRef, VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
+    Checksum,
+    VolumeRef,
+    VolumeRequest,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 
@@ -109,7 +113,7 @@ def file_is_incomplete(path: str) -> bool:
 
 def is_incomplete(described: Volume, local: bool) -> bool:
     """Whether the volume's file still carries the mark of a download that never finished."""
-    return bool(local and described.path) and file_is_incomplete(described.path)
+    return bool(local and described.path and file_is_incomplete(described.path))
 
 
 def refuse_incomplete_file(path: str, what: str) -> None:
@@ -125,25 +129,26 @@ def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
         refuse_incomplete_file(described.path, what)
 
 
-def _digest_state(client: Client, volume: Any, request: VolumeRequest, state: VolumeState, access: Any) -> VolumeState:
+def _digest_state(client: Client, volume: Any, existing: Volume, checksum: Checksum, url: str,
+                  request: VolumeRequest, state: VolumeState, access: Any) -> VolumeState:
+    """``state`` with the digest of the existing volume, and what replacing it needs when it differs."""
     # Imported here: only downloads use it (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
-    existing = state.existing
-    algorithm = request.checksum.algorithm
+    algorithm = checksum.algorithm
     digest = existing_digest(client, volume, existing, algorithm)
     size = None
-    if digest != request.checksum.digest and _local_file(existing) is None:
+    if digest != checksum.digest and _local_file(existing) is None:
         # Without a remembered length, a volume grown after its download verifies by the prefix
         # the server still serves.
-        size = download.probe_size(request.source_url, access)
+        size = download.probe_size(url, access)
         if size is not None and size < existing.capacity:
             digest = existing_digest(client, volume, existing, algorithm, size)
     state = state.with_changes(content_digest=digest)
-    if digest != request.checksum.digest and request.replace_content:
-        state = with_dependents(client, state)
+    if digest != checksum.digest and request.replace_content:
+        state = with_dependents(client, state, existing)
         if size is None:
-            size = download.probe_size(request.source_url, access)
+            size = download.probe_size(url, access)
         state = state.with_changes(download_size=size)
     return state
 
@@ -158,9 +163,9 @@ def needed_by(client: Client, pool_name: str, volume_name: str, path: Optional[s
     return tuple(user for user in users if user != guest), tuple(backed)
 
 
-def with_dependents(client: Client, state: VolumeState) -> VolumeState:
-    """``state`` with the guests and volumes that need its existing volume."""
-    users, dependents = needed_by(client, state.pool.name, state.existing.name, state.existing.path)
+def with_dependents(client: Client, state: VolumeState, existing: Volume) -> VolumeState:
+    """``state`` with the guests and volumes that need its ``existing`` volume."""
+    users, dependents = needed_by(client, state.pool.name, existing.name, existing.path)
     return state.with_changes(users=users, dependents=dependents)
 
 
@@ -172,27 +177,28 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     local = is_local_uri(client.uri)
     state = VolumeState(pool=described_pool, existing=existing, local=local)
     if request.state == "absent":
-        return with_dependents(client, state) if existing is not None else state
+        return with_dependents(client, state, existing) if existing is not None else state
     if existing is not None and is_incomplete(existing, local):
         state = state.with_changes(incomplete=True)
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"
         state = state.with_changes(origin=_described_origin(client, pool, origin_ref, what))
-    if request.source_url:
+    url = request.source_url
+    if url:
         # Imported here: only downloads use it (import cost on every task).
         from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
         access = download.UrlAccess(validate_certs=validate_certs, username=request.url_username,
                                     password=request.url_password)
         if existing is None:
-            state = state.with_changes(download_size=download.probe_size(request.source_url, access))
+            state = state.with_changes(download_size=download.probe_size(url, access))
         elif state.incomplete:
             # A half-made download is replaced, unless a guest or another volume needs it.
-            state = with_dependents(client, state)
-            state = state.with_changes(download_size=download.probe_size(request.source_url, access))
+            state = with_dependents(client, state, existing)
+            state = state.with_changes(download_size=download.probe_size(url, access))
         elif request.checksum:
-            state = _digest_state(client, volume, request, state, access)
+            state = _digest_state(client, volume, existing, request.checksum, url, request, state, access)
     return state
 
 
@@ -236,7 +242,10 @@ def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan,
         return {}
     if check_mode or not plan.changed:
         if not plan.changed:
+            # A volume that is missing is created (a change) or refused, so an unchanged one exists.
+            assert state.existing is not None
             return state.existing.facts(request.pool)
+        assert plan.after is not None  # plans for state: present always show the volume after
         predicted = Volume.from_xml(plan.after)
         path = state.existing.path if state.existing else None
         return predicted.with_changes(path=path or predicted_path(state.pool, request.name), key=None).facts(request.pool)

@@ -14,7 +14,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes i
 try:
     from lxml import etree
 except ImportError:  # reported by the module through missing_required_lib
-    etree = None
+    # None only on a host without lxml, where the module fails before any builder runs.
+    etree = None  # type: ignore[assignment]
     LXML_IMPORT_ERROR: Optional[str] = traceback.format_exc()
 else:
     LXML_IMPORT_ERROR = None

@@ -365,10 +365,11 @@ def patch_definition(previous_xml: str, previous: Domain, wanted: Domain) -> str
     collection does not manage), so a changed guest keeps its hardware layout.
     """
     root = parse(previous_xml)
-    if wanted.memory != previous.memory:
+    # None leaves a field to libvirt (see Domain): what the guest has stays.
+    if wanted.memory is not None and wanted.memory != previous.memory:
         for tag in ("memory", "currentMemory"):
             _set_child_text(root, tag, str(wanted.memory // 1024), unit="KiB")
-    if wanted.vcpus != previous.vcpus:
+    if wanted.vcpus is not None and wanted.vcpus != previous.vcpus:
         _set_child_text(root, "vcpu", str(wanted.vcpus))
     if wanted.cpu_mode != previous.cpu_mode:
         for cpu in root.findall("cpu"):
