@@ -72,6 +72,7 @@ def install_definition(request: GuestRequest, state: GuestState, final: Domain) 
         return install.with_changes(os=final.os.with_changes(boot=("network", "hd")))
     if method == "cdrom":
         media = request.install.cdrom
+        assert media is not None  # the request refuses install method cdrom without install.cdrom
         bus = cdrom_bus(final.os.machine)
         cdrom = Disk(target=next_target(bus, [disk.target for disk in final.disks]), bus=bus, device="cdrom",
                      pool=media.pool, volume=media.volume, path=media.path, format=state.media_format)

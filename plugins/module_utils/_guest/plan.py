@@ -74,17 +74,17 @@ def plan_guest(request: GuestRequest, state: GuestState) -> Plan:
     if state.existing is None:
         return _plan_new(request, state, Plan())
     if request.reinstall:
-        return _plan_reinstall(request, state)
-    return _plan_existing(request, state)
+        return _plan_reinstall(request, state, state.existing)
+    return _plan_existing(request, state, state.existing)
 
 
-def _plan_reinstall(request: GuestRequest, state: GuestState) -> Plan:
+def _plan_reinstall(request: GuestRequest, state: GuestState, existing: Domain) -> Plan:
     """Destroy the running guest, then install it again under its stored identity.
 
     The stored definition is replaced, not undefined: UUID, MACs and the NVRAM file stay, and if
     the new install cannot start, the previous definition is put back.
     """
-    plan = Plan(before=_shown(state.existing))
+    plan = Plan(before=_shown(existing))
     if state.active:
         plan.add(_destroy_action(request.name))
     return _plan_new(request, state.with_changes(active=False), plan)
@@ -127,12 +127,15 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
     """Volume actions for the guest's disks (create, grow) and the disks as the guest sees them."""
     disks = []
     for disk, disk_state in zip(request.disks or (), state.disks):
+        assert disk.target is not None  # the request fills in the target of every disk it reads
         if disk.path:
             disks.append(Disk(target=disk.target, bus=disk.bus, path=disk.path,
                               format=_path_disk_format(disk, disk_state, state.existing),
                               block=disk_state.format == "block"))
             continue
-        disks.append(_plan_volume_disk(disk, disk_state.volume, plan, _stored_format(disk, state.existing)))
+        assert disk_state.volume is not None  # the runner reads the volume of every disk given by pool and volume
+        disks.append(_plan_volume_disk(disk, disk.target, disk_state.volume, plan,
+                                       _stored_format(disk, state.existing)))
     return in_canonical_order(disks)
 
 
@@ -168,13 +171,13 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
     return "raw"
 
 
-def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], plan: Plan,
+def _plan_volume_disk(disk: DiskRequest, target: str, volume_state: VolumeState, plan: Plan,
                       stored_format: Optional[str]) -> Disk:
     volume_request = disk.volume_request()
     if stored_format is not None:
         # An attached disk is compared with its definition, never with libvirt's probe of the file.
         volume_request = volume_request.with_changes(format=None)
-    existing = volume_state.existing if volume_state else None
+    existing = volume_state.existing
     if existing is None and disk.size is None:
         raise PlanError("%s: volume %s does not exist; give size to create it" % (disk.label, volume_request.label))
     if (existing is not None and disk.size is not None and disk.size < existing.capacity
@@ -188,7 +191,7 @@ def _plan_volume_disk(disk: DiskRequest, volume_state: Optional[VolumeState], pl
     plan.actions.extend(volume_plan.actions)
     fmt = disk.format or stored_format or (existing.format if existing is not None
                                            else _planned_format(volume_plan.after))
-    return Disk(target=disk.target, bus=disk.bus, pool=disk.pool, volume=disk.volume,
+    return Disk(target=target, bus=disk.bus, pool=disk.pool, volume=disk.volume,
                 format="raw" if fmt in (None, "iso") else fmt)
 
 
@@ -240,6 +243,7 @@ def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) 
 def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
     kernel, initrd = boot_files(request)
     tree = state.tree
+    assert tree is not None  # the runner finds the tree of every location install, or refuses it
     install = request.install
     for kind, source, target in (("kernel", tree.kernel, kernel), ("initrd", tree.initrd, initrd)):
         command = _fetch_command(source, target, install.url_username)
@@ -297,8 +301,8 @@ def _check_fixed_fields(request: GuestRequest, actual: Domain) -> None:
                         "it again" % (request.name, "; ".join(fixed)))
 
 
-def _plan_existing(request: GuestRequest, state: GuestState) -> Plan:
-    actual = state.existing.with_changes(disks=in_canonical_order(state.existing.disks))
+def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -> Plan:
+    actual = existing.with_changes(disks=in_canonical_order(existing.disks))
     _check_fixed_fields(request, actual)
     plan = Plan(before=_shown(actual))
     disks = _plan_disks(request, state, plan) if request.disks is not None else None

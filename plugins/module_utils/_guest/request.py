@@ -153,7 +153,9 @@ class GuestRequest(Record):
     def _check_media_is_no_disk(self) -> None:
         """The install cdrom is read-only media; as a disk too, the guest would write to it."""
         media = self.install.cdrom
-        for disk in self.disks or () if media is not None else ():
+        if media is None:
+            return
+        for disk in self.disks or ():
             same_path = media.path is not None and disk.path == media.path
             same_volume = media.volume is not None and (disk.pool, disk.volume) == (media.pool, media.volume)
             if same_path or same_volume:
@@ -212,8 +214,9 @@ def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> 
     resolved = []
     for disk in disks:
         if disk.target is None:
-            disk = disk.with_changes(target=next_target(disk.bus, taken))
-            taken.append(disk.target)
+            target = next_target(disk.bus, taken)
+            disk = disk.with_changes(target=target)
+            taken.append(target)
         resolved.append(disk)
     return tuple(resolved)
 

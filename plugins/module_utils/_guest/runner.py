@@ -13,6 +13,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import MediaRef
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
@@ -62,8 +63,9 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
             raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
         refuse_incomplete_file(disk.path, "%s: %s" % (disk.label, disk.path))
         return DiskState(format=sniff_format(disk.path))
-    pool = open_pool(client, disk.pool)
-    return DiskState(volume=read_volume_state(client, pool, disk.volume_request(), True))
+    volume_request = disk.volume_request()
+    pool = open_pool(client, volume_request.pool)
+    return DiskState(volume=read_volume_state(client, pool, volume_request, True))
 
 
 def _check_networks(client: Client, request: GuestRequest) -> None:
@@ -75,6 +77,7 @@ def _check_networks(client: Client, request: GuestRequest) -> None:
                             % (index, interface.source))
         if interface.type != "network":
             continue
+        assert interface.source is not None  # the request refuses a network interface without its network
         network = client.find_network(interface.source)
         if network is None:
             raise PlanError("networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)"
@@ -84,35 +87,38 @@ def _check_networks(client: Client, request: GuestRequest) -> None:
                             % (index, interface.source, interface.source))
 
 
-def _media_format(client: Client, request: GuestRequest, local: bool) -> str:
-    media = request.install.cdrom
-    if media.volume:
-        pool = open_pool(client, media.pool)
-        volume = client.find_volume(pool, media.volume)
-        if volume is None:
-            raise PlanError("install.cdrom: volume %s does not exist" % media.label)
-        described = client.describe_volume(volume)
-        refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
-        fmt = described.format
-        return "raw" if fmt in (None, "iso") else fmt
-    if local and not os.path.isfile(media.path):
-        raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
-    return "raw"
+def _media_format(client: Client, media: MediaRef, local: bool) -> str:
+    if media.path is not None:
+        if local and not os.path.isfile(media.path):
+            raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
+        return "raw"
+    assert media.pool is not None and media.volume is not None  # the request wants a path, or pool and volume
+    pool = open_pool(client, media.pool)
+    volume = client.find_volume(pool, media.volume)
+    if volume is None:
+        raise PlanError("install.cdrom: volume %s does not exist" % media.label)
+    described = client.describe_volume(volume)
+    refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
+    fmt = described.format
+    return "raw" if fmt in (None, "iso") else fmt
 
 
 def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
     install = request.install
     if install.kickstart_content is not None:
         return len(install.kickstart_content.encode("utf-8"))
+    kickstart = install.kickstart
+    if kickstart is None:
+        return 0
     if install.kickstart_fetched:
         # Imported here: only kickstarts behind a login are fetched (import cost on every task).
         from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess, probe_size
 
-        return probe_size(install.kickstart, UrlAccess(validate_certs=validate_certs)) or 0
+        return probe_size(kickstart, UrlAccess(validate_certs=validate_certs)) or 0
     if install.kickstart_on_host:
-        if not os.path.isfile(install.kickstart):
-            raise PlanError("install.kickstart: %s is not a file on the host" % install.kickstart)
-        return os.path.getsize(install.kickstart)
+        if not os.path.isfile(kickstart):
+            raise PlanError("install.kickstart: %s is not a file on the host" % kickstart)
+        return os.path.getsize(kickstart)
     return 0
 
 
@@ -121,7 +127,9 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
     local = is_local_uri(client.uri)
     method = request.install.method
     if method == "cdrom":
-        state = state.with_changes(media_format=_media_format(client, request, local))
+        media = request.install.cdrom
+        assert media is not None  # the request refuses install method cdrom without install.cdrom
+        state = state.with_changes(media_format=_media_format(client, media, local))
     if method == "location":
         if not local:
             raise PlanError("install method location fetches kernel and initrd onto the host: run the module on the "
@@ -131,6 +139,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess
 
         install = request.install
+        assert install.location is not None  # the request refuses install method location without it
         boot_dir_exists = check_boot_dir(install.boot_dir)
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username,
                            password=install.url_password)
@@ -167,7 +176,7 @@ def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
     for disk in domain.disks:
         if disk.device != "disk":
             continue
-        if disk.volume:
+        if disk.pool and disk.volume:
             found.append((disk.pool, disk.volume))
         elif disk.path:
             volume = client.find_volume_by_path(disk.path)
@@ -219,6 +228,8 @@ def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[
     if disk.pool:
         return disk.pool, disk.volume or "", existing.path if existing is not None else None
     path = same_path(disk.path)
+    if path is None:  # the request gives every disk pool and volume, or a path
+        return "", "", None
     volume = client.find_volume_by_path(path)
     if volume is None:
         return "", "", path
@@ -299,7 +310,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
 def _lock_keys(request: GuestRequest) -> List[str]:
     """The guest and the pool volumes of its disks: what a run of it may change."""
     return ["guest %s" % request.name] + [volume_key(disk.pool, disk.volume)
-                                          for disk in request.disks or () if disk.pool]
+                                          for disk in request.disks or () if disk.pool and disk.volume]
 
 
 def _lock_seconds(request: GuestRequest) -> float:
@@ -333,6 +344,8 @@ def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: Gues
         return {"name": request.name, "state": "absent"}
     if check_mode or not plan.changed:
         definition = Domain.from_xml(plan.after) if plan.after else state.existing
+        # Only a guest that exists has no definition planned: a missing one is installed or refused.
+        assert definition is not None
         uuid = state.existing.uuid if state.existing is not None and not request.reinstall else None
         return _facts(definition.with_changes(uuid=uuid), _predicted_state(request, plan, state))
     domain = client.find_domain(request.name)
