@@ -9,22 +9,22 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_state
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import (
     Client,
     LibvirtError,
     version_text,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_state
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 
 
 def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:

@@ -459,9 +459,9 @@ domain:
     serial_log: /var/log/libvirt/qemu/web01-serial.log
 """
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
-from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
 
 
 def argument_spec() -> dict:

@@ -129,12 +129,12 @@ libvirt_version:
 
 from typing import Any, Dict, Iterator, Mapping
 
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import (
     RemotevirtModule,
     no_log_strings,
     run_module,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 
 POOL = "default-pool"
 

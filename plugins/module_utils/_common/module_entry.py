@@ -12,10 +12,10 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.parameters import remove_values
 
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LIBVIRT_IMPORT_ERROR
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, url_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, walk_strings
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LIBVIRT_IMPORT_ERROR
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import LXML_IMPORT_ERROR
 
 SecretFinder = Callable[[Mapping[str, Any]], Iterable[str]]

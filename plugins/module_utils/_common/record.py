@@ -91,7 +91,9 @@ class Record:
         cls._fields, cls._compared, cls._shown = tuple(fields), tuple(compared), tuple(shown)
         cls._defaults, cls._factories, cls._frozen = defaults, factories, frozen
         if not frozen:
-            setattr(cls, "__hash__", None)  # mutable, so unhashable like a mutable dataclass
+            # Mutable, so unhashable like a mutable dataclass. setattr: type checkers refuse a method
+            # replaced by None in an assignment.
+            setattr(cls, "__hash__", None)  # noqa: B010
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         cls = type(self)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Type
 
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 
 
 @contextlib.contextmanager
@@ -31,8 +31,8 @@ def connected(uri: str) -> Iterator[Client]:
 def reported_errors() -> Tuple[Type[BaseException], ...]:
     """Errors a run reports as its failure message. Evaluated only while an exception is handled."""
     # Imported here: only downloads raise DownloadError, only real runs take locks (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
     from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import LockError
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
 
     return PlanError, LibvirtError, DownloadError, LockError, OSError
 

@@ -8,6 +8,9 @@ the media, and an existing guest's definition with the requested changes.
 from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     DirectKernel,
     Disk,
@@ -18,9 +21,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
     SerialLog,
     next_target,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
-
 
 DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
 

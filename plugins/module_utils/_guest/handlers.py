@@ -16,14 +16,10 @@ import tempfile
 import time
 from typing import Any, Dict, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._guest import initrd
-from ansible_collections.remotevirt.install.plugins.module_utils._guest import install_tree
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
+from ansible_collections.remotevirt.install.plugins.module_utils._guest import initrd, install_tree
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
     AUTOSTART,
     DEFINE,
@@ -40,8 +36,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     Kickstart,
     WaitPayload,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 
 WAIT_POLL_SECONDS = 1.0
 # A kickstart or preseed is a text file; a URL that serves more is not one.

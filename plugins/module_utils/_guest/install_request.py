@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Mapping, Optional
+
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
@@ -19,7 +20,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     path_problem,
     scheme_of,
 )
-
 
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
 

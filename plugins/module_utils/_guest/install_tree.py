@@ -9,10 +9,10 @@ import os
 import subprocess
 from typing import List, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import InstallTree
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
 NFS_TIMEOUT = 300  # seconds for one NFS listing or copy
 

@@ -12,6 +12,7 @@ the next start boots the installed disk with no media attached.
 from __future__ import annotations
 
 from typing import Optional, Tuple
+
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
@@ -19,24 +20,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     has_scheme,
     same_path,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, plan_volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
-    Disk,
-    Domain,
-)
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
-    boot_files,
-    carry_macs,
-    final_definition,
-    in_canonical_order,
-    install_definition,
-    machine_matches,
-    wanted_definition,
-)
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
     AUTOSTART,
     DEFINE,
@@ -54,8 +37,26 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     Kickstart,
     WaitPayload,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
+    boot_files,
+    carry_macs,
+    final_definition,
+    in_canonical_order,
+    install_definition,
+    machine_matches,
+    wanted_definition,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    Disk,
+    Domain,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import DELETE, VolumeTarget
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 
 # -- planning ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
@@ -21,15 +22,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_uri,
     is_ascii_number,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     DISK_BUSES,
     Graphics,
     Interface,
     next_target,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
-
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
 
 DEFAULT_MEMORY = 1 << 30
 

@@ -9,14 +9,8 @@ import os
 import stat
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import MediaRef
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
     changing,
@@ -26,14 +20,22 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     reported_errors,
     volume_key,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import MediaRef
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     needed_by,
-    read_state as read_volume_state,
     refuse_incomplete,
     refuse_incomplete_file,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
+    read_state as read_volume_state,
+)
 
 QCOW2_MAGIC = b"QFI\xfb"
 

@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
+
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     Domain,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 
 # -- what the runner reads ---------------------------------------------------------------------

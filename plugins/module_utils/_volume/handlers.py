@@ -13,10 +13,10 @@ import hashlib
 import os
 from typing import Any, Dict, Iterator, Optional
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
     CHMOD,
     CLONE,

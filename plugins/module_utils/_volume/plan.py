@@ -6,7 +6,12 @@
 from __future__ import annotations
 
 from typing import Optional
+
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
     CHMOD,
     CLONE,
@@ -21,10 +26,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     UploadPayload,
     VolumeTarget,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
-from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
     RAW_FORMATS,
     VolumeRef,

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any, Mapping, Optional
+
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, format_size, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_strings, check_uri, check_url
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions
-
 
 PREALLOCATIONS = ("sparse", "metadata", "full")
 

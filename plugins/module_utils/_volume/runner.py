@@ -10,7 +10,6 @@ import os
 import pwd
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
@@ -29,6 +28,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     is_ascii_number,
     octal_mode,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
@@ -37,7 +38,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRequest,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, VolumeState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 
 
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:

@@ -6,10 +6,10 @@
 from __future__ import annotations
 
 from typing import Optional, Tuple
+
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-
 
 # Extended attribute on the file of a volume being filled from source_url, removed once the
 # download is verified complete: a volume that still carries it is a half-made download

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
-from ansible.errors import AnsibleFilterError
 
 from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args
 from strategies import examples, junk, option, options

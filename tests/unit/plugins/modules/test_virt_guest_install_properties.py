@@ -7,14 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState, InstallTree
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install
 from strategies import examples, option, options, spec_checked
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from ansible.module_utils.testing import patch_module_args
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run
 from ansible_collections.remotevirt.install.plugins.modules import virt_preflight

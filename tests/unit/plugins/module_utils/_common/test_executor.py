@@ -7,6 +7,7 @@ import pytest
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE, Action, Plan, Verb
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
     CREATE,
     RESIZE,
@@ -15,7 +16,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     ResizePayload,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 
 
 class RecordingAudit(AuditLog):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import uri_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import uri_problem
 
 
 @pytest.fixture(autouse=True)

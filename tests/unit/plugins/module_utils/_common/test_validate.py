@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     account_problem,
@@ -20,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     url_problem,
     walk_strings,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 
 
 @pytest.mark.parametrize("text, code", [("a\x00b", "0000"), ("web01\n", "000A"), ("\tx", "0009"), ("x\x7f", "007F"),

@@ -7,13 +7,13 @@ import os
 import stat
 
 import pytest
-from scripted_http import Route
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers, _install_ended
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import FETCH, FetchPayload, Kickstart
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import FETCH, FetchPayload, Kickstart
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers, _install_ended
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
+from scripted_http import Route
 
 KERNEL = b"kernel image " * 1000
 

@@ -9,12 +9,12 @@ import threading
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import kernel_cmdline
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_tree import find_tree, layouts, nfs_url
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState, InstallTree
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_tree import find_tree, layouts, nfs_url
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess
 
 REDHAT = ("images/pxeboot/vmlinuz", "images/pxeboot/initrd.img")
 NETBOOT = "main/installer-amd64/current/images/netboot/"

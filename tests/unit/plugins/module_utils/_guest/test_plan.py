@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import pytest
 
+import fixtures
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
+    carry_macs,
     machine_matches,
     wanted_definition,
-    carry_macs,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState, InstallTree
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import VERBS
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE
-import fixtures
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from conftest import assert_valid
 
 MiB = 1 << 20

@@ -10,6 +10,8 @@ import os
 
 import pytest
 
+import fixtures
+import golden
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState, InstallTree
@@ -17,8 +19,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
-import fixtures
-import golden
 
 GiB = 1 << 30
 POOL = Pool(name="default", type="dir", target_path="/var/lib/libvirt/images", capacity=500 * GiB, allocation=0,

@@ -10,13 +10,12 @@ import os
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
-from runner_params import POOL, disk, guest, install, network, params
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
-from runner_params import half_made_download, volume_params, volume_path
+from runner_params import POOL, disk, guest, half_made_download, install, network, params, volume_params, volume_path
 
 
 def verbs(result):

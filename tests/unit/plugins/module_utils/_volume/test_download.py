@@ -7,7 +7,6 @@ import hashlib
 import os
 
 import pytest
-from scripted_http import Route
 
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import (
@@ -19,6 +18,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.downloa
     stream,
     with_credentials,
 )
+from scripted_http import Route
 
 QCOW2 = b"QFI\xfb\x00\x00\x00\x03" + b"\0" * 600
 ISO = b"\0" * 0x8001 + b"CD001\x01" + b"\0" * 100

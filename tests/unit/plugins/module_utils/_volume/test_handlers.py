@@ -18,18 +18,18 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.audit i
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import KEPT, Action, Payload, Verb
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     read_state,
     resolve_permissions,
     run,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from runner_params import volume_params as params
 from runner_params import volume_path
 

@@ -7,11 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import Checksum, VolumeRef, VolumeRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from conftest import assert_valid
 
 GiB = 1 << 30

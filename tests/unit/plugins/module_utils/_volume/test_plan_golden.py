@@ -10,12 +10,12 @@ import os
 
 import pytest
 
+import golden
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
-import golden
 
 GiB = 1 << 30
 POOL = Pool(name="default", type="dir", target_path="/var/lib/libvirt/images", capacity=500 * GiB, allocation=0,

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     RunError,
     existing_digest,
@@ -16,9 +16,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     resolve_permissions,
     run,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from runner_params import volume_params as params
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from runner_params import half_made_download, volume_path
+from runner_params import volume_params as params
 
 
 def test_check_then_apply_then_converged(unique_name, test_client):

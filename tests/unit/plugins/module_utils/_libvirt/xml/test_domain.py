@@ -8,6 +8,7 @@ import os
 import pytest
 from lxml import etree
 
+import fixtures
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
     final_definition,
     install_definition,
@@ -27,7 +28,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
     next_target,
     patch_definition,
 )
-import fixtures
 from conftest import assert_valid
 
 GiB = 1 << 30

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 import fixtures
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from conftest import assert_valid
 
 LIBVIRT_POOL = fixtures.read(__file__, "dir-pool.xml")

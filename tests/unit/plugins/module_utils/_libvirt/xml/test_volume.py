@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume, normalise_mode
 import fixtures
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume, normalise_mode
 from conftest import assert_valid
 
 LIBVIRT_QCOW2 = fixtures.read(__file__, "web-qcow2-volume.xml")
