@@ -170,4 +170,3 @@ cmd_restart_libvirtd() {
   wait_for 60 virsh -c "$uri" version || die "libvirtd of $ns does not answer"
   say "started $ns-libvirtd (pid $(started_pid "$ns-libvirtd"))"
 }
-
