@@ -35,9 +35,8 @@ def bridge_name_problem(name: object, what: str) -> str:
     """Why ``name`` cannot name a host bridge, or "": a name as above that the kernel accepts as
     an interface name (at most 15 bytes, no ':')."""
     problem = name_problem(name, what)
-    if problem:
+    if problem or not isinstance(name, str):  # name_problem refuses anything but a string
         return problem
-    assert isinstance(name, str)  # name_problem refuses anything that is not a string
     if len(name) > MAX_BRIDGE_BYTES:
         return "%s name %r is longer than the kernel's %d bytes for an interface" % (what, name, MAX_BRIDGE_BYTES)
     if ":" in name:

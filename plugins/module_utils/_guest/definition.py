@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
@@ -72,7 +73,8 @@ def install_definition(request: GuestRequest, state: GuestState, final: Domain) 
         return install.with_changes(os=final.os.with_changes(boot=("network", "hd")))
     if method == "cdrom":
         media = request.install.cdrom
-        assert media is not None  # the request refuses install method cdrom without install.cdrom
+        if media is None:  # the request refuses this already
+            raise PlanError("install.method cdrom needs install.cdrom")
         bus = cdrom_bus(final.os.machine)
         cdrom = Disk(target=next_target(bus, [disk.target for disk in final.disks]), bus=bus, device="cdrom",
                      pool=media.pool, volume=media.volume, path=media.path, format=state.media_format)

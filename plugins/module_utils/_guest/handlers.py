@@ -101,7 +101,8 @@ class GuestHandlers:
         if kickstart.url is not None:
             access = download.UrlAccess(validate_certs=self.validate_certs)
             return b"".join(download.stream(kickstart.url, hashlib.sha256(), access, limit=KICKSTART_LIMIT))
-        assert kickstart.path is not None  # the planner fills in exactly one of content, url and path
+        if kickstart.path is None:  # the planner fills in one of content, url and path
+            raise ValueError("the kickstart has no content, url or path")
         with open(kickstart.path, "rb") as source:
             return source.read()
 
@@ -131,7 +132,8 @@ class GuestHandlers:
                 return lambda: self.client.undefine_domain(domain)
         else:
             # A changed guest (not new) exists: the planner passes what it read of it, as XML and as read.
-            assert previous_xml is not None and payload.previous is not None
+            if previous_xml is None or payload.previous is None:
+                raise ValueError("guest %s: the change has no previous definition to apply it to" % payload.guest)
             self.client.define_domain(patch_definition(previous_xml, payload.previous, payload.domain))
         return lambda: self.client.define_domain(previous_xml)
 

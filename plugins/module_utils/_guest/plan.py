@@ -128,13 +128,15 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
     """Volume actions for the guest's disks (create, grow) and the disks as the guest sees them."""
     disks = []
     for disk, disk_state in zip(request.disks or (), state.disks):
-        assert disk.target is not None  # the request fills in the target of every disk it reads
+        if disk.target is None:  # the request fills in the target of every disk it reads
+            raise PlanError("%s has no target" % disk.label)
         if disk.path:
             disks.append(Disk(target=disk.target, bus=disk.bus, path=disk.path,
                               format=_path_disk_format(disk, disk_state, state.existing),
                               block=disk_state.format == "block"))
             continue
-        assert disk_state.volume is not None  # the runner reads the volume of every disk given by pool and volume
+        if disk_state.volume is None:  # the runner reads the volume of every disk given by pool and volume
+            raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
         disks.append(_plan_volume_disk(disk, disk.target, disk_state.volume, plan,
                                        _stored_format(disk, state.existing)))
     return in_canonical_order(disks)
@@ -244,7 +246,8 @@ def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) 
 def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
     kernel, initrd = boot_files(request)
     tree = state.tree
-    assert tree is not None  # the runner finds the tree of every location install, or refuses it
+    if tree is None:  # the runner finds the tree of every location install, or refuses it
+        raise PlanError("install.location: no install tree was found there")
     install = request.install
     for kind, source, target in (("kernel", tree.kernel, kernel), ("initrd", tree.initrd, initrd)):
         command = _fetch_command(source, target, install.url_username)

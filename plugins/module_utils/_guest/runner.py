@@ -79,7 +79,8 @@ def _check_networks(client: Client, request: GuestRequest) -> None:
                             % (index, interface.source))
         if interface.type != "network":
             continue
-        assert interface.source is not None  # the request refuses a network interface without its network
+        if interface.source is None:  # the request refuses this already
+            raise PlanError("networks[%d]: a network interface needs the name of its libvirt network" % index)
         network = client.find_network(interface.source)
         if network is None:
             raise PlanError("networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)"
@@ -94,7 +95,8 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
         if local and not os.path.isfile(media.path):
             raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
         return "raw"
-    assert media.pool is not None and media.volume is not None  # the request wants a path, or pool and volume
+    if media.pool is None or media.volume is None:  # the request refuses this already
+        raise PlanError("install.cdrom: give either pool and volume (an ISO volume) or path (an ISO on the host)")
     pool = open_pool(client, media.pool)
     volume = client.find_volume(pool, media.volume)
     if volume is None:
@@ -130,7 +132,8 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
     method = request.install.method
     if method == "cdrom":
         media = request.install.cdrom
-        assert media is not None  # the request refuses install method cdrom without install.cdrom
+        if media is None:  # the request refuses this already
+            raise PlanError("install.method cdrom needs install.cdrom")
         state = state.with_changes(media_format=_media_format(client, media, local))
     if method == "location":
         if not local:
@@ -141,7 +144,8 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess
 
         install = request.install
-        assert install.location is not None  # the request refuses install method location without it
+        if install.location is None:  # the request refuses this already
+            raise PlanError("install.method location needs install.location")
         boot_dir_exists = check_boot_dir(install.boot_dir)
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username,
                            password=install.url_password)
@@ -346,8 +350,8 @@ def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: Gues
         return {"name": request.name, "state": "absent"}
     if check_mode or not plan.changed:
         definition = Domain.from_xml(plan.after) if plan.after else state.existing
-        # Only a guest that exists has no definition planned: a missing one is installed or refused.
-        assert definition is not None
+        if definition is None:  # not reached: a guest that does not exist is installed (a plan) or refused
+            return {"name": request.name, "state": "absent"}
         uuid = state.existing.uuid if state.existing is not None and not request.reinstall else None
         return _facts(definition.with_changes(uuid=uuid), _predicted_state(request, plan, state))
     domain = client.find_domain(request.name)

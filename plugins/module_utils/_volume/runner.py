@@ -241,11 +241,9 @@ def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan,
     if request.state == "absent":
         return {}
     if check_mode or not plan.changed:
-        if not plan.changed:
-            # A volume that is missing is created (a change) or refused, so an unchanged one exists.
-            assert state.existing is not None
-            return state.existing.facts(request.pool)
-        assert plan.after is not None  # plans for state: present always show the volume after
+        # Plans for state: present always show the volume after; an unchanged one exists.
+        if not plan.changed or plan.after is None:
+            return state.existing.facts(request.pool) if state.existing is not None else {}
         predicted = Volume.from_xml(plan.after)
         path = state.existing.path if state.existing else None
         return predicted.with_changes(path=path or predicted_path(state.pool, request.name), key=None).facts(request.pool)
