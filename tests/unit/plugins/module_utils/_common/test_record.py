@@ -137,7 +137,7 @@ def test_repr_names_nested_classes_by_their_qualified_name():
 def test_with_changes_copies_and_leaves_the_original():
     console = Console("vnc", password="pw", note="n")
     changed = console.with_changes(listen="0.0.0.0")
-    assert type(changed) is Console
+    assert changed.__class__ is Console
     assert (changed.type, changed.listen, changed.password, changed.note) == ("vnc", "0.0.0.0", "pw", "n")
     assert console.listen == "127.0.0.1"
     assert changed.cards is console.cards  # a shallow copy, as dataclasses.replace

@@ -540,7 +540,7 @@ def test_network_change_keeps_the_mac_from_the_stored_card():
     """A changed card without a requested MAC keeps the stored card's MAC; a new extra card gets none."""
     plan = plan_guest(request(networks=[dict(bridge="br0"), dict(network="other")]), stored_state())
     assert payload(plan, "define").domain.interfaces == (Interface("bridge", "br0", "virtio", MAC),
-                                                            Interface("network", "other", "virtio", None))
+                                                         Interface("network", "other", "virtio", None))
 
 
 def test_requested_mac_replaces_the_stored_one():

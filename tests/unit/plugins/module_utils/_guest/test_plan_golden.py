@@ -68,14 +68,14 @@ CASES = {
              install=dict(method="location", location=TREE_URL, kickstart="http://ks.example.org/alma9.ks",
                           extra_args="console=ttyS0,115200n8")),
         GuestState(disks=(new_disk(),), tree=InstallTree(family="redhat", kernel=TREE_URL + "images/pxeboot/vmlinuz",
-                                                          initrd=TREE_URL + "images/pxeboot/initrd.img"))),
+                                                         initrd=TREE_URL + "images/pxeboot/initrd.img"))),
     "location_inline_kickstart": (
         dict(name="loc2", disks=[dict(pool="default", size="10G")], networks=[dict(network="default")],
              state="installed",
              install=dict(method="location", location="/srv/trees/alma9", boot_dir="/var/lib/remotevirt/boot",
                           kickstart_content=KICKSTART_CONTENT)),
         GuestState(disks=(new_disk(),), tree=InstallTree(family="redhat", kernel="/srv/trees/alma9/vmlinuz",
-                                                          initrd="/srv/trees/alma9/initrd.img"),
+                                                         initrd="/srv/trees/alma9/initrd.img"),
                    kickstart_bytes=len(KICKSTART_CONTENT), boot_dir_exists=False)),
     "import": (
         dict(name="imported", memory="512M", disks=[dict(pool="default", volume="imported.qcow2", size="30G")],
