@@ -41,7 +41,6 @@ class AuditLog:
     def __init__(self, facility: str = "user", context: str = "", identifier: str = IDENTIFIER) -> None:
         if facility not in FACILITIES:
             raise ValueError("unknown syslog facility %r" % facility)
-        self.facility_name = facility
         self.facility = FACILITIES[facility]
         self.context = context
         self.identifier = identifier

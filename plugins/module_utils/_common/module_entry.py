@@ -73,12 +73,10 @@ class RemotevirtModule(AnsibleModule):
 
     def __init__(self, *args: Any, secrets: Optional[SecretFinder] = None, **kwargs: Any) -> None:
         self._find_secrets = secrets
-        self.raw_params: Dict[str, Any] = {}
         super().__init__(*args, **kwargs)
 
     def _load_params(self) -> None:
         super()._load_params()
-        self.raw_params = dict(self.params)
         self.no_log_values.update(parameter_secrets(self.params))
         if self._find_secrets is not None:
             self.no_log_values.update(self._find_secrets(self.params))

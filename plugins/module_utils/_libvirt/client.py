@@ -339,9 +339,6 @@ class Client:
                 raise LibvirtError("undefine guest", domain.name(), error.get_error_message(), error.get_error_code())
             self.call("undefine guest", domain.name(), domain.undefine)
 
-    def domain_live_xml(self, domain: Any) -> str:
-        return self.call("read guest", domain.name(), domain.XMLDesc, 0)
-
     def domains_using(self, pool_name: str, volume_name: str, path: Optional[str],
                       read_backing: Optional[Callable[[str], Optional[str]]] = None) -> List[str]:
         """Names of defined or running guests with a disk on this volume, directly or as a

@@ -290,12 +290,6 @@ def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[D
     return DigestRecord(fields[0], fields[-1], length, ":".join(fields[:3]) == stamp)
 
 
-def remembered_digest(path: str, algorithm: str) -> Optional[str]:
-    """The digest recorded by ``remember_digest`` if the file is unchanged since, else None."""
-    record = read_digest_record(path, algorithm)
-    return record.digest if record is not None and record.current else None
-
-
 def remember_digest(path: str, algorithm: str, digest: str, length: Optional[int] = None) -> None:
     """Record a verified digest (of the first ``length`` bytes) on the file; skipped where xattrs are unsupported."""
     try:

@@ -16,9 +16,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes i
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_strings, check_uri, check_url
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions
 
-PREALLOCATIONS = ("sparse", "metadata", "full")
-
-
 SOURCE_URL_SCHEMES = ("http", "https", "ftp", "file")
 
 

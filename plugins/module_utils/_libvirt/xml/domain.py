@@ -27,7 +27,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
     text_of,
 )
 
-BOOT_DEVICES = ("hd", "cdrom", "network")
 DISK_BUSES = ("virtio", "sata", "scsi", "ide")
 # Target name prefix per bus, as libvirt and guests name them.
 TARGET_PREFIX = {"virtio": "vd", "sata": "sd", "scsi": "sd", "ide": "hd"}

@@ -100,7 +100,7 @@ def test_memory_drift_updates_in_place(unique_name, test_client, state, active):
     assert after == before.with_changes(memory=512 << 20)
     assert (after.uuid, after.macs) == (before.uuid, before.macs)
     assert drift["domain"]["uuid"] == before.uuid and drift["domain"]["macs"] == list(before.macs)
-    live = Domain.from_xml(test_client.domain_live_xml(test_client.find_domain(name)))
+    live = Domain.from_xml(test_client.find_domain(name).XMLDesc(0))
     assert live.memory == (256 << 20 if active else 512 << 20)
 
     again = run(guest(name, state=state, memory="512M"), check_mode=False, diff=False)
