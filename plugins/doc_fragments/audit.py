@@ -13,7 +13,9 @@ options:
       - Syslog facility of the host-side record. Every action that changes the host is logged with
         its command line and result code (C(rc=0) or C(rc=1)) under the identifier C(remotevirt);
         progress messages use debug priority.
-      - Messages go to journald where its Python binding is installed, otherwise to syslog.
+      - Messages go to journald where it runs and its Python binding is installed, otherwise to syslog
+        through C(/dev/log). On a host with neither, a task that changes something returns one warning
+        that its actions were not recorded, and runs as it would otherwise.
     type: str
     default: user
     choices: [auth, daemon, kern, local0, local1, local2, local3, local4, local5, local6, local7, syslog, user]

@@ -10,7 +10,7 @@ short_description: One line per host from remotevirt.install.guest_outcomes
 version_added: 0.1.0
 description:
   - Counts the guests of a host by outcome and names them, for example
-    C(installed 2 (web01, web02), unchanged 1 (db01), failed 0).
+    V(installed 2 \(web01, web02\), unchanged 1 \(db01\), failed 0).
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:

@@ -174,6 +174,7 @@ options:
         in the list does not matter, their targets do.
       - The guest boots its first disk in BIOS order, normally V(vda); disks without O(disks[].target)
         get the next free target on their bus in list order, so the first virtio disk listed becomes V(vda).
+      - A new guest gets no disk when this is not set; an existing guest's disks are left as they are.
     type: list
     elements: dict
     suboptions:
@@ -192,6 +193,8 @@ options:
       format:
         description:
           - Format of a new volume, or of a host path disk.
+          - A new volume without it is V(qcow2) on file-based pools (dir, fs, netfs) and the pool's own
+            format on others (V(raw) on LVM), as with M(remotevirt.install.virt_pool_volume).
           - A path disk without it keeps the format the guest's definition stores, and a new one is
             V(raw). Formats are never read from a disk's content (a guest writes its disk); a new
             path disk that holds a qcow2 image is refused until O(disks[].format) says so.
@@ -222,7 +225,11 @@ options:
         type: bool
         default: false
   networks:
-    description: Network cards, in order. Set, the list is the guest's full set of cards.
+    description:
+      - Network cards, in order. Set, the list is the guest's full set of cards.
+      - A new guest gets B(no network card) when this is not set (libvirt adds none); a guest that
+        needs a network needs at least one entry here, for example with O(networks[].network=default).
+        An existing guest's cards are left as they are; an empty list removes them all.
     type: list
     elements: dict
     suboptions:

@@ -7,7 +7,8 @@ the plan so far, exit with the result."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator, Mapping, Optional
+import sys
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.parameters import remove_values
@@ -19,6 +20,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import LXML_IMPORT_ERROR
 
 SecretFinder = Callable[[Mapping[str, Any]], Iterable[str]]
+
+# The host log's module: imported only by runs that change something (import cost on every task).
+AUDIT_MODULE = "ansible_collections.remotevirt.install.plugins.module_utils._common.audit"
 
 
 def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
@@ -116,11 +120,18 @@ def failure_of(error: RemotevirtError) -> Dict[str, Any]:
             "plan": plan.summaries() if plan is not None else []}
 
 
+def host_log_warnings() -> List[str]:
+    """What the host log could not do in this run (no sink, a failed write), each once."""
+    # A run that wrote no record never imported the host log, and has nothing to say about it.
+    audit = sys.modules.get(AUDIT_MODULE)
+    return audit.take_warnings() if audit is not None else []
+
+
 def run_module(module: Any, run: Callable[[Any, bool, bool], Dict[str, Any]]) -> None:
     """``run(params, check_mode, diff)`` and exit with its result, or fail with its error's message.
 
     The task fails outside the ``except`` blocks, so Ansible attaches no traceback: a failure is
-    always one message.
+    always one message. Warnings of the host log join either.
     """
     require_libraries(module)
     result: Dict[str, Any] = {}
@@ -131,6 +142,8 @@ def run_module(module: Any, run: Callable[[Any, bool, bool], Dict[str, Any]]) ->
         failure = failure_of(error)
     except Exception as error:  # a bug: still one clear line, never a traceback with parameters in it
         failure = {"msg": unexpected_failure(error), "changed": False, "plan": []}
+    for warning in host_log_warnings():
+        module.warn(warning)
     if failure is not None:
         module.fail_json(**failure)
     module.exit_json(**result)

@@ -135,3 +135,17 @@ def test_an_option_without_documentation_stops_the_generator():
 def test_the_install_task_needs_its_markers():
     with pytest.raises(SystemExit, match="must enclose the module's options"):
         generator.install_tasks_text("- name: Install\n  remotevirt.install.virt_guest_install:\n", guest_argument_spec())
+
+
+@pytest.mark.parametrize("role, entry_point", [pair for pair in _entry_points() if pair[1] != "main"])
+def test_an_entry_point_other_than_main_says_what_it_does_itself(role, entry_point):
+    specs = _argument_specs(role)["argument_specs"]
+    assert specs[entry_point]["description"] != specs["main"]["description"]
+
+
+def test_an_entry_point_without_a_description_of_its_own_is_refused():
+    role = {"prefix": "r_", "description": ["The role."],
+            "entry_points": {"main": {"short_description": "All"}, "check": {"short_description": "Some"}}}
+    assert generator.entry_point_description(role, "main") == ["The role."]
+    with pytest.raises(SystemExit, match="entry point check of role r_ needs a description of its own"):
+        generator.entry_point_description(role, "check")

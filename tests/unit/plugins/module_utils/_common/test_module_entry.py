@@ -7,6 +7,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import audit
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import (
     RemotevirtModule,
@@ -110,3 +111,52 @@ def test_a_list_where_a_dict_belongs_fails_with_a_message(capsys):
     code, result = execute(capsys, lambda params, check, diff: {"changed": False}, nested=[{"text": "x"}])
     assert code == 1 and result["msg"] == "nested must be a dictionary of its suboptions, not a list"
     assert "exception" not in result
+
+
+@pytest.fixture
+def no_log_sink(monkeypatch):
+    """A host with neither journald nor a syslog socket; no warning left from earlier tests."""
+    audit.take_warnings()
+    monkeypatch.setattr(audit, "_journal", lambda: None)
+    monkeypatch.setattr(audit, "_socket_exists", lambda path: False)
+    yield
+    audit.take_warnings()
+
+
+@pytest.fixture
+def warned(monkeypatch):
+    """Every AnsibleModule.warn() of the task (which adds it to the result's warnings). Recorded
+    here: once the controller's code is imported (the filter tests), ansible-core shows them instead."""
+    texts = []
+    monkeypatch.setattr(RemotevirtModule, "warn", lambda self, warning: texts.append(warning))
+    return texts
+
+
+def logging_run(outcome):
+    """A run that records two actions on the host log, then returns or raises ``outcome``."""
+    def run(params, check, diff):
+        log = audit.AuditLog(context=params["uri"])
+        action = Action("create", "volume", "p/v", "virsh vol-create-as --pool p --name v")
+        log.started(action)
+        log.succeeded(action)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+    return run
+
+
+def test_a_host_without_a_log_sink_warns_once_per_task(capsys, no_log_sink, warned):
+    code, result = execute(capsys, logging_run({"changed": True}))
+    assert code == 0 and result["changed"] is True
+    assert warned == [audit.NO_SINK_WARNING]
+
+
+def test_a_failed_task_warns_about_the_log_sink_too(capsys, no_log_sink, warned):
+    code, result = execute(capsys, logging_run(RunError("create volume p/v failed", changed=True)))
+    assert code == 1 and result["msg"] == "create volume p/v failed"
+    assert warned == [audit.NO_SINK_WARNING]
+
+
+def test_a_run_that_writes_no_record_never_warns_about_the_log(capsys, no_log_sink, warned):
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False})
+    assert code == 0 and warned == []
