@@ -193,7 +193,9 @@ class Waiter:
                 self._show_progress(running, now - start)
                 while next_progress <= now:
                     next_progress += progress_interval
-            self.sleep(max(1, poll_delay))
+            # A progress interval shorter than the poll delay is kept: the loop wakes for it.
+            delay = poll_delay if next_progress is None else min(poll_delay, next_progress - self.clock())
+            self.sleep(max(1, delay))
 
     @staticmethod
     def _running(jobs: List[Job]) -> List[Job]:
@@ -223,9 +225,15 @@ class Waiter:
             self.say(finished_line(self.host, job.name, elapsed, job.result))
 
 
+# Left out of the returned results: the module's echo of its options is long, and the install task's
+# result already has it.
+LEFT_OUT = ("invocation",)
+
+
 def guest_results(jobs: Sequence[Job]) -> List[Dict[str, Any]]:
     """Each guest's final result, named: what the guest_outcomes filter reads."""
-    return [dict(job.result or {}, guest=job.name, elapsed=int(job.elapsed)) for job in jobs]
+    return [dict({key: value for key, value in (job.result or {}).items() if key not in LEFT_OUT},
+                 guest=job.name, elapsed=int(job.elapsed)) for job in jobs]
 
 
 class ActionModule(ActionBase):

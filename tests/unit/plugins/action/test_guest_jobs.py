@@ -138,3 +138,12 @@ def test_foreground_results_are_returned_as_they_are():
     host = FakeHost({})
     host.waiter().wait([done, failed], poll_delay=5, progress_interval=60, timeout=600)
     assert host.lines == [] and [entry["guest"] for entry in guest_results([done, failed])] == ["a", "b"]
+
+
+def test_a_progress_interval_shorter_than_the_poll_delay_is_kept():
+    host = FakeHost({"a": 7})
+    host.waiter().wait(jobs("a"), poll_delay=5, progress_interval=2, timeout=600)
+    assert host.lines == ["[hv1] a: 2s elapsed, guest running, console: Loading a",
+                          "[hv1] a: 4s elapsed, guest running, console: Loading a",
+                          "[hv1] a: 6s elapsed, guest running, console: Loading a",
+                          "[hv1] a: finished after 8s (changed)"]  # polled at 8 s
