@@ -99,32 +99,47 @@ def first_line(message: Any) -> str:
 # -- the probe of the guests' state and console ------------------------------------------------
 # One command per progress round for all guests of the host. Each guest's answer starts with a
 # marker line holding a random token, so nothing a console prints can pose as another guest's.
+# Serial logs are appended across boots: only what was written after ``offset`` (the log's size
+# when the wait began) is read, so an earlier install's last line never shows as this one's.
 PROBE_SCRIPT = (
     'token=$1; shift; i=0\n'
-    'while [ $# -ge 3 ]; do\n'
+    'while [ $# -ge 4 ]; do\n'
     '  printf "%s state %d\\n" "$token" "$i"\n'
     '  virsh -q -c "$1" domstate "$2" 2>/dev/null | head -n 1\n'
+    '  printf "%s size %d\\n" "$token" "$i"\n'
+    '  [ -z "$3" ] || wc -c 2>/dev/null < "$3"\n'
     '  printf "%s console %d\\n" "$token" "$i"\n'
-    '  [ -z "$3" ] || tail -c ' + str(CONSOLE_TAIL_BYTES) + ' -- "$3" 2>/dev/null\n'
+    '  [ -z "$3" ] || tail -c +"$(($4 + 1))" -- "$3" 2>/dev/null | tail -c ' + str(CONSOLE_TAIL_BYTES) + '\n'
     '  printf "\\n"\n'
-    '  i=$((i + 1)); shift 3\n'
+    '  i=$((i + 1)); shift 4\n'
     'done\n'
 )
 
 
-def probe_argv(token: str, guests: Sequence[Mapping[str, Any]], console: bool) -> List[str]:
+class Probed:
+    """What the probe read of one guest: libvirt state, serial log size, last console line."""
+
+    def __init__(self, state: Optional[str], size: Optional[int], console: Optional[str]) -> None:
+        self.state = state
+        self.size = size
+        self.console = console
+
+
+def probe_argv(token: str, guests: Sequence[Mapping[str, Any]], console: bool,
+               offsets: Optional[Sequence[int]] = None) -> List[str]:
     argv = ["sh", "-c", PROBE_SCRIPT, "sh", token]
-    for guest in guests:
+    for index, guest in enumerate(guests):
         log = guest.get("serial_log") or "%s/%s-serial.log" % (DEFAULT_SERIAL_LOG_DIR, guest["name"])
-        argv += [guest.get("uri") or "qemu:///system", guest["name"], log if console else ""]
+        offset = offsets[index] if offsets else 0
+        argv += [guest.get("uri") or "qemu:///system", guest["name"], log if console else "", str(offset)]
     return argv
 
 
-def parse_probe(token: str, output: str, count: int, console: bool) -> List[Tuple[Optional[str], Optional[str]]]:
-    """(state, last console line) of each guest from the probe's output."""
+def parse_probe(token: str, output: str, count: int, console: bool) -> List[Probed]:
+    """What the probe read of each guest, from its output."""
     sections: Dict[Tuple[str, int], List[str]] = {}
     current: Optional[Tuple[str, int]] = None
-    marker = re.compile(r"^%s (state|console) (\d+)$" % re.escape(token))
+    marker = re.compile(r"^%s (state|size|console) (\d+)$" % re.escape(token))
     for line in output.split("\n"):
         found = marker.match(line)
         if found:
@@ -134,9 +149,10 @@ def parse_probe(token: str, output: str, count: int, console: bool) -> List[Tupl
             sections[current].append(line)
     answers = []
     for index in range(count):
-        state = " ".join(sections.get(("state", index), [])).strip() or None
+        state = " ".join(sections.get(("state", index), [])).strip()
+        size = "".join(sections.get(("size", index), [])).strip()
         shown = last_console_line("\n".join(sections.get(("console", index), []))) if console else None
-        answers.append((_CONTROL_RE.sub("", state)[:30] if state else None, shown))
+        answers.append(Probed(_CONTROL_RE.sub("", state)[:30] or None, int(size) if size.isdigit() else None, shown))
     return answers
 
 
@@ -150,6 +166,7 @@ class Job:
         finished = not self.jid or bool(started.get("finished")) or bool(started.get("failed"))
         self.result: Optional[Dict[str, Any]] = dict(started) if finished else None
         self.elapsed = 0.0
+        self.offset = 0  # size of the guest's serial log when the wait began
 
 
 def guest_name(started: Mapping[str, Any]) -> str:
@@ -165,7 +182,7 @@ class Waiter:
     given, so the loop is tested without a host."""
 
     def __init__(self, host: str, status: Callable[[str], Dict[str, Any]],
-                 probe: Callable[[List[Job]], List[Tuple[Optional[str], Optional[str]]]],
+                 probe: Callable[[List[Job]], List[Probed]],
                  cleanup: Optional[Callable[[str], None]], say: Callable[[str], None],
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         self.host = host
@@ -179,6 +196,8 @@ class Waiter:
     def wait(self, jobs: List[Job], poll_delay: int, progress_interval: int, timeout: int) -> None:
         start = self.clock()
         next_progress = start + progress_interval if progress_interval > 0 else None
+        if next_progress is not None and self._running(jobs):
+            self._take_offsets(self._running(jobs))
         while True:
             now = self.clock()
             for job in self._running(jobs):
@@ -210,9 +229,13 @@ class Waiter:
         if self.cleanup is not None:
             self.cleanup(job.jid or "")
 
+    def _take_offsets(self, running: List[Job]) -> None:
+        for job, probed in zip(running, self.probe(running)):
+            job.offset = probed.size or 0
+
     def _show_progress(self, running: List[Job], elapsed: float) -> None:
-        for job, (state, console) in zip(running, self.probe(running)):
-            self.say(progress_line(self.host, job.name, elapsed, state, console))
+        for job, probed in zip(running, self.probe(running)):
+            self.say(progress_line(self.host, job.name, elapsed, probed.state, probed.console))
 
     def _give_up(self, running: List[Job], elapsed: float, timeout: int) -> None:
         for job in running:
@@ -262,11 +285,12 @@ class ActionModule(ActionBase):
             self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
                                  module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
 
-        def probe(running: List[Job]) -> List[Tuple[Optional[str], Optional[str]]]:
+        def probe(running: List[Job]) -> List[Probed]:
             token = "rv-%s" % secrets.token_hex(8)
             guests = [where.get(job.name, {"name": job.name}) for job in running]
+            argv = probe_argv(token, guests, args["console"], [job.offset for job in running])
             answer = self._execute_module(module_name="ansible.legacy.command", task_vars=task_vars,
-                                          module_args={"argv": probe_argv(token, guests, args["console"])})
+                                          module_args={"argv": argv})
             return parse_probe(token, str(answer.get("stdout") or ""), len(running), args["console"])
 
         waiter = Waiter(host, status, probe, cleanup if args["cleanup"] else None, display.display)

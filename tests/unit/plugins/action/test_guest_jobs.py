@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
     DEFAULT_SERIAL_LOG_DIR,
     Job,
+    Probed,
     Waiter,
     duration,
     guest_results,
@@ -43,6 +44,12 @@ def test_default_serial_log_is_the_modules():
     assert "%s/web01-serial.log" % DEFAULT_SERIAL_LOG_DIR == default_serial_log("web01")
 
 
+def run_probe(token, guests, offsets=None, console=True):
+    argv = probe_argv(token, guests, console, offsets)
+    output = subprocess.run(argv, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    return parse_probe(token, output, len(guests), console)
+
+
 def test_probe_reads_each_guests_console_and_no_console_can_pose_as_another(tmp_path):
     """The probe script runs here with sh (virsh answers nothing for an unknown URI): each guest's
     console is read from its own log, and a console that prints a marker without the token
@@ -53,16 +60,29 @@ def test_probe_reads_each_guests_console_and_no_console_can_pose_as_another(tmp_
     guests = [{"name": "a", "uri": "test:///nowhere", "serial_log": str(first)},
               {"name": "b", "uri": "test:///nowhere", "serial_log": str(second)},
               {"name": "c", "uri": "test:///nowhere", "serial_log": str(tmp_path / "missing.log")}]
-    argv = probe_argv("rv-0123", guests, console=True)
-    output = subprocess.run(argv, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
-    answers = parse_probe("rv-0123", output, 3, console=True)
-    assert [console for _state, console in answers] == ["Installing packages (12/300)", "last of b", ""]
+    answers = run_probe("rv-0123", guests)
+    assert [probed.console for probed in answers] == ["Installing packages (12/300)", "last of b", ""]
+    assert [probed.size for probed in answers] == [first.stat().st_size, 5011, None]
+    assert [probed.state for probed in answers] == [None, None, None]
+
+
+def test_probe_shows_only_what_the_log_got_after_the_offset(tmp_path):
+    """Serial logs are appended across boots: an earlier install's last line is not this one's."""
+    log = tmp_path / "a.log"
+    log.write_text("powering off now\n")
+    guests = [{"name": "a", "serial_log": str(log)}]
+    offset = run_probe("rv-1", guests)[0].size
+    assert run_probe("rv-1", guests, [offset])[0].console == ""
+    with log.open("a") as more:
+        more.write("iPXE starting\n")
+    assert run_probe("rv-1", guests, [offset])[0].console == "iPXE starting"
 
 
 def test_probe_without_console_reads_no_log():
     argv = probe_argv("rv-1", [{"name": "web01"}], console=False)
-    assert argv[-3:] == ["qemu:///system", "web01", ""]
-    assert parse_probe("rv-1", "rv-1 state 0\nrunning\nrv-1 console 0\n\n", 1, console=False) == [("running", None)]
+    assert argv[-4:] == ["qemu:///system", "web01", "", "0"]
+    answers = parse_probe("rv-1", "rv-1 state 0\nrunning\nrv-1 size 0\nrv-1 console 0\n\n", 1, console=False)
+    assert (answers[0].state, answers[0].console) == ("running", None)
 
 
 class FakeHost:
@@ -85,7 +105,7 @@ class FakeHost:
 
     def probe(self, running):
         self.probes += 1
-        return [("running", "Loading %s" % job.name) for job in running]
+        return [Probed("running", 100, "Loading %s" % job.name) for job in running]
 
     def sleep(self, seconds):
         self.now += seconds
