@@ -11,11 +11,11 @@ short_description: Wait for the async install jobs of a host, with one progress 
 version_added: 0.1.0
 description:
   - Waits for the jobs a looped M(remotevirt.install.virt_guest_install) task started with C(async) and
-    C(poll: 0), polling each with the C(async_status) module.
-  - Every O(progress_interval) seconds it prints one line per guest still installing, for example
+    C(poll=0), polling each with the C(async_status) module.
+  - "Every O(progress_interval) seconds it prints one line per guest still installing, for example
     C([hv1] web01: 2m00s elapsed, guest running, console: Reached target Basic System.)
     (time since the wait began, the guest's libvirt state, the last line of its serial console),
-    and one line when a guest's job finishes.
+    and one line when a guest's job finishes."
   - Removes the job file of each finished job from the host (C(async_status) C(mode=cleanup)).
   - Returns each guest's final result for P(remotevirt.install.guest_outcomes#filter). A failed install does
     not fail this task; the results say which guests failed.
