@@ -87,8 +87,8 @@ def progress_line(host: str, guest: str, elapsed: float, state: Optional[str], c
 def finished_line(host: str, guest: str, elapsed: float, result: Mapping[str, Any]) -> str:
     if result.get("failed"):
         return "[%s] %s: failed after %s: %s" % (host, guest, duration(elapsed), first_line(result.get("msg")))
-    return "[%s] %s: finished after %s%s" % (host, guest, duration(elapsed),
-                                           " (changed)" if result.get("changed") else "")
+    changed = " (changed)" if result.get("changed") else ""
+    return "[%s] %s: finished after %s%s" % (host, guest, duration(elapsed), changed)
 
 
 def first_line(message: Any) -> str:

@@ -37,6 +37,7 @@ attributes:
     support: none
     description: It changes nothing itself.
   platform:
+    support: full
     platforms: posix
     description: The host needs C(sh), C(tail) and, for the guests' state, C(virsh).
 options:
