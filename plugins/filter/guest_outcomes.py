@@ -12,7 +12,9 @@ description:
   - Reads the registered results of a looped M(remotevirt.install.virt_guest_install) task and, for
     async installs, of the C(ansible.builtin.async_status) task that waited for them.
   - Each guest gets an outcome (V(installed), V(updated), V(started), V(removed), V(unchanged),
-    V(changed) or V(failed)), its planned commands as preview lines, and a one-line report.
+    V(changed) or V(failed)), its planned commands, a preview block (see
+    P(remotevirt.install.guest_preview#filter)) and a one-line report; a failed guest's line is its name and
+    the first line of the module's message.
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:
@@ -22,7 +24,9 @@ options:
     elements: dict
     required: true
   jobs:
-    description: The registered result of the C(async_status) task, if the installs ran async.
+    description:
+      - The registered result of M(remotevirt.install.guest_jobs) (or of a looped C(async_status) task), if
+        the installs ran async.
     type: dict
 """
 
@@ -41,6 +45,8 @@ _value:
 
 from typing import Any, Dict, List, Mapping, Optional
 
+from ansible_collections.remotevirt.install.plugins.filter.guest_preview import first_line, guest_preview, outcome_of
+
 
 def _name_of(item: Any) -> Optional[str]:
     """The guest a loop result is about: its item is the guest's name (or, older, its options)."""
@@ -53,41 +59,30 @@ def _final_results(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str,
     """Each guest's final result: the async job's when there was one, else the task's own."""
     finished: Dict[str, Mapping[str, Any]] = {}
     for job in (jobs or {}).get("results", []) if isinstance(jobs, Mapping) else []:
-        started = job.get("item") or {}
-        name = _name_of(started.get("item"))
+        # guest_jobs names each result; a looped async_status result carries the started result as item.
+        name = job.get("guest") or _name_of((job.get("item") or {}).get("item"))
         if name:
             finished[name] = job
     return [finished.get(_name_of(result.get("item")) or "", result) for result in results]
 
 
-def _outcome(result: Mapping[str, Any]) -> str:
-    if result.get("failed"):
-        return "failed"
-    if not result.get("changed"):
-        return "unchanged"
-    verbs = [step.get("action") for step in result.get("plan") or []]
-    for verb, outcome in (("install", "installed"), ("undefine", "removed"), ("define", "updated"),
-                          ("start", "started")):
-        if verb in verbs:
-            return outcome
-    return "changed"
+def _line(name: str, outcome: str, result: Mapping[str, Any]) -> str:
+    if outcome == "failed":
+        return "%s: failed: %s" % (name, first_line(result.get("msg")))
+    return "%s: %s" % (name, outcome)
 
 
 def guest_outcomes(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
     outcomes = []
     for started, result in zip(results, _final_results(results, jobs)):
         name = _name_of(started.get("item")) or "?"
-        outcome = _outcome(result)
-        commands = [step.get("command") for step in result.get("plan") or []]
-        line = "%s: %s" % (name, outcome)
-        if outcome == "failed":
-            line += " (%s)" % (result.get("msg") or "no message")
+        outcome = outcome_of(result)
         outcomes.append({
             "name": name,
             "outcome": outcome,
-            "commands": commands,
-            "preview": ["%s: %s" % (name, command) for command in commands] or ["%s: nothing to do" % name],
-            "line": line,
+            "commands": [step.get("command") for step in result.get("plan") or []],
+            "preview": guest_preview(result, name, outcome),
+            "line": _line(name, outcome, result),
         })
     return outcomes
 

@@ -446,14 +446,28 @@ domain:
     state:
       description: V(running), V(shut off) or V(absent).
       type: str
+    memory:
+      description: Memory in MiB.
+      type: int
+    vcpus:
+      description: Number of virtual CPUs.
+      type: int
     macs:
       description: MAC addresses of the network cards (those libvirt generates are not known in check mode).
       type: list
       elements: str
     disks:
-      description: Disks and cdroms of the stored definition.
+      description:
+        - Disks and cdroms of the stored definition, each with C(target), C(source) (C(pool/volume) or a
+          path), C(device) and C(size).
+        - C(size) is the capacity in bytes of a pool disk (to be created, in check mode); V(null) for a host
+          path and for cdroms.
       type: list
       elements: dict
+    networks:
+      description: Each network card, as V(network NAME), V(bridge NAME) or V(user).
+      type: list
+      elements: str
     serial_log:
       description: File on the host with the guest's serial console.
       type: str
@@ -461,9 +475,32 @@ domain:
     name: web01
     uuid: 8f0e6c1e-4a0c-4b8e-9a55-0f1b2f0c9d11
     state: running
+    memory: 2048
+    vcpus: 2
     macs: ["52:54:00:6b:3c:58"]
-    disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk}]
+    disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk, size: 21474836480}]
+    networks: [network default]
     serial_log: /var/log/libvirt/qemu/web01-serial.log
+media:
+  description:
+    - How the planned install boots the installer. URL credentials are shown as C(***@); an inline kickstart
+      is shown as V(inline), never its content.
+  returned: when the plan installs the guest
+  type: dict
+  contains:
+    method:
+      description: V(pxe), V(cdrom) or V(location).
+      type: str
+    source:
+      description: The cdrom's C(pool/volume) or path, or the install tree's location; V(null) for PXE.
+      type: str
+    kickstart:
+      description: The kickstart's URL or path, V(inline), or V(null).
+      type: str
+  sample:
+    method: cdrom
+    source: isos/Rocky-9-x86_64-minimal.iso
+    kickstart: null
 """
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module

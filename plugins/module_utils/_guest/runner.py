@@ -308,6 +308,8 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         "reboot_required": reboot_required(plan, state),
         "domain": facts,
     }
+    if INSTALL in [action.verb for action in plan.actions]:
+        result["media"] = _media_facts(request)
     if diff:
         result["diff"] = plan.diff("guest %s" % request.name)
     return result
@@ -348,26 +350,63 @@ def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: Gues
                   check_mode: bool) -> Dict[str, Any]:
     if request.state == "absent":
         return {"name": request.name, "state": "absent"}
+    sizes = _disk_sizes(request, state)
     if check_mode or not plan.changed:
         definition = Domain.from_xml(plan.after) if plan.after else state.existing
         if definition is None:  # not reached: a guest that does not exist is installed (a plan) or refused
             return {"name": request.name, "state": "absent"}
         uuid = state.existing.uuid if state.existing is not None and not request.reinstall else None
-        return _facts(definition.with_changes(uuid=uuid), _predicted_state(request, plan, state))
+        return _facts(definition.with_changes(uuid=uuid), _predicted_state(request, plan, state), sizes)
     domain = client.find_domain(request.name)
     if domain is None:
         return {"name": request.name, "state": "absent"}
     definition = Domain.from_xml(client.domain_definition(domain))
-    return _facts(definition, "running" if client.domain_is_active(domain) else "shut off")
+    return _facts(definition, "running" if client.domain_is_active(domain) else "shut off", sizes)
 
 
-def _facts(domain: Domain, run_state: str) -> Dict[str, Any]:
+def _disk_sizes(request: GuestRequest, state: GuestState) -> Dict[str, int]:
+    """Capacity in bytes of each pool disk the run read or creates, by ``pool/volume``: what a
+    preview shows next to each disk (a host path's size is not read)."""
+    sizes: Dict[str, int] = {}
+    for disk, disk_state in zip(request.disks or (), state.disks):
+        existing = disk_state.volume.existing if disk_state.volume else None
+        size = existing.capacity if existing is not None else disk.size
+        if disk.pool and size is not None:
+            sizes["%s/%s" % (disk.pool, disk.volume)] = size
+    return sizes
+
+
+def _facts(domain: Domain, run_state: str, sizes: Mapping[str, int]) -> Dict[str, Any]:
     return {
         "name": domain.name,
         "uuid": domain.uuid,
         "state": run_state,
+        "memory": domain.memory // (1024 * 1024) if domain.memory else None,
+        "vcpus": domain.vcpus,
         "macs": [mac for mac in domain.macs if mac],
-        "disks": [{"target": disk.target, "source": disk.source_label, "device": disk.device}
+        "disks": [{"target": disk.target, "source": disk.source_label, "device": disk.device,
+                   "size": sizes.get(disk.source_label)}
                   for disk in domain.disks],
+        "networks": [interface.label for interface in domain.interfaces],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
     }
+
+
+def _media_facts(request: GuestRequest) -> Dict[str, Any]:
+    """How an install boots the installer: method, source and kickstart, with URL credentials
+    masked and an inline kickstart only named (its content is a secret)."""
+    # Imported here: only runs that install need it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
+
+    install = request.install
+    source: Optional[str] = None
+    if install.method == "cdrom" and install.cdrom is not None:
+        source = install.cdrom.label
+    elif install.method == "location":
+        source = redact_text(install.location or "", whole=True)
+    kickstart: Optional[str] = None
+    if install.kickstart_content is not None:
+        kickstart = "inline"
+    elif install.kickstart:
+        kickstart = redact_text(install.kickstart, whole=True)
+    return {"method": install.method, "source": source, "kickstart": kickstart}

@@ -28,9 +28,10 @@ def test_outcome_per_guest_from_the_plan():
     outcomes = guest_outcomes(results)
     expected = ["installed", "unchanged", "updated", "started", "removed", "failed"]
     assert [entry["outcome"] for entry in outcomes] == expected
-    assert outcomes[0]["preview"][1] == "new: virsh create new-install.xml"
+    assert outcomes[0]["preview"][0] == "new: install"
+    assert "  $ virsh create new-install.xml" in outcomes[0]["preview"]
     assert outcomes[1]["preview"] == ["same: nothing to do"]
-    assert outcomes[5]["line"] == "bad: failed (networks[0]: libvirt network 'x' does not exist)"
+    assert outcomes[5]["line"] == "bad: failed: networks[0]: libvirt network 'x' does not exist"
 
 
 def test_async_jobs_replace_the_started_results():
@@ -42,6 +43,20 @@ def test_async_jobs_replace_the_started_results():
         {"item": started[1], "failed": True, "finished": 1, "msg": "boom"},
     ]}
     assert [entry["outcome"] for entry in guest_outcomes(started, jobs)] == ["installed", "failed"]
+
+
+def test_guest_jobs_results_replace_the_started_results():
+    """guest_jobs names each final result; a failure is one line with the message's first line."""
+    started = [result("a", changed=False, ansible_job_id="1", finished=0),
+               result("b", changed=False, ansible_job_id="2", finished=0)]
+    jobs = {"results": [
+        {"guest": "a", "elapsed": 30, "changed": True, "finished": 1, "plan": [step("install")]},
+        {"guest": "b", "elapsed": 12, "failed": True, "finished": 1,
+         "msg": "wait: guest b did not power off within 300 s\nthe guest and its disks are kept"},
+    ]}
+    outcomes = guest_outcomes(started, jobs)
+    assert [entry["outcome"] for entry in outcomes] == ["installed", "failed"]
+    assert outcomes[1]["line"] == "b: failed: wait: guest b did not power off within 300 s"
 
 
 def test_skipped_wait_task_is_no_jobs():

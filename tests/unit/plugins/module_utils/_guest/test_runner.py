@@ -49,7 +49,7 @@ def test_check_then_apply_then_converged(unique_name, test_client):
     facts = real["domain"]
     assert facts["state"] == "shut off" and facts["uuid"] == stored(test_client, name).uuid
     assert len(facts["macs"]) == 1 and facts["disks"] == [
-        {"target": "vda", "source": "%s/%s-disk0.qcow2" % (POOL, name), "device": "disk"}]
+        {"target": "vda", "source": "%s/%s-disk0.qcow2" % (POOL, name), "device": "disk", "size": 1048576}]
     assert facts["serial_log"] == "/var/log/libvirt/qemu/%s-serial.log" % name
 
     again = run(wanted, check_mode=False, diff=True)
@@ -59,6 +59,34 @@ def test_check_then_apply_then_converged(unique_name, test_client):
     assert checked["plan"] == again["plan"] == []
     assert checked["diff"] == again["diff"]
     assert checked["domain"] == again["domain"] == facts
+
+
+def test_facts_carry_what_a_preview_shows(unique_name, test_client):
+    """memory in MiB, vCPUs, each disk's size and each network: read from the definition and the
+    volumes, the same in check mode and after the run."""
+    name = unique_name("")
+    wanted = guest(name, vcpus=2, disks=[disk(size="1M"), disk(size="2M", format="raw")])
+    check = run(wanted, check_mode=True, diff=False)
+    facts = check["domain"]
+    assert facts["memory"] == 256 and facts["vcpus"] == 2 and facts["networks"] == ["network default"]
+    assert [(entry["source"], entry["size"]) for entry in facts["disks"]] == [
+        ("%s/%s-disk0.qcow2" % (POOL, name), 1048576), ("%s/%s-disk1.img" % (POOL, name), 2097152)]
+    assert "media" not in check  # an import installs nothing
+    real = run(wanted, check_mode=False, diff=False)
+    assert {key: real["domain"][key] for key in ("memory", "vcpus", "networks", "disks")} == {
+        key: facts[key] for key in ("memory", "vcpus", "networks", "disks")}
+
+
+def test_media_of_an_install_is_named_without_credentials(unique_name, test_client, tmp_path):
+    """A planned install says how the installer boots; URL credentials are masked and an inline
+    kickstart is only named."""
+    iso = tmp_path / "mini.iso"
+    iso.write_bytes(b"\0" * 4096)
+    cdrom = run(guest(unique_name(""), install=install(method="cdrom", cdrom={"path": str(iso)})),
+                check_mode=True, diff=False)
+    assert cdrom["media"] == {"method": "cdrom", "source": str(iso), "kickstart": None}
+    pxe = run(guest(unique_name(""), install=install(method="pxe")), check_mode=True, diff=False)
+    assert pxe["media"] == {"method": "pxe", "source": None, "kickstart": None}
 
 
 def test_results_stay_small_without_diff(unique_name, test_client):
@@ -426,3 +454,18 @@ def test_a_wait_that_times_out_keeps_everything(unique_name, test_client, tmp_pa
     again = run(wanted, check_mode=True, diff=False)
     assert "install" not in verbs(again) and not any(step["destructive"] for step in again["plan"])
     run(params(name=name, install=None, state="absent", remove_storage=True), check_mode=False, diff=False)
+
+
+def test_media_facts_of_a_location_mask_url_credentials():
+    """An install tree behind a login and an inline kickstart: neither secret reaches the result."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import _media_facts
+
+    tree = install(method="location", location="http://admin:s3cret-pw@mirror.example/tree/",
+                   kickstart_content="rootpw --plaintext s3cret-ks")
+    facts = _media_facts(GuestRequest.from_params(guest("web01", install=tree)))
+    assert facts == {"method": "location", "source": "http://***@mirror.example/tree/", "kickstart": "inline"}
+    url_kickstart = install(method="location", location="http://mirror.example/tree/",
+                            kickstart="http://u:s3cret-ks@ks.example/ks.cfg")
+    facts = _media_facts(GuestRequest.from_params(guest("web01", install=url_kickstart)))
+    assert facts["kickstart"] == "http://***@ks.example/ks.cfg"

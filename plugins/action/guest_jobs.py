@@ -1,0 +1,307 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""guest_jobs: waits for the async install jobs of one host, one progress line per guest.
+
+Runs on the controller. It polls each job with the async_status module, prints a line per
+guest still installing every ``progress_interval`` seconds (elapsed time, the guest's libvirt
+state, the last line of its serial console), removes each finished job's file from the host and
+returns every guest's final result for the guest_outcomes filter.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+display = Display()
+
+# virt_guest_install's serial_log when a guest does not set one (module_utils/_guest/definition.py;
+# not imported: it pulls in lxml, which the controller need not have).
+DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
+# Only this much of the end of a serial log is read from the host, and this much of its last line shown.
+CONSOLE_TAIL_BYTES = 2048
+CONSOLE_LINE_MAX = 100
+
+ARGUMENT_SPEC: Dict[str, Any] = {
+    "started": {"type": "list", "elements": "dict", "required": True},
+    "guests": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "name": {"type": "str", "required": True},
+            "uri": {"type": "str", "default": "qemu:///system"},
+            "serial_log": {"type": "str"},
+        },
+    },
+    "progress_interval": {"type": "int", "default": 60},
+    "poll_delay": {"type": "int", "default": 5},
+    "timeout": {"type": "int", "default": 7200},
+    "console": {"type": "bool", "default": True},
+    "cleanup": {"type": "bool", "default": True},
+}
+
+# Escape sequences a serial console carries: CSI (colours, cursor moves), OSC (titles), and
+# two-character escapes. Stripped before anything else so their parameters never show.
+_ESCAPE_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+# -- what is shown -----------------------------------------------------------------------------
+def last_console_line(text: str, limit: int = CONSOLE_LINE_MAX) -> str:
+    """The last visible line of a serial console's output: escape sequences and control characters
+    removed, what a carriage return overwrote dropped, at most ``limit`` characters."""
+    text = _ESCAPE_RE.sub("", text)
+    for line in reversed(text.split("\n")):
+        # A carriage return starts the line over: only what was written after the last one shows.
+        visible = [part for part in line.split("\r") if _CONTROL_RE.sub("", part).strip()]
+        if visible:
+            shown = " ".join(_CONTROL_RE.sub("", visible[-1]).split())
+            return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+    return ""
+
+
+def duration(seconds: float) -> str:
+    """45s, 2m05s, 1h02m: short enough for a progress line."""
+    whole = int(seconds)
+    if whole < 60:
+        return "%ds" % whole
+    if whole < 3600:
+        return "%dm%02ds" % (whole // 60, whole % 60)
+    return "%dh%02dm" % (whole // 3600, whole % 3600 // 60)
+
+
+def progress_line(host: str, guest: str, elapsed: float, state: Optional[str], console: Optional[str]) -> str:
+    parts = ["%s elapsed" % duration(elapsed), "guest %s" % (state or "state unknown")]
+    if console is not None:
+        parts.append("console: %s" % (console or "(nothing yet)"))
+    return "[%s] %s: %s" % (host, guest, ", ".join(parts))
+
+
+def finished_line(host: str, guest: str, elapsed: float, result: Mapping[str, Any]) -> str:
+    if result.get("failed"):
+        return "[%s] %s: failed after %s: %s" % (host, guest, duration(elapsed), first_line(result.get("msg")))
+    changed = " (changed)" if result.get("changed") else ""
+    return "[%s] %s: finished after %s%s" % (host, guest, duration(elapsed), changed)
+
+
+def first_line(message: Any) -> str:
+    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
+    return lines[0] if lines else "no message"
+
+
+# -- the probe of the guests' state and console ------------------------------------------------
+# One command per progress round for all guests of the host. Each guest's answer starts with a
+# marker line holding a random token, so nothing a console prints can pose as another guest's.
+# Serial logs are appended across boots: only what was written after ``offset`` (the log's size
+# when the wait began) is read, so an earlier install's last line never shows as this one's.
+PROBE_SCRIPT = (
+    'token=$1; shift; i=0\n'
+    'while [ $# -ge 4 ]; do\n'
+    '  printf "%s state %d\\n" "$token" "$i"\n'
+    '  virsh -q -c "$1" domstate "$2" 2>/dev/null | head -n 1\n'
+    '  printf "%s size %d\\n" "$token" "$i"\n'
+    '  [ -z "$3" ] || wc -c 2>/dev/null < "$3"\n'
+    '  printf "%s console %d\\n" "$token" "$i"\n'
+    '  [ -z "$3" ] || tail -c +"$(($4 + 1))" -- "$3" 2>/dev/null | tail -c ' + str(CONSOLE_TAIL_BYTES) + '\n'
+    '  printf "\\n"\n'
+    '  i=$((i + 1)); shift 4\n'
+    'done\n'
+)
+
+
+class Probed:
+    """What the probe read of one guest: libvirt state, serial log size, last console line."""
+
+    def __init__(self, state: Optional[str], size: Optional[int], console: Optional[str]) -> None:
+        self.state = state
+        self.size = size
+        self.console = console
+
+
+def probe_argv(token: str, guests: Sequence[Mapping[str, Any]], console: bool,
+               offsets: Optional[Sequence[int]] = None) -> List[str]:
+    argv = ["sh", "-c", PROBE_SCRIPT, "sh", token]
+    for index, guest in enumerate(guests):
+        log = guest.get("serial_log") or "%s/%s-serial.log" % (DEFAULT_SERIAL_LOG_DIR, guest["name"])
+        offset = offsets[index] if offsets else 0
+        argv += [guest.get("uri") or "qemu:///system", guest["name"], log if console else "", str(offset)]
+    return argv
+
+
+def parse_probe(token: str, output: str, count: int, console: bool) -> List[Probed]:
+    """What the probe read of each guest, from its output."""
+    sections: Dict[Tuple[str, int], List[str]] = {}
+    current: Optional[Tuple[str, int]] = None
+    marker = re.compile(r"^%s (state|size|console) (\d+)$" % re.escape(token))
+    for line in output.split("\n"):
+        found = marker.match(line)
+        if found:
+            current = (found.group(1), int(found.group(2)))
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    answers = []
+    for index in range(count):
+        state = " ".join(sections.get(("state", index), [])).strip()
+        size = "".join(sections.get(("size", index), [])).strip()
+        shown = last_console_line("\n".join(sections.get(("console", index), []))) if console else None
+        answers.append(Probed(_CONTROL_RE.sub("", state)[:30] or None, int(size) if size.isdigit() else None, shown))
+    return answers
+
+
+# -- the wait ----------------------------------------------------------------------------------
+class Job:
+    """One guest's install: its async job id, or its result when the task ran in the foreground."""
+
+    def __init__(self, name: str, started: Mapping[str, Any]) -> None:
+        self.name = name
+        self.jid: Optional[str] = started.get("ansible_job_id")
+        finished = not self.jid or bool(started.get("finished")) or bool(started.get("failed"))
+        self.result: Optional[Dict[str, Any]] = dict(started) if finished else None
+        self.elapsed = 0.0
+        self.offset = 0  # size of the guest's serial log when the wait began
+
+
+def guest_name(started: Mapping[str, Any]) -> str:
+    """The guest a loop result is about: the roles loop over names; older loops over options."""
+    item = started.get("item")
+    if isinstance(item, Mapping):
+        return str(item.get("name") or "?")
+    return str(item) if item else "?"
+
+
+class Waiter:
+    """Polls the jobs until each has finished or the timeout passed; what it calls on the host is
+    given, so the loop is tested without a host."""
+
+    def __init__(self, host: str, status: Callable[[str], Dict[str, Any]],
+                 probe: Callable[[List[Job]], List[Probed]],
+                 cleanup: Optional[Callable[[str], None]], say: Callable[[str], None],
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.host = host
+        self.status = status
+        self.probe = probe
+        self.cleanup = cleanup
+        self.say = say
+        self.clock = clock
+        self.sleep = sleep
+
+    def wait(self, jobs: List[Job], poll_delay: int, progress_interval: int, timeout: int) -> None:
+        start = self.clock()
+        next_progress = start + progress_interval if progress_interval > 0 else None
+        if next_progress is not None and self._running(jobs):
+            self._take_offsets(self._running(jobs))
+        while True:
+            now = self.clock()
+            for job in self._running(jobs):
+                self._poll(job, now - start)
+            running = self._running(jobs)
+            if not running:
+                return
+            if now - start >= timeout:
+                self._give_up(running, now - start, timeout)
+                return
+            if next_progress is not None and now >= next_progress:
+                self._show_progress(running, now - start)
+                while next_progress <= now:
+                    next_progress += progress_interval
+            # A progress interval shorter than the poll delay is kept: the loop wakes for it.
+            delay = poll_delay if next_progress is None else min(poll_delay, next_progress - self.clock())
+            self.sleep(max(1, delay))
+
+    @staticmethod
+    def _running(jobs: List[Job]) -> List[Job]:
+        return [job for job in jobs if job.result is None]
+
+    def _poll(self, job: Job, elapsed: float) -> None:
+        status = self.status(job.jid or "")
+        if not status.get("finished") and not status.get("failed"):
+            return
+        job.result, job.elapsed = status, elapsed
+        self.say(finished_line(self.host, job.name, elapsed, status))
+        if self.cleanup is not None:
+            self.cleanup(job.jid or "")
+
+    def _take_offsets(self, running: List[Job]) -> None:
+        for job, probed in zip(running, self.probe(running)):
+            job.offset = probed.size or 0
+
+    def _show_progress(self, running: List[Job], elapsed: float) -> None:
+        for job, probed in zip(running, self.probe(running)):
+            self.say(progress_line(self.host, job.name, elapsed, probed.state, probed.console))
+
+    def _give_up(self, running: List[Job], elapsed: float, timeout: int) -> None:
+        for job in running:
+            # The job goes on on the host (its result reaches the host log); its file is kept so
+            # async_status can still read it.
+            job.result = {"failed": True, "changed": False, "ansible_job_id": job.jid,
+                          "msg": "still installing after %s (timeout %d s); the job goes on on the host and logs "
+                                 "its result there; a re-run converges" % (duration(elapsed), timeout)}
+            job.elapsed = elapsed
+            self.say(finished_line(self.host, job.name, elapsed, job.result))
+
+
+# Left out of the returned results: the module's echo of its options is long, and the install task's
+# result already has it.
+LEFT_OUT = ("invocation",)
+
+
+def guest_results(jobs: Sequence[Job]) -> List[Dict[str, Any]]:
+    """Each guest's final result, named: what the guest_outcomes filter reads."""
+    return [dict({key: value for key, value in (job.result or {}).items() if key not in LEFT_OUT},
+                 guest=job.name, elapsed=int(job.elapsed)) for job in jobs]
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+    _supports_check_mode = True
+
+    def run(self, tmp: Any = None, task_vars: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        del tmp  # tmp no longer has any effect
+        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        task_vars = task_vars or {}
+        jobs = [Job(guest_name(started), started) for started in args["started"]]
+        where = {guest["name"]: guest for guest in args["guests"]}
+        async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
+        host = str(task_vars.get("inventory_hostname", "?"))
+
+        def status(jid: str) -> Dict[str, Any]:
+            answer = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
+                                          module_args={"jid": jid, "_async_dir": async_dir})
+            if answer.get("failed") and not answer.get("finished") and answer.get("msg") != "could not find job":
+                return {"finished": False}  # a poll that did not get through; the next one asks again
+            return answer
+
+        def cleanup(jid: str) -> None:
+            self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
+                                 module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
+
+        def probe(running: List[Job]) -> List[Probed]:
+            token = "rv-%s" % secrets.token_hex(8)
+            guests = [where.get(job.name, {"name": job.name}) for job in running]
+            argv = probe_argv(token, guests, args["console"], [job.offset for job in running])
+            answer = self._execute_module(module_name="ansible.legacy.command", task_vars=task_vars,
+                                          module_args={"argv": argv})
+            return parse_probe(token, str(answer.get("stdout") or ""), len(running), args["console"])
+
+        waiter = Waiter(host, status, probe, cleanup if args["cleanup"] else None, display.display)
+        try:
+            waiter.wait(jobs, args["poll_delay"], args["progress_interval"], args["timeout"])
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+        results = guest_results(jobs)
+        result.update(
+            changed=any(entry.get("changed") for entry in results),
+            results=results,
+            failed_guests=[entry["guest"] for entry in results if entry.get("failed")],
+        )
+        return result

@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: guest_preview
+short_description: A guest's planned install as a short block of lines, from virt_guest_install's check-mode result
+version_added: 0.1.0
+description:
+  - Reads one result of M(remotevirt.install.virt_guest_install) (check mode, or a real run) and returns the
+    lines an operator reads before saying yes; everything comes from the result, nothing from the task's
+    options.
+  - The first line names the guest and what the run does to it. Then, for a guest that is installed or
+    changed, its memory and vCPUs, each disk with its size and pool volume (or path), the install media,
+    the network cards and the state it ends in, then the planned commands. A destructive command is marked
+    C(!) and ends with C([destructive]); C(reboot required) follows when a running guest's new definition
+    applies only at its next start.
+  - A guest with nothing to do, or that failed, is one line.
+author:
+  - remotevirt.install maintainers (@remotevirt)
+options:
+  _input:
+    description: One registered result of M(remotevirt.install.virt_guest_install).
+    type: dict
+    required: true
+  name:
+    description: The guest's name, when the result does not carry it (a failure).
+    type: str
+  outcome:
+    description:
+      - What the run does, as P(remotevirt.install.guest_outcomes#filter) names it (V(installed), V(updated),
+        ...). Default is read from the result.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Preview of one guest
+  ansible.builtin.debug:
+    msg: "{{ install_result | remotevirt.install.guest_preview('web01') }}"
+# web01: install
+#   memory   2G, 2 vCPUs
+#   disk     vda 20G, new volume default/web01-disk0.qcow2
+#   media    cdrom isos/Rocky-9-x86_64-minimal.iso
+#   network  network default
+#   state    shut off after the install
+#   $ virsh vol-create-as --pool default --name web01-disk0.qcow2 --capacity 21474836480 --allocation 0 --format qcow2
+#   $ virsh create web01-install.xml
+#   $ virsh define web01.xml
+"""
+
+RETURN = r"""
+_value:
+  description: The lines of the block, the first unindented, the others indented by two spaces.
+  type: list
+  elements: str
+"""
+
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
+
+MIB = 1024 * 1024
+# What the first line says a run does, by the outcome guest_outcomes names.
+DOES = {"installed": "install", "updated": "update in place", "started": "start", "removed": "remove",
+        "changed": "change", "unchanged": "nothing to do", "failed": "failed"}
+LABEL_WIDTH = 8
+
+
+def first_line(message: Any) -> str:
+    """The first non-empty line of a module's message: what an operator reads first."""
+    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
+    return lines[0] if lines else "no message"
+
+
+def _row(label: str, text: str) -> str:
+    return "  %-*s %s" % (LABEL_WIDTH, label, text)
+
+
+def _guest_row(domain: Mapping[str, Any]) -> Optional[str]:
+    parts = []
+    if domain.get("memory"):
+        parts.append(format_size(int(domain["memory"]) * MIB))
+    if domain.get("vcpus"):
+        parts.append("%d vCPU%s" % (domain["vcpus"], "" if domain["vcpus"] == 1 else "s"))
+    return _row("memory", ", ".join(parts)) if parts else None
+
+
+def _disk_rows(domain: Mapping[str, Any], created: List[str]) -> List[str]:
+    rows = []
+    for disk in domain.get("disks") or []:
+        device = disk.get("device") or "disk"
+        source = disk.get("source") or ""
+        size = disk.get("size")
+        parts = ["%s %s" % (disk.get("target") or "?", format_size(int(size)))] if size else [disk.get("target") or "?"]
+        parts.append(("new volume " if source in created else "") + source)
+        rows.append(_row(device, ", ".join(parts)))
+    return rows
+
+
+def _media_row(media: Optional[Mapping[str, Any]]) -> Optional[str]:
+    if not media:
+        return None
+    text = " ".join(str(part) for part in (media.get("method"), media.get("source")) if part)
+    if media.get("kickstart"):
+        text += ", kickstart %s" % media["kickstart"]
+    return _row("media", text)
+
+
+def _network_row(domain: Mapping[str, Any]) -> str:
+    return _row("network", ", ".join(domain.get("networks") or []) or "none")
+
+
+def _state_row(domain: Mapping[str, Any], verbs: List[str]) -> Optional[str]:
+    state = domain.get("state")
+    if not state:
+        return None
+    return _row("state", "%s after the install" % state if "install" in verbs else state)
+
+
+def _command_rows(plan: List[Mapping[str, Any]]) -> List[str]:
+    return ["  ! %s  [destructive]" % step.get("command") if step.get("destructive") else "  $ %s" % step.get("command")
+            for step in plan]
+
+
+def outcome_of(result: Mapping[str, Any]) -> str:
+    """What a run did (or, in check mode, does) to a guest, read from its result's plan."""
+    if result.get("failed"):
+        return "failed"
+    if not result.get("changed"):
+        return "unchanged"
+    verbs = [step.get("action") for step in result.get("plan") or []]
+    for verb, outcome in (("install", "installed"), ("undefine", "removed"), ("define", "updated"),
+                          ("start", "started")):
+        if verb in verbs:
+            return outcome
+    return "changed"
+
+
+def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome: Optional[str] = None) -> List[str]:
+    domain: Mapping[str, Any] = result.get("domain") or {}
+    name = name or domain.get("name") or "?"
+    outcome = outcome or outcome_of(result)
+    if outcome == "failed":
+        return ["%s: failed: %s" % (name, first_line(result.get("msg")))]
+    plan: List[Mapping[str, Any]] = result.get("plan") or []
+    if not plan:
+        return ["%s: nothing to do%s" % (name, " (%s)" % domain["state"] if domain.get("state") else "")]
+    verbs = [str(step.get("action")) for step in plan]
+    lines = ["%s: %s" % (name, DOES.get(outcome, outcome))]
+    if domain.get("state") != "absent":
+        created = [str(step.get("name")) for step in plan if step.get("action") == "create"
+                   and step.get("kind") == "volume"]
+        rows = [_guest_row(domain)] + _disk_rows(domain, created) + [
+            _media_row(result.get("media")), _network_row(domain), _state_row(domain, verbs)]
+        lines += [row for row in rows if row]
+    lines += _command_rows(plan)
+    if result.get("reboot_required"):
+        lines.append("  reboot required: the changed definition applies at the guest's next start")
+    return lines
+
+
+class FilterModule:
+    def filters(self) -> Dict[str, Any]:
+        return {"guest_preview": guest_preview}

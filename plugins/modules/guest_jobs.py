@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: guest_jobs
+short_description: Wait for the async install jobs of a host, with one progress line per guest
+version_added: 0.1.0
+description:
+  - Waits for the jobs a looped M(remotevirt.install.virt_guest_install) task started with C(async) and
+    C(poll=0), polling each with the C(async_status) module.
+  - "Every O(progress_interval) seconds it prints one line per guest still installing, for example
+    C([hv1] web01: 2m00s elapsed, guest running, console: Reached target Basic System.)
+    (time since the wait began, the guest's libvirt state, the last line of its serial console),
+    and one line when a guest's job finishes."
+  - Removes the job file of each finished job from the host (C(async_status) C(mode=cleanup)).
+  - Returns each guest's final result for P(remotevirt.install.guest_outcomes#filter). A failed install does
+    not fail this task; the results say which guests failed.
+  - Guests whose install ran in the foreground (their result is already final) are returned as they are.
+author:
+  - remotevirt.install maintainers (@remotevirt)
+attributes:
+  action:
+    support: full
+    description: Runs on the controller and executes C(async_status) and one read-only command on the host.
+  async:
+    support: none
+    description: It waits for async jobs itself.
+  check_mode:
+    support: full
+    description: Waits and reports the same way; check-mode installs run in the foreground, so there is
+      usually nothing to wait for.
+  diff_mode:
+    support: none
+    description: It changes nothing itself.
+  platform:
+    support: full
+    platforms: posix
+    description: The host needs C(sh), C(tail) and, for the guests' state, C(virsh).
+options:
+  started:
+    description:
+      - The C(results) list of the looped install task, one entry per guest; its C(item) is the guest's name
+        (or a dictionary with the guest's C(name)).
+    type: list
+    elements: dict
+    required: true
+  guests:
+    description:
+      - Where to read each guest's state and serial console. Only these keys are read; give no other guest
+        options here.
+      - A guest not listed is looked up on V(qemu:///system) with the default serial log.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The guest's name.
+        type: str
+        required: true
+      uri:
+        description: libvirt URI the guest's state is read from, on the host.
+        type: str
+        default: qemu:///system
+      serial_log:
+        description: The guest's serial log file on the host; default C(/var/log/libvirt/qemu/<name>-serial.log).
+        type: str
+  progress_interval:
+    description: Seconds between progress lines; V(0) prints none (only a line per finished guest).
+    type: int
+    default: 60
+  poll_delay:
+    description: Seconds between two polls of the jobs.
+    type: int
+    default: 5
+  timeout:
+    description:
+      - Longest wait, in seconds. Guests still installing then are reported as failed; their jobs go on on
+        the host, log their result in the host log, and a re-run converges.
+    type: int
+    default: 7200
+  console:
+    description: Whether progress lines show the last line of each guest's serial console.
+    type: bool
+    default: true
+  cleanup:
+    description: Whether the job file of each finished job is removed from the host.
+    type: bool
+    default: true
+notes:
+  - The console line is the last non-empty line of the last 2 KiB of the serial log, with terminal escape
+    sequences and control characters removed and at most 100 characters shown. Whatever an installer prints
+    on its console can show there; an installer that echoes secrets (a kickstart with C(--plaintext)
+    passwords, for example) to the console should run with O(console=false).
+  - The elapsed time counts from the start of the wait, which follows the start of the jobs at once.
+seealso:
+  - module: remotevirt.install.virt_guest_install
+  - plugin: remotevirt.install.guest_outcomes
+    plugin_type: filter
+"""
+
+EXAMPLES = r"""
+- name: Install each guest as an async job
+  remotevirt.install.virt_guest_install:
+    name: "{{ item.name }}"
+    memory: "{{ item.memory }}"
+    install: "{{ item.install }}"
+    disks: "{{ item.disks }}"
+  loop: "{{ guests }}"
+  async: 7200
+  poll: 0
+  register: started
+
+- name: Wait for the installs (guests on qemu:///system, default serial logs), a progress line every two minutes
+  remotevirt.install.guest_jobs:
+    started: "{{ started.results }}"
+    progress_interval: 120
+    timeout: 7200
+  register: finished
+
+- name: Summary
+  ansible.builtin.debug:
+    msg: "{{ started.results | remotevirt.install.guest_outcomes(finished) | remotevirt.install.guest_summary }}"
+"""
+
+RETURN = r"""
+results:
+  description:
+    - Each guest's final result, in the order of O(started), with the guest's name in C(guest) and the seconds
+      waited for it in C(elapsed). The rest is the install module's result (or its failure).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - guest: web01
+      elapsed: 312
+      changed: true
+      plan: [{action: install, kind: guest, name: web01, command: virsh create web01-install.xml}]
+failed_guests:
+  description: Names of the guests whose install failed or did not finish in time.
+  returned: always
+  type: list
+  elements: str
+  sample: [db01]
+"""

@@ -1,0 +1,169 @@
+"""guest_jobs: the console line's cleaning, the probe's parsing, and the wait loop with a clock."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
+    DEFAULT_SERIAL_LOG_DIR,
+    Job,
+    Probed,
+    Waiter,
+    duration,
+    guest_results,
+    last_console_line,
+    parse_probe,
+    probe_argv,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import default_serial_log
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("Booting from DVD/CD...\n", "Booting from DVD/CD..."),
+    ("\x1b[0;32m  OK  \x1b[0m] Reached target \x1b[1mBasic System\x1b[0m.\r\n\r\n", "OK ] Reached target Basic System."),
+    ("progress 10%\rprogress 55%\r", "progress 55%"),
+    ("\x1b]0;title\x07login: \x00\x08\x7f", "login:"),
+    ("a\n\n  \n", "a"),
+    ("", ""),
+    ("x" * 300, "x" * 97 + "..."),
+    ("\x1b[2J\x1b[H\x1bc", ""),
+    ("caf\u00e9 \u009b31m ok", "caf\u00e9 31m ok"),
+])
+def test_last_console_line_is_clean_and_short(text, shown):
+    assert last_console_line(text) == shown
+
+
+def test_durations():
+    assert [duration(s) for s in (0, 59, 60, 125, 3599, 3600, 7325)] == [
+        "0s", "59s", "1m00s", "2m05s", "59m59s", "1h00m", "2h02m"]
+
+
+def test_default_serial_log_is_the_modules():
+    assert "%s/web01-serial.log" % DEFAULT_SERIAL_LOG_DIR == default_serial_log("web01")
+
+
+def run_probe(token, guests, offsets=None, console=True):
+    argv = probe_argv(token, guests, console, offsets)
+    output = subprocess.run(argv, capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    return parse_probe(token, output, len(guests), console)
+
+
+def test_probe_reads_each_guests_console_and_no_console_can_pose_as_another(tmp_path):
+    """The probe script runs here with sh (virsh answers nothing for an unknown URI): each guest's
+    console is read from its own log, and a console that prints a marker without the token
+    cannot fill another guest's answer."""
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    first.write_text("boot\nrv-guess state 1\nInstalling packages (12/300)\x1b[K\r\n")
+    second.write_bytes(b"x" * 5000 + b"\nlast of b\n")
+    guests = [{"name": "a", "uri": "test:///nowhere", "serial_log": str(first)},
+              {"name": "b", "uri": "test:///nowhere", "serial_log": str(second)},
+              {"name": "c", "uri": "test:///nowhere", "serial_log": str(tmp_path / "missing.log")}]
+    answers = run_probe("rv-0123", guests)
+    assert [probed.console for probed in answers] == ["Installing packages (12/300)", "last of b", ""]
+    assert [probed.size for probed in answers] == [first.stat().st_size, 5011, None]
+    assert [probed.state for probed in answers] == [None, None, None]
+
+
+def test_probe_shows_only_what_the_log_got_after_the_offset(tmp_path):
+    """Serial logs are appended across boots: an earlier install's last line is not this one's."""
+    log = tmp_path / "a.log"
+    log.write_text("powering off now\n")
+    guests = [{"name": "a", "serial_log": str(log)}]
+    offset = run_probe("rv-1", guests)[0].size
+    assert run_probe("rv-1", guests, [offset])[0].console == ""
+    with log.open("a") as more:
+        more.write("iPXE starting\n")
+    assert run_probe("rv-1", guests, [offset])[0].console == "iPXE starting"
+
+
+def test_probe_without_console_reads_no_log():
+    argv = probe_argv("rv-1", [{"name": "web01"}], console=False)
+    assert argv[-4:] == ["qemu:///system", "web01", "", "0"]
+    answers = parse_probe("rv-1", "rv-1 state 0\nrunning\nrv-1 size 0\nrv-1 console 0\n\n", 1, console=False)
+    assert (answers[0].state, answers[0].console) == ("running", None)
+
+
+class FakeHost:
+    """Jobs that finish at given times; a clock that moves with each sleep."""
+
+    def __init__(self, finish_at, fail=()):
+        self.now = 0.0
+        self.finish_at = finish_at
+        self.fail = fail
+        self.cleaned = []
+        self.lines = []
+        self.probes = 0
+
+    def status(self, jid):
+        if self.now < self.finish_at[jid]:
+            return {"started": 1, "finished": 0}
+        if jid in self.fail:
+            return {"finished": 1, "failed": True, "msg": "install of %s failed\nsecond line" % jid}
+        return {"finished": 1, "changed": True, "plan": [{"action": "install"}]}
+
+    def probe(self, running):
+        self.probes += 1
+        return [Probed("running", 100, "Loading %s" % job.name) for job in running]
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+    def waiter(self, cleanup=True):
+        return Waiter("hv1", self.status, self.probe, self.cleaned.append if cleanup else None, self.lines.append,
+                      clock=lambda: self.now, sleep=self.sleep)
+
+
+def jobs(*names):
+    return [Job(name, {"item": name, "ansible_job_id": name, "started": 1, "finished": 0}) for name in names]
+
+
+def test_progress_lines_at_the_interval_and_a_line_per_finished_guest():
+    host = FakeHost({"web": 125, "db": 50}, fail=("db",))
+    waited = jobs("web", "db")
+    host.waiter().wait(waited, poll_delay=5, progress_interval=60, timeout=600)
+    assert host.lines == [
+        "[hv1] db: failed after 50s: install of db failed",
+        "[hv1] web: 1m00s elapsed, guest running, console: Loading web",
+        "[hv1] web: 2m00s elapsed, guest running, console: Loading web",
+        "[hv1] web: finished after 2m05s (changed)",
+    ]
+    assert sorted(host.cleaned) == ["db", "web"]
+    results = guest_results(waited)
+    assert [(entry["guest"], bool(entry.get("failed"))) for entry in results] == [("web", False), ("db", True)]
+
+
+def test_finished_jobs_are_cleaned_up_and_progress_can_be_off():
+    host = FakeHost({"a": 20})
+    host.waiter().wait(jobs("a"), poll_delay=5, progress_interval=0, timeout=600)
+    assert host.lines == ["[hv1] a: finished after 20s (changed)"] and host.probes == 0 and host.cleaned == ["a"]
+    host = FakeHost({"a": 20})
+    host.waiter(cleanup=False).wait(jobs("a"), poll_delay=5, progress_interval=0, timeout=600)
+    assert host.cleaned == []
+
+
+def test_timeout_reports_the_guest_failed_and_keeps_its_job_file():
+    host = FakeHost({"slow": 10_000})
+    waited = jobs("slow")
+    host.waiter().wait(waited, poll_delay=5, progress_interval=0, timeout=30)
+    result = guest_results(waited)[0]
+    assert result["failed"] and result["msg"].startswith("still installing after 30s (timeout 30 s)")
+    assert host.cleaned == []
+
+
+def test_foreground_results_are_returned_as_they_are():
+    done = Job("a", {"item": "a", "changed": False, "plan": []})
+    failed = Job("b", {"item": "b", "failed": True, "msg": "boom"})
+    host = FakeHost({})
+    host.waiter().wait([done, failed], poll_delay=5, progress_interval=60, timeout=600)
+    assert host.lines == [] and [entry["guest"] for entry in guest_results([done, failed])] == ["a", "b"]
+
+
+def test_a_progress_interval_shorter_than_the_poll_delay_is_kept():
+    host = FakeHost({"a": 7})
+    host.waiter().wait(jobs("a"), poll_delay=5, progress_interval=2, timeout=600)
+    assert host.lines == ["[hv1] a: 2s elapsed, guest running, console: Loading a",
+                          "[hv1] a: 4s elapsed, guest running, console: Loading a",
+                          "[hv1] a: 6s elapsed, guest running, console: Loading a",
+                          "[hv1] a: finished after 8s (changed)"]  # polled at 8 s

@@ -1,0 +1,83 @@
+"""The guest_preview filter: one check-mode result of virt_guest_install -> the block an operator reads."""
+
+from __future__ import annotations
+
+from ansible_collections.remotevirt.install.plugins.filter.guest_preview import guest_preview, outcome_of
+
+
+def step(action, kind, name, command, destructive=False):
+    return {"action": action, "kind": kind, "name": name, "command": command, "destructive": destructive}
+
+
+NEW_WEB01 = {
+    "changed": True,
+    "reboot_required": False,
+    "plan": [
+        step("create", "volume", "rvtb/web01-disk0.qcow2",
+             "virsh vol-create-as --pool rvtb --name web01-disk0.qcow2 --capacity 67108864 --allocation 0 "
+             "--format qcow2"),
+        step("install", "guest", "web01", "virsh create web01-install.xml"),
+        step("wait", "guest", "web01", "virsh event web01 lifecycle --timeout 300"),
+        step("define", "guest", "web01", "virsh define web01.xml"),
+    ],
+    "domain": {
+        "name": "web01", "uuid": None, "state": "shut off", "memory": 256, "vcpus": 1, "macs": [],
+        "disks": [{"target": "vda", "source": "rvtb/web01-disk0.qcow2", "device": "disk", "size": 67108864},
+                  {"target": "vdb", "source": "/srv/data.img", "device": "disk", "size": None}],
+        "networks": ["network default", "bridge br0"],
+        "serial_log": "/var/log/libvirt/qemu/web01-serial.log",
+    },
+    "media": {"method": "cdrom", "source": "isos/mini.iso", "kickstart": None},
+}
+
+
+def test_a_new_guest_is_one_aligned_block_then_its_commands():
+    assert guest_preview(NEW_WEB01) == [
+        "web01: install",
+        "  memory   256M, 1 vCPU",
+        "  disk     vda 64M, new volume rvtb/web01-disk0.qcow2",
+        "  disk     vdb, /srv/data.img",
+        "  media    cdrom isos/mini.iso",
+        "  network  network default, bridge br0",
+        "  state    shut off after the install",
+        "  $ virsh vol-create-as --pool rvtb --name web01-disk0.qcow2 --capacity 67108864 --allocation 0 "
+        "--format qcow2",
+        "  $ virsh create web01-install.xml",
+        "  $ virsh event web01 lifecycle --timeout 300",
+        "  $ virsh define web01.xml",
+    ]
+
+
+def test_destructive_commands_are_marked_and_reboot_required_shown():
+    result = {
+        "changed": True, "reboot_required": True,
+        "plan": [step("define", "guest", "db01", "virsh define db01.xml"),
+                 step("destroy", "guest", "db01", "virsh destroy db01", destructive=True)],
+        "domain": {"name": "db01", "state": "running", "memory": 2048, "vcpus": 4, "disks": [], "networks": []},
+    }
+    lines = guest_preview(result)
+    assert lines[0] == "db01: update in place"
+    assert "  memory   2G, 4 vCPUs" in lines and "  network  none" in lines
+    assert "  ! virsh destroy db01  [destructive]" in lines
+    assert lines[-1] == "  reboot required: the changed definition applies at the guest's next start"
+
+
+def test_unchanged_failed_and_removed_guests():
+    assert guest_preview({"changed": False, "plan": [], "domain": {"name": "a", "state": "running"}}) == [
+        "a: nothing to do (running)"]
+    assert guest_preview({"failed": True, "msg": "install.cdrom: /x.iso is not a file on the host\nmore"}, "b") == [
+        "b: failed: install.cdrom: /x.iso is not a file on the host"]
+    removed = guest_preview({"changed": True, "domain": {"name": "c", "state": "absent"},
+                             "plan": [step("undefine", "guest", "c", "virsh undefine c")]})
+    assert removed == ["c: remove", "  $ virsh undefine c"]
+
+
+def test_media_with_kickstart_is_shown_as_the_module_returns_it():
+    result = dict(NEW_WEB01, media={"method": "location", "source": "http://***@mirror/tree/", "kickstart": "inline"})
+    assert "  media    location http://***@mirror/tree/, kickstart inline" in guest_preview(result)
+
+
+def test_outcome_names_what_the_plan_does():
+    assert outcome_of(NEW_WEB01) == "installed"
+    assert outcome_of({"changed": False}) == "unchanged"
+    assert outcome_of({"failed": True}) == "failed"
