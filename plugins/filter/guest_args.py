@@ -14,6 +14,8 @@ description:
   - C(iso) (an ISO volume C({pool, volume}) or C({path})) becomes a V(cdrom) install; C(location)
     (with C(kickstart), C(kickstart_content), C(extra_args)) a V(location) install; O(method=pxe) or
     C(pxe=true) a V(pxe) install. An explicit C(install) is kept as it is.
+  - An entry with C(state=absent) removes its guest and needs no media, so O(method) gives it no
+    O(ignore:install) of its own.
   - Fails on keys the module does not know, naming the guest.
 author:
   - remotevirt.install maintainers (@remotevirt)
@@ -76,7 +78,8 @@ def guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] =
         raise AnsibleFilterError("guest %s: unknown option(s) %s" % (name, ", ".join(unknown)))
     media = {key: merged.pop(key) for key in MEDIA_KEYS if key in merged}
     if "install" not in merged:
-        install = _install_from_media(name, media, method)
+        # Removal needs no media: the role's method alone would make it demand an ISO or a network.
+        install = _install_from_media(name, media, None if merged.get("state") == "absent" else method)
         if install:
             merged["install"] = install
     elif media:

@@ -30,6 +30,19 @@ def test_no_media_and_no_method_leaves_install_unset():
     assert "install" not in guest_args({"name": "a", "memory": 512})
 
 
+@pytest.mark.parametrize("method", ["cdrom", "pxe", "location", "import"])
+def test_removal_takes_no_install_from_the_method(method):
+    """An absent entry of iso_install or pxe_install removes its guest and needs no media."""
+    assert guest_args({"name": "a", "state": "absent", "remove_storage": True}, {"memory": 256}, method) == {
+        "name": "a", "state": "absent", "remove_storage": True, "memory": 256}
+
+
+def test_removal_keeps_media_it_was_given():
+    """Media given with an absent entry stay as given (the module does not read them for removal)."""
+    args = guest_args({"name": "a", "state": "absent", "iso": {"path": "/x.iso"}}, {}, "pxe")
+    assert args["install"] == {"method": "cdrom", "cdrom": {"path": "/x.iso"}}
+
+
 def test_defaults_are_merged_under_the_entry():
     """The entry's own values win; defaults fill the rest."""
     args = guest_args({"name": "a", "memory": 512}, {"memory": 256, "vcpus": 2, "domain_type": "qemu"})
