@@ -137,8 +137,8 @@ def _factory(compression: str) -> Callable[[], Any]:
 
 class _Members:
     """Decompresses one stream of concatenated members (``cat a.xz b.xz``, pbzip2's output),
-    each checked to its end; NUL padding after the last member (xz stream padding, blocked
-    tapes) is ignored."""
+    each checked to its end; NUL bytes between and after members (xz stream padding, blocked
+    tapes) are skipped."""
 
     def __init__(self, compression: str, url: str) -> None:
         self.compression = compression
@@ -146,15 +146,14 @@ class _Members:
         self._new = _factory(compression)
         self._decompressor = self._new()
         self._started = False  # the current member has seen input
-        self._padding = False  # past the last member, only NUL bytes seen
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         """The decompressed bytes of ``data``, at most CHUNK_SIZE at a time."""
         while data:
-            if self._padding or (self._decompressor.eof and not data.strip(b"\0")):
-                self._check_padding(data)
-                return
             if self._decompressor.eof:
+                data = data.lstrip(b"\0")
+                if not data:
+                    return
                 self._decompressor = self._new()
             self._started = True
             yield from self._drain(data)
@@ -176,14 +175,9 @@ class _Members:
                 raise
             raise DownloadError("%s is not valid %s-compressed data: %s" % (self.url, self.compression, error))
 
-    def _check_padding(self, data: bytes) -> None:
-        self._padding = True
-        if data.strip(b"\0"):
-            raise DownloadError("%s has data after the end of its %s-compressed padding" % (self.url, self.compression))
-
     def finish(self) -> None:
         """Raise unless the last member ended with its end marker (and its checks)."""
-        if not self._started or not (self._padding or self._decompressor.eof):
+        if not self._started or not self._decompressor.eof:
             raise DownloadError("%s ends before its %s-compressed data does (truncated)" % (self.url, self.compression))
 
 
