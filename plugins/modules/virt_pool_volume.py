@@ -133,10 +133,10 @@ options:
         index and check, gzip's CRC-32 and length, bzip2's CRC); the decompressed image must be of
         O(format). Otherwise the new volume is deleted and the task fails.
       - How long a compressed image is shows only once it is decompressed. A V(raw) or V(iso) image
-        therefore needs O(capacity): the volume is created that large and the image written into it
+        therefore needs O(capacity), the size of the volume the image is written into
         (an image longer than the volume is refused, never cut; a shorter one is followed by zeros),
         so check mode states the volume exactly. Other formats (V(qcow2)) keep their size in their
-        header: the volume is created as for an uncompressed download (sized by the compressed
+        header; the volume is created as for an uncompressed download (sized by the compressed
         length, which the image then replaces; libvirt reads the image's size from its header) and
         the image may be as long as the pool's free space when planned.
     type: str

@@ -282,6 +282,11 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
 # their header: as for an uncompressed download, the volume is created with the length the server
 # announces (a placeholder that the image overwrites; libvirt reads the real size from the header
 # after the upload), and the image may grow the file up to the pool's free space.
+# What libvirt's upload does here (virStorageVolUpload into a file volume, measured with libvirt
+# 9.0, dir pool): ``length`` is only an upper bound (0: none); the file grows to what is written,
+# keeps its size when less is written (no truncation), and a body longer than ``length`` fails
+# with ENOSPC. So a raw volume created at its capacity keeps that capacity, and the handler
+# refuses a longer image itself, with a clear message, before libvirt would.
 # Placeholder capacity when the server announces no length.
 PLACEHOLDER_CAPACITY = 1 << 20
 
