@@ -171,7 +171,7 @@ class _Members:
         except (lzma.LZMAError, OSError, zlib.error, EOFError, ValueError) as error:
             raise DownloadError("%s is not valid %s-compressed data: %s" % (self.url, self.compression, error))
         except Exception as error:  # third-party decompressors raise their own error types
-            if type(error).__module__.split(".")[0] not in ("zstandard", "compression", "_zstd"):
+            if type(error).__module__.split(".", maxsplit=1)[0] not in ("zstandard", "compression", "_zstd"):
                 raise
             raise DownloadError("%s is not valid %s-compressed data: %s" % (self.url, self.compression, error))
 
@@ -276,4 +276,3 @@ def decompressed(chunks: Iterator[bytes], compression: str, url: str, limit: Opt
         close = getattr(out, "close", None)
         if close is not None:
             close()
-

@@ -194,9 +194,12 @@ class VolumeHandlers:
         from ansible_collections.remotevirt.install.plugins.module_utils._volume import decompress
 
         compression = payload.compression or ""
+
+        def compressed_check(head: bytes, content_type: Optional[str]) -> Optional[str]:
+            return decompress.compressed_problem(head, compression, content_type)
+
         served = download.stream(payload.url, hasher, self._access(payload), expected=payload.size,
-                                 check=lambda head, content_type: decompress.compressed_problem(head, compression,
-                                                                                               content_type))
+                                 check=compressed_check)
         holder = ("the volume takes" if payload.format in RAW_FORMATS
                   else "that were free in pool %s when the download was planned" % payload.pool)
         content = decompress.decompressed(served, compression, payload.url, limit=payload.length or None,

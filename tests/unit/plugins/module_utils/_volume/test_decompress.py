@@ -132,7 +132,7 @@ def test_gzip_trailer_crc_is_checked():
 def test_truncated_download_reports_the_broken_body(scripted_http):
     """The server closes halfway through what it announced: the download's own error comes first."""
     body = lzma.compress(IMAGE)
-    chunks, _ = served(scripted_http, "/i.raw.xz", body, send=len(body) // 2)
+    chunks, _hasher = served(scripted_http, "/i.raw.xz", body, send=len(body) // 2)
     with pytest.raises(DownloadError, match=r"truncated|broke off"):
         b"".join(decompressed(chunks, "xz", "u"))
 
@@ -171,7 +171,10 @@ def test_compressed_problem(head, compression, content_type, problem):
 def test_html_page_for_a_compressed_url_is_refused_before_decompressing(scripted_http):
     page = b"<!doctype html><title>Not here</title>" * 20
     scripted_http.routes["/i.raw.xz"] = Route(page, content_type="text/html")
-    check = lambda head, content_type: compressed_problem(head, "xz", content_type)  # noqa: E731
+
+    def check(head, content_type):
+        return compressed_problem(head, "xz", content_type)
+
     chunks = download.stream(scripted_http.url("/i.raw.xz"), hashlib.sha256(), check=check)
     with pytest.raises(DownloadError, match="an HTML page, not xz-compressed data"):
         b"".join(decompressed(chunks, "xz", "u"))

@@ -424,8 +424,8 @@ COMPRESSED_PLANS = [
         ("create", "virsh vol-create-as --pool p --name i.img --capacity 10737418240 --allocation 0 --format raw"),
         ("upload", "curl -fsSL http://h/i.raw.xz | xz -dc | virsh vol-upload --pool p --vol i.img --file /dev/stdin"),
     ]),
-    ("iso.bz2, capacity rounded as libvirt does",
-     dict(name="d.iso", format="iso", capacity="1000000001", source_url="http://h/d.iso.bz2"),
+    ("iso.bz2, capacity rounded", dict(name="d.iso", format="iso", capacity="1000000001",
+                                       source_url="http://h/d.iso.bz2"),
      VolumeState(POOL, download_size=None), [
         ("create", "virsh vol-create-as --pool p --name d.iso --capacity 1000000512 --allocation 0 --format iso"),
         ("upload", "curl -fsSL http://h/d.iso.bz2 | bzip2 -dc | virsh vol-upload --pool p --vol d.iso "
@@ -447,8 +447,8 @@ COMPRESSED_PLANS = [
     ]),
     ("existing, same capacity", dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
      VolumeState(POOL, existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img")), []),
-    ("existing, verified by the download digest",
-     dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz", checksum=SHA),
+    ("existing, verified by the download digest", dict(name="i.img", format="raw", capacity="10G",
+                                                       source_url="http://h/i.raw.xz", checksum=SHA),
      VolumeState(POOL, existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img"),
                  content_digest=SHA.split(":")[1]), []),
 ]
