@@ -222,3 +222,15 @@ def test_without_any_zstd_decompressor(monkeypatch):
     assert can_decompress("xz") and can_decompress("gzip") and can_decompress("bzip2")
     with pytest.raises(DownloadError, match="no zstd program"):
         unpack(b"\x28\xb5\x2f\xfd", "zstd")
+
+
+@needs_zstd
+def test_python_zstd_when_the_host_has_it():
+    """compression.zstd (Python 3.14) or the zstandard module: bounded chunks, frames, truncation."""
+    if decompress._python_zstd() is None:
+        pytest.skip("neither compression.zstd nor zstandard here")
+    body = _zstd(IMAGE[:1000]) + _zstd(IMAGE[1000:] + bytes(3 << 20))
+    out = list(decompressed(chunked(body, 1 << 20), "zstd", "u"))
+    assert b"".join(out) == IMAGE + bytes(3 << 20) and max(len(chunk) for chunk in out) <= CHUNK_SIZE
+    with pytest.raises(DownloadError, match="truncated"):
+        unpack(body[:-3], "zstd")
