@@ -58,6 +58,8 @@ options:
         when creating (and to 512 bytes when resizing), so V(1GB) in qcow2 becomes 1000000512
         bytes; the plan shows the rounded size and a re-run with the same value changes nothing.
       - With O(source_url), at least the size of the download; the raw image is grown after it.
+        For a compressed raw or iso image, the size of the volume the image is decompressed into
+        (required, see O(compression)).
       - For an existing volume, a larger capacity grows it in place; a smaller one is refused
         unless O(allow_shrink=true).
       - With O(clone_from) or O(backing_volume), defaults to the size of that volume.
@@ -114,7 +116,32 @@ options:
         deletes the volume and downloads it again, with or without O(checksum).
       - To authenticate, use O(url_username) and O(url_password). Credentials written into the URL
         (V(https://user:password@host/)) work as well; plans and messages show them as C(***).
+      - A compressed image (see O(compression)) is decompressed on the host while it streams into
+        the volume; no temporary file holds it.
     type: str
+  compression:
+    description:
+      - How the body of O(source_url) is compressed. V(auto) decides by the end of the URL's path
+        (V(.xz), V(.gz), V(.bz2), V(.zst)); V(none) stores the body as served.
+      - With V(auto) and a URL without such an ending, a V(raw) body that starts like compressed
+        data is refused (it would be stored compressed); V(none) stores it anyway.
+      - xz, gzip and bzip2 use Python's decompressors; zstd needs Python's (C(compression.zstd) of
+        Python 3.14, or the C(zstandard) module) or the C(zstd) program on the host, otherwise the
+        task fails at plan time. Concatenated streams (C(pbzip2), C(cat a.xz b.xz)) are read whole.
+      - The compressed body must start with its format's signature (an HTML error page is refused),
+        be exactly as long as announced and end with its format's end marker and checks (xz's
+        index and check, gzip's CRC-32 and length, bzip2's CRC); the decompressed image must be of
+        O(format). Otherwise the new volume is deleted and the task fails.
+      - How long a compressed image is shows only once it is decompressed. A V(raw) or V(iso) image
+        therefore needs O(capacity), the size of the volume the image is written into
+        (an image longer than the volume is refused, never cut; a shorter one is followed by zeros),
+        so check mode states the volume exactly. Other formats (V(qcow2)) keep their size in their
+        header; the volume is created as for an uncompressed download (sized by the compressed
+        length, which the image then replaces; libvirt reads the image's size from its header) and
+        the image may be as long as the pool's free space when planned.
+    type: str
+    choices: [auto, none, xz, gzip, bzip2, zstd]
+    default: auto
   url_username:
     description:
       - User name for O(source_url) (HTTP basic or digest authentication; for FTP, the login).
@@ -130,7 +157,20 @@ options:
       - A verified digest is remembered on the volume file together with the downloaded length,
         so re-runs do not read it again unless the file changed, and a raw image grown by
         O(capacity) after its download still verifies by its downloaded bytes.
+      - For a compressed download, see O(checksum_of). The digests of the compressed and of the
+        decompressed bytes are both remembered with the decompressed length, so a re-run neither
+        downloads again nor decompresses; if the file changed, its decompressed bytes are read and
+        compared with their remembered digest. This needs a file-based pool and a local O(uri).
     type: str
+  checksum_of:
+    description:
+      - What O(checksum) is the digest of when the download is compressed.
+      - V(download), the bytes as served (what publishers list in C(SHA256SUMS) next to the
+        C(.xz) file); V(content), the decompressed image.
+      - The same for an uncompressed download.
+    type: str
+    choices: [download, content]
+    default: download
   validate_certs:
     description: Verify the TLS certificate of an https O(source_url).
     type: bool
@@ -198,6 +238,25 @@ EXAMPLES = r"""
     format: iso
     source_url: https://mirror.example.com/debian-cd/12.7.0/amd64/iso-cd/debian-12.7.0-amd64-netinst.iso
     checksum: sha256:8fde79cfc6b20a696200fc5c15219cf6d721e8feb367e9e0e33a79d1cb68fa83
+
+- name: The host downloads an xz-compressed raw cloud image and decompresses it into a 10 GiB volume
+  remotevirt.install.virt_pool_volume:
+    pool: images
+    name: debian-12-genericcloud-amd64.raw
+    format: raw
+    capacity: 10G
+    source_url: https://images.example.org/debian-12-genericcloud-amd64.raw.xz
+    # the digest of the .xz file, as published next to it in SHA256SUMS
+    checksum: sha256:0c1c8b1e6a0bf1c3f2d2c3e0f4cbb7a0b1c7b1a8c6d9e2f3a4b5c6d7e8f9a0b1
+
+- name: A zstd-compressed qcow2 image, verified by the digest of the decompressed image
+  remotevirt.install.virt_pool_volume:
+    pool: images
+    name: fedora-coreos.qcow2
+    format: qcow2
+    source_url: https://images.example.org/fedora-coreos-qemu.x86_64.qcow2.zst
+    checksum_of: content
+    checksum: sha256:5e9f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7
 
 - name: A thin overlay on a golden image
   remotevirt.install.virt_pool_volume:
@@ -315,7 +374,9 @@ def argument_spec() -> dict:
         clone_from=dict(type="str"),
         backing_volume=dict(type="str"),
         source_url=dict(type="str"),
+        compression=dict(type="str", default="auto", choices=["auto", "none", "xz", "gzip", "bzip2", "zstd"]),
         checksum=dict(type="str"),
+        checksum_of=dict(type="str", default="download", choices=["download", "content"]),
         url_username=dict(type="str"),
         url_password=dict(type="str", no_log=True),
         validate_certs=dict(type="bool", default=True),

@@ -52,7 +52,8 @@ def guest(name, **overrides):
 def volume_params(**overrides):
     base = dict(uri="test:///default", log_facility="user", pool="default-pool", name=None, state="present",
                 capacity=None, format=None, preallocation=None, allocation=None, overcommit=False, clone_from=None,
-                backing_volume=None, source_url=None, checksum=None, validate_certs=True, allow_shrink=False,
+                backing_volume=None, source_url=None, compression="auto", checksum=None, checksum_of="download",
+                validate_certs=True, allow_shrink=False,
                 delete_in_use=False, replace_content=False, mode=None, owner=None, group=None)
     base.update(overrides)
     return base

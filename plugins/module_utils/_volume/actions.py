@@ -47,7 +47,10 @@ class ClonePayload(Payload):
 
 class UploadPayload(Payload):
     """``size``: what the server announced when planning (the body must be exactly that long);
-    ``length``: the bytes libvirt is told to expect (the body may not be longer)."""
+    ``length``: the bytes libvirt is told to expect (the body, decompressed when ``compression``
+    is set, may not be longer; 0 for no limit); ``checksum_of``: whether ``checksum`` is of the
+    body as served (download) or decompressed (content); ``refuse_compressed``: a body that
+    starts like compressed data is refused for a raw volume (compression auto found no suffix)."""
 
     pool: str
     volume: str
@@ -58,6 +61,9 @@ class UploadPayload(Payload):
     checksum: Optional[Checksum] = None
     username: Optional[str] = None
     password: Optional[str] = Field(default=None, in_repr=False)
+    compression: Optional[str] = None
+    checksum_of: str = "download"
+    refuse_compressed: bool = False
 
 
 class ResizePayload(Payload):

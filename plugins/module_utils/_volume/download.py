@@ -31,6 +31,8 @@ ISO9660_MAGIC = b"CD001"
 _MAGICS = {"qcow2": ((0, QCOW2_MAGIC),), "qed": ((0, b"QED\0"),), "vdi": ((0x40, b"\x7f\x10\xda\xbe"),),
            "vmdk": ((0, b"KDMV"), (0, b"# Disk DescriptorFile")), "iso": ((ISO9660_MAGIC_OFFSET, ISO9660_MAGIC),)}
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml")
+# Leading bytes of the compressed formats a download can be decompressed from.
+COMPRESSED_MAGICS = {"xz": b"\xfd7zXZ\x00", "gzip": b"\x1f\x8b", "bzip2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
 
 
 class DownloadError(RemotevirtError):
@@ -137,22 +139,44 @@ def probe_size(url: str, access: Optional[UrlAccess] = None) -> Optional[int]:
 ContentCheck = Callable[[bytes, Optional[str]], Optional[str]]
 
 
-def content_problem(head: bytes, fmt: str, content_type: Optional[str]) -> Optional[str]:
+def _media_type(content_type: Optional[str]) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def looks_like_html(head: bytes, content_type: Optional[str]) -> bool:
+    """Whether a body starting with ``head`` is plainly an HTML page (an error or login page)."""
+    return _media_type(content_type) == "text/html" or head.lstrip()[:16].lower().startswith(_HTML_STARTS)
+
+
+def compressed_as(head: bytes) -> Optional[str]:
+    """The compression (xz, gzip, bzip2, zstd) whose signature ``head`` starts with, or None."""
+    for name, magic in COMPRESSED_MAGICS.items():
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_compressed: bool = False) -> Optional[str]:
     """Why content starting with ``head`` is not an image of format ``fmt``, or None when it can be.
 
     Formats with a signature must show it; raw (any bytes) only refuses what is plainly an
-    error page: HTML or text served as ``text/html``.
+    error page: HTML or text served as ``text/html``, and with ``refuse_compressed`` data that
+    starts like a compressed file (a URL without a compression suffix, compression auto).
     """
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    looks_like_html = media_type == "text/html" or head.lstrip()[:16].lower().startswith(_HTML_STARTS)
+    html = looks_like_html(head, content_type)
+    compressed = compressed_as(head)
+    hint = "; it is %s-compressed: set compression: %s" % (compressed, compressed) if compressed else ""
     magics = _MAGICS.get(fmt)
     if magics is not None:
         if any(head[offset:offset + len(magic)] == magic for offset, magic in magics):
             return None
-        what = "an HTML page" if looks_like_html else "not a %s image" % fmt
-        return "the content is %s (format %s needs %r at offset %d)" % (what, fmt, magics[0][1], magics[0][0])
-    if fmt == "raw" and looks_like_html:
-        return "the content is an HTML page (Content-Type %s), not a raw image" % (media_type or "unknown")
+        what = "an HTML page" if html else "not a %s image" % fmt
+        return "the content is %s (format %s needs %r at offset %d)%s" % (what, fmt, magics[0][1], magics[0][0], hint)
+    if fmt == "raw" and html:
+        return "the content is an HTML page (Content-Type %s), not a raw image" % (_media_type(content_type) or "unknown")
+    if fmt == "raw" and compressed and refuse_compressed:
+        return ("the content is %s-compressed, not a raw image: set compression: %s to decompress it, or "
+                "compression: none to store it as it is" % (compressed, compressed))
     return None
 
 
@@ -204,8 +228,8 @@ class _Body:
             raise DownloadError("download of %s ended after %d of %d bytes (truncated)" % (self.url, self.count, wanted))
 
 
-def _with_checked_head(chunks: Iterator[bytes], check: ContentCheck, content_type: Optional[str],
-                       url: str) -> Iterator[bytes]:
+def with_checked_head(chunks: Iterator[bytes], check: ContentCheck, content_type: Optional[str],
+                      url: str) -> Iterator[bytes]:
     """``chunks`` again, the first HEAD_BYTES held back until ``check`` accepted them."""
     head = b""
     for chunk in chunks:
@@ -234,7 +258,7 @@ def stream(url: str, hasher: Any, access: Optional[UrlAccess] = None, expected: 
         body.check_announcement()
         chunks = body.chunks()
         if check is not None:
-            chunks = _with_checked_head(chunks, check, response.headers.get("Content-Type"), url)
+            chunks = with_checked_head(chunks, check, response.headers.get("Content-Type"), url)
         for chunk in chunks:
             hasher.update(chunk)
             yield chunk
@@ -268,32 +292,43 @@ def _stamp(path: str, algorithm: str) -> str:
 
 
 class DigestRecord(Record):
-    """A remembered digest: of the first ``length`` bytes (the download), and whether the file is unchanged since."""
+    """A remembered digest of the first ``length`` bytes (the download, decompressed when it was
+    compressed), and whether the file is unchanged since; ``download_digest`` is the digest of the
+    compressed download those bytes came from (None for a download stored as it was served)."""
 
     algorithm: str
     digest: str
     length: Optional[int]
     current: bool
+    download_digest: Optional[str] = None
 
 
 def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[DigestRecord]:
     """What ``remember_digest`` recorded on ``path`` (for ``algorithm``, when given), or None."""
     try:
         fields = os.getxattr(path, DIGEST_XATTR).decode("ascii").split(":")
-        # algorithm:size:mtime[:length]:digest; records without a length are from older releases.
-        if len(fields) not in (4, 5) or algorithm not in (None, fields[0]):
+        # algorithm:size:mtime[:length]:digest[:download digest]; records without a length are
+        # from older releases, records with a download digest are of decompressed downloads.
+        if len(fields) not in (4, 5, 6) or algorithm not in (None, fields[0]):
             return None
         stamp = _stamp(path, fields[0])
     except (OSError, AttributeError, UnicodeDecodeError, ValueError):  # no xattrs, no record, or unreadable
         return None
-    length = int(fields[3]) if len(fields) == 5 and fields[3].isdigit() else None
-    return DigestRecord(fields[0], fields[-1], length, ":".join(fields[:3]) == stamp)
+    length = int(fields[3]) if len(fields) >= 5 and fields[3].isdigit() else None
+    digest, download_digest = (fields[4], fields[5]) if len(fields) == 6 else (fields[-1], None)
+    return DigestRecord(fields[0], digest, length, ":".join(fields[:3]) == stamp, download_digest=download_digest)
 
 
-def remember_digest(path: str, algorithm: str, digest: str, length: Optional[int] = None) -> None:
-    """Record a verified digest (of the first ``length`` bytes) on the file; skipped where xattrs are unsupported."""
+def remember_digest(path: str, algorithm: str, digest: str, length: Optional[int] = None,
+                    download_digest: Optional[str] = None) -> None:
+    """Record a verified digest (of the first ``length`` bytes, decompressed from a download of
+    ``download_digest``) on the file; skipped where xattrs are unsupported."""
+    if download_digest is not None and length is None:
+        raise ValueError("a download digest is remembered with the length of its decompressed bytes")
     try:
         value = _stamp(path, algorithm) + ("" if length is None else ":%d" % length) + ":" + digest
+        if download_digest is not None:
+            value += ":" + download_digest
         os.setxattr(path, DIGEST_XATTR, value.encode("ascii"))
     except (OSError, AttributeError):
         pass

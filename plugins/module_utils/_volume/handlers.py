@@ -31,6 +31,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     UploadPayload,
     VolumeTarget,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 
 try:
@@ -41,6 +42,13 @@ except ImportError:  # the module reports the missing library before anything he
 
 # errno values of "this file system keeps no user extended attributes".
 _NO_XATTRS = (errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM)
+
+
+def _hashed(chunks: Iterator[bytes], hasher: Any) -> Iterator[bytes]:
+    """``chunks`` passed through, each also fed to ``hasher``."""
+    for chunk in chunks:
+        hasher.update(chunk)
+        yield chunk
 
 
 class _Counted:
@@ -131,31 +139,72 @@ class VolumeHandlers:
         return self._undo_delete(volume)
 
     def upload(self, action: Action) -> Optional[Undo]:
-        """Stream the URL into the volume; only a complete body of the declared format, with the
-        expected checksum, clears the volume's mark of an unfinished download."""
+        """Stream the URL into the volume (decompressed on the way when it is compressed); only a
+        complete body of the declared format, with the expected checksum, clears the volume's mark
+        of an unfinished download."""
         payload: UploadPayload = action.payload
         checksum = payload.checksum
-        hasher = hashlib.new(checksum.algorithm if checksum else "sha256")
+        algorithm = checksum.algorithm if checksum else "sha256"
         volume = self._volume(payload.pool, payload.volume)
-        access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username,
-                                    password=payload.password)
-        fmt = payload.format or "raw"
-        chunks = download.stream(payload.url, hasher, access, expected=payload.size, limit=payload.length,
-                                 check=lambda head, content_type: download.content_problem(head, fmt, content_type))
+        download_hasher = hashlib.new(algorithm)
+        if payload.compression is None:
+            content_hasher = download_hasher
+            chunks = self._served(payload, download_hasher)
+        else:
+            content_hasher = hashlib.new(algorithm)
+            chunks = _hashed(self._decompressed(payload, download_hasher), content_hasher)
         counted = _Counted(chunks)
         self.client.upload_volume(volume, counted, payload.length)
-        digest = hasher.hexdigest()
+        of_content = payload.compression is not None and payload.checksum_of == CHECKSUM_OF_CONTENT
+        digest = (content_hasher if of_content else download_hasher).hexdigest()
         if checksum and digest != checksum.digest:
-            raise download.DownloadError("checksum mismatch for %s: expected %s, got %s:%s"
-                                         % (payload.url, checksum.text, checksum.algorithm, digest))
+            what = "" if payload.compression is None else (" (decompressed image)" if of_content
+                                                           else " (compressed download)")
+            raise download.DownloadError("checksum mismatch for %s%s: expected %s, got %s:%s"
+                                         % (payload.url, what, checksum.text, checksum.algorithm, digest))
         # libvirt reads a qcow2 image's size from its header only on refresh.
         self.client.refresh_pool(self._pool(payload.pool))
         path = self._local_file(volume)
         if path is not None:
             _clear_incomplete(path)
             if checksum:
-                download.remember_digest(path, checksum.algorithm, digest, counted.count)
+                download_digest = None if payload.compression is None else download_hasher.hexdigest()
+                download.remember_digest(path, algorithm, content_hasher.hexdigest(), counted.count, download_digest)
         return None
+
+    def _access(self, payload: UploadPayload) -> download.UrlAccess:
+        return download.UrlAccess(validate_certs=self.validate_certs, username=payload.username,
+                                  password=payload.password)
+
+    @staticmethod
+    def _format_check(payload: UploadPayload) -> download.ContentCheck:
+        fmt = payload.format or "raw"
+        return lambda head, content_type: download.content_problem(head, fmt, content_type, payload.refuse_compressed)
+
+    def _served(self, payload: UploadPayload, hasher: Any) -> Iterator[bytes]:
+        """The body as served: as long as announced, no longer than the volume takes, of the declared format."""
+        return download.stream(payload.url, hasher, self._access(payload), expected=payload.size, limit=payload.length,
+                               check=self._format_check(payload))
+
+    def _decompressed(self, payload: UploadPayload, hasher: Any) -> Iterator[bytes]:
+        """The body decompressed: the compressed bytes (fed to ``hasher``) as long as announced and
+        of the declared compression, the decompressed ones complete, no longer than ``length``
+        and of the declared format."""
+        # Imported here: only compressed downloads use it.
+        from ansible_collections.remotevirt.install.plugins.module_utils._volume import decompress
+
+        compression = payload.compression or ""
+
+        def compressed_check(head: bytes, content_type: Optional[str]) -> Optional[str]:
+            return decompress.compressed_problem(head, compression, content_type)
+
+        served = download.stream(payload.url, hasher, self._access(payload), expected=payload.size,
+                                 check=compressed_check)
+        holder = ("the volume takes" if payload.format in RAW_FORMATS
+                  else "that were free in pool %s when the download was planned" % payload.pool)
+        content = decompress.decompressed(served, compression, payload.url, limit=payload.length or None,
+                                          limit_holder=holder)
+        return download.with_checked_head(content, self._format_check(payload), None, payload.url)
 
     def resize(self, action: Action) -> Optional[Undo]:
         payload: ResizePayload = action.payload
@@ -165,7 +214,7 @@ class VolumeHandlers:
         self.client.resize_volume(volume, payload.capacity, shrink=payload.shrink)
         if path and record is not None and record.current and record.length is not None and not payload.shrink:
             # Growing keeps the downloaded bytes: their digest stays valid for the grown file.
-            download.remember_digest(path, record.algorithm, record.digest, record.length)
+            download.remember_digest(path, record.algorithm, record.digest, record.length, record.download_digest)
         return None
 
     def delete(self, action: Action) -> Optional[Undo]:

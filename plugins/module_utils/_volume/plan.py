@@ -27,6 +27,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
+    CHECKSUM_OF_CONTENT,
     RAW_FORMATS,
     VolumeRef,
     VolumeRequest,
@@ -249,6 +250,9 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
 def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
     pool = state.pool
     _check_permissions(request, pool)
+    compression = request.decompress
+    if compression is not None:
+        return _plan_compressed_download(request, state, url, compression)
     size = state.download_size
     initial = _download_length(request, size)
     fmt = request.format or "raw"
@@ -270,6 +274,64 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     return plan
 
 
+# -- compressed downloads ----------------------------------------------------------------------
+# How long a compressed image is once decompressed is known only after it was read, so the plan
+# sizes the volume without it. A raw (or iso) image needs capacity: the volume is created that
+# large and the image is written into it (a longer image is refused, never cut; a shorter one
+# leaves zeros after it), so the plan states the volume exactly. Other formats say their size in
+# their header: as for an uncompressed download, the volume is created with the length the server
+# announces (a placeholder that the image overwrites; libvirt reads the real size from the header
+# after the upload), and the image may grow the file up to the pool's free space.
+# What libvirt's upload does here (virStorageVolUpload into a file volume, measured with libvirt
+# 9.0, dir pool): ``length`` is only an upper bound (0: none); the file grows to what is written,
+# keeps its size when less is written (no truncation), and a body longer than ``length`` fails
+# with ENOSPC. So a raw volume created at its capacity keeps that capacity, and the handler
+# refuses a longer image itself, with a clear message, before libvirt would.
+# Placeholder capacity when the server announces no length.
+PLACEHOLDER_CAPACITY = 1 << 20
+
+
+def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: str, compression: str) -> Plan:
+    pool = state.pool
+    if not state.can_decompress:
+        raise PlanError("%s is %s-compressed, and this host has no %s decompressor: neither Python's (compression.zstd, "
+                        "the zstandard module) nor the %s program; install one, or download an uncompressed image"
+                        % (redact_url(url), compression, compression, compression))
+    _check_reverifiable(request, state)
+    fmt = request.format or "raw"
+    size = state.download_size
+    if fmt in RAW_FORMATS:
+        if request.capacity is None:
+            raise PlanError("%s is %s-compressed: how large its image is shows only once it is decompressed; set "
+                            "capacity (the size of the volume, which the image must fit)"
+                            % (redact_url(url), compression))
+        capacity = stored_capacity(pool, fmt, request.capacity, creating=True)
+        _check_space(request, pool, capacity, 0, "download into %s" % request.label)
+        length = capacity
+    else:
+        capacity = size if size is not None else PLACEHOLDER_CAPACITY
+        _check_space(request, pool, capacity, size or 0, "download into %s" % request.label)
+        # 0: no limit for libvirt; the handler then only stops at the pool's end.
+        length = pool.available or 0
+    volume = Volume(name=request.name, capacity=capacity, format=fmt, allocation=0, permissions=request.permissions,
+                    path=predicted_path(pool, request.name))
+    plan = Plan(after=managed_view(volume).to_xml())
+    marks = state.local and pool.holds_files
+    plan.add(Action(CREATE, "volume", request.label, _create_command(request, volume, False),
+                    CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)))
+    plan.add(_upload_action(request, url, fmt, size, length, compression))
+    return plan
+
+
+def _check_reverifiable(request: VolumeRequest, state: VolumeState) -> None:
+    """The checksum of a decompressed download is verified again, on re-runs, by the digests and the
+    decompressed length remembered on the volume's file: that needs a file on this host."""
+    if request.checksum and not (state.local and state.pool.holds_files):
+        raise PlanError("volume %s: a checksum of a compressed download is verified again by what is remembered on "
+                        "the volume's file, which needs a file-based pool and a local uri; leave checksum out, or "
+                        "download an uncompressed image" % request.label)
+
+
 def _download_length(request: VolumeRequest, size: Optional[int]) -> int:
     """The bytes a new volume for a download starts with: what the server reports, else the capacity asked for."""
     if size is None:
@@ -283,17 +345,25 @@ def _download_length(request: VolumeRequest, size: Optional[int]) -> int:
     return size
 
 
-def _upload_action(request: VolumeRequest, url: str, fmt: str, size: Optional[int], length: int) -> Action:
+def _upload_action(request: VolumeRequest, url: str, fmt: str, size: Optional[int], length: int,
+                   compression: Optional[str] = None) -> Action:
     # The URL's credentials are masked on the command line; the payload keeps them for the download.
     curl = ["curl", "-fsSL"] + (["-u", request.url_username] if request.url_username else [])
-    command = shell(*curl, redact_url(url)) + " | " + shell(
-        "virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
+    command = shell(*curl, redact_url(url)) + " | "
+    if compression is not None:
+        command += shell(compression, "-dc") + " | "
+    command += shell("virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
     if request.checksum:
         command += "  # expect %s" % request.checksum.text
+        if compression is not None:
+            command += " of the %s" % ("decompressed image" if request.checksum_of == CHECKSUM_OF_CONTENT
+                                       else "compressed download")
     return Action(UPLOAD, "volume", request.label, command,
                   UploadPayload(pool=request.pool, volume=request.name, url=url, format=fmt, size=size,
                                 length=length, checksum=request.checksum, username=request.url_username,
-                                password=request.url_password))
+                                password=request.url_password, compression=compression,
+                                checksum_of=request.checksum_of,
+                                refuse_compressed=compression is None and request.compression == "auto"))
 
 
 def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
@@ -316,6 +386,8 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
     if request.backing_volume and state.origin is not None and existing.backing_path != state.origin.path:
         raise PlanError("volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
                         % (request.label, existing.backing_path or "nothing", request.backing_volume.label))
+    if request.checksum and request.decompress:
+        _check_reverifiable(request, state)
     # A checksum comes with a source_url (the request refuses one without it).
     if (request.checksum and request.source_url and state.content_digest
             and state.content_digest != request.checksum.digest):
@@ -357,7 +429,7 @@ def _plan_replace(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
     """Delete the volume and download it again: refilling in place could leave old bytes behind."""
     delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
     refill = _plan_download(request, VolumeState(pool=state.pool, download_size=state.download_size,
-                                                 local=state.local), url)
+                                                 local=state.local, can_decompress=state.can_decompress), url)
     return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
 
 

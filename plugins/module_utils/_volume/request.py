@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
@@ -24,6 +25,23 @@ CHECKSUM_ALGORITHMS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 
 # Formats whose bytes are the guest-visible content: a download fills them as-is and can be grown.
 RAW_FORMATS = ("raw", "iso")
+
+
+COMPRESSIONS = ("xz", "gzip", "bzip2", "zstd")
+# compression: auto decides by the end of the URL's path.
+COMPRESSION_SUFFIXES = {".xz": "xz", ".gz": "gzip", ".bz2": "bzip2", ".zst": "zstd"}
+# checksum_of: what a checksum is of when the download is compressed.
+CHECKSUM_OF_DOWNLOAD = "download"
+CHECKSUM_OF_CONTENT = "content"
+
+
+def compression_of_url(url: str) -> Optional[str]:
+    """The compression a URL's path ends in (``.../image.raw.xz`` is xz), or None."""
+    path = urlsplit(url).path.lower()
+    for suffix, compression in COMPRESSION_SUFFIXES.items():
+        if path.endswith(suffix):
+            return compression
+    return None
 
 
 class VolumeRef(Record):
@@ -82,7 +100,9 @@ class VolumeRequest(Record):
     clone_from: Optional[VolumeRef] = None
     backing_volume: Optional[VolumeRef] = None
     source_url: Optional[str] = None
+    compression: str = "auto"
     checksum: Optional[Checksum] = None
+    checksum_of: str = CHECKSUM_OF_DOWNLOAD
     url_username: Optional[str] = None
     url_password: Optional[str] = Field(default=None, in_repr=False)
     permissions: Permissions = Permissions()
@@ -94,6 +114,15 @@ class VolumeRequest(Record):
     @property
     def label(self) -> str:
         return "%s/%s" % (self.pool, self.name)
+
+    @property
+    def decompress(self) -> Optional[str]:
+        """The compression source_url's body is decompressed from (None: stored as served)."""
+        if not self.source_url or self.compression == "none":
+            return None
+        if self.compression == "auto":
+            return compression_of_url(self.source_url)
+        return self.compression
 
     @property
     def creates(self) -> bool:
@@ -122,7 +151,9 @@ class VolumeRequest(Record):
             clone_from=_ref_param(params, "clone_from", pool),
             backing_volume=_ref_param(params, "backing_volume", pool),
             source_url=_url_param(params.get("source_url")),
+            compression=params.get("compression") or "auto",
             checksum=Checksum.parse(params["checksum"]) if params.get("checksum") else None,
+            checksum_of=params.get("checksum_of") or CHECKSUM_OF_DOWNLOAD,
             url_username=params.get("url_username"),
             url_password=params.get("url_password"),
             permissions=permissions,
@@ -141,6 +172,14 @@ class VolumeRequest(Record):
             raise PlanError("%s are mutually exclusive: a volume has one origin" % " and ".join(sources))
         if self.checksum and not self.source_url:
             raise PlanError("checksum applies to source_url, which is not set")
+        if self.compression not in ("auto", "none") + COMPRESSIONS:
+            raise PlanError("compression must be one of auto, none, %s" % ", ".join(COMPRESSIONS))
+        if self.compression not in ("auto", "none") and not self.source_url:
+            raise PlanError("compression applies to source_url, which is not set")
+        if self.checksum_of not in (CHECKSUM_OF_DOWNLOAD, CHECKSUM_OF_CONTENT):
+            raise PlanError("checksum_of must be %s or %s" % (CHECKSUM_OF_DOWNLOAD, CHECKSUM_OF_CONTENT))
+        if self.checksum_of == CHECKSUM_OF_CONTENT and not self.checksum:
+            raise PlanError("checksum_of applies to checksum, which is not set")
         if (self.url_username or self.url_password) and not self.source_url:
             raise PlanError("url_username and url_password apply to source_url, which is not set")
         if self.backing_volume and self.format not in (None, "qcow2"):

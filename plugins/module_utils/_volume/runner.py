@@ -33,6 +33,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
+    CHECKSUM_OF_DOWNLOAD,
     Checksum,
     VolumeRef,
     VolumeRequest,
@@ -102,6 +103,24 @@ def existing_digest(client: Client, volume: Any, described: Volume, algorithm: s
     return download.digest_of(client.download_volume(volume, length=length or 0), algorithm)
 
 
+def download_digest(client: Client, volume: Any, described: Volume, algorithm: str) -> str:
+    """Digest of the compressed download a volume's bytes were decompressed from, as remembered on
+    its file: while the decompressed bytes still have their remembered digest (a changed file is
+    read again up to the decompressed length). Without a record, the digest of the volume's content
+    (which then differs)."""
+    # Imported here: only downloads use it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+
+    path = _local_file(described)
+    record = download.read_digest_record(path, algorithm) if path is not None else None
+    if path is None or record is None or record.download_digest is None:
+        return existing_digest(client, volume, described, algorithm)
+    if record.current:
+        return record.download_digest
+    content = download.digest_of(download.read_file(path, record.length), algorithm)
+    return record.download_digest if content == record.digest else content
+
+
 def file_is_incomplete(path: str) -> bool:
     """Whether the file on this host carries the mark of a download that never finished."""
     try:
@@ -136,9 +155,12 @@ def _digest_state(client: Client, volume: Any, existing: Volume, checksum: Check
     from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
     algorithm = checksum.algorithm
-    digest = existing_digest(client, volume, existing, algorithm)
+    if request.decompress is not None and request.checksum_of == CHECKSUM_OF_DOWNLOAD:
+        digest = download_digest(client, volume, existing, algorithm)
+    else:
+        digest = existing_digest(client, volume, existing, algorithm)
     size = None
-    if digest != checksum.digest and _local_file(existing) is None:
+    if digest != checksum.digest and _local_file(existing) is None and request.decompress is None:
         # Without a remembered length, a volume grown after its download verifies by the prefix
         # the server still serves.
         size = download.probe_size(url, access)
@@ -191,6 +213,11 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
 
         access = download.UrlAccess(validate_certs=validate_certs, username=request.url_username,
                                     password=request.url_password)
+        if request.decompress == "zstd":
+            # Imported here: only compressed downloads use it.
+            from ansible_collections.remotevirt.install.plugins.module_utils._volume.decompress import can_decompress
+
+            state = state.with_changes(can_decompress=can_decompress("zstd"))
         if existing is None:
             state = state.with_changes(download_size=download.probe_size(url, access))
         elif state.incomplete:

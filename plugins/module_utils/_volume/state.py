@@ -25,7 +25,9 @@ class VolumeState(Record):
     existing volume's content (only read when a checksum is requested); ``users`` the guests
     with a disk on the volume (only read for deletion); ``incomplete`` whether the existing
     volume still carries the mark of a download that never finished; ``local`` whether the
-    module runs on the host that holds the pool (its volume files can be marked).
+    module runs on the host that holds the pool (its volume files can be marked);
+    ``can_decompress`` whether the host can decompress the request's compression (zstd needs
+    Python's zstd support or the zstd program; only read for zstd).
     """
 
     pool: Pool
@@ -37,3 +39,4 @@ class VolumeState(Record):
     dependents: Tuple[str, ...] = ()
     local: bool = True
     incomplete: bool = False
+    can_decompress: bool = True

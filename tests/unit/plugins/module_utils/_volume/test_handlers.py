@@ -8,7 +8,9 @@ does to the volume's file; the plain test driver's refusal of them is tested as 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import lzma
 import os
 import stat
 
@@ -270,3 +272,139 @@ def test_chmod_has_no_undo_and_leaves_changes(test_client, file_pool, unique_nam
     error = _apply_then_fail(test_client, params(pool=file_pool, name=name, mode="0644"))
     assert error.rolled_back == [] and error.left_changes
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
+
+
+# -- compressed downloads ------------------------------------------------------------------------------
+XZ_IMAGE = lzma.compress(IMAGE)
+QCOW2_IMAGE = b"QFI\xfb\x00\x00\x00\x03" + bytes(range(256)) * 40
+
+
+def _sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _gets(server, path):
+    return sum(1 for method, seen, _headers in server.requests if method == "GET" and seen == path)
+
+
+@pytest.fixture
+def compressed_server(scripted_http):
+    from scripted_http import Route
+
+    scripted_http.routes["/d.raw.xz"] = Route(XZ_IMAGE, content_type="application/x-xz")
+    scripted_http.routes["/d.qcow2.gz"] = Route(gzip.compress(QCOW2_IMAGE))
+    scripted_http.routes["/notes.gz"] = Route(gzip.compress(b"plain text, not an image\n" * 100))
+    scripted_http.routes["/short.raw.xz"] = Route(XZ_IMAGE[:len(XZ_IMAGE) // 2])
+    scripted_http.routes["/page.raw.xz"] = Route(b"<!DOCTYPE html><p>mirror down</p>" * 10, content_type="text/html")
+    scripted_http.routes["/unnamed"] = Route(XZ_IMAGE)
+    return scripted_http
+
+
+def _compressed_raw(pool, name, server, **extra):
+    return params(pool=pool, name=name, format="raw", capacity="64K", source_url=server.url("/d.raw.xz"), **extra)
+
+
+def test_compressed_raw_image_fills_its_volume_and_a_rerun_downloads_nothing(
+        test_client, file_pool, unique_name, file_backed, compressed_server):
+    name = unique_name(".img")
+    wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(XZ_IMAGE))
+    result = apply(wanted)
+    assert [step["action"] for step in result["plan"]] == ["create", "upload"]
+    assert "| xz -dc | virsh vol-upload" in result["plan"][1]["command"]
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "rb") as image:
+        assert image.read(len(IMAGE)) == IMAGE
+    record = download.read_digest_record(path, "sha256")
+    assert (record.digest, record.download_digest, record.length, record.current) == (
+        _sha(IMAGE), _sha(XZ_IMAGE), len(IMAGE), True)
+    with pytest.raises(OSError):
+        os.getxattr(path, INCOMPLETE_XATTR)
+    again = apply(wanted)
+    assert not again["changed"] and again["plan"] == []
+    assert _gets(compressed_server, "/d.raw.xz") == 1
+
+
+def test_changed_file_with_the_same_decompressed_bytes_still_verifies(
+        test_client, file_pool, unique_name, file_backed, compressed_server):
+    """The record is stale (mtime changed): the decompressed bytes are read and compared instead."""
+    name = unique_name(".img")
+    wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(XZ_IMAGE))
+    apply(wanted)
+    path = volume_path(test_client, file_pool, name)
+    os.utime(path, ns=(1, 1))
+    assert not download.read_digest_record(path, "sha256").current
+    assert not apply(wanted)["changed"]
+    with open(path, "r+b") as image:
+        image.write(b"guest wrote here")
+    with pytest.raises(RunError, match="exists with different content"):
+        apply(wanted)
+
+
+def test_checksum_of_the_decompressed_image(test_client, file_pool, unique_name, file_backed, compressed_server):
+    name = unique_name(".img")
+    wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(IMAGE),
+                             checksum_of="content")
+    result = apply(wanted)
+    assert result["plan"][1]["command"].endswith("of the decompressed image")
+    assert not apply(wanted)["changed"]
+
+
+@pytest.mark.parametrize("checksum_of, digest_of", [("download", IMAGE), ("content", XZ_IMAGE)])
+def test_checksum_of_the_other_bytes_is_a_mismatch(test_client, file_pool, unique_name, file_backed,
+                                                   compressed_server, checksum_of, digest_of):
+    name = unique_name(".img")
+    with pytest.raises(RunError, match="checksum mismatch") as error:
+        apply(_compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(digest_of),
+                              checksum_of=checksum_of))
+    assert not error.value.changed and not exists(test_client, file_pool, name)
+
+
+@pytest.mark.parametrize("case, wanted, message", [
+    ("truncated", dict(source_url="/short.raw.xz"), "ends before its xz-compressed data does (truncated)"),
+    ("html", dict(source_url="/page.raw.xz"), "an HTML page, not xz-compressed data"),
+    ("larger than the volume", dict(capacity="8K"), "decompresses to more than the 8192 bytes the volume takes"),
+    ("not a qcow2 image", dict(source_url="/notes.gz", format="qcow2", capacity=None),
+     "the content is not a qcow2 image"),
+    ("compressed without a suffix", dict(source_url="/unnamed"), "xz-compressed, not a raw image: set compression: xz"),
+])
+def test_bad_compressed_downloads_leave_nothing(test_client, file_pool, unique_name, file_backed, compressed_server,
+                                                case, wanted, message):
+    name = unique_name(".img")
+    if "source_url" in wanted:
+        wanted = dict(wanted, source_url=compressed_server.url(wanted["source_url"]))
+    with pytest.raises(RunError) as error:
+        apply(dict(_compressed_raw(file_pool, name, compressed_server), **wanted))
+    assert message in str(error.value)
+    assert not error.value.changed and not exists(test_client, file_pool, name)
+    assert os.listdir(test_client.describe_pool(test_client.find_pool(file_pool)).target_path) == []
+
+
+def test_compression_named_for_a_url_without_a_suffix(test_client, file_pool, unique_name, file_backed,
+                                                      compressed_server):
+    name = unique_name(".img")
+    apply(dict(_compressed_raw(file_pool, name, compressed_server), source_url=compressed_server.url("/unnamed"),
+               compression="xz"))
+    with open(volume_path(test_client, file_pool, name), "rb") as image:
+        assert image.read(len(IMAGE)) == IMAGE
+
+
+def test_compression_none_stores_the_body_as_served(test_client, file_pool, unique_name, file_backed,
+                                                    compressed_server):
+    name = unique_name(".img")
+    apply(params(pool=file_pool, name=name, format="raw", source_url=compressed_server.url("/d.raw.xz"),
+                 compression="none"))
+    with open(volume_path(test_client, file_pool, name), "rb") as image:
+        assert image.read() == XZ_IMAGE
+
+
+def test_compressed_qcow2_is_sized_by_its_download(test_client, file_pool, unique_name, file_backed,
+                                                   compressed_server):
+    name = unique_name(".qcow2")
+    url = compressed_server.url("/d.qcow2.gz")
+    result = apply(params(pool=file_pool, name=name, format="qcow2", source_url=url))
+    compressed_length = len(gzip.compress(QCOW2_IMAGE))
+    assert result["plan"][0]["command"].startswith(
+        "virsh vol-create-as --pool %s --name %s --capacity %d " % (file_pool, name, compressed_length))
+    assert "| gzip -dc |" in result["plan"][1]["command"]
+    with open(volume_path(test_client, file_pool, name), "rb") as image:
+        assert image.read(len(QCOW2_IMAGE)) == QCOW2_IMAGE

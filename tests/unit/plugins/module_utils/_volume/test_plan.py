@@ -400,3 +400,117 @@ def test_unfinished_download_in_use_is_never_replaced():
         state = VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20, **needed)
         with pytest.raises(PlanError, match="download that never finished, and it (is used by|backs)"):
             plan_volume(request(name="d.iso", format="iso", source_url="http://h/d.iso"), state)
+
+
+# -- compressed downloads -------------------------------------------------------------------------------
+@pytest.mark.parametrize("url, compression, decompress", [
+    ("http://h/i.raw.xz", "auto", "xz"),
+    ("http://h/i.RAW.XZ", "auto", "xz"),
+    ("http://h/i.img.gz?token=1", "auto", "gzip"),
+    ("http://h/i.img.bz2", "auto", "bzip2"),
+    ("http://h/i.qcow2.zst", "auto", "zstd"),
+    ("http://h/i.raw", "auto", None),
+    ("http://h/xz/i.raw", "auto", None),
+    ("http://h/i.raw.xz", "none", None),
+    ("http://h/i.raw", "gzip", "gzip"),
+])
+def test_compression_by_url_suffix_or_named(url, compression, decompress):
+    assert request(source_url=url, compression=compression).decompress == decompress
+
+
+COMPRESSED_PLANS = [
+    ("raw.xz in a volume of capacity", dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
+     VolumeState(POOL, download_size=300 << 20), [
+        ("create", "virsh vol-create-as --pool p --name i.img --capacity 10737418240 --allocation 0 --format raw"),
+        ("upload", "curl -fsSL http://h/i.raw.xz | xz -dc | virsh vol-upload --pool p --vol i.img --file /dev/stdin"),
+    ]),
+    ("iso.bz2, capacity rounded", dict(name="d.iso", format="iso", capacity="1000000001",
+                                       source_url="http://h/d.iso.bz2"),
+     VolumeState(POOL, download_size=None), [
+        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 1000000512 --allocation 0 --format iso"),
+        ("upload", "curl -fsSL http://h/d.iso.bz2 | bzip2 -dc | virsh vol-upload --pool p --vol d.iso "
+                   "--file /dev/stdin"),
+    ]),
+    ("qcow2.gz sized by the download", dict(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.gz",
+                                            checksum=SHA),
+     VolumeState(POOL, download_size=300 << 20), [
+        ("create", "virsh vol-create-as --pool p --name i.qcow2 --capacity 314572800 --allocation 0 --format qcow2"),
+        ("upload", "curl -fsSL http://h/i.qcow2.gz | gzip -dc | virsh vol-upload --pool p --vol i.qcow2 "
+                   "--file /dev/stdin  # expect %s of the compressed download" % SHA),
+    ]),
+    ("qcow2.zst, no announced length", dict(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.zst",
+                                            checksum=SHA, checksum_of="content"),
+     VolumeState(POOL), [
+        ("create", "virsh vol-create-as --pool p --name i.qcow2 --capacity 1048576 --allocation 0 --format qcow2"),
+        ("upload", "curl -fsSL http://h/i.qcow2.zst | zstd -dc | virsh vol-upload --pool p --vol i.qcow2 "
+                   "--file /dev/stdin  # expect %s of the decompressed image" % SHA),
+    ]),
+    ("existing, same capacity", dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
+     VolumeState(POOL, existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img")), []),
+    ("existing, verified by the download digest", dict(name="i.img", format="raw", capacity="10G",
+                                                       source_url="http://h/i.raw.xz", checksum=SHA),
+     VolumeState(POOL, existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img"),
+                 content_digest=SHA.split(":")[1]), []),
+]
+
+
+@pytest.mark.parametrize("case, params, state, expected", COMPRESSED_PLANS, ids=[case[0] for case in COMPRESSED_PLANS])
+def test_compressed_download_plans(case, params, state, expected):
+    assert steps(plan_volume(request(**params), state)) == expected
+
+
+def test_compressed_raw_plan_states_the_volume_exactly():
+    plan = plan_volume(request(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
+                       VolumeState(POOL, download_size=300 << 20))
+    assert "<capacity unit=\"bytes\">10737418240</capacity>" in plan.after
+    upload = plan.actions[1].payload
+    assert (upload.compression, upload.size, upload.length, upload.checksum_of) == ("xz", 300 << 20, 10 * GiB,
+                                                                                    "download")
+
+
+def test_compressed_qcow2_may_grow_to_the_pools_free_space():
+    plan = plan_volume(request(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.xz"),
+                       VolumeState(POOL, download_size=300 << 20))
+    assert plan.actions[1].payload.length == POOL.available
+    unknown = POOL.with_changes(available=None)
+    plan = plan_volume(request(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.xz"),
+                       VolumeState(unknown, download_size=300 << 20))
+    assert plan.actions[1].payload.length == 0
+
+
+def test_uncompressed_download_refuses_compressed_raw_content_only_with_compression_auto():
+    auto = plan_volume(request(name="i.img", source_url="http://h/i.img"), VolumeState(POOL, download_size=10))
+    named = plan_volume(request(name="i.img", source_url="http://h/i.img", compression="none"),
+                        VolumeState(POOL, download_size=10))
+    assert auto.actions[1].payload.refuse_compressed and not named.actions[1].payload.refuse_compressed
+
+
+@pytest.mark.parametrize("params, state, message", [
+    (dict(name="i.img", source_url="http://h/i.raw.xz"), VolumeState(POOL, download_size=10),
+     "is xz-compressed: how large its image is shows only once it is decompressed; set capacity"),
+    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.zst"),
+     VolumeState(POOL, download_size=10, can_decompress=False), "has no zstd decompressor"),
+    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA),
+     VolumeState(POOL, download_size=10, local=False), "needs a file-based pool and a local uri"),
+    (dict(pool="vg", name="i", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA),
+     VolumeState(LVM, download_size=10), "needs a file-based pool and a local uri"),
+    (dict(name="i.img", format="raw", capacity="1P", source_url="http://h/i.raw.xz"),
+     VolumeState(POOL, download_size=10), "free in pool p"),
+    (dict(name="i.qcow2", format="qcow2", capacity="1G", source_url="http://h/i.qcow2.xz"),
+     VolumeState(POOL, download_size=10), "grow a qcow2 image in a later task"),
+    (dict(name="i.img", capacity="1G", compression="xz"), VolumeState(POOL), "compression applies to source_url"),
+    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum_of="content"),
+     VolumeState(POOL), "checksum_of applies to checksum"),
+    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i", compression="lz4"),
+     VolumeState(POOL), "compression must be one of"),
+])
+def test_compressed_download_refusals(params, state, message):
+    with pytest.raises(PlanError, match=message.replace("(", r"\(")):
+        plan_volume(request(**params), state)
+
+
+def test_existing_compressed_download_with_checksum_needs_a_local_file():
+    state = VolumeState(LVM, existing=Volume(name="i", capacity=GiB, format="raw", path="/dev/vg/i"), local=True)
+    with pytest.raises(PlanError, match="needs a file-based pool"):
+        plan_volume(request(pool="vg", name="i", format="raw", capacity="1G", source_url="http://h/i.raw.xz",
+                            checksum=SHA), state)

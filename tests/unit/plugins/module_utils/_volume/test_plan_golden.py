@@ -40,6 +40,10 @@ CASES = {
         dict(name="alma9.img", format="raw", source_url=IMAGE_URL, url_username="alice",
              url_password="Url-Pa55-Secret", checksum="sha256:" + "5e" * 32, capacity="30G"),
         VolumeState(POOL, download_size=512 << 20)),
+    "upload_compressed": (
+        dict(name="alma9.img", format="raw", source_url=IMAGE_URL + ".xz", url_username="alice",
+             url_password="Url-Pa55-Secret", checksum="sha256:" + "5e" * 32, capacity="30G"),
+        VolumeState(POOL, download_size=180 << 20)),
     "grow": (dict(name="data.qcow2", capacity="50G"), VolumeState(POOL, existing=DATA)),
     "delete": (dict(name="data.qcow2", state="absent"), VolumeState(POOL, existing=DATA)),
 }
