@@ -189,7 +189,7 @@ def check_boot_dir(path: str) -> bool:
     """
     try:
         info = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         _check_creatable(path, "install.boot_dir")
         return False
     if not stat.S_ISDIR(info.st_mode):
