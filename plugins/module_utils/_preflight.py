@@ -250,8 +250,8 @@ class Preflight:
     def _check_kvm(self) -> None:
         """Guests that start under KVM need a KVM that runs guests: a probe guest finds out."""
         probed = [entry for entry in self._under_kvm if entry[1] in _probed_arches()]
-        if not probed or not self.client.uri.startswith("qemu") or not is_local_uri(self.client.uri):
-            return  # the probe's disk image must be on the host that runs QEMU
+        if not probed or not probe_possible(self.client.uri):
+            return
         # Imported here: only runs with a guest to start under KVM probe it.
         from ansible_collections.remotevirt.install.plugins.module_utils._kvm_probe import kvm_verdict
 
@@ -268,6 +268,11 @@ class Preflight:
         elif verdict.works is None:
             self.warnings.append("a KVM probe guest was still %s after its time; whether KVM runs guests on this "
                                  "host is unknown" % verdict.detail)
+
+
+def probe_possible(uri: str) -> bool:
+    """KVM belongs to QEMU's driver, and the probe's disk image must be on the host that runs QEMU."""
+    return uri.startswith("qemu") and is_local_uri(uri)
 
 
 def _probed_arches() -> Tuple[str, ...]:
