@@ -95,9 +95,9 @@ notes:
     C(remotevirt-probe-<random hex>) of 16 MiB and one vCPU without network, booting a 512-byte disk
     image (a file in a private directory under the first KVM guest's O(ignore:install.boot_dir), or the
     temporary directory where that does not exist); the guest is destroyed and the file removed within
-    about 10 seconds whatever happens. Where KVM works the probe ends in well under a second. Where
+    at most 30 seconds whatever happens. Where KVM works the probe ends in well under a second. Where
     the probe stops (paused or crashed), the KVM guests get a problem of check V(domain_type); where it
-    still runs after 10 seconds, a warning says that KVM was not decided. The verdict is kept in the
+    still runs after 30 seconds, a warning says that KVM was not decided. The verdict is kept in the
     directory of the collection's host locks (C(/run/remotevirt) for root), keyed by the libvirt
     version and the QEMU binary. Only with a local O(uri), for x86 guests.
 """
@@ -175,7 +175,7 @@ libvirt_version:
   sample: 9.0.0
 """
 
-from typing import Any, Dict, Iterator, Mapping
+from typing import Any, Callable, Dict, Iterator, Mapping
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import (
     RemotevirtModule,
@@ -210,8 +210,10 @@ def guest_secrets(params: Mapping[str, Any]) -> Iterator[str]:
             yield from no_log_strings(spec, guest)
 
 
-def check(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str, Any]:
+def check(params: Mapping[str, Any], check_mode: bool, _diff: bool, warn: Callable[[str], None]) -> Dict[str, Any]:
     result = dict(run(params), changed=False, check_mode=check_mode)
+    for warning in result.pop("warnings", []):
+        warn(warning)
     if params.get("fail_on_problems", True) and result["problems"]:
         raise ProblemsFound(failure_message(result["problems"]), result)
     return result
@@ -219,7 +221,7 @@ def check(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str,
 
 def main() -> None:
     module = RemotevirtModule(argument_spec=argument_spec(), supports_check_mode=True, secrets=guest_secrets)
-    run_module(module, check)
+    run_module(module, lambda params, check_mode, diff: check(params, check_mode, diff, module.warn))
 
 
 if __name__ == "__main__":
