@@ -13,8 +13,8 @@ description:
   - Runs on the hypervisor and checks, for all guests at once, what M(remotevirt.install.virt_guest_install)
     would need; reports every problem instead of stopping at the first.
   - libvirt is reachable and recent enough; every guest's options are valid (unknown keys at any depth
-    are named with their path and the closest option, such as
-    C(guests[web01].disks[0].szie: unknown key; did you mean size?)); no guest name is given twice;
+    are named with their path and the closest option, such as C(guests[web01].disks[0].szie) with
+    C(did you mean size?)); no guest name is given twice;
     pools exist, are active and have free space for all new volumes of the host together; existing
     volumes, ISO volumes and paths exist; install trees are reachable from the host; kickstart files
     on the host exist; libvirt networks exist and are active; host bridges exist; O(ignore:install.boot_dir)
@@ -62,13 +62,13 @@ options:
   update_hint:
     description:
       - How the caller allows updates of existing guests, named by the problem of a guest that exists
-        with a different definition (for example V(iso_install_update_existing: true) in a role).
+        with a different definition (for example V(iso_install_update_existing=true) in a role).
     type: str
     default: "update_existing: true"
   fail_on_problems:
     description:
       - Fail the task when a problem is found, with a message of one line per problem
-        (C(web01 [space]: pool default has ...)); RV(problems) is returned either way.
+        (C(web01 [space]) then what is wrong); RV(problems) is returned either way.
       - Set false to decide afterwards (the roles do, to stop every host together).
     type: bool
     default: true
@@ -88,7 +88,7 @@ options:
     type: bool
     default: true
 notes:
-  - Memory is compared with the host's available memory at the time of the check: C(MemAvailable) of
+  - Memory is compared with the host's available memory at the time of the check, C(MemAvailable) of
     C(/proc/meminfo) (free memory plus caches the kernel can reclaim) with a local O(uri), libvirt's free
     memory otherwise.
   - The KVM probe runs in check mode too, and changes no managed object. It is a transient guest

@@ -157,8 +157,7 @@ class GuestRequest(Record):
             problems.append("secure_boot needs firmware: uefi")
         readers: Dict[str, Callable[[], Any]] = {
             "memory": lambda: _memory_param(params.get("memory")),
-            "vcpus": lambda: None if params.get("vcpus") is None else ascii_int(params["vcpus"], "vcpus", 1,
-                                                                                 MAX_VCPUS),
+            "vcpus": lambda: _vcpus_param(params.get("vcpus")),
             "machine": lambda: _platform_param(params.get("machine"), "machine"),
             "arch": lambda: _platform_param(params.get("arch"), "arch"),
             "disks": lambda: _disks_param(params.get("disks"), name),
@@ -218,6 +217,10 @@ class GuestRequest(Record):
             same_volume = media.volume is not None and (disk.pool, disk.volume) == (media.pool, media.volume)
             if same_path or same_volume:
                 raise PlanError("%s is the install cdrom %s too; give the guest another disk" % (disk.label, media.label))
+
+
+def _vcpus_param(value: Any) -> Optional[int]:
+    return None if value is None else ascii_int(value, "vcpus", 1, MAX_VCPUS)
 
 
 def _positive(value: Any, what: str) -> Optional[int]:
