@@ -1,30 +1,56 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Checks a host before anything slow starts: every guest is planned exactly as
-virt_guest_install would plan it (which reads pools, volumes, media, install trees and networks),
-then what the guests need together is compared with what the host has. Nothing is changed."""
+"""Checks a host before anything slow starts: every guest is read and planned exactly as
+virt_guest_install would (options, pools, volumes, media, install trees, networks, boot_dir, the
+serial log's directory), every refusal of every guest listed; then what the guests need together
+is compared with what the host has (pool space, memory, a KVM that runs guests). Nothing managed
+is changed."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+import difflib
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_state
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
+    DEFAULT_MEMORY,
+    GuestRequest,
+    refusals_of,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import (
     Client,
     LibvirtError,
     version_text,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
+
+DEFAULT_UPDATE_HINT = "update_existing: true"
+
+
+GIB = 1 << 30
+
+
+MIB = 1 << 20
+
+
+class ProblemsFound(RemotevirtError):
+    """The preflight found problems and the task fails; ``result`` (the problems too) is returned with it."""
+
+    def __init__(self, message: str, result: Dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
@@ -32,29 +58,42 @@ def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
 
 
 class Preflight:
-    def __init__(self, client: Client, validate_certs: bool = True, update_existing: bool = False) -> None:
+    def __init__(self, client: Client, validate_certs: bool = True, update_existing: bool = False,
+                 update_hint: str = DEFAULT_UPDATE_HINT, check_memory: bool = True, probe_kvm: bool = True) -> None:
         self.client = client
         self.validate_certs = validate_certs
         self.update_existing = update_existing
+        self.update_hint = update_hint
+        self.check_memory = check_memory
+        self.probe_kvm = probe_kvm
         self.problems: List[Dict[str, Any]] = []
+        self.warnings: List[str] = []
         self.guests: List[Dict[str, Any]] = []
         self.libvirt_version: Optional[str] = None
         self._starting: List[Tuple[str, int]] = []  # (guest, memory) of guests this run starts
+        self._under_kvm: List[Tuple[str, str, str]] = []  # (guest, arch, boot_dir) of guests started under KVM
 
     def run(self, guests: List[Any]) -> Dict[str, Any]:
         if not self._check_libvirt():
             return self._result()
+        self._check_duplicates(guests)
         checked = [self._checked_options(index, guest) for index, guest in enumerate(guests)]
         valid = [params for params in checked if params is not None]
         plans = [self._plan(params) for params in valid]
         planned = [(params, plan) for params, plan in zip(valid, plans) if plan is not None]
         self._check_space(planned)
-        self._check_memory()
+        if self.check_memory:
+            self._check_memory()
+        if self.probe_kvm:
+            self._check_kvm()
         return self._result()
 
     def _result(self) -> Dict[str, Any]:
-        return {"ok": not self.problems, "problems": self.problems, "guests": self.guests,
-                "libvirt_version": self.libvirt_version}
+        result = {"ok": not self.problems, "problems": self.problems, "guests": self.guests,
+                  "libvirt_version": self.libvirt_version}
+        if self.warnings:
+            result["warnings"] = self.warnings
+        return result
 
     def _check_libvirt(self) -> bool:
         bad_uri = uri_problem(self.client.uri)
@@ -73,6 +112,19 @@ class Preflight:
         self.libvirt_version = version_text(self.client.version())
         return True
 
+    def _check_duplicates(self, guests: Sequence[Any]) -> None:
+        """A name given twice would install one guest and then redefine it as the other."""
+        places: Dict[str, List[int]] = {}
+        for index, guest in enumerate(guests):
+            name = guest.get("name") if isinstance(guest, Mapping) else None
+            if isinstance(name, str) and name:
+                places.setdefault(name, []).append(index)
+        for name, indexes in places.items():
+            if len(indexes) > 1:
+                self.problems.append(problem(name, "duplicate", "guest %s is given %d times (%s); each guest needs a "
+                                                                "name of its own on a host"
+                                             % (name, len(indexes), ", ".join("guests[%d]" % i for i in indexes))))
+
     def _checked_options(self, index: int, guest: Any) -> Optional[Dict[str, Any]]:
         """The guest's options as virt_guest_install's argument spec reads them (defaults filled in,
         types converted), or None with each of its problems listed."""
@@ -82,20 +134,25 @@ class Preflight:
                                                           "options, not %s" % (index, type(guest).__name__)))
             return None
         spec = guest_argument_spec()
-        messages = list(raw_problems(spec, guest))
-        if not messages:
+        unknown = list(unknown_keys(spec, guest, name if name != "guests[%d]" % index else str(index)))
+        messages = unknown + list(raw_problems(spec, guest))
+        validated = None
+        if len(messages) == len(unknown):
             # Imported here: only virt_preflight checks options outside AnsibleModule.
             from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+            from ansible.module_utils.errors import UnsupportedError
 
             try:
                 validated = ArgumentSpecValidator(spec).validate(guest)
             except (TypeError, ValueError, AttributeError) as error:  # Ansible's own failure on odd shapes
-                messages = ["options cannot be read: %s" % error]
+                messages.append("options cannot be read: %s" % error)
             else:
-                messages = [_option_message(error) for error in validated.errors]
+                # Unknown keys are named above, with their path and a suggestion.
+                messages += [getattr(error, "msg", None) or str(error) for error in validated.errors
+                             if not isinstance(error, UnsupportedError)]
         for message in messages:
             self.problems.append(problem(name, "options", message))
-        if messages:
+        if messages or validated is None:
             return None
         # The connection is the module's: a guest's own uri is not the host being checked.
         return dict(validated.validated_parameters, uri=self.client.uri)
@@ -103,30 +160,53 @@ class Preflight:
     def _plan(self, params: Mapping[str, Any]) -> Optional[Plan]:
         name = params["name"]
         try:
-            request = GuestRequest.from_params(params)
+            request, refusals = GuestRequest.read(params)
         except PlanError as error:
-            self.problems.append(problem(name, "options", str(error)))
+            request, refusals = None, refusals_of(error)
+        if request is None:
+            self.problems.extend(problem(name, "options", message) for message in refusals)
             return None
         try:
-            state = read_state(self.client, request, self.validate_certs)
+            state, refusals = read_host(self.client, request, self.validate_certs)
+            if refusals:
+                self.problems.extend(problem(name, "host", message) for message in refusals)
+                return None
             plan = plan_guest(request, state)
-        except (PlanError, LibvirtError, download.DownloadError, OSError) as error:
+        except (RemotevirtError, OSError) as error:
             self.problems.append(problem(name, "host", str(error)))
             return None
-        redefines = any(action.verb == DEFINE for action in plan.actions)
-        status = "new" if state.existing is None else ("differs" if redefines else "matches")
-        if request.reinstall and state.existing is not None:
-            status = "reinstall"
-        elif status == "differs" and not self.update_existing:
-            # The name may belong to another guest than the one meant: never change it unasked.
-            self.problems.append(problem(name, "name", "guest %s exists with a different definition (the run would "
-                                                       "redefine it); rename the new guest, set reinstall: true, or "
-                                                       "allow updates of existing guests" % name))
+        status = self._status(request, state, plan)
         self.guests.append({"name": name, "status": status, "commands": plan.commands()})
         if any(action.verb in (INSTALL, START) for action in plan.actions):
-            kept = state.existing.memory if state.existing is not None and not request.reinstall else None
-            self._starting.append((name, request.memory or kept or DEFAULT_MEMORY))
+            self._note_start(request, state, plan)
         return plan
+
+    def _status(self, request: GuestRequest, state: GuestState, plan: Plan) -> str:
+        redefines = [action for action in plan.actions if action.verb == DEFINE]
+        if state.existing is None:
+            return "new"
+        if request.reinstall:
+            return "reinstall"
+        if not redefines:
+            return "matches"
+        if not self.update_existing:
+            # The name may belong to another guest than the one meant: never change it unasked.
+            payload = redefines[0].payload
+            changes = definition_changes(payload.previous, payload.domain) if payload.previous is not None else []
+            self.problems.append(problem(request.name, "name", "guest %s exists with a different definition (%s); "
+                                                               "set %s to update it in place, reinstall: true to "
+                                                               "install it again, or rename the new guest"
+                                         % (request.name, "; ".join(changes) or "the run would redefine it",
+                                            self.update_hint)))
+        return "differs"
+
+    def _note_start(self, request: GuestRequest, state: GuestState, plan: Plan) -> None:
+        kept = state.existing if state.existing is not None and not request.reinstall else None
+        self._starting.append((request.name, request.memory or (kept.memory if kept else None) or DEFAULT_MEMORY))
+        definition = Domain.from_xml(plan.after) if plan.after else kept
+        if definition is not None and definition.type == "kvm":
+            self._under_kvm.append((request.name, request.arch or definition.os.arch or "x86_64",
+                                    request.install.boot_dir))
 
     def _check_space(self, planned: Sequence[Tuple[Mapping[str, Any], Plan]]) -> None:
         """New volumes of all guests together must fit their pools (each one alone was checked)."""
@@ -145,29 +225,183 @@ class Preflight:
             if available is not None and total > available:
                 guests = ", ".join(sorted({guest for guest, _capacity in entries}))
                 self.problems.append(problem(guests, "space", "pool %s has %s free, but the new volumes of %s need %s "
-                                                              "together; free space or use another pool"
-                                             % (pool_name, format_size(available), guests, format_size(total))))
+                                                              "together; give smaller disks, use another pool, or "
+                                                              "free space" % (pool_name, format_size(available),
+                                                                              guests, format_size(total))))
 
     def _check_memory(self) -> None:
-        """Guests that this run starts must fit in the host's free memory together."""
+        """Guests that this run starts must fit in the host's available memory together."""
         if not self._starting:
             return
-        free = self.client.call("read free memory of", self.client.uri, self.client.conn.getFreeMemory)
+        available = available_memory(self.client)
         total = sum(memory for _name, memory in self._starting)
-        if total > free:
-            names = ", ".join(name for name, _memory in self._starting)
-            self.problems.append(problem(names, "memory", "the host has %s free memory, but starting %s needs %s; "
-                                                          "lower memory or install on another host"
-                                         % (format_size(free), names, format_size(total))))
+        if total <= available:
+            return
+        unit = memory_unit(max([total, available] + [memory for _name, memory in self._starting]))
+        needs = ", ".join("%s %s" % (name, in_unit(memory, unit)) if index else
+                          "%s needs %s" % (name, in_unit(memory, unit))
+                          for index, (name, memory) in enumerate(self._starting))
+        together = ": %s together" % in_unit(total, unit) if len(self._starting) > 1 else ""
+        names = ", ".join(name for name, _memory in self._starting)
+        self.problems.append(problem(names, "memory", "%s%s, the host has %s available; lower memory, install on "
+                                                      "another host, or set check_memory: false to skip this check"
+                                     % (needs, together, in_unit(available, unit))))
+
+    def _check_kvm(self) -> None:
+        """Guests that start under KVM need a KVM that runs guests: a probe guest finds out."""
+        probed = [entry for entry in self._under_kvm if entry[1] in _probed_arches()]
+        if not probed or not probe_possible(self.client.uri):
+            return
+        # Imported here: only runs with a guest to start under KVM probe it.
+        from ansible_collections.remotevirt.install.plugins.module_utils._kvm_probe import kvm_verdict
+
+        _name, arch, boot_dir = probed[0]
+        names = ", ".join(name for name, _arch, _boot_dir in probed)
+        try:
+            verdict = kvm_verdict(self.client, boot_dir, arch)
+        except (RemotevirtError, OSError) as error:
+            self.warnings.append("the KVM probe could not run (%s); KVM was not checked" % error)
+            return
+        if verdict.works is False:
+            self.problems.append(problem(names, "domain_type", "KVM on this host cannot run guests (a probe guest "
+                                                               "stopped: %s); set domain_type: qemu" % verdict.detail))
+        elif verdict.works is None:
+            self.warnings.append("a KVM probe guest was still %s after its time; whether KVM runs guests on this "
+                                 "host is unknown" % verdict.detail)
 
 
-def _option_message(error: Any) -> str:
-    """Ansible's text for one argument spec error; an unknown option's text starts with its name alone."""
-    # Imported here: only virt_preflight checks options outside AnsibleModule.
-    from ansible.module_utils.errors import UnsupportedError
+def probe_possible(uri: str) -> bool:
+    """KVM belongs to QEMU's driver, and the probe's disk image must be on the host that runs QEMU."""
+    return uri.startswith("qemu") and is_local_uri(uri)
 
-    message = getattr(error, "msg", None) or str(error)
-    return "unknown option(s) %s" % message if isinstance(error, UnsupportedError) else message
+
+def _probed_arches() -> Tuple[str, ...]:
+    # Imported here: only runs with a guest to start under KVM probe it.
+    from ansible_collections.remotevirt.install.plugins.module_utils._kvm_probe import PROBED_ARCHES
+
+    return PROBED_ARCHES
+
+
+# -- memory --------------------------------------------------------------------------------------
+def available_memory(client: Client) -> int:
+    """Bytes of memory guests can have, read as an admin reads it: MemAvailable (free memory plus
+    what the kernel can reclaim from caches) where the URI is local, libvirt's free memory otherwise."""
+    if is_local_uri(client.uri):
+        available = mem_available()
+        if available is not None:
+            return available
+    return client.call("read free memory of", client.uri, client.conn.getFreeMemory)
+
+
+def mem_available(meminfo: str = "/proc/meminfo") -> Optional[int]:
+    """MemAvailable of ``meminfo`` in bytes, None where the kernel does not report it."""
+    try:
+        with open(meminfo, encoding="ascii") as source:
+            for line in source:
+                key, _colon, value = line.partition(":")
+                if key == "MemAvailable":
+                    number, _space, unit = value.strip().partition(" ")
+                    return int(number) * (1024 if unit == "kB" else 1)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def memory_unit(largest: int) -> Tuple[str, int]:
+    """One unit for every figure of a message: GiB from 1 GiB on, MiB below."""
+    return ("GiB", GIB) if largest >= GIB else ("MiB", MIB)
+
+
+def in_unit(size: int, unit: Tuple[str, int]) -> str:
+    """``size`` in ``unit``: whole where it divides, else to one decimal ("2 GiB", "5.2 GiB")."""
+    name, scale = unit
+    return "%d %s" % (size // scale, name) if size % scale == 0 else "%.1f %s" % (size / scale, name)
+
+
+# -- what differs --------------------------------------------------------------------------------
+def definition_changes(previous: Domain, wanted: Domain) -> List[str]:
+    """What a redefinition changes, field by field, as ``field: before -> after``."""
+    changes = []
+    if previous.memory != wanted.memory:
+        unit = memory_unit(max(previous.memory or 0, wanted.memory or 0))
+        changes.append("memory: %s -> %s" % (_shown_memory(previous.memory, unit), _shown_memory(wanted.memory, unit)))
+    for field, label in (("vcpus", "vcpus"), ("cpu_mode", "cpu")):
+        before, after = getattr(previous, field), getattr(wanted, field)
+        if before != after:
+            changes.append("%s: %s -> %s" % (label, before or "default", after or "default"))
+    if previous.disks != wanted.disks:
+        changes.append("disks: %s -> %s" % (_disks_text(previous), _disks_text(wanted)))
+    if previous.interfaces != wanted.interfaces:
+        changes.append("networks: %s -> %s" % (_networks_text(previous, wanted.interfaces),
+                                               _networks_text(wanted, previous.interfaces)))
+    if previous.graphics != wanted.graphics:
+        changes.append("graphics: %s -> %s" % (_graphics_text(previous), _graphics_text(wanted)))
+    if previous.serial_log != wanted.serial_log:
+        changes.append("serial_log: %s -> %s" % (previous.serial_log.path if previous.serial_log else "none",
+                                                 wanted.serial_log.path if wanted.serial_log else "none"))
+    return changes
+
+
+def _shown_memory(size: Optional[int], unit: Tuple[str, int]) -> str:
+    return in_unit(size, unit) if size else "default"
+
+
+def _disks_text(domain: Domain) -> str:
+    disks = [disk for disk in domain.disks if disk.device == "disk"]
+    return ", ".join("%s %s (%s)" % (disk.target, disk.source_label, disk.format) for disk in disks) or "none"
+
+
+def _networks_text(domain: Domain, other: Sequence[Any]) -> str:
+    """Each card as 'network default (virtio)'; MACs only where the other side's cards differ in nothing else."""
+    plain = [(card.type, card.source, card.model) for card in other]
+    cards = []
+    for card in domain.interfaces:
+        text = "%s%s (%s)" % (card.type, " " + card.source if card.source else "", card.model)
+        if (card.type, card.source, card.model) in plain and card.mac:
+            text += " mac %s" % card.mac
+        cards.append(text)
+    return ", ".join(cards) or "none"
+
+
+def _graphics_text(domain: Domain) -> str:
+    if domain.graphics is None:
+        return "default"
+    # A password is never shown, only that one is set.
+    return ", ".join("%s on %s%s%s" % (display.type, display.listen, ":%d" % display.port if display.port else "",
+                                       " with a password" if display.password else "")
+                     for display in domain.graphics) or "none"
+
+
+# -- options -------------------------------------------------------------------------------------
+def unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], guest: str) -> Iterator[str]:
+    """Every key of ``params``, at any depth, that the spec has no option for, named by its path with
+    the closest option of that level: ``guests[web01].disks[0].szie: unknown key; did you mean size?``"""
+    yield from _unknown_keys(spec, params, "guests[%s]" % guest)
+
+
+def _unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], path: str) -> Iterator[str]:
+    for key, value in params.items():
+        option = spec.get(key) if isinstance(key, str) else None
+        where = "%s.%s" % (path, key)
+        if option is None:
+            yield "%s: unknown key; %s" % (where, _suggestion(str(key), spec))
+            continue
+        suboptions = option.get("options")
+        if not suboptions:
+            continue
+        if isinstance(value, Mapping):
+            yield from _unknown_keys(suboptions, value, where)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, Mapping):
+                    yield from _unknown_keys(suboptions, item, "%s[%d]" % (where, index))
+
+
+def _suggestion(key: str, spec: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(key, list(spec), n=1, cutoff=0.6)
+    if close:
+        return "did you mean %s?" % close[0]
+    return "the options here are %s" % ", ".join(sorted(spec))
 
 
 def guest_label(index: int, guest: Any) -> str:
@@ -176,11 +410,21 @@ def guest_label(index: int, guest: Any) -> str:
     return name if isinstance(name, str) and name else "guests[%d]" % index
 
 
+def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
+    """One line per problem: ``web01 [space]: pool rvtb has ...`` (``host`` for the host's own)."""
+    return "\n".join("%s [%s]: %s" % (entry.get("guest") or "host", entry.get("check"), entry.get("message"))
+                     for entry in problems)
+
+
 def run(params: Mapping[str, Any]) -> Dict[str, Any]:
     client = Client(params["uri"])
     guests = params.get("guests")
     try:
-        return Preflight(client, params.get("validate_certs", True), params.get("update_existing", False)).run(
-            guests if isinstance(guests, list) else [])
+        preflight = Preflight(client, validate_certs=params.get("validate_certs", True),
+                              update_existing=params.get("update_existing", False),
+                              update_hint=params.get("update_hint") or DEFAULT_UPDATE_HINT,
+                              check_memory=params.get("check_memory", True),
+                              probe_kvm=params.get("probe_kvm", True))
+        return preflight.run(guests if isinstance(guests, list) else [])
     finally:
         client.close()

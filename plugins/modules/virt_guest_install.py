@@ -52,8 +52,9 @@ options:
         after its install ends; an imported guest is started at once.
       - V(installed) starts the install of a new guest and waits until it ends (implies O(wait)); the
         guest is left shut off.
-      - V(absent) destroys and undefines the guest (with its NVRAM); volumes are kept unless
-        O(remove_storage=true).
+      - V(absent) destroys and undefines the guest (with its NVRAM) and removes its serial log file
+        (unless O(keep_serial_log=true)); volumes are kept unless O(remove_storage=true). A removal
+        needs no O(install) options (they are not read).
     type: str
     default: present
     choices: [present, running, installed, absent]
@@ -274,7 +275,9 @@ options:
       - File on the host that receives the guest's serial console (BIOS, boot loader, kernel and
         installer output), appended across boots.
       - A new guest uses C(/var/log/libvirt/qemu/<name>-serial.log) when this is not set.
-      - An absolute path without V(..) components.
+      - An absolute path without V(..) components. Its directory must exist on the host (QEMU does
+        not create it), or an install is refused at plan time (checked with a local O(uri)).
+      - O(state=absent) removes the file too, unless O(keep_serial_log=true).
     type: path
   autostart:
     description: Start the guest when the host boots. Not set leaves it as it is.
@@ -299,6 +302,14 @@ options:
     default: false
   remove_storage:
     description: With O(state=absent), also delete the pool volumes of the guest's disks (never its cdroms).
+    type: bool
+    default: false
+  keep_serial_log:
+    description:
+      - With O(state=absent), keep the guest's serial log file (see O(serial_log)) on the host.
+      - When false, a removal also deletes that file (the path its stored definition names), if it
+        is a regular file; a symbolic link is never followed. Only with a local O(uri), where the
+        module runs on the host that holds the file.
     type: bool
     default: false
   validate_certs:

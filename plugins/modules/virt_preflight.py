@@ -12,12 +12,18 @@ version_added: 0.1.0
 description:
   - Runs on the hypervisor and checks, for all guests at once, what M(remotevirt.install.virt_guest_install)
     would need; reports every problem instead of stopping at the first.
-  - libvirt is reachable and recent enough; every guest's options are valid; pools exist, are active
-    and have free space for all new volumes of the host together; existing volumes, ISO volumes and
-    paths exist; install trees are reachable from the host; libvirt networks exist and are active;
-    host bridges exist; an existing guest matches (or may be updated, or is reinstalled);
-    the host has free memory for all guests this run starts.
-  - Never changes anything; it reports each guest's planned commands as a preview.
+  - libvirt is reachable and recent enough; every guest's options are valid (unknown keys at any depth
+    are named with their path and the closest option, such as C(guests[web01].disks[0].szie) with
+    C(did you mean size?)); no guest name is given twice;
+    pools exist, are active and have free space for all new volumes of the host together; existing
+    volumes, ISO volumes and paths exist; install trees are reachable from the host; kickstart files
+    on the host exist; libvirt networks exist and are active; host bridges exist; O(ignore:install.boot_dir)
+    is safe or can be created; the serial log's directory exists; an existing guest matches (or may be
+    updated, or is reinstalled); the host has available memory for all guests this run starts; and
+    KVM, where a guest would start under it, can run guests.
+  - Every problem of every guest is listed, not only the first of each.
+  - Changes no managed object (no guest, volume, network or file of a guest); it reports each guest's
+    planned commands as a preview. See the notes for the KVM probe.
 author:
   - remotevirt.install maintainers (@remotevirt)
 extends_documentation_fragment:
@@ -50,11 +56,50 @@ options:
     description:
       - Whether a guest that exists with a different definition may be updated in place.
       - When false (the default) such a guest is a problem, because its name may belong to another
-        guest than the one meant.
+        guest than the one meant; the problem says what differs, field by field.
     type: bool
     default: false
+  update_hint:
+    description:
+      - How the caller allows updates of existing guests, named by the problem of a guest that exists
+        with a different definition (for example V(iso_install_update_existing=true) in a role).
+    type: str
+    default: "update_existing: true"
+  fail_on_problems:
+    description:
+      - Fail the task when a problem is found, with a message of one line per problem
+        (C(web01 [space]) then what is wrong); RV(problems) is returned either way.
+      - Set false to decide afterwards (the roles do, to stop every host together).
+    type: bool
+    default: true
+  check_memory:
+    description:
+      - Compare the memory of the guests this run starts with the memory the host has available.
+      - Set false where that figure does not tell (memory overcommit, ballooning, guests that run one
+        after the other).
+    type: bool
+    default: true
+  probe_kvm:
+    description:
+      - When a guest would install or start under KVM (O(ignore:domain_type=kvm), or V(auto) where the
+        host lists KVM), start a probe guest to see that KVM runs guests on this host. Its verdict is
+        remembered until libvirt or QEMU change.
+      - Set false to skip the probe.
+    type: bool
+    default: true
 notes:
-  - Memory is compared with the host's free memory at the time of the check.
+  - Memory is compared with the host's available memory at the time of the check, C(MemAvailable) of
+    C(/proc/meminfo) (free memory plus caches the kernel can reclaim) with a local O(uri), libvirt's free
+    memory otherwise.
+  - The KVM probe runs in check mode too, and changes no managed object. It is a transient guest
+    C(remotevirt-probe-<random hex>) of 16 MiB and one vCPU without network, booting a 512-byte disk
+    image (a file in a private directory under the first KVM guest's O(ignore:install.boot_dir), or the
+    temporary directory where that does not exist); the guest is destroyed and the file removed within
+    at most 30 seconds whatever happens. Where KVM works the probe ends in well under a second. Where
+    the probe stops (paused or crashed), the KVM guests get a problem of check V(domain_type); where it
+    still runs after 30 seconds, a warning says that KVM was not decided. The verdict is kept in the
+    directory of the collection's host locks (C(/run/remotevirt) for root), keyed by the libvirt
+    version and the QEMU binary. Only with a local O(uri), for x86 guests.
 """
 
 EXAMPLES = r"""
@@ -68,10 +113,12 @@ EXAMPLES = r"""
         install: {method: cdrom, cdrom: {pool: isos, volume: debian-12.iso}}
   register: preflight
 
-- name: Stop with every problem at once
-  ansible.builtin.assert:
-    that: preflight.ok
-    fail_msg: "{{ preflight.problems | map(attribute='message') | list }}"
+- name: Check, and decide afterwards
+  remotevirt.install.virt_preflight:
+    guests: "{{ my_guests }}"
+    fail_on_problems: false
+    check_memory: false
+  register: preflight
 """
 
 RETURN = r"""
@@ -89,7 +136,8 @@ problems:
       description: Guest (or guests) the problem concerns; null for the host itself.
       type: str
     check:
-      description: V(libvirt), V(options), V(host), V(name), V(network), V(space) or V(memory).
+      description: >-
+        V(libvirt), V(options), V(duplicate), V(host), V(name), V(space), V(memory) or V(domain_type).
       type: str
     message:
       description: What is wrong and what to do about it.
@@ -127,7 +175,7 @@ libvirt_version:
   sample: 9.0.0
 """
 
-from typing import Any, Dict, Iterator, Mapping
+from typing import Any, Callable, Dict, Iterator, Mapping
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import (
     RemotevirtModule,
@@ -135,7 +183,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.module_
     run_module,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
-from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run
+from ansible_collections.remotevirt.install.plugins.module_utils._preflight import ProblemsFound, failure_message, run
 
 
 def argument_spec() -> dict:
@@ -146,6 +194,10 @@ def argument_spec() -> dict:
         guests=dict(type="list", elements="raw", required=True),
         validate_certs=dict(type="bool", default=True),
         update_existing=dict(type="bool", default=False),
+        update_hint=dict(type="str", default="update_existing: true"),
+        fail_on_problems=dict(type="bool", default=True),
+        check_memory=dict(type="bool", default=True),
+        probe_kvm=dict(type="bool", default=True),
     )
 
 
@@ -158,13 +210,18 @@ def guest_secrets(params: Mapping[str, Any]) -> Iterator[str]:
             yield from no_log_strings(spec, guest)
 
 
-def check(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str, Any]:
-    return dict(run(params), changed=False, check_mode=check_mode)
+def check(params: Mapping[str, Any], check_mode: bool, _diff: bool, warn: Callable[[str], None]) -> Dict[str, Any]:
+    result = dict(run(params), changed=False, check_mode=check_mode)
+    for warning in result.pop("warnings", []):
+        warn(warning)
+    if params.get("fail_on_problems", True) and result["problems"]:
+        raise ProblemsFound(failure_message(result["problems"]), result)
+    return result
 
 
 def main() -> None:
     module = RemotevirtModule(argument_spec=argument_spec(), supports_check_mode=True, secrets=guest_secrets)
-    run_module(module, check)
+    run_module(module, lambda params, check_mode, diff: check(params, check_mode, diff, module.warn))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ def params(**overrides):
     base = dict(uri="test:///default", log_facility="user", name=None, state="present", domain_type="test",
                 memory=None, vcpus=None, cpu=None, machine=None, arch=None, firmware=None, secure_boot=False,
                 install=install(), disks=None, networks=None, graphics=None, serial_log=None, autostart=None,
-                wait=False, wait_timeout=3600, reinstall=False, remove_storage=False, validate_certs=True)
+                wait=False, wait_timeout=3600, reinstall=False, remove_storage=False, keep_serial_log=False,
+                validate_certs=True)
     base.update(overrides)
     return base
 

@@ -114,10 +114,14 @@ def unexpected_failure(error: BaseException) -> str:
 
 
 def failure_of(error: RemotevirtError) -> Dict[str, Any]:
-    """fail_json's arguments for a reported error: its text, whether the host changed, the plan so far."""
+    """fail_json's arguments for a reported error: its text, whether the host changed, the plan so far,
+    and the ``result`` it carries (virt_preflight's problems)."""
     plan = getattr(error, "plan", None)
-    return {"msg": redact_text(str(error)), "changed": bool(getattr(error, "changed", False)),
-            "plan": plan.summaries() if plan is not None else []}
+    failure = dict(getattr(error, "result", None) or {})  # what a module returns with its failure
+    failure.update({"msg": redact_text(str(error)), "changed": bool(getattr(error, "changed", False))})
+    if plan is not None or "plan" not in failure:
+        failure["plan"] = plan.summaries() if plan is not None else []
+    return failure
 
 
 def host_log_warnings() -> List[str]:

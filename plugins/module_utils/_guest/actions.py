@@ -23,12 +23,19 @@ WAIT = "wait"
 START = "start"
 DESTROY = "destroy"
 UNDEFINE = "undefine"
+REMOVE = "remove"
 
 
 class GuestTarget(Payload):
     """The guest an action changes."""
 
     guest: str
+
+
+class FilePayload(Payload):
+    """A file on the host that belonged to the guest (its serial log), removed with it."""
+
+    path: str
 
 
 class Kickstart(Payload):
@@ -91,4 +98,5 @@ VERBS.update({
     START: Verb(START, GuestTarget, KEPT),
     DESTROY: Verb(DESTROY, GuestTarget, KEPT),
     UNDEFINE: Verb(UNDEFINE, GuestTarget, KEPT),
+    REMOVE: Verb(REMOVE, FilePayload, KEPT),
 })

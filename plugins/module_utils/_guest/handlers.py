@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 import time
 from typing import Any, Dict, Optional, Tuple
@@ -26,12 +27,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     DESTROY,
     FETCH,
     INSTALL,
+    REMOVE,
     START,
     UNDEFINE,
     WAIT,
     AutostartPayload,
     DefinePayload,
     FetchPayload,
+    FilePayload,
     InstallPayload,
     Kickstart,
     WaitPayload,
@@ -60,7 +63,8 @@ class GuestHandlers:
     def as_mapping(self) -> Dict[str, Handler]:
         handlers = VolumeHandlers(self.client, self.validate_certs).as_mapping()
         handlers.update({FETCH: self.fetch, INSTALL: self.install, DEFINE: self.define, AUTOSTART: self.autostart,
-                         WAIT: self.wait, START: self.start, DESTROY: self.destroy, UNDEFINE: self.undefine})
+                         WAIT: self.wait, START: self.start, DESTROY: self.destroy, UNDEFINE: self.undefine,
+                         REMOVE: self.remove})
         return handlers
 
     def _domain(self, name: str) -> Any:
@@ -193,6 +197,14 @@ class GuestHandlers:
         domain = self.client.find_domain(action.payload.guest)
         if domain is not None and self.client.domain_is_persistent(domain):
             self.client.undefine_domain(domain)
+        return None
+
+    def remove(self, action: Action) -> Optional[Undo]:
+        """Remove a file the guest left (its serial log): only a regular file, never through a link."""
+        payload: FilePayload = action.payload
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISREG(os.lstat(payload.path).st_mode):
+                os.remove(payload.path)
         return None
 
 

@@ -26,12 +26,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     DESTROY,
     FETCH,
     INSTALL,
+    REMOVE,
     START,
     UNDEFINE,
     WAIT,
     AutostartPayload,
     DefinePayload,
     FetchPayload,
+    FilePayload,
     GuestTarget,
     InstallPayload,
     Kickstart,
@@ -55,7 +57,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import DELETE, VolumeTarget
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import NoSpace, capacity_reached, plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 
@@ -120,6 +122,9 @@ def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
         for pool, volume in state.storage:
             plan.add(Action(DELETE, "volume", "%s/%s" % (pool, volume), _virsh("vol-delete", "--pool", pool, volume),
                             VolumeTarget(pool, volume), destructive=True))
+    if state.serial_log_file is not None and not request.keep_serial_log:
+        path = state.serial_log_file
+        plan.add(Action(REMOVE, "serial log", path, shell("rm", "-f", path), FilePayload(path=path), destructive=True))
     return plan
 
 
@@ -189,6 +194,10 @@ def _plan_volume_disk(disk: DiskRequest, target: str, volume_state: VolumeState,
                         % (disk.label, volume_request.label, format_size(existing.capacity), format_size(disk.size)))
     try:
         volume_plan = plan_volume(volume_request, volume_state)
+    except NoSpace as error:
+        # The volume module's hint names its own options: a guest's disk has other ways out.
+        raise PlanError("%s: %s; give the disk a smaller size, put it in another pool, or free space in pool %s"
+                        % (disk.label, error.fact, disk.pool))
     except PlanError as error:
         raise PlanError("%s: %s" % (disk.label, error))
     plan.actions.extend(volume_plan.actions)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
@@ -50,6 +50,33 @@ _TARGET = r"(vd|sd|hd)[a-z]{1,3}"
 
 
 _MACHINE = r"[A-Za-z0-9_.-]+"  # libvirt's schema for machine and arch names
+
+
+class Refusals(PlanError):
+    """Several refusals of one request; its text is the first, as a run reports it."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__(messages[0] if messages else "the request is refused")
+        self.messages = list(messages) or [str(self)]
+
+
+def refusals_of(error: PlanError) -> List[str]:
+    """Every refusal ``error`` carries."""
+    return list(error.messages) if isinstance(error, Refusals) else [str(error)]
+
+
+def _each(entries: Sequence[Any], read: Callable[[int, Any], Any]) -> List[Any]:
+    """``read(index, entry)`` of every entry; raises Refusals with the refusals of all of them."""
+    results: List[Any] = []
+    problems: List[str] = []
+    for index, entry in enumerate(entries):
+        try:
+            results.append(read(index, entry))
+        except PlanError as error:
+            problems.extend(refusals_of(error))
+    if problems:
+        raise Refusals(problems)
+    return results
 
 
 class DiskRequest(Record):
@@ -99,6 +126,7 @@ class GuestRequest(Record):
     wait_timeout: int = 3600
     reinstall: bool = False
     remove_storage: bool = False
+    keep_serial_log: bool = False
 
     @property
     def waits(self) -> bool:
@@ -106,39 +134,68 @@ class GuestRequest(Record):
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "GuestRequest":
+        """The request, or PlanError with the first refusal (``Refusals`` when there are several)."""
+        request, problems = cls.read(params)
+        if request is None:
+            raise Refusals(problems)
+        return request
+
+    @classmethod
+    def read(cls, params: Mapping[str, Any]) -> Tuple[Optional["GuestRequest"], List[str]]:
+        """The request, or None with every refusal of the options: each option is read on its own,
+        so one mistake does not hide the next (virt_preflight lists them all)."""
         check_strings(params)
         if params.get("uri") is not None:
             check_uri(params["uri"])
         problem = name_problem(params.get("name"), "guest")
         if problem:
             raise PlanError(problem)
+        name = params["name"]
+        problems: List[str] = []
         firmware = params.get("firmware")
         if params.get("secure_boot") and firmware != "uefi":
-            raise PlanError("secure_boot needs firmware: uefi")
+            problems.append("secure_boot needs firmware: uefi")
+        readers: Dict[str, Callable[[], Any]] = {
+            "memory": lambda: _memory_param(params.get("memory")),
+            "vcpus": lambda: _vcpus_param(params.get("vcpus")),
+            "machine": lambda: _platform_param(params.get("machine"), "machine"),
+            "arch": lambda: _platform_param(params.get("arch"), "arch"),
+            "disks": lambda: _disks_param(params.get("disks"), name),
+            "networks": lambda: _networks_param(params.get("networks")),
+            "graphics": lambda: _graphics_param(params.get("graphics")),
+            "serial_log": lambda: _path_param(params.get("serial_log"), "serial_log"),
+            # A removal needs no install media: what it would have installed from does not matter.
+            "install": lambda: InstallRequest() if params.get("state") == "absent" else _install_param(
+                params.get("install"), params.get("url_username"), params.get("url_password")),
+            "wait_timeout": lambda: _positive(params.get("wait_timeout"), "wait_timeout") or 3600,
+        }
+        fields: Dict[str, Any] = {}
+        for key, reader in readers.items():
+            try:
+                fields[key] = reader()
+            except PlanError as error:
+                problems.extend(refusals_of(error))
+        if problems:
+            return None, problems
         request = cls(
-            name=params["name"],
+            name=name,
             state=params.get("state") or "present",
             domain_type=None if params.get("domain_type") in (None, "auto") else params["domain_type"],
-            memory=_memory_param(params.get("memory")),
-            vcpus=None if params.get("vcpus") is None else ascii_int(params["vcpus"], "vcpus", 1, MAX_VCPUS),
             cpu=params.get("cpu"),
-            machine=_platform_param(params.get("machine"), "machine"),
-            arch=_platform_param(params.get("arch"), "arch"),
             firmware=firmware,
             secure_boot=bool(params.get("secure_boot")),
-            disks=_disks_param(params.get("disks"), params["name"]),
-            networks=_networks_param(params.get("networks")),
-            graphics=_graphics_param(params.get("graphics")),
-            serial_log=_path_param(params.get("serial_log"), "serial_log"),
             autostart=params.get("autostart"),
-            install=_install_param(params.get("install"), params.get("url_username"), params.get("url_password")),
             wait=bool(params.get("wait")),
-            wait_timeout=_positive(params.get("wait_timeout"), "wait_timeout") or 3600,
             reinstall=bool(params.get("reinstall")),
             remove_storage=bool(params.get("remove_storage")),
+            keep_serial_log=bool(params.get("keep_serial_log")),
+            **fields,
         )
-        request.check_consistency()
-        return request
+        try:
+            request.check_consistency()
+        except PlanError as error:
+            return None, refusals_of(error)
+        return request, []
 
     def check_consistency(self) -> None:
         if self.serial_log is not None and not self.serial_log.startswith("/"):
@@ -160,6 +217,10 @@ class GuestRequest(Record):
             same_volume = media.volume is not None and (disk.pool, disk.volume) == (media.pool, media.volume)
             if same_path or same_volume:
                 raise PlanError("%s is the install cdrom %s too; give the guest another disk" % (disk.label, media.label))
+
+
+def _vcpus_param(value: Any) -> Optional[int]:
+    return None if value is None else ascii_int(value, "vcpus", 1, MAX_VCPUS)
 
 
 def _positive(value: Any, what: str) -> Optional[int]:
@@ -199,13 +260,8 @@ def _memory_param(value: Any) -> Optional[int]:
 def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> Optional[Tuple[DiskRequest, ...]]:
     if entries is None:
         return None
-    disks: List[DiskRequest] = []
-    taken: List[str] = []
-    for index, entry in enumerate(entries):
-        disk = _disk_param(index, entry, guest)
-        if disk.target is not None:
-            taken.append(disk.target)
-        disks.append(disk)
+    disks: List[DiskRequest] = _each(entries, lambda index, entry: _disk_param(index, entry, guest))
+    taken = [disk.target for disk in disks if disk.target is not None]
     duplicates = sorted({target for target in taken if taken.count(target) > 1})
     if duplicates:
         raise PlanError("disk target %s is given to more than one disk" % ", ".join(duplicates))
@@ -276,37 +332,39 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
 def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[Tuple[Interface, ...]]:
     if entries is None:
         return None
-    interfaces = []
-    for index, entry in enumerate(entries):
-        label = "networks[%d]" % index
-        given = [key for key in ("network", "bridge") if entry.get(key)]
-        kind = entry.get("type") or (given[0] if given else "network")
-        if len(given) > 1 or (given and given[0] != kind) or (kind == "user" and given):
-            raise PlanError("%s: give one of network (a libvirt network), bridge (a host bridge) or type: user"
-                            % label)
-        source = entry.get(kind) if kind != "user" else None
-        if kind != "user" and not source:
-            raise PlanError("%s: type %s needs %s: <name>" % (label, kind, kind))
-        if source:
-            check_name = bridge_name_problem if kind == "bridge" else name_problem
-            problem = check_name(source, "%s %s" % (label, kind))
-            if problem:
-                raise PlanError(problem)
-        model = entry.get("model") or "virtio"
-        if not re.fullmatch(_MODEL, model):
-            raise PlanError("%s: model %r is not a card model name like virtio or e1000e" % (label, model))
-        mac = entry.get("mac")
-        if mac is not None:
-            mac = mac.lower()
-            if not re.fullmatch(_MAC, mac):
-                raise PlanError("%s: mac %r is not a MAC address like 52:54:00:12:34:56" % (label, entry["mac"]))
-            if int(mac[:2], 16) & 1:
-                raise PlanError("%s: mac %s is a multicast address; a card needs a unicast one" % (label, mac))
-        interfaces.append(Interface(type=kind, source=source, model=model, mac=mac))
+    interfaces: List[Interface] = _each(entries, _network_param)
     macs = [interface.mac for interface in interfaces if interface.mac]
     if len(macs) != len(set(macs)):
         raise PlanError("networks: the same mac is given to more than one interface")
     return tuple(interfaces)
+
+
+def _network_param(index: int, entry: Mapping[str, Any]) -> Interface:
+    label = "networks[%d]" % index
+    given = [key for key in ("network", "bridge") if entry.get(key)]
+    kind = entry.get("type") or (given[0] if given else "network")
+    if len(given) > 1 or (given and given[0] != kind) or (kind == "user" and given):
+        raise PlanError("%s: give one of network (a libvirt network), bridge (a host bridge) or type: user"
+                        % label)
+    source = entry.get(kind) if kind != "user" else None
+    if kind != "user" and not source:
+        raise PlanError("%s: type %s needs %s: <name>" % (label, kind, kind))
+    if source:
+        check_name = bridge_name_problem if kind == "bridge" else name_problem
+        problem = check_name(source, "%s %s" % (label, kind))
+        if problem:
+            raise PlanError(problem)
+    model = entry.get("model") or "virtio"
+    if not re.fullmatch(_MODEL, model):
+        raise PlanError("%s: model %r is not a card model name like virtio or e1000e" % (label, model))
+    mac = entry.get("mac")
+    if mac is not None:
+        mac = mac.lower()
+        if not re.fullmatch(_MAC, mac):
+            raise PlanError("%s: mac %r is not a MAC address like 52:54:00:12:34:56" % (label, entry["mac"]))
+        if int(mac[:2], 16) & 1:
+            raise PlanError("%s: mac %s is a multicast address; a card needs a unicast one" % (label, mac))
+    return Interface(type=kind, source=source, model=model, mac=mac)
 
 
 def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphics, ...]]:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
     changing,
@@ -22,12 +22,18 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import default_serial_log
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import MediaRef
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
+    DiskRequest,
+    GuestRequest,
+    Refusals,
+    refusals_of,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     needed_by,
     refuse_incomplete,
@@ -38,6 +44,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
 )
 
 QCOW2_MAGIC = b"QFI\xfb"
+
+
+T = TypeVar("T")
 
 
 # -- reading the host --------------------------------------------------------------------------
@@ -70,24 +79,38 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
     return DiskState(volume=read_volume_state(client, pool, volume_request, True))
 
 
-def _check_networks(client: Client, request: GuestRequest) -> None:
-    local = is_local_uri(client.uri)
+def _disk_reader(client: Client, disk: DiskRequest, local: bool) -> Callable[[], DiskState]:
+    return lambda: _read_disk(client, disk, local)
+
+
+def _network_problems(client: Client, request: GuestRequest) -> List[str]:
+    """A refusal for each interface whose network or bridge the host does not have."""
+    problems = []
     for index, interface in enumerate(request.networks or ()):
-        if interface.type == "bridge" and local and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
-            # Only the host's own view of /sys can tell; a remote URI finds out when the guest starts.
-            raise PlanError("networks[%d]: bridge %s does not exist on the host; create it or use a libvirt network"
-                            % (index, interface.source))
-        if interface.type != "network":
-            continue
-        if interface.source is None:  # the request refuses this already
-            raise PlanError("networks[%d]: a network interface needs the name of its libvirt network" % index)
-        network = client.find_network(interface.source)
-        if network is None:
-            raise PlanError("networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)"
-                            % (index, interface.source, client.uri))
-        if not client.network_is_active(network):
-            raise PlanError("networks[%d]: libvirt network %r is not active; start it first: virsh net-start %s"
-                            % (index, interface.source, interface.source))
+        try:
+            _check_network(client, index, interface)
+        except PlanError as error:
+            problems.append(str(error))
+    return problems
+
+
+def _check_network(client: Client, index: int, interface: Interface) -> None:
+    local = is_local_uri(client.uri)
+    if interface.type == "bridge" and local and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
+        # Only the host's own view of /sys can tell; a remote URI finds out when the guest starts.
+        raise PlanError("networks[%d]: bridge %s does not exist on the host; create it or use a libvirt network"
+                        % (index, interface.source))
+    if interface.type != "network":
+        return
+    if interface.source is None:  # the request refuses this already
+        raise PlanError("networks[%d]: a network interface needs the name of its libvirt network" % index)
+    network = client.find_network(interface.source)
+    if network is None:
+        raise PlanError("networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)"
+                        % (index, interface.source, client.uri))
+    if not client.network_is_active(network):
+        raise PlanError("networks[%d]: libvirt network %r is not active; start it first: virsh net-start %s"
+                        % (index, interface.source, interface.source))
 
 
 def _media_format(client: Client, media: MediaRef, local: bool) -> str:
@@ -126,8 +149,9 @@ def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
     return 0
 
 
-def _read_media(client: Client, request: GuestRequest, state: GuestState, validate_certs: bool) -> GuestState:
-    """What only a new install needs: the media, the install tree, the kickstart."""
+def _read_media(client: Client, request: GuestRequest, state: GuestState, validate_certs: bool,
+                findings: Findings) -> GuestState:
+    """What only a new install needs: the media, the install tree, the kickstart, boot_dir."""
     local = is_local_uri(client.uri)
     method = request.install.method
     if method == "cdrom":
@@ -146,12 +170,14 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         install = request.install
         if install.location is None:  # the request refuses this already
             raise PlanError("install.method location needs install.location")
-        boot_dir_exists = check_boot_dir(install.boot_dir)
+        location = install.location
+        boot_dir_exists = findings.attempt(lambda: check_boot_dir(install.boot_dir))
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username,
                            password=install.url_password)
-        tree = install_tree.find_tree(install.location, request.arch or "x86_64", access)
-        state = state.with_changes(tree=tree, kickstart_bytes=_kickstart_bytes(request, validate_certs),
-                                   boot_dir_exists=boot_dir_exists)
+        tree = findings.attempt(lambda: install_tree.find_tree(location, request.arch or "x86_64", access))
+        kickstart_bytes = findings.attempt(lambda: _kickstart_bytes(request, validate_certs))
+        state = state.with_changes(tree=tree, kickstart_bytes=kickstart_bytes or 0,
+                                   boot_dir_exists=bool(boot_dir_exists))
     return state
 
 
@@ -163,7 +189,8 @@ def check_boot_dir(path: str) -> bool:
     """
     try:
         info = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
+        _check_creatable(path, "install.boot_dir")
         return False
     if not stat.S_ISDIR(info.st_mode):
         raise PlanError("install.boot_dir %s is not a directory" % path)
@@ -174,6 +201,19 @@ def check_boot_dir(path: str) -> bool:
         raise PlanError("install.boot_dir %s can be written by its group or by others (mode %04o); make it 0711 "
                         "(chmod go-w %s)" % (path, stat.S_IMODE(info.st_mode), path))
     return True
+
+
+def _check_creatable(path: str, what: str) -> None:
+    """A missing directory can be made (``install -d`` makes its parents too) where its nearest
+    existing ancestor is a directory this user can write to."""
+    parent = os.path.dirname(path.rstrip("/")) or "/"
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent) or "/"
+    if not os.path.isdir(parent):
+        raise PlanError("%s %s cannot be created: %s is not a directory" % (what, path, parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PlanError("%s %s does not exist and cannot be created: %s is not writable by the user the module "
+                        "runs as; create it (install -d -m 0711 %s)" % (what, path, parent, shell(path)))
 
 
 def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
@@ -243,9 +283,47 @@ def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[
     return pool.name(), volume.name(), path
 
 
+class Findings:
+    """Refusals found while reading the host for one guest. Each independent check runs even when
+    an earlier one refused, so virt_preflight can list them all; a run reports the first."""
+
+    def __init__(self) -> None:
+        self.messages: List[str] = []
+
+    def attempt(self, read: Callable[[], T]) -> Optional[T]:
+        """``read()``, or None with its refusal noted. A failure to read at all (libvirt, the
+        network, the file system) is noted too once something was refused, and raised otherwise:
+        the first refusal stays what the run reports."""
+        try:
+            return read()
+        except PlanError as error:
+            self.messages.extend(refusals_of(error))
+        except (RemotevirtError, OSError) as error:
+            if not self.messages:
+                raise
+            self.messages.append(str(error))
+        return None
+
+
 def read_state(client: Client, request: GuestRequest, validate_certs: bool = True) -> GuestState:
+    """What the host has for ``request``; raises PlanError with the first refusal of its checks."""
+    state, problems = read_host(client, request, validate_certs)
+    if problems:
+        raise Refusals(problems)
+    return state
+
+
+def host_problems(client: Client, request: GuestRequest, validate_certs: bool = True) -> List[str]:
+    """Every refusal of the host checks for ``request``, in the order a run would meet them."""
+    return read_host(client, request, validate_certs)[1]
+
+
+def read_host(client: Client, request: GuestRequest, validate_certs: bool = True) -> Tuple[GuestState, List[str]]:
+    """What the host has for ``request``, and every refusal of the checks that reading makes."""
     state = GuestState()
+    findings = Findings()
     domain = client.find_domain(request.name)
+    local = is_local_uri(client.uri)
     if domain is not None and client.domain_is_persistent(domain):
         xml = client.domain_definition(domain)
         existing = Domain.from_xml(xml)
@@ -253,26 +331,64 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
                                    autostart=client.domain_autostart(domain))
         if request.state == "absent":
             storage = _storage_of(client, existing) if request.remove_storage else ()
-            _refuse_shared_storage(client, request.name, storage)
-            return state.with_changes(storage=storage)
+            findings.attempt(lambda: _refuse_shared_storage(client, request.name, storage))
+            log = None if request.keep_serial_log or not local else _removable_serial_log(existing)
+            return state.with_changes(storage=storage, serial_log_file=log), findings.messages
     elif domain is not None:
         state = state.with_changes(transient=True, active=True)
         if request.state == "absent" or not request.reinstall:
-            return state  # removed, or refused by the planner
+            return state, findings.messages  # removed, or refused by the planner
     if request.state == "absent":
-        return state
-    local = is_local_uri(client.uri)
-    state = state.with_changes(disks=tuple(_read_disk(client, disk, local) for disk in request.disks or ()))
-    _refuse_disks_in_use(client, request, state)
+        return state, findings.messages
+    disks = [findings.attempt(_disk_reader(client, disk, local)) for disk in request.disks or ()]
+    if not findings.messages:
+        state = state.with_changes(disks=tuple(disk for disk in disks if disk is not None))
+        findings.attempt(lambda: _refuse_disks_in_use(client, request, state))
     installs = state.existing is None or request.reinstall
+    if installs or request.networks is not None:
+        findings.messages.extend(_network_problems(client, request))
+    if installs and request.domain_type is None:
+        state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
     if installs:
-        _check_networks(client, request)
-        if request.domain_type is None:
-            state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
-        state = _read_media(client, request, state, validate_certs)
-    elif request.networks is not None:
-        _check_networks(client, request)
-    return state
+        media = findings.attempt(lambda: _read_media(client, request, state, validate_certs, findings))
+        state = media if media is not None else state
+    if local and _starts(request, state):
+        findings.attempt(lambda: check_serial_log_dir(serial_log_of(request, state)))
+    return state, findings.messages
+
+
+def _starts(request: GuestRequest, state: GuestState) -> bool:
+    """Whether the run may start the guest (QEMU opens its serial log then)."""
+    return state.existing is None or request.reinstall or (request.state == "running" and not state.active)
+
+
+def serial_log_of(request: GuestRequest, state: GuestState) -> str:
+    """The serial log file the guest will write: as requested, else as stored, else the default."""
+    if request.serial_log is not None:
+        return request.serial_log
+    stored = state.existing.serial_log if state.existing is not None and not request.reinstall else None
+    return stored.path if stored is not None else default_serial_log(request.name)
+
+
+def check_serial_log_dir(path: str) -> None:
+    """QEMU opens the serial log when the guest starts and does not create its directory: an install
+    whose directory is missing would fail only then."""
+    directory = os.path.dirname(path) or "/"
+    if not os.path.isdir(directory):
+        raise PlanError("serial_log: directory %s does not exist on the host, and the guest cannot start without "
+                        "it; create it (install -d -m 0700 %s) or set serial_log to a file in a directory that "
+                        "exists" % (directory, shell(directory)))
+
+
+def _removable_serial_log(existing: Domain) -> Optional[str]:
+    """The serial log file of a removed guest, if it is a regular file (a link is never followed)."""
+    path = existing.serial_log.path if existing.serial_log is not None else None
+    if not path:
+        return None
+    try:
+        return path if stat.S_ISREG(os.lstat(path).st_mode) else None
+    except OSError:
+        return None
 
 
 # -- the module's flow -------------------------------------------------------------------------

@@ -68,6 +68,7 @@ def guest_argument_spec() -> Dict[str, Any]:
         wait_timeout=dict(type="int", default=3600),
         reinstall=dict(type="bool", default=False),
         remove_storage=dict(type="bool", default=False),
+        keep_serial_log=dict(type="bool", default=False),
         validate_certs=dict(type="bool", default=True),
         url_username=dict(type="str"),
         url_password=dict(type="str", no_log=True),

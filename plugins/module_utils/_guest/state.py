@@ -62,3 +62,5 @@ class GuestState(Record):
     boot_dir_exists: bool = True
     # Volumes of an existing guest's disks as (pool, volume): what remove_storage deletes.
     storage: Tuple[Tuple[str, str], ...] = ()
+    # The serial log a removal deletes: a regular file on the host, None when kept or not there.
+    serial_log_file: Optional[str] = None

@@ -286,6 +286,14 @@ class Client:
             return False
         return True
 
+    def emulator_path(self, arch: str, virt_type: str) -> Optional[str]:
+        """The QEMU binary the domain capabilities name for ``arch`` and ``virt_type``, None when not offered."""
+        try:
+            xml = self.conn.getDomainCapabilities(None, arch, None, virt_type, 0)
+        except libvirt.libvirtError:
+            return None
+        return parse(xml).findtext("path")
+
     def find_domain(self, name: str) -> Any:
         return self._lookup("look up guest", name, self.conn.lookupByName, name)
 

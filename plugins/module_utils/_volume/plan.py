@@ -139,17 +139,26 @@ def _allocation_for(request: VolumeRequest, capacity: int) -> int:
     return capacity if request.preallocation == "full" else 0
 
 
+class NoSpace(PlanError):
+    """A pool lacks the space a volume needs. ``fact`` says so without a hint, for callers whose
+    options differ (a guest's disks have no overcommit); the text adds the volume module's hint."""
+
+    def __init__(self, fact: str, hint: str) -> None:
+        super().__init__("%s; %s" % (fact, hint) if hint else fact)
+        self.fact = fact
+
+
 def _check_space(request: VolumeRequest, pool: Pool, capacity: int, allocation: int, what: str) -> None:
     available = pool.available
     if available is None:
         return
     if allocation > available:
-        raise PlanError("%s needs %s allocated but pool %s has %s free"
-                        % (what, format_size(allocation), pool.name, format_size(available)))
+        raise NoSpace("%s needs %s allocated but pool %s has %s free"
+                      % (what, format_size(allocation), pool.name, format_size(available)), "")
     if capacity > available and not request.overcommit:
-        raise PlanError("%s of %s is larger than the %s free in pool %s; set overcommit: true to allow a sparse "
-                        "volume that can outgrow its pool"
-                        % (what, format_size(capacity), format_size(available), pool.name))
+        raise NoSpace("%s of %s is larger than the %s free in pool %s"
+                      % (what, format_size(capacity), format_size(available), pool.name),
+                      "set overcommit: true to allow a sparse volume that can outgrow its pool")
 
 
 def _check_permissions(request: VolumeRequest, pool: Pool) -> None:

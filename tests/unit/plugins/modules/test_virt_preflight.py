@@ -13,6 +13,7 @@ KICKSTART = "rootpw --plaintext Kick-Start-Secret-42\nuser --password=Second-Lin
 
 def invoke(capsys, **args):
     args.setdefault("uri", "test:///default")
+    args.setdefault("fail_on_problems", False)
     return run_main(capsys, virt_preflight, **args)
 
 
@@ -43,7 +44,10 @@ MALFORMED = [
     ("web01", "guests[0]", "guests[0] must be a dictionary of virt_guest_install options, not str"),
     ([{"name": "x"}], "guests[0]", "must be a dictionary of virt_guest_install options, not list"),
     ({"memory": "1G"}, "guests[0]", "missing required arguments: name"),
-    ({"name": "x", "colour": "blue"}, "x", "unknown option(s) colour. Supported parameters include:"),
+    ({"name": "x", "colour": "blue"}, "x", "guests[x].colour: unknown key; the options here are"),
+    ({"name": "x", "memroy": 512}, "x", "guests[x].memroy: unknown key; did you mean memory?"),
+    ({"name": "x", "disks": [{"pool": "p", "szie": "1G"}]}, "x", "guests[x].disks[0].szie: unknown key; did you mean size?"),
+    ({"memroy": 512}, "guests[0]", "guests[0].memroy: unknown key; did you mean memory?"),
     ({"name": "x", "install": [1]}, "x", "install must be a dictionary of its suboptions, not a list"),
     ({"name": "x", "disks": [{"pool": "p", "size": "1G"}, 7]}, "x", "disks[1] must be a dictionary of its suboptions"),
     ({"name": "x", "vcpus": "lots"}, "x", "vcpus"),

@@ -52,10 +52,14 @@ def test_any_guests_give_problems_never_an_error(test_client, guests, update_exi
 
 @settings(max_examples=25)
 @given(GUESTS)
-def test_the_module_never_fails_on_any_guests(capsys, test_client, guests):
+def test_the_module_fails_exactly_on_problems_with_one_line_each(capsys, test_client, guests):
     with patch_module_args({"uri": "test:///default", "guests": guests, "_ansible_check_mode": True}):
         with pytest.raises(SystemExit) as exited:
             virt_preflight.main()
     result = json.loads(capsys.readouterr().out)
-    assert exited.value.code == 0 and not result.get("failed"), result.get("msg")
     assert "exception" not in result
+    assert bool(exited.value.code) == bool(result.get("failed")) == bool(result["problems"]), result.get("msg")
+    if result["problems"]:
+        assert result["msg"].count("\n") + 1 >= len(result["problems"])
+        assert result["msg"].startswith("%s [%s]: " % (result["problems"][0]["guest"] or "host",
+                                                       result["problems"][0]["check"]))

@@ -117,3 +117,16 @@ def test_stuck_install_fails_at_once_with_the_reason(state, reason):
     message = str(error.value)
     assert "the guest is %s (reason: %s)" % (state, reason) in message
     assert "/var/log/libvirt/qemu/web01.log" in message and "domain_type: qemu" in message
+
+
+def test_remove_deletes_a_regular_file_and_never_follows_a_link(tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import REMOVE, FilePayload
+
+    log, target, link = tmp_path / "serial.log", tmp_path / "precious", tmp_path / "link.log"
+    log.write_text("console\n")
+    target.write_text("keep\n")
+    link.symlink_to(target)
+    for path in (log, link, tmp_path / "gone.log"):
+        action = Action(REMOVE, "serial log", str(path), "rm -f %s" % path, FilePayload(path=str(path)))
+        assert handlers().as_mapping()[REMOVE](action) is None
+    assert not log.exists() and link.is_symlink() and target.read_text() == "keep\n"

@@ -469,3 +469,102 @@ def test_media_facts_of_a_location_mask_url_credentials():
                             kickstart="http://u:s3cret-ks@ks.example/ks.cfg")
     facts = _media_facts(GuestRequest.from_params(guest("web01", install=url_kickstart)))
     assert facts["kickstart"] == "http://***@ks.example/ks.cfg"
+
+
+# -- the serial log ----------------------------------------------------------------------------
+def installed_with_log(name, log):
+    run(guest(name, serial_log=str(log)), check_mode=False, diff=False)
+    log.write_text("boot messages\n")
+
+
+def test_absent_removes_the_serial_log_file(unique_name, test_client, tmp_path):
+    """The removal plans `rm -f` of the file its stored definition names, shown in check mode, kept by rollback."""
+    name, log = unique_name(""), tmp_path / "guest-serial.log"
+    installed_with_log(name, log)
+    absent = params(name=name, install=None, state="absent")
+    check = run(absent, check_mode=True, diff=False)
+    assert [(step["action"], step["command"]) for step in check["plan"]] == [
+        ("undefine", "virsh undefine --nvram %s" % name), ("remove", "rm -f %s" % log)]
+    assert log.exists()
+    done = run(absent, check_mode=False, diff=False)
+    assert done["plan"] == check["plan"] and not log.exists()
+    assert not run(absent, check_mode=False, diff=False)["changed"]
+
+
+def test_keep_serial_log_keeps_the_file(unique_name, test_client, tmp_path):
+    name, log = unique_name(""), tmp_path / "kept-serial.log"
+    installed_with_log(name, log)
+    result = run(params(name=name, install=None, state="absent", keep_serial_log=True), check_mode=False, diff=False)
+    assert verbs(result) == ["undefine"] and log.read_text() == "boot messages\n"
+
+
+def test_a_serial_log_that_is_a_link_is_never_followed(unique_name, test_client, tmp_path):
+    name, log, target = unique_name(""), tmp_path / "link-serial.log", tmp_path / "precious"
+    run(guest(name, serial_log=str(log)), check_mode=False, diff=False)
+    target.write_text("not the guest's\n")
+    log.symlink_to(target)
+    result = run(params(name=name, install=None, state="absent"), check_mode=False, diff=False)
+    assert verbs(result) == ["undefine"] and target.read_text() == "not the guest's\n" and log.is_symlink()
+
+
+def test_absent_needs_no_install_options(unique_name, test_client):
+    """What a removed guest was installed from is not read: even install options that a new install
+    would refuse do not stop a removal."""
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    removal = params(name=name, state="absent", install=install(method="cdrom"), url_username="someone")
+    assert verbs(run(removal, check_mode=False, diff=False)) == ["undefine"]
+
+
+def test_a_missing_serial_log_directory_is_refused_in_check_mode_too(unique_name, test_client, tmp_path):
+    """QEMU would fail to start the guest: refused at plan time with the same message either way."""
+    name = unique_name("")
+    wanted = guest(name, serial_log=str(tmp_path / "no-such-dir" / "x.log"))
+    expected = ("serial_log: directory %s does not exist on the host, and the guest cannot start without it; create "
+                "it (install -d -m 0700 %s) or set serial_log to a file in a directory that exists"
+                % (tmp_path / "no-such-dir", tmp_path / "no-such-dir"))
+    for check_mode in (True, False):
+        with pytest.raises(RunError) as error:
+            run(wanted, check_mode=check_mode, diff=False)
+        assert str(error.value) == expected
+    assert test_client.find_domain(name) is None
+
+
+# -- every refusal of the host checks ----------------------------------------------------------
+def test_host_problems_lists_every_refusal_and_a_run_reports_the_first(unique_name, test_client, tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest, Refusals
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import host_problems, read_state
+
+    name = unique_name("")
+    request = GuestRequest.from_params(guest(
+        name, disks=[disk(pool="no-such-pool", size="1M"), disk(pool=None, path="/nonexistent/x.img")],
+        networks=[network(network="no-such-net")], serial_log=str(tmp_path / "gone" / "x.log")))
+    problems = host_problems(test_client, request)
+    assert problems == [
+        "storage pool 'no-such-pool' does not exist on test:///default; define it first (virsh pool-define-as)",
+        "disks[1]: path /nonexistent/x.img does not exist on the host",
+        "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)",
+        "serial_log: directory %s does not exist on the host, and the guest cannot start without it; create it "
+        "(install -d -m 0700 %s) or set serial_log to a file in a directory that exists"
+        % (tmp_path / "gone", tmp_path / "gone"),
+    ]
+    with pytest.raises(Refusals) as error:
+        read_state(test_client, request)
+    assert str(error.value) == problems[0] and error.value.messages == problems
+
+
+def test_a_full_pool_hint_names_what_a_guest_disk_can_do(unique_name, test_client):
+    """A guest disk has no overcommit option: the hint offers a smaller size, another pool or free space."""
+    with pytest.raises(RunError) as error:
+        run(guest(unique_name(""), disks=[disk(size="1P")]), check_mode=True, diff=False)
+    assert "overcommit" not in str(error.value)
+    assert str(error.value).startswith("disks[0]: volume default-pool/")
+    assert str(error.value).endswith("; give the disk a smaller size, put it in another pool, or free space in pool "
+                                     "default-pool")
+
+
+def test_a_missing_boot_dir_whose_parent_is_a_file_is_refused(tmp_path):
+    (tmp_path / "file").write_text("")
+    assert check_boot_dir(str(tmp_path / "new" / "boot")) is False
+    with pytest.raises(PlanError, match="cannot be created: .*/file is not a directory"):
+        check_boot_dir(str(tmp_path / "file" / "boot"))

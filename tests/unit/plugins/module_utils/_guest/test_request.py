@@ -1,0 +1,37 @@
+"""The guest request: every refusal of the options is found, a run reports the first."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest, Refusals
+from runner_params import disk, install, network, params
+
+
+def test_every_refusal_of_the_options_is_collected():
+    given = params(name="web01", memory="lots", disks=[disk(bus="floppy"), disk(pool=None)],
+                   networks=[network(mac="zz"), network(model="bad model")],
+                   install=install(method="cdrom"))
+    request, problems = GuestRequest.read(given)
+    assert request is None
+    assert problems == [
+        "memory: cannot read size 'lots': use bytes or a number with a unit such as 20G, 20GiB or 500MB",
+        "disks[0]: bus must be one of virtio, sata, scsi, ide",
+        "disks[1]: give either pool (a pool volume) or path (a host file or device)",
+        "networks[0]: mac 'zz' is not a MAC address like 52:54:00:12:34:56",
+        "networks[1]: model 'bad model' is not a card model name like virtio or e1000e",
+        "install.method cdrom needs install.cdrom",
+    ]
+    with pytest.raises(Refusals) as error:
+        GuestRequest.from_params(given)
+    assert str(error.value) == problems[0] and error.value.messages == problems
+
+
+def test_a_valid_request_has_no_refusals():
+    request, problems = GuestRequest.read(params(name="web01", disks=[disk(size="1M")]))
+    assert problems == [] and request is not None and request.disks[0].target == "vda"
+
+
+def test_consistency_is_checked_once_the_options_read():
+    request, problems = GuestRequest.read(params(name="web01", install=install(method="import")))
+    assert request is None and problems == ["install method import boots an existing disk: give it in disks"]
