@@ -109,7 +109,7 @@ keyed_groups:
     prefix: role
 compose:
   ansible_user: "'root'"
-
+---
 # only IPv6, TLS URIs first, cached for an hour (AWX inventory syncs and repeated runs do not browse again)
 plugin: remotevirt.install.mdns
 ip_version: ipv6
