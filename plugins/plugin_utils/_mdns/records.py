@@ -172,19 +172,20 @@ def _merge_into(kept: ServiceRecord, other: ServiceRecord) -> None:
 
 
 def merge_duplicates(records: Iterable[ServiceRecord]) -> list[ServiceRecord]:
-    """One record per hypervisor. The same instance seen on two interfaces, or over IPv4 and
-    IPv6, and a host announcing itself under a second name (avahi renames on a conflict:
-    'hv1 #2') share the SRV target: those become one record, the first name in sort order,
-    with the addresses of all. Sorted by name."""
-    by_server: dict[str, ServiceRecord] = {}
-    for record in sorted(records, key=lambda r: (r.name.lower(), r.name)):
-        key = record.server.lower().rstrip(".") or "name:" + record.name.lower()
-        if key in by_server:
-            _merge_into(by_server[key], record)
+    """One record per advertised hypervisor. The same instance seen on two interfaces, or over
+    IPv4 and IPv6, comes as several records of one name (DNS-SD names are case-insensitive):
+    those become one, the first seen, with the addresses of all. Two names stay two hosts, even
+    on one server (a host may advertise qemu:///system and qemu:///session; avahi's 'hv1 #2'
+    after a name conflict is another machine). Sorted by name."""
+    by_name: dict[str, ServiceRecord] = {}
+    for record in records:
+        key = record.name.lower()
+        if key in by_name:
+            _merge_into(by_name[key], record)
         else:
-            by_server[key] = ServiceRecord(record.name, record.server, record.port, sorted(set(record.ipv4)),
-                                           sorted(set(record.ipv6)), dict(record.txt))
-    return sorted(by_server.values(), key=lambda r: (r.name.lower(), r.name))
+            by_name[key] = ServiceRecord(record.name, record.server, record.port, sorted(set(record.ipv4)),
+                                         sorted(set(record.ipv6)), dict(record.txt))
+    return sorted(by_name.values(), key=lambda r: (r.name.lower(), r.name))
 
 
 def matches(record: ServiceRecord, pattern: str) -> bool:

@@ -119,16 +119,23 @@ def test_address_by_ip_version_routable_first():
 
 # -- duplicates ------------------------------------------------------------------------------------
 
-def test_same_host_on_two_interfaces_and_v4_v6_is_one_host():
+def test_same_instance_on_two_interfaces_and_v4_v6_is_one_host():
     merged = merge_duplicates([
         record(ipv4=["10.0.0.5"]),
         record(ipv4=["192.168.7.5"]),
-        record(ipv4=[], ipv6=["fd00::5"]),
-        record(name="hv1 #2", server="HV1.local.", ipv4=["10.0.0.5"]),
+        record(name="HV1", ipv4=[], ipv6=["fd00::5"]),
         record(name="hv0", server="hv0.local.", ipv4=["10.0.0.4"]),
     ])
     assert [r.name for r in merged] == ["hv0", "hv1"]
     assert merged[1].ipv4 == ["10.0.0.5", "192.168.7.5"] and merged[1].ipv6 == ["fd00::5"]
+
+
+def test_two_names_stay_two_hosts():
+    """Another service of the same server (say, its session daemon), or another machine renamed
+    by avahi after a name conflict, is a host of its own."""
+    merged = merge_duplicates([record(), record(name="hv1 session", path="/session"),
+                               record(name="hv1 #2", server="hv1-2.local.", ipv4=["10.0.0.6"])])
+    assert [r.name for r in merged] == ["hv1", "hv1 #2", "hv1 session"]
 
 
 def test_merge_leaves_its_input_alone():
