@@ -1,3 +1,7 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -202,7 +206,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.get_option("service_type"), self.get_option("browse_time")))
         elif not added:
             display.warning("mdns inventory: %d services answered, none is in the inventory "
-                                 "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version")))
+                            "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version")))
 
     def _host_vars(self, record: ServiceRecord) -> dict[str, Any] | None:
         address = choose_address(record, self.get_option("ip_version"))

@@ -1,3 +1,7 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
 """Browsing for `_libvirt._tcp` services with python-zeroconf (the mdns inventory plugin's I/O).
 
 Browses for a while (ending early once no new service has answered for a short quiet time),

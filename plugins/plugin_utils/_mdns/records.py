@@ -1,3 +1,7 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
 """What the mdns inventory plugin makes of the `_libvirt._tcp` services it found: TXT records,
 libvirt URIs, the address to connect to, duplicates, filters and host variables.
 

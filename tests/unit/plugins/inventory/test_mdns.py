@@ -34,7 +34,7 @@ def option_definitions():
     C.config.initialize_plugin_configuration_definitions("inventory", NAME, doc["options"])
 
 
-def run(tmp_path, config: str, found=FOUND, cache=True, warnings=None):
+def run(tmp_path, config: str, found=None, cache=True):
     source = tmp_path / "hv.mdns.yml"
     source.write_text("plugin: remotevirt.install.mdns\n" + config)
     plugin = mdns.InventoryModule()
@@ -43,7 +43,7 @@ def run(tmp_path, config: str, found=FOUND, cache=True, warnings=None):
 
     def fake_browse(self):
         calls.append(1)
-        return list(found)
+        return list(FOUND if found is None else found)
 
     plugin._browse = fake_browse.__get__(plugin)
     inventory = InventoryData()
@@ -77,7 +77,7 @@ def test_documented_defaults(tmp_path):
 
 
 def test_one_host_per_hypervisor_in_group_hypervisors(tmp_path):
-    inventory, _ = run(tmp_path, "")
+    inventory, _calls = run(tmp_path, "")
     assert hosts_of(inventory, "hypervisors") == ["hv1", "hv2", "old"]
     hv1 = inventory.get_host("hv1").vars
     assert hv1["ansible_host"] == "10.0.0.11" and hv1["ansible_port"] == 22
@@ -87,7 +87,7 @@ def test_one_host_per_hypervisor_in_group_hypervisors(tmp_path):
 
 
 def test_ipv6_choice(tmp_path):
-    inventory, _ = run(tmp_path, "ip_version: ipv6\nlibvirt_user: root\n")
+    inventory, _calls = run(tmp_path, "ip_version: ipv6\nlibvirt_user: root\n")
     assert hosts_of(inventory, "hypervisors") == ["hv1"]  # the others have no IPv6 address
     assert inventory.get_host("hv1").vars["libvirt_uri"] == "qemu+ssh://root@[fd00::11]:22/system"
 
@@ -105,7 +105,7 @@ groups:
 compose:
   libvirt_arch: tag_arch
 """
-    inventory, _ = run(tmp_path, config)
+    inventory, _calls = run(tmp_path, config)
     assert hosts_of(inventory, "kvm") == ["hv1", "hv2"]
     assert hosts_of(inventory, "site_lab2") == ["hv1"] and hosts_of(inventory, "site_lab3") == ["hv2"]
     assert hosts_of(inventory, "builders") == ["hv2"]
@@ -115,14 +115,14 @@ compose:
 def test_strict_fails_on_a_missing_key(tmp_path):
     with pytest.raises(AnsibleError, match="Could not set x for host hv1"):
         run(tmp_path, "strict: true\ncompose:\n  x: tag_nothing.y\n")
-    inventory, _ = run(tmp_path, "compose:\n  x: tag_nothing.y\n")
+    inventory, _calls = run(tmp_path, "compose:\n  x: tag_nothing.y\n")
     assert "x" not in inventory.get_host("hv1").vars
 
 
 def test_nothing_found_is_a_warning(tmp_path, monkeypatch):
     said = []
     monkeypatch.setattr(mdns.display, "warning", said.append)
-    inventory, _ = run(tmp_path, "", found=[])
+    inventory, _calls = run(tmp_path, "", found=[])
     assert inventory.get_host("hv1") is None
     assert said == ["mdns inventory: no _libvirt._tcp.local. service answered within 3.0 s"]
 
@@ -131,7 +131,7 @@ def test_unusable_txt_skipped_with_a_warning(tmp_path, monkeypatch):
     said = []
     monkeypatch.setattr(mdns.display, "warning", said.append)
     bad = ServiceRecord("bad", "bad.local.", 22, ["10.0.0.20"], [], {"transports": "gopher"})
-    inventory, _ = run(tmp_path, "", found=[bad, FOUND[2]])
+    inventory, _calls = run(tmp_path, "", found=[bad, FOUND[2]])
     assert hosts_of(inventory, "hypervisors") == ["hv2"]
     assert said == ["mdns inventory: bad: TXT transports names 'gopher'; known: libssh, libssh2, ssh, tcp, tls: skipped"]
 
@@ -146,7 +146,7 @@ def test_cache_spares_the_second_browse(tmp_path):
 
 
 def test_without_cache_every_run_browses(tmp_path):
-    _, calls = run(tmp_path, "")
+    _inventory, calls = run(tmp_path, "")
     assert calls == [1]
 
 
