@@ -28,6 +28,7 @@ cmd_up() {
   step nfs start_nfs
   step sshd start_sshd
   [ "$hosts" = 0 ] || step hosts start_hosts
+  [ "$hosts" = 0 ] || step lan lan_up
   step config write_config
   total=$(( ($(now_us) - t0) / 1000 ))
   for entry in "${TIMES[@]}"; do
@@ -36,6 +37,7 @@ cmd_up() {
   done
   hvs=hv-local
   if hosts_up; then hvs+=" ${HOSTS[*]}"; fi
+  if lan_is_up; then hvs+=" (discovery LAN up)"; fi
   say "ready in $(secs "$total") (slow steps: ${slow:-none}); started: ${STARTED_NOW[*]:-nothing};" \
     "hypervisors: $hvs; use: eval \"\$(scripts/testbed env)\""
 }
@@ -86,6 +88,7 @@ cmd_down() {
     pid=$(started_pid "$ns-sshd") || continue
     for c in $(children_of "$pid"); do kill "$c" 2>/dev/null || true; done
   done
+  lan_down   # its sshds' sessions live in the hosts' namespaces too
   stop sshd "${HOSTS[@]/%/-sshd}"
   stop libvirtd "${HOSTS[@]/%/-libvirtd}"
   stop virtlogd "${HOSTS[@]/%/-virtlogd}"
@@ -117,6 +120,7 @@ daemons() { # "NAME PIDFILE" lines
     echo "$ns-libvirtd $TB/hosts/$ns/run/libvirtd.pid"
     echo "$ns-sshd $TB/run/sshd-$ns.pid"
   done
+  [ ! -d "$TB/lan" ] || lan_daemons
 }
 
 cmd_status() {
@@ -132,6 +136,15 @@ cmd_status() {
   echo
   echo "network namespaces:"
   ip netns list | sed 's/^/  /'
+  echo
+  if lan_is_up; then
+    echo "discovery LAN: up (browse from: ip netns exec $LAN_CTL ...)"
+    for ns in "${HOSTS[@]}" "$LAN_CTL"; do
+      printf '  %-9s %s\n' "$ns" "$(ip -n "$ns" -brief addr show dev "$LAN_IF" 2>/dev/null | tr -s ' ' | cut -d' ' -f3-)"
+    done
+  else
+    echo "discovery LAN: down (scripts/testbed lan-up)"
+  fi
   echo
   if virsh -c qemu:///system version >/dev/null 2>&1; then
     echo "pools of qemu:///system:"

@@ -14,6 +14,9 @@ PACKAGES=(
   nfs-ganesha nfs-ganesha-vfs libnfs-utils
   # transport, namespaces, syslog, linting
   openssh-server iproute2 rsyslog shellcheck
+  # mDNS on the discovery LAN (scripts/testbed lan-up): the daemon the advertise role configures,
+  # and avahi-publish for the discovery benchmark
+  avahi-daemon avahi-utils
 )
 
 install_packages() {

@@ -1,0 +1,230 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: mdns
+short_description: Hypervisors that advertise themselves on the local network (mDNS / DNS-SD)
+version_added: 0.1.0
+description:
+  - Browses the local network for C(_libvirt._tcp) services, as the P(remotevirt.install.advertise#role) role
+    publishes them through avahi-daemon, and adds one host per hypervisor that answered.
+  - Each host gets C(ansible_host) (its address), C(ansible_port) (the SSH port it advertises), C(libvirt_uri)
+    (built from its TXT records, so that C(module_defaults) can use it), C(libvirt_uris) (one URI per advertised
+    transport) and every TXT record as a host variable named O(txt_prefix) followed by the key.
+  - Duplicate announcements (the same host on two interfaces, or over IPv4 and IPv6) give one host. Services that
+    withdraw or do not answer during the browse are skipped with a warning; finding nothing is a warning too.
+  - Needs the Python package C(zeroconf) on the controller.
+  - The inventory source is a YAML file whose name ends in C(mdns.yml) or C(mdns.yaml).
+author:
+  - remotevirt.install maintainers (@remotevirt)
+requirements:
+  - zeroconf (Python package, on the controller)
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: The name of this plugin; marks the file as its inventory source.
+    type: str
+    required: true
+    choices: [remotevirt.install.mdns]
+  service_type:
+    description: The DNS-SD service type to browse for.
+    type: str
+    default: _libvirt._tcp.local.
+  browse_time:
+    description:
+      - Seconds to browse at most. Hosts that have not answered by then are not in the inventory.
+      - The browse ends earlier once at least one service answered and no new one came for O(quiet_time).
+    type: float
+    default: 3.0
+  quiet_time:
+    description:
+      - Seconds without a new answer after which the browse ends (once something answered).
+      - mDNS responders answer within about 0.12 s of a query; V(0) browses for the whole O(browse_time).
+    type: float
+    default: 0.5
+  resolve_time:
+    description: Seconds to wait for each service's address and TXT records, when they did not come with the browse.
+    type: float
+    default: 1.0
+  ip_version:
+    description:
+      - Which addresses to browse over and to give as C(ansible_host) and in C(libvirt_uri).
+      - V(any) browses over both and prefers IPv4 addresses; routable addresses always come before link-local ones.
+    type: str
+    choices: [ipv4, ipv6, any]
+    default: ipv4
+  interfaces:
+    description:
+      - Interfaces (names such as V(eth1), or addresses of this machine) to send and receive mDNS on. Multicast
+        goes out only on these.
+      - Empty means every interface of the controller.
+    type: list
+    elements: str
+    default: []
+  include:
+    description:
+      - Only hosts that match one of these patterns. V(key=value) matches a TXT record (the value may be a glob, as in
+        V(site=lab*)); anything else is a glob on the service's instance name (V(hv-*)). Case-insensitive.
+      - Empty means every host.
+    type: list
+    elements: str
+    default: []
+  exclude:
+    description: Hosts that match one of these patterns (as in O(include)) are left out.
+    type: list
+    elements: str
+    default: []
+  group:
+    description: The group every discovered host joins (the collection's playbooks run on V(hypervisors)).
+    type: str
+    default: hypervisors
+  txt_prefix:
+    description: Prefix of the host variables made from TXT records (V(mdns_arch), V(mdns_site), ...).
+    type: str
+    default: mdns_
+  libvirt_transports:
+    description:
+      - Transports in order of preference for C(libvirt_uri); the first one a host advertises is used, else the
+        first the host advertises.
+    type: list
+    elements: str
+    default: []
+  libvirt_user:
+    description: User name put into C(libvirt_uri) (for V(ssh) URIs, such as V(qemu+ssh://root@hv1:22/system)).
+    type: str
+"""
+
+EXAMPLES = r"""
+# hypervisors.mdns.yml: every advertised hypervisor, grouped by the site and role tags it publishes
+plugin: remotevirt.install.mdns
+interfaces: [eth1]
+browse_time: 2
+exclude:
+  - role=retired
+keyed_groups:
+  - key: mdns_site
+    prefix: site
+  - key: mdns_role
+    prefix: role
+compose:
+  ansible_user: "'root'"
+---
+# only IPv6, TLS URIs first, cached for an hour (AWX inventory syncs and repeated runs do not browse again)
+plugin: remotevirt.install.mdns
+ip_version: ipv6
+libvirt_transports: [tls, ssh]
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/remotevirt-mdns
+cache_timeout: 3600
+"""
+
+from typing import Any
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
+
+from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import (
+    RecordError,
+    ServiceRecord,
+    choose_address,
+    host_vars,
+    merge_duplicates,
+    selected,
+)
+
+display = Display()
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "remotevirt.install.mdns"
+
+    def verify_file(self, path: str) -> bool:
+        return bool(super().verify_file(path)) and path.endswith(("mdns.yml", "mdns.yaml"))
+
+    def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        records = self._records(path, cache)
+        self._populate(records)
+
+    # -- discovery, or the cache ---------------------------------------------------------------
+
+    def _records(self, path: str, cache: bool) -> list[ServiceRecord]:
+        """The services of the last browse from the cache when it may be used and has them;
+        else browsed now (and cached when caching is on)."""
+        cache_key = self.get_cache_key(path)
+        use_cache = bool(self.get_option("cache")) and cache
+        update_cache = bool(self.get_option("cache")) and not cache
+        if use_cache:
+            try:
+                return [ServiceRecord.from_dict(entry) for entry in self._cache[cache_key]]
+            except KeyError:
+                update_cache = True
+        records = self._browse()
+        if update_cache:
+            self._cache[cache_key] = [record.to_dict() for record in records]
+        return records
+
+    def _browse(self) -> list[ServiceRecord]:
+        # Imported here: zeroconf is loaded only when a browse happens (not for a cached inventory).
+        from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.browse import BrowseError, browse
+        # Plain str: zeroconf (compiled with Cython) refuses str subclasses such as Ansible's tagged values.
+        try:
+            records, warnings = browse(str(self.get_option("service_type")), float(self.get_option("browse_time")),
+                                       float(self.get_option("quiet_time")),
+                                       [str(name) for name in self.get_option("interfaces")],
+                                       str(self.get_option("ip_version")),
+                                       int(float(self.get_option("resolve_time")) * 1000))
+        except (BrowseError, OSError, RuntimeError, ValueError) as error:
+            raise AnsibleParserError("mdns inventory: %s" % error)
+        for warning in warnings:
+            display.warning("mdns inventory: %s" % warning)
+        return records
+
+    # -- hosts -------------------------------------------------------------------------------------
+
+    def _populate(self, records: list[ServiceRecord]) -> None:
+        group = self.inventory.add_group(self.get_option("group"))
+        added = 0
+        for record in merge_duplicates(records):
+            if not selected(record, self.get_option("include"), self.get_option("exclude")):
+                continue
+            variables = self._host_vars(record)
+            if variables is None:
+                continue
+            self._add_host(record.name, variables, group)
+            added += 1
+        if not records:
+            display.warning("mdns inventory: no %s service answered within %s s" % (
+                self.get_option("service_type"), self.get_option("browse_time")))
+        elif not added:
+            display.warning("mdns inventory: %d services answered, none is in the inventory "
+                            "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version")))
+
+    def _host_vars(self, record: ServiceRecord) -> dict[str, Any] | None:
+        address = choose_address(record, self.get_option("ip_version"))
+        if address is None:
+            display.warning("mdns inventory: %s has no %s address: skipped" % (record.name, self.get_option("ip_version")))
+            return None
+        try:
+            return host_vars(record, address, self.get_option("txt_prefix"), self.get_option("libvirt_transports"),
+                             self.get_option("libvirt_user"))
+        except RecordError as error:
+            display.warning("mdns inventory: %s: %s: skipped" % (record.name, error))
+            return None
+
+    def _add_host(self, name: str, variables: dict[str, Any], group: str) -> None:
+        self.inventory.add_host(name, group=group)
+        for key, value in variables.items():
+            self.inventory.set_variable(name, key, value)
+        strict = self.get_option("strict")
+        self._set_composite_vars(self.get_option("compose"), variables, name, strict=strict)
+        self._add_host_to_composed_groups(self.get_option("groups"), variables, name, strict=strict)
+        self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables, name, strict=strict)

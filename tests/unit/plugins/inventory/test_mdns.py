@@ -1,0 +1,161 @@
+"""The mdns inventory plugin as Ansible runs it: options from its documentation, hosts, groups,
+constructed variables, the cache. The browse is replaced by fixed records (the real one is tested
+in the discovery integration target, on the test bed's LAN)."""
+
+from __future__ import annotations
+
+import pytest
+from ansible import constants as C
+from ansible.errors import AnsibleError
+from ansible.inventory.data import InventoryData
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import fragment_loader
+from ansible.utils.plugin_docs import get_docstring
+
+from ansible_collections.remotevirt.install.plugins.inventory import mdns
+from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns import browse as browse_module
+from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import ServiceRecord
+
+NAME = "remotevirt.install.mdns"
+TXT = {"txtvers": "1", "transports": "ssh", "ssh_port": "22", "path": "/system", "version": "9.0.0",
+       "arch": "x86_64", "site": "lab2"}
+FOUND = [
+    ServiceRecord("hv1", "hv1.local.", 22, ["10.0.0.11"], ["fd00::11"], dict(TXT)),
+    ServiceRecord("hv1", "hv1.local.", 22, ["10.1.0.11"], [], dict(TXT)),  # same host, second interface
+    ServiceRecord("hv2", "hv2.local.", 22, ["10.0.0.12"], [], dict(TXT, site="lab3", role="build")),
+    ServiceRecord("old", "old.local.", 22, ["10.0.0.13"], [], dict(TXT, role="retired")),
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def option_definitions():
+    """What Ansible's plugin loader does: the options of the plugin's documentation, fragments included."""
+    doc = get_docstring(mdns.__file__, fragment_loader, verbose=False, ignore_errors=False)[0]
+    C.config.initialize_plugin_configuration_definitions("inventory", NAME, doc["options"])
+
+
+def run(tmp_path, config: str, found=None, cache=True):
+    source = tmp_path / "hv.mdns.yml"
+    source.write_text("plugin: remotevirt.install.mdns\n" + config)
+    plugin = mdns.InventoryModule()
+    plugin._load_name = NAME
+    calls = []
+
+    def fake_browse(self):
+        calls.append(1)
+        return list(FOUND if found is None else found)
+
+    plugin._browse = fake_browse.__get__(plugin)
+    inventory = InventoryData()
+    plugin.parse(inventory, DataLoader(), str(source), cache=cache)
+    if plugin.get_option("cache"):
+        plugin.update_cache_if_changed()
+    return inventory, calls
+
+
+def hosts_of(inventory, group):
+    return sorted(h.name for h in inventory.groups[group].get_hosts())
+
+
+def test_verify_file_wants_an_mdns_yaml(tmp_path):
+    plugin = mdns.InventoryModule()
+    for name, ok in [("hv.mdns.yml", True), ("mdns.yaml", True), ("hv.yml", False), ("mdns.ini", False)]:
+        (tmp_path / name).write_text("plugin: remotevirt.install.mdns\n")
+        assert plugin.verify_file(str(tmp_path / name)) is ok, name
+    assert not plugin.verify_file(str(tmp_path / "missing.mdns.yml"))
+
+
+def test_documented_defaults(tmp_path):
+    plugin = mdns.InventoryModule()
+    plugin._load_name = NAME
+    plugin.set_options(direct={"plugin": NAME})
+    assert plugin.get_option("group") == "hypervisors"
+    assert plugin.get_option("ip_version") == "ipv4"
+    assert plugin.get_option("service_type") == "_libvirt._tcp.local."
+    assert plugin.get_option("txt_prefix") == "mdns_"
+    assert plugin.get_option("interfaces") == [] and plugin.get_option("include") == []
+
+
+def test_one_host_per_hypervisor_in_group_hypervisors(tmp_path):
+    inventory, _calls = run(tmp_path, "")
+    assert hosts_of(inventory, "hypervisors") == ["hv1", "hv2", "old"]
+    hv1 = inventory.get_host("hv1").vars
+    assert hv1["ansible_host"] == "10.0.0.11" and hv1["ansible_port"] == 22
+    assert hv1["libvirt_uri"] == "qemu+ssh://10.0.0.11:22/system"
+    assert hv1["mdns_addresses"] == ["10.0.0.11", "10.1.0.11", "fd00::11"]
+    assert hv1["mdns_site"] == "lab2" and hv1["mdns_version"] == "9.0.0"
+
+
+def test_ipv6_choice(tmp_path):
+    inventory, _calls = run(tmp_path, "ip_version: ipv6\nlibvirt_user: root\n")
+    assert hosts_of(inventory, "hypervisors") == ["hv1"]  # the others have no IPv6 address
+    assert inventory.get_host("hv1").vars["libvirt_uri"] == "qemu+ssh://root@[fd00::11]:22/system"
+
+
+def test_filters_group_prefix_and_constructed(tmp_path):
+    config = """group: kvm
+txt_prefix: tag_
+include: ['site=lab*']
+exclude: ['role=retired']
+keyed_groups:
+  - key: tag_site
+    prefix: site
+groups:
+  builders: tag_role | default('') == 'build'
+compose:
+  libvirt_arch: tag_arch
+"""
+    inventory, _calls = run(tmp_path, config)
+    assert hosts_of(inventory, "kvm") == ["hv1", "hv2"]
+    assert hosts_of(inventory, "site_lab2") == ["hv1"] and hosts_of(inventory, "site_lab3") == ["hv2"]
+    assert hosts_of(inventory, "builders") == ["hv2"]
+    assert inventory.get_host("hv2").vars["libvirt_arch"] == "x86_64"
+
+
+def test_strict_fails_on_a_missing_key(tmp_path):
+    with pytest.raises(AnsibleError, match="Could not set x for host hv1"):
+        run(tmp_path, "strict: true\ncompose:\n  x: tag_nothing.y\n")
+    inventory, _calls = run(tmp_path, "compose:\n  x: tag_nothing.y\n")
+    assert "x" not in inventory.get_host("hv1").vars
+
+
+def test_nothing_found_is_a_warning(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    inventory, _calls = run(tmp_path, "", found=[])
+    assert inventory.get_host("hv1") is None
+    assert said == ["mdns inventory: no _libvirt._tcp.local. service answered within 3.0 s"]
+
+
+def test_unusable_txt_skipped_with_a_warning(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    bad = ServiceRecord("bad", "bad.local.", 22, ["10.0.0.20"], [], {"transports": "gopher"})
+    inventory, _calls = run(tmp_path, "", found=[bad, FOUND[2]])
+    assert hosts_of(inventory, "hypervisors") == ["hv2"]
+    assert said == ["mdns inventory: bad: TXT transports names 'gopher'; known: libssh, libssh2, ssh, tcp, tls: skipped"]
+
+
+def test_cache_spares_the_second_browse(tmp_path):
+    config = "cache: true\ncache_plugin: jsonfile\ncache_connection: %s\n" % (tmp_path / "cache")
+    first, calls_first = run(tmp_path, config, cache=False)   # as --flush-cache: browse, then cache
+    second, calls_second = run(tmp_path, config, found=[], cache=True)
+    assert calls_first == [1] and calls_second == []
+    assert hosts_of(second, "hypervisors") == hosts_of(first, "hypervisors") == ["hv1", "hv2", "old"]
+    assert second.get_host("hv1").vars["mdns_addresses"] == ["10.0.0.11", "10.1.0.11", "fd00::11"]
+
+
+def test_without_cache_every_run_browses(tmp_path):
+    _inventory, calls = run(tmp_path, "")
+    assert calls == [1]
+
+
+def test_missing_zeroconf_names_the_package(monkeypatch):
+    monkeypatch.setattr(browse_module, "ZEROCONF_IMPORT_ERROR", ImportError("No module named 'zeroconf'"))
+    with pytest.raises(browse_module.BrowseError, match="needs the Python package 'zeroconf'"):
+        browse_module.browse("_libvirt._tcp.local.", 1, 0.5, [], "ipv4")
+
+
+def test_unknown_interface_refused_before_browsing():
+    with pytest.raises(browse_module.BrowseError, match="interface 'no-such-if0' does not exist"):
+        browse_module.browse("_libvirt._tcp.local.", 1, 0.5, ["no-such-if0"], "ipv4")

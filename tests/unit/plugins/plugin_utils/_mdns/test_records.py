@@ -1,0 +1,166 @@
+"""TXT records, URIs, addresses, duplicates and filters of the mdns inventory plugin (no zeroconf)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import (
+    RecordError,
+    ServiceRecord,
+    Transport,
+    choose_address,
+    decode_txt,
+    host_vars,
+    instance_name,
+    libvirt_uri,
+    matches,
+    merge_duplicates,
+    selected,
+    transports,
+    uri_host,
+)
+
+ADVERTISED = {"txtvers": "1", "transports": "ssh,tls", "ssh_port": "2222", "tls_port": "16514", "path": "/system",
+              "driver": "qemu", "version": "9.0.0", "arch": "x86_64", "site": "lab2", "role": "build"}
+
+
+def record(name="hv1", server="hv1.local.", ipv4=("10.0.0.5",), ipv6=(), **txt):
+    return ServiceRecord(name=name, server=server, port=22, ipv4=list(ipv4), ipv6=list(ipv6),
+                         txt=dict(txt) if txt else dict(ADVERTISED))
+
+
+# -- TXT records ---------------------------------------------------------------------------------
+
+def test_txt_decoded_keys_lower_case_first_wins_booleans_empty():
+    txt = decode_txt({b"Site": b"lab2", b"site": b"other", b"flag": None, b"bad": b"\xff", b"": b"x"})
+    assert txt == {"site": "lab2", "flag": "", "bad": "\ufffd"}
+
+
+def test_instance_name_strips_the_service_type_only():
+    assert instance_name("hv1._libvirt._tcp.local.") == "hv1"
+    assert instance_name("lab hv.2._libvirt._tcp.local.") == "lab hv.2"
+    assert instance_name("odd.local.") == "odd.local"
+
+
+def test_transports_in_advertised_order_with_their_ports():
+    assert transports(ADVERTISED) == [Transport("ssh", 2222), Transport("tls", 16514)]
+
+
+def test_transports_default_to_ssh_and_libvirt_ports():
+    assert transports({}) == [Transport("ssh", 22)]
+    assert transports({"transports": "tcp, TLS"}) == [Transport("tcp", 16509), Transport("tls", 16514)]
+
+
+@pytest.mark.parametrize("txt, message", [
+    ({"transports": "gopher"}, "'gopher'"),
+    ({"transports": ","}, "empty"),
+    ({"transports": "tls", "tls_port": "x"}, "tls_port='x' is not a port"),
+    ({"transports": "ssh", "ssh_port": "70000"}, "ssh_port=70000 is not a port"),
+])
+def test_unusable_transports_refused(txt, message):
+    with pytest.raises(RecordError, match=message):
+        transports(txt)
+
+
+# -- URIs ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("transport, host, user, uri", [
+    (Transport("ssh", 22), "10.0.0.5", None, "qemu+ssh://10.0.0.5:22/system"),
+    (Transport("ssh", 2222), "10.0.0.5", "root", "qemu+ssh://root@10.0.0.5:2222/system"),
+    (Transport("tls", 16514), "fd00::5", None, "qemu+tls://[fd00::5]:16514/system"),
+    (Transport("tcp", 16600), "fe80::1%lan0", None, "qemu+tcp://[fe80::1%25lan0]:16600/system"),
+])
+def test_uri_with_explicit_port(transport, host, user, uri):
+    assert libvirt_uri("qemu", transport, host, "/system", user) == uri
+
+
+def test_uri_host_of_names_and_v4_unchanged():
+    assert uri_host("hv1.local") == "hv1.local"
+    assert uri_host("10.1.2.3") == "10.1.2.3"
+
+
+def test_host_vars_from_txt():
+    hv = host_vars(record(), "10.0.0.5", "mdns_", ["tls"], None)
+    assert hv["ansible_host"] == "10.0.0.5"
+    assert hv["ansible_port"] == 2222
+    assert hv["libvirt_uri"] == "qemu+tls://10.0.0.5:16514/system"
+    assert hv["libvirt_uris"] == {"ssh": "qemu+ssh://10.0.0.5:2222/system", "tls": "qemu+tls://10.0.0.5:16514/system"}
+    assert hv["mdns_site"] == "lab2" and hv["mdns_arch"] == "x86_64" and hv["mdns_version"] == "9.0.0"
+    assert hv["mdns_name"] == "hv1" and hv["mdns_server"] == "hv1.local" and hv["mdns_addresses"] == ["10.0.0.5"]
+
+
+def test_host_vars_first_advertised_transport_without_preference_and_no_ssh_port_without_ssh():
+    hv = host_vars(record(transports="tcp", tcp_port="16509", path="/session"), "10.0.0.5")
+    assert hv["libvirt_uri"] == "qemu+tcp://10.0.0.5:16509/session"
+    assert "ansible_port" not in hv
+
+
+def test_host_vars_txt_keys_made_variable_names():
+    hv = host_vars(record(**{"rack-no": "4", "ü": "x"}), "10.0.0.5", "m_")
+    assert hv["m_rack_no"] == "4" and hv["m__"] == "x"
+
+
+@pytest.mark.parametrize("txt", [{"path": "system"}, {"path": "/system?x=1"}, {"driver": "qemu+ssh"}])
+def test_host_vars_refuse_txt_that_makes_no_uri(txt):
+    with pytest.raises(RecordError):
+        host_vars(record(**txt), "10.0.0.5")
+
+
+# -- addresses -------------------------------------------------------------------------------------
+
+def test_address_by_ip_version_routable_first():
+    rec = record(ipv4=["10.0.0.9", "169.254.3.3", "10.0.0.5"], ipv6=["fe80::1%lan0", "fd00::5"])
+    assert choose_address(rec, "ipv4") == "10.0.0.5"
+    assert choose_address(rec, "ipv6") == "fd00::5"
+    assert choose_address(rec, "any") == "10.0.0.5"
+    assert choose_address(record(ipv4=[], ipv6=["fe80::1%lan0"]), "any") == "fe80::1%lan0"
+    assert choose_address(record(ipv4=[], ipv6=["fd00::5"]), "ipv4") is None
+
+
+# -- duplicates ------------------------------------------------------------------------------------
+
+def test_same_instance_on_two_interfaces_and_v4_v6_is_one_host():
+    merged = merge_duplicates([
+        record(ipv4=["10.0.0.5"]),
+        record(ipv4=["192.168.7.5"]),
+        record(name="HV1", ipv4=[], ipv6=["fd00::5"]),
+        record(name="hv0", server="hv0.local.", ipv4=["10.0.0.4"]),
+    ])
+    assert [r.name for r in merged] == ["hv0", "hv1"]
+    assert merged[1].ipv4 == ["10.0.0.5", "192.168.7.5"] and merged[1].ipv6 == ["fd00::5"]
+
+
+def test_two_names_stay_two_hosts():
+    """Another service of the same server (say, its session daemon), or another machine renamed
+    by avahi after a name conflict, is a host of its own."""
+    merged = merge_duplicates([record(), record(name="hv1 session", path="/session"),
+                               record(name="hv1 #2", server="hv1-2.local.", ipv4=["10.0.0.6"])])
+    assert [r.name for r in merged] == ["hv1", "hv1 #2", "hv1 session"]
+
+
+def test_merge_leaves_its_input_alone():
+    first = record()
+    merge_duplicates([first, record(ipv4=["10.9.9.9"])])
+    assert first.ipv4 == ["10.0.0.5"]
+
+
+# -- filters ---------------------------------------------------------------------------------------
+
+def test_patterns_match_names_or_txt_values():
+    rec = record(name="Lab-HV1")
+    assert matches(rec, "lab-*") and matches(rec, "site=LAB*") and matches(rec, "Role=build")
+    assert not matches(rec, "site=lab1") and not matches(rec, "rack=*") and not matches(rec, "hv*")
+
+
+def test_include_then_exclude():
+    rec = record()
+    assert selected(rec, [], [])
+    assert selected(rec, ["site=lab2", "nothing"], [])
+    assert not selected(rec, ["site=lab1"], [])
+    assert not selected(rec, [], ["role=build"])
+    assert not selected(rec, ["hv*"], ["hv1"])
+
+
+def test_cache_form_round_trips():
+    rec = record(ipv6=["fd00::5"])
+    assert ServiceRecord.from_dict(rec.to_dict()) == rec
