@@ -15,7 +15,6 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
-from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
@@ -224,10 +223,11 @@ class Preflight:
             available = self.client.describe_pool(pool).available
             if available is not None and total > available:
                 guests = ", ".join(sorted({guest for guest, _capacity in entries}))
+                unit = message_unit(max(available, total))
                 self.problems.append(problem(guests, "space", "pool %s has %s free, but the new volumes of %s need %s "
                                                               "together; give smaller disks, use another pool, or "
-                                                              "free space" % (pool_name, format_size(available),
-                                                                              guests, format_size(total))))
+                                                              "free space" % (pool_name, in_unit(available, unit),
+                                                                              guests, in_unit(total, unit))))
 
     def _check_memory(self) -> None:
         """Guests that this run starts must fit in the host's available memory together."""
@@ -237,7 +237,7 @@ class Preflight:
         total = sum(memory for _name, memory in self._starting)
         if total <= available:
             return
-        unit = memory_unit(max([total, available] + [memory for _name, memory in self._starting]))
+        unit = message_unit(max([total, available] + [memory for _name, memory in self._starting]))
         needs = ", ".join("%s %s" % (name, in_unit(memory, unit)) if index else
                           "%s needs %s" % (name, in_unit(memory, unit))
                           for index, (name, memory) in enumerate(self._starting))
@@ -307,8 +307,8 @@ def mem_available(meminfo: str = "/proc/meminfo") -> Optional[int]:
     return None
 
 
-def memory_unit(largest: int) -> Tuple[str, int]:
-    """One unit for every figure of a message: GiB from 1 GiB on, MiB below."""
+def message_unit(largest: int) -> Tuple[str, int]:
+    """One unit for every figure of a message, as an admin reads sizes: GiB from 1 GiB on, MiB below."""
     return ("GiB", GIB) if largest >= GIB else ("MiB", MIB)
 
 
@@ -323,7 +323,7 @@ def definition_changes(previous: Domain, wanted: Domain) -> List[str]:
     """What a redefinition changes, field by field, as ``field: before -> after``."""
     changes = []
     if previous.memory != wanted.memory:
-        unit = memory_unit(max(previous.memory or 0, wanted.memory or 0))
+        unit = message_unit(max(previous.memory or 0, wanted.memory or 0))
         changes.append("memory: %s -> %s" % (_shown_memory(previous.memory, unit), _shown_memory(wanted.memory, unit)))
     for field, label in (("vcpus", "vcpus"), ("cpu_mode", "cpu")):
         before, after = getattr(previous, field), getattr(wanted, field)

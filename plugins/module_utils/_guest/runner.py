@@ -373,6 +373,8 @@ def serial_log_of(request: GuestRequest, state: GuestState) -> str:
 def check_serial_log_dir(path: str) -> None:
     """QEMU opens the serial log when the guest starts and does not create its directory: an install
     whose directory is missing would fail only then."""
+    if os.path.isdir(path):
+        raise PlanError("serial_log: %s is a directory; give the path of a file in it" % path)
     directory = os.path.dirname(path) or "/"
     if not os.path.isdir(directory):
         raise PlanError("serial_log: directory %s does not exist on the host, and the guest cannot start without "

@@ -568,3 +568,12 @@ def test_a_missing_boot_dir_whose_parent_is_a_file_is_refused(tmp_path):
     assert check_boot_dir(str(tmp_path / "new" / "boot")) is False
     with pytest.raises(PlanError, match="cannot be created: .*/file is not a directory"):
         check_boot_dir(str(tmp_path / "file" / "boot"))
+
+
+def test_a_serial_log_that_is_a_directory_is_refused_in_check_mode_too(unique_name, test_client, tmp_path):
+    """QEMU cannot open a directory as the console's file: refused at plan time, as check mode predicts."""
+    name = unique_name("")
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="serial_log: %s is a directory" % tmp_path):
+            run(guest(name, serial_log=str(tmp_path)), check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None
