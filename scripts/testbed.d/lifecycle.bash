@@ -21,6 +21,7 @@ cmd_up() {
   step venv setup_venv
   step collections link_collection
   step media build_media
+  step cloud-image build_cloud_image   # minutes once, then only when its inputs change
   step syslog start_syslog
   step libvirtd start_libvirt
   step pools local_pools
