@@ -201,10 +201,12 @@ cloud_image_boot_files() {
   install -m 0644 "$root/boot/initrd.img-$version" "$out/initrd.img"
 }
 
-# cloud_image_slim ROOT: what no test guest reads
+# cloud_image_slim ROOT: what no test guest reads (documentation, translations, locale sources:
+# cloud-init's locale module is not run; apt's lists and downloads)
 cloud_image_slim() {
   local root=$1
-  rm -rf "$root"/usr/share/{doc,man,info,locale,lintian}/* "$root"/var/lib/apt/lists/* \
+  rm -rf "$root"/usr/share/{doc,man,info,locale,lintian}/* "$root"/usr/share/i18n/{locales,charmaps} \
+    "$root"/var/lib/apt/lists/* \
     "$root"/var/cache/apt/* "$root"/tmp/* "$root"/var/cache/debconf/*-old
   find "$root/var/log" -type f -delete
 }

@@ -146,6 +146,12 @@ cmd_status() {
     echo "pools of $ns:"
     virsh -c "$uri" pool-list --all 2>&1 | sed '/^$/d; s/^/  /'
   done
+  echo
+  if [ -f "$TB/media/cloud-image/image.json" ]; then
+    echo "cloud image: $(readlink "$TB/media/cloud-image") ($(cloud_image_sizes "$TB/media/cloud-image"))"
+  else
+    echo "cloud image: not built (scripts/testbed cloud-image)"
+  fi
 }
 
 # --- restart-libvirtd: a daemon crash, for fault-injection tests -----------------------------
