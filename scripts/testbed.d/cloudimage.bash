@@ -88,7 +88,7 @@ cloud_image_key() {
 # concurrent run waits for it instead of building it twice), and $TB/media/cloud-image
 # pointing at it. Entries of other inputs unused for 30 days are removed.
 build_cloud_image() {
-  local mirror key dir lock
+  local mirror key dir lock stale
   mirror=$(debian_mirror "$CLOUD_IMAGE_RELEASE") \
     || die "no Debian mirror for $CLOUD_IMAGE_RELEASE in /etc/apt/sources.list(.d) (set REMOTEVIRT_DEBIAN_MIRROR)"
   key=$(cloud_image_key "$mirror")
@@ -97,6 +97,10 @@ build_cloud_image() {
     mkdir -p "$CLOUD_IMAGE_CACHE" "$TB/logs"
     exec {lock}> "$CLOUD_IMAGE_CACHE/.lock"
     flock "$lock"
+    # what a build killed before its cleanup left (nothing else builds while we hold the lock)
+    for stale in "$CLOUD_IMAGE_CACHE"/.build.*; do
+      [ ! -d "$stale" ] || cloud_image_discard "$stale" || say "still mounted under $stale: left in place"
+    done
     # not in a || list: that would switch off set -e inside the build
     if [ ! -f "$dir/image.json" ]; then make_cloud_image "$mirror" "$dir"; fi
     exec {lock}>&-
@@ -107,8 +111,8 @@ build_cloud_image() {
     ln -sfn "$dir" "$TB/media/cloud-image.new"
     mv -fT "$TB/media/cloud-image.new" "$TB/media/cloud-image"
   fi
-  find "$CLOUD_IMAGE_CACHE" -mindepth 1 -maxdepth 1 -type d -name '[0-9a-f]*' ! -name "$key" \
-    -mtime +30 -exec rm -rf {} + 2>/dev/null || true
+  find "$CLOUD_IMAGE_CACHE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+    -regex '.*/[0-9a-f]{16}' ! -name "$key" -mtime +30 -exec rm -rf {} + 2>/dev/null || true
 }
 
 # make_cloud_image MIRROR DIR: build in a temporary directory beside DIR, rename it to DIR
@@ -119,6 +123,8 @@ make_cloud_image() (
   work=$(mktemp -d "$CLOUD_IMAGE_CACHE/.build.XXXXXX")
   exec 3>&2
   trap 'cloud_image_cleanup $? "$work" "$log"' EXIT
+  trap 'exit 130' INT   # so that the EXIT trap cleans up after an interruption too
+  trap 'exit 143' TERM
   say "building the cloud image from $mirror (once, a few minutes; log: $log)"
   exec > "$log" 2>&1
   set -x
@@ -137,26 +143,29 @@ make_cloud_image() (
   say "cloud image built in $((SECONDS - t0)) s: $dest ($(cloud_image_sizes "$dest"))" >&3
 )
 
-# cloud_image_cleanup STATUS WORK LOG: remove the temporary directory (after unmounting what
-# debootstrap may have left mounted in it: rm must never reach the machine's /proc or /dev)
+# cloud_image_cleanup STATUS WORK LOG: the end of a build, done or not
 cloud_image_cleanup() {
-  local status=$1 work=$2 log=$3 mnt
+  local status=$1 work=$2 log=$3
   set +x
   if [ "$status" -ne 0 ] && [ -f "$work/root/debootstrap/debootstrap.log" ]; then
     tail -n 40 "$work/root/debootstrap/debootstrap.log" >> "$log"
   fi
-  while read -r _ mnt _; do
-    [[ $mnt == "$work"/* ]] && umount -l "$mnt"
-  done < <(sort -r -k2 /proc/mounts)
-  if grep -qF " $work/" /proc/mounts; then
-    say "still mounted under $work: left in place" >&3
-  else
-    rm -rf "$work"
-  fi
+  cloud_image_discard "$work" || say "still mounted under $work: left in place" >&3
   if [ "$status" -ne 0 ]; then
     tail -n 30 "$log" >&3
     printf 'testbed: error: the cloud image build failed (log: %s)\n' "$log" >&3
   fi
+}
+
+# cloud_image_discard WORK: remove a build directory, after unmounting what debootstrap may have
+# left mounted in it (rm must never reach the machine's /proc or /dev); fails if that cannot be
+cloud_image_discard() {
+  local work=$1 mnt
+  while read -r _ mnt _; do
+    if [[ $mnt == "$work"/* ]]; then umount -l "$mnt" || true; fi
+  done < <(sort -r -k2 /proc/mounts)
+  if grep -qF " $work/" /proc/mounts; then return 1; fi
+  rm -rf "$work"
 }
 
 # cloud_image_tree MIRROR ROOT: Debian's minbase and the packages above
