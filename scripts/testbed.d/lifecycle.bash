@@ -21,6 +21,7 @@ cmd_up() {
   step venv setup_venv
   step collections link_collection
   step media build_media
+  step cloud-image build_cloud_image   # minutes once, then only when its inputs change
   step syslog start_syslog
   step libvirtd start_libvirt
   step pools local_pools
@@ -158,6 +159,12 @@ cmd_status() {
     echo "pools of $ns:"
     virsh -c "$uri" pool-list --all 2>&1 | sed '/^$/d; s/^/  /'
   done
+  echo
+  if [ -f "$TB/media/cloud-image/image.json" ]; then
+    echo "cloud image: $(readlink "$TB/media/cloud-image") ($(cloud_image_sizes "$TB/media/cloud-image"))"
+  else
+    echo "cloud image: not built (scripts/testbed cloud-image)"
+  fi
 }
 
 # --- restart-libvirtd: a daemon crash, for fault-injection tests -----------------------------

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd -P)
 PARTS=$here/../../scripts/testbed.d
 # shellcheck disable=SC2034 # settings of scripts/testbed the sourced parts read
 TEMPLATES=$PARTS/templates HOSTS=(rvhost1 rvhost2) TB=/var/tmp/remotevirt-testbed
-for part in common media services libvirt ssh lan config; do
+for part in common media cloudimage services libvirt ssh lan config; do
   # shellcheck source=/dev/null
   . "$PARTS/$part.bash"
 done
@@ -35,6 +35,8 @@ render_all() {
   inventory_ini > "$1/inventory.ini"
   inventory_ini rvhost1 rvhost2 > "$1/inventory-hosts.ini"
   ansible_cfg > "$1/ansible.cfg"
+  cloud_image_cloud_cfg > "$1/cloud-image-cloud.cfg"
+  cloud_image_fstab > "$1/cloud-image-fstab"
 }
 
 # refused MESSAGE RENDER-ARGS...: render fails with MESSAGE on stderr and prints nothing
