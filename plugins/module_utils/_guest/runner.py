@@ -543,6 +543,8 @@ def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> st
         return "absent"
     if START in verbs:
         return "running"
+    if INSTALL in verbs and request.cloud_init is not None:
+        return "running"  # a cloud image's first boot goes on
     if WAIT in verbs:
         return "shut off"
     if INSTALL in verbs:
