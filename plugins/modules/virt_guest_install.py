@@ -215,7 +215,7 @@ options:
           - Never shown in results, plans, diffs or the host log (no_log). With a dictionary, Ansible masks
             each of its values wherever it appears in the task's output, so short values (numbers, words
             like V(sh)) mask parts of unrelated output; pass text (for example
-            V("#cloud-config\n{{ config | to_nice_yaml }}")) to mask only the whole.
+            V("#cloud-config\\n{{ config | to_nice_yaml }}")) to mask only the whole.
           - Without it the guest gets an empty C(#cloud-config).
         type: raw
       meta_data:
@@ -382,7 +382,7 @@ options:
       marker:
         description:
           - A regular expression that must show in the guest's serial log, after what the log held when
-            the run started, such as V(Cloud-init v\. \S+ finished). Needs a local O(uri).
+            the run started, such as V(Cloud-init v\\. \\S+ finished). Needs a local O(uri).
         type: str
       port:
         description: A TCP port that must accept connections on the guest's address, tried from where the module runs.

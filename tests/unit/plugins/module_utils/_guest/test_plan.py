@@ -1080,5 +1080,5 @@ def test_boot_sets_direct_kernel_boot_of_the_stored_definition():
     kernel = payload(plan, "define").domain.os.kernel
     assert (kernel.kernel, kernel.initrd, kernel.cmdline) == (boot["kernel"], boot["initrd"], boot["cmdline"])
     assert_valid("domain", payload(plan, "define").domain.to_xml())
-    changed = plan_guest(request(boot=boot, **{k: v for k, v in MATCHING.items()}), stored_state())
+    changed = plan_guest(request(boot=boot, **MATCHING), stored_state())
     assert verbs(changed) == ["define"] and payload(changed, "define").domain.os.kernel.kernel == "/srv/k/vmlinuz"

@@ -79,5 +79,5 @@ def test_xorriso_reads_the_files(tmp_path):
 def test_blkid_sees_the_label_cloud_init_looks_for(tmp_path):
     iso = tmp_path / "seed.iso"
     iso.write_bytes(seed_iso.build(FILES))
-    result = subprocess.run(["blkid", "-p", "-o", "export", str(iso)], capture_output=True, text=True)
+    result = subprocess.run(["blkid", "-p", "-o", "export", str(iso)], capture_output=True, text=True, check=True)
     assert "LABEL=cidata" in result.stdout.split() and "TYPE=iso9660" in result.stdout.split()
