@@ -27,6 +27,7 @@ author:
   - remotevirt.install maintainers (@remotevirt)
 requirements:
   - libnfs-utils on the host, for install trees on NFS only
+  - Nothing more for O(cloud_init) (the host writes the seed ISO in Python, without genisoimage or xorriso)
 extends_documentation_fragment:
   - remotevirt.install.host
   - remotevirt.install.connection
@@ -169,6 +170,68 @@ options:
             QEMU user when the guest starts (C(dynamic_ownership), on by default).
         type: path
         default: /var/lib/libvirt/boot
+  boot:
+    description:
+      - Direct kernel boot of the stored definition, for images without a boot loader (a kernel and
+        initrd kept next to a cloud image). Not set leaves a new guest booting its first disk and an
+        existing guest as it is.
+      - The kernel and initrd must be files on the host (checked with a local O(uri)); libvirt gives
+        them to the QEMU user while the guest runs.
+    type: dict
+    suboptions:
+      kernel:
+        description: Absolute path of the kernel on the host, without V(..) components.
+        type: path
+      initrd:
+        description: Absolute path of the initrd on the host, without V(..) components.
+        type: path
+      cmdline:
+        description: Kernel command line, such as V(root=/dev/vda rw console=ttyS0).
+        type: str
+  cloud_init:
+    description:
+      - cloud-init configuration of a cloud image imported with O(install.method=import); refused with
+        other install methods and with O(state=installed) (a cloud image does not power off).
+      - The host writes a NoCloud seed ISO (volume label C(cidata), files C(user-data), C(meta-data) and
+        C(network-config)) into O(install.boot_dir) as C(remotevirt-<name>-cidata.iso), mode C(0600), in
+        a private directory renamed into place. Pool volumes are not offered for the seed.
+      - The seed is attached as a read-only cdrom to the first boot only. That live definition keeps
+        libvirt's default C(on_reboot=restart), since cloud-init may reboot the guest during its first
+        boot; the stored definition never has the seed, so the guest's next start after a power-off
+        boots without it. A later run that finds the seed still on the host while no running
+        definition uses it removes it (a planned V(remove) action), as does O(state=absent).
+      - The first boot is started with O(state=present) too. The plan shows the seed's path, size and
+        sha256 prefix, never its content.
+      - cloud-init reads its seed at a guest's first boot only. A guest that exists is never seeded
+        again; a O(cloud_init) that differs from the one it first booted with (its sha256 fingerprint is
+        kept in the guest's C(<metadata>)) is reported as RV(cloud_init.changed) with a warning, not applied.
+    type: dict
+    suboptions:
+      user_data:
+        description:
+          - A dictionary, written as C(#cloud-config) YAML with its keys in the order given, or text kept
+            as it is, which must start with C(#cloud-config), C(#!), C(#include), C(#cloud-boothook),
+            C(#part-handler) or C(## template), or be a MIME multipart archive.
+          - Never shown in results, plans, diffs or the host log (no_log). With a dictionary, Ansible masks
+            each of its values wherever it appears in the task's output, so short values (numbers, words
+            like V(sh)) mask parts of unrelated output; pass text (for example
+            V("#cloud-config\\n{{ config | to_nice_yaml }}")) to mask only the whole.
+          - Without it the guest gets an empty C(#cloud-config).
+        type: raw
+      meta_data:
+        description:
+          - NoCloud meta-data as a dictionary.
+          - C(instance-id) defaults to the guest's name and the first 16 hex digits of the sha256 of
+            O(cloud_init) (user-data, meta-data and network-config as given), the same in check mode, in the
+            run and in every re-run, so cloud-init never takes a re-run for a new instance.
+          - C(local-hostname) defaults to the guest's name when that is a valid host name.
+        type: dict
+      network_config:
+        description:
+          - cloud-init network configuration, version 1 or 2, as a dictionary or text. Without it,
+            cloud-init configures DHCP on the first card.
+          - Never shown (no_log); see O(cloud_init.user_data) about how dictionaries are masked.
+        type: raw
   disks:
     description:
       - The guest's disks. Set, the list is the guest's full set of disks (cdroms aside); their order
@@ -295,6 +358,39 @@ options:
         on; a later run converges.
     type: int
     default: 3600
+  wait_for:
+    description:
+      - After the guest is started (needs O(state=running)), wait until it is reachable and return its
+        RV(addresses). Planned as a V(wait) action, so check mode shows it.
+      - A run that finds the guest running changes nothing and reports its addresses (waiting read-only
+        up to O(wait_for_timeout) until it has one).
+      - When O(wait_for_timeout) passes, the task fails; the guest goes on running and nothing is rolled back.
+    type: dict
+    suboptions:
+      ip:
+        description: Wait until a card of the guest has an address (not loopback, not link-local).
+        type: bool
+        default: true
+      source:
+        description:
+          - Where libvirt reads the addresses, as C(virsh domifaddr --source). V(lease), the DHCP leases of
+            the guest's libvirt network; V(arp), the host's ARP table (bridged guests); V(agent), the QEMU
+            guest agent in the guest; V(any), the first of them that has one.
+        type: str
+        default: any
+        choices: [lease, arp, agent, any]
+      marker:
+        description:
+          - A regular expression that must show in the guest's serial log, after what the log held when
+            the run started, such as V(Cloud-init v\\. \\S+ finished). Needs a local O(uri).
+        type: str
+      port:
+        description: A TCP port that must accept connections on the guest's address, tried from where the module runs.
+        type: int
+  wait_for_timeout:
+    description: Seconds O(wait_for) waits.
+    type: int
+    default: 600
   reinstall:
     description:
       - Install an existing guest again (destroy, undefine, install). Destructive; the plan marks it so.
@@ -394,6 +490,35 @@ EXAMPLES = r"""
       method: import
     state: running
 
+- name: A cloud image's overlay, seeded by cloud-init at its first boot, waited for until it has its lease
+  remotevirt.install.virt_guest_install:
+    name: app01
+    memory: 1G
+    disks:
+      - pool: default
+        volume: app01.qcow2  # an overlay of the image (virt_pool_volume backing_volume)
+    networks:
+      - network: default
+    install:
+      method: import
+    cloud_init:
+      user_data:
+        hostname: app01
+        ssh_authorized_keys:
+          - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExampleKey admin@example.com
+        runcmd:
+          - echo provisioned > /dev/ttyS0
+    wait_for:
+      source: lease
+      marker: Cloud-init v\. \S+ finished
+    state: running
+  register: app01
+
+- name: Reach it from the next play
+  ansible.builtin.add_host:
+    name: app01
+    ansible_host: "{{ app01.addresses[0].addresses[0].addr }}"
+
 - name: Remove a guest and its volumes
   remotevirt.install.virt_guest_install:
     name: web01
@@ -409,10 +534,10 @@ plan:
   elements: dict
   contains:
     action:
-      description: Verb, such as V(create), V(fetch), V(install), V(define), V(wait) or V(start).
+      description: Verb, such as V(create), V(fetch), V(seed), V(install), V(define), V(wait), V(start) or V(remove).
       type: str
     kind:
-      description: Kind of object, V(guest), V(volume), V(kernel) or V(initrd).
+      description: Kind of object, V(guest), V(volume), V(kernel), V(initrd), V(seed ISO) or V(serial log).
       type: str
     name:
       description: Object name (C(pool/volume) for volumes).
@@ -492,6 +617,45 @@ domain:
     disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk, size: 21474836480}]
     networks: [network default]
     serial_log: /var/log/libvirt/qemu/web01-serial.log
+addresses:
+  description:
+    - The running guest's network cards and their addresses, as libvirt reads them from O(wait_for.source)
+      (empty in check mode for a guest that does not run yet). Cards are named as the source names them
+      (the host's C(vnetN) for leases, the guest's own names for the agent).
+  returned: when O(wait_for.ip) is set
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Interface name.
+      type: str
+    mac:
+      description: MAC address.
+      type: str
+    addresses:
+      description: Each address as C(addr), C(prefix) and C(type) (V(ipv4) or V(ipv6)).
+      type: list
+      elements: dict
+  sample:
+    - name: vnet3
+      mac: "52:54:00:e4:b3:50"
+      addresses: [{addr: 192.168.122.124, prefix: 24, type: ipv4}]
+cloud_init:
+  description: The guest's cloud-init instance.
+  returned: when O(cloud_init) is set
+  type: dict
+  contains:
+    instance_id:
+      description: The meta-data's instance-id (given, or derived from the guest's name and O(cloud_init)).
+      type: str
+    changed:
+      description:
+        - Whether O(cloud_init) differs from the one the existing guest first booted with. It is not
+          applied (cloud-init reads its seed at the first boot only); the task warns.
+      type: bool
+  sample:
+    instance_id: app01-ef01eb6adb32395f
+    changed: false
 media:
   description:
     - How the planned install boots the installer. URL credentials are shown as C(***@); an inline kickstart

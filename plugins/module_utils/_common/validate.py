@@ -25,6 +25,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Options that hold a file's text: lines and tabs are their content; NUL never is.
 FREE_TEXT_OPTIONS = frozenset(("install.kickstart_content",))
+# Options whose every string is file content (cloud-init's user-data, meta-data and network-config).
+FREE_TEXT_PREFIXES = ("cloud_init.",)
 
 _ASCII_NUMBER_RE = re.compile(r"[0-9]+")
 _OCTAL_MODE_RE = re.compile(r"[0-7]{1,12}")
@@ -81,7 +83,7 @@ def walk_strings(value: Any, path: str = "") -> Iterator[Tuple[str, str]]:
 def check_strings(params: Mapping[str, Any]) -> None:
     """Refuse control characters in any string of ``params`` (free-text options may hold lines)."""
     for path, text in walk_strings(params):
-        free_text = re.sub(r"\[\d+\]", "", path) in FREE_TEXT_OPTIONS
+        free_text = re.sub(r"\[\d+\]", "", path) in FREE_TEXT_OPTIONS or path.startswith(FREE_TEXT_PREFIXES)
         problem = control_problem(text, path, free_text)
         if problem:
             raise PlanError(problem)

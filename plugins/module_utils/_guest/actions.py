@@ -8,14 +8,15 @@ A guest plan also carries the volume verbs of its new, grown or removed disks.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE, KEPT, UNDONE, Payload, Verb
-from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS as VOLUME_VERBS
 
 FETCH = "fetch"
+SEED = "seed"
 DEFINE = "define"
 INSTALL = "install"
 AUTOSTART = "autostart"
@@ -59,6 +60,13 @@ class FetchPayload(Payload):
     kickstart: Optional[Kickstart] = None
 
 
+class SeedPayload(Payload):
+    """The cloud-init seed ISO written to ``path`` (0600); ``image`` holds user-data, never shown."""
+
+    path: str
+    image: bytes = Field(default=b"", in_repr=False)
+
+
 class DefinePayload(GuestTarget):
     """``domain`` stored as the guest's definition.
 
@@ -74,23 +82,41 @@ class DefinePayload(GuestTarget):
 
 
 class InstallPayload(GuestTarget):
-    """The install definition, started as the stored guest's live definition."""
+    """The install (or a cloud image's first boot) definition, started as the stored guest's live
+    definition; ``fetched`` are the kernel and initrd fetched for it, removed once QEMU has read them."""
 
     domain: Domain
+    fetched: Tuple[str, ...] = ()
 
 
 class AutostartPayload(GuestTarget):
     enable: bool
 
 
+class Reachable(Record):
+    """What makes a started guest reachable: an address (read from ``source``), ``marker`` in its
+    serial log after ``log_offset`` bytes, and ``port`` open on its address."""
+
+    ip: bool = True
+    source: str = "any"
+    marker: Optional[str] = None
+    port: Optional[int] = None
+    serial_log: Optional[str] = None
+    log_offset: int = 0
+
+
 class WaitPayload(GuestTarget):
+    """Wait until the install powers the guest off, or (``reachable``) until the running guest is reachable."""
+
     timeout: int
+    reachable: Optional[Reachable] = None
 
 
 # An install that started writes the new disks: from then on nothing the plan made is undone.
 VERBS: Dict[str, Verb] = dict(VOLUME_VERBS)
 VERBS.update({
     FETCH: Verb(FETCH, FetchPayload, UNDONE),
+    SEED: Verb(SEED, SeedPayload, UNDONE),
     DEFINE: Verb(DEFINE, DefinePayload, UNDONE),
     INSTALL: Verb(INSTALL, InstallPayload, DURABLE),
     AUTOSTART: Verb(AUTOSTART, AutostartPayload, KEPT),

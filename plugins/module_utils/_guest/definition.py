@@ -17,6 +17,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
     Disk,
     Domain,
     Graphics,
+    GuestMetadata,
     Interface,
     OsBoot,
     SerialLog,
@@ -30,6 +31,14 @@ def default_serial_log(name: str) -> str:
     return "%s/%s-serial.log" % (DEFAULT_SERIAL_LOG_DIR, name)
 
 
+def serial_log_of(request: GuestRequest, state: GuestState) -> str:
+    """The serial log file the guest will write: as requested, else as stored, else the default."""
+    if request.serial_log is not None:
+        return request.serial_log
+    stored = state.existing.serial_log if state.existing is not None and not request.reinstall else None
+    return stored.path if stored is not None else default_serial_log(request.name)
+
+
 def in_canonical_order(disks: Sequence[Disk]) -> Tuple[Disk, ...]:
     """Disks, then cdroms, each sorted by target. libvirt stores them in its own order (by bus, then target), so both
     the request and the stored definition are compared in this one order: order is never drift."""
@@ -38,7 +47,8 @@ def in_canonical_order(disks: Sequence[Disk]) -> Tuple[Disk, ...]:
 
 # -- new guest ---------------------------------------------------------------------------------
 def final_definition(request: GuestRequest, state: GuestState, disks: Tuple[Disk, ...]) -> Domain:
-    """The stored definition of a new guest: boots its first disk, no install media."""
+    """The stored definition of a new guest: boots its first disk (or ``boot``'s kernel), no install media."""
+    fingerprint = request.cloud_init.fingerprint if request.cloud_init is not None else None
     return Domain(
         name=request.name,
         type=request.domain_type or state.detected_type,
@@ -46,11 +56,12 @@ def final_definition(request: GuestRequest, state: GuestState, disks: Tuple[Disk
         vcpus=request.vcpus or 1,
         cpu_mode=request.cpu,
         os=OsBoot(arch=request.arch or "x86_64", machine=request.machine, firmware=request.firmware or "bios",
-                  secure_boot=request.secure_boot, boot=("hd",)),
+                  secure_boot=request.secure_boot, boot=() if request.boot else ("hd",), kernel=request.boot),
         disks=disks,
         interfaces=request.networks or (),
         graphics=(Graphics(type="vnc"),) if request.graphics is None else request.graphics,
         serial_log=SerialLog(request.serial_log or default_serial_log(request.name)),
+        metadata=GuestMetadata(cloud_init=fingerprint) if fingerprint else None,
     )
 
 
@@ -65,9 +76,30 @@ def boot_files(request: GuestRequest) -> Tuple[str, str]:
     return base + "-kernel", base + "-initrd"
 
 
+def seed_path(request: GuestRequest) -> str:
+    """Where the cloud-init seed ISO of the guest's first boot waits on the host."""
+    return "%s/remotevirt-%s-cidata.iso" % (request.install.boot_dir.rstrip("/"), request.name)
+
+
+def first_boot_definition(request: GuestRequest, final: Domain) -> Domain:
+    """The live definition of a cloud image's first boot: the stored one plus the seed as a read-only cdrom.
+
+    It keeps libvirt's default on_reboot (restart), unlike an installer's: cloud-init may reboot
+    the guest during its first boot (package upgrades, ``power_state``), and that reboot must come
+    back with the seed rather than end the guest. The seed goes away with this definition when
+    the guest powers off; its next start boots the stored definition, which never had it.
+    """
+    bus = cdrom_bus(final.os.machine)
+    seed = Disk(target=next_target(bus, [disk.target for disk in final.disks]), bus=bus, device="cdrom",
+                path=seed_path(request), format="raw")
+    return final.with_changes(disks=final.disks + (seed,))
+
+
 def install_definition(request: GuestRequest, state: GuestState, final: Domain) -> Domain:
     """The transient definition that boots the media; a reboot ends it so the final one takes over."""
     method = request.install.method
+    if method == "import":
+        return first_boot_definition(request, final)
     install = final.with_changes(on_reboot="destroy")
     if method == "pxe":
         return install.with_changes(os=final.os.with_changes(boot=("network", "hd")))
@@ -122,6 +154,8 @@ def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tup
         changes["graphics"] = request.graphics
     if request.serial_log is not None:
         changes["serial_log"] = SerialLog(request.serial_log)
+    if request.boot is not None:
+        changes["os"] = actual.os.with_changes(kernel=request.boot)
     return actual.with_changes(**changes)
 
 

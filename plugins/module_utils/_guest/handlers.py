@@ -15,7 +15,7 @@ import shutil
 import stat
 import tempfile
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
@@ -28,6 +28,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     FETCH,
     INSTALL,
     REMOVE,
+    SEED,
     START,
     UNDEFINE,
     WAIT,
@@ -37,6 +38,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     FilePayload,
     InstallPayload,
     Kickstart,
+    Reachable,
+    SeedPayload,
     WaitPayload,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
@@ -62,9 +65,9 @@ class GuestHandlers:
 
     def as_mapping(self) -> Dict[str, Handler]:
         handlers = VolumeHandlers(self.client, self.validate_certs).as_mapping()
-        handlers.update({FETCH: self.fetch, INSTALL: self.install, DEFINE: self.define, AUTOSTART: self.autostart,
-                         WAIT: self.wait, START: self.start, DESTROY: self.destroy, UNDEFINE: self.undefine,
-                         REMOVE: self.remove})
+        handlers.update({FETCH: self.fetch, SEED: self.seed, INSTALL: self.install, DEFINE: self.define,
+                         AUTOSTART: self.autostart, WAIT: self.wait, START: self.start, DESTROY: self.destroy,
+                         UNDEFINE: self.undefine, REMOVE: self.remove})
         return handlers
 
     def _domain(self, name: str) -> Any:
@@ -99,6 +102,26 @@ class GuestHandlers:
             shutil.rmtree(private, ignore_errors=True)
         return lambda: _remove(target)
 
+    def seed(self, action: Action) -> Optional[Undo]:
+        """Write the cloud-init seed ISO as fetch writes a kernel: in a private directory under
+        boot_dir, mode 0600 (libvirt gives it to the QEMU user when the guest starts), renamed into
+        place when complete."""
+        payload: SeedPayload = action.payload
+        target = payload.path
+        boot_dir = os.path.dirname(target)
+        _make_boot_dir(boot_dir)
+        private = tempfile.mkdtemp(prefix=".%s." % os.path.basename(target), dir=boot_dir)
+        try:
+            partial = os.path.join(private, os.path.basename(target))
+            with os.fdopen(_create_private(partial), "wb") as out:
+                out.write(payload.image)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(partial, target)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+        return lambda: _remove(target)
+
     def _kickstart(self, kickstart: Kickstart) -> bytes:
         if kickstart.content is not None:
             return kickstart.content.encode("utf-8")
@@ -114,11 +137,9 @@ class GuestHandlers:
         payload: InstallPayload = action.payload
         definition = self._as_stored_guest(payload.guest, payload.domain)
         domain = self.client.start_transient_domain(definition.to_xml())
-        kernel = definition.os.kernel
-        if kernel is not None:
-            # QEMU read kernel and initrd when it started; the copies are not needed any more.
-            _remove(kernel.kernel)
-            _remove(kernel.initrd)
+        # QEMU read the fetched kernel and initrd when it started; the copies are not needed any more.
+        for path in payload.fetched:
+            _remove(path)
         return lambda: self.client.destroy_domain(domain)
 
     def _as_stored_guest(self, name: str, install: Domain) -> Domain:
@@ -148,6 +169,8 @@ class GuestHandlers:
 
     def wait(self, action: Action) -> Optional[Undo]:
         payload: WaitPayload = action.payload
+        if payload.reachable is not None:
+            return self._wait_reachable(payload.guest, payload.timeout, payload.reachable)
         timeout, name = payload.timeout, payload.guest
         started = time.monotonic()
         next_report = started + WAIT_PROGRESS_SECONDS
@@ -164,6 +187,47 @@ class GuestHandlers:
                 self.audit.progress("install of %s running for %d s, state %s" % (name, now - started, shown))
                 next_report = now + WAIT_PROGRESS_SECONDS
             time.sleep(WAIT_POLL_SECONDS)
+
+    def _wait_reachable(self, name: str, timeout: int, reachable: Reachable) -> Optional[Undo]:
+        """Poll until the running guest has an address, its marker and its open port, or fail
+        after ``timeout`` seconds (the guest goes on running: nothing is rolled back)."""
+        # Imported here: only runs that wait for a guest read its addresses (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable as probe
+
+        started = time.monotonic()
+        next_report = started + WAIT_PROGRESS_SECONDS
+        while True:
+            missing = self._unreachable(name, reachable, probe)
+            if not missing:
+                return None
+            now = time.monotonic()
+            if now - started >= timeout:
+                raise Unfinished("guest %s is running but not reachable after %d s: %s; it goes on running, and a "
+                                 "re-run reports its addresses once it has them" % (name, timeout, "; ".join(missing)))
+            if now >= next_report:
+                self.audit.progress("waiting %d s for guest %s: %s" % (now - started, name, "; ".join(missing)))
+                next_report = now + WAIT_PROGRESS_SECONDS
+            time.sleep(WAIT_POLL_SECONDS)
+
+    def _unreachable(self, name: str, reachable: Reachable, probe: Any) -> List[str]:
+        """What the guest does not show yet; raises when it stopped (it will not show it any more)."""
+        domain = self._domain(name)
+        state, reason = self.client.domain_state(domain)
+        if state != "running":
+            raise LibvirtError("wait for guest", name, "the guest is %s (reason: %s) instead of running; see its "
+                                                       "serial log %s" % (state, reason, reachable.serial_log))
+        missing = []
+        addresses: List[str] = []
+        if reachable.ip:
+            addresses = probe.usable_addresses(probe.read_addresses(self.client, domain, reachable.source))
+            if not addresses:
+                missing.append("no address from %s" % reachable.source)
+        if reachable.marker is not None and not probe.marker_seen(reachable.serial_log, reachable.log_offset,
+                                                                  reachable.marker):
+            missing.append("marker not in serial log %s yet" % reachable.serial_log)
+        if reachable.port is not None and addresses and not probe.port_open(addresses, reachable.port):
+            missing.append("port %d closed on %s" % (reachable.port, ", ".join(addresses)))
+        return missing
 
     def _install_state(self, name: str) -> Optional[Tuple[str, str]]:
         """The guest's (state, reason), or None while libvirt cannot be reached.

@@ -27,6 +27,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     FETCH,
     INSTALL,
     REMOVE,
+    SEED,
     START,
     UNDEFINE,
     WAIT,
@@ -37,6 +38,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     GuestTarget,
     InstallPayload,
     Kickstart,
+    Reachable,
+    SeedPayload,
     WaitPayload,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
@@ -46,6 +49,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
     in_canonical_order,
     install_definition,
     machine_matches,
+    seed_path,
+    serial_log_of,
     wanted_definition,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest
@@ -125,7 +130,15 @@ def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
     if state.serial_log_file is not None and not request.keep_serial_log:
         path = state.serial_log_file
         plan.add(Action(REMOVE, "serial log", path, shell("rm", "-f", path), FilePayload(path=path), destructive=True))
+    _plan_seed_removal(state, plan)
     return plan
+
+
+def _plan_seed_removal(state: GuestState, plan: Plan) -> None:
+    """The seed ISO of a first boot that is over: nothing boots from it again (as virt-install does)."""
+    if state.seed_file is not None:
+        path = state.seed_file
+        plan.add(Action(REMOVE, "seed ISO", path, shell("rm", "-f", path), FilePayload(path=path)))
 
 
 # -- disks -------------------------------------------------------------------------------------
@@ -223,21 +236,48 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
     name = request.name
     if method == "location":
         _plan_fetch(request, state, plan)
+    first_boot = request.cloud_init is not None
+    if first_boot:
+        plan.add(_seed_action(request, state))
     plan.add(_define_new_action(request, state, final))
-    if method != "import":
+    if method != "import" or first_boot:
         # Started with the stored guest's UUID, the install runs as that guest's live definition:
         # the guest is persistent from its first second, and its next start boots the disk.
         install = install_definition(request, state, final)
-        plan.add(Action(INSTALL, "guest", name, _virsh("create", "%s-install.xml" % name),
-                        InstallPayload(guest=name, domain=install)))
+        fetched = boot_files(request) if method == "location" else ()
+        command = _virsh("create", "%s-%s.xml" % (name, "first-boot" if first_boot else "install"))
+        plan.add(Action(INSTALL, "guest", name, command, InstallPayload(guest=name, domain=install, fetched=fetched)))
     if request.autostart:
         plan.add(Action(AUTOSTART, "guest", name, _virsh("autostart", name), AutostartPayload(guest=name, enable=True)))
     if method != "import" and request.waits:
         plan.add(_wait_action(request))
-    if request.state == "running" and (method == "import" or request.waits):
+    if request.state == "running" and ((method == "import" and not first_boot) or request.waits):
         plan.add(Action(START, "guest", name, _virsh("start", name), GuestTarget(name)))
+    if request.wait_for is not None:
+        plan.add(_reachable_action(request, state))
     plan.after = _shown(final)
     return plan
+
+
+def _seed_action(request: GuestRequest, state: GuestState) -> Action:
+    """Write the cloud-init seed ISO; the plan shows its size and digest, never its content."""
+    # Imported here: only new guests with cloud_init build a seed (import cost on every task).
+    import hashlib
+
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import seed_iso
+
+    cloud_init = request.cloud_init
+    if cloud_init is None:  # the caller plans a seed only for cloud_init
+        raise PlanError("guest %s has no cloud_init to seed" % request.name)
+    files = cloud_init.seed_files(request.name)
+    image = seed_iso.build(files)
+    path = seed_path(request)
+    argv = ["cloud-localds"] + (["-N", "network-config"] if "network-config" in files else [])
+    command = shell(*argv, path, "user-data", "meta-data")
+    if not state.boot_dir_exists:
+        command = shell("install", "-d", "-m", "0711", request.install.boot_dir) + " && " + command
+    command += "  # seed ISO %s, %d bytes, sha256 %s" % (path, len(image), hashlib.sha256(image).hexdigest()[:12])
+    return Action(SEED, "seed ISO", path, command, SeedPayload(path=path, image=image))
 
 
 def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) -> Action:
@@ -296,6 +336,30 @@ def _wait_action(request: GuestRequest) -> Action:
     return Action(WAIT, "guest", request.name, command, WaitPayload(guest=request.name, timeout=request.wait_timeout))
 
 
+def _reachable_action(request: GuestRequest, state: GuestState) -> Action:
+    """Wait until the started guest has an address (and its marker, and its port): shown as the
+    virsh and shell loop an admin would run."""
+    wait_for = request.wait_for
+    if wait_for is None:  # the caller plans this wait only for wait_for
+        raise PlanError("guest %s has no wait_for" % request.name)
+    name = request.name
+    log = serial_log_of(request, state)
+    checks = []
+    if wait_for.ip:
+        source = [] if wait_for.source == "any" else ["--source", wait_for.source]
+        checks.append("%s | grep -qE 'ipv4|ipv6'" % _virsh("domifaddr", *source, name))
+    if wait_for.marker is not None:
+        checks.append("tail -c +%d %s | grep -qE %s" % (state.serial_log_offset + 1, shell(log), shell(wait_for.marker)))
+    if wait_for.port is not None:
+        checks.append("nc -z ADDRESS %d" % wait_for.port)
+    loop = "until %s; do sleep 2; done" % " && ".join(checks)
+    command = "timeout %d sh -c %s" % (request.wait_for_timeout, shell(loop))
+    reachable = Reachable(ip=wait_for.ip, source=wait_for.source, marker=wait_for.marker, port=wait_for.port,
+                          serial_log=log, log_offset=state.serial_log_offset)
+    return Action(WAIT, "guest", name, command,
+                  WaitPayload(guest=name, timeout=request.wait_for_timeout, reachable=reachable))
+
+
 def _check_fixed_fields(request: GuestRequest, actual: Domain) -> None:
     """Fields that decide the guest's hardware platform: changed only by a reinstall."""
     fixed = []
@@ -328,8 +392,11 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
     if request.autostart is not None and request.autostart != state.autostart:
         argv = ("autostart", name) if request.autostart else ("autostart", "--disable", name)
         plan.add(Action(AUTOSTART, "guest", name, _virsh(*argv), AutostartPayload(guest=name, enable=request.autostart)))
+    _plan_seed_removal(state, plan)
     if request.state == "running" and not state.active:
         plan.add(Action(START, "guest", name, _virsh("start", name), GuestTarget(name)))
+        if request.wait_for is not None:
+            plan.add(_reachable_action(request, state))
     plan.after = _shown(wanted)
     return plan
 

@@ -22,9 +22,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_uri,
     is_ascii_number,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.cloud_init import CloudInit, cloud_init_param
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     DISK_BUSES,
+    DirectKernel,
     Graphics,
     Interface,
     next_target,
@@ -102,6 +104,16 @@ class DiskRequest(Record):
                              preallocation=self.preallocation)
 
 
+class WaitFor(Record):
+    """``wait_for``: what makes a started guest reachable. ``source`` is where libvirt reads its
+    addresses (the network's DHCP leases, the host's ARP table, the guest agent, or any of them)."""
+
+    ip: bool = True
+    source: str = "any"
+    marker: Optional[str] = None
+    port: Optional[int] = None
+
+
 class GuestRequest(Record):
     """The module's parameters, validated. None means "not set": libvirt's default for a new
     guest, left as it is on an existing one."""
@@ -122,8 +134,12 @@ class GuestRequest(Record):
     serial_log: Optional[str] = None
     autostart: Optional[bool] = None
     install: InstallRequest = InstallRequest()
+    boot: Optional[DirectKernel] = None
+    cloud_init: Optional[CloudInit] = None
     wait: bool = False
     wait_timeout: int = 3600
+    wait_for: Optional[WaitFor] = None
+    wait_for_timeout: int = 600
     reinstall: bool = False
     remove_storage: bool = False
     keep_serial_log: bool = False
@@ -168,6 +184,10 @@ class GuestRequest(Record):
             "install": lambda: InstallRequest() if params.get("state") == "absent" else _install_param(
                 params.get("install"), params.get("url_username"), params.get("url_password")),
             "wait_timeout": lambda: _positive(params.get("wait_timeout"), "wait_timeout") or 3600,
+            "boot": lambda: _boot_param(params.get("boot")),
+            "cloud_init": lambda: None if params.get("state") == "absent" else cloud_init_param(params.get("cloud_init")),
+            "wait_for": lambda: _wait_for_param(params.get("wait_for")),
+            "wait_for_timeout": lambda: _positive(params.get("wait_for_timeout"), "wait_for_timeout") or 600,
         }
         fields: Dict[str, Any] = {}
         for key, reader in readers.items():
@@ -206,6 +226,19 @@ class GuestRequest(Record):
             raise PlanError("install method pxe needs a network interface (networks)")
         if method == "import" and not self.disks:
             raise PlanError("install method import boots an existing disk: give it in disks")
+        self._check_cloud_init()
+        if self.wait_for is not None and self.state not in ("running", "absent"):
+            raise PlanError("wait_for waits until a started guest is reachable: it needs state: running")
+
+    def _check_cloud_init(self) -> None:
+        if self.cloud_init is None:
+            return
+        if self.install.method not in (None, "import"):
+            raise PlanError("cloud_init seeds a cloud image at its first boot: it needs install.method: import, not %s"
+                            % self.install.method)
+        if self.state == "installed":
+            raise PlanError("state installed waits until an installer powers the guest off, which a cloud image "
+                            "does not do; use state: running (with wait_for to wait until it is reachable)")
 
     def _check_media_is_no_disk(self) -> None:
         """The install cdrom is read-only media; as a disk too, the guest would write to it."""
@@ -217,6 +250,45 @@ class GuestRequest(Record):
             same_volume = media.volume is not None and (disk.pool, disk.volume) == (media.pool, media.volume)
             if same_path or same_volume:
                 raise PlanError("%s is the install cdrom %s too; give the guest another disk" % (disk.label, media.label))
+
+
+def _boot_param(entry: Optional[Mapping[str, Any]]) -> Optional[DirectKernel]:
+    """``boot``: a kernel (and initrd) on the host the stored definition boots directly."""
+    if entry is None:
+        return None
+    kernel = entry.get("kernel")
+    if not kernel:
+        if entry.get("initrd") or entry.get("cmdline"):
+            raise PlanError("boot.initrd and boot.cmdline need boot.kernel")
+        return None
+    for key in ("kernel", "initrd"):
+        path = entry.get(key)
+        if not path:
+            continue
+        if not path.startswith("/"):
+            raise PlanError("boot.%s must be an absolute path on the host" % key)
+        check_path(path, "boot.%s" % key)
+    return DirectKernel(kernel=kernel, initrd=entry.get("initrd") or None, cmdline=entry.get("cmdline") or None)
+
+
+def _wait_for_param(entry: Optional[Mapping[str, Any]]) -> Optional[WaitFor]:
+    if entry is None:
+        return None
+    ip = entry.get("ip") is not False
+    marker = entry.get("marker")
+    if marker is not None:
+        try:
+            re.compile(marker)
+        except re.error as error:
+            raise PlanError("wait_for.marker is not a regular expression: %s" % error)
+    port = entry.get("port")
+    if port is not None:
+        port = ascii_int(port, "wait_for.port", 1, 65535)
+        if not ip:
+            raise PlanError("wait_for.port is tried on the guest's address: it needs wait_for.ip: true")
+    if not ip and marker is None:
+        raise PlanError("wait_for: give ip: true, a marker or a port to wait for")
+    return WaitFor(ip=ip, source=entry.get("source") or "any", marker=marker, port=port)
 
 
 def _vcpus_param(value: Any) -> Optional[int]:

@@ -22,7 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import default_serial_log
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import seed_path, serial_log_of
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import MediaRef
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
@@ -154,6 +154,12 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
     """What only a new install needs: the media, the install tree, the kickstart, boot_dir."""
     local = is_local_uri(client.uri)
     method = request.install.method
+    if request.cloud_init is not None:
+        if not local:
+            raise PlanError("cloud_init writes its seed ISO on the host: run the module on the hypervisor with a "
+                            "local uri such as qemu:///system")
+        state = state.with_changes(boot_dir_exists=bool(findings.attempt(
+            lambda: check_boot_dir(request.install.boot_dir))))
     if method == "cdrom":
         media = request.install.cdrom
         if media is None:  # the request refuses this already
@@ -333,7 +339,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             storage = _storage_of(client, existing) if request.remove_storage else ()
             findings.attempt(lambda: _refuse_shared_storage(client, request.name, storage))
             log = None if request.keep_serial_log or not local else _removable_serial_log(existing)
-            return state.with_changes(storage=storage, serial_log_file=log), findings.messages
+            seed = _leftover_seed(client, request, domain, local)
+            return state.with_changes(storage=storage, serial_log_file=log, seed_file=seed), findings.messages
     elif domain is not None:
         state = state.with_changes(transient=True, active=True)
         if request.state == "absent" or not request.reinstall:
@@ -352,22 +359,59 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if installs:
         media = findings.attempt(lambda: _read_media(client, request, state, validate_certs, findings))
         state = media if media is not None else state
+    elif domain is not None:
+        state = state.with_changes(seed_file=_leftover_seed(client, request, domain, local))
+    findings.attempt(lambda: _check_boot_files(request, local))
     if local and _starts(request, state):
         findings.attempt(lambda: check_serial_log_dir(serial_log_of(request, state)))
+    if request.wait_for is not None:
+        offset = findings.attempt(lambda: _serial_log_offset(request, state, local))
+        state = state.with_changes(serial_log_offset=offset or 0)
     return state, findings.messages
+
+
+def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool) -> Optional[str]:
+    """The guest's seed ISO when it is still on the host but its first boot is over: the guest is
+    shut off, or runs a definition without it (a restart after the first boot)."""
+    path = seed_path(request)
+    if not local:
+        return None
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
+    except OSError:
+        return None
+    if client.domain_is_active(domain) and path in client.domain_live_definition(domain):
+        return None
+    return path
+
+
+def _check_boot_files(request: GuestRequest, local: bool) -> None:
+    """``boot``'s kernel and initrd must be files on the host (checked where the module runs on it)."""
+    boot = request.boot
+    if boot is None or not local:
+        return
+    for what, path in (("kernel", boot.kernel), ("initrd", boot.initrd)):
+        if path is not None and not os.path.isfile(path):
+            raise PlanError("boot.%s: %s is not a file on the host" % (what, path))
+
+
+def _serial_log_offset(request: GuestRequest, state: GuestState, local: bool) -> int:
+    """The serial log's size now: a wait_for marker counts only in what the guest writes after it."""
+    if request.wait_for is None or request.wait_for.marker is None:
+        return 0
+    if not local:
+        raise PlanError("wait_for.marker reads the guest's serial log on the host: run the module on the hypervisor "
+                        "with a local uri such as qemu:///system")
+    try:
+        return os.path.getsize(serial_log_of(request, state))
+    except OSError:
+        return 0
 
 
 def _starts(request: GuestRequest, state: GuestState) -> bool:
     """Whether the run may start the guest (QEMU opens its serial log then)."""
     return state.existing is None or request.reinstall or (request.state == "running" and not state.active)
-
-
-def serial_log_of(request: GuestRequest, state: GuestState) -> str:
-    """The serial log file the guest will write: as requested, else as stored, else the default."""
-    if request.serial_log is not None:
-        return request.serial_log
-    stored = state.existing.serial_log if state.existing is not None and not request.reinstall else None
-    return stored.path if stored is not None else default_serial_log(request.name)
 
 
 def check_serial_log_dir(path: str) -> None:
@@ -418,6 +462,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
                 applied = True
             facts = _domain_facts(client, request, plan, state, check_mode)
+            addresses = _addresses(client, request, facts, check_mode, applied)
     except reported_errors() as error:
         raise RunError(str(error), plan, changed=applied)
     result: Dict[str, Any] = {
@@ -426,11 +471,53 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         "reboot_required": reboot_required(plan, state),
         "domain": facts,
     }
-    if INSTALL in [action.verb for action in plan.actions]:
+    if INSTALL in [action.verb for action in plan.actions] and request.cloud_init is None:
         result["media"] = _media_facts(request)
+    if request.cloud_init is not None:
+        result["cloud_init"] = _cloud_init_facts(request, state, plan)
+        if result["cloud_init"]["changed"]:
+            result["warnings"] = ["cloud_init of guest %s differs from the one it first booted with; cloud-init "
+                                  "reads it only at a guest's first boot, so it is not applied (reinstall: true "
+                                  "installs the guest again with it)" % request.name]
+    if request.wait_for is not None and request.wait_for.ip:
+        result["addresses"] = addresses
     if diff:
         result["diff"] = plan.diff("guest %s" % request.name)
     return result
+
+
+def _cloud_init_facts(request: GuestRequest, state: GuestState, plan: Plan) -> Dict[str, Any]:
+    """The instance-id the guest gets (or got) and whether ``cloud_init`` differs from what it first booted with."""
+    cloud_init = request.cloud_init
+    if cloud_init is None:  # the caller reports cloud_init only when it is set
+        return {}
+    first_boot = any(action.verb == INSTALL for action in plan.actions)
+    stored = state.existing.metadata if state.existing is not None else None
+    changed = not first_boot and (stored is None or stored.cloud_init != cloud_init.fingerprint)
+    return {"instance_id": cloud_init.instance_id(request.name), "changed": changed}
+
+
+def _addresses(client: Client, request: GuestRequest, facts: Mapping[str, Any], check_mode: bool,
+               applied: bool) -> List[Dict[str, Any]]:
+    """The running guest's cards and addresses. A run that started the guest waited for them already;
+    a run that changed nothing waits for them read-only (wait_for_timeout), and check mode only reads them."""
+    wait_for = request.wait_for
+    if wait_for is None or not wait_for.ip or facts.get("state") != "running":
+        return []
+    domain = client.find_domain(request.name)
+    if domain is None or not client.domain_is_active(domain):
+        return []
+    # Imported here: only runs with wait_for read addresses (import cost on every task).
+    import time
+
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
+
+    deadline = time.monotonic() + (0 if check_mode or applied else request.wait_for_timeout)
+    while True:
+        cards = reachable.read_addresses(client, domain, wait_for.source)
+        if reachable.usable_addresses(cards) or time.monotonic() >= deadline:
+            return cards
+        time.sleep(1.0)
 
 
 def _lock_keys(request: GuestRequest) -> List[str]:
@@ -441,7 +528,8 @@ def _lock_keys(request: GuestRequest) -> List[str]:
 
 def _lock_seconds(request: GuestRequest) -> float:
     """Long enough for another run's install of the same guest to finish its wait."""
-    return (request.wait_timeout if request.waits else 0) + 600
+    waits = (request.wait_timeout if request.waits else 0) + (request.wait_for_timeout if request.wait_for else 0)
+    return waits + 600
 
 
 def _handlers(client: Client, audit: Any, validate_certs: bool) -> Mapping[str, Any]:
@@ -457,6 +545,8 @@ def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> st
         return "absent"
     if START in verbs:
         return "running"
+    if INSTALL in verbs and request.cloud_init is not None:
+        return "running"  # a cloud image's first boot goes on
     if WAIT in verbs:
         return "shut off"
     if INSTALL in verbs:

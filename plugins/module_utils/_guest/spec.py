@@ -45,6 +45,22 @@ def guest_argument_spec() -> Dict[str, Any]:
         port=dict(type="int"),
         password=dict(type="str", no_log=True),
     )
+    boot = dict(
+        kernel=dict(type="path"),
+        initrd=dict(type="path"),
+        cmdline=dict(type="str"),
+    )
+    cloud_init = dict(
+        user_data=dict(type="raw", no_log=True),
+        meta_data=dict(type="dict"),
+        network_config=dict(type="raw", no_log=True),
+    )
+    wait_for = dict(
+        ip=dict(type="bool", default=True),
+        source=dict(type="str", default="any", choices=["lease", "arp", "agent", "any"]),
+        marker=dict(type="str"),
+        port=dict(type="int"),
+    )
     return dict(
         uri=dict(type="str", default="qemu:///system"),
         log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
@@ -59,6 +75,8 @@ def guest_argument_spec() -> Dict[str, Any]:
         firmware=dict(type="str", choices=["bios", "uefi"]),
         secure_boot=dict(type="bool", default=False),
         install=dict(type="dict", options=install),
+        boot=dict(type="dict", options=boot),
+        cloud_init=dict(type="dict", options=cloud_init),
         disks=dict(type="list", elements="dict", options=disk),
         networks=dict(type="list", elements="dict", options=network),
         graphics=dict(type="dict", options=graphics),
@@ -66,6 +84,8 @@ def guest_argument_spec() -> Dict[str, Any]:
         autostart=dict(type="bool"),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=3600),
+        wait_for=dict(type="dict", options=wait_for),
+        wait_for_timeout=dict(type="int", default=600),
         reinstall=dict(type="bool", default=False),
         remove_storage=dict(type="bool", default=False),
         keep_serial_log=dict(type="bool", default=False),

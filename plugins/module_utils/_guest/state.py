@@ -64,3 +64,7 @@ class GuestState(Record):
     storage: Tuple[Tuple[str, str], ...] = ()
     # The serial log a removal deletes: a regular file on the host, None when kept or not there.
     serial_log_file: Optional[str] = None
+    # The guest's cloud-init seed ISO when it is on the host and no running definition uses it any more.
+    seed_file: Optional[str] = None
+    # The serial log's size when read: a wait_for marker is looked for in what the guest writes after it.
+    serial_log_offset: int = 0

@@ -302,6 +302,14 @@ class Client:
         flags = libvirt.VIR_DOMAIN_XML_INACTIVE | libvirt.VIR_DOMAIN_XML_SECURE
         return self.call("read guest", domain.name(), domain.XMLDesc, flags)
 
+    def domain_live_definition(self, domain: Any) -> str:
+        """The definition the guest runs with now (its cdroms included), without secrets."""
+        return self.call("read running guest", domain.name(), domain.XMLDesc, 0)
+
+    def interface_addresses(self, domain: Any, source: int) -> Dict[str, Any]:
+        """libvirt's addresses of the guest's cards from ``source`` (a VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_* value)."""
+        return self.call("read addresses of guest", domain.name(), domain.interfaceAddresses, source) or {}
+
     def domain_is_active(self, domain: Any) -> bool:
         return bool(self.call("read state of guest", domain.name(), domain.isActive))
 

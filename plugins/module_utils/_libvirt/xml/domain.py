@@ -240,6 +240,49 @@ class SerialLog(XmlObject):
         return None
 
 
+# The namespace of the collection's own element in a guest's <metadata> (libvirt keeps one
+# element per namespace there, and never reads it).
+METADATA_NAMESPACE = "https://github.com/remotevirt/install/xmlns/guest/1"
+_METADATA_TAG = "{%s}guest" % METADATA_NAMESPACE
+
+
+class GuestMetadata(XmlObject):
+    """``<metadata><rvi:guest>``: what the collection remembers of how it made the guest.
+
+    ``cloud_init`` is the fingerprint (sha256) of the cloud-init seed the guest first booted with,
+    so a later run can tell that ``cloud_init`` changed without keeping its content.
+    """
+
+    cloud_init: Optional[str] = None
+
+    def to_element(self) -> Any:
+        guest = etree.Element(_METADATA_TAG, nsmap={"rvi": METADATA_NAMESPACE})
+        if self.cloud_init:
+            sub(guest, "{%s}cloud-init" % METADATA_NAMESPACE, fingerprint="sha256:" + self.cloud_init)
+        return guest
+
+    @classmethod
+    def from_domain(cls, domain: Any) -> Optional["GuestMetadata"]:
+        guest = domain.find("metadata/" + _METADATA_TAG)
+        if guest is None:
+            return None
+        fingerprint = attr_of(guest, "{%s}cloud-init" % METADATA_NAMESPACE, "fingerprint") or ""
+        return cls(cloud_init=fingerprint[len("sha256:"):] if fingerprint.startswith("sha256:") else None)
+
+    def replace_in(self, root: Any) -> None:
+        """Put this element into ``root``'s <metadata> in place of the collection's previous one."""
+        metadata = root.find("metadata")
+        if metadata is None:
+            metadata = etree.Element("metadata")
+            anchor = root.find("uuid")
+            if anchor is None:
+                anchor = root.find("name")
+            anchor.addnext(metadata)
+        for old in metadata.findall(_METADATA_TAG):
+            metadata.remove(old)
+        metadata.append(self.to_element())
+
+
 class Domain(XmlObject):
     """A guest. Fields left None are libvirt's business (its defaults, or whatever exists)."""
 
@@ -255,12 +298,15 @@ class Domain(XmlObject):
     graphics: Optional[Tuple[Graphics, ...]] = None
     serial_log: Optional[SerialLog] = None
     on_reboot: Optional[str] = None
+    metadata: Optional[GuestMetadata] = None
 
     def to_element(self, show_password: bool = True) -> Any:
         domain = etree.Element("domain", type=self.type or "kvm")
         sub(domain, "name", self.name)
         if self.uuid:
             sub(domain, "uuid", self.uuid)
+        if self.metadata is not None:
+            sub(domain, "metadata").append(self.metadata.to_element())
         if self.memory is not None:
             kib = str(self.memory // 1024)
             sub(domain, "memory", kib, unit="KiB")
@@ -315,6 +361,7 @@ class Domain(XmlObject):
             graphics=tuple(Graphics.from_element(graphics) for graphics in devices.iterfind("graphics")),
             serial_log=SerialLog.from_devices(devices),
             on_reboot=_unless_default(text_of(domain, "on_reboot"), "restart"),
+            metadata=GuestMetadata.from_domain(domain),
         )
 
     @classmethod
@@ -384,6 +431,10 @@ def patch_definition(previous_xml: str, previous: Domain, wanted: Domain) -> str
         _replace_interfaces(devices, wanted.interfaces)
     if wanted.graphics != previous.graphics:
         _replace_devices(devices, "graphics", Graphics.from_element, wanted.graphics or ())
+    if wanted.metadata != previous.metadata and wanted.metadata is not None:
+        wanted.metadata.replace_in(root)
+    if wanted.os.kernel != previous.os.kernel:
+        _replace_kernel(root, wanted.os.kernel)
     if wanted.serial_log != previous.serial_log:
         for tag in ("serial", "console"):
             for element in devices.findall(tag):
@@ -391,6 +442,18 @@ def patch_definition(previous_xml: str, previous: Domain, wanted: Domain) -> str
         if wanted.serial_log:
             wanted.serial_log.add_to(devices)
     return serialize(root)
+
+
+def _replace_kernel(root: Any, kernel: Optional[DirectKernel]) -> None:
+    """Direct kernel boot changed: <kernel>, <initrd> and <cmdline> of <os> rewritten (or removed)."""
+    os_element = root.find("os")
+    if os_element is None:
+        os_element = sub(root, "os")
+    for tag in ("kernel", "initrd", "cmdline"):
+        for element in os_element.findall(tag):
+            os_element.remove(element)
+    if kernel is not None:
+        kernel.add_to(os_element)
 
 
 def _set_child_text(root: Any, tag: str, text: str, **attrs: str) -> None:

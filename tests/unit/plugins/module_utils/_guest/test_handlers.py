@@ -130,3 +130,53 @@ def test_remove_deletes_a_regular_file_and_never_follows_a_link(tmp_path):
         action = Action(REMOVE, "serial log", str(path), "rm -f %s" % path, FilePayload(path=str(path)))
         assert handlers().as_mapping()[REMOVE](action) is None
     assert not log.exists() and link.is_symlink() and target.read_text() == "keep\n"
+
+
+def test_seed_is_written_private_and_renamed_into_place(tmp_path):
+    """The seed ISO (user-data inside) is 0600, complete when it appears, and undone by removing it."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import SEED, SeedPayload
+
+    boot_dir = tmp_path / "boot"
+    target = boot_dir / "remotevirt-g-cidata.iso"
+    action = Action(SEED, "seed ISO", str(target), "cloud-localds ...", SeedPayload(path=str(target), image=b"x" * 4096))
+    undo = handlers().seed(action)
+    assert target.read_bytes() == b"x" * 4096 and mode(target) == 0o600 and mode(boot_dir) == 0o711
+    assert sorted(os.listdir(boot_dir)) == ["remotevirt-g-cidata.iso"]  # no private directory left
+    undo()
+    assert not target.exists()
+
+
+def test_seed_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import SEED, SeedPayload
+
+    precious = tmp_path / "precious"
+    precious.write_text("keep\n")
+    target = tmp_path / "remotevirt-g-cidata.iso"
+    target.symlink_to(precious)
+    handlers().seed(Action(SEED, "seed ISO", str(target), "", SeedPayload(path=str(target), image=b"iso")))
+    assert precious.read_text() == "keep\n" and not target.is_symlink() and target.read_bytes() == b"iso"
+
+
+def test_install_removes_only_the_files_it_fetched(test_client, tmp_path):
+    """A kernel the guest boots from (boot.kernel) stays; the fetched copies go once QEMU read them."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import INSTALL, InstallPayload
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+        DirectKernel,
+        Domain,
+        OsBoot,
+    )
+
+    kept, fetched = tmp_path / "vmlinuz", tmp_path / "fetched-initrd"
+    kept.write_text("k")
+    fetched.write_text("i")
+    name = "rvcl-install-%d" % os.getpid()
+    final = Domain(name=name, type="test", memory=64 << 20, os=OsBoot(kernel=DirectKernel(str(kept))))
+    test_client.define_domain(final.to_xml())
+    try:
+        payload = InstallPayload(guest=name, domain=final, fetched=(str(fetched),))
+        GuestHandlers(test_client, None, True).install(Action(INSTALL, "guest", name, "", payload))
+        assert kept.exists() and not fetched.exists()
+    finally:
+        domain = test_client.find_domain(name)
+        test_client.destroy_domain(domain)
+        test_client.undefine_domain(domain)

@@ -992,3 +992,93 @@ def test_rerun_keeps_the_stored_format_of_a_volume_disk_the_guest_rewrote():
     plan = plan_guest(request(**MATCHING), stored_state(volume_disk(GUEST_WRITTEN), xml=STORED_RAW))
     assert plan.actions == [], [action.command_line for action in plan.actions]
     assert "type=\"qcow2\"" not in (plan.after or "")
+
+
+# -- cloud_init, boot and wait_for ---------------------------------------------------------------
+USER_SECRET = "Cl0ud-User-Secret"
+CLOUD = dict(install=dict(method="import"), disks=[dict(pool="p", volume="web01-disk0.qcow2")],
+             networks=[dict(network="default")], cloud_init=dict(user_data=dict(password=USER_SECRET)))
+SEED = "/var/lib/libvirt/boot/remotevirt-web01-cidata.iso"
+
+
+def test_cloud_init_first_boot_plan():
+    """Seed, define, first boot (the stored definition without the seed), then the wait for an address."""
+    plan = plan_guest(request(state="running", wait_for=dict(source="lease"), **CLOUD), new_state(volume_disk(DISK0)))
+    assert verbs(plan) == ["seed", "define", "install", "wait"]
+    assert commands(plan)[0].startswith("cloud-localds %s user-data meta-data  # seed ISO %s, " % (SEED, SEED))
+    seed = payload(plan, "seed")
+    assert seed.path == SEED and len(seed.image) % 2048 == 0
+    first_boot = payload(plan, "install").domain
+    assert first_boot.on_reboot is None  # cloud-init may reboot: the seed stays for that reboot
+    assert [(disk.device, disk.path, disk.bus) for disk in first_boot.disks if disk.device == "cdrom"] == [
+        ("cdrom", SEED, "ide")]
+    stored = payload(plan, "define").domain
+    assert all(disk.device == "disk" for disk in stored.disks)
+    assert stored.metadata.cloud_init == request(**CLOUD).cloud_init.fingerprint
+    assert payload(plan, "wait").reachable.source == "lease"
+    assert "virsh domifaddr --source lease web01" in commands(plan)[-1]
+
+
+def test_cloud_init_secret_is_in_no_plan_text():
+    plan = plan_guest(request(state="running", **CLOUD), new_state(volume_disk(DISK0)))
+    shown = repr(plan) + repr(plan.summaries()) + (plan.after or "") + repr([a.payload for a in plan.actions])
+    assert USER_SECRET not in shown
+
+
+def test_cloud_init_seed_makes_boot_dir_when_missing():
+    plan = plan_guest(request(**CLOUD), new_state(volume_disk(DISK0), boot_dir_exists=False))
+    assert commands(plan)[0].startswith("install -d -m 0711 /var/lib/libvirt/boot && cloud-localds ")
+
+
+def test_state_present_with_cloud_init_starts_the_first_boot():
+    assert verbs(plan_guest(request(**CLOUD), new_state(volume_disk(DISK0)))) == ["seed", "define", "install"]
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(CLOUD, install=dict(method="pxe")), "needs install.method: import"),
+    (dict(CLOUD, state="installed"), "use state: running"),
+    (dict(CLOUD, wait_for=dict()), "needs state: running"),
+    (dict(CLOUD, state="running", wait_for=dict(port=70000)), "at most 65535"),
+    (dict(CLOUD, state="running", wait_for=dict(ip=False, port=22)), "needs wait_for.ip"),
+    (dict(CLOUD, state="running", wait_for=dict(marker="(")), "not a regular expression"),
+    (dict(CLOUD, boot=dict(initrd="/boot/initrd")), "need boot.kernel"),
+    (dict(CLOUD, boot=dict(kernel="vmlinuz")), "absolute path"),
+])
+def test_cloud_init_and_wait_for_refusals(params, message):
+    with pytest.raises(PlanError, match=message):
+        request(**params)
+
+
+def test_changed_cloud_init_on_an_existing_guest_is_not_applied():
+    """cloud-init reads its seed at the first boot only: a changed cloud_init plans nothing."""
+    params = dict(MATCHING, cloud_init=dict(user_data=dict(hostname="other")))
+    assert plan_guest(request(**params), stored_state()).actions == []
+
+
+def test_leftover_seed_is_removed_once_the_first_boot_is_over():
+    plan = plan_guest(request(**MATCHING), stored_state(seed_file=SEED))
+    assert [(action.verb, action.kind, action.command_line) for action in plan.actions] == [
+        ("remove", "seed ISO", "rm -f " + SEED)]
+    absent = plan_guest(request(state="absent"), stored_state(seed_file=SEED))
+    assert ("remove", "seed ISO") in [(action.verb, action.kind) for action in absent.actions]
+
+
+def test_starting_a_stopped_guest_waits_for_it_and_a_running_one_plans_no_wait():
+    params = dict(MATCHING, state="running", wait_for=dict(marker="login:"))
+    stopped = plan_guest(request(**params), stored_state(serial_log_offset=1234))
+    assert verbs(stopped) == ["start", "wait"]
+    wait = payload(stopped, "wait")
+    assert wait.reachable.log_offset == 1234 and wait.reachable.serial_log == "/var/log/libvirt/qemu/web01-serial.log"
+    assert "tail -c +1235 /var/log/libvirt/qemu/web01-serial.log | grep -qE login:" in commands(stopped)[-1]
+    assert plan_guest(request(**params), stored_state(active=True)).actions == []
+
+
+def test_boot_sets_direct_kernel_boot_of_the_stored_definition():
+    boot = dict(kernel="/srv/k/vmlinuz", initrd="/srv/k/initrd.img", cmdline="root=/dev/vda console=ttyS0")
+    plan = plan_guest(request(boot=boot, install=dict(method="import"), disks=[dict(pool="p", volume="web01-disk0.qcow2")]),
+                      new_state(volume_disk(DISK0)))
+    kernel = payload(plan, "define").domain.os.kernel
+    assert (kernel.kernel, kernel.initrd, kernel.cmdline) == (boot["kernel"], boot["initrd"], boot["cmdline"])
+    assert_valid("domain", payload(plan, "define").domain.to_xml())
+    changed = plan_guest(request(boot=boot, **MATCHING), stored_state())
+    assert verbs(changed) == ["define"] and payload(changed, "define").domain.os.kernel.kernel == "/srv/k/vmlinuz"

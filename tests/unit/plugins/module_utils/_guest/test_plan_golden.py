@@ -27,7 +27,8 @@ ISOS = "isos"
 TREE_URL = "https://tree-user:Tr33-Secret@mirror.example.org/almalinux/9/BaseOS/x86_64/os/"
 KICKSTART_CONTENT = "rootpw --plaintext Hunter2-Secret\nreboot\n"
 # Every secret a case below passes in: none may reach a golden file.
-SECRETS = ("Tr33-Secret", "tree-user", "Url-Pa55-Secret", "Hunter2-Secret", "Vnc-Sec9", "s3cret")
+SECRETS = ("Tr33-Secret", "tree-user", "Url-Pa55-Secret", "Hunter2-Secret", "Vnc-Sec9", "s3cret", "Cl0ud-Pa55-Secret",
+           "Net-Wifi-Secret")
 
 # web01 as libvirt stores it (shared with test_plan.py): disk p/web01-disk0.qcow2, VNC password s3cret.
 STORED = fixtures.read(__file__, "web01-stored.xml")
@@ -82,6 +83,17 @@ CASES = {
              networks=[dict(network="default")], state="running", install=dict(method="import")),
         GuestState(disks=(DiskState(volume=VolumeState(POOL, existing=Volume(
             name="imported.qcow2", capacity=20 * GiB, format="qcow2", path="/var/lib/libvirt/images/imported.qcow2"))),))),
+    "import_cloud_init": (
+        dict(name="cloud1", memory="512M", disks=[dict(pool="default", volume="cloud1.qcow2")],
+             networks=[dict(network="default")], state="running", install=dict(method="import"),
+             boot=dict(kernel="/var/lib/images/vmlinuz", initrd="/var/lib/images/initrd.img",
+                       cmdline="root=/dev/vda rw console=ttyS0"),
+             cloud_init=dict(user_data=dict(hostname="cloud1", chpasswd=dict(list="root:Cl0ud-Pa55-Secret")),
+                             network_config=dict(version=2, wifis=dict(wlan0=dict(password="Net-Wifi-Secret")))),
+             wait_for=dict(source="lease", marker="Cloud-init v\\. \\S+ finished", port=22), wait_for_timeout=900),
+        GuestState(disks=(DiskState(volume=VolumeState(POOL, existing=Volume(
+            name="cloud1.qcow2", capacity=2 * GiB, format="qcow2", path="/var/lib/libvirt/images/cloud1.qcow2"))),),
+            serial_log_offset=4096)),
     "reinstall": (
         dict(name="web01", reinstall=True, disks=[dict(pool="p", volume="web01-disk0.qcow2")],
              networks=[dict(network="default")], wait=True, state="running",

@@ -22,6 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
     Disk,
     Domain,
     Graphics,
+    GuestMetadata,
     Interface,
     OsBoot,
     SerialLog,
@@ -541,6 +542,14 @@ GOLDEN_CASES = {
         None,
         (Disk(target="vda", path="/var/lib/libvirt/images/imported.qcow2", format="qcow2"),
          Disk(target="sda", bus="scsi", pool="default", volume="imported-data.img"))),
+    "import_cloud_init": (
+        {"name": "cloud1", "memory": "512M", "machine": "q35",
+         "disks": [{"pool": "default", "volume": "cloud1.qcow2"}],
+         "networks": [{"network": "default"}],
+         "install": {"method": "import"},
+         "cloud_init": {"user_data": {"hostname": "cloud1"}, "meta_data": {"instance-id": "cloud1-1"}}},
+        None,
+        (Disk(target="vda", pool="default", volume="cloud1.qcow2", format="qcow2"),)),
 }
 
 
@@ -560,6 +569,7 @@ def golden_definitions(method):
 
 GOLDEN_FILES = [(method, phase) for method in GOLDEN_CASES for phase in ("install", "final")
                 if not (method == "import" and phase == "install")]
+INSTALLERS = [method for method in GOLDEN_CASES if not method.startswith("import")]
 
 
 def golden_path(method, phase):
@@ -587,7 +597,7 @@ def test_golden_files_are_all_known():
     assert sorted(name for name in os.listdir(GOLDEN_DIR) if name.endswith(".xml")) == expected
 
 
-@pytest.mark.parametrize("method", [m for m in GOLDEN_CASES if m != "import"])
+@pytest.mark.parametrize("method", INSTALLERS)
 def test_install_definition_boots_the_media(method):
     """The install definition boots the media once (on_reboot destroy): network first for pxe,
     cdrom first (and attached) for cdrom, a fetched kernel for location."""
@@ -623,3 +633,38 @@ def test_final_definition_boots_the_disk(method):
         install = definitions["install"]
         assert install.with_changes(on_reboot=None, os=definitions["final"].os,
                                     disks=install.disks[:len(final.disks)]) == definitions["final"]
+
+
+def test_first_boot_of_a_cloud_image_adds_the_seed_and_restarts_on_reboot():
+    """The live definition of the first boot has the seed as a read-only cdrom and libvirt's default
+    on_reboot (cloud-init may reboot); the stored one has no seed but the fingerprint in its metadata."""
+    definitions = golden_definitions("import_cloud_init")
+    first_boot = Domain.from_xml(definitions["install"].to_xml())
+    final = Domain.from_xml(definitions["final"].to_xml())
+    assert first_boot.on_reboot is None and first_boot.os.boot == ("hd",)
+    assert [(disk.device, disk.bus, disk.target, disk.path) for disk in first_boot.disks][1:] == [
+        ("cdrom", "sata", "sda", "/var/lib/libvirt/boot/remotevirt-cloud1-cidata.iso")]
+    assert "<readonly/>" in definitions["install"].to_xml()
+    request = GuestRequest.from_params(GOLDEN_CASES["import_cloud_init"][0])
+    assert final.metadata.cloud_init == request.cloud_init.fingerprint
+    assert first_boot.with_changes(disks=first_boot.disks[:1]) == final
+
+
+def test_metadata_is_replaced_in_place_and_others_kept():
+    """patch_definition rewrites the collection's own metadata element only."""
+    previous_xml = ('<domain type="qemu"><name>g</name><metadata><app:x xmlns:app="urn:app">keep</app:x></metadata>'
+                    '<memory unit="KiB">1024</memory><os><type>hvm</type></os><devices/></domain>')
+    previous = Domain.from_xml(previous_xml)
+    wanted = previous.with_changes(metadata=GuestMetadata(cloud_init="ab" * 32))
+    patched = patch_definition(previous_xml, previous, wanted)
+    assert Domain.from_xml(patched).metadata == GuestMetadata(cloud_init="ab" * 32)
+    assert "urn:app" in patched and "keep" in patched
+
+
+def test_direct_kernel_change_is_patched():
+    previous_xml = ('<domain type="qemu"><name>g</name><os><type>hvm</type><kernel>/old</kernel></os>'
+                    '<devices/></domain>')
+    previous = Domain.from_xml(previous_xml)
+    kernel = DirectKernel("/new/vmlinuz", "/new/initrd", "root=/dev/vda")
+    wanted = previous.with_changes(os=previous.os.with_changes(kernel=kernel))
+    assert Domain.from_xml(patch_definition(previous_xml, previous, wanted)).os.kernel == kernel
