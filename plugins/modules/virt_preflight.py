@@ -82,7 +82,7 @@ options:
   check_memory_hint:
     description:
       - How the caller skips the memory check, named by the memory problem (for example
-        V(iso_install_check_memory: false) in a role).
+        V(iso_install_check_memory=false) in a role).
     type: str
     default: "check_memory: false"
   probe_kvm:
