@@ -16,7 +16,8 @@ description:
     C(pxe=true) a V(pxe) install. An explicit C(install) is kept as it is.
   - An entry with C(state=absent) removes its guest and needs no media, so O(method) gives it no
     O(ignore:install) of its own.
-  - Fails on keys the module does not know, naming the guest.
+  - Fails on keys the module does not know, naming the guest, the closest option and whether the key
+    came from O(defaults). Messages name keys, never values (an entry may hold secrets).
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:
@@ -52,7 +53,7 @@ _value:
   type: dict
 """
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
 
@@ -65,17 +66,20 @@ MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args",
 
 def guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None,
                method: Optional[str] = None, redact: bool = False) -> Dict[str, Any]:
-    if not isinstance(entry, Mapping) or not entry.get("name"):
-        raise AnsibleFilterError("each guest needs a name, got %r" % (entry,))
+    # Messages name keys and types only: an entry's values may be secrets (kickstart_content, passwords).
+    if not isinstance(entry, Mapping):
+        raise AnsibleFilterError("each guest must be a dictionary with a name, got %s" % type(entry).__name__)
+    if not entry.get("name"):
+        raise AnsibleFilterError("each guest needs a name, got an entry with %s" % _keys_text(entry))
     if defaults is not None and not isinstance(defaults, Mapping):
-        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %r" % (defaults,))
+        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %s" % type(defaults).__name__)
     merged: Dict[str, Any] = dict(defaults or {})
     merged.update(entry)
     # The name as text for messages: "%s" % name would fail on a tuple; the module checks it further.
     name = str(merged["name"])
-    unknown = sorted(str(key) for key in merged if key not in MODULE_OPTIONS and key not in MEDIA_KEYS)
+    unknown = [key for key in merged if not _known(key)]
     if unknown:
-        raise AnsibleFilterError("guest %s: unknown option(s) %s" % (name, ", ".join(unknown)))
+        raise AnsibleFilterError("guest %s: %s" % (name, _unknown_text(unknown, entry)))
     media = {key: merged.pop(key) for key in MEDIA_KEYS if key in merged}
     if "install" not in merged:
         # Removal needs no media: the role's method alone would make it demand an ISO or a network.
@@ -86,6 +90,29 @@ def guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] =
         raise AnsibleFilterError("guest %s: give either install or the shorthand %s, not both"
                                  % (name, ", ".join(sorted(media))))
     return _redacted(merged) if redact else merged
+
+
+def _known(key: Any) -> bool:
+    return key in MODULE_OPTIONS or key in MEDIA_KEYS
+
+
+def _keys_text(entry: Mapping[str, Any]) -> str:
+    return "keys %s" % ", ".join(sorted(str(key) for key in entry)) if entry else "no keys"
+
+
+def _unknown_text(unknown: List[Any], entry: Mapping[str, Any]) -> str:
+    """Each unknown key with the closest option, and whether it came from the defaults (the entry
+    itself does not show it, so the operator would look for it in the wrong place)."""
+    # Imported here: only a refused entry needs suggestions.
+    import difflib
+
+    options = sorted(MODULE_OPTIONS | set(MEDIA_KEYS))
+    texts = []
+    for key in sorted(unknown, key=str):
+        close = difflib.get_close_matches(str(key), options, n=1, cutoff=0.6)
+        text = str(key) + (" (did you mean %s?)" % close[0] if close else "")
+        texts.append(text if key in entry else text + " from the defaults")
+    return "unknown option(s) %s" % ", ".join(texts)
 
 
 def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:

@@ -36,6 +36,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
 
 DEFAULT_UPDATE_HINT = "update_existing: true"
+DEFAULT_CHECK_MEMORY_HINT = "check_memory: false"
 
 
 GIB = 1 << 30
@@ -58,12 +59,14 @@ def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
 
 class Preflight:
     def __init__(self, client: Client, validate_certs: bool = True, update_existing: bool = False,
-                 update_hint: str = DEFAULT_UPDATE_HINT, check_memory: bool = True, probe_kvm: bool = True) -> None:
+                 update_hint: str = DEFAULT_UPDATE_HINT, check_memory: bool = True, probe_kvm: bool = True,
+                 check_memory_hint: str = DEFAULT_CHECK_MEMORY_HINT) -> None:
         self.client = client
         self.validate_certs = validate_certs
         self.update_existing = update_existing
         self.update_hint = update_hint
         self.check_memory = check_memory
+        self.check_memory_hint = check_memory_hint
         self.probe_kvm = probe_kvm
         self.problems: List[Dict[str, Any]] = []
         self.warnings: List[str] = []
@@ -244,8 +247,8 @@ class Preflight:
         together = ": %s together" % in_unit(total, unit) if len(self._starting) > 1 else ""
         names = ", ".join(name for name, _memory in self._starting)
         self.problems.append(problem(names, "memory", "%s%s, the host has %s available; lower memory, install on "
-                                                      "another host, or set check_memory: false to skip this check"
-                                     % (needs, together, in_unit(available, unit))))
+                                                      "another host, or set %s to skip this check"
+                                     % (needs, together, in_unit(available, unit), self.check_memory_hint)))
 
     def _check_kvm(self) -> None:
         """Guests that start under KVM need a KVM that runs guests: a probe guest finds out."""
@@ -424,7 +427,8 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
                               update_existing=params.get("update_existing", False),
                               update_hint=params.get("update_hint") or DEFAULT_UPDATE_HINT,
                               check_memory=params.get("check_memory", True),
-                              probe_kvm=params.get("probe_kvm", True))
+                              probe_kvm=params.get("probe_kvm", True),
+                              check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT)
         return preflight.run(guests if isinstance(guests, list) else [])
     finally:
         client.close()

@@ -79,6 +79,12 @@ options:
         after the other).
     type: bool
     default: true
+  check_memory_hint:
+    description:
+      - How the caller skips the memory check, named by the memory problem (for example
+        V(iso_install_check_memory=false) in a role).
+    type: str
+    default: "check_memory: false"
   probe_kvm:
     description:
       - When a guest would install or start under KVM (O(ignore:domain_type=kvm), or V(auto) where the
@@ -197,6 +203,7 @@ def argument_spec() -> dict:
         update_hint=dict(type="str", default="update_existing: true"),
         fail_on_problems=dict(type="bool", default=True),
         check_memory=dict(type="bool", default=True),
+        check_memory_hint=dict(type="str", default="check_memory: false"),
         probe_kvm=dict(type="bool", default=True),
     )
 

@@ -66,6 +66,33 @@ def test_bad_entries_fail_with_the_guest_named(entry, message):
         guest_args(entry)
 
 
+@pytest.mark.parametrize("entry, defaults", [
+    ({"kickstart_content": "rootpw --plaintext s3cret", "location": "/tree"}, {}),
+    ({"name": "", "graphics": {"type": "vnc", "password": "s3cret"}}, {}),
+    (["rootpw s3cret"], {}),
+    ({"name": "a"}, "s3cret"),
+])
+def test_refusals_never_show_values(entry, defaults):
+    """A refused entry may hold a kickstart or a password: the message names keys and types only."""
+    with pytest.raises(AnsibleFilterError) as refused:
+        guest_args(entry, defaults)
+    assert "s3cret" not in str(refused.value)
+
+
+def test_a_nameless_entry_is_named_by_its_keys():
+    with pytest.raises(AnsibleFilterError, match=re.escape("each guest needs a name, got an entry with keys "
+                                                           "kickstart_content, location")):
+        guest_args({"kickstart_content": "x", "location": "/tree"})
+
+
+def test_unknown_keys_get_the_closest_option_and_their_origin():
+    """A typo in the defaults is not in the guest's entry: the message says where to look."""
+    with pytest.raises(AnsibleFilterError, match=re.escape(
+            "guest a: unknown option(s) colour, iso_install_async from the defaults, "
+            "memroy (did you mean memory?) from the defaults")):
+        guest_args({"name": "a", "colour": "red"}, {"memroy": 64, "iso_install_async": 0})
+
+
 def test_redact_keeps_lengths_and_hides_secrets():
     """Checks see the same sizes (the preflight plan shows the kickstart's byte count), never the text."""
     entry = {"name": "a", "location": "/tree", "kickstart_content": "rootpw s3cret\n",

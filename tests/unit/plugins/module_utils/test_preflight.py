@@ -158,6 +158,13 @@ def test_memory_is_listed_per_guest_in_one_unit(unique_name, monkeypatch):
     assert skipped["ok"]
 
 
+def test_memory_problem_names_the_callers_way_to_skip_it(unique_name):
+    """A role skips the check with a variable of its own: the problem names that one."""
+    result = run({"uri": "test:///default", "guests": [guest(unique_name(""), memory="64T", state="running")],
+                  "check_memory_hint": "iso_install_check_memory: false"})
+    assert result["problems"][0]["message"].endswith(", or set iso_install_check_memory: false to skip this check")
+
+
 def test_mem_available_reads_meminfo(tmp_path):
     from ansible_collections.remotevirt.install.plugins.module_utils._preflight import mem_available
     meminfo = tmp_path / "meminfo"
