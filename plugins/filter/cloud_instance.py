@@ -3,61 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
-DOCUMENTATION = r"""
-name: cloud_guest_args
-short_description: Turn a cloud_instance guest entry into remotevirt.install.virt_guest_install options
-version_added: 0.2.0
-description:
-  - Merges O(defaults) under a guest entry of the C(cloud_instance) role and turns its cloud shorthand
-    (C(image), C(size), C(pool)) into the module's options; the rest goes through
-    P(remotevirt.install.guest_args#filter).
-  - C(image) is a dictionary (C(url), C(checksum), C(format), C(compression), C(name), and C(kernel),
-    C(initrd), C(cmdline) for images without a boot loader), or the name of an entry of O(images).
-  - The guest gets an import install, C(state) V(running) unless the entry sets its own, one disk (the qcow2 overlay C(<name>.qcow2) in C(pool), grown to
-    C(size)), C(wait_for) C({ip: true}) unless the entry sets its own, and C(boot) with the host paths of
-    the image's kernel and initrd under C(boot_dir) when the image has them.
-  - This file also holds C(cloud_images), C(cloud_overlays) and C(cloud_boot_files), the volumes and files
-    the guests role makes before it installs the guests.
-author:
-  - remotevirt.install maintainers (@remotevirt)
-options:
-  _input:
-    description: One guest entry.
-    type: dict
-    required: true
-  defaults:
-    description: Options every guest gets unless its entry sets them (C(pool) among them).
-    type: dict
-    default: {}
-  images:
-    description: Named images an entry's C(image) may refer to.
-    type: dict
-    default: {}
-  redact:
-    description: As for P(remotevirt.install.guest_args#filter).
-    type: bool
-    default: false
-  preflight:
-    description:
-      - Options for remotevirt.install.virt_preflight, which runs before the image's kernel and initrd are on
-        the host: without C(boot).
-    type: bool
-    default: false
-"""
-
-EXAMPLES = r"""
-- name: Options for one cloud guest
-  ansible.builtin.debug:
-    msg: >-
-      {{ {'name': 'web01', 'size': '10G', 'image': {'url': 'https://example.com/debian-12.qcow2.xz',
-          'checksum': 'sha256:...'}} | remotevirt.install.cloud_guest_args({'pool': 'default'}) }}
-"""
-
-RETURN = r"""
-_value:
-  description: The options for remotevirt.install.virt_guest_install.
-  type: dict
-"""
+# The filters of the cloud_instance role and of the guests role's cloud tasks; each is documented in
+# the file of its name next to this one (cloud_guest_args.yml, cloud_images.yml, ...).
 
 import posixpath
 import re
@@ -195,11 +142,11 @@ def cloud_images(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[st
         for key in ("checksum", "checksum_of", "compression"):
             if image.get(key):
                 volume[key] = image[key]
-        key = (volume["uri"], volume["pool"], volume["name"])
-        if key in volumes and volumes[key] != volume:
+        where = (volume["uri"], volume["pool"], volume["name"])
+        if where in volumes and volumes[where] != volume:
             raise AnsibleFilterError("guest %s: image volume %s/%s is given with another url, checksum or format "
                                      "by another guest" % (name, volume["pool"], volume["name"]))
-        volumes[key] = volume
+        volumes[where] = volume
     return list(volumes.values())
 
 
