@@ -1,10 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-from __future__ import annotations
-
 # The filters of the cloud_instance role and of the guests role's cloud tasks; each is documented in
 # the file of its name next to this one (cloud_guest_args.yml, cloud_images.yml, ...).
+from __future__ import annotations
 
 import posixpath
 import re
