@@ -209,8 +209,8 @@ def _volume_lines(results: List[Mapping[str, Any]], what: str) -> List[str]:
         item = result.get("item") or {}
         label = "%s/%s" % (item.get("pool"), item.get("name"))
         if result.get("skipped"):
-            lines.append("  %s %s on %s/%s, after its image is downloaded:" % (what, label, item.get("pool"),
-                                                                                item.get("backing_volume")))
+            backing = "%s/%s" % (item.get("pool"), item.get("backing_volume"))
+            lines.append("  %s %s on %s, after its image is downloaded:" % (what, label, backing))
             lines.append("    $ virsh vol-create-as --pool %s --name %s --capacity %s --format qcow2 --backing-vol %s "
                          "--backing-vol-format qcow2" % (item.get("pool"), item.get("name"), item.get("capacity"),
                                                          item.get("backing_volume")))
@@ -227,8 +227,8 @@ def cloud_preview(image_results: List[Mapping[str, Any]], boot_results: List[Map
     lines = ["cloud images and overlays:"] + _volume_lines(image_results, "image")
     for result in boot_results or []:
         item = result.get("item") or {}
-        lines.append("  boot file %s: %s" % (item.get("dest"), "to fetch from %s" % item.get("url")
-                                            if result.get("changed") else "present"))
+        state = "to fetch from %s" % item.get("url") if result.get("changed") else "present"
+        lines.append("  boot file %s: %s" % (item.get("dest"), state))
     return lines + _volume_lines(overlay_results, "overlay")
 
 
