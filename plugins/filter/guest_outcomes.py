@@ -12,7 +12,7 @@ description:
   - Reads the registered results of a looped M(remotevirt.install.virt_guest_install) task and, for
     async installs, of the C(ansible.builtin.async_status) task that waited for them.
   - Each guest gets an outcome (V(installed), V(updated), V(started), V(removed), V(unchanged),
-    V(changed) or V(failed)), its planned commands, a preview block (see
+    V(changed) or V(failed)), its planned commands, the addresses its result reports (C(wait_for)), a preview block (see
     P(remotevirt.install.guest_preview#filter)) and a one-line report; a failed guest's line is its name and
     the first line of the module's message.
 author:
@@ -38,7 +38,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One entry per guest with C(name), C(outcome), C(commands), C(preview) and C(line).
+  description: One entry per guest with C(name), C(outcome), C(commands), C(preview), C(line) and C(addresses).
   type: list
   elements: dict
 """
@@ -83,8 +83,19 @@ def guest_outcomes(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str,
             "commands": [step.get("command") for step in result.get("plan") or []],
             "preview": guest_preview(result, name, outcome),
             "line": _line(name, outcome, result),
+            "addresses": addresses_of(result),
         })
     return outcomes
+
+
+def addresses_of(result: Mapping[str, Any]) -> List[str]:
+    """The addresses a guest's result reports (wait_for), each interface's in order: what the next play uses."""
+    found = []
+    for interface in result.get("addresses") or []:
+        for address in (interface or {}).get("addresses") or []:
+            if address.get("addr"):
+                found.append(str(address["addr"]))
+    return found
 
 
 class FilterModule:

@@ -214,8 +214,8 @@ options:
             C(#part-handler) or C(## template), or be a MIME multipart archive.
           - Never shown in results, plans, diffs or the host log (no_log). With a dictionary, Ansible masks
             each of its values wherever it appears in the task's output, so short values (numbers, words
-            like V(sh)) mask parts of unrelated output; pass text (for example
-            V("#cloud-config\\n{{ config | to_nice_yaml }}")) to mask only the whole.
+            like V(sh)) mask parts of unrelated output; pass text (for example a template that renders
+            C(#cloud-config), a newline and the dictionary through C(to_nice_yaml)) to mask only the whole.
           - Without it the guest gets an empty C(#cloud-config).
         type: raw
       meta_data:

@@ -339,7 +339,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             storage = _storage_of(client, existing) if request.remove_storage else ()
             findings.attempt(lambda: _refuse_shared_storage(client, request.name, storage))
             log = None if request.keep_serial_log or not local else _removable_serial_log(existing)
-            seed = _leftover_seed(client, request, domain, local)
+            # The removal destroys a running guest first: a seed its first boot still uses goes too.
+            seed = _leftover_seed(client, request, domain, local, removed=True)
             return state.with_changes(storage=storage, serial_log_file=log, seed_file=seed), findings.messages
     elif domain is not None:
         state = state.with_changes(transient=True, active=True)
@@ -370,9 +371,10 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     return state, findings.messages
 
 
-def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool) -> Optional[str]:
+def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool,
+                   removed: bool = False) -> Optional[str]:
     """The guest's seed ISO when it is still on the host but its first boot is over: the guest is
-    shut off, or runs a definition without it (a restart after the first boot)."""
+    shut off, runs a definition without it (a restart after the first boot), or is ``removed``."""
     path = seed_path(request)
     if not local:
         return None
@@ -381,7 +383,7 @@ def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bo
             return None
     except OSError:
         return None
-    if client.domain_is_active(domain) and path in client.domain_live_definition(domain):
+    if not removed and client.domain_is_active(domain) and path in client.domain_live_definition(domain):
         return None
     return path
 

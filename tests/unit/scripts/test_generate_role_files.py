@@ -11,6 +11,7 @@ from typing import Any, Dict
 import pytest
 import yaml
 
+from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import CLOUD_KEYS
 from ansible_collections.remotevirt.install.plugins.filter.guest_args import MEDIA_KEYS
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 
@@ -80,7 +81,9 @@ def test_a_secret_option_is_documented_as_never_shown():
 
 @pytest.mark.parametrize("role", ROLES)
 def test_shorthand_is_what_the_filter_turns_into_install(role):
-    assert set(SOURCE["roles"][role]["shorthands"]) <= set(MEDIA_KEYS)
+    # cloud_instance's cloud_guest_args also takes the cloud shorthand (image, size, pool).
+    cloud = set(CLOUD_KEYS) if role == "cloud_instance" else set()
+    assert set(SOURCE["roles"][role]["shorthands"]) <= set(MEDIA_KEYS) | cloud
 
 
 def test_the_shared_role_takes_every_shorthand_of_the_filter():

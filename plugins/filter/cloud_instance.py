@@ -1,0 +1,255 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# The filters of the cloud_instance role and of the guests role's cloud tasks; each is documented in
+# the file of its name next to this one (cloud_guest_args.yml, cloud_images.yml, ...).
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any, Dict, List, Mapping, Optional
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args
+
+# The cloud shorthand: what becomes the image cache volume, the overlay and the disk.
+CLOUD_KEYS = ("image", "size", "pool")
+IMAGE_KEYS = frozenset(("url", "checksum", "checksum_of", "format", "compression", "name", "kernel", "initrd",
+                        "cmdline"))
+BOOT_FILE_KEYS = frozenset(("url", "checksum"))
+COMPRESSION_SUFFIXES = (".xz", ".gz", ".bz2", ".zst")
+DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
+
+
+def _merged(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    if not isinstance(entry, Mapping) or not entry.get("name"):
+        raise AnsibleFilterError("each guest needs a name, got %r" % (entry,))
+    if defaults is not None and not isinstance(defaults, Mapping):
+        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %r" % (defaults,))
+    merged: Dict[str, Any] = dict(defaults or {})
+    merged.update(entry)
+    return merged
+
+
+def _image_of(name: str, merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    """The entry's image as a dictionary, a named one looked up in ``images``; its volume name filled in."""
+    image = merged.get("image")
+    if isinstance(image, str):
+        if not isinstance(images, Mapping) or image not in images:
+            raise AnsibleFilterError("guest %s: image %s is not one of the named images (%s)"
+                                     % (name, image, ", ".join(sorted(images or {})) or "none"))
+        image = dict(images[image], name=images[image].get("name") or image)
+    if not isinstance(image, Mapping) or not image.get("url"):
+        raise AnsibleFilterError("guest %s: image needs a url (or the name of a named image)" % name)
+    unknown = sorted(str(key) for key in image if key not in IMAGE_KEYS)
+    if unknown:
+        raise AnsibleFilterError("guest %s: image: unknown option(s) %s" % (name, ", ".join(unknown)))
+    for key in ("kernel", "initrd"):
+        if key in image and (not isinstance(image[key], Mapping) or not image[key].get("url")
+                             or set(image[key]) - BOOT_FILE_KEYS):
+            raise AnsibleFilterError("guest %s: image.%s takes url and checksum" % (name, key))
+    if bool(image.get("kernel")) != bool(image.get("initrd")):
+        raise AnsibleFilterError("guest %s: image needs kernel and initrd together" % name)
+    return dict(image, name=image.get("name") or volume_name_of(image["url"]))
+
+
+def volume_name_of(url: str) -> str:
+    """The cache volume's name: the URL's file name without a compression suffix (``a.qcow2.xz``: ``a.qcow2``)."""
+    base = posixpath.basename(url.split("?", 1)[0].rstrip("/")) or "image"
+    for suffix in COMPRESSION_SUFFIXES:
+        if base.endswith(suffix) and len(base) > len(suffix):
+            return base[:-len(suffix)]
+    return base
+
+
+def _pool_of(name: str, merged: Mapping[str, Any]) -> str:
+    pool = merged.get("pool")
+    if not pool:
+        raise AnsibleFilterError("guest %s: no pool for its image and overlay (cloud_instance_pool or pool)" % name)
+    return str(pool)
+
+
+def _boot_dir_of(merged: Mapping[str, Any]) -> str:
+    install = merged.get("install")
+    if isinstance(install, Mapping) and install.get("boot_dir"):
+        return str(install["boot_dir"])
+    return str(merged.get("boot_dir") or DEFAULT_BOOT_DIR)
+
+
+def _boot_file_path(boot_dir: str, image: Mapping[str, Any], what: str) -> str:
+    # One file per image: guests of one image share it, and it is named after the volume it came with.
+    return posixpath.join(boot_dir, "remotevirt-image-%s-%s" % (re.sub(r"[^A-Za-z0-9._-]", "_", image["name"]), what))
+
+
+def _is_cloud(merged: Mapping[str, Any]) -> bool:
+    """An entry that removes its guest needs no image."""
+    return merged.get("state") != "absent"
+
+
+def cloud_guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None,
+                     images: Optional[Mapping[str, Any]] = None, redact: bool = False,
+                     preflight: bool = False) -> Dict[str, Any]:
+    merged = _merged(entry, defaults)
+    name = str(merged["name"])
+    cloud = {key: merged.pop(key) for key in CLOUD_KEYS if key in merged}
+    if _is_cloud(merged):
+        image = _image_of(name, dict(merged, **cloud), images)
+        if "size" not in cloud:
+            raise AnsibleFilterError("guest %s: give size, the size its overlay grows to" % name)
+        if "disks" not in merged:
+            merged["disks"] = [{"pool": _pool_of(name, cloud), "volume": overlay_name_of(name), "size": cloud["size"],
+                                "format": "qcow2"}]
+        boot_dir = _boot_dir_of(merged)
+        install = dict(merged.get("install") or {}, method="import")
+        install.pop("boot_dir", None)
+        if image.get("kernel"):
+            install["boot_dir"] = boot_dir
+        merged.pop("boot_dir", None)
+        merged["install"] = install
+        if image.get("kernel") and "boot" not in merged and not preflight:
+            merged["boot"] = {"kernel": _boot_file_path(boot_dir, image, "kernel"),
+                              "initrd": _boot_file_path(boot_dir, image, "initrd")}
+            if image.get("cmdline"):
+                merged["boot"]["cmdline"] = image["cmdline"]
+        if preflight:
+            merged.pop("boot", None)
+        # Imported guests have nothing to install: they run, and wait_for needs them running.
+        merged.setdefault("state", "running")
+        merged.setdefault("wait_for", {"ip": True})
+    else:
+        merged.pop("boot_dir", None)
+    return guest_args(merged, None, "import", redact)
+
+
+def overlay_name_of(guest: str) -> str:
+    return "%s.qcow2" % guest
+
+
+def cloud_images(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None,
+                 images: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """The image cache volumes of the entries: one per pool and volume name, each downloaded once."""
+    volumes: Dict[Any, Dict[str, Any]] = {}
+    for entry in entries or []:
+        merged = _merged(entry, defaults)
+        if not _is_cloud(merged):
+            continue
+        name = str(merged["name"])
+        image = _image_of(name, merged, images)
+        volume = {"uri": merged.get("uri"), "pool": _pool_of(name, merged), "name": image["name"],
+                  "source_url": image["url"], "format": image.get("format") or "qcow2"}
+        for key in ("checksum", "checksum_of", "compression"):
+            if image.get(key):
+                volume[key] = image[key]
+        where = (volume["uri"], volume["pool"], volume["name"])
+        if where in volumes and volumes[where] != volume:
+            raise AnsibleFilterError("guest %s: image volume %s/%s is given with another url, checksum or format "
+                                     "by another guest" % (name, volume["pool"], volume["name"]))
+        volumes[where] = volume
+    return list(volumes.values())
+
+
+def cloud_overlays(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None,
+                   images: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Each guest's qcow2 overlay on its image volume, grown to the guest's size (entries with disks of
+    their own get none)."""
+    overlays = []
+    for entry in entries or []:
+        merged = _merged(entry, defaults)
+        if not _is_cloud(merged) or "disks" in merged:
+            continue
+        name = str(merged["name"])
+        image = _image_of(name, merged, images)
+        if "size" not in merged:
+            raise AnsibleFilterError("guest %s: give size, the size its overlay grows to" % name)
+        overlays.append({"uri": merged.get("uri"), "guest": name, "pool": _pool_of(name, merged),
+                         "name": overlay_name_of(name), "backing_volume": image["name"], "capacity": merged["size"]})
+    return overlays
+
+
+def cloud_boot_files(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None,
+                     images: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+    """The kernels and initrds of the entries' images, where the host keeps them (one copy per image)."""
+    files: Dict[str, Dict[str, Any]] = {}
+    for entry in entries or []:
+        merged = _merged(entry, defaults)
+        if not _is_cloud(merged) or "boot" in merged:
+            continue
+        image = _image_of(str(merged["name"]), merged, images)
+        if not image.get("kernel"):
+            continue
+        boot_dir = _boot_dir_of(merged)
+        for what in ("kernel", "initrd"):
+            dest = _boot_file_path(boot_dir, image, what)
+            files[dest] = {"url": image[what]["url"], "checksum": image[what].get("checksum"), "dest": dest}
+    return list(files.values())
+
+
+def _boot_paths(guest: Mapping[str, Any]) -> List[str]:
+    boot = guest.get("boot") or {}
+    return [str(boot[key]) for key in ("kernel", "initrd") if boot.get(key)]
+
+
+def cloud_pending(overlay_results: List[Mapping[str, Any]], boot_results: List[Mapping[str, Any]],
+                  guests: List[Mapping[str, Any]]) -> List[str]:
+    """Cloud guests (check mode) whose overlay, image or boot files the run makes first: the install
+    task cannot plan them, because the module refuses a disk or a kernel that is not on the host yet."""
+    pending = [str(result["item"]["guest"]) for result in overlay_results or []
+               if result.get("skipped") or result.get("changed")]
+    missing = {str(result["item"]["dest"]) for result in boot_results or [] if result.get("changed")}
+    for guest in guests or []:
+        if set(_boot_paths(guest)) & missing and guest["name"] not in pending:
+            pending.append(str(guest["name"]))
+    return pending
+
+
+def _volume_lines(results: List[Mapping[str, Any]], what: str) -> List[str]:
+    lines = []
+    for result in results or []:
+        item = result.get("item") or {}
+        label = "%s/%s" % (item.get("pool"), item.get("name"))
+        if result.get("skipped"):
+            backing = "%s/%s" % (item.get("pool"), item.get("backing_volume"))
+            lines.append("  %s %s on %s, after its image is downloaded:" % (what, label, backing))
+            lines.append("    $ virsh vol-create-as --pool %s --name %s --capacity %s --format qcow2 --backing-vol %s "
+                         "--backing-vol-format qcow2" % (item.get("pool"), item.get("name"), item.get("capacity"),
+                                                         item.get("backing_volume")))
+            continue
+        plan = result.get("plan") or []
+        lines.append("  %s %s: %s" % (what, label, "present" if not plan else "planned"))
+        lines += ["    $ %s" % step.get("command") for step in plan if step.get("command")]
+    return lines
+
+
+def cloud_preview(image_results: List[Mapping[str, Any]], boot_results: List[Mapping[str, Any]],
+                  overlay_results: List[Mapping[str, Any]]) -> List[str]:
+    """The check-mode preview of what the cloud guests need before their install."""
+    lines = ["cloud images and overlays:"] + _volume_lines(image_results, "image")
+    for result in boot_results or []:
+        item = result.get("item") or {}
+        state = "to fetch from %s" % item.get("url") if result.get("changed") else "present"
+        lines.append("  boot file %s: %s" % (item.get("dest"), state))
+    return lines + _volume_lines(overlay_results, "overlay")
+
+
+def cloud_pending_outcomes(pending: List[str], preflight: Optional[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """Outcomes of the pending cloud guests (check mode): the preflight's plan of each, which it made
+    without the overlay and boot files; the overlay's own line is in the cloud preview instead."""
+    planned = {str(guest.get("name")): guest for guest in (preflight or {}).get("guests") or []}
+    outcomes = []
+    for name in pending or []:
+        commands = [str(command) for command in planned.get(name, {}).get("commands") or []
+                    if not ("vol-create-as" in str(command) and "--name %s " % overlay_name_of(name) in str(command) + " ")]
+        preview = ["%s: install, after its image, boot files and overlay are made" % name]
+        preview += ["  $ %s" % command for command in commands] if name in planned else [
+            "  (no preflight plan: guests_preflight is off)"]
+        outcomes.append({"name": name, "outcome": "installed", "commands": commands, "preview": preview,
+                         "line": "%s: installed" % name})
+    return outcomes
+
+
+class FilterModule:
+    def filters(self) -> Dict[str, Any]:
+        return {"cloud_guest_args": cloud_guest_args, "cloud_images": cloud_images, "cloud_overlays": cloud_overlays,
+                "cloud_boot_files": cloud_boot_files, "cloud_pending": cloud_pending, "cloud_preview": cloud_preview,
+                "cloud_pending_outcomes": cloud_pending_outcomes}
