@@ -63,7 +63,7 @@ def last_console_line(text: str, limit: int = CONSOLE_LINE_MAX) -> str:
         visible = [part for part in line.split("\r") if _CONTROL_RE.sub("", part).strip()]
         if visible:
             shown = " ".join(_CONTROL_RE.sub("", visible[-1]).split())
-            return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+            return shown if len(shown) <= limit else shown[: limit - 3] + "..."
     return ""
 
 
@@ -102,17 +102,17 @@ def first_line(message: Any) -> str:
 # Serial logs are appended across boots: only what was written after ``offset`` (the log's size
 # when the wait began) is read, so an earlier install's last line never shows as this one's.
 PROBE_SCRIPT = (
-    'token=$1; shift; i=0\n'
-    'while [ $# -ge 4 ]; do\n'
+    "token=$1; shift; i=0\n"
+    "while [ $# -ge 4 ]; do\n"
     '  printf "%s state %d\\n" "$token" "$i"\n'
     '  virsh -q -c "$1" domstate "$2" 2>/dev/null | head -n 1\n'
     '  printf "%s size %d\\n" "$token" "$i"\n'
     '  [ -z "$3" ] || wc -c 2>/dev/null < "$3"\n'
     '  printf "%s console %d\\n" "$token" "$i"\n'
-    '  [ -z "$3" ] || tail -c +"$(($4 + 1))" -- "$3" 2>/dev/null | tail -c ' + str(CONSOLE_TAIL_BYTES) + '\n'
+    '  [ -z "$3" ] || tail -c +"$(($4 + 1))" -- "$3" 2>/dev/null | tail -c ' + str(CONSOLE_TAIL_BYTES) + "\n"
     '  printf "\\n"\n'
-    '  i=$((i + 1)); shift 4\n'
-    'done\n'
+    "  i=$((i + 1)); shift 4\n"
+    "done\n"
 )
 
 
@@ -125,8 +125,9 @@ class Probed:
         self.console = console
 
 
-def probe_argv(token: str, guests: Sequence[Mapping[str, Any]], console: bool,
-               offsets: Optional[Sequence[int]] = None) -> List[str]:
+def probe_argv(
+    token: str, guests: Sequence[Mapping[str, Any]], console: bool, offsets: Optional[Sequence[int]] = None
+) -> List[str]:
     argv = ["sh", "-c", PROBE_SCRIPT, "sh", token]
     for index, guest in enumerate(guests):
         log = guest.get("serial_log") or "%s/%s-serial.log" % (DEFAULT_SERIAL_LOG_DIR, guest["name"])
@@ -181,10 +182,16 @@ class Waiter:
     """Polls the jobs until each has finished or the timeout passed; what it calls on the host is
     given, so the loop is tested without a host."""
 
-    def __init__(self, host: str, status: Callable[[str], Dict[str, Any]],
-                 probe: Callable[[List[Job]], List[Probed]],
-                 cleanup: Optional[Callable[[str], None]], say: Callable[[str], None],
-                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        host: str,
+        status: Callable[[str], Dict[str, Any]],
+        probe: Callable[[List[Job]], List[Probed]],
+        cleanup: Optional[Callable[[str], None]],
+        say: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.host = host
         self.status = status
         self.probe = probe
@@ -241,9 +248,13 @@ class Waiter:
         for job in running:
             # The job goes on on the host (its result reaches the host log); its file is kept so
             # async_status can still read it.
-            job.result = {"failed": True, "changed": False, "ansible_job_id": job.jid,
-                          "msg": "still installing after %s (timeout %d s); the job goes on on the host and logs "
-                                 "its result there; a re-run converges" % (duration(elapsed), timeout)}
+            job.result = {
+                "failed": True,
+                "changed": False,
+                "ansible_job_id": job.jid,
+                "msg": "still installing after %s (timeout %d s); the job goes on on the host and logs "
+                "its result there; a re-run converges" % (duration(elapsed), timeout),
+            }
             job.elapsed = elapsed
             self.say(finished_line(self.host, job.name, elapsed, job.result))
 
@@ -255,8 +266,14 @@ LEFT_OUT = ("invocation",)
 
 def guest_results(jobs: Sequence[Job]) -> List[Dict[str, Any]]:
     """Each guest's final result, named: what the guest_outcomes filter reads."""
-    return [dict({key: value for key, value in (job.result or {}).items() if key not in LEFT_OUT},
-                 guest=job.name, elapsed=int(job.elapsed)) for job in jobs]
+    return [
+        dict(
+            {key: value for key, value in (job.result or {}).items() if key not in LEFT_OUT},
+            guest=job.name,
+            elapsed=int(job.elapsed),
+        )
+        for job in jobs
+    ]
 
 
 class ActionModule(ActionBase):
@@ -275,22 +292,25 @@ class ActionModule(ActionBase):
         host = str(task_vars.get("inventory_hostname", "?"))
 
         def status(jid: str) -> Dict[str, Any]:
-            answer = self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
-                                          module_args={"jid": jid, "_async_dir": async_dir})
+            answer = self._execute_module(
+                module_name="ansible.legacy.async_status", task_vars=task_vars, module_args={"jid": jid, "_async_dir": async_dir}
+            )
             if answer.get("failed") and not answer.get("finished") and answer.get("msg") != "could not find job":
                 return {"finished": False}  # a poll that did not get through; the next one asks again
             return answer
 
         def cleanup(jid: str) -> None:
-            self._execute_module(module_name="ansible.legacy.async_status", task_vars=task_vars,
-                                 module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
+            self._execute_module(
+                module_name="ansible.legacy.async_status",
+                task_vars=task_vars,
+                module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir},
+            )
 
         def probe(running: List[Job]) -> List[Probed]:
             token = "rv-%s" % secrets.token_hex(8)
             guests = [where.get(job.name, {"name": job.name}) for job in running]
             argv = probe_argv(token, guests, args["console"], [job.offset for job in running])
-            answer = self._execute_module(module_name="ansible.legacy.command", task_vars=task_vars,
-                                          module_args={"argv": argv})
+            answer = self._execute_module(module_name="ansible.legacy.command", task_vars=task_vars, module_args={"argv": argv})
             return parse_probe(token, str(answer.get("stdout") or ""), len(running), args["console"])
 
         waiter = Waiter(host, status, probe, cleanup if args["cleanup"] else None, display.display)

@@ -15,8 +15,7 @@ from ansible_collections.remotevirt.install.plugins.filter.guest_args import gue
 
 # The cloud shorthand: what becomes the image cache volume, the overlay and the disk.
 CLOUD_KEYS = ("image", "size", "pool")
-IMAGE_KEYS = frozenset(("url", "checksum", "checksum_of", "format", "compression", "name", "kernel", "initrd",
-                        "cmdline"))
+IMAGE_KEYS = frozenset(("url", "checksum", "checksum_of", "format", "compression", "name", "kernel", "initrd", "cmdline"))
 BOOT_FILE_KEYS = frozenset(("url", "checksum"))
 COMPRESSION_SUFFIXES = (".xz", ".gz", ".bz2", ".zst")
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
@@ -37,8 +36,10 @@ def _image_of(name: str, merged: Mapping[str, Any], images: Optional[Mapping[str
     image = merged.get("image")
     if isinstance(image, str):
         if not isinstance(images, Mapping) or image not in images:
-            raise AnsibleFilterError("guest %s: image %s is not one of the named images (%s)"
-                                     % (name, image, ", ".join(sorted(images or {})) or "none"))
+            raise AnsibleFilterError(
+                "guest %s: image %s is not one of the named images (%s)"
+                % (name, image, ", ".join(sorted(images or {})) or "none")
+            )
         image = dict(images[image], name=images[image].get("name") or image)
     if not isinstance(image, Mapping) or not image.get("url"):
         raise AnsibleFilterError("guest %s: image needs a url (or the name of a named image)" % name)
@@ -46,8 +47,9 @@ def _image_of(name: str, merged: Mapping[str, Any], images: Optional[Mapping[str
     if unknown:
         raise AnsibleFilterError("guest %s: image: unknown option(s) %s" % (name, ", ".join(unknown)))
     for key in ("kernel", "initrd"):
-        if key in image and (not isinstance(image[key], Mapping) or not image[key].get("url")
-                             or set(image[key]) - BOOT_FILE_KEYS):
+        if key in image and (
+            not isinstance(image[key], Mapping) or not image[key].get("url") or set(image[key]) - BOOT_FILE_KEYS
+        ):
             raise AnsibleFilterError("guest %s: image.%s takes url and checksum" % (name, key))
     if bool(image.get("kernel")) != bool(image.get("initrd")):
         raise AnsibleFilterError("guest %s: image needs kernel and initrd together" % name)
@@ -59,7 +61,7 @@ def volume_name_of(url: str) -> str:
     base = posixpath.basename(url.split("?", 1)[0].rstrip("/")) or "image"
     for suffix in COMPRESSION_SUFFIXES:
         if base.endswith(suffix) and len(base) > len(suffix):
-            return base[:-len(suffix)]
+            return base[: -len(suffix)]
     return base
 
 
@@ -87,9 +89,13 @@ def _is_cloud(merged: Mapping[str, Any]) -> bool:
     return merged.get("state") != "absent"
 
 
-def cloud_guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None,
-                     images: Optional[Mapping[str, Any]] = None, redact: bool = False,
-                     preflight: bool = False) -> Dict[str, Any]:
+def cloud_guest_args(
+    entry: Mapping[str, Any],
+    defaults: Optional[Mapping[str, Any]] = None,
+    images: Optional[Mapping[str, Any]] = None,
+    redact: bool = False,
+    preflight: bool = False,
+) -> Dict[str, Any]:
     merged = _merged(entry, defaults)
     name = str(merged["name"])
     cloud = {key: merged.pop(key) for key in CLOUD_KEYS if key in merged}
@@ -98,8 +104,9 @@ def cloud_guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, A
         if "size" not in cloud:
             raise AnsibleFilterError("guest %s: give size, the size its overlay grows to" % name)
         if "disks" not in merged:
-            merged["disks"] = [{"pool": _pool_of(name, cloud), "volume": overlay_name_of(name), "size": cloud["size"],
-                                "format": "qcow2"}]
+            merged["disks"] = [
+                {"pool": _pool_of(name, cloud), "volume": overlay_name_of(name), "size": cloud["size"], "format": "qcow2"}
+            ]
         boot_dir = _boot_dir_of(merged)
         install = dict(merged.get("install") or {}, method="import")
         install.pop("boot_dir", None)
@@ -108,8 +115,10 @@ def cloud_guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, A
         merged.pop("boot_dir", None)
         merged["install"] = install
         if image.get("kernel") and "boot" not in merged and not preflight:
-            merged["boot"] = {"kernel": _boot_file_path(boot_dir, image, "kernel"),
-                              "initrd": _boot_file_path(boot_dir, image, "initrd")}
+            merged["boot"] = {
+                "kernel": _boot_file_path(boot_dir, image, "kernel"),
+                "initrd": _boot_file_path(boot_dir, image, "initrd"),
+            }
             if image.get("cmdline"):
                 merged["boot"]["cmdline"] = image["cmdline"]
         if preflight:
@@ -126,8 +135,9 @@ def overlay_name_of(guest: str) -> str:
     return "%s.qcow2" % guest
 
 
-def cloud_images(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None,
-                 images: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+def cloud_images(
+    entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None, images: Optional[Mapping[str, Any]] = None
+) -> List[Dict[str, Any]]:
     """The image cache volumes of the entries: one per pool and volume name, each downloaded once."""
     volumes: Dict[Any, Dict[str, Any]] = {}
     for entry in entries or []:
@@ -136,21 +146,29 @@ def cloud_images(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[st
             continue
         name = str(merged["name"])
         image = _image_of(name, merged, images)
-        volume = {"uri": merged.get("uri"), "pool": _pool_of(name, merged), "name": image["name"],
-                  "source_url": image["url"], "format": image.get("format") or "qcow2"}
+        volume = {
+            "uri": merged.get("uri"),
+            "pool": _pool_of(name, merged),
+            "name": image["name"],
+            "source_url": image["url"],
+            "format": image.get("format") or "qcow2",
+        }
         for key in ("checksum", "checksum_of", "compression"):
             if image.get(key):
                 volume[key] = image[key]
         where = (volume["uri"], volume["pool"], volume["name"])
         if where in volumes and volumes[where] != volume:
-            raise AnsibleFilterError("guest %s: image volume %s/%s is given with another url, checksum or format "
-                                     "by another guest" % (name, volume["pool"], volume["name"]))
+            raise AnsibleFilterError(
+                "guest %s: image volume %s/%s is given with another url, checksum or format "
+                "by another guest" % (name, volume["pool"], volume["name"])
+            )
         volumes[where] = volume
     return list(volumes.values())
 
 
-def cloud_overlays(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None,
-                   images: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+def cloud_overlays(
+    entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None, images: Optional[Mapping[str, Any]] = None
+) -> List[Dict[str, Any]]:
     """Each guest's qcow2 overlay on its image volume, grown to the guest's size (entries with disks of
     their own get none)."""
     overlays = []
@@ -162,13 +180,22 @@ def cloud_overlays(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[
         image = _image_of(name, merged, images)
         if "size" not in merged:
             raise AnsibleFilterError("guest %s: give size, the size its overlay grows to" % name)
-        overlays.append({"uri": merged.get("uri"), "guest": name, "pool": _pool_of(name, merged),
-                         "name": overlay_name_of(name), "backing_volume": image["name"], "capacity": merged["size"]})
+        overlays.append(
+            {
+                "uri": merged.get("uri"),
+                "guest": name,
+                "pool": _pool_of(name, merged),
+                "name": overlay_name_of(name),
+                "backing_volume": image["name"],
+                "capacity": merged["size"],
+            }
+        )
     return overlays
 
 
-def cloud_boot_files(entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None,
-                     images: Optional[Mapping[str, Any]] = None) -> List[Dict[str, Any]]:
+def cloud_boot_files(
+    entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None, images: Optional[Mapping[str, Any]] = None
+) -> List[Dict[str, Any]]:
     """The kernels and initrds of the entries' images, where the host keeps them (one copy per image)."""
     files: Dict[str, Dict[str, Any]] = {}
     for entry in entries or []:
@@ -190,12 +217,12 @@ def _boot_paths(guest: Mapping[str, Any]) -> List[str]:
     return [str(boot[key]) for key in ("kernel", "initrd") if boot.get(key)]
 
 
-def cloud_pending(overlay_results: List[Mapping[str, Any]], boot_results: List[Mapping[str, Any]],
-                  guests: List[Mapping[str, Any]]) -> List[str]:
+def cloud_pending(
+    overlay_results: List[Mapping[str, Any]], boot_results: List[Mapping[str, Any]], guests: List[Mapping[str, Any]]
+) -> List[str]:
     """Cloud guests (check mode) whose overlay, image or boot files the run makes first: the install
     task cannot plan them, because the module refuses a disk or a kernel that is not on the host yet."""
-    pending = [str(result["item"]["guest"]) for result in overlay_results or []
-               if result.get("skipped") or result.get("changed")]
+    pending = [str(result["item"]["guest"]) for result in overlay_results or [] if result.get("skipped") or result.get("changed")]
     missing = {str(result["item"]["dest"]) for result in boot_results or [] if result.get("changed")}
     for guest in guests or []:
         if set(_boot_paths(guest)) & missing and guest["name"] not in pending:
@@ -211,9 +238,11 @@ def _volume_lines(results: List[Mapping[str, Any]], what: str) -> List[str]:
         if result.get("skipped"):
             backing = "%s/%s" % (item.get("pool"), item.get("backing_volume"))
             lines.append("  %s %s on %s, after its image is downloaded:" % (what, label, backing))
-            lines.append("    $ virsh vol-create-as --pool %s --name %s --capacity %s --format qcow2 --backing-vol %s "
-                         "--backing-vol-format qcow2" % (item.get("pool"), item.get("name"), item.get("capacity"),
-                                                         item.get("backing_volume")))
+            lines.append(
+                "    $ virsh vol-create-as --pool %s --name %s --capacity %s --format qcow2 --backing-vol %s "
+                "--backing-vol-format qcow2"
+                % (item.get("pool"), item.get("name"), item.get("capacity"), item.get("backing_volume"))
+            )
             continue
         plan = result.get("plan") or []
         lines.append("  %s %s: %s" % (what, label, "present" if not plan else "planned"))
@@ -221,8 +250,9 @@ def _volume_lines(results: List[Mapping[str, Any]], what: str) -> List[str]:
     return lines
 
 
-def cloud_preview(image_results: List[Mapping[str, Any]], boot_results: List[Mapping[str, Any]],
-                  overlay_results: List[Mapping[str, Any]]) -> List[str]:
+def cloud_preview(
+    image_results: List[Mapping[str, Any]], boot_results: List[Mapping[str, Any]], overlay_results: List[Mapping[str, Any]]
+) -> List[str]:
     """The check-mode preview of what the cloud guests need before their install."""
     lines = ["cloud images and overlays:"] + _volume_lines(image_results, "image")
     for result in boot_results or []:
@@ -238,18 +268,31 @@ def cloud_pending_outcomes(pending: List[str], preflight: Optional[Mapping[str, 
     planned = {str(guest.get("name")): guest for guest in (preflight or {}).get("guests") or []}
     outcomes = []
     for name in pending or []:
-        commands = [str(command) for command in planned.get(name, {}).get("commands") or []
-                    if not ("vol-create-as" in str(command) and "--name %s " % overlay_name_of(name) in str(command) + " ")]
+        commands = [
+            str(command)
+            for command in planned.get(name, {}).get("commands") or []
+            if not ("vol-create-as" in str(command) and "--name %s " % overlay_name_of(name) in str(command) + " ")
+        ]
         preview = ["%s: install, after its image, boot files and overlay are made" % name]
-        preview += ["  $ %s" % command for command in commands] if name in planned else [
-            "  (no preflight plan: guests_preflight is off)"]
-        outcomes.append({"name": name, "outcome": "installed", "commands": commands, "preview": preview,
-                         "line": "%s: installed" % name})
+        preview += (
+            ["  $ %s" % command for command in commands]
+            if name in planned
+            else ["  (no preflight plan: guests_preflight is off)"]
+        )
+        outcomes.append(
+            {"name": name, "outcome": "installed", "commands": commands, "preview": preview, "line": "%s: installed" % name}
+        )
     return outcomes
 
 
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"cloud_guest_args": cloud_guest_args, "cloud_images": cloud_images, "cloud_overlays": cloud_overlays,
-                "cloud_boot_files": cloud_boot_files, "cloud_pending": cloud_pending, "cloud_preview": cloud_preview,
-                "cloud_pending_outcomes": cloud_pending_outcomes}
+        return {
+            "cloud_guest_args": cloud_guest_args,
+            "cloud_images": cloud_images,
+            "cloud_overlays": cloud_overlays,
+            "cloud_boot_files": cloud_boot_files,
+            "cloud_pending": cloud_pending,
+            "cloud_preview": cloud_preview,
+            "cloud_pending_outcomes": cloud_pending_outcomes,
+        }

@@ -64,8 +64,9 @@ MODULE_OPTIONS = frozenset(guest_argument_spec())
 MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args", "pxe", "boot_dir")
 
 
-def guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None,
-               method: Optional[str] = None, redact: bool = False) -> Dict[str, Any]:
+def guest_args(
+    entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None, method: Optional[str] = None, redact: bool = False
+) -> Dict[str, Any]:
     # Messages name keys and types only: an entry's values may be secrets (kickstart_content, passwords).
     if not isinstance(entry, Mapping):
         raise AnsibleFilterError("each guest must be a dictionary with a name, got %s" % type(entry).__name__)
@@ -87,8 +88,7 @@ def guest_args(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] =
         if install:
             merged["install"] = install
     elif media:
-        raise AnsibleFilterError("guest %s: give either install or the shorthand %s, not both"
-                                 % (name, ", ".join(sorted(media))))
+        raise AnsibleFilterError("guest %s: give either install or the shorthand %s, not both" % (name, ", ".join(sorted(media))))
     return _redacted(merged) if redact else merged
 
 

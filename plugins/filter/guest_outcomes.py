@@ -77,14 +77,16 @@ def guest_outcomes(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str,
     for started, result in zip(results, _final_results(results, jobs)):
         name = _name_of(started.get("item")) or "?"
         outcome = outcome_of(result)
-        outcomes.append({
-            "name": name,
-            "outcome": outcome,
-            "commands": [step.get("command") for step in result.get("plan") or []],
-            "preview": guest_preview(result, name, outcome),
-            "line": _line(name, outcome, result),
-            "addresses": addresses_of(result),
-        })
+        outcomes.append(
+            {
+                "name": name,
+                "outcome": outcome,
+                "commands": [step.get("command") for step in result.get("plan") or []],
+                "preview": guest_preview(result, name, outcome),
+                "line": _line(name, outcome, result),
+                "addresses": addresses_of(result),
+            }
+        )
     return outcomes
 
 

@@ -63,8 +63,15 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes i
 
 MIB = 1024 * 1024
 # What the first line says a run does, by the outcome guest_outcomes names.
-DOES = {"installed": "install", "updated": "update in place", "started": "start", "removed": "remove",
-        "changed": "change", "unchanged": "nothing to do", "failed": "failed"}
+DOES = {
+    "installed": "install",
+    "updated": "update in place",
+    "started": "start",
+    "removed": "remove",
+    "changed": "change",
+    "unchanged": "nothing to do",
+    "failed": "failed",
+}
 LABEL_WIDTH = 8
 
 
@@ -120,8 +127,10 @@ def _state_row(domain: Mapping[str, Any], verbs: List[str]) -> Optional[str]:
 
 
 def _command_rows(plan: List[Mapping[str, Any]]) -> List[str]:
-    return ["  ! %s  [destructive]" % step.get("command") if step.get("destructive") else "  $ %s" % step.get("command")
-            for step in plan]
+    return [
+        "  ! %s  [destructive]" % step.get("command") if step.get("destructive") else "  $ %s" % step.get("command")
+        for step in plan
+    ]
 
 
 def outcome_of(result: Mapping[str, Any]) -> str:
@@ -131,8 +140,7 @@ def outcome_of(result: Mapping[str, Any]) -> str:
     if not result.get("changed"):
         return "unchanged"
     verbs = [step.get("action") for step in result.get("plan") or []]
-    for verb, outcome in (("install", "installed"), ("undefine", "removed"), ("define", "updated"),
-                          ("start", "started")):
+    for verb, outcome in (("install", "installed"), ("undefine", "removed"), ("define", "updated"), ("start", "started")):
         if verb in verbs:
             return outcome
     return "changed"
@@ -150,10 +158,12 @@ def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome
     verbs = [str(step.get("action")) for step in plan]
     lines = ["%s: %s" % (name, DOES.get(outcome, outcome))]
     if domain.get("state") != "absent":
-        created = [str(step.get("name")) for step in plan if step.get("action") == "create"
-                   and step.get("kind") == "volume"]
-        rows = [_guest_row(domain)] + _disk_rows(domain, created) + [
-            _media_row(result.get("media")), _network_row(domain), _state_row(domain, verbs)]
+        created = [str(step.get("name")) for step in plan if step.get("action") == "create" and step.get("kind") == "volume"]
+        rows = (
+            [_guest_row(domain)]
+            + _disk_rows(domain, created)
+            + [_media_row(result.get("media")), _network_row(domain), _state_row(domain, verbs)]
+        )
         lines += [row for row in rows if row]
     lines += _command_rows(plan)
     if result.get("reboot_required"):

@@ -175,13 +175,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _browse(self) -> list[ServiceRecord]:
         # Imported here: zeroconf is loaded only when a browse happens (not for a cached inventory).
         from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.browse import BrowseError, browse
+
         # Plain str: zeroconf (compiled with Cython) refuses str subclasses such as Ansible's tagged values.
         try:
-            records, warnings = browse(str(self.get_option("service_type")), float(self.get_option("browse_time")),
-                                       float(self.get_option("quiet_time")),
-                                       [str(name) for name in self.get_option("interfaces")],
-                                       str(self.get_option("ip_version")),
-                                       int(float(self.get_option("resolve_time")) * 1000))
+            records, warnings = browse(
+                str(self.get_option("service_type")),
+                float(self.get_option("browse_time")),
+                float(self.get_option("quiet_time")),
+                [str(name) for name in self.get_option("interfaces")],
+                str(self.get_option("ip_version")),
+                int(float(self.get_option("resolve_time")) * 1000),
+            )
         except (BrowseError, OSError, RuntimeError, ValueError) as error:
             raise AnsibleParserError("mdns inventory: %s" % error)
         for warning in warnings:
@@ -202,11 +206,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._add_host(record.name, variables, group)
             added += 1
         if not records:
-            display.warning("mdns inventory: no %s service answered within %s s" % (
-                self.get_option("service_type"), self.get_option("browse_time")))
+            display.warning(
+                "mdns inventory: no %s service answered within %s s"
+                % (self.get_option("service_type"), self.get_option("browse_time"))
+            )
         elif not added:
-            display.warning("mdns inventory: %d services answered, none is in the inventory "
-                            "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version")))
+            display.warning(
+                "mdns inventory: %d services answered, none is in the inventory "
+                "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version"))
+            )
 
     def _host_vars(self, record: ServiceRecord) -> dict[str, Any] | None:
         address = choose_address(record, self.get_option("ip_version"))
@@ -214,8 +222,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             display.warning("mdns inventory: %s has no %s address: skipped" % (record.name, self.get_option("ip_version")))
             return None
         try:
-            return host_vars(record, address, self.get_option("txt_prefix"), self.get_option("libvirt_transports"),
-                             self.get_option("libvirt_user"))
+            return host_vars(
+                record,
+                address,
+                self.get_option("txt_prefix"),
+                self.get_option("libvirt_transports"),
+                self.get_option("libvirt_user"),
+            )
         except RecordError as error:
             display.warning("mdns inventory: %s: %s: skipped" % (record.name, error))
             return None

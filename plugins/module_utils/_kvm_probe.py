@@ -32,7 +32,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 _BOOT_CODE = bytes.fromhex(
     "fa31c08ed88ed0bc007cbaf803b052ee0f0116687c0f20c06683c8010f22c0ea247c080066b810008ed88ed08ec0bc00"
     "7000009c6a08683c7c0000cf0f011d487c0000ccf48d760000000000000066900000000000000000ffff0000009acf00"
-    "ffff00000092cf001700507c")
+    "ffff00000092cf001700507c"
+)
 
 PROBE_PREFIX = "remotevirt-probe-"
 
@@ -64,12 +65,13 @@ class Verdict(Record):
 
 def probe_xml(name: str, image: str, arch: str) -> str:
     """The probe guest: 16 MiB, one vCPU, no network, no display, gone on reboot, crash or power-off."""
-    return ("<domain type='kvm'><name>%s</name><memory unit='KiB'>16384</memory><vcpu>1</vcpu>"
-            "<os><type arch='%s'>hvm</type><boot dev='hd'/></os>"
-            "<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>"
-            "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
-            "<target dev='hda' bus='ide'/></disk><memballoon model='none'/></devices></domain>"
-            % (name, arch, image))
+    return (
+        "<domain type='kvm'><name>%s</name><memory unit='KiB'>16384</memory><vcpu>1</vcpu>"
+        "<os><type arch='%s'>hvm</type><boot dev='hd'/></os>"
+        "<on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>"
+        "<devices><disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/>"
+        "<target dev='hda' bus='ide'/></disk><memballoon model='none'/></devices></domain>" % (name, arch, image)
+    )
 
 
 def watch(client: Client, name: str, timeout: float = TIMEOUT_SECONDS, poll: float = POLL_SECONDS) -> Verdict:

@@ -18,19 +18,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
-    DEFAULT_MEMORY,
-    GuestRequest,
-    refusals_of,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest, refusals_of
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import (
-    Client,
-    LibvirtError,
-    version_text,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
@@ -58,9 +50,16 @@ def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
 
 
 class Preflight:
-    def __init__(self, client: Client, validate_certs: bool = True, update_existing: bool = False,
-                 update_hint: str = DEFAULT_UPDATE_HINT, check_memory: bool = True, probe_kvm: bool = True,
-                 check_memory_hint: str = DEFAULT_CHECK_MEMORY_HINT) -> None:
+    def __init__(
+        self,
+        client: Client,
+        validate_certs: bool = True,
+        update_existing: bool = False,
+        update_hint: str = DEFAULT_UPDATE_HINT,
+        check_memory: bool = True,
+        probe_kvm: bool = True,
+        check_memory_hint: str = DEFAULT_CHECK_MEMORY_HINT,
+    ) -> None:
         self.client = client
         self.validate_certs = validate_certs
         self.update_existing = update_existing
@@ -91,8 +90,12 @@ class Preflight:
         return self._result()
 
     def _result(self) -> Dict[str, Any]:
-        result = {"ok": not self.problems, "problems": self.problems, "guests": self.guests,
-                  "libvirt_version": self.libvirt_version}
+        result = {
+            "ok": not self.problems,
+            "problems": self.problems,
+            "guests": self.guests,
+            "libvirt_version": self.libvirt_version,
+        }
         if self.warnings:
             result["warnings"] = self.warnings
         return result
@@ -105,8 +108,13 @@ class Preflight:
         try:
             too_old = self.client.version_problem()
         except LibvirtError as error:
-            self.problems.append(problem(None, "libvirt", "cannot reach libvirt at %s: %s; start libvirtd and check "
-                                                          "uri" % (self.client.uri, error.message)))
+            self.problems.append(
+                problem(
+                    None,
+                    "libvirt",
+                    "cannot reach libvirt at %s: %s; start libvirtd and check uri" % (self.client.uri, error.message),
+                )
+            )
             return False
         if too_old:
             self.problems.append(problem(None, "libvirt", too_old + "; upgrade it"))
@@ -123,17 +131,27 @@ class Preflight:
                 places.setdefault(name, []).append(index)
         for name, indexes in places.items():
             if len(indexes) > 1:
-                self.problems.append(problem(name, "duplicate", "guest %s is given %d times (%s); each guest needs a "
-                                                                "name of its own on a host"
-                                             % (name, len(indexes), ", ".join("guests[%d]" % i for i in indexes))))
+                self.problems.append(
+                    problem(
+                        name,
+                        "duplicate",
+                        "guest %s is given %d times (%s); each guest needs a "
+                        "name of its own on a host" % (name, len(indexes), ", ".join("guests[%d]" % i for i in indexes)),
+                    )
+                )
 
     def _checked_options(self, index: int, guest: Any) -> Optional[Dict[str, Any]]:
         """The guest's options as virt_guest_install's argument spec reads them (defaults filled in,
         types converted), or None with each of its problems listed."""
         name = guest_label(index, guest)
         if not isinstance(guest, Mapping):
-            self.problems.append(problem(name, "options", "guests[%d] must be a dictionary of virt_guest_install "
-                                                          "options, not %s" % (index, type(guest).__name__)))
+            self.problems.append(
+                problem(
+                    name,
+                    "options",
+                    "guests[%d] must be a dictionary of virt_guest_install options, not %s" % (index, type(guest).__name__),
+                )
+            )
             return None
         spec = guest_argument_spec()
         unknown = list(unknown_keys(spec, guest, name if name != "guests[%d]" % index else str(index)))
@@ -150,8 +168,11 @@ class Preflight:
                 messages.append("options cannot be read: %s" % error)
             else:
                 # Unknown keys are named above, with their path and a suggestion.
-                messages += [getattr(error, "msg", None) or str(error) for error in validated.errors
-                             if not isinstance(error, UnsupportedError)]
+                messages += [
+                    getattr(error, "msg", None) or str(error)
+                    for error in validated.errors
+                    if not isinstance(error, UnsupportedError)
+                ]
         for message in messages:
             self.problems.append(problem(name, "options", message))
         if messages or validated is None:
@@ -195,11 +216,16 @@ class Preflight:
             # The name may belong to another guest than the one meant: never change it unasked.
             payload = redefines[0].payload
             changes = definition_changes(payload.previous, payload.domain) if payload.previous is not None else []
-            self.problems.append(problem(request.name, "name", "guest %s exists with a different definition (%s); "
-                                                               "set %s to update it in place, reinstall: true to "
-                                                               "install it again, or rename the new guest"
-                                         % (request.name, "; ".join(changes) or "the run would redefine it",
-                                            self.update_hint)))
+            self.problems.append(
+                problem(
+                    request.name,
+                    "name",
+                    "guest %s exists with a different definition (%s); "
+                    "set %s to update it in place, reinstall: true to "
+                    "install it again, or rename the new guest"
+                    % (request.name, "; ".join(changes) or "the run would redefine it", self.update_hint),
+                )
+            )
         return "differs"
 
     def _note_start(self, request: GuestRequest, state: GuestState, plan: Plan) -> None:
@@ -207,8 +233,7 @@ class Preflight:
         self._starting.append((request.name, request.memory or (kept.memory if kept else None) or DEFAULT_MEMORY))
         definition = Domain.from_xml(plan.after) if plan.after else kept
         if definition is not None and definition.type == "kvm":
-            self._under_kvm.append((request.name, request.arch or definition.os.arch or "x86_64",
-                                    request.install.boot_dir))
+            self._under_kvm.append((request.name, request.arch or definition.os.arch or "x86_64", request.install.boot_dir))
 
     def _check_space(self, planned: Sequence[Tuple[Mapping[str, Any], Plan]]) -> None:
         """New volumes of all guests together must fit their pools (each one alone was checked)."""
@@ -227,10 +252,15 @@ class Preflight:
             if available is not None and total > available:
                 guests = ", ".join(sorted({guest for guest, _capacity in entries}))
                 unit = message_unit(max(available, total))
-                self.problems.append(problem(guests, "space", "pool %s has %s free, but the new volumes of %s need %s "
-                                                              "together; give smaller disks, use another pool, or "
-                                                              "free space" % (pool_name, in_unit(available, unit),
-                                                                              guests, in_unit(total, unit))))
+                self.problems.append(
+                    problem(
+                        guests,
+                        "space",
+                        "pool %s has %s free, but the new volumes of %s need %s "
+                        "together; give smaller disks, use another pool, or "
+                        "free space" % (pool_name, in_unit(available, unit), guests, in_unit(total, unit)),
+                    )
+                )
 
     def _check_memory(self) -> None:
         """Guests that this run starts must fit in the host's available memory together."""
@@ -241,14 +271,21 @@ class Preflight:
         if total <= available:
             return
         unit = message_unit(max([total, available] + [memory for _name, memory in self._starting]))
-        needs = ", ".join("%s %s" % (name, in_unit(memory, unit)) if index else
-                          "%s needs %s" % (name, in_unit(memory, unit))
-                          for index, (name, memory) in enumerate(self._starting))
+        needs = ", ".join(
+            "%s %s" % (name, in_unit(memory, unit)) if index else "%s needs %s" % (name, in_unit(memory, unit))
+            for index, (name, memory) in enumerate(self._starting)
+        )
         together = ": %s together" % in_unit(total, unit) if len(self._starting) > 1 else ""
         names = ", ".join(name for name, _memory in self._starting)
-        self.problems.append(problem(names, "memory", "%s%s, the host has %s available; lower memory, install on "
-                                                      "another host, or set %s to skip this check"
-                                     % (needs, together, in_unit(available, unit), self.check_memory_hint)))
+        self.problems.append(
+            problem(
+                names,
+                "memory",
+                "%s%s, the host has %s available; lower memory, install on "
+                "another host, or set %s to skip this check"
+                % (needs, together, in_unit(available, unit), self.check_memory_hint),
+            )
+        )
 
     def _check_kvm(self) -> None:
         """Guests that start under KVM need a KVM that runs guests: a probe guest finds out."""
@@ -266,11 +303,17 @@ class Preflight:
             self.warnings.append("the KVM probe could not run (%s); KVM was not checked" % error)
             return
         if verdict.works is False:
-            self.problems.append(problem(names, "domain_type", "KVM on this host cannot run guests (a probe guest "
-                                                               "stopped: %s); set domain_type: qemu" % verdict.detail))
+            self.problems.append(
+                problem(
+                    names,
+                    "domain_type",
+                    "KVM on this host cannot run guests (a probe guest stopped: %s); set domain_type: qemu" % verdict.detail,
+                )
+            )
         elif verdict.works is None:
-            self.warnings.append("a KVM probe guest was still %s after its time; whether KVM runs guests on this "
-                                 "host is unknown" % verdict.detail)
+            self.warnings.append(
+                "a KVM probe guest was still %s after its time; whether KVM runs guests on this host is unknown" % verdict.detail
+            )
 
 
 def probe_possible(uri: str) -> bool:
@@ -335,13 +378,19 @@ def definition_changes(previous: Domain, wanted: Domain) -> List[str]:
     if previous.disks != wanted.disks:
         changes.append("disks: %s -> %s" % (_disks_text(previous), _disks_text(wanted)))
     if previous.interfaces != wanted.interfaces:
-        changes.append("networks: %s -> %s" % (_networks_text(previous, wanted.interfaces),
-                                               _networks_text(wanted, previous.interfaces)))
+        changes.append(
+            "networks: %s -> %s" % (_networks_text(previous, wanted.interfaces), _networks_text(wanted, previous.interfaces))
+        )
     if previous.graphics != wanted.graphics:
         changes.append("graphics: %s -> %s" % (_graphics_text(previous), _graphics_text(wanted)))
     if previous.serial_log != wanted.serial_log:
-        changes.append("serial_log: %s -> %s" % (previous.serial_log.path if previous.serial_log else "none",
-                                                 wanted.serial_log.path if wanted.serial_log else "none"))
+        changes.append(
+            "serial_log: %s -> %s"
+            % (
+                previous.serial_log.path if previous.serial_log else "none",
+                wanted.serial_log.path if wanted.serial_log else "none",
+            )
+        )
     return changes
 
 
@@ -370,9 +419,19 @@ def _graphics_text(domain: Domain) -> str:
     if domain.graphics is None:
         return "default"
     # A password is never shown, only that one is set.
-    return ", ".join("%s on %s%s%s" % (display.type, display.listen, ":%d" % display.port if display.port else "",
-                                       " with a password" if display.password else "")
-                     for display in domain.graphics) or "none"
+    return (
+        ", ".join(
+            "%s on %s%s%s"
+            % (
+                display.type,
+                display.listen,
+                ":%d" % display.port if display.port else "",
+                " with a password" if display.password else "",
+            )
+            for display in domain.graphics
+        )
+        or "none"
+    )
 
 
 # -- options -------------------------------------------------------------------------------------
@@ -415,20 +474,24 @@ def guest_label(index: int, guest: Any) -> str:
 
 def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
     """One line per problem: ``web01 [space]: pool rvtb has ...`` (``host`` for the host's own)."""
-    return "\n".join("%s [%s]: %s" % (entry.get("guest") or "host", entry.get("check"), entry.get("message"))
-                     for entry in problems)
+    return "\n".join(
+        "%s [%s]: %s" % (entry.get("guest") or "host", entry.get("check"), entry.get("message")) for entry in problems
+    )
 
 
 def run(params: Mapping[str, Any]) -> Dict[str, Any]:
     client = Client(params["uri"])
     guests = params.get("guests")
     try:
-        preflight = Preflight(client, validate_certs=params.get("validate_certs", True),
-                              update_existing=params.get("update_existing", False),
-                              update_hint=params.get("update_hint") or DEFAULT_UPDATE_HINT,
-                              check_memory=params.get("check_memory", True),
-                              probe_kvm=params.get("probe_kvm", True),
-                              check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT)
+        preflight = Preflight(
+            client,
+            validate_certs=params.get("validate_certs", True),
+            update_existing=params.get("update_existing", False),
+            update_hint=params.get("update_hint") or DEFAULT_UPDATE_HINT,
+            check_memory=params.get("check_memory", True),
+            probe_kvm=params.get("probe_kvm", True),
+            check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
+        )
         return preflight.run(guests if isinstance(guests, list) else [])
     finally:
         client.close()

@@ -12,15 +12,31 @@ POOL = "default-pool"
 
 def install(**overrides):
     """``install`` as AnsibleModule hands it over: every suboption, defaults filled in."""
-    base = dict(method="import", cdrom=None, location=None, kickstart=None, kickstart_content=None, extra_args=None,
-                boot_dir="/var/lib/libvirt/boot")
+    base = dict(
+        method="import",
+        cdrom=None,
+        location=None,
+        kickstart=None,
+        kickstart_content=None,
+        extra_args=None,
+        boot_dir="/var/lib/libvirt/boot",
+    )
     base.update(overrides)
     return base
 
 
 def disk(**overrides):
-    base = dict(pool=POOL, volume=None, size=None, format=None, preallocation=None, path=None, bus="virtio",
-                target=None, allow_in_use=False)
+    base = dict(
+        pool=POOL,
+        volume=None,
+        size=None,
+        format=None,
+        preallocation=None,
+        path=None,
+        bus="virtio",
+        target=None,
+        allow_in_use=False,
+    )
     base.update(overrides)
     return base
 
@@ -33,11 +49,32 @@ def network(**overrides):
 
 def params(**overrides):
     """Every key of virt_guest_install's argument_spec, as AnsibleModule passes them."""
-    base = dict(uri="test:///default", log_facility="user", name=None, state="present", domain_type="test",
-                memory=None, vcpus=None, cpu=None, machine=None, arch=None, firmware=None, secure_boot=False,
-                install=install(), disks=None, networks=None, graphics=None, serial_log=None, autostart=None,
-                wait=False, wait_timeout=3600, reinstall=False, remove_storage=False, keep_serial_log=False,
-                validate_certs=True)
+    base = dict(
+        uri="test:///default",
+        log_facility="user",
+        name=None,
+        state="present",
+        domain_type="test",
+        memory=None,
+        vcpus=None,
+        cpu=None,
+        machine=None,
+        arch=None,
+        firmware=None,
+        secure_boot=False,
+        install=install(),
+        disks=None,
+        networks=None,
+        graphics=None,
+        serial_log=None,
+        autostart=None,
+        wait=False,
+        wait_timeout=3600,
+        reinstall=False,
+        remove_storage=False,
+        keep_serial_log=False,
+        validate_certs=True,
+    )
     base.update(overrides)
     return base
 
@@ -51,11 +88,31 @@ def guest(name, **overrides):
 
 
 def volume_params(**overrides):
-    base = dict(uri="test:///default", log_facility="user", pool="default-pool", name=None, state="present",
-                capacity=None, format=None, preallocation=None, allocation=None, overcommit=False, clone_from=None,
-                backing_volume=None, source_url=None, compression="auto", checksum=None, checksum_of="download",
-                validate_certs=True, allow_shrink=False,
-                delete_in_use=False, replace_content=False, mode=None, owner=None, group=None)
+    base = dict(
+        uri="test:///default",
+        log_facility="user",
+        pool="default-pool",
+        name=None,
+        state="present",
+        capacity=None,
+        format=None,
+        preallocation=None,
+        allocation=None,
+        overcommit=False,
+        clone_from=None,
+        backing_volume=None,
+        source_url=None,
+        compression="auto",
+        checksum=None,
+        checksum_of="download",
+        validate_certs=True,
+        allow_shrink=False,
+        delete_in_use=False,
+        replace_content=False,
+        mode=None,
+        owner=None,
+        group=None,
+    )
     base.update(overrides)
     return base
 

@@ -16,9 +16,16 @@ class Route:
     closes); ``send`` how many bytes of ``body`` are actually sent before the connection closes.
     """
 
-    def __init__(self, body: bytes = b"", status: int = 200, content_type: str = "application/octet-stream",
-                 length: Optional[int] = -1, send: Optional[int] = None, credentials: Optional[Tuple[str, str]] = None,
-                 location: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        body: bytes = b"",
+        status: int = 200,
+        content_type: str = "application/octet-stream",
+        length: Optional[int] = -1,
+        send: Optional[int] = None,
+        credentials: Optional[Tuple[str, str]] = None,
+        location: Optional[str] = None,
+    ) -> None:
         self.body = body
         self.status = status
         self.content_type = content_type
@@ -66,7 +73,7 @@ class ScriptedServer:
                     self.send_header("Content-Length", str(route.length))
                 self.end_headers()
                 if with_body:
-                    self.wfile.write(route.body[:route.send])
+                    self.wfile.write(route.body[: route.send])
                 self.close_connection = True
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

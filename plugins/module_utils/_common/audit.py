@@ -33,8 +33,7 @@ JOURNAL_SOCKET = "/run/systemd/journal/socket"
 NO_SINK_WARNING = (
     "the remotevirt host log is not written on this host: there is neither journald (with its Python binding, "
     "python3-systemd) nor a syslog socket at %s, so the actions of this task are recorded nowhere on the host; "
-    "run a syslog daemon (rsyslog, syslog-ng or busybox syslogd) or journald there (see the README's Host log)"
-    % SYSLOG_SOCKET
+    "run a syslog daemon (rsyslog, syslog-ng or busybox syslogd) or journald there (see the README's Host log)" % SYSLOG_SOCKET
 )
 WRITE_FAILED_WARNING = "the remotevirt host log could not be written on this host (%s); the task went on without it"
 
@@ -72,24 +71,35 @@ class AuditLog:
         self._write(syslog.LOG_DEBUG, message)
 
     def started(self, action: Any) -> None:
-        self._write(syslog.LOG_DEBUG, "start %s %s %s: %s" % (action.verb, action.kind, action.name, action.command_line),
-                    action=action)
+        self._write(
+            syslog.LOG_DEBUG, "start %s %s %s: %s" % (action.verb, action.kind, action.name, action.command_line), action=action
+        )
 
     def succeeded(self, action: Any) -> None:
-        self._write(syslog.LOG_INFO, "%s %s %s rc=0: %s" % (action.verb, action.kind, action.name, action.command_line),
-                    action=action, rc=0)
+        self._write(
+            syslog.LOG_INFO,
+            "%s %s %s rc=0: %s" % (action.verb, action.kind, action.name, action.command_line),
+            action=action,
+            rc=0,
+        )
 
     def failed(self, action: Any, error: BaseException) -> None:
-        self._write(syslog.LOG_ERR, "%s %s %s rc=1: %s: %s" % (action.verb, action.kind, action.name,
-                                                               action.command_line, error), action=action, rc=1)
+        self._write(
+            syslog.LOG_ERR,
+            "%s %s %s rc=1: %s: %s" % (action.verb, action.kind, action.name, action.command_line, error),
+            action=action,
+            rc=1,
+        )
 
     def rolled_back(self, action: Any, error: Optional[BaseException]) -> None:
         if error is None:
-            self._write(syslog.LOG_WARNING, "rollback %s %s %s rc=0" % (action.verb, action.kind, action.name),
-                        action=action, rc=0)
+            self._write(
+                syslog.LOG_WARNING, "rollback %s %s %s rc=0" % (action.verb, action.kind, action.name), action=action, rc=0
+            )
         else:
-            self._write(syslog.LOG_ERR, "rollback %s %s %s rc=1: %s" % (action.verb, action.kind, action.name, error),
-                        action=action, rc=1)
+            self._write(
+                syslog.LOG_ERR, "rollback %s %s %s rc=1: %s" % (action.verb, action.kind, action.name, error), action=action, rc=1
+            )
 
     def _write(self, priority: int, message: str, action: Any = None, rc: Optional[int] = None) -> None:
         """Best effort: a host log that cannot be written never changes what a run does (no skipped
@@ -108,8 +118,7 @@ class AuditLog:
             _warn(NO_SINK_WARNING)
             return
         if journal is not None:
-            fields = {"SYSLOG_IDENTIFIER": self.identifier, "SYSLOG_FACILITY": str(self.facility >> 3),
-                      "PRIORITY": str(priority)}
+            fields = {"SYSLOG_IDENTIFIER": self.identifier, "SYSLOG_FACILITY": str(self.facility >> 3), "PRIORITY": str(priority)}
             if action is not None:
                 fields.update(REMOTEVIRT_ACTION=action.verb, REMOTEVIRT_KIND=action.kind, REMOTEVIRT_NAME=action.name)
             if rc is not None:

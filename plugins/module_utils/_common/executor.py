@@ -29,8 +29,15 @@ class ExecutionError(RemotevirtError):
     the durable action after which nothing was rolled back.
     """
 
-    def __init__(self, action: Action, error: BaseException, rolled_back: List[str], rollback_errors: List[str],
-                 left_changes: bool = False, kept: Optional[Action] = None) -> None:
+    def __init__(
+        self,
+        action: Action,
+        error: BaseException,
+        rolled_back: List[str],
+        rollback_errors: List[str],
+        left_changes: bool = False,
+        kept: Optional[Action] = None,
+    ) -> None:
         self.action = action
         self.left_changes = left_changes
         self.error = error
@@ -43,8 +50,10 @@ class ExecutionError(RemotevirtError):
         if rollback_errors:
             message += " (rollback failed: %s)" % "; ".join(rollback_errors)
         if kept is not None:
-            message += (" (nothing was rolled back: %s %s %s had succeeded, so what the run made is kept; fix the "
-                        "cause and re-run the task to resume)" % (kept.verb, kept.kind, kept.name))
+            message += (
+                " (nothing was rolled back: %s %s %s had succeeded, so what the run made is kept; fix the "
+                "cause and re-run the task to resume)" % (kept.verb, kept.kind, kept.name)
+            )
         super().__init__(message)
 
 
@@ -96,8 +105,9 @@ class Executor:
             return "%s needs a %s, not a %s" % (action.verb, verb.payload.__name__, type(action.payload).__name__)
         return None
 
-    def _failure(self, action: Action, error: BaseException, undo_stack: List[Tuple[Action, Undo]],
-                 irreversible: List[Action]) -> ExecutionError:
+    def _failure(
+        self, action: Action, error: BaseException, undo_stack: List[Tuple[Action, Undo]], irreversible: List[Action]
+    ) -> ExecutionError:
         undone = {entry[0].name for entry in undo_stack}
         rolled_back, errors = self._rollback(undo_stack)
         # Changing an object that rollback then deletes (an upload into a new volume) leaves nothing.

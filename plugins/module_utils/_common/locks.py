@@ -67,8 +67,9 @@ def _acquire(path: str, key: str, deadline: float) -> int:
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
             if time.monotonic() >= deadline:
-                raise LockError("another run is still changing %s on this host; try again when it has finished"
-                                % key.split(" ", 1)[-1])
+                raise LockError(
+                    "another run is still changing %s on this host; try again when it has finished" % key.split(" ", 1)[-1]
+                )
             time.sleep(POLL_SECONDS)
     except BaseException:
         os.close(fd)

@@ -110,7 +110,9 @@ def unexpected_failure(error: BaseException) -> str:
     """One line for an error no code path expected (a bug): its type and text, URL credentials masked."""
     text = " ".join(str(error).split())
     return "unexpected %s: %s (please report this as a bug of remotevirt.install)" % (
-        type(error).__name__, redact_text(text) or "no message")
+        type(error).__name__,
+        redact_text(text) or "no message",
+    )
 
 
 def failure_of(error: RemotevirtError) -> Dict[str, Any]:

@@ -26,8 +26,7 @@ def name_problem(name: object, what: str) -> str:
     if ".." in name:
         return "%s name %r must not contain '..'" % (what, name)
     if not _NAME_RE.fullmatch(name):
-        return ("%s name %r may only contain letters, digits and . _ + - : @ and must not start with "
-                "'.' or '-'" % (what, name))
+        return "%s name %r may only contain letters, digits and . _ + - : @ and must not start with '.' or '-'" % (what, name)
     return ""
 
 

@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Optional, Tuple
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import dataclass_transform
 else:
+
     def dataclass_transform(**_options: Any) -> Callable[[type], type]:
         return lambda cls: cls
+
 
 RecordT = TypeVar("RecordT", bound="Record")
 
@@ -44,8 +46,9 @@ class _FieldOptions:
         self.in_repr = in_repr
 
 
-def Field(default: Any = _REQUIRED, factory: Optional[Callable[[], Any]] = None,
-          compare: bool = True, in_repr: bool = True) -> Any:
+def Field(
+    default: Any = _REQUIRED, factory: Optional[Callable[[], Any]] = None, compare: bool = True, in_repr: bool = True
+) -> Any:
     """A field's default when a plain ``name: type = default`` is not enough: a ``factory``
     for mutable defaults, or the field left out of equality (``compare``) or repr (``in_repr``).
 

@@ -37,8 +37,13 @@ def reported_errors() -> Tuple[Type[BaseException], ...]:
     return PlanError, LibvirtError, DownloadError, LockError, OSError
 
 
-def apply_plan(client: Client, plan: Plan, params: Mapping[str, Any], verbs: Mapping[str, Verb],
-               make_handlers: Callable[[Any], Mapping[str, Any]]) -> None:
+def apply_plan(
+    client: Client,
+    plan: Plan,
+    params: Mapping[str, Any],
+    verbs: Mapping[str, Verb],
+    make_handlers: Callable[[Any], Mapping[str, Any]],
+) -> None:
     """Carry out ``plan`` with the handlers ``make_handlers(audit)`` gives for ``verbs``, each action
     logged on the host; a failed action raises RunError that says whether the host was left changed."""
     # Imported here: only runs that change something use them (import cost on every task).
@@ -62,11 +67,9 @@ def open_pool(client: Client, name: str) -> Any:
     """The active, freshly refreshed pool ``name``; refuses unknown and inactive pools."""
     pool = client.find_pool(name)
     if pool is None:
-        raise PlanError("storage pool %r does not exist on %s; define it first (virsh pool-define-as)"
-                        % (name, client.uri))
+        raise PlanError("storage pool %r does not exist on %s; define it first (virsh pool-define-as)" % (name, client.uri))
     if not client.pool_is_active(pool):
-        raise PlanError("storage pool %r on %s is not active; start it first: virsh pool-start %s"
-                        % (name, client.uri, name))
+        raise PlanError("storage pool %r on %s is not active; start it first: virsh pool-start %s" % (name, client.uri, name))
     try:
         client.refresh_pool(pool)  # see files that tools other than libvirt put in the pool
     except LibvirtError as error:

@@ -80,11 +80,11 @@ _DISPLAY_UNITS = (("E", 6), ("P", 5), ("T", 4), ("G", 3), ("M", 2), ("K", 1))
 def format_size(size: int) -> str:
     """``size`` for messages: exact where a unit divides it (``20G``, ``1536M``), else to one decimal."""
     for unit, power in _DISPLAY_UNITS:
-        scale = 1024 ** power
+        scale = 1024**power
         if size >= scale and size % scale == 0:
             return "%d%s" % (size // scale, unit)
     for unit, power in _DISPLAY_UNITS:
-        scale = 1024 ** power
+        scale = 1024**power
         if size >= scale:
             return "%.1f%s" % (size / scale, unit)
     return "%dB" % size

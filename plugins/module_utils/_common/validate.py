@@ -31,7 +31,7 @@ FREE_TEXT_PREFIXES = ("cloud_init.",)
 _ASCII_NUMBER_RE = re.compile(r"[0-9]+")
 _OCTAL_MODE_RE = re.compile(r"[0-7]{1,12}")
 MAX_MODE = 0o777  # setuid, setgid and sticky bits have no business on a disk image
-MAX_ID = 2 ** 32 - 2  # (uid_t) -1 means "leave unchanged" to chown
+MAX_ID = 2**32 - 2  # (uid_t) -1 means "leave unchanged" to chown
 # POSIX portable user and group names (useradd's default rule, with a trailing $ for machine accounts).
 _ACCOUNT_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
 
@@ -53,8 +53,10 @@ _QEMU_PATHS = ("/system", "/session", "/embed")
 URI_EXAMPLES = "qemu:///system, qemu+ssh://user@host/system or qemu+tls://host:16514/system"
 
 # scheme://[userinfo@]host[:port]... ; the host is what follows the user information.
-_URL_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?(?P<host>\[[^\]/?#]*\]|[^:/?#]*)"
-                     r"(?::(?P<port>[^/?#]*))?(?P<rest>[/?#].*)?")
+_URL_RE = re.compile(
+    r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?(?P<host>\[[^\]/?#]*\]|[^:/?#]*)"
+    r"(?::(?P<port>[^/?#]*))?(?P<rest>[/?#].*)?"
+)
 _WHITESPACE_RE = re.compile(r"\s")
 
 
@@ -131,7 +133,8 @@ def _suboption_problems(spec: Mapping[str, Any], value: Any, what: str) -> Itera
 
 def _kind(value: Any) -> str:
     return {list: "a list", tuple: "a list", bool: "a boolean", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 # -- numbers -----------------------------------------------------------------------------------
@@ -168,9 +171,10 @@ def octal_mode(value: Any) -> str:
     else:
         raise PlanError("mode must be octal, like 0640, not %r" % value)
     if not 0 <= number <= MAX_MODE:
-        raise PlanError("mode %s is not a permission mode between 0000 and 0777 (setuid, setgid and sticky bits "
-                        "are refused on volumes); quote it in YAML, like '0640'"
-                        % ("%o" % number if number >= 0 else number))
+        raise PlanError(
+            "mode %s is not a permission mode between 0000 and 0777 (setuid, setgid and sticky bits "
+            "are refused on volumes); quote it in YAML, like '0640'" % ("%o" % number if number >= 0 else number)
+        )
     return "%04o" % number
 
 
@@ -179,8 +183,7 @@ def account_problem(value: str, what: str) -> str:
     if is_ascii_number(value):
         return "" if int(value) <= MAX_ID else "%s id %s is larger than %d" % (what, value, MAX_ID)
     if not _ACCOUNT_NAME_RE.fullmatch(value) or len(value) > 256:
-        return ("%s %r is neither a numeric id (digits 0-9) nor a %s name (letters, digits, _ . -)"
-                % (what, value, what))
+        return "%s %r is neither a numeric id (digits 0-9) nor a %s name (letters, digits, _ . -)" % (what, value, what)
     return ""
 
 
@@ -225,7 +228,7 @@ def with_lower_scheme(url: str) -> str:
     """``url`` with its scheme in lower case: ``HTTP://x`` and ``http://x`` are one URL, and the
     code after parsing (and the installer) only needs to know one spelling."""
     scheme = scheme_of(url)
-    return scheme + url[len(scheme):] if scheme else url
+    return scheme + url[len(scheme) :] if scheme else url
 
 
 def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
@@ -241,7 +244,7 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
         return "%s must be an %s URL, not %r" % (what, either(schemes), shown)
     match = _URL_RE.fullmatch(url)
     if scheme == "file":
-        path = url[len("file://"):] if match else ""
+        path = url[len("file://") :] if match else ""
         if not path.startswith("/") or ".." in path.split("/"):
             return "%s must be file:///<absolute path> without '..' components, not %r" % (what, shown)
         return ""
@@ -253,8 +256,10 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
     if "@" in (match.group("rest") or ""):
         # 'http://user:2024/pw@host/' reads as host 'user', port 2024: a password there is taken for
         # a path, and would be neither masked nor sent as a password.
-        return ("%s has an '@' after its host: percent-encode '/', '?', '#' and '@' in a password (%%2F, %%3F, "
-                "%%23, %%40), or use url_username and url_password: %r" % (what, shown))
+        return (
+            "%s has an '@' after its host: percent-encode '/', '?', '#' and '@' in a password (%%2F, %%3F, "
+            "%%23, %%40), or use url_username and url_password: %r" % (what, shown)
+        )
     return ""
 
 
@@ -302,12 +307,17 @@ def uri_problem(uri: Any) -> str:
     host, port = parts["host"], parts["port"]
     if transport in _HOST_TRANSPORTS and not host:
         return "uri %r names no host; the %s transport connects to one, like qemu+%s://host/system" % (
-            shown, transport, transport)
+            shown,
+            transport,
+            transport,
+        )
     if port is not None and not (is_ascii_number(port) and 0 < int(port) < 65536):
         return "uri %r has a port that is not a number from 1 to 65535" % shown
     if host and transport in _PORT_TRANSPORTS and port is None:
-        return ("uri %r needs an explicit port for the %s transport, like qemu+tls://%s:16514/system or "
-                "qemu+tcp://%s:16509/system" % (shown, transport or "tls", host, host))
+        return (
+            "uri %r needs an explicit port for the %s transport, like qemu+tls://%s:16514/system or "
+            "qemu+tcp://%s:16509/system" % (shown, transport or "tls", host, host)
+        )
     path = parts["path"] or ""
     if not path:
         return "uri %r has no path; libvirt URIs end in a path such as /system" % shown

@@ -114,15 +114,17 @@ class WaitPayload(GuestTarget):
 
 # An install that started writes the new disks: from then on nothing the plan made is undone.
 VERBS: Dict[str, Verb] = dict(VOLUME_VERBS)
-VERBS.update({
-    FETCH: Verb(FETCH, FetchPayload, UNDONE),
-    SEED: Verb(SEED, SeedPayload, UNDONE),
-    DEFINE: Verb(DEFINE, DefinePayload, UNDONE),
-    INSTALL: Verb(INSTALL, InstallPayload, DURABLE),
-    AUTOSTART: Verb(AUTOSTART, AutostartPayload, KEPT),
-    WAIT: Verb(WAIT, WaitPayload, KEPT),
-    START: Verb(START, GuestTarget, KEPT),
-    DESTROY: Verb(DESTROY, GuestTarget, KEPT),
-    UNDEFINE: Verb(UNDEFINE, GuestTarget, KEPT),
-    REMOVE: Verb(REMOVE, FilePayload, KEPT),
-})
+VERBS.update(
+    {
+        FETCH: Verb(FETCH, FetchPayload, UNDONE),
+        SEED: Verb(SEED, SeedPayload, UNDONE),
+        DEFINE: Verb(DEFINE, DefinePayload, UNDONE),
+        INSTALL: Verb(INSTALL, InstallPayload, DURABLE),
+        AUTOSTART: Verb(AUTOSTART, AutostartPayload, KEPT),
+        WAIT: Verb(WAIT, WaitPayload, KEPT),
+        START: Verb(START, GuestTarget, KEPT),
+        DESTROY: Verb(DESTROY, GuestTarget, KEPT),
+        UNDEFINE: Verb(UNDEFINE, GuestTarget, KEPT),
+        REMOVE: Verb(REMOVE, FilePayload, KEPT),
+    }
+)

@@ -23,8 +23,15 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.record 
 
 # What cloud-init accepts as user-data text (its "user data formats"): cloud-config, a script,
 # an include list, a boothook, a part handler, a jinja template, or a MIME multipart archive.
-USER_DATA_STARTS = ("#cloud-config", "#!", "#include", "#cloud-boothook", "#part-handler", "## template: jinja",
-                    "Content-Type: multipart/")
+USER_DATA_STARTS = (
+    "#cloud-config",
+    "#!",
+    "#include",
+    "#cloud-boothook",
+    "#part-handler",
+    "## template: jinja",
+    "Content-Type: multipart/",
+)
 _MIME_START = re.compile(r"(MIME-Version: *1\.0\s*\n|Content-Type: *multipart/)", re.IGNORECASE)
 NETWORK_VERSIONS = (1, 2)
 
@@ -47,8 +54,11 @@ class CloudInit(Record):
     def fingerprint(self) -> str:
         """sha256 of what the guest is given (before the default instance-id, which derives from it)."""
         digest = hashlib.sha256()
-        for name, text in (("user-data", self.user_data), ("meta-data", self.meta_data_text),
-                           ("network-config", self.network_config)):
+        for name, text in (
+            ("user-data", self.user_data),
+            ("meta-data", self.meta_data_text),
+            ("network-config", self.network_config),
+        ):
             if text is not None:
                 digest.update(b"%s\x00%d\x00" % (name.encode("ascii"), len(text.encode("utf-8"))))
                 digest.update(text.encode("utf-8"))
@@ -87,8 +97,12 @@ def cloud_init_param(entry: Optional[Mapping[str, Any]]) -> Optional[CloudInit]:
     if meta_data is not None and not isinstance(meta_data, Mapping):
         raise PlanError("cloud_init.meta_data must be a dictionary")
     meta = dict(meta_data or {})
-    return CloudInit(user_data=_user_data(user_data), meta_data=meta, meta_data_text=render_yaml(meta),
-                     network_config=_network_config(network_config))
+    return CloudInit(
+        user_data=_user_data(user_data),
+        meta_data=meta,
+        meta_data_text=render_yaml(meta),
+        network_config=_network_config(network_config),
+    )
 
 
 def _user_data(value: Any) -> str:
@@ -100,9 +114,11 @@ def _user_data(value: Any) -> str:
         raise PlanError("cloud_init.user_data must be a dictionary (rendered as #cloud-config) or text")
     if not (value.startswith(USER_DATA_STARTS) or _MIME_START.match(value)):
         # Never quoted back: user-data holds passwords and keys.
-        raise PlanError("cloud_init.user_data text must start with #cloud-config, #!, #include (or another format "
-                        "cloud-init knows: #cloud-boothook, #part-handler, ## template: jinja) or be a MIME "
-                        "multipart archive; give a dictionary to have it written as #cloud-config")
+        raise PlanError(
+            "cloud_init.user_data text must start with #cloud-config, #!, #include (or another format "
+            "cloud-init knows: #cloud-boothook, #part-handler, ## template: jinja) or be a MIME "
+            "multipart archive; give a dictionary to have it written as #cloud-config"
+        )
     return value
 
 
@@ -120,8 +136,7 @@ def _network_config(value: Any) -> Optional[str]:
     else:
         raise PlanError("cloud_init.network_config must be a dictionary or text")
     if version not in NETWORK_VERSIONS and str(version) not in ("1", "2"):
-        raise PlanError("cloud_init.network_config needs version: 1 or version: 2 (cloud-init's network config "
-                        "formats)")
+        raise PlanError("cloud_init.network_config needs version: 1 or version: 2 (cloud-init's network config formats)")
     return text
 
 
@@ -210,8 +225,7 @@ def _scalar(value: Any, what: str, indent: int) -> str:
         if _literal_ok(value):
             return _literal(value, indent)
         return value if _plain_ok(value) else _quoted(value)
-    raise PlanError("%s: values must be text, numbers, booleans, lists or dictionaries, not %s"
-                    % (what, type(value).__name__))
+    raise PlanError("%s: values must be text, numbers, booleans, lists or dictionaries, not %s" % (what, type(value).__name__))
 
 
 def _float(value: float) -> str:

@@ -55,8 +55,14 @@ def final_definition(request: GuestRequest, state: GuestState, disks: Tuple[Disk
         memory=request.memory or DEFAULT_MEMORY,
         vcpus=request.vcpus or 1,
         cpu_mode=request.cpu,
-        os=OsBoot(arch=request.arch or "x86_64", machine=request.machine, firmware=request.firmware or "bios",
-                  secure_boot=request.secure_boot, boot=() if request.boot else ("hd",), kernel=request.boot),
+        os=OsBoot(
+            arch=request.arch or "x86_64",
+            machine=request.machine,
+            firmware=request.firmware or "bios",
+            secure_boot=request.secure_boot,
+            boot=() if request.boot else ("hd",),
+            kernel=request.boot,
+        ),
         disks=disks,
         interfaces=request.networks or (),
         graphics=(Graphics(type="vnc"),) if request.graphics is None else request.graphics,
@@ -90,8 +96,13 @@ def first_boot_definition(request: GuestRequest, final: Domain) -> Domain:
     the guest powers off; its next start boots the stored definition, which never had it.
     """
     bus = cdrom_bus(final.os.machine)
-    seed = Disk(target=next_target(bus, [disk.target for disk in final.disks]), bus=bus, device="cdrom",
-                path=seed_path(request), format="raw")
+    seed = Disk(
+        target=next_target(bus, [disk.target for disk in final.disks]),
+        bus=bus,
+        device="cdrom",
+        path=seed_path(request),
+        format="raw",
+    )
     return final.with_changes(disks=final.disks + (seed,))
 
 
@@ -108,8 +119,15 @@ def install_definition(request: GuestRequest, state: GuestState, final: Domain) 
         if media is None:  # the request refuses this already
             raise PlanError("install.method cdrom needs install.cdrom")
         bus = cdrom_bus(final.os.machine)
-        cdrom = Disk(target=next_target(bus, [disk.target for disk in final.disks]), bus=bus, device="cdrom",
-                     pool=media.pool, volume=media.volume, path=media.path, format=state.media_format)
+        cdrom = Disk(
+            target=next_target(bus, [disk.target for disk in final.disks]),
+            bus=bus,
+            device="cdrom",
+            pool=media.pool,
+            volume=media.volume,
+            path=media.path,
+            format=state.media_format,
+        )
         return install.with_changes(disks=final.disks + (cdrom,), os=final.os.with_changes(boot=("cdrom", "hd")))
     kernel, initrd = boot_files(request)
     direct_kernel = DirectKernel(kernel, initrd, kernel_cmdline(request, state))

@@ -65,9 +65,20 @@ class GuestHandlers:
 
     def as_mapping(self) -> Dict[str, Handler]:
         handlers = VolumeHandlers(self.client, self.validate_certs).as_mapping()
-        handlers.update({FETCH: self.fetch, SEED: self.seed, INSTALL: self.install, DEFINE: self.define,
-                         AUTOSTART: self.autostart, WAIT: self.wait, START: self.start, DESTROY: self.destroy,
-                         UNDEFINE: self.undefine, REMOVE: self.remove})
+        handlers.update(
+            {
+                FETCH: self.fetch,
+                SEED: self.seed,
+                INSTALL: self.install,
+                DEFINE: self.define,
+                AUTOSTART: self.autostart,
+                WAIT: self.wait,
+                START: self.start,
+                DESTROY: self.destroy,
+                UNDEFINE: self.undefine,
+                REMOVE: self.remove,
+            }
+        )
         return handlers
 
     def _domain(self, name: str) -> Any:
@@ -91,8 +102,7 @@ class GuestHandlers:
         private = tempfile.mkdtemp(prefix=".%s." % os.path.basename(target), dir=boot_dir)
         try:
             partial = os.path.join(private, os.path.basename(target))
-            access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username,
-                                        password=payload.password)
+            access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username, password=payload.password)
             _copy_source(source, partial, access)
             if payload.inject_name and payload.kickstart is not None:
                 initrd.append_file(partial, payload.inject_name, self._kickstart(payload.kickstart))
@@ -180,8 +190,10 @@ class GuestHandlers:
                 return None
             now = time.monotonic()
             if now - started >= timeout:
-                raise Unfinished("install of %s still running after %d s; it goes on, and a later run with "
-                                 "state: running starts the installed guest once it has powered off" % (name, timeout))
+                raise Unfinished(
+                    "install of %s still running after %d s; it goes on, and a later run with "
+                    "state: running starts the installed guest once it has powered off" % (name, timeout)
+                )
             if now >= next_report:
                 shown = "%s (%s)" % state if state else "unknown: libvirt not reachable"
                 self.audit.progress("install of %s running for %d s, state %s" % (name, now - started, shown))
@@ -202,8 +214,10 @@ class GuestHandlers:
                 return None
             now = time.monotonic()
             if now - started >= timeout:
-                raise Unfinished("guest %s is running but not reachable after %d s: %s; it goes on running, and a "
-                                 "re-run reports its addresses once it has them" % (name, timeout, "; ".join(missing)))
+                raise Unfinished(
+                    "guest %s is running but not reachable after %d s: %s; it goes on running, and a "
+                    "re-run reports its addresses once it has them" % (name, timeout, "; ".join(missing))
+                )
             if now >= next_report:
                 self.audit.progress("waiting %d s for guest %s: %s" % (now - started, name, "; ".join(missing)))
                 next_report = now + WAIT_PROGRESS_SECONDS
@@ -214,16 +228,18 @@ class GuestHandlers:
         domain = self._domain(name)
         state, reason = self.client.domain_state(domain)
         if state != "running":
-            raise LibvirtError("wait for guest", name, "the guest is %s (reason: %s) instead of running; see its "
-                                                       "serial log %s" % (state, reason, reachable.serial_log))
+            raise LibvirtError(
+                "wait for guest",
+                name,
+                "the guest is %s (reason: %s) instead of running; see its serial log %s" % (state, reason, reachable.serial_log),
+            )
         missing = []
         addresses: List[str] = []
         if reachable.ip:
             addresses = probe.usable_addresses(probe.read_addresses(self.client, domain, reachable.source))
             if not addresses:
                 missing.append("no address from %s" % reachable.source)
-        if reachable.marker is not None and not probe.marker_seen(reachable.serial_log, reachable.log_offset,
-                                                                  reachable.marker):
+        if reachable.marker is not None and not probe.marker_seen(reachable.serial_log, reachable.log_offset, reachable.marker):
             missing.append("marker not in serial log %s yet" % reachable.serial_log)
         if reachable.port is not None and addresses and not probe.port_open(addresses, reachable.port):
             missing.append("port %d closed on %s" % (reachable.port, ", ".join(addresses)))
@@ -277,17 +293,22 @@ class GuestHandlers:
 # None: stuck whatever the reason.
 _STUCK: Dict[str, Optional[Tuple[str, ...]]] = {
     "paused": ("unknown", "ioerror", "watchdog", "crashed", "postcopy failed"),
-    "shut off": ("crashed", "failed"), "crashed": None}
+    "shut off": ("crashed", "failed"),
+    "crashed": None,
+}
 
 
 def _install_ended(name: str, state: str, reason: str) -> bool:
     """True when the install powered the guest off; raises when it cannot finish by itself."""
     stuck_reasons = _STUCK.get(state, ())
     if stuck_reasons is None or reason in stuck_reasons:
-        raise LibvirtError("wait for guest", name, "the install stopped: the guest is %s (reason: %s); see "
-                           "/var/log/libvirt/qemu/%s.log on the host. A guest of domain_type kvm that pauses at once "
-                           "means the host lists KVM but cannot run it: reinstall with domain_type: qemu"
-                           % (state, reason, name))
+        raise LibvirtError(
+            "wait for guest",
+            name,
+            "the install stopped: the guest is %s (reason: %s); see "
+            "/var/log/libvirt/qemu/%s.log on the host. A guest of domain_type kvm that pauses at once "
+            "means the host lists KVM but cannot run it: reinstall with domain_type: qemu" % (state, reason, name),
+        )
     return state == "shut off"
 
 

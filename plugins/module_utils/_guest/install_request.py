@@ -1,8 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""How a guest is installed: the ``install`` option, validated (media, install tree, kickstart).
-"""
+"""How a guest is installed: the ``install`` option, validated (media, install tree, kickstart)."""
 
 from __future__ import annotations
 
@@ -70,8 +69,11 @@ class InstallRequest(Record):
     def kickstart_fetched(self) -> bool:
         """A kickstart URL with credentials: the host downloads it and puts it into the initrd, so the
         credentials never reach the guest's kernel command line (readable by any libvirt client)."""
-        return (self.kickstart is not None and has_scheme(self.kickstart, ("http", "https", "ftp"))
-                and any(True for _secret in url_secrets(self.kickstart)))
+        return (
+            self.kickstart is not None
+            and has_scheme(self.kickstart, ("http", "https", "ftp"))
+            and any(True for _secret in url_secrets(self.kickstart))
+        )
 
     @property
     def kickstart_injected(self) -> bool:
@@ -79,8 +81,9 @@ class InstallRequest(Record):
         return self.kickstart_content is not None or self.kickstart_on_host or self.kickstart_fetched
 
 
-def _install_param(entry: Optional[Mapping[str, Any]], url_username: Optional[str] = None,
-                   url_password: Optional[str] = None) -> InstallRequest:
+def _install_param(
+    entry: Optional[Mapping[str, Any]], url_username: Optional[str] = None, url_password: Optional[str] = None
+) -> InstallRequest:
     if not entry:
         if url_username or url_password:
             raise PlanError("url_username and url_password apply to install.location, which is not set")
@@ -94,11 +97,17 @@ def _install_param(entry: Optional[Mapping[str, Any]], url_username: Optional[st
         if cdrom.get("volume") and not cdrom.get("pool"):
             raise PlanError("install.cdrom: volume %s needs its pool" % cdrom["volume"])
         media = _media_param(cdrom)
-    request = InstallRequest(method=method, cdrom=media, location=_location_param(entry.get("location")),
-                             kickstart=_kickstart_param(entry.get("kickstart")),
-                             kickstart_content=entry.get("kickstart_content"), extra_args=entry.get("extra_args"),
-                             boot_dir=check_path(entry.get("boot_dir") or DEFAULT_BOOT_DIR, "install.boot_dir"),
-                             url_username=url_username, url_password=url_password)
+    request = InstallRequest(
+        method=method,
+        cdrom=media,
+        location=_location_param(entry.get("location")),
+        kickstart=_kickstart_param(entry.get("kickstart")),
+        kickstart_content=entry.get("kickstart_content"),
+        extra_args=entry.get("extra_args"),
+        boot_dir=check_path(entry.get("boot_dir") or DEFAULT_BOOT_DIR, "install.boot_dir"),
+        url_username=url_username,
+        url_password=url_password,
+    )
     _check_install(request)
     return request
 
@@ -140,12 +149,12 @@ def _kickstart_param(kickstart: Optional[str]) -> Optional[str]:
         if problem:
             raise PlanError(problem + " (or a URL: %s)" % ", ".join(KICKSTART_SCHEMES))
         return kickstart
-    if scheme in _SERVER_SCHEMES or kickstart[len(scheme) + 1:].startswith("//"):
+    if scheme in _SERVER_SCHEMES or kickstart[len(scheme) + 1 :].startswith("//"):
         return check_url(kickstart, "install.kickstart", KICKSTART_SCHEMES)
     if scheme == "nfs":
         return _short_nfs_param(kickstart, "install.kickstart")
     # cdrom:/ks.cfg, hd:sdb1:/ks.cfg, file:/ks.cfg: places inside the guest, read by its installer.
-    rest = kickstart[len(scheme) + 1:]
+    rest = kickstart[len(scheme) + 1 :]
     if not rest or re.search(r"\s", rest):
         raise PlanError("install.kickstart must be like %s:/ks.cfg, without spaces" % scheme)
     return scheme + ":" + rest
@@ -168,16 +177,17 @@ def _check_install(request: InstallRequest) -> None:
         return
     foreign = [key for key in given if key != method]
     if foreign:
-        raise PlanError("install.method is %s, which conflicts with install.%s; a guest installs one way"
-                        % (method, foreign[0]))
+        raise PlanError("install.method is %s, which conflicts with install.%s; a guest installs one way" % (method, foreign[0]))
     if method in ("cdrom", "location") and not given:
         raise PlanError("install.method %s needs install.%s" % (method, method))
     kickstarts = [key for key in ("kickstart", "kickstart_content") if getattr(request, key)]
     if len(kickstarts) > 1:
         raise PlanError("install.kickstart and install.kickstart_content are mutually exclusive")
     if (kickstarts or request.extra_args) and method != "location":
-        raise PlanError("install.%s needs method: location (the kernel command line is only set for a "
-                        "kernel fetched from an install tree)" % (kickstarts[0] if kickstarts else "extra_args"))
+        raise PlanError(
+            "install.%s needs method: location (the kernel command line is only set for a "
+            "kernel fetched from an install tree)" % (kickstarts[0] if kickstarts else "extra_args")
+        )
     scheme = scheme_of(request.location) if request.location else None
     if (request.url_username or request.url_password) and scheme not in ("http", "https", "ftp"):
         raise PlanError("url_username and url_password apply to an http, https or ftp install.location")

@@ -52,8 +52,9 @@ def _join(base: str, relative: str) -> str:
 def _nfs_command(argv: List[str]) -> "subprocess.CompletedProcess[str]":
     # libnfs's tools read NFS in user space: no kernel NFS client, mount or root privileges needed.
     try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True,
-                              check=False, timeout=NFS_TIMEOUT)
+        return subprocess.run(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, check=False, timeout=NFS_TIMEOUT
+        )
     except FileNotFoundError:
         raise PlanError("NFS install trees need %s on the host (package libnfs-utils)" % argv[0])
     except subprocess.TimeoutExpired:
@@ -118,5 +119,6 @@ def find_tree(location: str, arch: str, access: Optional[download.UrlAccess] = N
         if _exists(kernel_ref, access) and _exists(initrd_ref, access):
             return InstallTree(family=family, kernel=kernel_ref, initrd=initrd_ref)
         tried.append(kernel)
-    raise PlanError("install.location %s has no kernel and initrd in a known layout (tried %s)"
-                    % (redact_url(location), ", ".join(tried)))
+    raise PlanError(
+        "install.location %s has no kernel and initrd in a known layout (tried %s)" % (redact_url(location), ", ".join(tried))
+    )

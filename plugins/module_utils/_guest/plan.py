@@ -16,10 +16,7 @@ from typing import Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
-    has_scheme,
-    same_path,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import has_scheme, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
     AUTOSTART,
     DEFINE,
@@ -56,10 +53,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
-    Disk,
-    Domain,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import DELETE, VolumeTarget
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import NoSpace, capacity_reached, plan_volume
@@ -73,9 +67,11 @@ def plan_guest(request: GuestRequest, state: GuestState) -> Plan:
         return _plan_absent(request, state)
     if state.transient:
         if not request.reinstall:
-            raise PlanError("guest %s is running without a stored definition (started by hand, or an install whose "
-                            "definition is gone); wait until it stops, or set reinstall: true to destroy it and "
-                            "install again" % request.name)
+            raise PlanError(
+                "guest %s is running without a stored definition (started by hand, or an install whose "
+                "definition is gone); wait until it stops, or set reinstall: true to destroy it and "
+                "install again" % request.name
+            )
         plan = Plan()
         plan.add(_destroy_action(request.name))
         return _plan_new(request, state.with_changes(transient=False, active=False), plan)
@@ -125,8 +121,16 @@ def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
     plan.add(Action(UNDEFINE, "guest", name, _virsh("undefine", "--nvram", name), GuestTarget(name), destructive=True))
     if request.remove_storage:
         for pool, volume in state.storage:
-            plan.add(Action(DELETE, "volume", "%s/%s" % (pool, volume), _virsh("vol-delete", "--pool", pool, volume),
-                            VolumeTarget(pool, volume), destructive=True))
+            plan.add(
+                Action(
+                    DELETE,
+                    "volume",
+                    "%s/%s" % (pool, volume),
+                    _virsh("vol-delete", "--pool", pool, volume),
+                    VolumeTarget(pool, volume),
+                    destructive=True,
+                )
+            )
     if state.serial_log_file is not None and not request.keep_serial_log:
         path = state.serial_log_file
         plan.add(Action(REMOVE, "serial log", path, shell("rm", "-f", path), FilePayload(path=path), destructive=True))
@@ -149,14 +153,19 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
         if disk.target is None:  # the request fills in the target of every disk it reads
             raise PlanError("%s has no target" % disk.label)
         if disk.path:
-            disks.append(Disk(target=disk.target, bus=disk.bus, path=disk.path,
-                              format=_path_disk_format(disk, disk_state, state.existing),
-                              block=disk_state.format == "block"))
+            disks.append(
+                Disk(
+                    target=disk.target,
+                    bus=disk.bus,
+                    path=disk.path,
+                    format=_path_disk_format(disk, disk_state, state.existing),
+                    block=disk_state.format == "block",
+                )
+            )
             continue
         if disk_state.volume is None:  # the runner reads the volume of every disk given by pool and volume
             raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
-        disks.append(_plan_volume_disk(disk, disk.target, disk_state.volume, plan,
-                                       _stored_format(disk, state.existing)))
+        disks.append(_plan_volume_disk(disk, disk.target, disk_state.volume, plan, _stored_format(disk, state.existing)))
     return in_canonical_order(disks)
 
 
@@ -187,13 +196,16 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
     if stored:
         return stored
     if disk_state.format == "qcow2":
-        raise PlanError("%s: %s holds a qcow2 image, but formats are never guessed from a disk's content; set "
-                        "format: qcow2 (or raw) for it" % (disk.label, disk.path))
+        raise PlanError(
+            "%s: %s holds a qcow2 image, but formats are never guessed from a disk's content; set "
+            "format: qcow2 (or raw) for it" % (disk.label, disk.path)
+        )
     return "raw"
 
 
-def _plan_volume_disk(disk: DiskRequest, target: str, volume_state: VolumeState, plan: Plan,
-                      stored_format: Optional[str]) -> Disk:
+def _plan_volume_disk(
+    disk: DiskRequest, target: str, volume_state: VolumeState, plan: Plan, stored_format: Optional[str]
+) -> Disk:
     volume_request = disk.volume_request()
     if stored_format is not None:
         # An attached disk is compared with its definition, never with libvirt's probe of the file.
@@ -201,23 +213,29 @@ def _plan_volume_disk(disk: DiskRequest, target: str, volume_state: VolumeState,
     existing = volume_state.existing
     if existing is None and disk.size is None:
         raise PlanError("%s: volume %s does not exist; give size to create it" % (disk.label, volume_request.label))
-    if (existing is not None and disk.size is not None and disk.size < existing.capacity
-            and not capacity_reached(volume_state.pool, existing.format, disk.size, existing.capacity)):
-        raise PlanError("%s: volume %s is %s, larger than size %s; guest disks are never shrunk"
-                        % (disk.label, volume_request.label, format_size(existing.capacity), format_size(disk.size)))
+    if (
+        existing is not None
+        and disk.size is not None
+        and disk.size < existing.capacity
+        and not capacity_reached(volume_state.pool, existing.format, disk.size, existing.capacity)
+    ):
+        raise PlanError(
+            "%s: volume %s is %s, larger than size %s; guest disks are never shrunk"
+            % (disk.label, volume_request.label, format_size(existing.capacity), format_size(disk.size))
+        )
     try:
         volume_plan = plan_volume(volume_request, volume_state)
     except NoSpace as error:
         # The volume module's hint names its own options: a guest's disk has other ways out.
-        raise PlanError("%s: %s; give the disk a smaller size, put it in another pool, or free space in pool %s"
-                        % (disk.label, error.fact, disk.pool))
+        raise PlanError(
+            "%s: %s; give the disk a smaller size, put it in another pool, or free space in pool %s"
+            % (disk.label, error.fact, disk.pool)
+        )
     except PlanError as error:
         raise PlanError("%s: %s" % (disk.label, error))
     plan.actions.extend(volume_plan.actions)
-    fmt = disk.format or stored_format or (existing.format if existing is not None
-                                           else _planned_format(volume_plan.after))
-    return Disk(target=target, bus=disk.bus, pool=disk.pool, volume=disk.volume,
-                format="raw" if fmt in (None, "iso") else fmt)
+    fmt = disk.format or stored_format or (existing.format if existing is not None else _planned_format(volume_plan.after))
+    return Disk(target=target, bus=disk.bus, pool=disk.pool, volume=disk.volume, format="raw" if fmt in (None, "iso") else fmt)
 
 
 def _planned_format(volume_xml: Optional[str]) -> Optional[str]:
@@ -227,8 +245,9 @@ def _planned_format(volume_xml: Optional[str]) -> Optional[str]:
 def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
     method = request.install.method
     if method is None:
-        raise PlanError("guest %s does not exist; set install.method (pxe, cdrom, location or import) to create it"
-                        % request.name)
+        raise PlanError(
+            "guest %s does not exist; set install.method (pxe, cdrom, location or import) to create it" % request.name
+        )
     if method == "pxe" and not request.networks:
         raise PlanError("install method pxe needs a network interface (networks)")
     disks = _plan_disks(request, state, plan)
@@ -286,10 +305,15 @@ def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) 
     command = _virsh("define", "%s.xml" % name)
     if state.existing is None:
         return Action(DEFINE, "guest", name, command, DefinePayload(guest=name, domain=final, new=True))
-    kept = final.with_changes(uuid=state.existing.uuid,
-                              interfaces=carry_macs(final.interfaces, state.existing.interfaces))
-    return Action(DEFINE, "guest", name, command,
-                  DefinePayload(guest=name, domain=kept, new=True, previous_xml=state.existing_xml), destructive=True)
+    kept = final.with_changes(uuid=state.existing.uuid, interfaces=carry_macs(final.interfaces, state.existing.interfaces))
+    return Action(
+        DEFINE,
+        "guest",
+        name,
+        command,
+        DefinePayload(guest=name, domain=kept, new=True, previous_xml=state.existing_xml),
+        destructive=True,
+    )
 
 
 def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
@@ -303,8 +327,7 @@ def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
         if kind == "kernel" and not state.boot_dir_exists:
             command = shell("install", "-d", "-m", "0711", install.boot_dir) + " && " + command
         # Payloads are never shown: the credentials travel with the action that uses them.
-        payload = FetchPayload(source=source, target=target, username=install.url_username,
-                               password=install.url_password)
+        payload = FetchPayload(source=source, target=target, username=install.url_username, password=install.url_password)
         if kind == "initrd" and install.kickstart_injected:
             # The kickstart joins the initrd as one more cpio archive; its content is never shown.
             command += "  # + /%s (%d bytes) appended as a cpio archive" % (tree.injected_name, state.kickstart_bytes)
@@ -354,10 +377,15 @@ def _reachable_action(request: GuestRequest, state: GuestState) -> Action:
         checks.append("nc -z ADDRESS %d" % wait_for.port)
     loop = "until %s; do sleep 2; done" % " && ".join(checks)
     command = "timeout %d sh -c %s" % (request.wait_for_timeout, shell(loop))
-    reachable = Reachable(ip=wait_for.ip, source=wait_for.source, marker=wait_for.marker, port=wait_for.port,
-                          serial_log=log, log_offset=state.serial_log_offset)
-    return Action(WAIT, "guest", name, command,
-                  WaitPayload(guest=name, timeout=request.wait_for_timeout, reachable=reachable))
+    reachable = Reachable(
+        ip=wait_for.ip,
+        source=wait_for.source,
+        marker=wait_for.marker,
+        port=wait_for.port,
+        serial_log=log,
+        log_offset=state.serial_log_offset,
+    )
+    return Action(WAIT, "guest", name, command, WaitPayload(guest=name, timeout=request.wait_for_timeout, reachable=reachable))
 
 
 def _check_fixed_fields(request: GuestRequest, actual: Domain) -> None:
@@ -374,8 +402,10 @@ def _check_fixed_fields(request: GuestRequest, actual: Domain) -> None:
     elif request.firmware == "uefi" and request.secure_boot != actual.os.secure_boot:
         fixed.append("secure_boot (%s, wanted %s)" % (actual.os.secure_boot, request.secure_boot))
     if fixed:
-        raise PlanError("guest %s differs in %s, which cannot be changed in place; set reinstall: true to install "
-                        "it again" % (request.name, "; ".join(fixed)))
+        raise PlanError(
+            "guest %s differs in %s, which cannot be changed in place; set reinstall: true to install "
+            "it again" % (request.name, "; ".join(fixed))
+        )
 
 
 def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -> Plan:
@@ -386,9 +416,15 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
     wanted = wanted_definition(request, actual, disks)
     name = request.name
     if wanted != actual:
-        plan.add(Action(DEFINE, "guest", name, _virsh("define", "%s.xml" % name),
-                        DefinePayload(guest=name, domain=wanted, new=False, previous=actual,
-                                      previous_xml=state.existing_xml)))
+        plan.add(
+            Action(
+                DEFINE,
+                "guest",
+                name,
+                _virsh("define", "%s.xml" % name),
+                DefinePayload(guest=name, domain=wanted, new=False, previous=actual, previous_xml=state.existing_xml),
+            )
+        )
     if request.autostart is not None and request.autostart != state.autostart:
         argv = ("autostart", name) if request.autostart else ("autostart", "--disable", name)
         plan.add(Action(AUTOSTART, "guest", name, _virsh(*argv), AutostartPayload(guest=name, enable=request.autostart)))

@@ -35,9 +35,10 @@ def parse_addresses(raw: Mapping[str, Any]) -> List[Dict[str, Any]]:
         mac = (card.get("hwaddr") or "").lower() or None
         if name == "lo" or mac == "00:00:00:00:00:00":
             continue
-        addresses = [{"addr": entry.get("addr"), "prefix": entry.get("prefix"),
-                      "type": _ADDRESS_TYPES.get(entry.get("type"), "unknown")}
-                     for entry in card.get("addrs") or ()]
+        addresses = [
+            {"addr": entry.get("addr"), "prefix": entry.get("prefix"), "type": _ADDRESS_TYPES.get(entry.get("type"), "unknown")}
+            for entry in card.get("addrs") or ()
+        ]
         cards.append({"name": name, "mac": mac, "addresses": addresses})
     return cards
 

@@ -100,8 +100,9 @@ class DiskRequest(Record):
         return "disks[%d]" % self.index
 
     def volume_request(self) -> VolumeRequest:
-        return VolumeRequest(pool=self.pool or "", name=self.volume or "", capacity=self.size, format=self.format,
-                             preallocation=self.preallocation)
+        return VolumeRequest(
+            pool=self.pool or "", name=self.volume or "", capacity=self.size, format=self.format, preallocation=self.preallocation
+        )
 
 
 class WaitFor(Record):
@@ -181,8 +182,11 @@ class GuestRequest(Record):
             "graphics": lambda: _graphics_param(params.get("graphics")),
             "serial_log": lambda: _path_param(params.get("serial_log"), "serial_log"),
             # A removal needs no install media: what it would have installed from does not matter.
-            "install": lambda: InstallRequest() if params.get("state") == "absent" else _install_param(
-                params.get("install"), params.get("url_username"), params.get("url_password")),
+            "install": lambda: (
+                InstallRequest()
+                if params.get("state") == "absent"
+                else _install_param(params.get("install"), params.get("url_username"), params.get("url_password"))
+            ),
             "wait_timeout": lambda: _positive(params.get("wait_timeout"), "wait_timeout") or 3600,
             "boot": lambda: _boot_param(params.get("boot")),
             "cloud_init": lambda: None if params.get("state") == "absent" else cloud_init_param(params.get("cloud_init")),
@@ -234,11 +238,14 @@ class GuestRequest(Record):
         if self.cloud_init is None:
             return
         if self.install.method not in (None, "import"):
-            raise PlanError("cloud_init seeds a cloud image at its first boot: it needs install.method: import, not %s"
-                            % self.install.method)
+            raise PlanError(
+                "cloud_init seeds a cloud image at its first boot: it needs install.method: import, not %s" % self.install.method
+            )
         if self.state == "installed":
-            raise PlanError("state installed waits until an installer powers the guest off, which a cloud image "
-                            "does not do; use state: running (with wait_for to wait until it is reachable)")
+            raise PlanError(
+                "state installed waits until an installer powers the guest off, which a cloud image "
+                "does not do; use state: running (with wait_for to wait until it is reachable)"
+            )
 
     def _check_media_is_no_disk(self) -> None:
         """The install cdrom is read-only media; as a disk too, the guest would write to it."""
@@ -304,8 +311,10 @@ def _positive(value: Any, what: str) -> Optional[int]:
 def _platform_param(value: Optional[str], what: str) -> Optional[str]:
     """machine or arch: a word of libvirt's schema (pc-q35-7.2, x86_64), or not set."""
     if value is not None and not re.fullmatch(_MACHINE, value):
-        raise PlanError("%s must be a name such as %s (letters, digits, _ . -), not %r"
-                        % (what, "q35 or pc-i440fx-7.2" if what == "machine" else "x86_64 or aarch64", value))
+        raise PlanError(
+            "%s must be a name such as %s (letters, digits, _ . -), not %r"
+            % (what, "q35 or pc-i440fx-7.2" if what == "machine" else "x86_64 or aarch64", value)
+        )
     return value
 
 
@@ -385,8 +394,14 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
         check_path(path, "%s: path" % label)
         if size is not None or entry.get("volume"):
             raise PlanError("%s: size and volume apply to pool disks, not to path" % label)
-        return DiskRequest(index=index, bus=bus, target=target, path=path, format=entry.get("format"),
-                           allow_in_use=bool(entry.get("allow_in_use")))
+        return DiskRequest(
+            index=index,
+            bus=bus,
+            target=target,
+            path=path,
+            format=entry.get("format"),
+            allow_in_use=bool(entry.get("allow_in_use")),
+        )
     volume = entry.get("volume")
     if not volume:
         if size is None:
@@ -396,9 +411,17 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
     for problem in (name_problem(pool, "%s pool" % label), name_problem(volume, "%s volume" % label)):
         if problem:
             raise PlanError(problem)
-    return DiskRequest(index=index, bus=bus, target=target, pool=pool, volume=volume, size=size,
-                       format=entry.get("format"), preallocation=entry.get("preallocation"),
-                       allow_in_use=bool(entry.get("allow_in_use")))
+    return DiskRequest(
+        index=index,
+        bus=bus,
+        target=target,
+        pool=pool,
+        volume=volume,
+        size=size,
+        format=entry.get("format"),
+        preallocation=entry.get("preallocation"),
+        allow_in_use=bool(entry.get("allow_in_use")),
+    )
 
 
 def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[Tuple[Interface, ...]]:
@@ -416,8 +439,7 @@ def _network_param(index: int, entry: Mapping[str, Any]) -> Interface:
     given = [key for key in ("network", "bridge") if entry.get(key)]
     kind = entry.get("type") or (given[0] if given else "network")
     if len(given) > 1 or (given and given[0] != kind) or (kind == "user" and given):
-        raise PlanError("%s: give one of network (a libvirt network), bridge (a host bridge) or type: user"
-                        % label)
+        raise PlanError("%s: give one of network (a libvirt network), bridge (a host bridge) or type: user" % label)
     source = entry.get(kind) if kind != "user" else None
     if kind != "user" and not source:
         raise PlanError("%s: type %s needs %s: <name>" % (label, kind, kind))
@@ -461,5 +483,4 @@ def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphi
         port = ascii_int(port, "graphics.port")
         if not 5900 <= port <= 65535:
             raise PlanError("graphics.port must be between 5900 and 65535")
-    return (Graphics(type=kind, listen=listen, port=port,
-                     password=password),)
+    return (Graphics(type=kind, listen=listen, port=port, password=password),)

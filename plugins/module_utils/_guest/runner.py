@@ -39,9 +39,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     refuse_incomplete,
     refuse_incomplete_file,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
-    read_state as read_volume_state,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state as read_volume_state
 
 QCOW2_MAGIC = b"QFI\xfb"
 
@@ -98,19 +96,23 @@ def _check_network(client: Client, index: int, interface: Interface) -> None:
     local = is_local_uri(client.uri)
     if interface.type == "bridge" and local and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
         # Only the host's own view of /sys can tell; a remote URI finds out when the guest starts.
-        raise PlanError("networks[%d]: bridge %s does not exist on the host; create it or use a libvirt network"
-                        % (index, interface.source))
+        raise PlanError(
+            "networks[%d]: bridge %s does not exist on the host; create it or use a libvirt network" % (index, interface.source)
+        )
     if interface.type != "network":
         return
     if interface.source is None:  # the request refuses this already
         raise PlanError("networks[%d]: a network interface needs the name of its libvirt network" % index)
     network = client.find_network(interface.source)
     if network is None:
-        raise PlanError("networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)"
-                        % (index, interface.source, client.uri))
+        raise PlanError(
+            "networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)" % (index, interface.source, client.uri)
+        )
     if not client.network_is_active(network):
-        raise PlanError("networks[%d]: libvirt network %r is not active; start it first: virsh net-start %s"
-                        % (index, interface.source, interface.source))
+        raise PlanError(
+            "networks[%d]: libvirt network %r is not active; start it first: virsh net-start %s"
+            % (index, interface.source, interface.source)
+        )
 
 
 def _media_format(client: Client, media: MediaRef, local: bool) -> str:
@@ -149,17 +151,17 @@ def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
     return 0
 
 
-def _read_media(client: Client, request: GuestRequest, state: GuestState, validate_certs: bool,
-                findings: Findings) -> GuestState:
+def _read_media(client: Client, request: GuestRequest, state: GuestState, validate_certs: bool, findings: Findings) -> GuestState:
     """What only a new install needs: the media, the install tree, the kickstart, boot_dir."""
     local = is_local_uri(client.uri)
     method = request.install.method
     if request.cloud_init is not None:
         if not local:
-            raise PlanError("cloud_init writes its seed ISO on the host: run the module on the hypervisor with a "
-                            "local uri such as qemu:///system")
-        state = state.with_changes(boot_dir_exists=bool(findings.attempt(
-            lambda: check_boot_dir(request.install.boot_dir))))
+            raise PlanError(
+                "cloud_init writes its seed ISO on the host: run the module on the hypervisor with a "
+                "local uri such as qemu:///system"
+            )
+        state = state.with_changes(boot_dir_exists=bool(findings.attempt(lambda: check_boot_dir(request.install.boot_dir))))
     if method == "cdrom":
         media = request.install.cdrom
         if media is None:  # the request refuses this already
@@ -167,8 +169,10 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         state = state.with_changes(media_format=_media_format(client, media, local))
     if method == "location":
         if not local:
-            raise PlanError("install method location fetches kernel and initrd onto the host: run the module on the "
-                            "hypervisor with a local uri such as qemu:///system")
+            raise PlanError(
+                "install method location fetches kernel and initrd onto the host: run the module on the "
+                "hypervisor with a local uri such as qemu:///system"
+            )
         # Imported here: only new installs from a tree use them (import cost on every task).
         from ansible_collections.remotevirt.install.plugins.module_utils._guest import install_tree
         from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import UrlAccess
@@ -178,12 +182,10 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
             raise PlanError("install.method location needs install.location")
         location = install.location
         boot_dir_exists = findings.attempt(lambda: check_boot_dir(install.boot_dir))
-        access = UrlAccess(validate_certs=validate_certs, username=install.url_username,
-                           password=install.url_password)
+        access = UrlAccess(validate_certs=validate_certs, username=install.url_username, password=install.url_password)
         tree = findings.attempt(lambda: install_tree.find_tree(location, request.arch or "x86_64", access))
         kickstart_bytes = findings.attempt(lambda: _kickstart_bytes(request, validate_certs))
-        state = state.with_changes(tree=tree, kickstart_bytes=kickstart_bytes or 0,
-                                   boot_dir_exists=bool(boot_dir_exists))
+        state = state.with_changes(tree=tree, kickstart_bytes=kickstart_bytes or 0, boot_dir_exists=bool(boot_dir_exists))
     return state
 
 
@@ -201,11 +203,15 @@ def check_boot_dir(path: str) -> bool:
     if not stat.S_ISDIR(info.st_mode):
         raise PlanError("install.boot_dir %s is not a directory" % path)
     if info.st_uid not in (0, os.geteuid()):
-        raise PlanError("install.boot_dir %s is owned by uid %d; it must belong to root or to the user the module "
-                        "runs as" % (path, info.st_uid))
+        raise PlanError(
+            "install.boot_dir %s is owned by uid %d; it must belong to root or to the user the module "
+            "runs as" % (path, info.st_uid)
+        )
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise PlanError("install.boot_dir %s can be written by its group or by others (mode %04o); make it 0711 "
-                        "(chmod go-w %s)" % (path, stat.S_IMODE(info.st_mode), path))
+        raise PlanError(
+            "install.boot_dir %s can be written by its group or by others (mode %04o); make it 0711 "
+            "(chmod go-w %s)" % (path, stat.S_IMODE(info.st_mode), path)
+        )
     return True
 
 
@@ -218,8 +224,10 @@ def _check_creatable(path: str, what: str) -> None:
     if not os.path.isdir(parent):
         raise PlanError("%s %s cannot be created: %s is not a directory" % (what, path, parent))
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise PlanError("%s %s does not exist and cannot be created: %s is not writable by the user the module "
-                        "runs as; create it (install -d -m 0711 %s)" % (what, path, parent, shell(path)))
+        raise PlanError(
+            "%s %s does not exist and cannot be created: %s is not writable by the user the module "
+            "runs as; create it (install -d -m 0711 %s)" % (what, path, parent, shell(path))
+        )
 
 
 def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
@@ -248,16 +256,20 @@ def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, 
         others, backed = needed_by(client, pool_name, volume_name, path, guest=name)
         if others or backed:
             needed = "guest(s) %s" % ", ".join(others) if others else "overlay volume(s) %s" % ", ".join(backed)
-            raise PlanError("volume %s/%s of guest %s is also needed by %s; detach it there or remove %s "
-                            "without remove_storage" % (pool_name, volume_name, name, needed, name))
+            raise PlanError(
+                "volume %s/%s of guest %s is also needed by %s; detach it there or remove %s "
+                "without remove_storage" % (pool_name, volume_name, name, needed, name)
+            )
 
 
 def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:
     """A disk that another guest uses, or that backs another volume, is attached only with
     allow_in_use: two guests writing one disk destroy its file system, and writing a backing file
     corrupts its overlays. Disks the guest already has are not asked about again."""
-    attached = {(disk.pool, disk.volume) if disk.volume else same_path(disk.path)
-                for disk in (state.existing.disks if state.existing else ())}
+    attached = {
+        (disk.pool, disk.volume) if disk.volume else same_path(disk.path)
+        for disk in (state.existing.disks if state.existing else ())
+    }
     for disk, disk_state in zip(request.disks or (), state.disks):
         if disk.allow_in_use or (same_path(disk.path) if disk.path else (disk.pool, disk.volume)) in attached:
             continue
@@ -266,12 +278,12 @@ def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestStat
             continue  # a new volume has no users yet
         users, backed = needed_by(client, *_volume_identity(client, disk, existing), guest=request.name)
         if users or backed:
-            needed = ("used by guest(s) %s" % ", ".join(users) if users
-                      else "the backing file of volume(s) %s" % ", ".join(backed))
-            raise PlanError("%s: %s is %s; attaching it to %s too would let it be written behind their back. Use "
-                            "another volume, or set allow_in_use: true on the disk if they share it on purpose"
-                            % (disk.label, disk.volume_request().label if disk.pool else disk.path, needed,
-                               request.name))
+            needed = "used by guest(s) %s" % ", ".join(users) if users else "the backing file of volume(s) %s" % ", ".join(backed)
+            raise PlanError(
+                "%s: %s is %s; attaching it to %s too would let it be written behind their back. Use "
+                "another volume, or set allow_in_use: true on the disk if they share it on purpose"
+                % (disk.label, disk.volume_request().label if disk.pool else disk.path, needed, request.name)
+            )
 
 
 def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[str, str, Optional[str]]:
@@ -333,8 +345,9 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if domain is not None and client.domain_is_persistent(domain):
         xml = client.domain_definition(domain)
         existing = Domain.from_xml(xml)
-        state = state.with_changes(existing=existing, existing_xml=xml, active=client.domain_is_active(domain),
-                                   autostart=client.domain_autostart(domain))
+        state = state.with_changes(
+            existing=existing, existing_xml=xml, active=client.domain_is_active(domain), autostart=client.domain_autostart(domain)
+        )
         if request.state == "absent":
             storage = _storage_of(client, existing) if request.remove_storage else ()
             findings.attempt(lambda: _refuse_shared_storage(client, request.name, storage))
@@ -371,8 +384,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     return state, findings.messages
 
 
-def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool,
-                   removed: bool = False) -> Optional[str]:
+def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool, removed: bool = False) -> Optional[str]:
     """The guest's seed ISO when it is still on the host but its first boot is over: the guest is
     shut off, runs a definition without it (a restart after the first boot), or is ``removed``."""
     path = seed_path(request)
@@ -403,8 +415,10 @@ def _serial_log_offset(request: GuestRequest, state: GuestState, local: bool) ->
     if request.wait_for is None or request.wait_for.marker is None:
         return 0
     if not local:
-        raise PlanError("wait_for.marker reads the guest's serial log on the host: run the module on the hypervisor "
-                        "with a local uri such as qemu:///system")
+        raise PlanError(
+            "wait_for.marker reads the guest's serial log on the host: run the module on the hypervisor "
+            "with a local uri such as qemu:///system"
+        )
     try:
         return os.path.getsize(serial_log_of(request, state))
     except OSError:
@@ -423,9 +437,11 @@ def check_serial_log_dir(path: str) -> None:
         raise PlanError("serial_log: %s is a directory; give the path of a file in it" % path)
     directory = os.path.dirname(path) or "/"
     if not os.path.isdir(directory):
-        raise PlanError("serial_log: directory %s does not exist on the host, and the guest cannot start without "
-                        "it; create it (install -d -m 0700 %s) or set serial_log to a file in a directory that "
-                        "exists" % (directory, shell(directory)))
+        raise PlanError(
+            "serial_log: directory %s does not exist on the host, and the guest cannot start without "
+            "it; create it (install -d -m 0700 %s) or set serial_log to a file in a directory that "
+            "exists" % (directory, shell(directory))
+        )
 
 
 def _removable_serial_log(existing: Domain) -> Optional[str]:
@@ -458,8 +474,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 # The volumes a removal deletes are known only now: they take turns too (a guest's
                 # lock is always taken before volume locks, so two runs never wait in a circle).
                 # (A second flock of a key held already would wait for itself.)
-                removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage)
-                           if key not in held]
+                removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage) if key not in held]
                 with changing(client.uri, removed, _lock_seconds(request), check_mode):
                     apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
                 applied = True
@@ -478,9 +493,11 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     if request.cloud_init is not None:
         result["cloud_init"] = _cloud_init_facts(request, state, plan)
         if result["cloud_init"]["changed"]:
-            result["warnings"] = ["cloud_init of guest %s differs from the one it first booted with; cloud-init "
-                                  "reads it only at a guest's first boot, so it is not applied (reinstall: true "
-                                  "installs the guest again with it)" % request.name]
+            result["warnings"] = [
+                "cloud_init of guest %s differs from the one it first booted with; cloud-init "
+                "reads it only at a guest's first boot, so it is not applied (reinstall: true "
+                "installs the guest again with it)" % request.name
+            ]
     if request.wait_for is not None and request.wait_for.ip:
         result["addresses"] = addresses
     if diff:
@@ -499,8 +516,9 @@ def _cloud_init_facts(request: GuestRequest, state: GuestState, plan: Plan) -> D
     return {"instance_id": cloud_init.instance_id(request.name), "changed": changed}
 
 
-def _addresses(client: Client, request: GuestRequest, facts: Mapping[str, Any], check_mode: bool,
-               applied: bool) -> List[Dict[str, Any]]:
+def _addresses(
+    client: Client, request: GuestRequest, facts: Mapping[str, Any], check_mode: bool, applied: bool
+) -> List[Dict[str, Any]]:
     """The running guest's cards and addresses. A run that started the guest waited for them already;
     a run that changed nothing waits for them read-only (wait_for_timeout), and check mode only reads them."""
     wait_for = request.wait_for
@@ -524,8 +542,9 @@ def _addresses(client: Client, request: GuestRequest, facts: Mapping[str, Any], 
 
 def _lock_keys(request: GuestRequest) -> List[str]:
     """The guest and the pool volumes of its disks: what a run of it may change."""
-    return ["guest %s" % request.name] + [volume_key(disk.pool, disk.volume)
-                                          for disk in request.disks or () if disk.pool and disk.volume]
+    return ["guest %s" % request.name] + [
+        volume_key(disk.pool, disk.volume) for disk in request.disks or () if disk.pool and disk.volume
+    ]
 
 
 def _lock_seconds(request: GuestRequest) -> float:
@@ -556,8 +575,7 @@ def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> st
     return "running" if state.active and DESTROY not in verbs else "shut off"
 
 
-def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: GuestState,
-                  check_mode: bool) -> Dict[str, Any]:
+def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: GuestState, check_mode: bool) -> Dict[str, Any]:
     if request.state == "absent":
         return {"name": request.name, "state": "absent"}
     sizes = _disk_sizes(request, state)
@@ -594,9 +612,10 @@ def _facts(domain: Domain, run_state: str, sizes: Mapping[str, int]) -> Dict[str
         "memory": domain.memory // (1024 * 1024) if domain.memory else None,
         "vcpus": domain.vcpus,
         "macs": [mac for mac in domain.macs if mac],
-        "disks": [{"target": disk.target, "source": disk.source_label, "device": disk.device,
-                   "size": sizes.get(disk.source_label)}
-                  for disk in domain.disks],
+        "disks": [
+            {"target": disk.target, "source": disk.source_label, "device": disk.device, "size": sizes.get(disk.source_label)}
+            for disk in domain.disks
+        ],
         "networks": [interface.label for interface in domain.interfaces],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
     }

@@ -67,8 +67,16 @@ def iso9660_name(name: str) -> str:
 def _record(identifier: bytes, sector: int, size: int, flags: int = 0) -> bytes:
     """A directory record (ECMA-119 9.1); an even identifier length gets one padding byte."""
     length = 33 + len(identifier) + (1 - len(identifier) % 2)
-    record = (bytes((length, 0)) + both_32(sector) + both_32(size) + _DATE + bytes((flags, 0, 0))
-              + both_16(1) + bytes((len(identifier),)) + identifier)
+    record = (
+        bytes((length, 0))
+        + both_32(sector)
+        + both_32(size)
+        + _DATE
+        + bytes((flags, 0, 0))
+        + both_16(1)
+        + bytes((len(identifier),))
+        + identifier
+    )
     return _padded(record, length, b"\x00")
 
 
@@ -89,23 +97,37 @@ def _path_table(root_sector: int, big_endian: bool) -> bytes:
     return bytes((1, 0)) + location + parent + b"\x00\x00"
 
 
-def _descriptor(kind: int, volume_id: bytes, system_id: bytes, sectors: int, root_sector: int,
-                path_tables: Tuple[int, int], joliet: bool) -> bytes:
+def _descriptor(
+    kind: int, volume_id: bytes, system_id: bytes, sectors: int, root_sector: int, path_tables: Tuple[int, int], joliet: bool
+) -> bytes:
     """A primary (kind 1) or Joliet supplementary (kind 2) volume descriptor (ECMA-119 8.4)."""
     blank = b"\x00\x20" if joliet else b" "
     fields = [
-        bytes((kind,)), b"CD001", b"\x01", b"\x00",
-        _padded(system_id, 32, blank), _padded(volume_id, 32, blank),
-        b"\x00" * 8, both_32(sectors),
+        bytes((kind,)),
+        b"CD001",
+        b"\x01",
+        b"\x00",
+        _padded(system_id, 32, blank),
+        _padded(volume_id, 32, blank),
+        b"\x00" * 8,
+        both_32(sectors),
         _padded(_JOLIET_ESCAPE if joliet else b"", 32, b"\x00"),
-        both_16(1), both_16(1), both_16(SECTOR), both_32(10),
-        struct.pack("<I", path_tables[0]), b"\x00" * 4, struct.pack(">I", path_tables[1]), b"\x00" * 4,
+        both_16(1),
+        both_16(1),
+        both_16(SECTOR),
+        both_32(10),
+        struct.pack("<I", path_tables[0]),
+        b"\x00" * 4,
+        struct.pack(">I", path_tables[1]),
+        b"\x00" * 4,
         _record(b"\x00", root_sector, SECTOR, _DIRECTORY),
         blank * (128 // len(blank)) * 4,  # volume set, publisher, data preparer, application
         blank * (36 // len(blank)) + (b"\x00" if joliet else b" ") * 1,  # copyright file
         blank * (36 // len(blank)) + (b"\x00" if joliet else b" ") * 1,  # abstract file
         blank * (36 // len(blank)) + (b"\x00" if joliet else b" ") * 1,  # bibliographic file
-        _UNSET_DATE * 4, b"\x01", b"\x00",
+        _UNSET_DATE * 4,
+        b"\x01",
+        b"\x00",
     ]
     return _padded(b"".join(fields), SECTOR, b"\x00")
 
@@ -131,10 +153,10 @@ def build(files: Mapping[str, bytes], volume_id: str = "cidata") -> bytes:
     system_id = "LINUX"
     sectors = [
         b"\x00" * SECTOR * _PVD_SECTOR,
-        _descriptor(1, volume_id.encode("ascii"), system_id.encode("ascii"), total, _ROOT_SECTOR,
-                    _PATH_TABLE_SECTORS[:2], joliet=False),
-        _descriptor(2, _ucs2(volume_id), _ucs2(system_id), total, _JOLIET_ROOT_SECTOR, _PATH_TABLE_SECTORS[2:],
-                    joliet=True),
+        _descriptor(
+            1, volume_id.encode("ascii"), system_id.encode("ascii"), total, _ROOT_SECTOR, _PATH_TABLE_SECTORS[:2], joliet=False
+        ),
+        _descriptor(2, _ucs2(volume_id), _ucs2(system_id), total, _JOLIET_ROOT_SECTOR, _PATH_TABLE_SECTORS[2:], joliet=True),
         _terminator(),
         _padded(_path_table(_ROOT_SECTOR, False), SECTOR, b"\x00"),
         _padded(_path_table(_ROOT_SECTOR, True), SECTOR, b"\x00"),

@@ -45,15 +45,9 @@ def guest_argument_spec() -> Dict[str, Any]:
         port=dict(type="int"),
         password=dict(type="str", no_log=True),
     )
-    boot = dict(
-        kernel=dict(type="path"),
-        initrd=dict(type="path"),
-        cmdline=dict(type="str"),
-    )
+    boot = dict(kernel=dict(type="path"), initrd=dict(type="path"), cmdline=dict(type="str"))
     cloud_init = dict(
-        user_data=dict(type="raw", no_log=True),
-        meta_data=dict(type="dict"),
-        network_config=dict(type="raw", no_log=True),
+        user_data=dict(type="raw", no_log=True), meta_data=dict(type="dict"), network_config=dict(type="raw", no_log=True)
     )
     wait_for = dict(
         ip=dict(type="bool", default=True),

@@ -1,17 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What the host has for a guest request, as the runner reads it.
-"""
+"""What the host has for a guest request, as the runner reads it."""
 
 from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
-    Domain,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 

@@ -32,8 +32,16 @@ else:
 MIN_LIBVIRT_VERSION = 6000000
 
 # virDomainState values by name, as virsh prints them (reasons are read from libvirt's constants).
-_DOMAIN_STATES = {0: "no state", 1: "running", 2: "blocked", 3: "paused", 4: "shutdown", 5: "shut off",
-                  6: "crashed", 7: "pmsuspended"}
+_DOMAIN_STATES = {
+    0: "no state",
+    1: "running",
+    2: "blocked",
+    3: "paused",
+    4: "shutdown",
+    5: "shut off",
+    6: "crashed",
+    7: "pmsuspended",
+}
 
 _NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_NETWORK")
 
@@ -62,8 +70,9 @@ def _is_not_found(error: Any) -> bool:
 def _state_reasons(state_name: str) -> Dict[int, str]:
     """libvirt's reasons for one state by number, from its constants (VIR_DOMAIN_PAUSED_IOERROR...)."""
     prefix = "VIR_DOMAIN_%s_" % state_name.upper().replace(" ", "")
-    return {getattr(libvirt, name): name[len(prefix):].lower().replace("_", " ")
-            for name in dir(libvirt) if name.startswith(prefix)}
+    return {
+        getattr(libvirt, name): name[len(prefix) :].lower().replace("_", " ") for name in dir(libvirt) if name.startswith(prefix)
+    }
 
 
 def _quiet_error_handler(_context: Any, _error: Any) -> None:
@@ -105,8 +114,11 @@ def _open_within(uri: str, seconds: float) -> Any:
         raise LibvirtError("connect to", uri, error.get_error_message(), error.get_error_code())
     if error is not None:
         raise LibvirtError("connect to", uri, str(error) or type(error).__name__)
-    raise LibvirtError("connect to", uri, "libvirtd did not answer within %d s (hung, stopped or overloaded); check "
-                                          "the daemon and run the task again" % seconds)
+    raise LibvirtError(
+        "connect to",
+        uri,
+        "libvirtd did not answer within %d s (hung, stopped or overloaded); check the daemon and run the task again" % seconds,
+    )
 
 
 def _run_event_loop() -> None:
@@ -177,8 +189,10 @@ class Client:
     def _error(self, operation: str, target: str, error: Any) -> LibvirtError:
         message = error.get_error_message()
         if self._conn is not None and not self._connection_alive():
-            message += ("; libvirtd at %s stopped answering (restarted, stopped or hung): what was done so far is "
-                        "kept, check the daemon and run the task again" % self.uri)
+            message += (
+                "; libvirtd at %s stopped answering (restarted, stopped or hung): what was done so far is "
+                "kept, check the daemon and run the task again" % self.uri
+            )
         return LibvirtError(operation, target, message, error.get_error_code())
 
     def _connection_alive(self) -> bool:
@@ -200,7 +214,10 @@ class Client:
         if version >= MIN_LIBVIRT_VERSION:
             return None
         return "libvirt %s on %s is older than the supported minimum %s" % (
-            version_text(version), self.uri, version_text(MIN_LIBVIRT_VERSION))
+            version_text(version),
+            self.uri,
+            version_text(MIN_LIBVIRT_VERSION),
+        )
 
     # -- pools --------------------------------------------------------------------------------
     def find_pool(self, name: str) -> Any:
@@ -329,12 +346,10 @@ class Client:
         self.call("set autostart of guest", domain.name(), domain.setAutostart, 1 if enable else 0)
 
     def start_transient_domain(self, xml: str) -> Any:
-        return self.call("start guest from", "install definition", self.conn.createXML, xml,
-                         libvirt.VIR_DOMAIN_START_VALIDATE)
+        return self.call("start guest from", "install definition", self.conn.createXML, xml, libvirt.VIR_DOMAIN_START_VALIDATE)
 
     def define_domain(self, xml: str) -> Any:
-        return self.call("define guest", "definition", self.conn.defineXMLFlags, xml,
-                         libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
+        return self.call("define guest", "definition", self.conn.defineXMLFlags, xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
 
     def start_domain(self, domain: Any) -> None:
         self.call("start guest", domain.name(), domain.create)
@@ -344,8 +359,11 @@ class Client:
 
     def undefine_domain(self, domain: Any) -> None:
         """Undefine with its NVRAM file, managed save image and snapshot metadata."""
-        flags = (libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
-                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        flags = (
+            libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+            | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+            | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        )
         try:
             domain.undefineFlags(flags)
         except libvirt.libvirtError as error:
@@ -355,8 +373,9 @@ class Client:
                 raise LibvirtError("undefine guest", domain.name(), error.get_error_message(), error.get_error_code())
             self.call("undefine guest", domain.name(), domain.undefine)
 
-    def domains_using(self, pool_name: str, volume_name: str, path: Optional[str],
-                      read_backing: Optional[Callable[[str], Optional[str]]] = None) -> List[str]:
+    def domains_using(
+        self, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]] = None
+    ) -> List[str]:
         """Names of defined or running guests with a disk on this volume, directly or as a
         backing file of one of their disks.
 
@@ -376,8 +395,9 @@ class Client:
     def volumes_backed_by(self, path: str) -> List[str]:
         """``pool/volume`` of every volume in an active pool whose backing file is ``path``."""
         dependents = []
-        for pool in self.call("list pools on", self.uri, self.conn.listAllStoragePools,
-                              libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE):
+        for pool in self.call(
+            "list pools on", self.uri, self.conn.listAllStoragePools, libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE
+        ):
             for volume in self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ():
                 xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
                 if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
@@ -389,8 +409,9 @@ class Client:
 _MAX_CHAIN = 16
 
 
-def _disk_refers_to(domain: Any, pool_name: str, volume_name: str, path: Optional[str],
-                    read_backing: Optional[Callable[[str], Optional[str]]]) -> bool:
+def _disk_refers_to(
+    domain: Any, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]]
+) -> bool:
     # './/source' also finds <backingStore><source .../> of running guests' disks.
     for source in domain.iterfind("devices/disk//source"):
         if source.get("pool") == pool_name and source.get("volume") == volume_name:

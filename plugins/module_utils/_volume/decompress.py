@@ -221,8 +221,7 @@ def _with_program(chunks: Iterator[bytes], compression: str, url: str) -> Iterat
     program = shutil.which(PROGRAMS[compression])
     if program is None:
         raise DownloadError("cannot decompress %s: no %s program on this host" % (compression, PROGRAMS[compression]))
-    process = subprocess.Popen([program, "-d", "-c", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen([program, "-d", "-c", "-q"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     feeder = _Feeder(chunks, process.stdin)
     feeder.start()
     finished = False
@@ -246,8 +245,10 @@ def _with_program(chunks: Iterator[bytes], compression: str, url: str) -> Iterat
     if feeder.errors:
         raise feeder.errors[0]
     if status != 0:
-        raise DownloadError("%s is not valid, complete %s-compressed data: %s %s"
-                            % (url, compression, PROGRAMS[compression], stderr or "exited with status %d" % status))
+        raise DownloadError(
+            "%s is not valid, complete %s-compressed data: %s %s"
+            % (url, compression, PROGRAMS[compression], stderr or "exited with status %d" % status)
+        )
 
 
 def can_decompress(compression: str) -> bool:
@@ -255,8 +256,9 @@ def can_decompress(compression: str) -> bool:
     return compression != "zstd" or _python_zstd() is not None or shutil.which(ZSTD_PROGRAM) is not None
 
 
-def decompressed(chunks: Iterator[bytes], compression: str, url: str, limit: Optional[int] = None,
-                 limit_holder: str = "the volume takes") -> Iterator[bytes]:
+def decompressed(
+    chunks: Iterator[bytes], compression: str, url: str, limit: Optional[int] = None, limit_holder: str = "the volume takes"
+) -> Iterator[bytes]:
     """The decompressed bytes of ``chunks``, at most CHUNK_SIZE at a time; DownloadError for
     corrupt or truncated data, and for more than ``limit`` bytes (what ``limit_holder`` says it
     is), before any byte beyond it is given out."""
@@ -269,8 +271,9 @@ def decompressed(chunks: Iterator[bytes], compression: str, url: str, limit: Opt
         for chunk in out:
             count += len(chunk)
             if limit is not None and count > limit:
-                raise DownloadError("%s decompresses to more than the %d bytes %s; an image is never cut short"
-                                    % (url, limit, limit_holder))
+                raise DownloadError(
+                    "%s decompresses to more than the %d bytes %s; an image is never cut short" % (url, limit, limit_holder)
+                )
             yield chunk
     finally:
         close = getattr(out, "close", None)

@@ -28,8 +28,13 @@ QCOW2_MAGIC = b"QFI\xfb"
 ISO9660_MAGIC_OFFSET = 0x8001
 ISO9660_MAGIC = b"CD001"
 # Leading bytes of images whose format puts its signature at the start.
-_MAGICS = {"qcow2": ((0, QCOW2_MAGIC),), "qed": ((0, b"QED\0"),), "vdi": ((0x40, b"\x7f\x10\xda\xbe"),),
-           "vmdk": ((0, b"KDMV"), (0, b"# Disk DescriptorFile")), "iso": ((ISO9660_MAGIC_OFFSET, ISO9660_MAGIC),)}
+_MAGICS = {
+    "qcow2": ((0, QCOW2_MAGIC),),
+    "qed": ((0, b"QED\0"),),
+    "vdi": ((0x40, b"\x7f\x10\xda\xbe"),),
+    "vmdk": ((0, b"KDMV"), (0, b"# Disk DescriptorFile")),
+    "iso": ((ISO9660_MAGIC_OFFSET, ISO9660_MAGIC),),
+}
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml")
 # Leading bytes of the compressed formats a download can be decompressed from.
 COMPRESSED_MAGICS = {"xz": b"\xfd7zXZ\x00", "gzip": b"\x1f\x8b", "bzip2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
@@ -54,8 +59,11 @@ class UrlAccess(Record):
 
     @classmethod
     def from_params(cls, params: Any) -> "UrlAccess":
-        return cls(validate_certs=params.get("validate_certs", True), username=params.get("url_username"),
-                   password=params.get("url_password"))
+        return cls(
+            validate_certs=params.get("validate_certs", True),
+            username=params.get("url_username"),
+            password=params.get("url_password"),
+        )
 
 
 def with_credentials(url: str, access: UrlAccess) -> str:
@@ -88,7 +96,9 @@ def _auth(url: str, access: UrlAccess) -> Tuple[str, Dict[str, Any]]:
     # them again when it asks (the password manager is bound to this host).
     password = access.password or ""
     return without_credentials(url), {
-        "url_username": access.username, "url_password": password, "force_basic_auth": False,
+        "url_username": access.username,
+        "url_password": password,
+        "force_basic_auth": False,
         "unredirected_headers": ["Authorization"],
         "headers": {"Authorization": basic_auth_header(access.username, password)},
     }
@@ -105,8 +115,15 @@ def _open(url: str, method: str, access: UrlAccess) -> Any:
     try:
         # decompress=False: the bytes as served (an image is never unpacked behind the user's back),
         # so they can be counted against Content-Length.
-        return open_url(target, method=method, validate_certs=access.validate_certs, timeout=CONNECT_TIMEOUT,
-                        follow_redirects="safe", decompress=False, **auth)
+        return open_url(
+            target,
+            method=method,
+            validate_certs=access.validate_certs,
+            timeout=CONNECT_TIMEOUT,
+            follow_redirects="safe",
+            decompress=False,
+            **auth,
+        )
     except HTTPError as error:
         raise DownloadError("cannot download %s: HTTP Error %s %s" % (url, error.code, error.reason))
     except Exception as error:  # urllib, ssl and socket errors all mean "cannot read this URL"
@@ -168,15 +185,17 @@ def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_c
     hint = "; it is %s-compressed: set compression: %s" % (compressed, compressed) if compressed else ""
     magics = _MAGICS.get(fmt)
     if magics is not None:
-        if any(head[offset:offset + len(magic)] == magic for offset, magic in magics):
+        if any(head[offset : offset + len(magic)] == magic for offset, magic in magics):
             return None
         what = "an HTML page" if html else "not a %s image" % fmt
         return "the content is %s (format %s needs %r at offset %d)%s" % (what, fmt, magics[0][1], magics[0][0], hint)
     if fmt == "raw" and html:
         return "the content is an HTML page (Content-Type %s), not a raw image" % (_media_type(content_type) or "unknown")
     if fmt == "raw" and compressed and refuse_compressed:
-        return ("the content is %s-compressed, not a raw image: set compression: %s to decompress it, or "
-                "compression: none to store it as it is" % (compressed, compressed))
+        return (
+            "the content is %s-compressed, not a raw image: set compression: %s to decompress it, or "
+            "compression: none to store it as it is" % (compressed, compressed)
+        )
     return None
 
 
@@ -193,11 +212,14 @@ class _Body:
 
     def check_announcement(self) -> None:
         if self.expected is not None and self.announced is not None and self.announced != self.expected:
-            raise DownloadError("%s now announces %d bytes, not the %d planned; it changed on the server, run "
-                                "again" % (self.url, self.announced, self.expected))
+            raise DownloadError(
+                "%s now announces %d bytes, not the %d planned; it changed on the server, run "
+                "again" % (self.url, self.announced, self.expected)
+            )
         if self.limit is not None and self.announced is not None and self.announced > self.limit:
-            raise DownloadError("%s announces %d bytes, more than the %d the volume takes"
-                                % (self.url, self.announced, self.limit))
+            raise DownloadError(
+                "%s announces %d bytes, more than the %d the volume takes" % (self.url, self.announced, self.limit)
+            )
 
     def chunks(self) -> Iterator[bytes]:
         while True:
@@ -228,8 +250,7 @@ class _Body:
             raise DownloadError("download of %s ended after %d of %d bytes (truncated)" % (self.url, self.count, wanted))
 
 
-def with_checked_head(chunks: Iterator[bytes], check: ContentCheck, content_type: Optional[str],
-                      url: str) -> Iterator[bytes]:
+def with_checked_head(chunks: Iterator[bytes], check: ContentCheck, content_type: Optional[str], url: str) -> Iterator[bytes]:
     """``chunks`` again, the first HEAD_BYTES held back until ``check`` accepted them."""
     head = b""
     for chunk in chunks:
@@ -244,8 +265,14 @@ def with_checked_head(chunks: Iterator[bytes], check: ContentCheck, content_type
     yield from chunks
 
 
-def stream(url: str, hasher: Any, access: Optional[UrlAccess] = None, expected: Optional[int] = None,
-           limit: Optional[int] = None, check: Optional[ContentCheck] = None) -> Iterator[bytes]:
+def stream(
+    url: str,
+    hasher: Any,
+    access: Optional[UrlAccess] = None,
+    expected: Optional[int] = None,
+    limit: Optional[int] = None,
+    check: Optional[ContentCheck] = None,
+) -> Iterator[bytes]:
     """The body of ``url`` in chunks, each also fed to ``hasher``.
 
     The body must be as long as the server's Content-Length, and as ``expected`` (the size
@@ -319,8 +346,9 @@ def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[D
     return DigestRecord(fields[0], digest, length, ":".join(fields[:3]) == stamp, download_digest=download_digest)
 
 
-def remember_digest(path: str, algorithm: str, digest: str, length: Optional[int] = None,
-                    download_digest: Optional[str] = None) -> None:
+def remember_digest(
+    path: str, algorithm: str, digest: str, length: Optional[int] = None, download_digest: Optional[str] = None
+) -> None:
     """Record a verified digest (of the first ``length`` bytes, decompressed from a download of
     ``download_digest``) on the file; skipped where xattrs are unsupported."""
     if download_digest is not None and length is None:

@@ -82,8 +82,14 @@ class VolumeHandlers:
         self.validate_certs = validate_certs
 
     def as_mapping(self) -> Dict[str, Handler]:
-        return {CREATE: self.create, CLONE: self.clone, UPLOAD: self.upload, RESIZE: self.resize,
-                DELETE: self.delete, CHMOD: self.chmod}
+        return {
+            CREATE: self.create,
+            CLONE: self.clone,
+            UPLOAD: self.upload,
+            RESIZE: self.resize,
+            DELETE: self.delete,
+            CHMOD: self.chmod,
+        }
 
     def _pool(self, name: str) -> Any:
         pool = self.client.find_pool(name)
@@ -132,10 +138,8 @@ class VolumeHandlers:
         payload: ClonePayload = action.payload
         source = self.client.find_volume(self._pool(payload.source_pool), payload.source)
         if source is None:
-            raise LibvirtError("look up volume", "%s/%s" % (payload.source_pool, payload.source),
-                               "clone source disappeared")
-        volume = self.client.clone_volume(self._pool(payload.pool), payload.xml, source,
-                                          self._flags(payload.prealloc_metadata))
+            raise LibvirtError("look up volume", "%s/%s" % (payload.source_pool, payload.source), "clone source disappeared")
+        volume = self.client.clone_volume(self._pool(payload.pool), payload.xml, source, self._flags(payload.prealloc_metadata))
         return self._undo_delete(volume)
 
     def upload(self, action: Action) -> Optional[Undo]:
@@ -158,10 +162,11 @@ class VolumeHandlers:
         of_content = payload.compression is not None and payload.checksum_of == CHECKSUM_OF_CONTENT
         digest = (content_hasher if of_content else download_hasher).hexdigest()
         if checksum and digest != checksum.digest:
-            what = "" if payload.compression is None else (" (decompressed image)" if of_content
-                                                           else " (compressed download)")
-            raise download.DownloadError("checksum mismatch for %s%s: expected %s, got %s:%s"
-                                         % (payload.url, what, checksum.text, checksum.algorithm, digest))
+            what = "" if payload.compression is None else (" (decompressed image)" if of_content else " (compressed download)")
+            raise download.DownloadError(
+                "checksum mismatch for %s%s: expected %s, got %s:%s"
+                % (payload.url, what, checksum.text, checksum.algorithm, digest)
+            )
         # libvirt reads a qcow2 image's size from its header only on refresh.
         self.client.refresh_pool(self._pool(payload.pool))
         path = self._local_file(volume)
@@ -173,8 +178,7 @@ class VolumeHandlers:
         return None
 
     def _access(self, payload: UploadPayload) -> download.UrlAccess:
-        return download.UrlAccess(validate_certs=self.validate_certs, username=payload.username,
-                                  password=payload.password)
+        return download.UrlAccess(validate_certs=self.validate_certs, username=payload.username, password=payload.password)
 
     @staticmethod
     def _format_check(payload: UploadPayload) -> download.ContentCheck:
@@ -183,8 +187,14 @@ class VolumeHandlers:
 
     def _served(self, payload: UploadPayload, hasher: Any) -> Iterator[bytes]:
         """The body as served: as long as announced, no longer than the volume takes, of the declared format."""
-        return download.stream(payload.url, hasher, self._access(payload), expected=payload.size, limit=payload.length,
-                               check=self._format_check(payload))
+        return download.stream(
+            payload.url,
+            hasher,
+            self._access(payload),
+            expected=payload.size,
+            limit=payload.length,
+            check=self._format_check(payload),
+        )
 
     def _decompressed(self, payload: UploadPayload, hasher: Any) -> Iterator[bytes]:
         """The body decompressed: the compressed bytes (fed to ``hasher``) as long as announced and
@@ -198,12 +208,13 @@ class VolumeHandlers:
         def compressed_check(head: bytes, content_type: Optional[str]) -> Optional[str]:
             return decompress.compressed_problem(head, compression, content_type)
 
-        served = download.stream(payload.url, hasher, self._access(payload), expected=payload.size,
-                                 check=compressed_check)
-        holder = ("the volume takes" if payload.format in RAW_FORMATS
-                  else "that were free in pool %s when the download was planned" % payload.pool)
-        content = decompress.decompressed(served, compression, payload.url, limit=payload.length or None,
-                                          limit_holder=holder)
+        served = download.stream(payload.url, hasher, self._access(payload), expected=payload.size, check=compressed_check)
+        holder = (
+            "the volume takes"
+            if payload.format in RAW_FORMATS
+            else "that were free in pool %s when the download was planned" % payload.pool
+        )
+        content = decompress.decompressed(served, compression, payload.url, limit=payload.length or None, limit_holder=holder)
         return download.with_checked_head(content, self._format_check(payload), None, payload.url)
 
     def resize(self, action: Action) -> Optional[Undo]:
@@ -227,6 +238,5 @@ class VolumeHandlers:
         if payload.mode is not None:
             os.chmod(payload.path, int(payload.mode, 8))
         if payload.owner is not None or payload.group is not None:
-            os.chown(payload.path, -1 if payload.owner is None else payload.owner,
-                     -1 if payload.group is None else payload.group)
+            os.chown(payload.path, -1 if payload.owner is None else payload.owner, -1 if payload.group is None else payload.group)
         return None

@@ -46,8 +46,14 @@ def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
 
 def managed_view(volume: Volume) -> Volume:
     """The fields a user can set, for diffs: allocation and libvirt's path/key are left out."""
-    return Volume(name=volume.name, capacity=volume.capacity, format=volume.format, permissions=volume.permissions,
-                  backing_path=volume.backing_path, backing_format=volume.backing_format)
+    return Volume(
+        name=volume.name,
+        capacity=volume.capacity,
+        format=volume.format,
+        permissions=volume.permissions,
+        backing_path=volume.backing_path,
+        backing_format=volume.backing_format,
+    )
 
 
 # -- absent ------------------------------------------------------------------------------------
@@ -66,8 +72,9 @@ def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
     if existing is None:
         return Plan()
     if (state.users or state.dependents) and not request.delete_in_use:
-        raise PlanError("volume %s %s; detach it, or set delete_in_use: true to delete it anyway"
-                        % (request.label, depended_on(state)))
+        raise PlanError(
+            "volume %s %s; detach it, or set delete_in_use: true to delete it anyway" % (request.label, depended_on(state))
+        )
     plan = Plan(before=managed_view(existing).to_xml())
     command = shell("virsh", "vol-delete", "--pool", request.pool, request.name)
     plan.add(Action(DELETE, "volume", request.label, command, VolumeTarget(request.pool, request.name), destructive=True))
@@ -77,8 +84,9 @@ def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
 # -- new volume --------------------------------------------------------------------------------
 def _plan_new(request: VolumeRequest, state: VolumeState) -> Plan:
     if not request.creates:
-        raise PlanError("volume %s does not exist; set capacity, clone_from, backing_volume or source_url to create it"
-                        % request.label)
+        raise PlanError(
+            "volume %s does not exist; set capacity, clone_from, backing_volume or source_url to create it" % request.label
+        )
     if request.source_url:
         return _plan_download(request, state, request.source_url)
     if request.clone_from:
@@ -153,23 +161,24 @@ def _check_space(request: VolumeRequest, pool: Pool, capacity: int, allocation: 
     if available is None:
         return
     if allocation > available:
-        raise NoSpace("%s needs %s allocated but pool %s has %s free"
-                      % (what, format_size(allocation), pool.name, format_size(available)), "")
+        raise NoSpace(
+            "%s needs %s allocated but pool %s has %s free" % (what, format_size(allocation), pool.name, format_size(available)),
+            "",
+        )
     if capacity > available and not request.overcommit:
-        raise NoSpace("%s of %s is larger than the %s free in pool %s"
-                      % (what, format_size(capacity), format_size(available), pool.name),
-                      "set overcommit: true to allow a sparse volume that can outgrow its pool")
+        raise NoSpace(
+            "%s of %s is larger than the %s free in pool %s" % (what, format_size(capacity), format_size(available), pool.name),
+            "set overcommit: true to allow a sparse volume that can outgrow its pool",
+        )
 
 
 def _check_permissions(request: VolumeRequest, pool: Pool) -> None:
     if not request.permissions.is_empty() and not pool.holds_files:
-        raise PlanError("mode, owner and group apply to file-based pools; pool %s is of type %s"
-                        % (pool.name, pool.type))
+        raise PlanError("mode, owner and group apply to file-based pools; pool %s is of type %s" % (pool.name, pool.type))
 
 
 def _create_command(request: VolumeRequest, volume: Volume, prealloc_metadata: bool) -> str:
-    argv = ["virsh", "vol-create-as", "--pool", request.pool, "--name", request.name,
-            "--capacity", str(volume.capacity)]
+    argv = ["virsh", "vol-create-as", "--pool", request.pool, "--name", request.name, "--capacity", str(volume.capacity)]
     if volume.allocation is not None:
         argv += ["--allocation", str(volume.allocation)]
     if volume.format:
@@ -208,12 +217,17 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
         capacity = backing.capacity  # the base's own size, which a request in other units rounds to
     capacity = stored_capacity(pool, fmt, capacity, creating=True)
     if ref is not None and backing is not None and capacity < backing.capacity:
-        raise PlanError("capacity %s is smaller than backing volume %s (%s)"
-                        % (format_size(capacity), ref.label, format_size(backing.capacity)))
+        raise PlanError(
+            "capacity %s is smaller than backing volume %s (%s)"
+            % (format_size(capacity), ref.label, format_size(backing.capacity))
+        )
     allocation = _allocation_for(request, capacity)
     _check_space(request, pool, capacity, allocation, "volume %s" % request.label)
     volume = Volume(
-        name=request.name, capacity=capacity, format=fmt, allocation=allocation,
+        name=request.name,
+        capacity=capacity,
+        format=fmt,
+        allocation=allocation,
         permissions=request.permissions,
         backing_path=backing.path if backing else None,
         backing_format=(backing.format or "raw") if backing else None,
@@ -221,8 +235,15 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     )
     prealloc_metadata = request.preallocation == "metadata"
     plan = Plan(after=managed_view(volume).to_xml())
-    plan.add(Action(CREATE, "volume", request.label, _create_command(request, volume, prealloc_metadata),
-                    CreatePayload(pool=request.pool, xml=volume.to_xml(), prealloc_metadata=prealloc_metadata)))
+    plan.add(
+        Action(
+            CREATE,
+            "volume",
+            request.label,
+            _create_command(request, volume, prealloc_metadata),
+            CreatePayload(pool=request.pool, xml=volume.to_xml(), prealloc_metadata=prealloc_metadata),
+        )
+    )
     return plan
 
 
@@ -234,23 +255,48 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
     if capacity_reached(pool, fmt, capacity, source.capacity):
         capacity = source.capacity
     if capacity < source.capacity:
-        raise PlanError("capacity %s is smaller than clone_from volume %s (%s); a clone cannot shrink"
-                        % (format_size(capacity), ref.label, format_size(source.capacity)))
+        raise PlanError(
+            "capacity %s is smaller than clone_from volume %s (%s); a clone cannot shrink"
+            % (format_size(capacity), ref.label, format_size(source.capacity))
+        )
     capacity = stored_capacity(pool, fmt, capacity, creating=False)
     allocation = _allocation_for(request, source.capacity)
     _check_space(request, pool, capacity, max(allocation, source.allocation or 0), "clone %s" % request.label)
-    clone = Volume(name=request.name, capacity=source.capacity, format=fmt, allocation=allocation,
-                   permissions=request.permissions, path=predicted_path(pool, request.name))
+    clone = Volume(
+        name=request.name,
+        capacity=source.capacity,
+        format=fmt,
+        allocation=allocation,
+        permissions=request.permissions,
+        path=predicted_path(pool, request.name),
+    )
     prealloc_metadata = request.preallocation == "metadata"
-    argv = ["virsh", "vol-create-from", "--pool", request.pool, "--file", "%s.xml" % request.name,
-            "--inputpool", ref.pool, "--vol", ref.name]
+    argv = [
+        "virsh",
+        "vol-create-from",
+        "--pool",
+        request.pool,
+        "--file",
+        "%s.xml" % request.name,
+        "--inputpool",
+        ref.pool,
+        "--vol",
+        ref.name,
+    ]
     if prealloc_metadata:
         argv.append("--prealloc-metadata")
     plan = Plan(after=managed_view(clone.with_changes(capacity=capacity)).to_xml())
-    plan.add(Action(CLONE, "volume", request.label,
-                    shell(*argv) + _permission_commands(clone.path, clone.permissions),
-                    ClonePayload(pool=request.pool, xml=clone.to_xml(), source_pool=ref.pool, source=ref.name,
-                                 prealloc_metadata=prealloc_metadata)))
+    plan.add(
+        Action(
+            CLONE,
+            "volume",
+            request.label,
+            shell(*argv) + _permission_commands(clone.path, clone.permissions),
+            ClonePayload(
+                pool=request.pool, xml=clone.to_xml(), source_pool=ref.pool, source=ref.name, prealloc_metadata=prealloc_metadata
+            ),
+        )
+    )
     if capacity > source.capacity:
         plan.add(_resize_action(request, capacity, shrink=False))
     return plan
@@ -266,8 +312,14 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     initial = _download_length(request, size)
     fmt = request.format or "raw"
     _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
-    volume = Volume(name=request.name, capacity=initial, format=fmt, allocation=0, permissions=request.permissions,
-                    path=predicted_path(pool, request.name))
+    volume = Volume(
+        name=request.name,
+        capacity=initial,
+        format=fmt,
+        allocation=0,
+        permissions=request.permissions,
+        path=predicted_path(pool, request.name),
+    )
     final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else initial
     grown = None
     if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
@@ -275,8 +327,15 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
     # The new volume is marked as a download in progress until the upload is verified complete.
     marks = state.local and pool.holds_files
-    plan.add(Action(CREATE, "volume", request.label, _create_command(request, volume, False),
-                    CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)))
+    plan.add(
+        Action(
+            CREATE,
+            "volume",
+            request.label,
+            _create_command(request, volume, False),
+            CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks),
+        )
+    )
     plan.add(_upload_action(request, url, fmt, size, initial))
     if grown is not None:
         plan.add(_resize_action(request, grown, shrink=False))
@@ -303,17 +362,20 @@ PLACEHOLDER_CAPACITY = 1 << 20
 def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: str, compression: str) -> Plan:
     pool = state.pool
     if not state.can_decompress:
-        raise PlanError("%s is %s-compressed, and this host has no %s decompressor: neither Python's (compression.zstd, "
-                        "the zstandard module) nor the %s program; install one, or download an uncompressed image"
-                        % (redact_url(url), compression, compression, compression))
+        raise PlanError(
+            "%s is %s-compressed, and this host has no %s decompressor: neither Python's (compression.zstd, "
+            "the zstandard module) nor the %s program; install one, or download an uncompressed image"
+            % (redact_url(url), compression, compression, compression)
+        )
     _check_reverifiable(request, state)
     fmt = request.format or "raw"
     size = state.download_size
     if fmt in RAW_FORMATS:
         if request.capacity is None:
-            raise PlanError("%s is %s-compressed: how large its image is shows only once it is decompressed; set "
-                            "capacity (the size of the volume, which the image must fit)"
-                            % (redact_url(url), compression))
+            raise PlanError(
+                "%s is %s-compressed: how large its image is shows only once it is decompressed; set "
+                "capacity (the size of the volume, which the image must fit)" % (redact_url(url), compression)
+            )
         capacity = stored_capacity(pool, fmt, request.capacity, creating=True)
         _check_space(request, pool, capacity, 0, "download into %s" % request.label)
         length = capacity
@@ -322,12 +384,25 @@ def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: s
         _check_space(request, pool, capacity, size or 0, "download into %s" % request.label)
         # 0: no limit for libvirt; the handler then only stops at the pool's end.
         length = pool.available or 0
-    volume = Volume(name=request.name, capacity=capacity, format=fmt, allocation=0, permissions=request.permissions,
-                    path=predicted_path(pool, request.name))
+    volume = Volume(
+        name=request.name,
+        capacity=capacity,
+        format=fmt,
+        allocation=0,
+        permissions=request.permissions,
+        path=predicted_path(pool, request.name),
+    )
     plan = Plan(after=managed_view(volume).to_xml())
     marks = state.local and pool.holds_files
-    plan.add(Action(CREATE, "volume", request.label, _create_command(request, volume, False),
-                    CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)))
+    plan.add(
+        Action(
+            CREATE,
+            "volume",
+            request.label,
+            _create_command(request, volume, False),
+            CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks),
+        )
+    )
     plan.add(_upload_action(request, url, fmt, size, length, compression))
     return plan
 
@@ -336,26 +411,33 @@ def _check_reverifiable(request: VolumeRequest, state: VolumeState) -> None:
     """The checksum of a decompressed download is verified again, on re-runs, by the digests and the
     decompressed length remembered on the volume's file: that needs a file on this host."""
     if request.checksum and not (state.local and state.pool.holds_files):
-        raise PlanError("volume %s: a checksum of a compressed download is verified again by what is remembered on "
-                        "the volume's file, which needs a file-based pool and a local uri; leave checksum out, or "
-                        "download an uncompressed image" % request.label)
+        raise PlanError(
+            "volume %s: a checksum of a compressed download is verified again by what is remembered on "
+            "the volume's file, which needs a file-based pool and a local uri; leave checksum out, or "
+            "download an uncompressed image" % request.label
+        )
 
 
 def _download_length(request: VolumeRequest, size: Optional[int]) -> int:
     """The bytes a new volume for a download starts with: what the server reports, else the capacity asked for."""
     if size is None:
         if request.capacity is None:
-            raise PlanError("the server does not report the size of %s; set capacity (format raw) to size the volume"
-                            % redact_url(request.source_url))
+            raise PlanError(
+                "the server does not report the size of %s; set capacity (format raw) to size the volume"
+                % redact_url(request.source_url)
+            )
         return request.capacity
     if request.capacity is not None and request.capacity < size:
-        raise PlanError("capacity %s is smaller than the %s that %s holds; a download is never cut short"
-                        % (format_size(request.capacity), format_size(size), redact_url(request.source_url)))
+        raise PlanError(
+            "capacity %s is smaller than the %s that %s holds; a download is never cut short"
+            % (format_size(request.capacity), format_size(size), redact_url(request.source_url))
+        )
     return size
 
 
-def _upload_action(request: VolumeRequest, url: str, fmt: str, size: Optional[int], length: int,
-                   compression: Optional[str] = None) -> Action:
+def _upload_action(
+    request: VolumeRequest, url: str, fmt: str, size: Optional[int], length: int, compression: Optional[str] = None
+) -> Action:
     # The URL's credentials are masked on the command line; the payload keeps them for the download.
     curl = ["curl", "-fsSL"] + (["-u", request.url_username] if request.url_username else [])
     command = shell(*curl, redact_url(url)) + " | "
@@ -365,23 +447,43 @@ def _upload_action(request: VolumeRequest, url: str, fmt: str, size: Optional[in
     if request.checksum:
         command += "  # expect %s" % request.checksum.text
         if compression is not None:
-            command += " of the %s" % ("decompressed image" if request.checksum_of == CHECKSUM_OF_CONTENT
-                                       else "compressed download")
-    return Action(UPLOAD, "volume", request.label, command,
-                  UploadPayload(pool=request.pool, volume=request.name, url=url, format=fmt, size=size,
-                                length=length, checksum=request.checksum, username=request.url_username,
-                                password=request.url_password, compression=compression,
-                                checksum_of=request.checksum_of,
-                                refuse_compressed=compression is None and request.compression == "auto"))
+            command += " of the %s" % (
+                "decompressed image" if request.checksum_of == CHECKSUM_OF_CONTENT else "compressed download"
+            )
+    return Action(
+        UPLOAD,
+        "volume",
+        request.label,
+        command,
+        UploadPayload(
+            pool=request.pool,
+            volume=request.name,
+            url=url,
+            format=fmt,
+            size=size,
+            length=length,
+            checksum=request.checksum,
+            username=request.url_username,
+            password=request.url_password,
+            compression=compression,
+            checksum_of=request.checksum_of,
+            refuse_compressed=compression is None and request.compression == "auto",
+        ),
+    )
 
 
 def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
     argv = ["virsh", "vol-resize", "--pool", request.pool, request.name, str(capacity)]
     if shrink:
         argv.append("--shrink")
-    return Action(RESIZE, "volume", request.label, shell(*argv),
-                  ResizePayload(pool=request.pool, volume=request.name, capacity=capacity, shrink=shrink),
-                  destructive=shrink)
+    return Action(
+        RESIZE,
+        "volume",
+        request.label,
+        shell(*argv),
+        ResizePayload(pool=request.pool, volume=request.name, capacity=capacity, shrink=shrink),
+        destructive=shrink,
+    )
 
 
 # -- existing volume ---------------------------------------------------------------------------
@@ -389,44 +491,59 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
     if state.incomplete:
         return _plan_resumed_download(request, state)
     if request.format and existing.format and request.format != existing.format:
-        raise PlanError("volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
-                        "with clone_from and format: %s instead"
-                        % (request.label, existing.format, request.format, request.format))
+        raise PlanError(
+            "volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
+            "with clone_from and format: %s instead" % (request.label, existing.format, request.format, request.format)
+        )
     if request.backing_volume and state.origin is not None and existing.backing_path != state.origin.path:
-        raise PlanError("volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
-                        % (request.label, existing.backing_path or "nothing", request.backing_volume.label))
+        raise PlanError(
+            "volume %s is backed by %s, not %s; a backing file is only set when the volume is created"
+            % (request.label, existing.backing_path or "nothing", request.backing_volume.label)
+        )
     if request.checksum and request.decompress:
         _check_reverifiable(request, state)
     # A checksum comes with a source_url (the request refuses one without it).
-    if (request.checksum and request.source_url and state.content_digest
-            and state.content_digest != request.checksum.digest):
+    if request.checksum and request.source_url and state.content_digest and state.content_digest != request.checksum.digest:
         if not request.replace_content:
-            raise PlanError("volume %s exists with different content (%s:%s) than checksum %s; set replace_content: "
-                            "true to replace it with %s" % (request.label, request.checksum.algorithm,
-                                                            state.content_digest, request.checksum.text,
-                                                            redact_url(request.source_url)))
+            raise PlanError(
+                "volume %s exists with different content (%s:%s) than checksum %s; set replace_content: "
+                "true to replace it with %s"
+                % (
+                    request.label,
+                    request.checksum.algorithm,
+                    state.content_digest,
+                    request.checksum.text,
+                    redact_url(request.source_url),
+                )
+            )
         if state.users or state.dependents:
-            raise PlanError("volume %s exists with different content than checksum %s, but it %s: it is never "
-                            "replaced while in use" % (request.label, request.checksum.text, depended_on(state)))
+            raise PlanError(
+                "volume %s exists with different content than checksum %s, but it %s: it is never "
+                "replaced while in use" % (request.label, request.checksum.text, depended_on(state))
+            )
         return _plan_replace(request, state, request.source_url)
     plan = Plan(before=managed_view(existing).to_xml())
     target = existing
-    if request.capacity is not None and not capacity_reached(state.pool, existing.format, request.capacity,
-                                                             target.capacity):
+    if request.capacity is not None and not capacity_reached(state.pool, existing.format, request.capacity, target.capacity):
         target = _plan_capacity_change(request, state, target, request.capacity, plan)
     wanted = request.permissions
     if not wanted.is_empty() and not wanted.covers(existing.permissions):
         _check_permissions(request, state.pool)
         if not state.local:
-            raise PlanError("mode, owner and group of an existing volume can only be changed through a local URI "
-                            "(the module runs on the host that holds the file)")
+            raise PlanError(
+                "mode, owner and group of an existing volume can only be changed through a local URI "
+                "(the module runs on the host that holds the file)"
+            )
         if not existing.path:
             raise PlanError("volume %s has no file that mode, owner and group could be set on" % request.label)
         plan.add(_chmod_action(request, existing.path))
-        target = target.with_changes(permissions=Permissions(
-            mode=wanted.mode or existing.permissions.mode,
-            owner=existing.permissions.owner if wanted.owner is None else wanted.owner,
-            group=existing.permissions.group if wanted.group is None else wanted.group))
+        target = target.with_changes(
+            permissions=Permissions(
+                mode=wanted.mode or existing.permissions.mode,
+                owner=existing.permissions.owner if wanted.owner is None else wanted.owner,
+                group=existing.permissions.group if wanted.group is None else wanted.group,
+            )
+        )
     if plan.changed:
         plan.after = managed_view(target).to_xml()
     else:
@@ -437,8 +554,11 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
 def _plan_replace(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
     """Delete the volume and download it again: refilling in place could leave old bytes behind."""
     delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
-    refill = _plan_download(request, VolumeState(pool=state.pool, download_size=state.download_size,
-                                                 local=state.local, can_decompress=state.can_decompress), url)
+    refill = _plan_download(
+        request,
+        VolumeState(pool=state.pool, download_size=state.download_size, local=state.local, can_decompress=state.can_decompress),
+        url,
+    )
     return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
 
 
@@ -447,26 +567,30 @@ def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
     deleted and downloaded again (or refused, when the task cannot say how to refill it)."""
     url = request.source_url
     if not url:
-        raise PlanError("volume %s is a download that never finished (an earlier run was stopped while filling it); "
-                        "run the task that downloads it again, or delete it with state: absent" % request.label)
+        raise PlanError(
+            "volume %s is a download that never finished (an earlier run was stopped while filling it); "
+            "run the task that downloads it again, or delete it with state: absent" % request.label
+        )
     if state.users or state.dependents:
-        raise PlanError("volume %s is a download that never finished, and it %s; detach it first (or delete it with "
-                        "state: absent and delete_in_use: true)" % (request.label, depended_on(state)))
+        raise PlanError(
+            "volume %s is a download that never finished, and it %s; detach it first (or delete it with "
+            "state: absent and delete_in_use: true)" % (request.label, depended_on(state))
+        )
     plan = _plan_replace(request, state, url)
     delete = plan.actions[0]
     # Deleting a half-made download destroys nothing of value.
-    plan.actions[0] = delete.with_changes(destructive=False,
-                                          command_line=delete.command_line + "  # unfinished download")
+    plan.actions[0] = delete.with_changes(destructive=False, command_line=delete.command_line + "  # unfinished download")
     return plan
 
 
-def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, capacity: int,
-                          plan: Plan) -> Volume:
+def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, capacity: int, plan: Plan) -> Volume:
     wanted = stored_capacity(state.pool, current.format, capacity, creating=False)
     if wanted < current.capacity:
         if not request.allow_shrink:
-            raise PlanError("volume %s is %s; shrinking it to %s can destroy data: set allow_shrink: true to do it"
-                            % (request.label, format_size(current.capacity), format_size(capacity)))
+            raise PlanError(
+                "volume %s is %s; shrinking it to %s can destroy data: set allow_shrink: true to do it"
+                % (request.label, format_size(current.capacity), format_size(capacity))
+            )
         plan.add(_resize_action(request, wanted, shrink=True))
         return current.with_changes(capacity=wanted)
     _check_space(request, state.pool, wanted - current.capacity, 0, "growing %s by" % request.label)
@@ -475,7 +599,11 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
 
 
 def _chmod_action(request: VolumeRequest, path: str) -> Action:
-    command = _permission_commands(path, request.permissions)[len(" && "):]
-    return Action(CHMOD, "volume", request.label, command,
-                  ChmodPayload(path=path, mode=request.permissions.mode, owner=request.permissions.owner,
-                               group=request.permissions.group))
+    command = _permission_commands(path, request.permissions)[len(" && ") :]
+    return Action(
+        CHMOD,
+        "volume",
+        request.label,
+        command,
+        ChmodPayload(path=path, mode=request.permissions.mode, owner=request.permissions.owner, group=request.permissions.group),
+    )

@@ -166,8 +166,15 @@ class VolumeRequest(Record):
         return request
 
     def check_consistency(self) -> None:
-        sources = [key for key, value in (("clone_from", self.clone_from), ("backing_volume", self.backing_volume),
-                                          ("source_url", self.source_url)) if value is not None]
+        sources = [
+            key
+            for key, value in (
+                ("clone_from", self.clone_from),
+                ("backing_volume", self.backing_volume),
+                ("source_url", self.source_url),
+            )
+            if value is not None
+        ]
         if len(sources) > 1:
             raise PlanError("%s are mutually exclusive: a volume has one origin" % " and ".join(sources))
         if self.checksum and not self.source_url:
@@ -191,11 +198,14 @@ class VolumeRequest(Record):
         if self.preallocation in ("metadata", "full") and self.backing_volume:
             raise PlanError("a qcow2 overlay on backing_volume is always sparse")
         if self.source_url and self.capacity is not None and self.format not in RAW_FORMATS:
-            raise PlanError("capacity with source_url grows a raw image after the download; set format: raw, "
-                            "or grow a %s image in a later task" % (self.format or "downloaded"))
+            raise PlanError(
+                "capacity with source_url grows a raw image after the download; set format: raw, "
+                "or grow a %s image in a later task" % (self.format or "downloaded")
+            )
         if self.capacity is not None and self.allocation is not None and self.allocation > self.capacity:
-            raise PlanError("allocation (%s) is larger than capacity (%s)"
-                            % (format_size(self.allocation), format_size(self.capacity)))
+            raise PlanError(
+                "allocation (%s) is larger than capacity (%s)" % (format_size(self.allocation), format_size(self.capacity))
+            )
 
 
 def _size_param(params: Mapping[str, Any], key: str, allow_zero: bool = False) -> Optional[int]:

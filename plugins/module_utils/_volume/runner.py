@@ -44,9 +44,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.state i
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
     """Mode as four octal digits (0000-0777) and owner/group as numeric ids, as libvirt stores them."""
     mode = params.get("mode")
-    return Permissions(mode=None if mode is None else octal_mode(mode),
-                       owner=_numeric_id(params.get("owner"), pwd.getpwnam, "user"),
-                       group=_numeric_id(params.get("group"), grp.getgrnam, "group"))
+    return Permissions(
+        mode=None if mode is None else octal_mode(mode),
+        owner=_numeric_id(params.get("owner"), pwd.getpwnam, "user"),
+        group=_numeric_id(params.get("group"), grp.getgrnam, "group"),
+    )
 
 
 def _numeric_id(value: Optional[str], lookup: Any, what: str) -> Optional[int]:
@@ -81,8 +83,7 @@ def _local_file(described: Volume) -> Optional[str]:
     return path if path and os.access(path, os.R_OK) and os.path.isfile(path) else None
 
 
-def existing_digest(client: Client, volume: Any, described: Volume, algorithm: str,
-                    length: Optional[int] = None) -> str:
+def existing_digest(client: Client, volume: Any, described: Volume, algorithm: str, length: Optional[int] = None) -> str:
     """Digest of a volume's content (its first ``length`` bytes, when given), from the file when
     the host holds it, else through libvirt.
 
@@ -138,8 +139,10 @@ def is_incomplete(described: Volume, local: bool) -> bool:
 def refuse_incomplete_file(path: str, what: str) -> None:
     """A half-made download is never used as the origin of anything (clone, overlay, media, disk)."""
     if file_is_incomplete(path):
-        raise PlanError("%s is a download that never finished (an earlier run was stopped while filling it); run "
-                        "the task that downloads it again first" % what)
+        raise PlanError(
+            "%s is a download that never finished (an earlier run was stopped while filling it); run "
+            "the task that downloads it again first" % what
+        )
 
 
 def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
@@ -148,8 +151,16 @@ def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
         refuse_incomplete_file(described.path, what)
 
 
-def _digest_state(client: Client, volume: Any, existing: Volume, checksum: Checksum, url: str,
-                  request: VolumeRequest, state: VolumeState, access: Any) -> VolumeState:
+def _digest_state(
+    client: Client,
+    volume: Any,
+    existing: Volume,
+    checksum: Checksum,
+    url: str,
+    request: VolumeRequest,
+    state: VolumeState,
+    access: Any,
+) -> VolumeState:
     """``state`` with the digest of the existing volume, and what replacing it needs when it differs."""
     # Imported here: only downloads use it (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
@@ -175,8 +186,9 @@ def _digest_state(client: Client, volume: Any, existing: Volume, checksum: Check
     return state
 
 
-def needed_by(client: Client, pool_name: str, volume_name: str, path: Optional[str],
-              guest: Optional[str] = None) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+def needed_by(
+    client: Client, pool_name: str, volume_name: str, path: Optional[str], guest: Optional[str] = None
+) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """The guests other than ``guest`` with a disk on the volume (directly or through a backing
     chain), and the volumes backed by it. Reads every guest and volume of the host: only asked
     where the volume could be deleted, replaced or attached to another guest."""
@@ -211,8 +223,7 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         # Imported here: only downloads use it (import cost on every task).
         from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
-        access = download.UrlAccess(validate_certs=validate_certs, username=request.url_username,
-                                    password=request.url_password)
+        access = download.UrlAccess(validate_certs=validate_certs, username=request.url_username, password=request.url_password)
         if request.decompress == "zstd":
             # Imported here: only compressed downloads use it.
             from ansible_collections.remotevirt.install.plugins.module_utils._volume.decompress import can_decompress
@@ -239,8 +250,9 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     plan = None
     applied = False
     try:
-        with connected(params["uri"]) as client, \
-                changing(client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode):
+        with connected(params["uri"]) as client, changing(
+            client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode
+        ):
             pool = open_pool(client, request.pool)
             state = read_state(client, pool, request, params.get("validate_certs", True))
             plan = plan_volume(request, state)
@@ -263,8 +275,9 @@ def _handlers(client: Client, params: Mapping[str, Any]) -> Mapping[str, Any]:
     return VolumeHandlers(client, params.get("validate_certs", True)).as_mapping()
 
 
-def _volume_facts(client: Client, pool: Any, request: VolumeRequest, plan: Plan, state: VolumeState,
-                  check_mode: bool) -> Dict[str, Any]:
+def _volume_facts(
+    client: Client, pool: Any, request: VolumeRequest, plan: Plan, state: VolumeState, check_mode: bool
+) -> Dict[str, Any]:
     if request.state == "absent":
         return {}
     if check_mode or not plan.changed:

@@ -14,23 +14,22 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Iterable
 
-from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import (
-    ServiceRecord,
-    decode_txt,
-    instance_name,
-)
+from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import ServiceRecord, decode_txt, instance_name
 
 try:
     import ifaddr
     from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange
     from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
     ZEROCONF_IMPORT_ERROR: ImportError | None = None
 except ImportError as error:  # reported by the plugin, naming the package
     ZEROCONF_IMPORT_ERROR = error
 
-MISSING_ZEROCONF = ("the remotevirt.install.mdns inventory plugin needs the Python package 'zeroconf' on the "
-                    "controller, in the Python that runs Ansible (pip install zeroconf; requirements.txt of the "
-                    "collection lists it): %s")
+MISSING_ZEROCONF = (
+    "the remotevirt.install.mdns inventory plugin needs the Python package 'zeroconf' on the "
+    "controller, in the Python that runs Ansible (pip install zeroconf; requirements.txt of the "
+    "collection lists it): %s"
+)
 # How often the browse loop looks whether it may end.
 _TICK = 0.05
 
@@ -72,17 +71,23 @@ def _addresses(info: Any, version: Any) -> list[str]:
 
 
 def _record(info: Any, service_type: str) -> ServiceRecord:
-    return ServiceRecord(name=instance_name(info.name, service_type), server=info.server or "",
-                         port=int(info.port or 0), ipv4=_addresses(info, IPVersion.V4Only),
-                         ipv6=_addresses(info, IPVersion.V6Only), txt=decode_txt(info.properties or {}))
+    return ServiceRecord(
+        name=instance_name(info.name, service_type),
+        server=info.server or "",
+        port=int(info.port or 0),
+        ipv4=_addresses(info, IPVersion.V4Only),
+        ipv6=_addresses(info, IPVersion.V6Only),
+        txt=decode_txt(info.properties or {}),
+    )
 
 
-async def _browse(service_type: str, seconds: float, quiet: float, interfaces: list[Any] | None,
-                  ip_version: str, resolve_ms: int) -> tuple[list[ServiceRecord], list[str]]:
+async def _browse(
+    service_type: str, seconds: float, quiet: float, interfaces: list[Any] | None, ip_version: str, resolve_ms: int
+) -> tuple[list[ServiceRecord], list[str]]:
     loop = asyncio.get_running_loop()
     choice = interfaces if interfaces else InterfaceChoice.All
     aiozc = AsyncZeroconf(interfaces=choice, ip_version=_ip_version(ip_version))
-    found: dict[str, None] = {}   # names in the order they answered
+    found: dict[str, None] = {}  # names in the order they answered
     left: set[str] = set()
     last_new = [loop.time()]
 
@@ -103,8 +108,11 @@ async def _browse(service_type: str, seconds: float, quiet: float, interfaces: l
                 break
         await browser.async_cancel()
         names = [name for name in found if name not in left]
-        warnings += ["%s withdrew its announcement during the browse: skipped" % instance_name(name, service_type)
-                     for name in found if name in left]
+        warnings += [
+            "%s withdrew its announcement during the browse: skipped" % instance_name(name, service_type)
+            for name in found
+            if name in left
+        ]
         infos = [AsyncServiceInfo(service_type, name) for name in names]
         answered = await asyncio.gather(*(info.async_request(aiozc.zeroconf, resolve_ms) for info in infos))
     finally:
@@ -114,13 +122,15 @@ async def _browse(service_type: str, seconds: float, quiet: float, interfaces: l
         if ok and info.server:
             records.append(_record(info, service_type))
         else:
-            warnings.append("%s did not answer when resolved (gone during the browse?): skipped"
-                            % instance_name(info.name, service_type))
+            warnings.append(
+                "%s did not answer when resolved (gone during the browse?): skipped" % instance_name(info.name, service_type)
+            )
     return records, warnings
 
 
-def browse(service_type: str, seconds: float, quiet: float, interfaces: Iterable[str], ip_version: str,
-           resolve_ms: int = 1000) -> tuple[list[ServiceRecord], list[str]]:
+def browse(
+    service_type: str, seconds: float, quiet: float, interfaces: Iterable[str], ip_version: str, resolve_ms: int = 1000
+) -> tuple[list[ServiceRecord], list[str]]:
     """Records of the services that answered within `seconds` (or until none new came for
     `quiet` seconds), and warnings about those skipped."""
     if ZEROCONF_IMPORT_ERROR is not None:

@@ -44,14 +44,25 @@ class ServiceRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """The form kept in the inventory cache (JSON)."""
-        return {"name": self.name, "server": self.server, "port": self.port,
-                "ipv4": list(self.ipv4), "ipv6": list(self.ipv6), "txt": dict(self.txt)}
+        return {
+            "name": self.name,
+            "server": self.server,
+            "port": self.port,
+            "ipv4": list(self.ipv4),
+            "ipv6": list(self.ipv6),
+            "txt": dict(self.txt),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ServiceRecord:
-        return cls(name=str(data["name"]), server=str(data["server"]), port=int(data["port"]),
-                   ipv4=[str(a) for a in data.get("ipv4", [])], ipv6=[str(a) for a in data.get("ipv6", [])],
-                   txt={str(k): str(v) for k, v in dict(data.get("txt", {})).items()})
+        return cls(
+            name=str(data["name"]),
+            server=str(data["server"]),
+            port=int(data["port"]),
+            ipv4=[str(a) for a in data.get("ipv4", [])],
+            ipv6=[str(a) for a in data.get("ipv6", [])],
+            txt={str(k): str(v) for k, v in dict(data.get("txt", {})).items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class Transport:
 
 
 # --- TXT records -------------------------------------------------------------------------------
+
 
 def decode_txt(properties: Mapping[bytes | str, bytes | str | None]) -> dict[str, str]:
     """TXT records as text. Keys are case-insensitive in DNS-SD (RFC 6763 6.4): lower-cased; the
@@ -130,6 +142,7 @@ def driver(txt: Mapping[str, str]) -> str:
 
 # --- URIs and addresses ----------------------------------------------------------------------
 
+
 def uri_host(address: str) -> str:
     """An address as a URI's host: IPv6 in brackets, a zone ('%lan0') as '%25lan0' (RFC 6874)."""
     if ":" not in address:
@@ -170,6 +183,7 @@ def choose_address(record: ServiceRecord, ip_version: str) -> str | None:
 
 # --- duplicates and filters ------------------------------------------------------------------
 
+
 def _merge_into(kept: ServiceRecord, other: ServiceRecord) -> None:
     kept.ipv4 = sorted(set(kept.ipv4) | set(other.ipv4))
     kept.ipv6 = sorted(set(kept.ipv6) | set(other.ipv6))
@@ -187,8 +201,9 @@ def merge_duplicates(records: Iterable[ServiceRecord]) -> list[ServiceRecord]:
         if key in by_name:
             _merge_into(by_name[key], record)
         else:
-            by_name[key] = ServiceRecord(record.name, record.server, record.port, sorted(set(record.ipv4)),
-                                         sorted(set(record.ipv6)), dict(record.txt))
+            by_name[key] = ServiceRecord(
+                record.name, record.server, record.port, sorted(set(record.ipv4)), sorted(set(record.ipv6)), dict(record.txt)
+            )
     return sorted(by_name.values(), key=lambda r: (r.name.lower(), r.name))
 
 
@@ -212,6 +227,7 @@ def selected(record: ServiceRecord, include: Iterable[str], exclude: Iterable[st
 
 # --- host variables ------------------------------------------------------------------------------
 
+
 def choose_transport(available: list[Transport], preferred: Iterable[str]) -> Transport:
     """The first of the preferred transports that the host offers; else its first."""
     by_name = {t.name: t for t in available}
@@ -221,8 +237,9 @@ def choose_transport(available: list[Transport], preferred: Iterable[str]) -> Tr
     return available[0]
 
 
-def host_vars(record: ServiceRecord, address: str, prefix: str = "mdns_",
-              preferred_transports: Iterable[str] = (), user: str | None = None) -> dict[str, Any]:
+def host_vars(
+    record: ServiceRecord, address: str, prefix: str = "mdns_", preferred_transports: Iterable[str] = (), user: str | None = None
+) -> dict[str, Any]:
     """The variables of the inventory host of a record: ansible_host, ansible_port (when SSH is
     advertised), libvirt_uri (the preferred transport) and libvirt_uris (all), and every TXT
     record as <prefix><key>, with <prefix>name, <prefix>server and <prefix>addresses.

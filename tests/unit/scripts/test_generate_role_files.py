@@ -42,8 +42,11 @@ def _guest_list(role: str, entry_point: str) -> Dict[str, Any]:
 
 def _documented_entry_options(role: str, entry_point: str):
     """The names the guest list's description documents, one line each: C(name) (...): ..."""
-    return [re.match(r"C\((\w+)\) \(", line).group(1) for line in _guest_list(role, entry_point)["description"]
-            if re.match(r"C\((\w+)\) \(", line)]
+    return [
+        re.match(r"C\((\w+)\) \(", line).group(1)
+        for line in _guest_list(role, entry_point)["description"]
+        if re.match(r"C\((\w+)\) \(", line)
+    ]
 
 
 def _entry_points():
@@ -52,8 +55,11 @@ def _entry_points():
 
 def test_committed_files_are_what_the_generator_writes():
     """A changed guest option, module description or role source shows here until the files are regenerated."""
-    stale = [path for path, text in generator.render(ROOT, guest_argument_spec()).items()
-             if (ROOT / path).read_text(encoding="utf-8") != text]
+    stale = [
+        path
+        for path, text in generator.render(ROOT, guest_argument_spec()).items()
+        if (ROOT / path).read_text(encoding="utf-8") != text
+    ]
     assert not stale, "%s differ from their sources: run scripts/generate-role-files" % ", ".join(stale)
 
 
@@ -93,20 +99,24 @@ def test_the_shared_role_takes_every_shorthand_of_the_filter():
 def test_the_install_task_passes_every_module_option_once():
     """Each option of the module reaches it from the guest's entry; a required one is never omitted."""
     tasks = yaml.safe_load((ROOT / "roles" / "guests" / "tasks" / "install.yml").read_text(encoding="utf-8"))
-    args = next(task["remotevirt.install.virt_guest_install"] for task in tasks
-                if "remotevirt.install.virt_guest_install" in task)
+    args = next(
+        task["remotevirt.install.virt_guest_install"] for task in tasks if "remotevirt.install.virt_guest_install" in task
+    )
     assert set(args) == set(guest_argument_spec())
     for name, value in args.items():
         omitted = "{{ guests_item.%s | default(omit) }}" % name
         assert value == ("{{ guests_item.%s }}" % name if guest_argument_spec()[name].get("required") else omitted)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Use O(reinstall=true).", "Use C(reinstall=true)."),
-    ("See O(disks[].target).", "See C(disks[].target)."),
-    ("Set it with O(ignore:module_defaults).", "Set it with O(ignore:module_defaults)."),
-    ("Reports RV(reboot_required).", "Reports RV(remotevirt.install.virt_guest_install#module:reboot_required)."),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Use O(reinstall=true).", "Use C(reinstall=true)."),
+        ("See O(disks[].target).", "See C(disks[].target)."),
+        ("Set it with O(ignore:module_defaults).", "Set it with O(ignore:module_defaults)."),
+        ("Reports RV(reboot_required).", "Reports RV(remotevirt.install.virt_guest_install#module:reboot_required)."),
+    ],
+)
 def test_module_references_point_to_the_module(text, expected):
     assert generator.module_references(text) == expected
 
@@ -129,8 +139,11 @@ def test_an_entry_point_other_than_main_says_what_it_does_itself(role, entry_poi
 
 
 def test_an_entry_point_without_a_description_of_its_own_is_refused():
-    role = {"prefix": "r_", "description": ["The role."],
-            "entry_points": {"main": {"short_description": "All"}, "check": {"short_description": "Some"}}}
+    role = {
+        "prefix": "r_",
+        "description": ["The role."],
+        "entry_points": {"main": {"short_description": "All"}, "check": {"short_description": "Some"}},
+    }
     assert generator.entry_point_description(role, "main") == ["The role."]
     with pytest.raises(SystemExit, match="entry point check of role r_ needs a description of its own"):
         generator.entry_point_description(role, "check")

@@ -91,8 +91,10 @@ class OsBoot(XmlObject):
     @classmethod
     def from_element(cls, os_element: Any) -> "OsBoot":
         uefi = os_element.get("firmware") == "efi" or attr_of(os_element, "loader", "type") == "pflash"
-        secure = any(feature.get("name") == "secure-boot" and feature.get("enabled") == "yes"
-                     for feature in os_element.iterfind("firmware/feature"))
+        secure = any(
+            feature.get("name") == "secure-boot" and feature.get("enabled") == "yes"
+            for feature in os_element.iterfind("firmware/feature")
+        )
         if attr_of(os_element, "loader", "secure") == "yes":
             secure = True
         return cls(
@@ -183,8 +185,12 @@ class Interface(XmlObject):
     def from_element(cls, interface: Any) -> "Interface":
         kind = interface.get("type", "")
         source = attr_of(interface, "source", kind) if kind in ("network", "bridge") else None
-        return cls(type=kind, source=source, model=attr_of(interface, "model", "type") or "",
-                   mac=(attr_of(interface, "mac", "address") or "").lower() or None)
+        return cls(
+            type=kind,
+            source=source,
+            model=attr_of(interface, "model", "type") or "",
+            mac=(attr_of(interface, "mac", "address") or "").lower() or None,
+        )
 
 
 class Graphics(XmlObject):
@@ -212,9 +218,12 @@ class Graphics(XmlObject):
     def from_element(cls, graphics: Any) -> "Graphics":
         port = graphics.get("port")
         autoport = graphics.get("autoport") == "yes" or port in (None, "-1")
-        return cls(type=graphics.get("type", ""),
-                   listen=graphics.get("listen") or attr_of(graphics, "listen", "address") or "",
-                   port=None if autoport else int(port), password=graphics.get("passwd"))
+        return cls(
+            type=graphics.get("type", ""),
+            listen=graphics.get("listen") or attr_of(graphics, "listen", "address") or "",
+            port=None if autoport else int(port),
+            password=graphics.get("passwd"),
+        )
 
 
 class SerialLog(XmlObject):
@@ -267,7 +276,7 @@ class GuestMetadata(XmlObject):
         if guest is None:
             return None
         fingerprint = attr_of(guest, "{%s}cloud-init" % METADATA_NAMESPACE, "fingerprint") or ""
-        return cls(cloud_init=fingerprint[len("sha256:"):] if fingerprint.startswith("sha256:") else None)
+        return cls(cloud_init=fingerprint[len("sha256:") :] if fingerprint.startswith("sha256:") else None)
 
     def replace_in(self, root: Any) -> None:
         """Put this element into ``root``'s <metadata> in place of the collection's previous one."""
@@ -484,7 +493,7 @@ def _replace_interfaces(devices: Any, wanted: Tuple[Interface, ...]) -> None:
                 anchor[-1].addnext(interface.to_element())
             else:
                 devices.append(interface.to_element())
-    for element in existing[len(wanted):]:
+    for element in existing[len(wanted) :]:
         devices.remove(element)
 
 

@@ -20,24 +20,34 @@ from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import default_serial_log
 
 
-@pytest.mark.parametrize("text, shown", [
-    ("Booting from DVD/CD...\n", "Booting from DVD/CD..."),
-    ("\x1b[0;32m  OK  \x1b[0m] Reached target \x1b[1mBasic System\x1b[0m.\r\n\r\n", "OK ] Reached target Basic System."),
-    ("progress 10%\rprogress 55%\r", "progress 55%"),
-    ("\x1b]0;title\x07login: \x00\x08\x7f", "login:"),
-    ("a\n\n  \n", "a"),
-    ("", ""),
-    ("x" * 300, "x" * 97 + "..."),
-    ("\x1b[2J\x1b[H\x1bc", ""),
-    ("caf\u00e9 \u009b31m ok", "caf\u00e9 31m ok"),
-])
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("Booting from DVD/CD...\n", "Booting from DVD/CD..."),
+        ("\x1b[0;32m  OK  \x1b[0m] Reached target \x1b[1mBasic System\x1b[0m.\r\n\r\n", "OK ] Reached target Basic System."),
+        ("progress 10%\rprogress 55%\r", "progress 55%"),
+        ("\x1b]0;title\x07login: \x00\x08\x7f", "login:"),
+        ("a\n\n  \n", "a"),
+        ("", ""),
+        ("x" * 300, "x" * 97 + "..."),
+        ("\x1b[2J\x1b[H\x1bc", ""),
+        ("caf\u00e9 \u009b31m ok", "caf\u00e9 31m ok"),
+    ],
+)
 def test_last_console_line_is_clean_and_short(text, shown):
     assert last_console_line(text) == shown
 
 
 def test_durations():
     assert [duration(s) for s in (0, 59, 60, 125, 3599, 3600, 7325)] == [
-        "0s", "59s", "1m00s", "2m05s", "59m59s", "1h00m", "2h02m"]
+        "0s",
+        "59s",
+        "1m00s",
+        "2m05s",
+        "59m59s",
+        "1h00m",
+        "2h02m",
+    ]
 
 
 def test_default_serial_log_is_the_modules():
@@ -57,9 +67,11 @@ def test_probe_reads_each_guests_console_and_no_console_can_pose_as_another(tmp_
     first, second = tmp_path / "a.log", tmp_path / "b.log"
     first.write_text("boot\nrv-guess state 1\nInstalling packages (12/300)\x1b[K\r\n")
     second.write_bytes(b"x" * 5000 + b"\nlast of b\n")
-    guests = [{"name": "a", "uri": "test:///nowhere", "serial_log": str(first)},
-              {"name": "b", "uri": "test:///nowhere", "serial_log": str(second)},
-              {"name": "c", "uri": "test:///nowhere", "serial_log": str(tmp_path / "missing.log")}]
+    guests = [
+        {"name": "a", "uri": "test:///nowhere", "serial_log": str(first)},
+        {"name": "b", "uri": "test:///nowhere", "serial_log": str(second)},
+        {"name": "c", "uri": "test:///nowhere", "serial_log": str(tmp_path / "missing.log")},
+    ]
     answers = run_probe("rv-0123", guests)
     assert [probed.console for probed in answers] == ["Installing packages (12/300)", "last of b", ""]
     assert [probed.size for probed in answers] == [first.stat().st_size, 5011, None]
@@ -111,8 +123,15 @@ class FakeHost:
         self.now += seconds
 
     def waiter(self, cleanup=True):
-        return Waiter("hv1", self.status, self.probe, self.cleaned.append if cleanup else None, self.lines.append,
-                      clock=lambda: self.now, sleep=self.sleep)
+        return Waiter(
+            "hv1",
+            self.status,
+            self.probe,
+            self.cleaned.append if cleanup else None,
+            self.lines.append,
+            clock=lambda: self.now,
+            sleep=self.sleep,
+        )
 
 
 def jobs(*names):
@@ -163,7 +182,9 @@ def test_foreground_results_are_returned_as_they_are():
 def test_a_progress_interval_shorter_than_the_poll_delay_is_kept():
     host = FakeHost({"a": 7})
     host.waiter().wait(jobs("a"), poll_delay=5, progress_interval=2, timeout=600)
-    assert host.lines == ["[hv1] a: 2s elapsed, guest running, console: Loading a",
-                          "[hv1] a: 4s elapsed, guest running, console: Loading a",
-                          "[hv1] a: 6s elapsed, guest running, console: Loading a",
-                          "[hv1] a: finished after 8s (changed)"]  # polled at 8 s
+    assert host.lines == [
+        "[hv1] a: 2s elapsed, guest running, console: Loading a",
+        "[hv1] a: 4s elapsed, guest running, console: Loading a",
+        "[hv1] a: 6s elapsed, guest running, console: Loading a",
+        "[hv1] a: finished after 8s (changed)",
+    ]  # polled at 8 s

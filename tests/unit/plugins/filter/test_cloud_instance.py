@@ -17,17 +17,21 @@ from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import
 )
 
 IMAGE = {"url": "http://mirror/debian-12.qcow2.xz", "checksum": "sha256:" + "a" * 64}
-BOOTING = dict(IMAGE, name="deb12", kernel={"url": "http://mirror/vmlinuz"}, initrd={"url": "http://mirror/initrd"},
-               cmdline="root=/dev/vda")
+BOOTING = dict(
+    IMAGE, name="deb12", kernel={"url": "http://mirror/vmlinuz"}, initrd={"url": "http://mirror/initrd"}, cmdline="root=/dev/vda"
+)
 DEFAULTS = {"uri": "qemu:///system", "pool": "default"}
 
 
-@pytest.mark.parametrize("url, name", [
-    ("http://m/debian-12.qcow2.xz", "debian-12.qcow2"),
-    ("http://m/a.raw.gz?token=1", "a.raw"),
-    ("http://m/b.qcow2", "b.qcow2"),
-    ("http://m/", "m"),
-])
+@pytest.mark.parametrize(
+    "url, name",
+    [
+        ("http://m/debian-12.qcow2.xz", "debian-12.qcow2"),
+        ("http://m/a.raw.gz?token=1", "a.raw"),
+        ("http://m/b.qcow2", "b.qcow2"),
+        ("http://m/", "m"),
+    ],
+)
 def test_volume_name_is_the_file_name_without_compression(url, name):
     assert volume_name_of(url) == name
 
@@ -47,10 +51,12 @@ def test_entry_wait_for_and_state_win():
 
 
 def test_named_image_with_kernel_boots_it_from_boot_dir():
-    args = cloud_guest_args({"name": "a", "image": "deb12", "size": "2G", "boot_dir": "/b"}, DEFAULTS,
-                            {"deb12": BOOTING})
-    assert args["boot"] == {"kernel": "/b/remotevirt-image-deb12-kernel", "initrd": "/b/remotevirt-image-deb12-initrd",
-                            "cmdline": "root=/dev/vda"}
+    args = cloud_guest_args({"name": "a", "image": "deb12", "size": "2G", "boot_dir": "/b"}, DEFAULTS, {"deb12": BOOTING})
+    assert args["boot"] == {
+        "kernel": "/b/remotevirt-image-deb12-kernel",
+        "initrd": "/b/remotevirt-image-deb12-initrd",
+        "cmdline": "root=/dev/vda",
+    }
     assert args["install"] == {"method": "import", "boot_dir": "/b"}
 
 
@@ -61,35 +67,55 @@ def test_preflight_args_have_no_boot():
 
 def test_absent_entry_needs_no_image():
     assert cloud_guest_args({"name": "a", "state": "absent"}, DEFAULTS) == {
-        "name": "a", "state": "absent", "uri": "qemu:///system"}
+        "name": "a",
+        "state": "absent",
+        "uri": "qemu:///system",
+    }
 
 
-@pytest.mark.parametrize("entry, message", [
-    ({"name": "a", "size": "2G"}, "image needs a url"),
-    ({"name": "a", "image": "nope", "size": "2G"}, "not one of the named images"),
-    ({"name": "a", "image": IMAGE}, "give size"),
-    ({"name": "a", "image": dict(IMAGE, sha="x"), "size": "2G"}, "unknown option"),
-    ({"name": "a", "image": dict(IMAGE, kernel={"url": "k"}), "size": "2G"}, "kernel and initrd together"),
-    ({"name": "a", "image": IMAGE, "size": "2G", "colour": 1}, "unknown option"),
-])
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"name": "a", "size": "2G"}, "image needs a url"),
+        ({"name": "a", "image": "nope", "size": "2G"}, "not one of the named images"),
+        ({"name": "a", "image": IMAGE}, "give size"),
+        ({"name": "a", "image": dict(IMAGE, sha="x"), "size": "2G"}, "unknown option"),
+        ({"name": "a", "image": dict(IMAGE, kernel={"url": "k"}), "size": "2G"}, "kernel and initrd together"),
+        ({"name": "a", "image": IMAGE, "size": "2G", "colour": 1}, "unknown option"),
+    ],
+)
 def test_refusals_name_the_guest(entry, message):
     with pytest.raises(AnsibleFilterError, match=message):
         cloud_guest_args(entry, DEFAULTS)
 
 
 def test_one_cache_volume_per_image_and_an_overlay_per_guest():
-    entries = [{"name": "a", "image": IMAGE, "size": "2G"}, {"name": "b", "image": IMAGE, "size": "4G"},
-               {"name": "c", "state": "absent"}]
-    assert cloud_images(entries, DEFAULTS) == [{"uri": "qemu:///system", "pool": "default", "name": "debian-12.qcow2",
-                                                "source_url": IMAGE["url"], "format": "qcow2",
-                                                "checksum": IMAGE["checksum"]}]
+    entries = [
+        {"name": "a", "image": IMAGE, "size": "2G"},
+        {"name": "b", "image": IMAGE, "size": "4G"},
+        {"name": "c", "state": "absent"},
+    ]
+    assert cloud_images(entries, DEFAULTS) == [
+        {
+            "uri": "qemu:///system",
+            "pool": "default",
+            "name": "debian-12.qcow2",
+            "source_url": IMAGE["url"],
+            "format": "qcow2",
+            "checksum": IMAGE["checksum"],
+        }
+    ]
     assert [(o["name"], o["backing_volume"], o["capacity"]) for o in cloud_overlays(entries, DEFAULTS)] == [
-        ("a.qcow2", "debian-12.qcow2", "2G"), ("b.qcow2", "debian-12.qcow2", "4G")]
+        ("a.qcow2", "debian-12.qcow2", "2G"),
+        ("b.qcow2", "debian-12.qcow2", "4G"),
+    ]
 
 
 def test_one_volume_name_with_two_urls_is_refused():
-    entries = [{"name": "a", "image": IMAGE, "size": "2G"},
-               {"name": "b", "image": dict(IMAGE, url="http://other/debian-12.qcow2"), "size": "2G"}]
+    entries = [
+        {"name": "a", "image": IMAGE, "size": "2G"},
+        {"name": "b", "image": dict(IMAGE, url="http://other/debian-12.qcow2"), "size": "2G"},
+    ]
     with pytest.raises(AnsibleFilterError, match="another url"):
         cloud_images(entries, DEFAULTS)
 
@@ -97,21 +123,32 @@ def test_one_volume_name_with_two_urls_is_refused():
 def test_boot_files_once_per_image():
     entries = [{"name": "a", "image": BOOTING, "size": "2G"}, {"name": "b", "image": BOOTING, "size": "2G"}]
     files = cloud_boot_files(entries, DEFAULTS)
-    assert [f["dest"] for f in files] == ["/var/lib/libvirt/boot/remotevirt-image-deb12-kernel",
-                                          "/var/lib/libvirt/boot/remotevirt-image-deb12-initrd"]
+    assert [f["dest"] for f in files] == [
+        "/var/lib/libvirt/boot/remotevirt-image-deb12-kernel",
+        "/var/lib/libvirt/boot/remotevirt-image-deb12-initrd",
+    ]
 
 
 def test_pending_guests_are_those_whose_storage_or_boot_files_come_first():
-    overlays = [{"item": {"guest": "a"}, "skipped": True}, {"item": {"guest": "b"}, "changed": False},
-                {"item": {"guest": "c"}, "changed": True}]
+    overlays = [
+        {"item": {"guest": "a"}, "skipped": True},
+        {"item": {"guest": "b"}, "changed": False},
+        {"item": {"guest": "c"}, "changed": True},
+    ]
     boots = [{"item": {"dest": "/b/k"}, "changed": True}]
     guests = [{"name": "b", "boot": {"kernel": "/b/k", "initrd": "/b/i"}}, {"name": "d"}]
     assert cloud_pending(overlays, boots, guests) == ["a", "c", "b"]
 
 
 def test_pending_outcomes_use_the_preflight_plan_without_the_plain_overlay():
-    preflight = {"guests": [{"name": "a", "commands": [
-        "virsh vol-create-as --pool p --name a.qcow2 --capacity 1 --format qcow2", "virsh define a.xml"]}]}
+    preflight = {
+        "guests": [
+            {
+                "name": "a",
+                "commands": ["virsh vol-create-as --pool p --name a.qcow2 --capacity 1 --format qcow2", "virsh define a.xml"],
+            }
+        ]
+    }
     outcome = cloud_pending_outcomes(["a"], preflight)[0]
     assert outcome["outcome"] == "installed"
     assert outcome["commands"] == ["virsh define a.xml"]

@@ -9,18 +9,37 @@ from hypothesis import strategies as st
 from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args
 from strategies import examples, junk, option, options
 
-ENTRY = options(required={}, optional=dict(
-    name=option(examples("web01")), iso=option(options(required={}, optional=dict(
-        pool=option(examples("isos")), volume=option(examples("d.iso")), path=option(examples("/srv/d.iso"))))),
-    location=option(examples("http://m/os")), kickstart=option(examples("http://k/ks.cfg")),
-    kickstart_content=option(examples("rootpw x\n")), extra_args=option(examples("console=ttyS0")),
-    pxe=option(st.booleans()), boot_dir=option(examples("/boot")), install=option(junk),
-    graphics=option(options(required={}, optional=dict(password=option(examples("pw"))))), memory=option(junk),
-))
+ENTRY = options(
+    required={},
+    optional=dict(
+        name=option(examples("web01")),
+        iso=option(
+            options(
+                required={},
+                optional=dict(
+                    pool=option(examples("isos")), volume=option(examples("d.iso")), path=option(examples("/srv/d.iso"))
+                ),
+            )
+        ),
+        location=option(examples("http://m/os")),
+        kickstart=option(examples("http://k/ks.cfg")),
+        kickstart_content=option(examples("rootpw x\n")),
+        extra_args=option(examples("console=ttyS0")),
+        pxe=option(st.booleans()),
+        boot_dir=option(examples("/boot")),
+        install=option(junk),
+        graphics=option(options(required={}, optional=dict(password=option(examples("pw"))))),
+        memory=option(junk),
+    ),
+)
 
 
-@given(st.one_of(ENTRY, junk), st.one_of(st.none(), ENTRY, junk), st.one_of(st.none(), junk,
-       st.sampled_from(["pxe", "cdrom", "location", "import"])), st.booleans())
+@given(
+    st.one_of(ENTRY, junk),
+    st.one_of(st.none(), ENTRY, junk),
+    st.one_of(st.none(), junk, st.sampled_from(["pxe", "cdrom", "location", "import"])),
+    st.booleans(),
+)
 def test_any_entry_gives_options_or_a_filter_error(entry, defaults, method, redact):
     try:
         result = guest_args(entry, defaults, method, redact)

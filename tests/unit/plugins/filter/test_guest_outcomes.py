@@ -17,8 +17,7 @@ def result(name, **fields):
 def test_outcome_per_guest_from_the_plan():
     """The plan's verbs say what happened; failures keep the module's message."""
     results = [
-        result("new", changed=True, plan=[step("create"), step("install", "virsh create new-install.xml"),
-                                          step("define")]),
+        result("new", changed=True, plan=[step("create"), step("install", "virsh create new-install.xml"), step("define")]),
         result("same"),
         result("grown", changed=True, plan=[step("define")]),
         result("off", changed=True, plan=[step("start")]),
@@ -36,24 +35,37 @@ def test_outcome_per_guest_from_the_plan():
 
 def test_async_jobs_replace_the_started_results():
     """With poll 0 the task only started jobs; async_status's results are the real outcome."""
-    started = [result("a", changed=True, ansible_job_id="1", finished=0),
-               result("b", changed=True, ansible_job_id="2", finished=0)]
-    jobs = {"results": [
-        {"item": started[0], "changed": True, "finished": 1, "plan": [step("install")]},
-        {"item": started[1], "failed": True, "finished": 1, "msg": "boom"},
-    ]}
+    started = [
+        result("a", changed=True, ansible_job_id="1", finished=0),
+        result("b", changed=True, ansible_job_id="2", finished=0),
+    ]
+    jobs = {
+        "results": [
+            {"item": started[0], "changed": True, "finished": 1, "plan": [step("install")]},
+            {"item": started[1], "failed": True, "finished": 1, "msg": "boom"},
+        ]
+    }
     assert [entry["outcome"] for entry in guest_outcomes(started, jobs)] == ["installed", "failed"]
 
 
 def test_guest_jobs_results_replace_the_started_results():
     """guest_jobs names each final result; a failure is one line with the message's first line."""
-    started = [result("a", changed=False, ansible_job_id="1", finished=0),
-               result("b", changed=False, ansible_job_id="2", finished=0)]
-    jobs = {"results": [
-        {"guest": "a", "elapsed": 30, "changed": True, "finished": 1, "plan": [step("install")]},
-        {"guest": "b", "elapsed": 12, "failed": True, "finished": 1,
-         "msg": "wait: guest b did not power off within 300 s\nthe guest and its disks are kept"},
-    ]}
+    started = [
+        result("a", changed=False, ansible_job_id="1", finished=0),
+        result("b", changed=False, ansible_job_id="2", finished=0),
+    ]
+    jobs = {
+        "results": [
+            {"guest": "a", "elapsed": 30, "changed": True, "finished": 1, "plan": [step("install")]},
+            {
+                "guest": "b",
+                "elapsed": 12,
+                "failed": True,
+                "finished": 1,
+                "msg": "wait: guest b did not power off within 300 s\nthe guest and its disks are kept",
+            },
+        ]
+    }
     outcomes = guest_outcomes(started, jobs)
     assert [entry["outcome"] for entry in outcomes] == ["installed", "failed"]
     assert outcomes[1]["line"] == "b: failed: wait: guest b did not power off within 300 s"
@@ -73,7 +85,6 @@ def test_summary_names_guests_and_always_counts_failures():
 def test_results_of_a_loop_over_names():
     """The roles loop over guest names, so no result's item carries a guest's options."""
     started = [{"item": "web01", "ansible_job_id": "j1", "started": 1, "finished": 0, "changed": False}]
-    jobs = {"results": [{"item": started[0], "finished": 1, "changed": True,
-                         "plan": [step("define"), step("install")]}]}
+    jobs = {"results": [{"item": started[0], "finished": 1, "changed": True, "plan": [step("define"), step("install")]}]}
     outcomes = guest_outcomes(started, jobs)
     assert [(entry["name"], entry["outcome"]) for entry in outcomes] == [("web01", "installed")]

@@ -13,17 +13,27 @@ NEW_WEB01 = {
     "changed": True,
     "reboot_required": False,
     "plan": [
-        step("create", "volume", "rvtb/web01-disk0.qcow2",
-             "virsh vol-create-as --pool rvtb --name web01-disk0.qcow2 --capacity 67108864 --allocation 0 "
-             "--format qcow2"),
+        step(
+            "create",
+            "volume",
+            "rvtb/web01-disk0.qcow2",
+            "virsh vol-create-as --pool rvtb --name web01-disk0.qcow2 --capacity 67108864 --allocation 0 --format qcow2",
+        ),
         step("install", "guest", "web01", "virsh create web01-install.xml"),
         step("wait", "guest", "web01", "virsh event web01 lifecycle --timeout 300"),
         step("define", "guest", "web01", "virsh define web01.xml"),
     ],
     "domain": {
-        "name": "web01", "uuid": None, "state": "shut off", "memory": 256, "vcpus": 1, "macs": [],
-        "disks": [{"target": "vda", "source": "rvtb/web01-disk0.qcow2", "device": "disk", "size": 67108864},
-                  {"target": "vdb", "source": "/srv/data.img", "device": "disk", "size": None}],
+        "name": "web01",
+        "uuid": None,
+        "state": "shut off",
+        "memory": 256,
+        "vcpus": 1,
+        "macs": [],
+        "disks": [
+            {"target": "vda", "source": "rvtb/web01-disk0.qcow2", "device": "disk", "size": 67108864},
+            {"target": "vdb", "source": "/srv/data.img", "device": "disk", "size": None},
+        ],
         "networks": ["network default", "bridge br0"],
         "serial_log": "/var/log/libvirt/qemu/web01-serial.log",
     },
@@ -40,8 +50,7 @@ def test_a_new_guest_is_one_aligned_block_then_its_commands():
         "  media    cdrom isos/mini.iso",
         "  network  network default, bridge br0",
         "  state    shut off after the install",
-        "  $ virsh vol-create-as --pool rvtb --name web01-disk0.qcow2 --capacity 67108864 --allocation 0 "
-        "--format qcow2",
+        "  $ virsh vol-create-as --pool rvtb --name web01-disk0.qcow2 --capacity 67108864 --allocation 0 --format qcow2",
         "  $ virsh create web01-install.xml",
         "  $ virsh event web01 lifecycle --timeout 300",
         "  $ virsh define web01.xml",
@@ -50,9 +59,12 @@ def test_a_new_guest_is_one_aligned_block_then_its_commands():
 
 def test_destructive_commands_are_marked_and_reboot_required_shown():
     result = {
-        "changed": True, "reboot_required": True,
-        "plan": [step("define", "guest", "db01", "virsh define db01.xml"),
-                 step("destroy", "guest", "db01", "virsh destroy db01", destructive=True)],
+        "changed": True,
+        "reboot_required": True,
+        "plan": [
+            step("define", "guest", "db01", "virsh define db01.xml"),
+            step("destroy", "guest", "db01", "virsh destroy db01", destructive=True),
+        ],
         "domain": {"name": "db01", "state": "running", "memory": 2048, "vcpus": 4, "disks": [], "networks": []},
     }
     lines = guest_preview(result)
@@ -64,11 +76,18 @@ def test_destructive_commands_are_marked_and_reboot_required_shown():
 
 def test_unchanged_failed_and_removed_guests():
     assert guest_preview({"changed": False, "plan": [], "domain": {"name": "a", "state": "running"}}) == [
-        "a: nothing to do (running)"]
+        "a: nothing to do (running)"
+    ]
     assert guest_preview({"failed": True, "msg": "install.cdrom: /x.iso is not a file on the host\nmore"}, "b") == [
-        "b: failed: install.cdrom: /x.iso is not a file on the host"]
-    removed = guest_preview({"changed": True, "domain": {"name": "c", "state": "absent"},
-                             "plan": [step("undefine", "guest", "c", "virsh undefine c")]})
+        "b: failed: install.cdrom: /x.iso is not a file on the host"
+    ]
+    removed = guest_preview(
+        {
+            "changed": True,
+            "domain": {"name": "c", "state": "absent"},
+            "plan": [step("undefine", "guest", "c", "virsh undefine c")],
+        }
+    )
     assert removed == ["c: remove", "  $ virsh undefine c"]
 
 

@@ -17,8 +17,15 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns import br
 from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import ServiceRecord
 
 NAME = "remotevirt.install.mdns"
-TXT = {"txtvers": "1", "transports": "ssh", "ssh_port": "22", "path": "/system", "version": "9.0.0",
-       "arch": "x86_64", "site": "lab2"}
+TXT = {
+    "txtvers": "1",
+    "transports": "ssh",
+    "ssh_port": "22",
+    "path": "/system",
+    "version": "9.0.0",
+    "arch": "x86_64",
+    "site": "lab2",
+}
 FOUND = [
     ServiceRecord("hv1", "hv1.local.", 22, ["10.0.0.11"], ["fd00::11"], dict(TXT)),
     ServiceRecord("hv1", "hv1.local.", 22, ["10.1.0.11"], [], dict(TXT)),  # same host, second interface
@@ -138,7 +145,7 @@ def test_unusable_txt_skipped_with_a_warning(tmp_path, monkeypatch):
 
 def test_cache_spares_the_second_browse(tmp_path):
     config = "cache: true\ncache_plugin: jsonfile\ncache_connection: %s\n" % (tmp_path / "cache")
-    first, calls_first = run(tmp_path, config, cache=False)   # as --flush-cache: browse, then cache
+    first, calls_first = run(tmp_path, config, cache=False)  # as --flush-cache: browse, then cache
     second, calls_second = run(tmp_path, config, found=[], cache=True)
     assert calls_first == [1] and calls_second == []
     assert hosts_of(second, "hypervisors") == hosts_of(first, "hypervisors") == ["hv1", "hv2", "old"]

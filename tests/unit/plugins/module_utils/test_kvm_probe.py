@@ -32,23 +32,44 @@ def test_the_boot_sector_is_one_bootable_sector():
 @pytest.mark.skipif(not (shutil.which("as") and shutil.which("ld")), reason="needs binutils (as, ld)")
 def test_the_embedded_boot_sector_is_its_source_assembled(tmp_path):
     subprocess.run(["as", "--32", "-o", str(tmp_path / "boot.o"), SOURCE], check=True)
-    subprocess.run(["ld", "-m", "elf_i386", "-Ttext", "0x7c00", "--oformat", "binary", "-o", str(tmp_path / "boot.bin"),
-                    str(tmp_path / "boot.o")], check=True)
+    subprocess.run(
+        [
+            "ld",
+            "-m",
+            "elf_i386",
+            "-Ttext",
+            "0x7c00",
+            "--oformat",
+            "binary",
+            "-o",
+            str(tmp_path / "boot.bin"),
+            str(tmp_path / "boot.o"),
+        ],
+        check=True,
+    )
     assert (tmp_path / "boot.bin").read_bytes() == boot_sector()
 
 
 def test_the_probe_guest_is_valid_and_small():
     xml = probe_xml("remotevirt-probe-00ff", "/var/lib/libvirt/boot/.p/boot.img", "x86_64")
     assert_valid("domain", xml)
-    for part in ("<on_reboot>destroy</on_reboot>", "<on_crash>destroy</on_crash>", "<on_poweroff>destroy</on_poweroff>",
-                 "<memory unit='KiB'>16384</memory>", "<vcpu>1</vcpu>", "type='kvm'"):
+    for part in (
+        "<on_reboot>destroy</on_reboot>",
+        "<on_crash>destroy</on_crash>",
+        "<on_poweroff>destroy</on_poweroff>",
+        "<memory unit='KiB'>16384</memory>",
+        "<vcpu>1</vcpu>",
+        "type='kvm'",
+    ):
         assert part in xml
     assert "<interface" not in xml
 
 
 def start_test_guest(client, name):
-    xml = ("<domain type='test'><name>%s</name><memory unit='KiB'>16384</memory><vcpu>1</vcpu>"
-           "<os><type arch='x86_64'>hvm</type></os></domain>" % name)
+    xml = (
+        "<domain type='test'><name>%s</name><memory unit='KiB'>16384</memory><vcpu>1</vcpu>"
+        "<os><type arch='x86_64'>hvm</type></os></domain>" % name
+    )
     return client.start_transient_domain(xml)
 
 
@@ -90,8 +111,11 @@ def test_a_key_that_changed_is_probed_again(tmp_path, monkeypatch, test_client):
     monkeypatch.setattr(_kvm_probe, "cache_key", lambda client, arch: "key two")
     remember("key one", Verdict(works=True))
     probes = []
-    monkeypatch.setattr(_kvm_probe, "run_probe", lambda client, boot_dir, arch: probes.append(boot_dir) or
-                        Verdict(works=False, detail="paused, unknown"))
+    monkeypatch.setattr(
+        _kvm_probe,
+        "run_probe",
+        lambda client, boot_dir, arch: probes.append(boot_dir) or Verdict(works=False, detail="paused, unknown"),
+    )
     assert _kvm_probe.kvm_verdict(test_client, "/boot-dir", "x86_64").works is False
     assert _kvm_probe.kvm_verdict(test_client, "/boot-dir", "x86_64").works is False
     assert probes == ["/boot-dir"]
@@ -102,6 +126,9 @@ def test_the_probe_guest_and_its_image_are_always_removed(test_client, tmp_path)
     verdict = _kvm_probe.run_probe(test_client, str(tmp_path), "x86_64", timeout=0.2)
     assert verdict == Verdict(works=None, detail="running")
     assert os.listdir(tmp_path) == []
-    assert not [name for name in test_client.conn.listDomainsID() and
-                [test_client.conn.lookupByID(i).name() for i in test_client.conn.listDomainsID()]
-                if name.startswith("remotevirt-probe-")]
+    assert not [
+        name
+        for name in test_client.conn.listDomainsID()
+        and [test_client.conn.lookupByID(i).name() for i in test_client.conn.listDomainsID()]
+        if name.startswith("remotevirt-probe-")
+    ]

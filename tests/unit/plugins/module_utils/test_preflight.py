@@ -10,8 +10,13 @@ POOL = "default-pool"
 def guest(name, **options):
     # No domain_type: preflight checks options as virt_guest_install's argument spec reads them,
     # where the test driver's own type is no choice; what it plans is the same.
-    base = {"name": name, "memory": 256, "disks": [{"pool": POOL, "size": "1M"}],
-            "networks": [{"network": "default"}], "install": {"method": "import"}}
+    base = {
+        "name": name,
+        "memory": 256,
+        "disks": [{"pool": POOL, "size": "1M"}],
+        "networks": [{"network": "default"}],
+        "install": {"method": "import"},
+    }
     base.update(options)
     return base
 
@@ -54,8 +59,7 @@ def test_new_volumes_are_summed_per_pool(unique_name, test_client):
     free = test_client.describe_pool(test_client.find_pool(POOL)).available
     size = str(free * 6 // 10)
     first, second = unique_name(""), unique_name("")
-    result = check(guest(first, disks=[{"pool": POOL, "size": size}]),
-                   guest(second, disks=[{"pool": POOL, "size": size}]))
+    result = check(guest(first, disks=[{"pool": POOL, "size": size}]), guest(second, disks=[{"pool": POOL, "size": size}]))
     assert [problem["check"] for problem in result["problems"]] == ["space"]
     assert result["problems"][0]["guest"] == ", ".join(sorted([first, second]))
 
@@ -66,14 +70,16 @@ def test_memory_of_started_guests_is_summed(unique_name, test_client):
     result = check(guest(name, memory="64T", state="running"))
     assert [problem["check"] for problem in result["problems"]] == ["memory"]
     assert result["problems"][0]["message"].startswith("%s needs 65536 GiB, the host has " % name)
-    assert result["problems"][0]["message"].endswith(" GiB available; lower memory, install on another host, or set "
-                                                     "check_memory: false to skip this check")
+    assert result["problems"][0]["message"].endswith(
+        " GiB available; lower memory, install on another host, or set check_memory: false to skip this check"
+    )
 
 
 def test_existing_guest_reports_match_or_difference(unique_name, test_client):
     """A defined guest that matches is 'matches'; a changed one 'differs' with its update planned, and
     is a problem unless updates of existing guests are allowed (the name may be another guest's)."""
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
+
     name = unique_name("")
     params = dict(guest(name), uri="test:///default", domain_type="test")
     install(params, check_mode=False, diff=False)
@@ -98,75 +104,112 @@ def test_every_problem_of_one_guest_is_listed(unique_name, test_client, tmp_path
     name = unique_name("")
     bad_options = check(guest(name, memory="lots", disks=[{"size": "1M"}], networks=[{"mac": "zz"}]))
     assert [(entry["check"], entry["message"].split(":")[0]) for entry in bad_options["problems"]] == [
-        ("options", "memory"), ("options", "disks[0]"), ("options", "networks[0]")]
-    bad_host = check(guest(name, disks=[{"pool": "no-such-pool", "size": "1M"}],
-                           networks=[{"network": "no-such-net"}], serial_log=str(tmp_path / "gone" / "x.log")))
+        ("options", "memory"),
+        ("options", "disks[0]"),
+        ("options", "networks[0]"),
+    ]
+    bad_host = check(
+        guest(
+            name,
+            disks=[{"pool": "no-such-pool", "size": "1M"}],
+            networks=[{"network": "no-such-net"}],
+            serial_log=str(tmp_path / "gone" / "x.log"),
+        )
+    )
     assert [entry["check"] for entry in bad_host["problems"]] == ["host", "host", "host"]
     assert [entry["message"].split(":")[0] for entry in bad_host["problems"]] == [
-        "storage pool 'no-such-pool' does not exist on test", "networks[0]", "serial_log"]
+        "storage pool 'no-such-pool' does not exist on test",
+        "networks[0]",
+        "serial_log",
+    ]
 
 
 def test_unknown_keys_are_named_by_path_with_the_closest_option(unique_name):
     name = unique_name("")
     result = check(guest(name, memroy=512, disks=[{"pool": POOL, "szie": "1M"}], install={"methd": "import"}))
-    assert sorted(entry["message"] for entry in result["problems"]) == sorted([
-        "guests[%s].memroy: unknown key; did you mean memory?" % name,
-        "guests[%s].disks[0].szie: unknown key; did you mean size?" % name,
-        "guests[%s].install.methd: unknown key; did you mean method?" % name,
-    ])
+    assert sorted(entry["message"] for entry in result["problems"]) == sorted(
+        [
+            "guests[%s].memroy: unknown key; did you mean memory?" % name,
+            "guests[%s].disks[0].szie: unknown key; did you mean size?" % name,
+            "guests[%s].install.methd: unknown key; did you mean method?" % name,
+        ]
+    )
 
 
 def test_a_name_given_twice_is_a_duplicate(unique_name):
     name = unique_name("")
     result = check(guest(name), guest(name, memory=512))
     duplicates = [entry for entry in result["problems"] if entry["check"] == "duplicate"]
-    assert duplicates == [{"guest": name, "check": "duplicate",
-                           "message": "guest %s is given 2 times (guests[0], guests[1]); each guest needs a name of "
-                                      "its own on a host" % name}]
+    assert duplicates == [
+        {
+            "guest": name,
+            "check": "duplicate",
+            "message": "guest %s is given 2 times (guests[0], guests[1]); each guest needs a name of its own on a host" % name,
+        }
+    ]
 
 
 def test_a_different_definition_says_what_differs_and_how_to_allow_it(unique_name, test_client):
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
+
     name = unique_name("")
     params = dict(guest(name), uri="test:///default", domain_type="test")
     install(params, check_mode=False, diff=False)
     try:
         changed = guest(name, memory=512, vcpus=2, networks=[{"network": "default", "model": "e1000e"}])
         result = run({"uri": "test:///default", "guests": [changed], "update_hint": "rv_update_existing: true"})
-        assert result["problems"] == [{
-            "guest": name, "check": "name",
-            "message": "guest %s exists with a different definition (memory: 256 MiB -> 512 MiB; vcpus: 1 -> 2; "
-                       "networks: network default (virtio) -> network default (e1000e)); set rv_update_existing: "
-                       "true to update it in place, reinstall: true to install it again, or rename the new guest"
-                       % name}]
+        assert result["problems"] == [
+            {
+                "guest": name,
+                "check": "name",
+                "message": "guest %s exists with a different definition (memory: 256 MiB -> 512 MiB; vcpus: 1 -> 2; "
+                "networks: network default (virtio) -> network default (e1000e)); set rv_update_existing: "
+                "true to update it in place, reinstall: true to install it again, or rename the new guest" % name,
+            }
+        ]
     finally:
         install(dict(params, state="absent", remove_storage=True), check_mode=False, diff=False)
 
 
 def test_memory_is_listed_per_guest_in_one_unit(unique_name, monkeypatch):
     from ansible_collections.remotevirt.install.plugins.module_utils import _preflight
+
     monkeypatch.setattr(_preflight, "mem_available", lambda: 5583457484)  # 5.2 GiB
     first, second = unique_name(""), unique_name("")
     result = check(guest(first, memory="2G", state="running"), guest(second, memory="4G", state="running"))
-    assert result["problems"] == [{
-        "guest": "%s, %s" % (first, second), "check": "memory",
-        "message": "%s needs 2 GiB, %s 4 GiB: 6 GiB together, the host has 5.2 GiB available; lower memory, install "
-                   "on another host, or set check_memory: false to skip this check" % (first, second)}]
-    skipped = run({"uri": "test:///default", "guests": [guest(first, memory="2G", state="running"),
-                                                        guest(second, memory="4G", state="running")],
-                   "check_memory": False})
+    assert result["problems"] == [
+        {
+            "guest": "%s, %s" % (first, second),
+            "check": "memory",
+            "message": "%s needs 2 GiB, %s 4 GiB: 6 GiB together, the host has 5.2 GiB available; lower memory, install "
+            "on another host, or set check_memory: false to skip this check" % (first, second),
+        }
+    ]
+    skipped = run(
+        {
+            "uri": "test:///default",
+            "guests": [guest(first, memory="2G", state="running"), guest(second, memory="4G", state="running")],
+            "check_memory": False,
+        }
+    )
     assert skipped["ok"]
 
 
 def test_memory_problem_names_the_callers_way_to_skip_it(unique_name):
     """A role skips the check with a variable of its own: the problem names that one."""
-    result = run({"uri": "test:///default", "guests": [guest(unique_name(""), memory="64T", state="running")],
-                  "check_memory_hint": "iso_install_check_memory: false"})
+    result = run(
+        {
+            "uri": "test:///default",
+            "guests": [guest(unique_name(""), memory="64T", state="running")],
+            "check_memory_hint": "iso_install_check_memory: false",
+        }
+    )
     assert result["problems"][0]["message"].endswith(", or set iso_install_check_memory: false to skip this check")
 
 
 def test_mem_available_reads_meminfo(tmp_path):
     from ansible_collections.remotevirt.install.plugins.module_utils._preflight import mem_available
+
     meminfo = tmp_path / "meminfo"
     meminfo.write_text("MemTotal:       16000000 kB\nMemFree:         1000000 kB\nMemAvailable:    5000000 kB\n")
     assert mem_available(str(meminfo)) == 5000000 * 1024
@@ -177,8 +220,10 @@ def test_mem_available_reads_meminfo(tmp_path):
 
 def test_failure_message_is_one_line_per_problem():
     from ansible_collections.remotevirt.install.plugins.module_utils._preflight import failure_message, problem
+
     assert failure_message([problem("web01", "space", "pool rvtb has 1G free"), problem(None, "libvirt", "down")]) == (
-        "web01 [space]: pool rvtb has 1G free\nhost [libvirt]: down")
+        "web01 [space]: pool rvtb has 1G free\nhost [libvirt]: down"
+    )
 
 
 def test_guests_started_under_kvm_are_probed(unique_name, monkeypatch, test_client):
@@ -188,22 +233,25 @@ def test_guests_started_under_kvm_are_probed(unique_name, monkeypatch, test_clie
     from ansible_collections.remotevirt.install.plugins.module_utils._kvm_probe import Verdict
 
     probes = []
-    verdicts = iter([Verdict(works=False, detail="paused, unknown"), Verdict(works=None, detail="running"),
-                     Verdict(works=True)])
+    verdicts = iter([Verdict(works=False, detail="paused, unknown"), Verdict(works=None, detail="running"), Verdict(works=True)])
     monkeypatch.setattr(_kvm_probe, "kvm_verdict", lambda client, boot_dir, arch: probes.append(arch) or next(verdicts))
     monkeypatch.setattr(_preflight, "probe_possible", lambda uri: True)  # made only for QEMU's URIs otherwise
     client = _preflight.Client("test:///default")
     try:
         kvm = [guest(unique_name(""), domain_type="kvm", state="running") for _index in range(2)]
         found = _preflight.Preflight(client).run(kvm)
-        assert [entry for entry in found["problems"] if entry["check"] == "domain_type"] == [{
-            "guest": ", ".join(entry["name"] for entry in kvm), "check": "domain_type",
-            "message": "KVM on this host cannot run guests (a probe guest stopped: paused, unknown); set "
-                       "domain_type: qemu"}]
+        assert [entry for entry in found["problems"] if entry["check"] == "domain_type"] == [
+            {
+                "guest": ", ".join(entry["name"] for entry in kvm),
+                "check": "domain_type",
+                "message": "KVM on this host cannot run guests (a probe guest stopped: paused, unknown); set domain_type: qemu",
+            }
+        ]
         undecided = _preflight.Preflight(client).run(kvm[:1])
         assert "domain_type" not in [entry["check"] for entry in undecided["problems"]]
-        assert undecided["warnings"] == ["a KVM probe guest was still running after its time; whether KVM runs "
-                                         "guests on this host is unknown"]
+        assert undecided["warnings"] == [
+            "a KVM probe guest was still running after its time; whether KVM runs guests on this host is unknown"
+        ]
         assert _preflight.Preflight(client, probe_kvm=False).run(kvm[:1]).get("warnings") is None
         _preflight.Preflight(client).run([guest(unique_name(""), domain_type="qemu", state="running")])
         assert probes == ["x86_64", "x86_64"]

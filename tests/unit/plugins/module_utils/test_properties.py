@@ -30,7 +30,7 @@ from strategies import examples, junk, text
 UNITS = ["", "b", "K", "KiB", "KB", "M", "MiB", "MB", "G", "GiB", "GB", "T", "TiB", "TB", "P", "E", "k", "gib"]
 
 
-@given(st.integers(0, 2 ** 62))
+@given(st.integers(0, 2**62))
 def test_exact_sizes_round_trip(size):
     """format_size is exact when it shows no fraction: parse_size reads it back to the same bytes."""
     shown = format_size(size)
@@ -38,7 +38,7 @@ def test_exact_sizes_round_trip(size):
         assert parse_size(shown) == size
 
 
-@given(st.integers(0, 10 ** 6), st.sampled_from(UNITS))
+@given(st.integers(0, 10**6), st.sampled_from(UNITS))
 def test_sizes_with_units_are_exact(number, unit):
     size = number * unit_multiplier(unit)
     if size > MAX_SIZE:
@@ -87,8 +87,11 @@ def test_accepted_paths_are_absolute_plain_paths(path):
         assert path.startswith("/") and ".." not in path.split("/") and control_problem(path, "path") == ""
 
 
-@given(st.one_of(examples("http://mirror/os", "https://u:p@mirror:8443/os?x=1", "ftp://m/x", "file:///srv/x.iso",
-                          "nfs://srv/export"), junk))
+@given(
+    st.one_of(
+        examples("http://mirror/os", "https://u:p@mirror:8443/os?x=1", "ftp://m/x", "file:///srv/x.iso", "nfs://srv/export"), junk
+    )
+)
 def test_urls_are_accepted_or_refused_never_crash(url):
     if not isinstance(url, str):
         return
@@ -96,8 +99,19 @@ def test_urls_are_accepted_or_refused_never_crash(url):
         assert not re.search(r"\s", url) and url.split(":", 1)[0].lower() in ("http", "https", "ftp", "file")
 
 
-@given(st.one_of(examples("qemu:///system", "qemu+ssh://root@hv1/system", "qemu+tls://hv1:16514/system",
-                          "qemu+tcp://hv1/system", "test:///default", "qemu+unix:///system?socket=/run/s"), junk))
+@given(
+    st.one_of(
+        examples(
+            "qemu:///system",
+            "qemu+ssh://root@hv1/system",
+            "qemu+tls://hv1:16514/system",
+            "qemu+tcp://hv1/system",
+            "test:///default",
+            "qemu+unix:///system?socket=/run/s",
+        ),
+        junk,
+    )
+)
 def test_uris_are_accepted_or_refused_never_crash(uri):
     problem = uri_problem(uri)
     if problem == "":

@@ -29,32 +29,57 @@ def url(password_start):
 
 def test_a_plain_password_is_masked(capsys):
     """What holds: a password of unreserved characters."""
-    _code, result = invoke(capsys, virt_pool_volume, uri="test:///default", pool="default-pool", name="x.iso",
-                           format="iso", source_url=url("p"), _ansible_check_mode=True)
+    _code, result = invoke(
+        capsys,
+        virt_pool_volume,
+        uri="test:///default",
+        pool="default-pool",
+        name="x.iso",
+        format="iso",
+        source_url=url("p"),
+        _ansible_check_mode=True,
+    )
     assert SECRET not in json.dumps(result)
 
 
 @pytest.mark.parametrize("start", UNENCODED)
 def test_source_url_password_never_shown(capsys, start):
-    _code, result = invoke(capsys, virt_pool_volume, uri="test:///default", pool="default-pool", name="x.iso",
-                           format="iso", source_url=url(start), _ansible_check_mode=True)
+    _code, result = invoke(
+        capsys,
+        virt_pool_volume,
+        uri="test:///default",
+        pool="default-pool",
+        name="x.iso",
+        format="iso",
+        source_url=url(start),
+        _ansible_check_mode=True,
+    )
     assert SECRET not in json.dumps(result)
 
 
 @pytest.mark.parametrize("start", UNENCODED)
 def test_install_location_password_never_shown(capsys, start):
-    _code, result = invoke(capsys, virt_guest_install, uri="test:///default", name="rvrt-leak",
-                           install=dict(method="location", location=url(start).replace("/x.iso", "/tree/")),
-                           _ansible_check_mode=True)
+    _code, result = invoke(
+        capsys,
+        virt_guest_install,
+        uri="test:///default",
+        name="rvrt-leak",
+        install=dict(method="location", location=url(start).replace("/x.iso", "/tree/")),
+        _ansible_check_mode=True,
+    )
     assert SECRET not in json.dumps(result)
 
 
 @pytest.mark.parametrize("start", UNENCODED)
 def test_kickstart_password_never_shown(capsys, start):
-    _code, result = invoke(capsys, virt_guest_install, uri="test:///default", name="rvrt-leak",
-                           install=dict(method="location", location="http://127.0.0.1:1/tree/",
-                                        kickstart=url(start).replace("/x.iso", "/ks.cfg")),
-                           _ansible_check_mode=True)
+    _code, result = invoke(
+        capsys,
+        virt_guest_install,
+        uri="test:///default",
+        name="rvrt-leak",
+        install=dict(method="location", location="http://127.0.0.1:1/tree/", kickstart=url(start).replace("/x.iso", "/ks.cfg")),
+        _ansible_check_mode=True,
+    )
     assert SECRET not in json.dumps(result)
 
 

@@ -16,15 +16,17 @@ def invoke(capsys, **args):
 
 
 def test_check_mode_reports_a_plan(capsys, unique_name):
-    code, result = invoke(capsys, uri="test:///default", pool="default-pool", name=unique_name(), capacity="1G",
-                          _ansible_check_mode=True)
+    code, result = invoke(
+        capsys, uri="test:///default", pool="default-pool", name=unique_name(), capacity="1G", _ansible_check_mode=True
+    )
     assert code == 0 and result["changed"]
     assert result["plan"][0]["command"].startswith("virsh vol-create-as --pool default-pool")
 
 
 def test_conflicting_origins_fail_cleanly(capsys):
-    code, result = invoke(capsys, uri="test:///default", pool="default-pool", name="x", clone_from="a",
-                          source_url="http://127.0.0.1/x")
+    code, result = invoke(
+        capsys, uri="test:///default", pool="default-pool", name="x", clone_from="a", source_url="http://127.0.0.1/x"
+    )
     assert code == 1 and result["failed"]
     assert "mutually exclusive" in result["msg"]
 
@@ -36,13 +38,16 @@ def test_runtime_refusal_fails_without_traceback(capsys):
     assert result["plan"] == [] and result["changed"] is False
 
 
-@pytest.mark.parametrize("args, message", [
-    (dict(mode="07777"), "mode 7777 is not a permission mode between 0000 and 0777"),
-    (dict(mode="4755"), "mode 4755 is not a permission mode"),
-    (dict(owner="\u0661\u0660\u0660"), "owner: user"),
-    (dict(capacity="\u0661G"), "capacity: cannot read size"),
-    (dict(name="v\n"), "name: contains a control character (U+000A)"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (dict(mode="07777"), "mode 7777 is not a permission mode between 0000 and 0777"),
+        (dict(mode="4755"), "mode 4755 is not a permission mode"),
+        (dict(owner="\u0661\u0660\u0660"), "owner: user"),
+        (dict(capacity="\u0661G"), "capacity: cannot read size"),
+        (dict(name="v\n"), "name: contains a control character (U+000A)"),
+    ],
+)
 def test_refusals_of_malformed_values(capsys, args, message):
     base = dict(uri="test:///default", pool="default-pool", name="x", capacity="1M", _ansible_check_mode=True)
     code, result = invoke(capsys, **dict(base, **args))
@@ -50,8 +55,15 @@ def test_refusals_of_malformed_values(capsys, args, message):
 
 
 def test_url_credentials_are_masked_everywhere(capsys):
-    code, result = invoke(capsys, uri="test:///default", pool="default-pool", name="x.iso", format="iso",
-                          source_url="http://iso-user:Url-Secret-9@127.0.0.1:1/x.iso", _ansible_check_mode=True)
+    code, result = invoke(
+        capsys,
+        uri="test:///default",
+        pool="default-pool",
+        name="x.iso",
+        format="iso",
+        source_url="http://iso-user:Url-Secret-9@127.0.0.1:1/x.iso",
+        _ansible_check_mode=True,
+    )
     text = json.dumps(result)
     assert code == 1 and "Url-Secret-9" not in text and "iso-user:" not in text
     assert result["msg"].startswith("cannot download http://***@127.0.0.1:1/x.iso")
@@ -59,10 +71,18 @@ def test_url_credentials_are_masked_everywhere(capsys):
 
 def test_url_credentials_reach_the_server_and_never_the_result(capsys, unique_name, scripted_http):
     from scripted_http import Route
+
     scripted_http.routes["/private.img"] = Route(b"\0" * 4096, credentials=("alice", "pw-s3cret"))
-    code, result = invoke(capsys, uri="test:///default", pool="default-pool", name=unique_name(".img"),
-                          source_url=scripted_http.url("/private.img").replace("http://", "http://bob:url-s3cret@"),
-                          url_username="alice", url_password="pw-s3cret", _ansible_check_mode=True)
+    code, result = invoke(
+        capsys,
+        uri="test:///default",
+        pool="default-pool",
+        name=unique_name(".img"),
+        source_url=scripted_http.url("/private.img").replace("http://", "http://bob:url-s3cret@"),
+        url_username="alice",
+        url_password="pw-s3cret",
+        _ansible_check_mode=True,
+    )
     assert code == 0, result
     assert [step["action"] for step in result["plan"]] == ["create", "upload"]
     assert result["plan"][0]["command"].endswith("--capacity 4096 --allocation 0 --format raw")

@@ -22,8 +22,10 @@ from strategies import examples, option, options, spec_checked
 GiB = 1 << 30
 POOL = Pool(name="p", type="dir", target_path="/srv/p", capacity=100 * GiB, allocation=0, available=50 * GiB)
 SECRET = "Url-Pw-1"
-RULES = dict(mutually_exclusive=[("clone_from", "backing_volume", "source_url"), ("preallocation", "allocation")],
-             required_by={"checksum": "source_url"})
+RULES = dict(
+    mutually_exclusive=[("clone_from", "backing_volume", "source_url"), ("preallocation", "allocation")],
+    required_by={"checksum": "source_url"},
+)
 
 VOLUME_OPTIONS = options(
     required=dict(pool=option(examples("p", "default-pool")), name=option(examples("v.qcow2", "d.iso", "x"))),

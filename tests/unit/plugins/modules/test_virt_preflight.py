@@ -20,13 +20,21 @@ def invoke(capsys, **args):
 def test_guests_use_the_argument_spec_of_virt_guest_install():
     assert virt_preflight.guest_secrets.__module__ == virt_preflight.__name__
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
+
     assert virt_guest_install.argument_spec() == guest_argument_spec()
 
 
 def test_secrets_in_guests_reach_neither_the_host_log_nor_the_result(capsys, host_log):
-    guest = {"name": "sec01", "install": {"method": "location", "location": "http://mirror-user:Url-Secret-7@127.0.0.1:1/os",
-                                          "kickstart_content": KICKSTART},
-             "graphics": {"password": "Vnc-Pw-8"}, "disks": [{"pool": "default-pool", "size": "1M"}]}
+    guest = {
+        "name": "sec01",
+        "install": {
+            "method": "location",
+            "location": "http://mirror-user:Url-Secret-7@127.0.0.1:1/os",
+            "kickstart_content": KICKSTART,
+        },
+        "graphics": {"password": "Vnc-Pw-8"},
+        "disks": [{"pool": "default-pool", "size": "1M"}],
+    }
     code, result, out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
     assert code == 0 and not result["ok"]
     logged = "\n".join(host_log)
@@ -55,8 +63,11 @@ MALFORMED = [
     ({"name": "x", "state": "exploded"}, "x", "value of state must be one of"),
     ({"name": ["x"]}, "guests[0]", "name must be text, not a list"),
     ({"name": "x", "disks": [{"pool": {"a": 1}}]}, "x", "disks[0].pool must be text, not a dictionary"),
-    ({"name": "x\n", "install": {"method": "import"}, "disks": [{"pool": "default-pool", "size": "1M"}]}, "x\n",
-     "name: contains a control character (U+000A)"),
+    (
+        {"name": "x\n", "install": {"method": "import"}, "disks": [{"pool": "default-pool", "size": "1M"}]},
+        "x\n",
+        "name: contains a control character (U+000A)",
+    ),
 ]
 
 
@@ -72,13 +83,21 @@ def test_malformed_guests_are_listed_problems(capsys, guest, label, message):
 def test_a_bad_uri_is_one_options_problem(capsys):
     code, result, _out = invoke(capsys, uri="qemu+tls://hv1/system", guests=[{"name": "x"}])
     assert code == 0 and result["problems"] == [
-        {"guest": None, "check": "options",
-         "message": "uri 'qemu+tls://hv1/system' needs an explicit port for the tls transport, like "
-                    "qemu+tls://hv1:16514/system or qemu+tcp://hv1:16509/system"}]
+        {
+            "guest": None,
+            "check": "options",
+            "message": "uri 'qemu+tls://hv1/system' needs an explicit port for the tls transport, like "
+            "qemu+tls://hv1:16514/system or qemu+tcp://hv1:16509/system",
+        }
+    ]
 
 
 def test_a_guest_uri_is_ignored_for_the_module_uri(capsys, unique_name):
-    guest = {"name": unique_name(""), "uri": "qemu+ssh://elsewhere/system", "install": {"method": "import"},
-             "disks": [{"pool": "default-pool", "size": "1M"}]}
+    guest = {
+        "name": unique_name(""),
+        "uri": "qemu+ssh://elsewhere/system",
+        "install": {"method": "import"},
+        "disks": [{"pool": "default-pool", "size": "1M"}],
+    }
     code, result, _out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
     assert code == 0 and result["ok"] and result["check_mode"] is True and result["changed"] is False

@@ -20,19 +20,49 @@ GUEST = options(
         name=option(examples("pf01", "pf-02")),
         memory=option(examples("256", "1G", "64T")),
         vcpus=option(st.one_of(st.integers(0, 4), examples("2"))),
-        disks=option(st.lists(option(options(required={}, optional=dict(
-            pool=option(examples("default-pool", "no-such-pool")), size=option(examples("1M", "0")),
-            volume=option(examples("missing.qcow2")), path=option(examples("/nonexistent.img")),
-            target=option(examples("vda", "vdb"))))), max_size=2)),
-        networks=option(st.lists(option(options(required={}, optional=dict(
-            network=option(examples("default", "missing")), bridge=option(examples("br-missing")),
-            mac=option(examples("52:54:00:00:00:01"))))), max_size=2)),
-        install=option(options(required={}, optional=dict(
-            method=option(st.sampled_from(["pxe", "cdrom", "location", "import"])),
-            cdrom=option(options(required={}, optional=dict(path=option(examples("/nonexistent.iso"))))),
-            location=option(examples("/nonexistent/tree", "http://127.0.0.1:1/os")),
-            kickstart_content=option(examples("rootpw x\n")),
-        ))),
+        disks=option(
+            st.lists(
+                option(
+                    options(
+                        required={},
+                        optional=dict(
+                            pool=option(examples("default-pool", "no-such-pool")),
+                            size=option(examples("1M", "0")),
+                            volume=option(examples("missing.qcow2")),
+                            path=option(examples("/nonexistent.img")),
+                            target=option(examples("vda", "vdb")),
+                        ),
+                    )
+                ),
+                max_size=2,
+            )
+        ),
+        networks=option(
+            st.lists(
+                option(
+                    options(
+                        required={},
+                        optional=dict(
+                            network=option(examples("default", "missing")),
+                            bridge=option(examples("br-missing")),
+                            mac=option(examples("52:54:00:00:00:01")),
+                        ),
+                    )
+                ),
+                max_size=2,
+            )
+        ),
+        install=option(
+            options(
+                required={},
+                optional=dict(
+                    method=option(st.sampled_from(["pxe", "cdrom", "location", "import"])),
+                    cdrom=option(options(required={}, optional=dict(path=option(examples("/nonexistent.iso"))))),
+                    location=option(examples("/nonexistent/tree", "http://127.0.0.1:1/os")),
+                    kickstart_content=option(examples("rootpw x\n")),
+                ),
+            )
+        ),
         state=option(st.sampled_from(["present", "running", "absent"])),
         graphics=option(options(required={}, optional=dict(password=option(examples("pw"))))),
     ),
@@ -47,7 +77,8 @@ def test_any_guests_give_problems_never_an_error(test_client, guests, update_exi
     for problem in result["problems"]:
         assert set(problem) == {"guest", "check", "message"} and problem["message"]
     assert test_client.conn.listDefinedDomains() == [] or all(
-        not name.startswith("pf") for name in test_client.conn.listDefinedDomains())
+        not name.startswith("pf") for name in test_client.conn.listDefinedDomains()
+    )
 
 
 @settings(max_examples=25)
@@ -61,5 +92,4 @@ def test_the_module_fails_exactly_on_problems_with_one_line_each(capsys, test_cl
     assert bool(exited.value.code) == bool(result.get("failed")) == bool(result["problems"]), result.get("msg")
     if result["problems"]:
         assert result["msg"].count("\n") + 1 >= len(result["problems"])
-        assert result["msg"].startswith("%s [%s]: " % (result["problems"][0]["guest"] or "host",
-                                                       result["problems"][0]["check"]))
+        assert result["msg"].startswith("%s [%s]: " % (result["problems"][0]["guest"] or "host", result["problems"][0]["check"]))

@@ -16,8 +16,7 @@ def task_result(path: str) -> Dict[str, Any]:
     """The result files/task.yml wrote to ``path``; a run that ended without one (its
     connection cut before the task returned) reads as failed with ``no_result``."""
     if not os.path.exists(path):
-        return {"failed": True, "changed": False, "no_result": True,
-                "msg": "no result: the run ended before the task returned"}
+        return {"failed": True, "changed": False, "no_result": True, "msg": "no result: the run ended before the task returned"}
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 

@@ -14,10 +14,13 @@ UNCLEAR = ("Traceback (most recent call last)", "MODULE FAILURE", "Module failed
 def clear_failure(result: Dict[str, Any]) -> bool:
     """Failed with a message of the module's own: no traceback, no crash output."""
     message = str(result.get("msg", ""))
-    return (bool(result.get("failed")) and bool(message.strip())
-            and result.get("exception", "(traceback unavailable)") == "(traceback unavailable)"
-            and "module_stderr" not in result
-            and not any(marker in message for marker in UNCLEAR))
+    return (
+        bool(result.get("failed"))
+        and bool(message.strip())
+        and result.get("exception", "(traceback unavailable)") == "(traceback unavailable)"
+        and "module_stderr" not in result
+        and not any(marker in message for marker in UNCLEAR)
+    )
 
 
 class TestModule:

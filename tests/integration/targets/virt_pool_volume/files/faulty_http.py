@@ -49,14 +49,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not with_body:
             return
         if mode == "short":
-            self.wfile.write(body[:len(body) // 2])
+            self.wfile.write(body[: len(body) // 2])
             return
         if mode == "stall-once":
             with lock:
                 first = name not in stalled
                 stalled.add(name)
             if first:
-                self.wfile.write(body[:len(body) // 2])
+                self.wfile.write(body[: len(body) // 2])
                 self.wfile.flush()
                 open(os.path.join(STATE, "stalled"), "w").close()
                 time.sleep(600)

@@ -42,7 +42,9 @@ def test_every_record_masks_url_credentials(syslog_lines):
     assert len(syslog_lines) == 5
     text = "\n".join(syslog_lines)
     assert "Pw-" not in text and "token" not in text
-    assert syslog_lines[2] == "qemu+ssh://***@hv1/system: fetch kernel /boot/k rc=0: curl -fsSL -o /boot/k http://***@m/os/vmlinuz"
+    assert (
+        syslog_lines[2] == "qemu+ssh://***@hv1/system: fetch kernel /boot/k rc=0: curl -fsSL -o /boot/k http://***@m/os/vmlinuz"
+    )
     assert audit.take_warnings() == []
 
 
@@ -97,10 +99,20 @@ def test_journald_gets_the_records_when_it_listens(monkeypatch):
     monkeypatch.setattr(audit, "_journal", lambda: journal)
     monkeypatch.setattr(audit, "_socket_exists", lambda path: False)  # no /dev/log: journald is enough
     audit.AuditLog(facility="local3").succeeded(Action("start", "guest", "g1", "virsh start g1"))
-    assert sent == [("start guest g1 rc=0: virsh start g1",
-                     {"SYSLOG_IDENTIFIER": "remotevirt", "SYSLOG_FACILITY": "19", "PRIORITY": "6",
-                      "REMOTEVIRT_ACTION": "start", "REMOTEVIRT_KIND": "guest", "REMOTEVIRT_NAME": "g1",
-                      "REMOTEVIRT_RC": "0"})]
+    assert sent == [
+        (
+            "start guest g1 rc=0: virsh start g1",
+            {
+                "SYSLOG_IDENTIFIER": "remotevirt",
+                "SYSLOG_FACILITY": "19",
+                "PRIORITY": "6",
+                "REMOTEVIRT_ACTION": "start",
+                "REMOTEVIRT_KIND": "guest",
+                "REMOTEVIRT_NAME": "g1",
+                "REMOTEVIRT_RC": "0",
+            },
+        )
+    ]
     assert audit.take_warnings() == []
 
 

@@ -29,13 +29,19 @@ class RecordingAudit(AuditLog):
 
 def create_action(name):
     xml = Volume(name=name, capacity=1 << 20, format="qcow2", allocation=0).to_xml()
-    return Action(CREATE, "volume", "default-pool/" + name, "virsh vol-create-as ...",
-                  CreatePayload(pool="default-pool", xml=xml))
+    return Action(
+        CREATE, "volume", "default-pool/" + name, "virsh vol-create-as ...", CreatePayload(pool="default-pool", xml=xml)
+    )
 
 
 def resize_action(name, capacity):
-    return Action(RESIZE, "volume", "default-pool/" + name, "virsh vol-resize ...",
-                  ResizePayload(pool="default-pool", volume=name, capacity=capacity))
+    return Action(
+        RESIZE,
+        "volume",
+        "default-pool/" + name,
+        "virsh vol-resize ...",
+        ResizePayload(pool="default-pool", volume=name, capacity=capacity),
+    )
 
 
 def test_applies_actions_in_order_and_logs_each(test_client, unique_name):
@@ -79,7 +85,8 @@ def test_a_payload_of_another_verb_is_refused_before_it_runs(test_client, unique
     wrong = Action(RESIZE, "volume", "default-pool/" + name, "virsh vol-resize ...", create_action(name).payload)
     with pytest.raises(ExecutionError, match="resize needs a ResizePayload, not a CreatePayload"):
         Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, RecordingAudit()).apply(
-            Plan([create_action(name), wrong]))
+            Plan([create_action(name), wrong])
+        )
     assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
 
 
@@ -90,7 +97,8 @@ def test_failure_after_a_durable_action_keeps_everything(test_client, unique_nam
     verbs = dict(VERBS, create=Verb(CREATE, CreatePayload, DURABLE))
     with pytest.raises(ExecutionError) as error:
         Executor(VolumeHandlers(test_client, True).as_mapping(), verbs, RecordingAudit()).apply(
-            Plan([durable, resize_action(name, 2 << 20)]))
+            Plan([durable, resize_action(name, 2 << 20)])
+        )
     pool = test_client.find_pool("default-pool")
     assert test_client.find_volume(pool, name) is not None
     assert error.value.left_changes and error.value.rolled_back == []

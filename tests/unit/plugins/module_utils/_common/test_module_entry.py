@@ -55,8 +55,9 @@ def test_no_log_strings_never_fail_on_odd_shapes():
 
 
 def test_result_and_invocation_never_show_url_credentials(capsys, host_log):
-    code, result = execute(capsys, lambda params, check, diff: {"changed": False, "echo": params["url"]},
-                           url="http://user:Pw-secret@h/x")
+    code, result = execute(
+        capsys, lambda params, check, diff: {"changed": False, "echo": params["url"]}, url="http://user:Pw-secret@h/x"
+    )
     assert code == 0
     text = json.dumps(result) + "\n".join(host_log)
     assert "Pw-secret" not in text and "user:" not in text
@@ -134,6 +135,7 @@ def warned(monkeypatch):
 
 def logging_run(outcome):
     """A run that records two actions on the host log, then returns or raises ``outcome``."""
+
     def run(params, check, diff):
         log = audit.AuditLog(context=params["uri"])
         action = Action("create", "volume", "p/v", "virsh vol-create-as --pool p --name v")
@@ -142,6 +144,7 @@ def logging_run(outcome):
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
     return run
 
 

@@ -10,23 +10,26 @@ def test_accepts_plain_names(name):
     assert name_problem(name, "volume") == ""
 
 
-@pytest.mark.parametrize("name, fragment", [
-    ("", "must not be empty"),
-    (None, "must not be empty"),
-    ("a/b", "may only contain"),
-    ("..", "'..'"),
-    ("a..b", "'..'"),
-    ("<x>", "may only contain"),
-    ("a&b", "may only contain"),
-    ("it's", "may only contain"),
-    ('say"hi"', "may only contain"),
-    ("white space", "may only contain"),
-    (".hidden", "must not start"),
-    ("-rf", "must not start"),
-    ("A" * 256, "longer than 255 bytes"),
-    ("\u00e9" * 128, "longer than 255 bytes"),
-    ("tab\tname", "may only contain"),
-])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("", "must not be empty"),
+        (None, "must not be empty"),
+        ("a/b", "may only contain"),
+        ("..", "'..'"),
+        ("a..b", "'..'"),
+        ("<x>", "may only contain"),
+        ("a&b", "may only contain"),
+        ("it's", "may only contain"),
+        ('say"hi"', "may only contain"),
+        ("white space", "may only contain"),
+        (".hidden", "must not start"),
+        ("-rf", "must not start"),
+        ("A" * 256, "longer than 255 bytes"),
+        ("\u00e9" * 128, "longer than 255 bytes"),
+        ("tab\tname", "may only contain"),
+    ],
+)
 def test_refuses_unsafe_names(name, fragment):
     assert fragment in name_problem(name, "volume")
 
@@ -37,11 +40,18 @@ def test_refuses_names_with_line_ends_and_foreign_characters(name):
     assert "may only contain" in name_problem(name, "guest")
 
 
-@pytest.mark.parametrize("name, fragment", [
-    ("br0", ""), ("virbr-prov_1", ""), ("b" * 15, ""),
-    ("b" * 16, "longer than the kernel's 15 bytes"), ("br:0", "must not contain ':'"), ("br0\n", "may only contain"),
-    ("br/0", "may only contain"),
-])
+@pytest.mark.parametrize(
+    "name, fragment",
+    [
+        ("br0", ""),
+        ("virbr-prov_1", ""),
+        ("b" * 15, ""),
+        ("b" * 16, "longer than the kernel's 15 bytes"),
+        ("br:0", "must not contain ':'"),
+        ("br0\n", "may only contain"),
+        ("br/0", "may only contain"),
+    ],
+)
 def test_bridge_names_follow_the_kernel(name, fragment):
     problem = bridge_name_problem(name, "networks[0] bridge")
     assert fragment in problem and bool(problem) == bool(fragment)

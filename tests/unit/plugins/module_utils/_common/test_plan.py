@@ -17,15 +17,20 @@ def test_empty_plan_is_unchanged():
     assert not plan.changed
     assert plan.summaries() == []
     assert plan.diff("volume p/v") == {
-        "before": "", "after": "", "before_header": "volume p/v (before)", "after_header": "volume p/v (after)"}
+        "before": "",
+        "after": "",
+        "before_header": "volume p/v (before)",
+        "after_header": "volume p/v (after)",
+    }
 
 
 def test_summary_never_contains_the_payload():
     action = Action("create", "volume", "p/v", "virsh vol-create-as ...", SecretPayload("x"))
     plan = Plan(actions=[action])
     assert plan.changed and not plan.destructive
-    assert plan.summaries() == [{"action": "create", "kind": "volume", "name": "p/v",
-                                 "command": "virsh vol-create-as ...", "destructive": False}]
+    assert plan.summaries() == [
+        {"action": "create", "kind": "volume", "name": "p/v", "command": "virsh vol-create-as ...", "destructive": False}
+    ]
     assert "secret" not in repr(action)
 
 

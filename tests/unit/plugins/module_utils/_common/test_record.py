@@ -43,8 +43,7 @@ def test_fields_are_the_annotations_in_order_without_class_variables():
 
 def test_defaults_fill_what_is_not_given():
     console = Console("vnc")
-    assert (console.type, console.listen, console.password, console.cards, console.note) == (
-        "vnc", "127.0.0.1", None, [], "")
+    assert (console.type, console.listen, console.password, console.cards, console.note) == ("vnc", "127.0.0.1", None, [], "")
 
 
 def test_positional_and_keyword_arguments_mix():
@@ -63,12 +62,15 @@ def test_a_field_default_becomes_the_plain_class_attribute():
     assert "cards" not in Console.__dict__ and "type" not in Console.__dict__
 
 
-@pytest.mark.parametrize("args, kwargs, message", [
-    ((), {}, "Console() missing required argument 'type'"),
-    (("vnc", "a", None, [], "", "extra"), {}, "Console() takes 5 arguments but 6 were given"),
-    (("vnc",), {"type": "spice"}, "Console() got multiple values for argument 'type'"),
-    (("vnc",), {"colour": "red", "bogus": 1}, "Console() got unexpected argument(s) bogus, colour"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, message",
+    [
+        ((), {}, "Console() missing required argument 'type'"),
+        (("vnc", "a", None, [], "", "extra"), {}, "Console() takes 5 arguments but 6 were given"),
+        (("vnc",), {"type": "spice"}, "Console() got multiple values for argument 'type'"),
+        (("vnc",), {"colour": "red", "bogus": 1}, "Console() got unexpected argument(s) bogus, colour"),
+    ],
+)
 def test_wrong_arguments_are_type_errors(args, kwargs, message):
     with pytest.raises(TypeError) as error:
         Console(*args, **kwargs)
@@ -166,6 +168,7 @@ def test_subclass_inherits_what_is_hidden_and_hides_its_own():
 
 def test_frozen_is_declared_per_class_not_inherited():
     """Each class says frozen=False itself: a subclass of a mutable record is frozen unless it says so too."""
+
     class Notes(Draft):
         author: str = "ops"
 
@@ -225,6 +228,7 @@ def test_copies_and_pickles_are_equal():
 
 def test_a_field_default_given_by_keyword_is_the_same_as_given_positionally():
     """``Field(default=None)`` is the spelling type checkers read; both spellings mean one thing."""
+
     class Keyword(Record):
         secret: Optional[str] = Field(default=None, in_repr=False)
 

@@ -7,22 +7,25 @@ import pytest
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url, url_secrets
 
 
-@pytest.mark.parametrize("url, shown", [
-    ("http://user:pw@host/x", "http://***@host/x"),
-    ("HTTPS://u@host:8443/a?b=c", "HTTPS://***@host:8443/a?b=c"),
-    ("nfs://server/export/tree?version=4", "nfs://server/export/tree?version=4"),
-    ("ftp://a%40b:p%3Aw@host/", "ftp://***@host/"),
-    ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
-    ("http://host:8080/a@b", "http://host:8080/a@b"),
-    ("http://[::1]:8080/a@b", "http://[::1]:8080/a@b"),
-    ("http://u:p@[::1]/x", "http://***@[::1]/x"),
-    ("http://admin:p#Zq7Secret@h:1/x.iso", "http://***@h:1/x.iso"),
-    ("http://admin:p/Zq7Secret@h/x", "http://***@h/x"),
-    ("http://admin:p@Zq7Secret@h/x", "http://***@h/x"),
-    ("http://admin:p?Zq7Secret@h/x", "http://***@h/x"),
-    ("http://u:p@h/path@x", "http://***@x"),  # ambiguous: masking more is the safe reading
-    ("/srv/tree", "/srv/tree"),
-])
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("http://user:pw@host/x", "http://***@host/x"),
+        ("HTTPS://u@host:8443/a?b=c", "HTTPS://***@host:8443/a?b=c"),
+        ("nfs://server/export/tree?version=4", "nfs://server/export/tree?version=4"),
+        ("ftp://a%40b:p%3Aw@host/", "ftp://***@host/"),
+        ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
+        ("http://host:8080/a@b", "http://host:8080/a@b"),
+        ("http://[::1]:8080/a@b", "http://[::1]:8080/a@b"),
+        ("http://u:p@[::1]/x", "http://***@[::1]/x"),
+        ("http://admin:p#Zq7Secret@h:1/x.iso", "http://***@h:1/x.iso"),
+        ("http://admin:p/Zq7Secret@h/x", "http://***@h/x"),
+        ("http://admin:p@Zq7Secret@h/x", "http://***@h/x"),
+        ("http://admin:p?Zq7Secret@h/x", "http://***@h/x"),
+        ("http://u:p@h/path@x", "http://***@x"),  # ambiguous: masking more is the safe reading
+        ("/srv/tree", "/srv/tree"),
+    ],
+)
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
 
@@ -56,6 +59,7 @@ def test_a_password_that_holds_a_scheme_separator_is_masked():
 @pytest.mark.parametrize("text", ["a-" * 200000, "a://" * 100000, "://" + "a." * 200000, "x@" * 200000])
 def test_large_values_are_read_in_linear_time(text):
     import time
+
     started = time.monotonic()
     list(url_secrets(text))
     redact_text(text)

@@ -5,49 +5,55 @@ import pytest
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, format_size, parse_size
 
 
-@pytest.mark.parametrize("text, expected", [
-    (0, 0),
-    (1048576, 1048576),
-    ("1048576", 1048576),
-    ("512b", 512),
-    ("512 bytes", 512),
-    ("1K", 1024),
-    ("1KiB", 1024),
-    ("1KB", 1000),
-    ("20G", 20 * 2 ** 30),
-    ("20GiB", 20 * 2 ** 30),
-    ("20GB", 20 * 10 ** 9),
-    ("500MB", 500 * 10 ** 6),
-    ("500M", 500 * 2 ** 20),
-    ("1T", 2 ** 40),
-    ("1tib", 2 ** 40),
-    ("1.5G", 3 * 2 ** 29),
-    (" 2 G ", 2 * 2 ** 30),
-    ("1E", 2 ** 60),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        (0, 0),
+        (1048576, 1048576),
+        ("1048576", 1048576),
+        ("512b", 512),
+        ("512 bytes", 512),
+        ("1K", 1024),
+        ("1KiB", 1024),
+        ("1KB", 1000),
+        ("20G", 20 * 2**30),
+        ("20GiB", 20 * 2**30),
+        ("20GB", 20 * 10**9),
+        ("500MB", 500 * 10**6),
+        ("500M", 500 * 2**20),
+        ("1T", 2**40),
+        ("1tib", 2**40),
+        ("1.5G", 3 * 2**29),
+        (" 2 G ", 2 * 2**30),
+        ("1E", 2**60),
+    ],
+)
 def test_parse_size_follows_libvirt_units(text, expected):
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text, message", [
-    (-1, "negative"),
-    ("-1G", "negative"),
-    ("10X", "unknown size unit"),
-    ("10GX", "unknown size unit"),
-    ("G", "cannot read size"),
-    ("", "cannot read size"),
-    ("1.5b", "whole number of bytes"),
-    (True, "must be a number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (-1, "negative"),
+        ("-1G", "negative"),
+        ("10X", "unknown size unit"),
+        ("10GX", "unknown size unit"),
+        ("G", "cannot read size"),
+        ("", "cannot read size"),
+        ("1.5b", "whole number of bytes"),
+        (True, "must be a number"),
+    ],
+)
 def test_parse_size_rejects(text, message):
     with pytest.raises(SizeError, match=message):
         parse_size(text)
 
 
-@pytest.mark.parametrize("size, text", [
-    (0, "0B"), (512, "512B"), (1024, "1K"), (1536 * 2 ** 20, "1536M"), (20 * 2 ** 30, "20G"), (2 ** 40, "1T"),
-    (1000, "1000B"),
-])
+@pytest.mark.parametrize(
+    "size, text",
+    [(0, "0B"), (512, "512B"), (1024, "1K"), (1536 * 2**20, "1536M"), (20 * 2**30, "20G"), (2**40, "1T"), (1000, "1000B")],
+)
 def test_format_size_is_exact(size, text):
     assert format_size(size) == text
     assert parse_size(text) == size

@@ -22,11 +22,22 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 
 
-@pytest.mark.parametrize("text, code", [("a\x00b", "0000"), ("web01\n", "000A"), ("\tx", "0009"), ("x\x7f", "007F"),
-                                        ("x\x85", "0085"), ("a\u2028b", "2028"), ("\x1b[31m", "001B")])
+@pytest.mark.parametrize(
+    "text, code",
+    [
+        ("a\x00b", "0000"),
+        ("web01\n", "000A"),
+        ("\tx", "0009"),
+        ("x\x7f", "007F"),
+        ("x\x85", "0085"),
+        ("a\u2028b", "2028"),
+        ("\x1b[31m", "001B"),
+    ],
+)
 def test_control_characters_are_named_with_the_option(text, code):
     assert control_problem(text, "install.extra_args") == (
-        "install.extra_args: contains a control character (U+%s); remove it" % code)
+        "install.extra_args: contains a control character (U+%s); remove it" % code
+    )
 
 
 def test_free_text_may_hold_lines_and_tabs_but_no_nul():
@@ -35,10 +46,19 @@ def test_free_text_may_hold_lines_and_tabs_but_no_nul():
 
 
 def test_walk_strings_names_every_nested_option():
-    params = {"name": "x", "disks": [{"path": "/a"}, {"pool": "p", "n": [1, "deep"]}], "install": {"location": "/t"},
-              "wait": True}
-    assert list(walk_strings(params)) == [("name", "x"), ("disks[0].path", "/a"), ("disks[1].pool", "p"),
-                                          ("disks[1].n[1]", "deep"), ("install.location", "/t")]
+    params = {
+        "name": "x",
+        "disks": [{"path": "/a"}, {"pool": "p", "n": [1, "deep"]}],
+        "install": {"location": "/t"},
+        "wait": True,
+    }
+    assert list(walk_strings(params)) == [
+        ("name", "x"),
+        ("disks[0].path", "/a"),
+        ("disks[1].pool", "p"),
+        ("disks[1].n[1]", "deep"),
+        ("install.location", "/t"),
+    ]
 
 
 def test_check_strings_refuses_with_the_option_path():
@@ -55,19 +75,24 @@ def test_refusals_of_free_text_never_repeat_it():
     assert "Secret-9" not in str(error.value)
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"vcpus": "\u0663"}, ["vcpus: '\u0663' is not a whole number written with the digits 0-9"]),
-    ({"vcpus": "3"}, []),
-    ({"vcpus": 3}, []),
-    ({"graphics": {"port": "\uff15\uff19\uff10\uff10"}}, ["graphics.port: '\uff15\uff19\uff10\uff10' is not a whole "
-                                                          "number written with the digits 0-9"]),
-    ({"install": [1]}, ["install must be a dictionary of its suboptions, not a list"]),
-    ({"install": "method=pxe"}, []),
-    ({"install": {"cdrom": 5}}, ["install.cdrom must be a dictionary of its suboptions, not a number"]),
-    ({"disks": [{"size": "1G"}, [1], "k=v"]}, ["disks[1] must be a dictionary of its suboptions, not a list"]),
-    ({"networks": {"network": "default"}}, ["networks must be a list, not dict"]),
-    ({"disks": None, "install": None}, []),
-])
+@pytest.mark.parametrize(
+    "params, expected",
+    [
+        ({"vcpus": "\u0663"}, ["vcpus: '\u0663' is not a whole number written with the digits 0-9"]),
+        ({"vcpus": "3"}, []),
+        ({"vcpus": 3}, []),
+        (
+            {"graphics": {"port": "\uff15\uff19\uff10\uff10"}},
+            ["graphics.port: '\uff15\uff19\uff10\uff10' is not a whole number written with the digits 0-9"],
+        ),
+        ({"install": [1]}, ["install must be a dictionary of its suboptions, not a list"]),
+        ({"install": "method=pxe"}, []),
+        ({"install": {"cdrom": 5}}, ["install.cdrom must be a dictionary of its suboptions, not a number"]),
+        ({"disks": [{"size": "1G"}, [1], "k=v"]}, ["disks[1] must be a dictionary of its suboptions, not a list"]),
+        ({"networks": {"network": "default"}}, ["networks must be a list, not dict"]),
+        ({"disks": None, "install": None}, []),
+    ],
+)
 def test_raw_problems_before_ansible_converts(params, expected):
     assert list(raw_problems(guest_argument_spec(), params)) == expected
 
@@ -77,62 +102,126 @@ def test_ascii_int(value, expected):
     assert ascii_int(value, "vcpus") == expected
 
 
-@pytest.mark.parametrize("value, message", [
-    ("\u0663", "digits 0-9"), ("\u00b2", "digits 0-9"), ("-1", "digits 0-9"), (" 1", "digits 0-9"), ("1\n", "digits 0-9"),
-    (True, "whole number"), (1.5, "whole number"), ([1], "whole number"), (0, "at least 1"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("\u0663", "digits 0-9"),
+        ("\u00b2", "digits 0-9"),
+        ("-1", "digits 0-9"),
+        (" 1", "digits 0-9"),
+        ("1\n", "digits 0-9"),
+        (True, "whole number"),
+        (1.5, "whole number"),
+        ([1], "whole number"),
+        (0, "at least 1"),
+    ],
+)
 def test_ascii_int_refuses(value, message):
     with pytest.raises(PlanError, match=message):
         ascii_int(value, "vcpus", minimum=1)
 
 
-@pytest.mark.parametrize("value, mode", [("0640", "0640"), ("640", "0640"), ("0777", "0777"), ("0", "0000"),
-                                         (0o640, "0640"), (416, "0640"), ("0000", "0000"), ("00640", "0640")])
+@pytest.mark.parametrize(
+    "value, mode",
+    [
+        ("0640", "0640"),
+        ("640", "0640"),
+        ("0777", "0777"),
+        ("0", "0000"),
+        (0o640, "0640"),
+        (416, "0640"),
+        ("0000", "0000"),
+        ("00640", "0640"),
+    ],
+)
 def test_octal_mode(value, mode):
     assert octal_mode(value) == mode
 
 
-@pytest.mark.parametrize("value, message", [
-    ("07777", "between 0000 and 0777"), ("4755", "between 0000 and 0777"), ("1777", "between 0000 and 0777"),
-    (0o4755, "between 0000 and 0777"), (-1, "between 0000 and 0777"), ("0999", "must be octal"),
-    ("\u0660\u0666\u0664\u0660", "must be octal"), ("0640\n", "must be octal"), ("10640", "between"),
-    (True, "octal text"), (6.4, "octal text"), ("", "must be octal"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("07777", "between 0000 and 0777"),
+        ("4755", "between 0000 and 0777"),
+        ("1777", "between 0000 and 0777"),
+        (0o4755, "between 0000 and 0777"),
+        (-1, "between 0000 and 0777"),
+        ("0999", "must be octal"),
+        ("\u0660\u0666\u0664\u0660", "must be octal"),
+        ("0640\n", "must be octal"),
+        ("10640", "between"),
+        (True, "octal text"),
+        (6.4, "octal text"),
+        ("", "must be octal"),
+    ],
+)
 def test_octal_mode_refuses(value, message):
     with pytest.raises(PlanError, match=message):
         octal_mode(value)
 
 
-@pytest.mark.parametrize("value, problem", [
-    ("0", ""), ("64055", ""), ("libvirt-qemu", ""), ("_apt", ""), ("host$", ""),
-    ("4294967295", "larger than"), ("\u0661\u0660\u0660", "neither a numeric id"), ("a b", "neither a numeric id"),
-    ("-1", "neither a numeric id"), ("root\n", "neither a numeric id"),
-])
+@pytest.mark.parametrize(
+    "value, problem",
+    [
+        ("0", ""),
+        ("64055", ""),
+        ("libvirt-qemu", ""),
+        ("_apt", ""),
+        ("host$", ""),
+        ("4294967295", "larger than"),
+        ("\u0661\u0660\u0660", "neither a numeric id"),
+        ("a b", "neither a numeric id"),
+        ("-1", "neither a numeric id"),
+        ("root\n", "neither a numeric id"),
+    ],
+)
 def test_account_names_and_ids(value, problem):
     assert problem in account_problem(value, "user") and (problem or account_problem(value, "user") == "")
 
 
-@pytest.mark.parametrize("path, problem", [
-    ("/srv/x.img", ""), ("/", ""), ("/srv/a..b/x", ""),
-    ("srv/x.img", "must be an absolute path on the host"), ("", "must be an absolute path"),
-    ("/srv/../etc/shadow", "'..' components"), ("/srv/x/..", "'..' components"),
-    ("/srv/x.img\n", "control character (U+000A)"), (None, "must be an absolute path"),
-])
+@pytest.mark.parametrize(
+    "path, problem",
+    [
+        ("/srv/x.img", ""),
+        ("/", ""),
+        ("/srv/a..b/x", ""),
+        ("srv/x.img", "must be an absolute path on the host"),
+        ("", "must be an absolute path"),
+        ("/srv/../etc/shadow", "'..' components"),
+        ("/srv/x/..", "'..' components"),
+        ("/srv/x.img\n", "control character (U+000A)"),
+        (None, "must be an absolute path"),
+    ],
+)
 def test_host_paths(path, problem):
     found = path_problem(path, "serial_log")
     assert (problem in found) and (bool(found) == bool(problem))
 
 
-@pytest.mark.parametrize("url, problem", [
-    ("http://mirror/tree", ""), ("HTTPS://mirror:8443/tree?x=1", ""), ("ftp://u:p@h/x", ""), ("http://[::1]:80/x", ""),
-    ("file:///srv/disk.img", ""), ("FILE:///srv/disk.img", ""),
-    ("http://mirror/a b", "must not contain spaces"), ("http:///tree", "must name a host"), ("http:tree", "must name a host"),
-    ("gopher://h/x", "must be an http, https, ftp or file URL"), ("/srv/x", "must be an http"),
-    ("http://h:99999/x", "port"), ("http://h:\u0668\u0660/x", "port"), ("http://h/x\n", "control character"),
-    ("file://host/x", "file:///<absolute path>"), ("file:///srv/../etc/shadow", "without '..'"),
-    # A raw password with '/' reads as host 'user', port 2024: refused, never taken for a path.
-    ("http://user:2024/Pass@host/ks.cfg", "has an '@' after its host"), ("http://h/pkg@1.0", "after its host"),
-])
+@pytest.mark.parametrize(
+    "url, problem",
+    [
+        ("http://mirror/tree", ""),
+        ("HTTPS://mirror:8443/tree?x=1", ""),
+        ("ftp://u:p@h/x", ""),
+        ("http://[::1]:80/x", ""),
+        ("file:///srv/disk.img", ""),
+        ("FILE:///srv/disk.img", ""),
+        ("http://mirror/a b", "must not contain spaces"),
+        ("http:///tree", "must name a host"),
+        ("http:tree", "must name a host"),
+        ("gopher://h/x", "must be an http, https, ftp or file URL"),
+        ("/srv/x", "must be an http"),
+        ("http://h:99999/x", "port"),
+        ("http://h:\u0668\u0660/x", "port"),
+        ("http://h/x\n", "control character"),
+        ("file://host/x", "file:///<absolute path>"),
+        ("file:///srv/../etc/shadow", "without '..'"),
+        # A raw password with '/' reads as host 'user', port 2024: refused, never taken for a path.
+        ("http://user:2024/Pass@host/ks.cfg", "has an '@' after its host"),
+        ("http://h/pkg@1.0", "after its host"),
+    ],
+)
 def test_urls(url, problem):
     found = url_problem(url, "source_url", ("http", "https", "ftp", "file"))
     assert (problem in found) and (bool(found) == bool(problem)), found
@@ -152,34 +241,48 @@ def test_schemes_are_compared_case_insensitively():
     assert not has_scheme("/srv/ks.cfg", ("http",)) and not has_scheme("", ("http",)) and not has_scheme(None, ("x",))
 
 
-@pytest.mark.parametrize("uri", [
-    "qemu:///system", "qemu:///session", "test:///default", "test:///srv/host.xml", "qemu+ssh://root@hv1/system",
-    "qemu+ssh://hv1:2222/system?keyfile=/root/.ssh/id&no_verify=1", "qemu+tls://hv1:16514/system",
-    "qemu+tcp://10.0.0.1:16509/system", "qemu+unix:///system?socket=/run/tb/libvirt-sock", "lxc:///",
-    "qemu+libssh2://u@[fe80::1]/system", "QEMU+SSH://hv1/system",
-])
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "qemu:///system",
+        "qemu:///session",
+        "test:///default",
+        "test:///srv/host.xml",
+        "qemu+ssh://root@hv1/system",
+        "qemu+ssh://hv1:2222/system?keyfile=/root/.ssh/id&no_verify=1",
+        "qemu+tls://hv1:16514/system",
+        "qemu+tcp://10.0.0.1:16509/system",
+        "qemu+unix:///system?socket=/run/tb/libvirt-sock",
+        "lxc:///",
+        "qemu+libssh2://u@[fe80::1]/system",
+        "QEMU+SSH://hv1/system",
+    ],
+)
 def test_libvirt_uris_accepted(uri):
     assert uri_problem(uri) == ""
 
 
-@pytest.mark.parametrize("uri, problem", [
-    ("qemu+tls://hv1/system", "needs an explicit port for the tls transport"),
-    ("qemu+tcp://hv1/system", "needs an explicit port for the tcp transport"),
-    ("qemu://hv1/system", "needs an explicit port for the tls transport"),
-    ("qemu+ssh:///system", "names no host"),
-    ("qemu+carrier-pigeon://h/system", "not a libvirt URI"),
-    ("qemu+pigeon://h/system", "unknown transport 'pigeon'"),
-    ("qemu:///sytem", "path is /system or /session"),
-    ("qemu://", "has no path"),
-    ("qemu:///system\n", "control character (U+000A)"),
-    ("qemu:///system ", "must not contain spaces"),
-    ("qemu+ssh://u:pw@h/system", "holds a password"),
-    ("qemu+tls://h:0/system", "not a number from 1 to 65535"),
-    ("qemu+tls://h:\u0661\u0666\u0665\u0661\u0664/system", "not a number from 1 to 65535"),
-    ("/var/run/libvirt", "not a libvirt URI"),
-    ("", "must be a libvirt URI"),
-    (None, "must be a libvirt URI"),
-])
+@pytest.mark.parametrize(
+    "uri, problem",
+    [
+        ("qemu+tls://hv1/system", "needs an explicit port for the tls transport"),
+        ("qemu+tcp://hv1/system", "needs an explicit port for the tcp transport"),
+        ("qemu://hv1/system", "needs an explicit port for the tls transport"),
+        ("qemu+ssh:///system", "names no host"),
+        ("qemu+carrier-pigeon://h/system", "not a libvirt URI"),
+        ("qemu+pigeon://h/system", "unknown transport 'pigeon'"),
+        ("qemu:///sytem", "path is /system or /session"),
+        ("qemu://", "has no path"),
+        ("qemu:///system\n", "control character (U+000A)"),
+        ("qemu:///system ", "must not contain spaces"),
+        ("qemu+ssh://u:pw@h/system", "holds a password"),
+        ("qemu+tls://h:0/system", "not a number from 1 to 65535"),
+        ("qemu+tls://h:\u0661\u0666\u0665\u0661\u0664/system", "not a number from 1 to 65535"),
+        ("/var/run/libvirt", "not a libvirt URI"),
+        ("", "must be a libvirt URI"),
+        (None, "must be a libvirt URI"),
+    ],
+)
 def test_libvirt_uris_refused(uri, problem):
     assert problem in uri_problem(uri)
 

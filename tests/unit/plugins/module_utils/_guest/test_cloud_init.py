@@ -15,15 +15,22 @@ SECRET = "Pa55-Cl0ud-Secret"
 
 
 def test_dict_user_data_is_cloud_config_in_key_order():
-    cloud_init = cloud_init_param({"user_data": {"hostname": "h1", "runcmd": ["echo hi > /dev/ttyS0"],
-                                                 "chpasswd": {"expire": False}}})
-    assert cloud_init.user_data == ('#cloud-config\nhostname: h1\nruncmd:\n  - "echo hi > /dev/ttyS0"\n'
-                                    'chpasswd:\n  expire: false\n')
+    cloud_init = cloud_init_param(
+        {"user_data": {"hostname": "h1", "runcmd": ["echo hi > /dev/ttyS0"], "chpasswd": {"expire": False}}}
+    )
+    assert cloud_init.user_data == (
+        '#cloud-config\nhostname: h1\nruncmd:\n  - "echo hi > /dev/ttyS0"\nchpasswd:\n  expire: false\n'
+    )
 
 
 def test_text_user_data_is_kept_as_is():
-    for text in ("#cloud-config\nhostname: x\n", "#!/bin/sh\necho hi\n", "#include\nhttp://x/y\n",
-                 "Content-Type: multipart/mixed; boundary=x\n", "MIME-Version: 1.0\nContent-Type: multipart/mixed\n"):
+    for text in (
+        "#cloud-config\nhostname: x\n",
+        "#!/bin/sh\necho hi\n",
+        "#include\nhttp://x/y\n",
+        "Content-Type: multipart/mixed; boundary=x\n",
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed\n",
+    ):
         assert cloud_init_param({"user_data": text}).user_data == text
 
 
@@ -34,15 +41,18 @@ def test_other_user_data_text_is_refused_without_showing_it(text):
     assert SECRET not in str(error.value)
 
 
-@pytest.mark.parametrize("config, version", [
-    ({"version": 2, "ethernets": {"eth0": {"dhcp4": True}}}, True),
-    ({"network": {"version": 1, "config": []}}, True),
-    ("version: 2\nethernets: {}\n", True),
-    ("network:\n  version: 1\n  config: []\n", True),
-    ({"version": 3}, False),
-    ({"ethernets": {}}, False),
-    ("ethernets: {}\n", False),
-])
+@pytest.mark.parametrize(
+    "config, version",
+    [
+        ({"version": 2, "ethernets": {"eth0": {"dhcp4": True}}}, True),
+        ({"network": {"version": 1, "config": []}}, True),
+        ("version: 2\nethernets: {}\n", True),
+        ("network:\n  version: 1\n  config: []\n", True),
+        ({"version": 3}, False),
+        ({"ethernets": {}}, False),
+        ("ethernets: {}\n", False),
+    ],
+)
 def test_network_config_needs_version_1_or_2(config, version):
     if version:
         assert cloud_init_param({"network_config": config}).network_config
@@ -72,14 +82,16 @@ def test_instance_id_is_stable_and_follows_the_content():
 
 
 def test_seed_files():
-    files = cloud_init_param({"user_data": {"hostname": "a"}, "meta_data": {"public-keys": ["ssh-ed25519 AAA"]},
-                              "network_config": "version: 2\n"}).seed_files("web01")
+    files = cloud_init_param(
+        {"user_data": {"hostname": "a"}, "meta_data": {"public-keys": ["ssh-ed25519 AAA"]}, "network_config": "version: 2\n"}
+    ).seed_files("web01")
     meta = yaml.safe_load(files["meta-data"])
     assert meta["instance-id"].startswith("web01-") and meta["local-hostname"] == "web01"
     assert meta["public-keys"] == ["ssh-ed25519 AAA"]
     assert files["user-data"] == b"#cloud-config\nhostname: a\n" and files["network-config"] == b"version: 2\n"
     assert "local-hostname" not in yaml.safe_load(
-        cloud_init_param({"user_data": "#!/bin/sh\n"}).seed_files("odd_name")["meta-data"])
+        cloud_init_param({"user_data": "#!/bin/sh\n"}).seed_files("odd_name")["meta-data"]
+    )
 
 
 def test_values_yaml_cannot_hold_are_refused():
@@ -91,12 +103,14 @@ def test_values_yaml_cannot_hold_are_refused():
 
 def test_rendering_of_tricky_text():
     assert render_yaml({"a": "yes", "b": "0600", "c": "", "d": "line1\nline2\n", "e": "x\u2028y", "f": 1.5e-20}) == (
-        'a: "yes"\nb: "0600"\nc: ""\nd: |\n  line1\n  line2\ne: "x\\u2028y"\nf: 1.5e-20\n')
+        'a: "yes"\nb: "0600"\nc: ""\nd: |\n  line1\n  line2\ne: "x\\u2028y"\nf: 1.5e-20\n'
+    )
 
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text()
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
-                      max_leaves=20)
+VALUES = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20
+)
 
 
 @settings(max_examples=300, deadline=None)

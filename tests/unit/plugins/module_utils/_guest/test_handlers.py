@@ -62,8 +62,7 @@ def test_initrd_with_a_kickstart_stays_private(tmp_path):
     source.write_bytes(b"\x1f\x8b initrd" * 100)
     boot = tmp_path / "boot"
     target = str(boot / "remotevirt-g1-initrd")
-    handlers().fetch(fetch_action(str(source), target, inject_name="ks.cfg",
-                                  kickstart=Kickstart(content="rootpw hunter2")))
+    handlers().fetch(fetch_action(str(source), target, inject_name="ks.cfg", kickstart=Kickstart(content="rootpw hunter2")))
     assert mode(target) == 0o600
     assert b"hunter2" in open(target, "rb").read()
     assert os.listdir(boot) == ["remotevirt-g1-initrd"]
@@ -76,8 +75,14 @@ def test_failed_kickstart_injection_leaves_nothing(tmp_path):
     boot = tmp_path / "boot"
     boot.mkdir(mode=0o711)
     with pytest.raises(OSError):
-        handlers().fetch(fetch_action(str(source), str(boot / "remotevirt-g1-initrd"), inject_name="ks.cfg",
-                                      kickstart=Kickstart(path=str(tmp_path / "gone.cfg"))))
+        handlers().fetch(
+            fetch_action(
+                str(source),
+                str(boot / "remotevirt-g1-initrd"),
+                inject_name="ks.cfg",
+                kickstart=Kickstart(path=str(tmp_path / "gone.cfg")),
+            )
+        )
     assert os.listdir(boot) == []
 
 
@@ -95,9 +100,9 @@ def test_fetch_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
     assert not target.is_symlink() and target.read_bytes() == KERNEL and victim.read_bytes() == b"keep me"
 
 
-@pytest.mark.parametrize("state, reason", [
-    ("running", "booted"), ("paused", "user"), ("paused", "starting up"), ("blocked", "unknown"),
-])
+@pytest.mark.parametrize(
+    "state, reason", [("running", "booted"), ("paused", "user"), ("paused", "starting up"), ("blocked", "unknown")]
+)
 def test_install_goes_on(state, reason):
     assert _install_ended("web01", state, reason) is False
 
@@ -107,10 +112,17 @@ def test_install_ended_by_power_off(reason):
     assert _install_ended("web01", "shut off", reason) is True
 
 
-@pytest.mark.parametrize("state, reason", [
-    ("paused", "unknown"), ("paused", "ioerror"), ("paused", "crashed"), ("crashed", "panicked"),
-    ("shut off", "crashed"), ("shut off", "failed"),
-])
+@pytest.mark.parametrize(
+    "state, reason",
+    [
+        ("paused", "unknown"),
+        ("paused", "ioerror"),
+        ("paused", "crashed"),
+        ("crashed", "panicked"),
+        ("shut off", "crashed"),
+        ("shut off", "failed"),
+    ],
+)
 def test_stuck_install_fails_at_once_with_the_reason(state, reason):
     with pytest.raises(LibvirtError) as error:
         _install_ended("web01", state, reason)
@@ -160,11 +172,7 @@ def test_seed_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
 def test_install_removes_only_the_files_it_fetched(test_client, tmp_path):
     """A kernel the guest boots from (boot.kernel) stays; the fetched copies go once QEMU read them."""
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import INSTALL, InstallPayload
-    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
-        DirectKernel,
-        Domain,
-        OsBoot,
-    )
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import DirectKernel, Domain, OsBoot
 
     kept, fetched = tmp_path / "vmlinuz", tmp_path / "fetched-initrd"
     kept.write_text("k")

@@ -13,8 +13,21 @@ import pytest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.initrd import append_file, newc_archive
 
 HEADER_LEN = 110
-FIELDS = ("ino", "mode", "uid", "gid", "nlink", "mtime", "filesize", "devmajor", "devminor", "rdevmajor",
-          "rdevminor", "namesize", "check")
+FIELDS = (
+    "ino",
+    "mode",
+    "uid",
+    "gid",
+    "nlink",
+    "mtime",
+    "filesize",
+    "devmajor",
+    "devminor",
+    "rdevmajor",
+    "rdevminor",
+    "namesize",
+    "check",
+)
 
 
 def parse_newc(data, offset=0):
@@ -24,25 +37,25 @@ def parse_newc(data, offset=0):
     entries = []
     while True:
         assert offset % 4 == 0, "header at %d is not 4-byte aligned" % offset
-        header = data[offset:offset + HEADER_LEN]
+        header = data[offset : offset + HEADER_LEN]
         assert len(header) == HEADER_LEN, "truncated header at %d" % offset
         assert header[:6] == b"070701", "bad magic %r at %d" % (header[:6], offset)
         fields = {}
         for index, name in enumerate(FIELDS):
-            text = header[6 + 8 * index:6 + 8 * (index + 1)]
+            text = header[6 + 8 * index : 6 + 8 * (index + 1)]
             assert all(c in b"0123456789ABCDEF" for c in text), "field %s is %r" % (name, text)
             fields[name] = int(text, 16)
         name_start = offset + HEADER_LEN
-        raw_name = data[name_start:name_start + fields["namesize"]]
+        raw_name = data[name_start : name_start + fields["namesize"]]
         assert raw_name.endswith(b"\0") and b"\0" not in raw_name[:-1], "name %r not NUL-terminated" % raw_name
         data_start = name_start + fields["namesize"]
-        assert data[data_start:-data_start % 4 + data_start] == b"\0" * (-data_start % 4), "name padding not zero"
+        assert data[data_start : -data_start % 4 + data_start] == b"\0" * (-data_start % 4), "name padding not zero"
         data_start += -data_start % 4
         end = data_start + fields["filesize"]
         assert end <= len(data), "file data runs past the end"
         entry = dict(fields, name=raw_name[:-1].decode("utf-8"), data=data[data_start:end], offset=offset)
         padding = -end % 4
-        assert data[end:end + padding] == b"\0" * padding, "data padding not zero"
+        assert data[end : end + padding] == b"\0" * padding, "data padding not zero"
         offset = end + padding
         entries.append(entry)
         if entry["name"] == "TRAILER!!!":
@@ -58,8 +71,7 @@ def test_archive_is_newc_with_one_file_and_trailer(size):
     after = int(time.time())
     entries, end = parse_newc(archive)
     assert end == len(archive) and len(archive) % 4 == 0
-    assert [(e["name"], e["data"], e["filesize"]) for e in entries] == [
-        ("ks.cfg", payload, size), ("TRAILER!!!", b"", 0)]
+    assert [(e["name"], e["data"], e["filesize"]) for e in entries] == [("ks.cfg", payload, size), ("TRAILER!!!", b"", 0)]
     entry = entries[0]
     assert entry["mode"] == 0o100600  # regular file, root only
     assert (entry["uid"], entry["gid"], entry["nlink"], entry["check"]) == (0, 0, 1, 0)
@@ -119,7 +131,7 @@ def test_append_after_a_gzip_initrd_leaves_the_gzip_stream_intact(tmp_path):
     initrd.write_bytes(compressed)
     append_file(str(initrd), "preseed.cfg", b"d-i debian-installer/locale string en_US\n")
     content = initrd.read_bytes()
-    assert content[:len(compressed)] == compressed
+    assert content[: len(compressed)] == compressed
     stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
     assert stream.decompress(content) == inner * 50
     assert stream.eof

@@ -36,12 +36,25 @@ def make_tree(root, *files):
 def test_layouts_most_specific_first():
     """Red Hat first, then Debian's netboot tree (debian, ubuntu), then a bare debian-installer directory."""
     assert list(layouts("x86_64")) == [
-        ("redhat",) + REDHAT, ("debian",) + DEBIAN_NETBOOT, ("debian",) + UBUNTU_NETBOOT, ("debian",) + DEBIAN_BARE,
-        ("debian", "ubuntu-installer/amd64/linux", "ubuntu-installer/amd64/initrd.gz")]
+        ("redhat",) + REDHAT,
+        ("debian",) + DEBIAN_NETBOOT,
+        ("debian",) + UBUNTU_NETBOOT,
+        ("debian",) + DEBIAN_BARE,
+        ("debian", "ubuntu-installer/amd64/linux", "ubuntu-installer/amd64/initrd.gz"),
+    ]
 
 
-@pytest.mark.parametrize("arch, debian", [("x86_64", "amd64"), ("aarch64", "arm64"), ("i686", "i386"),
-                                          ("ppc64le", "ppc64el"), ("s390x", "s390x"), ("riscv64", "riscv64")])
+@pytest.mark.parametrize(
+    "arch, debian",
+    [
+        ("x86_64", "amd64"),
+        ("aarch64", "arm64"),
+        ("i686", "i386"),
+        ("ppc64le", "ppc64el"),
+        ("s390x", "s390x"),
+        ("riscv64", "riscv64"),
+    ],
+)
 def test_layouts_use_debian_architecture_names(arch, debian):
     """Debian paths use Debian's names for the architecture; unknown ones pass through."""
     kernels = [layout[1] for layout in layouts(arch) if layout[0] == "debian"]
@@ -51,17 +64,22 @@ def test_layouts_use_debian_architecture_names(arch, debian):
 
 
 # -- host paths ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("files, family, kernel, initrd", [
-    (REDHAT, "redhat") + REDHAT,
-    (DEBIAN_NETBOOT, "debian") + DEBIAN_NETBOOT,
-    (UBUNTU_NETBOOT, "debian") + UBUNTU_NETBOOT,
-    (DEBIAN_BARE, "debian") + DEBIAN_BARE,
-], ids=["redhat", "debian netboot", "ubuntu netboot", "bare debian-installer"])
+@pytest.mark.parametrize(
+    "files, family, kernel, initrd",
+    [
+        (REDHAT, "redhat") + REDHAT,
+        (DEBIAN_NETBOOT, "debian") + DEBIAN_NETBOOT,
+        (UBUNTU_NETBOOT, "debian") + UBUNTU_NETBOOT,
+        (DEBIAN_BARE, "debian") + DEBIAN_BARE,
+    ],
+    ids=["redhat", "debian netboot", "ubuntu netboot", "bare debian-installer"],
+)
 def test_find_tree_on_host_path(tmp_path, files, family, kernel, initrd):
     """Each known layout is recognised, with absolute host paths of kernel and initrd."""
     root = make_tree(tmp_path, *files)
-    assert find_tree(root, "x86_64") == InstallTree(family=family, kernel="%s/%s" % (root, kernel),
-                                                    initrd="%s/%s" % (root, initrd))
+    assert find_tree(root, "x86_64") == InstallTree(
+        family=family, kernel="%s/%s" % (root, kernel), initrd="%s/%s" % (root, initrd)
+    )
 
 
 def test_find_tree_accepts_a_trailing_slash(tmp_path):
@@ -69,15 +87,24 @@ def test_find_tree_accepts_a_trailing_slash(tmp_path):
     assert find_tree(root + "/", "x86_64").kernel == root + "/images/pxeboot/vmlinuz"
 
 
-@pytest.mark.parametrize("files, expected", [
-    (REDHAT + DEBIAN_NETBOOT + DEBIAN_BARE, REDHAT),
-    (DEBIAN_NETBOOT + UBUNTU_NETBOOT + DEBIAN_BARE, DEBIAN_NETBOOT),
-    (UBUNTU_NETBOOT + DEBIAN_BARE, UBUNTU_NETBOOT),
-    # A layout with only its kernel does not count: the next complete one wins.
-    (REDHAT[:1] + DEBIAN_BARE, DEBIAN_BARE),
-    (DEBIAN_NETBOOT[1:] + DEBIAN_BARE, DEBIAN_BARE),
-], ids=["redhat over debian", "debian netboot over the rest", "ubuntu netboot over bare",
-        "redhat kernel without initrd", "netboot initrd without kernel"])
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        (REDHAT + DEBIAN_NETBOOT + DEBIAN_BARE, REDHAT),
+        (DEBIAN_NETBOOT + UBUNTU_NETBOOT + DEBIAN_BARE, DEBIAN_NETBOOT),
+        (UBUNTU_NETBOOT + DEBIAN_BARE, UBUNTU_NETBOOT),
+        # A layout with only its kernel does not count: the next complete one wins.
+        (REDHAT[:1] + DEBIAN_BARE, DEBIAN_BARE),
+        (DEBIAN_NETBOOT[1:] + DEBIAN_BARE, DEBIAN_BARE),
+    ],
+    ids=[
+        "redhat over debian",
+        "debian netboot over the rest",
+        "ubuntu netboot over bare",
+        "redhat kernel without initrd",
+        "netboot initrd without kernel",
+    ],
+)
 def test_find_tree_preference_order(tmp_path, files, expected):
     root = make_tree(tmp_path, *files)
     tree = find_tree(root, "x86_64")
@@ -152,7 +179,8 @@ def test_find_tree_over_http(http_tree):
     url, directory, log = http_tree
     make_tree(directory, *DEBIAN_NETBOOT)
     assert find_tree(url, "x86_64", UrlAccess(validate_certs=False)) == InstallTree(
-        family="debian", kernel=url + DEBIAN_NETBOOT[0], initrd=url + DEBIAN_NETBOOT[1])
+        family="debian", kernel=url + DEBIAN_NETBOOT[0], initrd=url + DEBIAN_NETBOOT[1]
+    )
     assert "//" not in (url + DEBIAN_NETBOOT[0]).split("://", 1)[1]
     assert all(line.startswith(("HEAD ", "GET ")) for line in log)
     assert "HEAD /tree/%s HTTP/1.1" % DEBIAN_NETBOOT[0] in log
@@ -173,7 +201,9 @@ def test_find_tree_over_http_without_kernel(http_tree):
     with pytest.raises(PlanError) as error:
         find_tree(url, "x86_64")
     assert str(error.value) == "install.location %s has no kernel and initrd in a known layout (tried %s)" % (
-        url, ", ".join(layout[1] for layout in layouts("x86_64")))
+        url,
+        ", ".join(layout[1] for layout in layouts("x86_64")),
+    )
     assert len(log) >= len(layouts("x86_64"))
 
 
@@ -187,15 +217,18 @@ def test_find_tree_over_http_unreachable_server():
 
 
 # -- NFS -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("location, url", [
-    ("nfs://nfs.example.org/export/alma9", "nfs://nfs.example.org/export/alma9"),
-    ("NFS://nfs.example.org/export/alma9", "nfs://nfs.example.org/export/alma9"),
-    ("nfs://127.0.0.1/trees/redhat?version=4&nfsport=20490", "nfs://127.0.0.1/trees/redhat?version=4&nfsport=20490"),
-    ("nfs:nfs.example.org:/export/alma9", "nfs://nfs.example.org/export/alma9"),
-    ("nfs:nfs.example.org", None),
-    ("http://mirror.example.org/os/", None),
-    ("/srv/tree", None),
-])
+@pytest.mark.parametrize(
+    "location, url",
+    [
+        ("nfs://nfs.example.org/export/alma9", "nfs://nfs.example.org/export/alma9"),
+        ("NFS://nfs.example.org/export/alma9", "nfs://nfs.example.org/export/alma9"),
+        ("nfs://127.0.0.1/trees/redhat?version=4&nfsport=20490", "nfs://127.0.0.1/trees/redhat?version=4&nfsport=20490"),
+        ("nfs:nfs.example.org:/export/alma9", "nfs://nfs.example.org/export/alma9"),
+        ("nfs:nfs.example.org", None),
+        ("http://mirror.example.org/os/", None),
+        ("/srv/tree", None),
+    ],
+)
 def test_nfs_url(location, url):
     """Both NFS spellings become one libnfs URL (scheme in any case); other locations are not NFS."""
     assert nfs_url(location) == url
@@ -204,6 +237,7 @@ def test_nfs_url(location, url):
 def test_nfs_query_stays_at_the_end():
     """Paths inside an NFS tree go before libnfs's options."""
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_tree import _join
+
     assert _join("nfs://h/t?version=4", "images/pxeboot/vmlinuz") == "nfs://h/t/images/pxeboot/vmlinuz?version=4"
 
 
@@ -212,17 +246,24 @@ REDHAT_TREE = InstallTree(family="redhat", kernel="/t/images/pxeboot/vmlinuz", i
 DEBIAN_TREE = InstallTree(family="debian", kernel="/t/linux", initrd="/t/initrd.gz")
 
 
-@pytest.mark.parametrize("tree, reference, injected, args", [
-    (REDHAT_TREE, None, True, ["inst.ks=file:/ks.cfg"]),
-    (REDHAT_TREE, "http://ks.example.org/a.ks", False, ["inst.ks=http://ks.example.org/a.ks"]),
-    (REDHAT_TREE, "nfs:server:/ks/a.ks", False, ["inst.ks=nfs:server:/ks/a.ks"]),
-    (REDHAT_TREE, None, False, []),
-    (DEBIAN_TREE, None, True, ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]),
-    (DEBIAN_TREE, "http://ks.example.org/p.cfg", False,
-     ["auto=true", "priority=critical", "preseed/url=http://ks.example.org/p.cfg"]),
-    (DEBIAN_TREE, None, False, []),
-], ids=["redhat injected", "redhat url", "redhat nfs", "redhat none", "debian injected", "debian url",
-        "debian none"])
+@pytest.mark.parametrize(
+    "tree, reference, injected, args",
+    [
+        (REDHAT_TREE, None, True, ["inst.ks=file:/ks.cfg"]),
+        (REDHAT_TREE, "http://ks.example.org/a.ks", False, ["inst.ks=http://ks.example.org/a.ks"]),
+        (REDHAT_TREE, "nfs:server:/ks/a.ks", False, ["inst.ks=nfs:server:/ks/a.ks"]),
+        (REDHAT_TREE, None, False, []),
+        (DEBIAN_TREE, None, True, ["auto=true", "priority=critical", "preseed/file=/preseed.cfg"]),
+        (
+            DEBIAN_TREE,
+            "http://ks.example.org/p.cfg",
+            False,
+            ["auto=true", "priority=critical", "preseed/url=http://ks.example.org/p.cfg"],
+        ),
+        (DEBIAN_TREE, None, False, []),
+    ],
+    ids=["redhat injected", "redhat url", "redhat nfs", "redhat none", "debian injected", "debian url", "debian none"],
+)
 def test_kickstart_args(tree, reference, injected, args):
     """Red Hat takes inst.ks=; Debian takes an automatic preseed; an injected file is read from the initrd's /."""
     assert tree.kickstart_args(reference, injected) == args
@@ -232,19 +273,31 @@ def test_injected_names():
     assert (REDHAT_TREE.injected_name, DEBIAN_TREE.injected_name) == ("ks.cfg", "preseed.cfg")
 
 
-@pytest.mark.parametrize("install, tree, cmdline", [
-    ({"kickstart_content": "text\nreboot\n"}, REDHAT_TREE, "inst.ks=file:/ks.cfg"),
-    ({"kickstart": "/root/alma9.ks"}, REDHAT_TREE, "inst.ks=file:/ks.cfg"),  # host file: injected
-    ({"kickstart": "https://ks.example.org/a.ks", "extra_args": "console=ttyS0"}, REDHAT_TREE,
-     "inst.ks=https://ks.example.org/a.ks console=ttyS0"),
-    ({"kickstart": "hd:LABEL=OEMDRV:/ks.cfg"}, REDHAT_TREE, "inst.ks=hd:LABEL=OEMDRV:/ks.cfg"),
-    ({"kickstart_content": "d-i x string y\n", "extra_args": "console=ttyS0"}, DEBIAN_TREE,
-     "auto=true priority=critical preseed/file=/preseed.cfg console=ttyS0"),
-    ({"kickstart": "http://ks.example.org/p.cfg"}, DEBIAN_TREE,
-     "auto=true priority=critical preseed/url=http://ks.example.org/p.cfg"),
-    ({"extra_args": "console=ttyS0"}, DEBIAN_TREE, "console=ttyS0"),
-    ({}, REDHAT_TREE, ""),
-])
+@pytest.mark.parametrize(
+    "install, tree, cmdline",
+    [
+        ({"kickstart_content": "text\nreboot\n"}, REDHAT_TREE, "inst.ks=file:/ks.cfg"),
+        ({"kickstart": "/root/alma9.ks"}, REDHAT_TREE, "inst.ks=file:/ks.cfg"),  # host file: injected
+        (
+            {"kickstart": "https://ks.example.org/a.ks", "extra_args": "console=ttyS0"},
+            REDHAT_TREE,
+            "inst.ks=https://ks.example.org/a.ks console=ttyS0",
+        ),
+        ({"kickstart": "hd:LABEL=OEMDRV:/ks.cfg"}, REDHAT_TREE, "inst.ks=hd:LABEL=OEMDRV:/ks.cfg"),
+        (
+            {"kickstart_content": "d-i x string y\n", "extra_args": "console=ttyS0"},
+            DEBIAN_TREE,
+            "auto=true priority=critical preseed/file=/preseed.cfg console=ttyS0",
+        ),
+        (
+            {"kickstart": "http://ks.example.org/p.cfg"},
+            DEBIAN_TREE,
+            "auto=true priority=critical preseed/url=http://ks.example.org/p.cfg",
+        ),
+        ({"extra_args": "console=ttyS0"}, DEBIAN_TREE, "console=ttyS0"),
+        ({}, REDHAT_TREE, ""),
+    ],
+)
 def test_kernel_cmdline_from_the_request(install, tree, cmdline):
     """The module's install options become the kernel command line for the tree's family."""
     install = dict(install, method="location", location="http://mirror.example.org/tree/")
@@ -254,7 +307,8 @@ def test_kernel_cmdline_from_the_request(install, tree, cmdline):
 
 def test_kernel_cmdline_does_not_grow_across_calls():
     """Building the command line twice gives the same text (no shared list is appended to)."""
-    request = GuestRequest.from_params({"name": "g", "install": {
-        "method": "location", "location": "/srv/tree", "kickstart_content": "x", "extra_args": "quiet"}})
+    request = GuestRequest.from_params(
+        {"name": "g", "install": {"method": "location", "location": "/srv/tree", "kickstart_content": "x", "extra_args": "quiet"}}
+    )
     state = GuestState(tree=REDHAT_TREE)
     assert kernel_cmdline(request, state) == kernel_cmdline(request, state) == "inst.ks=file:/ks.cfg quiet"

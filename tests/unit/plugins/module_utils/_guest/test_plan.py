@@ -26,11 +26,9 @@ GiB = 1 << 30
 NAME = "web01"
 MAC = "52:54:00:6b:3c:58"
 POOL = Pool(name="p", type="dir", target_path="/srv/p", capacity=100 * GiB, allocation=0, available=50 * GiB)
-DISK0 = Volume(name="web01-disk0.qcow2", capacity=10 * GiB, format="qcow2", allocation=2 * GiB,
-               path="/srv/p/web01-disk0.qcow2")
+DISK0 = Volume(name="web01-disk0.qcow2", capacity=10 * GiB, format="qcow2", allocation=2 * GiB, path="/srv/p/web01-disk0.qcow2")
 OLD = Volume(name="old.qcow2", capacity=8 * GiB, format="qcow2", path="/srv/p/old.qcow2")
-TREE = InstallTree(family="redhat", kernel="http://m/os/images/pxeboot/vmlinuz",
-                   initrd="http://m/os/images/pxeboot/initrd.img")
+TREE = InstallTree(family="redhat", kernel="http://m/os/images/pxeboot/vmlinuz", initrd="http://m/os/images/pxeboot/initrd.img")
 KERNEL = "/var/lib/libvirt/boot/remotevirt-web01-kernel"
 INITRD = "/var/lib/libvirt/boot/remotevirt-web01-initrd"
 WAIT = "timeout 3600 sh -c 'until virsh domstate web01 | grep -q \"shut off\"; do sleep 5; done'"
@@ -40,10 +38,19 @@ WAIT = "timeout 3600 sh -c 'until virsh domstate web01 | grep -q \"shut off\"; d
 STORED = fixtures.read(__file__, "web01-stored.xml")
 
 # The parameters web01 was installed with; a run with exactly these changes nothing.
-MATCHING = dict(memory="1G", vcpus=2, disks=[dict(pool="p", volume="web01-disk0.qcow2")],
-                networks=[dict(network="default")], graphics=dict(type="vnc", password="s3cret"),
-                serial_log="/var/log/libvirt/qemu/web01-serial.log", cpu="host-model", machine="pc",
-                firmware="bios", arch="x86_64", domain_type="kvm")
+MATCHING = dict(
+    memory="1G",
+    vcpus=2,
+    disks=[dict(pool="p", volume="web01-disk0.qcow2")],
+    networks=[dict(network="default")],
+    graphics=dict(type="vnc", password="s3cret"),
+    serial_log="/var/log/libvirt/qemu/web01-serial.log",
+    cpu="host-model",
+    machine="pc",
+    firmware="bios",
+    arch="x86_64",
+    domain_type="kvm",
+)
 
 
 def request(**params):
@@ -63,8 +70,7 @@ def new_state(*disks, **fields):
 def stored_state(*disks, xml=STORED, **fields):
     """The host with web01 defined as STORED; by default its disk volume exists."""
     fields.setdefault("storage", (("p", "web01-disk0.qcow2"),))
-    return GuestState(existing=Domain.from_xml(xml), existing_xml=xml, disks=disks or (volume_disk(DISK0),),
-                      **fields)
+    return GuestState(existing=Domain.from_xml(xml), existing_xml=xml, disks=disks or (volume_disk(DISK0),), **fields)
 
 
 def verbs(plan):
@@ -84,86 +90,152 @@ PXE = dict(method="pxe")
 CDROM = dict(method="cdrom", cdrom=dict(pool="iso", volume="d.iso"))
 LOCATION = dict(method="location", location="http://m/os")
 REFUSALS = [
-    ("pxe and cdrom", dict(install=dict(PXE, cdrom=dict(path="/srv/d.iso"))),
-     "install.method is pxe, which conflicts with install.cdrom"),
-    ("cdrom and location", dict(install=dict(CDROM, location="http://m/os")),
-     "install.method is cdrom, which conflicts with install.location"),
+    (
+        "pxe and cdrom",
+        dict(install=dict(PXE, cdrom=dict(path="/srv/d.iso"))),
+        "install.method is pxe, which conflicts with install.cdrom",
+    ),
+    (
+        "cdrom and location",
+        dict(install=dict(CDROM, location="http://m/os")),
+        "install.method is cdrom, which conflicts with install.location",
+    ),
     ("cdrom without media", dict(install=dict(method="cdrom")), "install.method cdrom needs install.cdrom"),
-    ("location without a tree", dict(install=dict(method="location")),
-     "install.method location needs install.location"),
-    ("media without a method", dict(install=dict(cdrom=dict(path="/srv/d.iso"))),
-     "install.method is missing; cdrom implies method: cdrom"),
-    ("cdrom with path and volume",
-     dict(install=dict(method="cdrom", cdrom=dict(path="/d.iso", pool="iso", volume="d.iso"))),
-     "install.cdrom: give either pool and volume"),
-    ("cdrom volume without pool", dict(install=dict(method="cdrom", cdrom=dict(volume="d.iso"))),
-     "install.cdrom: volume d.iso needs its pool"),
-    ("location scheme file", dict(install=dict(method="location", location="file:///srv/tree")),
-     "install.location must be an http, https, ftp or nfs URL or an absolute path"),
-    ("location scheme gopher", dict(install=dict(method="location", location="gopher://m/os")),
-     "install.location must be an http, https, ftp or nfs URL"),
-    ("relative location", dict(install=dict(method="location", location="srv/tree")),
-     "install.location must be an http, https, ftp or nfs URL"),
-    ("kickstart with pxe", dict(install=dict(PXE, kickstart="http://k/ks.cfg"), networks=[dict(network="n")]),
-     "install.kickstart needs method: location"),
-    ("kickstart_content with cdrom", dict(install=dict(CDROM, kickstart_content="text")),
-     "install.kickstart_content needs method: location"),
-    ("extra_args with import", dict(install=dict(method="import", extra_args="console=ttyS0")),
-     "install.extra_args needs method: location"),
-    ("kickstart and kickstart_content", dict(install=dict(LOCATION, kickstart="/srv/ks.cfg",
-                                                          kickstart_content="text")),
-     "install.kickstart and install.kickstart_content are mutually exclusive"),
+    ("location without a tree", dict(install=dict(method="location")), "install.method location needs install.location"),
+    (
+        "media without a method",
+        dict(install=dict(cdrom=dict(path="/srv/d.iso"))),
+        "install.method is missing; cdrom implies method: cdrom",
+    ),
+    (
+        "cdrom with path and volume",
+        dict(install=dict(method="cdrom", cdrom=dict(path="/d.iso", pool="iso", volume="d.iso"))),
+        "install.cdrom: give either pool and volume",
+    ),
+    (
+        "cdrom volume without pool",
+        dict(install=dict(method="cdrom", cdrom=dict(volume="d.iso"))),
+        "install.cdrom: volume d.iso needs its pool",
+    ),
+    (
+        "location scheme file",
+        dict(install=dict(method="location", location="file:///srv/tree")),
+        "install.location must be an http, https, ftp or nfs URL or an absolute path",
+    ),
+    (
+        "location scheme gopher",
+        dict(install=dict(method="location", location="gopher://m/os")),
+        "install.location must be an http, https, ftp or nfs URL",
+    ),
+    (
+        "relative location",
+        dict(install=dict(method="location", location="srv/tree")),
+        "install.location must be an http, https, ftp or nfs URL",
+    ),
+    (
+        "kickstart with pxe",
+        dict(install=dict(PXE, kickstart="http://k/ks.cfg"), networks=[dict(network="n")]),
+        "install.kickstart needs method: location",
+    ),
+    (
+        "kickstart_content with cdrom",
+        dict(install=dict(CDROM, kickstart_content="text")),
+        "install.kickstart_content needs method: location",
+    ),
+    (
+        "extra_args with import",
+        dict(install=dict(method="import", extra_args="console=ttyS0")),
+        "install.extra_args needs method: location",
+    ),
+    (
+        "kickstart and kickstart_content",
+        dict(install=dict(LOCATION, kickstart="/srv/ks.cfg", kickstart_content="text")),
+        "install.kickstart and install.kickstart_content are mutually exclusive",
+    ),
     ("name with <>", dict(name="a<b>"), "guest name 'a<b>' may only contain"),
     ("name with &", dict(name="a&b"), "guest name 'a&b' may only contain"),
     ("name with ..", dict(name="../x"), "guest name '../x' must not contain '..'"),
     ("name with quote", dict(name="a'b"), "may only contain"),
     ("empty name", dict(name=""), "guest name must not be empty"),
-    ("duplicate disk targets", dict(disks=[dict(pool="p", size="1G", target="vdb"),
-                                           dict(pool="p", size="1G", target="vdb")]),
-     "disk target vdb is given to more than one disk"),
-    ("disk with pool and path", dict(disks=[dict(pool="p", path="/srv/x.img")]),
-     "disks[0]: give either pool (a pool volume) or path"),
+    (
+        "duplicate disk targets",
+        dict(disks=[dict(pool="p", size="1G", target="vdb"), dict(pool="p", size="1G", target="vdb")]),
+        "disk target vdb is given to more than one disk",
+    ),
+    (
+        "disk with pool and path",
+        dict(disks=[dict(pool="p", path="/srv/x.img")]),
+        "disks[0]: give either pool (a pool volume) or path",
+    ),
     ("disk with neither pool nor path", dict(disks=[dict(size="1G")]), "disks[0]: give either pool"),
-    ("disk with neither volume nor size", dict(disks=[dict(pool="p", size="1G"), dict(pool="p")]),
-     "disks[1]: give volume (an existing volume) or size (a new one)"),
-    ("bad bus", dict(disks=[dict(pool="p", size="1G", bus="usb")]),
-     "disks[0]: bus must be one of virtio, sata, scsi, ide"),
-    ("bad target", dict(disks=[dict(pool="p", size="1G", target="xvda")]),
-     "disks[0]: target must look like vda, sdb or hdc, not 'xvda'"),
+    (
+        "disk with neither volume nor size",
+        dict(disks=[dict(pool="p", size="1G"), dict(pool="p")]),
+        "disks[1]: give volume (an existing volume) or size (a new one)",
+    ),
+    ("bad bus", dict(disks=[dict(pool="p", size="1G", bus="usb")]), "disks[0]: bus must be one of virtio, sata, scsi, ide"),
+    (
+        "bad target",
+        dict(disks=[dict(pool="p", size="1G", target="xvda")]),
+        "disks[0]: target must look like vda, sdb or hdc, not 'xvda'",
+    ),
     ("target with a number", dict(disks=[dict(pool="p", size="1G", target="vda1")]), "target must look like"),
     ("relative disk path", dict(disks=[dict(path="x.img")]), "disks[0]: path must be absolute"),
-    ("path disk with size", dict(disks=[dict(path="/srv/x.img", size="1G")]),
-     "disks[0]: size and volume apply to pool disks, not to path"),
+    (
+        "path disk with size",
+        dict(disks=[dict(path="/srv/x.img", size="1G")]),
+        "disks[0]: size and volume apply to pool disks, not to path",
+    ),
     ("zero disk size", dict(disks=[dict(pool="p", size="0")]), "disks[0]: size must be larger than zero"),
     ("unreadable disk size", dict(disks=[dict(pool="p", size="ten")]), "disks[0]: size: cannot read size"),
     ("volume with a slash", dict(disks=[dict(pool="p", volume="a/b")]), "disks[0] volume name 'a/b' may only"),
     ("pool with ..", dict(disks=[dict(pool="..", volume="v")]), "disks[0] pool name '..' must not contain"),
-    ("network and bridge", dict(networks=[dict(network="default", bridge="br0")]),
-     "networks[0]: give one of network (a libvirt network), bridge (a host bridge) or type: user"),
+    (
+        "network and bridge",
+        dict(networks=[dict(network="default", bridge="br0")]),
+        "networks[0]: give one of network (a libvirt network), bridge (a host bridge) or type: user",
+    ),
     ("type bridge with network", dict(networks=[dict(type="bridge", network="default")]), "give one of network"),
     ("type user with bridge", dict(networks=[dict(type="user", bridge="br0")]), "give one of network"),
-    ("type bridge without a name", dict(networks=[dict(type="bridge")]),
-     "networks[0]: type bridge needs bridge: <name>"),
+    ("type bridge without a name", dict(networks=[dict(type="bridge")]), "networks[0]: type bridge needs bridge: <name>"),
     ("network name with <", dict(networks=[dict(network="<x>")]), "networks[0] network name '<x>' may only"),
-    ("bad mac", dict(networks=[dict(network="default", mac="52:54:00:12:34")]),
-     "networks[0]: mac '52:54:00:12:34' is not a MAC address like 52:54:00:12:34:56"),
+    (
+        "bad mac",
+        dict(networks=[dict(network="default", mac="52:54:00:12:34")]),
+        "networks[0]: mac '52:54:00:12:34' is not a MAC address like 52:54:00:12:34:56",
+    ),
     ("mac with dashes", dict(networks=[dict(network="default", mac="52-54-00-12-34-56")]), "is not a MAC address"),
-    ("multicast mac", dict(networks=[dict(network="default", mac="01:00:5e:00:00:01")]),
-     "networks[0]: mac 01:00:5e:00:00:01 is a multicast address; a card needs a unicast one"),
-    ("card model with a space", dict(networks=[dict(network="default", model="no such model")]),
-     "networks[0]: model 'no such model' is not a card model name like virtio or e1000e"),
-    ("graphics listen on a host name", dict(graphics=dict(type="vnc", listen="localhost")),
-     "graphics.listen must be an IP address such as 127.0.0.1, not 'localhost'"),
-    ("duplicate macs", dict(networks=[dict(network="a", mac="52:54:00:12:34:56"),
-                                      dict(network="b", mac="52:54:00:12:34:56")]),
-     "networks: the same mac is given to more than one interface"),
-    ("duplicate macs in other case", dict(networks=[dict(network="a", mac="52:54:00:AB:CD:EF"),
-                                                    dict(network="b", mac="52:54:00:ab:cd:ef")]),
-     "the same mac is given to more than one interface"),
-    ("vnc password of 9 characters", dict(graphics=dict(type="vnc", password="123456789")),
-     "graphics.password for vnc is at most 8 characters long (got 9)"),
-    ("graphics port below 5900", dict(graphics=dict(type="vnc", port=5000)),
-     "graphics.port must be between 5900 and 65535"),
+    (
+        "multicast mac",
+        dict(networks=[dict(network="default", mac="01:00:5e:00:00:01")]),
+        "networks[0]: mac 01:00:5e:00:00:01 is a multicast address; a card needs a unicast one",
+    ),
+    (
+        "card model with a space",
+        dict(networks=[dict(network="default", model="no such model")]),
+        "networks[0]: model 'no such model' is not a card model name like virtio or e1000e",
+    ),
+    (
+        "graphics listen on a host name",
+        dict(graphics=dict(type="vnc", listen="localhost")),
+        "graphics.listen must be an IP address such as 127.0.0.1, not 'localhost'",
+    ),
+    (
+        "duplicate macs",
+        dict(networks=[dict(network="a", mac="52:54:00:12:34:56"), dict(network="b", mac="52:54:00:12:34:56")]),
+        "networks: the same mac is given to more than one interface",
+    ),
+    (
+        "duplicate macs in other case",
+        dict(networks=[dict(network="a", mac="52:54:00:AB:CD:EF"), dict(network="b", mac="52:54:00:ab:cd:ef")]),
+        "the same mac is given to more than one interface",
+    ),
+    (
+        "vnc password of 9 characters",
+        dict(graphics=dict(type="vnc", password="123456789")),
+        "graphics.password for vnc is at most 8 characters long (got 9)",
+    ),
+    ("graphics port below 5900", dict(graphics=dict(type="vnc", port=5000)), "graphics.port must be between 5900 and 65535"),
     ("secure_boot without uefi", dict(secure_boot=True), "secure_boot needs firmware: uefi"),
     ("secure_boot with bios", dict(secure_boot=True, firmware="bios"), "secure_boot needs firmware: uefi"),
     ("memory 0", dict(memory="0"), "memory must be at least 1 MiB, not 0"),
@@ -173,10 +245,12 @@ REFUSALS = [
     ("vcpus 0", dict(vcpus=0), "vcpus must be at least 1"),
     ("wait_timeout 0", dict(wait_timeout=0), "wait_timeout must be at least 1"),
     ("relative serial_log", dict(serial_log="web01.log"), "serial_log must be an absolute path on the host"),
-    ("pxe with no networks", dict(install=PXE, networks=[]),
-     "install method pxe needs a network interface (networks)"),
-    ("import without disks", dict(install=dict(method="import")),
-     "install method import boots an existing disk: give it in disks"),
+    ("pxe with no networks", dict(install=PXE, networks=[]), "install method pxe needs a network interface (networks)"),
+    (
+        "import without disks",
+        dict(install=dict(method="import")),
+        "install method import boots an existing disk: give it in disks",
+    ),
 ]
 
 
@@ -195,52 +269,63 @@ def test_kickstart_schemes_pass_through_and_host_paths_are_injected():
     assert request(install=dict(LOCATION, kickstart="/srv/ks.cfg")).install.kickstart_on_host
 
 
-@pytest.mark.parametrize("location", ["http://m/os", "HTTPS://m/os", "ftp://m/os", "nfs://srv/export",
-                                      "nfs:srv:/export", "/srv/tree"])
+@pytest.mark.parametrize(
+    "location", ["http://m/os", "HTTPS://m/os", "ftp://m/os", "nfs://srv/export", "nfs:srv:/export", "/srv/tree"]
+)
 def test_accepted_locations(location):
     """Install trees over http(s), ftp, nfs or a host path are accepted."""
     assert request(install=dict(method="location", location=location)).install.location == location
 
 
 # -- from_params: values -----------------------------------------------------------------------
-@pytest.mark.parametrize("memory, expected", [
-    ("512", 512 * MiB),
-    (512, 512 * MiB),
-    (" 2048 ", 2 * GiB),
-    ("2G", 2 * GiB),
-    ("2GiB", 2 * GiB),
-    ("1536M", 1536 * MiB),
-    ("1.5G", 1536 * MiB),
-    ("2GB", 2 * 10 ** 9 // 1024 * 1024),
-    ("1048577B", MiB),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    "memory, expected",
+    [
+        ("512", 512 * MiB),
+        (512, 512 * MiB),
+        (" 2048 ", 2 * GiB),
+        ("2G", 2 * GiB),
+        ("2GiB", 2 * GiB),
+        ("1536M", 1536 * MiB),
+        ("1.5G", 1536 * MiB),
+        ("2GB", 2 * 10**9 // 1024 * 1024),
+        ("1048577B", MiB),
+        (None, None),
+    ],
+)
 def test_memory_parsing(memory, expected):
     """A bare number is MiB, text is a size; the result is bytes rounded down to whole KiB."""
     assert request(memory=memory).memory == expected
 
 
-@pytest.mark.parametrize("disks, targets", [
-    ([dict(pool="p", size="1G"), dict(pool="p", size="1G")], ["vda", "vdb"]),
-    ([dict(pool="p", size="1G", target="vdb"), dict(pool="p", size="1G"), dict(pool="p", size="1G")],
-     ["vdb", "vda", "vdc"]),
-    ([dict(pool="p", size="1G"), dict(pool="p", size="1G", target="vda")], ["vdb", "vda"]),
-    ([dict(pool="p", size="1G", bus="sata"), dict(pool="p", size="1G"), dict(pool="p", size="1G", bus="scsi")],
-     ["sda", "vda", "sdb"]),
-    ([dict(pool="p", size="1G", bus="ide"), dict(path="/dev/sdb", bus="ide")], ["hda", "hdb"]),
-])
+@pytest.mark.parametrize(
+    "disks, targets",
+    [
+        ([dict(pool="p", size="1G"), dict(pool="p", size="1G")], ["vda", "vdb"]),
+        ([dict(pool="p", size="1G", target="vdb"), dict(pool="p", size="1G"), dict(pool="p", size="1G")], ["vdb", "vda", "vdc"]),
+        ([dict(pool="p", size="1G"), dict(pool="p", size="1G", target="vda")], ["vdb", "vda"]),
+        (
+            [dict(pool="p", size="1G", bus="sata"), dict(pool="p", size="1G"), dict(pool="p", size="1G", bus="scsi")],
+            ["sda", "vda", "sdb"],
+        ),
+        ([dict(pool="p", size="1G", bus="ide"), dict(path="/dev/sdb", bus="ide")], ["hda", "hdb"]),
+    ],
+)
 def test_target_auto_assignment(disks, targets):
     """Open targets take the first free name on their bus, after the explicit ones."""
     assert [disk.target for disk in request(disks=disks).disks] == targets
 
 
-@pytest.mark.parametrize("disks, volumes", [
-    ([dict(pool="p", size="1G")], ["web01-disk0.qcow2"]),
-    ([dict(pool="p", size="1G"), dict(pool="p", size="2G")], ["web01-disk0.qcow2", "web01-disk1.qcow2"]),
-    ([dict(pool="p", size="1G", format="raw")], ["web01-disk0.img"]),
-    ([dict(path="/srv/a.img"), dict(pool="p", size="1G")], [None, "web01-disk1.qcow2"]),
-    ([dict(pool="p", size="1G", volume="mine.img")], ["mine.img"]),
-])
+@pytest.mark.parametrize(
+    "disks, volumes",
+    [
+        ([dict(pool="p", size="1G")], ["web01-disk0.qcow2"]),
+        ([dict(pool="p", size="1G"), dict(pool="p", size="2G")], ["web01-disk0.qcow2", "web01-disk1.qcow2"]),
+        ([dict(pool="p", size="1G", format="raw")], ["web01-disk0.img"]),
+        ([dict(path="/srv/a.img"), dict(pool="p", size="1G")], [None, "web01-disk1.qcow2"]),
+        ([dict(pool="p", size="1G", volume="mine.img")], ["mine.img"]),
+    ],
+)
 def test_default_volume_names(disks, volumes):
     """A new volume without a name is called <guest>-disk<index> with the format's extension."""
     assert [disk.volume for disk in request(disks=disks).disks] == volumes
@@ -248,18 +333,25 @@ def test_default_volume_names(disks, volumes):
 
 def test_networks_are_typed_and_macs_lowered():
     """type is inferred from network/bridge, the model defaults to virtio and MACs are lower case."""
-    networks = request(networks=[dict(network="default", mac="52:54:00:AA:BB:CC"), dict(bridge="br0"),
-                                 dict(type="user", model="e1000")]).networks
-    assert networks == (Interface("network", "default", "virtio", "52:54:00:aa:bb:cc"),
-                        Interface("bridge", "br0", "virtio", None), Interface("user", None, "e1000", None))
+    networks = request(
+        networks=[dict(network="default", mac="52:54:00:AA:BB:CC"), dict(bridge="br0"), dict(type="user", model="e1000")]
+    ).networks
+    assert networks == (
+        Interface("network", "default", "virtio", "52:54:00:aa:bb:cc"),
+        Interface("bridge", "br0", "virtio", None),
+        Interface("user", None, "e1000", None),
+    )
 
 
-@pytest.mark.parametrize("graphics, expected", [
-    (None, None),
-    (dict(type="none"), ()),
-    (dict(type="vnc", password="12345678"), "vnc 127.0.0.1 None"),
-    (dict(type="spice", listen="0.0.0.0", port=5901, password="longer than eight"), "spice 0.0.0.0 5901"),
-])
+@pytest.mark.parametrize(
+    "graphics, expected",
+    [
+        (None, None),
+        (dict(type="none"), ()),
+        (dict(type="vnc", password="12345678"), "vnc 127.0.0.1 None"),
+        (dict(type="spice", listen="0.0.0.0", port=5901, password="longer than eight"), "spice 0.0.0.0 5901"),
+    ],
+)
 def test_graphics_parameters(graphics, expected):
     """graphics: unset, none (no console), or one console with libvirt picking the port by default."""
     result = request(graphics=graphics).graphics
@@ -274,7 +366,14 @@ def test_unset_parameters_stay_unset():
     """None means "not set": nothing is filled in that would overwrite an existing guest's values."""
     req = request(domain_type="auto")
     assert (req.domain_type, req.memory, req.vcpus, req.disks, req.networks, req.graphics, req.autostart) == (
-        None, None, None, None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
     assert req.install.method is None and req.wait_timeout == 3600 and req.state == "present"
 
 
@@ -286,34 +385,54 @@ IMPORTED = new_state(volume_disk(OLD))
 CREATE = "virsh vol-create-as --pool p --name web01-disk0.qcow2 --capacity 10737418240 --allocation 0 --format qcow2"
 NEW_GUESTS = [
     ("pxe", dict(install=PXE, networks=NET), new_state(), ["create", "define", "install"]),
-    ("pxe, running without wait", dict(install=PXE, networks=NET, state="running"), new_state(),
-     ["create", "define", "install"]),
+    ("pxe, running without wait", dict(install=PXE, networks=NET, state="running"), new_state(), ["create", "define", "install"]),
     ("cdrom", dict(install=CDROM), new_state(), ["create", "define", "install"]),
-    ("cdrom, wait, running", dict(install=CDROM, wait=True, state="running"), new_state(),
-     ["create", "define", "install", "wait", "start"]),
-    ("cdrom, installed", dict(install=CDROM, state="installed"), new_state(),
-     ["create", "define", "install", "wait"]),
+    (
+        "cdrom, wait, running",
+        dict(install=CDROM, wait=True, state="running"),
+        new_state(),
+        ["create", "define", "install", "wait", "start"],
+    ),
+    ("cdrom, installed", dict(install=CDROM, state="installed"), new_state(), ["create", "define", "install", "wait"]),
     ("cdrom, wait, present", dict(install=CDROM, wait=True), new_state(), ["create", "define", "install", "wait"]),
     ("location", dict(install=LOCATION), new_state(tree=TREE), ["create", "fetch", "fetch", "define", "install"]),
     ("import", dict(install=dict(method="import"), disks=IMPORT_DISK), IMPORTED, ["define"]),
-    ("import, running", dict(install=dict(method="import"), disks=IMPORT_DISK, state="running"), IMPORTED,
-     ["define", "start"]),
-    ("import, installed does not wait", dict(install=dict(method="import"), disks=IMPORT_DISK, state="installed"),
-     IMPORTED, ["define"]),
-    ("import, grown", dict(install=dict(method="import"), disks=[dict(pool="p", volume="old.qcow2", size="9G")]),
-     IMPORTED, ["resize", "define"]),
-    ("pxe, autostart", dict(install=PXE, networks=NET, autostart=True), new_state(),
-     ["create", "define", "install", "autostart"]),
-    ("import, autostart, running", dict(install=dict(method="import"), disks=IMPORT_DISK, autostart=True,
-                                        state="running"), IMPORTED, ["define", "autostart", "start"]),
+    ("import, running", dict(install=dict(method="import"), disks=IMPORT_DISK, state="running"), IMPORTED, ["define", "start"]),
+    (
+        "import, installed does not wait",
+        dict(install=dict(method="import"), disks=IMPORT_DISK, state="installed"),
+        IMPORTED,
+        ["define"],
+    ),
+    (
+        "import, grown",
+        dict(install=dict(method="import"), disks=[dict(pool="p", volume="old.qcow2", size="9G")]),
+        IMPORTED,
+        ["resize", "define"],
+    ),
+    (
+        "pxe, autostart",
+        dict(install=PXE, networks=NET, autostart=True),
+        new_state(),
+        ["create", "define", "install", "autostart"],
+    ),
+    (
+        "import, autostart, running",
+        dict(install=dict(method="import"), disks=IMPORT_DISK, autostart=True, state="running"),
+        IMPORTED,
+        ["define", "autostart", "start"],
+    ),
     ("pxe without disks", dict(install=PXE, networks=NET, disks=None), new_state(), ["define", "install"]),
-    ("autostart false adds nothing", dict(install=PXE, networks=NET, autostart=False), new_state(),
-     ["create", "define", "install"]),
+    (
+        "autostart false adds nothing",
+        dict(install=PXE, networks=NET, autostart=False),
+        new_state(),
+        ["create", "define", "install"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("params, state, expected", [case[1:] for case in NEW_GUESTS],
-                         ids=[case[0] for case in NEW_GUESTS])
+@pytest.mark.parametrize("params, state, expected", [case[1:] for case in NEW_GUESTS], ids=[case[0] for case in NEW_GUESTS])
 def test_new_guest_plans(params, state, expected):
     """A new guest gets its volumes, the install (not for import), the final definition, then the extras."""
     params.setdefault("disks", NEW_DISK)
@@ -329,8 +448,7 @@ def test_new_guest_plans(params, state, expected):
 def test_pxe_plan_commands():
     """The plan shows the virsh command lines an admin would run by hand."""
     plan = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK, autostart=True), new_state())
-    assert commands(plan) == [CREATE, "virsh define web01.xml", "virsh create web01-install.xml",
-                              "virsh autostart web01"]
+    assert commands(plan) == [CREATE, "virsh define web01.xml", "virsh create web01-install.xml", "virsh autostart web01"]
 
 
 def test_wait_and_start_commands():
@@ -349,8 +467,7 @@ def test_final_definition_boots_the_disk_and_install_definition_the_network():
     assert final.os.boot == ("hd",) and final.on_reboot is None
     assert install.os.boot == ("network", "hd") and install.on_reboot == "destroy"
     assert install.with_changes(os=final.os, on_reboot=None) == final
-    assert (final.type, final.memory, final.vcpus, final.os.arch, final.os.firmware) == ("kvm", 2 * GiB, 2,
-                                                                                         "x86_64", "bios")
+    assert (final.type, final.memory, final.vcpus, final.os.arch, final.os.firmware) == ("kvm", 2 * GiB, 2, "x86_64", "bios")
     assert final.serial_log.path == "/var/log/libvirt/qemu/web01-serial.log"
     assert [graphics.type for graphics in final.graphics] == ["vnc"]
     assert_valid("domain", install.to_xml())
@@ -364,8 +481,9 @@ def test_new_guest_defaults_follow_the_host():
     assert final.disks[0].format == "qcow2" and final.disks[0].source_label == "p/web01-disk0.qcow2"
 
 
-@pytest.mark.parametrize("machine, bus, target", [(None, "ide", "hda"), ("pc", "ide", "hda"),
-                                                  ("q35", "sata", "sda"), ("pc-q35-8.2", "sata", "sda")])
+@pytest.mark.parametrize(
+    "machine, bus, target", [(None, "ide", "hda"), ("pc", "ide", "hda"), ("q35", "sata", "sda"), ("pc-q35-8.2", "sata", "sda")]
+)
 def test_cdrom_install_attaches_the_media(machine, bus, target):
     """The cdrom joins the install definition only, on IDE for i440fx and SATA for q35, and boots first."""
     plan = plan_guest(request(install=CDROM, disks=NEW_DISK, machine=machine), new_state(media_format="raw"))
@@ -381,8 +499,7 @@ def test_location_plan_fetches_kernel_and_initrd():
     """location: the host fetches kernel and initrd into boot_dir and boots them directly."""
     params = dict(install=dict(LOCATION, kickstart="http://k/ks.cfg", extra_args="console=ttyS0"), disks=NEW_DISK)
     plan = plan_guest(request(**params), new_state(tree=TREE))
-    assert commands(plan)[1:3] == ["curl -fsSL -o %s %s" % (KERNEL, TREE.kernel),
-                                   "curl -fsSL -o %s %s" % (INITRD, TREE.initrd)]
+    assert commands(plan)[1:3] == ["curl -fsSL -o %s %s" % (KERNEL, TREE.kernel), "curl -fsSL -o %s %s" % (INITRD, TREE.initrd)]
     kernel = payload(plan, "install").domain.os.kernel
     assert (kernel.kernel, kernel.initrd, kernel.cmdline) == (KERNEL, INITRD, "inst.ks=http://k/ks.cfg console=ttyS0")
     assert payload(plan, "define").domain.os.kernel is None
@@ -391,73 +508,100 @@ def test_location_plan_fetches_kernel_and_initrd():
 def test_location_from_a_host_path_copies():
     """A tree on the host is copied with cp into a boot_dir of the user's choice."""
     tree = InstallTree("debian", "/srv/tree/linux", "/srv/tree/initrd.gz")
-    plan = plan_guest(request(install=dict(method="location", location="/srv/tree", boot_dir="/boot/x/"),
-                              disks=NEW_DISK), new_state(tree=tree))
-    assert commands(plan)[1:3] == ["cp /srv/tree/linux /boot/x/remotevirt-web01-kernel",
-                                   "cp /srv/tree/initrd.gz /boot/x/remotevirt-web01-initrd"]
+    plan = plan_guest(
+        request(install=dict(method="location", location="/srv/tree", boot_dir="/boot/x/"), disks=NEW_DISK), new_state(tree=tree)
+    )
+    assert commands(plan)[1:3] == [
+        "cp /srv/tree/linux /boot/x/remotevirt-web01-kernel",
+        "cp /srv/tree/initrd.gz /boot/x/remotevirt-web01-initrd",
+    ]
 
 
 def test_kickstart_content_is_injected_and_never_shown():
     """kickstart_content goes into the initrd; the plan shows its size, never its text."""
     secret = "rootpw --plaintext hunter2"
-    plan = plan_guest(request(install=dict(LOCATION, kickstart_content=secret), disks=NEW_DISK),
-                      new_state(tree=TREE, kickstart_bytes=len(secret)))
+    plan = plan_guest(
+        request(install=dict(LOCATION, kickstart_content=secret), disks=NEW_DISK),
+        new_state(tree=TREE, kickstart_bytes=len(secret)),
+    )
     assert commands(plan)[2] == "curl -fsSL -o %s %s  # + /ks.cfg (%d bytes) appended as a cpio archive" % (
-        INITRD, TREE.initrd, len(secret))
+        INITRD,
+        TREE.initrd,
+        len(secret),
+    )
     assert payload(plan, "install").domain.os.kernel.cmdline == "inst.ks=file:/ks.cfg"
-    shown = repr(plan.actions) + repr(plan.summaries()) + plan.after + repr(request(install=dict(
-        LOCATION, kickstart_content=secret)))
+    shown = (
+        repr(plan.actions) + repr(plan.summaries()) + plan.after + repr(request(install=dict(LOCATION, kickstart_content=secret)))
+    )
     assert "hunter2" not in shown
 
 
 def test_preseed_for_debian_trees():
     """A Debian tree takes a preseed: by URL, or injected as /preseed.cfg."""
     tree = InstallTree("debian", "http://m/linux", "http://m/initrd.gz")
-    by_url = plan_guest(request(install=dict(LOCATION, kickstart="http://k/p.cfg"), disks=NEW_DISK),
-                        new_state(tree=tree))
-    assert payload(by_url, "install").domain.os.kernel.cmdline == (
-        "auto=true priority=critical preseed/url=http://k/p.cfg")
-    injected = plan_guest(request(install=dict(LOCATION, kickstart="/srv/p.cfg"), disks=NEW_DISK),
-                          new_state(tree=tree, kickstart_bytes=10))
+    by_url = plan_guest(request(install=dict(LOCATION, kickstart="http://k/p.cfg"), disks=NEW_DISK), new_state(tree=tree))
+    assert payload(by_url, "install").domain.os.kernel.cmdline == ("auto=true priority=critical preseed/url=http://k/p.cfg")
+    injected = plan_guest(
+        request(install=dict(LOCATION, kickstart="/srv/p.cfg"), disks=NEW_DISK), new_state(tree=tree, kickstart_bytes=10)
+    )
     assert payload(injected, "install").domain.os.kernel.cmdline.endswith("preseed/file=/preseed.cfg")
     assert commands(injected)[2].endswith("# + /preseed.cfg (10 bytes) appended as a cpio archive")
 
 
 def test_uefi_with_secure_boot():
     """firmware uefi lets libvirt pick the loader; secure boot turns on SMM."""
-    plan = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK, firmware="uefi", secure_boot=True,
-                              machine="q35"), new_state())
+    plan = plan_guest(
+        request(install=PXE, networks=NET, disks=NEW_DISK, firmware="uefi", secure_boot=True, machine="q35"), new_state()
+    )
     assert 'firmware="efi"' in plan.after and '<smm state="on"/>' in plan.after
     assert_valid("domain", plan.after)
 
 
 def test_vnc_password_is_masked_in_the_diff():
     """The console password reaches libvirt but never the diff."""
-    plan = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK,
-                              graphics=dict(type="vnc", password="s3cret")), new_state())
+    plan = plan_guest(
+        request(install=PXE, networks=NET, disks=NEW_DISK, graphics=dict(type="vnc", password="s3cret")), new_state()
+    )
     assert "s3cret" not in plan.after and 'passwd="********"' in plan.after
     assert 'passwd="s3cret"' in payload(plan, "define").domain.to_xml()
 
 
 NEW_REFUSALS = [
-    ("no install method", dict(disks=NEW_DISK), new_state(),
-     "guest web01 does not exist; set install.method (pxe, cdrom, location or import) to create it"),
+    (
+        "no install method",
+        dict(disks=NEW_DISK),
+        new_state(),
+        "guest web01 does not exist; set install.method (pxe, cdrom, location or import) to create it",
+    ),
     ("pxe without networks", dict(install=PXE, disks=NEW_DISK), new_state(), "install method pxe needs a network"),
-    ("missing volume without size", dict(install=dict(method="import"), disks=[dict(pool="p", volume="gone.qcow2")]),
-     new_state(), "disks[0]: volume p/gone.qcow2 does not exist; give size to create it"),
-    ("volume larger than size",
-     dict(install=dict(method="import"), disks=[dict(pool="p", volume="old.qcow2", size="4G")]),
-     IMPORTED, "disks[0]: volume p/old.qcow2 is 8G, larger than size 4G; guest disks are never shrunk"),
-    ("volume of another format",
-     dict(install=dict(method="import"), disks=[dict(pool="p", volume="old.qcow2", format="raw")]),
-     IMPORTED, "disks[0]: volume p/old.qcow2 has format qcow2, not raw"),
-    ("disk larger than the pool", dict(install=PXE, networks=NET, disks=[dict(pool="p", size="60G")]), new_state(),
-     "disks[0]: volume p/web01-disk0.qcow2 of 60G is larger than the 50G free in pool p"),
+    (
+        "missing volume without size",
+        dict(install=dict(method="import"), disks=[dict(pool="p", volume="gone.qcow2")]),
+        new_state(),
+        "disks[0]: volume p/gone.qcow2 does not exist; give size to create it",
+    ),
+    (
+        "volume larger than size",
+        dict(install=dict(method="import"), disks=[dict(pool="p", volume="old.qcow2", size="4G")]),
+        IMPORTED,
+        "disks[0]: volume p/old.qcow2 is 8G, larger than size 4G; guest disks are never shrunk",
+    ),
+    (
+        "volume of another format",
+        dict(install=dict(method="import"), disks=[dict(pool="p", volume="old.qcow2", format="raw")]),
+        IMPORTED,
+        "disks[0]: volume p/old.qcow2 has format qcow2, not raw",
+    ),
+    (
+        "disk larger than the pool",
+        dict(install=PXE, networks=NET, disks=[dict(pool="p", size="60G")]),
+        new_state(),
+        "disks[0]: volume p/web01-disk0.qcow2 of 60G is larger than the 50G free in pool p",
+    ),
 ]
 
 
-@pytest.mark.parametrize("params, state, message", [case[1:] for case in NEW_REFUSALS],
-                         ids=[case[0] for case in NEW_REFUSALS])
+@pytest.mark.parametrize("params, state, message", [case[1:] for case in NEW_REFUSALS], ids=[case[0] for case in NEW_REFUSALS])
 def test_new_guest_refusals(params, state, message):
     """A new guest that cannot be made from what the host has is refused at planning."""
     with pytest.raises(PlanError) as error:
@@ -468,8 +612,12 @@ def test_new_guest_refusals(params, state, message):
 # -- existing guests ---------------------------------------------------------------------------
 EXISTING = [
     ("all fields match", dict(), stored_state(), []),
-    ("nothing set", dict(memory=None, vcpus=None, disks=None, networks=None, graphics=None, serial_log=None,
-                         cpu=None), stored_state(), []),
+    (
+        "nothing set",
+        dict(memory=None, vcpus=None, disks=None, networks=None, graphics=None, serial_log=None, cpu=None),
+        stored_state(),
+        [],
+    ),
     ("machine pc is stored as pc-i440fx-7.2", dict(machine="pc"), stored_state(), []),
     ("stored machine name", dict(machine="pc-i440fx-7.2"), stored_state(), []),
     ("memory as a number of MiB", dict(memory=1024), stored_state(), []),
@@ -487,22 +635,38 @@ EXISTING = [
     ("start a shut-off guest", dict(state="running"), stored_state(), ["virsh start web01"]),
     ("autostart on", dict(autostart=True), stored_state(), ["virsh autostart web01"]),
     ("autostart off", dict(autostart=False), stored_state(autostart=True), ["virsh autostart --disable web01"]),
-    ("drift, autostart and start in order", dict(memory="2G", autostart=True, state="running"), stored_state(),
-     ["virsh define web01.xml", "virsh autostart web01", "virsh start web01"]),
-    ("disk grown", dict(disks=[dict(pool="p", volume="web01-disk0.qcow2", size="20G")]), stored_state(),
-     ["virsh vol-resize --pool p web01-disk0.qcow2 21474836480"]),
+    (
+        "drift, autostart and start in order",
+        dict(memory="2G", autostart=True, state="running"),
+        stored_state(),
+        ["virsh define web01.xml", "virsh autostart web01", "virsh start web01"],
+    ),
+    (
+        "disk grown",
+        dict(disks=[dict(pool="p", volume="web01-disk0.qcow2", size="20G")]),
+        stored_state(),
+        ["virsh vol-resize --pool p web01-disk0.qcow2 21474836480"],
+    ),
     ("same disk size", dict(disks=[dict(pool="p", size="10G")]), stored_state(), []),
-    ("second disk", dict(disks=[dict(pool="p", size="10G"), dict(pool="p", size="1G")]),
-     stored_state(volume_disk(DISK0), volume_disk()),
-     ["virsh vol-create-as --pool p --name web01-disk1.qcow2 --capacity 1073741824 --allocation 0 --format qcow2",
-      "virsh define web01.xml"]),
-    ("disk swapped", dict(disks=[dict(pool="p", volume="old.qcow2")]), stored_state(volume_disk(OLD)),
-     ["virsh define web01.xml"]),
+    (
+        "second disk",
+        dict(disks=[dict(pool="p", size="10G"), dict(pool="p", size="1G")]),
+        stored_state(volume_disk(DISK0), volume_disk()),
+        [
+            "virsh vol-create-as --pool p --name web01-disk1.qcow2 --capacity 1073741824 --allocation 0 --format qcow2",
+            "virsh define web01.xml",
+        ],
+    ),
+    (
+        "disk swapped",
+        dict(disks=[dict(pool="p", volume="old.qcow2")]),
+        stored_state(volume_disk(OLD)),
+        ["virsh define web01.xml"],
+    ),
 ]
 
 
-@pytest.mark.parametrize("params, state, expected", [case[1:] for case in EXISTING],
-                         ids=[case[0] for case in EXISTING])
+@pytest.mark.parametrize("params, state, expected", [case[1:] for case in EXISTING], ids=[case[0] for case in EXISTING])
 def test_existing_guest_plans(params, state, expected):
     """An existing guest: only fields the user set are compared; drift is one define, never a reinstall."""
     plan = plan_guest(request(**{**MATCHING, **params}), state)
@@ -539,8 +703,10 @@ def test_drift_keeps_everything_else():
 def test_network_change_keeps_the_mac_from_the_stored_card():
     """A changed card without a requested MAC keeps the stored card's MAC; a new extra card gets none."""
     plan = plan_guest(request(networks=[dict(bridge="br0"), dict(network="other")]), stored_state())
-    assert payload(plan, "define").domain.interfaces == (Interface("bridge", "br0", "virtio", MAC),
-                                                         Interface("network", "other", "virtio", None))
+    assert payload(plan, "define").domain.interfaces == (
+        Interface("bridge", "br0", "virtio", MAC),
+        Interface("network", "other", "virtio", None),
+    )
 
 
 def test_requested_mac_replaces_the_stored_one():
@@ -554,7 +720,9 @@ def test_disks_keep_the_cdroms_of_the_stored_guest():
     plan = plan_guest(request(disks=[dict(pool="p", volume="old.qcow2")]), stored_state(volume_disk(OLD)))
     disks = payload(plan, "define").domain.disks
     assert [(disk.target, disk.device, disk.source_label) for disk in disks] == [
-        ("vda", "disk", "p/old.qcow2"), ("hdc", "cdrom", "/srv/iso/tools.iso")]
+        ("vda", "disk", "p/old.qcow2"),
+        ("hdc", "cdrom", "/srv/iso/tools.iso"),
+    ]
 
 
 @pytest.mark.parametrize("active, expected", [(True, True), (False, False)])
@@ -580,8 +748,11 @@ FIXED = [
     ("firmware", dict(firmware="uefi"), "firmware (bios, wanted uefi)"),
     ("arch", dict(arch="aarch64"), "arch (x86_64, wanted aarch64)"),
     ("domain_type", dict(domain_type="qemu"), "domain_type (kvm, wanted qemu)"),
-    ("two at once", dict(machine="q35", firmware="uefi"),
-     "differs in machine (pc-i440fx-7.2, wanted q35); firmware (bios, wanted uefi), which"),
+    (
+        "two at once",
+        dict(machine="q35", firmware="uefi"),
+        "differs in machine (pc-i440fx-7.2, wanted q35); firmware (bios, wanted uefi), which",
+    ),
 ]
 
 
@@ -597,37 +768,54 @@ def test_fixed_fields_need_a_reinstall(params, message):
     assert verbs(plan) == ["define", "install"]
 
 
-@pytest.mark.parametrize("wanted, actual, matches", [
-    ("pc", "pc-i440fx-7.2", True),
-    ("q35", "pc-q35-8.2", True),
-    ("pc-q35-8.2", "pc-q35-8.2", True),
-    ("pc", None, True),
-    ("q35", "pc-i440fx-7.2", False),
-    ("pc", "pc-q35-7.2", False),
-    ("pc-i440fx-8.0", "pc-i440fx-7.2", False),
-    ("virt", "virt-8.2", False),
-])
+@pytest.mark.parametrize(
+    "wanted, actual, matches",
+    [
+        ("pc", "pc-i440fx-7.2", True),
+        ("q35", "pc-q35-8.2", True),
+        ("pc-q35-8.2", "pc-q35-8.2", True),
+        ("pc", None, True),
+        ("q35", "pc-i440fx-7.2", False),
+        ("pc", "pc-q35-7.2", False),
+        ("pc-i440fx-8.0", "pc-i440fx-7.2", False),
+        ("virt", "virt-8.2", False),
+    ],
+)
 def test_machine_matches(wanted, actual, matches):
     """libvirt stores the versioned machine; the alias given at install matches it."""
     assert machine_matches(wanted, actual) is matches
 
 
 REINSTALLS = [
-    ("active guest", dict(install=PXE, networks=NET, disks=NEW_DISK), stored_state(active=True),
-     [("destroy", True), ("define", True), ("install", False)]),
-    ("shut-off guest", dict(install=PXE, networks=NET, disks=NEW_DISK), stored_state(),
-     [("define", True), ("install", False)]),
-    ("import, running", dict(install=dict(method="import"), disks=NEW_DISK, state="running"),
-     stored_state(active=True), [("destroy", True), ("define", True), ("start", False)]),
-    ("storage kept", dict(install=dict(method="import"), disks=NEW_DISK, remove_storage=True), stored_state(),
-     [("define", True)]),
-    ("disk grown on the way", dict(install=CDROM, disks=[dict(pool="p", size="20G")], wait=True), stored_state(),
-     [("resize", False), ("define", True), ("install", False), ("wait", False)]),
+    (
+        "active guest",
+        dict(install=PXE, networks=NET, disks=NEW_DISK),
+        stored_state(active=True),
+        [("destroy", True), ("define", True), ("install", False)],
+    ),
+    ("shut-off guest", dict(install=PXE, networks=NET, disks=NEW_DISK), stored_state(), [("define", True), ("install", False)]),
+    (
+        "import, running",
+        dict(install=dict(method="import"), disks=NEW_DISK, state="running"),
+        stored_state(active=True),
+        [("destroy", True), ("define", True), ("start", False)],
+    ),
+    (
+        "storage kept",
+        dict(install=dict(method="import"), disks=NEW_DISK, remove_storage=True),
+        stored_state(),
+        [("define", True)],
+    ),
+    (
+        "disk grown on the way",
+        dict(install=CDROM, disks=[dict(pool="p", size="20G")], wait=True),
+        stored_state(),
+        [("resize", False), ("define", True), ("install", False), ("wait", False)],
+    ),
 ]
 
 
-@pytest.mark.parametrize("params, state, expected", [case[1:] for case in REINSTALLS],
-                         ids=[case[0] for case in REINSTALLS])
+@pytest.mark.parametrize("params, state, expected", [case[1:] for case in REINSTALLS], ids=[case[0] for case in REINSTALLS])
 def test_reinstall(params, state, expected):
     """reinstall: destroy (if running), then replace the stored definition under the guest's identity (UUID and
     MACs kept, never undefined, so the NVRAM stays and the previous definition can be put back) and install."""
@@ -645,7 +833,7 @@ def test_reinstall_keeps_macs_by_position():
     """The reinstalled guest's cards keep the MACs the stored guest had."""
     plan = plan_guest(request(reinstall=True, install=PXE, networks=NET, disks=NEW_DISK), stored_state())
     kept = [iface.mac for iface in payload(plan, "define").domain.interfaces]
-    assert kept == [iface.mac for iface in stored_state().existing.interfaces][:len(kept)]
+    assert kept == [iface.mac for iface in stored_state().existing.interfaces][: len(kept)]
 
 
 def test_install_is_durable():
@@ -661,17 +849,19 @@ def test_transient_guest_is_refused_unless_reinstall():
         plan_guest(request(install=PXE, networks=NET), state)
     plan = plan_guest(request(install=PXE, networks=NET, reinstall=True), state)
     assert verbs(plan) == ["destroy", "define", "install"]
-    assert plan_guest(request(state="absent"), GuestState(transient=True, active=True)).commands() == [
-        "virsh destroy web01"]
+    assert plan_guest(request(state="absent"), GuestState(transient=True, active=True)).commands() == ["virsh destroy web01"]
 
 
 ABSENT = [
     ("active", dict(), stored_state(active=True), ["virsh destroy web01", "virsh undefine --nvram web01"]),
     ("shut off", dict(), stored_state(), ["virsh undefine --nvram web01"]),
-    ("remove_storage", dict(remove_storage=True), stored_state(storage=(("p", "web01-disk0.qcow2"), ("q", "d1"))),
-     ["virsh undefine --nvram web01", "virsh vol-delete --pool p web01-disk0.qcow2", "virsh vol-delete --pool q d1"]),
-    ("storage kept by default", dict(), stored_state(storage=(("p", "web01-disk0.qcow2"),)),
-     ["virsh undefine --nvram web01"]),
+    (
+        "remove_storage",
+        dict(remove_storage=True),
+        stored_state(storage=(("p", "web01-disk0.qcow2"), ("q", "d1"))),
+        ["virsh undefine --nvram web01", "virsh vol-delete --pool p web01-disk0.qcow2", "virsh vol-delete --pool q d1"],
+    ),
+    ("storage kept by default", dict(), stored_state(storage=(("p", "web01-disk0.qcow2"),)), ["virsh undefine --nvram web01"]),
     ("missing guest", dict(), GuestState(), []),
     ("missing guest, remove_storage", dict(remove_storage=True), GuestState(), []),
 ]
@@ -692,16 +882,25 @@ def test_absent(params, state, expected):
 
 
 EXISTING_REFUSALS = [
-    ("disk larger than size", dict(disks=[dict(pool="p", volume="web01-disk0.qcow2", size="5G")]), stored_state(),
-     "disks[0]: volume p/web01-disk0.qcow2 is 10G, larger than size 5G; guest disks are never shrunk"),
-    ("missing disk volume", dict(disks=[dict(pool="p", volume="gone.qcow2")]), stored_state(volume_disk()),
-     "disks[0]: volume p/gone.qcow2 does not exist; give size to create it"),
+    (
+        "disk larger than size",
+        dict(disks=[dict(pool="p", volume="web01-disk0.qcow2", size="5G")]),
+        stored_state(),
+        "disks[0]: volume p/web01-disk0.qcow2 is 10G, larger than size 5G; guest disks are never shrunk",
+    ),
+    (
+        "missing disk volume",
+        dict(disks=[dict(pool="p", volume="gone.qcow2")]),
+        stored_state(volume_disk()),
+        "disks[0]: volume p/gone.qcow2 does not exist; give size to create it",
+    ),
     ("growth beyond the pool", dict(disks=[dict(pool="p", size="100G")]), stored_state(), "free in pool p"),
 ]
 
 
-@pytest.mark.parametrize("params, state, message", [case[1:] for case in EXISTING_REFUSALS],
-                         ids=[case[0] for case in EXISTING_REFUSALS])
+@pytest.mark.parametrize(
+    "params, state, message", [case[1:] for case in EXISTING_REFUSALS], ids=[case[0] for case in EXISTING_REFUSALS]
+)
 def test_existing_guest_refusals(params, state, message):
     """Disks of an existing guest are grown, never shrunk, and must exist or be sized."""
     with pytest.raises(PlanError) as error:
@@ -710,16 +909,24 @@ def test_existing_guest_refusals(params, state, message):
 
 
 # -- the helpers -------------------------------------------------------------------------------
-@pytest.mark.parametrize("wanted, actual, expected", [
-    ((Interface("network", "a"),), (Interface("network", "b", mac="52:54:00:00:00:01"),),
-     ("52:54:00:00:00:01",)),
-    ((Interface("network", "a", mac="52:54:00:00:00:09"),), (Interface("network", "a", mac="52:54:00:00:00:01"),),
-     ("52:54:00:00:00:09",)),
-    ((Interface("network", "a"), Interface("user")), (Interface("network", "a", mac="52:54:00:00:00:01"),),
-     ("52:54:00:00:00:01", None)),
-    ((Interface("user"),), (), (None,)),
-    ((), (Interface("network", "a", mac="52:54:00:00:00:01"),), ()),
-])
+@pytest.mark.parametrize(
+    "wanted, actual, expected",
+    [
+        ((Interface("network", "a"),), (Interface("network", "b", mac="52:54:00:00:00:01"),), ("52:54:00:00:00:01",)),
+        (
+            (Interface("network", "a", mac="52:54:00:00:00:09"),),
+            (Interface("network", "a", mac="52:54:00:00:00:01"),),
+            ("52:54:00:00:00:09",),
+        ),
+        (
+            (Interface("network", "a"), Interface("user")),
+            (Interface("network", "a", mac="52:54:00:00:00:01"),),
+            ("52:54:00:00:00:01", None),
+        ),
+        ((Interface("user"),), (), (None,)),
+        ((), (Interface("network", "a", mac="52:54:00:00:00:01"),), ()),
+    ],
+)
 def test_carry_macs(wanted, actual, expected):
     """Cards without a requested MAC take the MAC of the stored card at the same position."""
     assert tuple(interface.mac for interface in carry_macs(wanted, actual)) == expected
@@ -746,7 +953,8 @@ TWO_DISKS = STORED.replace(
     "<source pool='p' volume='web01-disk0.qcow2'/>\n      <target dev='vda' bus='virtio'/>",
     "<source pool='p' volume='b.qcow2'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n"
     "    <disk type='volume' device='disk'>\n      <driver name='qemu' type='qcow2'/>\n"
-    "      <source pool='p' volume='a.qcow2'/>\n      <target dev='vdb' bus='virtio'/>")
+    "      <source pool='p' volume='a.qcow2'/>\n      <target dev='vdb' bus='virtio'/>",
+)
 
 
 def test_disk_order_of_the_request_is_not_drift():
@@ -761,19 +969,24 @@ def test_disk_order_of_the_request_is_not_drift():
 
 def test_block_device_disk_is_raw():
     """A block device given by path without format is a raw disk of source type block."""
-    plan = plan_guest(request(install=dict(method="import"), disks=[dict(path="/dev/vg/web01")]),
-                      new_state(DiskState(format="block")))
+    plan = plan_guest(
+        request(install=dict(method="import"), disks=[dict(path="/dev/vg/web01")]), new_state(DiskState(format="block"))
+    )
     disk = payload(plan, "define").domain.disks[0]
     assert disk.block and disk.source_type == "block"
     assert disk.format == "raw"
 
 
-UEFI = STORED.replace("<os>", "<os firmware='efi'>").replace(
-    "<boot dev='hd'/>\n    <bios useserial='yes'/>",
-    "<firmware>\n      <feature enabled='no' name='enrolled-keys'/>\n      <feature enabled='no' name='secure-boot'/>\n"
-    "    </firmware>\n    <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>\n"
-    "    <nvram>/var/lib/libvirt/qemu/nvram/web01_VARS.fd</nvram>\n    <boot dev='hd'/>").replace(
-    "pc-i440fx-7.2", "pc-q35-7.2")
+UEFI = (
+    STORED.replace("<os>", "<os firmware='efi'>")
+    .replace(
+        "<boot dev='hd'/>\n    <bios useserial='yes'/>",
+        "<firmware>\n      <feature enabled='no' name='enrolled-keys'/>\n      <feature enabled='no' name='secure-boot'/>\n"
+        "    </firmware>\n    <loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>\n"
+        "    <nvram>/var/lib/libvirt/qemu/nvram/web01_VARS.fd</nvram>\n    <boot dev='hd'/>",
+    )
+    .replace("pc-i440fx-7.2", "pc-q35-7.2")
+)
 
 
 def test_secure_boot_on_an_existing_guest_is_not_silently_ignored():
@@ -789,9 +1002,11 @@ def test_secure_boot_on_an_existing_guest_is_not_silently_ignored():
 
 
 PATH_DISK = [dict(path="/srv/web01.img")]
-RAW_PATH_XML = STORED.replace(
-    "<source pool='p' volume='web01-disk0.qcow2'/>", "<source file='/srv/web01.img'/>").replace(
-    "type='volume' device='disk'", "type='file' device='disk'").replace("type='qcow2'", "type='raw'")
+RAW_PATH_XML = (
+    STORED.replace("<source pool='p' volume='web01-disk0.qcow2'/>", "<source file='/srv/web01.img'/>")
+    .replace("type='volume' device='disk'", "type='file' device='disk'")
+    .replace("type='qcow2'", "type='raw'")
+)
 
 
 def test_a_stored_path_disk_keeps_its_format_whatever_its_content():
@@ -817,64 +1032,103 @@ def test_a_new_path_disk_is_raw_unless_told():
 # -- from_params: every string option checked before the host is read -----------------------------
 VALIDATION_REFUSALS = [
     ("newline in the name", dict(name="web01\n"), "name: contains a control character (U+000A)"),
-    ("NUL in extra_args", dict(install=dict(LOCATION, extra_args="console=ttyS0\x00")),
-     "install.extra_args: contains a control character (U+0000)"),
+    (
+        "NUL in extra_args",
+        dict(install=dict(LOCATION, extra_args="console=ttyS0\x00")),
+        "install.extra_args: contains a control character (U+0000)",
+    ),
     ("newline in extra_args", dict(install=dict(LOCATION, extra_args="a\nb")), "install.extra_args: contains"),
-    ("NUL in kickstart_content", dict(install=dict(LOCATION, kickstart_content="rootpw x\x00")),
-     "install.kickstart_content: contains a control character (U+0000)"),
+    (
+        "NUL in kickstart_content",
+        dict(install=dict(LOCATION, kickstart_content="rootpw x\x00")),
+        "install.kickstart_content: contains a control character (U+0000)",
+    ),
     ("escape in machine", dict(machine="q35\x1b"), "machine: contains a control character (U+001B)"),
     ("machine with a space", dict(machine="pc q35"), "machine must be a name such as q35"),
     ("arch with a slash", dict(arch="x86/64"), "arch must be a name such as x86_64"),
     ("target with a newline", dict(disks=[dict(pool="p", size="1G", target="vda\n")]), "disks[0].target: contains"),
     ("mac with a newline", dict(networks=[dict(network="n", mac="52:54:00:12:34:56\n")]), "networks[0].mac: contains"),
     ("model with a newline", dict(networks=[dict(network="n", model="virtio\n")]), "networks[0].model: contains"),
-    ("bridge longer than the kernel's limit", dict(networks=[dict(bridge="bridge-for-provisioning")]),
-     "longer than the kernel's 15 bytes"),
+    (
+        "bridge longer than the kernel's limit",
+        dict(networks=[dict(bridge="bridge-for-provisioning")]),
+        "longer than the kernel's 15 bytes",
+    ),
     ("unicode digits in vcpus", dict(vcpus="\u0663"), "vcpus must be a whole number written with the digits 0-9"),
     ("unicode digits in memory", dict(memory="\u0662\u0660\u0664\u0668"), "memory: cannot read size"),
     ("memory as a list", dict(memory=[2048]), "memory must be a number of MiB or a size"),
     ("unicode digits in the port", dict(graphics=dict(port="\u0665\u0669\u0660\u0660")), "graphics.port must be a whole"),
     ("unicode digits in listen", dict(graphics=dict(listen="\u0661\u0662\u0667.0.0.1")), "graphics.listen must be an IP"),
     ("relative boot_dir", dict(install=dict(LOCATION, boot_dir="boot")), "install.boot_dir must be an absolute path"),
-    ("boot_dir with ..", dict(install=dict(LOCATION, boot_dir="/var/lib/../../etc")),
-     "install.boot_dir must not contain '..'"),
+    ("boot_dir with ..", dict(install=dict(LOCATION, boot_dir="/var/lib/../../etc")), "install.boot_dir must not contain '..'"),
     ("serial_log with ..", dict(serial_log="/var/log/../../etc/passwd"), "serial_log must not contain '..'"),
     ("disk path with ..", dict(disks=[dict(path="/srv/../etc/shadow")]), "disks[0]: path must not contain '..'"),
-    ("relative cdrom path", dict(install=dict(method="cdrom", cdrom=dict(path="d.iso"))),
-     "install.cdrom.path must be an absolute path"),
-    ("cdrom volume with a slash", dict(install=dict(method="cdrom", cdrom=dict(pool="iso", volume="a/d.iso"))),
-     "install.cdrom volume name 'a/d.iso' may only contain"),
-    ("location with a space", dict(install=dict(method="location", location="http://m/os tree")),
-     "install.location must not contain spaces"),
-    ("location without a host", dict(install=dict(method="location", location="http:///os")),
-     "install.location must name a host"),
+    (
+        "relative cdrom path",
+        dict(install=dict(method="cdrom", cdrom=dict(path="d.iso"))),
+        "install.cdrom.path must be an absolute path",
+    ),
+    (
+        "cdrom volume with a slash",
+        dict(install=dict(method="cdrom", cdrom=dict(pool="iso", volume="a/d.iso"))),
+        "install.cdrom volume name 'a/d.iso' may only contain",
+    ),
+    (
+        "location with a space",
+        dict(install=dict(method="location", location="http://m/os tree")),
+        "install.location must not contain spaces",
+    ),
+    (
+        "location without a host",
+        dict(install=dict(method="location", location="http:///os")),
+        "install.location must name a host",
+    ),
     ("location with ..", dict(install=dict(method="location", location="/srv/../tree")), "must not contain '..'"),
-    ("short nfs location without a path", dict(install=dict(method="location", location="nfs:srv")),
-     "install.location must be like nfs://server/path or nfs:server:/path"),
+    (
+        "short nfs location without a path",
+        dict(install=dict(method="location", location="nfs:srv")),
+        "install.location must be like nfs://server/path or nfs:server:/path",
+    ),
     ("relative kickstart", dict(install=dict(LOCATION, kickstart="ks.cfg")), "install.kickstart must be an absolute"),
-    ("kickstart URL with a space", dict(install=dict(LOCATION, kickstart="http://k/ks file.cfg")),
-     "install.kickstart must not contain spaces"),
-    ("kickstart URL without a host", dict(install=dict(LOCATION, kickstart="HTTP:ks.cfg")),
-     "install.kickstart must name a host"),
-    ("same volume twice", dict(disks=[dict(pool="p", volume="a.qcow2"), dict(pool="p", volume="a.qcow2")]),
-     "disks[0] and disks[1] are both volume p/a.qcow2"),
-    ("a named volume equal to a default name",
-     dict(disks=[dict(pool="p", size="1G"), dict(pool="p", volume="web01-disk0.qcow2")]),
-     "disks[0] and disks[1] are both volume p/web01-disk0.qcow2"),
-    ("same path twice", dict(disks=[dict(path="/srv/a.img"), dict(path="/srv/a.img", bus="sata")]),
-     "disks[0] and disks[1] are both /srv/a.img"),
-    ("a disk path that is the cdrom", dict(install=dict(method="cdrom", cdrom=dict(path="/srv/d.iso")),
-                                           disks=[dict(path="/srv/d.iso")]),
-     "disks[0] is the install cdrom /srv/d.iso too"),
-    ("a disk volume that is the cdrom", dict(install=CDROM, disks=[dict(pool="iso", volume="d.iso")]),
-     "disks[0] is the install cdrom iso/d.iso too"),
+    (
+        "kickstart URL with a space",
+        dict(install=dict(LOCATION, kickstart="http://k/ks file.cfg")),
+        "install.kickstart must not contain spaces",
+    ),
+    ("kickstart URL without a host", dict(install=dict(LOCATION, kickstart="HTTP:ks.cfg")), "install.kickstart must name a host"),
+    (
+        "same volume twice",
+        dict(disks=[dict(pool="p", volume="a.qcow2"), dict(pool="p", volume="a.qcow2")]),
+        "disks[0] and disks[1] are both volume p/a.qcow2",
+    ),
+    (
+        "a named volume equal to a default name",
+        dict(disks=[dict(pool="p", size="1G"), dict(pool="p", volume="web01-disk0.qcow2")]),
+        "disks[0] and disks[1] are both volume p/web01-disk0.qcow2",
+    ),
+    (
+        "same path twice",
+        dict(disks=[dict(path="/srv/a.img"), dict(path="/srv/a.img", bus="sata")]),
+        "disks[0] and disks[1] are both /srv/a.img",
+    ),
+    (
+        "a disk path that is the cdrom",
+        dict(install=dict(method="cdrom", cdrom=dict(path="/srv/d.iso")), disks=[dict(path="/srv/d.iso")]),
+        "disks[0] is the install cdrom /srv/d.iso too",
+    ),
+    (
+        "a disk volume that is the cdrom",
+        dict(install=CDROM, disks=[dict(pool="iso", volume="d.iso")]),
+        "disks[0] is the install cdrom iso/d.iso too",
+    ),
     ("tls uri without a port", dict(uri="qemu+tls://hv1/system"), "needs an explicit port for the tls transport"),
     ("uri with a newline", dict(uri="qemu:///system\n"), "uri: contains a control character"),
 ]
 
 
-@pytest.mark.parametrize("params, message", [entry[1:] for entry in VALIDATION_REFUSALS],
-                         ids=[entry[0] for entry in VALIDATION_REFUSALS])
+@pytest.mark.parametrize(
+    "params, message", [entry[1:] for entry in VALIDATION_REFUSALS], ids=[entry[0] for entry in VALIDATION_REFUSALS]
+)
 def test_from_params_checks_every_string(params, message):
     with pytest.raises(PlanError) as error:
         request(**params)
@@ -885,13 +1139,16 @@ def test_kickstart_content_may_hold_lines_and_tabs():
     assert request(install=dict(LOCATION, kickstart_content="rootpw x\n\tpart /\n")).install.kickstart_content
 
 
-@pytest.mark.parametrize("kickstart, on_host, given", [
-    ("HTTP://k/ks.cfg", False, "http://k/ks.cfg"),
-    ("Nfs:srv:/ks.cfg", False, "nfs:srv:/ks.cfg"),
-    ("cdrom:/ks.cfg", False, "cdrom:/ks.cfg"),
-    ("hd:sdb1:/ks.cfg", False, "hd:sdb1:/ks.cfg"),
-    ("/srv/ks.cfg", True, "/srv/ks.cfg"),
-])
+@pytest.mark.parametrize(
+    "kickstart, on_host, given",
+    [
+        ("HTTP://k/ks.cfg", False, "http://k/ks.cfg"),
+        ("Nfs:srv:/ks.cfg", False, "nfs:srv:/ks.cfg"),
+        ("cdrom:/ks.cfg", False, "cdrom:/ks.cfg"),
+        ("hd:sdb1:/ks.cfg", False, "hd:sdb1:/ks.cfg"),
+        ("/srv/ks.cfg", True, "/srv/ks.cfg"),
+    ],
+)
 def test_kickstart_schemes_are_case_insensitive(kickstart, on_host, given):
     """HTTP://k/ks.cfg is a URL for the installer (given to it in lower case), not a host path."""
     install = request(install=dict(LOCATION, kickstart=kickstart)).install
@@ -901,10 +1158,13 @@ def test_kickstart_schemes_are_case_insensitive(kickstart, on_host, given):
 def test_fetch_commands_never_show_url_credentials():
     """The plan's command lines mask the user information; the fetch payload keeps the real URL."""
     tree = InstallTree("redhat", "http://u:Pw-9@m/os/images/pxeboot/vmlinuz", "NFS://u:Pw-9@m/os/initrd.img")
-    plan = plan_guest(request(install=dict(method="location", location="http://u:Pw-9@m/os"), disks=NEW_DISK),
-                      new_state(tree=tree))
-    assert commands(plan)[1:3] == ["curl -fsSL -o %s 'http://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
-                                   "nfs-cp 'NFS://***@m/os/initrd.img' %s" % INITRD]
+    plan = plan_guest(
+        request(install=dict(method="location", location="http://u:Pw-9@m/os"), disks=NEW_DISK), new_state(tree=tree)
+    )
+    assert commands(plan)[1:3] == [
+        "curl -fsSL -o %s 'http://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
+        "nfs-cp 'NFS://***@m/os/initrd.img' %s" % INITRD,
+    ]
     assert "Pw-9" not in " ".join(commands(plan))
     assert payload(plan, "fetch").source == tree.kernel
 
@@ -914,10 +1174,16 @@ def test_location_credentials_are_used_never_shown():
     """url_username shows as curl's -u (which would prompt for the password); user information in the
     tree's URLs is masked; the password only travels in the payloads."""
     tree = InstallTree("redhat", "https://bob:pw@m/os/images/pxeboot/vmlinuz", "https://bob:pw@m/os/images/pxeboot/initrd.img")
-    plan = plan_guest(request(install=dict(LOCATION, location="https://bob:pw@m/os"), url_username="alice",
-                              url_password="s3cret", disks=NEW_DISK), new_state(tree=tree))
-    assert commands(plan)[1:3] == ["curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
-                                   "curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/initrd.img'" % INITRD]
+    plan = plan_guest(
+        request(
+            install=dict(LOCATION, location="https://bob:pw@m/os"), url_username="alice", url_password="s3cret", disks=NEW_DISK
+        ),
+        new_state(tree=tree),
+    )
+    assert commands(plan)[1:3] == [
+        "curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/vmlinuz'" % KERNEL,
+        "curl -fsSL -u alice -o %s 'https://***@m/os/images/pxeboot/initrd.img'" % INITRD,
+    ]
     fetch = payload(plan, "fetch")
     assert (fetch.username, fetch.password, fetch.source) == ("alice", "s3cret", tree.kernel)
     shown = repr(plan) + repr(plan.summaries()) + plan.after + repr(request(install=LOCATION, url_password="s3cret"))
@@ -925,8 +1191,7 @@ def test_location_credentials_are_used_never_shown():
 
 
 def test_kickstart_url_credentials_are_masked_in_shown_definitions():
-    plan = plan_guest(request(install=dict(LOCATION, kickstart="https://k:pw@c/ks.cfg"), disks=NEW_DISK),
-                      new_state(tree=TREE))
+    plan = plan_guest(request(install=dict(LOCATION, kickstart="https://k:pw@c/ks.cfg"), disks=NEW_DISK), new_state(tree=TREE))
     install = payload(plan, "install").domain
     # The host fetches a kickstart behind a login into the initrd: its URL is in no definition.
     assert "k:pw" not in install.to_xml() and "inst.ks=file:/ks.cfg" in install.to_xml()
@@ -934,19 +1199,24 @@ def test_kickstart_url_credentials_are_masked_in_shown_definitions():
 
 
 def test_missing_boot_dir_is_made_0711_first():
-    plan = plan_guest(request(install=dict(LOCATION, boot_dir="/srv/boot"), disks=NEW_DISK),
-                      new_state(tree=TREE, boot_dir_exists=False))
+    plan = plan_guest(
+        request(install=dict(LOCATION, boot_dir="/srv/boot"), disks=NEW_DISK), new_state(tree=TREE, boot_dir_exists=False)
+    )
     assert commands(plan)[1] == "install -d -m 0711 /srv/boot && curl -fsSL -o /srv/boot/remotevirt-web01-kernel %s" % (
-        TREE.kernel)
+        TREE.kernel
+    )
     assert not commands(plan)[2].startswith("install")
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(install=dict(LOCATION, boot_dir="boot")), "install.boot_dir must be an absolute path"),
-    (dict(install=dict(method="location", location="/srv/tree"), url_username="a"), "http, https or ftp install.location"),
-    (dict(install=PXE, url_password="x"), "http, https or ftp install.location"),
-    (dict(url_username="a"), "apply to install.location"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(install=dict(LOCATION, boot_dir="boot")), "install.boot_dir must be an absolute path"),
+        (dict(install=dict(method="location", location="/srv/tree"), url_username="a"), "http, https or ftp install.location"),
+        (dict(install=PXE, url_password="x"), "http, https or ftp install.location"),
+        (dict(url_username="a"), "apply to install.location"),
+    ],
+)
 def test_credentials_and_boot_dir_refusals(params, message):
     with pytest.raises(PlanError, match=message):
         request(**params)
@@ -968,19 +1238,26 @@ def test_a_kickstart_url_with_credentials_is_fetched_by_the_host_and_injected():
     assert "inst.ks=file:/ks.cfg" in install.os.kernel.cmdline
     assert "Ks-Pass-0rd" not in repr(install.os.kernel.cmdline) and "Ks-Pass-0rd" not in repr(plan.summaries())
     assert any("appended as a cpio archive" in command for command in commands(plan))
-    plain = plan_guest(request(install=dict(LOCATION, kickstart="https://config.example.com/ks.cfg")),
-                       new_state(tree=TREE))
+    plain = plan_guest(request(install=dict(LOCATION, kickstart="https://config.example.com/ks.cfg")), new_state(tree=TREE))
     assert "inst.ks=https://config.example.com/ks.cfg" in payload(plain, "install").domain.os.kernel.cmdline
 
 
 # == hostile and careless inputs (each a way found to break a promise) =========================
 # web01 stored with a raw volume disk: what the collection defines for a raw volume.
-STORED_RAW = STORED.replace("<driver name='qemu' type='qcow2'/>\n      <source pool='p' volume='web01-disk0.qcow2'/>",
-                            "<driver name='qemu' type='raw'/>\n      <source pool='p' volume='web01-disk0.qcow2'/>")
+STORED_RAW = STORED.replace(
+    "<driver name='qemu' type='qcow2'/>\n      <source pool='p' volume='web01-disk0.qcow2'/>",
+    "<driver name='qemu' type='raw'/>\n      <source pool='p' volume='web01-disk0.qcow2'/>",
+)
 # The same volume as a directory pool reports it after its guest wrote a qcow2 header into it:
 # libvirt probes the format of every file in the pool on refresh.
-GUEST_WRITTEN = Volume(name="web01-disk0.qcow2", capacity=10 << 30, format="qcow2", path="/srv/p/web01-disk0.qcow2",
-                       backing_path="/etc/shadow", backing_format="raw")
+GUEST_WRITTEN = Volume(
+    name="web01-disk0.qcow2",
+    capacity=10 << 30,
+    format="qcow2",
+    path="/srv/p/web01-disk0.qcow2",
+    backing_path="/etc/shadow",
+    backing_format="raw",
+)
 
 
 def test_stored_raw_volume_disk_is_what_the_fixture_says():
@@ -991,13 +1268,17 @@ def test_stored_raw_volume_disk_is_what_the_fixture_says():
 def test_rerun_keeps_the_stored_format_of_a_volume_disk_the_guest_rewrote():
     plan = plan_guest(request(**MATCHING), stored_state(volume_disk(GUEST_WRITTEN), xml=STORED_RAW))
     assert plan.actions == [], [action.command_line for action in plan.actions]
-    assert "type=\"qcow2\"" not in (plan.after or "")
+    assert 'type="qcow2"' not in (plan.after or "")
 
 
 # -- cloud_init, boot and wait_for ---------------------------------------------------------------
 USER_SECRET = "Cl0ud-User-Secret"
-CLOUD = dict(install=dict(method="import"), disks=[dict(pool="p", volume="web01-disk0.qcow2")],
-             networks=[dict(network="default")], cloud_init=dict(user_data=dict(password=USER_SECRET)))
+CLOUD = dict(
+    install=dict(method="import"),
+    disks=[dict(pool="p", volume="web01-disk0.qcow2")],
+    networks=[dict(network="default")],
+    cloud_init=dict(user_data=dict(password=USER_SECRET)),
+)
 SEED = "/var/lib/libvirt/boot/remotevirt-web01-cidata.iso"
 
 
@@ -1010,8 +1291,7 @@ def test_cloud_init_first_boot_plan():
     assert seed.path == SEED and len(seed.image) % 2048 == 0
     first_boot = payload(plan, "install").domain
     assert first_boot.on_reboot is None  # cloud-init may reboot: the seed stays for that reboot
-    assert [(disk.device, disk.path, disk.bus) for disk in first_boot.disks if disk.device == "cdrom"] == [
-        ("cdrom", SEED, "ide")]
+    assert [(disk.device, disk.path, disk.bus) for disk in first_boot.disks if disk.device == "cdrom"] == [("cdrom", SEED, "ide")]
     stored = payload(plan, "define").domain
     assert all(disk.device == "disk" for disk in stored.disks)
     assert stored.metadata.cloud_init == request(**CLOUD).cloud_init.fingerprint
@@ -1034,16 +1314,19 @@ def test_state_present_with_cloud_init_starts_the_first_boot():
     assert verbs(plan_guest(request(**CLOUD), new_state(volume_disk(DISK0)))) == ["seed", "define", "install"]
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(CLOUD, install=dict(method="pxe")), "needs install.method: import"),
-    (dict(CLOUD, state="installed"), "use state: running"),
-    (dict(CLOUD, wait_for=dict()), "needs state: running"),
-    (dict(CLOUD, state="running", wait_for=dict(port=70000)), "at most 65535"),
-    (dict(CLOUD, state="running", wait_for=dict(ip=False, port=22)), "needs wait_for.ip"),
-    (dict(CLOUD, state="running", wait_for=dict(marker="(")), "not a regular expression"),
-    (dict(CLOUD, boot=dict(initrd="/boot/initrd")), "need boot.kernel"),
-    (dict(CLOUD, boot=dict(kernel="vmlinuz")), "absolute path"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(CLOUD, install=dict(method="pxe")), "needs install.method: import"),
+        (dict(CLOUD, state="installed"), "use state: running"),
+        (dict(CLOUD, wait_for=dict()), "needs state: running"),
+        (dict(CLOUD, state="running", wait_for=dict(port=70000)), "at most 65535"),
+        (dict(CLOUD, state="running", wait_for=dict(ip=False, port=22)), "needs wait_for.ip"),
+        (dict(CLOUD, state="running", wait_for=dict(marker="(")), "not a regular expression"),
+        (dict(CLOUD, boot=dict(initrd="/boot/initrd")), "need boot.kernel"),
+        (dict(CLOUD, boot=dict(kernel="vmlinuz")), "absolute path"),
+    ],
+)
 def test_cloud_init_and_wait_for_refusals(params, message):
     with pytest.raises(PlanError, match=message):
         request(**params)
@@ -1058,7 +1341,8 @@ def test_changed_cloud_init_on_an_existing_guest_is_not_applied():
 def test_leftover_seed_is_removed_once_the_first_boot_is_over():
     plan = plan_guest(request(**MATCHING), stored_state(seed_file=SEED))
     assert [(action.verb, action.kind, action.command_line) for action in plan.actions] == [
-        ("remove", "seed ISO", "rm -f " + SEED)]
+        ("remove", "seed ISO", "rm -f " + SEED)
+    ]
     absent = plan_guest(request(state="absent"), stored_state(seed_file=SEED))
     assert ("remove", "seed ISO") in [(action.verb, action.kind) for action in absent.actions]
 
@@ -1075,8 +1359,10 @@ def test_starting_a_stopped_guest_waits_for_it_and_a_running_one_plans_no_wait()
 
 def test_boot_sets_direct_kernel_boot_of_the_stored_definition():
     boot = dict(kernel="/srv/k/vmlinuz", initrd="/srv/k/initrd.img", cmdline="root=/dev/vda console=ttyS0")
-    plan = plan_guest(request(boot=boot, install=dict(method="import"), disks=[dict(pool="p", volume="web01-disk0.qcow2")]),
-                      new_state(volume_disk(DISK0)))
+    plan = plan_guest(
+        request(boot=boot, install=dict(method="import"), disks=[dict(pool="p", volume="web01-disk0.qcow2")]),
+        new_state(volume_disk(DISK0)),
+    )
     kernel = payload(plan, "define").domain.os.kernel
     assert (kernel.kernel, kernel.initrd, kernel.cmdline) == (boot["kernel"], boot["initrd"], boot["cmdline"])
     assert_valid("domain", payload(plan, "define").domain.to_xml())

@@ -11,8 +11,13 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest import r
 
 RAW = {
     "lo": {"addrs": [{"addr": "127.0.0.1", "prefix": 8, "type": 0}], "hwaddr": "00:00:00:00:00:00"},
-    "vnet3": {"addrs": [{"addr": "192.168.150.17", "prefix": 24, "type": 0},
-                        {"addr": "fe80::5054:ff:fe12:3456", "prefix": 64, "type": 1}], "hwaddr": "52:54:00:12:34:56"},
+    "vnet3": {
+        "addrs": [
+            {"addr": "192.168.150.17", "prefix": 24, "type": 0},
+            {"addr": "fe80::5054:ff:fe12:3456", "prefix": 64, "type": 1},
+        ],
+        "hwaddr": "52:54:00:12:34:56",
+    },
     "eth1": {"addrs": None, "hwaddr": "52:54:00:AB:CD:EF"},
 }
 
@@ -20,9 +25,15 @@ RAW = {
 def test_parse_addresses_per_card_without_loopback():
     assert reachable.parse_addresses(RAW) == [
         {"name": "eth1", "mac": "52:54:00:ab:cd:ef", "addresses": []},
-        {"name": "vnet3", "mac": "52:54:00:12:34:56", "addresses": [
-            {"addr": "192.168.150.17", "prefix": 24, "type": "ipv4"},
-            {"addr": "fe80::5054:ff:fe12:3456", "prefix": 64, "type": "ipv6"}]}]
+        {
+            "name": "vnet3",
+            "mac": "52:54:00:12:34:56",
+            "addresses": [
+                {"addr": "192.168.150.17", "prefix": 24, "type": "ipv4"},
+                {"addr": "fe80::5054:ff:fe12:3456", "prefix": 64, "type": "ipv6"},
+            ],
+        },
+    ]
 
 
 def test_only_reachable_addresses_count():
@@ -44,7 +55,7 @@ def test_marker_is_looked_for_after_the_offset(tmp_path):
     old = len(b"Cloud-init v. 22.4 finished\n")
     assert reachable.marker_seen(str(log), 0, r"Cloud-init v\. \S+ finished")
     assert not reachable.marker_seen(str(log), old, r"Cloud-init v\. \S+ finished")
-    assert reachable.marker_seen(str(log), 10 ** 9, "second boot")  # a log that shrank is read whole
+    assert reachable.marker_seen(str(log), 10**9, "second boot")  # a log that shrank is read whole
     assert not reachable.marker_seen(str(tmp_path / "missing.log"), 0, "x")
 
 

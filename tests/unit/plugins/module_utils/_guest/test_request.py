@@ -9,9 +9,13 @@ from runner_params import disk, install, network, params
 
 
 def test_every_refusal_of_the_options_is_collected():
-    given = params(name="web01", memory="lots", disks=[disk(bus="floppy"), disk(pool=None)],
-                   networks=[network(mac="zz"), network(model="bad model")],
-                   install=install(method="cdrom"))
+    given = params(
+        name="web01",
+        memory="lots",
+        disks=[disk(bus="floppy"), disk(pool=None)],
+        networks=[network(mac="zz"), network(model="bad model")],
+        install=install(method="cdrom"),
+    )
     request, problems = GuestRequest.read(given)
     assert request is None
     assert problems == [

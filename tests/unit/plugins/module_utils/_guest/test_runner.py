@@ -36,10 +36,11 @@ def test_check_then_apply_then_converged(unique_name, test_client):
     wanted = guest(name)
     check = run(wanted, check_mode=True, diff=True)
     assert check["changed"] and verbs(check) == ["create", "define"]
-    assert check["plan"][0]["command"] == ("virsh vol-create-as --pool default-pool --name %s-disk0.qcow2 "
-                                           "--capacity 1048576 --allocation 0 --format qcow2" % name)
+    assert check["plan"][0]["command"] == (
+        "virsh vol-create-as --pool default-pool --name %s-disk0.qcow2 --capacity 1048576 --allocation 0 --format qcow2" % name
+    )
     assert check["plan"][1]["command"] == "virsh define %s.xml" % name
-    assert check["diff"]["before"] == "" and "<memory unit=\"KiB\">262144</memory>" in check["diff"]["after"]
+    assert check["diff"]["before"] == "" and '<memory unit="KiB">262144</memory>' in check["diff"]["after"]
     assert check["domain"]["uuid"] is None and check["domain"]["state"] == "shut off"
     assert test_client.find_domain(name) is None and name + "-disk0.qcow2" not in volumes(test_client)
 
@@ -49,7 +50,8 @@ def test_check_then_apply_then_converged(unique_name, test_client):
     facts = real["domain"]
     assert facts["state"] == "shut off" and facts["uuid"] == stored(test_client, name).uuid
     assert len(facts["macs"]) == 1 and facts["disks"] == [
-        {"target": "vda", "source": "%s/%s-disk0.qcow2" % (POOL, name), "device": "disk", "size": 1048576}]
+        {"target": "vda", "source": "%s/%s-disk0.qcow2" % (POOL, name), "device": "disk", "size": 1048576}
+    ]
     assert facts["serial_log"] == "/var/log/libvirt/qemu/%s-serial.log" % name
 
     again = run(wanted, check_mode=False, diff=True)
@@ -70,11 +72,14 @@ def test_facts_carry_what_a_preview_shows(unique_name, test_client):
     facts = check["domain"]
     assert facts["memory"] == 256 and facts["vcpus"] == 2 and facts["networks"] == ["network default"]
     assert [(entry["source"], entry["size"]) for entry in facts["disks"]] == [
-        ("%s/%s-disk0.qcow2" % (POOL, name), 1048576), ("%s/%s-disk1.img" % (POOL, name), 2097152)]
+        ("%s/%s-disk0.qcow2" % (POOL, name), 1048576),
+        ("%s/%s-disk1.img" % (POOL, name), 2097152),
+    ]
     assert "media" not in check  # an import installs nothing
     real = run(wanted, check_mode=False, diff=False)
     assert {key: real["domain"][key] for key in ("memory", "vcpus", "networks", "disks")} == {
-        key: facts[key] for key in ("memory", "vcpus", "networks", "disks")}
+        key: facts[key] for key in ("memory", "vcpus", "networks", "disks")
+    }
 
 
 def test_media_of_an_install_is_named_without_credentials(unique_name, test_client, tmp_path):
@@ -82,8 +87,7 @@ def test_media_of_an_install_is_named_without_credentials(unique_name, test_clie
     kickstart is only named."""
     iso = tmp_path / "mini.iso"
     iso.write_bytes(b"\0" * 4096)
-    cdrom = run(guest(unique_name(""), install=install(method="cdrom", cdrom={"path": str(iso)})),
-                check_mode=True, diff=False)
+    cdrom = run(guest(unique_name(""), install=install(method="cdrom", cdrom={"path": str(iso)})), check_mode=True, diff=False)
     assert cdrom["media"] == {"method": "cdrom", "source": str(iso), "kickstart": None}
     pxe = run(guest(unique_name(""), install=install(method="pxe")), check_mode=True, diff=False)
     assert pxe["media"] == {"method": "pxe", "source": None, "kickstart": None}
@@ -151,8 +155,7 @@ def test_disk_growth_is_planned_and_shrinking_refused(unique_name, test_client):
     name = unique_name("")
     run(guest(name, disks=[disk(size="2M")]), check_mode=False, diff=False)
     result = run(guest(name, disks=[disk(size="3M")]), check_mode=True, diff=False)
-    assert [step["command"] for step in result["plan"]] == [
-        "virsh vol-resize --pool default-pool %s-disk0.qcow2 3145728" % name]
+    assert [step["command"] for step in result["plan"]] == ["virsh vol-resize --pool default-pool %s-disk0.qcow2 3145728" % name]
     with pytest.raises(RunError, match="is 2M, larger than size 1M; guest disks are never shrunk"):
         run(guest(name, disks=[disk(size="1M")]), check_mode=True, diff=False)
 
@@ -175,8 +178,10 @@ def test_absent_with_remove_storage_deletes_the_volume(unique_name, test_client)
     absent = params(name=name, install=None, state="absent", remove_storage=True)
     check = run(absent, check_mode=True, diff=False)
     assert [step["command"] for step in check["plan"]] == [
-        "virsh destroy %s" % name, "virsh undefine --nvram %s" % name,
-        "virsh vol-delete --pool default-pool %s" % volume]
+        "virsh destroy %s" % name,
+        "virsh undefine --nvram %s" % name,
+        "virsh vol-delete --pool default-pool %s" % volume,
+    ]
     assert all(step["destructive"] for step in check["plan"])
     assert test_client.find_domain(name) is not None and volume in volumes(test_client)
 
@@ -201,29 +206,45 @@ def test_reinstall_defines_the_guest_again_on_the_kept_disk(unique_name, test_cl
     first = run(guest(name, state="running"), check_mode=False, diff=False)
     again = run(guest(name, state="running", reinstall=True), check_mode=False, diff=False)
     assert [(step["action"], step["destructive"]) for step in again["plan"]] == [
-        ("destroy", True), ("define", True), ("start", False)]
+        ("destroy", True),
+        ("define", True),
+        ("start", False),
+    ]
     assert again["domain"]["uuid"] == first["domain"]["uuid"]
     assert again["domain"]["disks"] == first["domain"]["disks"] and again["domain"]["state"] == "running"
 
 
 REFUSALS = [
-    ("unknown network", dict(networks=[network(network="no-such-net")]),
-     "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)"),
+    (
+        "unknown network",
+        dict(networks=[network(network="no-such-net")]),
+        "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)",
+    ),
     ("unknown pool", dict(disks=[disk(pool="no-such-pool", size="1M")]), "storage pool 'no-such-pool' does not exist"),
-    ("missing volume", dict(disks=[disk(volume="no-such.qcow2")]),
-     "disks[0]: volume default-pool/no-such.qcow2 does not exist; give size to create it"),
-    ("missing host path", dict(disks=[disk(pool=None, path="/nonexistent/x.img")]),
-     "disks[0]: path /nonexistent/x.img does not exist on the host"),
+    (
+        "missing volume",
+        dict(disks=[disk(volume="no-such.qcow2")]),
+        "disks[0]: volume default-pool/no-such.qcow2 does not exist; give size to create it",
+    ),
+    (
+        "missing host path",
+        dict(disks=[disk(pool=None, path="/nonexistent/x.img")]),
+        "disks[0]: path /nonexistent/x.img does not exist on the host",
+    ),
     ("disk larger than the pool", dict(disks=[disk(size="1P")]), "free in pool default-pool"),
     ("no install method", dict(install=install(method=None)), "set install.method"),
-    ("conflicting install", dict(install=install(method="pxe", location="http://127.0.0.1/os")),
-     "conflicts with install.location"),
+    (
+        "conflicting install",
+        dict(install=install(method="pxe", location="http://127.0.0.1/os")),
+        "conflicts with install.location",
+    ),
     ("unreachable uri", dict(uri="qemu+unix:///system?socket=/nonexistent"), "connect to"),
 ]
 
 
-@pytest.mark.parametrize("overrides, message", [case[1:] for case in REFUSALS],
-                         ids=[case[0].replace(" ", "-") for case in REFUSALS])
+@pytest.mark.parametrize(
+    "overrides, message", [case[1:] for case in REFUSALS], ids=[case[0].replace(" ", "-") for case in REFUSALS]
+)
 def test_refusals_leave_nothing(unique_name, test_client, overrides, message):
     """A refusal happens before any change: no guest is defined and no volume created."""
     name = unique_name("")
@@ -300,13 +321,16 @@ def test_explicit_second_target_converges(unique_name, test_client):
     assert run(wanted, check_mode=False, diff=False)["plan"] == []
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"QFI\xfb\x00\x00\x00\x03" + bytes(100), "qcow2"),
-    (b"QFI\xfb", "qcow2"),
-    (b"\xeb\x63\x90" + bytes(509), "raw"),
-    (b"QFI", "raw"),
-    (b"", "raw"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"QFI\xfb\x00\x00\x00\x03" + bytes(100), "qcow2"),
+        (b"QFI\xfb", "qcow2"),
+        (b"\xeb\x63\x90" + bytes(509), "raw"),
+        (b"QFI", "raw"),
+        (b"", "raw"),
+    ],
+)
 def test_sniff_format_of_files(tmp_path, content, expected):
     """The qcow2 magic makes a file qcow2; any other readable file is raw."""
     image = tmp_path / "disk.img"
@@ -325,8 +349,7 @@ def test_a_disk_another_guest_uses_is_refused_unless_allowed(unique_name, test_c
     owner, intruder = unique_name(""), unique_name("")
     run(guest(owner), check_mode=False, diff=False)
     shared = [disk(volume=owner + "-disk0.qcow2")]
-    with pytest.raises(RunError, match=r"disks\[0\]: default-pool/%s-disk0.qcow2 is used by guest\(s\) %s; "
-                                       % (owner, owner)):
+    with pytest.raises(RunError, match=r"disks\[0\]: default-pool/%s-disk0.qcow2 is used by guest\(s\) %s; " % (owner, owner)):
         run(guest(intruder, disks=shared), check_mode=True, diff=False)
     assert test_client.find_domain(intruder) is None
     run(guest(intruder, disks=[disk(volume=owner + "-disk0.qcow2", allow_in_use=True)]), check_mode=False, diff=False)
@@ -387,8 +410,7 @@ def test_the_path_of_another_guests_volume_is_not_attached_without_allow_in_use(
 
 
 @pytest.mark.parametrize("spelling", ["%s//%s", "%s/./%s"])
-def test_another_spelling_of_a_used_path_is_not_attached_without_allow_in_use(unique_name, test_client,
-                                                                              tmp_path, spelling):
+def test_another_spelling_of_a_used_path_is_not_attached_without_allow_in_use(unique_name, test_client, tmp_path, spelling):
     image = tmp_path / "shared.img"
     image.write_bytes(b"\0" * 4096)
     run(guest(unique_name(""), disks=[disk(pool=None, path=str(image))]), check_mode=False, diff=False)
@@ -416,8 +438,11 @@ def test_a_half_made_download_is_refused_as_a_volume_disk(unique_name, test_clie
 
 def test_a_half_made_download_is_not_booted_as_install_cdrom(unique_name, test_client, file_pool):
     half_made_download(test_client, file_pool, "half.iso")
-    wanted = guest(unique_name(""), disks=[disk(pool=file_pool, size="1M")],
-                   install=install(method="cdrom", cdrom=dict(pool=file_pool, volume="half.iso", path=None)))
+    wanted = guest(
+        unique_name(""),
+        disks=[disk(pool=file_pool, size="1M")],
+        install=install(method="cdrom", cdrom=dict(pool=file_pool, volume="half.iso", path=None)),
+    )
     with pytest.raises(RunError, match="never finished"):
         run(wanted, check_mode=True, diff=False)
 
@@ -439,8 +464,9 @@ def test_a_wait_that_times_out_keeps_everything(unique_name, test_client, tmp_pa
     iso = tmp_path / "install.iso"
     iso.write_bytes(b"\0" * 4096)
     name = unique_name("")
-    wanted = guest(name, install=install(method="cdrom", cdrom=dict(pool=None, volume=None, path=str(iso))),
-                   wait=True, wait_timeout=1)
+    wanted = guest(
+        name, install=install(method="cdrom", cdrom=dict(pool=None, volume=None, path=str(iso))), wait=True, wait_timeout=1
+    )
     with pytest.raises(RunError) as error:
         run(wanted, check_mode=False, diff=False)
     assert "install of %s still running after 1 s; it goes on" % name in str(error.value)
@@ -461,12 +487,16 @@ def test_media_facts_of_a_location_mask_url_credentials():
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import _media_facts
 
-    tree = install(method="location", location="http://admin:s3cret-pw@mirror.example/tree/",
-                   kickstart_content="rootpw --plaintext s3cret-ks")
+    tree = install(
+        method="location",
+        location="http://admin:s3cret-pw@mirror.example/tree/",
+        kickstart_content="rootpw --plaintext s3cret-ks",
+    )
     facts = _media_facts(GuestRequest.from_params(guest("web01", install=tree)))
     assert facts == {"method": "location", "source": "http://***@mirror.example/tree/", "kickstart": "inline"}
-    url_kickstart = install(method="location", location="http://mirror.example/tree/",
-                            kickstart="http://u:s3cret-ks@ks.example/ks.cfg")
+    url_kickstart = install(
+        method="location", location="http://mirror.example/tree/", kickstart="http://u:s3cret-ks@ks.example/ks.cfg"
+    )
     facts = _media_facts(GuestRequest.from_params(guest("web01", install=url_kickstart)))
     assert facts["kickstart"] == "http://***@ks.example/ks.cfg"
 
@@ -484,7 +514,9 @@ def test_absent_removes_the_serial_log_file(unique_name, test_client, tmp_path):
     absent = params(name=name, install=None, state="absent")
     check = run(absent, check_mode=True, diff=False)
     assert [(step["action"], step["command"]) for step in check["plan"]] == [
-        ("undefine", "virsh undefine --nvram %s" % name), ("remove", "rm -f %s" % log)]
+        ("undefine", "virsh undefine --nvram %s" % name),
+        ("remove", "rm -f %s" % log),
+    ]
     assert log.exists()
     done = run(absent, check_mode=False, diff=False)
     assert done["plan"] == check["plan"] and not log.exists()
@@ -520,9 +552,11 @@ def test_a_missing_serial_log_directory_is_refused_in_check_mode_too(unique_name
     """QEMU would fail to start the guest: refused at plan time with the same message either way."""
     name = unique_name("")
     wanted = guest(name, serial_log=str(tmp_path / "no-such-dir" / "x.log"))
-    expected = ("serial_log: directory %s does not exist on the host, and the guest cannot start without it; create "
-                "it (install -d -m 0700 %s) or set serial_log to a file in a directory that exists"
-                % (tmp_path / "no-such-dir", tmp_path / "no-such-dir"))
+    expected = (
+        "serial_log: directory %s does not exist on the host, and the guest cannot start without it; create "
+        "it (install -d -m 0700 %s) or set serial_log to a file in a directory that exists"
+        % (tmp_path / "no-such-dir", tmp_path / "no-such-dir")
+    )
     for check_mode in (True, False):
         with pytest.raises(RunError) as error:
             run(wanted, check_mode=check_mode, diff=False)
@@ -536,17 +570,21 @@ def test_host_problems_lists_every_refusal_and_a_run_reports_the_first(unique_na
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import host_problems, read_state
 
     name = unique_name("")
-    request = GuestRequest.from_params(guest(
-        name, disks=[disk(pool="no-such-pool", size="1M"), disk(pool=None, path="/nonexistent/x.img")],
-        networks=[network(network="no-such-net")], serial_log=str(tmp_path / "gone" / "x.log")))
+    request = GuestRequest.from_params(
+        guest(
+            name,
+            disks=[disk(pool="no-such-pool", size="1M"), disk(pool=None, path="/nonexistent/x.img")],
+            networks=[network(network="no-such-net")],
+            serial_log=str(tmp_path / "gone" / "x.log"),
+        )
+    )
     problems = host_problems(test_client, request)
     assert problems == [
         "storage pool 'no-such-pool' does not exist on test:///default; define it first (virsh pool-define-as)",
         "disks[1]: path /nonexistent/x.img does not exist on the host",
         "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)",
         "serial_log: directory %s does not exist on the host, and the guest cannot start without it; create it "
-        "(install -d -m 0700 %s) or set serial_log to a file in a directory that exists"
-        % (tmp_path / "gone", tmp_path / "gone"),
+        "(install -d -m 0700 %s) or set serial_log to a file in a directory that exists" % (tmp_path / "gone", tmp_path / "gone"),
     ]
     with pytest.raises(Refusals) as error:
         read_state(test_client, request)
@@ -559,8 +597,7 @@ def test_a_full_pool_hint_names_what_a_guest_disk_can_do(unique_name, test_clien
         run(guest(unique_name(""), disks=[disk(size="1P")]), check_mode=True, diff=False)
     assert "overcommit" not in str(error.value)
     assert str(error.value).startswith("disks[0]: volume default-pool/")
-    assert str(error.value).endswith("; give the disk a smaller size, put it in another pool, or free space in pool "
-                                     "default-pool")
+    assert str(error.value).endswith("; give the disk a smaller size, put it in another pool, or free space in pool default-pool")
 
 
 def test_a_missing_boot_dir_whose_parent_is_a_file_is_refused(tmp_path):

@@ -11,12 +11,15 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import seed_iso
 
-FILES = {"user-data": b"#cloud-config\nhostname: h\n", "meta-data": b"instance-id: i-1\n",
-         "network-config": b"version: 2\n" * 400}
+FILES = {
+    "user-data": b"#cloud-config\nhostname: h\n",
+    "meta-data": b"instance-id: i-1\n",
+    "network-config": b"version: 2\n" * 400,
+}
 
 
 def descriptor(image, sector):
-    return image[sector * seed_iso.SECTOR:(sector + 1) * seed_iso.SECTOR]
+    return image[sector * seed_iso.SECTOR : (sector + 1) * seed_iso.SECTOR]
 
 
 def read_root(image, joliet):
@@ -28,12 +31,12 @@ def read_root(image, joliet):
     files, offset = {}, 0
     while offset < len(directory) and directory[offset]:
         length = directory[offset]
-        record = directory[offset:offset + length]
+        record = directory[offset : offset + length]
         start, size = struct.unpack("<I", record[2:6])[0], struct.unpack("<I", record[10:14])[0]
-        identifier = record[33:33 + record[32]]
+        identifier = record[33 : 33 + record[32]]
         if identifier not in (b"\x00", b"\x01"):
             name = identifier.decode("utf-16-be" if joliet else "ascii")
-            files[name] = image[start * seed_iso.SECTOR:start * seed_iso.SECTOR + size]
+            files[name] = image[start * seed_iso.SECTOR : start * seed_iso.SECTOR + size]
         offset += length
     return files
 
@@ -53,7 +56,10 @@ def test_joliet_keeps_names_and_content():
 
 def test_primary_names_are_8_3():
     assert read_root(seed_iso.build(FILES), joliet=False) == {
-        "META_DAT.;1": FILES["meta-data"], "NETWORK_.;1": FILES["network-config"], "USER_DAT.;1": FILES["user-data"]}
+        "META_DAT.;1": FILES["meta-data"],
+        "NETWORK_.;1": FILES["network-config"],
+        "USER_DAT.;1": FILES["user-data"],
+    }
 
 
 def test_same_files_same_image():
@@ -70,8 +76,9 @@ def test_names_that_collide_are_refused():
 def test_xorriso_reads_the_files(tmp_path):
     iso = tmp_path / "seed.iso"
     iso.write_bytes(seed_iso.build(FILES))
-    subprocess.run(["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", "/", str(tmp_path / "out")],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["xorriso", "-osirrox", "on", "-indev", str(iso), "-extract", "/", str(tmp_path / "out")], check=True, capture_output=True
+    )
     assert {path.name: path.read_bytes() for path in (tmp_path / "out").iterdir()} == FILES
 
 

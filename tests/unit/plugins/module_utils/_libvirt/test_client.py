@@ -36,9 +36,11 @@ def test_unreachable_uri_is_a_clear_error():
 
 def test_domains_using_matches_path_and_pool_volume(test_client):
     conn = test_client.conn
-    xml = ("<domain type='test'><name>user-of-vol</name><memory>1024</memory><os><type>hvm</type></os><devices>"
-           "<disk type='volume' device='disk'><source pool='default-pool' volume='used.qcow2'/>"
-           "<target dev='vda'/></disk></devices></domain>")
+    xml = (
+        "<domain type='test'><name>user-of-vol</name><memory>1024</memory><os><type>hvm</type></os><devices>"
+        "<disk type='volume' device='disk'><source pool='default-pool' volume='used.qcow2'/>"
+        "<target dev='vda'/></disk></devices></domain>"
+    )
     domain = conn.defineXML(xml)
     try:
         assert test_client.domains_using("default-pool", "used.qcow2", None) == ["user-of-vol"]

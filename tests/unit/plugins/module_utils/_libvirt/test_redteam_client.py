@@ -39,8 +39,9 @@ def silent_daemon(tmp_path):
 
 def test_connecting_to_a_daemon_that_never_answers_fails(silent_daemon):
     try:
-        finished = subprocess.run([sys.executable, "-c", CONNECT, silent_daemon], timeout=GIVE_UP_SECONDS,
-                                  capture_output=True, text=True, check=False)
+        finished = subprocess.run(
+            [sys.executable, "-c", CONNECT, silent_daemon], timeout=GIVE_UP_SECONDS, capture_output=True, text=True, check=False
+        )
     except subprocess.TimeoutExpired:
         pytest.fail("still connecting after %d s" % GIVE_UP_SECONDS)
     assert "failed:" in finished.stdout

@@ -37,7 +37,7 @@ needs_zstd = pytest.mark.skipif(not shutil.which("zstd"), reason="no zstd progra
 
 
 def chunked(data, size=4096):
-    return iter([data[i:i + size] for i in range(0, len(data), size)])
+    return iter([data[i : i + size] for i in range(0, len(data), size)])
 
 
 def unpack(data, compression, size=4096, limit=None):
@@ -97,7 +97,7 @@ def test_truncated_stream_is_refused(compression, cut):
     """A stream cut before its end marker (gzip's trailer, xz's index) is an error, not a short image."""
     body = COMPRESSORS[compression](IMAGE)
     with pytest.raises(DownloadError, match="truncated|not valid"):
-        unpack(body[:int(len(body) * cut)], compression)
+        unpack(body[: int(len(body) * cut)], compression)
 
 
 @pytest.mark.parametrize("compression", sorted(COMPRESSORS))
@@ -117,7 +117,7 @@ def test_empty_stream_is_refused(compression):
 def test_corrupt_data_is_refused(compression):
     body = bytearray(COMPRESSORS[compression](IMAGE))
     middle = len(body) // 2
-    body[middle:middle + 64] = bytes(64)
+    body[middle : middle + 64] = bytes(64)
     with pytest.raises(DownloadError, match="not valid"):
         unpack(bytes(body), compression)
 
@@ -154,15 +154,18 @@ def test_exactly_the_limit_is_accepted(compression):
 
 
 # -- what the compressed body must look like ----------------------------------------------------------
-@pytest.mark.parametrize("head, compression, content_type, problem", [
-    (lzma.compress(b"x")[:16], "xz", "application/x-xz", None),
-    (gzip.compress(b"x")[:16], "gzip", None, None),
-    (b"<!DOCTYPE html><html>", "xz", "text/html", "an HTML page, not xz-compressed"),
-    (lzma.compress(b"x")[:16], "xz", "text/html; charset=utf-8", None),
-    (gzip.compress(b"x")[:16], "xz", None, "gzip-compressed, not xz-compressed: set compression: gzip"),
-    (b"QFI\xfb\0\0\0\3", "bzip2", None, "not bzip2-compressed data"),
-    (b"", "zstd", None, "not zstd-compressed data"),
-])
+@pytest.mark.parametrize(
+    "head, compression, content_type, problem",
+    [
+        (lzma.compress(b"x")[:16], "xz", "application/x-xz", None),
+        (gzip.compress(b"x")[:16], "gzip", None, None),
+        (b"<!DOCTYPE html><html>", "xz", "text/html", "an HTML page, not xz-compressed"),
+        (lzma.compress(b"x")[:16], "xz", "text/html; charset=utf-8", None),
+        (gzip.compress(b"x")[:16], "xz", None, "gzip-compressed, not xz-compressed: set compression: gzip"),
+        (b"QFI\xfb\0\0\0\3", "bzip2", None, "not bzip2-compressed data"),
+        (b"", "zstd", None, "not zstd-compressed data"),
+    ],
+)
 def test_compressed_problem(head, compression, content_type, problem):
     found = compressed_problem(head, compression, content_type)
     assert (found is None) if problem is None else (problem in found)

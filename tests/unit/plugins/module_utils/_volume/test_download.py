@@ -97,31 +97,35 @@ def test_probe_size_reads_content_length_without_the_body(scripted_http):
 def test_gzip_encoded_bodies_are_not_unpacked(scripted_http):
     """An image served with Content-Encoding would otherwise be inflated and miscounted."""
     import gzip
+
     packed = gzip.compress(BINARY)
     scripted_http.routes["/disk.img.gz"] = Route(packed, content_type="application/gzip")
     assert fetch(scripted_http.url("/disk.img.gz"))[0] == packed
 
 
 # -- the declared format ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("head, fmt, content_type, refused", [
-    (QCOW2, "qcow2", None, None),
-    (b"hello, I am text\n", "qcow2", "text/plain", "not a qcow2 image"),
-    (b"<!DOCTYPE html><html>Not found</html>", "qcow2", "text/html", "an HTML page"),
-    (ISO, "iso", None, None),
-    (b"\0" * 0x8001 + b"XXXXX", "iso", None, "not a iso image"),
-    (b"short", "iso", None, "not a iso image"),
-    (BINARY, "raw", None, None),
-    (QCOW2, "raw", None, None),  # raw takes any bytes: formats are never probed from content
-    (b"", "raw", None, None),
-    (b"  <!doctype HTML>\n<title>404</title>", "raw", None, "HTML page"),
-    (b"<html><body>error</body></html>", "raw", None, "HTML page"),
-    (BINARY, "raw", "text/html; charset=utf-8", "Content-Type text/html"),
-    (b"QED\0" + b"\0" * 60, "qed", None, None),
-    (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "vdi", None, None),
-    (b"KDMV" + b"\0" * 60, "vmdk", None, None),
-    (b"# Disk DescriptorFile\n", "vmdk", None, None),
-    (BINARY, "vpc", None, None),  # no signature at the start to check
-])
+@pytest.mark.parametrize(
+    "head, fmt, content_type, refused",
+    [
+        (QCOW2, "qcow2", None, None),
+        (b"hello, I am text\n", "qcow2", "text/plain", "not a qcow2 image"),
+        (b"<!DOCTYPE html><html>Not found</html>", "qcow2", "text/html", "an HTML page"),
+        (ISO, "iso", None, None),
+        (b"\0" * 0x8001 + b"XXXXX", "iso", None, "not a iso image"),
+        (b"short", "iso", None, "not a iso image"),
+        (BINARY, "raw", None, None),
+        (QCOW2, "raw", None, None),  # raw takes any bytes: formats are never probed from content
+        (b"", "raw", None, None),
+        (b"  <!doctype HTML>\n<title>404</title>", "raw", None, "HTML page"),
+        (b"<html><body>error</body></html>", "raw", None, "HTML page"),
+        (BINARY, "raw", "text/html; charset=utf-8", "Content-Type text/html"),
+        (b"QED\0" + b"\0" * 60, "qed", None, None),
+        (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "vdi", None, None),
+        (b"KDMV" + b"\0" * 60, "vmdk", None, None),
+        (b"# Disk DescriptorFile\n", "vmdk", None, None),
+        (BINARY, "vpc", None, None),  # no signature at the start to check
+    ],
+)
 def test_content_problem(head, fmt, content_type, refused):
     problem = content_problem(head, fmt, content_type)
     if refused is None:
@@ -133,8 +137,9 @@ def test_content_problem(head, fmt, content_type, refused):
 def test_wrong_format_is_refused_before_any_byte_is_passed_on(scripted_http):
     """A text file declared qcow2: the first next() fails, so nothing reaches the volume."""
     scripted_http.routes["/image.qcow2"] = Route(b"this is not an image\n" * 5000, content_type="text/plain")
-    chunks = stream(scripted_http.url("/image.qcow2"), hashlib.sha256(),
-                    check=lambda head, ctype: content_problem(head, "qcow2", ctype))
+    chunks = stream(
+        scripted_http.url("/image.qcow2"), hashlib.sha256(), check=lambda head, ctype: content_problem(head, "qcow2", ctype)
+    )
     with pytest.raises(DownloadError, match="image.qcow2: the content is not a qcow2 image"):
         next(chunks)
 
@@ -143,8 +148,9 @@ def test_check_sees_the_first_head_bytes_even_from_small_chunks(scripted_http, m
     monkeypatch.setattr(download, "CHUNK_SIZE", 1000)
     scripted_http.routes["/cd.iso"] = Route(ISO)
     seen = []
-    body, _digest = fetch(scripted_http.url("/cd.iso"),
-                          check=lambda head, ctype: seen.append(len(head)) or content_problem(head, "iso", ctype))
+    body, _digest = fetch(
+        scripted_http.url("/cd.iso"), check=lambda head, ctype: seen.append(len(head)) or content_problem(head, "iso", ctype)
+    )
     assert body == ISO and seen[0] >= HEAD_BYTES
 
 
@@ -176,8 +182,9 @@ def test_credentials_in_the_url_work_and_never_show(scripted_http):
 
 def test_credentials_do_not_follow_a_redirect_to_another_host(scripted_http):
     """127.0.0.1 redirects to localhost: the Authorization header stays with 127.0.0.1."""
-    scripted_http.routes["/private.img"] = Route(b"", status=302, length=0,
-                                                 location=scripted_http.url("/public.img", host="localhost"))
+    scripted_http.routes["/private.img"] = Route(
+        b"", status=302, length=0, location=scripted_http.url("/public.img", host="localhost")
+    )
     scripted_http.routes["/public.img"] = Route(BINARY)
     access = UrlAccess(username="alice", password="s3cret")
     assert fetch(scripted_http.url("/private.img"), access=access)[0] == BINARY
@@ -186,11 +193,14 @@ def test_credentials_do_not_follow_a_redirect_to_another_host(scripted_http):
     assert redirected[1] == "/public.img" and "Authorization" not in redirected[2]
 
 
-@pytest.mark.parametrize("url, username, password, result", [
-    ("ftp://mirror/pub/x.iso", "anna", "p@ss:w/rd", "ftp://anna:p%40ss%3Aw%2Frd@mirror/pub/x.iso"),
-    ("ftp://old:pw@mirror:2121/x", "anna", None, "ftp://anna@mirror:2121/x"),
-    ("ftp://mirror/x", None, None, "ftp://mirror/x"),
-])
+@pytest.mark.parametrize(
+    "url, username, password, result",
+    [
+        ("ftp://mirror/pub/x.iso", "anna", "p@ss:w/rd", "ftp://anna:p%40ss%3Aw%2Frd@mirror/pub/x.iso"),
+        ("ftp://old:pw@mirror:2121/x", "anna", None, "ftp://anna@mirror:2121/x"),
+        ("ftp://mirror/x", None, None, "ftp://mirror/x"),
+    ],
+)
 def test_with_credentials_for_ftp(url, username, password, result):
     assert with_credentials(url, UrlAccess(username=username, password=password)) == result
 
@@ -227,8 +237,7 @@ def test_digest_records_of_older_releases_still_read(tmp_path):
     image = tmp_path / "old.iso"
     image.write_bytes(BINARY)
     info = os.stat(image)
-    os.setxattr(str(image), download.DIGEST_XATTR, ("sha256:%d:%d:%s" % (info.st_size, info.st_mtime_ns, "ab" * 32))
-                .encode())
+    os.setxattr(str(image), download.DIGEST_XATTR, ("sha256:%d:%d:%s" % (info.st_size, info.st_mtime_ns, "ab" * 32)).encode())
     record = download.read_digest_record(str(image), "sha256")
     assert (record.digest, record.length, record.current) == ("ab" * 32, None, True)
 

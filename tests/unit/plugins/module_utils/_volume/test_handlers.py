@@ -26,11 +26,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
-    read_state,
-    resolve_permissions,
-    run,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state, resolve_permissions, run
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from runner_params import volume_params as params
 from runner_params import volume_path
@@ -172,8 +168,9 @@ def test_resize_keeps_the_digest_of_the_download(test_client, file_pool, unique_
     assert (record.digest, record.length, record.current) == (digest, len(IMAGE), True)
 
 
-def test_upload_fills_the_volume_and_remembers_its_digest(test_client, file_pool, unique_name, file_backed,
-                                                          image_server, monkeypatch):
+def test_upload_fills_the_volume_and_remembers_its_digest(
+    test_client, file_pool, unique_name, file_backed, image_server, monkeypatch
+):
     name = unique_name(".img")
     digest = hashlib.sha256(IMAGE).hexdigest()
     marked_while_filling = []
@@ -184,8 +181,9 @@ def test_upload_fills_the_volume_and_remembers_its_digest(test_client, file_pool
         upload_volume(self, volume, chunks, length)
 
     monkeypatch.setattr(Client, "upload_volume", watched_upload)
-    result = apply(params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"),
-                          checksum="sha256:" + digest))
+    result = apply(
+        params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"), checksum="sha256:" + digest)
+    )
     assert [step["action"] for step in result["plan"]] == ["create", "upload"]
     path = volume_path(test_client, file_pool, name)
     with open(path, "rb") as image:
@@ -196,18 +194,17 @@ def test_upload_fills_the_volume_and_remembers_its_digest(test_client, file_pool
     assert remembered(path, "sha256") == digest
 
 
-def test_upload_with_the_wrong_checksum_rolls_back_the_new_volume(test_client, file_pool, unique_name, file_backed,
-                                                                  image_server):
+def test_upload_with_the_wrong_checksum_rolls_back_the_new_volume(test_client, file_pool, unique_name, file_backed, image_server):
     name = unique_name(".img")
     wrong = "sha256:" + "00" * 32
     with pytest.raises(RunError) as error:
-        apply(params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"),
-                     checksum=wrong))
+        apply(params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"), checksum=wrong))
     assert "checksum mismatch" in str(error.value)
     assert "rolled back: create %s/%s" % (file_pool, name) in str(error.value)
     assert not error.value.changed
-    assert not exists(test_client, file_pool, name) and not os.path.exists(os.path.join(
-        test_client.describe_pool(test_client.find_pool(file_pool)).target_path, name))
+    assert not exists(test_client, file_pool, name) and not os.path.exists(
+        os.path.join(test_client.describe_pool(test_client.find_pool(file_pool)).target_path, name)
+    )
 
 
 def test_the_test_driver_refuses_upload_and_the_new_volume_is_rolled_back(test_client, unique_name, image_server):
@@ -294,7 +291,7 @@ def compressed_server(scripted_http):
     scripted_http.routes["/d.raw.xz"] = Route(XZ_IMAGE, content_type="application/x-xz")
     scripted_http.routes["/d.qcow2.gz"] = Route(gzip.compress(QCOW2_IMAGE))
     scripted_http.routes["/notes.gz"] = Route(gzip.compress(b"plain text, not an image\n" * 100))
-    scripted_http.routes["/short.raw.xz"] = Route(XZ_IMAGE[:len(XZ_IMAGE) // 2])
+    scripted_http.routes["/short.raw.xz"] = Route(XZ_IMAGE[: len(XZ_IMAGE) // 2])
     scripted_http.routes["/page.raw.xz"] = Route(b"<!DOCTYPE html><p>mirror down</p>" * 10, content_type="text/html")
     scripted_http.routes["/unnamed"] = Route(XZ_IMAGE)
     return scripted_http
@@ -305,7 +302,8 @@ def _compressed_raw(pool, name, server, **extra):
 
 
 def test_compressed_raw_image_fills_its_volume_and_a_rerun_downloads_nothing(
-        test_client, file_pool, unique_name, file_backed, compressed_server):
+    test_client, file_pool, unique_name, file_backed, compressed_server
+):
     name = unique_name(".img")
     wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(XZ_IMAGE))
     result = apply(wanted)
@@ -316,7 +314,11 @@ def test_compressed_raw_image_fills_its_volume_and_a_rerun_downloads_nothing(
         assert image.read(len(IMAGE)) == IMAGE
     record = download.read_digest_record(path, "sha256")
     assert (record.digest, record.download_digest, record.length, record.current) == (
-        _sha(IMAGE), _sha(XZ_IMAGE), len(IMAGE), True)
+        _sha(IMAGE),
+        _sha(XZ_IMAGE),
+        len(IMAGE),
+        True,
+    )
     with pytest.raises(OSError):
         os.getxattr(path, INCOMPLETE_XATTR)
     again = apply(wanted)
@@ -325,7 +327,8 @@ def test_compressed_raw_image_fills_its_volume_and_a_rerun_downloads_nothing(
 
 
 def test_changed_file_with_the_same_decompressed_bytes_still_verifies(
-        test_client, file_pool, unique_name, file_backed, compressed_server):
+    test_client, file_pool, unique_name, file_backed, compressed_server
+):
     """The record is stale (mtime changed): the decompressed bytes are read and compared instead."""
     name = unique_name(".img")
     wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(XZ_IMAGE))
@@ -342,33 +345,35 @@ def test_changed_file_with_the_same_decompressed_bytes_still_verifies(
 
 def test_checksum_of_the_decompressed_image(test_client, file_pool, unique_name, file_backed, compressed_server):
     name = unique_name(".img")
-    wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(IMAGE),
-                             checksum_of="content")
+    wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(IMAGE), checksum_of="content")
     result = apply(wanted)
     assert result["plan"][1]["command"].endswith("of the decompressed image")
     assert not apply(wanted)["changed"]
 
 
 @pytest.mark.parametrize("checksum_of, digest_of", [("download", IMAGE), ("content", XZ_IMAGE)])
-def test_checksum_of_the_other_bytes_is_a_mismatch(test_client, file_pool, unique_name, file_backed,
-                                                   compressed_server, checksum_of, digest_of):
+def test_checksum_of_the_other_bytes_is_a_mismatch(
+    test_client, file_pool, unique_name, file_backed, compressed_server, checksum_of, digest_of
+):
     name = unique_name(".img")
     with pytest.raises(RunError, match="checksum mismatch") as error:
-        apply(_compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(digest_of),
-                              checksum_of=checksum_of))
+        apply(_compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(digest_of), checksum_of=checksum_of))
     assert not error.value.changed and not exists(test_client, file_pool, name)
 
 
-@pytest.mark.parametrize("case, wanted, message", [
-    ("truncated", dict(source_url="/short.raw.xz"), "ends before its xz-compressed data does (truncated)"),
-    ("html", dict(source_url="/page.raw.xz"), "an HTML page, not xz-compressed data"),
-    ("larger than the volume", dict(capacity="8K"), "decompresses to more than the 8192 bytes the volume takes"),
-    ("not a qcow2 image", dict(source_url="/notes.gz", format="qcow2", capacity=None),
-     "the content is not a qcow2 image"),
-    ("compressed without a suffix", dict(source_url="/unnamed"), "xz-compressed, not a raw image: set compression: xz"),
-])
-def test_bad_compressed_downloads_leave_nothing(test_client, file_pool, unique_name, file_backed, compressed_server,
-                                                case, wanted, message):
+@pytest.mark.parametrize(
+    "case, wanted, message",
+    [
+        ("truncated", dict(source_url="/short.raw.xz"), "ends before its xz-compressed data does (truncated)"),
+        ("html", dict(source_url="/page.raw.xz"), "an HTML page, not xz-compressed data"),
+        ("larger than the volume", dict(capacity="8K"), "decompresses to more than the 8192 bytes the volume takes"),
+        ("not a qcow2 image", dict(source_url="/notes.gz", format="qcow2", capacity=None), "the content is not a qcow2 image"),
+        ("compressed without a suffix", dict(source_url="/unnamed"), "xz-compressed, not a raw image: set compression: xz"),
+    ],
+)
+def test_bad_compressed_downloads_leave_nothing(
+    test_client, file_pool, unique_name, file_backed, compressed_server, case, wanted, message
+):
     name = unique_name(".img")
     if "source_url" in wanted:
         wanted = dict(wanted, source_url=compressed_server.url(wanted["source_url"]))
@@ -379,32 +384,30 @@ def test_bad_compressed_downloads_leave_nothing(test_client, file_pool, unique_n
     assert os.listdir(test_client.describe_pool(test_client.find_pool(file_pool)).target_path) == []
 
 
-def test_compression_named_for_a_url_without_a_suffix(test_client, file_pool, unique_name, file_backed,
-                                                      compressed_server):
+def test_compression_named_for_a_url_without_a_suffix(test_client, file_pool, unique_name, file_backed, compressed_server):
     name = unique_name(".img")
-    apply(dict(_compressed_raw(file_pool, name, compressed_server), source_url=compressed_server.url("/unnamed"),
-               compression="xz"))
+    apply(
+        dict(_compressed_raw(file_pool, name, compressed_server), source_url=compressed_server.url("/unnamed"), compression="xz")
+    )
     with open(volume_path(test_client, file_pool, name), "rb") as image:
         assert image.read(len(IMAGE)) == IMAGE
 
 
-def test_compression_none_stores_the_body_as_served(test_client, file_pool, unique_name, file_backed,
-                                                    compressed_server):
+def test_compression_none_stores_the_body_as_served(test_client, file_pool, unique_name, file_backed, compressed_server):
     name = unique_name(".img")
-    apply(params(pool=file_pool, name=name, format="raw", source_url=compressed_server.url("/d.raw.xz"),
-                 compression="none"))
+    apply(params(pool=file_pool, name=name, format="raw", source_url=compressed_server.url("/d.raw.xz"), compression="none"))
     with open(volume_path(test_client, file_pool, name), "rb") as image:
         assert image.read() == XZ_IMAGE
 
 
-def test_compressed_qcow2_is_sized_by_its_download(test_client, file_pool, unique_name, file_backed,
-                                                   compressed_server):
+def test_compressed_qcow2_is_sized_by_its_download(test_client, file_pool, unique_name, file_backed, compressed_server):
     name = unique_name(".qcow2")
     url = compressed_server.url("/d.qcow2.gz")
     result = apply(params(pool=file_pool, name=name, format="qcow2", source_url=url))
     compressed_length = len(gzip.compress(QCOW2_IMAGE))
     assert result["plan"][0]["command"].startswith(
-        "virsh vol-create-as --pool %s --name %s --capacity %d " % (file_pool, name, compressed_length))
+        "virsh vol-create-as --pool %s --name %s --capacity %d " % (file_pool, name, compressed_length)
+    )
     assert "| gzip -dc |" in result["plan"][1]["command"]
     with open(volume_path(test_client, file_pool, name), "rb") as image:
         assert image.read(len(QCOW2_IMAGE)) == QCOW2_IMAGE

@@ -17,8 +17,14 @@ from conftest import assert_valid
 GiB = 1 << 30
 POOL = Pool(name="p", type="dir", target_path="/srv/p", capacity=100 * GiB, allocation=0, available=50 * GiB)
 LVM = Pool(name="vg", type="logical", target_path="/dev/vg", available=50 * GiB)
-QCOW = Volume(name="v.qcow2", capacity=10 * GiB, format="qcow2", allocation=1 << 20, path="/srv/p/v.qcow2",
-              permissions=Permissions(mode="0600", owner=0, group=0))
+QCOW = Volume(
+    name="v.qcow2",
+    capacity=10 * GiB,
+    format="qcow2",
+    allocation=1 << 20,
+    path="/srv/p/v.qcow2",
+    permissions=Permissions(mode="0600", owner=0, group=0),
+)
 BASE = Volume(name="base.qcow2", capacity=8 * GiB, format="qcow2", allocation=2 * GiB, path="/srv/p/base.qcow2")
 ISO = Volume(name="d.iso", capacity=700 << 20, format="iso", path="/srv/p/d.iso")
 SHA = "sha256:" + "ab" * 32
@@ -39,161 +45,271 @@ PLANS = [
     ("assert existing", dict(), VolumeState(POOL, existing=QCOW), []),
     ("same capacity", dict(capacity="10G"), VolumeState(POOL, existing=QCOW), []),
     ("same capacity, other unit", dict(capacity=str(10 * GiB)), VolumeState(POOL, existing=QCOW), []),
-    ("sparse qcow2 by default", dict(capacity="20G"), VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 21474836480 --allocation 0 --format qcow2"),
-    ]),
-    ("full preallocation raw", dict(name="r.img", capacity="1G", format="raw", preallocation="full"),
-     VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name r.img --capacity 1073741824 --allocation 1073741824 "
-                   "--format raw"),
-    ]),
-    ("metadata preallocation", dict(capacity="1G", preallocation="metadata"), VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 0 "
-                   "--format qcow2 --prealloc-metadata"),
-    ]),
-    ("explicit allocation", dict(capacity="1G", allocation="256M", format="raw"), VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 268435456 "
-                   "--format raw"),
-    ]),
-    ("permissions at creation", dict(capacity="1G", mode="0640",
-                                     permissions=Permissions(mode="0640", owner=64055, group=64055)),
-     VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 0 "
-                   "--format qcow2 && chmod 0640 /srv/p/v.qcow2 && chown 64055:64055 /srv/p/v.qcow2"),
-    ]),
-    ("logical pool keeps native format", dict(pool="vg", name="lv0", capacity="1G"), VolumeState(LVM), [
-        ("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 0"),
-    ]),
-    ("grow in place", dict(capacity="20G"), VolumeState(POOL, existing=QCOW), [
-        ("resize", "virsh vol-resize --pool p v.qcow2 21474836480"),
-    ]),
-    ("shrink when allowed", dict(capacity="5G", allow_shrink=True), VolumeState(POOL, existing=QCOW), [
-        ("resize", "virsh vol-resize --pool p v.qcow2 5368709120 --shrink"),
-    ]),
-    ("overlay defaults to backing size", dict(backing_volume="base.qcow2"), VolumeState(POOL, origin=BASE), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 8589934592 --allocation 0 --format qcow2 "
-                   "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2"),
-    ]),
-    ("overlay exists", dict(backing_volume="base.qcow2"),
-     VolumeState(POOL, existing=QCOW.with_changes(backing_path="/srv/p/base.qcow2"), origin=BASE), []),
-    ("clone", dict(clone_from="base.qcow2"), VolumeState(POOL, origin=BASE), [
-        ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"),
-    ]),
-    ("clone from another pool, grown", dict(clone_from="tpl/base.qcow2", capacity="9G"),
-     VolumeState(POOL, origin=BASE), [
-        ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool tpl --vol base.qcow2"),
-        ("resize", "virsh vol-resize --pool p v.qcow2 9663676416"),
-    ]),
+    (
+        "sparse qcow2 by default",
+        dict(capacity="20G"),
+        VolumeState(POOL),
+        [("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 21474836480 --allocation 0 --format qcow2")],
+    ),
+    (
+        "full preallocation raw",
+        dict(name="r.img", capacity="1G", format="raw", preallocation="full"),
+        VolumeState(POOL),
+        [("create", "virsh vol-create-as --pool p --name r.img --capacity 1073741824 --allocation 1073741824 --format raw")],
+    ),
+    (
+        "metadata preallocation",
+        dict(capacity="1G", preallocation="metadata"),
+        VolumeState(POOL),
+        [
+            (
+                "create",
+                "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 0 "
+                "--format qcow2 --prealloc-metadata",
+            )
+        ],
+    ),
+    (
+        "explicit allocation",
+        dict(capacity="1G", allocation="256M", format="raw"),
+        VolumeState(POOL),
+        [("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 268435456 --format raw")],
+    ),
+    (
+        "permissions at creation",
+        dict(capacity="1G", mode="0640", permissions=Permissions(mode="0640", owner=64055, group=64055)),
+        VolumeState(POOL),
+        [
+            (
+                "create",
+                "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 0 "
+                "--format qcow2 && chmod 0640 /srv/p/v.qcow2 && chown 64055:64055 /srv/p/v.qcow2",
+            )
+        ],
+    ),
+    (
+        "logical pool keeps native format",
+        dict(pool="vg", name="lv0", capacity="1G"),
+        VolumeState(LVM),
+        [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 0")],
+    ),
+    (
+        "grow in place",
+        dict(capacity="20G"),
+        VolumeState(POOL, existing=QCOW),
+        [("resize", "virsh vol-resize --pool p v.qcow2 21474836480")],
+    ),
+    (
+        "shrink when allowed",
+        dict(capacity="5G", allow_shrink=True),
+        VolumeState(POOL, existing=QCOW),
+        [("resize", "virsh vol-resize --pool p v.qcow2 5368709120 --shrink")],
+    ),
+    (
+        "overlay defaults to backing size",
+        dict(backing_volume="base.qcow2"),
+        VolumeState(POOL, origin=BASE),
+        [
+            (
+                "create",
+                "virsh vol-create-as --pool p --name v.qcow2 --capacity 8589934592 --allocation 0 --format qcow2 "
+                "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2",
+            )
+        ],
+    ),
+    (
+        "overlay exists",
+        dict(backing_volume="base.qcow2"),
+        VolumeState(POOL, existing=QCOW.with_changes(backing_path="/srv/p/base.qcow2"), origin=BASE),
+        [],
+    ),
+    (
+        "clone",
+        dict(clone_from="base.qcow2"),
+        VolumeState(POOL, origin=BASE),
+        [("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2")],
+    ),
+    (
+        "clone from another pool, grown",
+        dict(clone_from="tpl/base.qcow2", capacity="9G"),
+        VolumeState(POOL, origin=BASE),
+        [
+            ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool tpl --vol base.qcow2"),
+            ("resize", "virsh vol-resize --pool p v.qcow2 9663676416"),
+        ],
+    ),
     ("clone exists already", dict(clone_from="base.qcow2"), VolumeState(POOL, existing=QCOW), []),
-    ("download", dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
-     VolumeState(POOL, download_size=700 << 20), [
-        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
-        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"
-                   "  # expect " + SHA),
-    ]),
-    ("download raw, then grow", dict(name="d.img", format="raw", source_url="http://h/d.img", capacity="1G"),
-     VolumeState(POOL, download_size=1 << 20), [
-        ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
-        ("upload", "curl -fsSL http://h/d.img | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
-        ("resize", "virsh vol-resize --pool p d.img 1073741824"),
-    ]),
-    ("download with unknown size sized by capacity", dict(name="d.img", format="raw", source_url="ftp://h/d",
-                                                          capacity="1M"),
-     VolumeState(POOL, download_size=None), [
-        ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
-        ("upload", "curl -fsSL ftp://h/d | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
-    ]),
-    ("downloaded, same checksum", dict(name="d.iso", source_url="http://h/d.iso", checksum=SHA),
-     VolumeState(POOL, existing=ISO, content_digest="ab" * 32), []),
+    (
+        "download",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
+        VolumeState(POOL, download_size=700 << 20),
+        [
+            ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+            ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin  # expect " + SHA),
+        ],
+    ),
+    (
+        "download raw, then grow",
+        dict(name="d.img", format="raw", source_url="http://h/d.img", capacity="1G"),
+        VolumeState(POOL, download_size=1 << 20),
+        [
+            ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+            ("upload", "curl -fsSL http://h/d.img | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+            ("resize", "virsh vol-resize --pool p d.img 1073741824"),
+        ],
+    ),
+    (
+        "download with unknown size sized by capacity",
+        dict(name="d.img", format="raw", source_url="ftp://h/d", capacity="1M"),
+        VolumeState(POOL, download_size=None),
+        [
+            ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+            ("upload", "curl -fsSL ftp://h/d | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+        ],
+    ),
+    (
+        "downloaded, same checksum",
+        dict(name="d.iso", source_url="http://h/d.iso", checksum=SHA),
+        VolumeState(POOL, existing=ISO, content_digest="ab" * 32),
+        [],
+    ),
     ("downloaded, no checksum", dict(name="d.iso", source_url="http://h/d.iso"), VolumeState(POOL, existing=ISO), []),
-    ("downloaded, other content, replace_content", dict(name="d.iso", format="iso", source_url="http://h/d.iso",
-                                                        checksum=SHA, replace_content=True),
-     VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20), [
-        ("delete", "virsh vol-delete --pool p d.iso"),
-        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 838860800 --allocation 0 --format iso"),
-        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"
-                   "  # expect " + SHA),
-    ]),
-    ("change mode", dict(mode="0640", permissions=Permissions(mode="0640")), VolumeState(POOL, existing=QCOW), [
-        ("chmod", "chmod 0640 /srv/p/v.qcow2"),
-    ]),
+    (
+        "downloaded, other content, replace_content",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
+        VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20),
+        [
+            ("delete", "virsh vol-delete --pool p d.iso"),
+            ("create", "virsh vol-create-as --pool p --name d.iso --capacity 838860800 --allocation 0 --format iso"),
+            ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin  # expect " + SHA),
+        ],
+    ),
+    (
+        "change mode",
+        dict(mode="0640", permissions=Permissions(mode="0640")),
+        VolumeState(POOL, existing=QCOW),
+        [("chmod", "chmod 0640 /srv/p/v.qcow2")],
+    ),
     ("same mode", dict(mode="0600", permissions=Permissions(mode="0600")), VolumeState(POOL, existing=QCOW), []),
-    ("delete", dict(state="absent"), VolumeState(POOL, existing=QCOW), [
-        ("delete", "virsh vol-delete --pool p v.qcow2"),
-    ]),
-    ("delete in use, delete_in_use", dict(state="absent", delete_in_use=True), VolumeState(POOL, existing=QCOW, users=("g1",)), [
-        ("delete", "virsh vol-delete --pool p v.qcow2"),
-    ]),
+    ("delete", dict(state="absent"), VolumeState(POOL, existing=QCOW), [("delete", "virsh vol-delete --pool p v.qcow2")]),
+    (
+        "delete in use, delete_in_use",
+        dict(state="absent", delete_in_use=True),
+        VolumeState(POOL, existing=QCOW, users=("g1",)),
+        [("delete", "virsh vol-delete --pool p v.qcow2")],
+    ),
     ("already absent", dict(state="absent"), VolumeState(POOL), []),
-    ("overcommit allowed", dict(capacity="1T", overcommit=True), VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1099511627776 --allocation 0 "
-                   "--format qcow2"),
-    ]),
+    (
+        "overcommit allowed",
+        dict(capacity="1T", overcommit=True),
+        VolumeState(POOL),
+        [("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1099511627776 --allocation 0 --format qcow2")],
+    ),
     # libvirt makes qcow2 (and every format but raw) with qemu-img in whole KiB, rounded up.
-    ("qcow2 1GB is created in whole KiB", dict(capacity="1GB"), VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2"),
-    ]),
-    ("qcow2 1000 bytes", dict(capacity=1000), VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1024 --allocation 0 --format qcow2"),
-    ]),
-    ("raw 1GB is exact", dict(name="r.img", capacity="1GB", format="raw"), VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name r.img --capacity 1000000000 --allocation 0 --format raw"),
-    ]),
-    ("logical pools are not rounded here", dict(pool="vg", name="lv0", capacity="1GB"), VolumeState(LVM), [
-        ("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1000000000 --allocation 0"),
-    ]),
-    ("qcow2 1GB converged", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=1000000512)),
-     []),
-    ("qcow2 500MB converged", dict(capacity="500MB"),
-     VolumeState(POOL, existing=QCOW.with_changes(capacity=500000768)), []),
+    (
+        "qcow2 1GB is created in whole KiB",
+        dict(capacity="1GB"),
+        VolumeState(POOL),
+        [("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2")],
+    ),
+    (
+        "qcow2 1000 bytes",
+        dict(capacity=1000),
+        VolumeState(POOL),
+        [("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1024 --allocation 0 --format qcow2")],
+    ),
+    (
+        "raw 1GB is exact",
+        dict(name="r.img", capacity="1GB", format="raw"),
+        VolumeState(POOL),
+        [("create", "virsh vol-create-as --pool p --name r.img --capacity 1000000000 --allocation 0 --format raw")],
+    ),
+    (
+        "logical pools are not rounded here",
+        dict(pool="vg", name="lv0", capacity="1GB"),
+        VolumeState(LVM),
+        [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1000000000 --allocation 0")],
+    ),
+    ("qcow2 1GB converged", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=1000000512)), []),
+    ("qcow2 500MB converged", dict(capacity="500MB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=500000768)), []),
     ("qcow2 1000 converged", dict(capacity=1000), VolumeState(POOL, existing=QCOW.with_changes(capacity=1024)), []),
-    ("qcow2 grown to 512-byte units", dict(capacity=1000000001),
-     VolumeState(POOL, existing=QCOW.with_changes(capacity=1024)), [
-        ("resize", "virsh vol-resize --pool p v.qcow2 1000000512"),
-    ]),
-    ("qcow2 grown by resize converged", dict(capacity="1500000"),
-     VolumeState(POOL, existing=QCOW.with_changes(capacity=1500160)), []),
-    ("raw one byte short grows", dict(name="r.img", capacity=1000000001),
-     VolumeState(POOL, existing=QCOW.with_changes(name="r.img", format="raw", capacity=1000000000)), [
-        ("resize", "virsh vol-resize --pool p r.img 1000000001"),
-    ]),
-    ("clone asked in other units of the source size", dict(clone_from="base.qcow2", capacity="1GB"),
-     VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)), [
-        ("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"),
-    ]),
-    ("overlay asked in other units of the base size", dict(backing_volume="base.qcow2", capacity="1GB"),
-     VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)), [
-        ("create", "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2 "
-                   "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2"),
-    ]),
-    ("download with credentials shows neither password nor URL user information", dict(
-        name="d.img", source_url="https://bob:pw@h/d.img", url_username="alice", url_password="s3cret"),
-     VolumeState(POOL, download_size=1 << 20), [
-        ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
-        ("upload", "curl -fsSL -u alice 'https://***@h/d.img' | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
-    ]),
-    ("downloaded raw, grown, same size again", dict(name="d.img", format="raw", source_url="http://h/d.img",
-                                                    capacity="4M", checksum=SHA),
-     VolumeState(POOL, existing=ISO.with_changes(name="d.img", format="raw", capacity=4 << 20),
-                 content_digest="ab" * 32), []),
-    ("unfinished download is replaced", dict(name="d.iso", format="iso", source_url="http://h/d.iso"),
-     VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20), [
-        ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
-        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
-        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"),
-    ]),
-    ("unfinished download is replaced even when its checksum would be checked", dict(
-        name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
-     VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20), [
-        ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
-        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
-        ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"
-                   "  # expect " + SHA),
-    ]),
-    ("unfinished download deleted", dict(name="d.iso", state="absent"),
-     VolumeState(POOL, existing=ISO, incomplete=True), [
-        ("delete", "virsh vol-delete --pool p d.iso"),
-    ]),
+    (
+        "qcow2 grown to 512-byte units",
+        dict(capacity=1000000001),
+        VolumeState(POOL, existing=QCOW.with_changes(capacity=1024)),
+        [("resize", "virsh vol-resize --pool p v.qcow2 1000000512")],
+    ),
+    (
+        "qcow2 grown by resize converged",
+        dict(capacity="1500000"),
+        VolumeState(POOL, existing=QCOW.with_changes(capacity=1500160)),
+        [],
+    ),
+    (
+        "raw one byte short grows",
+        dict(name="r.img", capacity=1000000001),
+        VolumeState(POOL, existing=QCOW.with_changes(name="r.img", format="raw", capacity=1000000000)),
+        [("resize", "virsh vol-resize --pool p r.img 1000000001")],
+    ),
+    (
+        "clone asked in other units of the source size",
+        dict(clone_from="base.qcow2", capacity="1GB"),
+        VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)),
+        [("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2")],
+    ),
+    (
+        "overlay asked in other units of the base size",
+        dict(backing_volume="base.qcow2", capacity="1GB"),
+        VolumeState(POOL, origin=BASE.with_changes(capacity=1000000512)),
+        [
+            (
+                "create",
+                "virsh vol-create-as --pool p --name v.qcow2 --capacity 1000000512 --allocation 0 --format qcow2 "
+                "--backing-vol /srv/p/base.qcow2 --backing-vol-format qcow2",
+            )
+        ],
+    ),
+    (
+        "download with credentials shows neither password nor URL user information",
+        dict(name="d.img", source_url="https://bob:pw@h/d.img", url_username="alice", url_password="s3cret"),
+        VolumeState(POOL, download_size=1 << 20),
+        [
+            ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+            ("upload", "curl -fsSL -u alice 'https://***@h/d.img' | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+        ],
+    ),
+    (
+        "downloaded raw, grown, same size again",
+        dict(name="d.img", format="raw", source_url="http://h/d.img", capacity="4M", checksum=SHA),
+        VolumeState(POOL, existing=ISO.with_changes(name="d.img", format="raw", capacity=4 << 20), content_digest="ab" * 32),
+        [],
+    ),
+    (
+        "unfinished download is replaced",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso"),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20),
+        [
+            ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
+            ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+            ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"),
+        ],
+    ),
+    (
+        "unfinished download is replaced even when its checksum would be checked",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20),
+        [
+            ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
+            ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
+            ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin  # expect " + SHA),
+        ],
+    ),
+    (
+        "unfinished download deleted",
+        dict(name="d.iso", state="absent"),
+        VolumeState(POOL, existing=ISO, incomplete=True),
+        [("delete", "virsh vol-delete --pool p d.iso")],
+    ),
 ]
 
 
@@ -216,42 +332,91 @@ REFUSALS = [
     ("shrink", dict(capacity="5G"), VolumeState(POOL, existing=QCOW), "set allow_shrink: true"),
     ("format change", dict(format="raw"), VolumeState(POOL, existing=QCOW), "has format qcow2, not raw"),
     ("larger than free space", dict(capacity="51G"), VolumeState(POOL), "larger than the 50G free in pool p"),
-    ("full preallocation beyond free space", dict(capacity="60G", preallocation="full", overcommit=True),
-     VolumeState(POOL), "needs 60G allocated"),
+    (
+        "full preallocation beyond free space",
+        dict(capacity="60G", preallocation="full", overcommit=True),
+        VolumeState(POOL),
+        "needs 60G allocated",
+    ),
     ("growth beyond free space", dict(capacity="70G"), VolumeState(POOL, existing=QCOW), "free in pool p"),
-    ("in use", dict(state="absent"), VolumeState(POOL, existing=QCOW, users=("g1", "g2")),
-     "used by guest(s) g1, g2"),
-    ("content differs", dict(name="d.iso", source_url="http://h/d.iso", checksum=SHA),
-     VolumeState(POOL, existing=ISO, content_digest="cd" * 32), "different content"),
-    ("unknown download size", dict(name="d.img", source_url="http://h/d"), VolumeState(POOL, download_size=None),
-     "does not report the size"),
-    ("clone smaller than source", dict(clone_from="base.qcow2", capacity="1G"), VolumeState(POOL, origin=BASE),
-     "a clone cannot shrink"),
-    ("overlay smaller than base", dict(backing_volume="base.qcow2", capacity="1G"), VolumeState(POOL, origin=BASE),
-     "smaller than backing volume"),
-    ("other backing", dict(backing_volume="base.qcow2"), VolumeState(POOL, existing=QCOW, origin=BASE),
-     "is backed by nothing"),
-    ("permissions on lvm", dict(pool="vg", name="lv", capacity="1G", mode="0600",
-                                permissions=Permissions(mode="0600")), VolumeState(LVM), "file-based pools"),
-    ("chmod through a remote uri", dict(mode="0640", permissions=Permissions(mode="0640")),
-     VolumeState(POOL, existing=QCOW, local=False), "local URI"),
-    ("qcow2 1GB below what 1GiB made", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=GiB)),
-     "set allow_shrink: true"),
-    ("unfinished download asserted", dict(name="d.iso"), VolumeState(POOL, existing=ISO, incomplete=True),
-     "download that never finished"),
-    ("unfinished download grown", dict(name="d.iso", capacity="1G"), VolumeState(POOL, existing=ISO, incomplete=True),
-     "run the task that downloads it again"),
-    ("unfinished download in use", dict(name="d.iso", source_url="http://h/d.iso"),
-     VolumeState(POOL, existing=ISO, incomplete=True, download_size=1, users=("g1",)), "is used by guest(s) g1; detach it first"),
-    ("capacity below the download", dict(name="d.img", format="raw", source_url="http://u:pw@h/d", capacity="1M"),
-     VolumeState(POOL, download_size=2 << 20), "capacity 1M is smaller than the 2M that http://***@h/d holds"),
-    ("unknown download size, credentials in the URL", dict(name="d.img", source_url="http://u:pw@h/d"),
-     VolumeState(POOL, download_size=None), "the size of http://***@h/d;"),
+    ("in use", dict(state="absent"), VolumeState(POOL, existing=QCOW, users=("g1", "g2")), "used by guest(s) g1, g2"),
+    (
+        "content differs",
+        dict(name="d.iso", source_url="http://h/d.iso", checksum=SHA),
+        VolumeState(POOL, existing=ISO, content_digest="cd" * 32),
+        "different content",
+    ),
+    (
+        "unknown download size",
+        dict(name="d.img", source_url="http://h/d"),
+        VolumeState(POOL, download_size=None),
+        "does not report the size",
+    ),
+    (
+        "clone smaller than source",
+        dict(clone_from="base.qcow2", capacity="1G"),
+        VolumeState(POOL, origin=BASE),
+        "a clone cannot shrink",
+    ),
+    (
+        "overlay smaller than base",
+        dict(backing_volume="base.qcow2", capacity="1G"),
+        VolumeState(POOL, origin=BASE),
+        "smaller than backing volume",
+    ),
+    ("other backing", dict(backing_volume="base.qcow2"), VolumeState(POOL, existing=QCOW, origin=BASE), "is backed by nothing"),
+    (
+        "permissions on lvm",
+        dict(pool="vg", name="lv", capacity="1G", mode="0600", permissions=Permissions(mode="0600")),
+        VolumeState(LVM),
+        "file-based pools",
+    ),
+    (
+        "chmod through a remote uri",
+        dict(mode="0640", permissions=Permissions(mode="0640")),
+        VolumeState(POOL, existing=QCOW, local=False),
+        "local URI",
+    ),
+    (
+        "qcow2 1GB below what 1GiB made",
+        dict(capacity="1GB"),
+        VolumeState(POOL, existing=QCOW.with_changes(capacity=GiB)),
+        "set allow_shrink: true",
+    ),
+    (
+        "unfinished download asserted",
+        dict(name="d.iso"),
+        VolumeState(POOL, existing=ISO, incomplete=True),
+        "download that never finished",
+    ),
+    (
+        "unfinished download grown",
+        dict(name="d.iso", capacity="1G"),
+        VolumeState(POOL, existing=ISO, incomplete=True),
+        "run the task that downloads it again",
+    ),
+    (
+        "unfinished download in use",
+        dict(name="d.iso", source_url="http://h/d.iso"),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=1, users=("g1",)),
+        "is used by guest(s) g1; detach it first",
+    ),
+    (
+        "capacity below the download",
+        dict(name="d.img", format="raw", source_url="http://u:pw@h/d", capacity="1M"),
+        VolumeState(POOL, download_size=2 << 20),
+        "capacity 1M is smaller than the 2M that http://***@h/d holds",
+    ),
+    (
+        "unknown download size, credentials in the URL",
+        dict(name="d.img", source_url="http://u:pw@h/d"),
+        VolumeState(POOL, download_size=None),
+        "the size of http://***@h/d;",
+    ),
 ]
 
 
-@pytest.mark.parametrize("params, state, message", [case[1:] for case in REFUSALS],
-                         ids=[case[0] for case in REFUSALS])
+@pytest.mark.parametrize("params, state, message", [case[1:] for case in REFUSALS], ids=[case[0] for case in REFUSALS])
 def test_refusals(params, state, message):
     with pytest.raises(PlanError) as error:
         plan_volume(request(**params), state)
@@ -303,8 +468,8 @@ def test_checksum_is_normalised():
 
 def test_diff_shows_managed_fields_only():
     plan = plan_volume(request(capacity="20G"), VolumeState(POOL, existing=QCOW))
-    assert "<capacity unit=\"bytes\">10737418240</capacity>" in plan.before
-    assert "<capacity unit=\"bytes\">21474836480</capacity>" in plan.after
+    assert '<capacity unit="bytes">10737418240</capacity>' in plan.before
+    assert '<capacity unit="bytes">21474836480</capacity>' in plan.after
     assert "allocation" not in plan.before and "path" not in plan.before
 
 
@@ -339,23 +504,28 @@ def test_upload_command_never_shows_url_credentials():
     """The command line masks the user information; the payload keeps the URL for the download."""
     url = "https://user:Pw-secret@h/d.iso"
     plan = plan_volume(request(name="d.iso", format="iso", source_url=url), VolumeState(POOL, download_size=1 << 20))
-    assert steps(plan)[1] == ("upload", "curl -fsSL 'https://***@h/d.iso' | virsh vol-upload --pool p --vol d.iso "
-                                        "--file /dev/stdin")
+    assert steps(plan)[1] == (
+        "upload",
+        "curl -fsSL 'https://***@h/d.iso' | virsh vol-upload --pool p --vol d.iso --file /dev/stdin",
+    )
     assert plan.actions[1].payload.url == url
 
 
 @pytest.mark.parametrize("local, pool, marked", [(True, POOL, True), (False, POOL, False), (True, LVM, False)])
 def test_new_download_is_marked_where_the_file_is_on_this_host(local, pool, marked):
-    plan = plan_volume(request(pool=pool.name, name="d.img", source_url="http://h/d"),
-                       VolumeState(pool, download_size=1 << 20, local=local))
+    plan = plan_volume(
+        request(pool=pool.name, name="d.img", source_url="http://h/d"), VolumeState(pool, download_size=1 << 20, local=local)
+    )
     create, upload = plan.actions[0], plan.actions[1]
     assert create.payload.mark_incomplete is marked
     assert (upload.payload.size, upload.payload.length, upload.payload.format) == (1 << 20, 1 << 20, "raw")
 
 
 def test_upload_payload_carries_credentials_the_plan_never_shows():
-    plan = plan_volume(request(name="d.img", source_url="http://h/d", url_username="alice", url_password="s3cret"),
-                       VolumeState(POOL, download_size=10))
+    plan = plan_volume(
+        request(name="d.img", source_url="http://h/d", url_username="alice", url_password="s3cret"),
+        VolumeState(POOL, download_size=10),
+    )
     upload = plan.actions[1]
     assert (upload.payload.username, upload.payload.password) == ("alice", "s3cret")
     assert "s3cret" not in repr(plan) and "s3cret" not in repr(plan.summaries())
@@ -363,31 +533,41 @@ def test_upload_payload_carries_credentials_the_plan_never_shows():
 
 
 def test_unfinished_download_delete_is_not_marked_destructive():
-    plan = plan_volume(request(name="d.iso", source_url="http://h/d.iso"),
-                       VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20))
+    plan = plan_volume(
+        request(name="d.iso", source_url="http://h/d.iso"),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20),
+    )
     assert not plan.actions[0].destructive and not plan.destructive
 
 
-@pytest.mark.parametrize("fmt, wanted, created, resized", [
-    ("qcow2", 1000000000, 1000000512, 1000000000),
-    ("qcow2", 500000000, 500000768, 500000256),
-    ("qcow2", 1000, 1024, 1024),
-    ("iso", 1000000001, 1000000512, 1000000512),
-    ("raw", 1000, 1000, 1000),
-])
+@pytest.mark.parametrize(
+    "fmt, wanted, created, resized",
+    [
+        ("qcow2", 1000000000, 1000000512, 1000000000),
+        ("qcow2", 500000000, 500000768, 500000256),
+        ("qcow2", 1000, 1024, 1024),
+        ("iso", 1000000001, 1000000512, 1000000512),
+        ("raw", 1000, 1000, 1000),
+    ],
+)
 def test_stored_capacity_measured_on_libvirt(fmt, wanted, created, resized):
     from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, stored_capacity
+
     assert stored_capacity(POOL, fmt, wanted, creating=True) == created
     assert stored_capacity(POOL, fmt, wanted, creating=False) == resized
     assert capacity_reached(POOL, fmt, wanted, created) and capacity_reached(POOL, fmt, wanted, resized)
     assert stored_capacity(LVM, fmt, wanted, creating=True) == wanted
 
 
-@given(wanted=st.integers(min_value=1, max_value=1 << 50), fmt=st.sampled_from(["qcow2", "raw", "iso", "qed", None]),
-       creating=st.booleans())
+@given(
+    wanted=st.integers(min_value=1, max_value=1 << 50),
+    fmt=st.sampled_from(["qcow2", "raw", "iso", "qed", None]),
+    creating=st.booleans(),
+)
 def test_every_accepted_capacity_converges(wanted, fmt, creating):
     """Whatever libvirt stores for a request, the same request finds it reached: a re-run changes nothing."""
     from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, stored_capacity
+
     stored = stored_capacity(POOL, fmt, wanted, creating)
     assert capacity_reached(POOL, fmt, wanted, stored)
     existing = QCOW.with_changes(format=fmt or "qcow2", capacity=stored)
@@ -403,54 +583,85 @@ def test_unfinished_download_in_use_is_never_replaced():
 
 
 # -- compressed downloads -------------------------------------------------------------------------------
-@pytest.mark.parametrize("url, compression, decompress", [
-    ("http://h/i.raw.xz", "auto", "xz"),
-    ("http://h/i.RAW.XZ", "auto", "xz"),
-    ("http://h/i.img.gz?token=1", "auto", "gzip"),
-    ("http://h/i.img.bz2", "auto", "bzip2"),
-    ("http://h/i.qcow2.zst", "auto", "zstd"),
-    ("http://h/i.raw", "auto", None),
-    ("http://h/xz/i.raw", "auto", None),
-    ("http://h/i.raw.xz", "none", None),
-    ("http://h/i.raw", "gzip", "gzip"),
-])
+@pytest.mark.parametrize(
+    "url, compression, decompress",
+    [
+        ("http://h/i.raw.xz", "auto", "xz"),
+        ("http://h/i.RAW.XZ", "auto", "xz"),
+        ("http://h/i.img.gz?token=1", "auto", "gzip"),
+        ("http://h/i.img.bz2", "auto", "bzip2"),
+        ("http://h/i.qcow2.zst", "auto", "zstd"),
+        ("http://h/i.raw", "auto", None),
+        ("http://h/xz/i.raw", "auto", None),
+        ("http://h/i.raw.xz", "none", None),
+        ("http://h/i.raw", "gzip", "gzip"),
+    ],
+)
 def test_compression_by_url_suffix_or_named(url, compression, decompress):
     assert request(source_url=url, compression=compression).decompress == decompress
 
 
 COMPRESSED_PLANS = [
-    ("raw.xz in a volume of capacity", dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
-     VolumeState(POOL, download_size=300 << 20), [
-        ("create", "virsh vol-create-as --pool p --name i.img --capacity 10737418240 --allocation 0 --format raw"),
-        ("upload", "curl -fsSL http://h/i.raw.xz | xz -dc | virsh vol-upload --pool p --vol i.img --file /dev/stdin"),
-    ]),
-    ("iso.bz2, capacity rounded", dict(name="d.iso", format="iso", capacity="1000000001",
-                                       source_url="http://h/d.iso.bz2"),
-     VolumeState(POOL, download_size=None), [
-        ("create", "virsh vol-create-as --pool p --name d.iso --capacity 1000000512 --allocation 0 --format iso"),
-        ("upload", "curl -fsSL http://h/d.iso.bz2 | bzip2 -dc | virsh vol-upload --pool p --vol d.iso "
-                   "--file /dev/stdin"),
-    ]),
-    ("qcow2.gz sized by the download", dict(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.gz",
-                                            checksum=SHA),
-     VolumeState(POOL, download_size=300 << 20), [
-        ("create", "virsh vol-create-as --pool p --name i.qcow2 --capacity 314572800 --allocation 0 --format qcow2"),
-        ("upload", "curl -fsSL http://h/i.qcow2.gz | gzip -dc | virsh vol-upload --pool p --vol i.qcow2 "
-                   "--file /dev/stdin  # expect %s of the compressed download" % SHA),
-    ]),
-    ("qcow2.zst, no announced length", dict(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.zst",
-                                            checksum=SHA, checksum_of="content"),
-     VolumeState(POOL), [
-        ("create", "virsh vol-create-as --pool p --name i.qcow2 --capacity 1048576 --allocation 0 --format qcow2"),
-        ("upload", "curl -fsSL http://h/i.qcow2.zst | zstd -dc | virsh vol-upload --pool p --vol i.qcow2 "
-                   "--file /dev/stdin  # expect %s of the decompressed image" % SHA),
-    ]),
-    ("existing, same capacity", dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
-     VolumeState(POOL, existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img")), []),
-    ("existing, verified by the download digest", dict(name="i.img", format="raw", capacity="10G",
-                                                       source_url="http://h/i.raw.xz", checksum=SHA),
-     VolumeState(POOL, existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img"),
-                 content_digest=SHA.split(":")[1]), []),
+    (
+        "raw.xz in a volume of capacity",
+        dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
+        VolumeState(POOL, download_size=300 << 20),
+        [
+            ("create", "virsh vol-create-as --pool p --name i.img --capacity 10737418240 --allocation 0 --format raw"),
+            ("upload", "curl -fsSL http://h/i.raw.xz | xz -dc | virsh vol-upload --pool p --vol i.img --file /dev/stdin"),
+        ],
+    ),
+    (
+        "iso.bz2, capacity rounded",
+        dict(name="d.iso", format="iso", capacity="1000000001", source_url="http://h/d.iso.bz2"),
+        VolumeState(POOL, download_size=None),
+        [
+            ("create", "virsh vol-create-as --pool p --name d.iso --capacity 1000000512 --allocation 0 --format iso"),
+            ("upload", "curl -fsSL http://h/d.iso.bz2 | bzip2 -dc | virsh vol-upload --pool p --vol d.iso --file /dev/stdin"),
+        ],
+    ),
+    (
+        "qcow2.gz sized by the download",
+        dict(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.gz", checksum=SHA),
+        VolumeState(POOL, download_size=300 << 20),
+        [
+            ("create", "virsh vol-create-as --pool p --name i.qcow2 --capacity 314572800 --allocation 0 --format qcow2"),
+            (
+                "upload",
+                "curl -fsSL http://h/i.qcow2.gz | gzip -dc | virsh vol-upload --pool p --vol i.qcow2 "
+                "--file /dev/stdin  # expect %s of the compressed download" % SHA,
+            ),
+        ],
+    ),
+    (
+        "qcow2.zst, no announced length",
+        dict(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.zst", checksum=SHA, checksum_of="content"),
+        VolumeState(POOL),
+        [
+            ("create", "virsh vol-create-as --pool p --name i.qcow2 --capacity 1048576 --allocation 0 --format qcow2"),
+            (
+                "upload",
+                "curl -fsSL http://h/i.qcow2.zst | zstd -dc | virsh vol-upload --pool p --vol i.qcow2 "
+                "--file /dev/stdin  # expect %s of the decompressed image" % SHA,
+            ),
+        ],
+    ),
+    (
+        "existing, same capacity",
+        dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
+        VolumeState(POOL, existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img")),
+        [],
+    ),
+    (
+        "existing, verified by the download digest",
+        dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz", checksum=SHA),
+        VolumeState(
+            POOL,
+            existing=Volume(name="i.img", capacity=10 * GiB, format="raw", path="/srv/p/i.img"),
+            content_digest=SHA.split(":")[1],
+        ),
+        [],
+    ),
 ]
 
 
@@ -460,50 +671,81 @@ def test_compressed_download_plans(case, params, state, expected):
 
 
 def test_compressed_raw_plan_states_the_volume_exactly():
-    plan = plan_volume(request(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
-                       VolumeState(POOL, download_size=300 << 20))
-    assert "<capacity unit=\"bytes\">10737418240</capacity>" in plan.after
+    plan = plan_volume(
+        request(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
+        VolumeState(POOL, download_size=300 << 20),
+    )
+    assert '<capacity unit="bytes">10737418240</capacity>' in plan.after
     upload = plan.actions[1].payload
-    assert (upload.compression, upload.size, upload.length, upload.checksum_of) == ("xz", 300 << 20, 10 * GiB,
-                                                                                    "download")
+    assert (upload.compression, upload.size, upload.length, upload.checksum_of) == ("xz", 300 << 20, 10 * GiB, "download")
 
 
 def test_compressed_qcow2_may_grow_to_the_pools_free_space():
-    plan = plan_volume(request(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.xz"),
-                       VolumeState(POOL, download_size=300 << 20))
+    plan = plan_volume(
+        request(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.xz"), VolumeState(POOL, download_size=300 << 20)
+    )
     assert plan.actions[1].payload.length == POOL.available
     unknown = POOL.with_changes(available=None)
-    plan = plan_volume(request(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.xz"),
-                       VolumeState(unknown, download_size=300 << 20))
+    plan = plan_volume(
+        request(name="i.qcow2", format="qcow2", source_url="http://h/i.qcow2.xz"), VolumeState(unknown, download_size=300 << 20)
+    )
     assert plan.actions[1].payload.length == 0
 
 
 def test_uncompressed_download_refuses_compressed_raw_content_only_with_compression_auto():
     auto = plan_volume(request(name="i.img", source_url="http://h/i.img"), VolumeState(POOL, download_size=10))
-    named = plan_volume(request(name="i.img", source_url="http://h/i.img", compression="none"),
-                        VolumeState(POOL, download_size=10))
+    named = plan_volume(
+        request(name="i.img", source_url="http://h/i.img", compression="none"), VolumeState(POOL, download_size=10)
+    )
     assert auto.actions[1].payload.refuse_compressed and not named.actions[1].payload.refuse_compressed
 
 
-@pytest.mark.parametrize("params, state, message", [
-    (dict(name="i.img", source_url="http://h/i.raw.xz"), VolumeState(POOL, download_size=10),
-     "is xz-compressed: how large its image is shows only once it is decompressed; set capacity"),
-    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.zst"),
-     VolumeState(POOL, download_size=10, can_decompress=False), "has no zstd decompressor"),
-    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA),
-     VolumeState(POOL, download_size=10, local=False), "needs a file-based pool and a local uri"),
-    (dict(pool="vg", name="i", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA),
-     VolumeState(LVM, download_size=10), "needs a file-based pool and a local uri"),
-    (dict(name="i.img", format="raw", capacity="1P", source_url="http://h/i.raw.xz"),
-     VolumeState(POOL, download_size=10), "free in pool p"),
-    (dict(name="i.qcow2", format="qcow2", capacity="1G", source_url="http://h/i.qcow2.xz"),
-     VolumeState(POOL, download_size=10), "grow a qcow2 image in a later task"),
-    (dict(name="i.img", capacity="1G", compression="xz"), VolumeState(POOL), "compression applies to source_url"),
-    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum_of="content"),
-     VolumeState(POOL), "checksum_of applies to checksum"),
-    (dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i", compression="lz4"),
-     VolumeState(POOL), "compression must be one of"),
-])
+@pytest.mark.parametrize(
+    "params, state, message",
+    [
+        (
+            dict(name="i.img", source_url="http://h/i.raw.xz"),
+            VolumeState(POOL, download_size=10),
+            "is xz-compressed: how large its image is shows only once it is decompressed; set capacity",
+        ),
+        (
+            dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.zst"),
+            VolumeState(POOL, download_size=10, can_decompress=False),
+            "has no zstd decompressor",
+        ),
+        (
+            dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA),
+            VolumeState(POOL, download_size=10, local=False),
+            "needs a file-based pool and a local uri",
+        ),
+        (
+            dict(pool="vg", name="i", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA),
+            VolumeState(LVM, download_size=10),
+            "needs a file-based pool and a local uri",
+        ),
+        (
+            dict(name="i.img", format="raw", capacity="1P", source_url="http://h/i.raw.xz"),
+            VolumeState(POOL, download_size=10),
+            "free in pool p",
+        ),
+        (
+            dict(name="i.qcow2", format="qcow2", capacity="1G", source_url="http://h/i.qcow2.xz"),
+            VolumeState(POOL, download_size=10),
+            "grow a qcow2 image in a later task",
+        ),
+        (dict(name="i.img", capacity="1G", compression="xz"), VolumeState(POOL), "compression applies to source_url"),
+        (
+            dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum_of="content"),
+            VolumeState(POOL),
+            "checksum_of applies to checksum",
+        ),
+        (
+            dict(name="i.img", format="raw", capacity="1G", source_url="http://h/i", compression="lz4"),
+            VolumeState(POOL),
+            "compression must be one of",
+        ),
+    ],
+)
 def test_compressed_download_refusals(params, state, message):
     with pytest.raises(PlanError, match=message.replace("(", r"\(")):
         plan_volume(request(**params), state)
@@ -512,5 +754,6 @@ def test_compressed_download_refusals(params, state, message):
 def test_existing_compressed_download_with_checksum_needs_a_local_file():
     state = VolumeState(LVM, existing=Volume(name="i", capacity=GiB, format="raw", path="/dev/vg/i"), local=True)
     with pytest.raises(PlanError, match="needs a file-based pool"):
-        plan_volume(request(pool="vg", name="i", format="raw", capacity="1G", source_url="http://h/i.raw.xz",
-                            checksum=SHA), state)
+        plan_volume(
+            request(pool="vg", name="i", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA), state
+        )

@@ -18,12 +18,17 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 GiB = 1 << 30
-POOL = Pool(name="default", type="dir", target_path="/var/lib/libvirt/images", capacity=500 * GiB, allocation=0,
-            available=400 * GiB)
-BASE = Volume(name="alma9-base.qcow2", capacity=10 * GiB, format="qcow2", allocation=2 * GiB,
-              path="/var/lib/libvirt/images/alma9-base.qcow2")
-DATA = Volume(name="data.qcow2", capacity=20 * GiB, format="qcow2", allocation=1 << 20,
-              path="/var/lib/libvirt/images/data.qcow2")
+POOL = Pool(
+    name="default", type="dir", target_path="/var/lib/libvirt/images", capacity=500 * GiB, allocation=0, available=400 * GiB
+)
+BASE = Volume(
+    name="alma9-base.qcow2",
+    capacity=10 * GiB,
+    format="qcow2",
+    allocation=2 * GiB,
+    path="/var/lib/libvirt/images/alma9-base.qcow2",
+)
+DATA = Volume(name="data.qcow2", capacity=20 * GiB, format="qcow2", allocation=1 << 20, path="/var/lib/libvirt/images/data.qcow2")
 IMAGE_URL = "https://dl-user:Dl-Secret-9@images.example.org/alma9/AlmaLinux-9-GenericCloud.raw"
 # Every secret a case below passes in: none may reach a golden file.
 SECRETS = ("Dl-Secret-9", "dl-user", "Url-Pa55-Secret")
@@ -31,19 +36,43 @@ SECRETS = ("Dl-Secret-9", "dl-user", "Url-Pa55-Secret")
 # case: (module parameters, what the host has)
 CASES = {
     "new_sparse": (dict(name="web01.qcow2", capacity="20G"), VolumeState(POOL)),
-    "preallocated": (dict(name="db01.img", capacity="8G", format="raw", preallocation="full", mode="0640",
-                          permissions=Permissions(mode="0640", owner=64055, group=64055)), VolumeState(POOL)),
-    "clone": (dict(name="web02.qcow2", clone_from="alma9-base.qcow2", capacity="40G"),
-              VolumeState(POOL, origin=BASE)),
+    "preallocated": (
+        dict(
+            name="db01.img",
+            capacity="8G",
+            format="raw",
+            preallocation="full",
+            mode="0640",
+            permissions=Permissions(mode="0640", owner=64055, group=64055),
+        ),
+        VolumeState(POOL),
+    ),
+    "clone": (dict(name="web02.qcow2", clone_from="alma9-base.qcow2", capacity="40G"), VolumeState(POOL, origin=BASE)),
     "overlay": (dict(name="web03.qcow2", backing_volume="alma9-base.qcow2"), VolumeState(POOL, origin=BASE)),
     "upload_with_checksum": (
-        dict(name="alma9.img", format="raw", source_url=IMAGE_URL, url_username="alice",
-             url_password="Url-Pa55-Secret", checksum="sha256:" + "5e" * 32, capacity="30G"),
-        VolumeState(POOL, download_size=512 << 20)),
+        dict(
+            name="alma9.img",
+            format="raw",
+            source_url=IMAGE_URL,
+            url_username="alice",
+            url_password="Url-Pa55-Secret",
+            checksum="sha256:" + "5e" * 32,
+            capacity="30G",
+        ),
+        VolumeState(POOL, download_size=512 << 20),
+    ),
     "upload_compressed": (
-        dict(name="alma9.img", format="raw", source_url=IMAGE_URL + ".xz", url_username="alice",
-             url_password="Url-Pa55-Secret", checksum="sha256:" + "5e" * 32, capacity="30G"),
-        VolumeState(POOL, download_size=180 << 20)),
+        dict(
+            name="alma9.img",
+            format="raw",
+            source_url=IMAGE_URL + ".xz",
+            url_username="alice",
+            url_password="Url-Pa55-Secret",
+            checksum="sha256:" + "5e" * 32,
+            capacity="30G",
+        ),
+        VolumeState(POOL, download_size=180 << 20),
+    ),
     "grow": (dict(name="data.qcow2", capacity="50G"), VolumeState(POOL, existing=DATA)),
     "delete": (dict(name="data.qcow2", state="absent"), VolumeState(POOL, existing=DATA)),
 }

@@ -56,16 +56,19 @@ def test_clone_in_the_test_driver(unique_name, test_client):
         run(params(name=name, state="absent"), check_mode=False, diff=False)
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (dict(pool="no-such-pool", name="x", capacity="1M"), "storage pool 'no-such-pool' does not exist"),
-    (dict(name="x", clone_from="no-such-volume"), "clone_from volume default-pool/no-such-volume does not exist"),
-    (dict(name="x"), "does not exist; set capacity"),
-    (dict(name="x", capacity="1P"), "free in pool default-pool"),
-    (dict(name="x/y", capacity="1M"), "may only contain"),
-    (dict(name="x", capacity="1M", owner="no-such-user-here"), "user 'no-such-user-here' does not exist"),
-    (dict(name="x", capacity="1M", mode="0999"), "mode must be octal"),
-    (dict(uri="qemu+unix:///system?socket=/nonexistent", name="x"), "connect to"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (dict(pool="no-such-pool", name="x", capacity="1M"), "storage pool 'no-such-pool' does not exist"),
+        (dict(name="x", clone_from="no-such-volume"), "clone_from volume default-pool/no-such-volume does not exist"),
+        (dict(name="x"), "does not exist; set capacity"),
+        (dict(name="x", capacity="1P"), "free in pool default-pool"),
+        (dict(name="x/y", capacity="1M"), "may only contain"),
+        (dict(name="x", capacity="1M", owner="no-such-user-here"), "user 'no-such-user-here' does not exist"),
+        (dict(name="x", capacity="1M", mode="0999"), "mode must be octal"),
+        (dict(uri="qemu+unix:///system?socket=/nonexistent", name="x"), "connect to"),
+    ],
+)
 def test_refusals_leave_nothing(overrides, message, test_client):
     before = sorted(test_client.find_pool("default-pool").listVolumes())
     with pytest.raises(RunError) as error:
@@ -78,8 +81,7 @@ def test_failed_step_rolls_back_the_new_volume(unique_name, test_client):
     # source_url + grow: the test driver cannot upload, so the new volume must be removed again.
     name = unique_name(".img")
     with pytest.raises(RunError) as error:
-        run(params(name=name, format="raw", source_url="file:///etc/hostname", capacity="1M"),
-            check_mode=False, diff=False)
+        run(params(name=name, format="raw", source_url="file:///etc/hostname", capacity="1M"), check_mode=False, diff=False)
     assert "rolled back: create default-pool/%s" % name in str(error.value)
     assert not error.value.changed
     assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
@@ -91,9 +93,10 @@ def test_resolve_permissions_accepts_yaml_octal_numbers_and_names():
 
 
 def define_user(test_client, guest_name, path):
-    xml = ("<domain type='test'><name>%s</name><memory>262144</memory><os><type>hvm</type></os><devices>"
-           "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>"
-           % (guest_name, path))
+    xml = (
+        "<domain type='test'><name>%s</name><memory>262144</memory><os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>" % (guest_name, path)
+    )
     return test_client.conn.defineXML(xml)
 
 
@@ -119,18 +122,22 @@ def test_a_volume_that_backs_another_is_kept(unique_name, test_client):
         run(params(name=name, state="absent"), check_mode=False, diff=False)
 
 
-@pytest.mark.parametrize("given, message", [
-    ({"mode": "07777"}, "between 0000 and 0777"),
-    ({"mode": "4755"}, "between 0000 and 0777"),
-    ({"mode": 0o4755}, "between 0000 and 0777"),
-    ({"mode": True}, "octal text"),
-    ({"owner": "\u0661\u0660\u0660"}, "owner: user '\u0661\u0660\u0660' is neither a numeric id"),
-    ({"owner": "root\x00"}, "owner: user 'root\\x00' is neither"),
-    ({"group": "4294967295"}, "group: group id 4294967295 is larger than"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"mode": "07777"}, "between 0000 and 0777"),
+        ({"mode": "4755"}, "between 0000 and 0777"),
+        ({"mode": 0o4755}, "between 0000 and 0777"),
+        ({"mode": True}, "octal text"),
+        ({"owner": "\u0661\u0660\u0660"}, "owner: user '\u0661\u0660\u0660' is neither a numeric id"),
+        ({"owner": "root\x00"}, "owner: user 'root\\x00' is neither"),
+        ({"group": "4294967295"}, "group: group id 4294967295 is larger than"),
+    ],
+)
 def test_resolve_permissions_refuses(given, message):
     """Modes beyond 0777 (setuid, setgid, sticky), non-ASCII ids and odd names are refused at plan time."""
     from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+
     with pytest.raises(PlanError) as error:
         resolve_permissions(given)
     assert message in str(error.value)
@@ -226,7 +233,7 @@ def test_remembered_digest_is_not_reused_after_the_mtime_moved(tmp_path):
     path, described = _image(tmp_path, content)
     _remember(path)
     info = os.stat(path)
-    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns - 10 ** 9))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns - 10**9))
     assert existing_digest(None, None, described, "sha256") == hashlib.sha256(content).hexdigest()
 
 
@@ -246,14 +253,18 @@ def test_remembered_digest_of_another_algorithm_is_not_used(tmp_path):
     assert existing_digest(None, None, described, "sha256") == hashlib.sha256(content).hexdigest()
 
 
-@pytest.mark.parametrize("record", [
-    b"",
-    b"garbage",
-    b"sha256:12:34",  # too few fields
-    b"sha256:1:2:3:4:5:" + REMEMBERED.encode(),  # too many
-    b"sha256:\xff\xfe:1:" + REMEMBERED.encode(),  # not ASCII
-    b"sha256:size:mtime:" + REMEMBERED.encode(),  # stamp of no file
-], ids=["empty", "garbage", "short", "long", "binary", "words"])
+@pytest.mark.parametrize(
+    "record",
+    [
+        b"",
+        b"garbage",
+        b"sha256:12:34",  # too few fields
+        b"sha256:1:2:3:4:5:" + REMEMBERED.encode(),  # too many
+        b"sha256:\xff\xfe:1:" + REMEMBERED.encode(),  # not ASCII
+        b"sha256:size:mtime:" + REMEMBERED.encode(),  # stamp of no file
+    ],
+    ids=["empty", "garbage", "short", "long", "binary", "words"],
+)
 def test_a_corrupt_record_is_ignored(tmp_path, record):
     content = b"downloaded bytes" * 64
     path, described = _image(tmp_path, content)
@@ -275,8 +286,9 @@ def test_a_remembered_digest_matching_the_checksum_converges_without_the_network
     with open(path, "wb") as image:
         image.write(b"downloaded bytes" * 64)
     _remember(path)
-    wanted = params(pool=file_pool, name=name, format="raw", source_url="http://127.0.0.1:9/d.img",
-                    checksum="sha256:" + REMEMBERED)
+    wanted = params(
+        pool=file_pool, name=name, format="raw", source_url="http://127.0.0.1:9/d.img", checksum="sha256:" + REMEMBERED
+    )
     assert not run(wanted, check_mode=False, diff=False)["changed"]
     with open(path, "ab") as grown:  # no longer what was verified: the bytes are read and differ
         grown.write(b"more")

@@ -20,16 +20,28 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records i
     uri_host,
 )
 
-ADVERTISED = {"txtvers": "1", "transports": "ssh,tls", "ssh_port": "2222", "tls_port": "16514", "path": "/system",
-              "driver": "qemu", "version": "9.0.0", "arch": "x86_64", "site": "lab2", "role": "build"}
+ADVERTISED = {
+    "txtvers": "1",
+    "transports": "ssh,tls",
+    "ssh_port": "2222",
+    "tls_port": "16514",
+    "path": "/system",
+    "driver": "qemu",
+    "version": "9.0.0",
+    "arch": "x86_64",
+    "site": "lab2",
+    "role": "build",
+}
 
 
 def record(name="hv1", server="hv1.local.", ipv4=("10.0.0.5",), ipv6=(), **txt):
-    return ServiceRecord(name=name, server=server, port=22, ipv4=list(ipv4), ipv6=list(ipv6),
-                         txt=dict(txt) if txt else dict(ADVERTISED))
+    return ServiceRecord(
+        name=name, server=server, port=22, ipv4=list(ipv4), ipv6=list(ipv6), txt=dict(txt) if txt else dict(ADVERTISED)
+    )
 
 
 # -- TXT records ---------------------------------------------------------------------------------
+
 
 def test_txt_decoded_keys_lower_case_first_wins_booleans_empty():
     txt = decode_txt({b"Site": b"lab2", b"site": b"other", b"flag": None, b"bad": b"\xff", b"": b"x"})
@@ -51,12 +63,15 @@ def test_transports_default_to_ssh_and_libvirt_ports():
     assert transports({"transports": "tcp, TLS"}) == [Transport("tcp", 16509), Transport("tls", 16514)]
 
 
-@pytest.mark.parametrize("txt, message", [
-    ({"transports": "gopher"}, "'gopher'"),
-    ({"transports": ","}, "empty"),
-    ({"transports": "tls", "tls_port": "x"}, "tls_port='x' is not a port"),
-    ({"transports": "ssh", "ssh_port": "70000"}, "ssh_port=70000 is not a port"),
-])
+@pytest.mark.parametrize(
+    "txt, message",
+    [
+        ({"transports": "gopher"}, "'gopher'"),
+        ({"transports": ","}, "empty"),
+        ({"transports": "tls", "tls_port": "x"}, "tls_port='x' is not a port"),
+        ({"transports": "ssh", "ssh_port": "70000"}, "ssh_port=70000 is not a port"),
+    ],
+)
 def test_unusable_transports_refused(txt, message):
     with pytest.raises(RecordError, match=message):
         transports(txt)
@@ -64,12 +79,16 @@ def test_unusable_transports_refused(txt, message):
 
 # -- URIs ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("transport, host, user, uri", [
-    (Transport("ssh", 22), "10.0.0.5", None, "qemu+ssh://10.0.0.5:22/system"),
-    (Transport("ssh", 2222), "10.0.0.5", "root", "qemu+ssh://root@10.0.0.5:2222/system"),
-    (Transport("tls", 16514), "fd00::5", None, "qemu+tls://[fd00::5]:16514/system"),
-    (Transport("tcp", 16600), "fe80::1%lan0", None, "qemu+tcp://[fe80::1%25lan0]:16600/system"),
-])
+
+@pytest.mark.parametrize(
+    "transport, host, user, uri",
+    [
+        (Transport("ssh", 22), "10.0.0.5", None, "qemu+ssh://10.0.0.5:22/system"),
+        (Transport("ssh", 2222), "10.0.0.5", "root", "qemu+ssh://root@10.0.0.5:2222/system"),
+        (Transport("tls", 16514), "fd00::5", None, "qemu+tls://[fd00::5]:16514/system"),
+        (Transport("tcp", 16600), "fe80::1%lan0", None, "qemu+tcp://[fe80::1%25lan0]:16600/system"),
+    ],
+)
 def test_uri_with_explicit_port(transport, host, user, uri):
     assert libvirt_uri("qemu", transport, host, "/system", user) == uri
 
@@ -108,6 +127,7 @@ def test_host_vars_refuse_txt_that_makes_no_uri(txt):
 
 # -- addresses -------------------------------------------------------------------------------------
 
+
 def test_address_by_ip_version_routable_first():
     rec = record(ipv4=["10.0.0.9", "169.254.3.3", "10.0.0.5"], ipv6=["fe80::1%lan0", "fd00::5"])
     assert choose_address(rec, "ipv4") == "10.0.0.5"
@@ -119,13 +139,16 @@ def test_address_by_ip_version_routable_first():
 
 # -- duplicates ------------------------------------------------------------------------------------
 
+
 def test_same_instance_on_two_interfaces_and_v4_v6_is_one_host():
-    merged = merge_duplicates([
-        record(ipv4=["10.0.0.5"]),
-        record(ipv4=["192.168.7.5"]),
-        record(name="HV1", ipv4=[], ipv6=["fd00::5"]),
-        record(name="hv0", server="hv0.local.", ipv4=["10.0.0.4"]),
-    ])
+    merged = merge_duplicates(
+        [
+            record(ipv4=["10.0.0.5"]),
+            record(ipv4=["192.168.7.5"]),
+            record(name="HV1", ipv4=[], ipv6=["fd00::5"]),
+            record(name="hv0", server="hv0.local.", ipv4=["10.0.0.4"]),
+        ]
+    )
     assert [r.name for r in merged] == ["hv0", "hv1"]
     assert merged[1].ipv4 == ["10.0.0.5", "192.168.7.5"] and merged[1].ipv6 == ["fd00::5"]
 
@@ -133,8 +156,9 @@ def test_same_instance_on_two_interfaces_and_v4_v6_is_one_host():
 def test_two_names_stay_two_hosts():
     """Another service of the same server (say, its session daemon), or another machine renamed
     by avahi after a name conflict, is a host of its own."""
-    merged = merge_duplicates([record(), record(name="hv1 session", path="/session"),
-                               record(name="hv1 #2", server="hv1-2.local.", ipv4=["10.0.0.6"])])
+    merged = merge_duplicates(
+        [record(), record(name="hv1 session", path="/session"), record(name="hv1 #2", server="hv1-2.local.", ipv4=["10.0.0.6"])]
+    )
     assert [r.name for r in merged] == ["hv1", "hv1 #2", "hv1 session"]
 
 
@@ -145,6 +169,7 @@ def test_merge_leaves_its_input_alone():
 
 
 # -- filters ---------------------------------------------------------------------------------------
+
 
 def test_patterns_match_names_or_txt_values():
     rec = record(name="Lab-HV1")

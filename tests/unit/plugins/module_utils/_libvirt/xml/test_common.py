@@ -43,8 +43,9 @@ def test_external_file_entities_are_not_expanded(tmp_path):
 
 def _nested(depth: int, width: int) -> str:
     """A document whose one reference expands to ``width ** depth`` copies of "lol"."""
-    levels = ['<!ENTITY l0 "lol">'] + ['<!ENTITY l%d "%s">' % (level, ("&l%d;" % (level - 1)) * width)
-                                       for level in range(1, depth + 1)]
+    levels = ['<!ENTITY l0 "lol">'] + [
+        '<!ENTITY l%d "%s">' % (level, ("&l%d;" % (level - 1)) * width) for level in range(1, depth + 1)
+    ]
     return "<!DOCTYPE v [%s]><volume><name>&l%d;</name></volume>" % ("".join(levels), depth)
 
 

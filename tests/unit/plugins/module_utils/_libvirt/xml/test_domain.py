@@ -40,21 +40,30 @@ GiB = 1 << 30
 LIBVIRT_XML = fixtures.read(__file__, "web-stored.xml")
 
 WEB = Domain(
-    name="web", type="qemu", memory=GiB, vcpus=2,
+    name="web",
+    type="qemu",
+    memory=GiB,
+    vcpus=2,
     os=OsBoot(arch="x86_64", machine="pc", firmware="bios"),
-    disks=(Disk(target="vda", pool="default", volume="web.qcow2", format="qcow2"),
-           Disk(target="vdb", path="/var/lib/libvirt/images/data.img"),
-           Disk(target="hda", bus="ide", device="cdrom", path="/var/lib/libvirt/images/boot.iso")),
+    disks=(
+        Disk(target="vda", pool="default", volume="web.qcow2", format="qcow2"),
+        Disk(target="vdb", path="/var/lib/libvirt/images/data.img"),
+        Disk(target="hda", bus="ide", device="cdrom", path="/var/lib/libvirt/images/boot.iso"),
+    ),
     interfaces=(Interface(type="network", source="default"), Interface(type="user")),
     graphics=(Graphics(type="vnc", password="secret"),),
-    serial_log=SerialLog("/var/log/libvirt/qemu/web-serial.log"))
+    serial_log=SerialLog("/var/log/libvirt/qemu/web-serial.log"),
+)
 
 # WEB as libvirt reports it: the values libvirt filled into managed fields (identity, versioned machine, MACs).
 WEB_STORED = WEB.with_changes(
     uuid="57f0fa53-fbd6-4832-9967-4004eb50bda9",
     os=WEB.os.with_changes(machine="pc-i440fx-7.2"),
-    interfaces=(Interface(type="network", source="default", mac="52:54:00:44:4e:60"),
-                Interface(type="user", mac="52:54:00:7d:9e:48")))
+    interfaces=(
+        Interface(type="network", source="default", mac="52:54:00:44:4e:60"),
+        Interface(type="user", mac="52:54:00:7d:9e:48"),
+    ),
+)
 
 # A running guest (`virsh dumpxml --security-info`): aliases, a domain id, the tap device, the network
 # port, source indexes, an empty <backingStore/>, seclabels and the port libvirt picked for VNC.
@@ -73,9 +82,11 @@ def device(xml, tag, **attrs):
     """The one ``devices/<tag>`` element of ``xml`` whose children carry the given attributes, serialized;
     ``target__dev="vda"`` means a child <target dev='vda'>."""
     wanted = [key.split("__") + [value] for key, value in attrs.items()]
-    matches = [etree.tostring(element, encoding="unicode") for element in parse(xml).iterfind("devices/" + tag)
-               if all(element.find(child) is not None and element.find(child).get(name) == value
-                      for child, name, value in wanted)]
+    matches = [
+        etree.tostring(element, encoding="unicode")
+        for element in parse(xml).iterfind("devices/" + tag)
+        if all(element.find(child) is not None and element.find(child).get(name) == value for child, name, value in wanted)
+    ]
     assert len(matches) == 1, "expected one <%s> with %s, found %d" % (tag, attrs, len(matches))
     return matches[0]
 
@@ -88,13 +99,15 @@ def guest(**fields):
 # -- every builder writes schema-valid XML -----------------------------------------------------------------
 SHAPES = {
     "minimal": guest(),
-    "bios with serial bios output": guest(type="qemu", memory=GiB, vcpus=1,
-                                          os=OsBoot(arch="x86_64", machine="pc", firmware="bios")),
+    "bios with serial bios output": guest(
+        type="qemu", memory=GiB, vcpus=1, os=OsBoot(arch="x86_64", machine="pc", firmware="bios")
+    ),
     "uefi": guest(os=OsBoot(arch="x86_64", machine="q35", firmware="uefi")),
     "uefi secure boot": guest(os=OsBoot(arch="x86_64", machine="q35", firmware="uefi", secure_boot=True)),
     "boot order": guest(os=OsBoot(boot=("network", "cdrom", "hd"))),
-    "direct kernel": guest(os=OsBoot(kernel=DirectKernel("/var/lib/libvirt/boot/k", "/var/lib/libvirt/boot/i",
-                                                         "inst.ks=file:/ks.cfg console=ttyS0"))),
+    "direct kernel": guest(
+        os=OsBoot(kernel=DirectKernel("/var/lib/libvirt/boot/k", "/var/lib/libvirt/boot/i", "inst.ks=file:/ks.cfg console=ttyS0"))
+    ),
     "direct kernel without initrd and cmdline": guest(os=OsBoot(kernel=DirectKernel("/boot/vmlinuz"))),
     "cpu mode": guest(cpu_mode="host-passthrough"),
     "volume disk": guest(disks=(Disk(target="vda", pool="default", volume="g.qcow2", format="qcow2"),)),
@@ -102,14 +115,11 @@ SHAPES = {
     "block disk": guest(disks=(Disk(target="sda", bus="sata", path="/dev/vg0/g", block=True),)),
     "scsi disk": guest(disks=(Disk(target="sda", bus="scsi", path="/srv/g.img"),)),
     "ide cdrom file": guest(disks=(Disk(target="hda", bus="ide", device="cdrom", path="/srv/iso/d.iso"),)),
-    "sata cdrom volume": guest(disks=(Disk(target="sdb", bus="sata", device="cdrom", pool="isos",
-                                           volume="d.iso"),)),
+    "sata cdrom volume": guest(disks=(Disk(target="sdb", bus="sata", device="cdrom", pool="isos", volume="d.iso"),)),
     "network interface": guest(interfaces=(Interface(type="network", source="default"),)),
-    "network interface with mac": guest(interfaces=(Interface(type="network", source="default",
-                                                              mac="52:54:00:12:34:56"),)),
+    "network interface with mac": guest(interfaces=(Interface(type="network", source="default", mac="52:54:00:12:34:56"),)),
     "bridge interface": guest(interfaces=(Interface(type="bridge", source="br0", model="e1000"),)),
-    "bridge interface with mac": guest(interfaces=(Interface(type="bridge", source="br0",
-                                                             mac="52:54:00:ab:cd:ef"),)),
+    "bridge interface with mac": guest(interfaces=(Interface(type="bridge", source="br0", mac="52:54:00:ab:cd:ef"),)),
     "user interface": guest(interfaces=(Interface(type="user"),)),
     "user interface with mac": guest(interfaces=(Interface(type="user", mac="52:54:00:00:00:01"),)),
     "vnc autoport": guest(graphics=(Graphics(type="vnc"),)),
@@ -119,8 +129,7 @@ SHAPES = {
     "no graphics": guest(graphics=()),
     "serial log": guest(serial_log=SerialLog("/var/log/libvirt/qemu/g-serial.log")),
     "on_reboot destroy": guest(on_reboot="destroy"),
-    "everything": WEB.with_changes(uuid="57f0fa53-fbd6-4832-9967-4004eb50bda9", cpu_mode="host-model",
-                                   on_reboot="destroy"),
+    "everything": WEB.with_changes(uuid="57f0fa53-fbd6-4832-9967-4004eb50bda9", cpu_mode="host-model", on_reboot="destroy"),
 }
 
 
@@ -136,12 +145,16 @@ def test_uefi_asks_libvirt_for_firmware_and_secure_boot_needs_smm():
     plain = etree.fromstring(guest(os=OsBoot(firmware="uefi")).to_xml())
     assert plain.find("os").get("firmware") == "efi"
     assert [(f.get("name"), f.get("enabled")) for f in plain.iterfind("os/firmware/feature")] == [
-        ("enrolled-keys", "no"), ("secure-boot", "no")]
+        ("enrolled-keys", "no"),
+        ("secure-boot", "no"),
+    ]
     assert plain.find("features/smm") is None
     assert plain.find("os/bios") is None  # no SeaBIOS under UEFI
     secure = etree.fromstring(guest(os=OsBoot(firmware="uefi", secure_boot=True)).to_xml())
     assert [(f.get("name"), f.get("enabled")) for f in secure.iterfind("os/firmware/feature")] == [
-        ("enrolled-keys", "yes"), ("secure-boot", "yes")]
+        ("enrolled-keys", "yes"),
+        ("secure-boot", "yes"),
+    ]
     assert secure.find("features/smm").get("state") == "on"
 
 
@@ -155,8 +168,7 @@ def test_bios_guests_print_their_boot_to_the_serial_port():
 def test_direct_kernel_replaces_the_boot_order():
     """With a kernel, <kernel>/<initrd>/<cmdline> are written and no <boot dev>."""
     root = etree.fromstring(guest(os=OsBoot(boot=("hd",), kernel=DirectKernel("/k", "/i", "ks"))).to_xml())
-    assert [(child.tag, child.text) for child in root.find("os")][1:4] == [
-        ("kernel", "/k"), ("initrd", "/i"), ("cmdline", "ks")]
+    assert [(child.tag, child.text) for child in root.find("os")][1:4] == [("kernel", "/k"), ("initrd", "/i"), ("cmdline", "ks")]
     assert root.find("os/boot") is None
 
 
@@ -178,30 +190,46 @@ def test_graphics_port_and_autoport():
 
 # -- round trips -------------------------------------------------------------------------------------------
 ROUND_TRIPS = {
-    "bios": Domain(name="a", type="kvm", memory=2 * GiB, vcpus=2,
-                   os=OsBoot(arch="x86_64", machine="pc", firmware="bios"), graphics=()),
+    "bios": Domain(
+        name="a", type="kvm", memory=2 * GiB, vcpus=2, os=OsBoot(arch="x86_64", machine="pc", firmware="bios"), graphics=()
+    ),
     "uefi": Domain(name="b", type="qemu", os=OsBoot(arch="x86_64", machine="q35", firmware="uefi"), graphics=()),
-    "uefi secure boot": Domain(name="c", type="kvm", os=OsBoot(machine="pc-q35-7.2", firmware="uefi",
-                                                               secure_boot=True), graphics=()),
-    "direct kernel": Domain(name="d", type="qemu", on_reboot="destroy", graphics=(), os=OsBoot(
-        firmware="bios", boot=(), kernel=DirectKernel("/b/k", "/b/i", "auto=true priority=critical"))),
-    "network boot": Domain(name="e", type="kvm", os=OsBoot(firmware="bios", boot=("network", "hd")),
-                           graphics=()),
+    "uefi secure boot": Domain(
+        name="c", type="kvm", os=OsBoot(machine="pc-q35-7.2", firmware="uefi", secure_boot=True), graphics=()
+    ),
+    "direct kernel": Domain(
+        name="d",
+        type="qemu",
+        on_reboot="destroy",
+        graphics=(),
+        os=OsBoot(firmware="bios", boot=(), kernel=DirectKernel("/b/k", "/b/i", "auto=true priority=critical")),
+    ),
+    "network boot": Domain(name="e", type="kvm", os=OsBoot(firmware="bios", boot=("network", "hd")), graphics=()),
     "everything": Domain(
-        name="web", type="kvm", uuid="57f0fa53-fbd6-4832-9967-4004eb50bda9", memory=3 * GiB, vcpus=4,
-        cpu_mode="host-model", os=OsBoot(arch="x86_64", machine="pc-i440fx-7.2", firmware="bios",
-                                         boot=("cdrom", "hd")),
-        disks=(Disk(target="vda", pool="default", volume="web.qcow2", format="qcow2"),
-               Disk(target="vdb", path="/srv/data.img"),
-               Disk(target="sda", bus="sata", path="/dev/vg0/web", block=True),
-               Disk(target="sdb", bus="scsi", path="/srv/scsi.img"),
-               Disk(target="hda", bus="ide", device="cdrom", path="/srv/d.iso"),
-               Disk(target="sdc", bus="sata", device="cdrom", pool="isos", volume="d.iso")),
-        interfaces=(Interface(type="network", source="default", mac="52:54:00:12:34:56"),
-                    Interface(type="bridge", source="br0", model="e1000"),
-                    Interface(type="user")),
+        name="web",
+        type="kvm",
+        uuid="57f0fa53-fbd6-4832-9967-4004eb50bda9",
+        memory=3 * GiB,
+        vcpus=4,
+        cpu_mode="host-model",
+        os=OsBoot(arch="x86_64", machine="pc-i440fx-7.2", firmware="bios", boot=("cdrom", "hd")),
+        disks=(
+            Disk(target="vda", pool="default", volume="web.qcow2", format="qcow2"),
+            Disk(target="vdb", path="/srv/data.img"),
+            Disk(target="sda", bus="sata", path="/dev/vg0/web", block=True),
+            Disk(target="sdb", bus="scsi", path="/srv/scsi.img"),
+            Disk(target="hda", bus="ide", device="cdrom", path="/srv/d.iso"),
+            Disk(target="sdc", bus="sata", device="cdrom", pool="isos", volume="d.iso"),
+        ),
+        interfaces=(
+            Interface(type="network", source="default", mac="52:54:00:12:34:56"),
+            Interface(type="bridge", source="br0", model="e1000"),
+            Interface(type="user"),
+        ),
         graphics=(Graphics(type="vnc", port=5901, password="pw"), Graphics(type="spice", listen="0.0.0.0")),
-        serial_log=SerialLog("/var/log/web.log"), on_reboot="destroy"),
+        serial_log=SerialLog("/var/log/web.log"),
+        on_reboot="destroy",
+    ),
 }
 
 
@@ -213,16 +241,20 @@ def test_round_trip(domain):
     assert Domain.from_xml(xml).to_xml() == xml
 
 
-@pytest.mark.parametrize("item", [
-    Disk(target="vdc", pool="p", volume="v.qcow2", format="qcow2"),
-    Disk(target="sda", bus="sata", path="/dev/sdz", block=True),
-    Disk(target="hdc", bus="ide", device="cdrom", path="/iso"),
-    Interface(type="network", source="n", mac="52:54:00:00:00:aa"),
-    Interface(type="bridge", source="br1", model="rtl8139"),
-    Interface(type="user"),
-    Graphics(type="vnc"),
-    Graphics(type="spice", listen="::1", port=6000, password="x"),
-], ids=repr)
+@pytest.mark.parametrize(
+    "item",
+    [
+        Disk(target="vdc", pool="p", volume="v.qcow2", format="qcow2"),
+        Disk(target="sda", bus="sata", path="/dev/sdz", block=True),
+        Disk(target="hdc", bus="ide", device="cdrom", path="/iso"),
+        Interface(type="network", source="n", mac="52:54:00:00:00:aa"),
+        Interface(type="bridge", source="br1", model="rtl8139"),
+        Interface(type="user"),
+        Graphics(type="vnc"),
+        Graphics(type="spice", listen="::1", port=6000, password="x"),
+    ],
+    ids=repr,
+)
 def test_device_round_trip(item):
     """Each device builder reads back its own element."""
     assert type(item).from_element(item.to_element()) == item
@@ -230,8 +262,7 @@ def test_device_round_trip(item):
 
 def test_unset_fields_read_back_as_libvirt_defaults():
     """Fields left to libvirt come back with what the XML implies: kvm, bios, no graphics."""
-    assert Domain.from_xml(Domain(name="x").to_xml()) == Domain(
-        name="x", type="kvm", os=OsBoot(firmware="bios"), graphics=())
+    assert Domain.from_xml(Domain(name="x").to_xml()) == Domain(name="x", type="kvm", os=OsBoot(firmware="bios"), graphics=())
 
 
 def test_not_a_domain_is_refused():
@@ -262,42 +293,55 @@ def test_live_xml_reads_as_the_managed_fields():
     """Aliases, the tap device, network port ids, seclabels and the picked VNC port are not read;
     MACs are lower-cased."""
     assert Domain.from_xml(LIBVIRT_LIVE_XML) == Domain(
-        name="pxe1", type="qemu", uuid="2f804401-458d-41dd-923a-1330c6528269", memory=256 << 20, vcpus=1,
+        name="pxe1",
+        type="qemu",
+        uuid="2f804401-458d-41dd-923a-1330c6528269",
+        memory=256 << 20,
+        vcpus=1,
         cpu_mode="host-passthrough",
         os=OsBoot(arch="x86_64", machine="pc-i440fx-7.2", firmware="bios", boot=("network", "hd")),
         disks=(Disk(target="hda", bus="ide", device="cdrom", path="/var/lib/libvirt/images/mini.iso"),),
         interfaces=(Interface(type="network", source="pxe", mac="52:54:00:fd:94:8e"),),
         graphics=(Graphics(type="vnc", password="s3cret"),),
         serial_log=SerialLog("/var/log/libvirt/qemu/pxe1-serial.log"),
-        on_reboot="destroy")
+        on_reboot="destroy",
+    )
 
 
 def test_uefi_xml_reads_as_the_managed_fields():
     """Loader and NVRAM are libvirt's; firmware and secure boot are read; a pty serial is no serial log."""
     assert Domain.from_xml(LIBVIRT_UEFI_XML) == Domain(
-        name="secure", type="kvm", uuid="b174c307-b581-4250-a989-2a2e955bd90f", memory=2 * GiB, vcpus=4,
+        name="secure",
+        type="kvm",
+        uuid="b174c307-b581-4250-a989-2a2e955bd90f",
+        memory=2 * GiB,
+        vcpus=4,
         cpu_mode="host-model",
         os=OsBoot(arch="x86_64", machine="pc-q35-7.2", firmware="uefi", secure_boot=True),
-        disks=(Disk(target="sda", bus="sata", path="/dev/vg0/secure", block=True),
-               Disk(target="sdb", bus="sata", device="cdrom", pool="isos", volume="alma-9.iso")),
+        disks=(
+            Disk(target="sda", bus="sata", path="/dev/vg0/secure", block=True),
+            Disk(target="sdb", bus="sata", device="cdrom", pool="isos", volume="alma-9.iso"),
+        ),
         interfaces=(Interface(type="bridge", source="br0", model="e1000", mac="52:54:00:12:34:56"),),
         graphics=(Graphics(type="spice", listen="0.0.0.0", port=5905),),
-        serial_log=None, on_reboot=None)
+        serial_log=None,
+        on_reboot=None,
+    )
 
 
 def test_legacy_uefi_loader_without_firmware_attribute_is_uefi():
     """Guests defined with an explicit pflash loader (no firmware='efi') read as UEFI; secure='yes' as secure boot."""
-    xml = ("<domain type='kvm'><name>old</name><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type>"
-           "<loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.secboot.fd</loader>"
-           "<boot dev='hd'/></os></domain>")
-    assert Domain.from_xml(xml).os == OsBoot(arch="x86_64", machine="pc-q35-7.2", firmware="uefi",
-                                             secure_boot=True)
+    xml = (
+        "<domain type='kvm'><name>old</name><os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type>"
+        "<loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.secboot.fd</loader>"
+        "<boot dev='hd'/></os></domain>"
+    )
+    assert Domain.from_xml(xml).os == OsBoot(arch="x86_64", machine="pc-q35-7.2", firmware="uefi", secure_boot=True)
 
 
 def test_graphics_listen_from_child_when_attribute_missing():
     """A <graphics> whose address is only in its <listen> child still reads the address."""
-    element = etree.fromstring("<graphics type='vnc' port='-1'><listen type='address' address='10.0.0.1'/>"
-                               "</graphics>")
+    element = etree.fromstring("<graphics type='vnc' port='-1'><listen type='address' address='10.0.0.1'/></graphics>")
     assert Graphics.from_element(element) == Graphics(type="vnc", listen="10.0.0.1")
 
 
@@ -309,8 +353,9 @@ def test_macs_lists_each_interface_in_order():
 # -- passwords ---------------------------------------------------------------------------------------------
 def test_shown_xml_masks_the_graphics_password():
     """Diffs and logs never carry the VNC/SPICE password; the XML sent to libvirt does."""
-    domain = WEB.with_changes(graphics=(Graphics(type="vnc", password="hunter2"),
-                                        Graphics(type="spice", port=5930, password="sp1ce")))
+    domain = WEB.with_changes(
+        graphics=(Graphics(type="vnc", password="hunter2"), Graphics(type="spice", port=5930, password="sp1ce"))
+    )
     shown, sent = domain.to_shown_xml(), domain.to_xml()
     assert "hunter2" not in shown and "sp1ce" not in shown
     assert shown.count('passwd="********"') == 2
@@ -334,17 +379,20 @@ def test_next_target_counts_like_the_kernel():
     assert taken[25:] == ["vdz", "vdaa", "vdab"]
 
 
-@pytest.mark.parametrize("bus, taken, expected", [
-    ("virtio", [], "vda"),
-    ("virtio", ["vda", "vdc"], "vdb"),
-    ("virtio", {"vda", "vdb", "sda"}, "vdc"),
-    ("virtio", ["vd" + chr(c) for c in range(ord("a"), ord("z") + 1)], "vdaa"),
-    ("sata", [], "sda"),
-    ("sata", ["vda", "sda"], "sdb"),
-    ("scsi", ["sda", "sdb"], "sdc"),
-    ("ide", [], "hda"),
-    ("ide", ["hda", "sda", "vda"], "hdb"),
-])
+@pytest.mark.parametrize(
+    "bus, taken, expected",
+    [
+        ("virtio", [], "vda"),
+        ("virtio", ["vda", "vdc"], "vdb"),
+        ("virtio", {"vda", "vdb", "sda"}, "vdc"),
+        ("virtio", ["vd" + chr(c) for c in range(ord("a"), ord("z") + 1)], "vdaa"),
+        ("sata", [], "sda"),
+        ("sata", ["vda", "sda"], "sdb"),
+        ("scsi", ["sda", "sdb"], "sdc"),
+        ("ide", [], "hda"),
+        ("ide", ["hda", "sda", "vda"], "hdb"),
+    ],
+)
 def test_next_target(bus, taken, expected):
     """The first free name with the bus's prefix (vd, sd, hd); names taken on other buses do not matter."""
     assert next_target(bus, taken) == expected
@@ -362,8 +410,11 @@ PREVIOUS = Domain.from_xml(LIBVIRT_XML)
 
 
 def changed_lines(before, after):
-    return [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
-            if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    return [
+        line
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
 
 
 def test_patch_without_changes_keeps_everything():
@@ -375,9 +426,11 @@ def test_patch_memory_changes_only_memory():
     """A memory change rewrites <memory> and <currentMemory>; UUID, addresses, controllers and every
     other byte stay as libvirt stored them."""
     patched = patch_definition(LIBVIRT_XML, PREVIOUS, PREVIOUS.with_changes(memory=2 * GiB))
-    expected = normalised(LIBVIRT_XML).replace(
-        '<memory unit="KiB">1048576</memory>', '<memory unit="KiB">2097152</memory>').replace(
-        '<currentMemory unit="KiB">1048576</currentMemory>', '<currentMemory unit="KiB">2097152</currentMemory>')
+    expected = (
+        normalised(LIBVIRT_XML)
+        .replace('<memory unit="KiB">1048576</memory>', '<memory unit="KiB">2097152</memory>')
+        .replace('<currentMemory unit="KiB">1048576</currentMemory>', '<currentMemory unit="KiB">2097152</currentMemory>')
+    )
     assert patched == expected
     assert len(changed_lines(normalised(LIBVIRT_XML), patched)) == 4  # two lines out, two in
     assert_valid("domain", patched)
@@ -387,7 +440,9 @@ def test_patch_memory_changes_only_memory():
 def test_patch_vcpus_keeps_placement():
     patched = patch_definition(LIBVIRT_XML, PREVIOUS, PREVIOUS.with_changes(vcpus=4))
     assert changed_lines(normalised(LIBVIRT_XML), patched) == [
-        '-  <vcpu placement="static">2</vcpu>', '+  <vcpu placement="static">4</vcpu>']
+        '-  <vcpu placement="static">2</vcpu>',
+        '+  <vcpu placement="static">4</vcpu>',
+    ]
 
 
 def test_patch_cpu_mode_replaces_the_cpu_element():
@@ -414,7 +469,8 @@ def test_patch_one_disk_keeps_the_others_with_their_addresses():
     assert parse(patched).findtext("uuid") == "57f0fa53-fbd6-4832-9967-4004eb50bda9"
     for tag in ("controller", "interface", "video", "memballoon", "input", "graphics", "serial", "console"):
         assert [etree.tostring(e) for e in parse(patched).iterfind("devices/" + tag)] == [
-            etree.tostring(e) for e in parse(LIBVIRT_XML).iterfind("devices/" + tag)]
+            etree.tostring(e) for e in parse(LIBVIRT_XML).iterfind("devices/" + tag)
+        ]
     assert_valid("domain", patched)
     assert sorted(Domain.from_xml(patched).disks, key=repr) == sorted(wanted.disks, key=repr)
 
@@ -428,7 +484,8 @@ def test_patch_interface_change_carries_the_mac():
     bridge = parse(device(patched, "interface", source__bridge="br0"))
     assert Interface.from_element(bridge) == Interface(type="bridge", source="br0", mac="52:54:00:44:4e:60")
     assert device(patched, "interface", mac__address="52:54:00:7d:9e:48") == device(
-        LIBVIRT_XML, "interface", mac__address="52:54:00:7d:9e:48")
+        LIBVIRT_XML, "interface", mac__address="52:54:00:7d:9e:48"
+    )
     assert 'network="default"' not in patched
     assert_valid("domain", patched)
 
@@ -474,10 +531,8 @@ def test_patch_serial_log_moves_both_serial_and_console():
     wanted = PREVIOUS.with_changes(serial_log=SerialLog("/srv/logs/web.log"))
     patched = patch_definition(LIBVIRT_XML, PREVIOUS, wanted)
     root = parse(patched)
-    assert [s.find("source").attrib for s in root.findall("devices/serial")] == [
-        {"path": "/srv/logs/web.log", "append": "on"}]
-    assert [c.find("source").attrib for c in root.findall("devices/console")] == [
-        {"path": "/srv/logs/web.log", "append": "on"}]
+    assert [s.find("source").attrib for s in root.findall("devices/serial")] == [{"path": "/srv/logs/web.log", "append": "on"}]
+    assert [c.find("source").attrib for c in root.findall("devices/console")] == [{"path": "/srv/logs/web.log", "append": "on"}]
     assert "web-serial.log" not in patched
     assert_valid("domain", patched)
     assert Domain.from_xml(patched) == wanted
@@ -498,58 +553,98 @@ TREE_URL = "http://mirror.example.org/almalinux/9/BaseOS/x86_64/os/"
 # method: (module parameters, install tree, the final definition's disks as the planner makes them)
 GOLDEN_CASES = {
     "pxe": (
-        {"name": "pxe1", "memory": 2048, "vcpus": 2,
-         "disks": [{"pool": "default", "size": "20G"}],
-         "networks": [{"network": "default"}],
-         "install": {"method": "pxe"}},
+        {
+            "name": "pxe1",
+            "memory": 2048,
+            "vcpus": 2,
+            "disks": [{"pool": "default", "size": "20G"}],
+            "networks": [{"network": "default"}],
+            "install": {"method": "pxe"},
+        },
         None,
-        (Disk(target="vda", pool="default", volume="pxe1-disk0.qcow2", format="qcow2"),)),
+        (Disk(target="vda", pool="default", volume="pxe1-disk0.qcow2", format="qcow2"),),
+    ),
     "cdrom_volume": (
-        {"name": "cdvol", "memory": "4G", "vcpus": 2, "cpu": "host-passthrough", "machine": "q35",
-         "firmware": "uefi", "secure_boot": True,
-         "disks": [{"pool": "default", "volume": "cdvol.qcow2"}, {"pool": "default", "size": "100G", "bus": "sata"}],
-         "networks": [{"bridge": "br0", "mac": "52:54:00:AA:BB:01"}],
-         "graphics": {"type": "spice", "password": "s3cret"},
-         "install": {"method": "cdrom", "cdrom": {"pool": "isos", "volume": "debian-12.5.0-amd64-netinst.iso"}}},
+        {
+            "name": "cdvol",
+            "memory": "4G",
+            "vcpus": 2,
+            "cpu": "host-passthrough",
+            "machine": "q35",
+            "firmware": "uefi",
+            "secure_boot": True,
+            "disks": [{"pool": "default", "volume": "cdvol.qcow2"}, {"pool": "default", "size": "100G", "bus": "sata"}],
+            "networks": [{"bridge": "br0", "mac": "52:54:00:AA:BB:01"}],
+            "graphics": {"type": "spice", "password": "s3cret"},
+            "install": {"method": "cdrom", "cdrom": {"pool": "isos", "volume": "debian-12.5.0-amd64-netinst.iso"}},
+        },
         None,
-        (Disk(target="vda", pool="default", volume="cdvol.qcow2", format="qcow2"),
-         Disk(target="sda", bus="sata", pool="default", volume="cdvol-disk1.qcow2", format="qcow2"))),
+        (
+            Disk(target="vda", pool="default", volume="cdvol.qcow2", format="qcow2"),
+            Disk(target="sda", bus="sata", pool="default", volume="cdvol-disk1.qcow2", format="qcow2"),
+        ),
+    ),
     "cdrom_path": (
-        {"name": "cdpath", "domain_type": "kvm",
-         "disks": [{"path": "/dev/vg0/cdpath"}],
-         "networks": [{"type": "user"}],
-         "graphics": {"type": "vnc", "listen": "0.0.0.0", "port": 5901, "password": "vncpw"},
-         "serial_log": "/var/log/guests/cdpath.log",
-         "install": {"method": "cdrom", "cdrom": {"path": "/srv/iso/AlmaLinux-9-latest-x86_64-minimal.iso"}}},
+        {
+            "name": "cdpath",
+            "domain_type": "kvm",
+            "disks": [{"path": "/dev/vg0/cdpath"}],
+            "networks": [{"type": "user"}],
+            "graphics": {"type": "vnc", "listen": "0.0.0.0", "port": 5901, "password": "vncpw"},
+            "serial_log": "/var/log/guests/cdpath.log",
+            "install": {"method": "cdrom", "cdrom": {"path": "/srv/iso/AlmaLinux-9-latest-x86_64-minimal.iso"}},
+        },
         None,
-        (Disk(target="vda", path="/dev/vg0/cdpath", block=True),)),
+        (Disk(target="vda", path="/dev/vg0/cdpath", block=True),),
+    ),
     "location": (
-        {"name": "loc1", "memory": "3G", "arch": "x86_64",
-         "disks": [{"pool": "default", "size": "10G", "format": "raw"}],
-         "networks": [{"network": "default", "mac": "52:54:00:12:34:56"}],
-         "graphics": {"type": "none"},
-         "install": {"method": "location", "location": TREE_URL,
-                     "kickstart": "http://ks.example.org/alma9.ks", "extra_args": "console=ttyS0,115200n8"}},
-        InstallTree(family="redhat", kernel=TREE_URL + "images/pxeboot/vmlinuz",
-                    initrd=TREE_URL + "images/pxeboot/initrd.img"),
-        (Disk(target="vda", pool="default", volume="loc1-disk0.img", format="raw"),)),
+        {
+            "name": "loc1",
+            "memory": "3G",
+            "arch": "x86_64",
+            "disks": [{"pool": "default", "size": "10G", "format": "raw"}],
+            "networks": [{"network": "default", "mac": "52:54:00:12:34:56"}],
+            "graphics": {"type": "none"},
+            "install": {
+                "method": "location",
+                "location": TREE_URL,
+                "kickstart": "http://ks.example.org/alma9.ks",
+                "extra_args": "console=ttyS0,115200n8",
+            },
+        },
+        InstallTree(family="redhat", kernel=TREE_URL + "images/pxeboot/vmlinuz", initrd=TREE_URL + "images/pxeboot/initrd.img"),
+        (Disk(target="vda", pool="default", volume="loc1-disk0.img", format="raw"),),
+    ),
     "import": (
-        {"name": "imported", "memory": "512M",
-         "disks": [{"path": "/var/lib/libvirt/images/imported.qcow2", "format": "qcow2"},
-                   {"pool": "default", "volume": "imported-data.img", "bus": "scsi"}],
-         "networks": [{"network": "default"}, {"bridge": "br0", "model": "e1000"}],
-         "install": {"method": "import"}},
+        {
+            "name": "imported",
+            "memory": "512M",
+            "disks": [
+                {"path": "/var/lib/libvirt/images/imported.qcow2", "format": "qcow2"},
+                {"pool": "default", "volume": "imported-data.img", "bus": "scsi"},
+            ],
+            "networks": [{"network": "default"}, {"bridge": "br0", "model": "e1000"}],
+            "install": {"method": "import"},
+        },
         None,
-        (Disk(target="vda", path="/var/lib/libvirt/images/imported.qcow2", format="qcow2"),
-         Disk(target="sda", bus="scsi", pool="default", volume="imported-data.img"))),
+        (
+            Disk(target="vda", path="/var/lib/libvirt/images/imported.qcow2", format="qcow2"),
+            Disk(target="sda", bus="scsi", pool="default", volume="imported-data.img"),
+        ),
+    ),
     "import_cloud_init": (
-        {"name": "cloud1", "memory": "512M", "machine": "q35",
-         "disks": [{"pool": "default", "volume": "cloud1.qcow2"}],
-         "networks": [{"network": "default"}],
-         "install": {"method": "import"},
-         "cloud_init": {"user_data": {"hostname": "cloud1"}, "meta_data": {"instance-id": "cloud1-1"}}},
+        {
+            "name": "cloud1",
+            "memory": "512M",
+            "machine": "q35",
+            "disks": [{"pool": "default", "volume": "cloud1.qcow2"}],
+            "networks": [{"network": "default"}],
+            "install": {"method": "import"},
+            "cloud_init": {"user_data": {"hostname": "cloud1"}, "meta_data": {"instance-id": "cloud1-1"}},
+        },
         None,
-        (Disk(target="vda", pool="default", volume="cloud1.qcow2", format="qcow2"),)),
+        (Disk(target="vda", pool="default", volume="cloud1.qcow2", format="qcow2"),),
+    ),
 }
 
 
@@ -559,7 +654,8 @@ def golden_definitions(method):
     request = GuestRequest.from_params(params)
     # The disks given are the ones the request describes (same targets, buses and sources).
     assert [(d.target, d.bus, d.pool, d.volume, d.path) for d in request.disks] == [
-        (d.target, d.bus, d.pool, d.volume, d.path) for d in disks]
+        (d.target, d.bus, d.pool, d.volume, d.path) for d in disks
+    ]
     state = GuestState(detected_type="qemu", media_format="raw", tree=tree)
     final = final_definition(request, state, disks)
     if method == "import":
@@ -567,8 +663,12 @@ def golden_definitions(method):
     return {"install": install_definition(request, state, final), "final": final}
 
 
-GOLDEN_FILES = [(method, phase) for method in GOLDEN_CASES for phase in ("install", "final")
-                if not (method == "import" and phase == "install")]
+GOLDEN_FILES = [
+    (method, phase)
+    for method in GOLDEN_CASES
+    for phase in ("install", "final")
+    if not (method == "import" and phase == "install")
+]
 INSTALLERS = [method for method in GOLDEN_CASES if not method.startswith("import")]
 
 
@@ -610,14 +710,15 @@ def test_install_definition_boots_the_media(method):
     elif method.startswith("cdrom"):
         assert install.os.boot == ("cdrom", "hd") and install.os.kernel is None
         media = params["install"]["cdrom"]
-        assert [(d.pool, d.volume, d.path) for d in cdroms] == [
-            (media.get("pool"), media.get("volume"), media.get("path"))]
+        assert [(d.pool, d.volume, d.path) for d in cdroms] == [(media.get("pool"), media.get("volume"), media.get("path"))]
         assert cdroms[0].bus == ("sata" if params.get("machine") == "q35" else "ide")
     else:
         assert install.os.boot == () and not cdroms
         assert install.os.kernel == DirectKernel(
-            "/var/lib/libvirt/boot/remotevirt-loc1-kernel", "/var/lib/libvirt/boot/remotevirt-loc1-initrd",
-            "inst.ks=http://ks.example.org/alma9.ks console=ttyS0,115200n8")
+            "/var/lib/libvirt/boot/remotevirt-loc1-kernel",
+            "/var/lib/libvirt/boot/remotevirt-loc1-initrd",
+            "inst.ks=http://ks.example.org/alma9.ks console=ttyS0,115200n8",
+        )
 
 
 @pytest.mark.parametrize("method", list(GOLDEN_CASES))
@@ -631,8 +732,10 @@ def test_final_definition_boots_the_disk(method):
     if "install" in definitions:
         # Install and final differ in boot media and on_reboot only.
         install = definitions["install"]
-        assert install.with_changes(on_reboot=None, os=definitions["final"].os,
-                                    disks=install.disks[:len(final.disks)]) == definitions["final"]
+        assert (
+            install.with_changes(on_reboot=None, os=definitions["final"].os, disks=install.disks[: len(final.disks)])
+            == definitions["final"]
+        )
 
 
 def test_first_boot_of_a_cloud_image_adds_the_seed_and_restarts_on_reboot():
@@ -643,7 +746,8 @@ def test_first_boot_of_a_cloud_image_adds_the_seed_and_restarts_on_reboot():
     final = Domain.from_xml(definitions["final"].to_xml())
     assert first_boot.on_reboot is None and first_boot.os.boot == ("hd",)
     assert [(disk.device, disk.bus, disk.target, disk.path) for disk in first_boot.disks][1:] == [
-        ("cdrom", "sata", "sda", "/var/lib/libvirt/boot/remotevirt-cloud1-cidata.iso")]
+        ("cdrom", "sata", "sda", "/var/lib/libvirt/boot/remotevirt-cloud1-cidata.iso")
+    ]
     assert "<readonly/>" in definitions["install"].to_xml()
     request = GuestRequest.from_params(GOLDEN_CASES["import_cloud_init"][0])
     assert final.metadata.cloud_init == request.cloud_init.fingerprint
@@ -652,8 +756,10 @@ def test_first_boot_of_a_cloud_image_adds_the_seed_and_restarts_on_reboot():
 
 def test_metadata_is_replaced_in_place_and_others_kept():
     """patch_definition rewrites the collection's own metadata element only."""
-    previous_xml = ('<domain type="qemu"><name>g</name><metadata><app:x xmlns:app="urn:app">keep</app:x></metadata>'
-                    '<memory unit="KiB">1024</memory><os><type>hvm</type></os><devices/></domain>')
+    previous_xml = (
+        '<domain type="qemu"><name>g</name><metadata><app:x xmlns:app="urn:app">keep</app:x></metadata>'
+        '<memory unit="KiB">1024</memory><os><type>hvm</type></os><devices/></domain>'
+    )
     previous = Domain.from_xml(previous_xml)
     wanted = previous.with_changes(metadata=GuestMetadata(cloud_init="ab" * 32))
     patched = patch_definition(previous_xml, previous, wanted)
@@ -662,8 +768,7 @@ def test_metadata_is_replaced_in_place_and_others_kept():
 
 
 def test_direct_kernel_change_is_patched():
-    previous_xml = ('<domain type="qemu"><name>g</name><os><type>hvm</type><kernel>/old</kernel></os>'
-                    '<devices/></domain>')
+    previous_xml = '<domain type="qemu"><name>g</name><os><type>hvm</type><kernel>/old</kernel></os><devices/></domain>'
     previous = Domain.from_xml(previous_xml)
     kernel = DirectKernel("/new/vmlinuz", "/new/initrd", "root=/dev/vda")
     wanted = previous.with_changes(os=previous.os.with_changes(kernel=kernel))
