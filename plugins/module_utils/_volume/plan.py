@@ -325,17 +325,7 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
         grown = stored_capacity(pool, fmt, request.capacity, creating=False)
     plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
-    # The new volume is marked as a download in progress until the upload is verified complete.
-    marks = state.local and pool.holds_files
-    plan.add(
-        Action(
-            CREATE,
-            "volume",
-            request.label,
-            _create_command(request, volume, False),
-            CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks),
-        )
-    )
+    plan.add(_download_volume_action(request, state, volume))
     plan.add(_upload_action(request, url, fmt, size, initial))
     if grown is not None:
         plan.add(_resize_action(request, grown, shrink=False))
@@ -393,18 +383,17 @@ def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: s
         path=predicted_path(pool, request.name),
     )
     plan = Plan(after=managed_view(volume).to_xml())
-    marks = state.local and pool.holds_files
-    plan.add(
-        Action(
-            CREATE,
-            "volume",
-            request.label,
-            _create_command(request, volume, False),
-            CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks),
-        )
-    )
+    plan.add(_download_volume_action(request, state, volume))
     plan.add(_upload_action(request, url, fmt, size, length, compression))
     return plan
+
+
+def _download_volume_action(request: VolumeRequest, state: VolumeState, volume: Volume) -> Action:
+    """The new volume a download fills, marked as a download in progress (where its file is on this host)
+    until the upload is verified complete."""
+    marks = state.local and state.pool.holds_files
+    payload = CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)
+    return Action(CREATE, "volume", request.label, _create_command(request, volume, False), payload)
 
 
 def _check_reverifiable(request: VolumeRequest, state: VolumeState) -> None:
