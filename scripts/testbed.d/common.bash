@@ -182,6 +182,19 @@ ensure_netns() {
   ip -n "$1" link set lo up
 }
 
+delete_netns() { # NETNS...: those that ensure_netns made (recorded); counted in STOPPED
+  local ns
+  for ns in "$@"; do
+    recorded "netns:$ns" || continue
+    if [ -e "/run/netns/$ns" ]; then
+      ip netns del "$ns"
+      say "deleted network namespace $ns"
+      STOPPED=$((STOPPED + 1))
+    fi
+    forget "netns:$ns"
+  done
+}
+
 in_netns() { # NETNS CMD...
   ensure_netns "$1"
   ip netns exec "$@"

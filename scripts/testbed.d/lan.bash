@@ -151,15 +151,7 @@ lan_down() {
   stop "${HOSTS[@]/%/-lan-sshd}"
   stop "${HOSTS[@]/%/-avahi}"
   stop "${HOSTS[@]/%/-dbus}"
-  for ns in "$LAN_NETNS" "$LAN_CTL"; do
-    recorded "netns:$ns" || continue
-    if [ -e "/run/netns/$ns" ]; then
-      ip netns del "$ns"
-      say "deleted network namespace $ns"
-      STOPPED=$((STOPPED + 1))
-    fi
-    forget "netns:$ns"
-  done
+  delete_netns "$LAN_NETNS" "$LAN_CTL"
 }
 
 lan_daemons() { # "NAME PIDFILE" lines, as daemons() in lifecycle.bash

@@ -95,15 +95,7 @@ cmd_down() {
   stop virtlogd "${HOSTS[@]/%/-virtlogd}"
   stop ganesha
   stop rsyslogd   # last: it logs the others' shutdown
-  for ns in "$NETNS" "${HOSTS[@]}"; do
-    recorded "netns:$ns" || continue
-    if [ -e "/run/netns/$ns" ]; then
-      ip netns del "$ns"
-      say "deleted network namespace $ns"
-      STOPPED=$((STOPPED + 1))
-    fi
-    forget "netns:$ns"
-  done
+  delete_netns "$NETNS" "${HOSTS[@]}"
   [ "$STOPPED" -gt 0 ] || say "nothing to stop"
 }
 
