@@ -23,14 +23,19 @@ def plan_text(plan: Any) -> str:
     return json.dumps(plan.summaries(), indent=2, ensure_ascii=False) + "\n"
 
 
+def read(path: str) -> str:
+    """The reviewed text of the golden file at ``path``."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        return handle.read()
+
+
 def compare(path: str, text: str) -> str:
     """The golden text at ``path`` after asserting ``text`` equals it (written first when updating)."""
     if UPDATE:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
-    with open(path, encoding="utf-8", newline="") as handle:
-        golden = handle.read()
+    golden = read(path)
     assert text == golden, "%s differs from the code; REMOTEVIRT_UPDATE_GOLDEN=1 rewrites it" % path
     return golden
 

@@ -239,15 +239,13 @@ def test_plan_matches_golden_file(case):
 @pytest.mark.parametrize("case", list(CASES))
 def test_golden_plans_hold_no_secret(case):
     """URL credentials, the URL password, kickstart content and console passwords never reach a plan."""
-    with open(golden_path(case), encoding="utf-8") as handle:
-        text = handle.read()
+    text = golden.read(golden_path(case))
     assert [secret for secret in SECRETS if secret in text] == []
 
 
 def test_url_credentials_are_masked_not_dropped():
     """The location's user information shows as ***, and the URL user as curl's -u (which prompts for the password)."""
-    with open(golden_path("location_kickstart_url"), encoding="utf-8") as handle:
-        text = handle.read()
+    text = golden.read(golden_path("location_kickstart_url"))
     assert "https://***@mirror.example.org/almalinux/9/BaseOS/x86_64/os/images/pxeboot/vmlinuz" in text
     assert "curl -fsSL -u alice -o " in text
 

@@ -97,14 +97,12 @@ def test_plan_matches_golden_file(case):
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_golden_plans_hold_no_secret(case):
-    with open(golden_path(case), encoding="utf-8") as handle:
-        text = handle.read()
+    text = golden.read(golden_path(case))
     assert [secret for secret in SECRETS if secret in text] == []
 
 
 def test_url_credentials_are_masked_not_dropped():
-    with open(golden_path("upload_with_checksum"), encoding="utf-8") as handle:
-        text = handle.read()
+    text = golden.read(golden_path("upload_with_checksum"))
     assert "curl -fsSL -u alice 'https://***@images.example.org/alma9/AlmaLinux-9-GenericCloud.raw'" in text
 
 

@@ -9,6 +9,7 @@ import pytest
 from lxml import etree
 
 import fixtures
+import golden
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
     final_definition,
     install_definition,
@@ -546,8 +547,7 @@ def test_patch_removing_serial_log():
 
 # -- golden files: the definitions of each install method ----------------------------------------------------
 # REMOTEVIRT_UPDATE_GOLDEN=1 rewrites them from the code; review the diff before committing it.
-GOLDEN_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden")
-UPDATE_GOLDEN = os.environ.get("REMOTEVIRT_UPDATE_GOLDEN") == "1"
+GOLDEN_DIR = golden.folder(__file__)
 TREE_URL = "http://mirror.example.org/almalinux/9/BaseOS/x86_64/os/"
 
 # method: (module parameters, install tree, the final definition's disks as the planner makes them)
@@ -680,15 +680,7 @@ def golden_path(method, phase):
 def test_definition_matches_golden_file(method, phase):
     """The planner's definition is exactly the reviewed golden file, and that file is schema-valid."""
     xml = golden_definitions(method)[phase].to_xml()
-    path = golden_path(method, phase)
-    if UPDATE_GOLDEN:
-        os.makedirs(GOLDEN_DIR, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(xml)
-    with open(path, encoding="utf-8") as handle:
-        golden = handle.read()
-    assert_valid("domain", golden)
-    assert xml == golden, "%s differs from the code; REMOTEVIRT_UPDATE_GOLDEN=1 rewrites it" % path
+    assert_valid("domain", golden.compare(golden_path(method, phase), xml))
 
 
 def test_golden_files_are_all_known():
