@@ -107,6 +107,15 @@ def _destroy_action(name: str) -> Action:
     return Action(DESTROY, "guest", name, _virsh("destroy", name), GuestTarget(name), destructive=True)
 
 
+def _start_action(name: str) -> Action:
+    return Action(START, "guest", name, _virsh("start", name), GuestTarget(name))
+
+
+def _autostart_action(name: str, enable: bool) -> Action:
+    argv = ("autostart", name) if enable else ("autostart", "--disable", name)
+    return Action(AUTOSTART, "guest", name, _virsh(*argv), AutostartPayload(guest=name, enable=enable))
+
+
 def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
     if state.transient:
         plan = Plan()
@@ -267,11 +276,11 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
         command = _virsh("create", "%s-%s.xml" % (name, "first-boot" if first_boot else "install"))
         plan.add(Action(INSTALL, "guest", name, command, InstallPayload(guest=name, domain=install, fetched=fetched)))
     if request.autostart:
-        plan.add(Action(AUTOSTART, "guest", name, _virsh("autostart", name), AutostartPayload(guest=name, enable=True)))
+        plan.add(_autostart_action(name, True))
     if method != "import" and request.waits:
         plan.add(_wait_action(request))
     if request.state == "running" and ((method == "import" and not first_boot) or request.waits):
-        plan.add(Action(START, "guest", name, _virsh("start", name), GuestTarget(name)))
+        plan.add(_start_action(name))
     if request.wait_for is not None:
         plan.add(_reachable_action(request, state))
     plan.after = _shown(final)
@@ -426,11 +435,10 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
             )
         )
     if request.autostart is not None and request.autostart != state.autostart:
-        argv = ("autostart", name) if request.autostart else ("autostart", "--disable", name)
-        plan.add(Action(AUTOSTART, "guest", name, _virsh(*argv), AutostartPayload(guest=name, enable=request.autostart)))
+        plan.add(_autostart_action(name, request.autostart))
     _plan_seed_removal(state, plan)
     if request.state == "running" and not state.active:
-        plan.add(Action(START, "guest", name, _virsh("start", name), GuestTarget(name)))
+        plan.add(_start_action(name))
         if request.wait_for is not None:
             plan.add(_reachable_action(request, state))
     plan.after = _shown(wanted)
