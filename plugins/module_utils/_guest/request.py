@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
@@ -22,7 +22,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_uri,
     is_ascii_number,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.cloud_init import CloudInit, cloud_init_param
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     DISK_BUSES,
@@ -32,6 +31,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
     next_target,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.cloud_init import CloudInit
 
 DEFAULT_MEMORY = 1 << 30
 
@@ -189,7 +191,7 @@ class GuestRequest(Record):
             ),
             "wait_timeout": lambda: _positive(params.get("wait_timeout"), "wait_timeout") or 3600,
             "boot": lambda: _boot_param(params.get("boot")),
-            "cloud_init": lambda: None if params.get("state") == "absent" else cloud_init_param(params.get("cloud_init")),
+            "cloud_init": lambda: None if params.get("state") == "absent" else _cloud_init_param(params.get("cloud_init")),
             "wait_for": lambda: _wait_for_param(params.get("wait_for")),
             "wait_for_timeout": lambda: _positive(params.get("wait_for_timeout"), "wait_for_timeout") or 600,
         }
@@ -276,6 +278,15 @@ def _boot_param(entry: Optional[Mapping[str, Any]]) -> Optional[DirectKernel]:
             raise PlanError("boot.%s must be an absolute path on the host" % key)
         check_path(path, "boot.%s" % key)
     return DirectKernel(kernel=kernel, initrd=entry.get("initrd") or None, cmdline=entry.get("cmdline") or None)
+
+
+def _cloud_init_param(entry: Optional[Mapping[str, Any]]) -> Optional[CloudInit]:
+    if entry is None:
+        return None
+    # Imported here: only guests with cloud_init use it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.cloud_init import cloud_init_param
+
+    return cloud_init_param(entry)
 
 
 def _wait_for_param(entry: Optional[Mapping[str, Any]]) -> Optional[WaitFor]:
