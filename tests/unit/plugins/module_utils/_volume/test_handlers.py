@@ -121,13 +121,19 @@ def test_delete_removes_the_volume(test_client, unique_name):
     assert not exists(test_client, "default-pool", name)
 
 
-def test_chmod_sets_mode_of_the_file(test_client, file_pool, unique_name):
-    name = unique_name(".img")
-    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
-    path = volume_path(test_client, file_pool, name)
+def private_raw_volume(client, pool, name):
+    """A raw file volume with content, readable by its owner only; its path."""
+    apply(params(pool=pool, name=name, capacity="1M", format="raw"))
+    path = volume_path(client, pool, name)
     with open(path, "wb") as image:
         image.write(b"\0" * 512)
     os.chmod(path, 0o600)
+    return path
+
+
+def test_chmod_sets_mode_of_the_file(test_client, file_pool, unique_name):
+    name = unique_name(".img")
+    path = private_raw_volume(test_client, file_pool, name)
     result = apply(params(pool=file_pool, name=name, mode="0640", owner=str(os.getuid()), group=str(os.getgid())))
     assert [step["action"] for step in result["plan"]] == ["chmod"]
     info = os.stat(path)
@@ -261,11 +267,7 @@ def test_delete_has_no_undo_and_leaves_changes(test_client, unique_name):
 
 def test_chmod_has_no_undo_and_leaves_changes(test_client, file_pool, unique_name):
     name = unique_name(".img")
-    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
-    path = volume_path(test_client, file_pool, name)
-    with open(path, "wb") as image:
-        image.write(b"\0" * 512)
-    os.chmod(path, 0o600)
+    path = private_raw_volume(test_client, file_pool, name)
     error = _apply_then_fail(test_client, params(pool=file_pool, name=name, mode="0644"))
     assert error.rolled_back == [] and error.left_changes
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
