@@ -312,14 +312,7 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     initial = _download_length(request, size)
     fmt = request.format or "raw"
     _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
-    volume = Volume(
-        name=request.name,
-        capacity=initial,
-        format=fmt,
-        allocation=0,
-        permissions=request.permissions,
-        path=predicted_path(pool, request.name),
-    )
+    volume = _download_volume(request, pool, initial, fmt)
     final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else initial
     grown = None
     if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
@@ -374,7 +367,16 @@ def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: s
         _check_space(request, pool, capacity, size or 0, "download into %s" % request.label)
         # 0: no limit for libvirt; the handler then only stops at the pool's end.
         length = pool.available or 0
-    volume = Volume(
+    volume = _download_volume(request, pool, capacity, fmt)
+    plan = Plan(after=managed_view(volume).to_xml())
+    plan.add(_download_volume_action(request, state, volume))
+    plan.add(_upload_action(request, url, fmt, size, length, compression))
+    return plan
+
+
+def _download_volume(request: VolumeRequest, pool: Pool, capacity: int, fmt: str) -> Volume:
+    """The new volume a download fills, empty (its content comes with the upload)."""
+    return Volume(
         name=request.name,
         capacity=capacity,
         format=fmt,
@@ -382,10 +384,6 @@ def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: s
         permissions=request.permissions,
         path=predicted_path(pool, request.name),
     )
-    plan = Plan(after=managed_view(volume).to_xml())
-    plan.add(_download_volume_action(request, state, volume))
-    plan.add(_upload_action(request, url, fmt, size, length, compression))
-    return plan
 
 
 def _download_volume_action(request: VolumeRequest, state: VolumeState, volume: Volume) -> Action:
