@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
 
@@ -135,15 +135,20 @@ def overlay_name_of(guest: str) -> str:
     return "%s.qcow2" % guest
 
 
+def _cloud_entries(entries: Optional[List[Mapping[str, Any]]], defaults: Optional[Mapping[str, Any]]) -> Iterator[Dict[str, Any]]:
+    """The entries made from a cloud image, each with the defaults merged under it."""
+    for entry in entries or []:
+        merged = _merged(entry, defaults)
+        if _is_cloud(merged):
+            yield merged
+
+
 def cloud_images(
     entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None, images: Optional[Mapping[str, Any]] = None
 ) -> List[Dict[str, Any]]:
     """The image cache volumes of the entries: one per pool and volume name, each downloaded once."""
     volumes: Dict[Any, Dict[str, Any]] = {}
-    for entry in entries or []:
-        merged = _merged(entry, defaults)
-        if not _is_cloud(merged):
-            continue
+    for merged in _cloud_entries(entries, defaults):
         name = str(merged["name"])
         image = _image_of(name, merged, images)
         volume = {
@@ -172,9 +177,8 @@ def cloud_overlays(
     """Each guest's qcow2 overlay on its image volume, grown to the guest's size (entries with disks of
     their own get none)."""
     overlays = []
-    for entry in entries or []:
-        merged = _merged(entry, defaults)
-        if not _is_cloud(merged) or "disks" in merged:
+    for merged in _cloud_entries(entries, defaults):
+        if "disks" in merged:
             continue
         name = str(merged["name"])
         image = _image_of(name, merged, images)
@@ -198,9 +202,8 @@ def cloud_boot_files(
 ) -> List[Dict[str, Any]]:
     """The kernels and initrds of the entries' images, where the host keeps them (one copy per image)."""
     files: Dict[str, Dict[str, Any]] = {}
-    for entry in entries or []:
-        merged = _merged(entry, defaults)
-        if not _is_cloud(merged) or "boot" in merged:
+    for merged in _cloud_entries(entries, defaults):
+        if "boot" in merged:
             continue
         image = _image_of(str(merged["name"]), merged, images)
         if not image.get("kernel"):
