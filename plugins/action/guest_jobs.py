@@ -19,6 +19,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from ansible_collections.remotevirt.install.plugins.filter.guest_preview import first_line
+
 display = Display()
 
 # virt_guest_install's serial_log when a guest does not set one (module_utils/_guest/definition.py;
@@ -89,11 +91,6 @@ def finished_line(host: str, guest: str, elapsed: float, result: Mapping[str, An
         return "[%s] %s: failed after %s: %s" % (host, guest, duration(elapsed), first_line(result.get("msg")))
     changed = " (changed)" if result.get("changed") else ""
     return "[%s] %s: finished after %s%s" % (host, guest, duration(elapsed), changed)
-
-
-def first_line(message: Any) -> str:
-    lines = [line.strip() for line in str(message or "").splitlines() if line.strip()]
-    return lines[0] if lines else "no message"
 
 
 # -- the probe of the guests' state and console ------------------------------------------------
