@@ -4,79 +4,41 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume
 
 POOL = "default-pool"
 
 
-def install(**overrides):
-    """``install`` as AnsibleModule hands it over: every suboption, defaults filled in."""
-    base = dict(
-        method="import",
-        cdrom=None,
-        location=None,
-        kickstart=None,
-        kickstart_content=None,
-        extra_args=None,
-        boot_dir="/var/lib/libvirt/boot",
-    )
+def as_passed(spec, **overrides):
+    """Parameters as AnsibleModule hands them over for ``spec``: every option with its default or None,
+    then ``overrides``."""
+    base = {name: option.get("default") for name, option in spec.items()}
     base.update(overrides)
     return base
+
+
+def install(**overrides):
+    """``install`` as AnsibleModule hands it over: every suboption, defaults filled in."""
+    return as_passed(guest_argument_spec()["install"]["options"], **{"method": "import", **overrides})
 
 
 def disk(**overrides):
-    base = dict(
-        pool=POOL,
-        volume=None,
-        size=None,
-        format=None,
-        preallocation=None,
-        path=None,
-        bus="virtio",
-        target=None,
-        allow_in_use=False,
-    )
-    base.update(overrides)
-    return base
+    return as_passed(guest_argument_spec()["disks"]["options"], **{"pool": POOL, **overrides})
 
 
 def network(**overrides):
-    base = dict(network="default", bridge=None, type=None, model="virtio", mac=None)
-    base.update(overrides)
-    return base
+    return as_passed(guest_argument_spec()["networks"]["options"], **{"network": "default", **overrides})
 
 
 def params(**overrides):
-    """Every key of virt_guest_install's argument_spec, as AnsibleModule passes them."""
-    base = dict(
-        uri="test:///default",
-        log_facility="user",
-        name=None,
-        state="present",
-        domain_type="test",
-        memory=None,
-        vcpus=None,
-        cpu=None,
-        machine=None,
-        arch=None,
-        firmware=None,
-        secure_boot=False,
-        install=install(),
-        disks=None,
-        networks=None,
-        graphics=None,
-        serial_log=None,
-        autostart=None,
-        wait=False,
-        wait_timeout=3600,
-        reinstall=False,
-        remove_storage=False,
-        keep_serial_log=False,
-        validate_certs=True,
+    """Every key of virt_guest_install's argument_spec, as AnsibleModule passes them (the test driver's URI
+    and domain type, an import)."""
+    return as_passed(
+        guest_argument_spec(), **{"uri": "test:///default", "domain_type": "test", "install": install(), **overrides}
     )
-    base.update(overrides)
-    return base
 
 
 def guest(name, **overrides):
@@ -88,33 +50,8 @@ def guest(name, **overrides):
 
 
 def volume_params(**overrides):
-    base = dict(
-        uri="test:///default",
-        log_facility="user",
-        pool="default-pool",
-        name=None,
-        state="present",
-        capacity=None,
-        format=None,
-        preallocation=None,
-        allocation=None,
-        overcommit=False,
-        clone_from=None,
-        backing_volume=None,
-        source_url=None,
-        compression="auto",
-        checksum=None,
-        checksum_of="download",
-        validate_certs=True,
-        allow_shrink=False,
-        delete_in_use=False,
-        replace_content=False,
-        mode=None,
-        owner=None,
-        group=None,
-    )
-    base.update(overrides)
-    return base
+    """Every key of virt_pool_volume's argument_spec, as AnsibleModule passes them (the test driver's URI and pool)."""
+    return as_passed(virt_pool_volume.argument_spec(), **{"uri": "test:///default", "pool": POOL, **overrides})
 
 
 def volume_path(client, pool, name):
