@@ -331,11 +331,6 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
     return state
 
 
-def host_problems(client: Client, request: GuestRequest, validate_certs: bool = True) -> List[str]:
-    """Every refusal of the host checks for ``request``, in the order a run would meet them."""
-    return read_host(client, request, validate_certs)[1]
-
-
 def read_host(client: Client, request: GuestRequest, validate_certs: bool = True) -> Tuple[GuestState, List[str]]:
     """What the host has for ``request``, and every refusal of the checks that reading makes."""
     state = GuestState()

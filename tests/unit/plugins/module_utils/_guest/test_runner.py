@@ -567,7 +567,7 @@ def test_a_missing_serial_log_directory_is_refused_in_check_mode_too(unique_name
 # -- every refusal of the host checks ----------------------------------------------------------
 def test_host_problems_lists_every_refusal_and_a_run_reports_the_first(unique_name, test_client, tmp_path):
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest, Refusals
-    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import host_problems, read_state
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host, read_state
 
     name = unique_name("")
     request = GuestRequest.from_params(
@@ -578,7 +578,7 @@ def test_host_problems_lists_every_refusal_and_a_run_reports_the_first(unique_na
             serial_log=str(tmp_path / "gone" / "x.log"),
         )
     )
-    problems = host_problems(test_client, request)
+    problems = read_host(test_client, request)[1]
     assert problems == [
         "storage pool 'no-such-pool' does not exist on test:///default; define it first (virsh pool-define-as)",
         "disks[1]: path /nonexistent/x.img does not exist on the host",
