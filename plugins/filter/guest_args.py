@@ -57,6 +57,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 
 # The module's own declaration: an option added there is accepted here (and by the roles) at once.
@@ -103,14 +104,11 @@ def _keys_text(entry: Mapping[str, Any]) -> str:
 def _unknown_text(unknown: List[Any], entry: Mapping[str, Any]) -> str:
     """Each unknown key with the closest option, and whether it came from the defaults (the entry
     itself does not show it, so the operator would look for it in the wrong place)."""
-    # Imported here: only a refused entry needs suggestions.
-    import difflib
-
     options = sorted(MODULE_OPTIONS | set(MEDIA_KEYS))
     texts = []
     for key in sorted(unknown, key=str):
-        close = difflib.get_close_matches(str(key), options, n=1, cutoff=0.6)
-        text = str(key) + (" (did you mean %s?)" % close[0] if close else "")
+        close = closest_option(str(key), options)
+        text = str(key) + (" (did you mean %s?)" % close if close else "")
         texts.append(text if key in entry else text + " from the defaults")
     return "unknown option(s) %s" % ", ".join(texts)
 

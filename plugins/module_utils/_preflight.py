@@ -9,10 +9,10 @@ is changed."""
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
@@ -460,9 +460,9 @@ def _unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], path: str)
 
 
 def _suggestion(key: str, spec: Mapping[str, Any]) -> str:
-    close = difflib.get_close_matches(key, list(spec), n=1, cutoff=0.6)
+    close = closest_option(key, spec)
     if close:
-        return "did you mean %s?" % close[0]
+        return "did you mean %s?" % close
     return "the options here are %s" % ", ".join(sorted(spec))
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterable, Optional
 
 MAX_NAME_BYTES = 255
 
@@ -41,3 +42,12 @@ def bridge_name_problem(name: object, what: str) -> str:
     if ":" in name:
         return "%s name %r must not contain ':' (the kernel refuses it in interface names)" % (what, name)
     return ""
+
+
+def closest_option(key: str, options: Iterable[str]) -> Optional[str]:
+    """The option a mistyped ``key`` most likely meant, or None when none is close."""
+    # Imported here: only a refused key needs a suggestion.
+    import difflib
+
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    return close[0] if close else None
