@@ -11,24 +11,14 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args
+from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, merged_entry
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import COMPRESSION_SUFFIXES
 
 # The cloud shorthand: what becomes the image cache volume, the overlay and the disk.
 CLOUD_KEYS = ("image", "size", "pool")
 IMAGE_KEYS = frozenset(("url", "checksum", "checksum_of", "format", "compression", "name", "kernel", "initrd", "cmdline"))
 BOOT_FILE_KEYS = frozenset(("url", "checksum"))
-COMPRESSION_SUFFIXES = (".xz", ".gz", ".bz2", ".zst")
-DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
-
-
-def _merged(entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    if not isinstance(entry, Mapping) or not entry.get("name"):
-        raise AnsibleFilterError("each guest needs a name, got %r" % (entry,))
-    if defaults is not None and not isinstance(defaults, Mapping):
-        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %r" % (defaults,))
-    merged: Dict[str, Any] = dict(defaults or {})
-    merged.update(entry)
-    return merged
 
 
 def _image_of(name: str, merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -96,7 +86,7 @@ def cloud_guest_args(
     redact: bool = False,
     preflight: bool = False,
 ) -> Dict[str, Any]:
-    merged = _merged(entry, defaults)
+    merged = merged_entry(entry, defaults)
     name = str(merged["name"])
     cloud = {key: merged.pop(key) for key in CLOUD_KEYS if key in merged}
     if _is_cloud(merged):
@@ -138,7 +128,7 @@ def overlay_name_of(guest: str) -> str:
 def _cloud_entries(entries: Optional[List[Mapping[str, Any]]], defaults: Optional[Mapping[str, Any]]) -> Iterator[Dict[str, Any]]:
     """The entries made from a cloud image, each with the defaults merged under it."""
     for entry in entries or []:
-        merged = _merged(entry, defaults)
+        merged = merged_entry(entry, defaults)
         if _is_cloud(merged):
             yield merged
 

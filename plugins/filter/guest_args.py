@@ -68,15 +68,7 @@ MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args",
 def guest_args(
     entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None, method: Optional[str] = None, redact: bool = False
 ) -> Dict[str, Any]:
-    # Messages name keys and types only: an entry's values may be secrets (kickstart_content, passwords).
-    if not isinstance(entry, Mapping):
-        raise AnsibleFilterError("each guest must be a dictionary with a name, got %s" % type(entry).__name__)
-    if not entry.get("name"):
-        raise AnsibleFilterError("each guest needs a name, got an entry with %s" % _keys_text(entry))
-    if defaults is not None and not isinstance(defaults, Mapping):
-        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %s" % type(defaults).__name__)
-    merged: Dict[str, Any] = dict(defaults or {})
-    merged.update(entry)
+    merged = merged_entry(entry, defaults)
     # The name as text for messages: "%s" % name would fail on a tuple; the module checks it further.
     name = str(merged["name"])
     unknown = [key for key in merged if not _known(key)]
@@ -91,6 +83,21 @@ def guest_args(
     elif media:
         raise AnsibleFilterError("guest %s: give either install or the shorthand %s, not both" % (name, ", ".join(sorted(media))))
     return _redacted(merged) if redact else merged
+
+
+def merged_entry(entry: Any, defaults: Any) -> Dict[str, Any]:
+    """A guest entry with ``defaults`` under it; refuses an entry without a name and defaults that are no
+    dictionary. Messages name keys and types only: an entry's values may be secrets (kickstart_content,
+    passwords)."""
+    if not isinstance(entry, Mapping):
+        raise AnsibleFilterError("each guest must be a dictionary with a name, got %s" % type(entry).__name__)
+    if not entry.get("name"):
+        raise AnsibleFilterError("each guest needs a name, got an entry with %s" % _keys_text(entry))
+    if defaults is not None and not isinstance(defaults, Mapping):
+        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %s" % type(defaults).__name__)
+    merged: Dict[str, Any] = dict(defaults or {})
+    merged.update(entry)
+    return merged
 
 
 def _known(key: Any) -> bool:

@@ -153,3 +153,13 @@ def test_pending_outcomes_use_the_preflight_plan_without_the_plain_overlay():
     assert outcome["outcome"] == "installed"
     assert outcome["commands"] == ["virsh define a.xml"]
     assert outcome["preview"][1] == "  $ virsh define a.xml"
+
+
+@pytest.mark.parametrize("cloud_filter", [cloud_images, cloud_overlays, cloud_boot_files])
+def test_a_nameless_entry_is_refused_naming_its_keys_never_its_values(cloud_filter):
+    """The entry may carry user-data with secrets: the refusal names its keys only."""
+    entry = {"image": IMAGE, "size": "2G", "cloud_init": {"user_data": "#cloud-config\npassword: S3cret-UD"}}
+    with pytest.raises(AnsibleFilterError) as error:
+        cloud_filter([entry], DEFAULTS)
+    assert "each guest needs a name, got an entry with keys cloud_init, image, size" in str(error.value)
+    assert "S3cret-UD" not in str(error.value)
