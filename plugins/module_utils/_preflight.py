@@ -15,7 +15,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.errors 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, uri_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    control_problem,
+    raw_problems,
+    uri_problem,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest, refusals_of
@@ -74,11 +78,15 @@ class Preflight:
         self._starting: List[Tuple[str, int]] = []  # (guest, memory) of guests this run starts
         self._under_kvm: List[Tuple[str, str, str]] = []  # (guest, arch, boot_dir) of guests started under KVM
 
-    def run(self, guests: List[Any]) -> Dict[str, Any]:
+    def run(self, guests: List[Any], places: Optional[Sequence[str]] = None) -> Dict[str, Any]:
+        """Checks ``guests``; ``places`` says where each entry came from (``iso_install_guests[2]``),
+        for the messages that can only name an entry by its place (``guests[N]`` without it)."""
+        if places is None or len(places) != len(guests):
+            places = ["guests[%d]" % index for index in range(len(guests))]
         if not self._check_libvirt():
             return self._result()
-        self._check_duplicates(guests)
-        checked = [self._checked_options(index, guest) for index, guest in enumerate(guests)]
+        self._check_duplicates(guests, places)
+        checked = [self._checked_options(place, guest) for place, guest in zip(places, guests)]
         valid = [params for params in checked if params is not None]
         plans = [self._plan(params) for params in valid]
         planned = [(params, plan) for params, plan in zip(valid, plans) if plan is not None]
@@ -122,39 +130,39 @@ class Preflight:
         self.libvirt_version = version_text(self.client.version())
         return True
 
-    def _check_duplicates(self, guests: Sequence[Any]) -> None:
+    def _check_duplicates(self, guests: Sequence[Any], places: Sequence[str]) -> None:
         """A name given twice would install one guest and then redefine it as the other."""
-        places: Dict[str, List[int]] = {}
-        for index, guest in enumerate(guests):
+        places_of: Dict[str, List[str]] = {}
+        for place, guest in zip(places, guests):
             name = guest.get("name") if isinstance(guest, Mapping) else None
             if isinstance(name, str) and name:
-                places.setdefault(name, []).append(index)
-        for name, indexes in places.items():
-            if len(indexes) > 1:
+                places_of.setdefault(name, []).append(place)
+        for name, given in places_of.items():
+            if len(given) > 1:
                 self.problems.append(
                     problem(
                         name,
                         "duplicate",
                         "guest %s is given %d times (%s); each guest needs a "
-                        "name of its own on a host" % (name, len(indexes), ", ".join("guests[%d]" % i for i in indexes)),
+                        "name of its own on a host" % (name, len(given), ", ".join(given)),
                     )
                 )
 
-    def _checked_options(self, index: int, guest: Any) -> Optional[Dict[str, Any]]:
+    def _checked_options(self, place: str, guest: Any) -> Optional[Dict[str, Any]]:
         """The guest's options as virt_guest_install's argument spec reads them (defaults filled in,
         types converted), or None with each of its problems listed."""
-        name = guest_label(index, guest)
+        name = guest_label(place, guest)
         if not isinstance(guest, Mapping):
             self.problems.append(
                 problem(
                     name,
                     "options",
-                    "guests[%d] must be a dictionary of virt_guest_install options, not %s" % (index, type(guest).__name__),
+                    "%s must be a dictionary of virt_guest_install options, not %s" % (place, type(guest).__name__),
                 )
             )
             return None
         spec = guest_argument_spec()
-        unknown = list(unknown_keys(spec, guest, name if name != "guests[%d]" % index else str(index)))
+        unknown = list(unknown_keys(spec, guest, place if name == place else "guests[%s]" % name))
         messages = unknown + list(raw_problems(spec, guest))
         validated = None
         if len(messages) == len(unknown):
@@ -435,10 +443,11 @@ def _graphics_text(domain: Domain) -> str:
 
 
 # -- options -------------------------------------------------------------------------------------
-def unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], guest: str) -> Iterator[str]:
-    """Every key of ``params``, at any depth, that the spec has no option for, named by its path with
-    the closest option of that level: ``guests[web01].disks[0].szie: unknown key; did you mean size?``"""
-    yield from _unknown_keys(spec, params, "guests[%s]" % guest)
+def unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], root: str) -> Iterator[str]:
+    """Every key of ``params``, at any depth, that the spec has no option for, named by its path from
+    ``root`` with the closest option of that level:
+    ``guests[web01].disks[0].szie: unknown key; did you mean size?``"""
+    yield from _unknown_keys(spec, params, root)
 
 
 def _unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], path: str) -> Iterator[str]:
@@ -466,10 +475,25 @@ def _suggestion(key: str, spec: Mapping[str, Any]) -> str:
     return "the options here are %s" % ", ".join(sorted(spec))
 
 
-def guest_label(index: int, guest: Any) -> str:
-    """How problems name a guest: its name, or its place in the list when it has no usable one."""
+def places_problem(places: Optional[Sequence[Any]], count: int) -> str:
+    """Why ``guest_places`` cannot name the guests' entries, or ""."""
+    if places is None:
+        return ""
+    if len(places) != count:
+        return "guest_places has %d entries for %d guests; give one per guest, in the same order" % (len(places), count)
+    for index, place in enumerate(places):
+        if not isinstance(place, str) or not place:
+            return "guest_places[%d] must be a non-empty text" % index
+        bad = control_problem(place, "guest_places[%d]" % index)
+        if bad:
+            return bad
+    return ""
+
+
+def guest_label(place: str, guest: Any) -> str:
+    """How problems name a guest: its name, or its place (``guests[3]``) when it has no usable one."""
     name = guest.get("name") if isinstance(guest, Mapping) else None
-    return name if isinstance(name, str) and name else "guests[%d]" % index
+    return name if isinstance(name, str) and name else place
 
 
 def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
@@ -492,6 +516,12 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             probe_kvm=params.get("probe_kvm", True),
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
         )
-        return preflight.run(guests if isinstance(guests, list) else [])
+        guests = guests if isinstance(guests, list) else []
+        places = params.get("guest_places")
+        bad_places = places_problem(places, len(guests))
+        if bad_places:
+            preflight.problems.append(problem(None, "options", bad_places))
+            places = None
+        return preflight.run(guests, places)
     finally:
         client.close()

@@ -48,6 +48,15 @@ options:
     type: list
     elements: raw
     required: true
+  guest_places:
+    description:
+      - Where each entry of O(guests) comes from, in the same order (for example
+        V(iso_install_guests[2])), for the messages that name an entry by its place rather than by
+        its name (a name given twice, an entry without a usable name). Without it, V(guests[2]).
+      - One entry per guest; otherwise that is a problem of check V(options) and O(guests) places
+        are used.
+    type: list
+    elements: str
   validate_certs:
     description: Verify TLS certificates when probing install trees over HTTPS.
     type: bool
@@ -174,6 +183,14 @@ check_mode:
       reflect a play's or block's C(check_mode) keyword.
   returned: always
   type: bool
+play_strategy:
+  description:
+    - The strategy of the play the task ran in, as the play names it (V(linear), V(free),
+      V(mitogen_linear)), read on the controller; null where the task has no play.
+    - The roles refuse strategies under which a host goes on while another is still being checked.
+  returned: always
+  type: str
+  sample: linear
 libvirt_version:
   description: libvirt version of the host, when reachable.
   returned: always
@@ -198,6 +215,7 @@ def argument_spec() -> dict:
         # Not elements=dict with the guest's options: each guest is checked on its own, so that a
         # malformed one is a listed problem and not the failure of the whole task.
         guests=dict(type="list", elements="raw", required=True),
+        guest_places=dict(type="list", elements="str"),
         validate_certs=dict(type="bool", default=True),
         update_existing=dict(type="bool", default=False),
         update_hint=dict(type="str", default="update_existing: true"),

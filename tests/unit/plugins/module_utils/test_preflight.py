@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run
 
 POOL = "default-pool"
@@ -147,6 +149,55 @@ def test_a_name_given_twice_is_a_duplicate(unique_name):
             "message": "guest %s is given 2 times (guests[0], guests[1]); each guest needs a name of its own on a host" % name,
         }
     ]
+
+
+def test_places_name_duplicates_by_the_list_they_came_from(unique_name):
+    """A role checks several lists in one call: a duplicate is placed in its own list."""
+    name = unique_name("")
+    result = run(
+        {
+            "uri": "test:///default",
+            "guests": [guest(name), guest(name + "-other"), guest(name)],
+            "guest_places": ["iso_install_guests[0]", "iso_install_guests[1]", "pxe_install_guests[0]"],
+        }
+    )
+    duplicates = [entry["message"] for entry in result["problems"] if entry["check"] == "duplicate"]
+    assert duplicates == [
+        "guest %s is given 2 times (iso_install_guests[0], pxe_install_guests[0]); each guest needs a name of its own "
+        "on a host" % name
+    ]
+
+
+def test_places_name_an_entry_without_a_usable_name():
+    result = run(
+        {
+            "uri": "test:///default",
+            "guests": [{"memroy": 512}, "web"],
+            "guest_places": ["guests_list[0]", "pxe_install_guests[3]"],
+        }
+    )
+    messages = [(entry["guest"], entry["message"]) for entry in result["problems"]]
+    assert ("guests_list[0]", "guests_list[0].memroy: unknown key; did you mean memory?") in messages
+    assert (
+        "pxe_install_guests[3]",
+        "pxe_install_guests[3] must be a dictionary of virt_guest_install options, not str",
+    ) in messages
+
+
+@pytest.mark.parametrize(
+    "places, message",
+    [
+        (["a[0]"], "guest_places has 1 entries for 2 guests; give one per guest, in the same order"),
+        (["a[0]", ""], "guest_places[1] must be a non-empty text"),
+        (["a[0]", "b\x1b[31m"], "guest_places[1]: contains a control character (U+001B); remove it"),
+    ],
+)
+def test_unusable_places_are_one_options_problem_and_the_list_places_are_used(unique_name, places, message):
+    name = unique_name("")
+    result = run({"uri": "test:///default", "guests": [guest(name), guest(name)], "guest_places": places})
+    problems = [(entry["guest"], entry["check"], entry["message"]) for entry in result["problems"]]
+    assert (None, "options", message) in problems
+    assert any("(guests[0], guests[1])" in text for _guest, check, text in problems if check == "duplicate")
 
 
 def test_a_different_definition_says_what_differs_and_how_to_allow_it(unique_name, test_client):
