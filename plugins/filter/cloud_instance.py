@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, merged_entry
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import COMPRESSION_SUFFIXES
 
@@ -205,6 +206,13 @@ def cloud_boot_files(
     return list(files.values())
 
 
+def url_redacted(items: List[Mapping[str, Any]], key: str) -> List[Dict[str, Any]]:
+    """The items with the user information of the URL under ``key`` masked: what the role's loops run over,
+    since a result keeps its loop item whole (AWX and ansible-runner job events, -vvv), where a password
+    in an image's URL would show. The tasks read the URL itself from the unmasked list."""
+    return [dict(item, **{key: redact_url(item.get(key))}) if item.get(key) else dict(item) for item in items or []]
+
+
 def _boot_paths(guest: Mapping[str, Any]) -> List[str]:
     boot = guest.get("boot") or {}
     return [str(boot[key]) for key in ("kernel", "initrd") if boot.get(key)]
@@ -288,4 +296,5 @@ class FilterModule:
             "cloud_pending": cloud_pending,
             "cloud_preview": cloud_preview,
             "cloud_pending_outcomes": cloud_pending_outcomes,
+            "url_redacted": url_redacted,
         }

@@ -13,6 +13,7 @@ from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import
     cloud_overlays,
     cloud_pending,
     cloud_pending_outcomes,
+    url_redacted,
     volume_name_of,
 )
 
@@ -163,3 +164,17 @@ def test_a_nameless_entry_is_refused_naming_its_keys_never_its_values(cloud_filt
         cloud_filter([entry], DEFAULTS)
     assert "each guest needs a name, got an entry with keys cloud_init, image, size" in str(error.value)
     assert "S3cret-UD" not in str(error.value)
+
+
+def test_url_redacted_masks_the_credentials_of_each_url_and_keeps_the_items() -> None:
+    items = [
+        {"pool": "p", "name": "a", "source_url": "http://user:pw-secret@mirror/a.qcow2"},
+        {"pool": "p", "name": "b", "source_url": "http://mirror/b.qcow2"},
+        {"pool": "p", "name": "c"},
+    ]
+    assert url_redacted(items, "source_url") == [
+        {"pool": "p", "name": "a", "source_url": "http://***@mirror/a.qcow2"},
+        {"pool": "p", "name": "b", "source_url": "http://mirror/b.qcow2"},
+        {"pool": "p", "name": "c"},
+    ]
+    assert items[0]["source_url"] == "http://user:pw-secret@mirror/a.qcow2"
