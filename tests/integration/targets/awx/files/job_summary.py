@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """What AWX shows of an ansible-runner job, from its artifact directory, as one JSON document:
 rc and status, the stats event's per-host counts, each host's summary line and preview blocks
 (the messages of the guests role's report tasks), and the files under the artifact directory that
