@@ -255,16 +255,11 @@ class Client:
     def define_pool(self, xml: str) -> Any:
         return self.call("define pool", "definition", self.conn.storagePoolDefineXML, xml, 0)
 
-    def build_pool(self, pool: Any) -> None:
-        """Build without overwriting: a device that already holds a file system or a volume group is refused."""
-        flags = libvirt.VIR_STORAGE_POOL_BUILD_NO_OVERWRITE
-        try:
-            pool.build(flags)
-        except libvirt.libvirtError as error:
-            # Pool types that never overwrite anything (dir, netfs) refuse the flag itself.
-            if error.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
-                raise self._error("build pool", pool.name(), error)
-            self.call("build pool", pool.name(), pool.build, 0)
+    def build_pool(self, pool: Any, no_overwrite: bool) -> None:
+        """Build the pool; ``no_overwrite`` (fs, logical) refuses a device that already holds a file
+        system or a volume group. Directory pools take no flag (libvirt would try to format one)."""
+        flags = libvirt.VIR_STORAGE_POOL_BUILD_NO_OVERWRITE if no_overwrite else 0
+        self.call("build pool", pool.name(), pool.build, flags)
 
     def start_pool(self, pool: Any) -> None:
         self.call("start pool", pool.name(), pool.create, 0)

@@ -33,6 +33,20 @@ class DefinePayload(Payload):
     previous: Optional[str] = None
 
 
+class BuildPayload(Payload):
+    """``no_overwrite``: never format a device that holds a file system or volume group already."""
+
+    pool: str
+    no_overwrite: bool
+
+
+class UndefinePayload(Payload):
+    """The pool to undefine and its definition, which undo defines again (its storage is untouched)."""
+
+    pool: str
+    previous: str
+
+
 class AutostartPayload(Payload):
     pool: str
     enable: bool
@@ -43,16 +57,16 @@ class VolumeTarget(Payload):
     volume: str
 
 
-# A definition, a start, a stop and autostart are undone (a new pool undefined, an old definition
-# restored, a started pool stopped, a stopped one started again). Building, deleting volumes or
-# storage and undefining cannot be reversed.
+# A definition, a start, a stop, autostart and an undefinition are undone (a new pool undefined, an
+# old definition restored, a started pool stopped, a stopped one started again, an undefined one
+# defined again). Building and deleting volumes or storage cannot be reversed.
 VERBS: Dict[str, Verb] = {
     DEFINE: Verb(DEFINE, DefinePayload, UNDONE),
-    BUILD: Verb(BUILD, PoolTarget, KEPT),
+    BUILD: Verb(BUILD, BuildPayload, KEPT),
     START: Verb(START, PoolTarget, UNDONE),
     AUTOSTART: Verb(AUTOSTART, AutostartPayload, UNDONE),
     STOP: Verb(STOP, PoolTarget, UNDONE),
     DELETE_VOLUME: Verb(DELETE_VOLUME, VolumeTarget, KEPT),
     DELETE: Verb(DELETE, PoolTarget, KEPT),
-    UNDEFINE: Verb(UNDEFINE, PoolTarget, KEPT),
+    UNDEFINE: Verb(UNDEFINE, UndefinePayload, UNDONE),
 }

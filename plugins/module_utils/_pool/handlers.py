@@ -23,8 +23,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions i
     STOP,
     UNDEFINE,
     AutostartPayload,
+    BuildPayload,
     DefinePayload,
     PoolTarget,
+    UndefinePayload,
     VolumeTarget,
 )
 
@@ -63,8 +65,8 @@ class PoolHandlers:
         return lambda: self.client.define_pool(previous)
 
     def build(self, action: Action) -> Optional[Undo]:
-        payload: PoolTarget = action.payload
-        self.client.build_pool(self._pool(payload.pool))
+        payload: BuildPayload = action.payload
+        self.client.build_pool(self._pool(payload.pool), payload.no_overwrite)
         return None
 
     def start(self, action: Action) -> Optional[Undo]:
@@ -99,6 +101,6 @@ class PoolHandlers:
         return None
 
     def undefine(self, action: Action) -> Optional[Undo]:
-        payload: PoolTarget = action.payload
+        payload: UndefinePayload = action.payload
         self.client.undefine_pool(self._pool(payload.pool))
-        return None
+        return lambda: self.client.define_pool(payload.previous)

@@ -22,8 +22,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions i
     STOP,
     UNDEFINE,
     AutostartPayload,
+    BuildPayload,
     DefinePayload,
     PoolTarget,
+    UndefinePayload,
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
@@ -194,7 +196,7 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
             plan.add(_pool_action(STOP, request.name, "pool-destroy"))
             active = False
         if retyped:
-            plan.add(_pool_action(UNDEFINE, request.name, "pool-undefine"))
+            plan.add(_undefine_action(existing))
             wanted = wanted.with_changes(uuid=None)
             plan.add(_define_action(wanted, None))
         else:
@@ -261,7 +263,7 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
     elif state.active:
         _refuse_running_users(request, state, "remove it")
         plan.add(_pool_action(STOP, request.name, "pool-destroy"))
-    plan.add(_pool_action(UNDEFINE, request.name, "pool-undefine"))
+    plan.add(_undefine_action(existing))
     return plan
 
 
@@ -270,16 +272,20 @@ def _pool_action(verb: str, name: str, command: str, destructive: bool = False) 
     return Action(verb, "pool", name, shell("virsh", command, name), PoolTarget(name), destructive=destructive)
 
 
+def _undefine_action(existing: PoolDefinition) -> Action:
+    command = shell("virsh", "pool-undefine", existing.name)
+    return Action(UNDEFINE, "pool", existing.name, command, UndefinePayload(existing.name, existing.to_xml()))
+
+
 def _autostart_action(name: str, enable: bool) -> Action:
     command = shell("virsh", "pool-autostart", name) + ("" if enable else " --disable")
     return Action(AUTOSTART, "pool", name, command, AutostartPayload(name, enable))
 
 
 def _build_action(definition: PoolDefinition) -> Action:
-    flags = ["--no-overwrite"] if definition.type in _OVERWRITING_BUILDS else []
-    return Action(
-        BUILD, "pool", definition.name, shell("virsh", "pool-build", definition.name, *flags), PoolTarget(definition.name)
-    )
+    no_overwrite = definition.type in _OVERWRITING_BUILDS
+    command = shell("virsh", "pool-build", definition.name, *(["--no-overwrite"] if no_overwrite else []))
+    return Action(BUILD, "pool", definition.name, command, BuildPayload(definition.name, no_overwrite))
 
 
 def _define_action(definition: PoolDefinition, previous: Optional[PoolDefinition]) -> Action:
