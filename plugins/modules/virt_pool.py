@@ -125,8 +125,8 @@ options:
     default: false
   delete_volumes:
     description:
-      - With O(state=absent), delete every volume of the pool and then its storage (C(virsh pool-delete):
-        the directory, or the volume group) before undefining it.
+      - With O(state=absent), delete every volume of the pool and then its storage (C(virsh pool-delete),
+        the directory or the volume group) before undefining it.
       - Refused while any guest (running or not) has a disk in the pool, and for an inactive pool
         (its volumes cannot be listed) or an V(iscsi) one (its LUNs cannot be deleted).
     type: bool

@@ -181,7 +181,8 @@ def _plan_new(request: PoolRequest, state: PoolState) -> Plan:
 
 def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinition) -> Plan:
     after = outcome(request, state)
-    assert after is not None  # an existing pool that is kept
+    if after is None:  # only for absent and missing pools, which other plans handle
+        raise AssertionError("no outcome for pool %s" % request.name)
     wanted, want_active, autostart = after.definition, after.active, after.autostart
     changes = differences(existing, wanted)
     active = state.active
