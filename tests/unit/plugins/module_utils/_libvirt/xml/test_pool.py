@@ -1,7 +1,18 @@
 from __future__ import annotations
 
+import os
+
+import pytest
+
 import fixtures
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
+import golden
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import XmlError, parse
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import (
+    Pool,
+    PoolDefinition,
+    pool_capabilities,
+    unmanaged_parts,
+)
 from conftest import assert_valid
 
 LIBVIRT_POOL = fixtures.read(__file__, "dir-pool.xml")
@@ -27,3 +38,88 @@ def test_reads_what_libvirt_reports():
     )
     assert pool.holds_files
     assert not Pool(name="lv", type="logical").holds_files
+
+
+# -- pool definitions --------------------------------------------------------------------------
+# Beside the domain builder's golden files, which its own test lists.
+POOL_GOLDEN = os.path.join(golden.folder(__file__), "pool")
+DEFINITIONS = {
+    "dir": PoolDefinition(name="images", type="dir", target_path="/srv/images", mode="0711", owner=0, group=0),
+    "fs": PoolDefinition(name="fast", type="fs", source_devices=("/dev/vdb1",), source_format="xfs", target_path="/srv/fast"),
+    "netfs": PoolDefinition(
+        name="isos",
+        type="netfs",
+        source_hosts=("nas.example.com",),
+        source_dir="/export/isos",
+        source_format="nfs",
+        target_path="/srv/isos",
+    ),
+    "logical": PoolDefinition(
+        name="vg_guests",
+        type="logical",
+        source_devices=("/dev/sdb", "/dev/sdc"),
+        source_name="vg_guests",
+        source_format="lvm2",
+        target_path="/dev/vg_guests",
+    ),
+    "iscsi": PoolDefinition(
+        name="san",
+        type="iscsi",
+        source_hosts=("san.example.com",),
+        source_devices=("iqn.2004-04.com.example:storage.lun1",),
+        initiator="iqn.2024-01.com.example:hv1",
+        target_path="/dev/disk/by-path",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DEFINITIONS))
+def test_pool_definitions_match_their_golden_xml_and_libvirt_schema(case):
+    definition = DEFINITIONS[case]
+    xml = definition.to_xml()
+    assert_valid("storagepool", xml)
+    golden.compare(os.path.join(POOL_GOLDEN, "pool-%s.xml" % case), xml)
+    assert PoolDefinition.from_xml(xml) == definition
+
+
+def test_no_stale_pool_golden_files():
+    expected = ["pool-%s.xml" % case for case in DEFINITIONS]
+    assert golden.stale(POOL_GOLDEN, ".xml", expected) == []
+
+
+def test_definition_reads_libvirt_spelling():
+    xml = (
+        "<pool type='dir'><name>a</name><uuid>u-1</uuid><capacity unit='bytes'>5</capacity><source>\n</source>"
+        "<target><path>/srv//a/</path><permissions><mode>755</mode><owner>-1</owner><group>107</group></permissions>"
+        "</target></pool>"
+    )
+    definition = PoolDefinition.from_xml(xml)
+    assert definition == PoolDefinition(name="a", type="dir", target_path="/srv/a", mode="0755", group=107)
+    assert definition.uuid == "u-1"  # carried for a redefinition, never compared
+    assert definition.with_changes(uuid="other") == definition
+
+
+def test_bad_permissions_are_xml_errors():
+    with pytest.raises(XmlError):
+        PoolDefinition.from_xml(
+            "<pool type='dir'><name>a</name><target><permissions><mode>rwx</mode></permissions></target></pool>"
+        )
+
+
+def test_unmanaged_parts_are_named():
+    root = parse(
+        "<pool type='iscsi' x='1'><name>a</name><source><host name='h' port='3261'/><auth type='chap'/></source>"
+        "<target><path>/dev/disk/by-path</path></target><!-- note --></pool>"
+    )
+    assert unmanaged_parts(root) == ["source/host@port", "source/auth", "pool@x"]
+
+
+def test_capabilities_by_type():
+    xml = (
+        "<storagepoolCapabilities><pool type='dir' supported='yes'/><pool type='rbd' supported='no'/>"
+        "<pool type='fs' supported='yes'><poolOptions><defaultFormat type='auto'/><enum name='sourceFormatType'>"
+        "<value>auto</value><value>ext4</value></enum></poolOptions></pool></storagepoolCapabilities>"
+    )
+    capabilities = pool_capabilities(xml)
+    assert capabilities["dir"].supported and not capabilities["rbd"].supported
+    assert capabilities["fs"].source_formats == ("auto", "ext4")

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Applying pool actions: one handler per plan verb of virt_pool.
+
+Imported only by runs whose plan changes something, so a no-op task does not compile it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import (
+    AUTOSTART,
+    BUILD,
+    DEFINE,
+    DELETE,
+    DELETE_VOLUME,
+    START,
+    STOP,
+    UNDEFINE,
+    AutostartPayload,
+    BuildPayload,
+    DefinePayload,
+    PoolTarget,
+    UndefinePayload,
+    VolumeTarget,
+)
+
+
+class PoolHandlers:
+    """One handler per plan verb; each reads only its action's payload (see ``actions.VERBS``) and
+    returns, for the verbs rollback undoes, what reverses it."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def as_mapping(self) -> Dict[str, Handler]:
+        return {
+            DEFINE: self.define,
+            BUILD: self.build,
+            START: self.start,
+            AUTOSTART: self.autostart,
+            STOP: self.stop,
+            DELETE_VOLUME: self.delete_volume,
+            DELETE: self.delete,
+            UNDEFINE: self.undefine,
+        }
+
+    def _pool(self, name: str) -> Any:
+        pool = self.client.find_pool(name)
+        if pool is None:
+            raise PlanError("storage pool %r disappeared while the plan ran" % name)
+        return pool
+
+    def define(self, action: Action) -> Optional[Undo]:
+        payload: DefinePayload = action.payload
+        pool = self.client.define_pool(payload.xml)
+        previous = payload.previous
+        if previous is None:
+            return lambda: self.client.undefine_pool(pool)
+        return lambda: self.client.define_pool(previous)
+
+    def build(self, action: Action) -> Optional[Undo]:
+        payload: BuildPayload = action.payload
+        self.client.build_pool(self._pool(payload.pool), payload.no_overwrite)
+        return None
+
+    def start(self, action: Action) -> Optional[Undo]:
+        payload: PoolTarget = action.payload
+        pool = self._pool(payload.pool)
+        self.client.start_pool(pool)
+        return lambda: self.client.stop_pool(pool)
+
+    def stop(self, action: Action) -> Optional[Undo]:
+        payload: PoolTarget = action.payload
+        pool = self._pool(payload.pool)
+        self.client.stop_pool(pool)
+        return lambda: self.client.start_pool(pool)
+
+    def autostart(self, action: Action) -> Optional[Undo]:
+        payload: AutostartPayload = action.payload
+        pool = self._pool(payload.pool)
+        self.client.set_pool_autostart(pool, payload.enable)
+        return lambda: self.client.set_pool_autostart(pool, not payload.enable)
+
+    def delete_volume(self, action: Action) -> Optional[Undo]:
+        payload: VolumeTarget = action.payload
+        pool = self._pool(payload.pool)
+        volume = self.client.find_volume(pool, payload.volume)
+        if volume is not None:  # gone already: what this action was for
+            self.client.delete_volume(volume)
+        return None
+
+    def delete(self, action: Action) -> Optional[Undo]:
+        payload: PoolTarget = action.payload
+        self.client.delete_pool_storage(self._pool(payload.pool))
+        return None
+
+    def undefine(self, action: Action) -> Optional[Undo]:
+        payload: UndefinePayload = action.payload
+        self.client.undefine_pool(self._pool(payload.pool))
+        return lambda: self.client.define_pool(payload.previous)

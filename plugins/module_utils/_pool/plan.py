@@ -1,0 +1,314 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_pool's planner: from a request and what the host has, the actions that reach it (pure)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any, Dict, List, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import (
+    AUTOSTART,
+    BUILD,
+    DEFINE,
+    DELETE,
+    DELETE_VOLUME,
+    START,
+    STOP,
+    UNDEFINE,
+    AutostartPayload,
+    BuildPayload,
+    DefinePayload,
+    PoolTarget,
+    UndefinePayload,
+    VolumeTarget,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
+
+# Pool types whose build can destroy what a device holds: always built with --no-overwrite.
+_OVERWRITING_BUILDS = ("fs", "logical")
+# Pool types libvirt has nothing to build for.
+_UNBUILT = ("iscsi",)
+
+# How each compared field is named in a refusal or a diff summary.
+_FIELD_LABELS = (
+    ("type", "type"),
+    ("target_path", "target path"),
+    ("source_hosts", "source host"),
+    ("source_dir", "source path"),
+    ("source_devices", "source devices"),
+    ("source_name", "source name"),
+    ("source_format", "source format"),
+    ("initiator", "initiator"),
+    ("mode", "target mode"),
+    ("owner", "target owner"),
+    ("group", "target group"),
+)
+
+
+def plan_pool(request: PoolRequest, state: PoolState) -> Plan:
+    if request.state == "absent":
+        return _plan_absent(request, state)
+    if state.existing is None:
+        return _plan_new(request, state)
+    return _plan_existing(request, state, state.existing)
+
+
+class Outcome(Record):
+    """What the pool is after the plan: its definition, whether it is active, its autostart."""
+
+    definition: PoolDefinition
+    active: bool
+    autostart: bool
+
+
+def outcome(request: PoolRequest, state: PoolState) -> Optional[Outcome]:
+    """The pool a run leaves (None: no pool), whatever the plan takes to get there."""
+    existing = state.existing
+    if request.state == "absent":
+        return None
+    if existing is None:
+        if request.definition is None:
+            return None
+        return Outcome(request.definition, request.state == "active", bool(request.autostart))
+    wanted = wanted_over(existing, request.definition) if request.definition else existing
+    active = {"active": True, "inactive": False}.get(request.state, state.active)
+    return Outcome(wanted, active, state.autostart if request.autostart is None else request.autostart)
+
+
+def shown(definition: Optional[PoolDefinition], active: bool, autostart: bool) -> Optional[str]:
+    """The pool as diff mode shows it: its state and autostart, then its definition."""
+    if definition is None:
+        return None
+    return "<!-- %s, autostart %s -->\n%s" % (
+        "active" if active else "inactive",
+        "on" if autostart else "off",
+        definition.with_changes(uuid=None).to_xml(),
+    )
+
+
+def wanted_over(existing: PoolDefinition, wanted: PoolDefinition) -> PoolDefinition:
+    """``wanted`` with what it leaves unsaid taken from ``existing`` (libvirt's defaults, such as a
+    logical pool's /dev/<vg> target, and parts the request does not mention), and its uuid."""
+    values = {}
+    for field in PoolDefinition._fields:
+        value = getattr(wanted, field)
+        values[field] = getattr(existing, field) if value in (None, ()) else value
+    values["uuid"] = existing.uuid
+    return PoolDefinition(**values)
+
+
+def differences(existing: PoolDefinition, wanted: PoolDefinition) -> List[str]:
+    """What ``wanted`` changes, one ``what: old -> new`` per field."""
+    found = []
+    for field, label in _FIELD_LABELS:
+        old, new = getattr(existing, field), getattr(wanted, field)
+        if old != new:
+            found.append("%s: %s -> %s" % (label, _value_text(old), _value_text(new)))
+    return found
+
+
+def _value_text(value: Any) -> str:
+    if value in (None, ()):
+        return "(none)"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    return str(value)
+
+
+# -- checks ------------------------------------------------------------------------------------
+def check_capabilities(definition: PoolDefinition, capabilities: Optional[Dict[str, PoolTypeCapability]], uri: str) -> None:
+    """Refuse a pool type or source format the host's libvirt does not offer (when it says which it does)."""
+    if capabilities is None:
+        return
+    offered = capabilities.get(definition.type)
+    if offered is None or not offered.supported:
+        supported = sorted(name for name, capability in capabilities.items() if capability.supported)
+        raise PlanError(
+            "libvirt on %s does not support %s pools (virsh pool-capabilities); it supports %s"
+            % (uri, definition.type, ", ".join(supported) or "none")
+        )
+    fmt = definition.source_format
+    if fmt and offered.source_formats and fmt not in offered.source_formats:
+        suggestion = closest_option(fmt, offered.source_formats)
+        raise PlanError(
+            "source_format %r is not one libvirt on %s offers for %s pools: %s%s"
+            % (
+                fmt,
+                uri,
+                definition.type,
+                ", ".join(offered.source_formats),
+                "; did you mean %r?" % suggestion if suggestion else "",
+            )
+        )
+
+
+def _refuse_running_users(request: PoolRequest, state: PoolState, why: str) -> None:
+    running = state.running_users
+    if running:
+        raise PlanError(
+            "pool %s cannot be stopped to %s: running guests use its volumes: %s; shut them down first"
+            % (request.name, why, ", ".join(running))
+        )
+
+
+# -- plans -------------------------------------------------------------------------------------
+def _plan_new(request: PoolRequest, state: PoolState) -> Plan:
+    wanted = request.definition
+    if wanted is None:
+        raise PlanError(
+            "storage pool %r does not exist on %s; give its type and target_path (or xml) to define it"
+            % (request.name, state.uri)
+        )
+    check_capabilities(wanted, state.capabilities, state.uri)
+    start = request.state == "active"
+    plan = Plan(before=None, after=shown(wanted, start, bool(request.autostart)))
+    plan.add(_define_action(wanted, None))
+    if request.build and wanted.type not in _UNBUILT:
+        plan.add(_build_action(wanted))
+    if start:
+        plan.add(_pool_action(START, request.name, "pool-start"))
+    if request.autostart:
+        plan.add(_autostart_action(request.name, True))
+    return plan
+
+
+def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinition) -> Plan:
+    after = outcome(request, state)
+    if after is None:  # only for absent and missing pools, which other plans handle
+        raise AssertionError("no outcome for pool %s" % request.name)
+    wanted, want_active, autostart = after.definition, after.active, after.autostart
+    changes = differences(existing, wanted)
+    active = state.active
+    plan = Plan(before=shown(existing, active, state.autostart), after=shown(wanted, want_active, autostart))
+    if changes:
+        check_capabilities(wanted, state.capabilities, state.uri)
+        retyped = wanted.type != existing.type
+        if (retyped or (active and want_active)) and not request.recreate:
+            raise PlanError(_redefine_refusal(request, existing, changes, active, retyped))
+        if active:
+            _refuse_running_users(request, state, "change its definition")
+            plan.add(_pool_action(STOP, request.name, "pool-destroy"))
+            active = False
+        if retyped:
+            plan.add(_undefine_action(existing))
+            wanted = wanted.with_changes(uuid=None)
+            plan.add(_define_action(wanted, None))
+        else:
+            plan.add(_define_action(wanted, existing))
+        moved = retyped or wanted.target_path != existing.target_path or wanted.source_devices != existing.source_devices
+        if request.build and moved and wanted.type not in _UNBUILT:
+            plan.add(_build_action(wanted))
+    if want_active and not active:
+        plan.add(_pool_action(START, request.name, "pool-start"))
+    elif active and not want_active:
+        _refuse_running_users(request, state, "make it inactive")
+        plan.add(_pool_action(STOP, request.name, "pool-destroy"))
+    if autostart != state.autostart:
+        plan.add(_autostart_action(request.name, autostart))
+    if not plan.changed:
+        plan.before = plan.after = None
+    return plan
+
+
+def _redefine_refusal(request: PoolRequest, existing: PoolDefinition, changes: List[str], active: bool, retyped: bool) -> str:
+    if retyped:
+        how = "a pool's type cannot change: set recreate: true to undefine it and define it anew (its storage is kept)"
+    else:
+        how = (
+            "libvirt applies a new definition to an active pool only when it is started again: set recreate: true to "
+            "stop, redefine and start it, or state: inactive to stop it and redefine it"
+        )
+    return "pool %s (%s, %s) differs from the request: %s; %s" % (
+        request.name,
+        existing.type,
+        "active" if active else "inactive",
+        "; ".join(changes),
+        how,
+    )
+
+
+def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
+    existing = state.existing
+    plan = Plan()
+    if existing is None:
+        return plan
+    plan.before = shown(existing, state.active, state.autostart)
+    if request.delete_volumes:
+        if existing.type in _UNBUILT:
+            raise PlanError(
+                "pool %s is an iSCSI pool: its volumes are the target's LUNs, which libvirt cannot delete" % request.name
+            )
+        if not state.active:
+            raise PlanError(
+                "pool %s is inactive, so its volumes cannot be listed to delete them: start it first (state: active), "
+                "or remove it without delete_volumes (its storage is kept)" % request.name
+            )
+        if state.users:
+            raise PlanError(
+                "pool %s's volumes are used by guests: %s; its volumes are deleted only when no guest uses them"
+                % (request.name, ", ".join(state.user_names))
+            )
+        for volume in state.volumes:
+            command = shell("virsh", "vol-delete", "--pool", request.name, volume)
+            label = "%s/%s" % (request.name, volume)
+            plan.add(Action(DELETE_VOLUME, "volume", label, command, VolumeTarget(request.name, volume), destructive=True))
+        plan.add(_pool_action(STOP, request.name, "pool-destroy"))
+        plan.add(_pool_action(DELETE, request.name, "pool-delete", destructive=True))
+    elif state.active:
+        _refuse_running_users(request, state, "remove it")
+        plan.add(_pool_action(STOP, request.name, "pool-destroy"))
+    plan.add(_undefine_action(existing))
+    return plan
+
+
+# -- actions -----------------------------------------------------------------------------------
+def _pool_action(verb: str, name: str, command: str, destructive: bool = False) -> Action:
+    return Action(verb, "pool", name, shell("virsh", command, name), PoolTarget(name), destructive=destructive)
+
+
+def _undefine_action(existing: PoolDefinition) -> Action:
+    command = shell("virsh", "pool-undefine", existing.name)
+    return Action(UNDEFINE, "pool", existing.name, command, UndefinePayload(existing.name, existing.to_xml()))
+
+
+def _autostart_action(name: str, enable: bool) -> Action:
+    command = shell("virsh", "pool-autostart", name) + ("" if enable else " --disable")
+    return Action(AUTOSTART, "pool", name, command, AutostartPayload(name, enable))
+
+
+def _build_action(definition: PoolDefinition) -> Action:
+    no_overwrite = definition.type in _OVERWRITING_BUILDS
+    command = shell("virsh", "pool-build", definition.name, *(["--no-overwrite"] if no_overwrite else []))
+    return Action(BUILD, "pool", definition.name, command, BuildPayload(definition.name, no_overwrite))
+
+
+def _define_action(definition: PoolDefinition, previous: Optional[PoolDefinition]) -> Action:
+    payload = DefinePayload(definition.name, definition.to_xml(), previous.to_xml() if previous else None)
+    return Action(DEFINE, "pool", definition.name, define_command(definition, previous is None), payload)
+
+
+def define_command(definition: PoolDefinition, new: bool) -> str:
+    """``virsh pool-define-as`` for what its options express, else ``pool-define`` of the XML
+    (a redefinition carries the pool's uuid, which pool-define-as cannot)."""
+    if not new or len(definition.source_devices) > 1 or len(definition.source_hosts) > 1 or definition.permissions_set:
+        return shell("virsh", "pool-define", "/dev/stdin") + " <<< " + shlex.quote(definition.to_line())
+    argv: List[str] = ["virsh", "pool-define-as", definition.name, definition.type]
+    for option, value in (
+        ("--source-host", definition.source_hosts[0] if definition.source_hosts else None),
+        ("--source-path", definition.source_dir),
+        ("--source-dev", definition.source_devices[0] if definition.source_devices else None),
+        ("--source-name", definition.source_name),
+        ("--source-format", definition.source_format),
+        ("--source-initiator", definition.initiator),
+        ("--target", definition.target_path),
+    ):
+        if value:
+            argv.extend((option, value))
+    return shell(*argv)

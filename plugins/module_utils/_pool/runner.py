@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_pool's flow: read the host, plan, apply, report."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
+    apply_plan,
+    changing,
+    connected,
+    reported_errors,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool, PoolDefinition, pool_capabilities
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import outcome, plan_pool
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
+
+# How long a run waits for another run that changes the same pool (a build can format a device).
+POOL_LOCK_SECONDS = 600
+
+
+def pool_key(name: str) -> str:
+    return "pool %s" % name
+
+
+def read_state(client: Client, request: PoolRequest) -> PoolState:
+    """The pool's definition, state and autostart; its volumes and users only where the plan may
+    stop it or delete them; libvirt's pool capabilities only where a definition may be written."""
+    pool = client.find_pool(request.name)
+    state = PoolState(uri=client.uri)
+    if request.definition is not None:
+        text = client.pool_capabilities()
+        state = state.with_changes(capabilities=pool_capabilities(text) if text else None)
+    if pool is None:
+        return state
+    existing = PoolDefinition.from_xml(client.pool_definition(pool))
+    active = client.pool_is_active(pool)
+    state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
+    if not active or not _may_stop(request, state):
+        return state
+    if request.state == "absent" and request.delete_volumes:
+        client.refresh_pool(pool)  # files other tools put there are volumes to delete too
+    volumes = client.pool_volumes(pool)
+    users = client.domains_using_pool(request.name, [path for _name, path in volumes if path], existing.target_path)
+    return state.with_changes(volumes=tuple(name for name, _path in volumes), users=tuple(users))
+
+
+def _may_stop(request: PoolRequest, state: PoolState) -> bool:
+    """Whether the plan could stop the active pool (or delete its volumes): only then are its guests read."""
+    return request.state in ("inactive", "absent") or (request.recreate and request.definition is not None)
+
+
+def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
+    """Everything virt_pool does after argument parsing; raises RunError to fail."""
+    try:
+        request = PoolRequest.from_params(params)
+    except PlanError as error:
+        raise RunError(str(error))
+    plan: Optional[Plan] = None
+    applied = False
+    try:
+        with connected(params["uri"]) as client, changing(client.uri, [pool_key(request.name)], POOL_LOCK_SECONDS, check_mode):
+            state = read_state(client, request)
+            plan = plan_pool(request, state)
+            if plan.changed and not check_mode:
+                apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client))
+                applied = True
+            facts = _pool_facts(client, request, plan, state, check_mode)
+    except reported_errors() as error:
+        raise RunError(str(error), plan, changed=applied)
+    result: Dict[str, Any] = {"changed": plan.changed, "plan": plan.summaries(), "pool": facts}
+    if diff:
+        result["diff"] = plan.diff("pool %s" % request.name)
+    return result
+
+
+def _handlers(client: Client) -> Mapping[str, Any]:
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._pool.handlers import PoolHandlers
+
+    return PoolHandlers(client).as_mapping()
+
+
+def _pool_facts(client: Client, request: PoolRequest, plan: Plan, state: PoolState, check_mode: bool) -> Dict[str, Any]:
+    """The pool after the run: read back after a real run, predicted in check mode."""
+    if request.state == "absent":
+        return {}
+    pool = client.find_pool(request.name)
+    if check_mode and plan.changed:
+        after = outcome(request, state)
+        if after is None:
+            return {}
+        sizes = client.describe_pool(pool) if pool is not None and state.active and after.active else None
+        return _facts(after.definition, after.active, after.autostart, sizes)
+    if pool is None:
+        return {}
+    active = client.pool_is_active(pool)
+    sizes = client.describe_pool(pool) if active else None
+    return _facts(PoolDefinition.from_xml(client.pool_definition(pool)), active, client.pool_autostart(pool), sizes)
+
+
+def _facts(definition: PoolDefinition, active: bool, autostart: bool, sizes: Optional[Pool]) -> Dict[str, Any]:
+    return {
+        "name": definition.name,
+        "type": definition.type,
+        "uuid": definition.uuid,
+        "active": active,
+        "autostart": autostart,
+        "target_path": definition.target_path,
+        "source_hosts": list(definition.source_hosts),
+        "source_path": definition.source_dir,
+        "source_devices": list(definition.source_devices),
+        "source_name": definition.source_name,
+        "source_format": definition.source_format,
+        "capacity": sizes.capacity if sizes is not None else None,
+        "allocation": sizes.allocation if sizes is not None else None,
+        "available": sizes.available if sizes is not None else None,
+    }

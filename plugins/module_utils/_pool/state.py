@@ -1,0 +1,37 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the host has for a pool request, as the runner reads it."""
+
+from __future__ import annotations
+
+from typing import Dict, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
+
+
+class PoolState(Record):
+    """The pool as the host has it.
+
+    ``existing`` is its persistent definition (None: no such pool); ``volumes`` the names of its
+    volumes (read only when they could be deleted, and only from an active pool); ``users`` the
+    guests with a disk in it as ``(name, running)`` (read only where it could be stopped or its
+    volumes deleted); ``capabilities`` the host's pool types (None where libvirt does not say).
+    """
+
+    uri: str
+    existing: Optional[PoolDefinition] = None
+    active: bool = False
+    autostart: bool = False
+    volumes: Tuple[str, ...] = ()
+    users: Tuple[Tuple[str, bool], ...] = ()
+    capabilities: Optional[Dict[str, PoolTypeCapability]] = None
+
+    @property
+    def running_users(self) -> Tuple[str, ...]:
+        return tuple(name for name, running in self.users if running)
+
+    @property
+    def user_names(self) -> Tuple[str, ...]:
+        return tuple(name for name, _running in self.users)

@@ -1,0 +1,177 @@
+"""The pool planner: golden plans for each kind of request (golden/plan-<case>.json), and its refusals.
+
+REMOTEVIRT_UPDATE_GOLDEN=1 rewrites the files from the code; review the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import golden
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import plan_pool
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
+from ansible_collections.remotevirt.install.plugins.modules.virt_pool import argument_spec
+
+URI = "qemu:///system"
+CAPABILITIES = {
+    "dir": PoolTypeCapability(True),
+    "fs": PoolTypeCapability(True, ("auto", "ext4", "xfs")),
+    "netfs": PoolTypeCapability(True, ("auto", "nfs", "glusterfs", "cifs")),
+    "logical": PoolTypeCapability(True, ("unknown", "lvm2")),
+    "iscsi": PoolTypeCapability(True),
+    "rbd": PoolTypeCapability(False),
+}
+IMAGES = PoolDefinition(name="images", type="dir", target_path="/srv/images", uuid="0b3c1cf5-5bb4-4a0f-9f2b-1d5e2ad5f5a1")
+
+
+def params(**overrides):
+    base = {name: option.get("default") for name, option in argument_spec().items()}
+    base.update(overrides)
+    return base
+
+
+def state(**fields):
+    return PoolState(uri=URI, capabilities=CAPABILITIES, **fields)
+
+
+# case: (module parameters, what the host has)
+CASES = {
+    "new_dir": (dict(name="images", type="dir", target_path="/srv/images/", autostart=True), state()),
+    "new_fs_present": (
+        dict(name="fast", type="fs", source_devices=["/dev/vdb1"], source_format="xfs", target_path="/srv/fast", state="present"),
+        state(),
+    ),
+    "new_netfs": (
+        dict(name="isos", type="netfs", source_host="nas.example.com", source_path="/export/isos", target_path="/srv/isos"),
+        state(),
+    ),
+    "new_logical": (dict(name="vg_guests", type="logical", source_devices=["/dev/sdb", "/dev/sdc"]), state()),
+    "new_iscsi": (
+        dict(name="san", type="iscsi", source_host="san.example.com", source_path="iqn.2004-04.com.example:storage.lun1"),
+        state(),
+    ),
+    "new_from_xml": (
+        dict(name="images", xml="<pool type='dir'>\n  <target><path>/srv/images</path></target>\n</pool>\n", state="inactive"),
+        state(),
+    ),
+    "unchanged": (dict(name="images", type="dir", target_path="/srv/images"), state(existing=IMAGES, active=True)),
+    "start_only": (dict(name="images"), state(existing=IMAGES)),
+    "redefine_inactive": (dict(name="images", type="dir", target_path="/data/images", state="inactive"), state(existing=IMAGES)),
+    "recreate_active": (
+        dict(name="images", type="dir", target_path="/data/images", recreate=True),
+        state(existing=IMAGES, active=True, autostart=True, users=(("db01", False),)),
+    ),
+    "retype": (
+        dict(name="images", type="fs", source_devices=["/dev/vdb1"], target_path="/srv/images", recreate=True, state="present"),
+        state(existing=IMAGES),
+    ),
+    "stop": (dict(name="images", state="inactive", autostart=False), state(existing=IMAGES, active=True, autostart=True)),
+    "absent_keep_storage": (dict(name="images", state="absent"), state(existing=IMAGES, active=True)),
+    "absent_delete_volumes": (
+        dict(name="images", state="absent", delete_volumes=True),
+        state(existing=IMAGES, active=True, volumes=("a.qcow2", "b.iso")),
+    ),
+    "absent_missing": (dict(name="images", state="absent"), state()),
+}
+
+
+def planned(case):
+    overrides, host = CASES[case]
+    return plan_pool(PoolRequest.from_params(params(**overrides)), host)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_plans_match_their_golden_files(case):
+    plan = planned(case)
+    text = json.dumps({"plan": plan.summaries(), "before": plan.before, "after": plan.after}, indent=2) + "\n"
+    golden.compare(os.path.join(golden.folder(__file__), "plan-%s.json" % case), text)
+    for action in plan.actions:  # the executor never meets an action it cannot apply
+        assert isinstance(action.payload, VERBS[action.verb].payload)
+
+
+def test_no_stale_golden_plans():
+    assert golden.stale(golden.folder(__file__), ".json", ["plan-%s.json" % case for case in CASES]) == []
+
+
+def test_a_redefinition_carries_the_pools_uuid_and_undoes_to_the_old_one():
+    define = planned("redefine_inactive").actions[0]
+    assert "<uuid>%s</uuid>" % IMAGES.uuid in define.payload.xml
+    assert PoolDefinition.from_xml(define.payload.previous) == IMAGES
+
+
+@pytest.mark.parametrize(
+    "overrides, host, message",
+    [
+        (
+            dict(name="images", type="dir", target_path="/data/images"),
+            state(existing=IMAGES, active=True),
+            "pool images (dir, active) differs from the request: target path: /srv/images -> /data/images; libvirt applies",
+        ),
+        (
+            dict(name="images", type="fs", source_devices=["/dev/vdb"], target_path="/srv/images", state="inactive"),
+            state(existing=IMAGES),
+            "type: dir -> fs; source devices: (none) -> /dev/vdb; a pool's type cannot change",
+        ),
+        (
+            dict(name="images", type="dir", target_path="/data", recreate=True),
+            state(existing=IMAGES, active=True, users=(("web01", True), ("db01", False))),
+            "pool images cannot be stopped to change its definition: running guests use its volumes: web01;",
+        ),
+        (
+            dict(name="images", state="inactive"),
+            state(existing=IMAGES, active=True, users=(("web01", True),)),
+            "pool images cannot be stopped to make it inactive: running guests use its volumes: web01",
+        ),
+        (
+            dict(name="images", state="absent"),
+            state(existing=IMAGES, active=True, users=(("web01", True),)),
+            "pool images cannot be stopped to remove it: running guests use its volumes: web01",
+        ),
+        (
+            dict(name="images", state="absent", delete_volumes=True),
+            state(existing=IMAGES, active=True, users=(("db01", False),)),
+            "pool images's volumes are used by guests: db01;",
+        ),
+        (
+            dict(name="images", state="absent", delete_volumes=True),
+            state(existing=IMAGES),
+            "pool images is inactive, so its volumes cannot be listed",
+        ),
+        (dict(name="images"), state(), "storage pool 'images' does not exist on qemu:///system; give its type"),
+        (
+            dict(name="fast", type="fs", source_devices=["/dev/vdb"], target_path="/srv/f", source_format="ext5"),
+            state(),
+            "source_format 'ext5' is not one libvirt on qemu:///system offers for fs pools: auto, ext4, xfs; "
+            "did you mean 'ext4'?",
+        ),
+        (
+            dict(name="s", type="iscsi", source_host="h", source_path="iqn.2004-04.com.example:x"),
+            PoolState(uri=URI, capabilities={"dir": PoolTypeCapability(True), "iscsi": PoolTypeCapability(False)}),
+            "libvirt on qemu:///system does not support iscsi pools (virsh pool-capabilities); it supports dir",
+        ),
+    ],
+)
+def test_refusals_say_what_and_why(overrides, host, message):
+    with pytest.raises(PlanError) as refused:
+        plan_pool(PoolRequest.from_params(params(**overrides)), host)
+    assert message in str(refused.value)
+
+
+def test_without_capabilities_the_host_decides():
+    request = PoolRequest.from_params(
+        params(name="s", type="fs", source_devices=["/dev/vdb"], target_path="/s", source_format="x")
+    )
+    assert plan_pool(request, PoolState(uri="test:///default")).changed
+
+
+def test_check_mode_facts_come_from_the_same_outcome():
+    # present keeps an existing pool's activity; a new one stays inactive
+    assert "<!-- inactive" in planned("new_fs_present").after
+    assert planned("unchanged").changed is False and planned("unchanged").after is None

@@ -1,0 +1,98 @@
+"""virt_pool's runner on libvirt's test driver: the cycle check -> real -> re-run -> check, the
+refusals that need the host's guests, and rollback of a failed action."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._pool import runner
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.handlers import PoolHandlers
+from ansible_collections.remotevirt.install.plugins.modules.virt_pool import argument_spec
+
+
+def params(**overrides):
+    base = {name: option.get("default") for name, option in argument_spec().items()}
+    base.update(uri="test:///default", **overrides)
+    return base
+
+
+def test_cycle_check_real_rerun_check(test_client, unique_name, tmp_path):
+    args = params(name=unique_name(""), type="dir", target_path=str(tmp_path / "p"), autostart=True)
+    check = runner.run(args, True, True)
+    real = runner.run(args, False, True)
+    assert check["changed"] and real["changed"] and check["plan"] == real["plan"]
+    assert [a["action"] for a in real["plan"]] == ["define", "build", "start", "autostart"]
+    assert check["diff"]["after"] == real["diff"]["after"]
+    assert real["pool"]["active"] and real["pool"]["autostart"] and real["pool"]["uuid"]
+    assert {k: v for k, v in check["pool"].items() if k not in ("uuid", "capacity", "allocation", "available")} == {
+        k: v for k, v in real["pool"].items() if k not in ("uuid", "capacity", "allocation", "available")
+    }
+    again = runner.run(args, False, False)
+    after = runner.run(args, True, False)
+    assert not again["changed"] and again["plan"] == [] and not after["changed"]
+    removed = runner.run(params(name=args["name"], state="absent"), False, False)
+    assert [a["action"] for a in removed["plan"]] == ["stop", "undefine"]
+    assert test_client.find_pool(args["name"]) is None
+
+
+def test_inactive_pool_is_redefined_in_place(test_client, unique_name):
+    name = unique_name("")
+    runner.run(params(name=name, type="dir", target_path="/srv/a", state="inactive"), False, False)
+    moved = runner.run(params(name=name, type="dir", target_path="/srv/b", state="inactive"), False, True)
+    assert [a["action"] for a in moved["plan"]] == ["define", "build"]
+    assert moved["pool"]["target_path"] == "/srv/b" and not moved["pool"]["active"]
+    assert "/srv/a" in moved["diff"]["before"] and "/srv/b" in moved["diff"]["after"]
+    runner.run(params(name=name, state="absent"), False, False)
+
+
+def test_guests_using_the_pool_are_named(test_client, unique_name):
+    name = unique_name("")
+    runner.run(params(name=name, type="dir", target_path="/srv/" + name), False, False)
+    pool = test_client.find_pool(name)
+    pool.createXML("<volume><name>d.img</name><capacity>1048576</capacity></volume>", 0)
+    guest = test_client.conn.defineXML(
+        "<domain type='test'><name>%s-guest</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<disk type='volume' device='disk'><source pool='%s' volume='d.img'/><target dev='vda'/></disk></devices></domain>"
+        % (name, name)
+    )
+    try:
+        with pytest.raises(RunError) as refused:
+            runner.run(params(name=name, state="absent", delete_volumes=True), True, False)
+        assert "volumes are used by guests: %s-guest" % name in str(refused.value)
+        guest.create()
+        with pytest.raises(RunError) as refused:
+            runner.run(params(name=name, state="inactive"), False, False)
+        assert "running guests use its volumes: %s-guest" % name in str(refused.value)
+        assert test_client.pool_is_active(pool)
+    finally:
+        if guest.isActive():
+            guest.destroy()
+        guest.undefine()
+    removed = runner.run(params(name=name, state="absent", delete_volumes=True), False, False)
+    assert [a["action"] for a in removed["plan"]] == ["delete-volume", "stop", "delete", "undefine"]
+    assert test_client.find_pool(name) is None
+
+
+def test_failed_start_undefines_the_new_pool(test_client, unique_name, monkeypatch):
+    name = unique_name("")
+
+    def broken_start(self, action):
+        raise RuntimeError("no such directory")
+
+    monkeypatch.setattr(PoolHandlers, "start", broken_start)
+    with pytest.raises(RunError) as failed:
+        runner.run(params(name=name, type="dir", target_path="/srv/" + name), False, False)
+    assert "start pool %s failed: no such directory (rolled back: define %s)" % (name, name) in str(failed.value)
+    assert not failed.value.changed
+    assert test_client.find_pool(name) is None
+
+
+def test_xml_is_compared_like_options(test_client, unique_name):
+    name = unique_name("")
+    xml = "<pool type='dir'>\n  <name>%s</name>\n  <target>\n    <path>/srv/x/</path>\n  </target>\n</pool>\n" % name
+    first = runner.run(params(name=name, xml=xml), False, False)
+    assert first["changed"]
+    assert not runner.run(params(name=name, xml=xml), False, False)["changed"]
+    assert not runner.run(params(name=name, type="dir", target_path="/srv/x"), True, False)["changed"]
+    runner.run(params(name=name, state="absent"), False, False)
