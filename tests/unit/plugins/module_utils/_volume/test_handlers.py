@@ -310,7 +310,7 @@ def test_compressed_raw_image_fills_its_volume_and_a_rerun_downloads_nothing(
     wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(XZ_IMAGE))
     result = apply(wanted)
     assert [step["action"] for step in result["plan"]] == ["create", "upload"]
-    assert "| xz -dc | virsh vol-upload" in result["plan"][1]["command"]
+    assert "| xz -dc | virsh -c test:///default vol-upload" in result["plan"][1]["command"]
     path = volume_path(test_client, file_pool, name)
     with open(path, "rb") as image:
         assert image.read(len(IMAGE)) == IMAGE
@@ -408,7 +408,7 @@ def test_compressed_qcow2_is_sized_by_its_download(test_client, file_pool, uniqu
     result = apply(params(pool=file_pool, name=name, format="qcow2", source_url=url))
     compressed_length = len(gzip.compress(QCOW2_IMAGE))
     assert result["plan"][0]["command"].startswith(
-        "virsh vol-create-as --pool %s --name %s --capacity %d " % (file_pool, name, compressed_length)
+        "virsh -c test:///default vol-create-as --pool %s --name %s --capacity %d " % (file_pool, name, compressed_length)
     )
     assert "| gzip -dc |" in result["plan"][1]["command"]
     with open(volume_path(test_client, file_pool, name), "rb") as image:
