@@ -617,3 +617,36 @@ def test_a_serial_log_that_is_a_directory_is_refused_in_check_mode_too(unique_na
         with pytest.raises(RunError, match="serial_log: %s is a directory" % tmp_path):
             run(guest(name, serial_log=str(tmp_path)), check_mode=check_mode, diff=False)
     assert test_client.find_domain(name) is None
+
+
+# -- remote URIs -------------------------------------------------------------------------------
+REMOTE_URI = "qemu+ssh://root@hv1/system"
+
+
+@pytest.mark.parametrize(
+    "overrides, refusal",
+    [
+        (
+            dict(install=install(method="location", location="http://mirror.example/tree/")),
+            "install method location fetches kernel and initrd onto the host: run the module on the hypervisor",
+        ),
+        (dict(cloud_init=dict(user_data=dict(password="x"))), "cloud_init writes its seed ISO on the host"),
+        (dict(state="running", wait_for=dict(marker="login:")), "wait_for.marker reads the guest's serial log on the host"),
+        # What only the host's file system could tell is left to libvirt there: no refusal from here.
+        (dict(serial_log="/nonexistent/dir/x.log"), None),
+        (dict(install=install(method="cdrom", cdrom=dict(path="/nonexistent/d.iso"))), None),
+    ],
+)
+def test_remote_uri_refuses_what_needs_the_hosts_files(unique_name, test_client, monkeypatch, overrides, refusal):
+    """Over a remote URI the module's files are the controller's: what would write or read files on the
+    hypervisor is refused at plan time (so check mode predicts it); paths it would only check are not."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host
+
+    request = GuestRequest.from_params(guest(unique_name(""), uri=REMOTE_URI, **overrides))
+    monkeypatch.setattr(test_client, "uri", REMOTE_URI)  # the test driver, seen as a remote host's
+    problems = read_host(test_client, request)[1]
+    if refusal is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(refusal) and "local uri such as qemu:///system" in problems[0]
