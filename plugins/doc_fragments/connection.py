@@ -18,6 +18,18 @@ options:
         (V(qemu+ssh://user@hv1:2222/system)). The qemu driver's path is V(/system) or V(/session).
       - A URI with a password, spaces or control characters is refused; libvirt URIs take no password
         (use SSH keys, or SASL for V(tcp)).
+      - A remote URI lets the module run on the controller (delegated to C(localhost)) with libvirt-python
+        there. Nothing prompts. For V(ssh), C(?keyfile=) names the key and the host key must be known to
+        OpenSSH (or C(?command=) names an C(ssh) wrapper that sets C(UserKnownHostsFile)); V(libssh) takes
+        C(?known_hosts=); V(tls) takes C(?pkipath=) for its CA and client certificate
+        (V(qemu+tls://hv1:16514/system?pkipath=/etc/remotevirt/pki)).
+      - With any URI but the default, the commands of the returned plan are C(virsh -c URI ...), shell-quoted,
+        so they run as shown from the machine the module ran on. A URI without a host (V(test:///default)
+        included) is local.
+      - Over a remote URI, what needs files on the hypervisor is refused at plan time (a C(location) install,
+        C(cloud_init), C(wait_for.marker), changing C(mode), C(owner) or C(group) of an existing volume, owner
+        and group names), and host paths (cdrom, kernel, serial log, disk paths) are left to libvirt to check.
+        Locks and the host log are on the machine the module runs on.
       - Set it once for all modules of the collection with O(ignore:module_defaults) and the group
         V(group/remotevirt.install.libvirt).
     type: str

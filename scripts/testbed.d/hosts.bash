@@ -53,12 +53,99 @@ host_exec() {
     exec "$@"' sh "$h" "$@"
 }
 
-# start_host_libvirtd HOST: the host's libvirtd in its namespaces, recorded as ours
+# --- remote URIs: TLS on one host, SSH host keys --------------------------------------------
+# TLS_HOST's libvirtd also listens for qemu+tls://10.254.N.2:16514/system, with certificates of
+# a CA the test bed makes (openssl) under $TB/pki; clients name them with ?pkipath=$TB/pki/client
+# (cacert.pem, clientcert.pem, clientkey.pem), so nothing under /etc/pki changes.
+TLS_HOST=rvhost1
+TLS_PORT=16514
+
+# host_address HOST: 10.254.N.2 of the namespaced host HOST
+host_address() {
+  local i
+  for i in "${!HOSTS[@]}"; do
+    if [ "${HOSTS[$i]}" = "$1" ]; then echo "10.254.$((i + 1)).2"; return 0; fi
+  done
+  return 1
+}
+
+libvirtd_tls_conf() {
+  # shellcheck disable=SC2034 # render reads them by name
+  local TLS_ADDRESS PKI=$TB/pki
+  TLS_ADDRESS=$(host_address "$TLS_HOST")
+  render libvirtd-tls.conf.in TLS_HOST TLS_ADDRESS TLS_PORT PKI
+}
+
+# pki_cert DIR NAME CN EXTENSIONS: DIR/NAMEkey.pem and DIR/NAMEcert.pem signed by the test CA,
+# made once (kept while the CA is the same one)
+pki_cert() {
+  local dir=$1 name=$2 cn=$3 ext=$4 PKI=$TB/pki
+  [ "$dir/${name}cert.pem" -nt "$PKI/cacert.pem" ] && return 0
+  mkdir -p "$dir"
+  (umask 077 && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/${name}key.pem" 2>/dev/null)
+  openssl req -new -key "$dir/${name}key.pem" -subj "/O=remotevirt testbed/CN=$cn" |
+    openssl x509 -req -CA "$PKI/cacert.pem" -CAkey "$PKI/ca/cakey.pem" -CAcreateserial \
+      -CAserial "$PKI/ca/serial" -days 3650 -extfile <(printf '%s\n' "$ext") -out "$dir/${name}cert.pem" 2>/dev/null
+}
+
+# make_pki: the CA, TLS_HOST's server certificate and the client's, under $PKI
+make_pki() {
+  local address PKI=$TB/pki
+  address=$(host_address "$TLS_HOST")
+  mkdir -p "$PKI/ca" && chmod 0700 "$PKI/ca"
+  if [ ! -f "$PKI/cacert.pem" ]; then
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$PKI/ca/cakey.pem" 2>/dev/null
+    openssl req -x509 -new -key "$PKI/ca/cakey.pem" -days 3650 -subj "/O=remotevirt testbed/CN=remotevirt testbed CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -out "$PKI/cacert.pem"
+  fi
+  pki_cert "$PKI/$TLS_HOST" server "$address" "$(printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth" \
+    "subjectAltName=IP:$address,DNS:$TLS_HOST")"
+  pki_cert "$PKI/client" client "remotevirt testbed client" "$(printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+    "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=clientAuth")"
+  sync_file "$PKI/cacert.pem" "$PKI/client/cacert.pem"
+}
+
+# The namespaced sshds use this machine's host keys: $TB/ssh/known_hosts lists them for every
+# host address, for SSH clients that check host keys (qemu+ssh through $TB/ssh/ssh-known-hosts,
+# qemu+libssh with ?known_hosts=).
+write_known_hosts() {
+  local ns address key
+  for ns in "${HOSTS[@]}"; do
+    address=$(host_address "$ns")
+    for key in /etc/ssh/ssh_host_*_key.pub; do
+      printf '%s %s\n' "$address" "$(cut -d' ' -f1,2 "$key")"
+    done
+  done
+}
+
+# ssh_known_hosts_command: an ssh that checks host keys against $TB/ssh/known_hosts only, for
+# qemu+ssh URIs (?command=): OpenSSH's own known_hosts option is not a libvirt URI parameter
+ssh_known_hosts_command() {
+  printf '#!/bin/sh\n# ssh checking host keys against the test bed known_hosts only\n'
+  printf 'exec ssh -o UserKnownHostsFile=%q -o StrictHostKeyChecking=yes "$@"\n' "$TB/ssh/known_hosts"
+}
+
+remote_uri_files() {
+  make_pki
+  write_file "$TB/ssh/known_hosts" write_known_hosts
+  write_file "$TB/ssh/ssh-known-hosts" ssh_known_hosts_command
+  chmod 0755 "$TB/ssh/ssh-known-hosts"
+}
+
+# start_host_libvirtd HOST: the host's libvirtd in its namespaces, recorded as ours; TLS_HOST's
+# also listens with TLS (-l, with its own configuration file)
 start_host_libvirtd() {
-  local ns=$1 h=$TB/hosts/$1
+  local ns=$1 h=$TB/hosts/$1 listen=()
+  if [ "$ns" = "$TLS_HOST" ]; then
+    remote_uri_files
+    write_file "$h/libvirtd-tls.conf" libvirtd_tls_conf
+    listen=(-l -f "$h/libvirtd-tls.conf")
+  fi
   ensure_daemon "$ns-libvirtd" "$h/run/libvirtd.pid" \
     host_exec "$ns" "$h" env LIBVIRT_LOG_OUTPUTS="3:file:$TB/logs/libvirtd-$ns.log" \
-    /usr/sbin/libvirtd -d -p "$h/run/libvirtd.pid"
+    /usr/sbin/libvirtd -d -p "$h/run/libvirtd.pid" "${listen[@]}"
 }
 
 # A "remote hypervisor": network namespace rvhostN reached over a veth pair

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")" && pwd -P)
 PARTS=$here/../../scripts/testbed.d
 # shellcheck disable=SC2034 # settings of scripts/testbed the sourced parts read
 TEMPLATES=$PARTS/templates HOSTS=(rvhost1 rvhost2) TB=/var/tmp/remotevirt-testbed
-for part in common media cloudimage services libvirt ssh lan config; do
+for part in common media cloudimage services libvirt ssh hosts lan config; do
   # shellcheck source=/dev/null
   . "$PARTS/$part.bash"
 done
@@ -29,6 +29,7 @@ render_all() {
   sshd_config 2222 127.0.0.1 "$TB/run/sshd.pid" > "$1/sshd_config"
   sshd_config 22 10.254.1.2 "$TB/run/sshd-rvhost1.pid" > "$1/sshd_config.rvhost1"
   sshd_config 22 10.254.2.2 "$TB/run/sshd-rvhost2.pid" > "$1/sshd_config.rvhost2"
+  libvirtd_tls_conf > "$1/libvirtd-tls.conf.rvhost1"
   sshd_config 22 10.253.0.11 "$TB/run/sshd-rvhost1-lan.pid" > "$1/sshd_config.rvhost1-lan"
   lan_dbus_conf rvhost1 > "$1/lan-dbus.conf.rvhost1"
   lan_avahi_conf rvhost1 > "$1/lan-avahi-daemon.conf.rvhost1"

@@ -21,6 +21,21 @@ def shell(*argv: object) -> str:
     return " ".join(shlex.quote(str(arg)) for arg in argv)
 
 
+# The daemon a bare ``virsh`` reaches when root runs it on the hypervisor: the modules' default uri.
+HOST_URI = "qemu:///system"
+
+
+def virsh(uri: str, *argv: object) -> str:
+    """``virsh ARGV`` as run against ``uri``: plain for the host's own system daemon, with
+    ``-c URI`` for any other, so that a plan made over a remote URI can be copied as it is.
+
+    The URI is shown whole: uri_problem refuses a password in it, and its query parameters
+    (keyfile, pkipath, known_hosts, command...) name files and settings, not secrets."""
+    if uri == HOST_URI:
+        return shell("virsh", *argv)
+    return shell("virsh", "-c", uri, *argv)
+
+
 class PlanError(RemotevirtError, ValueError):
     """The request cannot be reached from the actual state (a refusal, not a libvirt failure)."""
 

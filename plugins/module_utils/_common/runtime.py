@@ -11,7 +11,7 @@ import contextlib
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Type
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 
 
@@ -69,7 +69,9 @@ def open_pool(client: Client, name: str) -> Any:
     if pool is None:
         raise PlanError("storage pool %r does not exist on %s; define it first (virsh pool-define-as)" % (name, client.uri))
     if not client.pool_is_active(pool):
-        raise PlanError("storage pool %r on %s is not active; start it first: virsh pool-start %s" % (name, client.uri, name))
+        raise PlanError(
+            "storage pool %r on %s is not active; start it first: %s" % (name, client.uri, virsh(client.uri, "pool-start", name))
+        )
     try:
         client.refresh_pool(pool)  # see files that tools other than libvirt put in the pool
     except LibvirtError as error:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import has_scheme, same_path
@@ -73,7 +73,7 @@ def plan_guest(request: GuestRequest, state: GuestState) -> Plan:
                 "install again" % request.name
             )
         plan = Plan()
-        plan.add(_destroy_action(request.name))
+        plan.add(_destroy_action(request))
         return _plan_new(request, state.with_changes(transient=False, active=False), plan)
     if state.existing is None:
         return _plan_new(request, state, Plan())
@@ -90,7 +90,7 @@ def _plan_reinstall(request: GuestRequest, state: GuestState, existing: Domain) 
     """
     plan = Plan(before=_shown(existing))
     if state.active:
-        plan.add(_destroy_action(request.name))
+        plan.add(_destroy_action(request))
     return _plan_new(request, state.with_changes(active=False), plan)
 
 
@@ -98,36 +98,39 @@ def _shown(domain: Domain) -> str:
     return domain.to_shown_xml()
 
 
-def _virsh(*argv: object) -> str:
-    return shell("virsh", *argv)
+def _virsh(request: GuestRequest, *argv: object) -> str:
+    return virsh(request.uri, *argv)
 
 
 # -- absent ------------------------------------------------------------------------------------
-def _destroy_action(name: str) -> Action:
-    return Action(DESTROY, "guest", name, _virsh("destroy", name), GuestTarget(name), destructive=True)
+def _destroy_action(request: GuestRequest) -> Action:
+    name = request.name
+    return Action(DESTROY, "guest", name, _virsh(request, "destroy", name), GuestTarget(name), destructive=True)
 
 
-def _start_action(name: str) -> Action:
-    return Action(START, "guest", name, _virsh("start", name), GuestTarget(name))
+def _start_action(request: GuestRequest) -> Action:
+    name = request.name
+    return Action(START, "guest", name, _virsh(request, "start", name), GuestTarget(name))
 
 
-def _autostart_action(name: str, enable: bool) -> Action:
+def _autostart_action(request: GuestRequest, enable: bool) -> Action:
+    name = request.name
     argv = ("autostart", name) if enable else ("autostart", "--disable", name)
-    return Action(AUTOSTART, "guest", name, _virsh(*argv), AutostartPayload(guest=name, enable=enable))
+    return Action(AUTOSTART, "guest", name, _virsh(request, *argv), AutostartPayload(guest=name, enable=enable))
 
 
 def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
     if state.transient:
         plan = Plan()
-        plan.add(_destroy_action(request.name))
+        plan.add(_destroy_action(request))
         return plan
     if state.existing is None:
         return Plan()
     plan = Plan(before=_shown(state.existing))
     name = request.name
     if state.active:
-        plan.add(_destroy_action(name))
-    plan.add(Action(UNDEFINE, "guest", name, _virsh("undefine", "--nvram", name), GuestTarget(name), destructive=True))
+        plan.add(_destroy_action(request))
+    plan.add(Action(UNDEFINE, "guest", name, _virsh(request, "undefine", "--nvram", name), GuestTarget(name), destructive=True))
     if request.remove_storage:
         for pool, volume in state.storage:
             plan.add(
@@ -135,7 +138,7 @@ def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
                     DELETE,
                     "volume",
                     "%s/%s" % (pool, volume),
-                    _virsh("vol-delete", "--pool", pool, volume),
+                    _virsh(request, "vol-delete", "--pool", pool, volume),
                     VolumeTarget(pool, volume),
                     destructive=True,
                 )
@@ -174,7 +177,9 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
             continue
         if disk_state.volume is None:  # the runner reads the volume of every disk given by pool and volume
             raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
-        disks.append(_plan_volume_disk(disk, disk.target, disk_state.volume, plan, _stored_format(disk, state.existing)))
+        disks.append(
+            _plan_volume_disk(disk, disk.target, disk_state.volume, plan, _stored_format(disk, state.existing), request.uri)
+        )
     return in_canonical_order(disks)
 
 
@@ -213,9 +218,9 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
 
 
 def _plan_volume_disk(
-    disk: DiskRequest, target: str, volume_state: VolumeState, plan: Plan, stored_format: Optional[str]
+    disk: DiskRequest, target: str, volume_state: VolumeState, plan: Plan, stored_format: Optional[str], uri: str
 ) -> Disk:
-    volume_request = disk.volume_request()
+    volume_request = disk.volume_request().with_changes(uri=uri)
     if stored_format is not None:
         # An attached disk is compared with its definition, never with libvirt's probe of the file.
         volume_request = volume_request.with_changes(format=None)
@@ -273,14 +278,14 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
         # the guest is persistent from its first second, and its next start boots the disk.
         install = install_definition(request, state, final)
         fetched = boot_files(request) if method == "location" else ()
-        command = _virsh("create", "%s-%s.xml" % (name, "first-boot" if first_boot else "install"))
+        command = _virsh(request, "create", "%s-%s.xml" % (name, "first-boot" if first_boot else "install"))
         plan.add(Action(INSTALL, "guest", name, command, InstallPayload(guest=name, domain=install, fetched=fetched)))
     if request.autostart:
-        plan.add(_autostart_action(name, True))
+        plan.add(_autostart_action(request, True))
     if method != "import" and request.waits:
         plan.add(_wait_action(request))
     if request.state == "running" and ((method == "import" and not first_boot) or request.waits):
-        plan.add(_start_action(name))
+        plan.add(_start_action(request))
     if request.wait_for is not None:
         plan.add(_reachable_action(request, state))
     plan.after = _shown(final)
@@ -311,7 +316,7 @@ def _seed_action(request: GuestRequest, state: GuestState) -> Action:
 def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) -> Action:
     """Store the final definition; a reinstall replaces the stored one and keeps its identity."""
     name = request.name
-    command = _virsh("define", "%s.xml" % name)
+    command = _virsh(request, "define", "%s.xml" % name)
     if state.existing is None:
         return Action(DEFINE, "guest", name, command, DefinePayload(guest=name, domain=final, new=True))
     kept = final.with_changes(uuid=state.existing.uuid, interfaces=carry_macs(final.interfaces, state.existing.interfaces))
@@ -363,7 +368,7 @@ def _fetch_command(source: str, target: str, username: Optional[str] = None) -> 
 
 
 def _wait_action(request: GuestRequest) -> Action:
-    loop = 'until virsh domstate %s | grep -q "shut off"; do sleep 5; done' % shell(request.name)
+    loop = 'until %s | grep -q "shut off"; do sleep 5; done' % _virsh(request, "domstate", request.name)
     command = "timeout %d sh -c %s" % (request.wait_timeout, shell(loop))
     return Action(WAIT, "guest", request.name, command, WaitPayload(guest=request.name, timeout=request.wait_timeout))
 
@@ -379,7 +384,7 @@ def _reachable_action(request: GuestRequest, state: GuestState) -> Action:
     checks = []
     if wait_for.ip:
         source = [] if wait_for.source == "any" else ["--source", wait_for.source]
-        checks.append("%s | grep -qE 'ipv4|ipv6'" % _virsh("domifaddr", *source, name))
+        checks.append("%s | grep -qE 'ipv4|ipv6'" % _virsh(request, "domifaddr", *source, name))
     if wait_for.marker is not None:
         checks.append("tail -c +%d %s | grep -qE %s" % (state.serial_log_offset + 1, shell(log), shell(wait_for.marker)))
     if wait_for.port is not None:
@@ -430,15 +435,15 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
                 DEFINE,
                 "guest",
                 name,
-                _virsh("define", "%s.xml" % name),
+                _virsh(request, "define", "%s.xml" % name),
                 DefinePayload(guest=name, domain=wanted, new=False, previous=actual, previous_xml=state.existing_xml),
             )
         )
     if request.autostart is not None and request.autostart != state.autostart:
-        plan.add(_autostart_action(name, request.autostart))
+        plan.add(_autostart_action(request, request.autostart))
     _plan_seed_removal(state, plan)
     if request.state == "running" and not state.active:
-        plan.add(_start_action(name))
+        plan.add(_start_action(request))
         if request.wait_for is not None:
             plan.add(_reachable_action(request, state))
     plan.after = _shown(wanted)

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
@@ -123,6 +123,7 @@ class GuestRequest(Record):
 
     name: str
     state: str = "present"
+    uri: str = HOST_URI
     domain_type: Optional[str] = None
     memory: Optional[int] = None
     vcpus: Optional[int] = None
@@ -206,6 +207,7 @@ class GuestRequest(Record):
         request = cls(
             name=name,
             state=params.get("state") or "present",
+            uri=params.get("uri") or HOST_URI,
             domain_type=None if params.get("domain_type") in (None, "auto") else params["domain_type"],
             cpu=params.get("cpu"),
             firmware=firmware,

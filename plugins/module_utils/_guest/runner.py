@@ -10,7 +10,7 @@ import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
     changing,
@@ -110,8 +110,8 @@ def _check_network(client: Client, index: int, interface: Interface) -> None:
         )
     if not client.network_is_active(network):
         raise PlanError(
-            "networks[%d]: libvirt network %r is not active; start it first: virsh net-start %s"
-            % (index, interface.source, interface.source)
+            "networks[%d]: libvirt network %r is not active; start it first: %s"
+            % (index, interface.source, virsh(client.uri, "net-start", interface.source))
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
@@ -119,6 +120,11 @@ class VolumeHandlers:
         return self._undo_delete(volume)
 
     def _local_file(self, volume: Any) -> Optional[str]:
+        """The volume's file, where it is a file on the machine this module runs on. Over a remote URI
+        the same path here is another file (or, in a test bed sharing its disk, the same by chance):
+        marks and digests are never written through it."""
+        if not is_local_uri(self.client.uri):
+            return None
         path = self.client.describe_volume(volume).path
         return path if path and os.path.isfile(path) else None
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
@@ -76,7 +76,7 @@ def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
             "volume %s %s; detach it, or set delete_in_use: true to delete it anyway" % (request.label, depended_on(state))
         )
     plan = Plan(before=managed_view(existing).to_xml())
-    command = shell("virsh", "vol-delete", "--pool", request.pool, request.name)
+    command = virsh(request.uri, "vol-delete", "--pool", request.pool, request.name)
     plan.add(Action(DELETE, "volume", request.label, command, VolumeTarget(request.pool, request.name), destructive=True))
     return plan
 
@@ -178,7 +178,7 @@ def _check_permissions(request: VolumeRequest, pool: Pool) -> None:
 
 
 def _create_command(request: VolumeRequest, volume: Volume, prealloc_metadata: bool) -> str:
-    argv = ["virsh", "vol-create-as", "--pool", request.pool, "--name", request.name, "--capacity", str(volume.capacity)]
+    argv = ["vol-create-as", "--pool", request.pool, "--name", request.name, "--capacity", str(volume.capacity)]
     if volume.allocation is not None:
         argv += ["--allocation", str(volume.allocation)]
     if volume.format:
@@ -187,7 +187,7 @@ def _create_command(request: VolumeRequest, volume: Volume, prealloc_metadata: b
         argv += ["--backing-vol", volume.backing_path, "--backing-vol-format", volume.backing_format or "raw"]
     if prealloc_metadata:
         argv.append("--prealloc-metadata")
-    command = shell(*argv)
+    command = virsh(request.uri, *argv)
     return command + _permission_commands(volume.path, volume.permissions)
 
 
@@ -272,7 +272,6 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
     )
     prealloc_metadata = request.preallocation == "metadata"
     argv = [
-        "virsh",
         "vol-create-from",
         "--pool",
         request.pool,
@@ -291,7 +290,7 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
             CLONE,
             "volume",
             request.label,
-            shell(*argv) + _permission_commands(clone.path, clone.permissions),
+            virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions),
             ClonePayload(
                 pool=request.pool, xml=clone.to_xml(), source_pool=ref.pool, source=ref.name, prealloc_metadata=prealloc_metadata
             ),
@@ -430,7 +429,7 @@ def _upload_action(
     command = shell(*curl, redact_url(url)) + " | "
     if compression is not None:
         command += shell(compression, "-dc") + " | "
-    command += shell("virsh", "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
+    command += virsh(request.uri, "vol-upload", "--pool", request.pool, "--vol", request.name, "--file", "/dev/stdin")
     if request.checksum:
         command += "  # expect %s" % request.checksum.text
         if compression is not None:
@@ -460,14 +459,14 @@ def _upload_action(
 
 
 def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
-    argv = ["virsh", "vol-resize", "--pool", request.pool, request.name, str(capacity)]
+    argv = ["vol-resize", "--pool", request.pool, request.name, str(capacity)]
     if shrink:
         argv.append("--shrink")
     return Action(
         RESIZE,
         "volume",
         request.label,
-        shell(*argv),
+        virsh(request.uri, *argv),
         ResizePayload(pool=request.pool, volume=request.name, capacity=capacity, shrink=shrink),
         destructive=shrink,
     )

@@ -11,7 +11,7 @@ from typing import Any, Mapping, Optional
 from urllib.parse import urlsplit
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, format_size, parse_size
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_strings, check_uri, check_url
@@ -93,6 +93,7 @@ class VolumeRequest(Record):
     pool: str
     name: str
     state: str = "present"
+    uri: str = HOST_URI
     capacity: Optional[int] = None
     format: Optional[str] = None
     preallocation: Optional[str] = None
@@ -144,6 +145,7 @@ class VolumeRequest(Record):
             pool=pool,
             name=params["name"],
             state=params.get("state") or "present",
+            uri=params.get("uri") or HOST_URI,
             capacity=_size_param(params, "capacity"),
             format=params.get("format"),
             preallocation=params.get("preallocation"),

@@ -44,23 +44,31 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.state i
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
     """Mode as four octal digits (0000-0777) and owner/group as numeric ids, as libvirt stores them."""
     mode = params.get("mode")
+    local = is_local_uri(params.get("uri") or "qemu:///system")
     return Permissions(
         mode=None if mode is None else octal_mode(mode),
-        owner=_numeric_id(params.get("owner"), pwd.getpwnam, "user"),
-        group=_numeric_id(params.get("group"), grp.getgrnam, "group"),
+        owner=_numeric_id(params.get("owner"), pwd.getpwnam, "user", local),
+        group=_numeric_id(params.get("group"), grp.getgrnam, "group", local),
     )
 
 
-def _numeric_id(value: Optional[str], lookup: Any, what: str) -> Optional[int]:
-    """A numeric id (ASCII digits only) as it is, a name looked up on the host."""
+def _numeric_id(value: Optional[str], lookup: Any, what: str, local: bool) -> Optional[int]:
+    """A numeric id (ASCII digits only) as it is, a name looked up on the host (which needs the
+    module to run there: over a remote URI this machine's accounts are not the host's)."""
     if value is None:
         return None
     text = str(value)
+    option = "owner" if what == "user" else "group"
     problem = account_problem(text, what)
     if problem:
-        raise PlanError(("owner" if what == "user" else "group") + ": " + problem)
+        raise PlanError(option + ": " + problem)
     if is_ascii_number(text):
         return int(text)
+    if not local:
+        raise PlanError(
+            "%s: give the numeric %s id over a remote uri; the %s name %r would be looked up on the machine "
+            "the module runs on, not on the hypervisor" % (option, what, what, text)
+        )
     try:
         return lookup(text)[2]
     except KeyError:

@@ -33,7 +33,7 @@ def test_good_guests_pass_with_their_plans(unique_name, test_client):
     result = check(guest(name))
     assert result["ok"] and result["problems"] == []
     assert result["guests"][0]["status"] == "new"
-    assert result["guests"][0]["commands"][-1] == "virsh define %s.xml" % name
+    assert result["guests"][0]["commands"][-1] == "virsh -c test:///default define %s.xml" % name
     assert result["libvirt_version"]
     assert test_client.find_domain(name) is None, "preflight changed nothing"
 
@@ -88,7 +88,7 @@ def test_existing_guest_reports_match_or_difference(unique_name, test_client):
     assert check(guest(name))["guests"][0]["status"] == "matches"
     allowed = run({"uri": "test:///default", "guests": [guest(name, memory=512)], "update_existing": True})
     assert allowed["ok"] and allowed["guests"][0]["status"] == "differs"
-    assert allowed["guests"][0]["commands"] == ["virsh define %s.xml" % name]
+    assert allowed["guests"][0]["commands"] == ["virsh -c test:///default define %s.xml" % name]
     refused = check(guest(name, memory=512))
     assert [(problem["guest"], problem["check"]) for problem in refused["problems"]] == [(name, "name")]
     assert "exists with a different definition" in refused["problems"][0]["message"]

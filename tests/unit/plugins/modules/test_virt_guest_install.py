@@ -31,10 +31,10 @@ def test_check_mode_reports_a_plan(capsys, unique_name):
     )[:2]
     assert code == 0 and result["changed"] and not result.get("failed")
     assert [step["command"] for step in result["plan"]] == [
-        "virsh vol-create-as --pool default-pool --name %s-disk0.qcow2 --capacity 1073741824 --allocation 0 "
+        "virsh -c test:///default vol-create-as --pool default-pool --name %s-disk0.qcow2 --capacity 1073741824 --allocation 0 "
         "--format qcow2" % name,
-        "virsh define %s.xml" % name,
-        "virsh start %s" % name,
+        "virsh -c test:///default define %s.xml" % name,
+        "virsh -c test:///default start %s" % name,
     ]
     assert result["domain"]["state"] == "running" and result["domain"]["uuid"] is None
     assert result["reboot_required"] is False

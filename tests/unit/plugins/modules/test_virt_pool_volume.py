@@ -20,7 +20,7 @@ def test_check_mode_reports_a_plan(capsys, unique_name):
         capsys, uri="test:///default", pool="default-pool", name=unique_name(), capacity="1G", _ansible_check_mode=True
     )
     assert code == 0 and result["changed"]
-    assert result["plan"][0]["command"].startswith("virsh vol-create-as --pool default-pool")
+    assert result["plan"][0]["command"].startswith("virsh -c test:///default vol-create-as --pool default-pool")
 
 
 def test_conflicting_origins_fail_cleanly(capsys):

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Payload, Plan, shell
+import shlex
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Payload, Plan, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field
 
 
@@ -36,3 +40,26 @@ def test_summary_never_contains_the_payload():
 
 def test_payload_does_not_count_for_equality():
     assert Action("create", "volume", "p/v", "c", SecretPayload("a")) == Action("create", "volume", "p/v", "c")
+
+
+def test_virsh_is_plain_for_the_hosts_system_daemon():
+    assert virsh("qemu:///system", "start", "web 01") == "virsh start 'web 01'"
+
+
+@pytest.mark.parametrize(
+    "uri, expected",
+    [
+        ("test:///default", "virsh -c test:///default start web01"),
+        ("qemu:///session", "virsh -c qemu:///session start web01"),
+        ("qemu+tls://hv1:16514/system", "virsh -c qemu+tls://hv1:16514/system start web01"),
+        # A query joins parameters with '&': quoted, so a shell runs one virsh with the whole URI.
+        (
+            "qemu+ssh://root@hv1:2222/system?keyfile=/k/id&no_tty=1",
+            "virsh -c 'qemu+ssh://root@hv1:2222/system?keyfile=/k/id&no_tty=1' start web01",
+        ),
+    ],
+)
+def test_virsh_names_any_other_uri(uri, expected):
+    """A plan made over another URI shows the connection, so its commands can be copied as they are."""
+    assert virsh(uri, "start", "web01") == expected
+    assert shlex.split(expected)[:3] == ["virsh", "-c", uri]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 import fixtures
@@ -1368,3 +1370,22 @@ def test_boot_sets_direct_kernel_boot_of_the_stored_definition():
     assert_valid("domain", payload(plan, "define").domain.to_xml())
     changed = plan_guest(request(boot=boot, **MATCHING), stored_state())
     assert verbs(changed) == ["define"] and payload(changed, "define").domain.os.kernel.kernel == "/srv/k/vmlinuz"
+
+
+REMOTE = "qemu+ssh://root@hv1:2222/system?keyfile=/k/id"
+VIRSH_REMOTE = "virsh -c 'qemu+ssh://root@hv1:2222/system?keyfile=/k/id'"
+
+
+def test_remote_uri_commands_name_the_connection():
+    """Over another URI every virsh of the plan, the disk's volume and the wait loop included,
+    connects to it: the preview runs as it is from where the module ran."""
+    plan = plan_guest(request(uri=REMOTE, install=CDROM, disks=NEW_DISK, wait=True, state="running"), new_state())
+    assert commands(plan) == [
+        CREATE.replace("virsh", VIRSH_REMOTE, 1),
+        VIRSH_REMOTE + " define web01.xml",
+        VIRSH_REMOTE + " create web01-install.xml",
+        "timeout 3600 sh -c %s" % shlex.quote('until %s domstate web01 | grep -q "shut off"; do sleep 5; done' % VIRSH_REMOTE),
+        VIRSH_REMOTE + " start web01",
+    ]
+    removal = plan_guest(request(uri=REMOTE, state="absent", remove_storage=True), stored_state(active=True))
+    assert all(command.startswith(VIRSH_REMOTE + " ") for command in commands(removal))

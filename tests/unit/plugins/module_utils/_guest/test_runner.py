@@ -37,9 +37,10 @@ def test_check_then_apply_then_converged(unique_name, test_client):
     check = run(wanted, check_mode=True, diff=True)
     assert check["changed"] and verbs(check) == ["create", "define"]
     assert check["plan"][0]["command"] == (
-        "virsh vol-create-as --pool default-pool --name %s-disk0.qcow2 --capacity 1048576 --allocation 0 --format qcow2" % name
+        "virsh -c test:///default vol-create-as --pool default-pool --name %s-disk0.qcow2 --capacity 1048576 "
+        "--allocation 0 --format qcow2" % name
     )
-    assert check["plan"][1]["command"] == "virsh define %s.xml" % name
+    assert check["plan"][1]["command"] == "virsh -c test:///default define %s.xml" % name
     assert check["diff"]["before"] == "" and '<memory unit="KiB">262144</memory>' in check["diff"]["after"]
     assert check["domain"]["uuid"] is None and check["domain"]["state"] == "shut off"
     assert test_client.find_domain(name) is None and name + "-disk0.qcow2" not in volumes(test_client)
@@ -111,7 +112,7 @@ def test_running_guest_is_started_and_autostarted(unique_name, test_client):
     domain = test_client.find_domain(name)
     assert test_client.domain_is_active(domain) and test_client.domain_autostart(domain)
     off = run(guest(name, autostart=False), check_mode=False, diff=False)
-    assert [step["command"] for step in off["plan"]] == ["virsh autostart --disable %s" % name]
+    assert [step["command"] for step in off["plan"]] == ["virsh -c test:///default autostart --disable %s" % name]
     assert not test_client.domain_autostart(domain)
 
 
@@ -124,7 +125,7 @@ def test_memory_drift_updates_in_place(unique_name, test_client, state, active):
     before = stored(test_client, name)
 
     drift = run(guest(name, state=state, memory="512M"), check_mode=False, diff=True)
-    assert verbs(drift) == ["define"] and drift["plan"][0]["command"] == "virsh define %s.xml" % name
+    assert verbs(drift) == ["define"] and drift["plan"][0]["command"] == "virsh -c test:///default define %s.xml" % name
     assert drift["reboot_required"] is active
     assert "262144" in drift["diff"]["before"] and "524288" in drift["diff"]["after"]
     after = stored(test_client, name)
@@ -155,7 +156,9 @@ def test_disk_growth_is_planned_and_shrinking_refused(unique_name, test_client):
     name = unique_name("")
     run(guest(name, disks=[disk(size="2M")]), check_mode=False, diff=False)
     result = run(guest(name, disks=[disk(size="3M")]), check_mode=True, diff=False)
-    assert [step["command"] for step in result["plan"]] == ["virsh vol-resize --pool default-pool %s-disk0.qcow2 3145728" % name]
+    assert [step["command"] for step in result["plan"]] == [
+        "virsh -c test:///default vol-resize --pool default-pool %s-disk0.qcow2 3145728" % name
+    ]
     with pytest.raises(RunError, match="is 2M, larger than size 1M; guest disks are never shrunk"):
         run(guest(name, disks=[disk(size="1M")]), check_mode=True, diff=False)
 
@@ -178,9 +181,9 @@ def test_absent_with_remove_storage_deletes_the_volume(unique_name, test_client)
     absent = params(name=name, install=None, state="absent", remove_storage=True)
     check = run(absent, check_mode=True, diff=False)
     assert [step["command"] for step in check["plan"]] == [
-        "virsh destroy %s" % name,
-        "virsh undefine --nvram %s" % name,
-        "virsh vol-delete --pool default-pool %s" % volume,
+        "virsh -c test:///default destroy %s" % name,
+        "virsh -c test:///default undefine --nvram %s" % name,
+        "virsh -c test:///default vol-delete --pool default-pool %s" % volume,
     ]
     assert all(step["destructive"] for step in check["plan"])
     assert test_client.find_domain(name) is not None and volume in volumes(test_client)
@@ -514,7 +517,7 @@ def test_absent_removes_the_serial_log_file(unique_name, test_client, tmp_path):
     absent = params(name=name, install=None, state="absent")
     check = run(absent, check_mode=True, diff=False)
     assert [(step["action"], step["command"]) for step in check["plan"]] == [
-        ("undefine", "virsh undefine --nvram %s" % name),
+        ("undefine", "virsh -c test:///default undefine --nvram %s" % name),
         ("remove", "rm -f %s" % log),
     ]
     assert log.exists()
@@ -614,3 +617,36 @@ def test_a_serial_log_that_is_a_directory_is_refused_in_check_mode_too(unique_na
         with pytest.raises(RunError, match="serial_log: %s is a directory" % tmp_path):
             run(guest(name, serial_log=str(tmp_path)), check_mode=check_mode, diff=False)
     assert test_client.find_domain(name) is None
+
+
+# -- remote URIs -------------------------------------------------------------------------------
+REMOTE_URI = "qemu+ssh://root@hv1/system"
+
+
+@pytest.mark.parametrize(
+    "overrides, refusal",
+    [
+        (
+            dict(install=install(method="location", location="http://mirror.example/tree/")),
+            "install method location fetches kernel and initrd onto the host: run the module on the hypervisor",
+        ),
+        (dict(cloud_init=dict(user_data=dict(password="x"))), "cloud_init writes its seed ISO on the host"),
+        (dict(state="running", wait_for=dict(marker="login:")), "wait_for.marker reads the guest's serial log on the host"),
+        # What only the host's file system could tell is left to libvirt there: no refusal from here.
+        (dict(serial_log="/nonexistent/dir/x.log"), None),
+        (dict(install=install(method="cdrom", cdrom=dict(path="/nonexistent/d.iso"))), None),
+    ],
+)
+def test_remote_uri_refuses_what_needs_the_hosts_files(unique_name, test_client, monkeypatch, overrides, refusal):
+    """Over a remote URI the module's files are the controller's: what would write or read files on the
+    hypervisor is refused at plan time (so check mode predicts it); paths it would only check are not."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host
+
+    request = GuestRequest.from_params(guest(unique_name(""), uri=REMOTE_URI, **overrides))
+    monkeypatch.setattr(test_client, "uri", REMOTE_URI)  # the test driver, seen as a remote host's
+    problems = read_host(test_client, request)[1]
+    if refusal is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problems[0].startswith(refusal) and "local uri such as qemu:///system" in problems[0]

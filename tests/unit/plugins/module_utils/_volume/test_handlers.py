@@ -22,7 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.executo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import KEPT, Action, Payload, Verb
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS, ResizePayload
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
@@ -310,7 +310,7 @@ def test_compressed_raw_image_fills_its_volume_and_a_rerun_downloads_nothing(
     wanted = _compressed_raw(file_pool, name, compressed_server, checksum="sha256:" + _sha(XZ_IMAGE))
     result = apply(wanted)
     assert [step["action"] for step in result["plan"]] == ["create", "upload"]
-    assert "| xz -dc | virsh vol-upload" in result["plan"][1]["command"]
+    assert "| xz -dc | virsh -c test:///default vol-upload" in result["plan"][1]["command"]
     path = volume_path(test_client, file_pool, name)
     with open(path, "rb") as image:
         assert image.read(len(IMAGE)) == IMAGE
@@ -408,8 +408,22 @@ def test_compressed_qcow2_is_sized_by_its_download(test_client, file_pool, uniqu
     result = apply(params(pool=file_pool, name=name, format="qcow2", source_url=url))
     compressed_length = len(gzip.compress(QCOW2_IMAGE))
     assert result["plan"][0]["command"].startswith(
-        "virsh vol-create-as --pool %s --name %s --capacity %d " % (file_pool, name, compressed_length)
+        "virsh -c test:///default vol-create-as --pool %s --name %s --capacity %d " % (file_pool, name, compressed_length)
     )
     assert "| gzip -dc |" in result["plan"][1]["command"]
     with open(volume_path(test_client, file_pool, name), "rb") as image:
         assert image.read(len(QCOW2_IMAGE)) == QCOW2_IMAGE
+
+
+def test_remote_uri_writes_nothing_through_a_local_path(test_client, file_pool, unique_name, file_backed, monkeypatch):
+    """Over a remote URI the volume's path names a file of the hypervisor: a file with that path here
+    (the same one in a test bed sharing its disk, another one elsewhere) gets no digest or mark."""
+    name = unique_name(".img")
+    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
+    path = volume_path(test_client, file_pool, name)
+    download.remember_digest(path, "sha256", "ab" * 32, 1 << 20)
+    monkeypatch.setattr(test_client, "uri", "qemu+ssh://root@hv1/system")
+    handlers = VolumeHandlers(test_client, validate_certs=True).as_mapping()
+    handlers["resize"](Action("resize", "volume", name, "", ResizePayload(pool=file_pool, volume=name, capacity=2 << 20)))
+    assert os.path.getsize(path) == 2 << 20
+    assert remembered(path, "sha256") is None  # the record of the old file was not carried over

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -757,3 +759,22 @@ def test_existing_compressed_download_with_checksum_needs_a_local_file():
         plan_volume(
             request(pool="vg", name="i", format="raw", capacity="1G", source_url="http://h/i.raw.xz", checksum=SHA), state
         )
+
+
+@pytest.mark.parametrize(
+    "params, state, verb",
+    [
+        (dict(capacity="10G"), VolumeState(POOL), "create"),
+        (dict(capacity="20G"), VolumeState(POOL, existing=QCOW), "resize"),
+        (dict(state="absent"), VolumeState(POOL, existing=QCOW), "delete"),
+        (dict(clone_from="base.qcow2"), VolumeState(POOL, origin=BASE), "clone"),
+        (dict(source_url="https://h/d.iso", format="iso"), VolumeState(POOL, download_size=1 << 20), "upload"),
+    ],
+)
+def test_remote_uri_commands_name_the_connection(params, state, verb):
+    """Over another URI each virsh of the plan connects to it (tls here; the default stays plain)."""
+    uri = "qemu+tls://hv1:16514/system?pkipath=/etc/pki/hv1"
+    plan = plan_volume(request(uri=uri, **params), state.with_changes(local=False))
+    command = next(action.command_line for action in plan.actions if action.verb == verb)
+    assert "virsh -c %s " % shlex.quote(uri) in command
+    assert "virsh -c" not in plan_volume(request(**params), state).actions[-1].command_line

@@ -88,6 +88,7 @@ def test_failed_step_rolls_back_the_new_volume(unique_name, test_client):
 
 
 def test_resolve_permissions_accepts_yaml_octal_numbers_and_names():
+    assert resolve_permissions({"uri": "qemu+ssh://root@hv1/system", "owner": "107", "group": "0"}).owner == 107
     perms = resolve_permissions({"mode": 0o640, "owner": "root", "group": "0"})
     assert (perms.mode, perms.owner, perms.group) == ("0640", 0, 0)
 
@@ -132,6 +133,9 @@ def test_a_volume_that_backs_another_is_kept(unique_name, test_client):
         ({"owner": "\u0661\u0660\u0660"}, "owner: user '\u0661\u0660\u0660' is neither a numeric id"),
         ({"owner": "root\x00"}, "owner: user 'root\\x00' is neither"),
         ({"group": "4294967295"}, "group: group id 4294967295 is larger than"),
+        # Over a remote URI, names would be looked up on the wrong machine.
+        ({"uri": "qemu+ssh://root@hv1/system", "owner": "root"}, "owner: give the numeric user id over a remote uri"),
+        ({"uri": "qemu+tls://hv1:16514/system", "group": "kvm"}, "group: give the numeric group id over a remote uri"),
     ],
 )
 def test_resolve_permissions_refuses(given, message):
