@@ -271,11 +271,13 @@ def in_place_updates(existing: Network, wanted: Network, live: bool) -> Optional
 
 
 def _dhcp_updates(name: str, before: IpConfig, after: IpConfig, live: bool) -> List[Action]:
-    """Hosts and ranges that go first (an address may move from one to another), then those that come."""
+    """New ranges first: libvirt drops a <dhcp> left without ranges and hosts, PXE settings and all
+    (it accepts overlapping ranges meanwhile). Then the hosts that go (a MAC, address or name may
+    move to a new entry), the ranges that go, and the hosts that come."""
     steps = (
-        [(DELETE, DHCP_HOST, host) for host in before.hosts if host not in after.hosts]
+        [(ADD_LAST, DHCP_RANGE, item) for item in after.ranges if item not in before.ranges]
+        + [(DELETE, DHCP_HOST, host) for host in before.hosts if host not in after.hosts]
         + [(DELETE, DHCP_RANGE, item) for item in before.ranges if item not in after.ranges]
-        + [(ADD_LAST, DHCP_RANGE, item) for item in after.ranges if item not in before.ranges]
         + [(ADD_LAST, DHCP_HOST, host) for host in after.hosts if host not in before.hosts]
     )
     actions = []
