@@ -10,9 +10,9 @@ module: virt_network
 short_description: Manage a libvirt virtual network (NAT, routed, isolated or on a host bridge)
 version_added: 0.1.0
 description:
-  - Defines, starts, stops and deletes a libvirt virtual network, and keeps its content as declared:
-    forward mode, bridge, DNS domain, IPv4 and IPv6 addresses, DHCP ranges, static DHCP hosts and PXE
-    boot (TFTP root, BOOTP file).
+  - Defines, starts, stops and deletes a libvirt virtual network, and keeps its content as declared
+    (forward mode, bridge, DNS domain, IPv4 and IPv6 addresses, DHCP ranges, static DHCP hosts and
+    PXE boot with a TFTP root and a BOOTP file).
   - Idempotent on content, not only on the name. Static DHCP hosts and DHCP ranges of a running
     network change in place (C(virsh net-update), live and in the definition). Anything else of a
     running network takes effect only when it starts again, which disconnects its guests; that
