@@ -144,7 +144,7 @@ def _interface(value: Any, family: str) -> Any:
     example = "10.213.1.1/24" if family == IPV4 else "fd00:213::1/64"
     if not isinstance(value, str) or "/" not in value:
         raise PlanError("%s must be the host's address on the network with its prefix length, like %s" % (what, example))
-    text, _, prefix = value.partition("/")
+    text, prefix = value.split("/", 1)
     if not re.fullmatch(r"[0-9]{1,3}", prefix):
         raise PlanError("%s: prefix length %r must be written with the digits 0-9" % (what, prefix))
     address = _address(text, family, what)
