@@ -333,8 +333,9 @@ class Client:
             flags |= libvirt.VIR_NETWORK_UPDATE_AFFECT_LIVE
         self.call("update network", network.name(), network.update, command, section, parent_index, xml, flags)
 
-    def domains_on_network(self, name: str) -> List[Tuple[str, bool]]:
-        """``(guest, running)`` for every defined or running guest with a card on network ``name``.
+    def domains_on_network(self, name: str, bridge: Optional[str] = None) -> List[Tuple[str, bool]]:
+        """``(guest, running)`` for every defined or running guest with a card on network ``name``,
+        or plugged straight into its ``bridge`` (a card of type bridge on the bridge libvirt made).
 
         libvirt has no reverse index, so this reads every guest's XML: only runs that could
         disconnect guests (a restart, a stop, a deletion) ask.
@@ -344,8 +345,8 @@ class Client:
             xml = self._lookup("read guest", domain.name(), domain.XMLDesc, 0)
             if xml is None:
                 continue  # gone meanwhile
-            sources = parse(xml).iterfind("devices/interface[@type='network']/source")
-            if any(source.get("network") == name for source in sources):
+            cards = parse(xml).iterfind("devices/interface")
+            if any(_card_on_network(card, name, bridge) for card in cards):
                 users.append((domain.name(), bool(self._lookup("read state of guest", domain.name(), domain.isActive))))
         return sorted(users)
 
@@ -458,6 +459,15 @@ class Client:
                 if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
                     dependents.append("%s/%s" % (pool.name(), volume.name()))
         return sorted(dependents)
+
+
+def _card_on_network(card: Any, network: str, bridge: Optional[str]) -> bool:
+    source = card.find("source")
+    if source is None:
+        return False
+    if card.get("type") == "network":
+        return source.get("network") == network
+    return bool(bridge) and card.get("type") == "bridge" and source.get("bridge") == bridge
 
 
 # A backing chain longer than this is a loop or not worth following.

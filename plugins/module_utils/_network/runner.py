@@ -55,7 +55,10 @@ def read_state(client: Client, request: NetworkRequest) -> NetworkState:
         autostart=persistent and client.network_autostart(network),
     )
     if guests_matter(request, state):
-        users = client.domains_on_network(request.name)
+        existing = state.existing
+        # A bridge-mode network's bridge is the host's, and stays when the network stops.
+        bridge = existing.bridge if existing is not None and existing.forward != "bridge" else None
+        users = client.domains_on_network(request.name, bridge)
         state = state.with_changes(guests=tuple(GuestOnNetwork(name, running) for name, running in users))
     return state
 

@@ -39,10 +39,13 @@ def network_name(unique_name):
     return lambda: "rvn-" + unique_name("")[-20:].lstrip("-")
 
 
-def define_guest_on(client, guest, network):
-    xml = (
-        "<domain type='test'><name>%s</name><memory>1024</memory><os><type>hvm</type></os>"
-        "<devices><interface type='network'><source network='%s'/></interface></devices></domain>" % (guest, network)
+def define_guest_on(client, guest, network=None, bridge=None):
+    card = "<interface type='network'><source network='%s'/></interface>" % network
+    if bridge:
+        card = "<interface type='bridge'><source bridge='%s'/></interface>" % bridge
+    xml = "<domain type='test'><name>%s</name><memory>1024</memory><os><type>hvm</type></os><devices>%s</devices></domain>" % (
+        guest,
+        card,
     )
     return client.conn.defineXML(xml)
 
@@ -82,11 +85,13 @@ def test_recreate_refusal_names_the_guests_on_the_network(network_name, test_cli
     name = network_name()
     guest = name + "-guest"
     run(params(name=name, bridge="rvn-b3", ipv4=ipv4(3)), check_mode=False, diff=False)
-    domain = define_guest_on(test_client, guest, name)
+    domain = define_guest_on(test_client, guest, network=name)
+    plugged = define_guest_on(test_client, guest + "-br", bridge="rvn-b3")
     try:
         with pytest.raises(RunError) as refused:
             run(params(name=name, domain="lab.example"), check_mode=True, diff=False)
         assert "domain: none -> lab.example" in str(refused.value) and "%s (shut off)" % guest in str(refused.value)
+        assert "%s-br (shut off)" % guest in str(refused.value)  # a card plugged straight into its bridge
         with pytest.raises(RunError, match="delete_in_use"):
             run(params(name=name, state="absent"), check_mode=False, diff=False)
         recreated = run(params(name=name, domain="lab.example", recreate=True), check_mode=False, diff=False)
@@ -94,6 +99,7 @@ def test_recreate_refusal_names_the_guests_on_the_network(network_name, test_cli
         assert recreated["network"]["domain"] == "lab.example"
     finally:
         domain.undefine()
+        plugged.undefine()
     run(params(name=name, state="absent"), check_mode=False, diff=False)
 
 
