@@ -45,14 +45,15 @@ class DhcpRange(XmlObject):
 
 
 class DhcpHost(XmlObject):
-    """A static lease: the card ``mac`` gets ``ip`` (and the host name ``name``)."""
+    """A static lease: the card ``mac`` gets ``ip`` (and the host name ``name``). Read from libvirt,
+    ``mac`` may be empty (an IPv6 host named by its DHCP id or name)."""
 
     mac: str
     ip: str
     name: Optional[str] = None
 
     def to_element(self) -> Any:
-        attrs = {"mac": self.mac}
+        attrs = {"mac": self.mac} if self.mac else {}
         if self.name:
             attrs["name"] = self.name
         attrs["ip"] = self.ip

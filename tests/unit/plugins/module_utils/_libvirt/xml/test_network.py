@@ -122,3 +122,8 @@ def test_redefinition_with_another_mode_replaces_forward():
     assert root.find("forward") is None
     routed = parse(Network.from_xml(STORED).with_changes(forward="route").redefinition(STORED))
     assert routed.find("forward").get("mode") == "route" and routed.find("forward/nat") is None
+
+
+def test_a_host_without_mac_is_written_without_one():
+    """IPv6 hosts that libvirt names by id or name: a delete of one matches what libvirt stores."""
+    assert DhcpHost(mac="", ip="fd00::5", name="v6host").to_xml().strip() == '<host name="v6host" ip="fd00::5"/>'
