@@ -362,6 +362,62 @@ class Client:
     def network_is_active(self, network: Any) -> bool:
         return bool(self.call("read state of network", network.name(), network.isActive))
 
+    def network_is_persistent(self, network: Any) -> bool:
+        return bool(self.call("read state of network", network.name(), network.isPersistent))
+
+    def network_autostart(self, network: Any) -> bool:
+        return bool(self.call("read autostart of network", network.name(), network.autostart))
+
+    def network_definition(self, network: Any) -> str:
+        """The persistent definition (what the network becomes on its next start)."""
+        try:
+            return network.XMLDesc(libvirt.VIR_NETWORK_XML_INACTIVE)
+        except libvirt.libvirtError as error:
+            # Drivers without separate live and persistent definitions (the test driver) refuse the flag.
+            if error.get_error_code() not in (libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT):
+                raise self._error("read network", network.name(), error)
+        return self.call("read network", network.name(), network.XMLDesc, 0)
+
+    def define_network(self, xml: str) -> Any:
+        return self.call("define network", "definition", self.conn.networkDefineXML, xml)
+
+    def undefine_network(self, network: Any) -> None:
+        self.call("undefine network", network.name(), network.undefine)
+
+    def start_network(self, network: Any) -> None:
+        self.call("start network", network.name(), network.create)
+
+    def destroy_network(self, network: Any) -> None:
+        self.call("destroy network", network.name(), network.destroy)
+
+    def set_network_autostart(self, network: Any, enable: bool) -> None:
+        self.call("set autostart of network", network.name(), network.setAutostart, 1 if enable else 0)
+
+    def update_network(self, network: Any, command: int, section: int, parent_index: int, xml: str, live: bool) -> None:
+        """virsh net-update: change one DHCP host or range in the definition, and in the running
+        network when ``live``."""
+        flags = libvirt.VIR_NETWORK_UPDATE_AFFECT_CONFIG
+        if live:
+            flags |= libvirt.VIR_NETWORK_UPDATE_AFFECT_LIVE
+        self.call("update network", network.name(), network.update, command, section, parent_index, xml, flags)
+
+    def domains_on_network(self, name: str, bridge: Optional[str] = None) -> List[Tuple[str, bool]]:
+        """``(guest, running)`` for every defined or running guest with a card on network ``name``,
+        or plugged straight into its ``bridge`` (a card of type bridge on the bridge libvirt made).
+
+        libvirt has no reverse index, so this reads every guest's XML: only runs that could
+        disconnect guests (a restart, a stop, a deletion) ask.
+        """
+        users = []
+        for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, 0):
+            xml = self._lookup("read guest", domain.name(), domain.XMLDesc, 0)
+            if xml is None:
+                continue  # gone meanwhile
+            cards = parse(xml).iterfind("devices/interface")
+            if any(_card_on_network(card, name, bridge) for card in cards):
+                users.append((domain.name(), bool(self._lookup("read state of guest", domain.name(), domain.isActive))))
+        return sorted(users)
+
     # -- domains ------------------------------------------------------------------------------
     def kvm_usable(self, arch: str) -> bool:
         """Whether the host's domain capabilities offer KVM for ``arch`` (one call, no listing)."""
@@ -471,6 +527,15 @@ class Client:
                 if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
                     dependents.append("%s/%s" % (pool.name(), volume.name()))
         return sorted(dependents)
+
+
+def _card_on_network(card: Any, network: str, bridge: Optional[str]) -> bool:
+    source = card.find("source")
+    if source is None:
+        return False
+    if card.get("type") == "network":
+        return source.get("network") == network
+    return bool(bridge) and card.get("type") == "bridge" and source.get("bridge") == bridge
 
 
 # A backing chain longer than this is a loop or not worth following.

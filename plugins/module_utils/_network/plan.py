@@ -1,0 +1,290 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure planning for virtual networks: (request, actual state) -> Plan. No I/O here.
+
+libvirt changes a running network's DHCP hosts and ranges in place (net-update, live and in its
+definition); anything else (forward mode, bridge, domain, addresses, PXE) takes effect only when
+the network starts again, which disconnects the guests on it: that restart is planned only with
+``recreate: true``, and the plan says which running guests lose their link.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import IpConfig, Network
+from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import (
+    ADD_LAST,
+    AUTOSTART,
+    DEFINE,
+    DELETE,
+    DHCP_HOST,
+    DHCP_RANGE,
+    START,
+    STOP,
+    UNDEFINE,
+    UPDATE,
+    AutostartPayload,
+    DefinePayload,
+    NetworkTarget,
+    UpdatePayload,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._network.state import GuestOnNetwork, NetworkState
+
+KIND = "network"
+
+
+def plan_network(request: NetworkRequest, state: NetworkState) -> Plan:
+    """The actions that take ``state`` to ``request``; raises PlanError when that is refused."""
+    if request.state == "absent":
+        return _plan_absent(request, state)
+    wanted = wanted_network(request, state.existing)
+    _check_complete(wanted, state)
+    if state.existing is None:
+        return _plan_new(request, wanted)
+    if not state.persistent:
+        raise PlanError(
+            "network %s is transient (started without a definition); this module manages defined networks: "
+            "define it (virsh net-define) or remove it (state: absent) first" % request.name
+        )
+    return _plan_existing(request, state, state.existing, wanted)
+
+
+def wanted_network(request: NetworkRequest, existing: Optional[Network]) -> Network:
+    """The network the request describes: its options over what the network has (an option left out
+    keeps the network's value; a new network gets libvirt's defaults: NAT, a bridge libvirt names)."""
+    base = existing.managed_view() if existing is not None else Network(name=request.name)
+    changes = {
+        key: getattr(request, key) for key in ("forward", "bridge", "domain", "ipv4", "ipv6") if getattr(request, key) is not None
+    }
+    wanted = base.with_changes(**changes)
+    if wanted.forward == "bridge":
+        # A bridge-mode network is only the host bridge: libvirt gives it no address, DHCP or domain.
+        wanted = wanted.with_changes(domain=None, ipv4=None, ipv6=None)
+    return wanted
+
+
+def guests_matter(request: NetworkRequest, state: NetworkState) -> bool:
+    """Whether the plan could disconnect guests, so the runner reads who is on the network (every
+    guest's XML: never for a run that changes nothing)."""
+    if state.existing is None:
+        return False
+    if request.state == "absent" or (request.state == "inactive" and state.active):
+        return True
+    if not state.active or request.state == "inactive":
+        return False
+    wanted = wanted_network(request, state.existing)
+    return bool(differences(state.existing, wanted)) and in_place_updates(state.existing, wanted, live=True) is None
+
+
+def _check_complete(wanted: Network, state: NetworkState) -> None:
+    if wanted.forward == "bridge":
+        if not wanted.bridge:
+            raise PlanError("network %s: forward: bridge needs bridge: the name of an existing host bridge" % wanted.name)
+        if state.bridge_exists is False:
+            raise PlanError(
+                "network %s: the host bridge %s does not exist on this host; create it first (forward: bridge "
+                "connects guests to an existing bridge)" % (wanted.name, wanted.bridge)
+            )
+    elif wanted.forward == "nat" and wanted.ipv4 is None:
+        raise PlanError(
+            "network %s: forward: nat needs ipv4 (the host's address on the network, like 10.213.1.1/24)" % wanted.name
+        )
+    elif wanted.forward == "route" and wanted.ipv4 is None and wanted.ipv6 is None:
+        raise PlanError("network %s: forward: route needs ipv4 or ipv6 (the host's address on the network)" % wanted.name)
+
+
+# -- who is on the network -----------------------------------------------------------------------
+def _guest_list(guests: Tuple[GuestOnNetwork, ...]) -> str:
+    return ", ".join("%s (%s)" % (guest.name, "running" if guest.running else "shut off") for guest in guests)
+
+
+def _running(state: NetworkState) -> List[str]:
+    # A guest name is libvirt's; whitespace is folded so a name cannot start a new line in a plan.
+    return [" ".join(guest.name.split()) for guest in state.guests or () if guest.running]
+
+
+def _stop(name: str, state: NetworkState) -> Action:
+    command = shell("virsh", "net-destroy", name)
+    running = _running(state)
+    if running:
+        command += "  # disconnects the running guests %s" % ", ".join(running)
+    return Action(STOP, KIND, name, command, NetworkTarget(name), destructive=True)
+
+
+def _start(name: str) -> Action:
+    return Action(START, KIND, name, shell("virsh", "net-start", name), NetworkTarget(name))
+
+
+def _define(name: str, xml: str, previous: Optional[str]) -> Action:
+    return Action(DEFINE, KIND, name, shell("virsh", "net-define", "%s.xml" % name), DefinePayload(name, xml, previous))
+
+
+def _autostart(name: str, enable: bool) -> Action:
+    argv = ["virsh", "net-autostart", name] + ([] if enable else ["--disable"])
+    return Action(AUTOSTART, KIND, name, shell(*argv), AutostartPayload(name, enable))
+
+
+# -- absent ------------------------------------------------------------------------------------
+def _plan_absent(request: NetworkRequest, state: NetworkState) -> Plan:
+    existing = state.existing
+    if existing is None:
+        return Plan()
+    guests = state.guests or ()
+    if guests and not request.delete_in_use:
+        raise PlanError(
+            "network %s has guests with a card on it: %s; remove their cards, or set delete_in_use: true to "
+            "delete it anyway (their cards then point at a network that does not exist)" % (request.name, _guest_list(guests))
+        )
+    plan = Plan(before=existing.managed_view().to_xml())
+    if state.active:
+        plan.add(_stop(request.name, state))
+    if state.persistent:
+        command = shell("virsh", "net-undefine", request.name)
+        plan.add(Action(UNDEFINE, KIND, request.name, command, NetworkTarget(request.name), destructive=True))
+    return plan
+
+
+# -- new network -------------------------------------------------------------------------------
+def _plan_new(request: NetworkRequest, wanted: Network) -> Plan:
+    xml = wanted.to_xml()
+    plan = Plan(after=xml)
+    plan.add(_define(request.name, xml, None))
+    if request.state == "active":
+        plan.add(_start(request.name))
+    if request.autostart:
+        plan.add(_autostart(request.name, True))
+    return plan
+
+
+# -- existing network --------------------------------------------------------------------------
+def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Network, wanted: Network) -> Plan:
+    definition = state.definition or existing.to_xml()
+    plan = Plan(before=existing.managed_view().to_xml(), after=wanted.managed_view().to_xml())
+    active_after = state.active if request.state == "present" else request.state == "active"
+    changes = differences(existing, wanted)
+    if state.active and not active_after:
+        plan.add(_stop(request.name, state))
+    if changes and state.active and active_after:
+        updates = in_place_updates(existing, wanted, live=True)
+        if updates is not None:
+            for action in updates:
+                plan.add(action)
+        elif not request.recreate:
+            raise PlanError(
+                "network %s is active and differs in what libvirt changes only when it starts again (%s); set "
+                "recreate: true to redefine and restart it%s, or stop it first (state: inactive)"
+                % (request.name, "; ".join(changes), _disconnects(state))
+            )
+        else:
+            # Stopped first, so rollback (start again, then the previous definition) leaves it as it was.
+            plan.add(_stop(request.name, state))
+            plan.add(_define(request.name, wanted.redefinition(definition), definition))
+            plan.add(_start(request.name))
+    elif changes:
+        plan.add(_define(request.name, wanted.redefinition(definition), definition))
+    if active_after and not state.active:
+        plan.add(_start(request.name))
+    if request.autostart is not None and request.autostart != state.autostart:
+        plan.add(_autostart(request.name, request.autostart))
+    return plan
+
+
+def _disconnects(state: NetworkState) -> str:
+    guests = state.guests or ()
+    if not guests:
+        return " (no guest has a card on it)"
+    lose = "; the running ones lose their link" if any(guest.running for guest in guests) else ""
+    return " (guests with a card on it: %s%s)" % (_guest_list(guests), lose)
+
+
+# -- differences -------------------------------------------------------------------------------
+def _text(value: object) -> str:
+    return "none" if value is None or value == () else str(value)
+
+
+def _ip_text(ip: Optional[IpConfig]) -> str:
+    return "none" if ip is None else "%s/%d" % (ip.address, ip.prefix)
+
+
+def differences(existing: Network, wanted: Network) -> List[str]:
+    """What differs, one 'field: before -> after' each (for refusals)."""
+    found = []
+    for key in ("forward", "bridge", "domain"):
+        before, after = getattr(existing, key), getattr(wanted, key)
+        if before != after:
+            found.append("%s: %s -> %s" % (key, _text(before), _text(after)))
+    for family in ("ipv4", "ipv6"):
+        before_ip, after_ip = getattr(existing, family), getattr(wanted, family)
+        if before_ip is None or after_ip is None:
+            if before_ip != after_ip:
+                found.append("%s: %s -> %s" % (family, _ip_text(before_ip), _ip_text(after_ip)))
+            continue
+        if (before_ip.address, before_ip.prefix) != (after_ip.address, after_ip.prefix):
+            found.append("%s.address: %s -> %s" % (family, _ip_text(before_ip), _ip_text(after_ip)))
+        for key in ("tftp_root", "bootp_file", "bootp_server"):
+            before, after = getattr(before_ip, key), getattr(after_ip, key)
+            if before != after:
+                found.append("%s.%s: %s -> %s" % (family, key, _text(before), _text(after)))
+        if set(before_ip.ranges) != set(after_ip.ranges):
+            found.append("%s.dhcp_ranges: %s -> %s" % (family, _ranges_text(before_ip), _ranges_text(after_ip)))
+        if set(before_ip.hosts) != set(after_ip.hosts):
+            found.append("%s.dhcp_hosts: %s" % (family, _hosts_change(before_ip, after_ip)))
+    return found
+
+
+def _ranges_text(ip: IpConfig) -> str:
+    return ", ".join("%s-%s" % (item.start, item.end) for item in ip.ranges) or "none"
+
+
+def _hosts_change(before: IpConfig, after: IpConfig) -> str:
+    removed = [host.mac for host in before.hosts if host not in after.hosts]
+    added = [host.mac for host in after.hosts if host not in before.hosts]
+    parts = (["removed %s" % ", ".join(removed)] if removed else []) + (["added %s" % ", ".join(added)] if added else [])
+    return "; ".join(parts)
+
+
+def in_place_updates(existing: Network, wanted: Network, live: bool) -> Optional[List[Action]]:
+    """The net-update actions that make ``existing`` ``wanted``, or None when something else
+    differs (or DHCP would be switched on or off: dnsmasq is then started with other options)."""
+    for key in ("forward", "bridge", "domain"):
+        if getattr(existing, key) != getattr(wanted, key):
+            return None
+    actions: List[Action] = []
+    for family in ("ipv4", "ipv6"):
+        before, after = getattr(existing, family), getattr(wanted, family)
+        if before is None or after is None:
+            if before != after:
+                return None
+            continue
+        if before.with_changes(ranges=(), hosts=()) != after.with_changes(ranges=(), hosts=()):
+            return None
+        if set(before.ranges) == set(after.ranges) and set(before.hosts) == set(after.hosts):
+            continue
+        if not before.ranges or not after.ranges:
+            return None
+        actions.extend(_dhcp_updates(wanted.name, before, after, live))
+    return actions
+
+
+def _dhcp_updates(name: str, before: IpConfig, after: IpConfig, live: bool) -> List[Action]:
+    """New ranges first: libvirt drops a <dhcp> left without ranges and hosts, PXE settings and all
+    (it accepts overlapping ranges meanwhile). Then the hosts that go (a MAC, address or name may
+    move to a new entry), the ranges that go, and the hosts that come."""
+    steps = (
+        [(ADD_LAST, DHCP_RANGE, item) for item in after.ranges if item not in before.ranges]
+        + [(DELETE, DHCP_HOST, host) for host in before.hosts if host not in after.hosts]
+        + [(DELETE, DHCP_RANGE, item) for item in before.ranges if item not in after.ranges]
+        + [(ADD_LAST, DHCP_HOST, host) for host in after.hosts if host not in before.hosts]
+    )
+    actions = []
+    for command, section, entry in steps:
+        xml = entry.to_xml().strip()
+        argv = ["virsh", "net-update", name, command, section, xml] + (["--live"] if live else []) + ["--config"]
+        argv += ["--parent-index", str(before.index)]
+        payload = UpdatePayload(name, command, section, before.index, xml, live)
+        actions.append(Action(UPDATE, KIND, name, shell(*argv), payload, destructive=False))
+    return actions

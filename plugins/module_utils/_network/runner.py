@@ -1,0 +1,143 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_network's flow: read the host, plan, apply, report."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Mapping, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
+    apply_plan,
+    changing,
+    connected,
+    is_local_uri,
+    reported_errors,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import Network
+from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._network.plan import guests_matter, plan_network
+from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._network.state import GuestOnNetwork, NetworkState
+
+# How long a run waits for another run that changes the same network (its steps take seconds).
+NETWORK_LOCK_SECONDS = 300
+
+
+def network_key(name: str) -> str:
+    return "network %s" % name
+
+
+def host_bridge_exists(name: str) -> bool:
+    """Whether this host has a bridge called ``name`` (the kernel lists bridges under /sys/class/net)."""
+    return os.path.isdir(os.path.join("/sys/class/net", name, "bridge"))
+
+
+def read_state(client: Client, request: NetworkRequest) -> NetworkState:
+    """The network (if any), its run state, and who is on it where the plan could disconnect them."""
+    state = NetworkState()
+    if request.forward == "bridge" and request.bridge and is_local_uri(client.uri):
+        state = state.with_changes(bridge_exists=host_bridge_exists(request.bridge))
+    network = client.find_network(request.name)
+    if network is None:
+        return state
+    definition = client.network_definition(network)
+    persistent = client.network_is_persistent(network)
+    state = state.with_changes(
+        existing=Network.from_xml(definition),
+        definition=definition,
+        active=client.network_is_active(network),
+        persistent=persistent,
+        autostart=persistent and client.network_autostart(network),
+    )
+    if guests_matter(request, state):
+        existing = state.existing
+        # A bridge-mode network's bridge is the host's, and stays when the network stops.
+        bridge = existing.bridge if existing is not None and existing.forward != "bridge" else None
+        users = client.domains_on_network(request.name, bridge)
+        state = state.with_changes(guests=tuple(GuestOnNetwork(name, running) for name, running in users))
+    return state
+
+
+def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
+    """Everything virt_network does after argument parsing; raises RunError to fail."""
+    try:
+        request = NetworkRequest.from_params(params)
+    except PlanError as error:
+        raise RunError(str(error))
+    plan = None
+    applied = False
+    try:
+        with connected(params["uri"]) as client, changing(
+            client.uri, [network_key(request.name)], NETWORK_LOCK_SECONDS, check_mode
+        ):
+            state = read_state(client, request)
+            plan = plan_network(request, state)
+            if plan.changed and not check_mode:
+                apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client))
+                applied = True
+            facts = _network_facts(client, request, plan, state, check_mode)
+    except reported_errors() as error:
+        raise RunError(str(error), plan, changed=applied)
+    result = {"changed": plan.changed, "plan": plan.summaries(), "network": facts}
+    if diff:
+        result["diff"] = plan.diff("network %s" % request.name)
+    return result
+
+
+def _handlers(client: Client) -> Mapping[str, Any]:
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._network.handlers import NetworkHandlers
+
+    return NetworkHandlers(client).as_mapping()
+
+
+def facts_of(described: Network, active: bool, autostart: bool, persistent: bool = True) -> Dict[str, Any]:
+    """The small result: what the network is and whether it runs."""
+    ipv4 = described.ipv4
+    ipv6 = described.ipv6
+    return {
+        "name": described.name,
+        "uuid": described.uuid,
+        "forward": described.forward,
+        "bridge": described.bridge,
+        "domain": described.domain,
+        "ipv4": None if ipv4 is None else "%s/%d" % (ipv4.address, ipv4.prefix),
+        "ipv6": None if ipv6 is None else "%s/%d" % (ipv6.address, ipv6.prefix),
+        "active": active,
+        "autostart": autostart,
+        "persistent": persistent,
+    }
+
+
+def _network_facts(client: Client, request: NetworkRequest, plan: Plan, state: NetworkState, check_mode: bool) -> Dict[str, Any]:
+    if request.state == "absent":
+        return {}
+    if check_mode or not plan.changed:
+        return _predicted_facts(request, plan, state)
+    network = client.find_network(request.name)
+    if network is None:  # the plan defined it; gone means someone removed it meanwhile
+        return {}
+    persistent = client.network_is_persistent(network)
+    return facts_of(
+        Network.from_xml(client.network_definition(network)),
+        client.network_is_active(network),
+        persistent and client.network_autostart(network),
+        persistent,
+    )
+
+
+def _predicted_facts(request: NetworkRequest, plan: Plan, state: NetworkState) -> Dict[str, Any]:
+    described: Optional[Network] = Network.from_xml(plan.after) if plan.after else state.existing
+    if described is None:
+        return {}
+    if state.existing is not None:
+        # A definition written by libvirt keeps its uuid, MAC and bridge name.
+        described = described.with_changes(uuid=state.existing.uuid, bridge=described.bridge or state.existing.bridge)
+    active = state.active if request.state == "present" else request.state == "active"
+    autostart = state.autostart if request.autostart is None else request.autostart
+    return facts_of(described, active, autostart, True)

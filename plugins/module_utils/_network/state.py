@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the host has for a network request, as the runner reads it."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import Network
+
+
+class GuestOnNetwork(Record):
+    """A guest with a card on the network; ``running`` guests lose their link when it stops."""
+
+    name: str
+    running: bool = False
+
+
+class NetworkState(Record):
+    """What the host has, as read by the runner.
+
+    ``definition`` is the network's persistent XML as libvirt returns it (a redefinition keeps what
+    this module does not manage); ``guests`` are read only where a plan could disconnect them
+    (``None``: not read); ``bridge_exists`` whether forward: bridge's host bridge exists (None: not
+    known, a remote URI).
+    """
+
+    existing: Optional[Network] = None
+    definition: Optional[str] = None
+    active: bool = False
+    persistent: bool = True
+    autostart: bool = False
+    guests: Optional[Tuple[GuestOnNetwork, ...]] = None
+    bridge_exists: Optional[bool] = None

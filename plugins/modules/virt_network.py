@@ -1,0 +1,364 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: virt_network
+short_description: Manage a libvirt virtual network (NAT, routed, isolated or on a host bridge)
+version_added: 0.1.0
+description:
+  - Defines, starts, stops and deletes a libvirt virtual network, and keeps its content as declared
+    (forward mode, bridge, DNS domain, IPv4 and IPv6 addresses, DHCP ranges, static DHCP hosts and
+    PXE boot with a TFTP root and a BOOTP file).
+  - Idempotent on content, not only on the name. Static DHCP hosts and DHCP ranges of a running
+    network change in place (C(virsh net-update), live and in the definition). Anything else of a
+    running network takes effect only when it starts again, which disconnects its guests; that
+    restart is planned only with O(recreate=true), and the refusal without it names what differs and
+    the guests with a card on the network.
+  - Runs on the hypervisor host and talks to libvirt through libvirt-python.
+  - Check mode returns the exact plan the real run executes; every action of a real run is logged
+    on the host under the syslog identifier C(remotevirt).
+author:
+  - remotevirt.install maintainers (@remotevirt)
+extends_documentation_fragment:
+  - remotevirt.install.host
+  - remotevirt.install.connection
+  - remotevirt.install.audit
+attributes:
+  check_mode:
+    support: full
+    description: Reports the planned actions as C(plan) and changes nothing.
+  diff_mode:
+    support: full
+    description: Shows the network's XML (the fields a user can set) before and after.
+options:
+  name:
+    description:
+      - Name of the network.
+      - "Letters, digits and C(. _ + - : @), at most 255 bytes, not starting with C(.) or C(-)."
+    type: str
+    required: true
+  state:
+    description:
+      - V(active) defines the network as declared and starts it.
+      - V(present) defines it as declared and leaves it running or stopped as it is (a new network
+        stays stopped).
+      - V(inactive) defines it as declared and stops it. Running guests with a card on it lose their
+        link; the plan names them.
+      - V(absent) stops and undefines the network. A network that guests have a card on is kept
+        unless O(delete_in_use=true).
+    type: str
+    choices: [present, active, inactive, absent]
+    default: active
+  forward:
+    description:
+      - V(nat) gives guests outbound access through the host's address (libvirt's default network).
+      - V(route) routes the network's subnet without address translation.
+      - V(isolated) connects guests with each other and the host only.
+      - V(bridge) connects guests to the existing host bridge O(bridge); such a network has no
+        address, DHCP or domain of its own.
+      - Defaults to V(nat) for a new network; an existing network keeps its mode when left out.
+    type: str
+    choices: [nat, route, isolated, bridge]
+  bridge:
+    description:
+      - The bridge device. For V(nat), V(route) and V(isolated), the bridge libvirt creates (left out,
+        libvirt names one C(virbrN)); for O(forward=bridge), the existing host bridge.
+      - A Linux interface name, at most 15 bytes, without C(:).
+    type: str
+  domain:
+    description: DNS domain of the network; dnsmasq answers for the guests' names in it.
+    type: str
+  ipv4:
+    description:
+      - The network's whole IPv4 configuration. Left out, an existing network keeps its own.
+      - Every address must lie in the subnet of O(ipv4.address), be neither its network nor broadcast
+        address nor the host's own; ranges may not overlap, and each static host has its own MAC,
+        address and name.
+    type: dict
+    suboptions:
+      address:
+        description: The host's address on the network with the prefix length, for example V(10.213.1.1/24).
+        type: str
+        required: true
+      dhcp_ranges:
+        description:
+          - Address ranges DHCP hands out. Empty or left out, the network has no DHCP (static hosts
+            then get no lease either).
+        type: list
+        elements: dict
+        suboptions:
+          start:
+            description: First address of the range.
+            type: str
+            required: true
+          end:
+            description: Last address of the range.
+            type: str
+            required: true
+      dhcp_hosts:
+        description: Static leases, each a card's MAC address with the address (and host name) it gets.
+        type: list
+        elements: dict
+        suboptions:
+          mac:
+            description: MAC address of the guest's card, for example V(52:54:00:12:34:56) (unicast).
+            type: str
+            required: true
+          ip:
+            description: The address the card gets.
+            type: str
+            required: true
+          name:
+            description: Host name given with the lease (a DNS label).
+            type: str
+      tftp_root:
+        description: Absolute path on the host that dnsmasq serves over TFTP (PXE boot files).
+        type: str
+      bootp_file:
+        description: Boot file name DHCP gives PXE clients, for example V(pxelinux.0). Needs O(ipv4.dhcp_ranges).
+        type: str
+      bootp_server:
+        description: IPv4 address of the TFTP server holding O(ipv4.bootp_file), when it is not the host.
+        type: str
+  ipv6:
+    description:
+      - The network's whole IPv6 configuration. Left out, an existing network keeps its own.
+    type: dict
+    suboptions:
+      address:
+        description: The host's address on the network with the prefix length, for example V(fd00:213::1/64).
+        type: str
+        required: true
+      dhcp_ranges:
+        description: Address ranges DHCPv6 hands out.
+        type: list
+        elements: dict
+        suboptions:
+          start:
+            description: First address of the range.
+            type: str
+            required: true
+          end:
+            description: Last address of the range.
+            type: str
+            required: true
+  autostart:
+    description:
+      - Whether libvirt starts the network when the host boots. Left out, a new network does not
+        autostart and an existing one keeps its setting.
+    type: bool
+  recreate:
+    description:
+      - Allow redefining and restarting a running network whose forward mode, bridge, domain,
+        addresses, PXE settings, or the presence of DHCP differ. Its running guests lose their link
+        (their cards stay on the old bridge's ports until they are plugged again); the plan names them.
+    type: bool
+    default: false
+  delete_in_use:
+    description:
+      - With O(state=absent), delete the network even though guests have a card on it.
+    type: bool
+    default: false
+notes:
+  - A redefinition writes the forward mode, bridge name, domain and addresses; everything else of
+    the definition (DNS entries, port groups, MTU, the NAT port range of an unchanged mode) and
+    libvirt's UUID and MAC stay as they are.
+  - Only the first C(<ip>) element of each address family is managed.
+seealso:
+  - name: libvirt network XML
+    description: The format this module builds and reads.
+    link: https://libvirt.org/formatnetwork.html
+  - module: remotevirt.install.virt_guest_install
+"""
+
+EXAMPLES = r"""
+- name: A NAT network with DHCP and a static lease
+  remotevirt.install.virt_network:
+    name: lab
+    bridge: virbr-lab
+    domain: lab.example
+    ipv4:
+      address: 10.213.1.1/24
+      dhcp_ranges:
+        - {start: 10.213.1.100, end: 10.213.1.199}
+      dhcp_hosts:
+        - {mac: "52:54:00:00:01:10", ip: 10.213.1.10, name: web01}
+    autostart: true
+
+- name: An isolated PXE network, served from the host's TFTP root
+  remotevirt.install.virt_network:
+    name: provisioning
+    forward: isolated
+    bridge: virbr-prov
+    ipv4:
+      address: 10.213.2.1/24
+      dhcp_ranges:
+        - {start: 10.213.2.50, end: 10.213.2.99}
+      tftp_root: /var/lib/tftpboot
+      bootp_file: pxelinux.0
+
+- name: Guests on the existing host bridge br0
+  remotevirt.install.virt_network:
+    name: lan
+    forward: bridge
+    bridge: br0
+
+- name: Preview a change of address that needs a restart, then allow it
+  remotevirt.install.virt_network:
+    name: lab
+    ipv4:
+      address: 10.213.3.1/24
+      dhcp_ranges:
+        - {start: 10.213.3.100, end: 10.213.3.199}
+    recreate: true
+  check_mode: true
+
+- name: Remove a network no guest uses
+  remotevirt.install.virt_network:
+    name: lab
+    state: absent
+"""
+
+RETURN = r"""
+changed:
+  description: Whether the network was (or in check mode would be) changed.
+  returned: always
+  type: bool
+plan:
+  description:
+    - The actions in order, each with an equivalent command line. Check mode and the real run
+      return the same plan.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    action:
+      description: Verb, one of V(define), V(update), V(start), V(stop), V(undefine), V(autostart).
+      type: str
+    kind:
+      description: Kind of object, V(network).
+      type: str
+    name:
+      description: Name of the network.
+      type: str
+    command:
+      description:
+        - Equivalent virsh command line. A C(net-destroy) that disconnects running guests names them
+          in a trailing comment.
+      type: str
+    destructive:
+      description: Whether the action disconnects guests or deletes the network.
+      type: bool
+  sample:
+    - action: update
+      kind: network
+      name: lab
+      command: >-
+        virsh net-update lab add-last ip-dhcp-host '<host mac="52:54:00:00:01:11" ip="10.213.1.11"/>'
+        --live --config --parent-index 0
+      destructive: false
+network:
+  description:
+    - Facts of the network after the run (predicted in check mode); empty for O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Network name.
+      type: str
+    uuid:
+      description: libvirt's UUID (not known in check mode for a new network).
+      type: str
+    forward:
+      description: Forward mode, V(nat), V(route), V(isolated) or V(bridge) (or another mode libvirt has).
+      type: str
+    bridge:
+      description: Bridge device (not known in check mode when libvirt names it).
+      type: str
+    domain:
+      description: DNS domain.
+      type: str
+    ipv4:
+      description: The host's IPv4 address on the network with its prefix length.
+      type: str
+    ipv6:
+      description: The host's IPv6 address on the network with its prefix length.
+      type: str
+    active:
+      description: Whether the network runs.
+      type: bool
+    autostart:
+      description: Whether libvirt starts it at boot.
+      type: bool
+    persistent:
+      description: Whether it has a definition.
+      type: bool
+  sample:
+    name: lab
+    uuid: 0f3c3c9e-3f8e-4c7b-9a55-7b1c1f3f8a10
+    forward: nat
+    bridge: virbr-lab
+    domain: lab.example
+    ipv4: 10.213.1.1/24
+    ipv6: null
+    active: true
+    autostart: true
+    persistent: true
+"""
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
+from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._network.runner import run
+
+
+def _range_spec() -> dict:
+    return dict(start=dict(type="str", required=True), end=dict(type="str", required=True))
+
+
+def argument_spec() -> dict:
+    return dict(
+        uri=dict(type="str", default="qemu:///system"),
+        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        name=dict(type="str", required=True),
+        state=dict(type="str", default="active", choices=["present", "active", "inactive", "absent"]),
+        forward=dict(type="str", choices=["nat", "route", "isolated", "bridge"]),
+        bridge=dict(type="str"),
+        domain=dict(type="str"),
+        ipv4=dict(
+            type="dict",
+            options=dict(
+                address=dict(type="str", required=True),
+                dhcp_ranges=dict(type="list", elements="dict", options=_range_spec()),
+                dhcp_hosts=dict(
+                    type="list",
+                    elements="dict",
+                    options=dict(mac=dict(type="str", required=True), ip=dict(type="str", required=True), name=dict(type="str")),
+                ),
+                tftp_root=dict(type="str"),
+                bootp_file=dict(type="str"),
+                bootp_server=dict(type="str"),
+            ),
+        ),
+        ipv6=dict(
+            type="dict",
+            options=dict(
+                address=dict(type="str", required=True), dhcp_ranges=dict(type="list", elements="dict", options=_range_spec())
+            ),
+        ),
+        autostart=dict(type="bool"),
+        recreate=dict(type="bool", default=False),
+        delete_in_use=dict(type="bool", default=False),
+    )
+
+
+def main() -> None:
+    module = RemotevirtModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module, run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""The network planner: (request, what the host has) -> actions, or a refusal that says why."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import Network
+from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import DefinePayload, UpdatePayload
+from ansible_collections.remotevirt.install.plugins.module_utils._network.plan import (
+    guests_matter,
+    in_place_updates,
+    plan_network,
+    wanted_network,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._network.state import GuestOnNetwork, NetworkState
+
+RANGE = dict(start="10.213.1.100", end="10.213.1.199")
+HOST = dict(mac="52:54:00:aa:00:10", ip="10.213.1.10", name="web01")
+
+
+def ipv4(**overrides):
+    return dict(dict(address="10.213.1.1/24", dhcp_ranges=[RANGE], dhcp_hosts=[HOST]), **overrides)
+
+
+def request(**params):
+    return NetworkRequest.from_params(dict(dict(name="lab", bridge="rvn-lab"), **params))
+
+
+def existing_state(active=True, autostart=False, guests=None, **params):
+    """The host has the network that ``params`` describe."""
+    network = wanted_network(request(**params), None).with_changes(uuid="0f3c3c9e-3f8e-4c7b-9a55-7b1c1f3f8a10")
+    return NetworkState(existing=network, definition=network.to_xml(), active=active, autostart=autostart, guests=guests)
+
+
+def verbs(plan):
+    return [action.verb for action in plan.actions]
+
+
+def test_new_network_is_defined_started_and_autostarted():
+    plan = plan_network(request(ipv4=ipv4(), autostart=True), NetworkState())
+    assert verbs(plan) == ["define", "start", "autostart"]
+    assert plan.before is None and "10.213.1.1" in (plan.after or "")
+    assert isinstance(plan.actions[0].payload, DefinePayload) and plan.actions[0].payload.previous is None
+
+
+@pytest.mark.parametrize("state, expected", [("present", ["define"]), ("inactive", ["define"]), ("active", ["define", "start"])])
+def test_new_network_run_state(state, expected):
+    assert verbs(plan_network(request(ipv4=ipv4(), state=state), NetworkState())) == expected
+
+
+def test_unchanged_network_plans_nothing():
+    state = existing_state(ipv4=ipv4())
+    assert verbs(plan_network(request(ipv4=ipv4()), state)) == []
+    assert verbs(plan_network(request(), state)) == []  # options left out keep what the network has
+
+
+def test_mac_case_and_host_order_are_no_difference():
+    hosts = [dict(HOST, mac="52:54:00:AA:00:10"), dict(mac="52:54:00:aa:00:11", ip="10.213.1.11")]
+    state = existing_state(ipv4=ipv4(dhcp_hosts=list(reversed(hosts))))
+    assert verbs(plan_network(request(ipv4=ipv4(dhcp_hosts=hosts)), state)) == []
+
+
+def test_dhcp_hosts_change_in_place_live_and_in_the_definition():
+    state = existing_state(ipv4=ipv4())
+    other = dict(mac="52:54:00:aa:00:11", ip="10.213.1.11", name="web02")
+    plan = plan_network(request(ipv4=ipv4(dhcp_hosts=[other])), state)
+    assert verbs(plan) == ["update", "update"]
+    deleted, added = [action.payload for action in plan.actions]
+    assert isinstance(deleted, UpdatePayload) and deleted.command == "delete" and "web01" in deleted.xml and deleted.live
+    assert added.command == "add-last" and "web02" in added.xml and added.parent_index == 0
+    assert plan.actions[0].command_line.endswith("--live --config --parent-index 0")
+    assert not plan.destructive
+
+
+def test_new_ranges_come_before_old_ones_go():
+    """libvirt drops a <dhcp> left without ranges and hosts, and its PXE settings with it."""
+    state = existing_state(ipv4=ipv4(dhcp_hosts=[]))
+    plan = plan_network(request(ipv4=ipv4(dhcp_hosts=[], dhcp_ranges=[dict(start="10.213.1.50", end="10.213.1.60")])), state)
+    assert [(action.payload.command, action.payload.section) for action in plan.actions] == [
+        ("add-last", "ip-dhcp-range"),
+        ("delete", "ip-dhcp-range"),
+    ]
+
+
+def test_inactive_network_is_redefined_without_recreate():
+    state = existing_state(active=False, ipv4=ipv4())
+    plan = plan_network(request(domain="lab.example", state="present"), state)
+    assert verbs(plan) == ["define"]
+    payload = plan.actions[0].payload
+    assert payload.previous == state.definition and "lab.example" in payload.xml and "0f3c3c9e" in payload.xml
+
+
+def test_switching_dhcp_on_needs_a_restart():
+    state = existing_state(ipv4=ipv4(dhcp_ranges=[], dhcp_hosts=[]))
+    wanted = wanted_network(request(ipv4=ipv4()), state.existing)
+    assert in_place_updates(state.existing, wanted, live=True) is None
+
+
+def test_restart_is_refused_without_recreate_naming_what_differs_and_the_guests():
+    guests = (GuestOnNetwork("db01", False), GuestOnNetwork("web01", True))
+    state = existing_state(ipv4=ipv4(), guests=guests)
+    assert guests_matter(request(domain="lab.example"), state)
+    with pytest.raises(PlanError) as refused:
+        plan_network(request(domain="lab.example", forward="route"), state)
+    message = str(refused.value)
+    assert "forward: nat -> route" in message and "domain: none -> lab.example" in message
+    assert "db01 (shut off), web01 (running)" in message and "recreate: true" in message
+
+
+def test_recreate_stops_redefines_and_starts_naming_the_running_guests():
+    guests = (GuestOnNetwork("db01", False), GuestOnNetwork("web01", True))
+    state = existing_state(ipv4=ipv4(), guests=guests)
+    plan = plan_network(request(domain="lab.example", recreate=True), state)
+    assert verbs(plan) == ["stop", "define", "start"]
+    assert plan.actions[0].destructive
+    assert plan.actions[0].command_line == "virsh net-destroy lab  # disconnects the running guests web01"
+
+
+def test_in_place_changes_read_no_guests():
+    state = existing_state(ipv4=ipv4())
+    assert not guests_matter(request(ipv4=ipv4(dhcp_hosts=[])), state)
+    assert not guests_matter(request(), state)
+
+
+@pytest.mark.parametrize(
+    "active, state, expected",
+    [
+        (True, "inactive", ["stop"]),
+        (False, "active", ["start"]),
+        (False, "inactive", []),
+        (True, "present", []),
+        (False, "present", []),
+    ],
+)
+def test_run_state(active, state, expected):
+    assert verbs(plan_network(request(state=state), existing_state(active=active, ipv4=ipv4()))) == expected
+
+
+def test_stopping_a_changed_network_stops_before_it_redefines():
+    plan = plan_network(request(state="inactive", domain="x.example"), existing_state(ipv4=ipv4(), guests=()))
+    assert verbs(plan) == ["stop", "define"]
+
+
+@pytest.mark.parametrize(
+    "current, wanted, expected", [(False, True, ["autostart"]), (True, False, ["autostart"]), (True, True, [])]
+)
+def test_autostart(current, wanted, expected):
+    plan = plan_network(request(autostart=wanted), existing_state(autostart=current, ipv4=ipv4()))
+    assert verbs(plan) == expected
+    if expected:
+        assert plan.actions[0].command_line.endswith("" if wanted else " --disable")
+
+
+def test_absent_refuses_while_guests_have_a_card_on_it():
+    state = existing_state(ipv4=ipv4(), guests=(GuestOnNetwork("web01", True),))
+    with pytest.raises(PlanError) as refused:
+        plan_network(request(state="absent"), state)
+    assert "web01 (running)" in str(refused.value) and "delete_in_use: true" in str(refused.value)
+    plan = plan_network(request(state="absent", delete_in_use=True), state)
+    assert verbs(plan) == ["stop", "undefine"] and plan.destructive
+
+
+def test_absent_of_a_missing_network_plans_nothing():
+    assert verbs(plan_network(request(state="absent"), NetworkState())) == []
+
+
+def test_transient_network_is_refused():
+    state = existing_state(ipv4=ipv4()).with_changes(persistent=False)
+    with pytest.raises(PlanError, match="transient"):
+        plan_network(request(), state)
+
+
+def test_nat_without_an_address_is_refused_at_plan_time():
+    with pytest.raises(PlanError, match="forward: nat needs ipv4"):
+        plan_network(request(), NetworkState())
+
+
+def test_missing_host_bridge_is_refused():
+    with pytest.raises(PlanError, match="host bridge br0 does not exist"):
+        plan_network(request(forward="bridge", bridge="br0"), NetworkState(bridge_exists=False))
+
+
+def test_switching_to_bridge_mode_drops_addresses():
+    state = existing_state(active=False, ipv4=ipv4())
+    wanted = wanted_network(request(forward="bridge", bridge="br0"), state.existing)
+    assert wanted.ipv4 is None and wanted.domain is None
+
+
+def test_guest_names_cannot_break_a_plan_line():
+    state = existing_state(ipv4=ipv4(), guests=(GuestOnNetwork("odd\nname", True),))
+    plan = plan_network(request(state="inactive"), state)
+    assert "\n" not in plan.actions[0].command_line
+
+
+def test_existing_network_without_changes_keeps_its_unmanaged_fields():
+    existing = Network.from_xml(existing_state(ipv4=ipv4()).definition or "")
+    assert wanted_network(request(bridge=None), existing).bridge == "rvn-lab"

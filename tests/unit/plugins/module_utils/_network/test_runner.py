@@ -1,0 +1,125 @@
+"""virt_network's flow through libvirt's embedded test driver (no daemon, real libvirt calls)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
+from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan
+from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import VERBS, DefinePayload, UpdatePayload
+from ansible_collections.remotevirt.install.plugins.module_utils._network.handlers import NetworkHandlers
+from ansible_collections.remotevirt.install.plugins.module_utils._network.runner import RunError, run
+from ansible_collections.remotevirt.install.plugins.modules import virt_network
+
+
+def params(**overrides):
+    """Every key of virt_network's argument_spec, as AnsibleModule passes them (the test driver's URI)."""
+    base = {name: option.get("default") for name, option in virt_network.argument_spec().items()}
+    base.update(uri="test:///default")
+    base.update(overrides)
+    return base
+
+
+def ipv4(third, **overrides):
+    entry = dict(
+        address="10.213.%d.1/24" % third,
+        dhcp_ranges=[dict(start="10.213.%d.100" % third, end="10.213.%d.199" % third)],
+        dhcp_hosts=[dict(mac="52:54:00:aa:%02x:10" % third, ip="10.213.%d.10" % third, name="web01")],
+        tftp_root=None,
+        bootp_file=None,
+        bootp_server=None,
+    )
+    entry.update(overrides)
+    return entry
+
+
+@pytest.fixture
+def network_name(unique_name):
+    return lambda: "rvn-" + unique_name("")[-20:].lstrip("-")
+
+
+def define_guest_on(client, guest, network=None, bridge=None):
+    card = "<interface type='network'><source network='%s'/></interface>" % network
+    if bridge:
+        card = "<interface type='bridge'><source bridge='%s'/></interface>" % bridge
+    xml = "<domain type='test'><name>%s</name><memory>1024</memory><os><type>hvm</type></os><devices>%s</devices></domain>" % (
+        guest,
+        card,
+    )
+    return client.conn.defineXML(xml)
+
+
+def test_check_then_apply_then_converged(network_name, test_client):
+    name = network_name()
+    wanted = params(name=name, bridge="rvn-b1", ipv4=ipv4(1), autostart=True)
+    check = run(wanted, check_mode=True, diff=True)
+    assert [step["action"] for step in check["plan"]] == ["define", "start", "autostart"]
+    assert check["diff"]["before"] == "" and "10.213.1.1" in check["diff"]["after"]
+    real = run(wanted, check_mode=False, diff=True)
+    assert real["plan"] == check["plan"] and real["diff"] == check["diff"]
+    assert real["network"]["active"] and real["network"]["autostart"] and real["network"]["uuid"]
+    again = run(wanted, check_mode=False, diff=False)
+    assert not again["changed"] and again["plan"] == [] and "diff" not in again
+    assert again["network"] == real["network"]
+    gone = run(params(name=name, state="absent"), check_mode=False, diff=False)
+    assert [step["action"] for step in gone["plan"]] == ["stop", "undefine"] and gone["network"] == {}
+    assert not run(params(name=name, state="absent"), check_mode=False, diff=False)["changed"]
+
+
+def test_dhcp_host_added_and_removed_in_place(network_name, test_client):
+    name = network_name()
+    run(params(name=name, bridge="rvn-b2", ipv4=ipv4(2)), check_mode=False, diff=False)
+    more = ipv4(2, dhcp_hosts=ipv4(2)["dhcp_hosts"] + [dict(mac="52:54:00:aa:02:11", ip="10.213.2.11", name="web02")])
+    added = run(params(name=name, ipv4=more), check_mode=False, diff=True)
+    assert [step["action"] for step in added["plan"]] == ["update"]
+    assert "web02" in added["diff"]["after"] and "web02" not in added["diff"]["before"]
+    assert not run(params(name=name, ipv4=more), check_mode=False, diff=False)["changed"]
+    removed = run(params(name=name, ipv4=ipv4(2)), check_mode=False, diff=False)
+    assert [step["command"].split()[3] for step in removed["plan"]] == ["delete"]
+    assert "web02" not in test_client.find_network(name).XMLDesc(0)
+    run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+def test_recreate_refusal_names_the_guests_on_the_network(network_name, test_client):
+    name = network_name()
+    guest = name + "-guest"
+    run(params(name=name, bridge="rvn-b3", ipv4=ipv4(3)), check_mode=False, diff=False)
+    domain = define_guest_on(test_client, guest, network=name)
+    plugged = define_guest_on(test_client, guest + "-br", bridge="rvn-b3")
+    try:
+        with pytest.raises(RunError) as refused:
+            run(params(name=name, domain="lab.example"), check_mode=True, diff=False)
+        assert "domain: none -> lab.example" in str(refused.value) and "%s (shut off)" % guest in str(refused.value)
+        assert "%s-br (shut off)" % guest in str(refused.value)  # a card plugged straight into its bridge
+        with pytest.raises(RunError, match="delete_in_use"):
+            run(params(name=name, state="absent"), check_mode=False, diff=False)
+        recreated = run(params(name=name, domain="lab.example", recreate=True), check_mode=False, diff=False)
+        assert [step["action"] for step in recreated["plan"]] == ["stop", "define", "start"]
+        assert recreated["network"]["domain"] == "lab.example"
+    finally:
+        domain.undefine()
+        plugged.undefine()
+    run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+def test_failed_step_rolls_back_the_new_definition(network_name, test_client):
+    """A failed update after a define leaves no network behind."""
+    name = network_name()
+    xml = "<network><name>%s</name><bridge name='rvn-b4'/><ip address='10.213.4.1' prefix='24'/></network>" % name
+    plan = Plan()
+    plan.add(Action("define", "network", name, "virsh net-define x.xml", DefinePayload(name, xml, None)))
+    bogus = UpdatePayload(name, "delete", "ip-dhcp-host", 0, "<host mac='52:54:00:00:00:01' ip='10.213.4.9'/>", False)
+    plan.add(Action("update", "network", name, "virsh net-update ...", bogus))
+    executor = Executor(NetworkHandlers(test_client).as_mapping(), VERBS, AuditLog("user", context=test_client.uri))
+    with pytest.raises(ExecutionError) as failed:
+        executor.apply(plan)
+    assert failed.value.rolled_back == ["define %s" % name] and not failed.value.left_changes
+    assert test_client.find_network(name) is None
+
+
+def test_libvirt_refusal_is_one_message(network_name, test_client):
+    name = network_name()
+    with pytest.raises(RunError) as refused:
+        run(params(name=name, forward="bridge", bridge="rvn-nobridge0"), check_mode=True, diff=False)
+    assert "host bridge rvn-nobridge0 does not exist" in str(refused.value)
