@@ -40,8 +40,16 @@ class CallbackModule(CallbackBase):
     def _done(self, result, failed: bool, ignored: bool = False) -> None:
         seconds = time.perf_counter() - self.started
         size = len(json.dumps(result._result, default=str))
-        self.records.append({"name": self.name, "seconds": seconds, "changed": bool(result._result.get("changed")),
-                             "failed": failed, "ignored": ignored, "size": size})
+        self.records.append(
+            {
+                "name": self.name,
+                "seconds": seconds,
+                "changed": bool(result._result.get("changed")),
+                "failed": failed,
+                "ignored": ignored,
+                "size": size,
+            }
+        )
 
     def v2_runner_on_ok(self, result):
         self._done(result, False)
