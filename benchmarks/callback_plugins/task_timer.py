@@ -14,8 +14,9 @@ DOCUMENTATION = r"""
 name: task_timer
 type: aggregate
 short_description: Per-task wall times for the benchmarks
-description: Writes a JSON list of {name, seconds, changed, failed, ignored, size} to the file named by
-  TASK_TIMER_OUT (size is the length of the task's result as JSON).
+description: Writes a JSON list of {name, seconds, started, changed, failed, ignored, size} to the file named by
+  TASK_TIMER_OUT (started is the task's start as wall-clock time,
+  size the length of the task's result as JSON).
 requirements:
   - enabled in callbacks_enabled
 """
@@ -30,12 +31,14 @@ class CallbackModule(CallbackBase):
     def __init__(self) -> None:
         super().__init__()
         self.started = 0.0
+        self.wall_start = 0.0
         self.name = ""
         self.records: list = []
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self.name = task.get_name()
         self.started = time.perf_counter()
+        self.wall_start = time.time()
 
     def _done(self, result, failed: bool, ignored: bool = False) -> None:
         seconds = time.perf_counter() - self.started
@@ -44,6 +47,7 @@ class CallbackModule(CallbackBase):
             {
                 "name": self.name,
                 "seconds": seconds,
+                "started": self.wall_start,
                 "changed": bool(result._result.get("changed")),
                 "failed": failed,
                 "ignored": ignored,
