@@ -14,7 +14,9 @@ DOCUMENTATION = r"""
 name: task_timer
 type: aggregate
 short_description: Per-task wall times for the benchmarks
-description: Writes a JSON list of {name, seconds, changed} to the file named by TASK_TIMER_OUT.
+description: Writes a JSON list of {name, seconds, started, changed, failed, ignored, size} to the file named by
+  TASK_TIMER_OUT (started is the task's start as wall-clock time,
+  size the length of the task's result as JSON).
 requirements:
   - enabled in callbacks_enabled
 """
@@ -29,22 +31,35 @@ class CallbackModule(CallbackBase):
     def __init__(self) -> None:
         super().__init__()
         self.started = 0.0
+        self.wall_start = 0.0
         self.name = ""
         self.records: list = []
 
     def v2_playbook_on_task_start(self, task, is_conditional):
         self.name = task.get_name()
         self.started = time.perf_counter()
+        self.wall_start = time.time()
 
-    def _done(self, result, failed: bool) -> None:
-        self.records.append({"name": self.name, "seconds": time.perf_counter() - self.started,
-                             "changed": bool(result._result.get("changed")), "failed": failed})
+    def _done(self, result, failed: bool, ignored: bool = False) -> None:
+        seconds = time.perf_counter() - self.started
+        size = len(json.dumps(result._result, default=str))
+        self.records.append(
+            {
+                "name": self.name,
+                "seconds": seconds,
+                "started": self.wall_start,
+                "changed": bool(result._result.get("changed")),
+                "failed": failed,
+                "ignored": ignored,
+                "size": size,
+            }
+        )
 
     def v2_runner_on_ok(self, result):
         self._done(result, False)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
-        self._done(result, True)
+        self._done(result, True, ignore_errors)
 
     def v2_playbook_on_stats(self, stats):
         with open(os.environ["TASK_TIMER_OUT"], "w") as handle:

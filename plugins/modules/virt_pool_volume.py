@@ -354,7 +354,7 @@ volume:
     backing_path: null
 """
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
+from ansible_collections.remotevirt.install.plugins.module_utils._common.facilities import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run
 

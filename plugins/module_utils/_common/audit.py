@@ -21,6 +21,7 @@ import stat
 import syslog
 from typing import Any, List, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.facilities import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
 
 IDENTIFIER = "remotevirt"
@@ -39,22 +40,6 @@ WRITE_FAILED_WARNING = "the remotevirt host log could not be written on this hos
 
 # The warnings of this process, which runs one task: each is given once.
 _warnings: List[str] = []
-
-FACILITIES = {
-    "kern": syslog.LOG_KERN,
-    "user": syslog.LOG_USER,
-    "daemon": syslog.LOG_DAEMON,
-    "auth": syslog.LOG_AUTH,
-    "syslog": syslog.LOG_SYSLOG,
-    "local0": syslog.LOG_LOCAL0,
-    "local1": syslog.LOG_LOCAL1,
-    "local2": syslog.LOG_LOCAL2,
-    "local3": syslog.LOG_LOCAL3,
-    "local4": syslog.LOG_LOCAL4,
-    "local5": syslog.LOG_LOCAL5,
-    "local6": syslog.LOG_LOCAL6,
-    "local7": syslog.LOG_LOCAL7,
-}
 
 
 class AuditLog:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
+from ansible_collections.remotevirt.install.plugins.module_utils._common.facilities import FACILITIES
 
 
 def guest_argument_spec() -> Dict[str, Any]:

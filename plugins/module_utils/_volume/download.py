@@ -313,6 +313,17 @@ def read_file(path: str, length: Optional[int] = None) -> Iterator[bytes]:
             yield chunk
 
 
+def write_file(path: str, chunks: Iterable[bytes]) -> None:
+    """Write ``chunks`` over the start of the existing file ``path`` and flush them to the disk, as
+    libvirt's upload does. The file is never created, truncated or reached through a symbolic link."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(descriptor, "wb") as image:
+        for chunk in chunks:
+            image.write(chunk)
+        image.flush()
+        os.fdatasync(image.fileno())
+
+
 def _stamp(path: str, algorithm: str) -> str:
     info = os.stat(path)
     return "%s:%d:%d" % (algorithm, info.st_size, info.st_mtime_ns)

@@ -248,3 +248,22 @@ def test_read_file_prefix(tmp_path, monkeypatch):
     image.write_bytes(BINARY)
     assert b"".join(download.read_file(str(image), 2500)) == BINARY[:2500]
     assert b"".join(download.read_file(str(image))) == BINARY
+
+
+def test_write_file_writes_over_the_start_and_keeps_the_rest(tmp_path):
+    image = tmp_path / "volume.img"
+    image.write_bytes(b"x" * 10)
+    download.write_file(str(image), [b"ab", b"cd"])
+    assert image.read_bytes() == b"abcd" + b"x" * 6
+
+
+def test_write_file_never_creates_a_file_nor_follows_a_link(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        download.write_file(str(tmp_path / "missing.img"), [b"a"])
+    assert not (tmp_path / "missing.img").exists()
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"keep")
+    (tmp_path / "link.img").symlink_to(target)
+    with pytest.raises(OSError):
+        download.write_file(str(tmp_path / "link.img"), [b"gone"])
+    assert target.read_bytes() == b"keep"

@@ -180,13 +180,13 @@ def test_upload_fills_the_volume_and_remembers_its_digest(
     name = unique_name(".img")
     digest = hashlib.sha256(IMAGE).hexdigest()
     marked_while_filling = []
-    upload_volume = Client.upload_volume
+    write_file = download.write_file
 
-    def watched_upload(self, volume, chunks, length):
-        marked_while_filling.append(os.getxattr(self.describe_volume(volume).path, INCOMPLETE_XATTR))
-        upload_volume(self, volume, chunks, length)
+    def watched_write(path, chunks):  # the volume's file is on this host: written straight into
+        marked_while_filling.append(os.getxattr(path, INCOMPLETE_XATTR))
+        write_file(path, chunks)
 
-    monkeypatch.setattr(Client, "upload_volume", watched_upload)
+    monkeypatch.setattr(download, "write_file", watched_write)
     result = apply(
         params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"), checksum="sha256:" + digest)
     )
@@ -198,6 +198,22 @@ def test_upload_fills_the_volume_and_remembers_its_digest(
     with pytest.raises(OSError):
         os.getxattr(path, INCOMPLETE_XATTR)
     assert remembered(path, "sha256") == digest
+
+
+def test_upload_without_a_checksum_hashes_nothing(test_client, file_pool, unique_name, file_backed, image_server, monkeypatch):
+    name = unique_name(".img")
+
+    def no_hashing(*args, **kwargs):
+        raise AssertionError("a download without a checksum was hashed")
+
+    monkeypatch.setattr(hashlib, "new", no_hashing)
+    apply(params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img")))
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "rb") as image:
+        assert image.read() == IMAGE
+    with pytest.raises(OSError):
+        os.getxattr(path, INCOMPLETE_XATTR)
+    assert remembered(path, "sha256") is None
 
 
 def test_upload_with_the_wrong_checksum_rolls_back_the_new_volume(test_client, file_pool, unique_name, file_backed, image_server):
