@@ -12,6 +12,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, merged_entry
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import COMPRESSION_SUFFIXES
@@ -239,11 +240,23 @@ def _volume_lines(results: List[Mapping[str, Any]], what: str) -> List[str]:
         if result.get("skipped"):
             backing = "%s/%s" % (item.get("pool"), item.get("backing_volume"))
             lines.append("  %s %s on %s, after its image is downloaded:" % (what, label, backing))
-            lines.append(
-                "    $ virsh vol-create-as --pool %s --name %s --capacity %s --format qcow2 --backing-vol %s "
-                "--backing-vol-format qcow2"
-                % (item.get("pool"), item.get("name"), item.get("capacity"), item.get("backing_volume"))
+            command = virsh(
+                item.get("uri") or HOST_URI,
+                "vol-create-as",
+                "--pool",
+                item.get("pool"),
+                "--name",
+                item.get("name"),
+                "--capacity",
+                item.get("capacity"),
+                "--format",
+                "qcow2",
+                "--backing-vol",
+                item.get("backing_volume"),
+                "--backing-vol-format",
+                "qcow2",
             )
+            lines.append("    $ %s" % command)
             continue
         plan = result.get("plan") or []
         lines.append("  %s %s: %s" % (what, label, "present" if not plan else "planned"))

@@ -67,7 +67,9 @@ def open_pool(client: Client, name: str) -> Any:
     """The active, freshly refreshed pool ``name``; refuses unknown and inactive pools."""
     pool = client.find_pool(name)
     if pool is None:
-        raise PlanError("storage pool %r does not exist on %s; define it first (virsh pool-define-as)" % (name, client.uri))
+        raise PlanError(
+            "storage pool %r does not exist on %s; define it first (%s)" % (name, client.uri, virsh(client.uri, "pool-define-as"))
+        )
     if not client.pool_is_active(pool):
         raise PlanError(
             "storage pool %r on %s is not active; start it first: %s" % (name, client.uri, virsh(client.uri, "pool-start", name))

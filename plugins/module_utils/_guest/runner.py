@@ -106,7 +106,8 @@ def _check_network(client: Client, index: int, interface: Interface) -> None:
     network = client.find_network(interface.source)
     if network is None:
         raise PlanError(
-            "networks[%d]: libvirt network %r does not exist on %s (virsh net-list --all)" % (index, interface.source, client.uri)
+            "networks[%d]: libvirt network %r does not exist on %s (%s)"
+            % (index, interface.source, client.uri, virsh(client.uri, "net-list", "--all"))
         )
     if not client.network_is_active(network):
         raise PlanError(

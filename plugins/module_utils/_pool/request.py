@@ -10,7 +10,7 @@ import re
 from typing import Any, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     check_path,
@@ -59,6 +59,7 @@ class PoolRequest(Record):
 
     name: str
     state: str = "active"
+    uri: str = HOST_URI
     definition: Optional[PoolDefinition] = None
     autostart: Optional[bool] = None
     build: bool = True
@@ -91,6 +92,7 @@ class PoolRequest(Record):
         request = cls(
             name=name,
             state=state,
+            uri=params.get("uri") or HOST_URI,
             definition=definition,
             autostart=params.get("autostart"),
             build=params.get("build", True) is not False,

@@ -13,6 +13,7 @@ from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import
     cloud_overlays,
     cloud_pending,
     cloud_pending_outcomes,
+    cloud_preview,
     url_redacted,
     volume_name_of,
 )
@@ -154,6 +155,17 @@ def test_pending_outcomes_use_the_preflight_plan_without_the_plain_overlay():
     assert outcome["outcome"] == "installed"
     assert outcome["commands"] == ["virsh define a.xml"]
     assert outcome["preview"][1] == "  $ virsh define a.xml"
+
+
+def test_preview_of_an_overlay_still_to_make_connects_to_its_uri():
+    """An overlay skipped in check mode (its image comes first) is previewed as the command the
+    module will plan: plain on the host's own daemon, with -c over another URI."""
+    item = {"pool": "p", "name": "a.qcow2", "capacity": "1G", "backing_volume": "img.qcow2"}
+    remote = dict(item, uri="qemu+ssh://root@hv1/system")
+    lines = cloud_preview([], [], [{"item": item, "skipped": True}, {"item": remote, "skipped": True}])
+    tail = "vol-create-as --pool p --name a.qcow2 --capacity 1G --format qcow2 --backing-vol img.qcow2 --backing-vol-format qcow2"
+    assert lines[-3] == "    $ virsh " + tail
+    assert lines[-1] == "    $ virsh -c qemu+ssh://root@hv1/system " + tail
 
 
 @pytest.mark.parametrize("cloud_filter", [cloud_images, cloud_overlays, cloud_boot_files])

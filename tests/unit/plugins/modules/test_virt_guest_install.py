@@ -110,7 +110,8 @@ def test_vnc_password_is_no_log(capsys, unique_name):
                 disks=[dict(pool="default-pool", size="1G")],
                 networks=[dict(network="no-such-net")],
             ),
-            "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)",
+            "networks[0]: libvirt network 'no-such-net' does not exist on test:///default "
+            "(virsh -c test:///default net-list --all)",
         ),
         (
             dict(install=dict(method="import"), disks=[dict(pool="default-pool", volume="no-such.qcow2")]),

@@ -221,7 +221,7 @@ REFUSALS = [
     (
         "unknown network",
         dict(networks=[network(network="no-such-net")]),
-        "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)",
+        "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh -c test:///default net-list --all)",
     ),
     ("unknown pool", dict(disks=[disk(pool="no-such-pool", size="1M")]), "storage pool 'no-such-pool' does not exist"),
     (
@@ -583,9 +583,10 @@ def test_host_problems_lists_every_refusal_and_a_run_reports_the_first(unique_na
     )
     problems = read_host(test_client, request)[1]
     assert problems == [
-        "storage pool 'no-such-pool' does not exist on test:///default; define it first (virsh pool-define-as)",
+        "storage pool 'no-such-pool' does not exist on test:///default; define it first "
+        "(virsh -c test:///default pool-define-as)",
         "disks[1]: path /nonexistent/x.img does not exist on the host",
-        "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh net-list --all)",
+        "networks[0]: libvirt network 'no-such-net' does not exist on test:///default (virsh -c test:///default net-list --all)",
         "serial_log: directory %s does not exist on the host, and the guest cannot start without it; create it "
         "(install -d -m 0700 %s) or set serial_log to a file in a directory that exists" % (tmp_path / "gone", tmp_path / "gone"),
     ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
@@ -94,8 +96,9 @@ def test_inactive_network_is_redefined_without_recreate():
 
 def test_switching_dhcp_on_needs_a_restart():
     state = existing_state(ipv4=ipv4(dhcp_ranges=[], dhcp_hosts=[]))
-    wanted = wanted_network(request(ipv4=ipv4()), state.existing)
-    assert in_place_updates(state.existing, wanted, live=True) is None
+    wanted_request = request(ipv4=ipv4())
+    wanted = wanted_network(wanted_request, state.existing)
+    assert in_place_updates(wanted_request.uri, state.existing, wanted, live=True) is None
 
 
 def test_restart_is_refused_without_recreate_naming_what_differs_and_the_guests():
@@ -197,3 +200,36 @@ def test_guest_names_cannot_break_a_plan_line():
 def test_existing_network_without_changes_keeps_its_unmanaged_fields():
     existing = Network.from_xml(existing_state(ipv4=ipv4()).definition or "")
     assert wanted_network(request(bridge=None), existing).bridge == "rvn-lab"
+
+
+REMOTE = "qemu+ssh://root@hv1:2222/system?keyfile=/k/id"
+VIRSH_REMOTE = "virsh -c 'qemu+ssh://root@hv1:2222/system?keyfile=/k/id'"
+
+
+@pytest.mark.parametrize(
+    "params, state",
+    [
+        (dict(ipv4=ipv4(), autostart=True), NetworkState()),
+        (
+            dict(ipv4=ipv4(dhcp_hosts=[], dhcp_ranges=[dict(start="10.213.1.150", end="10.213.1.249")])),
+            existing_state(ipv4=ipv4()),
+        ),
+        (dict(domain="lab.example", recreate=True, autostart=False), existing_state(ipv4=ipv4(), autostart=True)),
+        (dict(state="absent"), existing_state(ipv4=ipv4())),
+    ],
+)
+def test_remote_uri_commands_name_the_connection(params, state):
+    """Over another URI each command of the plan connects to it, so a preview runs as it is from
+    where the module ran; the host's own URI keeps them plain."""
+    remote = plan_network(request(uri=REMOTE, **params), state)
+    local = plan_network(request(**params), state)
+    assert remote.changed
+    assert [command.replace(VIRSH_REMOTE, "virsh", 1) for command in remote.commands()] == local.commands()
+    assert all(shlex.split(command)[:3] == ["virsh", "-c", REMOTE] for command in remote.commands())
+
+
+def test_remote_uri_refusal_names_the_connection():
+    state = existing_state(ipv4=ipv4()).with_changes(persistent=False)
+    with pytest.raises(PlanError) as refused:
+        plan_network(request(uri=REMOTE), state)
+    assert "define it (%s net-define)" % VIRSH_REMOTE in str(refused.value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 
 import pytest
 
@@ -175,3 +176,27 @@ def test_check_mode_facts_come_from_the_same_outcome():
     # present keeps an existing pool's activity; a new one stays inactive
     assert "<!-- inactive" in planned("new_fs_present").after
     assert planned("unchanged").changed is False and planned("unchanged").after is None
+
+
+REMOTE = "qemu+tls://hv1:16514/system?pkipath=/etc/pki/hv1"
+VIRSH_REMOTE = "virsh -c 'qemu+tls://hv1:16514/system?pkipath=/etc/pki/hv1'"
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_remote_uri_commands_name_the_connection(case):
+    """Over another URI each command of the plan connects to it, so a preview runs as it is from
+    where the module ran; the host's own URI keeps them plain (the golden plans)."""
+    overrides, host = CASES[case]
+    remote = plan_pool(PoolRequest.from_params(params(uri=REMOTE, **overrides)), host.with_changes(uri=REMOTE))
+    local = planned(case)
+    assert [command.replace(VIRSH_REMOTE, "virsh", 1) for command in remote.commands()] == local.commands()
+    assert all(shlex.split(command)[:3] == ["virsh", "-c", REMOTE] for command in remote.commands())
+
+
+def test_remote_uri_refusal_names_the_connection():
+    request = PoolRequest.from_params(
+        params(uri=REMOTE, name="s", type="iscsi", source_host="h", source_path="iqn.2004-04.com.example:x")
+    )
+    with pytest.raises(PlanError) as refused:
+        plan_pool(request, PoolState(uri=REMOTE, capabilities={"dir": PoolTypeCapability(True)}))
+    assert "(%s pool-capabilities)" % VIRSH_REMOTE in str(refused.value)
