@@ -64,19 +64,14 @@ def is_local_uri(uri: str) -> bool:
 
 
 def open_pool(client: Client, name: str) -> Any:
-    """The active, freshly refreshed pool ``name``; refuses unknown and inactive pools."""
+    """The active pool ``name``; refuses unknown and inactive pools. It is refreshed only when a
+    volume is missing from libvirt's list (Client.find_volume) or its free space is needed from a
+    remote host (pool_space): a refresh reads every volume of the pool."""
     pool = client.find_pool(name)
     if pool is None:
         raise PlanError("storage pool %r does not exist on %s; define it first (virsh pool-define-as)" % (name, client.uri))
     if not client.pool_is_active(pool):
         raise PlanError("storage pool %r on %s is not active; start it first: virsh pool-start %s" % (name, client.uri, name))
-    try:
-        client.refresh_pool(pool)  # see files that tools other than libvirt put in the pool
-    except LibvirtError as error:
-        # A pool with a running volume job (another build or upload) refuses refresh; its
-        # volume list is still the one libvirt works with, so go on with it.
-        if "asynchronous jobs" not in error.message:
-            raise
     return pool
 
 
