@@ -480,7 +480,7 @@ def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
 
 
 def run(params: Mapping[str, Any]) -> Dict[str, Any]:
-    client = Client(params["uri"])
+    client = Client(params["uri"], local=is_local_uri(params["uri"]))
     guests = params.get("guests")
     try:
         preflight = Preflight(

@@ -18,7 +18,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 @contextlib.contextmanager
 def connected(uri: str) -> Iterator[Client]:
     """A connection to ``uri`` whose libvirt is recent enough, closed when the run ends."""
-    client = Client(uri)
+    client = Client(uri, local=is_local_uri(uri))
     try:
         too_old = client.version_problem()
         if too_old:

@@ -10,6 +10,7 @@ message. Objects are found by name (one RPC), never by listing and scanning.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import traceback
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
@@ -140,8 +141,10 @@ def _start_event_loop() -> bool:
 class Client:
     """A lazily opened connection to one libvirt URI."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, local: bool = False) -> None:
         self.uri = uri
+        # Whether the host's files are this process's files (the module runs on the hypervisor).
+        self.local = local
         self._conn: Any = None
         self._version: Optional[int] = None
         # Pools refreshed on this connection: a pool is refreshed at most once per run, and only
@@ -259,10 +262,20 @@ class Client:
         lists is read afresh from its file by describe_volume, so a found one needs no refresh.
         """
         volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
-        if volume is None and pool.name() not in self._refreshed:
+        if volume is None and pool.name() not in self._refreshed and self._may_be_unlisted(pool, name):
             self.refresh_pool_once(pool)
             volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
         return volume
+
+    def _may_be_unlisted(self, pool: Any, name: str) -> bool:
+        """Whether a refresh could list volume ``name``: always, except in a directory pool on this
+        host without a file of that name (its volumes are its files)."""
+        if not self.local or "/" in name:
+            return True
+        directory = self.describe_pool(pool).directory
+        if not directory or not os.path.isdir(directory):
+            return True
+        return os.path.lexists(os.path.join(directory, name))
 
     def describe_volume(self, volume: Any) -> Volume:
         return Volume.from_xml(self.call("read volume", volume.name(), volume.XMLDesc, 0))

@@ -214,7 +214,7 @@ def volumes_backed_by(client: Client, path: str) -> List[str]:
     dependents: List[str] = []
     for pool in client.active_pools():
         described = client.describe_pool(pool)
-        directory = described.target_path if local and described.type in _STATVFS_POOL_TYPES else None
+        directory = described.directory if local else None
         if directory and os.path.isdir(directory):
             names = _files_backed_by(client, pool, directory, path)
         else:
@@ -245,10 +245,6 @@ def with_dependents(client: Client, state: VolumeState, existing: Volume) -> Vol
     return state.with_changes(users=users, dependents=dependents)
 
 
-# Pool types libvirt sizes from the file system holding their directory (statvfs on refresh).
-_STATVFS_POOL_TYPES = ("dir", "fs", "netfs")
-
-
 def pool_space(client: Client, pool: Any) -> Pool:
     """The pool as libvirt describes it, with its space as of now.
 
@@ -257,9 +253,9 @@ def pool_space(client: Client, pool: Any) -> Pool:
     whatever the number of volumes; other pools are refreshed once.
     """
     described = client.describe_pool(pool)
-    if is_local_uri(client.uri) and described.type in _STATVFS_POOL_TYPES and described.target_path:
+    if is_local_uri(client.uri) and described.directory:
         try:
-            fs = os.statvfs(described.target_path)
+            fs = os.statvfs(described.directory)
         except OSError:
             pass  # not a directory this host sees (a test driver's pool): ask libvirt
         else:

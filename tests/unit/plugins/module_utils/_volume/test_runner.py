@@ -315,7 +315,7 @@ def test_a_volume_a_guest_boots_as_kernel_or_initrd_is_kept(unique_name, test_cl
         run(params(name=name, state="absent"), check_mode=False, diff=False)
 
 
-def test_a_pool_is_refreshed_only_when_a_volume_is_missing_from_its_list(unique_name, test_client, file_pool, monkeypatch):
+def test_a_pool_is_refreshed_only_for_a_volume_missing_from_its_list(unique_name, test_client, file_pool, tmp_path, monkeypatch):
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 
     refreshed = []
@@ -323,11 +323,13 @@ def test_a_pool_is_refreshed_only_when_a_volume_is_missing_from_its_list(unique_
     monkeypatch.setattr(Client, "refresh_pool", lambda self, pool: refreshed.append(pool.name()) or refresh(self, pool))
     name = unique_name()
     run(params(pool=file_pool, name=name, capacity="1M"), check_mode=False, diff=False)
-    assert refreshed == [file_pool]  # once per run, for the volume libvirt did not list
-    refreshed.clear()
     assert not run(params(pool=file_pool, name=name, capacity="1M"), check_mode=False, diff=False)["changed"]
-    assert not run(params(pool=file_pool, name=name, capacity="2M"), check_mode=True, diff=False)["plan"] == []
-    assert refreshed == []
+    assert run(params(pool=file_pool, name=name, capacity="2M"), check_mode=True, diff=False)["changed"]
+    assert refreshed == []  # no file of a new volume's name in the pool's directory: nothing to list
+    # A file another tool put there: the pool is refreshed once so libvirt lists it.
+    (tmp_path / "unlisted.img").write_bytes(b"")
+    run(params(pool=file_pool, name="unlisted.img", capacity="1M"), check_mode=True, diff=False)
+    assert refreshed == [file_pool]
     run(params(pool=file_pool, name=name, state="absent"), check_mode=False, diff=False)
 
 
