@@ -34,7 +34,6 @@ SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
 _CACHE_VERSION = 1
-_PARTS = ("volumes", "images", "boot")
 
 
 class References:
@@ -188,7 +187,12 @@ class StampedCache:
 
 def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
     """A guest's cached references, None unless they have their shape."""
-    if isinstance(value, dict) and all(isinstance(value.get(part), list) for part in _PARTS):
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("volumes"), list)
+        and isinstance(value.get("images"), list)
+        and isinstance(value.get("boot"), list)
+    ):
         return value
     return None
 
@@ -217,15 +221,14 @@ def domains_using(
     cache = StampedCache(cache_path("guest references on " + client.uri) if stamps.enabled else None)
     users = []
     names = []
-    for domain, active in client.domains_with_state():
+    for name, active in client.guest_names():
         # The stamp names the files of this guest's definitions: a guest defined again under the
         # same name has new files, so the name is key enough.
-        name = domain.name()
         names.append(name)
         stamp = stamps.of(name, active)
         references = _cached_references(cache.get(name, stamp))
         if references is None:
-            definitions = client.domain_definitions(domain, active)
+            definitions = client.domain_definitions(name, active)
             if not definitions:
                 continue  # gone while reading
             built = References()

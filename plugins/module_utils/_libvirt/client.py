@@ -414,20 +414,26 @@ class Client:
                 raise LibvirtError("undefine guest", domain.name(), error.get_error_message(), error.get_error_code())
             self.call("undefine guest", domain.name(), domain.undefine)
 
-    def domains_with_state(self) -> List[Tuple[Any, bool]]:
-        """Every guest on the host, defined or running, with whether it runs (two calls in all)."""
-        flags = ((libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE, True), (libvirt.VIR_CONNECT_LIST_DOMAINS_INACTIVE, False))
-        return [
-            (domain, active)
-            for flag, active in flags
-            for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, flag)
+    def guest_names(self) -> List[Tuple[str, bool]]:
+        """(name, whether it runs) of every guest on the host, defined or running: two calls, and
+        names only (no object per guest)."""
+        running = [
+            domain.name()
+            for domain in self.call(
+                "list running guests on", self.uri, self.conn.listAllDomains, libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE
+            )
         ]
+        defined = self.call("list defined guests on", self.uri, self.conn.listDefinedDomains)
+        return [(name, True) for name in running] + [(name, False) for name in defined]
 
-    def domain_definitions(self, domain: Any, active: bool) -> List[Any]:
+    def domain_definitions(self, name: str, active: bool) -> List[Any]:
         """The guest's definitions, parsed: the persistent one, and the live one of a running guest
         (its disks' backing chains, media changed since it started). Empty when the guest is gone."""
+        domain = self.find_domain(name)
+        if domain is None:
+            return []
         flags = (0, libvirt.VIR_DOMAIN_XML_INACTIVE) if active else (libvirt.VIR_DOMAIN_XML_INACTIVE,)
-        texts = [self._lookup("read guest", domain.name(), domain.XMLDesc, flag) for flag in flags]
+        texts = [self._lookup("read guest", name, domain.XMLDesc, flag) for flag in flags]
         return [parse(text) for text in texts if text is not None]
 
     def active_pools(self) -> List[Any]:
