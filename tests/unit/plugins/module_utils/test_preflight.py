@@ -262,9 +262,8 @@ def test_guests_started_under_kvm_are_probed(unique_name, monkeypatch, test_clie
 def test_guest_results_are_what_the_module_returns_in_check_mode(unique_name, test_client):
     """The preview of every guest of a host from one task: each guest's result is virt_guest_install's."""
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as run_guest
-    from runner_params import as_passed
-
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
+    from runner_params import as_passed
 
     new, kept, changed = unique_name(""), unique_name(""), unique_name("")
     for name in (kept, changed):
