@@ -126,6 +126,13 @@ class DefinitionStamps:
     def __init__(self, uri: str) -> None:
         # Only the system QEMU driver on this host, read by root, keeps them where this looks.
         self.enabled = uri in SYSTEM_URIS and os.geteuid() == 0 and os.path.isdir(SYSTEM_CONFIG_DIR)
+        # Which libvirt's files these are: daemons in other mount namespaces of the same machine
+        # (containers, the test bed's hosts) have their own directory there, and their own cache.
+        place = "-"
+        if self.enabled:
+            info = os.stat(SYSTEM_CONFIG_DIR)
+            place = "%d:%d" % (info.st_dev, info.st_ino)
+        self.cache_name = "guest references of %s in %s" % (uri, place)
 
     def of(self, name: str, active: bool) -> Optional[List[Any]]:
         if not self.enabled or "/" in name:
@@ -218,7 +225,7 @@ def domains_using(
     initrd that is its file. A running guest counts with both its live and its persistent
     definition."""
     stamps = DefinitionStamps(client.uri)
-    cache = StampedCache(cache_path("guest references on " + client.uri) if stamps.enabled else None)
+    cache = StampedCache(cache_path(stamps.cache_name) if stamps.enabled else None)
     users = []
     names = []
     for name, active in client.guest_names():

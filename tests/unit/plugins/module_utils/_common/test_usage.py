@@ -110,7 +110,12 @@ def test_a_cache_without_a_file_keeps_nothing():
 def stamped(monkeypatch, tmp_path):
     """Stamps under the test's control (the test driver keeps no definition files) and a cache in tmp_path."""
     stamps = {}
-    monkeypatch.setattr(usage.DefinitionStamps, "__init__", lambda self, uri: setattr(self, "enabled", True))
+
+    def enabled(self, uri):
+        self.enabled = True
+        self.cache_name = "test"
+
+    monkeypatch.setattr(usage.DefinitionStamps, "__init__", enabled)
     monkeypatch.setattr(usage.DefinitionStamps, "of", lambda self, name, active: stamps.get(name, [name, active]))
     monkeypatch.setattr(usage, "cache_path", lambda what: str(tmp_path / "cache.json"))
     return stamps
