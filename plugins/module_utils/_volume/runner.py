@@ -259,10 +259,11 @@ def pool_space(client: Client, pool: Any) -> Pool:
         except OSError:
             pass  # not a directory this host sees (a test driver's pool): ask libvirt
         else:
+            # libvirt's own figures (virStorageBackendRefreshLocal): free blocks, root's reserve included.
             return described.with_changes(
                 capacity=fs.f_blocks * fs.f_frsize,
                 allocation=(fs.f_blocks - fs.f_bfree) * fs.f_frsize,
-                available=fs.f_bavail * fs.f_frsize,
+                available=fs.f_bfree * fs.f_frsize,
             )
     client.refresh_pool_once(pool)
     return client.describe_pool(pool)
