@@ -248,7 +248,7 @@ def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
 
 def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, str], ...]) -> None:
     """remove_storage must not delete a disk another guest also uses, or one that backs another volume
-    (reads every guest's XML, so only removals with remove_storage pay for it)."""
+    (lists every guest, so only removals with remove_storage pay for it)."""
     for pool_name, volume_name in storage:
         pool = client.find_pool(pool_name)
         volume = client.find_volume(pool, volume_name) if pool is not None else None

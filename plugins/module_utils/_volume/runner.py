@@ -192,9 +192,9 @@ def needed_by(
     client: Client, pool_name: str, volume_name: str, path: Optional[str], guest: Optional[str] = None
 ) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """The guests other than ``guest`` with a disk on the volume (directly or through a backing
-    chain), and the volumes backed by it. Reads every guest's definition and the header of every
-    image that can have a backing file: only asked where the volume could be deleted, replaced or
-    attached to another guest."""
+    chain), and the volumes backed by it. Lists every guest and every image of the host's pools
+    (definitions and headers are read again only where they changed, see usage): only asked where
+    the volume could be deleted, replaced or attached to another guest."""
     # Imported here: only deletions, replacements and attaching existing disks ask (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
 
