@@ -97,8 +97,8 @@ options:
     description:
       - Also return, for each guest that could be planned, the result
         M(remotevirt.install.virt_guest_install) returns for it in check mode (RV(guests[].result)),
-        read from the same plan: a preview of every guest of the host from this one task.
-      - The result is that of the options as given here; options the caller replaced by
+        read from the same plan. This previews every guest of the host from one task.
+      - The result is that of the options as given here. Options the caller replaced by
         placeholders (secrets) give the result of those placeholders.
     type: bool
     default: false

@@ -129,7 +129,7 @@ def user_xml(name, path):
 
 
 def test_each_guest_is_read_once_per_change_whatever_their_number(test_client, stamped, monkeypatch, unique_name):
-    names = [unique_name("") for _ in range(12)]
+    names = [unique_name("") for _index in range(12)]
     domains = [test_client.conn.defineXML(user_xml(name, "/img/%s.qcow2" % name)) for name in names]
     reads = []
     read = test_client.domain_definitions
@@ -161,7 +161,7 @@ def test_a_guest_without_a_stamp_is_read_every_time(test_client, stamped, monkey
     read = test_client.domain_definitions
     monkeypatch.setattr(test_client, "domain_definitions", lambda name, active: reads.append(name) or read(name, active))
     try:
-        for _ in range(2):
+        for _round in range(2):
             assert domains_using(test_client, "p", "v", "/img/x.qcow2", None) == [name]
         assert reads.count(name) == 2
     finally:
