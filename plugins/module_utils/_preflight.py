@@ -23,7 +23,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest, refusals_of
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host, run_result
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
@@ -63,8 +63,10 @@ class Preflight:
         check_memory: bool = True,
         probe_kvm: bool = True,
         check_memory_hint: str = DEFAULT_CHECK_MEMORY_HINT,
+        guest_results: bool = False,
     ) -> None:
         self.client = client
+        self.guest_results = guest_results
         self.validate_certs = validate_certs
         self.update_existing = update_existing
         self.update_hint = update_hint
@@ -207,7 +209,15 @@ class Preflight:
             self.problems.append(problem(name, "host", str(error)))
             return None
         status = self._status(request, state, plan)
-        self.guests.append({"name": name, "status": status, "commands": plan.commands()})
+        entry: Dict[str, Any] = {"name": name, "status": status, "commands": plan.commands()}
+        if self.guest_results:
+            try:
+                entry["result"] = run_result(self.client, request, state, plan, check_mode=True, applied=False, diff=False)
+            except (RemotevirtError, OSError) as error:
+                self.problems.append(problem(name, "host", str(error)))
+                return None
+            self.warnings.extend(entry["result"].pop("warnings", []))
+        self.guests.append(entry)
         if any(action.verb in (INSTALL, START) for action in plan.actions):
             self._note_start(request, state, plan)
         return plan
@@ -504,7 +514,7 @@ def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
 
 
 def run(params: Mapping[str, Any]) -> Dict[str, Any]:
-    client = Client(params["uri"])
+    client = Client(params["uri"], local=is_local_uri(params["uri"]))
     guests = params.get("guests")
     try:
         preflight = Preflight(
@@ -514,6 +524,7 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             update_hint=params.get("update_hint") or DEFAULT_UPDATE_HINT,
             check_memory=params.get("check_memory", True),
             probe_kvm=params.get("probe_kvm", True),
+            guest_results=params.get("guest_results", False),
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
         )
         guests = guests if isinstance(guests, list) else []

@@ -102,6 +102,15 @@ options:
       - Set false to skip the probe.
     type: bool
     default: true
+  guest_results:
+    description:
+      - Also return, for each guest that could be planned, the result
+        M(remotevirt.install.virt_guest_install) returns for it in check mode (RV(guests[].result)),
+        read from the same plan. This previews every guest of the host from one task.
+      - The result is that of the options as given here. Options the caller replaced by
+        placeholders (secrets) give the result of those placeholders.
+    type: bool
+    default: false
 notes:
   - Memory is compared with the host's available memory at the time of the check, C(MemAvailable) of
     C(/proc/meminfo) (free memory plus caches the kernel can reclaim) with a local O(uri), libvirt's free
@@ -177,6 +186,12 @@ guests:
       description: The commands M(remotevirt.install.virt_guest_install) would run.
       type: list
       elements: str
+    result:
+      description:
+        - What M(remotevirt.install.virt_guest_install) returns for the guest in check mode (C(changed),
+          C(plan), C(domain), C(media), C(reboot_required)...), without its warnings, which are this task's.
+      returned: when O(guest_results=true)
+      type: dict
 check_mode:
   description:
     - Whether the task ran in check mode. Roles read it because C(ansible_check_mode) does not
@@ -223,6 +238,7 @@ def argument_spec() -> dict:
         check_memory=dict(type="bool", default=True),
         check_memory_hint=dict(type="str", default="check_memory: false"),
         probe_kvm=dict(type="bool", default=True),
+        guest_results=dict(type="bool", default=False),
     )
 
 

@@ -58,6 +58,7 @@ host_exec() {
 # a CA the test bed makes (openssl) under $TB/pki; clients name them with ?pkipath=$TB/pki/client
 # (cacert.pem, clientcert.pem, clientkey.pem), so nothing under /etc/pki changes.
 TLS_HOST=rvhost1
+# shellcheck disable=SC2034  # read by name: render fills the template with it
 TLS_PORT=16514
 
 # host_address HOST: 10.254.N.2 of the namespaced host HOST
@@ -72,6 +73,7 @@ host_address() {
 libvirtd_tls_conf() {
   # shellcheck disable=SC2034 # render reads them by name
   local TLS_ADDRESS PKI=$TB/pki
+  # shellcheck disable=SC2034  # read by name: render fills the template with it
   TLS_ADDRESS=$(host_address "$TLS_HOST")
   render libvirtd-tls.conf.in TLS_HOST TLS_ADDRESS TLS_PORT PKI
 }

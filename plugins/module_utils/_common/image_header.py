@@ -37,3 +37,28 @@ def qcow2_backing_file(path: str) -> Optional[str]:
     if "://" in name or name.startswith("json:"):
         return None  # a network backing, not a file on this host
     return os.path.normpath(os.path.join(os.path.dirname(path), name))
+
+
+# Formats other than qcow/qcow2 that libvirt reads a backing file from: QED, VMDK (sparse or a
+# text descriptor) and the old UML COW. Their headers are left to libvirt to read.
+_OTHER_BACKING_MAGICS = (b"QED\0", b"KDMV", b"OOOM", b"# Disk Descriptor")
+_MAGIC_BYTES = max(len(magic) for magic in _OTHER_BACKING_MAGICS + (QCOW2_MAGIC,))
+
+# What backing_kind says of a file.
+NO_BACKING = "none"
+QCOW_BACKING = "qcow"
+OTHER_BACKING = "other"
+
+
+def backing_kind(path: str) -> str:
+    """Whether the image at ``path`` can name a backing file: QCOW_BACKING (qcow2_backing_file reads
+    it), OTHER_BACKING (a format whose header libvirt reads, or a file this user cannot read, which
+    libvirt may) or NO_BACKING (raw, ISO and every other content, as libvirt's format probe sees them)."""
+    try:
+        with open(path, "rb") as image:
+            head = image.read(_MAGIC_BYTES)
+    except OSError:
+        return OTHER_BACKING
+    if head.startswith(QCOW2_MAGIC):
+        return QCOW_BACKING
+    return OTHER_BACKING if head.startswith(_OTHER_BACKING_MAGICS) else NO_BACKING

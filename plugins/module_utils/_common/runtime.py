@@ -18,7 +18,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 @contextlib.contextmanager
 def connected(uri: str) -> Iterator[Client]:
     """A connection to ``uri`` whose libvirt is recent enough, closed when the run ends."""
-    client = Client(uri)
+    client = Client(uri, local=is_local_uri(uri))
     try:
         too_old = client.version_problem()
         if too_old:
@@ -64,7 +64,9 @@ def is_local_uri(uri: str) -> bool:
 
 
 def open_pool(client: Client, name: str) -> Any:
-    """The active, freshly refreshed pool ``name``; refuses unknown and inactive pools."""
+    """The active pool ``name``; refuses unknown and inactive pools. It is refreshed only when a
+    volume is missing from libvirt's list (Client.find_volume) or its free space is needed from a
+    remote host (pool_space): a refresh reads every volume of the pool."""
     pool = client.find_pool(name)
     if pool is None:
         raise PlanError(
@@ -74,13 +76,6 @@ def open_pool(client: Client, name: str) -> Any:
         raise PlanError(
             "storage pool %r on %s is not active; start it first: %s" % (name, client.uri, virsh(client.uri, "pool-start", name))
         )
-    try:
-        client.refresh_pool(pool)  # see files that tools other than libvirt put in the pool
-    except LibvirtError as error:
-        # A pool with a running volume job (another build or upload) refuses refresh; its
-        # volume list is still the one libvirt works with, so go on with it.
-        if "asynchronous jobs" not in error.message:
-            raise
     return pool
 
 

@@ -249,7 +249,7 @@ def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
 
 def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, str], ...]) -> None:
     """remove_storage must not delete a disk another guest also uses, or one that backs another volume
-    (reads every guest's XML, so only removals with remove_storage pay for it)."""
+    (lists every guest, so only removals with remove_storage pay for it)."""
     for pool_name, volume_name in storage:
         pool = client.find_pool(pool_name)
         volume = client.find_volume(pool, volume_name) if pool is not None else None
@@ -474,10 +474,20 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 with changing(client.uri, removed, _lock_seconds(request), check_mode):
                     apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
                 applied = True
-            facts = _domain_facts(client, request, plan, state, check_mode)
-            addresses = _addresses(client, request, facts, check_mode, applied)
+            result = run_result(client, request, state, plan, check_mode, applied, diff)
     except reported_errors() as error:
         raise RunError(str(error), plan, changed=applied)
+    return result
+
+
+def run_result(
+    client: Client, request: GuestRequest, state: GuestState, plan: Plan, check_mode: bool, applied: bool, diff: bool
+) -> Dict[str, Any]:
+    """The module's result for ``plan`` of ``request``: in check mode (or a run that changed nothing)
+    what it predicts, else what the host has now. virt_preflight gives the check-mode one of each
+    guest it plans, so a preview needs no module run per guest."""
+    facts = _domain_facts(client, request, plan, state, check_mode)
+    addresses = _addresses(client, request, facts, check_mode, applied)
     result: Dict[str, Any] = {
         "changed": plan.changed,
         "plan": plan.summaries(),

@@ -10,9 +10,10 @@ message. Objects are found by name (one RPC), never by listing and scanning.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 import traceback
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
@@ -140,10 +141,15 @@ def _start_event_loop() -> bool:
 class Client:
     """A lazily opened connection to one libvirt URI."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, local: bool = False) -> None:
         self.uri = uri
+        # Whether the host's files are this process's files (the module runs on the hypervisor).
+        self.local = local
         self._conn: Any = None
         self._version: Optional[int] = None
+        # Pools refreshed on this connection: a pool is refreshed at most once per run, and only
+        # when a volume is missing from libvirt's list (its cost grows with the pool's volumes).
+        self._refreshed: Set[str] = set()
 
     @property
     def conn(self) -> Any:
@@ -170,6 +176,7 @@ class Client:
                 pass  # the connection is gone either way
             self._conn = None
             self._version = None
+            self._refreshed = set()
 
     def call(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
         """Run one libvirt call, turning its failure into a LibvirtError."""
@@ -231,6 +238,20 @@ class Client:
 
     def refresh_pool(self, pool: Any) -> None:
         self.call("refresh pool", pool.name(), pool.refresh, 0)
+        self._refreshed.add(pool.name())
+
+    def refresh_pool_once(self, pool: Any) -> None:
+        """Refresh ``pool`` unless this connection did already: see files that tools other than
+        libvirt put there. A pool with a running volume job (another build or upload) refuses
+        refresh; its volume list is still the one libvirt works with, so that is no failure."""
+        if pool.name() in self._refreshed:
+            return
+        try:
+            self.refresh_pool(pool)
+        except LibvirtError as error:
+            if "asynchronous jobs" not in error.message:
+                raise
+            self._refreshed.add(pool.name())
 
     def pool_definition(self, pool: Any) -> str:
         """The persistent definition of a pool (what a redefinition replaces), not its live state."""
@@ -302,7 +323,27 @@ class Client:
 
     # -- volumes ------------------------------------------------------------------------------
     def find_volume(self, pool: Any, name: str) -> Any:
-        return self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
+        """The volume ``name`` of ``pool``, None when the pool has none by that name.
+
+        libvirt's list of a pool's volumes is as of its last refresh: a name missing from it
+        refreshes the pool once and asks again (a file another tool put there). A volume libvirt
+        lists is read afresh from its file by describe_volume, so a found one needs no refresh.
+        """
+        volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
+        if volume is None and pool.name() not in self._refreshed and self._may_be_unlisted(pool, name):
+            self.refresh_pool_once(pool)
+            volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
+        return volume
+
+    def _may_be_unlisted(self, pool: Any, name: str) -> bool:
+        """Whether a refresh could list volume ``name``: always, except in a directory pool on this
+        host without a file of that name (its volumes are its files)."""
+        if not self.local or "/" in name:
+            return True
+        directory = self.describe_pool(pool).directory
+        if not directory or not os.path.isdir(directory):
+            return True
+        return os.path.lexists(os.path.join(directory, name))
 
     def describe_volume(self, volume: Any) -> Volume:
         return Volume.from_xml(self.call("read volume", volume.name(), volume.XMLDesc, 0))
@@ -497,36 +538,44 @@ class Client:
                 raise LibvirtError("undefine guest", domain.name(), error.get_error_message(), error.get_error_code())
             self.call("undefine guest", domain.name(), domain.undefine)
 
-    def domains_using(
-        self, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]] = None
-    ) -> List[str]:
-        """Names of defined or running guests with a disk on this volume, directly or as a
-        backing file of one of their disks.
+    def guest_names(self) -> List[Tuple[str, bool]]:
+        """(name, whether it runs) of every guest on the host, defined or running: two calls, and
+        names only (no object per guest)."""
+        running = [
+            domain.name()
+            for domain in self.call(
+                "list running guests on", self.uri, self.conn.listAllDomains, libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE
+            )
+        ]
+        defined = self.call("list defined guests on", self.uri, self.conn.listDefinedDomains)
+        return [(name, True) for name in running] + [(name, False) for name in defined]
 
-        A running guest's XML shows its disks' backing chains; for the others ``read_backing``
-        (path -> backing file, read on the host) follows the chain of file disks. There is no
-        reverse index in libvirt, so this reads every guest's XML: only deletion and attaching
-        disks to new guests ask, never a run that changes nothing.
-        """
-        users = []
-        for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, 0):
-            name = domain.name()
-            xml = self._lookup("read guest", name, domain.XMLDesc, 0)
-            if xml is not None and _disk_refers_to(parse(xml), pool_name, volume_name, path, read_backing):
-                users.append(name)
-        return sorted(users)
+    def domain_definitions(self, name: str, active: bool) -> List[Any]:
+        """The guest's definitions, parsed: the persistent one, and the live one of a running guest
+        (its disks' backing chains, media changed since it started). Empty when the guest is gone."""
+        domain = self.find_domain(name)
+        if domain is None:
+            return []
+        flags = (0, libvirt.VIR_DOMAIN_XML_INACTIVE) if active else (libvirt.VIR_DOMAIN_XML_INACTIVE,)
+        texts = [self._lookup("read guest", name, domain.XMLDesc, flag) for flag in flags]
+        return [parse(text) for text in texts if text is not None]
 
-    def volumes_backed_by(self, path: str) -> List[str]:
-        """``pool/volume`` of every volume in an active pool whose backing file is ``path``."""
+    def active_pools(self) -> List[Any]:
+        return self.call("list pools on", self.uri, self.conn.listAllStoragePools, libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)
+
+    def volumes_backed_by(self, pool: Any, path: str, names: Optional[Iterable[str]] = None) -> List[str]:
+        """Names of the volumes of ``pool`` (of ``names`` only, when given) whose backing file is
+        ``path``, as libvirt reads their headers (one call per volume)."""
+        if names is None:
+            volumes = self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ()
+        else:
+            volumes = [volume for volume in (self.find_volume(pool, name) for name in names) if volume is not None]
         dependents = []
-        for pool in self.call(
-            "list pools on", self.uri, self.conn.listAllStoragePools, libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE
-        ):
-            for volume in self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ():
-                xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
-                if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
-                    dependents.append("%s/%s" % (pool.name(), volume.name()))
-        return sorted(dependents)
+        for volume in volumes:
+            xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
+            if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
+                dependents.append(volume.name())
+        return dependents
 
 
 def _card_on_network(card: Any, network: str, bridge: Optional[str]) -> bool:
@@ -536,25 +585,3 @@ def _card_on_network(card: Any, network: str, bridge: Optional[str]) -> bool:
     if card.get("type") == "network":
         return source.get("network") == network
     return bool(bridge) and card.get("type") == "bridge" and source.get("bridge") == bridge
-
-
-# A backing chain longer than this is a loop or not worth following.
-_MAX_CHAIN = 16
-
-
-def _disk_refers_to(
-    domain: Any, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]]
-) -> bool:
-    # './/source' also finds <backingStore><source .../> of running guests' disks.
-    for source in domain.iterfind("devices/disk//source"):
-        if source.get("pool") == pool_name and source.get("volume") == volume_name:
-            return True
-        image = same_path(source.get("file") or source.get("dev"))
-        wanted = same_path(path)
-        for _step in range(_MAX_CHAIN):
-            if not image or not wanted:
-                break
-            if image == wanted:
-                return True
-            image = same_path(read_backing(image)) if read_backing else None
-    return False

@@ -8,7 +8,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
@@ -27,8 +27,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     account_problem,
     is_ascii_number,
     octal_mode,
+    same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path
@@ -198,11 +200,51 @@ def needed_by(
     client: Client, pool_name: str, volume_name: str, path: Optional[str], guest: Optional[str] = None
 ) -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
     """The guests other than ``guest`` with a disk on the volume (directly or through a backing
-    chain), and the volumes backed by it. Reads every guest and volume of the host: only asked
-    where the volume could be deleted, replaced or attached to another guest."""
-    users = client.domains_using(pool_name, volume_name, path, backing_reader(client))
-    backed = client.volumes_backed_by(path) if path else []
+    chain), and the volumes backed by it. Lists every guest and every image of the host's pools
+    (definitions and headers are read again only where they changed, see usage): only asked where
+    the volume could be deleted, replaced or attached to another guest."""
+    # Imported here: only deletions, replacements and attaching existing disks ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
+
+    users = domains_using(client, pool_name, volume_name, path, backing_reader(client))
+    backed = volumes_backed_by(client, path) if path else []
     return tuple(user for user in users if user != guest), tuple(backed)
+
+
+def volumes_backed_by(client: Client, path: str) -> List[str]:
+    """``pool/volume`` of every volume in an active pool whose backing file is ``path``.
+
+    A directory pool on this host is read from its directory: only the headers of images that
+    can name a backing file are read, and libvirt is asked only about formats other than qcow2
+    (libvirt would open every volume for its description). Other pools are asked of libvirt.
+    """
+    local = is_local_uri(client.uri)
+    dependents: List[str] = []
+    for pool in client.active_pools():
+        described = client.describe_pool(pool)
+        directory = described.directory if local else None
+        if directory and os.path.isdir(directory):
+            names = _files_backed_by(client, pool, directory, path)
+        else:
+            names = client.volumes_backed_by(pool, path)
+        dependents.extend("%s/%s" % (described.name, name) for name in names)
+    return sorted(dependents)
+
+
+def _files_backed_by(client: Client, pool: Any, directory: str, path: str) -> List[str]:
+    """Names of the files in ``directory`` (a pool's volumes) whose backing file is ``path``."""
+    # Imported here: only deletions and new disks read image headers (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header, usage
+
+    wanted = same_path(path)
+    found = []
+    others = []
+    for name, _path, kind, backing in usage.image_headers(directory):
+        if kind == image_header.QCOW_BACKING and same_path(backing) == wanted:
+            found.append(name)
+        elif kind == image_header.OTHER_BACKING:
+            others.append(name)
+    return found + (client.volumes_backed_by(pool, path, others) if others else [])
 
 
 def with_dependents(client: Client, state: VolumeState, existing: Volume) -> VolumeState:
@@ -211,9 +253,33 @@ def with_dependents(client: Client, state: VolumeState, existing: Volume) -> Vol
     return state.with_changes(users=users, dependents=dependents)
 
 
+def pool_space(client: Client, pool: Any) -> Pool:
+    """The pool as libvirt describes it, with its space as of now.
+
+    libvirt's figures are those of its last refresh, which reads every volume of the pool. A
+    directory on this host is sized as libvirt's refresh does it (statvfs of the directory),
+    whatever the number of volumes; other pools are refreshed once.
+    """
+    described = client.describe_pool(pool)
+    if is_local_uri(client.uri) and described.directory:
+        try:
+            fs = os.statvfs(described.directory)
+        except OSError:
+            pass  # not a directory this host sees (a test driver's pool): ask libvirt
+        else:
+            # libvirt's own figures (virStorageBackendRefreshLocal): free blocks, root's reserve included.
+            return described.with_changes(
+                capacity=fs.f_blocks * fs.f_frsize,
+                allocation=(fs.f_blocks - fs.f_bfree) * fs.f_frsize,
+                available=fs.f_bfree * fs.f_frsize,
+            )
+    client.refresh_pool_once(pool)
+    return client.describe_pool(pool)
+
+
 def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs: bool) -> VolumeState:
     """The pool, the volume (if any) and whatever else this request's plan depends on."""
-    described_pool = client.describe_pool(pool)
+    described_pool = pool_space(client, pool)
     volume = client.find_volume(pool, request.name)
     existing = client.describe_volume(volume) if volume is not None else None
     local = is_local_uri(client.uri)

@@ -21,6 +21,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
 
 # Pool types whose volumes are plain files that the host's filesystem permissions apply to.
 FILE_POOL_TYPES = frozenset(("dir", "fs", "netfs", "gluster"))
+# Pool types whose volumes are the files of their target directory on the host (a volume's name
+# is its file's name), sized from the file system holding that directory.
+DIRECTORY_POOL_TYPES = frozenset(("dir", "fs", "netfs"))
 
 
 class Pool(XmlObject):
@@ -37,6 +40,11 @@ class Pool(XmlObject):
     @property
     def holds_files(self) -> bool:
         return self.type in FILE_POOL_TYPES
+
+    @property
+    def directory(self) -> Optional[str]:
+        """The directory whose files are the pool's volumes, None for other pool types."""
+        return self.target_path if self.type in DIRECTORY_POOL_TYPES else None
 
     def to_element(self) -> Any:
         pool = etree.Element("pool", type=self.type)

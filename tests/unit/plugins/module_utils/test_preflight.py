@@ -308,3 +308,26 @@ def test_guests_started_under_kvm_are_probed(unique_name, monkeypatch, test_clie
         assert probes == ["x86_64", "x86_64"]
     finally:
         client.close()
+
+
+def test_guest_results_are_what_the_module_returns_in_check_mode(unique_name, test_client):
+    """The preview of every guest of a host from one task: each guest's result is virt_guest_install's."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as run_guest
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
+    from runner_params import as_passed
+
+    new, kept, changed = unique_name(""), unique_name(""), unique_name("")
+    for name in (kept, changed):
+        run_guest(as_passed(guest_argument_spec(), **guest(name), uri="test:///default", domain_type="test"), False, False)
+    guests = [guest(new), guest(kept), guest(changed, memory=512, state="running")]
+    result = run({"uri": "test:///default", "guests": guests, "guest_results": True, "update_existing": True})
+    assert result["ok"], result["problems"]
+    for options, entry in zip(guests, result["guests"]):
+        module = run_guest(as_passed(guest_argument_spec(), **options, uri="test:///default"), check_mode=True, diff=False)
+        assert entry["result"] == module
+    assert [entry["result"]["changed"] for entry in result["guests"]] == [True, False, True]
+    assert "result" not in check(guest(unique_name("")))["guests"][0]
+    for name in (kept, changed):
+        run_guest(
+            as_passed(guest_argument_spec(), name=name, uri="test:///default", state="absent", remove_storage=True), False, False
+        )

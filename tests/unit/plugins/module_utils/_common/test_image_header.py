@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
 from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import qcow2_backing_file
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
@@ -35,3 +36,25 @@ def test_other_or_broken_files_have_none(tmp_path, content):
 
 def test_missing_file_has_none(tmp_path):
     assert qcow2_backing_file(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    "content, kind",
+    [
+        (b"QFI\xfb\0\0\0\3", image_header.QCOW_BACKING),
+        (b"QED\0" + b"\0" * 60, image_header.OTHER_BACKING),
+        (b"KDMV" + b"\0" * 60, image_header.OTHER_BACKING),
+        (b"# Disk DescriptorFile\nparentFileNameHint=x\n", image_header.OTHER_BACKING),
+        (b"", image_header.NO_BACKING),
+        (b"\0" * 512, image_header.NO_BACKING),
+        (b"CD001" * 10, image_header.NO_BACKING),
+    ],
+)
+def test_backing_kind_by_magic(tmp_path, content, kind):
+    image = tmp_path / "x.img"
+    image.write_bytes(content)
+    assert image_header.backing_kind(str(image)) == kind
+
+
+def test_an_unreadable_file_is_left_to_libvirt(tmp_path):
+    assert image_header.backing_kind(str(tmp_path / "missing")) == image_header.OTHER_BACKING

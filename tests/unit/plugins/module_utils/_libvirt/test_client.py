@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 
@@ -43,9 +44,9 @@ def test_domains_using_matches_path_and_pool_volume(test_client):
     )
     domain = conn.defineXML(xml)
     try:
-        assert test_client.domains_using("default-pool", "used.qcow2", None) == ["user-of-vol"]
-        assert test_client.domains_using("default-pool", "other.qcow2", "/guest/diskimage1") == ["test"]
-        assert test_client.domains_using("default-pool", "other.qcow2", "/elsewhere") == []
+        assert domains_using(test_client, "default-pool", "used.qcow2", None, None) == ["user-of-vol"]
+        assert domains_using(test_client, "default-pool", "other.qcow2", "/guest/diskimage1", None) == ["test"]
+        assert domains_using(test_client, "default-pool", "other.qcow2", "/elsewhere", None) == []
     finally:
         domain.undefine()
 

@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which guests use a volume: what each guest's definitions refer to, read once per change.
+
+libvirt has no reverse index from a volume to its guests, so the answer needs every guest's
+definition: one call per guest, which grows with the host. What a definition refers to (its
+disks' pool/volume and files, backing stores libvirt shows, kernel and initrd) is kept in a
+private cache on the host, keyed by the guest's name and the stamp of the files libvirt keeps
+that definition in (libvirt rewrites them on every change of the guest). A guest whose stamp is
+unknown (another driver, a remote URI, a file this user cannot see) is read every time.
+Imported only by runs that ask whether a volume is in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+# A backing chain longer than this is a loop or not worth following.
+MAX_CHAIN = 16
+
+# Where libvirt's system QEMU driver keeps each guest's persistent definition and, while it runs,
+# its live state: rewritten (a new file, renamed over the old one) whenever either changes.
+SYSTEM_CONFIG_DIR = "/etc/libvirt/qemu"
+SYSTEM_STATE_DIR = "/run/libvirt/qemu"
+SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
+
+# Bumped when what is cached changes meaning.
+_CACHE_VERSION = 1
+
+
+class References:
+    """What a guest's definitions refer to: ``volumes`` (pool, volume) of volume disks, ``images``
+    (path, whether QEMU follows its backing file) of file and block disks and of the backing stores
+    libvirt shows, ``boot`` files (kernel, initrd)."""
+
+    __slots__ = ("volumes", "images", "boot")
+
+    def __init__(
+        self, volumes: Iterable[Tuple[str, str]] = (), images: Iterable[Tuple[str, bool]] = (), boot: Iterable[str] = ()
+    ) -> None:
+        self.volumes = sorted(set((str(pool), str(volume)) for pool, volume in volumes))
+        self.images = sorted(set((str(path), bool(follows)) for path, follows in images))
+        self.boot = sorted(set(str(path) for path in boot))
+
+    @classmethod
+    def of_definition(cls, domain: Any) -> "References":
+        """The references of a parsed domain definition."""
+        volumes = []
+        images = []
+        for disk in domain.iterfind("devices/disk"):
+            # A raw disk is opened as it is: QEMU follows no backing file named in its content.
+            follows = (disk.find("driver") is None) or disk.find("driver").get("type") != "raw"
+            # './/source' also finds <backingStore><source .../> of running guests' disks.
+            for source in disk.iterfind(".//source"):
+                if source.get("pool") and source.get("volume"):
+                    volumes.append((source.get("pool"), source.get("volume")))
+                image = same_path(source.get("file") or source.get("dev"))
+                if image:
+                    images.append((image, follows))
+        boot = [same_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd")]
+        return cls(volumes, images, [path for path in boot if path])
+
+    def merged(self, other: "References") -> "References":
+        return References(self.volumes + other.volumes, self.images + other.images, self.boot + other.boot)
+
+    def as_json(self) -> Dict[str, Any]:
+        return {"volumes": self.volumes, "images": self.images, "boot": self.boot}
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "References":
+        return cls(data["volumes"], data["images"], data["boot"])
+
+    def refer_to(
+        self, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]]
+    ) -> bool:
+        """Whether these references are the volume, by pool and name or by ``path``, directly or
+        through the backing chain of an image (followed with ``read_backing`` on the host)."""
+        return refers_to(self.as_json(), pool_name, volume_name, path, read_backing)
+
+
+def refers_to(
+    references: Dict[str, Any],
+    pool_name: str,
+    volume_name: str,
+    path: Optional[str],
+    read_backing: Optional[Callable[[str], Optional[str]]],
+) -> bool:
+    """References.refer_to on their cached form (lists, as JSON has them)."""
+    if [pool_name, volume_name] in references["volumes"] or (pool_name, volume_name) in references["volumes"]:
+        return True
+    wanted = same_path(path)
+    if wanted is None:
+        return False
+    if wanted in references["boot"]:
+        return True
+    for image, follows in references["images"]:
+        current: Optional[str] = image
+        for _step in range(MAX_CHAIN):
+            if current is None:
+                break
+            if current == wanted:
+                return True
+            current = same_path(read_backing(current)) if read_backing and follows else None
+    return False
+
+
+def _file_stamp(path: str) -> Optional[List[int]]:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+class DefinitionStamps:
+    """The stamp of the files libvirt keeps a guest's definitions in, None when unknown."""
+
+    def __init__(self, uri: str) -> None:
+        # Only the system QEMU driver on this host, read by root, keeps them where this looks.
+        self.enabled = uri in SYSTEM_URIS and os.geteuid() == 0 and os.path.isdir(SYSTEM_CONFIG_DIR)
+        # Which libvirt's files these are: daemons in other mount namespaces of the same machine
+        # (containers, the test bed's hosts) have their own directory there, and their own cache.
+        place = "-"
+        if self.enabled:
+            info = os.stat(SYSTEM_CONFIG_DIR)
+            place = "%d:%d" % (info.st_dev, info.st_ino)
+        self.cache_name = "guest references of %s in %s" % (uri, place)
+
+    def of(self, name: str, active: bool) -> Optional[List[Any]]:
+        if not self.enabled or "/" in name:
+            return None
+        config = _file_stamp(os.path.join(SYSTEM_CONFIG_DIR, name + ".xml"))
+        state = _file_stamp(os.path.join(SYSTEM_STATE_DIR, name + ".xml")) if active else None
+        if (active and state is None) or (not active and config is None):
+            return None  # a guest libvirt keeps elsewhere: read it every time
+        return [active, config, state]
+
+
+class StampedCache:
+    """Values by key with the stamp they were read at, in a file only this user can read; a value
+    counts only while its stamp is what it was."""
+
+    def __init__(self, path: Optional[str]) -> None:
+        self.path = path
+        self.entries: Dict[str, Any] = {}
+        self.changed = False
+        if path is not None:
+            try:
+                with open(path) as cache:
+                    data = json.load(cache)
+                if data.get("version") == _CACHE_VERSION and isinstance(data.get("entries"), dict):
+                    self.entries = data["entries"]
+            except (OSError, ValueError, AttributeError):
+                self.entries = {}  # none yet, or unreadable: read everything this time
+
+    def get(self, key: str, stamp: Optional[List[Any]]) -> Any:
+        entry = self.entries.get(key)
+        if stamp is None or not isinstance(entry, list) or len(entry) != 2 or entry[0] != stamp:
+            return None
+        return entry[1]
+
+    def put(self, key: str, stamp: Optional[List[Any]], value: Any) -> None:
+        if stamp is not None and self.path is not None:
+            self.entries[key] = [stamp, value]
+            self.changed = True
+
+    def keep_only(self, keys: Iterable[str]) -> None:
+        """Forget what is gone."""
+        live = set(keys)
+        for key in [key for key in self.entries if key not in live]:
+            del self.entries[key]
+            self.changed = True
+
+    def save(self) -> None:
+        if not self.changed or self.path is None:
+            return
+        try:
+            handle, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".cache.")
+            with os.fdopen(handle, "w") as cache:
+                # dumps, not dump: dump writes through json's Python encoder, dumps uses its C one.
+                cache.write(json.dumps({"version": _CACHE_VERSION, "entries": self.entries}))
+            os.replace(temporary, self.path)
+        except OSError:
+            pass  # a cache that cannot be written is read again next time
+
+
+def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
+    """A guest's cached references, None unless they have their shape."""
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("volumes"), list)
+        and isinstance(value.get("images"), list)
+        and isinstance(value.get("boot"), list)
+    ):
+        return value
+    return None
+
+
+def cache_path(what: str) -> Optional[str]:
+    """The cache file for ``what``, in the private directory the host locks live in; None when there is none."""
+    # Imported here: the lock directory's rules are the cache's too.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+
+    directory = locks.lock_dir()
+    try:
+        locks._private_directory(directory)
+    except locks.LockError:
+        return None
+    return os.path.join(directory, "cache-%s.json" % hashlib.sha256(what.encode("utf-8")).hexdigest()[:16])
+
+
+def domains_using(
+    client: Client, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]]
+) -> List[str]:
+    """Names of defined or running guests with a disk or cdrom on this volume (by pool and name or
+    by path), directly or as a backing file of one of their disks, or that boot a kernel or
+    initrd that is its file. A running guest counts with both its live and its persistent
+    definition."""
+    stamps = DefinitionStamps(client.uri)
+    cache = StampedCache(cache_path(stamps.cache_name) if stamps.enabled else None)
+    users = []
+    names = []
+    for name, active in client.guest_names():
+        # The stamp names the files of this guest's definitions: a guest defined again under the
+        # same name has new files, so the name is key enough.
+        names.append(name)
+        stamp = stamps.of(name, active)
+        references = _cached_references(cache.get(name, stamp))
+        if references is None:
+            definitions = client.domain_definitions(name, active)
+            if not definitions:
+                continue  # gone while reading
+            built = References()
+            for definition in definitions:
+                built = built.merged(References.of_definition(definition))
+            references = built.as_json()
+            cache.put(name, stamp, references)
+        if refers_to(references, pool_name, volume_name, path, read_backing):
+            users.append(name)
+    cache.keep_only(names)
+    cache.save()
+    return sorted(users)
+
+
+def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str]]]:
+    """(name, path, kind, backing file) of each file in ``directory`` (image_header's backing_kind and
+    qcow2_backing_file), headers read once per change of the file (its inode, size and times)."""
+    # Imported here: only deletions and new disks read image headers.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
+
+    cache = StampedCache(cache_path("image headers") if os.geteuid() == 0 else None)
+    seen = set()
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            try:
+                if not entry.is_file():
+                    continue
+                info = entry.stat()
+            except OSError:
+                continue  # gone since it was listed
+            stamp = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+            seen.add(entry.path)
+            known = cache.get(entry.path, stamp)
+            if isinstance(known, list) and len(known) == 2:
+                kind, backing = known
+            else:
+                kind = image_header.backing_kind(entry.path)
+                backing = image_header.qcow2_backing_file(entry.path) if kind == image_header.QCOW_BACKING else None
+                cache.put(entry.path, stamp, [kind, backing])
+            yield entry.name, entry.path, kind, backing
+    inside = directory.rstrip("/") + "/"
+    cache.keep_only([path for path in cache.entries if path in seen or not path.startswith(inside)])
+    cache.save()

@@ -1,0 +1,217 @@
+"""Which guests use a volume: references of definitions, and the host cache that reads each guest once per change."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from lxml import etree
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header, usage
+from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import (
+    References,
+    StampedCache,
+    domains_using,
+    image_headers,
+)
+
+
+def definition(devices="", os_extra=""):
+    return etree.fromstring(
+        "<domain type='test'><name>g</name><memory>1024</memory><os><type>hvm</type>%s</os><devices>%s</devices></domain>"
+        % (os_extra, devices)
+    )
+
+
+DISKS = (
+    "<disk type='volume' device='disk'><source pool='p' volume='v.qcow2'/><target dev='vda'/></disk>"
+    "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/img/raw.img'/><target dev='vdb'/></disk>"
+    "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/img/top.qcow2'/>"
+    "<backingStore type='file'><source file='/img/base.qcow2'/></backingStore><target dev='vdc'/></disk>"
+    "<disk type='file' device='cdrom'><source file='/iso/seed.iso'/><target dev='sda'/><readonly/></disk>"
+    "<disk type='block' device='disk'><source dev='/dev/vg/lv'/><target dev='vdd'/></disk>"
+)
+
+
+def test_references_of_a_definition():
+    references = References.of_definition(
+        definition(DISKS, "<kernel>/boot/k//vmlinuz</kernel><initrd>/boot/k/initrd.img</initrd>")
+    )
+    assert references.volumes == [("p", "v.qcow2")]
+    assert references.images == [
+        ("/dev/vg/lv", True),
+        ("/img/base.qcow2", True),
+        ("/img/raw.img", False),
+        ("/img/top.qcow2", True),
+        ("/iso/seed.iso", True),
+    ]
+    assert references.boot == ["/boot/k/initrd.img", "/boot/k/vmlinuz"]
+
+
+@pytest.mark.parametrize(
+    "pool, volume, path, used",
+    [
+        ("p", "v.qcow2", None, True),
+        ("p", "other", "/img/base.qcow2", True),  # a backing store libvirt shows
+        ("p", "other", "/iso/seed.iso", True),  # a cdrom
+        ("p", "other", "/dev/vg/lv", True),
+        ("p", "other", "/boot/k/vmlinuz", True),  # a kernel
+        ("p", "other", "/boot/k/initrd.img", True),
+        ("p", "other", "/img/chained.qcow2", True),  # found by following top.qcow2's chain on the host
+        ("p", "other", "/img/under-raw.qcow2", False),  # a raw disk is never followed
+        ("q", "v.qcow2", "/elsewhere", False),
+    ],
+)
+def test_refer_to(pool, volume, path, used):
+    chain = {"/img/base.qcow2": "/img/chained.qcow2", "/img/raw.img": "/img/under-raw.qcow2"}
+    references = References.of_definition(
+        definition(DISKS, "<kernel>/boot/k/vmlinuz</kernel><initrd>/boot/k/initrd.img</initrd>")
+    )
+    assert references.refer_to(pool, volume, path, chain.get) is used
+    # The cached form (as JSON gives it back) answers the same.
+    assert usage.refers_to(references.as_json(), pool, volume, path, chain.get) is used
+
+
+def test_a_backing_loop_ends():
+    references = References(images=[("/a", True)])
+    assert not references.refer_to("p", "v", "/z", {"/a": "/b", "/b": "/a"}.get)
+
+
+def test_stamped_cache_answers_only_while_the_stamp_holds(tmp_path):
+    path = str(tmp_path / "cache.json")
+    cache = StampedCache(path)
+    cache.put("g", [1, 2], {"x": 1})
+    cache.save()
+    again = StampedCache(path)
+    assert again.get("g", [1, 2]) == {"x": 1}
+    assert again.get("g", [1, 3]) is None
+    assert again.get("g", None) is None
+    assert again.get("h", [1, 2]) is None
+    again.keep_only([])
+    again.save()
+    assert StampedCache(path).entries == {}
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"version": 1, "entries": []}', '{"version": 99, "entries": {}}'])
+def test_a_broken_cache_is_read_as_empty(tmp_path, content):
+    path = tmp_path / "cache.json"
+    path.write_text(content)
+    assert StampedCache(str(path)).entries == {}
+
+
+def test_a_cache_without_a_file_keeps_nothing():
+    cache = StampedCache(None)
+    cache.put("g", [1], {"x": 1})
+    cache.save()
+    assert cache.get("g", [1]) is None
+
+
+@pytest.fixture
+def stamped(monkeypatch, tmp_path):
+    """Stamps under the test's control (the test driver keeps no definition files) and a cache in tmp_path."""
+    stamps = {}
+
+    def enabled(self, uri):
+        self.enabled = True
+        self.cache_name = "test"
+
+    monkeypatch.setattr(usage.DefinitionStamps, "__init__", enabled)
+    monkeypatch.setattr(usage.DefinitionStamps, "of", lambda self, name, active: stamps.get(name, [name, active]))
+    monkeypatch.setattr(usage, "cache_path", lambda what: str(tmp_path / "cache.json"))
+    return stamps
+
+
+def user_xml(name, path):
+    return (
+        "<domain type='test'><name>%s</name><memory>1024</memory><os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>" % (name, path)
+    )
+
+
+def test_each_guest_is_read_once_per_change_whatever_their_number(test_client, stamped, monkeypatch, unique_name):
+    names = [unique_name("") for _index in range(12)]
+    domains = [test_client.conn.defineXML(user_xml(name, "/img/%s.qcow2" % name)) for name in names]
+    reads = []
+    read = test_client.domain_definitions
+    monkeypatch.setattr(test_client, "domain_definitions", lambda name, active: reads.append(name) or read(name, active))
+    try:
+        assert domains_using(test_client, "p", "v", "/img/%s.qcow2" % names[3], None) == [names[3]]
+        assert set(names) <= set(reads)
+        reads.clear()
+        assert domains_using(test_client, "p", "v", "/img/%s.qcow2" % names[3], None) == [names[3]]
+        assert domains_using(test_client, "p", "v", "/img/%s.qcow2" % names[5], None) == [names[5]]
+        assert reads == []
+        # A guest defined again (libvirt rewrites its files) is read again, and only that one.
+        domains[5].undefine()
+        domains[5] = test_client.conn.defineXML(user_xml(names[5], "/img/moved.qcow2"))
+        stamped[names[5]] = ["rewritten"]
+        assert domains_using(test_client, "p", "v", "/img/%s.qcow2" % names[5], None) == []
+        assert domains_using(test_client, "p", "v", "/img/moved.qcow2", None) == [names[5]]
+        assert reads == [names[5]]
+    finally:
+        for domain in domains:
+            domain.undefine()
+
+
+def test_a_guest_without_a_stamp_is_read_every_time(test_client, stamped, monkeypatch, unique_name):
+    name = unique_name("")
+    domain = test_client.conn.defineXML(user_xml(name, "/img/x.qcow2"))
+    monkeypatch.setattr(usage.DefinitionStamps, "of", lambda self, guest, active: None)
+    reads = []
+    read = test_client.domain_definitions
+    monkeypatch.setattr(test_client, "domain_definitions", lambda name, active: reads.append(name) or read(name, active))
+    try:
+        for _round in range(2):
+            assert domains_using(test_client, "p", "v", "/img/x.qcow2", None) == [name]
+        assert reads.count(name) == 2
+    finally:
+        domain.undefine()
+
+
+def test_definition_stamps_follow_libvirts_files(monkeypatch, tmp_path):
+    config, state = tmp_path / "etc", tmp_path / "run"
+    config.mkdir()
+    state.mkdir()
+    monkeypatch.setattr(usage, "SYSTEM_CONFIG_DIR", str(config))
+    monkeypatch.setattr(usage, "SYSTEM_STATE_DIR", str(state))
+    monkeypatch.setattr(usage.os, "geteuid", lambda: 0)
+    stamps = usage.DefinitionStamps("qemu:///system")
+    assert stamps.enabled and not usage.DefinitionStamps("test:///default").enabled
+    (config / "g.xml").write_text("<domain/>")
+    first = stamps.of("g", False)
+    assert first is not None and stamps.of("g", True) is None  # running without a state file: unknown
+    (state / "g.xml").write_text("<domain/>")
+    running = stamps.of("g", True)
+    (tmp_path / "new.xml").write_text("<domain><name>g</name></domain>")
+    (tmp_path / "new.xml").replace(config / "g.xml")  # how libvirt saves a definition
+    assert stamps.of("g", False) != first and stamps.of("g", True) != running
+    assert stamps.of("missing", False) is None and stamps.of("../g", False) is None
+
+
+def qcow2_overlay(path, backing):
+    """A qcow2 header naming ``backing`` (the first bytes qcow2_backing_file reads)."""
+    name = backing.encode()
+    path.write_bytes(struct.pack(">4sIQI", b"QFI\xfb", 3, 64, len(name)) + b"\0" * 44 + name)
+
+
+def test_image_headers_are_read_once_per_change_of_the_file(monkeypatch, tmp_path):
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    qcow2_overlay(pool / "over.qcow2", "/base.qcow2")
+    (pool / "raw.img").write_bytes(b"\0" * 64)
+    monkeypatch.setattr(usage, "cache_path", lambda what: str(tmp_path / "cache.json"))
+    monkeypatch.setattr(usage.os, "geteuid", lambda: 0)
+    opened = []
+    kind = image_header.backing_kind
+    monkeypatch.setattr(image_header, "backing_kind", lambda path: opened.append(path) or kind(path))
+    assert sorted((name, backing) for name, _path, _kind, backing in image_headers(str(pool))) == [
+        ("over.qcow2", "/base.qcow2"),
+        ("raw.img", None),
+    ]
+    assert len(opened) == 2
+    opened.clear()
+    list(image_headers(str(pool)))
+    assert opened == []
+    qcow2_overlay(pool / "over.qcow2", "/other-base.qcow2")  # rebased in place
+    assert dict((name, backing) for name, _path, _kind, backing in image_headers(str(pool)))["over.qcow2"] == "/other-base.qcow2"
+    assert opened == [str(pool / "over.qcow2")]
