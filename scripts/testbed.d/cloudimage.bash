@@ -12,7 +12,8 @@
 # What a built image directory holds (and $TB/media/cloud-image points to):
 #   debian-12-rvtb.qcow2 (.xz, .gz)   the image, and compressed copies of it for download tests
 #   vmlinuz, initrd.img               for direct kernel boot
-#   SHA256SUMS, image.json            checksums and sizes of all of them, the command line, versions
+#   SHA256SUMS, image.json            checksums and sizes of all of them, the command line, versions,
+#                                     the packages named below (targets needing one look for it)
 #   build.log
 
 CLOUD_IMAGE_RELEASE=bookworm
@@ -29,6 +30,9 @@ CLOUD_IMAGE_PACKAGES=(
   cloud-init iproute2 python3-cffi-backend
   # addresses for `wait_for: ip` with the agent as source
   qemu-guest-agent
+  # a host for roles applied over SSH (the advertise role's managed avahi-daemon): sshd, the
+  # apt module's Python binding, avahi-daemon and avahi-browse (guests cannot reach a mirror)
+  openssh-server python3-apt avahi-daemon avahi-utils
 )
 # Built into the kernel or in the initrd, or the initrd cannot mount root=/dev/vda
 CLOUD_IMAGE_ROOT_DRIVERS=(virtio_pci:VIRTIO_PCI virtio_blk:VIRTIO_BLK ext4:EXT4_FS)
@@ -190,6 +194,26 @@ cloud_image_configure() {
   : > "$root/etc/machine-id"
   rm -f "$root/var/lib/dbus/machine-id"
   chroot "$root" systemctl enable systemd-networkd.service
+  cloud_image_ssh_host_keys "$root"
+  # Installed, not started at boot: a guest that needs sshd starts it (cloud-init's bootcmd),
+  # the others boot as fast as before; avahi-daemon runs only where a test (the advertise
+  # role) starts and enables it, which is what that test checks, and mDNS stays off elsewhere.
+  chroot "$root" systemctl disable ssh.service avahi-daemon.service avahi-daemon.socket
+}
+
+# cloud_image_ssh_host_keys ROOT: none in the image (guests would share them); each guest makes
+# its own ed25519 key before its sshd first starts (cloud-init's ssh module is not run: it costs
+# seconds, and RSA key generation more under TCG).
+cloud_image_ssh_host_keys() {
+  local root=$1 key=/etc/ssh/ssh_host_ed25519_key
+  rm -f "$root"/etc/ssh/ssh_host_*
+  mkdir -p "$root/etc/systemd/system/ssh.service.d"
+  cat > "$root/etc/systemd/system/ssh.service.d/host-key.conf" <<EOF
+[Service]
+ExecStartPre=
+ExecStartPre=/bin/sh -c 'test -e $key || ssh-keygen -q -t ed25519 -N "" -f $key'
+ExecStartPre=/usr/sbin/sshd -t
+EOF
 }
 
 # cloud_image_boot_files ROOT OUT: the kernel and initrd, once it is sure they can mount the root
@@ -243,9 +267,10 @@ cloud_image_manifest() {
     python3 -c 'import json, sys; print(json.load(sys.stdin)["virtual-size"])')
   kernel=$(chroot "$root" dpkg-query -W -f='${Version}' linux-image-cloud-amd64)
   cloud_init=$(chroot "$root" dpkg-query -W -f='${Version}' cloud-init)
-  python3 - "$out" "$CLOUD_IMAGE_NAME" "$virtual" "$CLOUD_IMAGE_CMDLINE" "$kernel" "$cloud_init" "$3" <<'EOF' > "$out/image.json"
+  python3 - "$out" "$CLOUD_IMAGE_NAME" "$virtual" "$CLOUD_IMAGE_CMDLINE" "$kernel" "$cloud_init" "$3" \
+    "${CLOUD_IMAGE_PACKAGES[*]}" <<'EOF' > "$out/image.json"
 import json, os, sys
-out, name, virtual, cmdline, kernel, cloud_init, seconds = sys.argv[1:]
+out, name, virtual, cmdline, kernel, cloud_init, seconds, packages = sys.argv[1:]
 roles = {"qcow2": name + ".qcow2", "xz": name + ".qcow2.xz", "gz": name + ".qcow2.gz",
          "kernel": "vmlinuz", "initrd": "initrd.img"}
 sums = {}
@@ -257,7 +282,7 @@ files = {role: {"name": file, "sha256": sums[file], "size": os.path.getsize(os.p
          for role, file in roles.items()}
 json.dump({"name": name, "format": "qcow2", "virtual_size": int(virtual), "cmdline": cmdline,
            "kernel_version": kernel, "cloud_init_version": cloud_init,
-           "build_seconds": int(seconds), "files": files}, sys.stdout, indent=1, sort_keys=True)
+           "build_seconds": int(seconds), "packages": sorted(packages.split()), "files": files}, sys.stdout, indent=1, sort_keys=True)
 print()
 EOF
 }
