@@ -8,6 +8,7 @@ from __future__ import annotations
 import posixpath
 import re
 from typing import Any, Dict, Iterator, List, Mapping, Optional
+from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
@@ -214,6 +215,20 @@ def url_redacted(items: List[Mapping[str, Any]], key: str) -> List[Dict[str, Any
     return [dict(item, **{key: redact_url(item.get(key))}) if item.get(key) else dict(item) for item in items or []]
 
 
+def url_password(url: Optional[str]) -> Optional[str]:
+    """The password of ``url``'s user information, as written in it (None without one). The role gives it
+    to get_url as its no_log ``url_password``: get_url then masks it wherever the URL shows (its
+    invocation's ``url``, kept in -vvv output and job events), and still reads the credentials from the
+    URL itself since no ``url_username`` is given."""
+    if not url:
+        return None
+    try:
+        password = urlsplit(str(url)).password
+    except ValueError:  # a URL urllib cannot split: get_url refuses it in its own words
+        return None
+    return password or None
+
+
 def _boot_paths(guest: Mapping[str, Any]) -> List[str]:
     boot = guest.get("boot") or {}
     return [str(boot[key]) for key in ("kernel", "initrd") if boot.get(key)]
@@ -310,4 +325,5 @@ class FilterModule:
             "cloud_preview": cloud_preview,
             "cloud_pending_outcomes": cloud_pending_outcomes,
             "url_redacted": url_redacted,
+            "url_password": url_password,
         }

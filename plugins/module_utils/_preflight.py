@@ -9,6 +9,7 @@ is changed."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
@@ -178,11 +179,13 @@ class Preflight:
                 messages.append("options cannot be read: %s" % error)
             else:
                 # Unknown keys are named above, with their path and a suggestion.
-                messages += [
-                    getattr(error, "msg", None) or str(error)
-                    for error in validated.errors
-                    if not isinstance(error, UnsupportedError)
-                ]
+                messages += distinct_validation_messages(
+                    [
+                        getattr(error, "msg", None) or str(error)
+                        for error in validated.errors
+                        if not isinstance(error, UnsupportedError)
+                    ]
+                )
         for message in messages:
             self.problems.append(problem(name, "options", message))
         if messages or validated is None:
@@ -453,6 +456,27 @@ def _graphics_text(domain: Domain) -> str:
 
 
 # -- options -------------------------------------------------------------------------------------
+# Ansible's validator words one wrong type of a dictionary option three times: the conversion's own
+# error, the same inside "argument 'x' is of type ... unable to convert", and "value of 'x' must be of
+# type dict" from the suboptions' check.
+_CONVERT_FAILED = re.compile(r"argument '([^']+)' is of type \w+ and we were unable to convert")
+_SUBSPEC_TYPE = re.compile(r"value of '([^']+)' must be of type dict")
+
+
+def distinct_validation_messages(messages: List[str]) -> List[str]:
+    """Ansible's validation errors, one per mistake: without the messages another one repeats
+    (contained in it) and without the suboptions' type error of an option already named unconvertible."""
+    unconvertible = {found.group(1) for found in map(_CONVERT_FAILED.search, messages) if found}
+    kept: List[str] = []
+    for message in messages:
+        repeated = any(message in other and message != other for other in messages)
+        subspec = _SUBSPEC_TYPE.search(message)
+        if repeated or (subspec and subspec.group(1) in unconvertible) or message in kept:
+            continue
+        kept.append(message)
+    return kept
+
+
 def unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], root: str) -> Iterator[str]:
     """Every key of ``params``, at any depth, that the spec has no option for, named by its path from
     ``root`` with the closest option of that level:

@@ -27,7 +27,8 @@ author:
   - remotevirt.install maintainers (@remotevirt)
 requirements:
   - libnfs-utils on the host, for install trees on NFS only
-  - Nothing more for O(cloud_init) (the host writes the seed ISO in Python, without genisoimage or xorriso)
+  - Nothing more for O(cloud_init) (the host writes the seed ISO in Python, without genisoimage or xorriso); PyYAML
+    on the host, where present, checks C(#cloud-config) text of O(cloud_init.user_data)
 extends_documentation_fragment:
   - remotevirt.install.host
   - remotevirt.install.connection
@@ -216,6 +217,9 @@ options:
             each of its values wherever it appears in the task's output, so short values (numbers, words
             like V(sh)) mask parts of unrelated output; pass text (for example a template that renders
             C(#cloud-config), a newline and the dictionary through C(to_nice_yaml)) to mask only the whole.
+          - Text starting with C(#cloud-config) is read as YAML where the host has PyYAML (cloud-init's own
+            parser); text that is not YAML of a dictionary is refused before anything is made, naming the line and
+            column, never the text. Without PyYAML on the host such text is taken as it is.
           - Without it the guest gets an empty C(#cloud-config).
         type: raw
       meta_data:

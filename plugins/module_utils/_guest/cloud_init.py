@@ -119,7 +119,39 @@ def _user_data(value: Any) -> str:
             "cloud-init knows: #cloud-boothook, #part-handler, ## template: jinja) or be a MIME "
             "multipart archive; give a dictionary to have it written as #cloud-config"
         )
+    if value.startswith("#cloud-config"):
+        _check_cloud_config(value)
     return value
+
+
+def _check_cloud_config(text: str) -> None:
+    """Refuses #cloud-config text that is not YAML of a dictionary: cloud-init on the guest would
+    skip it with a warning in its own log, and the guest would come up without its configuration.
+    Where the host has PyYAML (cloud-init's own parser); without it the text is taken as it is.
+    The refusal names the line and column only: the parser's message quotes the text."""
+    try:
+        # Imported here: only text user-data is parsed, and PyYAML is optional on the host.
+        import yaml
+    except ImportError:
+        return
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        raise PlanError(
+            "cloud_init.user_data: #cloud-config text that is not valid YAML%s (cloud-init would skip it); "
+            "check that line, or give a dictionary to have it written as #cloud-config" % where
+        ) from None
+    if loaded is not None and not isinstance(loaded, dict):
+        raise PlanError(
+            "cloud_init.user_data: #cloud-config text must be YAML of a dictionary (keys such as hostname, "
+            "users, runcmd), not %s" % _yaml_kind(loaded)
+        )
+
+
+def _yaml_kind(value: Any) -> str:
+    return "a list" if isinstance(value, list) else "a single value"
 
 
 def _network_config(value: Any) -> Optional[str]:

@@ -14,6 +14,7 @@ from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import
     cloud_pending,
     cloud_pending_outcomes,
     cloud_preview,
+    url_password,
     url_redacted,
     volume_name_of,
 )
@@ -190,3 +191,21 @@ def test_url_redacted_masks_the_credentials_of_each_url_and_keeps_the_items() ->
         {"pool": "p", "name": "c"},
     ]
     assert items[0]["source_url"] == "http://user:pw-secret@mirror/a.qcow2"
+
+
+@pytest.mark.parametrize(
+    "url, password",
+    [
+        ("http://user:pw-secret@mirror/vmlinuz", "pw-secret"),
+        ("https://user:p%40ss%3Aword@mirror:8443/vmlinuz", "p%40ss%3Aword"),  # as written, as the URL shows it
+        ("ftp://user:ftp-secret@mirror/vmlinuz", "ftp-secret"),
+        ("http://user@mirror/vmlinuz", None),
+        ("http://user:@mirror/vmlinuz", None),
+        ("http://mirror/vmlinuz", None),
+        ("http://[::1/vmlinuz", None),  # urllib cannot split it: get_url refuses it itself
+        (None, None),
+        ("", None),
+    ],
+)
+def test_url_password_is_the_password_as_written_in_the_url(url, password) -> None:
+    assert url_password(url) == password

@@ -138,6 +138,17 @@ def test_unknown_keys_are_named_by_path_with_the_closest_option(unique_name):
     )
 
 
+@pytest.mark.parametrize("option", ["cloud_init", "graphics", "boot"])
+def test_a_dictionary_option_given_text_is_one_problem_naming_it(unique_name, option):
+    """Ansible's validator words this mistake three times; the preflight lists it once."""
+    name = unique_name("")
+    result = check(guest(name, **{option: "not-a-dictionary"}))
+    assert [entry["message"] for entry in result["problems"]] == [
+        "argument '%s' is of type str and we were unable to convert to dict: dictionary requested, "
+        "could not parse JSON or key=value" % option
+    ]
+
+
 def test_a_name_given_twice_is_a_duplicate(unique_name):
     name = unique_name("")
     result = check(guest(name), guest(name, memory=512))

@@ -42,6 +42,32 @@ def test_other_user_data_text_is_refused_without_showing_it(text):
 
 
 @pytest.mark.parametrize(
+    "text, where",
+    [
+        ("#cloud-config\nchpasswd: {users: [{name: root, password: %s\nruncmd: [\n", "line 3, column 7"),
+        ("#cloud-config\nhostname: h1\n  bad: %s\n", "line 3, column 6"),
+        ("#cloud-config\nusers:\n\t- %s\n", "line 3, column 1"),
+    ],
+)
+def test_cloud_config_text_that_is_not_yaml_is_refused_by_line_without_showing_it(text, where):
+    with pytest.raises(PlanError, match="not valid YAML at %s" % where) as error:
+        cloud_init_param({"user_data": text % SECRET})
+    assert SECRET not in str(error.value)
+
+
+@pytest.mark.parametrize("text, kind", [("#cloud-config\n- %s\n", "a list"), ("#cloud-config\n%s\n", "a single value")])
+def test_cloud_config_text_must_be_a_dictionary(text, kind):
+    with pytest.raises(PlanError, match="must be YAML of a dictionary .* not %s" % kind) as error:
+        cloud_init_param({"user_data": text % SECRET})
+    assert SECRET not in str(error.value)
+
+
+def test_other_user_data_formats_are_not_parsed_as_yaml():
+    for text in ("#!/bin/sh\necho {[\n", "#include\nhttp://x/{[\n", "#cloud-config\n"):
+        assert cloud_init_param({"user_data": text}).user_data == text
+
+
+@pytest.mark.parametrize(
     "config, version",
     [
         ({"version": 2, "ethernets": {"eth0": {"dhcp4": True}}}, True),
