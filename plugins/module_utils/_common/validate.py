@@ -50,7 +50,9 @@ _HOST_TRANSPORTS = ("ssh", "libssh", "libssh2", "tcp", "tls")
 # have no port libvirt could take from a config file the admin reads: it is written in the URI.
 _PORT_TRANSPORTS = (None, "tcp", "tls")
 _QEMU_PATHS = ("/system", "/session", "/embed")
-_NAME_PARAMETER_RE = re.compile(r"(?:^|&)name=", re.IGNORECASE)
+# libvirt splits a URI's query on '&' and ';' and percent-decodes each parameter's name.
+_QUERY_SEPARATOR_RE = re.compile("[&;]")
+_PERCENT_RE = re.compile("%([0-9A-Fa-f]{2})")
 URI_EXAMPLES = "qemu:///system, qemu+ssh://user@host/system or qemu+tls://host:16514/system"
 
 # scheme://[userinfo@]host[:port]... ; the host is what follows the user information.
@@ -329,13 +331,20 @@ def uri_problem(uri: Any) -> str:
     path = parts["path"] or ""
     if not path:
         return "uri %r has no path; libvirt URIs end in a path such as /system" % shown
-    if _NAME_PARAMETER_RE.search(parts["query"] or ""):
+    if "name" in query_parameter_names(parts["query"] or ""):
         # libvirt sends ?name= to the daemon as the URI to open ('qemu:///system?name=test:///default'
         # reaches the test driver): the checks, locks and plans would all name another daemon.
         return "uri %r has a name= parameter, which makes libvirt open another URI than the one written; write that URI" % shown
     if parts["driver"].lower() == "qemu" and path not in _QEMU_PATHS:
         return "uri %r: the qemu driver's path is /system or /session, not %r" % (shown, path)
     return ""
+
+
+def query_parameter_names(query: str) -> Tuple[str, ...]:
+    """The parameter names of a libvirt URI's query as libvirt reads them, lower-cased:
+    'a=1;%6Eame=x' -> ('a', 'name')."""
+    names = (part.split("=", 1)[0] for part in _QUERY_SEPARATOR_RE.split(query) if part)
+    return tuple(_PERCENT_RE.sub(lambda found: chr(int(found.group(1), 16)), name).lower() for name in names)
 
 
 def check_uri(uri: Any) -> None:

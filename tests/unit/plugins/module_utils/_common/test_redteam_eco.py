@@ -26,7 +26,15 @@ def test_ext_transport_is_not_local(uri):
 
 
 @pytest.mark.parametrize(
-    "uri", ["qemu:///system?name=test:///default", "qemu+ssh://root@hv1:22/system?keyfile=/k&NAME=qemu:///session"]
+    "uri",
+    [
+        "qemu:///system?name=test:///default",
+        "qemu+ssh://root@hv1:22/system?keyfile=/k&NAME=qemu:///session",
+        # libvirt also splits on ';' and percent-decodes parameter names (each reached the test driver)
+        "qemu:///system?x=1;name=test:///default",
+        "qemu:///system?%6Eame=test:///default",
+        "qemu:///system?%6e%41ME=test:///default",
+    ],
 )
 def test_name_parameter_is_refused(uri):
     """Was accepted: libvirt opens the URI in name= (the first reaches the test driver through the
