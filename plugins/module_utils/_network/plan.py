@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, Action, Plan, PlanError, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import IpConfig, Network
 from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import (
     ADD_LAST,
@@ -107,25 +107,25 @@ def _running(state: NetworkState) -> List[str]:
     return [" ".join(guest.name.split()) for guest in state.guests or () if guest.running]
 
 
-def _stop(name: str, state: NetworkState) -> Action:
-    command = shell("virsh", "net-destroy", name)
+def _stop(uri: str, name: str, state: NetworkState) -> Action:
+    command = virsh(uri, "net-destroy", name)
     running = _running(state)
     if running:
         command += "  # disconnects the running guests %s" % ", ".join(running)
     return Action(STOP, KIND, name, command, NetworkTarget(name), destructive=True)
 
 
-def _start(name: str) -> Action:
-    return Action(START, KIND, name, shell("virsh", "net-start", name), NetworkTarget(name))
+def _start(uri: str, name: str) -> Action:
+    return Action(START, KIND, name, virsh(uri, "net-start", name), NetworkTarget(name))
 
 
-def _define(name: str, xml: str, previous: Optional[str]) -> Action:
-    return Action(DEFINE, KIND, name, shell("virsh", "net-define", "%s.xml" % name), DefinePayload(name, xml, previous))
+def _define(uri: str, name: str, xml: str, previous: Optional[str]) -> Action:
+    return Action(DEFINE, KIND, name, virsh(uri, "net-define", "%s.xml" % name), DefinePayload(name, xml, previous))
 
 
-def _autostart(name: str, enable: bool) -> Action:
-    argv = ["virsh", "net-autostart", name] + ([] if enable else ["--disable"])
-    return Action(AUTOSTART, KIND, name, shell(*argv), AutostartPayload(name, enable))
+def _autostart(uri: str, name: str, enable: bool) -> Action:
+    argv = ["net-autostart", name] + ([] if enable else ["--disable"])
+    return Action(AUTOSTART, KIND, name, virsh(uri, *argv), AutostartPayload(name, enable))
 
 
 # -- absent ------------------------------------------------------------------------------------
@@ -141,9 +141,9 @@ def _plan_absent(request: NetworkRequest, state: NetworkState) -> Plan:
         )
     plan = Plan(before=existing.managed_view().to_xml())
     if state.active:
-        plan.add(_stop(request.name, state))
+        plan.add(_stop(request.uri, request.name, state))
     if state.persistent:
-        command = shell("virsh", "net-undefine", request.name)
+        command = virsh(request.uri, "net-undefine", request.name)
         plan.add(Action(UNDEFINE, KIND, request.name, command, NetworkTarget(request.name), destructive=True))
     return plan
 
@@ -152,11 +152,11 @@ def _plan_absent(request: NetworkRequest, state: NetworkState) -> Plan:
 def _plan_new(request: NetworkRequest, wanted: Network) -> Plan:
     xml = wanted.to_xml()
     plan = Plan(after=xml)
-    plan.add(_define(request.name, xml, None))
+    plan.add(_define(request.uri, request.name, xml, None))
     if request.state == "active":
-        plan.add(_start(request.name))
+        plan.add(_start(request.uri, request.name))
     if request.autostart:
-        plan.add(_autostart(request.name, True))
+        plan.add(_autostart(request.uri, request.name, True))
     return plan
 
 
@@ -167,9 +167,9 @@ def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Netwo
     active_after = state.active if request.state == "present" else request.state == "active"
     changes = differences(existing, wanted)
     if state.active and not active_after:
-        plan.add(_stop(request.name, state))
+        plan.add(_stop(request.uri, request.name, state))
     if changes and state.active and active_after:
-        updates = in_place_updates(existing, wanted, live=True)
+        updates = in_place_updates(existing, wanted, live=True, uri=request.uri)
         if updates is not None:
             for action in updates:
                 plan.add(action)
@@ -181,15 +181,15 @@ def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Netwo
             )
         else:
             # Stopped first, so rollback (start again, then the previous definition) leaves it as it was.
-            plan.add(_stop(request.name, state))
-            plan.add(_define(request.name, wanted.redefinition(definition), definition))
-            plan.add(_start(request.name))
+            plan.add(_stop(request.uri, request.name, state))
+            plan.add(_define(request.uri, request.name, wanted.redefinition(definition), definition))
+            plan.add(_start(request.uri, request.name))
     elif changes:
-        plan.add(_define(request.name, wanted.redefinition(definition), definition))
+        plan.add(_define(request.uri, request.name, wanted.redefinition(definition), definition))
     if active_after and not state.active:
-        plan.add(_start(request.name))
+        plan.add(_start(request.uri, request.name))
     if request.autostart is not None and request.autostart != state.autostart:
-        plan.add(_autostart(request.name, request.autostart))
+        plan.add(_autostart(request.uri, request.name, request.autostart))
     return plan
 
 
@@ -247,7 +247,7 @@ def _hosts_change(before: IpConfig, after: IpConfig) -> str:
     return "; ".join(parts)
 
 
-def in_place_updates(existing: Network, wanted: Network, live: bool) -> Optional[List[Action]]:
+def in_place_updates(existing: Network, wanted: Network, live: bool, uri: str = HOST_URI) -> Optional[List[Action]]:
     """The net-update actions that make ``existing`` ``wanted``, or None when something else
     differs (or DHCP would be switched on or off: dnsmasq is then started with other options)."""
     for key in ("forward", "bridge", "domain"):
@@ -266,11 +266,11 @@ def in_place_updates(existing: Network, wanted: Network, live: bool) -> Optional
             continue
         if not before.ranges or not after.ranges:
             return None
-        actions.extend(_dhcp_updates(wanted.name, before, after, live))
+        actions.extend(_dhcp_updates(uri, wanted.name, before, after, live))
     return actions
 
 
-def _dhcp_updates(name: str, before: IpConfig, after: IpConfig, live: bool) -> List[Action]:
+def _dhcp_updates(uri: str, name: str, before: IpConfig, after: IpConfig, live: bool) -> List[Action]:
     """New ranges first: libvirt drops a <dhcp> left without ranges and hosts, PXE settings and all
     (it accepts overlapping ranges meanwhile). Then the hosts that go (a MAC, address or name may
     move to a new entry), the ranges that go, and the hosts that come."""
@@ -283,8 +283,8 @@ def _dhcp_updates(name: str, before: IpConfig, after: IpConfig, live: bool) -> L
     actions = []
     for command, section, entry in steps:
         xml = entry.to_xml().strip()
-        argv = ["virsh", "net-update", name, command, section, xml] + (["--live"] if live else []) + ["--config"]
+        argv = ["net-update", name, command, section, xml] + (["--live"] if live else []) + ["--config"]
         argv += ["--parent-index", str(before.index)]
         payload = UpdatePayload(name, command, section, before.index, xml, live)
-        actions.append(Action(UPDATE, KIND, name, shell(*argv), payload, destructive=False))
+        actions.append(Action(UPDATE, KIND, name, virsh(uri, *argv), payload, destructive=False))
     return actions

@@ -11,7 +11,7 @@ import re
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_path, check_strings, check_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import (
@@ -40,6 +40,7 @@ class NetworkRequest(Record):
 
     name: str
     state: str = "active"
+    uri: str = HOST_URI
     forward: Optional[str] = None
     bridge: Optional[str] = None
     domain: Optional[str] = None
@@ -71,6 +72,7 @@ class NetworkRequest(Record):
         request = cls(
             name=params["name"],
             state=state,
+            uri=params.get("uri") or HOST_URI,
             forward=forward,
             bridge=bridge,
             domain=_domain_param(params.get("domain")),

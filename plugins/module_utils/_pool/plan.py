@@ -9,7 +9,7 @@ import shlex
 from typing import Any, Dict, List, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import (
@@ -169,13 +169,13 @@ def _plan_new(request: PoolRequest, state: PoolState) -> Plan:
     check_capabilities(wanted, state.capabilities, state.uri)
     start = request.state == "active"
     plan = Plan(before=None, after=shown(wanted, start, bool(request.autostart)))
-    plan.add(_define_action(wanted, None))
+    plan.add(_define_action(state.uri, wanted, None))
     if request.build and wanted.type not in _UNBUILT:
-        plan.add(_build_action(wanted))
+        plan.add(_build_action(state.uri, wanted))
     if start:
-        plan.add(_pool_action(START, request.name, "pool-start"))
+        plan.add(_pool_action(state.uri, START, request.name, "pool-start"))
     if request.autostart:
-        plan.add(_autostart_action(request.name, True))
+        plan.add(_autostart_action(state.uri, request.name, True))
     return plan
 
 
@@ -194,24 +194,24 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
             raise PlanError(_redefine_refusal(request, existing, changes, active, retyped))
         if active:
             _refuse_running_users(request, state, "change its definition")
-            plan.add(_pool_action(STOP, request.name, "pool-destroy"))
+            plan.add(_pool_action(state.uri, STOP, request.name, "pool-destroy"))
             active = False
         if retyped:
-            plan.add(_undefine_action(existing))
+            plan.add(_undefine_action(state.uri, existing))
             wanted = wanted.with_changes(uuid=None)
-            plan.add(_define_action(wanted, None))
+            plan.add(_define_action(state.uri, wanted, None))
         else:
-            plan.add(_define_action(wanted, existing))
+            plan.add(_define_action(state.uri, wanted, existing))
         moved = retyped or wanted.target_path != existing.target_path or wanted.source_devices != existing.source_devices
         if request.build and moved and wanted.type not in _UNBUILT:
-            plan.add(_build_action(wanted))
+            plan.add(_build_action(state.uri, wanted))
     if want_active and not active:
-        plan.add(_pool_action(START, request.name, "pool-start"))
+        plan.add(_pool_action(state.uri, START, request.name, "pool-start"))
     elif active and not want_active:
         _refuse_running_users(request, state, "make it inactive")
-        plan.add(_pool_action(STOP, request.name, "pool-destroy"))
+        plan.add(_pool_action(state.uri, STOP, request.name, "pool-destroy"))
     if autostart != state.autostart:
-        plan.add(_autostart_action(request.name, autostart))
+        plan.add(_autostart_action(state.uri, request.name, autostart))
     if not plan.changed:
         plan.before = plan.after = None
     return plan
@@ -256,50 +256,50 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
                 % (request.name, ", ".join(state.user_names))
             )
         for volume in state.volumes:
-            command = shell("virsh", "vol-delete", "--pool", request.name, volume)
+            command = virsh(state.uri, "vol-delete", "--pool", request.name, volume)
             label = "%s/%s" % (request.name, volume)
             plan.add(Action(DELETE_VOLUME, "volume", label, command, VolumeTarget(request.name, volume), destructive=True))
-        plan.add(_pool_action(STOP, request.name, "pool-destroy"))
-        plan.add(_pool_action(DELETE, request.name, "pool-delete", destructive=True))
+        plan.add(_pool_action(state.uri, STOP, request.name, "pool-destroy"))
+        plan.add(_pool_action(state.uri, DELETE, request.name, "pool-delete", destructive=True))
     elif state.active:
         _refuse_running_users(request, state, "remove it")
-        plan.add(_pool_action(STOP, request.name, "pool-destroy"))
-    plan.add(_undefine_action(existing))
+        plan.add(_pool_action(state.uri, STOP, request.name, "pool-destroy"))
+    plan.add(_undefine_action(state.uri, existing))
     return plan
 
 
 # -- actions -----------------------------------------------------------------------------------
-def _pool_action(verb: str, name: str, command: str, destructive: bool = False) -> Action:
-    return Action(verb, "pool", name, shell("virsh", command, name), PoolTarget(name), destructive=destructive)
+def _pool_action(uri: str, verb: str, name: str, command: str, destructive: bool = False) -> Action:
+    return Action(verb, "pool", name, virsh(uri, command, name), PoolTarget(name), destructive=destructive)
 
 
-def _undefine_action(existing: PoolDefinition) -> Action:
-    command = shell("virsh", "pool-undefine", existing.name)
+def _undefine_action(uri: str, existing: PoolDefinition) -> Action:
+    command = virsh(uri, "pool-undefine", existing.name)
     return Action(UNDEFINE, "pool", existing.name, command, UndefinePayload(existing.name, existing.to_xml()))
 
 
-def _autostart_action(name: str, enable: bool) -> Action:
-    command = shell("virsh", "pool-autostart", name) + ("" if enable else " --disable")
+def _autostart_action(uri: str, name: str, enable: bool) -> Action:
+    command = virsh(uri, "pool-autostart", name) + ("" if enable else " --disable")
     return Action(AUTOSTART, "pool", name, command, AutostartPayload(name, enable))
 
 
-def _build_action(definition: PoolDefinition) -> Action:
+def _build_action(uri: str, definition: PoolDefinition) -> Action:
     no_overwrite = definition.type in _OVERWRITING_BUILDS
-    command = shell("virsh", "pool-build", definition.name, *(["--no-overwrite"] if no_overwrite else []))
+    command = virsh(uri, "pool-build", definition.name, *(["--no-overwrite"] if no_overwrite else []))
     return Action(BUILD, "pool", definition.name, command, BuildPayload(definition.name, no_overwrite))
 
 
-def _define_action(definition: PoolDefinition, previous: Optional[PoolDefinition]) -> Action:
+def _define_action(uri: str, definition: PoolDefinition, previous: Optional[PoolDefinition]) -> Action:
     payload = DefinePayload(definition.name, definition.to_xml(), previous.to_xml() if previous else None)
-    return Action(DEFINE, "pool", definition.name, define_command(definition, previous is None), payload)
+    return Action(DEFINE, "pool", definition.name, define_command(uri, definition, previous is None), payload)
 
 
-def define_command(definition: PoolDefinition, new: bool) -> str:
+def define_command(uri: str, definition: PoolDefinition, new: bool) -> str:
     """``virsh pool-define-as`` for what its options express, else ``pool-define`` of the XML
     (a redefinition carries the pool's uuid, which pool-define-as cannot)."""
     if not new or len(definition.source_devices) > 1 or len(definition.source_hosts) > 1 or definition.permissions_set:
-        return shell("virsh", "pool-define", "/dev/stdin") + " <<< " + shlex.quote(definition.to_line())
-    argv: List[str] = ["virsh", "pool-define-as", definition.name, definition.type]
+        return virsh(uri, "pool-define", "/dev/stdin") + " <<< " + shlex.quote(definition.to_line())
+    argv: List[str] = ["pool-define-as", definition.name, definition.type]
     for option, value in (
         ("--source-host", definition.source_hosts[0] if definition.source_hosts else None),
         ("--source-path", definition.source_dir),
@@ -311,4 +311,4 @@ def define_command(definition: PoolDefinition, new: bool) -> str:
     ):
         if value:
             argv.extend((option, value))
-    return shell(*argv)
+    return virsh(uri, *argv)

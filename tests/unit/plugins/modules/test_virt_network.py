@@ -16,7 +16,10 @@ def test_check_mode_reports_a_plan(capsys):
         capsys, uri="test:///default", name="rvn-entry", ipv4=dict(address="10.213.5.1/24"), _ansible_check_mode=True
     )
     assert code == 0 and result["changed"]
-    assert [step["command"] for step in result["plan"]] == ["virsh net-define rvn-entry.xml", "virsh net-start rvn-entry"]
+    assert [step["command"] for step in result["plan"]] == [
+        "virsh -c test:///default net-define rvn-entry.xml",
+        "virsh -c test:///default net-start rvn-entry",
+    ]
 
 
 def test_refusal_fails_without_traceback(capsys):

@@ -18,7 +18,7 @@ def test_check_mode_reports_a_plan(capsys, unique_name):
         capsys, uri="test:///default", name=unique_name(""), type="dir", target_path="/srv/p", _ansible_check_mode=True
     )
     assert code == 0 and result["changed"]
-    assert result["plan"][0]["command"].startswith("virsh pool-define-as ")
+    assert result["plan"][0]["command"].startswith("virsh -c test:///default pool-define-as ")
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,8 @@ def test_dhcp_host_added_and_removed_in_place(network_name, test_client):
     assert "web02" in added["diff"]["after"] and "web02" not in added["diff"]["before"]
     assert not run(params(name=name, ipv4=more), check_mode=False, diff=False)["changed"]
     removed = run(params(name=name, ipv4=ipv4(2)), check_mode=False, diff=False)
-    assert [step["command"].split()[3] for step in removed["plan"]] == ["delete"]
+    # virsh -c test:///default net-update NAME delete ...
+    assert [step["command"].split()[5] for step in removed["plan"]] == ["delete"]
     assert "web02" not in test_client.find_network(name).XMLDesc(0)
     run(params(name=name, state="absent"), check_mode=False, diff=False)
 
