@@ -58,8 +58,13 @@ def apply_plan(
 
 
 def is_local_uri(uri: str) -> bool:
-    """True when ``uri`` names the libvirt of the host the module runs on (no host part)."""
-    rest = uri.split("://", 1)[1] if "://" in uri else ""
+    """True when ``uri`` names the libvirt of the host the module runs on (no host part).
+
+    The ``ext`` transport has no host part either, but its ``?command=`` may reach any host (an
+    ssh wrapper, a tunnel): its daemon's files are not known to be here, so it counts as remote."""
+    scheme, _sep, rest = uri.partition("://")
+    if scheme.partition("+")[2].lower() == "ext":
+        return False
     return not rest.split("/", 1)[0]
 
 
@@ -119,4 +124,21 @@ def lock_uri(uri: str) -> str:
     authority, _slash, path = rest.partition("/")
     path = path.split("?", 1)[0].rstrip("/")
     host = authority.rsplit("@", 1)[-1].lower()
+    host, port = _host_and_port(host)
+    # 'qemu+ssh://hv1/system', 'qemu+ssh://root@hv1:22/system' and 'qemu+tls://hv1:16514/system'
+    # reach one daemon; another port may be another daemon (a forwarded one), so it stays.
+    if port and port != _DEFAULT_PORTS.get(scheme.partition("+")[2].lower() or "tls"):
+        host = "%s:%s" % (host, port)
     return "%s://%s/%s" % (scheme.split("+", 1)[0].lower(), host, path)
+
+
+# The port libvirt uses for each network transport when the URI names none.
+_DEFAULT_PORTS = {"ssh": "22", "libssh": "22", "libssh2": "22", "tls": "16514", "tcp": "16509"}
+
+
+def _host_and_port(authority: str) -> Tuple[str, str]:
+    """'hv1:22' -> ('hv1', '22'); '[fe80::1]:22' -> ('[fe80::1]', '22'); 'hv1' -> ('hv1', '')."""
+    host, colon, port = authority.rpartition(":")
+    if not colon or host.endswith(":") or (authority.startswith("[") and not host.endswith("]")):
+        return authority, ""
+    return host, port

@@ -50,6 +50,9 @@ _HOST_TRANSPORTS = ("ssh", "libssh", "libssh2", "tcp", "tls")
 # have no port libvirt could take from a config file the admin reads: it is written in the URI.
 _PORT_TRANSPORTS = (None, "tcp", "tls")
 _QEMU_PATHS = ("/system", "/session", "/embed")
+# libvirt splits a URI's query on '&' and ';' and percent-decodes each parameter's name.
+_QUERY_SEPARATOR_RE = re.compile("[&;]")
+_PERCENT_RE = re.compile("%([0-9A-Fa-f]{2})")
 URI_EXAMPLES = "qemu:///system, qemu+ssh://user@host/system or qemu+tls://host:16514/system"
 
 # scheme://[userinfo@]host[:port]... ; the host is what follows the user information.
@@ -313,6 +316,13 @@ def uri_problem(uri: Any) -> str:
         )
     if port is not None and not (is_ascii_number(port) and 0 < int(port) < 65536):
         return "uri %r has a port that is not a number from 1 to 65535" % shown
+    if transport is None and host in ("system", "session") and not parts["path"]:
+        return "uri %r names a host %r and no path; the local daemon is %s:///%s (three slashes)" % (
+            shown,
+            host,
+            parts["driver"],
+            host,
+        )
     if host and transport in _PORT_TRANSPORTS and port is None:
         return (
             "uri %r needs an explicit port for the %s transport, like qemu+tls://%s:16514/system or "
@@ -321,9 +331,20 @@ def uri_problem(uri: Any) -> str:
     path = parts["path"] or ""
     if not path:
         return "uri %r has no path; libvirt URIs end in a path such as /system" % shown
+    if "name" in query_parameter_names(parts["query"] or ""):
+        # libvirt sends ?name= to the daemon as the URI to open ('qemu:///system?name=test:///default'
+        # reaches the test driver): the checks, locks and plans would all name another daemon.
+        return "uri %r has a name= parameter, which makes libvirt open another URI than the one written; write that URI" % shown
     if parts["driver"].lower() == "qemu" and path not in _QEMU_PATHS:
         return "uri %r: the qemu driver's path is /system or /session, not %r" % (shown, path)
     return ""
+
+
+def query_parameter_names(query: str) -> Tuple[str, ...]:
+    """The parameter names of a libvirt URI's query as libvirt reads them, lower-cased:
+    'a=1;%6Eame=x' -> ('a', 'name')."""
+    names = (part.split("=", 1)[0] for part in _QUERY_SEPARATOR_RE.split(query) if part)
+    return tuple(_PERCENT_RE.sub(lambda found: chr(int(found.group(1), 16)), name).lower() for name in names)
 
 
 def check_uri(uri: Any) -> None:

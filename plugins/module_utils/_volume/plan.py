@@ -177,7 +177,7 @@ def _check_permissions(request: VolumeRequest, pool: Pool) -> None:
         raise PlanError("mode, owner and group apply to file-based pools; pool %s is of type %s" % (pool.name, pool.type))
 
 
-def _create_command(request: VolumeRequest, volume: Volume, prealloc_metadata: bool) -> str:
+def _create_command(request: VolumeRequest, volume: Volume, prealloc_metadata: bool, local: bool) -> str:
     argv = ["vol-create-as", "--pool", request.pool, "--name", request.name, "--capacity", str(volume.capacity)]
     if volume.allocation is not None:
         argv += ["--allocation", str(volume.allocation)]
@@ -188,12 +188,17 @@ def _create_command(request: VolumeRequest, volume: Volume, prealloc_metadata: b
     if prealloc_metadata:
         argv.append("--prealloc-metadata")
     command = virsh(request.uri, *argv)
-    return command + _permission_commands(volume.path, volume.permissions)
+    return command + _permission_commands(volume.path, volume.permissions, local)
 
 
-def _permission_commands(path: Optional[str], permissions: Permissions) -> str:
+def _permission_commands(path: Optional[str], permissions: Permissions, local: bool = True) -> str:
+    """`` && chmod ... && chown ...`` as run after virsh on the host; through a remote URI a
+    comment instead: libvirt applies them on the host, and a preview pasted where the module ran
+    (the controller) must not change a file of the same path there."""
     if permissions.is_empty() or not path:
         return ""
+    if not local:
+        return "  # libvirt sets %s on the host" % _permission_words(permissions)
     command = ""
     if permissions.mode is not None:
         command += " && " + shell("chmod", permissions.mode, path)
@@ -240,7 +245,7 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
             CREATE,
             "volume",
             request.label,
-            _create_command(request, volume, prealloc_metadata),
+            _create_command(request, volume, prealloc_metadata, state.local),
             CreatePayload(pool=request.pool, xml=volume.to_xml(), prealloc_metadata=prealloc_metadata),
         )
     )
@@ -290,7 +295,7 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
             CLONE,
             "volume",
             request.label,
-            virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions),
+            virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions, state.local),
             ClonePayload(
                 pool=request.pool, xml=clone.to_xml(), source_pool=ref.pool, source=ref.name, prealloc_metadata=prealloc_metadata
             ),
@@ -390,7 +395,7 @@ def _download_volume_action(request: VolumeRequest, state: VolumeState, volume: 
     until the upload is verified complete."""
     marks = state.local and state.pool.holds_files
     payload = CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)
-    return Action(CREATE, "volume", request.label, _create_command(request, volume, False), payload)
+    return Action(CREATE, "volume", request.label, _create_command(request, volume, False, state.local), payload)
 
 
 def _check_reverifiable(request: VolumeRequest, state: VolumeState) -> None:
@@ -582,6 +587,12 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
     _check_space(request, state.pool, wanted - current.capacity, 0, "growing %s by" % request.label)
     plan.add(_resize_action(request, wanted, shrink=False))
     return current.with_changes(capacity=wanted)
+
+
+def _permission_words(permissions: Permissions) -> str:
+    """'mode 0640, owner 64055, group 64055'."""
+    words = [("mode", permissions.mode), ("owner", permissions.owner), ("group", permissions.group)]
+    return ", ".join("%s %s" % (word, value) for word, value in words if value is not None)
 
 
 def _chmod_action(request: VolumeRequest, path: str) -> Action:
