@@ -45,10 +45,10 @@ options:
         O(shutdown_timeout) seconds until it is shut off. A guest still running then is destroyed if
         O(destroy_on_timeout=true), otherwise the task fails and says so. A paused guest is resumed
         first (its OS cannot see the power button while paused). An already shut off guest is unchanged.
-      - V(stopped) powers the guest off at once (C(virsh destroy)), as pulling its plug does: whatever the
+      - V(stopped) powers the guest off at once (C(virsh destroy)), as pulling its plug does; whatever the
         guest had not written to its disks is lost.
       - V(restarted) shuts the guest down as V(shutdown) does, then starts it; a shut off guest is
-        started. It always reports a change. It is a cold restart, not an in-guest reboot: the new
+        started. It always reports a change. It is a cold restart, not an in-guest reboot; the new
         QEMU process runs the guest's stored definition, so changes that
         M(remotevirt.install.virt_guest_install) reports as RV(remotevirt.install.virt_guest_install#module:reboot_required)
         apply. Refused for a guest without a stored definition (it would be gone once shut down).
@@ -73,7 +73,7 @@ options:
     default: false
 notes:
   - The task holds the guest's lock on the host while it runs, the one M(remotevirt.install.virt_guest_install)
-    takes: a power change waits for an install of the same guest that is in progress, and the other way round.
+    takes; a power change waits for an install of the same guest that is in progress, and the other way round.
   - A guest without an OS that listens to ACPI (one that sits in its firmware, or an OS without
     C(acpid)) never shuts down gracefully; use O(destroy_on_timeout) or O(state=stopped) for it.
 seealso:
