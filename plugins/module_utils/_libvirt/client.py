@@ -516,8 +516,22 @@ class Client:
     def define_domain(self, xml: str) -> Any:
         return self.call("define guest", "definition", self.conn.defineXMLFlags, xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)
 
-    def start_domain(self, domain: Any) -> None:
+    def start_domain(self, domain: Any, paused: bool = False) -> None:
+        if paused:
+            self.call("start guest", domain.name(), domain.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED)
+            return
         self.call("start guest", domain.name(), domain.create)
+
+    def shutdown_domain(self, domain: Any) -> None:
+        """Ask the guest's OS to power off (ACPI, or the agent where the guest is set up for it);
+        returns at once, the guest shuts down in its own time or not at all."""
+        self.call("shut down guest", domain.name(), domain.shutdown)
+
+    def suspend_domain(self, domain: Any) -> None:
+        self.call("pause guest", domain.name(), domain.suspend)
+
+    def resume_domain(self, domain: Any) -> None:
+        self.call("resume guest", domain.name(), domain.resume)
 
     def destroy_domain(self, domain: Any) -> None:
         self.call("destroy guest", domain.name(), domain.destroy)

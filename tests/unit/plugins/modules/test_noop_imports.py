@@ -24,6 +24,7 @@ CHANGE_ONLY = [
     "module_utils._volume.download",
     "module_utils._volume.decompress",
     "module_utils._guest.handlers",
+    "module_utils._power.handlers",
 ]
 
 RUN = """
@@ -56,6 +57,7 @@ def imported_by(module: str, args: dict) -> list:
     [
         ("virt_pool_volume", {"uri": "test:///default", "pool": "default-pool", "name": "missing", "state": "absent"}),
         ("virt_guest_install", {"uri": "test:///default", "name": "missing", "state": "absent"}),
+        ("virt_guest_state", {"uri": "test:///default", "name": "test", "state": "running"}),
     ],
 )
 def test_a_task_that_changes_nothing_imports_no_change_only_code(module, args):

@@ -1,0 +1,85 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_guest_state's flow: read the guest's run state, plan, apply, report."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
+    apply_plan,
+    changing,
+    connected,
+    reported_errors,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._power.plan import OUTCOMES, plan_power
+from ansible_collections.remotevirt.install.plugins.module_utils._power.request import PowerRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._power.state import ABSENT, PowerState, run_state_of
+
+# How long a run waits for another run that changes the same guest (virt_guest_install takes the
+# same lock, and its install may wait long), beyond its own shutdown wait.
+GUEST_LOCK_SECONDS = 600
+
+
+def guest_key(name: str) -> str:
+    """The lock key virt_guest_install also takes for the guest: the two modules take turns."""
+    return "guest %s" % name
+
+
+def read_state(client: Client, name: str) -> PowerState:
+    domain = client.find_domain(name)
+    if domain is None:
+        return PowerState(run_state=ABSENT)
+    state_name, reason = client.domain_state(domain)
+    return PowerState(
+        run_state=run_state_of(client.domain_is_active(domain), state_name),
+        persistent=client.domain_is_persistent(domain),
+        reason=reason,
+    )
+
+
+def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
+    """Everything virt_guest_state does after argument parsing; raises RunError to fail."""
+    try:
+        request = PowerRequest.from_params(params)
+    except PlanError as error:
+        raise RunError(str(error))
+    plan = None
+    applied = False
+    made: List[Any] = []  # the handlers, once a real run makes them
+    seconds = GUEST_LOCK_SECONDS + request.shutdown_timeout
+    try:
+        with connected(request.uri) as client, changing(client.uri, [guest_key(request.name)], seconds, check_mode):
+            state = read_state(client, request.name)
+            plan = plan_power(request, state)
+            if plan.changed and not check_mode:
+                apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, made))
+                applied = True
+            after = OUTCOMES[request.state] if check_mode else read_state(client, request.name).run_state
+    except reported_errors() as error:
+        raise RunError(str(error), plan, changed=applied)
+    result: Dict[str, Any] = {
+        "changed": plan.changed,
+        "plan": plan.summaries(),
+        "state": after,
+        "previous_state": state.run_state,
+        "forced": any(handlers.forced for handlers in made),
+    }
+    if diff:
+        result["diff"] = plan.diff("guest %s" % request.name)
+    return result
+
+
+def _handlers(client: Client, audit: Any, made: List[Any]) -> Mapping[str, Any]:
+    """The handlers of a real run; ``made`` keeps them, so the run can tell whether a fallback destroy was needed."""
+    # Imported here: only runs that change something use them (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._power.handlers import PowerHandlers
+
+    handlers = PowerHandlers(client, audit)
+    made.append(handlers)
+    return handlers.as_mapping()

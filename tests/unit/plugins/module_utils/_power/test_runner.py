@@ -1,0 +1,139 @@
+"""virt_guest_state's runner on libvirt's test driver, whose guests shut down at once: the cycle
+check -> real -> re-run -> check, the host log, and a guest that ignores the shutdown request."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._power import handlers as power_handlers
+from ansible_collections.remotevirt.install.plugins.module_utils._power import runner
+from ansible_collections.remotevirt.install.plugins.modules.virt_guest_state import argument_spec
+
+
+def params(**overrides):
+    base = {name: option.get("default") for name, option in argument_spec().items()}
+    base.update(uri="test:///default", **overrides)
+    return base
+
+
+@pytest.fixture
+def guest(test_client, unique_name):
+    """A running test guest with a stored definition, undefined afterwards."""
+    name = unique_name("")
+    domain = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    )
+    domain.create()
+    yield name
+    if domain.isActive():
+        domain.destroy()
+    domain.undefine()
+
+
+def cycle(args):
+    """check, real, re-run, check: the plans and the real run's result."""
+    check = runner.run(args, True, True)
+    real = runner.run(args, False, True)
+    assert check["plan"] == real["plan"] and check["changed"] == real["changed"]
+    assert check["diff"] == real["diff"] and check["state"] == real["state"]
+    return real
+
+
+@pytest.mark.parametrize(
+    "state, verbs, after",
+    [
+        ("shutdown", ["shutdown"], "shut off"),
+        ("stopped", ["destroy"], "shut off"),
+        ("paused", ["suspend"], "paused"),
+        ("running", [], "running"),
+    ],
+)
+def test_cycle_converges(guest, state, verbs, after):
+    real = cycle(params(name=guest, state=state))
+    assert [a["action"] for a in real["plan"]] == verbs and real["state"] == after
+    assert real["previous_state"] == "running" and real["forced"] is False
+    again = runner.run(params(name=guest, state=state), False, False)
+    check = runner.run(params(name=guest, state=state), True, False)
+    assert not again["changed"] and not check["changed"] and again["state"] == after
+
+
+def test_paused_guest_is_resumed_and_shut_down(guest):
+    runner.run(params(name=guest, state="paused"), False, False)
+    real = cycle(params(name=guest, state="shutdown"))
+    assert [a["action"] for a in real["plan"]] == ["resume", "shutdown"] and real["state"] == "shut off"
+    started = cycle(params(name=guest, state="running"))
+    assert [a["action"] for a in started["plan"]] == ["start"] and started["state"] == "running"
+
+
+def test_restarted_always_changes(guest):
+    for run in (1, 2):
+        real = cycle(params(name=guest, state="restarted"))
+        assert [a["action"] for a in real["plan"]] == ["shutdown", "start"] and real["state"] == "running"
+        assert real["diff"]["after"] == "state: running\nrestarted: true\n", "restart %d" % run
+
+
+def test_the_fallback_destroy_is_skipped_when_the_guest_shut_down(guest):
+    real = cycle(params(name=guest, state="shutdown", destroy_on_timeout=True))
+    assert [a["action"] for a in real["plan"]] == ["shutdown", "destroy"] and real["forced"] is False
+
+
+def test_a_missing_guest_is_refused_in_check_mode_too(test_client):
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="guest rvpow-missing does not exist") as refused:
+            runner.run(params(name="rvpow-missing", state="running"), check_mode, False)
+        assert refused.value.plan is None and not refused.value.changed
+
+
+class _IgnoresShutdown(Client):
+    """A guest whose OS ignores the ACPI power button (one sitting in its firmware)."""
+
+    def shutdown_domain(self, domain):
+        pass
+
+
+@pytest.fixture
+def deaf_guest(guest, monkeypatch):
+    monkeypatch.setattr(runner, "connected", _connected_ignoring_shutdown)
+    monkeypatch.setattr(power_handlers, "POLL_SECONDS", 0.01)
+    return guest
+
+
+def _connected_ignoring_shutdown(uri):
+    import contextlib
+
+    @contextlib.contextmanager
+    def connect():
+        client = _IgnoresShutdown(uri)
+        try:
+            yield client
+        finally:
+            client.close()
+
+    return connect()
+
+
+def test_a_guest_that_ignores_shutdown_fails_clearly_without_destroy_on_timeout(deaf_guest, test_client):
+    with pytest.raises(RunError) as failed:
+        runner.run(params(name=deaf_guest, state="shutdown", shutdown_timeout=1), False, False)
+    assert "did not shut down within 1 s" in str(failed.value) and "destroy_on_timeout: true" in str(failed.value)
+    assert failed.value.changed  # the request stays with the guest, which may still power off
+    assert test_client.domain_is_active(test_client.find_domain(deaf_guest))
+
+
+def test_a_guest_that_ignores_shutdown_is_destroyed_when_allowed(deaf_guest, test_client):
+    args = params(name=deaf_guest, state="restarted", shutdown_timeout=1, destroy_on_timeout=True)
+    check = runner.run(args, True, False)
+    real = runner.run(args, False, False)
+    assert check["plan"] == real["plan"] and [a["action"] for a in real["plan"]] == ["shutdown", "destroy", "start"]
+    assert real["forced"] is True and check["forced"] is False and real["state"] == "running"
+
+
+def test_every_action_is_logged_with_its_result(guest, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import audit
+
+    lines = []
+    monkeypatch.setattr(audit.AuditLog, "_send", lambda self, priority, message, action, rc: lines.append(message))
+    runner.run(params(name=guest, state="stopped"), False, False)
+    assert any(line.endswith("destroy guest %s rc=0: virsh -c test:///default destroy %s" % (guest, guest)) for line in lines)
