@@ -121,7 +121,8 @@ def _pools(client: Client, query: VolumeQuery) -> Tuple[List[Any], List[str]]:
         candidates = [pool]
     else:
         candidates = client.all_pools()
-    active, inactive = [], []
+    active: List[Any] = []
+    inactive: List[Any] = []
     for pool in candidates:
         (active if client.pool_is_active(pool) else inactive).append(pool)
     if query.refresh:
