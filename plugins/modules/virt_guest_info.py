@@ -27,6 +27,7 @@ attributes:
     description: Changes nothing either way; returns the same result.
   diff_mode:
     support: none
+    description: Changes nothing, so there is nothing to show before and after.
 options:
   name:
     description:
