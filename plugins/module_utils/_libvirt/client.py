@@ -321,6 +321,29 @@ class Client:
                     break
         return sorted(users)
 
+    # -- listings (the _info modules: one listing per task, each object then read once) ---------
+    def all_domains(self) -> List[Any]:
+        """Every defined or running guest, by name."""
+        return sorted(self.call("list guests on", self.uri, self.conn.listAllDomains, 0), key=lambda domain: domain.name())
+
+    def all_pools(self) -> List[Any]:
+        """Every defined or active storage pool, by name."""
+        return sorted(self.call("list pools on", self.uri, self.conn.listAllStoragePools, 0), key=lambda pool: pool.name())
+
+    def volumes_of(self, pool: Any) -> List[Any]:
+        """Every volume of an active pool, by name; none where the pool stopped or went meanwhile."""
+        return sorted(self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or (), key=lambda vol: vol.name())
+
+    def volume_if_present(self, volume: Any) -> Optional[Volume]:
+        """The volume as libvirt describes it, None when it was deleted meanwhile."""
+        xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
+        return None if xml is None else Volume.from_xml(xml)
+
+    def domain_xml_if_present(self, domain: Any) -> Optional[str]:
+        """The guest's XML as it runs now (its definition when it does not run), without secrets;
+        None when it was undefined meanwhile."""
+        return self._lookup("read guest", domain.name(), domain.XMLDesc, 0)
+
     # -- volumes ------------------------------------------------------------------------------
     def find_volume(self, pool: Any, name: str) -> Any:
         """The volume ``name`` of ``pool``, None when the pool has none by that name.

@@ -58,6 +58,8 @@ def imported_by(module: str, args: dict) -> list:
         ("virt_pool_volume", {"uri": "test:///default", "pool": "default-pool", "name": "missing", "state": "absent"}),
         ("virt_guest_install", {"uri": "test:///default", "name": "missing", "state": "absent"}),
         ("virt_guest_state", {"uri": "test:///default", "name": "test", "state": "running"}),
+        ("virt_guest_info", {"uri": "test:///default"}),
+        ("virt_pool_volume_info", {"uri": "test:///default"}),
     ],
 )
 def test_a_task_that_changes_nothing_imports_no_change_only_code(module, args):

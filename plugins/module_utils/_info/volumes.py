@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""virt_pool_volume_info's flow: select volumes, report them as libvirt describes them, with
+who uses each; changes nothing.
+
+Formats come from libvirt's volume XML, never from the volumes' content. Who uses a volume is
+found through two indexes built once per task: every guest's disks (each guest's XML read once)
+and every volume's backing file (each volume's XML read once), so the cost grows with the number
+of guests plus volumes, not with their product.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError, virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected, reported_errors
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._info.select import NameFilter, check_common, pool_filter
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+
+# (pool, volume) of a disk of type volume, or ("", path) of a file or block disk.
+DiskKey = Tuple[str, str]
+
+
+class VolumeQuery(Record):
+    """Validated options of virt_pool_volume_info."""
+
+    pool: Optional[str]
+    names: NameFilter
+    used_by: bool = True
+    refresh: bool = False
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "VolumeQuery":
+        check_common(params)
+        return cls(
+            pool=pool_filter(params),
+            names=NameFilter.from_params(params, "volume"),
+            used_by=params.get("used_by") is not False,
+            refresh=bool(params.get("refresh")),
+        )
+
+
+class UsageIndex:
+    """Who uses what: guests' disks by pool volume and by path, volumes by their backing file."""
+
+    def __init__(self) -> None:
+        self.guest_disks: Dict[DiskKey, List[Dict[str, Any]]] = {}
+        self.backed: Dict[str, List[Dict[str, Any]]] = {}
+
+    def add_guest(self, name: str, xml: str) -> None:
+        for element in parse(xml).iterfind("devices/disk"):
+            disk = Disk.from_element(element)
+            user = {"kind": "guest", "name": name, "device": disk.device, "target": disk.target}
+            if disk.volume:
+                self.guest_disks.setdefault((disk.pool or "", disk.volume), []).append(user)
+            elif disk.path:
+                self.guest_disks.setdefault(("", same_path(disk.path) or ""), []).append(user)
+
+    def add_volume(self, pool: str, volume: Volume) -> None:
+        backing = same_path(volume.backing_path)
+        if backing:
+            self.backed.setdefault(backing, []).append({"kind": "volume", "name": "%s/%s" % (pool, volume.name)})
+
+    def users_of(self, pool: str, volume: Volume) -> List[Dict[str, Any]]:
+        path = same_path(volume.path) or ""
+        users = list(self.guest_disks.get((pool, volume.name), ()))
+        if path:
+            users += [user for user in self.guest_disks.get(("", path), ()) if user not in users]
+            users += self.backed.get(path, [])
+        return sorted(users, key=lambda user: (user["kind"], user["name"], user.get("target") or ""))
+
+
+def run(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str, Any]:
+    """Everything virt_pool_volume_info does after argument parsing; raises RunError to fail."""
+    try:
+        query = VolumeQuery.from_params(params)
+    except PlanError as error:
+        raise RunError(str(error))
+    try:
+        with connected(params["uri"]) as client:
+            return dict(report(client, query), changed=False)
+    except reported_errors() as error:
+        raise RunError(str(error))
+
+
+def report(client: Client, query: VolumeQuery) -> Dict[str, Any]:
+    pools, inactive = _pools(client, query)
+    described = {pool.name(): _described(client, pool, None if query.used_by else query.names) for pool in pools}
+    index = _usage_index(client, described) if query.used_by else None
+    volumes = []
+    for pool_name, pool_volumes in described.items():
+        for volume in pool_volumes:
+            if not query.names.matches(volume.name):
+                continue
+            facts = dict(volume.facts(pool_name), backing_format=volume.backing_format)
+            if index is not None:
+                facts["used_by"] = index.users_of(pool_name, volume)
+            volumes.append(facts)
+    return {"volumes": volumes, "inactive_pools": inactive}
+
+
+def _pools(client: Client, query: VolumeQuery) -> Tuple[List[Any], List[str]]:
+    """The active pools to report on, and the names of the inactive ones left out."""
+    if query.pool is not None:
+        pool = client.find_pool(query.pool)
+        if pool is None:
+            raise PlanError("storage pool %r does not exist on %s (virsh pool-list --all)" % (query.pool, client.uri))
+        if not client.pool_is_active(pool):
+            raise PlanError(
+                "storage pool %r on %s is not active, so libvirt lists no volumes of it; start it first: %s"
+                % (query.pool, client.uri, virsh(client.uri, "pool-start", query.pool))
+            )
+        candidates = [pool]
+    else:
+        candidates = client.all_pools()
+    active: List[Any] = []
+    inactive: List[Any] = []
+    for pool in candidates:
+        (active if client.pool_is_active(pool) else inactive).append(pool)
+    if query.refresh:
+        for pool in active:
+            _refresh(client, pool)
+    return active, [pool.name() for pool in inactive]
+
+
+def _refresh(client: Client, pool: Any) -> None:
+    try:
+        client.refresh_pool(pool)
+    except LibvirtError as error:
+        # A pool with a running volume job refuses refresh; its volume list is still libvirt's.
+        if "asynchronous jobs" not in error.message:
+            raise
+
+
+def _described(client: Client, pool: Any, names: Optional[NameFilter]) -> List[Volume]:
+    """The volumes of ``pool`` as libvirt describes them (only those ``names`` selects, when given)."""
+    volumes = []
+    for handle in client.volumes_of(pool):
+        if names is not None and not names.matches(handle.name()):
+            continue
+        volume = client.volume_if_present(handle)
+        if volume is not None:
+            volumes.append(volume)
+    return volumes
+
+
+def _usage_index(client: Client, described: Mapping[str, List[Volume]]) -> UsageIndex:
+    """Every guest read once; every volume of every active pool read once (those already read
+    are not read again), for the backing files of volumes outside the selected pools."""
+    index = UsageIndex()
+    for domain in client.all_domains():
+        xml = client.domain_xml_if_present(domain)
+        if xml is not None:
+            index.add_guest(domain.name(), xml)
+    for pool in client.all_pools():
+        name = pool.name()
+        known = described.get(name)
+        if known is None:
+            if not client.pool_is_active(pool):
+                continue
+            known = _described(client, pool, None)
+        for volume in known:
+            index.add_volume(name, volume)
+    return index
