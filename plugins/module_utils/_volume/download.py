@@ -17,6 +17,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.record 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
 
 CHUNK_SIZE = 1 << 20
+# Bytes written between two hints to the kernel to write them out and drop them from the page cache.
+WRITE_BEHIND_BYTES = 16 << 20
 CONNECT_TIMEOUT = 30
 # Extended attribute that remembers a verified digest together with the file's size and mtime,
 # so a re-run does not read a multi-gigabyte image again when nothing touched it, and the
@@ -315,13 +317,43 @@ def read_file(path: str, length: Optional[int] = None) -> Iterator[bytes]:
 
 def write_file(path: str, chunks: Iterable[bytes]) -> None:
     """Write ``chunks`` over the start of the existing file ``path`` and flush them to the disk, as
-    libvirt's upload does. The file is never created, truncated or reached through a symbolic link."""
+    libvirt's upload does. The file is never created, truncated or reached through a symbolic link.
+
+    Behind the bytes written, every WRITE_BEHIND_BYTES, the kernel is told to start writing them
+    out, and the range before, written out by then, leaves the page cache: the download reuses a
+    few pages instead of dirtying as many as it has bytes (fresh page-cache pages made writing
+    1 GiB two to three times slower than the network, benchmarks/download). The fdatasync at the
+    end still makes every byte durable before success is reported."""
     descriptor = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    with os.fdopen(descriptor, "wb") as image:
+    try:
+        written = started = dropped = 0
         for chunk in chunks:
-            image.write(chunk)
-        image.flush()
-        os.fdatasync(image.fileno())
+            _write_all(descriptor, chunk)
+            written += len(chunk)
+            if written - started >= WRITE_BEHIND_BYTES:
+                _drop_from_cache(descriptor, started, written - started)  # starts their writeback
+                if started > dropped:
+                    _drop_from_cache(descriptor, dropped, started - dropped)  # written out by now
+                dropped, started = started, written
+        os.fdatasync(descriptor)
+        _drop_from_cache(descriptor, dropped, 0)  # 0: to the end of the file
+    finally:
+        os.close(descriptor)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def _drop_from_cache(descriptor: int, offset: int, length: int) -> None:
+    """Advise the kernel that ``length`` bytes from ``offset`` are not needed again: clean pages
+    leave the page cache, dirty ones are queued for writeback. Only advice: errors are ignored."""
+    try:
+        os.posix_fadvise(descriptor, offset, length, os.POSIX_FADV_DONTNEED)
+    except (OSError, AttributeError):  # a file system that refuses advice, or a platform without it
+        pass
 
 
 def _stamp(path: str, algorithm: str) -> str:

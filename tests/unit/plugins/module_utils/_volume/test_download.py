@@ -267,3 +267,37 @@ def test_write_file_never_creates_a_file_nor_follows_a_link(tmp_path):
     with pytest.raises(OSError):
         download.write_file(str(tmp_path / "link.img"), [b"gone"])
     assert target.read_bytes() == b"keep"
+
+
+def test_write_file_writes_behind_and_flushes_everything_at_the_end(tmp_path, monkeypatch):
+    """Every WRITE_BEHIND_BYTES the range just written is queued for writeback and the one
+    before leaves the page cache; the one fdatasync comes after the last byte, then the rest leaves."""
+    monkeypatch.setattr(download, "WRITE_BEHIND_BYTES", 4)
+    calls = []
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, offset, length, advice: calls.append(("advise", offset, length)))
+    real_fdatasync = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append(("fdatasync",)) or real_fdatasync(fd))
+    image = tmp_path / "volume.img"
+    image.write_bytes(b"x" * 16)
+    download.write_file(str(image), [b"ab", b"cd", b"ef", b"gh", b"ij"])
+    assert image.read_bytes() == b"abcdefghij" + b"x" * 6
+    assert calls == [
+        ("advise", 0, 4),
+        ("advise", 4, 4),
+        ("advise", 0, 4),
+        ("fdatasync",),
+        ("advise", 4, 0),  # 0: to the end of the file
+    ]
+
+
+def test_write_file_ignores_refused_advice(tmp_path, monkeypatch):
+    monkeypatch.setattr(download, "WRITE_BEHIND_BYTES", 1)
+
+    def refuse(*args):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "posix_fadvise", refuse)
+    image = tmp_path / "volume.img"
+    image.write_bytes(b"xxxx")
+    download.write_file(str(image), [b"a", b"b", b"c"])
+    assert image.read_bytes() == b"abcx"
