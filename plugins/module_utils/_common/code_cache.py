@@ -1,0 +1,166 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Compiled code of this collection's module_utils, kept on the host between tasks.
+
+Ansible ships a module's module_utils in a zip file, and Python compiles every source it imports
+from a zip on every task (zipimport never writes bytecode). For a task that changes nothing that
+compile is the largest part of this collection's own cost. The finder here keeps each compiled
+source in the private directory the host locks live in (``/run/remotevirt`` for root: emptied at
+each boot, so old versions do not pile up), under a digest of the source and of the Python that
+compiled it, so an entry is never used for other code. Entries carry a digest of their own bytes;
+anything unexpected (a directory or entry someone else could write, a torn or foreign entry, a
+full disk) means compiling as before, never a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import marshal
+import os
+import stat
+import sys
+import zipimport
+from types import CodeType, ModuleType
+from typing import Any, Optional, Sequence
+
+PACKAGE = "ansible_collections.remotevirt.install.plugins.module_utils"
+_DIGEST_SIZE = 32
+# Part of every key: code compiled by one Python is never loaded by another.
+_PYTHON_TAG = ("%s %s" % (sys.implementation.cache_tag, sys.version)).encode("utf-8")
+
+
+def install_when_zipped(spec: Optional[importlib.machinery.ModuleSpec]) -> None:
+    """Add the finder when ``spec`` (this collection's first package imported) came from a zip,
+    as in a task Ansible runs on a host; elsewhere (the controller, Mitogen, tests) change nothing."""
+    if spec is None or not isinstance(spec.loader, zipimport.zipimporter):
+        return
+    if any(isinstance(finder, CachedCodeFinder) for finder in sys.meta_path):
+        return
+    directory = cache_directory()
+    if directory is not None:
+        sys.meta_path.insert(0, CachedCodeFinder(PACKAGE + ".", directory))
+
+
+def cache_directory() -> Optional[str]:
+    """The cache's directory inside the private lock directory, or None where it is not private."""
+    # Imported here: only a task running from a zip needs the lock directory's rules.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+
+    directory = os.path.join(locks.lock_dir(), "code")
+    for path in (os.path.dirname(directory), directory):
+        if not _private_directory(path):
+            return None
+    return directory
+
+
+def _private_directory(path: str) -> bool:
+    """Make ``path`` 0700, or accept it only if it is ours and nobody else can write to it."""
+    try:
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
+class CachedCodeFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules under ``prefix`` in their zip as Python would, and loads them through
+    :class:`CachedCodeLoader`."""
+
+    def __init__(self, prefix: str, directory: str) -> None:
+        self.prefix = prefix
+        self.directory = directory
+
+    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Any:
+        if not fullname.startswith(self.prefix):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or not isinstance(spec.loader, zipimport.zipimporter):
+            return spec
+        spec.loader = CachedCodeLoader(spec.loader, self.directory)
+        return spec
+
+
+class CachedCodeLoader(importlib.abc.Loader):
+    """Runs a module of a zip from its cached code, compiling (and keeping) it on a miss."""
+
+    def __init__(self, archive: zipimport.zipimporter, directory: str) -> None:
+        self.archive = archive
+        self.directory = directory
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
+        return None  # Python's default module object
+
+    def exec_module(self, module: ModuleType) -> None:
+        exec(self.get_code(module.__name__), module.__dict__)  # noqa: S102 - the module's own code
+
+    def get_source(self, fullname: str) -> Optional[str]:
+        """Tracebacks read the source lines through this."""
+        return self.archive.get_source(fullname)
+
+    def is_package(self, fullname: str) -> bool:
+        return self.archive.is_package(fullname)
+
+    def get_code(self, fullname: str) -> CodeType:
+        source = self.archive.get_source(fullname)
+        if source is None:
+            return self.archive.get_code(fullname)
+        # The zip's path changes with every task; the name inside it does not, and tracebacks
+        # still find their lines through get_source.
+        filename = self._name_in_archive(fullname)
+        source_bytes = source.encode("utf-8")
+        key = hashlib.sha256(b"\0".join((_PYTHON_TAG, filename.encode("utf-8"), source_bytes))).hexdigest()
+        entry = os.path.join(self.directory, key)
+        code = read_entry(entry)
+        if code is None:
+            code = compile(source_bytes, filename, "exec", dont_inherit=True)
+            write_entry(entry, code)
+        return code
+
+    def _name_in_archive(self, fullname: str) -> str:
+        relative = fullname.replace(".", "/")
+        return relative + ("/__init__.py" if self.archive.is_package(fullname) else ".py")
+
+
+def read_entry(path: str) -> Optional[CodeType]:
+    """The code kept at ``path``; None when there is none, or it is not one this user wrote whole."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as entry:
+        info = os.fstat(entry.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        data = entry.read()
+    digest, payload = data[:_DIGEST_SIZE], data[_DIGEST_SIZE:]
+    if hashlib.sha256(payload).digest() != digest:
+        return None
+    try:
+        code = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
+def write_entry(path: str, code: CodeType) -> None:
+    """Keep ``code`` at ``path`` whole or not at all: written aside, then renamed into place."""
+    payload = marshal.dumps(code)
+    aside = "%s.%d.tmp" % (path, os.getpid())
+    try:
+        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        with os.fdopen(descriptor, "wb") as entry:
+            entry.write(hashlib.sha256(payload).digest() + payload)
+        os.replace(aside, path)
+    except OSError:
+        _remove_quietly(aside)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

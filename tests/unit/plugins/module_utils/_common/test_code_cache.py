@@ -1,0 +1,145 @@
+"""The host's cache of compiled module_utils: used only when whole and private, never a failure."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+import zipfile
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common import code_cache
+
+PACKAGE = "rvcc_probe"
+MODULE_SOURCE = "ANSWER = 42\n\n\ndef fail():\n    raise RuntimeError('raised inside the zip')\n"
+
+
+@pytest.fixture
+def zipped_package(tmp_path, monkeypatch):
+    """A package inside a zip on sys.path, as Ansible ships module_utils; forgotten afterwards."""
+    archive = tmp_path / "payload.zip"
+    with zipfile.ZipFile(str(archive), "w") as payload:
+        payload.writestr(PACKAGE + "/__init__.py", "")
+        payload.writestr(PACKAGE + "/mod.py", MODULE_SOURCE)
+    monkeypatch.syspath_prepend(str(archive))
+    yield archive
+    for name in [name for name in sys.modules if name == PACKAGE or name.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+    sys.path_importer_cache.pop(str(archive), None)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    directory = tmp_path / "code"
+    directory.mkdir(mode=0o700)
+    finder = code_cache.CachedCodeFinder(PACKAGE + ".", str(directory))
+    monkeypatch.setattr(sys, "meta_path", [finder] + sys.meta_path)
+    return directory
+
+
+def fresh_import():
+    for name in [name for name in sys.modules if name.startswith(PACKAGE)]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return importlib.import_module(PACKAGE + ".mod")
+
+
+def refuse_compiling(monkeypatch):
+    def no_compile(*args, **kwargs):
+        raise AssertionError("compiled although the cache had the code")
+
+    monkeypatch.setattr(code_cache, "compile", no_compile, raising=False)
+
+
+def test_the_first_import_compiles_and_keeps_the_code_the_second_loads_it(zipped_package, cache_dir, monkeypatch):
+    assert fresh_import().ANSWER == 42
+    entries = sorted(os.listdir(str(cache_dir)))
+    assert len(entries) == 1  # the package's __init__ is imported before the finder sees a submodule of it
+    assert oct(os.stat(str(cache_dir / entries[0])).st_mode & 0o777) == "0o600"
+    refuse_compiling(monkeypatch)
+    assert fresh_import().ANSWER == 42
+
+
+def test_a_traceback_shows_the_line_of_the_zipped_source(zipped_package, cache_dir):
+    module = fresh_import()
+    with pytest.raises(RuntimeError) as raised:
+        module.fail()
+    text = "".join(traceback.format_tb(raised.tb))
+    assert "rvcc_probe/mod.py" in text
+    assert "raise RuntimeError('raised inside the zip')" in text
+
+
+def test_a_torn_or_altered_entry_is_compiled_again_and_replaced(zipped_package, cache_dir):
+    fresh_import()
+    (entry,) = list(cache_dir.iterdir())
+    whole = entry.read_bytes()
+    for damaged in (whole[: len(whole) // 2], whole[:-1] + bytes([whole[-1] ^ 1]), b""):
+        entry.write_bytes(damaged)
+        assert fresh_import().ANSWER == 42
+        assert entry.read_bytes() == whole
+
+
+def test_an_entry_others_can_write_is_not_loaded(zipped_package, cache_dir, monkeypatch):
+    fresh_import()
+    (entry,) = list(cache_dir.iterdir())
+    entry.chmod(0o666)
+    compiled = []
+    real_compile = compile
+    monkeypatch.setattr(code_cache, "compile", lambda *args, **kw: compiled.append(1) or real_compile(*args, **kw), raising=False)
+    assert fresh_import().ANSWER == 42
+    assert compiled == [1]
+
+
+def test_an_entry_that_is_a_symlink_is_not_followed(zipped_package, cache_dir, tmp_path):
+    fresh_import()
+    (entry,) = list(cache_dir.iterdir())
+    elsewhere = tmp_path / "elsewhere"
+    entry.rename(elsewhere)
+    entry.symlink_to(elsewhere)
+    assert code_cache.read_entry(str(entry)) is None
+    assert code_cache.read_entry(str(elsewhere)) is not None
+
+
+def test_a_cache_that_cannot_be_written_still_imports(zipped_package, tmp_path, monkeypatch):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    finder = code_cache.CachedCodeFinder(PACKAGE + ".", str(not_a_directory))
+    monkeypatch.setattr(sys, "meta_path", [finder] + sys.meta_path)
+    assert fresh_import().ANSWER == 42
+
+
+def test_a_changed_source_is_never_served_the_old_code(zipped_package, cache_dir, tmp_path, monkeypatch):
+    fresh_import()
+    changed = tmp_path / "changed.zip"
+    with zipfile.ZipFile(str(changed), "w") as payload:
+        payload.writestr(PACKAGE + "/__init__.py", "")
+        payload.writestr(PACKAGE + "/mod.py", MODULE_SOURCE.replace("42", "43"))
+    monkeypatch.setattr(sys, "path", [str(changed)] + [entry for entry in sys.path if entry != str(zipped_package)])
+    assert fresh_import().ANSWER == 43
+    assert len(list(cache_dir.iterdir())) == 2
+
+
+def test_only_a_private_directory_is_accepted(tmp_path):
+    private = tmp_path / "private"
+    assert code_cache._private_directory(str(private))
+    assert oct(private.stat().st_mode & 0o777) == "0o700"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert not code_cache._private_directory(str(shared))
+    link = tmp_path / "link"
+    link.symlink_to(private)
+    assert not code_cache._private_directory(str(link))
+
+
+def test_nothing_is_installed_outside_a_zip(monkeypatch):
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    code_cache.install_when_zipped(importlib.util.find_spec(code_cache.PACKAGE))
+    assert not any(isinstance(finder, code_cache.CachedCodeFinder) for finder in sys.meta_path)
+
+
+def test_modules_outside_the_prefix_are_left_to_python(cache_dir):
+    (finder,) = [entry for entry in sys.meta_path if isinstance(entry, code_cache.CachedCodeFinder)]
+    assert finder.find_spec("json") is None
