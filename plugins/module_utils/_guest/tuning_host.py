@@ -149,8 +149,8 @@ def _hugepage_problems(hugepages: Hugepages, host: TuningHost, memory: int, star
     if starts and free is not None and free < needed:
         return [
             "hugepages: the guest's %s of memory needs %d free huge pages of %s, and the host has %d free; reserve "
-            "more (echo N > /sys/kernel/mm/hugepages/hugepages-%dkB/nr_hugepages) or give the guest less memory"
-            % (_kib_text(memory // 1024), needed, _kib_text(size), free, size)
+            "at least %d more (/sys/kernel/mm/hugepages/hugepages-%dkB/nr_hugepages) or give the guest less memory"
+            % (_kib_text(memory // 1024), needed, _kib_text(size), free, needed - free, size)
         ]
     return []
 
