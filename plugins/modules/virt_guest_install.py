@@ -689,6 +689,11 @@ domain:
     serial_log:
       description: File on the host with the guest's serial console.
       type: str
+    tuning:
+      description:
+        - The guest's devices and tuning of O(tpm), O(rng), O(cpu_pinning), O(numa) and O(hugepages),
+          one line of text each, only those it has.
+      type: dict
   sample:
     name: web01
     uuid: 8f0e6c1e-4a0c-4b8e-9a55-0f1b2f0c9d11
@@ -699,6 +704,7 @@ domain:
     disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk, size: 21474836480}]
     networks: [network default]
     serial_log: /var/log/libvirt/qemu/web01-serial.log
+    tuning: {tpm: tpm-crb 2.0 (emulated), rng: virtio /dev/urandom}
 addresses:
   description:
     - The running guest's network cards and their addresses, as libvirt reads them from O(wait_for.source)

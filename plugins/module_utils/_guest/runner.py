@@ -639,6 +639,7 @@ def _facts(domain: Domain, run_state: str, sizes: Mapping[str, int]) -> Dict[str
         ],
         "networks": [interface.label for interface in domain.interfaces],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
+        "tuning": domain.tuning.summary(),
     }
 
 

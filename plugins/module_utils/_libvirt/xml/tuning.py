@@ -12,7 +12,7 @@ canonical form, ``0-1,3``), so a requested value compares equal to what libvirt 
 
 from __future__ import annotations
 
-from typing import Any, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import (
     XmlError,
@@ -220,6 +220,32 @@ class Tuning(XmlObject):
     pinning: Optional[CpuPinning] = None
     numa: Optional[NumaTune] = None
     hugepages: Optional[Hugepages] = None
+
+    def summary(self) -> Dict[str, str]:
+        """One line of text per set field, for results and the preview."""
+        lines = {}
+        if self.tpm is not None:
+            lines["tpm"] = "%s %s (%s)" % (
+                self.tpm.model,
+                self.tpm.version,
+                "emulated" if self.tpm.backend == "emulator" else self.tpm.backend,
+            )
+        if self.rng is not None:
+            rate = ", %d bytes per %d ms" % (self.rng.rate_bytes, self.rng.rate_period or 1000) if self.rng.rate_bytes else ""
+            lines["rng"] = "%s %s%s" % (self.rng.model, self.rng.source, rate)
+        if self.pinning is not None:
+            pins = ["vCPU %d on %s" % pin for pin in self.pinning.vcpus]
+            if self.pinning.emulator is not None:
+                pins.append("emulator on %s" % self.pinning.emulator)
+            lines["cpu_pinning"] = ", ".join(pins)
+        if self.numa is not None:
+            lines["numa"] = "memory on node %s (%s)" % (self.numa.nodeset, self.numa.mode)
+        if self.hugepages is not None:
+            size = self.hugepages.size_kib
+            lines["hugepages"] = (
+                "default size" if size is None else ("%dM" % (size // 1024) if size < 1 << 20 else "%dG" % (size >> 20))
+            )
+        return lines
 
     def add_to(self, domain: Any) -> None:
         """Write the set fields into a ``<domain>`` being built (its ``<devices>`` exists)."""

@@ -181,3 +181,14 @@ def test_host_facts_from_capabilities(test_client):
     host = TuningHost().with_host_capabilities(test_client.host_capabilities())
     assert host.cpus == tuple(range(16)) and host.numa_nodes == (0, 1)
     assert host.huge_page_sizes == (8, 2048, 1048576)  # the test driver's pages; 4 KiB is the base page
+
+
+def test_summary_has_a_line_per_set_field():
+    assert Tuning().summary() == {}
+    assert TUNED.summary() == {
+        "tpm": "tpm-crb 2.0 (emulated)",
+        "rng": "virtio /dev/urandom, 1024 bytes per 1000 ms",
+        "cpu_pinning": "vCPU 0 on 1, vCPU 1 on 0-1, emulator on 0",
+        "numa": "memory on node 0 (strict)",
+        "hugepages": "2M",
+    }
