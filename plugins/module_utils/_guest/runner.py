@@ -391,7 +391,7 @@ def _with_tuning_checked(client: Client, request: GuestRequest, state: GuestStat
     if host is None:
         return state
     state = state.with_changes(tuning_host=host)
-    findings.messages.extend(tuning_problems(request, state, _starts(request, state)))
+    findings.messages.extend(tuning_problems(request, state))
     return state
 
 

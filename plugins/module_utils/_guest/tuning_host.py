@@ -49,7 +49,7 @@ def read_tuning_host(client: "Client", request: "GuestRequest", state: "GuestSta
     return host
 
 
-def tuning_problems(request: "GuestRequest", state: "GuestState", starts: bool) -> List[str]:
+def tuning_problems(request: "GuestRequest", state: "GuestState") -> List[str]:
     """Every refusal of the guest's tuning on the host ``state.tuning_host`` describes: a new
     guest's whole tuning, only the options given for an existing guest (what it has was accepted)."""
     # Imported here: definition imports this module.
@@ -60,7 +60,15 @@ def tuning_problems(request: "GuestRequest", state: "GuestState", starts: bool) 
     wanted = new_guest_tuning(request, state) if existing is None else request.tuning.applied_to(Tuning())
     vcpus = request.vcpus or (existing.vcpus if existing is not None else None) or 1
     memory = request.memory or (existing.memory if existing is not None else None) or DEFAULT_MEMORY
-    return host_problems(wanted, state.tuning_host, vcpus, memory, starts)
+    return host_problems(wanted, state.tuning_host, vcpus, memory, starts(request, existing is None, state.active))
+
+
+def starts(request: "GuestRequest", new: bool, active: bool) -> bool:
+    """Whether the run starts the guest (a new guest's install or first boot, or state running):
+    an import defined with state present is never started, so it needs no free huge pages yet."""
+    if new:
+        return request.install.method != "import" or request.cloud_init is not None or request.state == "running"
+    return request.state == "running" and not active
 
 
 # -- against the host --------------------------------------------------------------------------

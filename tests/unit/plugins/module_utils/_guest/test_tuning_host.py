@@ -12,6 +12,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_h
     host_problems,
     read_free_pages,
     read_tuning_host,
+    starts,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import (
     CpuPinning,
@@ -113,3 +114,17 @@ def test_read_host_lists_the_tuning_refusals(test_client):
         "cpu_pinning.vcpus[1]",
         "numa.nodeset",
     ]
+
+
+@pytest.mark.parametrize(
+    "params, new, active, expected",
+    [
+        (dict(), True, False, False),  # an import defined with state present
+        (dict(state="running"), True, False, True),
+        (dict(install=dict(method="pxe"), networks=[dict(network="default")]), True, False, True),
+        (dict(state="running"), False, True, False),
+        (dict(state="running"), False, False, True),
+    ],
+)
+def test_which_runs_start_the_guest(params, new, active, expected):
+    assert starts(request(**params), new, active) is expected
