@@ -149,7 +149,7 @@ def _pinning(value: Any) -> Optional[CpuPinning]:
     for key, cpuset in vcpus.items():
         index = ascii_int(key, "cpu_pinning.vcpus key %r" % (key,), 0, 4095)
         pins.append((index, cpuset_param(cpuset, "cpu_pinning.vcpus[%d]" % index)))
-    indexes = [index for index, _ in pins]
+    indexes = [pin[0] for pin in pins]
     if len(set(indexes)) != len(indexes):
         raise PlanError("cpu_pinning.vcpus pins a vCPU twice (keys %s)" % ", ".join(str(index) for index in sorted(indexes)))
     emulator = value.get("emulator")
