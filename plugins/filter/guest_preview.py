@@ -119,6 +119,13 @@ def _network_row(domain: Mapping[str, Any]) -> str:
     return _row("network", ", ".join(domain.get("networks") or []) or "none")
 
 
+def _tuning_rows(domain: Mapping[str, Any]) -> List[str]:
+    """A line per device or tuning setting the guest has (vTPM, RNG, CPU pinning, NUMA, huge pages)."""
+    labels = {"tpm": "tpm", "rng": "rng", "cpu_pinning": "pinning", "numa": "numa", "hugepages": "hugepage"}
+    tuning: Mapping[str, Any] = domain.get("tuning") or {}
+    return [_row(label, str(tuning[key])) for key, label in labels.items() if tuning.get(key)]
+
+
 def _state_row(domain: Mapping[str, Any], verbs: List[str]) -> Optional[str]:
     state = domain.get("state")
     if not state:
@@ -162,7 +169,9 @@ def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome
         rows = (
             [_guest_row(domain)]
             + _disk_rows(domain, created)
-            + [_media_row(result.get("media")), _network_row(domain), _state_row(domain, verbs)]
+            + [_media_row(result.get("media")), _network_row(domain)]
+            + _tuning_rows(domain)
+            + [_state_row(domain, verbs)]
         )
         lines += [row for row in rows if row]
     lines += _command_rows(plan)

@@ -426,6 +426,67 @@ options:
   url_password:
     description: Password for O(url_username). Never shown in results, plans or the host log.
     type: str
+  tpm:
+    description:
+      - An emulated TPM (swtpm, which libvirt starts with the guest); V(false) for none, V(true) for
+        the defaults, or a dictionary with C(model) (V(tpm-crb), the default, or V(tpm-tis)) and
+        C(version) (V(2.0), the default, or V(1.2) with V(tpm-tis)).
+      - When not set, a new guest with O(firmware=uefi) gets an emulated TPM 2.0 where the host's
+        libvirt offers one (swtpm installed), as virt-install does; an existing guest's TPM is left
+        as it is. V(false) removes it from an existing guest's definition.
+      - Refused at plan time when the host's domain capabilities offer no emulated TPM (libvirt
+        cannot even define such a guest); install swtpm and swtpm-tools on the host.
+      - A change is applied to the stored definition and takes effect at the guest's next boot.
+    type: raw
+  rng:
+    description:
+      - A virtio RNG device that feeds the guest's entropy from a host device; V(true) for
+        C(/dev/urandom), V(false) for none, or a dictionary with C(backend) (V(/dev/urandom), the
+        default, V(/dev/random) or V(/dev/hwrng)), C(rate_bytes) and C(rate_period) (milliseconds)
+        to limit it to that many bytes per period.
+      - Not added unless set; virt-install adds it only for guest operating systems it knows to
+        have the driver, and this module does not know the guest's system. V(false) removes it
+        from an existing guest's definition.
+    type: raw
+  cpu_pinning:
+    description:
+      - Pins the guest's vCPUs and its emulator threads to host CPUs (C(<cputune>)). Given, it
+        replaces every pin of the definition; V({}) removes them all.
+      - Each cpuset is libvirt's syntax, such as C(0-3,^2,6); it is compared in libvirt's stored
+        form (C(0,1) is C(0-1)). The host CPUs are checked against the host's capabilities.
+    type: dict
+    suboptions:
+      vcpus:
+        description:
+          - The host CPUs of each vCPU, as a dictionary from vCPU number to cpuset, or a list whose
+            N-th cpuset is vCPU N's (vCPU 0 on host CPU 2 and vCPU 1 on 3 is V(["2", "3"])).
+          - A vCPU number must be below O(vcpus).
+        type: raw
+      emulator:
+        description: The host CPUs of the guest's emulator threads (QEMU's main loop and I/O), as a cpuset.
+        type: str
+  numa:
+    description:
+      - The host NUMA nodes the guest's memory comes from (C(<numatune><memory>)); checked against
+        the host's NUMA cells. V({}) (no O(numa.nodeset)) removes the placement.
+    type: dict
+    suboptions:
+      nodeset:
+        description: Host NUMA node numbers, as a cpuset (V(0), V(0-1)).
+        type: str
+      mode:
+        description: How strictly the memory stays on those nodes; V(strict) when not set.
+        type: str
+        choices: [strict, preferred, interleave, restrictive]
+  hugepages:
+    description:
+      - Backs the guest's memory with huge pages (C(<memoryBacking><hugepages>)); V(true) for the
+        host's default huge page size, V(false) for none, or a dictionary with C(size) (V(2M), V(1G)).
+      - The size must be a huge page size of the host (its capabilities). When the run may start the
+        guest and the module runs on the host, the host must have enough free huge pages of that
+        size for the guest's memory (C(/sys/kernel/mm/hugepages)); reserve them beforehand.
+      - Other C(<memoryBacking>) settings of the definition stay as they are.
+    type: raw
 notes:
   - A guest whose install was interrupted is not installed again by a re-run; use O(reinstall=true).
   - Without O(wait), a guest whose installer reboots stays shut off after the install (the
@@ -528,6 +589,23 @@ EXAMPLES = r"""
     name: web01
     state: absent
     remove_storage: true
+
+- name: A UEFI guest with an explicit vTPM, a virtio RNG, pinned vCPUs and 2M huge pages
+  remotevirt.install.virt_guest_install:
+    name: db01
+    memory: 4096
+    vcpus: 2
+    firmware: uefi
+    tpm: {model: tpm-crb, version: "2.0"}
+    rng: {backend: /dev/urandom, rate_bytes: 1024, rate_period: 1000}
+    cpu_pinning:
+      vcpus: {0: "2", 1: "3"}
+      emulator: "0-1"
+    numa: {nodeset: "0", mode: strict}
+    hugepages: {size: 2M}
+    disks:
+      - {pool: default, volume: db01.qcow2, size: 20G}
+    install: {method: import}
 """
 
 RETURN = r"""
@@ -611,6 +689,11 @@ domain:
     serial_log:
       description: File on the host with the guest's serial console.
       type: str
+    tuning:
+      description:
+        - The guest's devices and tuning of O(tpm), O(rng), O(cpu_pinning), O(numa) and O(hugepages),
+          one line of text each, only those it has.
+      type: dict
   sample:
     name: web01
     uuid: 8f0e6c1e-4a0c-4b8e-9a55-0f1b2f0c9d11
@@ -621,6 +704,7 @@ domain:
     disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk, size: 21474836480}]
     networks: [network default]
     serial_log: /var/log/libvirt/qemu/web01-serial.log
+    tuning: {tpm: tpm-crb 2.0 (emulated), rng: virtio /dev/urandom}
 addresses:
   description:
     - The running guest's network cards and their addresses, as libvirt reads them from O(wait_for.source)

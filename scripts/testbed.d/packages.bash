@@ -10,6 +10,8 @@ PACKAGES=(
   python3-libvirt python3-lxml libvirt-dev pkg-config gcc python3-venv
   # boot media; a real installer kernel and initrd for install trees; UEFI firmware
   isolinux syslinux-common pxelinux xorriso debian-installer-12-netboot-amd64 ovmf cpio
+  # the emulated TPM (swtpm) libvirt starts for a guest's vTPM
+  swtpm swtpm-tools
   # the Debian cloud image with cloud-init (testbed.d/cloudimage.bash), and its compressed copies
   debootstrap e2fsprogs xz-utils gzip
   # an NFS server in user space for install trees, and the libnfs tools hosts read them with

@@ -23,6 +23,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
     SerialLog,
     next_target,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import Tuning
 
 DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
 
@@ -68,7 +69,17 @@ def final_definition(request: GuestRequest, state: GuestState, disks: Tuple[Disk
         graphics=(Graphics(type="vnc"),) if request.graphics is None else request.graphics,
         serial_log=SerialLog(request.serial_log or default_serial_log(request.name)),
         metadata=GuestMetadata(cloud_init=fingerprint) if fingerprint else None,
+        tuning=new_guest_tuning(request, state),
     )
+
+
+def new_guest_tuning(request: GuestRequest, state: GuestState) -> Tuning:
+    """The tuning options given, and a UEFI guest's emulated TPM unless ``tpm`` is given."""
+    # Imported here: only new guests have defaults (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_host import default_tpm
+
+    defaults = Tuning(tpm=default_tpm(state.tuning_host) if request.firmware == "uefi" else None)
+    return request.tuning.applied_to(defaults)
 
 
 def cdrom_bus(machine: Optional[str]) -> str:
@@ -174,6 +185,8 @@ def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tup
         changes["serial_log"] = SerialLog(request.serial_log)
     if request.boot is not None:
         changes["os"] = actual.os.with_changes(kernel=request.boot)
+    if request.tuning.given:
+        changes["tuning"] = request.tuning.applied_to(actual.tuning)
     return actual.with_changes(**changes)
 
 

@@ -23,6 +23,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     is_ascii_number,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_request import TuningRequest, tuning_param
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     DISK_BUSES,
     DirectKernel,
@@ -147,6 +148,7 @@ class GuestRequest(Record):
     reinstall: bool = False
     remove_storage: bool = False
     keep_serial_log: bool = False
+    tuning: TuningRequest = TuningRequest()
 
     @property
     def waits(self) -> bool:
@@ -195,6 +197,7 @@ class GuestRequest(Record):
             "cloud_init": lambda: None if params.get("state") == "absent" else _cloud_init_param(params.get("cloud_init")),
             "wait_for": lambda: _wait_for_param(params.get("wait_for")),
             "wait_for_timeout": lambda: _positive(params.get("wait_for_timeout"), "wait_for_timeout") or 600,
+            "tuning": lambda: tuning_param(params),
         }
         fields: Dict[str, Any] = {}
         for key, reader in readers.items():

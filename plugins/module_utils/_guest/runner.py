@@ -366,6 +366,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         findings.messages.extend(_network_problems(client, request))
     if installs and request.domain_type is None:
         state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
+    if request.tuning.given or (installs and request.firmware == "uefi"):
+        state = _with_tuning_checked(client, request, state, local, findings)
     if installs:
         media = findings.attempt(lambda: _read_media(client, request, state, validate_certs, findings))
         state = media if media is not None else state
@@ -378,6 +380,19 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         offset = findings.attempt(lambda: _serial_log_offset(request, state, local))
         state = state.with_changes(serial_log_offset=offset or 0)
     return state, findings.messages
+
+
+def _with_tuning_checked(client: Client, request: GuestRequest, state: GuestState, local: bool, findings: Findings) -> GuestState:
+    """``state`` with what the host offers for the guest's tuning; its refusals noted."""
+    # Imported here: only guests with tuning options (or UEFI ones) read it.
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_host import read_tuning_host, tuning_problems
+
+    host = findings.attempt(lambda: read_tuning_host(client, request, state, local))
+    if host is None:
+        return state
+    state = state.with_changes(tuning_host=host)
+    findings.messages.extend(tuning_problems(request, state))
+    return state
 
 
 def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool, removed: bool = False) -> Optional[str]:
@@ -624,6 +639,7 @@ def _facts(domain: Domain, run_state: str, sizes: Mapping[str, int]) -> Dict[str
         ],
         "networks": [interface.label for interface in domain.interfaces],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
+        "tuning": domain.tuning.summary(),
     }
 
 

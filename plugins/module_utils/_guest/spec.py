@@ -86,4 +86,15 @@ def guest_argument_spec() -> Dict[str, Any]:
         validate_certs=dict(type="bool", default=True),
         url_username=dict(type="str"),
         url_password=dict(type="str", no_log=True),
+        # -- devices and tuning: vTPM, virtio-rng, CPU pinning, NUMA, huge pages --------------
+        tpm=dict(type="raw"),
+        rng=dict(type="raw"),
+        cpu_pinning=dict(type="dict", options=dict(vcpus=dict(type="raw"), emulator=dict(type="str"))),
+        numa=dict(
+            type="dict",
+            options=dict(
+                nodeset=dict(type="str"), mode=dict(type="str", choices=["strict", "preferred", "interleave", "restrictive"])
+            ),
+        ),
+        hugepages=dict(type="raw"),
     )

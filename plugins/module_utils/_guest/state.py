@@ -9,6 +9,7 @@ from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import TuningHost
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 
@@ -65,3 +66,5 @@ class GuestState(Record):
     seed_file: Optional[str] = None
     # The serial log's size when read: a wait_for marker is looked for in what the guest writes after it.
     serial_log_offset: int = 0
+    # What the host offers for the tuning options (TPM, RNG, CPUs, NUMA nodes, huge pages).
+    tuning_host: TuningHost = TuningHost()

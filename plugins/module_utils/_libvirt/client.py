@@ -150,6 +150,9 @@ class Client:
         # Pools refreshed on this connection: a pool is refreshed at most once per run, and only
         # when a volume is missing from libvirt's list (its cost grows with the pool's volumes).
         self._refreshed: Set[str] = set()
+        # Domain capabilities by (arch, virt type), read once per run: the KVM probe and the
+        # checks of a guest's devices read the same document.
+        self._domain_capabilities: Dict[Tuple[str, str], Optional[str]] = {}
 
     @property
     def conn(self) -> Any:
@@ -485,19 +488,28 @@ class Client:
     # -- domains ------------------------------------------------------------------------------
     def kvm_usable(self, arch: str) -> bool:
         """Whether the host's domain capabilities offer KVM for ``arch`` (one call, no listing)."""
-        try:
-            self.conn.getDomainCapabilities(None, arch, None, "kvm", 0)
-        except libvirt.libvirtError:
-            return False
-        return True
+        return self.domain_capabilities(arch, "kvm") is not None
+
+    def domain_capabilities(self, arch: str, virt_type: str) -> Optional[str]:
+        """``virsh domcapabilities`` for ``arch`` and ``virt_type``; None when the host does not offer
+        them (or its driver has none). Read once per run."""
+        key = (arch, virt_type)
+        if key not in self._domain_capabilities:
+            try:
+                xml = self.conn.getDomainCapabilities(None, arch, None, virt_type, 0)
+            except libvirt.libvirtError:
+                xml = None
+            self._domain_capabilities[key] = xml
+        return self._domain_capabilities[key]
+
+    def host_capabilities(self) -> str:
+        """``virsh capabilities``: the host's CPU topology, NUMA cells and memory page sizes."""
+        return self.call("read capabilities of", self.uri, self.conn.getCapabilities)
 
     def emulator_path(self, arch: str, virt_type: str) -> Optional[str]:
         """The QEMU binary the domain capabilities name for ``arch`` and ``virt_type``, None when not offered."""
-        try:
-            xml = self.conn.getDomainCapabilities(None, arch, None, virt_type, 0)
-        except libvirt.libvirtError:
-            return None
-        return parse(xml).findtext("path")
+        xml = self.domain_capabilities(arch, virt_type)
+        return parse(xml).findtext("path") if xml is not None else None
 
     def find_domain(self, name: str) -> Any:
         return self._lookup("look up guest", name, self.conn.lookupByName, name)

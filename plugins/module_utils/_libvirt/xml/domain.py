@@ -26,6 +26,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
     sub,
     text_of,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import Tuning
 
 DISK_BUSES = ("virtio", "sata", "scsi", "ide")
 # Target name prefix per bus, as libvirt and guests name them.
@@ -308,6 +309,7 @@ class Domain(XmlObject):
     serial_log: Optional[SerialLog] = None
     on_reboot: Optional[str] = None
     metadata: Optional[GuestMetadata] = None
+    tuning: Tuning = Tuning()
 
     def to_element(self, show_password: bool = True) -> Any:
         domain = etree.Element("domain", type=self.type or "kvm")
@@ -341,6 +343,7 @@ class Domain(XmlObject):
             self.serial_log.add_to(devices)
         for graphics in self.graphics or ():
             devices.append(graphics.to_element(show_password))
+        self.tuning.add_to(domain)
         return domain
 
     def to_shown_xml(self) -> str:
@@ -371,6 +374,7 @@ class Domain(XmlObject):
             serial_log=SerialLog.from_devices(devices),
             on_reboot=_unless_default(text_of(domain, "on_reboot"), "restart"),
             metadata=GuestMetadata.from_domain(domain),
+            tuning=Tuning.from_domain(domain),
         )
 
     @classmethod
@@ -450,6 +454,8 @@ def patch_definition(previous_xml: str, previous: Domain, wanted: Domain) -> str
                 devices.remove(element)
         if wanted.serial_log:
             wanted.serial_log.add_to(devices)
+    if wanted.tuning != previous.tuning:
+        wanted.tuning.patch(root, previous.tuning)
     return serialize(root)
 
 

@@ -100,3 +100,26 @@ def test_outcome_names_what_the_plan_does():
     assert outcome_of(NEW_WEB01) == "installed"
     assert outcome_of({"changed": False}) == "unchanged"
     assert outcome_of({"failed": True}) == "failed"
+
+
+def test_devices_and_tuning_show_a_line_each_when_set():
+    domain = dict(
+        NEW_WEB01["domain"],
+        tuning={
+            "tpm": "tpm-crb 2.0 (emulated)",
+            "rng": "virtio /dev/urandom",
+            "cpu_pinning": "vCPU 0 on 2, emulator on 0-1",
+            "numa": "memory on node 0 (strict)",
+            "hugepages": "2M",
+        },
+    )
+    lines = guest_preview(dict(NEW_WEB01, domain=domain))
+    network = lines.index("  network  network default, bridge br0")
+    assert lines[network + 1 : network + 7] == [
+        "  tpm      tpm-crb 2.0 (emulated)",
+        "  rng      virtio /dev/urandom",
+        "  pinning  vCPU 0 on 2, emulator on 0-1",
+        "  numa     memory on node 0 (strict)",
+        "  hugepage 2M",
+        "  state    shut off after the install",
+    ]
