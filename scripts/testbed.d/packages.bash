@@ -21,6 +21,8 @@ PACKAGES=(
   # mDNS on the discovery LAN (scripts/testbed lan-up): the daemon the advertise role configures,
   # and avahi-publish for the discovery benchmark
   avahi-daemon avahi-utils
+  # dpkg-scanpackages, for the flat apt repository the advertise_daemon target gives its guest
+  dpkg-dev
 )
 
 install_packages() {
