@@ -552,6 +552,11 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
         )
         guests = guests if isinstance(guests, list) else []
+        # Found by the caller in the entries (a role's filters): one list with the module's own.
+        preflight.problems += [
+            problem(entry.get("guest"), entry.get("check") or "options", entry["message"])
+            for entry in params.get("entry_problems") or []
+        ]
         places = params.get("guest_places")
         bad_places = places_problem(places, len(guests))
         if bad_places:

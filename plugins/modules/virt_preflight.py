@@ -57,6 +57,28 @@ options:
         are used.
     type: list
     elements: str
+  entry_problems:
+    description:
+      - Problems the caller found in the entries it made O(guests) from, before this module (the roles' guest
+        entries that their filters could not read, such as an unknown image name or an entry without a name),
+        listed first among RV(problems), with this module's own. A guest they concern may still be in O(guests),
+        without what was wrong, so that its other problems are found too.
+      - They fail the task like this module's own problems (O(fail_on_problems)).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      guest:
+        description: The guest's name, or its place (V(iso_install_guests[2])) when it has no usable name; none for the host.
+        type: str
+      check:
+        description: What kind of check found it.
+        type: str
+        default: options
+      message:
+        description: What is wrong and what to do about it. Never a secret's value.
+        type: str
+        required: true
   validate_certs:
     description: Verify TLS certificates when probing install trees over HTTPS.
     type: bool
@@ -231,6 +253,14 @@ def argument_spec() -> dict:
         # malformed one is a listed problem and not the failure of the whole task.
         guests=dict(type="list", elements="raw", required=True),
         guest_places=dict(type="list", elements="str"),
+        entry_problems=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                guest=dict(type="str"), check=dict(type="str", default="options"), message=dict(type="str", required=True)
+            ),
+        ),
         validate_certs=dict(type="bool", default=True),
         update_existing=dict(type="bool", default=False),
         update_hint=dict(type="str", default="update_existing: true"),
