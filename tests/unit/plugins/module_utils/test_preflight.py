@@ -126,6 +126,14 @@ def test_entry_problems_are_listed_when_libvirt_cannot_be_reached():
     assert result["problems"][0] == found and result["problems"][1]["check"] == "libvirt"
 
 
+def test_an_entry_problem_without_a_message_is_an_options_problem():
+    result = run({"uri": "test:///nonexistent-file.xml", "guests": [], "entry_problems": [{"guest": "a"}, "x"]})
+    assert [problem["message"] for problem in result["problems"][:2]] == [
+        "entry_problems[0] needs a message text",
+        "entry_problems[1] needs a message text",
+    ]
+
+
 def test_every_problem_of_one_guest_is_listed(unique_name, test_client, tmp_path):
     """Not the first per guest: options are all read, then every host check of the guest runs."""
     name = unique_name("")
