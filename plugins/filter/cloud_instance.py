@@ -7,12 +7,23 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 from urllib.parse import urlsplit
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, merged_entry
+from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
+    Checked,
+    add_checked,
+    built_guest_args,
+    checked_guest_args,
+    entry_problem,
+    merged_defaults,
+    merged_entry,
+    placed,
+    preflight_view,
+    refusal,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
@@ -22,31 +33,44 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
 CLOUD_KEYS = ("image", "size", "pool")
 IMAGE_KEYS = frozenset(("url", "checksum", "checksum_of", "format", "compression", "name", "kernel", "initrd", "cmdline"))
 BOOT_FILE_KEYS = frozenset(("url", "checksum"))
+NO_POOL = "no pool for its image and overlay (cloud_instance_pool or pool)"
+NO_SIZE = "give size, the size its overlay grows to"
 
 
-def _image_of(name: str, merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
-    """The entry's image as a dictionary, a named one looked up in ``images``; its volume name filled in."""
+def checked_image(merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]) -> Tuple[Optional[Dict[str, Any]], List[str]]:
+    """The entry's image as a dictionary, a named one looked up in ``images``, its volume name filled
+    in; or None and every problem of it."""
     image = merged.get("image")
     if isinstance(image, str):
         if not isinstance(images, Mapping) or image not in images:
-            raise AnsibleFilterError(
-                "guest %s: image %s is not one of the named images (%s)"
-                % (name, image, ", ".join(sorted(images or {})) or "none")
-            )
-        image = dict(images[image], name=images[image].get("name") or image)
+            return None, ["image %s is not one of the named images (%s)" % (image, ", ".join(sorted(images or {})) or "none")]
+        named = images[image]
+        if not isinstance(named, Mapping):
+            return None, ["named image %s must be a dictionary with a url, not %s" % (image, type(named).__name__)]
+        image = dict(named, name=named.get("name") or image)
     if not isinstance(image, Mapping) or not image.get("url"):
-        raise AnsibleFilterError("guest %s: image needs a url (or the name of a named image)" % name)
+        return None, ["image needs a url (or the name of a named image)"]
+    problems = []
     unknown = sorted(str(key) for key in image if key not in IMAGE_KEYS)
     if unknown:
-        raise AnsibleFilterError("guest %s: image: unknown option(s) %s" % (name, ", ".join(unknown)))
+        problems.append("image: unknown option(s) %s" % ", ".join(unknown))
     for key in ("kernel", "initrd"):
         if key in image and (
             not isinstance(image[key], Mapping) or not image[key].get("url") or set(image[key]) - BOOT_FILE_KEYS
         ):
-            raise AnsibleFilterError("guest %s: image.%s takes url and checksum" % (name, key))
+            problems.append("image.%s takes url and checksum" % key)
     if bool(image.get("kernel")) != bool(image.get("initrd")):
-        raise AnsibleFilterError("guest %s: image needs kernel and initrd together" % name)
-    return dict(image, name=image.get("name") or volume_name_of(image["url"]))
+        problems.append("image needs kernel and initrd together")
+    if problems:
+        return None, problems
+    return dict(image, name=image.get("name") or volume_name_of(image["url"])), []
+
+
+def _image_of(name: str, merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    image, problems = checked_image(merged, images)
+    if image is None:
+        raise AnsibleFilterError("guest %s: %s" % (name, "; ".join(problems)))
+    return image
 
 
 def volume_name_of(url: str) -> str:
@@ -61,7 +85,7 @@ def volume_name_of(url: str) -> str:
 def _pool_of(name: str, merged: Mapping[str, Any]) -> str:
     pool = merged.get("pool")
     if not pool:
-        raise AnsibleFilterError("guest %s: no pool for its image and overlay (cloud_instance_pool or pool)" % name)
+        raise AnsibleFilterError("guest %s: %s" % (name, NO_POOL))
     return str(pool)
 
 
@@ -89,39 +113,94 @@ def cloud_guest_args(
     redact: bool = False,
     preflight: bool = False,
 ) -> Dict[str, Any]:
-    merged = merged_entry(entry, defaults)
-    name = str(merged["name"])
+    args, problems = checked_cloud_args(entry, defaults, images, redact, preflight)
+    if problems or args is None:
+        raise AnsibleFilterError(refusal(entry, problems))
+    return args
+
+
+def cloud_preflight_args(
+    entries: Any,
+    defaults: Optional[Mapping[str, Any]] = None,
+    images: Optional[Mapping[str, Any]] = None,
+    list_name: str = "guests",
+) -> Dict[str, List[Any]]:
+    """As guest_preflight_args, for cloud_instance entries; ``images`` also lists the image cache volumes
+    of the entries whose image and pool are usable, for the preflight's image check, and a volume that
+    two guests give differently is a problem."""
+    checked = preflight_view()
+    for place, entry in placed(entries, list_name):
+        args, problems = checked_cloud_args(entry, defaults, images, True, True, place)
+        add_checked(checked, place, entry, args, problems)
+    volumes, conflicts = image_volumes(entries, defaults, images)
+    checked["problems"] += [{"guest": name, "check": "options", "message": message} for name, message in conflicts]
+    checked["images"] = volumes
+    return checked
+
+
+def checked_cloud_args(
+    entry: Any,
+    defaults: Optional[Mapping[str, Any]] = None,
+    images: Optional[Mapping[str, Any]] = None,
+    redact: bool = False,
+    preflight: bool = False,
+    place: str = "",
+) -> Checked:
+    """The module options of one cloud entry and every problem of it. A bad image leaves the guest
+    without the image's kernel, so that the preflight checks the rest; no size or no pool leaves it
+    without its disk, and without options."""
+    problem = entry_problem(entry)
+    if not isinstance(entry, Mapping):
+        return checked_guest_args(entry, None, "import", redact, place)
+    merged = merged_defaults(entry, defaults)
     cloud = {key: merged.pop(key) for key in CLOUD_KEYS if key in merged}
+    problems = [problem] if problem else []
     if _is_cloud(merged):
-        image = _image_of(name, dict(merged, **cloud), images)
+        image, image_problems = checked_image(dict(merged, **cloud), images)
+        problems += image_problems
         if "size" not in cloud:
-            raise AnsibleFilterError("guest %s: give size, the size its overlay grows to" % name)
+            problems.append(NO_SIZE)
         if "disks" not in merged:
-            merged["disks"] = [
-                {"pool": _pool_of(name, cloud), "volume": overlay_name_of(name), "size": cloud["size"], "format": "qcow2"}
-            ]
-        boot_dir = _boot_dir_of(merged)
-        install = dict(merged.get("install") or {}, method="import")
-        install.pop("boot_dir", None)
-        if image.get("kernel"):
-            install["boot_dir"] = boot_dir
-        merged.pop("boot_dir", None)
-        merged["install"] = install
-        if image.get("kernel") and "boot" not in merged and not preflight:
-            merged["boot"] = {
-                "kernel": _boot_file_path(boot_dir, image, "kernel"),
-                "initrd": _boot_file_path(boot_dir, image, "initrd"),
-            }
-            if image.get("cmdline"):
-                merged["boot"]["cmdline"] = image["cmdline"]
-        if preflight:
-            merged.pop("boot", None)
-        # Imported guests have nothing to install: they run, and wait_for needs them running.
-        merged.setdefault("state", "running")
-        merged.setdefault("wait_for", {"ip": True})
+            if not cloud.get("pool"):
+                problems.append(NO_POOL)
+            elif "size" in cloud:
+                merged["disks"] = [
+                    {
+                        "pool": str(cloud["pool"]),
+                        "volume": overlay_name_of(str(merged.get("name"))),
+                        "size": cloud["size"],
+                        "format": "qcow2",
+                    }
+                ]
+        _import_install(merged, image or {}, preflight)
     else:
         merged.pop("boot_dir", None)
-    return guest_args(merged, None, "import", redact)
+    args, guest_problems = built_guest_args(merged, set(entry) - set(CLOUD_KEYS), "import", redact, place, problems)
+    return (None if "disks" not in merged and _is_cloud(merged) else args), guest_problems
+
+
+def _import_install(merged: Dict[str, Any], image: Mapping[str, Any], preflight: bool) -> None:
+    """The import install of a cloud guest, booting the image's kernel where it has one (not for the
+    preflight, which runs before the kernel and initrd are on the host)."""
+    boot_dir = _boot_dir_of(merged)
+    install = dict(merged.get("install") or {}, method="import")
+    install.pop("boot_dir", None)
+    if image.get("kernel"):
+        install["boot_dir"] = boot_dir
+    merged.pop("boot_dir", None)
+    merged["install"] = install
+    if image.get("kernel") and "boot" not in merged and not preflight:
+        merged["boot"] = {
+            "kernel": _boot_file_path(boot_dir, image, "kernel"),
+            "initrd": _boot_file_path(boot_dir, image, "initrd"),
+        }
+        if image.get("cmdline"):
+            merged["boot"]["cmdline"] = image["cmdline"]
+    if preflight:
+        merged.pop("boot", None)
+    # Imported guests have nothing to install: they run, and wait_for needs them running.
+    merged.setdefault("state", "running")
+    merged.setdefault("wait_for", {"ip": True})
 
 
 def overlay_name_of(guest: str) -> str:
@@ -140,13 +219,34 @@ def cloud_images(
     entries: List[Mapping[str, Any]], defaults: Optional[Mapping[str, Any]] = None, images: Optional[Mapping[str, Any]] = None
 ) -> List[Dict[str, Any]]:
     """The image cache volumes of the entries: one per pool and volume name, each downloaded once."""
-    volumes: Dict[Any, Dict[str, Any]] = {}
     for merged in _cloud_entries(entries, defaults):
         name = str(merged["name"])
-        image = _image_of(name, merged, images)
+        _image_of(name, merged, images)
+        _pool_of(name, merged)
+    volumes, conflicts = image_volumes(entries, defaults, images)
+    if conflicts:
+        raise AnsibleFilterError("guest %s: %s" % conflicts[0])
+    return volumes
+
+
+def image_volumes(
+    entries: Any, defaults: Optional[Mapping[str, Any]], images: Optional[Mapping[str, Any]]
+) -> Tuple[List[Dict[str, Any]], List[Tuple[str, str]]]:
+    """The image cache volumes of the entries whose image and pool are usable (the others' problems are
+    their own), and (guest, message) for each volume another guest gives with another url, checksum
+    or format."""
+    volumes: Dict[Any, Dict[str, Any]] = {}
+    conflicts = []
+    for _place, entry in placed(entries, "guests"):
+        if entry_problem(entry):
+            continue
+        merged = merged_defaults(entry, defaults)
+        image = checked_image(merged, images)[0] if _is_cloud(merged) else None
+        if image is None or not merged.get("pool"):
+            continue
         volume = {
             "uri": merged.get("uri"),
-            "pool": _pool_of(name, merged),
+            "pool": str(merged["pool"]),
             "name": image["name"],
             "source_url": image["url"],
             "format": image.get("format") or "qcow2",
@@ -156,12 +256,14 @@ def cloud_images(
                 volume[key] = image[key]
         where = (volume["uri"], volume["pool"], volume["name"])
         if where in volumes and volumes[where] != volume:
-            raise AnsibleFilterError(
-                "guest %s: image volume %s/%s is given with another url, checksum or format "
-                "by another guest" % (name, volume["pool"], volume["name"])
+            message = "image volume %s/%s is given with another url, checksum or format by another guest" % (
+                volume["pool"],
+                volume["name"],
             )
+            conflicts.append((str(merged["name"]), message))
+            continue
         volumes[where] = volume
-    return list(volumes.values())
+    return list(volumes.values()), conflicts
 
 
 def cloud_overlays(
@@ -318,6 +420,7 @@ class FilterModule:
     def filters(self) -> Dict[str, Any]:
         return {
             "cloud_guest_args": cloud_guest_args,
+            "cloud_preflight_args": cloud_preflight_args,
             "cloud_images": cloud_images,
             "cloud_overlays": cloud_overlays,
             "cloud_boot_files": cloud_boot_files,

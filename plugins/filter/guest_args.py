@@ -16,8 +16,12 @@ description:
     C(pxe=true) a V(pxe) install. An explicit C(install) is kept as it is.
   - An entry with C(state=absent) removes its guest and needs no media, so O(method) gives it no
     O(ignore:install) of its own.
-  - Fails on keys the module does not know, naming the guest, the closest option and whether the key
-    came from O(defaults). Messages name keys, never values (an entry may hold secrets).
+  - Fails on keys the module does not know, naming the guest, each key with its path and the closest
+    option, and whether the key came from O(defaults); on an entry without a name, and on a shorthand next
+    to C(install). The message names every problem of the entry, keys and never values (an entry may
+    hold secrets).
+  - The roles' preflight reads the entries through P(remotevirt.install.guest_preflight_args#filter)
+    instead, which lists these problems with the preflight's own and fails no task.
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:
@@ -53,7 +57,7 @@ _value:
   type: dict
 """
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ansible.errors import AnsibleFilterError
 
@@ -64,35 +68,129 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec imp
 MODULE_OPTIONS = frozenset(guest_argument_spec())
 MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args", "pxe", "boot_dir")
 
+# One entry checked: its module options (None when they cannot be built) and the entry's problems.
+Checked = Tuple[Optional[Dict[str, Any]], List[str]]
+
 
 def guest_args(
     entry: Mapping[str, Any], defaults: Optional[Mapping[str, Any]] = None, method: Optional[str] = None, redact: bool = False
 ) -> Dict[str, Any]:
-    merged = merged_entry(entry, defaults)
-    # The name as text for messages: "%s" % name would fail on a tuple; the module checks it further.
-    name = str(merged["name"])
-    unknown = [key for key in merged if not _known(key)]
-    if unknown:
-        raise AnsibleFilterError("guest %s: %s" % (name, _unknown_text(unknown, entry)))
-    media = {key: merged.pop(key) for key in MEDIA_KEYS if key in merged}
-    if "install" not in merged:
+    args, problems = checked_guest_args(entry, defaults, method, redact)
+    if problems or args is None:
+        raise AnsibleFilterError(refusal(entry, problems))
+    return args
+
+
+def guest_preflight_args(
+    entries: Any, defaults: Optional[Mapping[str, Any]] = None, method: Optional[str] = None, list_name: str = "guests"
+) -> Dict[str, List[Any]]:
+    """What remotevirt.install.virt_preflight checks of one list of entries: the options of each entry
+    that can be built (secrets replaced by placeholders), where it comes from, and every problem of
+    every entry, which the preflight lists with its own instead of the filter failing at the first."""
+    checked = preflight_view()
+    for place, entry in placed(entries, list_name):
+        args, problems = checked_guest_args(entry, defaults, method, True, place)
+        add_checked(checked, place, entry, args, problems)
+    return checked
+
+
+def preflight_view() -> Dict[str, List[Any]]:
+    return {"args": [], "places": [], "problems": []}
+
+
+def placed(entries: Any, list_name: str) -> Iterator[Tuple[str, Any]]:
+    """Each entry with its place in its list (``iso_install_guests[2]``)."""
+    if entries is None:
+        return
+    if not isinstance(entries, list):  # the roles' argument specs declare lists
+        raise AnsibleFilterError("%s must be a list of guests, got %s" % (list_name, type(entries).__name__))
+    for index, entry in enumerate(entries):
+        yield "%s[%d]" % (list_name, index), entry
+
+
+def add_checked(
+    checked: Dict[str, List[Any]], place: str, entry: Any, args: Optional[Dict[str, Any]], problems: List[str]
+) -> None:
+    """One entry into the preflight's view: its options (if any) with its place, its problems as the
+    preflight's problems of check options, named by the guest's name or, without one, its place."""
+    if args is not None:
+        checked["args"].append(args)
+        checked["places"].append(place)
+    label = entry_label(place, entry)
+    checked["problems"] += [{"guest": label, "check": "options", "message": message} for message in problems]
+
+
+def entry_label(place: str, entry: Any) -> str:
+    """How the problems name an entry: as the preflight names a guest (its name, else its place)."""
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    return name if isinstance(name, str) and name else place
+
+
+def refusal(entry: Any, problems: Iterable[str]) -> str:
+    text = "; ".join(problems)
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    return "guest %s: %s" % (name, text) if name else text
+
+
+def checked_guest_args(
+    entry: Any, defaults: Optional[Mapping[str, Any]] = None, method: Optional[str] = None, redact: bool = False, place: str = ""
+) -> Checked:
+    """The module options of one entry, and every problem of the entry (``place`` names an entry
+    without a name in them). The options are None when they cannot be built: an entry that is not a
+    dictionary or has no name, media without an install method."""
+    problem = entry_problem(entry)
+    if not isinstance(entry, Mapping):
+        return None, [problem]
+    return built_guest_args(merged_defaults(entry, defaults), set(entry), method, redact, place, [problem] if problem else [])
+
+
+def built_guest_args(
+    merged: Dict[str, Any], given: Iterable[Any], method: Optional[str], redact: bool, place: str, problems: List[str]
+) -> Checked:
+    """The options of an entry merged with its defaults (``given``: the keys of the entry itself).
+    Unknown keys and a shorthand next to install are problems left out of the options, so that the
+    preflight still checks the rest of the guest."""
+    given = set(given)
+    root = "guests[%s]" % merged["name"] if merged.get("name") else place
+    problems = problems + [_unknown_text(key, root, key in given) for key in sorted(merged, key=str) if not _known(key)]
+    if not merged.get("name"):
+        return None, problems
+    args = {key: value for key, value in merged.items() if _known(key)}
+    media = {key: args.pop(key) for key in MEDIA_KEYS if key in args}
+    if "install" in args:
+        if media:
+            problems.append("give either install or the shorthand %s, not both" % ", ".join(sorted(media)))
+    else:
         # Removal needs no media: the role's method alone would make it demand an ISO or a network.
-        install = _install_from_media(name, media, None if merged.get("state") == "absent" else method)
+        install = _install_from_media(media, None if args.get("state") == "absent" else method)
+        if install and "method" not in install:
+            return None, problems + ["%s need location" % ", ".join(sorted(install))]
         if install:
-            merged["install"] = install
-    elif media:
-        raise AnsibleFilterError("guest %s: give either install or the shorthand %s, not both" % (name, ", ".join(sorted(media))))
-    return _redacted(merged) if redact else merged
+            args["install"] = install
+    return (_redacted(args) if redact else args), problems
+
+
+def entry_problem(entry: Any) -> str:
+    """Why ``entry`` is no guest at all (not a dictionary, no name), or "". Named by keys and types
+    only: an entry's values may be secrets (kickstart_content, passwords)."""
+    if not isinstance(entry, Mapping):
+        return "each guest must be a dictionary with a name, got %s" % type(entry).__name__
+    if not entry.get("name"):
+        return "each guest needs a name, got an entry with %s" % _keys_text(entry)
+    return ""
 
 
 def merged_entry(entry: Any, defaults: Any) -> Dict[str, Any]:
     """A guest entry with ``defaults`` under it; refuses an entry without a name and defaults that are no
-    dictionary. Messages name keys and types only: an entry's values may be secrets (kickstart_content,
-    passwords)."""
-    if not isinstance(entry, Mapping):
-        raise AnsibleFilterError("each guest must be a dictionary with a name, got %s" % type(entry).__name__)
-    if not entry.get("name"):
-        raise AnsibleFilterError("each guest needs a name, got an entry with %s" % _keys_text(entry))
+    dictionary."""
+    problem = entry_problem(entry)
+    if problem:
+        raise AnsibleFilterError(problem)
+    return merged_defaults(entry, defaults)
+
+
+def merged_defaults(entry: Mapping[str, Any], defaults: Any) -> Dict[str, Any]:
+    # The roles' argument specs declare the defaults as dictionaries: this is the caller's mistake.
     if defaults is not None and not isinstance(defaults, Mapping):
         raise AnsibleFilterError("defaults must be a dictionary of guest options, got %s" % type(defaults).__name__)
     merged: Dict[str, Any] = dict(defaults or {})
@@ -108,16 +206,16 @@ def _keys_text(entry: Mapping[str, Any]) -> str:
     return "keys %s" % ", ".join(sorted(str(key) for key in entry)) if entry else "no keys"
 
 
-def _unknown_text(unknown: List[Any], entry: Mapping[str, Any]) -> str:
-    """Each unknown key with the closest option, and whether it came from the defaults (the entry
-    itself does not show it, so the operator would look for it in the wrong place)."""
-    options = sorted(MODULE_OPTIONS | set(MEDIA_KEYS))
-    texts = []
-    for key in sorted(unknown, key=str):
-        close = closest_option(str(key), options)
-        text = str(key) + (" (did you mean %s?)" % close if close else "")
-        texts.append(text if key in entry else text + " from the defaults")
-    return "unknown option(s) %s" % ", ".join(texts)
+def _unknown_text(key: Any, root: str, given: bool) -> str:
+    """An unknown key named with its path as the preflight names unknown keys deeper down, the closest
+    option, and whether it came from the defaults (the entry itself does not show it, so the
+    operator would look for it in the wrong place)."""
+    close = closest_option(str(key), sorted(MODULE_OPTIONS | set(MEDIA_KEYS)))
+    return "%s: unknown key%s%s" % (
+        "%s.%s" % (root, key) if root else key,
+        "" if given else " in the defaults",
+        "; did you mean %s?" % close if close else "",
+    )
 
 
 def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
@@ -139,7 +237,9 @@ def _length(secret: Any) -> int:
     return len(secret) if isinstance(secret, str) else len(str(secret))
 
 
-def _install_from_media(name: str, media: Dict[str, Any], method: Optional[str]) -> Dict[str, Any]:
+def _install_from_media(media: Dict[str, Any], method: Optional[str]) -> Dict[str, Any]:
+    """The install the shorthand names; without a method when the media name none (a kickstart
+    without location) and the role gives none."""
     install: Dict[str, Any] = {}
     if media.pop("pxe", False):
         install["method"] = "pxe"
@@ -150,11 +250,9 @@ def _install_from_media(name: str, media: Dict[str, Any], method: Optional[str])
     install.update(media)  # kickstart, kickstart_content, extra_args, boot_dir
     if "method" not in install and method:
         install["method"] = method
-    if "method" not in install and install:
-        raise AnsibleFilterError("guest %s: %s need location" % (name, ", ".join(sorted(install))))
     return install
 
 
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"guest_args": guest_args}
+        return {"guest_args": guest_args, "guest_preflight_args": guest_preflight_args}

@@ -530,6 +530,15 @@ def guest_label(place: str, guest: Any) -> str:
     return name if isinstance(name, str) and name else place
 
 
+def caller_problem(index: int, entry: Any) -> Dict[str, Any]:
+    """One of the caller's ``entry_problems`` as a problem of this module's list."""
+    message = entry.get("message") if isinstance(entry, Mapping) else None
+    if not isinstance(message, str) or not message:
+        return problem(None, "options", "entry_problems[%d] needs a message text" % index)
+    guest, check = entry.get("guest"), entry.get("check")
+    return problem(str(guest) if guest else None, str(check) if check else "options", message)
+
+
 def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
     """One line per problem: ``web01 [space]: pool rvtb has ...`` (``host`` for the host's own)."""
     return "\n".join(
@@ -552,6 +561,8 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
         )
         guests = guests if isinstance(guests, list) else []
+        # Found by the caller in the entries (a role's filters): one list with the module's own.
+        preflight.problems += [caller_problem(index, entry) for index, entry in enumerate(params.get("entry_problems") or [])]
         places = params.get("guest_places")
         bad_places = places_problem(places, len(guests))
         if bad_places:

@@ -57,6 +57,20 @@ options:
         are used.
     type: list
     elements: str
+  entry_problems:
+    description:
+      - Problems the caller found in the entries it made O(guests) from, before this module (the roles' guest
+        entries that their filters could not read, such as an unknown image name or an entry without a name),
+        listed first among RV(problems), with this module's own. A guest they concern may still be in O(guests),
+        without what was wrong, so that its other problems are found too.
+      - Each is a dictionary like those of RV(problems), C(guest) (the guest's name, or its place such as
+        V(iso_install_guests[2]) when it has no usable name; none for the host), C(check) (V(options) when not
+        given) and C(message) (what is wrong and what to do about it; never a secret's value). An entry without a
+        C(message) text is itself a problem of check V(options).
+      - They fail the task like this module's own problems (O(fail_on_problems)).
+    type: list
+    elements: dict
+    default: []
   validate_certs:
     description: Verify TLS certificates when probing install trees over HTTPS.
     type: bool
@@ -231,6 +245,8 @@ def argument_spec() -> dict:
         # malformed one is a listed problem and not the failure of the whole task.
         guests=dict(type="list", elements="raw", required=True),
         guest_places=dict(type="list", elements="str"),
+        # Not with suboptions: "message" is an option name Ansible keeps for itself.
+        entry_problems=dict(type="list", elements="dict", default=[]),
         validate_certs=dict(type="bool", default=True),
         update_existing=dict(type="bool", default=False),
         update_hint=dict(type="str", default="update_existing: true"),

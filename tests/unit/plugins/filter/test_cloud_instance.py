@@ -13,6 +13,7 @@ from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import
     cloud_overlays,
     cloud_pending,
     cloud_pending_outcomes,
+    cloud_preflight_args,
     cloud_preview,
     url_password,
     url_redacted,
@@ -84,12 +85,74 @@ def test_absent_entry_needs_no_image():
         ({"name": "a", "image": IMAGE}, "give size"),
         ({"name": "a", "image": dict(IMAGE, sha="x"), "size": "2G"}, "unknown option"),
         ({"name": "a", "image": dict(IMAGE, kernel={"url": "k"}), "size": "2G"}, "kernel and initrd together"),
-        ({"name": "a", "image": IMAGE, "size": "2G", "colour": 1}, "unknown option"),
+        ({"name": "a", "image": IMAGE, "size": "2G", "colour": 1}, r"guests\[a\]\.colour: unknown key"),
+        ({"name": "a", "image": "deb", "size": "2G"}, "named image deb must be a dictionary with a url, not str"),
     ],
 )
 def test_refusals_name_the_guest(entry, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        cloud_guest_args(entry, DEFAULTS)
+        cloud_guest_args(entry, DEFAULTS, {"deb": "http://mirror/deb.qcow2"})
+
+
+def test_preflight_args_list_every_problem_of_every_entry_and_fail_on_none():
+    """An unknown image name, an image without url, a nameless entry, no size, no pool: each is one of
+    the preflight's problems, on the guest it concerns; the guests still get their other checks."""
+    entries = [
+        {"name": "ok", "image": "deb12", "size": "2G"},
+        {"name": "unknown", "image": "nope", "size": "2G", "colour": 1},
+        {"name": "nourl", "image": {"checksum": "sha256:1"}, "size": "2G"},
+        {"image": "deb12", "size": "2G"},
+        {"name": "nosize", "image": IMAGE},
+        {"name": "nopool", "image": IMAGE, "size": "2G", "pool": None},
+        {"name": "gone", "state": "absent"},
+    ]
+    checked = cloud_preflight_args(entries, DEFAULTS, {"deb12": IMAGE}, "cloud_instance_guests")
+    assert [(problem["guest"], problem["message"]) for problem in checked["problems"]] == [
+        ("unknown", "image nope is not one of the named images (deb12)"),
+        ("unknown", "guests[unknown].colour: unknown key"),
+        ("nourl", "image needs a url (or the name of a named image)"),
+        ("cloud_instance_guests[3]", "each guest needs a name, got an entry with keys image, size"),
+        ("nosize", "give size, the size its overlay grows to"),
+        ("nopool", "no pool for its image and overlay (cloud_instance_pool or pool)"),
+    ]
+    assert {problem["check"] for problem in checked["problems"]} == {"options"}
+    # Without an image the guest is still checked (its overlay disk, its other options).
+    assert checked["places"] == [
+        "cloud_instance_guests[0]",
+        "cloud_instance_guests[1]",
+        "cloud_instance_guests[2]",
+        "cloud_instance_guests[6]",
+    ]
+    assert checked["args"][1]["disks"] == [{"pool": "default", "volume": "unknown.qcow2", "size": "2G", "format": "qcow2"}]
+    assert checked["args"][1]["install"] == {"method": "import"}
+    # The image volumes of the entries whose image and pool can be read.
+    assert [(volume["pool"], volume["name"]) for volume in checked["images"]] == [
+        ("default", "deb12"),
+        ("default", "debian-12.qcow2"),
+    ]
+
+
+def test_preflight_args_name_an_image_volume_given_twice_differently():
+    entries = [
+        {"name": "a", "image": IMAGE, "size": "2G"},
+        {"name": "b", "image": dict(IMAGE, url="http://other/debian-12.qcow2"), "size": "2G"},
+    ]
+    checked = cloud_preflight_args(entries, DEFAULTS, None, "cloud_instance_guests")
+    assert checked["problems"] == [
+        {
+            "guest": "b",
+            "check": "options",
+            "message": "image volume default/debian-12.qcow2 is given with another url, checksum or format by another guest",
+        }
+    ]
+    assert len(checked["images"]) == 1 and len(checked["args"]) == 2
+
+
+def test_preflight_args_hide_secrets_and_have_no_boot():
+    entry = {"name": "a", "image": BOOTING, "size": "2G", "graphics": {"type": "vnc", "password": "pw123456"}}
+    checked = cloud_preflight_args([entry], DEFAULTS, None, "cloud_instance_guests")
+    assert checked["problems"] == [] and "pw123456" not in str(checked["args"])
+    assert "boot" not in checked["args"][0]
 
 
 def test_one_cache_volume_per_image_and_an_overlay_per_guest():

@@ -7,7 +7,7 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args
+from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, guest_preflight_args
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_already_resolved_entries_pass_through_unchanged():
     "entry, message",
     [
         ({"memory": 1}, "each guest needs a name"),
-        ({"name": "a", "colour": "red"}, "guest a: unknown option(s) colour"),
+        ({"name": "a", "colour": "red"}, "guest a: guests[a].colour: unknown key"),
         ({"name": "a", "install": {"method": "pxe"}, "iso": {"path": "/x"}}, "give either install or the shorthand iso"),
         ({"name": "a", "kickstart": "http://k/ks.cfg"}, "guest a: kickstart need location"),
     ],
@@ -105,16 +105,88 @@ def test_a_nameless_entry_is_named_by_its_keys():
         guest_args({"kickstart_content": "x", "location": "/tree"})
 
 
-def test_unknown_keys_get_the_closest_option_and_their_origin():
-    """A typo in the defaults is not in the guest's entry: the message says where to look."""
+def test_unknown_keys_get_their_path_the_closest_option_and_their_origin():
+    """A typo in the defaults is not in the guest's entry: the message says where to look. Every
+    unknown key is named, each as the preflight names unknown keys deeper down."""
     with pytest.raises(
         AnsibleFilterError,
         match=re.escape(
-            "guest a: unknown option(s) colour, iso_install_async from the defaults, "
-            "memroy (did you mean memory?) from the defaults"
+            "guest a: guests[a].colour: unknown key; guests[a].iso_install_async: unknown key in the defaults; "
+            "guests[a].memroy: unknown key in the defaults; did you mean memory?"
         ),
     ):
         guest_args({"name": "a", "colour": "red"}, {"memroy": 64, "iso_install_async": 0})
+
+
+def test_every_problem_of_an_entry_is_named_at_once():
+    with pytest.raises(AnsibleFilterError) as refused:
+        guest_args({"name": "a", "memroy": 1, "install": {"method": "pxe"}, "iso": {"path": "/x"}})
+    assert str(refused.value) == (
+        "guest a: guests[a].memroy: unknown key; did you mean memory?; give either install or the shorthand iso, not both"
+    )
+
+
+def test_preflight_args_list_every_problem_of_every_entry_and_fail_on_none():
+    """The preflight lists the entries' problems with its own, so every host stops before anything
+    slow starts: the filter hands them over instead of failing at the first."""
+    entries = [
+        {"name": "ok", "iso": {"path": "/x.iso"}},
+        {"memory": 64},
+        "web02",
+        {"name": "typo", "memroy": 64, "colour": 1},
+        {"name": "both", "install": {"method": "pxe"}, "iso": {"path": "/x.iso"}},
+        {"name": "ks", "kickstart": "http://k/ks.cfg"},
+    ]
+    checked = guest_preflight_args(entries, {"uri": "qemu:///system"}, None, "iso_install_guests")
+    assert checked["problems"] == [
+        {
+            "guest": "iso_install_guests[1]",
+            "check": "options",
+            "message": "each guest needs a name, got an entry with keys memory",
+        },
+        {"guest": "iso_install_guests[2]", "check": "options", "message": "each guest must be a dictionary with a name, got str"},
+        {"guest": "typo", "check": "options", "message": "guests[typo].colour: unknown key"},
+        {"guest": "typo", "check": "options", "message": "guests[typo].memroy: unknown key; did you mean memory?"},
+        {"guest": "both", "check": "options", "message": "give either install or the shorthand iso, not both"},
+        {"guest": "ks", "check": "options", "message": "kickstart need location"},
+    ]
+    # The entries that can be read, without what was wrong, for the preflight to find the rest.
+    assert checked["places"] == ["iso_install_guests[0]", "iso_install_guests[3]", "iso_install_guests[4]"]
+    assert checked["args"] == [
+        {"name": "ok", "uri": "qemu:///system", "install": {"method": "cdrom", "cdrom": {"path": "/x.iso"}}},
+        {"name": "typo", "uri": "qemu:///system"},
+        {"name": "both", "uri": "qemu:///system", "install": {"method": "pxe"}},
+    ]
+
+
+def test_preflight_args_of_a_nameless_entry_name_its_unknown_keys_by_its_place():
+    checked = guest_preflight_args([{"memroy": 1}], {}, "cdrom", "pxe_install_guests")
+    assert [problem["message"] for problem in checked["problems"]] == [
+        "each guest needs a name, got an entry with keys memroy",
+        "pxe_install_guests[0].memroy: unknown key; did you mean memory?",
+    ]
+    assert checked["args"] == [] and checked["places"] == []
+
+
+def test_preflight_args_hide_secrets_in_options_and_problems():
+    entries = [
+        {
+            "name": "a",
+            "location": "/tree",
+            "kickstart_content": "rootpw s3cret",
+            "graphics": {"type": "vnc", "password": "pw123456"},
+        },
+        {"kickstart_content": "rootpw s3cret", "location": "/tree"},
+    ]
+    checked = guest_preflight_args(entries, {}, None, "iso_install_guests")
+    assert "s3cret" not in str(checked) and "pw123456" not in str(checked)
+    assert checked["args"][0]["install"]["kickstart_content"] == "#" * len("rootpw s3cret")
+
+
+def test_preflight_args_of_no_list():
+    assert guest_preflight_args(None) == {"args": [], "places": [], "problems": []}
+    with pytest.raises(AnsibleFilterError, match="iso_install_guests must be a list of guests, got str"):
+        guest_preflight_args("web01", {}, None, "iso_install_guests")
 
 
 def test_redact_keeps_lengths_and_hides_secrets():

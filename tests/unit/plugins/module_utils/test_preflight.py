@@ -101,6 +101,39 @@ def test_unreachable_libvirt_is_one_host_problem():
     assert result["problems"][0]["guest"] is None
 
 
+def test_entry_problems_come_first_in_the_one_list(unique_name):
+    """Problems the caller found in its entries (a role's filters) are listed with the module's own."""
+    name = unique_name("")
+    found = {"guest": "iso_install_guests[1]", "check": "options", "message": "each guest needs a name"}
+    result = run(
+        {
+            "uri": "test:///default",
+            "guests": [guest(name, networks=[{"network": "no-such-net"}])],
+            "entry_problems": [found, {"guest": name, "message": "image nope is not one of the named images (none)"}],
+        }
+    )
+    assert not result["ok"]
+    assert result["problems"][:2] == [
+        found,
+        {"guest": name, "check": "options", "message": "image nope is not one of the named images (none)"},
+    ]
+    assert [problem["check"] for problem in result["problems"][2:]] == ["host"]
+
+
+def test_entry_problems_are_listed_when_libvirt_cannot_be_reached():
+    found = {"guest": "a", "check": "options", "message": "guests[a].memroy: unknown key; did you mean memory?"}
+    result = run({"uri": "test:///nonexistent-file.xml", "guests": [], "entry_problems": [found]})
+    assert result["problems"][0] == found and result["problems"][1]["check"] == "libvirt"
+
+
+def test_an_entry_problem_without_a_message_is_an_options_problem():
+    result = run({"uri": "test:///nonexistent-file.xml", "guests": [], "entry_problems": [{"guest": "a"}, "x"]})
+    assert [problem["message"] for problem in result["problems"][:2]] == [
+        "entry_problems[0] needs a message text",
+        "entry_problems[1] needs a message text",
+    ]
+
+
 def test_every_problem_of_one_guest_is_listed(unique_name, test_client, tmp_path):
     """Not the first per guest: options are all read, then every host check of the guest runs."""
     name = unique_name("")
