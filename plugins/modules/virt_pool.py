@@ -112,7 +112,11 @@ options:
       - Build a new pool after defining it (C(virsh pool-build)), and a redefined one whose target or
         devices changed. Creates the directory of V(dir), V(fs) and V(netfs) pools; makes the file system
         of V(fs) and the volume group of V(logical) with C(--no-overwrite), so a device that already
-        holds one is never formatted (libvirt then fails the build and the new pool is undefined again).
+        holds one is never formatted.
+      - A V(fs) pool's device that holds a file system already is mounted as it is; the build then only
+        makes the mount directory. A V(logical) pool's device that holds a volume group already fails
+        the build (the new pool is undefined again); define a pool over an existing volume group with
+        O(build=false).
       - V(iscsi) pools have nothing to build.
     type: bool
     default: true
@@ -134,6 +138,11 @@ options:
 notes:
   - An existing pool's definition is read as libvirt keeps it (C(virsh pool-dumpxml --inactive)); the
     parts a request leaves out (a logical pool's target, a file system's format) are compared as libvirt has them.
+  - V(dir), V(fs) (an ext4 loop device) and V(logical) (a volume group built on a loop device) pools are run
+    through the whole cycle on a real libvirtd by the collection's integration tests; V(netfs) and V(iscsi) are
+    covered by unit tests of their definitions and plans only.
+  - Volumes of a V(logical) pool want O(remotevirt.install.virt_pool_volume#module:preallocation=full); libvirt makes
+    a sparse one an LVM snapshot with one extent allocated.
 seealso:
   - module: remotevirt.install.virt_pool_volume
   - name: libvirt storage pool XML

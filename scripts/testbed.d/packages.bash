@@ -14,6 +14,9 @@ PACKAGES=(
   swtpm swtpm-tools
   # the Debian cloud image with cloud-init (testbed.d/cloudimage.bash), and its compressed copies
   debootstrap e2fsprogs xz-utils gzip
+  # the LVM tools libvirt's logical pools run (vgcreate, lvcreate...); the virt_pool target builds
+  # a volume group on a loop device with them
+  lvm2
   # an NFS server in user space for install trees, and the libnfs tools hosts read them with
   nfs-ganesha nfs-ganesha-vfs libnfs-utils
   # transport, namespaces, syslog, linting

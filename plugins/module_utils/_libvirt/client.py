@@ -62,6 +62,11 @@ def version_text(version: int) -> str:
     return "%d.%d.%d" % (version // 1000000, version // 1000 % 1000, version % 1000)
 
 
+def is_already_built(error: LibvirtError) -> bool:
+    """Whether a pool build failed because its device holds a file system or volume group already."""
+    return error.code is not None and error.code == getattr(libvirt, "VIR_ERR_STORAGE_POOL_BUILT", None)
+
+
 def _is_not_found(error: Any) -> bool:
     code = error.get_error_code()
     return any(code == getattr(libvirt, name, None) for name in _NOT_FOUND_CODES)

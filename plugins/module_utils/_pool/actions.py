@@ -34,10 +34,13 @@ class DefinePayload(Payload):
 
 
 class BuildPayload(Payload):
-    """``no_overwrite``: never format a device that holds a file system or volume group already."""
+    """``no_overwrite``: never format a device that holds a file system or volume group already;
+    ``mount_existing`` (fs pools): such a device is mounted as it is, the build then only makes the
+    mount directory."""
 
     pool: str
     no_overwrite: bool
+    mount_existing: bool = False
 
 
 class UndefinePayload(Payload):

@@ -12,7 +12,7 @@ from typing import Any, Dict, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, is_already_built
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import (
     AUTOSTART,
     BUILD,
@@ -66,7 +66,16 @@ class PoolHandlers:
 
     def build(self, action: Action) -> Optional[Undo]:
         payload: BuildPayload = action.payload
-        self.client.build_pool(self._pool(payload.pool), payload.no_overwrite)
+        pool = self._pool(payload.pool)
+        try:
+            self.client.build_pool(pool, payload.no_overwrite)
+        except LibvirtError as error:
+            if not (payload.mount_existing and is_already_built(error)):
+                raise
+            # libvirt refuses to format a device that has a file system (what --no-overwrite is for);
+            # that file system is the one to mount, so only the mount directory is made (a build
+            # without flags never formats).
+            self.client.build_pool(pool, False)
         return None
 
     def start(self, action: Action) -> Optional[Undo]:

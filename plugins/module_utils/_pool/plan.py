@@ -286,7 +286,8 @@ def _autostart_action(uri: str, name: str, enable: bool) -> Action:
 def _build_action(uri: str, definition: PoolDefinition) -> Action:
     no_overwrite = definition.type in _OVERWRITING_BUILDS
     command = virsh(uri, "pool-build", definition.name, *(["--no-overwrite"] if no_overwrite else []))
-    return Action(BUILD, "pool", definition.name, command, BuildPayload(definition.name, no_overwrite))
+    payload = BuildPayload(definition.name, no_overwrite, mount_existing=definition.type == "fs")
+    return Action(BUILD, "pool", definition.name, command, payload)
 
 
 def _define_action(uri: str, definition: PoolDefinition, previous: Optional[PoolDefinition]) -> Action:

@@ -108,6 +108,15 @@ def test_a_redefinition_carries_the_pools_uuid_and_undoes_to_the_old_one():
 
 
 @pytest.mark.parametrize(
+    "case, no_overwrite, mount_existing",
+    [("new_dir", False, False), ("new_fs_present", True, True), ("new_logical", True, False)],
+)
+def test_builds_never_format_and_only_fs_pools_mount_what_a_device_has(case, no_overwrite, mount_existing):
+    build = [action for action in planned(case).actions if action.verb == "build"][0]
+    assert (build.payload.no_overwrite, build.payload.mount_existing) == (no_overwrite, mount_existing)
+
+
+@pytest.mark.parametrize(
     "overrides, host, message",
     [
         (
