@@ -140,11 +140,29 @@ def capacity_reached(pool: Pool, fmt: Optional[str], wanted: int, actual: int) -
     return wanted <= actual <= stored_capacity(pool, fmt, wanted, creating=True)
 
 
-def _allocation_for(request: VolumeRequest, capacity: int) -> int:
+# libvirt makes a volume of these pools whose allocation is below its capacity an LVM snapshot of
+# that size: once writes fill it, the snapshot is invalid and the volume's data is lost.
+WHOLE_ALLOCATION_POOL_TYPES = frozenset({"logical"})
+
+
+def _allocation_for(request: VolumeRequest, pool: Pool, capacity: int) -> int:
+    if pool.type in WHOLE_ALLOCATION_POOL_TYPES:
+        _refuse_partial_allocation(request, pool, capacity)
+        return capacity
     if request.allocation is not None:
         return request.allocation
     # libvirt allocates the full capacity when <allocation> is missing; sparse must say 0.
     return capacity if request.preallocation == "full" else 0
+
+
+def _refuse_partial_allocation(request: VolumeRequest, pool: Pool, capacity: int) -> None:
+    partial = request.preallocation in ("sparse", "metadata") or (request.allocation is not None and request.allocation < capacity)
+    if partial:
+        raise PlanError(
+            "volumes of %s pool %s are allocated whole: libvirt would make this one an LVM snapshot whose data is "
+            "lost once writes fill its allocation; leave out preallocation and allocation (or give preallocation: full)"
+            % (pool.type, pool.name)
+        )
 
 
 class NoSpace(PlanError):
@@ -226,7 +244,7 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
             "capacity %s is smaller than backing volume %s (%s)"
             % (format_size(capacity), ref.label, format_size(backing.capacity))
         )
-    allocation = _allocation_for(request, capacity)
+    allocation = _allocation_for(request, pool, capacity)
     _check_space(request, pool, capacity, allocation, "volume %s" % request.label)
     volume = Volume(
         name=request.name,
@@ -265,7 +283,7 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
             % (format_size(capacity), ref.label, format_size(source.capacity))
         )
     capacity = stored_capacity(pool, fmt, capacity, creating=False)
-    allocation = _allocation_for(request, source.capacity)
+    allocation = _allocation_for(request, pool, source.capacity)
     _check_space(request, pool, capacity, max(allocation, source.allocation or 0), "clone %s" % request.label)
     clone = Volume(
         name=request.name,
@@ -384,7 +402,7 @@ def _download_volume(request: VolumeRequest, pool: Pool, capacity: int, fmt: str
         name=request.name,
         capacity=capacity,
         format=fmt,
-        allocation=0,
+        allocation=_allocation_for(request, pool, capacity) if pool.type in WHOLE_ALLOCATION_POOL_TYPES else 0,
         permissions=request.permissions,
         path=predicted_path(pool, request.name),
     )

@@ -90,10 +90,10 @@ PLANS = [
         ],
     ),
     (
-        "logical pool keeps native format",
+        "logical pool keeps native format, allocated whole",
         dict(pool="vg", name="lv0", capacity="1G"),
         VolumeState(LVM),
-        [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 0")],
+        [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 1073741824")],
     ),
     (
         "grow in place",
@@ -230,7 +230,7 @@ PLANS = [
         "logical pools are not rounded here",
         dict(pool="vg", name="lv0", capacity="1GB"),
         VolumeState(LVM),
-        [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1000000000 --allocation 0")],
+        [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1000000000 --allocation 1000000000")],
     ),
     ("qcow2 1GB converged", dict(capacity="1GB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=1000000512)), []),
     ("qcow2 500MB converged", dict(capacity="500MB"), VolumeState(POOL, existing=QCOW.with_changes(capacity=500000768)), []),
@@ -778,3 +778,27 @@ def test_remote_uri_commands_name_the_connection(params, state, verb):
     command = next(action.command_line for action in plan.actions if action.verb == verb)
     assert "virsh -c %s " % shlex.quote(uri) in command
     assert "virsh -c" not in plan_volume(request(**params), state).actions[-1].command_line
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(capacity="1G"), dict(capacity="1G", preallocation="full"), dict(capacity="1G", allocation="1G")],
+    ids=["default", "full", "allocation equal to capacity"],
+)
+def test_a_logical_pool_volume_is_allocated_whole(params):
+    """libvirt makes a logical volume allocated below its capacity an LVM snapshot that loses its data once full."""
+    plan = plan_volume(request(pool="vg", name="lv0", format="raw", **params), VolumeState(LVM))
+    assert steps(plan) == [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 1073741824 --format raw")]
+
+
+@pytest.mark.parametrize(
+    "params", [dict(preallocation="sparse"), dict(allocation="0")], ids=["sparse", "allocation below capacity"]
+)
+def test_a_partly_allocated_logical_volume_is_refused(params):
+    with pytest.raises(PlanError, match="volumes of logical pool vg are allocated whole: libvirt would make this one an LVM snapshot"):
+        plan_volume(request(pool="vg", name="lv0", format="raw", capacity="1G", **params), VolumeState(LVM))
+
+
+def test_a_download_into_a_logical_pool_is_allocated_whole():
+    plan = plan_volume(request(pool="vg", name="lv0", source_url="http://h/d"), VolumeState(LVM, download_size=1 << 20))
+    assert "--allocation 1048576" in steps(plan)[0][1]
