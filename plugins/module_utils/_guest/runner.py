@@ -366,6 +366,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         findings.messages.extend(_network_problems(client, request))
     if installs and request.domain_type is None:
         state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
+    if request.filesystems or request.hostdevs:
+        findings.messages.extend(findings.attempt(lambda: _device_problems(client, request, state, local)) or [])
     if installs:
         media = findings.attempt(lambda: _read_media(client, request, state, validate_certs, findings))
         state = media if media is not None else state
@@ -378,6 +380,13 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         offset = findings.attempt(lambda: _serial_log_offset(request, state, local))
         state = state.with_changes(serial_log_offset=offset or 0)
     return state, findings.messages
+
+
+def _device_problems(client: Client, request: GuestRequest, state: GuestState, local: bool) -> List[str]:
+    # Imported here: only guests with shares or host devices need it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import device_problems
+
+    return device_problems(client, request, state, _starts(request, state), local)
 
 
 def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool, removed: bool = False) -> Optional[str]:
