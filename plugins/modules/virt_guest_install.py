@@ -682,13 +682,21 @@ domain:
     disks:
       description:
         - Disks and cdroms of the stored definition, each with C(target), C(source) (C(pool/volume) or a
-          path), C(device) and C(size).
+          path), C(device), C(size), and C(modes) when driver modes are set (as V(cache=none io=native)).
         - C(size) is the capacity in bytes of a pool disk (to be created, in check mode); V(null) for a host
           path and for cdroms.
       type: list
       elements: dict
     networks:
       description: Each network card, as V(network NAME), V(bridge NAME) or V(user).
+      type: list
+      elements: str
+    filesystems:
+      description: Each virtiofs share, as V(SOURCE as TAG).
+      type: list
+      elements: str
+    hostdevs:
+      description: Each passed-through host device, as V(pci 0000:03:00.0), V(usb 0x1234:0xabcd) or V(usb 1.4).
       type: list
       elements: str
     serial_log:
@@ -703,6 +711,8 @@ domain:
     macs: ["52:54:00:6b:3c:58"]
     disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk, size: 21474836480}]
     networks: [network default]
+    filesystems: []
+    hostdevs: []
     serial_log: /var/log/libvirt/qemu/web01-serial.log
 addresses:
   description:

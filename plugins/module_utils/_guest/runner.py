@@ -33,7 +33,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, Interface
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     needed_by,
     refuse_incomplete,
@@ -627,13 +627,19 @@ def _facts(domain: Domain, run_state: str, sizes: Mapping[str, int]) -> Dict[str
         "memory": domain.memory // (1024 * 1024) if domain.memory else None,
         "vcpus": domain.vcpus,
         "macs": [mac for mac in domain.macs if mac],
-        "disks": [
-            {"target": disk.target, "source": disk.source_label, "device": disk.device, "size": sizes.get(disk.source_label)}
-            for disk in domain.disks
-        ],
+        "disks": [_disk_facts(disk, sizes) for disk in domain.disks],
         "networks": [interface.label for interface in domain.interfaces],
+        "filesystems": [filesystem.label for filesystem in domain.filesystems],
+        "hostdevs": [device.label for device in domain.hostdevs],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
     }
+
+
+def _disk_facts(disk: Disk, sizes: Mapping[str, int]) -> Dict[str, Any]:
+    facts = {"target": disk.target, "source": disk.source_label, "device": disk.device, "size": sizes.get(disk.source_label)}
+    if disk.modes.label:  # only disks with driver modes say so
+        facts["modes"] = disk.modes.label
+    return facts
 
 
 def _media_facts(request: GuestRequest) -> Dict[str, Any]:
