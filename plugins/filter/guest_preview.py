@@ -102,6 +102,8 @@ def _disk_rows(domain: Mapping[str, Any], created: List[str]) -> List[str]:
         size = disk.get("size")
         parts = ["%s %s" % (disk.get("target") or "?", format_size(int(size)))] if size else [disk.get("target") or "?"]
         parts.append(("new volume " if source in created else "") + source)
+        if disk.get("modes"):
+            parts.append(disk["modes"])
         rows.append(_row(device, ", ".join(parts)))
     return rows
 
@@ -124,6 +126,12 @@ def _tuning_rows(domain: Mapping[str, Any]) -> List[str]:
     labels = {"tpm": "tpm", "rng": "rng", "cpu_pinning": "pinning", "numa": "numa", "hugepages": "hugepage"}
     tuning: Mapping[str, Any] = domain.get("tuning") or {}
     return [_row(label, str(tuning[key])) for key, label in labels.items() if tuning.get(key)]
+
+
+def _device_rows(domain: Mapping[str, Any]) -> List[str]:
+    """A row per virtiofs share and per passed-through host device, when the guest has any."""
+    shares = [_row("share", "virtiofs %s" % share) for share in domain.get("filesystems") or []]
+    return shares + [_row("hostdev", str(device)) for device in domain.get("hostdevs") or []]
 
 
 def _state_row(domain: Mapping[str, Any], verbs: List[str]) -> Optional[str]:
@@ -171,6 +179,7 @@ def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome
             + _disk_rows(domain, created)
             + [_media_row(result.get("media")), _network_row(domain)]
             + _tuning_rows(domain)
+            + _device_rows(domain)
             + [_state_row(domain, verbs)]
         )
         lines += [row for row in rows if row]

@@ -292,6 +292,33 @@ options:
             destroy its file system.
         type: bool
         default: false
+      cache:
+        description:
+          - The disk's host cache mode (C(<driver cache=...>)). V(none) and V(directsync) bypass the host's page
+            cache; V(unsafe) ignores the guest's flushes (for throw-away guests only).
+          - Not set leaves a new disk at QEMU's default (writeback) and an existing disk's mode as stored.
+        type: str
+        choices: [none, writeback, writethrough, directsync, unsafe]
+      io:
+        description:
+          - How QEMU submits the disk's I/O (C(<driver io=...>)). V(native) (Linux AIO) needs O(disks[].cache=none)
+            or O(disks[].cache=directsync), given here or stored; other combinations are refused at plan time.
+            V(io_uring) needs QEMU 5.0 or later built with it.
+          - Not set leaves it to QEMU (new disk) or as stored (existing disk).
+        type: str
+        choices: [native, threads, io_uring]
+      discard:
+        description:
+          - Whether the guest's discard (TRIM) requests free space in the disk's file (V(unmap)) or are
+            dropped (V(ignore)). Not set leaves it to QEMU (new disk) or as stored (existing disk).
+        type: str
+        choices: [unmap, ignore]
+      detect_zeroes:
+        description:
+          - Whether QEMU turns writes of zeroes into zero writes (V(on)) or discards (V(unmap), which needs
+            O(disks[].discard=unmap)). Not set leaves it to QEMU (new disk) or as stored (existing disk).
+        type: str
+        choices: ['off', 'on', unmap]
   networks:
     description:
       - Network cards, in order. Set, the list is the guest's full set of cards.
@@ -336,6 +363,50 @@ options:
         type: int
       password:
         description: Console password. Never logged or shown in diffs.
+        type: str
+  filesystems:
+    description:
+      - Host directories shared with the guest over virtiofs; the guest mounts each by its tag
+        (C(mount -t virtiofs <target> /mnt)). Set, the list is the guest's full set of virtiofs shares
+        (other filesystem types stay as they are); an empty list removes them. Not set leaves an existing
+        guest's shares as they are.
+      - A guest with shares gets memfd-backed shared memory (C(<memoryBacking><source type='memfd'/>
+        <access mode='shared'/>)), which virtiofsd needs; it stays when the shares are removed.
+      - Refused at plan time when the host's domain capabilities do not offer the virtiofs driver, and, when
+        the run starts the guest (checked with a local O(uri)), when the host has no virtiofsd or the
+        source is not a directory. Defining the guest needs neither.
+      - libvirt before 10 refuses read-only virtiofs shares, so none is offered.
+    type: list
+    elements: dict
+    suboptions:
+      source:
+        description: The host directory, an absolute path without V(..) components.
+        type: path
+        required: true
+      target:
+        description: The mount tag the guest mounts, 1 to 36 letters, digits, V(_), V(.) or V(-); unique per guest.
+        type: str
+        required: true
+  hostdevs:
+    description:
+      - Host devices passed through to the guest, managed (libvirt takes a device from its host driver
+        when the guest starts and gives it back when it stops). Each entry gives either O(hostdevs[].pci)
+        or O(hostdevs[].usb). Set, the list is the guest's full set of PCI and USB host devices (an empty
+        list removes them). Not set leaves an existing guest's devices as they are.
+      - Refused at plan time when the syntax is wrong, when the host's domain capabilities do not offer
+        that kind of passthrough, when a PCI device does not exist on the host (libvirt's node device
+        C(pci_0000_03_00_0)), or when another guest (named in the refusal) already has the device. Only
+        devices the guest does not have yet are looked up.
+      - A started guest takes the device away from the host; never pass through the device of the host's
+        own disk or network card.
+    type: list
+    elements: dict
+    suboptions:
+      pci:
+        description: A PCI address, V(0000:03:00.0) (domain:bus:slot.function; V(03:00.0) is in domain V(0000)).
+        type: str
+      usb:
+        description: A USB device by V(vendor:product) (V(0x1234:0xabcd)), or by V(bus.device) as lsusb numbers them (V(1.4)).
         type: str
   serial_log:
     description:
@@ -496,6 +567,18 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: A guest with tuned disk I/O, a virtiofs share and a passed-through PCI device
+  remotevirt.install.virt_guest_install:
+    name: db01
+    memory: 4G
+    disks:
+      - {pool: default, volume: db01.qcow2, cache: none, io: native, discard: unmap}
+    filesystems:
+      - {source: /srv/exports/db01, target: data}
+    hostdevs:
+      - {pci: "0000:03:00.0"}
+    install: {method: import}
+
 - name: Install a guest from an ISO volume and wait until its installer powers off
   remotevirt.install.virt_guest_install:
     name: web01
@@ -677,13 +760,21 @@ domain:
     disks:
       description:
         - Disks and cdroms of the stored definition, each with C(target), C(source) (C(pool/volume) or a
-          path), C(device) and C(size).
+          path), C(device), C(size), and C(modes) when driver modes are set (as V(cache=none io=native)).
         - C(size) is the capacity in bytes of a pool disk (to be created, in check mode); V(null) for a host
           path and for cdroms.
       type: list
       elements: dict
     networks:
       description: Each network card, as V(network NAME), V(bridge NAME) or V(user).
+      type: list
+      elements: str
+    filesystems:
+      description: Each virtiofs share, as V(SOURCE as TAG).
+      type: list
+      elements: str
+    hostdevs:
+      description: Each passed-through host device, as V(pci 0000:03:00.0), V(usb 0x1234:0xabcd) or V(usb 1.4).
       type: list
       elements: str
     serial_log:
@@ -703,6 +794,8 @@ domain:
     macs: ["52:54:00:6b:3c:58"]
     disks: [{target: vda, source: default/web01-disk0.qcow2, device: disk, size: 21474836480}]
     networks: [network default]
+    filesystems: []
+    hostdevs: []
     serial_log: /var/log/libvirt/qemu/web01-serial.log
     tuning: {tpm: tpm-crb 2.0 (emulated), rng: virtio /dev/urandom}
 addresses:

@@ -70,6 +70,10 @@ def final_definition(request: GuestRequest, state: GuestState, disks: Tuple[Disk
         serial_log=SerialLog(request.serial_log or default_serial_log(request.name)),
         metadata=GuestMetadata(cloud_init=fingerprint) if fingerprint else None,
         tuning=new_guest_tuning(request, state),
+        filesystems=request.filesystems or (),
+        hostdevs=request.hostdevs or (),
+        # virtiofs shares need memory virtiofsd can map (libvirt refuses them without it).
+        shared_memory=bool(request.filesystems),
     )
 
 
@@ -181,6 +185,12 @@ def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tup
         changes["interfaces"] = carry_macs(request.networks, actual.interfaces)
     if request.graphics is not None:
         changes["graphics"] = request.graphics
+    if request.filesystems is not None:
+        changes["filesystems"] = request.filesystems
+        # Kept once set: the guest's memory layout does not follow every change of its shares.
+        changes["shared_memory"] = actual.shared_memory or bool(request.filesystems)
+    if request.hostdevs is not None:
+        changes["hostdevs"] = request.hostdevs
     if request.serial_log is not None:
         changes["serial_log"] = SerialLog(request.serial_log)
     if request.boot is not None:

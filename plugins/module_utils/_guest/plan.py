@@ -53,6 +53,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import DiskModes
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import DELETE, VolumeTarget
@@ -165,22 +166,33 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
         if disk.target is None:  # the request fills in the target of every disk it reads
             raise PlanError("%s has no target" % disk.label)
         if disk.path:
-            disks.append(
-                Disk(
-                    target=disk.target,
-                    bus=disk.bus,
-                    path=disk.path,
-                    format=_path_disk_format(disk, disk_state, state.existing),
-                    block=disk_state.format == "block",
-                )
+            planned = Disk(
+                target=disk.target,
+                bus=disk.bus,
+                path=disk.path,
+                format=_path_disk_format(disk, disk_state, state.existing),
+                block=disk_state.format == "block",
             )
-            continue
-        if disk_state.volume is None:  # the runner reads the volume of every disk given by pool and volume
-            raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
-        disks.append(
-            _plan_volume_disk(disk, disk.target, disk_state.volume, plan, _stored_format(disk, state.existing), request.uri)
-        )
+        else:
+            if disk_state.volume is None:  # the runner reads the volume of every disk given by pool and volume
+                raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
+            planned = _plan_volume_disk(
+                disk, disk.target, disk_state.volume, plan, _stored_format(disk, state.existing), request.uri
+            )
+        disks.append(planned.with_changes(modes=_disk_modes(disk, state.existing)))
     return in_canonical_order(disks)
+
+
+def _stored_disk(disk: DiskRequest, existing: Optional[Domain]) -> Optional[Disk]:
+    """The guest's stored disk on the same volume or file as ``disk``, if the guest has it already."""
+    for known in existing.disks if existing else ():
+        if known.device != "disk":
+            continue
+        same_file = bool(disk.path) and same_path(known.path) == same_path(disk.path)
+        same_volume = bool(disk.pool) and (known.pool, known.volume) == (disk.pool, disk.volume)
+        if same_file or same_volume:
+            return known
+    return None
 
 
 def _stored_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[str]:
@@ -190,14 +202,19 @@ def _stored_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[st
     files on every refresh, and a guest writes its disk (a raw disk turned into a qcow2 header
     naming a host file as backing must stay raw).
     """
-    for known in existing.disks if existing else ():
-        if known.device != "disk":
-            continue
-        same_file = bool(disk.path) and same_path(known.path) == same_path(disk.path)
-        same_volume = bool(disk.pool) and (known.pool, known.volume) == (disk.pool, disk.volume)
-        if same_file or same_volume:
-            return known.format
-    return None
+    known = _stored_disk(disk, existing)
+    return known.format if known is not None else None
+
+
+def _disk_modes(disk: DiskRequest, existing: Optional[Domain]) -> DiskModes:
+    """The requested driver modes over the stored disk's: a mode left out stays as it is; refused
+    when the result is a combination QEMU would refuse at the guest's start."""
+    known = _stored_disk(disk, existing)
+    modes = disk.modes.over(known.modes) if known is not None else disk.modes
+    problem = modes.problem()
+    if problem:
+        raise PlanError("%s: %s" % (disk.label, problem))
+    return modes
 
 
 def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Optional[Domain]) -> str:

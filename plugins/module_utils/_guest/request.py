@@ -24,6 +24,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_request import TuningRequest, tuning_param
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import DiskModes, Filesystem, HostDevice
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
     DISK_BUSES,
     DirectKernel,
@@ -97,6 +98,7 @@ class DiskRequest(Record):
     preallocation: Optional[str] = None
     path: Optional[str] = None
     allow_in_use: bool = False
+    modes: DiskModes = DiskModes()
 
     @property
     def label(self) -> str:
@@ -136,6 +138,8 @@ class GuestRequest(Record):
     disks: Optional[Tuple[DiskRequest, ...]] = None
     networks: Optional[Tuple[Interface, ...]] = None
     graphics: Optional[Tuple[Graphics, ...]] = None
+    filesystems: Optional[Tuple[Filesystem, ...]] = None
+    hostdevs: Optional[Tuple[HostDevice, ...]] = None
     serial_log: Optional[str] = None
     autostart: Optional[bool] = None
     install: InstallRequest = InstallRequest()
@@ -185,6 +189,8 @@ class GuestRequest(Record):
             "disks": lambda: _disks_param(params.get("disks"), name),
             "networks": lambda: _networks_param(params.get("networks")),
             "graphics": lambda: _graphics_param(params.get("graphics")),
+            "filesystems": lambda: _devices_param("filesystems", params.get("filesystems")),
+            "hostdevs": lambda: _devices_param("hostdevs", params.get("hostdevs")),
             "serial_log": lambda: _path_param(params.get("serial_log"), "serial_log"),
             # A removal needs no install media: what it would have installed from does not matter.
             "install": lambda: (
@@ -404,6 +410,7 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
             raise PlanError("%s: size: %s" % (label, error))
         if size == 0:
             raise PlanError("%s: size must be larger than zero" % label)
+    modes = _disk_modes_param(entry, label)
     if path:
         if not path.startswith("/"):
             raise PlanError("%s: path must be absolute" % label)
@@ -417,6 +424,7 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
             path=path,
             format=entry.get("format"),
             allow_in_use=bool(entry.get("allow_in_use")),
+            modes=modes,
         )
     volume = entry.get("volume")
     if not volume:
@@ -437,7 +445,28 @@ def _disk_param(index: int, entry: Mapping[str, Any], guest: str) -> DiskRequest
         format=entry.get("format"),
         preallocation=entry.get("preallocation"),
         allow_in_use=bool(entry.get("allow_in_use")),
+        modes=modes,
     )
+
+
+def _disk_modes_param(entry: Mapping[str, Any], label: str) -> DiskModes:
+    if all(entry.get(key) is None for key in ("cache", "io", "discard", "detect_zeroes")):
+        return DiskModes()
+    # Imported here: only disks with driver modes need it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import disk_modes_param
+
+    return disk_modes_param(entry, label)
+
+
+def _devices_param(option: str, entries: Optional[Sequence[Mapping[str, Any]]]) -> Any:
+    """``filesystems`` or ``hostdevs``, validated; None when not given."""
+    if entries is None:
+        return None
+    # Imported here: only guests with shares or host devices need it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import devices_request
+
+    read = devices_request.filesystems_param if option == "filesystems" else devices_request.hostdevs_param
+    return read(entries)
 
 
 def _networks_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[Tuple[Interface, ...]]:

@@ -33,7 +33,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, Interface
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     needed_by,
     refuse_incomplete,
@@ -368,6 +368,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
     if request.tuning.given or (installs and request.firmware == "uefi"):
         state = _with_tuning_checked(client, request, state, local, findings)
+    if request.filesystems or request.hostdevs:
+        findings.messages.extend(findings.attempt(lambda: _device_problems(client, request, state, local)) or [])
     if installs:
         media = findings.attempt(lambda: _read_media(client, request, state, validate_certs, findings))
         state = media if media is not None else state
@@ -393,6 +395,13 @@ def _with_tuning_checked(client: Client, request: GuestRequest, state: GuestStat
     state = state.with_changes(tuning_host=host)
     findings.messages.extend(tuning_problems(request, state))
     return state
+
+
+def _device_problems(client: Client, request: GuestRequest, state: GuestState, local: bool) -> List[str]:
+    # Imported here: only guests with shares or host devices need it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import device_problems
+
+    return device_problems(client, request, state, _starts(request, state), local)
 
 
 def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool, removed: bool = False) -> Optional[str]:
@@ -633,14 +642,20 @@ def _facts(domain: Domain, run_state: str, sizes: Mapping[str, int]) -> Dict[str
         "memory": domain.memory // (1024 * 1024) if domain.memory else None,
         "vcpus": domain.vcpus,
         "macs": [mac for mac in domain.macs if mac],
-        "disks": [
-            {"target": disk.target, "source": disk.source_label, "device": disk.device, "size": sizes.get(disk.source_label)}
-            for disk in domain.disks
-        ],
+        "disks": [_disk_facts(disk, sizes) for disk in domain.disks],
         "networks": [interface.label for interface in domain.interfaces],
+        "filesystems": [filesystem.label for filesystem in domain.filesystems],
+        "hostdevs": [device.label for device in domain.hostdevs],
         "serial_log": domain.serial_log.path if domain.serial_log else None,
         "tuning": domain.tuning.summary(),
     }
+
+
+def _disk_facts(disk: Disk, sizes: Mapping[str, int]) -> Dict[str, Any]:
+    facts = {"target": disk.target, "source": disk.source_label, "device": disk.device, "size": sizes.get(disk.source_label)}
+    if disk.modes.label:  # only disks with driver modes say so
+        facts["modes"] = disk.modes.label
+    return facts
 
 
 def _media_facts(request: GuestRequest) -> Dict[str, Any]:

@@ -22,6 +22,11 @@ def guest_argument_spec() -> Dict[str, Any]:
         bus=dict(type="str", default="virtio", choices=["virtio", "sata", "scsi", "ide"]),
         target=dict(type="str"),
         allow_in_use=dict(type="bool", default=False),
+        # -- devices: disk driver modes --
+        cache=dict(type="str", choices=["none", "writeback", "writethrough", "directsync", "unsafe"]),
+        io=dict(type="str", choices=["native", "threads", "io_uring"]),
+        discard=dict(type="str", choices=["unmap", "ignore"]),
+        detect_zeroes=dict(type="str", choices=["off", "on", "unmap"]),
     )
     network = dict(
         network=dict(type="str"),
@@ -49,6 +54,9 @@ def guest_argument_spec() -> Dict[str, Any]:
     cloud_init = dict(
         user_data=dict(type="raw", no_log=True), meta_data=dict(type="dict"), network_config=dict(type="raw", no_log=True)
     )
+    # -- devices: virtiofs shares and host-device passthrough --
+    filesystem = dict(source=dict(type="path", required=True), target=dict(type="str", required=True))
+    hostdev = dict(pci=dict(type="str"), usb=dict(type="str"))
     wait_for = dict(
         ip=dict(type="bool", default=True),
         source=dict(type="str", default="any", choices=["lease", "arp", "agent", "any"]),
@@ -74,6 +82,9 @@ def guest_argument_spec() -> Dict[str, Any]:
         disks=dict(type="list", elements="dict", options=disk),
         networks=dict(type="list", elements="dict", options=network),
         graphics=dict(type="dict", options=graphics),
+        # -- devices: virtiofs shares and host-device passthrough --
+        filesystems=dict(type="list", elements="dict", options=filesystem),
+        hostdevs=dict(type="list", elements="dict", options=hostdev),
         serial_log=dict(type="path"),
         autostart=dict(type="bool"),
         wait=dict(type="bool", default=False),

@@ -516,6 +516,29 @@ class Client:
         xml = self.domain_capabilities(arch, virt_type)
         return parse(xml).findtext("path") if xml is not None else None
 
+    def node_device_exists(self, name: str) -> Optional[bool]:
+        """Whether the host has node device ``name`` (``pci_0000_03_00_0``); None where the driver
+        keeps no node devices (the test driver's own list is fictional, so it answers too)."""
+        try:
+            self.conn.nodeDeviceLookupByName(name)
+        except libvirt.libvirtError as error:
+            if error.get_error_code() == libvirt.VIR_ERR_NO_NODE_DEVICE:
+                return False
+            if error.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+                return None
+            raise self._error("look up host device", name, error)
+        return True
+
+    def domain_definitions_of_all(self) -> List[Tuple[str, Any]]:
+        """(name, parsed persistent definition) of every guest, running or not: one XML read per guest,
+        so only runs that pass host devices through ask."""
+        found = []
+        for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, 0):
+            xml = self._lookup("read guest", domain.name(), domain.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+            if xml is not None:
+                found.append((domain.name(), parse(xml)))
+        return found
+
     def find_domain(self, name: str) -> Any:
         return self._lookup("look up guest", name, self.conn.lookupByName, name)
 

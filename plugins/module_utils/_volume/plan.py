@@ -156,7 +156,9 @@ def _allocation_for(request: VolumeRequest, pool: Pool, capacity: int) -> int:
 
 
 def _refuse_partial_allocation(request: VolumeRequest, pool: Pool, capacity: int) -> None:
-    partial = request.preallocation in ("sparse", "metadata") or (request.allocation is not None and request.allocation < capacity)
+    partial = request.preallocation in ("sparse", "metadata") or (
+        request.allocation is not None and request.allocation < capacity
+    )
     if partial:
         raise PlanError(
             "volumes of %s pool %s are allocated whole: libvirt would make this one an LVM snapshot whose data is "

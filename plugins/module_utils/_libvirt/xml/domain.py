@@ -26,6 +26,17 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
     sub,
     text_of,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import (
+    DiskModes,
+    Filesystem,
+    HostDevice,
+    add_shared_memory,
+    filesystems_of,
+    has_shared_memory,
+    hostdevs_of,
+    replace_filesystems,
+    replace_hostdevs,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import Tuning
 
 DISK_BUSES = ("virtio", "sata", "scsi", "ide")
@@ -119,6 +130,7 @@ class Disk(XmlObject):
     path: Optional[str] = None
     format: str = "raw"
     block: bool = False
+    modes: DiskModes = DiskModes()
 
     @property
     def source_label(self) -> str:
@@ -132,7 +144,7 @@ class Disk(XmlObject):
 
     def to_element(self) -> Any:
         disk = etree.Element("disk", type=self.source_type, device=self.device)
-        sub(disk, "driver", name="qemu", type=self.format)
+        self.modes.set_on(sub(disk, "driver", name="qemu", type=self.format))
         if self.volume:
             sub(disk, "source", pool=self.pool, volume=self.volume)
         elif self.block:
@@ -156,6 +168,7 @@ class Disk(XmlObject):
             path=attr_of(disk, "source", "dev" if kind == "block" else "file") if kind != "volume" else None,
             format=attr_of(disk, "driver", "type") or "raw",
             block=kind == "block",
+            modes=DiskModes.from_disk(disk),
         )
 
 
@@ -310,6 +323,9 @@ class Domain(XmlObject):
     on_reboot: Optional[str] = None
     metadata: Optional[GuestMetadata] = None
     tuning: Tuning = Tuning()
+    filesystems: Tuple[Filesystem, ...] = ()
+    hostdevs: Tuple[HostDevice, ...] = ()
+    shared_memory: bool = False
 
     def to_element(self, show_password: bool = True) -> Any:
         domain = etree.Element("domain", type=self.type or "kvm")
@@ -322,6 +338,8 @@ class Domain(XmlObject):
             kib = str(self.memory // 1024)
             sub(domain, "memory", kib, unit="KiB")
             sub(domain, "currentMemory", kib, unit="KiB")
+        if self.shared_memory:
+            add_shared_memory(domain)
         if self.vcpus is not None:
             sub(domain, "vcpu", str(self.vcpus))
         domain.append(self.os.to_element())
@@ -339,6 +357,8 @@ class Domain(XmlObject):
             devices.append(disk.to_element())
         for interface in self.interfaces:
             devices.append(interface.to_element())
+        for device in self.filesystems + self.hostdevs:
+            devices.append(device.to_element())
         if self.serial_log:
             self.serial_log.add_to(devices)
         for graphics in self.graphics or ():
@@ -375,6 +395,9 @@ class Domain(XmlObject):
             on_reboot=_unless_default(text_of(domain, "on_reboot"), "restart"),
             metadata=GuestMetadata.from_domain(domain),
             tuning=Tuning.from_domain(domain),
+            filesystems=filesystems_of(devices),
+            hostdevs=hostdevs_of(devices),
+            shared_memory=has_shared_memory(domain),
         )
 
     @classmethod
@@ -435,9 +458,15 @@ def patch_definition(previous_xml: str, previous: Domain, wanted: Domain) -> str
             root.remove(cpu)
         if wanted.cpu_mode:
             root.append(etree.Element("cpu", mode=wanted.cpu_mode))
+    if wanted.shared_memory and not previous.shared_memory:
+        add_shared_memory(root)
     devices = root.find("devices")
     if devices is None:
         devices = sub(root, "devices")
+    if wanted.filesystems != previous.filesystems:
+        replace_filesystems(devices, wanted.filesystems)
+    if wanted.hostdevs != previous.hostdevs:
+        replace_hostdevs(devices, wanted.hostdevs)
     if wanted.disks != previous.disks:
         _replace_devices(devices, "disk", Disk.from_element, wanted.disks)
     if wanted.interfaces != previous.interfaces:

@@ -123,3 +123,28 @@ def test_devices_and_tuning_show_a_line_each_when_set():
         "  hugepage 2M",
         "  state    shut off after the install",
     ]
+
+
+def test_device_rows_show_driver_modes_shares_and_host_devices():
+    result = {
+        "changed": True,
+        "domain": {
+            "name": "db01",
+            "state": "shut off",
+            "disks": [{"target": "vda", "source": "p/db01.qcow2", "device": "disk", "modes": "cache=none io=native"}],
+            "networks": [],
+            "filesystems": ["/srv/exports/db01 as data"],
+            "hostdevs": ["pci 0000:03:00.0", "usb 0x1234:0xabcd"],
+        },
+        "plan": [step("define", "guest", "db01", "virsh define db01.xml")],
+    }
+    assert guest_preview(result) == [
+        "db01: update in place",
+        "  disk     vda, p/db01.qcow2, cache=none io=native",
+        "  network  none",
+        "  share    virtiofs /srv/exports/db01 as data",
+        "  hostdev  pci 0000:03:00.0",
+        "  hostdev  usb 0x1234:0xabcd",
+        "  state    shut off",
+        "  $ virsh define db01.xml",
+    ]

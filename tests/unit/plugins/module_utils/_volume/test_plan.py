@@ -788,14 +788,18 @@ def test_remote_uri_commands_name_the_connection(params, state, verb):
 def test_a_logical_pool_volume_is_allocated_whole(params):
     """libvirt makes a logical volume allocated below its capacity an LVM snapshot that loses its data once full."""
     plan = plan_volume(request(pool="vg", name="lv0", format="raw", **params), VolumeState(LVM))
-    assert steps(plan) == [("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 1073741824 --format raw")]
+    assert steps(plan) == [
+        ("create", "virsh vol-create-as --pool vg --name lv0 --capacity 1073741824 --allocation 1073741824 --format raw")
+    ]
 
 
 @pytest.mark.parametrize(
     "params", [dict(preallocation="sparse"), dict(allocation="0")], ids=["sparse", "allocation below capacity"]
 )
 def test_a_partly_allocated_logical_volume_is_refused(params):
-    with pytest.raises(PlanError, match="volumes of logical pool vg are allocated whole: libvirt would make this one an LVM snapshot"):
+    with pytest.raises(
+        PlanError, match="volumes of logical pool vg are allocated whole: libvirt would make this one an LVM snapshot"
+    ):
         plan_volume(request(pool="vg", name="lv0", format="raw", capacity="1G", **params), VolumeState(LVM))
 
 

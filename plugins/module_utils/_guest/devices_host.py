@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the host says of a guest's shares and host devices: domain capabilities, the PCI devices it
+has, the guests that already have a device, and the virtiofsd a share needs to start."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from typing import Any, List, Optional, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import capability_problems
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import (
+    DeviceCapabilities,
+    HostDevice,
+    hostdevs_of,
+)
+
+# Where QEMU's vhost-user descriptors name the virtiofsd libvirt starts (docs/interop/vhost-user.json),
+# and where distributions install it when they ship no descriptor.
+VHOST_USER_DIRS = ("/etc/qemu/vhost-user", "/usr/share/qemu/vhost-user")
+VIRTIOFSD_PATHS = ("/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd", "/usr/lib/virtiofsd", "/usr/bin/virtiofsd")
+
+
+def device_problems(client: Client, request: GuestRequest, state: GuestState, starts: bool, local: bool) -> List[str]:
+    """Refusals of the requested shares and host devices on this host; nothing when none are requested."""
+    filesystems = request.filesystems or ()
+    hostdevs = _new_hostdevs(request, state)
+    if not filesystems and not hostdevs:
+        return []
+    problems = capability_problems(_capabilities(client, request, state), filesystems, hostdevs)
+    problems.extend(_missing_pci_devices(client, hostdevs))
+    if hostdevs:
+        problems.extend(_hostdevs_in_use(client, request.name, hostdevs))
+    if filesystems and starts and local:
+        problems.extend(_share_start_problems(request))
+    return problems
+
+
+def _new_hostdevs(request: GuestRequest, state: GuestState) -> Tuple[HostDevice, ...]:
+    """The requested devices the stored definition does not have yet: only those are asked about."""
+    stored = state.existing.hostdevs if state.existing is not None and not request.reinstall else ()
+    return tuple(device for device in request.hostdevs or () if device not in stored)
+
+
+def _capabilities(client: Client, request: GuestRequest, state: GuestState) -> Optional[DeviceCapabilities]:
+    existing = state.existing
+    virt_type = request.domain_type or (existing.type if existing is not None else None) or state.detected_type
+    arch = request.arch or (existing.os.arch if existing is not None else None) or "x86_64"
+    caps = client.domain_capabilities(arch, virt_type or "kvm")
+    return DeviceCapabilities.from_xml_element(parse(caps)) if caps is not None else None
+
+
+def _missing_pci_devices(client: Client, hostdevs: Tuple[HostDevice, ...]) -> List[str]:
+    problems = []
+    for device in hostdevs:
+        name = device.nodedev_name
+        if name is not None and client.node_device_exists(name) is False:
+            problems.append(
+                "hostdevs: PCI device %s does not exist on the host (no node device %s; %s)"
+                % (device.address, name, virsh(client.uri, "nodedev-list", "--cap", "pci"))
+            )
+    return problems
+
+
+def _hostdevs_in_use(client: Client, guest: str, hostdevs: Tuple[HostDevice, ...]) -> List[str]:
+    """A device that another guest passes through would be taken from it (or fail its start)."""
+    problems = []
+    for other, definition in client.domain_definitions_of_all():
+        if other == guest:
+            continue
+        devices = definition.find("devices")
+        taken = hostdevs_of(devices) if devices is not None else ()
+        for device in hostdevs:
+            if device in taken:
+                problems.append(
+                    "hostdevs: %s is passed through to guest %s already; a device belongs to one guest "
+                    "(remove it there first)" % (device.label, other)
+                )
+    return problems
+
+
+def _share_start_problems(request: GuestRequest) -> List[str]:
+    """A guest with shares starts only with a virtiofsd on the host and its directories there."""
+    problems = []
+    if find_virtiofsd() is None:
+        problems.append(
+            "filesystems: the guest will be started, but the host has no virtiofsd (looked for QEMU's "
+            "vhost-user descriptors in %s and for %s); install it (Debian: qemu-system-common before "
+            "QEMU 8, virtiofsd after; EL: virtiofsd)" % (", ".join(VHOST_USER_DIRS), ", ".join(VIRTIOFSD_PATHS))
+        )
+    for index, share in enumerate(request.filesystems or ()):
+        if not os.path.isdir(share.source):
+            problems.append("filesystems[%d]: source %s is not a directory on the host" % (index, share.source))
+    return problems
+
+
+def find_virtiofsd() -> Optional[str]:
+    """The virtiofsd libvirt would start: a vhost-user descriptor's binary, else a known path."""
+    for directory in VHOST_USER_DIRS:
+        for descriptor in sorted(glob.glob(os.path.join(directory, "*.json"))):
+            binary = _fs_binary(descriptor)
+            if binary is not None and os.access(binary, os.X_OK):
+                return binary
+    for path in VIRTIOFSD_PATHS:
+        if os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def _fs_binary(descriptor: str) -> Optional[str]:
+    try:
+        with open(descriptor) as handle:
+            content: Any = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    if isinstance(content, dict) and content.get("type") == "fs" and isinstance(content.get("binary"), str):
+        return content["binary"]
+    return None
