@@ -66,6 +66,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec imp
 
 # The module's own declaration: an option added there is accepted here (and by the roles) at once.
 MODULE_OPTIONS = frozenset(guest_argument_spec())
+# What the preflight sees of a key the module does not know (its value may be a misspelt secret).
+UNKNOWN_VALUE = "(value of an unknown key)"
 MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args", "pxe", "boot_dir")
 
 # One entry checked: its module options (None when they cannot be built) and the entry's problems.
@@ -220,7 +222,7 @@ def _unknown_text(key: Any, root: str, given: bool) -> str:
 
 def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
     """Secrets replaced by same-length placeholders: checks see the same sizes, logs no secrets."""
-    args = dict(args)
+    args = _unknown_values_hidden(args, guest_argument_spec())
     install = args.get("install")
     if isinstance(install, Mapping) and install.get("kickstart_content"):
         args["install"] = dict(install, kickstart_content="#" * _length(install["kickstart_content"]))
@@ -230,6 +232,26 @@ def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
     if isinstance(graphics, Mapping) and graphics.get("password"):
         args["graphics"] = dict(graphics, password="*" * _length(graphics["password"]))
     return args
+
+
+def _unknown_values_hidden(value: Any, options: Mapping[str, Any]) -> Any:
+    """``value`` with the value of every key its options do not know replaced, at any depth: a
+    misspelt secret (``graphics.passwrod``) is no option the module hides, and the preflight needs
+    only the key to name it."""
+    if not isinstance(value, Mapping):
+        return value
+    hidden: Dict[str, Any] = {}
+    for key, item in value.items():
+        spec = options.get(key) if isinstance(key, str) else None
+        if not isinstance(spec, Mapping):
+            hidden[key] = UNKNOWN_VALUE
+        elif spec.get("options") and spec.get("type") == "list" and isinstance(item, list):
+            hidden[key] = [_unknown_values_hidden(element, spec["options"]) for element in item]
+        elif spec.get("options"):
+            hidden[key] = _unknown_values_hidden(item, spec["options"])
+        else:
+            hidden[key] = item
+    return hidden
 
 
 def _length(secret: Any) -> int:

@@ -204,6 +204,24 @@ def test_redact_keeps_lengths_and_hides_secrets():
     assert guest_args(entry)["install"]["kickstart_content"] == "rootpw s3cret\n"
 
 
+def test_preflight_args_hide_the_values_of_misspelt_keys_at_any_depth():
+    """A misspelt secret key is no option the module hides: its value never reaches the preflight's
+    options (-vvv, AWX job events), while the preflight still names the key."""
+    entry = {
+        "name": "a",
+        "location": "http://host/tree",
+        "kickstart_contnet": "rootpw top-secret",
+        "graphics": {"type": "vnc", "passwrod": "gfx-secret"},
+        "disks": [{"pool": "p", "size": "1G", "szie": "disk-secret"}],
+        "install": {"method": "location", "location": "/tree", "kickstart_contnet": "ks-secret"},
+    }
+    checked = guest_preflight_args([entry])
+    assert not re.search("secret", repr(checked["args"]))
+    args = checked["args"][0]
+    assert set(args["graphics"]) == {"type", "passwrod"} and args["disks"][0]["szie"] != "disk-secret"
+    assert guest_args({"name": "a", "graphics": {"passwrod": "gfx-secret"}})["graphics"]["passwrod"] == "gfx-secret"
+
+
 def test_the_filter_knows_exactly_the_module_options():
     """A guest option added to the module's spec is accepted by the roles' filter too, and no other."""
     from ansible_collections.remotevirt.install.plugins.filter.guest_args import MODULE_OPTIONS
