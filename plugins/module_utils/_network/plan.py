@@ -118,7 +118,7 @@ def _check_subnets(request: NetworkRequest, state: NetworkState, wanted: Network
     found = colliding(request.name, _subnets(wanted), state.address_users, active, autostart)
     if not found:
         return
-    clashes = "; ".join("its subnet %s overlaps %s" % (subnet, describe(user)) for subnet, user in found)
+    clashes = "; ".join("its subnet %s overlaps %s" % (subnet, describe(user, autostart)) for subnet, user in found)
     compared = "" if state.routes_read else " (only the host's libvirt networks were compared: the URI is remote)"
     raise PlanError(
         "network %s: %s; libvirt refuses to start a network on addresses the host already uses: give it "

@@ -57,13 +57,15 @@ def _meets(user: AddressUser, active: bool, autostart: bool) -> bool:
     return (active and user.active) or ((active or autostart) and user.autostart)
 
 
-def describe(user: AddressUser) -> str:
-    """The other user of a subnet, for a refusal: which network or interface, and when it collides."""
+def describe(user: AddressUser, autostart: bool) -> str:
+    """The other user of a subnet, for a refusal: which network or interface, and when it collides
+    with a network that starts at boot (``autostart``) or not."""
     if user.kind != "network":
         return "%s of the host interface %s (a route of the host)" % (user.subnet, user.name)
     if user.active:
         return "%s of the active network %s" % (user.subnet, user.name)
-    return "%s of the network %s (inactive, started at boot: the two would collide at the next boot)" % (user.subnet, user.name)
+    when = "the two would collide at the next boot" if autostart else "it could not start while this one runs"
+    return "%s of the network %s (inactive, started at boot: %s)" % (user.subnet, user.name, when)
 
 
 # -- the host's routes ------------------------------------------------------------------------------

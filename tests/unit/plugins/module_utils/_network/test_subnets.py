@@ -59,9 +59,11 @@ def test_a_host_interface_collides_whenever_the_network_runs():
 
 
 def test_description_names_the_other_and_when():
-    assert describe(AddressUser("network", "pxe", "192.168.150.0/24")) == "192.168.150.0/24 of the active network pxe"
-    assert "next boot" in describe(AddressUser("network", "pxe", "192.168.150.0/24", False, True))
-    assert describe(AddressUser("interface", "eth0", "192.0.2.0/24")).startswith("192.0.2.0/24 of the host interface eth0")
+    assert describe(AddressUser("network", "pxe", "192.168.150.0/24"), False) == "192.168.150.0/24 of the active network pxe"
+    at_boot = AddressUser("network", "pxe", "192.168.150.0/24", False, True)
+    assert describe(at_boot, True).endswith("(inactive, started at boot: the two would collide at the next boot)")
+    assert describe(at_boot, False).endswith("(inactive, started at boot: it could not start while this one runs)")
+    assert describe(AddressUser("interface", "eth0", "192.0.2.0/24"), True).startswith("192.0.2.0/24 of the host interface eth0")
 
 
 ROUTE = """Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
