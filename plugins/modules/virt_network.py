@@ -18,6 +18,15 @@ description:
     running network takes effect only when it starts again, which disconnects its guests; that
     restart is planned only with O(recreate=true), and the refusal without it names what differs and
     the guests with a card on the network.
+  - A network that would run (now, or at boot with O(autostart=true)) on a subnet that overlaps the
+    IPv4 or IPv6 subnet of another network of the host that is active or starts at boot, or a directly
+    connected route of a host interface, is refused at plan time, naming the other network or interface
+    and its subnet (libvirt would refuse to start it only after the definition and whatever the play
+    changed before). An inactive network that starts at boot counts, as the two would collide at the
+    next boot. With a remote O(uri) only the host's libvirt networks are compared (the host's routes
+    are read from C(/proc/net/route) and C(/proc/net/ipv6_route) of the host the module runs on). The
+    other networks are read only where the plan would define or start the network, make it start at
+    boot or change its addresses.
   - Runs on the hypervisor host and talks to libvirt through libvirt-python.
   - Check mode returns the exact plan the real run executes; every action of a real run is logged
     on the host under the syslog identifier C(remotevirt).

@@ -450,6 +450,22 @@ class Client:
                 raise self._error("read network", network.name(), error)
         return self.call("read network", network.name(), network.XMLDesc, 0)
 
+    def networks_in_use(self) -> List[Tuple[str, str, bool, bool]]:
+        """``(name, xml, active, autostart)`` of every network that is active or starts at boot: the
+        ones whose addresses a network to start must not share. An active network's XML is its
+        live one (the addresses in use); one gone meanwhile is left out."""
+        found = []
+        for network in self.call("list networks on", self.uri, self.conn.listAllNetworks, 0):
+            name = network.name()
+            active = bool(self._lookup("read state of network", name, network.isActive))
+            autostart = bool(self._lookup("read autostart of network", name, network.autostart))
+            if not (active or autostart):
+                continue
+            xml = self._lookup("read network", name, network.XMLDesc, 0)
+            if xml is not None:
+                found.append((name, xml, active, autostart))
+        return sorted(found)
+
     def define_network(self, xml: str) -> Any:
         return self.call("define network", "definition", self.conn.networkDefineXML, xml)
 

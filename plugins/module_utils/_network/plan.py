@@ -43,6 +43,7 @@ def plan_network(request: NetworkRequest, state: NetworkState) -> Plan:
         return _plan_absent(request, state)
     wanted = wanted_network(request, state.existing)
     _check_complete(wanted, state)
+    _check_subnets(request, state, wanted)
     if state.existing is None:
         return _plan_new(request, wanted)
     if not state.persistent:
@@ -78,6 +79,51 @@ def guests_matter(request: NetworkRequest, state: NetworkState) -> bool:
         return False
     wanted = wanted_network(request, state.existing)
     return bool(differences(state.existing, wanted)) and in_place_updates(request.uri, state.existing, wanted, live=True) is None
+
+
+def _runs_after(request: NetworkRequest, state: NetworkState) -> Tuple[bool, bool]:
+    """(active, autostart) once the plan is applied."""
+    if state.existing is None:
+        return request.state == "active", bool(request.autostart)
+    active = state.active if request.state == "present" else request.state == "active"
+    return active, state.autostart if request.autostart is None else request.autostart
+
+
+def _subnets(network: Network) -> Tuple[str, ...]:
+    return tuple(ip.subnet for ip in (network.ipv4, network.ipv6) if ip is not None)
+
+
+def subnets_matter(request: NetworkRequest, state: NetworkState) -> bool:
+    """Whether the plan could put the network on a subnet another one uses, so the runner reads the
+    other networks and the host's routes: where it would define or start the network, set it to
+    start at boot or change its addresses (never for a run that changes nothing)."""
+    if request.state == "absent" or (state.existing is not None and not state.persistent):
+        return False
+    wanted = wanted_network(request, state.existing)
+    active, autostart = _runs_after(request, state)
+    if not _subnets(wanted) or not (active or autostart):
+        return False
+    if state.existing is None:
+        return True
+    return (active and not state.active) or (autostart and not state.autostart) or _subnets(state.existing) != _subnets(wanted)
+
+
+def _check_subnets(request: NetworkRequest, state: NetworkState, wanted: Network) -> None:
+    if state.address_users is None:
+        return
+    # Imported here: only runs that would start a network or change its addresses compare subnets.
+    from ansible_collections.remotevirt.install.plugins.module_utils._network.subnets import colliding, describe
+
+    active, autostart = _runs_after(request, state)
+    found = colliding(request.name, _subnets(wanted), state.address_users, active, autostart)
+    if not found:
+        return
+    clashes = "; ".join("its subnet %s overlaps %s" % (subnet, describe(user, autostart)) for subnet, user in found)
+    compared = "" if state.routes_read else " (only the host's libvirt networks were compared: the URI is remote)"
+    raise PlanError(
+        "network %s: %s; libvirt refuses to start a network on addresses the host already uses: give it "
+        "another subnet%s" % (request.name, clashes, compared)
+    )
 
 
 def _check_complete(wanted: Network, state: NetworkState) -> None:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
@@ -20,9 +20,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import Network
 from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import VERBS
-from ansible_collections.remotevirt.install.plugins.module_utils._network.plan import guests_matter, plan_network
+from ansible_collections.remotevirt.install.plugins.module_utils._network.plan import guests_matter, plan_network, subnets_matter
 from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._network.state import GuestOnNetwork, NetworkState
+from ansible_collections.remotevirt.install.plugins.module_utils._network.state import AddressUser, GuestOnNetwork, NetworkState
 
 # How long a run waits for another run that changes the same network (its steps take seconds).
 NETWORK_LOCK_SECONDS = 300
@@ -37,8 +37,57 @@ def host_bridge_exists(name: str) -> bool:
     return os.path.isdir(os.path.join("/sys/class/net", name, "bridge"))
 
 
+# The host's directly connected routes (IPv4, IPv6), where libvirt looks when a network starts.
+ROUTE_TABLES = ("/proc/net/route", "/proc/net/ipv6_route")
+
+
+def host_routes() -> List[Tuple[str, str]]:
+    """``(interface, subnet)`` of the host's directly connected routes; a table the host lacks (no
+    IPv6) has none."""
+    # Imported here: read only where a plan would start a network or change its addresses.
+    from ansible_collections.remotevirt.install.plugins.module_utils._network.subnets import ipv4_routes, ipv6_routes
+
+    found: List[Tuple[str, str]] = []
+    for path, parse_routes in zip(ROUTE_TABLES, (ipv4_routes, ipv6_routes)):
+        try:
+            with open(path) as table:
+                found.extend(parse_routes(table.read()))
+        except OSError:
+            continue
+    return found
+
+
+def address_users(client: Client) -> Tuple[Tuple[AddressUser, ...], bool]:
+    """The subnets of the host's networks that are active or start at boot and, when the module
+    runs on the host, of its interfaces (``True`` then): a route on the bridge of a listed network
+    is that network's own, named by the network."""
+    # Imported here: read only where a plan would start a network or change its addresses.
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import subnets_of
+
+    users: List[AddressUser] = []
+    bridges = set()
+    for name, xml, active, autostart in client.networks_in_use():
+        bridge = Network.from_xml(xml).bridge
+        if bridge and active:
+            bridges.add(bridge)
+        users.extend(AddressUser("network", name, subnet, active, autostart) for subnet in subnets_of(xml))
+    if not is_local_uri(client.uri):
+        return tuple(users), False
+    users.extend(AddressUser("interface", interface, subnet) for interface, subnet in host_routes() if interface not in bridges)
+    return tuple(users), True
+
+
 def read_state(client: Client, request: NetworkRequest) -> NetworkState:
-    """The network (if any), its run state, and who is on it where the plan could disconnect them."""
+    """The network (if any), its run state, who is on it where the plan could disconnect them, and
+    the subnets others use where the plan could start it on one."""
+    state = _read_network(client, request)
+    if subnets_matter(request, state):
+        users, routes_read = address_users(client)
+        state = state.with_changes(address_users=users, routes_read=routes_read)
+    return state
+
+
+def _read_network(client: Client, request: NetworkRequest) -> NetworkState:
     state = NetworkState()
     if request.forward == "bridge" and request.bridge and is_local_uri(client.uri):
         state = state.with_changes(bridge_exists=host_bridge_exists(request.bridge))

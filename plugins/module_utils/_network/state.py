@@ -18,13 +18,28 @@ class GuestOnNetwork(Record):
     running: bool = False
 
 
+class AddressUser(Record):
+    """Something of the host on a subnet: another libvirt network (``kind`` network, active or
+    started at boot) or a host interface with a route to a directly connected subnet (``kind``
+    interface)."""
+
+    kind: str
+    name: str
+    subnet: str
+    active: bool = True
+    autostart: bool = False
+
+
 class NetworkState(Record):
     """What the host has, as read by the runner.
 
     ``definition`` is the network's persistent XML as libvirt returns it (a redefinition keeps what
     this module does not manage); ``guests`` are read only where a plan could disconnect them
     (``None``: not read); ``bridge_exists`` whether forward: bridge's host bridge exists (None: not
-    known, a remote URI).
+    known, a remote URI); ``address_users`` the other networks and host interfaces on subnets, read
+    only where the plan would start the network, set it to start at boot or change its addresses
+    (``None``: not read), and ``routes_read`` whether the host's interfaces are among them (not
+    with a remote URI).
     """
 
     existing: Optional[Network] = None
@@ -34,3 +49,5 @@ class NetworkState(Record):
     autostart: bool = False
     guests: Optional[Tuple[GuestOnNetwork, ...]] = None
     bridge_exists: Optional[bool] = None
+    address_users: Optional[Tuple[AddressUser, ...]] = None
+    routes_read: bool = False

@@ -81,6 +81,11 @@ class IpConfig(XmlObject):
     def has_dhcp(self) -> bool:
         return bool(self.ranges or self.hosts)
 
+    @property
+    def subnet(self) -> str:
+        """The subnet the address is on, like 10.213.1.0/24."""
+        return str(ipaddress.ip_network("%s/%d" % (self.address, self.prefix), strict=False))
+
     def to_element(self) -> Any:
         ip = etree.Element("ip")
         if self.family == IPV6:
@@ -134,6 +139,18 @@ def _prefix_of(element: Any) -> int:
         raise XmlError("network <ip> has an unreadable prefix or netmask: %r" % (prefix or netmask))
     # libvirt's default when neither is given: the address's class, for IPv4 (rare; an IPv6 <ip> needs one).
     return 24
+
+
+def subnets_of(text: str) -> Tuple[str, ...]:
+    """The subnet of every <ip> of a network's XML (a network may have several per family)."""
+    found = []
+    for element in parse(text).iterfind("ip"):
+        try:
+            address = (element.get("address") or "").strip()
+            found.append(str(ipaddress.ip_network("%s/%d" % (address, _prefix_of(element)), strict=False)))
+        except (ValueError, XmlError):
+            continue  # libvirt accepted it, Python cannot read it: nothing to compare
+    return tuple(found)
 
 
 class Network(XmlObject):

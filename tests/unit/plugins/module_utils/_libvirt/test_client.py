@@ -54,3 +54,17 @@ def test_domains_using_matches_path_and_pool_volume(test_client):
 def test_version_text():
     assert version_text(9000000) == "9.0.0"
     assert version_text(6010002) == "6.10.2"
+
+
+def test_networks_in_use_lists_active_and_autostarted_networks(test_client, unique_name):
+    name = "rvn-" + unique_name("")[-20:].lstrip("-")
+    xml = "<network><name>%s</name><bridge name='rvn-iu0'/><ip address='10.215.1.1' prefix='24'/></network>" % name
+    network = test_client.conn.networkDefineXML(xml)
+    try:
+        assert name not in [entry[0] for entry in test_client.networks_in_use()]  # neither running nor at boot
+        network.setAutostart(1)
+        (found,) = [entry for entry in test_client.networks_in_use() if entry[0] == name]
+        assert found[2:] == (False, True) and "10.215.1.1" in found[1]
+        assert ("default", True) == [entry[:3:2] for entry in test_client.networks_in_use() if entry[0] == "default"][0]
+    finally:
+        network.undefine()

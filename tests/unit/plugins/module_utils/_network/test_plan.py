@@ -13,10 +13,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._network.plan i
     guests_matter,
     in_place_updates,
     plan_network,
+    subnets_matter,
     wanted_network,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._network.state import GuestOnNetwork, NetworkState
+from ansible_collections.remotevirt.install.plugins.module_utils._network.state import AddressUser, GuestOnNetwork, NetworkState
 
 RANGE = dict(start="10.213.1.100", end="10.213.1.199")
 HOST = dict(mac="52:54:00:aa:00:10", ip="10.213.1.10", name="web01")
@@ -233,3 +234,63 @@ def test_remote_uri_refusal_names_the_connection():
     with pytest.raises(PlanError) as refused:
         plan_network(request(uri=REMOTE), state)
     assert "define it (%s net-define)" % VIRSH_REMOTE in str(refused.value)
+
+
+# -- subnets other networks or host interfaces use ----------------------------------------------
+PXE = AddressUser("network", "pxe", "10.213.0.0/16")
+
+
+def test_new_network_on_the_subnet_of_an_active_network_is_refused_naming_it():
+    with pytest.raises(PlanError) as refused:
+        plan_network(request(ipv4=ipv4()), NetworkState(address_users=(PXE,), routes_read=True))
+    message = str(refused.value)
+    assert "network lab: its subnet 10.213.1.0/24 overlaps 10.213.0.0/16 of the active network pxe" in message
+    assert "remote" not in message
+
+
+def test_an_autostarted_inactive_network_collides_at_the_next_boot():
+    boot = AddressUser("network", "pxe", "10.213.1.0/24", active=False, autostart=True)
+    with pytest.raises(PlanError, match="network pxe .inactive, started at boot: the two would collide at the next boot"):
+        plan_network(request(ipv4=ipv4(), state="present", autostart=True), NetworkState(address_users=(boot,)))
+    # Neither started now nor at boot: libvirt lets two definitions share a subnet.
+    assert verbs(plan_network(request(ipv4=ipv4(), state="inactive"), NetworkState(address_users=(boot,)))) == ["define"]
+
+
+def test_a_host_interface_on_the_subnet_is_named():
+    eth = AddressUser("interface", "eth1", "fd00:213::/48")
+    with pytest.raises(PlanError, match="fd00:213::/64 overlaps fd00:213::/48 of the host interface eth1"):
+        plan_network(request(forward="route", ipv6=dict(address="fd00:213::1/64")), NetworkState(address_users=(eth,)))
+
+
+def test_with_a_remote_uri_the_refusal_says_only_networks_were_compared():
+    with pytest.raises(PlanError, match="only the host's libvirt networks were compared"):
+        plan_network(request(ipv4=ipv4(), uri="qemu+ssh://hv1/system"), NetworkState(address_users=(PXE,)))
+
+
+def test_a_network_never_collides_with_itself_nor_with_other_subnets():
+    own = AddressUser("network", "lab", "10.213.1.0/24")
+    other = AddressUser("network", "pxe", "10.214.0.0/16")
+    state = existing_state(active=False, ipv4=ipv4()).with_changes(address_users=(own, other))
+    assert verbs(plan_network(request(ipv4=ipv4()), state)) == ["start"]
+
+
+@pytest.mark.parametrize(
+    "params, active, autostart, expected",
+    [
+        (dict(ipv4=ipv4()), True, False, False),  # unchanged and running: nothing to compare
+        (dict(ipv4=ipv4(), state="present"), False, False, False),  # stays stopped
+        (dict(ipv4=ipv4()), False, False, True),  # started
+        (dict(ipv4=ipv4(), state="present", autostart=True), False, False, True),  # starts at boot
+        (dict(ipv4=dict(address="10.213.9.1/24"), recreate=True), True, False, True),  # moves
+        (dict(ipv4=ipv4(), state="absent"), True, True, False),
+        (dict(forward="bridge", bridge="br0"), False, False, False),  # no addresses
+    ],
+)
+def test_subnets_are_read_only_where_the_plan_could_collide(params, active, autostart, expected):
+    state = existing_state(active=active, autostart=autostart, ipv4=ipv4())
+    assert subnets_matter(request(**params), state) is expected
+
+
+def test_subnets_of_a_new_network_are_read_when_it_runs_or_starts_at_boot():
+    assert subnets_matter(request(ipv4=ipv4()), NetworkState())
+    assert not subnets_matter(request(ipv4=ipv4(), state="inactive"), NetworkState())

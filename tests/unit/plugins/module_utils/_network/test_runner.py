@@ -125,3 +125,37 @@ def test_libvirt_refusal_is_one_message(network_name, test_client):
     with pytest.raises(RunError) as refused:
         run(params(name=name, forward="bridge", bridge="rvn-nobridge0"), check_mode=True, diff=False)
     assert "host bridge rvn-nobridge0 does not exist" in str(refused.value)
+
+
+def test_subnet_of_an_active_network_is_refused_in_check_mode_and_real_run(network_name, test_client):
+    """The test driver's active network default is on 192.168.122.0/24: a network there would not start."""
+    name = network_name()
+    clash = params(name=name, bridge="rvn-b5", ipv4=dict(address="192.168.122.7/25"))
+    for check_mode in (True, False):
+        with pytest.raises(RunError) as refused:
+            run(clash, check_mode=check_mode, diff=False)
+        assert "192.168.122.0/25 overlaps 192.168.122.0/24 of the active network default" in str(refused.value)
+    assert test_client.find_network(name) is None  # nothing was defined
+    # Stopped, and neither started nor at boot: libvirt lets a definition share the subnet.
+    defined = run(dict(clash, state="inactive"), check_mode=False, diff=False)
+    assert defined["changed"] and not defined["network"]["active"]
+    with pytest.raises(RunError, match="active network default"):
+        run(dict(clash, state="active"), check_mode=True, diff=False)
+    run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+def test_own_subnet_is_no_collision_and_a_converged_run_reads_no_other_network(network_name, test_client, monkeypatch):
+    name = network_name()
+    wanted = params(name=name, bridge="rvn-b6", ipv4=ipv4(6), autostart=True)
+    run(wanted, check_mode=False, diff=False)
+    stopped = run(dict(wanted, state="inactive"), check_mode=False, diff=False)
+    assert [step["action"] for step in stopped["plan"]] == ["stop"]
+    assert [step["action"] for step in run(wanted, check_mode=False, diff=False)["plan"]] == ["start"]  # own definition
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    def unexpected(_client):
+        raise AssertionError("the other networks were read for a run that changes nothing")
+
+    monkeypatch.setattr(Client, "networks_in_use", unexpected)
+    assert not run(wanted, check_mode=False, diff=False)["changed"]
+    run(params(name=name, state="absent"), check_mode=False, diff=False)

@@ -15,6 +15,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.ne
     DhcpRange,
     IpConfig,
     Network,
+    subnets_of,
 )
 from conftest import assert_valid
 
@@ -127,3 +128,13 @@ def test_redefinition_with_another_mode_replaces_forward():
 def test_a_host_without_mac_is_written_without_one():
     """IPv6 hosts that libvirt names by id or name: a delete of one matches what libvirt stores."""
     assert DhcpHost(mac="", ip="fd00::5", name="v6host").to_xml().strip() == '<host name="v6host" ip="fd00::5"/>'
+
+
+def test_subnets_of_every_ip_whether_prefix_or_netmask():
+    xml = (
+        "<network><name>n</name><ip address='192.168.122.1' netmask='255.255.255.0'/>"
+        "<ip address='10.1.2.3' prefix='16'/><ip family='ipv6' address='FD00:1::1' prefix='64'/>"
+        "<ip address='bogus' prefix='24'/></network>"
+    )
+    assert subnets_of(xml) == ("192.168.122.0/24", "10.1.0.0/16", "fd00:1::/64")
+    assert IpConfig(family="ipv4", address="10.1.2.3", prefix=16).subnet == "10.1.0.0/16"
