@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
@@ -37,7 +37,9 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     state = PoolState(uri=client.uri)
     if request.definition is not None:
         text = client.pool_capabilities()
-        state = state.with_changes(capabilities=pool_capabilities(text) if text else None)
+        state = state.with_changes(
+            capabilities=pool_capabilities(text) if text else None, other_targets=_other_targets(client, request.name)
+        )
     if pool is None:
         return state
     existing = PoolDefinition.from_xml(client.pool_definition(pool))
@@ -50,6 +52,18 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     volumes = client.pool_volumes(pool)
     users = client.domains_using_pool(request.name, [path for _name, path in volumes if path], existing.target_path)
     return state.with_changes(volumes=tuple(name for name, _path in volumes), users=tuple(users))
+
+
+def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
+    """``(name, target path)`` of the host's other pools, to refuse a directory one of them has."""
+    targets = []
+    for pool in client.all_pools():
+        if pool.name() == name:
+            continue
+        target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
+        if target:
+            targets.append((pool.name(), target))
+    return tuple(targets)
 
 
 def _may_stop(request: PoolRequest, state: PoolState) -> bool:
