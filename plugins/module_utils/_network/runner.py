@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
@@ -37,11 +37,29 @@ def host_bridge_exists(name: str) -> bool:
     return os.path.isdir(os.path.join("/sys/class/net", name, "bridge"))
 
 
+def _other_bridges(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
+    """``(network, bridge)`` of the host's other networks, to refuse a bridge name one of them has."""
+    bridges = []
+    for network in client.all_networks():
+        if network.name() == name:
+            continue
+        bridge = Network.from_xml(client.network_definition(network)).bridge
+        if bridge:
+            bridges.append((network.name(), bridge))
+    return tuple(bridges)
+
+
 def read_state(client: Client, request: NetworkRequest) -> NetworkState:
     """The network (if any), its run state, and who is on it where the plan could disconnect them."""
     state = NetworkState()
     if request.forward == "bridge" and request.bridge and is_local_uri(client.uri):
         state = state.with_changes(bridge_exists=host_bridge_exists(request.bridge))
+    if request.bridge:
+        local = is_local_uri(client.uri)
+        state = state.with_changes(
+            other_bridges=_other_bridges(client, request.name),
+            interface_exists=os.path.exists(os.path.join("/sys/class/net", request.bridge)) if local else None,
+        )
     network = client.find_network(request.name)
     if network is None:
         return state

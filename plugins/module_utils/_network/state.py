@@ -24,7 +24,9 @@ class NetworkState(Record):
     ``definition`` is the network's persistent XML as libvirt returns it (a redefinition keeps what
     this module does not manage); ``guests`` are read only where a plan could disconnect them
     (``None``: not read); ``bridge_exists`` whether forward: bridge's host bridge exists (None: not
-    known, a remote URI).
+    known, a remote URI); ``other_bridges`` ``(network, bridge)`` of the host's other networks and
+    ``interface_exists`` whether the host has an interface named as the requested bridge (None: no
+    bridge asked for, or a remote URI), both read only where a bridge is given.
     """
 
     existing: Optional[Network] = None
@@ -34,3 +36,5 @@ class NetworkState(Record):
     autostart: bool = False
     guests: Optional[Tuple[GuestOnNetwork, ...]] = None
     bridge_exists: Optional[bool] = None
+    other_bridges: Tuple[Tuple[str, str], ...] = ()
+    interface_exists: Optional[bool] = None
