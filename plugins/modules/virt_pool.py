@@ -144,7 +144,7 @@ notes:
   - V(dir), V(fs) (an ext4 loop device) and V(logical) (a volume group built on a loop device) pools are run
     through the whole cycle on a real libvirtd by the collection's integration tests; V(netfs) and V(iscsi) are
     covered by unit tests of their definitions and plans only.
-  - O(remotevirt.install.virt_pool_volume) allocates volumes of a V(logical) pool whole and refuses a sparse one:
+  - M(remotevirt.install.virt_pool_volume) allocates volumes of a V(logical) pool whole and refuses a sparse one;
     libvirt would make it an LVM snapshot whose data is lost once writes fill its allocation.
 seealso:
   - module: remotevirt.install.virt_pool_volume

@@ -76,7 +76,7 @@ options:
       - V(sparse) allocates nothing up front, V(metadata) preallocates qcow2 metadata,
         V(full) allocates the whole capacity.
       - Defaults to V(sparse), except in a V(logical) pool, whose volumes are allocated whole (a sparse one is
-        refused there: libvirt would make it an LVM snapshot whose data is lost once writes fill its allocation).
+        refused there, as libvirt would make it an LVM snapshot whose data is lost once writes fill its allocation).
     type: str
     choices: [sparse, metadata, full]
   allocation:
