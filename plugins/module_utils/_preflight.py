@@ -175,7 +175,8 @@ class Preflight:
 
             try:
                 validated = ArgumentSpecValidator(spec).validate(guest)
-            except (TypeError, ValueError, AttributeError) as error:  # Ansible's own failure on odd shapes
+            # Ansible's own failure on odd shapes (OverflowError: .inf given for an int)
+            except (TypeError, ValueError, AttributeError, OverflowError) as error:
                 messages.append("options cannot be read: %s" % error)
             else:
                 # Unknown keys are named above, with their path and a suggestion.

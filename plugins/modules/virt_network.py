@@ -76,6 +76,8 @@ options:
     description:
       - The bridge device. For V(nat), V(route) and V(isolated), the bridge libvirt creates (left out,
         libvirt names one C(virbrN)); for O(forward=bridge), the existing host bridge.
+      - For V(nat), V(route) and V(isolated), a name another network has, or an interface the host has
+        already (its uplink, for one), is refused at plan time.
       - A Linux interface name, at most 15 bytes, without C(:).
     type: str
   domain:

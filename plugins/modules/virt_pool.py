@@ -67,6 +67,9 @@ options:
       - Absolute path of the pool on the host, without C(..) components. The directory of a V(dir) pool,
         the mount point of V(fs) and V(netfs), C(/dev/<vg>) for V(logical) (libvirt's default),
         V(/dev/disk/by-path) by default for V(iscsi).
+      - For V(dir), V(fs) and V(netfs), refused at plan time when it is a directory of the host's system
+        (V(/), V(/etc), V(/var/lib)..., or anything under V(/etc), V(/boot), V(/dev), V(/proc), V(/sys)), or
+        when it is, holds or lies in the target of another pool.
     type: str
   source_host:
     description: NFS/CIFS server (V(netfs)) or iSCSI portal (V(iscsi)), by name or address.

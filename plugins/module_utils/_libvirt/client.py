@@ -338,6 +338,10 @@ class Client:
         """Every defined or active storage pool, by name."""
         return sorted(self.call("list pools on", self.uri, self.conn.listAllStoragePools, 0), key=lambda pool: pool.name())
 
+    def all_networks(self) -> List[Any]:
+        """Every defined or active network, by name."""
+        return sorted(self.call("list networks on", self.uri, self.conn.listAllNetworks, 0), key=lambda network: network.name())
+
     def volumes_of(self, pool: Any) -> List[Any]:
         """Every volume of an active pool, by name; none where the pool stopped or went meanwhile."""
         return sorted(self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or (), key=lambda vol: vol.name())

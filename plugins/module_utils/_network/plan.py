@@ -135,12 +135,36 @@ def _check_complete(wanted: Network, state: NetworkState) -> None:
                 "network %s: the host bridge %s does not exist on this host; create it first (forward: bridge "
                 "connects guests to an existing bridge)" % (wanted.name, wanted.bridge)
             )
-    elif wanted.forward == "nat" and wanted.ipv4 is None:
+    else:
+        _check_own_bridge(wanted, state)
+    if wanted.forward == "nat" and wanted.ipv4 is None:
         raise PlanError(
             "network %s: forward: nat needs ipv4 (the host's address on the network, like 10.213.1.1/24)" % wanted.name
         )
-    elif wanted.forward == "route" and wanted.ipv4 is None and wanted.ipv6 is None:
+    if wanted.forward == "route" and wanted.ipv4 is None and wanted.ipv6 is None:
         raise PlanError("network %s: forward: route needs ipv4 or ipv6 (the host's address on the network)" % wanted.name)
+
+
+def _check_own_bridge(wanted: Network, state: NetworkState) -> None:
+    """A NAT, routed or isolated network makes its bridge when it starts: refuse a name another network
+    has (libvirt refuses it only at define time) or an interface the host has already, such as its
+    uplink (libvirt fails at start: "error creating bridge interface")."""
+    if not wanted.bridge:
+        return
+    for network, bridge in state.other_bridges:
+        if bridge == wanted.bridge:
+            raise PlanError(
+                "network %s: bridge %s is the bridge of network %s; give this network a bridge name of its own, "
+                "or leave bridge out for libvirt to pick one" % (wanted.name, wanted.bridge, network)
+            )
+    existing = state.existing
+    ours = existing is not None and existing.bridge == wanted.bridge and state.active
+    if state.interface_exists and not ours:
+        raise PlanError(
+            "network %s: the host has an interface %s already; a %s network creates its own bridge, so it cannot "
+            "start on it (to connect guests to an existing host bridge, use forward: bridge)"
+            % (wanted.name, wanted.bridge, wanted.forward or "nat")
+        )
 
 
 # -- who is on the network -----------------------------------------------------------------------

@@ -77,6 +77,31 @@ def address_users(client: Client) -> Tuple[Tuple[AddressUser, ...], bool]:
     return tuple(users), True
 
 
+def _other_bridges(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
+    """``(network, bridge)`` of the host's other networks, to refuse a bridge name one of them has."""
+    bridges = []
+    for network in client.all_networks():
+        if network.name() == name:
+            continue
+        bridge = Network.from_xml(client.network_definition(network)).bridge
+        if bridge:
+            bridges.append((network.name(), bridge))
+    return tuple(bridges)
+
+
+def _with_bridge_users(client: Client, request: NetworkRequest, state: NetworkState) -> NetworkState:
+    """``state`` with who else has the requested bridge name; read only where the network is new or
+    its bridge changes (a network keeps its own bridge, and a converged run lists nothing)."""
+    existing = state.existing
+    if not request.bridge or (existing is not None and existing.bridge == request.bridge):
+        return state
+    local = is_local_uri(client.uri)
+    return state.with_changes(
+        other_bridges=_other_bridges(client, request.name),
+        interface_exists=os.path.exists(os.path.join("/sys/class/net", request.bridge)) if local else None,
+    )
+
+
 def read_state(client: Client, request: NetworkRequest) -> NetworkState:
     """The network (if any), its run state, who is on it where the plan could disconnect them, and
     the subnets others use where the plan could start it on one."""
@@ -93,7 +118,7 @@ def _read_network(client: Client, request: NetworkRequest) -> NetworkState:
         state = state.with_changes(bridge_exists=host_bridge_exists(request.bridge))
     network = client.find_network(request.name)
     if network is None:
-        return state
+        return _with_bridge_users(client, request, state)
     definition = client.network_definition(network)
     persistent = client.network_is_persistent(network)
     state = state.with_changes(
@@ -103,6 +128,7 @@ def _read_network(client: Client, request: NetworkRequest) -> NetworkState:
         persistent=persistent,
         autostart=persistent and client.network_autostart(network),
     )
+    state = _with_bridge_users(client, request, state)
     if guests_matter(request, state):
         existing = state.existing
         # A bridge-mode network's bridge is the host's, and stays when the network stops.

@@ -39,7 +39,10 @@ class NetworkState(Record):
     known, a remote URI); ``address_users`` the other networks and host interfaces on subnets, read
     only where the plan would start the network, set it to start at boot or change its addresses
     (``None``: not read), and ``routes_read`` whether the host's interfaces are among them (not
-    with a remote URI).
+    with a remote URI); ``other_bridges``
+    ``(network, bridge)`` of the host's other networks and ``interface_exists`` whether the host has an
+    interface named as the requested bridge (None: no bridge asked for, or a remote URI), both read only
+    where a bridge is given.
     """
 
     existing: Optional[Network] = None
@@ -51,3 +54,5 @@ class NetworkState(Record):
     bridge_exists: Optional[bool] = None
     address_users: Optional[Tuple[AddressUser, ...]] = None
     routes_read: bool = False
+    other_bridges: Tuple[Tuple[str, str], ...] = ()
+    interface_exists: Optional[bool] = None

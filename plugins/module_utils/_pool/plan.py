@@ -28,7 +28,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions i
     UndefinePayload,
     VolumeTarget,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import DIRECTORY_TYPES, PoolRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 
 # Pool types whose build can destroy what a device holds: always built with --no-overwrite.
@@ -149,6 +149,31 @@ def check_capabilities(definition: PoolDefinition, capabilities: Optional[Dict[s
         )
 
 
+def check_target_shared(definition: PoolDefinition, state: PoolState) -> None:
+    """Refuse a directory that is, holds or lies in another pool's target: libvirt refuses the same one
+    only when the pool is defined (after check mode said yes), and nested pools list and delete each
+    other's files."""
+    if definition.type not in DIRECTORY_TYPES or not definition.target_path:
+        return
+    mine = definition.target_path.rstrip("/") + "/"
+    for name, target in state.other_targets:
+        theirs = target.rstrip("/") + "/"
+        if name == definition.name or not theirs.startswith("/"):
+            continue
+        if mine == theirs:
+            how = "is the target of"
+        elif theirs.startswith(mine):
+            how = "holds the target %s of" % target
+        elif mine.startswith(theirs):
+            how = "lies in the target %s of" % target
+        else:
+            continue
+        raise PlanError(
+            "pool %s: target_path %s %s pool %s; pools whose directories overlap list and delete each other's "
+            "volumes: give it a directory of its own" % (definition.name, definition.target_path, how, name)
+        )
+
+
 def _refuse_running_users(request: PoolRequest, state: PoolState, why: str) -> None:
     running = state.running_users
     if running:
@@ -167,6 +192,7 @@ def _plan_new(request: PoolRequest, state: PoolState) -> Plan:
             % (request.name, state.uri)
         )
     check_capabilities(wanted, state.capabilities, state.uri)
+    check_target_shared(wanted, state)
     start = request.state == "active"
     plan = Plan(before=None, after=shown(wanted, start, bool(request.autostart)))
     plan.add(_define_action(request.uri, wanted, None))
@@ -189,6 +215,8 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
     plan = Plan(before=shown(existing, active, state.autostart), after=shown(wanted, want_active, autostart))
     if changes:
         check_capabilities(wanted, state.capabilities, state.uri)
+        if wanted.target_path != existing.target_path or wanted.type != existing.type:
+            check_target_shared(wanted, state)
         retyped = wanted.type != existing.type
         if (retyped or (active and want_active)) and not request.recreate:
             raise PlanError(_redefine_refusal(request, existing, changes, active, retyped))

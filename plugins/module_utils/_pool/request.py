@@ -26,6 +26,22 @@ STATES = ("present", "active", "inactive", "absent")
 # Where libvirt's iSCSI pools find their LUNs unless told otherwise (and what virt-manager uses).
 ISCSI_TARGET_PATH = "/dev/disk/by-path"
 
+# Pool types whose target is a directory the pool owns: pool-build makes it, an fs or netfs pool mounts
+# over it, delete_volumes deletes the files in it.
+DIRECTORY_TYPES = ("dir", "fs", "netfs")
+# The host's own directories: a pool there would list (and delete_volumes delete) the system's files,
+# or mount a file system over them.
+SYSTEM_DIRECTORIES = frozenset(
+    (
+        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc",
+        "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local",
+        "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/lib/libvirt", "/var/log",
+        "/var/run", "/var/spool", "/var/tmp",
+    )
+)  # fmt: skip
+# Trees whose every directory belongs to the system (configuration, kernel and device files).
+SYSTEM_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
+
 # Host names and addresses (IPv6 without brackets, as libvirt's <host name=...> takes them).
 _HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
 # iSCSI names: iqn.2004-04.com.example:target, eui.02004567A425678D, naa.52004567BA64678D.
@@ -103,12 +119,27 @@ class PoolRequest(Record):
         return request
 
     def check_consistency(self) -> None:
+        definition = self.definition
+        if definition is not None and definition.type in DIRECTORY_TYPES and definition.target_path:
+            problem = system_directory_problem(definition.target_path)
+            if problem:
+                raise PlanError("pool %s: %s" % (self.name, problem))
         if self.delete_volumes and self.state != "absent":
             raise PlanError("delete_volumes applies to state: absent")
         if self.state == "absent" and self.autostart:
             raise PlanError("autostart: true keeps a pool; state: absent removes it")
         if self.definition is not None and self.definition.type == "iscsi" and self.delete_volumes:
             raise PlanError("an iSCSI pool's volumes are the target's LUNs, which libvirt cannot delete")
+
+
+def system_directory_problem(path: str) -> Optional[str]:
+    """Why a pool cannot own ``path`` (a normalised absolute path), None when it can."""
+    if path in SYSTEM_DIRECTORIES or path.startswith(SYSTEM_TREES):
+        return (
+            "target_path %s is a directory of the host's system: the pool would list its files as volumes (and "
+            "delete_volumes delete them) or mount over it; give the pool a directory of its own" % path
+        )
+    return None
 
 
 def definition_from_options(params: Mapping[str, Any], name: str) -> PoolDefinition:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
@@ -35,12 +35,14 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     stop it or delete them; libvirt's pool capabilities only where a definition may be written."""
     pool = client.find_pool(request.name)
     state = PoolState(uri=client.uri)
+    existing = PoolDefinition.from_xml(client.pool_definition(pool)) if pool is not None else None
     if request.definition is not None:
         text = client.pool_capabilities()
         state = state.with_changes(capabilities=pool_capabilities(text) if text else None)
-    if pool is None:
+        if _target_may_change(request.definition, existing):
+            state = state.with_changes(other_targets=_other_targets(client, request.name))
+    if pool is None or existing is None:
         return state
-    existing = PoolDefinition.from_xml(client.pool_definition(pool))
     active = client.pool_is_active(pool)
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
     if not active or not _may_stop(request, state):
@@ -50,6 +52,27 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     volumes = client.pool_volumes(pool)
     users = client.domains_using_pool(request.name, [path for _name, path in volumes if path], existing.target_path)
     return state.with_changes(volumes=tuple(name for name, _path in volumes), users=tuple(users))
+
+
+def _target_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:
+    """Whether the pool is new or would move (another target or type): only then are the other
+    pools' targets read, so a converged run lists none of them."""
+    if existing is None:
+        return True
+    moved = wanted.target_path is not None and wanted.target_path != existing.target_path
+    return moved or wanted.type != existing.type
+
+
+def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
+    """``(name, target path)`` of the host's other pools, to refuse a directory one of them has."""
+    targets = []
+    for pool in client.all_pools():
+        if pool.name() == name:
+            continue
+        target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
+        if target:
+            targets.append((pool.name(), target))
+    return tuple(targets)
 
 
 def _may_stop(request: PoolRequest, state: PoolState) -> bool:

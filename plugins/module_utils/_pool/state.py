@@ -17,7 +17,9 @@ class PoolState(Record):
     ``existing`` is its persistent definition (None: no such pool); ``volumes`` the names of its
     volumes (read only when they could be deleted, and only from an active pool); ``users`` the
     guests with a disk in it as ``(name, running)`` (read only where it could be stopped or its
-    volumes deleted); ``capabilities`` the host's pool types (None where libvirt does not say).
+    volumes deleted); ``capabilities`` the host's pool types (None where libvirt does not say);
+    ``other_targets`` ``(name, target path)`` of the host's other pools (read only where a
+    definition may be written).
     """
 
     uri: str
@@ -27,6 +29,7 @@ class PoolState(Record):
     volumes: Tuple[str, ...] = ()
     users: Tuple[Tuple[str, bool], ...] = ()
     capabilities: Optional[Dict[str, PoolTypeCapability]] = None
+    other_targets: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def running_users(self) -> Tuple[str, ...]:

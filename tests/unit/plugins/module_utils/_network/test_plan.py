@@ -186,6 +186,29 @@ def test_missing_host_bridge_is_refused():
         plan_network(request(forward="bridge", bridge="br0"), NetworkState(bridge_exists=False))
 
 
+@pytest.mark.parametrize("forward", ["nat", "route", "isolated"])
+def test_a_bridge_another_network_has_is_refused_at_plan_time(forward):
+    state = NetworkState(other_bridges=(("pxe", "virbr-pxe"), ("lan", "rvn-lab")))
+    with pytest.raises(PlanError, match="network lab: bridge rvn-lab is the bridge of network lan; give this network"):
+        plan_network(request(forward=forward, ipv4=ipv4()), state)
+
+
+@pytest.mark.parametrize("forward", ["nat", "route", "isolated"])
+def test_an_interface_the_host_has_is_refused_unless_it_is_the_networks_own(forward):
+    with pytest.raises(PlanError, match="the host has an interface rvn-lab already; a %s network creates" % forward):
+        plan_network(request(forward=forward, ipv4=ipv4()), NetworkState(interface_exists=True))
+    stopped = existing_state(active=False, forward=forward, ipv4=ipv4()).with_changes(interface_exists=True)
+    with pytest.raises(PlanError, match="the host has an interface rvn-lab already"):
+        plan_network(request(forward=forward, ipv4=ipv4()), stopped)
+    running = existing_state(forward=forward, ipv4=ipv4()).with_changes(interface_exists=True)
+    assert not plan_network(request(forward=forward, ipv4=ipv4()), running).changed
+
+
+def test_bridge_mode_may_share_a_host_bridge_with_other_networks():
+    state = NetworkState(bridge_exists=True, interface_exists=True, other_bridges=(("lan", "br0"),))
+    assert plan_network(request(forward="bridge", bridge="br0"), state).changed
+
+
 def test_switching_to_bridge_mode_drops_addresses():
     state = existing_state(active=False, ipv4=ipv4())
     wanted = wanted_network(request(forward="bridge", bridge="br0"), state.existing)

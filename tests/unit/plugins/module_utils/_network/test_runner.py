@@ -157,5 +157,6 @@ def test_own_subnet_is_no_collision_and_a_converged_run_reads_no_other_network(n
         raise AssertionError("the other networks were read for a run that changes nothing")
 
     monkeypatch.setattr(Client, "networks_in_use", unexpected)
+    monkeypatch.setattr(Client, "all_networks", unexpected)  # nor for their bridges: its own stays
     assert not run(wanted, check_mode=False, diff=False)["changed"]
     run(params(name=name, state="absent"), check_mode=False, diff=False)

@@ -166,12 +166,55 @@ def test_builds_never_format_and_only_fs_pools_mount_what_a_device_has(case, no_
             PoolState(uri=URI, capabilities={"dir": PoolTypeCapability(True), "iscsi": PoolTypeCapability(False)}),
             "libvirt on qemu:///system does not support iscsi pools (virsh pool-capabilities); it supports dir",
         ),
+        (
+            dict(name="etc", type="dir", target_path="/etc/"),
+            state(),
+            "pool etc: target_path /etc is a directory of the host's system",
+        ),
+        (
+            dict(name="root", type="dir", target_path="//"),
+            state(),
+            "pool root: target_path / is a directory of the host's system",
+        ),
+        (
+            dict(name="over", type="fs", source_devices=["/dev/vdb"], target_path="/etc/ssh"),
+            state(),
+            "pool over: target_path /etc/ssh is a directory of the host's system",
+        ),
+        (
+            dict(name="twin", type="dir", target_path="/srv/images/"),
+            state(other_targets=(("images", "/srv/images"),)),
+            "pool twin: target_path /srv/images is the target of pool images; pools whose directories overlap",
+        ),
+        (
+            dict(name="inner", type="dir", target_path="/srv/images/inner"),
+            state(other_targets=(("images", "/srv/images"),)),
+            "pool inner: target_path /srv/images/inner lies in the target /srv/images of pool images",
+        ),
+        (
+            dict(name="outer", type="netfs", source_host="nas", source_path="/x", target_path="/data"),
+            state(other_targets=(("images", "/data/images"),)),
+            "pool outer: target_path /data holds the target /data/images of pool images",
+        ),
+        (
+            dict(name="images", type="dir", target_path="/data/images", state="inactive"),
+            state(existing=IMAGES, other_targets=(("isos", "/data"),)),
+            "pool images: target_path /data/images lies in the target /data of pool isos",
+        ),
     ],
 )
 def test_refusals_say_what_and_why(overrides, host, message):
     with pytest.raises(PlanError) as refused:
         plan_pool(PoolRequest.from_params(params(**overrides)), host)
     assert message in str(refused.value)
+
+
+def test_iscsi_pools_share_the_by_path_directory_and_a_similar_prefix_is_no_overlap():
+    others = state(other_targets=(("san1", "/dev/disk/by-path"), ("images", "/srv/images")))
+    san = dict(name="san2", type="iscsi", source_host="h", source_path="iqn.2004-04.com.example:x")
+    assert plan_pool(PoolRequest.from_params(params(**san)), others).changed
+    sibling = dict(name="images2", type="dir", target_path="/srv/images2")
+    assert plan_pool(PoolRequest.from_params(params(**sibling)), others).changed
 
 
 def test_without_capabilities_the_host_decides():

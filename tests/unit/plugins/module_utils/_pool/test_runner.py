@@ -28,8 +28,15 @@ def test_cycle_check_real_rerun_check(test_client, unique_name, tmp_path):
     assert {k: v for k, v in check["pool"].items() if k not in ("uuid", "capacity", "allocation", "available")} == {
         k: v for k, v in real["pool"].items() if k not in ("uuid", "capacity", "allocation", "available")
     }
-    again = runner.run(args, False, False)
-    after = runner.run(args, True, False)
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    def unexpected(_client):
+        raise AssertionError("the other pools were read for a run that changes nothing")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Client, "all_pools", unexpected)
+        again = runner.run(args, False, False)
+        after = runner.run(args, True, False)
     assert not again["changed"] and again["plan"] == [] and not after["changed"]
     removed = runner.run(params(name=args["name"], state="absent"), False, False)
     assert [a["action"] for a in removed["plan"]] == ["stop", "undefine"]
