@@ -22,12 +22,17 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
     sub,
 )
 
-
 # -- cpusets -----------------------------------------------------------------------------------
+# The most CPU numbers a cpuset may list, counting each range's members (twice the largest range,
+# so a full range with exclusions fits).
+_MAX_LISTED = 1 << 17
+
+
 def parse_cpuset(text: str) -> FrozenSet[int]:
     """libvirt's cpuset syntax (``0-3,^2,6``): ranges and numbers, ``^n`` excluding one; raises ValueError."""
     included: List[int] = []
     excluded: List[int] = []
+    listed = 0
     for part in text.split(","):
         if not part:
             raise ValueError("an empty entry")
@@ -41,6 +46,11 @@ def parse_cpuset(text: str) -> FrozenSet[int]:
             raise ValueError("range %s ends before it starts" % part)
         if high - low > 65535:
             raise ValueError("range %s is too large" % part)
+        # Bounds the whole text too: many large ranges (0-65535 repeated) would take the host's
+        # memory and minutes of CPU to expand.
+        listed += high - low + 1
+        if listed > _MAX_LISTED:
+            raise ValueError("it lists more than %d CPUs in all" % _MAX_LISTED)
         target.extend(range(low, high + 1))
     members = frozenset(included) - frozenset(excluded)
     if not members:
