@@ -398,7 +398,8 @@ options:
         C(pci_0000_03_00_0)), or when another guest (named in the refusal) already has the device. Only
         devices the guest does not have yet are looked up.
       - A started guest takes the device away from the host; never pass through the device of the host's
-        own disk or network card.
+        own disk or network card. With a local O(uri), a PCI device that has one of the host's disks or
+        network interfaces is refused at plan time.
     type: list
     elements: dict
     suboptions:

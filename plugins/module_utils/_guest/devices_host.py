@@ -39,6 +39,8 @@ def device_problems(client: Client, request: GuestRequest, state: GuestState, st
     problems.extend(_missing_pci_devices(client, hostdevs))
     if hostdevs:
         problems.extend(_hostdevs_in_use(client, request.name, hostdevs))
+    if hostdevs and local:
+        problems.extend(hosts_own_devices(hostdevs))
     if filesystems and starts and local:
         problems.extend(_share_start_problems(request))
     return problems
@@ -85,6 +87,37 @@ def _hostdevs_in_use(client: Client, guest: str, hostdevs: Tuple[HostDevice, ...
                     "(remove it there first)" % (device.label, other)
                 )
     return problems
+
+
+def hosts_own_devices(hostdevs: Tuple[HostDevice, ...], sysfs: str = "/sys/bus/pci/devices") -> List[str]:
+    """A PCI device that drives one of the host's network interfaces or disks: a guest started with
+    it takes it from the host (its disk or network gone), so it is refused even where the guest is
+    only defined (its next start would take it)."""
+    problems = []
+    for device in hostdevs:
+        if device.nodedev_name is None:
+            continue
+        uses = _host_uses(os.path.join(sysfs, str(device.address)))
+        if uses:
+            problems.append(
+                "hostdevs: %s is the host's own device (%s); passing it through takes it from the host"
+                % (device.label, ", ".join(uses))
+            )
+    return problems
+
+
+def _host_uses(device_dir: str) -> List[str]:
+    """The network interfaces and disks under a PCI device's sysfs directory (``net/eth0`` directly,
+    ``virtio2/block/vda`` one level down); symbolic links (driver, subsystem) are not followed."""
+    uses: List[str] = []
+    for directory, subdirectories, _files in os.walk(device_dir):
+        depth = directory[len(device_dir) :].count(os.sep)
+        kind = os.path.basename(directory)
+        if kind in ("net", "block") and depth <= 2:
+            uses.extend("%s %s" % ("network interface" if kind == "net" else "disk", name) for name in sorted(subdirectories))
+        if depth >= 2:
+            subdirectories[:] = []
+    return uses
 
 
 def _share_start_problems(request: GuestRequest) -> List[str]:

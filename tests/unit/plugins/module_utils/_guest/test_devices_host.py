@@ -1,0 +1,38 @@
+"""The host's own PCI devices (its disks and network interfaces) refused as host devices."""
+
+from __future__ import annotations
+
+import os
+
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import hosts_own_devices
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import HostDevice
+
+
+def _pci(address):
+    return HostDevice(type="pci", address=address)
+
+
+def _sysfs(tmp_path):
+    """A sysfs PCI tree as a virtio guest has it: a disk one level down, a NIC's interface directly,
+    a free device, and the symbolic links sysfs has everywhere (not followed)."""
+    root = tmp_path / "devices"
+    (root / "0000:00:02.0" / "virtio1" / "block" / "vda").mkdir(parents=True)
+    (root / "0000:00:03.0" / "net" / "eth0").mkdir(parents=True)
+    (root / "0000:00:04.0" / "virtio3").mkdir(parents=True)
+    os.symlink(str(root / "0000:00:02.0"), str(root / "0000:00:04.0" / "subsystem"))
+    return str(root)
+
+
+def test_devices_of_the_hosts_disk_and_network_are_refused(tmp_path):
+    sysfs = _sysfs(tmp_path)
+    problems = hosts_own_devices((_pci("0000:00:02.0"), _pci("0000:00:03.0"), _pci("0000:00:04.0")), sysfs)
+    assert problems == [
+        "hostdevs: pci 0000:00:02.0 is the host's own device (disk vda); passing it through takes it from the host",
+        "hostdevs: pci 0000:00:03.0 is the host's own device (network interface eth0); passing it through takes it from the host",
+    ]
+
+
+def test_free_missing_and_usb_devices_pass(tmp_path):
+    sysfs = _sysfs(tmp_path)
+    usb = HostDevice(type="usb", vendor="0x1234", product="0xabcd")
+    assert hosts_own_devices((_pci("0000:00:04.0"), _pci("0000:09:00.0"), usb), sysfs) == []
