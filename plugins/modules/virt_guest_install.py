@@ -380,7 +380,10 @@ options:
     elements: dict
     suboptions:
       source:
-        description: The host directory, an absolute path without V(..) components.
+        description:
+          - The host directory, an absolute path without V(..) components.
+          - Never one of the host's system directories (V(/), V(/etc) and what is in it, V(/usr), V(/var/lib)
+            and the like), which the guest could change, as libvirt has no read-only virtiofs.
         type: path
         required: true
       target:

@@ -61,6 +61,18 @@ _URL_RE = re.compile(
     r"(?::(?P<port>[^/?#]*))?(?P<rest>[/?#].*)?"
 )
 _WHITESPACE_RE = re.compile(r"\s")
+# The host's own directories: a pool there would list (and delete its files as volumes) or mount over
+# them; a share would give a guest the system's files.
+SYSTEM_DIRECTORIES = frozenset(
+    (
+        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc",
+        "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local",
+        "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/lib/libvirt", "/var/log",
+        "/var/run", "/var/spool", "/var/tmp",
+    )
+)  # fmt: skip
+# Trees whose every directory belongs to the system (configuration, kernel and device files).
+SYSTEM_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
 
 
 # -- text anywhere -----------------------------------------------------------------------------
@@ -264,6 +276,11 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
             "%%23, %%40), or use url_username and url_password: %r" % (what, shown)
         )
     return ""
+
+
+def is_system_directory(path: str) -> bool:
+    """Whether ``path`` (normalised, absolute) is one of the host's system directories or in their trees."""
+    return path in SYSTEM_DIRECTORIES or path.startswith(SYSTEM_TREES)
 
 
 def same_path(path: Optional[str]) -> Optional[str]:

@@ -17,6 +17,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_strings,
     check_uri,
     control_problem,
+    is_system_directory,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import XmlError, parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, unmanaged_parts
@@ -29,18 +30,6 @@ ISCSI_TARGET_PATH = "/dev/disk/by-path"
 # Pool types whose target is a directory the pool owns: pool-build makes it, an fs or netfs pool mounts
 # over it, delete_volumes deletes the files in it.
 DIRECTORY_TYPES = ("dir", "fs", "netfs")
-# The host's own directories: a pool there would list (and delete_volumes delete) the system's files,
-# or mount a file system over them.
-SYSTEM_DIRECTORIES = frozenset(
-    (
-        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc",
-        "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/bin", "/usr/lib", "/usr/local",
-        "/usr/sbin", "/usr/share", "/var", "/var/cache", "/var/lib", "/var/lib/libvirt", "/var/log",
-        "/var/run", "/var/spool", "/var/tmp",
-    )
-)  # fmt: skip
-# Trees whose every directory belongs to the system (configuration, kernel and device files).
-SYSTEM_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
 
 # Host names and addresses (IPv6 without brackets, as libvirt's <host name=...> takes them).
 _HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
@@ -134,7 +123,7 @@ class PoolRequest(Record):
 
 def system_directory_problem(path: str) -> Optional[str]:
     """Why a pool cannot own ``path`` (a normalised absolute path), None when it can."""
-    if path in SYSTEM_DIRECTORIES or path.startswith(SYSTEM_TREES):
+    if is_system_directory(path):
         return (
             "target_path %s is a directory of the host's system: the pool would list its files as volumes (and "
             "delete_volumes delete them) or mount over it; give the pool a directory of its own" % path
