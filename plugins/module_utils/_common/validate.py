@@ -13,6 +13,7 @@ Only ``re`` and ``ipaddress`` are needed: this module is compiled on every task.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any, Iterator, Mapping, Optional, Tuple
@@ -124,6 +125,9 @@ def raw_problems(spec: Mapping[str, Any], params: Any, prefix: str = "") -> Iter
             continue
         if option.get("type") == "int" and isinstance(value, str) and not value.isascii():
             yield "%s: %r is not a whole number written with the digits 0-9" % (what, value)
+        elif option.get("type") == "int" and _not_finite(value):
+            # Ansible's integer check fails on these with an unexpected error instead of a message.
+            yield "%s: %s is not a whole number" % (what, value)
         if option.get("type", "str") in ("str", "path") and isinstance(value, (Mapping, list)):
             # Ansible would turn it into its repr() and go on with "['x']" as the text.
             yield "%s must be text, not %s" % (what, _kind(value) if isinstance(value, list) else "a dictionary")
@@ -137,6 +141,15 @@ def raw_problems(spec: Mapping[str, Any], params: Any, prefix: str = "") -> Iter
                 yield from _suboption_problems(suboptions, item, "%s[%d]" % (what, index))
         elif not isinstance(value, str):
             yield "%s must be a list, not %s" % (what, _kind(value))
+
+
+def _not_finite(value: Any) -> bool:
+    """Whether ``value`` reads as infinity or NaN (``.inf``, ``nan``, ``-Infinity``)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, str):
+        return value.strip().lstrip("+-").lower() in ("inf", "infinity", "nan", "snan")
+    return False
 
 
 def _suboption_problems(spec: Mapping[str, Any], value: Any, what: str) -> Iterator[str]:

@@ -91,6 +91,11 @@ def test_refusals_of_free_text_never_repeat_it():
         ({"disks": [{"size": "1G"}, [1], "k=v"]}, ["disks[1] must be a dictionary of its suboptions, not a list"]),
         ({"networks": {"network": "default"}}, ["networks must be a list, not dict"]),
         ({"disks": None, "install": None}, []),
+        ({"vcpus": float("inf")}, ["vcpus: inf is not a whole number"]),
+        ({"vcpus": float("nan")}, ["vcpus: nan is not a whole number"]),
+        ({"graphics": {"port": "-Infinity"}}, ["graphics.port: -Infinity is not a whole number"]),
+        ({"wait_timeout": " NaN"}, ["wait_timeout:  NaN is not a whole number"]),
+        ({"vcpus": 2.0}, []),
     ],
 )
 def test_raw_problems_before_ansible_converts(params, expected):
