@@ -182,6 +182,21 @@ def test_builds_never_format_and_only_fs_pools_mount_what_a_device_has(case, no_
             "pool over: target_path /etc/ssh is a directory of the host's system",
         ),
         (
+            dict(name="dot", type="dir", target_path="/./var/./lib"),
+            state(),
+            "pool dot: target_path /./var/./lib is a directory of the host's system",
+        ),
+        (
+            dict(name="rootdot", type="dir", target_path="/."),
+            state(),
+            "pool rootdot: target_path /. is a directory of the host's system",
+        ),
+        (
+            dict(name="link", type="dir", target_path="/srv/link"),
+            state(real_target="/etc"),
+            "pool link: target_path /srv/link leads (through a symbolic link) to /etc, a directory of the host's system",
+        ),
+        (
             dict(name="twin", type="dir", target_path="/srv/images/"),
             state(other_targets=(("images", "/srv/images"),)),
             "pool twin: target_path /srv/images is the target of pool images; pools whose directories overlap",
@@ -207,6 +222,11 @@ def test_refusals_say_what_and_why(overrides, host, message):
     with pytest.raises(PlanError) as refused:
         plan_pool(PoolRequest.from_params(params(**overrides)), host)
     assert message in str(refused.value)
+
+
+def test_a_target_that_leads_to_a_directory_of_its_own_passes():
+    request = PoolRequest.from_params(params(name="link", type="dir", target_path="/srv/link"))
+    assert plan_pool(request, state(real_target="/data/pools/link")).changed
 
 
 def test_iscsi_pools_share_the_by_path_directory_and_a_similar_prefix_is_no_overlap():
