@@ -16,7 +16,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import plan_pool
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest, source_host_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 from ansible_collections.remotevirt.install.plugins.modules.virt_pool import argument_spec
 
@@ -222,6 +222,21 @@ def test_refusals_say_what_and_why(overrides, host, message):
     with pytest.raises(PlanError) as refused:
         plan_pool(PoolRequest.from_params(params(**overrides)), host)
     assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("host", ["admin:S3cret-pw@nas", "admin:S3cret@pw@nas", "S3cret-pw@"])
+def test_a_source_host_with_credentials_is_refused_without_showing_them(host):
+    with pytest.raises(PlanError) as refused:
+        PoolRequest.from_params(params(name="n", type="netfs", source_host=host, source_path="/x", target_path="/srv/n"))
+    message = str(refused.value)
+    assert "S3cret" not in message and "admin" not in message
+    assert "not '***@" in message and "libvirt takes no credentials there" in message
+
+
+def test_source_host_credentials_are_secrets_of_the_run():
+    assert list(source_host_secrets({"source_host": "admin:S3cret@pw@nas"})) == ["admin:S3cret@pw", "S3cret@pw"]
+    assert list(source_host_secrets({"source_host": "nas"})) == []
+    assert list(source_host_secrets({"source_host": None})) == []
 
 
 def test_a_target_that_leads_to_a_directory_of_its_own_passes():
