@@ -328,6 +328,7 @@ pool:
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import source_host_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.runner import run
 
 
@@ -357,6 +358,7 @@ def main() -> None:
     module = RemotevirtModule(
         argument_spec=argument_spec(),
         supports_check_mode=True,
+        secrets=source_host_secrets,
         mutually_exclusive=[
             ("xml", "type"),
             ("xml", "target_path"),

@@ -292,8 +292,10 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
 
 
 def is_system_directory(path: str) -> bool:
-    """Whether ``path`` (normalised, absolute) is one of the host's system directories or in their trees."""
-    return path in SYSTEM_DIRECTORIES or path.startswith(SYSTEM_TREES)
+    """Whether the absolute ``path`` is one of the host's system directories or in their trees, in any
+    spelling ('/.', '/./etc' and '//usr/./lib' are '/', '/etc' and '/usr/lib')."""
+    normal = same_path(path) or path
+    return normal in SYSTEM_DIRECTORIES or (normal + "/").startswith(SYSTEM_TREES)
 
 
 def same_path(path: Optional[str]) -> Optional[str]:

@@ -12,6 +12,7 @@ import os
 from typing import Any, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import is_system_directory
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import capability_problems
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
@@ -19,6 +20,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import (
     DeviceCapabilities,
+    Filesystem,
     HostDevice,
     hostdevs_of,
 )
@@ -41,8 +43,24 @@ def device_problems(client: Client, request: GuestRequest, state: GuestState, st
         problems.extend(_hostdevs_in_use(client, request.name, hostdevs))
     if hostdevs and local:
         problems.extend(hosts_own_devices(hostdevs))
+    if filesystems and local:
+        problems.extend(shares_resolving_to_system(filesystems))
     if filesystems and starts and local:
         problems.extend(_share_start_problems(request))
+    return problems
+
+
+def shares_resolving_to_system(filesystems: Tuple[Filesystem, ...]) -> List[str]:
+    """Shares whose directory is a symbolic link (or lies under one) to a system directory: the
+    request refuses those only by name, and virtiofsd follows the link."""
+    problems = []
+    for index, share in enumerate(filesystems):
+        real = os.path.realpath(share.source)
+        if real != share.source and is_system_directory(real):
+            problems.append(
+                "filesystems[%d]: source %s leads (through a symbolic link) to %s, a directory of the host's "
+                "system, which the guest could change; share a directory of its own" % (index, share.source, real)
+            )
     return problems
 
 

@@ -7,7 +7,7 @@ them), and the pool definition they ask for."""
 from __future__ import annotations
 
 import re
-from typing import Any, List, Mapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
@@ -249,8 +249,34 @@ def _devices(values: Any) -> Tuple[str, ...]:
 
 def _host(value: Any) -> str:
     if not isinstance(value, str) or not _HOST_RE.fullmatch(value) or len(value) > 253:
-        raise PlanError("source_host must be a host name or address (letters, digits, '.', '-' and ':'), not %r" % (value,))
+        raise PlanError(
+            "source_host must be a host name or address (letters, digits, '.', '-' and ':'), not %r%s"
+            % (_without_userinfo(value), "; libvirt takes no credentials there" if _has_userinfo(value) else "")
+        )
     return value
+
+
+def source_host_secrets(params: Mapping[str, Any]) -> Iterator[str]:
+    """The credentials of a source_host written as 'user:password@nas' (refused, as libvirt takes none
+    there), and the password alone: masked in the invocation Ansible logs and returns."""
+    host = params.get("source_host")
+    if not isinstance(host, str) or "@" not in host:
+        return
+    userinfo = host[: host.rindex("@")]
+    if userinfo:
+        yield userinfo
+    password = userinfo.partition(":")[2]
+    if password:
+        yield password
+
+
+def _has_userinfo(value: Any) -> bool:
+    return isinstance(value, str) and "@" in value
+
+
+def _without_userinfo(value: Any) -> Any:
+    """A refused host as shown: 'user:password@nas' (URL habits) is '***@nas', never its password."""
+    return "***" + value[value.rindex("@") :] if isinstance(value, str) and "@" in value else value
 
 
 def _iscsi_name(value: Any, what: str) -> str:

@@ -41,6 +41,8 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
         state = state.with_changes(capabilities=pool_capabilities(text) if text else None)
         if _target_may_change(request.definition, existing):
             state = state.with_changes(other_targets=_other_targets(client, request.name))
+            if client.local:
+                state = state.with_changes(real_target=_real_target(request.definition))
     if pool is None or existing is None:
         return state
     active = client.pool_is_active(pool)
@@ -73,6 +75,18 @@ def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
         if target:
             targets.append((pool.name(), target))
     return tuple(targets)
+
+
+def _real_target(definition: PoolDefinition) -> Optional[str]:
+    """Where the target directory leads through symbolic links, when that is elsewhere."""
+    # Imported here: only a new or moving pool on a local host needs it.
+    import os
+
+    target = definition.target_path
+    if not target or not target.startswith("/"):
+        return None
+    real = os.path.realpath(target)
+    return real if real != target else None
 
 
 def _may_stop(request: PoolRequest, state: PoolState) -> bool:

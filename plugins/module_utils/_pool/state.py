@@ -19,7 +19,8 @@ class PoolState(Record):
     guests with a disk in it as ``(name, running)`` (read only where it could be stopped or its
     volumes deleted); ``capabilities`` the host's pool types (None where libvirt does not say);
     ``other_targets`` ``(name, target path)`` of the host's other pools (read only where a
-    definition may be written).
+    definition may be written); ``real_target`` the directory the wanted target_path leads to through
+    symbolic links, where that differs (read only on a local host and where the target may change).
     """
 
     uri: str
@@ -30,6 +31,7 @@ class PoolState(Record):
     users: Tuple[Tuple[str, bool], ...] = ()
     capabilities: Optional[Dict[str, PoolTypeCapability]] = None
     other_targets: Tuple[Tuple[str, str], ...] = ()
+    real_target: Optional[str] = None
 
     @property
     def running_users(self) -> Tuple[str, ...]:

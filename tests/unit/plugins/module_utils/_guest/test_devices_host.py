@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import hosts_own_devices
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import HostDevice
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import (
+    hosts_own_devices,
+    shares_resolving_to_system,
+)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import Filesystem, HostDevice
 
 
 def _pci(address):
@@ -36,3 +39,18 @@ def test_free_missing_and_usb_devices_pass(tmp_path):
     sysfs = _sysfs(tmp_path)
     usb = HostDevice(type="usb", vendor="0x1234", product="0xabcd")
     assert hosts_own_devices((_pci("0000:00:04.0"), _pci("0000:09:00.0"), usb), sysfs) == []
+
+
+def test_shares_that_lead_to_system_directories_through_links_are_refused(tmp_path):
+    (tmp_path / "etc").symlink_to("/etc")
+    (tmp_path / "root").symlink_to("/")
+    (tmp_path / "own").mkdir()
+    (tmp_path / "to-own").symlink_to(tmp_path / "own")
+    shares = tuple(Filesystem(str(tmp_path / name), name) for name in ("etc", "root", "own", "to-own", "missing"))
+    problems = shares_resolving_to_system(shares)
+    assert problems == [
+        "filesystems[0]: source %s/etc leads (through a symbolic link) to /etc, a directory of the host's system, "
+        "which the guest could change; share a directory of its own" % tmp_path,
+        "filesystems[1]: source %s/root leads (through a symbolic link) to /, a directory of the host's system, "
+        "which the guest could change; share a directory of its own" % tmp_path,
+    ]

@@ -64,6 +64,10 @@ def stored_with_modes(modes):
         (dict(filesystems=[dict(source="/etc/", target="t")]), "source /etc is a directory of the host's system"),
         (dict(filesystems=[dict(source="/etc/ssh", target="t")]), "source /etc/ssh is a directory of the host's system"),
         (dict(filesystems=[dict(source="/var/lib", target="t")]), "source /var/lib is a directory of the host's system"),
+        # any spelling of a system directory: '/.' is the root, '/./etc' is /etc
+        (dict(filesystems=[dict(source="/.", target="t")]), "source /. is a directory of the host's system"),
+        (dict(filesystems=[dict(source="/./etc", target="t")]), "source /./etc is a directory of the host's system"),
+        (dict(filesystems=[dict(source="//usr/./lib", target="t")]), "is a directory of the host's system"),
         (dict(filesystems=[dict(source="/a", target="t"), dict(source="/b", target="t")]), "mount tag t is given to more"),
         (dict(hostdevs=[dict()]), "hostdevs[0]: give either pci"),
         (dict(hostdevs=[dict(pci="0000:03:00.0", usb="1.2")]), "hostdevs[0]: give either pci"),

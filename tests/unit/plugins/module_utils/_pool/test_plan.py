@@ -16,7 +16,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import plan_pool
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest, source_host_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 from ansible_collections.remotevirt.install.plugins.modules.virt_pool import argument_spec
 
@@ -182,6 +182,21 @@ def test_builds_never_format_and_only_fs_pools_mount_what_a_device_has(case, no_
             "pool over: target_path /etc/ssh is a directory of the host's system",
         ),
         (
+            dict(name="dot", type="dir", target_path="/./var/./lib"),
+            state(),
+            "pool dot: target_path /./var/./lib is a directory of the host's system",
+        ),
+        (
+            dict(name="rootdot", type="dir", target_path="/."),
+            state(),
+            "pool rootdot: target_path /. is a directory of the host's system",
+        ),
+        (
+            dict(name="link", type="dir", target_path="/srv/link"),
+            state(real_target="/etc"),
+            "pool link: target_path /srv/link leads (through a symbolic link) to /etc, a directory of the host's system",
+        ),
+        (
             dict(name="twin", type="dir", target_path="/srv/images/"),
             state(other_targets=(("images", "/srv/images"),)),
             "pool twin: target_path /srv/images is the target of pool images; pools whose directories overlap",
@@ -207,6 +222,26 @@ def test_refusals_say_what_and_why(overrides, host, message):
     with pytest.raises(PlanError) as refused:
         plan_pool(PoolRequest.from_params(params(**overrides)), host)
     assert message in str(refused.value)
+
+
+@pytest.mark.parametrize("host", ["admin:S3cret-pw@nas", "admin:S3cret@pw@nas", "S3cret-pw@"])
+def test_a_source_host_with_credentials_is_refused_without_showing_them(host):
+    with pytest.raises(PlanError) as refused:
+        PoolRequest.from_params(params(name="n", type="netfs", source_host=host, source_path="/x", target_path="/srv/n"))
+    message = str(refused.value)
+    assert "S3cret" not in message and "admin" not in message
+    assert "not '***@" in message and "libvirt takes no credentials there" in message
+
+
+def test_source_host_credentials_are_secrets_of_the_run():
+    assert list(source_host_secrets({"source_host": "admin:S3cret@pw@nas"})) == ["admin:S3cret@pw", "S3cret@pw"]
+    assert list(source_host_secrets({"source_host": "nas"})) == []
+    assert list(source_host_secrets({"source_host": None})) == []
+
+
+def test_a_target_that_leads_to_a_directory_of_its_own_passes():
+    request = PoolRequest.from_params(params(name="link", type="dir", target_path="/srv/link"))
+    assert plan_pool(request, state(real_target="/data/pools/link")).changed
 
 
 def test_iscsi_pools_share_the_by_path_directory_and_a_similar_prefix_is_no_overlap():
