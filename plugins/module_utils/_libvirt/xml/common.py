@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import traceback
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import unit_multiplier
@@ -82,3 +82,20 @@ def size_of(element: Any, path: str) -> Optional[int]:
     if found is None or found.text is None:
         return None
     return int(found.text.strip()) * unit_multiplier(found.get("unit", "bytes"))
+
+
+def replace_devices(devices: Any, tag: str, read: Callable[[Any], Any], wanted: Sequence[Any]) -> None:
+    """Keep each existing ``tag`` element that reads back as a wanted object (with its address);
+    drop the others and add elements for the wanted objects that had none. An element ``read``
+    gives None for is not the collection's and stays as it is."""
+    remaining = list(wanted)
+    for element in devices.findall(tag):
+        current = read(element)
+        if current is None:
+            continue
+        if current in remaining:
+            remaining.remove(current)
+        else:
+            devices.remove(element)
+    for item in remaining:
+        devices.append(item.to_element())

@@ -97,28 +97,19 @@ class Filesystem(XmlObject):
         """Only virtiofs shares are the collection's: 9p and other filesystems stay as they are."""
         return filesystem.get("type", "mount") == "mount" and attr_of(filesystem, "driver", "type") == "virtiofs"
 
+    @classmethod
+    def managed_from_element(cls, filesystem: Any) -> Optional["Filesystem"]:
+        """The share, or None for a filesystem the collection does not write."""
+        return cls.from_element(filesystem) if cls.managed(filesystem) else None
+
     @property
     def label(self) -> str:
         return "%s as %s" % (self.source, self.target)
 
 
 def filesystems_of(devices: Any) -> Tuple[Filesystem, ...]:
-    return tuple(Filesystem.from_element(element) for element in devices.iterfind("filesystem") if Filesystem.managed(element))
-
-
-def replace_filesystems(devices: Any, wanted: Tuple[Filesystem, ...]) -> None:
-    """The virtiofs shares rewritten: kept ones keep their element (and PCI address)."""
-    remaining = list(wanted)
-    for element in devices.findall("filesystem"):
-        if not Filesystem.managed(element):
-            continue
-        current = Filesystem.from_element(element)
-        if current in remaining:
-            remaining.remove(current)
-        else:
-            devices.remove(element)
-    for filesystem in remaining:
-        devices.append(filesystem.to_element())
+    shares = (Filesystem.managed_from_element(element) for element in devices.iterfind("filesystem"))
+    return tuple(share for share in shares if share is not None)
 
 
 # -- shared memory (virtiofs) -----------------------------------------------------------------
@@ -231,21 +222,6 @@ def _hex_id(text: str) -> str:
 def hostdevs_of(devices: Any) -> Tuple[HostDevice, ...]:
     found = (HostDevice.from_element(element) for element in devices.iterfind("hostdev"))
     return tuple(device for device in found if device is not None)
-
-
-def replace_hostdevs(devices: Any, wanted: Tuple[HostDevice, ...]) -> None:
-    """The passed-through devices rewritten: kept ones keep their element (and guest address)."""
-    remaining = list(wanted)
-    for element in devices.findall("hostdev"):
-        current = HostDevice.from_element(element)
-        if current is None:
-            continue
-        if current in remaining:
-            remaining.remove(current)
-        else:
-            devices.remove(element)
-    for device in remaining:
-        devices.append(device.to_element())
 
 
 # -- what the host offers ----------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
     attr_of,
     etree,
     parse,
+    replace_devices,
     serialize,
     size_of,
     sub,
@@ -34,8 +35,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.de
     filesystems_of,
     has_shared_memory,
     hostdevs_of,
-    replace_filesystems,
-    replace_hostdevs,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import Tuning
 
@@ -464,15 +463,15 @@ def patch_definition(previous_xml: str, previous: Domain, wanted: Domain) -> str
     if devices is None:
         devices = sub(root, "devices")
     if wanted.filesystems != previous.filesystems:
-        replace_filesystems(devices, wanted.filesystems)
+        replace_devices(devices, "filesystem", Filesystem.managed_from_element, wanted.filesystems)
     if wanted.hostdevs != previous.hostdevs:
-        replace_hostdevs(devices, wanted.hostdevs)
+        replace_devices(devices, "hostdev", HostDevice.from_element, wanted.hostdevs)
     if wanted.disks != previous.disks:
-        _replace_devices(devices, "disk", Disk.from_element, wanted.disks)
+        replace_devices(devices, "disk", Disk.from_element, wanted.disks)
     if wanted.interfaces != previous.interfaces:
         _replace_interfaces(devices, wanted.interfaces)
     if wanted.graphics != previous.graphics:
-        _replace_devices(devices, "graphics", Graphics.from_element, wanted.graphics or ())
+        replace_devices(devices, "graphics", Graphics.from_element, wanted.graphics or ())
     if wanted.metadata != previous.metadata and wanted.metadata is not None:
         wanted.metadata.replace_in(root)
     if wanted.os.kernel != previous.os.kernel:
@@ -530,17 +529,3 @@ def _replace_interfaces(devices: Any, wanted: Tuple[Interface, ...]) -> None:
                 devices.append(interface.to_element())
     for element in existing[len(wanted) :]:
         devices.remove(element)
-
-
-def _replace_devices(devices: Any, tag: str, read: Any, wanted: Tuple[Any, ...]) -> None:
-    """Keep each existing ``tag`` element that reads back as a wanted object (with its address);
-    drop the others and add elements for the wanted objects that had none."""
-    remaining = list(wanted)
-    for element in devices.findall(tag):
-        current = read(element)
-        if current in remaining:
-            remaining.remove(current)
-        else:
-            devices.remove(element)
-    for item in remaining:
-        devices.append(item.to_element())
