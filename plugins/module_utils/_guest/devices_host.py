@@ -71,10 +71,8 @@ def _new_hostdevs(request: GuestRequest, state: GuestState) -> Tuple[HostDevice,
 
 
 def _capabilities(client: Client, request: GuestRequest, state: GuestState) -> Optional[DeviceCapabilities]:
-    existing = state.existing
-    virt_type = request.domain_type or (existing.type if existing is not None else None) or state.detected_type
-    arch = request.arch or (existing.os.arch if existing is not None else None) or "x86_64"
-    caps = client.domain_capabilities(arch, virt_type or "kvm")
+    arch, virt_type = state.platform(request.arch, request.domain_type, request.reinstall)
+    caps = client.domain_capabilities(arch, virt_type)
     return DeviceCapabilities.from_xml_element(parse(caps)) if caps is not None else None
 
 

@@ -68,3 +68,12 @@ class GuestState(Record):
     serial_log_offset: int = 0
     # What the host offers for the tuning options (TPM, RNG, CPUs, NUMA nodes, huge pages).
     tuning_host: TuningHost = TuningHost()
+
+    def platform(self, arch: Optional[str], domain_type: Optional[str], reinstall: bool) -> Tuple[str, str]:
+        """The architecture and virtualization type of the definition the guest gets: as requested,
+        else as stored (a reinstall starts anew), else x86_64 and the type the host was found to run."""
+        stored = None if reinstall else self.existing
+        return (
+            arch or (stored.os.arch if stored is not None else None) or "x86_64",
+            domain_type or (stored.type if stored is not None else None) or self.detected_type,
+        )

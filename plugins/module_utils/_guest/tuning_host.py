@@ -37,10 +37,8 @@ def read_tuning_host(client: "Client", request: "GuestRequest", state: "GuestSta
     tuning = request.tuning
     installs = state.existing is None or request.reinstall
     host = TuningHost()
-    existing = None if installs else state.existing
     if any(tuning.is_given(option) for option in _DEVICE_OPTIONS) or (installs and request.firmware == "uefi"):
-        arch = request.arch or (existing.os.arch if existing is not None else None) or "x86_64"
-        virt_type = request.domain_type or (existing.type if existing is not None else None) or state.detected_type
+        arch, virt_type = state.platform(request.arch, request.domain_type, request.reinstall)
         host = host.with_domain_capabilities(client.domain_capabilities(arch, virt_type))
     if any(tuning.is_given(option) for option in _TOPOLOGY_OPTIONS):
         host = host.with_host_capabilities(client.host_capabilities())
