@@ -156,13 +156,13 @@ def cached(key: str) -> Optional[Verdict]:
 def remember(key: str, verdict: Verdict) -> None:
     """Keep a definite verdict for later preflights (best effort: a failure only means probing again)."""
     # Imported here: only probes remember their verdict there.
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import LockError, _private_directory
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import LockError, private_directory
 
     if verdict.works is None:
         return
     path = _cache_file(key)
     try:
-        _private_directory(os.path.dirname(path))
+        private_directory(os.path.dirname(path))
         fd, partial = tempfile.mkstemp(prefix=".kvm-probe.", dir=os.path.dirname(path))
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump({"key": key, "works": verdict.works, "detail": verdict.detail}, out)

@@ -50,20 +50,12 @@ def cache_directory() -> Optional[str]:
     from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
 
     directory = os.path.join(locks.lock_dir(), "code")
-    for path in (os.path.dirname(directory), directory):
-        if not _private_directory(path):
-            return None
-    return directory
-
-
-def _private_directory(path: str) -> bool:
-    """Make ``path`` 0700, or accept it only if it is ours and nobody else can write to it."""
     try:
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        info = os.lstat(path)
-    except OSError:
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+        for path in (os.path.dirname(directory), directory):
+            locks.private_directory(path)
+    except locks.LockError:
+        return None
+    return directory
 
 
 class CachedCodeFinder(importlib.abc.MetaPathFinder):

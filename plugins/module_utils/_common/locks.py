@@ -38,7 +38,7 @@ def lock_dir() -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "remotevirt", "locks")
 
 
-def _private_directory(path: str) -> None:
+def private_directory(path: str) -> None:
     """Create ``path`` 0700, or accept it only if it is ours and nobody else can write it."""
     try:
         os.makedirs(path, mode=0o700)
@@ -81,7 +81,7 @@ def held(keys: Iterable[str], timeout: float) -> Iterator[None]:
     """Hold the lock of every key (in one global order, so two runs never wait for each other in
     a circle) for the body of the ``with``."""
     directory = lock_dir()
-    _private_directory(directory)
+    private_directory(directory)
     deadline = time.monotonic() + timeout
     taken: List[int] = []
     try:

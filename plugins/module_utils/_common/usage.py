@@ -211,7 +211,7 @@ def cache_path(what: str) -> Optional[str]:
 
     directory = locks.lock_dir()
     try:
-        locks._private_directory(directory)
+        locks.private_directory(directory)
     except locks.LockError:
         return None
     return os.path.join(directory, "cache-%s.json" % hashlib.sha256(what.encode("utf-8")).hexdigest()[:16])

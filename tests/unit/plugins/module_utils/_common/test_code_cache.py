@@ -121,17 +121,22 @@ def test_a_changed_source_is_never_served_the_old_code(zipped_package, cache_dir
     assert len(list(cache_dir.iterdir())) == 2
 
 
-def test_only_a_private_directory_is_accepted(tmp_path):
+def test_only_a_private_directory_is_accepted(tmp_path, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+
     private = tmp_path / "private"
-    assert code_cache._private_directory(str(private))
-    assert oct(private.stat().st_mode & 0o777) == "0o700"
+    monkeypatch.setattr(locks, "lock_dir", lambda: str(private))
+    assert code_cache.cache_directory() == str(private / "code")
+    assert oct((private / "code").stat().st_mode & 0o777) == "0o700"
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    assert not code_cache._private_directory(str(shared))
+    monkeypatch.setattr(locks, "lock_dir", lambda: str(shared))
+    assert code_cache.cache_directory() is None
     link = tmp_path / "link"
     link.symlink_to(private)
-    assert not code_cache._private_directory(str(link))
+    monkeypatch.setattr(locks, "lock_dir", lambda: str(link))
+    assert code_cache.cache_directory() is None
 
 
 def test_nothing_is_installed_outside_a_zip(monkeypatch):
