@@ -203,12 +203,13 @@ guests:
 from typing import Any, Callable, Dict, Mapping
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._info.guests import ADDRESS_SOURCES, STATE_FILTERS, run
 
 
 def argument_spec() -> dict:
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
+        **connection_options(),
         name=dict(type="str"),
         name_pattern=dict(type="str"),
         state=dict(type="list", elements="str", choices=list(STATE_FILTERS)),

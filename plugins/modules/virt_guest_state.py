@@ -138,16 +138,16 @@ forced:
   sample: false
 """
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.facilities import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import audit_options, connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._power.request import DEFAULT_SHUTDOWN_TIMEOUT, STATES
 from ansible_collections.remotevirt.install.plugins.module_utils._power.runner import run
 
 
 def argument_spec() -> dict:
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
-        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        **connection_options(),
+        **audit_options(),
         name=dict(type="str", required=True),
         state=dict(type="str", required=True, choices=list(STATES)),
         shutdown_timeout=dict(type="int", default=DEFAULT_SHUTDOWN_TIMEOUT),

@@ -321,8 +321,8 @@ network:
     persistent: true
 """
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import audit_options, connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._network.runner import run
 
 
@@ -332,8 +332,8 @@ def _range_spec() -> dict:
 
 def argument_spec() -> dict:
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
-        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        **connection_options(),
+        **audit_options(),
         name=dict(type="str", required=True),
         state=dict(type="str", default="active", choices=["present", "active", "inactive", "absent"]),
         forward=dict(type="str", choices=["nat", "route", "isolated", "bridge"]),

@@ -326,16 +326,16 @@ pool:
     available: 85899345920
 """
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import audit_options, connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import source_host_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.runner import run
 
 
 def argument_spec() -> dict:
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
-        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        **connection_options(),
+        **audit_options(),
         name=dict(type="str", required=True),
         state=dict(type="str", default="active", choices=["present", "active", "inactive", "absent"]),
         type=dict(type="str", choices=["dir", "fs", "netfs", "logical", "iscsi"]),

@@ -355,15 +355,15 @@ volume:
     backing_path: null
 """
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.facilities import FACILITIES
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import audit_options, connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run
 
 
 def argument_spec() -> dict:
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
-        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        **connection_options(),
+        **audit_options(),
         pool=dict(type="str", required=True),
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),

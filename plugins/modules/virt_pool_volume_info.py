@@ -142,12 +142,13 @@ inactive_pools:
 """
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._info.volumes import run
 
 
 def argument_spec() -> dict:
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
+        **connection_options(),
         pool=dict(type="str"),
         name=dict(type="str"),
         name_pattern=dict(type="str"),

@@ -234,13 +234,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.module_
     no_log_strings,
     run_module,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._preflight import ProblemsFound, failure_message, run
 
 
 def argument_spec() -> dict:
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
+        **connection_options(),
         # Not elements=dict with the guest's options: each guest is checked on its own, so that a
         # malformed one is a listed problem and not the failure of the whole task.
         guests=dict(type="list", elements="raw", required=True),

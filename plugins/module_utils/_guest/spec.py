@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.facilities import FACILITIES
+from ansible_collections.remotevirt.install.plugins.module_utils._common.options import audit_options, connection_options
 
 
 def guest_argument_spec() -> Dict[str, Any]:
@@ -64,8 +64,8 @@ def guest_argument_spec() -> Dict[str, Any]:
         port=dict(type="int"),
     )
     return dict(
-        uri=dict(type="str", default="qemu:///system"),
-        log_facility=dict(type="str", default="user", choices=sorted(FACILITIES)),
+        **connection_options(),
+        **audit_options(),
         name=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "running", "installed", "absent"]),
         domain_type=dict(type="str", default="auto", choices=["auto", "kvm", "qemu"]),
