@@ -13,6 +13,12 @@ start_libvirt() {
     chgrp kvm /dev/kvm
     chmod 0660 /dev/kvm
   fi
+  # libvirtd runs swtpm as tss, but one started before the swtpm package made that user ran it as
+  # root, whose certificate authority files tss cannot then use ("Need read/write rights on
+  # /var/lib/swtpm-localca/.lock.swtpm-localca"): hand them to tss, as the package made the directory.
+  if [ -d /var/lib/swtpm-localca ] && getent passwd tss >/dev/null; then
+    chown -R tss /var/lib/swtpm-localca
+  fi
   # No systemd: the daemons are started by hand, with -d, inside our network namespace.
   ensure_daemon virtlogd /run/virtlogd.pid \
     in_netns "$NETNS" /usr/sbin/virtlogd -d -p /run/virtlogd.pid
