@@ -16,8 +16,8 @@ full disk) means compiling as before, never a failure.
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
 import importlib.machinery
+import importlib.util
 import marshal
 import os
 import stat
@@ -58,25 +58,53 @@ def cache_directory() -> Optional[str]:
     return directory
 
 
-class CachedCodeFinder(importlib.abc.MetaPathFinder):
-    """Finds the modules under ``prefix`` in their zip as Python would, and loads them through
-    :class:`CachedCodeLoader`."""
+class CachedCodeFinder:
+    """Finds the modules under ``prefix`` in their zip and loads them through :class:`CachedCodeLoader`.
+
+    The spec is built here rather than by ``zipimporter.find_spec``: up to Python 3.12 that asks the
+    importer for the file name, which compiles the source, and would undo half of what the cache saves.
+    """
 
     def __init__(self, prefix: str, directory: str) -> None:
         self.prefix = prefix
         self.directory = directory
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Any:
-        if not fullname.startswith(self.prefix):
+        if not fullname.startswith(self.prefix) or not path:
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or not isinstance(spec.loader, zipimport.zipimporter):
-            return spec
-        spec.loader = CachedCodeLoader(spec.loader, self.directory)
-        return spec
+        for entry in path:
+            archive = zip_importer(entry)
+            if archive is None:
+                continue
+            try:
+                is_package = archive.is_package(fullname)
+            except zipimport.ZipImportError:
+                continue  # not in this entry
+            loader = CachedCodeLoader(archive, self.directory)
+            location = os.path.join(archive.archive, loader.name_in_archive(fullname, is_package))
+            return importlib.util.spec_from_file_location(fullname, location, loader=loader)  # type: ignore[arg-type]
+        return None  # elsewhere, or not at all: Python's own finders decide
+
+    def invalidate_caches(self) -> None:
+        """Nothing kept in memory (importlib.invalidate_caches calls this on every finder)."""
 
 
-class CachedCodeLoader(importlib.abc.Loader):
+def zip_importer(entry: str) -> Optional[zipimport.zipimporter]:
+    """The zip importer of a package directory inside a zip, shared with Python's path finder."""
+    importer = sys.path_importer_cache.get(entry)
+    if isinstance(importer, zipimport.zipimporter):
+        return importer
+    if importer is not None or entry in sys.path_importer_cache:
+        return None  # a directory on disk, or known not to be importable
+    try:
+        importer = zipimport.zipimporter(entry)
+    except (zipimport.ZipImportError, OSError):
+        return None
+    sys.path_importer_cache[entry] = importer
+    return importer
+
+
+class CachedCodeLoader:
     """Runs a module of a zip from its cached code, compiling (and keeping) it on a miss."""
 
     def __init__(self, archive: zipimport.zipimporter, directory: str) -> None:
@@ -102,7 +130,7 @@ class CachedCodeLoader(importlib.abc.Loader):
             return self.archive.get_code(fullname)
         # The zip's path changes with every task; the name inside it does not, and tracebacks
         # still find their lines through get_source.
-        filename = self._name_in_archive(fullname)
+        filename = self.name_in_archive(fullname, self.archive.is_package(fullname))
         source_bytes = source.encode("utf-8")
         key = hashlib.sha256(b"\0".join((_PYTHON_TAG, filename.encode("utf-8"), source_bytes))).hexdigest()
         entry = os.path.join(self.directory, key)
@@ -112,9 +140,10 @@ class CachedCodeLoader(importlib.abc.Loader):
             write_entry(entry, code)
         return code
 
-    def _name_in_archive(self, fullname: str) -> str:
-        relative = fullname.replace(".", "/")
-        return relative + ("/__init__.py" if self.archive.is_package(fullname) else ".py")
+    def name_in_archive(self, fullname: str, is_package: bool) -> str:
+        """The source's path inside the zip, as zipimport names it."""
+        relative = self.archive.prefix + fullname.rpartition(".")[2]
+        return relative + ("/__init__.py" if is_package else ".py")
 
 
 def read_entry(path: str) -> Optional[CodeType]:

@@ -7,6 +7,7 @@ import os
 import sys
 import traceback
 import zipfile
+import zipimport
 
 import pytest
 
@@ -23,6 +24,8 @@ def zipped_package(tmp_path, monkeypatch):
     with zipfile.ZipFile(str(archive), "w") as payload:
         payload.writestr(PACKAGE + "/__init__.py", "")
         payload.writestr(PACKAGE + "/mod.py", MODULE_SOURCE)
+        payload.writestr(PACKAGE + "/sub/__init__.py", "")
+        payload.writestr(PACKAGE + "/sub/deep.py", "from rvcc_probe.mod import ANSWER\n")
     monkeypatch.syspath_prepend(str(archive))
     yield archive
     for name in [name for name in sys.modules if name == PACKAGE or name.startswith(PACKAGE + ".")]:
@@ -60,6 +63,32 @@ def test_the_first_import_compiles_and_keeps_the_code_the_second_loads_it(zipped
     assert oct(os.stat(str(cache_dir / entries[0])).st_mode & 0o777) == "0o600"
     refuse_compiling(monkeypatch)
     assert fresh_import().ANSWER == 42
+
+
+def test_a_cached_import_compiles_nothing_not_even_to_find_the_module(zipped_package, cache_dir, monkeypatch):
+    # zipimport's own find_spec compiles the source (to name the file) up to Python 3.12.
+    fresh_import()
+    importlib.import_module(PACKAGE + ".sub.deep")
+    refuse_compiling(monkeypatch)
+    monkeypatch.setattr(zipimport, "_compile_source", lambda *args: pytest.fail("zipimport compiled %s" % args[0]), raising=False)
+    for name in [name for name in sys.modules if name.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+    deep = importlib.import_module(PACKAGE + ".sub.deep")
+    assert deep.ANSWER == 42
+
+
+def test_modules_get_the_file_names_and_package_paths_zipimport_gives(zipped_package, cache_dir):
+    module = fresh_import()
+    sub = importlib.import_module(PACKAGE + ".sub")
+    assert module.__file__ == os.path.join(str(zipped_package), PACKAGE, "mod.py")
+    assert sub.__path__ == [os.path.join(str(zipped_package), PACKAGE, "sub")]
+    assert isinstance(module.__loader__, code_cache.CachedCodeLoader)
+
+
+def test_a_missing_module_is_still_a_module_not_found_error(zipped_package, cache_dir):
+    fresh_import()
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(PACKAGE + ".missing")
 
 
 def test_a_traceback_shows_the_line_of_the_zipped_source(zipped_package, cache_dir):
