@@ -79,11 +79,17 @@ class References:
         return cls(data["volumes"], data["images"], data["boot"])
 
     def refer_to(
-        self, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]]
+        self,
+        pool_name: str,
+        volume_name: str,
+        path: Optional[str],
+        read_backing: Optional[Callable[[str], Optional[str]]],
+        identity: Callable[[Optional[str]], Optional[str]] = same_path,
+        aliases: Iterable[Tuple[str, str]] = (),
     ) -> bool:
         """Whether these references are the volume, by pool and name or by ``path``, directly or
         through the backing chain of an image (followed with ``read_backing`` on the host)."""
-        return refers_to(self.as_json(), pool_name, volume_name, path, read_backing)
+        return refers_to(self.as_json(), pool_name, volume_name, path, read_backing, identity, aliases)
 
 
 def refers_to(
@@ -92,24 +98,53 @@ def refers_to(
     volume_name: str,
     path: Optional[str],
     read_backing: Optional[Callable[[str], Optional[str]]],
+    identity: Callable[[Optional[str]], Optional[str]] = same_path,
+    aliases: Iterable[Tuple[str, str]] = (),
 ) -> bool:
-    """References.refer_to on their cached form (lists, as JSON has them)."""
-    if [pool_name, volume_name] in references["volumes"] or (pool_name, volume_name) in references["volumes"]:
+    """References.refer_to on their cached form (lists, as JSON has them). ``identity`` gives the
+    one name of a file that paths are compared by; ``aliases`` are the (pool, volume) names of
+    the same file (see pool_file_aliases)."""
+    volumes = [tuple(volume) for volume in references["volumes"]]
+    if any(name in volumes for name in [(pool_name, volume_name)] + list(aliases)):
         return True
-    wanted = same_path(path)
+    wanted = identity(path)
     if wanted is None:
         return False
-    if wanted in references["boot"]:
+    if any(identity(boot) == wanted for boot in references["boot"]):
         return True
     for image, follows in references["images"]:
         current: Optional[str] = image
         for _step in range(MAX_CHAIN):
             if current is None:
                 break
-            if current == wanted:
+            if identity(current) == wanted:
                 return True
             current = same_path(read_backing(current)) if read_backing and follows else None
     return False
+
+
+def real_path(path: Optional[str]) -> Optional[str]:
+    """The file ``path`` leads to on this host, symbolic links followed: a disk given through a
+    link in a pool's directory is the file it links to."""
+    return os.path.realpath(path) if path else path
+
+
+def pool_file_aliases(directories: Iterable[Tuple[str, str]], path: str) -> List[Tuple[str, str]]:
+    """(pool, volume) of every file in the pools' ``directories`` ((pool, directory) pairs, on this
+    host) that is the file ``path`` leads to, or a symbolic link to it: guests may name one file
+    by any of them."""
+    real = os.path.realpath(path)
+    base = os.path.basename(real)
+    found = []
+    for pool_name, directory in directories:
+        try:
+            with os.scandir(directory) as entries:
+                for entry in entries:
+                    if (entry.name == base or entry.is_symlink()) and os.path.realpath(entry.path) == real:
+                        found.append((pool_name, entry.name))
+        except OSError:
+            continue  # not a directory this host sees
+    return found
 
 
 def _file_stamp(path: str) -> Optional[List[int]]:
@@ -218,7 +253,13 @@ def cache_path(what: str) -> Optional[str]:
 
 
 def domains_using(
-    client: Client, pool_name: str, volume_name: str, path: Optional[str], read_backing: Optional[Callable[[str], Optional[str]]]
+    client: Client,
+    pool_name: str,
+    volume_name: str,
+    path: Optional[str],
+    read_backing: Optional[Callable[[str], Optional[str]]],
+    identity: Callable[[Optional[str]], Optional[str]] = same_path,
+    aliases: Iterable[Tuple[str, str]] = (),
 ) -> List[str]:
     """Names of defined or running guests with a disk or cdrom on this volume (by pool and name or
     by path), directly or as a backing file of one of their disks, or that boot a kernel or
@@ -243,7 +284,7 @@ def domains_using(
                 built = built.merged(References.of_definition(definition))
             references = built.as_json()
             cache.put(name, stamp, references)
-        if refers_to(references, pool_name, volume_name, path, read_backing):
+        if refers_to(references, pool_name, volume_name, path, read_backing, identity, aliases):
             users.append(name)
     cache.keep_only(names)
     cache.save()

@@ -555,6 +555,12 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
                 group=existing.permissions.group if wanted.group is None else wanted.group,
             )
         )
+    if plan.changed and state.link_target:
+        raise PlanError(
+            "volume %s is a symbolic link to %s: resizing it or setting its mode, owner or group would "
+            "change that file. Change the file where it is, or delete the link (state: absent deletes "
+            "only the link) and create the volume" % (request.label, state.link_target)
+        )
     if plan.changed:
         plan.after = managed_view(target).to_xml()
     else:

@@ -202,13 +202,35 @@ def needed_by(
     """The guests other than ``guest`` with a disk on the volume (directly or through a backing
     chain), and the volumes backed by it. Lists every guest and every image of the host's pools
     (definitions and headers are read again only where they changed, see usage): only asked where
-    the volume could be deleted, replaced or attached to another guest."""
-    # Imported here: only deletions, replacements and attaching existing disks ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
+    the volume could be deleted, replaced or attached to another guest.
 
-    users = domains_using(client, pool_name, volume_name, path, backing_reader(client))
+    On this host one file may have several names: a symbolic link in a pool's directory is a
+    volume of its own to libvirt, and a guest (or an overlay) that names the link writes the file
+    it leads to. Paths are compared by the file they lead to, and the volumes that are that file
+    count as this volume."""
+    # Imported here: only deletions, replacements and attaching existing disks ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import (
+        domains_using,
+        pool_file_aliases,
+        real_path,
+    )
+
+    local = is_local_uri(client.uri)
+    identity = real_path if local else same_path
+    aliases = pool_file_aliases(_pool_directories(client), path) if local and path else []
+    users = domains_using(client, pool_name, volume_name, path, backing_reader(client), identity, aliases)
     backed = volumes_backed_by(client, path) if path else []
     return tuple(user for user in users if user != guest), tuple(backed)
+
+
+def _pool_directories(client: Client) -> List[Tuple[str, str]]:
+    """(pool, directory) of the active pools whose volumes are the files of a directory."""
+    found = []
+    for pool in client.active_pools():
+        described = client.describe_pool(pool)
+        if described.directory:
+            found.append((described.name, described.directory))
+    return found
 
 
 def volumes_backed_by(client: Client, path: str) -> List[str]:
@@ -232,15 +254,16 @@ def volumes_backed_by(client: Client, path: str) -> List[str]:
 
 
 def _files_backed_by(client: Client, pool: Any, directory: str, path: str) -> List[str]:
-    """Names of the files in ``directory`` (a pool's volumes) whose backing file is ``path``."""
+    """Names of the files in ``directory`` (a pool's volumes) whose backing file is ``path``, or
+    leads to the file ``path`` leads to."""
     # Imported here: only deletions and new disks read image headers (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header, usage
 
-    wanted = same_path(path)
+    wanted = usage.real_path(path)
     found = []
     others = []
     for name, _path, kind, backing in usage.image_headers(directory):
-        if kind == image_header.QCOW_BACKING and same_path(backing) == wanted:
+        if kind == image_header.QCOW_BACKING and usage.real_path(backing) == wanted:
             found.append(name)
         elif kind == image_header.OTHER_BACKING:
             others.append(name)
@@ -288,6 +311,8 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         return with_dependents(client, state, existing) if existing is not None else state
     if existing is not None and is_incomplete(existing, local):
         state = state.with_changes(incomplete=True)
+    if existing is not None and local and existing.path and os.path.islink(existing.path):
+        state = state.with_changes(link_target=os.path.realpath(existing.path))
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"

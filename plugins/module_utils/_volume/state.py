@@ -27,7 +27,9 @@ class VolumeState(Record):
     volume still carries the mark of a download that never finished; ``local`` whether the
     module runs on the host that holds the pool (its volume files can be marked);
     ``can_decompress`` whether the host can decompress the request's compression (zstd needs
-    Python's zstd support or the zstd program; only read for zstd).
+    Python's zstd support or the zstd program; only read for zstd); ``link_target`` the file
+    the existing volume's file leads to when it is a symbolic link on this host (libvirt lists
+    a link in a directory pool as a volume, and changes made through it land on that file).
     """
 
     pool: Pool
@@ -40,3 +42,4 @@ class VolumeState(Record):
     local: bool = True
     incomplete: bool = False
     can_decompress: bool = True
+    link_target: Optional[str] = None

@@ -77,6 +77,34 @@ def test_a_backing_loop_ends():
     assert not references.refer_to("p", "v", "/z", {"/a": "/b", "/b": "/a"}.get)
 
 
+def test_a_file_named_through_a_link_is_the_file(tmp_path):
+    """A guest on a link in a pool's directory (or with a link as backing file) uses the file it leads to."""
+    (tmp_path / "real.img").write_bytes(b"")
+    (tmp_path / "alias.img").symlink_to(tmp_path / "real.img")
+    real, alias = str(tmp_path / "real.img"), str(tmp_path / "alias.img")
+    by_path = References(images=[(alias, True)])
+    assert not by_path.refer_to("p", "real.img", real, None)  # by spelling (remote hosts)
+    assert by_path.refer_to("p", "real.img", real, None, usage.real_path)
+    by_volume = References(volumes=[("p", "alias.img")])
+    assert not by_volume.refer_to("p", "real.img", real, None, usage.real_path)
+    assert by_volume.refer_to("p", "real.img", real, None, usage.real_path, [("p", "alias.img")])
+
+
+def test_pool_file_aliases_are_the_file_and_the_links_to_it(tmp_path):
+    pool, other = tmp_path / "pool", tmp_path / "other"
+    pool.mkdir()
+    other.mkdir()
+    (pool / "real.img").write_bytes(b"")
+    (pool / "unrelated.img").write_bytes(b"")
+    (pool / "alias.img").symlink_to(pool / "real.img")
+    (other / "far.img").symlink_to("../pool/real.img")
+    (other / "dangling.img").symlink_to(tmp_path / "gone")
+    directories = [("p", str(pool)), ("o", str(other)), ("missing", str(tmp_path / "missing"))]
+    expected = [("o", "far.img"), ("p", "alias.img"), ("p", "real.img")]
+    assert sorted(usage.pool_file_aliases(directories, str(pool / "real.img"))) == expected
+    assert sorted(usage.pool_file_aliases(directories, str(other / "far.img"))) == expected
+
+
 def test_stamped_cache_answers_only_while_the_stamp_holds(tmp_path):
     path = str(tmp_path / "cache.json")
     cache = StampedCache(path)

@@ -806,3 +806,15 @@ def test_a_partly_allocated_logical_volume_is_refused(params):
 def test_a_download_into_a_logical_pool_is_allocated_whole():
     plan = plan_volume(request(pool="vg", name="lv0", source_url="http://h/d"), VolumeState(LVM, download_size=1 << 20))
     assert "--allocation 1048576" in steps(plan)[0][1]
+
+
+@pytest.mark.parametrize(
+    "params", [dict(capacity="20G"), dict(permissions=Permissions(mode="0644")), dict(permissions=Permissions(owner=107))]
+)
+def test_a_volume_that_is_a_link_is_never_changed_through_it(params):
+    """libvirt lists a link in a directory pool as a volume: resizing it, or setting its mode or
+    owner, would change the file it leads to (a host file such as /etc/shadow)."""
+    state = VolumeState(POOL, existing=QCOW, link_target="/etc/shadow")
+    with pytest.raises(PlanError, match="is a symbolic link to /etc/shadow"):
+        plan_volume(request(**params), state)
+    assert plan_volume(request(), state).actions == []
