@@ -129,10 +129,26 @@ def _capacity_unit(pool: Pool, fmt: Optional[str], creating: bool) -> int:
     return CREATE_UNIT if creating else RESIZE_UNIT
 
 
+# The largest volume libvirt makes: qemu-img's qcow2 with its default 64K clusters maps at most 2P
+# (its L1 table is capped at 32M), and libvirt refuses a volume of 8E or more (measured: "numerical
+# overflow"). Larger requests are refused at plan time, where check mode sees them.
+QCOW2_MAX_CAPACITY = 1 << 51
+VOLUME_MAX_CAPACITY = (1 << 63) - 1
+
+
 def stored_capacity(pool: Pool, fmt: Optional[str], wanted: int, creating: bool) -> int:
-    """The capacity libvirt stores when asked for ``wanted`` bytes (creating or resizing a volume of ``fmt``)."""
+    """The capacity libvirt stores when asked for ``wanted`` bytes (creating or resizing a volume of
+    ``fmt``); PlanError beyond what libvirt can make."""
     unit = _capacity_unit(pool, fmt, creating)
-    return -(-wanted // unit) * unit
+    stored = -(-wanted // unit) * unit
+    qcow2 = pool.holds_files and fmt == "qcow2"
+    limit = QCOW2_MAX_CAPACITY if qcow2 else VOLUME_MAX_CAPACITY
+    if stored > limit:
+        raise PlanError(
+            "capacity %s is larger than a %s volume can be (%s)"
+            % (format_size(wanted), "qcow2" if qcow2 else "libvirt", format_size(limit))
+        )
+    return stored
 
 
 def capacity_reached(pool: Pool, fmt: Optional[str], wanted: int, actual: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -818,3 +819,19 @@ def test_a_volume_that_is_a_link_is_never_changed_through_it(params):
     with pytest.raises(PlanError, match="is a symbolic link to /etc/shadow"):
         plan_volume(request(**params), state)
     assert plan_volume(request(), state).actions == []
+
+
+@pytest.mark.parametrize(
+    "params, existing, message",
+    [
+        (dict(capacity="100P", overcommit=True), None, "larger than a qcow2 volume can be (2P)"),
+        (dict(capacity="3P", overcommit=True), QCOW, "larger than a qcow2 volume can be (2P)"),
+        (dict(name="r.img", format="raw", capacity="8E", overcommit=True), None, "larger than a libvirt volume can be"),
+    ],
+)
+def test_capacities_libvirt_cannot_make_are_refused_at_plan_time(params, existing, message):
+    """qemu-img makes no qcow2 over 2P (64K clusters) and libvirt no volume of 8E: check mode says so."""
+    with pytest.raises(PlanError, match=re.escape(message)):
+        plan_volume(request(**params), VolumeState(POOL, existing=existing))
+    largest = dict(params, capacity="2P") if "qcow2" in message else dict(params, capacity=str((1 << 63) - 1))
+    assert plan_volume(request(**largest), VolumeState(POOL, existing=existing)).changed
