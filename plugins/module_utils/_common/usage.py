@@ -84,12 +84,12 @@ class References:
         volume_name: str,
         path: Optional[str],
         read_backing: Optional[Callable[[str], Optional[str]]],
-        identity: Callable[[Optional[str]], Optional[str]] = same_path,
+        same_file: Optional[Callable[[str], bool]] = None,
         aliases: Iterable[Tuple[str, str]] = (),
     ) -> bool:
         """Whether these references are the volume, by pool and name or by ``path``, directly or
         through the backing chain of an image (followed with ``read_backing`` on the host)."""
-        return refers_to(self.as_json(), pool_name, volume_name, path, read_backing, identity, aliases)
+        return refers_to(self.as_json(), pool_name, volume_name, path, read_backing, same_file, aliases)
 
 
 def refers_to(
@@ -98,50 +98,71 @@ def refers_to(
     volume_name: str,
     path: Optional[str],
     read_backing: Optional[Callable[[str], Optional[str]]],
-    identity: Callable[[Optional[str]], Optional[str]] = same_path,
+    same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
 ) -> bool:
-    """References.refer_to on their cached form (lists, as JSON has them). ``identity`` gives the
-    one name of a file that paths are compared by; ``aliases`` are the (pool, volume) names of
-    the same file (see pool_file_aliases)."""
+    """References.refer_to on their cached form (lists, as JSON has them). Paths are compared as
+    written and, with ``same_file`` (on the host that holds the files, see same_file_as), by the
+    file they lead to; ``aliases`` are the other (pool, volume) names of the same file (see
+    pool_file_aliases)."""
     volumes = [tuple(volume) for volume in references["volumes"]]
     if any(name in volumes for name in [(pool_name, volume_name)] + list(aliases)):
         return True
-    wanted = identity(path)
+    wanted = same_path(path)
     if wanted is None:
         return False
-    if any(identity(boot) == wanted for boot in references["boot"]):
+
+    def is_the_file(candidate: str) -> bool:
+        return candidate == wanted or (same_file is not None and same_file(candidate))
+
+    if any(is_the_file(boot) for boot in references["boot"]):
         return True
     for image, follows in references["images"]:
         current: Optional[str] = image
         for _step in range(MAX_CHAIN):
             if current is None:
                 break
-            if identity(current) == wanted:
+            if is_the_file(current):
                 return True
             current = same_path(read_backing(current)) if read_backing and follows else None
     return False
 
 
-def real_path(path: Optional[str]) -> Optional[str]:
-    """The file ``path`` leads to on this host, symbolic links followed: a disk given through a
-    link in a pool's directory is the file it links to."""
-    return os.path.realpath(path) if path else path
+def same_file_as(path: str) -> Optional[Callable[[str], bool]]:
+    """A test of whether another path leads to the file ``path`` leads to on this host (symbolic
+    links followed, hard links included), by device and inode: one ``stat`` per path asked, which
+    a comparison of resolved paths would need per directory of it. None when ``path`` has no file."""
+    target = _identity(path)
+    if target is None:
+        return None
+    return lambda candidate: _identity(candidate) == target
+
+
+def _identity(path: str) -> Optional[Tuple[int, int]]:
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):  # ValueError: a NUL in a path read from a definition
+        return None
+    return info.st_dev, info.st_ino
 
 
 def pool_file_aliases(directories: Iterable[Tuple[str, str]], path: str) -> List[Tuple[str, str]]:
     """(pool, volume) of every file in the pools' ``directories`` ((pool, directory) pairs, on this
-    host) that is the file ``path`` leads to, or a symbolic link to it: guests may name one file
-    by any of them."""
-    real = os.path.realpath(path)
-    base = os.path.basename(real)
+    host) that is the file ``path`` leads to: the file itself, a hard link or a symbolic link to it.
+    Guests may name one file by any of them."""
+    target = _identity(path)
+    if target is None:
+        return []
     found = []
     for pool_name, directory in directories:
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
-                    if (entry.name == base or entry.is_symlink()) and os.path.realpath(entry.path) == real:
-                        found.append((pool_name, entry.name))
+                    # The directory listing gives each entry's inode and kind: only a link, or an
+                    # entry with the file's inode, needs a stat.
+                    if entry.is_symlink() or entry.inode() == target[1]:
+                        if _identity(entry.path) == target:
+                            found.append((pool_name, entry.name))
         except OSError:
             continue  # not a directory this host sees
     return found
@@ -258,7 +279,7 @@ def domains_using(
     volume_name: str,
     path: Optional[str],
     read_backing: Optional[Callable[[str], Optional[str]]],
-    identity: Callable[[Optional[str]], Optional[str]] = same_path,
+    same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
 ) -> List[str]:
     """Names of defined or running guests with a disk or cdrom on this volume (by pool and name or
@@ -284,7 +305,7 @@ def domains_using(
                 built = built.merged(References.of_definition(definition))
             references = built.as_json()
             cache.put(name, stamp, references)
-        if refers_to(references, pool_name, volume_name, path, read_backing, identity, aliases):
+        if refers_to(references, pool_name, volume_name, path, read_backing, same_file, aliases):
             users.append(name)
     cache.keep_only(names)
     cache.save()

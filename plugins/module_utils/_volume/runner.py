@@ -212,13 +212,13 @@ def needed_by(
     from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import (
         domains_using,
         pool_file_aliases,
-        real_path,
+        same_file_as,
     )
 
     local = is_local_uri(client.uri)
-    identity = real_path if local else same_path
-    aliases = pool_file_aliases(_pool_directories(client), path) if local and path else []
-    users = domains_using(client, pool_name, volume_name, path, backing_reader(client), identity, aliases)
+    same_file = same_file_as(path) if local and path else None
+    aliases = pool_file_aliases(_pool_directories(client), path) if same_file is not None and path else []
+    users = domains_using(client, pool_name, volume_name, path, backing_reader(client), same_file, aliases)
     backed = volumes_backed_by(client, path) if path else []
     return tuple(user for user in users if user != guest), tuple(backed)
 
@@ -259,11 +259,16 @@ def _files_backed_by(client: Client, pool: Any, directory: str, path: str) -> Li
     # Imported here: only deletions and new disks read image headers (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header, usage
 
-    wanted = usage.real_path(path)
+    wanted = same_path(path)
+    same_file = usage.same_file_as(path)
     found = []
     others = []
     for name, _path, kind, backing in usage.image_headers(directory):
-        if kind == image_header.QCOW_BACKING and usage.real_path(backing) == wanted:
+        if (
+            kind == image_header.QCOW_BACKING
+            and backing is not None
+            and (same_path(backing) == wanted or (same_file is not None and same_file(backing)))
+        ):
             found.append(name)
         elif kind == image_header.OTHER_BACKING:
             others.append(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 import pytest
@@ -84,10 +85,24 @@ def test_a_file_named_through_a_link_is_the_file(tmp_path):
     real, alias = str(tmp_path / "real.img"), str(tmp_path / "alias.img")
     by_path = References(images=[(alias, True)])
     assert not by_path.refer_to("p", "real.img", real, None)  # by spelling (remote hosts)
-    assert by_path.refer_to("p", "real.img", real, None, usage.real_path)
+    assert by_path.refer_to("p", "real.img", real, None, usage.same_file_as(real))
     by_volume = References(volumes=[("p", "alias.img")])
-    assert not by_volume.refer_to("p", "real.img", real, None, usage.real_path)
-    assert by_volume.refer_to("p", "real.img", real, None, usage.real_path, [("p", "alias.img")])
+    assert not by_volume.refer_to("p", "real.img", real, None, usage.same_file_as(real))
+    assert by_volume.refer_to("p", "real.img", real, None, usage.same_file_as(real), [("p", "alias.img")])
+
+
+def test_a_hard_link_or_a_linked_directory_is_the_file_too(tmp_path):
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "pool" / "real.img").write_bytes(b"")
+    os.link(str(tmp_path / "pool" / "real.img"), str(tmp_path / "hard.img"))
+    (tmp_path / "linked-pool").symlink_to(tmp_path / "pool")
+    real = str(tmp_path / "pool" / "real.img")
+    for spelling in (str(tmp_path / "hard.img"), str(tmp_path / "linked-pool" / "real.img")):
+        assert References(images=[(spelling, True)]).refer_to("p", "real.img", real, None, usage.same_file_as(real))
+    assert not References(images=[(str(tmp_path / "other.img"), True)]).refer_to(
+        "p", "real.img", real, None, usage.same_file_as(real)
+    )
+    assert usage.same_file_as(str(tmp_path / "missing.img")) is None
 
 
 def test_pool_file_aliases_are_the_file_and_the_links_to_it(tmp_path):
@@ -99,8 +114,9 @@ def test_pool_file_aliases_are_the_file_and_the_links_to_it(tmp_path):
     (pool / "alias.img").symlink_to(pool / "real.img")
     (other / "far.img").symlink_to("../pool/real.img")
     (other / "dangling.img").symlink_to(tmp_path / "gone")
+    os.link(str(pool / "real.img"), str(other / "hard.img"))
     directories = [("p", str(pool)), ("o", str(other)), ("missing", str(tmp_path / "missing"))]
-    expected = [("o", "far.img"), ("p", "alias.img"), ("p", "real.img")]
+    expected = [("o", "far.img"), ("o", "hard.img"), ("p", "alias.img"), ("p", "real.img")]
     assert sorted(usage.pool_file_aliases(directories, str(pool / "real.img"))) == expected
     assert sorted(usage.pool_file_aliases(directories, str(other / "far.img"))) == expected
 
