@@ -33,28 +33,39 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 
 
 class References:
     """What a guest's definitions refer to: ``volumes`` (pool, volume) of volume disks, ``images``
     (path, whether QEMU follows its backing file) of file and block disks and of the backing stores
-    libvirt shows, ``boot`` files (kernel, initrd)."""
+    libvirt shows, ``boot`` files (kernel, initrd); and of those, what the guest writes:
+    ``written_volumes`` and ``written_images``, the sources of its disks that are not read-only
+    (never a cdrom, nor a backing store)."""
 
-    __slots__ = ("volumes", "images", "boot")
+    __slots__ = ("volumes", "images", "boot", "written_volumes", "written_images")
 
     def __init__(
-        self, volumes: Iterable[Tuple[str, str]] = (), images: Iterable[Tuple[str, bool]] = (), boot: Iterable[str] = ()
+        self,
+        volumes: Iterable[Tuple[str, str]] = (),
+        images: Iterable[Tuple[str, bool]] = (),
+        boot: Iterable[str] = (),
+        written_volumes: Iterable[Tuple[str, str]] = (),
+        written_images: Iterable[str] = (),
     ) -> None:
         self.volumes = sorted(set((str(pool), str(volume)) for pool, volume in volumes))
         self.images = sorted(set((str(path), bool(follows)) for path, follows in images))
         self.boot = sorted(set(str(path) for path in boot))
+        self.written_volumes = sorted(set((str(pool), str(volume)) for pool, volume in written_volumes))
+        self.written_images = sorted(set(str(path) for path in written_images))
 
     @classmethod
     def of_definition(cls, domain: Any) -> "References":
         """The references of a parsed domain definition."""
         volumes = []
         images = []
+        written_volumes = []
+        written_images = []
         for disk in domain.iterfind("devices/disk"):
             # A raw disk is opened as it is: QEMU follows no backing file named in its content.
             follows = (disk.find("driver") is None) or disk.find("driver").get("type") != "raw"
@@ -65,18 +76,37 @@ class References:
                 image = same_path(source.get("file") or source.get("dev"))
                 if image:
                     images.append((image, follows))
+            own = disk.find("source")
+            if own is not None and _writable(disk):
+                if own.get("pool") and own.get("volume"):
+                    written_volumes.append((own.get("pool"), own.get("volume")))
+                image = same_path(own.get("file") or own.get("dev"))
+                if image:
+                    written_images.append(image)
         boot = [same_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd")]
-        return cls(volumes, images, [path for path in boot if path])
+        return cls(volumes, images, [path for path in boot if path], written_volumes, written_images)
 
     def merged(self, other: "References") -> "References":
-        return References(self.volumes + other.volumes, self.images + other.images, self.boot + other.boot)
+        return References(
+            self.volumes + other.volumes,
+            self.images + other.images,
+            self.boot + other.boot,
+            self.written_volumes + other.written_volumes,
+            self.written_images + other.written_images,
+        )
 
     def as_json(self) -> Dict[str, Any]:
-        return {"volumes": self.volumes, "images": self.images, "boot": self.boot}
+        return {
+            "volumes": self.volumes,
+            "images": self.images,
+            "boot": self.boot,
+            "written_volumes": self.written_volumes,
+            "written_images": self.written_images,
+        }
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "References":
-        return cls(data["volumes"], data["images"], data["boot"])
+        return cls(data["volumes"], data["images"], data["boot"], data["written_volumes"], data["written_images"])
 
     def refer_to(
         self,
@@ -126,6 +156,30 @@ def refers_to(
                 return True
             current = same_path(read_backing(current)) if read_backing and follows else None
     return False
+
+
+def writes_to(
+    references: Dict[str, Any],
+    pool_name: str,
+    volume_name: str,
+    path: Optional[str],
+    same_file: Optional[Callable[[str], bool]] = None,
+    aliases: Iterable[Tuple[str, str]] = (),
+) -> bool:
+    """Whether a guest with these (cached) references has the volume as a disk it writes (by pool
+    and name, by ``path``, or with ``same_file`` by the file the path leads to)."""
+    volumes = [tuple(volume) for volume in references["written_volumes"]]
+    if any(name in volumes for name in [(pool_name, volume_name)] + list(aliases)):
+        return True
+    wanted = same_path(path)
+    if wanted is None:
+        return False
+    return any(image == wanted or (same_file is not None and same_file(image)) for image in references["written_images"])
+
+
+def _writable(disk: Any) -> bool:
+    """Whether the guest writes this disk's own source: a disk or LUN, not read-only."""
+    return (disk.get("device") or "disk") in ("disk", "lun") and disk.find("readonly") is None
 
 
 def same_file_as(path: str) -> Optional[Callable[[str], bool]]:
@@ -255,6 +309,8 @@ def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
         and isinstance(value.get("volumes"), list)
         and isinstance(value.get("images"), list)
         and isinstance(value.get("boot"), list)
+        and isinstance(value.get("written_volumes"), list)
+        and isinstance(value.get("written_images"), list)
     ):
         return value
     return None
@@ -286,9 +342,34 @@ def domains_using(
     by path), directly or as a backing file of one of their disks, or that boot a kernel or
     initrd that is its file. A running guest counts with both its live and its persistent
     definition."""
+    return sorted(
+        name
+        for name, references in guest_references(client)
+        if refers_to(references, pool_name, volume_name, path, read_backing, same_file, aliases)
+    )
+
+
+def domains_writing(
+    client: Client,
+    pool_name: str,
+    volume_name: str,
+    path: Optional[str],
+    same_file: Optional[Callable[[str], bool]] = None,
+    aliases: Iterable[Tuple[str, str]] = (),
+) -> List[str]:
+    """Names of defined or running guests that have this volume as a disk they write (see writes_to)."""
+    return sorted(
+        name
+        for name, references in guest_references(client)
+        if writes_to(references, pool_name, volume_name, path, same_file, aliases)
+    )
+
+
+def guest_references(client: Client) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    """(name, cached references) of every defined or running guest, each definition read only
+    where its files changed since the cache last saw them."""
     stamps = DefinitionStamps(client.uri)
     cache = StampedCache(cache_path(stamps.cache_name) if stamps.enabled else None)
-    users = []
     names = []
     for name, active in client.guest_names():
         # The stamp names the files of this guest's definitions: a guest defined again under the
@@ -305,11 +386,9 @@ def domains_using(
                 built = built.merged(References.of_definition(definition))
             references = built.as_json()
             cache.put(name, stamp, references)
-        if refers_to(references, pool_name, volume_name, path, read_backing, same_file, aliases):
-            users.append(name)
+        yield name, references
     cache.keep_only(names)
     cache.save()
-    return sorted(users)
 
 
 def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str]]]:

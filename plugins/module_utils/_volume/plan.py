@@ -250,6 +250,13 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     _check_permissions(request, pool)
     ref = request.backing_volume
     backing = _origin(state, ref, "backing_volume") if ref is not None else None
+    if ref is not None and state.origin_writers:
+        writers = state.origin_writers
+        raise PlanError(
+            "backing volume %s is a writable disk of %s %s: an overlay on it is corrupt after the next write. "
+            "Give the guest the overlay instead, make its disk read-only, or make the volume with clone_from"
+            % (ref.label, "guest" if len(writers) == 1 else "guests", ", ".join(writers))
+        )
     fmt = "qcow2" if backing else _default_format(request, pool)
     if request.preallocation == "metadata" and fmt != "qcow2":
         raise PlanError("preallocation=metadata applies to qcow2 volumes only")

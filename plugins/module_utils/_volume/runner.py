@@ -8,7 +8,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
@@ -209,18 +209,33 @@ def needed_by(
     it leads to. Paths are compared by the file they lead to, and the volumes that are that file
     count as this volume."""
     # Imported here: only deletions, replacements and attaching existing disks ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import (
-        domains_using,
-        pool_file_aliases,
-        same_file_as,
-    )
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
 
-    local = is_local_uri(client.uri)
-    same_file = same_file_as(path) if local and path else None
-    aliases = pool_file_aliases(_pool_directories(client), path) if same_file is not None and path else []
+    same_file, aliases = _names_of_the_file(client, path)
     users = domains_using(client, pool_name, volume_name, path, backing_reader(client), same_file, aliases)
     backed = volumes_backed_by(client, path) if path else []
     return tuple(user for user in users if user != guest), tuple(backed)
+
+
+def written_by(client: Client, pool_name: str, volume_name: str, path: Optional[str]) -> Tuple[str, ...]:
+    """The guests that have the volume as a disk they write (not read-only, not a cdrom): an
+    overlay on it would be corrupt after their next write. Lists every guest, like needed_by."""
+    # Imported here: only new overlays ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_writing
+
+    same_file, aliases = _names_of_the_file(client, path)
+    return tuple(domains_writing(client, pool_name, volume_name, path, same_file, aliases))
+
+
+def _names_of_the_file(client: Client, path: Optional[str]) -> Tuple[Optional[Callable[[str], bool]], List[Tuple[str, str]]]:
+    """On this host: the test of whether a path leads to the volume's file, and the other pool
+    volumes that are that file (a link, or a hard link, in a pool's directory); elsewhere neither."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import pool_file_aliases, same_file_as
+
+    if not (path and is_local_uri(client.uri)):
+        return None, []
+    same_file = same_file_as(path)
+    return same_file, (pool_file_aliases(_pool_directories(client), path) if same_file is not None else [])
 
 
 def _pool_directories(client: Client) -> List[Tuple[str, str]]:
@@ -321,7 +336,10 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"
-        state = state.with_changes(origin=_described_origin(client, pool, origin_ref, what))
+        origin = _described_origin(client, pool, origin_ref, what)
+        state = state.with_changes(origin=origin)
+        if request.backing_volume and existing is None:
+            state = state.with_changes(origin_writers=written_by(client, origin_ref.pool, origin_ref.name, origin.path))
     url = request.source_url
     if url:
         # Imported here: only downloads use it (import cost on every task).

@@ -29,7 +29,8 @@ class VolumeState(Record):
     ``can_decompress`` whether the host can decompress the request's compression (zstd needs
     Python's zstd support or the zstd program; only read for zstd); ``link_target`` the file
     the existing volume's file leads to when it is a symbolic link on this host (libvirt lists
-    a link in a directory pool as a volume, and changes made through it land on that file).
+    a link in a directory pool as a volume, and changes made through it land on that file);
+    ``origin_writers`` the guests that write the backing volume of a new overlay (read only then).
     """
 
     pool: Pool
@@ -43,3 +44,4 @@ class VolumeState(Record):
     incomplete: bool = False
     can_decompress: bool = True
     link_target: Optional[str] = None
+    origin_writers: Tuple[str, ...] = ()

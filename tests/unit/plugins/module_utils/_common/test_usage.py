@@ -47,6 +47,35 @@ def test_references_of_a_definition():
         ("/iso/seed.iso", True),
     ]
     assert references.boot == ["/boot/k/initrd.img", "/boot/k/vmlinuz"]
+    # What the guest writes: its disks' own sources; neither the cdrom nor a backing store.
+    assert references.written_volumes == [("p", "v.qcow2")]
+    assert references.written_images == ["/dev/vg/lv", "/img/raw.img", "/img/top.qcow2"]
+
+
+def test_a_read_only_disk_or_a_cdrom_is_not_written():
+    references = References.of_definition(
+        definition(
+            "<disk type='file' device='disk'><source file='/img/golden.qcow2'/><target dev='vda'/><readonly/></disk>"
+            "<disk type='volume' device='cdrom'><source pool='p' volume='install.iso'/><target dev='sda'/></disk>"
+        )
+    )
+    assert references.written_volumes == [] and references.written_images == []
+    assert not usage.writes_to(references.as_json(), "p", "golden.qcow2", "/img/golden.qcow2")
+
+
+@pytest.mark.parametrize(
+    "pool, volume, path, written",
+    [
+        ("p", "v.qcow2", None, True),
+        ("p", "other", "/img//top.qcow2", True),
+        ("p", "other", "/img/base.qcow2", False),  # only a backing store of the guest's disk
+        ("p", "other", "/iso/seed.iso", False),  # a cdrom
+        ("q", "v.qcow2", None, False),
+    ],
+)
+def test_writes_to(pool, volume, path, written):
+    references = References.of_definition(definition(DISKS)).as_json()
+    assert usage.writes_to(references, pool, volume, path) is written
 
 
 @pytest.mark.parametrize(

@@ -835,3 +835,12 @@ def test_capacities_libvirt_cannot_make_are_refused_at_plan_time(params, existin
         plan_volume(request(**params), VolumeState(POOL, existing=existing))
     largest = dict(params, capacity="2P") if "qcow2" in message else dict(params, capacity=str((1 << 63) - 1))
     assert plan_volume(request(**largest), VolumeState(POOL, existing=existing)).changed
+
+
+@pytest.mark.parametrize("writers, named", [(("web1",), "guest web1"), (("a", "b"), "guests a, b")])
+def test_a_new_overlay_on_a_volume_a_guest_writes_is_refused(writers, named):
+    """The guest's next write changes the base under the overlay: the overlay's content is then corrupt."""
+    with pytest.raises(PlanError, match="backing volume p/base.qcow2 is a writable disk of %s" % named):
+        plan_volume(request(backing_volume="base.qcow2"), VolumeState(POOL, origin=BASE, origin_writers=writers))
+    # Guests that only read it (other overlays, a read-only disk) leave it a base like any other.
+    assert plan_volume(request(backing_volume="base.qcow2"), VolumeState(POOL, origin=BASE)).changed
