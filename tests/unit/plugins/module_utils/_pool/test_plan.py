@@ -64,6 +64,12 @@ CASES = {
     ),
     "unchanged": (dict(name="images", type="dir", target_path="/srv/images"), state(existing=IMAGES, active=True)),
     "start_only": (dict(name="images"), state(existing=IMAGES)),
+    # A run stopped between its define and its build: the re-run builds, then starts.
+    "unbuilt_after_define": (
+        dict(name="images", type="dir", target_path="/srv/images", autostart=True),
+        state(existing=IMAGES, target_missing=True),
+    ),
+    "unbuilt_present": (dict(name="images", state="present"), state(existing=IMAGES, target_missing=True)),
     "redefine_inactive": (dict(name="images", type="dir", target_path="/data/images", state="inactive"), state(existing=IMAGES)),
     "recreate_active": (
         dict(name="images", type="dir", target_path="/data/images", recreate=True),
@@ -99,6 +105,13 @@ def test_plans_match_their_golden_files(case):
 
 def test_no_stale_golden_plans():
     assert golden.stale(golden.folder(__file__), ".json", ["plan-%s.json" % case for case in CASES]) == []
+
+
+def test_a_missing_target_is_built_only_where_the_build_only_makes_a_directory():
+    unbuilt = state(existing=IMAGES.with_changes(type="fs", source_devices=("/dev/vdb1",)), target_missing=True)
+    assert [action.verb for action in plan_pool(PoolRequest.from_params(params(name="images")), unbuilt).actions] == ["start"]
+    no_build = plan_pool(PoolRequest.from_params(params(name="images", build=False)), state(existing=IMAGES, target_missing=True))
+    assert [action.verb for action in no_build.actions] == ["start"]
 
 
 def test_a_redefinition_carries_the_pools_uuid_and_undoes_to_the_old_one():
