@@ -246,6 +246,29 @@ def test_a_source_host_with_credentials_is_refused_without_showing_them(host):
     assert "not '***@" in message and "libvirt takes no credentials there" in message
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(type="netfs", source_host="nas", source_path="//admin:S3cret-pw@nas/export", target_path="/srv/n"),
+        dict(type="netfs", source_host="nas", source_path="/admin:S3cret@pw@nas/export", target_path="/srv/n"),
+        dict(xml="<pool type='netfs'><source><host name='nas'/><dir path='//admin:S3cret-pw@nas/x'/></source></pool>"),
+    ],
+)
+def test_a_source_path_with_credentials_is_refused_without_showing_them(overrides):
+    with pytest.raises(PlanError, match="libvirt takes no credentials there") as refused:
+        PoolRequest.from_params(params(name="n", **overrides))
+    assert "S3cret" not in str(refused.value) and "admin" not in str(refused.value) and "pw" not in str(refused.value)
+
+
+def test_credentials_in_a_source_path_or_an_xml_are_secrets_of_the_run():
+    path = {"source_path": "//admin:S3cret@pw@nas/export"}
+    assert list(source_host_secrets(path)) == ["admin:S3cret@pw", "S3cret@pw"]
+    xml = {"xml": "<pool><source><host name='admin:S3cret@pw@nas'/><dir path=\"/u:Pw-2@x/y\"/></source></pool>"}
+    assert list(source_host_secrets(xml)) == ["admin:S3cret@pw", "S3cret@pw", "u:Pw-2", "Pw-2"]
+    # A directory or host name without a password holds no secret to mask.
+    assert list(source_host_secrets({"source_path": "/export/a@b", "xml": "<host name='admin@nas'/>"})) == []
+
+
 def test_source_host_credentials_are_secrets_of_the_run():
     assert list(source_host_secrets({"source_host": "admin:S3cret@pw@nas"})) == ["admin:S3cret@pw", "S3cret@pw"]
     assert list(source_host_secrets({"source_host": "nas"})) == []
