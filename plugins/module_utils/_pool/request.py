@@ -268,7 +268,24 @@ def _host(value: Any) -> str:
             "source_host must be a host name or address (letters, digits, '.', '-' and ':'), not %r%s"
             % (_without_userinfo(value), "; libvirt takes no credentials there" if _has_userinfo(value) else "")
         )
+    if ":" in value and not _is_ipv6(value):
+        # 'nas:2049' (a port) was defined, and the mount failed only when the pool started.
+        raise PlanError(
+            "source_host %r has a ':' but is no IPv6 address: libvirt takes the host name or address alone, "
+            "without a port" % value
+        )
     return value
+
+
+def _is_ipv6(value: str) -> bool:
+    # Imported here: only a source host with a ':' needs it.
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def source_host_secrets(params: Mapping[str, Any]) -> Iterator[str]:

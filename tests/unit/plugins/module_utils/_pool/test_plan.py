@@ -269,6 +269,14 @@ def test_credentials_in_a_source_path_or_an_xml_are_secrets_of_the_run():
     assert list(source_host_secrets({"source_path": "/export/a@b", "xml": "<host name='admin@nas'/>"})) == []
 
 
+def test_a_source_host_with_a_port_is_refused_and_an_ipv6_address_taken():
+    netfs = dict(name="n", type="netfs", source_path="/x", target_path="/srv/n")
+    with pytest.raises(PlanError, match="source_host 'nas.example:2049' has a ':' but is no IPv6 address"):
+        PoolRequest.from_params(params(source_host="nas.example:2049", **netfs))
+    request = PoolRequest.from_params(params(source_host="fd00::5", **netfs))
+    assert request.definition.source_hosts == ("fd00::5",)
+
+
 def test_source_host_credentials_are_secrets_of_the_run():
     assert list(source_host_secrets({"source_host": "admin:S3cret@pw@nas"})) == ["admin:S3cret@pw", "S3cret@pw"]
     assert list(source_host_secrets({"source_host": "nas"})) == []
