@@ -120,6 +120,8 @@ options:
         makes the mount directory. A V(logical) pool's device that holds a volume group already fails
         the build (the new pool is undefined again); define a pool over an existing volume group with
         O(build=false).
+      - An inactive V(dir) or V(netfs) pool whose directory is missing is built again before it is
+        started (a run stopped between its define and its build left it so; read on a local host).
       - V(iscsi) pools have nothing to build.
     type: bool
     default: true

@@ -36,6 +36,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.state imp
 _OVERWRITING_BUILDS = ("fs", "logical")
 # Pool types libvirt has nothing to build for.
 _UNBUILT = ("iscsi",)
+# Pool types whose build only makes the target directory (never touches a device): built again
+# whenever that directory is missing.
+MKDIR_BUILDS = ("dir", "netfs")
 
 # How each compared field is named in a refusal or a diff summary.
 _FIELD_LABELS = (
@@ -240,6 +243,11 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
         moved = retyped or wanted.target_path != existing.target_path or wanted.source_devices != existing.source_devices
         if request.build and moved and wanted.type not in _UNBUILT:
             plan.add(_build_action(request.uri, wanted))
+    unbuilt = request.build and state.target_missing and existing.type in MKDIR_BUILDS and wanted.type == existing.type
+    if unbuilt and not active and not any(action.verb == BUILD for action in plan.actions):
+        # Defined but never built (a run stopped after its define): the build that run planned,
+        # or the pool could never start (libvirt cannot open its directory).
+        plan.add(_build_action(request.uri, wanted))
     if want_active and not active:
         plan.add(_pool_action(request.uri, START, request.name, "pool-start"))
     elif active and not want_active:

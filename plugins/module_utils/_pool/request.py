@@ -33,6 +33,10 @@ DIRECTORY_TYPES = ("dir", "fs", "netfs")
 
 # Host names and addresses (IPv6 without brackets, as libvirt's <host name=...> takes them).
 _HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
+# A netfs source path written as SMB or URL habits have it, '//user:password@nas/export'.
+_PATH_USERINFO_RE = re.compile(r"/*[^/@]*:[^/]*@")
+# An attribute value of an xml that starts with 'user:password@' (a host name or a source directory).
+_XML_USERINFO_RE = re.compile(r"""=\s*["']/*([^"'/@:]*:[^"'/]*@)""")
 # iSCSI names: iqn.2004-04.com.example:target, eui.02004567A425678D, naa.52004567BA64678D.
 _ISCSI_NAME_RE = re.compile(r"(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.:_-]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})")
 # LVM's volume group names.
@@ -155,7 +159,7 @@ def definition_from_options(params: Mapping[str, Any], name: str) -> PoolDefinit
         type=pool_type,
         target_path=_path(target, "target_path") if target else (ISCSI_TARGET_PATH if pool_type == "iscsi" else None),
         source_hosts=(_host(host),) if host else (),
-        source_dir=_path(source_path, "source_path") if source_path and pool_type == "netfs" else None,
+        source_dir=_source_dir(source_path, "source_path") if source_path and pool_type == "netfs" else None,
         source_devices=_devices(devices) if pool_type != "iscsi" else (_iscsi_name(source_path, "source_path"),),
         source_name=_vg_name(params.get("source_name") or (name if pool_type == "logical" else None)),
         source_format=params.get("source_format") or None,
@@ -192,7 +196,7 @@ def definition_from_xml(xml: Any, name: str) -> PoolDefinition:
         target_path=_path(definition.target_path, "xml target/path") if definition.target_path else None,
         source_hosts=tuple(_host(host) for host in definition.source_hosts),
         source_devices=_devices(definition.source_devices) if definition.type != "iscsi" else definition.source_devices,
-        source_dir=_path(definition.source_dir, "xml source/dir") if definition.source_dir else None,
+        source_dir=_source_dir(definition.source_dir, "xml source/dir") if definition.source_dir else None,
         source_name=_vg_name(definition.source_name) if definition.type == "logical" else definition.source_name,
     )
     if definition.type == "iscsi":
@@ -235,6 +239,17 @@ def _path(value: Any, what: str) -> str:
     return "/" + "/".join(part for part in path.split("/") if part)
 
 
+def _source_dir(value: Any, what: str) -> str:
+    """A netfs pool's exported directory; never credentials (libvirt's mount takes none from it)."""
+    found = _PATH_USERINFO_RE.match(value) if isinstance(value, str) else None
+    if found:
+        raise PlanError(
+            "%s must be the directory the server exports (such as /export), not %r: libvirt takes no "
+            "credentials there; give the server in source_host" % (what, "//***@" + value[found.end() :])
+        )
+    return _path(value, what)
+
+
 def _devices(values: Any) -> Tuple[str, ...]:
     if not isinstance(values, (list, tuple)):
         raise PlanError("source_devices must be a list of device paths")
@@ -253,21 +268,48 @@ def _host(value: Any) -> str:
             "source_host must be a host name or address (letters, digits, '.', '-' and ':'), not %r%s"
             % (_without_userinfo(value), "; libvirt takes no credentials there" if _has_userinfo(value) else "")
         )
+    if ":" in value and not _is_ipv6(value):
+        # 'nas:2049' (a port) was defined, and the mount failed only when the pool started.
+        raise PlanError(
+            "source_host %r has a ':' but is no IPv6 address: libvirt takes the host name or address alone, "
+            "without a port" % value
+        )
     return value
 
 
+def _is_ipv6(value: str) -> bool:
+    # Imported here: only a source host with a ':' needs it.
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def source_host_secrets(params: Mapping[str, Any]) -> Iterator[str]:
-    """The credentials of a source_host written as 'user:password@nas' (refused, as libvirt takes none
-    there), and the password alone: masked in the invocation Ansible logs and returns."""
-    host = params.get("source_host")
-    if not isinstance(host, str) or "@" not in host:
-        return
-    userinfo = host[: host.rindex("@")]
-    if userinfo:
-        yield userinfo
-    password = userinfo.partition(":")[2]
-    if password:
-        yield password
+    """The credentials of a source written with URL habits (refused, as libvirt takes none there),
+    and each password alone: masked in the invocation Ansible logs and returns. A source_host
+    'user:password@nas', a source_path '//user:password@nas/export', and the same in the host
+    names and directories of an xml."""
+    texts = [params.get("source_host")]
+    path = params.get("source_path")
+    found = _PATH_USERINFO_RE.match(path) if isinstance(path, str) else None
+    if found:
+        texts.append(found.group(0).lstrip("/"))
+    xml = params.get("xml")
+    if isinstance(xml, str):
+        texts.extend(match.group(1) for match in _XML_USERINFO_RE.finditer(xml))
+    for text in texts:
+        if not isinstance(text, str) or "@" not in text:
+            continue
+        userinfo = text[: text.rindex("@")]
+        if userinfo:
+            yield userinfo
+        password = userinfo.partition(":")[2]
+        if password:
+            yield password
 
 
 def _has_userinfo(value: Any) -> bool:

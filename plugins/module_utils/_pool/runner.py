@@ -18,7 +18,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool, PoolDefinition, pool_capabilities
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import outcome, plan_pool
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import MKDIR_BUILDS, outcome, plan_pool
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 
@@ -47,6 +47,8 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
         return state
     active = client.pool_is_active(pool)
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
+    if not active and request.build and client.local:
+        state = state.with_changes(target_missing=_target_missing(existing))
     if not active or not _may_stop(request, state):
         return state
     if request.state == "absent" and request.delete_volumes:
@@ -87,6 +89,16 @@ def _real_target(definition: PoolDefinition) -> Optional[str]:
         return None
     real = os.path.realpath(target)
     return real if real != target else None
+
+
+def _target_missing(existing: PoolDefinition) -> bool:
+    """Whether the directory an inactive pool's build makes is missing (see PoolState.target_missing)."""
+    if existing.type not in MKDIR_BUILDS or not existing.target_path:
+        return False
+    # Imported here: only an inactive pool on a local host needs it.
+    import os
+
+    return not os.path.isdir(existing.target_path)
 
 
 def _may_stop(request: PoolRequest, state: PoolState) -> bool:

@@ -151,3 +151,23 @@ def test_no_addresses_for_a_guest_that_does_not_run(guest):
 def test_bad_input_is_refused_before_libvirt(overrides, message):
     with pytest.raises(RunError, match=message):
         run(params(uri="qemu+ssh://unreachable.invalid/system", **overrides), False, False)
+
+
+def test_a_guest_undefined_between_the_listing_and_its_reading_is_left_out(guest, test_client, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    kept = guest()
+    gone = "rvinfo-gone-" + kept[-8:]
+    test_client.conn.defineXML(GUEST_XML.format(name=gone))
+    listed = Client.all_domains
+
+    def listing_then_undefine(self):
+        domains = listed(self)
+        test_client.conn.lookupByName(gone).undefine()  # another admin, while this run reads
+        return domains
+
+    monkeypatch.setattr(Client, "all_domains", listing_then_undefine)
+    result = run(params(name_pattern="rvinfo-*"), False, False)
+    names = [facts["name"] for facts in result["guests"]]
+    assert kept in names and gone not in names
+    assert result["warnings"] == []

@@ -64,6 +64,12 @@ CASES = {
     ),
     "unchanged": (dict(name="images", type="dir", target_path="/srv/images"), state(existing=IMAGES, active=True)),
     "start_only": (dict(name="images"), state(existing=IMAGES)),
+    # A run stopped between its define and its build: the re-run builds, then starts.
+    "unbuilt_after_define": (
+        dict(name="images", type="dir", target_path="/srv/images", autostart=True),
+        state(existing=IMAGES, target_missing=True),
+    ),
+    "unbuilt_present": (dict(name="images", state="present"), state(existing=IMAGES, target_missing=True)),
     "redefine_inactive": (dict(name="images", type="dir", target_path="/data/images", state="inactive"), state(existing=IMAGES)),
     "recreate_active": (
         dict(name="images", type="dir", target_path="/data/images", recreate=True),
@@ -99,6 +105,13 @@ def test_plans_match_their_golden_files(case):
 
 def test_no_stale_golden_plans():
     assert golden.stale(golden.folder(__file__), ".json", ["plan-%s.json" % case for case in CASES]) == []
+
+
+def test_a_missing_target_is_built_only_where_the_build_only_makes_a_directory():
+    unbuilt = state(existing=IMAGES.with_changes(type="fs", source_devices=("/dev/vdb1",)), target_missing=True)
+    assert [action.verb for action in plan_pool(PoolRequest.from_params(params(name="images")), unbuilt).actions] == ["start"]
+    no_build = plan_pool(PoolRequest.from_params(params(name="images", build=False)), state(existing=IMAGES, target_missing=True))
+    assert [action.verb for action in no_build.actions] == ["start"]
 
 
 def test_a_redefinition_carries_the_pools_uuid_and_undoes_to_the_old_one():
@@ -231,6 +244,37 @@ def test_a_source_host_with_credentials_is_refused_without_showing_them(host):
     message = str(refused.value)
     assert "S3cret" not in message and "admin" not in message
     assert "not '***@" in message and "libvirt takes no credentials there" in message
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(type="netfs", source_host="nas", source_path="//admin:S3cret-pw@nas/export", target_path="/srv/n"),
+        dict(type="netfs", source_host="nas", source_path="/admin:S3cret@pw@nas/export", target_path="/srv/n"),
+        dict(xml="<pool type='netfs'><source><host name='nas'/><dir path='//admin:S3cret-pw@nas/x'/></source></pool>"),
+    ],
+)
+def test_a_source_path_with_credentials_is_refused_without_showing_them(overrides):
+    with pytest.raises(PlanError, match="libvirt takes no credentials there") as refused:
+        PoolRequest.from_params(params(name="n", **overrides))
+    assert "S3cret" not in str(refused.value) and "admin" not in str(refused.value) and "pw" not in str(refused.value)
+
+
+def test_credentials_in_a_source_path_or_an_xml_are_secrets_of_the_run():
+    path = {"source_path": "//admin:S3cret@pw@nas/export"}
+    assert list(source_host_secrets(path)) == ["admin:S3cret@pw", "S3cret@pw"]
+    xml = {"xml": "<pool><source><host name='admin:S3cret@pw@nas'/><dir path=\"/u:Pw-2@x/y\"/></source></pool>"}
+    assert list(source_host_secrets(xml)) == ["admin:S3cret@pw", "S3cret@pw", "u:Pw-2", "Pw-2"]
+    # A directory or host name without a password holds no secret to mask.
+    assert list(source_host_secrets({"source_path": "/export/a@b", "xml": "<host name='admin@nas'/>"})) == []
+
+
+def test_a_source_host_with_a_port_is_refused_and_an_ipv6_address_taken():
+    netfs = dict(name="n", type="netfs", source_path="/x", target_path="/srv/n")
+    with pytest.raises(PlanError, match="source_host 'nas.example:2049' has a ':' but is no IPv6 address"):
+        PoolRequest.from_params(params(source_host="nas.example:2049", **netfs))
+    request = PoolRequest.from_params(params(source_host="fd00::5", **netfs))
+    assert request.definition.source_hosts == ("fd00::5",)
 
 
 def test_source_host_credentials_are_secrets_of_the_run():
