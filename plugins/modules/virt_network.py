@@ -323,6 +323,7 @@ network:
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import RemotevirtModule, run_module
 from ansible_collections.remotevirt.install.plugins.module_utils._common.options import audit_options, connection_options
+from ansible_collections.remotevirt.install.plugins.module_utils._network.request import host_name_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._network.runner import run
 
 
@@ -367,7 +368,7 @@ def argument_spec() -> dict:
 
 
 def main() -> None:
-    module = RemotevirtModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module = RemotevirtModule(argument_spec=argument_spec(), supports_check_mode=True, secrets=host_name_secrets)
     run_module(module, run)
 
 

@@ -16,7 +16,7 @@ whole value is one URL, spaces included. Every step is a linear scan: values can
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
 # A host (and port) followed by a path, query or fragment: an '@' after it is not user information.
 _HOST_THEN_PATH_RE = re.compile(r"(\[[^\]/?#@\s]*\]|[^/?#@:\s\[]*)(:[0-9]*)?[/?#]")
@@ -72,6 +72,19 @@ def redact_url(url: Optional[str]) -> Optional[str]:
     if url is None:
         return None
     return redact_text(url, whole=True)
+
+
+def userinfo_secrets(text: Any) -> Iterator[str]:
+    """The credentials of a host name written with URL habits ('user:password@host', where
+    libvirt takes no credentials), and the password alone: to be masked wherever the value shows."""
+    if not isinstance(text, str) or "@" not in text:
+        return
+    userinfo = text[: text.rindex("@")]
+    if userinfo:
+        yield userinfo
+    password = userinfo.partition(":")[2]
+    if password:
+        yield password
 
 
 def url_secrets(text: str) -> Iterator[str]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import userinfo_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_path, check_strings, check_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import (
     IPV4,
@@ -97,6 +98,21 @@ class NetworkRequest(Record):
                 )
         if self.forward == "nat" and self.ipv6 is not None and self.ipv4 is None:
             raise PlanError("forward: nat needs ipv4 (libvirt translates IPv4 only)")
+
+
+def host_name_secrets(params: Mapping[str, Any]) -> Iterator[str]:
+    """Credentials written into the DNS domain or a static host's name with URL habits
+    ('user:password@name', refused): masked in the invocation Ansible logs and returns, and in
+    the refusal. Only a value with a password counts: a lone user name is no secret, and masking
+    a short one would garble every result."""
+    names = [params.get("domain")]
+    for family in ("ipv4", "ipv6"):
+        config = params.get(family)
+        hosts = config.get("dhcp_hosts") if isinstance(config, Mapping) else None
+        names.extend(host.get("name") for host in (hosts if isinstance(hosts, list) else []) if isinstance(host, Mapping))
+    for name in names:
+        if isinstance(name, str) and ":" in name.rpartition("@")[0]:
+            yield from userinfo_secrets(name)
 
 
 def _domain_param(value: Optional[str]) -> Optional[str]:

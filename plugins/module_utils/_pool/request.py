@@ -12,6 +12,7 @@ from typing import Any, Iterator, List, Mapping, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import userinfo_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     check_path,
     check_strings,
@@ -302,14 +303,7 @@ def source_host_secrets(params: Mapping[str, Any]) -> Iterator[str]:
     if isinstance(xml, str):
         texts.extend(match.group(1) for match in _XML_USERINFO_RE.finditer(xml))
     for text in texts:
-        if not isinstance(text, str) or "@" not in text:
-            continue
-        userinfo = text[: text.rindex("@")]
-        if userinfo:
-            yield userinfo
-        password = userinfo.partition(":")[2]
-        if password:
-            yield password
+        yield from userinfo_secrets(text)
 
 
 def _has_userinfo(value: Any) -> bool:

@@ -31,3 +31,18 @@ def test_refusal_fails_without_traceback(capsys):
 def test_wrong_shapes_fail_with_a_message(capsys):
     code, result = invoke(capsys, uri="test:///default", name="rvn-entry", ipv4=["10.213.5.1/24"])
     assert code == 1 and "exception" not in result and "ipv4" in result["msg"]
+
+
+def test_credentials_written_into_host_names_are_refused_and_never_shown(capsys):
+    """'user:password@name' in the DNS domain or a static host's name: refused, and the password is
+    in neither the refusal nor the invocation (what -vvv prints and the host log records)."""
+    dhcp_hosts = [dict(mac="52:54:00:00:05:10", ip="10.213.5.10", name="admin:Hush-5@web")]
+    for args in (dict(domain="admin:Hush-4@lab"), dict(ipv4=dict(address="10.213.5.1/24", dhcp_hosts=dhcp_hosts))):
+        code, result, out = run_main(
+            capsys, virt_network, uri="test:///default", name="rvn-entry", _ansible_check_mode=True, **args
+        )
+        assert code == 1 and result["plan"] == []
+        assert "Hush" not in out
+    # A lone user name is no secret: the refusal shows the value as given.
+    code, result, _out = run_main(capsys, virt_network, uri="test:///default", name="rvn-entry", domain="admin@lab")
+    assert code == 1 and "admin@lab" in result["msg"]
