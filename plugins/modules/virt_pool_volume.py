@@ -98,8 +98,8 @@ options:
       - Create the volume as a qcow2 overlay backed by this volume, V(name) in O(pool) or
         V(pool/name). The backing volume is never written to.
       - Refused when a guest has the backing volume as a disk it writes (not read-only, not a cdrom; on
-        the host, also under another name of the same file): the overlay would be corrupt after the
-        guest's next write. Guests that only read it, such as those on other overlays, do not count.
+        the host, also under another name of the same file), since the overlay would be corrupt after
+        the guest's next write. Guests that only read it, such as those on other overlays, do not count.
     type: str
   source_url:
     description:
