@@ -366,7 +366,11 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         findings.messages.extend(_network_problems(client, request))
     if installs and request.domain_type is None:
         state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
-    if request.tuning.given or (installs and request.firmware == "uefi"):
+    if (
+        request.tuning.given
+        or (installs and request.firmware == "uefi")
+        or state.sets_vcpus(request.vcpus, request.machine, request.reinstall)
+    ):
         state = _with_tuning_checked(client, request, state, local, findings)
     if request.filesystems or request.hostdevs:
         findings.messages.extend(findings.attempt(lambda: _device_problems(client, request, state, local)) or [])
@@ -385,8 +389,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
 
 
 def _with_tuning_checked(client: Client, request: GuestRequest, state: GuestState, local: bool, findings: Findings) -> GuestState:
-    """``state`` with what the host offers for the guest's tuning; its refusals noted."""
-    # Imported here: only guests with tuning options (or UEFI ones) read it.
+    """``state`` with what the host offers for the guest's tuning and vCPUs; its refusals noted."""
+    # Imported here: only new guests, vCPU changes and tuning options read it.
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_host import read_tuning_host, tuning_problems
 
     host = findings.attempt(lambda: read_tuning_host(client, request, state, local))

@@ -37,7 +37,11 @@ def read_tuning_host(client: "Client", request: "GuestRequest", state: "GuestSta
     tuning = request.tuning
     installs = state.existing is None or request.reinstall
     host = TuningHost()
-    if any(tuning.is_given(option) for option in _DEVICE_OPTIONS) or (installs and request.firmware == "uefi"):
+    if (
+        any(tuning.is_given(option) for option in _DEVICE_OPTIONS)
+        or (installs and request.firmware == "uefi")
+        or _sets_vcpus(request, state)
+    ):
         arch, virt_type = state.platform(request.arch, request.domain_type, request.reinstall)
         host = host.with_domain_capabilities(client.domain_capabilities(arch, virt_type))
     if any(tuning.is_given(option) for option in _TOPOLOGY_OPTIONS):
@@ -45,6 +49,25 @@ def read_tuning_host(client: "Client", request: "GuestRequest", state: "GuestSta
         if local and tuning.is_given("hugepages"):
             host = host.with_changes(free_pages=read_free_pages(host.huge_page_sizes))
     return host
+
+
+def _sets_vcpus(request: "GuestRequest", state: "GuestState") -> bool:
+    return state.sets_vcpus(request.vcpus, request.machine, request.reinstall)
+
+
+def vcpu_problems(request: "GuestRequest", state: "GuestState", vcpus: int) -> List[str]:
+    """``vcpus`` over the most the guest's machine type takes, where the capabilities tell it."""
+    host = state.tuning_host
+    if not host.max_vcpus or vcpus <= host.max_vcpus or not _sets_vcpus(request, state):
+        return []
+    existing = None if request.reinstall else state.existing
+    machine = existing.os.machine if existing is not None else host.default_machine
+    if machine != host.default_machine:
+        return []  # the guest has another machine type than the one the capabilities describe
+    return [
+        "vcpus %d is more than machine type %s takes on this host (%d); give fewer, or another machine "
+        "(machine: q35 takes more)" % (vcpus, host.default_machine, host.max_vcpus)
+    ]
 
 
 def tuning_problems(request: "GuestRequest", state: "GuestState") -> List[str]:
@@ -58,7 +81,8 @@ def tuning_problems(request: "GuestRequest", state: "GuestState") -> List[str]:
     wanted = new_guest_tuning(request, state) if existing is None else request.tuning.applied_to(Tuning())
     vcpus = request.vcpus or (existing.vcpus if existing is not None else None) or 1
     memory = request.memory or (existing.memory if existing is not None else None) or DEFAULT_MEMORY
-    return host_problems(wanted, state.tuning_host, vcpus, memory, starts(request, existing is None, state.active))
+    problems = vcpu_problems(request, state, vcpus)
+    return problems + host_problems(wanted, state.tuning_host, vcpus, memory, starts(request, existing is None, state.active))
 
 
 def starts(request: "GuestRequest", new: bool, active: bool) -> bool:

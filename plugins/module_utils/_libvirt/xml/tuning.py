@@ -371,6 +371,10 @@ class TuningHost(XmlObject):
     numa_nodes: Tuple[int, ...] = ()
     huge_page_sizes: Tuple[int, ...] = ()  # KiB, ascending; the first is the default size
     free_pages: Tuple[Tuple[int, int], ...] = ()
+    # The most vCPUs libvirt allows on the capabilities' default machine type, with that type's
+    # name (0 and None: not read).
+    max_vcpus: int = 0
+    default_machine: Optional[str] = None
 
     def with_domain_capabilities(self, xml: Optional[str]) -> "TuningHost":
         if xml is None:
@@ -381,8 +385,11 @@ class TuningHost(XmlObject):
         caps = parse(xml)
         tpm_supported = attr_of(caps, "devices/tpm", "supported") == "yes"
         rng_supported = attr_of(caps, "devices/rng", "supported") == "yes"
+        max_vcpus = attr_of(caps, "vcpu", "max")
         return self.with_changes(
             domain_capabilities_read=True,
+            max_vcpus=int(max_vcpus) if max_vcpus and max_vcpus.isdigit() and max_vcpus.isascii() else 0,
+            default_machine=caps.findtext("machine"),
             tpm_models=_enum(caps, "tpm", "model") if tpm_supported else (),
             tpm_backends=_enum(caps, "tpm", "backendModel") if tpm_supported else (),
             tpm_versions=_enum(caps, "tpm", "backendVersion") if tpm_supported else (),

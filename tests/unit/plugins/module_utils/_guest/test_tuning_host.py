@@ -13,7 +13,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_h
     read_free_pages,
     read_tuning_host,
     starts,
+    tuning_problems,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import (
     CpuPinning,
     Hugepages,
@@ -128,3 +130,39 @@ def test_read_host_lists_the_tuning_refusals(test_client):
 )
 def test_which_runs_start_the_guest(params, new, active, expected):
     assert starts(request(**params), new, active) is expected
+
+
+I440FX = TuningHost(domain_capabilities_read=True, max_vcpus=255, default_machine="pc-i440fx-7.2")
+
+
+@pytest.mark.parametrize(
+    "params, existing_vcpus, refused",
+    [
+        (dict(vcpus=256), None, True),  # a new guest over the default machine type's limit
+        (dict(vcpus=255), None, False),
+        (dict(vcpus=256, machine="q35"), None, False),  # another machine type: not what the capabilities describe
+        (dict(vcpus=300), 2, True),  # a change over the limit
+        (dict(), 300, False),  # what an existing guest has was accepted
+        (dict(vcpus=300), 300, False),
+    ],
+)
+def test_vcpus_over_the_machine_types_limit_are_refused(params, existing_vcpus, refused):
+    """libvirt refuses them only when it defines the guest: check mode and virt_preflight say so first."""
+    existing = None
+    if existing_vcpus is not None:
+        existing = Domain.from_xml(
+            "<domain type='qemu'><name>dvb-read</name><memory>1048576</memory><vcpu>%d</vcpu>"
+            "<os><type machine='pc-i440fx-7.2'>hvm</type></os></domain>" % existing_vcpus
+        )
+    problems = tuning_problems(request(**params), GuestState(existing=existing, tuning_host=I440FX))
+    assert bool(problems) is refused
+    if refused:
+        assert problems[0].startswith(
+            "vcpus %d is more than machine type pc-i440fx-7.2 takes on this host (255)" % params["vcpus"]
+        )
+
+
+def test_a_new_guest_reads_the_vcpu_limit_and_a_converged_one_does_not(test_client):
+    assert read_tuning_host(test_client, request(vcpus=2), GuestState(), local=False) is not None
+    state = GuestState(existing=Domain(name="dvb-read", vcpus=2))
+    assert not state.sets_vcpus(2, None, False) and state.sets_vcpus(3, None, False) and not state.sets_vcpus(3, "q35", False)

@@ -166,7 +166,7 @@ def test_other_memory_backing_settings_stay():
 
 
 # -- host facts ----------------------------------------------------------------------------------
-DOMCAPS = """<domainCapabilities><devices>
+DOMCAPS = """<domainCapabilities><machine>pc-i440fx-7.2</machine><vcpu max='255'/><devices>
   <tpm supported='yes'><enum name='model'><value>tpm-tis</value><value>tpm-crb</value></enum>
     <enum name='backendModel'><value>passthrough</value><value>emulator</value></enum>
     <enum name='backendVersion'><value>1.2</value><value>2.0</value></enum></tpm>
@@ -179,6 +179,7 @@ def test_host_facts_from_domain_capabilities():
     host = TuningHost().with_domain_capabilities(DOMCAPS)
     assert host.tpm_models == ("tpm-tis", "tpm-crb") and host.tpm_backends == ("passthrough", "emulator")
     assert host.tpm_versions == ("1.2", "2.0") and host.rng_models == ("virtio",)
+    assert host.max_vcpus == 255 and host.default_machine == "pc-i440fx-7.2"
 
 
 def test_host_without_domain_capabilities_is_unknown():
