@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
@@ -182,14 +182,23 @@ def _writable(disk: Any) -> bool:
     return (disk.get("device") or "disk") in ("disk", "lun") and disk.find("readonly") is None
 
 
-def same_file_as(path: str) -> Optional[Callable[[str], bool]]:
+def same_file_as(path: str, in_pools: Optional["PoolNames"] = None) -> Optional[Callable[[str], bool]]:
     """A test of whether another path leads to the file ``path`` leads to on this host (symbolic
     links followed, hard links included), by device and inode: one ``stat`` per path asked, which
-    a comparison of resolved paths would need per directory of it. None when ``path`` has no file."""
+    a comparison of resolved paths would need per directory of it. With ``in_pools`` (the file's
+    names in the pools' directories, see pool_names_of), a path in one of those directories is the
+    file exactly when it is one of those names, without a ``stat``: most guests' disks are there.
+    None when ``path`` has no file."""
     target = _identity(path)
     if target is None:
         return None
-    return lambda candidate: _identity(candidate) == target
+
+    def is_the_file(candidate: str) -> bool:
+        if in_pools is not None and os.path.dirname(candidate) in in_pools.directories:
+            return candidate in in_pools.paths
+        return _identity(candidate) == target
+
+    return is_the_file
 
 
 def _identity(path: str) -> Optional[Tuple[int, int]]:
@@ -200,26 +209,38 @@ def _identity(path: str) -> Optional[Tuple[int, int]]:
     return info.st_dev, info.st_ino
 
 
-def pool_file_aliases(directories: Iterable[Tuple[str, str]], path: str) -> List[Tuple[str, str]]:
-    """(pool, volume) of every file in the pools' ``directories`` ((pool, directory) pairs, on this
-    host) that is the file ``path`` leads to: the file itself, a hard link or a symbolic link to it.
-    Guests may name one file by any of them."""
+class PoolNames(NamedTuple):
+    """The names one file has in the pools' directories: ``volumes`` (pool, volume), their
+    ``paths``, and the ``directories`` read whole (paths as same_path writes them)."""
+
+    volumes: Tuple[Tuple[str, str], ...]
+    paths: FrozenSet[str]
+    directories: FrozenSet[str]
+
+
+def pool_names_of(directories: Iterable[Tuple[str, str]], path: str) -> PoolNames:
+    """Every file in the pools' ``directories`` ((pool, directory) pairs, on this host) that is the
+    file ``path`` leads to: the file itself, a hard link or a symbolic link to it. Guests may name
+    one file by any of them."""
     target = _identity(path)
     if target is None:
-        return []
-    found = []
+        return PoolNames((), frozenset(), frozenset())
+    volumes: List[Tuple[str, str]] = []
+    paths = set()
+    read = set()
     for pool_name, directory in directories:
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
                     # The directory listing gives each entry's inode and kind: only a link, or an
                     # entry with the file's inode, needs a stat.
-                    if entry.is_symlink() or entry.inode() == target[1]:
-                        if _identity(entry.path) == target:
-                            found.append((pool_name, entry.name))
+                    if (entry.is_symlink() or entry.inode() == target[1]) and _identity(entry.path) == target:
+                        volumes.append((pool_name, entry.name))
+                        paths.add(same_path(entry.path))
         except OSError:
             continue  # not a directory this host sees
-    return found
+        read.add(same_path(directory))
+    return PoolNames(tuple(volumes), frozenset(path for path in paths if path), frozenset(path for path in read if path))
 
 
 def _file_stamp(path: str) -> Optional[List[int]]:

@@ -230,12 +230,12 @@ def written_by(client: Client, pool_name: str, volume_name: str, path: Optional[
 def _names_of_the_file(client: Client, path: Optional[str]) -> Tuple[Optional[Callable[[str], bool]], List[Tuple[str, str]]]:
     """On this host: the test of whether a path leads to the volume's file, and the other pool
     volumes that are that file (a link, or a hard link, in a pool's directory); elsewhere neither."""
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import pool_file_aliases, same_file_as
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import pool_names_of, same_file_as
 
     if not (path and is_local_uri(client.uri)):
         return None, []
-    same_file = same_file_as(path)
-    return same_file, (pool_file_aliases(_pool_directories(client), path) if same_file is not None else [])
+    in_pools = pool_names_of(_pool_directories(client), path)
+    return same_file_as(path, in_pools), list(in_pools.volumes)
 
 
 def _pool_directories(client: Client) -> List[Tuple[str, str]]:

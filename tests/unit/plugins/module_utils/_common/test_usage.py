@@ -134,7 +134,7 @@ def test_a_hard_link_or_a_linked_directory_is_the_file_too(tmp_path):
     assert usage.same_file_as(str(tmp_path / "missing.img")) is None
 
 
-def test_pool_file_aliases_are_the_file_and_the_links_to_it(tmp_path):
+def test_pool_names_are_the_file_and_the_links_to_it(tmp_path):
     pool, other = tmp_path / "pool", tmp_path / "other"
     pool.mkdir()
     other.mkdir()
@@ -146,8 +146,25 @@ def test_pool_file_aliases_are_the_file_and_the_links_to_it(tmp_path):
     os.link(str(pool / "real.img"), str(other / "hard.img"))
     directories = [("p", str(pool)), ("o", str(other)), ("missing", str(tmp_path / "missing"))]
     expected = [("o", "far.img"), ("o", "hard.img"), ("p", "alias.img"), ("p", "real.img")]
-    assert sorted(usage.pool_file_aliases(directories, str(pool / "real.img"))) == expected
-    assert sorted(usage.pool_file_aliases(directories, str(other / "far.img"))) == expected
+    for name in (str(pool / "real.img"), str(other / "far.img")):
+        names = usage.pool_names_of(directories, name)
+        assert sorted(names.volumes) == expected
+        assert names.directories == {str(pool), str(other)}  # the missing one was not read
+        assert names.paths == {
+            os.path.join(str(tmp_path), pool_dir, volume)
+            for pool_dir, volume in [("other", "far.img"), ("other", "hard.img"), ("pool", "alias.img"), ("pool", "real.img")]
+        }
+    assert usage.pool_names_of(directories, str(tmp_path / "gone")) == usage.PoolNames((), frozenset(), frozenset())
+
+
+def test_a_path_in_a_pool_directory_is_answered_from_its_names_without_a_stat(tmp_path, monkeypatch):
+    (tmp_path / "real.img").write_bytes(b"")
+    (tmp_path / "alias.img").symlink_to(tmp_path / "real.img")
+    (tmp_path / "other.img").write_bytes(b"")
+    real = str(tmp_path / "real.img")
+    same = usage.same_file_as(real, usage.pool_names_of([("p", str(tmp_path))], real))
+    monkeypatch.setattr(usage, "_identity", lambda path: pytest.fail("stat of %s" % path))
+    assert same(str(tmp_path / "alias.img")) and not same(str(tmp_path / "other.img"))
 
 
 def test_stamped_cache_answers_only_while_the_stamp_holds(tmp_path):
