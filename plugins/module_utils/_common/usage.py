@@ -33,7 +33,7 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3
 
 
 class References:
@@ -178,8 +178,9 @@ def writes_to(
 
 
 def _writable(disk: Any) -> bool:
-    """Whether the guest writes this disk's own source: a disk or LUN, not read-only."""
-    return (disk.get("device") or "disk") in ("disk", "lun") and disk.find("readonly") is None
+    """Whether the guest writes this disk's own source: a disk, LUN or floppy that is not read-only
+    (QEMU opens a cdrom read-only, whatever its definition says)."""
+    return disk.get("device") != "cdrom" and disk.find("readonly") is None
 
 
 def same_file_as(path: str, in_pools: Optional["PoolNames"] = None) -> Optional[Callable[[str], bool]]:

@@ -14,7 +14,6 @@ Only ``re`` and ``ipaddress`` are needed: this module is compiled on every task.
 from __future__ import annotations
 
 import math
-import os
 import re
 from typing import Any, Iterator, Mapping, Optional, Tuple
 
@@ -299,11 +298,15 @@ def is_system_directory(path: str) -> bool:
 
 
 def same_path(path: Optional[str]) -> Optional[str]:
-    """One spelling of a host path, so '/dir//disk.img' and '/dir/./disk.img' are '/dir/disk.img'."""
+    """One spelling of a host path, so '/dir//disk.img' and '/dir/./disk.img' are '/dir/disk.img'.
+    A '..' stays: after a symbolic link the kernel takes it to the parent of the link's target,
+    not to the directory the path spells (a guest's disk named 'pool/linked/../base.img')."""
     if not path:
         return path
-    normal = os.path.normpath(path)
-    return "/" + normal.lstrip("/") if normal.startswith("/") else normal
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if path.startswith("/"):
+        return "/" + "/".join(parts)
+    return "/".join(parts) or "."
 
 
 def either(choices: Tuple[str, ...]) -> str:

@@ -305,3 +305,29 @@ def test_image_headers_are_read_once_per_change_of_the_file(monkeypatch, tmp_pat
     qcow2_overlay(pool / "over.qcow2", "/other-base.qcow2")  # rebased in place
     assert dict((name, backing) for name, _path, _kind, backing in image_headers(str(pool)))["over.qcow2"] == "/other-base.qcow2"
     assert opened == [str(pool / "over.qcow2")]
+
+
+def test_a_floppy_is_written_too():
+    """QEMU writes a floppy image unless it is read-only: only a cdrom never is."""
+    references = References.of_definition(
+        definition("<disk type='file' device='floppy'><source file='/img/golden.img'/><target dev='fda'/></disk>")
+    )
+    assert usage.writes_to(references.as_json(), "p", "golden.img", "/img/golden.img")
+
+
+def test_a_dot_dot_after_a_linked_directory_leads_where_the_kernel_goes(tmp_path):
+    """'pool/linked/../base.img' is the base.img beside the link's target, not the pool's: the kernel
+    resolves '..' after following the link, so a path read from a definition keeps its '..'."""
+    pool, other = tmp_path / "pool", tmp_path / "other"
+    (other / "sub").mkdir(parents=True)
+    pool.mkdir()
+    (other / "base.img").write_bytes(b"")
+    (pool / "base.img").write_bytes(b"")
+    (pool / "linked").symlink_to(other / "sub")
+    base = str(other / "base.img")
+    references = References.of_definition(
+        definition("<disk type='file' device='disk'><source file='%s/linked/../base.img'/><target dev='vda'/></disk>" % pool)
+    )
+    in_pools = usage.pool_names_of([("p", str(pool)), ("o", str(other))], base)
+    assert usage.writes_to(references.as_json(), "o", "base.img", base, usage.same_file_as(base, in_pools))
+    assert references.refer_to("o", "base.img", base, None, usage.same_file_as(base, in_pools))
