@@ -44,18 +44,42 @@ def install_when_zipped(spec: Optional[importlib.machinery.ModuleSpec]) -> None:
         sys.meta_path.insert(0, CachedCodeFinder(PACKAGE + ".", directory))
 
 
-def cache_directory() -> Optional[str]:
-    """The cache's directory inside the private lock directory, or None where it is not private."""
+def cache_directory() -> Optional[int]:
+    """A descriptor of the cache's directory inside the private lock directory, or None where it
+    is not private. Entries are opened relative to it: where another user can rename the lock
+    directory (an XDG_RUNTIME_DIR of theirs, inherited through become), a directory swapped in
+    after this check is never read."""
     # Imported here: only a task running from a zip needs the lock directory's rules.
     from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
 
-    directory = os.path.join(locks.lock_dir(), "code")
+    parent = locks.lock_dir()
     try:
-        for path in (os.path.dirname(directory), directory):
-            locks.private_directory(path)
-    except locks.LockError:
+        locks.private_directory(parent)
+        parent_fd = _open_private_directory(parent)
+    except (locks.LockError, OSError):
         return None
-    return directory
+    if parent_fd is None:
+        return None
+    try:
+        try:
+            os.mkdir("code", 0o700, dir_fd=parent_fd)
+        except FileExistsError:
+            pass
+        return _open_private_directory("code", parent_fd)
+    except OSError:
+        return None
+    finally:
+        os.close(parent_fd)
+
+
+def _open_private_directory(path: str, parent_fd: Optional[int] = None) -> Optional[int]:
+    """A descriptor of the directory ``path`` (not a link to one), None unless it is this user's and nobody else can write it."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+    info = os.fstat(descriptor)
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        os.close(descriptor)
+        return None
+    return descriptor
 
 
 class CachedCodeFinder:
@@ -65,9 +89,9 @@ class CachedCodeFinder:
     importer for the file name, which compiles the source, and would undo half of what the cache saves.
     """
 
-    def __init__(self, prefix: str, directory: str) -> None:
+    def __init__(self, prefix: str, directory: int) -> None:
         self.prefix = prefix
-        self.directory = directory
+        self.directory = directory  # a descriptor, see cache_directory
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Any:
         if not fullname.startswith(self.prefix) or not path:
@@ -107,7 +131,7 @@ def zip_importer(entry: str) -> Optional[zipimport.zipimporter]:
 class CachedCodeLoader:
     """Runs a module of a zip from its cached code, compiling (and keeping) it on a miss."""
 
-    def __init__(self, archive: zipimport.zipimporter, directory: str) -> None:
+    def __init__(self, archive: zipimport.zipimporter, directory: int) -> None:
         self.archive = archive
         self.directory = directory
 
@@ -133,11 +157,10 @@ class CachedCodeLoader:
         filename = self.name_in_archive(fullname, self.archive.is_package(fullname))
         source_bytes = source.encode("utf-8")
         key = hashlib.sha256(b"\0".join((_PYTHON_TAG, filename.encode("utf-8"), source_bytes))).hexdigest()
-        entry = os.path.join(self.directory, key)
-        code = read_entry(entry)
+        code = read_entry(key, self.directory)
         if code is None:
             code = compile(source_bytes, filename, "exec", dont_inherit=True)
-            write_entry(entry, code)
+            write_entry(key, code, self.directory)
         return code
 
     def name_in_archive(self, fullname: str, is_package: bool) -> str:
@@ -146,10 +169,12 @@ class CachedCodeLoader:
         return relative + ("/__init__.py" if is_package else ".py")
 
 
-def read_entry(path: str) -> Optional[CodeType]:
-    """The code kept at ``path``; None when there is none, or it is not one this user wrote whole."""
+def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]:
+    """The code kept at ``path`` (in the ``directory`` descriptor when given); None when there is
+    none, or it is not one this user wrote whole."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        # O_NONBLOCK: a FIFO put there is refused below instead of blocking the task.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
     except OSError:
         return None
     with os.fdopen(descriptor, "rb") as entry:
@@ -167,21 +192,23 @@ def read_entry(path: str) -> Optional[CodeType]:
     return code if isinstance(code, CodeType) else None
 
 
-def write_entry(path: str, code: CodeType) -> None:
-    """Keep ``code`` at ``path`` whole or not at all: written aside, then renamed into place."""
+def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> None:
+    """Keep ``code`` at ``path`` (in the ``directory`` descriptor when given) whole or not at all:
+    written aside, then renamed into place."""
     payload = marshal.dumps(code)
     aside = "%s.%d.tmp" % (path, os.getpid())
     try:
-        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        descriptor = os.open(aside, flags, 0o600, dir_fd=directory)
         with os.fdopen(descriptor, "wb") as entry:
             entry.write(hashlib.sha256(payload).digest() + payload)
-        os.replace(aside, path)
+        os.replace(aside, path, src_dir_fd=directory, dst_dir_fd=directory)
     except OSError:
-        _remove_quietly(aside)
+        _remove_quietly(aside, directory)
 
 
-def _remove_quietly(path: str) -> None:
+def _remove_quietly(path: str, directory: Optional[int]) -> None:
     try:
-        os.unlink(path)
+        os.unlink(path, dir_fd=directory)
     except OSError:
         pass

@@ -37,9 +37,11 @@ def zipped_package(tmp_path, monkeypatch):
 def cache_dir(tmp_path, monkeypatch):
     directory = tmp_path / "code"
     directory.mkdir(mode=0o700)
-    finder = code_cache.CachedCodeFinder(PACKAGE + ".", str(directory))
+    descriptor = os.open(str(directory), os.O_RDONLY | os.O_DIRECTORY)
+    finder = code_cache.CachedCodeFinder(PACKAGE + ".", descriptor)
     monkeypatch.setattr(sys, "meta_path", [finder] + sys.meta_path)
-    return directory
+    yield directory
+    os.close(descriptor)
 
 
 def fresh_import():
@@ -132,9 +134,11 @@ def test_an_entry_that_is_a_symlink_is_not_followed(zipped_package, cache_dir, t
 
 
 def test_a_cache_that_cannot_be_written_still_imports(zipped_package, tmp_path, monkeypatch):
-    not_a_directory = tmp_path / "file"
-    not_a_directory.write_text("")
-    finder = code_cache.CachedCodeFinder(PACKAGE + ".", str(not_a_directory))
+    removed = tmp_path / "removed"
+    removed.mkdir()
+    descriptor = os.open(str(removed), os.O_RDONLY | os.O_DIRECTORY)
+    removed.rmdir()  # nothing can be made in it any more
+    finder = code_cache.CachedCodeFinder(PACKAGE + ".", descriptor)
     monkeypatch.setattr(sys, "meta_path", [finder] + sys.meta_path)
     assert fresh_import().ANSWER == 42
 
@@ -155,8 +159,15 @@ def test_only_a_private_directory_is_accepted(tmp_path, monkeypatch):
 
     private = tmp_path / "private"
     monkeypatch.setattr(locks, "lock_dir", lambda: str(private))
-    assert code_cache.cache_directory() == str(private / "code")
+    descriptor = code_cache.cache_directory()
+    assert descriptor is not None and os.fstat(descriptor).st_ino == (private / "code").stat().st_ino
+    os.close(descriptor)
     assert oct((private / "code").stat().st_mode & 0o777) == "0o700"
+    (private / "code").chmod(0o770)
+    assert code_cache.cache_directory() is None
+    (private / "code").rmdir()
+    (private / "code").symlink_to(private)
+    assert code_cache.cache_directory() is None
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
@@ -177,3 +188,28 @@ def test_nothing_is_installed_outside_a_zip(monkeypatch):
 def test_modules_outside_the_prefix_are_left_to_python(cache_dir):
     (finder,) = [entry for entry in sys.meta_path if isinstance(entry, code_cache.CachedCodeFinder)]
     assert finder.find_spec("json") is None
+
+
+def test_a_directory_swapped_after_its_check_is_not_read(zipped_package, tmp_path, monkeypatch):
+    """Where another user can rename the lock directory (an XDG_RUNTIME_DIR of theirs, inherited through
+    become), they may swap it for a link to a directory of theirs holding this user's entries under
+    other keys (another module's, an older version's code): the cache keeps using the directory it checked."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+
+    shared = tmp_path / "runtime"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setattr(locks, "lock_dir", lambda: str(shared / "remotevirt"))
+    directory = code_cache.cache_directory()
+    assert directory is not None
+    monkeypatch.setattr(sys, "meta_path", [code_cache.CachedCodeFinder(PACKAGE + ".", directory)] + sys.meta_path)
+    fresh_import()
+    (key,) = os.listdir(str(shared / "remotevirt" / "code"))
+    # The swap: a directory others can write, with an entry of this user's under the module's key.
+    (shared / "remotevirt").rename(shared / "checked")
+    foreign = shared / "foreign" / "code"
+    foreign.mkdir(parents=True)
+    foreign.chmod(0o777)
+    code_cache.write_entry(str(foreign / key), compile("ANSWER = 'foreign'\n", "mod.py", "exec"))
+    (shared / "remotevirt").symlink_to(shared / "foreign")
+    assert fresh_import().ANSWER == 42
