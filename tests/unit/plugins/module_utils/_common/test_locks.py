@@ -8,6 +8,8 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
 
+REAL_LOCK_DIR = locks.lock_dir
+
 
 @pytest.fixture(autouse=True)
 def private_lock_dir(tmp_path, monkeypatch):
@@ -51,3 +53,25 @@ def test_a_directory_others_can_write_is_refused(private_lock_dir):
     with pytest.raises(locks.LockError, match="not a directory that only this user can write"):
         with locks.held(["k"], timeout=1):
             pass  # pragma: no cover - never reached
+
+
+def test_a_runtime_directory_that_is_not_this_users_own_is_not_used(tmp_path, monkeypatch):
+    """XDG_RUNTIME_DIR passed on by become from another user, a file, a missing or relative
+    directory: the locks go to the user's cache directory instead of failing every task."""
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    fallback = str(tmp_path / "home" / ".cache" / "remotevirt" / "locks")
+    (tmp_path / "file").write_text("")
+    others = tmp_path / "others"
+    others.mkdir()  # owned by the test's user, not 4242
+    for runtime in (str(others), str(tmp_path / "file"), str(tmp_path / "missing"), "relative", ""):
+        monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+        assert REAL_LOCK_DIR() == fallback
+    if os.stat(str(others)).st_uid == 0:
+        os.chown(str(others), 4242, -1)  # root's own would be /run/remotevirt
+    monkeypatch.setattr(os, "geteuid", lambda: os.stat(str(others)).st_uid)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(others))
+    others.chmod(0o700)
+    assert REAL_LOCK_DIR() == str(others / "remotevirt")
+    others.chmod(0o777)
+    assert REAL_LOCK_DIR() == fallback
