@@ -366,11 +366,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         findings.messages.extend(_network_problems(client, request))
     if installs and request.domain_type is None:
         state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
-    if (
-        request.tuning.given
-        or (installs and request.firmware == "uefi")
-        or state.sets_vcpus(request.vcpus, request.machine, request.reinstall)
-    ):
+    if request.tuning.given or (installs and request.firmware == "uefi") or state.sets_vcpus(request.vcpus, request.reinstall):
         state = _with_tuning_checked(client, request, state, local, findings)
     if request.filesystems or request.hostdevs:
         findings.messages.extend(findings.attempt(lambda: _device_problems(client, request, state, local)) or [])

@@ -78,12 +78,9 @@ class GuestState(Record):
             domain_type or (stored.type if stored is not None else None) or self.detected_type,
         )
 
-    def sets_vcpus(self, vcpus: Optional[int], machine: Optional[str], reinstall: bool) -> bool:
-        """Whether the run gives a guest of libvirt's default machine type its number of vCPUs (a
-        new guest, or a change): checked against that machine type's limit, which libvirt
-        enforces only when it defines the guest."""
-        if machine is not None:
-            return False  # another machine type than the one the domain capabilities describe
+    def sets_vcpus(self, vcpus: Optional[int], reinstall: bool) -> bool:
+        """Whether the run gives a guest its number of vCPUs (a new guest, or a change): checked
+        against its machine type's limit, which libvirt enforces only when it defines the guest."""
         if self.existing is None or reinstall:
             return True
         return vcpus is not None and vcpus != self.existing.vcpus

@@ -44,6 +44,10 @@ def read_tuning_host(client: "Client", request: "GuestRequest", state: "GuestSta
     ):
         arch, virt_type = state.platform(request.arch, request.domain_type, request.reinstall)
         host = host.with_domain_capabilities(client.domain_capabilities(arch, virt_type))
+        machine = _machine_of(request, state)
+        if machine is not None and _sets_vcpus(request, state):
+            # The limit is the guest's machine type's ('pc' 255, 'q35' 288 or more), not the default's.
+            host = host.with_vcpu_limit(client.domain_capabilities(arch, virt_type, machine), machine)
     if any(tuning.is_given(option) for option in _TOPOLOGY_OPTIONS):
         host = host.with_host_capabilities(client.host_capabilities())
         if local and tuning.is_given("hugepages"):
@@ -52,7 +56,15 @@ def read_tuning_host(client: "Client", request: "GuestRequest", state: "GuestSta
 
 
 def _sets_vcpus(request: "GuestRequest", state: "GuestState") -> bool:
-    return state.sets_vcpus(request.vcpus, request.machine, request.reinstall)
+    return state.sets_vcpus(request.vcpus, request.reinstall)
+
+
+def _machine_of(request: "GuestRequest", state: "GuestState") -> Optional[str]:
+    """The machine type the guest is given or has; None for libvirt's default."""
+    if request.machine:
+        return request.machine
+    existing = None if request.reinstall else state.existing
+    return existing.os.machine if existing is not None else None
 
 
 def vcpu_problems(request: "GuestRequest", state: "GuestState", vcpus: int) -> List[str]:
@@ -60,13 +72,12 @@ def vcpu_problems(request: "GuestRequest", state: "GuestState", vcpus: int) -> L
     host = state.tuning_host
     if not host.max_vcpus or vcpus <= host.max_vcpus or not _sets_vcpus(request, state):
         return []
-    existing = None if request.reinstall else state.existing
-    machine = existing.os.machine if existing is not None else host.default_machine
-    if machine != host.default_machine:
-        return []  # the guest has another machine type than the one the capabilities describe
+    if _machine_of(request, state) not in (host.vcpus_machine_asked, host.default_machine):
+        return []  # the limit read is another machine type's
+    hint = "" if "q35" in (host.default_machine or "") else " (machine: q35 takes more)"
     return [
-        "vcpus %d is more than machine type %s takes on this host (%d); give fewer, or another machine "
-        "(machine: q35 takes more)" % (vcpus, host.default_machine, host.max_vcpus)
+        "vcpus %d is more than machine type %s takes on this host (%d); give fewer, or another machine%s"
+        % (vcpus, host.default_machine, host.max_vcpus, hint)
     ]
 
 

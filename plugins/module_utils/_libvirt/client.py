@@ -157,7 +157,7 @@ class Client:
         self._refreshed: Set[str] = set()
         # Domain capabilities by (arch, virt type), read once per run: the KVM probe and the
         # checks of a guest's devices read the same document.
-        self._domain_capabilities: Dict[Tuple[str, str], Optional[str]] = {}
+        self._domain_capabilities: Dict[Tuple[str, str, Optional[str]], Optional[str]] = {}
 
     @property
     def conn(self) -> Any:
@@ -515,13 +515,13 @@ class Client:
         """Whether the host's domain capabilities offer KVM for ``arch`` (one call, no listing)."""
         return self.domain_capabilities(arch, "kvm") is not None
 
-    def domain_capabilities(self, arch: str, virt_type: str) -> Optional[str]:
-        """``virsh domcapabilities`` for ``arch`` and ``virt_type``; None when the host does not offer
-        them (or its driver has none). Read once per run."""
-        key = (arch, virt_type)
+    def domain_capabilities(self, arch: str, virt_type: str, machine: Optional[str] = None) -> Optional[str]:
+        """``virsh domcapabilities`` for ``arch``, ``virt_type`` and ``machine`` (the default machine
+        type when None); None when the host does not offer them (or its driver has none). Read once per run."""
+        key = (arch, virt_type, machine)
         if key not in self._domain_capabilities:
             try:
-                xml = self.conn.getDomainCapabilities(None, arch, None, virt_type, 0)
+                xml = self.conn.getDomainCapabilities(None, arch, machine, virt_type, 0)
             except libvirt.libvirtError:
                 xml = None
             self._domain_capabilities[key] = xml

@@ -371,10 +371,12 @@ class TuningHost(XmlObject):
     numa_nodes: Tuple[int, ...] = ()
     huge_page_sizes: Tuple[int, ...] = ()  # KiB, ascending; the first is the default size
     free_pages: Tuple[Tuple[int, int], ...] = ()
-    # The most vCPUs libvirt allows on the capabilities' default machine type, with that type's
-    # name (0 and None: not read).
+    # The most vCPUs libvirt allows on a machine type, with that type's name as the domain
+    # capabilities give it (the default type, or the guest's; 0 and None: not read).
     max_vcpus: int = 0
     default_machine: Optional[str] = None
+    # The machine type the limit was asked for, as the guest names it (None: the default type).
+    vcpus_machine_asked: Optional[str] = None
 
     def with_domain_capabilities(self, xml: Optional[str]) -> "TuningHost":
         if xml is None:
@@ -395,6 +397,21 @@ class TuningHost(XmlObject):
             tpm_versions=_enum(caps, "tpm", "backendVersion") if tpm_supported else (),
             rng_models=_enum(caps, "rng", "model") if rng_supported else (),
             rng_backends=_enum(caps, "rng", "backendModel") if rng_supported else (),
+        )
+
+    def with_vcpu_limit(self, xml: Optional[str], machine: str) -> "TuningHost":
+        """The vCPU limit of the machine type that domain capabilities ``xml`` were read for; none
+        known when they could not be read (not the default type's)."""
+        if xml is None:
+            return self.with_changes(max_vcpus=0, default_machine=None, vcpus_machine_asked=machine)
+        from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
+
+        caps = parse(xml)
+        max_vcpus = attr_of(caps, "vcpu", "max")
+        return self.with_changes(
+            max_vcpus=int(max_vcpus) if max_vcpus and max_vcpus.isdigit() and max_vcpus.isascii() else 0,
+            default_machine=caps.findtext("machine"),
+            vcpus_machine_asked=machine,
         )
 
     def with_host_capabilities(self, xml: str) -> "TuningHost":

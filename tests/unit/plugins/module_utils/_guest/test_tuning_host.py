@@ -165,4 +165,19 @@ def test_vcpus_over_the_machine_types_limit_are_refused(params, existing_vcpus, 
 def test_a_new_guest_reads_the_vcpu_limit_and_a_converged_one_does_not(test_client):
     assert read_tuning_host(test_client, request(vcpus=2), GuestState(), local=False) is not None
     state = GuestState(existing=Domain(name="dvb-read", vcpus=2))
-    assert not state.sets_vcpus(2, None, False) and state.sets_vcpus(3, None, False) and not state.sets_vcpus(3, "q35", False)
+    assert not state.sets_vcpus(2, False) and state.sets_vcpus(3, False) and state.sets_vcpus(2, True)
+
+
+@pytest.mark.parametrize("machine, limit", [("pc", 255), ("q35", 288)])
+def test_a_named_machine_type_is_checked_against_its_own_limit(machine, limit):
+    """machine: pc or q35 with too many vCPUs was planned, then refused by libvirt at define."""
+    host = I440FX.with_vcpu_limit(
+        "<domainCapabilities><machine>pc-%s-7.2</machine><vcpu max='%d'/></domainCapabilities>"
+        % ("i440fx" if machine == "pc" else "q35", limit),
+        machine,
+    )
+    problems = tuning_problems(request(vcpus=limit + 1, machine=machine), GuestState(tuning_host=host))
+    assert problems and problems[0].startswith("vcpus %d is more than machine type pc-" % (limit + 1))
+    assert not tuning_problems(request(vcpus=limit, machine=machine), GuestState(tuning_host=host))
+    unread = I440FX.with_vcpu_limit(None, machine)
+    assert not tuning_problems(request(vcpus=4096, machine=machine), GuestState(tuning_host=unread))
