@@ -101,13 +101,15 @@ class NetworkRequest(Record):
 
 
 def host_name_secrets(params: Mapping[str, Any]) -> Iterator[str]:
-    """Credentials written into the DNS domain or a static host's name with URL habits
-    ('user:password@name', refused): masked in the invocation Ansible logs and returns, and in
-    the refusal. Only a value with a password counts: a lone user name is no secret, and masking
+    """Credentials written into the DNS domain, a static host's name or the boot server with URL
+    habits ('user:password@name', refused): masked in the invocation Ansible logs and returns, and
+    in the refusal. Only a value with a password counts: a lone user name is no secret, and masking
     a short one would garble every result."""
     names = [params.get("domain")]
     for family in ("ipv4", "ipv6"):
         config = params.get(family)
+        if isinstance(config, Mapping):
+            names.append(config.get("bootp_server"))
         hosts = config.get("dhcp_hosts") if isinstance(config, Mapping) else None
         names.extend(host.get("name") for host in (hosts if isinstance(hosts, list) else []) if isinstance(host, Mapping))
     for name in names:

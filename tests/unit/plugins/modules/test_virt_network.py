@@ -46,3 +46,19 @@ def test_credentials_written_into_host_names_are_refused_and_never_shown(capsys)
     # A lone user name is no secret: the refusal shows the value as given.
     code, result, _out = run_main(capsys, virt_network, uri="test:///default", name="rvn-entry", domain="admin@lab")
     assert code == 1 and "admin@lab" in result["msg"]
+
+
+def test_credentials_written_into_the_boot_server_are_never_shown(capsys):
+    """bootp_server is a host too: 'user:password@10.213.5.2' showed whole in the invocation and
+    the refusal."""
+    ipv4 = dict(
+        address="10.213.5.1/24",
+        dhcp_ranges=[dict(start="10.213.5.10", end="10.213.5.20")],
+        bootp_file="pxelinux.0",
+        bootp_server="admin:Hush-6@10.213.5.2",
+    )
+    code, result, out = run_main(
+        capsys, virt_network, uri="test:///default", name="rvn-entry", _ansible_check_mode=True, ipv4=ipv4
+    )
+    assert code == 1 and result["plan"] == []
+    assert "Hush" not in out
