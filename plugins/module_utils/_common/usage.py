@@ -134,17 +134,12 @@ def refers_to(
     """References.refer_to on their cached form (lists, as JSON has them). Paths are compared as
     written and, with ``same_file`` (on the host that holds the files, see same_file_as), by the
     file they lead to; ``aliases`` are the other (pool, volume) names of the same file (see
-    pool_file_aliases)."""
-    volumes = [tuple(volume) for volume in references["volumes"]]
-    if any(name in volumes for name in [(pool_name, volume_name)] + list(aliases)):
+    pool_names_of)."""
+    if _names_the_volume(references["volumes"], pool_name, volume_name, aliases):
         return True
-    wanted = same_path(path)
-    if wanted is None:
+    is_the_file = path_test(path, same_file)
+    if is_the_file is None:
         return False
-
-    def is_the_file(candidate: str) -> bool:
-        return candidate == wanted or (same_file is not None and same_file(candidate))
-
     if any(is_the_file(boot) for boot in references["boot"]):
         return True
     for image, follows in references["images"]:
@@ -168,13 +163,25 @@ def writes_to(
 ) -> bool:
     """Whether a guest with these (cached) references has the volume as a disk it writes (by pool
     and name, by ``path``, or with ``same_file`` by the file the path leads to)."""
-    volumes = [tuple(volume) for volume in references["written_volumes"]]
-    if any(name in volumes for name in [(pool_name, volume_name)] + list(aliases)):
+    if _names_the_volume(references["written_volumes"], pool_name, volume_name, aliases):
         return True
+    is_the_file = path_test(path, same_file)
+    return is_the_file is not None and any(is_the_file(image) for image in references["written_images"])
+
+
+def _names_the_volume(volumes: List[Any], pool_name: str, volume_name: str, aliases: Iterable[Tuple[str, str]]) -> bool:
+    """Whether (pool, volume) pairs (lists, as JSON gives them back) hold the volume or one of its ``aliases``."""
+    pairs = [tuple(volume) for volume in volumes]
+    return any(name in pairs for name in [(pool_name, volume_name)] + list(aliases))
+
+
+def path_test(path: Optional[str], same_file: Optional[Callable[[str], bool]] = None) -> Optional[Callable[[str], bool]]:
+    """A test of whether a path (written as same_path writes it) is ``path``: as written, or with
+    ``same_file`` (see same_file_as) by the file it leads to. None without a ``path``."""
     wanted = same_path(path)
     if wanted is None:
-        return False
-    return any(image == wanted or (same_file is not None and same_file(image)) for image in references["written_images"])
+        return None
+    return lambda candidate: candidate == wanted or (same_file is not None and same_file(candidate))
 
 
 def _writable(disk: Any) -> bool:

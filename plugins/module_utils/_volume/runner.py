@@ -274,16 +274,12 @@ def _files_backed_by(client: Client, pool: Any, directory: str, path: str) -> Li
     # Imported here: only deletions and new disks read image headers (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header, usage
 
-    wanted = same_path(path)
-    same_file = usage.same_file_as(path)
+    is_the_file = usage.path_test(path, usage.same_file_as(path))
     found = []
     others = []
     for name, _path, kind, backing in usage.image_headers(directory):
-        if (
-            kind == image_header.QCOW_BACKING
-            and backing is not None
-            and (same_path(backing) == wanted or (same_file is not None and same_file(backing)))
-        ):
+        backing_path = same_path(backing) if kind == image_header.QCOW_BACKING else None
+        if backing_path is not None and is_the_file is not None and is_the_file(backing_path):
             found.append(name)
         elif kind == image_header.OTHER_BACKING:
             others.append(name)
