@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
@@ -95,9 +96,6 @@ def _target_missing(existing: PoolDefinition) -> bool:
     """Whether the directory an inactive pool's build makes is missing (see PoolState.target_missing)."""
     if existing.type not in MKDIR_BUILDS or not existing.target_path:
         return False
-    # Imported here: only an inactive pool on a local host needs it.
-    import os
-
     return not os.path.isdir(existing.target_path)
 
 

@@ -387,11 +387,11 @@ class TuningHost(XmlObject):
         caps = parse(xml)
         tpm_supported = attr_of(caps, "devices/tpm", "supported") == "yes"
         rng_supported = attr_of(caps, "devices/rng", "supported") == "yes"
-        max_vcpus = attr_of(caps, "vcpu", "max")
+        max_vcpus, machine = _vcpu_limit(caps)
         return self.with_changes(
             domain_capabilities_read=True,
-            max_vcpus=int(max_vcpus) if max_vcpus and max_vcpus.isdigit() and max_vcpus.isascii() else 0,
-            default_machine=caps.findtext("machine"),
+            max_vcpus=max_vcpus,
+            default_machine=machine,
             tpm_models=_enum(caps, "tpm", "model") if tpm_supported else (),
             tpm_backends=_enum(caps, "tpm", "backendModel") if tpm_supported else (),
             tpm_versions=_enum(caps, "tpm", "backendVersion") if tpm_supported else (),
@@ -406,13 +406,8 @@ class TuningHost(XmlObject):
             return self.with_changes(max_vcpus=0, default_machine=None, vcpus_machine_asked=machine)
         from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
-        caps = parse(xml)
-        max_vcpus = attr_of(caps, "vcpu", "max")
-        return self.with_changes(
-            max_vcpus=int(max_vcpus) if max_vcpus and max_vcpus.isdigit() and max_vcpus.isascii() else 0,
-            default_machine=caps.findtext("machine"),
-            vcpus_machine_asked=machine,
-        )
+        max_vcpus, named = _vcpu_limit(parse(xml))
+        return self.with_changes(max_vcpus=max_vcpus, default_machine=named, vcpus_machine_asked=machine)
 
     def with_host_capabilities(self, xml: str) -> "TuningHost":
         from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
@@ -428,6 +423,12 @@ class TuningHost(XmlObject):
             # The smallest size is the base page, not a huge page.
             huge_page_sizes=tuple(sizes[1:]),
         )
+
+
+def _vcpu_limit(caps: Any) -> Tuple[int, Optional[str]]:
+    """The most vCPUs of the machine type domain capabilities describe (0 when not given), and its name."""
+    text = attr_of(caps, "vcpu", "max")
+    return (int(text) if text and text.isdigit() and text.isascii() else 0), caps.findtext("machine")
 
 
 def _kib_factor(unit: Optional[str]) -> Optional[int]:
