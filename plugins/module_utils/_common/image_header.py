@@ -21,7 +21,9 @@ _MAX_BACKING_NAME = 1023
 
 
 def qcow2_backing_file(path: str) -> Optional[str]:
-    """The absolute backing file of the qcow2 image at ``path``; None for other files or on errors."""
+    """The backing file of the qcow2 image at ``path`` as QEMU opens it (a relative name joined to the
+    image's directory); None for other files or on errors. A '..' is kept: after a symbolic link the
+    kernel takes it to the parent of the link's target, not to the directory the name spells."""
     try:
         with open(path, "rb") as image:
             header = image.read(_HEADER.size)
@@ -36,7 +38,7 @@ def qcow2_backing_file(path: str) -> Optional[str]:
         return None
     if "://" in name or name.startswith("json:"):
         return None  # a network backing, not a file on this host
-    return os.path.normpath(os.path.join(os.path.dirname(path), name))
+    return os.path.join(os.path.dirname(path), name)
 
 
 # Formats other than qcow/qcow2 that libvirt reads a backing file from: QED, VMDK (sparse or a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -23,7 +24,7 @@ def test_backing_file_of_an_overlay_absolute_and_relative(tmp_path):
     qemu_img("create", "-f", "qcow2", "-F", "qcow2", "-b", str(base), str(tmp_path / "abs.qcow2"))
     qemu_img("create", "-f", "qcow2", "-F", "qcow2", "-b", "base.qcow2", str(tmp_path / "rel.qcow2"))
     assert qcow2_backing_file(str(tmp_path / "abs.qcow2")) == str(base)
-    assert qcow2_backing_file(str(tmp_path / "rel.qcow2")) == str(base)
+    assert qcow2_backing_file(str(tmp_path / "rel.qcow2")) == str(tmp_path / "base.qcow2")
     assert qcow2_backing_file(str(base)) is None
 
 
@@ -58,3 +59,16 @@ def test_backing_kind_by_magic(tmp_path, content, kind):
 
 def test_an_unreadable_file_is_left_to_libvirt(tmp_path):
     assert image_header.backing_kind(str(tmp_path / "missing")) == image_header.OTHER_BACKING
+
+
+def test_a_dot_dot_after_a_symbolic_link_is_left_to_the_kernel(tmp_path):
+    # pool/linked -> elsewhere/deeper: 'linked/../base.qcow2' is elsewhere/base.qcow2, not pool/base.qcow2.
+    (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "pool" / "linked").symlink_to(tmp_path / "elsewhere" / "deeper")
+    qemu_img("create", "-f", "qcow2", str(tmp_path / "elsewhere" / "base.qcow2"), "1M")
+    overlay = tmp_path / "pool" / "overlay.qcow2"
+    qemu_img("create", "-f", "qcow2", "-F", "qcow2", "-b", "linked/../base.qcow2", str(overlay))
+    backing = qcow2_backing_file(str(overlay))
+    assert backing == str(tmp_path / "pool" / "linked" / ".." / "base.qcow2")
+    assert os.path.samefile(backing, tmp_path / "elsewhere" / "base.qcow2")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -11,6 +13,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     RunError,
+    _files_backed_by,
     existing_digest,
     is_incomplete,
     resolve_permissions,
@@ -202,6 +205,27 @@ def test_a_half_made_download_does_not_back_an_overlay(test_client, file_pool):
     half_made_download(test_client, file_pool, "half.img")
     with pytest.raises(RunError, match="never finished"):
         run(params(pool=file_pool, name="overlay.qcow2", backing_volume="half.img"), check_mode=True, diff=False)
+
+
+@pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
+def test_a_backing_file_named_through_a_link_and_dot_dot_is_found_where_the_kernel_finds_it(test_client, tmp_path):
+    # pool/linked -> elsewhere/deeper: the overlay's 'linked/../base.qcow2' is elsewhere/base.qcow2.
+    # Folding the '..' as text named pool/base.qcow2 instead: the real base could be deleted under
+    # its overlay, and an unrelated pool/base.qcow2 was held.
+    (tmp_path / "elsewhere" / "deeper").mkdir(parents=True)
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "pool" / "linked").symlink_to(tmp_path / "elsewhere" / "deeper")
+    for base in (tmp_path / "elsewhere" / "base.qcow2", tmp_path / "pool" / "base.qcow2"):
+        subprocess.run(["qemu-img", "create", "-f", "qcow2", str(base), "1M"], check=True, capture_output=True)
+    overlay = str(tmp_path / "pool" / "overlay.qcow2")
+    subprocess.run(
+        ["qemu-img", "create", "-f", "qcow2", "-F", "qcow2", "-b", "linked/../base.qcow2", overlay],
+        check=True,
+        capture_output=True,
+    )
+    pool = str(tmp_path / "pool")
+    assert _files_backed_by(test_client, None, pool, str(tmp_path / "elsewhere" / "base.qcow2")) == ["overlay.qcow2"]
+    assert _files_backed_by(test_client, None, pool, str(tmp_path / "pool" / "base.qcow2")) == []
 
 
 # -- the digest remembered on a downloaded file ---------------------------------------------------------
