@@ -32,13 +32,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions i
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import DIRECTORY_TYPES, PoolRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 
-# Pool types whose build can destroy what a device holds: always built with --no-overwrite.
-_OVERWRITING_BUILDS = ("fs", "logical")
+# Pool types whose build formats their devices (a file system, a volume group): always built with
+# --no-overwrite, and built again only when every device holds nothing (see PoolState.unbuilt).
+DEVICE_BUILDS = ("fs", "logical")
 # Pool types libvirt has nothing to build for.
 _UNBUILT = ("iscsi",)
-# Pool types whose build only makes the target directory (never touches a device): built again
-# whenever that directory is missing.
-MKDIR_BUILDS = ("dir", "netfs")
+# Pool types whose build makes the target directory (fs: its mount point): built again whenever that
+# directory is missing.
+DIRECTORY_BUILDS = ("dir", "netfs", "fs")
 
 # How each compared field is named in a refusal or a diff summary.
 _FIELD_LABELS = (
@@ -243,10 +244,10 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
         moved = retyped or wanted.target_path != existing.target_path or wanted.source_devices != existing.source_devices
         if request.build and moved and wanted.type not in _UNBUILT:
             plan.add(_build_action(request.uri, wanted))
-    unbuilt = request.build and state.target_missing and existing.type in MKDIR_BUILDS and wanted.type == existing.type
+    unbuilt = request.build and state.unbuilt and wanted.type == existing.type
     if unbuilt and not active and not any(action.verb == BUILD for action in plan.actions):
         # Defined but never built (a run stopped after its define): the build that run planned,
-        # or the pool could never start (libvirt cannot open its directory).
+        # or the pool could never start (no directory to open, no file system to mount, no volume group).
         plan.add(_build_action(request.uri, wanted))
     if want_active and not active:
         plan.add(_pool_action(request.uri, START, request.name, "pool-start"))
@@ -327,7 +328,7 @@ def _autostart_action(uri: str, name: str, enable: bool) -> Action:
 
 
 def _build_action(uri: str, definition: PoolDefinition) -> Action:
-    no_overwrite = definition.type in _OVERWRITING_BUILDS
+    no_overwrite = definition.type in DEVICE_BUILDS
     command = virsh(uri, "pool-build", definition.name, *(["--no-overwrite"] if no_overwrite else []))
     payload = BuildPayload(definition.name, no_overwrite, mount_existing=definition.type == "fs")
     return Action(BUILD, "pool", definition.name, command, payload)

@@ -19,12 +19,19 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool, PoolDefinition, pool_capabilities
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import MKDIR_BUILDS, outcome, plan_pool
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import (
+    DEVICE_BUILDS,
+    DIRECTORY_BUILDS,
+    outcome,
+    plan_pool,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 
 # How long a run waits for another run that changes the same pool (a build can format a device).
 POOL_LOCK_SECONDS = 600
+# How long blkid may take to probe a device of an inactive pool.
+_PROBE_SECONDS = 30
 
 
 def pool_key(name: str) -> str:
@@ -49,7 +56,7 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     active = client.pool_is_active(pool)
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
     if not active and request.build and client.local:
-        state = state.with_changes(target_missing=_target_missing(existing))
+        state = state.with_changes(unbuilt=_unbuilt(existing))
     if not active or not _may_stop(request, state):
         return state
     if request.state == "absent" and request.delete_volumes:
@@ -92,11 +99,37 @@ def _real_target(definition: PoolDefinition) -> Optional[str]:
     return real if real != target else None
 
 
-def _target_missing(existing: PoolDefinition) -> bool:
-    """Whether the directory an inactive pool's build makes is missing (see PoolState.target_missing)."""
-    if existing.type not in MKDIR_BUILDS or not existing.target_path:
+def _unbuilt(existing: PoolDefinition) -> bool:
+    """Whether an inactive pool cannot start before its build (see PoolState.unbuilt)."""
+    target = existing.target_path
+    if existing.type in DIRECTORY_BUILDS and target and not os.path.isdir(target):
+        return True
+    if existing.type in DEVICE_BUILDS and existing.source_devices:
+        return all(_holds_nothing(device) for device in existing.source_devices)
+    return False
+
+
+def _holds_nothing(device: str) -> bool:
+    """Whether the block device ``device`` holds no signature blkid knows (file system, LVM label,
+    partition table), so a build with --no-overwrite formats it; False when that cannot be told."""
+    # Imported here: only an inactive fs or logical pool is probed.
+    import stat
+    import subprocess
+
+    try:
+        if not stat.S_ISBLK(os.stat(device).st_mode):
+            return False
+        probe = subprocess.run(
+            ["blkid", "-p", "-o", "export", "--", device],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=_PROBE_SECONDS,
+        )
+    except (OSError, ValueError, subprocess.SubprocessError):
         return False
-    return not os.path.isdir(existing.target_path)
+    # blkid's exit status 2: nothing was identified on a device it could read.
+    return probe.returncode == 2 and not probe.stdout.strip() and not probe.stderr.strip()
 
 
 def _may_stop(request: PoolRequest, state: PoolState) -> bool:

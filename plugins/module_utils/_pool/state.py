@@ -21,9 +21,10 @@ class PoolState(Record):
     ``other_targets`` ``(name, target path)`` of the host's other pools (read only where a
     definition may be written); ``real_target`` the directory the wanted target_path leads to through
     symbolic links, where that differs (read only on a local host and where the target may change);
-    ``target_missing``: the inactive pool's target directory does not exist, so starting it needs a
-    build first (a run stopped between the define and the build leaves a pool so; read only on a
-    local host, for the pool types whose build only makes that directory).
+    ``unbuilt``: the inactive pool cannot start before its build, as a run stopped between the define
+    and the build leaves it (read only on a local host): its target directory is missing (dir, netfs
+    and fs pools: the build makes it), or every device of an fs or logical pool holds nothing (no file
+    system, volume group or partition table: the build makes them).
     """
 
     uri: str
@@ -35,7 +36,7 @@ class PoolState(Record):
     capabilities: Optional[Dict[str, PoolTypeCapability]] = None
     other_targets: Tuple[Tuple[str, str], ...] = ()
     real_target: Optional[str] = None
-    target_missing: bool = False
+    unbuilt: bool = False
 
     @property
     def running_users(self) -> Tuple[str, ...]:

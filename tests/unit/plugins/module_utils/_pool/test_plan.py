@@ -67,9 +67,9 @@ CASES = {
     # A run stopped between its define and its build: the re-run builds, then starts.
     "unbuilt_after_define": (
         dict(name="images", type="dir", target_path="/srv/images", autostart=True),
-        state(existing=IMAGES, target_missing=True),
+        state(existing=IMAGES, unbuilt=True),
     ),
-    "unbuilt_present": (dict(name="images", state="present"), state(existing=IMAGES, target_missing=True)),
+    "unbuilt_present": (dict(name="images", state="present"), state(existing=IMAGES, unbuilt=True)),
     "redefine_inactive": (dict(name="images", type="dir", target_path="/data/images", state="inactive"), state(existing=IMAGES)),
     "recreate_active": (
         dict(name="images", type="dir", target_path="/data/images", recreate=True),
@@ -107,10 +107,16 @@ def test_no_stale_golden_plans():
     assert golden.stale(golden.folder(__file__), ".json", ["plan-%s.json" % case for case in CASES]) == []
 
 
-def test_a_missing_target_is_built_only_where_the_build_only_makes_a_directory():
-    unbuilt = state(existing=IMAGES.with_changes(type="fs", source_devices=("/dev/vdb1",)), target_missing=True)
-    assert [action.verb for action in plan_pool(PoolRequest.from_params(params(name="images")), unbuilt).actions] == ["start"]
-    no_build = plan_pool(PoolRequest.from_params(params(name="images", build=False)), state(existing=IMAGES, target_missing=True))
+@pytest.mark.parametrize("pool_type", ["fs", "logical"])
+def test_an_unbuilt_device_pool_is_built_without_overwriting_then_started(pool_type):
+    unbuilt = state(existing=IMAGES.with_changes(type=pool_type, source_devices=("/dev/vdb1",)), unbuilt=True)
+    actions = plan_pool(PoolRequest.from_params(params(name="images")), unbuilt).actions
+    assert [action.verb for action in actions] == ["build", "start"]
+    assert "--no-overwrite" in actions[0].command_line
+
+
+def test_an_unbuilt_pool_is_not_built_without_build():
+    no_build = plan_pool(PoolRequest.from_params(params(name="images", build=False)), state(existing=IMAGES, unbuilt=True))
     assert [action.verb for action in no_build.actions] == ["start"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition
 from ansible_collections.remotevirt.install.plugins.module_utils._pool import runner
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.handlers import PoolHandlers
 from ansible_collections.remotevirt.install.plugins.modules.virt_pool import argument_spec
@@ -103,3 +104,18 @@ def test_xml_is_compared_like_options(test_client, unique_name):
     assert not runner.run(params(name=name, xml=xml), False, False)["changed"]
     assert not runner.run(params(name=name, type="dir", target_path="/srv/x"), True, False)["changed"]
     runner.run(params(name=name, state="absent"), False, False)
+
+
+# -- pools a run stopped between their define and their build -----------------------------------
+def test_a_missing_directory_needs_the_build_of_a_directory_pool_and_of_a_file_system_pool(tmp_path):
+    for pool_type in ("dir", "netfs", "fs"):
+        definition = PoolDefinition(type=pool_type, name="p", target_path=str(tmp_path / "missing"))
+        assert runner._unbuilt(definition)
+        assert not runner._unbuilt(definition.with_changes(target_path=str(tmp_path)))
+
+
+@pytest.mark.parametrize("device", ["/nonexistent/dev", "/dev/null", "relative"])
+def test_only_a_block_device_can_be_told_to_hold_nothing(device, tmp_path):
+    assert not runner._holds_nothing(device)
+    assert not runner._unbuilt(PoolDefinition(type="logical", name="vg", source_devices=(device,)))
+    assert not runner._unbuilt(PoolDefinition(type="fs", name="p", target_path=str(tmp_path), source_devices=(device,)))
