@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -88,18 +88,11 @@ def assert_diff_shown(result: Dict[str, Any]) -> None:
 
 
 def assert_check_predicts_real_run(
-    capsys: Any,
-    conn: Any,
-    module: Any,
-    args: Dict[str, Any],
-    same: Optional[Callable[[Dict[str, Any], Dict[str, Any]], None]] = None,
-    converges: bool = True,
+    capsys: Any, conn: Any, module: Any, args: Dict[str, Any], converges: bool = True
 ) -> Dict[str, Any]:
     """The differential property for ``args`` on the host of ``conn``; returns the real run's result.
 
-    ``converges=False`` for a request that is an action each time (virt_guest_state's restarted).
-    ``same(check_result, real_result)`` compares what else a module predicts (its object's report).
-    """
+    ``converges=False`` for a request that is an action each time (virt_guest_state's restarted)."""
     before = host_snapshot(conn)
     code, check = run_once(capsys, module, args, check=True)
     assert host_snapshot(conn) == before, "check mode changed the host"
@@ -111,8 +104,6 @@ def assert_check_predicts_real_run(
     trace(args, code_real, real)
     assert outcome(code_real, real) == outcome(code, check), "check mode mispredicted the run"
     assert_diff_shown(real)
-    if same is not None and not code_real:
-        same(check, real)
     if code_real:
         assert host_snapshot(conn) == before, "a refused run changed the host"
         return real

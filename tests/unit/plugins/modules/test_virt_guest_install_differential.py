@@ -13,7 +13,8 @@ from differential import assert_check_predicts_real_run
 from strategies import twisted
 
 POOL = "default-pool"
-NAMES = ("dp-i1", "dp-i2", "dp-" + "i" * 60)
+# The longest names: a guest's, and its first disk's volume (name-disk0.qcow2), at 255 bytes.
+NAMES = ("dp-i1", "dp-i2", "dp-" + "i" * 60, "dp-" + "i" * 240, "dp-" + "i" * 241, "dp-" + "i" * 252)
 SIZES = ("1G", "1GB", "1 GiB", "1.5G", "1024M", "2g", "0", "1\u0660G")
 NEW_DISK = st.fixed_dictionaries(
     dict(pool=st.just(POOL), size=st.sampled_from(SIZES).flatmap(twisted)),
