@@ -233,9 +233,12 @@ def _plan_new(request: NetworkRequest, wanted: Network) -> Plan:
 # -- existing network --------------------------------------------------------------------------
 def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Network, wanted: Network) -> Plan:
     definition = state.definition or existing.to_xml()
-    plan = Plan(before=existing.managed_view().to_xml(), after=wanted.managed_view().to_xml())
-    active_after = state.active if request.state == "present" else request.state == "active"
     changes = differences(existing, wanted)
+    before = existing.managed_view().to_xml()
+    # Equal definitions show the same text: the request may list DHCP ranges and hosts in another
+    # order than libvirt keeps them, which is no change.
+    plan = Plan(before=before, after=wanted.managed_view().to_xml() if changes else before)
+    active_after = state.active if request.state == "present" else request.state == "active"
     if state.active and not active_after:
         plan.add(_stop(request.uri, request.name, state))
     if changes and state.active and active_after:

@@ -65,6 +65,14 @@ def test_mac_case_and_host_order_are_no_difference():
     assert verbs(plan_network(request(ipv4=ipv4(dhcp_hosts=hosts)), state)) == []
 
 
+def test_ranges_in_another_order_show_no_diff():
+    """No change shows the same text before and after: libvirt keeps ranges added live after the
+    first, and a request listing them first is no change, so no diff either."""
+    second = dict(start="10.213.1.50", end="10.213.1.60")
+    plan = plan_network(request(ipv4=ipv4(dhcp_ranges=[second, RANGE])), existing_state(ipv4=ipv4(dhcp_ranges=[RANGE, second])))
+    assert verbs(plan) == [] and plan.before == plan.after
+
+
 def test_dhcp_hosts_change_in_place_live_and_in_the_definition():
     state = existing_state(ipv4=ipv4())
     other = dict(mac="52:54:00:aa:00:11", ip="10.213.1.11", name="web02")

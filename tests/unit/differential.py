@@ -1,0 +1,119 @@
+"""Differential runs of a module on libvirt's test:///default driver: check mode against the real
+run, and the re-run against both.
+
+For one option set, ``assert_check_predicts_real_run`` asserts what every module that changes
+things promises: a check-mode run changes nothing on the host; the real run reports the same
+``changed``, the same plan and the same refusal as check mode; a refused run leaves the host as it
+was; a second real run, and a check-mode run after it, report ``changed=false`` and no plan; diff
+mode shows before and after when something changes, and the same text when nothing does; and no
+run ever ends in a Python error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Dict, Tuple
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+Snapshot = Dict[str, Any]
+
+# How libvirt says a driver lacks a call or a flag: the test driver cannot resize a volume, nor
+# preallocate its metadata.
+UNSUPPORTED = ("is not supported by the connection driver", "unsupported flags")
+
+# What a run reports that is not part of the prediction: its invocation, the host log's warnings
+# (only a real run writes records), and the result objects' run-time values.
+NOT_PREDICTED = ("invocation", "warnings", "deprecations")
+
+
+def host_snapshot(conn: Any) -> Snapshot:
+    """Everything the test driver holds: each pool with its volumes, domain and network, as XML
+    with its run state and autostart flag."""
+    snapshot: Snapshot = {}
+    for pool in conn.listAllStoragePools(0):
+        volumes = {}
+        if pool.isActive():
+            volumes = {volume.name(): volume.XMLDesc(0) for volume in pool.listAllVolumes(0)}
+        snapshot["pool " + pool.name()] = (pool.XMLDesc(0), pool.isActive(), pool.autostart(), pool.isPersistent(), volumes)
+    for domain in conn.listAllDomains(0):
+        inactive = domain.XMLDesc(2) if domain.isPersistent() else None  # VIR_DOMAIN_XML_INACTIVE
+        snapshot["domain " + domain.name()] = (domain.XMLDesc(0), inactive, domain.state(0), domain.autostart())
+    for network in conn.listAllNetworks(0):
+        snapshot["network " + network.name()] = (
+            network.XMLDesc(0),
+            network.isActive(),
+            network.autostart(),
+            network.isPersistent(),
+        )
+    return snapshot
+
+
+def trace(args: Dict[str, Any], code: int, result: Dict[str, Any]) -> None:
+    """With DIFFERENTIAL_TRACE set to a file name, what each real run was given and did, appended
+    there: to see what the generated runs reach (captured output hides prints)."""
+    name = os.environ.get("DIFFERENTIAL_TRACE")
+    if name:
+        with open(name, "a", encoding="utf-8") as trace_file:
+            actions = [step.get("action") for step in result.get("plan") or []]
+            trace_file.write("%r\n  -> %s %s %s\n" % (args, code, result.get("msg"), actions))
+
+
+def run_once(capsys: Any, module: Any, args: Dict[str, Any], check: bool) -> Tuple[int, Dict[str, Any]]:
+    """``module.main()`` as Ansible runs it, diff mode on: its exit code and printed result."""
+    with patch_module_args(dict(args, _ansible_check_mode=check, _ansible_diff=True)):
+        with pytest.raises(SystemExit) as exited:
+            module.main()
+    result = json.loads(capsys.readouterr().out)
+    assert "exception" not in result and "unexpected" not in str(result.get("msg", "")), result
+    return int(exited.value.code or 0), result
+
+
+def outcome(code: int, result: Dict[str, Any]) -> Dict[str, Any]:
+    """What check mode predicts of a run: whether it fails and with which message, ``changed``
+    and the plan."""
+    return dict(failed=code != 0, msg=result.get("msg"), changed=result.get("changed"), plan=result.get("plan"))
+
+
+def assert_diff_shown(result: Dict[str, Any]) -> None:
+    if result.get("failed"):
+        return
+    diff = result.get("diff")
+    if result["changed"]:
+        assert diff is not None and "before" in diff and "after" in diff, result
+    elif diff is not None:
+        assert diff.get("before") == diff.get("after"), diff
+
+
+def assert_check_predicts_real_run(
+    capsys: Any, conn: Any, module: Any, args: Dict[str, Any], converges: bool = True
+) -> Dict[str, Any]:
+    """The differential property for ``args`` on the host of ``conn``; returns the real run's result.
+
+    ``converges=False`` for a request that is an action each time (virt_guest_state's restarted)."""
+    before = host_snapshot(conn)
+    code, check = run_once(capsys, module, args, check=True)
+    assert host_snapshot(conn) == before, "check mode changed the host"
+    assert_diff_shown(check)
+
+    code_real, real = run_once(capsys, module, args, check=False)
+    if code_real and any(words in real["msg"] for words in UNSUPPORTED):
+        return real  # the test driver lacks what the run needs: nothing to compare
+    trace(args, code_real, real)
+    assert outcome(code_real, real) == outcome(code, check), "check mode mispredicted the run"
+    assert_diff_shown(real)
+    if code_real:
+        assert host_snapshot(conn) == before, "a refused run changed the host"
+        return real
+    if not converges:
+        return real
+
+    made = host_snapshot(conn)
+    for check_mode in (False, True):
+        code_again, again = run_once(capsys, module, args, check=check_mode)
+        assert (code_again, again["changed"], again["plan"]) == (0, False, []), again
+        assert_diff_shown(again)
+        assert host_snapshot(conn) == made, "a run with nothing to do changed the host"
+    return real
