@@ -15,7 +15,8 @@ description:
     O(remotevirt.install.virt_guest_install#module:state=running) also starts a new guest once installed).
   - Idempotent on libvirt's run state, except O(state=restarted), which always changes.
   - A guest that does not exist is refused at plan time, whatever O(state) (a misspelt name is never
-    taken for a stopped guest).
+    taken for a stopped guest). A transient guest (one without a stored definition) is gone once
+    stopped or shut down, so a re-run of that task is refused the same way.
   - Check mode returns the exact plan the real run executes, the possible destroy after a shutdown's
     wait included; every action of a real run is logged on the host under the syslog identifier
     C(remotevirt) with its result code.

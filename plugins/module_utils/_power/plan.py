@@ -65,9 +65,14 @@ def shown(run_state: str) -> str:
 def _refuse_unmanaged(request: PowerRequest, state: PowerState) -> None:
     name = request.name
     if state.run_state == ABSENT:
+        gone = ""
+        if request.state in ("stopped", "shutdown"):
+            # A guest without a stored definition ends when it stops: a re-run meets no guest at all,
+            # and a misspelt name must not pass for it.
+            gone = " (a guest without a stored definition is gone once stopped or shut down)"
         raise PlanError(
-            "guest %s does not exist on %s; virt_guest_install defines and installs guests, this module only "
-            "changes the power state of existing ones" % (name, request.uri)
+            "guest %s does not exist on %s%s; virt_guest_install defines and installs guests, this module only "
+            "changes the power state of existing ones" % (name, request.uri, gone)
         )
     if request.state == "restarted" and not state.persistent:
         raise PlanError(
