@@ -21,6 +21,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 )
 
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
+# A kickstart or preseed is a text file; anything larger is not one (an ISO named by mistake).
+KICKSTART_LIMIT = 16 << 20
 
 
 # URL schemes the installer itself reads a kickstart from (compared case-insensitively); anything
