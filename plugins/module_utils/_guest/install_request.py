@@ -166,6 +166,10 @@ def _kickstart_param(kickstart: Optional[str]) -> Optional[str]:
         if problem:
             raise PlanError(problem + " (or a URL: %s)" % ", ".join(KICKSTART_SCHEMES))
         return kickstart
+    if '"' in kickstart:
+        # The reference goes on the kernel command line, where a double quote opens a quoted word
+        # that takes in extra_args after it.
+        raise PlanError("install.kickstart must not contain a double quote (the kernel command line reads it); write it as %22")
     if scheme in _SERVER_SCHEMES or kickstart[len(scheme) + 1 :].startswith("//"):
         return check_url(kickstart, "install.kickstart", KICKSTART_SCHEMES)
     if scheme == "nfs":

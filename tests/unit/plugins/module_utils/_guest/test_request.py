@@ -53,3 +53,12 @@ def test_boot_dir_in_a_system_directory_is_refused(boot_dir):
 def test_boot_dir_of_its_own_under_boot_is_taken():
     tree = install(method="location", location="http://mirror.example/tree/", boot_dir="/boot/guests")
     assert GuestRequest.from_params(params(name="web01", install=tree)).install.boot_dir == "/boot/guests"
+
+
+@pytest.mark.parametrize("kickstart", ['http://ks.example/k"s.cfg', 'cdrom:/k"s.cfg', 'nfs:srv:/k"s.cfg'])
+def test_a_kickstart_reference_with_a_double_quote_is_refused(kickstart):
+    """inst.ks=... goes on the kernel command line before extra_args: an unbalanced quote there would
+    make the kernel read 'console=ttyS0' and the rest as part of the kickstart's URL."""
+    tree = install(method="location", location="http://mirror.example/tree/", kickstart=kickstart, extra_args="console=ttyS0")
+    with pytest.raises(Refusals, match="install.kickstart must not contain a double quote"):
+        GuestRequest.from_params(params(name="web01", install=tree))
