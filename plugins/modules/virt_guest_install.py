@@ -166,6 +166,8 @@ options:
           - An absolute path without V(..) components.
           - Must be an absolute path, owned by root (or the user the module runs as) and not writable
             by its group or others; made with mode C(0711) when missing.
+          - Never one of the host's system directories (V(/etc), V(/proc), V(/dev), V(/var/lib/libvirt)...);
+            refused at plan time.
           - Files are written under unique names in a private directory and renamed into place when
             complete. An initrd that carries a kickstart stays mode C(0600); libvirt hands it to the
             QEMU user when the guest starts (C(dynamic_ownership), on by default).

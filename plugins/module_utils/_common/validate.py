@@ -23,6 +23,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
 # C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: none belongs in a
 # name, a path, a URL or a command-line word, and each can forge a line in a log.
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Lone surrogates: what Python makes of bytes that are not UTF-8; they cannot be encoded again.
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 # Options that hold a file's text: lines and tabs are their content; NUL never is.
 FREE_TEXT_OPTIONS = frozenset(("install.kickstart_content",))
 # Options whose every string is file content (cloud-init's user-data, meta-data and network-config).
@@ -78,6 +80,13 @@ SYSTEM_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
 # -- text anywhere -----------------------------------------------------------------------------
 def control_problem(text: str, what: str, free_text: bool = False) -> str:
     """Why ``text`` (option ``what``) holds a character it must not, or ""."""
+    surrogate = _SURROGATE_RE.search(text)
+    if surrogate is not None:
+        # Bytes that were not UTF-8 reach Python as lone surrogates; no file, command line or XML can hold them.
+        return "%s: contains U+%04X, which is not a character (bytes that are not UTF-8 text); remove it" % (
+            what,
+            ord(surrogate.group()),
+        )
     found = re.search("\x00", text) if free_text else _CONTROL_RE.search(text)
     if found is None:
         return ""

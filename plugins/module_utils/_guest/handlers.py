@@ -43,14 +43,13 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     WaitPayload,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 
 WAIT_POLL_SECONDS = 1.0
-# A kickstart or preseed is a text file; a URL that serves more is not one.
-KICKSTART_LIMIT = 16 << 20
 WAIT_PROGRESS_SECONDS = 60.0
 
 

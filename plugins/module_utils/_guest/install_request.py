@@ -16,11 +16,15 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_path,
     check_url,
     has_scheme,
+    is_system_directory,
     path_problem,
+    same_path,
     scheme_of,
 )
 
 DEFAULT_BOOT_DIR = "/var/lib/libvirt/boot"
+# A kickstart or preseed is a text file; anything larger is not one (an ISO named by mistake).
+KICKSTART_LIMIT = 16 << 20
 
 
 # URL schemes the installer itself reads a kickstart from (compared case-insensitively); anything
@@ -104,12 +108,25 @@ def _install_param(
         kickstart=_kickstart_param(entry.get("kickstart")),
         kickstart_content=entry.get("kickstart_content"),
         extra_args=entry.get("extra_args"),
-        boot_dir=check_path(entry.get("boot_dir") or DEFAULT_BOOT_DIR, "install.boot_dir"),
+        boot_dir=_boot_dir_param(entry.get("boot_dir") or DEFAULT_BOOT_DIR),
         url_username=url_username,
         url_password=url_password,
     )
     _check_install(request)
     return request
+
+
+def _boot_dir_param(boot_dir: str) -> str:
+    """A directory of the module's own: kernels, initrds and seed ISOs are written there and given
+    to QEMU, which a system directory (/etc, /proc, /dev...) must never be made to hold."""
+    check_path(boot_dir, "install.boot_dir")
+    # A directory of its own under /boot is a place for boot files like any other.
+    if is_system_directory(boot_dir) and not (same_path(boot_dir) or "").startswith("/boot/"):
+        raise PlanError(
+            "install.boot_dir %s is one of the host's system directories; kernels, initrds and seed ISOs "
+            "are written there: give a directory of their own, such as %s" % (boot_dir, DEFAULT_BOOT_DIR)
+        )
+    return boot_dir
 
 
 def _media_param(cdrom: Mapping[str, Any]) -> MediaRef:
@@ -149,6 +166,10 @@ def _kickstart_param(kickstart: Optional[str]) -> Optional[str]:
         if problem:
             raise PlanError(problem + " (or a URL: %s)" % ", ".join(KICKSTART_SCHEMES))
         return kickstart
+    if '"' in kickstart:
+        # The reference goes on the kernel command line, where a double quote opens a quoted word
+        # that takes in extra_args after it.
+        raise PlanError("install.kickstart must not contain a double quote (the kernel command line reads it); write it as %22")
     if scheme in _SERVER_SCHEMES or kickstart[len(scheme) + 1 :].startswith("//"):
         return check_url(kickstart, "install.kickstart", KICKSTART_SCHEMES)
     if scheme == "nfs":

@@ -23,7 +23,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import seed_path, serial_log_of
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import MediaRef
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT, MediaRef
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
     DiskRequest,
@@ -120,6 +120,8 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
     if media.path is not None:
         if local and not os.path.isfile(media.path):
             raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
+        if local:
+            refuse_incomplete_file(media.path, "install.cdrom: %s" % media.path)
         return "raw"
     if media.pool is None or media.volume is None:  # the request refuses this already
         raise PlanError("install.cdrom: give either pool and volume (an ISO volume) or path (an ISO on the host)")
@@ -134,6 +136,18 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
 
 
 def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
+    """The size of the kickstart put into the initrd; refuses one larger than a kickstart can be."""
+    size = _injected_size(request, validate_certs)
+    if size > KICKSTART_LIMIT:
+        # The run would read all of it into memory (or stop the download at the limit, after the kernel is fetched).
+        raise PlanError(
+            "install.kickstart: %d bytes, more than the %d a kickstart or preseed file may have; is it the "
+            "file you meant?" % (size, KICKSTART_LIMIT)
+        )
+    return size
+
+
+def _injected_size(request: GuestRequest, validate_certs: bool) -> int:
     install = request.install
     if install.kickstart_content is not None:
         return len(install.kickstart_content.encode("utf-8"))

@@ -69,6 +69,24 @@ def test_check_strings_refuses_with_the_option_path():
         check_strings({"install": {"kickstart_content": "rootpw\x00"}})
 
 
+@pytest.mark.parametrize(
+    "params, option",
+    [
+        ({"install": {"kickstart_content": "rootpw s3cret\udc80\n"}}, "install.kickstart_content"),
+        ({"cloud_init": {"user_data": "#cloud-config\npassword: s3cret\udcff\n"}}, "cloud_init.user_data"),
+        ({"cloud_init": {"meta_data": {"instance-id": "i-\ud800"}}}, "cloud_init.meta_data.instance-id"),
+        ({"install": {"extra_args": "console=ttyS0 \udc80"}}, "install.extra_args"),
+    ],
+)
+def test_bytes_that_are_not_utf8_are_refused_even_in_free_text(params, option):
+    """Bytes that are not UTF-8 reach a module as lone surrogates; encoding them for the initrd, the
+    seed ISO or libvirt's XML would end the run with a traceback instead of a refusal."""
+    with pytest.raises(PlanError) as error:
+        check_strings(params)
+    assert str(error.value).startswith(option + ": contains U+D") and "not a character" in str(error.value)
+    assert "s3cret" not in str(error.value)
+
+
 def test_refusals_of_free_text_never_repeat_it():
     with pytest.raises(PlanError) as error:
         check_strings({"install": {"kickstart_content": "rootpw Secret-9\x00"}})

@@ -39,3 +39,26 @@ def test_a_valid_request_has_no_refusals():
 def test_consistency_is_checked_once_the_options_read():
     request, problems = GuestRequest.read(params(name="web01", install=install(method="import")))
     assert request is None and problems == ["install method import boots an existing disk: give it in disks"]
+
+
+@pytest.mark.parametrize("boot_dir", ["/", "/etc", "/proc", "/sys/kernel", "/dev/shm", "/var/lib/libvirt", "/usr/./lib", "/boot"])
+def test_boot_dir_in_a_system_directory_is_refused(boot_dir):
+    """/proc and /sys pass every check of an existing root directory and fail only when the run
+    writes the kernel there; /etc and /dev would hold kernels, initrds and seed ISOs."""
+    tree = install(method="location", location="http://mirror.example/tree/", boot_dir=boot_dir)
+    with pytest.raises(Refusals, match="install.boot_dir %s is one of the host's system directories" % boot_dir):
+        GuestRequest.from_params(params(name="web01", install=tree))
+
+
+def test_boot_dir_of_its_own_under_boot_is_taken():
+    tree = install(method="location", location="http://mirror.example/tree/", boot_dir="/boot/guests")
+    assert GuestRequest.from_params(params(name="web01", install=tree)).install.boot_dir == "/boot/guests"
+
+
+@pytest.mark.parametrize("kickstart", ['http://ks.example/k"s.cfg', 'cdrom:/k"s.cfg', 'nfs:srv:/k"s.cfg'])
+def test_a_kickstart_reference_with_a_double_quote_is_refused(kickstart):
+    """inst.ks=... goes on the kernel command line before extra_args: an unbalanced quote there would
+    make the kernel read 'console=ttyS0' and the rest as part of the kickstart's URL."""
+    tree = install(method="location", location="http://mirror.example/tree/", kickstart=kickstart, extra_args="console=ttyS0")
+    with pytest.raises(Refusals, match="install.kickstart must not contain a double quote"):
+        GuestRequest.from_params(params(name="web01", install=tree))

@@ -456,6 +456,47 @@ def test_a_half_made_download_is_not_attached_by_its_path(unique_name, test_clie
         run(guest(unique_name(""), disks=[disk(pool=None, path=path, format="raw")]), check_mode=True, diff=False)
 
 
+def test_a_half_made_download_is_not_booted_as_install_cdrom_by_its_path(unique_name, test_client, file_pool):
+    """install.cdrom.path on the file of a download that was stopped mid-way: refused like its volume."""
+    path = half_made_download(test_client, file_pool, "half-cdrom.iso")
+    wanted = guest(unique_name(""), install=install(method="cdrom", cdrom=dict(pool=None, volume=None, path=path)))
+    with pytest.raises(RunError, match="install.cdrom: .*half-cdrom.iso is a download that never finished"):
+        run(wanted, check_mode=True, diff=False)
+
+
+def _install_tree(tmp_path):
+    pxeboot = tmp_path / "tree" / "images" / "pxeboot"
+    pxeboot.mkdir(parents=True)
+    (pxeboot / "vmlinuz").write_bytes(b"kernel")
+    (pxeboot / "initrd.img").write_bytes(b"initrd")
+    return str(tmp_path / "tree")
+
+
+def test_a_kickstart_larger_than_a_kickstart_is_refused_at_plan_time(unique_name, test_client, tmp_path, scripted_http):
+    """A kickstart file named by mistake (an ISO, a disk image) would be read whole into memory and
+    appended to the initrd; one behind a login would stop at the limit only after the kernel is fetched.
+    Both are refused at plan time, so check mode predicts it."""
+    from scripted_http import Route
+
+    big = tmp_path / "install.iso"
+    with open(big, "wb") as image:
+        image.truncate((16 << 20) + 1)
+    scripted_http.routes["/ks.cfg"] = Route(b"x", length=64 << 20, send=1)
+    login_url = scripted_http.url("/ks.cfg").replace("http://", "http://u:s3cret@")
+    location, boot_dir = _install_tree(tmp_path), str(tmp_path / "boot")
+    for kickstart, size in ((str(big), (16 << 20) + 1), (login_url, 64 << 20)):
+        tree = install(method="location", location=location, boot_dir=boot_dir, kickstart=kickstart)
+        wanted = guest(unique_name(""), install=tree)
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="install.kickstart: %d bytes, more than the 16777216" % size):
+                run(wanted, check_mode=check_mode, diff=False)
+    assert not os.path.exists(boot_dir)
+    fits = tmp_path / "ks.cfg"
+    fits.write_bytes(b"rootpw --lock\n")
+    wanted = guest(unique_name(""), install=install(method="location", location=location, boot_dir=boot_dir, kickstart=str(fits)))
+    assert "(14 bytes) appended" in run(wanted, check_mode=True, diff=False)["plan"][2]["command"]
+
+
 # -- waiting for an install ------------------------------------------------------------------------------
 def test_a_wait_that_times_out_keeps_everything(unique_name, test_client, tmp_path, monkeypatch):
     """The test driver "runs" a cdrom install forever: the wait gives up after wait_timeout, the task fails
