@@ -123,7 +123,10 @@ options:
             description: Name of the ISO volume.
             type: str
           path:
-            description: Absolute path of the ISO on the host, without V(..) components.
+            description:
+              - Absolute path of the ISO on the host, without V(..) components.
+              - Never one of the host's own files (under C(/etc), C(/boot), C(/dev), C(/proc) or C(/sys), also through
+                a symbolic link).
             type: str
       location:
         description:
@@ -278,6 +281,9 @@ options:
         description:
           - A file or block device on the host, as an absolute path without V(..) components.
           - Two disks never share a volume or a path, and no disk is the install cdrom.
+          - Never one of the host's own files (under C(/etc), C(/boot), C(/proc) or C(/sys), also through a symbolic
+            link), nor a block device the host uses (mounted, as swap, or held by device-mapper, LVM or RAID, also
+            through one of its partitions); a pool volume whose file leads there is refused the same way.
         type: path
       bus:
         description: Disk bus.

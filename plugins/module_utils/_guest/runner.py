@@ -70,11 +70,25 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
             return DiskState(format=None)
         if not os.path.exists(disk.path):
             raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
+        _refuse_host_file(disk.path, "%s: path" % disk.label)
         refuse_incomplete_file(disk.path, "%s: %s" % (disk.label, disk.path))
         return DiskState(format=sniff_format(disk.path))
     volume_request = disk.volume_request()
     pool = open_pool(client, volume_request.pool)
-    return DiskState(volume=read_volume_state(client, pool, volume_request, True))
+    volume_state = read_volume_state(client, pool, volume_request, True)
+    if local and volume_state.existing is not None and volume_state.existing.path:
+        _refuse_host_file(volume_state.existing.path, "%s: volume %s" % (disk.label, volume_state.existing.path))
+    return DiskState(volume=volume_state)
+
+
+def _refuse_host_file(path: str, what: str) -> None:
+    """Refuse a disk or ISO that is one of the host's own files or a device the host uses (see host_files)."""
+    # Imported here: only guests with disks or media on this host's files ask.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_file_problem
+
+    problem = host_file_problem(path, what)
+    if problem:
+        raise PlanError(problem)
 
 
 def _disk_reader(client: Client, disk: DiskRequest, local: bool) -> Callable[[], DiskState]:
@@ -121,6 +135,7 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
         if local and not os.path.isfile(media.path):
             raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
         if local:
+            _refuse_host_file(media.path, "install.cdrom: path")
             refuse_incomplete_file(media.path, "install.cdrom: %s" % media.path)
         return "raw"
     if media.pool is None or media.volume is None:  # the request refuses this already
@@ -130,6 +145,8 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
     if volume is None:
         raise PlanError("install.cdrom: volume %s does not exist" % media.label)
     described = client.describe_volume(volume)
+    if local and described.path:
+        _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label)
     refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
     fmt = described.format
     return "raw" if fmt in (None, "iso") else fmt

@@ -1,0 +1,43 @@
+"""Files of the host a guest must never get: its own files, and block devices it uses."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses, host_file_problem
+
+
+@pytest.mark.parametrize("path", ["/etc/hostname", "/etc//./hostname", "/proc/self/status", "/dev/null"])
+def test_the_hosts_own_files_are_refused(path):
+    if not os.path.exists(path):
+        pytest.skip("%s is not on this machine" % path)
+    assert "is one of the host's own files" in host_file_problem(path, "disks[0]: path")
+
+
+def test_a_link_to_one_of_them_is_refused_and_says_where_it_leads(tmp_path):
+    link = tmp_path / "disk.img"
+    link.symlink_to("/etc/hostname")
+    problem = host_file_problem(str(link), "disks[0]: path")
+    assert "through a symbolic link to /etc/hostname" in problem
+
+
+def test_an_image_of_its_own_is_allowed(tmp_path):
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * 512)
+    assert host_file_problem(str(image), "disks[0]: path") == ""
+
+
+def test_a_file_gone_meanwhile_is_left_to_the_callers_checks(tmp_path):
+    assert host_file_problem(str(tmp_path / "gone.img"), "disks[0]: path") == ""
+
+
+def test_the_device_of_the_root_file_system_is_in_use():
+    # The device numbers of '/' are those mountinfo lists for it, whatever its kind.
+    uses = block_device_uses(os.stat("/").st_dev)
+    assert uses and uses[0].startswith("mounted file systems (/")
+
+
+def test_a_device_nothing_uses_has_no_uses():
+    assert block_device_uses(os.makedev(7, 250)) == []
