@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Iterator, List, Set
+from typing import Iterator, List, Optional, Set
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 
@@ -46,19 +46,21 @@ def host_file_problem(path: str, what: str) -> str:
     return ""
 
 
-def block_device_uses(device: int) -> List[str]:
+def block_device_uses(device: int, count_holders: bool = True) -> List[str]:
     """What the host uses the block device ``device`` (or one of its partitions) for: mounted file
-    systems, swap, holders (device-mapper, LVM, RAID). Empty when the host does not use it."""
+    systems and swap, on it or on a device built over it (device-mapper, LVM, RAID), and with
+    ``count_holders`` such a device itself. Empty when the host does not use it."""
     numbers = {device} | set(_partitions(device))
+    holders = sorted({holder for number in numbers for holder in _holders(number)})
+    reached = numbers | _built_over(holders)
     uses = []
-    mount_points = sorted(_mount_points(numbers))
+    mount_points = sorted(_mount_points(reached))
     if mount_points:
         shown = ", ".join(mount_points[:3]) + (", ..." if len(mount_points) > 3 else "")
         uses.append("mounted file systems (%s)" % shown)
-    if any(_is_swap(number, numbers) for number in _swap_devices()):
+    if any(_is_swap(swap, reached) for swap in _swap_devices()):
         uses.append("swap")
-    holders = sorted({holder for number in numbers for holder in _holders(number)})
-    if holders:
+    if holders and count_holders:
         uses.append("device-mapper, LVM or RAID devices (%s)" % ", ".join(holders[:3]))
     return uses
 
@@ -119,6 +121,30 @@ def _is_swap(swap: str, numbers: Set[int]) -> bool:
     except OSError:
         return False
     return stat.S_ISBLK(info.st_mode) and info.st_rdev in numbers
+
+
+def _built_over(holders: List[str]) -> Set[int]:
+    """The device numbers of ``holders`` and of every device built over them in turn (a dm-crypt
+    mapping over a logical volume over a partition)."""
+    reached: Set[int] = set()
+    waiting = list(holders)
+    while waiting:
+        number = _device_number(waiting.pop())
+        if number is None or number in reached:
+            continue
+        reached.add(number)
+        waiting.extend(_holders(number))
+    return reached
+
+
+def _device_number(name: str) -> Optional[int]:
+    """The device number of the block device ``name`` (as /sys/class/block names it: dm-0, md1)."""
+    try:
+        with open(os.path.join("/sys/class/block", name, "dev")) as dev:
+            major, minor = dev.read().strip().split(":")
+        return os.makedev(int(major), int(minor))
+    except (OSError, ValueError):
+        return None
 
 
 def _holders(device: int) -> List[str]:

@@ -51,6 +51,8 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
             state = state.with_changes(other_targets=_other_targets(client, request.name))
             if client.local:
                 state = state.with_changes(real_target=_real_target(request.definition))
+        if client.local and _devices_may_change(request.definition, existing):
+            _refuse_devices_in_use(request.definition)
     if pool is None or existing is None:
         return state
     active = client.pool_is_active(pool)
@@ -73,6 +75,39 @@ def _target_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition
         return True
     moved = wanted.target_path is not None and wanted.target_path != existing.target_path
     return moved or wanted.type != existing.type
+
+
+def _devices_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:
+    """Whether the pool is new or would take other devices: only then are its devices' uses read
+    (an active fs pool mounts its own device, a logical pool's volumes hold theirs)."""
+    if not wanted.source_devices or wanted.type not in DEVICE_BUILDS:
+        return False
+    return existing is None or existing.type != wanted.type or existing.source_devices != wanted.source_devices
+
+
+def _refuse_devices_in_use(definition: PoolDefinition) -> None:
+    """Refuse a device the host uses: an fs pool on the disk of the host's root file system would
+    list (and delete with delete_volumes) the host's own files. A logical pool may take a volume
+    group's devices whose volumes are not mounted (its build refuses them, an existing volume group
+    is adopted); an fs pool no held device."""
+    # Imported here: only a new fs or logical pool, or one given other devices, asks.
+    import stat
+
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses
+
+    for device in definition.source_devices:
+        try:
+            info = os.stat(device)
+        except (OSError, ValueError):
+            continue  # libvirt names a missing device when the pool is built or started
+        if not stat.S_ISBLK(info.st_mode):
+            continue
+        uses = block_device_uses(info.st_rdev, count_holders=definition.type == "fs")
+        if uses:
+            raise PlanError(
+                "source_devices: %s holds the host's %s; a pool must never take a device the host uses"
+                % (device, " and ".join(uses))
+            )
 
 
 def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition
 from ansible_collections.remotevirt.install.plugins.module_utils._pool import runner
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.handlers import PoolHandlers
@@ -119,3 +120,41 @@ def test_only_a_block_device_can_be_told_to_hold_nothing(device, tmp_path):
     assert not runner._holds_nothing(device)
     assert not runner._unbuilt(PoolDefinition(type="logical", name="vg", source_devices=(device,)))
     assert not runner._unbuilt(PoolDefinition(type="fs", name="p", target_path=str(tmp_path), source_devices=(device,)))
+
+
+# -- devices the host uses -------------------------------------------------------------------
+def test_only_new_pools_or_new_devices_are_checked_against_the_hosts_use():
+    fs = PoolDefinition(type="fs", name="p", target_path="/srv/p", source_devices=("/dev/vdb",))
+    assert runner._devices_may_change(fs, None)
+    assert not runner._devices_may_change(fs, fs)  # an active fs pool mounts its own device
+    assert runner._devices_may_change(fs, fs.with_changes(source_devices=("/dev/vdc",)))
+    assert not runner._devices_may_change(PoolDefinition(type="dir", name="d", target_path="/srv/d"), None)
+
+
+def test_the_device_of_a_mounted_file_system_is_refused(monkeypatch):
+    # The device numbers of '/' (whatever its kind) stand in for a block device node of them.
+    import os
+
+    root = os.stat("/").st_dev
+    real_stat = os.stat
+
+    def block_device_of_root(path, *args, **kwargs):
+        if path == "/dev/rvtest-root":
+            return _Block(root)
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", block_device_of_root)
+    for pool_type in ("fs", "logical"):
+        definition = PoolDefinition(type=pool_type, name="p", target_path="/srv/p", source_devices=("/dev/rvtest-root",))
+        with pytest.raises(PlanError, match="source_devices: /dev/rvtest-root holds the host's mounted file systems \\(/"):
+            runner._refuse_devices_in_use(definition)
+
+
+class _Block:
+    """What os.stat says of a block device node with the device number ``rdev``."""
+
+    def __init__(self, rdev):
+        import stat
+
+        self.st_mode = stat.S_IFBLK | 0o600
+        self.st_rdev = rdev
