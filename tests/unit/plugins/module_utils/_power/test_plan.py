@@ -89,6 +89,12 @@ def test_restarting_a_transient_guest_is_refused():
     assert verbs("shutdown", RUNNING, persistent=False) == ["shutdown"]
 
 
+@pytest.mark.parametrize("state", ["stopped", "shutdown"])
+def test_a_transient_guest_that_stops_is_shown_gone(state):
+    plan = plan_power(PowerRequest(name="g", state=state), PowerState(run_state=RUNNING, persistent=False))
+    assert (plan.before, plan.after) == ("state: running\n", "state: absent\n")
+
+
 @pytest.mark.parametrize("state", ["running", "shutdown", "restarted", "paused"])
 def test_other_libvirt_states_are_changed_only_by_stopped(state):
     with pytest.raises(PlanError, match=r"guest g is pmsuspended \(no reason given\); only state: stopped"):
