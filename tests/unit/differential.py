@@ -138,9 +138,9 @@ def assert_check_predicts_real_run(
     assert_diff_shown(check)
 
     code_real, real = run_once(capsys, module, args, check=False)
+    trace(args, code_real, real)
     if code_real and any(words in real["msg"] for words in UNSUPPORTED):
         return real  # the test driver lacks what the run needs: nothing to compare
-    trace(args, code_real, real)
     assert outcome(code_real, real) == outcome(code, check), "check mode mispredicted the run"
     assert_reports_predicted(check, real)
     assert_diff_shown(real)
