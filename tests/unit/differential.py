@@ -3,7 +3,8 @@ run, and the re-run against both.
 
 For one option set, ``assert_check_predicts_real_run`` asserts what every module that changes
 things promises: a check-mode run changes nothing on the host; the real run reports the same
-``changed``, the same plan and the same refusal as check mode; a refused run leaves the host as it
+``changed``, the same plan and the same refusal as check mode, and reports the objects as check mode did (but
+for values only it can know: ``RUN_TIME``); a refused run leaves the host as it
 was; a second real run, and a check-mode run after it, report ``changed=false`` and no plan; diff
 mode shows before and after when something changes, and the same text when nothing does; and no
 run ever ends in a Python error.
@@ -24,9 +25,30 @@ Snapshot = Dict[str, Any]
 # preallocate its metadata.
 UNSUPPORTED = ("is not supported by the connection driver", "unsupported flags")
 
-# What a run reports that is not part of the prediction: its invocation, the host log's warnings
-# (only a real run writes records), and the result objects' run-time values.
+# What a run reports that is not part of the prediction: its invocation, and the host log's
+# warnings (only a real run writes records).
 NOT_PREDICTED = ("invocation", "warnings", "deprecations")
+
+# The values of the objects a run reports (volume, pool, network, domain) that only the real run can
+# know: check mode reports them as None for an object the run makes, and as they are for one that
+# exists. Everything else a check-mode run reports is what the real run reports.
+RUN_TIME = {
+    # libvirt makes up the uuid of a new guest, pool or network when it defines it.
+    ("domain", "uuid"),
+    ("pool", "uuid"),
+    ("network", "uuid"),
+    # A volume's key is the pool backend's choice (its path on a dir pool, not on others), and what
+    # the host allocates for a new volume is known once it is made.
+    ("volume", "key"),
+    ("volume", "allocation"),
+    # A pool's sizes are those of its file system or device, read once it is active.
+    ("pool", "capacity"),
+    ("pool", "allocation"),
+    ("pool", "available"),
+}
+# libvirt makes up the MAC address of an interface that names none: check mode reports the MACs it
+# knows (given, or those of the guest's interfaces), the real run those and the new ones.
+RUN_TIME_LISTS = {("domain", "macs")}
 
 
 def host_snapshot(conn: Any) -> Snapshot:
@@ -77,6 +99,23 @@ def outcome(code: int, result: Dict[str, Any]) -> Dict[str, Any]:
     return dict(failed=code != 0, msg=result.get("msg"), changed=result.get("changed"), plan=result.get("plan"))
 
 
+def assert_reports_predicted(check: Dict[str, Any], real: Dict[str, Any]) -> None:
+    """Check mode's result is the real run's, key for key, but for the run-time values above."""
+    predicted = {key: value for key, value in check.items() if key not in NOT_PREDICTED}
+    reported = {key: value for key, value in real.items() if key not in NOT_PREDICTED}
+    assert sorted(predicted) == sorted(reported), "check mode reports other result keys"
+    for key, value in reported.items():
+        guess = predicted[key]
+        if isinstance(value, dict) and isinstance(guess, dict):
+            value, guess = dict(value), dict(guess)
+            for name in sorted(set(value) & set(guess)):
+                if (key, name) in RUN_TIME and guess[name] is None:
+                    del value[name], guess[name]
+                elif (key, name) in RUN_TIME_LISTS and set(guess[name]) <= set(value[name]):
+                    del value[name], guess[name]
+        assert guess == value, "check mode mispredicted the reported %s" % key
+
+
 def assert_diff_shown(result: Dict[str, Any]) -> None:
     if result.get("failed"):
         return
@@ -99,10 +138,11 @@ def assert_check_predicts_real_run(
     assert_diff_shown(check)
 
     code_real, real = run_once(capsys, module, args, check=False)
+    trace(args, code_real, real)
     if code_real and any(words in real["msg"] for words in UNSUPPORTED):
         return real  # the test driver lacks what the run needs: nothing to compare
-    trace(args, code_real, real)
     assert outcome(code_real, real) == outcome(code, check), "check mode mispredicted the run"
+    assert_reports_predicted(check, real)
     assert_diff_shown(real)
     if code_real:
         assert host_snapshot(conn) == before, "a refused run changed the host"

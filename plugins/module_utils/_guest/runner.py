@@ -22,7 +22,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import seed_path, serial_log_of
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
+    in_canonical_order,
+    seed_path,
+    serial_log_of,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT, MediaRef
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
@@ -673,7 +677,8 @@ def _facts(domain: Domain, run_state: str, sizes: Mapping[str, int]) -> Dict[str
         "memory": domain.memory // (1024 * 1024) if domain.memory else None,
         "vcpus": domain.vcpus,
         "macs": [mac for mac in domain.macs if mac],
-        "disks": [_disk_facts(disk, sizes) for disk in domain.disks],
+        # In one order whatever order libvirt stores them in: check mode reports the real run's.
+        "disks": [_disk_facts(disk, sizes) for disk in in_canonical_order(domain.disks)],
         "networks": [interface.label for interface in domain.interfaces],
         "filesystems": [filesystem.label for filesystem in domain.filesystems],
         "hostdevs": [device.label for device in domain.hostdevs],

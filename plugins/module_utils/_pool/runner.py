@@ -213,12 +213,23 @@ def _pool_facts(client: Client, request: PoolRequest, plan: Plan, state: PoolSta
         if after is None:
             return {}
         sizes = client.describe_pool(pool) if pool is not None and state.active and after.active else None
-        return _facts(after.definition, after.active, after.autostart, sizes)
+        return _facts(_as_libvirt_stores(after.definition), after.active, after.autostart, sizes)
     if pool is None:
         return {}
     active = client.pool_is_active(pool)
     sizes = client.describe_pool(pool) if active else None
     return _facts(PoolDefinition.from_xml(client.pool_definition(pool)), active, client.pool_autostart(pool), sizes)
+
+
+# The source format libvirt writes into a pool definition that names none: check mode reports
+# the pool as the real run reads it back.
+LIBVIRT_SOURCE_FORMATS = {"fs": "auto", "netfs": "auto", "logical": "lvm2"}
+
+
+def _as_libvirt_stores(definition: PoolDefinition) -> PoolDefinition:
+    if definition.source_format or definition.type not in LIBVIRT_SOURCE_FORMATS:
+        return definition
+    return definition.with_changes(source_format=LIBVIRT_SOURCE_FORMATS[definition.type])
 
 
 def _facts(definition: PoolDefinition, active: bool, autostart: bool, sizes: Optional[Pool]) -> Dict[str, Any]:

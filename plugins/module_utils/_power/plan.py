@@ -31,7 +31,7 @@ OUTCOMES = {"running": RUNNING, "shutdown": SHUT_OFF, "stopped": SHUT_OFF, "rest
 def plan_power(request: PowerRequest, state: PowerState) -> Plan:
     """The actions that take the guest from ``state`` to ``request.state``; raises PlanError when refused."""
     _refuse_unmanaged(request, state)
-    after = shown(OUTCOMES[request.state]) + ("restarted: true\n" if request.state == "restarted" else "")
+    after = shown(outcome(request, state)) + ("restarted: true\n" if request.state == "restarted" else "")
     plan = Plan(before=shown(state.run_state), after=after)
     current = state.run_state
     if request.state == "stopped":
@@ -55,6 +55,14 @@ def plan_power(request: PowerRequest, state: PowerState) -> Plan:
             _plan_shutdown(request, state, plan)
         plan.add(_start_action(request, paused=False))
     return plan
+
+
+def outcome(request: PowerRequest, state: PowerState) -> str:
+    """The run state the run leaves the guest in: a guest without a stored definition is gone once
+    it stops."""
+    if request.state in ("stopped", "shutdown") and not state.persistent and state.active:
+        return ABSENT
+    return OUTCOMES[request.state]
 
 
 def shown(run_state: str) -> str:

@@ -17,7 +17,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import VERBS
-from ansible_collections.remotevirt.install.plugins.module_utils._power.plan import OUTCOMES, plan_power
+from ansible_collections.remotevirt.install.plugins.module_utils._power.plan import outcome, plan_power
 from ansible_collections.remotevirt.install.plugins.module_utils._power.request import PowerRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._power.state import ABSENT, PowerState, run_state_of
 
@@ -60,7 +60,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
             if plan.changed and not check_mode:
                 apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, made))
                 applied = True
-            after = OUTCOMES[request.state] if check_mode else read_state(client, request.name).run_state
+            after = outcome(request, state) if check_mode else read_state(client, request.name).run_state
     except reported_errors() as error:
         raise RunError(str(error), plan, changed=applied)
     result: Dict[str, Any] = {

@@ -58,16 +58,16 @@ MAKE = st.fixed_dictionaries(
 )
 
 
-def remove_guests_and_volumes(conn):
+def remove_guests_and_volumes(conn, prefix="dp-"):
     for domain in conn.listAllDomains(0):
-        if domain.name().startswith("dp-"):
+        if domain.name().startswith(prefix):
             persistent = domain.isPersistent()  # a transient guest is gone once destroyed
             if domain.isActive():
                 domain.destroy()
             if persistent:
                 domain.undefine()
     for volume in conn.storagePoolLookupByName(POOL).listAllVolumes(0):
-        if volume.name().startswith("dp-"):
+        if volume.name().startswith(prefix):
             volume.delete(0)
 
 
@@ -82,3 +82,108 @@ def test_check_mode_predicts_the_real_run(capsys, test_client, makes, runs):
             assert_check_predicts_real_run(capsys, test_client.conn, virt_guest_install, args, converges=converges)
     finally:
         remove_guests_and_volumes(test_client.conn)
+
+
+# Installs with boot media and devices the test driver defines without booting anything: a pxe or
+# cdrom install (an ISO volume an earlier run made, or a file), disks on files, more disks and
+# interfaces, graphics and tuning, then a reinstall or a removal with its storage. {tmp} is the
+# test's directory.
+ISO_VOLUME = "dq-boot.iso"
+METHOD = st.one_of(
+    st.just(dict(method="pxe")),
+    st.just(dict(method="cdrom", cdrom=dict(pool=POOL, volume=ISO_VOLUME))),
+    st.just(dict(method="cdrom", cdrom=dict(path="{tmp}/dq-boot.iso"))),
+    st.just(dict(method="cdrom", cdrom=dict(pool=POOL, volume="dq-missing.iso"))),
+    st.just(dict(method="import")),
+)
+# Driver modes, mostly ones QEMU takes together (io native needs cache none or directsync).
+MODES = st.sampled_from(
+    [
+        {},
+        dict(cache="none", io="native", discard="unmap"),
+        dict(cache="writeback", io="threads", detect_zeroes="unmap", discard="unmap"),
+        dict(detect_zeroes="off", bus="sata"),
+        dict(bus="scsi"),
+    ]
+)
+FILE_DISK = st.builds(
+    lambda path, modes: dict(modes, path=path),
+    st.sampled_from(["{tmp}/dq-d1.img", "{tmp}/dq-d2.img"] * 3 + ["{tmp}/dq-boot.iso", "{tmp}/dq-none.img"]),
+    MODES,
+)
+POOL_DISK = st.builds(
+    lambda disk, modes: dict(modes, **disk),
+    st.fixed_dictionaries(
+        dict(pool=st.just(POOL), size=st.sampled_from(["1G", "2G"])),
+        optional=dict(
+            format=st.sampled_from(["qcow2", "raw"]), volume=st.sampled_from(["dq-e1.qcow2", "dq-e1.qcow2", ISO_VOLUME])
+        ),
+    ),
+    MODES,
+)
+NIC = st.fixed_dictionaries(
+    dict(network=st.sampled_from(["default"] * 4 + ["dq-none"])),
+    optional=dict(model=st.sampled_from(["virtio", "e1000"]), mac=st.sampled_from(["52:54:00:dd:00:01", "52:54:00:dd:00:02"])),
+)
+INSTALL = st.fixed_dictionaries(
+    dict(
+        name=st.sampled_from(["dq-m1", "dq-m1", "dq-m2"]),
+        install=METHOD,
+        disks=st.lists(st.one_of(POOL_DISK, FILE_DISK), min_size=1, max_size=3),
+        networks=st.lists(st.one_of(st.just(dict(type="user")), NIC), min_size=1, max_size=2),
+    ),
+    optional=dict(
+        state=st.sampled_from(["present", "running", "absent"]),
+        graphics=st.one_of(
+            st.fixed_dictionaries(dict(type=st.sampled_from(["none", "vnc", "spice"]))), st.just(dict(type="vnc", port=5951))
+        ),
+        rng=st.one_of(st.booleans(), st.just(dict(backend="/dev/random", rate_bytes=1024, rate_period=1000))),
+        cpu_pinning=st.sampled_from([{}, dict(vcpus={"0": "0"}), dict(emulator="0")]),
+        numa=st.sampled_from([{}, dict(nodeset="0")]),
+        vcpus=st.sampled_from([1, 2]),
+        serial_log=st.just("{tmp}/dq-serial.log"),
+        autostart=st.booleans(),
+        domain_type=st.just("qemu"),
+    ),
+)
+# What a later run does to the guest an install made: install it again, or remove it (with its
+# storage or without).
+AFTER = st.sampled_from(
+    [dict(reinstall=True), dict(state="absent", remove_storage=True), dict(state="absent", disks=None, networks=None), {}]
+)
+
+
+def placed(value, tmp):
+    """``value`` with {tmp} made the test's directory, however deep."""
+    if isinstance(value, str):
+        return value.replace("{tmp}", tmp)
+    if isinstance(value, dict):
+        return {key: placed(item, tmp) for key, item in value.items()}
+    if isinstance(value, list):
+        return [placed(item, tmp) for item in value]
+    return value
+
+
+def make_iso_volume(capsys, conn):
+    """The ISO volume an earlier virt_pool_volume run makes, as the differential runs of that
+    module do."""
+    from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume
+
+    args = dict(uri="test:///default", pool=POOL, name=ISO_VOLUME, capacity="1M", format="raw")
+    assert_check_predicts_real_run(capsys, conn, virt_pool_volume, args)
+
+
+@settings(derandomize=True)
+@given(st.lists(st.tuples(INSTALL, AFTER), min_size=1, max_size=3))
+def test_check_mode_predicts_the_real_run_of_installs_with_media_and_devices(capsys, test_client, tmp_path, installs):
+    for name in ("dq-d1.img", "dq-d2.img", "dq-boot.iso"):
+        (tmp_path / name).write_bytes(b"\0" * 4096)
+    try:
+        make_iso_volume(capsys, test_client.conn)
+        for install, after in installs:
+            for run in (install, dict(install, **after)):
+                args = dict(placed(run, str(tmp_path)), uri="test:///default")
+                converges = not run.get("reinstall")
+                assert_check_predicts_real_run(capsys, test_client.conn, virt_guest_install, args, converges=converges)
+    finally:
+        remove_guests_and_volumes(test_client.conn, "dq-")

@@ -79,7 +79,11 @@ def test_diff_shows_the_run_state_before_and_after():
 
 @pytest.mark.parametrize("state", ["running", "shutdown", "stopped", "restarted", "paused"])
 def test_a_guest_that_does_not_exist_is_refused(state):
-    with pytest.raises(PlanError, match=r"guest g does not exist on qemu:///system( \(.*\))?; virt_guest_install defines"):
+    # stopped and shutdown say too that a guest without a stored definition is gone once stopped.
+    gone = (
+        r" \(a guest without a stored definition is gone once stopped or shut down\)" if state in ("stopped", "shutdown") else ""
+    )
+    with pytest.raises(PlanError, match="guest g does not exist on qemu:///system%s; virt_guest_install defines" % gone):
         verbs(state, ABSENT)
 
 
@@ -87,6 +91,12 @@ def test_restarting_a_transient_guest_is_refused():
     with pytest.raises(PlanError, match="once shut down it is gone"):
         verbs("restarted", RUNNING, persistent=False)
     assert verbs("shutdown", RUNNING, persistent=False) == ["shutdown"]
+
+
+@pytest.mark.parametrize("state", ["stopped", "shutdown"])
+def test_a_transient_guest_that_stops_is_shown_gone(state):
+    plan = plan_power(PowerRequest(name="g", state=state), PowerState(run_state=RUNNING, persistent=False))
+    assert (plan.before, plan.after) == ("state: running\n", "state: absent\n")
 
 
 @pytest.mark.parametrize("state", ["running", "shutdown", "restarted", "paused"])
