@@ -98,7 +98,7 @@ class GuestHandlers:
         source, target = payload.source, payload.target
         boot_dir = os.path.dirname(target)
         _make_boot_dir(boot_dir)
-        private = tempfile.mkdtemp(prefix=".%s." % os.path.basename(target), dir=boot_dir)
+        private = _private_directory(target)
         try:
             partial = os.path.join(private, os.path.basename(target))
             access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username, password=payload.password)
@@ -119,7 +119,7 @@ class GuestHandlers:
         target = payload.path
         boot_dir = os.path.dirname(target)
         _make_boot_dir(boot_dir)
-        private = tempfile.mkdtemp(prefix=".%s." % os.path.basename(target), dir=boot_dir)
+        private = _private_directory(target)
         try:
             partial = os.path.join(private, os.path.basename(target))
             with os.fdopen(_create_private(partial), "wb") as out:
@@ -321,6 +321,36 @@ def _make_boot_dir(path: str) -> None:
         os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
         os.mkdir(path, 0o711)
     os.chmod(path, 0o711)  # mkdir's mode passes through the umask
+
+
+# The characters of the random part of a name tempfile.mkdtemp makes.
+_MKDTEMP_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _private_directory(target: str) -> str:
+    """A new private directory (0700) beside ``target`` to write it in, after removing the ones a
+    run killed while writing it left behind (a dropped SSH link, a killed task). Their names are
+    this guest's own, and runs of one guest hold its lock: none of them is another run's."""
+    directory, name = os.path.split(target)
+    prefix = ".%s." % name
+    with os.scandir(directory) as entries:
+        stale = [entry.path for entry in entries if _is_left_behind(entry, prefix)]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return tempfile.mkdtemp(prefix=prefix, dir=directory)
+
+
+def _is_left_behind(entry: "os.DirEntry[str]", prefix: str) -> bool:
+    """Whether ``entry`` is a private directory tempfile.mkdtemp made for ``prefix`` (8 random
+    characters after it), this user's and not a link."""
+    suffix = entry.name[len(prefix) :]
+    if not entry.name.startswith(prefix) or len(suffix) != 8 or not set(suffix) <= _MKDTEMP_CHARACTERS:
+        return False
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
 
 
 def _create_private(path: str) -> int:

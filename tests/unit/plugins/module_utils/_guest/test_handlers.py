@@ -169,6 +169,33 @@ def test_seed_replaces_a_symlink_instead_of_writing_through_it(tmp_path):
     assert precious.read_text() == "keep\n" and not target.is_symlink() and target.read_bytes() == b"iso"
 
 
+def test_private_directories_a_killed_run_left_are_removed_by_the_next_write(tmp_path):
+    """A run killed while writing the seed (or a kernel) leaves its private directory; the next
+    write of the same file removes it, and nothing that only looks like one."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import SEED, SeedPayload
+
+    target = tmp_path / "remotevirt-g-cidata.iso"
+    left = tmp_path / ".remotevirt-g-cidata.iso.k2j_9x0a"
+    left.mkdir(mode=0o700)
+    (left / "remotevirt-g-cidata.iso").write_bytes(b"half")
+    kept = [
+        tmp_path / ".remotevirt-g-cidata.iso.short",  # not mkdtemp's 8 characters
+        tmp_path / ".remotevirt-g2-cidata.iso.abcdefgh",  # another guest's
+        tmp_path / ".remotevirt-g-cidata.iso.ABCDEFGH",  # not mkdtemp's characters
+    ]
+    for path in kept:
+        path.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep").write_text("keep\n")
+    link = tmp_path / ".remotevirt-g-cidata.iso.linked00"
+    link.symlink_to(elsewhere)
+    handlers().seed(Action(SEED, "seed ISO", str(target), "", SeedPayload(path=str(target), image=b"iso")))
+    assert not left.exists() and all(path.is_dir() for path in kept)
+    assert link.is_symlink() and (elsewhere / "keep").read_text() == "keep\n"
+    assert target.read_bytes() == b"iso"
+
+
 def test_install_removes_only_the_files_it_fetched(test_client, tmp_path):
     """A kernel the guest boots from (boot.kernel) stays; the fetched copies go once QEMU read them."""
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import INSTALL, InstallPayload
