@@ -134,6 +134,7 @@ options:
             (also V(nfs:server:/path)), or a path on the host. The host itself fetches the kernel and initrd.
           - NFS trees are read with libnfs's C(nfs-ls) and C(nfs-cp) on the host (package C(libnfs-utils));
             libnfs options go in the URL's query, for example V(nfs://server/export/tree?version=4).
+            An http, https or ftp tree URL has no query or fragment.
           - Known layouts are Fedora/RHEL (C(images/pxeboot/)) and Debian/Ubuntu netboot trees.
           - Schemes are read in any case; a URL names a host and holds no spaces; a host path is
             absolute, without V(..) components. URL credentials are masked in plans, messages and logs.

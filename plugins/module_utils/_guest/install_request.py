@@ -153,6 +153,13 @@ def _location_param(location: Optional[str]) -> Optional[str]:
         _short_nfs_param(location, "install.location")
     else:
         check_url(location, "install.location", LOCATION_SCHEMES)
+        if scheme in ("http", "https", "ftp") and ("?" in location or "#" in location):
+            # The tree's files are read at paths under the URL's path; a query or fragment would end up
+            # in the middle of each of them. (nfs:// URLs carry libnfs options in their query.)
+            raise PlanError(
+                "install.location: an %s install tree URL has no query (?) or fragment (#); give the tree's "
+                "directory URL" % scheme
+            )
     return location
 
 

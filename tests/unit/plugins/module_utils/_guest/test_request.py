@@ -62,3 +62,15 @@ def test_a_kickstart_reference_with_a_double_quote_is_refused(kickstart):
     tree = install(method="location", location="http://mirror.example/tree/", kickstart=kickstart, extra_args="console=ttyS0")
     with pytest.raises(Refusals, match="install.kickstart must not contain a double quote"):
         GuestRequest.from_params(params(name="web01", install=tree))
+
+
+@pytest.mark.parametrize("location", ["http://h/tree/?a=b", "https://h/tree/#top", "ftp://h/tree?x"])
+def test_an_install_tree_url_with_a_query_or_fragment_is_refused(location):
+    """The tree's files are read at paths under the URL's: a query would end up in the middle of each."""
+    with pytest.raises(Refusals, match="install.location: an (http|https|ftp) install tree URL has no query"):
+        GuestRequest.from_params(params(name="web01", install=install(method="location", location=location)))
+
+
+def test_an_nfs_install_tree_keeps_its_libnfs_options():
+    tree = install(method="location", location="nfs://srv/export/tree?version=4")
+    assert GuestRequest.from_params(params(name="web01", install=tree)).install.location == "nfs://srv/export/tree?version=4"
