@@ -126,7 +126,8 @@ options:
             description:
               - Absolute path of the ISO on the host, without V(..) components.
               - Never one of the host's own files (under C(/etc), C(/boot), C(/dev), C(/proc) or C(/sys), also through
-                a symbolic link).
+                a symbolic link), nor a disk another guest writes (also when given as O(install.cdrom.pool) and
+                O(install.cdrom.volume)).
             type: str
       location:
         description:

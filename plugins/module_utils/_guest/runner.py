@@ -42,6 +42,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     needed_by,
     refuse_incomplete,
     refuse_incomplete_file,
+    written_by,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state as read_volume_state
 
@@ -203,6 +204,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         if media is None:  # the request refuses this already
             raise PlanError("install.method cdrom needs install.cdrom")
         state = state.with_changes(media_format=_media_format(client, media, local))
+        _refuse_media_written(client, media)
     if method == "location":
         if not local:
             raise PlanError(
@@ -320,6 +322,25 @@ def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestStat
                 "another volume, or set allow_in_use: true on the disk if they share it on purpose"
                 % (disk.label, disk.volume_request().label if disk.pool else disk.path, needed, request.name)
             )
+
+
+def _refuse_media_written(client: Client, media: MediaRef) -> None:
+    """An install ISO that another guest has as a disk it writes: the installer would read that
+    guest's data (and a changing image) as its media."""
+    identity: Tuple[str, str, Optional[str]]
+    if media.path is not None:
+        path = same_path(media.path) or media.path
+        volume = client.find_volume_by_path(path)
+        pool = client.call("look up pool of volume", path, volume.storagePoolLookupByVolume) if volume is not None else None
+        identity = (pool.name(), volume.name(), path) if pool is not None and volume is not None else ("", "", path)
+    else:
+        volume = client.find_volume(open_pool(client, media.pool or ""), media.volume or "")
+        identity = (media.pool or "", media.volume or "", client.describe_volume(volume).path if volume is not None else None)
+    writers = written_by(client, *identity)
+    if writers:
+        raise PlanError(
+            "install.cdrom: %s is a disk that guest(s) %s write; give an ISO of its own" % (media.label, ", ".join(writers))
+        )
 
 
 def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[str, str, Optional[str]]:

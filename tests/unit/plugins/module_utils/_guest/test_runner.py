@@ -464,6 +464,23 @@ def test_a_half_made_download_is_not_booted_as_install_cdrom_by_its_path(unique_
         run(wanted, check_mode=True, diff=False)
 
 
+def test_another_guests_written_disk_is_not_an_install_iso(unique_name, test_client):
+    """The installer would read another guest's data, changing under it, as its media: refused by
+    volume, and read-only disks (another guest's cdrom) stay allowed."""
+    owner = unique_name("")
+    run(guest(owner), check_mode=False, diff=False)
+    volume = owner + "-disk0.qcow2"
+    try:
+        wanted = guest(unique_name(""), install=install(method="cdrom", cdrom=dict(pool=POOL, volume=volume, path=None)))
+        for check_mode in (True, False):
+            with pytest.raises(
+                RunError, match="install.cdrom: %s/%s is a disk that guest\\(s\\) %s write" % (POOL, volume, owner)
+            ):
+                run(wanted, check_mode=check_mode, diff=False)
+    finally:
+        run(params(name=owner, install=None, state="absent", remove_storage=True), check_mode=False, diff=False)
+
+
 def _install_tree(tmp_path):
     pxeboot = tmp_path / "tree" / "images" / "pxeboot"
     pxeboot.mkdir(parents=True)
