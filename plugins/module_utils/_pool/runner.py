@@ -93,7 +93,7 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
     # Imported here: only a new fs or logical pool, or one given other devices, asks.
     import stat
 
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses, exclusive_use
 
     for device in definition.source_devices:
         try:
@@ -103,6 +103,9 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
         if not stat.S_ISBLK(info.st_mode):
             continue
         uses = block_device_uses(info.st_rdev, count_holders=definition.type == "fs")
+        if not uses and definition.type == "fs":
+            # A logical pool may adopt a volume group whose active volumes hold its devices exclusively.
+            uses = exclusive_use(device)
         if uses:
             raise PlanError(
                 "source_devices: %s holds the host's %s; a pool must never take a device the host uses"
