@@ -60,7 +60,12 @@ def host_file_problem(path: str, what: str) -> str:
     try:
         info = os.stat(real)
     except (OSError, ValueError):
-        return ""  # gone since it was found: the caller's own checks speak
+        try:
+            # A /proc magic link (/proc/PID/fd/N of a deleted file or a pipe) opens a file whose
+            # realpath is no name at all: judged by the name given.
+            info = os.stat(path)
+        except (OSError, ValueError):
+            return ""  # gone since it was found: the caller's own checks speak
     if stat.S_ISBLK(info.st_mode):
         uses = block_device_uses(info.st_rdev) or exclusive_use(real)
         if not uses:

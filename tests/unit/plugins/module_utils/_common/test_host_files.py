@@ -87,3 +87,13 @@ def test_a_kernel_interface_mounted_elsewhere_is_refused(monkeypatch, tmp_path):
     )
     monkeypatch.setattr(host_files, "_MOUNTS", str(mountinfo))
     assert host_files._interface_file("%s/p/self/environ" % tmp_path) == "a proc file"
+
+
+def test_a_descriptor_of_a_deleted_file_in_proc_is_refused(tmp_path):
+    # realpath gives '<file> (deleted)', no file at all; the kernel still opens it through /proc.
+    secret = tmp_path / "secret"
+    secret.write_text("secret")
+    with open(str(secret)) as held:
+        secret.unlink()
+        path = "/proc/%d/fd/%d" % (os.getpid(), held.fileno())
+        assert "is one of the host's own files" in host_file_problem(path, "disks[0]: path")
