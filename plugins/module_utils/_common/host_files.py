@@ -130,9 +130,9 @@ def _bind_mounted_name(real: str) -> str:
     mount = _mount_of(real)
     if mount is None or mount[1] == "/":
         return ""
-    number, root, point, _ = mount
+    number, root, point, _type = mount
     rest = real[len(point.rstrip("/")) :]
-    for other_number, other_root, other_point, _ in _mount_entries():
+    for other_number, other_root, other_point, _other_type in _mount_entries():
         if other_number == number and other_root == "/":
             name = other_point.rstrip("/") + root.rstrip("/") + rest
             if (name + "/").startswith(_SYSTEM_FILE_TREES):
@@ -149,8 +149,8 @@ def _mount_entries() -> Iterator[Tuple[str, str, str, str]]:
     except OSError:
         return
     for line in lines:
-        fields, _, rest = line.partition(" - ")
-        fields_before = fields.split(" ")
+        before, _separator, rest = line.partition(" - ")
+        fields_before = before.split(" ")
         if len(fields_before) >= 5:
             yield fields_before[2], _unescaped(fields_before[3]), _unescaped(fields_before[4]), rest.split(" ")[0]
 
@@ -170,7 +170,7 @@ def _hard_linked_name(info: os.stat_result) -> str:
                 continue  # a hard link never leaves its file system
         except OSError:
             continue
-        for directory, _, files in os.walk(tree):
+        for directory, _directories, files in os.walk(tree):
             for name in files:
                 try:
                     if _same_file(info, os.lstat(os.path.join(directory, name))):
@@ -268,7 +268,7 @@ def _mount_points(numbers: Set[int]) -> Iterator[str]:
         fields = line.split(" ")
         if len(fields) < 5:
             continue
-        major, _, minor = fields[2].partition(":")
+        major, _colon, minor = fields[2].partition(":")
         if major.isdigit() and minor.isdigit() and os.makedev(int(major), int(minor)) in numbers:
             yield fields[4].replace("\\040", " ")
 
