@@ -126,7 +126,8 @@ options:
             description:
               - Absolute path of the ISO on the host, without V(..) components.
               - Never one of the host's own files (under C(/etc), C(/boot), C(/dev), C(/proc) or C(/sys), also through
-                a symbolic link), nor a disk another guest writes (also when given as O(install.cdrom.pool) and
+                a symbolic link, a hard link or a bind mount), nor its swap file or the file behind a loop device it
+                uses, nor a disk another guest writes (also when given as O(install.cdrom.pool) and
                 O(install.cdrom.volume)).
             type: str
       location:
@@ -284,8 +285,9 @@ options:
           - A file or block device on the host, as an absolute path without V(..) components.
           - Two disks never share a volume or a path, and no disk is the install cdrom.
           - Never one of the host's own files (under C(/etc), C(/boot), C(/proc) or C(/sys), also through a symbolic
-            link), nor a block device the host uses (mounted, as swap, or held by device-mapper, LVM or RAID, also
-            through one of its partitions); a pool volume whose file leads there is refused the same way.
+            link, a hard link or a bind mount), its swap file or the file behind a loop device it uses, nor a block
+            device the host uses (mounted, also in another mount namespace, as swap, or held by device-mapper, LVM or
+            RAID, also through one of its partitions); a pool volume whose file leads there is refused the same way.
         type: path
       bus:
         description: Disk bus.

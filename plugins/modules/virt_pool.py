@@ -84,7 +84,7 @@ options:
       - Absolute device paths. V(fs), the one block device to mount; V(logical), the physical
         volumes the volume group is built on (only needed to build it).
       - On a local host, a new pool (or one given other devices) never takes a block device the host
-        uses, also through one of its partitions or a device built over it: one holding mounted file
+        uses, also through one of its partitions or a device built over it; one holding mounted file
         systems or swap is refused at plan time, and for V(fs) one held by device-mapper, LVM or RAID too
         (a V(logical) pool may adopt an existing volume group whose volumes are not mounted).
     type: list

@@ -8,14 +8,19 @@ while the guest runs). A disk path of ``/dev/vda`` where ``/dev/vdb`` was meant 
 file system the host runs on; an ISO path of ``/etc/shadow`` would give the host's secrets to the
 guest. So the host's own files (configuration, kernels, kernel and device interfaces) are refused,
 and block devices only while the host uses them: mounted, as swap, or held by device-mapper, LVM or
-RAID. A device the host does not use (a disk meant for a guest) stays allowed.
+RAID, or opened exclusively (mounted in another mount namespace). A device the host does not use (a
+disk meant for a guest) stays allowed. A file is judged by what it is, not by its name alone: the
+same file under another name (a hard link, a bind mount, /proc or /sys mounted elsewhere), a swap
+file, and the file behind a loop device the host uses are refused too.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import stat
-from typing import Iterator, List, Optional, Set
+from typing import Iterator, List, Optional, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 
@@ -24,6 +29,28 @@ _SYSTEM_FILE_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
 _MOUNTS = "/proc/self/mountinfo"
 _SWAPS = "/proc/swaps"
 _SYS_BLOCK = "/sys/dev/block"
+# Trees a hard link to one of the host's files may come from (a hard link never leaves its file system;
+# /dev, /proc and /sys are on file systems of their own, told apart by their device numbers).
+_LINKED_TREES = ("/boot", "/etc")
+# File systems of kernel and device interfaces (what /dev, /proc and /sys hold), wherever mounted.
+_INTERFACE_FILE_SYSTEMS = frozenset(
+    (
+        "bpf",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "debugfs",
+        "devpts",
+        "devtmpfs",
+        "efivarfs",
+        "mqueue",
+        "proc",
+        "securityfs",
+        "sysfs",
+        "tracefs",
+    )
+)
+_ESCAPED = re.compile(r"\\([0-7]{3})")
 
 
 def host_file_problem(path: str, what: str) -> str:
@@ -33,9 +60,14 @@ def host_file_problem(path: str, what: str) -> str:
     try:
         info = os.stat(real)
     except (OSError, ValueError):
-        return ""  # gone since it was found: the caller's own checks speak
+        try:
+            # A /proc magic link (/proc/PID/fd/N of a deleted file or a pipe) opens a file whose
+            # realpath is no name at all: judged by the name given.
+            info = os.stat(path)
+        except (OSError, ValueError):
+            return ""  # gone since it was found: the caller's own checks speak
     if stat.S_ISBLK(info.st_mode):
-        uses = block_device_uses(info.st_rdev)
+        uses = block_device_uses(info.st_rdev) or exclusive_use(real)
         if not uses:
             return ""
         return "%s: %s holds the host's %s; a guest must never get a device the host uses" % (what, path, " and ".join(uses))
@@ -43,7 +75,144 @@ def host_file_problem(path: str, what: str) -> str:
         if (candidate + "/").startswith(_SYSTEM_FILE_TREES):
             through = "" if candidate == same_path(path) else " (through a symbolic link to %s)" % real
             return "%s: %s is one of the host's own files%s; give a disk image or ISO of its own" % (what, path, through)
+    if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+        return ""
+    host_name = _interface_file(real) or _bind_mounted_name(real) or _hard_linked_name(info)
+    if host_name:
+        return "%s: %s is one of the host's own files (%s under another name); give a disk image or ISO of its own" % (
+            what,
+            path,
+            host_name,
+        )
+    use = _file_use(info)
+    if use:
+        return "%s: %s is the host's %s; a guest must never get a file the host uses" % (what, path, use)
     return ""
+
+
+def exclusive_use(device: str) -> List[str]:
+    """["in use ..."] when the kernel refuses to open the block device ``device`` exclusively: a file
+    system mounted on it in another mount namespace (which this one's mountinfo never shows), or
+    another exclusive user; empty when it opens or cannot be told."""
+    try:
+        descriptor = os.open(device, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.EBUSY:
+            return [
+                "file system mounted in another mount namespace, or another exclusive holder"
+                " (the kernel refuses to open it exclusively)"
+            ]
+        return []
+    os.close(descriptor)
+    return []
+
+
+def _same_file(info: os.stat_result, other: os.stat_result) -> bool:
+    return (info.st_dev, info.st_ino) == (other.st_dev, other.st_ino)
+
+
+def _mount_of(real: str) -> Optional[Tuple[str, str, str, str]]:
+    """The mount ``real`` is on (the longest mount point it is under), as _mount_entries gives it."""
+    within = [entry for entry in _mount_entries() if real == entry[2] or real.startswith(entry[2].rstrip("/") + "/")]
+    return max(within, key=lambda entry: len(entry[2])) if within else None
+
+
+def _interface_file(real: str) -> str:
+    """The kind of a file of a kernel or device interface file system (proc, sysfs...) mounted
+    elsewhere than /proc, /sys or /dev."""
+    mount = _mount_of(real)
+    return "a %s file" % mount[3] if mount and mount[3] in _INTERFACE_FILE_SYSTEMS else ""
+
+
+def _bind_mounted_name(real: str) -> str:
+    """The host's own name of ``real`` when it is reached through a bind mount of a system tree (or
+    of a directory or file in one): the mount shows part of a file system mounted whole elsewhere."""
+    mount = _mount_of(real)
+    if mount is None or mount[1] == "/":
+        return ""
+    number, root, point, _type = mount
+    rest = real[len(point.rstrip("/")) :]
+    for other_number, other_root, other_point, _other_type in _mount_entries():
+        if other_number == number and other_root == "/":
+            name = other_point.rstrip("/") + root.rstrip("/") + rest
+            if (name + "/").startswith(_SYSTEM_FILE_TREES):
+                return name
+    return ""
+
+
+def _mount_entries() -> Iterator[Tuple[str, str, str, str]]:
+    """(major:minor, root within its file system, mount point, file system type) of each mount this
+    process sees."""
+    try:
+        with open(_MOUNTS) as mounts:
+            lines = mounts.read().splitlines()
+    except OSError:
+        return
+    for line in lines:
+        before, _separator, rest = line.partition(" - ")
+        fields_before = before.split(" ")
+        if len(fields_before) >= 5:
+            yield fields_before[2], _unescaped(fields_before[3]), _unescaped(fields_before[4]), rest.split(" ")[0]
+
+
+def _unescaped(field: str) -> str:
+    """A mountinfo field with its octal escapes (space, tab, newline, backslash) undone."""
+    return _ESCAPED.sub(lambda match: chr(int(match.group(1), 8)), field)
+
+
+def _hard_linked_name(info: os.stat_result) -> str:
+    """A name of the file in /etc or /boot when it has other names (hard links) and is one there."""
+    if info.st_nlink < 2 or not stat.S_ISREG(info.st_mode):
+        return ""
+    for tree in _LINKED_TREES:
+        try:
+            if os.stat(tree).st_dev != info.st_dev:
+                continue  # a hard link never leaves its file system
+        except OSError:
+            continue
+        for directory, _directories, files in os.walk(tree):
+            for name in files:
+                try:
+                    if _same_file(info, os.lstat(os.path.join(directory, name))):
+                        return os.path.join(directory, name)
+                except OSError:
+                    continue
+    return ""
+
+
+def _file_use(info: os.stat_result) -> str:
+    """What the host uses the regular file for: swap, or the backing file of a loop device it uses."""
+    for swap in _swap_devices():
+        try:
+            if _same_file(info, os.stat(swap)):
+                return "swap file (%s)" % swap
+        except OSError:
+            continue
+    for loop, backing in _loop_backing_files():
+        try:
+            if not _same_file(info, os.stat(backing)):
+                continue
+            device = os.stat(loop).st_rdev
+        except OSError:
+            continue
+        uses = block_device_uses(device) or exclusive_use(loop)
+        if uses:
+            return "file behind %s, which holds the host's %s" % (loop, " and ".join(uses))
+    return ""
+
+
+def _loop_backing_files() -> Iterator[Tuple[str, str]]:
+    """(device, backing file) of each loop device attached to a file."""
+    try:
+        names = [name for name in os.listdir("/sys/block") if name.startswith("loop")]
+    except OSError:
+        return
+    for name in names:
+        try:
+            with open(os.path.join("/sys/block", name, "loop", "backing_file")) as backing:
+                yield "/dev/" + name, backing.read().rstrip("\n")
+        except OSError:
+            continue
 
 
 def block_device_uses(device: int, count_holders: bool = True) -> List[str]:
@@ -99,7 +268,7 @@ def _mount_points(numbers: Set[int]) -> Iterator[str]:
         fields = line.split(" ")
         if len(fields) < 5:
             continue
-        major, _, minor = fields[2].partition(":")
+        major, _colon, minor = fields[2].partition(":")
         if major.isdigit() and minor.isdigit() and os.makedev(int(major), int(minor)) in numbers:
             yield fields[4].replace("\\040", " ")
 

@@ -139,8 +139,7 @@ class GuestHandlers:
             return b"".join(download.stream(kickstart.url, hashlib.sha256(), access, limit=KICKSTART_LIMIT))
         if kickstart.path is None:  # the planner fills in one of content, url and path
             raise ValueError("the kickstart has no content, url or path")
-        with open(kickstart.path, "rb") as source:
-            return source.read()
+        return _read_kickstart_file(kickstart.path)
 
     def install(self, action: Action) -> Optional[Undo]:
         payload: InstallPayload = action.payload
@@ -356,6 +355,23 @@ def _is_left_behind(entry: "os.DirEntry[str]", prefix: str) -> bool:
 def _create_private(path: str) -> int:
     """A new file only this user can read, refusing to follow or reuse anything already there."""
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+
+
+def _read_kickstart_file(path: str) -> bytes:
+    """The host file ``path`` as a kickstart, read as the plan judged it: a file of at most
+    KICKSTART_LIMIT bytes. It may have been replaced since (a FIFO would block the run, /dev/zero or a
+    growing log would never end), so it is opened without blocking and read one byte over the limit."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(descriptor, "rb") as source:
+        if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
+            raise download.DownloadError("install.kickstart: %s is no longer a file on the host" % path)
+        content = source.read(KICKSTART_LIMIT + 1)
+    if len(content) > KICKSTART_LIMIT:
+        raise download.DownloadError(
+            "install.kickstart: %s grew past the %d bytes a kickstart or preseed file may have since the plan"
+            % (path, KICKSTART_LIMIT)
+        )
+    return content
 
 
 def _copy_source(source: str, partial: str, access: download.UrlAccess) -> None:

@@ -20,7 +20,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     reported_errors,
     volume_key,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import is_system_directory, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
     in_canonical_order,
@@ -233,6 +233,7 @@ def check_boot_dir(path: str) -> bool:
     Kernel, initrd and a kickstart put into the initrd wait there for QEMU: a directory that
     another user can write to would let them swap or read those files.
     """
+    _refuse_system_directory_behind(path)
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -251,6 +252,17 @@ def check_boot_dir(path: str) -> bool:
             "(chmod go-w %s)" % (path, stat.S_IMODE(info.st_mode), path)
         )
     return True
+
+
+def _refuse_system_directory_behind(path: str) -> None:
+    """Refuse a boot_dir that leads into a system directory through a symbolic link on its way
+    (/var/tmp/link/ssh with link -> /etc): the request judged only its spelling."""
+    real = os.path.realpath(path)
+    if real != same_path(path) and is_system_directory(real) and not real.startswith("/boot/"):
+        raise PlanError(
+            "install.boot_dir %s leads to %s (through a symbolic link), one of the host's system directories; "
+            "kernels, initrds and seed ISOs are written there: give a directory of their own" % (path, real)
+        )
 
 
 def _check_creatable(path: str, what: str) -> None:

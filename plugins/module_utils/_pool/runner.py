@@ -58,7 +58,7 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     active = client.pool_is_active(pool)
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
     if not active and request.build and client.local:
-        state = state.with_changes(unbuilt=_unbuilt(existing))
+        state = state.with_changes(unbuilt=_unbuilt_free(existing))
     if not active or not _may_stop(request, state):
         return state
     if request.state == "absent" and request.delete_volumes:
@@ -93,7 +93,7 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
     # Imported here: only a new fs or logical pool, or one given other devices, asks.
     import stat
 
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses, exclusive_use
 
     for device in definition.source_devices:
         try:
@@ -103,6 +103,9 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
         if not stat.S_ISBLK(info.st_mode):
             continue
         uses = block_device_uses(info.st_rdev, count_holders=definition.type == "fs")
+        if not uses and definition.type == "fs":
+            # A logical pool may adopt a volume group whose active volumes hold its devices exclusively.
+            uses = exclusive_use(device)
         if uses:
             raise PlanError(
                 "source_devices: %s holds the host's %s; a pool must never take a device the host uses"
@@ -132,6 +135,16 @@ def _real_target(definition: PoolDefinition) -> Optional[str]:
         return None
     real = os.path.realpath(target)
     return real if real != target else None
+
+
+def _unbuilt_free(existing: PoolDefinition) -> bool:
+    """_unbuilt, refusing an fs or logical pool whose build would take a device the host uses: a
+    device under a mapping with no signature of its own (plain dm-crypt, dm-linear) holds nothing
+    blkid knows, and its build would format what the mapping holds."""
+    unbuilt = _unbuilt(existing)
+    if unbuilt and existing.type in DEVICE_BUILDS and existing.source_devices:
+        _refuse_devices_in_use(existing)
+    return unbuilt
 
 
 def _unbuilt(existing: PoolDefinition) -> bool:

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses, host_file_problem
 
 
@@ -41,3 +42,58 @@ def test_the_device_of_the_root_file_system_is_in_use():
 
 def test_a_device_nothing_uses_has_no_uses():
     assert block_device_uses(os.makedev(7, 250)) == []
+
+
+def test_a_hard_link_to_one_of_them_is_refused(tmp_path):
+    if os.stat("/etc").st_dev != os.stat(str(tmp_path)).st_dev or os.geteuid() != 0:
+        pytest.skip("needs /etc and the test directory on one file system, and root")
+    link = tmp_path / "disk.img"
+    os.link("/etc/hostname", str(link))
+    problem = host_file_problem(str(link), "disks[0]: path")
+    assert "(/etc/hostname under another name)" in problem
+
+
+def test_an_image_with_a_second_name_of_its_own_is_allowed(tmp_path):
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * 512)
+    os.link(str(image), str(tmp_path / "again.img"))
+    assert host_file_problem(str(image), "disks[0]: path") == ""
+
+
+def test_a_swap_file_is_refused(tmp_path, monkeypatch):
+    image = tmp_path / "swap.img"
+    image.write_bytes(b"\0" * 512)
+    swaps = tmp_path / "swaps"
+    swaps.write_text("Filename\tType\tSize\tUsed\tPriority\n%s file 4 0 -2\n" % image)
+    monkeypatch.setattr(host_files, "_SWAPS", str(swaps))
+    assert "is the host's swap file" in host_file_problem(str(image), "disks[0]: path")
+
+
+def test_a_bind_mount_of_a_system_tree_names_the_host_file(monkeypatch, tmp_path):
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "21 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+        "90 21 254:0 /etc %s/my\\040etc rw,relatime shared:1 - ext4 /dev/vda rw\n" % tmp_path
+    )
+    monkeypatch.setattr(host_files, "_MOUNTS", str(mountinfo))
+    assert host_files._bind_mounted_name("%s/my etc/shadow" % tmp_path) == "/etc/shadow"
+    assert host_files._bind_mounted_name("%s/other/disk.img" % tmp_path) == ""
+
+
+def test_a_kernel_interface_mounted_elsewhere_is_refused(monkeypatch, tmp_path):
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "21 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n91 21 0:77 / %s/p rw - proc proc rw\n" % tmp_path
+    )
+    monkeypatch.setattr(host_files, "_MOUNTS", str(mountinfo))
+    assert host_files._interface_file("%s/p/self/environ" % tmp_path) == "a proc file"
+
+
+def test_a_descriptor_of_a_deleted_file_in_proc_is_refused(tmp_path):
+    # realpath gives '<file> (deleted)', no file at all; the kernel still opens it through /proc.
+    secret = tmp_path / "secret"
+    secret.write_text("secret")
+    with open(str(secret)) as held:
+        secret.unlink()
+        path = "/proc/%d/fd/%d" % (os.getpid(), held.fileno())
+        assert "is one of the host's own files" in host_file_problem(path, "disks[0]: path")

@@ -215,3 +215,33 @@ def test_install_removes_only_the_files_it_fetched(test_client, tmp_path):
         domain = test_client.find_domain(name)
         test_client.destroy_domain(domain)
         test_client.undefine_domain(domain)
+
+
+# -- a kickstart file replaced between the plan and the install ------------------------------------
+def test_a_kickstart_file_is_read_as_planned(tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import _read_kickstart_file
+
+    kickstart = tmp_path / "ks.cfg"
+    kickstart.write_bytes(b"text\n")
+    assert _read_kickstart_file(str(kickstart)) == b"text\n"
+
+
+def test_a_kickstart_replaced_by_a_fifo_or_an_endless_device_is_refused_without_blocking(tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import _read_kickstart_file
+
+    fifo = tmp_path / "ks.cfg"
+    os.mkfifo(str(fifo))
+    with pytest.raises(DownloadError, match="is no longer a file on the host"):
+        _read_kickstart_file(str(fifo))
+    with pytest.raises(DownloadError, match="is no longer a file on the host"):
+        _read_kickstart_file("/dev/zero")
+
+
+def test_a_kickstart_grown_past_the_limit_is_refused(tmp_path, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import handlers
+
+    monkeypatch.setattr(handlers, "KICKSTART_LIMIT", 4)
+    kickstart = tmp_path / "ks.cfg"
+    kickstart.write_bytes(b"12345")
+    with pytest.raises(DownloadError, match="grew past the 4 bytes"):
+        handlers._read_kickstart_file(str(kickstart))

@@ -709,3 +709,19 @@ def test_remote_uri_refuses_what_needs_the_hosts_files(unique_name, test_client,
         assert problems == []
     else:
         assert len(problems) == 1 and problems[0].startswith(refusal) and "local uri such as qemu:///system" in problems[0]
+
+
+@pytest.mark.parametrize("under", ["ssh", ".", "", "new/boot"])
+def test_a_boot_dir_through_a_link_to_a_system_directory_is_refused(tmp_path, under):
+    link = tmp_path / "link"
+    link.symlink_to("/etc")
+    path = str(link) + "/" + under
+    with pytest.raises(PlanError, match="leads to /etc.* one of the host's system directories"):
+        check_boot_dir(path)
+
+
+def test_a_boot_dir_through_a_link_to_a_directory_of_its_own_is_allowed(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o711)
+    (tmp_path / "link").symlink_to(real)
+    assert check_boot_dir(str(tmp_path / "link" / "boot")) is False

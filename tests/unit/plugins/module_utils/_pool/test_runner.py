@@ -150,6 +150,25 @@ def test_the_device_of_a_mounted_file_system_is_refused(monkeypatch):
             runner._refuse_devices_in_use(definition)
 
 
+def test_the_rebuild_of_a_pool_never_takes_a_device_the_host_uses(monkeypatch):
+    # A device under a mapping without a signature of its own (plain dm-crypt) holds nothing blkid
+    # knows: the re-run's build would format what the mapping holds.
+    import os
+
+    root = os.stat("/").st_dev
+    real_stat = os.stat
+    monkeypatch.setattr(
+        os, "stat", lambda path, *a, **k: _Block(root) if path == "/dev/rvtest-root" else real_stat(path, *a, **k)
+    )
+    monkeypatch.setattr(runner, "_holds_nothing", lambda device: True)
+    for pool_type in ("fs", "logical"):
+        definition = PoolDefinition(type=pool_type, name="p", target_path="/", source_devices=("/dev/rvtest-root",))
+        with pytest.raises(PlanError, match="source_devices: /dev/rvtest-root holds the host's mounted file systems"):
+            runner._unbuilt_free(definition)
+    monkeypatch.setattr(runner, "_holds_nothing", lambda device: False)
+    assert not runner._unbuilt_free(PoolDefinition(type="logical", name="p", source_devices=("/dev/rvtest-root",)))
+
+
 class _Block:
     """What os.stat says of a block device node with the device number ``rdev``."""
 
