@@ -78,11 +78,14 @@ def _target_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition
 
 
 def _devices_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:
-    """Whether the pool is new or would take other devices: only then are its devices' uses read
-    (an active fs pool mounts its own device, a logical pool's volumes hold theirs)."""
-    if not wanted.source_devices or wanted.type not in DEVICE_BUILDS:
+    """Whether the pool is new or would take other devices (or, for a logical pool given none,
+    another volume group): only then are its devices' uses read (an active fs pool mounts its own
+    device, a logical pool's volumes hold theirs)."""
+    if wanted.type not in DEVICE_BUILDS or (not wanted.source_devices and wanted.type != "logical"):
         return False
-    return existing is None or existing.type != wanted.type or existing.source_devices != wanted.source_devices
+    if existing is None or existing.type != wanted.type:
+        return True
+    return existing.source_devices != wanted.source_devices or existing.source_name != wanted.source_name
 
 
 def _refuse_devices_in_use(definition: PoolDefinition) -> None:
@@ -95,7 +98,7 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
 
     from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses, exclusive_use
 
-    for device in definition.source_devices:
+    for device in definition.source_devices or _volume_group_devices(definition):
         try:
             info = os.stat(device)
         except (OSError, ValueError):
@@ -107,10 +110,39 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
             # A logical pool may adopt a volume group whose active volumes hold its devices exclusively.
             uses = exclusive_use(device)
         if uses:
-            raise PlanError(
-                "source_devices: %s holds the host's %s; a pool must never take a device the host uses"
-                % (device, " and ".join(uses))
+            given = (
+                "source_devices: %s" % device
+                if definition.source_devices
+                else "volume group %s: its physical volume %s" % (definition.source_name or definition.name, device)
             )
+            raise PlanError("%s holds the host's %s; a pool must never take a device the host uses" % (given, " and ".join(uses)))
+
+
+def _volume_group_devices(definition: PoolDefinition) -> Tuple[str, ...]:
+    """The physical volumes of the volume group a logical pool given no devices adopts, as LVM lists
+    them: adopting the host's own group would hand its root and swap volumes to the pool. None when
+    LVM does not know the group (the pool's start says so) or is not installed."""
+    # Imported here: only a new logical pool given no devices asks.
+    import subprocess
+
+    if definition.type != "logical":
+        return ()
+    group = definition.source_name or definition.name
+    try:
+        listed = subprocess.run(
+            ["vgs", "--noheadings", "-o", "pv_name", "--", group],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            check=False,
+            timeout=_PROBE_SECONDS,
+            env=dict(os.environ, LVM_SUPPRESS_FD_WARNINGS="1"),
+        )
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return ()
+    if listed.returncode != 0:
+        return ()
+    return tuple(line.strip() for line in listed.stdout.splitlines() if line.strip())
 
 
 def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:

@@ -177,3 +177,25 @@ class _Block:
 
         self.st_mode = stat.S_IFBLK | 0o600
         self.st_rdev = rdev
+
+
+def test_a_logical_pool_given_no_devices_is_judged_by_its_volume_groups_devices(monkeypatch):
+    # A logical pool given no source_devices adopts the volume group as it is: the host's own group
+    # (root and swap volumes) must be refused like its devices given by name.
+    import os
+
+    root = os.stat("/").st_dev
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, *a, **k: _Block(root) if path == "/dev/rvtest-pv" else real_stat(path, *a, **k))
+    monkeypatch.setattr(runner, "_volume_group_devices", lambda definition: ("/dev/rvtest-pv",))
+    adopted = PoolDefinition(type="logical", name="hostvg")
+    assert runner._devices_may_change(adopted, None)
+    assert runner._devices_may_change(adopted.with_changes(source_name="other"), adopted)
+    assert not runner._devices_may_change(adopted, adopted)
+    with pytest.raises(PlanError, match="volume group hostvg: its physical volume /dev/rvtest-pv holds the host's mounted"):
+        runner._refuse_devices_in_use(adopted)
+
+
+def test_a_volume_group_lvm_does_not_know_has_no_devices():
+    assert runner._volume_group_devices(PoolDefinition(type="logical", name="rvtest-no-such-vg")) == ()
+    assert runner._volume_group_devices(PoolDefinition(type="fs", name="p", target_path="/srv/p")) == ()
