@@ -692,3 +692,25 @@ def test_remote_uri_refuses_what_needs_the_hosts_files(unique_name, test_client,
         assert problems == []
     else:
         assert len(problems) == 1 and problems[0].startswith(refusal) and "local uri such as qemu:///system" in problems[0]
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_directory_at_the_seed_path_is_refused_before_anything_is_made(unique_name, test_client, tmp_path, check_mode):
+    """The seed ISO is renamed into place: a directory there would fail the rename after the disks were
+    made; check mode and the run refuse it first."""
+    name = unique_name("")
+    boot_dir = tmp_path / "boot"
+    boot_dir.mkdir(mode=0o711)
+    (boot_dir / ("remotevirt-%s-cidata.iso" % name)).mkdir()
+    before = volumes(test_client)
+    with pytest.raises(RunError) as error:
+        run(
+            guest(name, install=install(method="import", boot_dir=str(boot_dir)), cloud_init=dict(user_data=dict(hostname="a"))),
+            check_mode=check_mode,
+            diff=False,
+        )
+    assert "the seed ISO's path %s/remotevirt-%s-cidata.iso is taken by something that is not a file" % (boot_dir, name) in str(
+        error.value
+    )
+    assert error.value.plan is None and not error.value.changed
+    assert test_client.find_domain(name) is None and volumes(test_client) == before
