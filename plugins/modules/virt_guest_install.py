@@ -220,7 +220,10 @@ options:
         description:
           - A dictionary, written as C(#cloud-config) YAML with its keys in the order given, or text kept
             as it is, which must start with C(#cloud-config), C(#!), C(#include), C(#cloud-boothook),
-            C(#part-handler) or C(## template), or be a MIME multipart archive.
+            C(#part-handler) or C(## template), or be a MIME multipart archive. C(#cloud-config-archive) and
+            C(#cloud-config-jsonp) text must be a YAML list.
+          - O(cloud_init) may hold 16 MiB (user-data, meta-data and network-config together); more is refused
+            before anything is made.
           - Never shown in results, plans, diffs or the host log (no_log). With a dictionary, Ansible masks
             each of its values wherever it appears in the task's output, so short values (numbers, words
             like V(sh)) mask parts of unrelated output; pass text (for example a template that renders
@@ -237,6 +240,8 @@ options:
             O(cloud_init) (user-data, meta-data and network-config as given), the same in check mode, in the
             run and in every re-run, so cloud-init never takes a re-run for a new instance.
           - C(local-hostname) defaults to the guest's name when that is a valid host name.
+          - C(instance-id) and C(local-hostname) must be one word, without C(/), blanks or control characters
+            (cloud-init keeps an instance's state in C(/var/lib/cloud/instances/<instance-id>) on the guest).
         type: dict
       network_config:
         description:

@@ -24,7 +24,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.record 
 # What cloud-init accepts as user-data text (its "user data formats"): cloud-config, a script,
 # an include list, a boothook, a part handler, a jinja template, or a MIME multipart archive.
 USER_DATA_STARTS = (
-    "#cloud-config",
+    "#cloud-config",  # also #cloud-config-archive and #cloud-config-jsonp, YAML and JSON lists
     "#!",
     "#include",
     "#cloud-boothook",
@@ -33,7 +33,14 @@ USER_DATA_STARTS = (
     "Content-Type: multipart/",
 )
 _MIME_START = re.compile(r"(MIME-Version: *1\.0\s*\n|Content-Type: *multipart/)", re.IGNORECASE)
+# cloud-init picks the longest header a text starts with: these two are lists, not #cloud-config.
+_LIST_STARTS = ("#cloud-config-archive", "#cloud-config-jsonp")
 NETWORK_VERSIONS = (1, 2)
+# The seed's files together, as for a kickstart: more is a file named by mistake (an image, an
+# archive), and #cloud-config text is parsed at plan time, which takes seconds per MiB.
+SEED_LIMIT = 16 << 20
+# cloud-init keeps each instance's state in /var/lib/cloud/instances/<instance-id>/ on the guest.
+_INSTANCE_ID = re.compile(r"[^/\x00-\x20\x7f-\x9f\u2028\u2029]+")
 
 # Words YAML 1.1 (PyYAML, which cloud-init uses) reads as booleans or null, and so never written plain.
 _YAML_WORDS = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"))
@@ -97,12 +104,40 @@ def cloud_init_param(entry: Optional[Mapping[str, Any]]) -> Optional[CloudInit]:
     if meta_data is not None and not isinstance(meta_data, Mapping):
         raise PlanError("cloud_init.meta_data must be a dictionary")
     meta = dict(meta_data or {})
-    return CloudInit(
+    _check_meta_data(meta)
+    _check_size(user_data, network_config)
+    cloud_init = CloudInit(
         user_data=_user_data(user_data),
         meta_data=meta,
         meta_data_text=render_yaml(meta),
         network_config=_network_config(network_config),
     )
+    _check_size(cloud_init.user_data, cloud_init.network_config, cloud_init.meta_data_text)
+    return cloud_init
+
+
+def _check_size(*texts: Any) -> None:
+    """Refuses a seed over SEED_LIMIT; checked on the text as given too, before it is parsed."""
+    size = sum(len(text.encode("utf-8", "replace")) for text in texts if isinstance(text, str))
+    if size > SEED_LIMIT:
+        raise PlanError(
+            "cloud_init: %d bytes of user_data, meta_data and network_config, more than the %d a seed "
+            "may have; is a file's content given by mistake?" % (size, SEED_LIMIT)
+        )
+
+
+def _check_meta_data(meta: Mapping[str, Any]) -> None:
+    """instance-id names a directory on the guest and local-hostname its host name: text of one
+    word, without '/' ("../x" would leave cloud-init's directory) or control characters."""
+    for key in ("instance-id", "local-hostname"):
+        value = meta.get(key)
+        if value is None or (key == "instance-id" and isinstance(value, int) and not isinstance(value, bool)):
+            continue
+        if not isinstance(value, str) or not _INSTANCE_ID.fullmatch(value) or value in (".", ".."):
+            raise PlanError(
+                "cloud_init.meta_data.%s must be text without '/', blanks or control characters, not %s"
+                % (key, json.dumps(value) if isinstance(value, str) else type(value).__name__)
+            )
 
 
 def _user_data(value: Any) -> str:
@@ -119,12 +154,14 @@ def _user_data(value: Any) -> str:
             "cloud-init knows: #cloud-boothook, #part-handler, ## template: jinja) or be a MIME "
             "multipart archive; give a dictionary to have it written as #cloud-config"
         )
-    if value.startswith("#cloud-config"):
+    if value.startswith(_LIST_STARTS):
+        _check_cloud_config(value, list)
+    elif value.startswith("#cloud-config"):
         _check_cloud_config(value)
     return value
 
 
-def _check_cloud_config(text: str) -> None:
+def _check_cloud_config(text: str, kind: type = dict) -> None:
     """Refuses #cloud-config text that is not YAML of a dictionary: cloud-init on the guest would
     skip it with a warning in its own log, and the guest would come up without its configuration.
     Where the host has PyYAML (cloud-init's own parser); without it the text is taken as it is.
@@ -143,6 +180,11 @@ def _check_cloud_config(text: str) -> None:
             "cloud_init.user_data: #cloud-config text that is not valid YAML%s (cloud-init would skip it); "
             "check that line, or give a dictionary to have it written as #cloud-config" % where
         ) from None
+    if kind is list:
+        if not isinstance(loaded, list):
+            header = next(start for start in _LIST_STARTS if text.startswith(start))
+            raise PlanError("cloud_init.user_data: %s text must be a YAML list, not %s" % (header, _yaml_kind(loaded)))
+        return
     if loaded is not None and not isinstance(loaded, dict):
         raise PlanError(
             "cloud_init.user_data: #cloud-config text must be YAML of a dictionary (keys such as hostname, "
@@ -151,6 +193,8 @@ def _check_cloud_config(text: str) -> None:
 
 
 def _yaml_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a dictionary"
     return "a list" if isinstance(value, list) else "a single value"
 
 

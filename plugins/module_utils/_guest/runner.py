@@ -199,6 +199,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
                 "local uri such as qemu:///system"
             )
         state = state.with_changes(boot_dir_exists=bool(findings.attempt(lambda: check_boot_dir(request.install.boot_dir))))
+        findings.attempt(lambda: _check_seed_path(seed_path(request)))
     if method == "cdrom":
         media = request.install.cdrom
         if media is None:  # the request refuses this already
@@ -263,6 +264,17 @@ def _refuse_system_directory_behind(path: str) -> None:
             "install.boot_dir %s leads to %s (through a symbolic link), one of the host's system directories; "
             "kernels, initrds and seed ISOs are written there: give a directory of their own" % (path, real)
         )
+
+
+def _check_seed_path(path: str) -> None:
+    """The seed ISO is renamed into place: over a file or a link it replaces (an earlier run's seed),
+    never over a directory or a device, which the rename would fail on after the disks were made."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise PlanError("the seed ISO's path %s is taken by something that is not a file; move it away" % path)
 
 
 def _check_creatable(path: str, what: str) -> None:

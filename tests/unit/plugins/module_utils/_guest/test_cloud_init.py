@@ -144,3 +144,44 @@ VALUES = st.recursive(
 def test_yaml_reads_back_what_was_rendered(value):
     """cloud-init reads user-data with PyYAML's safe loader: it must get exactly the dictionary given."""
     assert yaml.safe_load(render_yaml(value)) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "#cloud-config-archive\n- type: text/cloud-config\n  content: 'hostname: a'\n",
+        '#cloud-config-jsonp\n[{"op": "add", "path": "/hostname", "value": "a"}]\n',
+    ],
+)
+def test_cloud_config_archive_and_jsonp_are_lists_not_cloud_config(text):
+    """cloud-init reads the longest header a text starts with: these are lists, not #cloud-config dictionaries."""
+    assert cloud_init_param({"user_data": text}).user_data == text
+    with pytest.raises(PlanError, match="#cloud-config-archive text must be a YAML list, not a dictionary") as error:
+        cloud_init_param({"user_data": "#cloud-config-archive\npassword: %s\n" % SECRET})
+    assert SECRET not in str(error.value)
+
+
+@pytest.mark.parametrize("key", ["instance-id", "local-hostname"])
+@pytest.mark.parametrize("value", ["../../etc", "a/b", "a\nb", "", "a b", "a\x00b", ".", "..", {"a": 1}, ["x"], True])
+def test_meta_data_ids_that_are_no_single_name_are_refused(key, value):
+    """instance-id is a directory name on the guest (/var/lib/cloud/instances/<id>), local-hostname its name."""
+    with pytest.raises(PlanError, match="cloud_init.meta_data.%s must be text without '/'" % key):
+        cloud_init_param({"meta_data": {key: value}})
+
+
+def test_meta_data_ids_of_one_word_are_kept():
+    cloud_init = cloud_init_param({"meta_data": {"instance-id": "i-0ab.c_d", "local-hostname": "web01.example.org"}})
+    assert cloud_init.instance_id("g") == "i-0ab.c_d"
+    assert cloud_init_param({"meta_data": {"instance-id": 42}}).instance_id("g") == "42"
+
+
+@pytest.mark.parametrize("where", ["user_data", "network_config"])
+def test_a_seed_over_16_mib_is_refused_before_it_is_parsed(where):
+    """More is a file's content given by mistake; #cloud-config text would take minutes to parse."""
+    big = "#cloud-config\nruncmd: [%s]\n" % ("x" * (16 << 20))
+    if where == "network_config":
+        big = "version: 2\n# " + big
+    with pytest.raises(
+        PlanError, match=r"cloud_init: 167772\d\d bytes of user_data, meta_data and network_config, more than the 16777216"
+    ):
+        cloud_init_param({where: big})

@@ -725,3 +725,25 @@ def test_a_boot_dir_through_a_link_to_a_directory_of_its_own_is_allowed(tmp_path
     real.mkdir(mode=0o711)
     (tmp_path / "link").symlink_to(real)
     assert check_boot_dir(str(tmp_path / "link" / "boot")) is False
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_directory_at_the_seed_path_is_refused_before_anything_is_made(unique_name, test_client, tmp_path, check_mode):
+    """The seed ISO is renamed into place: a directory there would fail the rename after the disks were
+    made; check mode and the run refuse it first."""
+    name = unique_name("")
+    boot_dir = tmp_path / "boot"
+    boot_dir.mkdir(mode=0o711)
+    (boot_dir / ("remotevirt-%s-cidata.iso" % name)).mkdir()
+    before = volumes(test_client)
+    with pytest.raises(RunError) as error:
+        run(
+            guest(name, install=install(method="import", boot_dir=str(boot_dir)), cloud_init=dict(user_data=dict(hostname="a"))),
+            check_mode=check_mode,
+            diff=False,
+        )
+    assert "the seed ISO's path %s/remotevirt-%s-cidata.iso is taken by something that is not a file" % (boot_dir, name) in str(
+        error.value
+    )
+    assert error.value.plan is None and not error.value.changed
+    assert test_client.find_domain(name) is None and volumes(test_client) == before
