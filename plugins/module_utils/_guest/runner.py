@@ -42,6 +42,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     needed_by,
     refuse_incomplete,
     refuse_incomplete_file,
+    refuse_reprobed,
     written_by,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state as read_volume_state
@@ -153,6 +154,7 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
     if local and described.path:
         _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label)
     refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
+    refuse_reprobed(described, local, "install.cdrom: volume %s" % media.label)
     fmt = described.format
     return "raw" if fmt in (None, "iso") else fmt
 
@@ -324,16 +326,34 @@ def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, 
             )
 
 
-def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:
-    """A disk that another guest uses, or that backs another volume, is attached only with
-    allow_in_use: two guests writing one disk destroy its file system, and writing a backing file
-    corrupts its overlays. Disks the guest already has are not asked about again."""
+def _new_disks(request: GuestRequest, state: GuestState) -> List[Tuple[DiskRequest, DiskState]]:
+    """The requested disks the guest does not have yet, with what the host has of them."""
     attached = {
         (disk.pool, disk.volume) if disk.volume else same_path(disk.path)
         for disk in (state.existing.disks if state.existing else ())
     }
-    for disk, disk_state in zip(request.disks or (), state.disks):
-        if disk.allow_in_use or (same_path(disk.path) if disk.path else (disk.pool, disk.volume)) in attached:
+    return [
+        (disk, disk_state)
+        for disk, disk_state in zip(request.disks or (), state.disks)
+        if (same_path(disk.path) if disk.path else (disk.pool, disk.volume)) not in attached
+    ]
+
+
+def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool) -> None:
+    """A volume made raw that libvirt now reads as another format is not attached as that format (see
+    refuse_reprobed); a disk the guest has already keeps the format of its definition."""
+    for disk, disk_state in _new_disks(request, state):
+        existing = disk_state.volume.existing if disk_state.volume else None
+        if existing is not None:
+            refuse_reprobed(existing, local, "%s: volume %s" % (disk.label, disk.volume_request().label))
+
+
+def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:
+    """A disk that another guest uses, or that backs another volume, is attached only with
+    allow_in_use: two guests writing one disk destroy its file system, and writing a backing file
+    corrupts its overlays. Disks the guest already has are not asked about again."""
+    for disk, disk_state in _new_disks(request, state):
+        if disk.allow_in_use:
             continue
         existing = disk_state.volume.existing if disk_state.volume else None
         if disk.pool and existing is None:
@@ -441,6 +461,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if not findings.messages:
         state = state.with_changes(disks=tuple(disk for disk in disks if disk is not None))
         findings.attempt(lambda: _refuse_disks_in_use(client, request, state))
+        findings.attempt(lambda: _refuse_reprobed_disks(request, state, local))
     installs = state.existing is None or request.reinstall
     if installs or request.networks is not None:
         findings.messages.extend(_network_problems(client, request))

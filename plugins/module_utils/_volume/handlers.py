@@ -33,7 +33,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR, INCOMPLETE_XATTR
 
 try:
     import libvirt
@@ -130,6 +130,7 @@ class VolumeHandlers:
         if payload.mark_incomplete:
             # Before the first byte arrives: if this process dies now, the next run finds the mark.
             self._mark_incomplete(volume)
+        self._record_format(volume)
         return self._undo_delete(volume)
 
     def _local_file(self, volume: Any) -> Optional[str]:
@@ -153,12 +154,26 @@ class VolumeHandlers:
             # A file system without user xattrs (some NFS pools) cannot carry the mark; the
             # download still rolls back on every error this process lives through.
 
+    def _record_format(self, volume: Any) -> None:
+        """Keep the format the volume was made with on its file (see FORMAT_XATTR): libvirt describes
+        a new volume with the format it was made with, and later ones by probing its content."""
+        path = self._local_file(volume)
+        fmt = self.client.describe_volume(volume).format
+        if path is None or not fmt:
+            return
+        try:
+            os.setxattr(path, FORMAT_XATTR, fmt.encode("ascii"))
+        except OSError as error:
+            if error.errno not in _NO_XATTRS:
+                raise
+
     def clone(self, action: Action) -> Optional[Undo]:
         payload: ClonePayload = action.payload
         source = self.client.find_volume(self._pool(payload.source_pool), payload.source)
         if source is None:
             raise LibvirtError("look up volume", "%s/%s" % (payload.source_pool, payload.source), "clone source disappeared")
         volume = self.client.clone_volume(self._pool(payload.pool), payload.xml, source, self._flags(payload.prealloc_metadata))
+        self._record_format(volume)
         return self._undo_delete(volume)
 
     def upload(self, action: Action) -> Optional[Undo]:

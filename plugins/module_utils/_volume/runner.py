@@ -40,7 +40,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRef,
     VolumeRequest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR, INCOMPLETE_XATTR, VolumeState
 
 
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
@@ -85,6 +85,7 @@ def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> V
         raise PlanError("%s volume %s does not exist" % (what, ref.label))
     described = client.describe_volume(volume)
     refuse_incomplete(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
+    refuse_reprobed(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
     return described
 
 
@@ -159,6 +160,35 @@ def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
     """refuse_incomplete_file for a volume whose file is on this host."""
     if local and described.path:
         refuse_incomplete_file(described.path, what)
+
+
+# Formats without a header that names other files: what a guest writes into them stays content.
+_PLAIN_FORMATS = ("raw", "iso")
+
+
+def recorded_format(path: str) -> Optional[str]:
+    """The format this collection made the file's volume with (see FORMAT_XATTR); None for a
+    volume made otherwise, or on a file system without user extended attributes."""
+    try:
+        return os.getxattr(path, FORMAT_XATTR).decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def refuse_reprobed(described: Volume, local: bool, what: str) -> None:
+    """A volume made raw (or iso) that libvirt now reads as another format is never used as one:
+    libvirt probed it from its content, which whoever writes the volume (its guest) chose, and a
+    qcow2 header can name any host file as its backing file."""
+    if not (local and described.path) or described.format in (None,) + _PLAIN_FORMATS:
+        return
+    recorded = recorded_format(described.path)
+    if recorded in _PLAIN_FORMATS and recorded != described.format:
+        raise PlanError(
+            "%s was made as %s, but its content now reads as %s: whoever writes it (a guest on it) can write "
+            "such a header, naming any host file as its backing file, so it is not used as %s. Look at what "
+            "wrote it; delete it, or copy its content to a new volume as %s"
+            % (what, recorded, described.format, described.format, recorded)
+        )
 
 
 def _digest_state(
@@ -373,6 +403,8 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         ):
             pool = open_pool(client, request.pool)
             state = read_state(client, pool, request, params.get("validate_certs", True))
+            if state.existing is not None and request.state != "absent":
+                refuse_reprobed(state.existing, state.local, "volume %s" % request.label)
             plan = plan_volume(request, state)
             if plan.changed and not check_mode:
                 apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client, params))

@@ -15,6 +15,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 # download is verified complete: a volume that still carries it is a half-made download
 # (the module was killed mid-upload) and is never accepted as done.
 INCOMPLETE_XATTR = "user.remotevirt.incomplete"
+# Extended attribute on the file of a volume this collection made: the format it was made with.
+# libvirt probes a directory pool's files from their content on every refresh, so a raw volume into
+# which a guest wrote a qcow2 header (naming any host file as its backing file) reads as qcow2.
+FORMAT_XATTR = "user.remotevirt.format"
 
 
 class VolumeState(Record):

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
@@ -16,6 +17,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     _files_backed_by,
     existing_digest,
     is_incomplete,
+    recorded_format,
+    refuse_reprobed,
     resolve_permissions,
     run,
 )
@@ -385,3 +388,34 @@ def test_an_overlay_file_in_a_directory_pool_keeps_its_backing_volume(test_clien
         run(params(pool=file_pool, name=base, state="absent"), check_mode=False, diff=False)
     (tmp_path / "overlay.qcow2").unlink()
     run(params(pool=file_pool, name=base, state="absent"), check_mode=False, diff=False)
+
+
+# -- the format a volume was made with ---------------------------------------------------------------
+def _made_as(path, fmt):
+    try:
+        os.setxattr(str(path), "user.remotevirt.format", fmt.encode("ascii"))
+    except OSError:
+        pytest.skip("no user extended attributes here")
+
+
+@pytest.mark.parametrize("probed", ["qcow2", "qed", "vmdk"])
+def test_a_raw_volume_libvirt_reads_as_another_format_is_refused(tmp_path, probed):
+    """libvirt probes a directory pool's files from their content: a guest that writes a qcow2
+    header into its raw disk would have it read as qcow2, its backing file any host file."""
+    image = tmp_path / "base.img"
+    image.write_bytes(b"QFI\xfb")
+    _made_as(image, "raw")
+    described = Volume(name="base.img", capacity=1, format=probed, path=str(image))
+    with pytest.raises(PlanError, match="volume p/base.img was made as raw, but its content now reads as %s" % probed):
+        refuse_reprobed(described, True, "volume p/base.img")
+    refuse_reprobed(described, False, "volume p/base.img")  # over a remote URI the file is not this host's
+
+
+@pytest.mark.parametrize("made, probed", [("raw", "raw"), ("raw", "iso"), ("qcow2", "qcow2"), ("qcow2", "raw"), (None, "qcow2")])
+def test_other_volumes_are_read_as_libvirt_describes_them(tmp_path, made, probed):
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"")
+    if made is not None:
+        _made_as(image, made)
+    assert recorded_format(str(image)) == made
+    refuse_reprobed(Volume(name="disk.img", capacity=1, format=probed, path=str(image)), True, "volume p/disk.img")
