@@ -848,7 +848,10 @@ cloud_init:
   type: dict
   contains:
     instance_id:
-      description: The meta-data's instance-id (given, or derived from the guest's name and O(cloud_init)).
+      description:
+        - The meta-data's instance-id (given, or derived from the guest's name and O(cloud_init)).
+        - V(null) when O(cloud_init) changed since the guest's first boot (RV(cloud_init.changed)), since the id
+          the guest got then is not the one this O(cloud_init) would give, and the guest's definition does not keep it.
       type: str
     changed:
       description:

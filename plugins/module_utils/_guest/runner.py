@@ -644,7 +644,9 @@ def _cloud_init_facts(request: GuestRequest, state: GuestState, plan: Plan) -> D
     first_boot = any(action.verb == INSTALL for action in plan.actions)
     stored = state.existing.metadata if state.existing is not None else None
     changed = not first_boot and (stored is None or stored.cloud_init != cloud_init.fingerprint)
-    return {"instance_id": cloud_init.instance_id(request.name), "changed": changed}
+    # A changed cloud_init is not the one the guest booted with: its instance-id (kept by the guest,
+    # not by its definition) cannot be told from the request.
+    return {"instance_id": None if changed else cloud_init.instance_id(request.name), "changed": changed}
 
 
 def _addresses(

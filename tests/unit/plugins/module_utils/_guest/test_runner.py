@@ -747,3 +747,24 @@ def test_a_directory_at_the_seed_path_is_refused_before_anything_is_made(unique_
     )
     assert error.value.plan is None and not error.value.changed
     assert test_client.find_domain(name) is None and volumes(test_client) == before
+
+
+def test_the_instance_id_of_a_changed_cloud_init_is_not_told(unique_name, test_client, tmp_path):
+    """The guest keeps the instance-id of its first boot; a changed cloud_init would give another one,
+    which the result must not report as the guest's."""
+    name = unique_name("")
+    boot_dir = tmp_path / "boot"
+    boot_dir.mkdir(mode=0o711)
+
+    def wanted(hostname):
+        return guest(
+            name, install=install(method="import", boot_dir=str(boot_dir)), cloud_init=dict(user_data=dict(hostname=hostname))
+        )
+
+    first = run(wanted("a"), check_mode=False, diff=False)["cloud_init"]
+    try:
+        assert first["instance_id"].startswith(name + "-") and not first["changed"]
+        assert run(wanted("b"), check_mode=True, diff=False)["cloud_init"] == {"instance_id": None, "changed": True}
+        assert run(wanted("a"), check_mode=True, diff=False)["cloud_init"] == first
+    finally:
+        run(params(name=name, install=None, state="absent", remove_storage=True), check_mode=False, diff=False)
