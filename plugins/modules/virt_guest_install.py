@@ -247,6 +247,8 @@ options:
         description:
           - cloud-init network configuration, version 1 or 2, as a dictionary or text. Without it,
             cloud-init configures DHCP on the first card.
+          - Text must be YAML of a dictionary (checked where the host has PyYAML; the refusal names the line
+            and column, never the text).
           - Never shown (no_log); see O(cloud_init.user_data) about how dictionaries are masked.
         type: raw
   disks:

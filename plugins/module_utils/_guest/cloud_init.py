@@ -203,6 +203,7 @@ def _network_config(value: Any) -> Optional[str]:
         return None
     if isinstance(value, str):
         text = value
+        _check_network_text(text)
         version = _text_version(text)
     elif isinstance(value, Mapping):
         # Both layouts cloud-init reads: {version: 2, ethernets: ...} or {network: {version: 2, ...}}.
@@ -211,9 +212,28 @@ def _network_config(value: Any) -> Optional[str]:
         text = render_yaml(value, "cloud_init.network_config")
     else:
         raise PlanError("cloud_init.network_config must be a dictionary or text")
-    if version not in NETWORK_VERSIONS and str(version) not in ("1", "2"):
+    if isinstance(version, bool) or (version not in NETWORK_VERSIONS and str(version) not in ("1", "2")):
         raise PlanError("cloud_init.network_config needs version: 1 or version: 2 (cloud-init's network config formats)")
     return text
+
+
+def _check_network_text(text: str) -> None:
+    """Refuses network-config text that is not YAML of a dictionary (cloud-init would bring the guest
+    up without its network configuration). Where the host has PyYAML, as _check_cloud_config; the
+    refusal names the line and column only."""
+    try:
+        # Imported here: only text network-config is parsed, and PyYAML is optional on the host.
+        import yaml
+    except ImportError:
+        return
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        raise PlanError("cloud_init.network_config: text that is not valid YAML%s; check that line" % where) from None
+    if not isinstance(loaded, dict):
+        raise PlanError("cloud_init.network_config text must be YAML of a dictionary, not %s" % _yaml_kind(loaded))
 
 
 def _text_version(text: str) -> Optional[str]:

@@ -75,6 +75,8 @@ def test_other_user_data_formats_are_not_parsed_as_yaml():
         ("version: 2\nethernets: {}\n", True),
         ("network:\n  version: 1\n  config: []\n", True),
         ({"version": 3}, False),
+        ({"version": True}, False),  # YAML's true is no version, though Python takes it for 1
+        ({"network": {"version": True}}, False),
         ({"ethernets": {}}, False),
         ("ethernets: {}\n", False),
     ],
@@ -85,6 +87,20 @@ def test_network_config_needs_version_1_or_2(config, version):
     else:
         with pytest.raises(PlanError, match="version: 1 or version: 2"):
             cloud_init_param({"network_config": config})
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("version: 2\nethernets: [unclosed\n", "not valid YAML at line"),
+        ("- version: 2\n", "must be YAML of a dictionary, not a list"),
+        ("just words\n", "must be YAML of a dictionary, not a single value"),
+    ],
+)
+def test_network_config_text_that_is_not_a_yaml_dictionary_is_refused(text, message):
+    pytest.importorskip("yaml")
+    with pytest.raises(PlanError, match="cloud_init.network_config.*" + message):
+        cloud_init_param({"network_config": text})
 
 
 def test_empty_cloud_init_is_refused():
