@@ -37,6 +37,16 @@ _MAGICS = {
     "vmdk": ((0, b"KDMV"), (0, b"# Disk DescriptorFile")),
     "iso": ((ISO9660_MAGIC_OFFSET, ISO9660_MAGIC),),
 }
+# Headers libvirt reads a directory pool's file by (it probes formats from content): a raw download
+# that starts with one would be described as that format, its backing file whatever the header names.
+_NOT_RAW = (
+    ("qcow2", QCOW2_MAGIC),
+    ("qed", b"QED\0"),
+    ("vmdk", b"KDMV"),
+    ("vmdk", b"# Disk DescriptorFile"),
+    ("vpc", b"conectix"),
+    ("luks", b"LUKS\xba\xbe"),
+)
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml")
 # Leading bytes of the compressed formats a download can be decompressed from.
 COMPRESSED_MAGICS = {"xz": b"\xfd7zXZ\x00", "gzip": b"\x1f\x8b", "bzip2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
@@ -193,11 +203,27 @@ def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_c
         return "the content is %s (format %s needs %r at offset %d)%s" % (what, fmt, magics[0][1], magics[0][0], hint)
     if fmt == "raw" and html:
         return "the content is an HTML page (Content-Type %s), not a raw image" % (_media_type(content_type) or "unknown")
+    header = _image_header(head)
+    if fmt == "raw" and header is not None:
+        return (
+            "the content is a %s image, not a raw image: libvirt would read it as %s, with any backing file its "
+            "header names; set format: %s if it is the image you meant" % (header, header, header)
+        )
     if fmt == "raw" and compressed and refuse_compressed:
         return (
             "the content is %s-compressed, not a raw image: set compression: %s to decompress it, or "
             "compression: none to store it as it is" % (compressed, compressed)
         )
+    return None
+
+
+def _image_header(head: bytes) -> Optional[str]:
+    """The format (other than raw and iso) whose header ``head`` starts with, or None."""
+    for fmt, magic in _NOT_RAW:
+        if head.startswith(magic):
+            return fmt
+    if head[0x40:0x44] == _MAGICS["vdi"][0][1]:
+        return "vdi"
     return None
 
 
