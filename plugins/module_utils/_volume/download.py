@@ -198,7 +198,7 @@ def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_c
     magics = _MAGICS.get(fmt)
     if magics is not None:
         if any(head[offset : offset + len(magic)] == magic for offset, magic in magics):
-            return None
+            return _backing_file_problem(head, fmt)
         what = "an HTML page" if html else "not a %s image" % fmt
         return "the content is %s (format %s needs %r at offset %d)%s" % (what, fmt, magics[0][1], magics[0][0], hint)
     if fmt == "raw" and html:
@@ -215,6 +215,29 @@ def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_c
             "compression: none to store it as it is" % (compressed, compressed)
         )
     return None
+
+
+# Where a header keeps the offset of the backing file's name (big-endian qcow2, little-endian qed).
+_BACKING_OFFSETS = {"qcow2": (8, ">Q"), "qed": (56, "<I")}
+
+
+def _backing_file_problem(head: bytes, fmt: str) -> Optional[str]:
+    """Why a downloaded image that names a backing file is refused: the name is a path on this host
+    (any host file, /etc/shadow as well as a disk) that libvirt would label and a guest would read."""
+    where = _BACKING_OFFSETS.get(fmt)
+    if where is None:
+        return None
+    # Imported here: only downloads of these formats ask.
+    import struct
+
+    start, layout = where
+    field = head[start : start + struct.calcsize(layout)]
+    if len(field) < struct.calcsize(layout) or struct.unpack(layout, field)[0] == 0:
+        return None
+    return (
+        "the %s image names a backing file, a path on this host that a guest on it would read; a downloaded "
+        "image must hold all of its content (qemu-img convert makes one that does)" % fmt
+    )
 
 
 def _image_header(head: bytes) -> Optional[str]:

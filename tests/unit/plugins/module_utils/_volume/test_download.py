@@ -132,6 +132,14 @@ def test_gzip_encoded_bodies_are_not_unpacked(scripted_http):
         (b"conectix" + b"\0" * 56, "raw", None, "a vpc image"),
         (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "raw", None, "a vdi image"),
         (b"\0" * 0x8001 + b"CD001", "raw", None, None),  # an ISO stays content libvirt names iso
+        # An image naming a backing file: the name is a path on the host (any host file).
+        (
+            b"QFI\xfb\0\0\0\x03" + (512).to_bytes(8, "big") + (13).to_bytes(4, "big") + b"\0" * 500,
+            "qcow2",
+            None,
+            "names a backing file",
+        ),
+        (b"QED\0" + b"\0" * 52 + (512).to_bytes(4, "little") + b"\0" * 8, "qed", None, "names a backing file"),
     ],
 )
 def test_content_problem(head, fmt, content_type, refused):
