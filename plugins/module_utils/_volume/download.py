@@ -224,6 +224,11 @@ _BACKING_OFFSETS = {"qcow2": (8, ">Q"), "qed": (56, "<I")}
 def _backing_file_problem(head: bytes, fmt: str) -> Optional[str]:
     """Why a downloaded image that names a backing file is refused: the name is a path on this host
     (any host file, /etc/shadow as well as a disk) that libvirt would label and a guest would read."""
+    if fmt == "vmdk" and head.startswith(b"# Disk DescriptorFile"):
+        return (
+            "the content is a vmdk descriptor, whose extents are paths on this host (any host file); a downloaded "
+            "image must hold all of its content (a monolithic sparse vmdk, or qemu-img convert makes one)"
+        )
     where = _BACKING_OFFSETS.get(fmt)
     if where is None:
         return None

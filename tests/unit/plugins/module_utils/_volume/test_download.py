@@ -123,7 +123,8 @@ def test_gzip_encoded_bodies_are_not_unpacked(scripted_http):
         (b"QED\0" + b"\0" * 60, "qed", None, None),
         (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "vdi", None, None),
         (b"KDMV" + b"\0" * 60, "vmdk", None, None),
-        (b"# Disk DescriptorFile\n", "vmdk", None, None),
+        # A descriptor names its extents as host paths (RW 2048 FLAT "/etc/hostname" 0): refused on purpose.
+        (b"# Disk DescriptorFile\n", "vmdk", None, "a vmdk descriptor"),
         (BINARY, "vpc", None, None),  # no signature at the start to check
         # A raw download libvirt would probe as an image with a header (and backing file): refused.
         (b"QFI\xfb\0\0\0\x02" + b"\0" * 56, "raw", None, "a qcow2 image, not a raw image"),
