@@ -38,6 +38,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     needed_by,
     refuse_incomplete,
@@ -346,6 +347,12 @@ def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool
         existing = disk_state.volume.existing if disk_state.volume else None
         if existing is not None:
             refuse_reprobed(existing, local, "%s: volume %s" % (disk.label, disk.volume_request().label))
+        elif local and disk.path and disk.format:
+            # The file of a volume made raw, named by its path: format says how to read it, and the
+            # record on the file still says what it was made as.
+            refuse_reprobed(
+                Volume(name="", capacity=0, format=disk.format, path=disk.path), local, "%s: %s" % (disk.label, disk.path)
+            )
 
 
 def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:

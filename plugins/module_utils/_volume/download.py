@@ -37,6 +37,16 @@ _MAGICS = {
     "vmdk": ((0, b"KDMV"), (0, b"# Disk DescriptorFile")),
     "iso": ((ISO9660_MAGIC_OFFSET, ISO9660_MAGIC),),
 }
+# Headers libvirt reads a directory pool's file by (it probes formats from content): a raw download
+# that starts with one would be described as that format, its backing file whatever the header names.
+_NOT_RAW = (
+    ("qcow2", QCOW2_MAGIC),
+    ("qed", b"QED\0"),
+    ("vmdk", b"KDMV"),
+    ("vmdk", b"# Disk DescriptorFile"),
+    ("vpc", b"conectix"),
+    ("luks", b"LUKS\xba\xbe"),
+)
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml")
 # Leading bytes of the compressed formats a download can be decompressed from.
 COMPRESSED_MAGICS = {"xz": b"\xfd7zXZ\x00", "gzip": b"\x1f\x8b", "bzip2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
@@ -188,16 +198,60 @@ def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_c
     magics = _MAGICS.get(fmt)
     if magics is not None:
         if any(head[offset : offset + len(magic)] == magic for offset, magic in magics):
-            return None
+            return _backing_file_problem(head, fmt)
         what = "an HTML page" if html else "not a %s image" % fmt
         return "the content is %s (format %s needs %r at offset %d)%s" % (what, fmt, magics[0][1], magics[0][0], hint)
     if fmt == "raw" and html:
         return "the content is an HTML page (Content-Type %s), not a raw image" % (_media_type(content_type) or "unknown")
+    header = _image_header(head)
+    if fmt == "raw" and header is not None:
+        return (
+            "the content is a %s image, not a raw image: libvirt would read it as %s, with any backing file its "
+            "header names; set format: %s if it is the image you meant" % (header, header, header)
+        )
     if fmt == "raw" and compressed and refuse_compressed:
         return (
             "the content is %s-compressed, not a raw image: set compression: %s to decompress it, or "
             "compression: none to store it as it is" % (compressed, compressed)
         )
+    return None
+
+
+# Where a header keeps the offset of the backing file's name (big-endian qcow2, little-endian qed).
+_BACKING_OFFSETS = {"qcow2": (8, ">Q"), "qed": (56, "<I")}
+
+
+def _backing_file_problem(head: bytes, fmt: str) -> Optional[str]:
+    """Why a downloaded image that names a backing file is refused: the name is a path on this host
+    (any host file, /etc/shadow as well as a disk) that libvirt would label and a guest would read."""
+    if fmt == "vmdk" and head.startswith(b"# Disk DescriptorFile"):
+        return (
+            "the content is a vmdk descriptor, whose extents are paths on this host (any host file); a downloaded "
+            "image must hold all of its content (a monolithic sparse vmdk, or qemu-img convert makes one)"
+        )
+    where = _BACKING_OFFSETS.get(fmt)
+    if where is None:
+        return None
+    # Imported here: only downloads of these formats ask.
+    import struct
+
+    start, layout = where
+    field = head[start : start + struct.calcsize(layout)]
+    if len(field) < struct.calcsize(layout) or struct.unpack(layout, field)[0] == 0:
+        return None
+    return (
+        "the %s image names a backing file, a path on this host that a guest on it would read; a downloaded "
+        "image must hold all of its content (qemu-img convert makes one that does)" % fmt
+    )
+
+
+def _image_header(head: bytes) -> Optional[str]:
+    """The format (other than raw and iso) whose header ``head`` starts with, or None."""
+    for fmt, magic in _NOT_RAW:
+        if head.startswith(magic):
+            return fmt
+    if head[0x40:0x44] == _MAGICS["vdi"][0][1]:
+        return "vdi"
     return None
 
 

@@ -114,7 +114,8 @@ def test_gzip_encoded_bodies_are_not_unpacked(scripted_http):
         (b"\0" * 0x8001 + b"XXXXX", "iso", None, "not a iso image"),
         (b"short", "iso", None, "not a iso image"),
         (BINARY, "raw", None, None),
-        (QCOW2, "raw", None, None),  # raw takes any bytes: formats are never probed from content
+        # raw takes other bytes, but not a qcow2 header: libvirt probes a directory pool's files.
+        (QCOW2, "raw", None, "a qcow2 image, not a raw image"),
         (b"", "raw", None, None),
         (b"  <!doctype HTML>\n<title>404</title>", "raw", None, "HTML page"),
         (b"<html><body>error</body></html>", "raw", None, "HTML page"),
@@ -122,8 +123,24 @@ def test_gzip_encoded_bodies_are_not_unpacked(scripted_http):
         (b"QED\0" + b"\0" * 60, "qed", None, None),
         (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "vdi", None, None),
         (b"KDMV" + b"\0" * 60, "vmdk", None, None),
-        (b"# Disk DescriptorFile\n", "vmdk", None, None),
+        # A descriptor names its extents as host paths (RW 2048 FLAT "/etc/hostname" 0): refused on purpose.
+        (b"# Disk DescriptorFile\n", "vmdk", None, "a vmdk descriptor"),
         (BINARY, "vpc", None, None),  # no signature at the start to check
+        # A raw download libvirt would probe as an image with a header (and backing file): refused.
+        (b"QFI\xfb\0\0\0\x02" + b"\0" * 56, "raw", None, "a qcow2 image, not a raw image"),
+        (b"QED\0" + b"\0" * 60, "raw", None, "a qed image"),
+        (b"KDMV" + b"\0" * 60, "raw", None, "a vmdk image"),
+        (b"conectix" + b"\0" * 56, "raw", None, "a vpc image"),
+        (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "raw", None, "a vdi image"),
+        (b"\0" * 0x8001 + b"CD001", "raw", None, None),  # an ISO stays content libvirt names iso
+        # An image naming a backing file: the name is a path on the host (any host file).
+        (
+            b"QFI\xfb\0\0\0\x03" + (512).to_bytes(8, "big") + (13).to_bytes(4, "big") + b"\0" * 500,
+            "qcow2",
+            None,
+            "names a backing file",
+        ),
+        (b"QED\0" + b"\0" * 52 + (512).to_bytes(4, "little") + b"\0" * 8, "qed", None, "names a backing file"),
     ],
 )
 def test_content_problem(head, fmt, content_type, refused):

@@ -291,7 +291,8 @@ def test_chmod_has_no_undo_and_leaves_changes(test_client, file_pool, unique_nam
 
 # -- compressed downloads ------------------------------------------------------------------------------
 XZ_IMAGE = lzma.compress(IMAGE)
-QCOW2_IMAGE = b"QFI\xfb\x00\x00\x00\x03" + bytes(range(256)) * 40
+# A qcow2 header naming no backing file (offset and size zero), then any bytes.
+QCOW2_IMAGE = b"QFI\xfb\x00\x00\x00\x03" + b"\0" * 12 + bytes(range(256)) * 40
 
 
 def _sha(data):
