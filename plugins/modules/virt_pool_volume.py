@@ -115,7 +115,8 @@ options:
         bytes must be of the declared O(format) (V(qcow2) starts with C(QFI\xfb), V(iso) holds an
         ISO 9660 descriptor, V(raw) refuses an HTML error page and an image with a header libvirt would
         read it by, such as a qcow2 one; a V(qcow2) or V(qed) image that names a backing file, a path on
-        the host, is refused too); otherwise the new volume is deleted
+        the host, and a V(vmdk) text descriptor, which names its extents' files, are refused too);
+        otherwise the new volume is deleted
         and the task fails before the rest of the body is written.
       - Until the download is verified complete, the volume's file carries the extended attribute
         C(user.remotevirt.incomplete). A later run that finds it (the module was killed mid-download)
