@@ -166,20 +166,13 @@ def _check_cloud_config(text: str, kind: type = dict) -> None:
     skip it with a warning in its own log, and the guest would come up without its configuration.
     Where the host has PyYAML (cloud-init's own parser); without it the text is taken as it is.
     The refusal names the line and column only: the parser's message quotes the text."""
-    try:
-        # Imported here: only text user-data is parsed, and PyYAML is optional on the host.
-        import yaml
-    except ImportError:
+    loaded = _loaded_yaml(
+        text,
+        "cloud_init.user_data: #cloud-config text that is not valid YAML%s (cloud-init would skip it); "
+        "check that line, or give a dictionary to have it written as #cloud-config",
+    )
+    if loaded is _UNREAD:
         return
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
-        raise PlanError(
-            "cloud_init.user_data: #cloud-config text that is not valid YAML%s (cloud-init would skip it); "
-            "check that line, or give a dictionary to have it written as #cloud-config" % where
-        ) from None
     if kind is list:
         if not isinstance(loaded, list):
             header = next(start for start in _LIST_STARTS if text.startswith(start))
@@ -190,6 +183,27 @@ def _check_cloud_config(text: str, kind: type = dict) -> None:
             "cloud_init.user_data: #cloud-config text must be YAML of a dictionary (keys such as hostname, "
             "users, runcmd), not %s" % _yaml_kind(loaded)
         )
+
+
+# What _loaded_yaml returns where the host has no PyYAML: the text is taken as it is.
+_UNREAD = object()
+
+
+def _loaded_yaml(text: str, refusal: str) -> Any:
+    """``text`` as PyYAML (cloud-init's own parser) reads it, or _UNREAD without PyYAML on the host.
+    Text that is not valid YAML is refused with ``refusal``, its ``%s`` filled with where the parser
+    stopped: the line and column only, since the parser's own message quotes the text."""
+    try:
+        # Imported here: only text user-data and network-config are parsed, and PyYAML is optional on the host.
+        import yaml
+    except ImportError:
+        return _UNREAD
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        raise PlanError(refusal % where) from None
 
 
 def _yaml_kind(value: Any) -> str:
@@ -221,18 +235,8 @@ def _check_network_text(text: str) -> None:
     """Refuses network-config text that is not YAML of a dictionary (cloud-init would bring the guest
     up without its network configuration). Where the host has PyYAML, as _check_cloud_config; the
     refusal names the line and column only."""
-    try:
-        # Imported here: only text network-config is parsed, and PyYAML is optional on the host.
-        import yaml
-    except ImportError:
-        return
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
-        raise PlanError("cloud_init.network_config: text that is not valid YAML%s; check that line" % where) from None
-    if not isinstance(loaded, dict):
+    loaded = _loaded_yaml(text, "cloud_init.network_config: text that is not valid YAML%s; check that line")
+    if loaded is not _UNREAD and not isinstance(loaded, dict):
         raise PlanError("cloud_init.network_config text must be YAML of a dictionary, not %s" % _yaml_kind(loaded))
 
 
