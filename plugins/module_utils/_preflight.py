@@ -30,6 +30,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.state im
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+from ansible_collections.remotevirt.install.plugins.module_utils._preflight_clashes import clash_problems
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
 
 DEFAULT_UPDATE_HINT = "update_existing: true"
@@ -80,6 +81,7 @@ class Preflight:
         self.libvirt_version: Optional[str] = None
         self._starting: List[Tuple[str, int]] = []  # (guest, memory) of guests this run starts
         self._under_kvm: List[Tuple[str, str, str]] = []  # (guest, arch, boot_dir) of guests started under KVM
+        self._planned: List[Tuple[GuestRequest, GuestState, Plan]] = []  # in list order, for their clashes
 
     def run(self, guests: List[Any], places: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         """Checks ``guests``; ``places`` says where each entry came from (``iso_install_guests[2]``),
@@ -94,6 +96,7 @@ class Preflight:
         plans = [self._plan(params) for params in valid]
         planned = [(params, plan) for params, plan in zip(valid, plans) if plan is not None]
         self._check_space(planned)
+        self._check_clashes()
         if self.check_memory:
             self._check_memory()
         if self.probe_kvm:
@@ -222,6 +225,7 @@ class Preflight:
                 return None
             self.warnings.extend(entry["result"].pop("warnings", []))
         self.guests.append(entry)
+        self._planned.append((request, state, plan))
         if any(action.verb in (INSTALL, START) for action in plan.actions):
             self._note_start(request, state, plan)
         return plan
@@ -283,6 +287,18 @@ class Preflight:
                         "free space" % (pool_name, in_unit(available, unit), guests, in_unit(total, unit)),
                     )
                 )
+
+    def _check_clashes(self) -> None:
+        """What two guests of the list both take: each was planned against the host as it is now."""
+        if len(self._planned) < 2:
+            return
+        directories = {}
+        for pool in self.client.active_pools():
+            described = self.client.describe_pool(pool)
+            if described.directory:
+                directories[described.name] = described.directory
+        for name, message in clash_problems(self._planned, directories):
+            self.problems.append(problem(name, "clash", message))
 
     def _check_memory(self) -> None:
         """Guests that this run starts must fit in the host's available memory together."""

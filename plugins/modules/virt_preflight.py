@@ -175,7 +175,10 @@ problems:
       type: str
     check:
       description: >-
-        V(libvirt), V(options), V(duplicate), V(host), V(name), V(space), V(memory) or V(domain_type).
+        V(libvirt), V(options), V(duplicate), V(host), V(name), V(space), V(memory) or V(domain_type);
+        V(clash) for a guest that takes what an earlier guest of the list takes too (a disk or
+        install ISO without O(ignore:disks[].allow_in_use), the path of its cloud-init seed ISO,
+        a MAC address, a serial log file or a fixed graphics port).
       type: str
     message:
       description: What is wrong and what to do about it.

@@ -203,6 +203,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
             )
         state = state.with_changes(boot_dir_exists=bool(findings.attempt(lambda: check_boot_dir(request.install.boot_dir))))
         findings.attempt(lambda: _check_seed_path(seed_path(request)))
+        findings.attempt(lambda: _refuse_seed_in_use(client, request))
     if method == "cdrom":
         media = request.install.cdrom
         if media is None:  # the request refuses this already
@@ -278,6 +279,20 @@ def _check_seed_path(path: str) -> None:
         return
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
         raise PlanError("the seed ISO's path %s is taken by something that is not a file; move it away" % path)
+
+
+def _refuse_seed_in_use(client: Client, request: GuestRequest) -> None:
+    """The seed ISO replaces the file at its path: never one another guest has as a disk or medium
+    (a guest's disk named like this guest's seed would be overwritten by it)."""
+    path = seed_path(request)
+    if not os.path.lexists(path):
+        return
+    users, _backed = needed_by(client, "", "", same_path(path), guest=request.name)
+    if users:
+        raise PlanError(
+            "cloud_init: the seed ISO's path %s is a disk of guest(s) %s, and writing the seed would "
+            "replace it; set install.boot_dir to another directory or move that disk" % (path, ", ".join(users))
+        )
 
 
 def _check_creatable(path: str, what: str) -> None:

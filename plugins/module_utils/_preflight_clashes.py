@@ -1,0 +1,160 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What guests of one preflight list take from each other: each guest is planned against the host
+as it is, so a disk, an install ISO, a MAC address or a serial log that two guests of the list
+both want is found only here. virt_guest_install, run guest by guest, meets the earlier guests'
+objects on the host and refuses the later guest (a disk or ISO another guest uses), or lets both
+fight over it (a MAC address, a serial log): either way the list must not pass the preflight."""
+
+from __future__ import annotations
+
+import os
+from typing import FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import seed_path, serial_log_of
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain
+
+# A host file as both ways of naming it: ("volume", pool, name) and ("path", path).
+Keys = FrozenSet[Tuple[str, ...]]
+
+
+class Footprint:
+    """What one guest of the list will have after its run that it does not have now."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.refs: List[Tuple[Keys, bool]] = []  # (file, written): new disks written, new cdroms and seeds read
+        self.attached: List[Tuple[str, str, Keys]] = []  # (label, shown, file) of new disks without allow_in_use
+        self.media: Optional[Tuple[str, Keys]] = None  # (shown, file) of its install ISO
+        self.seed: Optional[Tuple[str, Keys]] = None  # (path, file) of the cloud-init seed ISO its run writes
+        self.macs: FrozenSet[str] = frozenset()
+        self.serial_log: Optional[str] = None
+        self.ports: FrozenSet[int] = frozenset()  # fixed graphics ports: QEMU listens on them
+
+
+def clash_problems(
+    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]], pool_directories: Mapping[str, str]
+) -> List[Tuple[str, str]]:
+    """(guest, message) for each thing a guest of ``planned`` (in list order) takes that an earlier
+    one takes too; the later guest is named, as virt_guest_install would refuse that one."""
+    found: List[Tuple[str, str]] = []
+    earlier: List[Footprint] = []
+    for request, state, plan in planned:
+        footprint = footprint_of(request, state, plan, pool_directories)
+        if footprint is None:
+            continue
+        # Guests given the same name twice are one problem of their own (see _check_duplicates).
+        for other in (other for other in earlier if other.name != footprint.name):
+            found.extend((footprint.name, message) for message in _clashes(footprint, other))
+        earlier.append(footprint)
+    return found
+
+
+def footprint_of(
+    request: GuestRequest, state: GuestState, plan: Plan, pool_directories: Mapping[str, str]
+) -> Optional[Footprint]:
+    """The guest's footprint, or None for a guest the run removes or leaves undefined."""
+    if request.state == "absent":
+        return None
+    kept = state.existing if not request.reinstall else None
+    after = Domain.from_xml(plan.after) if plan.after else state.existing
+    if after is None:
+        return None
+    footprint = Footprint(request.name)
+    had = {_keys(disk, pool_directories) for disk in (kept.disks if kept is not None else ())}
+    allowed = {
+        _request_keys(disk.pool, disk.volume, disk.path, pool_directories) for disk in request.disks or () if disk.allow_in_use
+    }
+    for disk in after.disks:
+        keys = _keys(disk, pool_directories)
+        if not keys or keys in had:
+            continue
+        footprint.refs.append((keys, disk.device == "disk"))
+        if disk.device == "disk" and keys not in allowed:
+            footprint.attached.append(("disks", _shown(disk.pool, disk.volume, disk.path), keys))
+    installs = state.existing is None or request.reinstall
+    if installs and request.cloud_init is not None:
+        seed = seed_path(request)
+        footprint.seed = (seed, _request_keys(None, None, seed, pool_directories))
+        footprint.refs.append((footprint.seed[1], False))
+    media = request.install.cdrom if installs and request.install.method == "cdrom" else None
+    if media is not None:
+        # The install ISO is attached for the install only: it is not in the definition.
+        footprint.media = (media.label, _request_keys(media.pool, media.volume, media.path, pool_directories))
+        footprint.refs.append((footprint.media[1], False))
+    footprint.macs = frozenset(card.mac.lower() for card in after.interfaces if card.mac)
+    footprint.serial_log = same_path(serial_log_of(request, state))
+    footprint.ports = frozenset(display.port for display in after.graphics or () if display.port)
+    return footprint
+
+
+def _clashes(guest: Footprint, other: Footprint) -> List[str]:
+    messages = []
+    for _label, shown, keys in guest.attached:
+        if any(keys & other_keys for other_keys, _written in other.refs):
+            messages.append(
+                "disks: %s is also a disk or medium of guest %s, earlier in this list; two guests writing one disk "
+                "destroy its file system. Give each guest a volume of its own, or set allow_in_use: true on "
+                "this disk if they share it on purpose" % (shown, other.name)
+            )
+    if guest.media is not None:
+        shown, keys = guest.media
+        if any(keys & other_keys for other_keys, written in other.refs if written):
+            messages.append(
+                "install.cdrom: %s is a disk that guest %s, earlier in this list, writes; give an ISO of its own"
+                % (shown, other.name)
+            )
+    if guest.seed is not None:
+        path, keys = guest.seed
+        if any(keys & other_keys for other_keys, _written in other.refs):
+            messages.append(
+                "cloud_init: the seed ISO's path %s is a disk or medium of guest %s, earlier in this list, and "
+                "writing the seed would replace it; set install.boot_dir to another directory" % (path, other.name)
+            )
+    for mac in sorted(guest.macs & other.macs):
+        messages.append(
+            "networks: mac %s is also given to guest %s in this list; two cards with one MAC address "
+            "take each other's traffic and leases. Give each card a MAC of its own" % (mac, other.name)
+        )
+    if guest.serial_log is not None and guest.serial_log == other.serial_log:
+        messages.append(
+            "serial_log: %s is also the serial log of guest %s in this list; each guest needs a log file "
+            "of its own (removing one would delete the other's)" % (guest.serial_log, other.name)
+        )
+    for port in sorted(guest.ports & other.ports):
+        messages.append(
+            "graphics: port %d is also the graphics port of guest %s in this list; the guest started second "
+            "would fail to start. Give each guest a port of its own, or none (libvirt picks a free one)" % (port, other.name)
+        )
+    return messages
+
+
+def _keys(disk: Disk, pool_directories: Mapping[str, str]) -> Keys:
+    return _request_keys(disk.pool, disk.volume, disk.path, pool_directories)
+
+
+def _request_keys(pool: Optional[str], volume: Optional[str], path: Optional[str], pool_directories: Mapping[str, str]) -> Keys:
+    """Both names of a file: a volume of a directory pool is a path, and a path in one a volume."""
+    keys: Set[Tuple[str, ...]] = set()
+    if pool and volume:
+        keys.add(("volume", pool, volume))
+        directory = pool_directories.get(pool)
+        if directory:
+            keys.add(("path", same_path(os.path.join(directory, volume)) or ""))
+    elif path:
+        spelled = same_path(path) or path
+        keys.add(("path", spelled))
+        parent, base = os.path.split(spelled)
+        for pool_name, directory in pool_directories.items():
+            if same_path(directory) == parent:
+                keys.add(("volume", pool_name, base))
+    return frozenset(keys)
+
+
+def _shown(pool: Optional[str], volume: Optional[str], path: Optional[str]) -> str:
+    return "%s/%s" % (pool, volume) if pool and volume else path or ""
