@@ -8,18 +8,26 @@ for values only it can know: ``RUN_TIME``); a refused run leaves the host as it
 was; a second real run, and a check-mode run after it, report ``changed=false`` and no plan; diff
 mode shows before and after when something changes, and the same text when nothing does; and no
 run ever ends in a Python error.
+
+The test files hold what is particular to their module (its options, the objects it meets); the
+runs, the placing of paths and the clean-up they share are here. Their test functions are seeded
+(``derandomize=True``) from a digest of their own source: a change to a test function's body
+changes the runs it generates.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Iterable, Mapping, Sequence, Tuple
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from hypothesis import strategies as st
 
 Snapshot = Dict[str, Any]
+# What the objects the differential runs make are named: "dp-" and "dq-", then the test's own name.
+PREFIX = "dp-"
 
 # How libvirt says a driver lacks a call or a flag: the test driver cannot resize a volume, nor
 # preallocate its metadata.
@@ -157,3 +165,50 @@ def assert_check_predicts_real_run(
         assert_diff_shown(again)
         assert host_snapshot(conn) == made, "a run with nothing to do changed the host"
     return real
+
+
+def runs_of(
+    names: Sequence[str], shapes: Sequence[Mapping[str, Any]], extras: Mapping[str, Any]
+) -> st.SearchStrategy[Dict[str, Any]]:
+    """Runs of a module on one of ``names``: the options of one of ``shapes`` (each a dict of
+    strategies), with up to two of ``extras`` (each a strategy) now and then."""
+    return st.tuples(
+        st.sampled_from(names),
+        st.sampled_from(shapes).flatmap(st.fixed_dictionaries),
+        st.lists(st.sampled_from(sorted(extras)), max_size=2, unique=True).flatmap(
+            lambda keys: st.fixed_dictionaries({key: extras[key] for key in keys})
+        ),
+    ).map(lambda parts: dict(parts[2], name=parts[0], **parts[1]))
+
+
+def with_places(value: Any, **places: str) -> Any:
+    """``value`` with each ``{place}`` in its strings made what ``places`` gives, however deep
+    (``with_places(run, tmp=str(tmp_path))``)."""
+    if isinstance(value, str):
+        for place, text in places.items():
+            value = value.replace("{%s}" % place, text)
+        return value
+    if isinstance(value, dict):
+        return {key: with_places(item, **places) for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_places(item, **places) for item in value]
+    return value
+
+
+def remove_named(objects: Iterable[Any], prefix: str = PREFIX) -> None:
+    """Stops and forgets each guest, pool or network of ``objects`` named ``prefix``..., the
+    state a run left behind."""
+    for made in objects:
+        if made.name().startswith(prefix):
+            persistent = made.isPersistent()  # a transient one is gone once destroyed
+            if made.isActive():
+                made.destroy()
+            if persistent:
+                made.undefine()
+
+
+def remove_named_volumes(conn: Any, pool: str, prefix: str = PREFIX) -> None:
+    """Deletes each volume of the pool ``pool`` named ``prefix``...."""
+    for volume in conn.storagePoolLookupByName(pool).listAllVolumes(0):
+        if volume.name().startswith(prefix):
+            volume.delete(0)

@@ -20,7 +20,7 @@ import errno
 import os
 import re
 import stat
-from typing import Iterator, List, Optional, Set, Tuple
+from typing import Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 
@@ -51,6 +51,26 @@ _INTERFACE_FILE_SYSTEMS = frozenset(
     )
 )
 _ESCAPED = re.compile(r"\\([0-7]{3})")
+# What the kernel escapes in a mountinfo path besides the space: shown escaped again in messages, so
+# that a mount point never breaks a message (or the host log's line) in two.
+_SHOWN_ESCAPED = {"\\": "\\134", "\t": "\\011", "\n": "\\012"}
+
+
+class Mount(NamedTuple):
+    """One line of /proc/self/mountinfo, its paths with their octal escapes undone."""
+
+    device: str  # major:minor, as mountinfo gives it
+    root: str  # the directory of its file system the mount shows
+    point: str
+    fs_type: str  # "" on a line without the " - " separator
+
+    @property
+    def number(self) -> Optional[int]:
+        """The device number, or None when the field is no major:minor."""
+        major, _colon, minor = self.device.partition(":")
+        if major.isdigit() and minor.isdigit():
+            return os.makedev(int(major), int(minor))
+        return None
 
 
 def host_file_problem(path: str, what: str) -> str:
@@ -111,48 +131,57 @@ def _same_file(info: os.stat_result, other: os.stat_result) -> bool:
     return (info.st_dev, info.st_ino) == (other.st_dev, other.st_ino)
 
 
-def _mount_of(real: str) -> Optional[Tuple[str, str, str, str]]:
-    """The mount ``real`` is on (the longest mount point it is under), as _mount_entries gives it."""
-    within = [entry for entry in _mount_entries() if real == entry[2] or real.startswith(entry[2].rstrip("/") + "/")]
-    return max(within, key=lambda entry: len(entry[2])) if within else None
+def _mount_of(real: str) -> Optional[Mount]:
+    """The mount ``real`` is on (the longest mount point it is under)."""
+    within = [mount for mount in _mounts() if real == mount.point or real.startswith(mount.point.rstrip("/") + "/")]
+    return max(within, key=lambda mount: len(mount.point)) if within else None
 
 
 def _interface_file(real: str) -> str:
     """The kind of a file of a kernel or device interface file system (proc, sysfs...) mounted
     elsewhere than /proc, /sys or /dev."""
     mount = _mount_of(real)
-    return "a %s file" % mount[3] if mount and mount[3] in _INTERFACE_FILE_SYSTEMS else ""
+    return "a %s file" % mount.fs_type if mount and mount.fs_type in _INTERFACE_FILE_SYSTEMS else ""
 
 
 def _bind_mounted_name(real: str) -> str:
     """The host's own name of ``real`` when it is reached through a bind mount of a system tree (or
     of a directory or file in one): the mount shows part of a file system mounted whole elsewhere."""
     mount = _mount_of(real)
-    if mount is None or mount[1] == "/":
+    if mount is None or mount.root == "/":
         return ""
-    number, root, point, _type = mount
-    rest = real[len(point.rstrip("/")) :]
-    for other_number, other_root, other_point, _other_type in _mount_entries():
-        if other_number == number and other_root == "/":
-            name = other_point.rstrip("/") + root.rstrip("/") + rest
+    rest = real[len(mount.point.rstrip("/")) :]
+    for other in _mounts():
+        if other.device == mount.device and other.root == "/":
+            name = other.point.rstrip("/") + mount.root.rstrip("/") + rest
             if (name + "/").startswith(_SYSTEM_FILE_TREES):
                 return name
     return ""
 
 
-def _mount_entries() -> Iterator[Tuple[str, str, str, str]]:
-    """(major:minor, root within its file system, mount point, file system type) of each mount this
-    process sees."""
+def _mounts() -> Iterator[Mount]:
+    """Each mount this process sees."""
     try:
         with open(_MOUNTS) as mounts:
             lines = mounts.read().splitlines()
     except OSError:
         return
     for line in lines:
-        before, _separator, rest = line.partition(" - ")
-        fields_before = before.split(" ")
-        if len(fields_before) >= 5:
-            yield fields_before[2], _unescaped(fields_before[3]), _unescaped(fields_before[4]), rest.split(" ")[0]
+        mount = parsed_mount(line)
+        if mount is not None:
+            yield mount
+
+
+def parsed_mount(line: str) -> Optional[Mount]:
+    """A mountinfo line (``36 35 98:0 /root /point rw shared:1 - ext4 /dev/vda rw``); None when it
+    has too few fields. Fields are split on spaces, which the kernel escapes in paths (``\\040``),
+    and the optional fields end at the first field that is ``-`` alone."""
+    fields = line.split(" ")
+    if len(fields) < 5:
+        return None
+    rest = fields[6:]
+    fs_type = rest[rest.index("-") + 1] if "-" in rest[:-1] else ""
+    return Mount(fields[2], _unescaped(fields[3]), _unescaped(fields[4]), fs_type)
 
 
 def _unescaped(field: str) -> str:
@@ -223,7 +252,7 @@ def block_device_uses(device: int, count_holders: bool = True) -> List[str]:
     holders = sorted({holder for number in numbers for holder in _holders(number)})
     reached = numbers | _built_over(holders)
     uses = []
-    mount_points = sorted(_mount_points(reached))
+    mount_points = sorted(_shown(point) for point in _mount_points(reached))
     if mount_points:
         shown = ", ".join(mount_points[:3]) + (", ..." if len(mount_points) > 3 else "")
         uses.append("mounted file systems (%s)" % shown)
@@ -258,19 +287,13 @@ def _partitions(device: int) -> Iterator[int]:
 
 
 def _mount_points(numbers: Set[int]) -> Iterator[str]:
-    """Mount points of the file systems on the devices ``numbers`` (field 3 of mountinfo is major:minor)."""
-    try:
-        with open(_MOUNTS) as mounts:
-            lines = mounts.read().splitlines()
-    except OSError:
-        return
-    for line in lines:
-        fields = line.split(" ")
-        if len(fields) < 5:
-            continue
-        major, _colon, minor = fields[2].partition(":")
-        if major.isdigit() and minor.isdigit() and os.makedev(int(major), int(minor)) in numbers:
-            yield fields[4].replace("\\040", " ")
+    """Mount points of the file systems on the devices ``numbers``."""
+    return (mount.point for mount in _mounts() if mount.number in numbers)
+
+
+def _shown(point: str) -> str:
+    """A mount point as messages show it: as mountinfo gives it, but for its spaces."""
+    return "".join(_SHOWN_ESCAPED.get(character, character) for character in point)
 
 
 def _swap_devices() -> Iterator[str]:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable, Optional
+from typing import Iterable, List, Optional, Set
 
 MAX_NAME_BYTES = 255
 
@@ -51,3 +51,13 @@ def closest_option(key: str, options: Iterable[str]) -> Optional[str]:
 
     close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
     return close[0] if close else None
+
+
+def given_more_than_once(values: Iterable[str]) -> List[str]:
+    """The values that stand more than once in ``values`` (mount tags, device labels, disk
+    targets), sorted, each once: what a refusal names."""
+    seen: Set[str] = set()
+    repeated: Set[str] = set()
+    for value in values:
+        (repeated if value in seen else seen).add(value)
+    return sorted(repeated)

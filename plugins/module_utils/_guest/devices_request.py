@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import given_more_than_once
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_path, is_system_directory
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import (
@@ -64,8 +65,7 @@ def filesystems_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optiona
     if entries is None:
         return None
     shares = [_filesystem_param(index, entry) for index, entry in enumerate(entries)]
-    tags = [share.target for share in shares]
-    duplicates = sorted({tag for tag in tags if tags.count(tag) > 1})
+    duplicates = given_more_than_once(share.target for share in shares)
     if duplicates:
         raise PlanError("filesystems: mount tag %s is given to more than one share" % ", ".join(duplicates))
     return tuple(shares)
@@ -98,8 +98,7 @@ def hostdevs_param(entries: Optional[Sequence[Mapping[str, Any]]]) -> Optional[T
     if entries is None:
         return None
     devices = [_hostdev_param(index, entry) for index, entry in enumerate(entries)]
-    labels = [device.label for device in devices]
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    duplicates = given_more_than_once(device.label for device in devices)
     if duplicates:
         raise PlanError("hostdevs: %s is given more than once" % ", ".join(duplicates))
     return tuple(devices)

@@ -11,7 +11,11 @@ import ipaddress
 import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import (
+    bridge_name_problem,
+    given_more_than_once,
+    name_problem,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, parse_size
@@ -365,7 +369,7 @@ def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> 
         return None
     disks: List[DiskRequest] = _each(entries, lambda index, entry: _disk_param(index, entry, guest))
     taken = [disk.target for disk in disks if disk.target is not None]
-    duplicates = sorted({target for target in taken if taken.count(target) > 1})
+    duplicates = given_more_than_once(taken)
     if duplicates:
         raise PlanError("disk target %s is given to more than one disk" % ", ".join(duplicates))
     _check_distinct_storage(disks)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install
-from differential import assert_check_predicts_real_run
+from differential import assert_check_predicts_real_run, remove_named, remove_named_volumes, with_places
 from strategies import twisted
 
 POOL = "default-pool"
@@ -59,16 +59,8 @@ MAKE = st.fixed_dictionaries(
 
 
 def remove_guests_and_volumes(conn, prefix="dp-"):
-    for domain in conn.listAllDomains(0):
-        if domain.name().startswith(prefix):
-            persistent = domain.isPersistent()  # a transient guest is gone once destroyed
-            if domain.isActive():
-                domain.destroy()
-            if persistent:
-                domain.undefine()
-    for volume in conn.storagePoolLookupByName(POOL).listAllVolumes(0):
-        if volume.name().startswith(prefix):
-            volume.delete(0)
+    remove_named(conn.listAllDomains(0), prefix)
+    remove_named_volumes(conn, POOL, prefix)
 
 
 @settings(derandomize=True)
@@ -155,13 +147,7 @@ AFTER = st.sampled_from(
 
 def placed(value, tmp):
     """``value`` with {tmp} made the test's directory, however deep."""
-    if isinstance(value, str):
-        return value.replace("{tmp}", tmp)
-    if isinstance(value, dict):
-        return {key: placed(item, tmp) for key, item in value.items()}
-    if isinstance(value, list):
-        return [placed(item, tmp) for item in value]
-    return value
+    return with_places(value, tmp=tmp)
 
 
 def make_iso_volume(capsys, conn):

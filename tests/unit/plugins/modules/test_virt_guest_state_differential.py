@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_guest_state
-from differential import assert_check_predicts_real_run, run_once
+from differential import assert_check_predicts_real_run, remove_named, run_once
 from strategies import twisted
 
 GUEST_XML = (
@@ -55,13 +55,7 @@ def converges(conn, run):
 
 
 def remove_guests(conn):
-    for domain in conn.listAllDomains(0):
-        if domain.name().startswith("dp-"):
-            persistent = domain.isPersistent()  # a transient guest is gone once destroyed
-            if domain.isActive():
-                domain.destroy()
-            if persistent:
-                domain.undefine()
+    remove_named(conn.listAllDomains(0))
 
 
 @settings(derandomize=True)

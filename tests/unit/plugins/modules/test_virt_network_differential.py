@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_network
-from differential import assert_check_predicts_real_run
+from differential import assert_check_predicts_real_run, remove_named, runs_of
 from strategies import twisted
 
 NAMES = ("dp-n1", "dp-n2", "dp-" + "n" * 252, "dp-" + "n" * 253)
@@ -36,13 +36,8 @@ SHAPES = (
     dict(autostart=st.booleans()),
 )
 EXTRAS = dict(state=STATES, autostart=st.booleans(), recreate=st.booleans(), delete_in_use=st.booleans())
-RUN = st.tuples(
-    st.sampled_from(NAMES[:2] * 4 + NAMES[2:]),  # mostly the short names, which meet each other
-    st.sampled_from(SHAPES).flatmap(st.fixed_dictionaries),
-    st.lists(st.sampled_from(sorted(EXTRAS)), max_size=2, unique=True).flatmap(
-        lambda keys: st.fixed_dictionaries({key: EXTRAS[key] for key in keys})
-    ),
-).map(lambda parts: dict(parts[2], name=parts[0], **parts[1]))
+# Mostly the short names, which meet each other.
+RUN = runs_of(NAMES[:2] * 4 + NAMES[2:], SHAPES, EXTRAS)
 
 # An earlier run that makes a network the later ones meet.
 MAKE = st.fixed_dictionaries(
@@ -51,12 +46,7 @@ MAKE = st.fixed_dictionaries(
 
 
 def remove_networks(conn):
-    for network in conn.listAllNetworks(0):
-        if network.name().startswith("dp-"):
-            if network.isActive():
-                network.destroy()
-            if network.isPersistent():
-                network.undefine()
+    remove_named(conn.listAllNetworks(0))
 
 
 @settings(derandomize=True)

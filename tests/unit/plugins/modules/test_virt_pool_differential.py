@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_pool
-from differential import assert_check_predicts_real_run
+from differential import assert_check_predicts_real_run, remove_named, runs_of, with_places
 from strategies import twisted
 
 NAMES = ("dp-p1", "dp-p2", "dp-" + "p" * 252, "dp-" + "p" * 253)
@@ -39,21 +39,13 @@ SHAPES = (
     dict(xml=st.just("<pool type='dir'><name>{name}</name><target><path>{root}/dp-x</path></target></pool>")),
 )
 EXTRAS = dict(build=st.booleans(), recreate=st.booleans(), autostart=st.booleans(), state=STATES)
-RUN = st.tuples(
-    st.sampled_from(NAMES[:2] * 4 + NAMES[2:]),  # mostly the short names, which meet each other
-    st.sampled_from(SHAPES).flatmap(st.fixed_dictionaries),
-    st.lists(st.sampled_from(sorted(EXTRAS)), max_size=2, unique=True).flatmap(
-        lambda keys: st.fixed_dictionaries({key: EXTRAS[key] for key in keys})
-    ),
-).map(lambda parts: dict(parts[2], name=parts[0], **parts[1]))
+# Mostly the short names, which meet each other.
+RUN = runs_of(NAMES[:2] * 4 + NAMES[2:], SHAPES, EXTRAS)
 
 
 def placed(run, name, root):
     """``run`` with its paths under ``root`` (and its xml naming the pool it is for)."""
-    return {
-        key: value.replace("{root}", root).replace("{name}", name) if isinstance(value, str) else value
-        for key, value in run.items()
-    }
+    return with_places(run, root=root, name=name)
 
 
 def make_target(path, root):
@@ -67,12 +59,7 @@ def make_target(path, root):
 
 
 def remove_pools(conn):
-    for pool in conn.listAllStoragePools(0):
-        if pool.name().startswith("dp-"):
-            if pool.isActive():
-                pool.destroy()
-            if pool.isPersistent():
-                pool.undefine()
+    remove_named(conn.listAllStoragePools(0))
 
 
 @settings(derandomize=True)

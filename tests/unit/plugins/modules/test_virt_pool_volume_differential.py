@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume
-from differential import assert_check_predicts_real_run
+from differential import assert_check_predicts_real_run, remove_named_volumes, runs_of
 from strategies import twisted
 
 POOL = "default-pool"
@@ -39,13 +39,8 @@ SHAPES = (
     dict(state=st.just("absent")),
     dict(),
 )
-RUN = st.tuples(
-    st.sampled_from(NAMES[:3] * 4 + NAMES[3:]),  # mostly the short names, which meet each other
-    st.sampled_from(SHAPES).flatmap(st.fixed_dictionaries),
-    st.lists(st.sampled_from(sorted(EXTRAS)), max_size=2, unique=True).flatmap(
-        lambda keys: st.fixed_dictionaries({key: EXTRAS[key] for key in keys})
-    ),
-).map(lambda parts: dict(parts[2], name=parts[0], **parts[1]))
+# Mostly the short names, which meet each other.
+RUN = runs_of(NAMES[:3] * 4 + NAMES[3:], SHAPES, EXTRAS)
 # Earlier runs that make the volumes the later ones meet.
 MAKE = st.fixed_dictionaries(
     dict(name=st.sampled_from(NAMES[:2]), capacity=st.sampled_from(SIZES[:8])),
@@ -54,10 +49,7 @@ MAKE = st.fixed_dictionaries(
 
 
 def remove_volumes(conn):
-    pool = conn.storagePoolLookupByName(POOL)
-    for volume in pool.listAllVolumes(0):
-        if volume.name().startswith("dp-"):
-            volume.delete(0)
+    remove_named_volumes(conn, POOL)
 
 
 @settings(derandomize=True)

@@ -97,3 +97,55 @@ def test_a_descriptor_of_a_deleted_file_in_proc_is_refused(tmp_path):
         secret.unlink()
         path = "/proc/%d/fd/%d" % (os.getpid(), held.fileno())
         assert "is one of the host's own files" in host_file_problem(path, "disks[0]: path")
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        # An ordinary line, with one optional field.
+        ("36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw", ("98:0", "/mnt1", "/mnt2", "ext3")),
+        # No optional field, and several.
+        ("36 35 98:0 / /mnt rw - xfs /dev/sda1 rw", ("98:0", "/", "/mnt", "xfs")),
+        ("36 35 98:0 / /mnt rw shared:1 master:2 propagate_from:3 unbindable - xfs /dev/sda1 rw", ("98:0", "/", "/mnt", "xfs")),
+        # The kernel's escapes in paths: space, tab, newline, backslash.
+        ("90 21 254:0 /my\\040etc /a\\011b\\012c rw - ext4 /dev/vda rw", ("254:0", "/my etc", "/a\tb\nc", "ext4")),
+        ("90 21 254:0 / /back\\134slash rw - ext4 /dev/vda rw", ("254:0", "/", "/back\\slash", "ext4")),
+        # An escaped backslash followed by digits is a backslash and the digits, never another escape.
+        ("90 21 254:0 / /x\\134040 rw - ext4 /dev/vda rw", ("254:0", "/", "/x\\040", "ext4")),
+        # ' - ' within a path (escaped by the kernel) is no separator; nor is a path that is '-' alone.
+        ("90 21 254:0 /a\\040-\\040b /m\\040-\\040n rw - ext4 /dev/vda rw", ("254:0", "/a - b", "/m - n", "ext4")),
+        ("90 21 254:0 - - rw - ext4 /dev/vda rw", ("254:0", "-", "-", "ext4")),
+        # A line without the separator (or ending with it) has no file system type.
+        ("90 21 254:0 / /mnt rw", ("254:0", "/", "/mnt", "")),
+        ("90 21 254:0 / /mnt rw shared:1 -", ("254:0", "/", "/mnt", "")),
+    ],
+)
+def test_a_mountinfo_line_is_parsed_with_its_escapes_undone(line, expected):
+    assert tuple(host_files.parsed_mount(line)) == expected
+
+
+@pytest.mark.parametrize("line", ["", "90 21 254:0 /", "garbage"])
+def test_a_mountinfo_line_with_too_few_fields_is_none(line):
+    assert host_files.parsed_mount(line) is None
+
+
+@pytest.mark.parametrize(
+    "device, number", [("254:0", os.makedev(254, 0)), ("8:17", os.makedev(8, 17)), ("x:1", None), ("8", None)]
+)
+def test_a_mounts_device_number(device, number):
+    assert host_files.Mount(device, "/", "/", "ext4").number == number
+
+
+def test_mount_points_in_messages_keep_the_kernels_escapes_but_for_spaces(monkeypatch, tmp_path):
+    # Decoded for matching, shown as before: a space as a space, a tab, newline or backslash as
+    # mountinfo writes it (a newline never splits the message or the host log's line).
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "90 21 7:250 / /a\\040b rw - ext4 /dev/loop250 rw\n"
+        "91 21 7:250 / /c\\012d rw - ext4 /dev/loop250 rw\n"
+        "92 21 7:250 / /e\\134f\\011g rw - ext4 /dev/loop250 rw\n"
+    )
+    monkeypatch.setattr(host_files, "_MOUNTS", str(mountinfo))
+    assert sorted(host_files._mount_points({os.makedev(7, 250)})) == ["/a b", "/c\nd", "/e\\f\tg"]
+    uses = block_device_uses(os.makedev(7, 250))
+    assert uses[0] == "mounted file systems (/a b, /c\\012d, /e\\134f\\011g)"

@@ -2,7 +2,11 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import (
+    bridge_name_problem,
+    given_more_than_once,
+    name_problem,
+)
 
 
 @pytest.mark.parametrize("name", ["web01.qcow2", "a", "debian-12.7_amd64+netinst.iso", "x:y@z", "A" * 255])
@@ -55,3 +59,11 @@ def test_refuses_names_with_line_ends_and_foreign_characters(name):
 def test_bridge_names_follow_the_kernel(name, fragment):
     problem = bridge_name_problem(name, "networks[0] bridge")
     assert fragment in problem and bool(problem) == bool(fragment)
+
+
+@pytest.mark.parametrize(
+    "values, repeated",
+    [([], []), (["vda", "vdb"], []), (["vdb", "vda", "vdb", "vdb", "vda"], ["vda", "vdb"]), (iter(["a", "a"]), ["a"])],
+)
+def test_values_given_more_than_once_are_named_once_and_sorted(values, repeated):
+    assert given_more_than_once(values) == repeated
