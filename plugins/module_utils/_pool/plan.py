@@ -100,12 +100,13 @@ def shown(definition: Optional[PoolDefinition], active: bool, autostart: bool) -
 
 def wanted_over(existing: PoolDefinition, wanted: PoolDefinition) -> PoolDefinition:
     """``wanted`` with what it leaves unsaid taken from ``existing`` (libvirt's defaults, such as a
-    logical pool's /dev/<vg> target, and parts the request does not mention), and its uuid."""
+    logical pool's /dev/<vg> target, and parts the request does not mention), and its uuid, unless
+    it is of another type: that pool is undefined and defined anew, and libvirt makes up its uuid."""
     values = {}
     for field in PoolDefinition._fields:
         value = getattr(wanted, field)
         values[field] = getattr(existing, field) if value in (None, ()) else value
-    values["uuid"] = existing.uuid
+    values["uuid"] = existing.uuid if values["type"] == existing.type else None
     return PoolDefinition(**values)
 
 
@@ -237,7 +238,6 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
             active = False
         if retyped:
             plan.add(_undefine_action(request.uri, existing))
-            wanted = wanted.with_changes(uuid=None)
             plan.add(_define_action(request.uri, wanted, None))
         else:
             plan.add(_define_action(request.uri, wanted, existing))

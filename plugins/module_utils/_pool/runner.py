@@ -22,6 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions i
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import (
     DEVICE_BUILDS,
     DIRECTORY_BUILDS,
+    differences,
     outcome,
     plan_pool,
 )
@@ -257,7 +258,9 @@ def _pool_facts(client: Client, request: PoolRequest, plan: Plan, state: PoolSta
         after = outcome(request, state)
         if after is None:
             return {}
-        sizes = client.describe_pool(pool) if pool is not None and state.active and after.active else None
+        # The sizes are those of the pool's storage: known only where the run keeps it as it is.
+        kept = state.existing is not None and not differences(state.existing, after.definition)
+        sizes = client.describe_pool(pool) if pool is not None and state.active and after.active and kept else None
         return _facts(_as_libvirt_stores(after.definition), after.active, after.autostart, sizes)
     if pool is None:
         return {}

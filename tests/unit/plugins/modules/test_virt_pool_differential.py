@@ -74,3 +74,26 @@ def test_check_mode_predicts_the_real_run(capsys, test_client, tmp_path, runs):
             assert_check_predicts_real_run(capsys, test_client.conn, virt_pool, args)
     finally:
         remove_pools(test_client.conn)
+
+
+def test_recreate_as_another_type_is_predicted(capsys, test_client, tmp_path):
+    """A dir pool recreated as netfs: check mode reports the pool the real run leaves."""
+    for directory in ("dp-p", "dp-nfs"):
+        (tmp_path / directory).mkdir()
+    runs = [
+        dict(name="dp-p1", type="dir", target_path="{root}/dp-p"),
+        dict(
+            name="dp-p1",
+            recreate=True,
+            type="netfs",
+            source_host="nas.example",
+            source_path="/export",
+            target_path="{root}/dp-nfs",
+        ),
+    ]
+    try:
+        for run in runs:
+            args = dict(placed(run, run["name"], str(tmp_path)), uri="test:///default")
+            assert_check_predicts_real_run(capsys, test_client.conn, virt_pool, args)
+    finally:
+        remove_pools(test_client.conn)

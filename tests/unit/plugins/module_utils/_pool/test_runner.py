@@ -55,6 +55,26 @@ def test_inactive_pool_is_redefined_in_place(test_client, unique_name):
     runner.run(params(name=name, state="absent"), False, False)
 
 
+def test_check_mode_predicts_no_sizes_for_storage_the_run_changes(test_client, unique_name, tmp_path):
+    """An active pool moved to another directory, or recreated as another type, has the new
+    storage's sizes once the run is over: check mode does not show the old ones, nor the old uuid
+    of a pool that is defined anew."""
+    name = unique_name("")
+    runner.run(params(name=name, type="dir", target_path=str(tmp_path)), False, False)
+    kept = runner.run(params(name=name, type="dir", target_path=str(tmp_path), autostart=True), True, False)
+    assert kept["pool"]["capacity"] is not None and kept["pool"]["uuid"]
+    moved = runner.run(params(name=name, type="dir", target_path=str(tmp_path / "b"), recreate=True), True, False)
+    assert moved["pool"]["capacity"] is None and moved["pool"]["uuid"]
+    retyped = params(
+        name=name, type="netfs", source_host="nas.example", source_path="/export", target_path=str(tmp_path), recreate=True
+    )
+    check = runner.run(retyped, True, False)
+    assert check["pool"]["capacity"] is None and check["pool"]["uuid"] is None
+    real = runner.run(retyped, False, False)
+    assert real["pool"]["uuid"] and real["plan"] == check["plan"]
+    runner.run(params(name=name, state="absent"), False, False)
+
+
 def test_guests_using_the_pool_are_named(test_client, unique_name):
     name = unique_name("")
     runner.run(params(name=name, type="dir", target_path="/srv/" + name), False, False)
