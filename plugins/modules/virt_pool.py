@@ -278,7 +278,7 @@ pool:
       description: Pool type.
       type: str
     uuid:
-      description: libvirt's UUID of the pool (null in check mode for a new pool).
+      description: libvirt's UUID of the pool (null in check mode for a new pool, or one recreated as another type).
       type: str
     active:
       description: Whether the pool is started.
@@ -307,13 +307,16 @@ pool:
       description: Source format.
       type: str
     capacity:
-      description: Size of the pool's storage in bytes.
+      description:
+        - Size of the pool's storage in bytes; null for an inactive pool.
+        - In check mode, null where the run changes the pool's definition or starts it (its storage's sizes are known
+          once the run is over).
       type: int
     allocation:
-      description: Bytes allocated.
+      description: Bytes allocated (null where RV(pool.capacity) is).
       type: int
     available:
-      description: Bytes free.
+      description: Bytes free (null where RV(pool.capacity) is).
       type: int
   sample:
     name: images
