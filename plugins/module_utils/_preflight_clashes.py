@@ -158,3 +158,28 @@ def _request_keys(pool: Optional[str], volume: Optional[str], path: Optional[str
 
 def _shown(pool: Optional[str], volume: Optional[str], path: Optional[str]) -> str:
     return "%s/%s" % (pool, volume) if pool and volume else path or ""
+
+
+def media_maker_problem(
+    request: GuestRequest,
+    position: int,
+    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]],
+    pool_directories: Mapping[str, str],
+) -> Optional[str]:
+    """Why ``request``'s install ISO volume, which the pool does not have, is a clash: a guest of
+    ``planned`` makes it as a disk it writes (``position``: how many of ``planned`` come before
+    ``request`` in the list). None when no guest of the list makes it."""
+    media = request.install.cdrom
+    if media is None or not media.volume:
+        return None
+    keys = _request_keys(media.pool, media.volume, None, pool_directories)
+    for index, (other_request, state, plan) in enumerate(planned):
+        footprint = footprint_of(other_request, state, plan, pool_directories)
+        if footprint is None or footprint.name == request.name:
+            continue
+        if any(keys & other_keys for other_keys, written in footprint.refs if written):
+            return (
+                "install.cdrom: volume %s does not exist yet: guest %s, %s in this list, makes it as a disk it "
+                "writes; give an ISO of its own" % (media.label, footprint.name, "earlier" if index < position else "later")
+            )
+    return None

@@ -130,6 +130,33 @@ def test_guests_that_clash_are_refused_naming_both(host, case):
     assert set(installs_refused) <= refused, installs_refused
 
 
+@pytest.mark.parametrize("maker_first", [True, False])
+def test_an_install_iso_another_guest_makes_as_its_disk_names_that_guest(host, maker_first):
+    """The ISO volume does not exist yet: the problem is the guest of the list that makes it as a
+    disk it writes, not the missing volume."""
+    maker = guest("rt11-a", disks=[dict(pool=POOL, volume="rt11-new.iso", size="1M")])
+    booter = guest("rt11-b", install=dict(method="cdrom", cdrom=dict(pool=POOL, volume="rt11-new.iso")))
+    guests = [maker, booter] if maker_first else [booter, maker]
+    refused, installs_refused, problems = verdicts(guests)
+    assert refused == {"rt11-b"}, problems
+    assert [(problem["check"], problem["message"]) for problem in problems] == [
+        (
+            "clash",
+            "install.cdrom: volume %s/rt11-new.iso does not exist yet: guest rt11-a, %s in this list, makes it as a "
+            "disk it writes; give an ISO of its own" % (POOL, "earlier" if maker_first else "later"),
+        )
+    ]
+    assert set(installs_refused) == {"rt11-b"}, installs_refused
+
+
+def test_an_install_iso_nobody_makes_is_still_missing(host):
+    guests = [guest("rt11-a"), guest("rt11-b", install=dict(method="cdrom", cdrom=dict(pool=POOL, volume="rt11-none.iso")))]
+    problems = verdicts(guests)[2]
+    assert [(problem["check"], problem["message"]) for problem in problems] == [
+        ("host", "install.cdrom: volume %s/rt11-none.iso does not exist" % POOL)
+    ]
+
+
 def test_sharing_on_purpose_by_the_later_guest_passes(host):
     guests = [
         guest("rt11-a", disks=[dict(pool=POOL, volume=SHARED)]),
