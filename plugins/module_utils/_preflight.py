@@ -30,7 +30,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.state im
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._preflight_clashes import clash_problems, media_maker_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._preflight_clashes import (
+    as_spelt,
+    clash_problems,
+    media_maker_problem,
+    resolved,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
 
 DEFAULT_UPDATE_HINT = "update_existing: true"
@@ -310,13 +315,14 @@ class Preflight:
             described = self.client.describe_pool(pool)
             if described.directory:
                 directories[described.name] = described.directory
+        resolve = resolved if is_local_uri(self.client.uri) else as_spelt
         # An install ISO volume the pool lacks that another guest makes as its disk: that clash is
         # the problem, not the missing volume.
         for request, position, index in self._missing_media:
-            clash = media_maker_problem(request, position, self._planned, directories)
+            clash = media_maker_problem(request, position, self._planned, directories, resolve)
             if clash is not None:
                 self.problems[index] = problem(request.name, "clash", clash)
-        for name, message in clash_problems(self._planned, directories):
+        for name, message in clash_problems(self._planned, directories, resolve):
             self.problems.append(problem(name, "clash", message))
 
     def _check_memory(self) -> None:

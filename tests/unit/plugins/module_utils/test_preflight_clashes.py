@@ -6,6 +6,8 @@ port from each other are refused although each alone is fine."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -155,6 +157,26 @@ def test_an_install_iso_nobody_makes_is_still_missing(host):
     assert [(problem["check"], problem["message"]) for problem in problems] == [
         ("host", "install.cdrom: volume %s/rt11-none.iso does not exist" % POOL)
     ]
+
+
+@pytest.mark.parametrize("option", ["serial_log", "disks"])
+def test_a_file_reached_through_a_linked_directory_is_the_same_file(host, option):
+    """A directory linked to another names the same files: a serial log or disk file spelt through
+    the link is a clash (the installs refuse the disk only after the first guest was made)."""
+    real = "%s/real" % host
+    os.mkdir(real)
+    os.symlink(real, "%s/link" % host)
+    with open(real + "/d.img", "wb") as disk:
+        disk.write(b"\0" * 4096)
+    if option == "serial_log":
+        guests = [guest("rt11-a", serial_log=real + "/s.log"), guest("rt11-b", serial_log=host + "/link/s.log")]
+    else:
+        guests = [guest("rt11-a", disks=[dict(path=real + "/d.img")]), guest("rt11-b", disks=[dict(path=host + "/link/d.img")])]
+    refused, installs_refused, problems = verdicts(guests)
+    assert refused == {"rt11-b"}, problems
+    assert [problem["check"] for problem in problems] == ["clash"]
+    assert "guest rt11-a" in problems[0]["message"]
+    assert set(installs_refused) <= refused, installs_refused
 
 
 def test_sharing_on_purpose_by_the_later_guest_passes(host):
