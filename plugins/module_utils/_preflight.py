@@ -24,13 +24,18 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest, refusals_of
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host, run_result
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import missing_media_message, read_host, run_result
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._preflight_clashes import clash_problems
+from ansible_collections.remotevirt.install.plugins.module_utils._preflight_clashes import (
+    as_spelt,
+    clash_problems,
+    media_maker_problem,
+    resolved,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import ClonePayload, CreatePayload
 
 DEFAULT_UPDATE_HINT = "update_existing: true"
@@ -82,6 +87,9 @@ class Preflight:
         self._starting: List[Tuple[str, int]] = []  # (guest, memory) of guests this run starts
         self._under_kvm: List[Tuple[str, str, str]] = []  # (guest, arch, boot_dir) of guests started under KVM
         self._planned: List[Tuple[GuestRequest, GuestState, Plan]] = []  # in list order, for their clashes
+        # (guest, guests planned before it, index in problems) of install ISO volumes the pool lacks:
+        # another guest of the list may make it, and then that is the problem to name.
+        self._missing_media: List[Tuple[GuestRequest, int, int]] = []
 
     def run(self, guests: List[Any], places: Optional[Sequence[str]] = None) -> Dict[str, Any]:
         """Checks ``guests``; ``places`` says where each entry came from (``iso_install_guests[2]``),
@@ -209,6 +217,7 @@ class Preflight:
         try:
             state, refusals = read_host(self.client, request, self.validate_certs)
             if refusals:
+                self._note_missing_media(request, refusals)
                 self.problems.extend(problem(name, "host", message) for message in refusals)
                 return None
             plan = plan_guest(request, state)
@@ -229,6 +238,15 @@ class Preflight:
         if any(action.verb in (INSTALL, START) for action in plan.actions):
             self._note_start(request, state, plan)
         return plan
+
+    def _note_missing_media(self, request: GuestRequest, refusals: Sequence[str]) -> None:
+        media = request.install.cdrom
+        if media is None or not media.volume:
+            return
+        missing = missing_media_message(media)
+        for offset, message in enumerate(refusals):
+            if message == missing:
+                self._missing_media.append((request, len(self._planned), len(self.problems) + offset))
 
     def _status(self, request: GuestRequest, state: GuestState, plan: Plan) -> str:
         redefines = [action for action in plan.actions if action.verb == DEFINE]
@@ -290,14 +308,21 @@ class Preflight:
 
     def _check_clashes(self) -> None:
         """What two guests of the list both take: each was planned against the host as it is now."""
-        if len(self._planned) < 2:
+        if len(self._planned) < 2 and not (self._planned and self._missing_media):
             return
         directories = {}
         for pool in self.client.active_pools():
             described = self.client.describe_pool(pool)
             if described.directory:
                 directories[described.name] = described.directory
-        for name, message in clash_problems(self._planned, directories):
+        resolve = resolved if is_local_uri(self.client.uri) else as_spelt
+        # An install ISO volume the pool lacks that another guest makes as its disk: that clash is
+        # the problem, not the missing volume.
+        for request, position, index in self._missing_media:
+            clash = media_maker_problem(request, position, self._planned, directories, resolve)
+            if clash is not None:
+                self.problems[index] = problem(request.name, "clash", clash)
+        for name, message in clash_problems(self._planned, directories, resolve):
             self.problems.append(problem(name, "clash", message))
 
     def _check_memory(self) -> None:

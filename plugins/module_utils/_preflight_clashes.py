@@ -10,7 +10,7 @@ fight over it (a MAC address, a serial log): either way the list must not pass t
 from __future__ import annotations
 
 import os
-from typing import FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
@@ -21,6 +21,18 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
 
 # A host file as both ways of naming it: ("volume", pool, name) and ("path", path).
 Keys = FrozenSet[Tuple[str, ...]]
+# How a path is compared: as spelt (a remote host's files are out of reach), or with its symbolic
+# links resolved where the host's files are this one's (a directory linked to a pool's or to the
+# serial logs' directory names the same files).
+Resolve = Callable[[str], str]
+
+
+def as_spelt(path: str) -> str:
+    return same_path(path) or path
+
+
+def resolved(path: str) -> str:
+    return os.path.realpath(as_spelt(path))
 
 
 class Footprint:
@@ -38,14 +50,14 @@ class Footprint:
 
 
 def clash_problems(
-    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]], pool_directories: Mapping[str, str]
+    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]], pool_directories: Mapping[str, str], resolve: Resolve = as_spelt
 ) -> List[Tuple[str, str]]:
     """(guest, message) for each thing a guest of ``planned`` (in list order) takes that an earlier
     one takes too; the later guest is named, as virt_guest_install would refuse that one."""
     found: List[Tuple[str, str]] = []
     earlier: List[Footprint] = []
     for request, state, plan in planned:
-        footprint = footprint_of(request, state, plan, pool_directories)
+        footprint = footprint_of(request, state, plan, pool_directories, resolve)
         if footprint is None:
             continue
         # Guests given the same name twice are one problem of their own (see _check_duplicates).
@@ -56,7 +68,7 @@ def clash_problems(
 
 
 def footprint_of(
-    request: GuestRequest, state: GuestState, plan: Plan, pool_directories: Mapping[str, str]
+    request: GuestRequest, state: GuestState, plan: Plan, pool_directories: Mapping[str, str], resolve: Resolve = as_spelt
 ) -> Optional[Footprint]:
     """The guest's footprint, or None for a guest the run removes or leaves undefined."""
     if request.state == "absent":
@@ -66,12 +78,14 @@ def footprint_of(
     if after is None:
         return None
     footprint = Footprint(request.name)
-    had = {_keys(disk, pool_directories) for disk in (kept.disks if kept is not None else ())}
+    had = {_keys(disk, pool_directories, resolve) for disk in (kept.disks if kept is not None else ())}
     allowed = {
-        _request_keys(disk.pool, disk.volume, disk.path, pool_directories) for disk in request.disks or () if disk.allow_in_use
+        _request_keys(disk.pool, disk.volume, disk.path, pool_directories, resolve)
+        for disk in request.disks or ()
+        if disk.allow_in_use
     }
     for disk in after.disks:
-        keys = _keys(disk, pool_directories)
+        keys = _keys(disk, pool_directories, resolve)
         if not keys or keys in had:
             continue
         footprint.refs.append((keys, disk.device == "disk"))
@@ -80,15 +94,16 @@ def footprint_of(
     installs = state.existing is None or request.reinstall
     if installs and request.cloud_init is not None:
         seed = seed_path(request)
-        footprint.seed = (seed, _request_keys(None, None, seed, pool_directories))
+        footprint.seed = (seed, _request_keys(None, None, seed, pool_directories, resolve))
         footprint.refs.append((footprint.seed[1], False))
     media = request.install.cdrom if installs and request.install.method == "cdrom" else None
     if media is not None:
         # The install ISO is attached for the install only: it is not in the definition.
-        footprint.media = (media.label, _request_keys(media.pool, media.volume, media.path, pool_directories))
+        footprint.media = (media.label, _request_keys(media.pool, media.volume, media.path, pool_directories, resolve))
         footprint.refs.append((footprint.media[1], False))
     footprint.macs = frozenset(card.mac.lower() for card in after.interfaces if card.mac)
-    footprint.serial_log = same_path(serial_log_of(request, state))
+    serial_log = serial_log_of(request, state)
+    footprint.serial_log = resolve(serial_log) if serial_log else None
     footprint.ports = frozenset(display.port for display in after.graphics or () if display.port)
     return footprint
 
@@ -134,27 +149,55 @@ def _clashes(guest: Footprint, other: Footprint) -> List[str]:
     return messages
 
 
-def _keys(disk: Disk, pool_directories: Mapping[str, str]) -> Keys:
-    return _request_keys(disk.pool, disk.volume, disk.path, pool_directories)
+def _keys(disk: Disk, pool_directories: Mapping[str, str], resolve: Resolve) -> Keys:
+    return _request_keys(disk.pool, disk.volume, disk.path, pool_directories, resolve)
 
 
-def _request_keys(pool: Optional[str], volume: Optional[str], path: Optional[str], pool_directories: Mapping[str, str]) -> Keys:
+def _request_keys(
+    pool: Optional[str], volume: Optional[str], path: Optional[str], pool_directories: Mapping[str, str], resolve: Resolve
+) -> Keys:
     """Both names of a file: a volume of a directory pool is a path, and a path in one a volume."""
     keys: Set[Tuple[str, ...]] = set()
     if pool and volume:
         keys.add(("volume", pool, volume))
         directory = pool_directories.get(pool)
         if directory:
-            keys.add(("path", same_path(os.path.join(directory, volume)) or ""))
+            keys.add(("path", resolve(os.path.join(directory, volume))))
     elif path:
-        spelled = same_path(path) or path
+        spelled = resolve(path)
         keys.add(("path", spelled))
         parent, base = os.path.split(spelled)
         for pool_name, directory in pool_directories.items():
-            if same_path(directory) == parent:
+            if resolve(directory) == parent:
                 keys.add(("volume", pool_name, base))
     return frozenset(keys)
 
 
 def _shown(pool: Optional[str], volume: Optional[str], path: Optional[str]) -> str:
     return "%s/%s" % (pool, volume) if pool and volume else path or ""
+
+
+def media_maker_problem(
+    request: GuestRequest,
+    position: int,
+    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]],
+    pool_directories: Mapping[str, str],
+    resolve: Resolve = as_spelt,
+) -> Optional[str]:
+    """Why ``request``'s install ISO volume, which the pool does not have, is a clash: a guest of
+    ``planned`` makes it as a disk it writes (``position``: how many of ``planned`` come before
+    ``request`` in the list). None when no guest of the list makes it."""
+    media = request.install.cdrom
+    if media is None or not media.volume:
+        return None
+    keys = _request_keys(media.pool, media.volume, None, pool_directories, resolve)
+    for index, (other_request, state, plan) in enumerate(planned):
+        footprint = footprint_of(other_request, state, plan, pool_directories, resolve)
+        if footprint is None or footprint.name == request.name:
+            continue
+        if any(keys & other_keys for other_keys, written in footprint.refs if written):
+            return (
+                "install.cdrom: volume %s does not exist yet: guest %s, %s in this list, makes it as a disk it "
+                "writes; give an ISO of its own" % (media.label, footprint.name, "earlier" if index < position else "later")
+            )
+    return None

@@ -137,6 +137,12 @@ def _check_network(client: Client, index: int, interface: Interface) -> None:
         )
 
 
+def missing_media_message(media: MediaRef) -> str:
+    """The refusal of an install ISO volume the pool does not have (virt_preflight names the guest
+    of its list that makes it instead)."""
+    return "install.cdrom: volume %s does not exist" % media.label
+
+
 def _media_format(client: Client, media: MediaRef, local: bool) -> str:
     if media.path is not None:
         if local and not os.path.isfile(media.path):
@@ -150,7 +156,7 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
     pool = open_pool(client, media.pool)
     volume = client.find_volume(pool, media.volume)
     if volume is None:
-        raise PlanError("install.cdrom: volume %s does not exist" % media.label)
+        raise PlanError(missing_media_message(media))
     described = client.describe_volume(volume)
     if local and described.path:
         _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label)

@@ -6,6 +6,8 @@ port from each other are refused although each alone is fine."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,6 +129,53 @@ def test_guests_that_clash_are_refused_naming_both(host, case):
     assert refused == {later}, problems
     assert [problem["check"] for problem in problems] == ["clash"]
     assert earlier in problems[0]["message"]
+    assert set(installs_refused) <= refused, installs_refused
+
+
+@pytest.mark.parametrize("maker_first", [True, False])
+def test_an_install_iso_another_guest_makes_as_its_disk_names_that_guest(host, maker_first):
+    """The ISO volume does not exist yet: the problem is the guest of the list that makes it as a
+    disk it writes, not the missing volume."""
+    maker = guest("rt11-a", disks=[dict(pool=POOL, volume="rt11-new.iso", size="1M")])
+    booter = guest("rt11-b", install=dict(method="cdrom", cdrom=dict(pool=POOL, volume="rt11-new.iso")))
+    guests = [maker, booter] if maker_first else [booter, maker]
+    refused, installs_refused, problems = verdicts(guests)
+    assert refused == {"rt11-b"}, problems
+    assert [(problem["check"], problem["message"]) for problem in problems] == [
+        (
+            "clash",
+            "install.cdrom: volume %s/rt11-new.iso does not exist yet: guest rt11-a, %s in this list, makes it as a "
+            "disk it writes; give an ISO of its own" % (POOL, "earlier" if maker_first else "later"),
+        )
+    ]
+    assert set(installs_refused) == {"rt11-b"}, installs_refused
+
+
+def test_an_install_iso_nobody_makes_is_still_missing(host):
+    guests = [guest("rt11-a"), guest("rt11-b", install=dict(method="cdrom", cdrom=dict(pool=POOL, volume="rt11-none.iso")))]
+    problems = verdicts(guests)[2]
+    assert [(problem["check"], problem["message"]) for problem in problems] == [
+        ("host", "install.cdrom: volume %s/rt11-none.iso does not exist" % POOL)
+    ]
+
+
+@pytest.mark.parametrize("option", ["serial_log", "disks"])
+def test_a_file_reached_through_a_linked_directory_is_the_same_file(host, option):
+    """A directory linked to another names the same files: a serial log or disk file spelt through
+    the link is a clash (the installs refuse the disk only after the first guest was made)."""
+    real = "%s/real" % host
+    os.mkdir(real)
+    os.symlink(real, "%s/link" % host)
+    with open(real + "/d.img", "wb") as disk:
+        disk.write(b"\0" * 4096)
+    if option == "serial_log":
+        guests = [guest("rt11-a", serial_log=real + "/s.log"), guest("rt11-b", serial_log=host + "/link/s.log")]
+    else:
+        guests = [guest("rt11-a", disks=[dict(path=real + "/d.img")]), guest("rt11-b", disks=[dict(path=host + "/link/d.img")])]
+    refused, installs_refused, problems = verdicts(guests)
+    assert refused == {"rt11-b"}, problems
+    assert [problem["check"] for problem in problems] == ["clash"]
+    assert "guest rt11-a" in problems[0]["message"]
     assert set(installs_refused) <= refused, installs_refused
 
 
