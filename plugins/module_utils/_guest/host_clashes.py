@@ -12,7 +12,8 @@ something, from the references cache (see usage.guest_references). Imported only
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List, Optional, Sequence
+import os
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
 from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import guest_references, path_test, same_file_as
@@ -48,8 +49,7 @@ def host_clash_problems(client: Client, request: GuestRequest, state: GuestState
     ports = wanted.ports - had.ports
     if not macs and log is None and not ports:
         return []  # nothing new: the host's guests are not listed
-    # A path compares as the file it leads to only where the module runs on the host that has it.
-    is_the_log = path_test(log, same_file_as(log) if local and log is not None else None)
+    is_the_log = _log_test(log, local)
     by_mac: Dict[str, List[str]] = {mac: [] for mac in macs}
     by_port: Dict[int, List[str]] = {port: [] for port in ports}
     log_users: List[str] = []
@@ -67,6 +67,19 @@ def host_clash_problems(client: Client, request: GuestRequest, state: GuestState
         + ([_log_problem(log or "", log_users)] if log_users else [])
         + [_port_problem(port, users) for port, users in sorted(by_port.items()) if users]
     )
+
+
+def _log_test(log: Optional[str], local: bool) -> Optional[Callable[[str], bool]]:
+    """A test of whether another guest's log path is the file ``log``: as written and, where the
+    module runs on the host that has the files, as the file it leads to (links followed, hard links
+    included) or, before QEMU first made it, as the path it resolves to."""
+    if log is None or not local:
+        return path_test(log)
+    same_file = same_file_as(log)
+    if same_file is not None:
+        return path_test(log, same_file)
+    resolved = os.path.realpath(log)
+    return path_test(log, lambda candidate: os.path.realpath(candidate) == resolved)
 
 
 def _named(users: Sequence[str]) -> str:

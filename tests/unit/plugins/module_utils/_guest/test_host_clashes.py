@@ -92,7 +92,11 @@ def test_a_change_that_takes_another_guests_value_is_refused(host, test_client, 
     assert test_client.domain_definition(test_client.find_domain("rt12-changed")) == before
 
 
-def test_a_log_is_the_same_file_by_any_name(host):
+@pytest.mark.parametrize("made", [True, False])
+def test_a_log_is_the_same_file_by_any_name(host, made):
+    """Through a link, whether QEMU has made the file yet or not."""
+    if not made:
+        (host / "other.log").unlink()
     (host / "link.log").symlink_to(host / "other.log")
     refused(guest("rt12-new", serial_log=str(host / "link.log")), "serial or console log of guest.s. rt12-other")
 
