@@ -24,7 +24,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest, refusals_of
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import missing_media_message, read_host, run_result
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import (
+    host_clashes,
+    missing_media_message,
+    read_host,
+    run_result,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
@@ -221,6 +226,10 @@ class Preflight:
                 self.problems.extend(problem(name, "host", message) for message in refusals)
                 return None
             plan = plan_guest(request, state)
+            clashes = host_clashes(self.client, request, state, plan)
+            if clashes:
+                self.problems.extend(problem(name, "host", message) for message in clashes)
+                return None
         except (RemotevirtError, OSError) as error:
             self.problems.append(problem(name, "host", str(error)))
             return None

@@ -362,7 +362,11 @@ options:
         type: str
         default: virtio
       mac:
-        description: Fixed MAC address; libvirt generates one when not set, and it is kept from then on.
+        description:
+          - Fixed MAC address; libvirt generates one when not set, and it is kept from then on.
+          - A MAC address (in any case) that a card of another guest on the host has is refused at
+            plan time, for a new guest and for a change that gives it to this one; a MAC the guest
+            has already is never refused.
         type: str
   graphics:
     description: Graphical console. A new guest gets VNC on 127.0.0.1 when this is not set.
@@ -378,7 +382,10 @@ options:
         type: str
         default: 127.0.0.1
       port:
-        description: Fixed port; libvirt picks a free one when not set.
+        description:
+          - Fixed port; libvirt picks a free one when not set.
+          - A port another guest on the host has as its fixed port (on any listen address) is refused
+            at plan time (the guest started second would fail to start), unless this guest has it already.
         type: int
       password:
         description: Console password. Never logged or shown in diffs.
@@ -439,6 +446,8 @@ options:
       - An absolute path without V(..) components. Its directory must exist on the host (QEMU does
         not create it), or an install is refused at plan time (checked with a local O(uri)).
       - O(state=absent) removes the file too, unless O(keep_serial_log=true).
+      - A file that is the serial or console log of another guest on the host (by any path leading
+        to it, with a local O(uri)) is refused at plan time, unless this guest writes it already.
     type: path
   autostart:
     description: Start the guest when the host boots. Not set leaves it as it is.

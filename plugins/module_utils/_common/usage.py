@@ -33,7 +33,7 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 4
+_CACHE_VERSION = 5
 
 
 class References:
@@ -41,9 +41,11 @@ class References:
     (path, whether QEMU follows its backing file) of file and block disks and of the backing stores
     libvirt shows, ``boot`` files (kernel, initrd); and of those, what the guest writes:
     ``written_volumes`` and ``written_images``, the sources of its disks that are not read-only
-    (never a cdrom, nor a backing store)."""
+    (never a cdrom, nor a backing store). What no other guest may take as well: its cards' ``macs``
+    (lower case), the files its serial ports and consoles write (``logs``), and its fixed
+    ``graphics_ports`` (QEMU listens on them; a port libvirt picks is not one)."""
 
-    __slots__ = ("volumes", "images", "boot", "written_volumes", "written_images")
+    __slots__ = ("volumes", "images", "boot", "written_volumes", "written_images", "macs", "logs", "graphics_ports")
 
     def __init__(
         self,
@@ -52,12 +54,18 @@ class References:
         boot: Iterable[str] = (),
         written_volumes: Iterable[Tuple[str, str]] = (),
         written_images: Iterable[str] = (),
+        macs: Iterable[str] = (),
+        logs: Iterable[str] = (),
+        graphics_ports: Iterable[int] = (),
     ) -> None:
         self.volumes = sorted(set((str(pool), str(volume)) for pool, volume in volumes))
         self.images = sorted(set((str(path), bool(follows)) for path, follows in images))
         self.boot = sorted(set(str(path) for path in boot))
         self.written_volumes = sorted(set((str(pool), str(volume)) for pool, volume in written_volumes))
         self.written_images = sorted(set(str(path) for path in written_images))
+        self.macs = sorted(set(str(mac).lower() for mac in macs))
+        self.logs = sorted(set(str(path) for path in logs))
+        self.graphics_ports = sorted(set(int(port) for port in graphics_ports))
 
     @classmethod
     def of_definition(cls, domain: Any) -> "References":
@@ -84,7 +92,17 @@ class References:
                 if image:
                     written_images.append(image)
         boot = [same_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd")]
-        return cls(volumes, images, [path for path in boot if path], written_volumes, written_images)
+        macs = [mac.get("address") for mac in domain.iterfind("devices/interface/mac") if mac.get("address")]
+        return cls(
+            volumes,
+            images,
+            [path for path in boot if path],
+            written_volumes,
+            written_images,
+            macs,
+            _log_files(domain),
+            _fixed_graphics_ports(domain),
+        )
 
     def merged(self, other: "References") -> "References":
         return References(
@@ -93,6 +111,9 @@ class References:
             self.boot + other.boot,
             self.written_volumes + other.written_volumes,
             self.written_images + other.written_images,
+            self.macs + other.macs,
+            self.logs + other.logs,
+            self.graphics_ports + other.graphics_ports,
         )
 
     def as_json(self) -> Dict[str, Any]:
@@ -102,11 +123,23 @@ class References:
             "boot": self.boot,
             "written_volumes": self.written_volumes,
             "written_images": self.written_images,
+            "macs": self.macs,
+            "logs": self.logs,
+            "graphics_ports": self.graphics_ports,
         }
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "References":
-        return cls(data["volumes"], data["images"], data["boot"], data["written_volumes"], data["written_images"])
+        return cls(
+            data["volumes"],
+            data["images"],
+            data["boot"],
+            data["written_volumes"],
+            data["written_images"],
+            data["macs"],
+            data["logs"],
+            data["graphics_ports"],
+        )
 
     def refer_to(
         self,
@@ -182,6 +215,39 @@ def path_test(path: Optional[str], same_file: Optional[Callable[[str], bool]] = 
     if wanted is None:
         return None
     return lambda candidate: candidate == wanted or (same_file is not None and same_file(candidate))
+
+
+def _log_files(domain: Any) -> List[str]:
+    """The files the guest's serial ports and consoles write: a file device's source, and the log
+    file any of them may have (QEMU appends to each)."""
+    found = []
+    for device in list(domain.iterfind("devices/serial")) + list(domain.iterfind("devices/console")):
+        source = device.find("source")
+        if device.get("type") == "file" and source is not None:
+            found.append(same_path(source.get("path")))
+        log = device.find("log")
+        if log is not None:
+            found.append(same_path(log.get("file")))
+    return [path for path in found if path]
+
+
+def _fixed_graphics_ports(domain: Any) -> List[int]:
+    """The ports of displays given one (autoport off): a running guest's live definition shows the
+    port libvirt picked too, with autoport on, and that one is free again when it stops."""
+    ports = []
+    for graphics in domain.iterfind("devices/graphics"):
+        for attribute in ("port", "tlsPort"):
+            port = _port_number(graphics.get(attribute))
+            if graphics.get("autoport") != "yes" and port is not None:
+                ports.append(port)
+    return ports
+
+
+def _port_number(text: Optional[str]) -> Optional[int]:
+    """A port given in a definition; None for none, libvirt's -1 (it picks one) and anything else."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    return int(text) or None
 
 
 def _writable(disk: Any) -> bool:
@@ -340,6 +406,9 @@ def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
         and isinstance(value.get("boot"), list)
         and isinstance(value.get("written_volumes"), list)
         and isinstance(value.get("written_images"), list)
+        and isinstance(value.get("macs"), list)
+        and isinstance(value.get("logs"), list)
+        and isinstance(value.get("graphics_ports"), list)
     ):
         return value
     return None

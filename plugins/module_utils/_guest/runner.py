@@ -513,6 +513,17 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     return state, findings.messages
 
 
+def host_clashes(client: Client, request: GuestRequest, state: GuestState, plan: Plan) -> List[str]:
+    """A refusal for each MAC address, serial log or fixed graphics port ``plan`` gives the guest that
+    another guest on the host has (see host_clashes); none for a plan that changes nothing."""
+    if not plan.changed:
+        return []
+    # Imported here: only plans that change something ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import host_clash_problems
+
+    return host_clash_problems(client, request, state, plan, is_local_uri(client.uri))
+
+
 def _with_tuning_checked(client: Client, request: GuestRequest, state: GuestState, local: bool, findings: Findings) -> GuestState:
     """``state`` with what the host offers for the guest's tuning and vCPUs; its refusals noted."""
     # Imported here: only new guests, vCPU changes and tuning options read it.
@@ -618,7 +629,11 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     try:
         with connected(params["uri"]) as client, changing(client.uri, held, _lock_seconds(request), check_mode):
             state = read_state(client, request, validate_certs)
-            plan = plan_guest(request, state)
+            planned = plan_guest(request, state)
+            clashes = host_clashes(client, request, state, planned)
+            if clashes:  # refused like the host's other refusals: before there is a plan to report
+                raise Refusals(clashes)
+            plan = planned
             if plan.changed and not check_mode:
                 # The volumes a removal deletes are known only now: they take turns too (a guest's
                 # lock is always taken before volume locks, so two runs never wait in a circle).

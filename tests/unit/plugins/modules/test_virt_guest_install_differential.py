@@ -38,8 +38,17 @@ RUN = st.fixed_dictionaries(
         state=st.sampled_from(["present", "running", "absent"]),
         memory=st.sampled_from(["512M", "512 MiB", "0.5G", "536870912", "512", "1G"]).flatmap(twisted),
         vcpus=st.sampled_from([1, 2, "2", "\u0662"]),
-        networks=st.lists(st.fixed_dictionaries(dict(network=st.sampled_from(["default", "dp-none"]))), max_size=1),
-        graphics=st.fixed_dictionaries(dict(type=st.sampled_from(["none", "vnc"]))),
+        # Guests of these runs that take one MAC address or fixed port from each other: refused alike.
+        networks=st.lists(
+            st.fixed_dictionaries(
+                dict(network=st.sampled_from(["default", "dp-none"])),
+                optional=dict(mac=st.sampled_from(["52:54:00:d1:00:01", "52:54:00:D1:00:01", "52:54:00:d1:00:02"])),
+            ),
+            max_size=1,
+        ),
+        graphics=st.fixed_dictionaries(
+            dict(type=st.sampled_from(["none", "vnc"])), optional=dict(port=st.sampled_from([5931, 5932]))
+        ),
         autostart=st.booleans(),
         reinstall=st.booleans(),
         remove_storage=st.booleans(),

@@ -52,6 +52,26 @@ def test_references_of_a_definition():
     assert references.written_images == ["/dev/vg/lv", "/img/raw.img", "/img/top.qcow2"]
 
 
+def test_macs_logs_and_fixed_graphics_ports_of_a_definition():
+    references = References.of_definition(
+        definition(
+            "<interface type='network'><mac address='52:54:00:AA:00:01'/><source network='n'/></interface>"
+            "<interface type='network'><source network='n'/></interface>"
+            "<serial type='file'><source path='/var/log//g.log'/><target port='0'/></serial>"
+            "<console type='file'><source path='/var/log/g-console.log'/><target type='serial'/></console>"
+            "<serial type='pty'><log file='/var/log/g-pty.log'/><target port='1'/></serial>"
+            "<graphics type='vnc' port='5901' autoport='no'/>"
+            "<graphics type='spice' port='5902' tlsPort='5903'/>"
+            "<graphics type='vnc' port='5904' autoport='yes'/>"  # a running guest's picked port
+            "<graphics type='vnc' port='-1'/><graphics type='vnc' port='²'/>"
+        )
+    )
+    assert references.macs == ["52:54:00:aa:00:01"]
+    assert references.logs == ["/var/log/g-console.log", "/var/log/g-pty.log", "/var/log/g.log"]
+    assert references.graphics_ports == [5901, 5902, 5903]
+    assert References.from_json(references.as_json()).as_json() == references.as_json()
+
+
 def test_a_read_only_disk_or_a_cdrom_is_not_written():
     references = References.of_definition(
         definition(

@@ -1,0 +1,117 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a guest's plan takes that another guest on the host has already: a MAC address (the two
+cards take each other's traffic and leases; virt-install refuses it), a serial or console log file
+(two QEMUs append to one file, and an install's console evidence mixes), a fixed graphics port (the
+guest started second fails to start, after its definition was made).
+
+Only what the plan adds is asked about, so a guest that shares a value with another already (made
+so by someone else) still converges; and the host's guests are listed only when the plan adds
+something, from the references cache (see usage.guest_references). Imported only by such runs."""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
+from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import guest_references, path_test, same_file_as
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+
+
+class Taken:
+    """The MACs (lower case), serial log file and fixed graphics ports of one definition."""
+
+    def __init__(self, domain: Optional[Domain]) -> None:
+        self.macs: FrozenSet[str] = frozenset()
+        self.log: Optional[str] = None
+        self.ports: FrozenSet[int] = frozenset()
+        if domain is not None:
+            self.macs = frozenset(card.mac.lower() for card in domain.interfaces if card.mac)
+            self.log = same_path(domain.serial_log.path) if domain.serial_log is not None else None
+            self.ports = frozenset(display.port for display in domain.graphics or () if display.port)
+
+
+def host_clash_problems(client: Client, request: GuestRequest, state: GuestState, plan: Plan, local: bool) -> List[str]:
+    """A refusal for each MAC address, serial log or fixed graphics port the plan gives the guest
+    that it does not have now and another guest on the host has (by either of its definitions)."""
+    if request.state == "absent" or not plan.changed or not plan.after:
+        return []
+    had = Taken(state.existing)
+    wanted = Taken(Domain.from_xml(plan.after))
+    macs = wanted.macs - had.macs
+    log = wanted.log if wanted.log != had.log else None
+    ports = wanted.ports - had.ports
+    if not macs and log is None and not ports:
+        return []  # nothing new: the host's guests are not listed
+    is_the_log = _log_test(log, local)
+    by_mac: Dict[str, List[str]] = {mac: [] for mac in macs}
+    by_port: Dict[int, List[str]] = {port: [] for port in ports}
+    log_users: List[str] = []
+    for name, references in guest_references(client):
+        if name == request.name:
+            continue  # its own definitions, live and persistent
+        for mac in macs.intersection(references["macs"]):
+            by_mac[mac].append(name)
+        for port in ports.intersection(references["graphics_ports"]):
+            by_port[port].append(name)
+        if is_the_log is not None and any(is_the_log(path) for path in references["logs"]):
+            log_users.append(name)
+    return (
+        [_mac_problem(request, mac, users) for mac, users in sorted(by_mac.items()) if users]
+        + ([_log_problem(log or "", log_users)] if log_users else [])
+        + [_port_problem(port, users) for port, users in sorted(by_port.items()) if users]
+    )
+
+
+def _log_test(log: Optional[str], local: bool) -> Optional[Callable[[str], bool]]:
+    """A test of whether another guest's log path is the file ``log``: as written and, where the
+    module runs on the host that has the files, as the file it leads to (links followed, hard links
+    included) or, before QEMU first made it, as the path it resolves to."""
+    if log is None or not local:
+        return path_test(log)
+    same_file = same_file_as(log)
+    if same_file is not None:
+        return path_test(log, same_file)
+    resolved = os.path.realpath(log)
+    return path_test(log, lambda candidate: os.path.realpath(candidate) == resolved)
+
+
+def _named(users: Sequence[str]) -> str:
+    return ", ".join(sorted(users))
+
+
+def _mac_problem(request: GuestRequest, mac: str, users: Sequence[str]) -> str:
+    return (
+        "%s: mac %s is the MAC address of guest(s) %s on the host; two cards with one MAC address take each "
+        "other's traffic and leases. Give this card a MAC address of its own, or none (libvirt picks a free one)"
+        % (_card_label(request, mac), mac, _named(users))
+    )
+
+
+def _card_label(request: GuestRequest, mac: str) -> str:
+    """``networks[i]`` of the card given this MAC (a card the guest kept is not in a request without networks)."""
+    for index, card in enumerate(request.networks or ()):
+        if (card.mac or "").lower() == mac:
+            return "networks[%d]" % index
+    return "networks"
+
+
+def _log_problem(log: str, users: Sequence[str]) -> str:
+    return (
+        "serial_log: %s is also the serial or console log of guest(s) %s on the host; two guests appending to "
+        "one file mix their output (and removing one guest deletes the other's log). Set serial_log to a file "
+        "of its own" % (log, _named(users))
+    )
+
+
+def _port_problem(port: int, users: Sequence[str]) -> str:
+    return (
+        "graphics: port %d is also the fixed graphics port of guest(s) %s on the host; the guest started second "
+        "would fail to start. Give this guest a port of its own, or none (libvirt picks a free one)" % (port, _named(users))
+    )
