@@ -155,16 +155,20 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records i
 )
 
 display = Display()
+# Warnings about single services printed as warnings; more are counted in one line
+MAX_WARNINGS = 20
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "remotevirt.install.mdns"
+    _warned = 0  # warnings about single services during this parse
 
     def verify_file(self, path: str) -> bool:
         return bool(super().verify_file(path)) and path.endswith(("mdns.yml", "mdns.yaml"))
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
+        self._warned = 0
         self._read_config_data(path)
         try:
             check_txt_prefix(self.get_option("txt_prefix"))
@@ -172,6 +176,19 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError("mdns inventory: %s" % error)
         records = self._records(path, cache)
         self._populate(records)
+        if self._warned > MAX_WARNINGS:
+            display.warning(
+                "mdns inventory: %d more services skipped (ansible-inventory -vvv lists them)" % (self._warned - MAX_WARNINGS)
+            )
+
+    def _warn(self, message: str) -> None:
+        """A warning about one service: the first MAX_WARNINGS as warnings, the rest at -vvv (a
+        device announcing thousands of odd services does not bury the admin's output)."""
+        self._warned += 1
+        if self._warned <= MAX_WARNINGS:
+            display.warning("mdns inventory: %s" % message)
+        else:
+            display.vvv("mdns inventory: %s" % message)
 
     # -- discovery, or the cache ---------------------------------------------------------------
 
@@ -212,7 +229,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except (BrowseError, OSError, RuntimeError, ValueError) as error:
             raise AnsibleParserError("mdns inventory: %s" % error)
         for warning in warnings:
-            display.warning("mdns inventory: %s" % warning)
+            self._warn(warning)
         return records
 
     # -- hosts -------------------------------------------------------------------------------------
@@ -228,7 +245,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             refusal = self._name_refusal(record, taken, conflicts)
             if refusal:
-                display.warning("mdns inventory: %s: %s: skipped" % (shown(record.name), refusal))
+                self._warn("%s: %s: skipped" % (shown(record.name), refusal))
                 continue
             variables = self._host_vars(record)
             if variables is None:
@@ -262,8 +279,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _host_vars(self, record: ServiceRecord) -> dict[str, Any] | None:
         address = choose_address(record, self.get_option("ip_version"))
         if address is None:
-            display.warning(
-                "mdns inventory: %s has no usable %s address (%s): skipped"
+            self._warn(
+                "%s has no usable %s address (%s): skipped"
                 % (shown(record.name), self.get_option("ip_version"), ", ".join(map(shown, record.ipv4 + record.ipv6)) or "none")
             )
             return None
@@ -276,7 +293,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.get_option("libvirt_user"),
             )
         except RecordError as error:
-            display.warning("mdns inventory: %s: %s: skipped" % (shown(record.name), error))
+            self._warn("%s: %s: skipped" % (shown(record.name), error))
             return None
 
     def _add_host(self, name: str, variables: dict[str, Any], group: str) -> None:

@@ -279,3 +279,13 @@ def test_a_forged_cache_is_checked_like_the_network(tmp_path, monkeypatch):
         "mdns inventory: hv7: TXT path='/system?socket=/tmp/x' is not a libvirt URI path: skipped",
         "mdns inventory: localhost: instance name is a name of the controller itself: skipped",
     ]
+
+
+def test_a_flood_of_odd_services_gives_twenty_warnings_and_a_count(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    flood = [hostile("rt-%d" % i, ipv4=["127.0.0.1"]) for i in range(1000)]
+    inventory, _calls = run(tmp_path, "", found=flood + [FOUND[2]])
+    assert hosts_of(inventory, "hypervisors") == ["hv2"]
+    assert len(said) == 21 and said[0] == "mdns inventory: rt-0 has no usable ipv4 address (127.0.0.1): skipped"
+    assert said[-1] == "mdns inventory: 980 more services skipped (ansible-inventory -vvv lists them)"
