@@ -22,7 +22,9 @@ description:
     announces too, control characters, characters of host patterns or paths, more than 63 bytes), when it has no
     address but loopback, unspecified, multicast or reserved ones, or when its TXT records would make a URI with
     options (a query such as C(?command=), an unknown transport such as C(ext)). SSH host keys are what tells a
-    hypervisor from a device answering in its name, so keep host key checking on.
+    hypervisor from a device answering in its name, so keep host key checking on. A host whose name ends in
+    a space, C(#) and a number (avahi-daemon's rename after a name conflict) is kept with a warning, as another
+    device answered in its name.
   - Needs the Python package C(zeroconf) on the controller.
   - The inventory source is a YAML file whose name ends in C(mdns.yml) or C(mdns.yaml).
 author:
@@ -150,6 +152,7 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records i
     conflicting_names,
     host_vars,
     merge_duplicates,
+    renamed_from,
     selected,
     shown,
 )
@@ -252,6 +255,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 continue
             self._add_host(record.name, variables, group)
             added += 1
+            self._warn_renamed(record.name)
         if not records:
             display.warning(
                 "mdns inventory: no %s service answered within %s s"
@@ -261,6 +265,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             display.warning(
                 "mdns inventory: %d services answered, none is in the inventory "
                 "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version"))
+            )
+
+    def _warn_renamed(self, name: str) -> None:
+        # mDNS is not authenticated: the renamed one may well be the real hypervisor
+        before = renamed_from(name)
+        if before is not None:
+            display.warning(
+                "mdns inventory: %s was renamed after an mDNS name conflict: another device answers as %s; "
+                "tell them apart by their SSH host keys" % (shown(name), shown(before))
             )
 
     @staticmethod

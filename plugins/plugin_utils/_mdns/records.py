@@ -170,6 +170,14 @@ def check_host_name(name: str) -> None:
     raise RecordError("instance name is an IP address")
 
 
+def renamed_from(name: str) -> str | None:
+    """The name an instance had before avahi-daemon renamed it after a name conflict ('hv1 #2'
+    -> 'hv1'), else None. A device that answers as hv1 without probing first makes the real hv1
+    rename itself so, and then holds the name hv1."""
+    match = re.fullmatch(r"(.+) #[0-9]+", name)
+    return match.group(1) if match else None
+
+
 def _port(text: str, key: str) -> int:
     try:
         port = int(text)

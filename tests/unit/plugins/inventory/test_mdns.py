@@ -289,3 +289,17 @@ def test_a_flood_of_odd_services_gives_twenty_warnings_and_a_count(tmp_path, mon
     assert hosts_of(inventory, "hypervisors") == ["hv2"]
     assert len(said) == 21 and said[0] == "mdns inventory: rt-0 has no usable ipv4 address (127.0.0.1): skipped"
     assert said[-1] == "mdns inventory: 980 more services skipped (ansible-inventory -vvv lists them)"
+
+
+def test_a_name_taken_over_on_the_lan_is_a_warning(tmp_path, monkeypatch):
+    """A device answering as hv2 without probing makes avahi-daemon rename the real hv2 to 'hv2 #2'
+    and then holds hv2 (seen on the test bed's LAN): both stay hosts; the admin is told."""
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    renamed = ServiceRecord("hv2 #2", "hv2.local.", 22, ["10.0.0.12"], [], dict(TXT))
+    inventory, _calls = run(tmp_path, "", found=[hostile("hv2"), renamed])
+    assert hosts_of(inventory, "hypervisors") == ["hv2", "hv2 #2"]
+    assert said == [
+        "mdns inventory: hv2 #2 was renamed after an mDNS name conflict: another device answers as hv2; "
+        "tell them apart by their SSH host keys"
+    ]

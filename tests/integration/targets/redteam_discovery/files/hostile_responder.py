@@ -38,6 +38,8 @@ def services(address: str, prefix: str, count: int, marker: str) -> list[tuple[s
             ),
             own,
         ),
+        # the name of a real hypervisor (published by avahi-daemon on rvhost1 first), answered without probing
+        (prefix + "real", prefix + "evil", GOOD, own),
         # the controller itself, by name and by address
         ("localhost", prefix + "lh", GOOD, own),
         (prefix + "self", prefix + "self", GOOD, ["127.0.0.1"]),

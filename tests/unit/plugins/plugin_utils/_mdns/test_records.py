@@ -18,6 +18,7 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records i
     libvirt_uri,
     matches,
     merge_duplicates,
+    renamed_from,
     selected,
     shown,
     transports,
@@ -324,3 +325,8 @@ def test_a_second_server_for_one_name_is_a_conflict():
     same_elsewhere = record(name="hv1", server="HV1.local", ipv4=["192.168.7.11"])
     assert conflicting_names([real, same_elsewhere]) == {}
     assert conflicting_names([real, spoof, record(name="hv2", server="hv2.local.")]) == {"hv1": ["evil.local", "hv1.local"]}
+
+
+def test_renamed_after_a_name_conflict():
+    assert renamed_from("hv1 #2") == "hv1" and renamed_from("hv 1 #13") == "hv 1"
+    assert renamed_from("hv1") is None and renamed_from("hv1#2") is None and renamed_from(" #2") is None
