@@ -16,6 +16,15 @@ description:
     transport) and every TXT record as a host variable named O(txt_prefix) followed by the key.
   - Duplicate announcements (the same host on two interfaces, or over IPv4 and IPv6) give one host. Services that
     withdraw or do not answer during the browse are skipped with a warning; finding nothing is a warning too.
+  - mDNS is not authenticated; every device on the network may answer. TXT records are host variables, never
+    templates, and never set C(ansible_*) variables. A service is skipped with a warning when its instance name is
+    no host name of its own (C(localhost), an IP address, a host of another inventory source, a name another server
+    announces too, control characters, characters of host patterns or paths, more than 63 bytes), when it has no
+    address but loopback, unspecified, multicast or reserved ones, or when its TXT records would make a URI with
+    options (a query such as C(?command=), an unknown transport such as C(ext)). SSH host keys are what tells a
+    hypervisor from a device answering in its name, so keep host key checking on. A host whose name ends in
+    a space, C(#) and a number (avahi-daemon's rename after a name conflict) is kept with a warning, as another
+    device answered in its name.
   - Needs the Python package C(zeroconf) on the controller.
   - The inventory source is a YAML file whose name ends in C(mdns.yml) or C(mdns.yaml).
 author:
@@ -84,7 +93,11 @@ options:
     type: str
     default: hypervisors
   txt_prefix:
-    description: Prefix of the host variables made from TXT records (V(mdns_arch), V(mdns_site), ...).
+    description:
+      - Prefix of the host variables made from TXT records (V(mdns_arch), V(mdns_site), ...).
+      - Letters, digits and V(_). A prefix under which a TXT record could name a variable of Ansible or of the
+        collection's roles (an empty one, V(ansible_), V(libvirt_), V(rv_), V(guests_), ...) is refused, as TXT records
+        come from any device on the network.
     type: str
     default: mdns_
   libvirt_transports:
@@ -133,26 +146,52 @@ from ansible.utils.display import Display
 from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import (
     RecordError,
     ServiceRecord,
+    check_host_name,
+    check_txt_prefix,
     choose_address,
+    conflicting_names,
     host_vars,
     merge_duplicates,
+    renamed_from,
     selected,
+    shown,
 )
 
 display = Display()
+# Warnings about single services printed as warnings; more are counted in one line
+MAX_WARNINGS = 20
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "remotevirt.install.mdns"
+    _warned = 0  # warnings about single services during this parse
 
     def verify_file(self, path: str) -> bool:
         return bool(super().verify_file(path)) and path.endswith(("mdns.yml", "mdns.yaml"))
 
     def parse(self, inventory: Any, loader: Any, path: str, cache: bool = True) -> None:
         super().parse(inventory, loader, path, cache)
+        self._warned = 0
         self._read_config_data(path)
+        try:
+            check_txt_prefix(self.get_option("txt_prefix"))
+        except ValueError as error:
+            raise AnsibleParserError("mdns inventory: %s" % error)
         records = self._records(path, cache)
         self._populate(records)
+        if self._warned > MAX_WARNINGS:
+            display.warning(
+                "mdns inventory: %d more services skipped (ansible-inventory -vvv lists them)" % (self._warned - MAX_WARNINGS)
+            )
+
+    def _warn(self, message: str) -> None:
+        """A warning about one service: the first MAX_WARNINGS as warnings, the rest at -vvv (a
+        device announcing thousands of odd services does not bury the admin's output)."""
+        self._warned += 1
+        if self._warned <= MAX_WARNINGS:
+            display.warning("mdns inventory: %s" % message)
+        else:
+            display.vvv("mdns inventory: %s" % message)
 
     # -- discovery, or the cache ---------------------------------------------------------------
 
@@ -166,6 +205,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             try:
                 return [ServiceRecord.from_dict(entry) for entry in self._cache[cache_key]]
             except KeyError:
+                update_cache = True
+            except (AttributeError, TypeError, ValueError) as error:
+                # a cache of another version, or edited: browsed again and rewritten
+                display.warning("mdns inventory: the cached services are unreadable (%s): browsing again" % error)
                 update_cache = True
         records = self._browse()
         if update_cache:
@@ -189,22 +232,30 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except (BrowseError, OSError, RuntimeError, ValueError) as error:
             raise AnsibleParserError("mdns inventory: %s" % error)
         for warning in warnings:
-            display.warning("mdns inventory: %s" % warning)
+            self._warn(warning)
         return records
 
     # -- hosts -------------------------------------------------------------------------------------
 
     def _populate(self, records: list[ServiceRecord]) -> None:
         group = self.inventory.add_group(self.get_option("group"))
+        # hosts of other inventory sources: a LAN peer never takes over one by its name
+        taken = {name.lower() for name in self.inventory.hosts}
+        conflicts = conflicting_names(records)
         added = 0
         for record in merge_duplicates(records):
             if not selected(record, self.get_option("include"), self.get_option("exclude")):
+                continue
+            refusal = self._name_refusal(record, taken, conflicts)
+            if refusal:
+                self._warn("%s: %s: skipped" % (shown(record.name), refusal))
                 continue
             variables = self._host_vars(record)
             if variables is None:
                 continue
             self._add_host(record.name, variables, group)
             added += 1
+            self._warn_renamed(record.name)
         if not records:
             display.warning(
                 "mdns inventory: no %s service answered within %s s"
@@ -216,10 +267,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version"))
             )
 
+    def _warn_renamed(self, name: str) -> None:
+        # mDNS is not authenticated: the renamed one may well be the real hypervisor
+        before = renamed_from(name)
+        if before is not None:
+            display.warning(
+                "mdns inventory: %s was renamed after an mDNS name conflict: another device answers as %s; "
+                "tell them apart by their SSH host keys" % (shown(name), shown(before))
+            )
+
+    @staticmethod
+    def _name_refusal(record: ServiceRecord, taken: set[str], conflicts: dict[str, list[str]]) -> str | None:
+        """Why the record's instance name cannot be a host of this inventory, or None."""
+        try:
+            check_host_name(record.name)
+        except RecordError as error:
+            return str(error)
+        if record.name.lower() in taken:
+            return "a host of another inventory source has this name"
+        if record.name.lower() in conflicts:
+            return "announced by several servers (%s)" % ", ".join(shown(s) for s in conflicts[record.name.lower()])
+        return None
+
     def _host_vars(self, record: ServiceRecord) -> dict[str, Any] | None:
         address = choose_address(record, self.get_option("ip_version"))
         if address is None:
-            display.warning("mdns inventory: %s has no %s address: skipped" % (record.name, self.get_option("ip_version")))
+            self._warn(
+                "%s has no usable %s address (%s): skipped"
+                % (shown(record.name), self.get_option("ip_version"), ", ".join(map(shown, record.ipv4 + record.ipv6)) or "none")
+            )
             return None
         try:
             return host_vars(
@@ -230,7 +306,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self.get_option("libvirt_user"),
             )
         except RecordError as error:
-            display.warning("mdns inventory: %s: %s: skipped" % (record.name, error))
+            self._warn("%s: %s: skipped" % (shown(record.name), error))
             return None
 
     def _add_host(self, name: str, variables: dict[str, Any], group: str) -> None:

@@ -14,7 +14,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Iterable
 
-from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import ServiceRecord, decode_txt, instance_name
+from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import (
+    ServiceRecord,
+    decode_txt,
+    instance_name,
+    shown,
+)
 
 try:
     import ifaddr
@@ -109,7 +114,7 @@ async def _browse(
         await browser.async_cancel()
         names = [name for name in found if name not in left]
         warnings += [
-            "%s withdrew its announcement during the browse: skipped" % instance_name(name, service_type)
+            "%s withdrew its announcement during the browse: skipped" % shown(instance_name(name, service_type))
             for name in found
             if name in left
         ]
@@ -123,7 +128,8 @@ async def _browse(
             records.append(_record(info, service_type))
         else:
             warnings.append(
-                "%s did not answer when resolved (gone during the browse?): skipped" % instance_name(info.name, service_type)
+                "%s did not answer when resolved (gone during the browse?): skipped"
+                % shown(instance_name(info.name, service_type))
             )
     return records, warnings
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import fnmatch
 import ipaddress
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -25,6 +27,35 @@ DEFAULT_PORTS = {"ssh": 22, "libssh": 22, "libssh2": 22, "tls": 16514, "tcp": 16
 DEFAULT_DRIVER = "qemu"
 DEFAULT_PATH = "/system"
 IP_VERSIONS = ("ipv4", "ipv6", "any")
+# Variable names a TXT record must never reach through txt_prefix: Ansible's connection and magic
+# variables (ansible_ssh_common_args=-oProxyCommand=... runs a command on the controller), and the
+# variables the collection's roles and playbooks read (rv_update_existing, libvirt_uri, ...).
+RESERVED_VARIABLES = (
+    "ansible_",
+    "inventory_",
+    "group_names",
+    "groups",
+    "hostvars",
+    "omit",
+    "environment",
+    "play_",
+    "playbook_",
+    "role_",
+    "libvirt_",
+    "advertise_",
+    "cloud_instance_",
+    "guests_",
+    "hypervisor_",
+    "iso_install_",
+    "pxe_install_",
+    "rv_",
+)
+# Names that mean the controller itself to Ansible (a task delegated to localhost would go to the
+# LAN peer that took the name, with the admin's credentials).
+LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+# Characters of Ansible's host patterns (a,b  a:b  !a  &a  a*  a[1]  ~re) and of paths (host_vars/,
+# fact caches keyed by host name).
+_NAME_REFUSED = frozenset(",:!&*?[]~/\\")
 
 
 class RecordError(ValueError):
@@ -99,6 +130,54 @@ def instance_name(full_name: str, service_type: str = SERVICE_TYPE) -> str:
     return full_name.rstrip(".")
 
 
+def shown(name: str) -> str:
+    """A name from the network as warnings print it: as it is when printable, else quoted with its
+    control and format characters escaped (a LAN peer's name never writes escape sequences or
+    lines of its own to the admin's terminal)."""
+    return name if name.isprintable() else repr(name)
+
+
+def check_txt_prefix(prefix: str) -> None:
+    """Refuses a txt_prefix under which a TXT record could name one of RESERVED_VARIABLES:
+    with V(ansible_), a LAN peer's TXT ssh_common_args would become ansible_ssh_common_args."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
+        raise ValueError("txt_prefix %r is no variable name prefix (letters, digits and '_', not empty)" % prefix)
+    for reserved in RESERVED_VARIABLES:
+        if reserved.startswith(prefix) or prefix.startswith(reserved):
+            raise ValueError(
+                "txt_prefix %r would let TXT records of the network set variables starting with %r "
+                "(Ansible's or the collection's own); choose another prefix, such as mdns_" % (prefix, reserved)
+            )
+
+
+def check_host_name(name: str) -> None:
+    """Refuses an instance name that cannot be an inventory host of its own: empty or longer than
+    63 bytes (DNS-SD's limit), control or format characters, white space at either end, '..',
+    characters of host patterns or paths, an IP address, or a name of the controller itself."""
+    if not name or len(name.encode("utf-8", "replace")) > 63:
+        raise RecordError("instance name is empty or longer than 63 bytes")
+    if not name.isprintable() or name != name.strip():
+        raise RecordError("instance name has control characters or white space at an end")
+    if ".." in name or name.startswith(".") or any(c in _NAME_REFUSED for c in name):
+        raise RecordError("instance name has '..', a leading '.' or one of %s" % " ".join(sorted(_NAME_REFUSED)))
+    folded = unicodedata.normalize("NFKC", name).casefold().rstrip(".")
+    if folded in LOCAL_NAMES:
+        raise RecordError("instance name is a name of the controller itself")
+    try:
+        ipaddress.ip_address(folded)
+    except ValueError:
+        return
+    raise RecordError("instance name is an IP address")
+
+
+def renamed_from(name: str) -> str | None:
+    """The name an instance had before avahi-daemon renamed it after a name conflict ('hv1 #2'
+    -> 'hv1'), else None. A device that answers as hv1 without probing first makes the real hv1
+    rename itself so, and then holds the name hv1."""
+    match = re.fullmatch(r"(.+) #[0-9]+", name)
+    return match.group(1) if match else None
+
+
 def _port(text: str, key: str) -> int:
     try:
         port = int(text)
@@ -128,14 +207,16 @@ def transports(txt: Mapping[str, str]) -> list[Transport]:
 
 def uri_path(txt: Mapping[str, str]) -> str:
     path = txt.get("path", DEFAULT_PATH) or DEFAULT_PATH
-    if not path.startswith("/") or any(c in path for c in " ?#@"):
+    # /system, /session: letters, digits and / . _ - only; never a query (?socket=, ?command=,
+    # ?no_verify=1 ...), an escape (%3F) or a line break
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]*", path) or ".." in path:
         raise RecordError("TXT path=%r is not a libvirt URI path" % path)
     return path
 
 
 def driver(txt: Mapping[str, str]) -> str:
     name = txt.get("driver", DEFAULT_DRIVER) or DEFAULT_DRIVER
-    if not name.isalnum():
+    if not (name.isascii() and name.isalnum()):
         raise RecordError("TXT driver=%r is not a libvirt driver name" % name)
     return name.lower()
 
@@ -157,6 +238,20 @@ def libvirt_uri(driver_name: str, transport: Transport, host: str, path: str, us
     return "%s+%s://%s%s:%d%s" % (driver_name, transport.name, userinfo, uri_host(host), transport.port, path)
 
 
+def usable_address(address: str) -> bool:
+    """An address a LAN peer may send the admin to: not loopback (the controller itself), not
+    unspecified, 0.0.0.0/8, multicast, reserved or broadcast, not IPv4-mapped IPv6."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return False
+    if isinstance(ip, ipaddress.IPv4Address) and ip.packed[0] == 0:
+        return False
+    return not (ip.is_loopback or ip.is_unspecified or ip.is_multicast or ip.is_reserved)
+
+
 def _is_link_local(address: str) -> bool:
     try:
         return ipaddress.ip_address(address.split("%", 1)[0]).is_link_local
@@ -176,8 +271,9 @@ def choose_address(record: ServiceRecord, ip_version: str) -> str | None:
     if ip_version in ("ipv6", "any"):
         candidates.append(record.ipv6)
     for addresses in candidates:
-        if addresses:
-            return sorted(addresses, key=lambda a: (_is_link_local(a), a))[0]
+        usable = [a for a in addresses if usable_address(a)]
+        if usable:
+            return sorted(usable, key=lambda a: (_is_link_local(a), a))[0]
     return None
 
 
@@ -205,6 +301,20 @@ def merge_duplicates(records: Iterable[ServiceRecord]) -> list[ServiceRecord]:
                 record.name, record.server, record.port, sorted(set(record.ipv4)), sorted(set(record.ipv6)), dict(record.txt)
             )
     return sorted(by_name.values(), key=lambda r: (r.name.lower(), r.name))
+
+
+def _server(record: ServiceRecord) -> str:
+    return record.server.rstrip(".").lower()
+
+
+def conflicting_names(records: Iterable[ServiceRecord]) -> dict[str, list[str]]:
+    """Names (lower-cased) that several servers announce, with those servers: the same instance
+    seen twice has one server; a second server is another machine taking the name (a LAN peer
+    answering as 'HV1' next to hv1), and merging would give the name its addresses."""
+    servers: dict[str, set[str]] = {}
+    for record in records:
+        servers.setdefault(record.name.lower(), set()).add(_server(record))
+    return {name: sorted(found) for name, found in servers.items() if len(found) > 1}
 
 
 def matches(record: ServiceRecord, pattern: str) -> bool:
@@ -249,12 +359,16 @@ def host_vars(
     driver_name = driver(record.txt)
     uris = {t.name: libvirt_uri(driver_name, t, address, path, user) for t in offered}
     chosen = choose_transport(offered, preferred_transports)
-    result: dict[str, Any] = {"ansible_host": address, "libvirt_uri": uris[chosen.name], "libvirt_uris": uris}
+    # TXT records first: the plugin's own variables below always win over a record of the same name
+    result: dict[str, Any] = {}
+    for key, value in sorted(record.txt.items()):
+        result[prefix + var_name(key)] = value
+    result["ansible_host"] = address
+    result["libvirt_uri"] = uris[chosen.name]
+    result["libvirt_uris"] = uris
     ssh = [t for t in offered if t.name == "ssh"]
     if ssh:
         result["ansible_port"] = ssh[0].port
-    for key, value in sorted(record.txt.items()):
-        result[prefix + var_name(key)] = value
     result[prefix + "name"] = record.name
     result[prefix + "server"] = record.server.rstrip(".")
     result[prefix + "addresses"] = list(record.ipv4) + list(record.ipv6)

@@ -4,6 +4,8 @@ in the discovery integration target, on the test bed's LAN)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from ansible import constants as C
 from ansible.errors import AnsibleError
@@ -166,3 +168,138 @@ def test_missing_zeroconf_names_the_package(monkeypatch):
 def test_unknown_interface_refused_before_browsing():
     with pytest.raises(browse_module.BrowseError, match="interface 'no-such-if0' does not exist"):
         browse_module.browse("_libvirt._tcp.local.", 1, 0.5, ["no-such-if0"], "ipv4")
+
+
+# -- a hostile LAN peer, a careless admin ------------------------------------------------------------
+
+
+def hostile(name, txt=None, ipv4=("10.0.0.66",), server="evil.local."):
+    return ServiceRecord(name, server, 22, list(ipv4), [], dict(TXT, **(txt or {})))
+
+
+@pytest.mark.parametrize("prefix", ['""', "ansible_", "libvirt_", "rv_"])
+def test_txt_prefix_that_would_set_connection_variables_refused(tmp_path, prefix):
+    peer = hostile(
+        "evil",
+        {"ssh_common_args": "-oProxyCommand=touch /tmp/pwned", "host": "10.6.6.6", "uri": "qemu+ext:///system?command=/bin/sh"},
+    )
+    with pytest.raises(AnsibleError, match="txt_prefix .* would let TXT records|txt_prefix '' is no variable name prefix"):
+        run(tmp_path, "txt_prefix: %s\n" % prefix, found=[peer])
+
+
+def test_txt_values_are_data_never_templates(tmp_path):
+    """ansible-core 2.19 templates only trusted strings; the plugin never marks a TXT value trusted."""
+    marker = tmp_path / "templated"
+    peer = hostile("hv9", {"site": "{{ lookup('pipe', 'touch %s') }}" % marker})
+    config = "keyed_groups:\n  - key: mdns_site\n    prefix: site\ncompose:\n  x: mdns_site\n  y: mdns_site ~ '!'\n"
+    inventory, _calls = run(tmp_path, config, found=[peer])
+    assert inventory.get_host("hv9").vars["x"] == "{{ lookup('pipe', 'touch %s') }}" % marker
+    assert not marker.exists()
+
+
+def test_names_of_the_controller_and_other_sources_are_never_taken(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    source = tmp_path / "hv.mdns.yml"
+    source.write_text("plugin: remotevirt.install.mdns\n")
+    inventory = InventoryData()
+    inventory.add_host("db01", group="ungrouped")
+    inventory.set_variable("db01", "ansible_host", "10.0.0.99")
+    plugin = mdns.InventoryModule()
+    plugin._load_name = NAME
+    found = [hostile("localhost"), hostile("DB01"), hostile("127.0.0.1"), hostile("evil\x1b[2J\nok: [hv1]"), FOUND[2]]
+    plugin._browse = (lambda self: list(found)).__get__(plugin)
+    plugin.parse(inventory, DataLoader(), str(source))
+    assert hosts_of(inventory, "hypervisors") == ["hv2"]
+    assert inventory.get_host("db01").vars["ansible_host"] == "10.0.0.99"
+    assert said == [
+        "mdns inventory: 127.0.0.1: instance name is an IP address: skipped",
+        "mdns inventory: DB01: a host of another inventory source has this name: skipped",
+        "mdns inventory: 'evil\\x1b[2J\\nok: [hv1]': instance name has control characters or white space at an end: skipped",
+        "mdns inventory: localhost: instance name is a name of the controller itself: skipped",
+    ]
+
+
+def test_a_peer_answering_as_a_known_host_gets_neither_the_name_nor_its_traffic(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    spoof = hostile("HV2", ipv4=["10.0.0.1"])  # a lower address: merged, it would have been the one chosen
+    inventory, _calls = run(tmp_path, "", found=[FOUND[0], FOUND[2], spoof])
+    assert hosts_of(inventory, "hypervisors") == ["hv1"]
+    assert said == ["mdns inventory: hv2: announced by several servers (evil.local, hv2.local): skipped"]
+
+
+def test_addresses_of_the_controller_or_nowhere_skipped(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    found = [
+        hostile("self", ipv4=["127.0.0.1"]),
+        hostile("nowhere", ipv4=["0.0.0.0", "224.0.0.251"]),
+        hostile("ok", ipv4=["127.0.0.1", "10.0.0.7"]),
+    ]
+    inventory, _calls = run(tmp_path, "", found=found)
+    assert hosts_of(inventory, "hypervisors") == ["ok"]
+    assert inventory.get_host("ok").vars["ansible_host"] == "10.0.0.7"
+    assert said == [
+        "mdns inventory: nowhere has no usable ipv4 address (0.0.0.0, 224.0.0.251): skipped",
+        "mdns inventory: self has no usable ipv4 address (127.0.0.1): skipped",
+    ]
+
+
+def rewrite_cache(path, entries):
+    """What an older version of the plugin, or another user who can write the cache, leaves there."""
+    envelope = json.loads(path.read_text())
+    envelope["__payload__"] = json.dumps(entries)
+    path.write_text(json.dumps(envelope))
+
+
+def test_an_unreadable_cache_is_browsed_again(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    config = "cache: true\ncache_plugin: jsonfile\ncache_connection: %s\n" % (tmp_path / "cache")
+    run(tmp_path, config, cache=False)
+    (cached,) = list((tmp_path / "cache").iterdir())
+    rewrite_cache(cached, [{"name": "hv1", "server": "hv1.local.", "port": "twenty-two"}])
+    inventory, calls = run(tmp_path, config, cache=True)
+    assert calls == [1] and hosts_of(inventory, "hypervisors") == ["hv1", "hv2", "old"]
+    assert said[0].startswith("mdns inventory: the cached services are unreadable (invalid literal for int()")
+
+
+def test_a_forged_cache_is_checked_like_the_network(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    config = "cache: true\ncache_plugin: jsonfile\ncache_connection: %s\n" % (tmp_path / "cache")
+    run(tmp_path, config, cache=False)
+    (cached,) = list((tmp_path / "cache").iterdir())
+    forged = hostile("localhost").to_dict(), hostile("hv7", {"path": "/system?socket=/tmp/x"}).to_dict()
+    rewrite_cache(cached, list(forged))
+    inventory, calls = run(tmp_path, config, cache=True)
+    assert calls == [] and hosts_of(inventory, "hypervisors") == []
+    assert said[:2] == [
+        "mdns inventory: hv7: TXT path='/system?socket=/tmp/x' is not a libvirt URI path: skipped",
+        "mdns inventory: localhost: instance name is a name of the controller itself: skipped",
+    ]
+
+
+def test_a_flood_of_odd_services_gives_twenty_warnings_and_a_count(tmp_path, monkeypatch):
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    flood = [hostile("rt-%d" % i, ipv4=["127.0.0.1"]) for i in range(1000)]
+    inventory, _calls = run(tmp_path, "", found=flood + [FOUND[2]])
+    assert hosts_of(inventory, "hypervisors") == ["hv2"]
+    assert len(said) == 21 and said[0] == "mdns inventory: rt-0 has no usable ipv4 address (127.0.0.1): skipped"
+    assert said[-1] == "mdns inventory: 980 more services skipped (ansible-inventory -vvv lists them)"
+
+
+def test_a_name_taken_over_on_the_lan_is_a_warning(tmp_path, monkeypatch):
+    """A device answering as hv2 without probing makes avahi-daemon rename the real hv2 to 'hv2 #2'
+    and then holds hv2 (seen on the test bed's LAN): both stay hosts; the admin is told."""
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    renamed = ServiceRecord("hv2 #2", "hv2.local.", 22, ["10.0.0.12"], [], dict(TXT))
+    inventory, _calls = run(tmp_path, "", found=[hostile("hv2"), renamed])
+    assert hosts_of(inventory, "hypervisors") == ["hv2", "hv2 #2"]
+    assert said == [
+        "mdns inventory: hv2 #2 was renamed after an mDNS name conflict: another device answers as hv2; "
+        "tell them apart by their SSH host keys"
+    ]

@@ -8,16 +8,22 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records i
     RecordError,
     ServiceRecord,
     Transport,
+    check_host_name,
+    check_txt_prefix,
     choose_address,
+    conflicting_names,
     decode_txt,
     host_vars,
     instance_name,
     libvirt_uri,
     matches,
     merge_duplicates,
+    renamed_from,
     selected,
+    shown,
     transports,
     uri_host,
+    usable_address,
 )
 
 ADVERTISED = {
@@ -189,3 +195,138 @@ def test_include_then_exclude():
 def test_cache_form_round_trips():
     rec = record(ipv6=["fd00::5"])
     assert ServiceRecord.from_dict(rec.to_dict()) == rec
+
+
+# -- what a hostile LAN peer or a careless txt_prefix must not reach ---------------------------------
+
+
+@pytest.mark.parametrize("prefix", ["", "ansible_", "ansible", "a", "ansible_mdns_", "libvirt_", "rv_", "r", "g", "mdns-", "x y"])
+def test_txt_prefix_that_reaches_reserved_variables_refused(prefix):
+    with pytest.raises(ValueError, match="txt_prefix"):
+        check_txt_prefix(prefix)
+
+
+@pytest.mark.parametrize("prefix", ["mdns_", "tag_", "m_", "x", "site_"])
+def test_txt_prefix_of_its_own_accepted(prefix):
+    check_txt_prefix(prefix)
+
+
+def test_txt_never_overrides_the_plugins_own_variables():
+    txt = dict(ADVERTISED, name="spoof", server="x", addresses="y")
+    hv = host_vars(ServiceRecord("hv1", "hv1.local.", 22, ["10.0.0.5"], [], txt), "10.0.0.5", "mdns_")
+    assert hv["mdns_name"] == "hv1" and hv["mdns_server"] == "hv1.local" and hv["mdns_addresses"] == ["10.0.0.5"]
+    assert hv["ansible_host"] == "10.0.0.5"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "x" * 64,
+        "é" * 32,
+        "hv1\nansible_host=1.2.3.4",
+        "hv1\x00",
+        "hv1\x1b[2J",
+        "hv\u202e1",
+        " hv1",
+        "hv1 ",
+        "..",
+        "a..b",
+        ".hidden",
+        "a/b",
+        "a\\b",
+        "hv1,localhost",
+        "hv1:22",
+        "!hv1",
+        "hv*",
+        "hv[1]",
+        "~hv",
+        "localhost",
+        "LocalHost",
+        "ｌｏｃａｌｈｏｓｔ",
+        "localhost.",
+        "127.0.0.1",
+        "10.0.0.5",
+        "::1",
+    ],
+)
+def test_instance_names_that_are_no_host_of_their_own_refused(name):
+    with pytest.raises(RecordError, match="instance name"):
+        check_host_name(name)
+
+
+@pytest.mark.parametrize("name", ["hv1", "hv1 #2", "hv1 session", "Lab-HV1", "hv_1.lab", "x" * 63, "hyperviseur-é"])
+def test_instance_names_accepted(name):
+    check_host_name(name)
+
+
+def test_shown_escapes_only_what_is_not_printable():
+    assert shown("hv1 #2") == "hv1 #2"
+    assert shown("hv1\x1b[2J") == "'hv1\\x1b[2J'" and shown("a\nb") == "'a\\nb'"
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "127.0.0.1",
+        "127.1.2.3",
+        "0.0.0.0",
+        "0.1.2.3",
+        "224.0.0.251",
+        "239.1.1.1",
+        "255.255.255.255",
+        "240.0.0.1",
+        "::1",
+        "::",
+        "ff02::fb",
+        "::ffff:127.0.0.1",
+        "::ffff:10.0.0.5",
+        "not-an-address",
+        "",
+    ],
+)
+def test_addresses_a_lan_peer_must_not_send_the_admin_to_refused(address):
+    assert not usable_address(address)
+    assert choose_address(record(ipv4=[address], ipv6=[address]), "any") is None
+
+
+def test_unusable_addresses_leave_the_usable_one():
+    assert choose_address(record(ipv4=["127.0.0.1", "0.0.0.0", "10.0.0.9"]), "ipv4") == "10.0.0.9"
+    assert choose_address(record(ipv4=[], ipv6=["::1", "fe80::1%3"]), "ipv6") == "fe80::1%3"
+
+
+@pytest.mark.parametrize(
+    "txt",
+    [
+        {"path": "/system\n"},
+        {"path": "/system%3Fcommand=/bin/sh"},
+        {"path": "/system;x"},
+        {"path": "/system&socket=/tmp/x"},
+        {"path": "/../session"},
+        {"path": "/system\\"},
+        {"driver": "ｑｅｍｕ"},
+        {"driver": "qemu²"},
+        {"transports": "ext"},
+        {"transports": "unix"},
+        {"ssh_port": "22; rm -rf /"},
+        {"ssh_port": "0"},
+        {"ssh_port": "65536"},
+        {"ssh_port": "-1"},
+    ],
+)
+def test_txt_that_would_put_options_into_the_uri_refused(txt):
+    with pytest.raises(RecordError):
+        host_vars(record(**dict(ADVERTISED, **txt)), "10.0.0.5")
+
+
+def test_a_second_server_for_one_name_is_a_conflict():
+    real = record(name="hv1", server="hv1.local.", ipv4=["10.0.0.11"])
+    spoof = record(name="HV1", server="evil.local.", ipv4=["10.0.0.1"])
+    same_elsewhere = record(name="hv1", server="HV1.local", ipv4=["192.168.7.11"])
+    assert conflicting_names([real, same_elsewhere]) == {}
+    assert conflicting_names([real, spoof, record(name="hv2", server="hv2.local.")]) == {"hv1": ["evil.local", "hv1.local"]}
+
+
+def test_renamed_after_a_name_conflict():
+    assert renamed_from("hv1 #2") == "hv1" and renamed_from("hv 1 #13") == "hv 1"
+    assert renamed_from("hv1") is None and renamed_from("hv1#2") is None and renamed_from(" #2") is None
