@@ -187,6 +187,31 @@ def test_sharing_on_purpose_by_the_later_guest_passes(host):
     assert verdicts(guests)[:2] == (set(), {})
 
 
+def test_guests_that_share_values_already_pass_as_their_runs_converge(host, test_client, tmp_path):
+    """Made apart, then given one MAC address, serial log and graphics port by someone else: each
+    guest's run changes nothing and is not refused, so the list of both passes too."""
+    shared = dict(
+        networks=[dict(network="default", mac="52:54:00:11:00:21")],
+        serial_log=str(tmp_path / "shared.log"),
+        graphics=dict(type="vnc", port=5991),
+    )
+    guests = [guest("rt11-p", **shared), guest("rt11-q", **shared)]
+    install(dict(guests[0], uri="test:///default"), False, False)
+    apart = dict(networks=[dict(network="default")], serial_log=str(tmp_path / "b.log"), graphics=dict(type="vnc", port=5992))
+    install(dict(guests[1], uri="test:///default", **apart), False, False)
+    made_apart = test_client.domain_definition(test_client.find_domain("rt11-q"))
+    taken = test_client.domain_definition(test_client.find_domain("rt11-p"))
+    mac = taken.split("<mac address='")[1].split("'")[0]
+    made_apart = made_apart.replace(made_apart.split("<mac address='")[1].split("'")[0], mac)
+    made_apart = made_apart.replace(str(tmp_path / "b.log"), str(tmp_path / "shared.log"))
+    made_apart = made_apart.replace("port='5992'", "port='5991'")
+    test_client.conn.defineXML(made_apart)
+    for entry in guests:
+        rerun = install(dict(entry, uri="test:///default"), True, True)
+        assert rerun["changed"] is False, (entry["name"], rerun.get("diff"))
+    assert verdicts(guests)[:2] == (set(), {})
+
+
 def test_a_seed_never_replaces_another_guests_disk(host, test_client):
     """virt_guest_install itself: a guest's cloud-init seed path that is a disk of another guest is refused."""
     install(
