@@ -217,11 +217,16 @@ def path_test(path: Optional[str], same_file: Optional[Callable[[str], bool]] = 
     return lambda candidate: candidate == wanted or (same_file is not None and same_file(candidate))
 
 
+# The character devices QEMU can point at a host file: a serial log given to another guest is
+# written by two QEMUs whichever of these the other guest writes it with.
+_CHARACTER_DEVICES = ("serial", "console", "parallel", "channel")
+
+
 def _log_files(domain: Any) -> List[str]:
-    """The files the guest's serial ports and consoles write: a file device's source, and the log
-    file any of them may have (QEMU appends to each)."""
+    """The files the guest's serial ports, consoles, parallel ports and channels write: a file
+    device's source, and the log file any of them may have (QEMU appends to each)."""
     found = []
-    for device in list(domain.iterfind("devices/serial")) + list(domain.iterfind("devices/console")):
+    for device in (device for kind in _CHARACTER_DEVICES for device in domain.iterfind("devices/" + kind)):
         source = device.find("source")
         if device.get("type") == "file" and source is not None:
             found.append(same_path(source.get("path")))

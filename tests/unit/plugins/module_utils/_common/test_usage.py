@@ -84,6 +84,18 @@ def test_a_fixed_websocket_port_is_taken_and_one_libvirt_picked_is_not():
     assert references.graphics_ports == [5905, 5906, 5907]
 
 
+def test_files_a_parallel_port_or_a_channel_writes_are_logs_too():
+    references = References.of_definition(
+        definition(
+            "<parallel type='file'><source path='/var/log/g-parallel.log'/><target port='0'/></parallel>"
+            "<channel type='file'><source path='/var/log/g-channel.log'/><target type='virtio' name='c'/></channel>"
+            "<channel type='unix'><source mode='bind' path='/run/g.sock'/><log file='/var/log/g-agent.log'/>"
+            "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+        )
+    )
+    assert references.logs == ["/var/log/g-agent.log", "/var/log/g-channel.log", "/var/log/g-parallel.log"]
+
+
 def test_a_read_only_disk_or_a_cdrom_is_not_written():
     references = References.of_definition(
         definition(
