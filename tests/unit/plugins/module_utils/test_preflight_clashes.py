@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
 from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run as preflight
 from strategies import twisted
@@ -280,6 +281,7 @@ def test_preflight_refuses_every_guest_the_installs_refuse(request, test_client,
         pool.createXML("<volume><name>%s</name><capacity>1048576</capacity></volume>" % name, 0)
     with open(tmp + "/remotevirt-rt11-a-cidata.iso", "wb") as seed:
         seed.write(b"\0" * 4096)
+    seeds_before = _default_boot_dir_files()
     try:
         entries = [placed(entry, tmp) for entry in guests]
         refused, installs_refused, problems = verdicts(entries)
@@ -298,3 +300,13 @@ def test_preflight_refuses_every_guest_the_installs_refuse(request, test_client,
         for volume in pool.listAllVolumes(0):
             if "rt11" in volume.name():
                 volume.delete(0)
+        # Guests installed without a boot_dir wrote their seed ISO in the host's default one.
+        for name in _default_boot_dir_files() - seeds_before:
+            os.unlink(os.path.join(DEFAULT_BOOT_DIR, name))
+
+
+def _default_boot_dir_files():
+    try:
+        return set(os.listdir(DEFAULT_BOOT_DIR))
+    except OSError:
+        return set()
