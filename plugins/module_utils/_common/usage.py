@@ -33,7 +33,7 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 5
+_CACHE_VERSION = 6
 
 
 class References:
@@ -217,11 +217,16 @@ def path_test(path: Optional[str], same_file: Optional[Callable[[str], bool]] = 
     return lambda candidate: candidate == wanted or (same_file is not None and same_file(candidate))
 
 
+# The character devices QEMU can point at a host file: a serial log given to another guest is
+# written by two QEMUs whichever of these the other guest writes it with.
+_CHARACTER_DEVICES = ("serial", "console", "parallel", "channel")
+
+
 def _log_files(domain: Any) -> List[str]:
-    """The files the guest's serial ports and consoles write: a file device's source, and the log
-    file any of them may have (QEMU appends to each)."""
+    """The files the guest's serial ports, consoles, parallel ports and channels write: a file
+    device's source, and the log file any of them may have (QEMU appends to each)."""
     found = []
-    for device in list(domain.iterfind("devices/serial")) + list(domain.iterfind("devices/console")):
+    for device in (device for kind in _CHARACTER_DEVICES for device in domain.iterfind("devices/" + kind)):
         source = device.find("source")
         if device.get("type") == "file" and source is not None:
             found.append(same_path(source.get("path")))
@@ -233,13 +238,17 @@ def _log_files(domain: Any) -> List[str]:
 
 def _fixed_graphics_ports(domain: Any) -> List[int]:
     """The ports of displays given one (autoport off): a running guest's live definition shows the
-    port libvirt picked too, with autoport on, and that one is free again when it stops."""
+    port libvirt picked too, with autoport on, and that one is free again when it stops. A VNC
+    display's WebSocket port is fixed unless libvirt picked it (autoport does not pick it)."""
     ports = []
     for graphics in domain.iterfind("devices/graphics"):
         for attribute in ("port", "tlsPort"):
             port = _port_number(graphics.get(attribute))
             if graphics.get("autoport") != "yes" and port is not None:
                 ports.append(port)
+        websocket = _port_number(graphics.get("websocket"))
+        if websocket is not None and graphics.get("websocketGenerated") != "yes":
+            ports.append(websocket)
     return ports
 
 
@@ -398,20 +407,34 @@ class StampedCache:
 
 
 def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
-    """A guest's cached references, None unless they have their shape."""
+    """A guest's cached references, None unless they have their shape down to each item (an item
+    of another kind would be a Python error, or a clash missed, instead of the guest read again)."""
     if (
         isinstance(value, dict)
-        and isinstance(value.get("volumes"), list)
-        and isinstance(value.get("images"), list)
-        and isinstance(value.get("boot"), list)
-        and isinstance(value.get("written_volumes"), list)
-        and isinstance(value.get("written_images"), list)
-        and isinstance(value.get("macs"), list)
-        and isinstance(value.get("logs"), list)
-        and isinstance(value.get("graphics_ports"), list)
+        and _each(value.get("volumes"), _is_pair(str, str))
+        and _each(value.get("images"), _is_pair(str, bool))
+        and _each(value.get("boot"), _is(str))
+        and _each(value.get("written_volumes"), _is_pair(str, str))
+        and _each(value.get("written_images"), _is(str))
+        and _each(value.get("macs"), _is(str))
+        and _each(value.get("logs"), _is(str))
+        and _each(value.get("graphics_ports"), _is(int))
     ):
         return value
     return None
+
+
+def _each(items: Any, test: Callable[[Any], bool]) -> bool:
+    return isinstance(items, list) and all(test(item) for item in items)
+
+
+def _is(kind: type) -> Callable[[Any], bool]:
+    # type(), not isinstance: JSON's true is a bool, and a bool is an int to isinstance.
+    return lambda item: type(item) is kind
+
+
+def _is_pair(first: type, second: type) -> Callable[[Any], bool]:
+    return lambda item: isinstance(item, list) and len(item) == 2 and _is(first)(item[0]) and _is(second)(item[1])
 
 
 def cache_path(what: str) -> Optional[str]:

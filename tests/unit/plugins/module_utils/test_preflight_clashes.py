@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
 from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run as preflight
 from strategies import twisted
@@ -187,6 +188,31 @@ def test_sharing_on_purpose_by_the_later_guest_passes(host):
     assert verdicts(guests)[:2] == (set(), {})
 
 
+def test_guests_that_share_values_already_pass_as_their_runs_converge(host, test_client, tmp_path):
+    """Made apart, then given one MAC address, serial log and graphics port by someone else: each
+    guest's run changes nothing and is not refused, so the list of both passes too."""
+    shared = dict(
+        networks=[dict(network="default", mac="52:54:00:11:00:21")],
+        serial_log=str(tmp_path / "shared.log"),
+        graphics=dict(type="vnc", port=5991),
+    )
+    guests = [guest("rt11-p", **shared), guest("rt11-q", **shared)]
+    install(dict(guests[0], uri="test:///default"), False, False)
+    apart = dict(networks=[dict(network="default")], serial_log=str(tmp_path / "b.log"), graphics=dict(type="vnc", port=5992))
+    install(dict(guests[1], uri="test:///default", **apart), False, False)
+    made_apart = test_client.domain_definition(test_client.find_domain("rt11-q"))
+    taken = test_client.domain_definition(test_client.find_domain("rt11-p"))
+    mac = taken.split("<mac address='")[1].split("'")[0]
+    made_apart = made_apart.replace(made_apart.split("<mac address='")[1].split("'")[0], mac)
+    made_apart = made_apart.replace(str(tmp_path / "b.log"), str(tmp_path / "shared.log"))
+    made_apart = made_apart.replace("port='5992'", "port='5991'")
+    test_client.conn.defineXML(made_apart)
+    for entry in guests:
+        rerun = install(dict(entry, uri="test:///default"), True, True)
+        assert rerun["changed"] is False, (entry["name"], rerun.get("diff"))
+    assert verdicts(guests)[:2] == (set(), {})
+
+
 def test_a_seed_never_replaces_another_guests_disk(host, test_client):
     """virt_guest_install itself: a guest's cloud-init seed path that is a disk of another guest is refused."""
     install(
@@ -255,6 +281,7 @@ def test_preflight_refuses_every_guest_the_installs_refuse(request, test_client,
         pool.createXML("<volume><name>%s</name><capacity>1048576</capacity></volume>" % name, 0)
     with open(tmp + "/remotevirt-rt11-a-cidata.iso", "wb") as seed:
         seed.write(b"\0" * 4096)
+    seeds_before = _default_boot_dir_files()
     try:
         entries = [placed(entry, tmp) for entry in guests]
         refused, installs_refused, problems = verdicts(entries)
@@ -273,3 +300,13 @@ def test_preflight_refuses_every_guest_the_installs_refuse(request, test_client,
         for volume in pool.listAllVolumes(0):
             if "rt11" in volume.name():
                 volume.delete(0)
+        # Guests installed without a boot_dir wrote their seed ISO in the host's default one.
+        for name in _default_boot_dir_files() - seeds_before:
+            os.unlink(os.path.join(DEFAULT_BOOT_DIR, name))
+
+
+def _default_boot_dir_files():
+    try:
+        return set(os.listdir(DEFAULT_BOOT_DIR))
+    except OSError:
+        return set()

@@ -72,6 +72,30 @@ def test_macs_logs_and_fixed_graphics_ports_of_a_definition():
     assert References.from_json(references.as_json()).as_json() == references.as_json()
 
 
+def test_a_fixed_websocket_port_is_taken_and_one_libvirt_picked_is_not():
+    references = References.of_definition(
+        definition(
+            "<graphics type='vnc' port='5905' autoport='no' websocket='5906'/>"
+            "<graphics type='vnc' autoport='yes' websocket='5907'/>"  # autoport picks the display's port only
+            "<graphics type='vnc' port='5908' autoport='yes' websocket='5909' websocketGenerated='yes'/>"
+            "<graphics type='vnc' autoport='yes' websocket='-1'/>"
+        )
+    )
+    assert references.graphics_ports == [5905, 5906, 5907]
+
+
+def test_files_a_parallel_port_or_a_channel_writes_are_logs_too():
+    references = References.of_definition(
+        definition(
+            "<parallel type='file'><source path='/var/log/g-parallel.log'/><target port='0'/></parallel>"
+            "<channel type='file'><source path='/var/log/g-channel.log'/><target type='virtio' name='c'/></channel>"
+            "<channel type='unix'><source mode='bind' path='/run/g.sock'/><log file='/var/log/g-agent.log'/>"
+            "<target type='virtio' name='org.qemu.guest_agent.0'/></channel>"
+        )
+    )
+    assert references.logs == ["/var/log/g-agent.log", "/var/log/g-channel.log", "/var/log/g-parallel.log"]
+
+
 def test_a_read_only_disk_or_a_cdrom_is_not_written():
     references = References.of_definition(
         definition(
@@ -261,6 +285,37 @@ def test_each_guest_is_read_once_per_change_whatever_their_number(test_client, s
     finally:
         for domain in domains:
             domain.undefine()
+
+
+@pytest.mark.parametrize(
+    "field, broken",
+    [
+        ("macs", [["52:54:00:aa:00:31"]]),
+        ("graphics_ports", ["5931"]),
+        ("graphics_ports", [True]),
+        ("logs", [None]),
+        ("images", [["/x"]]),
+    ],
+)
+def test_a_cached_item_of_another_kind_is_read_again(test_client, stamped, unique_name, tmp_path, field, broken):
+    """Never a Python error, nor a MAC or port missed, from a damaged cache whose stamps still hold."""
+    name = unique_name("")
+    devices = "<interface type='network'><mac address='52:54:00:aa:00:31'/><source network='default'/></interface>"
+    devices += "<graphics type='vnc' port='5931' autoport='no'/>"
+    domain = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>1024</memory><os><type>hvm</type></os><devices>%s</devices></domain>"
+        % (name, devices)
+    )
+    try:
+        right = dict(usage.guest_references(test_client))[name]
+        cache = StampedCache(str(tmp_path / "cache.json"))
+        assert cache.entries[name][1] == right
+        cache.entries[name][1] = dict(right, **{field: broken})
+        cache.changed = True
+        cache.save()
+        assert dict(usage.guest_references(test_client))[name] == right
+    finally:
+        domain.undefine()
 
 
 def test_a_guest_without_a_stamp_is_read_every_time(test_client, stamped, monkeypatch, unique_name):

@@ -112,6 +112,23 @@ def test_a_port_libvirt_picks_and_other_values_are_free(host):
     assert run(options, check_mode=False, diff=False)["changed"]
 
 
+def test_a_port_another_guest_has_as_its_websocket_port_is_refused(host, test_client):
+    test_client.conn.defineXML(other_xml("rt12-websocket", "<graphics type='vnc' port='5915' autoport='no' websocket='5916'/>"))
+    refused_by = r"graphics: port 5916 is also the fixed graphics port of guest\(s\) rt12-websocket"
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match=refused_by):
+            run(guest("rt12-new", graphics=graphics(port=5916)), check_mode=check_mode, diff=False)
+    assert test_client.find_domain("rt12-new") is None
+
+
+def test_a_file_another_guest_writes_through_a_channel_is_refused_as_a_serial_log(host, test_client):
+    devices = "<channel type='file'><source path='%s'/><target type='virtio' name='c'/></channel>" % (host / "channel.log")
+    test_client.conn.defineXML(other_xml("rt12-channel", devices))
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match=r"channel.log is also the serial or console log of guest\(s\) rt12-channel"):
+            run(guest("rt12-new", serial_log=str(host / "channel.log")), check_mode=check_mode, diff=False)
+
+
 def test_a_guest_sharing_a_value_already_still_converges(host, test_client):
     """Made before rt12-late took the same MAC, serial log and port: its re-run changes nothing and
     is not refused, nor is a change that adds none of these values."""
