@@ -410,31 +410,32 @@ def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
     """A guest's cached references, None unless they have their shape down to each item (an item
     of another kind would be a Python error, or a clash missed, instead of the guest read again)."""
     if (
-        isinstance(value, dict)
-        and _each(value.get("volumes"), _is_pair(str, str))
-        and _each(value.get("images"), _is_pair(str, bool))
-        and _each(value.get("boot"), _is(str))
-        and _each(value.get("written_volumes"), _is_pair(str, str))
-        and _each(value.get("written_images"), _is(str))
-        and _each(value.get("macs"), _is(str))
-        and _each(value.get("logs"), _is(str))
-        and _each(value.get("graphics_ports"), _is(int))
+        type(value) is dict
+        and _pairs_of(value.get("volumes"), str)
+        and _pairs_of(value.get("images"), bool)
+        and _all_of(value.get("boot"), str)
+        and _pairs_of(value.get("written_volumes"), str)
+        and _all_of(value.get("written_images"), str)
+        and _all_of(value.get("macs"), str)
+        and _all_of(value.get("logs"), str)
+        and _all_of(value.get("graphics_ports"), int)
     ):
         return value
     return None
 
 
-def _each(items: Any, test: Callable[[Any], bool]) -> bool:
-    return isinstance(items, list) and all(test(item) for item in items)
+# Checked for every guest on every lookup, so written as plain generator tests; type(), not
+# isinstance: JSON's true is a bool, and a bool is an int to isinstance.
+def _all_of(items: Any, kind: type) -> bool:
+    """Whether ``items`` is a list of ``kind``."""
+    return type(items) is list and all(type(item) is kind for item in items)
 
 
-def _is(kind: type) -> Callable[[Any], bool]:
-    # type(), not isinstance: JSON's true is a bool, and a bool is an int to isinstance.
-    return lambda item: type(item) is kind
-
-
-def _is_pair(first: type, second: type) -> Callable[[Any], bool]:
-    return lambda item: isinstance(item, list) and len(item) == 2 and _is(first)(item[0]) and _is(second)(item[1])
+def _pairs_of(items: Any, second: type) -> bool:
+    """Whether ``items`` is a list of [str, ``second``] pairs."""
+    return type(items) is list and all(
+        type(item) is list and len(item) == 2 and type(item[0]) is str and type(item[1]) is second for item in items
+    )
 
 
 def cache_path(what: str) -> Optional[str]:
