@@ -410,7 +410,7 @@ def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
     """A guest's cached references, None unless they have their shape down to each item (an item
     of another kind would be a Python error, or a clash missed, instead of the guest read again)."""
     if (
-        type(value) is dict
+        isinstance(value, dict)
         and _pairs_of(value.get("volumes"), str)
         and _pairs_of(value.get("images"), bool)
         and _all_of(value.get("boot"), str)
@@ -424,17 +424,17 @@ def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
     return None
 
 
-# Checked for every guest on every lookup, so written as plain generator tests; type(), not
-# isinstance: JSON's true is a bool, and a bool is an int to isinstance.
+# Checked for every guest on every lookup, so written as plain generator tests. JSON's true is a
+# bool, and a bool is an int to isinstance: no item of these lists is a bool.
 def _all_of(items: Any, kind: type) -> bool:
-    """Whether ``items`` is a list of ``kind``."""
-    return type(items) is list and all(type(item) is kind for item in items)
+    """Whether ``items`` is a list of ``kind`` (str or int)."""
+    return isinstance(items, list) and all(isinstance(item, kind) and not isinstance(item, bool) for item in items)
 
 
 def _pairs_of(items: Any, second: type) -> bool:
-    """Whether ``items`` is a list of [str, ``second``] pairs."""
-    return type(items) is list and all(
-        type(item) is list and len(item) == 2 and type(item[0]) is str and type(item[1]) is second for item in items
+    """Whether ``items`` is a list of [str, ``second``] pairs (``second`` str or bool)."""
+    return isinstance(items, list) and all(
+        isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) and isinstance(item[1], second) for item in items
     )
 
 
