@@ -253,27 +253,29 @@ def rewrite_cache(path, entries):
     path.write_text(json.dumps(envelope))
 
 
-def test_an_unreadable_cache_is_browsed_again(tmp_path, monkeypatch):
+def run_from_rewritten_cache(tmp_path, monkeypatch, entries):
+    """A run that fills the cache, then one from the cache rewritten to ``entries``: (warnings
+    said, inventory, browse calls of the second run)."""
     said = []
     monkeypatch.setattr(mdns.display, "warning", said.append)
     config = "cache: true\ncache_plugin: jsonfile\ncache_connection: %s\n" % (tmp_path / "cache")
     run(tmp_path, config, cache=False)
     (cached,) = list((tmp_path / "cache").iterdir())
-    rewrite_cache(cached, [{"name": "hv1", "server": "hv1.local.", "port": "twenty-two"}])
+    rewrite_cache(cached, entries)
     inventory, calls = run(tmp_path, config, cache=True)
+    return said, inventory, calls
+
+
+def test_an_unreadable_cache_is_browsed_again(tmp_path, monkeypatch):
+    entries = [{"name": "hv1", "server": "hv1.local.", "port": "twenty-two"}]
+    said, inventory, calls = run_from_rewritten_cache(tmp_path, monkeypatch, entries)
     assert calls == [1] and hosts_of(inventory, "hypervisors") == ["hv1", "hv2", "old"]
     assert said[0].startswith("mdns inventory: the cached services are unreadable (invalid literal for int()")
 
 
 def test_a_forged_cache_is_checked_like_the_network(tmp_path, monkeypatch):
-    said = []
-    monkeypatch.setattr(mdns.display, "warning", said.append)
-    config = "cache: true\ncache_plugin: jsonfile\ncache_connection: %s\n" % (tmp_path / "cache")
-    run(tmp_path, config, cache=False)
-    (cached,) = list((tmp_path / "cache").iterdir())
-    forged = hostile("localhost").to_dict(), hostile("hv7", {"path": "/system?socket=/tmp/x"}).to_dict()
-    rewrite_cache(cached, list(forged))
-    inventory, calls = run(tmp_path, config, cache=True)
+    forged = [hostile("localhost").to_dict(), hostile("hv7", {"path": "/system?socket=/tmp/x"}).to_dict()]
+    said, inventory, calls = run_from_rewritten_cache(tmp_path, monkeypatch, forged)
     assert calls == [] and hosts_of(inventory, "hypervisors") == []
     assert said[:2] == [
         "mdns inventory: hv7: TXT path='/system?socket=/tmp/x' is not a libvirt URI path: skipped",
