@@ -30,8 +30,8 @@ options:
     type: str
   outcome:
     description:
-      - What the run does, as P(remotevirt.install.guest_outcomes#filter) names it (V(installed), V(updated),
-        ...). Default is read from the result.
+      - What the run does, as P(remotevirt.install.guest_outcomes#filter) names it (V(installed), V(created),
+        V(updated), ...). Default is read from the result.
     type: str
 """
 
@@ -65,6 +65,7 @@ MIB = 1024 * 1024
 # What the first line says a run does, by the outcome guest_outcomes names.
 DOES = {
     "installed": "install",
+    "created": "create",
     "updated": "update in place",
     "started": "start",
     "removed": "remove",
@@ -155,9 +156,14 @@ def outcome_of(result: Mapping[str, Any]) -> str:
     if not result.get("changed"):
         return "unchanged"
     verbs = [step.get("action") for step in result.get("plan") or []]
-    for verb, outcome in (("install", "installed"), ("undefine", "removed"), ("define", "updated"), ("start", "started")):
-        if verb in verbs:
-            return outcome
+    if "install" in verbs:
+        return "installed"
+    if "undefine" in verbs:
+        return "removed"
+    if "define" in verbs:
+        return "created" if result.get("created") else "updated"
+    if "start" in verbs:
+        return "started"
     return "changed"
 
 

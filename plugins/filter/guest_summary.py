@@ -36,7 +36,7 @@ _value:
 from typing import Any, Dict, List, Mapping
 
 # Always shown, even when zero, so a summary always answers "did anything fail?".
-SHOWN = ("installed", "updated", "started", "removed", "changed", "unchanged", "failed")
+SHOWN = ("installed", "created", "updated", "started", "removed", "changed", "unchanged", "failed")
 ALWAYS = ("installed", "unchanged", "failed")
 
 

@@ -765,6 +765,12 @@ reboot_required:
   description: The stored definition of a running guest changed; it applies at the guest's next start.
   returned: always
   type: bool
+created:
+  description:
+    - Whether the run made (or, in check mode, makes) a guest that did not exist on the host before,
+      installed or only defined. V(false) for a guest that existed, also one only running (transient).
+  returned: always
+  type: bool
 domain:
   description: The guest after the run (predicted in check mode).
   returned: always

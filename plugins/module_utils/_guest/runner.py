@@ -660,6 +660,7 @@ def run_result(
         "changed": plan.changed,
         "plan": plan.summaries(),
         "reboot_required": reboot_required(plan, state),
+        "created": plan.changed and state.existing is None and not state.transient,
         "domain": facts,
     }
     if INSTALL in [action.verb for action in plan.actions] and request.cloud_init is None:

@@ -33,6 +33,18 @@ def test_outcome_per_guest_from_the_plan():
     assert outcomes[5]["line"] == "bad: failed: networks[0]: libvirt network 'x' does not exist"
 
 
+def test_a_new_guest_defined_without_an_installer_is_created():
+    """An import-only guest's first run defines it: created, not updated; a later change is an update."""
+    results = [
+        result("fresh", changed=True, created=True, plan=[step("create"), step("define"), step("start")]),
+        result("again", changed=True, created=False, plan=[step("define"), step("start")]),
+    ]
+    outcomes = guest_outcomes(results)
+    assert [entry["outcome"] for entry in outcomes] == ["created", "updated"]
+    assert outcomes[0]["preview"][0] == "fresh: create"
+    assert guest_summary(outcomes) == "installed 0, created 1 (fresh), updated 1 (again), unchanged 0, failed 0"
+
+
 def test_async_jobs_replace_the_started_results():
     """With poll 0 the task only started jobs; async_status's results are the real outcome."""
     started = [

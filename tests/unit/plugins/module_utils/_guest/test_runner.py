@@ -43,11 +43,12 @@ def test_check_then_apply_then_converged(unique_name, test_client):
     assert check["plan"][1]["command"] == "virsh -c test:///default define %s.xml" % name
     assert check["diff"]["before"] == "" and '<memory unit="KiB">262144</memory>' in check["diff"]["after"]
     assert check["domain"]["uuid"] is None and check["domain"]["state"] == "shut off"
+    assert check["created"] is True
     assert test_client.find_domain(name) is None and name + "-disk0.qcow2" not in volumes(test_client)
 
     real = run(wanted, check_mode=False, diff=True)
     assert real["plan"] == check["plan"] and real["diff"] == check["diff"]
-    assert not real["reboot_required"]
+    assert not real["reboot_required"] and real["created"] is True
     facts = real["domain"]
     assert facts["state"] == "shut off" and facts["uuid"] == stored(test_client, name).uuid
     assert len(facts["macs"]) == 1 and facts["disks"] == [
@@ -57,6 +58,7 @@ def test_check_then_apply_then_converged(unique_name, test_client):
 
     again = run(wanted, check_mode=False, diff=True)
     assert not again["changed"] and again["plan"] == [] and not again["reboot_required"]
+    assert again["created"] is False
     assert again["diff"]["before"] == again["diff"]["after"]
     checked = run(wanted, check_mode=True, diff=True)
     assert checked["plan"] == again["plan"] == []
@@ -126,7 +128,7 @@ def test_memory_drift_updates_in_place(unique_name, test_client, state, active):
 
     drift = run(guest(name, state=state, memory="512M"), check_mode=False, diff=True)
     assert verbs(drift) == ["define"] and drift["plan"][0]["command"] == "virsh -c test:///default define %s.xml" % name
-    assert drift["reboot_required"] is active
+    assert drift["reboot_required"] is active and drift["created"] is False
     assert "262144" in drift["diff"]["before"] and "524288" in drift["diff"]["after"]
     after = stored(test_client, name)
     assert after.memory == 512 << 20
@@ -303,6 +305,7 @@ def test_transient_guest_is_replaced_by_reinstall(unique_name, test_client):
     start_transient(test_client, name)
     result = run(guest(name, reinstall=True), check_mode=False, diff=False)
     assert verbs(result)[0] == "destroy" and "define" in verbs(result)
+    assert result["created"] is False  # it ran before this run, without a definition
     assert test_client.domain_is_persistent(test_client.find_domain(name))
 
 
