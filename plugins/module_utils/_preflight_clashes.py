@@ -15,7 +15,7 @@ from typing import Callable, FrozenSet, List, Mapping, Optional, Sequence, Set, 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import seed_path, serial_log_of
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import Taken
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import added_by
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain
@@ -105,12 +105,11 @@ def footprint_of(
     # As virt_guest_install asks the host (see host_clashes): only a MAC, serial log or port the guest
     # does not have already, so guests of the list sharing one already (made so by someone else)
     # pass as their runs converge.
-    has = Taken(state.existing)
-    will_have = Taken(after)
-    footprint.macs = will_have.macs - has.macs
+    added = added_by(state, plan)
+    footprint.macs = added.macs
     serial_log = serial_log_of(request, state)
-    footprint.serial_log = resolve(serial_log) if serial_log and same_path(serial_log) != has.log else None
-    footprint.ports = will_have.ports - has.ports
+    footprint.serial_log = resolve(serial_log) if serial_log and same_path(serial_log) in added.logs else None
+    footprint.ports = added.graphics_ports
     return footprint
 
 

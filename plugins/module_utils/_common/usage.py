@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, Nam
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
 # A backing chain longer than this is a loop or not worth following.
 MAX_CHAIN = 16
@@ -92,16 +93,16 @@ class References:
                 if image:
                     written_images.append(image)
         boot = [same_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd")]
-        macs = [mac.get("address") for mac in domain.iterfind("devices/interface/mac") if mac.get("address")]
+        exclusive = Exclusive.of_definition(domain)
         return cls(
             volumes,
             images,
             [path for path in boot if path],
             written_volumes,
             written_images,
-            macs,
-            _log_files(domain),
-            _fixed_graphics_ports(domain),
+            exclusive.macs,
+            exclusive.logs,
+            exclusive.graphics_ports,
         )
 
     def merged(self, other: "References") -> "References":
@@ -215,6 +216,31 @@ def path_test(path: Optional[str], same_file: Optional[Callable[[str], bool]] = 
     if wanted is None:
         return None
     return lambda candidate: candidate == wanted or (same_file is not None and same_file(candidate))
+
+
+class Exclusive(NamedTuple):
+    """What no two guests on a host may have: their cards' ``macs`` (lower case; the cards would take
+    each other's traffic and leases), the files their character devices write (``logs``: two QEMUs
+    appending to one file), and their fixed ``graphics_ports`` (the guest started second fails)."""
+
+    macs: FrozenSet[str]
+    logs: FrozenSet[str]
+    graphics_ports: FrozenSet[int]
+
+    @classmethod
+    def of_definition(cls, domain: Any) -> "Exclusive":
+        """What a parsed domain definition takes."""
+        macs = frozenset(mac.get("address").lower() for mac in domain.iterfind("devices/interface/mac") if mac.get("address"))
+        return cls(macs, frozenset(_log_files(domain)), frozenset(_fixed_graphics_ports(domain)))
+
+    @classmethod
+    def of_xml(cls, text: Optional[str]) -> "Exclusive":
+        """What a definition given as XML takes; nothing for none."""
+        return cls.of_definition(parse(text)) if text else cls(frozenset(), frozenset(), frozenset())
+
+    def beyond(self, had: "Exclusive") -> "Exclusive":
+        """What this takes that ``had`` does not: what a change of a guest adds to what it has."""
+        return Exclusive(self.macs - had.macs, self.logs - had.logs, self.graphics_ports - had.graphics_ports)
 
 
 # The character devices QEMU can point at a host file: a serial log given to another guest is

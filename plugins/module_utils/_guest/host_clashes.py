@@ -13,67 +13,60 @@ something, from the references cache (see usage.guest_references). Imported only
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, FrozenSet, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
-from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import guest_references, path_test, same_file_as
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import (
+    Exclusive,
+    guest_references,
+    path_test,
+    same_file_as,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 
 
-class Taken:
-    """The MACs (lower case), serial log file and fixed graphics ports of one definition."""
-
-    def __init__(self, domain: Optional[Domain]) -> None:
-        self.macs: FrozenSet[str] = frozenset()
-        self.log: Optional[str] = None
-        self.ports: FrozenSet[int] = frozenset()
-        if domain is not None:
-            self.macs = frozenset(card.mac.lower() for card in domain.interfaces if card.mac)
-            self.log = same_path(domain.serial_log.path) if domain.serial_log is not None else None
-            self.ports = frozenset(display.port for display in domain.graphics or () if display.port)
+def added_by(state: GuestState, plan: Plan) -> Exclusive:
+    """The MACs, logs and fixed graphics ports the plan gives the guest that its stored definition
+    does not have: read from the XML as for every other guest (see usage.Exclusive)."""
+    return Exclusive.of_xml(plan.after).beyond(Exclusive.of_xml(state.existing_xml))
 
 
 def host_clash_problems(client: Client, request: GuestRequest, state: GuestState, plan: Plan, local: bool) -> List[str]:
-    """A refusal for each MAC address, serial log or fixed graphics port the plan gives the guest
+    """A refusal for each MAC address, log file or fixed graphics port the plan gives the guest
     that it does not have now and another guest on the host has (by either of its definitions)."""
     if request.state == "absent" or not plan.changed or not plan.after:
         return []
-    had = Taken(state.existing)
-    wanted = Taken(Domain.from_xml(plan.after))
-    macs = wanted.macs - had.macs
-    log = wanted.log if wanted.log != had.log else None
-    ports = wanted.ports - had.ports
-    if not macs and log is None and not ports:
+    added = added_by(state, plan)
+    if not any(added):
         return []  # nothing new: the host's guests are not listed
-    is_the_log = _log_test(log, local)
-    by_mac: Dict[str, List[str]] = {mac: [] for mac in macs}
-    by_port: Dict[int, List[str]] = {port: [] for port in ports}
-    log_users: List[str] = []
+    log_tests = {log: _log_test(log, local) for log in added.logs}
+    by_mac: Dict[str, List[str]] = {mac: [] for mac in added.macs}
+    by_log: Dict[str, List[str]] = {log: [] for log in added.logs}
+    by_port: Dict[int, List[str]] = {port: [] for port in added.graphics_ports}
     for name, references in guest_references(client):
         if name == request.name:
             continue  # its own definitions, live and persistent
-        for mac in macs.intersection(references["macs"]):
+        for mac in added.macs.intersection(references["macs"]):
             by_mac[mac].append(name)
-        for port in ports.intersection(references["graphics_ports"]):
+        for port in added.graphics_ports.intersection(references["graphics_ports"]):
             by_port[port].append(name)
-        if is_the_log is not None and any(is_the_log(path) for path in references["logs"]):
-            log_users.append(name)
+        for log, is_the_log in log_tests.items():
+            if is_the_log is not None and any(is_the_log(path) for path in references["logs"]):
+                by_log[log].append(name)
     return (
         [_mac_problem(request, mac, users) for mac, users in sorted(by_mac.items()) if users]
-        + ([_log_problem(log or "", log_users)] if log_users else [])
+        + [_log_problem(log, users) for log, users in sorted(by_log.items()) if users]
         + [_port_problem(port, users) for port, users in sorted(by_port.items()) if users]
     )
 
 
-def _log_test(log: Optional[str], local: bool) -> Optional[Callable[[str], bool]]:
+def _log_test(log: str, local: bool) -> Optional[Callable[[str], bool]]:
     """A test of whether another guest's log path is the file ``log``: as written and, where the
     module runs on the host that has the files, as the file it leads to (links followed, hard links
     included) or, before QEMU first made it, as the path it resolves to."""
-    if log is None or not local:
+    if not local:
         return path_test(log)
     same_file = same_file_as(log)
     if same_file is not None:

@@ -10,6 +10,7 @@ from lxml import etree
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header, usage
 from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import (
+    Exclusive,
     References,
     StampedCache,
     domains_using,
@@ -70,6 +71,34 @@ def test_macs_logs_and_fixed_graphics_ports_of_a_definition():
     assert references.logs == ["/var/log/g-console.log", "/var/log/g-pty.log", "/var/log/g.log"]
     assert references.graphics_ports == [5901, 5902, 5903]
     assert References.from_json(references.as_json()).as_json() == references.as_json()
+
+
+def test_what_a_change_adds_is_read_as_for_every_other_guest():
+    """A guest's own definitions, before and after a change, are read by the same rules as the
+    host's other guests: a MAC in another case, a log through a console or a pty's log file, and a
+    port libvirt picked are what they are for those."""
+    had = Exclusive.of_xml(
+        etree.tostring(
+            definition(
+                "<interface type='network'><mac address='52:54:00:AA:00:01'/><source network='n'/></interface>"
+                "<console type='file'><source path='/var/log/kept.log'/><target type='serial'/></console>"
+                "<graphics type='vnc' port='5910' autoport='yes'/>"
+            )
+        ).decode()
+    )
+    wanted = Exclusive.of_xml(
+        etree.tostring(
+            definition(
+                "<interface type='network'><mac address='52:54:00:aa:00:01'/><source network='n'/></interface>"
+                "<interface type='network'><mac address='52:54:00:aa:00:02'/><source network='n'/></interface>"
+                "<serial type='file'><source path='/var/log//kept.log'/><target port='0'/></serial>"
+                "<serial type='pty'><log file='/var/log/new.log'/><target port='1'/></serial>"
+                "<graphics type='vnc' port='5910' autoport='no'/>"
+            )
+        ).decode()
+    )
+    assert wanted.beyond(had) == Exclusive(frozenset({"52:54:00:aa:00:02"}), frozenset({"/var/log/new.log"}), frozenset({5910}))
+    assert not any(Exclusive.of_xml(None)) and not any(had.beyond(had))
 
 
 def test_a_fixed_websocket_port_is_taken_and_one_libvirt_picked_is_not():
