@@ -127,6 +127,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+changed:
+  description:
+    - Whether any guest's job changed its guest (the C(changed) of a result in RV(results)), so the play
+      counts the installs it waited for. The task itself changes nothing but the removed job files.
+  returned: always
+  type: bool
 results:
   description:
     - Each guest's final result, in the order of O(started), with the guest's name in C(guest) and the seconds

@@ -85,7 +85,7 @@ EXAMPLES = r"""
 - name: Use it
   ansible.builtin.debug:
     msg: "{{ app01.guests[0].addresses[0].addresses[0].addr }}"
-  when: app01.guests and app01.guests[0].addresses
+  when: app01.guests | length > 0 and app01.guests[0].addresses | length > 0
 """
 
 RETURN = r"""

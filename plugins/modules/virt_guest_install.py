@@ -268,10 +268,13 @@ options:
         description:
           - Volume name in O(disks[].pool). With O(disks[].size) it is created when missing (and grown
             when smaller); without, it must exist.
-          - Defaults to C(<name>-disk<index>.qcow2) when O(disks[].size) is given.
+          - Defaults to C(<name>-disk<index>.qcow2) when O(disks[].size) is given, and to C(<name>-disk<index>.img)
+            with O(disks[].format=raw) (the name follows O(disks[].format) as given, not a pool's own format).
         type: str
       size:
-        description: Size of a new volume, such as V(20G); an existing smaller volume is grown, never shrunk.
+        description:
+          - Size of a new volume, such as V(20G); an existing smaller volume is grown.
+          - Disks are never shrunk; an existing volume larger than this size is refused at plan time.
         type: str
       format:
         description:

@@ -80,7 +80,10 @@ options:
     type: str
     choices: [sparse, metadata, full]
   allocation:
-    description: Bytes to allocate up front (size string), instead of O(preallocation).
+    description:
+      - Bytes to allocate up front (size string), instead of O(preallocation).
+      - A V(qcow2) volume is allocated whole (an allocation equal to its capacity) or, below that, has its
+        metadata preallocated only (as O(preallocation=metadata)); qemu-img, which makes it, allocates nothing between.
     type: str
   overcommit:
     description:
@@ -345,7 +348,7 @@ volume:
       description: Size in bytes.
       type: int
     allocation:
-      description: Bytes allocated on the host.
+      description: Bytes allocated on the host (not known in check mode for a new volume).
       type: int
     backing_path:
       description: Path of the backing volume of an overlay.

@@ -183,6 +183,14 @@ def _refuse_partial_allocation(request: VolumeRequest, pool: Pool, capacity: int
         )
 
 
+def _preallocate_flag(request: VolumeRequest, fmt: Optional[str], allocation: int) -> bool:
+    """Whether libvirt is asked to preallocate (virsh's ``--prealloc-metadata``). For qcow2, qemu-img
+    makes the image, and libvirt hands it an allocation only with this flag: ``preallocation=falloc``
+    when the allocation is the capacity, ``preallocation=metadata`` below it. Without the flag a
+    qcow2 volume is sparse whatever its allocation (preallocation: full allocated nothing)."""
+    return request.preallocation == "metadata" or (fmt == "qcow2" and allocation > 0)
+
+
 class NoSpace(PlanError):
     """A pool lacks the space a volume needs. ``fact`` says so without a hint, for callers whose
     options differ (a guest's disks have no overcommit); the text adds the volume module's hint."""
@@ -281,7 +289,7 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
         backing_format=(backing.format or "raw") if backing else None,
         path=predicted_path(pool, request.name),
     )
-    prealloc_metadata = request.preallocation == "metadata"
+    prealloc_metadata = _preallocate_flag(request, fmt, allocation)
     plan = Plan(after=managed_view(volume).to_xml())
     plan.add(
         Action(

@@ -73,6 +73,31 @@ PLANS = [
         ],
     ),
     (
+        # qemu-img makes a qcow2 image: libvirt passes it an allocation only with the preallocation flag
+        "full preallocation qcow2",
+        dict(capacity="1G", preallocation="full"),
+        VolumeState(POOL),
+        [
+            (
+                "create",
+                "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 1073741824 "
+                "--format qcow2 --prealloc-metadata",
+            )
+        ],
+    ),
+    (
+        "qcow2 allocation below capacity preallocates metadata",
+        dict(capacity="1G", allocation="256M"),
+        VolumeState(POOL),
+        [
+            (
+                "create",
+                "virsh vol-create-as --pool p --name v.qcow2 --capacity 1073741824 --allocation 268435456 "
+                "--format qcow2 --prealloc-metadata",
+            )
+        ],
+    ),
+    (
         "explicit allocation",
         dict(capacity="1G", allocation="256M", format="raw"),
         VolumeState(POOL),
