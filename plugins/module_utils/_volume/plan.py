@@ -191,6 +191,17 @@ def _preallocate_flag(request: VolumeRequest, fmt: Optional[str], allocation: in
     return request.preallocation == "metadata" or (fmt == "qcow2" and allocation > 0)
 
 
+def _refuse_sparse_conversion(request: VolumeRequest, pool: Pool, fmt: Optional[str], source: Volume, allocation: int) -> None:
+    """A raw clone of a volume of another format is made by qemu-img's convert, which writes it
+    sparse; libvirt's preallocation flag is for qcow2 only, so an allocation asked for would be lost."""
+    if allocation and fmt == "raw" and source.format != "raw" and pool.type not in WHOLE_ALLOCATION_POOL_TYPES:
+        raise PlanError(
+            "a raw clone of %s volume %s is written sparse (qemu-img converts it), so the allocation asked for "
+            "cannot be made; leave out preallocation and allocation, or clone it as qcow2"
+            % (source.format or "unknown-format", request.clone_from.label if request.clone_from else source.name)
+        )
+
+
 class NoSpace(PlanError):
     """A pool lacks the space a volume needs. ``fact`` says so without a hint, for callers whose
     options differ (a guest's disks have no overcommit); the text adds the volume module's hint."""
@@ -317,6 +328,7 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
         )
     capacity = stored_capacity(pool, fmt, capacity, creating=False)
     allocation = _allocation_for(request, pool, source.capacity)
+    _refuse_sparse_conversion(request, pool, fmt, source, allocation)
     _check_space(request, pool, capacity, max(allocation, source.allocation or 0), "clone %s" % request.label)
     clone = Volume(
         name=request.name,
@@ -326,7 +338,7 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
         permissions=request.permissions,
         path=predicted_path(pool, request.name),
     )
-    prealloc_metadata = request.preallocation == "metadata"
+    prealloc_metadata = _preallocate_flag(request, fmt, allocation)
     argv = [
         "vol-create-from",
         "--pool",

@@ -168,6 +168,20 @@ PLANS = [
     ),
     ("clone exists already", dict(clone_from="base.qcow2"), VolumeState(POOL, existing=QCOW), []),
     (
+        # qemu-img copies into a qcow2 clone: as for a new volume, the allocation needs the flag
+        "full preallocation of a qcow2 clone",
+        dict(clone_from="base.qcow2", preallocation="full"),
+        VolumeState(POOL, origin=BASE),
+        [("clone", "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2 --prealloc-metadata")],
+    ),
+    (
+        # libvirt copies a raw volume into a raw clone itself, and allocates what it is given
+        "full preallocation of a raw clone of a raw volume",
+        dict(name="r.img", clone_from="raw.img", preallocation="full"),
+        VolumeState(POOL, origin=BASE.with_changes(name="raw.img", format="raw", path="/srv/p/raw.img")),
+        [("clone", "virsh vol-create-from --pool p --file r.img.xml --inputpool p --vol raw.img")],
+    ),
+    (
         "download",
         dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
         VolumeState(POOL, download_size=700 << 20),
@@ -356,6 +370,12 @@ def test_plans(params, state, expected):
 
 
 REFUSALS = [
+    (
+        "full preallocation of a raw clone of a qcow2 volume",
+        dict(name="r.img", format="raw", clone_from="base.qcow2", preallocation="full"),
+        VolumeState(POOL, origin=BASE),
+        "a raw clone of qcow2 volume p/base.qcow2 is written sparse",
+    ),
     ("missing volume without a recipe", dict(), VolumeState(POOL), "does not exist; set capacity"),
     ("shrink", dict(capacity="5G"), VolumeState(POOL, existing=QCOW), "set allow_shrink: true"),
     ("format change", dict(format="raw"), VolumeState(POOL, existing=QCOW), "has format qcow2, not raw"),
