@@ -333,6 +333,7 @@ class ActionModule(ActionBase):
             changed=any(entry.get("changed") for entry in results),
             results=results,
             failed_guests=[entry["guest"] for entry in results if entry.get("failed")],
+            check_mode=bool(self._play_context.check_mode),
         )
         diffs = guest_diffs(results)
         if diffs:
