@@ -273,6 +273,19 @@ def guest_results(jobs: Sequence[Job]) -> List[Dict[str, Any]]:
     ]
 
 
+def guest_diffs(results: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+    """The before/after of every guest a job changed, in the order of the guests: the module returns
+    its diff to the async job, whose result only this task reads, so in diff mode (--diff) this task
+    shows them (Ansible's callbacks take a list of diffs)."""
+    diffs: List[Dict[str, Any]] = []
+    for entry in results:
+        if not entry.get("changed"):
+            continue
+        diff = entry.get("diff")
+        diffs.extend(dict(item) for item in (diff if isinstance(diff, list) else [diff]) if isinstance(item, Mapping) and item)
+    return diffs
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(ARGUMENT_SPEC)
@@ -320,5 +333,9 @@ class ActionModule(ActionBase):
             changed=any(entry.get("changed") for entry in results),
             results=results,
             failed_guests=[entry["guest"] for entry in results if entry.get("failed")],
+            check_mode=bool(self._play_context.check_mode),
         )
+        diffs = guest_diffs(results)
+        if diffs:
+            result["diff"] = diffs
         return result

@@ -151,4 +151,16 @@ failed_guests:
   type: list
   elements: str
   sample: [db01]
+check_mode:
+  description:
+    - Whether the task ran in check mode, a play's or block's C(check_mode) keyword included (which
+      C(ansible_check_mode) does not reflect). The roles read it when they run without the preflight.
+  returned: always
+  type: bool
+  sample: false
+diff:
+  description: In diff mode, the before and after of each guest whose job changed it (the install module's diff).
+  returned: when a guest changed in diff mode
+  type: list
+  elements: dict
 """

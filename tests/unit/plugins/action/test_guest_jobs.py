@@ -12,6 +12,7 @@ from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
     Probed,
     Waiter,
     duration,
+    guest_diffs,
     guest_results,
     last_console_line,
     parse_probe,
@@ -188,3 +189,16 @@ def test_a_progress_interval_shorter_than_the_poll_delay_is_kept():
         "[hv1] a: 6s elapsed, guest running, console: Loading a",
         "[hv1] a: finished after 8s (changed)",
     ]  # polled at 8 s
+
+
+def test_the_diffs_of_the_guests_a_job_changed_are_shown_in_diff_mode():
+    changed = {"before": "", "after": "<domain/>", "before_header": "guest a (before)"}
+    results = [
+        {"guest": "a", "changed": True, "diff": changed},
+        {"guest": "b", "changed": False, "diff": {"before": "<domain/>", "after": "<domain/>"}},
+        {"guest": "c", "changed": True, "diff": [{"before": "1", "after": "2"}, {}]},
+        {"guest": "d", "changed": True},  # not in diff mode: the module returned none
+        {"guest": "e", "failed": True, "msg": "refused"},
+    ]
+    assert guest_diffs(results) == [changed, {"before": "1", "after": "2"}]
+    assert guest_diffs([{"guest": "a", "changed": True}]) == []

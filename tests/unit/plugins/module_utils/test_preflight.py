@@ -95,6 +95,25 @@ def test_existing_guest_reports_match_or_difference(unique_name, test_client):
     install(dict(params, state="absent", remove_storage=True), check_mode=False, diff=False)
 
 
+def test_a_console_password_hidden_by_the_caller_matches_the_stored_one(unique_name, test_client):
+    """The roles replace secrets with placeholders of the same length (secrets_hidden): a guest with a
+    console password is then not a guest 'with a different definition' on every re-run; a password of
+    another length still differs, and without secrets_hidden the placeholder is a password like any."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
+
+    name = unique_name("")
+    params = dict(guest(name, graphics={"type": "vnc", "password": "Pw-12345"}), uri="test:///default", domain_type="test")
+    install(params, check_mode=False, diff=False)
+    hidden = guest(name, graphics={"type": "vnc", "password": "********"})
+    matched = run({"uri": "test:///default", "guests": [hidden], "secrets_hidden": True})
+    assert matched["ok"] and matched["guests"][0]["status"] == "matches"
+    assert "Pw-12345" not in repr(matched)
+    shorter = guest(name, graphics={"type": "vnc", "password": "****"})
+    assert run({"uri": "test:///default", "guests": [shorter], "secrets_hidden": True})["problems"][0]["check"] == "name"
+    assert check(hidden)["problems"][0]["check"] == "name"
+    install(dict(params, state="absent", remove_storage=True), check_mode=False, diff=False)
+
+
 def test_unreachable_libvirt_is_one_host_problem():
     result = run({"uri": "test:///nonexistent-file.xml", "guests": [guest("a")]})
     assert not result["ok"] and result["problems"][0]["check"] == "libvirt"
