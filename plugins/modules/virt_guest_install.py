@@ -503,7 +503,10 @@ options:
     default: 600
   reinstall:
     description:
-      - Install an existing guest again (destroy, undefine, install). Destructive; the plan marks it so.
+      - Install an existing guest again (destroy a running guest, replace its stored definition, install).
+        Destructive; the plan marks it so.
+      - The guest keeps its UUID, its MAC addresses and its NVRAM file (check mode reports them too); its disks
+        are kept, and created only where missing.
     type: bool
     default: false
   remove_storage:
@@ -885,7 +888,8 @@ media:
   description:
     - How the planned install boots the installer. URL credentials are shown as C(***@); an inline kickstart
       is shown as V(inline), never its content.
-  returned: when the plan installs the guest
+  returned: when the plan installs the guest from install media (O(install.method) V(pxe), V(cdrom) or V(location));
+    not for an imported guest, whose first boot with a O(cloud_init) seed the plan also names V(install)
   type: dict
   contains:
     method:

@@ -77,7 +77,7 @@ options:
         V(full) allocates the whole capacity.
       - Defaults to V(sparse), except in a V(logical) pool, whose volumes are allocated whole (a sparse one is
         refused there, as libvirt would make it an LVM snapshot whose data is lost once writes fill its allocation).
-      - A raw clone (O(clone_from)) of a volume of another format is converted by qemu-img, which writes it sparse:
+      - A raw clone (O(clone_from)) of a volume of another format is converted by qemu-img, which writes it sparse;
         V(full) or an O(allocation) is refused for it, outside pools whose volumes are allocated whole.
     type: str
     choices: [sparse, metadata, full]

@@ -289,7 +289,8 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
     first_boot = request.cloud_init is not None
     if first_boot:
         plan.add(_seed_action(request, state))
-    plan.add(_define_new_action(request, state, final))
+    define = _define_new_action(request, state, final)
+    plan.add(define)
     if method != "import" or first_boot:
         # Started with the stored guest's UUID, the install runs as that guest's live definition:
         # the guest is persistent from its first second, and its next start boots the disk.
@@ -305,7 +306,8 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
         plan.add(_start_action(request))
     if request.wait_for is not None:
         plan.add(_reachable_action(request, state))
-    plan.after = _shown(final)
+    # What is stored: a reinstall keeps the guest's UUID and MAC addresses.
+    plan.after = _shown(define.payload.domain)
     return plan
 
 

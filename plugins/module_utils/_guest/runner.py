@@ -760,7 +760,8 @@ def _domain_facts(client: Client, request: GuestRequest, plan: Plan, state: Gues
         definition = Domain.from_xml(plan.after) if plan.after else state.existing
         if definition is None:  # not reached: a guest that does not exist is installed (a plan) or refused
             return {"name": request.name, "state": "absent"}
-        uuid = state.existing.uuid if state.existing is not None and not request.reinstall else None
+        # A guest that exists keeps its UUID, also through a reinstall; a new one's is not known yet.
+        uuid = state.existing.uuid if state.existing is not None else None
         return _facts(definition.with_changes(uuid=uuid), _predicted_state(request, plan, state), sizes)
     domain = client.find_domain(request.name)
     if domain is None:

@@ -158,9 +158,37 @@ def probe_size(url: str, access: Optional[UrlAccess] = None) -> Optional[int]:
             raise
         response = _open(url, "GET", access)  # some servers refuse HEAD
     try:
-        return _announced_length(response)
+        length = _announced_length(response)
     finally:
         response.close()
+    if length is None and url.lower().startswith("ftp:"):
+        # Python's FTP client reads the length from the server's transfer reply, which many servers
+        # (pyftpdlib's among them) leave out; the SIZE command asks for it.
+        length = _ftp_size(with_credentials(url, access))
+    return length
+
+
+def _ftp_size(url: str) -> Optional[int]:
+    """The size the FTP server reports for ``url`` by its SIZE command (None when it reports none),
+    reached as Python's FTP client reaches the file: logged in, then into each directory in turn."""
+    # Imported here: only FTP downloads need it.
+    import ftplib
+    from urllib.parse import unquote
+
+    parts = urlsplit(url)
+    directories = [unquote(part) for part in parts.path.split("/")]
+    name = directories.pop()
+    try:
+        with ftplib.FTP(timeout=CONNECT_TIMEOUT) as ftp:
+            ftp.connect(parts.hostname or "", parts.port or ftplib.FTP_PORT)
+            ftp.login(unquote(parts.username or ""), unquote(parts.password or ""))
+            ftp.voidcmd("TYPE I")  # SIZE is the byte count in binary mode
+            for directory in directories:
+                if directory:
+                    ftp.cwd(directory)
+            return ftp.size(name)
+    except ftplib.all_errors + (ValueError,):  # no answer, no SIZE, a bad port: the length stays unknown
+        return None
 
 
 # Checks the first bytes (at most HEAD_BYTES, fewer for a shorter body) and the Content-Type

@@ -199,10 +199,11 @@ class VolumeRequest(Record):
             raise PlanError("preallocation and allocation are mutually exclusive")
         if self.preallocation in ("metadata", "full") and self.backing_volume:
             raise PlanError("a qcow2 overlay on backing_volume is always sparse")
-        if self.source_url and self.capacity is not None and self.format not in RAW_FORMATS:
+        # A download's format defaults to raw, so capacity applies to it without format: raw.
+        if self.source_url and self.capacity is not None and (self.format or "raw") not in RAW_FORMATS:
             raise PlanError(
                 "capacity with source_url grows a raw image after the download; set format: raw, "
-                "or grow a %s image in a later task" % (self.format or "downloaded")
+                "or grow a %s image in a later task" % self.format
             )
         if self.capacity is not None and self.allocation is not None and self.allocation > self.capacity:
             raise PlanError(

@@ -219,6 +219,20 @@ def test_reinstall_defines_the_guest_again_on_the_kept_disk(unique_name, test_cl
     assert again["domain"]["disks"] == first["domain"]["disks"] and again["domain"]["state"] == "running"
 
 
+def test_reinstall_check_mode_predicts_the_kept_identity(unique_name, test_client):
+    """Check mode of a reinstall reports the UUID and MAC addresses the real run keeps, and its diff
+    does not show them going."""
+    name = unique_name("")
+    first = run(guest(name, networks=[network()]), check_mode=False, diff=False)
+    preview = run(guest(name, networks=[network()], reinstall=True), check_mode=True, diff=True)
+    assert preview["domain"]["uuid"] == first["domain"]["uuid"]
+    assert preview["domain"]["macs"] == first["domain"]["macs"] != []
+    assert "<uuid>%s</uuid>" % first["domain"]["uuid"] in preview["diff"]["after"]
+    real = run(guest(name, networks=[network()], reinstall=True), check_mode=False, diff=True)
+    assert real["domain"]["uuid"] == preview["domain"]["uuid"] and real["domain"]["macs"] == preview["domain"]["macs"]
+    assert real["diff"] == preview["diff"]
+
+
 REFUSALS = [
     (
         "unknown network",

@@ -318,3 +318,33 @@ def test_write_file_ignores_refused_advice(tmp_path, monkeypatch):
     image.write_bytes(b"xxxx")
     download.write_file(str(image), [b"a", b"b", b"c"])
     assert image.read_bytes() == b"abcx"
+
+
+# -- FTP ------------------------------------------------------------------------------------------------
+@pytest.fixture
+def ftp_root(tmp_path):
+    """An anonymous, read-only FTP server (pyftpdlib, whose transfer reply gives no length) of ``tmp_path``."""
+    import threading
+
+    pytest.importorskip("pyftpdlib")
+    from pyftpdlib.authorizers import DummyAuthorizer
+    from pyftpdlib.handlers import FTPHandler
+    from pyftpdlib.servers import FTPServer
+
+    authorizer = DummyAuthorizer()
+    authorizer.add_anonymous(str(tmp_path))
+    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
+    server = FTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.1}, daemon=True)
+    thread.start()
+    yield tmp_path, "ftp://127.0.0.1:%d" % server.address[1]
+    server.close_all()
+    thread.join(5)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyftpdlib imports asyncore
+def test_probe_size_asks_an_ftp_server_that_does_not_announce_the_length(ftp_root):
+    root, base = ftp_root
+    (root / "images").mkdir()
+    (root / "images" / "disk.img").write_bytes(BINARY)
+    assert probe_size(base + "/images/disk.img") == len(BINARY)

@@ -201,6 +201,17 @@ PLANS = [
         ],
     ),
     (
+        # format defaults to raw for downloads: capacity applies without format: raw
+        "download in the default format, then grow",
+        dict(name="d.img", source_url="http://h/d.img", capacity="1G"),
+        VolumeState(POOL, download_size=1 << 20),
+        [
+            ("create", "virsh vol-create-as --pool p --name d.img --capacity 1048576 --allocation 0 --format raw"),
+            ("upload", "curl -fsSL http://h/d.img | virsh vol-upload --pool p --vol d.img --file /dev/stdin"),
+            ("resize", "virsh vol-resize --pool p d.img 1073741824"),
+        ],
+    ),
+    (
         "download with unknown size sized by capacity",
         dict(name="d.img", format="raw", source_url="ftp://h/d", capacity="1M"),
         VolumeState(POOL, download_size=None),
@@ -650,6 +661,16 @@ def test_compression_by_url_suffix_or_named(url, compression, decompress):
 
 
 COMPRESSED_PLANS = [
+    (
+        # format defaults to raw for downloads: the capacity it needs applies without format: raw
+        "raw.xz in the default format",
+        dict(name="i.img", capacity="10G", source_url="http://h/i.raw.xz"),
+        VolumeState(POOL, download_size=300 << 20),
+        [
+            ("create", "virsh vol-create-as --pool p --name i.img --capacity 10737418240 --allocation 0 --format raw"),
+            ("upload", "curl -fsSL http://h/i.raw.xz | xz -dc | virsh vol-upload --pool p --vol i.img --file /dev/stdin"),
+        ],
+    ),
     (
         "raw.xz in a volume of capacity",
         dict(name="i.img", format="raw", capacity="10G", source_url="http://h/i.raw.xz"),
