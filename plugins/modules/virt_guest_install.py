@@ -39,7 +39,11 @@ attributes:
     description: Reports the planned actions as C(plan), as the equivalent C(virsh) command lines, and changes nothing.
   diff_mode:
     support: full
-    description: Shows the guest's stored definition before and after, limited to the fields this module manages.
+    description:
+      - Shows the guest's stored definition before and after, limited to the fields this module manages.
+      - "Each side ends with a comment that gives the guest's power state and autostart, such as
+        C(<!-- state: running; autostart: on -->), which no definition holds: a run that only starts a guest
+        or changes its autostart shows that too."
 options:
   name:
     description:

@@ -21,7 +21,15 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     volume_key,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import is_system_directory, same_path
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DESTROY, INSTALL, START, VERBS, WAIT
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
+    AUTOSTART,
+    DESTROY,
+    INSTALL,
+    START,
+    VERBS,
+    WAIT,
+    AutostartPayload,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
     in_canonical_order,
     seed_path,
@@ -676,8 +684,31 @@ def run_result(
     if request.wait_for is not None and request.wait_for.ip:
         result["addresses"] = addresses
     if diff:
-        result["diff"] = plan.diff("guest %s" % request.name)
+        result["diff"] = _diff(request, state, plan)
     return result
+
+
+def _diff(request: GuestRequest, state: GuestState, plan: Plan) -> Dict[str, str]:
+    """The stored definition before and after, each closed by a comment with the guest's power
+    state and autostart, which no definition holds: a run that only starts a guest or changes its
+    autostart shows that too. The after side is the planned one in check mode and in the real run."""
+    shown = plan.diff("guest %s" % request.name)
+    if shown["before"]:
+        shown["before"] = _with_power(shown["before"], "running" if state.active else "shut off", state.autostart)
+    if shown["after"]:
+        shown["after"] = _with_power(shown["after"], _predicted_state(request, plan, state), _planned_autostart(plan, state))
+    return shown
+
+
+def _with_power(definition: str, power_state: str, autostart: bool) -> str:
+    return "%s\n<!-- state: %s; autostart: %s -->\n" % (definition.rstrip("\n"), power_state, "on" if autostart else "off")
+
+
+def _planned_autostart(plan: Plan, state: GuestState) -> bool:
+    for action in plan.actions:
+        if action.verb == AUTOSTART and isinstance(action.payload, AutostartPayload):
+            return action.payload.enable
+    return state.autostart and state.existing is not None
 
 
 def _cloud_init_facts(request: GuestRequest, state: GuestState, plan: Plan) -> Dict[str, Any]:

@@ -118,6 +118,25 @@ def test_running_guest_is_started_and_autostarted(unique_name, test_client):
     assert not test_client.domain_autostart(domain)
 
 
+def test_the_diff_shows_power_state_and_autostart(unique_name, test_client):
+    """Neither is in a definition, so each side ends with a comment that says them: a run that only
+    starts a guest or changes its autostart shows a difference, check mode the same as the real run."""
+    name = unique_name("")
+    first = run(guest(name), check_mode=False, diff=True)
+    assert first["diff"]["before"] == ""
+    assert first["diff"]["after"].endswith("</domain>\n<!-- state: shut off; autostart: off -->\n")
+    wanted = guest(name, state="running", autostart=True)
+    checked = run(wanted, check_mode=True, diff=True)
+    real = run(wanted, check_mode=False, diff=True)
+    assert verbs(real) == ["autostart", "start"] and checked["diff"] == real["diff"]
+    assert real["diff"]["before"].endswith("<!-- state: shut off; autostart: off -->\n")
+    assert real["diff"]["after"].endswith("<!-- state: running; autostart: on -->\n")
+    again = run(wanted, check_mode=False, diff=True)
+    assert not again["changed"] and again["diff"]["before"] == again["diff"]["after"] == real["diff"]["after"]
+    gone = run(params(name=name, install=None, state="absent"), check_mode=False, diff=True)
+    assert gone["diff"]["before"] == real["diff"]["after"] and gone["diff"]["after"] == ""
+
+
 @pytest.mark.parametrize("state, active", [("running", True), ("present", False)])
 def test_memory_drift_updates_in_place(unique_name, test_client, state, active):
     """Drift is one define of the stored definition: uuid and MACs stay; a running guest needs a reboot."""
