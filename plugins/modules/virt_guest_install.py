@@ -57,7 +57,7 @@ options:
       - V(running) also makes sure it runs. With O(wait=true) a new guest is started from disk
         after its install ends; an imported guest is started at once.
       - V(installed) starts the install of a new guest and waits until it ends (implies O(wait)); the
-        guest is left shut off. An imported guest (V(import)) has no install: it is only defined, as with
+        guest is left shut off. An imported guest (V(import)) has no install, so it is only defined, as with
         V(present).
       - V(absent) destroys and undefines the guest (with its NVRAM) and removes its serial log file
         (unless O(keep_serial_log=true)); volumes are kept unless O(remove_storage=true). A removal
