@@ -16,6 +16,7 @@ description:
     or white space at either end, has C(..), a leading C(.) or one of C(, : ! & * ? [ ] ~ /) or a backslash, is an IP
     address, or is a name of the controller itself (C(localhost) and its spellings, also in other letter
     case or full-width letters).
+  - Anything but a string (null, a number, a list) is refused as well.
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:
@@ -40,17 +41,33 @@ _value:
   type: str
 """
 
-from typing import Any, Dict
+from typing import Any, Dict, Mapping
 
 from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import RecordError, check_host_name
 
 
 def mdns_name_problem(name: Any) -> str:
+    # Only text is a name: str() would make None, a number or bytes a name the rules accept ("None").
+    if not isinstance(name, str):
+        return "instance name is not a string but %s (quote it in YAML)" % _kind_of(name)
     try:
         check_host_name(str(name))
     except RecordError as error:
         return str(error)
     return ""
+
+
+def _kind_of(value: Any) -> str:
+    """What a YAML value is, in YAML's words (Ansible's tagged types have private names)."""
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, int, float)):
+        return "a number or boolean"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (bytes, bytearray)):
+        return "bytes"
+    return "a list"
 
 
 class FilterModule:

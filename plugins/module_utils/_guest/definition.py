@@ -202,10 +202,12 @@ def wanted_definition(request: GuestRequest, actual: Domain, disks: Optional[Tup
 
 def carry_macs(wanted: Tuple[Interface, ...], actual: Tuple[Interface, ...]) -> Tuple[Interface, ...]:
     """Interfaces without a requested MAC keep the MAC of the card at the same position, so the
-    installed system still finds its network card after the change."""
+    installed system still finds its network card after the change. A MAC another card is given
+    explicitly is not carried (two cards with one MAC take each other's traffic): libvirt picks one."""
+    given = set(interface.mac for interface in wanted if interface.mac is not None)
     carried = []
     for index, interface in enumerate(wanted):
-        if interface.mac is None and index < len(actual):
+        if interface.mac is None and index < len(actual) and actual[index].mac not in given:
             interface = interface.with_changes(mac=actual[index].mac)
         carried.append(interface)
     return tuple(carried)

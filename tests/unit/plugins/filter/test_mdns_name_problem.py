@@ -29,3 +29,14 @@ def test_a_name_the_plugin_keeps_has_no_problem(name):
 )
 def test_a_name_the_plugin_skips_is_refused_with_its_reason(name, reason):
     assert reason in mdns_name_problem(name)
+
+
+@pytest.mark.parametrize("name", [None, 0, 123, 1.5, True, b"hv1", ["hv1"], {"hv1": 1}])
+def test_anything_but_a_string_is_refused(name):
+    """str() would make None the name 'None', bytes "b'hv1'" and a number its digits, all accepted."""
+    assert "not a string" in mdns_name_problem(name)
+
+
+def test_very_long_unicode_is_refused_by_its_bytes():
+    assert "longer than 63 bytes" in mdns_name_problem("\U0001f600" * 16)
+    assert mdns_name_problem("\u00e9" * 31) == ""

@@ -927,11 +927,32 @@ def test_existing_guest_refusals(params, state, message):
         ),
         ((Interface("user"),), (), (None,)),
         ((), (Interface("network", "a", mac="52:54:00:00:00:01"),), ()),
+        # The stored first card's MAC given to the second card: the first is not given it as well.
+        (
+            (Interface("network", "a"), Interface("network", "a", mac="52:54:00:00:00:01")),
+            (Interface("network", "a", mac="52:54:00:00:00:01"),),
+            (None, "52:54:00:00:00:01"),
+        ),
     ],
 )
 def test_carry_macs(wanted, actual, expected):
-    """Cards without a requested MAC take the MAC of the stored card at the same position."""
+    """Cards without a requested MAC take the MAC of the stored card at the same position, unless
+    another card is given that MAC."""
     assert tuple(interface.mac for interface in carry_macs(wanted, actual)) == expected
+
+
+@pytest.mark.parametrize("reinstall", [False, True], ids=["update", "reinstall"])
+def test_a_stored_mac_given_to_another_card_is_not_carried_as_well(reinstall):
+    """networks: [a card without a MAC, a card given the MAC the stored first card has] stores one card
+    with that MAC, not two (the define, and the after that check mode shows)."""
+    stored_mac = MAC.upper()  # as a hand-made definition may spell it
+    params = dict(MATCHING, networks=[dict(network="default"), dict(network="default", mac=stored_mac)])
+    if reinstall:
+        params.update(reinstall=True, install=PXE, disks=NEW_DISK)
+    plan = plan_guest(request(**params), stored_state())
+    macs = [interface.mac for interface in payload(plan, "define").domain.interfaces]
+    assert macs == [None, MAC]
+    assert plan.after.count(MAC) == 1
 
 
 def test_wanted_definition_without_fields_is_the_actual_one():
