@@ -946,7 +946,7 @@ def test_a_stored_mac_given_to_another_card_is_not_carried_as_well(reinstall):
     """networks: [a card without a MAC, a card given the MAC the stored first card has] stores one card
     with that MAC, not two (the define, and the after that check mode shows)."""
     stored_mac = MAC.upper()  # as a hand-made definition may spell it
-    params = dict(MATCHING, networks=[dict(network="default"), dict(network="default", mac=stored_mac)])
+    params = {**MATCHING, "networks": [dict(network="default"), dict(network="default", mac=stored_mac)]}
     if reinstall:
         params.update(reinstall=True, install=PXE, disks=NEW_DISK)
     plan = plan_guest(request(**params), stored_state())
