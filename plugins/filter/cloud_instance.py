@@ -15,6 +15,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
     Checked,
     add_checked,
+    add_console_password,
     built_guest_args,
     checked_guest_args,
     entry_problem,
@@ -124,7 +125,7 @@ def cloud_preflight_args(
     defaults: Optional[Mapping[str, Any]] = None,
     images: Optional[Mapping[str, Any]] = None,
     list_name: str = "guests",
-) -> Dict[str, List[Any]]:
+) -> Dict[str, Any]:
     """As guest_preflight_args, for cloud_instance entries; ``images`` also lists the image cache volumes
     of the entries whose image and pool are usable, for the preflight's image check, and a volume that
     two guests give differently is a problem."""
@@ -132,6 +133,7 @@ def cloud_preflight_args(
     for place, entry in placed(entries, list_name):
         args, problems = checked_cloud_args(entry, defaults, images, True, True, place)
         add_checked(checked, place, entry, args, problems)
+        add_console_password(checked, entry, defaults, args)
     volumes, conflicts = image_volumes(entries, defaults, images)
     checked["problems"] += [{"guest": name, "check": "options", "message": message} for name, message in conflicts]
     checked["images"] = volumes

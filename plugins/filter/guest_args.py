@@ -85,7 +85,7 @@ def guest_args(
 
 def guest_preflight_args(
     entries: Any, defaults: Optional[Mapping[str, Any]] = None, method: Optional[str] = None, list_name: str = "guests"
-) -> Dict[str, List[Any]]:
+) -> Dict[str, Any]:
     """What remotevirt.install.virt_preflight checks of one list of entries: the options of each entry
     that can be built (secrets replaced by placeholders), where it comes from, and every problem of
     every entry, which the preflight lists with its own instead of the filter failing at the first."""
@@ -93,11 +93,24 @@ def guest_preflight_args(
     for place, entry in placed(entries, list_name):
         args, problems = checked_guest_args(entry, defaults, method, True, place)
         add_checked(checked, place, entry, args, problems)
+        add_console_password(checked, entry, defaults, args)
     return checked
 
 
-def preflight_view() -> Dict[str, List[Any]]:
-    return {"args": [], "places": [], "problems": []}
+def preflight_view() -> Dict[str, Any]:
+    return {"args": [], "places": [], "problems": [], "console_passwords": {}}
+
+
+def add_console_password(checked: Dict[str, Any], entry: Any, defaults: Optional[Mapping[str, Any]], args: Any) -> None:
+    """The console password of an entry whose options hold a placeholder for it, by guest name: the
+    preflight gets it apart, in an option it never shows (virt_preflight's console_passwords)."""
+    graphics = args.get("graphics") if isinstance(args, Mapping) else None
+    if not isinstance(entry, Mapping) or not isinstance(graphics, Mapping) or graphics.get("password") is None:
+        return
+    given = merged_defaults(entry, defaults).get("graphics")
+    password = given.get("password") if isinstance(given, Mapping) else None
+    if password is not None and isinstance(args.get("name"), str):
+        checked["console_passwords"][args["name"]] = password
 
 
 def placed(entries: Any, list_name: str) -> Iterator[Tuple[str, Any]]:
@@ -110,9 +123,7 @@ def placed(entries: Any, list_name: str) -> Iterator[Tuple[str, Any]]:
         yield "%s[%d]" % (list_name, index), entry
 
 
-def add_checked(
-    checked: Dict[str, List[Any]], place: str, entry: Any, args: Optional[Dict[str, Any]], problems: List[str]
-) -> None:
+def add_checked(checked: Dict[str, Any], place: str, entry: Any, args: Optional[Dict[str, Any]], problems: List[str]) -> None:
     """One entry into the preflight's view: its options (if any) with its place, its problems as the
     preflight's problems of check options, named by the guest's name or, without one, its place."""
     if args is not None:

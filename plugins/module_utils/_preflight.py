@@ -76,10 +76,10 @@ class Preflight:
         probe_kvm: bool = True,
         check_memory_hint: str = DEFAULT_CHECK_MEMORY_HINT,
         guest_results: bool = False,
-        secrets_hidden: bool = False,
+        console_passwords: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.client = client
-        self.secrets_hidden = secrets_hidden
+        self.console_passwords = console_passwords or {}
         self.guest_results = guest_results
         self.validate_certs = validate_certs
         self.update_existing = update_existing
@@ -215,7 +215,8 @@ class Preflight:
     def _plan(self, params: Mapping[str, Any]) -> Optional[Plan]:
         name = params["name"]
         try:
-            request, refusals = GuestRequest.read(params)
+            password = self.console_passwords.get(name) if isinstance(name, str) else None
+            request, refusals = GuestRequest.read(with_console_password(params, password))
         except PlanError as error:
             request, refusals = None, refusals_of(error)
         if request is None:
@@ -227,8 +228,6 @@ class Preflight:
                 self._note_missing_media(request, refusals)
                 self.problems.extend(problem(name, "host", message) for message in refusals)
                 return None
-            if self.secrets_hidden:
-                request = with_stored_passwords(request, state)
             plan = plan_guest(request, state)
             clashes = host_clashes(self.client, request, state, plan)
             if clashes:
@@ -441,23 +440,15 @@ def in_unit(size: int, unit: Tuple[str, int]) -> str:
 
 
 # -- secrets the caller hid ------------------------------------------------------------------------
-def with_stored_passwords(request: GuestRequest, state: GuestState) -> GuestRequest:
-    """``request`` with each console password a caller replaced by a placeholder of its length (the
-    roles keep secrets out of the preflight's arguments) taken from the existing guest's display of
-    the same type where that password has the same length: a placeholder can never equal the stored
-    password, and every re-run of a guest with a password would read as a different definition.
-    A new password of another length still counts as a change."""
-    existing = state.existing
-    if request.graphics is None or existing is None or not existing.graphics:
-        return request
-    stored = {display.type: display.password for display in existing.graphics if display.password}
-    graphics = tuple(
-        display.with_changes(password=stored[display.type])
-        if display.password is not None and display.type in stored and len(stored[display.type] or "") == len(display.password)
-        else display
-        for display in request.graphics
-    )
-    return request.with_changes(graphics=graphics)
+def with_console_password(params: Mapping[str, Any], password: Any) -> Mapping[str, Any]:
+    """A guest's options with its console password as the caller gave it apart (``console_passwords``,
+    never shown) in place of the placeholder its ``graphics`` holds: the roles keep secrets out of
+    ``guests``, and a placeholder compared with the stored password would differ on every re-run, or,
+    made to stand for it, hide a new one."""
+    graphics = params.get("graphics")
+    if password is None or not isinstance(graphics, Mapping) or graphics.get("password") is None:
+        return params
+    return dict(params, graphics=dict(graphics, password=str(password)))
 
 
 # -- what differs --------------------------------------------------------------------------------
@@ -633,7 +624,7 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             check_memory=params.get("check_memory", True),
             probe_kvm=params.get("probe_kvm", True),
             guest_results=params.get("guest_results", False),
-            secrets_hidden=params.get("secrets_hidden", False),
+            console_passwords=params.get("console_passwords") if isinstance(params.get("console_passwords"), Mapping) else None,
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
         )
         guests = guests if isinstance(guests, list) else []

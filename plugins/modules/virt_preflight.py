@@ -88,14 +88,14 @@ options:
         with a different definition (for example V(iso_install_update_existing=true) in a role).
     type: str
     default: "update_existing: true"
-  secrets_hidden:
+  console_passwords:
     description:
-      - The caller replaced each guest's secrets with placeholders of the same length (the roles do, so
-        that the preflight's arguments carry none). A C(graphics.password) placeholder of an existing guest
-        then stands for the password its display has when that one has the same length, so a re-run of a
-        guest with a console password matches its definition; a password of another length still differs.
-    type: bool
-    default: false
+      - The console password (C(graphics.password)) of each guest whose entry in O(guests) holds a placeholder
+        instead, by guest name. The roles keep secrets out of O(guests) and give the passwords here, where they
+        are never shown; the guest is then checked with its real password, so an unchanged one matches the
+        stored definition and a new one is a difference like any other.
+    type: dict
+    default: {}
   fail_on_problems:
     description:
       - Fail the task when a problem is found, with a message of one line per problem
@@ -267,7 +267,7 @@ def argument_spec() -> dict:
         check_memory_hint=dict(type="str", default="check_memory: false"),
         probe_kvm=dict(type="bool", default=True),
         guest_results=dict(type="bool", default=False),
-        secrets_hidden=dict(type="bool", default=False),
+        console_passwords=dict(type="dict", default={}, no_log=True),
     )
 
 

@@ -153,6 +153,7 @@ def test_preflight_args_hide_secrets_and_have_no_boot():
     checked = cloud_preflight_args([entry], DEFAULTS, None, "cloud_instance_guests")
     assert checked["problems"] == [] and "pw123456" not in str(checked["args"])
     assert "boot" not in checked["args"][0]
+    assert checked["console_passwords"] == {"a": "pw123456"}  # apart, for the preflight's hidden option
 
 
 def test_one_cache_volume_per_image_and_an_overlay_per_guest():

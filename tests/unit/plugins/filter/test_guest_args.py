@@ -179,12 +179,15 @@ def test_preflight_args_hide_secrets_in_options_and_problems():
         {"kickstart_content": "rootpw s3cret", "location": "/tree"},
     ]
     checked = guest_preflight_args(entries, {}, None, "iso_install_guests")
+    # The console password comes apart, for the preflight's option that never shows it.
+    assert checked.pop("console_passwords") == {"a": "pw123456"}
     assert "s3cret" not in str(checked) and "pw123456" not in str(checked)
     assert checked["args"][0]["install"]["kickstart_content"] == "#" * len("rootpw s3cret")
+    assert checked["args"][0]["graphics"]["password"] == "********"
 
 
 def test_preflight_args_of_no_list():
-    assert guest_preflight_args(None) == {"args": [], "places": [], "problems": []}
+    assert guest_preflight_args(None) == {"args": [], "places": [], "problems": [], "console_passwords": {}}
     with pytest.raises(AnsibleFilterError, match="iso_install_guests must be a list of guests, got str"):
         guest_preflight_args("web01", {}, None, "iso_install_guests")
 

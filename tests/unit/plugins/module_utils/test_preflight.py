@@ -95,21 +95,32 @@ def test_existing_guest_reports_match_or_difference(unique_name, test_client):
     install(dict(params, state="absent", remove_storage=True), check_mode=False, diff=False)
 
 
-def test_a_console_password_hidden_by_the_caller_matches_the_stored_one(unique_name, test_client):
-    """The roles replace secrets with placeholders of the same length (secrets_hidden): a guest with a
-    console password is then not a guest 'with a different definition' on every re-run; a password of
-    another length still differs, and without secrets_hidden the placeholder is a password like any."""
+def test_a_console_password_given_apart_is_compared_as_it_is(unique_name, test_client):
+    """The roles replace secrets with placeholders and give console passwords apart: the same password
+    matches the stored definition on every re-run; another one, also of the same length, is a change
+    (refused without update_existing), and no result carries either password."""
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
 
     name = unique_name("")
     params = dict(guest(name, graphics={"type": "vnc", "password": "Pw-12345"}), uri="test:///default", domain_type="test")
     install(params, check_mode=False, diff=False)
     hidden = guest(name, graphics={"type": "vnc", "password": "********"})
-    matched = run({"uri": "test:///default", "guests": [hidden], "secrets_hidden": True})
+
+    def checked(password, **options):
+        return run(dict({"uri": "test:///default", "guests": [hidden], "console_passwords": {name: password}}, **options))
+
+    matched = checked("Pw-12345")
     assert matched["ok"] and matched["guests"][0]["status"] == "matches"
-    assert "Pw-12345" not in repr(matched)
-    shorter = guest(name, graphics={"type": "vnc", "password": "****"})
-    assert run({"uri": "test:///default", "guests": [shorter], "secrets_hidden": True})["problems"][0]["check"] == "name"
+    rotated = checked("Pw-67890")
+    assert [(problem["guest"], problem["check"]) for problem in rotated["problems"]] == [(name, "name")]
+    assert "with a password -> vnc" in rotated["problems"][0]["message"]
+    allowed = checked("Pw-67890", update_existing=True)
+    assert allowed["ok"] and allowed["guests"][0]["status"] == "differs"
+    bad = checked("Pw\n1")
+    assert bad["problems"][0]["check"] == "options" and "graphics.password" in bad["problems"][0]["message"]
+    for result in (matched, rotated, allowed, bad):
+        assert "Pw-12345" not in repr(result) and "Pw-67890" not in repr(result)
+    # Without its password apart, the placeholder is a password like any other.
     assert check(hidden)["problems"][0]["check"] == "name"
     install(dict(params, state="absent", remove_storage=True), check_mode=False, diff=False)
 
