@@ -3,11 +3,12 @@
 # down, status and restart-libvirtd.
 
 cmd_up() {
-  local hosts=0 t0 entry name ms slow='' total hvs
+  local hosts=0 cloud_image=1 t0 entry name ms slow='' total hvs
   [ "${TESTBED_HOSTS:-}" != 1 ] || hosts=1
   while [ $# -gt 0 ]; do
     case $1 in
       --hosts) hosts=1 ;;
+      --no-cloud-image) cloud_image=0 ;;
       *) usage ;;
     esac
     shift
@@ -21,7 +22,9 @@ cmd_up() {
   step venv setup_venv
   step collections link_collection
   step media build_media
-  step cloud-image build_cloud_image   # minutes once, then only when its inputs change
+  # minutes once, then only when its inputs change; with --no-cloud-image the caller gets it
+  # from `scripts/testbed cloud-image` when it needs it (scripts/test builds it beside other work)
+  [ "$cloud_image" = 0 ] || step cloud-image build_cloud_image
   step syslog start_syslog
   step libvirtd start_libvirt
   step pools local_pools
