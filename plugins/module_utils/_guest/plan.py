@@ -461,7 +461,15 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
     if request.autostart is not None and request.autostart != state.autostart:
         plan.add(_autostart_action(request, request.autostart))
     _plan_seed_removal(state, plan)
-    if request.state == "running" and not state.active:
+    if state.installing and request.waits:
+        # An earlier run's install still runs (its job was killed, cut off or ran out of time): this
+        # run waits for it to power off, as that run would have, and never takes it as installed.
+        plan.add(_wait_action(request))
+        if request.state == "running":
+            plan.add(_start_action(request))
+            if request.wait_for is not None:
+                plan.add(_reachable_action(request, state))
+    elif request.state == "running" and not state.active:
         plan.add(_start_action(request))
         if request.wait_for is not None:
             plan.add(_reachable_action(request, state))

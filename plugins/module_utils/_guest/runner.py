@@ -44,7 +44,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
     refusals_of,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
@@ -468,6 +468,17 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
     return state
 
 
+def _runs_install(client: Client, domain: Any, existing: Domain) -> bool:
+    """True when the running guest still runs an install's definition: it ends on reboot
+    (install_definition), the stored one does not. A run whose job was killed, cut off or out of
+    time left that install going; the guest is not installed until it powers off."""
+    try:
+        live = Domain.from_xml(client.domain_live_definition(domain))
+    except LibvirtError:
+        return False  # gone or stopped since it was read: nothing runs
+    return live.on_reboot == "destroy" and existing.on_reboot != "destroy"
+
+
 def read_host(client: Client, request: GuestRequest, validate_certs: bool = True) -> Tuple[GuestState, List[str]]:
     """What the host has for ``request``, and every refusal of the checks that reading makes."""
     state = GuestState()
@@ -477,8 +488,13 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if domain is not None and client.domain_is_persistent(domain):
         xml = client.domain_definition(domain)
         existing = Domain.from_xml(xml)
+        active = client.domain_is_active(domain)
         state = state.with_changes(
-            existing=existing, existing_xml=xml, active=client.domain_is_active(domain), autostart=client.domain_autostart(domain)
+            existing=existing,
+            existing_xml=xml,
+            active=active,
+            autostart=client.domain_autostart(domain),
+            installing=active and _runs_install(client, domain, existing),
         )
         if request.state == "absent":
             storage = _storage_of(client, existing) if request.remove_storage else ()

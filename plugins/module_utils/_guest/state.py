@@ -51,6 +51,9 @@ class GuestState(Record):
     # whose definition is gone): removed by state absent and by reinstall, refused otherwise.
     transient: bool = False
     active: bool = False
+    # A running guest that still runs an install's definition (one that ends on reboot, the stored
+    # one does not): an earlier run's install goes on, its job killed, cut off or out of time.
+    installing: bool = False
     autostart: bool = False
     detected_type: str = "kvm"
     disks: Tuple[DiskState, ...] = ()

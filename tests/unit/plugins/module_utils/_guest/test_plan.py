@@ -626,6 +626,20 @@ EXISTING = [
     ("mac given as stored", dict(networks=[dict(network="default", mac=MAC.upper())]), stored_state(), []),
     ("install ignored on an existing guest", dict(install=PXE), stored_state(), []),
     ("running when active", dict(state="running"), stored_state(active=True), []),
+    # An earlier run's install still runs (its job killed or out of time): never taken as installed.
+    ("install still running, no wait", dict(state="running"), stored_state(active=True, installing=True), []),
+    (
+        "install still running, state installed waits for it",
+        dict(state="installed", wait_timeout=60),
+        stored_state(active=True, installing=True),
+        ["timeout 60 sh -c 'until virsh domstate web01 | grep -q \"shut off\"; do sleep 5; done'"],
+    ),
+    (
+        "install still running, wait waits for it, then starts",
+        dict(state="running", wait=True, wait_timeout=60),
+        stored_state(active=True, installing=True),
+        ["timeout 60 sh -c 'until virsh domstate web01 | grep -q \"shut off\"; do sleep 5; done'", "virsh start web01"],
+    ),
     ("same autostart", dict(autostart=True), stored_state(autostart=True), []),
     ("memory drift", dict(memory="2G"), stored_state(), ["virsh define web01.xml"]),
     ("vcpus drift", dict(vcpus=4), stored_state(), ["virsh define web01.xml"]),
