@@ -16,6 +16,7 @@ import secrets
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
@@ -29,6 +30,9 @@ DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
 # Only this much of the end of a serial log is read from the host, and this much of its last line shown.
 CONSOLE_TAIL_BYTES = 2048
 CONSOLE_LINE_MAX = 100
+# How long the wait keeps asking a host it cannot reach (a dropped SSH link, a laptop that slept, a
+# restarted sshd) before it gives up on that host's jobs; they go on on the host either way.
+RECONNECT_SECONDS = 300
 
 ARGUMENT_SPEC: Dict[str, Any] = {
     "started": {"type": "list", "elements": "dict", "required": True},
@@ -47,6 +51,7 @@ ARGUMENT_SPEC: Dict[str, Any] = {
     "timeout": {"type": "int", "default": 7200},
     "console": {"type": "bool", "default": True},
     "cleanup": {"type": "bool", "default": True},
+    "reconnect_timeout": {"type": "int", "default": RECONNECT_SECONDS},
 }
 
 # Escape sequences a serial console carries: CSI (colours, cursor moves), OSC (titles), and
@@ -155,6 +160,10 @@ def parse_probe(token: str, output: str, count: int, console: bool) -> List[Prob
 
 
 # -- the wait ----------------------------------------------------------------------------------
+class ConnectionLost(Exception):
+    """One call of the wait did not reach the host; the next one connects again."""
+
+
 class Job:
     """One guest's install: its async job id, or its result when the task ran in the foreground."""
 
@@ -188,8 +197,11 @@ class Waiter:
         say: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        reconnect: float = RECONNECT_SECONDS,
     ) -> None:
         self.host = host
+        self.reconnect = reconnect
+        self.lost_since: Optional[float] = None
         self.status = status
         self.probe = probe
         self.cleanup = cleanup
@@ -204,8 +216,15 @@ class Waiter:
             self._take_offsets(self._running(jobs))
         while True:
             now = self.clock()
-            for job in self._running(jobs):
-                self._poll(job, now - start)
+            try:
+                for job in self._running(jobs):
+                    self._poll(job, now - start)
+                if self.lost_since is not None:
+                    self.say("[%s] connection back after %s" % (self.host, duration(now - self.lost_since)))
+                    self.lost_since = None
+            except ConnectionLost as error:
+                if self._lost(error, now, start, self._running(jobs)):
+                    return
             running = self._running(jobs)
             if not running:
                 return
@@ -231,15 +250,46 @@ class Waiter:
         job.result, job.elapsed = status, elapsed
         self.say(finished_line(self.host, job.name, elapsed, status))
         if self.cleanup is not None:
-            self.cleanup(job.jid or "")
+            try:
+                self.cleanup(job.jid or "")
+            except ConnectionLost:
+                pass  # the result is read; only its file stays on the host
+
+    def _lost(self, error: ConnectionLost, now: float, start: float, running: List[Job]) -> bool:
+        """Notes a call that did not reach the host; True once the host stayed out of reach for
+        ``reconnect`` seconds: every job still running is then given up (it goes on on the host)."""
+        if self.lost_since is None:
+            self.lost_since = now
+            self.say("[%s] lost the connection to the host, trying again: %s" % (self.host, first_line(str(error))))
+        if now - self.lost_since < self.reconnect:
+            return False
+        for job in running:
+            job.result = {
+                "failed": True,
+                "changed": False,
+                "ansible_job_id": job.jid,
+                "msg": "the host was out of reach for %s while its install ran; the job goes on on the host and "
+                "logs its result there; a re-run waits for the install" % duration(now - self.lost_since),
+            }
+            job.elapsed = now - start
+            self.say(finished_line(self.host, job.name, job.elapsed, job.result))
+        return True
 
     def _take_offsets(self, running: List[Job]) -> None:
-        for job, probed in zip(running, self.probe(running)):
-            job.offset = probed.size or 0
+        try:
+            probed = self.probe(running)
+        except ConnectionLost:
+            return  # the progress lines show the log from its start
+        for job, answer in zip(running, probed):
+            job.offset = answer.size or 0
 
     def _show_progress(self, running: List[Job], elapsed: float) -> None:
-        for job, probed in zip(running, self.probe(running)):
-            self.say(progress_line(self.host, job.name, elapsed, probed.state, probed.console))
+        try:
+            probed = self.probe(running)
+        except ConnectionLost:
+            return  # the polls report the lost connection; no progress line this round
+        for job, answer in zip(running, probed):
+            self.say(progress_line(self.host, job.name, elapsed, answer.state, answer.console))
 
     def _give_up(self, running: List[Job], elapsed: float, timeout: int) -> None:
         for job in running:
@@ -301,33 +351,40 @@ class ActionModule(ActionBase):
         async_dir = self._remote_expand_user(self.get_shell_option("async_dir", default="~/.ansible_async"))
         host = str(task_vars.get("inventory_hostname", "?"))
 
+        def on_host(module_name: str, module_args: Dict[str, Any]) -> Dict[str, Any]:
+            # A dropped connection (a killed SSH master, a restarted sshd, a laptop that slept) fails
+            # this call only: the next one connects again, and the jobs go on on the host meanwhile.
+            try:
+                return self._execute_module(module_name=module_name, task_vars=task_vars, module_args=module_args)
+            except AnsibleConnectionFailure as error:
+                raise ConnectionLost(str(error)) from error
+
         def status(jid: str) -> Dict[str, Any]:
-            answer = self._execute_module(
-                module_name="ansible.legacy.async_status", task_vars=task_vars, module_args={"jid": jid, "_async_dir": async_dir}
-            )
+            answer = on_host("ansible.legacy.async_status", {"jid": jid, "_async_dir": async_dir})
             if answer.get("failed") and not answer.get("finished") and answer.get("msg") != "could not find job":
                 return {"finished": False}  # a poll that did not get through; the next one asks again
             return answer
 
         def cleanup(jid: str) -> None:
-            self._execute_module(
-                module_name="ansible.legacy.async_status",
-                task_vars=task_vars,
-                module_args={"jid": jid, "mode": "cleanup", "_async_dir": async_dir},
-            )
+            on_host("ansible.legacy.async_status", {"jid": jid, "mode": "cleanup", "_async_dir": async_dir})
 
         def probe(running: List[Job]) -> List[Probed]:
             token = "rv-%s" % secrets.token_hex(8)
             guests = [where.get(job.name, {"name": job.name}) for job in running]
             argv = probe_argv(token, guests, args["console"], [job.offset for job in running])
-            answer = self._execute_module(module_name="ansible.legacy.command", task_vars=task_vars, module_args={"argv": argv})
+            answer = on_host("ansible.legacy.command", {"argv": argv})
             return parse_probe(token, str(answer.get("stdout") or ""), len(running), args["console"])
 
-        waiter = Waiter(host, status, probe, cleanup if args["cleanup"] else None, display.display)
+        waiter = Waiter(
+            host, status, probe, cleanup if args["cleanup"] else None, display.display, reconnect=args["reconnect_timeout"]
+        )
         try:
             waiter.wait(jobs, args["poll_delay"], args["progress_interval"], args["timeout"])
         finally:
-            self._remove_tmp_path(self._connection._shell.tmpdir)
+            try:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+            except AnsibleConnectionFailure:
+                pass  # the host is out of reach: the results say so, and its tmp dir is Ansible's to remove
         results = guest_results(jobs)
         result.update(
             changed=any(entry.get("changed") for entry in results),

@@ -90,6 +90,14 @@ options:
     description: Whether the job file of each finished job is removed from the host.
     type: bool
     default: true
+  reconnect_timeout:
+    description:
+      - How long, in seconds, the wait keeps asking a host it cannot reach (a dropped SSH link, a
+        restarted sshd, a controller that slept) before it gives up on the host's jobs that still run.
+      - A call that does not reach the host fails only itself; the next poll connects again. The
+        jobs go on on the host meanwhile, and after this time too (their result reaches the host log).
+    type: int
+    default: 300
 notes:
   - The console line is the last non-empty line of the last 2 KiB of the serial log, with terminal escape
     sequences and control characters removed and at most 100 characters shown. Whatever an installer prints

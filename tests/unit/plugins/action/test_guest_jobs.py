@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
     DEFAULT_SERIAL_LOG_DIR,
+    ConnectionLost,
     Job,
     Probed,
     Waiter,
@@ -202,3 +203,55 @@ def test_the_diffs_of_the_guests_a_job_changed_are_shown_in_diff_mode():
     ]
     assert guest_diffs(results) == [changed, {"before": "1", "after": "2"}]
     assert guest_diffs([{"guest": "a", "changed": True}]) == []
+
+
+class FlakyHost(FakeHost):
+    """A host out of reach from ``lost`` until ``back`` (a dropped SSH link, a laptop asleep)."""
+
+    def __init__(self, finish_at, lost, back):
+        super().__init__(finish_at)
+        self.lost, self.back = lost, back
+
+    def _reachable(self):
+        if self.lost <= self.now < self.back:
+            raise ConnectionLost("Data could not be sent to remote host")
+
+    def status(self, jid):
+        self._reachable()
+        return super().status(jid)
+
+    def probe(self, running):
+        self._reachable()
+        return super().probe(running)
+
+
+def test_a_dropped_connection_is_tried_again_and_the_wait_goes_on():
+    host = FlakyHost({"a": 40}, lost=10, back=25)
+    waited = jobs("a")
+    host.waiter().wait(waited, poll_delay=5, progress_interval=0, timeout=600)
+    assert host.lines == [
+        "[hv1] lost the connection to the host, trying again: Data could not be sent to remote host",
+        "[hv1] connection back after 15s",
+        "[hv1] a: finished after 40s (changed)",
+    ]
+    assert guest_results(waited)[0]["changed"] and host.cleaned == ["a"]
+
+
+def test_progress_rounds_without_the_host_are_skipped():
+    host = FlakyHost({"a": 30}, lost=9, back=21)
+    host.waiter().wait(jobs("a"), poll_delay=3, progress_interval=6, timeout=600)
+    assert [line for line in host.lines if "elapsed" in line] == [
+        "[hv1] a: 6s elapsed, guest running, console: Loading a",
+        "[hv1] a: 24s elapsed, guest running, console: Loading a",
+    ]
+
+
+def test_a_host_out_of_reach_too_long_gives_its_jobs_up_and_they_go_on():
+    host = FlakyHost({"a": 10_000}, lost=10, back=10_000)
+    waited = jobs("a")
+    Waiter("hv1", host.status, host.probe, host.cleaned.append, host.lines.append, lambda: host.now, host.sleep, 60).wait(
+        waited, poll_delay=5, progress_interval=0, timeout=7200
+    )
+    result = guest_results(waited)[0]
+    assert result["failed"] and result["msg"].startswith("the host was out of reach for 1m00s while its install ran")
+    assert host.now < 100 and host.cleaned == []
