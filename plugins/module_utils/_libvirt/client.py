@@ -368,7 +368,38 @@ class Client:
         if volume is None and pool.name() not in self._refreshed and self._may_be_unlisted(pool, name):
             self.refresh_pool_once(pool)
             volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
+        elif volume is not None and self._file_vanished(volume):
+            # A file deleted behind libvirt's back (rm, another tool): libvirt still lists it until
+            # the pool is refreshed, but can neither read nor replace it. The refresh drops it.
+            self._refreshed.discard(pool.name())
+            self.refresh_pool_once(pool)
+            volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
         return volume
+
+    def _files_here(self) -> bool:
+        """Whether pools' directories and volumes' files are on this host's file system: a local
+        URI, except libvirt's test driver, which keeps its pools and volumes in memory."""
+        return self.local and not self.uri.startswith("test:")
+
+    def _file_vanished(self, volume: Any) -> bool:
+        """Whether a listed volume's file is gone from its directory on this host (the directory
+        itself still there: refreshing a pool whose directory went would stop the pool). Not for
+        libvirt's test driver, whose volumes have no files."""
+        if not self._files_here():
+            return False
+        path = self._lookup("read path of volume", volume.name(), volume.path)
+        if not path or not os.path.isabs(path):
+            return False
+        return not os.path.lexists(path) and os.path.isdir(os.path.dirname(path))
+
+    def missing_pool_directory(self, pool: Any) -> Optional[str]:
+        """The target directory of a directory-like pool on this host when it no longer exists
+        (deleted behind libvirt's back), else None. libvirt keeps such a pool active, but fails
+        to create volumes in it and stops it on its next refresh."""
+        if not self._files_here():
+            return None
+        directory = self.describe_pool(pool).directory
+        return directory if directory and not os.path.isdir(directory) else None
 
     def _may_be_unlisted(self, pool: Any, name: str) -> bool:
         """Whether a refresh could list volume ``name``: always, except in a directory pool on this
@@ -376,8 +407,10 @@ class Client:
         if not self.local or "/" in name:
             return True
         directory = self.describe_pool(pool).directory
-        if not directory or not os.path.isdir(directory):
+        if not directory:
             return True
+        if not os.path.isdir(directory):
+            return False  # nothing to list, and refreshing would stop the pool
         return os.path.lexists(os.path.join(directory, name))
 
     def describe_volume(self, volume: Any) -> Volume:
