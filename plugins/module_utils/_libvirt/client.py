@@ -617,6 +617,18 @@ class Client:
         state_name = _DOMAIN_STATES.get(state, "unknown")
         return state_name, _state_reasons(state_name).get(reason, "unknown")
 
+    def domain_power_if_present(self, domain: Any) -> Optional[Tuple[str, str, bool, bool]]:
+        """The guest's state, libvirt's reason for it, whether it runs and whether it is defined;
+        None when it went between its lookup and these reads (undefined, or a transient guest that
+        stopped: another tool at work on the host)."""
+        try:
+            state_name, reason = self.domain_state(domain)
+            return state_name, reason, self.domain_is_active(domain), self.domain_is_persistent(domain)
+        except LibvirtError as error:
+            if error.code is not None and error.code == getattr(libvirt, "VIR_ERR_NO_DOMAIN", None):
+                return None
+            raise
+
     def domain_is_persistent(self, domain: Any) -> bool:
         return bool(self.call("read state of guest", domain.name(), domain.isPersistent))
 
