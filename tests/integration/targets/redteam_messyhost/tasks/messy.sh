@@ -53,6 +53,7 @@ dom rt12-mh-msave "" && $V start rt12-mh-msave >/dev/null && $V managedsave rt12
 dom rt12-mh-snap "$(disk file qcow2 "<source file='$P/rt12-mh-snap.qcow2'/>")"
 $V snapshot-create-as rt12-mh-snap rt12-mh-s1 >/dev/null || fail snapshot
 dom rt12-mh-transient "" "" "" create
+dom rt12-mh-vanishing "" "" "" create
 net() { local f; f=$(mktemp /tmp/rt12-mh-XXXXXX.xml); echo "$2" > "$f"; $V net-define "$f" >/dev/null || fail "network $1"; rm -f "$f"; }
 net rt12-mh-v6only "<network><name>rt12-mh-v6only</name><bridge name='rt12mhv6'/><ip family='ipv6' address='fd12:4d48::1' prefix='64'/></network>"
 $V net-start rt12-mh-v6only >/dev/null || fail v6 start
