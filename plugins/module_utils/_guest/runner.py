@@ -745,7 +745,7 @@ def _addresses(
     if wait_for is None or not wait_for.ip or facts.get("state") != "running":
         return []
     domain = client.find_domain(request.name)
-    if domain is None or not client.domain_is_active(domain):
+    if domain is None or not client.domain_active_if_present(domain):
         return []
     # Imported here: only runs with wait_for read addresses (import cost on every task).
     import time

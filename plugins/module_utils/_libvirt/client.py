@@ -617,6 +617,11 @@ class Client:
         state_name = _DOMAIN_STATES.get(state, "unknown")
         return state_name, _state_reasons(state_name).get(reason, "unknown")
 
+    def domain_active_if_present(self, domain: Any) -> Optional[bool]:
+        """Whether the guest runs; None when it went since its lookup (a transient guest that stopped)."""
+        active = self._lookup("read state of guest", domain.name(), domain.isActive)
+        return None if active is None else bool(active)
+
     def domain_power_if_present(self, domain: Any) -> Optional[Tuple[str, str, bool, bool]]:
         """The guest's state, libvirt's reason for it, whether it runs and whether it is defined;
         None when it went between its lookup and these reads (undefined, or a transient guest that

@@ -81,3 +81,14 @@ def test_power_of_a_guest_that_went_after_its_lookup_is_none(test_client, unique
     assert test_client.domain_power_if_present(domain) == ("shut off", "unknown", False, True)
     test_client.conn.lookupByName(name).undefine()
     assert test_client.domain_power_if_present(domain) is None
+
+
+def test_activity_of_a_guest_that_went_after_its_lookup_is_none(test_client, unique_name):
+    name = unique_name("")
+    test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    )
+    domain = test_client.find_domain(name)
+    assert test_client.domain_active_if_present(domain) is False
+    test_client.conn.lookupByName(name).undefine()
+    assert test_client.domain_active_if_present(domain) is None
