@@ -376,7 +376,7 @@ class Client:
             volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
         return volume
 
-    def _files_here(self) -> bool:
+    def files_here(self) -> bool:
         """Whether pools' directories and volumes' files are on this host's file system: a local
         URI, except libvirt's test driver, which keeps its pools and volumes in memory."""
         return self.local and not self.uri.startswith("test:")
@@ -385,7 +385,7 @@ class Client:
         """Whether a listed volume's file is gone from its directory on this host (the directory
         itself still there: refreshing a pool whose directory went would stop the pool). Not for
         libvirt's test driver, whose volumes have no files."""
-        if not self._files_here():
+        if not self.files_here():
             return False
         path = self._lookup("read path of volume", volume.name(), volume.path)
         if not path or not os.path.isabs(path):
@@ -396,7 +396,7 @@ class Client:
         """The target directory of a directory-like pool on this host when it no longer exists
         (deleted behind libvirt's back), else None. libvirt keeps such a pool active, but fails
         to create volumes in it and stops it on its next refresh."""
-        if not self._files_here():
+        if not self.files_here():
             return None
         directory = self.describe_pool(pool).directory
         return directory if directory and not os.path.isdir(directory) else None
