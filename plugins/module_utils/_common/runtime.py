@@ -11,7 +11,7 @@ import contextlib
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Type
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb, virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 
 
@@ -80,6 +80,13 @@ def open_pool(client: Client, name: str) -> Any:
     if not client.pool_is_active(pool):
         raise PlanError(
             "storage pool %r on %s is not active; start it first: %s" % (name, client.uri, virsh(client.uri, "pool-start", name))
+        )
+    missing = client.missing_pool_directory(pool)
+    if missing is not None:
+        raise PlanError(
+            "storage pool %r on %s is active but its directory %s no longer exists (deleted behind libvirt's "
+            "back): recreate it (install -d %s) or stop the pool (%s)"
+            % (name, client.uri, missing, shell(missing), virsh(client.uri, "pool-destroy", name))
         )
     return pool
 

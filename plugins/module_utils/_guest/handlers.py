@@ -267,7 +267,7 @@ class GuestHandlers:
     def destroy(self, action: Action) -> Optional[Undo]:
         domain = self.client.find_domain(action.payload.guest)
         # Already stopped or gone (another run, or the guest powered off meanwhile): done.
-        if domain is not None and self.client.domain_is_active(domain):
+        if domain is not None and self.client.domain_active_if_present(domain):
             self.client.destroy_domain(domain)
         return None
 

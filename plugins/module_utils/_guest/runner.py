@@ -325,13 +325,25 @@ def _check_creatable(path: str, what: str) -> None:
 
 
 def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
-    """Pool volumes behind the guest's disks (never its cdroms): what remove_storage deletes."""
+    """Pool volumes behind the guest's disks (never its cdroms): what remove_storage deletes. A
+    volume disk whose pool or volume no longer exists has nothing to delete; one in a pool that is
+    not active cannot be deleted, which is refused rather than left behind unsaid."""
     found: List[Tuple[str, str]] = []
     for disk in domain.disks:
         if disk.device != "disk":
             continue
         if disk.pool and disk.volume:
-            found.append((disk.pool, disk.volume))
+            pool = client.find_pool(disk.pool)
+            if pool is None:
+                continue
+            if not client.pool_is_active(pool):
+                raise PlanError(
+                    "volume %s/%s of guest %s is in storage pool %s, which is not active, so remove_storage "
+                    "cannot delete it; start the pool (%s) or remove %s without remove_storage"
+                    % (disk.pool, disk.volume, domain.name, disk.pool, virsh(client.uri, "pool-start", disk.pool), domain.name)
+                )
+            if client.find_volume(pool, disk.volume) is not None:
+                found.append((disk.pool, disk.volume))
         elif disk.path:
             volume = client.find_volume_by_path(disk.path)
             if volume is not None:
@@ -749,7 +761,7 @@ def _addresses(
     if wait_for is None or not wait_for.ip or facts.get("state") != "running":
         return []
     domain = client.find_domain(request.name)
-    if domain is None or not client.domain_is_active(domain):
+    if domain is None or not client.domain_active_if_present(domain):
         return []
     # Imported here: only runs with wait_for read addresses (import cost on every task).
     import time

@@ -127,7 +127,11 @@ def _pools(client: Client, query: VolumeQuery) -> Tuple[List[Any], List[str]]:
         (active if client.pool_is_active(pool) else inactive).append(pool)
     if query.refresh:
         for pool in active:
-            _refresh(client, pool)
+            # A directory pool whose directory was deleted behind libvirt's back is not refreshed:
+            # libvirt would stop it (a report must change nothing) and the whole report fail.
+            # Its volumes are then those whose files libvirt can still read: none.
+            if client.missing_pool_directory(pool) is None:
+                _refresh(client, pool)
     return active, [pool.name() for pool in inactive]
 
 

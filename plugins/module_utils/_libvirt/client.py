@@ -368,7 +368,38 @@ class Client:
         if volume is None and pool.name() not in self._refreshed and self._may_be_unlisted(pool, name):
             self.refresh_pool_once(pool)
             volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
+        elif volume is not None and self._file_vanished(volume):
+            # A file deleted behind libvirt's back (rm, another tool): libvirt still lists it until
+            # the pool is refreshed, but can neither read nor replace it. The refresh drops it.
+            self._refreshed.discard(pool.name())
+            self.refresh_pool_once(pool)
+            volume = self._lookup("look up volume", "%s/%s" % (pool.name(), name), pool.storageVolLookupByName, name)
         return volume
+
+    def files_here(self) -> bool:
+        """Whether pools' directories and volumes' files are on this host's file system: a local
+        URI, except libvirt's test driver, which keeps its pools and volumes in memory."""
+        return self.local and not self.uri.startswith("test:")
+
+    def _file_vanished(self, volume: Any) -> bool:
+        """Whether a listed volume's file is gone from its directory on this host (the directory
+        itself still there: refreshing a pool whose directory went would stop the pool). Not for
+        libvirt's test driver, whose volumes have no files."""
+        if not self.files_here():
+            return False
+        path = self._lookup("read path of volume", volume.name(), volume.path)
+        if not path or not os.path.isabs(path):
+            return False
+        return not os.path.lexists(path) and os.path.isdir(os.path.dirname(path))
+
+    def missing_pool_directory(self, pool: Any) -> Optional[str]:
+        """The target directory of a directory-like pool on this host when it no longer exists
+        (deleted behind libvirt's back), else None. libvirt keeps such a pool active, but fails
+        to create volumes in it and stops it on its next refresh."""
+        if not self.files_here():
+            return None
+        directory = self.describe_pool(pool).directory
+        return directory if directory and not os.path.isdir(directory) else None
 
     def _may_be_unlisted(self, pool: Any, name: str) -> bool:
         """Whether a refresh could list volume ``name``: always, except in a directory pool on this
@@ -376,8 +407,12 @@ class Client:
         if not self.local or "/" in name:
             return True
         directory = self.describe_pool(pool).directory
-        if not directory or not os.path.isdir(directory):
+        if not directory:
             return True
+        if not os.path.isdir(directory):
+            # Deleted behind libvirt's back: nothing to list, and a refresh would stop the pool.
+            # (The test driver's directories are names only: its refresh stops nothing.)
+            return not self.files_here()
         return os.path.lexists(os.path.join(directory, name))
 
     def describe_volume(self, volume: Any) -> Volume:
@@ -583,6 +618,23 @@ class Client:
         state, reason = self.call("read state of guest", domain.name(), domain.state)
         state_name = _DOMAIN_STATES.get(state, "unknown")
         return state_name, _state_reasons(state_name).get(reason, "unknown")
+
+    def domain_active_if_present(self, domain: Any) -> Optional[bool]:
+        """Whether the guest runs; None when it went since its lookup (a transient guest that stopped)."""
+        active = self._lookup("read state of guest", domain.name(), domain.isActive)
+        return None if active is None else bool(active)
+
+    def domain_power_if_present(self, domain: Any) -> Optional[Tuple[str, str, bool, bool]]:
+        """The guest's state, libvirt's reason for it, whether it runs and whether it is defined;
+        None when it went between its lookup and these reads (undefined, or a transient guest that
+        stopped: another tool at work on the host)."""
+        try:
+            state_name, reason = self.domain_state(domain)
+            return state_name, reason, self.domain_is_active(domain), self.domain_is_persistent(domain)
+        except LibvirtError as error:
+            if error.code is not None and error.code == getattr(libvirt, "VIR_ERR_NO_DOMAIN", None):
+                return None
+            raise
 
     def domain_is_persistent(self, domain: Any) -> bool:
         return bool(self.call("read state of guest", domain.name(), domain.isPersistent))

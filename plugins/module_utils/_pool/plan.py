@@ -245,6 +245,10 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
         if request.build and moved and wanted.type not in _UNBUILT:
             plan.add(_build_action(request.uri, wanted))
     unbuilt = request.build and state.unbuilt and wanted.type == existing.type
+    if unbuilt and active and want_active:
+        # An active directory pool whose directory is gone: libvirt builds only inactive pools.
+        plan.add(_pool_action(request.uri, STOP, request.name, "pool-destroy"))
+        active = False
     if unbuilt and not active and not any(action.verb == BUILD for action in plan.actions):
         # Defined but never built (a run stopped after its define): the build that run planned,
         # or the pool could never start (no directory to open, no file system to mount, no volume group).

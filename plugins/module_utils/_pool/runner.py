@@ -60,6 +60,10 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
     if not active and request.build and client.local:
         state = state.with_changes(unbuilt=_unbuilt_free(existing))
+    elif active and request.build and client.files_here() and existing.type == "dir" and existing.target_path:
+        # Its directory deleted behind libvirt's back: libvirt keeps the pool active, makes no
+        # volume in it, and stops it on its next refresh.
+        state = state.with_changes(unbuilt=not os.path.isdir(existing.target_path))
     if not active or not _may_stop(request, state):
         return state
     if request.state == "absent" and request.delete_volumes:

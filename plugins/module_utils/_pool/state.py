@@ -24,7 +24,8 @@ class PoolState(Record):
     ``unbuilt``: the inactive pool cannot start before its build, as a run stopped between the define
     and the build leaves it (read only on a local host): its target directory is missing (dir, netfs
     and fs pools: the build makes it), or every device of an fs or logical pool holds nothing (no file
-    system, volume group or partition table: the build makes them).
+    system, volume group or partition table: the build makes them); or the active directory pool's
+    directory was deleted behind libvirt's back (stopped, built and started again, it works).
     """
 
     uri: str

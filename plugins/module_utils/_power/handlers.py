@@ -97,7 +97,7 @@ class PowerHandlers:
 
     def _is_off(self, name: str) -> bool:
         domain = self.client.find_domain(name)
-        return domain is None or not self.client.domain_is_active(domain)
+        return domain is None or not self.client.domain_active_if_present(domain)
 
     def destroy(self, action: Action) -> Optional[Undo]:
         payload: DestroyPayload = action.payload

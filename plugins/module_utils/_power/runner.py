@@ -33,14 +33,11 @@ def guest_key(name: str) -> str:
 
 def read_state(client: Client, name: str) -> PowerState:
     domain = client.find_domain(name)
-    if domain is None:
+    power = client.domain_power_if_present(domain) if domain is not None else None
+    if power is None:
         return PowerState(run_state=ABSENT)
-    state_name, reason = client.domain_state(domain)
-    return PowerState(
-        run_state=run_state_of(client.domain_is_active(domain), state_name),
-        persistent=client.domain_is_persistent(domain),
-        reason=reason,
-    )
+    state_name, reason, active, persistent = power
+    return PowerState(run_state=run_state_of(active, state_name), persistent=persistent, reason=reason)
 
 
 def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:

@@ -804,3 +804,41 @@ def test_the_instance_id_of_a_changed_cloud_init_is_not_told(unique_name, test_c
         assert run(wanted("a"), check_mode=True, diff=False)["cloud_init"] == first
     finally:
         run(params(name=name, install=None, state="absent", remove_storage=True), check_mode=False, diff=False)
+
+
+def _define_with_volume_disk(client, name, pool, volume):
+    """A guest another tool defined, whose disk is ``<disk type='volume'>`` of ``pool``/``volume``."""
+    client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory unit='MiB'>64</memory><os><type>hvm</type></os><devices>"
+        "<disk type='volume' device='disk'><source pool='%s' volume='%s'/><target dev='vda' bus='virtio'/></disk>"
+        "</devices></domain>" % (name, pool, volume)
+    )
+
+
+def test_remove_storage_skips_a_volume_disk_whose_pool_is_gone(unique_name, test_client):
+    """A volume disk of a pool that no longer exists has nothing to delete: check mode plans only the
+    undefine, and the real run does just that (it used to plan a vol-delete the run then failed on,
+    after the guest was undefined)."""
+    name = unique_name("")
+    _define_with_volume_disk(test_client, name, name + "-gone-pool", name + ".img")
+    absent = params(name=name, install=None, state="absent", remove_storage=True)
+    check = run(absent, check_mode=True, diff=False)
+    assert verbs(check) == ["undefine"]
+    real = run(absent, check_mode=False, diff=False)
+    assert real["plan"] == check["plan"] and test_client.find_domain(name) is None
+
+
+def test_remove_storage_refuses_a_volume_disk_in_an_inactive_pool(unique_name, test_client):
+    """A volume in a pool that is not active cannot be deleted: refused at plan time, by name."""
+    name = unique_name("")
+    pool = test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s-off</name><target><path>/%s-off</path></target></pool>" % (name, name), 0
+    )
+    try:
+        _define_with_volume_disk(test_client, name, name + "-off", name + ".img")
+        absent = params(name=name, install=None, state="absent", remove_storage=True)
+        with pytest.raises(RunError, match="is in storage pool %s-off, which is not active" % name):
+            run(absent, check_mode=True, diff=False)
+        assert verbs(run(params(name=name, install=None, state="absent"), check_mode=False, diff=False)) == ["undefine"]
+    finally:
+        pool.undefine()

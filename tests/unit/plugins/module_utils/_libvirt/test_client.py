@@ -68,3 +68,27 @@ def test_networks_in_use_lists_active_and_autostarted_networks(test_client, uniq
         assert ("default", True) == [entry[:3:2] for entry in test_client.networks_in_use() if entry[0] == "default"][0]
     finally:
         network.undefine()
+
+
+def test_power_of_a_guest_that_went_after_its_lookup_is_none(test_client, unique_name):
+    """Another tool undefines the guest between its lookup and the reads of its state: None (absent),
+    not "Domain not found" from the read."""
+    name = unique_name("")
+    test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    )
+    domain = test_client.find_domain(name)
+    assert test_client.domain_power_if_present(domain) == ("shut off", "unknown", False, True)
+    test_client.conn.lookupByName(name).undefine()
+    assert test_client.domain_power_if_present(domain) is None
+
+
+def test_activity_of_a_guest_that_went_after_its_lookup_is_none(test_client, unique_name):
+    name = unique_name("")
+    test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    )
+    domain = test_client.find_domain(name)
+    assert test_client.domain_active_if_present(domain) is False
+    test_client.conn.lookupByName(name).undefine()
+    assert test_client.domain_active_if_present(domain) is None

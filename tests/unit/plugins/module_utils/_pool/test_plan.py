@@ -70,6 +70,11 @@ CASES = {
         state(existing=IMAGES, unbuilt=True),
     ),
     "unbuilt_present": (dict(name="images", state="present"), state(existing=IMAGES, unbuilt=True)),
+    # An active directory pool whose directory was deleted behind libvirt's back: stop, build, start.
+    "unbuilt_active": (
+        dict(name="images", type="dir", target_path="/srv/images"),
+        state(existing=IMAGES, active=True, unbuilt=True),
+    ),
     "redefine_inactive": (dict(name="images", type="dir", target_path="/data/images", state="inactive"), state(existing=IMAGES)),
     "recreate_active": (
         dict(name="images", type="dir", target_path="/data/images", recreate=True),
@@ -337,3 +342,12 @@ def test_remote_uri_refusal_names_the_connection():
     with pytest.raises(PlanError) as refused:
         plan_pool(request, PoolState(uri=REMOTE, capabilities={"dir": PoolTypeCapability(True)}))
     assert "(%s pool-capabilities)" % VIRSH_REMOTE in str(refused.value)
+
+
+def test_an_active_pool_without_its_directory_is_stopped_built_and_started():
+    """Its directory deleted behind libvirt's back; inactive wanted, it is only stopped."""
+    gone = state(existing=IMAGES, active=True, unbuilt=True)
+    present = plan_pool(PoolRequest.from_params(params(name="images")), gone)
+    assert [action.verb for action in present.actions] == ["stop", "build", "start"]
+    inactive = plan_pool(PoolRequest.from_params(params(name="images", state="inactive")), gone)
+    assert [action.verb for action in inactive.actions] == ["stop"]
