@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Removes every rt12-mh- guest (with its managed save and snapshots), network and pool, and their files.
 V="virsh -q -c qemu:///system"
 $V list --all --name | grep -a '^rt12-mh' | while IFS= read -r d; do

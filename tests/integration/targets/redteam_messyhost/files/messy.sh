@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Puts on the host what other tools leave there, all named rt12-mh-: a directory pool with volumes
 # of odd names, a symlink, a fifo, a directory, an unreadable file and one whose file was deleted
 # behind libvirt's back; a pool whose directory was deleted; guests with XML this collection never
@@ -10,8 +10,8 @@ V="virsh -q -c qemu:///system"
 P=/var/tmp/rt12-mh-pool
 fail() { echo "FAILED: $*" >&2; exit 1; }
 mkdir -p $P /var/tmp/rt12-mh-gone /var/tmp/rt12-mh-share
-$V pool-define-as rt12-mh-odd dir --target $P >/dev/null && $V pool-start rt12-mh-odd >/dev/null || fail pool
-$V pool-define-as rt12-mh-gone dir --target /var/tmp/rt12-mh-gone >/dev/null && $V pool-start rt12-mh-gone >/dev/null || fail gone
+{ $V pool-define-as rt12-mh-odd dir --target $P >/dev/null && $V pool-start rt12-mh-odd >/dev/null; } || fail pool
+{ $V pool-define-as rt12-mh-gone dir --target /var/tmp/rt12-mh-gone >/dev/null && $V pool-start rt12-mh-gone >/dev/null; } || fail gone
 long=$(printf 'x%.0s' {1..200})
 for n in "rt12-mh space.img" "rt12-mh-ünḯcöde.img" $'rt12-mh-\u202erlo.img' "rt12-mh-%s%n.img" "rt12-mh-'q\"d.img" \
          "rt12-mh-$long.img" "rt12-mh-vanish.img" "rt12-mh-base.img"; do
@@ -48,8 +48,8 @@ dom rt12-mh-serials "<serial type='pty'><target port='0'/></serial><serial type=
 dom rt12-mh-seclabel "" "<seclabel type='none' model='none'/>"
 dom rt12-mh-qemucmd "" "<qemu:commandline><qemu:arg value='-no-user-config'/></qemu:commandline>" "xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'"
 for n in "rt12-mh-ünḯcöde" $'rt12-mh-\u202erlo' "rt12-mh-%s%n" "rt12-mh-'q\"d" "rt12-mh-$(printf 'y%.0s' {1..200})"; do dom "$n" ""; done
-dom rt12-mh-paused "" && $V start rt12-mh-paused >/dev/null && $V suspend rt12-mh-paused >/dev/null || fail paused
-dom rt12-mh-msave "" && $V start rt12-mh-msave >/dev/null && $V managedsave rt12-mh-msave >/dev/null || fail msave
+{ dom rt12-mh-paused "" && $V start rt12-mh-paused >/dev/null && $V suspend rt12-mh-paused >/dev/null; } || fail paused
+{ dom rt12-mh-msave "" && $V start rt12-mh-msave >/dev/null && $V managedsave rt12-mh-msave >/dev/null; } || fail msave
 dom rt12-mh-snap "$(disk file qcow2 "<source file='$P/rt12-mh-snap.qcow2'/>")"
 $V snapshot-create-as rt12-mh-snap rt12-mh-s1 >/dev/null || fail snapshot
 dom rt12-mh-transient "" "" "" create
@@ -59,4 +59,4 @@ net rt12-mh-v6only "<network><name>rt12-mh-v6only</name><bridge name='rt12mhv6'/
 $V net-start rt12-mh-v6only >/dev/null || fail v6 start
 net rt12-mh-passthru "<network><name>rt12-mh-passthru</name><forward mode='passthrough'><interface dev='rt12mhnone0'/></forward></network>"
 net rt12-mh-hostdevnet "<network><name>rt12-mh-hostdevnet</name><forward mode='hostdev' managed='yes'><pf dev='rt12mhnone1'/></forward></network>"
-echo done
+echo "done"
