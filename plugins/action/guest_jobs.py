@@ -263,16 +263,8 @@ class Waiter:
             self.say("[%s] lost the connection to the host, trying again: %s" % (self.host, first_line(str(error))))
         if now - self.lost_since < self.reconnect:
             return False
-        for job in running:
-            job.result = {
-                "failed": True,
-                "changed": False,
-                "ansible_job_id": job.jid,
-                "msg": "the host was out of reach for %s while its install ran; the job goes on on the host and "
-                "logs its result there; a re-run waits for the install" % duration(now - self.lost_since),
-            }
-            job.elapsed = now - start
-            self.say(finished_line(self.host, job.name, job.elapsed, job.result))
+        why = "the host was out of reach for %s while its install ran" % duration(now - self.lost_since)
+        self._abandon(running, now - start, why)
         return True
 
     def _take_offsets(self, running: List[Job]) -> None:
@@ -292,15 +284,18 @@ class Waiter:
             self.say(progress_line(self.host, job.name, elapsed, answer.state, answer.console))
 
     def _give_up(self, running: List[Job], elapsed: float, timeout: int) -> None:
+        self._abandon(running, elapsed, "still installing after %s (timeout %d s)" % (duration(elapsed), timeout))
+
+    def _abandon(self, running: List[Job], elapsed: float, why: str) -> None:
+        """Fails every job of ``running`` for ``why``, without waiting longer. The job goes on on the
+        host (its result reaches the host log); its file is kept so async_status can still read it."""
         for job in running:
-            # The job goes on on the host (its result reaches the host log); its file is kept so
-            # async_status can still read it.
             job.result = {
                 "failed": True,
                 "changed": False,
                 "ansible_job_id": job.jid,
-                "msg": "still installing after %s (timeout %d s); the job goes on on the host and logs "
-                "its result there; a re-run converges" % (duration(elapsed), timeout),
+                "msg": "%s; the job goes on on the host and logs its result there; a re-run waits for the install "
+                "or finds it done" % why,
             }
             job.elapsed = elapsed
             self.say(finished_line(self.host, job.name, elapsed, job.result))
