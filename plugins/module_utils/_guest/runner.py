@@ -44,7 +44,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
     refusals_of,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
@@ -484,10 +484,10 @@ def _runs_install(client: Client, domain: Any, existing: Domain) -> bool:
     """True when the running guest still runs an install's definition: it ends on reboot
     (install_definition), the stored one does not. A run whose job was killed, cut off or out of
     time left that install going; the guest is not installed until it powers off."""
-    try:
-        live = Domain.from_xml(client.domain_live_definition(domain))
-    except LibvirtError:
-        return False  # gone or stopped since it was read: nothing runs
+    xml = client.domain_live_definition_if_present(domain)
+    if xml is None:
+        return False  # a transient guest that stopped since it was read: nothing runs
+    live = Domain.from_xml(xml)
     return live.on_reboot == "destroy" and existing.on_reboot != "destroy"
 
 

@@ -57,6 +57,11 @@ class LibvirtError(RemotevirtError):
         self.message = message
         self.code = code
 
+    @property
+    def not_found(self) -> bool:
+        """Whether libvirt failed because the object (guest, pool, volume, network) is not there."""
+        return self.code is not None and _is_not_found_code(self.code)
+
 
 def version_text(version: int) -> str:
     return "%d.%d.%d" % (version // 1000000, version // 1000 % 1000, version % 1000)
@@ -67,8 +72,7 @@ def is_already_built(error: LibvirtError) -> bool:
     return error.code is not None and error.code == getattr(libvirt, "VIR_ERR_STORAGE_POOL_BUILT", None)
 
 
-def _is_not_found(error: Any) -> bool:
-    code = error.get_error_code()
+def _is_not_found_code(code: int) -> bool:
     return any(code == getattr(libvirt, name, None) for name in _NOT_FOUND_CODES)
 
 
@@ -197,7 +201,7 @@ class Client:
         try:
             return function(*args)
         except libvirt.libvirtError as error:
-            if _is_not_found(error):
+            if _is_not_found_code(error.get_error_code()):
                 return None
             raise self._error(operation, target, error)
 
@@ -606,6 +610,10 @@ class Client:
         """The definition the guest runs with now (its cdroms included), without secrets."""
         return self.call("read running guest", domain.name(), domain.XMLDesc, 0)
 
+    def domain_live_definition_if_present(self, domain: Any) -> Optional[str]:
+        """The guest's definition now; None when it went since its lookup (a transient guest that stopped)."""
+        return self._lookup("read running guest", domain.name(), domain.XMLDesc, 0)
+
     def interface_addresses(self, domain: Any, source: int) -> Dict[str, Any]:
         """libvirt's addresses of the guest's cards from ``source`` (a VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_* value)."""
         return self.call("read addresses of guest", domain.name(), domain.interfaceAddresses, source) or {}
@@ -632,7 +640,7 @@ class Client:
             state_name, reason = self.domain_state(domain)
             return state_name, reason, self.domain_is_active(domain), self.domain_is_persistent(domain)
         except LibvirtError as error:
-            if error.code is not None and error.code == getattr(libvirt, "VIR_ERR_NO_DOMAIN", None):
+            if error.not_found:
                 return None
             raise
 

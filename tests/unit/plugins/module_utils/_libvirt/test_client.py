@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import libvirt
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
@@ -92,3 +93,31 @@ def test_activity_of_a_guest_that_went_after_its_lookup_is_none(test_client, uni
     assert test_client.domain_active_if_present(domain) is False
     test_client.conn.lookupByName(name).undefine()
     assert test_client.domain_active_if_present(domain) is None
+
+
+def test_live_definition_of_a_guest_that_went_after_its_lookup_is_none(test_client, unique_name):
+    name = unique_name("")
+    test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    )
+    domain = test_client.find_domain(name)
+    assert "<name>%s</name>" % name in test_client.domain_live_definition_if_present(domain)
+    test_client.conn.lookupByName(name).undefine()
+    assert test_client.domain_live_definition_if_present(domain) is None
+
+
+def test_a_failure_other_than_not_found_is_not_taken_for_a_vanished_guest(test_client, unique_name):
+    """Only "no such guest" means gone: any other failure (a daemon that stopped answering) is raised."""
+    name = unique_name("")
+    test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    )
+    domain = test_client.find_domain(name)
+
+    def refuse(*_args):
+        raise libvirt.libvirtError("internal error: the daemon is busy")
+
+    domain.XMLDesc = refuse
+    with pytest.raises(LibvirtError) as raised:
+        test_client.domain_live_definition_if_present(domain)
+    assert not raised.value.not_found
