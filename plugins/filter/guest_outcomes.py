@@ -11,7 +11,8 @@ version_added: 0.1.0
 description:
   - Reads the registered results of a looped M(remotevirt.install.virt_guest_install) task and, for
     async installs, of the C(ansible.builtin.async_status) task that waited for them.
-  - Each guest gets an outcome (V(installed), V(created) (a new guest defined without an installer),
+  - Each guest gets an outcome (V(installed) (also a guest whose install, left going by an earlier run,
+    this run waited for), V(created) (a new guest defined without an installer),
     V(updated), V(started), V(removed), V(unchanged), V(changed) or V(failed)), its planned commands,
     the addresses its result reports (C(wait_for)), a preview block (see
     P(remotevirt.install.guest_preview#filter)) and a one-line report; a failed guest's line is its name and

@@ -12,7 +12,8 @@ description:
   - Reads one result of M(remotevirt.install.virt_guest_install) (check mode, or a real run) and returns the
     lines an operator reads before saying yes; everything comes from the result, nothing from the task's
     options.
-  - The first line names the guest and what the run does to it. Then, for a guest that is installed or
+  - The first line names the guest and what the run does to it (a guest still running an install an
+    earlier run left going says the run waits for that install to finish). Then, for a guest that is installed or
     changed, its memory and vCPUs, each disk with its size and pool volume (or path), the install media,
     the network cards and the state it ends in, then the planned commands. A destructive command is marked
     C(!) and ends with C([destructive]); C(reboot required) follows when a running guest's new definition
@@ -73,6 +74,8 @@ DOES = {
     "unchanged": "nothing to do",
     "failed": "failed",
 }
+# The first line of a guest whose earlier install still runs: this run boots no media, it waits.
+FINISH_RUNNING_INSTALL = "wait for the install that runs (an earlier run's) to finish"
 LABEL_WIDTH = 8
 
 
@@ -139,7 +142,8 @@ def _state_row(domain: Mapping[str, Any], verbs: List[str]) -> Optional[str]:
     state = domain.get("state")
     if not state:
         return None
-    return _row("state", "%s after the install" % state if "install" in verbs else state)
+    after_install = "install" in verbs or finishes_running_install(verbs)
+    return _row("state", "%s after the install" % state if after_install else state)
 
 
 def _command_rows(plan: List[Mapping[str, Any]]) -> List[str]:
@@ -149,6 +153,15 @@ def _command_rows(plan: List[Mapping[str, Any]]) -> List[str]:
     ]
 
 
+def finishes_running_install(verbs: List[Any]) -> bool:
+    """Whether a plan waits for an install an earlier run left going (its job cancelled, cut off
+    or out of time): a wait before any start, in a plan that installs nothing itself. A guest's
+    other wait (for its address, ``wait_for``) always follows its start."""
+    if "wait" not in verbs or "install" in verbs:
+        return False
+    return "start" not in verbs or verbs.index("wait") < verbs.index("start")
+
+
 def outcome_of(result: Mapping[str, Any]) -> str:
     """What a run did (or, in check mode, does) to a guest, read from its result's plan."""
     if result.get("failed"):
@@ -156,7 +169,7 @@ def outcome_of(result: Mapping[str, Any]) -> str:
     if not result.get("changed"):
         return "unchanged"
     verbs = [step.get("action") for step in result.get("plan") or []]
-    if "install" in verbs:
+    if "install" in verbs or finishes_running_install(verbs):
         return "installed"
     if "undefine" in verbs:
         return "removed"
@@ -177,7 +190,8 @@ def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome
     if not plan:
         return ["%s: nothing to do%s" % (name, " (%s)" % domain["state"] if domain.get("state") else "")]
     verbs = [str(step.get("action")) for step in plan]
-    lines = ["%s: %s" % (name, DOES.get(outcome, outcome))]
+    does = FINISH_RUNNING_INSTALL if outcome == "installed" and finishes_running_install(verbs) else DOES.get(outcome, outcome)
+    lines = ["%s: %s" % (name, does)]
     if domain.get("state") != "absent":
         created = [str(step.get("name")) for step in plan if step.get("action") == "create" and step.get("kind") == "volume"]
         rows = (

@@ -148,3 +148,32 @@ def test_device_rows_show_driver_modes_shares_and_host_devices():
         "  state    shut off",
         "  $ virsh define db01.xml",
     ]
+
+
+RUNNING_INSTALL_WEB01 = {
+    "changed": True,
+    "plan": [
+        step(
+            "wait", "guest", "web01", "timeout 3600 sh -c 'until virsh domstate web01 | grep -q \"shut off\"; do sleep 5; done'"
+        ),
+        step("start", "guest", "web01", "virsh start web01"),
+    ],
+    "domain": dict(NEW_WEB01["domain"], state="running"),
+}
+
+
+def test_a_wait_for_an_earlier_runs_install_is_named_as_such_not_as_a_start():
+    """The guest still runs an install a cancelled run left going: this run waits for it to end."""
+    lines = guest_preview(RUNNING_INSTALL_WEB01)
+    assert lines[0] == "web01: wait for the install that runs (an earlier run's) to finish"
+    assert "  state    running after the install" in lines
+    assert outcome_of(RUNNING_INSTALL_WEB01) == "installed"
+    waits_only = dict(RUNNING_INSTALL_WEB01, plan=RUNNING_INSTALL_WEB01["plan"][:1])
+    assert outcome_of(waits_only) == "installed"  # state: installed, without a start
+
+
+def test_a_start_then_a_wait_for_an_address_is_a_start():
+    plan = [step("start", "guest", "web01", "virsh start web01"), step("wait", "guest", "web01", "timeout 300 sh -c ...")]
+    result = dict(RUNNING_INSTALL_WEB01, plan=plan)
+    assert outcome_of(result) == "started"
+    assert guest_preview(result)[0] == "web01: start"
