@@ -308,7 +308,8 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
             label = "%s/%s" % (request.name, volume)
             plan.add(Action(DELETE_VOLUME, "volume", label, command, VolumeTarget(request.name, volume), destructive=True))
         plan.add(_pool_action(request.uri, STOP, request.name, "pool-destroy"))
-        plan.add(_pool_action(request.uri, DELETE, request.name, "pool-delete", destructive=True))
+        if not state.unbuilt:  # a directory deleted behind libvirt's back: nothing left to delete
+            plan.add(_pool_action(request.uri, DELETE, request.name, "pool-delete", destructive=True))
     elif state.active:
         _refuse_running_users(request, state, "remove it")
         plan.add(_pool_action(request.uri, STOP, request.name, "pool-destroy"))

@@ -58,19 +58,29 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
         return state
     active = client.pool_is_active(pool)
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
+    directory_gone = active and _directory_gone(client, existing)
     if not active and request.build and client.local:
         state = state.with_changes(unbuilt=_unbuilt_free(existing))
-    elif active and request.build and client.files_here() and existing.type == "dir" and existing.target_path:
-        # Its directory deleted behind libvirt's back: libvirt keeps the pool active, makes no
-        # volume in it, and stops it on its next refresh.
-        state = state.with_changes(unbuilt=not os.path.isdir(existing.target_path))
+    elif directory_gone:
+        state = state.with_changes(unbuilt=True)
     if not active or not _may_stop(request, state):
         return state
-    if request.state == "absent" and request.delete_volumes:
+    if request.state == "absent" and request.delete_volumes and not directory_gone:
         client.refresh_pool(pool)  # files other tools put there are volumes to delete too
     volumes = client.pool_volumes(pool)
     users = client.domains_using_pool(request.name, [path for _name, path in volumes if path], existing.target_path)
-    return state.with_changes(volumes=tuple(name for name, _path in volumes), users=tuple(users))
+    # A directory that is gone holds no file to delete: libvirt's list of its volumes is stale.
+    names = () if directory_gone else tuple(name for name, _path in volumes)
+    return state.with_changes(volumes=names, users=tuple(users))
+
+
+def _directory_gone(client: Client, existing: PoolDefinition) -> bool:
+    """Whether the directory of an active dir pool on this host was deleted behind libvirt's back:
+    libvirt keeps such a pool active, makes no volume in it, and stops it on its next refresh, so
+    a run (check mode too) must not refresh it."""
+    if existing.type != "dir" or not existing.target_path or not client.files_here():
+        return False
+    return not os.path.isdir(existing.target_path)
 
 
 def _target_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:

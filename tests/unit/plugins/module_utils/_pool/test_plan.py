@@ -90,6 +90,11 @@ CASES = {
         dict(name="images", state="absent", delete_volumes=True),
         state(existing=IMAGES, active=True, volumes=("a.qcow2", "b.iso")),
     ),
+    # Its directory deleted behind libvirt's back: nothing is left to delete but the definition.
+    "absent_delete_volumes_directory_gone": (
+        dict(name="images", state="absent", delete_volumes=True),
+        state(existing=IMAGES, active=True, unbuilt=True),
+    ),
     "absent_missing": (dict(name="images", state="absent"), state()),
 }
 
