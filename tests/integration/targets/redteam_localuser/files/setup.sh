@@ -10,7 +10,7 @@ install -m 0755 "$1"/*.sh /var/tmp/rt13-lu-bin/
 install -d -m 0733 /var/tmp/rt13-lu-pids   # the user's watchers leave their pids here
 install -d -m 0700 /var/tmp/rt13-lu-scratch
 # Root's own files, 0600: stand-ins for /etc/shadow and the like
-for name in victim-chmod victim-link victim-serial victim-backing victim-kernel; do
+for name in victim-chmod victim-link victim-serial victim-backing victim-kernel victim-bootk; do
   printf 'rt13-lu root only: %s\n' "$name" > "/etc/rt13-lu-$name"
   chmod 0600 "/etc/rt13-lu-$name"
 done

@@ -15,5 +15,6 @@ ln -s /etc/rt13-lu-victim-serial /var/tmp/rt13-lu-logs/rt13-lu-ser-serial.log
 # An install tree of its own whose kernel is a link to a root-only file
 mkdir -p /var/tmp/rt13-lu-tree/images/pxeboot
 ln -s /etc/rt13-lu-victim-kernel /var/tmp/rt13-lu-tree/images/pxeboot/vmlinuz
+ln -s /etc/rt13-lu-victim-bootk /var/tmp/rt13-lu-tree/images/pxeboot/bootk
 echo user-initrd > /var/tmp/rt13-lu-tree/images/pxeboot/initrd.img
 echo planted
