@@ -18,7 +18,7 @@ if [ -d /var/tmp/rt13-lu-pids ]; then
   for f in /var/tmp/rt13-lu-pids/*; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
-    [ "$(stat -c %U "/proc/$pid" 2>/dev/null || true)" = rt13lu ] && kill "$pid" 2>/dev/null || true
+    if [ "$(stat -c %U "/proc/$pid" 2>/dev/null || true)" = rt13lu ]; then kill "$pid" 2>/dev/null || true; fi
   done
 fi
 if id rt13lu >/dev/null 2>&1; then
