@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Removes every rt13-lu- guest, volume, pool and file of this target, and its user rt13lu.
+set -euo pipefail
+V="virsh -q -c qemu:///system"
+for d in $($V list --all --name | grep -a '^rt13-lu-' || true); do
+  $V destroy -- "$d" >/dev/null 2>&1 || true
+  $V undefine --nvram -- "$d" >/dev/null 2>&1 || $V undefine -- "$d" >/dev/null 2>&1 || true
+done
+for v in $($V vol-list rvtb | awk '{print $1}' | grep '^rt13-lu-' || true); do
+  $V vol-delete --pool rvtb "$v" >/dev/null 2>&1 || true
+done
+for p in $($V pool-list --all --name | grep '^rt13-lu-' || true); do
+  $V pool-destroy "$p" >/dev/null 2>&1 || true
+  $V pool-undefine "$p" >/dev/null 2>&1 || true
+done
+# The user's watchers (each started under timeout, its pid kept) are ended by their ids.
+if [ -d /var/tmp/rt13-lu-pids ]; then
+  for f in /var/tmp/rt13-lu-pids/*; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if [ "$(stat -c %U "/proc/$pid" 2>/dev/null || true)" = rt13lu ]; then kill "$pid" 2>/dev/null || true; fi
+  done
+fi
+if id rt13lu >/dev/null 2>&1; then
+  for _ in $(seq 20); do userdel -r rt13lu >/dev/null 2>&1 && break; sleep 0.5; done
+  ! id rt13lu >/dev/null 2>&1 || { echo "user rt13lu left" >&2; exit 1; }
+fi
+rm -rf /var/tmp/rt13-lu-* /tmp/rt13-lu-* /etc/rt13-lu-* /root/rt13-lu-*
+rm -f /var/lib/libvirt/boot/remotevirt-rt13-lu-* /var/log/libvirt/qemu/rt13-lu-*
+rm -rf /var/lib/libvirt/boot/.remotevirt-rt13-lu-*
+$V pool-refresh rvtb >/dev/null
+left=$($V list --all --name | grep -ac '^rt13-lu-' || true)
+[ "$left" = 0 ] || { echo "guests left: $left" >&2; exit 1; }
