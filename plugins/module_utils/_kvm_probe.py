@@ -24,6 +24,7 @@ import tempfile
 import time
 from typing import Any, Dict, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 
@@ -98,12 +99,14 @@ def run_probe(client: Client, boot_dir: str, arch: str, timeout: float = TIMEOUT
     """Boot the probe guest and watch it; the guest and its disk image are always removed."""
     name = PROBE_PREFIX + os.urandom(6).hex()
     # Under boot_dir (where the host's QEMU reads kernels already), in a private directory with a
-    # name no one can guess; made traversable only once the image is complete.
-    parent = boot_dir if os.path.isdir(boot_dir) else None
+    # name no one can guess; made traversable only once the image is complete. A boot_dir another
+    # user owns or may write is not used: they could swap the private directory for a link.
+    parent = boot_dir if os.path.isdir(boot_dir) and foreign_directory_problem(boot_dir, "boot_dir") is None else None
     directory = tempfile.mkdtemp(prefix=".%s" % PROBE_PREFIX, dir=parent)
     try:
         image = os.path.join(directory, "boot.img")
-        with open(image, "wb") as out:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(image, flags, 0o600), "wb") as out:
             out.write(boot_sector())
         os.chmod(image, 0o644)
         os.chmod(directory, 0o711)

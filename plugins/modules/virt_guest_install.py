@@ -180,8 +180,11 @@ options:
           - Never one of the host's system directories (V(/etc), V(/proc), V(/dev), V(/var/lib/libvirt)...);
             refused at plan time.
           - Files are written under unique names in a private directory and renamed into place when
-            complete. An initrd that carries a kickstart stays mode C(0600); libvirt hands it to the
+            complete. An initrd that carries a kickstart stays mode C(0600), as does the copy of a host
+            file (from an install tree on the host) that others may not read; libvirt hands them to the
             QEMU user when the guest starts (C(dynamic_ownership), on by default).
+          - A missing boot_dir made by another user between the plan and the run is checked again
+            before anything is written there, and refused the same way.
         type: path
         default: /var/lib/libvirt/boot
   boot:
@@ -194,10 +197,14 @@ options:
     type: dict
     suboptions:
       kernel:
-        description: Absolute path of the kernel on the host, without V(..) components.
+        description:
+          - Absolute path of the kernel on the host, without V(..) components.
+          - Never one of the host's own files but its kernels under C(/boot) (also through a symbolic link),
+            since QEMU reads it into the guest. Checked at plan time with a local O(uri).
         type: path
       initrd:
-        description: Absolute path of the initrd on the host, without V(..) components.
+        description:
+          - Absolute path of the initrd on the host, without V(..) components; refused like O(boot.kernel).
         type: path
       cmdline:
         description: Kernel command line, such as V(root=/dev/vda rw console=ttyS0).
@@ -303,6 +310,9 @@ options:
             link, a hard link or a bind mount), its swap file or the file behind a loop device it uses, nor a block
             device the host uses (mounted, also in another mount namespace, as swap, or held by device-mapper, LVM or
             RAID, also through one of its partitions); a pool volume whose file leads there is refused the same way.
+          - With a local O(uri), the qcow2 backing chain of the disk (a path or a pool volume) is read too; a backing
+            file that is one of the host's own files, or that the image's owner may not read (an image another user
+            left in a pool directory they may write), is refused at plan time.
         type: path
       bus:
         description: Disk bus.
@@ -453,6 +463,9 @@ options:
       - A new guest uses C(/var/log/libvirt/qemu/<name>-serial.log) when this is not set.
       - An absolute path without V(..) components. Its directory must exist on the host (QEMU does
         not create it), or an install is refused at plan time (checked with a local O(uri)).
+      - Its directory (where it leads) must belong to root or to the user the module runs as, and nobody
+        else may write it, as the log is appended as root through whatever a link at its path leads to.
+        Otherwise a run that starts the guest is refused at plan time (checked with a local O(uri)).
       - O(state=absent) removes the file too, unless O(keep_serial_log=true).
       - A file that is the serial or console log of another guest on the host (by any path leading
         to it, with a local O(uri)) is refused at plan time, unless this guest writes it already.

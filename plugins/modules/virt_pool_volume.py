@@ -97,6 +97,9 @@ options:
     description:
       - Create the volume as a full copy of this volume, V(name) in O(pool) or V(pool/name).
       - Ignored when the volume already exists.
+      - With a local O(uri), refused at plan time when the volume's qcow2 backing chain leads to one of the
+        host's own files or to a file the image's owner may not read (the copy would hold its bytes); the
+        same holds for O(backing_volume).
     type: str
   backing_volume:
     description:
@@ -169,6 +172,8 @@ options:
       - A verified digest is remembered on the volume file together with the downloaded length,
         so re-runs do not read it again unless the file changed, and a raw image grown by
         O(capacity) after its download still verifies by its downloaded bytes.
+      - That record counts only on a file the module's user owns and nobody else may write (anyone
+        who may write a file may set its attributes); any other file is read and hashed again.
       - For a compressed download, see O(checksum_of). The digests of the compressed and of the
         decompressed bytes are both remembered with the decompressed length, so a re-run neither
         downloads again nor decompresses; if the file changed, its decompressed bytes are read and
@@ -208,6 +213,10 @@ options:
       - Octal file mode of the volume, for example V('0640'). File-based pools only.
       - Between V('0000') and V('0777'); setuid, setgid and sticky bits (V('4755'), V('07777')) are refused.
       - Set at creation; changing it on an existing volume needs a local O(uri).
+      - Never set (nor owner and group, nor a new capacity) on a volume whose file is a symbolic link or has
+        other names (hard links), which would change too. Refused at plan time, and again when the file turns
+        into one between the plan and the change (a link swapped in by someone who may write the pool's
+        directory).
     type: raw
   owner:
     description: User name or uid (digits 0-9) that owns the volume file. File-based pools only.

@@ -344,3 +344,68 @@ def _holders(device: int) -> List[str]:
         return os.listdir(os.path.join(_sys_name(device), "holders"))
     except OSError:
         return []
+
+
+# QEMU opens at most this many images in one backing chain; a longer (or looping) chain is refused.
+_MAX_BACKING_CHAIN = 16
+
+
+def backing_chain_problem(path: str, what: str) -> str:
+    """Why the qcow2 backing chain of the image at ``path`` must not reach a guest; "" when it may.
+
+    QEMU opens every backing file with the rights libvirt gives it, so an image names any file its
+    guest then reads: one of the host's own files (see host_file_problem), or a file the image's
+    owner may not read (an image another user left in a pool directory they may write, naming a
+    file only root may read)."""
+    # Imported here: only disks and origins on this host's files are read.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import qcow2_backing_file
+
+    image = path
+    for _ in range(_MAX_BACKING_CHAIN):
+        backing = qcow2_backing_file(image)
+        if backing is None:
+            return ""
+        problem = host_file_problem(backing, "%s: backing file" % what)
+        if problem:
+            return problem
+        owner = _owner_of(image)
+        if owner is not None and owner not in (0, os.geteuid()) and not _readable_by(backing, owner):
+            return "%s: image %s (of uid %d) names %s as its backing file, which its owner may not read" % (
+                what,
+                image,
+                owner,
+                backing,
+            )
+        image = backing
+    return "%s: the backing chain of %s is longer than %d images (or loops)" % (what, path, _MAX_BACKING_CHAIN)
+
+
+def _owner_of(path: str) -> Optional[int]:
+    try:
+        return os.stat(path).st_uid
+    except OSError:
+        return None
+
+
+def _readable_by(path: str, uid: int) -> bool:
+    """Whether user ``uid`` may read ``path`` by its mode bits (their own file, one of their
+    groups', or everyone's); access control lists are not read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False  # the caller's image names a file that is not there: QEMU fails on it
+    if info.st_uid == uid:
+        return bool(info.st_mode & stat.S_IRUSR)
+    if info.st_mode & stat.S_IROTH:
+        return True
+    return bool(info.st_mode & stat.S_IRGRP) and info.st_gid in _groups_of(uid)
+
+
+def _groups_of(uid: int) -> Set[int]:
+    import pwd  # only for an image another user owns
+
+    try:
+        entry = pwd.getpwuid(uid)
+    except KeyError:
+        return set()  # no such account: only its files' other bits count
+    return set(os.getgrouplist(entry.pw_name, entry.pw_gid))

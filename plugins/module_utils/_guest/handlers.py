@@ -17,8 +17,11 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import initrd, install_tree
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
@@ -91,8 +94,9 @@ class GuestHandlers:
 
         The private directory (0700, a unique name) keeps the file unseen and unswappable while
         it is written; it goes away with whatever is in it on every failure, so nothing half-made
-        stays under boot_dir. An initrd that carries a kickstart stays 0600: libvirt gives it to
-        the QEMU user when the guest starts (dynamic_ownership), and nobody else may read it.
+        stays under boot_dir. An initrd that carries a kickstart stays 0600, as does the copy of a
+        host file others may not read: libvirt gives it to the QEMU user when the guest starts
+        (dynamic_ownership), and nobody else may read it.
         """
         payload: FetchPayload = action.payload
         source, target = payload.source, payload.target
@@ -102,10 +106,10 @@ class GuestHandlers:
         try:
             partial = os.path.join(private, os.path.basename(target))
             access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username, password=payload.password)
-            _copy_source(source, partial, access)
+            public = _copy_source(source, partial, access)
             if payload.inject_name and payload.kickstart is not None:
                 initrd.append_file(partial, payload.inject_name, self._kickstart(payload.kickstart))
-            os.chmod(partial, 0o600 if payload.inject_name else 0o644)
+            os.chmod(partial, 0o644 if public and not payload.inject_name else 0o600)
             os.replace(partial, target)
         finally:
             shutil.rmtree(private, ignore_errors=True)
@@ -311,15 +315,24 @@ def _install_ended(name: str, state: str, reason: str) -> bool:
 
 
 def _make_boot_dir(path: str) -> None:
-    """boot_dir, made 0711 when missing (QEMU's user may enter it, not list it)."""
-    try:
-        os.mkdir(path, 0o711)
-    except FileExistsError:
-        return
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
-        os.mkdir(path, 0o711)
-    os.chmod(path, 0o711)  # mkdir's mode passes through the umask
+    """boot_dir, made 0711 when missing (QEMU's user may enter it, not list it), its missing
+    parents 0755 whatever the umask. One that exists now is checked again as the plan checked it:
+    another user may have made it since (check_boot_dir found it missing)."""
+    missing = []
+    directory = path
+    while not os.path.lexists(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for made in reversed(missing):
+        mode = 0o711 if made == path else 0o755
+        try:
+            os.mkdir(made, mode)
+        except FileExistsError:
+            continue  # made by someone else meanwhile: judged below (boot_dir) or as any parent is
+        os.chmod(made, mode)  # mkdir's mode passes through the umask
+    problem = foreign_directory_problem(path, "install.boot_dir")
+    if problem:
+        raise RemotevirtError(problem)
 
 
 # The characters of the random part of a name tempfile.mkdtemp makes.
@@ -361,6 +374,11 @@ def _read_kickstart_file(path: str) -> bytes:
     """The host file ``path`` as a kickstart, read as the plan judged it: a file of at most
     KICKSTART_LIMIT bytes. It may have been replaced since (a FIFO would block the run, /dev/zero or a
     growing log would never end), so it is opened without blocking and read one byte over the limit."""
+    # Judged where it leads now (the plan judged it too): one of the host's own files, such as
+    # /etc/shadow behind a link another user put in a kickstart directory, never goes to a guest.
+    problem = host_files.host_file_problem(path, "install.kickstart")
+    if problem:
+        raise download.DownloadError(problem)
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(descriptor, "rb") as source:
         if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
@@ -374,30 +392,38 @@ def _read_kickstart_file(path: str) -> bytes:
     return content
 
 
-def _copy_source(source: str, partial: str, access: download.UrlAccess) -> None:
-    """Copy kernel or initrd from an NFS or other URL, or a host path, to ``partial``, all of it."""
+def _copy_source(source: str, partial: str, access: download.UrlAccess) -> bool:
+    """Copy kernel or initrd from an NFS or other URL, or a host path, to ``partial``, all of it;
+    whether everyone on the host could read the source already (a URL's, or a host file readable
+    by others): a copy of anything else stays 0600."""
     if source.startswith("nfs://"):
         install_tree.copy_from_nfs(source, partial)  # nfs-cp makes the file itself, in the private directory
-        return
+        return True
     with os.fdopen(_create_private(partial), "wb") as out:
         if "://" in source:
+            public = True
             for chunk in download.stream(source, hashlib.sha256(), access):
                 out.write(chunk)
         else:
-            _copy_file(source, out)
+            public = _copy_file(source, out)
         out.flush()
         os.fsync(out.fileno())
+    return public
 
 
-def _copy_file(source: str, out: Any) -> None:
+def _copy_file(source: str, out: Any) -> bool:
+    """Copy the host file ``source`` (through links: trees link their kernels) into ``out``; whether
+    others may read the file copied. A tree in a directory another user writes may link its kernel
+    to a file only root may read, which a copy readable by all would give away."""
     with open(source, "rb") as handle:
-        expected = os.fstat(handle.fileno()).st_size
+        info = os.fstat(handle.fileno())
         copied = 0
         for chunk in iter(lambda: handle.read(download.CHUNK_SIZE), b""):
             out.write(chunk)
             copied += len(chunk)
-    if copied != expected:
-        raise download.DownloadError("copy of %s ended after %d of %d bytes (truncated)" % (source, copied, expected))
+    if copied != info.st_size:
+        raise download.DownloadError("copy of %s ended after %d of %d bytes (truncated)" % (source, copied, info.st_size))
+    return bool(info.st_mode & stat.S_IROTH)
 
 
 def _remove(path: Optional[str]) -> None:

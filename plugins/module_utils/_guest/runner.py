@@ -10,6 +10,7 @@ import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import directory_info_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
@@ -97,11 +98,12 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
 
 
 def _refuse_host_file(path: str, what: str) -> None:
-    """Refuse a disk or ISO that is one of the host's own files or a device the host uses (see host_files)."""
+    """Refuse a disk or ISO that is one of the host's own files or a device the host uses, or whose
+    backing chain leads to one or to a file its owner may not read (see host_files)."""
     # Imported here: only guests with disks or media on this host's files ask.
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_file_problem
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 
-    problem = host_file_problem(path, what)
+    problem = host_files.host_file_problem(path, what) or host_files.backing_chain_problem(path, what)
     if problem:
         raise PlanError(problem)
 
@@ -201,6 +203,7 @@ def _injected_size(request: GuestRequest, validate_certs: bool) -> int:
     if install.kickstart_on_host:
         if not os.path.isfile(kickstart):
             raise PlanError("install.kickstart: %s is not a file on the host" % kickstart)
+        _refuse_host_file(kickstart, "install.kickstart")  # it goes into the guest's initrd
         return os.path.getsize(kickstart)
     return 0
 
@@ -258,18 +261,9 @@ def check_boot_dir(path: str) -> bool:
     except (FileNotFoundError, NotADirectoryError):
         _check_creatable(path, "install.boot_dir")
         return False
-    if not stat.S_ISDIR(info.st_mode):
-        raise PlanError("install.boot_dir %s is not a directory" % path)
-    if info.st_uid not in (0, os.geteuid()):
-        raise PlanError(
-            "install.boot_dir %s is owned by uid %d; it must belong to root or to the user the module "
-            "runs as" % (path, info.st_uid)
-        )
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise PlanError(
-            "install.boot_dir %s can be written by its group or by others (mode %04o); make it 0711 "
-            "(chmod go-w %s)" % (path, stat.S_IMODE(info.st_mode), path)
-        )
+    problem = directory_info_problem(info, path, "install.boot_dir")
+    if problem:
+        raise PlanError(problem)
     return True
 
 
@@ -597,13 +591,24 @@ def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bo
 
 
 def _check_boot_files(request: GuestRequest, local: bool) -> None:
-    """``boot``'s kernel and initrd must be files on the host (checked where the module runs on it)."""
+    """``boot``'s kernel and initrd must be files on the host (checked where the module runs on it),
+    and none of the host's own files but its kernels: QEMU reads them into the guest, and libvirt
+    gives them to QEMU's user while the guest runs (a link to /etc/shadow would hand it over)."""
     boot = request.boot
     if boot is None or not local:
         return
     for what, path in (("kernel", boot.kernel), ("initrd", boot.initrd)):
-        if path is not None and not os.path.isfile(path):
+        if path is None:
+            continue
+        if not os.path.isfile(path):
             raise PlanError("boot.%s: %s is not a file on the host" % (what, path))
+        if not _is_host_boot_file(path):
+            _refuse_host_file(path, "boot.%s" % what)
+
+
+def _is_host_boot_file(path: str) -> bool:
+    """A kernel or initrd of the host's /boot, by its name and by where it leads: what a guest may boot."""
+    return all((candidate + "/").startswith("/boot/") for candidate in (same_path(path) or path, os.path.realpath(path)))
 
 
 def _serial_log_offset(request: GuestRequest, state: GuestState, local: bool) -> int:
@@ -638,6 +643,11 @@ def check_serial_log_dir(path: str) -> None:
             "it; create it (install -d -m 0700 %s) or set serial_log to a file in a directory that "
             "exists" % (directory, shell(directory))
         )
+    # The log is written by root (virtlogd) through whatever a link at its path leads to: in a
+    # directory another user may write, they choose which file root appends the console to.
+    problem = directory_info_problem(os.stat(directory), directory, "serial_log: directory")
+    if problem:
+        raise PlanError(problem)
 
 
 def _removable_serial_log(existing: Domain) -> Optional[str]:

@@ -9,6 +9,7 @@ import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
@@ -52,6 +53,7 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
             state = state.with_changes(other_targets=_other_targets(client, request.name))
             if client.local:
                 state = state.with_changes(real_target=_real_target(request.definition))
+                _refuse_foreign_directory(request)
         if client.local and _devices_may_change(request.definition, existing):
             _refuse_devices_in_use(request.definition)
     if pool is None or existing is None:
@@ -170,6 +172,19 @@ def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
         if target:
             targets.append((pool.name(), target))
     return tuple(targets)
+
+
+def _refuse_foreign_directory(request: PoolRequest) -> None:
+    """A new (or moved) directory pool never adopts a directory another user owns or may write:
+    they could go on putting files there that root's runs then take for volumes (a qcow2 image
+    with a backing file of their choice, a forged record of a verified download, a link swapped
+    in while root changes a volume's mode)."""
+    definition = request.definition
+    if definition is None or definition.type != "dir" or not definition.target_path:
+        return
+    problem = foreign_directory_problem(os.path.realpath(definition.target_path), "target_path")
+    if problem:
+        raise PlanError("pool %s: %s" % (request.name, problem))
 
 
 def _real_target(definition: PoolDefinition) -> Optional[str]:

@@ -456,8 +456,11 @@ class DigestRecord(Record):
 
 
 def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[DigestRecord]:
-    """What ``remember_digest`` recorded on ``path`` (for ``algorithm``, when given), or None."""
+    """What ``remember_digest`` recorded on ``path`` (for ``algorithm``, when given), or None;
+    None too for a file another user could have written the record on (see _written_only_by_us)."""
     try:
+        if not _written_only_by_us(os.stat(path)):
+            return None
         fields = os.getxattr(path, DIGEST_XATTR).decode("ascii").split(":")
         # algorithm:size:mtime[:length]:digest[:download digest]; records without a length are
         # from older releases, records with a download digest are of decompressed downloads.
@@ -469,6 +472,15 @@ def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[D
     length = int(fields[3]) if len(fields) >= 5 and fields[3].isdigit() else None
     digest, download_digest = (fields[4], fields[5]) if len(fields) == 6 else (fields[-1], None)
     return DigestRecord(fields[0], digest, length, ":".join(fields[:3]) == stamp, download_digest=download_digest)
+
+
+def _written_only_by_us(info: os.stat_result) -> bool:
+    """Whether only this module's user can have written a file and its ``user.*`` attributes: it
+    owns the file and nobody else may write it. Anyone who may write a file may set those
+    attributes, so on another user's image (in a pool directory others can write) a record would
+    let them pass off their own bytes as a verified download. Without a trusted record the file is
+    read and hashed again (as after libvirt gave it to a running guest's user)."""
+    return info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def remember_digest(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import stat
 from typing import Any, Dict, Iterable, Iterator, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
@@ -278,8 +280,31 @@ class VolumeHandlers:
 
     def chmod(self, action: Action) -> Optional[Undo]:
         payload: ChmodPayload = action.payload
-        if payload.mode is not None:
-            os.chmod(payload.path, int(payload.mode, 8))
-        if payload.owner is not None or payload.group is not None:
-            os.chown(payload.path, -1 if payload.owner is None else payload.owner, -1 if payload.group is None else payload.group)
+        descriptor = _open_volume_file(payload.path)
+        try:
+            if payload.mode is not None:
+                os.fchmod(descriptor, int(payload.mode, 8))
+            if payload.owner is not None or payload.group is not None:
+                owner = -1 if payload.owner is None else payload.owner
+                os.fchown(descriptor, owner, -1 if payload.group is None else payload.group)
+        finally:
+            os.close(descriptor)
         return None
+
+
+def _open_volume_file(path: str) -> int:
+    """The volume's own file, as planned: never the file a symbolic link put at its path since
+    leads to (whoever may write the pool's directory can swap one in after the plan read the
+    path), nor a file with other names (hard links), whose mode those names would share."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise RemotevirtError("volume file %s became a symbolic link since it was planned: not changed" % path)
+        raise
+    info = os.fstat(descriptor)
+    regular = stat.S_ISREG(info.st_mode)
+    if not (regular or stat.S_ISBLK(info.st_mode)) or (regular and info.st_nlink != 1):
+        os.close(descriptor)
+        raise RemotevirtError("volume file %s is another file than planned (its kind, or other names): not changed" % path)
+    return descriptor

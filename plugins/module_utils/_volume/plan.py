@@ -604,6 +604,12 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
             "change that file. Change the file where it is, or delete the link (state: absent deletes "
             "only the link) and create the volume" % (request.label, state.link_target)
         )
+    if plan.changed and state.other_names:
+        raise PlanError(
+            "volume %s's file has %d other name%s (hard links): resizing it or setting its mode, owner or group "
+            "would change the file under those names too. Remove the other names first"
+            % (request.label, state.other_names, "" if state.other_names == 1 else "s")
+        )
     if plan.changed:
         plan.after = managed_view(target).to_xml()
     else:

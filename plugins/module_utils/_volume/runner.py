@@ -8,6 +8,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
@@ -86,7 +87,20 @@ def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> V
     described = client.describe_volume(volume)
     refuse_incomplete(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
     refuse_reprobed(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
+    if is_local_uri(client.uri) and described.path:
+        _refuse_unsafe_backing(described.path, "%s volume %s" % (what, ref.label))
     return described
+
+
+def _refuse_unsafe_backing(path: str, what: str) -> None:
+    """A clone copies what the origin's backing chain holds, an overlay reads through it: a chain
+    that leads to the host's own files, or to a file the image's owner may not read, is refused."""
+    # Imported here: only clones and overlays of this host's files ask.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import backing_chain_problem
+
+    problem = backing_chain_problem(path, what)
+    if problem:
+        raise PlanError(problem)
 
 
 def _local_file(described: Volume) -> Optional[str]:
@@ -346,6 +360,20 @@ def pool_space(client: Client, pool: Any) -> Pool:
     return client.describe_pool(pool)
 
 
+def _with_file_names(state: VolumeState, path: str) -> VolumeState:
+    """The file a symbolic link at the volume's path leads to, or the other names (hard links) of
+    the volume's file: changes made through the volume would land on those files too."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return state  # gone: libvirt's stale volume, handled where it is read
+    if stat.S_ISLNK(info.st_mode):
+        return state.with_changes(link_target=os.path.realpath(path))
+    if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+        return state.with_changes(other_names=info.st_nlink - 1)
+    return state
+
+
 def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs: bool) -> VolumeState:
     """The pool, the volume (if any) and whatever else this request's plan depends on."""
     described_pool = pool_space(client, pool)
@@ -357,8 +385,8 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         return with_dependents(client, state, existing) if existing is not None else state
     if existing is not None and is_incomplete(existing, local):
         state = state.with_changes(incomplete=True)
-    if existing is not None and local and existing.path and os.path.islink(existing.path):
-        state = state.with_changes(link_target=os.path.realpath(existing.path))
+    if existing is not None and local and existing.path:
+        state = _with_file_names(state, existing.path)
     origin_ref = request.clone_from or request.backing_volume
     if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"

@@ -34,6 +34,7 @@ class VolumeState(Record):
     Python's zstd support or the zstd program; only read for zstd); ``link_target`` the file
     the existing volume's file leads to when it is a symbolic link on this host (libvirt lists
     a link in a directory pool as a volume, and changes made through it land on that file);
+    ``other_names`` how many other names (hard links) the existing volume's file has on this host;
     ``origin_writers`` the guests that write the backing volume of a new overlay (read only then).
     """
 
@@ -48,4 +49,5 @@ class VolumeState(Record):
     incomplete: bool = False
     can_decompress: bool = True
     link_target: Optional[str] = None
+    other_names: int = 0
     origin_writers: Tuple[str, ...] = ()

@@ -149,3 +149,44 @@ def test_mount_points_in_messages_keep_the_kernels_escapes_but_for_spaces(monkey
     assert sorted(host_files._mount_points({os.makedev(7, 250)})) == ["/a b", "/c\nd", "/e\\f\tg"]
     uses = block_device_uses(os.makedev(7, 250))
     assert uses[0] == "mounted file systems (/a b, /c\\012d, /e\\134f\\011g)"
+
+
+def _qcow2_naming(path, backing):
+    """A qcow2 header (version 3) whose backing file name is ``backing``: all the chain reader reads."""
+    name = backing.encode("utf-8")
+    header = b"QFI\xfb" + (3).to_bytes(4, "big") + (512).to_bytes(8, "big") + len(name).to_bytes(4, "big")
+    path.write_bytes(header.ljust(512, b"\0") + name)
+
+
+def test_a_backing_chain_that_reaches_a_host_file_is_refused(tmp_path):
+    top, middle = tmp_path / "top.qcow2", tmp_path / "middle.qcow2"
+    _qcow2_naming(top, "middle.qcow2")
+    _qcow2_naming(middle, "/etc/hostname")
+    problem = host_files.backing_chain_problem(str(top), "disks[0]: volume")
+    assert problem.startswith("disks[0]: volume: backing file: /etc/hostname is one of the host's own files")
+
+
+def test_a_chain_of_its_own_images_is_allowed_and_a_loop_refused(tmp_path):
+    base = tmp_path / "base.img"
+    base.write_bytes(b"\0" * 512)
+    top = tmp_path / "top.qcow2"
+    _qcow2_naming(top, "base.img")
+    assert host_files.backing_chain_problem(str(top), "clone_from volume p/top.qcow2") == ""
+    looped = tmp_path / "loop.qcow2"
+    _qcow2_naming(looped, "loop.qcow2")
+    assert "longer than 16 images (or loops)" in host_files.backing_chain_problem(str(looped), "disks[0]: volume")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="an image of another user needs root to make")
+def test_an_image_of_another_user_naming_a_file_they_may_not_read_is_refused(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    secret = tmp_path / "root-only.img"
+    secret.write_bytes(b"secret")
+    os.chmod(secret, 0o600)
+    planted = tmp_path / "planted.qcow2"
+    _qcow2_naming(planted, str(secret))
+    os.chown(planted, 65534, 65534)
+    problem = host_files.backing_chain_problem(str(planted), "disks[0]: volume")
+    assert "(of uid 65534) names %s as its backing file, which its owner may not read" % secret in problem
+    os.chmod(secret, 0o644)  # a file everyone may read gives nothing away
+    assert host_files.backing_chain_problem(str(planted), "disks[0]: volume") == ""

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import FETCH, FetchPayload, Kickstart
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers, _install_ended
@@ -83,6 +84,45 @@ def test_failed_kickstart_injection_leaves_nothing(tmp_path):
                 kickstart=Kickstart(path=str(tmp_path / "gone.cfg")),
             )
         )
+    assert os.listdir(boot) == []
+
+
+def test_a_copy_of_a_host_file_others_may_not_read_stays_private(tmp_path):
+    """A tree another user writes may link its kernel to a file only root reads: its copy in
+    boot_dir (a name anyone can guess) must not be readable by all."""
+    boot = tmp_path / "boot"
+    private, public = tmp_path / "root-only", tmp_path / "vmlinuz"
+    private.write_bytes(KERNEL)
+    os.chmod(private, 0o600)
+    public.write_bytes(KERNEL)
+    os.chmod(public, 0o644)
+    handlers().fetch(fetch_action(str(private), str(boot / "remotevirt-g-kernel")))
+    handlers().fetch(fetch_action(str(public), str(boot / "remotevirt-h-kernel")))
+    assert mode(boot / "remotevirt-g-kernel") == 0o600 and mode(boot / "remotevirt-h-kernel") == 0o644
+
+
+def test_boot_dir_and_its_parents_are_made_with_their_own_modes_whatever_the_umask(tmp_path):
+    source = tmp_path / "vmlinuz"
+    source.write_bytes(KERNEL)
+    os.chmod(source, 0o644)
+    boot = tmp_path / "a" / "b" / "boot"
+    previous = os.umask(0)
+    try:
+        handlers().fetch(fetch_action(str(source), str(boot / "remotevirt-g-kernel")))
+    finally:
+        os.umask(previous)
+    assert (mode(tmp_path / "a"), mode(tmp_path / "a" / "b"), mode(boot)) == (0o755, 0o755, 0o711)
+
+
+def test_a_boot_dir_someone_else_made_since_the_plan_is_refused(tmp_path):
+    """check_boot_dir found no boot_dir; another user made it (open to all) before the fetch."""
+    source = tmp_path / "vmlinuz"
+    source.write_bytes(KERNEL)
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    os.chmod(boot, 0o777)
+    with pytest.raises(RemotevirtError, match="can be written by its group or by others"):
+        handlers().fetch(fetch_action(str(source), str(boot / "remotevirt-g-kernel")))
     assert os.listdir(boot) == []
 
 

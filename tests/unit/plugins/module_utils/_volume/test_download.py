@@ -250,6 +250,28 @@ def test_digest_record_with_length_survives_growth(tmp_path):
     assert download.read_digest_record(str(image), "md5") is None
 
 
+@pytest.mark.parametrize("mode", [0o666, 0o664])
+def test_a_record_on_a_file_others_may_write_is_not_trusted(tmp_path, mode):
+    """Whoever may write a file may set its user attributes: a record there could pass off their
+    bytes as a verified download."""
+    image = tmp_path / "disk.img"
+    image.write_bytes(BINARY)
+    download.remember_digest(str(image), "sha256", hashlib.sha256(BINARY).hexdigest())
+    os.chmod(image, mode)
+    assert download.read_digest_record(str(image), "sha256") is None
+    os.chmod(image, 0o644)
+    assert download.read_digest_record(str(image), "sha256") is not None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a file of another user needs root to make")
+def test_a_record_on_another_users_file_is_not_trusted(tmp_path):
+    image = tmp_path / "disk.img"
+    image.write_bytes(BINARY)
+    download.remember_digest(str(image), "sha256", hashlib.sha256(BINARY).hexdigest())
+    os.chown(image, 65534, 65534)
+    assert download.read_digest_record(str(image), "sha256") is None
+
+
 def test_digest_records_of_older_releases_still_read(tmp_path):
     image = tmp_path / "old.iso"
     image.write_bytes(BINARY)

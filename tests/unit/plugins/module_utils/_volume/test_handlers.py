@@ -17,12 +17,12 @@ import stat
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import KEPT, Action, Payload, Verb
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS, ResizePayload
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import CHMOD, VERBS, ChmodPayload, ResizePayload
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
@@ -138,6 +138,25 @@ def test_chmod_sets_mode_of_the_file(test_client, file_pool, unique_name):
     assert [step["action"] for step in result["plan"]] == ["chmod"]
     info = os.stat(path)
     assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o640, os.getuid(), os.getgid())
+
+
+def test_chmod_never_follows_a_link_swapped_in_after_the_plan(tmp_path):
+    """Whoever may write a pool's directory can rename a link over the volume's file between the
+    plan and the chmod: the file it leads to keeps its mode."""
+    victim = tmp_path / "root-only"
+    victim.write_bytes(b"secret")
+    os.chmod(victim, 0o600)
+    volume = tmp_path / "disk.img"
+    volume.symlink_to(victim)
+    action = Action(CHMOD, "volume", "p/disk.img", "chmod 0644 ...", ChmodPayload(path=str(volume), mode="0644"))
+    with pytest.raises(RemotevirtError, match="became a symbolic link since it was planned"):
+        VolumeHandlers(None, True).chmod(action)
+    assert stat.S_IMODE(os.stat(victim).st_mode) == 0o600
+    volume.unlink()
+    os.link(victim, volume)  # a hard link: the same file under the volume's name
+    with pytest.raises(RemotevirtError, match="is another file than planned"):
+        VolumeHandlers(None, True).chmod(action)
+    assert stat.S_IMODE(os.stat(victim).st_mode) == 0o600
 
 
 def test_the_test_driver_refuses_resize_and_nothing_is_changed(test_client, unique_name):

@@ -888,6 +888,18 @@ def test_a_volume_that_is_a_link_is_never_changed_through_it(params):
 
 
 @pytest.mark.parametrize(
+    "params", [dict(capacity="20G"), dict(permissions=Permissions(mode="0644")), dict(permissions=Permissions(owner=107))]
+)
+def test_a_volume_file_with_other_names_is_never_changed(params):
+    """A hard link in a pool directory another user may write can name a file only root may read:
+    its mode or size would change under every name."""
+    state = VolumeState(POOL, existing=QCOW, other_names=1)
+    with pytest.raises(PlanError, match="has 1 other name \\(hard links\\)"):
+        plan_volume(request(**params), state)
+    assert plan_volume(request(), state).actions == []
+
+
+@pytest.mark.parametrize(
     "params, existing, message",
     [
         (dict(capacity="100P", overcommit=True), None, "larger than a qcow2 volume can be (2P)"),

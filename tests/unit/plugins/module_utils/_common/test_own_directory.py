@@ -1,0 +1,41 @@
+"""Directories root's files go into: only root's own, which nobody else may write."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
+
+
+def test_a_directory_of_its_own_is_fine_and_a_missing_one_is_left_to_the_caller(tmp_path):
+    own = tmp_path / "own"
+    own.mkdir(mode=0o711)
+    os.chmod(own, 0o711)
+    assert foreign_directory_problem(str(own), "install.boot_dir") is None
+    assert foreign_directory_problem(str(tmp_path / "missing"), "install.boot_dir") is None
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o1777, 0o757])
+def test_a_directory_others_may_write_is_refused_with_its_mode(tmp_path, mode):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, mode)
+    problem = foreign_directory_problem(str(shared), "serial_log: directory")
+    assert problem is not None
+    assert "can be written by its group or by others (mode %04o)" % mode in problem
+
+
+def test_a_link_to_a_directory_is_no_directory_of_its_own(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    assert "is not a directory" in (foreign_directory_problem(str(tmp_path / "link"), "install.boot_dir") or "")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_directory_another_user_owns_is_refused(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    assert "is owned by uid 65534" in (foreign_directory_problem(str(theirs), "target_path") or "")
