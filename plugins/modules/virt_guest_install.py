@@ -176,7 +176,8 @@ options:
           - Directory on the host where the fetched kernel and initrd wait until the install starts.
           - An absolute path without V(..) components.
           - Must be an absolute path, owned by root (or the user the module runs as) and not writable
-            by its group or others; made with mode C(0711) when missing.
+            by its group or others; made with mode C(0711) when missing. No directory or symbolic link of
+            another user may be on its way, nor a directory everyone may write without the sticky bit.
           - Never one of the host's system directories (V(/etc), V(/proc), V(/dev), V(/var/lib/libvirt)...);
             refused at plan time.
           - Files are written under unique names in a private directory and renamed into place when
@@ -463,8 +464,9 @@ options:
       - A new guest uses C(/var/log/libvirt/qemu/<name>-serial.log) when this is not set.
       - An absolute path without V(..) components. Its directory must exist on the host (QEMU does
         not create it), or an install is refused at plan time (checked with a local O(uri)).
-      - Its directory (where it leads) must belong to root or to the user the module runs as, and nobody
-        else may write it, as the log is appended as root through whatever a link at its path leads to.
+      - Its directory (where it leads) must belong to root or to the user the module runs as, with no
+        directory or link of another user on its way, and nobody else may write it, as the log is
+        appended as root through whatever a link at its path leads to.
         Otherwise a run that starts the guest is refused at plan time (checked with a local O(uri)).
       - O(state=absent) removes the file too, unless O(keep_serial_log=true).
       - A file that is the serial or console log of another guest on the host (by any path leading

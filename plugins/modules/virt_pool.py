@@ -71,7 +71,8 @@ options:
         (V(/), V(/etc), V(/var/lib)..., or anything under V(/etc), V(/boot), V(/dev), V(/proc), V(/sys)), or
         when it is, holds or lies in the target of another pool.
       - For a new or moved V(dir) pool, the existing directory (where it leads) must belong to root or to
-        the user the module runs as, and nobody else may write it; refused at plan time otherwise (with a
+        the user the module runs as, with no directory or link of another user on its way, and nobody else
+        may write it; refused at plan time otherwise (with a
         local O(uri)). Another user who may write a pool's directory could put files there that runs as
         root take for volumes.
     type: str

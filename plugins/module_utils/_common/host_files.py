@@ -358,18 +358,26 @@ def backing_chain_problem(path: str, what: str) -> str:
     owner may not read (an image another user left in a pool directory they may write, naming a
     file only root may read)."""
     # Imported here: only disks and origins on this host's files are read.
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import qcow2_backing_file
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
 
     image = path
-    for _ in range(_MAX_BACKING_CHAIN):
-        backing = qcow2_backing_file(image)
+    for _step in range(_MAX_BACKING_CHAIN):
+        backing = image_header.qcow2_backing_file(image)
+        owner = _owner_of(image)
+        foreign = owner not in (0, os.geteuid())
         if backing is None:
+            if foreign and image_header.backing_kind(image) == image_header.OTHER_BACKING:
+                # QED, VMDK or COW: libvirt follows their backing files too, which are not read here.
+                return "%s: image %s (of uid %d) is of a format that names a backing file this module does not read" % (
+                    what,
+                    image,
+                    owner,
+                )
             return ""
         problem = host_file_problem(backing, "%s: backing file" % what)
         if problem:
             return problem
-        owner = _owner_of(image)
-        if owner is not None and owner not in (0, os.geteuid()) and not _readable_by(backing, owner):
+        if foreign and not _readable_by(backing, owner):
             return "%s: image %s (of uid %d) names %s as its backing file, which its owner may not read" % (
                 what,
                 image,
@@ -380,25 +388,71 @@ def backing_chain_problem(path: str, what: str) -> str:
     return "%s: the backing chain of %s is longer than %d images (or loops)" % (what, path, _MAX_BACKING_CHAIN)
 
 
-def _owner_of(path: str) -> Optional[int]:
+def borrowed_file_problem(path: str, what: str) -> str:
+    """Why ``path`` must not reach a guest as a disk or boot file; "" when it may: a symbolic link
+    that another user made (in a directory they may write) to a file they may not read, which the
+    guest would read with the rights libvirt gives QEMU."""
+    try:
+        link = os.lstat(path)
+    except OSError:
+        return ""
+    if not stat.S_ISLNK(link.st_mode) or link.st_uid in (0, os.geteuid()):
+        return ""
+    real = os.path.realpath(path)
+    if _readable_by(real, link.st_uid):
+        return ""
+    return "%s: %s is a symbolic link of uid %d to %s, which that user may not read" % (what, path, link.st_uid, real)
+
+
+def _owner_of(path: str) -> int:
+    """The owner of ``path``; the module's user for a file that cannot be read (QEMU fails on it)."""
     try:
         return os.stat(path).st_uid
     except OSError:
-        return None
+        return os.geteuid()
 
 
 def _readable_by(path: str, uid: int) -> bool:
-    """Whether user ``uid`` may read ``path`` by its mode bits (their own file, one of their
-    groups', or everyone's); access control lists are not read."""
+    """Whether user ``uid`` may read ``path`` by its mode bits and those of the directories on the
+    way to it (their own, one of their groups', or everyone's); access control lists are not read."""
+    real = os.path.realpath(path)
     try:
-        info = os.stat(path)
+        if not _permits(os.stat(real), uid, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
+            return False
+        directory = os.path.dirname(real)
+        while True:
+            if not _permits(os.stat(directory), uid, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH):
+                return False
+            if directory == "/":
+                return True
+            directory = os.path.dirname(directory)
     except OSError:
         return False  # the caller's image names a file that is not there: QEMU fails on it
+
+
+def readable_by_everyone(path: str) -> bool:
+    """Whether every user of the host may read ``path``: the file, and the way to it, by their mode bits."""
+    real = os.path.realpath(path)
+    try:
+        if not os.stat(real).st_mode & stat.S_IROTH:
+            return False
+        directory = os.path.dirname(real)
+        while True:
+            if not os.stat(directory).st_mode & stat.S_IXOTH:
+                return False
+            if directory == "/":
+                return True
+            directory = os.path.dirname(directory)
+    except OSError:
+        return False
+
+
+def _permits(info: os.stat_result, uid: int, user_bit: int, group_bit: int, other_bit: int) -> bool:
     if info.st_uid == uid:
-        return bool(info.st_mode & stat.S_IRUSR)
-    if info.st_mode & stat.S_IROTH:
+        return bool(info.st_mode & user_bit)
+    if info.st_mode & other_bit:
         return True
-    return bool(info.st_mode & stat.S_IRGRP) and info.st_gid in _groups_of(uid)
+    return bool(info.st_mode & group_bit) and info.st_gid in _groups_of(uid)
 
 
 def _groups_of(uid: int) -> Set[int]:

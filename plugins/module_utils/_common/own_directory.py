@@ -41,3 +41,40 @@ def directory_info_problem(info: os.stat_result, path: str, what: str) -> Option
             % (what, path, mode, path)
         )
     return None
+
+
+def untrusted_path_problem(path: str, what: str) -> Optional[str]:
+    """Why another user could make ``path`` lead elsewhere (None when nobody but root and the
+    module's user can): a symbolic link or directory on the way that they own, or a directory on
+    the way that everyone may write without the sticky bit (they could rename what is in it). The
+    path is judged as spelled and where it leads; the part that does not exist yet is the run's to make.
+    A group that may write a directory on the way is the admin's grant (Ubuntu's /var/log)."""
+    for spelling in dict.fromkeys((path, os.path.realpath(path))):
+        problem = _components_problem(spelling, what)
+        if problem:
+            return problem
+    return None
+
+
+def _components_problem(path: str, what: str) -> Optional[str]:
+    current = "/"
+    for part in path.strip("/").split("/"):
+        if part in ("", "."):
+            continue
+        parent = current
+        current = os.path.join(current, part)
+        try:
+            info = os.lstat(current)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if info.st_uid not in (0, os.geteuid()):
+            return "%s %s: %s on the way belongs to uid %d, who could make it lead elsewhere" % (what, path, current, info.st_uid)
+        parent_mode = os.stat(parent).st_mode
+        if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
+            return "%s %s: %s on the way can be written by everyone, who could put something else at %s" % (
+                what,
+                path,
+                parent,
+                current,
+            )
+    return None

@@ -21,7 +21,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common import 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
-from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
+    foreign_directory_problem,
+    untrusted_path_problem,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import initrd, install_tree
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
@@ -330,7 +333,7 @@ def _make_boot_dir(path: str) -> None:
         except FileExistsError:
             continue  # made by someone else meanwhile: judged below (boot_dir) or as any parent is
         os.chmod(made, mode)  # mkdir's mode passes through the umask
-    problem = foreign_directory_problem(path, "install.boot_dir")
+    problem = untrusted_path_problem(path, "install.boot_dir") or foreign_directory_problem(path, "install.boot_dir")
     if problem:
         raise RemotevirtError(problem)
 
@@ -374,15 +377,15 @@ def _read_kickstart_file(path: str) -> bytes:
     """The host file ``path`` as a kickstart, read as the plan judged it: a file of at most
     KICKSTART_LIMIT bytes. It may have been replaced since (a FIFO would block the run, /dev/zero or a
     growing log would never end), so it is opened without blocking and read one byte over the limit."""
-    # Judged where it leads now (the plan judged it too): one of the host's own files, such as
-    # /etc/shadow behind a link another user put in a kickstart directory, never goes to a guest.
-    problem = host_files.host_file_problem(path, "install.kickstart")
-    if problem:
-        raise download.DownloadError(problem)
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     with os.fdopen(descriptor, "rb") as source:
         if not stat.S_ISREG(os.fstat(source.fileno()).st_mode):
             raise download.DownloadError("install.kickstart: %s is no longer a file on the host" % path)
+        # Judged where it leads now (the plan judged it too): one of the host's own files, such as
+        # /etc/shadow behind a link another user put in a kickstart directory, never goes to a guest.
+        problem = host_files.host_file_problem(path, "install.kickstart")
+        if problem:
+            raise download.DownloadError(problem)
         content = source.read(KICKSTART_LIMIT + 1)
     if len(content) > KICKSTART_LIMIT:
         raise download.DownloadError(
@@ -423,7 +426,8 @@ def _copy_file(source: str, out: Any) -> bool:
             copied += len(chunk)
     if copied != info.st_size:
         raise download.DownloadError("copy of %s ended after %d of %d bytes (truncated)" % (source, copied, info.st_size))
-    return bool(info.st_mode & stat.S_IROTH)
+    # The file and the way to it: a file everyone may read inside a directory only root may enter is private too.
+    return bool(info.st_mode & stat.S_IROTH) and host_files.readable_by_everyone(source)
 
 
 def _remove(path: Optional[str]) -> None:

@@ -10,7 +10,10 @@ import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import directory_info_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
+    directory_info_problem,
+    untrusted_path_problem,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
@@ -103,7 +106,11 @@ def _refuse_host_file(path: str, what: str) -> None:
     # Imported here: only guests with disks or media on this host's files ask.
     from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 
-    problem = host_files.host_file_problem(path, what) or host_files.backing_chain_problem(path, what)
+    problem = (
+        host_files.host_file_problem(path, what)
+        or host_files.borrowed_file_problem(path, what)
+        or host_files.backing_chain_problem(path, what)
+    )
     if problem:
         raise PlanError(problem)
 
@@ -253,9 +260,13 @@ def check_boot_dir(path: str) -> bool:
     """Whether ``boot_dir`` exists; refuses one that others could write to or that someone else owns.
 
     Kernel, initrd and a kickstart put into the initrd wait there for QEMU: a directory that
-    another user can write to would let them swap or read those files.
+    another user can write to, or one they can move aside (a directory of theirs on the way), would
+    let them swap or read those files.
     """
     _refuse_system_directory_behind(path)
+    problem = untrusted_path_problem(path, "install.boot_dir")
+    if problem:
+        raise PlanError(problem)
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -644,8 +655,11 @@ def check_serial_log_dir(path: str) -> None:
             "exists" % (directory, shell(directory))
         )
     # The log is written by root (virtlogd) through whatever a link at its path leads to: in a
-    # directory another user may write, they choose which file root appends the console to.
-    problem = directory_info_problem(os.stat(directory), directory, "serial_log: directory")
+    # directory another user may write, or may move (one of theirs on the way), they choose which
+    # file root appends the console to.
+    problem = untrusted_path_problem(directory, "serial_log: directory") or directory_info_problem(
+        os.stat(directory), directory, "serial_log: directory"
+    )
     if problem:
         raise PlanError(problem)
 

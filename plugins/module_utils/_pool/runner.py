@@ -9,7 +9,10 @@ import os
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
+    foreign_directory_problem,
+    untrusted_path_problem,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
@@ -182,7 +185,8 @@ def _refuse_foreign_directory(request: PoolRequest) -> None:
     definition = request.definition
     if definition is None or definition.type != "dir" or not definition.target_path:
         return
-    problem = foreign_directory_problem(os.path.realpath(definition.target_path), "target_path")
+    target = definition.target_path
+    problem = untrusted_path_problem(target, "target_path") or foreign_directory_problem(os.path.realpath(target), "target_path")
     if problem:
         raise PlanError("pool %s: %s" % (request.name, problem))
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
+import tempfile
 
 import pytest
 
@@ -178,7 +181,15 @@ def test_a_chain_of_its_own_images_is_allowed_and_a_loop_refused(tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="an image of another user needs root to make")
-def test_an_image_of_another_user_naming_a_file_they_may_not_read_is_refused(tmp_path):
+def test_an_image_of_another_user_naming_a_file_they_may_not_read_is_refused():
+    shared = tempfile.mkdtemp(dir="/tmp")  # a directory everyone may enter (pytest's tmp_path is not)
+    try:
+        _refuse_what_its_owner_may_not_read(pathlib.Path(shared))
+    finally:
+        shutil.rmtree(shared)
+
+
+def _refuse_what_its_owner_may_not_read(tmp_path):
     os.chmod(tmp_path, 0o755)
     secret = tmp_path / "root-only.img"
     secret.write_bytes(b"secret")
@@ -190,3 +201,38 @@ def test_an_image_of_another_user_naming_a_file_they_may_not_read_is_refused(tmp
     assert "(of uid 65534) names %s as its backing file, which its owner may not read" % secret in problem
     os.chmod(secret, 0o644)  # a file everyone may read gives nothing away
     assert host_files.backing_chain_problem(str(planted), "disks[0]: volume") == ""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a link of another user needs root to make")
+def test_a_link_another_user_made_to_a_file_they_may_not_read_is_refused():
+    shared = tempfile.mkdtemp(dir="/tmp")
+    try:
+        os.chmod(shared, 0o755)
+        secret, link = os.path.join(shared, "root-only"), os.path.join(shared, "disk.img")
+        with open(secret, "wb") as handle:
+            handle.write(b"secret")
+        os.chmod(secret, 0o600)
+        os.symlink(secret, link)
+        assert host_files.borrowed_file_problem(link, "disks[0]: volume") == ""  # root's own link
+        os.lchown(link, 65534, 65534)
+        problem = host_files.borrowed_file_problem(link, "disks[0]: volume")
+        assert problem == "disks[0]: volume: %s is a symbolic link of uid 65534 to %s, which that user may not read" % (
+            link,
+            secret,
+        )
+    finally:
+        shutil.rmtree(shared)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="an image of another user needs root to make")
+def test_another_users_image_whose_backing_file_is_not_read_here_is_refused(tmp_path):
+    """libvirt follows the backing file of a QED (or VMDK, COW) image too; only qcow2 headers are read here."""
+    qed = tmp_path / "planted.qed"
+    qed.write_bytes(b"QED\0".ljust(512, b"\0"))
+    assert host_files.backing_chain_problem(str(qed), "disks[0]: volume") == ""  # root's own image
+    os.chown(qed, 65534, 65534)
+    problem = host_files.backing_chain_problem(str(qed), "disks[0]: volume")
+    assert (
+        problem
+        == "disks[0]: volume: image %s (of uid 65534) is of a format that names a backing file this module does not read" % qed
+    )

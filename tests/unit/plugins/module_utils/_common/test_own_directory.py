@@ -6,7 +6,10 @@ import os
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
+    foreign_directory_problem,
+    untrusted_path_problem,
+)
 
 
 def test_a_directory_of_its_own_is_fine_and_a_missing_one_is_left_to_the_caller(tmp_path):
@@ -39,3 +42,36 @@ def test_a_directory_another_user_owns_is_refused(tmp_path):
     theirs.mkdir(mode=0o700)
     os.chown(theirs, 65534, 65534)
     assert "is owned by uid 65534" in (foreign_directory_problem(str(theirs), "target_path") or "")
+
+
+def test_a_path_through_a_directory_everyone_may_write_is_untrusted_unless_sticky(tmp_path):
+    """Anyone may rename what is in a directory everyone may write, unless its sticky bit is set
+    (as on /tmp): then only what they own."""
+    open_dir = tmp_path / "open"
+    (open_dir / "boot").mkdir(parents=True)
+    os.chmod(open_dir, 0o777)
+    problem = untrusted_path_problem(str(open_dir / "boot"), "install.boot_dir")
+    assert problem == "install.boot_dir %s: %s on the way can be written by everyone, who could put something else at %s" % (
+        open_dir / "boot",
+        open_dir,
+        open_dir / "boot",
+    )
+    os.chmod(open_dir, 0o1777)
+    assert untrusted_path_problem(str(open_dir / "boot"), "install.boot_dir") is None
+    assert untrusted_path_problem(str(open_dir / "missing" / "boot"), "install.boot_dir") is None
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
+def test_a_path_through_a_directory_or_link_of_another_user_is_untrusted(tmp_path):
+    theirs = tmp_path / "theirs"
+    (theirs / "logs").mkdir(parents=True)
+    os.chown(theirs, 65534, 65534)
+    assert "%s on the way belongs to uid 65534" % theirs in (
+        untrusted_path_problem(str(theirs / "logs"), "serial_log: directory") or ""
+    )
+    own = tmp_path / "own"
+    own.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(own)
+    os.lchown(link, 65534, 65534)
+    assert "%s on the way belongs to uid 65534" % link in (untrusted_path_problem(str(link), "target_path") or "")

@@ -4,7 +4,9 @@ the wait for an install reads the guest's state and libvirt's reason for it."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
+import tempfile
 
 import pytest
 
@@ -91,14 +93,24 @@ def test_a_copy_of_a_host_file_others_may_not_read_stays_private(tmp_path):
     """A tree another user writes may link its kernel to a file only root reads: its copy in
     boot_dir (a name anyone can guess) must not be readable by all."""
     boot = tmp_path / "boot"
-    private, public = tmp_path / "root-only", tmp_path / "vmlinuz"
+    private, hidden = tmp_path / "root-only", tmp_path / "vmlinuz"  # tmp_path is 0700: nobody else enters
     private.write_bytes(KERNEL)
     os.chmod(private, 0o600)
-    public.write_bytes(KERNEL)
-    os.chmod(public, 0o644)
-    handlers().fetch(fetch_action(str(private), str(boot / "remotevirt-g-kernel")))
-    handlers().fetch(fetch_action(str(public), str(boot / "remotevirt-h-kernel")))
-    assert mode(boot / "remotevirt-g-kernel") == 0o600 and mode(boot / "remotevirt-h-kernel") == 0o644
+    hidden.write_bytes(KERNEL)
+    os.chmod(hidden, 0o644)
+    shared = tempfile.mkdtemp(dir="/tmp")
+    try:
+        os.chmod(shared, 0o755)
+        public = os.path.join(shared, "vmlinuz")
+        with open(public, "wb") as kernel:
+            kernel.write(KERNEL)
+        os.chmod(public, 0o644)
+        handlers().fetch(fetch_action(str(private), str(boot / "remotevirt-g-kernel")))
+        handlers().fetch(fetch_action(str(hidden), str(boot / "remotevirt-h-kernel")))
+        handlers().fetch(fetch_action(public, str(boot / "remotevirt-i-kernel")))
+    finally:
+        shutil.rmtree(shared)
+    assert [mode(boot / ("remotevirt-%s-kernel" % name)) for name in "ghi"] == [0o600, 0o600, 0o644]
 
 
 def test_boot_dir_and_its_parents_are_made_with_their_own_modes_whatever_the_umask(tmp_path):

@@ -424,7 +424,7 @@ def test_boot_dir_of_another_user_is_refused(tmp_path):
     boot = tmp_path / "boot"
     boot.mkdir(mode=0o711)
     os.chown(boot, 4321, -1)
-    with pytest.raises(PlanError, match="owned by uid 4321"):
+    with pytest.raises(PlanError, match="install.boot_dir .* belongs to uid 4321, who could make it lead elsewhere"):
         check_boot_dir(str(boot))
 
 
@@ -842,3 +842,27 @@ def test_remove_storage_refuses_a_volume_disk_in_an_inactive_pool(unique_name, t
         assert verbs(run(params(name=name, install=None, state="absent"), check_mode=False, diff=False)) == ["undefine"]
     finally:
         pool.undefine()
+
+
+# -- boot files and kickstarts on the host ----------------------------------------------------
+def test_a_boot_kernel_that_is_a_host_file_is_refused_but_a_host_kernel_is_not(unique_name, tmp_path):
+    """QEMU reads boot.kernel into the guest: a link to /etc/hostname would hand it over; the host's
+    own kernels under /boot are what such a boot is for."""
+    link = tmp_path / "vmlinuz"
+    link.symlink_to("/etc/hostname")
+    with pytest.raises(RunError, match="boot.kernel: .* is one of the host's own files"):
+        run(guest(unique_name(""), boot={"kernel": str(link)}), check_mode=True, diff=False)
+    kernels = [name for name in os.listdir("/boot") if name.startswith("vmlinuz")] if os.path.isdir("/boot") else []
+    if kernels:
+        run(guest(unique_name(""), boot={"kernel": "/boot/" + kernels[0]}), check_mode=True, diff=False)
+
+
+def test_a_kickstart_on_the_host_that_is_a_host_file_is_refused(unique_name, tmp_path):
+    (tmp_path / "images" / "pxeboot").mkdir(parents=True)
+    for name in ("vmlinuz", "initrd.img"):
+        (tmp_path / "images" / "pxeboot" / name).write_bytes(b"boot file")
+    link = tmp_path / "ks.cfg"
+    link.symlink_to("/etc/hostname")
+    tree = install(method="location", location=str(tmp_path), kickstart=str(link))
+    with pytest.raises(RunError, match="install.kickstart: .* is one of the host's own files"):
+        run(guest(unique_name(""), install=tree), check_mode=True, diff=False)
