@@ -412,9 +412,10 @@ def _owner_of(path: str) -> int:
         return os.geteuid()
 
 
-def _readable_by(path: str, uid: int) -> bool:
-    """Whether user ``uid`` may read ``path`` by its mode bits and those of the directories on the
-    way to it (their own, one of their groups', or everyone's); access control lists are not read."""
+def _readable_by(path: str, uid: Optional[int]) -> bool:
+    """Whether user ``uid`` (every user, when None) may read ``path`` by its mode bits and those of
+    the directories on the way to it (their own, one of their groups', or everyone's); access
+    control lists are not read."""
     real = os.path.realpath(path)
     try:
         if not _permits(os.stat(real), uid, stat.S_IRUSR, stat.S_IRGRP, stat.S_IROTH):
@@ -432,27 +433,16 @@ def _readable_by(path: str, uid: int) -> bool:
 
 def readable_by_everyone(path: str) -> bool:
     """Whether every user of the host may read ``path``: the file, and the way to it, by their mode bits."""
-    real = os.path.realpath(path)
-    try:
-        if not os.stat(real).st_mode & stat.S_IROTH:
-            return False
-        directory = os.path.dirname(real)
-        while True:
-            if not os.stat(directory).st_mode & stat.S_IXOTH:
-                return False
-            if directory == "/":
-                return True
-            directory = os.path.dirname(directory)
-    except OSError:
-        return False
+    return _readable_by(path, None)
 
 
-def _permits(info: os.stat_result, uid: int, user_bit: int, group_bit: int, other_bit: int) -> bool:
-    if info.st_uid == uid:
+def _permits(info: os.stat_result, uid: Optional[int], user_bit: int, group_bit: int, other_bit: int) -> bool:
+    """As the kernel judges mode bits: the owner's, else the group's for its members, else the others'."""
+    if uid is not None and info.st_uid == uid:
         return bool(info.st_mode & user_bit)
-    if info.st_mode & other_bit:
-        return True
-    return bool(info.st_mode & group_bit) and info.st_gid in _groups_of(uid)
+    if uid is not None and info.st_gid in _groups_of(uid):
+        return bool(info.st_mode & group_bit)
+    return bool(info.st_mode & other_bit)
 
 
 def _groups_of(uid: int) -> Set[int]:
