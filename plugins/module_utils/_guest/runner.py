@@ -52,7 +52,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
+    PLAIN_FORMATS,
     needed_by,
+    recorded_format,
     refuse_incomplete,
     refuse_incomplete_file,
     refuse_reprobed,
@@ -89,28 +91,33 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
             return DiskState(format=None)
         if not os.path.exists(disk.path):
             raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
-        _refuse_host_file(disk.path, "%s: path" % disk.label)
+        # A path disk is read as qcow2 only when it says so (one holding a qcow2 image without a
+        # format is refused): a raw disk's content is its guest's, whatever header it holds.
+        _refuse_host_file(disk.path, "%s: path" % disk.label, backed=disk.format == "qcow2")
         refuse_incomplete_file(disk.path, "%s: %s" % (disk.label, disk.path))
         return DiskState(format=sniff_format(disk.path))
     volume_request = disk.volume_request()
     pool = open_pool(client, volume_request.pool)
     volume_state = read_volume_state(client, pool, volume_request, True)
-    if local and volume_state.existing is not None and volume_state.existing.path:
-        _refuse_host_file(volume_state.existing.path, "%s: volume %s" % (disk.label, volume_state.existing.path))
+    existing = volume_state.existing
+    if local and existing is not None and existing.path:
+        # A volume made raw that libvirt now probes as qcow2 (its guest wrote the header) stays
+        # raw to its guest, and refuse_reprobed refuses every other use of it.
+        backed = existing.format not in PLAIN_FORMATS and recorded_format(existing.path) not in PLAIN_FORMATS
+        _refuse_host_file(existing.path, "%s: volume %s" % (disk.label, existing.path), backed=backed)
     return DiskState(volume=volume_state)
 
 
-def _refuse_host_file(path: str, what: str) -> None:
-    """Refuse a disk or ISO that is one of the host's own files or a device the host uses, or whose
-    backing chain leads to one or to a file its owner may not read (see host_files)."""
+def _refuse_host_file(path: str, what: str, backed: bool = False) -> None:
+    """Refuse a disk or ISO that is one of the host's own files or a device the host uses, or a
+    link another user made to a file they may not read; with ``backed`` (an image read as qcow2),
+    one whose backing chain leads to such a file (see host_files)."""
     # Imported here: only guests with disks or media on this host's files ask.
     from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 
-    problem = (
-        host_files.host_file_problem(path, what)
-        or host_files.borrowed_file_problem(path, what)
-        or host_files.backing_chain_problem(path, what)
-    )
+    problem = host_files.host_file_problem(path, what) or host_files.borrowed_file_problem(path, what)
+    if not problem and backed:
+        problem = host_files.backing_chain_problem(path, what)
     if problem:
         raise PlanError(problem)
 

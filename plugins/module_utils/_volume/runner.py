@@ -87,7 +87,7 @@ def _described_origin(client: Client, pool: Any, ref: VolumeRef, what: str) -> V
     described = client.describe_volume(volume)
     refuse_incomplete(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
     refuse_reprobed(described, is_local_uri(client.uri), "%s volume %s" % (what, ref.label))
-    if is_local_uri(client.uri) and described.path:
+    if is_local_uri(client.uri) and described.path and described.format not in PLAIN_FORMATS:
         _refuse_unsafe_backing(described.path, "%s volume %s" % (what, ref.label))
     return described
 
@@ -177,7 +177,7 @@ def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
 
 
 # Formats without a header that names other files: what a guest writes into them stays content.
-_PLAIN_FORMATS = ("raw", "iso")
+PLAIN_FORMATS = ("raw", "iso")
 
 
 def recorded_format(path: str) -> Optional[str]:
@@ -193,10 +193,10 @@ def refuse_reprobed(described: Volume, local: bool, what: str) -> None:
     """A volume made raw (or iso) that libvirt now reads as another format is never used as one:
     libvirt probed it from its content, which whoever writes the volume (its guest) chose, and a
     qcow2 header can name any host file as its backing file."""
-    if not (local and described.path) or described.format in (None,) + _PLAIN_FORMATS:
+    if not (local and described.path) or described.format in (None,) + PLAIN_FORMATS:
         return
     recorded = recorded_format(described.path)
-    if recorded in _PLAIN_FORMATS and recorded != described.format:
+    if recorded in PLAIN_FORMATS and recorded != described.format:
         raise PlanError(
             "%s was made as %s, but its content now reads as %s: whoever writes it (a guest on it) can write "
             "such a header, naming any host file as its backing file, so it is not used as %s. Look at what "
