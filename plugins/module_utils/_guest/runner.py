@@ -92,8 +92,10 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
         if not os.path.exists(disk.path):
             raise PlanError("%s: path %s does not exist on the host" % (disk.label, disk.path))
         # A path disk is read as qcow2 only when it says so (one holding a qcow2 image without a
-        # format is refused): a raw disk's content is its guest's, whatever header it holds.
-        _refuse_host_file(disk.path, "%s: path" % disk.label, backed=disk.format == "qcow2")
+        # format is refused): a raw disk's content is its guest's, whatever header it holds, and a
+        # volume file made raw is refused as qcow2 by _refuse_reprobed_disks.
+        backed = disk.format == "qcow2" and recorded_format(disk.path) not in PLAIN_FORMATS
+        _refuse_host_file(disk.path, "%s: path" % disk.label, backed=backed)
         refuse_incomplete_file(disk.path, "%s: %s" % (disk.label, disk.path))
         return DiskState(format=sniff_format(disk.path))
     volume_request = disk.volume_request()
