@@ -172,8 +172,10 @@ options:
       - A verified digest is remembered on the volume file together with the downloaded length,
         so re-runs do not read it again unless the file changed, and a raw image grown by
         O(capacity) after its download still verifies by its downloaded bytes.
-      - That record counts only on a file the module's user owns and nobody else may write (anyone
-        who may write a file may set its attributes); any other file is read and hashed again.
+      - That record counts only on a file nobody but its owner may write (anyone who may write a file
+        may set its attributes), owned by the module's user or lying in a directory of that user's
+        that nobody else may write (libvirt gives a running guest's images to QEMU's user); any other
+        file is read and hashed again.
       - For a compressed download, see O(checksum_of). The digests of the compressed and of the
         decompressed bytes are both remembered with the decompressed length, so a re-run neither
         downloads again nor decompresses; if the file changed, its decompressed bytes are read and

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
 
@@ -459,7 +460,7 @@ def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[D
     """What ``remember_digest`` recorded on ``path`` (for ``algorithm``, when given), or None;
     None too for a file another user could have written the record on (see _written_only_by_us)."""
     try:
-        if not _written_only_by_us(os.stat(path)):
+        if not _written_only_by_us(path, os.stat(path)):
             return None
         fields = os.getxattr(path, DIGEST_XATTR).decode("ascii").split(":")
         # algorithm:size:mtime[:length]:digest[:download digest]; records without a length are
@@ -474,13 +475,20 @@ def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[D
     return DigestRecord(fields[0], digest, length, ":".join(fields[:3]) == stamp, download_digest=download_digest)
 
 
-def _written_only_by_us(info: os.stat_result) -> bool:
-    """Whether only this module's user can have written a file and its ``user.*`` attributes: it
-    owns the file and nobody else may write it. Anyone who may write a file may set those
-    attributes, so on another user's image (in a pool directory others can write) a record would
-    let them pass off their own bytes as a verified download. Without a trusted record the file is
-    read and hashed again (as after libvirt gave it to a running guest's user)."""
-    return info.st_uid == os.geteuid() and not info.st_mode & 0o022
+def _written_only_by_us(path: str, info: os.stat_result) -> bool:
+    """Whether only this module's user (or the user it gave the file to) can have written a file
+    and its ``user.*`` attributes. Anyone who may write a file may set those attributes, so on an
+    image another user put in a pool directory they may write, a record would let them pass off
+    their own bytes as a verified download. A file nobody but its owner may write counts when this
+    module's user owns it, or when it lies in a directory of this user's that nobody else may
+    write, where no one else can have put it (libvirt gives a running guest's images, backing
+    images too, to QEMU's user). Without a trusted record the file is read and hashed again."""
+    if info.st_mode & 0o022:
+        return False
+    if info.st_uid == os.geteuid():
+        return True
+    directory = os.path.dirname(os.path.realpath(path))
+    return foreign_directory_problem(directory, "pool directory") is None and os.path.isdir(directory)
 
 
 def remember_digest(

@@ -264,11 +264,17 @@ def test_a_record_on_a_file_others_may_write_is_not_trusted(tmp_path, mode):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="a file of another user needs root to make")
-def test_a_record_on_another_users_file_is_not_trusted(tmp_path):
+def test_a_record_on_another_users_file_counts_only_in_a_directory_nobody_else_may_write(tmp_path):
+    """libvirt gives a running guest's images (a cloud image under its overlays too) to QEMU's
+    user: in a pool directory of root's the record still counts; in one everyone may write, the
+    file may be another user's own, and it does not."""
     image = tmp_path / "disk.img"
     image.write_bytes(BINARY)
     download.remember_digest(str(image), "sha256", hashlib.sha256(BINARY).hexdigest())
     os.chown(image, 65534, 65534)
+    os.chmod(tmp_path, 0o711)
+    assert download.read_digest_record(str(image), "sha256") is not None
+    os.chmod(tmp_path, 0o777)
     assert download.read_digest_record(str(image), "sha256") is None
 
 
