@@ -24,7 +24,7 @@ import tempfile
 import time
 from typing import Any, Dict, Optional
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import own_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 
@@ -100,8 +100,9 @@ def run_probe(client: Client, boot_dir: str, arch: str, timeout: float = TIMEOUT
     name = PROBE_PREFIX + os.urandom(6).hex()
     # Under boot_dir (where the host's QEMU reads kernels already), in a private directory with a
     # name no one can guess; made traversable only once the image is complete. A boot_dir another
-    # user owns or may write is not used: they could swap the private directory for a link.
-    parent = boot_dir if os.path.isdir(boot_dir) and foreign_directory_problem(boot_dir, "boot_dir") is None else None
+    # user owns or may write, or may reach by a way of theirs, is not used: they could swap the
+    # private directory for a link.
+    parent = boot_dir if os.path.isdir(boot_dir) and own_directory_problem(boot_dir, "boot_dir") is None else None
     directory = tempfile.mkdtemp(prefix=".%s" % PROBE_PREFIX, dir=parent)
     try:
         image = os.path.join(directory, "boot.img")

@@ -43,6 +43,13 @@ def directory_info_problem(info: os.stat_result, path: str, what: str) -> Option
     return None
 
 
+def own_directory_problem(path: str, what: str) -> Optional[str]:
+    """Why the directory ``path`` is not root's own to write into (None when it is): another user
+    could make the way to it lead elsewhere (untrusted_path_problem), or it is not this module's
+    own (foreign_directory_problem). A missing directory is no problem here."""
+    return untrusted_path_problem(path, what) or foreign_directory_problem(path, what)
+
+
 def untrusted_path_problem(path: str, what: str) -> Optional[str]:
     """Why another user could make ``path`` lead elsewhere (None when nobody but root and the
     module's user can): a symbolic link or directory on the way that they own, or a directory on
@@ -58,19 +65,26 @@ def untrusted_path_problem(path: str, what: str) -> Optional[str]:
 
 def _components_problem(path: str, what: str) -> Optional[str]:
     current = "/"
+    current_info = os.stat(current)
     for part in path.strip("/").split("/"):
         if part in ("", "."):
             continue
-        parent = current
+        parent, parent_info = current, current_info
+        if stat.S_ISLNK(parent_info.st_mode):
+            parent_info = os.stat(parent)  # the directory the link leads to is the one written in
         current = os.path.join(current, part)
         try:
-            info = os.lstat(current)
+            current_info = os.lstat(current)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        if info.st_uid not in (0, os.geteuid()):
-            return "%s %s: %s on the way belongs to uid %d, who could make it lead elsewhere" % (what, path, current, info.st_uid)
-        parent_mode = os.stat(parent).st_mode
-        if parent_mode & stat.S_IWOTH and not parent_mode & stat.S_ISVTX:
+        if current_info.st_uid not in (0, os.geteuid()):
+            return "%s %s: %s on the way belongs to uid %d, who could make it lead elsewhere" % (
+                what,
+                path,
+                current,
+                current_info.st_uid,
+            )
+        if parent_info.st_mode & stat.S_IWOTH and not parent_info.st_mode & stat.S_ISVTX:
             return "%s %s: %s on the way can be written by everyone, who could put something else at %s" % (
                 what,
                 path,

@@ -21,10 +21,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common import 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
-from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
-    foreign_directory_problem,
-    untrusted_path_problem,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import own_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import initrd, install_tree
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
@@ -333,7 +330,7 @@ def _make_boot_dir(path: str) -> None:
         except FileExistsError:
             continue  # made by someone else meanwhile: judged below (boot_dir) or as any parent is
         os.chmod(made, mode)  # mkdir's mode passes through the umask
-    problem = untrusted_path_problem(path, "install.boot_dir") or foreign_directory_problem(path, "install.boot_dir")
+    problem = own_directory_problem(path, "install.boot_dir")
     if problem:
         raise RemotevirtError(problem)
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Removes every rt13-lu- guest, volume, pool and file of this target, and its user rt13lu.
+# Removes every rt13-lu- guest, volume, pool and file of this target, and ends the processes of its user (uid 64013).
 set -euo pipefail
 V="virsh -q -c qemu:///system"
 for d in $($V list --all --name | grep -a '^rt13-lu-' || true); do
@@ -18,12 +18,8 @@ if [ -d /var/tmp/rt13-lu-pids ]; then
   for f in /var/tmp/rt13-lu-pids/*; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
-    if [ "$(stat -c %U "/proc/$pid" 2>/dev/null || true)" = rt13lu ]; then kill "$pid" 2>/dev/null || true; fi
+    if [ "$(stat -c %u "/proc/$pid" 2>/dev/null || true)" = 64013 ]; then kill "$pid" 2>/dev/null || true; fi
   done
-fi
-if id rt13lu >/dev/null 2>&1; then
-  for _ in $(seq 20); do userdel -r rt13lu >/dev/null 2>&1 && break; sleep 0.5; done
-  ! id rt13lu >/dev/null 2>&1 || { echo "user rt13lu left" >&2; exit 1; }
 fi
 rm -rf /var/tmp/rt13-lu-* /tmp/rt13-lu-* /etc/rt13-lu-* /root/rt13-lu-*
 rm -f /var/lib/libvirt/boot/remotevirt-rt13-lu-* /var/log/libvirt/qemu/rt13-lu-*

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The hostile local user rt13lu, the root-only files it must never reach, and the pool directory an
-# admin made too open (/var/tmp/rt13-lu-open, mode 0777, pool rt13-lu-open), and a log directory
-# an admin made 0777 too (/var/tmp/rt13-lu-logs).
+# The hostile local user (uid 64013, with no account: the host's passwd and shadow files stay as
+# they are), the root-only files it must never reach, the pool directory an admin made too open
+# (/var/tmp/rt13-lu-open, mode 0777, pool rt13-lu-open), and a log directory an admin made 0777
+# too (/var/tmp/rt13-lu-logs).
 #   setup.sh BIN_SOURCE_DIR
 set -euo pipefail
-useradd --no-create-home --shell /bin/bash rt13lu
+if getent passwd 64013 >/dev/null; then echo "uid 64013 has an account here" >&2; exit 1; fi
 install -d -m 0755 /var/tmp/rt13-lu-bin
 install -m 0755 "$1"/*.sh /var/tmp/rt13-lu-bin/
 install -d -m 0733 /var/tmp/rt13-lu-pids   # the user's watchers leave their pids here

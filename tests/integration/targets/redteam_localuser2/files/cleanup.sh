@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Removes every rt14-lu- guest, volume, pool and file of this target, and its user rt14lu.
+# Removes every rt14-lu- guest, volume, pool and file of this target, and ends the processes of its user (uid 64014).
 set -euo pipefail
 V="virsh -q -c qemu:///system"
 for d in $($V list --all --name | grep -a '^rt14-lu-' || true); do
@@ -18,12 +18,8 @@ if [ -d /var/tmp/rt14-lu-pids ]; then
   for f in /var/tmp/rt14-lu-pids/*; do
     [ -f "$f" ] || continue
     pid=$(cat "$f")
-    if [ "$(stat -c %U "/proc/$pid" 2>/dev/null || true)" = rt14lu ]; then kill "$pid" 2>/dev/null || true; fi
+    if [ "$(stat -c %u "/proc/$pid" 2>/dev/null || true)" = 64014 ]; then kill "$pid" 2>/dev/null || true; fi
   done
-fi
-if id rt14lu >/dev/null 2>&1; then
-  for _ in $(seq 20); do userdel -r rt14lu >/dev/null 2>&1 && break; sleep 0.5; done
-  ! id rt14lu >/dev/null 2>&1 || { echo "user rt14lu left" >&2; exit 1; }
 fi
 rm -rf /var/tmp/rt14-lu-* /tmp/rt14-lu-* /etc/rt14-lu-* /root/rt14-lu-*
 rm -f /var/lib/libvirt/boot/remotevirt-rt14-lu-* /var/log/libvirt/qemu/rt14-lu-*

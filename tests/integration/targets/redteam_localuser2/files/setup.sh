@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The hostile local user rt14lu, root's files it must never reach, a pool directory an admin made
-# 0777 (pool rt14-lu-open), and a directory the user owns (/var/tmp/rt14-lu-udir) in which an admin
+# The hostile local user (uid 64014, with no account: the host's passwd and shadow files stay as
+# they are), root's files it must never reach, a pool directory an admin made 0777 (pool
+# rt14-lu-open), and a directory the user owns (/var/tmp/rt14-lu-udir) in which an admin
 # put root-owned directories of his own (a boot_dir, a pool directory).
 #   setup.sh BIN_SOURCE_DIR
 set -euo pipefail
-useradd --no-create-home --shell /bin/bash rt14lu
+if getent passwd 64014 >/dev/null; then echo "uid 64014 has an account here" >&2; exit 1; fi
 install -d -m 0755 /var/tmp/rt14-lu-bin
 install -m 0755 "$1"/*.sh /var/tmp/rt14-lu-bin/
 install -d -m 0733 /var/tmp/rt14-lu-pids   # the user's watchers leave their pids here
@@ -25,7 +26,7 @@ done
 printf 'rt14-lu root only: private-kernel\n' > /root/rt14-lu-private/vmlinuz
 chmod 0644 /root/rt14-lu-private/vmlinuz
 # The user's own directory, and root's directories in it
-install -d -m 0755 -o rt14lu /var/tmp/rt14-lu-udir
+install -d -m 0755 -o 64014 /var/tmp/rt14-lu-udir
 install -d -m 0711 /var/tmp/rt14-lu-udir/boot
 install -d -m 0755 /var/tmp/rt14-lu-udir/pool
 # The pool directory an admin made 0777

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
     foreign_directory_problem,
+    own_directory_problem,
     untrusted_path_problem,
 )
 
@@ -75,3 +76,27 @@ def test_a_path_through_a_directory_or_link_of_another_user_is_untrusted(tmp_pat
     link.symlink_to(own)
     os.lchown(link, 65534, 65534)
     assert "%s on the way belongs to uid 65534" % link in (untrusted_path_problem(str(link), "target_path") or "")
+
+
+def test_a_directory_everyone_may_write_reached_through_a_link_is_judged_where_the_link_leads(tmp_path):
+    """The spelling through the link names the link's target as the parent written in."""
+    open_dir = tmp_path / "open"
+    (open_dir / "boot").mkdir(parents=True)
+    os.chmod(open_dir, 0o777)
+    (tmp_path / "way").symlink_to(open_dir)
+    problem = untrusted_path_problem(str(tmp_path / "way" / "boot"), "install.boot_dir") or ""
+    assert "on the way can be written by everyone" in problem
+
+
+def test_own_directory_problem_judges_the_way_and_the_directory(tmp_path):
+    own = tmp_path / "own"
+    own.mkdir()
+    os.chmod(own, 0o755)
+    assert own_directory_problem(str(own), "boot_dir") is None
+    assert own_directory_problem(str(tmp_path / "missing"), "boot_dir") is None
+    os.chmod(own, 0o775)
+    assert "can be written by its group or by others" in (own_directory_problem(str(own), "boot_dir") or "")
+    os.chmod(own, 0o755)
+    (own / "inner").mkdir()
+    os.chmod(own, 0o777)
+    assert "on the way can be written by everyone" in (own_directory_problem(str(own / "inner"), "boot_dir") or "")
