@@ -525,18 +525,18 @@ def _graphics_text(domain: Domain) -> str:
 # Ansible's validator words one wrong type of a dictionary option three times: the conversion's own
 # error, the same inside "argument 'x' is of type ... unable to convert", and "value of 'x' must be of
 # type dict" from the suboptions' check.
-_CONVERT_FAILED = re.compile(r"argument '([^']+)' is of type \w+ and we were unable to convert")
-_SUBSPEC_TYPE = re.compile(r"value of '([^']+)' must be of type dict")
+_CONVERT_FAILED = r"argument '([^']+)' is of type \w+ and we were unable to convert"
+_SUBSPEC_TYPE = r"value of '([^']+)' must be of type dict"
 
 
 def distinct_validation_messages(messages: List[str]) -> List[str]:
     """Ansible's validation errors, one per mistake: without the messages another one repeats
     (contained in it) and without the suboptions' type error of an option already named unconvertible."""
-    unconvertible = {found.group(1) for found in map(_CONVERT_FAILED.search, messages) if found}
+    unconvertible = {found.group(1) for found in (re.search(_CONVERT_FAILED, message) for message in messages) if found}
     kept: List[str] = []
     for message in messages:
         repeated = any(message in other and message != other for other in messages)
-        subspec = _SUBSPEC_TYPE.search(message)
+        subspec = re.search(_SUBSPEC_TYPE, message)
         if repeated or (subspec and subspec.group(1) in unconvertible) or message in kept:
             continue
         kept.append(message)

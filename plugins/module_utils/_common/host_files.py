@@ -50,7 +50,7 @@ _INTERFACE_FILE_SYSTEMS = frozenset(
         "tracefs",
     )
 )
-_ESCAPED = re.compile(r"\\([0-7]{3})")
+_ESCAPED = r"\\([0-7]{3})"
 # What the kernel escapes in a mountinfo path besides the space: shown escaped again in messages, so
 # that a mount point never breaks a message (or the host log's line) in two.
 _SHOWN_ESCAPED = {"\\": "\\134", "\t": "\\011", "\n": "\\012"}
@@ -186,7 +186,7 @@ def parsed_mount(line: str) -> Optional[Mount]:
 
 def _unescaped(field: str) -> str:
     """A mountinfo field with its octal escapes (space, tab, newline, backslash) undone."""
-    return _ESCAPED.sub(lambda match: chr(int(match.group(1), 8)), field)
+    return re.sub(_ESCAPED, lambda match: chr(int(match.group(1), 8)), field)
 
 
 def _hard_linked_name(info: os.stat_result) -> str:

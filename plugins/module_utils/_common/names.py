@@ -13,7 +13,7 @@ MAX_NAME_BYTES = 255
 # Letters, digits and . _ + - : @ ; no leading dot or dash. Such names are safe as file names in a
 # directory pool, as XML text, and as words on the virsh command lines that plans show.
 # Matched against the whole name (fullmatch): "$" would also accept a name that ends in a newline.
-_NAME_RE = re.compile(r"[A-Za-z0-9_+:@][A-Za-z0-9._+:@-]*")
+_NAME_RE = r"[A-Za-z0-9_+:@][A-Za-z0-9._+:@-]*"
 # The kernel's limit for interface names (IFNAMSIZ less the terminating NUL).
 MAX_BRIDGE_BYTES = 15
 
@@ -26,7 +26,7 @@ def name_problem(name: object, what: str) -> str:
         return "%s name is longer than %d bytes" % (what, MAX_NAME_BYTES)
     if ".." in name:
         return "%s name %r must not contain '..'" % (what, name)
-    if not _NAME_RE.fullmatch(name):
+    if not re.fullmatch(_NAME_RE, name):
         return "%s name %r may only contain letters, digits and . _ + - : @ and must not start with '.' or '-'" % (what, name)
     return ""
 

@@ -19,8 +19,8 @@ import re
 from typing import Any, Iterator, Optional, Tuple
 
 # A host (and port) followed by a path, query or fragment: an '@' after it is not user information.
-_HOST_THEN_PATH_RE = re.compile(r"(\[[^\]/?#@\s]*\]|[^/?#@:\s\[]*)(:[0-9]*)?[/?#]")
-_WORD_RE = re.compile(r"\S+")
+_HOST_THEN_PATH_RE = r"(\[[^\]/?#@\s]*\]|[^/?#@:\s\[]*)(:[0-9]*)?[/?#]"
+_WORD_RE = r"\S+"
 _DELIMITERS = "/?#"
 # Pieces of a password split at characters URLs reserve are masked too when at least this long
 # (a parser may show only the part after a '#' or '/'); shorter ones would garble every text.
@@ -35,7 +35,7 @@ def _userinfo_end(text: str, start: int, end: int) -> Optional[int]:
     last_at = text.rfind("@", start, end)
     if last_at < 0:
         return None
-    if not _HOST_THEN_PATH_RE.match(text, start, last_at):
+    if not re.compile(_HOST_THEN_PATH_RE).match(text, start, last_at):  # re's cache: compiled once
         return last_at
     # A host and a path come first: only an '@' before the path's start ends user information.
     path_start = min(found for found in (text.find(c, start, last_at) for c in _DELIMITERS) if found >= 0)
@@ -47,7 +47,7 @@ def _spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
     """(start, end) of the user information of each URL in ``text``."""
     if "://" not in text:
         return
-    regions = [(0, len(text))] if whole else [match.span() for match in _WORD_RE.finditer(text)]
+    regions = [(0, len(text))] if whole else [match.span() for match in re.finditer(_WORD_RE, text)]
     for start, end in regions:
         separator = text.find("://", start, end)
         if separator < 0:

@@ -15,7 +15,7 @@ _POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4, "p": 5, "e": 6}
 # Matches libvirt's unit grammar (virScaleInteger): b, bytes, K, KiB, KB, ... with an optional
 # decimal fraction on the number ("1.5G"), which libvirt itself does not accept but users expect.
 # Digits are [0-9], not \d (which also reads other scripts' digits), and the whole text must match.
-_SIZE_RE = re.compile(r" *(?P<number>[0-9]+(?:\.[0-9]+)?) *(?P<unit>[a-zA-Z]*) *")
+_SIZE_RE = r" *(?P<number>[0-9]+(?:\.[0-9]+)?) *(?P<unit>[a-zA-Z]*) *"
 
 
 class SizeError(RemotevirtError, ValueError):
@@ -49,7 +49,7 @@ def parse_size(value: object) -> int:
             raise SizeError("a size cannot be negative: %d" % value)
         return _within_libvirt(value, str(value))
     text = str(value)
-    match = _SIZE_RE.fullmatch(text)
+    match = re.fullmatch(_SIZE_RE, text)
     if match is None:
         if text.strip().startswith("-"):
             raise SizeError("a size cannot be negative: %r" % text)

@@ -20,25 +20,27 @@ from typing import Any, Iterator, Mapping, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 
+# Patterns are kept as text and matched through re's own cache, so a task compiles only those its
+# path uses (compiling every one at import was most of what a no-op spent loading this code).
 # C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: none belongs in a
 # name, a path, a URL or a command-line word, and each can forge a line in a log.
-_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_RE = "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
 # Lone surrogates: what Python makes of bytes that are not UTF-8; they cannot be encoded again.
-_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+_SURROGATE_RE = "[\ud800-\udfff]"
 # Options that hold a file's text: lines and tabs are their content; NUL never is.
 FREE_TEXT_OPTIONS = frozenset(("install.kickstart_content",))
 # Options whose every string is file content (cloud-init's user-data, meta-data and network-config).
 FREE_TEXT_PREFIXES = ("cloud_init.",)
 
-_ASCII_NUMBER_RE = re.compile(r"[0-9]+")
-_OCTAL_MODE_RE = re.compile(r"[0-7]{1,12}")
+_ASCII_NUMBER_RE = r"[0-9]+"
+_OCTAL_MODE_RE = r"[0-7]{1,12}"
 MAX_MODE = 0o777  # setuid, setgid and sticky bits have no business on a disk image
 MAX_ID = 2**32 - 2  # (uid_t) -1 means "leave unchanged" to chown
 # POSIX portable user and group names (useradd's default rule, with a trailing $ for machine accounts).
-_ACCOUNT_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\$?")
+_ACCOUNT_NAME_RE = r"[A-Za-z_][A-Za-z0-9_.-]*\$?"
 
 # libvirt URIs: driver[+transport]://[user@][host][:port][/path][?query].
-_URI_RE = re.compile(
+_URI_RE = (
     r"(?P<driver>[A-Za-z][A-Za-z0-9]*)(?:\+(?P<transport>[A-Za-z0-9]+))?://"
     r"(?:(?P<user>[^/?#@:]*)(?P<password>:[^/?#@]*)?@)?"
     r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]*)"
@@ -53,16 +55,16 @@ _HOST_TRANSPORTS = ("ssh", "libssh", "libssh2", "tcp", "tls")
 _PORT_TRANSPORTS = (None, "tcp", "tls")
 _QEMU_PATHS = ("/system", "/session", "/embed")
 # libvirt splits a URI's query on '&' and ';' and percent-decodes each parameter's name.
-_QUERY_SEPARATOR_RE = re.compile("[&;]")
-_PERCENT_RE = re.compile("%([0-9A-Fa-f]{2})")
+_QUERY_SEPARATOR_RE = "[&;]"
+_PERCENT_RE = "%([0-9A-Fa-f]{2})"
 URI_EXAMPLES = "qemu:///system, qemu+ssh://user@host/system or qemu+tls://host:16514/system"
 
 # scheme://[userinfo@]host[:port]... ; the host is what follows the user information.
-_URL_RE = re.compile(
+_URL_RE = (
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^/?#@]*@)?(?P<host>\[[^\]/?#]*\]|[^:/?#]*)"
     r"(?::(?P<port>[^/?#]*))?(?P<rest>[/?#].*)?"
 )
-_WHITESPACE_RE = re.compile(r"\s")
+_WHITESPACE_RE = r"\s"
 # The host's own directories: a pool there would list (and delete its files as volumes) or mount over
 # them; a share would give a guest the system's files.
 SYSTEM_DIRECTORIES = frozenset(
@@ -80,14 +82,14 @@ SYSTEM_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
 # -- text anywhere -----------------------------------------------------------------------------
 def control_problem(text: str, what: str, free_text: bool = False) -> str:
     """Why ``text`` (option ``what``) holds a character it must not, or ""."""
-    surrogate = _SURROGATE_RE.search(text)
+    surrogate = re.search(_SURROGATE_RE, text)
     if surrogate is not None:
         # Bytes that were not UTF-8 reach Python as lone surrogates; no file, command line or XML can hold them.
         return "%s: contains U+%04X, which is not a character (bytes that are not UTF-8 text); remove it" % (
             what,
             ord(surrogate.group()),
         )
-    found = re.search("\x00", text) if free_text else _CONTROL_RE.search(text)
+    found = re.search("\x00", text) if free_text else re.search(_CONTROL_RE, text)
     if found is None:
         return ""
     return "%s: contains a control character (U+%04X); remove it" % (what, ord(found.group()))
@@ -179,7 +181,7 @@ def ascii_int(value: Any, what: str, minimum: Optional[int] = None, maximum: Opt
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise PlanError("%s must be a whole number, not %r" % (what, value))
     if isinstance(value, str):
-        if not _ASCII_NUMBER_RE.fullmatch(value):
+        if not re.fullmatch(_ASCII_NUMBER_RE, value):
             raise PlanError("%s must be a whole number written with the digits 0-9, not %r" % (what, value))
         value = int(value)
     if minimum is not None and value < minimum:
@@ -190,7 +192,7 @@ def ascii_int(value: Any, what: str, minimum: Optional[int] = None, maximum: Opt
 
 
 def is_ascii_number(text: str) -> bool:
-    return bool(_ASCII_NUMBER_RE.fullmatch(text))
+    return bool(re.fullmatch(_ASCII_NUMBER_RE, text))
 
 
 def octal_mode(value: Any) -> str:
@@ -202,7 +204,7 @@ def octal_mode(value: Any) -> str:
         raise PlanError("mode must be octal text such as '0640', not %r" % (value,))
     if isinstance(value, int):
         number = value
-    elif _OCTAL_MODE_RE.fullmatch(value):
+    elif re.fullmatch(_OCTAL_MODE_RE, value):
         number = int(value, 8)
     else:
         raise PlanError("mode must be octal, like 0640, not %r" % value)
@@ -218,7 +220,7 @@ def account_problem(value: str, what: str) -> str:
     """Why ``value`` is neither a numeric id nor a user or group name, or ""."""
     if is_ascii_number(value):
         return "" if int(value) <= MAX_ID else "%s id %s is larger than %d" % (what, value, MAX_ID)
-    if not _ACCOUNT_NAME_RE.fullmatch(value) or len(value) > 256:
+    if not re.fullmatch(_ACCOUNT_NAME_RE, value) or len(value) > 256:
         return "%s %r is neither a numeric id (digits 0-9) nor a %s name (letters, digits, _ . -)" % (what, value, what)
     return ""
 
@@ -273,12 +275,12 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
     if problem:
         return problem
     shown = redact_url(url)
-    if _WHITESPACE_RE.search(url):
+    if re.search(_WHITESPACE_RE, url):
         return "%s must not contain spaces (write them as %%20): %r" % (what, shown)
     scheme = scheme_of(url)
     if scheme not in schemes:
         return "%s must be an %s URL, not %r" % (what, either(schemes), shown)
-    match = _URL_RE.fullmatch(url)
+    match = re.fullmatch(_URL_RE, url)
     if scheme == "file":
         path = url[len("file://") :] if match else ""
         if not path.startswith("/") or ".." in path.split("/"):
@@ -340,9 +342,9 @@ def uri_problem(uri: Any) -> str:
     if problem:
         return problem
     shown = redact_url(uri)
-    if _WHITESPACE_RE.search(uri):
+    if re.search(_WHITESPACE_RE, uri):
         return "uri must not contain spaces: %r" % shown
-    match = _URI_RE.fullmatch(uri)
+    match = re.fullmatch(_URI_RE, uri)
     if match is None:
         return "uri %r is not a libvirt URI such as %s" % (shown, URI_EXAMPLES)
     parts = match.groupdict()
@@ -387,8 +389,8 @@ def uri_problem(uri: Any) -> str:
 def query_parameter_names(query: str) -> Tuple[str, ...]:
     """The parameter names of a libvirt URI's query as libvirt reads them, lower-cased:
     'a=1;%6Eame=x' -> ('a', 'name')."""
-    names = (part.split("=", 1)[0] for part in _QUERY_SEPARATOR_RE.split(query) if part)
-    return tuple(_PERCENT_RE.sub(lambda found: chr(int(found.group(1), 16)), name).lower() for name in names)
+    names = (part.split("=", 1)[0] for part in re.split(_QUERY_SEPARATOR_RE, query) if part)
+    return tuple(re.sub(_PERCENT_RE, lambda found: chr(int(found.group(1), 16)), name).lower() for name in names)
 
 
 def check_uri(uri: Any) -> None:

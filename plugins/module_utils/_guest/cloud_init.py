@@ -32,7 +32,7 @@ USER_DATA_STARTS = (
     "## template: jinja",
     "Content-Type: multipart/",
 )
-_MIME_START = re.compile(r"(MIME-Version: *1\.0\s*\n|Content-Type: *multipart/)", re.IGNORECASE)
+_MIME_START = r"(?i)(MIME-Version: *1\.0\s*\n|Content-Type: *multipart/)"
 # cloud-init picks the longest header a text starts with: these two are lists, not #cloud-config.
 _LIST_STARTS = ("#cloud-config-archive", "#cloud-config-jsonp")
 NETWORK_VERSIONS = (1, 2)
@@ -40,12 +40,12 @@ NETWORK_VERSIONS = (1, 2)
 # archive), and #cloud-config text is parsed at plan time, which takes seconds per MiB.
 SEED_LIMIT = 16 << 20
 # cloud-init keeps each instance's state in /var/lib/cloud/instances/<instance-id>/ on the guest.
-_INSTANCE_ID = re.compile(r"[^/\x00-\x20\x7f-\x9f\u2028\u2029]+")
+_INSTANCE_ID = r"[^/\x00-\x20\x7f-\x9f\u2028\u2029]+"
 
 # Words YAML 1.1 (PyYAML, which cloud-init uses) reads as booleans or null, and so never written plain.
 _YAML_WORDS = frozenset(("y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"))
-_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./-]*")
-_HOSTNAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_PLAIN = r"[A-Za-z_/][A-Za-z0-9_./-]*"
+_HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 
 
 class CloudInit(Record):
@@ -83,7 +83,7 @@ class CloudInit(Record):
     def seed_files(self, guest: str) -> Dict[str, bytes]:
         """The NoCloud seed's files by name."""
         meta: Dict[str, Any] = {"instance-id": self.instance_id(guest)}
-        if "local-hostname" not in self.meta_data and _HOSTNAME.fullmatch(guest):
+        if "local-hostname" not in self.meta_data and re.fullmatch(_HOSTNAME, guest):
             meta["local-hostname"] = guest
         meta.update((key, value) for key, value in self.meta_data.items() if key != "instance-id")
         files = {"user-data": self.user_data.encode("utf-8"), "meta-data": render_yaml(meta).encode("utf-8")}
@@ -133,7 +133,7 @@ def _check_meta_data(meta: Mapping[str, Any]) -> None:
         value = meta.get(key)
         if value is None or (key == "instance-id" and isinstance(value, int) and not isinstance(value, bool)):
             continue
-        if not isinstance(value, str) or not _INSTANCE_ID.fullmatch(value) or value in (".", ".."):
+        if not isinstance(value, str) or not re.fullmatch(_INSTANCE_ID, value) or value in (".", ".."):
             raise PlanError(
                 "cloud_init.meta_data.%s must be text without '/', blanks or control characters, not %s"
                 % (key, json.dumps(value) if isinstance(value, str) else type(value).__name__)
@@ -147,7 +147,7 @@ def _user_data(value: Any) -> str:
         return "#cloud-config\n" + render_yaml(value, "cloud_init.user_data")
     if not isinstance(value, str):
         raise PlanError("cloud_init.user_data must be a dictionary (rendered as #cloud-config) or text")
-    if not (value.startswith(USER_DATA_STARTS) or _MIME_START.match(value)):
+    if not (value.startswith(USER_DATA_STARTS) or re.match(_MIME_START, value)):
         # Never quoted back: user-data holds passwords and keys.
         raise PlanError(
             "cloud_init.user_data text must start with #cloud-config, #!, #include (or another format "
@@ -307,7 +307,7 @@ def _escaped(char: str) -> str:
 
 
 def _plain_ok(text: str) -> bool:
-    return bool(_PLAIN.fullmatch(text)) and text.lower() not in _YAML_WORDS
+    return bool(re.fullmatch(_PLAIN, text)) and text.lower() not in _YAML_WORDS
 
 
 def _scalar(value: Any, what: str, indent: int) -> str:

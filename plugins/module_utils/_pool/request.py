@@ -33,15 +33,15 @@ ISCSI_TARGET_PATH = "/dev/disk/by-path"
 DIRECTORY_TYPES = ("dir", "fs", "netfs")
 
 # Host names and addresses (IPv6 without brackets, as libvirt's <host name=...> takes them).
-_HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:-]*")
+_HOST_RE = r"[A-Za-z0-9][A-Za-z0-9.:-]*"
 # A netfs source path written as SMB or URL habits have it, '//user:password@nas/export'.
-_PATH_USERINFO_RE = re.compile(r"/*[^/@]*:[^/]*@")
+_PATH_USERINFO_RE = r"/*[^/@]*:[^/]*@"
 # An attribute value of an xml that starts with 'user:password@' (a host name or a source directory).
-_XML_USERINFO_RE = re.compile(r"""=\s*["']/*([^"'/@:]*:[^"'/]*@)""")
+_XML_USERINFO_RE = r"""=\s*["']/*([^"'/@:]*:[^"'/]*@)"""
 # iSCSI names: iqn.2004-04.com.example:target, eui.02004567A425678D, naa.52004567BA64678D.
-_ISCSI_NAME_RE = re.compile(r"(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.:_-]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})")
+_ISCSI_NAME_RE = r"(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.:_-]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})"
 # LVM's volume group names.
-_VG_NAME_RE = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*")
+_VG_NAME_RE = r"[A-Za-z0-9_+][A-Za-z0-9_.+-]*"
 
 # The source and target options each pool type takes: (required, allowed).
 _TYPE_OPTIONS = {
@@ -242,7 +242,7 @@ def _path(value: Any, what: str) -> str:
 
 def _source_dir(value: Any, what: str) -> str:
     """A netfs pool's exported directory; never credentials (libvirt's mount takes none from it)."""
-    found = _PATH_USERINFO_RE.match(value) if isinstance(value, str) else None
+    found = re.match(_PATH_USERINFO_RE, value) if isinstance(value, str) else None
     if found:
         raise PlanError(
             "%s must be the directory the server exports (such as /export), not %r: libvirt takes no "
@@ -264,7 +264,7 @@ def _devices(values: Any) -> Tuple[str, ...]:
 
 
 def _host(value: Any) -> str:
-    if not isinstance(value, str) or not _HOST_RE.fullmatch(value) or len(value) > 253:
+    if not isinstance(value, str) or not re.fullmatch(_HOST_RE, value) or len(value) > 253:
         raise PlanError(
             "source_host must be a host name or address (letters, digits, '.', '-' and ':'), not %r%s"
             % (_without_userinfo(value), "; libvirt takes no credentials there" if _has_userinfo(value) else "")
@@ -296,12 +296,12 @@ def source_host_secrets(params: Mapping[str, Any]) -> Iterator[str]:
     names and directories of an xml."""
     texts = [params.get("source_host")]
     path = params.get("source_path")
-    found = _PATH_USERINFO_RE.match(path) if isinstance(path, str) else None
+    found = re.match(_PATH_USERINFO_RE, path) if isinstance(path, str) else None
     if found:
         texts.append(found.group(0).lstrip("/"))
     xml = params.get("xml")
     if isinstance(xml, str):
-        texts.extend(match.group(1) for match in _XML_USERINFO_RE.finditer(xml))
+        texts.extend(match.group(1) for match in re.finditer(_XML_USERINFO_RE, xml))
     for text in texts:
         yield from userinfo_secrets(text)
 
@@ -316,7 +316,7 @@ def _without_userinfo(value: Any) -> Any:
 
 
 def _iscsi_name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not _ISCSI_NAME_RE.fullmatch(value) or len(value) > 223:
+    if not isinstance(value, str) or not re.fullmatch(_ISCSI_NAME_RE, value) or len(value) > 223:
         raise PlanError("%s must be an iSCSI name such as iqn.2004-04.com.example:target, not %r" % (what, value))
     return value
 
@@ -324,7 +324,7 @@ def _iscsi_name(value: Any, what: str) -> str:
 def _vg_name(value: Optional[str]) -> Optional[str]:
     if value is None:
         return None
-    if not _VG_NAME_RE.fullmatch(value) or len(value) > 127:
+    if not re.fullmatch(_VG_NAME_RE, value) or len(value) > 127:
         raise PlanError(
             "source_name %r is not a volume group name (letters, digits and _ + . -, not starting with '-' or '.')" % value
         )
