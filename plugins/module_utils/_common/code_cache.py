@@ -7,10 +7,12 @@ Ansible ships a module's module_utils in a zip file, and Python compiles every s
 from a zip on every task (zipimport never writes bytecode). For a task that changes nothing that
 compile is the largest part of this collection's own cost. The finder here keeps each compiled
 source in the private directory the host locks live in (``/run/remotevirt`` for root: emptied at
-each boot, so old versions do not pile up), under a digest of the source and of the Python that
-compiled it, so an entry is never used for other code. Entries carry a digest of their own bytes;
-anything unexpected (a directory or entry someone else could write, a torn or foreign entry, a
-full disk) means compiling as before, never a failure.
+each boot, so old versions do not pile up), under a key made of the source's name, size and CRC-32
+(as the zip's directory lists them, so a cached module's source is never even decompressed) and
+the Python that compiled it. Entries carry a CRC-32 of their own bytes against a torn or damaged
+entry; what keeps anyone else's code out is that only entries the running user owns, in a
+directory nobody else can write, are read. Anything unexpected (a directory or entry someone
+else could write, a torn or foreign entry, a full disk) means compiling as before, never a failure.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ import os
 import stat
 import sys
 import zipimport
+import zlib
 from types import CodeType, ModuleType
-from typing import Any, Optional, Sequence
+from typing import Any, Optional, Sequence, Tuple
 
 PACKAGE = "ansible_collections.remotevirt.install.plugins.module_utils"
-_DIGEST_SIZE = 32
-# Part of every key: code compiled by one Python is never loaded by another.
-_PYTHON_TAG = ("%s %s" % (sys.implementation.cache_tag, sys.version)).encode("utf-8")
+# Part of every key: code compiled by one Python is never loaded by another, and an entry of
+# another layout (entries: a CRC-32 of the marshalled code, then that code) is never read.
+_TAG = ("entries 2, %s %s" % (sys.implementation.cache_tag, sys.version)).encode("utf-8")
+_CHECK_SIZE = 4
 
 
 def install_when_zipped(spec: Optional[importlib.machinery.ModuleSpec]) -> None:
@@ -39,9 +43,12 @@ def install_when_zipped(spec: Optional[importlib.machinery.ModuleSpec]) -> None:
         return
     if any(isinstance(finder, CachedCodeFinder) for finder in sys.meta_path):
         return
-    directory = cache_directory()
-    if directory is not None:
-        sys.meta_path.insert(0, CachedCodeFinder(PACKAGE + ".", directory))
+    # In place before the directory is known, so that the modules needed to find it are
+    # compiled once (zipimport's own finder compiles a source twice): without a directory the
+    # finder compiles and keeps nothing.
+    finder = CachedCodeFinder(PACKAGE + ".", None)
+    sys.meta_path.insert(0, finder)
+    finder.directory = cache_directory()
 
 
 def cache_directory() -> Optional[int]:
@@ -89,9 +96,9 @@ class CachedCodeFinder:
     importer for the file name, which compiles the source, and would undo half of what the cache saves.
     """
 
-    def __init__(self, prefix: str, directory: int) -> None:
+    def __init__(self, prefix: str, directory: Optional[int]) -> None:
         self.prefix = prefix
-        self.directory = directory  # a descriptor, see cache_directory
+        self.directory = directory  # a descriptor (see cache_directory), or None: no cache
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Any:
         if not fullname.startswith(self.prefix) or not path:
@@ -104,7 +111,7 @@ class CachedCodeFinder:
                 is_package = archive.is_package(fullname)
             except zipimport.ZipImportError:
                 continue  # not in this entry
-            loader = CachedCodeLoader(archive, self.directory)
+            loader = CachedCodeLoader(archive, self)
             location = os.path.join(archive.archive, loader.name_in_archive(fullname, is_package))
             return importlib.util.spec_from_file_location(fullname, location, loader=loader)  # type: ignore[arg-type]
         return None  # elsewhere, or not at all: Python's own finders decide
@@ -131,9 +138,9 @@ def zip_importer(entry: str) -> Optional[zipimport.zipimporter]:
 class CachedCodeLoader:
     """Runs a module of a zip from its cached code, compiling (and keeping) it on a miss."""
 
-    def __init__(self, archive: zipimport.zipimporter, directory: int) -> None:
+    def __init__(self, archive: zipimport.zipimporter, finder: CachedCodeFinder) -> None:
         self.archive = archive
-        self.directory = directory
+        self.finder = finder  # its directory, None until known (or where there is none)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
         return None  # Python's default module object
@@ -149,24 +156,58 @@ class CachedCodeLoader:
         return self.archive.is_package(fullname)
 
     def get_code(self, fullname: str) -> CodeType:
-        source = self.archive.get_source(fullname)
-        if source is None:
-            return self.archive.get_code(fullname)
+        directory = self.finder.directory
+        if directory is None:
+            return self.archive.get_code(fullname)  # compiled once, kept nowhere
         # The zip's path changes with every task; the name inside it does not, and tracebacks
         # still find their lines through get_source.
         filename = self.name_in_archive(fullname, self.archive.is_package(fullname))
-        source_bytes = source.encode("utf-8")
-        key = hashlib.sha256(b"\0".join((_PYTHON_TAG, filename.encode("utf-8"), source_bytes))).hexdigest()
-        code = read_entry(key, self.directory)
+        source: Optional[bytes] = None
+        listed = listed_size_and_crc(self.archive, filename)
+        if listed is None:
+            source = self.source_bytes(fullname)
+            if source is None:
+                return self.archive.get_code(fullname)
+            listed = (len(source), zlib.crc32(source))
+        key = entry_key(filename, *listed)
+        code = read_entry(key, directory)
         if code is None:
-            code = compile(source_bytes, filename, "exec", dont_inherit=True)
-            write_entry(key, code, self.directory)
+            source = source if source is not None else self.source_bytes(fullname)
+            if source is None:
+                return self.archive.get_code(fullname)
+            code = compile(source, filename, "exec", dont_inherit=True)
+            if (len(source), zlib.crc32(source)) == listed:  # never kept under a listing its source does not match
+                write_entry(key, code, directory)
         return code
+
+    def source_bytes(self, fullname: str) -> Optional[bytes]:
+        source = self.archive.get_source(fullname)
+        return source.encode("utf-8") if source is not None else None
 
     def name_in_archive(self, fullname: str, is_package: bool) -> str:
         """The source's path inside the zip, as zipimport names it."""
         relative = self.archive.prefix + fullname.rpartition(".")[2]
         return relative + ("/__init__.py" if is_package else ".py")
+
+
+def listed_size_and_crc(archive: zipimport.zipimporter, filename: str) -> Optional[Tuple[int, int]]:
+    """The size and CRC-32 of ``filename`` as the zip's directory lists them; None where this
+    Python's zip importer keeps its directory elsewhere (the source is then read to know them)."""
+    # zipimport's parsed directory: an attribute up to Python 3.12, a method from 3.13.
+    files = archive._get_files() if hasattr(archive, "_get_files") else getattr(archive, "_files", None)
+    listing = files.get(filename.replace("/", os.sep)) if isinstance(files, dict) else None
+    # (path, compression, compressed size, size, offset, time, date, crc)
+    if isinstance(listing, tuple) and len(listing) == 8 and isinstance(listing[3], int) and isinstance(listing[7], int):
+        return listing[3], listing[7]
+    return None
+
+
+def entry_key(filename: str, size: int, crc: int) -> str:
+    """The name of the entry of a source: its name, size and CRC-32 and the Python compiling it.
+
+    A CRC-32 is no defence against a source made to collide, and needs none: the sources come from
+    the controller, whose code runs anyway, and only this user's own entries are ever read."""
+    return hashlib.sha256(b"\0".join((_TAG, filename.encode("utf-8"), b"%d %d" % (size, crc)))).hexdigest()
 
 
 def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]:
@@ -182,8 +223,8 @@ def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
             return None
         data = entry.read()
-    digest, payload = data[:_DIGEST_SIZE], data[_DIGEST_SIZE:]
-    if hashlib.sha256(payload).digest() != digest:
+    check, payload = data[:_CHECK_SIZE], data[_CHECK_SIZE:]
+    if len(check) != _CHECK_SIZE or _check_of(payload) != check:
         return None
     try:
         code = marshal.loads(payload)
@@ -201,10 +242,15 @@ def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> N
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         descriptor = os.open(aside, flags, 0o600, dir_fd=directory)
         with os.fdopen(descriptor, "wb") as entry:
-            entry.write(hashlib.sha256(payload).digest() + payload)
+            entry.write(_check_of(payload) + payload)
         os.replace(aside, path, src_dir_fd=directory, dst_dir_fd=directory)
     except OSError:
         _remove_quietly(aside, directory)
+
+
+def _check_of(payload: bytes) -> bytes:
+    """What an entry's bytes start with: the CRC-32 of the rest."""
+    return zlib.crc32(payload).to_bytes(_CHECK_SIZE, "big")
 
 
 def _remove_quietly(path: str, directory: Optional[int]) -> None:

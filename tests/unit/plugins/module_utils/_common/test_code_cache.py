@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import subprocess
 import sys
 import traceback
 import zipfile
 import zipimport
+import zlib
 
 import pytest
 
@@ -77,6 +79,32 @@ def test_a_cached_import_compiles_nothing_not_even_to_find_the_module(zipped_pac
         del sys.modules[name]
     deep = importlib.import_module(PACKAGE + ".sub.deep")
     assert deep.ANSWER == 42
+
+
+def test_a_cached_module_is_found_by_the_zips_listing_without_reading_its_source(zipped_package, cache_dir, monkeypatch):
+    fresh_import()
+    refuse_compiling(monkeypatch)
+    monkeypatch.setattr(zipimport.zipimporter, "get_source", lambda *args: pytest.fail("read the source of a cached module"))
+    assert fresh_import().ANSWER == 42
+
+
+def test_without_the_zips_listing_the_source_is_read_and_the_cache_still_used(zipped_package, cache_dir, monkeypatch):
+    monkeypatch.setattr(code_cache, "listed_size_and_crc", lambda *args: None)
+    fresh_import()
+    refuse_compiling(monkeypatch)
+    assert fresh_import().ANSWER == 42
+
+
+def test_the_listing_and_the_source_give_the_same_key(zipped_package):
+    archive = zipimport.zipimporter(os.path.join(str(zipped_package), PACKAGE))
+    data = MODULE_SOURCE.encode("utf-8")
+    assert code_cache.listed_size_and_crc(archive, PACKAGE + "/mod.py") == (len(data), zlib.crc32(data))
+
+
+def test_a_source_that_does_not_match_its_listing_is_not_kept(zipped_package, cache_dir, monkeypatch):
+    monkeypatch.setattr(code_cache, "listed_size_and_crc", lambda *args: (1, 2))
+    assert fresh_import().ANSWER == 42
+    assert list(cache_dir.iterdir()) == []
 
 
 def test_modules_get_the_file_names_and_package_paths_zipimport_gives(zipped_package, cache_dir):
@@ -213,3 +241,47 @@ def test_a_directory_swapped_after_its_check_is_not_read(zipped_package, tmp_pat
     code_cache.write_entry(str(foreign / key), compile("ANSWER = 'foreign'\n", "mod.py", "exec"))
     (shared / "remotevirt").symlink_to(shared / "foreign")
     assert fresh_import().ANSWER == 42
+
+
+BOOTSTRAP_PROBE = """
+import collections, sys, zipimport
+compiled = collections.Counter()
+original = zipimport._compile_source
+def counting(pathname, source):
+    compiled[pathname.rsplit("/", 1)[-1]] += 1
+    return original(pathname, source)
+zipimport._compile_source = counting
+sys.path.insert(0, sys.argv[1])
+import ansible_collections.remotevirt.install.plugins.module_utils._common as common
+assert common.__file__.startswith(sys.argv[1]), common.__file__
+print(compiled["code_cache.py"], compiled["locks.py"])
+"""
+
+
+def test_the_cache_and_what_finds_its_directory_are_compiled_once_from_a_zip(tmp_path):
+    # Python's zip importer compiles a source twice (once only to name its file) up to 3.12; the
+    # package's bootstrap avoids that for the two modules the cache cannot hold.
+    common = os.path.dirname(code_cache.__file__)
+    package = "ansible_collections/remotevirt/install/plugins/module_utils/_common"
+    archive = tmp_path / "payload.zip"
+    with zipfile.ZipFile(str(archive), "w") as payload:
+        for parent in (
+            "ansible_collections",
+            "ansible_collections/remotevirt",
+            "ansible_collections/remotevirt/install",
+            "ansible_collections/remotevirt/install/plugins",
+            "ansible_collections/remotevirt/install/plugins/module_utils",
+        ):
+            payload.writestr(parent + "/__init__.py", "")
+        for name in ("__init__.py", "code_cache.py", "locks.py"):
+            payload.write(os.path.join(common, name), package + "/" + name)
+    probe = subprocess.run(
+        [sys.executable, "-c", BOOTSTRAP_PROBE, str(archive)],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env=dict(os.environ, PYTHONPATH=""),
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    assert probe.stdout.split() == ["1", "1"]
