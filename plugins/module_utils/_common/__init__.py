@@ -14,7 +14,7 @@ from importlib.util import module_from_spec, spec_from_file_location
 
 def _load_code_cache_compiled_once() -> None:
     """Import code_cache from the zip this package came from, compiling it once: Python's zip
-    importer compiles a source a second time only to name its file (up to Python 3.12), and
+    importer compiles a source a second time only to name its file (3.8 to 3.13 at least), and
     code_cache, which the cache cannot hold, is the largest source a task compiles of its own."""
     name = __name__ + ".code_cache"
     archive = zipimport.zipimporter(__path__[0])
@@ -29,6 +29,7 @@ def _load_code_cache_compiled_once() -> None:
     except BaseException:
         del sys.modules[name]
         raise
+    globals()["code_cache"] = module  # bound on the package, as an import binds it
 
 
 if __spec__ is not None and isinstance(__spec__.loader, zipimport.zipimporter):

@@ -7,12 +7,13 @@ Ansible ships a module's module_utils in a zip file, and Python compiles every s
 from a zip on every task (zipimport never writes bytecode). For a task that changes nothing that
 compile is the largest part of this collection's own cost. The finder here keeps each compiled
 source in the private directory the host locks live in (``/run/remotevirt`` for root: emptied at
-each boot, so old versions do not pile up), under a key made of the source's name, size and CRC-32
-(as the zip's directory lists them, so a cached module's source is never even decompressed) and
-the Python that compiled it. Entries carry a CRC-32 of their own bytes against a torn or damaged
-entry; what keeps anyone else's code out is that only entries the running user owns, in a
-directory nobody else can write, are read. Anything unexpected (a directory or entry someone
-else could write, a torn or foreign entry, a full disk) means compiling as before, never a failure.
+each boot, so old versions do not pile up), under a digest of the source's name, its bytes as the
+zip stores them (read where the zip's directory points, never decompressed for a cached module)
+and the Python that compiled it, so an entry is never used for other code. Entries carry a CRC-32
+of their key and bytes against a torn, damaged or renamed entry; what keeps anyone else's code out
+is that only entries the running user owns, in a directory nobody else can write, are read.
+Anything unexpected (a directory or entry someone else could write, a torn or foreign entry, a
+full disk, an unreadable zip) means compiling as before, never a failure.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import importlib.util
 import marshal
 import os
 import stat
+import struct
 import sys
 import zipimport
 import zlib
@@ -34,6 +36,8 @@ PACKAGE = "ansible_collections.remotevirt.install.plugins.module_utils"
 # another layout (entries: a CRC-32 of the marshalled code, then that code) is never read.
 _TAG = ("entries 2, %s %s" % (sys.implementation.cache_tag, sys.version)).encode("utf-8")
 _CHECK_SIZE = 4
+# A zip member's local header: signature, then fixed fields; the name's and extra field's lengths last.
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
 
 
 def install_when_zipped(spec: Optional[importlib.machinery.ModuleSpec]) -> None:
@@ -44,8 +48,8 @@ def install_when_zipped(spec: Optional[importlib.machinery.ModuleSpec]) -> None:
     if any(isinstance(finder, CachedCodeFinder) for finder in sys.meta_path):
         return
     # In place before the directory is known, so that the modules needed to find it are
-    # compiled once (zipimport's own finder compiles a source twice): without a directory the
-    # finder compiles and keeps nothing.
+    # compiled once (zipimport's own finder compiles a source twice, 3.13 too): without a
+    # directory the finder compiles and keeps nothing.
     finder = CachedCodeFinder(PACKAGE + ".", None)
     sys.meta_path.insert(0, finder)
     finder.directory = cache_directory()
@@ -92,8 +96,9 @@ def _open_private_directory(path: str, parent_fd: Optional[int] = None) -> Optio
 class CachedCodeFinder:
     """Finds the modules under ``prefix`` in their zip and loads them through :class:`CachedCodeLoader`.
 
-    The spec is built here rather than by ``zipimporter.find_spec``: up to Python 3.12 that asks the
-    importer for the file name, which compiles the source, and would undo half of what the cache saves.
+    The spec is built here rather than by ``zipimporter.find_spec``: that asks the importer for the
+    file name, which compiles the source (Python 3.8 to 3.13 at least), and would undo half of what
+    the cache saves.
     """
 
     def __init__(self, prefix: str, directory: Optional[int]) -> None:
@@ -163,26 +168,32 @@ class CachedCodeLoader:
         # still find their lines through get_source.
         filename = self.name_in_archive(fullname, self.archive.is_package(fullname))
         source: Optional[bytes] = None
-        listed = listed_size_and_crc(self.archive, filename)
-        if listed is None:
-            source = self.source_bytes(fullname)
+        member = stored_member(self.archive, filename)
+        if member is not None:
+            compression, stored, crc = member
+            key = entry_key(filename, b"stored %d\0" % compression + stored)
+        else:
+            source = self.source_bytes(filename)
             if source is None:
                 return self.archive.get_code(fullname)
-            listed = (len(source), zlib.crc32(source))
-        key = entry_key(filename, *listed)
+            crc = zlib.crc32(source)
+            key = entry_key(filename, b"source\0" + source)
         code = read_entry(key, directory)
         if code is None:
-            source = source if source is not None else self.source_bytes(fullname)
+            source = source if source is not None else self.source_bytes(filename)
             if source is None:
                 return self.archive.get_code(fullname)
             code = compile(source, filename, "exec", dont_inherit=True)
-            if (len(source), zlib.crc32(source)) == listed:  # never kept under a listing its source does not match
+            if zlib.crc32(source) == crc:  # what the zip lists, so never kept for other content
                 write_entry(key, code, directory)
         return code
 
-    def source_bytes(self, fullname: str) -> Optional[bytes]:
-        source = self.archive.get_source(fullname)
-        return source.encode("utf-8") if source is not None else None
+    def source_bytes(self, filename: str) -> Optional[bytes]:
+        """The source's bytes as Python would compile them (its coding cookie, if any, applies)."""
+        try:
+            return self.archive.get_data(os.path.join(self.archive.archive, filename))
+        except OSError:
+            return None
 
     def name_in_archive(self, fullname: str, is_package: bool) -> str:
         """The source's path inside the zip, as zipimport names it."""
@@ -190,41 +201,59 @@ class CachedCodeLoader:
         return relative + ("/__init__.py" if is_package else ".py")
 
 
-def listed_size_and_crc(archive: zipimport.zipimporter, filename: str) -> Optional[Tuple[int, int]]:
-    """The size and CRC-32 of ``filename`` as the zip's directory lists them; None where this
-    Python's zip importer keeps its directory elsewhere (the source is then read to know them)."""
+def stored_member(archive: zipimport.zipimporter, filename: str) -> Optional[Tuple[int, bytes, int]]:
+    """``filename`` as the zip stores it: its compression method, its bytes as stored (read where
+    the zip's directory points, not decompressed) and the CRC-32 of its content; None where this
+    Python's zip importer keeps its directory elsewhere, or the zip is not as its directory says."""
     # zipimport's parsed directory: an attribute up to Python 3.12, a method from 3.13.
     files = archive._get_files() if hasattr(archive, "_get_files") else getattr(archive, "_files", None)
     listing = files.get(filename.replace("/", os.sep)) if isinstance(files, dict) else None
-    # (path, compression, compressed size, size, offset, time, date, crc)
-    if isinstance(listing, tuple) and len(listing) == 8 and isinstance(listing[3], int) and isinstance(listing[7], int):
-        return listing[3], listing[7]
-    return None
+    # (path, compression, stored size, size, offset of the local header, time, date, crc)
+    if not (isinstance(listing, tuple) and len(listing) == 8 and all(isinstance(field, int) for field in listing[1:])):
+        return None
+    _path, compression, stored_size, _size, offset, _time, _date, crc = listing
+    try:
+        with open(archive.archive, "rb") as payload:
+            payload.seek(offset)
+            header = payload.read(_LOCAL_HEADER.size)
+            if len(header) != _LOCAL_HEADER.size:
+                return None
+            signature, name_size, extra_size = _LOCAL_HEADER.unpack(header)
+            if signature != b"PK\x03\x04":
+                return None
+            payload.seek(offset + _LOCAL_HEADER.size + name_size + extra_size)
+            stored = payload.read(stored_size)
+    except OSError:
+        return None
+    return (compression, stored, crc) if len(stored) == stored_size else None
 
 
-def entry_key(filename: str, size: int, crc: int) -> str:
-    """The name of the entry of a source: its name, size and CRC-32 and the Python compiling it.
-
-    A CRC-32 is no defence against a source made to collide, and needs none: the sources come from
-    the controller, whose code runs anyway, and only this user's own entries are ever read."""
-    return hashlib.sha256(b"\0".join((_TAG, filename.encode("utf-8"), b"%d %d" % (size, crc)))).hexdigest()
+def entry_key(filename: str, content: bytes) -> str:
+    """The name of the entry of a source: a digest of its name, ``content`` (its bytes as stored,
+    or the source itself) and the Python compiling it."""
+    return hashlib.sha256(b"\0".join((_TAG, filename.encode("utf-8"), content))).hexdigest()
 
 
 def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]:
     """The code kept at ``path`` (in the ``directory`` descriptor when given); None when there is
-    none, or it is not one this user wrote whole."""
+    none, or it is not one this user wrote whole, under this name."""
     try:
         # O_NONBLOCK: a FIFO put there is refused below instead of blocking the task.
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
     except OSError:
         return None
-    with os.fdopen(descriptor, "rb") as entry:
-        info = os.fstat(entry.fileno())
+    try:
+        info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
             return None
-        data = entry.read()
+        with os.fdopen(descriptor, "rb", closefd=False) as entry:
+            data = entry.read()
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
     check, payload = data[:_CHECK_SIZE], data[_CHECK_SIZE:]
-    if len(check) != _CHECK_SIZE or _check_of(payload) != check:
+    if len(check) != _CHECK_SIZE or _check_of(path, payload) != check:
         return None
     try:
         code = marshal.loads(payload)
@@ -242,15 +271,16 @@ def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> N
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         descriptor = os.open(aside, flags, 0o600, dir_fd=directory)
         with os.fdopen(descriptor, "wb") as entry:
-            entry.write(_check_of(payload) + payload)
+            entry.write(_check_of(path, payload) + payload)
         os.replace(aside, path, src_dir_fd=directory, dst_dir_fd=directory)
     except OSError:
         _remove_quietly(aside, directory)
 
 
-def _check_of(payload: bytes) -> bytes:
-    """What an entry's bytes start with: the CRC-32 of the rest."""
-    return zlib.crc32(payload).to_bytes(_CHECK_SIZE, "big")
+def _check_of(path: str, payload: bytes) -> bytes:
+    """What an entry's bytes start with: the CRC-32 of its name and the rest (an entry renamed
+    onto another name, or torn, fails it)."""
+    return zlib.crc32(payload, zlib.crc32(os.path.basename(path).encode("utf-8"))).to_bytes(_CHECK_SIZE, "big")
 
 
 def _remove_quietly(path: str, directory: Optional[int]) -> None:

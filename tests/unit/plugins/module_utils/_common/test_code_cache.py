@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import subprocess
@@ -53,6 +54,46 @@ def fresh_import():
     return importlib.import_module(PACKAGE + ".mod")
 
 
+def make_zip(path, module_source):
+    with zipfile.ZipFile(str(path), "w") as payload:
+        payload.writestr(PACKAGE + "/__init__.py", "")
+        payload.writestr(PACKAGE + "/mod.py", module_source)
+    return path
+
+
+def use_only(monkeypatch, archive, previous):
+    """``archive`` on sys.path in place of ``previous``."""
+    monkeypatch.setattr(sys, "path", [str(archive)] + [entry for entry in sys.path if entry != str(previous)])
+
+
+def crc_collision(target: bytes, base: bytes, slots: range) -> bytes:
+    """``base`` with some of its letters 'a' at ``slots`` turned into 'q' so that its CRC-32 is
+    ``target``'s (same length): CRC-32 is affine over GF(2), so this is solving a linear system."""
+    want = zlib.crc32(target) ^ zlib.crc32(base)
+    basis = {}  # pivot bit: (effect on the CRC, slots toggled)
+    for index, slot in enumerate(slots):
+        toggled = bytearray(base)
+        toggled[slot] ^= ord("a") ^ ord("q")
+        vector, chosen = zlib.crc32(bytes(toggled)) ^ zlib.crc32(base), 1 << index
+        for bit in reversed(range(32)):
+            if vector >> bit & 1:
+                if bit not in basis:
+                    basis[bit] = (vector, chosen)
+                    break
+                vector ^= basis[bit][0]
+                chosen ^= basis[bit][1]
+    chosen = 0
+    for bit in reversed(range(32)):
+        if want >> bit & 1:
+            want ^= basis[bit][0]
+            chosen ^= basis[bit][1]
+    forged = bytearray(base)
+    for index, slot in enumerate(slots):
+        if chosen >> index & 1:
+            forged[slot] ^= ord("a") ^ ord("q")
+    return bytes(forged)
+
+
 def refuse_compiling(monkeypatch):
     def no_compile(*args, **kwargs):
         raise AssertionError("compiled although the cache had the code")
@@ -81,28 +122,37 @@ def test_a_cached_import_compiles_nothing_not_even_to_find_the_module(zipped_pac
     assert deep.ANSWER == 42
 
 
-def test_a_cached_module_is_found_by_the_zips_listing_without_reading_its_source(zipped_package, cache_dir, monkeypatch):
+def test_a_cached_module_is_found_without_decompressing_its_source(zipped_package, cache_dir, monkeypatch):
     fresh_import()
     refuse_compiling(monkeypatch)
-    monkeypatch.setattr(zipimport.zipimporter, "get_source", lambda *args: pytest.fail("read the source of a cached module"))
+    for method in ("get_source", "get_data"):
+        monkeypatch.setattr(zipimport.zipimporter, method, lambda *args: pytest.fail("read the source of a cached module"))
     assert fresh_import().ANSWER == 42
 
 
 def test_without_the_zips_listing_the_source_is_read_and_the_cache_still_used(zipped_package, cache_dir, monkeypatch):
-    monkeypatch.setattr(code_cache, "listed_size_and_crc", lambda *args: None)
+    monkeypatch.setattr(code_cache, "stored_member", lambda *args: None)
     fresh_import()
     refuse_compiling(monkeypatch)
     assert fresh_import().ANSWER == 42
 
 
-def test_the_listing_and_the_source_give_the_same_key(zipped_package):
-    archive = zipimport.zipimporter(os.path.join(str(zipped_package), PACKAGE))
+def test_a_member_is_read_as_the_zip_stores_it(tmp_path):
+    archive_path = tmp_path / "mixed.zip"
     data = MODULE_SOURCE.encode("utf-8")
-    assert code_cache.listed_size_and_crc(archive, PACKAGE + "/mod.py") == (len(data), zlib.crc32(data))
+    with zipfile.ZipFile(str(archive_path), "w") as payload:
+        payload.writestr(PACKAGE + "/plain.py", data, compress_type=zipfile.ZIP_STORED)
+        payload.writestr(PACKAGE + "/packed.py", data, compress_type=zipfile.ZIP_DEFLATED)
+    archive = zipimport.zipimporter(os.path.join(str(archive_path), PACKAGE))
+    assert code_cache.stored_member(archive, PACKAGE + "/plain.py") == (zipfile.ZIP_STORED, data, zlib.crc32(data))
+    compression, stored, crc = code_cache.stored_member(archive, PACKAGE + "/packed.py")
+    assert (compression, crc) == (zipfile.ZIP_DEFLATED, zlib.crc32(data)) and stored != data
+    assert zlib.decompress(stored, -15) == data
+    assert code_cache.stored_member(archive, PACKAGE + "/missing.py") is None
 
 
 def test_a_source_that_does_not_match_its_listing_is_not_kept(zipped_package, cache_dir, monkeypatch):
-    monkeypatch.setattr(code_cache, "listed_size_and_crc", lambda *args: (1, 2))
+    monkeypatch.setattr(code_cache, "stored_member", lambda *args: (0, b"other", 2))
     assert fresh_import().ANSWER == 42
     assert list(cache_dir.iterdir()) == []
 
@@ -155,10 +205,76 @@ def test_an_entry_that_is_a_symlink_is_not_followed(zipped_package, cache_dir, t
     fresh_import()
     (entry,) = list(cache_dir.iterdir())
     elsewhere = tmp_path / "elsewhere"
-    entry.rename(elsewhere)
-    entry.symlink_to(elsewhere)
+    elsewhere.mkdir()
+    moved = elsewhere / entry.name
+    entry.rename(moved)
+    entry.symlink_to(moved)
     assert code_cache.read_entry(str(entry)) is None
-    assert code_cache.read_entry(str(elsewhere)) is not None
+    assert code_cache.read_entry(str(moved)) is not None
+
+
+def test_an_entry_renamed_onto_another_key_is_not_loaded(zipped_package, cache_dir):
+    fresh_import()
+    (entry,) = list(cache_dir.iterdir())
+    renamed = cache_dir / ("0" * 64)
+    entry.rename(renamed)
+    assert code_cache.read_entry(str(renamed)) is None
+
+
+def test_an_entry_that_is_a_directory_means_compiling(zipped_package, cache_dir):
+    fresh_import()
+    (entry,) = list(cache_dir.iterdir())
+    entry.unlink()
+    entry.mkdir()
+    assert fresh_import().ANSWER == 42
+
+
+def test_an_entry_that_cannot_be_read_means_compiling(zipped_package, cache_dir, monkeypatch):
+    fresh_import()
+    real_fstat = os.fstat
+
+    def stale(descriptor):
+        if os.path.realpath("/proc/self/fd/%d" % descriptor).startswith(str(cache_dir) + "/"):
+            raise OSError(errno.ESTALE, "Stale file handle")  # a cache on NFS after a server restart
+        return real_fstat(descriptor)
+
+    monkeypatch.setattr(os, "fstat", stale)
+    assert fresh_import().ANSWER == 42
+
+
+def test_a_source_in_another_encoding_imports_as_zipimport_would(zipped_package, cache_dir, tmp_path, monkeypatch):
+    latin = make_zip(tmp_path / "latin.zip", "# -*- coding: latin-1 -*-\nANSWER = 42\nNAME = 'caf\xe9'\n".encode("latin-1"))
+    use_only(monkeypatch, latin, zipped_package)
+    assert fresh_import().NAME == "caf\xe9"
+    assert fresh_import().NAME == "caf\xe9"  # from the cache
+
+
+def test_a_zip_whose_directory_lies_about_its_crc_runs_its_own_code(zipped_package, cache_dir, tmp_path, monkeypatch):
+    assert fresh_import().ANSWER == 42
+    other = MODULE_SOURCE.replace("42", "43").encode()
+    liar = make_zip(tmp_path / "liar.zip", other)
+    data = bytearray(liar.read_bytes())
+    # The CRC-32 in mod.py's central directory record (the last one), which zipimport reads.
+    central = data.rindex(b"PK\x01\x02")
+    assert data[central + 46 : central + 46 + len(PACKAGE + "/mod.py")] == (PACKAGE + "/mod.py").encode()
+    data[central + 16 : central + 20] = zlib.crc32(MODULE_SOURCE.encode()).to_bytes(4, "little")
+    liar.write_bytes(bytes(data))
+    use_only(monkeypatch, liar, zipped_package)
+    assert fresh_import().ANSWER == 43
+
+
+def test_a_source_made_to_collide_runs_its_own_code(zipped_package, cache_dir, tmp_path, monkeypatch):
+    # Same name, length and CRC-32 as a cached source (found by linear algebra over GF(2)).
+    original = MODULE_SOURCE.encode() + b"# " + b"a" * 64 + b"\n"
+    start = len(MODULE_SOURCE) + 2
+    forged = crc_collision(original, original.replace(b"42", b"43"), range(start, start + 64))
+    assert len(forged) == len(original) and zlib.crc32(forged) == zlib.crc32(original)
+    first = make_zip(tmp_path / "first.zip", original)
+    use_only(monkeypatch, first, zipped_package)
+    assert fresh_import().ANSWER == 42
+    second = make_zip(tmp_path / "second.zip", forged)
+    use_only(monkeypatch, second, first)
+    assert fresh_import().ANSWER == 43
 
 
 def test_a_cache_that_cannot_be_written_still_imports(zipped_package, tmp_path, monkeypatch):
@@ -254,7 +370,7 @@ zipimport._compile_source = counting
 sys.path.insert(0, sys.argv[1])
 import ansible_collections.remotevirt.install.plugins.module_utils._common as common
 assert common.__file__.startswith(sys.argv[1]), common.__file__
-print(compiled["code_cache.py"], compiled["locks.py"])
+print(compiled["code_cache.py"], compiled["locks.py"], hasattr(common, "code_cache"))
 """
 
 
@@ -284,4 +400,4 @@ def test_the_cache_and_what_finds_its_directory_are_compiled_once_from_a_zip(tmp
         check=False,
     )
     assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.split() == ["1", "1"]
+    assert probe.stdout.split() == ["1", "1", "True"]
