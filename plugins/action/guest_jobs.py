@@ -11,6 +11,7 @@ returns every guest's final result for the guest_outcomes filter.
 
 from __future__ import annotations
 
+import binascii
 import re
 import secrets
 import time
@@ -103,6 +104,8 @@ def finished_line(host: str, guest: str, elapsed: float, result: Mapping[str, An
 # marker line holding a random token, so nothing a console prints can pose as another guest's.
 # Serial logs are appended across boots: only what was written after ``offset`` (the log's size
 # when the wait began) is read, so an earlier install's last line never shows as this one's.
+# The console's bytes travel base64-encoded: a console prints what it likes (bytes that are not
+# UTF-8, a character the tail cuts in two), and a module result that is not UTF-8 fails the task.
 PROBE_SCRIPT = (
     "token=$1; shift; i=0\n"
     "while [ $# -ge 4 ]; do\n"
@@ -111,7 +114,9 @@ PROBE_SCRIPT = (
     '  printf "%s size %d\\n" "$token" "$i"\n'
     '  [ -z "$3" ] || wc -c 2>/dev/null < "$3"\n'
     '  printf "%s console %d\\n" "$token" "$i"\n'
-    '  [ -z "$3" ] || tail -c +"$(($4 + 1))" -- "$3" 2>/dev/null | tail -c ' + str(CONSOLE_TAIL_BYTES) + "\n"
+    '  [ -z "$3" ] || tail -c +"$(($4 + 1))" -- "$3" 2>/dev/null | tail -c '
+    + str(CONSOLE_TAIL_BYTES)
+    + " | base64 | tr -d '\\n'\n"
     '  printf "\\n"\n'
     "  i=$((i + 1)); shift 4\n"
     "done\n"
@@ -154,9 +159,17 @@ def parse_probe(token: str, output: str, count: int, console: bool) -> List[Prob
     for index in range(count):
         state = " ".join(sections.get(("state", index), [])).strip()
         size = "".join(sections.get(("size", index), [])).strip()
-        shown = last_console_line("\n".join(sections.get(("console", index), []))) if console else None
+        shown = last_console_line(console_text(sections.get(("console", index), []))) if console else None
         answers.append(Probed(_CONTROL_RE.sub("", state)[:30] or None, int(size) if size.isdigit() else None, shown))
     return answers
+
+
+def console_text(lines: List[str]) -> str:
+    """The console bytes the probe sent base64-encoded, as text (what is not UTF-8 replaced)."""
+    try:
+        return binascii.a2b_base64("".join(lines).strip()).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return ""
 
 
 # -- the wait ----------------------------------------------------------------------------------

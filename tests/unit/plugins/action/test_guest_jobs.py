@@ -7,6 +7,7 @@ import subprocess
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
+    CONSOLE_TAIL_BYTES,
     DEFAULT_SERIAL_LOG_DIR,
     ConnectionLost,
     Job,
@@ -78,6 +79,27 @@ def test_probe_reads_each_guests_console_and_no_console_can_pose_as_another(tmp_
     assert [probed.console for probed in answers] == ["Installing packages (12/300)", "last of b", ""]
     assert [probed.size for probed in answers] == [first.stat().st_size, 5011, None]
     assert [probed.state for probed in answers] == [None, None, None]
+
+
+def test_a_console_that_is_not_utf8_is_shown_not_passed_on(tmp_path):
+    """A console's bytes that are not UTF-8 (or a character the tail cuts in two) would make the
+    probe's module result invalid UTF-8, which fails the task: they travel base64-encoded and are
+    shown replaced."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"x" * 3000 + b"\n" + "Starting cloud-init.servic\u2026 job".encode("utf-8") + b" \xff\xfe\n")
+    guests = [{"name": "a", "serial_log": str(log)}]
+    output = subprocess.run(
+        probe_argv("rv-1", guests, True), capture_output=True, check=True, env={"PATH": "/usr/bin:/bin"}
+    ).stdout
+    (answer,) = parse_probe("rv-1", output.decode("ascii"), 1, True)  # ASCII: nothing for the module to re-encode
+    assert answer.console == "Starting cloud-init.servic\u2026 job \ufffd\ufffd"
+    cut = tmp_path / "cut.log"
+    cut.write_bytes("\u2026".encode("utf-8") + b"a" * (CONSOLE_TAIL_BYTES - 2))  # the tail starts inside the character
+    output = subprocess.run(
+        probe_argv("rv-1", [{"name": "c", "serial_log": str(cut)}], True), capture_output=True, check=True
+    ).stdout
+    (answer,) = parse_probe("rv-1", output.decode("ascii"), 1, True)
+    assert answer.console.startswith("\ufffd\ufffdaaa") and all(not 0xD800 <= ord(c) <= 0xDFFF for c in answer.console)
 
 
 def test_probe_shows_only_what_the_log_got_after_the_offset(tmp_path):
