@@ -167,25 +167,27 @@ class CachedCodeLoader:
         # The zip's path changes with every task; the name inside it does not, and tracebacks
         # still find their lines through get_source.
         filename = self.name_in_archive(fullname, self.archive.is_package(fullname))
-        source: Optional[bytes] = None
         member = stored_member(self.archive, filename)
+        source: Optional[bytes] = None
         if member is not None:
-            compression, stored, crc = member
-            key = entry_key(filename, b"stored %d\0" % compression + stored)
+            content = b"stored %d\0" % member[0] + member[1]
         else:
+            # Without the zip's listing, the source itself is the key's content (read once, used for both).
             source = self.source_bytes(filename)
             if source is None:
                 return self.archive.get_code(fullname)
-            crc = zlib.crc32(source)
-            key = entry_key(filename, b"source\0" + source)
+            content = b"source\0" + source
+        key = entry_key(filename, content)
         code = read_entry(key, directory)
-        if code is None:
-            source = source if source is not None else self.source_bytes(filename)
-            if source is None:
-                return self.archive.get_code(fullname)
-            code = compile(source, filename, "exec", dont_inherit=True)
-            if zlib.crc32(source) == crc:  # what the zip lists, so never kept for other content
-                write_entry(key, code, directory)
+        if code is not None:
+            return code
+        source = source if source is not None else self.source_bytes(filename)
+        if source is None:
+            return self.archive.get_code(fullname)
+        code = compile(source, filename, "exec", dont_inherit=True)
+        # Kept only for the content the zip lists: an entry is never used for another source.
+        if member is None or zlib.crc32(source) == member[2]:
+            write_entry(key, code, directory)
         return code
 
     def source_bytes(self, filename: str) -> Optional[bytes]:
