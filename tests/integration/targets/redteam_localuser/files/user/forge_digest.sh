@@ -9,7 +9,7 @@ exec /usr/bin/python3 - "$@" <<'PY'
 import os, sys
 path, digest = sys.argv[1], sys.argv[2]
 with open(path, "wb") as image:
-    image.write((b"rt13-lu user image " * 55189)[:1048576])
+    image.write((b"rt15-lu user image " * 55189)[:1048576])
 info = os.stat(path)
 record = "sha256:%d:%d:%d:%s" % (info.st_size, info.st_mtime_ns, info.st_size, digest)
 os.setxattr(path, "user.remotevirt.digest", record.encode("ascii"))

@@ -4,7 +4,7 @@
 # make DIR, mode 0777, where the run is about to make it itself. inotify wakes the user at once.
 #   mkdir_when.sh WATCHED NAME DIR
 set -euo pipefail
-echo $$ > /var/tmp/rt13-lu-pids/mkdir_when.$$
+echo $$ > /var/tmp/rt15-lu-pids/mkdir_when.$$
 exec /usr/bin/python3 - "$@" <<'PY'
 import ctypes, os, sys
 watched, name, directory = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -3,7 +3,7 @@
 # exists, and keep what it reads in OUT.
 #   read_when_there.sh PATH OUT
 set -euo pipefail
-echo $$ > /var/tmp/rt13-lu-pids/read_when_there.$$
+echo $$ > /var/tmp/rt15-lu-pids/read_when_there.$$
 exec /usr/bin/python3 - "$@" <<'PY'
 import sys
 path, out = sys.argv[1], sys.argv[2]

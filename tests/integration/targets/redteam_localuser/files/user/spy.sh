@@ -3,7 +3,7 @@
 # the host's processes, and whatever it can read of a guest's files, in OUT (the user's own file).
 #   spy.sh SECONDS OUT GUEST
 set -euo pipefail
-echo $$ > /var/tmp/rt13-lu-pids/spy.$$
+echo $$ > /var/tmp/rt15-lu-pids/spy.$$
 seconds=$1 out=$2 guest=$3
 : > "$out"
 end=$((SECONDS + seconds))

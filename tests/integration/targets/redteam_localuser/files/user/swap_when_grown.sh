@@ -5,12 +5,12 @@
 # over it. inotify wakes the user at the resize.
 #   swap_when_grown.sh FILE SIZE TARGET
 set -euo pipefail
-echo $$ > /var/tmp/rt13-lu-pids/swap_when_grown.$$
+echo $$ > /var/tmp/rt15-lu-pids/swap_when_grown.$$
 exec /usr/bin/python3 - "$@" <<'PY'
 import ctypes, os, sys
 path, size, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 IN_MODIFY = 0x2
-link = os.path.join(os.path.dirname(path), ".rt13-lu-link")
+link = os.path.join(os.path.dirname(path), ".rt15-lu-link")
 for stale in (path, link):
     if os.path.lexists(stale):
         os.unlink(stale)
