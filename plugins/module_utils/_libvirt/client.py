@@ -696,16 +696,12 @@ class Client:
             self.call("undefine guest", domain.name(), domain.undefine)
 
     def guest_names(self) -> List[Tuple[str, bool]]:
-        """(name, whether it runs) of every guest on the host, defined or running: two calls, and
-        names only (no object per guest)."""
-        running = [
-            domain.name()
-            for domain in self.call(
-                "list running guests on", self.uri, self.conn.listAllDomains, libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE
-            )
-        ]
-        defined = self.call("list defined guests on", self.uri, self.conn.listDefinedDomains)
-        return [(name, True) for name in running] + [(name, False) for name in defined]
+        """(name, whether it runs) of every guest on the host, defined or running, as of one moment:
+        one listing of all of them. Two listings (running, then defined) would miss a guest that
+        started or stopped between them, and with it the disks it uses. A guest's id comes with the
+        listing (no call per guest); only a running guest has one."""
+        domains = self.call("list guests on", self.uri, self.conn.listAllDomains, 0)
+        return [(domain.name(), domain.ID() != -1) for domain in domains]
 
     def domain_definitions(self, name: str, active: bool) -> List[Any]:
         """The guest's definitions, parsed: the persistent one, and the live one of a running guest

@@ -121,3 +121,40 @@ def test_a_failure_other_than_not_found_is_not_taken_for_a_vanished_guest(test_c
     with pytest.raises(LibvirtError) as raised:
         test_client.domain_live_definition_if_present(domain)
     assert not raised.value.not_found
+
+
+@pytest.mark.parametrize("change", ["start", "stop"])
+def test_a_guest_that_starts_or_stops_while_the_host_is_listed_is_listed(test_client, unique_name, change):
+    """Another tool starts or stops the guest just after the host's first listing call: the guest
+    (and with it the disks it uses, for the in-use checks) is still listed, once."""
+    name = unique_name("")
+    domain = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    )
+    if change == "stop":
+        domain.create()
+    conn = test_client.conn
+    first = []
+
+    def after_the_first_listing(listing):
+        def listed(*args):
+            found = listing(*args)
+            if not first:
+                first.append(listing.__name__)
+                domain.create() if change == "start" else domain.destroy()
+            return found
+
+        return listed
+
+    for method in ("listAllDomains", "listDefinedDomains", "listDomainsID"):
+        setattr(conn, method, after_the_first_listing(getattr(conn, method)))
+    try:
+        listed = [entry for entry in test_client.guest_names() if entry[0] == name]
+        assert listed == [(name, change == "stop")]  # as of the listing
+        assert test_client.guest_names().count((name, change == "start")) == 1  # as it is now
+    finally:
+        for method in ("listAllDomains", "listDefinedDomains", "listDomainsID"):
+            delattr(conn, method)
+        if domain.isActive():
+            domain.destroy()
+        domain.undefine()
