@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.machinery
-import importlib.util
 import marshal
 import os
 import stat
@@ -29,7 +28,7 @@ import sys
 import zipimport
 import zlib
 from types import CodeType, ModuleType
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple, Union
 
 PACKAGE = "ansible_collections.remotevirt.install.plugins.module_utils"
 # Part of every key: code compiled by one Python is never loaded by another, and an entry of
@@ -116,9 +115,14 @@ class CachedCodeFinder:
                 is_package = archive.is_package(fullname)
             except zipimport.ZipImportError:
                 continue  # not in this entry
-            loader = CachedCodeLoader(archive, self)
+            loader = CachedCodeLoader(archive, self, {fullname: is_package})
             location = os.path.join(archive.archive, loader.name_in_archive(fullname, is_package))
-            return importlib.util.spec_from_file_location(fullname, location, loader=loader)  # type: ignore[arg-type]
+            # What spec_from_file_location makes, without asking the zip again whether it is a package.
+            spec = importlib.machinery.ModuleSpec(fullname, loader, origin=location, is_package=is_package)  # type: ignore[arg-type]
+            spec.has_location = True
+            if is_package:
+                spec.submodule_search_locations = [os.path.dirname(location)]
+            return spec
         return None  # elsewhere, or not at all: Python's own finders decide
 
     def invalidate_caches(self) -> None:
@@ -143,9 +147,12 @@ def zip_importer(entry: str) -> Optional[zipimport.zipimporter]:
 class CachedCodeLoader:
     """Runs a module of a zip from its cached code, compiling (and keeping) it on a miss."""
 
-    def __init__(self, archive: zipimport.zipimporter, finder: CachedCodeFinder) -> None:
+    def __init__(
+        self, archive: zipimport.zipimporter, finder: CachedCodeFinder, packages: Optional[Dict[str, bool]] = None
+    ) -> None:
         self.archive = archive
         self.finder = finder  # its directory, None until known (or where there is none)
+        self.packages = dict(packages or {})  # whether a module is a package, as the finder found it
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
         return None  # Python's default module object
@@ -158,7 +165,8 @@ class CachedCodeLoader:
         return self.archive.get_source(fullname)
 
     def is_package(self, fullname: str) -> bool:
-        return self.archive.is_package(fullname)
+        known = self.packages.get(fullname)
+        return self.archive.is_package(fullname) if known is None else known
 
     def get_code(self, fullname: str) -> CodeType:
         directory = self.finder.directory
@@ -166,7 +174,7 @@ class CachedCodeLoader:
             return self.archive.get_code(fullname)  # compiled once, kept nowhere
         # The zip's path changes with every task; the name inside it does not, and tracebacks
         # still find their lines through get_source.
-        filename = self.name_in_archive(fullname, self.archive.is_package(fullname))
+        filename = self.name_in_archive(fullname, self.is_package(fullname))
         member = stored_member(self.archive, filename)
         source: Optional[bytes] = None
         if member is not None:
@@ -215,19 +223,28 @@ def stored_member(archive: zipimport.zipimporter, filename: str) -> Optional[Tup
         return None
     _path, compression, stored_size, _size, offset, _time, _date, crc = listing
     try:
-        with open(archive.archive, "rb") as payload:
-            payload.seek(offset)
-            header = payload.read(_LOCAL_HEADER.size)
-            if len(header) != _LOCAL_HEADER.size:
-                return None
-            signature, name_size, extra_size = _LOCAL_HEADER.unpack(header)
-            if signature != b"PK\x03\x04":
-                return None
-            payload.seek(offset + _LOCAL_HEADER.size + name_size + extra_size)
-            stored = payload.read(stored_size)
+        payload = _archive_descriptor(archive.archive)
+        header = os.pread(payload, _LOCAL_HEADER.size, offset)
+        if len(header) != _LOCAL_HEADER.size:
+            return None
+        signature, name_size, extra_size = _LOCAL_HEADER.unpack(header)
+        if signature != b"PK\x03\x04":
+            return None
+        stored = os.pread(payload, stored_size, offset + _LOCAL_HEADER.size + name_size + extra_size)
     except OSError:
         return None
     return (compression, stored, crc) if len(stored) == stored_size else None
+
+
+# One descriptor per zip for the task's life (a task imports a few dozen modules from one zip).
+_ARCHIVE_DESCRIPTORS: Dict[str, int] = {}
+
+
+def _archive_descriptor(path: str) -> int:
+    descriptor = _ARCHIVE_DESCRIPTORS.get(path)
+    if descriptor is None:
+        descriptor = _ARCHIVE_DESCRIPTORS[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    return descriptor
 
 
 def entry_key(filename: str, content: bytes) -> str:
@@ -248,14 +265,14 @@ def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
             return None
-        with os.fdopen(descriptor, "rb", closefd=False) as entry:
-            data = entry.read()
+        data = os.read(descriptor, info.st_size)  # entries are written whole, then renamed: never grown
     except OSError:
         return None
     finally:
         os.close(descriptor)
-    check, payload = data[:_CHECK_SIZE], data[_CHECK_SIZE:]
-    if len(check) != _CHECK_SIZE or _check_of(path, payload) != check:
+    # A view, not a slice: the code is not copied to be checked and loaded.
+    check, payload = data[:_CHECK_SIZE], memoryview(data)[_CHECK_SIZE:]
+    if len(data) != info.st_size or len(check) != _CHECK_SIZE or _check_of(path, payload) != check:
         return None
     try:
         code = marshal.loads(payload)
@@ -279,7 +296,7 @@ def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> N
         _remove_quietly(aside, directory)
 
 
-def _check_of(path: str, payload: bytes) -> bytes:
+def _check_of(path: str, payload: Union[bytes, memoryview]) -> bytes:
     """What an entry's bytes start with: the CRC-32 of its name and the rest (an entry renamed
     onto another name, or torn, fails it)."""
     return zlib.crc32(payload, zlib.crc32(os.path.basename(path).encode("utf-8"))).to_bytes(_CHECK_SIZE, "big")

@@ -149,6 +149,22 @@ def test_a_member_is_read_as_the_zip_stores_it(tmp_path):
     assert (compression, crc) == (zipfile.ZIP_DEFLATED, zlib.crc32(data)) and stored != data
     assert zlib.decompress(stored, -15) == data
     assert code_cache.stored_member(archive, PACKAGE + "/missing.py") is None
+    # One descriptor of the zip serves every member a task reads.
+    assert [path for path in code_cache._ARCHIVE_DESCRIPTORS if path == str(archive_path)] == [str(archive_path)]
+
+
+def test_a_short_entry_is_not_loaded(zipped_package, cache_dir, monkeypatch):
+    """An entry read short (its size changed between the stat and the read) is compiled again."""
+    fresh_import()
+    (entry,) = list(cache_dir.iterdir())
+    real_read = os.read
+    directory = os.open(str(cache_dir), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert code_cache.read_entry(entry.name, directory) is not None
+        monkeypatch.setattr(os, "read", lambda descriptor, size: real_read(descriptor, size)[:-1])
+        assert code_cache.read_entry(entry.name, directory) is None
+    finally:
+        os.close(directory)
 
 
 def test_a_source_that_does_not_match_its_listing_is_not_kept(zipped_package, cache_dir, monkeypatch):
@@ -163,6 +179,8 @@ def test_modules_get_the_file_names_and_package_paths_zipimport_gives(zipped_pac
     assert module.__file__ == os.path.join(str(zipped_package), PACKAGE, "mod.py")
     assert sub.__path__ == [os.path.join(str(zipped_package), PACKAGE, "sub")]
     assert isinstance(module.__loader__, code_cache.CachedCodeLoader)
+    assert (module.__spec__.has_location, sub.__spec__.has_location) == (True, True)
+    assert (module.__spec__.submodule_search_locations, sub.__spec__.parent) == (None, PACKAGE + ".sub")
 
 
 def test_a_missing_module_is_still_a_module_not_found_error(zipped_package, cache_dir):
