@@ -1,95 +1,41 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Compiled code of this collection's module_utils, kept on the host between tasks.
+"""The finder that loads this collection's module_utils from the host's store of compiled code.
 
 Ansible ships a module's module_utils in a zip file, and Python compiles every source it imports
 from a zip on every task (zipimport never writes bytecode). For a task that changes nothing that
-compile is the largest part of this collection's own cost. The finder here keeps each compiled
-source in the private directory the host locks live in (``/run/remotevirt`` for root: emptied at
-each boot, so old versions do not pile up), under a digest of the source's name, its bytes as the
-zip stores them (read where the zip's directory points, never decompressed for a cached module)
-and the Python that compiled it, so an entry is never used for other code. Entries carry a CRC-32
-of their key and bytes against a torn, damaged or renamed entry; what keeps anyone else's code out
-is that only entries the running user owns, in a directory nobody else can write, are read.
-Anything unexpected (a directory or entry someone else could write, a torn or foreign entry, a
-full disk, an unreadable zip) means compiling as before, never a failure.
+compile is the largest part of this collection's own cost. The finder here loads each module from
+its entry in the store (code_store: the private directory, the keys, the checks), keyed by the
+source's bytes as the zip stores them (read where the zip's directory points, so the source of a
+cached module is never decompressed), and compiles and keeps it on a miss. The package ``_common``
+loads this module itself from the store and puts the finder in place.
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import marshal
 import os
-import stat
 import struct
 import sys
 import zipimport
 import zlib
 from types import CodeType, ModuleType
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common import code_store
 
 PACKAGE = "ansible_collections.remotevirt.install.plugins.module_utils"
-# Part of every key: code compiled by one Python is never loaded by another, and an entry of
-# another layout (entries: a CRC-32 of the marshalled code, then that code) is never read.
-_TAG = ("entries 2, %s %s" % (sys.implementation.cache_tag, sys.version)).encode("utf-8")
-_CHECK_SIZE = 4
 # A zip member's local header: signature, then fixed fields; the name's and extra field's lengths last.
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 
 
-def install_when_zipped(spec: Optional[importlib.machinery.ModuleSpec]) -> None:
-    """Add the finder when ``spec`` (this collection's first package imported) came from a zip,
-    as in a task Ansible runs on a host; elsewhere (the controller, Mitogen, tests) change nothing."""
-    if spec is None or not isinstance(spec.loader, zipimport.zipimporter):
-        return
-    if any(isinstance(finder, CachedCodeFinder) for finder in sys.meta_path):
-        return
-    # In place before the directory is known, so that the modules needed to find it are
-    # compiled once (zipimport's own finder compiles a source twice, 3.13 too): without a
-    # directory the finder compiles and keeps nothing.
-    finder = CachedCodeFinder(PACKAGE + ".", None)
-    sys.meta_path.insert(0, finder)
-    finder.directory = cache_directory()
-
-
-def cache_directory() -> Optional[int]:
-    """A descriptor of the cache's directory inside the private lock directory, or None where it
-    is not private. Entries are opened relative to it: where another user can rename the lock
-    directory (an XDG_RUNTIME_DIR of theirs, inherited through become), a directory swapped in
-    after this check is never read."""
-    # Imported here: only a task running from a zip needs the lock directory's rules.
-    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
-
-    parent = locks.lock_dir()
-    try:
-        locks.private_directory(parent)
-        parent_fd = _open_private_directory(parent)
-    except (locks.LockError, OSError):
-        return None
-    if parent_fd is None:
-        return None
-    try:
-        try:
-            os.mkdir("code", 0o700, dir_fd=parent_fd)
-        except FileExistsError:
-            pass
-        return _open_private_directory("code", parent_fd)
-    except OSError:
-        return None
-    finally:
-        os.close(parent_fd)
-
-
-def _open_private_directory(path: str, parent_fd: Optional[int] = None) -> Optional[int]:
-    """A descriptor of the directory ``path`` (not a link to one), None unless it is this user's and nobody else can write it."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
-    info = os.fstat(descriptor)
-    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-        os.close(descriptor)
-        return None
-    return descriptor
+def install(directory: Optional[int]) -> None:
+    """Put the finder first, with the store's ``directory`` descriptor (None: where the store is
+    not private, each module is still compiled once, not twice as zipimport would)."""
+    if not any(isinstance(finder, CachedCodeFinder) for finder in sys.meta_path):
+        sys.meta_path.insert(0, CachedCodeFinder(PACKAGE + ".", directory))
 
 
 class CachedCodeFinder:
@@ -97,12 +43,12 @@ class CachedCodeFinder:
 
     The spec is built here rather than by ``zipimporter.find_spec``: that asks the importer for the
     file name, which compiles the source (Python 3.8 to 3.13 at least), and would undo half of what
-    the cache saves.
+    the store saves.
     """
 
     def __init__(self, prefix: str, directory: Optional[int]) -> None:
         self.prefix = prefix
-        self.directory = directory  # a descriptor (see cache_directory), or None: no cache
+        self.directory = directory  # a descriptor (see code_store.cache_directory), or None: no store
 
     def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[ModuleType] = None) -> Any:
         if not fullname.startswith(self.prefix) or not path:
@@ -145,13 +91,13 @@ def zip_importer(entry: str) -> Optional[zipimport.zipimporter]:
 
 
 class CachedCodeLoader:
-    """Runs a module of a zip from its cached code, compiling (and keeping) it on a miss."""
+    """Runs a module of a zip from its code in the store, compiling (and keeping) it on a miss."""
 
     def __init__(
         self, archive: zipimport.zipimporter, finder: CachedCodeFinder, packages: Optional[Dict[str, bool]] = None
     ) -> None:
         self.archive = archive
-        self.finder = finder  # its directory, None until known (or where there is none)
+        self.finder = finder  # its directory, None where there is no store
         self.packages = dict(packages or {})  # whether a module is a package, as the finder found it
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
@@ -169,46 +115,52 @@ class CachedCodeLoader:
         return self.archive.is_package(fullname) if known is None else known
 
     def get_code(self, fullname: str) -> CodeType:
-        directory = self.finder.directory
-        if directory is None:
-            return self.archive.get_code(fullname)  # compiled once, kept nowhere
-        # The zip's path changes with every task; the name inside it does not, and tracebacks
-        # still find their lines through get_source.
         filename = self.name_in_archive(fullname, self.is_package(fullname))
-        member = stored_member(self.archive, filename)
-        source: Optional[bytes] = None
-        if member is not None:
-            content = b"stored %d\0" % member[0] + member[1]
-        else:
-            # Without the zip's listing, the source itself is the key's content (read once, used for both).
-            source = self.source_bytes(filename)
-            if source is None:
-                return self.archive.get_code(fullname)
-            content = b"source\0" + source
-        key = entry_key(filename, content)
-        code = read_entry(key, directory)
-        if code is not None:
-            return code
-        source = source if source is not None else self.source_bytes(filename)
-        if source is None:
-            return self.archive.get_code(fullname)
-        code = compile(source, filename, "exec", dont_inherit=True)
-        # Kept only for the content the zip lists: an entry is never used for another source.
-        if member is None or zlib.crc32(source) == member[2]:
-            write_entry(key, code, directory)
-        return code
-
-    def source_bytes(self, filename: str) -> Optional[bytes]:
-        """The source's bytes as Python would compile them (its coding cookie, if any, applies)."""
-        try:
-            return self.archive.get_data(os.path.join(self.archive.archive, filename))
-        except OSError:
-            return None
+        return code_of(self.archive, fullname, filename, self.finder.directory)
 
     def name_in_archive(self, fullname: str, is_package: bool) -> str:
         """The source's path inside the zip, as zipimport names it."""
         relative = self.archive.prefix + fullname.rpartition(".")[2]
         return relative + ("/__init__.py" if is_package else ".py")
+
+
+def code_of(archive: zipimport.zipimporter, fullname: str, filename: str, directory: Optional[int]) -> CodeType:
+    """The code of module ``fullname``, ``filename`` in the zip: from its entry in the store (the
+    ``directory`` descriptor), else compiled and kept; without a store, compiled and kept nowhere."""
+    if directory is None:
+        return archive.get_code(fullname)
+    member = stored_member(archive, filename)
+    source: Optional[bytes] = None
+    if member is not None:
+        content = b"stored %d\0" % member[0] + member[1]
+    else:
+        # Without the zip's listing, the source itself is the key's content (read once, used for both).
+        source = _source_bytes(archive, filename)
+        if source is None:
+            return archive.get_code(fullname)
+        content = b"source\0" + source
+    key = code_store.entry_key(filename, content)
+    code = code_store.read_entry(key, directory)
+    if code is not None:
+        return code
+    source = source if source is not None else _source_bytes(archive, filename)
+    if source is None:
+        return archive.get_code(fullname)
+    # The zip's path changes with every task; the name inside it does not, and tracebacks
+    # still find their lines through the loader's get_source.
+    code = compile(source, filename, "exec", dont_inherit=True)
+    # Kept only for the content the zip lists: an entry is never used for another source.
+    if member is None or zlib.crc32(source) == member[2]:
+        write_entry(key, code, directory)
+    return code
+
+
+def _source_bytes(archive: zipimport.zipimporter, filename: str) -> Optional[bytes]:
+    """The source's bytes as Python would compile them (its coding cookie, if any, applies)."""
+    try:
+        return archive.get_data(os.path.join(archive.archive, filename))
+    except OSError:
+        return None
 
 
 def stored_member(archive: zipimport.zipimporter, filename: str) -> Optional[Tuple[int, bytes, int]]:
@@ -247,40 +199,6 @@ def _archive_descriptor(path: str) -> int:
     return descriptor
 
 
-def entry_key(filename: str, content: bytes) -> str:
-    """The name of the entry of a source: a digest of its name, ``content`` (its bytes as stored,
-    or the source itself) and the Python compiling it."""
-    return hashlib.sha256(b"\0".join((_TAG, filename.encode("utf-8"), content))).hexdigest()
-
-
-def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]:
-    """The code kept at ``path`` (in the ``directory`` descriptor when given); None when there is
-    none, or it is not one this user wrote whole, under this name."""
-    try:
-        # O_NONBLOCK: a FIFO put there is refused below instead of blocking the task.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            return None
-        data = os.read(descriptor, info.st_size)  # entries are written whole, then renamed: never grown
-    except OSError:
-        return None
-    finally:
-        os.close(descriptor)
-    # A view, not a slice: the code is not copied to be checked and loaded.
-    check, payload = data[:_CHECK_SIZE], memoryview(data)[_CHECK_SIZE:]
-    if len(data) != info.st_size or len(check) != _CHECK_SIZE or _check_of(path, payload) != check:
-        return None
-    try:
-        code = marshal.loads(payload)
-    except (EOFError, ValueError, TypeError):
-        return None
-    return code if isinstance(code, CodeType) else None
-
-
 def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> None:
     """Keep ``code`` at ``path`` (in the ``directory`` descriptor when given) whole or not at all:
     written aside, then renamed into place."""
@@ -290,16 +208,10 @@ def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> N
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         descriptor = os.open(aside, flags, 0o600, dir_fd=directory)
         with os.fdopen(descriptor, "wb") as entry:
-            entry.write(_check_of(path, payload) + payload)
+            entry.write(code_store.entry_check(path, payload) + payload)
         os.replace(aside, path, src_dir_fd=directory, dst_dir_fd=directory)
     except OSError:
         _remove_quietly(aside, directory)
-
-
-def _check_of(path: str, payload: Union[bytes, memoryview]) -> bytes:
-    """What an entry's bytes start with: the CRC-32 of its name and the rest (an entry renamed
-    onto another name, or torn, fails it)."""
-    return zlib.crc32(payload, zlib.crc32(os.path.basename(path).encode("utf-8"))).to_bytes(_CHECK_SIZE, "big")
 
 
 def _remove_quietly(path: str, directory: Optional[int]) -> None:

@@ -20,35 +20,15 @@ import stat
 import time
 from typing import Iterable, Iterator, List
 
+# Where the locks live is where the host's store of compiled code lives too: defined there, as
+# that module is loaded before any other of this collection's.
+from ansible_collections.remotevirt.install.plugins.module_utils._common.code_store import lock_dir
+
 POLL_SECONDS = 0.2
 
 
 class LockError(Exception):
     """A lock could not be taken: another run held it for longer than this run may wait."""
-
-
-def lock_dir() -> str:
-    """Where lock files live: a directory inside one that only this user (or root) can write, so no
-    other user can take the name first and block every run."""
-    if os.geteuid() == 0:
-        return "/run/remotevirt"
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and _is_own_runtime_directory(runtime):
-        return os.path.join(runtime, "remotevirt")
-    return os.path.join(os.path.expanduser("~"), ".cache", "remotevirt", "locks")
-
-
-def _is_own_runtime_directory(path: str) -> bool:
-    """Whether ``path`` is a runtime directory as XDG has it: absolute, this user's, and nobody
-    else's to write. Become passes another user's on (su keeps the environment), and a relative
-    one would be a new directory in every task's working directory, so no run would wait for another."""
-    if not os.path.isabs(path):
-        return False
-    try:
-        info = os.lstat(path)
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def private_directory(path: str) -> None:

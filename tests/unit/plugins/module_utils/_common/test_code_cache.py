@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common import code_cache
+from ansible_collections.remotevirt.install.plugins.module_utils._common import code_cache, code_store
 
 PACKAGE = "rvcc_probe"
 MODULE_SOURCE = "ANSWER = 42\n\n\ndef fail():\n    raise RuntimeError('raised inside the zip')\n"
@@ -160,9 +160,9 @@ def test_a_short_entry_is_not_loaded(zipped_package, cache_dir, monkeypatch):
     real_read = os.read
     directory = os.open(str(cache_dir), os.O_RDONLY | os.O_DIRECTORY)
     try:
-        assert code_cache.read_entry(entry.name, directory) is not None
+        assert code_store.read_entry(entry.name, directory) is not None
         monkeypatch.setattr(os, "read", lambda descriptor, size: real_read(descriptor, size)[:-1])
-        assert code_cache.read_entry(entry.name, directory) is None
+        assert code_store.read_entry(entry.name, directory) is None
     finally:
         os.close(directory)
 
@@ -227,8 +227,8 @@ def test_an_entry_that_is_a_symlink_is_not_followed(zipped_package, cache_dir, t
     moved = elsewhere / entry.name
     entry.rename(moved)
     entry.symlink_to(moved)
-    assert code_cache.read_entry(str(entry)) is None
-    assert code_cache.read_entry(str(moved)) is not None
+    assert code_store.read_entry(str(entry)) is None
+    assert code_store.read_entry(str(moved)) is not None
 
 
 def test_an_entry_renamed_onto_another_key_is_not_loaded(zipped_package, cache_dir):
@@ -236,7 +236,7 @@ def test_an_entry_renamed_onto_another_key_is_not_loaded(zipped_package, cache_d
     (entry,) = list(cache_dir.iterdir())
     renamed = cache_dir / ("0" * 64)
     entry.rename(renamed)
-    assert code_cache.read_entry(str(renamed)) is None
+    assert code_store.read_entry(str(renamed)) is None
 
 
 def test_an_entry_that_is_a_directory_means_compiling(zipped_package, cache_dir):
@@ -317,34 +317,33 @@ def test_a_changed_source_is_never_served_the_old_code(zipped_package, cache_dir
 
 
 def test_only_a_private_directory_is_accepted(tmp_path, monkeypatch):
-    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
-
     private = tmp_path / "private"
-    monkeypatch.setattr(locks, "lock_dir", lambda: str(private))
-    descriptor = code_cache.cache_directory()
+    monkeypatch.setattr(code_store, "lock_dir", lambda: str(private))
+    descriptor = code_store.cache_directory()
     assert descriptor is not None and os.fstat(descriptor).st_ino == (private / "code").stat().st_ino
     os.close(descriptor)
     assert oct((private / "code").stat().st_mode & 0o777) == "0o700"
     (private / "code").chmod(0o770)
-    assert code_cache.cache_directory() is None
+    assert code_store.cache_directory() is None
     (private / "code").rmdir()
     (private / "code").symlink_to(private)
-    assert code_cache.cache_directory() is None
+    assert code_store.cache_directory() is None
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    monkeypatch.setattr(locks, "lock_dir", lambda: str(shared))
-    assert code_cache.cache_directory() is None
+    monkeypatch.setattr(code_store, "lock_dir", lambda: str(shared))
+    assert code_store.cache_directory() is None
     link = tmp_path / "link"
     link.symlink_to(private)
-    monkeypatch.setattr(locks, "lock_dir", lambda: str(link))
-    assert code_cache.cache_directory() is None
+    monkeypatch.setattr(code_store, "lock_dir", lambda: str(link))
+    assert code_store.cache_directory() is None
 
 
-def test_nothing_is_installed_outside_a_zip(monkeypatch):
+def test_a_finder_is_installed_once(monkeypatch):
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
-    code_cache.install_when_zipped(importlib.util.find_spec(code_cache.PACKAGE))
-    assert not any(isinstance(finder, code_cache.CachedCodeFinder) for finder in sys.meta_path)
+    code_cache.install(None)
+    code_cache.install(None)
+    assert len([finder for finder in sys.meta_path if isinstance(finder, code_cache.CachedCodeFinder)]) == 1
 
 
 def test_modules_outside_the_prefix_are_left_to_python(cache_dir):
@@ -356,13 +355,11 @@ def test_a_directory_swapped_after_its_check_is_not_read(zipped_package, tmp_pat
     """Where another user can rename the lock directory (an XDG_RUNTIME_DIR of theirs, inherited through
     become), they may swap it for a link to a directory of theirs holding this user's entries under
     other keys (another module's, an older version's code): the cache keeps using the directory it checked."""
-    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
-
     shared = tmp_path / "runtime"
     shared.mkdir()
     shared.chmod(0o777)
-    monkeypatch.setattr(locks, "lock_dir", lambda: str(shared / "remotevirt"))
-    directory = code_cache.cache_directory()
+    monkeypatch.setattr(code_store, "lock_dir", lambda: str(shared / "remotevirt"))
+    directory = code_store.cache_directory()
     assert directory is not None
     monkeypatch.setattr(sys, "meta_path", [code_cache.CachedCodeFinder(PACKAGE + ".", directory)] + sys.meta_path)
     fresh_import()
@@ -378,25 +375,30 @@ def test_a_directory_swapped_after_its_check_is_not_read(zipped_package, tmp_pat
 
 
 BOOTSTRAP_PROBE = """
-import collections, sys, zipimport
+import builtins, collections, sys
 compiled = collections.Counter()
-original = zipimport._compile_source
-def counting(pathname, source):
-    compiled[pathname.rsplit("/", 1)[-1]] += 1
-    return original(pathname, source)
-zipimport._compile_source = counting
+original = builtins.compile
+def counting(source, filename, *args, **kwargs):
+    compiled[str(filename).rsplit("/", 1)[-1]] += 1
+    return original(source, filename, *args, **kwargs)
+builtins.compile = counting
 sys.path.insert(0, sys.argv[1])
 import ansible_collections.remotevirt.install.plugins.module_utils._common as common
 assert common.__file__.startswith(sys.argv[1]), common.__file__
-print(compiled["code_cache.py"], compiled["locks.py"], hasattr(common, "code_cache"))
+(finder,) = [finder for finder in sys.meta_path if isinstance(finder, common.code_cache.CachedCodeFinder)]
+print(compiled["code_store.py"], compiled["code_cache.py"], compiled["locks.py"], finder.directory is not None)
 """
 
 
-def test_the_cache_and_what_finds_its_directory_are_compiled_once_from_a_zip(tmp_path):
-    # Python's zip importer compiles a source twice (once only to name its file) up to 3.12; the
-    # package's bootstrap avoids that for the two modules the cache cannot hold.
+def test_a_task_compiles_only_the_stores_module_and_that_once(tmp_path):
+    # Python's zip importer compiles a source twice (once only to name its file) up to 3.13 at
+    # least; the package's bootstrap compiles the store's module once and loads the finder from
+    # the store (compiled and kept by the first task only), and nothing else of this collection.
     common = os.path.dirname(code_cache.__file__)
     package = "ansible_collections/remotevirt/install/plugins/module_utils/_common"
+    # A finder's source no earlier run kept: the first task below compiles and keeps it.
+    with open(os.path.join(common, "code_cache.py"), "rb") as source:
+        finder_source = source.read() + b"# %d %s\n" % (os.getpid(), str(tmp_path).encode())
     archive = tmp_path / "payload.zip"
     with zipfile.ZipFile(str(archive), "w") as payload:
         for parent in (
@@ -407,15 +409,29 @@ def test_the_cache_and_what_finds_its_directory_are_compiled_once_from_a_zip(tmp
             "ansible_collections/remotevirt/install/plugins/module_utils",
         ):
             payload.writestr(parent + "/__init__.py", "")
-        for name in ("__init__.py", "code_cache.py", "locks.py"):
+        for name in ("__init__.py", "code_store.py", "locks.py"):
             payload.write(os.path.join(common, name), package + "/" + name)
-    probe = subprocess.run(
-        [sys.executable, "-c", BOOTSTRAP_PROBE, str(archive)],
-        capture_output=True,
-        text=True,
-        cwd=str(tmp_path),
-        env=dict(os.environ, PYTHONPATH=""),
-        check=False,
-    )
-    assert probe.returncode == 0, probe.stderr
-    assert probe.stdout.split() == ["1", "1", "True"]
+        payload.writestr(package + "/code_cache.py", finder_source)
+    try:
+        runs = [
+            subprocess.run(
+                [sys.executable, "-c", BOOTSTRAP_PROBE, str(archive)],
+                capture_output=True,
+                text=True,
+                cwd=str(tmp_path),
+                env=dict(os.environ, PYTHONPATH=""),
+                check=False,
+            )
+            for _run in range(2)
+        ]
+        assert [run.returncode for run in runs] == [0, 0], runs[-1].stderr
+        first, second = (run.stdout.split() for run in runs)
+        stored = first[3] == "True"  # where this user has a private store
+        assert first[:3] == ["1", "1", "0"]
+        assert second[:3] == ["1", "0" if stored else "1", "0"]
+    finally:
+        key = code_store.entry_key(package + "/code_cache.py", b"source\0" + finder_source)
+        try:
+            os.unlink(os.path.join(code_store.lock_dir(), "code", key))
+        except OSError:
+            pass

@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host's store of compiled code: where it is, and reading its entries, only when whole and
+this user's.
+
+In a task run from Ansible's zip this is the one module of this collection compiled on every task
+(see the package ``_common``), so it holds only what reading an entry needs; the finder (code_cache),
+which also reads sources as the zip stores them and writes entries, comes from the store.
+
+Each source is kept in the private directory the host locks live in (``/run/remotevirt/code`` for
+root: emptied at each boot, so old versions do not pile up), under a digest of the source's name,
+its bytes (as the zip stores them, or the source itself) and the Python that compiled it, so an
+entry is never used for other code. Entries carry a CRC-32 of their key and bytes against a torn,
+damaged or renamed entry; what keeps anyone else's code out is that only entries the running user
+owns, in a directory nobody else can write, are read. Anything unexpected (a directory or entry
+someone else could write, a torn or foreign entry, a full disk, an unreadable zip) means compiling
+as before, never a failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import stat
+import sys
+import zipimport
+import zlib
+from types import CodeType
+from typing import Optional, Tuple, Union
+
+# Part of every key: code compiled by one Python is never loaded by another, and an entry of
+# another layout (entries: a CRC-32 of the marshalled code, then that code) is never read.
+_TAG = ("entries 2, %s %s" % (sys.implementation.cache_tag, sys.version)).encode("utf-8")
+_CHECK_SIZE = 4
+
+
+def lock_dir() -> str:
+    """The private directory of this user's host locks and caches: inside one that only this user
+    (or root) can write, so no other user can take the name first and block every run."""
+    if os.geteuid() == 0:
+        return "/run/remotevirt"
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and _is_own_runtime_directory(runtime):
+        return os.path.join(runtime, "remotevirt")
+    return os.path.join(os.path.expanduser("~"), ".cache", "remotevirt", "locks")
+
+
+def _is_own_runtime_directory(path: str) -> bool:
+    """Whether ``path`` is a runtime directory as XDG has it: absolute, this user's, and nobody
+    else's to write. Become passes another user's on (su keeps the environment), and a relative
+    one would be a new directory in every task's working directory, so no run would wait for another."""
+    if not os.path.isabs(path):
+        return False
+    try:
+        info = os.lstat(path)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
+
+
+def cache_directory() -> Optional[int]:
+    """A descriptor of the store's directory inside the private lock directory, or None where it
+    is not private. Entries are opened relative to it: where another user can rename the lock
+    directory (an XDG_RUNTIME_DIR of theirs, inherited through become), a directory swapped in
+    after this check is never read."""
+    parent = lock_dir()
+    try:
+        os.makedirs(parent, mode=0o700, exist_ok=True)
+        parent_fd = _open_private_directory(parent)
+    except OSError:
+        return None
+    if parent_fd is None:
+        return None
+    try:
+        try:
+            os.mkdir("code", 0o700, dir_fd=parent_fd)
+        except FileExistsError:
+            pass
+        return _open_private_directory("code", parent_fd)
+    except OSError:
+        return None
+    finally:
+        os.close(parent_fd)
+
+
+def _open_private_directory(path: str, parent_fd: Optional[int] = None) -> Optional[int]:
+    """A descriptor of the directory ``path`` (not a link to one), None unless it is this user's and nobody else can write it."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+    info = os.fstat(descriptor)
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        os.close(descriptor)
+        return None
+    return descriptor
+
+
+def code_from_source(
+    archive: zipimport.zipimporter, fullname: str, filename: str, directory: Optional[int]
+) -> Tuple[CodeType, Optional[str]]:
+    """The code of module ``fullname`` (``filename`` in the zip), and the key to keep it under when
+    it was compiled here (None when it came from the store, or there is none). The key is a digest
+    of the source itself: the finder's way of reading a source as the zip stores it is loaded from
+    the store, with the finder."""
+    try:
+        source = archive.get_data(os.path.join(archive.archive, filename))
+    except OSError:
+        return archive.get_code(fullname), None
+    key = entry_key(filename, b"source\0" + source)
+    code = read_entry(key, directory) if directory is not None else None
+    if code is not None:
+        return code, None
+    return compile(source, filename, "exec", dont_inherit=True), key if directory is not None else None
+
+
+def entry_key(filename: str, content: bytes) -> str:
+    """The name of the entry of a source: a digest of its name, ``content`` (its bytes as stored,
+    or the source itself) and the Python compiling it."""
+    return hashlib.sha256(b"\0".join((_TAG, filename.encode("utf-8"), content))).hexdigest()
+
+
+def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]:
+    """The code kept at ``path`` (in the ``directory`` descriptor when given); None when there is
+    none, or it is not one this user wrote whole, under this name."""
+    try:
+        # O_NONBLOCK: a FIFO put there is refused below instead of blocking the task.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        data = os.read(descriptor, info.st_size)  # entries are written whole, then renamed: never grown
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
+    # A view, not a slice: the code is not copied to be checked and loaded.
+    check, payload = data[:_CHECK_SIZE], memoryview(data)[_CHECK_SIZE:]
+    if len(data) != info.st_size or len(check) != _CHECK_SIZE or entry_check(path, payload) != check:
+        return None
+    try:
+        code = marshal.loads(payload)
+    except (EOFError, ValueError, TypeError):
+        return None
+    return code if isinstance(code, CodeType) else None
+
+
+def entry_check(path: str, payload: Union[bytes, memoryview]) -> bytes:
+    """What an entry's bytes start with: the CRC-32 of its name and the rest (an entry renamed
+    onto another name, or torn, fails it)."""
+    return zlib.crc32(payload, zlib.crc32(os.path.basename(path).encode("utf-8"))).to_bytes(_CHECK_SIZE, "big")
