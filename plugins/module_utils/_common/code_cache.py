@@ -27,6 +27,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common import code_store
 
 PACKAGE = "ansible_collections.remotevirt.install.plugins.module_utils"
+# Compression methods of a zip member (zipfile's ZIP_STORED and ZIP_DEFLATED; zipfile is not imported).
+_STORED, _DEFLATED = 0, 8
 # A zip member's local header: signature, then fixed fields; the name's and extra field's lengths last.
 _LOCAL_HEADER = struct.Struct("<4s22xHH")
 
@@ -110,6 +112,18 @@ class CachedCodeLoader:
         """Tracebacks read the source lines through this."""
         return self.archive.get_source(fullname)
 
+    def get_data(self, path: str) -> bytes:
+        """Files of the zip besides sources (pkgutil.get_data), as zipimport gives them."""
+        return self.archive.get_data(path)
+
+    def get_filename(self, fullname: str) -> str:
+        return os.path.join(self.archive.archive, self.name_in_archive(fullname, self.is_package(fullname)))
+
+    def get_resource_reader(self, fullname: str) -> Any:
+        """importlib.resources reads a package's files through zipimport's reader."""
+        reader = getattr(self.archive, "get_resource_reader", None)
+        return reader(fullname) if reader is not None else None
+
     def is_package(self, fullname: str) -> bool:
         known = self.packages.get(fullname)
         return self.archive.is_package(fullname) if known is None else known
@@ -130,37 +144,38 @@ def code_of(archive: zipimport.zipimporter, fullname: str, filename: str, direct
     if directory is None:
         return archive.get_code(fullname)
     member = stored_member(archive, filename)
-    source: Optional[bytes] = None
-    if member is not None:
-        content = b"stored %d\0" % member[0] + member[1]
-    else:
-        # Without the zip's listing, the source itself is the key's content (read once, used for both).
-        source = _source_bytes(archive, filename)
-        if source is None:
-            return archive.get_code(fullname)
-        content = b"source\0" + source
-    key = code_store.entry_key(filename, content)
-    code = code_store.read_entry(key, directory)
-    if code is not None:
-        return code
-    source = source if source is not None else _source_bytes(archive, filename)
-    if source is None:
+    if member is None:
+        # Without the zip's listing, the source itself is the key's content (code_store's way).
+        found, unkept = code_store.code_from_source(archive, fullname, filename, directory)
+        if unkept is not None:
+            write_entry(unkept, found, directory)
+        return found
+    compression, stored, crc = member
+    key = code_store.entry_key(filename, b"stored %d\0" % compression + stored)
+    kept = code_store.read_entry(key, directory)
+    if kept is not None:
+        return kept
+    # Compiled from the very bytes the key is made of (not read again: a zip replaced since would
+    # put another source's code under this key), and kept only when they are the content the zip
+    # lists (a listing that lies is compiled as zipimport would, and not kept).
+    source = _content(compression, stored)
+    if source is None or zlib.crc32(source) != crc:
         return archive.get_code(fullname)
-    # The zip's path changes with every task; the name inside it does not, and tracebacks
-    # still find their lines through the loader's get_source.
-    code = compile(source, filename, "exec", dont_inherit=True)
-    # Kept only for the content the zip lists: an entry is never used for another source.
-    if member is None or zlib.crc32(source) == member[2]:
-        write_entry(key, code, directory)
+    code = compile(source, code_store.code_filename(filename), "exec", dont_inherit=True)
+    write_entry(key, code, directory)
     return code
 
 
-def _source_bytes(archive: zipimport.zipimporter, filename: str) -> Optional[bytes]:
-    """The source's bytes as Python would compile them (its coding cookie, if any, applies)."""
-    try:
-        return archive.get_data(os.path.join(archive.archive, filename))
-    except OSError:
-        return None
+def _content(compression: int, stored: bytes) -> Optional[bytes]:
+    """A member's content from its bytes as stored; zipimport reads only stored and deflated members."""
+    if compression == _STORED:
+        return stored
+    if compression == _DEFLATED:
+        try:
+            return zlib.decompress(stored, -15)
+        except zlib.error:
+            return None
+    return None
 
 
 def stored_member(archive: zipimport.zipimporter, filename: str) -> Optional[Tuple[int, bytes, int]]:
@@ -175,7 +190,10 @@ def stored_member(archive: zipimport.zipimporter, filename: str) -> Optional[Tup
         return None
     _path, compression, stored_size, _size, offset, _time, _date, crc = listing
     try:
-        payload = _archive_descriptor(archive.archive)
+        payload = os.open(archive.archive, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
         header = os.pread(payload, _LOCAL_HEADER.size, offset)
         if len(header) != _LOCAL_HEADER.size:
             return None
@@ -185,18 +203,9 @@ def stored_member(archive: zipimport.zipimporter, filename: str) -> Optional[Tup
         stored = os.pread(payload, stored_size, offset + _LOCAL_HEADER.size + name_size + extra_size)
     except OSError:
         return None
+    finally:
+        os.close(payload)
     return (compression, stored, crc) if len(stored) == stored_size else None
-
-
-# One descriptor per zip for the task's life (a task imports a few dozen modules from one zip).
-_ARCHIVE_DESCRIPTORS: Dict[str, int] = {}
-
-
-def _archive_descriptor(path: str) -> int:
-    descriptor = _ARCHIVE_DESCRIPTORS.get(path)
-    if descriptor is None:
-        descriptor = _ARCHIVE_DESCRIPTORS[path] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    return descriptor
 
 
 def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> None:

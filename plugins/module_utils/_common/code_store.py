@@ -30,10 +30,13 @@ import zlib
 from types import CodeType
 from typing import Optional, Tuple, Union
 
-# Part of every key: code compiled by one Python is never loaded by another, and an entry of
-# another layout (entries: a CRC-32 of the marshalled code, then that code) is never read.
-_TAG = ("entries 2, %s %s" % (sys.implementation.cache_tag, sys.version)).encode("utf-8")
+# Part of every key: code compiled by one Python, or at another optimization level (-O drops
+# asserts, -OO docstrings), is never loaded by another, and an entry of another layout (entries:
+# a CRC-32 of the marshalled code, then that code) is never read.
+_TAG = ("entries 2, %s %s, -O %d" % (sys.implementation.cache_tag, sys.version, sys.flags.optimize)).encode("utf-8")
 _CHECK_SIZE = 4
+# No module's code comes near this; a larger file where an entry should be is not read at all.
+_MAX_ENTRY_SIZE = 16 * 1024 * 1024
 
 
 def lock_dir() -> str:
@@ -110,7 +113,16 @@ def code_from_source(
     code = read_entry(key, directory) if directory is not None else None
     if code is not None:
         return code, None
-    return compile(source, filename, "exec", dont_inherit=True), key if directory is not None else None
+    return compile(source, code_filename(filename), "exec", dont_inherit=True), key if directory is not None else None
+
+
+def code_filename(filename: str) -> str:
+    """The file name stored code carries, for ``filename`` in the zip: the zip's own path changes
+    with every task (and a path under the system's temporary directory, once the task is over, is
+    anyone's to create), so the name inside the zip, rooted at ``/``. Tracebacks read the lines
+    through the loader's get_source; a relative name would have them read a file of that name in
+    the task's working directory first."""
+    return "/" + filename.lstrip("/")
 
 
 def entry_key(filename: str, content: bytes) -> str:
@@ -130,6 +142,8 @@ def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]
     try:
         info = os.fstat(descriptor)
         if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+            return None
+        if info.st_size > _MAX_ENTRY_SIZE:
             return None
         data = os.read(descriptor, info.st_size)  # entries are written whole, then renamed: never grown
     except OSError:
