@@ -64,7 +64,7 @@ class CachedCodeFinder:
             except zipimport.ZipImportError:
                 continue  # not in this entry
             loader = CachedCodeLoader(archive, self, {fullname: is_package})
-            location = os.path.join(archive.archive, loader.name_in_archive(fullname, is_package))
+            location = loader.get_filename(fullname)
             # What spec_from_file_location makes, without asking the zip again whether it is a package.
             spec = importlib.machinery.ModuleSpec(fullname, loader, origin=location, is_package=is_package)  # type: ignore[arg-type]
             spec.has_location = True
@@ -95,12 +95,10 @@ def zip_importer(entry: str) -> Optional[zipimport.zipimporter]:
 class CachedCodeLoader:
     """Runs a module of a zip from its code in the store, compiling (and keeping) it on a miss."""
 
-    def __init__(
-        self, archive: zipimport.zipimporter, finder: CachedCodeFinder, packages: Optional[Dict[str, bool]] = None
-    ) -> None:
+    def __init__(self, archive: zipimport.zipimporter, finder: CachedCodeFinder, packages: Dict[str, bool]) -> None:
         self.archive = archive
         self.finder = finder  # its directory, None where there is no store
-        self.packages = dict(packages or {})  # whether a module is a package, as the finder found it
+        self.packages = packages  # whether a module is a package, as the finder found it
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[ModuleType]:
         return None  # Python's default module object
