@@ -41,12 +41,18 @@ def forget(archive):
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
+    descriptor = put_a_store_in_place(tmp_path, monkeypatch)
+    yield tmp_path / "code"
+    os.close(descriptor)
+
+
+def put_a_store_in_place(tmp_path, monkeypatch):
+    """A private store in ``tmp_path``, its finder first on sys.meta_path; its descriptor, to close."""
     directory = tmp_path / "code"
     directory.mkdir(mode=0o700)
     descriptor = os.open(str(directory), os.O_RDONLY | os.O_DIRECTORY)
     monkeypatch.setattr(sys, "meta_path", [code_cache.CachedCodeFinder(PACKAGE + ".", descriptor)] + sys.meta_path)
-    yield directory
-    os.close(descriptor)
+    return descriptor
 
 
 def make_zip(path, source, extra=()):
@@ -242,10 +248,7 @@ def test_a_zip_whose_directory_lies_fails_as_without_the_store(tmp_path, how, mo
     archive = lying_zip(tmp_path / "liar.zip", how)
     monkeypatch.syspath_prepend(str(archive))
     without = outcome(archive)
-    store = tmp_path / "code"
-    store.mkdir(mode=0o700)
-    descriptor = os.open(str(store), os.O_RDONLY | os.O_DIRECTORY)
-    monkeypatch.setattr(sys, "meta_path", [code_cache.CachedCodeFinder(PACKAGE + ".", descriptor)] + sys.meta_path)
+    descriptor = put_a_store_in_place(tmp_path, monkeypatch)
     try:
         assert outcome(archive) == without
         assert outcome(archive) == without
@@ -253,7 +256,16 @@ def test_a_zip_whose_directory_lies_fails_as_without_the_store(tmp_path, how, mo
         os.close(descriptor)
 
 
-def test_data_files_read_through_pkgutil_as_without_the_store(tmp_path, monkeypatch):
+def read_with_pkgutil(package, name):
+    return pkgutil.get_data(package, name)
+
+
+def read_with_importlib_resources(package, name):
+    return importlib.resources.files(package).joinpath(name).read_bytes()
+
+
+@pytest.mark.parametrize("read", [read_with_pkgutil, read_with_importlib_resources])
+def test_data_files_read_through_the_loader_as_without_the_store(tmp_path, monkeypatch, read):
     archive = make_zip(
         tmp_path / "payload.zip",
         "ANSWER = 42\n",
@@ -261,37 +273,12 @@ def test_data_files_read_through_pkgutil_as_without_the_store(tmp_path, monkeypa
     )
     monkeypatch.syspath_prepend(str(archive))
     fresh_import("sub")
-    without = pkgutil.get_data(PACKAGE + ".sub", "data.txt")
+    without = read(PACKAGE + ".sub", "data.txt")
     forget(archive)
-    store = tmp_path / "code"
-    store.mkdir(mode=0o700)
-    descriptor = os.open(str(store), os.O_RDONLY | os.O_DIRECTORY)
-    monkeypatch.setattr(sys, "meta_path", [code_cache.CachedCodeFinder(PACKAGE + ".", descriptor)] + sys.meta_path)
+    descriptor = put_a_store_in_place(tmp_path, monkeypatch)
     try:
         fresh_import("sub")
-        assert pkgutil.get_data(PACKAGE + ".sub", "data.txt") == without == b"payload"
-    finally:
-        forget(archive)
-        os.close(descriptor)
-
-
-def test_data_files_read_through_importlib_resources_as_without_the_store(tmp_path, monkeypatch):
-    archive = make_zip(
-        tmp_path / "payload.zip",
-        "ANSWER = 42\n",
-        extra=[(PACKAGE + "/sub/__init__.py", ""), (PACKAGE + "/sub/data.txt", "payload")],
-    )
-    monkeypatch.syspath_prepend(str(archive))
-    fresh_import("sub")
-    without = importlib.resources.files(PACKAGE + ".sub").joinpath("data.txt").read_bytes()
-    forget(archive)
-    store = tmp_path / "code"
-    store.mkdir(mode=0o700)
-    descriptor = os.open(str(store), os.O_RDONLY | os.O_DIRECTORY)
-    monkeypatch.setattr(sys, "meta_path", [code_cache.CachedCodeFinder(PACKAGE + ".", descriptor)] + sys.meta_path)
-    try:
-        fresh_import("sub")
-        assert importlib.resources.files(PACKAGE + ".sub").joinpath("data.txt").read_bytes() == without == b"payload"
+        assert read(PACKAGE + ".sub", "data.txt") == without == b"payload"
     finally:
         forget(archive)
         os.close(descriptor)
