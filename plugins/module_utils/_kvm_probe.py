@@ -22,7 +22,7 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, Optional
+from typing import Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import own_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
@@ -147,12 +147,11 @@ def _cache_file(key: str) -> str:
 
 def cached(key: str) -> Optional[Verdict]:
     """The verdict an earlier probe with the same ``key`` found, if any."""
-    try:
-        with open(_cache_file(key), encoding="utf-8") as source:
-            data: Dict[str, Any] = json.load(source)
-    except (OSError, ValueError):
-        return None
-    if data.get("key") != key or not isinstance(data.get("works"), bool):
+    # Imported here: only probes remember their verdict there.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import read_private_json
+
+    data = read_private_json(_cache_file(key))
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("works"), bool):
         return None
     return Verdict(works=data["works"], detail=str(data.get("detail", "")))
 

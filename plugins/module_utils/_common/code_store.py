@@ -71,7 +71,7 @@ def cache_directory() -> Optional[int]:
     parent = lock_dir()
     try:
         os.makedirs(parent, mode=0o700, exist_ok=True)
-        parent_fd = _open_private_directory(parent)
+        parent_fd = open_private_directory(parent)
     except OSError:
         return None
     if parent_fd is None:
@@ -81,21 +81,24 @@ def cache_directory() -> Optional[int]:
             os.mkdir("code", 0o700, dir_fd=parent_fd)
         except FileExistsError:
             pass
-        return _open_private_directory("code", parent_fd)
+        return open_private_directory("code", parent_fd)
     except OSError:
         return None
     finally:
         os.close(parent_fd)
 
 
-def _open_private_directory(path: str, parent_fd: Optional[int] = None) -> Optional[int]:
+def open_private_directory(path: str, parent_fd: Optional[int] = None) -> Optional[int]:
     """A descriptor of the directory ``path`` (not a link to one), None unless it is this user's and nobody else can write it."""
     descriptor = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
-    info = os.fstat(descriptor)
-    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-        os.close(descriptor)
-        return None
-    return descriptor
+    try:
+        info = os.fstat(descriptor)
+        if info.st_uid == os.geteuid() and not info.st_mode & 0o022:
+            return descriptor
+    except OSError:
+        pass
+    os.close(descriptor)
+    return None
 
 
 def code_from_source(
@@ -134,15 +137,11 @@ def entry_key(filename: str, content: bytes) -> str:
 def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]:
     """The code kept at ``path`` (in the ``directory`` descriptor when given); None when there is
     none, or it is not one this user wrote whole, under this name."""
-    try:
-        # O_NONBLOCK: a FIFO put there is refused below instead of blocking the task.
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
-    except OSError:
+    opened = open_own_file(path, directory)
+    if opened is None:
         return None
+    descriptor, info = opened
     try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
-            return None
         if info.st_size > _MAX_ENTRY_SIZE:
             return None
         data = os.read(descriptor, info.st_size)  # entries are written whole, then renamed: never grown
@@ -159,6 +158,26 @@ def read_entry(path: str, directory: Optional[int] = None) -> Optional[CodeType]
     except (EOFError, ValueError, TypeError):
         return None
     return code if isinstance(code, CodeType) else None
+
+
+def open_own_file(path: str, directory: Optional[int] = None) -> Optional[Tuple[int, os.stat_result]]:
+    """A read-only descriptor of the file at ``path`` (in the ``directory`` descriptor when given)
+    and what fstat says of it; None unless it is a regular file (not a link to one) of the running
+    user that nobody else can write. Whatever a directory has become by the time a file in it is
+    opened (a name swapped for someone else's directory), a file that passes is one this user wrote."""
+    try:
+        # O_NONBLOCK: a FIFO put there is refused below instead of blocking the task.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
+    except (OSError, ValueError):
+        return None
+    try:
+        info = os.fstat(descriptor)
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022:
+            return descriptor, info
+    except OSError:
+        pass
+    os.close(descriptor)
+    return None
 
 
 def entry_check(path: str, payload: Union[bytes, memoryview]) -> bytes:

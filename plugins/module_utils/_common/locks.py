@@ -15,14 +15,18 @@ import contextlib
 import errno
 import fcntl
 import hashlib
+import json
 import os
-import stat
 import time
-from typing import Iterable, Iterator, List
+from typing import Any, Iterable, Iterator, List
 
-# Where the locks live is where the host's store of compiled code lives too: defined there, as
-# that module is loaded before any other of this collection's.
-from ansible_collections.remotevirt.install.plugins.module_utils._common.code_store import lock_dir
+# Where the locks live, and how that private directory and the files in it are checked, are the
+# host's store of compiled code's too: defined there, as that module is loaded before any other.
+from ansible_collections.remotevirt.install.plugins.module_utils._common.code_store import (
+    lock_dir,
+    open_own_file,
+    open_private_directory,
+)
 
 POLL_SECONDS = 0.2
 
@@ -33,24 +37,49 @@ class LockError(Exception):
 
 def private_directory(path: str) -> None:
     """Create ``path`` 0700, or accept it only if it is ours and nobody else can write it."""
+    os.close(_open_private(path))
+
+
+def _open_private(path: str) -> int:
+    """A descriptor of the private directory ``path``, made when missing (see private_directory):
+    files opened relative to it are in the directory that was checked, whatever its name leads to
+    by then."""
     try:
         os.makedirs(path, mode=0o700)
     except FileExistsError:
         pass
     except OSError as error:
         raise LockError("cannot make lock directory %s: %s" % (path, error.strerror))
-    info = os.lstat(path)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+    try:
+        descriptor = open_private_directory(path)
+    except OSError:
+        descriptor = None  # a link, or no directory at all
+    if descriptor is None:
         raise LockError("lock directory %s is not a directory that only this user can write" % path)
+    return descriptor
 
 
-def _lock_file(directory: str, key: str) -> str:
+def read_private_json(path: str) -> Any:
+    """The JSON value of the file at ``path`` in the private directory, or None when there is none
+    or it is not a file this user wrote (another user who can rename a directory on the way could
+    have put their own in its place since the directory was checked)."""
+    opened = open_own_file(path)
+    if opened is None:
+        return None
+    with os.fdopen(opened[0], encoding="utf-8") as source:
+        try:
+            return json.load(source)
+        except (OSError, ValueError):
+            return None
+
+
+def _lock_name(key: str) -> str:
     # Keys hold a URI and names; a digest keeps the file name short and free of '/'.
-    return os.path.join(directory, hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".lock")
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32] + ".lock"
 
 
-def _acquire(path: str, key: str, deadline: float) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+def _acquire(name: str, key: str, deadline: float, directory: int) -> int:
+    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory)
     try:
         while True:
             try:
@@ -73,13 +102,15 @@ def _acquire(path: str, key: str, deadline: float) -> int:
 def held(keys: Iterable[str], timeout: float) -> Iterator[None]:
     """Hold the lock of every key (in one global order, so two runs never wait for each other in
     a circle) for the body of the ``with``."""
-    directory = lock_dir()
-    private_directory(directory)
+    directory = _open_private(lock_dir())
     deadline = time.monotonic() + timeout
     taken: List[int] = []
     try:
-        for key in sorted(set(keys)):
-            taken.append(_acquire(_lock_file(directory, key), key, deadline))
+        try:
+            for key in sorted(set(keys)):
+                taken.append(_acquire(_lock_name(key), key, deadline, directory))
+        finally:
+            os.close(directory)  # the locks are held by their own descriptors
         yield
     finally:
         for fd in reversed(taken):

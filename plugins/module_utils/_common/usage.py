@@ -393,13 +393,12 @@ class StampedCache:
         self.entries: Dict[str, Any] = {}
         self.changed = False
         if path is not None:
-            try:
-                with open(path) as cache:
-                    data = json.load(cache)
-                if data.get("version") == _CACHE_VERSION and isinstance(data.get("entries"), dict):
-                    self.entries = data["entries"]
-            except (OSError, ValueError, AttributeError):
-                self.entries = {}  # none yet, or unreadable: read everything this time
+            # Imported here, as in cache_path. None yet, unreadable, or not this user's: everything is read this time.
+            from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import read_private_json
+
+            data = read_private_json(path)
+            if isinstance(data, dict) and data.get("version") == _CACHE_VERSION and isinstance(data.get("entries"), dict):
+                self.entries = data["entries"]
 
     def get(self, key: str, stamp: Optional[List[Any]]) -> Any:
         entry = self.entries.get(key)

@@ -132,3 +132,11 @@ def test_the_probe_guest_and_its_image_are_always_removed(test_client, tmp_path)
         and [test_client.conn.lookupByID(i).name() for i in test_client.conn.listDomainsID()]
         if name.startswith("remotevirt-probe-")
     ]
+
+
+def test_a_verdict_file_another_user_put_in_place_is_not_believed(tmp_path, monkeypatch):
+    monkeypatch.setattr(_kvm_probe, "_cache_file", lambda key: str(tmp_path / "probe.json"))
+    remember("key", Verdict(works=False, detail="paused, unknown"))
+    assert cached("key") == Verdict(works=False, detail="paused, unknown")
+    os.chown(str(tmp_path / "probe.json"), 65534, 65534)
+    assert cached("key") is None

@@ -75,3 +75,55 @@ def test_a_runtime_directory_that_is_not_this_users_own_is_not_used(tmp_path, mo
     assert REAL_LOCK_DIR() == str(others / "remotevirt")
     others.chmod(0o777)
     assert REAL_LOCK_DIR() == fallback
+
+
+def test_locks_are_taken_in_the_directory_that_was_checked(private_lock_dir, tmp_path, monkeypatch):
+    """Where another user can rename a directory on the way, the lock directory's name may lead
+    elsewhere right after its check: the lock files still go to the directory that was checked."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    checked = tmp_path / "checked"
+    open_private = locks.open_private_directory
+
+    def checked_then_swapped(path):
+        descriptor = open_private(path)
+        os.rename(path, str(checked))
+        os.symlink(str(elsewhere), path)
+        return descriptor
+
+    monkeypatch.setattr(locks, "open_private_directory", checked_then_swapped)
+    with locks.held(["u guest a"], timeout=1):
+        assert len(os.listdir(str(checked))) == 1
+    assert os.listdir(str(elsewhere)) == []
+
+
+def test_a_link_in_place_of_the_lock_directory_is_refused(private_lock_dir, tmp_path):
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    os.symlink(str(target), str(private_lock_dir))
+    with pytest.raises(locks.LockError, match="not a directory that only this user can write"):
+        with locks.held(["k"], timeout=1):
+            pass  # pragma: no cover - never reached
+
+
+@pytest.mark.parametrize("kind", ["another user's", "group-writable", "a link", "a fifo", "not json"])
+def test_only_a_file_this_user_wrote_is_read_back(tmp_path, kind):
+    path = tmp_path / "cache.json"
+    real = tmp_path / "real.json"
+    real.write_text('{"works": true}')
+    real.chmod(0o600)
+    if kind == "another user's":
+        path.write_text('{"works": true}')
+        os.chown(str(path), 65534, 65534)
+    elif kind == "group-writable":
+        path.write_text('{"works": true}')
+        path.chmod(0o620)
+    elif kind == "a link":
+        os.symlink(str(real), str(path))
+    elif kind == "a fifo":
+        os.mkfifo(str(path), 0o600)
+    else:
+        path.write_text('{"works": tr')
+    assert locks.read_private_json(str(real)) == {"works": True}
+    assert locks.read_private_json(str(path)) is None
+    assert locks.read_private_json(str(tmp_path / "missing.json")) is None

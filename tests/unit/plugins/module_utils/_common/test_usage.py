@@ -435,3 +435,21 @@ def test_a_dot_dot_after_a_linked_directory_leads_where_the_kernel_goes(tmp_path
     in_pools = usage.pool_names_of([("p", str(pool)), ("o", str(other))], base)
     assert usage.writes_to(references.as_json(), "o", "base.img", base, usage.same_file_as(base, in_pools))
     assert references.refer_to("o", "base.img", base, None, usage.same_file_as(base, in_pools))
+
+
+def test_a_cache_file_this_user_did_not_write_is_not_believed(test_client, stamped, unique_name, tmp_path):
+    """A cache that says a guest uses nothing, put in place by another user (who could rename a
+    directory on the way to the private one), never lets an in-use volume look free."""
+    name = unique_name("")
+    domain = test_client.conn.defineXML(user_xml(name, "/img/%s.qcow2" % name))
+    try:
+        assert domains_using(test_client, "p", "v", "/img/%s.qcow2" % name, None) == [name]
+        cache = StampedCache(str(tmp_path / "cache.json"))
+        cache.entries[name][1] = dict(cache.entries[name][1], images=[])
+        cache.changed = True
+        cache.save()
+        os.chown(str(tmp_path / "cache.json"), 65534, 65534)
+        assert StampedCache(str(tmp_path / "cache.json")).entries == {}
+        assert domains_using(test_client, "p", "v", "/img/%s.qcow2" % name, None) == [name]
+    finally:
+        domain.undefine()
