@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -159,19 +158,10 @@ def cached(key: str) -> Optional[Verdict]:
 def remember(key: str, verdict: Verdict) -> None:
     """Keep a definite verdict for later preflights (best effort: a failure only means probing again)."""
     # Imported here: only probes remember their verdict there.
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import LockError, private_directory
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import write_private_json
 
-    if verdict.works is None:
-        return
-    path = _cache_file(key)
-    try:
-        private_directory(os.path.dirname(path))
-        fd, partial = tempfile.mkstemp(prefix=".kvm-probe.", dir=os.path.dirname(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"key": key, "works": verdict.works, "detail": verdict.detail}, out)
-        os.replace(partial, path)
-    except (OSError, LockError):
-        pass
+    if verdict.works is not None:
+        write_private_json(_cache_file(key), {"key": key, "works": verdict.works, "detail": verdict.detail})
 
 
 def kvm_verdict(client: Client, boot_dir: str, arch: str, use_cache: bool = True) -> Verdict:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
+import pwd
 import stat
 import sys
 import zipimport
@@ -37,17 +38,49 @@ _TAG = ("entries 2, %s %s, -O %d" % (sys.implementation.cache_tag, sys.version, 
 _CHECK_SIZE = 4
 # No module's code comes near this; a larger file where an entry should be is not read at all.
 _MAX_ENTRY_SIZE = 16 * 1024 * 1024
+# The lock directory's last resort for a user other than root: sticky, so nobody else can rename it.
+SHARED_TEMPORARY = "/tmp"
 
 
 def lock_dir() -> str:
     """The private directory of this user's host locks and caches: inside one that only this user
-    (or root) can write, so no other user can take the name first and block every run."""
+    (or root) can write, and on a way nobody else can redirect, so no other user can take the name
+    first and block every run, nor rename it away while a run holds a lock and let a second run
+    take the same lock in a new directory. For a user other than root: the XDG runtime directory,
+    else the home directory the user database gives (not $HOME: become may pass another user's on,
+    and it can be relative), else /tmp/remotevirt-UID (/tmp is sticky: nobody else can rename it)."""
     if os.geteuid() == 0:
         return "/run/remotevirt"
     runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and _is_own_runtime_directory(runtime):
+    if runtime and _is_own_runtime_directory(runtime) and _is_trusted_way(os.path.join(runtime, "remotevirt")):
         return os.path.join(runtime, "remotevirt")
-    return os.path.join(os.path.expanduser("~"), ".cache", "remotevirt", "locks")
+    home = _home_directory()
+    if home and _is_trusted_way(os.path.join(home, ".cache", "remotevirt", "locks")):
+        return os.path.join(home, ".cache", "remotevirt", "locks")
+    return os.path.join(SHARED_TEMPORARY, "remotevirt-%d" % os.geteuid())
+
+
+def _home_directory() -> Optional[str]:
+    """This user's home as the user database has it, when it is an absolute path to a directory of
+    this user's; None otherwise (no entry, or a system user's /nonexistent or root-owned home, where
+    the lock directory could not be made)."""
+    try:
+        home = pwd.getpwuid(os.geteuid()).pw_dir
+        info = os.stat(home)
+    except (KeyError, OSError, ValueError):
+        return None
+    return home if os.path.isabs(home) and stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() else None
+
+
+def _is_trusted_way(path: str) -> bool:
+    """Whether nobody but root and this user can make ``path`` lead elsewhere (see own_directory)."""
+    # Imported here: only users other than root have their lock directory's way judged.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import untrusted_path_problem
+
+    try:
+        return untrusted_path_problem(path, "lock directory") is None
+    except (OSError, ValueError):
+        return False
 
 
 def _is_own_runtime_directory(path: str) -> bool:

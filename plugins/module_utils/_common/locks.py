@@ -29,6 +29,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.code_st
 )
 
 POLL_SECONDS = 0.2
+# No cache of this collection comes near this; a larger file where one should be is not read.
+_MAX_JSON_SIZE = 64 * 1024 * 1024
 
 
 class LockError(Exception):
@@ -62,15 +64,52 @@ def _open_private(path: str) -> int:
 def read_private_json(path: str) -> Any:
     """The JSON value of the file at ``path`` in the private directory, or None when there is none
     or it is not a file this user wrote (another user who can rename a directory on the way could
-    have put their own in its place since the directory was checked)."""
+    have put their own in its place since the directory was checked), too large or too deep."""
     opened = open_own_file(path)
     if opened is None:
         return None
-    with os.fdopen(opened[0], encoding="utf-8") as source:
+    descriptor, info = opened
+    if info.st_size > _MAX_JSON_SIZE:
+        os.close(descriptor)
+        return None
+    with os.fdopen(descriptor, encoding="utf-8") as source:
         try:
             return json.load(source)
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError, MemoryError):
             return None
+
+
+def write_private_json(path: str, value: Any) -> bool:
+    """Keep ``value`` as JSON at ``path`` in the private directory, whole or not at all: written
+    aside and renamed into place, both through the directory that was checked (not its name,
+    which may lead elsewhere by then). Best effort: False when it could not be kept."""
+    try:
+        directory = _open_private(os.path.dirname(path))
+    except LockError:
+        return False
+    name = os.path.basename(path)
+    aside = ".%s.%d.tmp" % (name, os.getpid())
+    try:
+        # dumps, not dump: dump writes through json's Python encoder, dumps uses its C one.
+        payload = json.dumps(value).encode("utf-8")
+        _remove_quietly(aside, directory)  # left by a process of the same number that died
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(aside, flags, 0o600, dir_fd=directory), "wb") as out:
+            out.write(payload)
+        os.replace(aside, name, src_dir_fd=directory, dst_dir_fd=directory)
+        return True
+    except (OSError, ValueError, TypeError, RecursionError):
+        _remove_quietly(aside, directory)  # a full disk leaves nothing behind
+        return False
+    finally:
+        os.close(directory)
+
+
+def _remove_quietly(name: str, directory: int) -> None:
+    try:
+        os.unlink(name, dir_fd=directory)
+    except OSError:
+        pass
 
 
 def _lock_name(key: str) -> str:

@@ -15,9 +15,7 @@ Imported only by runs that ask whether a volume is in use.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
@@ -421,14 +419,10 @@ class StampedCache:
     def save(self) -> None:
         if not self.changed or self.path is None:
             return
-        try:
-            handle, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix=".cache.")
-            with os.fdopen(handle, "w") as cache:
-                # dumps, not dump: dump writes through json's Python encoder, dumps uses its C one.
-                cache.write(json.dumps({"version": _CACHE_VERSION, "entries": self.entries}))
-            os.replace(temporary, self.path)
-        except OSError:
-            pass  # a cache that cannot be written is read again next time
+        # Imported here, as in cache_path. A cache that cannot be written is read again next time.
+        from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import write_private_json
+
+        write_private_json(self.path, {"version": _CACHE_VERSION, "entries": self.entries})
 
 
 def _cached_references(value: Any) -> Optional[Dict[str, Any]]:

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+from ansible_collections.remotevirt.install.plugins.module_utils._common import code_store, locks
 
 REAL_LOCK_DIR = locks.lock_dir
 
@@ -59,7 +59,7 @@ def test_a_runtime_directory_that_is_not_this_users_own_is_not_used(tmp_path, mo
     """XDG_RUNTIME_DIR passed on by become from another user, a file, a missing or relative
     directory: the locks go to the user's cache directory instead of failing every task."""
     monkeypatch.setattr(os, "geteuid", lambda: 4242)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(code_store, "_home_directory", lambda: str(tmp_path / "home"))
     fallback = str(tmp_path / "home" / ".cache" / "remotevirt" / "locks")
     (tmp_path / "file").write_text("")
     others = tmp_path / "others"
@@ -127,3 +127,18 @@ def test_only_a_file_this_user_wrote_is_read_back(tmp_path, kind):
     assert locks.read_private_json(str(real)) == {"works": True}
     assert locks.read_private_json(str(path)) is None
     assert locks.read_private_json(str(tmp_path / "missing.json")) is None
+
+
+def test_a_home_the_user_cannot_write_in_is_not_the_lock_directorys(tmp_path, monkeypatch):
+    """A system user's home (/nonexistent, or a root-owned one): the shared temporary directory's
+    remotevirt-UID, instead of a lock directory that cannot be made and fails every run."""
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    for home in ("/nonexistent", str(tmp_path)):  # tmp_path: root's
+        monkeypatch.setattr(code_store.pwd, "getpwuid", lambda uid, home=home: type("Entry", (), {"pw_dir": home}))
+        assert REAL_LOCK_DIR() == "/tmp/remotevirt-4242"
+    owned = tmp_path / "home"
+    owned.mkdir()
+    os.chown(str(owned), 4242, -1)
+    monkeypatch.setattr(code_store.pwd, "getpwuid", lambda uid: type("Entry", (), {"pw_dir": str(owned)}))
+    assert REAL_LOCK_DIR() == str(owned / ".cache" / "remotevirt" / "locks")
