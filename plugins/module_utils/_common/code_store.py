@@ -43,21 +43,38 @@ SHARED_TEMPORARY = "/tmp"
 
 
 def lock_dir() -> str:
-    """The private directory of this user's host locks and caches: inside one that only this user
-    (or root) can write, and on a way nobody else can redirect, so no other user can take the name
-    first and block every run, nor rename it away while a run holds a lock and let a second run
-    take the same lock in a new directory. For a user other than root: the XDG runtime directory,
-    else the home directory the user database gives (not $HOME: become may pass another user's on,
-    and it can be relative), else /tmp/remotevirt-UID (/tmp is sticky: nobody else can rename it)."""
+    """The private directory of this user's host locks and caches: one per user whatever a run's
+    environment (runs of one user must find each other's locks), on a way only root and this user
+    can change, so no other user can take the name first, nor rename it away while a run holds a
+    lock and let a second run take the same lock in a new directory. For a user other than root:
+    ``.cache/remotevirt/locks`` in the home the user database gives (not $HOME, which become may
+    pass on from another user, nor XDG_RUNTIME_DIR, which an ssh login sets and sudo or cron do
+    not), else /tmp/remotevirt-UID (/tmp is sticky: nobody else can rename it)."""
     if os.geteuid() == 0:
         return "/run/remotevirt"
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and _is_own_runtime_directory(runtime) and _is_trusted_way(os.path.join(runtime, "remotevirt")):
-        return os.path.join(runtime, "remotevirt")
     home = _home_directory()
     if home and _is_trusted_way(os.path.join(home, ".cache", "remotevirt", "locks")):
         return os.path.join(home, ".cache", "remotevirt", "locks")
     return os.path.join(SHARED_TEMPORARY, "remotevirt-%d" % os.geteuid())
+
+
+def make_private_directories(path: str) -> None:
+    """Make ``path`` and the directories on the way to it that are missing, each 0700 whatever the
+    umask (a umask of 0 would leave them open to everyone, a restrictive one unusable by later
+    runs); raises OSError."""
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another run: judged where it is opened
+        os.chmod(directory, 0o700)
 
 
 def _home_directory() -> Optional[str]:
@@ -83,27 +100,13 @@ def _is_trusted_way(path: str) -> bool:
         return False
 
 
-def _is_own_runtime_directory(path: str) -> bool:
-    """Whether ``path`` is a runtime directory as XDG has it: absolute, this user's, and nobody
-    else's to write. Become passes another user's on (su keeps the environment), and a relative
-    one would be a new directory in every task's working directory, so no run would wait for another."""
-    if not os.path.isabs(path):
-        return False
-    try:
-        info = os.lstat(path)
-    except (OSError, ValueError):
-        return False
-    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
-
-
 def cache_directory() -> Optional[int]:
     """A descriptor of the store's directory inside the private lock directory, or None where it
-    is not private. Entries are opened relative to it: where another user can rename the lock
-    directory (an XDG_RUNTIME_DIR of theirs, inherited through become), a directory swapped in
-    after this check is never read."""
+    is not private. Entries are opened relative to it: should another user be able to rename a
+    directory on the way after all, a directory swapped in after this check is never read."""
     parent = lock_dir()
     try:
-        os.makedirs(parent, mode=0o700, exist_ok=True)
+        make_private_directories(parent)
         parent_fd = open_private_directory(parent)
     except OSError:
         return None
@@ -112,6 +115,7 @@ def cache_directory() -> Optional[int]:
     try:
         try:
             os.mkdir("code", 0o700, dir_fd=parent_fd)
+            os.chmod("code", 0o700, dir_fd=parent_fd)  # whatever the umask
         except FileExistsError:
             pass
         return open_private_directory("code", parent_fd)

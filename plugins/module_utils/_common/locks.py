@@ -18,17 +18,22 @@ import hashlib
 import json
 import os
 import time
-from typing import Any, Iterable, Iterator, List
+from typing import Any, Iterable, Iterator, List, Optional
 
 # Where the locks live, and how that private directory and the files in it are checked, are the
 # host's store of compiled code's too: defined there, as that module is loaded before any other.
 from ansible_collections.remotevirt.install.plugins.module_utils._common.code_store import (
     lock_dir,
+    make_private_directories,
     open_own_file,
     open_private_directory,
 )
 
 POLL_SECONDS = 0.2
+_NOT_PRIVATE = (
+    "lock directory %s is not a directory that only this user can write (another user may have made it"
+    " first, or it is a link or a file): remove it, or give this user a home directory of its own"
+)
 # No cache of this collection comes near this; a larger file where one should be is not read.
 _MAX_JSON_SIZE = 64 * 1024 * 1024
 
@@ -47,18 +52,43 @@ def _open_private(path: str) -> int:
     files opened relative to it are in the directory that was checked, whatever its name leads to
     by then."""
     try:
-        os.makedirs(path, mode=0o700)
-    except FileExistsError:
-        pass
+        make_private_directories(path)
     except OSError as error:
-        raise LockError("cannot make lock directory %s: %s" % (path, error.strerror))
+        raise LockError("cannot make lock directory %s: %s" % (path, error.strerror or error))
     try:
         descriptor = open_private_directory(path)
     except OSError:
         descriptor = None  # a link, or no directory at all
     if descriptor is None:
-        raise LockError("lock directory %s is not a directory that only this user can write" % path)
+        raise LockError(_NOT_PRIVATE % path)
     return descriptor
+
+
+def lock_directory_problem() -> Optional[str]:
+    """What would keep a real run from taking its locks, judged without making anything (check
+    mode predicts that refusal): the lock directory is there and not private, or missing where
+    this user cannot make it."""
+    path = lock_dir()
+    try:
+        descriptor = open_private_directory(path)
+    except FileNotFoundError:
+        return _cannot_make_problem(path)
+    except OSError:
+        descriptor = None
+    if descriptor is None:
+        return _NOT_PRIVATE % path
+    os.close(descriptor)
+    return None
+
+
+def _cannot_make_problem(path: str) -> Optional[str]:
+    """Why ``path``, missing, could not be made by this user (None when it could)."""
+    existing = os.path.dirname(path)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        return "cannot make lock directory %s: %s is not a directory this user can write in" % (path, existing)
+    return None
 
 
 def read_private_json(path: str) -> Any:
@@ -88,18 +118,19 @@ def write_private_json(path: str, value: Any) -> bool:
     except LockError:
         return False
     name = os.path.basename(path)
-    aside = ".%s.%d.tmp" % (name, os.getpid())
+    # A name of its own (not the process number, which another PID namespace may share), made
+    # with O_EXCL: no other writer's file is ever taken over or removed.
+    aside = ".%s.%s.tmp" % (name, os.urandom(8).hex())
     try:
         # dumps, not dump: dump writes through json's Python encoder, dumps uses its C one.
         payload = json.dumps(value).encode("utf-8")
-        _remove_quietly(aside, directory)  # left by a process of the same number that died
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         with os.fdopen(os.open(aside, flags, 0o600, dir_fd=directory), "wb") as out:
             out.write(payload)
         os.replace(aside, name, src_dir_fd=directory, dst_dir_fd=directory)
         return True
     except (OSError, ValueError, TypeError, RecursionError):
-        _remove_quietly(aside, directory)  # a full disk leaves nothing behind
+        _remove_quietly(aside, directory)  # a full disk leaves nothing behind (not there: nothing to do)
         return False
     finally:
         os.close(directory)

@@ -53,8 +53,9 @@ def own_directory_problem(path: str, what: str) -> Optional[str]:
 def untrusted_path_problem(path: str, what: str) -> Optional[str]:
     """Why another user could make ``path`` lead elsewhere (None when nobody but root and the
     module's user can): a symbolic link or directory on the way that they own, or a directory on
-    the way that everyone may write without the sticky bit (they could rename what is in it). The
-    path is judged as spelled and where it leads; the part that does not exist yet is the run's to make.
+    the way that everyone may write without the sticky bit (they could rename what is in it, or make
+    the first part that does not exist yet first). The path is judged as spelled and where it leads;
+    below its first missing part, the rest is the run's to make.
     A group that may write a directory on the way is the admin's grant (Ubuntu's /var/log)."""
     for spelling in dict.fromkeys((path, os.path.realpath(path))):
         problem = _components_problem(spelling, what)
@@ -73,6 +74,15 @@ def _components_problem(path: str, what: str) -> Optional[str]:
         if stat.S_ISLNK(parent_info.st_mode):
             parent_info = os.stat(parent)  # the directory the link leads to is the one written in
         current = os.path.join(current, part)
+        # Judged before whether the part exists: where it does not, anyone who may write its
+        # parent could make it first (or rename it away later), as the run's own.
+        if parent_info.st_mode & stat.S_IWOTH and not parent_info.st_mode & stat.S_ISVTX:
+            return "%s %s: %s on the way can be written by everyone, who could put something else at %s" % (
+                what,
+                path,
+                parent,
+                current,
+            )
         try:
             current_info = os.lstat(current)
         except (FileNotFoundError, NotADirectoryError):
@@ -83,12 +93,5 @@ def _components_problem(path: str, what: str) -> Optional[str]:
                 path,
                 current,
                 current_info.st_uid,
-            )
-        if parent_info.st_mode & stat.S_IWOTH and not parent_info.st_mode & stat.S_ISVTX:
-            return "%s %s: %s on the way can be written by everyone, who could put something else at %s" % (
-                what,
-                path,
-                parent,
-                current,
             )
     return None

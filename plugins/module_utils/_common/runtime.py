@@ -111,13 +111,17 @@ def volume_key(pool: str, name: str) -> str:
 
 @contextlib.contextmanager
 def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Iterator[None]:
-    """Hold this host's locks of the objects a real run may change; check mode changes nothing."""
-    if check_mode:
-        yield
-        return
-    # Imported here: only real runs take locks (import cost on every task).
+    """Hold this host's locks of the objects a real run may change; check mode changes nothing,
+    and refuses where the real run could not take its locks."""
+    # Imported here: only runs that may change something take locks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
 
+    if check_mode:
+        problem = locks.lock_directory_problem()
+        if problem:
+            raise locks.LockError(problem)
+        yield
+        return
     with locks.held(["%s %s" % (lock_uri(uri), key) for key in keys], timeout):
         yield
 

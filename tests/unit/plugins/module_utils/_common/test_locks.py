@@ -55,26 +55,20 @@ def test_a_directory_others_can_write_is_refused(private_lock_dir):
             pass  # pragma: no cover - never reached
 
 
-def test_a_runtime_directory_that_is_not_this_users_own_is_not_used(tmp_path, monkeypatch):
-    """XDG_RUNTIME_DIR passed on by become from another user, a file, a missing or relative
-    directory: the locks go to the user's cache directory instead of failing every task."""
+def test_the_lock_directory_is_the_same_whatever_the_environment(tmp_path, monkeypatch):
+    """Runs of one user find each other's locks however they were started: XDG_RUNTIME_DIR (set by
+    an ssh login, not by sudo or cron) and HOME (become may pass another user's on) are not used."""
     monkeypatch.setattr(os, "geteuid", lambda: 4242)
     monkeypatch.setattr(code_store, "_home_directory", lambda: str(tmp_path / "home"))
-    fallback = str(tmp_path / "home" / ".cache" / "remotevirt" / "locks")
-    (tmp_path / "file").write_text("")
-    others = tmp_path / "others"
-    others.mkdir()  # owned by the test's user, not 4242
-    for runtime in (str(others), str(tmp_path / "file"), str(tmp_path / "missing"), "relative", ""):
-        monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
-        assert REAL_LOCK_DIR() == fallback
-    if os.stat(str(others)).st_uid == 0:
-        os.chown(str(others), 4242, -1)  # root's own would be /run/remotevirt
-    monkeypatch.setattr(os, "geteuid", lambda: os.stat(str(others)).st_uid)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(others))
-    others.chmod(0o700)
-    assert REAL_LOCK_DIR() == str(others / "remotevirt")
-    others.chmod(0o777)
-    assert REAL_LOCK_DIR() == fallback
+    expected = str(tmp_path / "home" / ".cache" / "remotevirt" / "locks")
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    os.chown(str(runtime), 4242, -1)
+    for name, value in (("XDG_RUNTIME_DIR", str(runtime)), ("HOME", str(tmp_path / "elsewhere"))):
+        monkeypatch.setenv(name, value)
+        assert REAL_LOCK_DIR() == expected
+        monkeypatch.delenv(name)
+        assert REAL_LOCK_DIR() == expected
 
 
 def test_locks_are_taken_in_the_directory_that_was_checked(private_lock_dir, tmp_path, monkeypatch):
