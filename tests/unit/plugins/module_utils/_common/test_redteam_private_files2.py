@@ -350,3 +350,32 @@ def test_a_lock_directory_that_is_a_file_is_a_clear_lock_error(tmp_path, monkeyp
         with locks.held([KEY], timeout=1):
             pass
     assert usage.cache_path("x") is None
+
+
+def test_check_mode_and_real_run_agree_when_the_lock_directory_cannot_be_made(world, monkeypatch):
+    """A user without a home of its own where the shared temporary directory is not theirs to
+    write in (a read-only or locked-down /tmp): the real run cannot make its lock directory, and
+    check mode says so too instead of predicting success."""
+    closed = os.path.join(world, "closed")
+    os.mkdir(closed, 0o755)
+    monkeypatch.setattr(code_store, "SHARED_TEMPORARY", closed)
+
+    def attempt(check_mode):
+        def run():
+            with runtime.changing("qemu:///system", ["volume p/v"], 1, check_mode):
+                return "ok"
+
+        return as_victim(run, {})
+
+    real, check = attempt(False), attempt(True)
+    assert real[0] == check[0] == "raised"
+    assert "cannot make lock directory" in real[1] and "cannot make lock directory" in check[1]
+    assert not os.listdir(closed)
+
+
+def test_check_mode_makes_no_lock_directory(world, monkeypatch, sticky_tmp):
+    def run():
+        with runtime.changing("qemu:///system", ["volume p/v"], 1, True):
+            return os.listdir(sticky_tmp)
+
+    assert as_victim(run, {}) == ("ok", [])
