@@ -11,8 +11,6 @@ import errno
 import json
 import os
 import pickle
-import shutil
-import tempfile
 
 import pytest
 
@@ -24,23 +22,8 @@ VICTIM = 4242
 ATTACKER = 65534
 
 
-@pytest.fixture
-def world():
-    """A directory every user can reach (pytest's tmp_path is root's 0700)."""
-    base = tempfile.mkdtemp(prefix="rtp-world-")
-    os.chmod(base, 0o755)
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(autouse=True)
-def sticky_tmp(world, monkeypatch):
-    """The shared temporary directory of the lock directory's last resort, here rather than /tmp."""
-    tmp = os.path.join(world, "tmp")
-    os.mkdir(tmp)
-    os.chmod(tmp, 0o1777)
-    monkeypatch.setattr(code_store, "SHARED_TEMPORARY", tmp)
-    return tmp
+# Every test: the lock directory's last resort is a sticky directory of its own, not /tmp.
+pytestmark = pytest.mark.usefixtures("sticky_tmp")
 
 
 def as_victim(fn, env):

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
-import tempfile
 
 import pytest
 
@@ -22,21 +20,8 @@ from .test_redteam_private_files import ATTACKER, VICTIM, as_victim
 KEY = "qemu:///system volume p/v"
 
 
-@pytest.fixture
-def world():
-    base = tempfile.mkdtemp(prefix="rtp2-world-")
-    os.chmod(base, 0o755)
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
-
-
-@pytest.fixture(autouse=True)
-def sticky_tmp(world, monkeypatch):
-    tmp = os.path.join(world, "tmp")
-    os.mkdir(tmp)
-    os.chmod(tmp, 0o1777)
-    monkeypatch.setattr(code_store, "SHARED_TEMPORARY", tmp)
-    return tmp
+# Every test: the lock directory's last resort is a sticky directory of its own, not /tmp.
+pytestmark = pytest.mark.usefixtures("sticky_tmp")
 
 
 def victim_home(world, monkeypatch, mode=0o755):
@@ -271,24 +256,25 @@ def test_odd_runtime_directory_values_give_an_absolute_lock_directory(value):
     assert status == "ok" and os.path.isabs(directory) and "\n" not in directory, directory
 
 
-def test_passwd_home_that_is_a_symlink_of_root_to_the_users_directory(world, monkeypatch):
+def symlinked_victim_home(world, monkeypatch):
+    """The victim's passwd home as a link (root's) to a directory of the victim's."""
     real_home = os.path.join(world, "real-v")
     os.mkdir(real_home, 0o755)
     os.chown(real_home, VICTIM, VICTIM)
     home = victim_home(world, monkeypatch)
     os.rmdir(home)
     os.symlink(real_home, home)
+    return home
+
+
+def test_passwd_home_that_is_a_symlink_of_root_to_the_users_directory(world, monkeypatch):
+    home = symlinked_victim_home(world, monkeypatch)
     status, directory = as_victim(code_store.lock_dir, {})
     assert (status, directory) == ("ok", os.path.join(home, ".cache", "remotevirt", "locks"))
 
 
 def test_passwd_home_that_is_a_symlink_of_another_user_is_not_used(world, monkeypatch, sticky_tmp):
-    real_home = os.path.join(world, "real-v")
-    os.mkdir(real_home, 0o755)
-    os.chown(real_home, VICTIM, VICTIM)
-    home = victim_home(world, monkeypatch)
-    os.rmdir(home)
-    os.symlink(real_home, home)
+    home = symlinked_victim_home(world, monkeypatch)
     os.lchown(home, ATTACKER, ATTACKER)
     assert as_victim(code_store.lock_dir, {}) == ("ok", os.path.join(sticky_tmp, "remotevirt-%d" % VICTIM))
 
