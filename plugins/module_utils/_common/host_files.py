@@ -97,7 +97,8 @@ def host_file_problem(path: str, what: str) -> str:
             return "%s: %s is one of the host's own files%s; give a disk image or ISO of its own" % (what, path, through)
     if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
         return ""
-    host_name = _interface_file(real) or _bind_mounted_name(real) or _hard_linked_name(info)
+    mounts = list(_mounts())  # read once: both checks below look at every mount
+    host_name = _interface_file(real, mounts) or _bind_mounted_name(real, mounts) or _hard_linked_name(info)
     if host_name:
         return "%s: %s is one of the host's own files (%s under another name); give a disk image or ISO of its own" % (
             what,
@@ -131,27 +132,27 @@ def _same_file(info: os.stat_result, other: os.stat_result) -> bool:
     return (info.st_dev, info.st_ino) == (other.st_dev, other.st_ino)
 
 
-def _mount_of(real: str) -> Optional[Mount]:
+def _mount_of(real: str, mounts: List[Mount]) -> Optional[Mount]:
     """The mount ``real`` is on (the longest mount point it is under)."""
-    within = [mount for mount in _mounts() if real == mount.point or real.startswith(mount.point.rstrip("/") + "/")]
+    within = [mount for mount in mounts if real == mount.point or real.startswith(mount.point.rstrip("/") + "/")]
     return max(within, key=lambda mount: len(mount.point)) if within else None
 
 
-def _interface_file(real: str) -> str:
+def _interface_file(real: str, mounts: List[Mount]) -> str:
     """The kind of a file of a kernel or device interface file system (proc, sysfs...) mounted
     elsewhere than /proc, /sys or /dev."""
-    mount = _mount_of(real)
+    mount = _mount_of(real, mounts)
     return "a %s file" % mount.fs_type if mount and mount.fs_type in _INTERFACE_FILE_SYSTEMS else ""
 
 
-def _bind_mounted_name(real: str) -> str:
+def _bind_mounted_name(real: str, mounts: List[Mount]) -> str:
     """The host's own name of ``real`` when it is reached through a bind mount of a system tree (or
     of a directory or file in one): the mount shows part of a file system mounted whole elsewhere."""
-    mount = _mount_of(real)
+    mount = _mount_of(real, mounts)
     if mount is None or mount.root == "/":
         return ""
     rest = real[len(mount.point.rstrip("/")) :]
-    for other in _mounts():
+    for other in mounts:
         if other.device == mount.device and other.root == "/":
             name = other.point.rstrip("/") + mount.root.rstrip("/") + rest
             if (name + "/").startswith(_SYSTEM_FILE_TREES):

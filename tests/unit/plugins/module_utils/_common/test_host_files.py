@@ -79,8 +79,8 @@ def test_a_bind_mount_of_a_system_tree_names_the_host_file(monkeypatch, tmp_path
         "90 21 254:0 /etc %s/my\\040etc rw,relatime shared:1 - ext4 /dev/vda rw\n" % tmp_path
     )
     monkeypatch.setattr(host_files, "_MOUNTS", str(mountinfo))
-    assert host_files._bind_mounted_name("%s/my etc/shadow" % tmp_path) == "/etc/shadow"
-    assert host_files._bind_mounted_name("%s/other/disk.img" % tmp_path) == ""
+    assert host_files._bind_mounted_name("%s/my etc/shadow" % tmp_path, list(host_files._mounts())) == "/etc/shadow"
+    assert host_files._bind_mounted_name("%s/other/disk.img" % tmp_path, list(host_files._mounts())) == ""
 
 
 def test_a_kernel_interface_mounted_elsewhere_is_refused(monkeypatch, tmp_path):
@@ -89,7 +89,7 @@ def test_a_kernel_interface_mounted_elsewhere_is_refused(monkeypatch, tmp_path):
         "21 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n91 21 0:77 / %s/p rw - proc proc rw\n" % tmp_path
     )
     monkeypatch.setattr(host_files, "_MOUNTS", str(mountinfo))
-    assert host_files._interface_file("%s/p/self/environ" % tmp_path) == "a proc file"
+    assert host_files._interface_file("%s/p/self/environ" % tmp_path, list(host_files._mounts())) == "a proc file"
 
 
 def test_a_descriptor_of_a_deleted_file_in_proc_is_refused(tmp_path):
