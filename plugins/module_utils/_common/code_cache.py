@@ -207,22 +207,6 @@ def stored_member(archive: zipimport.zipimporter, filename: str) -> Optional[Tup
 
 
 def write_entry(path: str, code: CodeType, directory: Optional[int] = None) -> None:
-    """Keep ``code`` at ``path`` (in the ``directory`` descriptor when given) whole or not at all:
-    written aside, then renamed into place."""
+    """Keep ``code`` at ``path`` (in the ``directory`` descriptor when given) whole or not at all."""
     payload = marshal.dumps(code)
-    aside = "%s.%d.tmp" % (path, os.getpid())
-    try:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        descriptor = os.open(aside, flags, 0o600, dir_fd=directory)
-        with os.fdopen(descriptor, "wb") as entry:
-            entry.write(code_store.entry_check(path, payload) + payload)
-        os.replace(aside, path, src_dir_fd=directory, dst_dir_fd=directory)
-    except OSError:
-        _remove_quietly(aside, directory)
-
-
-def _remove_quietly(path: str, directory: Optional[int]) -> None:
-    try:
-        os.unlink(path, dir_fd=directory)
-    except OSError:
-        pass
+    code_store.write_whole(path, code_store.entry_check(path, payload) + payload, directory)

@@ -217,6 +217,28 @@ def open_own_file(path: str, directory: Optional[int] = None) -> Optional[Tuple[
     return None
 
 
+def write_whole(path: str, payload: bytes, directory: Optional[int] = None) -> bool:
+    """Keep ``payload`` at ``path`` (in the ``directory`` descriptor when given) whole or not at all:
+    written aside, then renamed into place. False when it could not be kept; a failed write (a full
+    disk) leaves nothing behind."""
+    head, name = os.path.split(path)
+    # A name of its own made with O_EXCL, not the process number (which a writer in another PID
+    # namespace may share): no other writer's file aside is ever taken over or removed.
+    aside = os.path.join(head, ".%s.%s.tmp" % (name, os.urandom(8).hex()))
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(aside, flags, 0o600, dir_fd=directory), "wb") as out:
+            out.write(payload)
+        os.replace(aside, path, src_dir_fd=directory, dst_dir_fd=directory)
+        return True
+    except OSError:
+        try:
+            os.unlink(aside, dir_fd=directory)
+        except OSError:
+            pass  # never made, or already renamed
+        return False
+
+
 def entry_check(path: str, payload: Union[bytes, memoryview]) -> bytes:
     """What an entry's bytes start with: the CRC-32 of its name and the rest (an entry renamed
     onto another name, or torn, fails it)."""

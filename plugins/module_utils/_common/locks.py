@@ -27,6 +27,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.code_st
     make_private_directories,
     open_own_file,
     open_private_directory,
+    write_whole,
 )
 
 POLL_SECONDS = 0.2
@@ -110,37 +111,22 @@ def read_private_json(path: str) -> Any:
 
 
 def write_private_json(path: str, value: Any) -> bool:
-    """Keep ``value`` as JSON at ``path`` in the private directory, whole or not at all: written
-    aside and renamed into place, both through the directory that was checked (not its name,
-    which may lead elsewhere by then). Best effort: False when it could not be kept."""
+    """Keep ``value`` as JSON at ``path`` in the private directory, whole or not at all, through
+    the directory that was checked (not its name, which may lead elsewhere by then). Best effort:
+    False when it could not be kept."""
+    try:
+        # dumps, not dump: dump writes through json's Python encoder, dumps uses its C one.
+        payload = json.dumps(value).encode("utf-8")
+    except (ValueError, TypeError, RecursionError):
+        return False
     try:
         directory = _open_private(os.path.dirname(path))
     except LockError:
         return False
-    name = os.path.basename(path)
-    # A name of its own (not the process number, which another PID namespace may share), made
-    # with O_EXCL: no other writer's file is ever taken over or removed.
-    aside = ".%s.%s.tmp" % (name, os.urandom(8).hex())
     try:
-        # dumps, not dump: dump writes through json's Python encoder, dumps uses its C one.
-        payload = json.dumps(value).encode("utf-8")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        with os.fdopen(os.open(aside, flags, 0o600, dir_fd=directory), "wb") as out:
-            out.write(payload)
-        os.replace(aside, name, src_dir_fd=directory, dst_dir_fd=directory)
-        return True
-    except (OSError, ValueError, TypeError, RecursionError):
-        _remove_quietly(aside, directory)  # a full disk leaves nothing behind (not there: nothing to do)
-        return False
+        return write_whole(os.path.basename(path), payload, directory)
     finally:
         os.close(directory)
-
-
-def _remove_quietly(name: str, directory: int) -> None:
-    try:
-        os.unlink(name, dir_fd=directory)
-    except OSError:
-        pass
 
 
 def _lock_name(key: str) -> str:

@@ -303,6 +303,36 @@ def test_a_cache_that_cannot_be_written_still_imports(zipped_package, tmp_path, 
     assert fresh_import().ANSWER == 42
 
 
+def test_an_entry_that_cannot_be_written_whole_leaves_nothing_behind(tmp_path, monkeypatch):
+    def disk_full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    code_cache.write_entry(str(tmp_path / "key"), compile("ANSWER = 42\n", "mod.py", "exec"))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_two_writers_of_one_entry_with_one_pid_number_each_keep_their_own_file_aside(tmp_path, monkeypatch):
+    """Two tasks with the same pid in different PID namespaces compile one module at once: B writes
+    its entry whole while A's is aside, and A's file aside is still A's to rename (before, B took
+    A's name aside, failed, and removed A's file)."""
+    key = str(tmp_path / "key")
+    real_replace = os.replace
+
+    def b_writes_between(src, dst, *, src_dir_fd=None, dst_dir_fd=None):
+        monkeypatch.setattr(os, "replace", real_replace)
+        code_cache.write_entry(key, compile("ANSWER = 'b'\n", "mod.py", "exec"))
+        return real_replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
+
+    monkeypatch.setattr(os, "getpid", lambda: 4242)
+    monkeypatch.setattr(os, "replace", b_writes_between)
+    code_cache.write_entry(key, compile("ANSWER = 'a'\n", "mod.py", "exec"))
+    namespace: dict = {}
+    exec(code_store.read_entry(key), namespace)  # noqa: S102 - the test's own code
+    assert namespace["ANSWER"] == "a"
+    assert [entry.name for entry in tmp_path.iterdir()] == ["key"]
+
+
 def test_a_changed_source_is_never_served_the_old_code(zipped_package, cache_dir, tmp_path, monkeypatch):
     fresh_import()
     changed = tmp_path / "changed.zip"
