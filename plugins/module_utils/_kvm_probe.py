@@ -57,10 +57,13 @@ def boot_sector() -> bytes:
 
 class Verdict(Record):
     """What a probe found: ``works`` True (the guest reset and vanished), False (it stopped:
-    ``detail`` says how), or None (still running at the deadline: no verdict)."""
+    ``detail`` says how), or None (still running at the deadline: no verdict). ``lasting`` is False
+    for what may pass (libvirt could not start the probe: a moment short of memory, a daemon
+    restarting), which is never remembered."""
 
     works: Optional[bool]
     detail: str = ""
+    lasting: bool = True
 
 
 def probe_xml(name: str, image: str, arch: str) -> str:
@@ -113,7 +116,7 @@ def run_probe(client: Client, boot_dir: str, arch: str, timeout: float = TIMEOUT
         try:
             client.start_transient_domain(probe_xml(name, image, arch))
         except LibvirtError as error:
-            return Verdict(works=False, detail="it could not start: %s" % error.message)
+            return Verdict(works=False, detail="it could not start: %s" % error.message, lasting=False)
         return watch(client, name, timeout)
     finally:
         with contextlib.suppress(LibvirtError):
@@ -160,7 +163,7 @@ def remember(key: str, verdict: Verdict) -> None:
     # Imported here: only probes remember their verdict there.
     from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import write_private_json
 
-    if verdict.works is not None:
+    if verdict.works is not None and verdict.lasting:
         write_private_json(_cache_file(key), {"key": key, "works": verdict.works, "detail": verdict.detail})
 
 

@@ -53,8 +53,9 @@ def lock_dir() -> str:
     if os.geteuid() == 0:
         return "/run/remotevirt"
     home = _home_directory()
-    if home and _is_trusted_way(os.path.join(home, ".cache", "remotevirt", "locks")):
-        return os.path.join(home, ".cache", "remotevirt", "locks")
+    place = os.path.join(home or "/", ".cache", "remotevirt", "locks")
+    if home and _is_trusted_way(place) and _is_private_way(home, place):
+        return place
     return os.path.join(SHARED_TEMPORARY, "remotevirt-%d" % os.geteuid())
 
 
@@ -100,14 +101,42 @@ def _is_trusted_way(path: str) -> bool:
         return False
 
 
+def _is_private_way(home: str, place: str) -> bool:
+    """Whether no group may rename a directory on the way to ``place`` (one its group may write
+    without the sticky bit: a home shared with a group, mode 2775), and this user can make what is
+    missing of it: from ``home`` on, each directory on the way that exists is this user's (not a
+    link; a root-owned ~/.cache left by sudo is not), and only this user may write it, and can.
+    ``place`` itself, when there, is judged where it is opened (a clear refusal, not elsewhere)."""
+    current = "/"
+    for part in place.strip("/").split("/"):
+        mine = (current.rstrip("/") + "/").startswith(home.rstrip("/") + "/")  # home, or a part below it
+        try:
+            info = os.stat(current)
+        except OSError:
+            return False
+        if info.st_mode & stat.S_IWGRP and not info.st_mode & stat.S_ISVTX:
+            return False
+        if mine and not (info.st_uid == os.geteuid() and info.st_mode & 0o322 == 0o300):
+            return False
+        current = os.path.join(current, part)
+        try:
+            if mine and stat.S_ISLNK(os.lstat(current).st_mode):
+                return False
+        except FileNotFoundError:
+            return mine  # the rest is this user's to make
+        except OSError:
+            return False
+    return True
+
+
 def cache_directory() -> Optional[int]:
     """A descriptor of the store's directory inside the private lock directory, or None where it
-    is not private. Entries are opened relative to it: should another user be able to rename a
-    directory on the way after all, a directory swapped in after this check is never read."""
-    parent = lock_dir()
+    is not private, or not there yet: the store never makes it (a task in check mode makes no
+    directory), the first run that takes a lock does. Entries are opened relative to it: should
+    another user be able to rename a directory on the way after all, a directory swapped in after
+    this check is never read."""
     try:
-        make_private_directories(parent)
-        parent_fd = open_private_directory(parent)
+        parent_fd = open_private_directory(lock_dir())
     except OSError:
         return None
     if parent_fd is None:

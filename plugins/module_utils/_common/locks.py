@@ -35,6 +35,11 @@ _NOT_PRIVATE = (
     "lock directory %s is not a directory that only this user can write (another user may have made it"
     " first, or it is a link or a file): remove it, or give this user a home directory of its own"
 )
+_NOT_WRITABLE = "lock directory %s is this user's but this user cannot write in it: give it mode 0700, or remove it"
+_CANNOT_MAKE = (
+    "cannot make lock directory %s: %s; make it, a directory only this user can write (mode 0700), or let"
+    " this user write where it goes"
+)
 # No cache of this collection comes near this; a larger file where one should be is not read.
 _MAX_JSON_SIZE = 64 * 1024 * 1024
 
@@ -55,20 +60,23 @@ def _open_private(path: str) -> int:
     try:
         make_private_directories(path)
     except OSError as error:
-        raise LockError("cannot make lock directory %s: %s" % (path, error.strerror or error))
+        raise LockError(_cannot_make_problem(path) or _CANNOT_MAKE % (path, error.strerror or error))
     try:
         descriptor = open_private_directory(path)
     except OSError:
         descriptor = None  # a link, or no directory at all
     if descriptor is None:
         raise LockError(_NOT_PRIVATE % path)
+    if not _writable(descriptor):
+        os.close(descriptor)
+        raise LockError(_NOT_WRITABLE % path)
     return descriptor
 
 
 def lock_directory_problem() -> Optional[str]:
     """What would keep a real run from taking its locks, judged without making anything (check
-    mode predicts that refusal): the lock directory is there and not private, or missing where
-    this user cannot make it."""
+    mode predicts that refusal): the lock directory is there and not private or not writable, or
+    missing where this user cannot make it."""
     path = lock_dir()
     try:
         descriptor = open_private_directory(path)
@@ -78,8 +86,16 @@ def lock_directory_problem() -> Optional[str]:
         descriptor = None
     if descriptor is None:
         return _NOT_PRIVATE % path
-    os.close(descriptor)
-    return None
+    try:
+        return None if _writable(descriptor) else _NOT_WRITABLE % path
+    finally:
+        os.close(descriptor)
+
+
+def _writable(descriptor: int) -> bool:
+    """Whether this user can make lock files in the private directory ``descriptor`` (its own: the
+    owner's bits decide; root makes them whatever the bits say)."""
+    return os.geteuid() == 0 or os.fstat(descriptor).st_mode & 0o300 == 0o300
 
 
 def _cannot_make_problem(path: str) -> Optional[str]:
@@ -88,7 +104,7 @@ def _cannot_make_problem(path: str) -> Optional[str]:
     while not os.path.lexists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        return "cannot make lock directory %s: %s is not a directory this user can write in" % (path, existing)
+        return _CANNOT_MAKE % (path, "%s is not a directory this user can write in" % existing)
     return None
 
 
@@ -135,7 +151,10 @@ def _lock_name(key: str) -> str:
 
 
 def _acquire(name: str, key: str, deadline: float, directory: int) -> int:
-    fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory)
+    try:
+        fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory)
+    except OSError as error:
+        raise _lock_file_error(name, error)
     try:
         while True:
             try:
@@ -143,7 +162,7 @@ def _acquire(name: str, key: str, deadline: float, directory: int) -> int:
                 return fd
             except OSError as error:
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
+                    raise _lock_file_error(name, error)
             if time.monotonic() >= deadline:
                 raise LockError(
                     "another run is still changing %s on this host; try again when it has finished" % key.split(" ", 1)[-1]
@@ -152,6 +171,15 @@ def _acquire(name: str, key: str, deadline: float, directory: int) -> int:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _lock_file_error(name: str, error: OSError) -> LockError:
+    """A lock file that cannot be made or locked (a full file system, a directory or a link in its
+    place, a file system without locks), named by its place."""
+    return LockError(
+        "cannot lock %s: %s; free space there, or remove what is in its place"
+        % (os.path.join(lock_dir(), name), error.strerror or error)
+    )
 
 
 @contextlib.contextmanager

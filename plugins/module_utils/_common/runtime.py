@@ -148,8 +148,9 @@ _DEFAULT_PORTS = {"ssh": "22", "libssh": "22", "libssh2": "22", "tls": "16514", 
 
 
 def _host_and_port(authority: str) -> Tuple[str, str]:
-    """'hv1:22' -> ('hv1', '22'); '[fe80::1]:22' -> ('[fe80::1]', '22'); 'hv1' -> ('hv1', '')."""
+    """'hv1:22' -> ('hv1', '22'); 'hv1:022' -> ('hv1', '22'); '[fe80::1]:22' -> ('[fe80::1]', '22'); 'hv1' -> ('hv1', '')."""
     host, colon, port = authority.rpartition(":")
     if not colon or host.endswith(":") or (authority.startswith("[") and not host.endswith("]")):
         return authority, ""
-    return host, port
+    # 'hv1:022' is port 22 to libvirt, as to any URI parser.
+    return host, str(int(port)) if port.isascii() and port.isdigit() else port

@@ -359,11 +359,19 @@ def _storage_of(client: Client, domain: Domain) -> Tuple[Tuple[str, str], ...]:
             if client.find_volume(pool, disk.volume) is not None:
                 found.append((disk.pool, disk.volume))
         elif disk.path:
-            volume = client.find_volume_by_path(disk.path)
-            if volume is not None:
-                pool = client.call("look up pool of volume", disk.path, volume.storagePoolLookupByVolume)
-                found.append((pool.name(), volume.name()))
+            at_path = pool_volume_at(client, disk.path)
+            if at_path is not None:
+                found.append(at_path)
     return tuple(found)
+
+
+def pool_volume_at(client: Client, path: str) -> Optional[Tuple[str, str]]:
+    """(pool, volume) of the pool volume whose file is ``path``; None when no pool has it."""
+    volume = client.find_volume_by_path(path)
+    if volume is None:
+        return None
+    pool = client.call("look up pool of volume", path, volume.storagePoolLookupByVolume)
+    return pool.name(), volume.name()
 
 
 def _refuse_shared_storage(client: Client, name: str, storage: Tuple[Tuple[str, str], ...]) -> None:
@@ -436,9 +444,7 @@ def _refuse_media_written(client: Client, media: MediaRef) -> None:
     identity: Tuple[str, str, Optional[str]]
     if media.path is not None:
         path = same_path(media.path) or media.path
-        volume = client.find_volume_by_path(path)
-        pool = client.call("look up pool of volume", path, volume.storagePoolLookupByVolume) if volume is not None else None
-        identity = (pool.name(), volume.name(), path) if pool is not None and volume is not None else ("", "", path)
+        identity = (pool_volume_at(client, path) or ("", "")) + (path,)
     else:
         volume = client.find_volume(open_pool(client, media.pool or ""), media.volume or "")
         identity = (media.pool or "", media.volume or "", client.describe_volume(volume).path if volume is not None else None)
@@ -457,11 +463,7 @@ def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[
     path = same_path(disk.path)
     if path is None:  # the request gives every disk pool and volume, or a path
         return "", "", None
-    volume = client.find_volume_by_path(path)
-    if volume is None:
-        return "", "", path
-    pool = client.call("look up pool of volume", path, volume.storagePoolLookupByVolume)
-    return pool.name(), volume.name(), path
+    return (pool_volume_at(client, path) or ("", "")) + (path,)
 
 
 class Findings:
@@ -694,24 +696,25 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     validate_certs = params.get("validate_certs", True)
     plan = None
     applied = False
-    held = _lock_keys(request)
     try:
-        with connected(params["uri"]) as client, changing(client.uri, held, _lock_seconds(request), check_mode):
-            state = read_state(client, request, validate_certs)
-            planned = plan_guest(request, state)
-            clashes = host_clashes(client, request, state, planned)
-            if clashes:  # refused like the host's other refusals: before there is a plan to report
-                raise Refusals(clashes)
-            plan = planned
-            if plan.changed and not check_mode:
-                # The volumes a removal deletes are known only now: they take turns too (a guest's
-                # lock is always taken before volume locks, so two runs never wait in a circle).
-                # (A second flock of a key held already would wait for itself.)
-                removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage) if key not in held]
-                with changing(client.uri, removed, _lock_seconds(request), check_mode):
-                    apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
-                applied = True
-            result = run_result(client, request, state, plan, check_mode, applied, diff)
+        with connected(params["uri"]) as client:
+            held = _lock_keys(request) + ([] if check_mode else _lock_keys_of_paths(client, request))
+            with changing(client.uri, held, _lock_seconds(request), check_mode):
+                state = read_state(client, request, validate_certs)
+                planned = plan_guest(request, state)
+                clashes = host_clashes(client, request, state, planned)
+                if clashes:  # refused like the host's other refusals: before there is a plan to report
+                    raise Refusals(clashes)
+                plan = planned
+                if plan.changed and not check_mode:
+                    # The volumes a removal deletes are known only now: they take turns too (a guest's
+                    # lock is always taken before volume locks, so two runs never wait in a circle).
+                    # (A second flock of a key held already would wait for itself.)
+                    removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage) if key not in held]
+                    with changing(client.uri, removed, _lock_seconds(request), check_mode):
+                        apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
+                    applied = True
+                result = run_result(client, request, state, plan, check_mode, applied, diff)
     except reported_errors() as error:
         raise RunError(str(error), plan, changed=applied)
     return result
@@ -810,10 +813,20 @@ def _addresses(
 
 
 def _lock_keys(request: GuestRequest) -> List[str]:
-    """The guest and the pool volumes of its disks: what a run of it may change."""
-    return ["guest %s" % request.name] + [
-        volume_key(disk.pool, disk.volume) for disk in request.disks or () if disk.pool and disk.volume
-    ]
+    """The guest, and the pool volumes it names by pool and volume (its disks, its install ISO):
+    what a run of it may change, or needs to stay while it runs."""
+    named = [(disk.pool, disk.volume) for disk in request.disks or ()]
+    named.append((request.install.cdrom.pool, request.install.cdrom.volume) if request.install.cdrom else (None, None))
+    return ["guest %s" % request.name] + [volume_key(pool, volume) for pool, volume in named if pool and volume]
+
+
+def _lock_keys_of_paths(client: Client, request: GuestRequest) -> List[str]:
+    """The pool volumes it names by their file's path: a run that deletes such a volume takes turns
+    with this one as with a disk given by pool and volume."""
+    paths: List[Optional[str]] = [disk.path for disk in request.disks or () if not disk.pool]
+    paths.append(request.install.cdrom.path if request.install.cdrom else None)
+    found = (pool_volume_at(client, same_path(path) or path) for path in paths if path)
+    return [volume_key(*at_path) for at_path in found if at_path is not None]
 
 
 def _lock_seconds(request: GuestRequest) -> float:

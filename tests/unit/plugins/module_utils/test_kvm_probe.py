@@ -19,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._kvm_probe impo
     remember,
     watch,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
 from conftest import assert_valid
 
 SOURCE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "scripts", "kvm-probe", "boot.S")
@@ -119,6 +120,26 @@ def test_a_key_that_changed_is_probed_again(tmp_path, monkeypatch, test_client):
     assert _kvm_probe.kvm_verdict(test_client, "/boot-dir", "x86_64").works is False
     assert _kvm_probe.kvm_verdict(test_client, "/boot-dir", "x86_64").works is False
     assert probes == ["/boot-dir"]
+
+
+def test_a_probe_libvirt_could_not_start_is_not_remembered(tmp_path, monkeypatch, test_client):
+    """A start refused for a passing cause (a moment short of memory, a daemon restarting) says
+    nothing lasting about KVM: the next preflight probes again instead of refusing for good."""
+    monkeypatch.setattr(_kvm_probe, "_cache_file", lambda key: str(tmp_path / "probe.json"))
+    monkeypatch.setattr(_kvm_probe, "cache_key", lambda client, arch: "key")
+    starts = []
+
+    def start(xml):
+        starts.append(xml)
+        if len(starts) == 1:
+            raise LibvirtError("start transient guest", "probe", "cannot allocate memory")
+
+    monkeypatch.setattr(test_client, "start_transient_domain", start)
+    monkeypatch.setattr(_kvm_probe, "watch", lambda client, name, timeout: Verdict(works=True))
+    first = _kvm_probe.kvm_verdict(test_client, str(tmp_path), "x86_64")
+    assert first.works is False and first.detail.startswith("it could not start: ")
+    assert _kvm_probe.kvm_verdict(test_client, str(tmp_path), "x86_64") == Verdict(works=True)
+    assert len(starts) == 2
 
 
 def test_the_probe_guest_and_its_image_are_always_removed(test_client, tmp_path):

@@ -344,8 +344,17 @@ def test_a_changed_source_is_never_served_the_old_code(zipped_package, cache_dir
     assert len(list(cache_dir.iterdir())) == 2
 
 
+def test_the_store_never_makes_the_lock_directory(tmp_path, monkeypatch):
+    """A task in check mode makes no directory: the store waits for a run that takes a lock."""
+    missing = tmp_path / "home" / ".cache" / "remotevirt" / "locks"
+    monkeypatch.setattr(code_store, "lock_dir", lambda: str(missing))
+    assert code_store.cache_directory() is None
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_only_a_private_directory_is_accepted(tmp_path, monkeypatch):
     private = tmp_path / "private"
+    private.mkdir(mode=0o700)
     monkeypatch.setattr(code_store, "lock_dir", lambda: str(private))
     descriptor = code_store.cache_directory()
     assert descriptor is not None and os.fstat(descriptor).st_ino == (private / "code").stat().st_ino
@@ -386,6 +395,7 @@ def test_a_directory_swapped_after_its_check_is_not_read(zipped_package, tmp_pat
     shared = tmp_path / "runtime"
     shared.mkdir()
     shared.chmod(0o777)
+    (shared / "remotevirt").mkdir(mode=0o700)
     monkeypatch.setattr(code_store, "lock_dir", lambda: str(shared / "remotevirt"))
     directory = code_store.cache_directory()
     assert directory is not None

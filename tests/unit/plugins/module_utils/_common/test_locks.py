@@ -59,6 +59,8 @@ def test_the_lock_directory_is_the_same_whatever_the_environment(tmp_path, monke
     """Runs of one user find each other's locks however they were started: XDG_RUNTIME_DIR (set by
     an ssh login, not by sudo or cron) and HOME (become may pass another user's on) are not used."""
     monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    (tmp_path / "home").mkdir(mode=0o700)
+    os.chown(str(tmp_path / "home"), 4242, -1)
     monkeypatch.setattr(code_store, "_home_directory", lambda: str(tmp_path / "home"))
     expected = str(tmp_path / "home" / ".cache" / "remotevirt" / "locks")
     runtime = tmp_path / "run"

@@ -217,6 +217,8 @@ def test_a_runtime_directory_of_another_user_is_not_used(monkeypatch, tmp_path):
     theirs.mkdir(mode=0o700)
     monkeypatch.setattr(os, "geteuid", lambda: os.stat(str(theirs)).st_uid + 4242)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(theirs))
+    (tmp_path / "home").mkdir(mode=0o700)
+    os.chown(str(tmp_path / "home"), os.geteuid(), -1)
     monkeypatch.setattr(code_store, "_home_directory", lambda: str(tmp_path / "home"))
     assert code_store.lock_dir() == str(tmp_path / "home" / ".cache" / "remotevirt" / "locks")
 

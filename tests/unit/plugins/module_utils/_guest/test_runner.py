@@ -11,6 +11,9 @@ import os
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing
+from ansible_collections.remotevirt.install.plugins.module_utils._guest import runner as guest_runner
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
@@ -866,3 +869,36 @@ def test_a_kickstart_on_the_host_that_is_a_host_file_is_refused(unique_name, tmp
     tree = install(method="location", location=str(tmp_path), kickstart=str(link))
     with pytest.raises(RunError, match="install.kickstart: .* is one of the host's own files"):
         run(guest(unique_name(""), install=tree), check_mode=True, diff=False)
+
+
+# -- turns with runs on the guest's volumes ------------------------------------------------------
+def test_a_disk_given_by_the_path_of_a_pool_volume_takes_turns_with_runs_on_that_volume(unique_name, test_client, monkeypatch):
+    """A guest whose disk names a pool volume's file by path, and a virt_pool_volume run deleting that
+    volume at the same time, hold one lock: the guest waits, instead of being defined on a disk
+    that is deleted under it."""
+    volume = unique_name(".img")
+    run_volume(volume_params(name=volume, capacity="1M", format="raw"), check_mode=False, diff=False)
+    path = volume_path(test_client, POOL, volume)
+    monkeypatch.setattr(guest_runner, "_lock_seconds", lambda request: 0.3)
+    name = unique_name("")
+    wanted = params(name=name, disks=[disk(pool=None, path=path, format="raw")])
+    with changing("test:///default", ["volume %s/%s" % (POOL, volume)], 1, check_mode=False):
+        with pytest.raises(RunError, match="another run is still changing volume %s/%s" % (POOL, volume)):
+            run(wanted, check_mode=False, diff=False)
+    assert test_client.find_domain(name) is None
+
+
+def test_an_install_iso_takes_turns_like_a_disk(unique_name):
+    iso = unique_name(".iso")
+    request = GuestRequest.from_params(
+        params(name="g", install=install(method="cdrom", cdrom={"pool": "isos", "volume": iso, "path": None}))
+    )
+    assert "volume isos/%s" % iso in guest_runner._lock_keys(request)
+
+
+def test_an_install_iso_given_by_the_path_of_a_pool_volume_takes_turns_like_a_disk(unique_name, test_client):
+    iso = unique_name(".iso")
+    run_volume(volume_params(name=iso, capacity="1M", format="raw"), check_mode=False, diff=False)
+    cdrom = {"pool": None, "volume": None, "path": volume_path(test_client, POOL, iso)}
+    request = GuestRequest.from_params(params(name="g", install=install(method="cdrom", cdrom=cdrom)))
+    assert guest_runner._lock_keys_of_paths(test_client, request) == ["volume %s/%s" % (POOL, iso)]
