@@ -825,7 +825,13 @@ def _lock_keys_of_paths(client: Client, request: GuestRequest) -> List[str]:
     with this one as with a disk given by pool and volume."""
     paths: List[Optional[str]] = [disk.path for disk in request.disks or () if not disk.pool]
     paths.append(request.install.cdrom.path if request.install.cdrom else None)
-    found = (pool_volume_at(client, same_path(path) or path) for path in paths if path)
+    spellings: Dict[str, None] = {}
+    for path in paths:
+        if path:
+            spellings[same_path(path) or path] = None
+            if client.files_here():  # libvirt knows a volume by its own path, not a link to it
+                spellings[os.path.realpath(path)] = None
+    found = (pool_volume_at(client, spelling) for spelling in spellings)
     return [volume_key(*at_path) for at_path in found if at_path is not None]
 
 

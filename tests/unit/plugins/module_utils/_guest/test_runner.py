@@ -902,3 +902,15 @@ def test_an_install_iso_given_by_the_path_of_a_pool_volume_takes_turns_like_a_di
     cdrom = {"pool": None, "volume": None, "path": volume_path(test_client, POOL, iso)}
     request = GuestRequest.from_params(params(name="g", install=install(method="cdrom", cdrom=cdrom)))
     assert guest_runner._lock_keys_of_paths(test_client, request) == ["volume %s/%s" % (POOL, iso)]
+
+
+def test_a_disk_given_by_a_link_to_a_pool_volumes_file_takes_turns_like_the_volume(
+    unique_name, test_client, tmp_path, monkeypatch
+):
+    volume = unique_name(".img")
+    run_volume(volume_params(name=volume, capacity="1M", format="raw"), check_mode=False, diff=False)
+    link = tmp_path / "disk.img"
+    link.symlink_to(volume_path(test_client, POOL, volume))
+    monkeypatch.setattr(test_client, "files_here", lambda: True)  # as for a local qemu URI
+    request = GuestRequest.from_params(params(name="g", disks=[disk(pool=None, path=str(link), format="raw")]))
+    assert guest_runner._lock_keys_of_paths(test_client, request) == ["volume %s/%s" % (POOL, volume)]
