@@ -86,15 +86,26 @@ def watch(client: Client, name: str, timeout: float = TIMEOUT_SECONDS, poll: flo
             return Verdict(works=True)
         try:
             state, reason = client.domain_state(domain)
-        except LibvirtError:
-            return Verdict(works=True)  # destroyed between the lookup and the read
+        except LibvirtError as error:
+            if _gone(client, name):
+                return Verdict(works=True)  # destroyed between the lookup and the read
+            # A daemon restarting, a connection cut: no verdict, and nothing remembered.
+            return Verdict(works=None, detail="its state could not be read: %s" % error.message)
         if state in ("paused", "crashed", "pmsuspended"):
             return Verdict(works=False, detail="%s, %s" % (state, reason))
         if state == "shut off":
             return Verdict(works=True)  # a transient guest that stopped is about to vanish
         if time.monotonic() >= deadline:
-            return Verdict(works=None, detail=state)
+            return Verdict(works=None, detail="still %s after its time" % state)
         time.sleep(poll)
+
+
+def _gone(client: Client, name: str) -> bool:
+    """Whether the probe guest ``name`` is gone (False when libvirt cannot say)."""
+    try:
+        return client.find_domain(name) is None
+    except LibvirtError:
+        return False
 
 
 def run_probe(client: Client, boot_dir: str, arch: str, timeout: float = TIMEOUT_SECONDS) -> Verdict:

@@ -387,7 +387,7 @@ class Preflight:
             )
         elif verdict.works is None:
             self.warnings.append(
-                "a KVM probe guest was still %s after its time; whether KVM runs guests on this host is unknown" % verdict.detail
+                "a KVM probe guest gave no verdict (%s); whether KVM runs guests on this host is unknown" % verdict.detail
             )
 
 

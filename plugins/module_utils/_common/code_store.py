@@ -83,11 +83,20 @@ def _home_directory() -> Optional[str]:
     this user's; None otherwise (no entry, or a system user's /nonexistent or root-owned home, where
     the lock directory could not be made)."""
     try:
-        home = pwd.getpwuid(os.geteuid()).pw_dir
-        info = os.stat(home)
-    except (KeyError, OSError, ValueError):
+        given = pwd.getpwuid(os.geteuid()).pw_dir
+    except (KeyError, ValueError):
         return None
-    return home if os.path.isabs(home) and stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() else None
+    # One spelling ('/home//alice' is '/home/alice'), so the way to the lock directory is judged as
+    # this user's from the home on; a '..' (whose meaning depends on links) is no home to trust.
+    parts = [part for part in given.split("/") if part not in ("", ".")]
+    if not given.startswith("/") or ".." in parts:
+        return None
+    home = "/" + "/".join(parts)
+    try:
+        info = os.stat(home)
+    except (OSError, ValueError):
+        return None
+    return home if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() else None
 
 
 def _is_trusted_way(path: str) -> bool:

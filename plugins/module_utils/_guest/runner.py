@@ -48,7 +48,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
     refusals_of,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
@@ -707,9 +707,9 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     raise Refusals(clashes)
                 plan = planned
                 if plan.changed and not check_mode:
-                    # The volumes a removal deletes are known only now: they take turns too (a guest's
-                    # lock is always taken before volume locks, so two runs never wait in a circle).
-                    # (A second flock of a key held already would wait for itself.)
+                    # The volumes a removal deletes are known only now: they take turns too, all at
+                    # once while only the guest's lock is held (see _lock_keys). (A second flock of a
+                    # key held already would wait for itself.)
                     removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage) if key not in held]
                     with changing(client.uri, removed, _lock_seconds(request), check_mode):
                         apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
@@ -814,7 +814,11 @@ def _addresses(
 
 def _lock_keys(request: GuestRequest) -> List[str]:
     """The guest, and the pool volumes it names by pool and volume (its disks, its install ISO):
-    what a run of it may change, or needs to stay while it runs."""
+    what a run of it may change, or needs to stay while it runs. A removal names none: the volumes
+    it deletes are known once the guest is read, and are then taken all at once (a run never waits
+    for a volume while it holds another, so two runs never wait for each other in a circle)."""
+    if request.state == "absent":
+        return ["guest %s" % request.name]
     named = [(disk.pool, disk.volume) for disk in request.disks or ()]
     named.append((request.install.cdrom.pool, request.install.cdrom.volume) if request.install.cdrom else (None, None))
     return ["guest %s" % request.name] + [volume_key(pool, volume) for pool, volume in named if pool and volume]
@@ -822,7 +826,10 @@ def _lock_keys(request: GuestRequest) -> List[str]:
 
 def _lock_keys_of_paths(client: Client, request: GuestRequest) -> List[str]:
     """The pool volumes it names by their file's path: a run that deletes such a volume takes turns
-    with this one as with a disk given by pool and volume."""
+    with this one as with a disk given by pool and volume (none for a removal, see _lock_keys).
+    Where libvirt cannot tell (no storage driver answers), no volume can be deleted either."""
+    if request.state == "absent":
+        return []
     paths: List[Optional[str]] = [disk.path for disk in request.disks or () if not disk.pool]
     paths.append(request.install.cdrom.path if request.install.cdrom else None)
     spellings: Dict[str, None] = {}
@@ -831,8 +838,15 @@ def _lock_keys_of_paths(client: Client, request: GuestRequest) -> List[str]:
             spellings[same_path(path) or path] = None
             if client.files_here():  # libvirt knows a volume by its own path, not a link to it
                 spellings[os.path.realpath(path)] = None
-    found = (pool_volume_at(client, spelling) for spelling in spellings)
-    return [volume_key(*at_path) for at_path in found if at_path is not None]
+    keys = []
+    for spelling in spellings:
+        try:
+            at_path = pool_volume_at(client, spelling)
+        except LibvirtError:
+            continue  # check mode does not ask: the real run must not fail where it promised success
+        if at_path is not None:
+            keys.append(volume_key(*at_path))
+    return keys
 
 
 def _lock_seconds(request: GuestRequest) -> float:

@@ -92,7 +92,7 @@ def test_a_probe_still_running_gives_no_verdict(test_client, unique_name):
     name = unique_name("")
     domain = start_test_guest(test_client, name)
     try:
-        assert watch(test_client, name, timeout=0.3, poll=0.05) == Verdict(works=None, detail="running")
+        assert watch(test_client, name, timeout=0.3, poll=0.05) == Verdict(works=None, detail="still running after its time")
     finally:
         domain.destroy()
 
@@ -142,10 +142,28 @@ def test_a_probe_libvirt_could_not_start_is_not_remembered(tmp_path, monkeypatch
     assert len(starts) == 2
 
 
+def test_a_probe_whose_state_could_not_be_read_gives_no_verdict_and_nothing_is_remembered(tmp_path, monkeypatch, test_client):
+    """A daemon restarting, or a connection cut, while the probe is watched is no sign that the
+    probe vanished (KVM works): no verdict, kept nowhere."""
+    monkeypatch.setattr(_kvm_probe, "_cache_file", lambda key: str(tmp_path / "probe.json"))
+    monkeypatch.setattr(_kvm_probe, "cache_key", lambda client, arch: "key")
+    monkeypatch.setattr(test_client, "start_transient_domain", lambda xml: None)
+    monkeypatch.setattr(test_client, "find_domain", lambda name: object())  # the probe is still there
+
+    def cut(domain):
+        raise LibvirtError("read state of guest", "probe", "End of file while reading data: Input/output error", code=38)
+
+    monkeypatch.setattr(test_client, "domain_state", cut)
+    monkeypatch.setattr(test_client, "destroy_domain", lambda domain: None)
+    verdict = _kvm_probe.kvm_verdict(test_client, str(tmp_path), "x86_64")
+    assert verdict.works is None and verdict.detail.startswith("its state could not be read: End of file")
+    assert cached("key") is None
+
+
 def test_the_probe_guest_and_its_image_are_always_removed(test_client, tmp_path):
     """The test driver keeps any guest running: no verdict, and nothing left behind."""
     verdict = _kvm_probe.run_probe(test_client, str(tmp_path), "x86_64", timeout=0.2)
-    assert verdict == Verdict(works=None, detail="running")
+    assert verdict == Verdict(works=None, detail="still running after its time")
     assert os.listdir(tmp_path) == []
     assert not [
         name

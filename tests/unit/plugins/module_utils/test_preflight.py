@@ -358,7 +358,13 @@ def test_guests_started_under_kvm_are_probed(unique_name, monkeypatch, test_clie
     from ansible_collections.remotevirt.install.plugins.module_utils._kvm_probe import Verdict
 
     probes = []
-    verdicts = iter([Verdict(works=False, detail="paused, unknown"), Verdict(works=None, detail="running"), Verdict(works=True)])
+    verdicts = iter(
+        [
+            Verdict(works=False, detail="paused, unknown"),
+            Verdict(works=None, detail="still running after its time"),
+            Verdict(works=True),
+        ]
+    )
     monkeypatch.setattr(_kvm_probe, "kvm_verdict", lambda client, boot_dir, arch: probes.append(arch) or next(verdicts))
     monkeypatch.setattr(_preflight, "probe_possible", lambda uri: True)  # made only for QEMU's URIs otherwise
     client = _preflight.Client("test:///default")
@@ -375,7 +381,7 @@ def test_guests_started_under_kvm_are_probed(unique_name, monkeypatch, test_clie
         undecided = _preflight.Preflight(client).run(kvm[:1])
         assert "domain_type" not in [entry["check"] for entry in undecided["problems"]]
         assert undecided["warnings"] == [
-            "a KVM probe guest was still running after its time; whether KVM runs guests on this host is unknown"
+            "a KVM probe guest gave no verdict (still running after its time); whether KVM runs guests on this host is unknown"
         ]
         assert _preflight.Preflight(client, probe_kvm=False).run(kvm[:1]).get("warnings") is None
         _preflight.Preflight(client).run([guest(unique_name(""), domain_type="qemu", state="running")])

@@ -116,3 +116,26 @@ def test_something_else_at_a_lock_files_name_is_a_lock_error(tmp_path, monkeypat
 )
 def test_a_port_with_leading_zeros_is_the_same_daemon(one, other):
     assert lock_uri(one) == lock_uri(other)
+
+
+def test_a_home_spelled_with_a_double_slash_is_judged_like_its_plain_spelling(world, monkeypatch):
+    """useradd -d /home//alice keeps that spelling: a root-owned ~/.cache/remotevirt (a sudo cp -a
+    of dotfiles) is not used whichever way the home is spelled."""
+    home = victim_home(world, monkeypatch)
+    spelled = home.replace("/home-v", "//home-v")
+    entry = code_store.pwd.struct_passwd(("victim", "x", VICTIM, VICTIM, "", spelled, "/bin/sh"))
+    real = code_store.pwd.getpwuid
+    monkeypatch.setattr(code_store.pwd, "getpwuid", lambda uid: entry if uid == VICTIM else real(uid))
+    os.makedirs(os.path.join(home, ".cache", "remotevirt"), 0o755)
+    os.chown(os.path.join(home, ".cache"), VICTIM, VICTIM)
+    os.chmod(os.path.join(home, ".cache"), 0o700)
+    assert as_victim(_attempt(False), {}) == ("ok", "held")
+    assert as_victim(code_store.lock_dir, {}) == ("ok", os.path.join(code_store.SHARED_TEMPORARY, "remotevirt-%d" % VICTIM))
+
+
+def test_a_home_with_dot_dot_is_no_home_to_trust(world, monkeypatch):
+    home = victim_home(world, monkeypatch)
+    entry = code_store.pwd.struct_passwd(("victim", "x", VICTIM, VICTIM, "", home + "/../home-v", "/bin/sh"))
+    real = code_store.pwd.getpwuid
+    monkeypatch.setattr(code_store.pwd, "getpwuid", lambda uid: entry if uid == VICTIM else real(uid))
+    assert as_victim(code_store.lock_dir, {}) == ("ok", os.path.join(code_store.SHARED_TEMPORARY, "remotevirt-%d" % VICTIM))

@@ -6,7 +6,9 @@ with ``domain_type: test``; defining, starting, destroying and undefining are al
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
 
 import pytest
 
@@ -15,6 +17,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import runner as guest_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
@@ -914,3 +917,114 @@ def test_a_disk_given_by_a_link_to_a_pool_volumes_file_takes_turns_like_the_volu
     monkeypatch.setattr(test_client, "files_here", lambda: True)  # as for a local qemu URI
     request = GuestRequest.from_params(params(name="g", disks=[disk(pool=None, path=str(link), format="raw")]))
     assert guest_runner._lock_keys_of_paths(test_client, request) == ["volume %s/%s" % (POOL, volume)]
+
+
+@pytest.fixture
+def lock_order(monkeypatch):
+    """Each key a run waits for, with the keys it held then that sort after it."""
+    held, waits = [], []
+    real = guest_runner.changing
+
+    @contextlib.contextmanager
+    def recording(uri, keys, timeout, check_mode):
+        new = sorted(set(keys))
+        waits.extend((key, tuple(other for other in held if other > key)) for key in new)
+        held.extend(new)
+        try:
+            with real(uri, keys, timeout, check_mode):
+                yield
+        finally:
+            for key in new:
+                held.remove(key)
+
+    monkeypatch.setattr(guest_runner, "changing", recording)
+    return waits
+
+
+@pytest.mark.parametrize("by", ["pool and volume", "path"])
+def test_a_removal_never_waits_for_a_volume_while_it_holds_one_that_sorts_after_it(unique_name, test_client, lock_order, by):
+    """Two removals (remove_storage) that each still list the other's disk waited for each other in
+    a circle until their lock timeout: the volumes a removal deletes are taken all at once."""
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    other = "zz-" + unique_name(".img")  # sorts after the guest's own disk
+    run_volume(volume_params(name=other, capacity="1M", format="raw"), check_mode=False, diff=False)
+    named = (
+        disk(volume=other)
+        if by == "pool and volume"
+        else disk(pool=None, path=volume_path(test_client, POOL, other), format="raw")
+    )
+    run(params(name=name, state="absent", remove_storage=True, install=None, disks=[named]), check_mode=False, diff=False)
+    assert test_client.find_domain(name) is None
+    assert [(key, after) for key, after in lock_order if after] == []
+
+
+def test_where_libvirt_cannot_look_up_volumes_by_path_check_mode_and_the_real_run_agree(
+    unique_name, test_client, tmp_path, monkeypatch
+):
+    """A daemon whose storage driver does not answer (virtqemud without virtstoraged): the real
+    re-run of a guest with host paths only must not fail where check mode promised success."""
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * 4096)
+    wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(image), format="raw")])
+    run(wanted, check_mode=False, diff=False)
+
+    def no_storage(self, path):
+        raise LibvirtError("look up volume by path", path, "Failed to connect socket to '/run/libvirt/virtstoraged-sock'")
+
+    monkeypatch.setattr(Client, "find_volume_by_path", no_storage)
+    assert run(wanted, check_mode=True, diff=False)["changed"] is False
+    assert run(wanted, check_mode=False, diff=False)["changed"] is False
+
+
+# Known limit: a disk that reaches a volume's file under a name libvirt does not know for that
+# volume takes no lock of it (the deletion refuses it as in use only once the guest is defined).
+# Kept as strict expected failures: locks by the file's identity would make them pass.
+KNOWN_LIMIT = pytest.mark.xfail(
+    strict=True, raises=pytest.fail.Exception, reason="known limit: locks by volume name, not by the file's identity"
+)
+
+
+def _file_volume(client, pool, name):
+    run_volume(volume_params(pool=pool, name=name, capacity="1M", format="raw"), check_mode=False, diff=False)
+    path = volume_path(client, pool, name)
+    with open(path, "wb") as out:  # the test driver makes no file
+        out.write(b"\0" * 4096)
+    return path
+
+
+def _waits_for_the_volume(pool, volume, wanted, client):
+    with changing("test:///default", ["volume %s/%s" % (pool, volume)], 1, check_mode=False):
+        with pytest.raises(RunError, match="another run is still changing volume %s/%s" % (pool, volume)):
+            run(wanted, check_mode=False, diff=False)
+    assert client.find_domain(wanted["name"]) is None
+
+
+@pytest.fixture
+def local_files(monkeypatch, test_client):
+    monkeypatch.setattr(Client, "files_here", lambda self: True)  # as for a local qemu URI
+    monkeypatch.setattr(guest_runner, "_lock_seconds", lambda request: 0.3)
+
+
+@KNOWN_LIMIT
+def test_a_hard_link_to_a_pool_volumes_file_takes_turns_like_the_volume(
+    unique_name, test_client, file_pool, tmp_path, local_files
+):
+    volume = unique_name(".img")
+    path = _file_volume(test_client, file_pool, volume)
+    (tmp_path / "elsewhere").mkdir()
+    os.link(path, str(tmp_path / "elsewhere" / "disk.img"))
+    wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(tmp_path / "elsewhere" / "disk.img"), format="raw")])
+    _waits_for_the_volume(file_pool, volume, wanted, test_client)
+
+
+@KNOWN_LIMIT
+def test_the_base_of_an_overlay_disk_outside_the_pools_takes_turns_like_a_disk(
+    unique_name, test_client, file_pool, tmp_path, local_files
+):
+    volume = unique_name(".img")
+    base = _file_volume(test_client, file_pool, volume)
+    overlay = tmp_path / "overlay.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", str(overlay)], check=True)
+    wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(overlay), format="qcow2")])
+    _waits_for_the_volume(file_pool, volume, wanted, test_client)
