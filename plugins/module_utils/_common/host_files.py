@@ -351,6 +351,27 @@ def _holders(device: int) -> List[str]:
 _MAX_BACKING_CHAIN = 16
 
 
+def chain_identities(path: str) -> List[Tuple[int, int]]:
+    """(device, inode) of the file at ``path`` and of each file on its qcow2 backing chain that
+    exists: the files a guest with this disk uses, whatever names reach them (links, hard links,
+    bind mounts, a pool's directory reached through a link)."""
+    # Imported here: only runs that lock files read image headers for it.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
+
+    found: List[Tuple[int, int]] = []
+    image: Optional[str] = path
+    while image is not None and len(found) < _MAX_BACKING_CHAIN:
+        try:
+            info = os.stat(image)
+        except (OSError, ValueError):
+            break
+        if (info.st_dev, info.st_ino) in found:
+            break  # a loop
+        found.append((info.st_dev, info.st_ino))
+        image = image_header.qcow2_backing_file(image)
+    return found
+
+
 def backing_chain_problem(path: str, what: str) -> str:
     """Why the qcow2 backing chain of the image at ``path`` must not reach a guest; "" when it may.
 

@@ -164,13 +164,18 @@ def _acquire(name: str, key: str, deadline: float, directory: int) -> int:
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
                     raise _lock_file_error(name, error)
             if time.monotonic() >= deadline:
-                raise LockError(
-                    "another run is still changing %s on this host; try again when it has finished" % key.split(" ", 1)[-1]
-                )
+                raise LockError("another run is still changing %s on this host; try again when it has finished" % _shown(key))
             time.sleep(POLL_SECONDS)
     except BaseException:
         os.close(fd)
         raise
+
+
+def _shown(key: str) -> str:
+    """What a key locks, as messages name it: 'volume pool/name', 'guest name', or a file by its
+    device and inode (a disk's file, whatever name reaches it)."""
+    what = key.split(" ", 1)[-1]
+    return "a file it uses (device:inode %s)" % what[len("file ") :] if what.startswith("file ") else what
 
 
 def _lock_file_error(name: str, error: OSError) -> LockError:

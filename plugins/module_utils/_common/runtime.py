@@ -109,6 +109,13 @@ def volume_key(pool: str, name: str) -> str:
     return "volume %s/%s" % (pool, name)
 
 
+def file_key(identity: Tuple[int, int]) -> str:
+    """The lock of a file on this host by its (device, inode), whatever name reaches it. Keys sort
+    file < guest < volume, and a run that holds some takes more only of a later kind, so two runs
+    never wait for each other in a circle."""
+    return "file %d:%d" % identity
+
+
 @contextlib.contextmanager
 def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Iterator[None]:
     """Hold this host's locks of the objects a real run may change; check mode changes nothing,

@@ -19,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     apply_plan,
     changing,
     connected,
+    file_key,
     is_local_uri,
     open_pool,
     reported_errors,
@@ -825,28 +826,33 @@ def _lock_keys(request: GuestRequest) -> List[str]:
 
 
 def _lock_keys_of_paths(client: Client, request: GuestRequest) -> List[str]:
-    """The pool volumes it names by their file's path: a run that deletes such a volume takes turns
-    with this one as with a disk given by pool and volume (none for a removal, see _lock_keys).
-    Where libvirt cannot tell (no storage driver answers), no volume can be deleted either."""
+    """The pool volumes it names by their file's path, and on this host the files those paths and
+    their backing chains reach, whatever name reaches them: a run that deletes such a volume takes
+    turns with this one as with a disk given by pool and volume (none for a removal, see
+    _lock_keys). Where libvirt cannot tell (no storage driver answers), no volume can be deleted
+    either."""
+    # Imported here: only real runs lock, and read image headers for it.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
+
     if request.state == "absent":
         return []
-    paths: List[Optional[str]] = [disk.path for disk in request.disks or () if not disk.pool]
-    paths.append(request.install.cdrom.path if request.install.cdrom else None)
-    spellings: Dict[str, None] = {}
+    paths = [disk.path for disk in request.disks or () if disk.path and not disk.pool]
+    if request.install.cdrom and request.install.cdrom.path:
+        paths.append(request.install.cdrom.path)
+    keys: Dict[str, None] = {}
     for path in paths:
-        if path:
-            spellings[same_path(path) or path] = None
-            if client.files_here():  # libvirt knows a volume by its own path, not a link to it
-                spellings[os.path.realpath(path)] = None
-    keys = []
-    for spelling in spellings:
-        try:
-            at_path = pool_volume_at(client, spelling)
-        except LibvirtError:
-            continue  # check mode does not ask: the real run must not fail where it promised success
-        if at_path is not None:
-            keys.append(volume_key(*at_path))
-    return keys
+        # libvirt knows a volume by its own path, not a link to it
+        spellings = {same_path(path) or path: None, os.path.realpath(path): None} if client.files_here() else {path: None}
+        for spelling in spellings:
+            try:
+                at_path = pool_volume_at(client, spelling)
+            except LibvirtError:
+                at_path = None  # check mode does not ask: the real run must not fail where it promised success
+            if at_path is not None:
+                keys[volume_key(*at_path)] = None
+        if client.files_here():
+            keys.update((file_key(identity), None) for identity in host_files.chain_identities(path))
+    return list(keys)
 
 
 def _lock_seconds(request: GuestRequest) -> float:

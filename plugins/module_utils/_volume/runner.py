@@ -19,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     backing_reader,
     changing,
     connected,
+    file_key,
     is_local_uri,
     open_pool,
     reported_errors,
@@ -30,7 +31,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     octal_mode,
     same_path,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
@@ -417,6 +418,21 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
 
 
 # -- the module's flow -------------------------------------------------------------------------
+def _file_identity(client: Client, request: VolumeRequest) -> Optional[Tuple[int, int]]:
+    """(device, inode) of the volume's file on this host; None where there is none (no such volume,
+    or its files are not on this host) or it cannot be told."""
+    if not client.files_here():
+        return None
+    try:
+        pool = client.find_pool(request.pool)
+        volume = client.find_volume(pool, request.name) if pool is not None and client.pool_is_active(pool) else None
+        path = client.describe_volume(volume).path if volume is not None else None
+        info = os.stat(path) if path else None
+    except (LibvirtError, OSError, ValueError):
+        return None
+    return (info.st_dev, info.st_ino) if info is not None else None
+
+
 def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
     """Everything virt_pool_volume does after argument parsing; raises RunError to fail."""
     try:
@@ -426,18 +442,26 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     plan = None
     applied = False
     try:
-        with connected(params["uri"]) as client, changing(
-            client.uri, [volume_key(request.pool, request.name)], VOLUME_LOCK_SECONDS, check_mode
-        ):
-            pool = open_pool(client, request.pool)
-            state = read_state(client, pool, request, params.get("validate_certs", True))
-            if state.existing is not None and request.state != "absent":
-                refuse_reprobed(state.existing, state.local, "volume %s" % request.label)
-            plan = plan_volume(request, state)
-            if plan.changed and not check_mode:
-                apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client, params))
-                applied = True
-            facts = _volume_facts(client, pool, request, plan, state, check_mode)
+        with connected(params["uri"]) as client:
+            # A deletion also takes the lock of the volume's file, which a guest's run takes under
+            # whatever name its disk reaches that file by (see the guest runner's lock keys).
+            deleted = _file_identity(client, request) if request.state == "absent" and not check_mode else None
+            keys = [volume_key(request.pool, request.name)] + ([file_key(deleted)] if deleted else [])
+            with changing(client.uri, keys, VOLUME_LOCK_SECONDS, check_mode):
+                now = _file_identity(client, request) if deleted else None
+                if now is not None and now != deleted:
+                    raise PlanError(
+                        "volume %s was made again while this run waited for another run; run the task again" % request.label
+                    )
+                pool = open_pool(client, request.pool)
+                state = read_state(client, pool, request, params.get("validate_certs", True))
+                if state.existing is not None and request.state != "absent":
+                    refuse_reprobed(state.existing, state.local, "volume %s" % request.label)
+                plan = plan_volume(request, state)
+                if plan.changed and not check_mode:
+                    apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client, params))
+                    applied = True
+                facts = _volume_facts(client, pool, request, plan, state, check_mode)
     except reported_errors() as error:
         raise RunError(str(error), plan, changed=applied)
     result = {"changed": plan.changed, "plan": plan.summaries(), "volume": facts}

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import runner as guest_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
@@ -977,14 +977,8 @@ def test_where_libvirt_cannot_look_up_volumes_by_path_check_mode_and_the_real_ru
     assert run(wanted, check_mode=False, diff=False)["changed"] is False
 
 
-# Known limit: a disk that reaches a volume's file under a name libvirt does not know for that
-# volume takes no lock of it (the deletion refuses it as in use only once the guest is defined).
-# Kept as strict expected failures: locks by the file's identity would make them pass.
-KNOWN_LIMIT = pytest.mark.xfail(
-    strict=True, raises=pytest.fail.Exception, reason="known limit: locks by volume name, not by the file's identity"
-)
-
-
+# A disk that reaches a volume's file under a name libvirt does not know for that volume: the
+# guest's run takes the lock of the file itself, as a deletion of the volume does.
 def _file_volume(client, pool, name):
     run_volume(volume_params(pool=pool, name=name, capacity="1M", format="raw"), check_mode=False, diff=False)
     path = volume_path(client, pool, name)
@@ -994,8 +988,12 @@ def _file_volume(client, pool, name):
 
 
 def _waits_for_the_volume(pool, volume, wanted, client):
-    with changing("test:///default", ["volume %s/%s" % (pool, volume)], 1, check_mode=False):
-        with pytest.raises(RunError, match="another run is still changing volume %s/%s" % (pool, volume)):
+    """While a deletion of pool/volume holds its locks (the volume's and its file's), the guest's
+    run waits (here: gives up after _lock_seconds) instead of being defined on it."""
+    info = os.stat(volume_path(client, pool, volume))
+    held = ["volume %s/%s" % (pool, volume), file_key((info.st_dev, info.st_ino))]
+    with changing("test:///default", held, 1, check_mode=False):
+        with pytest.raises(RunError, match="another run is still changing (volume %s/%s|a file it uses)" % (pool, volume)):
             run(wanted, check_mode=False, diff=False)
     assert client.find_domain(wanted["name"]) is None
 
@@ -1006,7 +1004,6 @@ def local_files(monkeypatch, test_client):
     monkeypatch.setattr(guest_runner, "_lock_seconds", lambda request: 0.3)
 
 
-@KNOWN_LIMIT
 def test_a_hard_link_to_a_pool_volumes_file_takes_turns_like_the_volume(
     unique_name, test_client, file_pool, tmp_path, local_files
 ):
@@ -1018,7 +1015,6 @@ def test_a_hard_link_to_a_pool_volumes_file_takes_turns_like_the_volume(
     _waits_for_the_volume(file_pool, volume, wanted, test_client)
 
 
-@KNOWN_LIMIT
 def test_the_base_of_an_overlay_disk_outside_the_pools_takes_turns_like_a_disk(
     unique_name, test_client, file_pool, tmp_path, local_files
 ):
@@ -1028,3 +1024,26 @@ def test_the_base_of_an_overlay_disk_outside_the_pools_takes_turns_like_a_disk(
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", str(overlay)], check=True)
     wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(overlay), format="qcow2")])
     _waits_for_the_volume(file_pool, volume, wanted, test_client)
+
+
+def test_a_disk_in_a_pool_whose_directory_is_a_link_named_by_the_real_directory_takes_turns(
+    unique_name, test_client, tmp_path, local_files
+):
+    """The pool's directory is a link (/srv/images -> /data/images): libvirt knows its volumes by
+    the link's path, the guest names the real one."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    name = unique_name("")
+    pool = test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, tmp_path / "link"), 0
+    )
+    pool.create(0)
+    try:
+        volume = unique_name(".img")
+        _file_volume(test_client, name, volume)
+        wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(real / volume), format="raw")])
+        _waits_for_the_volume(name, volume, wanted, test_client)
+    finally:
+        pool.destroy()
+        pool.undefine()

@@ -10,8 +10,11 @@ import subprocess
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     RunError,
     _files_backed_by,
@@ -419,3 +422,22 @@ def test_other_volumes_are_read_as_libvirt_describes_them(tmp_path, made, probed
         _made_as(image, made)
     assert recorded_format(str(image)) == made
     refuse_reprobed(Volume(name="disk.img", capacity=1, format=probed, path=str(image)), True, "volume p/disk.img")
+
+
+def test_a_deletion_takes_turns_on_the_volumes_file_with_a_guest_that_names_it_otherwise(
+    unique_name, test_client, file_pool, monkeypatch
+):
+    """A guest's run names the file by any path (a hard link, a bind mount) and locks the file by
+    its identity; a deletion of the volume locks it too, and waits."""
+    name = unique_name(".img")
+    run(params(pool=file_pool, name=name, capacity="1M", format="raw"), check_mode=False, diff=False)
+    path = volume_path(test_client, file_pool, name)
+    with open(path, "wb") as out:  # the test driver makes no file
+        out.write(b"\0" * 4096)
+    monkeypatch.setattr(Client, "files_here", lambda self: True)  # as for a local qemu URI
+    monkeypatch.setattr(volume_runner, "VOLUME_LOCK_SECONDS", 0.3)
+    info = os.stat(path)
+    with changing("test:///default", [file_key((info.st_dev, info.st_ino))], 1, check_mode=False):
+        with pytest.raises(RunError, match="another run is still changing a file it uses"):
+            run(params(pool=file_pool, name=name, state="absent"), check_mode=False, diff=False)
+    assert test_client.find_volume(test_client.find_pool(file_pool), name) is not None
