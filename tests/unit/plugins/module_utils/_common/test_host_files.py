@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -236,3 +237,26 @@ def test_another_users_image_whose_backing_file_is_not_read_here_is_refused(tmp_
         problem
         == "disks[0]: volume: image %s (of uid 65534) is of a format that names a backing file this module does not read" % qed
     )
+
+
+def test_the_identities_of_a_chain_are_read_without_blocking_on_a_fifo(tmp_path):
+    fifo = tmp_path / "disk.img"
+    os.mkfifo(str(fifo))
+    info = os.stat(str(fifo))
+    assert host_files.chain_identities(str(fifo)) == [(info.st_dev, info.st_ino)]
+
+
+def test_the_identities_of_a_chain_follow_qcow2_backing_files_and_stop_at_a_loop(tmp_path):
+    base = tmp_path / "base.img"
+    base.write_bytes(b"\0" * 4096)
+    overlay = tmp_path / "overlay.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "raw", str(overlay)], check=True)
+    identities = [(os.stat(str(path)).st_dev, os.stat(str(path)).st_ino) for path in (overlay, base)]
+    assert host_files.chain_identities(str(overlay)) == identities
+    first, second = tmp_path / "first.qcow2", tmp_path / "second.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(first), "1M"], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(first), "-F", "qcow2", str(second)], check=True)
+    subprocess.run(["qemu-img", "rebase", "-q", "-u", "-b", str(second), "-F", "qcow2", str(first)], check=True)
+    looped = [(os.stat(str(path)).st_dev, os.stat(str(path)).st_ino) for path in (first, second)]
+    assert host_files.chain_identities(str(first)) == looped
+    assert host_files.chain_identities(str(tmp_path / "missing.img")) == []
