@@ -370,8 +370,37 @@ def chain_identities(path: str) -> List[Tuple[int, int]]:
         found.append((info.st_dev, info.st_ino))
         if not stat.S_ISREG(info.st_mode) and not stat.S_ISBLK(info.st_mode):
             break  # a FIFO would block the read (the run's checks refuse it after)
+        data_file = image_header.qcow2_data_file(image)
+        try:
+            data_info = os.stat(data_file) if data_file else None
+        except (OSError, ValueError):
+            data_info = None
+        if data_info is not None and (data_info.st_dev, data_info.st_ino) not in found:
+            found.append((data_info.st_dev, data_info.st_ino))
         image = image_header.qcow2_backing_file(image)
     return found
+
+
+def _data_file_problem(image: str, owner: int, foreign: bool, what: str) -> str:
+    """Why the external data file of the qcow2 ``image`` must not reach a guest (QEMU reads and
+    writes the guest's data there): judged as a backing file is; "" when it may."""
+    # Imported here: only disks and origins on this host's files are read.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
+
+    data_file = image_header.qcow2_data_file(image)
+    if data_file is None:
+        return ""
+    problem = host_file_problem(data_file, "%s: data file" % what)
+    if problem:
+        return problem
+    if foreign and not _readable_by(data_file, owner):
+        return "%s: image %s (of uid %d) names %s as its data file, which its owner may not read" % (
+            what,
+            image,
+            owner,
+            data_file,
+        )
+    return ""
 
 
 def backing_chain_problem(path: str, what: str) -> str:
@@ -389,6 +418,9 @@ def backing_chain_problem(path: str, what: str) -> str:
         backing = image_header.qcow2_backing_file(image)
         owner = _owner_of(image)
         foreign = owner not in (0, os.geteuid())
+        problem = _data_file_problem(image, owner, foreign, what)
+        if problem:
+            return problem
         if backing is None:
             if foreign and image_header.backing_kind(image) == image_header.OTHER_BACKING:
                 # QED, VMDK or COW: libvirt follows their backing files too, which are not read here.

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a disk image's header says about other files: the backing file of a qcow2 image.
+"""What a disk image's header says about other files: the backing file and the external data
+file of a qcow2 image.
 
 Read only to protect files from deletion (a backing file that an overlay still needs), never to
 decide how a guest's disk is attached.
@@ -39,6 +40,49 @@ def qcow2_backing_file(path: str) -> Optional[str]:
     if "://" in name or name.startswith("json:"):
         return None  # a network backing, not a file on this host
     return os.path.join(os.path.dirname(path), name)
+
+
+# qcow2 version 3: incompatible features at byte 72 (bit 2: an external data file), the header's
+# length at byte 100; header extensions follow the header, each a type, a length and its data
+# padded to 8 bytes, until type 0. QEMU keeps them within the first cluster.
+_V3_FIELDS = struct.Struct(">Q20xI")
+_EXTENSION = struct.Struct(">II")
+_DATA_FILE_EXTENSION = 0x44415441
+_EXTERNAL_DATA_FILE = 1 << 2
+_MAX_HEADER_READ = 2 * 1024 * 1024
+
+
+def qcow2_data_file(path: str) -> Optional[str]:
+    """The external data file of the qcow2 image at ``path`` (``qemu-img create -o data_file=``),
+    where QEMU reads and writes the guest's data, as QEMU opens it; None for other files, an image
+    without one, or on errors."""
+    try:
+        with open(path, "rb") as image:
+            head = image.read(112)
+            if len(head) < 104 or head[:4] != QCOW2_MAGIC or _HEADER.unpack(head[:20])[1] < 3:
+                return None
+            incompatible, header_length = _V3_FIELDS.unpack(head[72:104])
+            if not incompatible & _EXTERNAL_DATA_FILE:
+                return None
+            cluster_bits = struct.unpack(">I", head[20:24])[0]
+            first_cluster = image.read(min(1 << min(cluster_bits, 21), _MAX_HEADER_READ))
+    except (OSError, struct.error, ValueError):
+        return None
+    data = head + first_cluster
+    offset = header_length
+    while offset + _EXTENSION.size <= len(data):
+        kind, length = _EXTENSION.unpack(data[offset : offset + _EXTENSION.size])
+        if kind == 0:
+            return None
+        start = offset + _EXTENSION.size
+        if kind == _DATA_FILE_EXTENSION:
+            try:
+                name = data[start : start + length].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+            return os.path.join(os.path.dirname(path), name) if name and "://" not in name else None
+        offset = start + (length + 7) // 8 * 8
+    return None
 
 
 # Formats other than qcow/qcow2 that libvirt reads a backing file from: QED, VMDK (sparse or a

@@ -699,8 +699,10 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     applied = False
     try:
         with connected(params["uri"]) as client:
-            held = _lock_keys(request) + ([] if check_mode else _lock_keys_of_paths(client, request))
+            held = _lock_keys(request) if check_mode else _real_run_lock_keys(client, request)
             with changing(client.uri, held, _lock_seconds(request), check_mode):
+                if not check_mode and not set(_real_run_lock_keys(client, request)) <= set(held):
+                    raise PlanError(_CHANGED_WHILE_WAITING % request.name)
                 state = read_state(client, request, validate_certs)
                 planned = plan_guest(request, state)
                 clashes = host_clashes(client, request, state, planned)
@@ -708,12 +710,9 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     raise Refusals(clashes)
                 plan = planned
                 if plan.changed and not check_mode:
-                    # The volumes a removal deletes are known only now: they take turns too, all at
-                    # once while only the guest's lock is held (see _lock_keys). (A second flock of a
-                    # key held already would wait for itself.)
-                    removed = [key for key in (volume_key(pool, volume) for pool, volume in state.storage) if key not in held]
-                    with changing(client.uri, removed, _lock_seconds(request), check_mode):
-                        apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
+                    if any(volume_key(pool, volume) not in held for pool, volume in state.storage):
+                        raise PlanError(_CHANGED_WHILE_WAITING % request.name)
+                    apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
                     applied = True
                 result = run_result(client, request, state, plan, check_mode, applied, diff)
     except reported_errors() as error:
@@ -813,11 +812,45 @@ def _addresses(
         time.sleep(1.0)
 
 
+_CHANGED_WHILE_WAITING = (
+    "guest %s, or a file or volume it names, changed while this run waited for another run; run the task again"
+)
+
+
+def _real_run_lock_keys(client: Client, request: GuestRequest) -> List[str]:
+    """Every lock a real run takes, all at once (keys sort file < guest < volume, so two runs never
+    wait for each other in a circle); taken again once they are held, to see that nothing they
+    stand for changed meanwhile."""
+    return _lock_keys(request) + _lock_keys_of_paths(client, request) + _lock_keys_of_removal(client, request)
+
+
+def _lock_keys_of_removal(client: Client, request: GuestRequest) -> List[str]:
+    """For a removal with remove_storage: the volumes it deletes, and on the host their files (a
+    guest being defined on one of them under another name holds the file's lock)."""
+    if request.state != "absent" or not request.remove_storage:
+        return []
+    try:
+        domain = client.find_domain(request.name)
+        storage = _storage_of(client, Domain.from_xml(client.domain_definition(domain))) if domain is not None else ()
+    except (PlanError, LibvirtError):
+        return []  # the run's own reading of the guest refuses, with its own message
+    keys = [volume_key(pool, volume) for pool, volume in storage]
+    for pool, volume in storage if client.files_here() else ():
+        try:
+            pool_found = client.find_pool(pool)
+            found = client.find_volume(pool_found, volume) if pool_found is not None else None
+            info = os.stat(client.describe_volume(found).path or "") if found is not None else None
+        except (LibvirtError, OSError, ValueError):
+            info = None  # gone meanwhile: nothing of it to hold
+        if info is not None:
+            keys.append(file_key((info.st_dev, info.st_ino)))
+    return keys
+
+
 def _lock_keys(request: GuestRequest) -> List[str]:
     """The guest, and the pool volumes it names by pool and volume (its disks, its install ISO):
     what a run of it may change, or needs to stay while it runs. A removal names none: the volumes
-    it deletes are known once the guest is read, and are then taken all at once (a run never waits
-    for a volume while it holds another, so two runs never wait for each other in a circle)."""
+    it deletes are those the guest has (see _lock_keys_of_removal)."""
     if request.state == "absent":
         return ["guest %s" % request.name]
     named = [(disk.pool, disk.volume) for disk in request.disks or ()]

@@ -448,7 +448,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
             deleted = _file_identity(client, request) if request.state == "absent" and not check_mode else None
             keys = [volume_key(request.pool, request.name)] + ([file_key(deleted)] if deleted else [])
             with changing(client.uri, keys, VOLUME_LOCK_SECONDS, check_mode):
-                now = _file_identity(client, request) if deleted else None
+                now = _file_identity(client, request) if request.state == "absent" and not check_mode else None
                 if now is not None and now != deleted:
                     raise PlanError(
                         "volume %s was made again while this run waited for another run; run the task again" % request.label

@@ -260,3 +260,30 @@ def test_the_identities_of_a_chain_follow_qcow2_backing_files_and_stop_at_a_loop
     looped = [(os.stat(str(path)).st_dev, os.stat(str(path)).st_ino) for path in (first, second)]
     assert host_files.chain_identities(str(first)) == looped
     assert host_files.chain_identities(str(tmp_path / "missing.img")) == []
+
+
+def test_an_image_whose_data_file_is_a_host_file_is_refused(tmp_path):
+    """QEMU reads and writes a qcow2 image's external data file: /etc/shadow there is refused as
+    it is as a backing file."""
+    image = tmp_path / "disk.qcow2"
+    # Never give qemu-img a host file: it makes (truncates) the data file. A name of the same
+    # length is written, then replaced in the header.
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=data-xx.raw", str(image), "1M"],
+        cwd=str(tmp_path),
+        check=True,
+    )
+    assert host_files.backing_chain_problem(str(image), "disks[0]: path") == ""
+    header = image.read_bytes()
+    assert header.count(b"data-xx.raw") == 1 and len(b"data-xx.raw") == len(b"/etc/shadow")
+    image.write_bytes(header.replace(b"data-xx.raw", b"/etc/shadow"))
+    problem = host_files.backing_chain_problem(str(image), "disks[0]: path")
+    assert problem.startswith("disks[0]: path: data file: /etc/shadow is one of the host's own files"), problem
+
+
+def test_the_identities_of_a_chain_include_a_data_file(tmp_path):
+    image = tmp_path / "disk.qcow2"
+    data = tmp_path / "data.raw"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % data, str(image), "1M"], check=True)
+    identities = [(os.stat(str(path)).st_dev, os.stat(str(path)).st_ino) for path in (image, data)]
+    assert host_files.chain_identities(str(image)) == identities

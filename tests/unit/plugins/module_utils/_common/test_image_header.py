@@ -72,3 +72,19 @@ def test_a_dot_dot_after_a_symbolic_link_is_left_to_the_kernel(tmp_path):
     backing = qcow2_backing_file(str(overlay))
     assert backing == str(tmp_path / "pool" / "linked" / ".." / "base.qcow2")
     assert os.path.samefile(backing, tmp_path / "elsewhere" / "base.qcow2")
+
+
+def test_the_external_data_file_of_a_qcow2_image_is_read(tmp_path):
+    absolute, relative, plain = tmp_path / "absolute.qcow2", tmp_path / "relative.qcow2", tmp_path / "plain.qcow2"
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / "a.raw"), str(absolute), "1M"], check=True
+    )
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=r.raw", str(relative), "1M"], cwd=str(tmp_path), check=True
+    )
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(plain), "1M"], check=True)
+    assert image_header.qcow2_data_file(str(absolute)) == str(tmp_path / "a.raw")
+    assert image_header.qcow2_data_file(str(relative)) == str(tmp_path / "r.raw")
+    assert image_header.qcow2_data_file(str(plain)) is None
+    assert image_header.qcow2_data_file(str(tmp_path / "a.raw")) is None
+    assert image_header.qcow2_data_file(str(tmp_path / "missing")) is None

@@ -19,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
 from runner_params import POOL, disk, guest, half_made_download, install, network, params, volume_params, volume_path
@@ -1002,6 +1003,7 @@ def _waits_for_the_volume(pool, volume, wanted, client):
 def local_files(monkeypatch, test_client):
     monkeypatch.setattr(Client, "files_here", lambda self: True)  # as for a local qemu URI
     monkeypatch.setattr(guest_runner, "_lock_seconds", lambda request: 0.3)
+    monkeypatch.setattr(volume_runner, "VOLUME_LOCK_SECONDS", 0.3)
 
 
 def test_a_hard_link_to_a_pool_volumes_file_takes_turns_like_the_volume(
@@ -1047,3 +1049,54 @@ def test_a_disk_in_a_pool_whose_directory_is_a_link_named_by_the_real_directory_
     finally:
         pool.destroy()
         pool.undefine()
+
+
+def _keys_of(client, wanted):
+    """The keys a real run of ``wanted`` holds while it defines its guest."""
+    return guest_runner._real_run_lock_keys(client, GuestRequest.from_params(wanted))
+
+
+def _identity(path):
+    info = os.stat(path)
+    return file_key((info.st_dev, info.st_ino))
+
+
+@pytest.mark.parametrize("how", ["overlay", "hard link"])
+def test_a_removal_with_remove_storage_waits_for_a_guest_being_defined_on_the_volumes_file(
+    unique_name, test_client, file_pool, tmp_path, tmp_path_factory, local_files, how
+):
+    """Guest B is being defined with a disk that reaches volume X's file by a name libvirt does not
+    know for X (an overlay outside the pools on X, a hard link): a removal of guest A with
+    remove_storage, which deletes X, waits for it, as a deletion of X does."""
+    volume = unique_name(".img")
+    path = _file_volume(test_client, file_pool, volume)
+    owner = unique_name("")
+    run(params(name=owner, disks=[disk(pool=file_pool, volume=volume, format="raw")]), check_mode=False, diff=False)
+    if how == "overlay":
+        user_disk = str(tmp_path_factory.mktemp("outside-pools") / "b-overlay.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", path, "-F", "raw", user_disk], check=True)
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        user_disk = str(tmp_path / "elsewhere" / "b.img")
+        os.link(path, user_disk)
+    b_keys = _keys_of(test_client, params(name=unique_name(""), disks=[disk(pool=None, path=user_disk, format="raw")]))
+    assert _identity(path) in b_keys
+    with changing("test:///default", b_keys, 1, check_mode=False):
+        with pytest.raises(RunError, match="another run is still changing a file it uses"):
+            run_volume(volume_params(pool=file_pool, name=volume, state="absent"), check_mode=False, diff=False)
+        with pytest.raises(RunError, match="another run is still changing a file it uses"):
+            run(params(name=owner, state="absent", remove_storage=True, install=None, disks=[]), check_mode=False, diff=False)
+    assert volume in test_client.find_pool(file_pool).listVolumes()
+
+
+def test_the_external_data_file_of_a_disk_is_locked_like_its_backing_file(
+    unique_name, test_client, file_pool, tmp_path, local_files
+):
+    """QEMU writes the guest's data into a qcow2 image's data file (qemu-img create -o data_file=)."""
+    volume = unique_name(".img")
+    path = _file_volume(test_client, file_pool, volume)
+    front = str(tmp_path / "front.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % path, front, "4K"], check=True)
+    assert _identity(path) in _keys_of(
+        test_client, params(name=unique_name(""), disks=[disk(pool=None, path=front, format="qcow2")])
+    )

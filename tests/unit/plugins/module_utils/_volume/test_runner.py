@@ -441,3 +441,25 @@ def test_a_deletion_takes_turns_on_the_volumes_file_with_a_guest_that_names_it_o
         with pytest.raises(RunError, match="another run is still changing a file it uses"):
             run(params(pool=file_pool, name=name, state="absent"), check_mode=False, diff=False)
     assert test_client.find_volume(test_client.find_pool(file_pool), name) is not None
+
+
+def test_a_deletion_of_a_volume_made_while_it_waited_stops(unique_name, test_client, file_pool, tmp_path, monkeypatch):
+    """The deletion looks its volume's file up before it locks; a volume missing then (another run
+    was making it) and there once the locks are held is not deleted unlocked: the run stops."""
+    volume = unique_name(".img")
+    made = []
+    real = volume_runner.changing
+
+    def made_meanwhile(uri, keys, timeout, check_mode):
+        if not made:
+            made.append(True)
+            run(params(pool=file_pool, name=volume, capacity="1M", format="raw"), check_mode=False, diff=False)
+            with open(volume_path(test_client, file_pool, volume), "wb") as out:  # the test driver makes no file
+                out.write(b"\0" * 4096)
+        return real(uri, keys, timeout, check_mode)
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)  # as for a local qemu URI
+    monkeypatch.setattr(volume_runner, "changing", made_meanwhile)
+    with pytest.raises(RunError, match="was made again while this run waited"):
+        run(params(pool=file_pool, name=volume, state="absent"), check_mode=False, diff=False)
+    assert test_client.find_volume(test_client.find_pool(file_pool), volume) is not None
