@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
@@ -18,9 +18,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     apply_plan,
     changing,
     connected,
+    file_key,
     reported_errors,
+    volume_key,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool, PoolDefinition, pool_capabilities
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import (
@@ -37,6 +39,35 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.state imp
 POOL_LOCK_SECONDS = 600
 # How long blkid may take to probe a device of an inactive pool.
 _PROBE_SECONDS = 30
+
+
+_CHANGED_WHILE_WAITING = (
+    "a volume of pool %s was made or replaced while this run waited for another run, or was not listed yet; run the task again"
+)
+
+
+def _real_run_lock_keys(client: Client, request: PoolRequest) -> List[str]:
+    """Every lock a real run takes, all at once (keys sort file < guest < pool < volume): the pool's;
+    for a removal with delete_volumes also its volumes' and, on the host, their files' (a guest
+    being defined on one of them holds one of those), as virt_pool_volume's deletion takes them.
+    Taken again once they are held, to see that no volume was made or replaced meanwhile."""
+    keys = [pool_key(request.name)]
+    if request.state != "absent" or not request.delete_volumes:
+        return keys
+    try:
+        pool = client.find_pool(request.name)
+        volumes = client.pool_volumes(pool) if pool is not None and client.pool_is_active(pool) else []
+    except LibvirtError:
+        return keys  # the run's own reading of the pool refuses, with its own message
+    for name, path in volumes:
+        keys.append(volume_key(request.name, name))
+        try:
+            info = os.stat(path) if path and client.files_here() else None
+        except (OSError, ValueError):
+            info = None
+        if info is not None:
+            keys.append(file_key((info.st_dev, info.st_ino)))
+    return keys
 
 
 def pool_key(name: str) -> str:
@@ -260,13 +291,24 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     plan: Optional[Plan] = None
     applied = False
     try:
-        with connected(params["uri"]) as client, changing(client.uri, [pool_key(request.name)], POOL_LOCK_SECONDS, check_mode):
-            state = read_state(client, request)
-            plan = plan_pool(request, state)
-            if plan.changed and not check_mode:
-                apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client))
-                applied = True
-            facts = _pool_facts(client, request, plan, state, check_mode)
+        with connected(params["uri"]) as client:
+            held = [pool_key(request.name)] if check_mode else _real_run_lock_keys(client, request)
+            with changing(client.uri, held, POOL_LOCK_SECONDS, check_mode):
+                if not check_mode and not set(_real_run_lock_keys(client, request)) <= set(held):
+                    raise PlanError(_CHANGED_WHILE_WAITING % request.name)
+                state = read_state(client, request)
+                # Files another tool put there are volumes only once read_state refreshed the pool.
+                if (
+                    not check_mode
+                    and request.delete_volumes
+                    and any(volume_key(request.name, name) not in held for name in state.volumes)
+                ):
+                    raise PlanError(_CHANGED_WHILE_WAITING % request.name)
+                plan = plan_pool(request, state)
+                if plan.changed and not check_mode:
+                    apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client))
+                    applied = True
+                facts = _pool_facts(client, request, plan, state, check_mode)
     except reported_errors() as error:
         raise RunError(str(error), plan, changed=applied)
     result: Dict[str, Any] = {"changed": plan.changed, "plan": plan.summaries(), "pool": facts}

@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition
 from ansible_collections.remotevirt.install.plugins.module_utils._pool import runner
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.handlers import PoolHandlers
@@ -219,3 +220,17 @@ def test_a_logical_pool_given_no_devices_is_judged_by_its_volume_groups_devices(
 def test_a_volume_group_lvm_does_not_know_has_no_devices():
     assert runner._volume_group_devices(PoolDefinition(type="logical", name="rvtest-no-such-vg")) == ()
     assert runner._volume_group_devices(PoolDefinition(type="fs", name="p", target_path="/srv/p")) == ()
+
+
+def test_deleting_a_pools_volumes_waits_for_a_run_that_holds_one_of_them(test_client, unique_name, monkeypatch):
+    """A guest run defining a disk on one of the pool's volumes (or a volume run resizing it) holds
+    that volume's lock: the pool's removal with delete_volumes waits for it."""
+    monkeypatch.setattr(runner, "POOL_LOCK_SECONDS", 0.3)
+    name = unique_name("")
+    runner.run(params(name=name, type="dir", target_path="/srv/" + name), False, False)
+    test_client.find_pool(name).createXML("<volume><name>d.img</name><capacity>1048576</capacity></volume>", 0)
+    with changing("test:///default", ["guest rtn-b", "volume %s/d.img" % name], 1, check_mode=False):
+        with pytest.raises(RunError, match="another run is still changing volume %s/d.img" % name):
+            runner.run(params(name=name, state="absent", delete_volumes=True), False, False)
+    assert test_client.find_pool(name) is not None
+    assert runner.run(params(name=name, state="absent", delete_volumes=True), False, False)["changed"]
