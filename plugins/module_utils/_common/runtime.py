@@ -8,6 +8,7 @@ facts several runners read (local URI, active pools, backing files)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Type
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
@@ -114,6 +115,15 @@ def file_key(identity: Tuple[int, int]) -> str:
     file < guest < volume, and a run that holds some takes more only of a later kind, so two runs
     never wait for each other in a circle."""
     return "file %d:%d" % identity
+
+
+def file_key_at(path: Optional[str]) -> Optional[str]:
+    """file_key of the file at ``path`` on this host (through links); None where there is none."""
+    try:
+        info = os.stat(path) if path else None
+    except (OSError, ValueError):
+        return None
+    return file_key((info.st_dev, info.st_ino)) if info is not None else None
 
 
 @contextlib.contextmanager

@@ -59,6 +59,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     refuse_incomplete,
     refuse_incomplete_file,
     refuse_reprobed,
+    volume_file_key,
     written_by,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state as read_volume_state
@@ -834,17 +835,8 @@ def _lock_keys_of_removal(client: Client, request: GuestRequest) -> List[str]:
         storage = _storage_of(client, Domain.from_xml(client.domain_definition(domain))) if domain is not None else ()
     except (PlanError, LibvirtError):
         return []  # the run's own reading of the guest refuses, with its own message
-    keys = [volume_key(pool, volume) for pool, volume in storage]
-    for pool, volume in storage if client.files_here() else ():
-        try:
-            pool_found = client.find_pool(pool)
-            found = client.find_volume(pool_found, volume) if pool_found is not None else None
-            info = os.stat(client.describe_volume(found).path or "") if found is not None else None
-        except (LibvirtError, OSError, ValueError):
-            info = None  # gone meanwhile: nothing of it to hold
-        if info is not None:
-            keys.append(file_key((info.st_dev, info.st_ino)))
-    return keys
+    files = (volume_file_key(client, pool, volume) for pool, volume in storage)
+    return [volume_key(pool, volume) for pool, volume in storage] + [key for key in files if key]
 
 
 def _lock_keys(request: GuestRequest) -> List[str]:

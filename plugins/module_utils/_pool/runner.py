@@ -18,7 +18,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     apply_plan,
     changing,
     connected,
-    file_key,
+    file_key_at,
     reported_errors,
     volume_key,
 )
@@ -59,15 +59,8 @@ def _real_run_lock_keys(client: Client, request: PoolRequest) -> List[str]:
         volumes = client.pool_volumes(pool) if pool is not None and client.pool_is_active(pool) else []
     except LibvirtError:
         return keys  # the run's own reading of the pool refuses, with its own message
-    for name, path in volumes:
-        keys.append(volume_key(request.name, name))
-        try:
-            info = os.stat(path) if path and client.files_here() else None
-        except (OSError, ValueError):
-            info = None
-        if info is not None:
-            keys.append(file_key((info.st_dev, info.st_ino)))
-    return keys
+    files = (file_key_at(path) for _name, path in volumes) if client.files_here() else ()
+    return keys + [volume_key(request.name, name) for name, _path in volumes] + [key for key in files if key]
 
 
 def pool_key(name: str) -> str:

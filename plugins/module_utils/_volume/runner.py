@@ -19,7 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     backing_reader,
     changing,
     connected,
-    file_key,
+    file_key_at,
     is_local_uri,
     open_pool,
     reported_errors,
@@ -418,19 +418,18 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
 
 
 # -- the module's flow -------------------------------------------------------------------------
-def _file_identity(client: Client, request: VolumeRequest) -> Optional[Tuple[int, int]]:
-    """(device, inode) of the volume's file on this host; None where there is none (no such volume,
-    or its files are not on this host) or it cannot be told."""
+def volume_file_key(client: Client, pool_name: str, volume_name: str) -> Optional[str]:
+    """The lock key of the file of volume ``pool_name/volume_name`` on this host (see file_key);
+    None where there is none (no such volume, or its files are not on this host) or it cannot be
+    told. A deletion of the volume holds it, as a guest's run on that file does."""
     if not client.files_here():
         return None
     try:
-        pool = client.find_pool(request.pool)
-        volume = client.find_volume(pool, request.name) if pool is not None and client.pool_is_active(pool) else None
-        path = client.describe_volume(volume).path if volume is not None else None
-        info = os.stat(path) if path else None
-    except (LibvirtError, OSError, ValueError):
+        pool = client.find_pool(pool_name)
+        volume = client.find_volume(pool, volume_name) if pool is not None and client.pool_is_active(pool) else None
+        return file_key_at(client.describe_volume(volume).path) if volume is not None else None
+    except LibvirtError:
         return None
-    return (info.st_dev, info.st_ino) if info is not None else None
 
 
 def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
@@ -445,10 +444,11 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         with connected(params["uri"]) as client:
             # A deletion also takes the lock of the volume's file, which a guest's run takes under
             # whatever name its disk reaches that file by (see the guest runner's lock keys).
-            deleted = _file_identity(client, request) if request.state == "absent" and not check_mode else None
-            keys = [volume_key(request.pool, request.name)] + ([file_key(deleted)] if deleted else [])
+            deletion = request.state == "absent" and not check_mode
+            deleted = volume_file_key(client, request.pool, request.name) if deletion else None
+            keys = [volume_key(request.pool, request.name)] + ([deleted] if deleted else [])
             with changing(client.uri, keys, VOLUME_LOCK_SECONDS, check_mode):
-                now = _file_identity(client, request) if request.state == "absent" and not check_mode else None
+                now = volume_file_key(client, request.pool, request.name) if deletion else None
                 if now is not None and now != deleted:
                     raise PlanError(
                         "volume %s was made again while this run waited for another run; run the task again" % request.label
