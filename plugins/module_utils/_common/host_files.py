@@ -381,25 +381,15 @@ def chain_identities(path: str) -> List[Tuple[int, int]]:
     return found
 
 
-def _data_file_problem(image: str, owner: int, foreign: bool, what: str) -> str:
-    """Why the external data file of the qcow2 ``image`` must not reach a guest (QEMU reads and
-    writes the guest's data there): judged as a backing file is; "" when it may."""
-    # Imported here: only disks and origins on this host's files are read.
-    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
-
-    data_file = image_header.qcow2_data_file(image)
-    if data_file is None:
-        return ""
-    problem = host_file_problem(data_file, "%s: data file" % what)
+def _named_file_problem(image: str, named: str, kind: str, owner: int, foreign: bool, what: str) -> str:
+    """Why the file ``named`` that ``image`` (of uid ``owner``) names as its ``kind`` ("backing
+    file", "data file") must not reach a guest: one of the host's own files, or a file the image's
+    owner may not read; "" when it may."""
+    problem = host_file_problem(named, "%s: %s" % (what, kind))
     if problem:
         return problem
-    if foreign and not _readable_by(data_file, owner):
-        return "%s: image %s (of uid %d) names %s as its data file, which its owner may not read" % (
-            what,
-            image,
-            owner,
-            data_file,
-        )
+    if foreign and not _readable_by(named, owner):
+        return "%s: image %s (of uid %d) names %s as its %s, which its owner may not read" % (what, image, owner, named, kind)
     return ""
 
 
@@ -418,7 +408,9 @@ def backing_chain_problem(path: str, what: str) -> str:
         backing = image_header.qcow2_backing_file(image)
         owner = _owner_of(image)
         foreign = owner not in (0, os.geteuid())
-        problem = _data_file_problem(image, owner, foreign, what)
+        # QEMU reads and writes the guest's data in a qcow2 image's external data file.
+        data_file = image_header.qcow2_data_file(image)
+        problem = _named_file_problem(image, data_file, "data file", owner, foreign, what) if data_file else ""
         if problem:
             return problem
         if backing is None:
@@ -430,16 +422,9 @@ def backing_chain_problem(path: str, what: str) -> str:
                     owner,
                 )
             return ""
-        problem = host_file_problem(backing, "%s: backing file" % what)
+        problem = _named_file_problem(image, backing, "backing file", owner, foreign, what)
         if problem:
             return problem
-        if foreign and not _readable_by(backing, owner):
-            return "%s: image %s (of uid %d) names %s as its backing file, which its owner may not read" % (
-                what,
-                image,
-                owner,
-                backing,
-            )
         image = backing
     return "%s: the backing chain of %s is longer than %d images (or loops)" % (what, path, _MAX_BACKING_CHAIN)
 
