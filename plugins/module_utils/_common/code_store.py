@@ -53,9 +53,10 @@ def lock_dir() -> str:
     if os.geteuid() == 0:
         return "/run/remotevirt"
     home = _home_directory()
-    place = os.path.join(home or "/", ".cache", "remotevirt", "locks")
-    if home and _is_trusted_way(place) and _is_private_way(home, place):
-        return place
+    if home:
+        place = os.path.join(home, ".cache", "remotevirt", "locks")
+        if _is_trusted_way(place) and _is_private_way(home, place):
+            return place
     return os.path.join(SHARED_TEMPORARY, "remotevirt-%d" % os.geteuid())
 
 
