@@ -16,7 +16,8 @@ description:
     An inactive pool is redefined in place. An active pool whose definition differs is refused
     with what differs, unless O(recreate=true) or O(state=inactive).
   - Removing a pool keeps its storage (directory, file system, volume group) and volumes unless
-    O(delete_volumes=true), which is refused while any guest uses one of its volumes.
+    O(delete_volumes=true), which is refused while any guest uses one of its volumes, also as the
+    backing file or data file of a disk elsewhere, or another pool's volume names one as such.
   - Type and source format are checked against the host's storage pool capabilities
     (C(virsh pool-capabilities)) where libvirt reports them.
   - Check mode returns the exact plan the real run executes; every action of a real run is logged
@@ -145,8 +146,11 @@ options:
     description:
       - With O(state=absent), delete every volume of the pool and then its storage (C(virsh pool-delete),
         the directory or the volume group) before undefining it.
-      - Refused while any guest (running or not) has a disk in the pool, and for an inactive pool
-        (its volumes cannot be listed) or an V(iscsi) one (its LUNs cannot be deleted).
+      - Refused while any guest (running or not) has a disk in the pool, opens one of its volumes' files
+        through a disk elsewhere (a backing file or a qcow2 data file on the way) or boots a kernel or
+        initrd from it; while a volume of another pool names one of them as its backing file or data
+        file; and for an inactive pool (its volumes cannot be listed) or an V(iscsi) one (its LUNs cannot
+        be deleted).
     type: bool
     default: false
 notes:

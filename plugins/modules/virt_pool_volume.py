@@ -45,8 +45,9 @@ options:
     description:
       - V(present) makes sure the volume exists. Without O(capacity), O(clone_from),
         O(backing_volume) or O(source_url) it only asserts an existing volume and returns its facts.
-      - V(absent) deletes the volume. A volume that a guest uses (as its disk, or as a backing file of
-        its disk) or that backs another volume is kept unless O(delete_in_use=true).
+      - V(absent) deletes the volume. A volume that a guest uses (as its disk, or as a backing file or
+        qcow2 data file on the way from its disk) or that another volume names as its backing file or
+        data file is kept unless O(delete_in_use=true).
     type: str
     choices: [present, absent]
     default: present

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Optional
+from typing import NamedTuple, Optional
 
 QCOW2_MAGIC = b"QFI\xfb"
 # magic, version, backing_file_offset, backing_file_size: the first 20 bytes of every qcow2 header.
@@ -83,6 +83,19 @@ def qcow2_data_file(path: str) -> Optional[str]:
             return os.path.join(os.path.dirname(path), name) if name and "://" not in name else None
         offset = start + (length + 7) // 8 * 8
     return None
+
+
+class NamedFiles(NamedTuple):
+    """The other files a qcow2 image makes QEMU open, as QEMU opens them: its ``backing`` file (an
+    image, which may name files in turn) and its external ``data_file`` (raw data, names none)."""
+
+    backing: Optional[str]
+    data_file: Optional[str]
+
+
+def qcow2_named_files(path: str) -> NamedFiles:
+    """The files the qcow2 image at ``path`` names (both None for other files or on errors)."""
+    return NamedFiles(qcow2_backing_file(path), qcow2_data_file(path))
 
 
 # Formats other than qcow/qcow2 that libvirt reads a backing file from: QED, VMDK (sparse or a

@@ -25,6 +25,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
 # A backing chain longer than this is a loop or not worth following.
 MAX_CHAIN = 16
 
+# Reads the files an image names (backing file, data file; see image_header.qcow2_named_files).
+ImageReader = Callable[[str], Tuple[Optional[str], Optional[str]]]
+
 # Where libvirt's system QEMU driver keeps each guest's persistent definition and, while it runs,
 # its live state: rewritten (a new file, renamed over the old one) whenever either changes.
 SYSTEM_CONFIG_DIR = "/etc/libvirt/qemu"
@@ -145,13 +148,13 @@ class References:
         pool_name: str,
         volume_name: str,
         path: Optional[str],
-        read_backing: Optional[Callable[[str], Optional[str]]],
+        read_image: Optional[ImageReader],
         same_file: Optional[Callable[[str], bool]] = None,
         aliases: Iterable[Tuple[str, str]] = (),
     ) -> bool:
         """Whether these references are the volume, by pool and name or by ``path``, directly or
-        through the backing chain of an image (followed with ``read_backing`` on the host)."""
-        return refers_to(self.as_json(), pool_name, volume_name, path, read_backing, same_file, aliases)
+        through the files an image names (followed with ``read_image`` on the host)."""
+        return refers_to(self.as_json(), pool_name, volume_name, path, read_image, same_file, aliases)
 
 
 def refers_to(
@@ -159,7 +162,7 @@ def refers_to(
     pool_name: str,
     volume_name: str,
     path: Optional[str],
-    read_backing: Optional[Callable[[str], Optional[str]]],
+    read_image: Optional[ImageReader],
     same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
 ) -> bool:
@@ -172,17 +175,38 @@ def refers_to(
     is_the_file = path_test(path, same_file)
     if is_the_file is None:
         return False
-    if any(is_the_file(boot) for boot in references["boot"]):
+    return reaches(references, is_the_file, read_image)
+
+
+def reaches(references: Dict[str, Any], is_wanted: Callable[[str], bool], read_image: Optional[ImageReader]) -> bool:
+    """Whether a guest with these (cached) references opens a path for which ``is_wanted`` holds:
+    a kernel or initrd it boots, the file of a disk, or one QEMU opens through it (see
+    files_opened_through, with ``read_image`` on the host that holds the files)."""
+    if any(is_wanted(boot) for boot in references["boot"]):
         return True
-    for image, follows in references["images"]:
-        current: Optional[str] = image
-        for _step in range(MAX_CHAIN):
-            if current is None:
-                break
-            if is_the_file(current):
-                return True
-            current = same_path(read_backing(current)) if read_backing and follows else None
-    return False
+    return any(
+        is_wanted(opened)
+        for image, follows in references["images"]
+        for opened in files_opened_through(image, read_image if follows else None)
+    )
+
+
+def files_opened_through(image: str, read_image: Optional[ImageReader]) -> Iterator[str]:
+    """``image``, then (with ``read_image``, on the host that holds the files) each file QEMU
+    opens through it: the data file and the backing file it names, and those its backing file
+    names in turn, up to MAX_CHAIN images (paths as same_path writes them)."""
+    current: Optional[str] = image
+    for _step in range(MAX_CHAIN):
+        if current is None:
+            return
+        yield current
+        if read_image is None:
+            return
+        backing, data_file = read_image(current)
+        data_path = same_path(data_file)
+        if data_path is not None:
+            yield data_path
+        current = same_path(backing)
 
 
 def writes_to(
@@ -192,13 +216,25 @@ def writes_to(
     path: Optional[str],
     same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
+    read_image: Optional[ImageReader] = None,
 ) -> bool:
     """Whether a guest with these (cached) references has the volume as a disk it writes (by pool
-    and name, by ``path``, or with ``same_file`` by the file the path leads to)."""
+    and name, by ``path``, or with ``same_file`` by the file the path leads to), or, with
+    ``read_image``, as the data file of a disk it writes."""
     if _names_the_volume(references["written_volumes"], pool_name, volume_name, aliases):
         return True
     is_the_file = path_test(path, same_file)
-    return is_the_file is not None and any(is_the_file(image) for image in references["written_images"])
+    return is_the_file is not None and any(
+        is_the_file(written) for image in references["written_images"] for written in _files_written_through(image, read_image)
+    )
+
+
+def _files_written_through(image: str, read_image: Optional[ImageReader]) -> Iterator[str]:
+    """``image`` and the data file it names: QEMU opens an image's backing chain read-only."""
+    yield image
+    data_path = same_path(read_image(image)[1]) if read_image is not None else None
+    if data_path is not None:
+        yield data_path
 
 
 def _names_the_volume(volumes: List[Any], pool_name: str, volume_name: str, aliases: Iterable[Tuple[str, str]]) -> bool:
@@ -306,6 +342,22 @@ def same_file_as(path: str, in_pools: Optional["PoolNames"] = None) -> Optional[
         return _identity(candidate) == target
 
     return is_the_file
+
+
+def in_files_test(paths: Iterable[str], directory: Optional[str], local: bool) -> Callable[[str], bool]:
+    """A test of whether a path (as same_path writes it) is one of ``paths``, is in ``directory``'s
+    tree, or, on this host (``local``), leads to the file one of ``paths`` leads to (symbolic links
+    followed, hard links included): one ``stat`` per other path asked."""
+    wanted = {same_path(path) for path in paths if path}
+    under = (same_path(directory) or "").rstrip("/") + "/" if directory else None
+    identities = {identity for identity in (_identity(path) for path in wanted if path) if identity} if local else set()
+
+    def is_in(candidate: str) -> bool:
+        if candidate in wanted or (under is not None and candidate.startswith(under)):
+            return True
+        return bool(identities) and _identity(candidate) in identities
+
+    return is_in
 
 
 def _identity(path: str) -> Optional[Tuple[int, int]]:
@@ -475,19 +527,24 @@ def domains_using(
     pool_name: str,
     volume_name: str,
     path: Optional[str],
-    read_backing: Optional[Callable[[str], Optional[str]]],
+    read_image: Optional[ImageReader],
     same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
 ) -> List[str]:
     """Names of defined or running guests with a disk or cdrom on this volume (by pool and name or
-    by path), directly or as a backing file of one of their disks, or that boot a kernel or
-    initrd that is its file. A running guest counts with both its live and its persistent
+    by path), directly or as a backing file or data file on the way from one of their disks, or
+    that boot a kernel or initrd that is its file. A running guest counts with both its live and its persistent
     definition."""
     return sorted(
         name
         for name, references in guest_references(client)
-        if refers_to(references, pool_name, volume_name, path, read_backing, same_file, aliases)
+        if refers_to(references, pool_name, volume_name, path, read_image, same_file, aliases)
     )
+
+
+def guests_reaching(client: Client, is_wanted: Callable[[str], bool], read_image: Optional[ImageReader]) -> List[str]:
+    """Names of defined or running guests that open a path for which ``is_wanted`` holds (see reaches)."""
+    return sorted(name for name, references in guest_references(client) if reaches(references, is_wanted, read_image))
 
 
 def domains_writing(
@@ -497,12 +554,13 @@ def domains_writing(
     path: Optional[str],
     same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
+    read_image: Optional[ImageReader] = None,
 ) -> List[str]:
     """Names of defined or running guests that have this volume as a disk they write (see writes_to)."""
     return sorted(
         name
         for name, references in guest_references(client)
-        if writes_to(references, pool_name, volume_name, path, same_file, aliases)
+        if writes_to(references, pool_name, volume_name, path, same_file, aliases, read_image)
     )
 
 
@@ -532,9 +590,47 @@ def guest_references(client: Client) -> Iterator[Tuple[str, Dict[str, Any]]]:
     cache.save()
 
 
-def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str]]]:
-    """(name, path, kind, backing file) of each file in ``directory`` (image_header's backing_kind and
-    qcow2_backing_file), headers read once per change of the file (its inode, size and times)."""
+def volumes_naming(client: Client, is_wanted: Callable[[str], bool], local: bool) -> List[str]:
+    """``pool/volume`` of every volume in an active pool whose backing file or data file is a path
+    for which ``is_wanted`` holds.
+
+    A directory pool on this host (``local``) is read from its directory: only the headers of
+    images that can name a backing file are read, and libvirt is asked only about formats other
+    than qcow2 (libvirt would open every volume for its description). Other pools are asked of
+    libvirt, which knows backing files but no data files.
+    """
+    dependents: List[str] = []
+    for pool in client.active_pools():
+        described = client.describe_pool(pool)
+        directory = described.directory if local else None
+        if directory and os.path.isdir(directory):
+            names = _files_naming(client, pool, directory, is_wanted)
+        else:
+            names = client.volumes_backed_within(pool, is_wanted)
+        dependents.extend("%s/%s" % (described.name, name) for name in names)
+    return sorted(dependents)
+
+
+def _files_naming(client: Client, pool: Any, directory: str, is_wanted: Callable[[str], bool]) -> List[str]:
+    """Names of the files in ``directory`` (a pool's volumes) whose backing file or data file is a
+    path for which ``is_wanted`` holds."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
+
+    found = []
+    others = []
+    for name, _path, kind, backing, data_file in image_headers(directory):
+        named = (same_path(backing), same_path(data_file)) if kind == image_header.QCOW_BACKING else ()
+        if any(is_wanted(other) for other in named if other is not None):
+            found.append(name)
+        elif kind == image_header.OTHER_BACKING:
+            others.append(name)
+    return found + (client.volumes_backed_within(pool, is_wanted, others) if others else [])
+
+
+def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str], Optional[str]]]:
+    """(name, path, kind, backing file, data file) of each file in ``directory`` (image_header's
+    backing_kind and qcow2_named_files), headers read once per change of the file (its inode, size
+    and times)."""
     # Imported here: only deletions and new disks read image headers.
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
 
@@ -551,13 +647,14 @@ def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str]
             stamp = [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
             seen.add(entry.path)
             known = cache.get(entry.path, stamp)
-            if isinstance(known, list) and len(known) == 2:
-                kind, backing = known
+            if isinstance(known, list) and len(known) == 3:
+                kind, backing, data_file = known
             else:
                 kind = image_header.backing_kind(entry.path)
-                backing = image_header.qcow2_backing_file(entry.path) if kind == image_header.QCOW_BACKING else None
-                cache.put(entry.path, stamp, [kind, backing])
-            yield entry.name, entry.path, kind, backing
+                named = image_header.qcow2_named_files(entry.path) if kind == image_header.QCOW_BACKING else None
+                backing, data_file = named if named else (None, None)
+                cache.put(entry.path, stamp, [kind, backing, data_file])
+            yield entry.name, entry.path, kind, backing, data_file
     inside = directory.rstrip("/") + "/"
     cache.keep_only([path for path in cache.entries if path in seen or not path.startswith(inside)])
     cache.save()

@@ -432,7 +432,11 @@ def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestStat
             continue  # a new volume has no users yet
         users, backed = needed_by(client, *_volume_identity(client, disk, existing), guest=request.name)
         if users or backed:
-            needed = "used by guest(s) %s" % ", ".join(users) if users else "the backing file of volume(s) %s" % ", ".join(backed)
+            needed = (
+                "used by guest(s) %s" % ", ".join(users)
+                if users
+                else "the backing file or data file of volume(s) %s" % ", ".join(backed)
+            )
             raise PlanError(
                 "%s: %s is %s; attaching it to %s too would let it be written behind their back. Use "
                 "another volume, or set allow_in_use: true on the disk if they share it on purpose"

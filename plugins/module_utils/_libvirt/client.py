@@ -716,9 +716,12 @@ class Client:
     def active_pools(self) -> List[Any]:
         return self.call("list pools on", self.uri, self.conn.listAllStoragePools, libvirt.VIR_CONNECT_LIST_STORAGE_POOLS_ACTIVE)
 
-    def volumes_backed_by(self, pool: Any, path: str, names: Optional[Iterable[str]] = None) -> List[str]:
-        """Names of the volumes of ``pool`` (of ``names`` only, when given) whose backing file is
-        ``path``, as libvirt reads their headers (one call per volume)."""
+    def volumes_backed_within(
+        self, pool: Any, is_wanted: Callable[[str], bool], names: Optional[Iterable[str]] = None
+    ) -> List[str]:
+        """Names of the volumes of ``pool`` (of ``names`` only, when given) whose backing file is a
+        path (as same_path writes it) for which ``is_wanted`` holds, as libvirt reads their headers
+        (one call per volume)."""
         if names is None:
             volumes = self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ()
         else:
@@ -726,7 +729,8 @@ class Client:
         dependents = []
         for volume in volumes:
             xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
-            if xml is not None and same_path(Volume.from_xml(xml).backing_path) == same_path(path):
+            backing = same_path(Volume.from_xml(xml).backing_path) if xml is not None else None
+            if backing is not None and is_wanted(backing):
                 dependents.append(volume.name())
         return dependents
 

@@ -298,10 +298,15 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
                 "pool %s is inactive, so its volumes cannot be listed to delete them: start it first (state: active), "
                 "or remove it without delete_volumes (its storage is kept)" % request.name
             )
-        if state.users:
+        if state.user_names:
             raise PlanError(
                 "pool %s's volumes are used by guests: %s; its volumes are deleted only when no guest uses them"
                 % (request.name, ", ".join(state.user_names))
+            )
+        if state.dependents:
+            raise PlanError(
+                "pool %s's volumes back volume(s) of other pools: %s (their backing file or data file); its volumes "
+                "are deleted only when nothing else needs them" % (request.name, ", ".join(state.dependents))
             )
         for volume in state.volumes:
             command = virsh(request.uri, "vol-delete", "--pool", request.name, volume)

@@ -19,6 +19,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     changing,
     connected,
     file_key_at,
+    image_reader,
+    is_local_uri,
     reported_errors,
     volume_key,
 )
@@ -97,10 +99,35 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     if request.state == "absent" and request.delete_volumes and not directory_gone:
         client.refresh_pool(pool)  # files other tools put there are volumes to delete too
     volumes = client.pool_volumes(pool)
-    users = client.domains_using_pool(request.name, [path for _name, path in volumes if path], existing.target_path)
+    paths = [path for _name, path in volumes if path]
+    users = client.domains_using_pool(request.name, paths, existing.target_path)
     # A directory that is gone holds no file to delete: libvirt's list of its volumes is stale.
     names = () if directory_gone else tuple(name for name, _path in volumes)
-    return state.with_changes(volumes=names, users=tuple(users))
+    state = state.with_changes(volumes=names, users=tuple(users))
+    if request.state == "absent" and request.delete_volumes and names:
+        state = _with_others_needing_its_files(client, state, paths, existing.target_path)
+    return state
+
+
+def _with_others_needing_its_files(client: Client, state: PoolState, paths: List[str], target_path: Optional[str]) -> PoolState:
+    """``state`` with what else needs the files of the pool's volumes, which deleting them would
+    break: guests whose disks elsewhere reach them as a backing file or data file on the way (or
+    that boot a kernel or initrd from them), and volumes of other pools that name them so. Lists
+    every guest and every image of the host's pools, as a volume's deletion does."""
+    # Imported here: only a removal with delete_volumes asks (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import (
+        guests_reaching,
+        in_files_test,
+        volumes_naming,
+    )
+
+    local = is_local_uri(client.uri)
+    is_in_pool = in_files_test(paths, target_path, local)
+    users = set(state.user_names)
+    reaching = [name for name in guests_reaching(client, is_in_pool, image_reader(client)) if name not in users]
+    own = state.existing.name + "/" if state.existing is not None else ""
+    dependents = [volume for volume in volumes_naming(client, is_in_pool, local) if not volume.startswith(own)]
+    return state.with_changes(reaching=tuple(reaching), dependents=tuple(dependents))
 
 
 def _directory_gone(client: Client, existing: PoolDefinition) -> bool:

@@ -17,7 +17,10 @@ class PoolState(Record):
     ``existing`` is its persistent definition (None: no such pool); ``volumes`` the names of its
     volumes (read only when they could be deleted, and only from an active pool); ``users`` the
     guests with a disk in it as ``(name, running)`` (read only where it could be stopped or its
-    volumes deleted); ``capabilities`` the host's pool types (None where libvirt does not say);
+    volumes deleted); where its volumes could be deleted, ``reaching`` the other guests that open
+    their files (as the backing file or data file of a disk elsewhere, or as a kernel or initrd) and
+    ``dependents`` the volumes of other pools that name them as backing file or data file;
+    ``capabilities`` the host's pool types (None where libvirt does not say);
     ``other_targets`` ``(name, target path)`` of the host's other pools (read only where a
     definition may be written); ``real_target`` the directory the wanted target_path leads to through
     symbolic links, where that differs (read only on a local host and where the target may change);
@@ -34,6 +37,8 @@ class PoolState(Record):
     autostart: bool = False
     volumes: Tuple[str, ...] = ()
     users: Tuple[Tuple[str, bool], ...] = ()
+    reaching: Tuple[str, ...] = ()
+    dependents: Tuple[str, ...] = ()
     capabilities: Optional[Dict[str, PoolTypeCapability]] = None
     other_targets: Tuple[Tuple[str, str], ...] = ()
     real_target: Optional[str] = None
@@ -45,4 +50,5 @@ class PoolState(Record):
 
     @property
     def user_names(self) -> Tuple[str, ...]:
-        return tuple(name for name, _running in self.users)
+        """Every guest that needs its volumes' files: those with a disk in it, then the others that open them."""
+        return tuple(name for name, _running in self.users) + self.reaching

@@ -58,12 +58,13 @@ def managed_view(volume: Volume) -> Volume:
 
 # -- absent ------------------------------------------------------------------------------------
 def depended_on(state: VolumeState) -> str:
-    """Who needs the volume, for refusals: 'is used by guest(s) a, b and backs volume(s) p/c'."""
+    """Who needs the volume, for refusals: 'is used by guest(s) a, b and backs volume(s) p/c'
+    (a volume backed by it names it as its backing file or its data file)."""
     parts = []
     if state.users:
         parts.append("is used by guest(s) %s" % ", ".join(state.users))
     if state.dependents:
-        parts.append("backs volume(s) %s" % ", ".join(state.dependents))
+        parts.append("backs volume(s) %s (their backing file or data file)" % ", ".join(state.dependents))
     return " and ".join(parts)
 
 

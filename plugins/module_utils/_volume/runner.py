@@ -16,10 +16,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     VOLUME_LOCK_SECONDS,
     apply_plan,
-    backing_reader,
     changing,
     connected,
     file_key_at,
+    image_reader,
     is_local_uri,
     open_pool,
     reported_errors,
@@ -29,7 +29,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     account_problem,
     is_ascii_number,
     octal_mode,
-    same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
@@ -257,19 +256,19 @@ def needed_by(
     from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
 
     same_file, aliases = _names_of_the_file(client, path)
-    users = domains_using(client, pool_name, volume_name, path, backing_reader(client), same_file, aliases)
+    users = domains_using(client, pool_name, volume_name, path, image_reader(client), same_file, aliases)
     backed = volumes_backed_by(client, path) if path else []
     return tuple(user for user in users if user != guest), tuple(backed)
 
 
 def written_by(client: Client, pool_name: str, volume_name: str, path: Optional[str]) -> Tuple[str, ...]:
-    """The guests that have the volume as a disk they write (not read-only, not a cdrom): an
-    overlay on it would be corrupt after their next write. Lists every guest, like needed_by."""
+    """The guests that have the volume as a disk they write (not read-only, not a cdrom), or as the
+    data file of one: an overlay on it would be corrupt after their next write. Lists every guest, like needed_by."""
     # Imported here: only new overlays ask (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_writing
 
     same_file, aliases = _names_of_the_file(client, path)
-    return tuple(domains_writing(client, pool_name, volume_name, path, same_file, aliases))
+    return tuple(domains_writing(client, pool_name, volume_name, path, same_file, aliases, image_reader(client)))
 
 
 def _names_of_the_file(client: Client, path: Optional[str]) -> Tuple[Optional[Callable[[str], bool]], List[Tuple[str, str]]]:
@@ -294,41 +293,14 @@ def _pool_directories(client: Client) -> List[Tuple[str, str]]:
 
 
 def volumes_backed_by(client: Client, path: str) -> List[str]:
-    """``pool/volume`` of every volume in an active pool whose backing file is ``path``.
-
-    A directory pool on this host is read from its directory: only the headers of images that
-    can name a backing file are read, and libvirt is asked only about formats other than qcow2
-    (libvirt would open every volume for its description). Other pools are asked of libvirt.
-    """
-    local = is_local_uri(client.uri)
-    dependents: List[str] = []
-    for pool in client.active_pools():
-        described = client.describe_pool(pool)
-        directory = described.directory if local else None
-        if directory and os.path.isdir(directory):
-            names = _files_backed_by(client, pool, directory, path)
-        else:
-            names = client.volumes_backed_by(pool, path)
-        dependents.extend("%s/%s" % (described.name, name) for name in names)
-    return sorted(dependents)
-
-
-def _files_backed_by(client: Client, pool: Any, directory: str, path: str) -> List[str]:
-    """Names of the files in ``directory`` (a pool's volumes) whose backing file is ``path``, or
-    leads to the file ``path`` leads to."""
+    """``pool/volume`` of every volume in an active pool whose backing file or data file is
+    ``path`` or, on this host, leads to the file ``path`` leads to (see usage.volumes_naming)."""
     # Imported here: only deletions and new disks read image headers (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header, usage
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import usage
 
-    is_the_file = usage.path_test(path, usage.same_file_as(path))
-    found = []
-    others = []
-    for name, _path, kind, backing in usage.image_headers(directory):
-        backing_path = same_path(backing) if kind == image_header.QCOW_BACKING else None
-        if backing_path is not None and is_the_file is not None and is_the_file(backing_path):
-            found.append(name)
-        elif kind == image_header.OTHER_BACKING:
-            others.append(name)
-    return found + (client.volumes_backed_by(pool, path, others) if others else [])
+    local = is_local_uri(client.uri)
+    is_the_file = usage.path_test(path, usage.same_file_as(path) if local else None)
+    return usage.volumes_naming(client, is_the_file, local) if is_the_file is not None else []
 
 
 def with_dependents(client: Client, state: VolumeState, existing: Volume) -> VolumeState:

@@ -166,18 +166,59 @@ def test_writes_to(pool, volume, path, written):
     ],
 )
 def test_refer_to(pool, volume, path, used):
-    chain = {"/img/base.qcow2": "/img/chained.qcow2", "/img/raw.img": "/img/under-raw.qcow2"}
+    chain = backings({"/img/base.qcow2": "/img/chained.qcow2", "/img/raw.img": "/img/under-raw.qcow2"})
     references = References.of_definition(
         definition(DISKS, "<kernel>/boot/k/vmlinuz</kernel><initrd>/boot/k/initrd.img</initrd>")
     )
-    assert references.refer_to(pool, volume, path, chain.get) is used
+    assert references.refer_to(pool, volume, path, chain) is used
     # The cached form (as JSON gives it back) answers the same.
-    assert usage.refers_to(references.as_json(), pool, volume, path, chain.get) is used
+    assert usage.refers_to(references.as_json(), pool, volume, path, chain) is used
+
+
+def backings(chain, data_files=None):
+    """An image reader (see usage.ImageReader) of images whose headers name ``chain[path]`` as
+    backing file and ``data_files[path]`` as data file."""
+    return lambda path: (chain.get(path), (data_files or {}).get(path))
 
 
 def test_a_backing_loop_ends():
     references = References(images=[("/a", True)])
-    assert not references.refer_to("p", "v", "/z", {"/a": "/b", "/b": "/a"}.get)
+    assert not references.refer_to("p", "v", "/z", backings({"/a": "/b", "/b": "/a"}))
+
+
+@pytest.mark.parametrize(
+    "path, used",
+    [
+        ("/img/data-of-top.raw", True),  # the disk's own data file
+        ("/img/data-of-base.raw", True),  # the data file of an image on its backing chain
+        ("/img/base.qcow2", True),
+        ("/img/unrelated.raw", False),
+    ],
+)
+def test_a_data_file_on_the_way_is_used(path, used):
+    """QEMU reads and writes a qcow2 image's external data file: a guest uses it as it uses the image."""
+    read = backings(
+        {"/img/top.qcow2": "/img/base.qcow2"},
+        {"/img/top.qcow2": "/img/data-of-top.raw", "/img/base.qcow2": "/img/data-of-base.raw"},
+    )
+    assert References(images=[("/img/top.qcow2", True)]).refer_to("p", "v", path, read) is used
+    # A raw disk's content is not read as a header: it names nothing.
+    assert not References(images=[("/img/top.qcow2", False)]).refer_to("p", "v", "/img/data-of-top.raw", read)
+
+
+def test_the_data_file_of_a_disk_a_guest_writes_is_written_too():
+    """An overlay on it would be corrupt after the guest's next write; a backing file's data file is only read."""
+    references = References(images=[("/img/top.qcow2", True)], written_images=["/img/top.qcow2"]).as_json()
+    read = backings({"/img/top.qcow2": "/img/base.qcow2"}, {"/img/top.qcow2": "/img/top.raw", "/img/base.qcow2": "/img/base.raw"})
+    assert usage.writes_to(references, "p", "v", "/img/top.raw", read_image=read)
+    assert not usage.writes_to(references, "p", "v", "/img/top.raw")  # remote: headers are not read
+    assert not usage.writes_to(references, "p", "v", "/img/base.raw", read_image=read)
+
+
+def test_files_opened_through_an_image():
+    read = backings({"/a.qcow2": "/b.qcow2"}, {"/a.qcow2": "/a.raw", "/b.qcow2": "/b/../b.raw"})
+    assert list(usage.files_opened_through("/a.qcow2", read)) == ["/a.qcow2", "/a.raw", "/b.qcow2", "/b/../b.raw"]
+    assert list(usage.files_opened_through("/a.qcow2", None)) == ["/a.qcow2"]
 
 
 def test_a_file_named_through_a_link_is_the_file(tmp_path):
@@ -398,7 +439,7 @@ def test_image_headers_are_read_once_per_change_of_the_file(monkeypatch, tmp_pat
     opened = []
     kind = image_header.backing_kind
     monkeypatch.setattr(image_header, "backing_kind", lambda path: opened.append(path) or kind(path))
-    assert sorted((name, backing) for name, _path, _kind, backing in image_headers(str(pool))) == [
+    assert sorted((name, backing) for name, _path, _kind, backing, _data in image_headers(str(pool))) == [
         ("over.qcow2", "/base.qcow2"),
         ("raw.img", None),
     ]
@@ -407,7 +448,10 @@ def test_image_headers_are_read_once_per_change_of_the_file(monkeypatch, tmp_pat
     list(image_headers(str(pool)))
     assert opened == []
     qcow2_overlay(pool / "over.qcow2", "/other-base.qcow2")  # rebased in place
-    assert dict((name, backing) for name, _path, _kind, backing in image_headers(str(pool)))["over.qcow2"] == "/other-base.qcow2"
+    assert (
+        dict((name, backing) for name, _path, _kind, backing, _data in image_headers(str(pool)))["over.qcow2"]
+        == "/other-base.qcow2"
+    )
     assert opened == [str(pool / "over.qcow2")]
 
 

@@ -3,6 +3,9 @@ refusals that need the host's guests, and rollback of a failed action."""
 
 from __future__ import annotations
 
+import struct
+import subprocess
+
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
@@ -232,5 +235,48 @@ def test_deleting_a_pools_volumes_waits_for_a_run_that_holds_one_of_them(test_cl
     with changing("test:///default", ["guest rtn-b", "volume %s/d.img" % name], 1, check_mode=False):
         with pytest.raises(RunError, match="another run is still changing volume %s/d.img" % name):
             runner.run(params(name=name, state="absent", delete_volumes=True), False, False)
+    assert test_client.find_pool(name) is not None
+    assert runner.run(params(name=name, state="absent", delete_volumes=True), False, False)["changed"]
+
+
+def qcow2_naming(path, backing):
+    """A qcow2 header naming ``backing`` as backing file (the first bytes image_header reads)."""
+    name = str(backing).encode()
+    path.write_bytes(struct.pack(">4sIQI", b"QFI\xfb", 3, 64, len(name)) + b"\0" * 44 + name)
+
+
+@pytest.mark.parametrize("named_as", ["backing file", "data file"])
+def test_a_pools_volumes_are_kept_while_files_elsewhere_need_them(test_client, unique_name, tmp_path, named_as):
+    """Deleting the volumes of a pool would break an overlay elsewhere whose backing file (or a qcow2
+    image whose data file) is one of them: a guest that uses it, or a volume of another pool."""
+    name, other, guest_name = unique_name(""), unique_name(""), unique_name("")
+    (tmp_path / "pool").mkdir()
+    (tmp_path / "other").mkdir()
+    runner.run(params(name=name, type="dir", target_path=str(tmp_path / "pool")), False, False)
+    test_client.find_pool(name).createXML("<volume><name>d.img</name><capacity>1048576</capacity></volume>", 0)
+    needed = tmp_path / "pool" / "d.img"
+    front = tmp_path / "front.qcow2"
+    if named_as == "backing file":
+        qcow2_naming(front, needed)
+    else:
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % needed, str(front), "1M"], check=True)
+    guest = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/><target dev='vda'/></disk>"
+        "</devices></domain>" % (guest_name, front)
+    )
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="pool %s's volumes are used by guests: %s;" % (name, guest_name)):
+                runner.run(params(name=name, state="absent", delete_volumes=True), check_mode, False)
+    finally:
+        guest.undefine()
+    front.rename(tmp_path / "other" / "front.qcow2")
+    runner.run(params(name=other, type="dir", target_path=str(tmp_path / "other")), False, False)
+    try:
+        with pytest.raises(RunError, match="back volume\\(s\\) of other pools: %s/front.qcow2 \\(their backing" % other):
+            runner.run(params(name=name, state="absent", delete_volumes=True), False, False)
+    finally:
+        runner.run(params(name=other, state="absent"), False, False)
     assert test_client.find_pool(name) is not None
     assert runner.run(params(name=name, state="absent", delete_volumes=True), False, False)["changed"]

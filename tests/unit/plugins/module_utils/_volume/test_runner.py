@@ -17,7 +17,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume import 
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     RunError,
-    _files_backed_by,
     existing_digest,
     is_incomplete,
     recorded_format,
@@ -230,8 +229,15 @@ def test_a_backing_file_named_through_a_link_and_dot_dot_is_found_where_the_kern
         capture_output=True,
     )
     pool = str(tmp_path / "pool")
-    assert _files_backed_by(test_client, None, pool, str(tmp_path / "elsewhere" / "base.qcow2")) == ["overlay.qcow2"]
-    assert _files_backed_by(test_client, None, pool, str(tmp_path / "pool" / "base.qcow2")) == []
+    assert _files_backed_by(test_client, pool, str(tmp_path / "elsewhere" / "base.qcow2")) == ["overlay.qcow2"]
+    assert _files_backed_by(test_client, pool, str(tmp_path / "pool" / "base.qcow2")) == []
+
+
+def _files_backed_by(client, directory, path):
+    """The files of a pool's ``directory`` whose backing file (or data file) is the file at ``path``."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import usage
+
+    return usage._files_naming(client, None, directory, usage.path_test(path, usage.same_file_as(path)))
 
 
 # -- the digest remembered on a downloaded file ---------------------------------------------------------
@@ -391,6 +397,32 @@ def test_an_overlay_file_in_a_directory_pool_keeps_its_backing_volume(test_clien
         run(params(pool=file_pool, name=base, state="absent"), check_mode=False, diff=False)
     (tmp_path / "overlay.qcow2").unlink()
     run(params(pool=file_pool, name=base, state="absent"), check_mode=False, diff=False)
+
+
+def test_the_data_file_of_an_image_is_kept_while_the_image_or_its_guest_needs_it(test_client, file_pool, tmp_path, unique_name):
+    """QEMU reads and writes a qcow2 image's external data file (qemu-img create -o data_file=):
+    deleting it would lose the image's data, whether a guest uses the image or not."""
+    data, guest = unique_name(), unique_name("")
+    run(params(pool=file_pool, name=data, capacity="1M"), check_mode=False, diff=False)
+    front = tmp_path / "front.qcow2"
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % (tmp_path / data), str(front), "1M"], check=True
+    )
+    for check_mode in (True, False):
+        with pytest.raises(
+            RunError, match="backs volume\\(s\\) %s/front.qcow2 \\(their backing file or data file\\)" % file_pool
+        ):
+            run(params(pool=file_pool, name=data, state="absent"), check_mode=check_mode, diff=False)
+    moved = tmp_path.parent / ("%s-front.qcow2" % guest)
+    front.rename(moved)  # out of every pool: only the guest that uses it needs the data file now
+    domain = define_user(test_client, guest, str(moved))
+    try:
+        with pytest.raises(RunError, match="is used by guest\\(s\\) %s" % guest):
+            run(params(pool=file_pool, name=data, state="absent"), check_mode=False, diff=False)
+    finally:
+        domain.undefine()
+        moved.unlink()
+    assert run(params(pool=file_pool, name=data, state="absent"), check_mode=False, diff=False)["changed"]
 
 
 # -- the format a volume was made with ---------------------------------------------------------------
