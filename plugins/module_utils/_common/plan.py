@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
 
 
 def shell(*argv: object) -> str:
@@ -115,10 +116,12 @@ class Plan(Record, frozen=False):
         return [action.summary() for action in self.actions]
 
     def diff(self, header: str) -> Dict[str, str]:
-        """Ansible's diff dictionary; an absent object is shown as empty text."""
+        """Ansible's diff dictionary; an absent object is shown as empty text. The user information
+        of every URL in either side is masked: the host's side holds what an earlier run stored
+        (a password being changed), which no option of this run names for Ansible to hide."""
         return {
-            "before": self.before or "",
-            "after": self.after or "",
+            "before": redact_text(self.before or ""),
+            "after": redact_text(self.after or ""),
             "before_header": "%s (before)" % header,
             "after_header": "%s (after)" % header,
         }
