@@ -4,15 +4,18 @@
 """What a disk image's header says about other files: the backing file and the external data
 file of a qcow2 image.
 
-Read only to protect files from deletion (a backing file that an overlay still needs), never to
-decide how a guest's disk is attached.
+Read to protect files from deletion (a backing file that an overlay still needs), to lock the
+files a guest's disk reaches and to refuse an image that names a host file, never to decide how a
+guest's disk is attached.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import struct
-from typing import NamedTuple, Optional
+from typing import IO, Any, NamedTuple, Optional
 
 QCOW2_MAGIC = b"QFI\xfb"
 # magic, version, backing_file_offset, backing_file_size: the first 20 bytes of every qcow2 header.
@@ -21,12 +24,87 @@ _HEADER = struct.Struct(">4sIQI")
 _MAX_BACKING_NAME = 1023
 
 
+# The working directory of the QEMU processes libvirt starts: where QEMU opens a relative data
+# file name from (a backing file name is relative to its image's directory instead).
+QEMU_WORKING_DIRECTORY = "/"
+
+
+def open_image(path: str) -> Optional[IO[bytes]]:
+    """The file at ``path`` opened to read its header, when it is a regular file or a block device;
+    None otherwise (or on errors). Nothing else is opened: a FIFO would block the run, and opening
+    some character devices acts (a watchdog starts counting)."""
+    try:
+        before = os.stat(path)
+        if not (stat.S_ISREG(before.st_mode) or stat.S_ISBLK(before.st_mode)):
+            return None
+        # O_NONBLOCK: a FIFO swapped in after the stat does not block; it is refused below.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except (OSError, ValueError):
+        return None
+    try:
+        after = os.fstat(descriptor)
+        if (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino):
+            return os.fdopen(descriptor, "rb")
+    except OSError:
+        pass
+    os.close(descriptor)
+    return None
+
+
+def host_file_named(name: str, relative_to: str) -> Optional[str]:
+    """The file on this host that QEMU opens for a file name an image's header holds (a relative
+    name joined to ``relative_to``); None for a name that is no file on this host (a protocol
+    such as nbd:// or http://, a json: description of another kind of storage).
+
+    QEMU reads a name as a protocol only where a colon comes before the first slash
+    ('/srv/a://b' is a file); 'file:' is a file; 'json:' describes the storage as JSON."""
+    if name.startswith("json:"):
+        named = _json_file_name(name[len("json:") :])
+    elif name.startswith("file:"):
+        named = name[len("file:") :]
+    elif 0 < name.find(":") < (name.find("/") if "/" in name else len(name)):
+        return None
+    else:
+        named = name
+    if not named:
+        return None
+    return os.path.join(relative_to, named)
+
+
+def _json_file_name(text: str) -> Optional[str]:
+    """The file a json: name describes: the first "filename" in it (at any depth, flattened keys
+    such as "file.filename" too) that is no protocol's. The driver is not asked: QEMU finds a file
+    without one, and a name that could be a file is one to protect and to judge."""
+    try:
+        spec: Any = json.loads(text)
+    except ValueError:
+        return None
+    pending = [spec]
+    while pending:
+        item = pending.pop(0)
+        if isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            for key, value in item.items():
+                if isinstance(value, str) and (key == "filename" or str(key).endswith(".filename")):
+                    named = None if value.startswith("json:") else host_file_named(value, "")
+                    if named:
+                        return named
+                elif isinstance(value, (dict, list)):
+                    pending.append(value)
+    return None
+
+
 def qcow2_backing_file(path: str) -> Optional[str]:
     """The backing file of the qcow2 image at ``path`` as QEMU opens it (a relative name joined to the
-    image's directory); None for other files or on errors. A '..' is kept: after a symbolic link the
-    kernel takes it to the parent of the link's target, not to the directory the name spells."""
+    image's directory); None for other files, a backing that is no file on this host, or on errors. A
+    '..' is kept: after a symbolic link the kernel takes it to the parent of the link's target, not
+    to the directory the name spells."""
+    image = open_image(path)
+    if image is None:
+        return None
     try:
-        with open(path, "rb") as image:
+        with image:
             header = image.read(_HEADER.size)
             if len(header) < _HEADER.size:
                 return None
@@ -34,12 +112,10 @@ def qcow2_backing_file(path: str) -> Optional[str]:
             if magic != QCOW2_MAGIC or not offset or not 0 < size <= _MAX_BACKING_NAME:
                 return None
             image.seek(offset)
-            name = image.read(size).decode("utf-8")
-    except (OSError, UnicodeDecodeError, ValueError):
+            name = os.fsdecode(image.read(size))
+    except (OSError, ValueError):
         return None
-    if "://" in name or name.startswith("json:"):
-        return None  # a network backing, not a file on this host
-    return os.path.join(os.path.dirname(path), name)
+    return host_file_named(name, os.path.dirname(path))
 
 
 # qcow2 version 3: incompatible features at byte 72 (bit 2: an external data file), the header's
@@ -54,10 +130,14 @@ _MAX_HEADER_READ = 2 * 1024 * 1024
 
 def qcow2_data_file(path: str) -> Optional[str]:
     """The external data file of the qcow2 image at ``path`` (``qemu-img create -o data_file=``),
-    where QEMU reads and writes the guest's data, as QEMU opens it; None for other files, an image
-    without one, or on errors."""
+    where QEMU reads and writes the guest's data, as QEMU under libvirt opens it (a relative name
+    from QEMU's working directory, not from the image's); None for other files, an image without
+    one, or on errors."""
+    image = open_image(path)
+    if image is None:
+        return None
     try:
-        with open(path, "rb") as image:
+        with image:
             head = image.read(112)
             if len(head) < 104 or head[:4] != QCOW2_MAGIC or _HEADER.unpack(head[:20])[1] < 3:
                 return None
@@ -76,11 +156,7 @@ def qcow2_data_file(path: str) -> Optional[str]:
             return None
         start = offset + _EXTENSION.size
         if kind == _DATA_FILE_EXTENSION:
-            try:
-                name = data[start : start + length].decode("utf-8")
-            except UnicodeDecodeError:
-                return None
-            return os.path.join(os.path.dirname(path), name) if name and "://" not in name else None
+            return host_file_named(os.fsdecode(data[start : start + length]), QEMU_WORKING_DIRECTORY)
         offset = start + (length + 7) // 8 * 8
     return None
 
@@ -112,9 +188,19 @@ OTHER_BACKING = "other"
 def backing_kind(path: str) -> str:
     """Whether the image at ``path`` can name a backing file: QCOW_BACKING (qcow2_backing_file reads
     it), OTHER_BACKING (a format whose header libvirt reads, or a file this user cannot read, which
-    libvirt may) or NO_BACKING (raw, ISO and every other content, as libvirt's format probe sees them)."""
+    libvirt may) or NO_BACKING (raw, ISO and every other content, as libvirt's format probe sees them;
+    anything but a regular file or a block device, which is not opened)."""
     try:
-        with open(path, "rb") as image:
+        kind = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return OTHER_BACKING
+    if not (stat.S_ISREG(kind) or stat.S_ISBLK(kind)):
+        return NO_BACKING
+    image = open_image(path)
+    if image is None:
+        return OTHER_BACKING
+    try:
+        with image:
             head = image.read(_MAGIC_BYTES)
     except OSError:
         return OTHER_BACKING

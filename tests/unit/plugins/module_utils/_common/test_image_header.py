@@ -84,7 +84,58 @@ def test_the_external_data_file_of_a_qcow2_image_is_read(tmp_path):
     )
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(plain), "1M"], check=True)
     assert image_header.qcow2_data_file(str(absolute)) == str(tmp_path / "a.raw")
-    assert image_header.qcow2_data_file(str(relative)) == str(tmp_path / "r.raw")
+    assert image_header.qcow2_data_file(str(relative)) == "/r.raw"  # from QEMU's working directory
     assert image_header.qcow2_data_file(str(plain)) is None
     assert image_header.qcow2_data_file(str(tmp_path / "a.raw")) is None
     assert image_header.qcow2_data_file(str(tmp_path / "missing")) is None
+
+
+def qcow2_naming(path, backing: bytes):
+    """A qcow2 header naming the raw bytes ``backing`` as backing file."""
+    import struct
+
+    path.write_bytes(struct.pack(">4sIQI", b"QFI\xfb", 3, 64, len(backing)) + b"\0" * 44 + backing)
+
+
+@pytest.mark.parametrize(
+    "name, named",
+    [
+        (b"/srv/a://b.img", "/srv/a://b.img"),  # a colon after the first slash: a file
+        (b"nbd://host/export", None),
+        (b"http://mirror/base.qcow2", None),
+        (b"file:/srv/base.qcow2", "/srv/base.qcow2"),
+        (b'json:{"driver": "file", "filename": "/srv/j.qcow2"}', "/srv/j.qcow2"),
+        (b'json:{"driver": "qcow2", "file": {"driver": "file", "filename": "/srv/n.qcow2"}}', "/srv/n.qcow2"),
+        (b'json:{"file.filename": "/srv/f.qcow2"}', "/srv/f.qcow2"),
+        (b'json:{"file": {"filename": "/srv/d.qcow2"}}', "/srv/d.qcow2"),  # no driver: QEMU finds the file
+        (b'json:{"driver": "nbd", "server": {"host": "h"}}', None),
+        (b"json:{not json", None),
+        (b"/srv/\xff/base.qcow2", "/srv/\udcff/base.qcow2"),  # not UTF-8: the bytes as the file system has them
+    ],
+)
+def test_backing_names_as_qemu_reads_them(tmp_path, name, named):
+    image = tmp_path / "over.qcow2"
+    qcow2_naming(image, name)
+    assert qcow2_backing_file(str(image)) == named
+
+
+def test_only_regular_files_and_block_devices_are_opened(tmp_path):
+    """A FIFO in a chain would block every in-use check; some character devices act when opened."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(str(fifo))
+    assert image_header.open_image(str(fifo)) is None
+    assert qcow2_backing_file(str(fifo)) is None and image_header.qcow2_data_file(str(fifo)) is None
+    assert image_header.backing_kind(str(fifo)) == image_header.NO_BACKING
+    assert image_header.open_image("/dev/null") is None  # a character device
+    assert image_header.open_image(str(tmp_path)) is None
+    (tmp_path / "f").write_bytes(b"x")
+    with image_header.open_image(str(tmp_path / "f")) as opened:
+        assert opened.read() == b"x"
+
+
+def test_a_relative_data_file_is_opened_from_qemus_working_directory(tmp_path):
+    """QEMU opens a relative data file name from its working directory (/ under libvirt), not from
+    the image's directory as it does a backing file's."""
+    image = tmp_path / "rel.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=r.raw", str(image), "1M"], cwd=str(tmp_path), check=True)
+    assert image_header.qcow2_data_file(str(image)) == "/r.raw"
