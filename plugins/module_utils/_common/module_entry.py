@@ -137,7 +137,7 @@ def run_module(module: Any, run: Callable[[Any, bool, bool], Dict[str, Any]]) ->
     """``run(params, check_mode, diff)`` and exit with its result, or fail with its error's message.
 
     The task fails outside the ``except`` blocks, so Ansible attaches no traceback: a failure is
-    always one message. Warnings of the host log join either.
+    always one message. Warnings of the result and of the host log join either.
     """
     require_libraries(module)
     result: Dict[str, Any] = {}
@@ -148,7 +148,8 @@ def run_module(module: Any, run: Callable[[Any, bool, bool], Dict[str, Any]]) ->
         failure = failure_of(error)
     except Exception as error:  # a bug: still one clear line, never a traceback with parameters in it
         failure = {"msg": unexpected_failure(error), "changed": False, "plan": []}
-    for warning in host_log_warnings():
+    # Ansible takes warnings through warn(): a result's own "warnings" is deprecated.
+    for warning in list(result.pop("warnings", None) or ()) + host_log_warnings():
         module.warn(warning)
     if failure is not None:
         module.fail_json(**failure)

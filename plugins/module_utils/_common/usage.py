@@ -16,17 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
-# A backing chain longer than this is a loop or not worth following.
-MAX_CHAIN = 16
+# Images followed on one backing chain (QEMU and libvirt go far deeper than images are stacked in
+# practice); a loop ends where it comes back to an image already seen.
+MAX_CHAIN = 256
 
 # Reads the files an image names (backing file, data file; see image_header.qcow2_named_files).
 ImageReader = Callable[[str], Tuple[Optional[str], Optional[str]]]
+# The path of a pool's volume on the host, None where there is none: (pool, volume) -> path.
+VolumePaths = Callable[[str, str], Optional[str]]
 
 # Where libvirt's system QEMU driver keeps each guest's persistent definition and, while it runs,
 # its live state: rewritten (a new file, renamed over the old one) whenever either changes.
@@ -35,19 +38,30 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 6
+_CACHE_VERSION = 7
 
 
 class References:
-    """What a guest's definitions refer to: ``volumes`` (pool, volume) of volume disks, ``images``
+    """What a guest's definitions refer to: ``volumes`` (pool, volume) of volume disks, and of those
+    the ``followed_volumes`` whose backing and data files QEMU follows (not read as raw), ``images``
     (path, whether QEMU follows its backing file) of file and block disks and of the backing stores
-    libvirt shows, ``boot`` files (kernel, initrd); and of those, what the guest writes:
+    libvirt shows, ``boot`` files (kernel, initrd, firmware and its variables); and of those, what the guest writes:
     ``written_volumes`` and ``written_images``, the sources of its disks that are not read-only
     (never a cdrom, nor a backing store). What no other guest may take as well: its cards' ``macs``
     (lower case), the files its serial ports and consoles write (``logs``), and its fixed
     ``graphics_ports`` (QEMU listens on them; a port libvirt picks is not one)."""
 
-    __slots__ = ("volumes", "images", "boot", "written_volumes", "written_images", "macs", "logs", "graphics_ports")
+    __slots__ = (
+        "volumes",
+        "followed_volumes",
+        "images",
+        "boot",
+        "written_volumes",
+        "written_images",
+        "macs",
+        "logs",
+        "graphics_ports",
+    )
 
     def __init__(
         self,
@@ -59,8 +73,10 @@ class References:
         macs: Iterable[str] = (),
         logs: Iterable[str] = (),
         graphics_ports: Iterable[int] = (),
+        followed_volumes: Iterable[Tuple[str, str]] = (),
     ) -> None:
         self.volumes = sorted(set((str(pool), str(volume)) for pool, volume in volumes))
+        self.followed_volumes = sorted(set((str(pool), str(volume)) for pool, volume in followed_volumes))
         self.images = sorted(set((str(path), bool(follows)) for path, follows in images))
         self.boot = sorted(set(str(path) for path in boot))
         self.written_volumes = sorted(set((str(pool), str(volume)) for pool, volume in written_volumes))
@@ -73,6 +89,7 @@ class References:
     def of_definition(cls, domain: Any) -> "References":
         """The references of a parsed domain definition."""
         volumes = []
+        followed_volumes = []
         images = []
         written_volumes = []
         written_images = []
@@ -83,17 +100,19 @@ class References:
             for source in disk.iterfind(".//source"):
                 if source.get("pool") and source.get("volume"):
                     volumes.append((source.get("pool"), source.get("volume")))
-                image = same_path(source.get("file") or source.get("dev"))
+                    if follows:
+                        followed_volumes.append((source.get("pool"), source.get("volume")))
+                image = definition_path(source.get("file") or source.get("dev"))
                 if image:
                     images.append((image, follows))
             own = disk.find("source")
             if own is not None and _writable(disk):
                 if own.get("pool") and own.get("volume"):
                     written_volumes.append((own.get("pool"), own.get("volume")))
-                image = same_path(own.get("file") or own.get("dev"))
+                image = definition_path(own.get("file") or own.get("dev"))
                 if image:
                     written_images.append(image)
-        boot = [same_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd")]
+        boot = [definition_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd", "os/loader", "os/nvram")]
         exclusive = Exclusive.of_definition(domain)
         return cls(
             volumes,
@@ -104,6 +123,7 @@ class References:
             exclusive.macs,
             exclusive.logs,
             exclusive.graphics_ports,
+            followed_volumes,
         )
 
     def merged(self, other: "References") -> "References":
@@ -116,19 +136,11 @@ class References:
             self.macs + other.macs,
             self.logs + other.logs,
             self.graphics_ports + other.graphics_ports,
+            self.followed_volumes + other.followed_volumes,
         )
 
     def as_json(self) -> Dict[str, Any]:
-        return {
-            "volumes": self.volumes,
-            "images": self.images,
-            "boot": self.boot,
-            "written_volumes": self.written_volumes,
-            "written_images": self.written_images,
-            "macs": self.macs,
-            "logs": self.logs,
-            "graphics_ports": self.graphics_ports,
-        }
+        return {name: getattr(self, name) for name in self.__slots__}
 
     @classmethod
     def from_json(cls, data: Dict[str, Any]) -> "References":
@@ -141,6 +153,7 @@ class References:
             data["macs"],
             data["logs"],
             data["graphics_ports"],
+            data["followed_volumes"],
         )
 
     def refer_to(
@@ -165,6 +178,7 @@ def refers_to(
     read_image: Optional[ImageReader],
     same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
+    volume_path: Optional[VolumePaths] = None,
 ) -> bool:
     """References.refer_to on their cached form (lists, as JSON has them). Paths are compared as
     written and, with ``same_file`` (on the host that holds the files, see same_file_as), by the
@@ -175,30 +189,39 @@ def refers_to(
     is_the_file = path_test(path, same_file)
     if is_the_file is None:
         return False
-    return reaches(references, is_the_file, read_image)
+    return reaches(references, is_the_file, read_image, volume_path)
 
 
-def reaches(references: Dict[str, Any], is_wanted: Callable[[str], bool], read_image: Optional[ImageReader]) -> bool:
+def reaches(
+    references: Dict[str, Any],
+    is_wanted: Callable[[str], bool],
+    read_image: Optional[ImageReader],
+    volume_path: Optional[VolumePaths] = None,
+) -> bool:
     """Whether a guest with these (cached) references opens a path for which ``is_wanted`` holds:
-    a kernel or initrd it boots, the file of a disk, or one QEMU opens through it (see
-    files_opened_through, with ``read_image`` on the host that holds the files)."""
+    a kernel, initrd or firmware file it boots with, the file of a disk, or one QEMU opens through
+    it (see files_opened_through, with ``read_image`` on the host that holds the files); the files
+    of volume disks are found with ``volume_path``."""
     if any(is_wanted(boot) for boot in references["boot"]):
         return True
+    images = [(image, follows) for image, follows in references["images"]]
+    if volume_path is not None:
+        images += [
+            (path, True) for path in (volume_path(pool, volume) for pool, volume in references["followed_volumes"]) if path
+        ]
     return any(
-        is_wanted(opened)
-        for image, follows in references["images"]
-        for opened in files_opened_through(image, read_image if follows else None)
+        is_wanted(opened) for image, follows in images for opened in files_opened_through(image, read_image if follows else None)
     )
 
 
 def files_opened_through(image: str, read_image: Optional[ImageReader]) -> Iterator[str]:
     """``image``, then (with ``read_image``, on the host that holds the files) each file QEMU
     opens through it: the data file and the backing file it names, and those its backing file
-    names in turn, up to MAX_CHAIN images (paths as same_path writes them)."""
+    names in turn, up to MAX_CHAIN images or an image already seen (paths as same_path writes them)."""
     current: Optional[str] = image
-    for _step in range(MAX_CHAIN):
-        if current is None:
-            return
+    seen: Set[str] = set()
+    while current is not None and current not in seen and len(seen) < MAX_CHAIN:
+        seen.add(current)
         yield current
         if read_image is None:
             return
@@ -217,16 +240,30 @@ def writes_to(
     same_file: Optional[Callable[[str], bool]] = None,
     aliases: Iterable[Tuple[str, str]] = (),
     read_image: Optional[ImageReader] = None,
+    volume_path: Optional[VolumePaths] = None,
 ) -> bool:
     """Whether a guest with these (cached) references has the volume as a disk it writes (by pool
     and name, by ``path``, or with ``same_file`` by the file the path leads to), or, with
-    ``read_image``, as the data file of a disk it writes."""
+    ``read_image``, as the data file of a disk it writes (volume disks found with ``volume_path``)."""
     if _names_the_volume(references["written_volumes"], pool_name, volume_name, aliases):
         return True
     is_the_file = path_test(path, same_file)
-    return is_the_file is not None and any(
-        is_the_file(written) for image in references["written_images"] for written in _files_written_through(image, read_image)
-    )
+    return is_the_file is not None and writes(references, is_the_file, read_image, volume_path)
+
+
+def writes(
+    references: Dict[str, Any],
+    is_wanted: Callable[[str], bool],
+    read_image: Optional[ImageReader],
+    volume_path: Optional[VolumePaths] = None,
+) -> bool:
+    """Whether a guest with these (cached) references writes a path for which ``is_wanted`` holds:
+    the file of a disk it writes, or (with ``read_image``) that image's data file. QEMU opens an
+    image's backing chain read-only."""
+    images = list(references["written_images"])
+    if volume_path is not None:
+        images += [path for path in (volume_path(pool, volume) for pool, volume in references["written_volumes"]) if path]
+    return any(is_wanted(written) for image in images for written in _files_written_through(image, read_image))
 
 
 def _files_written_through(image: str, read_image: Optional[ImageReader]) -> Iterator[str]:
@@ -250,6 +287,14 @@ def path_test(path: Optional[str], same_file: Optional[Callable[[str], bool]] = 
     if wanted is None:
         return None
     return lambda candidate: candidate == wanted or (same_file is not None and same_file(candidate))
+
+
+def definition_path(text: Optional[str]) -> Optional[str]:
+    """A path a guest's definition holds, as QEMU opens it: a relative one from QEMU's working
+    directory (``/`` under libvirt), whatever directory this module runs in (same_path's spelling)."""
+    if not text:
+        return None
+    return same_path(text if text.startswith("/") else "/" + text)
 
 
 class Exclusive(NamedTuple):
@@ -289,10 +334,10 @@ def _log_files(domain: Any) -> List[str]:
     for device in (device for kind in _CHARACTER_DEVICES for device in domain.iterfind("devices/" + kind)):
         source = device.find("source")
         if device.get("type") == "file" and source is not None:
-            found.append(same_path(source.get("path")))
+            found.append(definition_path(source.get("path")))
         log = device.find("log")
         if log is not None:
-            found.append(same_path(log.get("file")))
+            found.append(definition_path(log.get("file")))
     return [path for path in found if path]
 
 
@@ -347,15 +392,24 @@ def same_file_as(path: str, in_pools: Optional["PoolNames"] = None) -> Optional[
 def in_files_test(paths: Iterable[str], directory: Optional[str], local: bool) -> Callable[[str], bool]:
     """A test of whether a path (as same_path writes it) is one of ``paths``, is in ``directory``'s
     tree, or, on this host (``local``), leads to the file one of ``paths`` leads to (symbolic links
-    followed, hard links included): one ``stat`` per other path asked."""
+    followed, hard links included) or into the tree of the directory ``directory`` leads to: a
+    ``stat`` and a resolution per other path asked."""
     wanted = {same_path(path) for path in paths if path}
     under = (same_path(directory) or "").rstrip("/") + "/" if directory else None
     identities = {identity for identity in (_identity(path) for path in wanted if path) if identity} if local else set()
+    real_under = os.path.realpath(directory).rstrip("/") + "/" if local and directory else None
 
     def is_in(candidate: str) -> bool:
         if candidate in wanted or (under is not None and candidate.startswith(under)):
             return True
-        return bool(identities) and _identity(candidate) in identities
+        if identities and _identity(candidate) in identities:
+            return True
+        if real_under is None:
+            return False
+        try:
+            return (os.path.realpath(candidate) + "/").startswith(real_under)
+        except ValueError:  # a NUL in a name an image holds
+            return False
 
     return is_in
 
@@ -483,6 +537,7 @@ def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
     if (
         isinstance(value, dict)
         and _pairs_of(value.get("volumes"), str)
+        and _pairs_of(value.get("followed_volumes"), str)
         and _pairs_of(value.get("images"), bool)
         and _all_of(value.get("boot"), str)
         and _pairs_of(value.get("written_volumes"), str)
@@ -533,18 +588,35 @@ def domains_using(
 ) -> List[str]:
     """Names of defined or running guests with a disk or cdrom on this volume (by pool and name or
     by path), directly or as a backing file or data file on the way from one of their disks, or
-    that boot a kernel or initrd that is its file. A running guest counts with both its live and its persistent
-    definition."""
+    that boot a kernel, initrd or firmware file that is its file. A running guest counts with both
+    its live and its persistent definition."""
+    volume_path = volume_paths(client) if read_image is not None else None
     return sorted(
         name
         for name, references in guest_references(client)
-        if refers_to(references, pool_name, volume_name, path, read_image, same_file, aliases)
+        if refers_to(references, pool_name, volume_name, path, read_image, same_file, aliases, volume_path)
     )
 
 
 def guests_reaching(client: Client, is_wanted: Callable[[str], bool], read_image: Optional[ImageReader]) -> List[str]:
     """Names of defined or running guests that open a path for which ``is_wanted`` holds (see reaches)."""
-    return sorted(name for name, references in guest_references(client) if reaches(references, is_wanted, read_image))
+    volume_path = volume_paths(client) if read_image is not None else None
+    return sorted(
+        name for name, references in guest_references(client) if reaches(references, is_wanted, read_image, volume_path)
+    )
+
+
+def volume_paths(client: Client) -> VolumePaths:
+    """The paths of pools' volumes, each looked up once: what a guest's volume disk opens, to follow
+    it on the host as a file disk is followed."""
+    known: Dict[Tuple[str, str], Optional[str]] = {}
+
+    def volume_path(pool: str, volume: str) -> Optional[str]:
+        if (pool, volume) not in known:
+            known[(pool, volume)] = same_path(client.volume_path_of(pool, volume))
+        return known[(pool, volume)]
+
+    return volume_path
 
 
 def domains_writing(
@@ -557,10 +629,11 @@ def domains_writing(
     read_image: Optional[ImageReader] = None,
 ) -> List[str]:
     """Names of defined or running guests that have this volume as a disk they write (see writes_to)."""
+    volume_path = volume_paths(client) if read_image is not None else None
     return sorted(
         name
         for name, references in guest_references(client)
-        if writes_to(references, pool_name, volume_name, path, same_file, aliases, read_image)
+        if writes_to(references, pool_name, volume_name, path, same_file, aliases, read_image, volume_path)
     )
 
 
@@ -601,7 +674,12 @@ def volumes_naming(client: Client, is_wanted: Callable[[str], bool], local: bool
     """
     dependents: List[str] = []
     for pool in client.active_pools():
-        described = client.describe_pool(pool)
+        try:
+            described = client.describe_pool(pool)
+        except LibvirtError as error:
+            if error.not_found:
+                continue  # removed since it was listed: it holds no volume any more
+            raise
         directory = described.directory if local else None
         if directory and os.path.isdir(directory):
             names = _files_naming(client, pool, directory, is_wanted)

@@ -93,8 +93,11 @@ def run(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str, A
 
 def report(client: Client, query: VolumeQuery) -> Dict[str, Any]:
     pools, inactive = _pools(client, query)
-    described = {pool.name(): _described(client, pool, None if query.used_by else query.names) for pool in pools}
-    index = _usage_index(client, described) if query.used_by else None
+    # What libvirt-python cannot read (a name or path that is not UTF-8) is left out and told here,
+    # not made the whole report's failure: one such file would fail every report on the host.
+    warnings: List[str] = []
+    described = {pool.name(): _described(client, pool, None if query.used_by else query.names, warnings) for pool in pools}
+    index = _usage_index(client, described, warnings) if query.used_by else None
     volumes = []
     for pool_name, pool_volumes in described.items():
         for volume in pool_volumes:
@@ -104,7 +107,7 @@ def report(client: Client, query: VolumeQuery) -> Dict[str, Any]:
             if index is not None:
                 facts["used_by"] = index.users_of(pool_name, volume)
             volumes.append(facts)
-    return {"volumes": volumes, "inactive_pools": inactive}
+    return {"volumes": volumes, "inactive_pools": inactive, "warnings": warnings}
 
 
 def _pools(client: Client, query: VolumeQuery) -> Tuple[List[Any], List[str]]:
@@ -144,24 +147,37 @@ def _refresh(client: Client, pool: Any) -> None:
             raise
 
 
-def _described(client: Client, pool: Any, names: Optional[NameFilter]) -> List[Volume]:
-    """The volumes of ``pool`` as libvirt describes them (only those ``names`` selects, when given)."""
+def _described(client: Client, pool: Any, names: Optional[NameFilter], warnings: List[str]) -> List[Volume]:
+    """The volumes of ``pool`` as libvirt describes them (only those ``names`` selects, when given);
+    those libvirt-python cannot read are told in ``warnings``."""
     volumes = []
-    for handle in client.volumes_of(pool):
+    for handle in client.volumes_of(pool, warnings):
         if names is not None and not names.matches(handle.name()):
             continue
-        volume = client.volume_if_present(handle)
+        try:
+            volume = client.volume_if_present(handle)
+        except LibvirtError as error:
+            if not error.not_utf8:
+                raise
+            warnings.append("pool %s: volume %s is left out: %s" % (pool.name(), handle.name(), error.message))
+            continue
         if volume is not None:
             volumes.append(volume)
     return volumes
 
 
-def _usage_index(client: Client, described: Mapping[str, List[Volume]]) -> UsageIndex:
+def _usage_index(client: Client, described: Mapping[str, List[Volume]], warnings: List[str]) -> UsageIndex:
     """Every guest read once; every volume of every active pool read once (those already read
     are not read again), for the backing files of volumes outside the selected pools."""
     index = UsageIndex()
     for domain in client.all_domains():
-        xml = client.domain_xml_if_present(domain)
+        try:
+            xml = client.domain_xml_if_present(domain)
+        except LibvirtError as error:
+            if not error.not_utf8:
+                raise
+            warnings.append("guest %s is left out of used_by: %s" % (domain.name(), error.message))
+            continue
         if xml is not None:
             index.add_guest(domain.name(), xml)
     for pool in client.all_pools():
@@ -170,7 +186,7 @@ def _usage_index(client: Client, described: Mapping[str, List[Volume]]) -> Usage
         if known is None:
             if not client.pool_is_active(pool):
                 continue
-            known = _described(client, pool, None)
+            known = _described(client, pool, None, warnings)
         for volume in known:
             index.add_volume(name, volume)
     return index

@@ -62,6 +62,27 @@ class LibvirtError(RemotevirtError):
         """Whether libvirt failed because the object (guest, pool, volume, network) is not there."""
         return self.code is not None and _is_not_found_code(self.code)
 
+    @property
+    def not_utf8(self) -> bool:
+        """Whether libvirt answered, with text libvirt-python cannot read (see not_utf8_error)."""
+        return self.code == NOT_UTF8
+
+
+# LibvirtError.code of an answer that is not UTF-8 (libvirt's own codes are positive).
+NOT_UTF8 = -8
+
+
+def not_utf8_error(operation: str, target: str) -> LibvirtError:
+    """libvirt-python raises UnicodeDecodeError for a name or path that is not UTF-8: a file of such a
+    name in a pool's directory, or an image that names such a backing file."""
+    return LibvirtError(
+        operation,
+        target,
+        "libvirt gave back a name or path that is not UTF-8, which libvirt-python cannot read (a file of "
+        "such a name in a pool's directory, or an image naming such a backing file; ls -b shows it): rename it",
+        NOT_UTF8,
+    )
+
 
 def version_text(version: int) -> str:
     return "%d.%d.%d" % (version // 1000000, version // 1000 % 1000, version % 1000)
@@ -196,6 +217,8 @@ class Client:
             return function(*args)
         except libvirt.libvirtError as error:
             raise self._error(operation, target, error)
+        except UnicodeDecodeError:
+            raise not_utf8_error(operation, target)
 
     def _lookup(self, operation: str, target: str, function: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -204,6 +227,8 @@ class Client:
             if _is_not_found_code(error.get_error_code()):
                 return None
             raise self._error(operation, target, error)
+        except UnicodeDecodeError:
+            raise not_utf8_error(operation, target)
 
     def _error(self, operation: str, target: str, error: Any) -> LibvirtError:
         message = error.get_error_message()
@@ -313,7 +338,8 @@ class Client:
     def pool_volumes(self, pool: Any) -> List[Tuple[str, Optional[str]]]:
         """``(name, path)`` of every volume of an active pool, by name."""
         volumes = self.call("list volumes of pool", pool.name(), pool.listAllVolumes, 0)
-        return sorted((volume.name(), self._lookup("read path of volume", volume.name(), volume.path)) for volume in volumes)
+        named = [(self.call("read name of a volume of pool", pool.name(), volume.name), volume) for volume in volumes]
+        return sorted((name, self._lookup("read path of volume", name, volume.path)) for name, volume in named)
 
     def domains_using_pool(self, pool_name: str, paths: Iterable[str], target_path: Optional[str]) -> List[Tuple[str, bool]]:
         """``(name, running)`` of every defined or running guest with a disk in the pool: by pool
@@ -346,9 +372,18 @@ class Client:
         """Every defined or active network, by name."""
         return sorted(self.call("list networks on", self.uri, self.conn.listAllNetworks, 0), key=lambda network: network.name())
 
-    def volumes_of(self, pool: Any) -> List[Any]:
-        """Every volume of an active pool, by name; none where the pool stopped or went meanwhile."""
-        return sorted(self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or (), key=lambda vol: vol.name())
+    def volumes_of(self, pool: Any, unreadable: Optional[List[str]] = None) -> List[Any]:
+        """Every volume of an active pool, by name; none where the pool stopped or went meanwhile. A
+        volume whose name is not UTF-8 (see not_utf8_error) is left out and, with ``unreadable``,
+        told there."""
+        named = []
+        for volume in self._lookup("list volumes of pool", pool.name(), pool.listAllVolumes, 0) or ():
+            try:
+                named.append((volume.name(), volume))
+            except UnicodeDecodeError:
+                if unreadable is not None:
+                    unreadable.append("pool %s: a volume whose name is not UTF-8 is left out (ls -b shows it)" % pool.name())
+        return [volume for _name, volume in sorted(named, key=lambda pair: pair[0])]
 
     def volume_if_present(self, volume: Any) -> Optional[Volume]:
         """The volume as libvirt describes it, None when it was deleted meanwhile."""
@@ -466,6 +501,16 @@ class Client:
                 break
             yield data
         self.call("finish download of volume", target, stream.finish)
+
+    def volume_path_of(self, pool_name: str, volume_name: str) -> Optional[str]:
+        """The path of volume ``volume_name`` of pool ``pool_name`` as libvirt lists it; None where
+        there is none (no such pool or volume, an inactive pool, a name libvirt-python cannot read)."""
+        try:
+            pool = self.find_pool(pool_name)
+            volume = self._lookup("look up volume", volume_name, pool.storageVolLookupByName, volume_name) if pool else None
+            return self._lookup("read path of volume", volume_name, volume.path) if volume is not None else None
+        except LibvirtError:
+            return None
 
     def find_volume_by_path(self, path: str) -> Any:
         return self._lookup("look up volume by path", path, self.conn.storageVolLookupByPath, path)
@@ -728,10 +773,11 @@ class Client:
             volumes = [volume for volume in (self.find_volume(pool, name) for name in names) if volume is not None]
         dependents = []
         for volume in volumes:
-            xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
+            name = self.call("read name of a volume of pool", pool.name(), volume.name)
+            xml = self._lookup("read volume", name, volume.XMLDesc, 0)
             backing = same_path(Volume.from_xml(xml).backing_path) if xml is not None else None
             if backing is not None and is_wanted(backing):
-                dependents.append(volume.name())
+                dependents.append(name)
         return dependents
 
 

@@ -137,5 +137,7 @@ def test_a_relative_data_file_is_opened_from_qemus_working_directory(tmp_path):
     """QEMU opens a relative data file name from its working directory (/ under libvirt), not from
     the image's directory as it does a backing file's."""
     image = tmp_path / "rel.qcow2"
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=r.raw", str(image), "1M"], cwd=str(tmp_path), check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=r.raw", str(image), "1M"], cwd=str(tmp_path), check=True
+    )
     assert image_header.qcow2_data_file(str(image)) == "/r.raw"

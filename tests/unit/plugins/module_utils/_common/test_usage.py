@@ -497,3 +497,65 @@ def test_a_cache_file_this_user_did_not_write_is_not_believed(test_client, stamp
         assert domains_using(test_client, "p", "v", "/img/%s.qcow2" % name, None) == [name]
     finally:
         domain.undefine()
+
+
+def test_a_volume_disk_is_followed_as_its_file():
+    """A guest's disk named by pool and volume opens that volume's file, and through it what its
+    header names: found with the volume's path, as a file disk is (not for a raw disk)."""
+    read = backings({"/img/ov.qcow2": "/img/base.qcow2"}, {"/img/ov.qcow2": "/img/ov.raw"})
+    paths = {("p", "ov.qcow2"): "/img/ov.qcow2"}.get
+    references = References(volumes=[("p", "ov.qcow2")], followed_volumes=[("p", "ov.qcow2")]).as_json()
+    for wanted in ("/img/ov.raw", "/img/base.qcow2"):
+        assert usage.reaches(
+            references, lambda path, wanted=wanted: path == wanted, read, lambda pool, volume: paths((pool, volume))
+        )
+        assert not usage.reaches(references, lambda path, wanted=wanted: path == wanted, read)  # no way to find its file
+    raw = References(volumes=[("p", "ov.qcow2")]).as_json()  # a raw disk: nothing followed
+    assert not usage.reaches(raw, lambda path: path == "/img/ov.raw", read, lambda pool, volume: paths((pool, volume)))
+    written = References(written_volumes=[("p", "ov.qcow2")]).as_json()
+    assert usage.writes(written, lambda path: path == "/img/ov.raw", read, lambda pool, volume: paths((pool, volume)))
+    assert not usage.writes(written, lambda path: path == "/img/base.qcow2", read, lambda pool, volume: paths((pool, volume)))
+
+
+def test_volume_disks_are_read_from_definitions():
+    references = References.of_definition(
+        definition(
+            "<disk type='volume' device='disk'><driver type='qcow2'/>"
+            "<source pool='p' volume='q.qcow2'/><target dev='vda'/></disk>"
+            "<disk type='volume' device='disk'><driver type='raw'/><source pool='p' volume='r.img'/><target dev='vdb'/></disk>"
+        )
+    )
+    assert references.followed_volumes == [("p", "q.qcow2")]
+    assert references.volumes == [("p", "q.qcow2"), ("p", "r.img")]
+    assert References.from_json(references.as_json()).as_json() == references.as_json()
+
+
+def test_a_long_chain_is_followed_and_a_loop_ends():
+    chain = {"/c/%d.qcow2" % step: "/c/%d.qcow2" % (step + 1) for step in range(40)}
+    assert list(usage.files_opened_through("/c/0.qcow2", backings(chain)))[-1] == "/c/40.qcow2"
+    looped = backings({"/a": "/b", "/b": "/a"})
+    assert list(usage.files_opened_through("/a", looped)) == ["/a", "/b"]
+
+
+def test_relative_paths_and_firmware_in_definitions():
+    """libvirt passes a relative path on to QEMU, which opens it from its working directory (/)."""
+    references = References.of_definition(
+        definition(
+            "<disk type='file' device='disk'><source file='srv/img/rel.qcow2'/><target dev='vda'/></disk>",
+            "<loader readonly='yes' type='pflash'>/srv/fw/code.fd</loader><nvram>srv/fw/vars.fd</nvram>",
+        )
+    )
+    assert ("/srv/img/rel.qcow2", True) in [tuple(image) for image in references.images]
+    assert set(references.boot) == {"/srv/fw/code.fd", "/srv/fw/vars.fd"}
+    assert usage.definition_path("a//b/./c") == "/a/b/c" and usage.definition_path(None) is None
+
+
+def test_a_pool_directory_reached_through_a_link_holds_what_is_under_its_real_path(tmp_path):
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "real" / "sub" / "inner.raw").write_bytes(b"")
+    (tmp_path / "linked").symlink_to(tmp_path / "real")
+    is_in = usage.in_files_test([], str(tmp_path / "real"), True)
+    assert is_in(str(tmp_path / "linked" / "sub" / "inner.raw"))
+    assert not is_in(str(tmp_path / "elsewhere.raw"))
+    assert not is_in("/srv/with\0nul")
+    assert not usage.in_files_test([], str(tmp_path / "real"), False)(str(tmp_path / "linked" / "sub" / "inner.raw"))
