@@ -70,7 +70,8 @@ options:
         V(/dev/disk/by-path) by default for V(iscsi).
       - For V(dir), V(fs) and V(netfs), refused at plan time when it is a directory of the host's system
         (V(/), V(/etc), V(/var/lib)..., or anything under V(/etc), V(/boot), V(/dev), V(/proc), V(/sys)), or
-        when it is, holds or lies in the target of another pool.
+        when it is, holds or lies in the target of another pool (on the module's host also where either
+        leads through symbolic links).
       - For a new or moved V(dir) pool, the existing directory (where it leads) must belong to root or to
         the user the module runs as, with no directory or link of another user on its way, and nobody else
         may write it; refused at plan time otherwise (with a
@@ -115,6 +116,9 @@ options:
       - Only the parts this module compares are accepted (name; source host, dir, device, name, format
         and initiator; target path and permissions mode, owner, group). Anything else (C(<auth>),
         C(<adapter>), C(host@port)...) is refused rather than defined and never compared.
+      - Target permissions that would let another user write the directory are refused, as such a
+        directory is when it exists: a mode with group or other write bits or bits beyond V(0777),
+        and an owner other than root or the user the module runs as.
     type: str
   autostart:
     description:

@@ -167,23 +167,32 @@ def check_target_shared(definition: PoolDefinition, state: PoolState) -> None:
             "the pool would list its files as volumes (and delete_volumes delete them) or mount over it; give "
             "the pool a directory of its own" % (definition.name, definition.target_path, state.real_target)
         )
-    mine = definition.target_path.rstrip("/") + "/"
+    # On this host both are compared as spelled and where they lead through symbolic links.
+    spellings = [definition.target_path] + ([state.real_target] if state.real_target else [])
     for name, target in state.other_targets:
         theirs = target.rstrip("/") + "/"
         if name == definition.name or not theirs.startswith("/"):
             continue
-        if mine == theirs:
-            how = "is the target of"
-        elif theirs.startswith(mine):
-            how = "holds the target %s of" % target
-        elif mine.startswith(theirs):
-            how = "lies in the target %s of" % target
-        else:
+        how = _overlap([spelling.rstrip("/") + "/" for spelling in spellings], theirs, target)
+        if how is None:
             continue
         raise PlanError(
             "pool %s: target_path %s %s pool %s; pools whose directories overlap list and delete each other's "
             "volumes: give it a directory of its own" % (definition.name, definition.target_path, how, name)
         )
+
+
+def _overlap(mine: List[str], theirs: str, target: str) -> Optional[str]:
+    """How one of the spellings ``mine`` of a directory overlaps another pool's ``theirs`` (each
+    ending in '/'), None where none does."""
+    for spelling in mine:
+        if spelling == theirs:
+            return "is the target of"
+        if theirs.startswith(spelling):
+            return "holds the target %s of" % target
+        if spelling.startswith(theirs):
+            return "lies in the target %s of" % target
+    return None
 
 
 def _refuse_running_users(request: PoolRequest, state: PoolState, why: str) -> None:

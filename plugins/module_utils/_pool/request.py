@@ -6,6 +6,7 @@ them), and the pool definition they ask for."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
@@ -210,7 +211,35 @@ def definition_from_xml(xml: Any, name: str) -> PoolDefinition:
     missing = _missing_in_xml(checked)
     if missing:
         raise PlanError("xml: a %s pool needs %s" % (checked.type, " and ".join(missing)))
+    problem = permissions_problem(checked)
+    if problem:
+        raise PlanError("xml: %s" % problem)
     return _normalised(checked)
+
+
+def permissions_problem(definition: PoolDefinition) -> Optional[str]:
+    """Why the permissions a definition gives its target directory must not be built: libvirt
+    refuses setuid, setgid and sticky bits there, and a directory another user may write (its
+    group or others, or another owner) lets them replace its volumes, which the module refuses in
+    a directory that exists already."""
+    if definition.mode is not None:
+        mode = int(definition.mode, 8)
+        if mode > 0o777:
+            return (
+                "target/permissions/mode %s has bits beyond 0777 (setuid, setgid, sticky), which libvirt refuses"
+                % definition.mode
+            )
+        if mode & 0o022:
+            return (
+                "target/permissions/mode %s lets the directory's group or others write it, and so replace its volumes; "
+                "give a mode without those bits (0755, 0711, 0700)" % definition.mode
+            )
+    if definition.owner is not None and definition.owner not in (0, os.geteuid()):
+        return (
+            "target/permissions/owner %d would own the directory and could make its volumes lead elsewhere; "
+            "leave it to root (0) or the user the module runs as" % definition.owner
+        )
+    return None
 
 
 def _missing_in_xml(definition: PoolDefinition) -> List[str]:

@@ -79,7 +79,7 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
         text = client.pool_capabilities()
         state = state.with_changes(capabilities=pool_capabilities(text) if text else None)
         if _target_may_change(request.definition, existing):
-            state = state.with_changes(other_targets=_other_targets(client, request.name))
+            state = state.with_changes(other_targets=_other_targets(client, request.name, client.files_here()))
             if client.local:
                 state = state.with_changes(real_target=_real_target(request.definition))
                 _refuse_foreign_directory(request)
@@ -216,8 +216,9 @@ def _volume_group_devices(definition: PoolDefinition) -> Tuple[str, ...]:
     return tuple(line.strip() for line in listed.stdout.splitlines() if line.strip())
 
 
-def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
-    """``(name, target path)`` of the host's other pools, to refuse a directory one of them has."""
+def _other_targets(client: Client, name: str, local: bool) -> Tuple[Tuple[str, str], ...]:
+    """``(name, target path)`` of the host's other pools, to refuse a directory one of them has; on
+    this host (``local``) also where a target leads through symbolic links, where that differs."""
     targets = []
     for pool in client.all_pools():
         if pool.name() == name:
@@ -225,6 +226,9 @@ def _other_targets(client: Client, name: str) -> Tuple[Tuple[str, str], ...]:
         target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
         if target:
             targets.append((pool.name(), target))
+            real = os.path.realpath(target) if local and target.startswith("/") else target
+            if real != target:
+                targets.append((pool.name(), real))  # where it leads: a link to it is the same directory
     return tuple(targets)
 
 

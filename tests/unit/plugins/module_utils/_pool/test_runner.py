@@ -280,3 +280,43 @@ def test_a_pools_volumes_are_kept_while_files_elsewhere_need_them(test_client, u
         runner.run(params(name=other, state="absent"), False, False)
     assert test_client.find_pool(name) is not None
     assert runner.run(params(name=name, state="absent", delete_volumes=True), False, False)["changed"]
+
+
+def test_a_target_that_leads_to_another_pools_directory_is_refused(test_client, unique_name, tmp_path, monkeypatch):
+    """Two pools on one directory list and delete each other's files, also where one names it through a link."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    first, second = unique_name(""), unique_name("")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    runner.run(params(name=first, type="dir", target_path=str(tmp_path / "real")), False, False)
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="is the target of pool %s" % first):
+                runner.run(params(name=second, type="dir", target_path=str(tmp_path / "link")), check_mode, False)
+    finally:
+        runner.run(params(name=first, state="absent"), False, False)
+    assert test_client.find_pool(second) is None
+
+
+@pytest.mark.parametrize(
+    "permissions, refused",
+    [
+        ("<mode>0777</mode>", "lets the directory's group or others write it"),
+        ("<mode>0775</mode>", "lets the directory's group or others write it"),
+        ("<mode>4755</mode>", "bits beyond 0777"),
+        ("<owner>65534</owner>", "target/permissions/owner 65534 would own the directory"),
+        ("<mode>0711</mode><owner>0</owner><group>65534</group>", None),
+    ],
+)
+def test_permissions_that_let_another_user_write_the_directory_are_refused(tmp_path, permissions, refused):
+    xml = "<pool type='dir'><name>perm</name><target><path>%s</path><permissions>%s</permissions></target></pool>" % (
+        tmp_path / "p",
+        permissions,
+    )
+    if refused is None:
+        runner.run(params(name="perm", xml=xml), True, False)
+        return
+    with pytest.raises(RunError, match=refused):
+        runner.run(params(name="perm", xml=xml), True, False)
