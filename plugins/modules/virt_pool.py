@@ -144,6 +144,9 @@ options:
       - Apply a definition that differs from an active pool's by stopping it, redefining it and
         starting it again; or one of a different type by undefining the pool and defining it anew
         (storage and volumes stay). Refused while running guests use its volumes.
+      - A new target directory or type (also of an inactive pool, redefined in place) is refused while
+        any guest, running or not, has a disk in the pool: its disk would stay behind, no longer a
+        volume of the pool.
     type: bool
     default: false
   delete_volumes:

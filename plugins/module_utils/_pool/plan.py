@@ -243,6 +243,13 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
             raise PlanError(_redefine_refusal(request, existing, changes, active, retyped))
         if active:
             _refuse_running_users(request, state, "change its definition")
+        if (retyped or wanted.target_path != existing.target_path) and state.users:
+            raise PlanError(
+                "pool %s would move from %s to %s, but guests have disks in it: %s; their disks would stay behind, "
+                "no longer volumes of the pool (a disk named by pool and volume would not start): detach or move them first"
+                % (request.name, existing.target_path, wanted.target_path, ", ".join(state.user_names))
+            )
+        if active:
             plan.add(_pool_action(request.uri, STOP, request.name, "pool-destroy"))
             active = False
         if retyped:

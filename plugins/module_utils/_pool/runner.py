@@ -95,6 +95,10 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     elif directory_gone:
         state = state.with_changes(unbuilt=True)
     if not active or not _may_stop(request, state):
+        if request.definition is not None and _moves(request.definition, existing):
+            # Guests whose disks a move leaves behind, which libvirt keeps no list of for an inactive pool.
+            users = client.domains_using_pool(request.name, [], existing.target_path)
+            state = state.with_changes(users=tuple(users))
         return state
     if request.state == "absent" and request.delete_volumes and not directory_gone:
         client.refresh_pool(pool)  # files other tools put there are volumes to delete too
@@ -128,6 +132,11 @@ def _with_others_needing_its_files(client: Client, state: PoolState, paths: List
     own = state.existing.name + "/" if state.existing is not None else ""
     dependents = [volume for volume in volumes_naming(client, is_in_pool, local) if not volume.startswith(own)]
     return state.with_changes(reaching=tuple(reaching), dependents=tuple(dependents))
+
+
+def _moves(wanted: PoolDefinition, existing: PoolDefinition) -> bool:
+    """Whether a redefinition takes the pool to another target or type (its volumes stay behind)."""
+    return wanted.type != existing.type or (wanted.target_path is not None and wanted.target_path != existing.target_path)
 
 
 def _directory_gone(client: Client, existing: PoolDefinition) -> bool:

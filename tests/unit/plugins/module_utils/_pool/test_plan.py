@@ -78,7 +78,7 @@ CASES = {
     "redefine_inactive": (dict(name="images", type="dir", target_path="/data/images", state="inactive"), state(existing=IMAGES)),
     "recreate_active": (
         dict(name="images", type="dir", target_path="/data/images", recreate=True),
-        state(existing=IMAGES, active=True, autostart=True, users=(("db01", False),)),
+        state(existing=IMAGES, active=True, autostart=True),
     ),
     "retype": (
         dict(name="images", type="fs", source_devices=["/dev/vdb1"], target_path="/srv/images", recreate=True, state="present"),
@@ -162,6 +162,11 @@ def test_builds_never_format_and_only_fs_pools_mount_what_a_device_has(case, no_
             dict(name="images", type="dir", target_path="/data", recreate=True),
             state(existing=IMAGES, active=True, users=(("web01", True), ("db01", False))),
             "pool images cannot be stopped to change its definition: running guests use its volumes: web01;",
+        ),
+        (
+            dict(name="images", type="dir", target_path="/data/images", recreate=True),
+            state(existing=IMAGES, active=True, users=(("db01", False),)),
+            "pool images would move from /srv/images to /data/images, but guests have disks in it: db01;",
         ),
         (
             dict(name="images", state="inactive"),

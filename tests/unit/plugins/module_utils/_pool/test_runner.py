@@ -320,3 +320,31 @@ def test_permissions_that_let_another_user_write_the_directory_are_refused(tmp_p
         return
     with pytest.raises(RunError, match=refused):
         runner.run(params(name="perm", xml=xml), True, False)
+
+
+@pytest.mark.parametrize("active", [True, False])
+def test_a_pool_is_not_moved_away_from_the_disks_of_its_guests(test_client, unique_name, active):
+    """A new target leaves the old volumes behind: a guest whose disk is one of them would not start."""
+    name, guest_name = unique_name(""), unique_name("")
+    runner.run(params(name=name, type="dir", target_path="/srv/" + name), False, False)
+    test_client.find_pool(name).createXML("<volume><name>d.img</name><capacity>1048576</capacity></volume>", 0)
+    if not active:
+        runner.run(params(name=name, type="dir", target_path="/srv/" + name, state="inactive"), False, False)
+    guest = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<disk type='volume' device='disk'><source pool='%s' volume='d.img'/><target dev='vda'/></disk></devices></domain>"
+        % (guest_name, name)
+    )
+    moved = params(
+        name=name, type="dir", target_path="/srv/%s-moved" % name, recreate=True, state="active" if active else "inactive"
+    )
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(
+                RunError, match="pool %s would move from /srv/%s to .*guests have disks in it: %s" % (name, name, guest_name)
+            ):
+                runner.run(moved, check_mode, False)
+    finally:
+        guest.undefine()
+    assert runner.run(moved, False, False)["changed"]
+    runner.run(params(name=name, state="absent"), False, False)
