@@ -606,6 +606,12 @@ def guests_reaching(client: Client, is_wanted: Callable[[str], bool], read_image
     )
 
 
+def guests_writing(client: Client, is_wanted: Callable[[str], bool], read_image: Optional[ImageReader]) -> List[str]:
+    """Names of defined or running guests that write a path for which ``is_wanted`` holds (see writes)."""
+    volume_path = volume_paths(client) if read_image is not None else None
+    return sorted(name for name, references in guest_references(client) if writes(references, is_wanted, read_image, volume_path))
+
+
 def volume_paths(client: Client) -> VolumePaths:
     """The paths of pools' volumes, each looked up once: what a guest's volume disk opens, to follow
     it on the host as a file disk is followed."""

@@ -273,7 +273,8 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     if ref is not None and state.origin_writers:
         writers = state.origin_writers
         raise PlanError(
-            "backing volume %s is a writable disk of %s %s: an overlay on it is corrupt after the next write. "
+            "backing volume %s is a writable disk of %s %s (itself, its data file or a file on its backing chain): "
+            "an overlay on it is corrupt after the next write. "
             "Give the guest the overlay instead, make its disk read-only, or make the volume with clone_from"
             % (ref.label, "guest" if len(writers) == 1 else "guests", ", ".join(writers))
         )

@@ -263,12 +263,19 @@ def needed_by(
 
 def written_by(client: Client, pool_name: str, volume_name: str, path: Optional[str]) -> Tuple[str, ...]:
     """The guests that have the volume as a disk they write (not read-only, not a cdrom), or as the
-    data file of one: an overlay on it would be corrupt after their next write. Lists every guest, like needed_by."""
+    data file of one, or that write a file QEMU reads through the volume (a file on its backing
+    chain, a data file on the way): an overlay on it would be corrupt after their next write. Lists
+    every guest, like needed_by."""
     # Imported here: only new overlays ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_writing
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import usage
 
     same_file, aliases = _names_of_the_file(client, path)
-    return tuple(domains_writing(client, pool_name, volume_name, path, same_file, aliases, image_reader(client)))
+    read_image = image_reader(client)
+    writers = set(usage.domains_writing(client, pool_name, volume_name, path, same_file, aliases, read_image))
+    beyond = list(usage.files_opened_through(path, read_image))[1:] if path and read_image is not None else []
+    if beyond:
+        writers.update(usage.guests_writing(client, usage.in_files_test(beyond, None, True), read_image))
+    return tuple(sorted(writers))
 
 
 def _names_of_the_file(client: Client, path: Optional[str]) -> Tuple[Optional[Callable[[str], bool]], List[Tuple[str, str]]]:

@@ -495,3 +495,20 @@ def test_a_deletion_of_a_volume_made_while_it_waited_stops(unique_name, test_cli
     with pytest.raises(RunError, match="was made again while this run waited"):
         run(params(pool=file_pool, name=volume, state="absent"), check_mode=False, diff=False)
     assert test_client.find_volume(test_client.find_pool(file_pool), volume) is not None
+
+
+def test_an_overlay_is_refused_on_a_volume_whose_data_file_a_guest_writes(test_client, file_pool, tmp_path, unique_name):
+    """An overlay reads its base and, through it, the base's data file: a guest writing that data
+    file directly (a raw disk on it) would corrupt the overlay."""
+    base, guest = unique_name(), unique_name("")
+    data = tmp_path.parent / ("%s-data.raw" % guest)
+    run(params(pool=file_pool, name=base, capacity="1M", format="qcow2"), check_mode=False, diff=False)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % data, str(tmp_path / base), "1M"], check=True)
+    domain = define_user(test_client, guest, str(data))
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="is a writable disk of guest %s" % guest):
+                run(params(pool=file_pool, name=unique_name(), backing_volume=base), check_mode=check_mode, diff=False)
+    finally:
+        domain.undefine()
+        data.unlink()
