@@ -503,7 +503,9 @@ def test_an_overlay_is_refused_on_a_volume_whose_data_file_a_guest_writes(test_c
     base, guest = unique_name(), unique_name("")
     data = tmp_path.parent / ("%s-data.raw" % guest)
     run(params(pool=file_pool, name=base, capacity="1M", format="qcow2"), check_mode=False, diff=False)
-    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % data, str(tmp_path / base), "1M"], check=True)
+    subprocess.run(
+        ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % data, str(tmp_path / base), "1M"], check=True
+    )
     domain = define_user(test_client, guest, str(data))
     try:
         for check_mode in (True, False):
