@@ -47,7 +47,8 @@ options:
   name:
     description:
       - Name of the network.
-      - "Letters, digits and C(. _ + - : @), at most 255 bytes, not starting with C(.) or C(-)."
+      - "Letters, digits and C(. _ + - : @), at most 247 bytes (libvirt keeps files named after it), not
+        starting with C(.) or C(-)."
     type: str
     required: true
   state:
@@ -92,7 +93,9 @@ options:
     type: dict
     suboptions:
       address:
-        description: The host's address on the network with the prefix length, for example V(10.213.1.1/24).
+        description:
+          - The host's address on the network with the prefix length, for example V(10.213.1.1/24).
+          - Multicast, loopback, link-local, unspecified and reserved addresses are refused.
         type: str
         required: true
       dhcp_ranges:
@@ -127,7 +130,11 @@ options:
             description: Host name given with the lease (a DNS label).
             type: str
       tftp_root:
-        description: Absolute path on the host that dnsmasq serves over TFTP (PXE boot files).
+        description:
+          - Absolute path on the host that dnsmasq serves over TFTP (PXE boot files).
+          - On the module's host, a new or changed one must be a directory (dnsmasq does not start
+            without it); a directory of the host's system (V(/), V(/etc)...) is refused, as every guest
+            on the network could read it.
         type: str
       bootp_file:
         description: Boot file name DHCP gives PXE clients, for example V(pxelinux.0). Needs O(ipv4.dhcp_ranges).
@@ -141,7 +148,10 @@ options:
     type: dict
     suboptions:
       address:
-        description: The host's address on the network with the prefix length, for example V(fd00:213::1/64).
+        description:
+          - The host's address on the network with the prefix length, for example V(fd00:213::1/64).
+          - Multicast, loopback, link-local and unspecified addresses and scope zones (V(%eth0)) are
+            refused; with DHCP the prefix length must be 64 or longer (dnsmasq's limit).
         type: str
         required: true
       dhcp_ranges:

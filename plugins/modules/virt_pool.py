@@ -39,7 +39,8 @@ options:
   name:
     description:
       - Name of the storage pool.
-      - "Letters, digits and C(. _ + - : @), at most 255 bytes, not starting with C(.) or C(-)."
+      - "Letters, digits and C(. _ + - : @), at most 247 bytes (libvirt keeps files named after it), not
+        starting with C(.) or C(-)."
     type: str
     required: true
   state:

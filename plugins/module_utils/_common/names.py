@@ -9,6 +9,9 @@ import re
 from typing import Iterable, List, Optional, Set
 
 MAX_NAME_BYTES = 255
+# A guest, network or pool this collection defines: libvirt keeps its definition in <name>.xml, and a
+# guest's UEFI variables in <name>_VARS.fd, each a file name of at most 255 bytes.
+MAX_DEFINED_NAME_BYTES = MAX_NAME_BYTES - len("_VARS.fd")
 
 # Letters, digits and . _ + - : @ ; no leading dot or dash. Such names are safe as file names in a
 # directory pool, as XML text, and as words on the virsh command lines that plans show.
@@ -18,12 +21,12 @@ _NAME_RE = r"[A-Za-z0-9_+:@][A-Za-z0-9._+:@-]*"
 MAX_BRIDGE_BYTES = 15
 
 
-def name_problem(name: object, what: str) -> str:
-    """Why ``name`` cannot be used as a ``what`` name, or "" when it can."""
+def name_problem(name: object, what: str, max_bytes: int = MAX_NAME_BYTES) -> str:
+    """Why ``name`` cannot be used as a ``what`` name (of at most ``max_bytes``), or "" when it can."""
     if not isinstance(name, str) or not name:
         return "%s name must not be empty" % what
-    if len(name.encode("utf-8")) > MAX_NAME_BYTES:
-        return "%s name is longer than %d bytes" % (what, MAX_NAME_BYTES)
+    if len(name.encode("utf-8")) > max_bytes:
+        return "%s name is longer than %d bytes" % (what, max_bytes)
     if ".." in name:
         return "%s name %r must not contain '..'" % (what, name)
     if not re.fullmatch(_NAME_RE, name):

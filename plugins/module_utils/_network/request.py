@@ -10,11 +10,20 @@ import ipaddress
 import re
 from typing import Any, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.names import bridge_name_problem, name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import (
+    MAX_DEFINED_NAME_BYTES,
+    bridge_name_problem,
+    name_problem,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import userinfo_secrets
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_path, check_strings, check_uri
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    check_path,
+    check_strings,
+    check_uri,
+    is_system_directory,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import (
     IPV4,
     IPV6,
@@ -56,7 +65,7 @@ class NetworkRequest(Record):
         check_strings(params)
         if params.get("uri") is not None:
             check_uri(params["uri"])
-        problem = name_problem(params.get("name"), "network")
+        problem = name_problem(params.get("name"), "network", MAX_DEFINED_NAME_BYTES)
         if problem:
             raise PlanError(problem)
         state = params.get("state") or "active"
@@ -144,9 +153,19 @@ def _ip_param(entry: Optional[Mapping[str, Any]], family: str) -> Optional[IpCon
         if not bootp_file:
             raise PlanError("%s.bootp_server applies to bootp_file, which is not set" % family)
         bootp_server = str(_address(bootp_server, IPV4, "%s.bootp_server" % family))
+    if family == IPV6 and (ranges or hosts) and subnet.prefixlen < 64:
+        raise PlanError(
+            "%s.address: dnsmasq gives DHCPv6 addresses only on a subnet of prefix length 64 or longer, not %d"
+            % (family, subnet.prefixlen)
+        )
     tftp_root = entry.get("tftp_root")
     if tftp_root is not None:
         check_path(tftp_root, "%s.tftp_root" % family)
+        if is_system_directory(tftp_root):
+            raise PlanError(
+                "%s.tftp_root %s is a directory of the host's system: every guest on the network could read its "
+                "files over TFTP; give the boot files a directory of their own" % (family, tftp_root)
+            )
     return IpConfig(
         family=family,
         address=str(interface.ip),
@@ -173,12 +192,23 @@ def _interface(value: Any, family: str) -> Any:
     except ValueError as error:
         raise PlanError("%s: %s" % (what, error))
     subnet = interface.network
+    unusable = _unusable_kind(interface.ip)
+    if unusable:
+        raise PlanError("%s: %s is a %s address, which a virtual network cannot take" % (what, address, unusable))
     longest = 30 if family == IPV4 else 126
     if subnet.prefixlen > longest or subnet.prefixlen < 8:
         raise PlanError("%s: prefix length %d leaves no room for guests (8 to %d)" % (what, subnet.prefixlen, longest))
     if address in (subnet.network_address, getattr(subnet, "broadcast_address", None)):
         raise PlanError("%s: %s is the subnet's own %s address, not a host address" % (what, address, _edge(address, subnet)))
     return interface
+
+
+def _unusable_kind(address: Any) -> str:
+    """What kind of address a network's host address must not be ("" for one it may)."""
+    for kind in ("multicast", "loopback", "link_local", "unspecified", "reserved"):
+        if getattr(address, "is_" + kind):
+            return kind.replace("_", "-")
+    return ""
 
 
 def _edge(address: Any, subnet: Any) -> str:
@@ -195,6 +225,8 @@ def _address(value: Any, family: str, what: str) -> Any:
         raise PlanError("%s: %r is not an %s address" % (what, value, "IPv4" if family == IPV4 else "IPv6"))
     if address.version != (4 if family == IPV4 else 6):
         raise PlanError("%s: %s is not an %s address" % (what, value, "IPv4" if family == IPV4 else "IPv6"))
+    if "%" in value:
+        raise PlanError("%s: %s names a scope zone, which a network's address does not take" % (what, value))
     return address
 
 

@@ -9,7 +9,7 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
     changing,
@@ -106,10 +106,28 @@ def read_state(client: Client, request: NetworkRequest) -> NetworkState:
     """The network (if any), its run state, who is on it where the plan could disconnect them, and
     the subnets others use where the plan could start it on one."""
     state = _read_network(client, request)
+    if client.files_here():
+        _refuse_missing_tftp_root(request, state)
     if subnets_matter(request, state):
         users, routes_read = address_users(client)
         state = state.with_changes(address_users=users, routes_read=routes_read)
     return state
+
+
+def _refuse_missing_tftp_root(request: NetworkRequest, state: NetworkState) -> None:
+    """A new or changed tftp_root must be a directory on the host: dnsmasq refuses to start without it
+    (after check mode said yes). A network that has it already is left as it is."""
+    if request.state == "absent":
+        return
+    for wanted in (request.ipv4, request.ipv6):
+        if wanted is None or not wanted.tftp_root or os.path.isdir(wanted.tftp_root):
+            continue
+        had = getattr(state.existing, wanted.family) if state.existing is not None else None
+        if had is None or had.tftp_root != wanted.tftp_root:
+            raise PlanError(
+                "%s.tftp_root %s is not a directory on the host, so dnsmasq could not start the network: make it "
+                "first (install -d %s)" % (wanted.family, wanted.tftp_root, shell(wanted.tftp_root))
+            )
 
 
 def _read_network(client: Client, request: NetworkRequest) -> NetworkState:

@@ -10,7 +10,7 @@ import os
 import re
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.names import MAX_DEFINED_NAME_BYTES, name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import userinfo_secrets
@@ -84,7 +84,7 @@ class PoolRequest(Record):
         check_strings({key: value for key, value in params.items() if key != "xml"})
         if params.get("uri") is not None:
             check_uri(params["uri"])
-        problem = name_problem(params.get("name"), "pool")
+        problem = name_problem(params.get("name"), "pool", MAX_DEFINED_NAME_BYTES)
         if problem:
             raise PlanError(problem)
         name: str = params["name"]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import names
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import (
     bridge_name_problem,
     given_more_than_once,
@@ -67,3 +68,11 @@ def test_bridge_names_follow_the_kernel(name, fragment):
 )
 def test_values_given_more_than_once_are_named_once_and_sorted(values, repeated):
     assert given_more_than_once(values) == repeated
+
+
+def test_a_name_libvirt_keeps_files_under_fits_in_them():
+    """libvirt keeps a guest's, network's or pool's definition in <name>.xml and a guest's UEFI
+    variables in <name>_VARS.fd: a 255-byte name would pass check mode and fail the define."""
+    assert name_problem("a" * names.MAX_DEFINED_NAME_BYTES, "guest", names.MAX_DEFINED_NAME_BYTES) == ""
+    assert "longer than 247 bytes" in name_problem("a" * 248, "guest", names.MAX_DEFINED_NAME_BYTES)
+    assert len(("a" * names.MAX_DEFINED_NAME_BYTES + "_VARS.fd").encode()) == 255

@@ -124,6 +124,19 @@ def test_ipv6_is_written_as_python_writes_it():
         (dict(forward="bogus"), "forward must be one of nat, route, isolated, bridge"),
         (dict(state="running"), "state must be one of present, active, inactive, absent"),
         (dict(uri="qemu+tcp://hv1/system"), "uri"),
+        (dict(ipv4=dict(address="224.0.0.1/24")), "ipv4.address: 224.0.0.1 is a multicast address"),
+        (dict(ipv4=dict(address="127.0.0.2/8")), "ipv4.address: 127.0.0.2 is a loopback address"),
+        (dict(ipv4=dict(address="169.254.3.1/24")), "ipv4.address: 169.254.3.1 is a link-local address"),
+        (dict(ipv4=dict(address="240.0.0.1/24")), "ipv4.address: 240.0.0.1 is a reserved address"),
+        (dict(ipv6=dict(address="fe80::1/64")), "ipv6.address: fe80::1 is a link-local address"),
+        (dict(ipv6=dict(address="fd21:221:9::1%eth0/64")), "ipv6.address: fd21:221:9::1%eth0 names a scope zone"),
+        (
+            dict(ipv6=dict(address="fd21:221:4::1/48", dhcp_ranges=[dict(start="fd21:221:4::10", end="fd21:221:4::20")])),
+            "ipv6.address: dnsmasq gives DHCPv6 addresses only on a subnet of prefix length 64 or longer, not 48",
+        ),
+        (dict(ipv4=ipv4(tftp_root="/")), "ipv4.tftp_root / is a directory of the host's system"),
+        (dict(ipv4=ipv4(tftp_root="/etc")), "ipv4.tftp_root /etc is a directory of the host's system"),
+        (dict(name="n" * 248), "network name is longer than 247 bytes"),
     ],
 )
 def test_refusals(params, message):

@@ -176,3 +176,21 @@ def test_a_password_the_host_stored_is_masked_in_the_diff(network_name, test_cli
     text = repr(shown)
     assert "0ldS3cret" not in text and "N3wS3cret" not in text and "alice:" not in text
     assert "http://***@10.213.7.1/boot.ipxe" in shown[0]["diff"]["before"]
+
+
+def test_a_new_tftp_root_must_be_a_directory_on_the_host(network_name, test_client, tmp_path, monkeypatch):
+    """dnsmasq does not start without it: check mode refuses what the real run would fail on."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    name = network_name()
+    wanted = params(name=name, bridge="rvn-b8", ipv4=ipv4(8, tftp_root=str(tmp_path / "missing")))
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="ipv4.tftp_root %s is not a directory on the host" % (tmp_path / "missing")):
+            run(wanted, check_mode=check_mode, diff=False)
+    assert test_client.find_network(name) is None
+    (tmp_path / "missing").mkdir()
+    assert run(wanted, check_mode=False, diff=False)["changed"]
+    (tmp_path / "missing").rmdir()  # gone later: the network as it is is left alone
+    assert not run(wanted, check_mode=False, diff=False)["changed"]
+    run(params(name=name, state="absent"), check_mode=False, diff=False)
