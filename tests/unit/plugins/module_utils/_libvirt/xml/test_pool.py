@@ -123,3 +123,19 @@ def test_capabilities_by_type():
     capabilities = pool_capabilities(xml)
     assert capabilities["dir"].supported and not capabilities["rbd"].supported
     assert capabilities["fs"].source_formats == ("auto", "ext4")
+
+
+@pytest.mark.parametrize(
+    "target, named",
+    [
+        ("<path>/srv/p<!-- a comment -->x</path>", "comments, processing instructions or entities in a text"),
+        ("<path>/srv/p&e;</path>", "comments, processing instructions or entities in a text"),
+        ("<path>/srv/p<?pi x?>x</path>", "comments, processing instructions or entities in a text"),
+        ("<path>/srv/p</path><path>/etc</path>", "a second target/path"),
+    ],
+)
+def test_what_would_be_read_otherwise_than_libvirt_reads_it_is_named(target, named):
+    """Text cut by a comment or an entity, or a second element, would be read one way here and
+    another way by libvirt."""
+    root = parse("<!DOCTYPE pool [<!ENTITY e 'x'>]><pool type='dir'><name>p</name><target>%s</target></pool>" % target)
+    assert named in unmanaged_parts(root)
