@@ -157,8 +157,10 @@ options:
       - Refused while any guest (running or not) has a disk in the pool, opens one of its volumes' files
         through a disk elsewhere (a backing file or a qcow2 data file on the way) or boots a kernel or
         initrd from it; while a volume of another pool names one of them as its backing file or data
-        file; and for an inactive pool (its volumes cannot be listed) or an V(iscsi) one (its LUNs cannot
-        be deleted).
+        file; for a V(dir) pool on the module's host, while its directory holds what deleting the volumes
+        libvirt lists would not remove (a hidden file, a directory that is not empty), so that deleting the
+        directory would fail with the volumes already gone; and for an inactive pool (its volumes cannot be
+        listed) or an V(iscsi) one (its LUNs cannot be deleted).
     type: bool
     default: false
 notes:

@@ -324,6 +324,12 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
                 "pool %s's volumes back volume(s) of other pools: %s (their backing file or data file); its volumes "
                 "are deleted only when nothing else needs them" % (request.name, ", ".join(state.dependents))
             )
+        if state.left_behind:
+            raise PlanError(
+                "pool %s's directory %s holds what deleting its volumes would not remove: %s; its deletion would "
+                "then fail with the volumes already gone: remove those first, or remove the pool without "
+                "delete_volumes (its storage is kept)" % (request.name, existing.target_path, ", ".join(state.left_behind))
+            )
         for volume in state.volumes:
             command = virsh(request.uri, "vol-delete", "--pool", request.name, volume)
             label = "%s/%s" % (request.name, volume)

@@ -110,7 +110,38 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     state = state.with_changes(volumes=names, users=tuple(users))
     if request.state == "absent" and request.delete_volumes and names:
         state = _with_others_needing_its_files(client, state, paths, existing.target_path)
+    if request.state == "absent" and request.delete_volumes and existing.type == "dir" and client.files_here():
+        state = state.with_changes(left_behind=_left_behind(existing.target_path, names))
     return state
+
+
+def _left_behind(directory: Optional[str], volumes: Tuple[str, ...]) -> Tuple[str, ...]:
+    """What deleting the ``volumes`` libvirt lists would leave in a directory pool's directory, so
+    that its deletion (rmdir) fails once they are gone: entries libvirt lists as no volume (a hidden
+    file, a socket), and listed directories that are not empty (libvirt deletes a directory volume
+    with rmdir)."""
+    if not directory:
+        return ()
+    listed = set(volumes)
+    left = []
+    try:
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if entry.name not in listed:
+                    left.append(entry.name)
+                elif entry.is_dir(follow_symlinks=False) and _holds_anything(entry.path):
+                    left.append(entry.name + "/ (not empty)")
+    except OSError:
+        return ()  # no directory to delete: nothing is left in it
+    return tuple(sorted(left))
+
+
+def _holds_anything(directory: str) -> bool:
+    try:
+        with os.scandir(directory) as entries:
+            return any(True for _entry in entries)
+    except OSError:
+        return True  # unreadable: libvirt's rmdir would not get past it either
 
 
 def _with_others_needing_its_files(client: Client, state: PoolState, paths: List[str], target_path: Optional[str]) -> PoolState:

@@ -19,7 +19,9 @@ class PoolState(Record):
     guests with a disk in it as ``(name, running)`` (read only where it could be stopped or its
     volumes deleted); where its volumes could be deleted, ``reaching`` the other guests that open
     their files (as the backing file or data file of a disk elsewhere, or as a kernel or initrd) and
-    ``dependents`` the volumes of other pools that name them as backing file or data file;
+    ``dependents`` the volumes of other pools that name them as backing file or data file, and for a
+    directory pool on this host ``left_behind``, what its directory would still hold once they are
+    deleted (see the runner's _left_behind);
     ``capabilities`` the host's pool types (None where libvirt does not say);
     ``other_targets`` ``(name, target path)`` of the host's other pools (read only where a
     definition may be written); ``real_target`` the directory the wanted target_path leads to through
@@ -39,6 +41,7 @@ class PoolState(Record):
     users: Tuple[Tuple[str, bool], ...] = ()
     reaching: Tuple[str, ...] = ()
     dependents: Tuple[str, ...] = ()
+    left_behind: Tuple[str, ...] = ()
     capabilities: Optional[Dict[str, PoolTypeCapability]] = None
     other_targets: Tuple[Tuple[str, str], ...] = ()
     real_target: Optional[str] = None

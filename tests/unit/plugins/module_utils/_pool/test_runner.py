@@ -348,3 +348,34 @@ def test_a_pool_is_not_moved_away_from_the_disks_of_its_guests(test_client, uniq
         guest.undefine()
     assert runner.run(moved, False, False)["changed"]
     runner.run(params(name=name, state="absent"), False, False)
+
+
+def test_volumes_are_not_deleted_when_the_directory_would_stay_behind(test_client, unique_name, tmp_path, monkeypatch):
+    """libvirt deletes a directory pool's directory with rmdir: what its volume list leaves there (a
+    hidden file, a directory that is not empty) would fail that step after every volume was gone."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    name = unique_name("")
+    (tmp_path / "p").mkdir()
+    runner.run(params(name=name, type="dir", target_path=str(tmp_path / "p")), False, False)
+    test_client.find_pool(name).createXML("<volume><name>d.img</name><capacity>1048576</capacity></volume>", 0)
+    (tmp_path / "p" / ".hidden").write_bytes(b"")
+    for check_mode in (True, False):
+        with pytest.raises(
+            RunError, match="directory %s holds what deleting its volumes would not remove: .hidden;" % (tmp_path / "p")
+        ):
+            runner.run(params(name=name, state="absent", delete_volumes=True), check_mode, False)
+    assert test_client.find_pool(name).storageVolLookupByName("d.img")
+    (tmp_path / "p" / ".hidden").unlink()
+    assert runner.run(params(name=name, state="absent", delete_volumes=True), False, False)["changed"]
+
+
+def test_what_a_directory_pool_leaves_behind(tmp_path):
+    (tmp_path / "a.img").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_bytes(b"")
+    (tmp_path / ".hidden").write_bytes(b"")
+    assert runner._left_behind(str(tmp_path), ("a.img", "empty", "full")) == (".hidden", "full/ (not empty)")
+    assert runner._left_behind(str(tmp_path / "missing"), ()) == ()
