@@ -118,8 +118,8 @@ options:
         and initiator; target path and permissions mode, owner, group). Anything else (C(<auth>),
         C(<adapter>), C(host@port)...) is refused rather than defined and never compared.
       - Target permissions that would let another user write the directory are refused, as such a
-        directory is when it exists: a mode with group or other write bits or bits beyond V(0777),
-        and an owner other than root or the user the module runs as.
+        directory is when it exists (a mode with group or other write bits or bits beyond V(0777),
+        and an owner other than root or the user the module runs as).
     type: str
   autostart:
     description:
@@ -146,8 +146,8 @@ options:
         starting it again; or one of a different type by undefining the pool and defining it anew
         (storage and volumes stay). Refused while running guests use its volumes.
       - A new target directory or type (also of an inactive pool, redefined in place) is refused while
-        any guest, running or not, has a disk in the pool: its disk would stay behind, no longer a
-        volume of the pool.
+        any guest, running or not, has a disk in the pool (its disk would stay behind, no longer a
+        volume of the pool).
     type: bool
     default: false
   delete_volumes:

@@ -211,9 +211,9 @@ def definition_from_xml(xml: Any, name: str) -> PoolDefinition:
     missing = _missing_in_xml(checked)
     if missing:
         raise PlanError("xml: a %s pool needs %s" % (checked.type, " and ".join(missing)))
-    problem = permissions_problem(checked)
-    if problem:
-        raise PlanError("xml: %s" % problem)
+    unsafe = permissions_problem(checked)
+    if unsafe:
+        raise PlanError("xml: %s" % unsafe)
     return _normalised(checked)
 
 
