@@ -204,7 +204,7 @@ def reaches(
     of volume disks are found with ``volume_path``."""
     if any(is_wanted(boot) for boot in references["boot"]):
         return True
-    images = [(image, follows) for image, follows in references["images"]]
+    images: List[Any] = list(references["images"])
     if volume_path is not None:
         images += [
             (path, True) for path in (volume_path(pool, volume) for pool, volume in references["followed_volumes"]) if path
