@@ -209,7 +209,7 @@ def _plan_absent(request: NetworkRequest, state: NetworkState) -> Plan:
             "network %s has guests with a card on it: %s; remove their cards, or set delete_in_use: true to "
             "delete it anyway (their cards then point at a network that does not exist)" % (request.name, _guest_list(guests))
         )
-    plan = Plan(before=existing.managed_view().to_xml())
+    plan = Plan(before=shown(existing.managed_view().to_xml(), state.active, state.autostart))
     if state.active:
         plan.add(_stop(request.uri, request.name, state))
     if state.persistent:
@@ -218,10 +218,17 @@ def _plan_absent(request: NetworkRequest, state: NetworkState) -> Plan:
     return plan
 
 
+def shown(definition: str, active: bool, autostart: bool) -> str:
+    """A network as diff mode shows it: whether it runs and starts with the host, which no
+    definition holds (a run that only starts it or changes its autostart shows that too), then its
+    definition."""
+    return "<!-- %s, autostart %s -->\n%s" % ("active" if active else "inactive", "on" if autostart else "off", definition)
+
+
 # -- new network -------------------------------------------------------------------------------
 def _plan_new(request: NetworkRequest, wanted: Network) -> Plan:
     xml = wanted.to_xml()
-    plan = Plan(after=xml)
+    plan = Plan(after=shown(xml, request.state == "active", bool(request.autostart)))
     plan.add(_define(request.uri, request.name, xml, None))
     if request.state == "active":
         plan.add(_start(request.uri, request.name))
@@ -235,10 +242,14 @@ def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Netwo
     definition = state.definition or existing.to_xml()
     changes = differences(existing, wanted)
     before = existing.managed_view().to_xml()
+    active_after = state.active if request.state == "present" else request.state == "active"
+    autostart_after = state.autostart if request.autostart is None else request.autostart
     # Equal definitions show the same text: the request may list DHCP ranges and hosts in another
     # order than libvirt keeps them, which is no change.
-    plan = Plan(before=before, after=wanted.managed_view().to_xml() if changes else before)
-    active_after = state.active if request.state == "present" else request.state == "active"
+    plan = Plan(
+        before=shown(before, state.active, state.autostart),
+        after=shown(wanted.managed_view().to_xml() if changes else before, active_after, autostart_after),
+    )
     if state.active and not active_after:
         plan.add(_stop(request.uri, request.name, state))
     if changes and state.active and active_after:

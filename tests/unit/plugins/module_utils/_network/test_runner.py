@@ -194,3 +194,12 @@ def test_a_new_tftp_root_must_be_a_directory_on_the_host(network_name, test_clie
     (tmp_path / "missing").rmdir()  # gone later: the network as it is is left alone
     assert not run(wanted, check_mode=False, diff=False)["changed"]
     run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+def test_an_autostart_change_shows_in_the_diff(network_name, test_client):
+    name = network_name()
+    run(params(name=name, bridge="rvn-b9", ipv4=ipv4(9)), check_mode=False, diff=False)
+    changed = run(params(name=name, bridge="rvn-b9", ipv4=ipv4(9), autostart=True), check_mode=True, diff=True)
+    assert changed["changed"] and changed["diff"]["before"] != changed["diff"]["after"]
+    assert "autostart off" in changed["diff"]["before"] and "autostart on" in changed["diff"]["after"]
+    run(params(name=name, state="absent"), check_mode=False, diff=False)
