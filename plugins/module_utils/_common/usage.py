@@ -18,7 +18,7 @@ import hashlib
 import os
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
@@ -287,14 +287,6 @@ def path_test(path: Optional[str], same_file: Optional[Callable[[str], bool]] = 
     if wanted is None:
         return None
     return lambda candidate: candidate == wanted or (same_file is not None and same_file(candidate))
-
-
-def definition_path(text: Optional[str]) -> Optional[str]:
-    """A path a guest's definition holds, as QEMU opens it: a relative one from QEMU's working
-    directory (``/`` under libvirt), whatever directory this module runs in (same_path's spelling)."""
-    if not text:
-        return None
-    return same_path(text if text.startswith("/") else "/" + text)
 
 
 class Exclusive(NamedTuple):

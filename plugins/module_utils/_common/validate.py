@@ -320,6 +320,14 @@ def same_path(path: Optional[str]) -> Optional[str]:
     return "/".join(parts) or "."
 
 
+def definition_path(text: Optional[str]) -> Optional[str]:
+    """A path a guest's definition holds, as QEMU opens it: a relative one from QEMU's working
+    directory (``/`` under libvirt), whatever directory the module runs in (same_path's spelling)."""
+    if not text:
+        return None
+    return same_path(text if text.startswith("/") else "/" + text)
+
+
 def either(choices: Tuple[str, ...]) -> str:
     """``a, b or c``."""
     return choices[0] if len(choices) == 1 else "%s or %s" % (", ".join(choices[:-1]), choices[-1])

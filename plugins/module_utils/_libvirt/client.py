@@ -16,7 +16,7 @@ import traceback
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
@@ -353,7 +353,7 @@ class Client:
             if xml is None:
                 continue
             for source in parse(xml).iterfind("devices/disk//source"):
-                path = same_path(source.get("file") or source.get("dev"))
+                path = definition_path(source.get("file") or source.get("dev"))
                 if source.get("pool") == pool_name or path in wanted or (under and path and path.startswith(under)):
                     users.append((domain.name(), self.domain_is_active(domain)))
                     break

@@ -16,6 +16,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.usage i
     domains_using,
     image_headers,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path
 
 
 def definition(devices="", os_extra=""):
@@ -547,7 +548,7 @@ def test_relative_paths_and_firmware_in_definitions():
     )
     assert ("/srv/img/rel.qcow2", True) in [tuple(image) for image in references.images]
     assert set(references.boot) == {"/srv/fw/code.fd", "/srv/fw/vars.fd"}
-    assert usage.definition_path("a//b/./c") == "/a/b/c" and usage.definition_path(None) is None
+    assert definition_path("a//b/./c") == "/a/b/c" and definition_path(None) is None
 
 
 def test_a_pool_directory_reached_through_a_link_holds_what_is_under_its_real_path(tmp_path):

@@ -379,3 +379,21 @@ def test_what_a_directory_pool_leaves_behind(tmp_path):
     (tmp_path / ".hidden").write_bytes(b"")
     assert runner._left_behind(str(tmp_path), ("a.img", "empty", "full")) == (".hidden", "full/ (not empty)")
     assert runner._left_behind(str(tmp_path / "missing"), ()) == ()
+
+
+def test_a_guest_naming_a_pool_file_by_a_relative_path_uses_the_pool(test_client, unique_name):
+    """libvirt passes a relative path on to QEMU, which opens it from / (its working directory)."""
+    name, guest_name = unique_name(""), unique_name("")
+    runner.run(params(name=name, type="dir", target_path="/srv/" + name), False, False)
+    test_client.find_pool(name).createXML("<volume><name>d.img</name><capacity>1048576</capacity></volume>", 0)
+    guest = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='srv/%s/d.img'/><target dev='vda'/></disk></devices></domain>"
+        % (guest_name, name)
+    )
+    try:
+        with pytest.raises(RunError, match="volumes are used by guests: %s" % guest_name):
+            runner.run(params(name=name, state="absent", delete_volumes=True), True, False)
+    finally:
+        guest.undefine()
+    runner.run(params(name=name, state="absent", delete_volumes=True), False, False)
