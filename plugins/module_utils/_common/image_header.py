@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import struct
 from typing import IO, Any, NamedTuple, Optional
@@ -53,15 +54,17 @@ def open_image(path: str) -> Optional[IO[bytes]]:
 
 def host_file_named(name: str, relative_to: str) -> Optional[str]:
     """The file on this host that QEMU opens for a file name an image's header holds (a relative
-    name joined to ``relative_to``); None for a name that is no file on this host (a protocol
-    such as nbd:// or http://, a json: description of another kind of storage).
+    plain name joined to ``relative_to``, a relative json: or file: one to QEMU's working
+    directory); None for a name that is no file on this host (a protocol such as nbd:// or
+    http://, a json: description of another kind of storage).
 
     QEMU reads a name as a protocol only where a colon comes before the first slash
     ('/srv/a://b' is a file); 'file:' is a file; 'json:' describes the storage as JSON."""
     if name.startswith("json:"):
-        named = _json_file_name(name[len("json:") :])
+        # QEMU opens the file a json: or file: name gives from its working directory, not from the image's.
+        named, relative_to = _json_file_name(name[len("json:") :]), QEMU_WORKING_DIRECTORY
     elif name.startswith("file:"):
-        named = name[len("file:") :]
+        named, relative_to = name[len("file:") :], QEMU_WORKING_DIRECTORY
     elif 0 < name.find(":") < (name.find("/") if "/" in name else len(name)):
         return None
     else:
@@ -169,9 +172,70 @@ class NamedFiles(NamedTuple):
     data_file: Optional[str]
 
 
-def qcow2_named_files(path: str) -> NamedFiles:
-    """The files the qcow2 image at ``path`` names (both None for other files or on errors)."""
-    return NamedFiles(qcow2_backing_file(path), qcow2_data_file(path))
+def named_files(path: str) -> NamedFiles:
+    """The files the image at ``path`` names: the backing file of a qcow2, QED or VMDK image, the
+    data file of a qcow2 image (None for what it has not, for other files or on errors)."""
+    return NamedFiles(backing_file(path), qcow2_data_file(path))
+
+
+def backing_file(path: str) -> Optional[str]:
+    """The backing file of the qcow2, QED or VMDK image at ``path`` as QEMU opens it (see
+    qcow2_backing_file); None for other files or on errors."""
+    image = open_image(path)
+    if image is None:
+        return None
+    try:
+        with image:
+            head = image.read(_MAGIC_BYTES)
+            if head.startswith(QCOW2_MAGIC):
+                return qcow2_backing_file(path)
+            if head.startswith(b"QED\0"):
+                name = _qed_backing_name(image)
+            elif head.startswith((b"KDMV", b"# Disk Descriptor")):
+                name = _vmdk_parent_name(image, head)
+            else:
+                return None
+    except (OSError, ValueError, struct.error):
+        return None
+    return host_file_named(name, os.path.dirname(path)) if name else None
+
+
+# QED, little-endian: magic, cluster, table and header sizes, then features (bit 0: a backing
+# file), compatible and autoclear features, L1 table offset, image size, and the offset and length
+# of the backing file's name.
+_QED_HEADER = struct.Struct("<4sIIIQQQQQII")
+_QED_BACKING_FILE = 1
+
+
+def _qed_backing_name(image: IO[bytes]) -> Optional[str]:
+    image.seek(0)
+    fields = _QED_HEADER.unpack(image.read(_QED_HEADER.size))
+    features, offset, size = fields[4], fields[9], fields[10]
+    if not features & _QED_BACKING_FILE or not 0 < size <= _MAX_BACKING_NAME:
+        return None
+    image.seek(offset)
+    return os.fsdecode(image.read(size))
+
+
+# VMDK: a text descriptor, in its own file or inside a sparse extent (its offset and length in
+# sectors at bytes 28 and 36 of the sparse header), names the parent as parentFileNameHint="...".
+_VMDK_DESCRIPTOR_MAX = 64 * 1024
+_PARENT_HINT = re.compile(rb'^\s*parentFileNameHint\s*=\s*"([^"]*)"', re.M)
+
+
+def _vmdk_parent_name(image: IO[bytes], head: bytes) -> Optional[str]:
+    if head.startswith(b"KDMV"):
+        image.seek(28)
+        offset, size = struct.unpack("<QQ", image.read(16))
+        if not offset or not size:
+            return None
+        image.seek(offset * 512)
+        descriptor = image.read(min(size * 512, _VMDK_DESCRIPTOR_MAX))
+    else:
+        image.seek(0)
+        descriptor = image.read(_VMDK_DESCRIPTOR_MAX)
+    found = _PARENT_HINT.search(descriptor)
+    return os.fsdecode(found.group(1)) if found and found.group(1) else None
 
 
 # Formats other than qcow/qcow2 that libvirt reads a backing file from: QED, VMDK (sparse or a

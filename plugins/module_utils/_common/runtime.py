@@ -94,13 +94,13 @@ def open_pool(client: Client, name: str) -> Any:
 
 def image_reader(client: Client) -> Optional[Any]:
     """Reads which files a file disk names in its header (its backing file and its data file, see
-    image_header.qcow2_named_files), where the files are on this host."""
+    image_header.named_files), where the files are on this host."""
     if not is_local_uri(client.uri):
         return None
     # Imported here: only deletions and new disks follow backing chains (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import qcow2_named_files
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import named_files
 
-    return qcow2_named_files
+    return named_files
 
 
 # How long a run waits for another run that changes the same volume (a download can take long).

@@ -26,7 +26,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
 # practice); a loop ends where it comes back to an image already seen.
 MAX_CHAIN = 256
 
-# Reads the files an image names (backing file, data file; see image_header.qcow2_named_files).
+# Reads the files an image names (backing file, data file; see image_header.named_files).
 ImageReader = Callable[[str], Tuple[Optional[str], Optional[str]]]
 # The path of a pool's volume on the host, None where there is none: (pool, volume) -> path.
 VolumePaths = Callable[[str, str], Optional[str]]
@@ -38,7 +38,7 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 7
+_CACHE_VERSION = 8
 
 
 class References:
@@ -61,6 +61,7 @@ class References:
         "macs",
         "logs",
         "graphics_ports",
+        "directories",
     )
 
     def __init__(
@@ -74,9 +75,11 @@ class References:
         logs: Iterable[str] = (),
         graphics_ports: Iterable[int] = (),
         followed_volumes: Iterable[Tuple[str, str]] = (),
+        directories: Iterable[str] = (),
     ) -> None:
         self.volumes = sorted(set((str(pool), str(volume)) for pool, volume in volumes))
         self.followed_volumes = sorted(set((str(pool), str(volume)) for pool, volume in followed_volumes))
+        self.directories = sorted(set(str(path) for path in directories))
         self.images = sorted(set((str(path), bool(follows)) for path, follows in images))
         self.boot = sorted(set(str(path) for path in boot))
         self.written_volumes = sorted(set((str(pool), str(volume)) for pool, volume in written_volumes))
@@ -90,6 +93,7 @@ class References:
         """The references of a parsed domain definition."""
         volumes = []
         followed_volumes = []
+        directories = []
         images = []
         written_volumes = []
         written_images = []
@@ -105,6 +109,9 @@ class References:
                 image = definition_path(source.get("file") or source.get("dev"))
                 if image:
                     images.append((image, follows))
+                directory = definition_path(source.get("dir"))  # a directory QEMU shows as a disk (vvfat)
+                if directory:
+                    directories.append(directory)
             own = disk.find("source")
             if own is not None and _writable(disk):
                 if own.get("pool") and own.get("volume"):
@@ -124,6 +131,7 @@ class References:
             exclusive.logs,
             exclusive.graphics_ports,
             followed_volumes,
+            directories,
         )
 
     def merged(self, other: "References") -> "References":
@@ -137,6 +145,7 @@ class References:
             self.logs + other.logs,
             self.graphics_ports + other.graphics_ports,
             self.followed_volumes + other.followed_volumes,
+            self.directories + other.directories,
         )
 
     def as_json(self) -> Dict[str, Any]:
@@ -154,6 +163,7 @@ class References:
             data["logs"],
             data["graphics_ports"],
             data["followed_volumes"],
+            data["directories"],
         )
 
     def refer_to(
@@ -189,7 +199,17 @@ def refers_to(
     is_the_file = path_test(path, same_file)
     if is_the_file is None:
         return False
+    if _under_a_directory(path, references["directories"]):
+        return True
     return reaches(references, is_the_file, read_image, volume_path)
+
+
+def _under_a_directory(path: Optional[str], directories: List[str]) -> bool:
+    """Whether ``path`` lies in a directory a guest has as a disk (QEMU shows its files to the guest)."""
+    wanted = same_path(path)
+    if not wanted:
+        return False
+    return any((wanted + "/").startswith(directory.rstrip("/") + "/") for directory in directories)
 
 
 def reaches(
@@ -202,7 +222,7 @@ def reaches(
     a kernel, initrd or firmware file it boots with, the file of a disk, or one QEMU opens through
     it (see files_opened_through, with ``read_image`` on the host that holds the files); the files
     of volume disks are found with ``volume_path``."""
-    if any(is_wanted(boot) for boot in references["boot"]):
+    if any(is_wanted(path) for path in references["boot"] + references["directories"]):
         return True
     images: List[Any] = list(references["images"])
     if volume_path is not None:
@@ -530,6 +550,7 @@ def _cached_references(value: Any) -> Optional[Dict[str, Any]]:
         isinstance(value, dict)
         and _pairs_of(value.get("volumes"), str)
         and _pairs_of(value.get("followed_volumes"), str)
+        and _all_of(value.get("directories"), str)
         and _pairs_of(value.get("images"), bool)
         and _all_of(value.get("boot"), str)
         and _pairs_of(value.get("written_volumes"), str)
@@ -671,18 +692,22 @@ def volumes_naming(client: Client, is_wanted: Callable[[str], bool], local: bool
     libvirt, which knows backing files but no data files.
     """
     dependents: List[str] = []
-    for pool in client.active_pools():
+    for pool in client.all_pools():
         try:
             described = client.describe_pool(pool)
+            active = client.pool_is_active(pool)
         except LibvirtError as error:
             if error.not_found:
                 continue  # removed since it was listed: it holds no volume any more
             raise
         directory = described.directory if local else None
         if directory and os.path.isdir(directory):
-            names = _files_naming(client, pool, directory, is_wanted)
-        else:
+            # Read from the directory, also for an inactive pool: its files wait for it to start.
+            names = _files_naming(client, pool, directory, is_wanted) if active else _files_naming_here(directory, is_wanted)
+        elif active:
             names = client.volumes_backed_within(pool, is_wanted)
+        else:
+            continue  # an inactive pool that is no directory here: libvirt lists nothing of it
         dependents.extend("%s/%s" % (described.name, name) for name in names)
     return sorted(dependents)
 
@@ -703,9 +728,24 @@ def _files_naming(client: Client, pool: Any, directory: str, is_wanted: Callable
     return found + (client.volumes_backed_within(pool, is_wanted, others) if others else [])
 
 
+def _files_naming_here(directory: str, is_wanted: Callable[[str], bool]) -> List[str]:
+    """Names of the files in ``directory`` whose backing file or data file, as read here (see
+    image_header.named_files: qcow2, QED and VMDK), is a path for which ``is_wanted`` holds."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
+
+    found = []
+    for name, path, kind, _backing, _data in image_headers(directory):
+        if kind == image_header.NO_BACKING:
+            continue
+        named = image_header.named_files(path)
+        if any(is_wanted(other) for other in (same_path(named.backing), same_path(named.data_file)) if other is not None):
+            found.append(name)
+    return found
+
+
 def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str], Optional[str]]]:
     """(name, path, kind, backing file, data file) of each file in ``directory`` (image_header's
-    backing_kind and qcow2_named_files), headers read once per change of the file (its inode, size
+    backing_kind and named_files), headers read once per change of the file (its inode, size
     and times)."""
     # Imported here: only deletions and new disks read image headers.
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
@@ -727,7 +767,7 @@ def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str]
                 kind, backing, data_file = known
             else:
                 kind = image_header.backing_kind(entry.path)
-                named = image_header.qcow2_named_files(entry.path) if kind == image_header.QCOW_BACKING else None
+                named = image_header.named_files(entry.path) if kind == image_header.QCOW_BACKING else None
                 backing, data_file = named if named else (None, None)
                 cache.put(entry.path, stamp, [kind, backing, data_file])
             yield entry.name, entry.path, kind, backing, data_file

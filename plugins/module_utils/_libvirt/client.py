@@ -353,8 +353,8 @@ class Client:
             if xml is None:
                 continue
             for source in parse(xml).iterfind("devices/disk//source"):
-                path = definition_path(source.get("file") or source.get("dev"))
-                if source.get("pool") == pool_name or path in wanted or (under and path and path.startswith(under)):
+                path = definition_path(source.get("file") or source.get("dev") or source.get("dir"))
+                if source.get("pool") == pool_name or path in wanted or (under and path and (path + "/").startswith(under)):
                     users.append((domain.name(), self.domain_is_active(domain)))
                     break
         return sorted(users)
@@ -503,11 +503,17 @@ class Client:
         self.call("finish download of volume", target, stream.finish)
 
     def volume_path_of(self, pool_name: str, volume_name: str) -> Optional[str]:
-        """The path of volume ``volume_name`` of pool ``pool_name`` as libvirt lists it; None where
-        there is none (no such pool or volume, an inactive pool, a name libvirt-python cannot read)."""
+        """The path of volume ``volume_name`` of pool ``pool_name`` as libvirt lists it, or for an
+        inactive directory pool (which lists none) the file of that name in its directory; None
+        where there is none (no such pool or volume, a name libvirt-python cannot read)."""
         try:
             pool = self.find_pool(pool_name)
-            volume = self._lookup("look up volume", volume_name, pool.storageVolLookupByName, volume_name) if pool else None
+            if pool is None:
+                return None
+            if not self.pool_is_active(pool):
+                directory = self.describe_pool(pool).directory
+                return os.path.join(directory, volume_name) if directory and "/" not in volume_name else None
+            volume = self._lookup("look up volume", volume_name, pool.storageVolLookupByName, volume_name)
             return self._lookup("read path of volume", volume_name, volume.path) if volume is not None else None
         except LibvirtError:
             return None

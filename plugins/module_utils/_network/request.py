@@ -23,6 +23,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_strings,
     check_uri,
     is_system_directory,
+    same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import (
     IPV4,
@@ -161,11 +162,9 @@ def _ip_param(entry: Optional[Mapping[str, Any]], family: str) -> Optional[IpCon
     tftp_root = entry.get("tftp_root")
     if tftp_root is not None:
         check_path(tftp_root, "%s.tftp_root" % family)
-        if is_system_directory(tftp_root):
-            raise PlanError(
-                "%s.tftp_root %s is a directory of the host's system: every guest on the network could read its "
-                "files over TFTP; give the boot files a directory of their own" % (family, tftp_root)
-            )
+        problem = tftp_root_problem(tftp_root, tftp_root, family)
+        if problem:
+            raise PlanError(problem)
     return IpConfig(
         family=family,
         address=str(interface.ip),
@@ -176,6 +175,24 @@ def _ip_param(entry: Optional[Mapping[str, Any]], family: str) -> Optional[IpCon
         bootp_file=bootp_file,
         bootp_server=bootp_server,
     )
+
+
+# Trees a TFTP root must not lie in, besides the system's: every guest on the network reads it, and
+# these hold root's own files, the host's guests' disks and definitions, and runtime state.
+_PRIVATE_TREES = ("/root/", "/var/lib/libvirt/", "/run/", "/var/log/")
+
+
+def tftp_root_problem(tftp_root: str, real: str, family: str) -> str:
+    """Why ``tftp_root`` (which leads to ``real`` on the host) must not be served over TFTP, or ""."""
+    for path in dict.fromkeys((tftp_root, real)):
+        normal = same_path(path) or path
+        if is_system_directory(normal) or (normal + "/").startswith(_PRIVATE_TREES):
+            shown = tftp_root if path == tftp_root else "%s (through a symbolic link, %s)" % (tftp_root, real)
+            return (
+                "%s.tftp_root %s is a directory of the host's own files: every guest on the network could read "
+                "them over TFTP; give the boot files a directory of their own" % (family, shown)
+            )
+    return ""
 
 
 def _interface(value: Any, family: str) -> Any:
@@ -203,11 +220,16 @@ def _interface(value: Any, family: str) -> Any:
     return interface
 
 
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+
+
 def _unusable_kind(address: Any) -> str:
     """What kind of address a network's host address must not be ("" for one it may)."""
-    for kind in ("multicast", "loopback", "link_local", "unspecified", "reserved"):
-        if getattr(address, "is_" + kind):
+    for kind in ("multicast", "loopback", "link_local", "unspecified", "reserved", "site_local"):
+        if getattr(address, "is_" + kind, False):
             return kind.replace("_", "-")
+    if address.version == 4 and address in _THIS_NETWORK:
+        return "'this network' (0.0.0.0/8)"
     return ""
 
 

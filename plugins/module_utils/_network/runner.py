@@ -21,7 +21,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import Network
 from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._network.plan import guests_matter, plan_network, subnets_matter
-from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest, tftp_root_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._network.state import AddressUser, GuestOnNetwork, NetworkState
 
 # How long a run waits for another run that changes the same network (its steps take seconds).
@@ -115,12 +115,18 @@ def read_state(client: Client, request: NetworkRequest) -> NetworkState:
 
 
 def _refuse_missing_tftp_root(request: NetworkRequest, state: NetworkState) -> None:
-    """A new or changed tftp_root must be a directory on the host: dnsmasq refuses to start without it
-    (after check mode said yes). A network that has it already is left as it is."""
+    """A tftp_root must not lead (through symbolic links) to the host's own files; a new or changed one
+    must be a directory on the host: dnsmasq refuses to start without it (after check mode said yes).
+    A network that has it already is left as it is."""
     if request.state == "absent":
         return
     for wanted in (request.ipv4, request.ipv6):
-        if wanted is None or not wanted.tftp_root or os.path.isdir(wanted.tftp_root):
+        if wanted is None or not wanted.tftp_root:
+            continue
+        problem = tftp_root_problem(wanted.tftp_root, os.path.realpath(wanted.tftp_root), wanted.family)
+        if problem:
+            raise PlanError(problem)
+        if os.path.isdir(wanted.tftp_root):
             continue
         had = getattr(state.existing, wanted.family) if state.existing is not None else None
         if had is None or had.tftp_root != wanted.tftp_root:

@@ -324,6 +324,12 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
                 "pool %s's volumes back volume(s) of other pools: %s (their backing file or data file); its volumes "
                 "are deleted only when nothing else needs them" % (request.name, ", ".join(state.dependents))
             )
+        if state.sharing:
+            raise PlanError(
+                "pool %s's directory %s is, holds or lies in the directory of pool(s) %s where they lead through "
+                "symbolic links: deleting its volumes would delete theirs; remove it without delete_volumes"
+                % (request.name, existing.target_path, ", ".join(state.sharing))
+            )
         if state.left_behind:
             raise PlanError(
                 "pool %s's directory %s holds what deleting its volumes would not remove: %s; its deletion would "

@@ -111,8 +111,29 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     if request.state == "absent" and request.delete_volumes and names:
         state = _with_others_needing_its_files(client, state, paths, existing.target_path)
     if request.state == "absent" and request.delete_volumes and existing.type == "dir" and client.files_here():
-        state = state.with_changes(left_behind=_left_behind(existing.target_path, names))
+        state = state.with_changes(
+            left_behind=_left_behind(existing.target_path, names), sharing=_pools_sharing(client, existing)
+        )
     return state
+
+
+def _pools_sharing(client: Client, existing: PoolDefinition) -> Tuple[str, ...]:
+    """The other pools whose directories, where they lead on this host, are, hold or lie in this
+    pool's: deleting its volumes would delete theirs (two pools on one directory through a link)."""
+    if not existing.target_path:
+        return ()
+    mine = os.path.realpath(existing.target_path).rstrip("/") + "/"
+    sharing = []
+    for pool in client.all_pools():
+        if pool.name() == existing.name:
+            continue
+        target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
+        if not target or not target.startswith("/"):
+            continue
+        theirs = os.path.realpath(target).rstrip("/") + "/"
+        if mine.startswith(theirs) or theirs.startswith(mine):
+            sharing.append(pool.name())
+    return tuple(sorted(sharing))
 
 
 def _left_behind(directory: Optional[str], volumes: Tuple[str, ...]) -> Tuple[str, ...]:
@@ -122,6 +143,10 @@ def _left_behind(directory: Optional[str], volumes: Tuple[str, ...]) -> Tuple[st
     with rmdir)."""
     if not directory:
         return ()
+    if os.path.islink(directory):
+        return (
+            "the target itself, a symbolic link to %s (libvirt deletes a directory, not a link)" % os.path.realpath(directory),
+        )
     listed = set(volumes)
     left = []
     try:

@@ -21,7 +21,8 @@ class PoolState(Record):
     their files (as the backing file or data file of a disk elsewhere, or as a kernel or initrd) and
     ``dependents`` the volumes of other pools that name them as backing file or data file, and for a
     directory pool on this host ``left_behind``, what its directory would still hold once they are
-    deleted (see the runner's _left_behind);
+    deleted (see the runner's _left_behind), and ``sharing`` the other pools whose directories are,
+    hold or lie in its own where they lead;
     ``capabilities`` the host's pool types (None where libvirt does not say);
     ``other_targets`` ``(name, target path)`` of the host's other pools (read only where a
     definition may be written); ``real_target`` the directory the wanted target_path leads to through
@@ -42,6 +43,7 @@ class PoolState(Record):
     reaching: Tuple[str, ...] = ()
     dependents: Tuple[str, ...] = ()
     left_behind: Tuple[str, ...] = ()
+    sharing: Tuple[str, ...] = ()
     capabilities: Optional[Dict[str, PoolTypeCapability]] = None
     other_targets: Tuple[Tuple[str, str], ...] = ()
     real_target: Optional[str] = None

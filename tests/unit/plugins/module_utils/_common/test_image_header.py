@@ -110,6 +110,8 @@ def qcow2_naming(path, backing: bytes):
         (b'json:{"file": {"filename": "/srv/d.qcow2"}}', "/srv/d.qcow2"),  # no driver: QEMU finds the file
         (b'json:{"driver": "nbd", "server": {"host": "h"}}', None),
         (b"json:{not json", None),
+        (b'json:{"file": {"filename": "srv/r.raw"}}', "/srv/r.raw"),  # relative: from QEMU's working directory
+        (b"file:srv/r.raw", "/srv/r.raw"),
         (b"/srv/\xff/base.qcow2", "/srv/\udcff/base.qcow2"),  # not UTF-8: the bytes as the file system has them
     ],
 )
@@ -141,3 +143,18 @@ def test_a_relative_data_file_is_opened_from_qemus_working_directory(tmp_path):
         ["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=r.raw", str(image), "1M"], cwd=str(tmp_path), check=True
     )
     assert image_header.qcow2_data_file(str(image)) == "/r.raw"
+
+
+@pytest.mark.parametrize("fmt", ["qed", "vmdk"])
+def test_the_backing_file_of_other_formats_is_read(tmp_path, fmt):
+    """libvirt and QEMU follow a QED or VMDK image's backing file as they follow a qcow2 image's."""
+    base_format = "raw" if fmt == "qed" else fmt  # a VMDK image is backed by a VMDK image only
+    base = tmp_path / ("base." + base_format)
+    qemu_img("create", "-f", base_format, str(base), "1M")
+    overlay = tmp_path / ("over." + fmt)
+    qemu_img("create", "-f", fmt, "-F", base_format, "-b", str(base), str(overlay))
+    assert image_header.backing_file(str(overlay)) == str(base)
+    assert image_header.named_files(str(overlay)) == (str(base), None)
+    plain = tmp_path / ("plain." + fmt)
+    qemu_img("create", "-f", fmt, str(plain), "1M")
+    assert image_header.backing_file(str(plain)) is None

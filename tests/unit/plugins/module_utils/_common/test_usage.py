@@ -560,3 +560,27 @@ def test_a_pool_directory_reached_through_a_link_holds_what_is_under_its_real_pa
     assert not is_in(str(tmp_path / "elsewhere.raw"))
     assert not is_in("/srv/with\0nul")
     assert not usage.in_files_test([], str(tmp_path / "real"), False)(str(tmp_path / "linked" / "sub" / "inner.raw"))
+
+
+def test_a_directory_a_guest_has_as_a_disk_holds_what_is_in_it():
+    """QEMU shows a directory's files to the guest as a disk (vvfat)."""
+    references = References.of_definition(
+        definition("<disk type='dir' device='disk'><driver type='fat'/><source dir='/srv/share'/><target dev='vdz'/></disk>")
+    )
+    assert references.directories == ["/srv/share"]
+    assert references.refer_to("p", "v", "/srv/share/data.raw", None)
+    assert not references.refer_to("p", "v", "/srv/shared.raw", None)
+    assert usage.reaches(references.as_json(), lambda path: path == "/srv/share", None)
+
+
+def test_a_volume_disk_of_an_inactive_directory_pool_is_followed(test_client, tmp_path, unique_name):
+    name = unique_name("")
+    test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, tmp_path), 0
+    )
+    try:
+        assert test_client.volume_path_of(name, "over.qcow2") == str(tmp_path / "over.qcow2")
+        assert test_client.volume_path_of(name, "../x") is None
+        assert test_client.volume_path_of(unique_name(""), "over.qcow2") is None
+    finally:
+        test_client.find_pool(name).undefine()

@@ -134,9 +134,13 @@ def test_ipv6_is_written_as_python_writes_it():
             dict(ipv6=dict(address="fd21:221:4::1/48", dhcp_ranges=[dict(start="fd21:221:4::10", end="fd21:221:4::20")])),
             "ipv6.address: dnsmasq gives DHCPv6 addresses only on a subnet of prefix length 64 or longer, not 48",
         ),
-        (dict(ipv4=ipv4(tftp_root="/")), "ipv4.tftp_root / is a directory of the host's system"),
-        (dict(ipv4=ipv4(tftp_root="/etc")), "ipv4.tftp_root /etc is a directory of the host's system"),
+        (dict(ipv4=ipv4(tftp_root="/")), "ipv4.tftp_root / is a directory of the host's own files"),
+        (dict(ipv4=ipv4(tftp_root="/etc")), "ipv4.tftp_root /etc is a directory of the host's own files"),
         (dict(name="n" * 248), "network name is longer than 247 bytes"),
+        (dict(ipv4=ipv4(tftp_root="/root/.ssh")), "ipv4.tftp_root /root/.ssh is a directory of the host's own files"),
+        (dict(ipv4=ipv4(tftp_root="/var/lib/libvirt/images")), "ipv4.tftp_root /var/lib/libvirt/images is a directory"),
+        (dict(ipv4=dict(address="0.1.2.3/8")), "ipv4.address: 0.1.2.3 is a 'this network' (0.0.0.0/8) address"),
+        (dict(ipv6=dict(address="fec0::1/64")), "ipv6.address: fec0::1 is a site-local address"),
     ],
 )
 def test_refusals(params, message):

@@ -203,3 +203,14 @@ def test_an_autostart_change_shows_in_the_diff(network_name, test_client):
     assert changed["changed"] and changed["diff"]["before"] != changed["diff"]["after"]
     assert "autostart off" in changed["diff"]["before"] and "autostart on" in changed["diff"]["after"]
     run(params(name=name, state="absent"), check_mode=False, diff=False)
+
+
+def test_a_tftp_root_that_leads_to_the_hosts_own_files_is_refused(network_name, test_client, tmp_path, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    (tmp_path / "etclink").symlink_to("/etc")
+    wanted = params(name=network_name(), bridge="rvn-b10", ipv4=ipv4(10, tftp_root=str(tmp_path / "etclink")))
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="through a symbolic link, /etc.*every guest on the network could read"):
+            run(wanted, check_mode=check_mode, diff=False)

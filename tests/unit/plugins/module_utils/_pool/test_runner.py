@@ -397,3 +397,29 @@ def test_a_guest_naming_a_pool_file_by_a_relative_path_uses_the_pool(test_client
     finally:
         guest.undefine()
     runner.run(params(name=name, state="absent", delete_volumes=True), False, False)
+
+
+def test_volumes_are_not_deleted_through_a_pool_that_shares_anothers_directory(test_client, unique_name, tmp_path, monkeypatch):
+    """A pool whose target is a link to another pool's directory lists that pool's files: deleting its
+    volumes deletes theirs, and libvirt cannot delete a link as the pool's directory."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    real, linked = unique_name(""), unique_name("")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (real, tmp_path / "real"), 0
+    )
+    test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (linked, tmp_path / "link"), 0
+    )
+    test_client.find_pool(linked).create(0)
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="lies in the directory of pool\\(s\\) %s" % real):
+                runner.run(params(name=linked, state="absent", delete_volumes=True), check_mode, False)
+        assert runner._left_behind(str(tmp_path / "link"), ())[0].startswith("the target itself, a symbolic link")
+    finally:
+        for name in (linked, real):
+            runner.run(params(name=name, state="absent"), False, False)
