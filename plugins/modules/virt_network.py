@@ -133,8 +133,9 @@ options:
         description:
           - Absolute path on the host that dnsmasq serves over TFTP (PXE boot files).
           - On the module's host, a new or changed one must be a directory (dnsmasq does not start
-            without it); a directory of the host's system (V(/), V(/etc)...) is refused, as every guest
-            on the network could read it.
+            without it); a directory of the host's own files is refused, also where it leads through a
+            symbolic link (V(/), V(/etc)..., and the trees of V(/root), V(/var/lib/libvirt), V(/run) and
+            V(/var/log)), as every guest on the network could read it.
         type: str
       bootp_file:
         description: Boot file name DHCP gives PXE clients, for example V(pxelinux.0). Needs O(ipv4.dhcp_ranges).
