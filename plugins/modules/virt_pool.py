@@ -160,8 +160,8 @@ options:
         file; for a V(dir) pool on the module's host, while its directory holds what deleting the volumes
         libvirt lists would not remove (a hidden file, a directory that is not empty), so that deleting the
         directory would fail with the volumes already gone, or whose directory is, holds or lies in another
-        pool's where they lead through symbolic links (its volumes are that pool's files); and for an inactive pool (its volumes cannot be
-        listed) or an V(iscsi) one (its LUNs cannot be deleted).
+        pool's where they lead through symbolic links (its volumes are that pool's files); and for an
+        inactive pool (its volumes cannot be listed) or an V(iscsi) one (its LUNs cannot be deleted).
     type: bool
     default: false
 notes:
