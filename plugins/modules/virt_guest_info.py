@@ -44,7 +44,7 @@ options:
   state:
     description:
       - Report only guests in one of these states. V(running) includes libvirt's C(blocked) and
-        C(shutdown) (shutting down) states. Left out, guests in any state.
+        C(shutdown) (shutting down) states. Left out, guests in any state; an empty list is refused.
     type: list
     elements: str
     choices: [running, paused, shutoff, crashed, pmsuspended]

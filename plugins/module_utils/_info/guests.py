@@ -42,7 +42,11 @@ class GuestQuery(Record):
     def from_params(cls, params: Mapping[str, Any]) -> "GuestQuery":
         check_common(params)
         names = NameFilter.from_params(params, "guest")
-        states = tuple(params.get("state") or ())
+        given = params.get("state")
+        if given is not None and not given:
+            # An empty filter is a mistake, not "every guest" (which leaving it out asks for).
+            raise PlanError("state: give at least one of %s, or leave it out for every guest" % ", ".join(STATE_FILTERS))
+        states = tuple(given or ())
         unknown = [state for state in states if state not in STATE_FILTERS]
         if unknown:
             raise PlanError("state: %r is not one of %s" % (unknown[0], ", ".join(STATE_FILTERS)))

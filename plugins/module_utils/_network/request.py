@@ -295,7 +295,8 @@ def _hosts(entries: Sequence[Mapping[str, Any]], family: str, interface: Any) ->
         name = entry.get("name")
         if name is not None and (len(name) > 63 or not re.fullmatch(_LABEL, name)):
             raise PlanError("%s.name %r is not a host name (letters, digits and inner '-', at most 63)" % (what, name))
-        for key, value in (("mac", mac), ("ip", address), ("name", name)):
+        # DNS names are compared without case: 'web01' and 'WEB01' are one name to dnsmasq.
+        for key, value in (("mac", mac), ("ip", address), ("name", name.lower() if name else name)):
             if value is None:
                 continue
             if (key, value) in seen:
@@ -313,4 +314,6 @@ def _mac(value: Any, what: str) -> str:
         raise PlanError("%s.mac %r is not a MAC address like 52:54:00:12:34:56" % (what, value))
     if int(mac[:2], 16) & 1:
         raise PlanError("%s.mac %s is a multicast address; a card has a unicast one" % (what, mac))
+    if mac == "00:00:00:00:00:00":
+        raise PlanError("%s.mac %s is no card's address" % (what, mac))
     return mac

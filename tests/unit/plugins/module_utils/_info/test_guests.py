@@ -145,6 +145,7 @@ def test_no_addresses_for_a_guest_that_does_not_run(guest):
         (dict(name_pattern="a\x1b[31m*"), "control character"),
         (dict(name="a", name_pattern="a"), "mutually exclusive"),
         (dict(state=["stopped"]), "state: 'stopped' is not one of"),
+        (dict(state=[]), "state: give at least one of"),
         (dict(addresses="dns"), "addresses must be one of"),
     ],
 )

@@ -137,6 +137,18 @@ def test_ipv6_is_written_as_python_writes_it():
         (dict(ipv4=ipv4(tftp_root="/")), "ipv4.tftp_root / is a directory of the host's own files"),
         (dict(ipv4=ipv4(tftp_root="/etc")), "ipv4.tftp_root /etc is a directory of the host's own files"),
         (dict(name="n" * 248), "network name is longer than 247 bytes"),
+        (dict(ipv4=ipv4(dhcp_hosts=[dict(mac="00:00:00:00:00:00", ip="10.213.1.10")])), "is no card's address"),
+        (
+            dict(
+                ipv4=ipv4(
+                    dhcp_hosts=[
+                        dict(mac="52:54:00:aa:00:10", ip="10.213.1.10", name="web01"),
+                        dict(mac="52:54:00:aa:00:11", ip="10.213.1.11", name="WEB01"),
+                    ]
+                )
+            ),
+            "ipv4.dhcp_hosts[1].name web01 is also ipv4.dhcp_hosts[0]'s",
+        ),
         (dict(ipv4=ipv4(tftp_root="/root/.ssh")), "ipv4.tftp_root /root/.ssh is a directory of the host's own files"),
         (dict(ipv4=ipv4(tftp_root="/var/lib/libvirt/images")), "ipv4.tftp_root /var/lib/libvirt/images is a directory"),
         (dict(ipv4=dict(address="0.1.2.3/8")), "ipv4.address: 0.1.2.3 is a 'this network' (0.0.0.0/8) address"),
