@@ -134,8 +134,9 @@ options:
           - Absolute path on the host that dnsmasq serves over TFTP (PXE boot files).
           - On the module's host, a new or changed one must be a directory (dnsmasq does not start
             without it); a directory of the host's own files is refused, also where it leads through a
-            symbolic link (V(/), V(/etc)..., and the trees of V(/root), V(/var/lib/libvirt), V(/run) and
-            V(/var/log)), as every guest on the network could read it.
+            symbolic link (V(/), V(/etc)..., and the trees of V(/root), V(/run), V(/var/lib) but for
+            V(/var/lib/tftpboot) and V(/var/lib/tftp), V(/var/log), V(/var/cache), V(/var/backups),
+            V(/var/mail) and V(/var/spool)), as every guest on the network could read it.
         type: str
       bootp_file:
         description: Boot file name DHCP gives PXE clients, for example V(pxelinux.0). Needs O(ipv4.dhcp_ranges).

@@ -38,14 +38,15 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 8
+_CACHE_VERSION = 9
 
 
 class References:
     """What a guest's definitions refer to: ``volumes`` (pool, volume) of volume disks, and of those
     the ``followed_volumes`` whose backing and data files QEMU follows (not read as raw), ``images``
     (path, whether QEMU follows its backing file) of file and block disks and of the backing stores
-    libvirt shows, ``boot`` files (kernel, initrd, firmware and its variables); and of those, what the guest writes:
+    libvirt shows, ``boot`` files (whole files QEMU opens besides disks, see _whole_files), host
+    ``directories`` it has as disks or file systems; and of those, what the guest writes:
     ``written_volumes`` and ``written_images``, the sources of its disks that are not read-only
     (never a cdrom, nor a backing store). What no other guest may take as well: its cards' ``macs``
     (lower case), the files its serial ports and consoles write (``logs``), and its fixed
@@ -119,7 +120,14 @@ class References:
                 image = definition_path(own.get("file") or own.get("dev"))
                 if image:
                     written_images.append(image)
-        boot = [definition_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd", "os/loader", "os/nvram")]
+        boot = _whole_files(domain)
+        for source in domain.iterfind("devices/filesystem/source"):
+            shared = definition_path(source.get("dir"))  # a host directory the guest mounts
+            if shared:
+                directories.append(shared)
+            image = definition_path(source.get("file"))
+            if image:
+                images.append((image, False))
         exclusive = Exclusive.of_definition(domain)
         return cls(
             volumes,
@@ -337,6 +345,18 @@ class Exclusive(NamedTuple):
 # The character devices QEMU can point at a host file: a serial log given to another guest is
 # written by two QEMUs whichever of these the other guest writes it with.
 _CHARACTER_DEVICES = ("serial", "console", "parallel", "channel")
+
+
+def _whole_files(domain: Any) -> List[Optional[str]]:
+    """The files QEMU opens for a guest besides its disks: kernel, initrd and device tree, firmware,
+    its variables and their template, ACPI tables, network cards' option ROMs, and NVDIMM backing files
+    (the guest's persistent memory)."""
+    found = [definition_path(domain.findtext(tag)) for tag in ("os/kernel", "os/initrd", "os/loader", "os/nvram", "os/dtb")]
+    found += [definition_path(table.text) for table in domain.iterfind("os/acpi/table")]
+    found += [definition_path(nvram.get("template")) for nvram in domain.iterfind("os/nvram")]
+    found += [definition_path(rom.get("file")) for rom in domain.iterfind("devices/interface/rom")]
+    found += [definition_path(path.text) for path in domain.iterfind("devices/memory/source/path")]
+    return found
 
 
 def _log_files(domain: Any) -> List[str]:

@@ -179,14 +179,17 @@ def _ip_param(entry: Optional[Mapping[str, Any]], family: str) -> Optional[IpCon
 
 # Trees a TFTP root must not lie in, besides the system's: every guest on the network reads it, and
 # these hold root's own files, the host's guests' disks and definitions, and runtime state.
-_PRIVATE_TREES = ("/root/", "/var/lib/libvirt/", "/run/", "/var/log/")
+_PRIVATE_TREES = ("/root/", "/run/", "/var/backups/", "/var/cache/", "/var/lib/", "/var/log/", "/var/mail/", "/var/spool/")
+# The directories under those trees that are made to be served over TFTP.
+_TFTP_DIRECTORIES = ("/var/lib/tftpboot/", "/var/lib/tftp/")
 
 
 def tftp_root_problem(tftp_root: str, real: str, family: str) -> str:
     """Why ``tftp_root`` (which leads to ``real`` on the host) must not be served over TFTP, or ""."""
     for path in dict.fromkeys((tftp_root, real)):
         normal = same_path(path) or path
-        if is_system_directory(normal) or (normal + "/").startswith(_PRIVATE_TREES):
+        private = (normal + "/").startswith(_PRIVATE_TREES) and not (normal + "/").startswith(_TFTP_DIRECTORIES)
+        if is_system_directory(normal) or private:
             shown = tftp_root if path == tftp_root else "%s (through a symbolic link, %s)" % (tftp_root, real)
             return (
                 "%s.tftp_root %s is a directory of the host's own files: every guest on the network could read "
@@ -211,7 +214,8 @@ def _interface(value: Any, family: str) -> Any:
     subnet = interface.network
     unusable = _unusable_kind(interface.ip)
     if unusable:
-        raise PlanError("%s: %s is a %s address, which a virtual network cannot take" % (what, address, unusable))
+        article = "an" if unusable[0] in "aeiou" else "a"
+        raise PlanError("%s: %s is %s %s address, which a virtual network cannot take" % (what, address, article, unusable))
     longest = 30 if family == IPV4 else 126
     if subnet.prefixlen > longest or subnet.prefixlen < 8:
         raise PlanError("%s: prefix length %d leaves no room for guests (8 to %d)" % (what, subnet.prefixlen, longest))

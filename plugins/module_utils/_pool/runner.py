@@ -139,8 +139,8 @@ def _pools_sharing(client: Client, existing: PoolDefinition) -> Tuple[str, ...]:
 def _left_behind(directory: Optional[str], volumes: Tuple[str, ...]) -> Tuple[str, ...]:
     """What deleting the ``volumes`` libvirt lists would leave in a directory pool's directory, so
     that its deletion (rmdir) fails once they are gone: entries libvirt lists as no volume (a hidden
-    file, a socket), and listed directories that are not empty (libvirt deletes a directory volume
-    with rmdir)."""
+    file, a socket), listed directories that are not empty and links to directories (libvirt deletes
+    a directory volume with rmdir)."""
     if not directory:
         return ()
     if os.path.islink(directory):
@@ -154,6 +154,8 @@ def _left_behind(directory: Optional[str], volumes: Tuple[str, ...]) -> Tuple[st
             for entry in entries:
                 if entry.name not in listed:
                     left.append(entry.name)
+                elif entry.is_symlink() and entry.is_dir():
+                    left.append(entry.name + " (a link to a directory, which libvirt deletes with rmdir)")
                 elif entry.is_dir(follow_symlinks=False) and _holds_anything(entry.path):
                     left.append(entry.name + "/ (not empty)")
     except OSError:

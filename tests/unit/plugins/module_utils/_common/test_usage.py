@@ -584,3 +584,19 @@ def test_a_volume_disk_of_an_inactive_directory_pool_is_followed(test_client, tm
         assert test_client.volume_path_of(unique_name(""), "over.qcow2") is None
     finally:
         test_client.find_pool(name).undefine()
+
+
+def test_whole_files_and_shared_directories_a_guest_opens_are_used():
+    """Files QEMU opens for a guest besides its disks, and host directories it mounts."""
+    references = References.of_definition(
+        definition(
+            "<interface type='network'><source network='n'/><rom file='/srv/p/rom.bin'/></interface>"
+            "<memory model='nvdimm'><source><path>/srv/p/nvd.bin</path></source><target><size>1</size></target></memory>"
+            "<filesystem type='mount'><source dir='/srv/p'/><target dir='share'/></filesystem>",
+            "<dtb>/srv/p/dtb.bin</dtb><acpi><table type='slic'>/srv/p/acpi.bin</table></acpi>"
+            "<nvram template='/srv/p/tmpl.fd'>/var/lib/libvirt/qemu/nvram/g_VARS.fd</nvram>",
+        )
+    )
+    for used in ("rom.bin", "nvd.bin", "dtb.bin", "acpi.bin", "tmpl.fd", "inside.raw"):
+        assert references.refer_to("p", "x", "/srv/p/" + used, None), used
+    assert references.directories == ["/srv/p"]

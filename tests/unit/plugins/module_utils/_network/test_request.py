@@ -151,6 +151,8 @@ def test_ipv6_is_written_as_python_writes_it():
         ),
         (dict(ipv4=ipv4(tftp_root="/root/.ssh")), "ipv4.tftp_root /root/.ssh is a directory of the host's own files"),
         (dict(ipv4=ipv4(tftp_root="/var/lib/libvirt/images")), "ipv4.tftp_root /var/lib/libvirt/images is a directory"),
+        (dict(ipv4=ipv4(tftp_root="/var/backups")), "ipv4.tftp_root /var/backups is a directory"),
+        (dict(ipv4=ipv4(tftp_root="/var/lib/dpkg")), "ipv4.tftp_root /var/lib/dpkg is a directory"),
         (dict(ipv4=dict(address="0.1.2.3/8")), "ipv4.address: 0.1.2.3 is a 'this network' (0.0.0.0/8) address"),
         (dict(ipv6=dict(address="fec0::1/64")), "ipv6.address: fec0::1 is a site-local address"),
     ],

@@ -377,7 +377,12 @@ def test_what_a_directory_pool_leaves_behind(tmp_path):
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_bytes(b"")
     (tmp_path / ".hidden").write_bytes(b"")
-    assert runner._left_behind(str(tmp_path), ("a.img", "empty", "full")) == (".hidden", "full/ (not empty)")
+    (tmp_path / "linked").symlink_to(tmp_path / "empty")
+    assert runner._left_behind(str(tmp_path), ("a.img", "empty", "full", "linked")) == (
+        ".hidden",
+        "full/ (not empty)",
+        "linked (a link to a directory, which libvirt deletes with rmdir)",
+    )
     assert runner._left_behind(str(tmp_path / "missing"), ()) == ()
 
 
