@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import struct
-from typing import IO, Any, NamedTuple, Optional
+from typing import IO, Any, Callable, NamedTuple, Optional
 
 QCOW2_MAGIC = b"QFI\xfb"
 # magic, version, backing_file_offset, backing_file_size: the first 20 bytes of every qcow2 header.
@@ -103,22 +103,56 @@ def qcow2_backing_file(path: str) -> Optional[str]:
     image's directory); None for other files, a backing that is no file on this host, or on errors. A
     '..' is kept: after a symbolic link the kernel takes it to the parent of the link's target, not
     to the directory the name spells."""
+    return _backing_named(_read_name(path, _qcow2_backing_name), path)
+
+
+def _qcow2_backing_name(image: IO[bytes], head: bytes) -> Optional[str]:
+    if len(head) < _HEADER.size:
+        return None
+    magic, _version, offset, size = _HEADER.unpack(head[: _HEADER.size])
+    if magic != QCOW2_MAGIC or not offset or not 0 < size <= _MAX_BACKING_NAME:
+        return None
+    image.seek(offset)
+    return os.fsdecode(image.read(size))
+
+
+# Enough of an image's first bytes for every magic below and qcow2's version 3 fields.
+_HEAD_SIZE = 112
+# What a name reader takes: the open image and its first _HEAD_SIZE bytes.
+NameReader = Callable[[IO[bytes], bytes], Optional[str]]
+
+
+def _read_name(path: str, reader: NameReader) -> Optional[str]:
+    """What ``reader`` reads from the image at ``path`` (opened by open_image); None on errors."""
     image = open_image(path)
     if image is None:
         return None
+    with image:
+        return _name_or_none(reader, image, _head_of(image))
+
+
+def _head_of(image: IO[bytes]) -> bytes:
     try:
-        with image:
-            header = image.read(_HEADER.size)
-            if len(header) < _HEADER.size:
-                return None
-            magic, _version, offset, size = _HEADER.unpack(header)
-            if magic != QCOW2_MAGIC or not offset or not 0 < size <= _MAX_BACKING_NAME:
-                return None
-            image.seek(offset)
-            name = os.fsdecode(image.read(size))
-    except (OSError, ValueError):
+        return image.read(_HEAD_SIZE)
+    except OSError:
+        return b""
+
+
+def _name_or_none(reader: NameReader, image: IO[bytes], head: bytes) -> Optional[str]:
+    try:
+        return reader(image, head)
+    except (OSError, struct.error, ValueError):
         return None
-    return host_file_named(name, os.path.dirname(path))
+
+
+def _backing_named(name: Optional[str], path: str) -> Optional[str]:
+    """The file a backing name of the image at ``path`` leads to (relative to the image's directory)."""
+    return host_file_named(name, os.path.dirname(path)) if name else None
+
+
+def _data_file_named(name: Optional[str]) -> Optional[str]:
+    """The file a data file name leads to (relative to QEMU's working directory)."""
+    return host_file_named(name, QEMU_WORKING_DIRECTORY) if name else None
 
 
 # qcow2 version 3: incompatible features at byte 72 (bit 2: an external data file), the header's
@@ -136,22 +170,18 @@ def qcow2_data_file(path: str) -> Optional[str]:
     where QEMU reads and writes the guest's data, as QEMU under libvirt opens it (a relative name
     from QEMU's working directory, not from the image's); None for other files, an image without
     one, or on errors."""
-    image = open_image(path)
-    if image is None:
+    return _data_file_named(_read_name(path, _qcow2_data_name))
+
+
+def _qcow2_data_name(image: IO[bytes], head: bytes) -> Optional[str]:
+    if len(head) < 104 or head[:4] != QCOW2_MAGIC or _HEADER.unpack(head[:20])[1] < 3:
         return None
-    try:
-        with image:
-            head = image.read(112)
-            if len(head) < 104 or head[:4] != QCOW2_MAGIC or _HEADER.unpack(head[:20])[1] < 3:
-                return None
-            incompatible, header_length = _V3_FIELDS.unpack(head[72:104])
-            if not incompatible & _EXTERNAL_DATA_FILE:
-                return None
-            cluster_bits = struct.unpack(">I", head[20:24])[0]
-            first_cluster = image.read(min(1 << min(cluster_bits, 21), _MAX_HEADER_READ))
-    except (OSError, struct.error, ValueError):
+    incompatible, header_length = _V3_FIELDS.unpack(head[72:104])
+    if not incompatible & _EXTERNAL_DATA_FILE:
         return None
-    data = head + first_cluster
+    cluster_bits = struct.unpack(">I", head[20:24])[0]
+    image.seek(len(head))
+    data = head + image.read(min(1 << min(cluster_bits, 21), _MAX_HEADER_READ))
     offset = header_length
     while offset + _EXTENSION.size <= len(data):
         kind, length = _EXTENSION.unpack(data[offset : offset + _EXTENSION.size])
@@ -159,7 +189,7 @@ def qcow2_data_file(path: str) -> Optional[str]:
             return None
         start = offset + _EXTENSION.size
         if kind == _DATA_FILE_EXTENSION:
-            return host_file_named(os.fsdecode(data[start : start + length]), QEMU_WORKING_DIRECTORY)
+            return os.fsdecode(data[start : start + length])
         offset = start + (length + 7) // 8 * 8
     return None
 
@@ -174,30 +204,21 @@ class NamedFiles(NamedTuple):
 
 def named_files(path: str) -> NamedFiles:
     """The files the image at ``path`` names: the backing file of a qcow2, QED or VMDK image, the
-    data file of a qcow2 image (None for what it has not, for other files or on errors)."""
-    return NamedFiles(backing_file(path), qcow2_data_file(path))
-
-
-def backing_file(path: str) -> Optional[str]:
-    """The backing file of the qcow2, QED or VMDK image at ``path`` as QEMU opens it (see
-    qcow2_backing_file); None for other files or on errors."""
+    data file of a qcow2 image (None for what it has not, for other files or on errors); the image
+    is opened once."""
     image = open_image(path)
     if image is None:
-        return None
-    try:
-        with image:
-            head = image.read(_MAGIC_BYTES)
-            if head.startswith(QCOW2_MAGIC):
-                return qcow2_backing_file(path)
-            if head.startswith(b"QED\0"):
-                name = _qed_backing_name(image)
-            elif head.startswith((b"KDMV", b"# Disk Descriptor")):
-                name = _vmdk_parent_name(image, head)
-            else:
-                return None
-    except (OSError, ValueError, struct.error):
-        return None
-    return host_file_named(name, os.path.dirname(path)) if name else None
+        return NamedFiles(None, None)
+    with image:
+        head = _head_of(image)
+        if head.startswith(QCOW2_MAGIC):
+            backing = _name_or_none(_qcow2_backing_name, image, head)
+            return NamedFiles(_backing_named(backing, path), _data_file_named(_name_or_none(_qcow2_data_name, image, head)))
+        if head.startswith(b"QED\0"):
+            return NamedFiles(_backing_named(_name_or_none(_qed_backing_name, image, head), path), None)
+        if head.startswith((b"KDMV", b"# Disk Descriptor")):
+            return NamedFiles(_backing_named(_name_or_none(_vmdk_parent_name, image, head), path), None)
+    return NamedFiles(None, None)
 
 
 # QED, little-endian: magic, cluster, table and header sizes, then features (bit 0: a backing
@@ -207,9 +228,8 @@ _QED_HEADER = struct.Struct("<4sIIIQQQQQII")
 _QED_BACKING_FILE = 1
 
 
-def _qed_backing_name(image: IO[bytes]) -> Optional[str]:
-    image.seek(0)
-    fields = _QED_HEADER.unpack(image.read(_QED_HEADER.size))
+def _qed_backing_name(image: IO[bytes], head: bytes) -> Optional[str]:
+    fields = _QED_HEADER.unpack(head[: _QED_HEADER.size])
     features, offset, size = fields[4], fields[9], fields[10]
     if not features & _QED_BACKING_FILE or not 0 < size <= _MAX_BACKING_NAME:
         return None

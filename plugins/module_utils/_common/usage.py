@@ -38,7 +38,7 @@ SYSTEM_STATE_DIR = "/run/libvirt/qemu"
 SYSTEM_URIS = ("qemu:///system", "qemu+unix:///system")
 
 # Bumped when what is cached changes meaning.
-_CACHE_VERSION = 9
+_CACHE_VERSION = 10
 
 
 class References:
@@ -754,19 +754,18 @@ def _files_naming_here(directory: str, is_wanted: Callable[[str], bool]) -> List
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
 
     found = []
-    for name, path, kind, _backing, _data in image_headers(directory):
+    for name, _path, kind, backing, data_file in image_headers(directory):
         if kind == image_header.NO_BACKING:
             continue
-        named = image_header.named_files(path)
-        if any(is_wanted(other) for other in (same_path(named.backing), same_path(named.data_file)) if other is not None):
+        if any(is_wanted(other) for other in (same_path(backing), same_path(data_file)) if other is not None):
             found.append(name)
     return found
 
 
 def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str], Optional[str]]]:
     """(name, path, kind, backing file, data file) of each file in ``directory`` (image_header's
-    backing_kind and named_files), headers read once per change of the file (its inode, size
-    and times)."""
+    backing_kind and, for an image that can name files, named_files), headers read once per change
+    of the file (its inode, size and times)."""
     # Imported here: only deletions and new disks read image headers.
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
 
@@ -787,7 +786,7 @@ def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str]
                 kind, backing, data_file = known
             else:
                 kind = image_header.backing_kind(entry.path)
-                named = image_header.named_files(entry.path) if kind == image_header.QCOW_BACKING else None
+                named = image_header.named_files(entry.path) if kind != image_header.NO_BACKING else None
                 backing, data_file = named if named else (None, None)
                 cache.put(entry.path, stamp, [kind, backing, data_file])
             yield entry.name, entry.path, kind, backing, data_file

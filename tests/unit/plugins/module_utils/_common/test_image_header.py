@@ -153,8 +153,8 @@ def test_the_backing_file_of_other_formats_is_read(tmp_path, fmt):
     qemu_img("create", "-f", base_format, str(base), "1M")
     overlay = tmp_path / ("over." + fmt)
     qemu_img("create", "-f", fmt, "-F", base_format, "-b", str(base), str(overlay))
-    assert image_header.backing_file(str(overlay)) == str(base)
+    assert image_header.named_files(str(overlay)).backing == str(base)
     assert image_header.named_files(str(overlay)) == (str(base), None)
     plain = tmp_path / ("plain." + fmt)
     qemu_img("create", "-f", fmt, str(plain), "1M")
-    assert image_header.backing_file(str(plain)) is None
+    assert image_header.named_files(str(plain)).backing is None
