@@ -173,7 +173,7 @@ def check_target_shared(definition: PoolDefinition, state: PoolState) -> None:
         theirs = target.rstrip("/") + "/"
         if name == definition.name or not theirs.startswith("/"):
             continue
-        how = _overlap([spelling.rstrip("/") + "/" for spelling in spellings], theirs, target)
+        how = directories_overlap([spelling.rstrip("/") + "/" for spelling in spellings], theirs, target)
         if how is None:
             continue
         raise PlanError(
@@ -182,7 +182,7 @@ def check_target_shared(definition: PoolDefinition, state: PoolState) -> None:
         )
 
 
-def _overlap(mine: List[str], theirs: str, target: str) -> Optional[str]:
+def directories_overlap(mine: List[str], theirs: str, target: str) -> Optional[str]:
     """How one of the spellings ``mine`` of a directory overlaps another pool's ``theirs`` (each
     ending in '/'), None where none does."""
     for spelling in mine:

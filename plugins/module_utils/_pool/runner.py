@@ -31,6 +31,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan impo
     DEVICE_BUILDS,
     DIRECTORY_BUILDS,
     differences,
+    directories_overlap,
     outcome,
     plan_pool,
 )
@@ -123,16 +124,11 @@ def _pools_sharing(client: Client, existing: PoolDefinition) -> Tuple[str, ...]:
     if not existing.target_path:
         return ()
     mine = os.path.realpath(existing.target_path).rstrip("/") + "/"
-    sharing = []
-    for pool in client.all_pools():
-        if pool.name() == existing.name:
-            continue
-        target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
-        if not target or not target.startswith("/"):
-            continue
-        theirs = os.path.realpath(target).rstrip("/") + "/"
-        if mine.startswith(theirs) or theirs.startswith(mine):
-            sharing.append(pool.name())
+    sharing = {
+        name
+        for name, target in _other_targets(client, existing.name, True)
+        if target.startswith("/") and directories_overlap([mine], os.path.realpath(target).rstrip("/") + "/", target)
+    }
     return tuple(sorted(sharing))
 
 
