@@ -209,6 +209,11 @@ options:
     description:
       - Replace an existing volume whose content does not match O(checksum) by a new download of
         O(source_url). A volume that guests use or that backs other volumes is never replaced.
+      - The new content is downloaded into the volume C(.NAME.replacement) beside it, verified, and
+        renamed over the volume's file; until then the old content stays whole, whatever fails. This
+        needs a file-based pool and a local O(uri).
+      - A run stopped before the rename leaves C(.NAME.replacement) marked as unfinished; the next run
+        deletes it and downloads again. A volume of that name without the mark is refused, never deleted.
     type: bool
     default: false
   mode:

@@ -96,7 +96,9 @@ class Executor:
                 undo_stack.clear()
             elif verb.undo == UNDONE and undo is not None:
                 undo_stack.append((action, undo))
-            else:
+            elif not any(made.name == action.name for made, _undo in undo_stack):
+                # A change to an object this plan made (an upload into a new volume) goes with it
+                # when rollback deletes it; a change made before (a deletion) stays.
                 irreversible.append(action)
 
     @staticmethod
@@ -108,10 +110,8 @@ class Executor:
     def _failure(
         self, action: Action, error: BaseException, undo_stack: List[Tuple[Action, Undo]], irreversible: List[Action]
     ) -> ExecutionError:
-        undone = {entry[0].name for entry in undo_stack}
         rolled_back, errors = self._rollback(undo_stack)
-        # Changing an object that rollback then deletes (an upload into a new volume) leaves nothing.
-        left_changes = bool(errors) or any(done.name not in undone for done in irreversible)
+        left_changes = bool(errors) or bool(irreversible)
         return ExecutionError(action, error, rolled_back, errors, left_changes=left_changes)
 
     def _rollback(self, undo_stack: List[Tuple[Action, Undo]]) -> Tuple[List[str], List[str]]:

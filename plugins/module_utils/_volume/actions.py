@@ -19,6 +19,7 @@ UPLOAD = "upload"
 RESIZE = "resize"
 CHMOD = "chmod"
 DELETE = "delete"
+REPLACE = "replace"
 
 
 class VolumeTarget(Payload):
@@ -50,7 +51,9 @@ class UploadPayload(Payload):
     ``length``: the bytes libvirt is told to expect (the body, decompressed when ``compression``
     is set, may not be longer; 0 for no limit); ``checksum_of``: whether ``checksum`` is of the
     body as served (download) or decompressed (content); ``refuse_compressed``: a body that
-    starts like compressed data is refused for a raw volume (compression auto found no suffix)."""
+    starts like compressed data is refused for a raw volume (compression auto found no suffix);
+    ``finishes``: a verified body clears the volume's mark of an unfinished download (a replacement
+    keeps it until it is renamed into place)."""
 
     pool: str
     volume: str
@@ -64,6 +67,7 @@ class UploadPayload(Payload):
     compression: Optional[str] = None
     checksum_of: str = "download"
     refuse_compressed: bool = False
+    finishes: bool = True
 
 
 class ResizePayload(Payload):
@@ -71,6 +75,14 @@ class ResizePayload(Payload):
     volume: str
     capacity: int
     shrink: bool = False
+
+
+class ReplacePayload(Payload):
+    """Volume ``replacement`` (a verified download beside it) renamed over volume ``volume``'s file."""
+
+    pool: str
+    volume: str
+    replacement: str
 
 
 class ChmodPayload(Payload):
@@ -81,7 +93,8 @@ class ChmodPayload(Payload):
 
 
 # An upload, a resize and permissions change a volume that exists: a new volume is undone by
-# deleting it (its create), an existing one keeps what was written, and a deletion is final.
+# deleting it (its create), an existing one keeps what was written, and a deletion or a
+# replacement is final.
 VERBS: Dict[str, Verb] = {
     CREATE: Verb(CREATE, CreatePayload, UNDONE),
     CLONE: Verb(CLONE, ClonePayload, UNDONE),
@@ -89,4 +102,5 @@ VERBS: Dict[str, Verb] = {
     RESIZE: Verb(RESIZE, ResizePayload, KEPT),
     CHMOD: Verb(CHMOD, ChmodPayload, KEPT),
     DELETE: Verb(DELETE, VolumeTarget, KEPT),
+    REPLACE: Verb(REPLACE, ReplacePayload, KEPT),
 }

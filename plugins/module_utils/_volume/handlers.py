@@ -25,11 +25,13 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     CLONE,
     CREATE,
     DELETE,
+    REPLACE,
     RESIZE,
     UPLOAD,
     ChmodPayload,
     ClonePayload,
     CreatePayload,
+    ReplacePayload,
     ResizePayload,
     UploadPayload,
     VolumeTarget,
@@ -105,6 +107,7 @@ class VolumeHandlers:
             RESIZE: self.resize,
             DELETE: self.delete,
             CHMOD: self.chmod,
+            REPLACE: self.replace,
         }
 
     def _pool(self, name: str) -> Any:
@@ -206,10 +209,31 @@ class VolumeHandlers:
         self.client.refresh_pool(self._pool(payload.pool))
         path = self._local_file(volume)
         if path is not None:
-            _clear_incomplete(path)
+            if payload.finishes:
+                _clear_incomplete(path)
             if checksum:
                 download_digest = None if payload.compression is None else download_hasher.hexdigest()
                 download.remember_digest(path, checksum.algorithm, content_hasher.hexdigest(), counted.count, download_digest)
+        return None
+
+    def replace(self, action: Action) -> Optional[Undo]:
+        """Rename the verified replacement over the volume's file: one rename in one directory, so the
+        name holds the old content or the new one, whole, whatever happens around it. The new file keeps
+        the mark of an unfinished download until it has the name: a run stopped in between leaves either
+        a replacement to make again or a volume to download again, never one taken as done."""
+        payload: ReplacePayload = action.payload
+        pool = self._pool(payload.pool)
+        old = self._local_file(self._volume(payload.pool, payload.volume))
+        new = self._local_file(self._volume(payload.pool, payload.replacement))
+        if old is None or new is None or os.path.dirname(old) != os.path.dirname(new):
+            raise LibvirtError(
+                "replace volume",
+                "%s/%s" % (payload.pool, payload.volume),
+                "the volume and its replacement are not files side by side here",
+            )
+        os.rename(new, old)
+        self.client.refresh_pool(pool)
+        _clear_incomplete(old)
         return None
 
     def _fill(self, volume: Any, chunks: Iterable[bytes], length: int) -> None:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell, virsh
@@ -17,11 +18,13 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     CLONE,
     CREATE,
     DELETE,
+    REPLACE,
     RESIZE,
     UPLOAD,
     ChmodPayload,
     ClonePayload,
     CreatePayload,
+    ReplacePayload,
     ResizePayload,
     UploadPayload,
     VolumeTarget,
@@ -577,7 +580,7 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
                 "volume %s exists with different content than checksum %s, but it %s: it is never "
                 "replaced while in use" % (request.label, request.checksum.text, depended_on(state))
             )
-        return _plan_replace(request, state, request.source_url)
+        return _plan_staged_replace(request, state, existing, request.source_url)
     plan = Plan(before=managed_view(existing).to_xml())
     target = existing
     if request.capacity is not None and not capacity_reached(state.pool, existing.format, request.capacity, target.capacity):
@@ -628,6 +631,69 @@ def _plan_replace(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
         url,
     )
     return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
+
+
+def replacement_name(name: str) -> str:
+    """The volume a replacement of volume ``name`` is downloaded into, beside it."""
+    return ".%s.replacement" % name
+
+
+# A volume name is a file name in a directory pool.
+_MAX_VOLUME_NAME_BYTES = 255
+
+
+def _plan_staged_replace(request: VolumeRequest, state: VolumeState, existing: Volume, url: str) -> Plan:
+    """Download the new content into a volume beside the old one, and rename it over the old one's
+    file once it is verified: until then the old content stays whole under its name, whatever fails
+    (the server, the checksum, the disk, the run itself)."""
+    staging = replacement_name(request.name)
+    if not (state.local and state.pool.holds_files and existing.path):
+        raise PlanError(
+            "volume %s exists with different content than checksum %s; it is replaced by downloading the new "
+            "content beside it and renaming that over its file once verified, which needs a file-based pool "
+            "and a local uri. Delete it (state: absent) and download it again instead"
+            % (request.label, request.checksum.text if request.checksum else "")
+        )
+    if len(staging.encode("utf-8")) > _MAX_VOLUME_NAME_BYTES:
+        raise PlanError(
+            "volume %s: its replacement is downloaded as %r beside it, a name longer than %d bytes; "
+            "use a shorter name" % (request.label, staging, _MAX_VOLUME_NAME_BYTES)
+        )
+    plan = Plan(before=managed_view(existing).to_xml())
+    staged = request.with_changes(name=staging)
+    if state.replacement is not None:
+        if not state.replacement_unfinished:
+            raise PlanError(
+                "volume %s is to be replaced through volume %s, which exists and is not an unfinished "
+                "replacement this collection left; delete or rename it first" % (request.label, staged.label)
+            )
+        # What an earlier run left when it stopped before renaming: never used, made again.
+        delete = _plan_absent(staged, VolumeState(pool=state.pool, existing=state.replacement)).actions[0]
+        plan.add(delete.with_changes(destructive=False, command_line=delete.command_line + "  # unfinished replacement"))
+    fill = _plan_download(
+        staged,
+        VolumeState(pool=state.pool, download_size=state.download_size, local=state.local, can_decompress=state.can_decompress),
+        url,
+    )
+    for action in fill.actions:
+        if isinstance(action.payload, UploadPayload):  # the mark stays until the rename
+            action = action.with_changes(payload=action.payload.with_changes(finishes=False))
+        plan.add(action)
+    path = existing.path
+    staged_path = os.path.join(os.path.dirname(path), staging)
+    plan.add(
+        Action(
+            REPLACE,
+            "volume",
+            request.label,
+            shell("mv", "-f", staged_path, path) + " && " + virsh(request.uri, "pool-refresh", request.pool),
+            ReplacePayload(pool=request.pool, volume=request.name, replacement=staging),
+            destructive=True,
+        )
+    )
+    if fill.after is not None:  # the volume a download fills, under the name it will have
+        plan.after = managed_view(Volume.from_xml(fill.after).with_changes(name=request.name, path=path)).to_xml()
+    return plan
 
 
 def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:

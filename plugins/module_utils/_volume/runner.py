@@ -34,7 +34,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path, replacement_name
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
     CHECKSUM_OF_DOWNLOAD,
     Checksum,
@@ -236,8 +236,17 @@ def _digest_state(
         state = with_dependents(client, state, existing)
         if size is None:
             size = download.probe_size(url, access)
-        state = state.with_changes(download_size=size)
+        state = _with_replacement(client, state.with_changes(download_size=size), request.pool, request.name)
     return state
+
+
+def _with_replacement(client: Client, state: VolumeState, pool_name: str, name: str) -> VolumeState:
+    """``state`` with the volume an earlier replacement of volume ``name`` left behind, if any."""
+    volume = client.find_volume(open_pool(client, pool_name), replacement_name(name))
+    if volume is None:
+        return state
+    described = client.describe_volume(volume)
+    return state.with_changes(replacement=described, replacement_unfinished=is_incomplete(described, state.local))
 
 
 def needed_by(

@@ -35,7 +35,10 @@ class VolumeState(Record):
     the existing volume's file leads to when it is a symbolic link on this host (libvirt lists
     a link in a directory pool as a volume, and changes made through it land on that file);
     ``other_names`` how many other names (hard links) the existing volume's file has on this host;
-    ``origin_writers`` the guests that write the backing volume of a new overlay (read only then).
+    ``origin_writers`` the guests that write the backing volume of a new overlay (read only then);
+    ``replacement`` the volume a replacement of the existing one is downloaded into (see
+    plan.replacement_name), when an earlier run left it, and ``replacement_unfinished`` whether it
+    carries the mark of an unfinished download (read only when the existing volume is replaced).
     """
 
     pool: Pool
@@ -51,3 +54,5 @@ class VolumeState(Record):
     link_target: Optional[str] = None
     other_names: int = 0
     origin_writers: Tuple[str, ...] = ()
+    replacement: Optional[Volume] = None
+    replacement_unfinished: bool = False

@@ -10,10 +10,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
     CREATE,
+    DELETE,
     RESIZE,
     VERBS,
     CreatePayload,
     ResizePayload,
+    VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 
@@ -69,6 +71,20 @@ def test_failure_rolls_back_what_was_created(test_client, unique_name):
     assert not error.value.left_changes
     assert "resize volume default-pool/%s failed" % second in str(error.value)
     assert [rc for _priority, _message, rc in audit.records] == [None, 0, None, 0, None, 1, 0, 0]
+
+
+def test_a_deletion_before_a_rolled_back_creation_of_the_same_name_is_a_change(test_client, unique_name):
+    """Deleting a volume, then making one of that name that rollback deletes again, leaves the host
+    without the old volume: the failure says the host changed."""
+    name = unique_name()
+    pool = test_client.find_pool("default-pool")
+    Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, RecordingAudit()).apply(Plan([create_action(name)]))
+    delete = Action(DELETE, "volume", "default-pool/" + name, "virsh vol-delete ...", VolumeTarget("default-pool", name))
+    plan = Plan([delete, create_action(name), resize_action(name, 2 << 20)])
+    with pytest.raises(ExecutionError) as error:
+        Executor(VolumeHandlers(test_client, True).as_mapping(), VERBS, RecordingAudit()).apply(plan)
+    assert test_client.find_volume(pool, name) is None
+    assert error.value.left_changes
 
 
 def test_unknown_verb_is_refused_before_it_runs(test_client, unique_name):

@@ -232,9 +232,35 @@ PLANS = [
         dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
         VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20),
         [
-            ("delete", "virsh vol-delete --pool p d.iso"),
-            ("create", "virsh vol-create-as --pool p --name d.iso --capacity 838860800 --allocation 0 --format iso"),
-            ("upload", "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol d.iso --file /dev/stdin  # expect " + SHA),
+            ("create", "virsh vol-create-as --pool p --name .d.iso.replacement --capacity 838860800 --allocation 0 --format iso"),
+            (
+                "upload",
+                "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol .d.iso.replacement --file /dev/stdin  # expect "
+                + SHA,
+            ),
+            ("replace", "mv -f /srv/p/.d.iso.replacement /srv/p/d.iso && virsh pool-refresh p"),
+        ],
+    ),
+    (
+        "downloaded, other content, replace_content, an earlier replacement left unfinished",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
+        VolumeState(
+            POOL,
+            existing=ISO,
+            content_digest="cd" * 32,
+            download_size=800 << 20,
+            replacement=Volume(name=".d.iso.replacement", capacity=1, format="iso", path="/srv/p/.d.iso.replacement"),
+            replacement_unfinished=True,
+        ),
+        [
+            ("delete", "virsh vol-delete --pool p .d.iso.replacement  # unfinished replacement"),
+            ("create", "virsh vol-create-as --pool p --name .d.iso.replacement --capacity 838860800 --allocation 0 --format iso"),
+            (
+                "upload",
+                "curl -fsSL http://h/d.iso | virsh vol-upload --pool p --vol .d.iso.replacement --file /dev/stdin  # expect "
+                + SHA,
+            ),
+            ("replace", "mv -f /srv/p/.d.iso.replacement /srv/p/d.iso && virsh pool-refresh p"),
         ],
     ),
     (
@@ -381,6 +407,36 @@ def test_plans(params, state, expected):
 
 
 REFUSALS = [
+    (
+        "replacing content over a remote uri",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
+        VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20, local=False),
+        "which needs a file-based pool and a local uri",
+    ),
+    (
+        "replacing content in a pool without files",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True, pool="vg"),
+        VolumeState(LVM, existing=ISO, content_digest="cd" * 32, download_size=800 << 20),
+        "which needs a file-based pool and a local uri",
+    ),
+    (
+        "replacing content through a volume that is not an unfinished replacement",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
+        VolumeState(
+            POOL,
+            existing=ISO,
+            content_digest="cd" * 32,
+            download_size=800 << 20,
+            replacement=Volume(name=".d.iso.replacement", capacity=1, format="iso", path="/srv/p/.d.iso.replacement"),
+        ),
+        "volume p/.d.iso.replacement, which exists and is not an unfinished replacement",
+    ),
+    (
+        "replacing content of a volume whose replacement's name is too long",
+        dict(name="d" * 250, format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
+        VolumeState(POOL, existing=ISO.with_changes(name="d" * 250), content_digest="cd" * 32, download_size=800 << 20),
+        "a name longer than 255 bytes",
+    ),
     (
         "full preallocation of a raw clone of a qcow2 volume",
         dict(name="r.img", format="raw", clone_from="base.qcow2", preallocation="full"),
