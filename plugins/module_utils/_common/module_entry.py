@@ -14,7 +14,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.parameters import remove_values
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, url_secrets
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import query_secrets, redact_text, url_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, walk_strings
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LIBVIRT_IMPORT_ERROR
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import LXML_IMPORT_ERROR
@@ -26,7 +26,8 @@ AUDIT_MODULE = "ansible_collections.remotevirt.install.plugins.module_utils._com
 
 
 def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
-    """The user information of every URL in any string of ``params``, and its password alone.
+    """The user information of every URL in any string of ``params``, its password alone, and the
+    longer values of its query (tokens, signatures).
 
     A libvirt ``uri`` holds no password, and its user is an account name such as ``root``: masking
     that everywhere would garble every result, so only a password there counts.
@@ -36,6 +37,7 @@ def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
         if path.rsplit(".", 1)[-1] == "uri" and not any(":" in secret for secret in secrets):
             continue  # a user name and no password
         yield from secrets
+        yield from query_secrets(text)
 
 
 def no_log_strings(spec: Mapping[str, Any], params: Any) -> Iterator[str]:

@@ -4,7 +4,9 @@
 """Credentials in URLs, kept out of everything a run shows or logs.
 
 A URL such as ``http://user:secret@mirror/tree`` works on the host, but its user information
-must never reach a plan, a message, a diff or the host log: there it is shown as ``***@``.
+must never reach a plan, a message, a diff or the host log: there it is shown as ``***@``. The
+values of its query are shown as ``***`` too (``?token=***``): a token or a signature there is a
+credential as well.
 
 Admins write passwords as they are, not percent-encoded: ``http://admin:p#w/rd?x@host/``. Where
 the user information ends is therefore read the careful way: from the first ``://`` up to the
@@ -43,32 +45,63 @@ def _userinfo_end(text: str, start: int, end: int) -> Optional[int]:
     return at if at >= 0 else None
 
 
-def _spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
-    """(start, end) of the user information of each URL in ``text``."""
+def _urls(text: str, whole: bool) -> Iterator[Tuple[int, Optional[int], int]]:
+    """(start of the authority, end of the user information or None, end) of each URL in ``text``."""
     if "://" not in text:
         return
     regions = [(0, len(text))] if whole else [match.span() for match in re.finditer(_WORD_RE, text)]
     for start, end in regions:
         separator = text.find("://", start, end)
-        if separator < 0:
-            continue
-        at = _userinfo_end(text, separator + 3, end)
+        if separator >= 0:
+            yield separator + 3, _userinfo_end(text, separator + 3, end), end
+
+
+def _spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
+    """(start, end) of the user information of each URL in ``text``."""
+    for start, at, _end in _urls(text, whole):
         if at is not None:
-            yield separator + 3, at
+            yield start, at
+
+
+def _query_value_spans(text: str, start: int, end: int) -> Iterator[Tuple[int, int]]:
+    """(start, end) of each value in the query of the URL whose host part starts at ``start``."""
+    query = text.find("?", start, end)
+    if query < 0:
+        return
+    # A fragment ends the query, and so does a quote (a URL quoted in a command line).
+    stop = min([found for found in (text.find(mark, query, end) for mark in "#'\"") if found >= 0] + [end])
+    position = query + 1
+    while position < stop:
+        amp = text.find("&", position, stop)
+        amp = stop if amp < 0 else amp
+        equals = text.find("=", position, amp)
+        if 0 <= equals < amp - 1:
+            yield equals + 1, amp
+        position = amp + 1
+
+
+def _masked_spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
+    """The user information and the query values of each URL in ``text``, in order: a query may
+    carry a token or a signature (``?token=...``, ``X-Amz-Signature=...``), as secret as a password."""
+    for start, at, end in _urls(text, whole):
+        if at is not None:
+            yield start, at
+        yield from _query_value_spans(text, start if at is None else at + 1, end)
 
 
 def redact_text(text: str, whole: bool = False) -> str:
-    """``text`` with the user information of every URL in it masked (for messages and logs)."""
+    """``text`` with the user information and the query values of every URL in it masked (for
+    messages and logs)."""
     pieces, position = [], 0
-    for start, at in _spans(text, whole):
+    for start, end in _masked_spans(text, whole):
         pieces.append(text[position:start] + MASK)
-        position = at
+        position = end
     pieces.append(text[position:])
     return "".join(pieces)
 
 
 def redact_url(url: Optional[str]) -> Optional[str]:
-    """``url`` with its user information (name and password) replaced by ``***``."""
+    """``url`` with its user information (name and password) and its query values replaced by ``***``."""
     if url is None:
         return None
     return redact_text(url, whole=True)
@@ -102,3 +135,12 @@ def url_secrets(text: str) -> Iterator[str]:
         for piece in re.split(r"[/?#@\s]", password):
             if len(piece) >= _MIN_PIECE and piece != password:
                 yield piece
+
+
+def query_secrets(text: str) -> Iterator[str]:
+    """The query values of each URL in ``text`` (an option's whole value) at least ``_MIN_PIECE``
+    long, for masking wherever the value shows; shorter ones (``?raw=1``) would garble every text."""
+    for start, at, end in _urls(text, whole=True):
+        for value_start, value_end in _query_value_spans(text, start if at is None else at + 1, end):
+            if value_end - value_start >= _MIN_PIECE:
+                yield text[value_start:value_end]

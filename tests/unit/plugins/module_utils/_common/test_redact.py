@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url, url_secrets
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import (
+    query_secrets,
+    redact_text,
+    redact_url,
+    url_secrets,
+)
 
 
 @pytest.mark.parametrize(
     "url, shown",
     [
         ("http://user:pw@host/x", "http://***@host/x"),
-        ("HTTPS://u@host:8443/a?b=c", "HTTPS://***@host:8443/a?b=c"),
-        ("nfs://server/export/tree?version=4", "nfs://server/export/tree?version=4"),
+        ("HTTPS://u@host:8443/a?b=c", "HTTPS://***@host:8443/a?b=***"),
+        ("nfs://server/export/tree?version=4", "nfs://server/export/tree?version=***"),
+        ("http://h/x.img?token=T0pSecret&raw&empty=#part", "http://h/x.img?token=***&raw&empty=#part"),
+        ("http://u:p@h/x?X-Amz-Signature=abc&X-Amz-Credential=k%2F1", "http://***@h/x?X-Amz-Signature=***&X-Amz-Credential=***"),
         ("ftp://a%40b:p%3Aw@host/", "ftp://***@host/"),
         ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
         ("http://host:8080/a@b", "http://host:8080/a@b"),
@@ -37,6 +44,16 @@ def test_redact_url_none():
 def test_redact_text_masks_every_url():
     text = "cannot download http://a:b@h1/x: then ftp://c:d@h2/y failed"
     assert redact_text(text) == "cannot download http://***@h1/x: then ftp://***@h2/y failed"
+
+
+def test_redact_text_masks_query_values_of_every_url():
+    text = "curl -fsSL 'http://***@h:1/a.img?token=TOPSECRETTOKEN' | virsh vol-upload"
+    assert redact_text(text) == "curl -fsSL 'http://***@h:1/a.img?token=***' | virsh vol-upload"
+
+
+def test_query_secrets_are_the_longer_query_values():
+    assert list(query_secrets("http://h/x?token=TOPSECRETTOKEN&raw=1&sig=abcdef")) == ["TOPSECRETTOKEN", "abcdef"]
+    assert list(query_secrets("http://admin:p?Zq7Secret@h/x")) == []
 
 
 def test_url_secrets_yield_userinfo_and_password():
