@@ -204,6 +204,10 @@ def _loaded_yaml(text: str, refusal: str) -> Any:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
         where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
         raise PlanError(refusal % where) from None
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
+        # A tag the constructor cannot build (!!int on a word, a bad !!timestamp) or nesting deeper
+        # than Python recurses: the constructor's message quotes the value, which may be a secret.
+        raise PlanError(refusal % " (a value its tags cannot build, or nesting too deep)") from None
 
 
 def _yaml_kind(value: Any) -> str:

@@ -55,6 +55,26 @@ def test_cloud_config_text_that_is_not_yaml_is_refused_by_line_without_showing_i
     assert SECRET not in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "#cloud-config\npassword: !!int %s\n",
+        "#cloud-config\npassword: !!float %s\n",
+        "#cloud-config\nwhen: !!timestamp %s\n",
+        "#cloud-config\nkey: %s\na: " + "[" * 5000 + "\n",
+    ],
+)
+def test_cloud_config_values_its_tags_cannot_build_are_refused_without_showing_them(text):
+    with pytest.raises(PlanError, match="not valid YAML") as error:
+        cloud_init_param({"user_data": text % SECRET})
+    assert SECRET not in str(error.value) and SECRET.lower() not in str(error.value).lower()
+
+
+def test_network_config_nested_too_deep_is_refused():
+    with pytest.raises(PlanError, match="network_config: text that is not valid YAML"):
+        cloud_init_param({"user_data": "#cloud-config\n", "network_config": "version: 2\nx: " + "{a: " * 3000})
+
+
 @pytest.mark.parametrize("text, kind", [("#cloud-config\n- %s\n", "a list"), ("#cloud-config\n%s\n", "a single value")])
 def test_cloud_config_text_must_be_a_dictionary(text, kind):
     with pytest.raises(PlanError, match="must be YAML of a dictionary .* not %s" % kind) as error:
