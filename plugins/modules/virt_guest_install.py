@@ -471,6 +471,11 @@ options:
       - O(state=absent) removes the file too, unless O(keep_serial_log=true).
       - A file that is the serial or console log of another guest on the host (by any path leading
         to it, with a local O(uri)) is refused at plan time, unless this guest writes it already.
+      - A new serial log among the host's own files is refused at plan time, as spelled or where its
+        directory leads - in C(/etc), C(/boot), C(/usr), C(/root), C(/run), C(/var/lib), C(/var/spool),
+        C(/var/cache) and the like, or directly in C(/), C(/var) or C(/home) - and so is, with a local
+        O(uri), an existing file that is one of the host's files, lies in a storage pool's directory,
+        or is a file another guest uses (a disk, a boot file).
     type: path
   autostart:
     description: Start the guest when the host boots. Not set leaves it as it is.
@@ -539,6 +544,8 @@ options:
       - When false, a removal also deletes that file (the path its stored definition names), if it
         is a regular file; a symbolic link is never followed. Only with a local O(uri), where the
         module runs on the host that holds the file.
+      - A file that O(serial_log) would refuse for a new log (among the host's files, in a storage
+        pool's directory, used or logged to by another guest) is never deleted.
     type: bool
     default: false
   validate_certs:

@@ -533,7 +533,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         if request.state == "absent":
             storage = _storage_of(client, existing) if request.remove_storage else ()
             findings.attempt(lambda: _refuse_shared_storage(client, request.name, storage))
-            log = None if request.keep_serial_log or not local else _removable_serial_log(existing)
+            log = None if request.keep_serial_log or not local else _removable_serial_log(client, request.name, existing)
             # The removal destroys a running guest first: a seed its first boot still uses goes too.
             seed = _leftover_seed(client, request, domain, local, removed=True)
             return state.with_changes(storage=storage, serial_log_file=log, seed_file=seed), findings.messages
@@ -565,6 +565,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     findings.attempt(lambda: _check_boot_files(request, local))
     if local and _starts(request, state):
         findings.attempt(lambda: check_serial_log_dir(serial_log_of(request, state)))
+    if local and _new_serial_log(request, state):
+        findings.attempt(lambda: _check_serial_log_file(client, request))
     if request.wait_for is not None:
         offset = findings.attempt(lambda: _serial_log_offset(request, state, local))
         state = state.with_changes(serial_log_offset=offset or 0)
@@ -681,15 +683,41 @@ def check_serial_log_dir(path: str) -> None:
         raise PlanError(problem)
 
 
-def _removable_serial_log(existing: Domain) -> Optional[str]:
-    """The serial log file of a removed guest, if it is a regular file (a link is never followed)."""
+def _new_serial_log(request: GuestRequest, state: GuestState) -> bool:
+    """Whether the request gives the guest a serial log it does not have yet."""
+    if request.serial_log is None:
+        return False
+    stored = state.existing.serial_log if state.existing is not None else None
+    return stored is None or same_path(stored.path) != same_path(request.serial_log)
+
+
+def _check_serial_log_file(client: Client, request: GuestRequest) -> None:
+    """A new serial log is never among the host's files, nor a file a pool or another guest has."""
+    # Imported here: only a new serial log and a removal ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import file_problem, place_problem
+
+    path = request.serial_log or ""
+    problem = place_problem(path) or file_problem(client, path, request.name, logs=False)
+    if problem:
+        raise PlanError(problem)
+
+
+def _removable_serial_log(client: Client, guest: str, existing: Domain) -> Optional[str]:
+    """The serial log file of a removed guest, if it is a regular file (a link is never followed)
+    that is none of the host's files, no pool's volume, and no file another guest opens or logs to:
+    those stay."""
     path = existing.serial_log.path if existing.serial_log is not None else None
     if not path:
         return None
     try:
-        return path if stat.S_ISREG(os.lstat(path).st_mode) else None
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return None
     except OSError:
         return None
+    # Imported here: only removals ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import file_problem, place_problem
+
+    return None if place_problem(path) or file_problem(client, path, guest) else path
 
 
 # -- the module's flow -------------------------------------------------------------------------

@@ -643,6 +643,29 @@ def test_a_serial_log_that_is_a_link_is_never_followed(unique_name, test_client,
     assert verbs(result) == ["undefine"] and target.read_text() == "not the guest's\n" and log.is_symlink()
 
 
+def test_a_serial_log_that_is_another_guests_disk_is_refused_and_never_deleted(unique_name, test_client, tmp_path):
+    """A log that is another guest's file is refused for a new guest, in check mode too; a guest
+    defined with one earlier keeps that file when it is removed."""
+    owner, name, disk = unique_name(""), unique_name(""), tmp_path / "owner.img"
+    disk.write_text("installed system\n")
+    domain = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>" % (owner, disk)
+    )
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="serial_log: %s is a file guest %s uses" % (disk, owner)):
+                run(guest(name, serial_log=str(disk)), check_mode=check_mode, diff=False)
+        first = tmp_path / "first.log"
+        run(guest(name, serial_log=str(first)), check_mode=False, diff=False)
+        test_client.conn.defineXML(test_client.conn.lookupByName(name).XMLDesc(0).replace(str(first), str(disk)))
+        assert "<source path='%s'" % disk in test_client.conn.lookupByName(name).XMLDesc(0)
+        result = run(params(name=name, install=None, state="absent"), check_mode=False, diff=False)
+        assert verbs(result) == ["undefine"] and disk.read_text() == "installed system\n"
+    finally:
+        domain.undefine()
+
+
 def test_absent_needs_no_install_options(unique_name, test_client):
     """What a removed guest was installed from is not read: even install options that a new install
     would refuse do not stop a removal."""

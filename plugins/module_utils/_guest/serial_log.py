@@ -1,0 +1,109 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a guest's serial log may be, and when removing the guest may delete it.
+
+virtlogd appends the guest's console to the serial log as root, and ``state: absent`` deletes it:
+a path that names a file of the host, a pool's volume or another guest's disk would let the guest
+write into that file (a crontab line, a key) and the removal delete it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from typing import Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_file_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import SYSTEM_TREES, same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+# Trees of the host's programs, configuration and private data: a log there is written into them.
+_REFUSED_TREES = SYSTEM_TREES + (
+    "/bin/",
+    "/sbin/",
+    "/lib/",
+    "/lib32/",
+    "/lib64/",
+    "/libx32/",
+    "/usr/",
+    "/root/",
+    "/run/",
+    "/var/backups/",
+    "/var/cache/",
+    "/var/lib/",
+    "/var/mail/",
+    "/var/spool/",
+)
+# Directories that hold the host's own trees: a log directly in them is a file among the system's.
+_REFUSED_DIRECTORIES = frozenset(("/", "/var", "/home", "/srv", "/opt", "/mnt", "/media"))
+
+
+def place_problem(path: str) -> str:
+    """Why the serial log ``path`` is among the host's own files (as spelled, or where its
+    directory leads), or ""."""
+    directory = os.path.dirname(same_path(path) or path) or "/"
+    for candidate in dict.fromkeys((directory, os.path.realpath(directory))):
+        if candidate in _REFUSED_DIRECTORIES or (candidate.rstrip("/") + "/").startswith(_REFUSED_TREES):
+            through = "" if candidate == directory else " (through a symbolic link to %s)" % candidate
+            return (
+                "serial_log: %s is in %s%s, among the host's own files: the guest's console would be written "
+                "there as root; give it a directory of logs (for example /var/log/libvirt/qemu)" % (path, directory, through)
+            )
+    return ""
+
+
+def file_problem(client: Client, path: str, guest: str, logs: bool = True) -> str:
+    """Why the existing file ``path`` leads to is not this guest's log to write or delete: one of the
+    host's files, a file in a storage pool's directory, or a file another guest opens (or, with
+    ``logs``, logs to: a new log's clash with another guest's is refused with the other clashes);
+    "" when there is no file there, or it is none of those. Lists every pool and every guest: asked
+    only for a new serial log and for a removal."""
+    try:
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return ""
+    if not stat.S_ISREG(info.st_mode):
+        return "serial_log: %s is not a regular file (a device, a directory); the console is never written to it" % path
+    problem = host_file_problem(path, "serial_log")
+    if problem:
+        return problem
+    pool = _pool_holding(client, path)
+    if pool:
+        return "serial_log: %s is in storage pool %s's directory, where every file is a volume; give it a directory of logs" % (
+            path,
+            pool,
+        )
+    user = _other_guest_using(client, path, guest, logs)
+    if user:
+        return "serial_log: %s is a file guest %s uses; give this guest a log of its own" % (path, user)
+    return ""
+
+
+def _pool_holding(client: Client, path: str) -> Optional[str]:
+    """The pool whose directory holds the file ``path`` leads to, if any."""
+    real = os.path.realpath(path)
+    for pool in client.all_pools():
+        directory = client.describe_pool(pool).directory
+        if directory and (real.startswith(os.path.realpath(directory).rstrip("/") + "/")):
+            return pool.name()
+    return None
+
+
+def _other_guest_using(client: Client, path: str, guest: str, logs: bool) -> Optional[str]:
+    """A guest other than ``guest`` whose disks, boot files (or, with ``logs``, logs) lead to the file
+    ``path`` leads to."""
+    # Imported here: only a new serial log and a removal ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import usage
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import image_reader
+
+    is_the_file = usage.in_files_test([path], None, True)
+    read_image = image_reader(client)
+    volume_path = usage.volume_paths(client)
+    for name, references in usage.guest_references(client):
+        if name == guest:
+            continue
+        logged = logs and any(is_the_file(log) for log in references["logs"])
+        if logged or usage.reaches(references, is_the_file, read_image, volume_path):
+            return name
+    return None

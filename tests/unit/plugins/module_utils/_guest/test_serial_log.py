@@ -1,0 +1,79 @@
+"""A serial log is never among the host's files, a pool's volume or another guest's file."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import file_problem, place_problem
+
+DOMAIN = """<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os>
+<devices><disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>"""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/shadow",
+        "/etc/cron.d/guest",
+        "/root/.ssh/authorized_keys",
+        "/usr/bin/guest",
+        "/var/lib/dpkg/status",
+        "/var/spool/cron/crontabs/root",
+        "/run/guest.log",
+        "//etc/./cron.d/guest",
+        "/guest.log",
+        "/var/guest.log",
+        "/home/guest.log",
+    ],
+)
+def test_logs_among_the_host_files_are_refused(path):
+    assert "among the host's own files" in place_problem(path)
+
+
+@pytest.mark.parametrize(
+    "path", ["/var/log/libvirt/qemu/g-serial.log", "/var/log/guests/g.log", "/srv/logs/g.log", "/tmp/x/g.log"]
+)
+def test_logs_in_directories_of_logs_are_accepted(path):
+    assert place_problem(path) == ""
+
+
+def test_a_directory_that_leads_into_the_host_files_is_refused(tmp_path):
+    (tmp_path / "logs").symlink_to("/etc/cron.d")
+    assert "through a symbolic link to /etc/cron.d" in place_problem(str(tmp_path / "logs" / "guest"))
+
+
+def test_a_new_file_is_no_problem(test_client, tmp_path):
+    assert file_problem(test_client, str(tmp_path / "new.log"), "g") == ""
+
+
+def test_a_link_is_judged_by_the_file_it_leads_to(test_client, tmp_path):
+    (tmp_path / "g.log").symlink_to("/etc/passwd")
+    assert "one of the host's own files" in file_problem(test_client, str(tmp_path / "g.log"), "g")
+
+
+def test_a_directory_is_refused(test_client, tmp_path):
+    assert "not a regular file" in file_problem(test_client, str(tmp_path), "g")
+
+
+def test_a_file_in_a_pool_directory_is_refused(test_client, tmp_path, unique_name):
+    name = unique_name("")
+    pool = test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, tmp_path)
+    )
+    try:
+        (tmp_path / "disk.qcow2").write_bytes(b"")
+        assert "storage pool %s's directory" % name in file_problem(test_client, str(tmp_path / "disk.qcow2"), "g")
+    finally:
+        pool.undefine()
+
+
+def test_another_guests_disk_is_refused_and_the_guests_own_is_not(test_client, tmp_path, unique_name):
+    name = unique_name("")
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"")
+    domain = test_client.conn.defineXML(DOMAIN % (name, disk))
+    try:
+        assert "guest %s uses" % name in file_problem(test_client, str(disk), "someone-else")
+        assert file_problem(test_client, str(disk), name) == ""
+    finally:
+        domain.undefine()
