@@ -407,7 +407,9 @@ def _new_disks(request: GuestRequest, state: GuestState) -> List[Tuple[DiskReque
 
 def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool) -> None:
     """A volume made raw that libvirt now reads as another format is not attached as that format (see
-    refuse_reprobed); a disk the guest has already keeps the format of its definition."""
+    refuse_reprobed); a disk the guest has already keeps the format of its definition, and is not
+    switched to another format that its file was not made as."""
+    _refuse_format_switches(request, state, local)
     for disk, disk_state in _new_disks(request, state):
         existing = disk_state.volume.existing if disk_state.volume else None
         if existing is not None:
@@ -417,6 +419,30 @@ def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool
             # record on the file still says what it was made as.
             refuse_reprobed(
                 Volume(name="", capacity=0, format=disk.format, path=disk.path), local, "%s: %s" % (disk.label, disk.path)
+            )
+
+
+def _refuse_format_switches(request: GuestRequest, state: GuestState, local: bool) -> None:
+    """A disk the guest has, whose file was made raw, is never switched to a format with a header:
+    the guest wrote what the file holds, a qcow2 header naming any host file as its backing file too."""
+    if state.existing is None or not local:
+        return
+    stored = {(disk.pool, disk.volume) if disk.volume else same_path(disk.path): disk for disk in state.existing.disks}
+    new = {id(disk) for disk, _disk_state in _new_disks(request, state)}
+    for disk, disk_state in zip(request.disks or (), state.disks):
+        if id(disk) in new or not disk.format:
+            continue
+        had = stored.get(same_path(disk.path) if disk.path else (disk.pool, disk.volume))
+        if had is None or had.format == disk.format:
+            continue
+        existing = disk_state.volume.existing if disk_state.volume else None
+        path = existing.path if existing is not None else disk.path
+        recorded = recorded_format(path) if path else None
+        if recorded in PLAIN_FORMATS and disk.format not in PLAIN_FORMATS:
+            raise PlanError(
+                "%s: %s was made as %s and the guest wrote its content, so it is never switched to %s (a %s "
+                "header there can name any host file as its backing file); keep format %s, or copy its content "
+                "to a new volume as %s" % (disk.label, path, recorded, disk.format, disk.format, had.format, disk.format)
             )
 
 

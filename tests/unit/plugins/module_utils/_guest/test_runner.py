@@ -666,6 +666,19 @@ def test_a_serial_log_that_is_another_guests_disk_is_refused_and_never_deleted(u
         domain.undefine()
 
 
+def test_a_disk_made_raw_is_never_switched_to_qcow2(unique_name, test_client, tmp_path):
+    """The guest wrote its raw disk's content (a qcow2 header naming a host file, perhaps): a re-run
+    asking for the disk as qcow2 is refused, in check mode too, and the definition keeps raw."""
+    name, image = unique_name(""), tmp_path / "made-raw.img"
+    image.write_bytes(b"\0" * 4096)
+    os.setxattr(str(image), "user.remotevirt.format", b"raw")
+    run(guest(name, disks=[disk(pool=None, path=str(image), format="raw")]), check_mode=False, diff=False)
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="was made as raw and the guest wrote its content, so it is never switched to qcow2"):
+            run(guest(name, disks=[disk(pool=None, path=str(image), format="qcow2")]), check_mode=check_mode, diff=False)
+    assert [stored_disk.format for stored_disk in stored(test_client, name).disks] == ["raw"]
+
+
 def test_absent_needs_no_install_options(unique_name, test_client):
     """What a removed guest was installed from is not read: even install options that a new install
     would refuse do not stop a removal."""
