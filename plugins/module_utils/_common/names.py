@@ -12,6 +12,9 @@ MAX_NAME_BYTES = 255
 # A guest, network or pool this collection defines: libvirt keeps its definition in <name>.xml, and a
 # guest's UEFI variables in <name>_VARS.fd, each a file name of at most 255 bytes.
 MAX_DEFINED_NAME_BYTES = MAX_NAME_BYTES - len("_VARS.fd")
+# A guest's name is also in the names of its files on the host: the longest is the private directory
+# its initrd is written in, next to the boot files (see the guest handlers' private directories).
+MAX_GUEST_NAME_BYTES = MAX_NAME_BYTES - len(".remotevirt--initrd.") - 8
 
 # Letters, digits and . _ + - : @ ; no leading dot or dash. Such names are safe as file names in a
 # directory pool, as XML text, and as words on the virsh command lines that plans show.

@@ -12,7 +12,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import (
-    MAX_DEFINED_NAME_BYTES,
+    MAX_GUEST_NAME_BYTES,
     bridge_name_problem,
     given_more_than_once,
     name_problem,
@@ -178,7 +178,7 @@ class GuestRequest(Record):
         check_strings(params)
         if params.get("uri") is not None:
             check_uri(params["uri"])
-        problem = name_problem(params.get("name"), "guest", MAX_DEFINED_NAME_BYTES)
+        problem = name_problem(params.get("name"), "guest", MAX_GUEST_NAME_BYTES)
         if problem:
             raise PlanError(problem)
         name = params["name"]

@@ -76,3 +76,11 @@ def test_a_name_libvirt_keeps_files_under_fits_in_them():
     assert name_problem("a" * names.MAX_DEFINED_NAME_BYTES, "guest", names.MAX_DEFINED_NAME_BYTES) == ""
     assert "longer than 247 bytes" in name_problem("a" * 248, "guest", names.MAX_DEFINED_NAME_BYTES)
     assert len(("a" * names.MAX_DEFINED_NAME_BYTES + "_VARS.fd").encode()) == 255
+
+
+def test_a_guest_name_leaves_room_for_the_names_of_its_files():
+    """Its longest file name on the host: the private directory its initrd is written in."""
+    longest = "a" * names.MAX_GUEST_NAME_BYTES
+    assert names.MAX_GUEST_NAME_BYTES == 227
+    for name in (longest + "-serial.log", "remotevirt-%s-cidata.iso" % longest, ".remotevirt-%s-initrd.AbCdEfGh" % longest):
+        assert len(name.encode()) <= 255

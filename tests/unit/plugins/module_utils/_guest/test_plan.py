@@ -159,6 +159,7 @@ REFUSALS = [
     ("name with ..", dict(name="../x"), "guest name '../x' must not contain '..'"),
     ("name with quote", dict(name="a'b"), "may only contain"),
     ("empty name", dict(name=""), "guest name must not be empty"),
+    ("name longer than its files allow", dict(name="g" * 228), "guest name is longer than 227 bytes"),
     (
         "duplicate disk targets",
         dict(disks=[dict(pool="p", size="1G", target="vdb"), dict(pool="p", size="1G", target="vdb")]),
