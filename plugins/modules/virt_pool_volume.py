@@ -117,7 +117,12 @@ options:
       - The scheme is read in any case (V(HTTPS://) is V(https://)); the URL names a host
         (V(file:///path) for a file on the host) and holds no spaces or control characters.
       - User information in the URL (V(https://user:password@host/...)) is used for the download and
-        masked everywhere else (plan, messages, results, the host's log).
+        masked everywhere else (plan, messages, results, the host's log), and so are the values of its
+        query (V(?token=...)).
+      - A V(file:) URL never names one of the host's own files (C(/etc), C(/boot), C(/proc) and the
+        like, also through a link) nor a file that not every user of the host may read (the file, or a
+        directory on its way, keeps others out): the volume would hand its content to a guest.
+        Refused at plan time.
       - When the volume exists it is left alone, unless O(checksum) is set and its content differs;
         then the task fails, or with O(replace_content=true) the volume is replaced.
       - The body must be exactly as long as the server announces (C(Content-Length)), and its first

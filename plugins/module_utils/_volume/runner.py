@@ -388,6 +388,9 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         # Imported here: only downloads use it (import cost on every task).
         from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
+        if url[:5].lower() == "file:":
+            _refuse_private_source(url)
+
         access = download.UrlAccess(validate_certs=validate_certs, username=request.url_username, password=request.url_password)
         if request.decompress == "zstd":
             # Imported here: only compressed downloads use it.
@@ -403,6 +406,44 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         elif request.checksum:
             state = _digest_state(client, volume, existing, request.checksum, url, request, state, access)
     return state
+
+
+def _refuse_private_source(url: str) -> None:
+    """A ``file:`` URL copies a file of the host into a volume a guest reads: never one of the host's
+    own files, nor one that not every user of the host may read (a key, a password database)."""
+    # Imported here: only file: downloads ask.
+    from urllib.parse import unquote
+
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_file_problem
+
+    path = unquote(url[len("file://") :].split("#", 1)[0])
+    problem = host_file_problem(path, "source_url")
+    if problem:
+        raise PlanError(problem.replace("give a disk image or ISO of its own", "copy an image of its own"))
+    if os.path.exists(path) and not _readable_by_everyone(path):
+        raise PlanError(
+            "source_url: %s is a file that not every user of the host may read (it, or a directory on its way, "
+            "keeps others out); a guest would read it in the volume. Make the image readable, or copy an image "
+            "of its own" % path
+        )
+
+
+def _readable_by_everyone(path: str) -> bool:
+    """Whether any user may read the file ``path`` leads to: it readable by others, every directory
+    on its way searchable by them."""
+    real = os.path.realpath(path)
+    try:
+        if not os.stat(real).st_mode & stat.S_IROTH:
+            return False
+        directory = os.path.dirname(real)
+        while True:
+            if not os.stat(directory).st_mode & stat.S_IXOTH:
+                return False
+            if directory == "/":
+                return True
+            directory = os.path.dirname(directory)
+    except OSError:
+        return False
 
 
 # -- the module's flow -------------------------------------------------------------------------

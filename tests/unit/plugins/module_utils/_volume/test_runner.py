@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pathlib
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -85,14 +87,60 @@ def test_refusals_leave_nothing(overrides, message, test_client):
     assert sorted(test_client.find_pool("default-pool").listVolumes()) == before
 
 
-def test_failed_step_rolls_back_the_new_volume(unique_name, test_client):
+@pytest.fixture
+def public_dir():
+    """A directory every user may search (pytest's own tmp_path is under a private one)."""
+    path = tempfile.mkdtemp(prefix="rv-public-")
+    os.chmod(path, 0o755)
+    yield pathlib.Path(path)
+    shutil.rmtree(path)
+
+
+def test_failed_step_rolls_back_the_new_volume(unique_name, test_client, public_dir):
     # source_url + grow: the test driver cannot upload, so the new volume must be removed again.
-    name = unique_name(".img")
+    name, image = unique_name(".img"), public_dir / "image.img"
+    image.write_bytes(b"\0" * 512)
+    image.chmod(0o644)
     with pytest.raises(RunError) as error:
-        run(params(name=name, format="raw", source_url="file:///etc/hostname", capacity="1M"), check_mode=False, diff=False)
+        run(params(name=name, format="raw", source_url="file://%s" % image, capacity="1M"), check_mode=False, diff=False)
     assert "rolled back: create default-pool/%s" % name in str(error.value)
     assert not error.value.changed
     assert test_client.find_volume(test_client.find_pool("default-pool"), name) is None
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("file:///etc/hostname", "source_url: /etc/hostname is one of the host's own files"),
+        ("file:///%65tc/shadow", "source_url: /etc/shadow is one of the host's own files"),
+        ("file:///proc/self/environ", "is one of the host's own files"),
+    ],
+)
+def test_file_urls_of_the_host_files_are_refused(unique_name, test_client, check_mode, url, message):
+    with pytest.raises(RunError, match=message):
+        run(params(name=unique_name(".img"), format="raw", source_url=url, capacity="1M"), check_mode=check_mode, diff=False)
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_file_urls_of_files_others_may_not_read_are_refused(unique_name, test_client, public_dir, check_mode):
+    key = public_dir / "id_ed25519"
+    key.write_bytes(b"private key")
+    key.chmod(0o600)
+    with pytest.raises(RunError, match="not every user of the host may read"):
+        run(
+            params(name=unique_name(".img"), format="raw", source_url="file://%s" % key, capacity="1M"),
+            check_mode=check_mode,
+            diff=False,
+        )
+    key.chmod(0o644)
+    public_dir.chmod(0o700)
+    with pytest.raises(RunError, match="not every user of the host may read"):
+        run(
+            params(name=unique_name(".img"), format="raw", source_url="file://%s" % key, capacity="1M"),
+            check_mode=check_mode,
+            diff=False,
+        )
 
 
 def test_resolve_permissions_accepts_yaml_octal_numbers_and_names():
