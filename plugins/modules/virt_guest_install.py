@@ -47,7 +47,8 @@ attributes:
 options:
   name:
     description:
-      - Guest name. Letters, digits and C(._+:@-), at most 227 bytes (libvirt and this module keep files named after it); no XML metacharacters.
+      - Guest name. Letters, digits and C(._+:@-), at most 227 bytes (libvirt and this module keep files
+        named after it); no XML metacharacters.
     type: str
     required: true
   state:

@@ -225,6 +225,8 @@ options:
     description:
       - Octal file mode of the volume, for example V('0640'). File-based pools only.
       - Between V('0000') and V('0777'); setuid, setgid and sticky bits (V('4755'), V('07777')) are refused.
+      - Quote it. An unquoted number is its value (YAML reads V(0640) as 416, mode V('0640'), but V(400) as
+        mode V('0620')); one that would let the group or others write the file is refused.
       - Set at creation; changing it on an existing volume needs a local O(uri).
       - Never set (nor owner and group, nor a new capacity) on a volume whose file is a symbolic link or has
         other names (hard links), which would change too. Refused at plan time, and again when the file turns

@@ -204,6 +204,14 @@ def octal_mode(value: Any) -> str:
         raise PlanError("mode must be octal text such as '0640', not %r" % (value,))
     if isinstance(value, int):
         number = value
+        if number & 0o022 and 0 <= number <= MAX_MODE:
+            # Unquoted 400 is the number 400, mode 0620: a forgotten quote must not let a group or
+            # everyone write the file; quoted, the mode says what it means.
+            raise PlanError(
+                "mode %d is a number, read as mode %04o, which lets %s write the file; quote the mode in YAML, "
+                "like '0%d' or '%04o', to say which you mean"
+                % (value, number, "others" if number & 0o002 else "its group", value, number)
+            )
     elif re.fullmatch(_OCTAL_MODE_RE, value):
         number = int(value, 8)
     else:

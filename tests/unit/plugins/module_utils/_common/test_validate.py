@@ -176,6 +176,10 @@ def test_octal_mode(value, mode):
         (True, "octal text"),
         (6.4, "octal text"),
         ("", "must be octal"),
+        (400, "mode 400 is a number, read as mode 0620, which lets its group write the file; quote the mode in YAML"),
+        (400, "like '0400' or '0620'"),
+        (511, "read as mode 0777, which lets others write"),
+        (0o664, "read as mode 0664, which lets its group write"),
     ],
 )
 def test_octal_mode_refuses(value, message):
