@@ -121,7 +121,7 @@ options:
         query (V(?token=...)).
       - A V(file:) URL never names one of the host's own files (C(/etc), C(/boot), C(/proc) and the
         like, also through a link) nor a file that not every user of the host may read (the file, or a
-        directory on its way, keeps others out): the volume would hand its content to a guest.
+        directory on its way, keeps others out), as the volume would hand its content to a guest.
         Refused at plan time.
       - When the volume exists it is left alone, unless O(checksum) is set and its content differs;
         then the task fails, or with O(replace_content=true) the volume is replaced.

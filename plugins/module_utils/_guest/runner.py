@@ -427,7 +427,9 @@ def _refuse_format_switches(request: GuestRequest, state: GuestState, local: boo
     the guest wrote what the file holds, a qcow2 header naming any host file as its backing file too."""
     if state.existing is None or not local:
         return
-    stored = {(disk.pool, disk.volume) if disk.volume else same_path(disk.path): disk for disk in state.existing.disks}
+    stored: Dict[Any, Disk] = {
+        (disk.pool, disk.volume) if disk.volume else same_path(disk.path): disk for disk in state.existing.disks
+    }
     new = {id(disk) for disk, _disk_state in _new_disks(request, state)}
     for disk, disk_state in zip(request.disks or (), state.disks):
         if id(disk) in new or not disk.format:
