@@ -18,10 +18,16 @@ description:
     withdraw or do not answer during the browse are skipped with a warning; finding nothing is a warning too.
   - mDNS is not authenticated; every device on the network may answer. TXT records are host variables, never
     templates, and never set C(ansible_*) variables. A service is skipped with a warning when its instance name is
-    no host name of its own (C(localhost), an IP address, a host of another inventory source, a name another server
-    announces too, control characters, characters of host patterns or paths, more than 63 bytes), when it has no
-    address but loopback, unspecified, multicast or reserved ones, or when its TXT records would make a URI with
-    options (a query such as C(?command=), an unknown transport such as C(ext)). SSH host keys are what tells a
+    no host name of its own (C(localhost), an IP address, a host of another inventory source, the name of a group of
+    the inventory, this plugin's own included, a name another server announces too, control characters, characters
+    of host patterns or paths, more than 63 bytes), when it has no address but loopback, unspecified, multicast or
+    reserved ones, the controller's own addresses, or the network and broadcast addresses of the controller's
+    subnets, or when its TXT records would make a URI with options (a query such as C(?command=), an unknown
+    transport such as C(ext)), or ports not written in the digits 0-9.
+  - Only the hosts of the sources parsed B(before) this one are known to it. List it after the static inventory
+    (C(-i static.ini -i hv.mdns.yml)); in an inventory directory, where files are read in alphabetical order, name
+    it so that it sorts last (C(zz-hypervisors.mdns.yml)). Otherwise a device announcing the name of a static
+    host would give that host its address. SSH host keys are what tells a
     hypervisor from a device answering in its name, so keep host key checking on. A host whose name ends in
     a space, C(#) and a number (avahi-daemon's rename after a name conflict) is kept with a warning, as another
     device answered in its name.
@@ -137,7 +143,7 @@ cache_connection: ~/.cache/remotevirt-mdns
 cache_timeout: 3600
 """
 
-from typing import Any
+from typing import Any, Callable
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
@@ -165,6 +171,8 @@ MAX_WARNINGS = 20
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     NAME = "remotevirt.install.mdns"
     _warned = 0  # warnings about single services during this parse
+    _is_controller: Callable[[str], bool]  # whether an address leads to the controller (set per parse)
+    _groups: set[str]  # the inventory's group names, lowercase (set per parse)
 
     def verify_file(self, path: str) -> bool:
         return bool(super().verify_file(path)) and path.endswith(("mdns.yml", "mdns.yaml"))
@@ -238,9 +246,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- hosts -------------------------------------------------------------------------------------
 
     def _populate(self, records: list[ServiceRecord]) -> None:
+        # Imported here: the addresses are read once per parse (a cached inventory too).
+        from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.local import controller_test
+
+        self._is_controller = controller_test()
         group = self.inventory.add_group(self.get_option("group"))
-        # hosts of other inventory sources: a LAN peer never takes over one by its name
+        # hosts of the sources parsed before: a LAN peer never takes over one by its name
         taken = {name.lower() for name in self.inventory.hosts}
+        # nor makes a host of a group's name (this plugin's own group included): plays aimed at the group would get it
+        self._groups = {name.lower() for name in self.inventory.groups}
         conflicts = conflicting_names(records)
         added = 0
         for record in merge_duplicates(records):
@@ -276,8 +290,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "tell them apart by their SSH host keys" % (shown(name), shown(before))
             )
 
-    @staticmethod
-    def _name_refusal(record: ServiceRecord, taken: set[str], conflicts: dict[str, list[str]]) -> str | None:
+    def _name_refusal(self, record: ServiceRecord, taken: set[str], conflicts: dict[str, list[str]]) -> str | None:
         """Why the record's instance name cannot be a host of this inventory, or None."""
         try:
             check_host_name(record.name)
@@ -285,12 +298,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return str(error)
         if record.name.lower() in taken:
             return "a host of another inventory source has this name"
+        if record.name.lower() in self._groups:
+            return "a group of this inventory has this name"
         if record.name.lower() in conflicts:
             return "announced by several servers (%s)" % ", ".join(shown(s) for s in conflicts[record.name.lower()])
         return None
 
     def _host_vars(self, record: ServiceRecord) -> dict[str, Any] | None:
-        address = choose_address(record, self.get_option("ip_version"))
+        address = choose_address(record, self.get_option("ip_version"), self._is_controller)
         if address is None:
             self._warn(
                 "%s has no usable %s address (%s): skipped"

@@ -19,7 +19,7 @@ import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 SERVICE_TYPE = "_libvirt._tcp.local."
 # libvirt's own default ports; SSH's is the usual one
@@ -179,10 +179,10 @@ def renamed_from(name: str) -> str | None:
 
 
 def _port(text: str, key: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
+    # ASCII digits only: int() also reads '٢٢', '2_2' and ' 22 '.
+    if not re.fullmatch(r"[0-9]{1,5}", text):
         raise RecordError("TXT %s=%r is not a port number" % (key, text))
+    port = int(text)
     if not 0 < port < 65536:
         raise RecordError("TXT %s=%d is not a port number" % (key, port))
     return port
@@ -259,10 +259,13 @@ def _is_link_local(address: str) -> bool:
         return True
 
 
-def choose_address(record: ServiceRecord, ip_version: str) -> str | None:
+def choose_address(
+    record: ServiceRecord, ip_version: str, is_controller: Callable[[str], bool] = lambda _address: False
+) -> str | None:
     """The address to connect to: IPv4 ('ipv4'), IPv6 ('ipv6'), or IPv4 before IPv6 ('any').
     Routable addresses before link-local ones (which need their zone, and only work on one
-    link); within each kind the lowest, so that repeated browses agree."""
+    link); within each kind the lowest, so that repeated browses agree. Never one for which
+    ``is_controller`` holds (the controller's own, its subnets' network and broadcast addresses)."""
     if ip_version not in IP_VERSIONS:
         raise ValueError("ip_version must be one of %s" % ", ".join(IP_VERSIONS))
     candidates = []
@@ -271,7 +274,7 @@ def choose_address(record: ServiceRecord, ip_version: str) -> str | None:
     if ip_version in ("ipv6", "any"):
         candidates.append(record.ipv6)
     for addresses in candidates:
-        usable = [a for a in addresses if usable_address(a)]
+        usable = [a for a in addresses if usable_address(a) and not is_controller(a)]
         if usable:
             return sorted(usable, key=lambda a: (_is_link_local(a), a))[0]
     return None

@@ -220,6 +220,38 @@ def test_names_of_the_controller_and_other_sources_are_never_taken(tmp_path, mon
     ]
 
 
+def test_group_names_and_addresses_of_the_controller_are_never_taken(tmp_path, monkeypatch):
+    """A host named like a group would get the plays aimed at the group; an address of the
+    controller (or of its subnets' edges) would have the plays run on the controller."""
+    from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns import local
+
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    monkeypatch.setattr(local, "controller_test", lambda: {"10.0.0.66", "10.0.0.255"}.__contains__)
+    source = tmp_path / "hv.mdns.yml"
+    source.write_text("plugin: remotevirt.install.mdns\n")
+    inventory = InventoryData()
+    inventory.add_group("web")
+    plugin = mdns.InventoryModule()
+    plugin._load_name = NAME
+    found = [
+        hostile("hypervisors", ipv4=("10.0.0.70",)),
+        hostile("Web", ipv4=("10.0.0.71",)),
+        hostile("self", ipv4=("10.0.0.66",)),
+        hostile("edge", ipv4=("10.0.0.255",)),
+        FOUND[2],
+    ]
+    plugin._browse = (lambda self: list(found)).__get__(plugin)
+    plugin.parse(inventory, DataLoader(), str(source))
+    assert hosts_of(inventory, "hypervisors") == ["hv2"]
+    assert sorted(said) == [
+        "mdns inventory: Web: a group of this inventory has this name: skipped",
+        "mdns inventory: edge has no usable ipv4 address (10.0.0.255): skipped",
+        "mdns inventory: hypervisors: a group of this inventory has this name: skipped",
+        "mdns inventory: self has no usable ipv4 address (10.0.0.66): skipped",
+    ]
+
+
 def test_a_peer_answering_as_a_known_host_gets_neither_the_name_nor_its_traffic(tmp_path, monkeypatch):
     said = []
     monkeypatch.setattr(mdns.display, "warning", said.append)

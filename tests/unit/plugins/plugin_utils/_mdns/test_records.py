@@ -76,6 +76,10 @@ def test_transports_default_to_ssh_and_libvirt_ports():
         ({"transports": ","}, "empty"),
         ({"transports": "tls", "tls_port": "x"}, "tls_port='x' is not a port"),
         ({"transports": "ssh", "ssh_port": "70000"}, "ssh_port=70000 is not a port"),
+        ({"transports": "ssh", "ssh_port": "\u0662\u0662"}, "is not a port"),
+        ({"transports": "ssh", "ssh_port": "2_2"}, "is not a port"),
+        ({"transports": "ssh", "ssh_port": " 22"}, "is not a port"),
+        ({"transports": "ssh", "ssh_port": "0"}, "is not a port"),
     ],
 )
 def test_unusable_transports_refused(txt, message):
@@ -141,6 +145,13 @@ def test_address_by_ip_version_routable_first():
     assert choose_address(rec, "any") == "10.0.0.5"
     assert choose_address(record(ipv4=[], ipv6=["fe80::1%lan0"]), "any") == "fe80::1%lan0"
     assert choose_address(record(ipv4=[], ipv6=["fd00::5"]), "ipv4") is None
+
+
+def test_addresses_that_lead_to_the_controller_are_never_chosen():
+    controller = {"10.0.0.5", "10.0.0.255", "fd00::5"}.__contains__
+    rec = record(ipv4=["10.0.0.255", "10.0.0.5", "10.0.0.9"], ipv6=["fd00::5"])
+    assert choose_address(rec, "any", controller) == "10.0.0.9"
+    assert choose_address(record(ipv4=["10.0.0.5"], ipv6=["fd00::5"]), "any", controller) is None
 
 
 # -- duplicates ------------------------------------------------------------------------------------
