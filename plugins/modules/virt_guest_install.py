@@ -533,6 +533,10 @@ options:
         Destructive; the plan marks it so.
       - The guest keeps its UUID, its MAC addresses and its NVRAM file (check mode reports them too); its disks
         are kept, and created only where missing.
+      - Until its install (or its first boot with O(cloud_init)) has started, a new guest's stored definition
+        carries a mark. A guest still marked that shows no sign of having run (a serial log written since it was
+        defined) was left by a run stopped in between; it is never taken for installed, and a run without
+        O(reinstall=true) is refused at plan time, saying so.
     type: bool
     default: false
   remove_storage:

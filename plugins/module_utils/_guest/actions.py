@@ -73,12 +73,15 @@ class DefinePayload(GuestTarget):
     ``new``: a new or reinstalled guest (the whole definition is written); otherwise the
     managed fields of ``previous`` change in ``previous_xml`` (libvirt's own additions stay).
     ``previous_xml`` is what rollback puts back (None: a new guest, undone by undefining it).
+    ``installs``: an install (or a first boot) follows, so the stored definition carries the mark of
+    an install not started until it has started (see domain.with_install_pending).
     """
 
     domain: Domain
     new: bool
     previous: Optional[Domain] = None
     previous_xml: Optional[str] = Field(default=None, in_repr=False)
+    installs: bool = False
 
 
 class InstallPayload(GuestTarget):

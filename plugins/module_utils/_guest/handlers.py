@@ -48,7 +48,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    Domain,
+    patch_definition,
+    with_install_pending,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 
@@ -149,6 +153,8 @@ class GuestHandlers:
         payload: InstallPayload = action.payload
         definition = self._as_stored_guest(payload.guest, payload.domain)
         domain = self.client.start_transient_domain(definition.to_xml())
+        # Started: the stored definition no longer says the install never began (see define).
+        self.client.clear_install_pending(self._domain(payload.guest))
         # QEMU read the fetched kernel and initrd when it started; the copies are not needed any more.
         for path in payload.fetched:
             _remove(path)
@@ -164,7 +170,10 @@ class GuestHandlers:
         payload: DefinePayload = action.payload
         previous_xml = payload.previous_xml
         if payload.new:
-            domain = self.client.define_domain(payload.domain.to_xml())
+            xml = payload.domain.to_xml()
+            # Stored in the same call as the definition: a run stopped before the install starts
+            # leaves a guest that says it was never installed (see runner.pending_install).
+            domain = self.client.define_domain(with_install_pending(xml, int(time.time())) if payload.installs else xml)
             if previous_xml is None:
                 return lambda: self.client.undefine_domain(domain)
         else:

@@ -289,9 +289,10 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
     first_boot = request.cloud_init is not None
     if first_boot:
         plan.add(_seed_action(request, state))
-    define = _define_new_action(request, state, final)
+    installs = method != "import" or first_boot
+    define = _define_new_action(request, state, final, installs)
     plan.add(define)
-    if method != "import" or first_boot:
+    if installs:
         # Started with the stored guest's UUID, the install runs as that guest's live definition:
         # the guest is persistent from its first second, and its next start boots the disk.
         install = install_definition(request, state, final)
@@ -332,19 +333,19 @@ def _seed_action(request: GuestRequest, state: GuestState) -> Action:
     return Action(SEED, "seed ISO", path, command, SeedPayload(path=path, image=image))
 
 
-def _define_new_action(request: GuestRequest, state: GuestState, final: Domain) -> Action:
+def _define_new_action(request: GuestRequest, state: GuestState, final: Domain, installs: bool) -> Action:
     """Store the final definition; a reinstall replaces the stored one and keeps its identity."""
     name = request.name
     command = _virsh(request, "define", "%s.xml" % name)
     if state.existing is None:
-        return Action(DEFINE, "guest", name, command, DefinePayload(guest=name, domain=final, new=True))
+        return Action(DEFINE, "guest", name, command, DefinePayload(guest=name, domain=final, new=True, installs=installs))
     kept = final.with_changes(uuid=state.existing.uuid, interfaces=carry_macs(final.interfaces, state.existing.interfaces))
     return Action(
         DEFINE,
         "guest",
         name,
         command,
-        DefinePayload(guest=name, domain=kept, new=True, previous_xml=state.existing_xml),
+        DefinePayload(guest=name, domain=kept, new=True, previous_xml=state.existing_xml, installs=installs),
         destructive=True,
     )
 

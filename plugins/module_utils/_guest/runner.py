@@ -50,7 +50,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    Disk,
+    Domain,
+    Interface,
+    install_pending_since,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     PLAIN_FORMATS,
@@ -558,6 +563,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             autostart=client.domain_autostart(domain),
             installing=active and _runs_install(client, domain, existing),
         )
+        if request.state != "absent" and not request.reinstall and not active:
+            findings.attempt(lambda: _refuse_never_installed(request.name, xml, existing, local))
         if request.state == "absent":
             storage = _storage_of(client, existing) if request.remove_storage else ()
             findings.attempt(lambda: _refuse_shared_storage(client, request.name, storage))
@@ -630,6 +637,32 @@ def _device_problems(client: Client, request: GuestRequest, state: GuestState, l
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import device_problems
 
     return device_problems(client, request, state, _starts(request, state), local)
+
+
+def _refuse_never_installed(name: str, xml: str, existing: Domain, local: bool) -> None:
+    """A guest whose stored definition still says its install (or first boot) never started, and
+    that shows no sign of having run since (its serial log written after it was defined): a run was
+    stopped between the define and the start. It is never taken for installed, nor started from its
+    empty disk or without its cloud-init seed; reinstall installs it."""
+    since = install_pending_since(xml)
+    if since is None or (local and _ran_since(existing, since)):
+        return
+    raise PlanError(
+        "guest %s was defined by a run that stopped before its install (or its first boot with cloud-init) "
+        "started, so it was never installed; run the task with reinstall: true to install it (its disks and "
+        "identity are kept), or remove it with state: absent" % name
+    )
+
+
+def _ran_since(existing: Domain, since: int) -> bool:
+    """Whether the guest's serial log was written since ``since``: QEMU appends to it from its first second."""
+    path = existing.serial_log.path if existing.serial_log is not None else None
+    if not path:
+        return False
+    try:
+        return os.stat(path).st_mtime >= since
+    except (OSError, ValueError):
+        return False
 
 
 def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool, removed: bool = False) -> Optional[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -18,7 +19,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest import r
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    Domain,
+    install_pending_since,
+    with_install_pending,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
@@ -677,6 +682,48 @@ def test_a_disk_made_raw_is_never_switched_to_qcow2(unique_name, test_client, tm
         with pytest.raises(RunError, match="was made as raw and the guest wrote its content, so it is never switched to qcow2"):
             run(guest(name, disks=[disk(pool=None, path=str(image), format="qcow2")]), check_mode=check_mode, diff=False)
     assert [stored_disk.format for stored_disk in stored(test_client, name).disks] == ["raw"]
+
+
+def installed_from_cdrom(name, tmp_path, **overrides):
+    iso = tmp_path / "boot.iso"
+    iso.write_bytes(b"\0" * 4096)
+    return guest(
+        name, install=install(method="cdrom", cdrom={"path": str(iso)}), serial_log=str(tmp_path / "serial.log"), **overrides
+    )
+
+
+def test_an_install_clears_the_mark_of_an_install_not_started(unique_name, test_client, tmp_path):
+    name = unique_name("")
+    run(installed_from_cdrom(name, tmp_path), check_mode=False, diff=False)
+    assert install_pending_since(test_client.domain_definition(test_client.find_domain(name))) is None
+
+
+def test_a_guest_whose_install_never_started_is_refused_until_reinstalled(unique_name, test_client, tmp_path):
+    """A run stopped between the define and the install's start left the guest defined and never
+    installed: a re-run never takes it for installed (check mode says so too); reinstall installs it."""
+    name = unique_name("")
+    wanted = installed_from_cdrom(name, tmp_path)
+    run(wanted, check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    test_client.destroy_domain(domain)
+    test_client.define_domain(with_install_pending(test_client.domain_definition(domain), int(time.time()) + 60))
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="was defined by a run that stopped before its install .* reinstall: true"):
+            run(wanted, check_mode=check_mode, diff=False)
+    assert "install" in verbs(run(dict(wanted, reinstall=True), check_mode=False, diff=False))
+    assert install_pending_since(test_client.domain_definition(test_client.find_domain(name))) is None
+
+
+def test_a_marked_guest_whose_serial_log_was_written_since_ran(unique_name, test_client, tmp_path):
+    """Stopped right after the install started (before the mark was cleared): its serial log shows it ran."""
+    name = unique_name("")
+    wanted = installed_from_cdrom(name, tmp_path)
+    run(wanted, check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    test_client.destroy_domain(domain)
+    test_client.define_domain(with_install_pending(test_client.domain_definition(domain), int(time.time()) - 60))
+    (tmp_path / "serial.log").write_text("installer output\n")
+    assert not run(dict(wanted, state="present"), check_mode=False, diff=False)["changed"]
 
 
 def test_absent_needs_no_install_options(unique_name, test_client):
