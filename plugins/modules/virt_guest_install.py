@@ -83,7 +83,10 @@ options:
     description: Number of virtual CPUs. A new guest gets 1 when this is not set.
     type: int
   cpu:
-    description: CPU mode. Not set leaves libvirt's default model.
+    description:
+      - CPU mode. Not set leaves libvirt's default model.
+      - A mode the host does not offer for the guest's virtualization type (V(host-passthrough) for
+        V(qemu), which is TCG) is refused at plan time.
     type: str
     choices: [host-model, host-passthrough, maximum]
   machine:

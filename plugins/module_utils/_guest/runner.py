@@ -590,6 +590,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
     if request.tuning.given or (installs and request.firmware == "uefi") or state.sets_vcpus(request.vcpus, request.reinstall):
         state = _with_tuning_checked(client, request, state, local, findings)
+    if request.cpu is not None and (installs or state.existing is None or state.existing.cpu_mode != request.cpu):
+        findings.attempt(lambda: _check_cpu_mode(client, request, state))
     if request.filesystems or request.hostdevs:
         findings.messages.extend(findings.attempt(lambda: _device_problems(client, request, state, local)) or [])
     if installs:
@@ -637,6 +639,26 @@ def _device_problems(client: Client, request: GuestRequest, state: GuestState, l
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import device_problems
 
     return device_problems(client, request, state, _starts(request, state), local)
+
+
+def _check_cpu_mode(client: Client, request: GuestRequest, state: GuestState) -> None:
+    """The CPU mode must be one the host offers for the guest's virtualization type (TCG has no
+    host-passthrough): libvirt would refuse it only when the guest starts."""
+    virt_type = request.domain_type or state.detected_type or (state.existing.type if state.existing else None) or "kvm"
+    arch = request.arch or "x86_64"
+    xml = client.domain_capabilities(arch, virt_type, request.machine)
+    if xml is None or request.cpu is None:
+        return  # a driver without domain capabilities (the test driver): libvirt decides
+    # Imported here: only a CPU mode being set asks.
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
+
+    modes = {found.get("name"): found.get("supported") for found in parse(xml).iterfind("cpu/mode")}
+    if modes.get(request.cpu) == "no":
+        offered = [name for name in ("host-model", "maximum", "host-passthrough") if modes.get(name) == "yes"]
+        raise PlanError(
+            "cpu: mode %s is not offered by this host for %s guests (%s); choose %s"
+            % (request.cpu, virt_type, arch, " or ".join(offered) or "none (leave cpu out)")
+        )
 
 
 def _refuse_never_installed(name: str, xml: str, existing: Domain, local: bool) -> None:

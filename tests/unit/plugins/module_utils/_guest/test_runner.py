@@ -726,6 +726,24 @@ def test_a_marked_guest_whose_serial_log_was_written_since_ran(unique_name, test
     assert not run(dict(wanted, state="present"), check_mode=False, diff=False)["changed"]
 
 
+TCG_CPU_MODES = """<domainCapabilities><cpu>
+<mode name='host-passthrough' supported='no'/><mode name='maximum' supported='yes'/>
+<mode name='host-model' supported='yes'/><mode name='custom' supported='yes'/></cpu></domainCapabilities>"""
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_cpu_mode_the_host_does_not_offer_is_refused_at_plan_time(unique_name, test_client, monkeypatch, check_mode):
+    monkeypatch.setattr(Client, "domain_capabilities", lambda self, arch, virt_type, machine=None: TCG_CPU_MODES)
+    name = unique_name("")
+    with pytest.raises(
+        RunError,
+        match="cpu: mode host-passthrough is not offered by this host for test guests .x86_64.; choose host-model or maximum",
+    ):
+        run(guest(name, cpu="host-passthrough"), check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None
+    assert "define" in verbs(run(guest(name, cpu="maximum"), check_mode=check_mode, diff=False))
+
+
 def test_absent_needs_no_install_options(unique_name, test_client):
     """What a removed guest was installed from is not read: even install options that a new install
     would refuse do not stop a removal."""
