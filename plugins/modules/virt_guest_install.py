@@ -162,10 +162,10 @@ options:
           - A path on the host (absolute, without V(..) components) is read there and put into the initrd.
           - Schemes are read in any case (V(HTTP://) is a URL, not a path) and passed on in lower case.
           - The installer, not the host, reads a kickstart URL, so O(url_username) and
-            O(url_password) do not apply to it. A kickstart behind a login needs the credentials in
-            its own URL (V(https://user:password@host/ks.cfg)); they are then on the guest's kernel
-            command line, visible inside the guest and in its libvirt definition (plans and diffs
-            show them as C(***)). Prefer a kickstart on the host or O(install.kickstart_content).
+            O(url_password) do not apply to it. A kickstart URL that carries credentials
+            (V(https://user:password@host/ks.cfg)) or a query value of six characters or more (a token)
+            is fetched by the host instead and put into the initrd, so they never reach the guest's
+            kernel command line; plans and diffs show them masked.
         type: str
       kickstart_content:
         description:

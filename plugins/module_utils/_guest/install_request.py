@@ -6,12 +6,13 @@
 from __future__ import annotations
 
 import re
+from itertools import chain
 from typing import Any, Mapping, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import name_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url, url_secrets
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import query_secrets, redact_url, url_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     check_path,
     check_url,
@@ -71,12 +72,13 @@ class InstallRequest(Record):
 
     @property
     def kickstart_fetched(self) -> bool:
-        """A kickstart URL with credentials: the host downloads it and puts it into the initrd, so the
-        credentials never reach the guest's kernel command line (readable by any libvirt client)."""
+        """A kickstart URL with credentials (or a token in its query): the host downloads it and puts
+        it into the initrd, so they never reach the guest's kernel command line (readable by any
+        libvirt client)."""
         return (
             self.kickstart is not None
             and has_scheme(self.kickstart, ("http", "https", "ftp"))
-            and any(True for _secret in url_secrets(self.kickstart))
+            and any(True for _secret in chain(url_secrets(self.kickstart), query_secrets(self.kickstart)))
         )
 
     @property

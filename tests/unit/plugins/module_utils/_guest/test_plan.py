@@ -1280,6 +1280,13 @@ def test_a_kickstart_url_with_credentials_is_fetched_by_the_host_and_injected():
     assert "inst.ks=https://config.example.com/ks.cfg" in payload(plain, "install").domain.os.kernel.cmdline
 
 
+def test_a_kickstart_url_with_a_token_in_its_query_is_fetched_by_the_host_and_injected():
+    url = "https://config.example.com/ks.cfg?token=Tok3n-S3cret"
+    plan = plan_guest(request(install=dict(LOCATION, kickstart=url)), new_state(tree=TREE, kickstart_bytes=42))
+    assert "inst.ks=file:/ks.cfg" in payload(plan, "install").domain.os.kernel.cmdline
+    assert "Tok3n-S3cret" not in repr(plan.summaries())
+
+
 # == hostile and careless inputs (each a way found to break a promise) =========================
 # web01 stored with a raw volume disk: what the collection defines for a raw volume.
 STORED_RAW = STORED.replace(
