@@ -26,6 +26,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 
 # Trees of the host's own files. /dev is among them: its block devices are judged by their use instead.
 _SYSTEM_FILE_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
+# The host's programs and libraries: a guest that writes them runs code as the host's users.
+_PROGRAM_TREES = ("/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/")
+# Directories of users' keys and credentials, wherever they are: never a disk image or ISO.
+_PRIVATE_DIRECTORY_NAMES = frozenset((".ssh", ".gnupg"))
 _MOUNTS = "/proc/self/mountinfo"
 _SWAPS = "/proc/swaps"
 _SYS_BLOCK = "/sys/dev/block"
@@ -92,10 +96,20 @@ def host_file_problem(path: str, what: str) -> str:
             return ""
         return "%s: %s holds the host's %s; a guest must never get a device the host uses" % (what, path, " and ".join(uses))
     for candidate in (same_path(path) or path, real):
-        if (candidate + "/").startswith(_SYSTEM_FILE_TREES):
-            through = "" if candidate == same_path(path) else " (through a symbolic link to %s)" % real
+        through = "" if candidate == same_path(path) else " (through a symbolic link to %s)" % real
+        if (candidate + "/").startswith(_SYSTEM_FILE_TREES + _PROGRAM_TREES):
             return "%s: %s is one of the host's own files%s; give a disk image or ISO of its own" % (what, path, through)
-    if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+        private = _PRIVATE_DIRECTORY_NAMES.intersection(candidate.split("/")[:-1])
+        if private:
+            return "%s: %s is in a directory of keys (%s)%s; give a disk image or ISO of its own" % (
+                what,
+                path,
+                "".join(sorted(private)),
+                through,
+            )
+    if stat.S_ISDIR(info.st_mode):
+        return "%s: %s is a directory, not a disk image or ISO" % (what, path)
+    if not stat.S_ISREG(info.st_mode):
         return ""
     mounts = list(_mounts())  # read once: both checks below look at every mount
     host_name = _interface_file(real, mounts) or _bind_mounted_name(real, mounts) or _hard_linked_name(info)

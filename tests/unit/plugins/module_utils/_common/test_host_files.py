@@ -14,7 +14,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common import 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses, host_file_problem
 
 
-@pytest.mark.parametrize("path", ["/etc/hostname", "/etc//./hostname", "/proc/self/status", "/dev/null"])
+@pytest.mark.parametrize(
+    "path",
+    ["/etc/hostname", "/etc//./hostname", "/proc/self/status", "/dev/null", "/usr/bin/env", "/bin/sh", "/usr/lib/os-release"],
+)
 def test_the_hosts_own_files_are_refused(path):
     if not os.path.exists(path):
         pytest.skip("%s is not on this machine" % path)
@@ -26,6 +29,19 @@ def test_a_link_to_one_of_them_is_refused_and_says_where_it_leads(tmp_path):
     link.symlink_to("/etc/hostname")
     problem = host_file_problem(str(link), "disks[0]: path")
     assert "through a symbolic link to /etc/hostname" in problem
+
+
+def test_a_file_in_a_directory_of_keys_is_refused_wherever_it_is(tmp_path):
+    keys = tmp_path / "home" / ".ssh"
+    keys.mkdir(parents=True)
+    (keys / "authorized_keys").write_text("ssh-ed25519 AAAA admin\n")
+    assert "is in a directory of keys (.ssh)" in host_file_problem(str(keys / "authorized_keys"), "disks[0]: path")
+    (tmp_path / "disk.img").symlink_to(keys / "authorized_keys")
+    assert "is in a directory of keys (.ssh) (through a symbolic link" in host_file_problem(str(tmp_path / "disk.img"), "x")
+
+
+def test_a_directory_is_no_disk(tmp_path):
+    assert "is a directory, not a disk image or ISO" in host_file_problem(str(tmp_path), "disks[0]: path")
 
 
 def test_an_image_of_its_own_is_allowed(tmp_path):
