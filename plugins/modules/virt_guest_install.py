@@ -134,8 +134,9 @@ options:
           path:
             description:
               - Absolute path of the ISO on the host, without V(..) components.
-              - Never one of the host's own files (under C(/etc), C(/boot), C(/dev), C(/proc) or C(/sys), also through
-                a symbolic link, a hard link or a bind mount), nor its swap file or the file behind a loop device it
+              - Never one of the host's own files (under C(/etc), C(/boot), C(/dev), C(/proc), C(/sys), C(/usr), C(/bin),
+                C(/sbin) or C(/lib*), or in a C(.ssh) or C(.gnupg) directory, also through a symbolic link, a hard link
+                or a bind mount), nor a directory, nor its swap file or the file behind a loop device it
                 uses, nor a disk another guest writes (also when given as O(install.cdrom.pool) and
                 O(install.cdrom.volume)).
             type: str
@@ -311,8 +312,9 @@ options:
         description:
           - A file or block device on the host, as an absolute path without V(..) components.
           - Two disks never share a volume or a path, and no disk is the install cdrom.
-          - Never one of the host's own files (under C(/etc), C(/boot), C(/proc) or C(/sys), also through a symbolic
-            link, a hard link or a bind mount), its swap file or the file behind a loop device it uses, nor a block
+          - Never one of the host's own files (under C(/etc), C(/boot), C(/proc), C(/sys), C(/usr), C(/bin), C(/sbin)
+            or C(/lib*), or in a C(.ssh) or C(.gnupg) directory, also through a symbolic link, a hard link or a bind
+            mount), a directory, its swap file or the file behind a loop device it uses, nor a block
             device the host uses (mounted, also in another mount namespace, as swap, or held by device-mapper, LVM or
             RAID, also through one of its partitions); a pool volume whose file leads there is refused the same way.
           - With a local O(uri), the qcow2 backing chain of the disk (a path or a pool volume) is read too; a backing
