@@ -131,7 +131,8 @@ options:
         read it by, such as a qcow2 one; a V(qcow2) or V(qed) image that names a backing file, a path on
         the host, and a V(vmdk) text descriptor, which names its extents' files, are refused too);
         otherwise the new volume is deleted
-        and the task fails before the rest of the body is written.
+        and the task fails before the rest of the body is written. For an uncompressed download the first
+        bytes are also read when planning (a ranged request), so check mode refuses what the download would.
       - Until the download is verified complete, the volume's file carries the extended attribute
         C(user.remotevirt.incomplete). A later run that finds it (the module was killed mid-download)
         deletes the volume and downloads it again, with or without O(checksum).

@@ -117,7 +117,7 @@ def _auth(url: str, access: UrlAccess) -> Tuple[str, Dict[str, Any]]:
     }
 
 
-def _open(url: str, method: str, access: UrlAccess) -> Any:
+def _open(url: str, method: str, access: UrlAccess, headers: Optional[Dict[str, str]] = None) -> Any:
     # Imported here: ansible's URL support (TLS, cryptography) costs tens of milliseconds, and
     # most runs never download anything.
     from urllib.error import HTTPError
@@ -125,6 +125,8 @@ def _open(url: str, method: str, access: UrlAccess) -> Any:
     from ansible.module_utils.urls import open_url
 
     target, auth = _auth(url, access)
+    if headers and url.lower().startswith(("http:", "https:")):
+        auth = dict(auth, headers=dict(auth.get("headers") or {}, **headers))
     try:
         # decompress=False: the bytes as served (an image is never unpacked behind the user's back),
         # so they can be counted against Content-Length.
@@ -167,6 +169,30 @@ def probe_size(url: str, access: Optional[UrlAccess] = None) -> Optional[int]:
         # (pyftpdlib's among them) leave out; the SIZE command asks for it.
         length = _ftp_size(with_credentials(url, access))
     return length
+
+
+def head_problem(url: str, fmt: str, refuse_compressed: bool, access: Optional[UrlAccess] = None) -> Optional[str]:
+    """Why the first bytes ``url`` serves are not an image of format ``fmt`` (see content_problem), or
+    None: read at plan time, so that check mode refuses what the download would. Only the first
+    HEAD_BYTES are read; the connection is closed then."""
+    # Asked as a range: a server that honours it sends no more (one that does not is cut off).
+    try:
+        response = _open(url, "GET", access or UrlAccess(), {"Range": "bytes=0-%d" % (HEAD_BYTES - 1)})
+    except DownloadError:
+        return None  # an empty file (416), a server refusing ranges: the download itself judges and reports
+    try:
+        head = b""
+        while len(head) < HEAD_BYTES:
+            chunk = response.read(HEAD_BYTES - len(head))
+            if not chunk:
+                break
+            head += chunk
+        content_type = response.headers.get("Content-Type") if response.headers is not None else None
+    except Exception:  # a body cut short here is read again, and judged, by the download
+        return None
+    finally:
+        response.close()
+    return content_problem(head, fmt, content_type, refuse_compressed)
 
 
 def _ftp_size(url: str) -> Optional[int]:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     VOLUME_LOCK_SECONDS,
     apply_plan,
@@ -237,6 +238,7 @@ def _digest_state(
         if size is None:
             size = download.probe_size(url, access)
         state = _with_replacement(client, state.with_changes(download_size=size), request.pool, request.name)
+        _refuse_served_content(request, url, access)
     return state
 
 
@@ -399,13 +401,29 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
             state = state.with_changes(can_decompress=can_decompress("zstd"))
         if existing is None:
             state = state.with_changes(download_size=download.probe_size(url, access))
+            _refuse_served_content(request, url, access)
         elif state.incomplete:
             # A half-made download is replaced, unless a guest or another volume needs it.
             state = with_dependents(client, state, existing)
             state = state.with_changes(download_size=download.probe_size(url, access))
+            _refuse_served_content(request, url, access)
         elif request.checksum:
             state = _digest_state(client, volume, existing, request.checksum, url, request, state, access)
     return state
+
+
+def _refuse_served_content(request: VolumeRequest, url: str, access: Any) -> None:
+    """Refuse at plan time (check mode too) a download whose first bytes the upload would refuse: an
+    HTML page, an image of another format. A compressed download is judged once decompressed, by
+    the upload only."""
+    # Imported here: only downloads use it (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+
+    if request.decompress is not None:
+        return
+    problem = download.head_problem(url, request.format or "raw", request.compression == "auto", access)
+    if problem:
+        raise PlanError("%s: %s" % (redact_url(url), problem))
 
 
 def _refuse_private_source(url: str) -> None:

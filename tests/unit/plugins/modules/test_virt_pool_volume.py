@@ -90,3 +90,31 @@ def test_url_credentials_reach_the_server_and_never_the_result(capsys, unique_na
     assert "s3cret" not in shown and "bob" not in shown
     assert result["invocation"]["module_args"]["url_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
     assert result["plan"][1]["command"].startswith("curl -fsSL -u alice 'http://***@127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    "route, message",
+    [
+        ("page", "the content is an HTML page (Content-Type text/html), not a raw image"),
+        ("qcow2", "the content is a qcow2 image, not a raw image"),
+    ],
+)
+def test_check_mode_refuses_served_content_the_download_would_refuse(capsys, unique_name, scripted_http, route, message):
+    """The first bytes are read at plan time: check mode fails as the real run would, and never
+    shows the query's token."""
+    from scripted_http import Route
+
+    scripted_http.routes["/page?token=T0ken-Secret"] = Route(b"<!DOCTYPE html><html>login</html>", content_type="text/html")
+    scripted_http.routes["/qcow2?token=T0ken-Secret"] = Route(b"QFI\xfb" + b"\0" * 4092)
+    for check_mode in (True, False):
+        name = unique_name(".img")
+        code, result = invoke(
+            capsys,
+            uri="test:///default",
+            pool="default-pool",
+            name=name,
+            source_url=scripted_http.url("/" + route) + "?token=T0ken-Secret",
+            _ansible_check_mode=check_mode,
+        )
+        assert code == 1 and message in result["msg"] and result["plan"] == [], result
+        assert "T0ken-Secret" not in json.dumps(result)

@@ -8,10 +8,12 @@ Writes its port to STATE_DIR/port. Paths:
                      hangs (until the client is gone); later requests get the whole file
   /short/FILE        announces the whole length, sends half, closes the connection
   /as-html/FILE      the whole file, as Content-Type text/html
+A GET with a Range of the first bytes gets them (206), whatever the path's mode.
 """
 
 import http.server
 import os
+import re
 import sys
 import threading
 import time
@@ -42,6 +44,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with open(path, "rb") as source:
             body = source.read()
+        wanted = re.fullmatch(r"bytes=0-([0-9]+)", self.headers.get("Range") or "")
+        if wanted and with_body:
+            # The first bytes a client reads before it downloads (plan time): sent whole, never
+            # stalled or cut short, so the download that follows is the request that is.
+            part = body[: int(wanted.group(1)) + 1]
+            self.send_response(206)
+            self.send_header("Content-Type", "text/html" if mode == "as-html" else "application/octet-stream")
+            self.send_header("Content-Range", "bytes 0-%d/%d" % (len(part) - 1, len(body)))
+            self.send_header("Content-Length", str(len(part)))
+            self.end_headers()
+            self.wfile.write(part)
+            return
         self.send_response(200)
         self.send_header("Content-Type", "text/html" if mode == "as-html" else "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
