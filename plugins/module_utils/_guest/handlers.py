@@ -49,6 +49,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+    INSTALL_NAMESPACE,
     Domain,
     patch_definition,
     with_install_pending,
@@ -154,7 +155,7 @@ class GuestHandlers:
         definition = self._as_stored_guest(payload.guest, payload.domain)
         domain = self.client.start_transient_domain(definition.to_xml())
         # Started: the stored definition no longer says the install never began (see define).
-        self.client.clear_install_pending(self._domain(payload.guest))
+        self.client.remove_stored_metadata(self._domain(payload.guest), INSTALL_NAMESPACE)
         # QEMU read the fetched kernel and initrd when it started; the copies are not needed any more.
         for path in payload.fetched:
             _remove(path)

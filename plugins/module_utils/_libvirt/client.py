@@ -707,19 +707,16 @@ class Client:
     def start_transient_domain(self, xml: str) -> Any:
         return self.call("start guest from", "install definition", self.conn.createXML, xml, libvirt.VIR_DOMAIN_START_VALIDATE)
 
-    def clear_install_pending(self, domain: Any) -> None:
-        """Remove the mark of an install not started from the guest's stored definition (see domain.INSTALL_NAMESPACE)."""
-        # Imported here: only installs clear it.
-        from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import INSTALL_NAMESPACE
-
+    def remove_stored_metadata(self, domain: Any, namespace: str) -> None:
+        """Remove the element of ``namespace`` from the <metadata> of the guest's stored definition."""
         self.call(
-            "mark the install started of",
+            "change the stored metadata of",
             domain.name(),
             domain.setMetadata,
             libvirt.VIR_DOMAIN_METADATA_ELEMENT,
             None,
             None,
-            INSTALL_NAMESPACE,
+            namespace,
             libvirt.VIR_DOMAIN_AFFECT_CONFIG,
         )
 
