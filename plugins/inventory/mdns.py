@@ -270,6 +270,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._add_host(record.name, variables, group)
             added += 1
             self._warn_renamed(record.name)
+        added -= self._drop_hosts_named_like_groups(group)
         if not records:
             display.warning(
                 "mdns inventory: no %s service answered within %s s"
@@ -280,6 +281,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "mdns inventory: %d services answered, none is in the inventory "
                 "(include/exclude, or no %s address)" % (len(records), self.get_option("ip_version"))
             )
+
+    def _drop_hosts_named_like_groups(self, group: str) -> int:
+        """Remove the hosts of this source named like a group its own options made meanwhile
+        (``groups``, ``keyed_groups`` from TXT records): a play aimed at that group would get the
+        host. Returns how many."""
+        groups = {name.lower() for name in self.inventory.groups}
+        dropped = [name for name in list(self.inventory.groups[group].get_hosts()) if name.name.lower() in groups]
+        for host in dropped:
+            self.inventory.remove_host(host)
+            self._warn("%s: a group of this inventory has this name: skipped" % shown(host.name))
+        return len(dropped)
 
     def _warn_renamed(self, name: str) -> None:
         # mDNS is not authenticated: the renamed one may well be the real hypervisor

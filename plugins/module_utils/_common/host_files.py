@@ -36,6 +36,9 @@ _SYS_BLOCK = "/sys/dev/block"
 # Trees a hard link to one of the host's files may come from (a hard link never leaves its file system;
 # /dev, /proc and /sys are on file systems of their own, told apart by their device numbers).
 _LINKED_TREES = ("/boot", "/etc")
+# Trees a hard link may come from that are too large to search for it: a file with other names on
+# their file system is refused as one that may be among their files.
+_UNSEARCHED_TREES = ("/usr", "/root")
 # File systems of kernel and device interfaces (what /dev, /proc and /sys hold), wherever mounted.
 _INTERFACE_FILE_SYSTEMS = frozenset(
     (
@@ -99,14 +102,9 @@ def host_file_problem(path: str, what: str) -> str:
         through = "" if candidate == same_path(path) else " (through a symbolic link to %s)" % real
         if (candidate + "/").startswith(_SYSTEM_FILE_TREES + _PROGRAM_TREES):
             return "%s: %s is one of the host's own files%s; give a disk image or ISO of its own" % (what, path, through)
-        private = _PRIVATE_DIRECTORY_NAMES.intersection(candidate.split("/")[:-1])
+        private = _private_directory(candidate)
         if private:
-            return "%s: %s is in a directory of keys (%s)%s; give a disk image or ISO of its own" % (
-                what,
-                path,
-                "".join(sorted(private)),
-                through,
-            )
+            return "%s: %s is in a directory of keys (%s)%s; give a disk image or ISO of its own" % (what, path, private, through)
     if stat.S_ISDIR(info.st_mode):
         return "%s: %s is a directory, not a disk image or ISO" % (what, path)
     if not stat.S_ISREG(info.st_mode):
@@ -122,6 +120,16 @@ def host_file_problem(path: str, what: str) -> str:
     use = _file_use(info)
     if use:
         return "%s: %s is the host's %s; a guest must never get a file the host uses" % (what, path, use)
+    return ""
+
+
+def host_directory_name(directory: str) -> str:
+    """The host's own name of the existing ``directory`` when it is, or is in, the host's system or
+    program trees or a directory of keys, also where links and bind mounts lead; "" otherwise."""
+    real = os.path.realpath(directory)
+    named = _bind_mounted_name(real, list(_mounts())) or real
+    if (named.rstrip("/") + "/").startswith(_SYSTEM_FILE_TREES + _PROGRAM_TREES) or _private_directory(named + "/"):
+        return named
     return ""
 
 
@@ -169,9 +177,14 @@ def _bind_mounted_name(real: str, mounts: List[Mount]) -> str:
     for other in mounts:
         if other.device == mount.device and other.root == "/":
             name = other.point.rstrip("/") + mount.root.rstrip("/") + rest
-            if (name + "/").startswith(_SYSTEM_FILE_TREES):
+            if (name + "/").startswith(_SYSTEM_FILE_TREES + _PROGRAM_TREES) or _private_directory(name):
                 return name
     return ""
+
+
+def _private_directory(path: str) -> str:
+    """The directories of keys (.ssh, .gnupg) on the way to ``path``, joined; "" for none."""
+    return "".join(sorted(_PRIVATE_DIRECTORY_NAMES.intersection(path.split("/")[:-1])))
 
 
 def _mounts() -> Iterator[Mount]:
@@ -205,7 +218,9 @@ def _unescaped(field: str) -> str:
 
 
 def _hard_linked_name(info: os.stat_result) -> str:
-    """A name of the file in /etc or /boot when it has other names (hard links) and is one there."""
+    """A name of the file in /etc or /boot when it has other names (hard links) and is one there;
+    for a file with other names on the file system of the host's programs or of root's home (too
+    large to search), that file system."""
     if info.st_nlink < 2 or not stat.S_ISREG(info.st_mode):
         return ""
     for tree in _LINKED_TREES:
@@ -221,6 +236,12 @@ def _hard_linked_name(info: os.stat_result) -> str:
                         return os.path.join(directory, name)
                 except OSError:
                     continue
+    for tree in _UNSEARCHED_TREES:
+        try:
+            if os.stat(tree).st_dev == info.st_dev:
+                return "a file with %d other names on the file system of %s, which may be one of them" % (info.st_nlink - 1, tree)
+        except OSError:
+            continue
     return ""
 
 

@@ -48,10 +48,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     INSTALL_NAMESPACE,
-    Domain,
-    patch_definition,
     with_install_pending,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download

@@ -50,12 +50,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
-    Disk,
-    Domain,
-    Interface,
-    install_pending_since,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import never_installed_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     PLAIN_FORMATS,
@@ -453,6 +449,28 @@ def _refuse_format_switches(request: GuestRequest, state: GuestState, local: boo
             )
 
 
+def _refuse_other_guests_logs(client: Client, request: GuestRequest, state: GuestState, installs: bool) -> None:
+    """A new disk or the install ISO, given by path, is never a file another guest logs its console
+    to: the guest would read (or write) what that guest prints."""
+    paths = [disk.path for disk, _disk_state in _new_disks(request, state) if disk.path]
+    cdrom = request.install.cdrom if installs and request.install.method == "cdrom" else None
+    if cdrom is not None and cdrom.path:
+        paths.append(cdrom.path)
+    if not paths:
+        return
+    # Imported here: only new disks and ISOs given by path ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import usage
+
+    for path in paths:
+        is_the_file = usage.in_files_test([path], None, True)
+        for name, references in usage.guest_references(client):
+            if name != request.name and any(is_the_file(log) for log in references["logs"]):
+                raise PlanError(
+                    "%s is the serial or console log of guest %s: this guest would read what that guest prints; "
+                    "give it a disk image or ISO of its own" % (path, name)
+                )
+
+
 def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestState) -> None:
     """A disk that another guest uses, or that backs another volume, is attached only with
     allow_in_use: two guests writing one disk destroy its file system, and writing a backing file
@@ -564,7 +582,9 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             installing=active and _runs_install(client, domain, existing),
         )
         if request.state != "absent" and not request.reinstall and not active:
-            findings.attempt(lambda: _refuse_never_installed(request.name, xml, existing, local))
+            problem = never_installed_problem(request.name, xml, local)
+            if problem:
+                findings.messages.append(problem)
         if request.state == "absent":
             storage = _storage_of(client, existing) if request.remove_storage else ()
             findings.attempt(lambda: _refuse_shared_storage(client, request.name, storage))
@@ -584,6 +604,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         findings.attempt(lambda: _refuse_disks_in_use(client, request, state))
         findings.attempt(lambda: _refuse_reprobed_disks(request, state, local))
     installs = state.existing is None or request.reinstall
+    if local:
+        findings.attempt(lambda: _refuse_other_guests_logs(client, request, state, installs))
     if installs or request.networks is not None:
         findings.messages.extend(_network_problems(client, request))
     if installs and request.domain_type is None:
@@ -659,32 +681,6 @@ def _check_cpu_mode(client: Client, request: GuestRequest, state: GuestState) ->
             "cpu: mode %s is not offered by this host for %s guests (%s); choose %s"
             % (request.cpu, virt_type, arch, " or ".join(offered) or "none (leave cpu out)")
         )
-
-
-def _refuse_never_installed(name: str, xml: str, existing: Domain, local: bool) -> None:
-    """A guest whose stored definition still says its install (or first boot) never started, and
-    that shows no sign of having run since (its serial log written after it was defined): a run was
-    stopped between the define and the start. It is never taken for installed, nor started from its
-    empty disk or without its cloud-init seed; reinstall installs it."""
-    since = install_pending_since(xml)
-    if since is None or (local and _ran_since(existing, since)):
-        return
-    raise PlanError(
-        "guest %s was defined by a run that stopped before its install (or its first boot with cloud-init) "
-        "started, so it was never installed; run the task with reinstall: true to install it (its disks and "
-        "identity are kept), or remove it with state: absent" % name
-    )
-
-
-def _ran_since(existing: Domain, since: int) -> bool:
-    """Whether the guest's serial log was written since ``since``: QEMU appends to it from its first second."""
-    path = existing.serial_log.path if existing.serial_log is not None else None
-    if not path:
-        return False
-    try:
-        return os.stat(path).st_mtime >= since
-    except (OSError, ValueError):
-        return False
 
 
 def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bool, removed: bool = False) -> Optional[str]:

@@ -14,7 +14,7 @@ import os
 import stat
 from typing import Optional
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_file_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_directory_name, host_file_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import SYSTEM_TREES, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 
@@ -43,9 +43,9 @@ def place_problem(path: str) -> str:
     """Why the serial log ``path`` is among the host's own files (as spelled, or where its
     directory leads), or ""."""
     directory = os.path.dirname(same_path(path) or path) or "/"
-    for candidate in dict.fromkeys((directory, os.path.realpath(directory))):
+    for candidate in dict.fromkeys((directory, os.path.realpath(directory), host_directory_name(directory) or directory)):
         if candidate in _REFUSED_DIRECTORIES or (candidate.rstrip("/") + "/").startswith(_REFUSED_TREES):
-            through = "" if candidate == directory else " (through a symbolic link to %s)" % candidate
+            through = "" if candidate == directory else " (through a link or mount to %s)" % candidate
             return (
                 "serial_log: %s is in %s%s, among the host's own files: the guest's console would be written "
                 "there as root; give it a directory of logs (for example /var/log/libvirt/qemu)" % (path, directory, through)
@@ -54,18 +54,18 @@ def place_problem(path: str) -> str:
 
 
 def file_problem(client: Client, path: str, guest: str, logs: bool = True) -> str:
-    """Why the existing file ``path`` leads to is not this guest's log to write or delete: one of the
-    host's files, a file in a storage pool's directory, or a file another guest opens (or, with
-    ``logs``, logs to: a new log's clash with another guest's is refused with the other clashes);
-    "" when there is no file there, or it is none of those. Lists every pool and every guest: asked
+    """Why the file ``path`` leads to is not this guest's log to write or delete: one of the host's
+    files, a file in a storage pool's directory (also one not made yet), or a file another guest
+    opens (or, with ``logs``, logs to: a new log's clash with another guest's is refused with the
+    other clashes); "" when it is none of those. Lists every pool and every guest: asked
     only for a new serial log and for a removal."""
     try:
-        info = os.stat(path)
+        info: Optional[os.stat_result] = os.stat(path)
     except (OSError, ValueError):
-        return ""
-    if not stat.S_ISREG(info.st_mode):
+        info = None  # made when the guest starts: only where it would be counts
+    if info is not None and not stat.S_ISREG(info.st_mode):
         return "serial_log: %s is not a regular file (a device, a directory); the console is never written to it" % path
-    problem = host_file_problem(path, "serial_log")
+    problem = host_file_problem(path, "serial_log") if info is not None else ""
     if problem:
         return problem
     pool = _pool_holding(client, path)
@@ -74,6 +74,8 @@ def file_problem(client: Client, path: str, guest: str, logs: bool = True) -> st
             path,
             pool,
         )
+    if info is None:
+        return ""
     user = _other_guest_using(client, path, guest, logs)
     if user:
         return "serial_log: %s is a file guest %s uses; give this guest a log of its own" % (path, user)

@@ -19,7 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._power.plan import outcome, plan_power
 from ansible_collections.remotevirt.install.plugins.module_utils._power.request import PowerRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._power.state import ABSENT, PowerState, run_state_of
+from ansible_collections.remotevirt.install.plugins.module_utils._power.state import ABSENT, SHUT_OFF, PowerState, run_state_of
 
 # How long a run waits for another run that changes the same guest (virt_guest_install takes the
 # same lock, and its install may wait long), beyond its own shutdown wait.
@@ -54,6 +54,8 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
         with connected(request.uri) as client, changing(client.uri, [guest_key(request.name)], seconds, check_mode):
             state = read_state(client, request.name)
             plan = plan_power(request, state)
+            if plan.changed and state.run_state == SHUT_OFF and state.persistent:
+                _refuse_never_installed(client, request.name)
             if plan.changed and not check_mode:
                 apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, made))
                 applied = True
@@ -70,6 +72,18 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
     if diff:
         result["diff"] = plan.diff("guest %s" % request.name)
     return result
+
+
+def _refuse_never_installed(client: Client, name: str) -> None:
+    """A guest whose install never started is not started from its empty disk (see install_mark)."""
+    # Imported here: only starts of a shut off guest ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import never_installed_problem
+
+    domain = client.find_domain(name)
+    problem = never_installed_problem(name, client.domain_definition(domain), is_local_uri(client.uri)) if domain else ""
+    if problem:
+        raise PlanError(problem)
 
 
 def _handlers(client: Client, audit: Any, made: List[Any]) -> Mapping[str, Any]:

@@ -13,8 +13,9 @@ from typing import Callable, FrozenSet
 
 
 def interface_addresses() -> FrozenSet[str]:
-    """The controller's own addresses, and the network and broadcast addresses of its IPv4 subnets
-    (as ipaddress writes them); none where ifaddr (zeroconf's) is missing."""
+    """The controller's own addresses, the network and broadcast addresses of its IPv4 subnets and
+    the subnet-router anycast address of its IPv6 ones (as ipaddress writes them); none where
+    ifaddr (zeroconf's) is missing."""
     try:
         import ifaddr
     except ImportError:
@@ -28,7 +29,10 @@ def interface_addresses() -> FrozenSet[str]:
                 if interface.network.prefixlen < 31:  # /31 and /32 have no network or broadcast address
                     found.update((str(interface.network.network_address), str(interface.network.broadcast_address)))
             else:
-                found.add(str(ipaddress.ip_address(ip.ip[0])))
+                interface = ipaddress.ip_interface("%s/%d" % (ip.ip[0], ip.network_prefix))
+                found.add(str(interface.ip))
+                if interface.network.prefixlen < 127:  # the subnet-router anycast address
+                    found.add(str(interface.network.network_address))
     return frozenset(found)
 
 

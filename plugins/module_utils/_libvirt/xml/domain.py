@@ -305,36 +305,6 @@ class GuestMetadata(XmlObject):
         metadata.append(self.to_element())
 
 
-# The namespace of the mark a new guest's stored definition carries from its define until its
-# install (or first boot) has started: a guest still marked, that never ran, was never installed.
-INSTALL_NAMESPACE = "https://github.com/remotevirt/install/xmlns/install/1"
-_INSTALL_TAG = "{%s}install" % INSTALL_NAMESPACE
-
-
-def with_install_pending(xml: str, since: int) -> str:
-    """The definition ``xml`` marked as defined at ``since`` (epoch seconds), its install not started."""
-    root = etree.fromstring(xml.encode("utf-8"))
-    metadata = root.find("metadata")
-    if metadata is None:
-        metadata = etree.Element("metadata")
-        anchor: Any = root.find("uuid")
-        if anchor is None:
-            anchor = root.find("name")
-        anchor.addnext(metadata)
-    for old in metadata.findall(_INSTALL_TAG):
-        metadata.remove(old)
-    etree.SubElement(metadata, _INSTALL_TAG, {"pending-since": str(since)}, nsmap={"rvi-install": INSTALL_NAMESPACE})
-    return etree.tostring(root, encoding="unicode")
-
-
-def install_pending_since(xml: str) -> Optional[int]:
-    """When the stored definition ``xml`` was defined, if it still carries the mark of an install not started."""
-    root = etree.fromstring(xml.encode("utf-8"))
-    mark = root.find("metadata/" + _INSTALL_TAG)
-    since = mark.get("pending-since") if mark is not None else None
-    return int(since) if since is not None and since.isascii() and since.isdigit() else (0 if mark is not None else None)
-
-
 class Domain(XmlObject):
     """A guest. Fields left None are libvirt's business (its defaults, or whatever exists)."""
 

@@ -252,6 +252,27 @@ def test_group_names_and_addresses_of_the_controller_are_never_taken(tmp_path, m
     ]
 
 
+def test_a_host_named_like_a_group_its_own_keyed_groups_made_is_dropped(tmp_path, monkeypatch):
+    """keyed_groups makes groups from TXT records while hosts are added: a device named like one
+    would get the plays aimed at the group."""
+    said = []
+    monkeypatch.setattr(mdns.display, "warning", said.append)
+    source = tmp_path / "hv.mdns.yml"
+    source.write_text("plugin: remotevirt.install.mdns\nkeyed_groups:\n  - key: mdns_site\n    prefix: ''\n    separator: ''\n")
+    inventory = InventoryData()
+    plugin = mdns.InventoryModule()
+    plugin._load_name = NAME
+    found = [
+        hostile("rt_grp", {"site": "rt_grp"}, ipv4=("10.0.0.80",)),
+        hostile("member", {"site": "rt_grp"}, ipv4=("10.0.0.81",)),
+    ]
+    plugin._browse = (lambda self: list(found)).__get__(plugin)
+    plugin.parse(inventory, DataLoader(), str(source))
+    assert hosts_of(inventory, "rt_grp") == ["member"]
+    assert "rt_grp" not in inventory.hosts
+    assert "mdns inventory: rt_grp: a group of this inventory has this name: skipped" in said
+
+
 def test_a_peer_answering_as_a_known_host_gets_neither_the_name_nor_its_traffic(tmp_path, monkeypatch):
     said = []
     monkeypatch.setattr(mdns.display, "warning", said.append)

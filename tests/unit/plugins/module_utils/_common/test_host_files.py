@@ -73,11 +73,36 @@ def test_a_hard_link_to_one_of_them_is_refused(tmp_path):
     assert "(/etc/hostname under another name)" in problem
 
 
-def test_an_image_with_a_second_name_of_its_own_is_allowed(tmp_path):
+def test_an_image_with_a_second_name_of_its_own_is_allowed_away_from_the_programs(tmp_path, monkeypatch):
+    monkeypatch.setattr(host_files, "_UNSEARCHED_TREES", ())
     image = tmp_path / "disk.img"
     image.write_bytes(b"\0" * 512)
     os.link(str(image), str(tmp_path / "again.img"))
     assert host_file_problem(str(image), "disks[0]: path") == ""
+
+
+def test_a_file_with_other_names_beside_the_programs_is_refused(tmp_path):
+    """/usr and /root are too large to search for the other name: on their file system, a file with
+    other names may be /usr/bin/true or root's authorized_keys."""
+    if os.stat("/usr").st_dev != os.stat(str(tmp_path)).st_dev:
+        pytest.skip("needs /usr and the test directory on one file system")
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * 512)
+    os.link(str(image), str(tmp_path / "again.img"))
+    assert "a file with 1 other names on the file system of /usr" in host_file_problem(str(image), "disks[0]: path")
+
+
+def test_a_bind_mount_of_the_programs_names_the_host_file(monkeypatch, tmp_path):
+    mounts = [
+        host_files.Mount(point="/", root="/", device="254:0", fs_type="ext4"),
+        host_files.Mount(point=str(tmp_path), root="/usr/bin", device="254:0", fs_type="ext4"),
+    ]
+    assert host_files._bind_mounted_name(str(tmp_path / "true"), mounts) == "/usr/bin/true"
+    keys = [
+        host_files.Mount(point="/", root="/", device="254:0", fs_type="ext4"),
+        host_files.Mount(point=str(tmp_path), root="/root/.ssh", device="254:0", fs_type="ext4"),
+    ]
+    assert host_files._bind_mounted_name(str(tmp_path / "authorized_keys"), keys) == "/root/.ssh/authorized_keys"
 
 
 def test_a_swap_file_is_refused(tmp_path, monkeypatch):

@@ -19,8 +19,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest import r
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
-    Domain,
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     install_pending_since,
     with_install_pending,
 )
@@ -708,7 +708,7 @@ def test_a_guest_whose_install_never_started_is_refused_until_reinstalled(unique
     test_client.destroy_domain(domain)
     test_client.define_domain(with_install_pending(test_client.domain_definition(domain), int(time.time()) + 60))
     for check_mode in (True, False):
-        with pytest.raises(RunError, match="was defined by a run that stopped before its install .* reinstall: true"):
+        with pytest.raises(RunError, match="was defined by a run that stopped before its install .* with reinstall: true"):
             run(wanted, check_mode=check_mode, diff=False)
     assert "install" in verbs(run(dict(wanted, reinstall=True), check_mode=False, diff=False))
     assert install_pending_since(test_client.domain_definition(test_client.find_domain(name))) is None
@@ -742,6 +742,18 @@ def test_a_cpu_mode_the_host_does_not_offer_is_refused_at_plan_time(unique_name,
         run(guest(name, cpu="host-passthrough"), check_mode=check_mode, diff=False)
     assert test_client.find_domain(name) is None
     assert "define" in verbs(run(guest(name, cpu="maximum"), check_mode=check_mode, diff=False))
+
+
+def test_a_disk_or_install_iso_that_is_another_guests_log_is_refused(unique_name, test_client, tmp_path):
+    owner, name, log = unique_name(""), unique_name(""), tmp_path / "owner-serial.log"
+    run(guest(owner, serial_log=str(log)), check_mode=False, diff=False)
+    log.write_text("console of another guest\n")
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="is the serial or console log of guest %s" % owner):
+            run(guest(name, disks=[disk(pool=None, path=str(log), format="raw")]), check_mode=check_mode, diff=False)
+        with pytest.raises(RunError, match="is the serial or console log of guest %s" % owner):
+            run(guest(name, install=install(method="cdrom", cdrom={"path": str(log)})), check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None
 
 
 def test_absent_needs_no_install_options(unique_name, test_client):

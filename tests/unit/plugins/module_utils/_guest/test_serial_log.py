@@ -39,7 +39,7 @@ def test_logs_in_directories_of_logs_are_accepted(path):
 
 def test_a_directory_that_leads_into_the_host_files_is_refused(tmp_path):
     (tmp_path / "logs").symlink_to("/etc/cron.d")
-    assert "through a symbolic link to /etc/cron.d" in place_problem(str(tmp_path / "logs" / "guest"))
+    assert "through a link or mount to /etc/cron.d" in place_problem(str(tmp_path / "logs" / "guest"))
 
 
 def test_a_new_file_is_no_problem(test_client, tmp_path):
@@ -63,6 +63,7 @@ def test_a_file_in_a_pool_directory_is_refused(test_client, tmp_path, unique_nam
     try:
         (tmp_path / "disk.qcow2").write_bytes(b"")
         assert "storage pool %s's directory" % name in file_problem(test_client, str(tmp_path / "disk.qcow2"), "g")
+        assert "storage pool %s's directory" % name in file_problem(test_client, str(tmp_path / "new.log"), "g")
     finally:
         pool.undefine()
 
@@ -77,3 +78,14 @@ def test_another_guests_disk_is_refused_and_the_guests_own_is_not(test_client, t
         assert file_problem(test_client, str(disk), name) == ""
     finally:
         domain.undefine()
+
+
+def test_a_directory_bind_mounted_from_the_host_files_is_refused(tmp_path, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
+
+    mounts = [
+        host_files.Mount(point="/", root="/", device="254:0", fs_type="ext4"),
+        host_files.Mount(point=str(tmp_path), root="/usr/bin", device="254:0", fs_type="ext4"),
+    ]
+    monkeypatch.setattr(host_files, "_mounts", lambda: iter(mounts))
+    assert "through a link or mount to /usr/bin" in place_problem(str(tmp_path / "guest.log"))

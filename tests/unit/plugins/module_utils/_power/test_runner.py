@@ -137,3 +137,21 @@ def test_every_action_is_logged_with_its_result(guest, monkeypatch):
     monkeypatch.setattr(audit.AuditLog, "_send", lambda self, priority, message, action, rc: lines.append(message))
     runner.run(params(name=guest, state="stopped"), False, False)
     assert any(line.endswith("destroy guest %s rc=0: virsh -c test:///default destroy %s" % (guest, guest)) for line in lines)
+
+
+@pytest.mark.parametrize("state", ["running", "paused", "restarted"])
+def test_a_guest_whose_install_never_started_is_not_started(test_client, unique_name, state):
+    """Left by a virt_guest_install run stopped between its define and its install: starting it
+    would boot its empty disk, and its serial log would then say it ran."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import with_install_pending
+
+    name = unique_name("")
+    xml = "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    domain = test_client.conn.defineXML(with_install_pending(xml, 1))
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="was defined by a run that stopped before its install"):
+                runner.run(params(name=name, state=state), check_mode, False)
+        assert not domain.isActive()
+    finally:
+        domain.undefine()
