@@ -17,6 +17,8 @@ description:
   - A guest that does not exist is refused at plan time, whatever O(state) (a misspelt name is never
     taken for a stopped guest). A transient guest (one without a stored definition) is gone once
     stopped or shut down, so a re-run of that task is refused the same way.
+  - A guest that a stopped M(remotevirt.install.virt_guest_install) run left defined before its install
+    started is never started (it would boot its empty disk); refused at plan time until it is reinstalled.
   - Check mode returns the exact plan the real run executes, the possible destroy after a shutdown's
     wait included; every action of a real run is logged on the host under the syslog identifier
     C(remotevirt) with its result code.
