@@ -29,6 +29,8 @@ _DELIMITERS = "/?#"
 _MIN_PIECE = 6
 
 MASK = "***"
+# What may close the word a URL is in, after its last query value.
+_CLOSING = "'\":,;.)"
 
 
 def _userinfo_end(text: str, start: int, end: int) -> Optional[int]:
@@ -68,15 +70,20 @@ def _query_value_spans(text: str, start: int, end: int) -> Iterator[Tuple[int, i
     query = text.find("?", start, end)
     if query < 0:
         return
-    # A fragment ends the query, and so does a quote (a URL quoted in a command line).
-    stop = min([found for found in (text.find(mark, query, end) for mark in "#'\"") if found >= 0] + [end])
+    fragment = text.find("#", query, end)
+    stop = end if fragment < 0 else fragment
     position = query + 1
     while position < stop:
         amp = text.find("&", position, stop)
         amp = stop if amp < 0 else amp
         equals = text.find("=", position, amp)
-        if 0 <= equals < amp - 1:
-            yield equals + 1, amp
+        # A quote or punctuation that closes the word (a URL quoted in a command line, followed
+        # by ':' in a message) stays shown; one inside the value is masked with it.
+        value_end = amp
+        while value_end > equals + 1 and text[value_end - 1] in _CLOSING:
+            value_end -= 1
+        if 0 <= equals and value_end > equals + 1:
+            yield equals + 1, value_end
         position = amp + 1
 
 

@@ -207,10 +207,11 @@ def octal_mode(value: Any) -> str:
         if number & 0o022 and 0 <= number <= MAX_MODE:
             # Unquoted 400 is the number 400, mode 0620: a forgotten quote must not let a group or
             # everyone write the file; quoted, the mode says what it means.
+            meant = "'0%d' or " % value if re.fullmatch(r"[0-7]{1,3}", str(value)) else ""
             raise PlanError(
                 "mode %d is a number, read as mode %04o, which lets %s write the file; quote the mode in YAML, "
-                "like '0%d' or '%04o', to say which you mean"
-                % (value, number, "others" if number & 0o002 else "its group", value, number)
+                "like %s'%04o', to say which you mean"
+                % (value, number, "others" if number & 0o002 else "its group", meant, number)
             )
     elif re.fullmatch(_OCTAL_MODE_RE, value):
         number = int(value, 8)

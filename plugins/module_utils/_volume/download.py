@@ -7,8 +7,11 @@ of files already verified."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import re
+import stat
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -117,6 +120,78 @@ def _auth(url: str, access: UrlAccess) -> Tuple[str, Dict[str, Any]]:
     }
 
 
+class _LocalResponse:
+    """A file of the host opened for a ``file:`` URL, read as a response is."""
+
+    def __init__(self, source: Any, length: int, content_type: Optional[str]) -> None:
+        self.source = source
+        self.headers = {"Content-Length": str(length), "Content-Type": content_type or "application/octet-stream"}
+
+    def read(self, size: int = -1) -> bytes:
+        return self.source.read(size)
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def _open_local(url: str) -> _LocalResponse:
+    """The file a ``file:`` URL names, opened where it leads as planning judged it (see the
+    runner's source checks) and judged again on what was opened: each directory on the way opened
+    without following a link, so a link swapped in after the plan fails to open, and the file must
+    be a regular file, readable by everyone, none of the host's own files."""
+    # Imported here: only file: downloads ask.
+    import mimetypes
+    from urllib.parse import unquote
+
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_file_problem
+
+    path = unquote(url[len("file://") :].split("#", 1)[0])
+    real = os.path.realpath(path)
+    try:
+        descriptor = _open_without_links(real)
+    except OSError as error:
+        raise DownloadError("cannot download %s: %s" % (url, error.strerror or error))
+    try:
+        info = os.fstat(descriptor)
+        problem = ""
+        if not stat.S_ISREG(info.st_mode):
+            problem = "not a regular file"
+        elif not info.st_mode & stat.S_IROTH:
+            problem = "a file that not every user of the host may read"
+        else:
+            problem = host_file_problem(real, "source_url")
+            now = os.stat(real)
+            if not problem and (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
+                problem = "replaced while it was opened"
+        if problem:
+            raise DownloadError("cannot download %s: %s" % (url, problem))
+        source = os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+    return _LocalResponse(source, info.st_size, mimetypes.guess_type(real)[0])
+
+
+def _open_without_links(real: str) -> int:
+    """A descriptor of the file at the link-free path ``real``, each directory on the way opened in
+    the one before, none of them a link, each searchable by everyone (O_NONBLOCK: a FIFO never blocks)."""
+    directory = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        parts = [part for part in real.split("/") if part]
+        for index, part in enumerate(parts):
+            if not os.fstat(directory).st_mode & stat.S_IXOTH:
+                raise OSError(errno.EACCES, "a directory on the way keeps others out")
+            last = index == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_NONBLOCK if last else os.O_DIRECTORY)
+            opened = os.open(part, flags, dir_fd=directory)
+            os.close(directory)
+            directory = opened
+        return directory
+    except BaseException:
+        os.close(directory)
+        raise
+
+
 def _open(url: str, method: str, access: UrlAccess, headers: Optional[Dict[str, str]] = None) -> Any:
     # Imported here: ansible's URL support (TLS, cryptography) costs tens of milliseconds, and
     # most runs never download anything.
@@ -124,6 +199,8 @@ def _open(url: str, method: str, access: UrlAccess, headers: Optional[Dict[str, 
 
     from ansible.module_utils.urls import open_url
 
+    if url[:5].lower() == "file:":
+        return _open_local(url)
     target, auth = _auth(url, access)
     if headers and url.lower().startswith(("http:", "https:")):
         auth = dict(auth, headers=dict(auth.get("headers") or {}, **headers))
@@ -140,9 +217,15 @@ def _open(url: str, method: str, access: UrlAccess, headers: Optional[Dict[str, 
             **auth,
         )
     except HTTPError as error:
-        raise DownloadError("cannot download %s: HTTP Error %s %s" % (url, error.code, error.reason))
+        raise DownloadError("cannot download %s: HTTP Error %s %s" % (url, error.code, _without_queries(error.reason)))
     except Exception as error:  # urllib, ssl and socket errors all mean "cannot read this URL"
-        raise DownloadError("cannot download %s: %s" % (url, getattr(error, "reason", None) or error))
+        raise DownloadError("cannot download %s: %s" % (url, _without_queries(getattr(error, "reason", None) or error)))
+
+
+def _without_queries(reason: Any) -> str:
+    """A server's or the system's error text with every query masked: it may quote a path with the
+    query of a URL the user never gave (a redirect's), or a short token Ansible does not mask."""
+    return re.sub(r"\?[^\s'\"]*", "?***", str(reason))
 
 
 def _announced_length(response: Any) -> Optional[int]:
@@ -179,7 +262,11 @@ def head_problem(url: str, fmt: str, refuse_compressed: bool, access: Optional[U
     try:
         response = _open(url, "GET", access or UrlAccess(), {"Range": "bytes=0-%d" % (HEAD_BYTES - 1)})
     except DownloadError:
-        return None  # an empty file (416), a server refusing ranges: the download itself judges and reports
+        # An empty file (416), a server refusing ranges: asked as the download asks, cut off after the head.
+        try:
+            response = _open(url, "GET", access or UrlAccess())
+        except DownloadError:
+            return None  # the download itself fails, and says why
     try:
         head = b""
         while len(head) < HEAD_BYTES:

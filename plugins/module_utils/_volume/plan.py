@@ -659,8 +659,26 @@ def _plan_staged_replace(request: VolumeRequest, state: VolumeState, existing: V
             "volume %s: its replacement is downloaded as %r beside it, a name longer than %d bytes; "
             "use a shorter name" % (request.label, staging, _MAX_VOLUME_NAME_BYTES)
         )
+    if state.link_target:
+        raise PlanError(
+            "volume %s is a symbolic link to %s: replacing its content would replace the link, not that file. "
+            "Change the file where it is, or delete the link (state: absent) and download the volume"
+            % (request.label, state.link_target)
+        )
     plan = Plan(before=managed_view(existing).to_xml())
-    staged = request.with_changes(name=staging)
+    # The new file takes the old one's mode, owner and group, unless the task sets them.
+    wanted, had = request.permissions, existing.permissions
+    permissions = Permissions(
+        mode=wanted.mode or had.mode,
+        owner=had.owner if wanted.owner is None else wanted.owner,
+        group=had.group if wanted.group is None else wanted.group,
+    )
+    staged = request.with_changes(name=staging, permissions=permissions)
+    if state.replacement_blocked:
+        raise PlanError(
+            "volume %s is to be replaced through %s, where a file libvirt does not list as a volume (a link "
+            "that leads nowhere) is; remove it first" % (request.label, staged.label)
+        )
     if state.replacement is not None:
         if not state.replacement_unfinished:
             raise PlanError(

@@ -246,7 +246,12 @@ def _with_replacement(client: Client, state: VolumeState, pool_name: str, name: 
     """``state`` with the volume an earlier replacement of volume ``name`` left behind, if any."""
     volume = client.find_volume(open_pool(client, pool_name), replacement_name(name))
     if volume is None:
-        return state
+        aside = (
+            os.path.join(os.path.dirname(state.existing.path), replacement_name(name))
+            if state.existing and state.existing.path
+            else None
+        )
+        return state.with_changes(replacement_blocked=bool(state.local and aside and os.path.lexists(aside)))
     described = client.describe_volume(volume)
     return state.with_changes(replacement=described, replacement_unfinished=is_incomplete(described, state.local))
 

@@ -38,7 +38,8 @@ class VolumeState(Record):
     ``origin_writers`` the guests that write the backing volume of a new overlay (read only then);
     ``replacement`` the volume a replacement of the existing one is downloaded into (see
     plan.replacement_name), when an earlier run left it, and ``replacement_unfinished`` whether it
-    carries the mark of an unfinished download (read only when the existing volume is replaced).
+    carries the mark of an unfinished download, ``replacement_blocked`` whether a file libvirt does not
+    list (a dangling link) has its name (read only when the existing volume is replaced).
     """
 
     pool: Pool
@@ -56,3 +57,4 @@ class VolumeState(Record):
     origin_writers: Tuple[str, ...] = ()
     replacement: Optional[Volume] = None
     replacement_unfinished: bool = False
+    replacement_blocked: bool = False

@@ -81,3 +81,12 @@ def test_large_values_are_read_in_linear_time(text):
     list(url_secrets(text))
     redact_text(text)
     assert time.monotonic() - started < 2
+
+
+def test_a_quote_inside_the_query_hides_no_later_value():
+    url = "http://h/a.img?x=1'\"'\"'&token=SECRETQUOTE1"
+    assert "SECRETQUOTE1" not in redact_url(url) and "SECRETQUOTE1" not in redact_text("curl '%s' | virsh" % url)
+    assert "SECRETQUOTE1" in list(query_secrets(url))
+    assert (
+        redact_text("cannot download http://h/x?token=abcdef: HTTP Error") == "cannot download http://h/x?token=***: HTTP Error"
+    )

@@ -179,6 +179,7 @@ def test_octal_mode(value, mode):
         (400, "mode 400 is a number, read as mode 0620, which lets its group write the file; quote the mode in YAML"),
         (400, "like '0400' or '0620'"),
         (511, "read as mode 0777, which lets others write"),
+        (0x1B6, "read as mode 0666, which lets others write the file; quote the mode in YAML, like '0666'"),
         (0o664, "read as mode 0664, which lets its group write"),
     ],
 )

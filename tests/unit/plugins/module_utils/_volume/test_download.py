@@ -376,3 +376,55 @@ def test_probe_size_asks_an_ftp_server_that_does_not_announce_the_length(ftp_roo
     (root / "images").mkdir()
     (root / "images" / "disk.img").write_bytes(BINARY)
     assert probe_size(base + "/images/disk.img") == len(BINARY)
+
+
+@pytest.fixture
+def public_dir():
+    """A directory every user may search (pytest's own tmp_path is under a private one)."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="rv-public-")
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def test_a_file_url_is_opened_without_following_a_link_swapped_in(public_dir):
+    """Planning judged where the path led; a link put on the way since fails to open."""
+    secret = os.path.join(public_dir, "secret")
+    os.mkdir(secret, 0o700)
+    with open(os.path.join(secret, "key.img"), "wb") as key:
+        key.write(b"FAKESECRET")
+    os.symlink(secret, os.path.join(public_dir, "images"))
+    with pytest.raises(OSError):
+        download._open_without_links(os.path.join(public_dir, "images", "key.img"))
+
+
+@pytest.mark.parametrize("kind, message", [("fifo", "not a regular file"), ("private", "not every user of the host may read")])
+def test_a_file_url_of_a_fifo_or_a_private_file_is_refused_when_opened(public_dir, kind, message):
+    path = os.path.join(public_dir, "source.img")
+    if kind == "fifo":
+        os.mkfifo(path, 0o644)
+    else:
+        with open(path, "wb") as source:
+            source.write(b"\0" * 512)
+        os.chmod(path, 0o600)
+    with pytest.raises(download.DownloadError, match=message):
+        download.probe_size("file://" + path)
+
+
+def test_a_file_url_of_a_public_image_is_read(public_dir):
+    path = os.path.join(public_dir, "image.img")
+    with open(path, "wb") as image:
+        image.write(b"\1" * 1000)
+    os.chmod(path, 0o644)
+    assert download.probe_size("file://" + path) == 1000
+    assert (
+        download.digest_of(download.stream("file://" + path, hashlib.sha256()), "sha256")
+        == hashlib.sha256(b"\1" * 1000).hexdigest()
+    )
+
+
+def test_a_servers_error_text_never_shows_a_query():
+    assert download._without_queries("Not Found: /echo/a.img?token=REDIRSECRET99 (x)") == "Not Found: /echo/a.img?*** (x)"

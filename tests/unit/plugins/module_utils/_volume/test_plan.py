@@ -408,6 +408,18 @@ def test_plans(params, state, expected):
 
 REFUSALS = [
     (
+        "replacing content of a volume that is a symbolic link",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
+        VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20, link_target="/srv/elsewhere.iso"),
+        "is a symbolic link to /srv/elsewhere.iso: replacing its content would replace the link",
+    ),
+    (
+        "replacing content where a dangling link has the replacement's name",
+        dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
+        VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20, replacement_blocked=True),
+        "where a file libvirt does not list as a volume (a link that leads nowhere) is",
+    ),
+    (
         "replacing content over a remote uri",
         dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True),
         VolumeState(POOL, existing=ISO, content_digest="cd" * 32, download_size=800 << 20, local=False),
@@ -978,3 +990,12 @@ def test_a_new_overlay_on_a_volume_a_guest_writes_is_refused(writers, named):
         plan_volume(request(backing_volume="base.qcow2"), VolumeState(POOL, origin=BASE, origin_writers=writers))
     # Guests that only read it (other overlays, a read-only disk) leave it a base like any other.
     assert plan_volume(request(backing_volume="base.qcow2"), VolumeState(POOL, origin=BASE)).changed
+
+
+def test_a_replacement_keeps_the_old_files_mode_owner_and_group():
+    had = ISO.with_changes(permissions=Permissions(mode="0644", owner=107, group=108))
+    params = dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True)
+    plan = plan_volume(request(**params), VolumeState(POOL, existing=had, content_digest="cd" * 32, download_size=800 << 20))
+    created = Volume.from_xml(plan.actions[0].payload.xml)
+    assert created.permissions == Permissions(mode="0644", owner=107, group=108)
+    assert Volume.from_xml(plan.after).permissions == created.permissions
