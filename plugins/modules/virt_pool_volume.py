@@ -219,7 +219,10 @@ options:
         renamed over the volume's file; until then the old content stays whole, whatever fails. This
         needs a file-based pool and a local O(uri).
       - A run stopped before the rename leaves C(.NAME.replacement) marked as unfinished; the next run
-        deletes it and downloads again. A volume of that name without the mark is refused, never deleted.
+        deletes it and downloads again, and O(state=absent) deletes it with the volume. A volume of that
+        name without the mark is refused, never deleted.
+      - The new file keeps the old one's mode, owner and group unless O(mode), O(owner) or O(group) is set.
+        A volume that is a symbolic link is refused.
     type: bool
     default: false
   mode:

@@ -74,7 +74,7 @@ def depended_on(state: VolumeState) -> str:
 def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
     existing = state.existing
     if existing is None:
-        return Plan()
+        return _plan_leftover_replacement(request, state, Plan())
     if (state.users or state.dependents) and not request.delete_in_use:
         raise PlanError(
             "volume %s %s; detach it, or set delete_in_use: true to delete it anyway" % (request.label, depended_on(state))
@@ -82,6 +82,16 @@ def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
     plan = Plan(before=managed_view(existing).to_xml())
     command = virsh(request.uri, "vol-delete", "--pool", request.pool, request.name)
     plan.add(Action(DELETE, "volume", request.label, command, VolumeTarget(request.pool, request.name), destructive=True))
+    return _plan_leftover_replacement(request, state, plan)
+
+
+def _plan_leftover_replacement(request: VolumeRequest, state: VolumeState, plan: Plan) -> Plan:
+    """``plan`` with the deletion of the unfinished replacement a stopped run left beside the volume."""
+    if state.replacement is None or not state.replacement_unfinished:
+        return plan
+    name = replacement_name(request.name)
+    command = virsh(request.uri, "vol-delete", "--pool", request.pool, name) + "  # unfinished replacement"
+    plan.add(Action(DELETE, "volume", "%s/%s" % (request.pool, name), command, VolumeTarget(request.pool, name)))
     return plan
 
 
@@ -686,8 +696,7 @@ def _plan_staged_replace(request: VolumeRequest, state: VolumeState, existing: V
                 "replacement this collection left; delete or rename it first" % (request.label, staged.label)
             )
         # What an earlier run left when it stopped before renaming: never used, made again.
-        delete = _plan_absent(staged, VolumeState(pool=state.pool, existing=state.replacement)).actions[0]
-        plan.add(delete.with_changes(destructive=False, command_line=delete.command_line + "  # unfinished replacement"))
+        _plan_leftover_replacement(request, state, plan)
     fill = _plan_download(
         staged,
         VolumeState(pool=state.pool, download_size=state.download_size, local=state.local, can_decompress=state.can_decompress),

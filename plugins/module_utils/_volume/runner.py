@@ -246,11 +246,7 @@ def _with_replacement(client: Client, state: VolumeState, pool_name: str, name: 
     """``state`` with the volume an earlier replacement of volume ``name`` left behind, if any."""
     volume = client.find_volume(open_pool(client, pool_name), replacement_name(name))
     if volume is None:
-        aside = (
-            os.path.join(os.path.dirname(state.existing.path), replacement_name(name))
-            if state.existing and state.existing.path
-            else None
-        )
+        aside = predicted_path(state.pool, replacement_name(name))
         return state.with_changes(replacement_blocked=bool(state.local and aside and os.path.lexists(aside)))
     described = client.describe_volume(volume)
     return state.with_changes(replacement=described, replacement_unfinished=is_incomplete(described, state.local))
@@ -378,6 +374,8 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     local = is_local_uri(client.uri)
     state = VolumeState(pool=described_pool, existing=existing, local=local)
     if request.state == "absent":
+        if local:  # what a replacement stopped midway left beside the volume goes with it
+            state = _with_replacement(client, state, request.pool, request.name)
         return with_dependents(client, state, existing) if existing is not None else state
     if existing is not None and is_incomplete(existing, local):
         state = state.with_changes(incomplete=True)

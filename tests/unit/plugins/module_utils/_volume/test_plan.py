@@ -279,6 +279,30 @@ PLANS = [
     ),
     ("already absent", dict(state="absent"), VolumeState(POOL), []),
     (
+        "delete, with the unfinished replacement a stopped run left",
+        dict(state="absent"),
+        VolumeState(
+            POOL,
+            existing=QCOW,
+            replacement=Volume(name=".v.qcow2.replacement", capacity=1, format="qcow2", path="/srv/p/.v.qcow2.replacement"),
+            replacement_unfinished=True,
+        ),
+        [
+            ("delete", "virsh vol-delete --pool p v.qcow2"),
+            ("delete", "virsh vol-delete --pool p .v.qcow2.replacement  # unfinished replacement"),
+        ],
+    ),
+    (
+        "already absent but for the unfinished replacement",
+        dict(state="absent"),
+        VolumeState(
+            POOL,
+            replacement=Volume(name=".v.qcow2.replacement", capacity=1, format="qcow2", path="/srv/p/.v.qcow2.replacement"),
+            replacement_unfinished=True,
+        ),
+        [("delete", "virsh vol-delete --pool p .v.qcow2.replacement  # unfinished replacement")],
+    ),
+    (
         "overcommit allowed",
         dict(capacity="1T", overcommit=True),
         VolumeState(POOL),
