@@ -73,23 +73,43 @@ def test_a_hard_link_to_one_of_them_is_refused(tmp_path):
     assert "(/etc/hostname under another name)" in problem
 
 
-def test_an_image_with_a_second_name_of_its_own_is_allowed_away_from_the_programs(tmp_path, monkeypatch):
-    monkeypatch.setattr(host_files, "_UNSEARCHED_TREES", ())
+def test_an_image_with_a_second_name_of_its_own_is_allowed(tmp_path):
+    """Even on the file system of the host's programs (one file system for everything is common):
+    its other name is in none of the host's trees."""
     image = tmp_path / "disk.img"
     image.write_bytes(b"\0" * 512)
     os.link(str(image), str(tmp_path / "again.img"))
     assert host_file_problem(str(image), "disks[0]: path") == ""
 
 
-def test_a_file_with_other_names_beside_the_programs_is_refused(tmp_path):
-    """/usr and /root are too large to search for the other name: on their file system, a file with
-    other names may be /usr/bin/true or root's authorized_keys."""
-    if os.stat("/usr").st_dev != os.stat(str(tmp_path)).st_dev:
-        pytest.skip("needs /usr and the test directory on one file system")
+def test_a_hard_link_to_a_program_is_refused(tmp_path):
+    true = os.path.realpath("/usr/bin/true")
+    if os.stat(true).st_dev != os.stat(str(tmp_path)).st_dev or os.geteuid() != 0:
+        pytest.skip("needs /usr and the test directory on one file system, and root")
+    link = tmp_path / "disk.img"
+    os.link(true, str(link))
+    assert "(%s under another name)" % true in host_file_problem(str(link), "disks[0]: path")
+
+
+def test_a_hard_link_to_a_users_key_is_refused(tmp_path, monkeypatch):
+    keys = tmp_path / "home" / "someone" / ".ssh"
+    keys.mkdir(parents=True)
+    (keys / "authorized_keys").write_text("ssh-ed25519 AAAA someone\n")
+    link = tmp_path / "disk.img"
+    os.link(str(keys / "authorized_keys"), str(link))
+    monkeypatch.setattr(host_files, "_HOMES", str(tmp_path / "home"))
+    assert "(%s under another name)" % (keys / "authorized_keys") in host_file_problem(str(link), "disks[0]: path")
+
+
+def test_the_search_for_other_names_skips_trees_on_other_file_systems(tmp_path, monkeypatch):
+    searched = []
+    monkeypatch.setattr(host_files, "_LINKED_TREES", ("/proc", str(tmp_path)))
+    monkeypatch.setattr(host_files, "_name_in_tree", lambda tree, info: searched.append(tree) or "")
     image = tmp_path / "disk.img"
-    image.write_bytes(b"\0" * 512)
+    image.write_bytes(b"\0")
     os.link(str(image), str(tmp_path / "again.img"))
-    assert "a file with 1 other names on the file system of /usr" in host_file_problem(str(image), "disks[0]: path")
+    assert host_file_problem(str(image), "disks[0]: path") == ""
+    assert searched == [str(tmp_path)]
 
 
 def test_a_bind_mount_of_the_programs_names_the_host_file(monkeypatch, tmp_path):
