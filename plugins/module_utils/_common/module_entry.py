@@ -7,6 +7,7 @@ the plan so far, exit with the result."""
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 
@@ -23,6 +24,10 @@ SecretFinder = Callable[[Mapping[str, Any]], Iterable[str]]
 
 # The host log's module: imported only by runs that change something (import cost on every task).
 AUDIT_MODULE = "ansible_collections.remotevirt.install.plugins.module_utils._common.audit"
+
+# Names of keys that hold secrets: a mistyped or misplaced ``url_pasword`` is refused as unknown, and
+# AnsibleModule would return its value with the task's arguments (shown at -vvv), masked by nothing.
+SECRET_NAME = re.compile(r"pas|pwd|secret|token|cred|auth|key|sig|cert|priv|rootpw|kickstart|user_data", re.IGNORECASE)
 
 
 def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
@@ -55,6 +60,45 @@ def no_log_strings(spec: Mapping[str, Any], params: Any) -> Iterator[str]:
                 yield from no_log_strings(suboptions, item)
 
 
+def unknown_key_secrets(spec: Mapping[str, Any], params: Any) -> Iterator[str]:
+    """The values of keys ``spec`` does not know, suboptions included, whose names say or suggest a
+    secret (a password, a token, a key) or that are closest to a no_log option: the argument spec
+    refuses them, but only after AnsibleModule holds the value, which no no_log option masks."""
+    if not isinstance(params, Mapping):
+        return
+    known = _known_keys(spec)
+    for key, value in params.items():
+        option = known.get(key)
+        if option is None:
+            if not str(key).startswith("_ansible_") and _secret_looking(str(key), spec):
+                yield from _scalars_as_text(value)
+            continue
+        suboptions = option.get("options")
+        if suboptions:
+            for item in value if isinstance(value, list) else [value]:
+                yield from unknown_key_secrets(suboptions, item)
+
+
+def _known_keys(spec: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:
+    """Every option of ``spec`` by its name and by each of its aliases."""
+    known: Dict[str, Mapping[str, Any]] = {}
+    for name, option in spec.items():
+        known[name] = option
+        for alias in option.get("aliases") or ():
+            known[alias] = option
+    return known
+
+
+def _secret_looking(key: str, spec: Mapping[str, Any]) -> bool:
+    # Imported here: only an unknown key needs it.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
+
+    if SECRET_NAME.search(key):
+        return True
+    closest = closest_option(key, spec)
+    return closest is not None and bool(spec[closest].get("no_log"))
+
+
 def _scalars_as_text(value: Any) -> Iterator[str]:
     if isinstance(value, Mapping):
         for item in value.values():
@@ -84,6 +128,7 @@ class RemotevirtModule(AnsibleModule):
     def _load_params(self) -> None:
         super()._load_params()
         self.no_log_values.update(parameter_secrets(self.params))
+        self.no_log_values.update(unknown_key_secrets(self.argument_spec, self.params))
         if self._find_secrets is not None:
             self.no_log_values.update(self._find_secrets(self.params))
         # Before the argument spec reads them: it misreads some values, or fails with a traceback.

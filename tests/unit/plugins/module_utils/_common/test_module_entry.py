@@ -163,3 +163,24 @@ def test_a_failed_task_warns_about_the_log_sink_too(capsys, no_log_sink, warned)
 def test_a_run_that_writes_no_record_never_warns_about_the_log(capsys, no_log_sink, warned):
     code, result = execute(capsys, lambda params, check, diff: {"changed": False})
     assert code == 0 and warned == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"url_pasword": "Hunter-22"},  # mistyped
+        {"nested": {"password": "Hunter-22"}},  # misplaced, among suboptions
+        {"nested": {"txt": "Hunter-22"}},  # closest to a no_log option
+        {"api_token": ["Hunter-22"]},
+    ],
+)
+def test_an_unknown_key_that_looks_secret_is_masked_in_the_refusal(capsys, host_log, args):
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, **args)
+    assert code == 1 and "Unsupported parameters" in result["msg"]
+    assert "Hunter-22" not in json.dumps(result) + "\n".join(host_log)
+
+
+def test_an_unknown_key_that_looks_harmless_keeps_its_value(capsys):
+    """Only values of secret-looking keys are masked: masking every value would garble the message."""
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, colour="blue")
+    assert code == 1 and result["invocation"]["module_args"]["colour"] == "blue"
