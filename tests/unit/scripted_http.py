@@ -13,7 +13,9 @@ class Route:
     """The answer to one path.
 
     ``length`` is the Content-Length header sent (None: none, the body ends when the connection
-    closes); ``send`` how many bytes of ``body`` are actually sent before the connection closes.
+    closes); ``send`` how many bytes of ``body`` are actually sent before the connection closes;
+    ``chunked``: the body is sent in HTTP/1.1 chunks (without a length), the closing empty chunk only
+    when all of it was sent.
     """
 
     def __init__(
@@ -25,6 +27,7 @@ class Route:
         send: Optional[int] = None,
         credentials: Optional[Tuple[str, str]] = None,
         location: Optional[str] = None,
+        chunked: bool = False,
     ) -> None:
         self.body = body
         self.status = status
@@ -33,6 +36,7 @@ class Route:
         self.send = len(body) if send is None else send
         self.credentials = credentials
         self.location = location
+        self.chunked = chunked
 
 
 class ScriptedServer:
@@ -65,16 +69,29 @@ class ScriptedServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
+                self.protocol_version = "HTTP/1.1" if route.chunked else "HTTP/1.0"
                 self.send_response(route.status)
+                if route.chunked:
+                    self.send_header("Transfer-Encoding", "chunked")
                 if route.location:
                     self.send_header("Location", route.location)
                 self.send_header("Content-Type", route.content_type)
                 if route.length is not None:
                     self.send_header("Content-Length", str(route.length))
                 self.end_headers()
-                if with_body:
+                if with_body and route.chunked:
+                    self._write_chunks(route)
+                elif with_body:
                     self.wfile.write(route.body[: route.send])
                 self.close_connection = True
+
+            def _write_chunks(self, route: Route) -> None:
+                sent = route.body[: route.send]
+                for start in range(0, len(sent), 4096):
+                    chunk = sent[start : start + 4096]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                if route.send >= len(route.body):
+                    self.wfile.write(b"0\r\n\r\n")
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]

@@ -56,6 +56,13 @@ _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<?xml")
 COMPRESSED_MAGICS = {"xz": b"\xfd7zXZ\x00", "gzip": b"\x1f\x8b", "bzip2": b"BZh", "zstd": b"\x28\xb5\x2f\xfd"}
 
 
+# Why a download without a checksum needs a body whose end the server marks.
+UNMARKED_END = (
+    "served without a length (no Content-Length, not in HTTP chunks): where it ends cannot be told "
+    "from a connection that broke off, so a cut image would be kept; give checksum to download it"
+)
+
+
 class DownloadError(RemotevirtError):
     """The URL could not be read, or what it gave is not what was asked for.
 
@@ -231,6 +238,32 @@ def _without_queries(reason: Any) -> str:
 def _announced_length(response: Any) -> Optional[int]:
     length = response.headers.get("Content-Length")
     return int(length) if length is not None and length.strip().isdigit() else None
+
+
+def _end_marked(response: Any) -> bool:
+    """Whether the server marks where the body ends: by its Content-Length, or by HTTP chunks (the
+    last, empty one ends it; a chunked body cut short is an error). A body that simply ends when the
+    connection closes (HTTP/1.0 without a length, FTP) looks complete however early it stops."""
+    if _announced_length(response) is not None:
+        return True
+    encoding = response.headers.get("Transfer-Encoding") if response.headers is not None else None
+    return bool(getattr(response, "chunked", False)) or "chunked" in (encoding or "").lower()
+
+
+def end_problem(url: str, access: Optional[UrlAccess] = None) -> Optional[str]:
+    """Why a download of ``url`` that no checksum verifies could keep a cut image (UNMARKED_END), or
+    None: asked when planning a download whose length the server did not give, so that check mode
+    refuses what the download would. Only the response's headers are read."""
+    if url[:5].lower() == "file:":
+        return None  # a file of the host: its length is known
+    try:
+        response = _open(url, "GET", access or UrlAccess())
+    except DownloadError:
+        return None  # the download itself fails, and says why
+    try:
+        return None if _end_marked(response) else UNMARKED_END
+    finally:
+        response.close()
 
 
 def probe_size(url: str, access: Optional[UrlAccess] = None) -> Optional[int]:
@@ -470,17 +503,22 @@ def stream(
     expected: Optional[int] = None,
     limit: Optional[int] = None,
     check: Optional[ContentCheck] = None,
+    end_needed: bool = False,
 ) -> Iterator[bytes]:
     """The body of ``url`` in chunks, each also fed to ``hasher``.
 
     The body must be as long as the server's Content-Length, and as ``expected`` (the size
     planned with) when given; it may not exceed ``limit`` (the bytes the target takes). ``check``
-    sees the first bytes before any is yielded. Any of these failing raises DownloadError.
+    sees the first bytes before any is yielded. With ``end_needed`` (nothing else verifies the body),
+    a body of no known length whose end the server does not mark is refused before it is read.
+    Any of these failing raises DownloadError.
     """
     response = _open(url, "GET", access or UrlAccess())
     try:
         body = _Body(url, response, expected, limit)
         body.check_announcement()
+        if end_needed and expected is None and not _end_marked(response):
+            raise DownloadError("%s: %s" % (url, UNMARKED_END))
         chunks = body.chunks()
         if check is not None:
             chunks = with_checked_head(chunks, check, response.headers.get("Content-Type"), url)

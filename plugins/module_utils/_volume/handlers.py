@@ -263,6 +263,7 @@ class VolumeHandlers:
             expected=payload.size,
             limit=payload.length,
             check=self._format_check(payload),
+            end_needed=payload.checksum is None,
         )
 
     def _decompressed(self, payload: UploadPayload, hasher: Any) -> Iterator[bytes]:

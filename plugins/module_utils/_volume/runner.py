@@ -238,7 +238,7 @@ def _digest_state(
         if size is None:
             size = download.probe_size(url, access)
         state = _with_replacement(client, state.with_changes(download_size=size), request.pool, request.name)
-        _refuse_served_content(request, url, access)
+        _refuse_served_content(request, url, access, size)
     return state
 
 
@@ -404,27 +404,30 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
             state = state.with_changes(can_decompress=can_decompress("zstd"))
         if existing is None:
             state = state.with_changes(download_size=download.probe_size(url, access))
-            _refuse_served_content(request, url, access)
+            _refuse_served_content(request, url, access, state.download_size)
         elif state.incomplete:
             # A half-made download is replaced, unless a guest or another volume needs it.
             state = with_dependents(client, state, existing)
             state = state.with_changes(download_size=download.probe_size(url, access))
-            _refuse_served_content(request, url, access)
+            _refuse_served_content(request, url, access, state.download_size)
         elif request.checksum:
             state = _digest_state(client, volume, existing, request.checksum, url, request, state, access)
     return state
 
 
-def _refuse_served_content(request: VolumeRequest, url: str, access: Any) -> None:
+def _refuse_served_content(request: VolumeRequest, url: str, access: Any, size: Optional[int]) -> None:
     """Refuse at plan time (check mode too) a download whose first bytes the upload would refuse: an
-    HTML page, an image of another format. A compressed download is judged once decompressed, by
-    the upload only."""
+    HTML page, an image of another format; and one of no known ``size`` that no checksum verifies,
+    served without a mark of its end. A compressed download is judged once decompressed, by the
+    upload only (its compressed data marks its own end)."""
     # Imported here: only downloads use it (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
     if request.decompress is not None:
         return
     problem = download.head_problem(url, request.format or "raw", request.compression == "auto", access)
+    if not problem and size is None and request.checksum is None:
+        problem = download.end_problem(url, access)
     if problem:
         raise PlanError("%s: %s" % (redact_url(url), problem))
 

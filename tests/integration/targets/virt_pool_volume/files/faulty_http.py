@@ -8,6 +8,8 @@ Writes its port to STATE_DIR/port. Paths:
                      hangs (until the client is gone); later requests get the whole file
   /short/FILE        announces the whole length, sends half, closes the connection
   /as-html/FILE      the whole file, as Content-Type text/html
+  /no-length/FILE    the whole file without a Content-Length (its end: the connection closes)
+  /no-length-short/FILE  half the file without a Content-Length, then the connection closes
 A GET with a Range of the first bytes gets them (206), whatever the path's mode.
 """
 
@@ -39,7 +41,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def answer(self, with_body):
         mode, _slash, name = self.path.lstrip("/").rpartition("/")
         path = os.path.join(DIRECTORY, os.path.basename(name))
-        if mode not in ("", "stall-once", "short", "as-html") or not os.path.isfile(path):
+        if mode not in ("", "stall-once", "short", "as-html", "no-length", "no-length-short") or not os.path.isfile(path):
             self.send_error(404)
             return
         with open(path, "rb") as source:
@@ -58,9 +60,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.send_header("Content-Type", "text/html" if mode == "as-html" else "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
+        if not mode.startswith("no-length"):
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if not with_body:
+            return
+        if mode == "no-length-short":
+            self.wfile.write(body[: len(body) // 2])
             return
         if mode == "short":
             self.wfile.write(body[: len(body) // 2])

@@ -48,6 +48,38 @@ def test_body_without_content_length_is_read_to_its_end(scripted_http):
     assert fetch(scripted_http.url("/disk.img"))[0] == BINARY
 
 
+def test_body_without_a_marked_end_is_refused_when_nothing_else_verifies_it(scripted_http):
+    """Cut short, it would look complete: refused before a byte is read."""
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None, send=1000)
+    with pytest.raises(DownloadError, match=r"served without a length .*give checksum"):
+        fetch(scripted_http.url("/disk.img"), end_needed=True)
+
+
+def test_a_chunked_body_marks_its_end(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None, chunked=True)
+    assert fetch(scripted_http.url("/disk.img"), end_needed=True)[0] == BINARY
+
+
+def test_a_chunked_body_cut_short_is_an_error(scripted_http):
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None, chunked=True, send=5000)
+    with pytest.raises(DownloadError, match="broke off"):
+        fetch(scripted_http.url("/disk.img"), end_needed=True)
+
+
+@pytest.mark.parametrize(
+    "route, problem",
+    [
+        (Route(BINARY), None),
+        (Route(BINARY, length=None, chunked=True), None),
+        (Route(BINARY, length=None), download.UNMARKED_END),
+        (Route(BINARY, status=404), None),  # the download fails, and says why
+    ],
+)
+def test_end_problem(scripted_http, route, problem):
+    scripted_http.routes["/disk.img"] = route
+    assert download.end_problem(scripted_http.url("/disk.img")) == problem
+
+
 def test_short_body_is_an_error(scripted_http):
     """The connection closes after half the announced bytes: truncated, not a smaller image."""
     scripted_http.routes["/disk.img"] = Route(BINARY, send=len(BINARY) // 2)

@@ -27,7 +27,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     run,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
-from runner_params import half_made_download, volume_path
+from runner_params import POOL, half_made_download, volume_path
 from runner_params import volume_params as params
 
 
@@ -562,3 +562,30 @@ def test_an_overlay_is_refused_on_a_volume_whose_data_file_a_guest_writes(test_c
     finally:
         domain.undefine()
         data.unlink()
+
+
+# -- a download whose end the server does not mark ---------------------------------------------------------
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_download_served_without_a_length_needs_a_checksum(unique_name, test_client, scripted_http, check_mode):
+    """Cut short, such a body looks complete: check mode refuses it as the real run would, and no
+    volume is made."""
+    from scripted_http import Route
+
+    scripted_http.routes["/d.img"] = Route(b"\x01" * 4096, length=None)
+    name = unique_name(".img")
+    wanted = params(name=name, format="raw", source_url=scripted_http.url("/d.img"), capacity="1M")
+    with pytest.raises(RunError, match=r"d\.img: served without a length .*give checksum"):
+        run(wanted, check_mode=check_mode, diff=False)
+    assert name not in test_client.find_pool(POOL).listVolumes()
+
+
+def test_a_download_served_without_a_length_is_planned_with_a_checksum(unique_name, scripted_http):
+    from scripted_http import Route
+
+    body = b"\x01" * 4096
+    scripted_http.routes["/d.img"] = Route(body, length=None)
+    checksum = "sha256:" + hashlib.sha256(body).hexdigest()
+    wanted = params(
+        name=unique_name(".img"), format="raw", source_url=scripted_http.url("/d.img"), checksum=checksum, capacity="1M"
+    )
+    assert run(wanted, check_mode=True, diff=False)["changed"]
