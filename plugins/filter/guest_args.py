@@ -17,9 +17,9 @@ description:
   - An entry with C(state=absent) removes its guest and needs no media, so O(method) gives it no
     O(ignore:install) of its own.
   - Fails on keys the module does not know, naming the guest, each key with its path and the closest
-    option, and whether the key came from O(defaults); on an entry without a name, and on a shorthand next
-    to C(install). The message names every problem of the entry, keys and never values (an entry may
-    hold secrets).
+    option, and whether the key came from O(defaults); on an entry without a name or whose name is no text
+    (YAML reads an unquoted V(12345) as a number), and on a shorthand next to C(install). The message names
+    every problem of the entry, keys and never values (an entry may hold secrets).
   - The roles' preflight reads the entries through P(remotevirt.install.guest_preflight_args#filter)
     instead, which lists these problems with the preflight's own and fails no task.
 author:
@@ -60,6 +60,7 @@ _value:
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import BOOLEANS
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
@@ -69,6 +70,23 @@ MODULE_OPTIONS = frozenset(guest_argument_spec())
 # What the preflight sees of a key the module does not know (its value may be a misspelt secret).
 UNKNOWN_VALUE = "(value of an unknown key)"
 MEDIA_KEYS = ("iso", "location", "kickstart", "kickstart_content", "extra_args", "pxe", "boot_dir")
+
+# The variables of each role's list that the playbooks read (guest_list_problems), by kind.
+LIST_FRONT_ENDS = ("iso_install", "pxe_install", "cloud_instance")
+LIST_VARIABLES = {
+    "guests": "list",
+    "defaults": "dict",
+    "uri": "str",
+    "log_facility": "str",
+    "preflight": "bool",
+    "update_existing": "bool",
+    "check_memory": "bool",
+    "probe_kvm": "bool",
+    "progress_console": "bool",
+}
+CLOUD_LIST_VARIABLES = {"cloud_instance_images": "dict", "cloud_instance_pool": "str"}
+# How messages name a value's kind (bool before int: True is an int to Python).
+VALUE_KINDS = ((bool, "a boolean"), (str, "text"), (Mapping, "a dictionary"), (list, "a list"), ((int, float), "a number"))
 
 # One entry checked: its module options (None when they cannot be built) and the entry's problems.
 Checked = Tuple[Optional[Dict[str, Any]], List[str]]
@@ -118,7 +136,7 @@ def placed(entries: Any, list_name: str) -> Iterator[Tuple[str, Any]]:
     if entries is None:
         return
     if not isinstance(entries, list):  # the roles' argument specs declare lists
-        raise AnsibleFilterError("%s must be a list of guests, got %s" % (list_name, type(entries).__name__))
+        raise AnsibleFilterError("%s must be a list of guests, got %s" % (list_name, kind_of(entries)))
     for index, entry in enumerate(entries):
         yield "%s[%d]" % (list_name, index), entry
 
@@ -190,6 +208,11 @@ def entry_problem(entry: Any) -> str:
         return "each guest must be a dictionary with a name, got %s" % type(entry).__name__
     if not entry.get("name"):
         return "each guest needs a name, got an entry with %s" % _keys_text(entry)
+    if not isinstance(entry["name"], str):
+        # The module would turn 12345 into the text "12345", which the roles' preview and summary do not
+        # name the guest by: refused, as YAML reads an unquoted name of digits as a number.
+        scalar = not isinstance(entry["name"], (Mapping, list))
+        return "each guest's name must be text, got %s%s" % (kind_of(entry["name"]), "; put it in quotes" if scalar else "")
     return ""
 
 
@@ -205,10 +228,73 @@ def merged_entry(entry: Any, defaults: Any) -> Dict[str, Any]:
 def merged_defaults(entry: Mapping[str, Any], defaults: Any) -> Dict[str, Any]:
     # The roles' argument specs declare the defaults as dictionaries: this is the caller's mistake.
     if defaults is not None and not isinstance(defaults, Mapping):
-        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %s" % type(defaults).__name__)
+        raise AnsibleFilterError("defaults must be a dictionary of guest options, got %s" % kind_of(defaults))
     merged: Dict[str, Any] = dict(defaults or {})
     merged.update(entry)
     return merged
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, as a message names it (never the value: it may be a secret)."""
+    if value is None:
+        return "null"
+    for kind, name in VALUE_KINDS:
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
+
+
+def guest_list_problems(given: Mapping[str, Any], names: Iterable[str] = ()) -> List[str]:
+    """What the roles iso_install, pxe_install and cloud_instance would refuse in the variables of their
+    lists before anything starts, for the playbooks that read those variables without the roles: one line
+    per variable of ``names`` (the variables set) that cannot be read (not in ``given``: its template names
+    an undefined variable, which default([]) would turn into no guests at all), and one per variable of
+    ``given`` of another kind than the roles declare (null is left out, as the roles leave it). Values are
+    never shown: a variable given by mistake may hold a secret."""
+    kinds = list_variable_kinds()
+    problems = [
+        "%s cannot be read: its value names a variable that is not defined; define that variable or fix %s" % (name, name)
+        for name in sorted(set(names) - set(given))
+        if name in kinds
+    ]
+    for name in sorted(given):
+        problem = kind_problem(name, given[name], kinds.get(name))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def list_variable_kinds() -> Dict[str, str]:
+    """The variables of the roles' lists that the playbooks read, by kind, as the roles' argument specs
+    declare them (the install timings have a check of their own), and the older names the playbooks read."""
+    kinds = {"rv_guest_defaults": "dict", "rv_update_existing": "bool"}
+    for front_end in LIST_FRONT_ENDS:
+        kinds.update({"%s_%s" % (front_end, suffix): kind for suffix, kind in LIST_VARIABLES.items()})
+    kinds.update(CLOUD_LIST_VARIABLES)
+    return kinds
+
+
+def kind_problem(name: str, value: Any, kind: Optional[str]) -> str:
+    """Why ``value`` is not of ``kind`` (a list of guests, a dictionary, text, a boolean), or ""."""
+    if value is None or kind is None:
+        return ""
+    if kind == "list" and not isinstance(value, list):
+        return "%s must be a list of guests, got %s" % (name, kind_of(value))
+    if kind == "dict" and not isinstance(value, Mapping):
+        return "%s must be a dictionary, got %s" % (name, kind_of(value))
+    if kind == "str" and isinstance(value, (Mapping, list)):
+        return "%s must be text, got %s" % (name, kind_of(value))
+    if kind == "bool" and not _is_boolean(value):
+        # Ansible would read text such as maybe as false, with a deprecation warning only.
+        return "%s must be true or false (yes, no, on, off, 1, 0), got %s" % (name, kind_of(value))
+    return ""
+
+
+def _is_boolean(value: Any) -> bool:
+    """Whether Ansible reads ``value`` as a boolean without guessing (yes, no, on, off, 1, 0, ...)."""
+    if isinstance(value, str):
+        value = value.lower()
+    return isinstance(value, (bool, int, float, str)) and value in BOOLEANS
 
 
 def _known(key: Any) -> bool:
@@ -288,4 +374,8 @@ def _install_from_media(media: Dict[str, Any], method: Optional[str]) -> Dict[st
 
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"guest_args": guest_args, "guest_preflight_args": guest_preflight_args}
+        return {
+            "guest_args": guest_args,
+            "guest_preflight_args": guest_preflight_args,
+            "guest_list_problems": guest_list_problems,
+        }

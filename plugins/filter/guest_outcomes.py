@@ -51,10 +51,12 @@ from ansible_collections.remotevirt.install.plugins.filter.guest_preview import 
 
 
 def _name_of(item: Any) -> Optional[str]:
-    """The guest a loop result is about: its item is the guest's name (or, older, its options)."""
-    if isinstance(item, Mapping):
-        return item.get("name")
-    return item if isinstance(item, str) and item else None
+    """The guest a loop result is about: its item is the guest's name (or, older, its options). A name
+    given as a number is shown as the module reads it (12345 is the guest "12345")."""
+    name = item.get("name") if isinstance(item, Mapping) else item
+    if isinstance(name, bool) or not isinstance(name, (str, int)):
+        return None
+    return str(name) or None
 
 
 def _final_results(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str, Any]]) -> List[Mapping[str, Any]]:

@@ -14,7 +14,8 @@ description:
     options.
   - The first line names the guest and what the run does to it (a guest still running an install an
     earlier run left going says the run waits for that install to finish). Then, for a guest that is installed or
-    changed, its memory and vCPUs, each disk with its size and pool volume (or path), the install media,
+    changed, its memory and vCPUs, each disk with its size and pool volume (or path; a disk the run grows shows
+    its new size and, in brackets, its size now), the install media,
     the network cards and the state it ends in, then the planned commands. A destructive command is marked
     C(!) and ends with C([destructive]); C(reboot required) follows when a running guest's new definition
     applies only at its next start.
@@ -58,6 +59,7 @@ _value:
   elements: str
 """
 
+import shlex
 from typing import Any, Dict, List, Mapping, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import format_size
@@ -98,18 +100,40 @@ def _guest_row(domain: Mapping[str, Any]) -> Optional[str]:
     return _row("memory", ", ".join(parts)) if parts else None
 
 
-def _disk_rows(domain: Mapping[str, Any], created: List[str]) -> List[str]:
+def _disk_rows(domain: Mapping[str, Any], created: List[str], resized: Mapping[str, int]) -> List[str]:
     rows = []
     for disk in domain.get("disks") or []:
         device = disk.get("device") or "disk"
         source = disk.get("source") or ""
-        size = disk.get("size")
-        parts = ["%s %s" % (disk.get("target") or "?", format_size(int(size)))] if size else [disk.get("target") or "?"]
+        parts = [_disk_size_text(disk.get("target") or "?", disk.get("size"), resized.get(source))]
         parts.append(("new volume " if source in created else "") + source)
         if disk.get("modes"):
             parts.append(disk["modes"])
         rows.append(_row(device, ", ".join(parts)))
     return rows
+
+
+def _disk_size_text(target: str, size: Any, planned: Optional[int]) -> str:
+    """A disk's target and the size the guest will have: a disk the plan grows says its size now too."""
+    if planned is not None and planned != size:
+        now = " (now %s)" % format_size(int(size)) if size else ""
+        return "%s %s%s" % (target, format_size(planned), now)
+    return "%s %s" % (target, format_size(int(size))) if size else target
+
+
+def _resized_volumes(plan: List[Mapping[str, Any]]) -> Dict[str, int]:
+    """The capacity in bytes each volume of the plan is resized to, by ``pool/volume``: the result's disks
+    carry their size before the run. Read from the command, ``virsh [-c URI] vol-resize --pool POOL
+    VOLUME CAPACITY [--shrink]``, the only place the plan's summary has it."""
+    sizes: Dict[str, int] = {}
+    for step in plan:
+        if step.get("action") != "resize":
+            continue
+        words = shlex.split(str(step.get("command") or ""))
+        after = words[words.index("vol-resize") + 1 :] if "vol-resize" in words else []
+        if len(after) >= 4 and after[0] == "--pool" and after[3].isdigit():
+            sizes["%s/%s" % (after[1], after[2])] = int(after[3])
+    return sizes
 
 
 def _media_row(media: Optional[Mapping[str, Any]]) -> Optional[str]:
@@ -196,7 +220,7 @@ def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome
         created = [str(step.get("name")) for step in plan if step.get("action") == "create" and step.get("kind") == "volume"]
         rows = (
             [_guest_row(domain)]
-            + _disk_rows(domain, created)
+            + _disk_rows(domain, created, _resized_volumes(plan))
             + [_media_row(result.get("media")), _network_row(domain)]
             + _tuning_rows(domain)
             + _device_rows(domain)

@@ -7,7 +7,7 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, guest_preflight_args
+from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, guest_list_problems, guest_preflight_args
 
 
 @pytest.mark.parametrize(
@@ -96,6 +96,32 @@ def test_refusals_never_show_values(entry, defaults):
     with pytest.raises(AnsibleFilterError) as refused:
         guest_args(entry, defaults)
     assert "s3cret" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        (12345, "each guest's name must be text, got a number; put it in quotes"),
+        (True, "each guest's name must be text, got a boolean; put it in quotes"),
+        (["web01"], "each guest's name must be text, got a list"),
+    ],
+)
+def test_a_name_that_is_no_text_is_refused(name, message):
+    """YAML reads an unquoted 12345 as a number, which the module would turn into text the roles'
+    preview and summary do not name the guest by."""
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        guest_args({"name": name, "iso": {"path": "/x.iso"}})
+
+
+def test_preflight_args_name_an_entry_whose_name_is_no_text_by_its_place():
+    checked = guest_preflight_args([{"name": 12345, "iso": {"path": "/x.iso"}}], {}, "cdrom", "iso_install_guests")
+    assert checked["problems"] == [
+        {
+            "guest": "iso_install_guests[0]",
+            "check": "options",
+            "message": "each guest's name must be text, got a number; put it in quotes",
+        }
+    ]
 
 
 def test_a_nameless_entry_is_named_by_its_keys():
@@ -188,7 +214,7 @@ def test_preflight_args_hide_secrets_in_options_and_problems():
 
 def test_preflight_args_of_no_list():
     assert guest_preflight_args(None) == {"args": [], "places": [], "problems": [], "console_passwords": {}}
-    with pytest.raises(AnsibleFilterError, match="iso_install_guests must be a list of guests, got str"):
+    with pytest.raises(AnsibleFilterError, match="iso_install_guests must be a list of guests, got text"):
         guest_preflight_args("web01", {}, None, "iso_install_guests")
 
 
@@ -231,3 +257,58 @@ def test_the_filter_knows_exactly_the_module_options():
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 
     assert set(MODULE_OPTIONS) == set(guest_argument_spec())
+
+
+def test_list_problems_name_each_variable_the_roles_would_refuse():
+    """The playbooks read the roles' list variables without the roles' argument validation: each
+    variable of another kind than the roles declare is one line."""
+    given = {
+        "iso_install_guests": {"name": "web01"},
+        "pxe_install_guests": "web02",
+        "iso_install_defaults": ["x"],
+        "iso_install_update_existing": "maybe",
+        "cloud_instance_images": "debian",
+        "cloud_instance_pool": ["rvtb"],
+        "rv_update_existing": 2,
+    }
+    assert guest_list_problems(given, list(given)) == [
+        "cloud_instance_images must be a dictionary, got text",
+        "cloud_instance_pool must be text, got a list",
+        "iso_install_defaults must be a dictionary, got a list",
+        "iso_install_guests must be a list of guests, got a dictionary",
+        "iso_install_update_existing must be true or false (yes, no, on, off, 1, 0), got text",
+        "pxe_install_guests must be a list of guests, got text",
+        "rv_update_existing must be true or false (yes, no, on, off, 1, 0), got a number",
+    ]
+
+
+def test_list_problems_accept_what_the_roles_accept():
+    """null (the roles leave it to their default), Ansible's booleans, and variables that are not the
+    lists' (the timings have a check of their own)."""
+    given = {
+        "iso_install_guests": [{"name": "web01"}],
+        "pxe_install_guests": None,
+        "cloud_instance_defaults": {"memory": 512},
+        "iso_install_update_existing": "yes",
+        "pxe_install_preflight": "False",
+        "cloud_instance_check_memory": 0,
+        "rv_guest_defaults": {},
+        "iso_install_async": "2h",
+        "iso_install_note": ["x"],
+    }
+    assert guest_list_problems(given, list(given)) == []
+
+
+def test_list_problems_name_a_variable_that_cannot_be_read():
+    """A list whose template names an undefined variable is set but cannot be read: default([])
+    would make it no guests at all."""
+    assert guest_list_problems({"pxe_install_guests": []}, ["iso_install_guests", "pxe_install_guests", "iso_install_x"]) == [
+        "iso_install_guests cannot be read: its value names a variable that is not defined; define that variable or fix "
+        "iso_install_guests"
+    ]
+
+
+def test_list_problems_never_show_a_value_that_may_be_a_secret():
+    given = {"iso_install_defaults": "s3cret", "iso_install_uri": {"password": "s3cret"}, "iso_install_preflight": "s3cret"}
+    assert "s3cret" not in repr(guest_list_problems(given, list(given)))
+

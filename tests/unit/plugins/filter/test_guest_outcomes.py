@@ -100,3 +100,11 @@ def test_results_of_a_loop_over_names():
     jobs = {"results": [{"item": started[0], "finished": 1, "changed": True, "plan": [step("define"), step("install")]}]}
     outcomes = guest_outcomes(started, jobs)
     assert [(entry["name"], entry["outcome"]) for entry in outcomes] == [("web01", "installed")]
+
+
+def test_a_guest_named_by_a_number_is_shown_as_the_module_names_it():
+    """A loop over names given as YAML numbers: the module reads 12345 as the guest "12345"."""
+    results = [dict(result("x", changed=True, plan=[step("install")]), item=12345)]
+    outcomes = guest_outcomes(results)
+    assert outcomes[0]["name"] == "12345" and outcomes[0]["preview"][0] == "12345: install"
+    assert guest_summary(outcomes) == "installed 1 (12345), unchanged 0, failed 0"

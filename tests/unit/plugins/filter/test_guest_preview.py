@@ -177,3 +177,40 @@ def test_a_start_then_a_wait_for_an_address_is_a_start():
     result = dict(RUNNING_INSTALL_WEB01, plan=plan)
     assert outcome_of(result) == "started"
     assert guest_preview(result)[0] == "web01: start"
+
+
+GROWN_DB01 = {
+    "changed": True,
+    "plan": [
+        step("resize", "volume", "rvtb/db01-disk0.qcow2", "virsh vol-resize --pool rvtb db01-disk0.qcow2 50331648"),
+        step("define", "guest", "db01", "virsh define db01.xml"),
+    ],
+    "domain": {
+        "name": "db01",
+        "state": "shut off",
+        "disks": [
+            {"target": "vda", "source": "rvtb/db01-disk0.qcow2", "device": "disk", "size": 33554432},
+            {"target": "vdb", "source": "rvtb/db01-data.qcow2", "device": "disk", "size": 16777216},
+        ],
+        "networks": [],
+    },
+}
+
+
+def test_a_disk_the_plan_grows_shows_its_new_size_and_its_size_now():
+    """The result's disks carry their size before the run; the resize step says what the guest gets."""
+    lines = guest_preview(GROWN_DB01)
+    assert "  disk     vda 48M (now 32M), rvtb/db01-disk0.qcow2" in lines
+    assert "  disk     vdb 16M, rvtb/db01-data.qcow2" in lines
+
+
+def test_a_resize_over_another_uri_is_read_the_same():
+    plan = [
+        step(
+            "resize",
+            "volume",
+            "rvtb/db01-disk0.qcow2",
+            "virsh -c 'qemu+ssh://root@hv2/system' vol-resize --pool rvtb db01-disk0.qcow2 50331648",
+        )
+    ]
+    assert "  disk     vda 48M (now 32M), rvtb/db01-disk0.qcow2" in guest_preview(dict(GROWN_DB01, plan=plan))
