@@ -16,6 +16,7 @@ from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
     Checked,
     add_checked,
     add_console_password,
+    add_url_password,
     built_guest_args,
     checked_guest_args,
     entry_problem,
@@ -134,6 +135,7 @@ def cloud_preflight_args(
         args, problems = checked_cloud_args(entry, defaults, images, True, True, place)
         add_checked(checked, place, entry, args, problems)
         add_console_password(checked, entry, defaults, args)
+        add_url_password(checked, entry, defaults, args)
     volumes, conflicts = image_volumes(entries, defaults, images)
     checked["problems"] += [{"guest": name, "check": "options", "message": message} for name, message in conflicts]
     checked["images"] = volumes

@@ -112,11 +112,12 @@ def guest_preflight_args(
         args, problems = checked_guest_args(entry, defaults, method, True, place)
         add_checked(checked, place, entry, args, problems)
         add_console_password(checked, entry, defaults, args)
+        add_url_password(checked, entry, defaults, args)
     return checked
 
 
 def preflight_view() -> Dict[str, Any]:
-    return {"args": [], "places": [], "problems": [], "console_passwords": {}}
+    return {"args": [], "places": [], "problems": [], "console_passwords": {}, "url_passwords": {}}
 
 
 def add_console_password(checked: Dict[str, Any], entry: Any, defaults: Optional[Mapping[str, Any]], args: Any) -> None:
@@ -129,6 +130,17 @@ def add_console_password(checked: Dict[str, Any], entry: Any, defaults: Optional
     password = given.get("password") if isinstance(given, Mapping) else None
     if password is not None and isinstance(args.get("name"), str):
         checked["console_passwords"][args["name"]] = password
+
+
+def add_url_password(checked: Dict[str, Any], entry: Any, defaults: Optional[Mapping[str, Any]], args: Any) -> None:
+    """The password of an entry's install tree or media URLs (``url_password``) whose options hold a
+    placeholder for it, by guest name: the preflight probes the tree with it, given apart in an option it
+    never shows (virt_preflight's url_passwords); with the placeholder, the server refuses the probe."""
+    if not isinstance(entry, Mapping) or not isinstance(args, Mapping) or args.get("url_password") is None:
+        return
+    password = merged_defaults(entry, defaults).get("url_password")
+    if password is not None and isinstance(args.get("name"), str):
+        checked["url_passwords"][args["name"]] = password
 
 
 def placed(entries: Any, list_name: str) -> Iterator[Tuple[str, Any]]:

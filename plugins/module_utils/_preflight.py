@@ -77,9 +77,11 @@ class Preflight:
         check_memory_hint: str = DEFAULT_CHECK_MEMORY_HINT,
         guest_results: bool = False,
         console_passwords: Optional[Mapping[str, Any]] = None,
+        url_passwords: Optional[Mapping[str, Any]] = None,
     ) -> None:
         self.client = client
         self.console_passwords = console_passwords or {}
+        self.url_passwords = url_passwords or {}
         self.guest_results = guest_results
         self.validate_certs = validate_certs
         self.update_existing = update_existing
@@ -212,11 +214,17 @@ class Preflight:
         # The connection is the module's: a guest's own uri is not the host being checked.
         return dict(validated.validated_parameters, uri=self.client.uri)
 
+    def _with_secrets(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """A guest's options with the secrets the caller gave apart in place of their placeholders."""
+        name = params["name"]
+        if not isinstance(name, str):
+            return params
+        return with_url_password(with_console_password(params, self.console_passwords.get(name)), self.url_passwords.get(name))
+
     def _plan(self, params: Mapping[str, Any]) -> Optional[Plan]:
         name = params["name"]
         try:
-            password = self.console_passwords.get(name) if isinstance(name, str) else None
-            request, refusals = GuestRequest.read(with_console_password(params, password))
+            request, refusals = GuestRequest.read(self._with_secrets(params))
         except PlanError as error:
             request, refusals = None, refusals_of(error)
         if request is None:
@@ -451,6 +459,15 @@ def with_console_password(params: Mapping[str, Any], password: Any) -> Mapping[s
     return dict(params, graphics=dict(graphics, password=str(password)))
 
 
+def with_url_password(params: Mapping[str, Any], password: Any) -> Mapping[str, Any]:
+    """A guest's options with the password of its media URLs as the caller gave it apart
+    (``url_passwords``, never shown) in place of the placeholder ``url_password`` holds: with the
+    placeholder, a server that wants the password refuses the probe of the install tree."""
+    if password is None or params.get("url_password") is None:
+        return params
+    return dict(params, url_password=str(password))
+
+
 # -- what differs --------------------------------------------------------------------------------
 def definition_changes(previous: Domain, wanted: Domain) -> List[str]:
     """What a redefinition changes, field by field, as ``field: before -> after``."""
@@ -625,6 +642,7 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             probe_kvm=params.get("probe_kvm", True),
             guest_results=params.get("guest_results", False),
             console_passwords=params.get("console_passwords") if isinstance(params.get("console_passwords"), Mapping) else None,
+            url_passwords=params.get("url_passwords") if isinstance(params.get("url_passwords"), Mapping) else None,
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
         )
         guests = guests if isinstance(guests, list) else []

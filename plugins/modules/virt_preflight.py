@@ -96,6 +96,14 @@ options:
         stored definition and a new one is a difference like any other.
     type: dict
     default: {}
+  url_passwords:
+    description:
+      - The password of the media URLs (O(remotevirt.install.virt_guest_install#module:url_password)) of each guest
+        whose entry in O(guests) holds a placeholder instead, by guest name. The roles keep secrets out of
+        O(guests) and give the passwords here, where they are never shown; the install tree is then probed with
+        the real password, which a server that asks for one accepts.
+    type: dict
+    default: {}
   fail_on_problems:
     description:
       - Fail the task when a problem is found, with a message of one line per problem
@@ -268,6 +276,7 @@ def argument_spec() -> dict:
         probe_kvm=dict(type="bool", default=True),
         guest_results=dict(type="bool", default=False),
         console_passwords=dict(type="dict", default={}, no_log=True),
+        url_passwords=dict(type="dict", default={}, no_log=True),
     )
 
 

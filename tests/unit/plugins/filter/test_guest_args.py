@@ -213,7 +213,7 @@ def test_preflight_args_hide_secrets_in_options_and_problems():
 
 
 def test_preflight_args_of_no_list():
-    assert guest_preflight_args(None) == {"args": [], "places": [], "problems": [], "console_passwords": {}}
+    assert guest_preflight_args(None) == {"args": [], "places": [], "problems": [], "console_passwords": {}, "url_passwords": {}}
     with pytest.raises(AnsibleFilterError, match="iso_install_guests must be a list of guests, got text"):
         guest_preflight_args("web01", {}, None, "iso_install_guests")
 
@@ -312,3 +312,16 @@ def test_list_problems_never_show_a_value_that_may_be_a_secret():
     given = {"iso_install_defaults": "s3cret", "iso_install_uri": {"password": "s3cret"}, "iso_install_preflight": "s3cret"}
     assert "s3cret" not in repr(guest_list_problems(given, list(given)))
 
+
+def test_preflight_args_give_the_url_password_apart():
+    """The options hold a placeholder; the password, from the entry or the defaults, comes apart for
+    virt_preflight's url_passwords, which never shows it."""
+    entries = [
+        {"name": "web01", "location": "http://h/tree/", "url_username": "alice"},
+        {"name": "web02", "location": "http://h/tree/", "url_password": "Own-Pw-2"},
+        {"name": "web03", "iso": {"path": "/x.iso"}, "url_password": None},
+    ]
+    checked = guest_preflight_args(entries, {"url_password": "Tree-Pw-1"}, None, "iso_install_guests")
+    assert checked["url_passwords"] == {"web01": "Tree-Pw-1", "web02": "Own-Pw-2"}
+    assert "Tree-Pw-1" not in repr(checked["args"]) and "Own-Pw-2" not in repr(checked["args"])
+    assert [args.get("url_password") for args in checked["args"]] == ["*********", "********", None]

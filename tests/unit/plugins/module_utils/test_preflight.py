@@ -411,3 +411,26 @@ def test_guest_results_are_what_the_module_returns_in_check_mode(unique_name, te
         run_guest(
             as_passed(guest_argument_spec(), name=name, uri="test:///default", state="absent", remove_storage=True), False, False
         )
+
+
+def test_an_install_tree_password_given_apart_is_the_one_probed_with(unique_name, scripted_http):
+    """The roles replace url_password with a placeholder and give it apart: the tree is probed with the
+    real password (with the placeholder, the server refuses the probe), and no result carries it."""
+    from scripted_http import Route
+
+    kernel = b"\x00" * 0x202 + b"HdrS" + b"\x00" * 4096
+    initrd = b"\x1f\x8b\x08\x00" + b"\x00" * 4096
+    for path, body in (("/tree/images/pxeboot/vmlinuz", kernel), ("/tree/images/pxeboot/initrd.img", initrd)):
+        scripted_http.routes[path] = Route(body, credentials=("alice", "Tree-Pw-1"))
+    name = unique_name("")
+    hidden = guest(
+        name,
+        url_username="alice",
+        url_password="*********",
+        install={"method": "location", "location": scripted_http.url("/tree/")},
+    )
+    found = run({"uri": "test:///default", "guests": [hidden], "url_passwords": {name: "Tree-Pw-1"}})
+    assert found["ok"], found["problems"]
+    assert "Tree-Pw-1" not in repr(found)
+    refused = run({"uri": "test:///default", "guests": [hidden]})
+    assert not refused["ok"]
