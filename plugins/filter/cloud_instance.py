@@ -27,7 +27,7 @@ from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
     refusal,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, virsh
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import COMPRESSION_SUFFIXES
 
@@ -321,6 +321,24 @@ def url_redacted(items: List[Mapping[str, Any]], key: str) -> List[Dict[str, Any
     return [dict(item, **{key: redact_url(item.get(key))}) if item.get(key) else dict(item) for item in items or []]
 
 
+def cloud_boot_failures(results: List[Mapping[str, Any]]) -> List[str]:
+    """One line per boot file the host could not fetch: where it goes, its URL and get_url's reason, with
+    the credentials and query values of every URL in them masked. The fetch hides its own result when its
+    URL holds a secret (a signed URL's token, which nothing else masks), so this is what the operator sees."""
+    lines = []
+    for result in results or []:
+        if not result.get("failed"):
+            continue
+        item = result.get("item") or {}
+        status = result.get("status_code")
+        reason = redact_text(" ".join(str(result.get("msg") or "failed").split()))
+        lines.append(
+            "boot file %s from %s: %s%s"
+            % (item.get("dest"), redact_url(item.get("url")), reason, " (HTTP %s)" % status if status and status != -1 else "")
+        )
+    return lines
+
+
 def url_password(url: Optional[str]) -> Optional[str]:
     """The password of ``url``'s user information, as written in it (None without one). The role gives it
     to get_url as its no_log ``url_password``: get_url then masks it wherever the URL shows (its
@@ -428,6 +446,7 @@ class FilterModule:
             "cloud_images": cloud_images,
             "cloud_overlays": cloud_overlays,
             "cloud_boot_files": cloud_boot_files,
+            "cloud_boot_failures": cloud_boot_failures,
             "cloud_pending": cloud_pending,
             "cloud_preview": cloud_preview,
             "cloud_pending_outcomes": cloud_pending_outcomes,

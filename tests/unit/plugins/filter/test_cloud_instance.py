@@ -7,6 +7,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import (
+    cloud_boot_failures,
     cloud_boot_files,
     cloud_guest_args,
     cloud_images,
@@ -273,3 +274,26 @@ def test_url_redacted_masks_the_credentials_of_each_url_and_keeps_the_items() ->
 )
 def test_url_password_is_the_password_as_written_in_the_url(url, password) -> None:
     assert url_password(url) == password
+
+
+def test_cloud_boot_failures_name_each_failed_file_with_its_secrets_masked() -> None:
+    """The fetch of a URL with a token hides its own result: these lines are what the operator sees."""
+    signed = "http://mirror/vmlinuz?X-Amz-Signature=Sig-0123456789abcdef"
+    results = [
+        {"failed": True, "status_code": 404, "msg": "Request failed", "item": {"dest": "/b/k", "url": signed}},
+        {
+            "failed": True,
+            "status_code": -1,
+            "msg": "Request failed: <urlopen error refused %s>" % signed,
+            "item": {"dest": "/b/i", "url": "http://u:Pw-9@mirror/initrd"},
+        },
+        {"changed": True, "item": {"dest": "/b/ok", "url": signed}},
+    ]
+    lines = cloud_boot_failures(results)
+    assert lines == [
+        "boot file /b/k from http://mirror/vmlinuz?X-Amz-Signature=***: Request failed (HTTP 404)",
+        "boot file /b/i from http://***@mirror/initrd: Request failed: <urlopen error refused"
+        " http://mirror/vmlinuz?X-Amz-Signature=***",  # the mask takes the rest of the word
+    ]
+    assert "Sig-0123456789abcdef" not in repr(lines) and "Pw-9" not in repr(lines)
+    assert cloud_boot_failures([]) == [] and cloud_boot_failures(None) == []
