@@ -29,6 +29,31 @@ _DELIMITERS = "/?#"
 _MIN_PIECE = 6
 
 MASK = "***"
+# Options of an NFS URL that libnfs reads (``nfs://server/export?version=4&nfsport=2049``): settings, never
+# secrets, so their short plain values stay shown. Any other query value of any URL is masked.
+_LIBNFS_OPTIONS = frozenset(
+    (
+        "auto-traverse-mounts",
+        "autoreconnect",
+        "debug",
+        "dircache",
+        "gid",
+        "if",
+        "mountport",
+        "nfsport",
+        "pagecache",
+        "readahead",
+        "retrans",
+        "rsize",
+        "sec",
+        "tcp-syncnt",
+        "timeo",
+        "uid",
+        "version",
+        "wsize",
+    )
+)
+_SETTING_RE = r"[A-Za-z0-9._-]{1,16}\Z"
 # What may close the word a URL is in, after its last query value.
 _CLOSING = "'\":,;.)"
 
@@ -65,8 +90,15 @@ def _spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
             yield start, at
 
 
-def _query_value_spans(text: str, start: int, end: int) -> Iterator[Tuple[int, int]]:
-    """(start, end) of each value in the query of the URL whose host part starts at ``start``."""
+def _is_nfs(text: str, start: int) -> bool:
+    """Whether the URL whose authority starts at ``start`` (right after ``://``) is an ``nfs:`` URL."""
+    scheme = start - 6
+    return scheme >= 0 and text[scheme : start - 3].lower() == "nfs" and (scheme == 0 or not text[scheme - 1].isalnum())
+
+
+def _query_value_spans(text: str, start: int, end: int, nfs: bool = False) -> Iterator[Tuple[int, int]]:
+    """(start, end) of each value in the query of the URL whose host part starts at ``start`` (the
+    short plain values of libnfs's options excepted when it is an ``nfs`` URL)."""
     query = text.find("?", start, end)
     if query < 0:
         return
@@ -82,7 +114,13 @@ def _query_value_spans(text: str, start: int, end: int) -> Iterator[Tuple[int, i
         value_end = amp
         while value_end > equals + 1 and text[value_end - 1] in _CLOSING:
             value_end -= 1
-        if 0 <= equals and value_end > equals + 1:
+        setting = (
+            nfs
+            and 0 <= equals
+            and text[position:equals].lower() in _LIBNFS_OPTIONS
+            and re.match(_SETTING_RE, text[equals + 1 : value_end]) is not None
+        )
+        if 0 <= equals and value_end > equals + 1 and not setting:
             yield equals + 1, value_end
         position = amp + 1
 
@@ -93,7 +131,7 @@ def _masked_spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
     for start, at, end in _urls(text, whole):
         if at is not None:
             yield start, at
-        yield from _query_value_spans(text, start if at is None else at + 1, end)
+        yield from _query_value_spans(text, start if at is None else at + 1, end, _is_nfs(text, start))
 
 
 def redact_text(text: str, whole: bool = False) -> str:
@@ -148,6 +186,6 @@ def query_secrets(text: str) -> Iterator[str]:
     """The query values of each URL in ``text`` (an option's whole value) at least ``_MIN_PIECE``
     long, for masking wherever the value shows; shorter ones (``?raw=1``) would garble every text."""
     for start, at, end in _urls(text, whole=True):
-        for value_start, value_end in _query_value_spans(text, start if at is None else at + 1, end):
+        for value_start, value_end in _query_value_spans(text, start if at is None else at + 1, end, _is_nfs(text, start)):
             if value_end - value_start >= _MIN_PIECE:
                 yield text[value_start:value_end]

@@ -17,7 +17,13 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
     [
         ("http://user:pw@host/x", "http://***@host/x"),
         ("HTTPS://u@host:8443/a?b=c", "HTTPS://***@host:8443/a?b=***"),
-        ("nfs://server/export/tree?version=4", "nfs://server/export/tree?version=***"),
+        # libnfs's options are settings: their short plain values stay shown, any other value is masked.
+        ("nfs://server/export/tree?version=4", "nfs://server/export/tree?version=4"),
+        ("NFS://server/t?version=4&nfsport=20490&uid=0", "NFS://server/t?version=4&nfsport=20490&uid=0"),
+        ("nfs://u:pw@server/t?version=4&token=T0pSecret", "nfs://***@server/t?version=4&token=***"),
+        ("nfs://server/t?version=4+secret+words+longer", "nfs://server/t?version=***"),
+        ("http://h/x?version=4", "http://h/x?version=***"),
+        ("xnfs://h/x?version=4", "xnfs://h/x?version=***"),
         ("http://h/x.img?token=T0pSecret&raw&empty=#part", "http://h/x.img?token=***&raw&empty=#part"),
         ("http://u:p@h/x?X-Amz-Signature=abc&X-Amz-Credential=k%2F1", "http://***@h/x?X-Amz-Signature=***&X-Amz-Credential=***"),
         ("ftp://a%40b:p%3Aw@host/", "ftp://***@host/"),
@@ -54,6 +60,16 @@ def test_redact_text_masks_query_values_of_every_url():
 def test_query_secrets_are_the_longer_query_values():
     assert list(query_secrets("http://h/x?token=TOPSECRETTOKEN&raw=1&sig=abcdef")) == ["TOPSECRETTOKEN", "abcdef"]
     assert list(query_secrets("http://admin:p?Zq7Secret@h/x")) == []
+
+
+def test_libnfs_options_are_no_query_secrets():
+    assert list(query_secrets("nfs://h/x?readahead=131072&token=TOPSECRETTOKEN")) == ["TOPSECRETTOKEN"]
+    assert list(query_secrets("http://h/x?readahead=131072")) == ["131072"]
+
+
+def test_redact_text_shows_libnfs_options_in_a_command_line():
+    text = "nfs-cp 'nfs://***@127.0.0.1/trees/x?version=4&nfsport=20490' /tmp/k: failed"
+    assert redact_text(text) == text
 
 
 def test_url_secrets_yield_userinfo_and_password():
