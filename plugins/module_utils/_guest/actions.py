@@ -50,7 +50,8 @@ class Kickstart(Payload):
 
 class FetchPayload(Payload):
     """A kernel or initrd fetched into ``target``; an initrd may get the kickstart appended as
-    ``inject_name``."""
+    ``inject_name``. ``boot_file`` ("kernel" or "initrd") is what the fetched bytes must be, for a
+    guest of ``arch`` (None: the host's)."""
 
     source: str = Field(in_repr=False)
     target: str
@@ -58,6 +59,8 @@ class FetchPayload(Payload):
     password: Optional[str] = Field(default=None, in_repr=False)
     inject_name: Optional[str] = None
     kickstart: Optional[Kickstart] = None
+    boot_file: Optional[str] = None
+    arch: Optional[str] = None
 
 
 class SeedPayload(Payload):

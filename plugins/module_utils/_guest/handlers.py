@@ -110,7 +110,7 @@ class GuestHandlers:
         try:
             partial = os.path.join(private, os.path.basename(target))
             access = download.UrlAccess(validate_certs=self.validate_certs, username=payload.username, password=payload.password)
-            public = _copy_source(source, partial, access)
+            public = _copy_source(source, partial, access, _boot_file_check(payload))
             if payload.inject_name and payload.kickstart is not None:
                 initrd.append_file(partial, payload.inject_name, self._kickstart(payload.kickstart))
             os.chmod(partial, 0o644 if public and not payload.inject_name else 0o600)
@@ -401,17 +401,30 @@ def _read_kickstart_file(path: str) -> bytes:
     return content
 
 
-def _copy_source(source: str, partial: str, access: download.UrlAccess) -> bool:
+def _boot_file_check(payload: FetchPayload) -> Optional[download.ContentCheck]:
+    """What the first bytes fetched from a tree must be (see install_tree.boot_file_problem), judged
+    again on the bytes stored: the tree may have changed since the plan."""
+    kind, arch = payload.boot_file, payload.arch
+    if kind is None:
+        return None
+    return lambda head, content_type: install_tree.boot_file_problem(kind, head, content_type, arch)
+
+
+def _copy_source(source: str, partial: str, access: download.UrlAccess, check: Optional[download.ContentCheck] = None) -> bool:
     """Copy kernel or initrd from an NFS or other URL, or a host path, to ``partial``, all of it;
     whether everyone on the host could read the source already (a URL's, or a host file readable
-    by others): a copy of anything else stays 0600."""
+    by others): a copy of anything else stays 0600. ``check`` judges the first bytes of a URL's
+    content (a host file's are not judged)."""
     if source.startswith("nfs://"):
         install_tree.copy_from_nfs(source, partial)  # nfs-cp makes the file itself, in the private directory
+        problem = check(install_tree.file_head(partial), None) if check is not None else None
+        if problem:
+            raise download.DownloadError("%s: %s" % (source, problem))
         return True
     with os.fdopen(_create_private(partial), "wb") as out:
         if "://" in source:
             public = True
-            for chunk in download.stream(source, hashlib.sha256(), access):
+            for chunk in download.stream(source, hashlib.sha256(), access, check=check):
                 out.write(chunk)
         else:
             public = _copy_file(source, out)

@@ -361,7 +361,14 @@ def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
         if kind == "kernel" and not state.boot_dir_exists:
             command = shell("install", "-d", "-m", "0711", install.boot_dir) + " && " + command
         # Payloads are never shown: the credentials travel with the action that uses them.
-        payload = FetchPayload(source=source, target=target, username=install.url_username, password=install.url_password)
+        payload = FetchPayload(
+            source=source,
+            target=target,
+            username=install.url_username,
+            password=install.url_password,
+            boot_file=kind,
+            arch=request.arch,
+        )
         if kind == "initrd" and install.kickstart_injected:
             # The kickstart joins the initrd as one more cpio archive; its content is never shown.
             command += "  # + /%s (%d bytes) appended as a cpio archive" % (tree.injected_name, state.kickstart_bytes)

@@ -262,7 +262,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         location = install.location
         boot_dir_exists = findings.attempt(lambda: check_boot_dir(install.boot_dir))
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username, password=install.url_password)
-        tree = findings.attempt(lambda: install_tree.find_tree(location, request.arch or "x86_64", access))
+        tree = findings.attempt(lambda: install_tree.find_tree(location, request.arch, access))
         kickstart_bytes = findings.attempt(lambda: _kickstart_bytes(request, validate_certs))
         state = state.with_changes(tree=tree, kickstart_bytes=kickstart_bytes or 0, boot_dir_exists=bool(boot_dir_exists))
     return state

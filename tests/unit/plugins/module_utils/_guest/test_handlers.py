@@ -15,6 +15,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import FETCH, FetchPayload, Kickstart
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.handlers import GuestHandlers, _install_ended
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
 from scripted_http import Route
 
@@ -297,3 +298,156 @@ def test_a_kickstart_grown_past_the_limit_is_refused(tmp_path, monkeypatch):
     kickstart.write_bytes(b"12345")
     with pytest.raises(DownloadError, match="grew past the 4 bytes"):
         handlers._read_kickstart_file(str(kickstart))
+
+
+# -- what a tree serves is judged again when fetched ------------------------------------------------------
+BZIMAGE = b"MZ" + b"\0" * 0x200 + b"HdrS" + b"\x01\xff" * 4000
+GZIP_INITRD = b"\x1f\x8b\x08\x00" + b"\xff\x01" * 4000
+LISTING = b"<!DOCTYPE HTML>\n<html><head><title>Directory listing for /os/images/pxeboot/initrd.img/</title>"
+
+
+def test_an_initrd_that_became_a_page_since_the_plan_is_refused_and_leaves_nothing(scripted_http, tmp_path):
+    """The plan judged the first bytes; the tree changed since: the bytes fetched are judged again,
+    before any is written, and the refusal shows the URL without its query values."""
+    scripted_http.routes["/initrd.img?token=T0ken-s3cret"] = Route(LISTING, content_type="text/html")
+    boot = tmp_path / "boot"
+    target = str(boot / "remotevirt-g1-initrd")
+    action = fetch_action(scripted_http.url("/initrd.img?token=T0ken-s3cret"), target, boot_file="initrd", arch="x86_64")
+    with pytest.raises(DownloadError) as error:
+        handlers().fetch(action)
+    assert "/initrd.img?token=***: an HTML page (a directory listing), not an initrd" in str(error.value)
+    assert "T0ken" not in str(error.value)
+    assert os.listdir(boot) == []
+
+
+@pytest.mark.parametrize(
+    "kind, body, arch",
+    [("kernel", BZIMAGE, "x86_64"), ("kernel", b"\x7fELF\x02" + b"\0" * 4000, "x86_64"), ("initrd", GZIP_INITRD, None)],
+)
+def test_boot_files_are_fetched_whole(scripted_http, tmp_path, kind, body, arch):
+    scripted_http.routes["/f"] = Route(body)
+    target = str(tmp_path / ("remotevirt-g1-" + kind))
+    handlers().fetch(fetch_action(scripted_http.url("/f"), target, boot_file=kind, arch=arch))
+    assert open(target, "rb").read() == body
+
+
+@pytest.mark.parametrize(
+    "kind, body, what",
+    [
+        ("kernel", b"", "empty, not a kernel"),
+        ("kernel", GZIP_INITRD, "not an x86 kernel"),
+        ("initrd", b"Forbidden\n", "a text file, not an initrd"),
+        ("initrd", BZIMAGE, "data that starts with none of the signatures of an initrd"),
+    ],
+)
+def test_boot_files_that_are_none_are_refused(scripted_http, tmp_path, kind, body, what):
+    scripted_http.routes["/f"] = Route(body)
+    with pytest.raises(DownloadError, match=what):
+        handlers().fetch(fetch_action(scripted_http.url("/f"), str(tmp_path / "boot" / "k"), boot_file=kind, arch="x86_64"))
+    assert os.listdir(tmp_path / "boot") == []
+
+
+def test_an_nfs_boot_file_is_judged_once_copied(tmp_path, monkeypatch):
+    from fake_nfs import fake_nfs_tools
+
+    export = fake_nfs_tools(tmp_path, monkeypatch)
+    (export / "initrd.img").write_bytes(b"placeholder\n")
+    (export / "good.img").write_bytes(GZIP_INITRD)
+    boot = tmp_path / "boot"
+    with pytest.raises(DownloadError, match=r"nfs://fake/initrd.img\?version=4: a text file, not an initrd"):
+        handlers().fetch(fetch_action("nfs://fake/initrd.img?version=4", str(boot / "i"), boot_file="initrd"))
+    assert os.listdir(boot) == []
+    handlers().fetch(fetch_action("nfs://fake/good.img?version=4", str(boot / "i"), boot_file="initrd"))
+    assert open(boot / "i", "rb").read() == GZIP_INITRD
+
+
+# -- the serial log of a start that failed -----------------------------------------------------
+def _failing_start(log, runs=False):
+    """A start as libvirt fails it: the serial log opened (made) first, then QEMU refusing (or, with
+    ``runs``, the guest started after all and only the call cut off)."""
+
+    def start(client, domain):
+        with open(log, "a"):
+            pass
+        if runs:
+            domain.create()
+        raise LibvirtError("start guest", domain.name(), "Unable to find any firmware to satisfy 'efi'")
+
+    return start
+
+
+@pytest.fixture
+def logged_guest(test_client, tmp_path, monkeypatch):
+    """A defined guest of the test driver whose serial log is under tmp_path, its files taken as this host's."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, OsBoot, SerialLog
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    name = "rvcl-log-%d-%s" % (os.getpid(), tmp_path.name)
+    final = Domain(name=name, type="test", memory=64 << 20, os=OsBoot(), serial_log=SerialLog(str(tmp_path / "serial.log")))
+    test_client.define_domain(final.to_xml())
+    yield final
+    domain = test_client.find_domain(name)
+    if test_client.domain_is_active(domain):
+        test_client.destroy_domain(domain)
+    test_client.undefine_domain(domain)
+
+
+def _start_action(verb, guest):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
+        INSTALL,
+        START,
+        GuestTarget,
+        InstallPayload,
+    )
+
+    if verb == "install":
+        return Action(INSTALL, "guest", guest.name, "", InstallPayload(guest=guest.name, domain=guest))
+    return Action(START, "guest", guest.name, "", GuestTarget(guest.name))
+
+
+def _fail_starts(monkeypatch, log, runs=False):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    start = _failing_start(log, runs)
+    monkeypatch.setattr(Client, "start_domain", start)
+    # The install starts the guest's transient definition: here, the stored guest stands for it.
+    monkeypatch.setattr(
+        Client, "start_transient_domain", lambda self, xml: start(self, self.find_domain(Domain.from_xml(xml).name))
+    )
+
+
+@pytest.mark.parametrize("verb", ["install", "start"])
+def test_a_failed_start_removes_the_serial_log_it_made(test_client, logged_guest, monkeypatch, verb):
+    log = logged_guest.serial_log.path
+    _fail_starts(monkeypatch, log)
+    handlers = GuestHandlers(test_client, None, True)
+    with pytest.raises(LibvirtError, match="firmware"):
+        getattr(handlers, verb)(_start_action(verb, logged_guest))
+    assert not os.path.lexists(log)
+    # One that was there before the start is the guest's: it stays, content and all.
+    with open(log, "w") as handle:
+        handle.write("earlier boot\n")
+    with pytest.raises(LibvirtError):
+        getattr(handlers, verb)(_start_action(verb, logged_guest))
+    assert open(log).read() == "earlier boot\n"
+
+
+@pytest.mark.parametrize("verb", ["install", "start"])
+def test_a_start_that_ran_after_all_keeps_its_serial_log(test_client, logged_guest, monkeypatch, verb):
+    log = logged_guest.serial_log.path
+    _fail_starts(monkeypatch, log, runs=True)
+    with pytest.raises(LibvirtError):
+        getattr(GuestHandlers(test_client, None, True), verb)(_start_action(verb, logged_guest))
+    assert os.path.exists(log)
+
+
+def test_a_failed_start_on_another_host_touches_no_file_here(test_client, logged_guest, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    log = logged_guest.serial_log.path
+    _fail_starts(monkeypatch, log)
+    monkeypatch.setattr(Client, "files_here", lambda self: False)
+    with pytest.raises(LibvirtError):
+        GuestHandlers(test_client, None, True).start(_start_action("start", logged_guest))
+    assert os.path.exists(log)
