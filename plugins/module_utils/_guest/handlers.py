@@ -15,7 +15,7 @@ import shutil
 import stat
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
@@ -152,7 +152,9 @@ class GuestHandlers:
     def install(self, action: Action) -> Optional[Undo]:
         payload: InstallPayload = action.payload
         definition = self._as_stored_guest(payload.guest, payload.domain)
-        domain = self.client.start_transient_domain(definition.to_xml())
+        log = payload.domain.serial_log.path if payload.domain.serial_log is not None else None
+        with self._log_removed_if_start_fails(payload.guest, log):
+            domain = self.client.start_transient_domain(definition.to_xml())
         # Started: the stored definition no longer says the install never began (see define).
         self.client.remove_stored_metadata(self._domain(payload.guest), INSTALL_NAMESPACE)
         # QEMU read the fetched kernel and initrd when it started; the copies are not needed any more.
@@ -274,8 +276,38 @@ class GuestHandlers:
             return None
 
     def start(self, action: Action) -> Optional[Undo]:
-        self.client.start_domain(self._domain(action.payload.guest))
+        domain = self._domain(action.payload.guest)
+        with self._log_removed_if_start_fails(action.payload.guest, self._stored_serial_log(domain)):
+            self.client.start_domain(domain)
         return None
+
+    def _stored_serial_log(self, domain: Any) -> Optional[str]:
+        """The stored guest's serial log, where its files are this host's (None elsewhere)."""
+        if not self.client.files_here():
+            return None
+        stored = Domain.from_xml(self.client.domain_definition(domain)).serial_log
+        return stored.path if stored is not None else None
+
+    @contextlib.contextmanager
+    def _log_removed_if_start_fails(self, name: str, path: Optional[str]) -> Iterator[None]:
+        """libvirt makes the guest's serial log before QEMU runs, and keeps it when the start fails:
+        one this start made (none was at ``path`` before) goes with the failure, unless the guest
+        runs after all (a call cut off after libvirt started it); one there before stays."""
+        made_here = path is not None and self.client.files_here() and not os.path.lexists(path)
+        try:
+            yield
+        except Exception:
+            if made_here and path is not None and self._surely_stopped(name):
+                _remove_made_log(path)
+            raise
+
+    def _surely_stopped(self, name: str) -> bool:
+        """Whether guest ``name`` is known not to run (False when libvirt cannot tell)."""
+        try:
+            domain = self.client.find_domain(name)
+            return domain is None or not self.client.domain_active_if_present(domain)
+        except LibvirtError:
+            return False
 
     def destroy(self, action: Action) -> Optional[Undo]:
         domain = self.client.find_domain(action.payload.guest)
@@ -297,6 +329,13 @@ class GuestHandlers:
             if stat.S_ISREG(os.lstat(payload.path).st_mode):
                 os.remove(payload.path)
         return None
+
+
+def _remove_made_log(path: str) -> None:
+    """Remove the serial log a failed start made: a regular file only, never through a link."""
+    with contextlib.suppress(OSError):
+        if stat.S_ISREG(os.lstat(path).st_mode):
+            os.remove(path)
 
 
 # Paused or stopped for these reasons, an install does not go on by itself (KVM listed but not
