@@ -71,6 +71,7 @@ options:
       - libvirt domain type. V(auto) uses V(kvm) where the host's domain capabilities offer it and
         V(qemu) (software emulation) otherwise.
       - Set V(qemu) on hosts whose KVM is listed but unusable.
+      - A type the host's capabilities do not offer for the guest's O(arch) is refused at plan time.
     type: str
     default: auto
     choices: [auto, kvm, qemu]
@@ -93,18 +94,28 @@ options:
     description:
       - Machine type, such as V(pc) or V(q35). Not set uses libvirt's default. Cannot be changed
         on an existing guest (use O(reinstall)).
+      - A new guest's machine type that is not one of the host's for its O(arch) and O(domain_type)
+        (as C(virsh capabilities) lists them) is refused at plan time, naming the first few it has.
     type: str
   arch:
-    description: Guest architecture. A new guest gets V(x86_64) when this is not set.
+    description:
+      - Guest architecture. A new guest gets V(x86_64) when this is not set.
+      - An architecture the host runs no guests of (no QEMU emulator for it) is refused at plan
+        time, naming those it runs.
     type: str
   firmware:
     description:
       - V(bios) or V(uefi). With V(uefi) the host's libvirt picks the loader and creates the NVRAM.
+      - V(uefi) where the host's domain capabilities offer no UEFI firmware for the guest's machine
+        type is refused at plan time.
       - Cannot be changed on an existing guest (use O(reinstall)).
     type: str
     choices: [bios, uefi]
   secure_boot:
-    description: Enable secure boot (needs O(firmware=uefi)).
+    description:
+      - Enable secure boot (needs O(firmware=uefi)).
+      - Refused at plan time where no firmware with secure boot fits the guest's machine type (on
+        x86, OVMF has secure boot for V(q35) only).
     type: bool
     default: false
   install:
@@ -590,6 +601,8 @@ options:
         C(/dev/urandom), V(false) for none, or a dictionary with C(backend) (V(/dev/urandom), the
         default, V(/dev/random) or V(/dev/hwrng)), C(rate_bytes) and C(rate_period) (milliseconds)
         to limit it to that many bytes per period.
+      - Refused at plan time where the host's libvirt offers no virtio RNG fed from a host device, or
+        where the host has no such device (V(/dev/hwrng) needs a hardware RNG and its driver).
       - Not added unless set; virt-install adds it only for guest operating systems it knows to
         have the driver, and this module does not know the guest's system. V(false) removes it
         from an existing guest's definition.

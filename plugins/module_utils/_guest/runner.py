@@ -598,18 +598,21 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             return state, findings.messages  # removed, or refused by the planner
     if request.state == "absent":
         return state, findings.messages
+    installs = state.existing is None or request.reinstall
+    # The platform first: a guest the host cannot run at all is refused for that before its devices.
+    if installs and request.domain_type is None:
+        state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
+    if installs:
+        findings.messages.extend(findings.attempt(lambda: _platform_problems(client, request, state)) or [])
     disks = [findings.attempt(_disk_reader(client, disk, local)) for disk in request.disks or ()]
     if not findings.messages:
         state = state.with_changes(disks=tuple(disk for disk in disks if disk is not None))
         findings.attempt(lambda: _refuse_disks_in_use(client, request, state))
         findings.attempt(lambda: _refuse_reprobed_disks(request, state, local))
-    installs = state.existing is None or request.reinstall
     if local:
         findings.attempt(lambda: _refuse_other_guests_logs(client, request, state, installs))
     if installs or request.networks is not None:
         findings.messages.extend(_network_problems(client, request))
-    if installs and request.domain_type is None:
-        state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
     if request.tuning.given or (installs and request.firmware == "uefi") or state.sets_vcpus(request.vcpus, request.reinstall):
         state = _with_tuning_checked(client, request, state, local, findings)
     if request.cpu is not None and (installs or state.existing is None or state.existing.cpu_mode != request.cpu):
@@ -654,6 +657,17 @@ def _with_tuning_checked(client: Client, request: GuestRequest, state: GuestStat
     state = state.with_changes(tuning_host=host)
     findings.messages.extend(tuning_problems(request, state))
     return state
+
+
+def _platform_problems(client: Client, request: GuestRequest, state: GuestState) -> List[str]:
+    """Refusals of the new guest's architecture, virtualization type, machine type and firmware on this host."""
+    # Imported here: only new guests and reinstalls ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.platform_host import (
+        platform_problems,
+        read_platform_host,
+    )
+
+    return platform_problems(request, state, read_platform_host(client, request, state))
 
 
 def _device_problems(client: Client, request: GuestRequest, state: GuestState, local: bool) -> List[str]:

@@ -8,11 +8,14 @@ options a run gives, and every refusal of the wanted values there.
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import (
     CpuPinning,
     Hugepages,
+    Rng,
     Tpm,
     Tuning,
     TuningHost,
@@ -48,11 +51,21 @@ def read_tuning_host(client: "Client", request: "GuestRequest", state: "GuestSta
         if machine is not None and _sets_vcpus(request, state):
             # The limit is the guest's machine type's ('pc' 255, 'q35' 288 or more), not the default's.
             host = host.with_vcpu_limit(client.domain_capabilities(arch, virt_type, machine), machine)
+    rng = tuning.values.rng if tuning.is_given("rng") else None
+    if local and rng is not None and not _is_char_device(rng.source):
+        host = host.with_changes(missing_rng_source=rng.source)
     if any(tuning.is_given(option) for option in _TOPOLOGY_OPTIONS):
         host = host.with_host_capabilities(client.host_capabilities())
         if local and tuning.is_given("hugepages"):
             host = host.with_changes(free_pages=read_free_pages(host.huge_page_sizes))
     return host
+
+
+def _is_char_device(path: str) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _sets_vcpus(request: "GuestRequest", state: "GuestState") -> bool:
@@ -118,9 +131,8 @@ def host_problems(tuning: Tuning, host: TuningHost, vcpus: int, memory: int, sta
     problems: List[str] = []
     if tuning.tpm is not None:
         problems.extend(_tpm_problems(tuning.tpm, host))
-    if tuning.rng is not None and host.domain_capabilities_read and tuning.rng.model not in host.rng_models:
-        offered = _listed(host.rng_models)
-        problems.append("rng: this host's libvirt offers no %s RNG (it offers: %s)" % (tuning.rng.model, offered))
+    if tuning.rng is not None:
+        problems.extend(_rng_problems(tuning.rng, host))
     if tuning.pinning is not None:
         problems.extend(_pinning_problems(tuning.pinning, host, vcpus))
     if tuning.numa is not None and host.numa_nodes:
@@ -133,6 +145,24 @@ def host_problems(tuning: Tuning, host: TuningHost, vcpus: int, memory: int, sta
     if tuning.hugepages is not None:
         problems.extend(_hugepage_problems(tuning.hugepages, host, memory, starts))
     return problems
+
+
+def _rng_problems(rng: Rng, host: TuningHost) -> List[str]:
+    """The RNG device and its host-device backend must be offered by libvirt, and its source device
+    be on the host (/dev/hwrng only with a hardware RNG and its driver): QEMU would fail to start."""
+    if host.domain_capabilities_read and rng.model not in host.rng_models:
+        return ["rng: this host's libvirt offers no %s RNG (it offers: %s)" % (rng.model, _listed(host.rng_models))]
+    if host.domain_capabilities_read and host.rng_backends and "random" not in host.rng_backends:
+        return [
+            "rng: this host's libvirt offers no RNG backend fed from a host device (backends: %s); set rng: false"
+            % _listed(host.rng_backends)
+        ]
+    if host.missing_rng_source is not None:
+        return [
+            "rng.backend %s: the host has no such device (a hardware RNG needs the device and its kernel driver); "
+            "use /dev/urandom" % host.missing_rng_source
+        ]
+    return []
 
 
 def _tpm_problems(tpm: Tpm, host: TuningHost) -> List[str]:

@@ -13,13 +13,16 @@ import functools
 import os
 import threading
 import traceback
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.capabilities import FirmwareOffer, HostPlatforms
 
 try:
     import libvirt
@@ -45,6 +48,11 @@ _DOMAIN_STATES = {
 }
 
 _NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ERR_NO_DOMAIN", "VIR_ERR_NO_NETWORK")
+
+# How libvirt refuses the domain capabilities of a platform the host does not run: no emulator
+# for the architecture (unsupported configuration), a machine or virtualization type the emulator
+# does not have (invalid argument). Other failures say nothing of the platform.
+_PLATFORM_REFUSALS = (67, 8)  # VIR_ERR_CONFIG_UNSUPPORTED, VIR_ERR_INVALID_ARG
 
 
 class LibvirtError(RemotevirtError):
@@ -183,6 +191,13 @@ class Client:
         # Domain capabilities by (arch, virt type), read once per run: the KVM probe and the
         # checks of a guest's devices read the same document.
         self._domain_capabilities: Dict[Tuple[str, str, Optional[str]], Optional[str]] = {}
+        # Why libvirt refused the domain capabilities of a key above (None: read, or no driver support).
+        self._domain_capabilities_refusals: Dict[Tuple[str, str, Optional[str]], Optional[str]] = {}
+        # The firmware those domain capabilities offer, parsed once (virt_preflight plans many guests).
+        self._firmware_offers: Dict[Tuple[str, str, Optional[str]], Optional[FirmwareOffer]] = {}
+        # The host's capabilities, read once per run (guest tuning and platforms), and their platforms parsed once.
+        self._host_capabilities: Optional[str] = None
+        self._host_platforms: Optional[HostPlatforms] = None
 
     @property
     def conn(self) -> Any:
@@ -610,16 +625,54 @@ class Client:
         type when None); None when the host does not offer them (or its driver has none). Read once per run."""
         key = (arch, virt_type, machine)
         if key not in self._domain_capabilities:
+            refusal = None
             try:
                 xml = self.conn.getDomainCapabilities(None, arch, machine, virt_type, 0)
-            except libvirt.libvirtError:
+            except libvirt.libvirtError as error:
                 xml = None
+                if error.get_error_code() in _PLATFORM_REFUSALS:
+                    refusal = error.get_error_message() or str(error)
             self._domain_capabilities[key] = xml
+            self._domain_capabilities_refusals[key] = refusal
         return self._domain_capabilities[key]
 
+    def domain_capabilities_refusal(self, arch: str, virt_type: str, machine: Optional[str] = None) -> Optional[str]:
+        """libvirt's reason for refusing the domain capabilities of ``arch``, ``virt_type`` and
+        ``machine`` (no emulator for the architecture, a machine type QEMU does not have, a
+        virtualization type it does not run); None when it gave them, when its driver keeps none
+        (the test driver), or when it failed for another reason. Read once per run."""
+        self.domain_capabilities(arch, virt_type, machine)
+        return self._domain_capabilities_refusals.get((arch, virt_type, machine))
+
+    def firmware_offer(self, arch: str, virt_type: str, machine: Optional[str] = None) -> Optional[FirmwareOffer]:
+        """The FirmwareOffer of the domain capabilities of ``arch``, ``virt_type`` and ``machine``;
+        None when libvirt gives none. Parsed once per run."""
+        key = (arch, virt_type, machine)
+        if key not in self._firmware_offers:
+            # Imported here: only new UEFI guests ask (import cost on every task).
+            from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.capabilities import firmware_offer
+
+            xml = self.domain_capabilities(arch, virt_type, machine)
+            self._firmware_offers[key] = firmware_offer(xml) if xml is not None else None
+        return self._firmware_offers[key]
+
     def host_capabilities(self) -> str:
-        """``virsh capabilities``: the host's CPU topology, NUMA cells and memory page sizes."""
-        return self.call("read capabilities of", self.uri, self.conn.getCapabilities)
+        """``virsh capabilities``: the host's CPU topology, NUMA cells, memory page sizes, the
+        architectures, virtualization types and machine types it runs guests of, and the user QEMU
+        runs as. Read once per run."""
+        if self._host_capabilities is None:
+            self._host_capabilities = self.call("read capabilities of", self.uri, self.conn.getCapabilities)
+        return self._host_capabilities
+
+    def host_platforms(self) -> HostPlatforms:
+        """The HostPlatforms of the host's capabilities: the architectures, virtualization types
+        and machine types it runs guests of. Parsed once per run."""
+        if self._host_platforms is None:
+            # Imported here: only new guests ask (import cost on every task).
+            from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.capabilities import host_platforms
+
+            self._host_platforms = host_platforms(self.host_capabilities())
+        return self._host_platforms
 
     def emulator_path(self, arch: str, virt_type: str) -> Optional[str]:
         """The QEMU binary the domain capabilities name for ``arch`` and ``virt_type``, None when not offered."""

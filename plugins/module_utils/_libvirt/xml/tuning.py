@@ -371,6 +371,9 @@ class TuningHost(XmlObject):
     numa_nodes: Tuple[int, ...] = ()
     huge_page_sizes: Tuple[int, ...] = ()  # KiB, ascending; the first is the default size
     free_pages: Tuple[Tuple[int, int], ...] = ()
+    # The requested RNG's source device when the host has no such device (read only where the
+    # module runs on the hypervisor; None: there, or not known).
+    missing_rng_source: Optional[str] = None
     # The most vCPUs libvirt allows on a machine type, with that type's name as the domain
     # capabilities give it (the default type, or the guest's; 0 and None: not read).
     max_vcpus: int = 0

@@ -49,6 +49,17 @@ TOPOLOGY = TuningHost(cpus=(0, 1), numa_nodes=(0,), huge_page_sizes=(2048, 1 << 
             "tpm.version 1.2 is not offered",
         ),
         (Tuning(rng=Rng()), SWTPM, "rng: this host's libvirt offers no virtio RNG (it offers: none)"),
+        (
+            Tuning(rng=Rng()),
+            SWTPM.with_changes(rng_models=("virtio",), rng_backends=("egd", "builtin")),
+            "rng: this host's libvirt offers no RNG backend fed from a host device (backends: egd, builtin); set rng: false",
+        ),
+        (
+            Tuning(rng=Rng(source="/dev/hwrng")),
+            TuningHost(missing_rng_source="/dev/hwrng"),
+            "rng.backend /dev/hwrng: the host has no such device (a hardware RNG needs the device and its kernel driver); "
+            "use /dev/urandom",
+        ),
         (Tuning(pinning=CpuPinning(((0, "0"), (2, "1")))), TOPOLOGY, "pins vCPU 2, but the guest has 2 vCPUs (numbered 0-1)"),
         (
             Tuning(pinning=CpuPinning(((0, "1-3"),))),
@@ -99,6 +110,24 @@ def request(**params):
     params.setdefault("install", dict(method="import"))
     params.setdefault("disks", [dict(path="/var/lib/libvirt/images/dvb.img", format="raw")])
     return GuestRequest.from_params(dict(name="dvb-read", **params))
+
+
+def test_an_rng_source_the_host_lacks_is_found_where_the_module_runs_on_it(test_client, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import tuning_host
+
+    monkeypatch.setattr(tuning_host, "_is_char_device", lambda path: path != "/dev/hwrng")
+    hwrng = request(rng={"backend": "/dev/hwrng"})
+    assert read_tuning_host(test_client, hwrng, GuestState(), local=True).missing_rng_source == "/dev/hwrng"
+    assert read_tuning_host(test_client, hwrng, GuestState(), local=False).missing_rng_source is None  # not this host's
+    assert read_tuning_host(test_client, request(rng=True), GuestState(), local=True).missing_rng_source is None
+
+
+def test_a_character_device_is_told_from_a_file(tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_host import _is_char_device
+
+    (tmp_path / "hwrng").write_text("")
+    assert _is_char_device("/dev/null") and not _is_char_device(str(tmp_path / "hwrng"))
+    assert not _is_char_device(str(tmp_path / "missing"))
 
 
 def test_topology_is_read_only_for_its_options(test_client):

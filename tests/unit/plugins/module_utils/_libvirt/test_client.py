@@ -158,3 +158,48 @@ def test_a_guest_that_starts_or_stops_while_the_host_is_listed_is_listed(test_cl
         if domain.isActive():
             domain.destroy()
         domain.undefine()
+
+
+class _Counted:
+    """A libvirt call wrapped to count its calls."""
+
+    def __init__(self, call):
+        self.call, self.args = call, []
+
+    def __call__(self, *args):
+        self.args.append(args)
+        return self.call(*args)
+
+
+def test_the_platform_documents_are_read_and_parsed_once(test_client, monkeypatch):
+    """virt_preflight plans many guests on one connection: each document is asked for and parsed once."""
+    capabilities = _Counted(test_client.conn.getCapabilities)
+    domain_capabilities = _Counted(test_client.conn.getDomainCapabilities)
+    monkeypatch.setattr(test_client.conn, "getCapabilities", capabilities)
+    monkeypatch.setattr(test_client.conn, "getDomainCapabilities", domain_capabilities)
+    platforms = test_client.host_platforms()
+    assert test_client.host_platforms() is platforms and test_client.host_capabilities()
+    for _ in range(3):
+        # The test driver keeps no domain capabilities: that says nothing, it refuses nothing.
+        assert test_client.domain_capabilities_refusal("aarch64", "qemu", "virt") is None
+        assert test_client.firmware_offer("aarch64", "qemu", "virt") is None
+    assert len(capabilities.args) == 1 and domain_capabilities.args == [(None, "aarch64", "virt", "qemu", 0)]
+
+
+@pytest.mark.parametrize(
+    "code, refused",
+    [(libvirt.VIR_ERR_CONFIG_UNSUPPORTED, True), (libvirt.VIR_ERR_INVALID_ARG, True), (libvirt.VIR_ERR_INTERNAL_ERROR, False)],
+)
+def test_only_a_refusal_of_the_platform_is_kept(test_client, monkeypatch, code, refused):
+    """No emulator for the architecture, a machine type it lacks: libvirt's words are the reason. A
+    failure of another kind says nothing of the platform."""
+
+    def refuse(*_args):
+        error = libvirt.libvirtError("unable to find any emulator to serve 'aarch64' architecture")
+        error.err = (code, 0, "unable to find any emulator to serve 'aarch64' architecture", 0, "", None, None, 0, 0)
+        raise error
+
+    monkeypatch.setattr(test_client.conn, "getDomainCapabilities", refuse)
+    reason = test_client.domain_capabilities_refusal("aarch64", "qemu")
+    assert (reason == "unable to find any emulator to serve 'aarch64' architecture") is refused
+    assert refused or reason is None
