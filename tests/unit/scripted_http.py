@@ -15,7 +15,7 @@ class Route:
     ``length`` is the Content-Length header sent (None: none, the body ends when the connection
     closes); ``send`` how many bytes of ``body`` are actually sent before the connection closes;
     ``chunked``: the body is sent in HTTP/1.1 chunks (without a length), the closing empty chunk only
-    when all of it was sent.
+    when all of it was sent; ``headers``: more headers, as given (a server's odd ones).
     """
 
     def __init__(
@@ -28,6 +28,7 @@ class Route:
         credentials: Optional[Tuple[str, str]] = None,
         location: Optional[str] = None,
         chunked: bool = False,
+        headers: Optional[Dict[str, str]] = None,
     ) -> None:
         self.body = body
         self.status = status
@@ -37,6 +38,7 @@ class Route:
         self.credentials = credentials
         self.location = location
         self.chunked = chunked
+        self.headers = headers or {}
 
 
 class ScriptedServer:
@@ -78,6 +80,8 @@ class ScriptedServer:
                 self.send_header("Content-Type", route.content_type)
                 if route.length is not None:
                     self.send_header("Content-Length", str(route.length))
+                for name, value in route.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 if with_body and route.chunked:
                     self._write_chunks(route)

@@ -236,18 +236,19 @@ def _without_queries(reason: Any) -> str:
 
 
 def _announced_length(response: Any) -> Optional[int]:
+    """The Content-Length, None without one or when it is no number (ASCII digits only: ``str.isdigit``
+    also takes ``²``, which ``int`` refuses)."""
     length = response.headers.get("Content-Length")
-    return int(length) if length is not None and length.strip().isdigit() else None
+    return int(length) if length is not None and re.fullmatch(r"[0-9]+", length.strip()) else None
 
 
 def _end_marked(response: Any) -> bool:
     """Whether the server marks where the body ends: by its Content-Length, or by HTTP chunks (the
     last, empty one ends it; a chunked body cut short is an error). A body that simply ends when the
     connection closes (HTTP/1.0 without a length, FTP) looks complete however early it stops."""
-    if _announced_length(response) is not None:
-        return True
-    encoding = response.headers.get("Transfer-Encoding") if response.headers is not None else None
-    return bool(getattr(response, "chunked", False)) or "chunked" in (encoding or "").lower()
+    # http.client's own verdict: it reads chunks only for a Transfer-Encoding of exactly "chunked", and
+    # reads any other body (x-chunked, "gzip, chunked") until the connection closes.
+    return _announced_length(response) is not None or getattr(response, "chunked", False) is True
 
 
 def end_problem(url: str, access: Optional[UrlAccess] = None) -> Optional[str]:

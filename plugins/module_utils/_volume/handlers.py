@@ -278,7 +278,16 @@ class VolumeHandlers:
         def compressed_check(head: bytes, content_type: Optional[str]) -> Optional[str]:
             return decompress.compressed_problem(head, compression, content_type)
 
-        served = download.stream(payload.url, hasher, self._access(payload), expected=payload.size, check=compressed_check)
+        # Without a checksum, a body cut right after one of several compressed members (a .bz2 of pbzip2,
+        # concatenated .gz or .xz) would decompress cleanly: the server must mark where it ends.
+        served = download.stream(
+            payload.url,
+            hasher,
+            self._access(payload),
+            expected=payload.size,
+            check=compressed_check,
+            end_needed=payload.checksum is None,
+        )
         holder = (
             "the volume takes"
             if payload.format in RAW_FORMATS

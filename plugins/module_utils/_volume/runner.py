@@ -418,14 +418,15 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
 def _refuse_served_content(request: VolumeRequest, url: str, access: Any, size: Optional[int]) -> None:
     """Refuse at plan time (check mode too) a download whose first bytes the upload would refuse: an
     HTML page, an image of another format; and one of no known ``size`` that no checksum verifies,
-    served without a mark of its end. A compressed download is judged once decompressed, by the
-    upload only (its compressed data marks its own end)."""
+    served without a mark of its end, compressed or not (a body cut right after one of several
+    compressed members decompresses cleanly). A compressed download's content is judged once
+    decompressed, by the upload only."""
     # Imported here: only downloads use it (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
-    if request.decompress is not None:
-        return
-    problem = download.head_problem(url, request.format or "raw", request.compression == "auto", access)
+    problem = None
+    if request.decompress is None:
+        problem = download.head_problem(url, request.format or "raw", request.compression == "auto", access)
     if not problem and size is None and request.checksum is None:
         problem = download.end_problem(url, access)
     if problem:

@@ -66,6 +66,23 @@ def test_a_chunked_body_cut_short_is_an_error(scripted_http):
         fetch(scripted_http.url("/disk.img"), end_needed=True)
 
 
+@pytest.mark.parametrize("encoding", ["x-chunked", "gzip, chunked"])
+def test_a_transfer_encoding_http_client_does_not_decode_marks_no_end(scripted_http, encoding):
+    """http.client reads chunks only for exactly "chunked": any other body runs to the connection's close."""
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None, send=1000, headers={"Transfer-Encoding": encoding})
+    with pytest.raises(DownloadError, match="served without a length"):
+        fetch(scripted_http.url("/disk.img"), end_needed=True)
+    assert download.end_problem(scripted_http.url("/disk.img")) == download.UNMARKED_END
+
+
+@pytest.mark.parametrize("length", ["\u00b2", "\u00b9\u00b3", "12 34", "-5", ""])
+def test_a_content_length_of_no_ascii_number_is_no_length(scripted_http, length):
+    """``str.isdigit`` takes superscript digits (headers are read as latin-1), which int() refuses."""
+    scripted_http.routes["/disk.img"] = Route(BINARY, length=None, headers={"Content-Length": length})
+    assert download.probe_size(scripted_http.url("/disk.img")) is None
+    assert download.end_problem(scripted_http.url("/disk.img")) == download.UNMARKED_END
+
+
 @pytest.mark.parametrize(
     "route, problem",
     [

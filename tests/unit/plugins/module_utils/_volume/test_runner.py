@@ -589,3 +589,19 @@ def test_a_download_served_without_a_length_is_planned_with_a_checksum(unique_na
         name=unique_name(".img"), format="raw", source_url=scripted_http.url("/d.img"), checksum=checksum, capacity="1M"
     )
     assert run(wanted, check_mode=True, diff=False)["changed"]
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_compressed_download_served_without_a_length_needs_a_checksum(unique_name, test_client, scripted_http, check_mode):
+    """Two bzip2 members (as pbzip2 writes) cut after the first decompress cleanly: the end must be marked."""
+    import bz2
+
+    from scripted_http import Route
+
+    first = bz2.compress(b"\x01" * 65536)
+    scripted_http.routes["/d.img.bz2"] = Route(first + bz2.compress(b"\x02" * 65536), length=None, send=len(first))
+    name = unique_name(".img")
+    wanted = params(name=name, format="raw", source_url=scripted_http.url("/d.img.bz2"), capacity="1M")
+    with pytest.raises(RunError, match=r"d\.img\.bz2: served without a length .*give checksum"):
+        run(wanted, check_mode=check_mode, diff=False)
+    assert name not in test_client.find_pool(POOL).listVolumes()
