@@ -252,6 +252,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.module_
     RemotevirtModule,
     no_log_strings,
     run_module,
+    unknown_key_secrets,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.options import connection_options
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
@@ -281,12 +282,14 @@ def argument_spec() -> dict:
 
 
 def guest_secrets(params: Mapping[str, Any]) -> Iterator[str]:
-    """The values of the guests' no_log options, which AnsibleModule cannot see in a raw list."""
+    """The values of the guests' no_log options, which AnsibleModule cannot see in a raw list, and those
+    of their unknown keys that look secret (a misspelt ``url_pasword``)."""
     guests = params.get("guests")
     if isinstance(guests, list):
         spec = guest_argument_spec()
         for guest in guests:
             yield from no_log_strings(spec, guest)
+            yield from unknown_key_secrets(spec, guest)
 
 
 def check(params: Mapping[str, Any], check_mode: bool, _diff: bool, warn: Callable[[str], None]) -> Dict[str, Any]:

@@ -26,8 +26,15 @@ SecretFinder = Callable[[Mapping[str, Any]], Iterable[str]]
 AUDIT_MODULE = "ansible_collections.remotevirt.install.plugins.module_utils._common.audit"
 
 # Names of keys that hold secrets: a mistyped or misplaced ``url_pasword`` is refused as unknown, and
-# AnsibleModule would return its value with the task's arguments (shown at -vvv), masked by nothing.
-SECRET_NAME = re.compile(r"pas|pwd|secret|token|cred|auth|key|sig|cert|priv|rootpw|kickstart|user_data", re.IGNORECASE)
+# AnsibleModule would return its value with the task's arguments (shown at -vvv) and log it on the host,
+# masked by nothing. Matched anywhere in a key's name, in any case.
+SECRET_NAME = re.compile(
+    r"pas|pw|secret|tok|cred|auth|key|sig|cert|priv|kickstart|user_?data|пароль|parol|kennwort|contrase|mot_de_passe",
+    re.IGNORECASE,
+)
+# Below this length, the value of a secret-named key found inside another value is not masked: Ansible masks
+# a value wherever it appears, and masking a 0 or a yes would garble every result.
+MIN_NESTED_SECRET = 3
 
 
 def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
@@ -61,22 +68,58 @@ def no_log_strings(spec: Mapping[str, Any], params: Any) -> Iterator[str]:
 
 
 def unknown_key_secrets(spec: Mapping[str, Any], params: Any) -> Iterator[str]:
-    """The values of keys ``spec`` does not know, suboptions included, whose names say or suggest a
-    secret (a password, a token, a key) or that are closest to a no_log option: the argument spec
-    refuses them, but only after AnsibleModule holds the value, which no no_log option masks."""
+    """The values in ``params`` that look secret and that no no_log option of ``spec`` masks: the whole
+    value of a key ``spec`` does not know whose name says or suggests a secret (a password, a token, a key)
+    or that is closest to a no_log option, and inside any other value (an unknown key's, or a free-form
+    option's such as ``tpm`` or ``memory`` given a dictionary) the values of keys whose names say so, at
+    any depth. The argument spec refuses unknown keys, but only after AnsibleModule holds their values."""
     if not isinstance(params, Mapping):
         return
     known = _known_keys(spec)
     for key, value in params.items():
         option = known.get(key)
         if option is None:
-            if not str(key).startswith("_ansible_") and _secret_looking(str(key), spec):
+            if str(key).startswith("_ansible_"):
+                continue
+            if _secret_looking(str(key), spec):
                 yield from _scalars_as_text(value)
-            continue
-        suboptions = option.get("options")
-        if suboptions:
+            else:
+                yield from secret_named_values(value)
+        elif option.get("no_log"):
+            continue  # masked whole by AnsibleModule (and by no_log_strings)
+        elif option.get("options"):
+            value = _as_dictionary(value, option)
             for item in value if isinstance(value, list) else [value]:
-                yield from unknown_key_secrets(suboptions, item)
+                yield from unknown_key_secrets(option["options"], item)
+        else:
+            yield from secret_named_values(_as_dictionary(value, option))
+
+
+def secret_named_values(value: Any) -> Iterator[str]:
+    """The values of the keys of ``value``, at any depth, whose names say they are secrets."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if SECRET_NAME.search(str(key)):
+                yield from (text for text in _scalars_as_text(item) if len(text) >= MIN_NESTED_SECRET)
+            else:
+                yield from secret_named_values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from secret_named_values(item)
+
+
+def _as_dictionary(value: Any, option: Mapping[str, Any]) -> Any:
+    """A dictionary option's value as AnsibleModule will read it: text (JSON, or ``k=v`` pairs) becomes
+    the dictionary whose unknown keys the argument spec then refuses, showing their values."""
+    if option.get("type") != "dict" or not isinstance(value, str):
+        return value
+    # Imported here: only a dictionary given as text needs it.
+    from ansible.module_utils.common.validation import check_type_dict
+
+    try:
+        return check_type_dict(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _known_keys(spec: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:

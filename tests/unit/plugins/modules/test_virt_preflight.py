@@ -101,3 +101,23 @@ def test_a_guest_uri_is_ignored_for_the_module_uri(capsys, unique_name):
     }
     code, result, _out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
     assert code == 0 and result["ok"] and result["check_mode"] is True and result["changed"] is False
+
+
+def test_unknown_keys_that_look_secret_in_guests_reach_neither_the_host_log_nor_the_result(capsys, host_log):
+    """A guest entry is a raw dictionary to AnsibleModule: its misspelt or misplaced secrets are found
+    by name, at any depth (a tpm or memory given a dictionary, user-data put under cloud_init)."""
+    guest = {
+        "name": "sec02",
+        "url_pasword": "Typo-Secret-1",
+        "disks": [{"pool": "default-pool", "size": "1M", "password": "Disk-Secret-2"}],
+        "graphics": {"passwd": "Vnc-Secret-3"},
+        "cloud_init": {"user_dat": "User-Data-Secret-4", "users": [{"passwd": "Users-Secret-5"}]},
+        "tpm": {"model": "tpm-crb", "secret": "Tpm-Secret-6"},
+        "memory": {"password": "Mem-Secret-7"},
+    }
+    code, result, out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
+    assert code == 0 and not result["ok"]
+    shown = out + "\n".join(host_log)
+    for secret in ("Typo-Secret-1", "Disk-Secret-2", "Vnc-Secret-3", "User-Data-Secret-4", "Users-Secret-5", "Tpm-Secret-6"):
+        assert secret not in shown, secret
+    assert "Mem-Secret-7" not in shown

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import audit
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
@@ -22,6 +24,8 @@ SPEC = dict(
     url=dict(type="str"),
     count=dict(type="int"),
     nested=dict(type="dict", options=dict(text=dict(type="str", no_log=True), port=dict(type="int"))),
+    free=dict(type="raw"),
+    table=dict(type="dict"),
 )
 
 
@@ -180,7 +184,47 @@ def test_an_unknown_key_that_looks_secret_is_masked_in_the_refusal(capsys, host_
     assert "Hunter-22" not in json.dumps(result) + "\n".join(host_log)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"free": {"model": "tpm-crb", "pasword": "Hunter-22"}},  # a free-form option's dictionary
+        {"count": {"password": "Hunter-22"}},  # a dictionary where a number belongs
+        {"table": '{"secret": "Hunter-22"}'},  # a dictionary option given as JSON text
+        {"nested": '{"password": "Hunter-22"}'},  # the same, into an option with suboptions
+        {"users": [{"passwd": "Hunter-22"}]},  # under an unknown key that says nothing
+        {"api_tok": "Hunter-22"},
+        {"pw": "Hunter-22"},
+        {"\u043f\u0430\u0440\u043e\u043b\u044c": "Hunter-22"},
+    ],
+)
+def test_a_value_under_a_secret_name_anywhere_is_masked(capsys, host_log, args):
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, **args)
+    assert "Hunter-22" not in json.dumps(result) + "\n".join(host_log)
+
+
+def test_a_short_value_under_a_secret_name_inside_another_value_stays():
+    """Masking 0 would garble every number 0 in the result."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import unknown_key_secrets
+
+    assert list(unknown_key_secrets(SPEC, {"free": {"password_expiry": 0, "key_size": 4096}})) == ["4096"]
+
+
 def test_an_unknown_key_that_looks_harmless_keeps_its_value(capsys):
     """Only values of secret-looking keys are masked: masking every value would garble the message."""
     code, result = execute(capsys, lambda params, check, diff: {"changed": False}, colour="blue")
     assert code == 1 and result["invocation"]["module_args"]["colour"] == "blue"
+
+
+_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12))
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=12,
+)
+
+
+@given(params=st.dictionaries(st.one_of(st.text(max_size=10), st.sampled_from(sorted(SPEC))), _VALUES, max_size=5))
+def test_secrets_of_unknown_keys_never_fail_on_any_shape(params):
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import unknown_key_secrets
+
+    assert all(isinstance(text, str) and text for text in unknown_key_secrets(SPEC, params))
