@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
-from urllib.parse import urlsplit
+import unicodedata
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+from urllib.parse import unquote, urlsplit
 
 from ansible.errors import AnsibleFilterError
 
@@ -20,6 +21,7 @@ from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
     built_guest_args,
     checked_guest_args,
     entry_problem,
+    kind_of,
     merged_defaults,
     merged_entry,
     placed,
@@ -27,9 +29,9 @@ from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
     refusal,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, virsh
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import MASK, redact_text, redact_url, url_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import COMPRESSION_SUFFIXES
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_ALGORITHMS, COMPRESSION_SUFFIXES
 
 # The cloud shorthand: what becomes the image cache volume, the overlay and the disk.
 CLOUD_KEYS = ("image", "size", "pool")
@@ -37,12 +39,21 @@ IMAGE_KEYS = frozenset(("url", "checksum", "checksum_of", "format", "compression
 BOOT_FILE_KEYS = frozenset(("url", "checksum"))
 NO_POOL = "no pool for its image and overlay (cloud_instance_pool or pool)"
 NO_SIZE = "give size, the size its overlay grows to"
+# The hexadecimal digits of each algorithm's digest, as virt_pool_volume takes an image's checksum.
+DIGEST_DIGITS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+# Where a URL's query or fragment starts, as written or percent-encoded: what follows may be a token.
+QUERY_START_RE = re.compile(r"[?#]|%3f|%23", re.IGNORECASE)
+# A query or fragment in free text (a path with its query in an error message), to the end of its word.
+QUERY_IN_TEXT_RE = re.compile(r"([?#]|%3[fF]|%23)[^\s'\"<>]+")
+# The length from which a piece of a query counts as a secret wherever it shows (as the URL masking does).
+MIN_SECRET_PIECE = 6
 
 
 def checked_image(merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]) -> Tuple[Optional[Dict[str, Any]], List[str]]:
     """The entry's image as a dictionary, a named one looked up in ``images``, its volume name filled
     in; or None and every problem of it."""
     image = merged.get("image")
+    of_named = " (of named image %s)" % image if isinstance(image, str) else ""
     if isinstance(image, str):
         if not isinstance(images, Mapping) or image not in images:
             return None, ["image %s is not one of the named images (%s)" % (image, ", ".join(sorted(images or {})) or "none")]
@@ -61,11 +72,62 @@ def checked_image(merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]
             not isinstance(image[key], Mapping) or not image[key].get("url") or set(image[key]) - BOOT_FILE_KEYS
         ):
             problems.append("image.%s takes url and checksum" % key)
+        elif key in image:
+            problems += _boot_file_problems("image.%s" % key, of_named, image[key])
     if bool(image.get("kernel")) != bool(image.get("initrd")):
         problems.append("image needs kernel and initrd together")
     if problems:
         return None, problems
     return dict(image, name=image.get("name") or volume_name_of(image["url"])), []
+
+
+def _boot_file_problems(place: str, named: str, boot_file: Mapping[str, Any]) -> List[str]:
+    """What the host could not fetch or check a kernel or initrd by, named by ``place`` (and ``named``, the
+    named image it is in) and never by value: its URL is sent as written (whitespace or a control character
+    in it makes the fetch fail with a message that shows the URL, query included), and its checksum must be
+    a digest (get_url would fetch a checksum file from a URL given there, shown and logged whole)."""
+    problems = []
+    url = boot_file["url"]
+    if not isinstance(url, str):
+        problems.append("%s.url%s must be text, got %s" % (place, named, kind_of(url)))
+    elif url_character_problem(url):
+        problems.append("%s.url%s %s" % (place, named, url_character_problem(url)))
+    checksum = boot_file.get("checksum")
+    if checksum is not None and checksum != "":
+        problem = checksum_problem(checksum)
+        if problem:
+            problems.append("%s.checksum%s %s" % (place, named, problem))
+    return problems
+
+
+def url_character_problem(url: str) -> str:
+    """Why ``url`` cannot be fetched as written (whitespace or a control character, NUL included), or ""."""
+    if any(char.isspace() or unicodedata.category(char) == "Cc" for char in url):
+        return "holds whitespace or a control character (a space, tab, line break or NUL): write it on one line, a space as %20"
+    return ""
+
+
+def checksum_problem(checksum: Any) -> str:
+    """Why ``checksum`` is no ``ALGORITHM:HEXDIGEST`` of an algorithm virt_pool_volume takes, or ""."""
+    form = "must be ALGORITHM:HEXDIGEST (ALGORITHM one of %s), not the URL of a checksum file" % ", ".join(CHECKSUM_ALGORITHMS)
+    if not isinstance(checksum, str):
+        return "%s, got %s" % (form, kind_of(checksum))
+    algorithm, sep, digest = checksum.partition(":")
+    algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
+    if not sep or algorithm not in DIGEST_DIGITS:
+        return form
+    if len(digest) != DIGEST_DIGITS[algorithm] or any(char not in "0123456789abcdef" for char in digest):
+        digits = DIGEST_DIGITS[algorithm]
+        return "must be %s:HEXDIGEST with %d hexadecimal digits, not the URL of a checksum file" % (algorithm, digits)
+    return ""
+
+
+def boot_checksum(checksum: Any) -> Optional[str]:
+    """A boot file's checksum as get_url takes it (``sha256:<lowercase digest>``), None without one."""
+    if checksum is None or checksum == "":
+        return None
+    algorithm, _sep, digest = str(checksum).partition(":")
+    return "%s:%s" % (algorithm.strip().lower(), digest.strip().lower())
 
 
 def _image_of(name: str, merged: Mapping[str, Any], images: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
@@ -310,31 +372,88 @@ def cloud_boot_files(
         boot_dir = _boot_dir_of(merged)
         for what in ("kernel", "initrd"):
             dest = _boot_file_path(boot_dir, image, what)
-            files[dest] = {"url": image[what]["url"], "checksum": image[what].get("checksum"), "dest": dest}
+            url = image[what]["url"]
+            checksum = boot_checksum(image[what].get("checksum"))
+            files[dest] = {"url": url, "checksum": checksum, "dest": dest, "secret": url_holds_secret(url)}
     return list(files.values())
 
 
+def url_holds_secret(url: Any) -> bool:
+    """Whether ``url`` may hold a secret that its fetch must not show or log: user information, a query or a
+    fragment (as written or percent-encoded), or anything else the URL masking hides. A query without
+    ``name=value`` (``?T0KEN``) or a token in the fragment is a secret the masking cannot tell from a setting."""
+    text = str(url)
+    return "@" in text or "%40" in text.lower() or QUERY_START_RE.search(text) is not None or redact_url(text) != text
+
+
+def masked_url(url: Optional[str]) -> Optional[str]:
+    """``url`` with its user information masked, and its whole query or fragment after the ``?`` or ``#``
+    that starts it (as written or percent-encoded)."""
+    if url is None:
+        return None
+    shown = str(redact_url(str(url)))
+    start = QUERY_START_RE.search(shown)
+    return shown[: start.end()] + MASK if start else shown
+
+
 def url_redacted(items: List[Mapping[str, Any]], key: str) -> List[Dict[str, Any]]:
-    """The items with the user information of the URL under ``key`` masked: what the role's loops run over,
-    since a result keeps its loop item whole (AWX and ansible-runner job events, -vvv), where a password
-    in an image's URL would show. The tasks read the URL itself from the unmasked list."""
-    return [dict(item, **{key: redact_url(item.get(key))}) if item.get(key) else dict(item) for item in items or []]
+    """The items with the user information of the URL under ``key`` masked, and its query and fragment wholly:
+    what the role's loops run over, since a result keeps its loop item whole (AWX and ansible-runner job
+    events, -vvv), where a password or a token in an image's URL would show. The tasks read the URL itself
+    from the unmasked list."""
+    return [dict(item, **{key: masked_url(item.get(key))}) if item.get(key) else dict(item) for item in items or []]
 
 
-def cloud_boot_failures(results: List[Mapping[str, Any]]) -> List[str]:
+def _secrets_of(urls: Iterable[Any]) -> List[str]:
+    """What of ``urls`` must not show in a message, longest first: the query or fragment of each, whole and
+    percent-decoded, its longer pieces, and the user information and password."""
+    secrets: Set[str] = set()
+    for url in urls:
+        if not isinstance(url, str):
+            continue
+        secrets.update(url_secrets(url))
+        start = QUERY_START_RE.search(url)
+        if start:
+            tail = url[start.end() :]
+            for text in (tail, unquote(tail)):
+                secrets.add(text)
+                secrets.update(re.split(r"[&;=#?\s]+", text))
+    # Shorter ones (``?raw=1``) would garble every text; the query itself is masked wholly anyway.
+    return sorted((secret for secret in secrets if len(secret.strip()) >= MIN_SECRET_PIECE), key=len, reverse=True)
+
+
+def masked_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with each of ``secrets`` masked, the user information and query values of its URLs, and every
+    query or fragment in it wholly, of a path without scheme too (``/initrd?sig=***`` becomes ``/initrd?***``)."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    text = redact_text(" ".join(text.split()))
+    return QUERY_IN_TEXT_RE.sub(lambda match: match.group(1) + MASK, text)
+
+
+def cloud_boot_failures(results: List[Mapping[str, Any]], boot_files: Optional[List[Mapping[str, Any]]] = None) -> List[str]:
     """One line per boot file the host could not fetch: where it goes, its URL and get_url's reason, with
-    the credentials and query values of every URL in them masked. The fetch hides its own result when its
-    URL holds a secret (a signed URL's token, which nothing else masks), so this is what the operator sees."""
+    the credentials of every URL in them masked and every query and fragment wholly; with ``boot_files``
+    (the list the loop's copies were made of), the secrets of those URLs are masked wherever they show.
+    The fetch hides its own result when its URL may hold a secret (a signed URL's token, which nothing else
+    masks), so this is what the operator sees."""
+    secrets = _secrets_of(item.get("url") for item in boot_files or [] if isinstance(item, Mapping))
     lines = []
     for result in results or []:
         if not result.get("failed"):
             continue
         item = result.get("item") or {}
         status = result.get("status_code")
-        reason = redact_text(" ".join(str(result.get("msg") or "failed").split()))
+        reason = masked_text(str(result.get("msg") or "failed"), secrets)
+        url = item.get("url")
         lines.append(
             "boot file %s from %s: %s%s"
-            % (item.get("dest"), redact_url(item.get("url")), reason, " (HTTP %s)" % status if status and status != -1 else "")
+            % (
+                item.get("dest"),
+                masked_text(str(url), secrets) if url is not None else None,
+                reason,
+                " (HTTP %s)" % status if status and status != -1 else "",
+            )
         )
     return lines
 

@@ -3,10 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
+import http.client
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import (
+    DIGEST_DIGITS,
     cloud_boot_failures,
     cloud_boot_files,
     cloud_guest_args,
@@ -16,10 +22,12 @@ from ansible_collections.remotevirt.install.plugins.filter.cloud_instance import
     cloud_pending_outcomes,
     cloud_preflight_args,
     cloud_preview,
+    masked_url,
     url_password,
     url_redacted,
     volume_name_of,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_ALGORITHMS
 
 IMAGE = {"url": "http://mirror/debian-12.qcow2.xz", "checksum": "sha256:" + "a" * 64}
 BOOTING = dict(
@@ -291,9 +299,147 @@ def test_cloud_boot_failures_name_each_failed_file_with_its_secrets_masked() -> 
     ]
     lines = cloud_boot_failures(results)
     assert lines == [
-        "boot file /b/k from http://mirror/vmlinuz?X-Amz-Signature=***: Request failed (HTTP 404)",
+        "boot file /b/k from http://mirror/vmlinuz?***: Request failed (HTTP 404)",
         "boot file /b/i from http://***@mirror/initrd: Request failed: <urlopen error refused"
-        " http://mirror/vmlinuz?X-Amz-Signature=***",  # the mask takes the rest of the word
+        " http://mirror/vmlinuz?***",  # the mask takes the rest of the word
     ]
     assert "Sig-0123456789abcdef" not in repr(lines) and "Pw-9" not in repr(lines)
     assert cloud_boot_failures([]) == [] and cloud_boot_failures(None) == []
+
+
+def _booting(kernel, initrd=None):
+    """A named image whose kernel (and initrd) are given, as a cloud_instance_images entry."""
+    return {"deb12": dict(BOOTING, kernel=kernel, initrd=initrd or {"url": "http://mirror/initrd"})}
+
+
+def _boot_problems(kernel, initrd=None):
+    checked = cloud_preflight_args([{"name": "c1", "image": "deb12", "size": "2G"}], DEFAULTS, _booting(kernel, initrd), "g")
+    return [(problem["guest"], problem["message"]) for problem in checked["problems"]]
+
+
+@pytest.mark.parametrize("bad", [" ", "\n", "\r\n", "\t", "\x00", "\x1b", "\x7f", "\x85", "\xa0", "\u2028", "\u3000"])
+def test_a_boot_url_with_whitespace_or_a_control_character_is_refused_at_plan_time(bad) -> None:
+    """http.client refuses such a URL in a message that shows its path and query, even of a no_log fetch:
+    refused before anything is fetched, naming the guest and the key, never the value."""
+    url = "http://mirror/initrd?sig=Tok-A1b2%sC3d4-secret" % bad
+    problems = _boot_problems({"url": "http://mirror/vmlinuz"}, {"url": url})
+    assert problems == [
+        (
+            "c1",
+            "image.initrd.url (of named image deb12) holds whitespace or a control character (a space, tab, line break"
+            " or NUL): write it on one line, a space as %20",
+        )
+    ]
+    with pytest.raises(AnsibleFilterError, match="guest c1: image.initrd.url") as error:
+        cloud_boot_files(
+            [{"name": "c1", "image": "deb12", "size": "2G"}], DEFAULTS, _booting({"url": "http://mirror/vmlinuz"}, {"url": url})
+        )
+    assert "Tok-A1b2" not in repr(problems) + str(error.value) and "secret" not in repr(problems) + str(error.value)
+
+
+def test_a_trailing_line_break_of_a_yaml_block_is_refused_and_an_inline_image_is_named_by_its_key() -> None:
+    entry = {"name": "c2", "image": dict(BOOTING, kernel={"url": "http://mirror/vmlinuz?token=Tok-9z\n"}), "size": "2G"}
+    checked = cloud_preflight_args([entry], DEFAULTS, None, "g")
+    assert [problem["message"] for problem in checked["problems"]] == [
+        "image.kernel.url holds whitespace or a control character (a space, tab, line break or NUL): write it on one line,"
+        " a space as %20"
+    ]
+    assert "Tok-9z" not in repr(checked["problems"])
+
+
+@given(
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40),
+)
+def test_a_boot_url_planned_is_one_http_client_sends(path, query) -> None:
+    """Property: a kernel URL passes the plan only when http.client would not refuse it for its characters,
+    and the problem of one refused never shows any of it."""
+    url = "http://mirror/%s?%s" % (path, query)
+    problems = _boot_problems({"url": url})
+    refused = bool(re.search(r"[\x00-\x20\x7f]", url)) or any(char.isspace() for char in url)
+    assert bool(problems) == (refused or bool(re.search(r"[\x80-\x9f]", url)))
+    if not problems:
+        assert not http.client._contains_disallowed_url_pchar_re.search(url)  # type: ignore[attr-defined]
+    for _guest, message in problems:
+        assert message.startswith("image.kernel.url (of named image deb12) holds whitespace")
+        assert not {piece for piece in (path, query) if len(piece) > 3 and piece in message}
+
+
+@pytest.mark.parametrize(
+    "checksum, message",
+    [
+        (
+            "sha256:http://mirror/SUMS?token=Tok-Sums-7",
+            "must be sha256:HEXDIGEST with 64 hexadecimal digits, not the URL of a checksum file",
+        ),
+        ("http://mirror/SUMS?token=Tok-Sums-7", "must be ALGORITHM:HEXDIGEST (ALGORITHM one of md5, sha1, sha224, sha256,"),
+        ("sha256:" + "a" * 63, "must be sha256:HEXDIGEST with 64 hexadecimal digits"),
+        ("sha256:" + "g" * 64, "must be sha256:HEXDIGEST with 64 hexadecimal digits"),
+        ("sha3_256:" + "a" * 64, "must be ALGORITHM:HEXDIGEST (ALGORITHM one of"),
+        ("a" * 64, "must be ALGORITHM:HEXDIGEST (ALGORITHM one of"),
+        (12345, "not the URL of a checksum file, got a number"),
+    ],
+)
+def test_a_boot_file_checksum_that_is_no_digest_is_refused_at_plan_time(checksum, message) -> None:
+    """get_url fetches a checksum file named by URL, which its result and the host log show whole."""
+    problems = _boot_problems({"url": "http://mirror/vmlinuz", "checksum": checksum})
+    assert len(problems) == 1 and problems[0][0] == "c1"
+    assert problems[0][1].startswith("image.kernel.checksum (of named image deb12) must be") and message in problems[0][1]
+    assert "Tok-Sums-7" not in repr(problems)
+
+
+def test_a_boot_file_checksum_is_a_digest_of_the_algorithms_image_volumes_take_given_to_get_url_in_lowercase() -> None:
+    assert sorted(DIGEST_DIGITS) == sorted(CHECKSUM_ALGORITHMS)
+    kernel = {"url": "http://mirror/vmlinuz", "checksum": " SHA256:" + "AB" * 32}
+    initrd = {"url": "http://mirror/initrd", "checksum": "md5:" + "0" * 32}
+    assert _boot_problems(kernel, initrd) == []
+    files = cloud_boot_files([{"name": "c1", "image": "deb12", "size": "2G"}], DEFAULTS, _booting(kernel, initrd))
+    assert [f["checksum"] for f in files] == ["sha256:" + "ab" * 32, "md5:" + "0" * 32]
+    no_checksum = cloud_boot_files([{"name": "c1", "image": BOOTING, "size": "2G"}], DEFAULTS)
+    assert [f["checksum"] for f in no_checksum] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "url, secret, shown",
+    [
+        ("http://mirror/vmlinuz", False, "http://mirror/vmlinuz"),
+        ("http://mirror/vmlinuz?token=Tok-1", True, "http://mirror/vmlinuz?***"),
+        ("http://mirror/vmlinuz?TOKBARE", True, "http://mirror/vmlinuz?***"),
+        ("http://mirror/vmlinuz#token=Tok-2", True, "http://mirror/vmlinuz#***"),
+        ("http://mirror/vmlinuz?sig%3DTok-3", True, "http://mirror/vmlinuz?***"),
+        ("http://mirror/vmlinuz%3Fsig%3DTok-4", True, "http://mirror/vmlinuz%3F***"),
+        ("http://user:Pw-5@mirror/vmlinuz", True, "http://***@mirror/vmlinuz"),
+        ("http://user@mirror/vmlinuz", True, "http://***@mirror/vmlinuz"),
+        ("http://mirror/a@b/vmlinuz", True, "http://mirror/a@b/vmlinuz"),
+    ],
+)
+def test_a_boot_url_with_user_information_a_query_or_a_fragment_is_fetched_as_a_secret(url, secret, shown) -> None:
+    """The role fetches a boot file with no_log when its item says secret; the loop's copy shows no query."""
+    files = cloud_boot_files([{"name": "c1", "image": dict(BOOTING, kernel={"url": url}), "size": "2G"}], DEFAULTS)
+    assert [f["secret"] for f in files] == [secret, False]
+    assert masked_url(url) == shown
+    assert url_redacted(files, "url")[0] == dict(files[0], url=shown)
+    assert not re.search("Tok-|Pw-", shown)
+
+
+def test_cloud_boot_failures_mask_every_query_and_fragment_and_the_secrets_of_the_urls_fetched() -> None:
+    """A message may show the path and query without scheme (http.client's refusal of a character), or a
+    bare token; the URLs the loop fetched are given, so their queries are masked wherever they show."""
+    urls = ["http://mirror/initrd?sig=Tok-Aa11 Tok-Bb22", "http://mirror/vmlinuz#Tok-Frag-3", "http://mirror/x?TokBare-4"]
+    files = [{"url": url, "dest": "/b/%d" % index} for index, url in enumerate(urls)]
+    results = [
+        {
+            "failed": True,
+            "msg": "URL can't contain control characters. '/initrd?sig=Tok-Aa11 Tok-Bb22' (found at least ' ')",
+            "item": url_redacted(files, "url")[0],
+        },
+        {"failed": True, "msg": "failed on Tok-Frag-3 and TokBare-4", "item": url_redacted(files, "url")[1]},
+        {"failed": True, "msg": "see http://h/p#frag-Tok-5 and /p?Tok-6", "item": url_redacted(files, "url")[2]},
+    ]
+    lines = cloud_boot_failures(results, files)
+    assert lines == [
+        "boot file /b/0 from http://mirror/initrd?***: URL can't contain control characters. '/initrd?***' (found at least ' ')",
+        "boot file /b/1 from http://mirror/vmlinuz#***: failed on *** and ***",
+        "boot file /b/2 from http://mirror/x?***: see http://h/p#*** and /p?***",
+    ]
+    assert "Tok" not in repr(lines)
