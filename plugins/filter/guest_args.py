@@ -61,6 +61,8 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import BOOLEANS
+from jinja2 import Undefined
+from jinja2.exceptions import UndefinedError
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
@@ -270,10 +272,46 @@ def guest_list_problems(given: Mapping[str, Any], names: Iterable[str] = ()) -> 
         if name in kinds
     ]
     for name in sorted(given):
+        if name not in kinds:
+            continue
+        if holds_undefined(given[name]):
+            # A guest, a name or a value of the defaults whose template names an undefined variable: the
+            # roles would fail on it only when they read it, after the hypervisor role made its pools.
+            problems.append(
+                "%s cannot be read: a value in it names a variable that is not defined; define that variable or fix %s"
+                % (name, name)
+            )
+            continue
         problem = kind_problem(name, given[name], kinds.get(name))
         if problem:
             problems.append(problem)
     return problems
+
+
+def holds_undefined(value: Any) -> bool:
+    """Whether ``value`` is, or holds at any depth, a value whose template names an undefined variable.
+    ansible-core templates the items of a variable's lists and dictionaries when they are read, and reading
+    one that names an undefined variable raises (jinja2's UndefinedError, which ansible-core's own errors
+    of it subclass); an undefined value handed over as it is arrives as jinja2's Undefined (ansible-core's
+    markers subclass it). Nothing of the value is shown."""
+    pending = [value]
+    seen = set()
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Undefined):
+            return True
+        if not isinstance(item, (Mapping, list, tuple)) or id(item) in seen:
+            continue
+        seen.add(id(item))  # YAML anchors may make a structure hold itself
+        try:
+            if isinstance(item, Mapping):
+                for key, element in item.items():
+                    pending += [key, element]
+            else:
+                pending += list(item)
+        except UndefinedError:
+            return True
+    return False
 
 
 def list_variable_kinds() -> Dict[str, str]:

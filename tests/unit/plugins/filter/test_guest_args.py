@@ -6,8 +6,17 @@ import re
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible.parsing.dataloader import DataLoader
+from ansible.template import Templar, trust_as_template
+from jinja2 import StrictUndefined, Undefined
+from jinja2.exceptions import UndefinedError
 
-from ansible_collections.remotevirt.install.plugins.filter.guest_args import guest_args, guest_list_problems, guest_preflight_args
+from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
+    guest_args,
+    guest_list_problems,
+    guest_preflight_args,
+    holds_undefined,
+)
 
 
 @pytest.mark.parametrize(
@@ -325,3 +334,76 @@ def test_preflight_args_give_the_url_password_apart():
     assert checked["url_passwords"] == {"web01": "Tree-Pw-1", "web02": "Own-Pw-2"}
     assert "Tree-Pw-1" not in repr(checked["args"]) and "Own-Pw-2" not in repr(checked["args"])
     assert [args.get("url_password") for args in checked["args"]] == ["*********", "********", None]
+
+
+class _RaisingList(list):
+    """A list whose items raise when read, as ansible-core's lazy templating reads an item naming an
+    undefined variable."""
+
+    def __iter__(self):
+        raise UndefinedError("'rv_undefined_item' is undefined")
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("pxe_install_guests", [Undefined(name="rv_undefined_entry")]),
+        ("iso_install_guests", [{"name": "web01", "disks": [{"pool": "p", "size": StrictUndefined(name="rv_undefined_size")}]}]),
+        ("cloud_instance_guests", [{"name": Undefined(name="rv_undefined_name")}]),
+        ("pxe_install_defaults", {"domain_type": "qemu", "memory": Undefined(name="rv_undefined_memory")}),
+        ("cloud_instance_images", {"debian": {"kernel": {"url": _RaisingList()}}}),
+        ("iso_install_guests", _RaisingList()),
+    ],
+)
+def test_list_problems_name_a_variable_with_an_undefined_value_at_any_depth(name, value):
+    """The roles would fail on it only when they read it, with Ansible's own message, after site.yml's
+    hypervisor role changed the host: refused first, naming the variable and never a value."""
+    assert guest_list_problems({name: value}, [name]) == [
+        "%s cannot be read: a value in it names a variable that is not defined; define that variable or fix %s" % (name, name)
+    ]
+
+
+def test_list_problems_read_the_lazy_lists_of_ansible_core():
+    """As ansible-core hands a play's variables to a filter: an item whose template names an undefined
+    variable raises when read, at any depth; defined values are read as they are."""
+    seen = {}
+
+    def probe(name, value):
+        seen[name] = guest_list_problems({name: value}, [name])
+        return True
+
+    variables = {
+        "pxe_install_guests": [trust_as_template("{{ rv_undefined_entry }}")],
+        "iso_install_guests": [{"name": "web01", "disks": [{"pool": "p", "size": trust_as_template("{{ rv_undefined_size }}")}]}],
+        "pxe_install_defaults": {"memory": trust_as_template("{{ rv_undefined_memory }}"), "domain_type": "qemu"},
+        "cloud_instance_guests": [{"name": trust_as_template("{{ 'web' ~ 2 }}"), "size": "2G"}],
+        "probe": probe,
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    for name in ("pxe_install_guests", "iso_install_guests", "pxe_install_defaults", "cloud_instance_guests"):
+        templar.template(trust_as_template("{{ probe('%s', %s) }}" % (name, name)))
+    assert seen == {
+        "pxe_install_guests": [
+            "pxe_install_guests cannot be read: a value in it names a variable that is not defined; define that variable or"
+            " fix pxe_install_guests"
+        ],
+        "iso_install_guests": [
+            "iso_install_guests cannot be read: a value in it names a variable that is not defined; define that variable or"
+            " fix iso_install_guests"
+        ],
+        "pxe_install_defaults": [
+            "pxe_install_defaults cannot be read: a value in it names a variable that is not defined; define that variable or"
+            " fix pxe_install_defaults"
+        ],
+        "cloud_instance_guests": [],
+    }
+
+
+def test_holds_undefined_reads_every_depth_once_and_nothing_else():
+    shared: list = [{"a": 1}]
+    looped: list = [shared, shared]
+    looped.append(looped)  # a structure holding itself, as YAML anchors may make
+    assert not holds_undefined(looped)
+    assert not holds_undefined({"a": [1, "x", None, {"b": (True, 2.5)}]})
+    assert holds_undefined(({"a": [1, {"b": [Undefined()]}]},))
+    assert holds_undefined({Undefined(): 1})
