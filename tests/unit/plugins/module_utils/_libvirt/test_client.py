@@ -179,7 +179,7 @@ def test_the_platform_documents_are_read_and_parsed_once(test_client, monkeypatc
     monkeypatch.setattr(test_client.conn, "getDomainCapabilities", domain_capabilities)
     platforms = test_client.host_platforms()
     assert test_client.host_platforms() is platforms and test_client.host_capabilities()
-    for _ in range(3):
+    for _round in range(3):
         # The test driver keeps no domain capabilities: that says nothing, it refuses nothing.
         assert test_client.domain_capabilities_refusal("aarch64", "qemu", "virt") is None
         assert test_client.firmware_offer("aarch64", "qemu", "virt") is None
