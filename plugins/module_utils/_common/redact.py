@@ -97,32 +97,38 @@ def _is_nfs(text: str, start: int) -> bool:
 
 
 def _query_value_spans(text: str, start: int, end: int, nfs: bool = False) -> Iterator[Tuple[int, int]]:
-    """(start, end) of each value in the query of the URL whose host part starts at ``start`` (the
-    short plain values of libnfs's options excepted when it is an ``nfs`` URL)."""
-    query = text.find("?", start, end)
-    if query < 0:
-        return
-    fragment = text.find("#", query, end)
+    """(start, end) of each value in the query of the URL whose host part starts at ``start``, of each
+    query piece without a name (``?TOKEN``), and of its fragment (``#access_token=...``): the short plain
+    values of libnfs's options excepted when it is an ``nfs`` URL."""
+    fragment = text.find("#", start, end)
     stop = end if fragment < 0 else fragment
-    position = query + 1
+    query = text.find("?", start, stop)
+    position = stop if query < 0 else query + 1
     while position < stop:
         amp = text.find("&", position, stop)
         amp = stop if amp < 0 else amp
         equals = text.find("=", position, amp)
-        # A quote or punctuation that closes the word (a URL quoted in a command line, followed
-        # by ':' in a message) stays shown; one inside the value is masked with it.
-        value_end = amp
-        while value_end > equals + 1 and text[value_end - 1] in _CLOSING:
-            value_end -= 1
+        value_start = equals + 1 if equals >= 0 else position
+        value_end = _word_end(text, value_start, amp)
         setting = (
             nfs
             and 0 <= equals
             and text[position:equals].lower() in _LIBNFS_OPTIONS
-            and re.match(_SETTING_RE, text[equals + 1 : value_end]) is not None
+            and re.match(_SETTING_RE, text[value_start:value_end]) is not None
         )
-        if 0 <= equals and value_end > equals + 1 and not setting:
-            yield equals + 1, value_end
+        if value_end > value_start and not setting:
+            yield value_start, value_end
         position = amp + 1
+    if fragment >= 0 and _word_end(text, fragment + 1, end) > fragment + 1:
+        yield fragment + 1, _word_end(text, fragment + 1, end)
+
+
+def _word_end(text: str, start: int, end: int) -> int:
+    """``end`` before the quotes or punctuation that close the word (a URL quoted in a command line,
+    followed by ':' in a message): they stay shown; one inside the value is masked with it."""
+    while end > start and text[end - 1] in _CLOSING:
+        end -= 1
+    return end
 
 
 def _masked_spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
@@ -135,8 +141,8 @@ def _masked_spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
 
 
 def redact_text(text: str, whole: bool = False) -> str:
-    """``text`` with the user information and the query values of every URL in it masked (for
-    messages and logs)."""
+    """``text`` with the user information, the query values and the fragment of every URL in it masked
+    (for messages and logs)."""
     pieces, position = [], 0
     for start, end in _masked_spans(text, whole):
         pieces.append(text[position:start] + MASK)
@@ -146,7 +152,8 @@ def redact_text(text: str, whole: bool = False) -> str:
 
 
 def redact_url(url: Optional[str]) -> Optional[str]:
-    """``url`` with its user information (name and password) and its query values replaced by ``***``."""
+    """``url`` with its user information (name and password), its query values and its fragment
+    replaced by ``***``."""
     if url is None:
         return None
     return redact_text(url, whole=True)

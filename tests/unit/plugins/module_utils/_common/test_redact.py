@@ -24,7 +24,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
         ("nfs://server/t?version=4+secret+words+longer", "nfs://server/t?version=***"),
         ("http://h/x?version=4", "http://h/x?version=***"),
         ("xnfs://h/x?version=4", "xnfs://h/x?version=***"),
-        ("http://h/x.img?token=T0pSecret&raw&empty=#part", "http://h/x.img?token=***&raw&empty=#part"),
+        ("http://h/x.img?token=T0pSecret&raw&empty=#part", "http://h/x.img?token=***&***&empty=#***"),
+        # a query without names (a bare token) and a fragment (an implicit flow's access token)
+        ("http://h/v?SECRETBARE", "http://h/v?***"),
+        ("http://h/v#access_token=SECRETFRAG", "http://h/v#***"),
         ("http://u:p@h/x?X-Amz-Signature=abc&X-Amz-Credential=k%2F1", "http://***@h/x?X-Amz-Signature=***&X-Amz-Credential=***"),
         ("ftp://a%40b:p%3Aw@host/", "ftp://***@host/"),
         ("http://host/path@not-userinfo", "http://host/path@not-userinfo"),
