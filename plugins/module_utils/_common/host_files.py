@@ -122,6 +122,29 @@ def host_file_problem(path: str, what: str) -> str:
     return ""
 
 
+def boot_source_problem(path: str, what: str) -> str:
+    """Why the host file ``path`` (a kernel or initrd of an install tree on a host path, option ``what``)
+    must not be copied for a guest to boot; "" when it may. The guest's kernel reads its initrd and may
+    send it anywhere: a link in a tree (another user's) to the host's configuration (/etc/shadow), its
+    devices or a directory of keys would hand them over. The host's programs (/usr, where Debian keeps
+    its installer's kernel and initrd) are no secret, and are allowed."""
+    real = os.path.realpath(path)
+    for candidate in (same_path(path) or path, real):
+        through = "" if candidate == same_path(path) else " (through a symbolic link to %s)" % real
+        if (candidate + "/").startswith(_SYSTEM_FILE_TREES):
+            return "%s: %s is one of the host's own files%s, not a kernel or initrd of its own" % (what, path, through)
+        private = _private_directory(candidate)
+        if private:
+            return "%s: %s is in a directory of keys (%s)%s, not a kernel or initrd of its own" % (what, path, private, through)
+    try:
+        info = os.stat(real)
+    except (OSError, ValueError):
+        return ""  # gone since it was found: the copy says so
+    if not stat.S_ISREG(info.st_mode):
+        return "%s: %s is not a regular file" % (what, path)
+    return ""
+
+
 def host_directory_name(directory: str) -> str:
     """The host's own name of the existing ``directory`` when it is, or is in, the host's system or
     program trees or a directory of keys, also where links and bind mounts lead; "" otherwise."""

@@ -466,6 +466,10 @@ def _copy_source(source: str, partial: str, access: download.UrlAccess, check: O
             for chunk in download.stream(source, hashlib.sha256(), access, check=check):
                 out.write(chunk)
         else:
+            # Judged again where the path leads now: the tree may have changed since the plan.
+            problem = host_files.boot_source_problem(source, "install.location")
+            if problem:
+                raise download.DownloadError(problem)
             public = _copy_file(source, out)
         out.flush()
         os.fsync(out.fileno())

@@ -14,6 +14,7 @@ import subprocess
 import threading
 from typing import IO, Any, List, Optional, Tuple, cast
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import InstallTree
@@ -97,7 +98,7 @@ def nfs_port_problem(url: str) -> Optional[str]:
         return None
     host, port = match.group(1), match.group(2)
     path, separator, query = url[match.end() :].partition("?")
-    hint = "nfs://%s%s?%snfsport=%s" % (host, path or "/", query + "&" if separator and query else "", port or "PORT")
+    hint = "nfs://%s%s?%snfsport=%s" % (host, path or "/", query + "&" if separator and query else "", port or "2049")
     return (
         "libnfs takes no port in the server part of an NFS URL (it would not find the server %s:%s); give the "
         "port as an option: %s" % (host, port, redact_url(hint))
@@ -356,6 +357,10 @@ def _probe(reference: str, kind: str, access: download.UrlAccess, arch: Optional
     if reference.startswith("/"):
         if not os.path.isfile(reference):
             raise _Missing()
+        # A link to the host's own files is refused outright, whatever the other layouts hold.
+        refusal = host_files.boot_source_problem(reference, "install.location")
+        if refusal:
+            raise PlanError(refusal)
         return  # a host path's content is read by the copy
     if reference.startswith("nfs://"):
         _probe_nfs(reference, kind, arch)

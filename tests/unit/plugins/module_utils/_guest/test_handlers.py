@@ -451,3 +451,15 @@ def test_a_failed_start_on_another_host_touches_no_file_here(test_client, logged
     with pytest.raises(LibvirtError):
         GuestHandlers(test_client, None, True).start(_start_action("start", logged_guest))
     assert os.path.exists(log)
+
+
+def test_a_host_boot_file_that_became_a_link_to_a_host_file_is_not_copied(tmp_path):
+    """The tree changed since the plan: judged again where the path leads now, and nothing is left."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "initrd.img").symlink_to("/etc/hostname")
+    boot = tmp_path / "boot"
+    target = str(boot / "remotevirt-g1-initrd")
+    with pytest.raises(DownloadError, match="is one of the host's own files"):
+        handlers().fetch(fetch_action(str(tree / "initrd.img"), target))
+    assert not os.path.exists(target) and os.listdir(boot) == []

@@ -6,6 +6,7 @@ import functools
 import glob
 import http.server
 import platform
+import re
 import socket
 import threading
 
@@ -114,6 +115,38 @@ def test_find_tree_on_host_path(tmp_path, files, family, kernel, initrd):
     assert find_tree(root, "x86_64") == InstallTree(
         family=family, kernel="%s/%s" % (root, kernel), initrd="%s/%s" % (root, initrd)
     )
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("/etc/hostname", "is one of the host's own files (through a symbolic link to /etc/hostname)"),
+        ("/proc/self/environ", "is one of the host's own files"),
+    ],
+)
+def test_a_host_path_tree_whose_boot_file_links_to_a_host_file_is_refused(tmp_path, target, message):
+    """Another user's tree could link its initrd to /etc/shadow: the guest's kernel reads it."""
+    root = make_tree(tmp_path, *REDHAT)
+    initrd = tmp_path / REDHAT[1]
+    initrd.unlink()
+    initrd.symlink_to(target)
+    with pytest.raises(PlanError, match=re.escape(message)):
+        find_tree(root, "x86_64")
+
+
+def test_a_host_path_tree_in_a_directory_of_keys_is_refused(tmp_path):
+    root = make_tree(tmp_path / ".ssh", *REDHAT)
+    with pytest.raises(PlanError, match=re.escape("is in a directory of keys (.ssh)")):
+        find_tree(root, "x86_64")
+
+
+def test_a_host_path_tree_may_link_to_the_host_programs(tmp_path):
+    """Debian keeps its installer's kernel and initrd under /usr: no secret, and a tree may link them."""
+    root = make_tree(tmp_path, *REDHAT)
+    kernel = tmp_path / REDHAT[0]
+    kernel.unlink()
+    kernel.symlink_to("/usr/bin/true")
+    assert find_tree(root, "x86_64").kernel == "%s/%s" % (root, REDHAT[0])
 
 
 def test_find_tree_accepts_a_trailing_slash(tmp_path):
@@ -579,7 +612,7 @@ def test_an_ftp_tree_without_kernel(ftp_tree):
         ("nfs://h:20490/t?version=4", "nfs://h/t?version=4&nfsport=20490"),
         ("NFS://u:Pw-s3cret@h:2049/t", "nfs://h/t?nfsport=2049"),
         ("nfs://[fd00::1]:2049/t", "nfs://[fd00::1]/t?nfsport=2049"),
-        ("nfs://h:/t", "nfs://h/t?nfsport=PORT"),
+        ("nfs://h:/t", "nfs://h/t?nfsport=2049"),  # an empty port: the NFS port as an example
     ],
 )
 def test_an_nfs_port_in_the_host_part_is_refused_with_the_option_to_use(url, hint):
