@@ -29,23 +29,23 @@ _DELIMITERS = "/?#"
 _MIN_PIECE = 6
 
 MASK = "***"
-# Options of an NFS URL that libnfs reads (``nfs://server/export?version=4&nfsport=2049``): settings, never
-# secrets, so their short plain values stay shown. Any other query value of any URL is masked.
-_LIBNFS_OPTIONS = frozenset(
+# Options of an NFS URL that libnfs reads (``nfs://server/export?version=4&nfsport=2049``), as libnfs
+# compares them (exactly), with the values it takes: settings, never secrets, so they stay shown. libnfs
+# reads all but ``sec`` as numbers. Any other query value of any URL is masked, and so is an option's
+# second value (libnfs reads the last, so a token could follow a real setting).
+_LIBNFS_NUMBERS = frozenset(
     (
         "auto-traverse-mounts",
         "autoreconnect",
         "debug",
         "dircache",
         "gid",
-        "if",
         "mountport",
         "nfsport",
         "pagecache",
         "readahead",
         "retrans",
         "rsize",
-        "sec",
         "tcp-syncnt",
         "timeo",
         "uid",
@@ -53,7 +53,8 @@ _LIBNFS_OPTIONS = frozenset(
         "wsize",
     )
 )
-_SETTING_RE = r"[A-Za-z0-9._-]{1,16}\Z"
+_LIBNFS_SECURITY = frozenset(("sys", "krb5", "krb5i", "krb5p"))
+_NUMBER_RE = r"[0-9]{1,10}\Z"
 # What may close the word a URL is in, after its last query value.
 _CLOSING = "'\":,;.)"
 
@@ -91,9 +92,21 @@ def _spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
 
 
 def _is_nfs(text: str, start: int) -> bool:
-    """Whether the URL whose authority starts at ``start`` (right after ``://``) is an ``nfs:`` URL."""
+    """Whether the URL whose authority starts at ``start`` (right after ``://``) is an ``nfs:`` URL (not
+    ``foo-nfs:`` nor ``x+nfs:``: a scheme may hold letters, digits, ``+``, ``-`` and ``.``)."""
     scheme = start - 6
-    return scheme >= 0 and text[scheme : start - 3].lower() == "nfs" and (scheme == 0 or not text[scheme - 1].isalnum())
+    return (
+        scheme >= 0
+        and text[scheme : start - 3].lower() == "nfs"
+        and (scheme == 0 or not (text[scheme - 1].isalnum() or text[scheme - 1] in "+-."))
+    )
+
+
+def _libnfs_setting(name: str, value: str) -> bool:
+    """Whether ``name=value`` is a setting libnfs reads, with a value it takes."""
+    if name in _LIBNFS_NUMBERS:
+        return re.match(_NUMBER_RE, value) is not None
+    return name == "sec" and value in _LIBNFS_SECURITY
 
 
 def _query_value_spans(text: str, start: int, end: int, nfs: bool = False) -> Iterator[Tuple[int, int]]:
@@ -104,18 +117,16 @@ def _query_value_spans(text: str, start: int, end: int, nfs: bool = False) -> It
     stop = end if fragment < 0 else fragment
     query = text.find("?", start, stop)
     position = stop if query < 0 else query + 1
+    named = set()  # the libnfs options seen: a second value is no setting
     while position < stop:
         amp = text.find("&", position, stop)
         amp = stop if amp < 0 else amp
         equals = text.find("=", position, amp)
         value_start = equals + 1 if equals >= 0 else position
         value_end = _word_end(text, value_start, amp)
-        setting = (
-            nfs
-            and 0 <= equals
-            and text[position:equals].lower() in _LIBNFS_OPTIONS
-            and re.match(_SETTING_RE, text[value_start:value_end]) is not None
-        )
+        name = text[position:equals] if equals >= 0 else ""
+        setting = nfs and name not in named and _libnfs_setting(name, text[value_start:value_end])
+        named.add(name)
         if value_end > value_start and not setting:
             yield value_start, value_end
         position = amp + 1

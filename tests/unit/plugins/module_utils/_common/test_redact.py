@@ -24,6 +24,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
         ("nfs://server/t?version=4+secret+words+longer", "nfs://server/t?version=***"),
         ("http://h/x?version=4", "http://h/x?version=***"),
         ("xnfs://h/x?version=4", "xnfs://h/x?version=***"),
+        # libnfs compares option names exactly and reads numbers: anything else may be a token
+        ("nfs://h/x?UID=SECRETAAA", "nfs://h/x?UID=***"),
+        ("nfs://h/x?uid=SECRETTOKEN42", "nfs://h/x?uid=***"),
+        ("nfs://h/x?version=4&version=SECRETXYZ", "nfs://h/x?version=4&version=***"),
+        ("nfs://h/x?version=4&version=3", "nfs://h/x?version=4&version=***"),
+        ("nfs://h/x?if=eth0&sec=krb5&sec=SECRET", "nfs://h/x?if=***&sec=krb5&sec=***"),
+        ("foo-nfs://h/x?uid=SECRETFOO", "foo-nfs://h/x?uid=***"),
+        ("x+nfs://h/x?uid=0", "x+nfs://h/x?uid=***"),
         ("http://h/x.img?token=T0pSecret&raw&empty=#part", "http://h/x.img?token=***&***&empty=#***"),
         # a query without names (a bare token) and a fragment (an implicit flow's access token)
         ("http://h/v?SECRETBARE", "http://h/v?***"),
