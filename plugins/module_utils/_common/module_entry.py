@@ -27,9 +27,10 @@ AUDIT_MODULE = "ansible_collections.remotevirt.install.plugins.module_utils._com
 
 # Names of keys that hold secrets: a mistyped or misplaced ``url_pasword`` is refused as unknown, and
 # AnsibleModule would return its value with the task's arguments (shown at -vvv) and log it on the host,
-# masked by nothing. Matched anywhere in a key's name, in any case.
+# masked by nothing. Matched anywhere in a key's name, in any case. Not "kickstart": install.kickstart is a
+# path or URL that messages name (a misspelt kickstart_content is closest to that no_log option).
 SECRET_NAME = re.compile(
-    r"pas|pw|secret|tok|cred|auth|key|sig|cert|priv|kickstart|user_?data|пароль|parol|kennwort|contrase|mot_de_passe",
+    r"pas|pw|secret|tok|cred|auth|key|sig|cert|priv|user_?data|пароль|parol|kennwort|contrase|mot_de_passe",
     re.IGNORECASE,
 )
 # Below this length, the value of a secret-named key found inside another value is not masked: Ansible masks

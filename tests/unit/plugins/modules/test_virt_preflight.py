@@ -121,3 +121,14 @@ def test_unknown_keys_that_look_secret_in_guests_reach_neither_the_host_log_nor_
     for secret in ("Typo-Secret-1", "Disk-Secret-2", "Vnc-Secret-3", "User-Data-Secret-4", "Users-Secret-5", "Tpm-Secret-6"):
         assert secret not in shown, secret
     assert "Mem-Secret-7" not in shown
+
+
+def test_a_kickstart_path_stays_named_in_the_problems(capsys, host_log):
+    """install.kickstart is a path or URL, no secret: masking it would leave the problem unreadable."""
+    guest = {
+        "name": "ks01",
+        "install": {"method": "location", "location": "http://127.0.0.1:1/os", "kickstart": "/nonexistent/ks-missing.cfg"},
+        "disks": [{"pool": "default-pool", "size": "1M"}],
+    }
+    code, result, out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
+    assert code == 0 and "/nonexistent/ks-missing.cfg" in out
