@@ -28,6 +28,19 @@ VIRT_TYPES = ("kvm", "qemu")
 SHOWN_MACHINES = 6
 # QEMU's emulator of an architecture, where its name is not the architecture's.
 _EMULATOR_NAMES = {"i686": "i386", "armv7l": "arm", "ppc64le": "ppc64"}
+# Other names of an architecture (Debian's, the emulators', common spellings) and libvirt's name for it.
+_ARCH_NAMES = {
+    "amd64": "x86_64",
+    "x86-64": "x86_64",
+    "x64": "x86_64",
+    "i386": "i686",
+    "i486": "i686",
+    "i586": "i686",
+    "x86": "i686",
+    "arm64": "aarch64",
+    "armhf": "armv7l",
+    "ppc64el": "ppc64le",
+}
 
 
 class PlatformHost(Record):
@@ -89,6 +102,14 @@ def _arch_problem(request: "GuestRequest", arch: str, host: PlatformHost) -> Opt
     offered = ", ".join(host.platforms.archs_shown(VIRT_TYPES))
     if request.arch is None:
         return "arch is not set, so the guest would be %s, and this host runs guests of %s only; set arch" % (arch, offered)
+    meant = _ARCH_NAMES.get(arch.lower())
+    if meant in platforms:
+        return "arch %r: libvirt names this architecture %s (this host runs guests of %s); give arch: %s" % (
+            arch,
+            meant,
+            offered,
+            meant,
+        )
     return (
         "arch %r: this host runs guests of %s; install QEMU's emulator of %s on the host (qemu-system-%s), "
         "or give another arch" % (arch, offered, arch, _EMULATOR_NAMES.get(arch, arch))

@@ -61,6 +61,10 @@ def problems(host, **options):
         (HOST, dict(arch="aarch64"), "arch 'aarch64': this host runs guests of x86_64, i686; install QEMU's emulator of "
          "aarch64 on the host (qemu-system-aarch64), or give another arch"),
         (ARM_HOST, dict(), "arch is not set, so the guest would be x86_64, and this host runs guests of aarch64 only; set arch"),
+        (HOST, dict(arch="amd64"), "arch 'amd64': libvirt names this architecture x86_64 (this host runs guests of x86_64, "
+         "i686); give arch: x86_64"),
+        (HOST, dict(arch="i386"), "arch 'i386': libvirt names this architecture i686 (this host runs guests of x86_64, "
+         "i686); give arch: i686"),
         (HOST, dict(machine="pc-q35-99.0"), "machine 'pc-q35-99.0' is not one of the host's machine types for x86_64/qemu: "
          "pc, q35, pc-i440fx-7.2, pc-q35-7.2, pc-q35-7.1, pc-i440fx-7.1, ... (60 in all: virsh capabilities)"),
         (HOST, dict(machine="Q35"), "machine 'Q35' is not one of the host's machine types"),  # names are exact
