@@ -12,7 +12,7 @@ import platform
 import re
 import subprocess
 import threading
-from typing import IO, Any, List, Optional, Tuple, cast
+from typing import IO, List, Optional, Tuple, cast
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
@@ -199,16 +199,6 @@ def _media_type(content_type: Optional[str]) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def _read_head(response: Any, size: int) -> bytes:
-    head = b""
-    while len(head) < size:
-        chunk = response.read(size - len(head))
-        if not chunk:
-            break
-        head += chunk
-    return head
-
-
 def url_head(url: str, access: download.UrlAccess) -> Tuple[bytes, Optional[str]]:
     """The first BOOT_HEAD_BYTES ``url`` serves and its Content-Type; the connection is closed then.
     Raises DownloadError when it cannot be read (a path that is not there: HTTP 404 or 410, FTP 550)."""
@@ -221,8 +211,7 @@ def url_head(url: str, access: download.UrlAccess) -> Tuple[bytes, Optional[str]
         # An empty file (416), a server refusing ranges: asked as the fetch asks, cut off after the head.
         response = download._open(url, "GET", access)
     try:
-        head = _read_head(response, BOOT_HEAD_BYTES)
-        content_type = response.headers.get("Content-Type") if response.headers is not None else None
+        head, content_type = download.read_head(response, BOOT_HEAD_BYTES)
     except Exception as error:  # a connection dropped in the first bytes
         raise download.DownloadError("cannot download %s: %s" % (url, error))
     finally:
@@ -308,7 +297,7 @@ def nfs_head(url: str) -> bytes:
     timer = threading.Timer(NFS_TIMEOUT, process.kill)
     timer.start()
     try:
-        head = _read_head(out, BOOT_HEAD_BYTES)
+        head, _no_type = download.read_head(out, BOOT_HEAD_BYTES)
         stopped = process.poll() is None
         if stopped:
             process.kill()

@@ -302,18 +302,25 @@ def head_problem(url: str, fmt: str, refuse_compressed: bool, access: Optional[U
         except DownloadError:
             return None  # the download itself fails, and says why
     try:
-        head = b""
-        while len(head) < HEAD_BYTES:
-            chunk = response.read(HEAD_BYTES - len(head))
-            if not chunk:
-                break
-            head += chunk
-        content_type = response.headers.get("Content-Type") if response.headers is not None else None
+        head, content_type = read_head(response, HEAD_BYTES)
     except Exception:  # a body cut short here is read again, and judged, by the download
         return None
     finally:
         response.close()
     return content_problem(head, fmt, content_type, refuse_compressed)
+
+
+def read_head(response: Any, size: int) -> Tuple[bytes, Optional[str]]:
+    """The first ``size`` bytes of ``response`` (fewer when its body is shorter), and its Content-Type
+    (None for a stream without headers, such as a pipe)."""
+    head = b""
+    while len(head) < size:
+        chunk = response.read(size - len(head))
+        if not chunk:
+            break
+        head += chunk
+    headers = getattr(response, "headers", None)
+    return head, headers.get("Content-Type") if headers is not None else None
 
 
 def _ftp_size(url: str) -> Optional[int]:
