@@ -30,8 +30,7 @@ AUDIT_MODULE = "ansible_collections.remotevirt.install.plugins.module_utils._com
 # masked by nothing. Matched anywhere in a key's name, in any case. Not "kickstart": install.kickstart is a
 # path or URL that messages name (a misspelt kickstart_content is closest to that no_log option).
 SECRET_NAME = re.compile(
-    r"pas|pw|secret|tok|cred|auth|key|sig|cert|priv|user_?data|пароль|parol|kennwort|contrase|mot_de_passe",
-    re.IGNORECASE,
+    r"pas|pw|secret|tok|cred|auth|key|sig|cert|priv|user_?data|пароль|parol|kennwort|contrase|mot_de_passe", re.IGNORECASE
 )
 # Below this length, the value of a secret-named key found inside another value is not masked: Ansible masks
 # a value wherever it appears, and masking a 0 or a yes would garble every result.
