@@ -201,22 +201,10 @@ def _media_type(content_type: Optional[str]) -> str:
 
 def url_head(url: str, access: download.UrlAccess) -> Tuple[bytes, Optional[str]]:
     """The first BOOT_HEAD_BYTES ``url`` serves and its Content-Type; the connection is closed then.
-    Raises DownloadError when it cannot be read (a path that is not there: HTTP 404 or 410, FTP 550)."""
-    # Asked as a range: a server that honours it sends no more (one that does not is cut off).
-    try:
-        response = download._open(url, "GET", access, {"Range": "bytes=0-%d" % (BOOT_HEAD_BYTES - 1)})
-    except download.DownloadError as error:
-        if _status(str(error)) in (None,) + _MISSING_CODES:
-            raise
-        # An empty file (416), a server refusing ranges: asked as the fetch asks, cut off after the head.
-        response = download._open(url, "GET", access)
-    try:
-        head, content_type = download.read_head(response, BOOT_HEAD_BYTES)
-    except Exception as error:  # a connection dropped in the first bytes
-        raise download.DownloadError("cannot download %s: %s" % (url, error))
-    finally:
-        response.close()
-    return head, content_type
+    Raises DownloadError when it cannot be read (a path that is not there: HTTP 404 or 410, FTP 550).
+    Asked again whole only when the ranged request got another status (an empty file's 416): a path
+    that is not there, or a server that cannot be read, answers the same again."""
+    return download.first_bytes(url, BOOT_HEAD_BYTES, access, lambda error: _status(str(error)) not in (None,) + _MISSING_CODES)
 
 
 def file_head(path: str) -> bytes:

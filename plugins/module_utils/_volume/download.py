@@ -292,22 +292,32 @@ def head_problem(url: str, fmt: str, refuse_compressed: bool, access: Optional[U
     """Why the first bytes ``url`` serves are not an image of format ``fmt`` (see content_problem), or
     None: read at plan time, so that check mode refuses what the download would. Only the first
     HEAD_BYTES are read; the connection is closed then."""
-    # Asked as a range: a server that honours it sends no more (one that does not is cut off).
     try:
-        response = _open(url, "GET", access or UrlAccess(), {"Range": "bytes=0-%d" % (HEAD_BYTES - 1)})
+        head, content_type = first_bytes(url, HEAD_BYTES, access or UrlAccess())
     except DownloadError:
-        # An empty file (416), a server refusing ranges: asked as the download asks, cut off after the head.
-        try:
-            response = _open(url, "GET", access or UrlAccess())
-        except DownloadError:
-            return None  # the download itself fails, and says why
+        return None  # the download itself fails (or a body cut short is read again), and says why
+    return content_problem(head, fmt, content_type, refuse_compressed)
+
+
+def first_bytes(
+    url: str, size: int, access: UrlAccess, asked_whole: Callable[[DownloadError], bool] = lambda _error: True
+) -> Tuple[bytes, Optional[str]]:
+    """The first ``size`` bytes ``url`` serves and its Content-Type; the connection is closed then.
+    Asked as a range: a server that honours it sends no more (one that does not is cut off). When the
+    ranged request fails (an empty file's 416, a server refusing ranges) and ``asked_whole`` says so
+    for its error, asked again as a download asks. Raises DownloadError when it cannot be read."""
     try:
-        head, content_type = read_head(response, HEAD_BYTES)
-    except Exception:  # a body cut short here is read again, and judged, by the download
-        return None
+        response = _open(url, "GET", access, {"Range": "bytes=0-%d" % (size - 1)})
+    except DownloadError as error:
+        if not asked_whole(error):
+            raise
+        response = _open(url, "GET", access)
+    try:
+        return read_head(response, size)
+    except Exception as error:  # a connection dropped in the first bytes
+        raise DownloadError("cannot download %s: %s" % (url, error))
     finally:
         response.close()
-    return content_problem(head, fmt, content_type, refuse_compressed)
 
 
 def read_head(response: Any, size: int) -> Tuple[bytes, Optional[str]]:
