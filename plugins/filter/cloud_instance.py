@@ -5,6 +5,7 @@
 # the file of its name next to this one (cloud_guest_args.yml, cloud_images.yml, ...).
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 import unicodedata
@@ -28,10 +29,14 @@ from ansible_collections.remotevirt.install.plugins.filter.guest_args import (
     preflight_view,
     refusal,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI, PlanError, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import MASK, redact_text, redact_url, url_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_ALGORITHMS, COMPRESSION_SUFFIXES
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
+    CHECKSUM_ALGORITHMS,
+    COMPRESSION_SUFFIXES,
+    Checksum,
+)
 
 # The cloud shorthand: what becomes the image cache volume, the overlay and the disk.
 CLOUD_KEYS = ("image", "size", "pool")
@@ -40,7 +45,7 @@ BOOT_FILE_KEYS = frozenset(("url", "checksum"))
 NO_POOL = "no pool for its image and overlay (cloud_instance_pool or pool)"
 NO_SIZE = "give size, the size its overlay grows to"
 # The hexadecimal digits of each algorithm's digest, as virt_pool_volume takes an image's checksum.
-DIGEST_DIGITS = {"md5": 32, "sha1": 40, "sha224": 56, "sha256": 64, "sha384": 96, "sha512": 128}
+DIGEST_DIGITS = {algorithm: hashlib.new(algorithm).digest_size * 2 for algorithm in CHECKSUM_ALGORITHMS}
 # Where a URL's query or fragment starts, as written or percent-encoded: what follows may be a token.
 QUERY_START_RE = re.compile(r"[?#]|%3f|%23", re.IGNORECASE)
 # A query or fragment in free text (a path with its query in an error message), to the end of its word.
@@ -112,11 +117,12 @@ def checksum_problem(checksum: Any) -> str:
     form = "must be ALGORITHM:HEXDIGEST (ALGORITHM one of %s), not the URL of a checksum file" % ", ".join(CHECKSUM_ALGORITHMS)
     if not isinstance(checksum, str):
         return "%s, got %s" % (form, kind_of(checksum))
-    algorithm, sep, digest = checksum.partition(":")
-    algorithm, digest = algorithm.strip().lower(), digest.strip().lower()
-    if not sep or algorithm not in DIGEST_DIGITS:
-        return form
-    if len(digest) != DIGEST_DIGITS[algorithm] or any(char not in "0123456789abcdef" for char in digest):
+    try:
+        Checksum.parse(checksum)  # as virt_pool_volume reads an image's checksum
+    except PlanError:
+        algorithm = checksum.partition(":")[0].strip().lower()
+        if algorithm not in DIGEST_DIGITS:
+            return form
         digits = DIGEST_DIGITS[algorithm]
         return "must be %s:HEXDIGEST with %d hexadecimal digits, not the URL of a checksum file" % (algorithm, digits)
     return ""
