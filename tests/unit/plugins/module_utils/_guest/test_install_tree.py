@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import local_ftp
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import kernel_cmdline
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_tree import (
@@ -562,21 +563,9 @@ def test_an_empty_file_refusing_ranges_is_judged_empty(scripted_http):
 @pytest.fixture
 def ftp_tree(tmp_path):
     """(base URL, directory) of an anonymous, read-only FTP server (pyftpdlib) of ``tmp_path``/tree."""
-    pytest.importorskip("pyftpdlib")
-    from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import FTPHandler
-    from pyftpdlib.servers import FTPServer
-
     (tmp_path / "tree").mkdir()
-    authorizer = DummyAuthorizer()
-    authorizer.add_anonymous(str(tmp_path))
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
-    server = FTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.05}, daemon=True)
-    thread.start()
-    yield "ftp://127.0.0.1:%d/tree/" % server.address[1], tmp_path / "tree"
-    server.close_all()
-    thread.join(5)
+    with local_ftp.serving(str(tmp_path)) as base:
+        yield base + "/tree/", tmp_path / "tree"
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyftpdlib imports asyncore

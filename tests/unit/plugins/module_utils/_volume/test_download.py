@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+import local_ftp
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import (
     HEAD_BYTES,
@@ -401,22 +402,8 @@ def test_write_file_ignores_refused_advice(tmp_path, monkeypatch):
 @pytest.fixture
 def ftp_root(tmp_path):
     """An anonymous, read-only FTP server (pyftpdlib, whose transfer reply gives no length) of ``tmp_path``."""
-    import threading
-
-    pytest.importorskip("pyftpdlib")
-    from pyftpdlib.authorizers import DummyAuthorizer
-    from pyftpdlib.handlers import FTPHandler
-    from pyftpdlib.servers import FTPServer
-
-    authorizer = DummyAuthorizer()
-    authorizer.add_anonymous(str(tmp_path))
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer})
-    server = FTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"timeout": 0.1}, daemon=True)
-    thread.start()
-    yield tmp_path, "ftp://127.0.0.1:%d" % server.address[1]
-    server.close_all()
-    thread.join(5)
+    with local_ftp.serving(str(tmp_path)) as base:
+        yield tmp_path, base
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pyftpdlib imports asyncore
