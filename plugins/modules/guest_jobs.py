@@ -11,12 +11,17 @@ short_description: Wait for the async install jobs of a host, with one progress 
 version_added: 0.1.0
 description:
   - Waits for the jobs a looped M(remotevirt.install.virt_guest_install) task started with C(async) and
-    C(poll=0), polling each with the C(async_status) module.
+    C(poll=0). Each poll reads the status files of all the jobs still running in one command on the host
+    (what the C(async_status) module reads of one job); where that command cannot run, each job is asked with
+    C(async_status).
   - "Every O(progress_interval) seconds it prints one line per guest still installing, for example
     C([hv1] web01: 2m00s elapsed, guest running, console: Reached target Basic System.)
     (time since the wait began, the guest's libvirt state, the last line of its serial console),
     and one line when a guest's job finishes."
-  - Removes the job file of each finished job from the host (C(async_status) C(mode=cleanup)).
+  - Removes the job files of the finished jobs from the host, in one command per poll (what C(async_status)
+    C(mode=cleanup) removes of one job).
+  - Reads only job ids of the form Ansible gives them (letters, digits and underscores, parts joined by
+    dots); a guest whose job id is of another form is reported failed, and no file of that name is read.
   - Returns each guest's final result for P(remotevirt.install.guest_outcomes#filter). A failed install does
     not fail this task; the results say which guests failed.
   - Guests whose install ran in the foreground (their result is already final) are returned as they are.
@@ -25,7 +30,8 @@ author:
 attributes:
   action:
     support: full
-    description: Runs on the controller and executes C(async_status) and one read-only command on the host.
+    description: Runs on the controller and runs commands on the host (reading the job files and the guests'
+      state, removing finished jobs' files).
   async:
     support: none
     description: It waits for async jobs itself.
@@ -39,7 +45,7 @@ attributes:
   platform:
     support: full
     platforms: posix
-    description: The host needs C(sh), C(tail) and, for the guests' state, C(virsh).
+    description: The host needs C(sh), C(base64), C(tail) and, for the guests' state, C(virsh).
 options:
   started:
     description:

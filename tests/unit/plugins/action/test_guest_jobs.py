@@ -16,9 +16,13 @@ from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
     duration,
     guest_diffs,
     guest_results,
+    is_job_id,
+    job_status,
     last_console_line,
     parse_probe,
+    parse_statuses,
     probe_argv,
+    status_argv,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import default_serial_log
 
@@ -131,6 +135,7 @@ class FakeHost:
         self.cleaned = []
         self.lines = []
         self.probes = 0
+        self.polls = 0
 
     def status(self, jid):
         if self.now < self.finish_at[jid]:
@@ -138,6 +143,10 @@ class FakeHost:
         if jid in self.fail:
             return {"finished": 1, "failed": True, "msg": "install of %s failed\nsecond line" % jid}
         return {"finished": 1, "changed": True, "plan": [{"action": "install"}]}
+
+    def statuses(self, jids):
+        self.polls += 1
+        return {jid: self.status(jid) for jid in jids}
 
     def probe(self, running):
         self.probes += 1
@@ -149,9 +158,9 @@ class FakeHost:
     def waiter(self, cleanup=True):
         return Waiter(
             "hv1",
-            self.status,
+            self.statuses,
             self.probe,
-            self.cleaned.append if cleanup else None,
+            self.cleaned.extend if cleanup else None,
             self.lines.append,
             clock=lambda: self.now,
             sleep=self.sleep,
@@ -271,9 +280,81 @@ def test_progress_rounds_without_the_host_are_skipped():
 def test_a_host_out_of_reach_too_long_gives_its_jobs_up_and_they_go_on():
     host = FlakyHost({"a": 10_000}, lost=10, back=10_000)
     waited = jobs("a")
-    Waiter("hv1", host.status, host.probe, host.cleaned.append, host.lines.append, lambda: host.now, host.sleep, 60).wait(
+    Waiter("hv1", host.statuses, host.probe, host.cleaned.extend, host.lines.append, lambda: host.now, host.sleep, 60).wait(
         waited, poll_delay=5, progress_interval=0, timeout=7200
     )
     result = guest_results(waited)[0]
     assert result["failed"] and result["msg"].startswith("the host was out of reach for 1m00s while its install ran")
     assert host.now < 100 and host.cleaned == []
+
+
+def test_one_poll_reads_every_running_job_and_one_call_removes_the_finished():
+    host = FakeHost({"a": 0, "b": 0, "c": 12})
+    cleanups = []
+    waiter = host.waiter()
+    waiter.cleanup = cleanups.append
+    waiter.wait(jobs("a", "b", "c"), poll_delay=5, progress_interval=0, timeout=600)
+    assert host.polls == 4 and cleanups == [["a", "b"], ["c"]]
+
+
+def test_a_job_without_a_file_is_failed_and_not_removed():
+    host = FakeHost({})
+    host.status = lambda jid: job_status(jid, None)
+    waited = jobs("gone")
+    host.waiter().wait(waited, poll_delay=5, progress_interval=0, timeout=600)
+    assert guest_results(waited)[0]["msg"] == "could not find job" and host.cleaned == []
+
+
+@pytest.mark.parametrize("jid", ["../../etc/shadow", "/etc/shadow", "a/b", ".hidden", "j1..2", "", 7, None, "j1\n"])
+def test_a_job_id_that_could_name_another_file_is_never_read(jid):
+    assert not is_job_id(jid)
+    started = {"item": "a", "ansible_job_id": jid, "started": 1, "finished": 0}
+    job = Job("a", started)
+    assert job.result is not None and (job.result.get("failed") or not jid)
+
+
+def test_ansibles_job_ids_are_read():
+    assert is_job_id("j68861889186.27678") and is_job_id("123.456")
+
+
+def run_status(token, directory, jids):
+    return subprocess.run(status_argv(token, str(directory), jids), capture_output=True, text=True, check=True).stdout
+
+
+def test_the_status_command_reads_each_job_file_as_async_status_does(tmp_path):
+    (tmp_path / "j1.1").write_text('{"started": 1, "finished": 0, "ansible_job_id": "j1.1"}')
+    (tmp_path / "j2.2").write_text('{"changed": true, "plan": [{"action": "install"}], "msg": "rv-0 found j1.1"}')
+    (tmp_path / "j3.3").write_text("")  # made, not written yet
+    (tmp_path / "j4.4").write_text('{"changed": tr')  # being written
+    (tmp_path / "j5.5").write_bytes(b'{"msg": "caf\xc3\xa9 \xff"}')
+    statuses = parse_statuses(
+        "rv-0",
+        run_status("rv-0", tmp_path, ["j1.1", "j2.2", "j3.3", "j4.4", "j5.5", "j6.6"]),
+        ["j1.1", "j2.2", "j3.3", "j4.4", "j5.5", "j6.6"],
+    )
+    assert statuses["j1.1"]["finished"] is False and statuses["j1.1"]["started"] is True
+    assert statuses["j2.2"]["finished"] is True and statuses["j2.2"]["changed"] is True
+    assert statuses["j2.2"]["msg"] == "rv-0 found j1.1"  # a result's text never poses as another job's file
+    assert statuses["j3.3"]["finished"] is False and statuses["j4.4"]["finished"] is False
+    assert statuses["j5.5"]["finished"] is False  # not UTF-8: no result yet, as async_status reads it
+    assert statuses["j6.6"] == {
+        "failed": True,
+        "msg": "could not find job",
+        "ansible_job_id": "j6.6",
+        "started": True,
+        "finished": True,
+    }
+
+
+def test_a_status_output_that_does_not_answer_for_every_job_is_none(tmp_path):
+    (tmp_path / "j1.1").write_text('{"changed": false}')
+    assert parse_statuses("rv-0", run_status("rv-0", tmp_path, ["j1.1"]), ["j1.1", "j2.2"]) is None
+    assert parse_statuses("rv-0", "", ["j1.1"]) is None
+    assert parse_statuses("rv-0", run_status("rv-9", tmp_path, ["j1.1"]), ["j1.1"]) is None  # another token
+
+
+def test_a_result_that_is_no_dictionary_is_a_job_still_running():
+    import base64
+
+    assert job_status("j1.1", base64.b64encode(b"[1, 2]").decode())["finished"] is False
+    assert job_status("j1.1", "!!not base64!!")["finished"] is False
