@@ -177,7 +177,8 @@ options:
             O(url_password) do not apply to it. A kickstart URL that carries credentials
             (V(https://user:password@host/ks.cfg)) or a query value of six characters or more (a token)
             is fetched by the host instead and put into the initrd, so they never reach the guest's
-            kernel command line; plans and diffs show them masked.
+            kernel command line; plans and diffs show them masked. Only V(http://), V(https://) and
+            V(ftp://) kickstarts are fetched so: an V(nfs://) URL with credentials or a token is refused.
         type: str
       kickstart_content:
         description:

@@ -33,7 +33,8 @@ KICKSTART_LIMIT = 16 << 20
 KICKSTART_SCHEMES = ("http", "https", "ftp", "nfs", "cdrom", "hd", "file")
 
 
-# Of those, the ones that name a server (the others are places inside the guest).
+# Of those, the ones that name a server (the others are places inside the guest), and the ones
+# the host fetches a kickstart from itself when its URL carries credentials or a token.
 _SERVER_SCHEMES = ("http", "https", "ftp")
 
 
@@ -77,7 +78,7 @@ class InstallRequest(Record):
         libvirt client)."""
         return (
             self.kickstart is not None
-            and has_scheme(self.kickstart, ("http", "https", "ftp"))
+            and has_scheme(self.kickstart, _SERVER_SCHEMES)
             and any(True for _secret in chain(url_secrets(self.kickstart), query_secrets(self.kickstart)))
         )
 
@@ -180,7 +181,16 @@ def _kickstart_param(kickstart: Optional[str]) -> Optional[str]:
         # that takes in extra_args after it.
         raise PlanError("install.kickstart must not contain a double quote (the kernel command line reads it); write it as %22")
     if scheme in _SERVER_SCHEMES or kickstart[len(scheme) + 1 :].startswith("//"):
-        return check_url(kickstart, "install.kickstart", KICKSTART_SCHEMES)
+        checked = check_url(kickstart, "install.kickstart", KICKSTART_SCHEMES)
+        if scheme not in _SERVER_SCHEMES and any(True for _secret in chain(url_secrets(checked), query_secrets(checked))):
+            # Only http, https and ftp kickstarts are fetched by the host: this one would go on the
+            # guest's kernel command line, which every libvirt client can read.
+            raise PlanError(
+                "install.kickstart: an %s URL goes to the installer on the guest's kernel command line, where any "
+                "libvirt client reads it: give it no user name, password or token (NFS uses none), or serve the "
+                "kickstart over http, https or ftp (the host fetches those) or give kickstart_content" % scheme
+            )
+        return checked
     if scheme == "nfs":
         return _short_nfs_param(kickstart, "install.kickstart")
     # cdrom:/ks.cfg, hd:sdb1:/ks.cfg, file:/ks.cfg: places inside the guest, read by its installer.

@@ -64,6 +64,28 @@ def test_a_kickstart_reference_with_a_double_quote_is_refused(kickstart):
         GuestRequest.from_params(params(name="web01", install=tree))
 
 
+@pytest.mark.parametrize(
+    "kickstart",
+    ["nfs://ku:KsPwX91@srv/ks.cfg", "nfs://ku@srv/ks.cfg", "nfs://srv/ks.cfg?token=KsTok9876", "NFS://u:p@srv/ks.cfg"],
+)
+def test_an_nfs_kickstart_url_with_credentials_or_a_token_is_refused(kickstart):
+    """The host fetches only http, https and ftp kickstarts into the initrd: an nfs URL would go to the
+    installer on the guest's kernel command line, where any libvirt client reads it."""
+    tree = install(method="location", location="http://mirror.example/tree/", kickstart=kickstart)
+    with pytest.raises(
+        Refusals, match="install.kickstart: an nfs URL goes to the installer on the guest's kernel command line"
+    ) as raised:
+        GuestRequest.from_params(params(name="web01", install=tree))
+    assert "KsPwX91" not in str(raised.value) and "KsTok9876" not in str(raised.value)
+
+
+@pytest.mark.parametrize("kickstart", ["nfs://srv/ks.cfg", "nfs://srv/ks.cfg?version=4", "nfs:srv:/ks.cfg"])
+def test_an_nfs_kickstart_without_secrets_goes_to_the_installer(kickstart):
+    tree = install(method="location", location="http://mirror.example/tree/", kickstart=kickstart)
+    request = GuestRequest.from_params(params(name="web01", install=tree))
+    assert not request.install.kickstart_injected
+
+
 @pytest.mark.parametrize("location", ["http://h/tree/?a=b", "https://h/tree/#top", "ftp://h/tree?x"])
 def test_an_install_tree_url_with_a_query_or_fragment_is_refused(location):
     """The tree's files are read at paths under the URL's: a query would end up in the middle of each."""
