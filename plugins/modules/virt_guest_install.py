@@ -314,6 +314,8 @@ options:
           - A path disk without it keeps the format the guest's definition stores, and a new one is
             V(raw). Formats are never read from a disk's content (a guest writes its disk); a new
             path disk that holds a qcow2 image is refused until O(disks[].format) says so.
+          - A disk the guest has keeps the format it was defined with: another format for it is refused
+            (the guest would read the same bytes in another format, and its writes would destroy them).
         type: str
         choices: [qcow2, raw]
       preallocation:

@@ -165,6 +165,7 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
     for disk, disk_state in zip(request.disks or (), state.disks):
         if disk.target is None:  # the request fills in the target of every disk it reads
             raise PlanError("%s has no target" % disk.label)
+        _refuse_format_change(disk, request.name, state.existing)
         if disk.path:
             planned = Disk(
                 target=disk.target,
@@ -204,6 +205,25 @@ def _stored_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[st
     """
     known = _stored_disk(disk, existing)
     return known.format if known is not None else None
+
+
+def _refuse_format_change(disk: DiskRequest, name: str, existing: Optional[Domain]) -> None:
+    """A disk the guest has keeps the format it was defined with: the guest would read the same bytes
+    in another format (a qcow2 image as raw shows its header as data, and what the guest writes there
+    destroys the image)."""
+    stored = _stored_format(disk, existing)
+    if disk.format is None or stored is None or _driver_format(disk.format) == _driver_format(stored):
+        return
+    raise PlanError(
+        "%s: guest %s has this disk as %s, not %s; the guest would read its data in another format, and what it "
+        "writes would destroy it: a disk keeps the format it was defined with (to convert it, make a new volume "
+        "with clone_from and format: %s, and give the guest that)" % (disk.label, name, stored, disk.format, disk.format)
+    )
+
+
+def _driver_format(fmt: Optional[str]) -> str:
+    """The format QEMU reads a disk in: an ISO volume is read raw."""
+    return "raw" if fmt in (None, "iso") else fmt
 
 
 def _disk_modes(disk: DiskRequest, existing: Optional[Domain]) -> DiskModes:
@@ -266,7 +286,7 @@ def _plan_volume_disk(
         raise PlanError("%s: %s" % (disk.label, error))
     plan.actions.extend(volume_plan.actions)
     fmt = disk.format or stored_format or (existing.format if existing is not None else _planned_format(volume_plan.after))
-    return Disk(target=target, bus=disk.bus, pool=disk.pool, volume=disk.volume, format="raw" if fmt in (None, "iso") else fmt)
+    return Disk(target=target, bus=disk.bus, pool=disk.pool, volume=disk.volume, format=_driver_format(fmt))
 
 
 def _planned_format(volume_xml: Optional[str]) -> Optional[str]:
