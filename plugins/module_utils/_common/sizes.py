@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, Inexact, InvalidOperation, localcontext
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 
@@ -58,7 +58,16 @@ def parse_size(value: object) -> int:
         number = Decimal(match.group("number"))
     except InvalidOperation:  # pragma: no cover - the regex admits only decimal digits
         raise SizeError("cannot read size %r" % text)
-    total = number * unit_multiplier(match.group("unit"))
+    with localcontext() as exact:
+        # Exact, whatever the number's length (the default context rounds past 28 digits, and would
+        # take "1.00000000000000000000000000001" for one byte): room for its digits and the largest
+        # unit's (1024**6 has 19), and a rounding would raise rather than pass unseen.
+        exact.prec = len(match.group("number")) + 20
+        exact.traps[Inexact] = True
+        try:
+            total = number * unit_multiplier(match.group("unit"))
+        except Inexact:  # pragma: no cover - the precision above leaves room for every product
+            raise SizeError("cannot read size %r exactly" % text)
     if total != total.to_integral_value():
         raise SizeError("size %r is not a whole number of bytes" % text)
     return _within_libvirt(int(total), text)
@@ -70,7 +79,7 @@ MAX_SIZE = (1 << 64) - 1
 
 def _within_libvirt(size: int, text: str) -> int:
     if size > MAX_SIZE:
-        raise SizeError("size %r is larger than libvirt can hold (16E)" % text)
+        raise SizeError("size %r is larger than libvirt can hold (%d bytes, 1 byte less than 16E)" % (text, MAX_SIZE))
     return size
 
 

@@ -43,11 +43,22 @@ def test_parse_size_follows_libvirt_units(text, expected):
         ("", "cannot read size"),
         ("1.5b", "whole number of bytes"),
         (True, "must be a number"),
+        # BREAK (fixed): past 28 digits the default decimal context rounded, and these passed as 1 byte and 1G.
+        ("1.00000000000000000000000000001", "whole number of bytes"),
+        ("1.0000000000000000000000000001G", "whole number of bytes"),
+        ("0." + "0" * 60 + "1E", "whole number of bytes"),
+        ("16E", r"larger than libvirt can hold \(18446744073709551615 bytes, 1 byte less than 16E\)"),
     ],
 )
 def test_parse_size_rejects(text, message):
     with pytest.raises(SizeError, match=message):
         parse_size(text)
+
+
+def test_long_exact_sizes_are_read_exactly():
+    assert parse_size("1.50000000000000000000000000000000000000G") == 3 * 2**29
+    assert parse_size("0" * 80 + "1") == 1
+    assert parse_size("18446744073709551615") == 2**64 - 1
 
 
 @pytest.mark.parametrize(
