@@ -51,6 +51,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     INSTALL_NAMESPACE,
+    forget_install_pending,
     with_install_pending,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
@@ -279,6 +280,7 @@ class GuestHandlers:
         domain = self._domain(action.payload.guest)
         with self._log_removed_if_start_fails(action.payload.guest, self._stored_serial_log(domain)):
             self.client.start_domain(domain)
+        forget_install_pending(self.client, domain)
         return None
 
     def _stored_serial_log(self, domain: Any) -> Optional[str]:

@@ -44,6 +44,14 @@ def install_pending_since(xml: str) -> Optional[int]:
     return int(since) if since.isascii() and since.isdigit() else 0
 
 
+def forget_install_pending(client: Any, domain: Any) -> None:
+    """Drop the mark from a guest just started from its disk (through ``client``, a libvirt Client).
+    Modules start a marked guest only when it ran since it was defined (a run stopped right after its
+    install began); a mark left would call it never installed once its serial log is gone."""
+    if install_pending_since(client.domain_definition(domain)) is not None:
+        client.remove_stored_metadata(domain, INSTALL_NAMESPACE)
+
+
 def never_installed_problem(name: str, xml: str, local: bool) -> str:
     """Why the guest of stored definition ``xml`` must not be taken for installed nor started as it
     is: it still carries the mark and shows no sign of having run since (its serial log written after

@@ -463,3 +463,27 @@ def test_a_host_boot_file_that_became_a_link_to_a_host_file_is_not_copied(tmp_pa
     with pytest.raises(DownloadError, match="is one of the host's own files"):
         handlers().fetch(fetch_action(str(tree / "initrd.img"), target))
     assert not os.path.exists(target) and os.listdir(boot) == []
+
+
+# BREAK (fixed): a run stopped right after its install began left the guest marked as never installed;
+# the next runs started it from its disk (its serial log said it ran) but kept the mark, so once the log
+# was gone (rotated, cleaned up) the installed guest was called never installed and refused.
+@pytest.mark.parametrize("module", ["virt_guest_install", "virt_guest_state"])
+def test_a_guest_started_from_its_disk_drops_the_install_mark(test_client, logged_guest, module):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
+        install_pending_since,
+        with_install_pending,
+    )
+    from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import StartPayload
+    from ansible_collections.remotevirt.install.plugins.module_utils._power.handlers import PowerHandlers
+
+    domain = test_client.find_domain(logged_guest.name)
+    test_client.define_domain(with_install_pending(test_client.domain_definition(domain), 1))
+    assert install_pending_since(test_client.domain_definition(domain)) == 1
+    if module == "virt_guest_install":
+        GuestHandlers(test_client, None, True).start(_start_action("start", logged_guest))
+    else:
+        action = Action("start", "guest", logged_guest.name, "", StartPayload(guest=logged_guest.name, paused=False))
+        PowerHandlers(test_client, None).start(action)
+    assert test_client.domain_is_active(domain)
+    assert install_pending_since(test_client.domain_definition(domain)) is None
