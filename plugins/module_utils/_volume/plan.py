@@ -330,6 +330,19 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
 
 
 def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, source: Volume) -> Plan:
+    if state.origin_running_writers:
+        writers = state.origin_running_writers
+        raise PlanError(
+            "clone source %s is a disk that running %s %s write%s: a copy taken while it is written is torn (and "
+            "QEMU's lock on the image refuses it); shut %s down first"
+            % (
+                ref.label,
+                "guest" if len(writers) == 1 else "guests",
+                ", ".join(writers),
+                "s" if len(writers) == 1 else "",
+                "it" if len(writers) == 1 else "them",
+            )
+        )
     pool = state.pool
     _check_permissions(request, pool)
     fmt = request.format or source.format
@@ -594,6 +607,18 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
     plan = Plan(before=managed_view(existing).to_xml())
     target = existing
     if request.capacity is not None and not capacity_reached(state.pool, existing.format, request.capacity, target.capacity):
+        if state.running_users:
+            raise PlanError(
+                "volume %s is a disk of running %s %s: QEMU holds a lock on its image, so qemu-img cannot resize it "
+                "while %s; shut %s down first (or grow the disk live with virsh blockresize)"
+                % (
+                    request.label,
+                    "guest" if len(state.running_users) == 1 else "guests",
+                    ", ".join(state.running_users),
+                    "it runs" if len(state.running_users) == 1 else "they run",
+                    "it" if len(state.running_users) == 1 else "them",
+                )
+            )
         target = _plan_capacity_change(request, state, target, request.capacity, plan)
     wanted = request.permissions
     if not wanted.is_empty() and not wanted.covers(existing.permissions):

@@ -35,7 +35,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, predicted_path, replacement_name
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import (
+    capacity_reached,
+    plan_volume,
+    predicted_path,
+    replacement_name,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
     CHECKSUM_OF_DOWNLOAD,
     Checksum,
@@ -290,6 +295,24 @@ def written_by(client: Client, pool_name: str, volume_name: str, path: Optional[
     return tuple(sorted(writers))
 
 
+def running_among(client: Client, guests: Tuple[str, ...]) -> Tuple[str, ...]:
+    """Those of ``guests`` that run now."""
+    if not guests:
+        return ()
+    running = {name for name, active in client.guest_names() if active}
+    return tuple(guest for guest in guests if guest in running)
+
+
+def _resizes_an_image(request: VolumeRequest, pool: Pool, existing: Volume) -> bool:
+    """Whether the plan resizes the existing volume with qemu-img (libvirt resizes a raw file itself),
+    which QEMU's lock on an image a running guest opened refuses."""
+    return (
+        request.capacity is not None
+        and existing.format not in (None, "raw")
+        and not capacity_reached(pool, existing.format, request.capacity, existing.capacity)
+    )
+
+
 def _names_of_the_file(client: Client, path: Optional[str]) -> Tuple[Optional[Callable[[str], bool]], List[Tuple[str, str]]]:
     """On this host: the test of whether a path leads to the volume's file, and the other pool
     volumes that are that file (a link, or a hard link, in a pool's directory); elsewhere neither."""
@@ -388,6 +411,12 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         state = state.with_changes(origin=origin)
         if request.backing_volume and existing is None:
             state = state.with_changes(origin_writers=written_by(client, origin_ref.pool, origin_ref.name, origin.path))
+        if request.clone_from and existing is None:
+            writers = written_by(client, origin_ref.pool, origin_ref.name, origin.path)
+            state = state.with_changes(origin_running_writers=running_among(client, writers))
+    if existing is not None and _resizes_an_image(request, state.pool, existing):
+        users, _dependents = needed_by(client, state.pool.name, existing.name, existing.path)
+        state = state.with_changes(running_users=running_among(client, users))
     url = request.source_url
     if url:
         # Imported here: only downloads use it (import cost on every task).

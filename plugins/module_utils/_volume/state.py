@@ -35,7 +35,10 @@ class VolumeState(Record):
     the existing volume's file leads to when it is a symbolic link on this host (libvirt lists
     a link in a directory pool as a volume, and changes made through it land on that file);
     ``other_names`` how many other names (hard links) the existing volume's file has on this host;
-    ``origin_writers`` the guests that write the backing volume of a new overlay (read only then);
+    ``origin_writers`` the guests that write the backing volume of a new overlay (read only then),
+    ``origin_running_writers`` the running guests that write the volume a new clone copies (read only
+    then), ``running_users`` the running guests with a disk on the existing volume, when the plan would
+    resize an image that qemu-img changes (read only then: QEMU holds a lock on the images it opened);
     ``replacement`` the volume a replacement of the existing one is downloaded into (see
     plan.replacement_name), when an earlier run left it, and ``replacement_unfinished`` whether it
     carries the mark of an unfinished download, ``replacement_blocked`` whether a file libvirt does not
@@ -55,6 +58,8 @@ class VolumeState(Record):
     link_target: Optional[str] = None
     other_names: int = 0
     origin_writers: Tuple[str, ...] = ()
+    origin_running_writers: Tuple[str, ...] = ()
+    running_users: Tuple[str, ...] = ()
     replacement: Optional[Volume] = None
     replacement_unfinished: bool = False
     replacement_blocked: bool = False

@@ -1023,3 +1023,20 @@ def test_a_replacement_keeps_the_old_files_mode_owner_and_group():
     created = Volume.from_xml(plan.actions[0].payload.xml)
     assert created.permissions == Permissions(mode="0644", owner=107, group=108)
     assert Volume.from_xml(plan.after).permissions == created.permissions
+
+
+# BREAK (fixed): growing or cloning the qcow2 disk of a running guest was planned (check mode said
+# changed), and every real run failed on QEMU's lock on the image.
+def test_an_image_a_running_guest_has_open_is_not_resized():
+    state = VolumeState(POOL, existing=QCOW, running_users=("web01",))
+    with pytest.raises(PlanError, match="volume p/v.qcow2 is a disk of running guest web01: QEMU holds a lock on its image"):
+        plan_volume(request(capacity="20G"), state)
+    with pytest.raises(PlanError, match="running guests db01, web01: .* while they run; shut them down first"):
+        plan_volume(request(capacity="5G", allow_shrink=True), state.with_changes(running_users=("db01", "web01")))
+    assert steps(plan_volume(request(capacity="10G"), state)) == []  # nothing to resize: nothing refused
+
+
+def test_a_volume_running_guests_write_is_not_cloned():
+    state = VolumeState(POOL, origin=BASE, origin_running_writers=("web01",))
+    with pytest.raises(PlanError, match="clone source p/base.qcow2 is a disk that running guest web01 writes: a copy taken"):
+        plan_volume(request(clone_from="base.qcow2"), state)
