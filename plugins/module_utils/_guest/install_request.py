@@ -119,6 +119,12 @@ def _install_param(
     return request
 
 
+def removal_install_param(entry: Any) -> InstallRequest:
+    """What a removal reads of ``install``: only its boot_dir, where a seed ISO of the guest may wait."""
+    boot_dir = entry.get("boot_dir") if isinstance(entry, Mapping) else None
+    return InstallRequest(boot_dir=_boot_dir_param(boot_dir)) if boot_dir else InstallRequest()
+
+
 def _boot_dir_param(boot_dir: str) -> str:
     """A directory of the module's own: kernels, initrds and seed ISOs are written there and given
     to QEMU, which a system directory (/etc, /proc, /dev...) must never be made to hold."""

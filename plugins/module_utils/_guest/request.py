@@ -27,7 +27,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_uri,
     is_ascii_number,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest, _install_param
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import (
+    InstallRequest,
+    _install_param,
+    removal_install_param,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_request import TuningRequest, tuning_param
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import DiskModes, Filesystem, HostDevice
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import (
@@ -197,9 +201,10 @@ class GuestRequest(Record):
             "filesystems": lambda: _devices_param("filesystems", params.get("filesystems")),
             "hostdevs": lambda: _devices_param("hostdevs", params.get("hostdevs")),
             "serial_log": lambda: _path_param(params.get("serial_log"), "serial_log"),
-            # A removal needs no install media: what it would have installed from does not matter.
+            # A removal needs no install media: what it would have installed from does not matter, only
+            # the boot_dir its seed ISO was written to.
             "install": lambda: (
-                InstallRequest()
+                removal_install_param(params.get("install"))
                 if params.get("state") == "absent"
                 else _install_param(params.get("install"), params.get("url_username"), params.get("url_password"))
             ),

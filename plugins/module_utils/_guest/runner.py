@@ -703,14 +703,30 @@ def _leftover_seed(client: Client, request: GuestRequest, domain: Any, local: bo
     path = seed_path(request)
     if not local:
         return None
-    try:
-        if not stat.S_ISREG(os.lstat(path).st_mode):
-            return None
-    except OSError:
+    if removed and not _is_regular_file(path) and client.domain_is_active(domain):
+        # A removal given no boot_dir: the guest's first boot names its seed, wherever it was written.
+        path = _seed_of_first_boot(client, domain, os.path.basename(path)) or path
+    if not _is_regular_file(path):
         return None
     if not removed and client.domain_is_active(domain) and path in client.domain_live_definition(domain):
         return None
     return path
+
+
+def _is_regular_file(path: str) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _seed_of_first_boot(client: Client, domain: Any, name: str) -> Optional[str]:
+    """The seed ISO (file ``name``) the running guest has as a cdrom, if it is in its first boot."""
+    live = Domain.from_xml(client.domain_live_definition(domain))
+    for disk in live.disks:
+        if disk.device == "cdrom" and disk.path and os.path.basename(disk.path) == name:
+            return disk.path
+    return None
 
 
 def _check_boot_files(request: GuestRequest, local: bool) -> None:

@@ -96,3 +96,13 @@ def test_an_install_tree_url_with_a_query_or_fragment_is_refused(location):
 def test_an_nfs_install_tree_keeps_its_libnfs_options():
     tree = install(method="location", location="nfs://srv/export/tree?version=4")
     assert GuestRequest.from_params(params(name="web01", install=tree)).install.location == "nfs://srv/export/tree?version=4"
+
+
+# BREAK (fixed): a removal read no install options, so a seed ISO written to another boot_dir (with the
+# guest's no_log user_data in it) stayed on the host.
+def test_a_removal_reads_the_boot_dir_of_its_seed_and_nothing_else_of_install():
+    removal = params(name="web01", state="absent", install=dict(boot_dir="/var/tmp/seeds", method="cdrom", location="x"))
+    assert GuestRequest.from_params(removal).install.boot_dir == "/var/tmp/seeds"
+    assert GuestRequest.from_params(params(name="web01", state="absent")).install.boot_dir == "/var/lib/libvirt/boot"
+    with pytest.raises(Refusals, match="install.boot_dir /etc is one of the host's system directories"):
+        GuestRequest.from_params(params(name="web01", state="absent", install=dict(boot_dir="/etc")))
