@@ -236,8 +236,13 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
         try:
             info = os.stat(device)
         except (OSError, ValueError):
-            continue  # libvirt names a missing device when the pool is built or started
+            if definition.source_devices and definition.type in _DEVICE_POOL_TYPES:
+                # Refused here, so check mode says so too: the build would fail after the define.
+                raise PlanError("source_devices: %s is no device on the host" % device)
+            continue
         if not stat.S_ISBLK(info.st_mode):
+            if definition.source_devices and definition.type in _DEVICE_POOL_TYPES and not _mountable_file(definition, info):
+                raise PlanError("source_devices: %s is no block device (a %s pool builds on one)" % (device, definition.type))
             continue
         uses = block_device_uses(info.st_rdev, count_holders=definition.type == "fs")
         if not uses and definition.type == "fs":
@@ -250,6 +255,17 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
                 else "volume group %s: its physical volume %s" % (definition.source_name or definition.name, device)
             )
             raise PlanError("%s holds the host's %s; a pool must never take a device the host uses" % (given, " and ".join(uses)))
+
+
+# Pool types whose source devices are the host's block devices (an iscsi pool's are targets' names).
+_DEVICE_POOL_TYPES = ("fs", "logical", "disk")
+
+
+def _mountable_file(definition: PoolDefinition, info: os.stat_result) -> bool:
+    """An fs pool may mount a file system image (a regular file, mounted through a loop device)."""
+    import stat
+
+    return definition.type == "fs" and stat.S_ISREG(info.st_mode)
 
 
 def _volume_group_devices(definition: PoolDefinition) -> Tuple[str, ...]:
