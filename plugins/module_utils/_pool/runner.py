@@ -242,7 +242,9 @@ def _refuse_devices_in_use(definition: PoolDefinition) -> None:
             continue
         if not stat.S_ISBLK(info.st_mode):
             if definition.source_devices and definition.type in _DEVICE_POOL_TYPES and not _mountable_file(definition, info):
-                raise PlanError("source_devices: %s is no block device (a %s pool builds on one)" % (device, definition.type))
+                raise PlanError(
+                    "source_devices: %s is no block device (pools of type %s build on one)" % (device, definition.type)
+                )
             continue
         uses = block_device_uses(info.st_rdev, count_holders=definition.type == "fs")
         if not uses and definition.type == "fs":
