@@ -178,7 +178,7 @@ options:
             (V(https://user:password@host/ks.cfg)) or a query value of six characters or more (a token)
             is fetched by the host instead and put into the initrd, so they never reach the guest's
             kernel command line; plans and diffs show them masked. Only V(http://), V(https://) and
-            V(ftp://) kickstarts are fetched so: an V(nfs://) URL with credentials or a token is refused.
+            V(ftp://) kickstarts are fetched so; an V(nfs://) URL with credentials or a token is refused.
         type: str
       kickstart_content:
         description:
@@ -314,7 +314,7 @@ options:
           - A path disk without it keeps the format the guest's definition stores, and a new one is
             V(raw). Formats are never read from a disk's content (a guest writes its disk); a new
             path disk that holds a qcow2 image is refused until O(disks[].format) says so.
-          - A disk the guest has keeps the format it was defined with: another format for it is refused
+          - A disk the guest has keeps the format it was defined with, and another format for it is refused
             (the guest would read the same bytes in another format, and its writes would destroy them).
         type: str
         choices: [qcow2, raw]
