@@ -15,6 +15,7 @@ import binascii
 import json
 import re
 import secrets
+import shlex
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -177,15 +178,21 @@ def console_text(lines: List[str]) -> str:
 # One command per poll for every job still running (a module task per job and another to remove its
 # file cost a connection and a module run each: seconds per poll at 20 guests). Each file's bytes
 # travel base64-encoded after a marker line holding a random token, as the probe's do.
+# A host without base64 or tr fails the command (a pipeline's status is its last command's, so their
+# absence would read as empty files: jobs still running); a file it cannot read is named so. Either
+# way the jobs are asked with async_status instead.
 STATUS_SCRIPT = (
+    "command -v base64 >/dev/null 2>&1 && command -v tr >/dev/null 2>&1 || exit 127\n"
     "token=$1; dir=$2; shift 2\n"
     'for jid in "$@"; do\n'
-    '  if [ -f "$dir/$jid" ]; then\n'
+    '  if [ ! -f "$dir/$jid" ]; then\n'
+    '    printf "%s missing %s\\n" "$token" "$jid"\n'
+    '  elif [ ! -r "$dir/$jid" ]; then\n'
+    '    printf "%s unreadable %s\\n" "$token" "$jid"\n'
+    "  else\n"
     '    printf "%s found %s\\n" "$token" "$jid"\n'
     "    base64 < \"$dir/$jid\" | tr -d '\\n'\n"
     '    printf "\\n"\n'
-    "  else\n"
-    '    printf "%s missing %s\\n" "$token" "$jid"\n'
     "  fi\n"
     "done\n"
 )
@@ -204,8 +211,9 @@ def status_argv(token: str, async_dir: str, jids: Sequence[str]) -> List[str]:
 
 def parse_statuses(token: str, output: str, jids: Sequence[str]) -> Optional[Dict[str, Dict[str, Any]]]:
     """Each job's status from the status command's output, as async_status gives it; None when the
-    output does not answer for every job (the command did not run through)."""
-    marker = re.compile(r"^%s (found|missing) (\S+)$" % re.escape(token))
+    output does not answer for every job (the command did not run through) or a job file could not be read."""
+    marker = re.compile(r"^%s (found|missing|unreadable) (\S+)$" % re.escape(token))
+    unreadable = False
     read: Dict[str, Optional[str]] = {}
     current: Optional[str] = None
     for line in output.split("\n"):
@@ -213,9 +221,10 @@ def parse_statuses(token: str, output: str, jids: Sequence[str]) -> Optional[Dic
         if found:
             current = found.group(2)
             read[current] = "" if found.group(1) == "found" else None
+            unreadable = unreadable or found.group(1) == "unreadable"
         elif current is not None and read.get(current) is not None:
             read[current] = (read[current] or "") + line
-    if any(jid not in read for jid in jids):
+    if unreadable or any(jid not in read for jid in jids):
         return None
     return {jid: job_status(jid, read[jid]) for jid in jids}
 
@@ -227,7 +236,7 @@ def job_status(jid: str, encoded: Optional[str]) -> Dict[str, Any]:
         return {"failed": True, "msg": "could not find job", "ansible_job_id": jid, "started": True, "finished": True}
     try:
         data = json.loads(binascii.a2b_base64(encoded.strip()).decode("utf-8"))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):  # RecursionError: JSON nested too deep to read
         data = None
     if not isinstance(data, dict):
         return {"ansible_job_id": jid, "started": True, "finished": False}
@@ -451,16 +460,23 @@ class ActionModule(ActionBase):
                 return {"finished": False}  # a poll that did not get through; the next one asks again
             return answer
 
+        def on_shell(argv: List[str]) -> Dict[str, Any]:
+            # A command, not a module: it runs in check mode too (reading a job's status changes
+            # nothing, and async_status removes a finished job's file in check mode as well).
+            try:
+                return self._low_level_execute_command(shlex.join(argv), sudoable=True)
+            except AnsibleConnectionFailure as error:
+                raise ConnectionLost(str(error)) from error
+
         def statuses(jids: List[str]) -> Dict[str, Dict[str, Any]]:
             token = "rv-%s" % secrets.token_hex(8)
-            answer = on_host("ansible.legacy.command", {"argv": status_argv(token, async_dir, jids)})
-            read = None if answer.get("failed") else parse_statuses(token, str(answer.get("stdout") or ""), jids)
-            # A host where the command did not run through (no base64?) is asked job by job, as before.
+            answer = on_shell(status_argv(token, async_dir, jids))
+            read = parse_statuses(token, str(answer.get("stdout") or ""), jids) if answer.get("rc") == 0 else None
+            # A host where the command did not run through (no base64?) is asked job by job.
             return read if read is not None else {jid: status(jid) for jid in jids}
 
         def cleanup(jids: List[str]) -> None:
-            files = [self._connection._shell.join_path(async_dir, jid) for jid in jids]
-            on_host("ansible.legacy.command", {"argv": ["rm", "-f", "--", *files]})
+            on_shell(["rm", "-f", "--", *(self._connection._shell.join_path(async_dir, jid) for jid in jids)])
 
         def probe(running: List[Job]) -> List[Probed]:
             token = "rv-%s" % secrets.token_hex(8)

@@ -358,3 +358,26 @@ def test_a_result_that_is_no_dictionary_is_a_job_still_running():
 
     assert job_status("j1.1", base64.b64encode(b"[1, 2]").decode())["finished"] is False
     assert job_status("j1.1", "!!not base64!!")["finished"] is False
+
+
+# BREAK (fixed): on a host without base64 the pipeline's status was tr's, every job file read as empty
+# (a job still running), and the jobs were waited for until the timeout, their results lost.
+def test_a_host_without_base64_fails_the_status_command(tmp_path):
+    (tmp_path / "j1.1").write_text('{"changed": true}')
+    argv = ["/bin/sh"] + status_argv("rv-0", str(tmp_path), ["j1.1"])[1:]
+    run = subprocess.run(argv, capture_output=True, text=True, env={"PATH": str(tmp_path / "nothing")})
+    assert run.returncode == 127 and parse_statuses("rv-0", run.stdout, ["j1.1"]) is None
+
+
+def test_a_job_file_that_cannot_be_read_is_left_to_async_status(tmp_path):
+    unreadable = tmp_path / "j1.1"
+    unreadable.write_text('{"changed": true}')
+    output = "rv-0 unreadable j1.1\nrv-0 found j2.2\n%s\n" % __import__("base64").b64encode(b'{"changed": false}').decode()
+    assert parse_statuses("rv-0", output, ["j1.1", "j2.2"]) is None
+
+
+def test_a_result_nested_too_deep_to_read_is_a_job_still_running():
+    import base64
+
+    deep = ("[" * 100_000 + "]" * 100_000).encode()
+    assert job_status("j1.1", base64.b64encode(deep).decode())["finished"] is False
