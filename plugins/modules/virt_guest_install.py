@@ -77,7 +77,8 @@ options:
     choices: [auto, kvm, qemu]
   memory:
     description:
-      - Memory of the guest. A number is MiB; text is a size such as V(2G), V(2GiB) or V(1536M).
+      - Memory of the guest. A number (or text of digits only) is MiB; text is a size such as V(2G),
+        V(2GiB) or V(1536M). More than libvirt takes (2^53 - 1 KiB) is refused at plan time.
       - A new guest gets 1 GiB when this is not set.
     type: raw
   vcpus:

@@ -367,7 +367,14 @@ def _memory_param(value: Any) -> Optional[int]:
         raise PlanError("memory: %s" % error)
     if size < 1 << 20:
         raise PlanError("memory must be at least 1 MiB, not %s" % text)
+    if size // 1024 > MAX_MEMORY_KIB:
+        raise PlanError("memory %s is more than libvirt takes (%d KiB at most)" % (text, MAX_MEMORY_KIB))
     return size // 1024 * 1024
+
+
+# The most memory libvirt takes for a guest, in KiB (its VIR_DOMAIN_MEMORY_PARAM_UNLIMITED, 2**53 - 1):
+# more fails the define with a numerical overflow.
+MAX_MEMORY_KIB = (1 << 53) - 1
 
 
 def _disks_param(entries: Optional[Sequence[Mapping[str, Any]]], guest: str) -> Optional[Tuple[DiskRequest, ...]]:
