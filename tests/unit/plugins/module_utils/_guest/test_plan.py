@@ -1327,21 +1327,23 @@ def test_rerun_keeps_the_stored_format_of_a_volume_disk_the_guest_rewrote():
 # raw (check mode and the real run said changed; the next run converged on it): the guest's first
 # write would destroy the image.
 def test_a_disk_the_guest_has_keeps_its_format():
-    other = dict(MATCHING, disks=[dict(MATCHING["disks"][0], format="raw")])
+    other = {**MATCHING, "disks": [{**MATCHING["disks"][0], "format": "raw"}]}
     with pytest.raises(
         PlanError, match="guest web01 has this disk as qcow2, not raw; the guest would read its data in another format"
     ):
         plan_guest(request(**other), stored_state(volume_disk(DISK0)))
     with pytest.raises(PlanError, match="has this disk as raw, not qcow2"):
-        plan_guest(request(disks=[dict(PATH_DISK[0], format="qcow2")]), stored_state(DiskState(format="raw"), xml=RAW_PATH_XML))
+        plan_guest(
+            request(**{"disks": [{**PATH_DISK[0], "format": "qcow2"}]}), stored_state(DiskState(format="raw"), xml=RAW_PATH_XML)
+        )
     with pytest.raises(PlanError, match="has this disk as qcow2, not raw"):
-        plan_guest(request(reinstall=True, **dict(other, install=dict(method="import"))), stored_state(volume_disk(DISK0)))
+        plan_guest(request(**{**other, "reinstall": True, "install": {"method": "import"}}), stored_state(volume_disk(DISK0)))
 
 
 def test_a_disk_given_its_stored_format_or_none_is_unchanged():
     plan = plan_guest(request(**MATCHING), stored_state(volume_disk(DISK0)))
     assert plan.actions == []
-    told = dict(MATCHING, disks=[dict(MATCHING["disks"][0], format="qcow2")])
+    told = {**MATCHING, "disks": [{**MATCHING["disks"][0], "format": "qcow2"}]}
     assert plan_guest(request(**told), stored_state(volume_disk(DISK0))).actions == []
 
 
