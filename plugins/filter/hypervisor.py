@@ -4,10 +4,10 @@
 # The filters of the hypervisor role; documented in network_clashes.yml and pool_clashes.yml next to this one.
 from __future__ import annotations
 
-import posixpath
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._network.subnets import overlaps
 
 
@@ -88,7 +88,8 @@ _DIRECTORY_POOLS = ("dir", "fs", "netfs")
 
 
 def _target_directory(result: Any) -> Tuple[str, str, str]:
-    """(uri, name, target directory written as one path) of a planned pool with a directory target;
+    """(uri, name, target directory as same_path writes it, as the pool module compares them) of a
+    planned pool with a directory target;
     empty for others, and for an entry that was refused or skipped."""
     item = result.get("item") if isinstance(result, Mapping) else None
     pool = result.get("pool") if isinstance(result, Mapping) else None
@@ -97,7 +98,7 @@ def _target_directory(result: Any) -> Tuple[str, str, str]:
     target = pool.get("target_path")
     if pool.get("type") not in _DIRECTORY_POOLS or not isinstance(target, str) or not target.startswith("/"):
         return "", "", ""
-    return str(item.get("uri") or HOST_URI), str(pool.get("name") or ""), posixpath.normpath(target).replace("//", "/")
+    return str(item.get("uri") or HOST_URI), str(pool.get("name") or ""), same_path(target) or ""
 
 
 def pool_clashes(results: Sequence[Any], list_name: str = "hypervisor_pools") -> List[Dict[str, Any]]:
