@@ -134,17 +134,9 @@ def _pools(client: Client, query: VolumeQuery) -> Tuple[List[Any], List[str]]:
             # libvirt would stop it (a report must change nothing) and the whole report fail.
             # Its volumes are then those whose files libvirt can still read: none.
             if client.missing_pool_directory(pool) is None:
-                _refresh(client, pool)
+                # A pool with a running volume job refuses refresh; its volume list is still libvirt's.
+                client.refresh_pool_unless_busy(pool)
     return active, [pool.name() for pool in inactive]
-
-
-def _refresh(client: Client, pool: Any) -> None:
-    try:
-        client.refresh_pool(pool)
-    except LibvirtError as error:
-        # A pool with a running volume job refuses refresh; its volume list is still libvirt's.
-        if "asynchronous jobs" not in error.message:
-            raise
 
 
 def _described(client: Client, pool: Any, names: Optional[NameFilter], warnings: List[str]) -> List[Volume]:

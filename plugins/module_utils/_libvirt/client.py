@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import threading
+import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
@@ -105,6 +106,11 @@ def _is_not_found_code(code: int) -> bool:
     return any(code == getattr(libvirt, name, None) for name in _NOT_FOUND_CODES)
 
 
+def _pool_jobs_running(error: LibvirtError) -> bool:
+    """Whether libvirt refused an operation on a pool because a volume job runs in it."""
+    return "has asynchronous jobs running" in error.message
+
+
 @functools.lru_cache(maxsize=None)
 def _state_reasons(state_name: str) -> Dict[int, str]:
     """libvirt's reasons for one state by number, from its constants (VIR_DOMAIN_PAUSED_IOERROR...)."""
@@ -128,6 +134,11 @@ KEEPALIVE_COUNT = 3
 # Keepalive starts only once a connection is open: opening one to a daemon that accepts but never
 # answers (hung, or stopped with SIGSTOP) is given this long.
 CONNECT_SECONDS = 30
+
+# How long a refresh waits for the volume jobs of another task in the same pool (a clone or the
+# preallocation of a large volume runs for minutes), and the longest pause between its tries.
+POOL_JOBS_WAIT_SECONDS = 900.0
+POOL_JOBS_MAX_PAUSE = 2.0
 
 
 def _open_within(uri: str, seconds: float) -> Any:
@@ -289,21 +300,42 @@ class Client:
         return Pool.from_xml(self.call("read pool", pool.name(), pool.XMLDesc, 0))
 
     def refresh_pool(self, pool: Any) -> None:
-        self.call("refresh pool", pool.name(), pool.refresh, 0)
+        """Refresh ``pool`` after this run changed a volume's file. libvirt refuses a refresh while a
+        volume job runs in the pool (another task's clone, build or preallocation): wait for it, as
+        the work the refresh follows (a verified download, a renamed replacement) must not be undone
+        because another task shares the pool."""
+        deadline = time.monotonic() + POOL_JOBS_WAIT_SECONDS
+        pause = 0.1
+        while True:
+            try:
+                self.call("refresh pool", pool.name(), pool.refresh, 0)
+                break
+            except LibvirtError as error:
+                if not _pool_jobs_running(error):
+                    raise
+                if time.monotonic() + pause > deadline:
+                    waited = "%s (waited %d s for them to end)" % (error.message, POOL_JOBS_WAIT_SECONDS)
+                    raise LibvirtError(error.operation, error.target, waited, error.code) from None
+            time.sleep(pause)
+            pause = min(pause * 2, POOL_JOBS_MAX_PAUSE)
         self._refreshed.add(pool.name())
 
     def refresh_pool_once(self, pool: Any) -> None:
         """Refresh ``pool`` unless this connection did already: see files that tools other than
         libvirt put there. A pool with a running volume job (another build or upload) refuses
         refresh; its volume list is still the one libvirt works with, so that is no failure."""
-        if pool.name() in self._refreshed:
-            return
+        if pool.name() not in self._refreshed:
+            self.refresh_pool_unless_busy(pool)
+
+    def refresh_pool_unless_busy(self, pool: Any) -> None:
+        """Refresh ``pool`` now, unless a volume job runs in it: for what only reads, which takes
+        libvirt's list as it is rather than wait (a busy pool is not asked again on this connection)."""
         try:
-            self.refresh_pool(pool)
+            self.call("refresh pool", pool.name(), pool.refresh, 0)
         except LibvirtError as error:
-            if "asynchronous jobs" not in error.message:
+            if not _pool_jobs_running(error):
                 raise
-            self._refreshed.add(pool.name())
+        self._refreshed.add(pool.name())
 
     def pool_definition(self, pool: Any) -> str:
         """The persistent definition of a pool (what a redefinition replaces), not its live state."""

@@ -6,6 +6,7 @@ import libvirt
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import domains_using
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt import client as client_module
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 
@@ -203,3 +204,82 @@ def test_only_a_refusal_of_the_platform_is_kept(test_client, monkeypatch, code, 
     reason = test_client.domain_capabilities_refusal("aarch64", "qemu")
     assert (reason == "unable to find any emulator to serve 'aarch64' architecture") is refused
     assert refused or reason is None
+
+
+class _BusyPoolError(libvirt.libvirtError):
+    """libvirt's refusal to refresh a pool while one of its volume jobs runs."""
+
+    def __init__(self) -> None:  # pylint: disable=super-init-not-called
+        self.err = None
+
+    def get_error_code(self) -> int:
+        return libvirt.VIR_ERR_INTERNAL_ERROR
+
+    def get_error_message(self) -> str:
+        return "internal error: pool 'busy' has asynchronous jobs running."
+
+
+class _BusyPool:
+    """A pool whose volume job ends after ``busy_tries`` refused refreshes."""
+
+    def __init__(self, busy_tries: int) -> None:
+        self.busy_tries = busy_tries
+        self.tries = 0
+
+    def name(self) -> str:
+        return "busy"
+
+    def refresh(self, flags: int) -> int:
+        self.tries += 1
+        if self.tries <= self.busy_tries:
+            raise _BusyPoolError()
+        return 0
+
+
+@pytest.fixture(name="clock")
+def fixture_clock(monkeypatch):
+    """time.monotonic and time.sleep of the client on a clock that only sleeping moves."""
+    now = [0.0]
+    monkeypatch.setattr(client_module.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(client_module.time, "sleep", lambda seconds: now.__setitem__(0, now[0] + seconds))
+    return now
+
+
+def test_refresh_after_a_change_waits_for_the_pools_volume_job(clock):
+    pool = _BusyPool(busy_tries=5)
+    Client("test:///default").refresh_pool(pool)
+    assert pool.tries == 6
+    assert 0 < clock[0] < 10
+
+
+def test_refresh_after_a_change_gives_up_on_a_job_that_never_ends(clock):
+    pool = _BusyPool(busy_tries=10**6)
+    with pytest.raises(LibvirtError, match=r"asynchronous jobs running\. \(waited 900 s for them to end\)$"):
+        Client("test:///default").refresh_pool(pool)
+    limit = client_module.POOL_JOBS_WAIT_SECONDS
+    assert limit - client_module.POOL_JOBS_MAX_PAUSE <= clock[0] <= limit
+    assert pool.tries < 500
+
+
+def test_refresh_for_a_read_takes_a_busy_pool_as_listed_and_does_not_ask_again(clock):
+    pool = _BusyPool(busy_tries=1)
+    client = Client("test:///default")
+    client.refresh_pool_unless_busy(pool)
+    client.refresh_pool_once(pool)
+    assert pool.tries == 1 and clock[0] == 0
+
+
+def test_refresh_fails_at_once_on_other_errors(clock):
+    class _Gone(_BusyPool):
+        def refresh(self, flags: int) -> int:
+            self.tries += 1
+            raise _NotFoundError()
+
+    class _NotFoundError(_BusyPoolError):
+        def get_error_message(self) -> str:
+            return "storage pool 'busy' is not active"
+
+    pool = _Gone(busy_tries=0)
+    with pytest.raises(LibvirtError, match="is not active"):
+        Client("test:///default").refresh_pool(pool)
+    assert pool.tries == 1 and clock[0] == 0

@@ -407,8 +407,13 @@ def test_a_pool_is_refreshed_only_for_a_volume_missing_from_its_list(unique_name
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 
     refreshed = []
-    refresh = Client.refresh_pool
-    monkeypatch.setattr(Client, "refresh_pool", lambda self, pool: refreshed.append(pool.name()) or refresh(self, pool))
+    refresh = Client.refresh_pool_unless_busy
+
+    def counted_refresh(self, pool):
+        refreshed.append(pool.name())
+        refresh(self, pool)
+
+    monkeypatch.setattr(Client, "refresh_pool_unless_busy", counted_refresh)
     name = unique_name()
     run(params(pool=file_pool, name=name, capacity="1M"), check_mode=False, diff=False)
     assert not run(params(pool=file_pool, name=name, capacity="1M"), check_mode=False, diff=False)["changed"]
@@ -425,7 +430,7 @@ def test_a_local_directory_pool_is_sized_from_its_file_system(test_client, file_
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
     from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import pool_space
 
-    monkeypatch.setattr(Client, "refresh_pool", lambda self, pool: pytest.fail("refreshed"))
+    monkeypatch.setattr(Client, "refresh_pool_unless_busy", lambda self, pool: pytest.fail("refreshed"))
     described = pool_space(test_client, test_client.find_pool(file_pool))
     fs = os.statvfs(str(tmp_path))
     assert described.capacity == fs.f_blocks * fs.f_frsize
