@@ -131,8 +131,9 @@ options:
         read it by, such as a qcow2 one; a V(qcow2) or V(qed) image that names a backing file, a path on
         the host, and a V(vmdk) text descriptor, which names its extents' files, are refused too);
         otherwise the new volume is deleted
-        and the task fails before the rest of the body is written. For an uncompressed download the first
-        bytes are also read when planning (a ranged request), so check mode refuses what the download would.
+        and the task fails before the rest of the body is written. The first bytes are also read when
+        planning (a ranged request), so check mode refuses what the download would, and a V(qcow2)
+        image's size is read from its header, so check mode reports the capacity the volume will have.
       - Until the download is verified complete, the volume's file carries the extended attribute
         C(user.remotevirt.incomplete). A later run that finds it (the module was killed mid-download)
         deletes the volume and downloads it again, with or without O(checksum).
@@ -154,13 +155,18 @@ options:
         be exactly as long as announced and end with its format's end marker and checks (xz's
         index and check, gzip's CRC-32 and length, bzip2's CRC); the decompressed image must be of
         O(format). Otherwise the new volume is deleted and the task fails.
+      - When planning (check mode too), up to 1 MiB of the compressed body is read (a ranged request)
+        and decompressed to judge the signature and the image's first bytes as the download would,
+        and to read a V(qcow2) image's size from its header. What that does not reach (a bzip2 block
+        that compresses to more, data the C(zstd) program decompresses) is judged by the download only.
       - How long a compressed image is shows only once it is decompressed. A V(raw) or V(iso) image
         therefore needs O(capacity), the size of the volume the image is written into
         (an image longer than the volume is refused, never cut; a shorter one is followed by zeros),
         so check mode states the volume exactly. Other formats (V(qcow2)) keep their size in their
         header; the volume is created as for an uncompressed download (sized by the compressed
-        length, which the image then replaces; libvirt reads the image's size from its header) and
-        the image may be as long as the pool's free space when planned.
+        length, which the image then replaces; libvirt reads the image's size from its header, as
+        the plan does where it read the header) and the image may be as long as the pool's free
+        space when planned.
     type: str
     choices: [auto, none, xz, gzip, bzip2, zstd]
     default: auto

@@ -25,15 +25,29 @@ from typing import Any, Callable, Iterator, List, Optional
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import (
     CHUNK_SIZE,
     COMPRESSED_MAGICS,
+    HEAD_BYTES,
     DownloadError,
+    ServedHead,
+    UrlAccess,
     compressed_as,
+    judged_image,
     looks_like_html,
+    open_head,
+    read_head,
 )
 
 ZSTD_PROGRAM = "zstd"
 
 # What the plan's equivalent shell pipeline decompresses with.
 PROGRAMS = {"xz": "xz", "gzip": "gzip", "bzip2": "bzip2", "zstd": "zstd"}
+
+# Compressed bytes read when planning to reach the image's first HEAD_BYTES. xz, gzip and zstd
+# decompress as they stream (a few KiB usually suffice); bzip2 gives nothing out before the end of a
+# block of up to 900 kB of image, which may be compressed to more than this: then the image is
+# judged by the upload only.
+COMPRESSED_HEAD_LIMIT = 1 << 20
+# Compressed bytes read at a time when planning.
+_HEAD_READ = 64 << 10
 
 
 def compressed_problem(head: bytes, compression: str, content_type: Optional[str]) -> Optional[str]:
@@ -47,6 +61,48 @@ def compressed_problem(head: bytes, compression: str, content_type: Optional[str
     if found is not None:
         return "the content is %s-compressed, not %s-compressed: set compression: %s" % (found, compression, found)
     return "the content is not %s-compressed data (it must start with %r)" % (compression, magic)
+
+
+def judge_compressed_head(url: str, compression: str, fmt: str, access: UrlAccess) -> ServedHead:
+    """The first bytes a compressed download serves, judged when planning as the upload judges them:
+    the signature of ``compression`` (an error page is refused), then, decompressed, the image's first
+    HEAD_BYTES as format ``fmt`` (corrupt data is refused), read for the size its header gives. What
+    cannot be told from the first COMPRESSED_HEAD_LIMIT bytes, or is decompressed by the zstd program,
+    is left to the upload; so is a body that cannot be read (the download says why)."""
+    try:
+        response = open_head(url, COMPRESSED_HEAD_LIMIT, access)
+    except DownloadError:
+        return ServedHead()
+    try:
+        head, content_type = read_head(response, _HEAD_READ)
+        problem = compressed_problem(head, compression, content_type)
+        if problem or (compression == "zstd" and _python_zstd() is None):
+            return ServedHead(problem)
+        return _judged_image_head(response, head, compression, fmt)
+    except DownloadError as error:
+        return ServedHead(str(error))
+    except Exception:  # a connection dropped in the first bytes: the download reads them again
+        return ServedHead()
+    finally:
+        response.close()
+
+
+def _judged_image_head(response: Any, compressed: bytes, compression: str, fmt: str) -> ServedHead:
+    """The image's first HEAD_BYTES, decompressed from ``compressed`` and what ``response`` serves
+    after it, judged as format ``fmt``; DownloadError for data that is not valid."""
+    members = _Members(compression, "the content")
+    image = b""
+    read = len(compressed)
+    while compressed:
+        for out in members.feed(compressed):
+            image += out
+            if len(image) >= HEAD_BYTES:
+                return judged_image(image, fmt, None)
+        compressed = response.read(min(_HEAD_READ, COMPRESSED_HEAD_LIMIT - read)) if read < COMPRESSED_HEAD_LIMIT else b""
+        read += len(compressed)
+    if read < COMPRESSED_HEAD_LIMIT and members.complete:
+        return judged_image(image, fmt, None)  # the whole image, shorter than HEAD_BYTES
+    return ServedHead()  # undecided: the upload sees more
 
 
 # -- Python's decompressors ---------------------------------------------------------------------
@@ -175,9 +231,14 @@ class _Members:
                 raise
             raise DownloadError("%s is not valid %s-compressed data: %s" % (self.url, self.compression, error))
 
+    @property
+    def complete(self) -> bool:
+        """Whether the data fed so far ends where a member ends (with its end marker and checks)."""
+        return self._started and self._decompressor.eof
+
     def finish(self) -> None:
         """Raise unless the last member ended with its end marker (and its checks)."""
-        if not self._started or not self._decompressor.eof:
+        if not self.complete:
             raise DownloadError("%s ends before its %s-compressed data does (truncated)" % (self.url, self.compression))
 
 

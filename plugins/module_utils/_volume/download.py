@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import stat
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
@@ -33,6 +33,8 @@ HEAD_BYTES = 0x8006
 QCOW2_MAGIC = b"QFI\xfb"
 ISO9660_MAGIC_OFFSET = 0x8001
 ISO9660_MAGIC = b"CD001"
+# A qcow2 header's disk size: a big-endian 64-bit number of bytes at offset 24.
+_QCOW2_SIZE_END = 32
 # Leading bytes of images whose format puts its signature at the start.
 _MAGICS = {
     "qcow2": ((0, QCOW2_MAGIC),),
@@ -288,30 +290,59 @@ def probe_size(url: str, access: Optional[UrlAccess] = None) -> Optional[int]:
     return length
 
 
-def head_problem(url: str, fmt: str, refuse_compressed: bool, access: Optional[UrlAccess] = None) -> Optional[str]:
-    """Why the first bytes ``url`` serves are not an image of format ``fmt`` (see content_problem), or
-    None: read at plan time, so that check mode refuses what the download would. Only the first
-    HEAD_BYTES are read; the connection is closed then."""
+class ServedHead(NamedTuple):
+    """What the first bytes a download serves tell when planning: ``problem``, why the upload would
+    refuse them (None: it would not); ``image_size``, the size of the disk the image's header gives
+    (None: not read, or a format whose header this module does not read)."""
+
+    problem: Optional[str] = None
+    image_size: Optional[int] = None
+
+
+def judge_head(url: str, fmt: str, refuse_compressed: bool, access: Optional[UrlAccess] = None) -> ServedHead:
+    """The first bytes ``url`` serves, judged as an image of format ``fmt`` (see content_problem) and
+    read for its size: at plan time, so that check mode refuses what the download would and predicts
+    the volume it makes. Only the first HEAD_BYTES are read; the connection is closed then."""
     try:
         head, content_type = first_bytes(url, HEAD_BYTES, access or UrlAccess())
     except DownloadError:
-        return None  # the download itself fails (or a body cut short is read again), and says why
-    return content_problem(head, fmt, content_type, refuse_compressed)
+        return ServedHead()  # the download itself fails (or a body cut short is read again), and says why
+    return judged_image(head, fmt, content_type, refuse_compressed)
+
+
+def judged_image(head: bytes, fmt: str, content_type: Optional[str], refuse_compressed: bool = False) -> ServedHead:
+    """An image's first bytes ``head`` judged as format ``fmt``, with the size its header gives."""
+    problem = content_problem(head, fmt, content_type, refuse_compressed)
+    return ServedHead(problem, None if problem else image_size(head, fmt))
+
+
+def image_size(head: bytes, fmt: str) -> Optional[int]:
+    """The size of the disk a qcow2 image's header gives (what libvirt reports as the volume's
+    capacity once the image is in it), or None for other formats."""
+    if fmt != "qcow2" or not head.startswith(QCOW2_MAGIC) or len(head) < _QCOW2_SIZE_END:
+        return None
+    return int.from_bytes(head[_QCOW2_SIZE_END - 8 : _QCOW2_SIZE_END], "big")
+
+
+def open_head(url: str, size: int, access: UrlAccess, asked_whole: Callable[[DownloadError], bool] = lambda _error: True) -> Any:
+    """The response to a request for the first ``size`` bytes of ``url``, asked as a range: a server
+    that honours it sends no more (one that does not is cut off by its reader). When the ranged
+    request fails (an empty file's 416, a server refusing ranges) and ``asked_whole`` says so for its
+    error, asked again as a download asks. Raises DownloadError when it cannot be opened."""
+    try:
+        return _open(url, "GET", access, {"Range": "bytes=0-%d" % (size - 1)})
+    except DownloadError as error:
+        if not asked_whole(error):
+            raise
+        return _open(url, "GET", access)
 
 
 def first_bytes(
     url: str, size: int, access: UrlAccess, asked_whole: Callable[[DownloadError], bool] = lambda _error: True
 ) -> Tuple[bytes, Optional[str]]:
-    """The first ``size`` bytes ``url`` serves and its Content-Type; the connection is closed then.
-    Asked as a range: a server that honours it sends no more (one that does not is cut off). When the
-    ranged request fails (an empty file's 416, a server refusing ranges) and ``asked_whole`` says so
-    for its error, asked again as a download asks. Raises DownloadError when it cannot be read."""
-    try:
-        response = _open(url, "GET", access, {"Range": "bytes=0-%d" % (size - 1)})
-    except DownloadError as error:
-        if not asked_whole(error):
-            raise
-        response = _open(url, "GET", access)
+    """The first ``size`` bytes ``url`` serves and its Content-Type (see open_head); the connection is
+    closed then. Raises DownloadError when they cannot be read."""
+    response = open_head(url, size, access, asked_whole)
     try:
         return read_head(response, size)
     except Exception as error:  # a connection dropped in the first bytes

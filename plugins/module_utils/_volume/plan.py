@@ -408,7 +408,8 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     fmt = request.format or "raw"
     _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
     volume = _download_volume(request, pool, initial, fmt)
-    final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else initial
+    # Other formats: libvirt reads the size from the image's header once it is in the volume.
+    final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else state.download_image_size or initial
     grown = None
     if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
         grown = stored_capacity(pool, fmt, request.capacity, creating=False)
@@ -427,7 +428,8 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
 # leaves zeros after it), so the plan states the volume exactly. Other formats say their size in
 # their header: as for an uncompressed download, the volume is created with the length the server
 # announces (a placeholder that the image overwrites; libvirt reads the real size from the header
-# after the upload), and the image may grow the file up to the pool's free space.
+# after the upload; the plan states that size where it read the image's header: qcow2), and the image
+# may grow the file up to the pool's free space.
 # What libvirt's upload does here (virStorageVolUpload into a file volume, measured with libvirt
 # 9.0, dir pool): ``length`` is only an upper bound (0: none); the file grows to what is written,
 # keeps its size when less is written (no truncation), and a body longer than ``length`` fails
@@ -463,7 +465,8 @@ def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: s
         # 0: no limit for libvirt; the handler then only stops at the pool's end.
         length = pool.available or 0
     volume = _download_volume(request, pool, capacity, fmt)
-    plan = Plan(after=managed_view(volume).to_xml())
+    after = volume if fmt in RAW_FORMATS else volume.with_changes(capacity=state.download_image_size or capacity)
+    plan = Plan(after=managed_view(after).to_xml())
     plan.add(_download_volume_action(request, state, volume))
     plan.add(_upload_action(request, url, fmt, size, length, compression))
     return plan
@@ -660,12 +663,19 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
 def _plan_replace(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
     """Delete the volume and download it again: refilling in place could leave old bytes behind."""
     delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
-    refill = _plan_download(
-        request,
-        VolumeState(pool=state.pool, download_size=state.download_size, local=state.local, can_decompress=state.can_decompress),
-        url,
-    )
+    refill = _plan_download(request, _download_state(state), url)
     return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
+
+
+def _download_state(state: VolumeState) -> VolumeState:
+    """What a download into a new volume plans from: ``state`` without its existing volume."""
+    return VolumeState(
+        pool=state.pool,
+        download_size=state.download_size,
+        download_image_size=state.download_image_size,
+        local=state.local,
+        can_decompress=state.can_decompress,
+    )
 
 
 def replacement_name(name: str) -> str:
@@ -722,11 +732,7 @@ def _plan_staged_replace(request: VolumeRequest, state: VolumeState, existing: V
             )
         # What an earlier run left when it stopped before renaming: never used, made again.
         _plan_leftover_replacement(request, state, plan)
-    fill = _plan_download(
-        staged,
-        VolumeState(pool=state.pool, download_size=state.download_size, local=state.local, can_decompress=state.can_decompress),
-        url,
-    )
+    fill = _plan_download(staged, _download_state(state), url)
     for action in fill.actions:
         if isinstance(action.payload, UploadPayload):  # the mark stays until the rename
             action = action.with_changes(payload=action.payload.with_changes(finishes=False))

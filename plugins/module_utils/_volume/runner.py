@@ -243,7 +243,7 @@ def _digest_state(
         if size is None:
             size = download.probe_size(url, access)
         state = _with_replacement(client, state.with_changes(download_size=size), request.pool, request.name)
-        _refuse_served_content(request, url, access, size)
+        state = _judged_download(request, url, access, state)
     return state
 
 
@@ -432,34 +432,38 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
 
             state = state.with_changes(can_decompress=can_decompress("zstd"))
         if existing is None:
-            state = state.with_changes(download_size=download.probe_size(url, access))
-            _refuse_served_content(request, url, access, state.download_size)
+            state = _judged_download(request, url, access, state.with_changes(download_size=download.probe_size(url, access)))
         elif state.incomplete:
             # A half-made download is replaced, unless a guest or another volume needs it.
             state = with_dependents(client, state, existing)
-            state = state.with_changes(download_size=download.probe_size(url, access))
-            _refuse_served_content(request, url, access, state.download_size)
+            state = _judged_download(request, url, access, state.with_changes(download_size=download.probe_size(url, access)))
         elif request.checksum:
             state = _digest_state(client, volume, existing, request.checksum, url, request, state, access)
     return state
 
 
-def _refuse_served_content(request: VolumeRequest, url: str, access: Any, size: Optional[int]) -> None:
-    """Refuse at plan time (check mode too) a download whose first bytes the upload would refuse: an
-    HTML page, an image of another format; and one of no known ``size`` that no checksum verifies,
+def _judged_download(request: VolumeRequest, url: str, access: Any, state: VolumeState) -> VolumeState:
+    """``state`` with the size the download's image header gives, its first bytes judged at plan time
+    (check mode too) as the upload judges them: an HTML page, an image of another format, compressed
+    data that is not valid, are refused; so is a body of no known size that no checksum verifies,
     served without a mark of its end, compressed or not (a body cut right after one of several
-    compressed members decompresses cleanly). A compressed download's content is judged once
-    decompressed, by the upload only."""
-    # Imported here: only downloads use it (import cost on every task).
+    compressed members decompresses cleanly)."""
+    # Imported here: only downloads use them (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
-    problem = None
+    fmt = request.format or "raw"
     if request.decompress is None:
-        problem = download.head_problem(url, request.format or "raw", request.compression == "auto", access)
-    if not problem and size is None and request.checksum is None:
+        head = download.judge_head(url, fmt, request.compression == "auto", access)
+    else:
+        from ansible_collections.remotevirt.install.plugins.module_utils._volume.decompress import judge_compressed_head
+
+        head = download.ServedHead() if not state.can_decompress else judge_compressed_head(url, request.decompress, fmt, access)
+    problem = head.problem
+    if not problem and state.download_size is None and request.checksum is None:
         problem = download.end_problem(url, access)
     if problem:
         raise PlanError("%s: %s" % (redact_url(url), problem))
+    return state.with_changes(download_image_size=head.image_size)
 
 
 def _refuse_private_source(url: str) -> None:

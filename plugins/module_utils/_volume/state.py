@@ -25,7 +25,8 @@ class VolumeState(Record):
     """What the host has, as read by the runner.
 
     ``origin`` is the described clone or backing source; ``download_size`` the size the server
-    reports for ``source_url`` (None when it reports none); ``content_digest`` the digest of the
+    reports for ``source_url`` (None when it reports none) and ``download_image_size`` the size of the
+    disk the served image's header gives (qcow2; None when not read); ``content_digest`` the digest of the
     existing volume's content (only read when a checksum is requested); ``users`` the guests
     with a disk on the volume (only read for deletion); ``incomplete`` whether the existing
     volume still carries the mark of a download that never finished; ``local`` whether the
@@ -49,6 +50,7 @@ class VolumeState(Record):
     existing: Optional[Volume] = None
     origin: Optional[Volume] = None
     download_size: Optional[int] = None
+    download_image_size: Optional[int] = None
     content_digest: Optional[str] = None
     users: Tuple[str, ...] = ()
     dependents: Tuple[str, ...] = ()

@@ -10,7 +10,8 @@ Writes its port to STATE_DIR/port. Paths:
   /as-html/FILE      the whole file, as Content-Type text/html
   /no-length/FILE    the whole file without a Content-Length (its end: the connection closes)
   /no-length-short/FILE  half the file without a Content-Length, then the connection closes
-A GET with a Range of the first bytes gets them (206), whatever the path's mode.
+A GET with a Range of the first bytes gets them (206), whatever the path's mode. STATE_DIR/requests.log
+lists every request, a ranged one as "GET /path (first bytes)".
 """
 
 import http.server
@@ -30,7 +31,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         with open(os.path.join(STATE, "requests.log"), "a") as log:
-            log.write("%s %s\n" % (self.command, self.path))
+            ranged = " (first bytes)" if self.headers.get("Range") else ""
+            log.write("%s %s%s\n" % (self.command, self.path, ranged))
 
     def do_HEAD(self):
         self.answer(False)

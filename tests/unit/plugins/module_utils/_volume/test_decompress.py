@@ -18,8 +18,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.decompr
     can_decompress,
     compressed_problem,
     decompressed,
+    judge_compressed_head,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import CHUNK_SIZE, DownloadError
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import (
+    CHUNK_SIZE,
+    DownloadError,
+    ServedHead,
+    UrlAccess,
+)
 from scripted_http import Route
 
 # Random bytes do not compress: every chunk of the body decompresses to about as much.
@@ -181,6 +187,65 @@ def test_html_page_for_a_compressed_url_is_refused_before_decompressing(scripted
     chunks = download.stream(scripted_http.url("/i.raw.xz"), hashlib.sha256(), check=check)
     with pytest.raises(DownloadError, match="an HTML page, not xz-compressed data"):
         b"".join(decompressed(chunks, "xz", "u"))
+
+
+# -- judged when planning -----------------------------------------------------------------------------
+# A qcow2 image of a 5 GiB disk: its header, then data that does not compress.
+QCOW2_IMAGE = b"QFI\xfb\0\0\0\x03" + b"\0" * 16 + (5 << 30).to_bytes(8, "big") + b"\0" * 480 + IMAGE
+
+
+def judged(scripted_http, body, compression, fmt="qcow2", **route):
+    scripted_http.routes["/i.x"] = Route(body, **route)
+    return judge_compressed_head(scripted_http.url("/i.x"), compression, fmt, UrlAccess())
+
+
+@pytest.mark.parametrize("compression", ["xz", "gzip", "bzip2"])
+def test_the_image_size_is_read_from_the_decompressed_header(scripted_http, compression):
+    assert judged(scripted_http, COMPRESSORS[compression](QCOW2_IMAGE), compression) == ServedHead(None, 5 << 30)
+
+
+@pytest.mark.parametrize("compression", ["xz", "gzip", "bzip2"])
+def test_an_image_of_another_format_is_refused_when_planning(scripted_http, compression):
+    head = judged(scripted_http, COMPRESSORS[compression](IMAGE), compression)
+    assert "the content is not a qcow2 image" in head.problem and head.image_size is None
+
+
+def test_an_error_page_is_refused_when_planning(scripted_http):
+    head = judged(scripted_http, b"<html>sign in</html>", "xz", content_type="text/html")
+    assert head == ServedHead("the content is an HTML page, not xz-compressed data")
+
+
+def test_corrupt_data_is_refused_when_planning(scripted_http):
+    head = judged(scripted_http, lzma.compress(QCOW2_IMAGE)[:12] + os.urandom(5000), "xz")
+    assert head.problem.startswith("the content is not valid xz-compressed data")
+
+
+def test_a_whole_image_shorter_than_the_head_is_judged(scripted_http):
+    assert "not a qcow2 image" in judged(scripted_http, gzip.compress(b"hello"), "gzip").problem
+    assert judged(scripted_http, gzip.compress(QCOW2_IMAGE[:600]), "gzip") == ServedHead(None, 5 << 30)
+
+
+def test_a_body_cut_short_is_left_to_the_download(scripted_http):
+    """Truncated here may be a connection that dropped: the download reads it again and says."""
+    body = gzip.compress(b"hello")
+    assert judged(scripted_http, body, "gzip", send=len(body) - 4) == ServedHead()
+
+
+def test_what_the_head_limit_does_not_reach_is_left_to_the_download(scripted_http, monkeypatch):
+    """bzip2 gives nothing out before a block ends: a block beyond the limit leaves the judgement open."""
+    monkeypatch.setattr(decompress, "COMPRESSED_HEAD_LIMIT", 32 << 10)
+    assert judged(scripted_http, bz2.compress(IMAGE), "bzip2") == ServedHead()
+
+
+def test_an_unreadable_url_is_left_to_the_download(scripted_http):
+    assert judged(scripted_http, b"", "xz", status=500) == ServedHead()
+
+
+@needs_zstd
+def test_what_the_zstd_program_decompresses_is_judged_by_its_signature_only(scripted_http, monkeypatch):
+    monkeypatch.setattr(decompress, "_python_zstd", lambda: None)
+    assert judged(scripted_http, _zstd(IMAGE), "zstd") == ServedHead()
+    assert "not zstd-compressed" in judged(scripted_http, gzip.compress(QCOW2_IMAGE), "zstd").problem
 
 
 # -- zstd ---------------------------------------------------------------------------------------------

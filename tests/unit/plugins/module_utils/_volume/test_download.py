@@ -13,8 +13,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume import 
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import (
     HEAD_BYTES,
     DownloadError,
+    ServedHead,
     UrlAccess,
     content_problem,
+    image_size,
+    judge_head,
     probe_size,
     stream,
     with_credentials,
@@ -199,6 +202,42 @@ def test_content_problem(head, fmt, content_type, refused):
         assert problem is None
     else:
         assert refused in problem
+
+
+def qcow2_header(size):
+    """The first bytes of a qcow2 image of a ``size``-byte disk, without a backing file."""
+    return b"QFI\xfb\0\0\0\x03" + b"\0" * 16 + size.to_bytes(8, "big") + b"\0" * 480
+
+
+@pytest.mark.parametrize(
+    "head, fmt, size",
+    [
+        (qcow2_header(64 << 20), "qcow2", 64 << 20),
+        (qcow2_header((1 << 64) - 1), "qcow2", (1 << 64) - 1),  # libvirt reports what the header says
+        (qcow2_header(64 << 20)[:31], "qcow2", None),  # cut before the size ends
+        (qcow2_header(64 << 20), "raw", None),  # only a qcow2 download reads it
+        (b"QED\0" + b"\0" * 60, "qed", None),
+        (ISO, "iso", None),
+    ],
+)
+def test_image_size(head, fmt, size):
+    assert image_size(head, fmt) == size
+
+
+def test_judge_head_reads_the_size_of_a_served_qcow2_image(scripted_http):
+    scripted_http.routes["/i.qcow2"] = Route(qcow2_header(5 << 30) + BINARY)
+    assert judge_head(scripted_http.url("/i.qcow2"), "qcow2", False) == ServedHead(None, 5 << 30)
+
+
+def test_judge_head_gives_no_size_with_a_problem(scripted_http):
+    scripted_http.routes["/i.qcow2"] = Route(b"<html>gone</html>", content_type="text/html")
+    head = judge_head(scripted_http.url("/i.qcow2"), "qcow2", False)
+    assert "HTML page" in head.problem and head.image_size is None
+
+
+def test_judge_head_leaves_an_unreadable_url_to_the_download(scripted_http):
+    scripted_http.routes["/i.qcow2"] = Route(b"", status=500)
+    assert judge_head(scripted_http.url("/i.qcow2"), "qcow2", False) == ServedHead()
 
 
 def test_wrong_format_is_refused_before_any_byte_is_passed_on(scripted_http):

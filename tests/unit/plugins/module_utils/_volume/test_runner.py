@@ -610,3 +610,37 @@ def test_a_compressed_download_served_without_a_length_needs_a_checksum(unique_n
     with pytest.raises(RunError, match=r"d\.img\.bz2: served without a length .*give checksum"):
         run(wanted, check_mode=check_mode, diff=False)
     assert name not in test_client.find_pool(POOL).listVolumes()
+
+
+# -- what check mode predicts of a download ----------------------------------------------------------------
+def test_check_mode_predicts_a_qcow2_downloads_capacity_from_its_header(unique_name, scripted_http):
+    """libvirt reports the disk size the image's header gives once the image is in the volume."""
+    import lzma
+
+    from scripted_http import Route
+
+    image = b"QFI\xfb\0\0\0\x03" + b"\0" * 16 + (3 << 30).to_bytes(8, "big") + b"\0" * 70000
+    scripted_http.routes["/i.qcow2"] = Route(image)
+    scripted_http.routes["/i.qcow2.xz"] = Route(lzma.compress(image))
+    for path in ("/i.qcow2", "/i.qcow2.xz"):
+        wanted = params(name=unique_name(".qcow2"), format="qcow2", source_url=scripted_http.url(path))
+        result = run(wanted, check_mode=True, diff=True)
+        assert result["volume"]["capacity"] == 3 << 30
+        assert '<capacity unit="bytes">%d</capacity>' % (3 << 30) in result["diff"]["after"]
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_compressed_download_that_is_no_image_is_refused_when_planning(unique_name, test_client, scripted_http, check_mode):
+    """An error page behind a .xz URL, or xz data that is no qcow2 image: refused by check mode as by
+    the real run, before any volume is made."""
+    import lzma
+
+    from scripted_http import Route
+
+    scripted_http.routes["/page.qcow2.xz"] = Route(b"<html>sign in</html>", content_type="text/html")
+    scripted_http.routes["/text.qcow2.xz"] = Route(lzma.compress(b"not an image\n" * 4000))
+    for path, message in [("/page.qcow2.xz", "an HTML page, not xz-compressed data"), ("/text.qcow2.xz", "not a qcow2 image")]:
+        name = unique_name(".qcow2")
+        with pytest.raises(RunError, match=message):
+            run(params(name=name, format="qcow2", source_url=scripted_http.url(path)), check_mode=check_mode, diff=False)
+        assert name not in test_client.find_pool(POOL).listVolumes()
