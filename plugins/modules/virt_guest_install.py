@@ -204,6 +204,10 @@ options:
             QEMU user when the guest starts (C(dynamic_ownership), on by default).
           - A missing boot_dir made by another user between the plan and the run is checked again
             before anything is written there, and refused the same way.
+          - Refused at plan time too when the user QEMU runs as (the DAC label of the host's
+            capabilities, C(virsh capabilities)) may not enter it or a directory on its way, by the mode
+            bits (a directory with an access control list is left to it), since libvirt hands QEMU the
+            files, not the directories, and the guest's start would fail.
         type: path
         default: /var/lib/libvirt/boot
   boot:

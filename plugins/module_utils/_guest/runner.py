@@ -40,7 +40,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
     seed_path,
     serial_log_of,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT, MediaRef
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import (
+    DEFAULT_BOOT_DIR,
+    KICKSTART_LIMIT,
+    MediaRef,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
     DiskRequest,
@@ -238,6 +242,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
                 "local uri such as qemu:///system"
             )
         state = state.with_changes(boot_dir_exists=bool(findings.attempt(lambda: check_boot_dir(request.install.boot_dir))))
+        findings.attempt(lambda: _check_qemu_enters_boot_dir(client, request, "its cloud-init seed ISO"))
         findings.attempt(lambda: _check_seed_path(seed_path(request)))
         findings.attempt(lambda: _refuse_seed_in_use(client, request))
     if method == "cdrom":
@@ -261,6 +266,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
             raise PlanError("install.method location needs install.location")
         location = install.location
         boot_dir_exists = findings.attempt(lambda: check_boot_dir(install.boot_dir))
+        findings.attempt(lambda: _check_qemu_enters_boot_dir(client, request, "the installer's kernel and initrd"))
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username, password=install.url_password)
         tree = findings.attempt(lambda: install_tree.find_tree(location, request.arch, access))
         kickstart_bytes = findings.attempt(lambda: _kickstart_bytes(request, validate_certs))
@@ -288,6 +294,24 @@ def check_boot_dir(path: str) -> bool:
     if problem:
         raise PlanError(problem)
     return True
+
+
+def _check_qemu_enters_boot_dir(client: Client, request: GuestRequest, files: str) -> None:
+    """Refuse a boot_dir that the user QEMU runs as (the host's capabilities say which) may not enter:
+    libvirt hands it the files there, not the directories on their way, and the guest's start would fail."""
+    # Imported here: only new installs that put files in boot_dir ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import closed_directory
+
+    identity = client.qemu_identity((request.domain_type,) if request.domain_type else ("kvm", "qemu"))
+    if identity is None:
+        return
+    closed = closed_directory(request.install.boot_dir, *identity)
+    if closed:
+        raise PlanError(
+            "install.boot_dir %s: QEMU runs as uid %d, gid %d (the host's capabilities), who may not enter %s; %s would "
+            "not be opened when the guest starts. Give a directory QEMU's user may enter, such as %s, or let it enter "
+            "(chmod o+x)" % (request.install.boot_dir, identity[0], identity[1], closed, files, DEFAULT_BOOT_DIR)
+        )
 
 
 def _refuse_system_directory_behind(path: str) -> None:

@@ -706,6 +706,14 @@ class Client:
             self._host_platforms = host_platforms(self.host_capabilities())
         return self._host_platforms
 
+    def qemu_identity(self, virt_types: Tuple[str, ...]) -> Optional[Tuple[int, int]]:
+        """The user and group QEMU runs guests of the first of ``virt_types`` as, from the host's
+        capabilities (None when they do not say)."""
+        # Imported here: only new installs that put files in boot_dir ask (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.capabilities import qemu_identity
+
+        return qemu_identity(self.host_capabilities(), virt_types)
+
     def emulator_path(self, arch: str, virt_type: str) -> Optional[str]:
         """The QEMU binary the domain capabilities name for ``arch`` and ``virt_type``, None when not offered."""
         xml = self.domain_capabilities(arch, virt_type)

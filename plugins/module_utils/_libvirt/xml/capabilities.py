@@ -2,8 +2,8 @@
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the host's libvirt says it runs: the architectures, virtualization types and machine types
-of its capabilities (``virsh capabilities``), and the firmware of its domain capabilities
-(``virsh domcapabilities``)."""
+of its capabilities (``virsh capabilities``), the user and group it runs QEMU as, and the firmware
+of its domain capabilities (``virsh domcapabilities``)."""
 
 from __future__ import annotations
 
@@ -79,6 +79,25 @@ def host_platforms(xml: str) -> HostPlatforms:
             (name, GuestPlatform(arch=name, types=tuple(sorted(types.items())))) for name, types in sorted(found.items())
         ),
     )
+
+
+# The DAC security model's base label: the user and group QEMU runs as, "+64055:+64055".
+_DAC_LABEL = re.compile(r"\+?([0-9]+):\+?([0-9]+)")
+
+
+def qemu_identity(xml: str, virt_types: Tuple[str, ...]) -> Optional[Tuple[int, int]]:
+    """The user and group that the host's capabilities ``xml`` say QEMU runs guests as (the DAC
+    security model's base label of the first of ``virt_types`` that has one), or None when they do not
+    say (no DAC model: QEMU keeps libvirtd's user)."""
+    labels: Dict[str, Tuple[int, int]] = {}
+    for model in parse(xml).iterfind("host/secmodel"):
+        if (model.findtext("model") or "").strip() != "dac":
+            continue
+        for label in model.iterfind("baselabel"):
+            found = _DAC_LABEL.fullmatch((label.text or "").strip())
+            if found:
+                labels.setdefault(label.get("type") or "", (int(found.group(1)), int(found.group(2))))
+    return next((labels[virt_type] for virt_type in virt_types if virt_type in labels), None)
 
 
 def _machine_types(element: Any) -> MachineTypes:

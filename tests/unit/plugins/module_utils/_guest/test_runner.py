@@ -1213,3 +1213,26 @@ def test_the_external_data_file_of_a_disk_is_locked_like_its_backing_file(
     assert _identity(path) in _keys_of(
         test_client, params(name=unique_name(""), disks=[disk(pool=None, path=front, format="qcow2")])
     )
+
+
+# BREAK (fixed): a boot_dir that QEMU's user may not enter passed the plan; the guest's start then
+# failed on its seed ISO (or kernel) and the run was rolled back.
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_boot_dir_qemus_user_may_not_enter_is_refused_before_anything_is_made(
+    unique_name, test_client, tmp_path, monkeypatch, check_mode
+):
+    """The test driver's capabilities name no QEMU user: the host's label is given here."""
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    name = unique_name("")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    before = volumes(test_client)
+    wanted = guest(
+        name, install=install(method="import", boot_dir=str(private / "boot")), cloud_init=dict(user_data=dict(hostname="a"))
+    )
+    with pytest.raises(RunError, match="QEMU runs as uid 64055, gid 64055 .*, who may not enter /tmp/") as error:
+        run(wanted, check_mode=check_mode, diff=False)
+    assert "its cloud-init seed ISO would not be opened" in str(error.value)
+    assert error.value.plan is None and not error.value.changed
+    assert test_client.find_domain(name) is None and volumes(test_client) == before
+    assert not (private / "boot").exists()

@@ -13,6 +13,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.ca
     FirmwareOffer,
     firmware_offer,
     host_platforms,
+    qemu_identity,
 )
 
 CAPABILITIES = fixtures.read(__file__, "capabilities-x86_64.xml")
@@ -32,6 +33,43 @@ def test_the_platforms_of_a_qemu_host():
     assert {"pc", "q35", "pc-q35-7.2", "pc-i440fx-2.0", "microvm"} <= machines.names
     assert "pc-q35-99.0" not in machines.names
     assert len(machines.names) == len(machines.shown) == 60
+
+
+def test_the_user_qemu_runs_as():
+    assert qemu_identity(CAPABILITIES, VIRT_TYPES) == (64055, 64055)
+
+
+def _secmodels(*models):
+    return "<capabilities><host>%s</host></capabilities>" % "".join(models)
+
+
+@pytest.mark.parametrize(
+    "xml, virt_types, identity",
+    [
+        # libvirt built without the DAC model, or a driver that says nothing: QEMU keeps libvirtd's user
+        (_secmodels("<secmodel><model>none</model><doi>0</doi></secmodel>"), VIRT_TYPES, None),
+        ("<capabilities><host/></capabilities>", VIRT_TYPES, None),
+        (
+            _secmodels("<secmodel><model>dac</model><baselabel type='qemu'>+107:+108</baselabel></secmodel>"),
+            VIRT_TYPES,
+            (107, 108),  # the first type that has a label
+        ),
+        (
+            _secmodels(
+                "<secmodel><model>dac</model><baselabel type='kvm'>+1:+2</baselabel>"
+                "<baselabel type='qemu'>+3:+4</baselabel></secmodel>"
+            ),
+            ("qemu",),
+            (3, 4),
+        ),
+        (_secmodels("<secmodel><model>dac</model><baselabel type='kvm'>+0:+0</baselabel></secmodel>"), VIRT_TYPES, (0, 0)),
+        # what cannot be read as numbers is not said
+        (_secmodels("<secmodel><model>dac</model><baselabel type='kvm'>qemu:kvm</baselabel></secmodel>"), VIRT_TYPES, None),
+        (_secmodels("<secmodel><model>selinux</model><baselabel type='kvm'>+1:+2</baselabel></secmodel>"), VIRT_TYPES, None),
+    ],
+)
+def test_the_user_qemu_runs_as_only_from_the_dac_models_numbers(xml, virt_types, identity):
+    assert qemu_identity(xml, virt_types) == identity
 
 
 def test_machine_types_are_shown_aliases_first_then_newest():
