@@ -658,6 +658,12 @@ notes:
   - A guest whose install was interrupted is not installed again by a re-run; use O(reinstall=true).
   - Without O(wait), a guest whose installer reboots stays shut off after the install (the
     install definition ends on reboot); a later run with O(state=running) starts it from disk.
+  - The disks (volumes and paths), install ISO on a path, O(boot) kernel and initrd, and
+    O(install.boot_dir) of a new guest that the run starts must lie where the user QEMU runs as
+    (the DAC label of C(virsh capabilities)) may enter every directory on the way, by the mode bits
+    (a directory with an access control list is left to it); libvirt gives QEMU's user the files,
+    not the directories, so the guest's start would fail. Otherwise the task is refused at plan
+    time (check mode too), naming the directory.
 seealso:
   - module: remotevirt.install.virt_pool_volume
 """

@@ -57,6 +57,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import never_installed_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import predicted_path
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     PLAIN_FORMATS,
     needed_by,
@@ -242,7 +243,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
                 "local uri such as qemu:///system"
             )
         state = state.with_changes(boot_dir_exists=bool(findings.attempt(lambda: check_boot_dir(request.install.boot_dir))))
-        findings.attempt(lambda: _check_qemu_enters_boot_dir(client, request, "its cloud-init seed ISO"))
+        findings.attempt(lambda: _check_qemu_enters_boot_dir(client, request, state, "its cloud-init seed ISO"))
         findings.attempt(lambda: _check_seed_path(seed_path(request)))
         findings.attempt(lambda: _refuse_seed_in_use(client, request))
     if method == "cdrom":
@@ -266,7 +267,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
             raise PlanError("install.method location needs install.location")
         location = install.location
         boot_dir_exists = findings.attempt(lambda: check_boot_dir(install.boot_dir))
-        findings.attempt(lambda: _check_qemu_enters_boot_dir(client, request, "the installer's kernel and initrd"))
+        findings.attempt(lambda: _check_qemu_enters_boot_dir(client, request, state, "the installer's kernel and initrd"))
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username, password=install.url_password)
         tree = findings.attempt(lambda: install_tree.find_tree(location, request.arch, access))
         kickstart_bytes = findings.attempt(lambda: _kickstart_bytes(request, validate_certs))
@@ -296,22 +297,65 @@ def check_boot_dir(path: str) -> bool:
     return True
 
 
-def _check_qemu_enters_boot_dir(client: Client, request: GuestRequest, files: str) -> None:
-    """Refuse a boot_dir that the user QEMU runs as (the host's capabilities say which) may not enter:
-    libvirt hands it the files there, not the directories on their way, and the guest's start would fail."""
-    # Imported here: only new installs that put files in boot_dir ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import closed_directory
-
-    identity = client.qemu_identity((request.domain_type,) if request.domain_type else ("kvm", "qemu"))
-    if identity is None:
-        return
-    closed = closed_directory(request.install.boot_dir, *identity)
+def _check_qemu_enters_boot_dir(client: Client, request: GuestRequest, state: GuestState, files: str) -> None:
+    """Refuse a boot_dir that the user QEMU runs as may not enter (see _closed_to_qemu)."""
+    closed = _closed_to_qemu(client, request, state, request.install.boot_dir)
     if closed:
         raise PlanError(
-            "install.boot_dir %s: QEMU runs as uid %d, gid %d (the host's capabilities), who may not enter %s; %s would "
-            "not be opened when the guest starts. Give a directory QEMU's user may enter, such as %s, or let it enter "
-            "(chmod o+x)" % (request.install.boot_dir, identity[0], identity[1], closed, files, DEFAULT_BOOT_DIR)
+            "install.boot_dir %s: %s; %s would not be opened when the guest starts. Give a directory QEMU's user may "
+            "enter, such as %s, or let it enter (chmod o+x)" % (request.install.boot_dir, closed, files, DEFAULT_BOOT_DIR)
         )
+
+
+def _closed_to_qemu(client: Client, request: GuestRequest, state: GuestState, directory: str) -> str:
+    """Why the user QEMU runs a new guest as (the host's capabilities say which) may not enter
+    ``directory`` or a directory on its way, by their mode bits; "" when it may, or when the host does
+    not say. libvirt hands QEMU the files it opens, not the directories on their way."""
+    # Imported here: only new guests with files on this host ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import closed_directory
+
+    virt_type = request.domain_type or state.detected_type
+    identity = client.qemu_identity((virt_type,) if virt_type else ("kvm", "qemu"))
+    if identity is None:
+        return ""
+    closed = closed_directory(directory, *identity)
+    if not closed:
+        return ""
+    return "QEMU runs as uid %d, gid %d (the host's capabilities), who may not enter %s" % (identity[0], identity[1], closed)
+
+
+def _files_qemu_opens(request: GuestRequest, state: GuestState) -> List[Tuple[str, str]]:
+    """What names and where: the host files a new guest's QEMU opens when it starts, its disks
+    (volumes, new ones where their pool puts them, and paths), its install ISO on a path and the
+    kernel and initrd it boots."""
+    files = []
+    for disk, read in zip(request.disks or (), state.disks):
+        volume = read.volume
+        if volume is None:
+            files.append(("%s: path" % disk.label, disk.path or ""))
+        elif volume.existing is not None:
+            files.append(("%s: volume" % disk.label, volume.existing.path or ""))
+        else:
+            files.append(("%s: new volume" % disk.label, predicted_path(volume.pool, disk.volume or "") or ""))
+    cdrom = request.install.cdrom
+    if request.install.method == "cdrom" and cdrom is not None and cdrom.path:
+        files.append(("install.cdrom: path", cdrom.path))
+    boot = request.boot
+    if boot is not None:
+        files.extend(("boot.%s" % what, path or "") for what, path in (("kernel", boot.kernel), ("initrd", boot.initrd)))
+    return [(what, path) for what, path in files if path]
+
+
+def _refuse_files_qemu_cannot_reach(client: Client, request: GuestRequest, state: GuestState) -> None:
+    """Refuse a new guest whose disk, install ISO or boot file lies where the user QEMU runs as may
+    not enter: libvirt gives QEMU's user the file itself, and the guest's start would fail."""
+    for what, path in _files_qemu_opens(request, state):
+        closed = _closed_to_qemu(client, request, state, os.path.dirname(path) or "/")
+        if closed:
+            raise PlanError(
+                "%s %s: %s; the guest could not open it when it starts. Put it where QEMU's user may enter, or let "
+                "it enter (chmod o+x)" % (what, path, closed)
+            )
 
 
 def _refuse_system_directory_behind(path: str) -> None:
@@ -649,6 +693,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     elif domain is not None:
         state = state.with_changes(seed_file=_leftover_seed(client, request, domain, local))
     findings.attempt(lambda: _check_boot_files(request, local))
+    if local and installs and _new_guest_starts(request) and not findings.messages:
+        findings.attempt(lambda: _refuse_files_qemu_cannot_reach(client, request, state))
     if local and _starts(request, state):
         findings.attempt(lambda: check_serial_log_dir(serial_log_of(request, state)))
     if local and _new_serial_log(request, state):
@@ -792,6 +838,12 @@ def _serial_log_offset(request: GuestRequest, state: GuestState, local: bool) ->
 def _starts(request: GuestRequest, state: GuestState) -> bool:
     """Whether the run may start the guest (QEMU opens its serial log then)."""
     return state.existing is None or request.reinstall or (request.state == "running" and not state.active)
+
+
+def _new_guest_starts(request: GuestRequest) -> bool:
+    """Whether the run that creates (or reinstalls) the guest starts it, as the planner plans it: an
+    install or a cloud image's first boot does, an import only with state running."""
+    return request.install.method != "import" or request.cloud_init is not None or request.state == "running"
 
 
 def check_serial_log_dir(path: str) -> None:

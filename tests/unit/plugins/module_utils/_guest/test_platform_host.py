@@ -144,7 +144,10 @@ class Reads:
         reads = self
 
         def host_capabilities(client):
-            reads.capabilities += 1
+            # Counted as libvirt is asked: once per client (per run), as the client keeps the document.
+            if not getattr(client, "_capabilities_read", False):
+                client._capabilities_read = True
+                reads.capabilities += 1
             return CAPABILITIES
 
         def domain_capabilities(client, arch, virt_type, machine=None):

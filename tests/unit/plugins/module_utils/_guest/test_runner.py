@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import time
 
@@ -1236,3 +1237,38 @@ def test_a_boot_dir_qemus_user_may_not_enter_is_refused_before_anything_is_made(
     assert error.value.plan is None and not error.value.changed
     assert test_client.find_domain(name) is None and volumes(test_client) == before
     assert not (private / "boot").exists()
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize("where", ["disk path", "cdrom path", "boot kernel"])
+def test_a_file_qemus_user_may_not_reach_is_refused_before_anything_is_made(
+    unique_name, test_client, tmp_path, monkeypatch, check_mode, where
+):
+    """A new guest's disk, install ISO or boot kernel behind a directory only root may enter: libvirt
+    gives QEMU's user the file, not the way to it, so the start would fail after the disks were made."""
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    image = private / "file.img"
+    image.write_bytes(b"\0" * 65536)
+    name = unique_name("")
+    options = {
+        "disk path": dict(disks=[disk(pool=None, path=str(image), format="raw")]),
+        "cdrom path": dict(install=install(method="cdrom", cdrom=dict(path=str(image)))),
+        "boot kernel": dict(boot=dict(kernel=str(image), initrd=None, cmdline=None)),
+    }[where]
+    label = {"disk path": "disks[0]: path", "cdrom path": "install.cdrom: path", "boot kernel": "boot.kernel"}[where]
+    before = volumes(test_client)
+    expected = r"^%s %s: QEMU runs as uid 64055, gid 64055 .*, who may not enter /tmp/" % (re.escape(label), image)
+    with pytest.raises(RunError, match=expected):
+        run(guest(name, state="running", **options), check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None and volumes(test_client) == before
+
+
+def test_a_file_qemus_user_may_not_reach_is_left_alone_in_a_guest_only_defined(unique_name, tmp_path, monkeypatch):
+    """An import with state present defines the guest without starting it: nothing opens the file yet."""
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    image = tmp_path / "file.img"
+    image.write_bytes(b"\0" * 65536)
+    wanted = guest(unique_name(""), disks=[disk(pool=None, path=str(image), format="raw")])
+    assert [step["action"] for step in run(wanted, check_mode=True, diff=False)["plan"]] == ["define"]
