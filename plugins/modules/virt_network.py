@@ -14,7 +14,9 @@ description:
     (forward mode, bridge, DNS domain, IPv4 and IPv6 addresses, DHCP ranges, static DHCP hosts and
     PXE boot with a TFTP root and a BOOTP file).
   - Idempotent on content, not only on the name. Static DHCP hosts and DHCP ranges of a running
-    network change in place (C(virsh net-update), live and in the definition). Anything else of a
+    network change in place (C(virsh net-update), live and in the definition; where a C(net-update)
+    of only one of them made the running network and its definition differ, each is compared with the
+    request and gets what it lacks). Anything else of a
     running network takes effect only when it starts again, which disconnects its guests; that
     restart is planned only with O(recreate=true), and the refusal without it names what differs and
     the guests with a card on the network.

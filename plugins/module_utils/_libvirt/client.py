@@ -591,6 +591,10 @@ class Client:
                 raise self._error("read network", network.name(), error)
         return self.call("read network", network.name(), network.XMLDesc, 0)
 
+    def network_live_definition(self, network: Any) -> str:
+        """The running network's definition (what it does now)."""
+        return self.call("read network", network.name(), network.XMLDesc, 0)
+
     def networks_in_use(self) -> List[Tuple[str, str, bool, bool]]:
         """``(name, xml, active, autostart)`` of every network that is active or starts at boot: the
         ones whose addresses a network to start must not share. An active network's XML is its
@@ -622,10 +626,12 @@ class Client:
     def set_network_autostart(self, network: Any, enable: bool) -> None:
         self.call("set autostart of network", network.name(), network.setAutostart, 1 if enable else 0)
 
-    def update_network(self, network: Any, command: int, section: int, parent_index: int, xml: str, live: bool) -> None:
-        """virsh net-update: change one DHCP host or range in the definition, and in the running
-        network when ``live``."""
-        flags = libvirt.VIR_NETWORK_UPDATE_AFFECT_CONFIG
+    def update_network(
+        self, network: Any, command: int, section: int, parent_index: int, xml: str, live: bool, config: bool = True
+    ) -> None:
+        """virsh net-update: change one DHCP host or range in the running network (``live``) and in
+        the stored definition (``config``)."""
+        flags = libvirt.VIR_NETWORK_UPDATE_AFFECT_CONFIG if config else 0
         if live:
             flags |= libvirt.VIR_NETWORK_UPDATE_AFFECT_LIVE
         self.call("update network", network.name(), network.update, command, section, parent_index, xml, flags)

@@ -40,7 +40,7 @@ class DefinePayload(Payload):
 
 class UpdatePayload(Payload):
     """One net-update: ``command`` (add-last, delete) of one ``section`` entry (``xml``) under the
-    <ip> at ``parent_index``; ``live`` also changes the running network."""
+    <ip> at ``parent_index``, in the running network (``live``) and in the stored definition (``config``)."""
 
     network: str
     command: str
@@ -48,6 +48,7 @@ class UpdatePayload(Payload):
     parent_index: int
     xml: str
     live: bool
+    config: bool = True
 
 
 class AutostartPayload(Payload):

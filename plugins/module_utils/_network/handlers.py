@@ -87,7 +87,9 @@ class NetworkHandlers:
         commands = _commands()
 
         def apply(command: str) -> None:
-            self.client.update_network(network, commands[command], section, payload.parent_index, payload.xml, payload.live)
+            self.client.update_network(
+                network, commands[command], section, payload.parent_index, payload.xml, payload.live, payload.config
+            )
 
         apply(payload.command)
         return lambda: apply(_INVERSE[payload.command])

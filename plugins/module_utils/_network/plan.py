@@ -78,7 +78,9 @@ def guests_matter(request: NetworkRequest, state: NetworkState) -> bool:
     if not state.active or request.state == "inactive":
         return False
     wanted = wanted_network(request, state.existing)
-    return bool(differences(state.existing, wanted)) and in_place_updates(request.uri, state.existing, wanted, live=True) is None
+    live = state.live or state.existing
+    changes = differences(state.existing, wanted) or differences(live, wanted)
+    return bool(changes) and running_updates(request.uri, state.existing, state.live, wanted) is None
 
 
 def _runs_after(request: NetworkRequest, state: NetworkState) -> Tuple[bool, bool]:
@@ -252,8 +254,10 @@ def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Netwo
     )
     if state.active and not active_after:
         plan.add(_stop(request.uri, request.name, state))
-    if changes and state.active and active_after:
-        updates = in_place_updates(request.uri, existing, wanted, live=True)
+    # What the running network has differs from its stored definition after a net-update of only one.
+    running_changes = differences(state.live, wanted) if state.active and state.live is not None else changes
+    if (changes or running_changes) and state.active and active_after:
+        updates = running_updates(request.uri, existing, state.live, wanted)
         if updates is not None:
             for action in updates:
                 plan.add(action)
@@ -261,7 +265,7 @@ def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Netwo
             raise PlanError(
                 "network %s is active and differs in what libvirt changes only when it starts again (%s); set "
                 "recreate: true to redefine and restart it%s, or stop it first (state: inactive)"
-                % (request.name, "; ".join(changes), _disconnects(state))
+                % (request.name, _changes_text(changes, running_changes), _disconnects(state))
             )
         else:
             # Stopped first, so rollback (start again, then the previous definition) leaves it as it was.
@@ -275,6 +279,14 @@ def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Netwo
     if request.autostart is not None and request.autostart != state.autostart:
         plan.add(_autostart(request.uri, request.name, request.autostart))
     return plan
+
+
+def _changes_text(stored: List[str], running: List[str]) -> str:
+    """What differs from the request, in the stored definition and, where it differs otherwise, in the running network."""
+    if running == stored:
+        return "; ".join(stored)
+    parts = (["stored: %s" % "; ".join(stored)] if stored else []) + (["running: %s" % "; ".join(running)] if running else [])
+    return "; ".join(parts)
 
 
 def _disconnects(state: NetworkState) -> str:
@@ -331,9 +343,24 @@ def _hosts_change(before: IpConfig, after: IpConfig) -> str:
     return "; ".join(parts)
 
 
-def in_place_updates(uri: str, existing: Network, wanted: Network, live: bool) -> Optional[List[Action]]:
-    """The net-update actions that make ``existing`` ``wanted``, or None when something else
-    differs (or DHCP would be switched on or off: dnsmasq is then started with other options)."""
+def running_updates(uri: str, stored: Network, live: Optional[Network], wanted: Network) -> Optional[List[Action]]:
+    """The net-update actions that make an active network's stored definition ``stored`` and what it
+    runs with, ``live``, both ``wanted``: each action changes both where they agree (the usual case);
+    where a net-update of only one of them made them differ, each gets its own. None when something
+    else differs."""
+    if live is None or not differences(live, stored):
+        return in_place_updates(uri, stored, wanted, live=True)
+    stored_updates = in_place_updates(uri, stored, wanted, live=False)
+    live_updates = in_place_updates(uri, live, wanted, live=True, config=False)
+    if stored_updates is None or live_updates is None:
+        return None
+    return stored_updates + live_updates
+
+
+def in_place_updates(uri: str, existing: Network, wanted: Network, live: bool, config: bool = True) -> Optional[List[Action]]:
+    """The net-update actions that make ``existing`` ``wanted`` in the running network (``live``)
+    and in the stored definition (``config``), or None when something else differs (or DHCP would be
+    switched on or off: dnsmasq is then started with other options)."""
     for key in ("forward", "bridge", "domain"):
         if getattr(existing, key) != getattr(wanted, key):
             return None
@@ -350,11 +377,11 @@ def in_place_updates(uri: str, existing: Network, wanted: Network, live: bool) -
             continue
         if not before.ranges or not after.ranges:
             return None
-        actions.extend(_dhcp_updates(uri, wanted.name, before, after, live))
+        actions.extend(_dhcp_updates(uri, wanted.name, before, after, live, config))
     return actions
 
 
-def _dhcp_updates(uri: str, name: str, before: IpConfig, after: IpConfig, live: bool) -> List[Action]:
+def _dhcp_updates(uri: str, name: str, before: IpConfig, after: IpConfig, live: bool, config: bool) -> List[Action]:
     """New ranges first: libvirt drops a <dhcp> left without ranges and hosts, PXE settings and all
     (it accepts overlapping ranges meanwhile). Then the hosts that go (a MAC, address or name may
     move to a new entry), the ranges that go, and the hosts that come."""
@@ -367,8 +394,8 @@ def _dhcp_updates(uri: str, name: str, before: IpConfig, after: IpConfig, live: 
     actions = []
     for command, section, entry in steps:
         xml = entry.to_xml().strip()
-        argv = ["net-update", name, command, section, xml] + (["--live"] if live else []) + ["--config"]
+        argv = ["net-update", name, command, section, xml] + (["--live"] if live else []) + (["--config"] if config else [])
         argv += ["--parent-index", str(before.index)]
-        payload = UpdatePayload(name, command, section, before.index, xml, live)
+        payload = UpdatePayload(name, command, section, before.index, xml, live, config)
         actions.append(Action(UPDATE, KIND, name, virsh(uri, *argv), payload, destructive=False))
     return actions

@@ -145,10 +145,12 @@ def _read_network(client: Client, request: NetworkRequest) -> NetworkState:
         return _with_bridge_users(client, request, state)
     definition = client.network_definition(network)
     persistent = client.network_is_persistent(network)
+    active = client.network_is_active(network)
     state = state.with_changes(
         existing=Network.from_xml(definition),
         definition=definition,
-        active=client.network_is_active(network),
+        live=Network.from_xml(client.network_live_definition(network)) if active else None,
+        active=active,
         persistent=persistent,
         autostart=persistent and client.network_autostart(network),
     )

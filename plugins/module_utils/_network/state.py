@@ -34,7 +34,8 @@ class NetworkState(Record):
     """What the host has, as read by the runner.
 
     ``definition`` is the network's persistent XML as libvirt returns it (a redefinition keeps what
-    this module does not manage); ``guests`` are read only where a plan could disconnect them
+    this module does not manage); ``live`` what the running network has, read where it is active (a
+    ``virsh net-update`` of only one of them makes them differ); ``guests`` are read only where a plan could disconnect them
     (``None``: not read); ``bridge_exists`` whether forward: bridge's host bridge exists (None: not
     known, a remote URI); ``address_users`` the other networks and host interfaces on subnets, read
     only where the plan would start the network, set it to start at boot or change its addresses
@@ -47,6 +48,7 @@ class NetworkState(Record):
 
     existing: Optional[Network] = None
     definition: Optional[str] = None
+    live: Optional[Network] = None
     active: bool = False
     persistent: bool = True
     autostart: bool = False

@@ -325,3 +325,57 @@ def test_subnets_are_read_only_where_the_plan_could_collide(params, active, auto
 def test_subnets_of_a_new_network_are_read_when_it_runs_or_starts_at_boot():
     assert subnets_matter(request(ipv4=ipv4()), NetworkState())
     assert not subnets_matter(request(ipv4=ipv4(), state="inactive"), NetworkState())
+
+
+# BREAK (fixed): after a `virsh net-update` of only the running network (or only the stored
+# definition), every planned update changed both and failed on the one that had it already.
+OTHER = dict(mac="52:54:00:aa:00:11", ip="10.213.1.11", name="web02")
+
+
+def running_apart(live_hosts, **params):
+    """An active network whose running definition has the DHCP hosts ``live_hosts``, its stored one those of ``params``."""
+    state = existing_state(**params)
+    live = state.existing.with_changes(ipv4=wanted_network(request(ipv4=ipv4(dhcp_hosts=live_hosts)), None).ipv4)
+    return state.with_changes(live=live)
+
+
+def scopes(plan):
+    return [
+        (action.payload.command, _host_name(action.payload.xml), action.payload.live, action.payload.config)
+        for action in plan.actions
+    ]
+
+
+def _host_name(xml):
+    return xml.split('name="')[1].split('"')[0]
+
+
+def test_a_host_the_running_network_has_already_is_added_to_the_stored_definition_only():
+    state = running_apart([HOST, OTHER], ipv4=ipv4())
+    plan = plan_network(request(ipv4=ipv4(dhcp_hosts=[HOST, OTHER])), state)
+    assert scopes(plan) == [("add-last", "web02", False, True)]
+    assert plan.actions[0].command_line.endswith("--config --parent-index 0") and "--live" not in plan.actions[0].command_line
+    # Once applied, both have it: nothing left to do.
+    converged = state.with_changes(existing=state.live)
+    assert verbs(plan_network(request(ipv4=ipv4(dhcp_hosts=[HOST, OTHER])), converged)) == []
+
+
+def test_each_side_gets_what_it_lacks():
+    state = running_apart([OTHER], ipv4=ipv4())  # stored: web01; running: web02
+    plan = plan_network(request(ipv4=ipv4(dhcp_hosts=[HOST])), state)
+    assert scopes(plan) == [("delete", "web02", True, False), ("add-last", "web01", True, False)]
+
+
+def test_a_running_network_that_lacks_a_stored_host_gets_it_back():
+    state = running_apart([], ipv4=ipv4())  # a live-only delete
+    plan = plan_network(request(ipv4=ipv4()), state)
+    assert scopes(plan) == [("add-last", "web01", True, False)]
+    assert plan.before == plan.after  # the stored definition stays as it is
+
+
+def test_what_only_a_restart_changes_in_the_running_network_is_refused_naming_it():
+    state = existing_state(ipv4=ipv4())
+    state = state.with_changes(live=state.existing.with_changes(domain="old.example"))
+    with pytest.raises(PlanError, match=r"\(running: domain: old\.example -> none\); set recreate: true"):
+        plan_network(request(ipv4=ipv4()), state)
+    assert guests_matter(request(ipv4=ipv4()), state)
