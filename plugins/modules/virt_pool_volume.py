@@ -129,11 +129,16 @@ options:
         bytes must be of the declared O(format) (V(qcow2) starts with C(QFI\xfb), V(iso) holds an
         ISO 9660 descriptor, V(raw) refuses an HTML error page and an image with a header libvirt would
         read it by, such as a qcow2 one; a V(qcow2) or V(qed) image that names a backing file, a path on
-        the host, and a V(vmdk) text descriptor, which names its extents' files, are refused too);
+        the host, a V(qcow2) image with an external data file, of another version than 2 and 3, with
+        a header cut short or a disk of no size, and a V(vmdk) text descriptor, which names its
+        extents' files, are refused too);
         otherwise the new volume is deleted
         and the task fails before the rest of the body is written. The first bytes are also read when
-        planning (a ranged request), so check mode refuses what the download would, and a V(qcow2)
-        image's size is read from its header, so check mode reports the capacity the volume will have.
+        planning (a ranged request, for at most 60 seconds), so check mode refuses what the download
+        would, and a V(qcow2) image's size is read from its header, so check mode reports the capacity
+        the volume will have; that size must fit the pool's free space unless O(overcommit=true).
+      - A V(qcow2) image served without a length needs O(checksum) (see above); its volume starts
+        small and the image may be as long as the pool's free space.
       - Until the download is verified complete, the volume's file carries the extended attribute
         C(user.remotevirt.incomplete). A later run that finds it (the module was killed mid-download)
         deletes the volume and downloads it again, with or without O(checksum).
@@ -157,7 +162,8 @@ options:
         O(format). Otherwise the new volume is deleted and the task fails.
       - When planning (check mode too), up to 1 MiB of the compressed body is read (a ranged request)
         and decompressed to judge the signature and the image's first bytes as the download would,
-        and to read a V(qcow2) image's size from its header. What that does not reach (a bzip2 block
+        and to read a V(qcow2) image's size from its header; a body no longer than that must also end
+        where its compressed data ends. What that does not reach (a bzip2 block
         that compresses to more, data the C(zstd) program decompresses) is judged by the download only.
       - How long a compressed image is shows only once it is decompressed. A V(raw) or V(iso) image
         therefore needs O(capacity), the size of the volume the image is written into

@@ -28,12 +28,16 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.downloa
     HEAD_BYTES,
     DownloadError,
     ServedHead,
+    SlowHead,
     UrlAccess,
     compressed_as,
+    head_deadline,
     judged_image,
     looks_like_html,
     open_head,
     read_head,
+    read_some,
+    served_length,
 )
 
 ZSTD_PROGRAM = "zstd"
@@ -64,21 +68,25 @@ def compressed_problem(head: bytes, compression: str, content_type: Optional[str
 
 
 def judge_compressed_head(url: str, compression: str, fmt: str, access: UrlAccess) -> ServedHead:
-    """The first bytes a compressed download serves, judged when planning as the upload judges them:
+    """The first bytes a compressed download serves, judged when planning as the download judges them:
     the signature of ``compression`` (an error page is refused), then, decompressed, the image's first
-    HEAD_BYTES as format ``fmt`` (corrupt data is refused), read for the size its header gives. What
-    cannot be told from the first COMPRESSED_HEAD_LIMIT bytes, or is decompressed by the zstd program,
-    is left to the upload; so is a body that cannot be read (the download says why)."""
+    HEAD_BYTES as format ``fmt`` (corrupt data is refused), read for the size its header gives; a body
+    the plan reads whole (no longer than COMPRESSED_HEAD_LIMIT) must also end where its compressed data
+    does. What cannot be told from the first COMPRESSED_HEAD_LIMIT bytes, or is decompressed by the zstd
+    program, is left to the download; so is a body that cannot be read, or not within HEAD_SECONDS."""
+    deadline = head_deadline()
     try:
         response = open_head(url, COMPRESSED_HEAD_LIMIT, access)
     except DownloadError:
         return ServedHead()
     try:
-        head, content_type = read_head(response, _HEAD_READ)
+        head, content_type = read_head(response, _HEAD_READ, deadline)
         problem = compressed_problem(head, compression, content_type)
         if problem or (compression == "zstd" and _python_zstd() is None):
             return ServedHead(problem)
-        return _judged_image_head(response, head, compression, fmt)
+        return _ImageHead(response, compression, fmt, deadline).judged(head)
+    except SlowHead:
+        return ServedHead()
     except DownloadError as error:
         return ServedHead(str(error))
     except Exception:  # a connection dropped in the first bytes: the download reads them again
@@ -87,22 +95,56 @@ def judge_compressed_head(url: str, compression: str, fmt: str, access: UrlAcces
         response.close()
 
 
-def _judged_image_head(response: Any, compressed: bytes, compression: str, fmt: str) -> ServedHead:
-    """The image's first HEAD_BYTES, decompressed from ``compressed`` and what ``response`` serves
-    after it, judged as format ``fmt``; DownloadError for data that is not valid."""
-    members = _Members(compression, "the content")
-    image = b""
-    read = len(compressed)
-    while compressed:
-        for out in members.feed(compressed):
-            image += out
-            if len(image) >= HEAD_BYTES:
-                return judged_image(image, fmt, None)
-        compressed = response.read(min(_HEAD_READ, COMPRESSED_HEAD_LIMIT - read)) if read < COMPRESSED_HEAD_LIMIT else b""
-        read += len(compressed)
-    if read < COMPRESSED_HEAD_LIMIT and members.complete:
-        return judged_image(image, fmt, None)  # the whole image, shorter than HEAD_BYTES
-    return ServedHead()  # undecided: the upload sees more
+# Bytes a body read whole when planning is decompressed to at most, to see where its data ends.
+_WHOLE_OUTPUT_LIMIT = 64 << 20
+
+
+class _ImageHead:
+    """The image's first HEAD_BYTES, decompressed from what ``response`` serves, judged as ``fmt``."""
+
+    def __init__(self, response: Any, compression: str, fmt: str, deadline: float) -> None:
+        self.response = response
+        self.compression = compression
+        self.fmt = fmt
+        self.deadline = deadline
+        self.members = _Members(compression, "the content")
+        total = served_length(response)
+        # The whole body comes within the limit: where it ends, its compressed data must end too.
+        self.whole = total if total is not None and total <= COMPRESSED_HEAD_LIMIT else None
+        self.image = b""
+        self.output = 0
+        self.judgement: Optional[ServedHead] = None
+
+    def judged(self, compressed: bytes) -> ServedHead:
+        """The judgement of the image from ``compressed`` (the body's first bytes) on; DownloadError for
+        data that is not valid."""
+        read = len(compressed)
+        while compressed:
+            if self._fed(compressed):
+                return self.judgement or ServedHead()
+            left = (self.whole if self.whole is not None else COMPRESSED_HEAD_LIMIT) - read
+            compressed = read_some(self.response, min(_HEAD_READ, left), self.deadline) if left > 0 else b""
+            read += len(compressed)
+        if self.whole is not None and read == self.whole and not self.members.complete:
+            return ServedHead("the content ends before its %s-compressed data does (truncated)" % self.compression)
+        if self.judgement is None and read < COMPRESSED_HEAD_LIMIT and self.members.complete:
+            return judged_image(self.image, self.fmt, None)  # the whole image, shorter than HEAD_BYTES
+        return self.judgement or ServedHead()  # undecided beyond: the download sees more
+
+    def _fed(self, compressed: bytes) -> bool:
+        """Decompress ``compressed``; whether the judgement is complete (nothing more to read)."""
+        for out in self.members.feed(compressed):
+            self.output += len(out)
+            if self.judgement is None:
+                self.image += out
+                if len(self.image) >= HEAD_BYTES:
+                    self.judgement = judged_image(self.image, self.fmt, None)
+                    if self.judgement.problem or self.whole is None:
+                        return True
+            if self.output > _WHOLE_OUTPUT_LIMIT:
+                self.whole = None  # too much to decompress when planning: its end is left to the download
+                return self.judgement is not None
+        return False
 
 
 # -- Python's decompressors ---------------------------------------------------------------------

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import stat
+import time
 from typing import Any, Callable, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -24,6 +25,9 @@ CHUNK_SIZE = 1 << 20
 # Bytes written between two hints to the kernel to write them out and drop them from the page cache.
 WRITE_BEHIND_BYTES = 16 << 20
 CONNECT_TIMEOUT = 30
+# How long the first bytes read when planning may take in all: each read waits CONNECT_TIMEOUT at
+# most, but a server sending a byte at a time would hold check mode for as long as it likes.
+HEAD_SECONDS = 60
 # Extended attribute that remembers a verified digest together with the file's size and mtime,
 # so a re-run does not read a multi-gigabyte image again when nothing touched it, and the
 # length of the download, so a raw image grown after its download still verifies by its prefix.
@@ -351,17 +355,53 @@ def first_bytes(
         response.close()
 
 
-def read_head(response: Any, size: int) -> Tuple[bytes, Optional[str]]:
+class SlowHead(DownloadError):
+    """The first bytes did not arrive within HEAD_SECONDS."""
+
+
+def head_deadline() -> float:
+    """When the first bytes read from now, to judge them when planning, must have arrived."""
+    return time.monotonic() + HEAD_SECONDS
+
+
+def read_some(response: Any, size: int, deadline: float) -> bytes:
+    """At most ``size`` bytes of ``response``, as soon as some arrived (one read of the connection
+    where the response allows it, so that a server sending a byte at a time meets ``deadline``);
+    SlowHead once ``deadline`` passed."""
+    if time.monotonic() > deadline:
+        raise SlowHead("the server sent the first bytes too slowly to judge them when planning (%d s)" % HEAD_SECONDS)
+    read1 = getattr(response, "read1", None)
+    return read1(size) if read1 is not None else response.read(size)
+
+
+def read_head(response: Any, size: int, deadline: Optional[float] = None) -> Tuple[bytes, Optional[str]]:
     """The first ``size`` bytes of ``response`` (fewer when its body is shorter), and its Content-Type
-    (None for a stream without headers, such as a pipe)."""
+    (None for a stream without headers, such as a pipe); SlowHead when they take longer than
+    HEAD_SECONDS (or until ``deadline``)."""
+    deadline = head_deadline() if deadline is None else deadline
     head = b""
     while len(head) < size:
-        chunk = response.read(size - len(head))
+        chunk = read_some(response, size - len(head), deadline)
         if not chunk:
             break
         head += chunk
     headers = getattr(response, "headers", None)
     return head, headers.get("Content-Type") if headers is not None else None
+
+
+def served_length(response: Any) -> Optional[int]:
+    """The length of the whole body that ``response`` is (or, for a ranged answer, is the start of):
+    its Content-Range's total, else its Content-Length where it answers with the whole body; None
+    when it does not say."""
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    content_range = headers.get("Content-Range")
+    if content_range is not None:
+        total = re.fullmatch(r"bytes [0-9]+-[0-9]+/([0-9]+)", content_range.strip())
+        return int(total.group(1)) if total else None
+    status = getattr(response, "status", None)
+    return _announced_length(response) if status in (None, 200) else None
 
 
 def _ftp_size(url: str) -> Optional[int]:
@@ -422,7 +462,7 @@ def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_c
     magics = _MAGICS.get(fmt)
     if magics is not None:
         if any(head[offset : offset + len(magic)] == magic for offset, magic in magics):
-            return _backing_file_problem(head, fmt)
+            return _qcow2_problem(head) if fmt == "qcow2" else _backing_file_problem(head, fmt)
         what = "an HTML page" if html else "not a %s image" % fmt
         return "the content is %s (format %s needs %r at offset %d)%s" % (what, fmt, magics[0][1], magics[0][0], hint)
     if fmt == "raw" and html:
@@ -439,6 +479,34 @@ def content_problem(head: bytes, fmt: str, content_type: Optional[str], refuse_c
             "compression: none to store it as it is" % (compressed, compressed)
         )
     return None
+
+
+# qcow2 header fields: the version (libvirt takes 2 and 3 as qcow2; QEMU's qcow, version 1, has the same
+# signature), a version 3 header's incompatible features (bit 2: the data is in an external file, a
+# path on the host) and its length; a version 2 header is 72 bytes.
+_QCOW2_VERSIONS = (2, 3)
+_QCOW2_V2_HEADER = 72
+_QCOW2_V3_FIELDS_END = 104
+_QCOW2_EXTERNAL_DATA_FILE = 1 << 2
+
+
+def _qcow2_problem(head: bytes) -> Optional[str]:
+    """Why content with qcow2's signature is not a qcow2 image that a volume may hold: another version,
+    a header cut short, a disk of no size, or data kept in another file (see _backing_file_problem)."""
+    version = int.from_bytes(head[4:8], "big")
+    if version not in _QCOW2_VERSIONS:
+        return "the content is a qcow image of version %d, not a qcow2 image (versions 2 and 3)" % version
+    needed = _QCOW2_V2_HEADER if version == 2 else max(_QCOW2_V3_FIELDS_END, int.from_bytes(head[100:104], "big"))
+    if len(head) < needed:
+        return "the content is too short for a qcow2 image: %d bytes, where its header alone takes %d" % (len(head), needed)
+    if not image_size(head, "qcow2"):
+        return "the qcow2 image's disk has no size (0 bytes)"
+    if version == 3 and int.from_bytes(head[72:80], "big") & _QCOW2_EXTERNAL_DATA_FILE:
+        return (
+            "the qcow2 image keeps its data in an external data file, a path on this host that a guest on it would "
+            "read and write; a downloaded image must hold all of its content (qemu-img convert makes one that does)"
+        )
+    return _backing_file_problem(head, "qcow2")
 
 
 # Where a header keeps the offset of the backing file's name (big-endian qcow2, little-endian qed).

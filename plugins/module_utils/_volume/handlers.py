@@ -261,7 +261,7 @@ class VolumeHandlers:
             hasher,
             self._access(payload),
             expected=payload.size,
-            limit=payload.length,
+            limit=payload.length or None,  # 0: an image served without a length, bounded by the pool only
             check=self._format_check(payload),
             end_needed=payload.checksum is None,
         )

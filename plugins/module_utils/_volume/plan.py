@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
@@ -155,14 +155,17 @@ def stored_capacity(pool: Pool, fmt: Optional[str], wanted: int, creating: bool)
     ``fmt``); PlanError beyond what libvirt can make."""
     unit = _capacity_unit(pool, fmt, creating)
     stored = -(-wanted // unit) * unit
-    qcow2 = pool.holds_files and fmt == "qcow2"
-    limit = QCOW2_MAX_CAPACITY if qcow2 else VOLUME_MAX_CAPACITY
+    kind, limit = _capacity_limit(pool, fmt)
     if stored > limit:
-        raise PlanError(
-            "capacity %s is larger than a %s volume can be (%s)"
-            % (format_size(wanted), "qcow2" if qcow2 else "libvirt", format_size(limit))
-        )
+        raise PlanError("capacity %s is larger than a %s volume can be (%s)" % (format_size(wanted), kind, format_size(limit)))
     return stored
+
+
+def _capacity_limit(pool: Pool, fmt: Optional[str]) -> Tuple[str, int]:
+    """The kind of volume (qcow2, libvirt) whose largest size bounds a volume of ``fmt`` in ``pool``, and that size."""
+    if pool.holds_files and fmt == "qcow2":
+        return "qcow2", QCOW2_MAX_CAPACITY
+    return "libvirt", VOLUME_MAX_CAPACITY
 
 
 def capacity_reached(pool: Pool, fmt: Optional[str], wanted: int, actual: int) -> bool:
@@ -404,18 +407,26 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     if compression is not None:
         return _plan_compressed_download(request, state, url, compression)
     size = state.download_size
-    initial = _download_length(request, size)
     fmt = request.format or "raw"
-    _check_space(request, pool, max(initial, request.capacity or 0), initial, "download into %s" % request.label)
+    placeholder = size is None and fmt not in RAW_FORMATS
+    if placeholder:
+        # An image that says its size in its header, served without a length: the volume starts as a
+        # placeholder the image overwrites, and the image may be as long as the pool's free space.
+        initial, length = PLACEHOLDER_CAPACITY, pool.available or 0
+    else:
+        initial = length = _download_length(request, size)
+    image = _image_size(request, state, pool, fmt)
+    allocation = 0 if placeholder else initial
+    _check_space(request, pool, max(initial, request.capacity or 0, image or 0), allocation, "download into %s" % request.label)
     volume = _download_volume(request, pool, initial, fmt)
     # Other formats: libvirt reads the size from the image's header once it is in the volume.
-    final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else state.download_image_size or initial
+    final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else image or initial
     grown = None
     if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
         grown = stored_capacity(pool, fmt, request.capacity, creating=False)
     plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
     plan.add(_download_volume_action(request, state, volume))
-    plan.add(_upload_action(request, url, fmt, size, initial))
+    plan.add(_upload_action(request, url, fmt, size, length))
     if grown is not None:
         plan.add(_resize_action(request, grown, shrink=False))
     return plan
@@ -461,15 +472,29 @@ def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: s
         length = capacity
     else:
         capacity = size if size is not None else PLACEHOLDER_CAPACITY
-        _check_space(request, pool, capacity, size or 0, "download into %s" % request.label)
+        image = _image_size(request, state, pool, fmt)
+        _check_space(request, pool, max(capacity, image or 0), size or 0, "download into %s" % request.label)
         # 0: no limit for libvirt; the handler then only stops at the pool's end.
         length = pool.available or 0
     volume = _download_volume(request, pool, capacity, fmt)
-    after = volume if fmt in RAW_FORMATS else volume.with_changes(capacity=state.download_image_size or capacity)
+    after = volume if fmt in RAW_FORMATS else volume.with_changes(capacity=image or capacity)
     plan = Plan(after=managed_view(after).to_xml())
     plan.add(_download_volume_action(request, state, volume))
     plan.add(_upload_action(request, url, fmt, size, length, compression))
     return plan
+
+
+def _image_size(request: VolumeRequest, state: VolumeState, pool: Pool, fmt: str) -> Optional[int]:
+    """The size of the disk the downloaded image's header gives (read when planning: qcow2), refused
+    when no volume of its format can be that large; None when not read."""
+    image = state.download_image_size
+    kind, limit = _capacity_limit(pool, fmt)
+    if image is not None and image > limit:
+        raise PlanError(
+            "%s: the image's header gives its disk %s, larger than a %s volume can be (%s)"
+            % (redact_url(request.source_url), format_size(image), kind, format_size(limit))
+        )
+    return image
 
 
 def _download_volume(request: VolumeRequest, pool: Pool, capacity: int, fmt: str) -> Volume:

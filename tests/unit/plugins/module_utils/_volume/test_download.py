@@ -22,9 +22,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.downloa
     stream,
     with_credentials,
 )
+from qcow2_headers import qcow2_header
 from scripted_http import Route
 
-QCOW2 = b"QFI\xfb\x00\x00\x00\x03" + b"\0" * 600
+QCOW2 = qcow2_header(1 << 30) + b"\0" * 500
 ISO = b"\0" * 0x8001 + b"CD001\x01" + b"\0" * 100
 BINARY = bytes(range(256)) * 64
 
@@ -187,12 +188,7 @@ def test_gzip_encoded_bodies_are_not_unpacked(scripted_http):
         (b"\0" * 0x40 + b"\x7f\x10\xda\xbe", "raw", None, "a vdi image"),
         (b"\0" * 0x8001 + b"CD001", "raw", None, None),  # an ISO stays content libvirt names iso
         # An image naming a backing file: the name is a path on the host (any host file).
-        (
-            b"QFI\xfb\0\0\0\x03" + (512).to_bytes(8, "big") + (13).to_bytes(4, "big") + b"\0" * 500,
-            "qcow2",
-            None,
-            "names a backing file",
-        ),
+        (qcow2_header(1 << 30, backing=b"/etc/shadow") + b"\0" * 500, "qcow2", None, "names a backing file"),
         (b"QED\0" + b"\0" * 52 + (512).to_bytes(4, "little") + b"\0" * 8, "qed", None, "names a backing file"),
     ],
 )
@@ -204,9 +200,25 @@ def test_content_problem(head, fmt, content_type, refused):
         assert refused in problem
 
 
-def qcow2_header(size):
-    """The first bytes of a qcow2 image of a ``size``-byte disk, without a backing file."""
-    return b"QFI\xfb\0\0\0\x03" + b"\0" * 16 + size.to_bytes(8, "big") + b"\0" * 480
+# BREAK (fixed): a downloaded qcow2 with an external data file (a host path a guest would write) was
+# kept; a qcow image of another version, a header cut short or a disk of no size passed check mode and
+# left a volume libvirt reads as raw, or that QEMU cannot open.
+@pytest.mark.parametrize(
+    "head, refused",
+    [
+        (qcow2_header(1 << 30), None),
+        (qcow2_header(1 << 30, version=2), None),
+        (qcow2_header(1 << 30, incompatible=1 << 2), "keeps its data in an external data file"),
+        (qcow2_header(1 << 30, version=1), "a qcow image of version 1, not a qcow2 image"),
+        (qcow2_header(1 << 30, version=99), "a qcow image of version 99"),
+        (qcow2_header(1 << 30)[:20], "too short for a qcow2 image: 20 bytes, where its header alone takes 104"),
+        (qcow2_header(1 << 30, version=2)[:60], "too short for a qcow2 image: 60 bytes, where its header alone takes 72"),
+        (qcow2_header(0), "the qcow2 image's disk has no size"),
+    ],
+)
+def test_what_a_qcow2_download_must_be(head, refused):
+    problem = content_problem(head, "qcow2", None)
+    assert problem is None if refused is None else refused in problem
 
 
 @pytest.mark.parametrize(
@@ -503,3 +515,34 @@ def test_a_file_url_of_a_public_image_is_read(public_dir):
 
 def test_a_servers_error_text_never_shows_a_query():
     assert download._without_queries("Not Found: /echo/a.img?token=REDIRSECRET99 (x)") == "Not Found: /echo/a.img?*** (x)"
+
+
+class _Trickle:
+    """A response that gives one byte a read."""
+
+    headers = {"Content-Type": "application/octet-stream"}
+
+    def read1(self, size):
+        return b"x"
+
+
+def test_reading_the_first_bytes_stops_at_its_deadline():
+    import time
+
+    with pytest.raises(download.SlowHead, match="too slowly"):
+        download.read_head(_Trickle(), 1 << 40, deadline=time.monotonic() + 0.05)
+
+
+@pytest.mark.parametrize(
+    "headers, status, length",
+    [
+        ({"Content-Range": "bytes 0-99/5000", "Content-Length": "100"}, 206, 5000),
+        ({"Content-Length": "5000"}, 200, 5000),
+        ({"Content-Length": "100"}, 206, None),  # part of a body that does not say its length
+        ({}, 200, None),
+        ({"Content-Range": "bytes 0-99/*"}, 206, None),
+    ],
+)
+def test_served_length(headers, status, length):
+    response = type("Response", (), {"headers": headers, "status": status})()
+    assert download.served_length(response) == length

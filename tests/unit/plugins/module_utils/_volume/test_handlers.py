@@ -28,6 +28,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import VolumeRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state, resolve_permissions, run
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
+from qcow2_headers import qcow2_header
 from runner_params import volume_params as params
 from runner_params import volume_path
 
@@ -310,8 +311,8 @@ def test_chmod_has_no_undo_and_leaves_changes(test_client, file_pool, unique_nam
 
 # -- compressed downloads ------------------------------------------------------------------------------
 XZ_IMAGE = lzma.compress(IMAGE)
-# A qcow2 header naming no backing file (offset and size zero), then any bytes.
-QCOW2_IMAGE = b"QFI\xfb\x00\x00\x00\x03" + b"\0" * 12 + bytes(range(256)) * 40
+# A qcow2 header naming no backing file, then any bytes.
+QCOW2_IMAGE = qcow2_header(1 << 30) + bytes(range(256)) * 40
 
 
 def _sha(data):

@@ -617,9 +617,10 @@ def test_check_mode_predicts_a_qcow2_downloads_capacity_from_its_header(unique_n
     """libvirt reports the disk size the image's header gives once the image is in the volume."""
     import lzma
 
+    from qcow2_headers import qcow2_header
     from scripted_http import Route
 
-    image = b"QFI\xfb\0\0\0\x03" + b"\0" * 16 + (3 << 30).to_bytes(8, "big") + b"\0" * 70000
+    image = qcow2_header(3 << 30) + b"\0" * 70000
     scripted_http.routes["/i.qcow2"] = Route(image)
     scripted_http.routes["/i.qcow2.xz"] = Route(lzma.compress(image))
     for path in ("/i.qcow2", "/i.qcow2.xz"):
