@@ -659,7 +659,8 @@ notes:
   - Without O(wait), a guest whose installer reboots stays shut off after the install (the
     install definition ends on reboot); a later run with O(state=running) starts it from disk.
   - The disks (volumes and paths), install ISO on a path, O(boot) kernel and initrd, and
-    O(install.boot_dir) of a new guest that the run starts must lie where the user QEMU runs as
+    O(install.boot_dir) of a new guest that the run starts (and where a link leads, and the backing
+    and data files a qcow2 disk names) must lie where the user QEMU runs as
     (the DAC label of C(virsh capabilities)) may enter every directory on the way, by the mode bits
     (a directory with an access control list is left to it); libvirt gives QEMU's user the files,
     not the directories, so the guest's start would fail. Otherwise the task is refused at plan

@@ -326,15 +326,21 @@ def _closed_to_qemu(client: Client, request: GuestRequest, state: GuestState, di
 
 def _files_qemu_opens(request: GuestRequest, state: GuestState) -> List[Tuple[str, str]]:
     """What names and where: the host files a new guest's QEMU opens when it starts, its disks
-    (volumes, new ones where their pool puts them, and paths), its install ISO on a path and the
-    kernel and initrd it boots."""
-    files = []
+    (volumes, new ones where their pool puts them, and paths, with the files a qcow2 disk's chain
+    names), its install ISO on a path and the kernel and initrd it boots."""
+    # Imported here: only new guests with files on this host ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import files_on_chain
+
+    files: List[Tuple[str, str]] = []
     for disk, read in zip(request.disks or (), state.disks):
         volume = read.volume
         if volume is None:
-            files.append(("%s: path" % disk.label, disk.path or ""))
+            on_chain = files_on_chain(disk.path or "") if disk.format == "qcow2" else [disk.path or ""]
+            files.extend(("%s: path" % disk.label, path) for path in on_chain)
         elif volume.existing is not None:
-            files.append(("%s: volume" % disk.label, volume.existing.path or ""))
+            existing = volume.existing
+            on_chain = files_on_chain(existing.path or "") if existing.format == "qcow2" else [existing.path or ""]
+            files.extend(("%s: volume" % disk.label, path) for path in on_chain)
         else:
             files.append(("%s: new volume" % disk.label, predicted_path(volume.pool, disk.volume or "") or ""))
     cdrom = request.install.cdrom
@@ -350,7 +356,9 @@ def _refuse_files_qemu_cannot_reach(client: Client, request: GuestRequest, state
     """Refuse a new guest whose disk, install ISO or boot file lies where the user QEMU runs as may
     not enter: libvirt gives QEMU's user the file itself, and the guest's start would fail."""
     for what, path in _files_qemu_opens(request, state):
-        closed = _closed_to_qemu(client, request, state, os.path.dirname(path) or "/")
+        # A file that is a symbolic link is opened where it leads.
+        directories = {os.path.dirname(path) or "/", os.path.dirname(os.path.realpath(path))}
+        closed = next(filter(None, (_closed_to_qemu(client, request, state, directory) for directory in sorted(directories))), "")
         if closed:
             raise PlanError(
                 "%s %s: %s; the guest could not open it when it starts. Put it where QEMU's user may enter, or let "

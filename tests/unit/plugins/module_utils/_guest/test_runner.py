@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pathlib
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -1272,3 +1275,33 @@ def test_a_file_qemus_user_may_not_reach_is_left_alone_in_a_guest_only_defined(u
     image.write_bytes(b"\0" * 65536)
     wanted = guest(unique_name(""), disks=[disk(pool=None, path=str(image), format="raw")])
     assert [step["action"] for step in run(wanted, check_mode=True, diff=False)["plan"]] == ["define"]
+
+
+@pytest.mark.parametrize("where", ["link", "backing file"])
+def test_where_a_disk_leads_is_judged_for_qemus_user_too(unique_name, test_client, tmp_path, monkeypatch, where):
+    """A disk path in an open directory that is a link into a closed one, or a qcow2 overlay whose
+    backing file is in a closed one: QEMU opens those files too, and the start would fail."""
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    base = private / "base.img"
+    base.write_bytes(b"\0" * 65536)
+    shown = pathlib.Path(tempfile.mkdtemp(prefix="rv-open-", dir="/var/tmp"))
+    try:
+        os.chmod(shown, 0o755)
+        if where == "link":
+            (shown / "disk.img").symlink_to(base)
+            wanted_disk = disk(pool=None, path=str(shown / "disk.img"), format="raw")
+        else:
+            subprocess.run(
+                ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base), str(shown / "disk.qcow2")], check=True
+            )
+            wanted_disk = disk(pool=None, path=str(shown / "disk.qcow2"), format="qcow2")
+        name = unique_name("")
+        with pytest.raises(
+            RunError, match="disks\\[0\\]: path .*: QEMU runs as uid 64055, gid 64055 .*, who may not enter /tmp/"
+        ):
+            run(guest(name, state="running", disks=[wanted_disk]), check_mode=True, diff=False)
+        assert test_client.find_domain(name) is None
+    finally:
+        shutil.rmtree(shown)
