@@ -205,9 +205,10 @@ options:
           - A missing boot_dir made by another user between the plan and the run is checked again
             before anything is written there, and refused the same way.
           - Refused at plan time too when the user QEMU runs as (the DAC label of the host's
-            capabilities, C(virsh capabilities)) may not enter it or a directory on its way, by the mode
-            bits (a directory with an access control list is left to it), since libvirt hands QEMU the
-            files, not the directories, and the guest's start would fail.
+            capabilities, C(virsh capabilities)) may not enter it or a directory on its way (by its access
+            control list, else its mode bits), since libvirt hands QEMU the files, not the directories, and
+            the guest's start would fail. The refusal names the directory and the command that lets that
+            user in.
         type: path
         default: /var/lib/libvirt/boot
   boot:
@@ -658,13 +659,16 @@ notes:
   - A guest whose install was interrupted is not installed again by a re-run; use O(reinstall=true).
   - Without O(wait), a guest whose installer reboots stays shut off after the install (the
     install definition ends on reboot); a later run with O(state=running) starts it from disk.
-  - The disks (volumes and paths), install ISO on a path, O(boot) kernel and initrd, and
-    O(install.boot_dir) of a new guest that the run starts (and where a link leads, and the backing
-    and data files a qcow2 disk names) must lie where the user QEMU runs as
-    (the DAC label of C(virsh capabilities)) may enter every directory on the way, by the mode bits
-    (a directory with an access control list is left to it); libvirt gives QEMU's user the files,
-    not the directories, so the guest's start would fail. Otherwise the task is refused at plan
-    time (check mode too), naming the directory.
+  - The disks (volumes and paths), install ISO (volume or path), O(boot) kernel and initrd, and
+    O(install.boot_dir) of a guest that the run starts (new, reinstalled, or started by O(state=running);
+    with the backing and data files a qcow2 disk names) must lie where the user QEMU runs as
+    (the DAC label of C(virsh capabilities)) may enter every directory the host searches on the way,
+    those of each symbolic link it follows included, by their access control lists, else their mode
+    bits; libvirt gives QEMU's user the files, not the directories, so the guest's start would fail.
+    A file its permissions keep from that user is refused too (libvirt makes it the file's owner and
+    leaves the mode, so a disk of mode V(0444) cannot be written). Otherwise the task is refused at
+    plan time (check mode and virt_preflight too), naming the directory or file and the command that
+    would let QEMU's user in. Volumes of network pools (rbd, gluster) are not host files and not judged.
 seealso:
   - module: remotevirt.install.virt_pool_volume
 """

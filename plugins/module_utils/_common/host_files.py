@@ -583,50 +583,13 @@ def _permits(
     default those of ``uid``'s account), else the others'."""
     if uid is not None and info.st_uid == uid:
         return bool(info.st_mode & user_bit)
-    if uid is not None and info.st_gid in (_groups_of(uid) if groups is None else groups):
+    if uid is not None and info.st_gid in (account_groups(uid) if groups is None else groups):
         return bool(info.st_mode & group_bit)
     return bool(info.st_mode & other_bit)
 
 
-# The access control list of a directory: with one, its mode bits do not say who may enter it.
-_ACL_XATTR = "system.posix_acl_access"
-
-
-def closed_directory(path: str, uid: int, gid: int) -> str:
-    """The first directory on the way to ``path`` (``path`` included), as spelled and where its links
-    lead, that user ``uid`` may not enter by the mode bits (as its owner, as a member of group ``gid``
-    or of a group of its account, or as anyone), described with its mode and owner; "" when there is
-    none. Missing directories are not judged (those the modules make are 0711), nor directories with
-    an access control list; root enters every directory."""
-    if uid == 0:
-        return ""
-    groups = _groups_of(uid) | {gid}
-    for way in (os.path.abspath(path), os.path.realpath(path)):
-        directory = "/"
-        for part in [""] + [part for part in way.split("/") if part]:
-            directory = os.path.join(directory, part)
-            try:
-                info = os.stat(directory)
-            except OSError:
-                break  # made by the module, or not there: nothing further to judge
-            if not stat.S_ISDIR(info.st_mode):
-                break  # refused as no directory where it is asked for
-            if _permits(info, uid, stat.S_IXUSR, stat.S_IXGRP, stat.S_IXOTH, groups) or _has_acl(directory):
-                continue
-            mode = stat.S_IMODE(info.st_mode)
-            return "%s (mode %04o, owner uid %d, group gid %d)" % (directory, mode, info.st_uid, info.st_gid)
-    return ""
-
-
-def _has_acl(directory: str) -> bool:
-    try:
-        os.getxattr(directory, _ACL_XATTR)
-    except OSError:
-        return False
-    return True
-
-
-def _groups_of(uid: int) -> Set[int]:
+def account_groups(uid: int) -> Set[int]:
+    """The groups of ``uid``'s account (its own and those it is a member of); none without one."""
     import pwd  # only for an image another user owns
 
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
@@ -177,14 +177,15 @@ def missing_media_message(media: MediaRef) -> str:
     return "install.cdrom: volume %s does not exist" % media.label
 
 
-def _media_format(client: Client, media: MediaRef, local: bool) -> str:
+def _read_media_file(client: Client, media: MediaRef, local: bool) -> Tuple[str, Optional[str]]:
+    """The install ISO's format and its file on the host (None for a volume of a network pool)."""
     if media.path is not None:
         if local and not os.path.isfile(media.path):
             raise PlanError("install.cdrom: %s is not a file on the host" % media.path)
         if local:
             _refuse_host_file(media.path, "install.cdrom: path")
             refuse_incomplete_file(media.path, "install.cdrom: %s" % media.path)
-        return "raw"
+        return "raw", media.path
     if media.pool is None or media.volume is None:  # the request refuses this already
         raise PlanError("install.cdrom: give either pool and volume (an ISO volume) or path (an ISO on the host)")
     pool = open_pool(client, media.pool)
@@ -197,7 +198,7 @@ def _media_format(client: Client, media: MediaRef, local: bool) -> str:
     refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
     refuse_reprobed(described, local, "install.cdrom: volume %s" % media.label)
     fmt = described.format
-    return "raw" if fmt in (None, "iso") else fmt
+    return ("raw" if fmt in (None, "iso") else fmt), described.path
 
 
 def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
@@ -250,7 +251,8 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         media = request.install.cdrom
         if media is None:  # the request refuses this already
             raise PlanError("install.method cdrom needs install.cdrom")
-        state = state.with_changes(media_format=_media_format(client, media, local))
+        media_format, media_path = _read_media_file(client, media, local)
+        state = state.with_changes(media_format=media_format, media_path=media_path)
         _refuse_media_written(client, media)
     if method == "location":
         if not local:
@@ -298,71 +300,104 @@ def check_boot_dir(path: str) -> bool:
 
 
 def _check_qemu_enters_boot_dir(client: Client, request: GuestRequest, state: GuestState, files: str) -> None:
-    """Refuse a boot_dir that the user QEMU runs as may not enter (see _closed_to_qemu)."""
-    closed = _closed_to_qemu(client, request, state, request.install.boot_dir)
-    if closed:
+    """Refuse a boot_dir that the user QEMU runs as may not enter (see qemu_access)."""
+    identity = _qemu_identity(client, request, state)
+    if identity is None:
+        return
+    # Imported here: only new guests with files on this host ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.qemu_access import closed_directory
+
+    closed = closed_directory(os.path.join(request.install.boot_dir, "."), *identity)
+    if closed is not None:
         raise PlanError(
             "install.boot_dir %s: %s; %s would not be opened when the guest starts. Give a directory QEMU's user may "
-            "enter, such as %s, or let it enter (chmod o+x)" % (request.install.boot_dir, closed, files, DEFAULT_BOOT_DIR)
+            "enter, such as %s, or let it enter (%s)"
+            % (request.install.boot_dir, _may_not_enter(identity, closed), files, DEFAULT_BOOT_DIR, closed.remedy)
         )
 
 
-def _closed_to_qemu(client: Client, request: GuestRequest, state: GuestState, directory: str) -> str:
-    """Why the user QEMU runs a new guest as (the host's capabilities say which) may not enter
-    ``directory`` or a directory on its way, by their mode bits; "" when it may, or when the host does
-    not say. libvirt hands QEMU the files it opens, not the directories on their way."""
-    # Imported here: only new guests with files on this host ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import closed_directory
-
+def _qemu_identity(client: Client, request: GuestRequest, state: GuestState) -> Optional[Tuple[int, int]]:
+    """The uid and gid QEMU runs the guest as, as the host's capabilities say; None when they do not."""
     virt_type = request.domain_type or state.detected_type
-    identity = client.qemu_identity((virt_type,) if virt_type else ("kvm", "qemu"))
-    if identity is None:
-        return ""
-    closed = closed_directory(directory, *identity)
-    if not closed:
-        return ""
+    return client.qemu_identity((virt_type,) if virt_type else ("kvm", "qemu"))
+
+
+def _may_not_enter(identity: Tuple[int, int], closed: Any) -> str:
     return "QEMU runs as uid %d, gid %d (the host's capabilities), who may not enter %s" % (identity[0], identity[1], closed)
 
 
-def _files_qemu_opens(request: GuestRequest, state: GuestState) -> List[Tuple[str, str]]:
-    """What names and where: the host files a new guest's QEMU opens when it starts, its disks
-    (volumes, new ones where their pool puts them, and paths, with the files a qcow2 disk's chain
-    names), its install ISO on a path and the kernel and initrd it boots."""
+class _OpenedFile(NamedTuple):
+    """A host file QEMU opens when the guest starts: what names it, and whether it writes to it."""
+
+    label: str
+    path: str
+    write: bool
+
+
+def _files_qemu_opens(request: GuestRequest, state: GuestState, installs: bool) -> List[_OpenedFile]:
+    """The host files the guest's QEMU opens when this run starts it: its disks (volumes, new ones
+    where their pool puts them, and paths, with the files a qcow2 disk's chain names), the install
+    ISO of an install and the kernel and initrd it boots. Only absolute paths: a volume of a network
+    pool (rbd, gluster) is no file of this host."""
+    files: List[_OpenedFile] = []
+    if len(state.disks) == len(request.disks or ()):  # else a disk could not be read, and says so
+        for disk, read in zip(request.disks or (), state.disks):
+            files.extend(_disk_files(disk, read))
+    if installs and request.install.method == "cdrom" and state.media_path:
+        files.append(_OpenedFile("install.cdrom %s" % state.media_path, state.media_path, False))
+    boot = request.boot
+    if boot is not None:
+        files.extend(
+            _OpenedFile("boot.%s %s" % (what, path), path, False)
+            for what, path in (("kernel", boot.kernel), ("initrd", boot.initrd))
+            if path
+        )
+    return [opened for opened in files if os.path.isabs(opened.path)]
+
+
+def _disk_files(disk: DiskRequest, read: DiskState) -> List[_OpenedFile]:
+    """A disk's file (where a new volume will be) and those its qcow2 image names, backing files first."""
     # Imported here: only new guests with files on this host ask (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import files_on_chain
 
-    files: List[Tuple[str, str]] = []
-    for disk, read in zip(request.disks or (), state.disks):
-        volume = read.volume
-        if volume is None:
-            on_chain = files_on_chain(disk.path or "") if disk.format == "qcow2" else [disk.path or ""]
-            files.extend(("%s: path" % disk.label, path) for path in on_chain)
-        elif volume.existing is not None:
-            existing = volume.existing
-            on_chain = files_on_chain(existing.path or "") if existing.format == "qcow2" else [existing.path or ""]
-            files.extend(("%s: volume" % disk.label, path) for path in on_chain)
-        else:
-            files.append(("%s: new volume" % disk.label, predicted_path(volume.pool, disk.volume or "") or ""))
-    cdrom = request.install.cdrom
-    if request.install.method == "cdrom" and cdrom is not None and cdrom.path:
-        files.append(("install.cdrom: path", cdrom.path))
-    boot = request.boot
-    if boot is not None:
-        files.extend(("boot.%s" % what, path or "") for what, path in (("kernel", boot.kernel), ("initrd", boot.initrd)))
-    return [(what, path) for what, path in files if path]
+    volume = read.volume
+    if volume is None:
+        top, fmt, kind = disk.path or "", read.format or disk.format, "path"
+    elif volume.existing is None:
+        path = predicted_path(volume.pool, disk.volume or "") or ""
+        return [_OpenedFile("%s: new volume %s" % (disk.label, path), path, True)]
+    else:
+        top, fmt, kind = volume.existing.path or "", volume.existing.format, "volume"
+    chain = files_on_chain(top) if fmt == "qcow2" and os.path.isabs(top) else [top]
+    named = [
+        _OpenedFile("%s: %s, which the image of %s %s names" % (disk.label, path, kind, top), path, False) for path in chain[1:]
+    ]
+    return [_OpenedFile("%s: %s %s" % (disk.label, kind, top), top, True)] + named
 
 
-def _refuse_files_qemu_cannot_reach(client: Client, request: GuestRequest, state: GuestState) -> None:
-    """Refuse a new guest whose disk, install ISO or boot file lies where the user QEMU runs as may
-    not enter: libvirt gives QEMU's user the file itself, and the guest's start would fail."""
-    for what, path in _files_qemu_opens(request, state):
-        # A file that is a symbolic link is opened where it leads.
-        directories = {os.path.dirname(path) or "/", os.path.dirname(os.path.realpath(path))}
-        closed = next(filter(None, (_closed_to_qemu(client, request, state, directory) for directory in sorted(directories))), "")
-        if closed:
+def _refuse_files_qemu_cannot_reach(client: Client, request: GuestRequest, state: GuestState, installs: bool) -> None:
+    """Refuse a guest the run starts whose disk, install ISO or boot file QEMU's user could not open,
+    for a directory on the way it may not enter or the file's own permissions: libvirt gives that
+    user the file itself (not the directories), and the guest's start would fail."""
+    files = _files_qemu_opens(request, state, installs)
+    identity = _qemu_identity(client, request, state) if files else None
+    if identity is None:
+        return
+    # Imported here: only guests with files on this host ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.qemu_access import closed_directory, unopenable_file
+
+    for opened in files:
+        closed = closed_directory(opened.path, *identity)
+        if closed is not None:
             raise PlanError(
-                "%s %s: %s; the guest could not open it when it starts. Put it where QEMU's user may enter, or let "
-                "it enter (chmod o+x)" % (what, path, closed)
+                "%s: %s; the guest could not open it when it starts. Put it where QEMU's user may enter, or let it "
+                "enter (%s)" % (opened.label, _may_not_enter(identity, closed), closed.remedy)
+            )
+        problem = unopenable_file(opened.path, *identity, write=opened.write)
+        if problem:
+            raise PlanError(
+                "%s: %s; the guest could not open it when it starts. Let it (chmod u+%s %s)"
+                % (opened.label, problem, "rw" if opened.write else "r", shell(opened.path))
             )
 
 
@@ -701,8 +736,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     elif domain is not None:
         state = state.with_changes(seed_file=_leftover_seed(client, request, domain, local))
     findings.attempt(lambda: _check_boot_files(request, local))
-    if local and installs and _new_guest_starts(request) and not findings.messages:
-        findings.attempt(lambda: _refuse_files_qemu_cannot_reach(client, request, state))
+    if local and (_new_guest_starts(request) if installs else _starts(request, state)):
+        findings.attempt(lambda: _refuse_files_qemu_cannot_reach(client, request, state, installs))
     if local and _starts(request, state):
         findings.attempt(lambda: check_serial_log_dir(serial_log_of(request, state)))
     if local and _new_serial_log(request, state):

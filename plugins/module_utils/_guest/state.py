@@ -58,6 +58,8 @@ class GuestState(Record):
     detected_type: str = "kvm"
     disks: Tuple[DiskState, ...] = ()
     media_format: str = "raw"
+    # The install ISO's file on the host: QEMU's user must reach it.
+    media_path: Optional[str] = None
     tree: Optional[InstallTree] = None
     kickstart_bytes: int = 0
     boot_dir_exists: bool = True

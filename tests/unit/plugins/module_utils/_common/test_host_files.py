@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import struct
 import subprocess
 import tempfile
 
@@ -349,79 +348,3 @@ def test_the_identities_of_a_chain_include_a_data_file(tmp_path):
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % data, str(image), "1M"], check=True)
     identities = [(os.stat(str(path)).st_dev, os.stat(str(path)).st_ino) for path in (image, data)]
     assert host_files.chain_identities(str(image)) == identities
-
-
-# -- directories QEMU's user may enter -------------------------------------------------------------------
-QEMU = (64055, 64055)
-
-
-@pytest.fixture
-def open_dir():
-    """A directory every user may enter, and the way to it (pytest's own directories are private)."""
-    path = pathlib.Path(tempfile.mkdtemp(prefix="rv-enter-", dir="/var/tmp"))
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path)
-
-
-def _tree(top, *modes):
-    """Nested directories d0/d1/... under ``top`` with ``modes``."""
-    directory = top
-    for index, mode in enumerate(modes):
-        directory = directory / ("d%d" % index)
-        directory.mkdir()
-        os.chmod(directory, mode)
-    return directory
-
-
-def test_a_directory_closed_to_others_on_the_way_is_named(open_dir):
-    boot = _tree(open_dir, 0o755, 0o700, 0o711)
-    closed = host_files.closed_directory(str(boot), *QEMU)
-    assert closed == "%s (mode 0700, owner uid 0, group gid 0)" % (open_dir / "d0" / "d1")
-
-
-def test_directories_anyone_may_enter_and_missing_ones_are_fine(open_dir):
-    boot = _tree(open_dir, 0o711, 0o751)
-    assert host_files.closed_directory(str(boot / "new" / "boot"), *QEMU) == ""
-
-
-def test_the_group_qemu_runs_with_may_enter(open_dir):
-    boot = _tree(open_dir, 0o750)
-    os.chown(boot, 0, QEMU[1])
-    assert host_files.closed_directory(str(boot), *QEMU) == ""
-    os.chmod(boot, 0o705)  # the group's bits count for its members, not the others'
-    assert host_files.closed_directory(str(boot), *QEMU).startswith(str(boot))
-
-
-def test_the_owner_bits_count_for_qemus_user(open_dir):
-    boot = _tree(open_dir, 0o700)
-    os.chown(boot, QEMU[0], 0)
-    assert host_files.closed_directory(str(boot), *QEMU) == ""
-
-
-def test_where_a_link_leads_is_judged_too(open_dir):
-    closed = _tree(open_dir, 0o700)
-    (closed / "boot").mkdir()
-    (open_dir / "link").symlink_to(closed / "boot")
-    assert host_files.closed_directory(str(open_dir / "link"), *QEMU).startswith("%s (mode 0700" % closed)
-
-
-def test_root_enters_every_directory(open_dir):
-    assert host_files.closed_directory(str(_tree(open_dir, 0o700)), 0, 0) == ""
-
-
-def _acl_entry(tag, perm, ident=0xFFFFFFFF):
-    return struct.pack("<HHI", tag, perm, ident)
-
-
-def test_a_directory_with_an_access_control_list_is_left_to_it(open_dir):
-    """Mode 0700, and an entry that lets QEMU's user enter: the mode bits do not say it all."""
-    boot = _tree(open_dir, 0o700)
-    acl = struct.pack("<I", 2) + b"".join(
-        [_acl_entry(0x01, 7), _acl_entry(0x02, 1, QEMU[0]), _acl_entry(0x04, 0), _acl_entry(0x10, 1), _acl_entry(0x20, 0)]
-    )
-    try:
-        os.setxattr(boot, "system.posix_acl_access", acl)
-    except OSError as error:
-        pytest.skip("no access control lists on /var/tmp here: %s" % error)
-    assert host_files.closed_directory(str(boot), *QEMU) == ""
