@@ -194,8 +194,9 @@ options:
           - Directory on the host where the fetched kernel and initrd wait until the install starts.
           - An absolute path without V(..) components.
           - Must be an absolute path, owned by root (or the user the module runs as) and not writable
-            by its group or others; made with mode C(0711) when missing. No directory or symbolic link of
-            another user may be on its way, nor a directory everyone may write without the sticky bit.
+            by its group or others; made with mode C(0711) when missing, without the entries a default
+            access control list of its parent would give it. No directory or symbolic link of another
+            user may be on its way, nor a directory everyone may write without the sticky bit.
           - Never one of the host's system directories (V(/etc), V(/proc), V(/dev), V(/var/lib/libvirt)...);
             refused at plan time.
           - Files are written under unique names in a private directory and renamed into place when
@@ -660,15 +661,19 @@ notes:
   - Without O(wait), a guest whose installer reboots stays shut off after the install (the
     install definition ends on reboot); a later run with O(state=running) starts it from disk.
   - The disks (volumes and paths), install ISO (volume or path), O(boot) kernel and initrd, and
-    O(install.boot_dir) of a guest that the run starts (new, reinstalled, or started by O(state=running);
-    with the backing and data files a qcow2 disk names) must lie where the user QEMU runs as
-    (the DAC label of C(virsh capabilities)) may enter every directory the host searches on the way,
-    those of each symbolic link it follows included, by their access control lists, else their mode
-    bits; libvirt gives QEMU's user the files, not the directories, so the guest's start would fail.
-    A file its permissions keep from that user is refused too (libvirt makes it the file's owner and
-    leaves the mode, so a disk of mode V(0444) cannot be written). Otherwise the task is refused at
-    plan time (check mode and virt_preflight too), naming the directory or file and the command that
-    would let QEMU's user in. Volumes of network pools (rbd, gluster) are not host files and not judged.
+    O(install.boot_dir) of a guest that the run starts (new, reinstalled, or started by O(state=running),
+    then with the path disks of its stored definition when O(disks) is not given, and its cdroms) must
+    lie where the user QEMU runs as (the DAC label of C(virsh capabilities)) may enter every directory
+    the host searches on the way, those of each symbolic link it follows included, by their access
+    control lists, else their mode bits; libvirt gives QEMU's user the files, not the directories, so
+    the guest's start would fail. The same holds for the backing and data files a qcow2, QED or VMDK
+    image names, and such a file that is missing is refused. A file's own permissions count too;
+    libvirt makes QEMU's user its owner and keeps the mode (C(dynamic_ownership), read from
+    C(/etc/libvirt/qemu.conf)), so a disk of mode V(0444) cannot be written; a qcow2 data file, and
+    any file on a read-only file system, keeps its owner and is judged as it is. Otherwise the task is
+    refused at plan time (check mode and virt_preflight too, one problem for each file), naming the
+    directory or file and the command that would let QEMU's user in. Volumes of network pools (rbd,
+    gluster) are not host files and not judged.
 seealso:
   - module: remotevirt.install.virt_pool_volume
 """

@@ -432,21 +432,32 @@ def _holders(device: int) -> List[str]:
 _MAX_BACKING_CHAIN = 16
 
 
-def files_on_chain(path: str) -> List[str]:
+class ChainFile(NamedTuple):
+    """A file an image names (``role`` backing or data) or the image itself (``role`` image), and the
+    image that names it."""
+
+    path: str
+    role: str
+    named_by: str
+
+
+def files_on_chain(path: str) -> List[ChainFile]:
     """``path`` and the files its image header names in turn (backing files, a qcow2 data file), as
     QEMU opens them when the image is read as such (not for raw disks)."""
     # Imported here: only runs that judge a guest's image files read their headers.
     from ansible_collections.remotevirt.install.plugins.module_utils._common import image_header
 
-    files = [path]
+    files = [ChainFile(path, "image", "")]
     image: Optional[str] = path
     while image is not None and len(files) < _MAX_BACKING_CHAIN:
         named = image_header.named_files(image)
-        if named.data_file and named.data_file not in files:
-            files.append(named.data_file)
-        image = named.backing if named.backing not in files else None
-        if image is not None:
-            files.append(image)
+        seen = [file.path for file in files]
+        if named.data_file and named.data_file not in seen:
+            files.append(ChainFile(named.data_file, "data", image))
+        backing = named.backing if named.backing not in seen else None
+        if backing is not None:
+            files.append(ChainFile(backing, "backing", image))
+        image = backing
     return files
 
 

@@ -14,6 +14,7 @@ bits; root enters everything.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 from typing import Iterable, List, NamedTuple, Optional, Set, Tuple
@@ -114,25 +115,44 @@ def closed_directory(path: str, uid: int, gid: int) -> Optional[ClosedDirectory]
     return None
 
 
-def unopenable_file(path: str, uid: int, gid: int, write: bool) -> str:
-    """Why QEMU's user could not open the file at ``path`` for reading (and writing, with ``write``)
-    by its own permissions, as libvirt leaves it (owned by that user, or as it is when libvirt does
-    not change owners): both must refuse for a refusal. "" when it may, or the file is not there."""
+def unopenable_file(path: str, uid: int, gid: int, write: bool, owner_changed: bool) -> str:
+    """Why QEMU's user could not open the file at ``path`` for reading (and writing, with
+    ``write``) by the file's own permissions; "" when it may, or the file is not there. With
+    ``owner_changed`` libvirt makes that user the file's owner and keeps its mode, so the owner's
+    bits decide, except on a read-only file system (the change fails, and libvirt goes on)."""
     if uid == 0:
         return ""
     try:
         info = os.stat(path)
+        read_only = owner_changed and bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except (OSError, ValueError):
         return ""
     wanted = _READ | (_WRITE if write else 0)
-    owner_bits = (stat.S_IMODE(info.st_mode) >> 6) & 7
-    if owner_bits & wanted == wanted or _allows(info, _acl_of(path), Identity.of(uid, gid), wanted):
+    if owner_changed and not read_only:
+        allowed = (stat.S_IMODE(info.st_mode) >> 6) & wanted == wanted
+        whose = "QEMU's user, its owner while the guest runs,"
+    else:
+        allowed = _allows(info, _acl_of(path), Identity.of(uid, gid), wanted)
+        whose = "QEMU's user (libvirt leaves its owner as it is%s)" % (" on a read-only file system" if read_only else "")
+    if allowed:
         return ""
-    return "mode %04o, owner uid %d: QEMU's user, its owner while the guest runs, may not %s it" % (
+    return "mode %04o, owner uid %d: %s may not %s it" % (
         stat.S_IMODE(info.st_mode),
         info.st_uid,
+        whose,
         "read and write" if write else "read",
     )
+
+
+def libvirt_changes_owners(config: str = "/etc/libvirt/qemu.conf") -> bool:
+    """Whether the host's libvirt makes QEMU's user the owner of the files a guest opens
+    (``dynamic_ownership``, on unless its configuration turns it off)."""
+    try:
+        with open(config, encoding="utf-8", errors="replace") as text:
+            found = re.findall(r"^[ \t]*dynamic_ownership[ \t]*=[ \t]*([0-9]+)", text.read(), re.M)
+    except OSError:
+        return True
+    return not found or found[-1] != "0"
 
 
 def _allows(info: os.stat_result, acl: Optional[List[Tuple[int, int, int]]], identity: Identity, wanted: int) -> bool:

@@ -380,9 +380,20 @@ def _make_boot_dir(path: str) -> None:
         except FileExistsError:
             continue  # made by someone else meanwhile: judged below (boot_dir) or as any parent is
         os.chmod(made, mode)  # mkdir's mode passes through the umask
+        _drop_inherited_acl(made)
     problem = own_directory_problem(path, "install.boot_dir")
     if problem:
         raise RemotevirtError(problem)
+
+
+def _drop_inherited_acl(directory: str) -> None:
+    """Make the mode bits what counts for a directory the run made: one made under a parent with a
+    default access control list inherits its entries (one that keeps QEMU's group out, say), which
+    chmod leaves in place and the plan, judging the missing directory by its mode, did not see."""
+    try:
+        os.removexattr(directory, "system.posix_acl_access")
+    except OSError:
+        pass  # none inherited, or a file system without access control lists
 
 
 # The characters of the random part of a name tempfile.mkdtemp makes.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
@@ -327,78 +327,125 @@ def _may_not_enter(identity: Tuple[int, int], closed: Any) -> str:
 
 
 class _OpenedFile(NamedTuple):
-    """A host file QEMU opens when the guest starts: what names it, and whether it writes to it."""
+    """A host file QEMU opens when the guest starts: what names it, whether QEMU writes to it,
+    whether libvirt makes QEMU's user its owner (not a qcow2 data file), and whether an image
+    names it (missing, the start fails)."""
 
     label: str
     path: str
     write: bool
+    owner_changed: bool = True
+    named: bool = False
 
 
-def _files_qemu_opens(request: GuestRequest, state: GuestState, installs: bool) -> List[_OpenedFile]:
-    """The host files the guest's QEMU opens when this run starts it: its disks (volumes, new ones
-    where their pool puts them, and paths, with the files a qcow2 disk's chain names), the install
-    ISO of an install and the kernel and initrd it boots. Only absolute paths: a volume of a network
-    pool (rbd, gluster) is no file of this host."""
-    files: List[_OpenedFile] = []
-    if len(state.disks) == len(request.disks or ()):  # else a disk could not be read, and says so
-        for disk, read in zip(request.disks or (), state.disks):
-            files.extend(_disk_files(disk, read))
+# Formats whose images name other files (backing files, data files) that QEMU opens too.
+_CHAINED_FORMATS = ("qcow2", "qed", "vmdk")
+
+
+def _files_qemu_opens(
+    request: GuestRequest, state: GuestState, installs: bool, disks: Sequence[Tuple[DiskRequest, DiskState]]
+) -> List[_OpenedFile]:
+    """The host files the guest's QEMU opens when this run starts it: the disks that could be read
+    (volumes, new ones where their pool puts them, and paths, with the files their images name),
+    the install ISO of an install and the kernel and initrd it boots; for an existing guest started
+    as it is, the disks and boot files of its definition that the request does not give, and its
+    cdroms. Only absolute paths: a volume of a network pool (rbd, gluster) is no file of this host."""
+    files = [opened for disk, read in disks for opened in _disk_files(disk, read)]
     if installs and request.install.method == "cdrom" and state.media_path:
         files.append(_OpenedFile("install.cdrom %s" % state.media_path, state.media_path, False))
+    stored = None if installs else state.existing
     boot = request.boot
     if boot is not None:
-        files.extend(
-            _OpenedFile("boot.%s %s" % (what, path), path, False)
-            for what, path in (("kernel", boot.kernel), ("initrd", boot.initrd))
-            if path
-        )
+        files.extend(_boot_files(boot.kernel, boot.initrd, "boot.%s %s"))
+    elif stored is not None and stored.os.kernel is not None:
+        files.extend(_boot_files(stored.os.kernel.kernel, stored.os.kernel.initrd, "the stored definition's %s %s"))
+    if stored is not None:
+        for disk in stored.disks:
+            if disk.path and not disk.volume and (disk.device == "cdrom" or request.disks is None):
+                label = "the stored definition's %s %s (%s)" % (disk.device, disk.target, disk.path)
+                files.append(_OpenedFile(label, disk.path, disk.device != "cdrom"))
     return [opened for opened in files if os.path.isabs(opened.path)]
 
 
+def _boot_files(kernel: Optional[str], initrd: Optional[str], label: str) -> List[_OpenedFile]:
+    """The kernel and initrd a guest boots directly, each named by ``label`` % (which, path)."""
+    return [_OpenedFile(label % (what, path), path, False) for what, path in (("kernel", kernel), ("initrd", initrd)) if path]
+
+
 def _disk_files(disk: DiskRequest, read: DiskState) -> List[_OpenedFile]:
-    """A disk's file (where a new volume will be) and those its qcow2 image names, backing files first."""
-    # Imported here: only new guests with files on this host ask (import cost on every task).
+    """A disk's file (where a new volume will be) and those its image names in turn: backing files
+    (read only) and data files (written where the disk's own image names them; libvirt leaves their
+    owner as it is)."""
+    # Imported here: only guests with files on this host ask (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import files_on_chain
 
     volume = read.volume
     if volume is None:
-        top, fmt, kind = disk.path or "", read.format or disk.format, "path"
+        top, fmt, kind = disk.path or "", disk.format, "path"
     elif volume.existing is None:
         path = predicted_path(volume.pool, disk.volume or "") or ""
         return [_OpenedFile("%s: new volume %s" % (disk.label, path), path, True)]
     else:
         top, fmt, kind = volume.existing.path or "", volume.existing.format, "volume"
-    chain = files_on_chain(top) if fmt == "qcow2" and os.path.isabs(top) else [top]
-    named = [
-        _OpenedFile("%s: %s, which the image of %s %s names" % (disk.label, path, kind, top), path, False) for path in chain[1:]
-    ]
-    return [_OpenedFile("%s: %s %s" % (disk.label, kind, top), top, True)] + named
+    files = [_OpenedFile("%s: %s %s" % (disk.label, kind, top), top, True)]
+    if fmt not in _CHAINED_FORMATS or not os.path.isabs(top):
+        return files
+    for named in files_on_chain(top)[1:]:
+        label = "%s: %s file %s, named by %s" % (disk.label, named.role, named.path, named.named_by)
+        data = named.role == "data"
+        files.append(_OpenedFile(label, named.path, data and named.named_by == top, owner_changed=not data, named=True))
+    return files
 
 
-def _refuse_files_qemu_cannot_reach(client: Client, request: GuestRequest, state: GuestState, installs: bool) -> None:
+def _refuse_files_qemu_cannot_reach(
+    client: Client, request: GuestRequest, state: GuestState, installs: bool, disks: Sequence[Tuple[DiskRequest, DiskState]]
+) -> None:
     """Refuse a guest the run starts whose disk, install ISO or boot file QEMU's user could not open,
-    for a directory on the way it may not enter or the file's own permissions: libvirt gives that
-    user the file itself (not the directories), and the guest's start would fail."""
-    files = _files_qemu_opens(request, state, installs)
+    for a directory on the way it may not enter or the file's own permissions (libvirt gives that
+    user the file itself, not the directories), or that an image names and is missing: the guest's
+    start would fail. One refusal for each such file."""
+    files = _files_qemu_opens(request, state, installs, disks)
     identity = _qemu_identity(client, request, state) if files else None
-    if identity is None:
-        return
-    # Imported here: only guests with files on this host ask (import cost on every task).
+    refusals = [_missing_named_file(opened) for opened in files if opened.named]
+    if identity is not None:
+        # Imported here: only guests with files on this host ask (import cost on every task).
+        from ansible_collections.remotevirt.install.plugins.module_utils._common.qemu_access import libvirt_changes_owners
+
+        changes_owners = libvirt_changes_owners()
+        refusals.extend(_unreachable(opened, identity, changes_owners) for opened in files)
+    refusals = [refusal for refusal in refusals if refusal]
+    if refusals:
+        raise Refusals(refusals)
+
+
+def _missing_named_file(opened: _OpenedFile) -> str:
+    if os.path.lexists(opened.path):
+        return ""
+    return "%s: it does not exist on the host, and the guest could not start without it" % opened.label
+
+
+def _unreachable(opened: _OpenedFile, identity: Tuple[int, int], changes_owners: bool) -> str:
+    """Why QEMU's user could not open ``opened`` (see qemu_access), with what would let it; "" when it could."""
     from ansible_collections.remotevirt.install.plugins.module_utils._common.qemu_access import closed_directory, unopenable_file
 
-    for opened in files:
-        closed = closed_directory(opened.path, *identity)
-        if closed is not None:
-            raise PlanError(
-                "%s: %s; the guest could not open it when it starts. Put it where QEMU's user may enter, or let it "
-                "enter (%s)" % (opened.label, _may_not_enter(identity, closed), closed.remedy)
-            )
-        problem = unopenable_file(opened.path, *identity, write=opened.write)
-        if problem:
-            raise PlanError(
-                "%s: %s; the guest could not open it when it starts. Let it (chmod u+%s %s)"
-                % (opened.label, problem, "rw" if opened.write else "r", shell(opened.path))
-            )
+    closed = closed_directory(opened.path, *identity)
+    if closed is not None:
+        return "%s: %s; the guest could not open it when it starts. Put it where QEMU's user may enter, or let it enter (%s)" % (
+            opened.label,
+            _may_not_enter(identity, closed),
+            closed.remedy,
+        )
+    owner_changed = opened.owner_changed and changes_owners
+    problem = unopenable_file(opened.path, *identity, write=opened.write, owner_changed=owner_changed)
+    if not problem:
+        return ""
+    bits = "rw" if opened.write else "r"
+    remedy = (
+        "chmod u+%s %s" % (bits, shell(opened.path))
+        if owner_changed
+        else "setfacl -m u:%d:%s %s" % (identity[0], bits, shell(opened.path))
+    )
+    return "%s: %s; the guest could not open it when it starts. Let it (%s)" % (opened.label, problem, remedy)
 
 
 def _refuse_system_directory_behind(path: str) -> None:
@@ -737,7 +784,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         state = state.with_changes(seed_file=_leftover_seed(client, request, domain, local))
     findings.attempt(lambda: _check_boot_files(request, local))
     if local and (_new_guest_starts(request) if installs else _starts(request, state)):
-        findings.attempt(lambda: _refuse_files_qemu_cannot_reach(client, request, state, installs))
+        read_disks = [(disk, read) for disk, read in zip(request.disks or (), disks) if read is not None]
+        findings.attempt(lambda: _refuse_files_qemu_cannot_reach(client, request, state, installs, read_disks))
     if local and _starts(request, state):
         findings.attempt(lambda: check_serial_log_dir(serial_log_of(request, state)))
     if local and _new_serial_log(request, state):

@@ -173,25 +173,60 @@ def test_a_directory_without_an_access_control_list_has_none(open_dir):
 
 @pytest.mark.parametrize(
     "mode, write, refused",
-    [(0o600, True, False), (0o444, True, True), (0o444, False, False), (0o000, False, True), (0o400, True, True)],
+    [
+        (0o600, True, False),
+        (0o444, True, True),
+        (0o444, False, False),
+        (0o000, False, True),
+        (0o066, True, True),
+        (0o006, False, True),
+    ],
 )
 def test_a_file_its_new_owner_may_not_open_is_told(open_dir, mode, write, refused):
-    """libvirt makes QEMU's user the file's owner and leaves its mode: the owner's bits decide."""
+    """libvirt makes QEMU's user the file's owner and keeps its mode: the owner's bits decide, what
+    the group's or others' would allow counts no more."""
     image = open_dir / "disk.img"
     image.write_bytes(b"")
     os.chmod(image, mode)
-    problem = unopenable_file(str(image), *QEMU, write=write)
+    problem = unopenable_file(str(image), *QEMU, write=write, owner_changed=True)
     assert bool(problem) is refused
-    assert not refused or problem.startswith("mode %04o, owner uid 0" % mode)
+    assert not refused or problem.startswith("mode %04o, owner uid 0: QEMU's user, its owner while the guest runs," % mode)
 
 
-def test_a_file_qemus_user_may_open_as_it_is_is_fine(open_dir):
-    """Where libvirt changes no owner (dynamic_ownership off), what QEMU's user may do as it is
-    counts: a file both ways would let through is not refused (0044 fails only with owners changed)."""
-    image = open_dir / "disk.img"
+def test_a_file_whose_owner_stays_is_judged_as_it_is(open_dir):
+    """A qcow2 data file, or any file with dynamic_ownership off: QEMU's user opens it as it is."""
+    image = open_dir / "data.raw"
     image.write_bytes(b"")
+    os.chmod(image, 0o644)
+    assert "may not read and write it" in unopenable_file(str(image), *QEMU, write=True, owner_changed=False)
+    assert unopenable_file(str(image), *QEMU, write=False, owner_changed=False) == ""
     os.chmod(image, 0o066)
-    assert unopenable_file(str(image), *QEMU, write=True) == ""
-    os.chmod(image, 0o044)
-    assert unopenable_file(str(image), *QEMU, write=False) == ""
-    assert unopenable_file(str(open_dir / "missing.img"), *QEMU, write=True) == ""
+    assert unopenable_file(str(image), *QEMU, write=True, owner_changed=False) == ""
+    assert unopenable_file(str(open_dir / "missing.img"), *QEMU, write=True, owner_changed=False) == ""
+
+
+def test_on_a_read_only_file_system_the_owner_stays(open_dir, monkeypatch):
+    """libvirt's change of owner fails there (and libvirt goes on): a 0600 root ISO stays closed."""
+    image = open_dir / "install.iso"
+    image.write_bytes(b"")
+    os.chmod(image, 0o600)
+    assert unopenable_file(str(image), *QEMU, write=False, owner_changed=True) == ""
+    real_statvfs = os.statvfs
+
+    def read_only(path):
+        values = real_statvfs(path)
+        return os.statvfs_result(tuple(values[:8]) + (values.f_flag | os.ST_RDONLY,) + tuple(values[9:]))
+
+    monkeypatch.setattr(os, "statvfs", read_only)
+    assert "on a read-only file system" in unopenable_file(str(image), *QEMU, write=False, owner_changed=True)
+
+
+@pytest.mark.parametrize(
+    "text, changes",
+    [("", True), ("#dynamic_ownership = 0\n", True), ("dynamic_ownership = 0\n", False), ("  dynamic_ownership=1\n", True)],
+)
+def test_whether_libvirt_changes_owners_is_read_from_its_configuration(tmp_path, text, changes):
+    config = tmp_path / "qemu.conf"
+    config.write_text(text)
+    assert qemu_access.libvirt_changes_owners(str(config)) is changes
+    assert qemu_access.libvirt_changes_owners(str(tmp_path / "missing.conf")) is True

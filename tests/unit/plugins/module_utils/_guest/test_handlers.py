@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import struct
 import tempfile
 
 import pytest
@@ -125,6 +126,30 @@ def test_boot_dir_and_its_parents_are_made_with_their_own_modes_whatever_the_uma
     finally:
         os.umask(previous)
     assert (mode(tmp_path / "a"), mode(tmp_path / "a" / "b"), mode(boot)) == (0o755, 0o755, 0o711)
+
+
+ANY_ID = 0xFFFFFFFF  # the id field of an access control list entry that names nobody
+
+
+# BREAK (fixed): a boot_dir made under a parent whose default access control list keeps QEMU's
+# group out inherited that entry; the plan (judging the missing directory as 0711) let it through,
+# and the guest's start failed on its seed ISO.
+def test_a_boot_dir_made_keeps_no_inherited_access_control_list(tmp_path):
+    source = tmp_path / "vmlinuz"
+    source.write_bytes(KERNEL)
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    entries = [(0x01, 7, ANY_ID), (0x04, 5, ANY_ID), (0x08, 0, 64055), (0x10, 5, ANY_ID), (0x20, 5, ANY_ID)]
+    default_acl = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
+    try:
+        os.setxattr(parent, "system.posix_acl_default", default_acl)
+    except OSError as error:
+        pytest.skip("no access control lists here: %s" % error)
+    boot = parent / "boot"
+    handlers().fetch(fetch_action(str(source), str(boot / "remotevirt-g-kernel")))
+    assert mode(boot) == 0o711
+    with pytest.raises(OSError):
+        os.getxattr(boot, "system.posix_acl_access")
 
 
 def test_a_boot_dir_someone_else_made_since_the_plan_is_refused(tmp_path):

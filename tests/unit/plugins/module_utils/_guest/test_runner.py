@@ -17,6 +17,7 @@ import time
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import qemu_access
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import runner as guest_runner
@@ -1304,7 +1305,7 @@ def test_where_a_disk_leads_is_judged_for_qemus_user_too(unique_name, test_clien
         name = unique_name("")
         expected = {
             "link": "disks[0]: path %s: " % (shown / "disk.img"),
-            "backing file": "disks[0]: %s, which the image of path %s names: " % (base, shown / "disk.qcow2"),
+            "backing file": "disks[0]: backing file %s, named by %s: " % (base, shown / "disk.qcow2"),
         }[where]
         refusal = "^%sQEMU runs as uid 64055, gid 64055 .*, who may not enter /tmp/" % re.escape(expected)
         with pytest.raises(RunError, match=refusal):
@@ -1333,7 +1334,7 @@ def test_volumes_of_no_host_path_are_not_judged(pool_type, path):
     existing = Volume(name="image", capacity=1 << 20, format="qcow2", path=path)
     read = DiskState(volume=VolumeState(pool=Pool(name="p", type=pool_type), existing=existing))
     request = GuestRequest.from_params(params(name="g", disks=[disk(pool="p", volume="image")]))
-    assert guest_runner._files_qemu_opens(request, GuestState(disks=(read,)), installs=True) == []
+    assert guest_runner._files_qemu_opens(request, GuestState(), True, [(request.disks[0], read)]) == []
 
 
 # BREAK (fixed): virt_preflight lists every problem of a guest, but this one only when the guest had no other.
@@ -1381,3 +1382,113 @@ def test_a_disk_file_qemus_user_may_not_write_is_refused(unique_name, monkeypatc
             run(wanted, check_mode=True, diff=False)
     finally:
         shutil.rmtree(shown)
+
+
+@contextlib.contextmanager
+def _open_directory():
+    """A directory every user may enter (pytest's tmp_path is private)."""
+    shown = pathlib.Path(tempfile.mkdtemp(prefix="rv-open-", dir="/var/tmp"))
+    try:
+        os.chmod(shown, 0o755)
+        yield shown
+    finally:
+        shutil.rmtree(shown)
+
+
+def _qemu_img(*args):
+    subprocess.run(["qemu-img", "create", "-q", *args], check=True)
+
+
+# BREAK (fixed): a disk of mode 0066 or 0006 passed (the group's or others' bits let QEMU's user in
+# as the file is), but libvirt makes that user the owner and the owner's bits lack rw.
+def test_a_disk_file_whose_owner_bits_lock_out_qemus_user_is_refused(unique_name, monkeypatch):
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    monkeypatch.setattr(qemu_access, "libvirt_changes_owners", lambda: True)
+    with _open_directory() as shown:
+        image = shown / "disk.img"
+        image.write_bytes(b"\0" * 65536)
+        os.chmod(image, 0o066)
+        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(image), format="raw")])
+        with pytest.raises(RunError, match="mode 0066, owner uid 0: QEMU's user, its owner while the guest runs, may not"):
+            run(wanted, check_mode=True, diff=False)
+
+
+# BREAK (fixed): a qcow2 disk's data file at qemu-img's default mode (0644 root) passed; QEMU opens
+# it read-write and libvirt never makes QEMU's user its owner.
+def test_a_data_file_qemus_user_may_not_write_is_refused(unique_name, monkeypatch):
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    with _open_directory() as shown:
+        data, top = shown / "data.raw", shown / "top.qcow2"
+        _qemu_img("-f", "qcow2", "-o", "data_file=%s" % data, str(top), "1M")
+        os.chmod(data, 0o644)
+        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(top), format="qcow2")])
+        expected = "^disks\\[0\\]: data file %s, named by %s: mode 0644, owner uid 0: QEMU's user \\(libvirt leaves its owner"
+        with pytest.raises(RunError, match=expected % (re.escape(str(data)), re.escape(str(top)))):
+            run(wanted, check_mode=True, diff=False)
+        os.chmod(data, 0o666)
+        assert [step["action"] for step in run(wanted, check_mode=True, diff=False)["plan"]] == ["define", "start"]
+
+
+# BREAK (fixed): an overlay whose backing file is gone passed the plan; the start failed on it.
+def test_a_missing_backing_file_is_refused(unique_name):
+    with _open_directory() as shown:
+        base, top = shown / "gone.qcow2", shown / "top.qcow2"
+        _qemu_img("-f", "qcow2", str(base), "1M")
+        _qemu_img("-f", "qcow2", "-F", "qcow2", "-b", str(base), str(top))
+        base.unlink()
+        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(top), format="qcow2")])
+        with pytest.raises(
+            RunError, match="^disks\\[0\\]: backing file %s, named by .*: it does not exist on the host" % re.escape(str(base))
+        ):
+            run(wanted, check_mode=True, diff=False)
+
+
+# BREAK (fixed): the chain of a vmdk image was not followed (only qcow2's).
+def test_the_parent_of_a_vmdk_disk_is_judged(unique_name, tmp_path, monkeypatch):
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    base = tmp_path / "base.vmdk"
+    _qemu_img("-f", "vmdk", str(base), "1M")
+    with _open_directory() as shown:
+        top = shown / "top.vmdk"
+        _qemu_img("-f", "vmdk", "-F", "vmdk", "-b", str(base), str(top))
+        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(top), format="vmdk")])
+        with pytest.raises(
+            RunError, match="^disks\\[0\\]: backing file %s, named by .*who may not enter /tmp/" % re.escape(str(base))
+        ):
+            run(wanted, check_mode=True, diff=False)
+
+
+# BREAK (fixed): only the first file QEMU's user could not reach was listed (virt_preflight lists
+# every problem), and a disk that could not be read hid the others'.
+def test_every_file_qemus_user_may_not_reach_is_listed(unique_name, test_client, tmp_path, monkeypatch):
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    first, second = tmp_path / "a.img", tmp_path / "b.img"
+    for image in (first, second):
+        image.write_bytes(b"\0" * 65536)
+    disks = [disk(pool=None, path=str(tmp_path / "missing.img"), format="raw")]
+    disks += [disk(pool=None, path=str(image), format="raw") for image in (first, second)]
+    wanted = guest(unique_name(""), state="running", disks=disks, boot=dict(kernel=str(first), initrd=None, cmdline=None))
+    _, messages = guest_runner.read_host(test_client, GuestRequest.from_params(wanted))
+    assert any("missing.img" in message for message in messages)
+    for label in ("disks[1]: path %s" % first, "disks[2]: path %s" % second, "boot.kernel %s" % first):
+        assert any(message.startswith(label + ": QEMU runs as") for message in messages), label
+
+
+# BREAK (fixed): an existing guest started by state running was judged by the request alone: the
+# disks of its definition when the task gives none, and its cdroms, were not.
+@pytest.mark.parametrize("device", ["disk", "cdrom"])
+def test_the_stored_files_of_an_existing_guest_the_run_starts_are_judged(unique_name, test_client, tmp_path, monkeypatch, device):
+    image = tmp_path / "file.img"
+    image.write_bytes(b"\0" * 65536)
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    xml = test_client.find_domain(name).XMLDesc(0)
+    extra = "<disk type='file' device='%s'><source file='%s'/><target dev='sdz' bus='sata'/></disk>" % (device, image)
+    test_client.conn.defineXML(xml.replace("</devices>", extra + "</devices>"))
+    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
+    pxe = install(method="pxe")  # no disks key: an import would need its disk given
+    started = params(name=name, state="running", install=pxe) if device == "disk" else guest(name, state="running")
+    with pytest.raises(
+        RunError, match="^the stored definition's %s sdz \\(%s\\): QEMU runs as" % (device, re.escape(str(image)))
+    ):
+        run(started, check_mode=True, diff=False)
