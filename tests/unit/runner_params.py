@@ -54,6 +54,20 @@ def volume_params(**overrides):
     return as_passed(virt_pool_volume.argument_spec(), **{"uri": "test:///default", "pool": POOL, **overrides})
 
 
+def volumes(client):
+    """The names of the volumes in the test driver's pool."""
+    return sorted(client.find_pool(POOL).listVolumes())
+
+
+def file_volume(client, pool, name):
+    """A new 1 MiB raw volume of ``pool`` with a file of its own (the test driver makes none)."""
+    run_volume(volume_params(pool=pool, name=name, capacity="1M", format="raw"), check_mode=False, diff=False)
+    path = volume_path(client, pool, name)
+    with open(path, "wb") as out:
+        out.write(b"\0" * 4096)
+    return path
+
+
 def volume_path(client, pool, name):
     return client.describe_volume(client.find_volume(client.find_pool(pool), name)).path
 

@@ -457,7 +457,8 @@ def files_on_chain(path: str) -> List[ChainFile]:
         backing = named.backing if named.backing not in seen else None
         if backing is not None:
             files.append(ChainFile(backing, "backing", image))
-        image = backing
+        # A backing file recorded as raw is read as raw, whatever header its content holds.
+        image = backing if backing is None or image_header.qcow2_backing_format(image) != "raw" else None
     return files
 
 

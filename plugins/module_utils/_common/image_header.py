@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import struct
-from typing import IO, Any, Callable, NamedTuple, Optional
+from typing import IO, Any, Callable, Dict, NamedTuple, Optional
 
 QCOW2_MAGIC = b"QFI\xfb"
 # magic, version, backing_file_offset, backing_file_size: the first 20 bytes of every qcow2 header.
@@ -176,22 +176,53 @@ def qcow2_data_file(path: str) -> Optional[str]:
 def _qcow2_data_name(image: IO[bytes], head: bytes) -> Optional[str]:
     if len(head) < 104 or head[:4] != QCOW2_MAGIC or _HEADER.unpack(head[:20])[1] < 3:
         return None
-    incompatible, header_length = _V3_FIELDS.unpack(head[72:104])
+    incompatible = _V3_FIELDS.unpack(head[72:104])[0]
     if not incompatible & _EXTERNAL_DATA_FILE:
         return None
+    data = _qcow2_extensions(image, head).get(_DATA_FILE_EXTENSION)
+    return os.fsdecode(data) if data is not None else None
+
+
+# The header extension that names the backing file's format (qcow2 versions 2 and 3).
+_BACKING_FORMAT_EXTENSION = 0xE2792ACA
+_V2_HEADER_LENGTH = 72
+
+
+def qcow2_backing_format(path: str) -> Optional[str]:
+    """The format the qcow2 image at ``path`` records for its backing file (``qemu-img create -F``;
+    a raw one is read as raw, whatever its content), or None."""
+    return _read_name(path, _qcow2_backing_format)
+
+
+def _qcow2_backing_format(image: IO[bytes], head: bytes) -> Optional[str]:
+    if head[:4] != QCOW2_MAGIC:
+        return None
+    found = _qcow2_extensions(image, head).get(_BACKING_FORMAT_EXTENSION)
+    return found.decode("ascii", "replace") if found is not None else None
+
+
+def _qcow2_extensions(image: IO[bytes], head: bytes) -> Dict[int, bytes]:
+    """The header extensions of a qcow2 image, by type (the first of each)."""
+    version = _HEADER.unpack(head[:20])[1]
+    if version < 3:
+        header_length = _V2_HEADER_LENGTH
+    elif len(head) >= 104:
+        header_length = _V3_FIELDS.unpack(head[72:104])[1]
+    else:
+        return {}
     cluster_bits = struct.unpack(">I", head[20:24])[0]
     image.seek(len(head))
     data = head + image.read(min(1 << min(cluster_bits, 21), _MAX_HEADER_READ))
+    found: Dict[int, bytes] = {}
     offset = header_length
     while offset + _EXTENSION.size <= len(data):
         kind, length = _EXTENSION.unpack(data[offset : offset + _EXTENSION.size])
         if kind == 0:
-            return None
+            break
         start = offset + _EXTENSION.size
-        if kind == _DATA_FILE_EXTENSION:
-            return os.fsdecode(data[start : start + length])
+        found.setdefault(kind, data[start : start + length])
         offset = start + (length + 7) // 8 * 8
-    return None
+    return found
 
 
 class NamedFiles(NamedTuple):

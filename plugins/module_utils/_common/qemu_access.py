@@ -115,44 +115,97 @@ def closed_directory(path: str, uid: int, gid: int) -> Optional[ClosedDirectory]
     return None
 
 
-def unopenable_file(path: str, uid: int, gid: int, write: bool, owner_changed: bool) -> str:
+class FileProblem(NamedTuple):
+    """Why QEMU's user could not open a file by its own permissions, and what would let it."""
+
+    text: str
+    remedy: str
+
+
+def unopenable_file(path: str, uid: int, gid: int, write: bool, owner_changed: bool) -> Optional[FileProblem]:
     """Why QEMU's user could not open the file at ``path`` for reading (and writing, with
-    ``write``) by the file's own permissions; "" when it may, or the file is not there. With
+    ``write``) by the file's own permissions; None when it may, or the file is not there. With
     ``owner_changed`` libvirt makes that user the file's owner and keeps its mode, so the owner's
-    bits decide, except on a read-only file system (the change fails, and libvirt goes on)."""
+    bits decide, unless that change fails (a read-only file system, an immutable file: libvirt
+    goes on) and the file is judged as it is."""
     if uid == 0:
-        return ""
+        return None
     try:
         info = os.stat(path)
-        read_only = owner_changed and bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+        kept = _owner_kept(path) if owner_changed else ""
     except (OSError, ValueError):
-        return ""
+        return None
     wanted = _READ | (_WRITE if write else 0)
-    if owner_changed and not read_only:
-        allowed = (stat.S_IMODE(info.st_mode) >> 6) & wanted == wanted
-        whose = "QEMU's user, its owner while the guest runs,"
+    mode = stat.S_IMODE(info.st_mode)
+    owner_allows = (mode >> 6) & wanted == wanted
+    if owner_changed and not kept:
+        allowed, whose = owner_allows, "QEMU's user, its owner while the guest runs,"
     else:
         allowed = _allows(info, _acl_of(path), Identity.of(uid, gid), wanted)
-        whose = "QEMU's user (libvirt leaves its owner as it is%s)" % (" on a read-only file system" if read_only else "")
+        whose = "QEMU's user (libvirt leaves its owner as it is%s)" % (" on %s" % kept if kept else "")
     if allowed:
+        return None
+    bits = "rw" if write else "r"
+    if kept == _READ_ONLY:
+        remedy = "copy it where libvirt may change its owner, such as a storage pool"
+    elif kept == _IMMUTABLE:
+        remedy = "chattr -i %s%s" % (shell(path), "" if owner_allows else "; chmod u+%s %s" % (bits, shell(path)))
+    elif owner_changed:
+        remedy = "chmod u+%s %s" % (bits, shell(path))
+    else:
+        remedy = "setfacl -m u:%d:%s %s" % (uid, bits, shell(path))
+    text = "mode %04o, owner uid %d: %s may not %s it" % (mode, info.st_uid, whose, "read and write" if write else "read")
+    return FileProblem(text, remedy)
+
+
+_READ_ONLY, _IMMUTABLE = "a read-only file system", "an immutable file"
+
+
+# The ioctl that reads a file's attributes (chattr), and the attribute of an immutable file.
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IMMUTABLE_FL = 0x10
+
+
+def _owner_kept(path: str) -> str:
+    """Where libvirt's change of a file's owner fails (which it lets pass): "a read-only file
+    system", "an immutable file", or "" where it succeeds."""
+    if os.statvfs(path).f_flag & os.ST_RDONLY:
+        return _READ_ONLY
+    import array  # only for files whose owner libvirt changes
+    import fcntl
+
+    flags = array.array("l", [0])
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
         return ""
-    return "mode %04o, owner uid %d: %s may not %s it" % (
-        stat.S_IMODE(info.st_mode),
-        info.st_uid,
-        whose,
-        "read and write" if write else "read",
-    )
+    try:
+        fcntl.ioctl(descriptor, _FS_IOC_GETFLAGS, flags, True)
+    except OSError:
+        return ""  # a file system without attributes
+    finally:
+        os.close(descriptor)
+    return _IMMUTABLE if flags[0] & _FS_IMMUTABLE_FL else ""
 
 
 def libvirt_changes_owners(config: str = "/etc/libvirt/qemu.conf") -> bool:
     """Whether the host's libvirt makes QEMU's user the owner of the files a guest opens
-    (``dynamic_ownership``, on unless its configuration turns it off)."""
+    (``dynamic_ownership``, on unless its configuration turns it off; its first setting counts,
+    as libvirt reads it)."""
     try:
         with open(config, encoding="utf-8", errors="replace") as text:
-            found = re.findall(r"^[ \t]*dynamic_ownership[ \t]*=[ \t]*([0-9]+)", text.read(), re.M)
+            lines = text.read().splitlines()
     except OSError:
         return True
-    return not found or found[-1] != "0"
+    for line in lines:
+        for setting in line.split("#", 1)[0].split(";"):
+            found = _DYNAMIC_OWNERSHIP.match(setting)
+            if found:
+                return int(found.group(1)) != 0
+    return True
+
+
+_DYNAMIC_OWNERSHIP = re.compile(r"\s*dynamic_ownership\s*=\s*([+-]?[0-9]+)\s*$")
 
 
 def _allows(info: os.stat_result, acl: Optional[List[Tuple[int, int, int]]], identity: Identity, wanted: int) -> bool:
@@ -173,7 +226,7 @@ def _acl_allows(acl: List[Tuple[int, int, int]], info: os.stat_result, identity:
     """POSIX access control lists as the kernel reads them: the owner's entry for the owner, a named
     user's entry (within the mask), else any of the user's groups' entries that grants (within the
     mask) when one of them matches, else the others' entry."""
-    mask = next((perm for tag, perm, _ in acl if tag == _ACL_MASK), 7)
+    mask = next((perm for tag, perm, _ident in acl if tag == _ACL_MASK), 7)
     if info.st_uid == identity.uid:
         return _grants(acl, _ACL_USER_OBJ, wanted)
     named = [perm for tag, perm, ident in acl if tag == _ACL_USER and ident == identity.uid]
@@ -190,7 +243,7 @@ def _acl_allows(acl: List[Tuple[int, int, int]], info: os.stat_result, identity:
 
 
 def _grants(acl: Iterable[Tuple[int, int, int]], tag: int, wanted: int) -> bool:
-    return any(entry_tag == tag and perm & wanted == wanted for entry_tag, perm, _ in acl)
+    return any(entry_tag == tag and perm & wanted == wanted for entry_tag, perm, _ident in acl)
 
 
 def _acl_of(path: str) -> Optional[List[Tuple[int, int, int]]]:

@@ -387,13 +387,15 @@ def _make_boot_dir(path: str) -> None:
 
 
 def _drop_inherited_acl(directory: str) -> None:
-    """Make the mode bits what counts for a directory the run made: one made under a parent with a
-    default access control list inherits its entries (one that keeps QEMU's group out, say), which
-    chmod leaves in place and the plan, judging the missing directory by its mode, did not see."""
-    try:
-        os.removexattr(directory, "system.posix_acl_access")
-    except OSError:
-        pass  # none inherited, or a file system without access control lists
+    """Make the mode bits what counts for a directory the run made, and for the files written in
+    it: one made under a parent with a default access control list inherits its entries (one that
+    keeps QEMU's group out, or a default that gives the files' owner nothing), which chmod leaves in
+    place and the plan, judging the missing directory by its mode, did not see."""
+    for inherited in ("system.posix_acl_access", "system.posix_acl_default"):
+        try:
+            os.removexattr(directory, inherited)
+        except OSError:
+            pass  # none inherited, or a file system without access control lists
 
 
 # The characters of the random part of a name tempfile.mkdtemp makes.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
@@ -40,11 +40,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
     seed_path,
     serial_log_of,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import (
-    DEFAULT_BOOT_DIR,
-    KICKSTART_LIMIT,
-    MediaRef,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT, MediaRef
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest, reboot_required
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
     DiskRequest,
@@ -57,7 +53,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import never_installed_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import predicted_path
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     PLAIN_FORMATS,
     needed_by,
@@ -300,152 +295,19 @@ def check_boot_dir(path: str) -> bool:
 
 
 def _check_qemu_enters_boot_dir(client: Client, request: GuestRequest, state: GuestState, files: str) -> None:
-    """Refuse a boot_dir that the user QEMU runs as may not enter (see qemu_access)."""
-    identity = _qemu_identity(client, request, state)
-    if identity is None:
-        return
     # Imported here: only new guests with files on this host ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.qemu_access import closed_directory
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.qemu_files import check_boot_dir_reachable
 
-    closed = closed_directory(os.path.join(request.install.boot_dir, "."), *identity)
-    if closed is not None:
-        raise PlanError(
-            "install.boot_dir %s: %s; %s would not be opened when the guest starts. Give a directory QEMU's user may "
-            "enter, such as %s, or let it enter (%s)"
-            % (request.install.boot_dir, _may_not_enter(identity, closed), files, DEFAULT_BOOT_DIR, closed.remedy)
-        )
-
-
-def _qemu_identity(client: Client, request: GuestRequest, state: GuestState) -> Optional[Tuple[int, int]]:
-    """The uid and gid QEMU runs the guest as, as the host's capabilities say; None when they do not."""
-    virt_type = request.domain_type or state.detected_type
-    return client.qemu_identity((virt_type,) if virt_type else ("kvm", "qemu"))
-
-
-def _may_not_enter(identity: Tuple[int, int], closed: Any) -> str:
-    return "QEMU runs as uid %d, gid %d (the host's capabilities), who may not enter %s" % (identity[0], identity[1], closed)
-
-
-class _OpenedFile(NamedTuple):
-    """A host file QEMU opens when the guest starts: what names it, whether QEMU writes to it,
-    whether libvirt makes QEMU's user its owner (not a qcow2 data file), and whether an image
-    names it (missing, the start fails)."""
-
-    label: str
-    path: str
-    write: bool
-    owner_changed: bool = True
-    named: bool = False
-
-
-# Formats whose images name other files (backing files, data files) that QEMU opens too.
-_CHAINED_FORMATS = ("qcow2", "qed", "vmdk")
-
-
-def _files_qemu_opens(
-    request: GuestRequest, state: GuestState, installs: bool, disks: Sequence[Tuple[DiskRequest, DiskState]]
-) -> List[_OpenedFile]:
-    """The host files the guest's QEMU opens when this run starts it: the disks that could be read
-    (volumes, new ones where their pool puts them, and paths, with the files their images name),
-    the install ISO of an install and the kernel and initrd it boots; for an existing guest started
-    as it is, the disks and boot files of its definition that the request does not give, and its
-    cdroms. Only absolute paths: a volume of a network pool (rbd, gluster) is no file of this host."""
-    files = [opened for disk, read in disks for opened in _disk_files(disk, read)]
-    if installs and request.install.method == "cdrom" and state.media_path:
-        files.append(_OpenedFile("install.cdrom %s" % state.media_path, state.media_path, False))
-    stored = None if installs else state.existing
-    boot = request.boot
-    if boot is not None:
-        files.extend(_boot_files(boot.kernel, boot.initrd, "boot.%s %s"))
-    elif stored is not None and stored.os.kernel is not None:
-        files.extend(_boot_files(stored.os.kernel.kernel, stored.os.kernel.initrd, "the stored definition's %s %s"))
-    if stored is not None:
-        for disk in stored.disks:
-            if disk.path and not disk.volume and (disk.device == "cdrom" or request.disks is None):
-                label = "the stored definition's %s %s (%s)" % (disk.device, disk.target, disk.path)
-                files.append(_OpenedFile(label, disk.path, disk.device != "cdrom"))
-    return [opened for opened in files if os.path.isabs(opened.path)]
-
-
-def _boot_files(kernel: Optional[str], initrd: Optional[str], label: str) -> List[_OpenedFile]:
-    """The kernel and initrd a guest boots directly, each named by ``label`` % (which, path)."""
-    return [_OpenedFile(label % (what, path), path, False) for what, path in (("kernel", kernel), ("initrd", initrd)) if path]
-
-
-def _disk_files(disk: DiskRequest, read: DiskState) -> List[_OpenedFile]:
-    """A disk's file (where a new volume will be) and those its image names in turn: backing files
-    (read only) and data files (written where the disk's own image names them; libvirt leaves their
-    owner as it is)."""
-    # Imported here: only guests with files on this host ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import files_on_chain
-
-    volume = read.volume
-    if volume is None:
-        top, fmt, kind = disk.path or "", disk.format, "path"
-    elif volume.existing is None:
-        path = predicted_path(volume.pool, disk.volume or "") or ""
-        return [_OpenedFile("%s: new volume %s" % (disk.label, path), path, True)]
-    else:
-        top, fmt, kind = volume.existing.path or "", volume.existing.format, "volume"
-    files = [_OpenedFile("%s: %s %s" % (disk.label, kind, top), top, True)]
-    if fmt not in _CHAINED_FORMATS or not os.path.isabs(top):
-        return files
-    for named in files_on_chain(top)[1:]:
-        label = "%s: %s file %s, named by %s" % (disk.label, named.role, named.path, named.named_by)
-        data = named.role == "data"
-        files.append(_OpenedFile(label, named.path, data and named.named_by == top, owner_changed=not data, named=True))
-    return files
+    check_boot_dir_reachable(client, request, state, files)
 
 
 def _refuse_files_qemu_cannot_reach(
     client: Client, request: GuestRequest, state: GuestState, installs: bool, disks: Sequence[Tuple[DiskRequest, DiskState]]
 ) -> None:
-    """Refuse a guest the run starts whose disk, install ISO or boot file QEMU's user could not open,
-    for a directory on the way it may not enter or the file's own permissions (libvirt gives that
-    user the file itself, not the directories), or that an image names and is missing: the guest's
-    start would fail. One refusal for each such file."""
-    files = _files_qemu_opens(request, state, installs, disks)
-    identity = _qemu_identity(client, request, state) if files else None
-    refusals = [_missing_named_file(opened) for opened in files if opened.named]
-    if identity is not None:
-        # Imported here: only guests with files on this host ask (import cost on every task).
-        from ansible_collections.remotevirt.install.plugins.module_utils._common.qemu_access import libvirt_changes_owners
+    # Imported here: only guests the run starts with files on this host ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.qemu_files import refuse_unreachable_files
 
-        changes_owners = libvirt_changes_owners()
-        refusals.extend(_unreachable(opened, identity, changes_owners) for opened in files)
-    refusals = [refusal for refusal in refusals if refusal]
-    if refusals:
-        raise Refusals(refusals)
-
-
-def _missing_named_file(opened: _OpenedFile) -> str:
-    if os.path.lexists(opened.path):
-        return ""
-    return "%s: it does not exist on the host, and the guest could not start without it" % opened.label
-
-
-def _unreachable(opened: _OpenedFile, identity: Tuple[int, int], changes_owners: bool) -> str:
-    """Why QEMU's user could not open ``opened`` (see qemu_access), with what would let it; "" when it could."""
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.qemu_access import closed_directory, unopenable_file
-
-    closed = closed_directory(opened.path, *identity)
-    if closed is not None:
-        return "%s: %s; the guest could not open it when it starts. Put it where QEMU's user may enter, or let it enter (%s)" % (
-            opened.label,
-            _may_not_enter(identity, closed),
-            closed.remedy,
-        )
-    owner_changed = opened.owner_changed and changes_owners
-    problem = unopenable_file(opened.path, *identity, write=opened.write, owner_changed=owner_changed)
-    if not problem:
-        return ""
-    bits = "rw" if opened.write else "r"
-    remedy = (
-        "chmod u+%s %s" % (bits, shell(opened.path))
-        if owner_changed
-        else "setfacl -m u:%d:%s %s" % (identity[0], bits, shell(opened.path))
-    )
-    return "%s: %s; the guest could not open it when it starts. Let it (%s)" % (opened.label, problem, remedy)
+    refuse_unreachable_files(client, request, state, installs, disks)
 
 
 def _refuse_system_directory_behind(path: str) -> None:

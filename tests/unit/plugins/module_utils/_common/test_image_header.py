@@ -158,3 +158,27 @@ def test_the_backing_file_of_other_formats_is_read(tmp_path, fmt):
     plain = tmp_path / ("plain." + fmt)
     qemu_img("create", "-f", fmt, str(plain), "1M")
     assert image_header.named_files(str(plain)).backing is None
+
+
+@pytest.mark.parametrize("compat", ["0.10", "1.1"])
+@pytest.mark.parametrize("backing_format", ["raw", "qcow2"])
+def test_the_format_recorded_for_a_backing_file_is_read(tmp_path, compat, backing_format):
+    base, top = tmp_path / "base.qcow2", tmp_path / "top.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "1M"], check=True)
+    command = [
+        "qemu-img",
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        "-o",
+        "compat=%s" % compat,
+        "-F",
+        backing_format,
+        "-b",
+        str(base),
+        str(top),
+    ]
+    subprocess.run(command, check=True)
+    assert image_header.qcow2_backing_format(str(top)) == backing_format
+    assert image_header.qcow2_backing_format(str(base)) is None

@@ -7,6 +7,7 @@ import os
 import pathlib
 import shutil
 import struct
+import subprocess
 import tempfile
 
 import pytest
@@ -189,8 +190,10 @@ def test_a_file_its_new_owner_may_not_open_is_told(open_dir, mode, write, refuse
     image.write_bytes(b"")
     os.chmod(image, mode)
     problem = unopenable_file(str(image), *QEMU, write=write, owner_changed=True)
-    assert bool(problem) is refused
-    assert not refused or problem.startswith("mode %04o, owner uid 0: QEMU's user, its owner while the guest runs," % mode)
+    assert (problem is not None) is refused
+    if refused:
+        assert problem.text.startswith("mode %04o, owner uid 0: QEMU's user, its owner while the guest runs," % mode)
+        assert problem.remedy == "chmod u+%s %s" % ("rw" if write else "r", image)
 
 
 def test_a_file_whose_owner_stays_is_judged_as_it_is(open_dir):
@@ -198,11 +201,12 @@ def test_a_file_whose_owner_stays_is_judged_as_it_is(open_dir):
     image = open_dir / "data.raw"
     image.write_bytes(b"")
     os.chmod(image, 0o644)
-    assert "may not read and write it" in unopenable_file(str(image), *QEMU, write=True, owner_changed=False)
-    assert unopenable_file(str(image), *QEMU, write=False, owner_changed=False) == ""
+    problem = unopenable_file(str(image), *QEMU, write=True, owner_changed=False)
+    assert "may not read and write it" in problem.text and problem.remedy == "setfacl -m u:64055:rw %s" % image
+    assert unopenable_file(str(image), *QEMU, write=False, owner_changed=False) is None
     os.chmod(image, 0o066)
-    assert unopenable_file(str(image), *QEMU, write=True, owner_changed=False) == ""
-    assert unopenable_file(str(open_dir / "missing.img"), *QEMU, write=True, owner_changed=False) == ""
+    assert unopenable_file(str(image), *QEMU, write=True, owner_changed=False) is None
+    assert unopenable_file(str(open_dir / "missing.img"), *QEMU, write=True, owner_changed=False) is None
 
 
 def test_on_a_read_only_file_system_the_owner_stays(open_dir, monkeypatch):
@@ -210,7 +214,7 @@ def test_on_a_read_only_file_system_the_owner_stays(open_dir, monkeypatch):
     image = open_dir / "install.iso"
     image.write_bytes(b"")
     os.chmod(image, 0o600)
-    assert unopenable_file(str(image), *QEMU, write=False, owner_changed=True) == ""
+    assert unopenable_file(str(image), *QEMU, write=False, owner_changed=True) is None
     real_statvfs = os.statvfs
 
     def read_only(path):
@@ -218,12 +222,39 @@ def test_on_a_read_only_file_system_the_owner_stays(open_dir, monkeypatch):
         return os.statvfs_result(tuple(values[:8]) + (values.f_flag | os.ST_RDONLY,) + tuple(values[9:]))
 
     monkeypatch.setattr(os, "statvfs", read_only)
-    assert "on a read-only file system" in unopenable_file(str(image), *QEMU, write=False, owner_changed=True)
+    problem = unopenable_file(str(image), *QEMU, write=False, owner_changed=True)
+    assert "on a read-only file system" in problem.text
+    assert problem.remedy == "copy it where libvirt may change its owner, such as a storage pool"  # chmod would fail there
+
+
+def test_an_immutable_file_keeps_its_owner(open_dir):
+    """libvirt's change of owner fails on it (and libvirt goes on): a 0400 root golden image stays closed."""
+    image = open_dir / "golden.img"
+    image.write_bytes(b"")
+    os.chmod(image, 0o400)
+    assert unopenable_file(str(image), *QEMU, write=False, owner_changed=True) is None
+    if subprocess.run(["chattr", "+i", str(image)], capture_output=True, check=False).returncode:
+        pytest.skip("no immutable files on /var/tmp here")
+    try:
+        problem = unopenable_file(str(image), *QEMU, write=False, owner_changed=True)
+        assert "on an immutable file" in problem.text and problem.remedy == "chattr -i %s" % image
+    finally:
+        subprocess.run(["chattr", "-i", str(image)], check=True)
 
 
 @pytest.mark.parametrize(
     "text, changes",
-    [("", True), ("#dynamic_ownership = 0\n", True), ("dynamic_ownership = 0\n", False), ("  dynamic_ownership=1\n", True)],
+    [
+        ("", True),
+        ("#dynamic_ownership = 0\n", True),
+        ("dynamic_ownership = 0\n", False),
+        ("  dynamic_ownership=1\n", True),
+        ("dynamic_ownership = 00\n", False),
+        ("dynamic_ownership = +0\n", False),
+        ("dynamic_ownership = 0\ndynamic_ownership = 1\n", False),  # libvirt reads the first
+        ('user = "qemu"; dynamic_ownership = 0\n', False),
+        ("security_driver = 'none' # dynamic_ownership = 0\n", True),
+    ],
 )
 def test_whether_libvirt_changes_owners_is_read_from_its_configuration(tmp_path, text, changes):
     config = tmp_path / "qemu.conf"

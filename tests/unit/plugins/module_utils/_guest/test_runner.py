@@ -8,43 +8,42 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pathlib
-import re
-import shutil
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common import qemu_access
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import runner as guest_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     install_pending_since,
     with_install_pending,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
-from runner_params import POOL, disk, guest, half_made_download, install, network, params, volume_params, volume_path
+from runner_params import (
+    POOL,
+    disk,
+    file_volume,
+    guest,
+    half_made_download,
+    install,
+    network,
+    params,
+    volume_params,
+    volume_path,
+    volumes,
+)
 
 
 def verbs(result):
     return [step["action"] for step in result["plan"]]
-
-
-def volumes(client):
-    return sorted(client.find_pool(POOL).listVolumes())
 
 
 def stored(client, name):
@@ -1102,14 +1101,6 @@ def test_where_libvirt_cannot_look_up_volumes_by_path_check_mode_and_the_real_ru
 
 # A disk that reaches a volume's file under a name libvirt does not know for that volume: the
 # guest's run takes the lock of the file itself, as a deletion of the volume does.
-def _file_volume(client, pool, name):
-    run_volume(volume_params(pool=pool, name=name, capacity="1M", format="raw"), check_mode=False, diff=False)
-    path = volume_path(client, pool, name)
-    with open(path, "wb") as out:  # the test driver makes no file
-        out.write(b"\0" * 4096)
-    return path
-
-
 def _waits_for_the_volume(pool, volume, wanted, client):
     """While a deletion of pool/volume holds its locks (the volume's and its file's), the guest's
     run waits (here: gives up after _lock_seconds) instead of being defined on it."""
@@ -1132,7 +1123,7 @@ def test_a_hard_link_to_a_pool_volumes_file_takes_turns_like_the_volume(
     unique_name, test_client, file_pool, tmp_path, local_files
 ):
     volume = unique_name(".img")
-    path = _file_volume(test_client, file_pool, volume)
+    path = file_volume(test_client, file_pool, volume)
     (tmp_path / "elsewhere").mkdir()
     os.link(path, str(tmp_path / "elsewhere" / "disk.img"))
     wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(tmp_path / "elsewhere" / "disk.img"), format="raw")])
@@ -1143,7 +1134,7 @@ def test_the_base_of_an_overlay_disk_outside_the_pools_takes_turns_like_a_disk(
     unique_name, test_client, file_pool, tmp_path, local_files
 ):
     volume = unique_name(".img")
-    base = _file_volume(test_client, file_pool, volume)
+    base = file_volume(test_client, file_pool, volume)
     overlay = tmp_path / "overlay.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "raw", str(overlay)], check=True)
     wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(overlay), format="qcow2")])
@@ -1165,7 +1156,7 @@ def test_a_disk_in_a_pool_whose_directory_is_a_link_named_by_the_real_directory_
     pool.create(0)
     try:
         volume = unique_name(".img")
-        _file_volume(test_client, name, volume)
+        file_volume(test_client, name, volume)
         wanted = params(name=unique_name(""), disks=[disk(pool=None, path=str(real / volume), format="raw")])
         _waits_for_the_volume(name, volume, wanted, test_client)
     finally:
@@ -1191,7 +1182,7 @@ def test_a_removal_with_remove_storage_waits_for_a_guest_being_defined_on_the_vo
     know for X (an overlay outside the pools on X, a hard link): a removal of guest A with
     remove_storage, which deletes X, waits for it, as a deletion of X does."""
     volume = unique_name(".img")
-    path = _file_volume(test_client, file_pool, volume)
+    path = file_volume(test_client, file_pool, volume)
     owner = unique_name("")
     run(params(name=owner, disks=[disk(pool=file_pool, volume=volume, format="raw")]), check_mode=False, diff=False)
     if how == "overlay":
@@ -1216,279 +1207,9 @@ def test_the_external_data_file_of_a_disk_is_locked_like_its_backing_file(
 ):
     """QEMU writes the guest's data into a qcow2 image's data file (qemu-img create -o data_file=)."""
     volume = unique_name(".img")
-    path = _file_volume(test_client, file_pool, volume)
+    path = file_volume(test_client, file_pool, volume)
     front = str(tmp_path / "front.qcow2")
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-o", "data_file=%s" % path, front, "4K"], check=True)
     assert _identity(path) in _keys_of(
         test_client, params(name=unique_name(""), disks=[disk(pool=None, path=front, format="qcow2")])
     )
-
-
-# BREAK (fixed): a boot_dir that QEMU's user may not enter passed the plan; the guest's start then
-# failed on its seed ISO (or kernel) and the run was rolled back.
-@pytest.mark.parametrize("check_mode", [True, False])
-def test_a_boot_dir_qemus_user_may_not_enter_is_refused_before_anything_is_made(
-    unique_name, test_client, tmp_path, monkeypatch, check_mode
-):
-    """The test driver's capabilities name no QEMU user: the host's label is given here."""
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    name = unique_name("")
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
-    before = volumes(test_client)
-    wanted = guest(
-        name, install=install(method="import", boot_dir=str(private / "boot")), cloud_init=dict(user_data=dict(hostname="a"))
-    )
-    with pytest.raises(RunError, match="QEMU runs as uid 64055, gid 64055 .*, who may not enter /tmp/") as error:
-        run(wanted, check_mode=check_mode, diff=False)
-    assert "its cloud-init seed ISO would not be opened" in str(error.value)
-    assert error.value.plan is None and not error.value.changed
-    assert test_client.find_domain(name) is None and volumes(test_client) == before
-    assert not (private / "boot").exists()
-
-
-@pytest.mark.parametrize("check_mode", [True, False])
-@pytest.mark.parametrize("where", ["disk path", "cdrom path", "boot kernel"])
-def test_a_file_qemus_user_may_not_reach_is_refused_before_anything_is_made(
-    unique_name, test_client, tmp_path, monkeypatch, check_mode, where
-):
-    """A new guest's disk, install ISO or boot kernel behind a directory only root may enter: libvirt
-    gives QEMU's user the file, not the way to it, so the start would fail after the disks were made."""
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
-    image = private / "file.img"
-    image.write_bytes(b"\0" * 65536)
-    name = unique_name("")
-    options = {
-        "disk path": dict(disks=[disk(pool=None, path=str(image), format="raw")]),
-        "cdrom path": dict(install=install(method="cdrom", cdrom=dict(path=str(image)))),
-        "boot kernel": dict(boot=dict(kernel=str(image), initrd=None, cmdline=None)),
-    }[where]
-    label = {"disk path": "disks[0]: path", "cdrom path": "install.cdrom", "boot kernel": "boot.kernel"}[where]
-    before = volumes(test_client)
-    expected = r"^%s %s: QEMU runs as uid 64055, gid 64055 .*, who may not enter /tmp/" % (re.escape(label), image)
-    with pytest.raises(RunError, match=expected):
-        run(guest(name, state="running", **options), check_mode=check_mode, diff=False)
-    assert test_client.find_domain(name) is None and volumes(test_client) == before
-
-
-def test_a_file_qemus_user_may_not_reach_is_left_alone_in_a_guest_only_defined(unique_name, tmp_path, monkeypatch):
-    """An import with state present defines the guest without starting it: nothing opens the file yet."""
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    image = tmp_path / "file.img"
-    image.write_bytes(b"\0" * 65536)
-    wanted = guest(unique_name(""), disks=[disk(pool=None, path=str(image), format="raw")])
-    assert [step["action"] for step in run(wanted, check_mode=True, diff=False)["plan"]] == ["define"]
-
-
-@pytest.mark.parametrize("where", ["link", "backing file"])
-def test_where_a_disk_leads_is_judged_for_qemus_user_too(unique_name, test_client, tmp_path, monkeypatch, where):
-    """A disk path in an open directory that is a link into a closed one, or a qcow2 overlay whose
-    backing file is in a closed one: QEMU opens those files too, and the start would fail."""
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
-    base = private / "base.img"
-    base.write_bytes(b"\0" * 65536)
-    shown = pathlib.Path(tempfile.mkdtemp(prefix="rv-open-", dir="/var/tmp"))
-    try:
-        os.chmod(shown, 0o755)
-        if where == "link":
-            (shown / "disk.img").symlink_to(base)
-            wanted_disk = disk(pool=None, path=str(shown / "disk.img"), format="raw")
-        else:
-            subprocess.run(
-                ["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", str(base), str(shown / "disk.qcow2")], check=True
-            )
-            wanted_disk = disk(pool=None, path=str(shown / "disk.qcow2"), format="qcow2")
-        name = unique_name("")
-        expected = {
-            "link": "disks[0]: path %s: " % (shown / "disk.img"),
-            "backing file": "disks[0]: backing file %s, named by %s: " % (base, shown / "disk.qcow2"),
-        }[where]
-        refusal = "^%sQEMU runs as uid 64055, gid 64055 .*, who may not enter /tmp/" % re.escape(expected)
-        with pytest.raises(RunError, match=refusal):
-            run(guest(name, state="running", disks=[wanted_disk]), check_mode=True, diff=False)
-        assert test_client.find_domain(name) is None
-    finally:
-        shutil.rmtree(shown)
-
-
-# BREAK (fixed): an install ISO given as a volume of a pool in a directory QEMU's user may not
-# enter passed the plan (only the path form was judged); the install's start failed.
-def test_an_install_iso_volume_qemus_user_may_not_reach_is_refused(unique_name, test_client, file_pool, monkeypatch):
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    iso = _file_volume(test_client, file_pool, unique_name(".iso"))
-    name = unique_name("")
-    media = install(method="cdrom", cdrom=dict(pool=file_pool, volume=os.path.basename(iso)))
-    with pytest.raises(RunError, match="^install.cdrom %s: QEMU runs as uid 64055, .*who may not enter /tmp/" % re.escape(iso)):
-        run(guest(name, install=media), check_mode=True, diff=False)
-    assert test_client.find_domain(name) is None
-
-
-# BREAK (fixed): a volume of a network pool has a path like "pool/image" or "gluster://...", which
-# was judged as a file relative to the module's directory (/root: refused).
-@pytest.mark.parametrize("pool_type, path", [("rbd", "rbdpool/image"), ("gluster", "gluster://host/volume/image")])
-def test_volumes_of_no_host_path_are_not_judged(pool_type, path):
-    existing = Volume(name="image", capacity=1 << 20, format="qcow2", path=path)
-    read = DiskState(volume=VolumeState(pool=Pool(name="p", type=pool_type), existing=existing))
-    request = GuestRequest.from_params(params(name="g", disks=[disk(pool="p", volume="image")]))
-    assert guest_runner._files_qemu_opens(request, GuestState(), True, [(request.disks[0], read)]) == []
-
-
-# BREAK (fixed): virt_preflight lists every problem of a guest, but this one only when the guest had no other.
-def test_a_file_qemus_user_may_not_reach_is_listed_beside_other_problems(unique_name, test_client, tmp_path, monkeypatch):
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    image = tmp_path / "file.img"
-    image.write_bytes(b"\0" * 65536)
-    wanted = guest(
-        unique_name(""),
-        state="running",
-        disks=[disk(pool=None, path=str(image), format="raw")],
-        networks=[network(network="rv-no-such-network")],
-    )
-    _, messages = guest_runner.read_host(test_client, GuestRequest.from_params(wanted))  # as virt_preflight reads it
-    assert any("rv-no-such-network" in message for message in messages)
-    assert any("who may not enter /tmp/" in message for message in messages)
-
-
-# BREAK (fixed): a guest defined earlier and started by this run (state running) was not judged;
-# its start failed.
-def test_an_existing_guest_the_run_starts_is_judged_too(unique_name, test_client, tmp_path, monkeypatch):
-    image = tmp_path / "file.img"
-    image.write_bytes(b"\0" * 65536)
-    name = unique_name("")
-    wanted = guest(name, disks=[disk(pool=None, path=str(image), format="raw")])
-    run(wanted, check_mode=False, diff=False)  # defined, not started
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    with pytest.raises(RunError, match="^disks\\[0\\]: path .*who may not enter /tmp/"):
-        run(dict(wanted, state="running"), check_mode=True, diff=False)
-    assert [step["action"] for step in run(wanted, check_mode=True, diff=False)["plan"]] == []
-
-
-# BREAK (fixed): a disk file its new owner may not write (0444: libvirt changes the owner, not the
-# mode) passed the plan; the start failed.
-def test_a_disk_file_qemus_user_may_not_write_is_refused(unique_name, monkeypatch):
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    shown = pathlib.Path(tempfile.mkdtemp(prefix="rv-open-", dir="/var/tmp"))
-    try:
-        os.chmod(shown, 0o755)
-        image = shown / "golden.img"
-        image.write_bytes(b"\0" * 65536)
-        os.chmod(image, 0o444)
-        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(image), format="raw")])
-        with pytest.raises(RunError, match="mode 0444, owner uid 0: .*may not read and write it; .*Let it \\(chmod u\\+rw "):
-            run(wanted, check_mode=True, diff=False)
-    finally:
-        shutil.rmtree(shown)
-
-
-@contextlib.contextmanager
-def _open_directory():
-    """A directory every user may enter (pytest's tmp_path is private)."""
-    shown = pathlib.Path(tempfile.mkdtemp(prefix="rv-open-", dir="/var/tmp"))
-    try:
-        os.chmod(shown, 0o755)
-        yield shown
-    finally:
-        shutil.rmtree(shown)
-
-
-def _qemu_img(*args):
-    subprocess.run(["qemu-img", "create", "-q", *args], check=True)
-
-
-# BREAK (fixed): a disk of mode 0066 or 0006 passed (the group's or others' bits let QEMU's user in
-# as the file is), but libvirt makes that user the owner and the owner's bits lack rw.
-def test_a_disk_file_whose_owner_bits_lock_out_qemus_user_is_refused(unique_name, monkeypatch):
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    monkeypatch.setattr(qemu_access, "libvirt_changes_owners", lambda: True)
-    with _open_directory() as shown:
-        image = shown / "disk.img"
-        image.write_bytes(b"\0" * 65536)
-        os.chmod(image, 0o066)
-        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(image), format="raw")])
-        with pytest.raises(RunError, match="mode 0066, owner uid 0: QEMU's user, its owner while the guest runs, may not"):
-            run(wanted, check_mode=True, diff=False)
-
-
-# BREAK (fixed): a qcow2 disk's data file at qemu-img's default mode (0644 root) passed; QEMU opens
-# it read-write and libvirt never makes QEMU's user its owner.
-def test_a_data_file_qemus_user_may_not_write_is_refused(unique_name, monkeypatch):
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    with _open_directory() as shown:
-        data, top = shown / "data.raw", shown / "top.qcow2"
-        _qemu_img("-f", "qcow2", "-o", "data_file=%s" % data, str(top), "1M")
-        os.chmod(data, 0o644)
-        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(top), format="qcow2")])
-        expected = "^disks\\[0\\]: data file %s, named by %s: mode 0644, owner uid 0: QEMU's user \\(libvirt leaves its owner"
-        with pytest.raises(RunError, match=expected % (re.escape(str(data)), re.escape(str(top)))):
-            run(wanted, check_mode=True, diff=False)
-        os.chmod(data, 0o666)
-        assert [step["action"] for step in run(wanted, check_mode=True, diff=False)["plan"]] == ["define", "start"]
-
-
-# BREAK (fixed): an overlay whose backing file is gone passed the plan; the start failed on it.
-def test_a_missing_backing_file_is_refused(unique_name):
-    with _open_directory() as shown:
-        base, top = shown / "gone.qcow2", shown / "top.qcow2"
-        _qemu_img("-f", "qcow2", str(base), "1M")
-        _qemu_img("-f", "qcow2", "-F", "qcow2", "-b", str(base), str(top))
-        base.unlink()
-        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(top), format="qcow2")])
-        with pytest.raises(
-            RunError, match="^disks\\[0\\]: backing file %s, named by .*: it does not exist on the host" % re.escape(str(base))
-        ):
-            run(wanted, check_mode=True, diff=False)
-
-
-# BREAK (fixed): the chain of a vmdk image was not followed (only qcow2's).
-def test_the_parent_of_a_vmdk_disk_is_judged(unique_name, tmp_path, monkeypatch):
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    base = tmp_path / "base.vmdk"
-    _qemu_img("-f", "vmdk", str(base), "1M")
-    with _open_directory() as shown:
-        top = shown / "top.vmdk"
-        _qemu_img("-f", "vmdk", "-F", "vmdk", "-b", str(base), str(top))
-        wanted = guest(unique_name(""), state="running", disks=[disk(pool=None, path=str(top), format="vmdk")])
-        with pytest.raises(
-            RunError, match="^disks\\[0\\]: backing file %s, named by .*who may not enter /tmp/" % re.escape(str(base))
-        ):
-            run(wanted, check_mode=True, diff=False)
-
-
-# BREAK (fixed): only the first file QEMU's user could not reach was listed (virt_preflight lists
-# every problem), and a disk that could not be read hid the others'.
-def test_every_file_qemus_user_may_not_reach_is_listed(unique_name, test_client, tmp_path, monkeypatch):
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    first, second = tmp_path / "a.img", tmp_path / "b.img"
-    for image in (first, second):
-        image.write_bytes(b"\0" * 65536)
-    disks = [disk(pool=None, path=str(tmp_path / "missing.img"), format="raw")]
-    disks += [disk(pool=None, path=str(image), format="raw") for image in (first, second)]
-    wanted = guest(unique_name(""), state="running", disks=disks, boot=dict(kernel=str(first), initrd=None, cmdline=None))
-    _, messages = guest_runner.read_host(test_client, GuestRequest.from_params(wanted))
-    assert any("missing.img" in message for message in messages)
-    for label in ("disks[1]: path %s" % first, "disks[2]: path %s" % second, "boot.kernel %s" % first):
-        assert any(message.startswith(label + ": QEMU runs as") for message in messages), label
-
-
-# BREAK (fixed): an existing guest started by state running was judged by the request alone: the
-# disks of its definition when the task gives none, and its cdroms, were not.
-@pytest.mark.parametrize("device", ["disk", "cdrom"])
-def test_the_stored_files_of_an_existing_guest_the_run_starts_are_judged(unique_name, test_client, tmp_path, monkeypatch, device):
-    image = tmp_path / "file.img"
-    image.write_bytes(b"\0" * 65536)
-    name = unique_name("")
-    run(guest(name), check_mode=False, diff=False)
-    xml = test_client.find_domain(name).XMLDesc(0)
-    extra = "<disk type='file' device='%s'><source file='%s'/><target dev='sdz' bus='sata'/></disk>" % (device, image)
-    test_client.conn.defineXML(xml.replace("</devices>", extra + "</devices>"))
-    monkeypatch.setattr(Client, "qemu_identity", lambda self, virt_types: (64055, 64055))
-    pxe = install(method="pxe")  # no disks key: an import would need its disk given
-    started = params(name=name, state="running", install=pxe) if device == "disk" else guest(name, state="running")
-    with pytest.raises(
-        RunError, match="^the stored definition's %s sdz \\(%s\\): QEMU runs as" % (device, re.escape(str(image)))
-    ):
-        run(started, check_mode=True, diff=False)
