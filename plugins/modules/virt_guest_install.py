@@ -670,10 +670,12 @@ notes:
     image names, and such a file that is missing is refused. A file's own permissions count too;
     libvirt makes QEMU's user its owner and keeps the mode (C(dynamic_ownership), read from
     C(/etc/libvirt/qemu.conf)), so a disk of mode V(0444) cannot be written; a qcow2 data file, a
-    file on a read-only file system, an immutable file and a disk libvirt is told to leave as it is
-    (C(relabel='no'), C(<seclabel type='none'/>)) keep their owner and are judged as they are. An
-    existing guest with a DAC label of its own runs QEMU as that user, and a read-only disk of its
-    definition is judged for reading. Otherwise the task is
+    file on a read-only file system, an immutable or append-only file (never written) and a disk
+    libvirt is told to leave as it is (C(relabel='no'), C(<seclabel type='none'/>)) keep their owner
+    and are judged as they are. An existing guest with a DAC label of its own runs QEMU as that user
+    (a label naming nobody is refused), a read-only disk of its definition is judged for reading, and
+    a missing file of its definition is refused (a cdrom with C(startupPolicy='optional') aside).
+    Otherwise the task is
     refused at plan time (check mode and virt_preflight too, one problem for each file), naming the
     directory or file and the command that would let QEMU's user in. Volumes of network pools (rbd,
     gluster) are not host files and not judged.

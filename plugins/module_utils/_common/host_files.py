@@ -534,8 +534,8 @@ def backing_chain_problem(path: str, what: str) -> str:
                 )
             return ""
         problem = _named_file_problem(image, backing, "backing file", owner, foreign, what)
-        if problem:
-            return problem
+        if problem or image_header.qcow2_backing_format(image) == "raw":
+            return problem  # a backing file recorded as raw is read as raw: it names nothing
         image = backing
     return "%s: the backing chain of %s is longer than %d images (or loops)" % (what, path, _MAX_BACKING_CHAIN)
 

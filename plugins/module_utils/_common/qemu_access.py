@@ -126,15 +126,24 @@ def unopenable_file(path: str, uid: int, gid: int, write: bool, owner_changed: b
     """Why QEMU's user could not open the file at ``path`` for reading (and writing, with
     ``write``) by the file's own permissions; None when it may, or the file is not there. With
     ``owner_changed`` libvirt makes that user the file's owner and keeps its mode, so the owner's
-    bits decide, unless that change fails (a read-only file system, an immutable file: libvirt
-    goes on) and the file is judged as it is."""
+    bits decide, unless that change fails (a read-only file system, an immutable or append-only
+    file: libvirt goes on) and the file is judged as it is. Such a file is never written."""
     if uid == 0:
         return None
     try:
         info = os.stat(path)
-        kept = _owner_kept(path) if owner_changed else ""
+        kept = _owner_kept(path)
     except (OSError, ValueError):
         return None
+    if write and kept:
+        if kept == _READ_ONLY:
+            return FileProblem(
+                "it is on %s, where QEMU could not write it" % kept, "copy it where it can be written, such as a storage pool"
+            )
+        return FileProblem(
+            "%s, which QEMU could not write" % kept, "chattr %s %s" % ("-i" if kept == _IMMUTABLE else "-a", shell(path))
+        )
+    kept = kept if owner_changed else ""
     wanted = _READ | (_WRITE if write else 0)
     mode = stat.S_IMODE(info.st_mode)
     owner_allows = (mode >> 6) & wanted == wanted
@@ -148,8 +157,9 @@ def unopenable_file(path: str, uid: int, gid: int, write: bool, owner_changed: b
     bits = "rw" if write else "r"
     if kept == _READ_ONLY:
         remedy = "copy it where libvirt may change its owner, such as a storage pool"
-    elif kept == _IMMUTABLE:
-        remedy = "chattr -i %s%s" % (shell(path), "" if owner_allows else "; chmod u+%s %s" % (bits, shell(path)))
+    elif kept in (_IMMUTABLE, _APPEND_ONLY):
+        flag = "-i" if kept == _IMMUTABLE else "-a"
+        remedy = "chattr %s %s%s" % (flag, shell(path), "" if owner_allows else "; chmod u+%s %s" % (bits, shell(path)))
     elif owner_changed:
         remedy = "chmod u+%s %s" % (bits, shell(path))
     else:
@@ -158,17 +168,18 @@ def unopenable_file(path: str, uid: int, gid: int, write: bool, owner_changed: b
     return FileProblem(text, remedy)
 
 
-_READ_ONLY, _IMMUTABLE = "a read-only file system", "an immutable file"
+_READ_ONLY, _IMMUTABLE, _APPEND_ONLY = "a read-only file system", "an immutable file", "an append-only file"
 
 
-# The ioctl that reads a file's attributes (chattr), and the attribute of an immutable file.
+# The ioctl that reads a file's attributes (chattr), and those under which the kernel refuses a
+# change of owner (immutable, append-only).
 _FS_IOC_GETFLAGS = 0x80086601
-_FS_IMMUTABLE_FL = 0x10
+_FS_IMMUTABLE_FL, _FS_APPEND_FL = 0x10, 0x20
 
 
 def _owner_kept(path: str) -> str:
-    """Where libvirt's change of a file's owner fails (which it lets pass): "a read-only file
-    system", "an immutable file", or "" where it succeeds."""
+    """Where libvirt's change of a file's owner fails (which it lets pass): on a read-only file
+    system, an immutable or an append-only file; "" where it succeeds."""
     if os.statvfs(path).f_flag & os.ST_RDONLY:
         return _READ_ONLY
     import array  # only for files whose owner libvirt changes
@@ -185,7 +196,9 @@ def _owner_kept(path: str) -> str:
         return ""  # a file system without attributes
     finally:
         os.close(descriptor)
-    return _IMMUTABLE if flags[0] & _FS_IMMUTABLE_FL else ""
+    if flags[0] & _FS_IMMUTABLE_FL:
+        return _IMMUTABLE
+    return _APPEND_ONLY if flags[0] & _FS_APPEND_FL else ""
 
 
 def libvirt_changes_owners(config: str = "/etc/libvirt/qemu.conf") -> bool:

@@ -412,7 +412,9 @@ def _private_directory(target: str) -> str:
         stale = [entry.path for entry in entries if _is_left_behind(entry, prefix)]
     for path in stale:
         shutil.rmtree(path, ignore_errors=True)
-    return tempfile.mkdtemp(prefix=prefix, dir=directory)
+    private = tempfile.mkdtemp(prefix=prefix, dir=directory)
+    _drop_inherited_acl(private)  # the files written in it get the modes the run gives them
+    return private
 
 
 def _is_left_behind(entry: "os.DirEntry[str]", prefix: str) -> bool:

@@ -14,7 +14,7 @@ they are, with the guest's own security labels (its DAC user, a disk libvirt lea
 from __future__ import annotations
 
 import os
-from typing import Any, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
@@ -31,15 +31,16 @@ DATA_FILE_LABELLED_VERSION = 10010000
 
 class OpenedFile(NamedTuple):
     """A host file QEMU opens when the guest starts: what names it, whether QEMU writes to it,
-    whether libvirt makes QEMU's user its owner, whether an image names it (missing, the start
-    fails), and whether it is a qcow2 data file (libvirt makes its owner QEMU's user only from
+    whether libvirt makes QEMU's user its owner, whether it must exist where nothing else checked
+    that (a file an image names, a file of a stored definition: missing, the start fails), and
+    whether it is a qcow2 data file (libvirt makes its owner QEMU's user only from
     DATA_FILE_LABELLED_VERSION)."""
 
     label: str
     path: str
     write: bool
     owner_changed: bool = True
-    named: bool = False
+    must_exist: bool = False
     data_file: bool = False
 
 
@@ -55,14 +56,16 @@ class QemuUser(NamedTuple):
 
 class StoredLabels(NamedTuple):
     """What a stored definition says of QEMU's user and of its files' owners: its own DAC label
-    (``user``, or ``unreadable``), whether libvirt changes owners for it, and the targets of its
-    disks that are read-only or whose owner libvirt leaves as it is (``relabel='no'``)."""
+    (``user``, or the ``unreadable`` text of one that names nobody), whether libvirt changes owners
+    for it, and the targets of its disks that are read-only, whose owner libvirt leaves as it is
+    (``relabel='no'``) or that libvirt drops when their file is missing (``startupPolicy='optional'``)."""
 
     user: Optional[Tuple[int, int]] = None
-    unreadable: bool = False
+    unreadable: Optional[str] = None
     relabels: bool = True
     read_only: FrozenSet[str] = frozenset()
     kept: FrozenSet[str] = frozenset()
+    optional: FrozenSet[str] = frozenset()
 
 
 NO_LABELS = StoredLabels()
@@ -88,7 +91,7 @@ def check_boot_dir_reachable(client: Client, request: GuestRequest, state: Guest
 def qemu_user(client: Client, request: GuestRequest, state: GuestState, labels: StoredLabels) -> Optional[QemuUser]:
     """Who QEMU runs the guest as: its own static DAC label, else the host's (its capabilities);
     None when neither says, or the guest's label cannot be read."""
-    if labels.unreadable:
+    if labels.unreadable is not None:
         return None
     changes_owners = labels.relabels and _libvirt_changes_owners()
     if labels.user is not None:
@@ -118,7 +121,12 @@ def refuse_unreachable_files(
     names and is missing: the guest's start would fail. One refusal for each such file."""
     labels = NO_LABELS if installs else stored_labels(state.existing_xml)
     files = files_qemu_opens(request, state, installs, disks, labels)
-    refusals = [_missing_named_file(opened) for opened in files if opened.named]
+    refusals = [_missing_file(opened) for opened in files if opened.must_exist]
+    if labels.unreadable is not None:
+        refusals.append(
+            "the guest's own DAC label %r names no user and group of this host (libvirt could not start it); give "
+            "one as +uid:+gid or user:group" % labels.unreadable
+        )
     user = qemu_user(client, request, state, labels) if files else None
     if user is not None:
         data_files_labelled = any(opened.data_file for opened in files) and client.version() >= DATA_FILE_LABELLED_VERSION
@@ -150,13 +158,17 @@ def files_qemu_opens(
     if boot is not None:
         files.extend(_boot_files(boot.kernel, boot.initrd, "boot.%s %s"))
     elif stored is not None and stored.os.kernel is not None:
-        files.extend(_boot_files(stored.os.kernel.kernel, stored.os.kernel.initrd, "the stored definition's %s %s"))
+        stored_boot = _boot_files(stored.os.kernel.kernel, stored.os.kernel.initrd, "the stored definition's %s %s")
+        files.extend(opened._replace(must_exist=True) for opened in stored_boot)
     if stored is not None:
         for disk in stored.disks:
             if disk.path and not disk.volume and (disk.device == "cdrom" or request.disks is None):
                 label = "the stored definition's %s %s (%s)" % (disk.device, disk.target, disk.path)
                 write = disk.device != "cdrom" and disk.target not in labels.read_only
-                files.extend(_image_files(label, disk.path, disk.format, write, disk.target not in labels.kept))
+                image = _image_files(label, disk.path, disk.format, write, disk.target not in labels.kept)
+                if disk.target in labels.optional and not os.path.lexists(disk.path):
+                    continue  # libvirt starts the guest without it
+                files.extend([image[0]._replace(must_exist=True)] + image[1:])
     return [opened for opened in files if os.path.isabs(opened.path)]
 
 
@@ -193,11 +205,11 @@ def _image_files(label: str, path: str, fmt: Optional[str], write: bool, owner_c
         text = "%s: %s file %s, named by %s" % (owner, named.role, named.path, named.named_by)
         data = named.role == "data"
         writes = write and data and named.named_by == path
-        files.append(OpenedFile(text, named.path, writes, owner_changed and not data, named=True, data_file=data))
+        files.append(OpenedFile(text, named.path, writes, owner_changed and not data, must_exist=True, data_file=data))
     return files
 
 
-def _missing_named_file(opened: OpenedFile) -> str:
+def _missing_file(opened: OpenedFile) -> str:
     if os.path.lexists(opened.path):
         return ""
     return "%s: it does not exist on the host, and the guest could not start without it" % opened.label
@@ -239,11 +251,12 @@ def stored_labels(xml: Optional[str]) -> StoredLabels:
         if label.get("type") == "none":
             relabels = False
         elif label.get("type") == "static":
-            user = _dac_user(label.findtext("label") or "")
+            text = label.findtext("label") or ""
+            user = _dac_user(text)
             if user is None:
-                return StoredLabels(unreadable=True)
+                return StoredLabels(unreadable=text)
             relabels = label.get("relabel") == "yes"
-    read_only, kept = set(), set()
+    read_only, kept, optional = set(), set(), set()
     for disk in root.findall("devices/disk"):
         target = disk.find("target")
         name = target.get("dev") if target is not None else None
@@ -251,21 +264,37 @@ def stored_labels(xml: Optional[str]) -> StoredLabels:
             continue
         if disk.find("readonly") is not None:
             read_only.add(name)
+        if disk.find("source[@startupPolicy='optional']") is not None:
+            optional.add(name)
         for own in disk.findall("source/seclabel"):
             if own.get("model") in (None, "dac") and own.get("relabel") == "no":
                 kept.add(name)
-    return StoredLabels(user, False, relabels, frozenset(read_only), frozenset(kept))
+    return StoredLabels(user, None, relabels, frozenset(read_only), frozenset(kept), frozenset(optional))
 
 
 def _dac_user(label: str) -> Optional[Tuple[int, int]]:
-    """The uid and gid of a DAC label, ``+uid:+gid`` or ``user:group``; None when unknown."""
+    """The uid and gid of a DAC label as libvirt reads it: ``+uid:+gid`` numbers, else a user's
+    and a group's name, else a number; None when it names neither."""
     import grp
     import pwd
 
     user, _sep, group = label.partition(":")
-    try:
-        uid = int(user[1:]) if user.startswith("+") else pwd.getpwnam(user).pw_uid
-        gid = int(group[1:]) if group.startswith("+") else grp.getgrnam(group).gr_gid
-    except (KeyError, ValueError):
+    uid = _dac_id(user, lambda name: pwd.getpwnam(name).pw_uid)
+    gid = _dac_id(group, lambda name: grp.getgrnam(name).gr_gid)
+    return (uid, gid) if uid is not None and gid is not None else None
+
+
+# The largest uid or gid (uid_t; -1 is "none").
+_MAX_ID = 2**32 - 2
+
+
+def _dac_id(text: str, by_name: Callable[[str], int]) -> Optional[int]:
+    number = text[1:] if text.startswith("+") else None
+    if number is None:
+        try:
+            return by_name(text)
+        except (KeyError, ValueError, UnicodeError):
+            number = text
+    if not number.isdigit() or not number.isascii() or int(number) > _MAX_ID:
         return None
-    return uid, gid
+    return int(number)

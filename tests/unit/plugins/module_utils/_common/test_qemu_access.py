@@ -225,6 +225,8 @@ def test_on_a_read_only_file_system_the_owner_stays(open_dir, monkeypatch):
     problem = unopenable_file(str(image), *QEMU, write=False, owner_changed=True)
     assert "on a read-only file system" in problem.text
     assert problem.remedy == "copy it where libvirt may change its owner, such as a storage pool"  # chmod would fail there
+    written = unopenable_file(str(image), *QEMU, write=True, owner_changed=False)
+    assert written.text == "it is on a read-only file system, where QEMU could not write it"
 
 
 def test_an_immutable_file_keeps_its_owner(open_dir):
@@ -238,8 +240,24 @@ def test_an_immutable_file_keeps_its_owner(open_dir):
     try:
         problem = unopenable_file(str(image), *QEMU, write=False, owner_changed=True)
         assert "on an immutable file" in problem.text and problem.remedy == "chattr -i %s" % image
+        written = unopenable_file(str(image), *QEMU, write=True, owner_changed=False)
+        assert written.text == "an immutable file, which QEMU could not write"
     finally:
         subprocess.run(["chattr", "-i", str(image)], check=True)
+
+
+def test_an_append_only_file_keeps_its_owner_and_is_never_written(open_dir):
+    image = open_dir / "golden.img"
+    image.write_bytes(b"")
+    os.chmod(image, 0o400)
+    if subprocess.run(["chattr", "+a", str(image)], capture_output=True, check=False).returncode:
+        pytest.skip("no append-only files on /var/tmp here")
+    try:
+        problem = unopenable_file(str(image), *QEMU, write=False, owner_changed=True)
+        assert "on an append-only file" in problem.text and problem.remedy == "chattr -a %s" % image
+        assert unopenable_file(str(image), *QEMU, write=True, owner_changed=True).remedy == "chattr -a %s" % image
+    finally:
+        subprocess.run(["chattr", "-a", str(image)], check=True)
 
 
 @pytest.mark.parametrize(

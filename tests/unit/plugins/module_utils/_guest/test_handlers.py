@@ -154,6 +154,23 @@ def test_a_boot_dir_made_keeps_no_inherited_access_control_list(tmp_path):
             os.getxattr(boot, inherited)
 
 
+# BREAK (fixed): in a boot_dir that exists with a default access control list giving the owner of
+# new files nothing, the files written there were unreadable (the seed ISO: the start failed).
+def test_files_written_in_a_boot_dir_with_a_default_access_control_list_get_their_own_modes(tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import SEED, SeedPayload
+
+    boot = tmp_path / "boot"
+    boot.mkdir(mode=0o711)
+    entries = [(0x01, 0, ANY_ID), (0x04, 0, ANY_ID), (0x20, 0, ANY_ID)]
+    try:
+        os.setxattr(boot, "system.posix_acl_default", struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *e) for e in entries))
+    except OSError as error:
+        pytest.skip("no access control lists here: %s" % error)
+    target = boot / "remotevirt-g-cidata.iso"
+    handlers().seed(Action(SEED, "seed ISO", str(target), "cloud-localds ...", SeedPayload(path=str(target), image=b"x" * 4096)))
+    assert mode(target) == 0o600
+
+
 def test_a_boot_dir_someone_else_made_since_the_plan_is_refused(tmp_path):
     """check_boot_dir found no boot_dir; another user made it (open to all) before the fetch."""
     source = tmp_path / "vmlinuz"
