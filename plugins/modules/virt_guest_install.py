@@ -15,6 +15,11 @@ description:
     cdrom, or a kernel and initrd the host fetches from an install tree). The stored I(final
     definition) boots the first disk with no install media, so when the installer powers off or
     reboots the guest, its next start comes up from disk.
+  - A guest whose installer was stopped before it powered the guest off (destroyed, crashed, or the host gone
+    down) is refused at plan time by every later run, check mode included, until O(reinstall=true) installs it
+    again or O(state=absent) removes it; the guest's QEMU log in C(/var/log/libvirt/qemu) tells, also after
+    libvirtd restarted (a local C(qemu:///system) URI; elsewhere only a run that waits for the installer sees
+    it). A run waiting for the installer fails at once when the guest is destroyed.
   - A guest that exists is never installed again unless O(reinstall=true). Fields you set
     (memory, vcpus, disks, networks, graphics, serial log, cpu) are updated in place in its
     definition, keeping its UUID, MAC addresses and device addresses; a running guest then

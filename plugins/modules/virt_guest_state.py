@@ -19,6 +19,9 @@ description:
     stopped or shut down, so a re-run of that task is refused the same way.
   - A guest that a stopped M(remotevirt.install.virt_guest_install) run left defined before its install
     started is never started (it would boot its empty disk); refused at plan time until it is reinstalled.
+    Nor is a guest whose installer was stopped before it powered the guest off (destroyed, crashed, or
+    the host gone down), as the guest's QEMU log in C(/var/log/libvirt/qemu) shows with a local
+    C(qemu:///system) URI.
   - Check mode returns the exact plan the real run executes, the possible destroy after a shutdown's
     wait included; every action of a real run is logged on the host under the syslog identifier
     C(remotevirt) with its result code.

@@ -51,7 +51,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     INSTALL_NAMESPACE,
-    forget_install_pending,
+    INSTALL_PREFIX,
+    forget_install_mark,
+    install_mark_element,
+    install_pending_since,
+    never_installed_problem,
+    qemu_log_directory,
     with_install_pending,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
@@ -152,22 +157,25 @@ class GuestHandlers:
 
     def install(self, action: Action) -> Optional[Undo]:
         payload: InstallPayload = action.payload
-        definition = self._as_stored_guest(payload.guest, payload.domain)
+        stored = self._domain(payload.guest)
+        stored_xml = self.client.domain_definition(stored)
+        definition = _as_stored_guest(payload.domain, Domain.from_xml(stored_xml))
         log = payload.domain.serial_log.path if payload.domain.serial_log is not None else None
+        started = int(time.time())
+        # Marked before QEMU starts: whenever a run stops from here on, the guest's QEMU log tells a
+        # later run whether the installer ended the guest or something else did (see install_mark).
+        self._mark_install(stored, install_pending_since(stored_xml), started)
         with self._log_removed_if_start_fails(payload.guest, log):
             domain = self.client.start_transient_domain(definition.to_xml())
         # Started: the stored definition no longer says the install never began (see define).
-        self.client.remove_stored_metadata(self._domain(payload.guest), INSTALL_NAMESPACE)
+        self._mark_install(stored, None, started)
         # QEMU read the fetched kernel and initrd when it started; the copies are not needed any more.
         for path in payload.fetched:
             _remove(path)
         return lambda: self.client.destroy_domain(domain)
 
-    def _as_stored_guest(self, name: str, install: Domain) -> Domain:
-        """The install definition with the stored guest's UUID (so it starts as that guest) and its
-        MACs (the installed system knows its cards by them)."""
-        stored = Domain.from_xml(self.client.domain_definition(self._domain(name)))
-        return install.with_changes(uuid=stored.uuid, interfaces=carry_macs(install.interfaces, stored.interfaces))
+    def _mark_install(self, domain: Any, pending_since: Optional[int], started: int) -> None:
+        self.client.set_stored_metadata(domain, INSTALL_NAMESPACE, INSTALL_PREFIX, install_mark_element(pending_since, started))
 
     def define(self, action: Action) -> Optional[Undo]:
         payload: DefinePayload = action.payload
@@ -201,6 +209,7 @@ class GuestHandlers:
         while True:
             state = self._install_state(name)
             if state is not None and _install_ended(name, *state):
+                self._refuse_unfinished_install(name)
                 return None
             now = time.monotonic()
             if now - started >= timeout:
@@ -213,6 +222,14 @@ class GuestHandlers:
                 self.audit.progress("install of %s running for %d s, state %s" % (name, now - started, shown))
                 next_report = now + WAIT_PROGRESS_SECONDS
             time.sleep(WAIT_POLL_SECONDS)
+
+    def _refuse_unfinished_install(self, name: str) -> None:
+        """Raises when the guest's QEMU log shows that its installer did not end it (libvirt's reason
+        for the stop says no more than unknown after libvirtd restarted during the wait)."""
+        xml = self.client.domain_definition(self._domain(name))
+        problem = never_installed_problem(name, xml, self.client.local, qemu_log_directory(self.client.uri))
+        if problem:
+            raise LibvirtError("wait for guest", name, problem)
 
     def _wait_reachable(self, name: str, timeout: int, reachable: Reachable) -> Optional[Undo]:
         """Poll until the running guest has an address, its marker and its open port, or fail
@@ -280,7 +297,7 @@ class GuestHandlers:
         domain = self._domain(action.payload.guest)
         with self._log_removed_if_start_fails(action.payload.guest, self._stored_serial_log(domain)):
             self.client.start_domain(domain)
-        forget_install_pending(self.client, domain)
+        forget_install_mark(self.client, domain)
         return None
 
     def _stored_serial_log(self, domain: Any) -> Optional[str]:
@@ -345,9 +362,17 @@ def _remove_made_log(path: str) -> None:
 # None: stuck whatever the reason.
 _STUCK: Dict[str, Optional[Tuple[str, ...]]] = {
     "paused": ("unknown", "ioerror", "watchdog", "crashed", "postcopy failed"),
-    "shut off": ("crashed", "failed"),
+    # Destroyed: something other than the installer ended it (the installer's own end, a power-off
+    # or a reboot under on_reboot=destroy, is libvirt's reason shutdown).
+    "shut off": ("destroyed", "crashed", "failed"),
     "crashed": None,
 }
+
+
+def _as_stored_guest(install: Domain, stored: Domain) -> Domain:
+    """The install definition with the stored guest's UUID (so it starts as that guest) and its
+    MACs (the installed system knows its cards by them)."""
+    return install.with_changes(uuid=stored.uuid, interfaces=carry_macs(install.interfaces, stored.interfaces))
 
 
 def _install_ended(name: str, state: str, reason: str) -> bool:
@@ -357,9 +382,10 @@ def _install_ended(name: str, state: str, reason: str) -> bool:
         raise LibvirtError(
             "wait for guest",
             name,
-            "the install stopped: the guest is %s (reason: %s); see "
-            "/var/log/libvirt/qemu/%s.log on the host. A guest of domain_type kvm that pauses at once "
-            "means the host lists KVM but cannot run it: reinstall with domain_type: qemu" % (state, reason, name),
+            "the install stopped: the guest is %s (reason: %s) before its installer powered it off, so its disk "
+            "holds an unfinished install (re-run with reinstall: true); see /var/log/libvirt/qemu/%s.log on the host. "
+            "A guest of domain_type kvm that pauses at once means the host lists KVM but cannot run it: reinstall "
+            "with domain_type: qemu" % (state, reason, name),
         )
     return state == "shut off"
 

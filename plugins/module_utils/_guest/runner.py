@@ -51,7 +51,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import never_installed_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
+    never_installed_problem,
+    qemu_log_directory,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
     PLAIN_FORMATS,
@@ -602,7 +605,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             installing=active and _runs_install(client, domain, existing),
         )
         if request.state != "absent" and not request.reinstall and not active:
-            problem = never_installed_problem(request.name, xml, local)
+            problem = never_installed_problem(request.name, xml, local, qemu_log_directory(client.uri))
             if problem:
                 findings.messages.append(problem)
         if request.state == "absent":

@@ -806,6 +806,20 @@ class Client:
     def start_transient_domain(self, xml: str) -> Any:
         return self.call("start guest from", "install definition", self.conn.createXML, xml, libvirt.VIR_DOMAIN_START_VALIDATE)
 
+    def set_stored_metadata(self, domain: Any, namespace: str, prefix: str, element: str) -> None:
+        """Put ``element`` (XML) as the element of ``namespace`` in the <metadata> of the guest's stored
+        definition, replacing the one there."""
+        self.call(
+            "change the stored metadata of",
+            domain.name(),
+            domain.setMetadata,
+            libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+            element,
+            prefix,
+            namespace,
+            libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+        )
+
     def remove_stored_metadata(self, domain: Any, namespace: str) -> None:
         """Remove the element of ``namespace`` from the <metadata> of the guest's stored definition."""
         self.call(

@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Optional
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import forget_install_pending
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import forget_install_mark
 from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import (
     DESTROY,
     RESUME,
@@ -56,7 +56,7 @@ class PowerHandlers:
         payload: StartPayload = action.payload
         domain = self._domain(payload.guest)
         self.client.start_domain(domain, paused=payload.paused)
-        forget_install_pending(self.client, domain)
+        forget_install_mark(self.client, domain)
         return None
 
     def suspend(self, action: Action) -> Optional[Undo]:

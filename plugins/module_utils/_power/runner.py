@@ -75,13 +75,17 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
 
 
 def _refuse_never_installed(client: Client, name: str) -> None:
-    """A guest whose install never started is not started from its empty disk (see install_mark)."""
+    """A guest whose install never started, or was stopped, is not started from its disk (see install_mark)."""
     # Imported here: only starts of a shut off guest ask (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
-    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import never_installed_problem
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
+        never_installed_problem,
+        qemu_log_directory,
+    )
 
     domain = client.find_domain(name)
-    problem = never_installed_problem(name, client.domain_definition(domain), is_local_uri(client.uri)) if domain else ""
+    xml = client.domain_definition(domain) if domain else None
+    problem = never_installed_problem(name, xml, is_local_uri(client.uri), qemu_log_directory(client.uri)) if xml else ""
     if problem:
         raise PlanError(problem)
 

@@ -22,6 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     install_pending_since,
+    install_started_at,
     with_install_pending,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
@@ -732,6 +733,55 @@ def test_a_marked_guest_whose_serial_log_was_written_since_ran(unique_name, test
     test_client.define_domain(with_install_pending(test_client.domain_definition(domain), int(time.time()) - 60))
     (tmp_path / "serial.log").write_text("installer output\n")
     assert not run(dict(wanted, state="present"), check_mode=False, diff=False)["changed"]
+
+
+def qemu_log(directory, name, *events):
+    """A QEMU log as libvirt writes it: ``events`` are (epoch seconds, "starting up" or a stop reason)."""
+    lines = []
+    for seconds, event in events:
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds)) + ".500+0000"
+        said = "starting up libvirt version: 9.0.0" if event == "start" else "shutting down, reason=" + event
+        lines.append("%s: %s\n" % (stamp, said))
+    (directory / (name + ".log")).write_text("".join(lines))
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_an_install_whose_installer_was_destroyed_is_refused_until_reinstalled(
+    unique_name, test_client, tmp_path, monkeypatch, check_mode
+):
+    """The installer destroyed mid-way (or the host gone down): its QEMU log says so, even after
+    libvirtd restarted and forgot why the guest stopped; a re-run never boots the unfinished disk."""
+    monkeypatch.setattr(guest_runner, "qemu_log_directory", lambda uri: str(tmp_path))
+    name = unique_name("")
+    wanted = installed_from_cdrom(name, tmp_path)
+    run(wanted, check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    started = install_started_at(test_client.domain_definition(domain))
+    assert started is not None and install_pending_since(test_client.domain_definition(domain)) is None
+    test_client.destroy_domain(domain)
+    qemu_log(tmp_path, name, (started, "start"), (started + 5, "destroyed"))
+    refusal = "guest %s: its install, started at .*, did not finish: QEMU stopped at .* \\(libvirt's reason: destroyed\\)" % name
+    with pytest.raises(RunError, match=refusal):
+        run(wanted, check_mode=check_mode, diff=False)
+    assert not test_client.domain_is_active(domain)
+    qemu_log(tmp_path, name, (started, "start"))  # the host went down: no end written
+    with pytest.raises(RunError, match="libvirt recorded no end"):
+        run(dict(wanted, state="present"), check_mode=check_mode, diff=False)
+    assert "install" in verbs(run(dict(wanted, reinstall=True), check_mode=check_mode, diff=False))
+
+
+def test_an_install_its_installer_ended_is_started_from_its_disk(unique_name, test_client, tmp_path, monkeypatch):
+    monkeypatch.setattr(guest_runner, "qemu_log_directory", lambda uri: str(tmp_path))
+    name = unique_name("")
+    wanted = installed_from_cdrom(name, tmp_path)
+    run(wanted, check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    started = install_started_at(test_client.domain_definition(domain))
+    test_client.destroy_domain(domain)  # the test driver's stop; the log says the installer ended it
+    earlier_life = ((started - 600, "start"), (started - 500, "destroyed"))
+    qemu_log(tmp_path, name, *earlier_life, (started, "start"), (started + 9, "shutdown"))
+    assert verbs(run(dict(wanted, state="running"), check_mode=False, diff=False)) == ["start"]
+    assert install_started_at(test_client.domain_definition(domain)) is None  # started from its disk: mark dropped
 
 
 TCG_CPU_MODES = """<domainCapabilities><cpu>

@@ -155,3 +155,25 @@ def test_a_guest_whose_install_never_started_is_not_started(test_client, unique_
         assert not domain.isActive()
     finally:
         domain.undefine()
+
+
+def test_a_guest_whose_installer_was_destroyed_is_not_started(test_client, unique_name, tmp_path, monkeypatch):
+    """Its QEMU log says its installer was destroyed mid-way: its disk holds an unfinished install."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml import install_mark
+
+    monkeypatch.setattr(install_mark, "qemu_log_directory", lambda uri: str(tmp_path))
+    name = unique_name("")
+    xml = "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os></domain>" % name
+    domain = test_client.conn.defineXML(xml)
+    mark = install_mark.install_mark_element(None, 1000)
+    test_client.set_stored_metadata(domain, install_mark.INSTALL_NAMESPACE, install_mark.INSTALL_PREFIX, mark)
+    (tmp_path / (name + ".log")).write_text(
+        "1970-01-01 00:16:40.100+0000: starting up libvirt\n1970-01-01 00:17:00.100+0000: shutting down, reason=crashed\n"
+    )
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="started at 1970-01-01 00:16:40 UTC, did not finish: QEMU stopped at 1970"):
+                runner.run(params(name=name, state="running"), check_mode, False)
+        assert not domain.isActive()
+    finally:
+        domain.undefine()
