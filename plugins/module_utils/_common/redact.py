@@ -23,6 +23,8 @@ from typing import Any, Iterator, Optional, Tuple
 # A host (and port) followed by a path, query or fragment: an '@' after it is not user information.
 _HOST_THEN_PATH_RE = r"(\[[^\]/?#@\s]*\]|[^/?#@:\s\[]*)(:[0-9]*)?[/?#]"
 _WORD_RE = r"\S+"
+# A scheme, then slashes or backslashes: the start of a value written as a URL, its '://' mistyped.
+_LOOSE_START_RE = r"([A-Za-z][A-Za-z0-9+.-]*:)?([/\\]*)"
 _DELIMITERS = "/?#"
 # Pieces of a password split at characters URLs reserve are masked too when at least this long
 # (a parser may show only the part after a '#' or '/'); shorter ones would garble every text.
@@ -73,9 +75,44 @@ def _userinfo_end(text: str, start: int, end: int) -> Optional[int]:
     return at if at >= 0 else None
 
 
+def _loose_authority(text: str) -> Optional[int]:
+    """Where the host part of an option's value written as a URL without its ``://`` would start
+    (``http:/u:pw@host``, ``http:u:pw@host``, ``//u:pw@host``, ``u:pw@host``): after a scheme, or two
+    slashes, and the slashes or backslashes that follow. None for a value not written so (a path)."""
+    match = re.match(_LOOSE_START_RE, text)
+    if match is None or not (match.group(1) or match.group(2).startswith(("//", "\\\\"))):
+        return None
+    return match.end()
+
+
+def _loose_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
+    """_urls of an option's whole value without ``://``: written as a URL (``http:/u:pw@host/x``),
+    holding ``user:password@`` after its last slash (``https//u:pw@host``, ``host/u:pw@x``), or a
+    ``data:`` URL."""
+    if text[:5].lower() == "data:":
+        # A data: URL carries its content (an inline kickstart with its passwords): all of it is masked,
+        # as user information is.
+        comma = text.find(",")
+        if 0 <= comma < len(text) - 1:
+            yield comma + 1, len(text), len(text)
+        return
+    start = _loose_authority(text)
+    at = text.rfind("@")
+    if start is None and at >= 0:
+        segment = max(text.rfind("/", 0, at), text.rfind("\\", 0, at)) + 1
+        start = segment if ":" in text[segment:at] else None
+    if start is not None:
+        yield start, (at if at >= start else None), len(text)
+
+
 def _urls(text: str, whole: bool) -> Iterator[Tuple[int, Optional[int], int]]:
-    """(start of the authority, end of the user information or None, end) of each URL in ``text``."""
+    """(start of the authority, end of the user information or None, end) of each URL in ``text``.
+
+    An option's whole value that misses its ``://`` (a typo a refusal names) is read the careful way
+    too: its user information runs to its last ``@``."""
     if "://" not in text:
+        if whole:
+            yield from _loose_url(text)
         return
     regions = [(0, len(text))] if whole else [match.span() for match in re.finditer(_WORD_RE, text)]
     for start, end in regions:

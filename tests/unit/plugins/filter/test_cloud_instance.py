@@ -266,6 +266,11 @@ def test_url_redacted_masks_the_credentials_of_each_url_and_keeps_the_items() ->
     assert items[0]["source_url"] == "http://user:pw-secret@mirror/a.qcow2"
 
 
+@pytest.mark.parametrize("url", ["//u:s3cretpw@h/x", "http:/u:s3cretpw@h/x", "http:\\\\u:s3cretpw@h/x", "https//u:s3cretpw@h/x"])
+def test_url_redacted_masks_a_url_with_its_scheme_separator_mistyped(url) -> None:
+    assert "s3cretpw" not in str(url_redacted([{"source_url": url}], "source_url"))
+
+
 @pytest.mark.parametrize(
     "url, password",
     [
