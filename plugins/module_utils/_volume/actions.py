@@ -39,11 +39,15 @@ class CreatePayload(Payload):
 
 
 class ClonePayload(Payload):
+    """``directory``: the pool's directory on this host, which carries the mark of the clone while
+    libvirt copies (None where the pool is not a directory here)."""
+
     pool: str
     xml: str
     source_pool: str
     source: str
     prealloc_metadata: bool = False
+    directory: Optional[str] = None
 
 
 class UploadPayload(Payload):

@@ -19,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.executo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import (
     CHMOD,
@@ -37,7 +38,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR, INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
+    FORMAT_XATTR,
+    INCOMPLETE_XATTR,
+    cloning_xattr,
+)
 
 try:
     import libvirt
@@ -80,6 +85,32 @@ class _Counted:
         for chunk in self.chunks:
             self.count += len(chunk)
             yield chunk
+
+
+def _set_directory_mark(directory: str, attribute: str) -> None:
+    try:
+        os.setxattr(directory, attribute, b"1")
+    except OSError as error:
+        if error.errno not in _NO_XATTRS + (errno.ENOENT,):
+            raise
+        # A file system without user xattrs (some NFS pools) cannot carry the mark, nor a directory
+        # that is not on this host (libvirt's test driver keeps its pools in memory); the clone
+        # still rolls back on every error this process lives through.
+
+
+def _clear_directory_mark(directory: str, attribute: str) -> None:
+    try:
+        os.removexattr(directory, attribute)
+    except OSError as error:
+        if error.errno not in _NO_XATTRS + (errno.ENODATA, errno.ENOENT):
+            raise
+
+
+def _clear_name_mark(path: Optional[str]) -> None:
+    """Drop the mark of a clone into the volume whose file is at ``path`` from its directory, once
+    the name holds a new volume or none: a mark an unfinished clone left there is no longer true."""
+    if path is not None:
+        _clear_directory_mark(os.path.dirname(path), cloning_xattr(os.path.basename(path)))
 
 
 def _clear_incomplete(path: str) -> None:
@@ -132,6 +163,7 @@ class VolumeHandlers:
     def create(self, action: Action) -> Optional[Undo]:
         payload: CreatePayload = action.payload
         volume = self.client.create_volume(self._pool(payload.pool), payload.xml, self._flags(payload.prealloc_metadata))
+        _clear_name_mark(self._path_here(volume))
         if payload.mark_incomplete:
             # Before the first byte arrives: if this process dies now, the next run finds the mark.
             self._mark_incomplete(volume)
@@ -146,6 +178,10 @@ class VolumeHandlers:
             return None
         path = self.client.describe_volume(volume).path
         return path if path and os.path.isfile(path) else None
+
+    def _path_here(self, volume: Any) -> Optional[str]:
+        """The volume's path, where it names a place on the machine this module runs on."""
+        return self.client.describe_volume(volume).path if is_local_uri(self.client.uri) else None
 
     def _mark_incomplete(self, volume: Any) -> None:
         path = self._local_file(volume)
@@ -174,11 +210,24 @@ class VolumeHandlers:
 
     def clone(self, action: Action) -> Optional[Undo]:
         payload: ClonePayload = action.payload
+        pool = self._pool(payload.pool)
         source = self.client.find_volume(self._pool(payload.source_pool), payload.source)
         if source is None:
             raise LibvirtError("look up volume", "%s/%s" % (payload.source_pool, payload.source), "clone source disappeared")
-        volume = self.client.clone_volume(self._pool(payload.pool), payload.xml, source, self._flags(payload.prealloc_metadata))
+        name = Volume.from_xml(payload.xml).name
+        if payload.directory is not None:
+            # Before the copy starts: should libvirtd or the host go down mid-copy, the next run finds it.
+            _set_directory_mark(payload.directory, cloning_xattr(name))
+        try:
+            volume = self.client.clone_volume(pool, payload.xml, source, self._flags(payload.prealloc_metadata))
+        except LibvirtError:
+            # libvirt removes the file of a copy it saw fail; one it left (its daemon gone) keeps the mark.
+            if payload.directory is not None and not os.path.lexists(os.path.join(payload.directory, name)):
+                _clear_directory_mark(payload.directory, cloning_xattr(name))
+            raise
         self._record_format(volume)
+        if payload.directory is not None:
+            _clear_directory_mark(payload.directory, cloning_xattr(name))
         return self._undo_delete(volume)
 
     def upload(self, action: Action) -> Optional[Undo]:
@@ -309,7 +358,10 @@ class VolumeHandlers:
 
     def delete(self, action: Action) -> Optional[Undo]:
         payload: VolumeTarget = action.payload
-        self.client.delete_volume(self._volume(payload.pool, payload.volume))
+        volume = self._volume(payload.pool, payload.volume)
+        path = self._path_here(volume)
+        self.client.delete_volume(volume)
+        _clear_name_mark(path)
         return None
 
     def chmod(self, action: Action) -> Optional[Undo]:

@@ -35,7 +35,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRef,
     VolumeRequest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import DOWNLOAD, VolumeState
 
 
 def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
@@ -391,7 +391,12 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
             request.label,
             virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions, state.local),
             ClonePayload(
-                pool=request.pool, xml=clone.to_xml(), source_pool=ref.pool, source=ref.name, prealloc_metadata=prealloc_metadata
+                pool=request.pool,
+                xml=clone.to_xml(),
+                source_pool=ref.pool,
+                source=ref.name,
+                prealloc_metadata=prealloc_metadata,
+                directory=pool.directory if state.local else None,
             ),
         )
     )
@@ -599,7 +604,7 @@ def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Actio
 # -- existing volume ---------------------------------------------------------------------------
 def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume) -> Plan:
     if state.incomplete:
-        return _plan_resumed_download(request, state)
+        return _plan_unfinished(request, state)
     if request.format and existing.format and request.format != existing.format:
         raise PlanError(
             "volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
@@ -779,24 +784,32 @@ def _plan_staged_replace(request: VolumeRequest, state: VolumeState, existing: V
     return plan
 
 
-def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
-    """A volume an earlier run was still filling from its URL when it was stopped: never accepted,
-    deleted and downloaded again (or refused, when the task cannot say how to refill it)."""
-    url = request.source_url
-    if not url:
+def _plan_unfinished(request: VolumeRequest, state: VolumeState) -> Plan:
+    """A volume an earlier run was still filling (from its URL, or as a clone) when it was stopped:
+    never accepted, deleted and made again (or refused, when the task cannot say how to refill it)."""
+    kind = state.incomplete
+    url, clone_from = request.source_url, request.clone_from
+    if (url or clone_from) and (state.users or state.dependents):
         raise PlanError(
-            "volume %s is a download that never finished (an earlier run was stopped while filling it); "
-            "run the task that downloads it again, or delete it with state: absent" % request.label
+            "volume %s is a %s that never finished, and it %s; detach it first (or delete it with "
+            "state: absent and delete_in_use: true)" % (request.label, kind, depended_on(state))
         )
-    if state.users or state.dependents:
+    if url:
+        plan = _plan_replace(request, state, url)
+    elif clone_from is not None:
+        delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
+        made = _plan_clone(request, state.with_changes(existing=None), clone_from, _origin(state, clone_from, "clone_from"))
+        plan = Plan(actions=delete.actions + made.actions, before=delete.before, after=made.after)
+    else:
         raise PlanError(
-            "volume %s is a download that never finished, and it %s; detach it first (or delete it with "
-            "state: absent and delete_in_use: true)" % (request.label, depended_on(state))
+            "volume %s is a %s that never finished (an earlier run was stopped while filling it); "
+            "run the task that %s it again, or delete it with state: absent"
+            % (request.label, kind, "downloads" if kind == DOWNLOAD else "clones")
         )
-    plan = _plan_replace(request, state, url)
-    delete = plan.actions[0]
-    # Deleting a half-made download destroys nothing of value.
-    plan.actions[0] = delete.with_changes(destructive=False, command_line=delete.command_line + "  # unfinished download")
+    delete_action = plan.actions[0]
+    # Deleting a half-made download or clone destroys nothing of value.
+    shown = delete_action.command_line + "  # unfinished %s" % kind
+    plan.actions[0] = delete_action.with_changes(destructive=False, command_line=shown)
     return plan
 
 
