@@ -258,7 +258,7 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
         else:
             plan.add(_define_action(request.uri, wanted, existing))
         moved = retyped or wanted.target_path != existing.target_path or wanted.source_devices != existing.source_devices
-        if request.build and moved and wanted.type not in _UNBUILT:
+        if request.build and wanted.type not in _UNBUILT and (moved or _directory_permissions_change(existing, wanted)):
             plan.add(_build_action(request.uri, wanted))
     unbuilt = request.build and state.unbuilt and wanted.type == existing.type
     if unbuilt and active and want_active:
@@ -279,6 +279,13 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
     if not plan.changed:
         plan.before = plan.after = None
     return plan
+
+
+def _directory_permissions_change(existing: PoolDefinition, wanted: PoolDefinition) -> bool:
+    """Whether a directory pool is to get another mode, owner or group. libvirt reads them back from
+    the directory whenever it refreshes the pool (a start does): only a build, which sets them on the
+    directory that is there, makes new ones hold, or every run would find the old ones again."""
+    return wanted.type == "dir" and any(getattr(wanted, field) != getattr(existing, field) for field in ("mode", "owner", "group"))
 
 
 def _redefine_refusal(request: PoolRequest, existing: PoolDefinition, changes: List[str], active: bool, retyped: bool) -> str:

@@ -361,3 +361,18 @@ def test_an_active_pool_without_its_directory_is_stopped_built_and_started():
     assert [action.verb for action in present.actions] == ["stop", "build", "start"]
     inactive = plan_pool(PoolRequest.from_params(params(name="images", state="inactive")), gone)
     assert [action.verb for action in inactive.actions] == ["stop"]
+
+
+@pytest.mark.parametrize("existing_field, value", [("mode", "0700"), ("owner", 1000), ("group", 107)])
+def test_a_directory_pools_new_permissions_are_built_onto_its_directory(existing_field, value):
+    """libvirt reads a running directory pool's mode, owner and group back from its directory: without a
+    build that sets them there, the redefinition would be undone by the start and asked for on every run."""
+    existing = IMAGES.with_changes(**dict({"mode": "0711", "owner": 0, "group": 0}, **{existing_field: value}))
+    xml = (
+        "<pool type='dir'><name>images</name><target><path>/srv/images</path><permissions><mode>0711</mode>"
+        "<owner>0</owner><group>0</group></permissions></target></pool>"
+    )
+    plan = plan_pool(PoolRequest.from_params(params(name="images", xml=xml, recreate=True)), state(existing=existing, active=True))
+    assert [action.verb for action in plan.actions] == ["stop", "define", "build", "start"]
+    unbuilt = plan_pool(PoolRequest.from_params(params(name="images", xml=xml, build=False)), state(existing=existing))
+    assert [action.verb for action in unbuilt.actions] == ["define", "start"]
