@@ -285,7 +285,8 @@ def _directory_permissions_change(existing: PoolDefinition, wanted: PoolDefiniti
     """Whether a directory pool is to get another mode, owner or group. libvirt reads them back from
     the directory whenever it refreshes the pool (a start does): only a build, which sets them on the
     directory that is there, makes new ones hold, or every run would find the old ones again."""
-    return wanted.type == "dir" and any(getattr(wanted, field) != getattr(existing, field) for field in ("mode", "owner", "group"))
+    fields = ("mode", "owner", "group")
+    return wanted.type == "dir" and any(getattr(wanted, field) != getattr(existing, field) for field in fields)
 
 
 def _redefine_refusal(request: PoolRequest, existing: PoolDefinition, changes: List[str], active: bool, retyped: bool) -> str:

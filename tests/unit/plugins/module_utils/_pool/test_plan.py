@@ -372,7 +372,8 @@ def test_a_directory_pools_new_permissions_are_built_onto_its_directory(existing
         "<pool type='dir'><name>images</name><target><path>/srv/images</path><permissions><mode>0711</mode>"
         "<owner>0</owner><group>0</group></permissions></target></pool>"
     )
-    plan = plan_pool(PoolRequest.from_params(params(name="images", xml=xml, recreate=True)), state(existing=existing, active=True))
+    running = state(existing=existing, active=True)
+    plan = plan_pool(PoolRequest.from_params(params(name="images", xml=xml, recreate=True)), running)
     assert [action.verb for action in plan.actions] == ["stop", "define", "build", "start"]
     unbuilt = plan_pool(PoolRequest.from_params(params(name="images", xml=xml, build=False)), state(existing=existing))
     assert [action.verb for action in unbuilt.actions] == ["define", "start"]
