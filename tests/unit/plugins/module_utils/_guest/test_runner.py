@@ -745,20 +745,28 @@ def qemu_log(directory, name, *events):
     (directory / (name + ".log")).write_text("".join(lines))
 
 
-@pytest.mark.parametrize("check_mode", [True, False])
-def test_an_install_whose_installer_was_destroyed_is_refused_until_reinstalled(
-    unique_name, test_client, tmp_path, monkeypatch, check_mode
-):
-    """The installer destroyed mid-way (or the host gone down): its QEMU log says so, even after
-    libvirtd restarted and forgot why the guest stopped; a re-run never boots the unfinished disk."""
+def stopped_install(unique_name, test_client, tmp_path, monkeypatch):
+    """A guest installed from a cdrom and stopped, its QEMU logs read from tmp_path: (name, the task's
+    parameters, the guest, when its install started)."""
     monkeypatch.setattr(guest_runner, "qemu_log_directory", lambda uri: str(tmp_path))
     name = unique_name("")
     wanted = installed_from_cdrom(name, tmp_path)
     run(wanted, check_mode=False, diff=False)
     domain = test_client.find_domain(name)
     started = install_started_at(test_client.domain_definition(domain))
-    assert started is not None and install_pending_since(test_client.domain_definition(domain)) is None
+    assert started is not None
     test_client.destroy_domain(domain)
+    return name, wanted, domain, started
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_an_install_whose_installer_was_destroyed_is_refused_until_reinstalled(
+    unique_name, test_client, tmp_path, monkeypatch, check_mode
+):
+    """The installer destroyed mid-way (or the host gone down): its QEMU log says so, even after
+    libvirtd restarted and forgot why the guest stopped; a re-run never boots the unfinished disk."""
+    name, wanted, domain, started = stopped_install(unique_name, test_client, tmp_path, monkeypatch)
+    assert install_pending_since(test_client.domain_definition(domain)) is None
     qemu_log(tmp_path, name, (started, "start"), (started + 5, "destroyed"))
     refusal = "guest %s: its install, started at .*, did not finish: QEMU stopped at .* \\(libvirt's reason: destroyed\\)" % name
     with pytest.raises(RunError, match=refusal):
@@ -771,13 +779,8 @@ def test_an_install_whose_installer_was_destroyed_is_refused_until_reinstalled(
 
 
 def test_an_install_its_installer_ended_is_started_from_its_disk(unique_name, test_client, tmp_path, monkeypatch):
-    monkeypatch.setattr(guest_runner, "qemu_log_directory", lambda uri: str(tmp_path))
-    name = unique_name("")
-    wanted = installed_from_cdrom(name, tmp_path)
-    run(wanted, check_mode=False, diff=False)
-    domain = test_client.find_domain(name)
-    started = install_started_at(test_client.domain_definition(domain))
-    test_client.destroy_domain(domain)  # the test driver's stop; the log says the installer ended it
+    name, wanted, domain, started = stopped_install(unique_name, test_client, tmp_path, monkeypatch)
+    # The test driver's stop; the log says the installer ended it.
     earlier_life = ((started - 600, "start"), (started - 500, "destroyed"))
     qemu_log(tmp_path, name, *earlier_life, (started, "start"), (started + 9, "shutdown"))
     assert verbs(run(dict(wanted, state="running"), check_mode=False, diff=False)) == ["start"]
