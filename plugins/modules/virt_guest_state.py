@@ -22,6 +22,8 @@ description:
     Nor is a guest whose installer was stopped before it powered the guest off (destroyed, crashed, or
     the host gone down), as the guest's QEMU log in C(/var/log/libvirt/qemu) shows with a local
     C(qemu:///system) URI.
+  - A guest still running its installer is refused V(shutdown) and V(restarted) at plan time (its power-off
+    would read as the installer's own end, a restart would boot its unfinished disk); V(stopped) ends it.
   - Check mode returns the exact plan the real run executes, the possible destroy after a shutdown's
     wait included; every action of a real run is logged on the host under the syslog identifier
     C(remotevirt) with its result code.

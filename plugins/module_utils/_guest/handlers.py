@@ -162,13 +162,20 @@ class GuestHandlers:
         definition = _as_stored_guest(payload.domain, Domain.from_xml(stored_xml))
         log = payload.domain.serial_log.path if payload.domain.serial_log is not None else None
         started = int(time.time())
-        # Marked before QEMU starts: whenever a run stops from here on, the guest's QEMU log tells a
-        # later run whether the installer ended the guest or something else did (see install_mark).
-        self._mark_install(stored, install_pending_since(stored_xml), started)
+        # An installer ends the guest (its definition ends on reboot); a first boot with cloud-init is
+        # the guest's life from then on, whose later stops say nothing of an install.
+        installer = definition.on_reboot == "destroy"
+        if installer:
+            # Marked before QEMU starts: whenever a run stops from here on, the guest's QEMU log tells a
+            # later run whether the installer ended the guest or something else did (see install_mark).
+            self._mark_install(stored, install_pending_since(stored_xml), started)
         with self._log_removed_if_start_fails(payload.guest, log):
             domain = self.client.start_transient_domain(definition.to_xml())
         # Started: the stored definition no longer says the install never began (see define).
-        self._mark_install(stored, None, started)
+        if installer:
+            self._mark_install(stored, None, started)
+        else:
+            self.client.remove_stored_metadata(stored, INSTALL_NAMESPACE)
         # QEMU read the fetched kernel and initrd when it started; the copies are not needed any more.
         for path in payload.fetched:
             _remove(path)
@@ -210,6 +217,8 @@ class GuestHandlers:
             state = self._install_state(name)
             if state is not None and _install_ended(name, *state):
                 self._refuse_unfinished_install(name)
+                # Seen to end as an installer ends: installed, whatever its log says later (rotated, cut).
+                forget_install_mark(self.client, self._domain(name))
                 return None
             now = time.monotonic()
             if now - started >= timeout:
@@ -363,8 +372,8 @@ def _remove_made_log(path: str) -> None:
 _STUCK: Dict[str, Optional[Tuple[str, ...]]] = {
     "paused": ("unknown", "ioerror", "watchdog", "crashed", "postcopy failed"),
     # Destroyed: something other than the installer ended it (the installer's own end, a power-off
-    # or a reboot under on_reboot=destroy, is libvirt's reason shutdown).
-    "shut off": ("destroyed", "crashed", "failed"),
+    # or a reboot under on_reboot=destroy, is libvirt's reason shutdown); saved: a start resumes it.
+    "shut off": ("destroyed", "crashed", "failed", "saved"),
     "crashed": None,
 }
 

@@ -54,6 +54,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     never_installed_problem,
     qemu_log_directory,
+    runs_installer,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
@@ -576,15 +577,14 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
     return state
 
 
-def _runs_install(client: Client, domain: Any, existing: Domain) -> bool:
-    """True when the running guest still runs an install's definition: it ends on reboot
-    (install_definition), the stored one does not. A run whose job was killed, cut off or out of
-    time left that install going; the guest is not installed until it powers off."""
+def _runs_install(client: Client, domain: Any, stored_xml: str) -> bool:
+    """True when the running guest still runs an install's definition (see install_mark.runs_installer).
+    A run whose job was killed, cut off or out of time left that install going; the guest is not
+    installed until it powers off."""
     xml = client.domain_live_definition_if_present(domain)
     if xml is None:
         return False  # a transient guest that stopped since it was read: nothing runs
-    live = Domain.from_xml(xml)
-    return live.on_reboot == "destroy" and existing.on_reboot != "destroy"
+    return runs_installer(xml, stored_xml)
 
 
 def read_host(client: Client, request: GuestRequest, validate_certs: bool = True) -> Tuple[GuestState, List[str]]:
@@ -602,7 +602,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             existing_xml=xml,
             active=active,
             autostart=client.domain_autostart(domain),
-            installing=active and _runs_install(client, domain, existing),
+            installing=active and _runs_install(client, domain, xml),
         )
         if request.state != "absent" and not request.reinstall and not active:
             problem = never_installed_problem(request.name, xml, local, qemu_log_directory(client.uri))

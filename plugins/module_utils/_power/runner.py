@@ -56,6 +56,8 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
             plan = plan_power(request, state)
             if plan.changed and state.run_state == SHUT_OFF and state.persistent:
                 _refuse_never_installed(client, request.name)
+            if plan.changed and request.state in ("shutdown", "restarted") and state.active and state.persistent:
+                _refuse_stopping_an_installer(client, request)
             if plan.changed and not check_mode:
                 apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, made))
                 applied = True
@@ -88,6 +90,22 @@ def _refuse_never_installed(client: Client, name: str) -> None:
     problem = never_installed_problem(name, xml, is_local_uri(client.uri), qemu_log_directory(client.uri)) if xml else ""
     if problem:
         raise PlanError(problem)
+
+
+def _refuse_stopping_an_installer(client: Client, request: PowerRequest) -> None:
+    """A guest still running its installer is neither shut down (its power-off would read as the
+    installer's own end, its unfinished disk as installed) nor restarted (from that disk)."""
+    # Imported here: only shutdowns and restarts of a running guest ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import runs_installer
+
+    domain = client.find_domain(request.name)
+    live = client.domain_live_definition_if_present(domain) if domain is not None else None
+    if live is not None and runs_installer(live, client.domain_definition(domain)):
+        raise PlanError(
+            "guest %s is still running its installer: a shutdown would be taken for the installer's own end and "
+            "a restart would boot its unfinished disk; let the install finish (virt_guest_install with wait: true "
+            "waits for it), or end it with state: stopped and install it again with reinstall: true" % request.name
+        )
 
 
 def _handlers(client: Client, audit: Any, made: List[Any]) -> Mapping[str, Any]:

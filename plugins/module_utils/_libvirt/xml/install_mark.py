@@ -33,8 +33,17 @@ SYSTEM_QEMU_LOG_DIRECTORY = "/var/log/libvirt/qemu"
 # The end of a long log is enough: a marked guest was started by nobody but its installer and
 # whoever started it by hand since, each start a few KiB of lines.
 _LOG_TAIL_BYTES = 1 << 20
+# The installer's QEMU starts right after the mark is set: a first start later than this is another
+# (the log rotated, or cut by the tail) and tells nothing of the install.
+_INSTALLER_START_SECONDS = 300
 # Matched through re's own cache: only a run that reads a log compiles it.
 _LOG_LINE = rb"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\.\d{3}\+0000: (starting up|shutting down, reason=([a-z-]+))"
+# QEMU's own line when a signal ends it; libvirt then records the stop as a shutdown. Sent by anyone
+# but libvirt's daemon (which ends a QEMU whose guest had powered off while the daemon was away), it
+# ended the installer: a kill, a host shutting down.
+# QEMU writes it after its time stamp and program name (-msg timestamp=on).
+_SIGNAL_LINE = rb": terminating on signal ([0-9]+)(?: from pid [0-9]+ \(([^)]*)\))?"
+_LIBVIRT_DAEMONS = frozenset((b"libvirtd", b"virtqemud"))
 # The reasons libvirt gives when QEMU stopped before the installer powered the guest off.
 _INTERRUPTED_REASONS = frozenset((b"destroyed", b"crashed"))
 
@@ -83,11 +92,27 @@ def install_mark_element(pending_since: Optional[int], started: int) -> str:
 
 
 def forget_install_mark(client: Any, domain: Any) -> None:
-    """Drop the mark from a guest just started from its disk (through ``client``, a libvirt Client).
-    Modules start a marked guest only when it ran since it was defined and its installer ended it;
-    a mark left would call it never installed once its serial log is gone."""
-    if _mark(client.domain_definition(domain)) is not None:
-        client.remove_stored_metadata(domain, INSTALL_NAMESPACE)
+    """Drop the mark from a guest just started from its disk, or seen to end as its installer ends it
+    (through ``client``, a libvirt Client). Modules start a marked guest only when it ran since it was
+    defined and its installer ended it; a mark left would call it never installed once its serial log
+    is gone. A start that resumed a saved installer keeps it: that guest is not installed yet."""
+    stored = client.domain_definition(domain)
+    if _mark(stored) is None:
+        return
+    live = client.domain_live_definition_if_present(domain)
+    if live is not None and runs_installer(live, stored):
+        return
+    client.remove_stored_metadata(domain, INSTALL_NAMESPACE)
+
+
+def runs_installer(live_xml: str, stored_xml: str) -> bool:
+    """Whether a running guest runs an install definition: that one ends on reboot (install
+    definitions have on_reboot destroy), its stored definition does not."""
+    return _on_reboot(live_xml) == "destroy" and _on_reboot(stored_xml) != "destroy"
+
+
+def _on_reboot(xml: str) -> str:
+    return parse(xml).findtext("on_reboot") or "restart"
 
 
 def qemu_log_directory(uri: str) -> Optional[str]:
@@ -134,25 +159,60 @@ def install_outcome(log_path: str, started: int) -> Tuple[bool, str]:
     lines = _log_tail(log_path)
     if lines is None:
         return True, ""
-    installer_started = False
+    installer_started = saved = False
+    signalled = None  # the signal, and who sent it, that ended the installer's QEMU
     for line in lines:
         found = re.match(_LOG_LINE, line)
         if found is None:
+            if installer_started:
+                signalled = signalled or _foreign_signal(line)
             continue
         if not installer_started:
-            installer_started = found.group(2) == b"starting up" and _log_seconds(found.group(1)) >= started
+            if found.group(2) == b"starting up" and _log_seconds(found.group(1)) >= started:
+                if _log_seconds(found.group(1)) > started + _INSTALLER_START_SECONDS:
+                    return True, ""  # a later start: the installer's lines are gone
+                installer_started = True
             continue
-        if found.group(3) is None:  # started again without a stop written: the installer's QEMU went unrecorded
+        stamp = found.group(1).decode("ascii")
+        if found.group(3) is None:
+            if saved:  # the saved installer resumed
+                saved = False
+                continue
+            # Started again without a stop written: the installer's QEMU went unrecorded.
             return False, "libvirt recorded no end of the installer's QEMU before the guest was started again"
+        if found.group(3) == b"saved" and signalled is None:
+            saved = True  # saved to disk (managedsave): its next start resumes the installer
+            continue
+        if signalled is not None:
+            signal, sender = signalled
+            return False, "QEMU was ended by signal %s from %s at %s UTC, before the installer powered the guest off" % (
+                signal,
+                sender,
+                stamp,
+            )
         if found.group(3) in _INTERRUPTED_REASONS:
             return False, "QEMU stopped at %s UTC (libvirt's reason: %s), before the installer powered the guest off" % (
-                found.group(1).decode("ascii"),
+                stamp,
                 found.group(3).decode("ascii"),
             )
         return True, ""
+    if saved:
+        return True, ""  # a start restores the saved installer, which goes on (and keeps the mark)
     if installer_started:
         return False, "the installer's QEMU stopped and libvirt recorded no end (the host or libvirt went down)"
     return True, ""  # the log does not reach back to the install (rotated, or another daemon's)
+
+
+def _foreign_signal(line: bytes) -> Optional[Tuple[str, str]]:
+    """(signal, sender) of QEMU's line saying a signal ended it, unless libvirt's daemon sent it."""
+    found = re.search(_SIGNAL_LINE, line)
+    if found is None:
+        return None
+    sender = found.group(2) or b"an unknown process"
+    if os.path.basename(sender) in _LIBVIRT_DAEMONS:
+        return None
+    shown = "".join(char for char in sender.decode("utf-8", "replace") if char.isprintable())
+    return found.group(1).decode("ascii"), shown
 
 
 def _log_tail(path: str) -> Optional[List[bytes]]:

@@ -21,6 +21,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner i
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
+    forget_install_mark,
     install_pending_since,
     install_started_at,
     with_install_pending,
@@ -1266,3 +1267,41 @@ def test_the_external_data_file_of_a_disk_is_locked_like_its_backing_file(
     assert _identity(path) in _keys_of(
         test_client, params(name=unique_name(""), disks=[disk(pool=None, path=front, format="qcow2")])
     )
+
+
+def test_a_first_boot_with_cloud_init_is_no_installer_to_watch(unique_name, test_client, tmp_path, monkeypatch):
+    """The first boot with the seed is the guest's life from then on: any later stop of it (a destroy,
+    a crash) says nothing of an install, and the guest is started again."""
+    monkeypatch.setattr(guest_runner, "qemu_log_directory", lambda uri: str(tmp_path))
+    name = unique_name("")
+    boot_dir = tmp_path / "boot"
+    boot_dir.mkdir(mode=0o711)
+    wanted = guest(
+        name,
+        install=install(method="import", boot_dir=str(boot_dir)),
+        cloud_init=dict(user_data=dict(hostname="a")),
+        state="running",
+    )
+    run(wanted, check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    assert install_started_at(test_client.domain_definition(domain)) is None
+    test_client.destroy_domain(domain)
+    qemu_log(tmp_path, name, (int(time.time()), "start"), (int(time.time()), "destroyed"))
+    assert "start" in verbs(run(wanted, check_mode=False, diff=False))
+
+
+def test_a_start_that_resumes_a_saved_installer_keeps_the_mark(unique_name, test_client, tmp_path, monkeypatch):
+    """A start of a guest whose installer was saved (virsh managedsave) restores the installer: the
+    guest is no more installed than before, and its mark stays for the install's real end."""
+    name, _wanted, domain, started = stopped_install(unique_name, test_client, tmp_path, monkeypatch)
+    monkeypatch.setattr(Client, "domain_live_definition_if_present", lambda self, dom: stored_as_installer(self, dom))
+    forget_install_mark(test_client, domain)
+    assert install_started_at(test_client.domain_definition(domain)) == started
+    monkeypatch.undo()
+    forget_install_mark(test_client, domain)
+    assert install_started_at(test_client.domain_definition(domain)) is None
+
+
+def stored_as_installer(client, domain):
+    """The guest's stored definition as an installer's live one (it ends on reboot)."""
+    return client.domain_definition(domain).replace("<on_reboot>restart</on_reboot>", "<on_reboot>destroy</on_reboot>")

@@ -3,6 +3,8 @@ check -> real -> re-run -> check, the host log, and a guest that ignores the shu
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
@@ -176,4 +178,24 @@ def test_a_guest_whose_installer_was_destroyed_is_not_started(test_client, uniqu
                 runner.run(params(name=name, state="running"), check_mode, False)
         assert not domain.isActive()
     finally:
+        domain.undefine()
+
+
+@pytest.mark.parametrize("state", ["shutdown", "restarted"])
+def test_a_guest_running_its_installer_is_neither_shut_down_nor_restarted(test_client, unique_name, state):
+    """Its power-off would read as the installer's own end; a restart would boot its unfinished disk."""
+    name = unique_name("")
+    xml = "<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory><os><type>hvm</type></os>%s</domain>"
+    uuid = str(uuid4())  # the install definition starts as the stored guest
+    domain = test_client.conn.defineXML(xml % (name, uuid, ""))
+    test_client.conn.createXML(xml % (name, uuid, "<on_reboot>destroy</on_reboot>"), 0)
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="guest %s is still running its installer" % name):
+                runner.run(params(name=name, state=state, destroy_on_timeout=True), check_mode, False)
+        assert domain.isActive()
+        assert runner.run(params(name=name, state="stopped"), False, False)["changed"]  # ending it stays possible
+    finally:
+        if domain.isActive():
+            domain.destroy()
         domain.undefine()

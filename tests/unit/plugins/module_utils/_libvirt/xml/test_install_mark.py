@@ -20,6 +20,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.in
     install_started_at,
     never_installed_problem,
     qemu_log_directory,
+    runs_installer,
     with_install_pending,
 )
 
@@ -177,3 +178,55 @@ def test_a_mark_set_before_the_installer_ran_still_says_never_installed(tmp_path
 def test_pending_since_reads_like_before_for_marks_of_earlier_versions():
     old = with_install_pending(GUEST, 5).replace('pending-since="5"', 'pending-since="x5"')
     assert install_pending_since(old) == 0
+
+
+@pytest.mark.parametrize(
+    "sender, shown",
+    [
+        (" from pid 4242 (/usr/bin/kill)", "/usr/bin/kill"),
+        (" from pid 1 (/sbin/init)", "/sbin/init"),  # a host shutting down
+        (" from pid 77 (<unknown process>)", "<unknown process>"),
+        ("", "an unknown process"),
+    ],
+)
+def test_a_signal_that_ended_the_installer_is_an_unfinished_install(tmp_path, sender, shown):
+    """libvirt writes reason=shutdown after a SIGTERM too: QEMU's own line says who ended it."""
+    signal_line = "2026-12-05T12:00:19.194973Z qemu-system-x86_64: terminating on signal 15%s\n" % sender
+    ended, why = outcome(tmp_path, starting(0) + QEMU_LINES + signal_line + stopping(20, "shutdown"))
+    assert not ended
+    assert why.startswith("QEMU was ended by signal 15 from %s at %s UTC" % (shown, stamp(20)[:19]))
+
+
+@pytest.mark.parametrize("daemon", ["/usr/sbin/libvirtd", "/usr/sbin/virtqemud"])
+def test_libvirts_daemon_ending_a_powered_off_installer_is_a_finished_install(tmp_path, daemon):
+    """The guest powered off while libvirtd was away; back, libvirtd ends the QEMU that waited."""
+    signal_line = "2026-12-05T12:00:19.194973Z qemu-system-x86_64: terminating on signal 15 from pid 9 (%s)\n" % daemon
+    assert outcome(tmp_path, starting(0) + signal_line + stopping(20, "shutdown")) == (True, "")
+
+
+def test_a_signal_after_the_installers_end_belongs_to_a_later_life(tmp_path):
+    later = (
+        starting(100) + "qemu-system-x86_64: terminating on signal 15 from pid 4 (/usr/bin/kill)\n" + stopping(120, "shutdown")
+    )
+    assert outcome(tmp_path, starting(0) + stopping(20, "shutdown") + later) == (True, "")
+
+
+def test_runs_installer_compares_the_live_and_stored_reboot_actions():
+    live = GUEST.replace("</domain>", "<on_reboot>destroy</on_reboot></domain>")
+    assert runs_installer(live, GUEST)
+    assert not runs_installer(GUEST, GUEST)
+    assert not runs_installer(live, live)  # a guest defined to end on reboot runs no installer for it
+
+
+def test_a_saved_installer_goes_on_when_restored(tmp_path):
+    """virsh managedsave: a start restores the installer; its later stop is the one that tells."""
+    assert outcome(tmp_path, starting(0) + stopping(20, "saved")) == (True, "")
+    assert outcome(tmp_path, starting(0) + stopping(20, "saved") + starting(60) + stopping(90, "shutdown")) == (True, "")
+    ended, why = outcome(tmp_path, starting(0) + stopping(20, "saved") + starting(60) + stopping(90, "destroyed"))
+    assert not ended and "libvirt's reason: destroyed" in why
+
+
+def test_a_first_start_long_after_the_mark_is_not_the_installers(tmp_path):
+    """The installer's lines rotated away (copytruncate): a later hand start and destroy tell nothing."""
+    assert outcome(tmp_path, starting(3600) + stopping(3700, "destroyed")) == (True, "")
+    assert outcome(tmp_path, starting(200) + stopping(300, "destroyed"))[0] is False  # a slow host's start
