@@ -39,15 +39,15 @@ class CreatePayload(Payload):
 
 
 class ClonePayload(Payload):
-    """``directory``: the pool's directory on this host, which carries the mark of the clone while
-    libvirt copies (None where the pool is not a directory here)."""
+    """``staging``: the name libvirt copies into, beside the volume, renamed to the volume's once whole
+    (a directory pool on this host; None elsewhere: libvirt copies into the volume itself)."""
 
     pool: str
     xml: str
     source_pool: str
     source: str
     prealloc_metadata: bool = False
-    directory: Optional[str] = None
+    staging: Optional[str] = None
 
 
 class UploadPayload(Payload):

@@ -38,11 +38,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
-    FORMAT_XATTR,
-    INCOMPLETE_XATTR,
-    cloning_xattr,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR, INCOMPLETE_XATTR
 
 try:
     import libvirt
@@ -85,32 +81,6 @@ class _Counted:
         for chunk in self.chunks:
             self.count += len(chunk)
             yield chunk
-
-
-def _set_directory_mark(directory: str, attribute: str) -> None:
-    try:
-        os.setxattr(directory, attribute, b"1")
-    except OSError as error:
-        if error.errno not in _NO_XATTRS + (errno.ENOENT,):
-            raise
-        # A file system without user xattrs (some NFS pools) cannot carry the mark, nor a directory
-        # that is not on this host (libvirt's test driver keeps its pools in memory); the clone
-        # still rolls back on every error this process lives through.
-
-
-def _clear_directory_mark(directory: str, attribute: str) -> None:
-    try:
-        os.removexattr(directory, attribute)
-    except OSError as error:
-        if error.errno not in _NO_XATTRS + (errno.ENODATA, errno.ENOENT):
-            raise
-
-
-def _clear_name_mark(path: Optional[str]) -> None:
-    """Drop the mark of a clone into the volume whose file is at ``path`` from its directory, once
-    the name holds a new volume or none: a mark an unfinished clone left there is no longer true."""
-    if path is not None:
-        _clear_directory_mark(os.path.dirname(path), cloning_xattr(os.path.basename(path)))
 
 
 def _clear_incomplete(path: str) -> None:
@@ -163,7 +133,6 @@ class VolumeHandlers:
     def create(self, action: Action) -> Optional[Undo]:
         payload: CreatePayload = action.payload
         volume = self.client.create_volume(self._pool(payload.pool), payload.xml, self._flags(payload.prealloc_metadata))
-        _clear_name_mark(self._path_here(volume))
         if payload.mark_incomplete:
             # Before the first byte arrives: if this process dies now, the next run finds the mark.
             self._mark_incomplete(volume)
@@ -178,10 +147,6 @@ class VolumeHandlers:
             return None
         path = self.client.describe_volume(volume).path
         return path if path and os.path.isfile(path) else None
-
-    def _path_here(self, volume: Any) -> Optional[str]:
-        """The volume's path, where it names a place on the machine this module runs on."""
-        return self.client.describe_volume(volume).path if is_local_uri(self.client.uri) else None
 
     def _mark_incomplete(self, volume: Any) -> None:
         path = self._local_file(volume)
@@ -214,21 +179,35 @@ class VolumeHandlers:
         source = self.client.find_volume(self._pool(payload.source_pool), payload.source)
         if source is None:
             raise LibvirtError("look up volume", "%s/%s" % (payload.source_pool, payload.source), "clone source disappeared")
-        name = Volume.from_xml(payload.xml).name
-        if payload.directory is not None:
-            # Before the copy starts: should libvirtd or the host go down mid-copy, the next run finds it.
-            _set_directory_mark(payload.directory, cloning_xattr(name))
-        try:
-            volume = self.client.clone_volume(pool, payload.xml, source, self._flags(payload.prealloc_metadata))
-        except LibvirtError:
-            # libvirt removes the file of a copy it saw fail; one it left (its daemon gone) keeps the mark.
-            if payload.directory is not None and not os.path.lexists(os.path.join(payload.directory, name)):
-                _clear_directory_mark(payload.directory, cloning_xattr(name))
-            raise
-        self._record_format(volume)
-        if payload.directory is not None:
-            _clear_directory_mark(payload.directory, cloning_xattr(name))
+        flags = self._flags(payload.prealloc_metadata)
+        if payload.staging is None:
+            volume = self.client.clone_volume(pool, payload.xml, source, flags)
+            self._record_format(volume)
+        else:
+            volume = self._clone_staged(pool, payload, source, flags)
         return self._undo_delete(volume)
+
+    def _clone_staged(self, pool: Any, payload: ClonePayload, source: Any, flags: int) -> Any:
+        """Copy under the staging name, then give the whole copy the volume's name: libvirtd or the host
+        going down mid-copy leaves a file under the staging name, which no run takes for the volume."""
+        wanted = Volume.from_xml(payload.xml)
+        staging_xml = wanted.with_changes(name=payload.staging, path=None).to_xml()
+        staged = self.client.clone_volume(pool, staging_xml, source, flags)
+        try:
+            # Recorded while libvirt still describes the copy by the format it made it with: the refresh
+            # that lists it under its name probes its content, which a guest may have written.
+            self._record_format(staged)
+            staged_path = self.client.describe_volume(staged).path
+            if not staged_path:
+                raise LibvirtError("clone volume", wanted.name, "libvirt names no file for the copy %s" % payload.staging)
+            # A link, then the staging name's removal: a name someone took meanwhile is never replaced.
+            os.link(staged_path, os.path.join(os.path.dirname(staged_path), wanted.name))
+        except BaseException:
+            self.client.delete_volume(staged)
+            raise
+        os.unlink(staged_path)
+        self.client.refresh_pool(pool)
+        return self._volume(payload.pool, wanted.name)
 
     def upload(self, action: Action) -> Optional[Undo]:
         """Stream the URL into the volume (decompressed on the way when it is compressed); only a
@@ -358,10 +337,7 @@ class VolumeHandlers:
 
     def delete(self, action: Action) -> Optional[Undo]:
         payload: VolumeTarget = action.payload
-        volume = self._volume(payload.pool, payload.volume)
-        path = self._path_here(volume)
-        self.client.delete_volume(volume)
-        _clear_name_mark(path)
+        self.client.delete_volume(self._volume(payload.pool, payload.volume))
         return None
 
     def chmod(self, action: Action) -> Optional[Undo]:

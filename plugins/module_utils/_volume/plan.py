@@ -35,7 +35,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRef,
     VolumeRequest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import DOWNLOAD, VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 
 
 def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
@@ -370,6 +370,7 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
         path=predicted_path(pool, request.name),
     )
     prealloc_metadata = _preallocate_flag(request, fmt, allocation)
+    staging = _clone_staging(request, state)
     argv = [
         "vol-create-from",
         "--pool",
@@ -384,22 +385,21 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
     if prealloc_metadata:
         argv.append("--prealloc-metadata")
     plan = Plan(after=managed_view(clone.with_changes(capacity=capacity)).to_xml())
-    plan.add(
-        Action(
-            CLONE,
-            "volume",
-            request.label,
-            virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions, state.local),
-            ClonePayload(
-                pool=request.pool,
-                xml=clone.to_xml(),
-                source_pool=ref.pool,
-                source=ref.name,
-                prealloc_metadata=prealloc_metadata,
-                directory=pool.directory if state.local else None,
-            ),
-        )
+    if state.clone_leftover and staging is not None:
+        command = virsh(request.uri, "vol-delete", "--pool", request.pool, staging) + "  # unfinished clone"
+        plan.add(Action(DELETE, "volume", "%s/%s" % (request.pool, staging), command, VolumeTarget(request.pool, staging)))
+    command = virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions, state.local)
+    if staging is not None:
+        command += "  # copied as %s, renamed %s once whole" % (staging, request.name)
+    payload = ClonePayload(
+        pool=request.pool,
+        xml=clone.to_xml(),
+        source_pool=ref.pool,
+        source=ref.name,
+        prealloc_metadata=prealloc_metadata,
+        staging=staging,
     )
+    plan.add(Action(CLONE, "volume", request.label, command, payload))
     if capacity > source.capacity:
         plan.add(_resize_action(request, capacity, shrink=False))
     return plan
@@ -604,7 +604,7 @@ def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Actio
 # -- existing volume ---------------------------------------------------------------------------
 def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume) -> Plan:
     if state.incomplete:
-        return _plan_unfinished(request, state)
+        return _plan_resumed_download(request, state)
     if request.format and existing.format and request.format != existing.format:
         raise PlanError(
             "volume %s has format %s, not %s; converting would rewrite its data: create a new volume "
@@ -708,6 +708,26 @@ def _download_state(state: VolumeState) -> VolumeState:
     )
 
 
+def clone_staging_name(name: str) -> str:
+    """The volume a clone into volume ``name`` is copied as, beside it: a copy cut off (libvirtd or the
+    host gone) is left under this name, never under the volume's."""
+    return ".%s.cloning" % name
+
+
+def _clone_staging(request: VolumeRequest, state: VolumeState) -> Optional[str]:
+    """clone_staging_name for a clone into a directory pool on this host (where the module renames the
+    file); None elsewhere."""
+    if not (state.files_here and state.pool.directory):
+        return None
+    staging = clone_staging_name(request.name)
+    if len(staging.encode("utf-8")) > _MAX_VOLUME_NAME_BYTES:
+        raise PlanError(
+            "volume %s: a clone is copied as %r beside it and renamed once whole, a name longer than %d bytes; "
+            "use a shorter name" % (request.label, staging, _MAX_VOLUME_NAME_BYTES)
+        )
+    return staging
+
+
 def replacement_name(name: str) -> str:
     """The volume a replacement of volume ``name`` is downloaded into, beside it."""
     return ".%s.replacement" % name
@@ -784,32 +804,24 @@ def _plan_staged_replace(request: VolumeRequest, state: VolumeState, existing: V
     return plan
 
 
-def _plan_unfinished(request: VolumeRequest, state: VolumeState) -> Plan:
-    """A volume an earlier run was still filling (from its URL, or as a clone) when it was stopped:
-    never accepted, deleted and made again (or refused, when the task cannot say how to refill it)."""
-    kind = state.incomplete
-    url, clone_from = request.source_url, request.clone_from
-    if (url or clone_from) and (state.users or state.dependents):
+def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
+    """A volume an earlier run was still filling from its URL when it was stopped: never accepted,
+    deleted and downloaded again (or refused, when the task cannot say how to refill it)."""
+    url = request.source_url
+    if not url:
         raise PlanError(
-            "volume %s is a %s that never finished, and it %s; detach it first (or delete it with "
-            "state: absent and delete_in_use: true)" % (request.label, kind, depended_on(state))
+            "volume %s is a download that never finished (an earlier run was stopped while filling it); "
+            "run the task that downloads it again, or delete it with state: absent" % request.label
         )
-    if url:
-        plan = _plan_replace(request, state, url)
-    elif clone_from is not None:
-        delete = _plan_absent(request, VolumeState(pool=state.pool, existing=state.existing))
-        made = _plan_clone(request, state.with_changes(existing=None), clone_from, _origin(state, clone_from, "clone_from"))
-        plan = Plan(actions=delete.actions + made.actions, before=delete.before, after=made.after)
-    else:
+    if state.users or state.dependents:
         raise PlanError(
-            "volume %s is a %s that never finished (an earlier run was stopped while filling it); "
-            "run the task that %s it again, or delete it with state: absent"
-            % (request.label, kind, "downloads" if kind == DOWNLOAD else "clones")
+            "volume %s is a download that never finished, and it %s; detach it first (or delete it with "
+            "state: absent and delete_in_use: true)" % (request.label, depended_on(state))
         )
-    delete_action = plan.actions[0]
-    # Deleting a half-made download or clone destroys nothing of value.
-    shown = delete_action.command_line + "  # unfinished %s" % kind
-    plan.actions[0] = delete_action.with_changes(destructive=False, command_line=shown)
+    plan = _plan_replace(request, state, url)
+    delete = plan.actions[0]
+    # Deleting a half-made download destroys nothing of value.
+    plan.actions[0] = delete.with_changes(destructive=False, command_line=delete.command_line + "  # unfinished download")
     return plan
 
 

@@ -37,6 +37,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import (
     capacity_reached,
+    clone_staging_name,
     plan_volume,
     predicted_path,
     replacement_name,
@@ -47,14 +48,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRef,
     VolumeRequest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
-    CLONE,
-    DOWNLOAD,
-    FORMAT_XATTR,
-    INCOMPLETE_XATTR,
-    VolumeState,
-    cloning_xattr,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR, INCOMPLETE_XATTR, VolumeState
 
 
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
@@ -160,38 +154,26 @@ def download_digest(client: Client, volume: Any, described: Volume, algorithm: s
     return record.download_digest if content == record.digest else content
 
 
-def unfinished(path: str) -> Optional[str]:
-    """What the file on this host is marked as, when it is a download (DOWNLOAD) or a clone (CLONE)
-    that never finished; None without a mark (or where attributes cannot be read)."""
+def file_is_incomplete(path: str) -> bool:
+    """Whether the file on this host carries the mark of a download that never finished."""
     try:
         os.getxattr(path, INCOMPLETE_XATTR)
-        return DOWNLOAD
-    except OSError:  # no mark (ENODATA), no xattrs here, or no such file
-        pass
-    try:
-        os.getxattr(os.path.dirname(path) or ".", cloning_xattr(os.path.basename(path)))
-        return CLONE
-    except OSError:
-        return None
+    except OSError:  # no mark (ENODATA), no xattrs here, or no such file: nothing to go by
+        return False
+    return True
 
 
-def file_is_incomplete(path: str) -> bool:
-    """Whether the file on this host is a download or a clone that never finished."""
-    return unfinished(path) is not None
-
-
-def is_incomplete(described: Volume, local: bool) -> Optional[str]:
-    """unfinished() of the volume's file, where it is on this host."""
-    return unfinished(described.path) if local and described.path else None
+def is_incomplete(described: Volume, local: bool) -> bool:
+    """Whether the volume's file still carries the mark of a download that never finished."""
+    return bool(local and described.path and file_is_incomplete(described.path))
 
 
 def refuse_incomplete_file(path: str, what: str) -> None:
-    """A half-made download or clone is never used as the origin of anything (clone, overlay, media, disk)."""
-    kind = unfinished(path)
-    if kind is not None:
+    """A half-made download is never used as the origin of anything (clone, overlay, media, disk)."""
+    if file_is_incomplete(path):
         raise PlanError(
-            "%s is a %s that never finished (an earlier run was stopped while filling it); run "
-            "the task that %s it again first" % (what, kind, "downloads" if kind == DOWNLOAD else "clones")
+            "%s is a download that never finished (an earlier run was stopped while filling it); run "
+            "the task that downloads it again first" % what
         )
 
 
@@ -273,7 +255,7 @@ def _with_replacement(client: Client, state: VolumeState, pool_name: str, name: 
         aside = predicted_path(state.pool, replacement_name(name))
         return state.with_changes(replacement_blocked=bool(state.local and aside and os.path.lexists(aside)))
     described = client.describe_volume(volume)
-    return state.with_changes(replacement=described, replacement_unfinished=is_incomplete(described, state.local) is not None)
+    return state.with_changes(replacement=described, replacement_unfinished=is_incomplete(described, state.local))
 
 
 def needed_by(
@@ -414,27 +396,29 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     volume = client.find_volume(pool, request.name)
     existing = client.describe_volume(volume) if volume is not None else None
     local = is_local_uri(client.uri)
-    state = VolumeState(pool=described_pool, existing=existing, local=local)
+    state = VolumeState(pool=described_pool, existing=existing, local=local, files_here=client.files_here())
     if request.state == "absent":
         if local:  # what a replacement stopped midway left beside the volume goes with it
             state = _with_replacement(client, state, request.pool, request.name)
         return with_dependents(client, state, existing) if existing is not None else state
-    if existing is not None:
-        state = state.with_changes(incomplete=is_incomplete(existing, local))
+    if existing is not None and is_incomplete(existing, local):
+        state = state.with_changes(incomplete=True)
     if existing is not None and local and existing.path:
         state = _with_file_names(state, existing.path)
     origin_ref = request.clone_from or request.backing_volume
-    # A clone that never finished is made again: its source is read as for a new one.
-    made_again = existing is None or state.incomplete == CLONE
-    if origin_ref is not None and (made_again or request.backing_volume):
+    if origin_ref is not None and (existing is None or request.backing_volume):
         what = "clone_from" if request.clone_from else "backing_volume"
         origin = _described_origin(client, pool, origin_ref, what)
         state = state.with_changes(origin=origin)
         if request.backing_volume and existing is None:
             state = state.with_changes(origin_writers=written_by(client, origin_ref.pool, origin_ref.name, origin.path))
-        if request.clone_from and made_again:
+        if request.clone_from and existing is None:
             writers = written_by(client, origin_ref.pool, origin_ref.name, origin.path)
             state = state.with_changes(origin_running_writers=running_among(client, writers))
+            if state.files_here and described_pool.directory:
+                # A copy an earlier run did not finish, left under the name the clone is copied as.
+                leftover = client.find_volume(pool, clone_staging_name(request.name))
+                state = state.with_changes(clone_leftover=leftover is not None)
     if existing is not None and _resizes_an_image(request, state.pool, existing):
         users, _dependents = needed_by(client, state.pool.name, existing.name, existing.path)
         state = state.with_changes(running_users=running_among(client, users))

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
@@ -20,19 +19,6 @@ INCOMPLETE_XATTR = "user.remotevirt.incomplete"
 # libvirt probes a directory pool's files from their content on every refresh, so a raw volume into
 # which a guest wrote a qcow2 header (naming any host file as its backing file) reads as qcow2.
 FORMAT_XATTR = "user.remotevirt.format"
-# Extended attribute on a directory pool's directory, one per volume name, while libvirt clones into
-# that volume: libvirt makes the clone's file inside its copy call, so the file cannot carry a mark
-# before the copy; a name still marked after the call (libvirtd or the host went down mid-copy) is a
-# half-made clone and is never accepted as done.
-CLONING_XATTR_PREFIX = "user.remotevirt.cloning."
-DOWNLOAD = "download"
-CLONE = "clone"
-
-
-def cloning_xattr(name: str) -> str:
-    """The directory's attribute for a clone into volume ``name`` (a digest: a name may be as long as
-    an attribute's whole name may be)."""
-    return CLONING_XATTR_PREFIX + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 class VolumeState(Record):
@@ -42,8 +28,8 @@ class VolumeState(Record):
     reports for ``source_url`` (None when it reports none) and ``download_image_size`` the size of the
     disk the served image's header gives (qcow2; None when not read); ``content_digest`` the digest of the
     existing volume's content (only read when a checksum is requested); ``users`` the guests
-    with a disk on the volume (only read for deletion); ``incomplete`` what the existing volume is
-    marked as, when it is a download or a clone that never finished (DOWNLOAD, CLONE); ``local`` whether the
+    with a disk on the volume (only read for deletion); ``incomplete`` whether the existing
+    volume still carries the mark of a download that never finished; ``local`` whether the
     module runs on the host that holds the pool (its volume files can be marked);
     ``can_decompress`` whether the host can decompress the request's compression (zstd needs
     Python's zstd support or the zstd program; only read for zstd); ``link_target`` the file
@@ -57,7 +43,10 @@ class VolumeState(Record):
     ``replacement`` the volume a replacement of the existing one is downloaded into (see
     plan.replacement_name), when an earlier run left it, and ``replacement_unfinished`` whether it
     carries the mark of an unfinished download, ``replacement_blocked`` whether a file libvirt does not
-    list (a dangling link) has its name (read only when the existing volume is replaced).
+    list (a dangling link) has its name (read only when the existing volume is replaced); ``clone_leftover``
+    whether a clone an earlier run did not finish is left under the staging name of a new clone (see
+    plan.clone_staging_name; read only for a new clone); ``files_here`` whether the pool's files are files
+    this module can rename (a local uri, not libvirt's test driver).
     """
 
     pool: Pool
@@ -69,7 +58,7 @@ class VolumeState(Record):
     users: Tuple[str, ...] = ()
     dependents: Tuple[str, ...] = ()
     local: bool = True
-    incomplete: Optional[str] = None
+    incomplete: bool = False
     can_decompress: bool = True
     link_target: Optional[str] = None
     other_names: int = 0
@@ -79,3 +68,5 @@ class VolumeState(Record):
     replacement: Optional[Volume] = None
     replacement_unfinished: bool = False
     replacement_blocked: bool = False
+    clone_leftover: bool = False
+    files_here: bool = False

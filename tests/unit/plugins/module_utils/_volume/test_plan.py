@@ -14,7 +14,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.po
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import Checksum, VolumeRef, VolumeRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import DOWNLOAD, VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from conftest import assert_valid
 
 GiB = 1 << 30
@@ -167,6 +167,33 @@ PLANS = [
         ],
     ),
     ("clone exists already", dict(clone_from="base.qcow2"), VolumeState(POOL, existing=QCOW), []),
+    (
+        # a directory pool here: copied under another name and renamed once whole
+        "clone into a directory pool on this host",
+        dict(clone_from="base.qcow2"),
+        VolumeState(POOL, origin=BASE, files_here=True),
+        [
+            (
+                "clone",
+                "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"
+                "  # copied as .v.qcow2.cloning, renamed v.qcow2 once whole",
+            )
+        ],
+    ),
+    (
+        # libvirtd or the host went down while an earlier run copied: its copy goes first
+        "clone after a copy cut off",
+        dict(clone_from="base.qcow2"),
+        VolumeState(POOL, origin=BASE, files_here=True, clone_leftover=True),
+        [
+            ("delete", "virsh vol-delete --pool p .v.qcow2.cloning  # unfinished clone"),
+            (
+                "clone",
+                "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"
+                "  # copied as .v.qcow2.cloning, renamed v.qcow2 once whole",
+            ),
+        ],
+    ),
     (
         # qemu-img copies into a qcow2 clone: as for a new volume, the allocation needs the flag
         "full preallocation of a qcow2 clone",
@@ -390,7 +417,7 @@ PLANS = [
     (
         "unfinished download is replaced",
         dict(name="d.iso", format="iso", source_url="http://h/d.iso"),
-        VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD, download_size=700 << 20),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20),
         [
             ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
             ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
@@ -400,7 +427,7 @@ PLANS = [
     (
         "unfinished download is replaced even when its checksum would be checked",
         dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA),
-        VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD, download_size=700 << 20),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20),
         [
             ("delete", "virsh vol-delete --pool p d.iso  # unfinished download"),
             ("create", "virsh vol-create-as --pool p --name d.iso --capacity 734003200 --allocation 0 --format iso"),
@@ -410,7 +437,7 @@ PLANS = [
     (
         "unfinished download deleted",
         dict(name="d.iso", state="absent"),
-        VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD),
+        VolumeState(POOL, existing=ISO, incomplete=True),
         [("delete", "virsh vol-delete --pool p d.iso")],
     ),
 ]
@@ -537,19 +564,19 @@ REFUSALS = [
     (
         "unfinished download asserted",
         dict(name="d.iso"),
-        VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD),
+        VolumeState(POOL, existing=ISO, incomplete=True),
         "download that never finished",
     ),
     (
         "unfinished download grown",
         dict(name="d.iso", capacity="1G"),
-        VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD),
+        VolumeState(POOL, existing=ISO, incomplete=True),
         "run the task that downloads it again",
     ),
     (
         "unfinished download in use",
         dict(name="d.iso", source_url="http://h/d.iso"),
-        VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD, download_size=1, users=("g1",)),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=1, users=("g1",)),
         "is used by guest(s) g1; detach it first",
     ),
     (
@@ -686,7 +713,7 @@ def test_upload_payload_carries_credentials_the_plan_never_shows():
 def test_unfinished_download_delete_is_not_marked_destructive():
     plan = plan_volume(
         request(name="d.iso", source_url="http://h/d.iso"),
-        VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD, download_size=700 << 20),
+        VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20),
     )
     assert not plan.actions[0].destructive and not plan.destructive
 
@@ -728,7 +755,7 @@ def test_every_accepted_capacity_converges(wanted, fmt, creating):
 def test_unfinished_download_in_use_is_never_replaced():
     """A half-made download that a guest or an overlay needs is refused, not downloaded over."""
     for needed in (dict(users=("g1",)), dict(dependents=("p/overlay.qcow2",))):
-        state = VolumeState(POOL, existing=ISO, incomplete=DOWNLOAD, download_size=700 << 20, **needed)
+        state = VolumeState(POOL, existing=ISO, incomplete=True, download_size=700 << 20, **needed)
         with pytest.raises(PlanError, match="download that never finished, and it (is used by|backs)"):
             plan_volume(request(name="d.iso", format="iso", source_url="http://h/d.iso"), state)
 

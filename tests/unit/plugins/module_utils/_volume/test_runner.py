@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
@@ -26,7 +26,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     resolve_permissions,
     run,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, cloning_xattr
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
 from runner_params import POOL, half_made_download, volume_path
 from runner_params import volume_params as params
 
@@ -645,77 +645,3 @@ def test_a_compressed_download_that_is_no_image_is_refused_when_planning(unique_
         with pytest.raises(RunError, match=message):
             run(params(name=name, format="qcow2", source_url=scripted_http.url(path)), check_mode=check_mode, diff=False)
         assert name not in test_client.find_pool(POOL).listVolumes()
-
-
-# == a clone stopped mid-copy ====================================================================
-def half_made_clone(client, pool, source, name):
-    """A clone whose copy libvirtd never finished: the volume exists, its name still marked in the
-    pool's directory (as a clone call cut off by libvirtd's death leaves it)."""
-    run(params(pool=pool, name=source, capacity="1M", format="raw"), check_mode=False, diff=False)
-    run(params(pool=pool, name=name, clone_from=source), check_mode=False, diff=False)
-    path = volume_path(client, pool, name)
-    os.setxattr(os.path.dirname(path), cloning_xattr(name), b"1")
-    return path
-
-
-def test_a_clone_marks_its_name_while_libvirt_copies(test_client, file_pool, monkeypatch):
-    seen = []
-    clone_volume = Client.clone_volume
-
-    def watched(self, pool, xml, source, flags=0):
-        seen.append(os.getxattr(self.describe_pool(pool).target_path, cloning_xattr("copy.img")))
-        return clone_volume(self, pool, xml, source, flags)
-
-    monkeypatch.setattr(Client, "clone_volume", watched)
-    run(params(pool=file_pool, name="src.img", capacity="1M", format="raw"), check_mode=False, diff=False)
-    run(params(pool=file_pool, name="copy.img", clone_from="src.img"), check_mode=False, diff=False)
-    assert seen == [b"1"]
-    assert volume_runner.unfinished(volume_path(test_client, file_pool, "copy.img")) is None
-
-
-def test_a_half_made_clone_is_deleted_and_cloned_again(test_client, file_pool):
-    """libvirtd went down mid-copy: the re-run (check mode first) never takes the copy for done."""
-    path = half_made_clone(test_client, file_pool, "src.img", "copy.img")
-    wanted = params(pool=file_pool, name="copy.img", clone_from="src.img")
-    for check_mode in (True, False):
-        result = run(wanted, check_mode=check_mode, diff=False)
-        assert [step["action"] for step in result["plan"]] == ["delete", "clone"]
-        assert result["plan"][0]["command"].endswith("# unfinished clone")
-        assert not result["plan"][0]["destructive"]
-    assert volume_runner.unfinished(path) is None
-    assert not run(wanted, check_mode=False, diff=False)["changed"]
-
-
-def test_a_half_made_clone_is_refused_where_the_task_cannot_clone_it_again(test_client, file_pool):
-    half_made_clone(test_client, file_pool, "src.img", "copy.img")
-    for extra in ({}, {"capacity": "2M"}):
-        with pytest.raises(
-            RunError, match="volume .*copy.img is a clone that never finished .* run the task that clones it again"
-        ):
-            run(params(pool=file_pool, name="copy.img", **extra), check_mode=True, diff=False)
-    with pytest.raises(RunError, match="clone_from volume .*copy.img is a clone that never finished"):
-        run(params(pool=file_pool, name="copy2.img", clone_from="copy.img"), check_mode=True, diff=False)
-
-
-def test_a_deleted_half_made_clone_leaves_no_mark_on_its_name(test_client, file_pool):
-    path = half_made_clone(test_client, file_pool, "src.img", "copy.img")
-    assert run(params(pool=file_pool, name="copy.img", state="absent"), check_mode=False, diff=False)["changed"]
-    assert volume_runner.unfinished(path) is None
-    run(params(pool=file_pool, name="copy.img", capacity="1M", format="raw"), check_mode=False, diff=False)
-    assert volume_runner.unfinished(path) is None
-
-
-@pytest.mark.parametrize("file_left", [True, False])
-def test_a_clone_libvirt_fails_keeps_the_mark_only_with_a_file_left(test_client, file_pool, tmp_path, monkeypatch, file_left):
-    """libvirtd gone mid-copy leaves the file: marked. A copy libvirt saw fail is removed: no mark."""
-
-    def cut_off(self, pool, xml, source, flags=0):
-        if file_left:
-            (tmp_path / "copy.img").write_bytes(b"\0" * 4096)
-        raise LibvirtError("clone volume", "copy.img", "the daemon stopped answering")
-
-    run(params(pool=file_pool, name="src.img", capacity="1M", format="raw"), check_mode=False, diff=False)
-    monkeypatch.setattr(Client, "clone_volume", cut_off)
-    with pytest.raises(RunError, match="the daemon stopped answering"):
-        run(params(pool=file_pool, name="copy.img", clone_from="src.img"), check_mode=False, diff=False)
-    assert volume_runner.unfinished(str(tmp_path / "copy.img")) == ("clone" if file_left else None)
