@@ -32,6 +32,8 @@ AUDIT_MODULE = "ansible_collections.remotevirt.install.plugins.module_utils._com
 SECRET_NAME = re.compile(
     r"pas|pw|secret|tok|cred|auth|key|sig|cert|priv|user_?data|пароль|parol|kennwort|contrase|mot_de_passe", re.IGNORECASE
 )
+# Options whose values are URLs (with those named *_url): read as URLs even when their '://' is mistyped.
+URL_OPTIONS = frozenset(("url", "location", "kickstart"))
 # Below this length, the value of a secret-named key found inside another value is not masked: Ansible masks
 # a value wherever it appears, and masking a 0 or a yes would garble every result.
 MIN_NESTED_SECRET = 3
@@ -45,11 +47,18 @@ def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
     that everywhere would garble every result, so only a password there counts.
     """
     for path, text in walk_strings(params):
-        secrets = list(url_secrets(text))
-        if path.rsplit(".", 1)[-1] == "uri" and not any(":" in secret for secret in secrets):
+        key = path.rsplit(".", 1)[-1]
+        loose = is_url_option(key)
+        secrets = list(url_secrets(text, loose))
+        if key == "uri" and not any(":" in secret for secret in secrets):
             continue  # a user name and no password
         yield from secrets
-        yield from query_secrets(text)
+        yield from query_secrets(text, loose)
+
+
+def is_url_option(key: str) -> bool:
+    """Whether option ``key`` takes a URL, so a value of it is read as one even when mistyped."""
+    return key in URL_OPTIONS or key.endswith("_url")
 
 
 def no_log_strings(spec: Mapping[str, Any], params: Any) -> Iterator[str]:

@@ -86,33 +86,42 @@ def _loose_authority(text: str) -> Optional[int]:
 
 
 def _loose_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
-    """_urls of an option's whole value without ``://``: written as a URL (``http:/u:pw@host/x``),
-    holding ``user:password@`` after its last slash (``https//u:pw@host``, ``host/u:pw@x``), or a
-    ``data:`` URL."""
-    if text[:5].lower() == "data:":
-        # A data: URL carries its content (an inline kickstart with its passwords): all of it is masked,
-        # as user information is.
-        comma = text.find(",")
-        if 0 <= comma < len(text) - 1:
-            yield comma + 1, len(text), len(text)
-        return
+    """_urls of an option's whole value whose part before its query has no ``://``: written as a URL
+    (``http:/u:pw@host/x``), holding ``user:password@`` after its last slash (``https//u:pw@host``,
+    ``host/u:pw@x``), or with a path and a query (``https//host/x?token=...``)."""
+    query = min(found for found in (text.find("?"), text.find("#"), len(text)) if found >= 0)
     start = _loose_authority(text)
-    at = text.rfind("@")
-    if start is None and at >= 0:
+    at = text.rfind("@", 0, query)
+    if start is None and at >= 0 and not text.startswith("/"):
         segment = max(text.rfind("/", 0, at), text.rfind("\\", 0, at)) + 1
         start = segment if ":" in text[segment:at] else None
+    if start is None and query < len(text) and "/" in text[:query]:
+        start = 0  # no user information; the query's values are masked
     if start is not None:
         yield start, (at if at >= start else None), len(text)
 
 
-def _urls(text: str, whole: bool) -> Iterator[Tuple[int, Optional[int], int]]:
+def _data_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
+    """A data: URL carries its content (an inline kickstart with its passwords): all of it is masked,
+    as user information is, whatever it holds (a kickstart's own URLs among them)."""
+    comma = text.find(",")
+    if 0 <= comma < len(text) - 1:
+        yield comma + 1, len(text), len(text)
+
+
+def _urls(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, Optional[int], int]]:
     """(start of the authority, end of the user information or None, end) of each URL in ``text``.
 
-    An option's whole value that misses its ``://`` (a typo a refusal names) is read the careful way
-    too: its user information runs to its last ``@``."""
+    With ``loose``, an option's whole value written as a URL whose ``://`` is mistyped or left out (a
+    typo a refusal names, perhaps with another URL in its query) is read the careful way too: its user
+    information runs to the last ``@`` before its query; a data: URL's content is masked whole."""
+    if whole and loose and text[:5].lower() == "data:":
+        yield from _data_url(text)
+        return
+    if whole and loose and "://" not in text.split("?", 1)[0].split("#", 1)[0]:
+        yield from _loose_url(text)
+        return
     if "://" not in text:
-        if whole:
-            yield from _loose_url(text)
         return
     regions = [(0, len(text))] if whole else [match.span() for match in re.finditer(_WORD_RE, text)]
     for start, end in regions:
@@ -121,9 +130,9 @@ def _urls(text: str, whole: bool) -> Iterator[Tuple[int, Optional[int], int]]:
             yield separator + 3, _userinfo_end(text, separator + 3, end), end
 
 
-def _spans(text: str, whole: bool) -> Iterator[Tuple[int, int]]:
+def _spans(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, int]]:
     """(start, end) of the user information of each URL in ``text``."""
-    for start, at, _end in _urls(text, whole):
+    for start, at, _end in _urls(text, whole, loose):
         if at is not None:
             yield start, at
 
@@ -220,14 +229,18 @@ def userinfo_secrets(text: Any) -> Iterator[str]:
         yield password
 
 
-def url_secrets(text: str) -> Iterator[str]:
+def url_secrets(text: str, loose: bool = True) -> Iterator[str]:
     """The user information of each URL in ``text`` (an option's whole value), its password
-    alone, and the longer pieces of that password between reserved characters, for masking."""
-    for start, at in _spans(text, whole=True):
+    alone, and the longer pieces of that password between reserved characters, for masking.
+    ``loose``: also of a value written as a URL with its ``://`` mistyped (see _urls), which only
+    options that take URLs are read as (a path such as ``deb:1@amd64.iso`` would make ``1`` a secret)."""
+    for start, at in _spans(text, whole=True, loose=loose):
         userinfo = text[start:at]
         if not userinfo:
             continue
         yield userinfo
+        if loose and text[:5].lower() == "data:":
+            return  # a data: URL's content, whole: no password inside to pick out
         _user, sep, password = userinfo.partition(":")
         if not (sep and password):
             continue
@@ -237,10 +250,11 @@ def url_secrets(text: str) -> Iterator[str]:
                 yield piece
 
 
-def query_secrets(text: str) -> Iterator[str]:
+def query_secrets(text: str, loose: bool = True) -> Iterator[str]:
     """The query values of each URL in ``text`` (an option's whole value) at least ``_MIN_PIECE``
-    long, for masking wherever the value shows; shorter ones (``?raw=1``) would garble every text."""
-    for start, at, end in _urls(text, whole=True):
+    long, for masking wherever the value shows; shorter ones (``?raw=1``) would garble every text.
+    ``loose`` as for url_secrets."""
+    for start, at, end in _urls(text, whole=True, loose=loose):
         for value_start, value_end in _query_value_spans(text, start if at is None else at + 1, end, _is_nfs(text, start)):
             if value_end - value_start >= _MIN_PIECE:
                 yield text[value_start:value_end]

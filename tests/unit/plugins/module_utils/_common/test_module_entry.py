@@ -228,3 +228,14 @@ def test_secrets_of_unknown_keys_never_fail_on_any_shape(params):
     from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import unknown_key_secrets
 
     assert all(isinstance(text, str) and text for text in unknown_key_secrets(SPEC, params))
+
+
+def test_only_url_options_are_read_as_mistyped_urls():
+    """install.kickstart and source_url are URLs even when their '://' is mistyped; a cdrom path with
+    ':' and '@' is a path, whose '1' would otherwise be masked in every number of the result."""
+    params = {
+        "source_url": "https//u:Pw-4-long@h/x.img",
+        "install": {"kickstart": "data:,rootpw%20Ks-5-long", "cdrom": {"path": "/srv/iso/deb:1@amd64.iso"}},
+        "memory": "1024",
+    }
+    assert sorted(parameter_secrets(params)) == ["Pw-4-long", "rootpw%20Ks-5-long", "u:Pw-4-long"]

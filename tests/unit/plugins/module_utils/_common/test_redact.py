@@ -159,3 +159,35 @@ def test_no_password_of_a_url_or_near_url_is_shown(password, shape):
     value = shape.format(password)
     assert password not in redact_url(value)
     assert password in list(url_secrets(value))
+
+
+@pytest.mark.parametrize(
+    "value, shown, secret",
+    [
+        # a mistyped URL with another URL in its query: the loose reading still holds for its start
+        ("http:/u:Pw7LeakA1@127.0.0.1:9/x.img?next=http://127.0.0.1/", "http:/***@127.0.0.1:9/x.img?next=***", "Pw7LeakA1"),
+        ("//u:Pw7LeakC3@127.0.0.1:9/x.img?r=https://a/", "//***@127.0.0.1:9/x.img?r=***", "Pw7LeakC3"),
+        # no user information, but a token in the query of a mistyped or scheme-less URL
+        ("https//127.0.0.1:9/x.img?token=Tk7LeakB2", "https//127.0.0.1:9/x.img?token=***", "Tk7LeakB2"),
+        ("h.example/x.img?X-Amz-Signature=Tk7LeakB4", "h.example/x.img?X-Amz-Signature=***", "Tk7LeakB4"),
+        ("http//h/x.img#access_token=Tk7LeakB3", "http//h/x.img#***", "Tk7LeakB3"),
+        # a data: kickstart holds URLs of its own
+        ("data:text/plain,rootpw%20Zq8LeakKs1%0Aurl%20--url=http://mirror.example/tree/", "data:text/plain,***", "Zq8LeakKs1"),
+    ],
+)
+def test_a_near_url_with_a_url_or_a_token_in_it_shows_no_secret(value, shown, secret):
+    assert redact_url(value) == shown
+    assert any(secret in found for found in chain(url_secrets(value), query_secrets(value)))
+
+
+def test_a_data_url_is_one_secret_whole():
+    assert list(url_secrets("data:text/plain,url%20--url=http://mirror.example/tree/")) == [
+        "url%20--url=http://mirror.example/tree/"
+    ]
+
+
+@pytest.mark.parametrize("value", ["/var/tmp/media/deb:1@amd64.iso", "rhel:9@x.iso", "12:30@noon", "ssh:a@b"])
+def test_values_of_options_that_take_no_url_are_not_read_loosely(value):
+    """A path or a word with ':' and '@' is no mistyped URL there: '1' or '9' masked everywhere would
+    garble every number of the result."""
+    assert list(url_secrets(value, loose=False)) == [] and list(query_secrets(value, loose=False)) == []
