@@ -235,6 +235,7 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
     active = state.active
     plan = Plan(before=shown(existing, active, state.autostart), after=shown(wanted, want_active, autostart))
     if changes:
+        _refuse_mounted_permissions(request, existing, wanted)
         check_capabilities(wanted, state.capabilities, state.uri)
         if wanted.target_path != existing.target_path or wanted.type != existing.type:
             check_target_shared(wanted, state)
@@ -279,6 +280,25 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
     if not plan.changed:
         plan.before = plan.after = None
     return plan
+
+
+def _refuse_mounted_permissions(request: PoolRequest, existing: PoolDefinition, wanted: PoolDefinition) -> None:
+    """An fs or netfs pool's target mode, owner and group are its mounted file system's, which libvirt
+    reads back on every start and never sets: a redefinition would be undone at once, run after run."""
+    if wanted.type not in ("fs", "netfs") or wanted.type != existing.type:
+        return
+    differing = [field for field in ("mode", "owner", "group") if getattr(wanted, field) != getattr(existing, field)]
+    if differing:
+        raise PlanError(
+            "pool %s (%s): target %s %s, as libvirt reads it from the mounted file system, differs from the request; "
+            "libvirt never sets it there: change it on the mounted directory (chmod, chown) or ask for what it is"
+            % (
+                request.name,
+                wanted.type,
+                " and ".join(differing),
+                " / ".join(str(getattr(existing, field)) for field in differing),
+            )
+        )
 
 
 def _directory_permissions_change(existing: PoolDefinition, wanted: PoolDefinition) -> bool:

@@ -377,3 +377,19 @@ def test_a_directory_pools_new_permissions_are_built_onto_its_directory(existing
     assert [action.verb for action in plan.actions] == ["stop", "define", "build", "start"]
     unbuilt = plan_pool(PoolRequest.from_params(params(name="images", xml=xml, build=False)), state(existing=existing))
     assert [action.verb for action in unbuilt.actions] == ["define", "start"]
+
+
+@pytest.mark.parametrize(
+    "pool_type, source", [("fs", "<device path='/dev/vdb1'/>"), ("netfs", "<host name='nas'/><dir path='/x'/>")]
+)
+def test_a_mounted_pools_permissions_are_refused_not_changed_in_a_loop(pool_type, source):
+    """libvirt reads an fs or netfs pool's mode from the mounted file system on every start and never sets it."""
+    existing = PoolDefinition.from_xml(
+        "<pool type='%s'><name>fast</name><source>%s</source><target><path>/srv/fast</path>"
+        "<permissions><mode>0755</mode></permissions></target></pool>" % (pool_type, source)
+    )
+    xml = existing.to_xml().replace("<mode>0755</mode>", "<mode>0711</mode>")
+    with pytest.raises(
+        PlanError, match="pool fast .%s.: target mode 0755, as libvirt reads it from the mounted file system" % pool_type
+    ):
+        plan_pool(PoolRequest.from_params(params(name="fast", xml=xml, recreate=True)), state(existing=existing, active=True))
