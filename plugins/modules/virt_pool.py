@@ -130,7 +130,7 @@ options:
       - Build a new pool after defining it (C(virsh pool-build)), and a redefined one whose target or
         devices changed, or (V(dir) pools) whose target mode, owner or group changed; libvirt reads those back
         from the directory whenever it refreshes the pool, so only the build, which sets them on the directory,
-        makes them hold (an V(fs) or V(netfs) pool's are its mounted file system's, which libvirt never sets:
+        makes them hold (an V(fs) or V(netfs) pool's are its mounted file system's, which libvirt never sets;
         a change of them is refused). Creates the directory of V(dir), V(fs) and V(netfs) pools; makes the file system
         of V(fs) and the volume group of V(logical) with C(--no-overwrite), so a device that already
         holds one is never formatted.
