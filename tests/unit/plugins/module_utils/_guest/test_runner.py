@@ -1294,7 +1294,7 @@ def test_a_start_that_resumes_a_saved_installer_keeps_the_mark(unique_name, test
     """A start of a guest whose installer was saved (virsh managedsave) restores the installer: the
     guest is no more installed than before, and its mark stays for the install's real end."""
     name, _wanted, domain, started = stopped_install(unique_name, test_client, tmp_path, monkeypatch)
-    monkeypatch.setattr(Client, "domain_live_definition_if_present", lambda self, dom: stored_as_installer(self, dom))
+    monkeypatch.setattr(Client, "domain_live_definition_if_present", stored_as_installer)
     forget_install_mark(test_client, domain)
     assert install_started_at(test_client.domain_definition(domain)) == started
     monkeypatch.undo()
