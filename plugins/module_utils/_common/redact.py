@@ -87,26 +87,35 @@ def _loose_authority(text: str) -> Optional[int]:
 
 def _loose_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
     """_urls of an option's whole value whose part before its query has no ``://``: written as a URL
-    (``http:/u:pw@host/x``), holding ``user:password@`` after its last slash (``https//u:pw@host``,
-    ``host/u:pw@x``), or with a path and a query (``https//host/x?token=...``)."""
-    query = min(found for found in (text.find("?"), text.find("#"), len(text)) if found >= 0)
+    (``http:/u:pw@host/x``), holding ``user:password@`` (``https//u:pw@host``, ``host/u:p/w@x``), or
+    with a query (``https//host/x?token=...``, ``host?token=...``). Passwords are written as they are
+    (``p#w/rd?x``): the user information runs to the last ``@`` before any URL in the query."""
+    inner = text.find("://")
+    at = text.rfind("@", 0, inner if inner >= 0 else len(text))
     start = _loose_authority(text)
-    at = text.rfind("@", 0, query)
     if start is None and at >= 0 and not text.startswith("/"):
-        segment = max(text.rfind("/", 0, at), text.rfind("\\", 0, at)) + 1
-        start = segment if ":" in text[segment:at] else None
-    if start is None and query < len(text) and "/" in text[:query]:
+        colon = text.find(":", 0, at)
+        if colon >= 0:
+            start = max(text.rfind("/", 0, colon), text.rfind("\\", 0, colon)) + 1
+    if start is None and ("?" in text or "#" in text):
         start = 0  # no user information; the query's values are masked
     if start is not None:
         yield start, (at if at >= start else None), len(text)
 
 
+def _is_data_url(text: str) -> bool:
+    """Whether ``text`` is written as a data: URL, also mistyped (spaces before, ``data;``, ``data,``)."""
+    stripped = text.lstrip()
+    return stripped[:4].lower() == "data" and stripped[4:5] in (":", ";", ",")
+
+
 def _data_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
-    """A data: URL carries its content (an inline kickstart with its passwords): all of it is masked,
-    as user information is, whatever it holds (a kickstart's own URLs among them)."""
-    comma = text.find(",")
-    if 0 <= comma < len(text) - 1:
-        yield comma + 1, len(text), len(text)
+    """A data: URL carries its content (an inline kickstart with its passwords): everything after its
+    ``data`` and separator is masked, as user information is, whatever it holds (a kickstart's own URLs
+    among them, a media type mistyped)."""
+    start = len(text) - len(text.lstrip()) + 5
+    if start < len(text):
+        yield start, len(text), len(text)
 
 
 def _urls(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, Optional[int], int]]:
@@ -115,7 +124,7 @@ def _urls(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, Opt
     With ``loose``, an option's whole value written as a URL whose ``://`` is mistyped or left out (a
     typo a refusal names, perhaps with another URL in its query) is read the careful way too: its user
     information runs to the last ``@`` before its query; a data: URL's content is masked whole."""
-    if whole and loose and text[:5].lower() == "data:":
+    if whole and loose and _is_data_url(text):
         yield from _data_url(text)
         return
     if whole and loose and "://" not in text.split("?", 1)[0].split("#", 1)[0]:
@@ -239,7 +248,7 @@ def url_secrets(text: str, loose: bool = True) -> Iterator[str]:
         if not userinfo:
             continue
         yield userinfo
-        if loose and text[:5].lower() == "data:":
+        if loose and _is_data_url(text):
             return  # a data: URL's content, whole: no password inside to pick out
         _user, sep, password = userinfo.partition(":")
         if not (sep and password):

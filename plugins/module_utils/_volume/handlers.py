@@ -38,7 +38,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR, INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
+    FORMAT_XATTR,
+    INCOMPLETE_XATTR,
+    cloning_xattr,
+)
 
 try:
     import libvirt
@@ -81,6 +85,24 @@ class _Counted:
         for chunk in self.chunks:
             self.count += len(chunk)
             yield chunk
+
+
+def _set_directory_mark(directory: str, attribute: str) -> None:
+    try:
+        os.setxattr(directory, attribute, b"1")
+    except OSError as error:
+        if error.errno not in _NO_XATTRS:
+            raise
+        # A file system without user xattrs cannot carry the mark: a copy cut off there is refused
+        # by the next clone (a volume of its staging name that no clone left) instead of deleted.
+
+
+def _clear_directory_mark(directory: str, attribute: str) -> None:
+    try:
+        os.removexattr(directory, attribute)
+    except OSError as error:
+        if error.errno not in _NO_XATTRS + (errno.ENODATA, errno.ENOENT):
+            raise
 
 
 def _clear_incomplete(path: str) -> None:
@@ -192,7 +214,17 @@ class VolumeHandlers:
         going down mid-copy leaves a file under the staging name, which no run takes for the volume."""
         wanted = Volume.from_xml(payload.xml)
         staging_xml = wanted.with_changes(name=payload.staging, path=None).to_xml()
-        staged = self.client.clone_volume(pool, staging_xml, source, flags)
+        directory = self.client.describe_pool(pool).target_path or ""
+        mark = cloning_xattr(payload.staging or "")
+        # Before the copy starts: a copy cut off stays marked as one, and the next clone deletes it.
+        _set_directory_mark(directory, mark)
+        try:
+            staged = self.client.clone_volume(pool, staging_xml, source, flags)
+        except LibvirtError:
+            # libvirt removes a copy it saw fail; one it left (its daemon gone) keeps the mark.
+            if not os.path.lexists(os.path.join(directory, payload.staging or "")):
+                _clear_directory_mark(directory, mark)
+            raise
         try:
             # Recorded while libvirt still describes the copy by the format it made it with: the refresh
             # that lists it under its name probes its content, which a guest may have written.
@@ -206,6 +238,7 @@ class VolumeHandlers:
             self.client.delete_volume(staged)
             raise
         os.unlink(staged_path)
+        _clear_directory_mark(directory, mark)
         self.client.refresh_pool(pool)
         return self._volume(payload.pool, wanted.name)
 

@@ -386,6 +386,12 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
         argv.append("--prealloc-metadata")
     plan = Plan(after=managed_view(clone.with_changes(capacity=capacity)).to_xml())
     if state.clone_leftover and staging is not None:
+        if not state.clone_leftover_marked:
+            raise PlanError(
+                "volume %s is to be copied as %s/%s and renamed once whole, but a volume of that name exists that no "
+                "clone left (the pool's directory has no mark of a copy cut off): rename or delete it first"
+                % (request.label, request.pool, staging)
+            )
         command = virsh(request.uri, "vol-delete", "--pool", request.pool, staging) + "  # unfinished clone"
         plan.add(Action(DELETE, "volume", "%s/%s" % (request.pool, staging), command, VolumeTarget(request.pool, staging)))
     command = virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions, state.local)

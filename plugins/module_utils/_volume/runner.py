@@ -48,7 +48,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRef,
     VolumeRequest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR, INCOMPLETE_XATTR, VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
+    FORMAT_XATTR,
+    INCOMPLETE_XATTR,
+    VolumeState,
+    cloning_xattr,
+)
 
 
 def resolve_permissions(params: Mapping[str, Any]) -> Permissions:
@@ -185,6 +190,34 @@ def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
 
 # Formats without a header that names other files: what a guest writes into them stays content.
 PLAIN_FORMATS = ("raw", "iso")
+
+
+def _refuse_plain_copy_of_an_image(request: VolumeRequest, origin: Volume, local: bool) -> None:
+    """A raw (or iso) clone of a raw volume whose content is an image header (a guest may write one,
+    naming any host file as its backing file) is refused: libvirt reads a new file's format from its
+    content, so the copy would be listed as that image, as the source is once its pool is refreshed."""
+    fmt = request.format or origin.format
+    if not (local and origin.path) or fmt not in PLAIN_FORMATS or origin.format not in PLAIN_FORMATS:
+        return
+    # Imported here: only clones into plain formats read the source's header (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import NO_BACKING, backing_kind
+
+    if backing_kind(origin.path) != NO_BACKING:
+        raise PlanError(
+            "clone_from volume %s is %s, but its content reads as an image that can name other files (a qcow2, "
+            "QED or VMDK header, which whoever writes it can put there): libvirt would list a %s copy as that "
+            "image, with whatever backing file the header names. Look at what wrote it; copy it with another "
+            "format (format: qcow2 keeps its bytes as data)"
+            % (request.clone_from.label if request.clone_from else "", origin.format, fmt)
+        )
+
+
+def _has_xattr(path: str, attribute: str) -> bool:
+    try:
+        os.getxattr(path, attribute)
+    except OSError:  # no such attribute (ENODATA), none on this file system, or no such file
+        return False
+    return True
 
 
 def recorded_format(path: str) -> Optional[str]:
@@ -413,12 +446,15 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
         if request.backing_volume and existing is None:
             state = state.with_changes(origin_writers=written_by(client, origin_ref.pool, origin_ref.name, origin.path))
         if request.clone_from and existing is None:
+            _refuse_plain_copy_of_an_image(request, origin, local)
             writers = written_by(client, origin_ref.pool, origin_ref.name, origin.path)
             state = state.with_changes(origin_running_writers=running_among(client, writers))
             if state.files_here and described_pool.directory:
                 # A copy an earlier run did not finish, left under the name the clone is copied as.
-                leftover = client.find_volume(pool, clone_staging_name(request.name))
-                state = state.with_changes(clone_leftover=leftover is not None)
+                staging = clone_staging_name(request.name)
+                if client.find_volume(pool, staging) is not None:
+                    marked = _has_xattr(described_pool.directory, cloning_xattr(staging))
+                    state = state.with_changes(clone_leftover=True, clone_leftover_marked=marked)
     if existing is not None and _resizes_an_image(request, state.pool, existing):
         users, _dependents = needed_by(client, state.pool.name, existing.name, existing.path)
         state = state.with_changes(running_users=running_among(client, users))

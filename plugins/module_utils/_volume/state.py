@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
@@ -19,6 +20,16 @@ INCOMPLETE_XATTR = "user.remotevirt.incomplete"
 # libvirt probes a directory pool's files from their content on every refresh, so a raw volume into
 # which a guest wrote a qcow2 header (naming any host file as its backing file) reads as qcow2.
 FORMAT_XATTR = "user.remotevirt.format"
+# Extended attribute on a directory pool's directory while libvirt copies a clone under its staging name
+# (plan.clone_staging_name): a file left under that name with the mark still there is a copy cut off,
+# which the next clone deletes; one without it is somebody's volume, never deleted.
+CLONING_XATTR_PREFIX = "user.remotevirt.cloning."
+
+
+def cloning_xattr(staging: str) -> str:
+    """The directory's attribute for a copy under ``staging`` (a digest: names may be as long as the
+    attribute's whole name may be)."""
+    return CLONING_XATTR_PREFIX + hashlib.sha256(staging.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 class VolumeState(Record):
@@ -44,9 +55,10 @@ class VolumeState(Record):
     plan.replacement_name), when an earlier run left it, and ``replacement_unfinished`` whether it
     carries the mark of an unfinished download, ``replacement_blocked`` whether a file libvirt does not
     list (a dangling link) has its name (read only when the existing volume is replaced); ``clone_leftover``
-    whether a clone an earlier run did not finish is left under the staging name of a new clone (see
-    plan.clone_staging_name; read only for a new clone); ``files_here`` whether the pool's files are files
-    this module can rename (a local uri, not libvirt's test driver).
+    whether a volume has the staging name of a new clone (see plan.clone_staging_name; read only for a new
+    clone), and ``clone_leftover_marked`` whether the pool's directory marks it as a copy cut off;
+    ``files_here`` whether the pool's files are files this module can rename (a local uri, not libvirt's
+    test driver).
     """
 
     pool: Pool
@@ -69,4 +81,5 @@ class VolumeState(Record):
     replacement_unfinished: bool = False
     replacement_blocked: bool = False
     clone_leftover: bool = False
+    clone_leftover_marked: bool = False
     files_here: bool = False

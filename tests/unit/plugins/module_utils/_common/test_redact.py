@@ -134,8 +134,8 @@ def test_a_quote_inside_the_query_hides_no_later_value():
         ("https//u:s3cretpw@h.example/tree/", "https//***@h.example/tree/"),
         ("u:s3cretpw@h.example/x.img", "u:***@h.example/x.img"),
         ("http:/h/x?token=s3cretpw", "http:/h/x?token=***"),
-        ("data:text/plain,rootpw%20s3cretpw", "data:text/plain,***"),
-        ("DATA:;base64,cm9vdHB3IHMzY3JldHB3", "DATA:;base64,***"),
+        ("data:text/plain,rootpw%20s3cretpw", "data:***"),
+        ("DATA:;base64,cm9vdHB3IHMzY3JldHB3", "DATA:***"),
         # paths and addresses stay as they are
         ("/srv/a@b.img", "/srv/a@b.img"),
         ("admin@example.com", "admin@example.com"),
@@ -172,7 +172,15 @@ def test_no_password_of_a_url_or_near_url_is_shown(password, shape):
         ("h.example/x.img?X-Amz-Signature=Tk7LeakB4", "h.example/x.img?X-Amz-Signature=***", "Tk7LeakB4"),
         ("http//h/x.img#access_token=Tk7LeakB3", "http//h/x.img#***", "Tk7LeakB3"),
         # a data: kickstart holds URLs of its own
-        ("data:text/plain,rootpw%20Zq8LeakKs1%0Aurl%20--url=http://mirror.example/tree/", "data:text/plain,***", "Zq8LeakKs1"),
+        ("data:text/plain,rootpw%20Zq8LeakKs1%0Aurl%20--url=http://mirror.example/tree/", "data:***", "Zq8LeakKs1"),
+        # passwords written as they are, with '#' or '?'; a token after a host alone; data: mistyped
+        ("https//admin:Tr0ub4dorHASH#3x@127.0.0.1/x.img", "https//***@127.0.0.1/x.img", "Tr0ub4dorHASH"),
+        ("http:/admin:Tr0ub4dorQMARK?3x@127.0.0.1/x.img", "http:/***@127.0.0.1/x.img", "Tr0ub4dorQMARK"),
+        ("https//admin:p/w0rdSLASH@h/x", "https//***@h/x", "w0rdSLASH"),
+        ("127.0.0.1?token=Tok3nNOPATH", "127.0.0.1?token=***", "Tok3nNOPATH"),
+        (" data:text/plain,rootpw%20K1ckLEADSPACE", " data:***", "K1ckLEADSPACE"),
+        ("data:text/plain;rootpw%20K1ckSEMICOLON", "data:***", "K1ckSEMICOLON"),
+        ("data;text/plain,rootpw%20K1ckDATASEMI", "data;***", "K1ckDATASEMI"),
     ],
 )
 def test_a_near_url_with_a_url_or_a_token_in_it_shows_no_secret(value, shown, secret):
@@ -182,7 +190,7 @@ def test_a_near_url_with_a_url_or_a_token_in_it_shows_no_secret(value, shown, se
 
 def test_a_data_url_is_one_secret_whole():
     assert list(url_secrets("data:text/plain,url%20--url=http://mirror.example/tree/")) == [
-        "url%20--url=http://mirror.example/tree/"
+        "text/plain,url%20--url=http://mirror.example/tree/"
     ]
 
 

@@ -184,7 +184,7 @@ PLANS = [
         # libvirtd or the host went down while an earlier run copied: its copy goes first
         "clone after a copy cut off",
         dict(clone_from="base.qcow2"),
-        VolumeState(POOL, origin=BASE, files_here=True, clone_leftover=True),
+        VolumeState(POOL, origin=BASE, files_here=True, clone_leftover=True, clone_leftover_marked=True),
         [
             ("delete", "virsh vol-delete --pool p .v.qcow2.cloning  # unfinished clone"),
             (
@@ -1115,3 +1115,10 @@ def test_a_qcow2_served_without_a_length_starts_as_a_placeholder():
     created, upload = plan.actions[0].payload, plan.actions[1].payload
     assert Volume.from_xml(created.xml).capacity == 1 << 20 and upload.length == POOL.available and upload.size is None
     assert Volume.from_xml(plan.after).capacity == 2 * GiB
+
+
+def test_a_volume_of_a_clones_staging_name_that_no_clone_left_is_refused_not_deleted():
+    """Made by hand, not by a copy cut off (the pool's directory has no mark): somebody's volume."""
+    state = VolumeState(POOL, origin=BASE, files_here=True, clone_leftover=True)
+    with pytest.raises(PlanError, match="a volume of that name exists that no clone left .* rename or delete it first"):
+        plan_volume(request(clone_from="base.qcow2"), state)

@@ -27,6 +27,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     run,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
+from qcow2_headers import qcow2_header
 from runner_params import POOL, half_made_download, volume_path
 from runner_params import volume_params as params
 
@@ -645,3 +646,16 @@ def test_a_compressed_download_that_is_no_image_is_refused_when_planning(unique_
         with pytest.raises(RunError, match=message):
             run(params(name=name, format="qcow2", source_url=scripted_http.url(path)), check_mode=check_mode, diff=False)
         assert name not in test_client.find_pool(POOL).listVolumes()
+
+
+def test_a_raw_clone_of_raw_content_that_is_an_image_header_is_refused(test_client, file_pool):
+    """A guest wrote a qcow2 header naming a host file into its raw disk: a raw copy of it would be
+    listed by libvirt as that qcow2 image, backed by the host file. A qcow2 copy keeps the bytes as data."""
+    run(params(pool=file_pool, name="src.img", capacity="1M", format="raw"), check_mode=False, diff=False)
+    with open(volume_path(test_client, file_pool, "src.img"), "wb") as image:
+        image.write(qcow2_header(1 << 20, backing=b"/etc/shadow"))
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="clone_from volume .*src.img is raw, but its content reads as an image"):
+            run(params(pool=file_pool, name="copy.img", clone_from="src.img", format="raw"), check_mode=check_mode, diff=False)
+    planned = run(params(pool=file_pool, name="copy.qcow2", clone_from="src.img", format="qcow2"), check_mode=True, diff=False)
+    assert [step["action"] for step in planned["plan"]] == ["clone"]
