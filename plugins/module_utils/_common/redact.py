@@ -94,13 +94,28 @@ def _loose_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
     at = text.rfind("@", 0, inner if inner >= 0 else len(text))
     start = _loose_authority(text)
     if start is None and at >= 0 and not text.startswith("/"):
+        # user:password@ (the password may hold '/'), or a token alone as the user (token@host)
         colon = text.find(":", 0, at)
-        if colon >= 0:
-            start = max(text.rfind("/", 0, colon), text.rfind("\\", 0, colon)) + 1
-    if start is None and ("?" in text or "#" in text):
+        before = colon if colon >= 0 else at
+        start = max(text.rfind("/", 0, before), text.rfind("\\", 0, before)) + 1
+    if start is None and ("?" in text or "#" in text or "=" in text):
         start = 0  # no user information; the query's values are masked
-    if start is not None:
-        yield start, (at if at >= start else None), len(text)
+    if start is None:
+        return
+    userinfo_end = at if at >= start else None
+    yield start, userinfo_end, len(text)
+    parameters = _parameters_without_query(text, start if userinfo_end is None else userinfo_end + 1)
+    if parameters is not None:
+        yield parameters, len(text), len(text)
+
+
+def _parameters_without_query(text: str, start: int) -> Optional[int]:
+    """Where the parameters of a mistyped URL without a query start (``host/x;token=...``,
+    ``host/x&token=...``): all of them are masked, as user information is."""
+    if "?" in text[start:] or "#" in text[start:]:
+        return None
+    found = [position for position in (text.find(";", start), text.find("&", start)) if position >= 0]
+    return min(found) + 1 if found and min(found) + 1 < len(text) else None
 
 
 def _is_data_url(text: str) -> bool:
@@ -136,7 +151,10 @@ def _urls(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, Opt
     for start, end in regions:
         separator = text.find("://", start, end)
         if separator >= 0:
-            yield separator + 3, _userinfo_end(text, separator + 3, end), end
+            authority = separator + 3
+            while authority < end and text[authority] == "/":
+                authority += 1  # 'https:///u:pw@host': the slashes too many come before the authority
+            yield authority, _userinfo_end(text, authority, end), end
 
 
 def _spans(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, int]]:

@@ -97,6 +97,20 @@ def _set_directory_mark(directory: str, attribute: str) -> None:
         # by the next clone (a volume of its staging name that no clone left) instead of deleted.
 
 
+def _mark_left_copy(directory: str, attribute: str, path: str) -> None:
+    """After a copy that failed: the mark names the file it left (device and inode), or goes."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        _clear_directory_mark(directory, attribute)
+        return
+    try:
+        os.setxattr(directory, attribute, b"%d:%d" % (info.st_dev, info.st_ino))
+    except OSError as error:
+        if error.errno not in _NO_XATTRS:
+            raise
+
+
 def _clear_directory_mark(directory: str, attribute: str) -> None:
     try:
         os.removexattr(directory, attribute)
@@ -221,9 +235,9 @@ class VolumeHandlers:
         try:
             staged = self.client.clone_volume(pool, staging_xml, source, flags)
         except LibvirtError:
-            # libvirt removes a copy it saw fail; one it left (its daemon gone) keeps the mark.
-            if not os.path.lexists(os.path.join(directory, payload.staging or "")):
-                _clear_directory_mark(directory, mark)
+            # libvirt removes a copy it saw fail; one it left (its daemon gone) keeps the mark, which
+            # now names that file, so a volume made under the name later is never taken for it.
+            _mark_left_copy(directory, mark, os.path.join(directory, payload.staging or ""))
             raise
         try:
             # Recorded while libvirt still describes the copy by the format it made it with: the refresh
@@ -236,6 +250,7 @@ class VolumeHandlers:
             os.link(staged_path, os.path.join(os.path.dirname(staged_path), wanted.name))
         except BaseException:
             self.client.delete_volume(staged)
+            _clear_directory_mark(directory, mark)
             raise
         os.unlink(staged_path)
         _clear_directory_mark(directory, mark)

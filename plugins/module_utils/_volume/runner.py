@@ -212,12 +212,15 @@ def _refuse_plain_copy_of_an_image(request: VolumeRequest, origin: Volume, local
         )
 
 
-def _has_xattr(path: str, attribute: str) -> bool:
+def _left_by_a_clone(directory: str, staging: str) -> bool:
+    """Whether the file under ``staging`` in ``directory`` is a copy a clone left: the directory marks
+    the name (set before the copy; a run that saw the copy fail wrote the file's device and inode in)."""
     try:
-        os.getxattr(path, attribute)
-    except OSError:  # no such attribute (ENODATA), none on this file system, or no such file
+        mark = os.getxattr(directory, cloning_xattr(staging))
+        info = os.lstat(os.path.join(directory, staging))
+    except OSError:  # no mark (ENODATA), none on this file system, or no such file
         return False
-    return True
+    return mark == b"1" or mark == b"%d:%d" % (info.st_dev, info.st_ino)
 
 
 def recorded_format(path: str) -> Optional[str]:
@@ -453,7 +456,7 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
                 # A copy an earlier run did not finish, left under the name the clone is copied as.
                 staging = clone_staging_name(request.name)
                 if client.find_volume(pool, staging) is not None:
-                    marked = _has_xattr(described_pool.directory, cloning_xattr(staging))
+                    marked = _left_by_a_clone(described_pool.directory, staging)
                     state = state.with_changes(clone_leftover=True, clone_leftover_marked=marked)
     if existing is not None and _resizes_an_image(request, state.pool, existing):
         users, _dependents = needed_by(client, state.pool.name, existing.name, existing.path)

@@ -138,7 +138,7 @@ def test_a_quote_inside_the_query_hides_no_later_value():
         ("DATA:;base64,cm9vdHB3IHMzY3JldHB3", "DATA:***"),
         # paths and addresses stay as they are
         ("/srv/a@b.img", "/srv/a@b.img"),
-        ("admin@example.com", "admin@example.com"),
+        ("admin@example.com", "***@example.com"),  # a token as user, in a URL option
         ("cdrom:/ks.cfg", "cdrom:/ks.cfg"),
         ("nfs:server:/path", "nfs:server:/path"),
     ],
@@ -199,3 +199,22 @@ def test_values_of_options_that_take_no_url_are_not_read_loosely(value):
     """A path or a word with ':' and '@' is no mistyped URL there: '1' or '9' masked everywhere would
     garble every number of the result."""
     assert list(url_secrets(value, loose=False)) == [] and list(query_secrets(value, loose=False)) == []
+
+
+@pytest.mark.parametrize(
+    "value, shown, secret",
+    [
+        ("https//ghp_RT40TOKENA@mirror.example/x.img", "https//***@mirror.example/x.img", "ghp_RT40TOKENA"),
+        ("https//u%3ART40PWB@mirror.example/x.img", "https//***@mirror.example/x.img", "RT40PWB"),
+        ("https:///u:RT40PWE@mirror.example/x.img", "https:///***@mirror.example/x.img", "RT40PWE"),
+        ("https//mirror.example/x.img;token=RT40TOKD", "https//mirror.example/x.img;***", "RT40TOKD"),
+        ("https//host/x&token=RT40TOKF", "https//host/x&***", "RT40TOKF"),
+    ],
+)
+def test_a_token_as_user_or_parameter_of_a_near_url_is_masked(value, shown, secret):
+    assert redact_url(value) == shown
+    assert any(secret in found for found in chain(url_secrets(value), query_secrets(value)))
+
+
+def test_a_file_url_path_with_an_at_sign_is_no_user_information():
+    assert redact_url("file:///srv/a@b.img") == "file:///srv/a@b.img"

@@ -26,7 +26,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     resolve_permissions,
     run,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, cloning_xattr
 from qcow2_headers import qcow2_header
 from runner_params import POOL, half_made_download, volume_path
 from runner_params import volume_params as params
@@ -659,3 +659,21 @@ def test_a_raw_clone_of_raw_content_that_is_an_image_header_is_refused(test_clie
             run(params(pool=file_pool, name="copy.img", clone_from="src.img", format="raw"), check_mode=check_mode, diff=False)
     planned = run(params(pool=file_pool, name="copy.qcow2", clone_from="src.img", format="qcow2"), check_mode=True, diff=False)
     assert [step["action"] for step in planned["plan"]] == ["clone"]
+
+
+def test_a_leftover_copy_is_a_clones_only_while_the_mark_names_it(tmp_path):
+    """The mark set before a copy ('1'), or the device and inode of the file a failed copy left; a file
+    made later under the name (another inode) is somebody's volume."""
+    staging = ".copy.img.cloning"
+    leftover = tmp_path / staging
+    leftover.write_bytes(b"half")
+    assert not volume_runner._left_by_a_clone(str(tmp_path), staging)
+    os.setxattr(tmp_path, cloning_xattr(staging), b"1")
+    assert volume_runner._left_by_a_clone(str(tmp_path), staging)
+    info = leftover.stat()
+    os.setxattr(tmp_path, cloning_xattr(staging), b"%d:%d" % (info.st_dev, info.st_ino))
+    assert volume_runner._left_by_a_clone(str(tmp_path), staging)
+    leftover.unlink()
+    (tmp_path / "other").write_bytes(b"keep")  # holds on to the old inode's number being reused
+    leftover.write_bytes(b"somebody's volume")
+    assert not volume_runner._left_by_a_clone(str(tmp_path), staging)
