@@ -181,6 +181,12 @@ def test_no_password_of_a_url_or_near_url_is_shown(password, shape):
         (" data:text/plain,rootpw%20K1ckLEADSPACE", " data:***", "K1ckLEADSPACE"),
         ("data:text/plain;rootpw%20K1ckSEMICOLON", "data:***", "K1ckSEMICOLON"),
         ("data;text/plain,rootpw%20K1ckDATASEMI", "data;***", "K1ckDATASEMI"),
+        # a token as the user, an encoded colon, three slashes, parameters without a query
+        ("https//ghp_RT40TOKENA@mirror.example/x.img", "https//***@mirror.example/x.img", "ghp_RT40TOKENA"),
+        ("https//u%3ART40PWB@mirror.example/x.img", "https//***@mirror.example/x.img", "RT40PWB"),
+        ("https:///u:RT40PWE@mirror.example/x.img", "https:///***@mirror.example/x.img", "RT40PWE"),
+        ("https//mirror.example/x.img;token=RT40TOKD", "https//mirror.example/x.img;***", "RT40TOKD"),
+        ("https//host/x&token=RT40TOKF", "https//host/x&***", "RT40TOKF"),
     ],
 )
 def test_a_near_url_with_a_url_or_a_token_in_it_shows_no_secret(value, shown, secret):
@@ -199,21 +205,6 @@ def test_values_of_options_that_take_no_url_are_not_read_loosely(value):
     """A path or a word with ':' and '@' is no mistyped URL there: '1' or '9' masked everywhere would
     garble every number of the result."""
     assert list(url_secrets(value, loose=False)) == [] and list(query_secrets(value, loose=False)) == []
-
-
-@pytest.mark.parametrize(
-    "value, shown, secret",
-    [
-        ("https//ghp_RT40TOKENA@mirror.example/x.img", "https//***@mirror.example/x.img", "ghp_RT40TOKENA"),
-        ("https//u%3ART40PWB@mirror.example/x.img", "https//***@mirror.example/x.img", "RT40PWB"),
-        ("https:///u:RT40PWE@mirror.example/x.img", "https:///***@mirror.example/x.img", "RT40PWE"),
-        ("https//mirror.example/x.img;token=RT40TOKD", "https//mirror.example/x.img;***", "RT40TOKD"),
-        ("https//host/x&token=RT40TOKF", "https//host/x&***", "RT40TOKF"),
-    ],
-)
-def test_a_token_as_user_or_parameter_of_a_near_url_is_masked(value, shown, secret):
-    assert redact_url(value) == shown
-    assert any(secret in found for found in chain(url_secrets(value), query_secrets(value)))
 
 
 def test_a_file_url_path_with_an_at_sign_is_no_user_information():
