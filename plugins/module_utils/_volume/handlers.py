@@ -87,14 +87,14 @@ class _Counted:
             yield chunk
 
 
-def _set_directory_mark(directory: str, attribute: str) -> None:
+def _set_attribute(path: str, attribute: str, value: bytes) -> None:
+    """Set an extended attribute, where the file system takes user attributes: those that take none
+    (some NFS pools) carry no marks, and what a mark would tell is then left to the checks that need none."""
     try:
-        os.setxattr(directory, attribute, b"1")
+        os.setxattr(path, attribute, value)
     except OSError as error:
         if error.errno not in _NO_XATTRS:
             raise
-        # A file system without user xattrs cannot carry the mark: a copy cut off there is refused
-        # by the next clone (a volume of its staging name that no clone left) instead of deleted.
 
 
 def _mark_left_copy(directory: str, attribute: str, path: str) -> None:
@@ -104,11 +104,7 @@ def _mark_left_copy(directory: str, attribute: str, path: str) -> None:
     except OSError:
         _clear_directory_mark(directory, attribute)
         return
-    try:
-        os.setxattr(directory, attribute, b"%d:%d" % (info.st_dev, info.st_ino))
-    except OSError as error:
-        if error.errno not in _NO_XATTRS:
-            raise
+    _set_attribute(directory, attribute, b"%d:%d" % (info.st_dev, info.st_ino))
 
 
 def _clear_directory_mark(directory: str, attribute: str) -> None:
@@ -188,13 +184,8 @@ class VolumeHandlers:
         path = self._local_file(volume)
         if path is None:
             return
-        try:
-            os.setxattr(path, INCOMPLETE_XATTR, b"1")
-        except OSError as error:
-            if error.errno not in _NO_XATTRS:
-                raise
-            # A file system without user xattrs (some NFS pools) cannot carry the mark; the
-            # download still rolls back on every error this process lives through.
+        # Without user xattrs the download still rolls back on every error this process lives through.
+        _set_attribute(path, INCOMPLETE_XATTR, b"1")
 
     def _record_format(self, volume: Any) -> None:
         """Keep the format the volume was made with on its file (see FORMAT_XATTR): libvirt describes
@@ -203,11 +194,7 @@ class VolumeHandlers:
         fmt = self.client.describe_volume(volume).format
         if path is None or not fmt:
             return
-        try:
-            os.setxattr(path, FORMAT_XATTR, fmt.encode("ascii"))
-        except OSError as error:
-            if error.errno not in _NO_XATTRS:
-                raise
+        _set_attribute(path, FORMAT_XATTR, fmt.encode("ascii"))
 
     def clone(self, action: Action) -> Optional[Undo]:
         payload: ClonePayload = action.payload
@@ -220,24 +207,25 @@ class VolumeHandlers:
             volume = self.client.clone_volume(pool, payload.xml, source, flags)
             self._record_format(volume)
         else:
-            volume = self._clone_staged(pool, payload, source, flags)
+            volume = self._clone_staged(pool, payload, payload.staging, source, flags)
         return self._undo_delete(volume)
 
-    def _clone_staged(self, pool: Any, payload: ClonePayload, source: Any, flags: int) -> Any:
+    def _clone_staged(self, pool: Any, payload: ClonePayload, staging: str, source: Any, flags: int) -> Any:
         """Copy under the staging name, then give the whole copy the volume's name: libvirtd or the host
         going down mid-copy leaves a file under the staging name, which no run takes for the volume."""
         wanted = Volume.from_xml(payload.xml)
-        staging_xml = wanted.with_changes(name=payload.staging, path=None).to_xml()
+        staging_xml = wanted.with_changes(name=staging, path=None).to_xml()
         directory = self.client.describe_pool(pool).target_path or ""
-        mark = cloning_xattr(payload.staging or "")
-        # Before the copy starts: a copy cut off stays marked as one, and the next clone deletes it.
-        _set_directory_mark(directory, mark)
+        mark = cloning_xattr(staging)
+        # Before the copy starts: a copy cut off stays marked as one, and the next clone deletes it
+        # (without user xattrs, the next clone refuses it as a volume of that name no clone left).
+        _set_attribute(directory, mark, b"1")
         try:
             staged = self.client.clone_volume(pool, staging_xml, source, flags)
         except LibvirtError:
             # libvirt removes a copy it saw fail; one it left (its daemon gone) keeps the mark, which
             # now names that file, so a volume made under the name later is never taken for it.
-            _mark_left_copy(directory, mark, os.path.join(directory, payload.staging or ""))
+            _mark_left_copy(directory, mark, os.path.join(directory, staging))
             raise
         try:
             # Recorded while libvirt still describes the copy by the format it made it with: the refresh
@@ -245,7 +233,7 @@ class VolumeHandlers:
             self._record_format(staged)
             staged_path = self.client.describe_volume(staged).path
             if not staged_path:
-                raise LibvirtError("clone volume", wanted.name, "libvirt names no file for the copy %s" % payload.staging)
+                raise LibvirtError("clone volume", wanted.name, "libvirt names no file for the copy %s" % staging)
             # A link, then the staging name's removal: a name someone took meanwhile is never replaced.
             os.link(staged_path, os.path.join(os.path.dirname(staged_path), wanted.name))
         except BaseException:
