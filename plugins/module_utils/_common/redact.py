@@ -25,6 +25,10 @@ _HOST_THEN_PATH_RE = r"(\[[^\]/?#@\s]*\]|[^/?#@:\s\[]*)(:[0-9]*)?[/?#]"
 _WORD_RE = r"\S+"
 # A scheme, then slashes or backslashes: the start of a value written as a URL, its '://' mistyped.
 _LOOSE_START_RE = r"([A-Za-z][A-Za-z0-9+.-]*:)?([/\\]*)"
+# What may come before a URL's '://' for it to be the URL's own: a scheme, after spaces.
+_SCHEME_RE = r"\s*[A-Za-z][A-Za-z0-9+.-]*\Z"
+# A data: URL, also quoted, bracketed, spaced or mistyped ("data :", 'data;', data%3A): its content follows.
+_DATA_URL_RE = r"""(?i)[\s"'`<(\[{]*data\s*(?::|;|,|%3a)"""
 _DELIMITERS = "/?#"
 # Pieces of a password split at characters URLs reserve are masked too when at least this long
 # (a parser may show only the part after a '#' or '/'); shorter ones would garble every text.
@@ -86,11 +90,13 @@ def _loose_authority(text: str) -> Optional[int]:
 
 
 def _loose_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
-    """_urls of an option's whole value whose part before its query has no ``://``: written as a URL
+    """_urls of an option's whole value whose part before its query has no ``://`` of its own (see
+    _mistyped_before_separator): written as a URL
     (``http:/u:pw@host/x``), holding ``user:password@`` (``https//u:pw@host``, ``host/u:p/w@x``), or
     with a query (``https//host/x?token=...``, ``host?token=...``). Passwords are written as they are
     (``p#w/rd?x``): the user information runs to the last ``@`` before any URL in the query."""
-    inner = text.find("://")
+    query = min((found for found in (text.find("?"), text.find("#")) if found >= 0), default=len(text))
+    inner = text.find("://", query)
     at = text.rfind("@", 0, inner if inner >= 0 else len(text))
     start = _loose_authority(text)
     if start is None and at >= 0 and not text.startswith("/"):
@@ -119,18 +125,26 @@ def _parameters_without_query(text: str, start: int) -> Optional[int]:
 
 
 def _is_data_url(text: str) -> bool:
-    """Whether ``text`` is written as a data: URL, also mistyped (spaces before, ``data;``, ``data,``)."""
-    stripped = text.lstrip()
-    return stripped[:4].lower() == "data" and stripped[4:5] in (":", ";", ",")
+    """Whether ``text`` is written as a data: URL, also mistyped (quoted, spaces before or after
+    ``data``, ``data;``, ``data,``, ``data%3A``)."""
+    return re.match(_DATA_URL_RE, text) is not None
 
 
 def _data_url(text: str) -> Iterator[Tuple[int, Optional[int], int]]:
     """A data: URL carries its content (an inline kickstart with its passwords): everything after its
     ``data`` and separator is masked, as user information is, whatever it holds (a kickstart's own URLs
     among them, a media type mistyped)."""
-    start = len(text) - len(text.lstrip()) + 5
-    if start < len(text):
-        yield start, len(text), len(text)
+    match = re.match(_DATA_URL_RE, text)
+    if match is not None and match.end() < len(text):
+        yield match.end(), len(text), len(text)
+
+
+def _mistyped_before_separator(text: str) -> bool:
+    """Whether the part of ``text`` before its query has no ``://``, or one that is not a URL's own (not
+    after a scheme: ``http:/u:pa://ss@host``, a password holding it): read the careful way."""
+    before_query = text.split("?", 1)[0].split("#", 1)[0]
+    separator = before_query.find("://")
+    return separator < 0 or re.match(_SCHEME_RE, before_query[:separator]) is None
 
 
 def _urls(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, Optional[int], int]]:
@@ -142,7 +156,7 @@ def _urls(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, Opt
     if whole and loose and _is_data_url(text):
         yield from _data_url(text)
         return
-    if whole and loose and "://" not in text.split("?", 1)[0].split("#", 1)[0]:
+    if whole and loose and _mistyped_before_separator(text):
         yield from _loose_url(text)
         return
     if "://" not in text:

@@ -161,6 +161,13 @@ def test_no_password_of_a_url_or_near_url_is_shown(password, shape):
     assert password in list(url_secrets(value))
 
 
+@given(PASSWORDS, PASSWORDS, st.sampled_from(SHAPES))
+def test_no_part_of_a_password_holding_a_scheme_separator_is_shown(head, tail, shape):
+    value = shape.format(head + "://" + tail)
+    assert head not in redact_url(value) and tail not in redact_url(value)
+    assert any(head + "://" + tail in found for found in url_secrets(value))
+
+
 @pytest.mark.parametrize(
     "value, shown, secret",
     [
@@ -187,6 +194,13 @@ def test_no_password_of_a_url_or_near_url_is_shown(password, shape):
         ("https:///u:RT40PWE@mirror.example/x.img", "https:///***@mirror.example/x.img", "RT40PWE"),
         ("https//mirror.example/x.img;token=RT40TOKD", "https//mirror.example/x.img;***", "RT40TOKD"),
         ("https//host/x&token=RT40TOKF", "https//host/x&***", "RT40TOKF"),
+        # a mistyped URL whose password holds '://'; data: URLs quoted, spaced or percent-encoded
+        ("http:/user:pa://Ss7LEAKSEP@host/x", "http:/***@host/x", "Ss7LEAKSEP"),
+        ("http:/u:pa://Ss7LEAKQ@host/x?next=https://a/", "http:/***@host/x?next=***", "Ss7LEAKQ"),
+        ('"data:text/plain,rootpw%20K1ckQUOTED"', '"data:***', "K1ckQUOTED"),
+        ("data :text/plain,rootpw%20K1ckSPACED", "data :***", "K1ckSPACED"),
+        ("data%3Atext/plain,rootpw%20K1ckENCODED", "data%3A***", "K1ckENCODED"),
+        ("<https://u:Pw7ANGLED@h/x>", "***@h/x>", "Pw7ANGLED"),
     ],
 )
 def test_a_near_url_with_a_url_or_a_token_in_it_shows_no_secret(value, shown, secret):
