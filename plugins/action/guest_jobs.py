@@ -24,6 +24,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.remotevirt.install.plugins.filter.guest_preview import first_line
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import uri_problem
 
 display = Display()
 
@@ -99,6 +100,16 @@ def finished_line(host: str, guest: str, elapsed: float, result: Mapping[str, An
         return "[%s] %s: failed after %s: %s" % (host, guest, duration(elapsed), first_line(result.get("msg")))
     changed = " (changed)" if result.get("changed") else ""
     return "[%s] %s: finished after %s%s" % (host, guest, duration(elapsed), changed)
+
+
+def guests_problems(guests: Sequence[Mapping[str, Any]]) -> List[str]:
+    """Why each of ``guests`` cannot be probed: a uri the virt_* modules would refuse as well."""
+    problems = []
+    for index, guest in enumerate(guests):
+        problem = uri_problem(guest.get("uri"))
+        if problem:
+            problems.append("guests[%d] %r: %s" % (index, guest.get("name"), problem))
+    return problems
 
 
 # -- the probe of the guests' state and console ------------------------------------------------
@@ -440,6 +451,10 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        problems = guests_problems(args["guests"])
+        if problems:
+            # Checked before any command: a URI's password would show in the probe's argv at -vvv.
+            return dict(result, failed=True, changed=False, msg="; ".join(problems))
         task_vars = task_vars or {}
         jobs = [Job(guest_name(started), started) for started in args["started"]]
         where = {guest["name"]: guest for guest in args["guests"]}

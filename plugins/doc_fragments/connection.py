@@ -17,7 +17,9 @@ options:
         TLS), are refused without a port; V(ssh), V(libssh) and V(libssh2) take an optional one
         (V(qemu+ssh://user@hv1:2222/system)). The qemu driver's path is V(/system) or V(/session).
       - A URI with a password, spaces or control characters is refused; libvirt URIs take no password
-        (use SSH keys, or SASL for V(tcp)).
+        (use SSH keys, or SASL for V(tcp)). A query value libvirt does not read itself (a C(token=) a
+        proxy reads) is masked in results, plans and the host log; libvirt's own settings such as
+        C(socket), C(keyfile) or C(command) are shown.
       - A remote URI lets the module run on the controller (delegated to C(localhost)) with libvirt-python
         there. Nothing prompts. For V(ssh), C(?keyfile=) names the key and the host key must be known to
         OpenSSH (or C(?command=) names an C(ssh) wrapper that sets C(UserKnownHostsFile)); V(libssh) takes

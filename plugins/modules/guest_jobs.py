@@ -68,7 +68,10 @@ options:
         type: str
         required: true
       uri:
-        description: libvirt URI the guest's state is read from, on the host.
+        description:
+          - libvirt URI the guest's state is read from, on the host.
+          - A URI the C(virt_*) modules refuse (one with a password, a control character, no path) fails
+            the task before any command, its password never shown.
         type: str
         default: qemu:///system
       serial_log:

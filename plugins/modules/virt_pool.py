@@ -106,7 +106,9 @@ options:
         V(glusterfs), V(auto)); V(lvm2) for V(logical). Checked against the host's pool capabilities.
     type: str
   initiator:
-    description: IQN of the host's iSCSI initiator, for a V(iscsi) pool whose target restricts initiators.
+    description:
+      - IQN of the host's iSCSI initiator, for a V(iscsi) pool whose target restricts initiators.
+      - libvirt takes no credentials here; one written C(chap:password@iqn...) is refused, masked.
     type: str
   xml:
     description:

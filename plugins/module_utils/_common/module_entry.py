@@ -16,7 +16,11 @@ from ansible.module_utils.common.parameters import remove_values
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import query_secrets, redact_text, url_secrets
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import raw_problems, walk_strings
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    raw_problems,
+    uri_query_secrets,
+    walk_strings,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LIBVIRT_IMPORT_ERROR
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import LXML_IMPORT_ERROR
 
@@ -44,14 +48,18 @@ def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
     longer values of its query (tokens, signatures).
 
     A libvirt ``uri`` holds no password, and its user is an account name such as ``root``: masking
-    that everywhere would garble every result, so only a password there counts.
+    that everywhere would garble every result, so only a password there counts; its query values are
+    secrets unless they are libvirt's own settings (a socket path, a key file).
     """
     for path, text in walk_strings(params):
         key = path.rsplit(".", 1)[-1]
         loose = is_url_option(key)
         secrets = list(url_secrets(text, loose))
-        if key == "uri" and not any(":" in secret for secret in secrets):
-            continue  # a user name and no password
+        if key == "uri":
+            if any(":" in secret for secret in secrets):
+                yield from secrets  # a password, refused
+            yield from uri_query_secrets(text)
+            continue
         yield from secrets
         yield from query_secrets(text, loose)
 

@@ -56,6 +56,28 @@ _PORT_TRANSPORTS = (None, "tcp", "tls")
 _QEMU_PATHS = ("/system", "/session", "/embed")
 # libvirt splits a URI's query on '&' and ';' and percent-decodes each parameter's name.
 _QUERY_SEPARATOR_RE = "[&;]"
+# The query parameters libvirt's client reads from a connection URI (its remote driver's extra parameters),
+# but name=, which is refused and may hold another URI with its credentials.
+LIBVIRT_URI_SETTINGS = frozenset(
+    (
+        "command",
+        "socket",
+        "auth",
+        "netcat",
+        "keyfile",
+        "sshauth",
+        "no_verify",
+        "no_tty",
+        "pkipath",
+        "known_hosts",
+        "known_hosts_verify",
+        "tls_priority",
+        "mode",
+        "proxy",
+    )
+)
+# Shorter query values of a URI are not masked: Ansible masks a value wherever it shows.
+_MIN_URI_SECRET = 6
 _PERCENT_RE = "%([0-9A-Fa-f]{2})"
 URI_EXAMPLES = "qemu:///system, qemu+ssh://user@host/system or qemu+tls://host:16514/system"
 
@@ -408,6 +430,24 @@ def query_parameter_names(query: str) -> Tuple[str, ...]:
     'a=1;%6Eame=x' -> ('a', 'name')."""
     names = (part.split("=", 1)[0] for part in re.split(_QUERY_SEPARATOR_RE, query) if part)
     return tuple(re.sub(_PERCENT_RE, lambda found: chr(int(found.group(1), 16)), name).lower() for name in names)
+
+
+def uri_query_secrets(uri: str) -> Iterator[str]:
+    """The values in the query (and fragment) of libvirt URI ``uri`` that are no setting libvirt defines,
+    at least ``_MIN_URI_SECRET`` long: a token a proxy or a script reads ('?token=...'), masked wherever it
+    shows. libvirt's own settings (a socket path, a key file, ssh's command) stay shown."""
+    rest, _, fragment = uri.partition("#")
+    query = rest.partition("?")[2]
+    for part in re.split(_QUERY_SEPARATOR_RE, query):
+        name, equals, value = part.partition("=")
+        if not equals:
+            name, value = "", name  # '?TOKEN'
+        if query_parameter_names(name) and query_parameter_names(name)[0] in LIBVIRT_URI_SETTINGS:
+            continue
+        if len(value) >= _MIN_URI_SECRET:
+            yield value
+    if len(fragment) >= _MIN_URI_SECRET:
+        yield fragment
 
 
 def check_uri(uri: Any) -> None:

@@ -321,9 +321,9 @@ def _is_ipv6(value: str) -> bool:
 def source_host_secrets(params: Mapping[str, Any]) -> Iterator[str]:
     """The credentials of a source written with URL habits (refused, as libvirt takes none there),
     and each password alone: masked in the invocation Ansible logs and returns. A source_host
-    'user:password@nas', a source_path '//user:password@nas/export', and the same in the host
-    names and directories of an xml."""
-    texts = [params.get("source_host")]
+    'user:password@nas', a source_path '//user:password@nas/export', an initiator
+    'chap:password@iqn...', and the same in the host names and directories of an xml."""
+    texts = [params.get("source_host"), params.get("initiator")]
     path = params.get("source_path")
     found = re.match(_PATH_USERINFO_RE, path) if isinstance(path, str) else None
     if found:
@@ -346,7 +346,10 @@ def _without_userinfo(value: Any) -> Any:
 
 def _iscsi_name(value: Any, what: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(_ISCSI_NAME_RE, value) or len(value) > 223:
-        raise PlanError("%s must be an iSCSI name such as iqn.2004-04.com.example:target, not %r" % (what, value))
+        raise PlanError(
+            "%s must be an iSCSI name such as iqn.2004-04.com.example:target, not %r%s"
+            % (what, _without_userinfo(value), "; libvirt takes no credentials there" if _has_userinfo(value) else "")
+        )
     return value
 
 

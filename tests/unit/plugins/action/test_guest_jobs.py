@@ -16,6 +16,7 @@ from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
     duration,
     guest_diffs,
     guest_results,
+    guests_problems,
     is_job_id,
     job_status,
     last_console_line,
@@ -43,6 +44,17 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
 )
 def test_last_console_line_is_clean_and_short(text, shown):
     assert last_console_line(text) == shown
+
+
+def test_a_guest_uri_the_modules_refuse_is_refused_without_its_password():
+    guests = [
+        {"name": "ok", "uri": "qemu+ssh://root@hv1/system"},
+        {"name": "pw", "uri": "qemu+ssh://root:GjPw321@127.0.0.1/system"},
+        {"name": "nl", "uri": "qemu:///system\n"},
+    ]
+    problems = guests_problems(guests)
+    assert [problem.split(":")[0] for problem in problems] == ["guests[1] 'pw'", "guests[2] 'nl'"]
+    assert "holds a password" in problems[0] and "GjPw321" not in " ".join(problems)
 
 
 def test_durations():

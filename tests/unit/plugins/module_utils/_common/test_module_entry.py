@@ -48,6 +48,23 @@ def test_a_libvirt_uri_user_is_no_secret_but_its_password_is():
     assert list(parameter_secrets({"guests": [{"uri": "qemu+ssh://root:Pw-3@hv1/system"}]})) == ["root:Pw-3", "Pw-3"]
 
 
+@pytest.mark.parametrize(
+    "uri, secrets",
+    [
+        ("qemu:///system?token=TokPw44real", ["TokPw44real"]),
+        ("qemu+ssh://root@hv1/system?keyfile=/root/.ssh/id_ed25519&sig=AbCdEf12", ["AbCdEf12"]),
+        ("qemu+ssh://root@hv1/system?no_verify=1;%73ocket=/run/x/libvirt-sock&access_token=Tk-2024", ["Tk-2024"]),
+        ("qemu:///system?TokenAlone9", ["TokenAlone9"]),
+        ("qemu:///system#frag-secret", ["frag-secret"]),
+        ("qemu:///system?name=qemu+ssh://u:Pw-9@h/system", ["qemu+ssh://u:Pw-9@h/system"]),
+        ("qemu:///system?socket=/var/run/libvirt/libvirt-sock&mode=direct&t=short", []),
+    ],
+)
+def test_the_query_values_of_a_libvirt_uri_are_secrets_but_libvirts_own_settings(uri, secrets):
+    """A token a proxy reads is masked everywhere; a socket path or a key file stays readable."""
+    assert list(parameter_secrets({"uri": uri})) == secrets
+
+
 def test_no_log_strings_never_fail_on_odd_shapes():
     spec = SPEC
     assert list(no_log_strings(spec, {"nested": {"text": "s1"}})) == ["s1"]

@@ -298,6 +298,18 @@ def test_a_source_host_with_a_port_is_refused_and_an_ipv6_address_taken():
     assert request.definition.source_hosts == ("fd00::5",)
 
 
+def test_an_iscsi_name_with_credentials_is_refused_without_showing_them():
+    iscsi = dict(name="san", type="iscsi", source_host="h")
+    for overrides in (
+        dict(source_path="iqn.2004-04.com.example:x", initiator="chap:IniPw66xyz@iqn.2004-04.com.example:init"),
+        dict(source_path="chap:IniPw66xyz@iqn.2004-04.com.example:x"),
+    ):
+        with pytest.raises(PlanError, match="libvirt takes no credentials there") as refused:
+            PoolRequest.from_params(params(**iscsi, **overrides))
+        assert "IniPw66xyz" not in str(refused.value) and "chap" not in str(refused.value)
+        assert "IniPw66xyz" in list(source_host_secrets(overrides))
+
+
 def test_source_host_credentials_are_secrets_of_the_run():
     assert list(source_host_secrets({"source_host": "admin:S3cret@pw@nas"})) == ["admin:S3cret@pw", "S3cret@pw"]
     assert list(source_host_secrets({"source_host": "nas"})) == []
