@@ -342,7 +342,7 @@ class Preflight:
             clash = media_maker_problem(request, position, self._planned, directories, resolve)
             if clash is not None:
                 self.problems[index] = problem(request.name, "clash", clash)
-        for name, message in clash_problems(self._planned, directories, resolve):
+        for name, message in clash_problems(self._planned, directories, resolve, self.client.uri):
             self.problems.append(problem(name, "clash", message))
 
     def _check_memory(self) -> None:

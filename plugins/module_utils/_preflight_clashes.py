@@ -15,7 +15,7 @@ from typing import Callable, FrozenSet, List, Mapping, Optional, Sequence, Set, 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import seed_path, serial_log_of
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import added_by
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import added_by, libvirt_log_of
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain
@@ -47,29 +47,71 @@ class Footprint:
         self.seed: Optional[Tuple[str, Keys]] = None  # (path, file) of the cloud-init seed ISO its run writes
         self.macs: FrozenSet[str] = frozenset()
         self.serial_log: Optional[str] = None
+        self.libvirt_log: Optional[str] = None  # libvirt's own log of a guest the run defines
         self.ports: FrozenSet[int] = frozenset()  # fixed graphics ports: QEMU listens on them
 
 
 def clash_problems(
-    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]], pool_directories: Mapping[str, str], resolve: Resolve = as_spelt
+    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]],
+    pool_directories: Mapping[str, str],
+    resolve: Resolve = as_spelt,
+    uri: str = "",
 ) -> List[Tuple[str, str]]:
     """(guest, message) for each thing a guest of ``planned`` (in list order) takes that an earlier
-    one takes too; the later guest is named, as virt_guest_install would refuse that one."""
+    one takes too; the later guest is named, as virt_guest_install would refuse that one. ``uri``: the
+    host's, which tells where libvirt keeps its own log of each guest."""
     found: List[Tuple[str, str]] = []
     earlier: List[Footprint] = []
     for request, state, plan in planned:
-        footprint = footprint_of(request, state, plan, pool_directories, resolve)
+        footprint = footprint_of(request, state, plan, pool_directories, resolve, uri)
         if footprint is None:
             continue
         # Guests given the same name twice are one problem of their own (see _check_duplicates).
         for other in (other for other in earlier if other.name != footprint.name):
             found.extend((footprint.name, message) for message in _clashes(footprint, other))
         earlier.append(footprint)
+    return found + removal_problems(planned, pool_directories, resolve)
+
+
+def removal_problems(
+    planned: Sequence[Tuple[GuestRequest, GuestState, Plan]], pool_directories: Mapping[str, str], resolve: Resolve = as_spelt
+) -> List[Tuple[str, str]]:
+    """(guest, message) for each guest removed with remove_storage whose volume another guest of the
+    list takes as a disk or install ISO: earlier in the list, that guest's run would fail on a volume
+    gone; later, the removal would be refused with the volume in use. Either way not both can run."""
+    found: List[Tuple[str, str]] = []
+    for request, state, _plan in planned:
+        if request.state != "absent" or not request.remove_storage or not state.storage:
+            continue
+        deleted = [(pool, volume, _request_keys(pool, volume, None, pool_directories, resolve)) for pool, volume in state.storage]
+        for other in planned:
+            taker = other[0]
+            if taker.name == request.name or taker.state == "absent":
+                continue
+            taken = [_request_keys(disk.pool, disk.volume, disk.path, pool_directories, resolve) for disk in taker.disks or ()]
+            media = taker.install.cdrom
+            if media is not None:
+                taken.append(_request_keys(media.pool, media.volume, media.path, pool_directories, resolve))
+            for pool, volume, keys in deleted:
+                if any(keys & taken_keys for taken_keys in taken):
+                    found.append(
+                        (
+                            request.name,
+                            "remove_storage: volume %s/%s of this guest is a disk or medium of guest %s in this list, "
+                            "so it cannot be deleted; remove this guest without remove_storage, or give %s another volume"
+                            % (pool, volume, taker.name, taker.name),
+                        )
+                    )
     return found
 
 
 def footprint_of(
-    request: GuestRequest, state: GuestState, plan: Plan, pool_directories: Mapping[str, str], resolve: Resolve = as_spelt
+    request: GuestRequest,
+    state: GuestState,
+    plan: Plan,
+    pool_directories: Mapping[str, str],
+    resolve: Resolve = as_spelt,
+    uri: str = "",
 ) -> Optional[Footprint]:
     """The guest's footprint, or None for a guest the run removes or leaves undefined."""
     if request.state == "absent":
@@ -109,6 +151,8 @@ def footprint_of(
     footprint.macs = added.macs
     serial_log = serial_log_of(request, state)
     footprint.serial_log = resolve(serial_log) if serial_log and same_path(serial_log) in added.logs else None
+    libvirt_log = libvirt_log_of(uri, request.name) if state.existing is None else None
+    footprint.libvirt_log = resolve(libvirt_log) if libvirt_log else None
     footprint.ports = added.graphics_ports
     return footprint
 
@@ -146,6 +190,32 @@ def _clashes(guest: Footprint, other: Footprint) -> List[str]:
             "serial_log: %s is also the serial log of guest %s in this list; each guest needs a log file "
             "of its own (removing one would delete the other's)" % (guest.serial_log, other.name)
         )
+    messages.extend(_serial_log_file_clashes(guest, other))
+    return messages + _port_clashes(guest, other)
+
+
+def _serial_log_file_clashes(guest: Footprint, other: Footprint) -> List[str]:
+    """A serial log of one guest that is a disk or medium, or libvirt's own log, of the other."""
+    messages = []
+    for log_of, files_of in ((guest, other), (other, guest)):
+        log = log_of.serial_log
+        if log is not None and any(("path", log) in keys for keys, _written in files_of.refs):
+            messages.append(
+                "serial_log: %s, the serial log of guest %s, is also a disk or medium of guest %s in this list: "
+                "the console would be written into it and removing %s would delete it; give each guest a log "
+                "file of its own" % (log, log_of.name, files_of.name, log_of.name)
+            )
+        if log is not None and log == files_of.libvirt_log:
+            messages.append(
+                "serial_log: %s, the serial log of guest %s, is libvirt's own log of guest %s in this list: the "
+                "guest started second would fail with the file busy; rename one guest or set serial_log"
+                % (log, log_of.name, files_of.name)
+            )
+    return messages
+
+
+def _port_clashes(guest: Footprint, other: Footprint) -> List[str]:
+    messages = []
     for port in sorted(guest.ports & other.ports):
         messages.append(
             "graphics: port %d is also the graphics port of guest %s in this list; the guest started second "

@@ -508,6 +508,11 @@ options:
         C(/var/cache) and the like, or directly in C(/), C(/var) or C(/home) - and so is, with a local
         O(uri), an existing file that is one of the host's files, lies in a storage pool's directory,
         or is a file another guest uses (a disk, a boot file).
+      - A serial log that is one of this guest's own disks or its install ISO (as spelled, or with a
+        local O(uri) by any path leading to it) is refused at plan time, as is one that is the log
+        libvirt keeps of a guest itself, C(/var/log/libvirt/qemu/<guest>.log) on the system daemon
+        (the guest would fail to start with the file busy); so is a new guest whose such log is
+        another guest's serial log (a guest named V(db01-serial) beside V(db01)).
     type: path
   autostart:
     description: Start the guest when the host boots. Not set leaves it as it is.
@@ -581,7 +586,7 @@ options:
         is a regular file; a symbolic link is never followed. Only with a local O(uri), where the
         module runs on the host that holds the file.
       - A file that O(serial_log) would refuse for a new log (among the host's files, in a storage
-        pool's directory, used or logged to by another guest) is never deleted.
+        pool's directory, used or logged to by another guest, a disk of this guest) is never deleted.
     type: bool
     default: false
   validate_certs:

@@ -13,6 +13,7 @@ something, from the references cache (see usage.guest_references). Imported only
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
@@ -22,9 +23,23 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.usage i
     path_test,
     same_file_as,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+# Where the system daemon's QEMU driver writes each guest's own log (QEMU's command line and errors),
+# through virtlogd: another file opened there, a serial log, makes the guest's start fail (the file is
+# busy), and removing that guest deletes it. The default serial log of guest X is the libvirt log of a
+# guest named X-serial.
+LIBVIRT_QEMU_LOG_DIR = "/var/log/libvirt/qemu"
+_SYSTEM_QEMU_URI_RE = re.compile(r"qemu(\+[a-z0-9]+)?://[^/?#]*/system([?#].*)?", re.IGNORECASE)
+
+
+def libvirt_log_of(uri: str, guest: str) -> Optional[str]:
+    """The log libvirt keeps of ``guest`` under ``uri``'s daemon, when that daemon is the system one of
+    the QEMU driver (whose log directory is known), else None."""
+    return "%s/%s.log" % (LIBVIRT_QEMU_LOG_DIR, guest) if _SYSTEM_QEMU_URI_RE.fullmatch(uri) else None
 
 
 def added_by(state: GuestState, plan: Plan) -> Exclusive:
@@ -45,6 +60,11 @@ def host_clash_problems(client: Client, request: GuestRequest, state: GuestState
     by_mac: Dict[str, List[str]] = {mac: [] for mac in added.macs}
     by_log: Dict[str, List[str]] = {log: [] for log in added.logs}
     by_port: Dict[int, List[str]] = {port: [] for port in added.graphics_ports}
+    # A new guest's own libvirt log must be no other guest's serial log (a guest named X-serial and X).
+    own_log = libvirt_log_of(client.uri, request.name) if state.existing is None else None
+    own_log_test = _log_test(own_log, local) if own_log else None
+    logging_into_own: List[str] = []
+    problems = _libvirt_log_problems(client.uri, request.name, log_tests)
     for name, references in guest_references(client):
         if name == request.name:
             continue  # its own definitions, live and persistent
@@ -53,13 +73,34 @@ def host_clash_problems(client: Client, request: GuestRequest, state: GuestState
         for port in added.graphics_ports.intersection(references["graphics_ports"]):
             by_port[port].append(name)
         for log, is_the_log in log_tests.items():
-            if is_the_log is not None and any(is_the_log(path) for path in references["logs"]):
+            if is_the_log is None:
+                continue
+            if any(is_the_log(path) for path in references["logs"]):
                 by_log[log].append(name)
+            libvirt_log = libvirt_log_of(client.uri, name)
+            if libvirt_log and is_the_log(same_path(libvirt_log) or libvirt_log):
+                problems.append(_libvirt_log_problem(log, name))
+        if own_log_test is not None and any(own_log_test(path) for path in references["logs"]):
+            logging_into_own.append(name)
+    if logging_into_own:
+        problems.append(_own_log_problem(request.name, own_log or "", logging_into_own))
     return (
         [_mac_problem(request, mac, users) for mac, users in sorted(by_mac.items()) if users]
         + [_log_problem(log, users) for log, users in sorted(by_log.items()) if users]
+        + problems
         + [_port_problem(port, users) for port, users in sorted(by_port.items()) if users]
     )
+
+
+def _libvirt_log_problems(uri: str, guest: str, log_tests: Dict[str, Optional[Callable[[str], bool]]]) -> List[str]:
+    """A refusal for a log of the guest that is libvirt's own log of this very guest."""
+    libvirt_log = libvirt_log_of(uri, guest)
+    if not libvirt_log:
+        return []
+    written = same_path(libvirt_log) or libvirt_log
+    return [
+        _libvirt_log_problem(log, guest) for log, is_the_log in sorted(log_tests.items()) if is_the_log and is_the_log(written)
+    ]
 
 
 def _log_test(log: str, local: bool) -> Optional[Callable[[str], bool]]:
@@ -100,6 +141,22 @@ def _log_problem(log: str, users: Sequence[str]) -> str:
         "serial_log: %s is also the serial or console log of guest(s) %s on the host; two guests appending to "
         "one file mix their output (and removing one guest deletes the other's log). Set serial_log to a file "
         "of its own" % (log, _named(users))
+    )
+
+
+def _libvirt_log_problem(log: str, guest: str) -> str:
+    return (
+        "serial_log: %s is libvirt's own log of guest %s (QEMU's command line and errors, opened by virtlogd): "
+        "the guest would fail to start with the file busy, and removing %s would delete it. Set serial_log to "
+        "a file of its own" % (log, guest, guest)
+    )
+
+
+def _own_log_problem(guest: str, log: str, users: Sequence[str]) -> str:
+    return (
+        "name: libvirt keeps its own log of guest %s in %s, which is the serial log of guest(s) %s: the guest "
+        "would fail to start with the file busy. Give this guest another name, or the other guest another "
+        "serial_log" % (guest, log, _named(users))
     )
 
 

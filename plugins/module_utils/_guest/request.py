@@ -26,6 +26,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_strings,
     check_uri,
     is_ascii_number,
+    same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import (
     InstallRequest,
@@ -248,6 +249,7 @@ class GuestRequest(Record):
         if self.serial_log is not None and not self.serial_log.startswith("/"):
             raise PlanError("serial_log must be an absolute path on the host")
         self._check_media_is_no_disk()
+        self._check_serial_log_is_no_disk()
         method = self.install.method
         if method == "pxe" and self.networks is not None and not self.networks:
             raise PlanError("install method pxe needs a network interface (networks)")
@@ -270,15 +272,31 @@ class GuestRequest(Record):
                 "does not do; use state: running (with wait_for to wait until it is reachable)"
             )
 
+    def _check_serial_log_is_no_disk(self) -> None:
+        """The serial log is written by virtlogd and deleted with the guest: as one of the guest's own disks or
+        its install ISO, the console would be written into it and its removal would delete that file."""
+        log = same_path(self.serial_log) if self.serial_log is not None else None
+        if log is None:
+            return
+        media = self.install.cdrom
+        own = [(disk.label, disk.path) for disk in self.disks or () if disk.path]
+        own += [("install.cdrom", media.path)] if media is not None and media.path else []
+        for label, path in own:
+            if same_path(path) == log:
+                raise PlanError(
+                    "serial_log: %s is also %s of this guest: its console would be written into that file and "
+                    "removing the guest would delete it; give the guest a log file of its own" % (self.serial_log, label)
+                )
+
     def _check_media_is_no_disk(self) -> None:
         """The install cdrom is read-only media; as a disk too, the guest would write to it."""
         media = self.install.cdrom
         if media is None:
             return
         for disk in self.disks or ():
-            same_path = media.path is not None and disk.path == media.path
+            same_file = media.path is not None and disk.path == media.path
             same_volume = media.volume is not None and (disk.pool, disk.volume) == (media.pool, media.volume)
-            if same_path or same_volume:
+            if same_file or same_volume:
                 raise PlanError("%s is the install cdrom %s too; give the guest another disk" % (disk.label, media.label))
 
 

@@ -654,7 +654,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if local and _starts(request, state):
         findings.attempt(lambda: check_serial_log_dir(serial_log_of(request, state)))
     if local and _new_serial_log(request, state):
-        findings.attempt(lambda: _check_serial_log_file(client, request))
+        findings.attempt(lambda: _check_serial_log_file(client, request, state))
     if request.wait_for is not None:
         offset = findings.attempt(lambda: _serial_log_offset(request, state, local))
         state = state.with_changes(serial_log_offset=offset or 0)
@@ -832,15 +832,34 @@ def _new_serial_log(request: GuestRequest, state: GuestState) -> bool:
     return stored is None or same_path(stored.path) != same_path(request.serial_log)
 
 
-def _check_serial_log_file(client: Client, request: GuestRequest) -> None:
-    """A new serial log is never among the host's files, nor a file a pool or another guest has."""
+def _check_serial_log_file(client: Client, request: GuestRequest, state: GuestState) -> None:
+    """A new serial log is never among the host's files, nor a file a pool, another guest or this guest
+    itself has."""
     # Imported here: only a new serial log and a removal ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import file_problem, place_problem
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import (
+        file_problem,
+        own_file_problem,
+        place_problem,
+    )
 
     path = request.serial_log or ""
-    problem = place_problem(path) or file_problem(client, path, request.name, logs=False)
+    problem = (
+        place_problem(path)
+        or own_file_problem(path, _own_files(request, state))
+        or file_problem(client, path, request.name, logs=False)
+    )
     if problem:
         raise PlanError(problem)
+
+
+def _own_files(request: GuestRequest, state: GuestState) -> List[Tuple[str, str]]:
+    """(what, path) of the files the guest has or is given as disks and install media."""
+    media = request.install.cdrom
+    files = [(disk.label, disk.path) for disk in request.disks or () if disk.path]
+    files += [("install.cdrom", media.path)] if media is not None and media.path else []
+    kept = state.existing.disks if state.existing is not None else ()
+    files += [("its disk %s" % disk.target, disk.path) for disk in kept if disk.path]
+    return files
 
 
 def _removable_serial_log(client: Client, guest: str, existing: Domain) -> Optional[str]:
@@ -856,9 +875,14 @@ def _removable_serial_log(client: Client, guest: str, existing: Domain) -> Optio
     except OSError:
         return None
     # Imported here: only removals ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import file_problem, place_problem
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import (
+        file_problem,
+        own_file_problem,
+        place_problem,
+    )
 
-    return None if place_problem(path) or file_problem(client, path, guest) else path
+    own = [(disk.target, disk.path) for disk in existing.disks if disk.path]
+    return None if place_problem(path) or own_file_problem(path, own) or file_problem(client, path, guest) else path
 
 
 # -- the module's flow -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Optional
+from typing import Iterable, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import host_directory_name, host_file_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import SYSTEM_TREES, same_path
@@ -51,6 +51,26 @@ def place_problem(path: str) -> str:
                 "there as root; give it a directory of logs (for example /var/log/libvirt/qemu)" % (path, directory, through)
             )
     return ""
+
+
+def own_file_problem(path: str, own_files: Iterable[Tuple[str, str]]) -> str:
+    """Why the serial log ``path`` leads to a file the guest itself has as a disk or medium
+    (``own_files``: (what, path) pairs), through links or as a hard link; "" when it is none."""
+    real = os.path.realpath(path)
+    for what, own in own_files:
+        if os.path.realpath(own) == real or _same_file(path, own):
+            return (
+                "serial_log: %s is the file of %s of this guest (%s): its console would be written into that "
+                "file and removing the guest would delete it; give the guest a log file of its own" % (path, what, own)
+            )
+    return ""
+
+
+def _same_file(path: str, other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except (OSError, ValueError):
+        return False  # either not made yet: the paths decided
 
 
 def file_problem(client: Client, path: str, guest: str, logs: bool = True) -> str:

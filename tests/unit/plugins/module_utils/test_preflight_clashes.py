@@ -45,6 +45,7 @@ def host(test_client, tmp_path):
     for name in (SHARED, ISO):
         pool.createXML("<volume><name>%s</name><capacity>1048576</capacity></volume>" % name, 0)
     (tmp_path / "remotevirt-rt11-a-cidata.iso").write_bytes(b"\0" * 4096)
+    (tmp_path / "rt11-disk.img").write_bytes(b"\0" * 4096)
     yield str(tmp_path)
     for domain in test_client.conn.listAllDomains(0):
         if domain.name().startswith("rt11-"):
@@ -99,6 +100,14 @@ def clash_cases(tmp):
             guest("rt11-b", networks=[dict(network="default", mac="52:54:00:11:00:0A")]),
         ],
         "same serial log": [guest("rt11-a", serial_log=tmp + "/s.log"), guest("rt11-b", serial_log=tmp + "//./s.log")],
+        "serial log on the other's disk": [
+            guest("rt11-a", disks=[dict(path=tmp + "/rt11-disk.img")]),
+            guest("rt11-b", serial_log=tmp + "/./rt11-disk.img"),
+        ],
+        "disk on the other's serial log": [
+            guest("rt11-a", serial_log=tmp + "/rt11-disk.img"),
+            guest("rt11-b", disks=[dict(path=tmp + "/rt11-disk.img")]),
+        ],
         "same graphics port": [
             guest("rt11-a", graphics=dict(type="vnc", port=5999)),
             guest("rt11-b", graphics=dict(type="spice", port=5999)),
@@ -118,6 +127,8 @@ def clash_cases(tmp):
         "seed ISO over the other's disk",
         "same MAC",
         "same serial log",
+        "serial log on the other's disk",
+        "disk on the other's serial log",
         "same graphics port",
     ],
 )
@@ -221,6 +232,22 @@ def test_a_seed_never_replaces_another_guests_disk(host, test_client):
     seed_guest = guest("rt11-a", cloud_init=dict(user_data="#cloud-config\n{}"), install=dict(method="import", boot_dir=host))
     with pytest.raises(RemotevirtError, match="seed ISO's path .* is a disk of guest.s. rt11-b"):
         install(dict(seed_guest, uri="test:///default"), True, False)
+
+
+@pytest.mark.parametrize("remover_first", [True, False])
+def test_a_removal_with_storage_of_a_volume_another_listed_guest_takes_is_refused(host, test_client, remover_first):
+    """Removing guest r with remove_storage while guest t of the list takes r's volume: first in the
+    list, the removal would delete the volume t's run needs; later, it would be refused with the volume
+    in use. The preflight names r either way, before anything runs."""
+    install(dict(guest("rt11-r", disks=[dict(pool=POOL, volume="rt11-r.qcow2", size="1M")]), uri="test:///default"), False, False)
+    remover = dict(name="rt11-r", state="absent", remove_storage=True)
+    taker = guest("rt11-t", disks=[dict(pool=POOL, volume="rt11-r.qcow2", allow_in_use=True)])
+    guests = [remover, taker] if remover_first else [taker, remover]
+    result = preflight(dict(uri="test:///default", guests=guests, probe_kvm=False, check_memory=False))
+    assert [(problem["guest"], problem["check"]) for problem in result["problems"]] == [("rt11-r", "clash")]
+    assert "volume %s/rt11-r.qcow2 of this guest is a disk or medium of guest rt11-t" % POOL in result["problems"][0]["message"]
+    kept = dict(remover, remove_storage=False)
+    assert preflight(dict(uri="test:///default", guests=[kept, taker], probe_kvm=False, check_memory=False))["ok"]
 
 
 # -- generated lists: valid, careless and hostile entries that meet each other ------------------

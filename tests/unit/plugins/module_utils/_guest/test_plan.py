@@ -1166,6 +1166,16 @@ VALIDATION_REFUSALS = [
         dict(install=CDROM, disks=[dict(pool="iso", volume="d.iso")]),
         "disks[0] is the install cdrom iso/d.iso too",
     ),
+    (
+        "a serial log that is a disk of the guest",
+        dict(disks=[dict(path="/srv/d.img")], serial_log="/srv//./d.img"),
+        "serial_log: /srv//./d.img is also disks[0] of this guest",
+    ),
+    (
+        "a serial log that is the install ISO",
+        dict(install=dict(method="cdrom", cdrom=dict(path="/srv/d.iso")), serial_log="/srv/d.iso"),
+        "serial_log: /srv/d.iso is also install.cdrom of this guest",
+    ),
     ("tls uri without a port", dict(uri="qemu+tls://hv1/system"), "needs an explicit port for the tls transport"),
     ("uri with a newline", dict(uri="qemu:///system\n"), "uri: contains a control character"),
 ]

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import file_problem, place_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import libvirt_log_of
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import (
+    file_problem,
+    own_file_problem,
+    place_problem,
+)
 
 DOMAIN = """<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os>
 <devices><disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk></devices></domain>"""
@@ -89,3 +94,29 @@ def test_a_directory_bind_mounted_from_the_host_files_is_refused(tmp_path, monke
     ]
     monkeypatch.setattr(host_files, "_mounts", lambda: iter(mounts))
     assert "through a link or mount to /usr/bin" in place_problem(str(tmp_path / "guest.log"))
+
+
+def test_a_log_that_is_the_guests_own_disk_through_a_link_or_a_hard_link_is_refused(tmp_path):
+    disk = tmp_path / "disk.img"
+    disk.write_bytes(b"\0" * 512)
+    (tmp_path / "linked").symlink_to(tmp_path)
+    (tmp_path / "hard.img").hardlink_to(disk)
+    own = [("disks[0]", str(disk))]
+    for log in (tmp_path / "linked" / "disk.img", tmp_path / "hard.img", disk):
+        assert "is the file of disks[0] of this guest" in own_file_problem(str(log), own)
+    assert own_file_problem(str(tmp_path / "other.log"), own) == ""
+    assert own_file_problem(str(tmp_path / "new.log"), [("install.cdrom", str(tmp_path / "missing.iso"))]) == ""
+
+
+@pytest.mark.parametrize(
+    "uri, log",
+    [
+        ("qemu:///system", "/var/log/libvirt/qemu/g.log"),
+        ("qemu+ssh://root@hv1/system?keyfile=/k", "/var/log/libvirt/qemu/g.log"),
+        ("QEMU+TLS://hv1:16514/system", "/var/log/libvirt/qemu/g.log"),
+        ("qemu:///session", None),
+        ("test:///default", None),
+    ],
+)
+def test_libvirt_keeps_its_own_log_of_each_guest_of_the_system_qemu_daemon(uri, log):
+    assert libvirt_log_of(uri, "g") == log
