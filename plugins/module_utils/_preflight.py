@@ -78,8 +78,13 @@ class Preflight:
         guest_results: bool = False,
         console_passwords: Optional[Mapping[str, Any]] = None,
         url_passwords: Optional[Mapping[str, Any]] = None,
+        list_updates: Optional[Mapping[str, Tuple[bool, str]]] = None,
     ) -> None:
         self.client = client
+        # (update_existing, update_hint) of the guests of each list, by the list's name (the part of a
+        # guest's place before '['): each list's guests are judged by the variables of their own list.
+        self.list_updates = list_updates or {}
+        self._list_of: Dict[str, str] = {}
         self.console_passwords = console_passwords or {}
         self.url_passwords = url_passwords or {}
         self.guest_results = guest_results
@@ -108,6 +113,9 @@ class Preflight:
         if not self._check_libvirt():
             return self._result()
         self._check_duplicates(guests, places)
+        for place, guest in zip(places, guests):
+            if isinstance(guest, Mapping) and isinstance(guest.get("name"), str):
+                self._list_of.setdefault(guest["name"], place.split("[", 1)[0])
         checked = [self._checked_options(place, guest) for place, guest in zip(places, guests)]
         valid = [params for params in checked if params is not None]
         plans = [self._plan(params) for params in valid]
@@ -276,7 +284,10 @@ class Preflight:
             return "reinstall"
         if not redefines:
             return "matches"
-        if not self.update_existing:
+        update_existing, update_hint = self.list_updates.get(
+            self._list_of.get(request.name, ""), (self.update_existing, self.update_hint)
+        )
+        if not update_existing:
             # The name may belong to another guest than the one meant: never change it unasked.
             payload = redefines[0].payload
             changes = definition_changes(payload.previous, payload.domain) if payload.previous is not None else []
@@ -287,7 +298,7 @@ class Preflight:
                     "guest %s exists with a different definition (%s); "
                     "set %s to update it in place, reinstall: true to "
                     "install it again, or rename the new guest"
-                    % (request.name, "; ".join(changes) or "the run would redefine it", self.update_hint),
+                    % (request.name, "; ".join(changes) or "the run would redefine it", update_hint),
                 )
             )
         return "differs"
@@ -622,6 +633,23 @@ def caller_problem(index: int, entry: Any) -> Dict[str, Any]:
     return problem(str(guest) if guest else None, str(check) if check else "options", message)
 
 
+def read_list_updates(value: Any) -> Tuple[Dict[str, Tuple[bool, str]], str]:
+    """update_existing_by_list as (update_existing, update_hint) by list name, and why it cannot be read."""
+    if value is None:
+        return {}, ""
+    if not isinstance(value, Mapping):
+        return {}, "update_existing_by_list must be a dictionary of lists, not %s" % type(value).__name__
+    read: Dict[str, Tuple[bool, str]] = {}
+    for name, entry in value.items():
+        update = entry.get("update_existing") if isinstance(entry, Mapping) else None
+        if not isinstance(name, str) or not isinstance(update, bool):
+            return {}, "update_existing_by_list: each list needs update_existing, true or false (%r)" % (name,)
+        hint = entry.get("update_hint")
+        front_end = name[: -len("_guests")] if name.endswith("_guests") else name
+        read[name] = (update, hint if isinstance(hint, str) and hint else "%s_update_existing: true" % front_end)
+    return read, ""
+
+
 def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
     """One line per problem: ``web01 [space]: pool rvtb has ...`` (``host`` for the host's own)."""
     return "\n".join(
@@ -645,6 +673,10 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             url_passwords=params.get("url_passwords") if isinstance(params.get("url_passwords"), Mapping) else None,
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
         )
+        list_updates, bad_list_updates = read_list_updates(params.get("update_existing_by_list"))
+        preflight.list_updates = list_updates
+        if bad_list_updates:
+            preflight.problems.append(problem(None, "options", bad_list_updates))
         guests = guests if isinstance(guests, list) else []
         # Found by the caller in the entries (a role's filters): one list with the module's own.
         preflight.problems += [caller_problem(index, entry) for index, entry in enumerate(params.get("entry_problems") or [])]

@@ -88,6 +88,15 @@ options:
         with a different definition (for example V(iso_install_update_existing=true) in a role).
     type: str
     default: "update_existing: true"
+  update_existing_by_list:
+    description:
+      - O(update_existing) and O(update_hint) for the guests of each list the caller made O(guests) from, by the
+        list's name as O(guest_places) spell it (V(iso_install_guests) for a place V(iso_install_guests[2])).
+        A guest of a list named here is judged by its own list's setting, whichever caller runs the check; the
+        others by O(update_existing).
+      - Each value is a dictionary with C(update_existing) (true or false) and C(update_hint), by default
+        the list's name without its C(_guests) ending followed by C(_update_existing) and C(true).
+    type: dict
   console_passwords:
     description:
       - The console password (C(graphics.password)) of each guest whose entry in O(guests) holds a placeholder
@@ -271,6 +280,7 @@ def argument_spec() -> dict:
         validate_certs=dict(type="bool", default=True),
         update_existing=dict(type="bool", default=False),
         update_hint=dict(type="str", default="update_existing: true"),
+        update_existing_by_list=dict(type="dict"),
         fail_on_problems=dict(type="bool", default=True),
         check_memory=dict(type="bool", default=True),
         check_memory_hint=dict(type="str", default="check_memory: false"),

@@ -296,6 +296,37 @@ def test_a_different_definition_says_what_differs_and_how_to_allow_it(unique_nam
         install(dict(params, state="absent", remove_storage=True), check_mode=False, diff=False)
 
 
+def test_each_list_s_guests_are_judged_by_their_own_list_s_update_existing(unique_name, test_client):
+    """Two front ends in one play each check every list: a guest of iso_install_guests is allowed to
+    change by iso_install's setting at pxe_install's preflight too, and a refusal names its own list's."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
+
+    iso_name, pxe_name = unique_name("iso"), unique_name("pxe")
+    for name in (iso_name, pxe_name):
+        install(dict(guest(name), uri="test:///default", domain_type="test"), check_mode=False, diff=False)
+    try:
+        by_list = {
+            "iso_install_guests": {"update_existing": True, "update_hint": "iso_install_update_existing: true"},
+            "pxe_install_guests": {"update_existing": False},
+        }
+        result = run(
+            {
+                "uri": "test:///default",
+                "guests": [guest(iso_name, memory=512), guest(pxe_name, memory=512)],
+                "guest_places": ["iso_install_guests[0]", "pxe_install_guests[0]"],
+                "update_existing_by_list": by_list,
+                "update_hint": "guests_update_existing: true",
+            }
+        )
+        assert [(entry["guest"], entry["check"]) for entry in result["problems"]] == [(pxe_name, "name")]
+        assert "set pxe_install_update_existing: true" in result["problems"][0]["message"]
+        refused = run({"uri": "test:///default", "guests": [guest(iso_name)], "update_existing_by_list": {"x": {}}})
+        assert [entry["message"] for entry in refused["problems"]][0].startswith("update_existing_by_list: each list needs")
+    finally:
+        for name in (iso_name, pxe_name):
+            install(dict(guest(name), uri="test:///default", state="absent", remove_storage=True), check_mode=False, diff=False)
+
+
 def test_memory_is_listed_per_guest_in_one_unit(unique_name, monkeypatch):
     from ansible_collections.remotevirt.install.plugins.module_utils import _preflight
 
