@@ -104,6 +104,7 @@ options:
         description:
           - Address ranges DHCP hands out. Empty or left out, the network has no DHCP (static hosts
             then get no lease either).
+          - A range of more than 65535 addresses, which libvirt refuses, is refused at plan time.
         type: list
         elements: dict
         suboptions:
@@ -116,7 +117,12 @@ options:
             type: str
             required: true
       dhcp_hosts:
-        description: Static leases, each a card's MAC address with the address (and host name) it gets.
+        description:
+          - Static leases, each a card's MAC address with the address (and host name) it gets.
+          - Static hosts of the network that these options cannot express (one without a MAC, added by
+            another tool) are kept as they are; one that the new addresses or hosts leave no place for
+            (outside the subnet, or with an address or name of a listed host) is refused at plan time,
+            named, and never deleted unasked. The same holds for the IPv6 hosts (by DHCP id) of O(ipv6).
         type: list
         elements: dict
         suboptions:
@@ -159,7 +165,7 @@ options:
         type: str
         required: true
       dhcp_ranges:
-        description: Address ranges DHCPv6 hands out.
+        description: Address ranges DHCPv6 hands out; one of more than 65535 addresses is refused at plan time.
         type: list
         elements: dict
         suboptions:

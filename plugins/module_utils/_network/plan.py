@@ -11,6 +11,7 @@ the network starts again, which disconnects the guests on it: that restart is pl
 
 from __future__ import annotations
 
+import ipaddress
 from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, virsh
@@ -64,8 +65,40 @@ def wanted_network(request: NetworkRequest, existing: Optional[Network]) -> Netw
     wanted = base.with_changes(**changes)
     if wanted.forward == "bridge":
         # A bridge-mode network is only the host bridge: libvirt gives it no address, DHCP or domain.
-        wanted = wanted.with_changes(domain=None, ipv4=None, ipv6=None)
+        return wanted.with_changes(domain=None, ipv4=None, ipv6=None)
+    if existing is not None:
+        families = ("ipv4", "ipv6")
+        wanted = wanted.with_changes(
+            **{
+                family: _with_undeclarable_hosts(getattr(wanted, family), getattr(existing, family), family)
+                for family in families
+            }
+        )
     return wanted
+
+
+def _with_undeclarable_hosts(wanted: Optional[IpConfig], existing: Optional[IpConfig], family: str) -> Optional[IpConfig]:
+    """``wanted`` with the static DHCP hosts of ``existing`` that no option can express (an IPv6 host,
+    an IPv4 one without a MAC): another tool's, kept as they are, never deleted unasked. One the
+    wanted addresses or hosts leave no place for is refused, named."""
+    if wanted is None or existing is None:
+        return wanted
+    kept = tuple(host for host in existing.hosts if not host.declarable and host not in wanted.hosts)
+    if not kept:
+        return wanted
+    subnet = ipaddress.ip_network(wanted.subnet)
+    taken = {host.ip: host for host in wanted.hosts}
+    names = {host.name.lower(): host for host in wanted.hosts if host.name}
+    for host in kept:
+        clash = taken.get(host.ip) or (names.get(host.name.lower()) if host.name else None)
+        if ipaddress.ip_address(host.ip) not in subnet or clash is not None:
+            why = "is outside the subnet %s" % subnet if clash is None else "is also the address or name of %s" % clash.label
+            raise PlanError(
+                "%s: the network's static DHCP host %s, which the options cannot express (no MAC), %s; it is never "
+                "deleted unasked: remove it first (virsh net-update NETWORK delete ip-dhcp-host ...) or keep it in place"
+                % (family, host.label, why)
+            )
+    return wanted.with_changes(hosts=wanted.hosts + kept)
 
 
 def guests_matter(request: NetworkRequest, state: NetworkState) -> bool:

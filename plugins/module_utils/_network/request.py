@@ -269,6 +269,10 @@ def _guest_address(value: Any, family: str, what: str, interface: Any) -> Any:
     return address
 
 
+# libvirt refuses a DHCP range of more addresses ("range ... is too large (> 65535)").
+MAX_RANGE_ADDRESSES = 65535
+
+
 def _ranges(entries: Sequence[Mapping[str, Any]], family: str, interface: Any) -> Tuple[DhcpRange, ...]:
     spans: List[Tuple[Any, Any]] = []
     for index, entry in enumerate(entries):
@@ -279,6 +283,11 @@ def _ranges(entries: Sequence[Mapping[str, Any]], family: str, interface: Any) -
             raise PlanError("%s: start %s is after end %s" % (what, start, end))
         if start <= interface.ip <= end:
             raise PlanError("%s: %s-%s holds the host's own address %s" % (what, start, end, interface.ip))
+        if int(end) - int(start) + 1 > MAX_RANGE_ADDRESSES:
+            raise PlanError(
+                "%s: %s-%s holds %d addresses; libvirt refuses a DHCP range of more than %d: split it or narrow it"
+                % (what, start, end, int(end) - int(start) + 1, MAX_RANGE_ADDRESSES)
+            )
         for other_index, (other_start, other_end) in enumerate(spans):
             if start <= other_end and other_start <= end:
                 raise PlanError(

@@ -35,7 +35,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan impo
     outcome,
     plan_pool,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import DIRECTORY_TYPES, PoolRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 
 # How long a run waits for another run that changes the same pool (a build can format a device).
@@ -90,6 +90,12 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
         return state
     active = client.pool_is_active(pool)
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
+    if not active and _starts_or_builds(request) and existing.type in DIRECTORY_TYPES and not state.other_targets:
+        # A directory replaced by a link since the pool was defined (to /etc, into another pool) would
+        # list the files there as volumes once started: judged as for a new pool.
+        state = state.with_changes(other_targets=_other_targets(client, request.name, client.files_here()))
+        if client.local:
+            state = state.with_changes(real_target=_real_target(existing))
     directory_gone = active and _directory_gone(client, existing)
     if not active and request.build and client.local:
         state = state.with_changes(unbuilt=_unbuilt_free(existing))
@@ -200,6 +206,10 @@ def _directory_gone(client: Client, existing: PoolDefinition) -> bool:
     if existing.type != "dir" or not existing.target_path or not client.files_here():
         return False
     return not os.path.isdir(existing.target_path)
+
+
+def _starts_or_builds(request: PoolRequest) -> bool:
+    return request.state == "active" or bool(request.build)
 
 
 def _target_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:

@@ -46,14 +46,26 @@ class DhcpRange(XmlObject):
 
 class DhcpHost(XmlObject):
     """A static lease: the card ``mac`` gets ``ip`` (and the host name ``name``). Read from libvirt,
-    ``mac`` may be empty (an IPv6 host named by its DHCP id or name)."""
+    ``mac`` may be empty (an IPv6 host named by its DHCP ``client_id`` or name, an IPv4 one by name)."""
 
     mac: str
     ip: str
     name: Optional[str] = None
+    client_id: Optional[str] = None  # the id= of an IPv6 host (its DUID)
+
+    @property
+    def declarable(self) -> bool:
+        """Whether the module's options can express this host (a dhcp_hosts entry needs a MAC)."""
+        return bool(self.mac) and not self.client_id
+
+    @property
+    def label(self) -> str:
+        return " ".join(part for part in (self.mac or self.client_id, self.name, self.ip) if part)
 
     def to_element(self) -> Any:
         attrs = {"mac": self.mac} if self.mac else {}
+        if self.client_id:
+            attrs["id"] = self.client_id
         if self.name:
             attrs["name"] = self.name
         attrs["ip"] = self.ip
@@ -116,7 +128,12 @@ class IpConfig(XmlObject):
                 for item in element.iterfind("dhcp/range")
             ),
             hosts=tuple(
-                DhcpHost(mac=(item.get("mac") or "").lower(), ip=canonical_ip(item.get("ip") or ""), name=item.get("name"))
+                DhcpHost(
+                    mac=(item.get("mac") or "").lower(),
+                    ip=canonical_ip(item.get("ip") or ""),
+                    name=item.get("name"),
+                    client_id=item.get("id"),
+                )
                 for item in element.iterfind("dhcp/host")
             ),
             tftp_root=attr_of(element, "tftp", "root"),

@@ -85,6 +85,75 @@ def test_dhcp_hosts_change_in_place_live_and_in_the_definition():
     assert not plan.destructive
 
 
+def with_foreign_hosts(state, hosts_xml):
+    """``state`` with static DHCP hosts another tool added that no option can express."""
+    xml = state.definition.replace("<host mac=", hosts_xml + "<host mac=", 1)
+    network = Network.from_xml(xml)
+    return NetworkState(existing=network, definition=xml, active=state.active, autostart=state.autostart, guests=state.guests)
+
+
+V6 = dict(address="fd00:213:1::1/64", dhcp_ranges=[dict(start="fd00:213:1::100", end="fd00:213:1::1ff")])
+
+
+def test_hosts_the_options_cannot_express_are_kept_as_they_are():
+    """An IPv4 host without a MAC (named), and an IPv6 host by its DHCP id, added by another tool: a
+    re-run of the same task changes nothing, and a change of the declared hosts keeps them."""
+    state = existing_state(ipv4=ipv4())
+    state = with_foreign_hosts(state, "<host name='printer' ip='10.213.1.20'/>")
+    assert verbs(plan_network(request(ipv4=ipv4()), state)) == []
+    other = dict(mac="52:54:00:aa:00:11", ip="10.213.1.11", name="web02")
+    plan = plan_network(request(ipv4=ipv4(dhcp_hosts=[other])), state)
+    assert [(action.payload.command, "web01" in action.payload.xml) for action in plan.actions] == [
+        ("delete", True),
+        ("add-last", False),
+    ]
+    assert "printer" in (plan.after or "")
+    v6 = NetworkState(
+        existing=Network.from_xml(
+            state.definition.replace(
+                "</network>",
+                "<ip family='ipv6' address='fd00:213:1::1' prefix='64'><dhcp>"
+                "<range start='fd00:213:1::100' end='fd00:213:1::1ff'/>"
+                "<host id='0:1:0:1:2d:aa:bb:cc:52:54:00:aa:00:02' name='v6h' ip='fd00:213:1::20'/></dhcp></ip></network>",
+            )
+        ),
+        active=True,
+    )
+    v6 = NetworkState(existing=v6.existing, definition=v6.existing.to_xml(), active=True)
+    plan = plan_network(request(ipv4=ipv4(), ipv6=V6), v6)
+    assert verbs(plan) == [] and 'id="0:1:0:1:2d:aa:bb:cc:52:54:00:aa:00:02"' in (plan.after or "").replace("'", '"')
+
+
+def test_a_kept_host_the_new_addresses_leave_no_place_for_is_refused_by_name():
+    state = with_foreign_hosts(existing_state(ipv4=ipv4()), "<host name='printer' ip='10.213.1.20'/>")
+    moved = ipv4(address="10.213.2.1/24", dhcp_ranges=[dict(start="10.213.2.100", end="10.213.2.199")], dhcp_hosts=[])
+    with pytest.raises(PlanError, match=r"static DHCP host printer 10.213.1.20, which the options cannot express .* outside"):
+        plan_network(request(ipv4=moved, recreate=True), state)
+    taken = ipv4(dhcp_hosts=[dict(mac="52:54:00:aa:00:12", ip="10.213.1.20")])
+    with pytest.raises(PlanError, match="is also the address or name of 52:54:00:aa:00:12"):
+        plan_network(request(ipv4=taken), state)
+
+
+@pytest.mark.parametrize(
+    "family, entry, count",
+    [
+        ("ipv4", dict(address="10.96.0.1/12", dhcp_ranges=[dict(start="10.96.0.10", end="10.97.0.20")]), 65547),
+        (
+            "ipv6",
+            dict(address="fd00:251:3::1/64", dhcp_ranges=[dict(start="fd00:251:3::2", end="fd00:251:3::ff:ffff")]),
+            16777214,
+        ),
+    ],
+)
+def test_a_dhcp_range_libvirt_refuses_as_too_large_is_refused_at_plan_time(family, entry, count):
+    with pytest.raises(
+        PlanError, match=r"dhcp_ranges\[0\]: .* holds %d addresses; libvirt refuses a DHCP range of more than 65535" % count
+    ):
+        request(**{family: entry})
+    edge = dict(address="10.96.0.1/12", dhcp_ranges=[dict(start="10.96.0.2", end="10.96.255.255")])
+    assert request(ipv4=edge).ipv4.ranges
+
+
 def test_new_ranges_come_before_old_ones_go():
     """libvirt drops a <dhcp> left without ranges and hosts, and its PXE settings with it."""
     state = existing_state(ipv4=ipv4(dhcp_hosts=[]))

@@ -300,6 +300,31 @@ def test_a_target_that_leads_to_another_pools_directory_is_refused(test_client, 
     assert test_client.find_pool(second) is None
 
 
+def test_an_inactive_pool_whose_directory_now_leads_into_another_pool_is_not_started(
+    test_client, unique_name, tmp_path, monkeypatch
+):
+    """Defined on a directory of its own, which was then replaced by a link into another pool's: started,
+    it would list (and delete_volumes delete) the other pool's files. Refused as for a new pool."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    first, second = unique_name(""), unique_name("")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    runner.run(params(name=first, type="dir", target_path=str(tmp_path / "a")), False, False)
+    runner.run(params(name=second, type="dir", target_path=str(tmp_path / "b"), state="present"), False, False)
+    try:
+        (tmp_path / "b").rmdir()
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="is the target of pool %s" % first):
+                runner.run(params(name=second, type="dir", target_path=str(tmp_path / "b")), check_mode, False)
+        assert not test_client.pool_is_active(test_client.find_pool(second))
+    finally:
+        for name in (first, second):
+            runner.run(params(name=name, state="absent"), False, False)
+
+
 @pytest.mark.parametrize(
     "permissions, refused",
     [
