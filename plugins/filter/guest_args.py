@@ -219,7 +219,7 @@ def entry_problem(entry: Any) -> str:
     """Why ``entry`` is no guest at all (not a dictionary, no name), or "". Named by keys and types
     only: an entry's values may be secrets (kickstart_content, passwords)."""
     if not isinstance(entry, Mapping):
-        return "each guest must be a dictionary with a name, got %s" % type(entry).__name__
+        return "each guest must be a dictionary with a name, got %s" % kind_of(entry)
     if not entry.get("name"):
         return "each guest needs a name, got an entry with %s" % _keys_text(entry)
     if not isinstance(entry["name"], str):

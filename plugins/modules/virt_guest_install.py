@@ -192,7 +192,11 @@ options:
           - Lines and tabs are its content; a NUL character is refused.
         type: str
       extra_args:
-        description: More kernel command line arguments for a V(location) install, such as V(console=ttyS0).
+        description:
+          - More kernel command line arguments for a V(location) install, such as V(console=ttyS0).
+          - Shown in plans, diffs, results and the host log, as the kernel command line is readable on the host;
+            a URL's user information in it is masked, a bare value (V(rootpw=...)) is not. Put passwords in
+            O(install.kickstart_content) (never shown) or a kickstart file instead.
         type: str
       boot_dir:
         description:

@@ -33,7 +33,10 @@ def name_problem(name: object, what: str, max_bytes: int = MAX_NAME_BYTES) -> st
     if ".." in name:
         return "%s name %r must not contain '..'" % (what, name)
     if not re.fullmatch(_NAME_RE, name):
-        return "%s name %r may only contain letters, digits and . _ + - : @ and must not start with '.' or '-'" % (what, name)
+        return (
+            "%s name %r may only contain ASCII letters and digits (A-Z, a-z, 0-9) and . _ + - : @ "
+            "and must not start with '.' or '-'" % (what, name)
+        )
     return ""
 
 

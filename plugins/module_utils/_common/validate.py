@@ -132,11 +132,17 @@ def walk_strings(value: Any, path: str = "") -> Iterator[Tuple[str, str]]:
 
 def check_strings(params: Mapping[str, Any]) -> None:
     """Refuse control characters in any string of ``params`` (free-text options may hold lines)."""
+    for problem in string_problems(params):
+        raise PlanError(problem)
+
+
+def string_problems(params: Mapping[str, Any]) -> Iterator[str]:
+    """A refusal for each string of ``params`` with control characters (free-text options may hold lines)."""
     for path, text in walk_strings(params):
         free_text = re.sub(r"\[\d+\]", "", path) in FREE_TEXT_OPTIONS or path.startswith(FREE_TEXT_PREFIXES)
         problem = control_problem(text, path, free_text)
         if problem:
-            raise PlanError(problem)
+            yield problem
 
 
 def raw_problems(spec: Mapping[str, Any], params: Any, prefix: str = "") -> Iterator[str]:
@@ -155,11 +161,12 @@ def raw_problems(spec: Mapping[str, Any], params: Any, prefix: str = "") -> Iter
         what = prefix + key
         if value is None:
             continue
-        if option.get("type") == "int" and isinstance(value, str) and not value.isascii():
-            yield "%s: %r is not a whole number written with the digits 0-9" % (what, value)
-        elif option.get("type") == "int" and _not_finite(value):
+        if option.get("type") == "int" and _not_finite(value):
             # Ansible's integer check fails on these with an unexpected error instead of a message.
             yield "%s: %s is not a whole number" % (what, value)
+        elif option.get("type") == "int" and isinstance(value, str) and not re.fullmatch(r"[+-]?[0-9]+", value):
+            # Ansible's int() reads other scripts' digits, and strips a trailing newline; '1e3' it takes as 1000.
+            yield "%s: %r is not a whole number written with the digits 0-9" % (what, value)
         if option.get("type", "str") in ("str", "path") and isinstance(value, (Mapping, list)):
             # Ansible would turn it into its repr() and go on with "['x']" as the text.
             yield "%s must be text, not %s" % (what, _kind(value) if isinstance(value, list) else "a dictionary")

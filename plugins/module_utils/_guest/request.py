@@ -23,10 +23,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes i
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     ascii_int,
     check_path,
-    check_strings,
     check_uri,
     is_ascii_number,
     same_path,
+    string_problems,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import (
     InstallRequest,
@@ -180,7 +180,9 @@ class GuestRequest(Record):
     def read(cls, params: Mapping[str, Any]) -> Tuple[Optional["GuestRequest"], List[str]]:
         """The request, or None with every refusal of the options: each option is read on its own,
         so one mistake does not hide the next (virt_preflight lists them all)."""
-        check_strings(params)
+        control = list(string_problems(params))
+        if control:
+            return None, control  # every option with a control character at once
         if params.get("uri") is not None:
             check_uri(params["uri"])
         problem = name_problem(params.get("name"), "guest", MAX_GUEST_NAME_BYTES)

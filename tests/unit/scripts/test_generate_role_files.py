@@ -72,10 +72,11 @@ def test_each_role_documents_every_module_option_and_its_shorthand_once(role, en
 
 @pytest.mark.parametrize("role, entry_point", _entry_points())
 def test_guest_entries_are_left_to_the_preflight(role, entry_point):
-    """No suboptions: the role's argument validation would refuse a mistyped key on its own host, before the
-    preflight names every mistake of every host with its path."""
+    """No suboptions, and entries of any kind: the role's argument validation would refuse a mistyped key or
+    a null entry on its own host (dumping its whole spec), before the preflight names every mistake of every
+    host with its path."""
     guest_list = _guest_list(role, entry_point)
-    assert "options" not in guest_list and (guest_list["type"], guest_list["elements"]) == ("list", "dict")
+    assert "options" not in guest_list and (guest_list["type"], guest_list["elements"]) == ("list", "raw")
 
 
 def test_a_secret_option_is_documented_as_never_shown():

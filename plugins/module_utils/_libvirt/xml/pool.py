@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
@@ -130,19 +131,18 @@ def _mode_text(text: Optional[str]) -> Optional[str]:
     """A permission mode as four octal digits, as libvirt reports it ('755' is '0755')."""
     if text is None:
         return None
-    try:
-        return "%04o" % int(text, 8)
-    except ValueError:
-        raise XmlError("target/permissions/mode %r is not an octal mode" % text)
+    # int() would also read other scripts' digits, '0o755' and surrounding whitespace, which libvirt refuses.
+    if not re.fullmatch(r"[0-7]{1,4}", text.strip(" ")):
+        raise XmlError("target/permissions/mode %r is not an octal mode (up to four digits 0-7)" % text)
+    return "%04o" % int(text, 8)
 
 
 def _id_of(text: Optional[str], what: str) -> Optional[int]:
     if text is None:
         return None
-    try:
-        return int(text)
-    except ValueError:
-        raise XmlError("target/permissions/%s %r is not a numeric id" % (what, text))
+    if not re.fullmatch(r"-?[0-9]+", text.strip(" ")):
+        raise XmlError("target/permissions/%s %r is not a numeric id (digits 0-9)" % (what, text))
+    return int(text)
 
 
 def _path(text: Optional[str]) -> Optional[str]:

@@ -179,7 +179,11 @@ def test_preflight_args_list_every_problem_of_every_entry_and_fail_on_none():
             "check": "options",
             "message": "each guest needs a name, got an entry with keys memory",
         },
-        {"guest": "iso_install_guests[2]", "check": "options", "message": "each guest must be a dictionary with a name, got str"},
+        {
+            "guest": "iso_install_guests[2]",
+            "check": "options",
+            "message": "each guest must be a dictionary with a name, got text",
+        },
         {"guest": "typo", "check": "options", "message": "guests[typo].colour: unknown key"},
         {"guest": "typo", "check": "options", "message": "guests[typo].memroy: unknown key; did you mean memory?"},
         {"guest": "both", "check": "options", "message": "give either install or the shorthand iso, not both"},

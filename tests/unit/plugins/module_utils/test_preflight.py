@@ -327,6 +327,15 @@ def test_each_list_s_guests_are_judged_by_their_own_list_s_update_existing(uniqu
             install(dict(guest(name), uri="test:///default", state="absent", remove_storage=True), check_mode=False, diff=False)
 
 
+def test_every_option_with_a_control_character_is_one_problem_at_once(unique_name, test_client):
+    """A careless paste leaves a newline in several options of one entry: all of them are named in one run."""
+    entry = guest(unique_name(""), memory="256\n", disks=[{"pool": POOL, "size": "16M\n"}], serial_log="/var/tmp/u2.log\n")
+    result = run({"uri": "test:///default", "guests": [entry]})
+    messages = [problem["message"] for problem in result["problems"]]
+    assert [message.split(":")[0] for message in messages] == ["memory", "disks[0].size", "serial_log"], messages
+    assert all("control character" in message for message in messages)
+
+
 def test_memory_is_listed_per_guest_in_one_unit(unique_name, monkeypatch):
     from ansible_collections.remotevirt.install.plugins.module_utils import _preflight
 

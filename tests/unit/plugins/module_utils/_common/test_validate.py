@@ -98,6 +98,8 @@ def test_refusals_of_free_text_never_repeat_it():
     [
         ({"vcpus": "\u0663"}, ["vcpus: '\u0663' is not a whole number written with the digits 0-9"]),
         ({"vcpus": "3"}, []),
+        ({"vcpus": "3\n"}, ["vcpus: '3\\n' is not a whole number written with the digits 0-9"]),
+        ({"wait_timeout": "1e3"}, ["wait_timeout: '1e3' is not a whole number written with the digits 0-9"]),
         ({"vcpus": 3}, []),
         (
             {"graphics": {"port": "\uff15\uff19\uff10\uff10"}},
