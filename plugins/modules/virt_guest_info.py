@@ -54,7 +54,8 @@ options:
         V(lease), the DHCP leases of libvirt networks (cards on host bridges have none); V(arp), the host's
         ARP table; V(agent), the QEMU guest agent inside the guest; V(any), the first of these that has an
         address. V(none) reads no addresses (the cheapest).
-      - A source that cannot answer for a guest gives it no addresses and a warning, not a failure.
+      - A source that cannot answer for a guest (an agent not configured or not running) gives it no addresses
+        and a warning, not a failure; under V(any) the next source is asked without a warning.
     type: str
     choices: [none, lease, arp, agent, any]
     default: lease

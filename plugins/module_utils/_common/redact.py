@@ -30,6 +30,8 @@ _SCHEME_RE = r"\s*[A-Za-z][A-Za-z0-9+.-]*\Z"
 # A data: URL, also quoted, bracketed, spaced or mistyped ("data :", 'data;', data%3A): its content follows.
 _DATA_URL_RE = r"""(?i)[\s"'`<(\[{]*data\s*(?::|;|,|%3a)"""
 _DELIMITERS = "/?#"
+# Characters that look like a URL's '@' or ':' (fullwidth and small forms), read as them.
+_LOOKALIKES = {0xFF20: "@", 0xFE6B: "@", 0xFF1A: ":", 0xFE55: ":"}
 # Pieces of a password split at characters URLs reserve are masked too when at least this long
 # (a parser may show only the part after a '#' or '/'); shorter ones would garble every text.
 _MIN_PIECE = 6
@@ -153,6 +155,9 @@ def _urls(text: str, whole: bool, loose: bool = True) -> Iterator[Tuple[int, Opt
     With ``loose``, an option's whole value written as a URL whose ``://`` is mistyped or left out (a
     typo a refusal names, perhaps with another URL in its query) is read the careful way too: its user
     information runs to the last ``@`` before its query; a data: URL's content is masked whole."""
+    # Read with look-alikes of '@' and ':' as those (one character each: the spans stay the text's own):
+    # a password before a fullwidth '＠' is what a refusal of that URL would otherwise show.
+    text = text.translate(_LOOKALIKES)
     if whole and loose and _is_data_url(text):
         yield from _data_url(text)
         return
@@ -282,8 +287,9 @@ def url_secrets(text: str, loose: bool = True) -> Iterator[str]:
         yield userinfo
         if loose and _is_data_url(text):
             return  # a data: URL's content, whole: no password inside to pick out
-        _user, sep, password = userinfo.partition(":")
-        if not (sep and password):
+        colon = userinfo.translate(_LOOKALIKES).find(":")
+        password = userinfo[colon + 1 :] if colon >= 0 else ""
+        if not password:
             continue
         yield password
         for piece in re.split(r"[/?#@\s]", password):

@@ -56,17 +56,18 @@ def usable_addresses(cards: List[Dict[str, Any]]) -> List[str]:
     return [entry["addr"] for card in cards for entry in card["addresses"] if usable(entry["addr"])]
 
 
-def read_addresses(client: Client, domain: Any, source: str) -> List[Dict[str, Any]]:
+def read_addresses(client: Client, domain: Any, source: str, waiting: bool = True) -> List[Dict[str, Any]]:
     """The guest's cards and addresses from ``source`` (lease, arp, agent, or any: the first that has one).
 
-    A source that cannot answer yet (no guest agent running) counts as no address.
+    While ``waiting``, a guest agent that cannot answer yet (not running, not configured) counts as no
+    address; otherwise only under ``any``, and an agent asked alone raises, for the caller to warn.
     """
     found: List[Dict[str, Any]] = []
     for name in ANY_ORDER if source == "any" else (source,):
         try:
             found = parse_addresses(client.interface_addresses(domain, SOURCES[name]))
         except LibvirtError:
-            if source != "any" and name != "agent":
+            if source != "any" and not (waiting and name == "agent"):
                 raise
             continue
         if usable_addresses(found):

@@ -145,7 +145,7 @@ def _addresses(client: Client, domain: Any, state: str, source: str, warnings: L
     from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
 
     try:
-        return reachable.read_addresses(client, domain, source)
+        return reachable.read_addresses(client, domain, source, waiting=False)
     except LibvirtError as error:
         warnings.append("addresses of guest %s (source %s) not read: %s" % (domain.name(), source, error.message))
         return []

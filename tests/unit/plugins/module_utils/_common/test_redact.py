@@ -135,6 +135,9 @@ def test_a_quote_inside_the_query_hides_no_later_value():
         ("u:s3cretpw@h.example/x.img", "u:***@h.example/x.img"),
         ("http:/h/x?token=s3cretpw", "http:/h/x?token=***"),
         ("data:text/plain,rootpw%20s3cretpw", "data:***"),
+        # look-alikes of '@' and ':' (fullwidth, small forms) are read as them
+        ("http://u:s3cretpw\uff20h.example/x.img", "http://***\uff20h.example/x.img"),
+        ("http://u\uff1as3cretpw\ufe6bh.example/x.img", "http://***\ufe6bh.example/x.img"),
         ("DATA:;base64,cm9vdHB3IHMzY3JldHB3", "DATA:***"),
         # paths and addresses stay as they are
         ("/srv/a@b.img", "/srv/a@b.img"),
@@ -151,7 +154,16 @@ def test_a_value_written_as_a_url_without_its_scheme_separator_is_masked(value, 
 
 
 PASSWORDS = st.text(st.characters(codec="ascii", exclude_characters="@/\\?#&=%:\x00\n\r\t "), min_size=6, max_size=20)
-SHAPES = ["http:/u:{}@h/x", "http:u:{}@h/x", "//u:{}@h/x", "https//u:{}@h/x", "http:\\\\u:{}@h/x", "http://u:{}@h/x", "u:{}@h/x"]
+SHAPES = [
+    "http:/u:{}@h/x",
+    "http://u:{}\uff20h/x",
+    "http:u:{}@h/x",
+    "//u:{}@h/x",
+    "https//u:{}@h/x",
+    "http:\\\\u:{}@h/x",
+    "http://u:{}@h/x",
+    "u:{}@h/x",
+]
 
 
 @given(PASSWORDS, st.sampled_from(SHAPES))

@@ -49,6 +49,20 @@ def test_read_addresses_through_libvirt(test_client, source):
     assert reachable.usable_addresses(cards) and cards[0]["mac"]
 
 
+def test_an_agent_that_cannot_answer_is_no_address_while_waiting_and_an_error_when_asked_alone(test_client, monkeypatch):
+    """wait_for keeps asking an agent not running yet; virt_guest_info asked for the agent warns instead."""
+    domain = test_client.find_domain("test")
+
+    def unanswered(domain, source):
+        raise reachable.LibvirtError("read addresses of", "test", "argument unsupported: QEMU guest agent is not configured")
+
+    monkeypatch.setattr(test_client, "interface_addresses", unanswered)
+    assert reachable.read_addresses(test_client, domain, "agent") == []
+    assert reachable.read_addresses(test_client, domain, "any", waiting=False) == []
+    with pytest.raises(reachable.LibvirtError, match="not configured"):
+        reachable.read_addresses(test_client, domain, "agent", waiting=False)
+
+
 def test_marker_is_looked_for_after_the_offset(tmp_path):
     log = tmp_path / "serial.log"
     log.write_bytes(b"Cloud-init v. 22.4 finished\n" + b"second boot\n")
