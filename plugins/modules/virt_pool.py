@@ -72,7 +72,8 @@ options:
       - For V(dir), V(fs) and V(netfs), refused at plan time when it is a directory of the host's system
         (V(/), V(/etc), V(/var/lib)..., or anything under V(/etc), V(/boot), V(/dev), V(/proc), V(/sys)), or
         when it is, holds or lies in the target of another pool (on the module's host also where either
-        leads through symbolic links).
+        leads through symbolic links). Checked for a new or moved pool, and again before an inactive pool
+        is started or built (its directory may have been replaced by a link since it was defined).
       - For a new or moved V(dir) pool, the existing directory (where it leads) must belong to root or to
         the user the module runs as, with no directory or link of another user on its way, and nobody else
         may write it; refused at plan time otherwise (with a
