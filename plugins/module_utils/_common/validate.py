@@ -443,7 +443,7 @@ def uri_query_secrets(uri: str) -> Iterator[str]:
     """The values in the query (and fragment) of libvirt URI ``uri`` that are no setting libvirt defines,
     at least ``_MIN_URI_SECRET`` long: a token a proxy or a script reads ('?token=...'), masked wherever it
     shows. libvirt's own settings (a socket path, a key file, ssh's command) stay shown."""
-    rest, _, fragment = uri.partition("#")
+    rest, _hash, fragment = uri.partition("#")
     query = rest.partition("?")[2]
     for part in re.split(_QUERY_SEPARATOR_RE, query):
         name, equals, value = part.partition("=")
