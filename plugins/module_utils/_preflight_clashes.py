@@ -48,6 +48,7 @@ class Footprint:
         self.macs: FrozenSet[str] = frozenset()
         self.serial_log: Optional[str] = None
         self.libvirt_log: Optional[str] = None  # libvirt's own log of a guest the run defines
+        self.local = False  # its files are this host's: compared as files too (hard links)
         self.ports: FrozenSet[int] = frozenset()  # fixed graphics ports: QEMU listens on them
 
 
@@ -121,6 +122,7 @@ def footprint_of(
     if after is None:
         return None
     footprint = Footprint(request.name)
+    footprint.local = resolve is resolved
     had = {_keys(disk, pool_directories, resolve) for disk in (kept.disks if kept is not None else ())}
     allowed = {
         _request_keys(disk.pool, disk.volume, disk.path, pool_directories, resolve)
@@ -199,7 +201,7 @@ def _serial_log_file_clashes(guest: Footprint, other: Footprint) -> List[str]:
     messages = []
     for log_of, files_of in ((guest, other), (other, guest)):
         log = log_of.serial_log
-        if log is not None and any(("path", log) in keys for keys, _written in files_of.refs):
+        if log is not None and any(_is_file_of(log, keys, log_of.local) for keys, _written in files_of.refs):
             messages.append(
                 "serial_log: %s, the serial log of guest %s, is also a disk or medium of guest %s in this list: "
                 "the console would be written into it and removing %s would delete it; give each guest a log "
@@ -212,6 +214,20 @@ def _serial_log_file_clashes(guest: Footprint, other: Footprint) -> List[str]:
                 % (log, log_of.name, files_of.name)
             )
     return messages
+
+
+def _is_file_of(path: str, keys: Keys, local: bool) -> bool:
+    """Whether ``path`` is the file ``keys`` name: by its path, or on this host as a file (a hard link)."""
+    if ("path", path) in keys:
+        return True
+    return local and any(key[0] == "path" and _same_file(path, key[1]) for key in keys)
+
+
+def _same_file(path: str, other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except (OSError, ValueError):
+        return False  # either not made yet: the paths decided
 
 
 def _port_clashes(guest: Footprint, other: Footprint) -> List[str]:

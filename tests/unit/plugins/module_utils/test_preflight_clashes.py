@@ -46,6 +46,7 @@ def host(test_client, tmp_path):
         pool.createXML("<volume><name>%s</name><capacity>1048576</capacity></volume>" % name, 0)
     (tmp_path / "remotevirt-rt11-a-cidata.iso").write_bytes(b"\0" * 4096)
     (tmp_path / "rt11-disk.img").write_bytes(b"\0" * 4096)
+    (tmp_path / "rt11-hard.log").hardlink_to(tmp_path / "rt11-disk.img")
     yield str(tmp_path)
     for domain in test_client.conn.listAllDomains(0):
         if domain.name().startswith("rt11-"):
@@ -104,6 +105,10 @@ def clash_cases(tmp):
             guest("rt11-a", disks=[dict(path=tmp + "/rt11-disk.img")]),
             guest("rt11-b", serial_log=tmp + "/./rt11-disk.img"),
         ],
+        "serial log hard-linked to the other's disk": [
+            guest("rt11-a", disks=[dict(path=tmp + "/rt11-disk.img")]),
+            guest("rt11-b", serial_log=tmp + "/rt11-hard.log"),
+        ],
         "disk on the other's serial log": [
             guest("rt11-a", serial_log=tmp + "/rt11-disk.img"),
             guest("rt11-b", disks=[dict(path=tmp + "/rt11-disk.img")]),
@@ -128,6 +133,7 @@ def clash_cases(tmp):
         "same MAC",
         "same serial log",
         "serial log on the other's disk",
+        "serial log hard-linked to the other's disk",
         "disk on the other's serial log",
         "same graphics port",
     ],
