@@ -660,6 +660,7 @@ def failure_message(problems: Sequence[Mapping[str, Any]]) -> str:
 def run(params: Mapping[str, Any]) -> Dict[str, Any]:
     client = Client(params["uri"], local=is_local_uri(params["uri"]))
     guests = params.get("guests")
+    list_updates, bad_list_updates = read_list_updates(params.get("update_existing_by_list"))
     try:
         preflight = Preflight(
             client,
@@ -672,9 +673,8 @@ def run(params: Mapping[str, Any]) -> Dict[str, Any]:
             console_passwords=params.get("console_passwords") if isinstance(params.get("console_passwords"), Mapping) else None,
             url_passwords=params.get("url_passwords") if isinstance(params.get("url_passwords"), Mapping) else None,
             check_memory_hint=params.get("check_memory_hint") or DEFAULT_CHECK_MEMORY_HINT,
+            list_updates=list_updates,
         )
-        list_updates, bad_list_updates = read_list_updates(params.get("update_existing_by_list"))
-        preflight.list_updates = list_updates
         if bad_list_updates:
             preflight.problems.append(problem(None, "options", bad_list_updates))
         guests = guests if isinstance(guests, list) else []

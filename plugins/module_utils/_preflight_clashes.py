@@ -13,6 +13,7 @@ import os
 from typing import Callable, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
+from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import same_file_as
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import seed_path, serial_log_of
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import added_by, libvirt_log_of
@@ -220,14 +221,8 @@ def _is_file_of(path: str, keys: Keys, local: bool) -> bool:
     """Whether ``path`` is the file ``keys`` name: by its path, or on this host as a file (a hard link)."""
     if ("path", path) in keys:
         return True
-    return local and any(key[0] == "path" and _same_file(path, key[1]) for key in keys)
-
-
-def _same_file(path: str, other: str) -> bool:
-    try:
-        return os.path.samefile(path, other)
-    except (OSError, ValueError):
-        return False  # either not made yet: the paths decided
+    is_the_file = same_file_as(path) if local else None
+    return is_the_file is not None and any(key[0] == "path" and is_the_file(key[1]) for key in keys)
 
 
 def _port_clashes(guest: Footprint, other: Footprint) -> List[str]:

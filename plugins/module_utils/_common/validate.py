@@ -449,7 +449,7 @@ def uri_query_secrets(uri: str) -> Iterator[str]:
         name, equals, value = part.partition("=")
         if not equals:
             name, value = "", name  # '?TOKEN'
-        if query_parameter_names(name) and query_parameter_names(name)[0] in LIBVIRT_URI_SETTINGS:
+        if set(query_parameter_names(name)) & LIBVIRT_URI_SETTINGS:
             continue
         if len(value) >= _MIN_URI_SECRET:
             yield value

@@ -23,7 +23,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.usage i
     path_test,
     same_file_as,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
@@ -39,7 +38,11 @@ _SYSTEM_QEMU_URI_RE = re.compile(r"qemu(\+[a-z0-9]+)?://[^/?#]*/system([?#].*)?"
 def libvirt_log_of(uri: str, guest: str) -> Optional[str]:
     """The log libvirt keeps of ``guest`` under ``uri``'s daemon, when that daemon is the system one of
     the QEMU driver (whose log directory is known), else None."""
-    return "%s/%s.log" % (LIBVIRT_QEMU_LOG_DIR, guest) if _SYSTEM_QEMU_URI_RE.fullmatch(uri) else None
+    return _libvirt_log(guest) if _SYSTEM_QEMU_URI_RE.fullmatch(uri) else None
+
+
+def _libvirt_log(guest: str) -> str:
+    return "%s/%s.log" % (LIBVIRT_QEMU_LOG_DIR, guest)  # a guest name holds no '/': as same_path writes it
 
 
 def added_by(state: GuestState, plan: Plan) -> Exclusive:
@@ -60,11 +63,12 @@ def host_clash_problems(client: Client, request: GuestRequest, state: GuestState
     by_mac: Dict[str, List[str]] = {mac: [] for mac in added.macs}
     by_log: Dict[str, List[str]] = {log: [] for log in added.logs}
     by_port: Dict[int, List[str]] = {port: [] for port in added.graphics_ports}
-    # A new guest's own libvirt log must be no other guest's serial log (a guest named X-serial and X).
-    own_log = libvirt_log_of(client.uri, request.name) if state.existing is None else None
+    # libvirt's own log of each guest is no serial log of another (a guest named X-serial and X), nor of itself.
+    libvirt_logs = _SYSTEM_QEMU_URI_RE.fullmatch(client.uri) is not None
+    own_log = _libvirt_log(request.name) if libvirt_logs and state.existing is None else None
     own_log_test = _log_test(own_log, local) if own_log else None
     logging_into_own: List[str] = []
-    problems = _libvirt_log_problems(client.uri, request.name, log_tests)
+    problems = _libvirt_log_problems(request.name, log_tests) if libvirt_logs else []
     for name, references in guest_references(client):
         if name == request.name:
             continue  # its own definitions, live and persistent
@@ -77,8 +81,7 @@ def host_clash_problems(client: Client, request: GuestRequest, state: GuestState
                 continue
             if any(is_the_log(path) for path in references["logs"]):
                 by_log[log].append(name)
-            libvirt_log = libvirt_log_of(client.uri, name)
-            if libvirt_log and is_the_log(same_path(libvirt_log) or libvirt_log):
+            if libvirt_logs and is_the_log(_libvirt_log(name)):
                 problems.append(_libvirt_log_problem(log, name))
         if own_log_test is not None and any(own_log_test(path) for path in references["logs"]):
             logging_into_own.append(name)
@@ -92,12 +95,9 @@ def host_clash_problems(client: Client, request: GuestRequest, state: GuestState
     )
 
 
-def _libvirt_log_problems(uri: str, guest: str, log_tests: Dict[str, Optional[Callable[[str], bool]]]) -> List[str]:
+def _libvirt_log_problems(guest: str, log_tests: Dict[str, Optional[Callable[[str], bool]]]) -> List[str]:
     """A refusal for a log of the guest that is libvirt's own log of this very guest."""
-    libvirt_log = libvirt_log_of(uri, guest)
-    if not libvirt_log:
-        return []
-    written = same_path(libvirt_log) or libvirt_log
+    written = _libvirt_log(guest)
     return [
         _libvirt_log_problem(log, guest) for log, is_the_log in sorted(log_tests.items()) if is_the_log and is_the_log(written)
     ]

@@ -280,15 +280,18 @@ class GuestRequest(Record):
         log = same_path(self.serial_log) if self.serial_log is not None else None
         if log is None:
             return
-        media = self.install.cdrom
-        own = [(disk.label, disk.path) for disk in self.disks or () if disk.path]
-        own += [("install.cdrom", media.path)] if media is not None and media.path else []
-        for label, path in own:
+        for label, path in self.path_files():
             if same_path(path) == log:
                 raise PlanError(
                     "serial_log: %s is also %s of this guest: its console would be written into that file and "
                     "removing the guest would delete it; give the guest a log file of its own" % (self.serial_log, label)
                 )
+
+    def path_files(self) -> List[Tuple[str, str]]:
+        """(option, path) of the host files the request names as disks and install media."""
+        media = self.install.cdrom
+        files = [(disk.label, disk.path) for disk in self.disks or () if disk.path]
+        return files + ([("install.cdrom", media.path)] if media is not None and media.path else [])
 
     def _check_media_is_no_disk(self) -> None:
         """The install cdrom is read-only media; as a disk too, the guest would write to it."""

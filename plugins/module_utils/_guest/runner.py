@@ -854,12 +854,8 @@ def _check_serial_log_file(client: Client, request: GuestRequest, state: GuestSt
 
 def _own_files(request: GuestRequest, state: GuestState) -> List[Tuple[str, str]]:
     """(what, path) of the files the guest has or is given as disks and install media."""
-    media = request.install.cdrom
-    files = [(disk.label, disk.path) for disk in request.disks or () if disk.path]
-    files += [("install.cdrom", media.path)] if media is not None and media.path else []
     kept = state.existing.disks if state.existing is not None else ()
-    files += [("its disk %s" % disk.target, disk.path) for disk in kept if disk.path]
-    return files
+    return request.path_files() + [("its disk %s" % disk.target, disk.path) for disk in kept if disk.path]
 
 
 def _removable_serial_log(client: Client, guest: str, existing: Domain) -> Optional[str]:

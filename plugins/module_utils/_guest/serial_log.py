@@ -56,21 +56,18 @@ def place_problem(path: str) -> str:
 def own_file_problem(path: str, own_files: Iterable[Tuple[str, str]]) -> str:
     """Why the serial log ``path`` leads to a file the guest itself has as a disk or medium
     (``own_files``: (what, path) pairs), through links or as a hard link; "" when it is none."""
+    # Imported here: only a new serial log and a removal ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.usage import same_file_as
+
     real = os.path.realpath(path)
+    is_the_file = same_file_as(path)  # None before the log exists: the paths decide
     for what, own in own_files:
-        if os.path.realpath(own) == real or _same_file(path, own):
+        if os.path.realpath(own) == real or (is_the_file is not None and is_the_file(own)):
             return (
                 "serial_log: %s is the file of %s of this guest (%s): its console would be written into that "
                 "file and removing the guest would delete it; give the guest a log file of its own" % (path, what, own)
             )
     return ""
-
-
-def _same_file(path: str, other: str) -> bool:
-    try:
-        return os.path.samefile(path, other)
-    except (OSError, ValueError):
-        return False  # either not made yet: the paths decided
 
 
 def file_problem(client: Client, path: str, guest: str, logs: bool = True) -> str:

@@ -283,10 +283,11 @@ def _ranges(entries: Sequence[Mapping[str, Any]], family: str, interface: Any) -
             raise PlanError("%s: start %s is after end %s" % (what, start, end))
         if start <= interface.ip <= end:
             raise PlanError("%s: %s-%s holds the host's own address %s" % (what, start, end, interface.ip))
-        if int(end) - int(start) + 1 > MAX_RANGE_ADDRESSES:
+        size = int(end) - int(start) + 1
+        if size > MAX_RANGE_ADDRESSES:
             raise PlanError(
                 "%s: %s-%s holds %d addresses; libvirt refuses a DHCP range of more than %d: split it or narrow it"
-                % (what, start, end, int(end) - int(start) + 1, MAX_RANGE_ADDRESSES)
+                % (what, start, end, size, MAX_RANGE_ADDRESSES)
             )
         for other_index, (other_start, other_end) in enumerate(spans):
             if start <= other_end and other_start <= end:

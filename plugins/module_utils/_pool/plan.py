@@ -266,13 +266,14 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
         # An active directory pool whose directory is gone: libvirt builds only inactive pools.
         plan.add(_pool_action(request.uri, STOP, request.name, "pool-destroy"))
         active = False
-    if unbuilt and not active and not any(action.verb == BUILD for action in plan.actions):
-        check_target_shared(wanted, state)
+    builds = unbuilt and not active and not any(action.verb == BUILD for action in plan.actions)
+    if builds or (want_active and not active):
+        check_target_shared(wanted, state)  # its directory may lead elsewhere since it was defined
+    if builds:
         # Defined but never built (a run stopped after its define): the build that run planned,
         # or the pool could never start (no directory to open, no file system to mount, no volume group).
         plan.add(_build_action(request.uri, wanted))
     if want_active and not active:
-        check_target_shared(wanted, state)  # its directory may lead elsewhere since it was defined
         plan.add(_pool_action(request.uri, START, request.name, "pool-start"))
     elif active and not want_active:
         _refuse_running_users(request, state, "make it inactive")
