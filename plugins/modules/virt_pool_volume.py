@@ -121,7 +121,7 @@ options:
         (V(file:///path) for a file on the host) and holds no spaces or control characters.
       - User information in the URL (V(https://user:password@host/...)) is used for the download and
         masked everywhere else (plan, messages, results, the host's log), and so are the values of its
-        query (V(?token=...)).
+        query (V(?token=...)) and of its path's parameters (V(;jsessionid=...)).
       - A V(file:) URL never names one of the host's own files (C(/etc), C(/boot), C(/proc) and the
         like, also through a link) nor a file that not every user of the host may read (the file, or a
         directory on its way, keeps others out), as the volume would hand its content to a guest.

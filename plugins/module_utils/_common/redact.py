@@ -5,8 +5,8 @@
 
 A URL such as ``http://user:secret@mirror/tree`` works on the host, but its user information
 must never reach a plan, a message, a diff or the host log: there it is shown as ``***@``. The
-values of its query are shown as ``***`` too (``?token=***``): a token or a signature there is a
-credential as well.
+values of its query and of its path's parameters are shown as ``***`` too (``?token=***``,
+``;jsessionid=***``): a token, a signature or a session id there is a credential as well.
 
 Admins write passwords as they are, not percent-encoded: ``http://admin:p#w/rd?x@host/``. Where
 the user information ends is therefore read the careful way: from the first ``://`` up to the
@@ -202,12 +202,14 @@ def _libnfs_setting(name: str, value: str) -> bool:
 
 
 def _query_value_spans(text: str, start: int, end: int, nfs: bool = False) -> Iterator[Tuple[int, int]]:
-    """(start, end) of each value in the query of the URL whose host part starts at ``start``, of each
-    query piece without a name (``?TOKEN``), and of its fragment (``#access_token=...``): the short plain
-    values of libnfs's options excepted when it is an ``nfs`` URL."""
+    """(start, end) of each path parameter's value (``;jsessionid=...``) and each query value of the URL
+    whose host part starts at ``start``, of each query piece without a name (``?TOKEN``), and of its
+    fragment (``#access_token=...``): the short plain values of libnfs's options excepted when it is an
+    ``nfs`` URL."""
     fragment = text.find("#", start, end)
     stop = end if fragment < 0 else fragment
     query = text.find("?", start, stop)
+    yield from _path_parameter_spans(text, start, stop if query < 0 else query)
     position = stop if query < 0 else query + 1
     named = set()  # the libnfs options seen: a second value is no setting
     while position < stop:
@@ -224,6 +226,19 @@ def _query_value_spans(text: str, start: int, end: int, nfs: bool = False) -> It
         position = amp + 1
     if fragment >= 0 and _word_end(text, fragment + 1, end) > fragment + 1:
         yield fragment + 1, _word_end(text, fragment + 1, end)
+
+
+def _path_parameter_spans(text: str, start: int, end: int) -> Iterator[Tuple[int, int]]:
+    """(start, end) of the value of each parameter of the path between ``start`` and ``end``
+    (``/x.iso;jsessionid=...``): a session id there is a credential, as a query value is."""
+    semicolon = text.find(";", start, end)
+    while semicolon >= 0:
+        following = min((found for found in (text.find(c, semicolon + 1, end) for c in ";/") if found >= 0), default=end)
+        equals = text.find("=", semicolon + 1, following)
+        value_end = _word_end(text, equals + 1, following) if equals >= 0 else -1
+        if value_end > equals + 1:
+            yield equals + 1, value_end
+        semicolon = text.find(";", following, end) if following < end else -1
 
 
 def _word_end(text: str, start: int, end: int) -> int:
@@ -247,7 +262,12 @@ def redact_text(text: str, whole: bool = False) -> str:
     """``text`` with the user information, the query values and the fragment of every URL in it masked
     (for messages and logs)."""
     pieces, position = [], 0
-    for start, end in _masked_spans(text, whole):
+    # Sorted and joined where they overlap: a mistyped URL's parameters are masked whole, and again
+    # each value among them.
+    for start, end in sorted(_masked_spans(text, whole)):
+        if start < position:  # within the span masked last: one mask to the further end
+            position = max(position, end)
+            continue
         pieces.append(text[position:start] + MASK)
         position = end
     pieces.append(text[position:])
