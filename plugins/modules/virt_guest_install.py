@@ -422,6 +422,7 @@ options:
           - A MAC address (in any case) that a card of another guest on the host has is refused at
             plan time, for a new guest and for a change that gives it to this one; a MAC the guest
             has already is never refused.
+          - A multicast address and V(00:00:00:00:00:00) are no card's address and are refused.
         type: str
   graphics:
     description: Graphical console. A new guest gets VNC on 127.0.0.1 when this is not set.
@@ -517,6 +518,12 @@ options:
         libvirt keeps of a guest itself, C(/var/log/libvirt/qemu/<guest>.log) on the system daemon
         (the guest would fail to start with the file busy); so is a new guest whose such log is
         another guest's serial log (a guest named V(db01-serial) beside V(db01)).
+      - A serial log the guest does not write yet that names a file which holds something already (another
+        program's log, through a link too), or whose rotated names C(<log>.0) to C(<log>.2) are taken, is
+        refused at plan time with a local O(uri), as libvirt's log daemon rotates a log over its size limit
+        when it opens it (renaming it, deleting the oldest of its backups), and removing the guest would
+        delete the file. An empty file is taken, and so is the default log of a guest of this name in
+        C(/var/log/libvirt/qemu), which a removal with O(keep_serial_log=true) left.
     type: path
   autostart:
     description: Start the guest when the host boots. Not set leaves it as it is.
@@ -540,7 +547,8 @@ options:
         RV(addresses). Planned as a V(wait) action, so check mode shows it.
       - A run that finds the guest running changes nothing and reports its addresses (waiting read-only
         up to O(wait_for_timeout) until it has one).
-      - When O(wait_for_timeout) passes, the task fails; the guest goes on running and nothing is rolled back.
+      - When O(wait_for_timeout) passes, the task fails, also in a run that found the guest running without
+        an address; the guest goes on running and nothing is rolled back. Check mode only reads the addresses.
     type: dict
     suboptions:
       ip:

@@ -543,6 +543,8 @@ def _network_param(index: int, entry: Mapping[str, Any]) -> Interface:
             raise PlanError("%s: mac %r is not a MAC address like 52:54:00:12:34:56" % (label, entry["mac"]))
         if int(mac[:2], 16) & 1:
             raise PlanError("%s: mac %s is a multicast address; a card needs a unicast one" % (label, mac))
+        if mac == "00:00:00:00:00:00":
+            raise PlanError("%s: mac %s is no card's address (DHCP servers and bridges take it for none)" % (label, mac))
     return Interface(type=kind, source=source, model=model, mac=mac)
 
 

@@ -34,8 +34,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     VERBS,
     WAIT,
     AutostartPayload,
+    WaitPayload,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
+    default_serial_log,
     in_canonical_order,
     seed_path,
     serial_log_of,
@@ -669,7 +671,22 @@ def host_clashes(client: Client, request: GuestRequest, state: GuestState, plan:
     # Imported here: only plans that change something ask (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import host_clash_problems
 
-    return host_clash_problems(client, request, state, plan, is_local_uri(client.uri))
+    local = is_local_uri(client.uri)
+    problems = host_clash_problems(client, request, state, plan, local)
+    if local and _new_serial_log(request, state) and not any(problem.startswith("serial_log") for problem in problems):
+        problems.extend(filter(None, [_held_serial_log_problem(request)]))
+    return problems
+
+
+def _held_serial_log_problem(request: GuestRequest) -> str:
+    """Why the new serial log is a file that holds something already (judged after the clashes with other
+    guests' files, whose refusals say more): someone else's, but for the guest's default log in libvirt's
+    log directory, which a guest of this name removed with keep_serial_log left."""
+    # Imported here: only a new serial log asks (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import existing_file_problem
+
+    path = request.serial_log or ""
+    return "" if same_path(path) == default_serial_log(request.name) else existing_file_problem(path)
 
 
 def _with_tuning_checked(client: Client, request: GuestRequest, state: GuestState, local: bool, findings: Findings) -> GuestState:
@@ -921,7 +938,7 @@ def run_result(
     what it predicts, else what the host has now. virt_preflight gives the check-mode one of each
     guest it plans, so a preview needs no module run per guest."""
     facts = _domain_facts(client, request, plan, state, check_mode)
-    addresses = _addresses(client, request, facts, check_mode, applied)
+    addresses = _addresses(client, request, facts, check_mode, applied and _waited_reachable(plan))
     result: Dict[str, Any] = {
         "changed": plan.changed,
         "plan": plan.summaries(),
@@ -983,10 +1000,11 @@ def _cloud_init_facts(request: GuestRequest, state: GuestState, plan: Plan) -> D
 
 
 def _addresses(
-    client: Client, request: GuestRequest, facts: Mapping[str, Any], check_mode: bool, applied: bool
+    client: Client, request: GuestRequest, facts: Mapping[str, Any], check_mode: bool, waited: bool
 ) -> List[Dict[str, Any]]:
-    """The running guest's cards and addresses. A run that started the guest waited for them already;
-    a run that changed nothing waits for them read-only (wait_for_timeout), and check mode only reads them."""
+    """The running guest's cards and addresses. A run that waited for them (its plan's wait) has them;
+    any other real run waits for them read-only (wait_for_timeout) and fails as that wait would when
+    none comes; check mode only reads them."""
     wait_for = request.wait_for
     if wait_for is None or not wait_for.ip or facts.get("state") != "running":
         return []
@@ -998,12 +1016,24 @@ def _addresses(
 
     from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
 
-    deadline = time.monotonic() + (0 if check_mode or applied else request.wait_for_timeout)
+    deadline = time.monotonic() + (0 if check_mode or waited else request.wait_for_timeout)
     while True:
         cards = reachable.read_addresses(client, domain, wait_for.source)
-        if reachable.usable_addresses(cards) or time.monotonic() >= deadline:
+        if reachable.usable_addresses(cards) or check_mode or waited:
             return cards
+        if time.monotonic() >= deadline:
+            raise LibvirtError(
+                "wait for guest",
+                request.name,
+                "the guest is running but not reachable after %d s: no address from %s; it goes on running, and a "
+                "re-run reports its addresses once it has them" % (request.wait_for_timeout, wait_for.source),
+            )
         time.sleep(1.0)
+
+
+def _waited_reachable(plan: Plan) -> bool:
+    """Whether ``plan`` waited until the guest was reachable (its addresses are then known)."""
+    return any(isinstance(action.payload, WaitPayload) and action.payload.reachable is not None for action in plan.actions)
 
 
 _CHANGED_WHILE_WAITING = (

@@ -53,6 +53,31 @@ def place_problem(path: str) -> str:
     return ""
 
 
+# libvirt's log daemon rotates a log it opens over its size limit (2 MiB by default) to <log>.0, the
+# older ones to .1 and .2 (max_backups 3), and deletes the oldest.
+_ROTATED = (".0", ".1", ".2")
+
+
+def existing_file_problem(path: str) -> str:
+    """Why a new serial log ``path`` may not be a file that holds something already, or one whose
+    rotated names are taken: libvirt's log daemon would rotate it away (renaming it, deleting the
+    oldest of its backups) and removing the guest would delete it. "" for a new or empty file."""
+    for name in (path,) + tuple(path + suffix for suffix in _ROTATED):
+        try:
+            info = os.stat(name)  # through a link: what the log daemon would append to or rotate
+        except (OSError, ValueError):
+            continue
+        if name == path and stat.S_ISREG(info.st_mode) and info.st_size == 0:
+            continue  # an empty file made ready for the log: nothing of it is lost
+        held = "holds %d bytes" % info.st_size if stat.S_ISREG(info.st_mode) else "is there"
+        return (
+            "serial_log: %s %s already and is no log of this guest: libvirt's log daemon rotates a log "
+            "it opens (to %s.0, .1 and .2, deleting the oldest) and removing the guest would delete the log; "
+            "give the guest a new file, or move the file away first" % (name, held, path)
+        )
+    return ""
+
+
 def own_file_problem(path: str, own_files: Iterable[Tuple[str, str]]) -> str:
     """Why the serial log ``path`` leads to a file the guest itself has as a disk or medium
     (``own_files``: (what, path) pairs), through links or as a hard link; "" when it is none."""

@@ -45,7 +45,9 @@ def host(test_client, tmp_path):
     for name in (SHARED, ISO):
         pool.createXML("<volume><name>%s</name><capacity>1048576</capacity></volume>" % name, 0)
     (tmp_path / "remotevirt-rt11-a-cidata.iso").write_bytes(b"\0" * 4096)
-    (tmp_path / "rt11-disk.img").write_bytes(b"\0" * 4096)
+    # Empty: a serial log that names a file holding something is refused on its own (libvirt's log
+    # daemon would rotate it away), and these cases are about the clash with the other guest.
+    (tmp_path / "rt11-disk.img").write_bytes(b"")
     (tmp_path / "rt11-hard.log").hardlink_to(tmp_path / "rt11-disk.img")
     yield str(tmp_path)
     for domain in test_client.conn.listAllDomains(0):
@@ -343,3 +345,13 @@ def _default_boot_dir_files():
         return set(os.listdir(DEFAULT_BOOT_DIR))
     except OSError:
         return set()
+
+
+def test_a_serial_log_that_holds_another_programs_lines_is_a_problem(host):
+    """The preflight refuses what the module refuses: a new serial log on a file that holds lines already."""
+    log = os.path.join(host, "app.log")
+    with open(log, "w") as handle:
+        handle.write("another program's lines\n")
+    result = preflight(dict(uri="test:///default", guests=[guest("rt11-a", serial_log=log)], probe_kvm=False, check_memory=False))
+    assert not result["ok"]
+    assert any("app.log holds 24 bytes already and is no log of this guest" in problem["message"] for problem in result["problems"])

@@ -214,6 +214,11 @@ REFUSALS = [
         "networks[0]: mac 01:00:5e:00:00:01 is a multicast address; a card needs a unicast one",
     ),
     (
+        "all-zero mac",
+        dict(networks=[dict(network="default", mac="00:00:00:00:00:00")]),
+        "networks[0]: mac 00:00:00:00:00:00 is no card's address",
+    ),
+    (
         "card model with a space",
         dict(networks=[dict(network="default", model="no such model")]),
         "networks[0]: model 'no such model' is not a card model name like virtio or e1000e",

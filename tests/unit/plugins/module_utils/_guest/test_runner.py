@@ -681,6 +681,27 @@ def test_a_serial_log_that_is_another_guests_disk_is_refused_and_never_deleted(u
         domain.undefine()
 
 
+@pytest.mark.parametrize("taken", ["app.log", "app.log.0", "app.log.2"])
+def test_a_new_serial_log_that_holds_a_file_already_is_refused(unique_name, test_client, tmp_path, taken):
+    """Another program's log (or one of its rotated names) as a new guest's serial log: libvirt's log
+    daemon would rotate it away and the removal delete it. Refused in check mode too, nothing defined."""
+    name, log = unique_name(""), tmp_path / "app.log"
+    (tmp_path / taken).write_text("another program's lines\n")
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="serial_log: %s holds 24 bytes already and is no log of this guest" % (tmp_path / taken)):
+            run(guest(name, serial_log=str(log)), check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None and (tmp_path / taken).read_text() == "another program's lines\n"
+
+
+def test_an_empty_file_or_the_guests_own_log_is_taken(unique_name, test_client, tmp_path):
+    """An empty file made ready for the log is taken, and so is a log the guest writes already."""
+    name, log = unique_name(""), tmp_path / "ready.log"
+    log.write_text("")
+    run(guest(name, serial_log=str(log)), check_mode=False, diff=False)
+    log.write_text("boot messages\n")
+    assert not run(guest(name, serial_log=str(log)), check_mode=False, diff=False)["changed"]
+
+
 def test_a_disk_made_raw_is_never_switched_to_qcow2(unique_name, test_client, tmp_path):
     """The guest wrote its raw disk's content (a qcow2 header naming a host file, perhaps): a re-run
     asking for the disk as qcow2 is refused, in check mode too, and the definition keeps raw."""
@@ -1305,3 +1326,24 @@ def test_a_start_that_resumes_a_saved_installer_keeps_the_mark(unique_name, test
 def stored_as_installer(client, domain):
     """The guest's stored definition as an installer's live one (it ends on reboot)."""
     return client.domain_definition(domain).replace("<on_reboot>restart</on_reboot>", "<on_reboot>destroy</on_reboot>")
+
+
+def test_a_rerun_that_waits_for_an_address_fails_as_the_first_run_when_none_comes(unique_name, test_client, monkeypatch):
+    """A run that finds the guest running waits read-only for its address and, when wait_for_timeout
+    passes without one, fails as the run that started it does; check mode only reads, and an address
+    that is there answers at once."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
+
+    name = unique_name("")
+    run(guest(name, state="running"), check_mode=False, diff=False)
+    waiting = guest(name, state="running", wait_for={"ip": True, "source": "lease"}, wait_for_timeout=1)
+    found = run(waiting, check_mode=False, diff=False)  # the test driver gives every guest an address
+    assert not found["changed"] and found["addresses"]
+    # A guest that has no address (yet): libvirt's test driver cannot show one.
+    monkeypatch.setattr(reachable, "read_addresses", lambda client, domain, source, waiting=True: [])
+    checked = run(waiting, check_mode=True, diff=False)
+    assert not checked["changed"] and checked["addresses"] == []
+    started = time.monotonic()
+    with pytest.raises(RunError, match="not reachable after 1 s: no address from lease; it goes on running") as failed:
+        run(waiting, check_mode=False, diff=False)
+    assert time.monotonic() - started >= 1 and not failed.value.changed

@@ -6,6 +6,7 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import libvirt_log_of
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.serial_log import (
+    existing_file_problem,
     file_problem,
     own_file_problem,
     place_problem,
@@ -120,3 +121,18 @@ def test_a_log_that_is_the_guests_own_disk_through_a_link_or_a_hard_link_is_refu
 )
 def test_libvirt_keeps_its_own_log_of_each_guest_of_the_system_qemu_daemon(uri, log):
     assert libvirt_log_of(uri, "g") == log
+
+
+def test_a_file_that_holds_lines_or_a_rotated_name_taken_is_refused_as_a_new_log(tmp_path):
+    log = tmp_path / "app.log"
+    assert existing_file_problem(str(log)) == ""  # not there yet
+    log.write_text("")
+    assert existing_file_problem(str(log)) == ""  # made ready for the log, empty
+    (tmp_path / "link.log").symlink_to(tmp_path / "nowhere.log")
+    assert existing_file_problem(str(tmp_path / "link.log")) == ""  # the log is made where the link leads
+    log.write_text("lines\n")
+    assert existing_file_problem(str(log)).startswith("serial_log: %s holds 6 bytes already and is no log of this guest" % log)
+    (tmp_path / "to-app.log").symlink_to(log)
+    assert "holds 6 bytes" in existing_file_problem(str(tmp_path / "to-app.log"))
+    (tmp_path / "new.log.1").mkdir()
+    assert existing_file_problem(str(tmp_path / "new.log")).startswith("serial_log: %s is there already" % (tmp_path / "new.log.1"))
