@@ -354,4 +354,5 @@ def test_a_serial_log_that_holds_another_programs_lines_is_a_problem(host):
         handle.write("another program's lines\n")
     result = preflight(dict(uri="test:///default", guests=[guest("rt11-a", serial_log=log)], probe_kvm=False, check_memory=False))
     assert not result["ok"]
-    assert any("app.log holds 24 bytes already and is no log of this guest" in problem["message"] for problem in result["problems"])
+    refusal = "app.log holds 24 bytes already and is no log of this guest"
+    assert any(refusal in problem["message"] for problem in result["problems"])

@@ -687,8 +687,9 @@ def test_a_new_serial_log_that_holds_a_file_already_is_refused(unique_name, test
     daemon would rotate it away and the removal delete it. Refused in check mode too, nothing defined."""
     name, log = unique_name(""), tmp_path / "app.log"
     (tmp_path / taken).write_text("another program's lines\n")
+    refusal = "serial_log: %s holds 24 bytes already and is no log of this guest" % (tmp_path / taken)
     for check_mode in (True, False):
-        with pytest.raises(RunError, match="serial_log: %s holds 24 bytes already and is no log of this guest" % (tmp_path / taken)):
+        with pytest.raises(RunError, match=refusal):
             run(guest(name, serial_log=str(log)), check_mode=check_mode, diff=False)
     assert test_client.find_domain(name) is None and (tmp_path / taken).read_text() == "another program's lines\n"
 

@@ -135,4 +135,5 @@ def test_a_file_that_holds_lines_or_a_rotated_name_taken_is_refused_as_a_new_log
     (tmp_path / "to-app.log").symlink_to(log)
     assert "holds 6 bytes" in existing_file_problem(str(tmp_path / "to-app.log"))
     (tmp_path / "new.log.1").mkdir()
-    assert existing_file_problem(str(tmp_path / "new.log")).startswith("serial_log: %s is there already" % (tmp_path / "new.log.1"))
+    taken = "serial_log: %s is there already" % (tmp_path / "new.log.1")
+    assert existing_file_problem(str(tmp_path / "new.log")).startswith(taken)
