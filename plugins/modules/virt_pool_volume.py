@@ -58,11 +58,17 @@ options:
       - In file-based pools libvirt rounds the capacity of every format but V(raw) up to whole KiB
         when creating (and to 512 bytes when resizing), so V(1GB) in qcow2 becomes 1000000512
         bytes; the plan shows the rounded size and a re-run with the same value changes nothing.
+        qemu-img makes a V(vpc) image whole cylinders of its disk geometry (V(1G) becomes 1073995776
+        bytes), which the plan shows too; a re-run with the same value changes nothing there either.
       - With O(source_url), at least the size of the download; the raw image is grown after it.
         For a compressed raw or iso image, the size of the volume the image is decompressed into
         (required, see O(compression)).
       - For an existing volume, a larger capacity grows it in place; a smaller one is refused
         unless O(allow_shrink=true).
+      - A V(vmdk), V(vdi) or V(vpc) image cannot be resized (qemu-img refuses it), so a capacity it does
+        not have, also for a clone or a download of one, is refused at plan time.
+      - A directory inside the pool's directory, which libvirt lists as a volume of format C(dir), is
+        never resized, deleted, cloned or used as a backing volume; such a request is refused at plan time.
       - With O(clone_from) or O(backing_volume), defaults to the size of that volume.
     type: str
   format:

@@ -41,10 +41,23 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.state i
 def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
     """The actions that take ``state`` to ``request``; raises PlanError when that is refused."""
     if request.state == "absent":
-        return _plan_absent(request, state)
-    if state.existing is None:
-        return _plan_new(request, state)
-    return _plan_existing(request, state, state.existing)
+        plan = _plan_absent(request, state)
+    elif state.existing is None:
+        plan = _plan_new(request, state)
+    else:
+        plan = _plan_existing(request, state, state.existing)
+    if plan.actions and state.existing is not None and state.existing.format == DIRECTORY_FORMAT:
+        raise PlanError(_directory_problem(request.label))
+    return plan
+
+
+# What libvirt lists a directory inside a pool's directory as: a volume of this format, which qemu-img
+# cannot resize, clone or back an image with, and which libvirt deletes only when empty.
+DIRECTORY_FORMAT = "dir"
+
+
+def _directory_problem(label: str) -> str:
+    return "volume %s is a directory in the pool's directory, not an image: this module changes only images" % label
 
 
 def managed_view(volume: Volume) -> Volume:
@@ -112,6 +125,8 @@ def _origin(state: VolumeState, ref: VolumeRef, what: str) -> Volume:
     """The clone or backing source the runner described (it refuses a missing one as it reads the host)."""
     if state.origin is None:
         raise PlanError("%s volume %s does not exist" % (what, ref.label))
+    if state.origin.format == DIRECTORY_FORMAT:
+        raise PlanError("%s %s" % (what, _directory_problem(ref.label)))
     return state.origin
 
 
@@ -169,8 +184,54 @@ def _capacity_limit(pool: Pool, fmt: Optional[str]) -> Tuple[str, int]:
 
 
 def capacity_reached(pool: Pool, fmt: Optional[str], wanted: int, actual: int) -> bool:
-    """Whether a volume of ``actual`` bytes is what asking for ``wanted`` bytes makes: libvirt only rounds up."""
-    return wanted <= actual <= stored_capacity(pool, fmt, wanted, creating=True)
+    """Whether a volume of ``actual`` bytes is what asking for ``wanted`` bytes makes: libvirt and
+    qemu-img only round up (a vpc image to whole cylinders)."""
+    return wanted <= actual <= made_capacity(pool, fmt, wanted)
+
+
+def made_capacity(pool: Pool, fmt: Optional[str], wanted: int) -> int:
+    """The capacity of the volume that creating one of ``wanted`` bytes makes: what libvirt stores, and for a
+    vpc image of a file pool what qemu-img makes of that."""
+    stored = stored_capacity(pool, fmt, wanted, creating=True)
+    return vpc_image_size(stored) if pool.holds_files and fmt == "vpc" else stored
+
+
+# The largest disk a vpc (VHD) image's geometry describes: 65535 cylinders of 16 heads of 255 sectors.
+_VPC_MAX_GEOMETRY_SECTORS = 65535 * 16 * 255
+
+
+def vpc_image_size(size: int) -> int:
+    """The size of the vpc image qemu-img creates for ``size`` bytes: whole cylinders of the first disk
+    geometry (as the VHD format computes it) that holds that many sectors; above what a geometry can
+    describe, the size itself. Checked against qemu-img 7.2 (1G makes 1073995776 bytes)."""
+    sectors = size // 512
+    cylinders = heads = per_track = 0
+    extra = 0
+    while sectors > cylinders * heads * per_track:
+        if sectors + extra > _VPC_MAX_GEOMETRY_SECTORS:
+            return sectors * 512
+        cylinders, heads, per_track = _vpc_geometry(sectors + extra)
+        extra += 1
+    return cylinders * heads * per_track * 512
+
+
+def _vpc_geometry(sectors: int) -> Tuple[int, int, int]:
+    """(cylinders, heads, sectors per track) of a VHD disk of ``sectors`` sectors, as the VHD
+    specification's algorithm (and qemu-img) computes them."""
+    if sectors >= 65535 * 16 * 63:
+        per_track, heads = 255, 16
+        cylinders_times_heads = sectors // per_track
+    else:
+        per_track = 17
+        cylinders_times_heads = sectors // per_track
+        heads = max(-(-cylinders_times_heads // 1024), 4)
+        if cylinders_times_heads >= heads * 1024 or heads > 16:
+            per_track, heads = 31, 16
+            cylinders_times_heads = sectors // per_track
+        if cylinders_times_heads >= heads * 1024:
+            per_track, heads = 63, 16
+            cylinders_times_heads = sectors // per_track
+    return cylinders_times_heads // heads, heads, per_track
 
 
 # libvirt makes a volume of these pools whose allocation is below its capacity an LVM snapshot of
@@ -319,7 +380,8 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
         path=predicted_path(pool, request.name),
     )
     prealloc_metadata = _preallocate_flag(request, fmt, allocation)
-    plan = Plan(after=managed_view(volume).to_xml())
+    made = volume.with_changes(capacity=made_capacity(pool, fmt, capacity))
+    plan = Plan(after=managed_view(made).to_xml())
     plan.add(
         Action(
             CREATE,
@@ -357,6 +419,8 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
             "capacity %s is smaller than clone_from volume %s (%s); a clone cannot shrink"
             % (format_size(capacity), ref.label, format_size(source.capacity))
         )
+    if capacity > source.capacity:
+        _check_resizable(request, pool, fmt, source.capacity)
     capacity = stored_capacity(pool, fmt, capacity, creating=False)
     allocation = _allocation_for(request, pool, source.capacity)
     _refuse_sparse_conversion(request, pool, fmt, source, allocation)
@@ -434,6 +498,7 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
     final = stored_capacity(pool, fmt, initial, creating=True) if fmt in RAW_FORMATS else image or initial
     grown = None
     if request.capacity is not None and not capacity_reached(pool, fmt, request.capacity, final):
+        _check_resizable(request, pool, fmt, final)
         grown = stored_capacity(pool, fmt, request.capacity, creating=False)
     plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
     plan.add(_download_volume_action(request, state, volume))
@@ -591,6 +656,20 @@ def _upload_action(
             refuse_compressed=compression is None and request.compression == "auto",
         ),
     )
+
+
+# Image formats qemu-img resizes in no direction ("Image format driver does not support resize",
+# measured with qemu-img 7.2), which libvirt's vol-resize of a file volume runs.
+UNRESIZABLE_FORMATS = frozenset(("vmdk", "vpc", "vdi", "qcow"))
+
+
+def _check_resizable(request: VolumeRequest, pool: Pool, fmt: Optional[str], capacity: int) -> None:
+    """Refuses at plan time a resize the real run's qemu-img would refuse."""
+    if pool.holds_files and fmt in UNRESIZABLE_FORMATS:
+        raise PlanError(
+            "volume %s: a %s image cannot be resized (qemu-img refuses it), so it stays %s; ask for that capacity, "
+            "or use a qcow2 or raw volume" % (request.label, fmt, format_size(capacity))
+        )
 
 
 def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
@@ -832,6 +911,7 @@ def _plan_resumed_download(request: VolumeRequest, state: VolumeState) -> Plan:
 
 
 def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: Volume, capacity: int, plan: Plan) -> Volume:
+    _check_resizable(request, state.pool, current.format, current.capacity)
     wanted = stored_capacity(state.pool, current.format, capacity, creating=False)
     if wanted < current.capacity:
         if not request.allow_shrink:

@@ -737,6 +737,57 @@ def test_stored_capacity_measured_on_libvirt(fmt, wanted, created, resized):
     assert stored_capacity(LVM, fmt, wanted, creating=True) == wanted
 
 
+@pytest.mark.parametrize(
+    "wanted, made",
+    [
+        (1 << 30, 1073995776),
+        (100 << 20, 104865792),
+        (10 << 30, 10737893376),
+        (1000000000, 1000194048),
+        (3 << 20, 3168256),
+        (1 << 20, 1079296),
+        (12345678848, 12346048512),
+        (200 << 30, 200 << 30),  # beyond what a VHD geometry describes: the size itself
+    ],
+)
+def test_a_vpc_volume_as_qemu_img_makes_it_is_reached(wanted, made):
+    """qemu-img makes a vpc image whole cylinders (measured with qemu-img 7.2): a re-run of the task that
+    made it changes nothing, and never asks to shrink it."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import capacity_reached, stored_capacity
+
+    assert capacity_reached(POOL, "vpc", wanted, made)
+    assert not capacity_reached(POOL, "vpc", wanted, made + 512)
+    existing = QCOW.with_changes(format="vpc", capacity=made)
+    assert plan_volume(request(capacity=str(wanted), format="vpc"), VolumeState(POOL, existing=existing)).actions == []
+    created = plan_volume(request(capacity=str(wanted), format="vpc", overcommit=True), VolumeState(POOL))
+    assert Volume.from_xml(created.after).capacity == made  # check mode shows what the real run makes
+    asked = stored_capacity(POOL, "vpc", wanted, creating=True)  # libvirt's whole KiB, which qemu-img is given
+    assert "--capacity %d " % asked in created.actions[0].command_line
+
+
+@pytest.mark.parametrize("fmt", ["vmdk", "vpc", "vdi", "qcow"])
+def test_growing_or_shrinking_an_image_qemu_img_cannot_resize_is_refused(fmt):
+    """Check mode planned a vol-resize that the real run's qemu-img refused: refused at plan time now."""
+    existing = QCOW.with_changes(format=fmt, capacity=10 << 20)
+    for wanted, shrink in (("20M", False), ("5M", True)):
+        with pytest.raises(PlanError, match="a %s image cannot be resized .qemu-img refuses it., so it stays 10" % fmt):
+            plan_volume(request(capacity=wanted, format=fmt, allow_shrink=shrink), VolumeState(POOL, existing=existing))
+
+
+def test_a_directory_libvirt_lists_as_a_volume_is_never_changed_cloned_or_deleted():
+    """A subdirectory of the pool's directory is a volume of format dir to libvirt: check mode planned a
+    resize, a chmod or a deletion the real run failed, and a clone of it made an empty volume."""
+    directory = QCOW.with_changes(name="sub", format="dir", capacity=4096)
+    refused = "volume p/sub is a directory in the pool's directory, not an image"
+    for wanted in (request(name="sub", capacity="1G"), request(name="sub", state="absent")):
+        with pytest.raises(PlanError, match=refused):
+            plan_volume(wanted, VolumeState(POOL, existing=directory))
+    assert plan_volume(request(name="sub"), VolumeState(POOL, existing=directory)).actions == []
+    for option in ("clone_from", "backing_volume"):
+        with pytest.raises(PlanError, match="%s volume p/sub is a directory" % option):
+            plan_volume(request(capacity="1G", **{option: "sub"}), VolumeState(POOL, origin=directory))
+
+
 @given(
     wanted=st.integers(min_value=1, max_value=1 << 50),
     fmt=st.sampled_from(["qcow2", "raw", "iso", "qed", None]),
