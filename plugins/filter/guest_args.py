@@ -372,13 +372,23 @@ def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
     args = _unknown_values_hidden(args, guest_argument_spec())
     install = args.get("install")
     if isinstance(install, Mapping) and install.get("kickstart_content"):
-        args["install"] = dict(install, kickstart_content="#" * _length(install["kickstart_content"]))
+        args["install"] = dict(install, kickstart_content=_placeholder(install["kickstart_content"], "#"))
     if args.get("url_password"):
-        args["url_password"] = "*" * _length(args["url_password"])
+        args["url_password"] = _placeholder(args["url_password"], "*")
     graphics = args.get("graphics")
     if isinstance(graphics, Mapping) and graphics.get("password"):
-        args["graphics"] = dict(graphics, password="*" * _length(graphics["password"]))
+        args["graphics"] = dict(graphics, password=_placeholder(graphics["password"], "*"))
     return args
+
+
+def _placeholder(secret: Any, mark: str) -> Any:
+    """What stands for ``secret`` in the preflight's options: text of its length, or, for a dictionary or a
+    list (a kickstart pasted without '|'), one of those, which the preflight refuses as it would the secret."""
+    if isinstance(secret, Mapping):
+        return {mark: mark}
+    if isinstance(secret, (list, tuple)):
+        return [mark]
+    return mark * _length(secret)
 
 
 def _unknown_values_hidden(value: Any, options: Mapping[str, Any]) -> Any:

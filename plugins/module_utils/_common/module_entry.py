@@ -189,6 +189,9 @@ class RemotevirtModule(AnsibleModule):
         super()._load_params()
         self.no_log_values.update(parameter_secrets(self.params))
         self.no_log_values.update(unknown_key_secrets(self.argument_spec, self.params))
+        # A no_log option given a dictionary or a list (a kickstart pasted without '|'): AnsibleModule
+        # masks only a text, so every text inside it joins, before validation refuses the shape.
+        self.no_log_values.update(no_log_strings(self.argument_spec, self.params))
         if self._find_secrets is not None:
             self.no_log_values.update(self._find_secrets(self.params))
         # Before the argument spec reads them: it misreads some values, or fails with a traceback.

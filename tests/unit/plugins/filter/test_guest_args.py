@@ -411,3 +411,27 @@ def test_holds_undefined_reads_every_depth_once_and_nothing_else():
     assert not holds_undefined({"a": [1, "x", None, {"b": (True, 2.5)}]})
     assert holds_undefined(({"a": [1, {"b": [Undefined()]}]},))
     assert holds_undefined({Undefined(): 1})
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        {"kickstart_content": {"rootpw --plaintext": "s3cretKS"}},  # a kickstart pasted without '|'
+        {"kickstart_content": ["rootpw s3cretKS"]},
+        {"url_password": {"pw": "s3cretKS"}},
+        {"graphics": {"type": "vnc", "password": ["s3cretKS"]}},
+    ],
+)
+def test_a_secret_of_the_wrong_shape_is_a_preflight_problem_never_shown(secret):
+    """The placeholder keeps the secret's shape: the preflight refuses a dictionary or a list there as the
+    install would, before any host installs, and never sees the secret."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._preflight import run as preflight
+
+    entry = dict({"name": "rt40-a", "location": "http://127.0.0.1:9/tree", "disks": [{"pool": "default-pool", "size": "1M"}]})
+    entry.update(secret)
+    checked = guest_preflight_args([entry], {"uri": "test:///default"}, "cdrom", "iso_install_guests")
+    assert "s3cretKS" not in repr(checked["args"])
+    result = preflight(dict(uri="test:///default", guests=checked["args"], probe_kvm=False, check_memory=False))
+    assert not result["ok"]
+    assert any(re.search(r"must be text, not a (dictionary|list)", problem["message"]) for problem in result["problems"])
+    assert "s3cretKS" not in repr(result)

@@ -219,6 +219,22 @@ def test_a_value_under_a_secret_name_anywhere_is_masked(capsys, host_log, args):
     assert "Hunter-22" not in json.dumps(result) + "\n".join(host_log)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        {"rootpw --plaintext": "Hunter-22"},  # a kickstart pasted without '|': a dictionary
+        ["rootpw --plaintext Hunter-22", "reboot"],
+        {"lines": [{"pw": 1234567}]},
+    ],
+)
+def test_a_no_log_option_given_a_dictionary_or_a_list_is_masked_in_the_refusal(capsys, host_log, text):
+    """AnsibleModule masks a no_log option only when it is text; the refusal of the shape kept the rest."""
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, nested={"text": text})
+    assert code == 1
+    shown = json.dumps(result) + "\n".join(host_log)
+    assert "Hunter-22" not in shown and "1234567" not in shown
+
+
 def test_a_short_value_under_a_secret_name_inside_another_value_stays():
     """Masking 0 would garble every number 0 in the result."""
     from ansible_collections.remotevirt.install.plugins.module_utils._common.module_entry import unknown_key_secrets
