@@ -673,9 +673,10 @@ def host_clashes(client: Client, request: GuestRequest, state: GuestState, plan:
 
     local = is_local_uri(client.uri)
     problems = host_clash_problems(client, request, state, plan, local)
-    if local and _new_serial_log(request, state) and not any(problem.startswith("serial_log") for problem in problems):
-        problems.extend(filter(None, [_held_serial_log_problem(request)]))
-    return problems
+    if not local or not _new_serial_log(request, state) or any(problem.startswith("serial_log") for problem in problems):
+        return problems
+    held = _held_serial_log_problem(request)
+    return problems + [held] if held else problems
 
 
 def _held_serial_log_problem(request: GuestRequest) -> str:
@@ -1016,7 +1017,7 @@ def _addresses(
 
     from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
 
-    deadline = time.monotonic() + (0 if check_mode or waited else request.wait_for_timeout)
+    deadline = time.monotonic() + request.wait_for_timeout
     while True:
         cards = reachable.read_addresses(client, domain, wait_for.source)
         if reachable.usable_addresses(cards) or check_mode or waited:
