@@ -16,7 +16,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     reported_errors,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import VERBS
+from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import START, VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._power.plan import outcome, plan_power
 from ansible_collections.remotevirt.install.plugins.module_utils._power.request import PowerRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._power.state import ABSENT, SHUT_OFF, PowerState, run_state_of
@@ -58,6 +58,8 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 _refuse_never_installed(client, request.name)
             if plan.changed and request.state in ("shutdown", "restarted") and state.active and state.persistent:
                 _refuse_stopping_an_installer(client, request)
+            if any(action.verb == START for action in plan.actions):
+                _refuse_unstartable(client, request.name)
             if plan.changed and not check_mode:
                 apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, made))
                 applied = True
@@ -106,6 +108,18 @@ def _refuse_stopping_an_installer(client: Client, request: PowerRequest) -> None
             "a restart would boot its unfinished disk; let the install finish (virt_guest_install with wait: true "
             "waits for it), or end it with state: stopped and install it again with reinstall: true" % request.name
         )
+
+
+def _refuse_unstartable(client: Client, name: str) -> None:
+    """A start (a restart's too, before its shutdown) that libvirt would refuse for what the guest's
+    stored definition names: a restart must not take down a guest that cannot come back."""
+    # Imported here: only runs that start a guest ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._power.startable import start_problems
+
+    domain = client.find_domain(name)
+    problems = start_problems(client, name, client.domain_definition(domain)) if domain is not None else []
+    if problems:
+        raise PlanError("; ".join(problems))
 
 
 def _handlers(client: Client, audit: Any, made: List[Any]) -> Mapping[str, Any]:

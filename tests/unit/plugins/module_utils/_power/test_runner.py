@@ -3,6 +3,7 @@ check -> real -> re-run -> check, the host log, and a guest that ignores the shu
 
 from __future__ import annotations
 
+import re
 from uuid import uuid4
 
 import pytest
@@ -198,4 +199,87 @@ def test_a_guest_running_its_installer_is_neither_shut_down_nor_restarted(test_c
     finally:
         if domain.isActive():
             domain.destroy()
+        domain.undefine()
+
+
+_BROKEN_DEVICES = {
+    "a network the host does not have": (
+        "<interface type='network'><mac address='52:54:00:00:00:21'/><source network='rv-no-such-net'/></interface>",
+        "its network card 52:54:00:00:00:21 is on libvirt network 'rv-no-such-net', which test:///default does not have",
+    ),
+    "a volume of a pool the host does not have": (
+        "<disk type='volume' device='disk'><source pool='rv-no-such-pool' volume='a.img'/><target dev='vda'/></disk>",
+        "its disk vda is volume a.img of storage pool 'rv-no-such-pool', which test:///default does not have",
+    ),
+    "a volume its pool does not have": (
+        "<disk type='volume' device='disk'><source pool='default-pool' volume='rv-gone.img'/><target dev='vdb'/></disk>",
+        "its disk vdb, volume rv-gone.img of storage pool 'default-pool', does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(_BROKEN_DEVICES))
+@pytest.mark.parametrize("state, running", [("running", False), ("paused", False), ("restarted", True)])
+def test_a_guest_whose_stored_definition_cannot_start_is_refused_before_anything(test_client, unique_name, broken, state, running):
+    """libvirt would refuse the start for what the stored definition names; a restart would have shut
+    the running guest down first and left it off. Refused at plan time, so check mode says so too."""
+    devices, message = _BROKEN_DEVICES[broken]
+    name = unique_name("")
+    xml = "<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory><os><type>hvm</type></os><devices>%s</devices></domain>"
+    uuid = str(uuid4())
+    domain = test_client.conn.defineXML(xml % (name, uuid, ""))
+    if running:
+        domain.create()
+    test_client.conn.defineXML(xml % (name, uuid, devices))  # edited behind the module's back (virsh edit)
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="guest %s cannot start: %s" % (name, re.escape(message))):
+                runner.run(params(name=name, state=state, destroy_on_timeout=True), check_mode, False)
+        assert bool(domain.isActive()) is running
+    finally:
+        if domain.isActive():
+            domain.destroy()
+        domain.undefine()
+
+
+def test_a_network_that_is_not_active_is_named_with_its_start_command(test_client, unique_name):
+    name = unique_name("")
+    network = test_client.conn.networkDefineXML("<network><name>%s</name></network>" % name)
+    xml = (
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<interface type='network'><source network='%s'/></interface></devices></domain>" % (name, name)
+    )
+    domain = test_client.conn.defineXML(xml)
+    try:
+        with pytest.raises(RunError, match="network card [0-9a-f:]+ is on libvirt network '%s', which is not active; start it first: virsh" % name):
+            runner.run(params(name=name, state="running"), True, False)
+        network.create()
+        assert runner.run(params(name=name, state="running"), False, False)["state"] == "running"
+    finally:
+        if domain.isActive():
+            domain.destroy()
+        domain.undefine()
+        if network.isActive():
+            network.destroy()
+        network.undefine()
+
+
+def test_a_missing_disk_file_is_refused_only_where_the_host_is_seen(test_client, unique_name, monkeypatch, tmp_path):
+    """A disk file is looked for only on the host itself (not through a remote URI, nor in the test
+    driver, which has no files); a drive libvirt may leave out (startupPolicy optional) is never asked about."""
+    name = unique_name("")
+    gone = tmp_path / "gone.img"
+    disks = (
+        "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>"
+        "<disk type='file' device='cdrom'><source file='%s' startupPolicy='optional'/><target dev='hdc'/></disk>" % (gone, gone)
+    )
+    xml = "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>%s</devices></domain>"
+    domain = test_client.conn.defineXML(xml % (name, disks))
+    try:
+        monkeypatch.setattr(Client, "files_here", lambda self: True)
+        with pytest.raises(RunError, match="guest %s cannot start: its disk vda %s does not exist$" % (name, re.escape(str(gone)))):
+            runner.run(params(name=name, state="running"), True, False)
+        monkeypatch.setattr(Client, "files_here", lambda self: False)
+        assert runner.run(params(name=name, state="running"), True, False)["changed"]
+    finally:
         domain.undefine()

@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What in a guest's stored definition makes ``virsh start`` fail before the guest boots: a libvirt
+network the host does not have or has not started, a bridge it does not have, a storage pool that
+is gone or stopped, a volume or disk file that is gone.
+
+Asked before a start, and before the shutdown of a restart, so a guest that could not come back is
+never taken down and check mode predicts the refusal. What only the host's own view can tell (a
+bridge, a disk file) is asked only when the module runs on the host itself; a disk
+libvirt may leave out when its source is missing (``startupPolicy='optional'``) is never asked about.
+Imported only by runs that start a guest."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterator, List
+
+from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
+
+
+def start_problems(client: Client, name: str, stored_xml: str) -> List[str]:
+    """Why the guest ``name`` cannot start from ``stored_xml`` on the host of ``client``; [] when nothing
+    it needs is missing."""
+    devices = parse(stored_xml).find("devices")
+    if devices is None:
+        return []
+    on_host = client.files_here()
+    found: List[str] = []
+    for interface in devices.iterfind("interface"):
+        found.extend(_interface_problems(client, interface, on_host))
+    for disk in devices.iterfind("disk"):
+        found.extend(_disk_problems(client, disk, on_host))
+    return ["guest %s cannot start: %s" % (name, problem) for problem in found]
+
+
+def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterator[str]:
+    kind = interface.get("type")
+    source = interface.find("source")
+    if source is None:
+        return
+    card = _card(interface)
+    if kind == "network" and source.get("network"):
+        network_name = source.get("network")
+        network = client.find_network(network_name)
+        if network is None:
+            yield "%s is on libvirt network %r, which %s does not have (%s)" % (
+                card,
+                network_name,
+                client.uri,
+                virsh(client.uri, "net-list", "--all"),
+            )
+        elif not client.network_is_active(network):
+            yield "%s is on libvirt network %r, which is not active; start it first: %s" % (
+                card,
+                network_name,
+                virsh(client.uri, "net-start", network_name),
+            )
+    elif kind == "bridge" and source.get("bridge") and on_host:
+        bridge = source.get("bridge")
+        if "/" in bridge or bridge in (".", "..") or not os.path.isdir("/sys/class/net/%s/bridge" % bridge):
+            yield "%s is on bridge %r, which does not exist on the host" % (card, bridge)
+
+
+def _card(interface: Any) -> str:
+    mac = interface.find("mac")
+    address = mac.get("address") if mac is not None else None
+    return "its network card %s" % address if address else "a network card"
+
+
+def _disk_problems(client: Client, disk: Any, on_host: bool) -> Iterator[str]:
+    source = disk.find("source")
+    if source is None or source.get("startupPolicy") == "optional":
+        return  # an empty drive, or one libvirt leaves out when its source is gone
+    what = _disk_label(disk)
+    kind = disk.get("type")
+    if kind == "volume" and source.get("pool") and source.get("volume"):
+        yield from _volume_problems(client, what, source.get("pool"), source.get("volume"))
+    elif kind in ("file", "block") and on_host:
+        path = source.get("file" if kind == "file" else "dev")
+        if path and not os.path.exists(path):
+            yield "%s %s does not exist" % (what, path)
+
+
+def _volume_problems(client: Client, what: str, pool_name: str, volume_name: str) -> Iterator[str]:
+    pool = client.find_pool(pool_name)
+    if pool is None:
+        yield "%s is volume %s of storage pool %r, which %s does not have" % (what, volume_name, pool_name, client.uri)
+    elif not client.pool_is_active(pool):
+        yield "%s is volume %s of storage pool %r, which is not active; start it first: %s" % (
+            what,
+            volume_name,
+            pool_name,
+            virsh(client.uri, "pool-start", pool_name),
+        )
+    elif client.find_volume(pool, volume_name) is None:
+        yield "%s, volume %s of storage pool %r, does not exist" % (what, volume_name, pool_name)
+
+
+def _disk_label(disk: Any) -> str:
+    target = disk.find("target")
+    device = target.get("dev") if target is not None else None
+    kind = disk.get("device") or "disk"
+    return "its %s %s" % (kind, device) if device else "its %s" % kind
