@@ -117,9 +117,9 @@ def _refuse_unstartable(client: Client, name: str) -> None:
     from ansible_collections.remotevirt.install.plugins.module_utils._power.startable import start_problems
 
     domain = client.find_domain(name)
-    problems = start_problems(client, name, client.domain_definition(domain)) if domain is not None else []
+    problems = start_problems(client, client.domain_definition(domain)) if domain is not None else []
     if problems:
-        raise PlanError("; ".join(problems))
+        raise PlanError("guest %s cannot start: %s" % (name, "; ".join(problems)))
 
 
 def _handlers(client: Client, audit: Any, made: List[Any]) -> Mapping[str, Any]:

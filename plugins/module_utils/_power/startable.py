@@ -21,9 +21,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
 
-def start_problems(client: Client, name: str, stored_xml: str) -> List[str]:
-    """Why the guest ``name`` cannot start from ``stored_xml`` on the host of ``client``; [] when nothing
-    it needs is missing."""
+def start_problems(client: Client, stored_xml: str) -> List[str]:
+    """Why a guest cannot start from ``stored_xml`` on the host of ``client``, each said of the guest
+    ("its disk vda ..."); [] when nothing it needs is missing."""
     devices = parse(stored_xml).find("devices")
     if devices is None:
         return []
@@ -33,7 +33,7 @@ def start_problems(client: Client, name: str, stored_xml: str) -> List[str]:
         found.extend(_interface_problems(client, interface, on_host))
     for disk in devices.iterfind("disk"):
         found.extend(_disk_problems(client, disk, on_host))
-    return ["guest %s cannot start: %s" % (name, problem) for problem in found]
+    return found
 
 
 def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterator[str]:

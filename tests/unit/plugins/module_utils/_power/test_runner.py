@@ -220,12 +220,15 @@ _BROKEN_DEVICES = {
 
 @pytest.mark.parametrize("broken", sorted(_BROKEN_DEVICES))
 @pytest.mark.parametrize("state, running", [("running", False), ("paused", False), ("restarted", True)])
-def test_a_guest_whose_stored_definition_cannot_start_is_refused_before_anything(test_client, unique_name, broken, state, running):
+def test_a_guest_whose_stored_definition_cannot_start_is_refused_first(test_client, unique_name, broken, state, running):
     """libvirt would refuse the start for what the stored definition names; a restart would have shut
     the running guest down first and left it off. Refused at plan time, so check mode says so too."""
     devices, message = _BROKEN_DEVICES[broken]
     name = unique_name("")
-    xml = "<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory><os><type>hvm</type></os><devices>%s</devices></domain>"
+    xml = (
+        "<domain type='test'><name>%s</name><uuid>%s</uuid><memory>65536</memory><os><type>hvm</type></os>"
+        "<devices>%s</devices></domain>"
+    )
     uuid = str(uuid4())
     domain = test_client.conn.defineXML(xml % (name, uuid, ""))
     if running:
@@ -251,7 +254,8 @@ def test_a_network_that_is_not_active_is_named_with_its_start_command(test_clien
     )
     domain = test_client.conn.defineXML(xml)
     try:
-        with pytest.raises(RunError, match="network card [0-9a-f:]+ is on libvirt network '%s', which is not active; start it first: virsh" % name):
+        inactive = "network card [0-9a-f:]+ is on libvirt network '%s', which is not active; start it first: virsh" % name
+        with pytest.raises(RunError, match=inactive):
             runner.run(params(name=name, state="running"), True, False)
         network.create()
         assert runner.run(params(name=name, state="running"), False, False)["state"] == "running"
@@ -277,7 +281,8 @@ def test_a_missing_disk_file_is_refused_only_where_the_host_is_seen(test_client,
     domain = test_client.conn.defineXML(xml % (name, disks))
     try:
         monkeypatch.setattr(Client, "files_here", lambda self: True)
-        with pytest.raises(RunError, match="guest %s cannot start: its disk vda %s does not exist$" % (name, re.escape(str(gone)))):
+        missing = "guest %s cannot start: its disk vda %s does not exist$" % (name, re.escape(str(gone)))
+        with pytest.raises(RunError, match=missing):
             runner.run(params(name=name, state="running"), True, False)
         monkeypatch.setattr(Client, "files_here", lambda self: False)
         assert runner.run(params(name=name, state="running"), True, False)["changed"]
