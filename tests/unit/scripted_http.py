@@ -15,7 +15,8 @@ class Route:
     ``length`` is the Content-Length header sent (None: none, the body ends when the connection
     closes); ``send`` how many bytes of ``body`` are actually sent before the connection closes;
     ``chunked``: the body is sent in HTTP/1.1 chunks (without a length), the closing empty chunk only
-    when all of it was sent; ``headers``: more headers, as given (a server's odd ones).
+    when all of it was sent; ``headers``: more headers, as given (a server's odd ones); ``reason``:
+    the status line's text instead of the usual one (a server that quotes the path there).
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class Route:
         location: Optional[str] = None,
         chunked: bool = False,
         headers: Optional[Dict[str, str]] = None,
+        reason: Optional[str] = None,
     ) -> None:
         self.body = body
         self.status = status
@@ -39,6 +41,7 @@ class Route:
         self.location = location
         self.chunked = chunked
         self.headers = headers or {}
+        self.reason = reason
 
 
 class ScriptedServer:
@@ -72,7 +75,7 @@ class ScriptedServer:
                     self.end_headers()
                     return
                 self.protocol_version = "HTTP/1.1" if route.chunked else "HTTP/1.0"
-                self.send_response(route.status)
+                self.send_response(route.status, route.reason)
                 if route.chunked:
                     self.send_header("Transfer-Encoding", "chunked")
                 if route.location:

@@ -230,15 +230,17 @@ def _open(url: str, method: str, access: UrlAccess, headers: Optional[Dict[str, 
             **auth,
         )
     except HTTPError as error:
-        raise DownloadError("cannot download %s: HTTP Error %s %s" % (url, error.code, _without_queries(error.reason)))
+        raise DownloadError("cannot download %s: HTTP Error %s %s" % (url, error.code, _without_parameters(error.reason)))
     except Exception as error:  # urllib, ssl and socket errors all mean "cannot read this URL"
-        raise DownloadError("cannot download %s: %s" % (url, _without_queries(getattr(error, "reason", None) or error)))
+        raise DownloadError("cannot download %s: %s" % (url, _without_parameters(getattr(error, "reason", None) or error)))
 
 
-def _without_queries(reason: Any) -> str:
-    """A server's or the system's error text with every query masked: it may quote a path with the
-    query of a URL the user never gave (a redirect's), or a short token Ansible does not mask."""
-    return re.sub(r"\?[^\s'\"]*", "?***", str(reason))
+def _without_parameters(reason: Any) -> str:
+    """A server's or the system's error text with every query and path parameter masked: it may quote a
+    path with those of a URL the user never gave (a redirect's ``;jsessionid=...``), or a short token
+    Ansible does not mask."""
+    text = re.sub(r";[^\s/?#'\"]+", ";***", str(reason))
+    return re.sub(r"\?[^\s'\"]*", "?***", text)
 
 
 def _announced_length(response: Any) -> Optional[int]:

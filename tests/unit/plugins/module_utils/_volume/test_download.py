@@ -513,8 +513,22 @@ def test_a_file_url_of_a_public_image_is_read(public_dir):
     )
 
 
-def test_a_servers_error_text_never_shows_a_query():
-    assert download._without_queries("Not Found: /echo/a.img?token=REDIRSECRET99 (x)") == "Not Found: /echo/a.img?*** (x)"
+def test_a_servers_error_text_never_shows_a_query_or_a_path_parameter():
+    assert download._without_parameters("Not Found: /echo/a.img?token=REDIRSECRET99 (x)") == "Not Found: /echo/a.img?*** (x)"
+    assert download._without_parameters("Gone: /a.img;jsessionid=S3SS10N;v=1 (x)") == "Gone: /a.img;*** (x)"
+    assert download._without_parameters("refused; try again") == "refused; try again"
+
+
+@pytest.mark.parametrize("session", ["jsessionid=SESSIONSECRET77", "sid=Q7zX9"])
+def test_a_redirects_session_id_quoted_by_the_server_never_shows(scripted_http, session):
+    """The server sends the download to a path with a session id, then quotes that path in its error."""
+    target = "/a.raw;%s" % session
+    scripted_http.routes["/start.raw"] = Route(status=302, location=target)
+    scripted_http.routes[target] = Route(status=404, reason="Reason echo %s" % target)
+    with pytest.raises(DownloadError) as refused:
+        fetch(scripted_http.url("/start.raw"))
+    assert "HTTP Error 404 Reason echo /a.raw;***" in str(refused.value)
+    assert session.partition("=")[2] not in str(refused.value)
 
 
 class _Trickle:
