@@ -260,6 +260,15 @@ def shown(definition: str, active: bool, autostart: bool) -> str:
     return "<!-- %s, autostart %s -->\n%s" % ("active" if active else "inactive", "on" if autostart else "off", definition)
 
 
+def _running_apart(state: NetworkState, stored: Network) -> str:
+    """The running network's definition, for diff mode, where it differs from the stored one (a
+    ``net-update`` of only the running network): a plan that makes the two alike again shows what it
+    changes in the running network too. Empty when the network does not run or both are alike."""
+    if not state.active or state.live is None or not differences(stored, state.live):
+        return ""
+    return "<!-- running, unlike the stored definition -->\n%s" % state.live.managed_view().to_xml()
+
+
 # -- new network -------------------------------------------------------------------------------
 def _plan_new(request: NetworkRequest, wanted: Network) -> Plan:
     xml = wanted.to_xml()
@@ -282,7 +291,7 @@ def _plan_existing(request: NetworkRequest, state: NetworkState, existing: Netwo
     # Equal definitions show the same text: the request may list DHCP ranges and hosts in another
     # order than libvirt keeps them, which is no change.
     plan = Plan(
-        before=shown(before, state.active, state.autostart),
+        before=shown(before, state.active, state.autostart) + _running_apart(state, existing),
         after=shown(wanted.managed_view().to_xml() if changes else before, active_after, autostart_after),
     )
     if state.active and not active_after:

@@ -439,7 +439,17 @@ def test_a_running_network_that_lacks_a_stored_host_gets_it_back():
     state = running_apart([], ipv4=ipv4())  # a live-only delete
     plan = plan_network(request(ipv4=ipv4()), state)
     assert scopes(plan) == [("add-last", "web01", True, False)]
-    assert plan.before == plan.after  # the stored definition stays as it is
+    # The stored definition stays as it is; the diff shows the running network that lacks the host,
+    # and after the run no running definition apart from the stored one.
+    stored, running = plan.before.split("<!-- running, unlike the stored definition -->\n")
+    assert plan.after == stored and "web01" in stored and "web01" not in running
+
+
+def test_a_host_only_the_running_network_has_shows_in_the_diff_of_its_delete():
+    state = running_apart([HOST, OTHER], ipv4=ipv4(dhcp_hosts=[HOST]))  # a live-only add of web02
+    plan = plan_network(request(ipv4=ipv4(dhcp_hosts=[HOST])), state)
+    assert scopes(plan) == [("delete", "web02", True, False)]
+    assert "web02" in plan.before and "web02" not in plan.after
 
 
 def test_what_only_a_restart_changes_in_the_running_network_is_refused_naming_it():
