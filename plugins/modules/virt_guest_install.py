@@ -62,6 +62,10 @@ options:
         an existing guest's run state is left alone.
       - V(running) also makes sure it runs. With O(wait=true) a new guest is started from disk
         after its install ends; an imported guest is started at once.
+      - The start of an existing guest is refused at plan time when a network card or disk it keeps
+        from its stored definition (O(networks) or O(disks) left out) names a libvirt network the host
+        does not have or has not started, a storage pool that is gone or not active, or a volume that
+        is gone; with a local URI also a bridge or a disk file that is gone.
       - V(installed) starts the install of a new guest and waits until it ends (implies O(wait)); the
         guest is left shut off. An imported guest (V(import)) has no install, so it is only defined, as with
         V(present).

@@ -25,7 +25,7 @@ description:
   - A guest still running its installer is refused V(shutdown) and V(restarted) at plan time (its power-off
     would read as the installer's own end, a restart would boot its unfinished disk); V(stopped) ends it.
   - A start (V(running) or V(paused) of a shut off guest, and every V(restarted), before its shutdown) is
-    refused at plan time when the guest's stored definition names what libvirt would not start it with:
+    refused at plan time when the guest's stored definition names what libvirt would not start it with,
     a libvirt network the host does not have or has not started, a storage pool that is gone or not
     active, a volume that is gone; with a local URI also a bridge or a disk file that is gone (a drive
     with C(startupPolicy='optional') excepted). A running guest is then never shut down by a restart

@@ -672,11 +672,26 @@ def host_clashes(client: Client, request: GuestRequest, state: GuestState, plan:
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.host_clashes import host_clash_problems
 
     local = is_local_uri(client.uri)
-    problems = host_clash_problems(client, request, state, plan, local)
+    problems = host_clash_problems(client, request, state, plan, local) + _stored_start_problems(client, request, state, plan)
     if not local or not _new_serial_log(request, state) or any(problem.startswith("serial_log") for problem in problems):
         return problems
     held = _held_serial_log_problem(request)
     return problems + [held] if held else problems
+
+
+def _stored_start_problems(client: Client, request: GuestRequest, state: GuestState, plan: Plan) -> List[str]:
+    """Why an existing guest the plan starts (no install) cannot start for the network cards and disks
+    it keeps from its stored definition (those the request gives are checked as such): a network, pool,
+    volume, bridge or disk file the host no longer has (see startable)."""
+    if state.existing_xml is None or request.reinstall or not any(action.verb == START for action in plan.actions):
+        return []
+    if request.networks is not None and request.disks is not None:
+        return []
+    # Imported here: only a start of an existing guest asks (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._power.startable import start_problems
+
+    problems = start_problems(client, state.existing_xml, interfaces=request.networks is None, disks=request.disks is None)
+    return ["guest %s cannot start: %s" % (request.name, "; ".join(problems))] if problems else []
 
 
 def _held_serial_log_problem(request: GuestRequest) -> str:

@@ -21,17 +21,19 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
 
-def start_problems(client: Client, stored_xml: str) -> List[str]:
+def start_problems(client: Client, stored_xml: str, interfaces: bool = True, disks: bool = True) -> List[str]:
     """Why a guest cannot start from ``stored_xml`` on the host of ``client``, each said of the guest
-    ("its disk vda ..."); [] when nothing it needs is missing."""
+    ("its disk vda ..."); [] when nothing it needs is missing. ``interfaces`` and ``disks``: whether
+    its network cards and its disks are asked about (a caller that checks those of a request itself
+    leaves them out)."""
     devices = parse(stored_xml).find("devices")
     if devices is None:
         return []
     on_host = client.files_here()
     found: List[str] = []
-    for interface in devices.iterfind("interface"):
+    for interface in devices.iterfind("interface") if interfaces else ():
         found.extend(_interface_problems(client, interface, on_host))
-    for disk in devices.iterfind("disk"):
+    for disk in devices.iterfind("disk") if disks else ():
         found.extend(_disk_problems(client, disk, on_host))
     return found
 

@@ -1348,3 +1348,27 @@ def test_a_rerun_that_waits_for_an_address_fails_as_the_first_run_when_none_come
     with pytest.raises(RunError, match="not reachable after 1 s: no address from lease; it goes on running") as failed:
         run(waiting, check_mode=False, diff=False)
     assert time.monotonic() - started >= 1 and not failed.value.changed
+
+
+def test_a_start_with_the_stored_cards_and_disks_is_refused_when_the_host_lacks_what_they_name(unique_name, test_client):
+    """An existing guest started (state running, no install) keeps the cards and disks of its stored
+    definition when the request gives none: a network or volume gone since (edited behind the module's
+    back) is refused at plan time, check mode too; cards or disks the request gives are checked as such."""
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    card = "<interface type='network'><mac address='52:54:00:00:00:31'/><source network='rv-gone'/></interface>"
+    edited = test_client.domain_definition(domain).replace("</devices>", card + "</devices>")
+    test_client.conn.defineXML(edited)
+    started = dict(guest(name, state="running"), networks=None)
+    try:
+        for check_mode in (True, False):
+            refusal = "guest %s cannot start: its network card 52:54:00:00:00:31 is on libvirt network 'rv-gone'" % name
+            with pytest.raises(RunError, match=refusal):
+                run(started, check_mode=check_mode, diff=False)
+        assert not test_client.domain_is_active(domain)
+        # The request's own cards replace the stored ones: the network that is gone is not asked about.
+        assert verbs(run(dict(started, networks=[network()]), check_mode=True, diff=False)) == ["define", "start"]
+    finally:
+        with contextlib.suppress(LibvirtError):
+            test_client.undefine_domain(domain)
