@@ -131,7 +131,8 @@ def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
     name = request.name
     if state.active:
         plan.add(_destroy_action(request))
-    plan.add(Action(UNDEFINE, "guest", name, _virsh(request, "undefine", "--nvram", name), GuestTarget(name), destructive=True))
+    # The definition goes last: it is what tells a re-run which volumes and files are the guest's, so a
+    # removal stopped or failing halfway (a volume another run still reads) leaves it to finish the rest.
     if request.remove_storage:
         for pool, volume in state.storage:
             plan.add(
@@ -148,6 +149,7 @@ def _plan_absent(request: GuestRequest, state: GuestState) -> Plan:
         path = state.serial_log_file
         plan.add(Action(REMOVE, "serial log", path, shell("rm", "-f", path), FilePayload(path=path), destructive=True))
     _plan_seed_removal(state, plan)
+    plan.add(Action(UNDEFINE, "guest", name, _virsh(request, "undefine", "--nvram", name), GuestTarget(name), destructive=True))
     return plan
 
 

@@ -563,6 +563,14 @@ def volume_file_key(client: Client, pool_name: str, volume_name: str) -> Optiona
         return None
 
 
+def _source_keys(request: VolumeRequest) -> List[str]:
+    """The locks of the volume a clone copies and of the one an overlay is made on: a run deleting that
+    volume at the same time waits for this one (libvirt would refuse it halfway, or the overlay would
+    lose its backing file), and then finds it in use where it is."""
+    sources = (request.clone_from, request.backing_volume) if request.state != "absent" else ()
+    return [volume_key(source.pool, source.name) for source in sources if source is not None]
+
+
 def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, Any]:
     """Everything virt_pool_volume does after argument parsing; raises RunError to fail."""
     try:
@@ -577,7 +585,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
             # whatever name its disk reaches that file by (see the guest runner's lock keys).
             deletion = request.state == "absent" and not check_mode
             deleted = volume_file_key(client, request.pool, request.name) if deletion else None
-            keys = [volume_key(request.pool, request.name)] + ([deleted] if deleted else [])
+            keys = [volume_key(request.pool, request.name)] + _source_keys(request) + ([deleted] if deleted else [])
             with changing(client.uri, keys, VOLUME_LOCK_SECONDS, check_mode):
                 now = volume_file_key(client, request.pool, request.name) if deletion else None
                 if now is not None and now != deleted:

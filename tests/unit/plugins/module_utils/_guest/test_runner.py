@@ -225,8 +225,8 @@ def test_absent_with_remove_storage_deletes_the_volume(unique_name, test_client)
     check = run(absent, check_mode=True, diff=False)
     assert [step["command"] for step in check["plan"]] == [
         "virsh -c test:///default destroy %s" % name,
-        "virsh -c test:///default undefine --nvram %s" % name,
         "virsh -c test:///default vol-delete --pool default-pool %s" % volume,
+        "virsh -c test:///default undefine --nvram %s" % name,
     ]
     assert all(step["destructive"] for step in check["plan"])
     assert test_client.find_domain(name) is not None and volume in volumes(test_client)
@@ -633,8 +633,8 @@ def test_absent_removes_the_serial_log_file(unique_name, test_client, tmp_path):
     absent = params(name=name, install=None, state="absent")
     check = run(absent, check_mode=True, diff=False)
     assert [(step["action"], step["command"]) for step in check["plan"]] == [
-        ("undefine", "virsh -c test:///default undefine --nvram %s" % name),
         ("remove", "rm -f %s" % log),
+        ("undefine", "virsh -c test:///default undefine --nvram %s" % name),
     ]
     assert log.exists()
     done = run(absent, check_mode=False, diff=False)

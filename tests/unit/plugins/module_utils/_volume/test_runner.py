@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key, volume_key
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
@@ -28,7 +28,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, cloning_xattr
 from qcow2_headers import qcow2_header
-from runner_params import POOL, half_made_download, volume_path
+from runner_params import POOL, half_made_download, volume_path, volumes
 from runner_params import volume_params as params
 
 
@@ -677,3 +677,20 @@ def test_a_leftover_copy_is_a_clones_only_while_the_mark_names_it(tmp_path):
     (tmp_path / "other").write_bytes(b"keep")  # holds on to the old inode's number being reused
     leftover.write_bytes(b"somebody's volume")
     assert not volume_runner._left_by_a_clone(str(tmp_path), staging)
+
+
+@pytest.mark.parametrize("source_option", ["clone_from", "backing_volume"])
+def test_a_clone_or_an_overlay_takes_turns_with_a_run_that_changes_its_source(
+    unique_name, test_client, monkeypatch, source_option
+):
+    """A deletion of the source while the clone copies it would be refused halfway by libvirt (a guest's
+    removal would stop after undefining it), and an overlay would lose its backing file: the clone and
+    the overlay hold the source's lock, so such a run waits; here the source is held, and the clone waits."""
+    source, made = unique_name(".qcow2"), unique_name(".qcow2")
+    run(params(name=source, capacity="1M", format="qcow2"), check_mode=False, diff=False)
+    monkeypatch.setattr(volume_runner, "VOLUME_LOCK_SECONDS", 0.3)
+    with changing("test:///default", [volume_key(POOL, source)], 1, check_mode=False):
+        with pytest.raises(RunError, match="another run"):
+            run(params(name=made, format="qcow2", **{source_option: source}), check_mode=False, diff=False)
+    assert made not in volumes(test_client)
+    assert run(params(name=made, format="qcow2", **{source_option: source}), check_mode=False, diff=False)["changed"]
