@@ -86,6 +86,11 @@ options:
         refused there, as libvirt would make it an LVM snapshot whose data is lost once writes fill its allocation).
       - A raw clone (O(clone_from)) of a volume of another format is converted by qemu-img, which writes it sparse;
         V(full) or an O(allocation) is refused for it, outside pools whose volumes are allocated whole.
+      - A preallocated V(qcow2) volume needs room in the pool for its tables too (up to about 1/6500 of its
+        capacity and a few clusters), which the plan counts.
+      - Growing a volume with V(full) allocates the new part (C(virsh vol-resize --allocate)); libvirt does that
+        for V(raw) volumes only, so growing a V(qcow2) one with V(full) is refused at plan time (leave
+        O(preallocation) out to grow it sparse).
     type: str
     choices: [sparse, metadata, full]
   allocation:

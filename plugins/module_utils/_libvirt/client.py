@@ -510,8 +510,10 @@ class Client:
     def clone_volume(self, pool: Any, xml: str, source: Any, flags: int = 0) -> Any:
         return self.call("clone volume %s into pool" % source.name(), pool.name(), pool.createXMLFrom, xml, source, flags)
 
-    def resize_volume(self, volume: Any, capacity: int, shrink: bool = False) -> None:
+    def resize_volume(self, volume: Any, capacity: int, shrink: bool = False, allocate: bool = False) -> None:
         flags = libvirt.VIR_STORAGE_VOL_RESIZE_SHRINK if shrink else 0
+        if allocate:
+            flags |= libvirt.VIR_STORAGE_VOL_RESIZE_ALLOCATE
         self.call("resize volume", volume.name(), volume.resize, capacity, flags)
 
     def delete_volume(self, volume: Any) -> None:

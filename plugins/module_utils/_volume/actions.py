@@ -75,10 +75,13 @@ class UploadPayload(Payload):
 
 
 class ResizePayload(Payload):
+    """``allocate``: the grown part is allocated on disk (a raw volume made with preallocation full)."""
+
     pool: str
     volume: str
     capacity: int
     shrink: bool = False
+    allocate: bool = False
 
 
 class ReplacePayload(Payload):

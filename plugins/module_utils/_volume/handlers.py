@@ -365,7 +365,7 @@ class VolumeHandlers:
         volume = self._volume(payload.pool, payload.volume)
         path = self._local_file(volume)
         record = download.read_digest_record(path) if path else None
-        self.client.resize_volume(volume, payload.capacity, shrink=payload.shrink)
+        self.client.resize_volume(volume, payload.capacity, shrink=payload.shrink, allocate=payload.allocate)
         if path and record is not None and record.current and record.length is not None and not payload.shrink:
             # Growing keeps the downloaded bytes: their digest stays valid for the grown file.
             download.remember_digest(path, record.algorithm, record.digest, record.length, record.download_digest)

@@ -280,6 +280,20 @@ def _refuse_sparse_conversion(request: VolumeRequest, pool: Pool, fmt: Optional[
         )
 
 
+# qcow2's cluster size (qemu-img's default, which libvirt does not change) and what a table entry takes.
+_QCOW2_CLUSTER = 65536
+
+
+def qcow2_metadata_size(capacity: int) -> int:
+    """What a preallocated qcow2 image takes beyond its data, at most: its header, L1 table and
+    refcount table (a cluster each for any size libvirt makes here, counted as three more), an L2
+    table entry (8 bytes) and a refcount entry (2 bytes) for every cluster, in whole clusters. A
+    pool that has room for the data alone ran out of space in qemu-img otherwise."""
+    clusters = -(-capacity // _QCOW2_CLUSTER)
+    tables = -(-clusters * 8 // _QCOW2_CLUSTER) + -(-clusters * 2 // _QCOW2_CLUSTER)
+    return (tables + 6) * _QCOW2_CLUSTER
+
+
 class NoSpace(PlanError):
     """A pool lacks the space a volume needs. ``fact`` says so without a hint, for callers whose
     options differ (a guest's disks have no overcommit); the text adds the volume module's hint."""
@@ -289,13 +303,17 @@ class NoSpace(PlanError):
         self.fact = fact
 
 
-def _check_space(request: VolumeRequest, pool: Pool, capacity: int, allocation: int, what: str) -> None:
+def _check_space(request: VolumeRequest, pool: Pool, capacity: int, allocation: int, what: str, tables: int = 0) -> None:
+    """Refuse what the pool's free space cannot hold: the ``allocation`` (and ``tables``, the qcow2
+    metadata a preallocated image writes beside it), and unless overcommit, the ``capacity``."""
     available = pool.available
     if available is None:
         return
-    if allocation > available:
+    if allocation + tables > available:
+        also = " and up to %s of qcow2 tables" % format_size(tables) if tables else ""
         raise NoSpace(
-            "%s needs %s allocated but pool %s has %s free" % (what, format_size(allocation), pool.name, format_size(available)),
+            "%s needs %s allocated%s but pool %s has %s free"
+            % (what, format_size(allocation), also, pool.name, format_size(available)),
             "",
         )
     if capacity > available and not request.overcommit:
@@ -368,7 +386,8 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
             % (format_size(capacity), ref.label, format_size(backing.capacity))
         )
     allocation = _allocation_for(request, pool, capacity)
-    _check_space(request, pool, capacity, allocation, "volume %s" % request.label)
+    metadata = qcow2_metadata_size(capacity) if fmt == "qcow2" and (allocation or request.preallocation == "metadata") else 0
+    _check_space(request, pool, capacity, allocation, "volume %s" % request.label, metadata)
     volume = Volume(
         name=request.name,
         capacity=capacity,
@@ -672,16 +691,18 @@ def _check_resizable(request: VolumeRequest, pool: Pool, fmt: Optional[str], cap
         )
 
 
-def _resize_action(request: VolumeRequest, capacity: int, shrink: bool) -> Action:
+def _resize_action(request: VolumeRequest, capacity: int, shrink: bool, allocate: bool = False) -> Action:
     argv = ["vol-resize", "--pool", request.pool, request.name, str(capacity)]
     if shrink:
         argv.append("--shrink")
+    if allocate:
+        argv.append("--allocate")
     return Action(
         RESIZE,
         "volume",
         request.label,
         virsh(request.uri, *argv),
-        ResizePayload(pool=request.pool, volume=request.name, capacity=capacity, shrink=shrink),
+        ResizePayload(pool=request.pool, volume=request.name, capacity=capacity, shrink=shrink, allocate=allocate),
         destructive=shrink,
     )
 
@@ -921,9 +942,24 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
             )
         plan.add(_resize_action(request, wanted, shrink=True))
         return current.with_changes(capacity=wanted)
-    _check_space(request, state.pool, wanted - current.capacity, 0, "growing %s by" % request.label)
-    plan.add(_resize_action(request, wanted, shrink=False))
+    allocate = _allocates_growth(request, current)
+    growth = wanted - current.capacity
+    _check_space(request, state.pool, growth, growth if allocate else 0, "the growth of volume %s" % request.label)
+    plan.add(_resize_action(request, wanted, shrink=False, allocate=allocate))
     return current.with_changes(capacity=wanted)
+
+
+def _allocates_growth(request: VolumeRequest, current: Volume) -> bool:
+    """Whether a grow allocates the new part: asked with preallocation full, which libvirt does for
+    raw volumes only (a qcow2 one would grow sparse, unlike what was asked)."""
+    if request.preallocation != "full":
+        return False
+    if current.format not in (None, "raw"):
+        raise PlanError(
+            "volume %s is %s: libvirt allocates the grown part of raw volumes only, so it cannot grow with "
+            "preallocation full; leave out preallocation to grow it sparse" % (request.label, current.format)
+        )
+    return True
 
 
 def _permission_words(permissions: Permissions) -> str:

@@ -78,7 +78,7 @@ def file_backed(monkeypatch):
             for chunk in chunks:
                 image.write(chunk)
 
-    def resize_volume(self, volume, capacity, shrink=False):
+    def resize_volume(self, volume, capacity, shrink=False, allocate=False):
         with open(path_of(self, volume), "r+b") as image:
             image.truncate(capacity)
 

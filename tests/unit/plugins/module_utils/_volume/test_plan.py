@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, qcow2_metadata_size
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import Checksum, VolumeRef, VolumeRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
 from conftest import assert_valid
@@ -1173,3 +1173,31 @@ def test_a_volume_of_a_clones_staging_name_that_no_clone_left_is_refused_not_del
     state = VolumeState(POOL, origin=BASE, files_here=True, clone_leftover=True)
     with pytest.raises(PlanError, match="a volume of that name exists that no clone left .* rename or delete it first"):
         plan_volume(request(clone_from="base.qcow2"), state)
+
+
+# BREAK (fixed): a preallocated qcow2 volume whose data just fit the pool was planned, and qemu-img then
+# ran out of space writing its tables; growing a volume made with preallocation full grew it sparse.
+def test_qcow2_metadata_size_counts_the_tables_of_every_cluster():
+    assert qcow2_metadata_size(0) == 6 * 65536
+    assert qcow2_metadata_size(GiB) == (2 + 1 + 6) * 65536  # 16384 clusters: 128K of L2 entries, 32K of refcounts
+    assert qcow2_metadata_size(50 * GiB) == (100 + 25 + 6) * 65536
+
+
+def test_a_preallocated_qcow2_volume_needs_room_for_its_tables_too():
+    fits_data_only = dict(capacity=str(50 * GiB - (1 << 20)), preallocation="full", format="qcow2")
+    with pytest.raises(PlanError, match=r"needs 51199M allocated and up to 8384K of qcow2 tables but pool p has 50G free"):
+        plan_volume(request(**fits_data_only), VolumeState(POOL))
+    assert plan_volume(request(**dict(fits_data_only, format="raw"), name="v.img"), VolumeState(POOL)).changed
+
+
+def test_a_raw_volume_grown_with_preallocation_full_has_its_new_part_allocated():
+    raw = QCOW.with_changes(name="v.img", format="raw", allocation=10 * GiB)
+    plan = plan_volume(request(name="v.img", capacity="20G", preallocation="full"), VolumeState(POOL, existing=raw))
+    assert plan.actions[-1].command_line == "virsh vol-resize --pool p v.img 21474836480 --allocate"
+    assert plan.actions[-1].payload.allocate
+    sparse = plan_volume(request(name="v.img", capacity="20G"), VolumeState(POOL, existing=raw))
+    assert not sparse.actions[-1].payload.allocate and "--allocate" not in sparse.actions[-1].command_line
+    with pytest.raises(PlanError, match=r"the growth of volume p/v.img needs 60G allocated but pool p has 50G free"):
+        plan_volume(request(name="v.img", capacity="70G", preallocation="full"), VolumeState(POOL, existing=raw))
+    with pytest.raises(PlanError, match=r"volume p/v.qcow2 is qcow2: libvirt allocates the grown part of raw volumes only"):
+        plan_volume(request(capacity="20G", preallocation="full"), VolumeState(POOL, existing=QCOW))
