@@ -72,7 +72,7 @@ options:
       - V(absent) destroys and undefines the guest (with its NVRAM) and removes its serial log file
         (unless O(keep_serial_log=true)); volumes are kept unless O(remove_storage=true). A removal
         needs no O(install) options (they are not read). The definition is removed last, after the
-        volumes and files: a removal stopped or failing halfway leaves the guest defined, and a re-run
+        volumes and files, so a removal stopped or failing halfway leaves the guest defined, and a re-run
         removes what is left.
     type: str
     default: present
