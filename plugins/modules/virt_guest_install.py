@@ -65,7 +65,7 @@ options:
       - The start of an existing guest is refused at plan time when a network card or disk it keeps
         from its stored definition (O(networks) or O(disks) left out) names a libvirt network the host
         does not have or has not started, a storage pool that is gone or not active, or a volume that
-        is gone; with a local URI also a bridge or a disk file that is gone.
+        is gone; with a local URI also a bridge, a disk file, or a backing file of a disk image that is gone.
       - V(installed) starts the install of a new guest and waits until it ends (implies O(wait)); the
         guest is left shut off. An imported guest (V(import)) has no install, so it is only defined, as with
         V(present).

@@ -27,7 +27,8 @@ description:
   - A start (V(running) or V(paused) of a shut off guest, and every V(restarted), before its shutdown) is
     refused at plan time when the guest's stored definition names what libvirt would not start it with,
     a libvirt network the host does not have or has not started, a storage pool that is gone or not
-    active, a volume that is gone; with a local URI also a bridge or a disk file that is gone (a drive
+    active, a volume that is gone; with a local URI also a bridge, a disk file, or a backing or data file
+    of a disk image that is gone (a drive
     with C(startupPolicy='optional') excepted). A running guest is then never shut down by a restart
     that could not bring it back.
   - Check mode returns the exact plan the real run executes, the possible destroy after a shutdown's

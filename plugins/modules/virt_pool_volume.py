@@ -88,7 +88,8 @@ options:
         V(full) or an O(allocation) is refused for it, outside pools whose volumes are allocated whole.
       - A preallocated V(qcow2) volume needs room in the pool for its tables too (up to about 1/6500 of its
         capacity and a few clusters), which the plan counts.
-      - Growing a volume with V(full) allocates the new part (C(virsh vol-resize --allocate)); libvirt does that
+      - Growing a volume with V(full) allocates the whole file, any part still sparse too (C(virsh vol-resize
+        --allocate)), which the pool's free space must hold; libvirt does that
         for V(raw) volumes only, so growing a V(qcow2) one with V(full) is refused at plan time (leave
         O(preallocation) out to grow it sparse).
     type: str

@@ -78,12 +78,44 @@ def _disk_problems(client: Client, disk: Any, on_host: bool) -> Iterator[str]:
         return  # an empty drive, or one libvirt leaves out when its source is gone
     what = _disk_label(disk)
     kind = disk.get("type")
+    path = None
     if kind == "volume" and source.get("pool") and source.get("volume"):
-        yield from _volume_problems(client, what, source.get("pool"), source.get("volume"))
+        found = list(_volume_problems(client, what, source.get("pool"), source.get("volume")))
+        if found:
+            yield from found
+            return
+        if on_host:
+            pool = client.find_pool(source.get("pool"))
+            path = client.describe_volume(client.find_volume(pool, source.get("volume"))).path
     elif kind in ("file", "block") and on_host:
         path = source.get("file" if kind == "file" else "dev")
         if path and not os.path.exists(path):
             yield "%s %s does not exist" % (what, path)
+            return
+    if path and kind != "block":
+        yield from _chain_problems(what, path)
+
+
+# Deeper than any chain libvirt itself follows; a loop ends here too.
+_MAX_CHAIN = 16
+
+
+def _chain_problems(what: str, path: str) -> Iterator[str]:
+    """A backing file or external data file the image at ``path`` (or an image behind it) names that
+    is gone from the host: QEMU cannot open the disk then (a base volume deleted by hand)."""
+    # Imported here: only starts of a guest with disk files on this host read their headers.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import named_files
+
+    for _depth in range(_MAX_CHAIN):
+        named = named_files(path)
+        if named.data_file and not os.path.exists(named.data_file):
+            yield "%s: the data file %s of %s does not exist" % (what, named.data_file, path)
+        if not named.backing:
+            return
+        if not os.path.exists(named.backing):
+            yield "%s: the backing file %s of %s does not exist" % (what, named.backing, path)
+            return
+        path = named.backing
 
 
 def _volume_problems(client: Client, what: str, pool_name: str, volume_name: str) -> Iterator[str]:

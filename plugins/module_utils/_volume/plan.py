@@ -944,7 +944,9 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
         return current.with_changes(capacity=wanted)
     allocate = _allocates_growth(request, current)
     growth = wanted - current.capacity
-    _check_space(request, state.pool, growth, growth if allocate else 0, "the growth of volume %s" % request.label)
+    # libvirt's --allocate fills the whole file, a sparse part it had already included, and asks the pool for that.
+    unallocated = max(wanted - (current.allocation or 0), 0) if allocate else 0
+    _check_space(request, state.pool, growth, unallocated, "the growth of volume %s" % request.label)
     plan.add(_resize_action(request, wanted, shrink=False, allocate=allocate))
     return current.with_changes(capacity=wanted)
 

@@ -288,3 +288,26 @@ def test_a_missing_disk_file_is_refused_only_where_the_host_is_seen(test_client,
         assert runner.run(params(name=name, state="running"), True, False)["changed"]
     finally:
         domain.undefine()
+
+
+def test_a_disk_whose_backing_file_is_gone_is_refused(test_client, unique_name, monkeypatch, tmp_path):
+    """An overlay whose base was deleted by hand (virsh vol-delete): QEMU cannot open the disk, so a
+    restart would leave the guest off."""
+    import subprocess
+
+    base, overlay = tmp_path / "base.qcow2", tmp_path / "overlay.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "1M"], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(overlay)], check=True)
+    name = unique_name("")
+    disk = "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>" % overlay
+    xml = "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>%s</devices></domain>"
+    domain = test_client.conn.defineXML(xml % (name, disk))
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    try:
+        assert runner.run(params(name=name, state="running"), True, False)["changed"]
+        base.unlink()
+        gone = "guest %s cannot start: its disk vda: the backing file %s of %s does not exist" % (name, base, overlay)
+        with pytest.raises(RunError, match=re.escape(gone)):
+            runner.run(params(name=name, state="running"), True, False)
+    finally:
+        domain.undefine()

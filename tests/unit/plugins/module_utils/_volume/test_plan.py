@@ -1187,7 +1187,8 @@ def test_a_preallocated_qcow2_volume_needs_room_for_its_tables_too():
     fits_data_only = dict(capacity=str(50 * GiB - (1 << 20)), preallocation="full", format="qcow2")
     with pytest.raises(PlanError, match=r"needs 51199M allocated and up to 8384K of qcow2 tables but pool p has 50G free"):
         plan_volume(request(**fits_data_only), VolumeState(POOL))
-    assert plan_volume(request(**dict(fits_data_only, format="raw"), name="v.img"), VolumeState(POOL)).changed
+    raw = dict(fits_data_only, format="raw", name="v.img")
+    assert plan_volume(request(**raw), VolumeState(POOL)).changed
 
 
 def test_a_raw_volume_grown_with_preallocation_full_has_its_new_part_allocated():
@@ -1199,5 +1200,11 @@ def test_a_raw_volume_grown_with_preallocation_full_has_its_new_part_allocated()
     assert not sparse.actions[-1].payload.allocate and "--allocate" not in sparse.actions[-1].command_line
     with pytest.raises(PlanError, match=r"the growth of volume p/v.img needs 60G allocated but pool p has 50G free"):
         plan_volume(request(name="v.img", capacity="70G", preallocation="full"), VolumeState(POOL, existing=raw))
+    # A sparse part is allocated too: libvirt asks the pool for all the file lacks.
+    with pytest.raises(PlanError, match=r"the growth of volume p/v.img needs 51G allocated but pool p has 50G free"):
+        plan_volume(
+            request(name="v.img", capacity="51G", preallocation="full"),
+            VolumeState(POOL, existing=raw.with_changes(allocation=0)),
+        )
     with pytest.raises(PlanError, match=r"volume p/v.qcow2 is qcow2: libvirt allocates the grown part of raw volumes only"):
         plan_volume(request(capacity="20G", preallocation="full"), VolumeState(POOL, existing=QCOW))
