@@ -1187,7 +1187,7 @@ def test_a_preallocated_qcow2_volume_needs_room_for_its_tables_too():
     fits_data_only = dict(capacity=str(50 * GiB - (1 << 20)), preallocation="full", format="qcow2")
     with pytest.raises(PlanError, match=r"needs 51199M allocated and up to 8384K of qcow2 tables but pool p has 50G free"):
         plan_volume(request(**fits_data_only), VolumeState(POOL))
-    raw = dict(fits_data_only, format="raw", name="v.img")
+    raw = {**fits_data_only, "format": "raw", "name": "v.img"}
     assert plan_volume(request(**raw), VolumeState(POOL)).changed
 
 
