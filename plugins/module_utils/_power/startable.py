@@ -14,7 +14,7 @@ Imported only by runs that start a guest."""
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, List
+from typing import Any, Iterator, List, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
@@ -80,13 +80,11 @@ def _disk_problems(client: Client, disk: Any, on_host: bool) -> Iterator[str]:
     kind = disk.get("type")
     path = None
     if kind == "volume" and source.get("pool") and source.get("volume"):
-        found = list(_volume_problems(client, what, source.get("pool"), source.get("volume")))
-        if found:
-            yield from found
+        volume, problem = _volume_of(client, what, source.get("pool"), source.get("volume"))
+        if problem:
+            yield problem
             return
-        if on_host:
-            pool = client.find_pool(source.get("pool"))
-            path = client.describe_volume(client.find_volume(pool, source.get("volume"))).path
+        path = client.describe_volume(volume).path if on_host else None
     elif kind in ("file", "block") and on_host:
         path = source.get("file" if kind == "file" else "dev")
         if path and not os.path.exists(path):
@@ -118,19 +116,23 @@ def _chain_problems(what: str, path: str) -> Iterator[str]:
         path = named.backing
 
 
-def _volume_problems(client: Client, what: str, pool_name: str, volume_name: str) -> Iterator[str]:
+def _volume_of(client: Client, what: str, pool_name: str, volume_name: str) -> Tuple[Any, str]:
+    """The disk's volume, and why it cannot be used ("" when it can): its pool gone or not active, or
+    the volume itself gone."""
     pool = client.find_pool(pool_name)
     if pool is None:
-        yield "%s is volume %s of storage pool %r, which %s does not have" % (what, volume_name, pool_name, client.uri)
-    elif not client.pool_is_active(pool):
-        yield "%s is volume %s of storage pool %r, which is not active; start it first: %s" % (
+        return None, "%s is volume %s of storage pool %r, which %s does not have" % (what, volume_name, pool_name, client.uri)
+    if not client.pool_is_active(pool):
+        return None, "%s is volume %s of storage pool %r, which is not active; start it first: %s" % (
             what,
             volume_name,
             pool_name,
             virsh(client.uri, "pool-start", pool_name),
         )
-    elif client.find_volume(pool, volume_name) is None:
-        yield "%s, volume %s of storage pool %r, does not exist" % (what, volume_name, pool_name)
+    volume = client.find_volume(pool, volume_name)
+    if volume is None:
+        return None, "%s, volume %s of storage pool %r, does not exist" % (what, volume_name, pool_name)
+    return volume, ""
 
 
 def _disk_label(disk: Any) -> str:
