@@ -92,6 +92,25 @@ def open_pool(client: Client, name: str) -> Any:
     return pool
 
 
+def network_problem(client: Client, name: str) -> Optional[str]:
+    """Why a guest's card cannot join libvirt network ``name`` on the host of ``client`` (missing, or
+    not started), with the virsh command that helps; None when it can."""
+    network = client.find_network(name)
+    if network is None:
+        return "libvirt network %r does not exist on %s (%s)" % (name, client.uri, virsh(client.uri, "net-list", "--all"))
+    if not client.network_is_active(network):
+        return "libvirt network %r is not active; start it first: %s" % (name, virsh(client.uri, "net-start", name))
+    return None
+
+
+def bridge_problem(name: str) -> Optional[str]:
+    """Why a guest's card cannot join host bridge ``name``; None when the bridge is there. Only the
+    host's own view of /sys can tell, so ask only where the module runs on the hypervisor."""
+    if "/" in name or name in (".", "..") or not os.path.isdir("/sys/class/net/%s/bridge" % name):
+        return "bridge %s does not exist on the host" % name
+    return None
+
+
 def image_reader(client: Client) -> Optional[Any]:
     """Reads which files a file disk names in its header (its backing file and its data file, see
     image_header.named_files), where the files are on this host."""

@@ -17,10 +17,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.own_dir
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
+    bridge_problem,
     changing,
     connected,
     file_key,
     is_local_uri,
+    network_problem,
     open_pool,
     reported_errors,
     volume_key,
@@ -149,27 +151,18 @@ def _network_problems(client: Client, request: GuestRequest) -> List[str]:
 
 
 def _check_network(client: Client, index: int, interface: Interface) -> None:
-    local = is_local_uri(client.uri)
-    if interface.type == "bridge" and local and not os.path.isdir("/sys/class/net/%s/bridge" % interface.source):
-        # Only the host's own view of /sys can tell; a remote URI finds out when the guest starts.
-        raise PlanError(
-            "networks[%d]: bridge %s does not exist on the host; create it or use a libvirt network" % (index, interface.source)
-        )
-    if interface.type != "network":
-        return
-    if interface.source is None:  # the request refuses this already
-        raise PlanError("networks[%d]: a network interface needs the name of its libvirt network" % index)
-    network = client.find_network(interface.source)
-    if network is None:
-        raise PlanError(
-            "networks[%d]: libvirt network %r does not exist on %s (%s)"
-            % (index, interface.source, client.uri, virsh(client.uri, "net-list", "--all"))
-        )
-    if not client.network_is_active(network):
-        raise PlanError(
-            "networks[%d]: libvirt network %r is not active; start it first: %s"
-            % (index, interface.source, virsh(client.uri, "net-start", interface.source))
-        )
+    problem = None
+    if interface.type == "bridge" and interface.source and is_local_uri(client.uri):
+        # A remote URI finds a missing bridge out only when the guest starts.
+        problem = bridge_problem(interface.source)
+        problem = problem and problem + "; create it or use a libvirt network"
+    elif interface.type == "network":
+        if interface.source is None:  # the request refuses this already
+            problem = "a network interface needs the name of its libvirt network"
+        else:
+            problem = network_problem(client, interface.source)
+    if problem:
+        raise PlanError("networks[%d]: %s" % (index, problem))
 
 
 def missing_media_message(media: MediaRef) -> str:

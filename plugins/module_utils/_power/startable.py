@@ -17,6 +17,7 @@ import os
 from typing import Any, Iterator, List, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import bridge_problem, network_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
@@ -43,27 +44,13 @@ def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterat
     source = interface.find("source")
     if source is None:
         return
-    card = _card(interface)
+    problem = None
     if kind == "network" and source.get("network"):
-        network_name = source.get("network")
-        network = client.find_network(network_name)
-        if network is None:
-            yield "%s is on libvirt network %r, which %s does not have (%s)" % (
-                card,
-                network_name,
-                client.uri,
-                virsh(client.uri, "net-list", "--all"),
-            )
-        elif not client.network_is_active(network):
-            yield "%s is on libvirt network %r, which is not active; start it first: %s" % (
-                card,
-                network_name,
-                virsh(client.uri, "net-start", network_name),
-            )
+        problem = network_problem(client, source.get("network"))
     elif kind == "bridge" and source.get("bridge") and on_host:
-        bridge = source.get("bridge")
-        if "/" in bridge or bridge in (".", "..") or not os.path.isdir("/sys/class/net/%s/bridge" % bridge):
-            yield "%s is on bridge %r, which does not exist on the host" % (card, bridge)
+        problem = bridge_problem(source.get("bridge"))
+    if problem:
+        yield "%s: %s" % (_card(interface), problem)
 
 
 def _card(interface: Any) -> str:

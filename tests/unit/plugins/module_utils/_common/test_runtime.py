@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected, is_local_uri, lock_uri
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
+    bridge_problem,
+    connected,
+    is_local_uri,
+    lock_uri,
+    network_problem,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,3 +52,22 @@ def test_connected_checks_the_version_and_closes(monkeypatch):
     with pytest.raises(PlanError, match="older than the supported minimum"):
         with connected("test:///default"):
             pass  # pragma: no cover - never reached
+
+
+def test_network_problem_names_a_missing_or_stopped_network(test_client):
+    assert network_problem(test_client, "default") is None
+    assert network_problem(test_client, "rv-no-such-net") == (
+        "libvirt network 'rv-no-such-net' does not exist on test:///default (virsh -c test:///default net-list --all)"
+    )
+    network = test_client.conn.networkDefineXML("<network><name>rv-stopped-net</name></network>")
+    try:
+        assert network_problem(test_client, "rv-stopped-net") == (
+            "libvirt network 'rv-stopped-net' is not active; start it first: virsh -c test:///default net-start rv-stopped-net"
+        )
+    finally:
+        network.undefine()
+
+
+@pytest.mark.parametrize("name", ["rv-no-such-br0", "..", ".", "lo/../lo", "lo"])
+def test_bridge_problem_refuses_what_is_no_bridge(name):
+    assert bridge_problem(name) == "bridge %s does not exist on the host" % name

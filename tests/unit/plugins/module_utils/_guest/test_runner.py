@@ -1363,7 +1363,7 @@ def test_a_start_with_the_stored_cards_and_disks_is_refused_when_the_host_lacks_
     started = dict(guest(name, state="running"), networks=None)
     try:
         for check_mode in (True, False):
-            refusal = "guest %s cannot start: its network card 52:54:00:00:00:31 is on libvirt network 'rv-gone'" % name
+            refusal = "guest %s cannot start: its network card 52:54:00:00:00:31: libvirt network 'rv-gone'" % name
             with pytest.raises(RunError, match=refusal):
                 run(started, check_mode=check_mode, diff=False)
         assert not test_client.domain_is_active(domain)

@@ -205,7 +205,7 @@ def test_a_guest_running_its_installer_is_neither_shut_down_nor_restarted(test_c
 _BROKEN_DEVICES = {
     "a network the host does not have": (
         "<interface type='network'><mac address='52:54:00:00:00:21'/><source network='rv-no-such-net'/></interface>",
-        "its network card 52:54:00:00:00:21 is on libvirt network 'rv-no-such-net', which test:///default does not have",
+        "its network card 52:54:00:00:00:21: libvirt network 'rv-no-such-net' does not exist on test:///default",
     ),
     "a volume of a pool the host does not have": (
         "<disk type='volume' device='disk'><source pool='rv-no-such-pool' volume='a.img'/><target dev='vda'/></disk>",
@@ -254,7 +254,7 @@ def test_a_network_that_is_not_active_is_named_with_its_start_command(test_clien
     )
     domain = test_client.conn.defineXML(xml)
     try:
-        inactive = "network card [0-9a-f:]+ is on libvirt network '%s', which is not active; start it first: virsh" % name
+        inactive = "network card [0-9a-f:]+: libvirt network '%s' is not active; start it first: virsh" % name
         with pytest.raises(RunError, match=inactive):
             runner.run(params(name=name, state="running"), True, False)
         network.create()
