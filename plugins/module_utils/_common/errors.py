@@ -16,6 +16,15 @@ class RemotevirtError(Exception):
     """A refusal or failure whose text is meant for the admin (secrets already left out)."""
 
 
+class ReportedError(RemotevirtError):
+    """A refusal or failure met while planning or applying, which a runner reports as its task's
+    failure together with the plan so far (a refusal, libvirt's error, a download's or a lock's)."""
+
+
+# What a runner turns into its RunError: OSError too, since a host file may fail any step.
+REPORTED_ERRORS = (ReportedError, OSError)
+
+
 class RunError(RemotevirtError):
     """A refusal or failure to report with fail_json; ``plan`` is what was planned, if anything."""
 

@@ -29,6 +29,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.code_st
     open_private_directory,
     write_whole,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import ReportedError
 
 POLL_SECONDS = 0.2
 _NOT_PRIVATE = (
@@ -44,7 +45,7 @@ _CANNOT_MAKE = (
 _MAX_JSON_SIZE = 64 * 1024 * 1024
 
 
-class LockError(Exception):
+class LockError(ReportedError):
     """A lock could not be taken: another run held it for longer than this run may wait."""
 
 

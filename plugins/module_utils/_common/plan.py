@@ -12,7 +12,7 @@ from __future__ import annotations
 import shlex
 from typing import Any, Dict, List, Optional
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import ReportedError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
 
@@ -37,7 +37,7 @@ def virsh(uri: str, *argv: object) -> str:
     return shell("virsh", "-c", uri, *argv)
 
 
-class PlanError(RemotevirtError, ValueError):
+class PlanError(ReportedError, ValueError):
     """The request cannot be reached from the actual state (a refusal, not a libvirt failure)."""
 
 

@@ -1,19 +1,19 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every module's run shares, whatever it manages: a version-checked connection, the errors a
-run reports, host locks of what it changes, applying a plan with the host log, and the host
-facts several runners read (local URI, active pools, backing files)."""
+"""What every module's run shares, whatever it manages: a version-checked connection, host locks
+of what it changes, applying a plan with the host log, and the host facts several runners read
+(local URI, active pools, networks and bridges, backing files)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple, Type
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb, shell, virsh
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 
 
 @contextlib.contextmanager
@@ -27,15 +27,6 @@ def connected(uri: str) -> Iterator[Client]:
         yield client
     finally:
         client.close()
-
-
-def reported_errors() -> Tuple[Type[BaseException], ...]:
-    """Errors a run reports as its failure message. Evaluated only while an exception is handled."""
-    # Imported here: only downloads raise DownloadError, only real runs take locks (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import LockError
-    from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
-
-    return PlanError, LibvirtError, DownloadError, LockError, OSError
 
 
 def apply_plan(

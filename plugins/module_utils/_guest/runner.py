@@ -9,7 +9,7 @@ import os
 import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError, RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RemotevirtError, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
     directory_info_problem,
     untrusted_path_problem,
@@ -24,7 +24,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     is_local_uri,
     network_problem,
     open_pool,
-    reported_errors,
     volume_key,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import is_system_directory, same_path
@@ -935,7 +934,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
                     applied = True
                 result = run_result(client, request, state, plan, check_mode, applied, diff)
-    except reported_errors() as error:
+    except REPORTED_ERRORS as error:
         raise RunError(str(error), plan, changed=applied)
     return result
 

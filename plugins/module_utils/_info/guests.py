@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
-from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected, reported_errors
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected
 from ansible_collections.remotevirt.install.plugins.module_utils._info.select import NameFilter, check_common
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
@@ -71,7 +71,7 @@ def run(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str, A
             guests = [
                 facts for facts in (_guest_facts(client, domain, query, warnings) for domain in _selected(client, query)) if facts
             ]
-    except reported_errors() as error:
+    except REPORTED_ERRORS as error:
         raise RunError(str(error))
     return {"changed": False, "guests": guests, "warnings": warnings}
 

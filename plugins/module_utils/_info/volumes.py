@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
-from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected, reported_errors
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._info.select import NameFilter, check_common, pool_filter
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -87,7 +87,7 @@ def run(params: Mapping[str, Any], check_mode: bool, _diff: bool) -> Dict[str, A
     try:
         with connected(params["uri"]) as client:
             return dict(report(client, query), changed=False)
-    except reported_errors() as error:
+    except REPORTED_ERRORS as error:
         raise RunError(str(error))
 
 

@@ -16,7 +16,7 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import ReportedError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
@@ -56,7 +56,7 @@ _NOT_FOUND_CODES = ("VIR_ERR_NO_STORAGE_POOL", "VIR_ERR_NO_STORAGE_VOL", "VIR_ER
 _PLATFORM_REFUSALS = (67, 8)  # VIR_ERR_CONFIG_UNSUPPORTED, VIR_ERR_INVALID_ARG
 
 
-class LibvirtError(RemotevirtError):
+class LibvirtError(ReportedError):
     """A libvirt call failed: ``operation`` on ``target`` with libvirt's ``message``."""
 
     def __init__(self, operation: str, target: str, message: str, code: Optional[int] = None) -> None:

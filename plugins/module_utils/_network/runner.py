@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
     apply_plan,
     changing,
     connected,
     is_local_uri,
-    reported_errors,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import Network
@@ -182,7 +181,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client))
                 applied = True
             facts = _network_facts(client, request, plan, state, check_mode)
-    except reported_errors() as error:
+    except REPORTED_ERRORS as error:
         raise RunError(str(error), plan, changed=applied)
     result = {"changed": plan.changed, "plan": plan.summaries(), "network": facts}
     if diff:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
     foreign_directory_problem,
     untrusted_path_problem,
@@ -21,7 +21,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     file_key_at,
     image_reader,
     is_local_uri,
-    reported_errors,
     volume_key,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -424,7 +423,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client))
                     applied = True
                 facts = _pool_facts(client, request, plan, state, check_mode)
-    except reported_errors() as error:
+    except REPORTED_ERRORS as error:
         raise RunError(str(error), plan, changed=applied)
     result: Dict[str, Any] = {"changed": plan.changed, "plan": plan.summaries(), "pool": facts}
     if diff:

@@ -7,14 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
-    apply_plan,
-    changing,
-    connected,
-    reported_errors,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import apply_plan, changing, connected
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import START, VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._power.plan import outcome, plan_power
@@ -64,7 +59,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, made))
                 applied = True
             after = outcome(request, state) if check_mode else read_state(client, request.name).run_state
-    except reported_errors() as error:
+    except REPORTED_ERRORS as error:
         raise RunError(str(error), plan, changed=applied)
     result: Dict[str, Any] = {
         "changed": plan.changed,

@@ -16,7 +16,7 @@ import time
 from typing import Any, Callable, Dict, Iterable, Iterator, NamedTuple, Optional, Tuple
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import ReportedError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
@@ -69,7 +69,7 @@ UNMARKED_END = (
 )
 
 
-class DownloadError(RemotevirtError):
+class DownloadError(ReportedError):
     """The URL could not be read, or what it gave is not what was asked for.
 
     The message never shows the user information of a URL.

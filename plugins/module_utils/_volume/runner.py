@@ -11,7 +11,7 @@ import pwd
 import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
@@ -23,7 +23,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     image_reader,
     is_local_uri,
     open_pool,
-    reported_errors,
     volume_key,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
@@ -601,7 +600,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client, params))
                     applied = True
                 facts = _volume_facts(client, pool, request, plan, state, check_mode)
-    except reported_errors() as error:
+    except REPORTED_ERRORS as error:
         raise RunError(str(error), plan, changed=applied)
     result = {"changed": plan.changed, "plan": plan.summaries(), "volume": facts}
     if diff:

@@ -71,3 +71,15 @@ def test_network_problem_names_a_missing_or_stopped_network(test_client):
 @pytest.mark.parametrize("name", ["rv-no-such-br0", "..", ".", "lo/../lo", "lo"])
 def test_bridge_problem_refuses_what_is_no_bridge(name):
     assert bridge_problem(name) == "bridge %s does not exist on the host" % name
+
+
+def test_every_error_a_run_reports_with_its_plan_is_a_reported_error():
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.locks import LockError
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
+    from ansible_collections.remotevirt.install.plugins.module_utils._volume.download import DownloadError
+
+    for error in (PlanError("x"), LibvirtError("define", "x", "failed"), DownloadError("x"), LockError("x"), OSError("x")):
+        assert isinstance(error, REPORTED_ERRORS)
+    # A RunError already carries its plan and what changed: a runner must not wrap it again.
+    assert not isinstance(RunError("x"), REPORTED_ERRORS)
