@@ -16,12 +16,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.errors 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import in_unit, message_unit
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     control_problem,
     raw_problems,
     uri_problem,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import DEFINE, INSTALL, START
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import INSTALL, START
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.changes import update_refusal
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest, refusals_of
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import (
@@ -45,12 +47,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
 
 DEFAULT_UPDATE_HINT = "update_existing: true"
 DEFAULT_CHECK_MEMORY_HINT = "check_memory: false"
-
-
-GIB = 1 << 30
-
-
-MIB = 1 << 20
 
 
 class ProblemsFound(RemotevirtError):
@@ -277,30 +273,18 @@ class Preflight:
                 self._missing_media.append((request, len(self._planned), len(self.problems) + offset))
 
     def _status(self, request: GuestRequest, state: GuestState, plan: Plan) -> str:
-        redefines = [action for action in plan.actions if action.verb == DEFINE]
         if state.existing is None:
             return "new"
         if request.reinstall:
             return "reinstall"
-        if not redefines:
-            return "matches"
         update_existing, update_hint = self.list_updates.get(
             self._list_of.get(request.name, ""), (self.update_existing, self.update_hint)
         )
+        refusal = update_refusal(request.name, request.reinstall, state, plan, update_hint)
+        if refusal is None:
+            return "matches"
         if not update_existing:
-            # The name may belong to another guest than the one meant: never change it unasked.
-            payload = redefines[0].payload
-            changes = definition_changes(payload.previous, payload.domain) if payload.previous is not None else []
-            self.problems.append(
-                problem(
-                    request.name,
-                    "name",
-                    "guest %s exists with a different definition (%s); "
-                    "set %s to update it in place, reinstall: true to "
-                    "install it again, or rename the new guest"
-                    % (request.name, "; ".join(changes) or "the run would redefine it", update_hint),
-                )
-            )
+            self.problems.append(problem(request.name, "name", refusal))
         return "differs"
 
     def _note_start(self, request: GuestRequest, state: GuestState, plan: Plan) -> None:
@@ -447,17 +431,6 @@ def mem_available(meminfo: str = "/proc/meminfo") -> Optional[int]:
     return None
 
 
-def message_unit(largest: int) -> Tuple[str, int]:
-    """One unit for every figure of a message, as an admin reads sizes: GiB from 1 GiB on, MiB below."""
-    return ("GiB", GIB) if largest >= GIB else ("MiB", MIB)
-
-
-def in_unit(size: int, unit: Tuple[str, int]) -> str:
-    """``size`` in ``unit``: whole where it divides, else to one decimal ("2 GiB", "5.2 GiB")."""
-    name, scale = unit
-    return "%d %s" % (size // scale, name) if size % scale == 0 else "%.1f %s" % (size / scale, name)
-
-
 # -- secrets the caller hid ------------------------------------------------------------------------
 def with_console_password(params: Mapping[str, Any], password: Any) -> Mapping[str, Any]:
     """A guest's options with its console password as the caller gave it apart (``console_passwords``,
@@ -477,76 +450,6 @@ def with_url_password(params: Mapping[str, Any], password: Any) -> Mapping[str, 
     if password is None or params.get("url_password") is None:
         return params
     return dict(params, url_password=str(password))
-
-
-# -- what differs --------------------------------------------------------------------------------
-def definition_changes(previous: Domain, wanted: Domain) -> List[str]:
-    """What a redefinition changes, field by field, as ``field: before -> after``."""
-    changes = []
-    if previous.memory != wanted.memory:
-        unit = message_unit(max(previous.memory or 0, wanted.memory or 0))
-        changes.append("memory: %s -> %s" % (_shown_memory(previous.memory, unit), _shown_memory(wanted.memory, unit)))
-    for field, label in (("vcpus", "vcpus"), ("cpu_mode", "cpu")):
-        before, after = getattr(previous, field), getattr(wanted, field)
-        if before != after:
-            changes.append("%s: %s -> %s" % (label, before or "default", after or "default"))
-    if previous.disks != wanted.disks:
-        changes.append("disks: %s -> %s" % (_disks_text(previous), _disks_text(wanted)))
-    if previous.interfaces != wanted.interfaces:
-        changes.append(
-            "networks: %s -> %s" % (_networks_text(previous, wanted.interfaces), _networks_text(wanted, previous.interfaces))
-        )
-    if previous.graphics != wanted.graphics:
-        changes.append("graphics: %s -> %s" % (_graphics_text(previous), _graphics_text(wanted)))
-    if previous.serial_log != wanted.serial_log:
-        changes.append(
-            "serial_log: %s -> %s"
-            % (
-                previous.serial_log.path if previous.serial_log else "none",
-                wanted.serial_log.path if wanted.serial_log else "none",
-            )
-        )
-    return changes
-
-
-def _shown_memory(size: Optional[int], unit: Tuple[str, int]) -> str:
-    return in_unit(size, unit) if size else "default"
-
-
-def _disks_text(domain: Domain) -> str:
-    disks = [disk for disk in domain.disks if disk.device == "disk"]
-    return ", ".join("%s %s (%s)" % (disk.target, disk.source_label, disk.format) for disk in disks) or "none"
-
-
-def _networks_text(domain: Domain, other: Sequence[Any]) -> str:
-    """Each card as 'network default (virtio)'; MACs only where the other side's cards differ in nothing else."""
-    plain = [(card.type, card.source, card.model) for card in other]
-    cards = []
-    for card in domain.interfaces:
-        text = "%s%s (%s)" % (card.type, " " + card.source if card.source else "", card.model)
-        if (card.type, card.source, card.model) in plain and card.mac:
-            text += " mac %s" % card.mac
-        cards.append(text)
-    return ", ".join(cards) or "none"
-
-
-def _graphics_text(domain: Domain) -> str:
-    if domain.graphics is None:
-        return "default"
-    # A password is never shown, only that one is set.
-    return (
-        ", ".join(
-            "%s on %s%s%s"
-            % (
-                display.type,
-                display.listen,
-                ":%d" % display.port if display.port else "",
-                " with a password" if display.password else "",
-            )
-            for display in domain.graphics
-        )
-        or "none"
-    )
 
 
 # -- options -------------------------------------------------------------------------------------

@@ -593,6 +593,22 @@ options:
         O(reinstall=true) is refused at plan time, saying so.
     type: bool
     default: false
+  update_existing:
+    description:
+      - Whether a guest that exists with another definition is updated in place to match the options (redefined, its
+        disks grown). With V(false) such a guest is refused at plan time, naming what differs, since its name may
+        belong to another guest than the one meant; a guest that already matches, a start, and O(reinstall=true)
+        are not refused.
+      - The roles set this from their C(*_update_existing) variable, so a guest that another run made after their
+        preflight found none is refused as the preflight would, not changed.
+    type: bool
+    default: true
+  update_hint:
+    description:
+      - How the caller allows updates, named in the refusal of O(update_existing=false) (for example
+        V(iso_install_update_existing=true) in a role).
+    type: str
+    default: "update_existing: true"
   remove_storage:
     description: With O(state=absent), also delete the pool volumes of the guest's disks (never its cdroms).
     type: bool
@@ -1020,7 +1036,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec imp
 
 
 def argument_spec() -> dict:
-    return guest_argument_spec()
+    return dict(
+        guest_argument_spec(),
+        update_existing=dict(type="bool", default=True),
+        update_hint=dict(type="str", default="update_existing: true"),
+    )
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import os
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR
-from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume
+from ansible_collections.remotevirt.install.plugins.modules import virt_guest_install, virt_pool_volume
 
 POOL = "default-pool"
 
@@ -37,7 +37,7 @@ def params(**overrides):
     """Every key of virt_guest_install's argument_spec, as AnsibleModule passes them (the test driver's URI
     and domain type, an import)."""
     return as_passed(
-        guest_argument_spec(), **{"uri": "test:///default", "domain_type": "test", "install": install(), **overrides}
+        virt_guest_install.argument_spec(), **{"uri": "test:///default", "domain_type": "test", "install": install(), **overrides}
     )
 
 

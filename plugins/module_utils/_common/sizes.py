@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
+from typing import Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 
@@ -97,3 +98,18 @@ def format_size(size: int) -> str:
         if size >= scale:
             return "%.1f%s" % (size / scale, unit)
     return "%dB" % size
+
+
+_GIB = 1 << 30
+_MIB = 1 << 20
+
+
+def message_unit(largest: int) -> Tuple[str, int]:
+    """One unit for every figure of a message, as an admin reads sizes: GiB from 1 GiB on, MiB below."""
+    return ("GiB", _GIB) if largest >= _GIB else ("MiB", _MIB)
+
+
+def in_unit(size: int, unit: Tuple[str, int]) -> str:
+    """``size`` in ``unit``: whole where it divides, else to one decimal ("2 GiB", "5.2 GiB")."""
+    name, scale = unit
+    return "%d %s" % (size // scale, name) if size % scale == 0 else "%.1f %s" % (size / scale, name)

@@ -37,6 +37,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     AutostartPayload,
     WaitPayload,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.changes import update_refusal
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import (
     default_serial_log,
     in_canonical_order,
@@ -924,6 +925,10 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     raise PlanError(_CHANGED_WHILE_WAITING % request.name)
                 state = read_state(client, request, validate_certs)
                 planned = plan_guest(request, state)
+                if params.get("update_existing") is False:
+                    unasked = update_refusal(request.name, request.reinstall, state, planned, params["update_hint"])
+                    if unasked:
+                        raise PlanError(unasked)
                 clashes = host_clashes(client, request, state, planned)
                 if clashes:  # refused like the host's other refusals: before there is a plan to report
                     raise Refusals(clashes)

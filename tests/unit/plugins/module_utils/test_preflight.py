@@ -474,3 +474,22 @@ def test_an_install_tree_password_given_apart_is_the_one_probed_with(unique_name
     assert "Tree-Pw-1" not in repr(found)
     refused = run({"uri": "test:///default", "guests": [hidden]})
     assert not refused["ok"]
+
+
+def test_a_disk_growth_of_an_existing_guest_is_an_update(unique_name, test_client):
+    """Growing a guest's disk changes it as a redefinition does: refused unless updates are allowed."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run as install
+
+    name = unique_name("")
+    install(dict(guest(name), uri="test:///default", domain_type="test"), check_mode=False, diff=False)
+    grown = guest(name, disks=[{"pool": POOL, "size": "2M"}])
+    refused = check(grown)
+    assert [(problem["check"], problem["message"]) for problem in refused["problems"]] == [
+        (
+            "name",
+            "guest %s exists with a different definition (volume %s/%s-disk0.qcow2 grows to 2 MiB); set update_existing: "
+            "true to update it in place, reinstall: true to install it again, or rename the new guest" % (name, POOL, name),
+        )
+    ]
+    allowed = run({"uri": "test:///default", "guests": [grown], "update_existing": True})
+    assert allowed["ok"] and allowed["guests"][0]["status"] == "differs"

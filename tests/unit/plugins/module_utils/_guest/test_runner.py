@@ -1372,3 +1372,30 @@ def test_a_start_with_the_stored_cards_and_disks_is_refused_when_the_host_lacks_
     finally:
         with contextlib.suppress(LibvirtError):
             test_client.undefine_domain(domain)
+
+
+def test_update_existing_false_refuses_changing_a_guest_another_run_made(unique_name, test_client):
+    """A guest made after the caller's preflight found none: with updates not allowed, neither its
+    definition nor its disks change, in check mode as in the real run; what matches still converges."""
+    name = unique_name("")
+    first = guest(name, disks=[disk(size="1M")])
+    run(first, check_mode=False, diff=False)
+    before = test_client.domain_definition(test_client.find_domain(name))
+    hint = "iso_install_update_existing: true"
+    for wanted, changes in (
+        (guest(name, memory=512, update_existing=False, update_hint=hint), "memory: 256 MiB -> 512 MiB"),
+        (
+            guest(name, disks=[disk(size="2M")], update_existing=False, update_hint=hint),
+            "volume %s/%s-disk0.qcow2 grows to 2 MiB" % (POOL, name),
+        ),
+    ):
+        for check_mode in (True, False):
+            with pytest.raises(RunError) as error:
+                run(wanted, check_mode=check_mode, diff=False)
+            assert str(error.value) == (
+                "guest %s exists with a different definition (%s); set %s to update it in place, reinstall: true to "
+                "install it again, or rename the new guest" % (name, changes, hint)
+            )
+    assert test_client.domain_definition(test_client.find_domain(name)) == before
+    assert run(dict(first, update_existing=False, update_hint=hint), check_mode=False, diff=False)["changed"] is False
+    assert run(guest(name, memory=512), check_mode=False, diff=False)["changed"] is True  # updates allowed by default
