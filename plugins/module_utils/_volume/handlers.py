@@ -365,11 +365,33 @@ class VolumeHandlers:
         volume = self._volume(payload.pool, payload.volume)
         path = self._local_file(volume)
         record = download.read_digest_record(path) if path else None
-        self.client.resize_volume(volume, payload.capacity, shrink=payload.shrink, allocate=payload.allocate)
+        if payload.allocate and not payload.shrink:
+            self._grow_allocated(volume, payload.capacity, path)
+        else:
+            self.client.resize_volume(volume, payload.capacity, shrink=payload.shrink)
         if path and record is not None and record.current and record.length is not None and not payload.shrink:
             # Growing keeps the downloaded bytes: their digest stays valid for the grown file.
             download.remember_digest(path, record.algorithm, record.digest, record.length, record.download_digest)
         return None
+
+    def _grow_allocated(self, volume: Any, capacity: int, path: Optional[str]) -> None:
+        """Grow ``volume`` with its new part allocated on disk. libvirt allocates that part after it
+        grew the file, so a full disk stops it halfway with the file larger already (and libvirt
+        still reporting the old size): the file is then cut back to its size before, where it is on
+        this host (only the new, empty part goes), so nothing half-grown is left."""
+        before = self.client.describe_volume(volume).capacity
+        try:
+            self.client.resize_volume(volume, capacity, allocate=True)
+        except LibvirtError as error:
+            if path is None:
+                raise LibvirtError("resize volume", volume.name(), "%s; it may be left larger than before" % error.message)
+            descriptor = _open_volume_file(path, os.O_WRONLY)
+            try:
+                if stat.S_ISREG(os.fstat(descriptor).st_mode) and os.fstat(descriptor).st_size > before:
+                    os.ftruncate(descriptor, before)
+            finally:
+                os.close(descriptor)
+            raise LibvirtError("resize volume", volume.name(), "%s; it was set back to its size before" % error.message)
 
     def delete(self, action: Action) -> Optional[Undo]:
         payload: VolumeTarget = action.payload
@@ -390,12 +412,12 @@ class VolumeHandlers:
         return None
 
 
-def _open_volume_file(path: str) -> int:
+def _open_volume_file(path: str, access: int = os.O_RDONLY) -> int:
     """The volume's own file, as planned: never the file a symbolic link put at its path since
     leads to (whoever may write the pool's directory can swap one in after the plan read the
     path), nor a file with other names (hard links), whose mode those names would share."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        descriptor = os.open(path, access | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise RemotevirtError("volume file %s became a symbolic link since it was planned: not changed" % path)

@@ -466,3 +466,25 @@ def test_remote_uri_writes_nothing_through_a_local_path(test_client, file_pool, 
     handlers["resize"](Action("resize", "volume", name, "", ResizePayload(pool=file_pool, volume=name, capacity=2 << 20)))
     assert os.path.getsize(path) == 2 << 20
     assert remembered(path, "sha256") is None  # the record of the old file was not carried over
+
+
+def test_a_failed_allocated_growth_sets_the_file_back(test_client, file_pool, unique_name, file_backed, monkeypatch):
+    """libvirt grows the file, then fails to allocate the new part (a full disk): the file is cut back
+    to its size before, the task fails saying so, and a re-run plans the same growth again."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import LibvirtError
+
+    name = unique_name(".img")
+    apply(params(pool=file_pool, name=name, capacity="1M", format="raw"))
+    path = volume_path(test_client, file_pool, name)
+
+    def grows_then_fails(self, volume, capacity, shrink=False, allocate=False):
+        with open(path, "r+b") as image:
+            image.truncate(capacity - 4096)
+        raise LibvirtError("resize volume", volume.name(), "Failed to pre-allocate space: No space left on device")
+
+    monkeypatch.setattr(Client, "resize_volume", grows_then_fails)
+    wanted = params(pool=file_pool, name=name, capacity="2M", format="raw", preallocation="full")
+    with pytest.raises(RunError) as error:
+        apply(wanted)
+    assert str(error.value).endswith("No space left on device; it was set back to its size before")
+    assert os.path.getsize(path) == 1 << 20 and not error.value.changed
