@@ -94,6 +94,14 @@ def network_problem(client: Client, name: str) -> Optional[str]:
     return None
 
 
+def device_problem(name: str) -> Optional[str]:
+    """Why a guest's card cannot attach to host network device ``name`` (``type='direct'``); None
+    when the host has it. Asked only where the module runs on the hypervisor."""
+    if "/" in name or name in (".", "..") or not os.path.exists("/sys/class/net/%s" % name):
+        return "network device %s does not exist on the host" % name
+    return None
+
+
 def bridge_problem(name: str) -> Optional[str]:
     """Why a guest's card cannot join host bridge ``name``; None when the bridge is there. Only the
     host's own view of /sys can tell, so ask only where the module runs on the hypervisor."""

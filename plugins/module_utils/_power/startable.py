@@ -17,7 +17,11 @@ import os
 from typing import Any, Iterator, List, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
-from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import bridge_problem, network_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
+    bridge_problem,
+    device_problem,
+    network_problem,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
@@ -36,7 +40,35 @@ def start_problems(client: Client, stored_xml: str, interfaces: bool = True, dis
         found.extend(_interface_problems(client, interface, on_host))
     for disk in devices.iterfind("disk") if disks else ():
         found.extend(_disk_problems(client, disk, on_host))
+    if on_host:
+        found.extend(_host_file_problems(parse(stored_xml)))
     return found
+
+
+def _host_file_problems(domain: Any) -> Iterator[str]:
+    """Files libvirt opens before QEMU starts, on this host: the boot kernel and initrd, and the
+    directory of each file a serial console or log writes."""
+    for tag in ("kernel", "initrd"):
+        path = domain.findtext("os/" + tag)
+        if path and _missing(os.path.join("/", path)):
+            yield "its boot %s %s does not exist" % (tag, path)
+    logs = [source.get("path") for source in domain.iterfind("devices/*[@type='file']/source")]
+    logs += [log.get("file") for log in domain.iterfind("devices/*/log")]
+    for path in logs:
+        if path and _missing(os.path.dirname(os.path.join("/", path))):
+            yield "the directory of its console log %s does not exist" % path
+
+
+def _missing(path: str) -> bool:
+    """Whether ``path`` is surely not there; one this user may not look at counts as there (libvirtd,
+    as root, may see it)."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
 
 
 def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterator[str]:
@@ -49,6 +81,8 @@ def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterat
         problem = network_problem(client, source.get("network"))
     elif kind == "bridge" and source.get("bridge") and on_host:
         problem = bridge_problem(source.get("bridge"))
+    elif kind == "direct" and source.get("dev") and on_host:
+        problem = device_problem(source.get("dev"))
     if problem:
         yield "%s: %s" % (_card(interface), problem)
 
@@ -74,6 +108,7 @@ def _disk_problems(client: Client, disk: Any, on_host: bool) -> Iterator[str]:
         path = client.describe_volume(volume).path if on_host else None
     elif kind in ("file", "block") and on_host:
         path = source.get("file" if kind == "file" else "dev")
+        path = os.path.join("/", path) if path else path  # libvirtd reads a relative path from /
         if path and not os.path.exists(path):
             yield "%s %s does not exist" % (what, path)
             return
@@ -91,7 +126,13 @@ def _chain_problems(what: str, path: str) -> Iterator[str]:
     # Imported here: only starts of a guest with disk files on this host read their headers.
     from ansible_collections.remotevirt.install.plugins.module_utils._common.image_header import named_files
 
+    seen = set()
     for _depth in range(_MAX_CHAIN):
+        real = os.path.realpath(path)
+        if real in seen:
+            yield "%s: its backing chain comes back to %s (a loop): QEMU cannot open it" % (what, path)
+            return
+        seen.add(real)
         named = named_files(path)
         if named.data_file and not os.path.exists(named.data_file):
             yield "%s: the data file %s of %s does not exist" % (what, named.data_file, path)

@@ -1,0 +1,64 @@
+"""What makes ``virsh start`` fail before QEMU runs, read from a stored definition on this host."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._power.startable import start_problems
+
+
+@pytest.fixture
+def on_host(test_client, monkeypatch):
+    """The test driver's connection, judged as if its files were on this host."""
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    return test_client
+
+
+def domain(devices="", os_extra=""):
+    return "<domain type='test'><name>g</name><os><type>hvm</type>%s</os><devices>%s</devices></domain>" % (os_extra, devices)
+
+
+def test_a_missing_boot_kernel_and_a_log_directory_that_is_gone_are_named(on_host, tmp_path):
+    gone = tmp_path / "gone"
+    xml = domain(
+        "<serial type='file'><source path='%s/serial.log'/></serial>"
+        "<console type='pty'><log file='%s/console.log'/></console>" % (gone, gone),
+        "<kernel>%s/vmlinuz</kernel><initrd>%s</initrd>" % (gone, tmp_path),
+    )
+    assert start_problems(on_host, xml) == [
+        "its boot kernel %s/vmlinuz does not exist" % gone,
+        "the directory of its console log %s/serial.log does not exist" % gone,
+        "the directory of its console log %s/console.log does not exist" % gone,
+    ]
+
+
+def test_a_direct_card_on_a_device_the_host_lacks_is_named(on_host):
+    xml = domain(
+        "<interface type='direct'><mac address='52:54:00:00:00:41'/><source dev='rv-no-such-nic' mode='bridge'/></interface>"
+    )
+    assert start_problems(on_host, xml) == [
+        "its network card 52:54:00:00:00:41: network device rv-no-such-nic does not exist on the host"
+    ]
+    assert start_problems(on_host, domain("<interface type='direct'><source dev='lo' mode='bridge'/></interface>")) == []
+
+
+def test_a_relative_disk_path_is_read_from_the_root(on_host, tmp_path):
+    image = tmp_path / "disk.raw"
+    image.write_bytes(b"\0" * 512)
+    relative = str(image).lstrip("/")
+    xml = domain("<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>" % relative)
+    assert start_problems(on_host, xml) == []
+
+
+def test_a_backing_chain_that_loops_is_refused(on_host, tmp_path):
+    first, second = tmp_path / "a.qcow2", tmp_path / "b.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(second), "1M"], check=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(second), str(first)], check=True)
+    subprocess.run(["qemu-img", "rebase", "-q", "-u", "-F", "qcow2", "-b", str(first), str(second)], check=True)
+    xml = domain("<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>" % first)
+    assert start_problems(on_host, xml) == [
+        "its disk vda: its backing chain comes back to %s (a loop): QEMU cannot open it" % first
+    ]
