@@ -683,7 +683,10 @@ def _stored_start_problems(client: Client, request: GuestRequest, state: GuestSt
     # Imported here: only a start of an existing guest asks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._power.startable import start_problems
 
-    problems = start_problems(client, state.existing_xml, interfaces=request.networks is None, disks=request.disks is None)
+    # Its boot files and serial log are those of the request, checked as such.
+    problems = start_problems(
+        client, state.existing_xml, interfaces=request.networks is None, disks=request.disks is None, files=False
+    )
     return ["guest %s cannot start: %s" % (request.name, "; ".join(problems))] if problems else []
 
 

@@ -26,22 +26,20 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
 
-def start_problems(client: Client, stored_xml: str, interfaces: bool = True, disks: bool = True) -> List[str]:
+def start_problems(client: Client, stored_xml: str, interfaces: bool = True, disks: bool = True, files: bool = True) -> List[str]:
     """Why a guest cannot start from ``stored_xml`` on the host of ``client``, each said of the guest
     ("its disk vda ..."); [] when nothing it needs is missing. ``interfaces`` and ``disks``: whether
-    its network cards and its disks are asked about (a caller that checks those of a request itself
-    leaves them out)."""
-    devices = parse(stored_xml).find("devices")
-    if devices is None:
-        return []
+    its network cards and its disks are asked about, ``files``: its boot files and console logs (a
+    caller that checks those of a request itself leaves them out)."""
+    domain = parse(stored_xml)
     on_host = client.files_here()
     found: List[str] = []
-    for interface in devices.iterfind("interface") if interfaces else ():
+    for interface in domain.iterfind("devices/interface") if interfaces else ():
         found.extend(_interface_problems(client, interface, on_host))
-    for disk in devices.iterfind("disk") if disks else ():
+    for disk in domain.iterfind("devices/disk") if disks else ():
         found.extend(_disk_problems(client, disk, on_host))
-    if on_host:
-        found.extend(_host_file_problems(parse(stored_xml)))
+    if files and on_host:
+        found.extend(_host_file_problems(domain))
     return found
 
 
