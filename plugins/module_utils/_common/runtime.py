@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb, shell, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
 
 @contextlib.contextmanager
@@ -83,14 +84,25 @@ def open_pool(client: Client, name: str) -> Any:
     return pool
 
 
-def network_problem(client: Client, name: str) -> Optional[str]:
+def network_problem(client: Client, name: str, on_host: bool = False) -> Optional[str]:
     """Why a guest's card cannot join libvirt network ``name`` on the host of ``client`` (missing, or
-    not started), with the virsh command that helps; None when it can."""
+    not started, or, asked ``on_host``, in ``bridge`` forward mode over a host bridge that is gone),
+    with what helps; None when it can."""
     network = client.find_network(name)
     if network is None:
         return "libvirt network %r does not exist on %s (%s)" % (name, client.uri, virsh(client.uri, "net-list", "--all"))
     if not client.network_is_active(network):
         return "libvirt network %r is not active; start it first: %s" % (name, virsh(client.uri, "net-start", name))
+    if on_host:
+        definition = parse(client.network_live_definition(network))
+        forward, bridge = definition.find("forward"), definition.find("bridge")
+        if forward is not None and forward.get("mode") == "bridge" and bridge is not None and bridge.get("name"):
+            problem = bridge_problem(bridge.get("name"))
+            if problem:
+                return "libvirt network %r forwards to host bridge %s, which does not exist on the host" % (
+                    name,
+                    bridge.get("name"),
+                )
     return None
 
 

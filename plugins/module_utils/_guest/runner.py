@@ -160,7 +160,7 @@ def _check_network(client: Client, index: int, interface: Interface) -> None:
         if interface.source is None:  # the request refuses this already
             problem = "a network interface needs the name of its libvirt network"
         else:
-            problem = network_problem(client, interface.source)
+            problem = network_problem(client, interface.source, client.files_here())
     if problem:
         raise PlanError("networks[%d]: %s" % (index, problem))
 

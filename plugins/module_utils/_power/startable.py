@@ -76,7 +76,7 @@ def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterat
         return
     problem = None
     if kind == "network" and source.get("network"):
-        problem = network_problem(client, source.get("network"))
+        problem = network_problem(client, source.get("network"), on_host)
     elif kind == "bridge" and source.get("bridge") and on_host:
         problem = bridge_problem(source.get("bridge"))
     elif kind == "direct" and source.get("dev") and on_host:

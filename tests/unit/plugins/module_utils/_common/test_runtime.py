@@ -83,3 +83,16 @@ def test_every_error_a_run_reports_with_its_plan_is_a_reported_error():
         assert isinstance(error, REPORTED_ERRORS)
     # A RunError already carries its plan and what changed: a runner must not wrap it again.
     assert not isinstance(RunError("x"), REPORTED_ERRORS)
+
+
+def test_network_problem_on_the_host_names_a_forward_bridge_that_is_gone(test_client):
+    network = test_client.conn.networkCreateXML(
+        "<network><name>rv-bridged-net</name><forward mode='bridge'/><bridge name='rv-no-such-br1'/></network>"
+    )
+    try:
+        assert network_problem(test_client, "rv-bridged-net") is None  # not asked off the host
+        assert network_problem(test_client, "rv-bridged-net", on_host=True) == (
+            "libvirt network 'rv-bridged-net' forwards to host bridge rv-no-such-br1, which does not exist on the host"
+        )
+    finally:
+        network.destroy()
