@@ -2,12 +2,13 @@
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What in a guest's stored definition makes ``virsh start`` fail before the guest boots: a libvirt
-network the host does not have or has not started, a bridge it does not have, a storage pool that
-is gone or stopped, a volume or disk file that is gone.
+network the host does not have or has not started, a bridge or network device it does not have, a
+storage pool that is gone or stopped, a volume, disk, backing or boot file that is gone, a backing
+chain that loops, the directory of a console log that is gone.
 
 Asked before a start, and before the shutdown of a restart, so a guest that could not come back is
 never taken down and check mode predicts the refusal. What only the host's own view can tell (a
-bridge, a disk file) is asked only when the module runs on the host itself; a disk
+bridge, a device, a file) is asked only when the module runs on the host itself; a disk
 libvirt may leave out when its source is missing (``startupPolicy='optional'``) is never asked about.
 Imported only by runs that start a guest."""
 
@@ -72,15 +73,17 @@ def _missing(path: str) -> bool:
 def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterator[str]:
     kind = interface.get("type")
     source = interface.find("source")
-    if source is None:
-        return
+    target = interface.find("target")
     problem = None
-    if kind == "network" and source.get("network"):
+    if kind == "network" and source is not None and source.get("network"):
         problem = network_problem(client, source.get("network"), on_host)
-    elif kind == "bridge" and source.get("bridge") and on_host:
+    elif kind == "bridge" and source is not None and source.get("bridge") and on_host:
         problem = bridge_problem(source.get("bridge"))
-    elif kind == "direct" and source.get("dev") and on_host:
+    elif kind == "direct" and source is not None and source.get("dev") and on_host:
         problem = device_problem(source.get("dev"))
+    elif kind == "ethernet" and target is not None and target.get("managed") == "no" and target.get("dev") and on_host:
+        # libvirt makes the tap device of a managed card itself; an unmanaged one must be there.
+        problem = device_problem(target.get("dev"))
     if problem:
         yield "%s: %s" % (_card(interface), problem)
 

@@ -45,6 +45,16 @@ def test_a_direct_card_on_a_device_the_host_lacks_is_named(on_host):
     assert start_problems(on_host, domain("<interface type='direct'><source dev='lo' mode='bridge'/></interface>")) == []
 
 
+def test_an_unmanaged_ethernet_card_on_a_device_the_host_lacks_is_named(on_host):
+    card = "<interface type='ethernet'><mac address='52:54:00:00:00:42'/><target dev='%s' managed='%s'/></interface>"
+    assert start_problems(on_host, domain(card % ("rv-no-such-tap", "no"))) == [
+        "its network card 52:54:00:00:00:42: network device rv-no-such-tap does not exist on the host"
+    ]
+    # libvirt makes a managed card's device itself; an unmanaged one the host has is fine.
+    assert start_problems(on_host, domain(card % ("rv-no-such-tap", "yes"))) == []
+    assert start_problems(on_host, domain(card % ("lo", "no"))) == []
+
+
 def test_a_relative_disk_path_is_read_from_the_root(on_host, tmp_path):
     image = tmp_path / "disk.raw"
     image.write_bytes(b"\0" * 512)
