@@ -596,9 +596,9 @@ options:
   update_existing:
     description:
       - Whether a guest that exists with another definition is updated in place to match the options (redefined, its
-        disks grown). With V(false) such a guest is refused at plan time, naming what differs, since its name may
-        belong to another guest than the one meant; a guest that already matches, a start, and O(reinstall=true)
-        are not refused.
+        disks grown or made again, its autostart changed). With V(false) any such change is refused at plan time,
+        naming what differs, since its name may belong to another guest than the one meant; a guest that already
+        matches, a start, and O(reinstall=true) are not refused.
       - The roles set this from their C(*_update_existing) variable, so a guest that another run made after their
         preflight found none is refused as the preflight would, not changed.
     type: bool

@@ -103,11 +103,9 @@ def test_the_install_task_passes_every_module_option_once():
     args = next(
         task["remotevirt.install.virt_guest_install"] for task in tasks if "remotevirt.install.virt_guest_install" in task
     )
-    # The module's own options for existing guests come from the role's variables, not from the entry.
-    assert (args.pop("update_existing"), args.pop("update_hint")) == (
-        "{{ guests_update_existing | bool }}",
-        "{{ guests_update_hint }}",
-    )
+    # The module's own options for existing guests come from the variables of the guest's list, not from the entry.
+    assert args.pop("update_existing").startswith("{{ guests_item_updates.update_existing")
+    assert args.pop("update_hint").startswith("{{ guests_item_updates.update_hint")
     assert set(args) == set(guest_argument_spec())
     for name, value in args.items():
         omitted = "{{ guests_item.%s | default(omit) }}" % name
