@@ -260,7 +260,33 @@ def run_module(module: Any, run: Callable[[Any, bool, bool], Dict[str, Any]]) ->
         failure = {"msg": unexpected_failure(error), "changed": False, "plan": []}
     # Ansible takes warnings through warn(): a result's own "warnings" is deprecated.
     for warning in list(result.pop("warnings", None) or ()) + host_log_warnings():
-        module.warn(warning)
+        module.warn(utf8_text(warning))
     if failure is not None:
-        module.fail_json(**failure)
-    module.exit_json(**result)
+        module.fail_json(**utf8_text(failure))
+    module.exit_json(**utf8_text(result))
+
+
+def utf8_text(value: Any) -> Any:
+    """``value`` with every string made UTF-8 text: a name read from the host that is not (a file
+    name, an image header's backing file) reaches Python with surrogates, which Ansible refuses to
+    send, failing the task with no message of its own; such bytes are shown escaped (``\\xff``)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _escaped(value)
+        return value
+    if isinstance(value, dict):
+        return {utf8_text(key): utf8_text(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [utf8_text(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(utf8_text(item) for item in value)
+    return value
+
+
+def _escaped(text: str) -> str:
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no undecodable byte made
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")

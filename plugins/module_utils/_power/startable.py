@@ -30,8 +30,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
 def start_problems(client: Client, stored_xml: str, interfaces: bool = True, disks: bool = True, files: bool = True) -> List[str]:
     """Why a guest cannot start from ``stored_xml`` on the host of ``client``, each said of the guest
     ("its disk vda ..."); [] when nothing it needs is missing. ``interfaces`` and ``disks``: whether
-    its network cards and its disks are asked about, ``files``: its boot files and console logs (a
-    caller that checks those of a request itself leaves them out)."""
+    its network cards and its disks are asked about, ``files``: its boot files, console logs, sockets
+    and shared directories (a caller that checks those of a request itself leaves them out)."""
     domain = parse(stored_xml)
     on_host = client.files_here()
     found: List[str] = []
@@ -39,14 +39,18 @@ def start_problems(client: Client, stored_xml: str, interfaces: bool = True, dis
         found.extend(_interface_problems(client, interface, on_host))
     for disk in domain.iterfind("devices/disk") if disks else ():
         found.extend(_disk_problems(client, disk, on_host))
+    if on_host:
+        found.extend(_firmware_problems(domain))
     if files and on_host:
         found.extend(_host_file_problems(domain))
-    return found
+        found.extend(_share_problems(domain))
+    # Once each: libvirt shows the first serial port again as the console, with the same log.
+    return list(dict.fromkeys(found))
 
 
 def _host_file_problems(domain: Any) -> Iterator[str]:
-    """Files libvirt opens before QEMU starts, on this host: the boot kernel and initrd, and the
-    directory of each file a serial console or log writes."""
+    """Files libvirt opens before QEMU starts, on this host: the boot kernel and initrd, the
+    directory of each file a serial console or log writes, and of each UNIX socket QEMU listens on."""
     for tag in ("kernel", "initrd"):
         path = domain.findtext("os/" + tag)
         if path and _missing(os.path.join("/", path)):
@@ -56,6 +60,32 @@ def _host_file_problems(domain: Any) -> Iterator[str]:
     for path in logs:
         if path and _missing(os.path.dirname(os.path.join("/", path))):
             yield "the directory of its console log %s does not exist" % path
+    for source in domain.iterfind("devices/*[@type='unix']/source[@mode='bind']"):
+        path = source.get("path")
+        if path and _missing(os.path.dirname(os.path.join("/", path))):
+            yield "the directory of its socket %s does not exist" % path
+
+
+def _firmware_problems(domain: Any) -> Iterator[str]:
+    """The UEFI loader the stored definition names (a firmware package update may rename it), and
+    the template of an NVRAM file libvirt has yet to make from it."""
+    loader = domain.findtext("os/loader")
+    if loader and _missing(os.path.join("/", loader.strip())):
+        yield "its firmware loader %s does not exist" % loader.strip()
+    nvram = domain.find("os/nvram")
+    if nvram is not None and (nvram.text or "").strip() and _missing(os.path.join("/", nvram.text.strip())):
+        template = nvram.get("template")
+        if template and _missing(os.path.join("/", template)):
+            yield "its NVRAM file %s does not exist, nor its template %s" % (nvram.text.strip(), template)
+
+
+def _share_problems(domain: Any) -> Iterator[str]:
+    """The host directory of each shared file system (virtiofs, 9p): QEMU's helper exports it at start."""
+    for share in domain.iterfind("devices/filesystem"):
+        source = share.find("source")
+        path = source.get("dir") if source is not None and share.get("type", "mount") == "mount" else None
+        if path and _missing(os.path.join("/", path)):
+            yield "its shared directory %s does not exist" % path
 
 
 def _missing(path: str) -> bool:
@@ -113,12 +143,40 @@ def _disk_problems(client: Client, disk: Any, on_host: bool) -> Iterator[str]:
         if path and not os.path.exists(path):
             yield "%s %s does not exist" % (what, path)
             return
-    if path and kind != "block":
+    stored_chain = disk.find("backingStore")
+    if stored_chain is not None and on_host:
+        # libvirt takes the chain the definition gives, not the one the image's header names.
+        yield from _stored_chain_problems(what, stored_chain)
+    elif path and kind != "block" and _driver_format(disk) in _FORMATS_WITH_BACKING:
+        # Only images whose format the definition gives as one with a header: the first bytes of a
+        # raw disk are the guest's to write, never read as a header.
         yield from _chain_problems(what, path)
 
 
-# Deeper than any chain libvirt itself follows; a loop ends here too.
-_MAX_CHAIN = 16
+# Formats whose header may name a backing or data file.
+_FORMATS_WITH_BACKING = ("qcow2", "qed", "vmdk")
+# A chain deeper than this is not followed to its end (nothing refused beyond it); a loop ends it too.
+_MAX_CHAIN = 256
+
+
+def _driver_format(disk: Any) -> str:
+    driver = disk.find("driver")
+    return (driver.get("type") if driver is not None else None) or "raw"
+
+
+def _stored_chain_problems(what: str, store: Any) -> Iterator[str]:
+    """A file of the backing chain a definition gives (``<backingStore>``, nested) that is gone."""
+    for _depth in range(_MAX_CHAIN):
+        source = store.find("source")
+        if source is None:
+            return  # <backingStore/>: no backing at all
+        path = source.get("file") if store.get("type") == "file" else source.get("dev") if store.get("type") == "block" else None
+        if path and not os.path.exists(os.path.join("/", path)):
+            yield "%s: the backing file %s its definition names does not exist" % (what, path)
+            return
+        store = store.find("backingStore")
+        if store is None:
+            return
 
 
 def _chain_problems(what: str, path: str) -> Iterator[str]:

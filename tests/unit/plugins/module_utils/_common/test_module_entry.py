@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from ansible.module_utils.testing import patch_module_args
@@ -111,6 +112,18 @@ def test_every_project_error_is_a_refusal(capsys, error):
 
     code, result = execute(capsys, refuse)
     assert (code, result["msg"], result["plan"], result["changed"]) == (1, "refused", [], False)
+
+
+def test_names_that_are_not_utf8_are_shown_escaped_in_a_refusal_and_a_result(capsys):
+    name = os.fsdecode(b"/var/tmp/bad\xff\xfename")
+
+    def refuse(params, check, diff):
+        raise PlanError("its disk vda: the backing file %s does not exist" % name)
+
+    code, result = execute(capsys, refuse)
+    assert (code, result["msg"]) == (1, "its disk vda: the backing file /var/tmp/bad\\xff\\xfename does not exist")
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False, "paths": [name, "\ud800"]})
+    assert (code, result["paths"]) == (0, ["/var/tmp/bad\\xff\\xfename", "\\ud800"])
 
 
 def test_an_unexpected_error_is_one_line_without_traceback(capsys):

@@ -299,7 +299,10 @@ def test_a_disk_whose_backing_file_is_gone_is_refused(test_client, unique_name, 
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(base), "1M"], check=True)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", "qcow2", str(overlay)], check=True)
     name = unique_name("")
-    disk = "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>" % overlay
+    disk = (
+        "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/><target dev='vda'/></disk>"
+        % overlay
+    )
     xml = "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>%s</devices></domain>"
     domain = test_client.conn.defineXML(xml % (name, disk))
     monkeypatch.setattr(Client, "files_here", lambda self: True)

@@ -17,6 +17,9 @@ def on_host(test_client, monkeypatch):
     return test_client
 
 
+QCOW2_DISK = "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='%s'/>%s<target dev='vda'/></disk>"
+
+
 def domain(devices="", os_extra=""):
     return "<domain type='test'><name>g</name><os><type>hvm</type>%s</os><devices>%s</devices></domain>" % (os_extra, devices)
 
@@ -68,7 +71,71 @@ def test_a_backing_chain_that_loops_is_refused(on_host, tmp_path):
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(second), "1M"], check=True)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(second), str(first)], check=True)
     subprocess.run(["qemu-img", "rebase", "-q", "-u", "-F", "qcow2", "-b", str(first), str(second)], check=True)
-    xml = domain("<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>" % first)
+    xml = domain(QCOW2_DISK % (first, ""))
     assert start_problems(on_host, xml) == [
         "its disk vda: its backing chain comes back to %s (a loop): QEMU cannot open it" % first
     ]
+
+
+def qcow2(path, backing=None):
+    command = ["qemu-img", "create", "-q", "-f", "qcow2"] + (["-F", "qcow2", "-b", str(backing)] if backing else [])
+    subprocess.run(command + [str(path), "1M"], check=True)
+
+
+def test_the_header_of_a_raw_disk_is_the_guests_and_never_read(on_host, tmp_path):
+    overlay = tmp_path / "looks-like.qcow2"
+    qcow2(tmp_path / "base.qcow2")
+    qcow2(overlay, tmp_path / "base.qcow2")
+    (tmp_path / "base.qcow2").unlink()
+    raw = "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='%s'/><target dev='vda'/></disk>"
+    assert start_problems(on_host, domain(raw % overlay)) == []
+    assert start_problems(on_host, domain(QCOW2_DISK % (overlay, ""))) == [
+        "its disk vda: the backing file %s/base.qcow2 of %s does not exist" % (tmp_path, overlay)
+    ]
+
+
+def test_a_chain_the_definition_gives_is_judged_instead_of_the_header(on_host, tmp_path):
+    overlay, other = tmp_path / "overlay.qcow2", tmp_path / "other.qcow2"
+    qcow2(tmp_path / "base.qcow2")
+    qcow2(overlay, tmp_path / "base.qcow2")
+    (tmp_path / "base.qcow2").unlink()
+    qcow2(other)
+    given = "<backingStore type='file'><format type='qcow2'/><source file='%s'/><backingStore/></backingStore>"
+    assert start_problems(on_host, domain(QCOW2_DISK % (overlay, given % other))) == []
+    assert start_problems(on_host, domain(QCOW2_DISK % (overlay, "<backingStore/>"))) == []
+    assert start_problems(on_host, domain(QCOW2_DISK % (overlay, given % (tmp_path / "gone.qcow2")))) == [
+        "its disk vda: the backing file %s/gone.qcow2 its definition names does not exist" % tmp_path
+    ]
+
+
+def test_a_long_chain_whose_base_is_gone_is_refused(on_host, tmp_path):
+    images = [tmp_path / ("c%d.qcow2" % index) for index in range(21)]
+    qcow2(images[0])
+    for below, image in zip(images, images[1:]):
+        qcow2(image, below)
+    images[0].unlink()
+    assert start_problems(on_host, domain(QCOW2_DISK % (images[-1], ""))) == [
+        "its disk vda: the backing file %s of %s does not exist" % (images[0], images[1])
+    ]
+
+
+def test_firmware_shares_and_socket_directories_that_are_gone_are_named(on_host, tmp_path):
+    gone = tmp_path / "gone"
+    xml = domain(
+        "<filesystem type='mount'><driver type='virtiofs'/><source dir='%s/share'/><target dir='tag'/></filesystem>"
+        "<channel type='unix'><source mode='bind' path='%s/agent.sock'/><target type='virtio'/></channel>" % (gone, gone),
+        "<loader readonly='yes' type='pflash'>%s/OVMF_CODE.fd</loader>"
+        "<nvram template='%s/OVMF_VARS.fd'>%s/g_VARS.fd</nvram>" % (gone, gone, gone),
+    )
+    assert start_problems(on_host, xml) == [
+        "its firmware loader %s/OVMF_CODE.fd does not exist" % gone,
+        "its NVRAM file %s/g_VARS.fd does not exist, nor its template %s/OVMF_VARS.fd" % (gone, gone),
+        "the directory of its socket %s/agent.sock does not exist" % gone,
+        "its shared directory %s/share does not exist" % gone,
+    ]
+
+
+def test_a_serial_port_libvirt_shows_again_as_the_console_is_named_once(on_host, tmp_path):
+    log = "<source path='%s/gone/serial.log'/>" % tmp_path
+    xml = domain("<serial type='file'>%s</serial><console type='file'>%s</console>" % (log, log))
+    assert start_problems(on_host, xml) == ["the directory of its console log %s/gone/serial.log does not exist" % tmp_path]
