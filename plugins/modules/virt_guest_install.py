@@ -305,8 +305,10 @@ options:
         type: raw
   disks:
     description:
-      - The guest's disks. Set, the list is the guest's full set of disks (cdroms aside); their order
-        in the list does not matter, their targets do.
+      - The guest's disks. Set, the list is the guest's full set of disks (cdroms aside), each known by its
+        target. Disks given a O(disks[].target) may be listed in any order, while the others take their targets
+        from their order in the list, so reordering those moves an existing guest's disks to other targets (a
+        redefinition its plan shows, and O(update_existing=false) refuses).
       - The guest boots its first disk in BIOS order, normally V(vda); disks without O(disks[].target)
         get the next free target on their bus in list order, so the first virtio disk listed becomes V(vda).
       - A new guest gets no disk when this is not set; an existing guest's disks are left as they are.

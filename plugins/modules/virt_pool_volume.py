@@ -99,6 +99,10 @@ options:
       - Bytes to allocate up front (size string), instead of O(preallocation).
       - A V(qcow2) volume is allocated whole (an allocation equal to its capacity) or, below that, has its
         metadata preallocated only (as O(preallocation=metadata)); qemu-img, which makes it, allocates nothing between.
+      - Growing a V(raw) volume with an allocation of its whole new capacity allocates the grown part, as
+        O(preallocation=full) does; libvirt allocates all of a growth or none of it, so an allocation between what
+        the volume has allocated and its new capacity is refused at plan time. An allocation no larger than what
+        it has allocated grows it sparse.
     type: str
   overcommit:
     description:

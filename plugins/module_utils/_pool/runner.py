@@ -331,9 +331,27 @@ def _refuse_foreign_directory(request: PoolRequest) -> None:
     if definition is None or definition.type != "dir" or not definition.target_path:
         return
     target = definition.target_path
-    problem = untrusted_path_problem(target, "target_path") or foreign_directory_problem(os.path.realpath(target), "target_path")
+    problem = (
+        untrusted_path_problem(target, "target_path")
+        or foreign_directory_problem(os.path.realpath(target), "target_path")
+        or _not_a_directory_problem(target)
+    )
     if problem:
         raise PlanError("pool %s: %s" % (request.name, problem))
+
+
+def _not_a_directory_problem(target: str) -> Optional[str]:
+    """Why no directory can be at ``target``: the nearest part of it that exists is no directory
+    (libvirt's build would fail there, after the pool was defined)."""
+    path = target
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+    if os.path.isdir(path):
+        return None
+    return "target_path %s: %s is not a directory" % (target, path)
 
 
 def _real_target(definition: PoolDefinition) -> Optional[str]:

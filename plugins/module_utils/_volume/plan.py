@@ -942,7 +942,7 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
             )
         plan.add(_resize_action(request, wanted, shrink=True))
         return current.with_changes(capacity=wanted)
-    allocate = _allocates_growth(request, current)
+    allocate = _allocates_growth(request, current, capacity)
     growth = wanted - current.capacity
     # libvirt's --allocate fills the whole file, a sparse part it had already included, and asks the pool for that.
     unallocated = max(wanted - (current.allocation or 0), 0) if allocate else 0
@@ -951,15 +951,28 @@ def _plan_capacity_change(request: VolumeRequest, state: VolumeState, current: V
     return current.with_changes(capacity=wanted)
 
 
-def _allocates_growth(request: VolumeRequest, current: Volume) -> bool:
-    """Whether a grow allocates the new part: asked with preallocation full, which libvirt does for
-    raw volumes only (a qcow2 one would grow sparse, unlike what was asked)."""
-    if request.preallocation != "full":
+def _allocates_growth(request: VolumeRequest, current: Volume, wanted: int) -> bool:
+    """Whether a grow allocates the new part: asked with preallocation full or an allocation of the
+    whole new capacity, which libvirt does for raw volumes only (a qcow2 one would grow sparse,
+    unlike what was asked). libvirt allocates all of a growth or none of it: an allocation between
+    what the volume has and its new capacity cannot be met, and is refused rather than dropped."""
+    if request.allocation is not None and request.allocation < wanted:
+        allocated = current.allocation or 0
+        if request.allocation > allocated:
+            raise PlanError(
+                "volume %s grows to %s with allocation %s, but libvirt allocates all of a growth or none of it: "
+                "give allocation equal to the new capacity, or at most what it has allocated now (%s), to grow "
+                "it sparse" % (request.label, format_size(wanted), format_size(request.allocation), format_size(allocated))
+            )
         return False
+    if request.preallocation != "full" and request.allocation is None:
+        return False
+    how = "preallocation full" if request.preallocation == "full" else "an allocation of its whole capacity"
     if current.format not in (None, "raw"):
         raise PlanError(
             "volume %s is %s: libvirt allocates the grown part of raw volumes only, so it cannot grow with "
-            "preallocation full; leave out preallocation to grow it sparse" % (request.label, current.format)
+            "%s; leave out %s to grow it sparse"
+            % (request.label, current.format, how, "preallocation" if request.preallocation == "full" else "allocation")
         )
     return True
 

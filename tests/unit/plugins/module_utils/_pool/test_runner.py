@@ -473,3 +473,13 @@ def test_an_fs_pool_may_mount_a_file_system_image(tmp_path):
     runner._refuse_devices_in_use(PoolDefinition(type="fs", name="p", target_path=str(tmp_path), source_devices=(str(image),)))
     with pytest.raises(PlanError, match="is no block device"):
         runner._refuse_devices_in_use(PoolDefinition(type="logical", name="p", source_devices=(str(image),)))
+
+
+# BREAK (fixed): check mode passed a target_path under a regular file; the real run's build failed there.
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_a_target_path_below_a_file_is_refused_in_both_modes(test_client, unique_name, tmp_path, check_mode):
+    (tmp_path / "a-file").write_text("not a directory")
+    name = unique_name("")
+    with pytest.raises(RunError, match=r"target_path .*/a-file/sub: .*/a-file is not a directory"):
+        runner.run(params(name=name, type="dir", target_path=str(tmp_path / "a-file" / "sub")), check_mode, False)
+    assert test_client.find_pool(name) is None

@@ -1208,3 +1208,18 @@ def test_a_raw_volume_grown_with_preallocation_full_has_its_new_part_allocated()
         )
     with pytest.raises(PlanError, match=r"volume p/v.qcow2 is qcow2: libvirt allocates the grown part of raw volumes only"):
         plan_volume(request(capacity="20G", preallocation="full"), VolumeState(POOL, existing=QCOW))
+
+
+# BREAK (fixed): an allocation given with a growth was dropped: the volume grew sparse and the re-run
+# reported nothing to do although the allocation asked for was not there.
+def test_an_allocation_of_the_whole_new_capacity_grows_allocated_and_a_partial_one_is_refused():
+    raw = QCOW.with_changes(name="v.img", format="raw", capacity=5 * GiB, allocation=5 * GiB)
+    whole = plan_volume(request(name="v.img", capacity="20G", allocation="20G"), VolumeState(POOL, existing=raw))
+    assert whole.actions[-1].payload.allocate and whole.actions[-1].command_line.endswith("--allocate")
+    with pytest.raises(PlanError, match=r"grows to 20G with allocation 10G, but libvirt allocates all of a growth or none"):
+        plan_volume(request(name="v.img", capacity="20G", allocation="10G"), VolumeState(POOL, existing=raw))
+    # What the volume has already allocated is kept: the growth is sparse.
+    kept = plan_volume(request(name="v.img", capacity="20G", allocation="5G"), VolumeState(POOL, existing=raw))
+    assert not kept.actions[-1].payload.allocate
+    with pytest.raises(PlanError, match=r"volume p/v.qcow2 is qcow2: .* cannot grow with an allocation of its whole capacity"):
+        plan_volume(request(capacity="20G", allocation="20G"), VolumeState(POOL, existing=QCOW))
