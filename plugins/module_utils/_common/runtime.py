@@ -97,7 +97,9 @@ def network_problem(client: Client, name: str, on_host: bool = False) -> Optiona
         definition = parse(client.network_live_definition(network))
         forward, bridge = definition.find("forward"), definition.find("bridge")
         if forward is not None and forward.get("mode") == "bridge" and bridge is not None and bridge.get("name"):
-            problem = bridge_problem(bridge.get("name"))
+            # An Open vSwitch bridge is a network device, not a Linux bridge.
+            ovs = definition.find("virtualport[@type='openvswitch']") is not None
+            problem = (device_problem if ovs else bridge_problem)(bridge.get("name"))
             if problem:
                 return "libvirt network %r forwards to host bridge %s, which does not exist on the host" % (
                     name,

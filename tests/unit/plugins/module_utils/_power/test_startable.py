@@ -139,3 +139,12 @@ def test_a_serial_port_libvirt_shows_again_as_the_console_is_named_once(on_host,
     log = "<source path='%s/gone/serial.log'/>" % tmp_path
     xml = domain("<serial type='file'>%s</serial><console type='file'>%s</console>" % (log, log))
     assert start_problems(on_host, xml) == ["the directory of its console log %s/gone/serial.log does not exist" % tmp_path]
+
+
+def test_an_open_vswitch_bridge_is_judged_as_a_device(on_host):
+    card = "<interface type='bridge'><mac address='52:54:00:00:00:43'/><source bridge='%s'/>%s</interface>"
+    ovs = "<virtualport type='openvswitch'/>"
+    assert start_problems(on_host, domain(card % ("lo", ovs))) == []
+    assert start_problems(on_host, domain(card % ("rv-no-such-ovs", ovs))) == [
+        "its network card 52:54:00:00:00:43: network device rv-no-such-ovs does not exist on the host"
+    ]
