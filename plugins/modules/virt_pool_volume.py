@@ -102,7 +102,7 @@ options:
       - Growing a V(raw) volume with an allocation of its whole new capacity allocates the grown part, as
         O(preallocation=full) does; libvirt allocates all of a growth or none of it, so an allocation between what
         the volume has allocated and its new capacity is refused at plan time. An allocation no larger than what
-        it has allocated grows it sparse.
+        it has allocated grows it sparse; a volume that exists and does not grow is left as it is allocated.
     type: str
   overcommit:
     description:

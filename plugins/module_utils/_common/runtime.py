@@ -98,7 +98,7 @@ def network_problem(client: Client, name: str, on_host: bool = False) -> Optiona
         forward, bridge = definition.find("forward"), definition.find("bridge")
         if forward is not None and forward.get("mode") == "bridge" and bridge is not None and bridge.get("name"):
             # An Open vSwitch bridge is a network device, not a Linux bridge.
-            ovs = definition.find("virtualport[@type='openvswitch']") is not None
+            ovs = definition.find(".//virtualport[@type='openvswitch']") is not None  # the network's or a portgroup's
             problem = (device_problem if ovs else bridge_problem)(bridge.get("name"))
             if problem:
                 return "libvirt network %r forwards to host bridge %s, which does not exist on the host" % (

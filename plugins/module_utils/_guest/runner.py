@@ -673,19 +673,22 @@ def host_clashes(client: Client, request: GuestRequest, state: GuestState, plan:
 
 
 def _stored_start_problems(client: Client, request: GuestRequest, state: GuestState, plan: Plan) -> List[str]:
-    """Why an existing guest the plan starts (no install) cannot start for the network cards and disks
-    it keeps from its stored definition (those the request gives are checked as such): a network, pool,
-    volume, bridge or disk file the host no longer has (see startable)."""
+    """Why an existing guest the plan starts (no install) cannot start for what it keeps from its
+    stored definition (what the request gives is checked as such): a network, pool, volume, bridge,
+    disk file, firmware file or shared directory the host no longer has (see startable)."""
     if state.existing_xml is None or request.reinstall or not any(action.verb == START for action in plan.actions):
-        return []
-    if request.networks is not None and request.disks is not None:
         return []
     # Imported here: only a start of an existing guest asks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._power.startable import start_problems
 
     # Its boot files and serial log are those of the request, checked as such.
     problems = start_problems(
-        client, state.existing_xml, interfaces=request.networks is None, disks=request.disks is None, files=False
+        client,
+        state.existing_xml,
+        interfaces=request.networks is None,
+        disks=request.disks is None,
+        files=False,
+        shares=request.filesystems is None,
     )
     return ["guest %s cannot start: %s" % (request.name, "; ".join(problems))] if problems else []
 

@@ -331,11 +331,14 @@ def _refuse_foreign_directory(request: PoolRequest) -> None:
     if definition is None or definition.type != "dir" or not definition.target_path:
         return
     target = definition.target_path
-    problem = (
-        untrusted_path_problem(target, "target_path")
-        or foreign_directory_problem(os.path.realpath(target), "target_path")
-        or _not_a_directory_problem(target)
-    )
+    try:
+        problem = (
+            _not_a_directory_problem(target)
+            or untrusted_path_problem(target, "target_path")
+            or foreign_directory_problem(os.path.realpath(target), "target_path")
+        )
+    except OSError as error:
+        problem = "target_path %s: %s" % (target, error.strerror or error)
     if problem:
         raise PlanError("pool %s: %s" % (request.name, problem))
 
@@ -351,6 +354,8 @@ def _not_a_directory_problem(target: str) -> Optional[str]:
         path = parent
     if os.path.isdir(path):
         return None
+    if os.path.islink(path):
+        return "target_path %s: %s is a symbolic link that leads to nothing" % (target, path)
     return "target_path %s: %s is not a directory" % (target, path)
 
 

@@ -15,6 +15,7 @@ Imported only by runs that start a guest."""
 from __future__ import annotations
 
 import os
+import stat
 from typing import Any, Iterator, List, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
@@ -27,11 +28,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
 
-def start_problems(client: Client, stored_xml: str, interfaces: bool = True, disks: bool = True, files: bool = True) -> List[str]:
+def start_problems(
+    client: Client, stored_xml: str, interfaces: bool = True, disks: bool = True, files: bool = True, shares: bool = True
+) -> List[str]:
     """Why a guest cannot start from ``stored_xml`` on the host of ``client``, each said of the guest
     ("its disk vda ..."); [] when nothing it needs is missing. ``interfaces`` and ``disks``: whether
-    its network cards and its disks are asked about, ``files``: its boot files, console logs, sockets
-    and shared directories (a caller that checks those of a request itself leaves them out)."""
+    its network cards and its disks are asked about, ``files``: its boot files, console logs and
+    sockets, ``shares``: its shared directories (a caller that checks those of a request itself
+    leaves them out)."""
     domain = parse(stored_xml)
     on_host = client.files_here()
     found: List[str] = []
@@ -43,6 +47,7 @@ def start_problems(client: Client, stored_xml: str, interfaces: bool = True, dis
         found.extend(_firmware_problems(domain))
     if files and on_host:
         found.extend(_host_file_problems(domain))
+    if shares and on_host:
         found.extend(_share_problems(domain))
     # Once each: libvirt shows the first serial port again as the console, with the same log.
     return list(dict.fromkeys(found))
@@ -69,14 +74,34 @@ def _host_file_problems(domain: Any) -> Iterator[str]:
 def _firmware_problems(domain: Any) -> Iterator[str]:
     """The UEFI loader the stored definition names (a firmware package update may rename it), and
     the template of an NVRAM file libvirt has yet to make from it."""
-    loader = domain.findtext("os/loader")
-    if loader and _missing(os.path.join("/", loader.strip())):
-        yield "its firmware loader %s does not exist" % loader.strip()
+    loader = (domain.findtext("os/loader") or "").strip()
+    if loader:
+        problem = _firmware_file_problem(loader)
+        if problem:
+            yield "its firmware loader %s %s" % (loader, problem)
     nvram = domain.find("os/nvram")
-    if nvram is not None and (nvram.text or "").strip() and _missing(os.path.join("/", nvram.text.strip())):
-        template = nvram.get("template")
-        if template and _missing(os.path.join("/", template)):
-            yield "its NVRAM file %s does not exist, nor its template %s" % (nvram.text.strip(), template)
+    if nvram is None:
+        return
+    # <nvram>PATH</nvram>, or <nvram type='file'><source file='PATH'/></nvram>
+    source = nvram.find("source")
+    path = (nvram.text or "").strip() or (source.get("file") if source is not None and nvram.get("type") == "file" else None)
+    template = nvram.get("template")
+    if path and template and _missing(os.path.join("/", path)):
+        problem = _firmware_file_problem(template)
+        if problem:
+            yield "its NVRAM file %s does not exist, and its template %s %s" % (path, template, problem)
+
+
+def _firmware_file_problem(path: str) -> str:
+    """Why QEMU cannot read firmware file ``path``: gone, or no regular file (a FIFO would hang the
+    start); "" when it can, or this user cannot tell."""
+    try:
+        info = os.stat(os.path.join("/", path))
+    except (FileNotFoundError, NotADirectoryError):
+        return "does not exist"
+    except (OSError, ValueError):
+        return ""
+    return "" if stat.S_ISREG(info.st_mode) or stat.S_ISBLK(info.st_mode) else "is not a regular file"
 
 
 def _share_problems(domain: Any) -> Iterator[str]:
@@ -161,24 +186,34 @@ _FORMATS_WITH_BACKING = ("qcow2", "qed", "vmdk")
 _MAX_CHAIN = 256
 
 
-def _driver_format(disk: Any) -> str:
-    driver = disk.find("driver")
+def _driver_format(disk: Any, tag: str = "driver") -> str:
+    """The image format a disk's ``<driver type>`` (a backing store's ``<format type>``) gives."""
+    driver = disk.find(tag)
     return (driver.get("type") if driver is not None else None) or "raw"
 
 
 def _stored_chain_problems(what: str, store: Any) -> Iterator[str]:
-    """A file of the backing chain a definition gives (``<backingStore>``, nested) that is gone."""
+    """A file of the backing chain a definition gives (``<backingStore>``, nested) that is gone; where
+    the given chain stops without an empty ``<backingStore/>``, libvirt reads the rest from the last
+    image's header, and so is it read here."""
     for _depth in range(_MAX_CHAIN):
         source = store.find("source")
         if source is None:
             return  # <backingStore/>: no backing at all
-        path = source.get("file") if store.get("type") == "file" else source.get("dev") if store.get("type") == "block" else None
-        if path and not os.path.exists(os.path.join("/", path)):
+        kind = store.get("type")
+        path = source.get("file") if kind == "file" else source.get("dev") if kind == "block" else None
+        if not path:
+            return  # a network source: not judged on this host
+        path = os.path.join("/", path)
+        if not os.path.exists(path):
             yield "%s: the backing file %s its definition names does not exist" % (what, path)
             return
-        store = store.find("backingStore")
-        if store is None:
+        deeper = store.find("backingStore")
+        if deeper is None:
+            if kind == "file" and _driver_format(store, "format") in _FORMATS_WITH_BACKING:
+                yield from _chain_problems(what, path)
             return
+        store = deeper
 
 
 def _chain_problems(what: str, path: str) -> Iterator[str]:

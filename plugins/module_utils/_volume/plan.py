@@ -956,19 +956,21 @@ def _allocates_growth(request: VolumeRequest, current: Volume, wanted: int) -> b
     whole new capacity, which libvirt does for raw volumes only (a qcow2 one would grow sparse,
     unlike what was asked). libvirt allocates all of a growth or none of it: an allocation between
     what the volume has and its new capacity cannot be met, and is refused rather than dropped."""
+    raw = current.format in (None, "raw")
     if request.allocation is not None and request.allocation < wanted:
         allocated = current.allocation or 0
-        if request.allocation > allocated:
+        if request.allocation > allocated and raw:
             raise PlanError(
                 "volume %s grows to %s with allocation %s, but libvirt allocates all of a growth or none of it: "
                 "give allocation equal to the new capacity, or at most what it has allocated now (%s), to grow "
                 "it sparse" % (request.label, format_size(wanted), format_size(request.allocation), format_size(allocated))
             )
-        return False
+        if request.allocation <= allocated:
+            return False
     if request.preallocation != "full" and request.allocation is None:
         return False
-    how = "preallocation full" if request.preallocation == "full" else "an allocation of its whole capacity"
-    if current.format not in (None, "raw"):
+    how = "preallocation full" if request.preallocation == "full" else "allocation %s" % format_size(request.allocation or 0)
+    if not raw:
         raise PlanError(
             "volume %s is %s: libvirt allocates the grown part of raw volumes only, so it cannot grow with "
             "%s; leave out %s to grow it sparse"

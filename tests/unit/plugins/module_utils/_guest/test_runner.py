@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import subprocess
 import time
 
@@ -1369,6 +1370,30 @@ def test_a_start_with_the_stored_cards_and_disks_is_refused_when_the_host_lacks_
         assert not test_client.domain_is_active(domain)
         # The request's own cards replace the stored ones: the network that is gone is not asked about.
         assert verbs(run(dict(started, networks=[network()]), check_mode=True, diff=False)) == ["define", "start"]
+    finally:
+        with contextlib.suppress(LibvirtError):
+            test_client.undefine_domain(domain)
+
+
+def test_a_start_with_the_requests_cards_and_disks_still_checks_the_stored_firmware(
+    unique_name, test_client, monkeypatch, tmp_path
+):
+    """Cards and disks given by the request leave the stored firmware to the start check all the same."""
+    name = unique_name("")
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * 4096)
+    # A disk by path and no card: nothing of the test driver's pools is asked on "this host".
+    bare = dict(guest(name), disks=[{"path": str(image), "format": "raw"}], networks=[])
+    run(bare, check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    loader = "<loader readonly='yes' type='pflash'>%s/gone/OVMF_CODE.fd</loader>" % tmp_path
+    test_client.conn.defineXML(test_client.domain_definition(domain).replace("</os>", loader + "</os>"))
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    try:
+        for check_mode in (True, False):
+            refusal = "guest %s cannot start: its firmware loader %s/gone/OVMF_CODE.fd does not exist" % (name, tmp_path)
+            with pytest.raises(RunError, match=re.escape(refusal)):
+                run(dict(bare, state="running"), check_mode=check_mode, diff=False)
     finally:
         with contextlib.suppress(LibvirtError):
             test_client.undefine_domain(domain)

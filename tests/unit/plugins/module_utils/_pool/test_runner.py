@@ -483,3 +483,11 @@ def test_a_target_path_below_a_file_is_refused_in_both_modes(test_client, unique
     with pytest.raises(RunError, match=r"target_path .*/a-file/sub: .*/a-file is not a directory"):
         runner.run(params(name=name, type="dir", target_path=str(tmp_path / "a-file" / "sub")), check_mode, False)
     assert test_client.find_pool(name) is None
+
+
+def test_a_target_path_through_a_link_to_nothing_is_named(test_client, unique_name, tmp_path):
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "x")
+    with pytest.raises(
+        RunError, match=r"pool .*: target_path .*/dangling/sub: .*/dangling is a symbolic link that leads to nothing"
+    ):
+        runner.run(params(name=unique_name(""), type="dir", target_path=str(tmp_path / "dangling" / "sub")), True, False)

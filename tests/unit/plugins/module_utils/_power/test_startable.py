@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -129,7 +130,7 @@ def test_firmware_shares_and_socket_directories_that_are_gone_are_named(on_host,
     )
     assert start_problems(on_host, xml) == [
         "its firmware loader %s/OVMF_CODE.fd does not exist" % gone,
-        "its NVRAM file %s/g_VARS.fd does not exist, nor its template %s/OVMF_VARS.fd" % (gone, gone),
+        "its NVRAM file %s/g_VARS.fd does not exist, and its template %s/OVMF_VARS.fd does not exist" % (gone, gone),
         "the directory of its socket %s/agent.sock does not exist" % gone,
         "its shared directory %s/share does not exist" % gone,
     ]
@@ -147,4 +148,27 @@ def test_an_open_vswitch_bridge_is_judged_as_a_device(on_host):
     assert start_problems(on_host, domain(card % ("lo", ovs))) == []
     assert start_problems(on_host, domain(card % ("rv-no-such-ovs", ovs))) == [
         "its network card 52:54:00:00:00:43: network device rv-no-such-ovs does not exist on the host"
+    ]
+
+
+def test_firmware_given_in_the_newer_form_or_as_a_fifo_is_refused(on_host, tmp_path):
+    fifo = tmp_path / "loader.fd"
+    os.mkfifo(str(fifo))
+    gone = tmp_path / "gone"
+    nvram = "<nvram type='file' template='%s/VARS.fd'><source file='%s/g_VARS.fd'/></nvram>" % (gone, gone)
+    assert start_problems(on_host, domain("", "<loader type='pflash'>%s</loader>%s" % (fifo, nvram))) == [
+        "its firmware loader %s is not a regular file" % fifo,
+        "its NVRAM file %s/g_VARS.fd does not exist, and its template %s/VARS.fd does not exist" % (gone, gone),
+    ]
+
+
+def test_a_chain_the_definition_gives_in_part_is_read_on_from_the_last_images_header(on_host, tmp_path):
+    base, middle, top = tmp_path / "base.qcow2", tmp_path / "middle.qcow2", tmp_path / "top.qcow2"
+    qcow2(base)
+    qcow2(middle, base)
+    qcow2(top, middle)
+    base.unlink()
+    given = "<backingStore type='file'><format type='qcow2'/><source file='%s'/></backingStore>" % middle
+    assert start_problems(on_host, domain(QCOW2_DISK % (top, given))) == [
+        "its disk vda: the backing file %s of %s does not exist" % (base, middle)
     ]
