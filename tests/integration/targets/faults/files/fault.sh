@@ -15,7 +15,9 @@ log_mark() { wc -l < "$HOST_LOG"; }
 # MARK; with NAME, give up as soon as that launched run has ended
 wait_log() {
   local deadline=$((SECONDS + $3))
-  until tail -n "+$(($1 + 1))" "$HOST_LOG" | grep -qE "$2"; do
+  # grep's own status: under pipefail, tail killed by SIGPIPE once grep found the line (a long log
+  # after the mark) would fail the pipe and hide the match.
+  until grep -qE "$2" < <(tail -n "+$(($1 + 1))" "$HOST_LOG"); do
     if [ "$SECONDS" -ge "$deadline" ]; then
       echo "no host log line matching '$2' within $3 s" >&2
       return 1
