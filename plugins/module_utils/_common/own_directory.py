@@ -95,3 +95,14 @@ def _components_problem(path: str, what: str) -> Optional[str]:
                 current_info.st_uid,
             )
     return None
+
+
+def nearest_existing(path: str) -> Optional[str]:
+    """``path`` when it exists (a link that leads nowhere too), else its nearest parent that does;
+    None when no part of it exists (a relative path whose first part is missing)."""
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+    return path

@@ -97,9 +97,9 @@ def network_problem(client: Client, name: str, on_host: bool = False) -> Optiona
         definition = parse(client.network_live_definition(network))
         forward, bridge = definition.find("forward"), definition.find("bridge")
         if forward is not None and forward.get("mode") == "bridge" and bridge is not None and bridge.get("name"):
-            # An Open vSwitch bridge is a network device, not a Linux bridge.
-            ovs = definition.find(".//virtualport[@type='openvswitch']") is not None  # the network's or a portgroup's
-            problem = (device_problem if ovs else bridge_problem)(bridge.get("name"))
+            # The network's own virtual port, or a port group's.
+            ovs = definition.find(".//virtualport[@type='openvswitch']") is not None
+            problem = bridge_problem(bridge.get("name"), open_vswitch=ovs)
             if problem:
                 return "libvirt network %r forwards to host bridge %s, which does not exist on the host" % (
                     name,
@@ -116,9 +116,13 @@ def device_problem(name: str) -> Optional[str]:
     return None
 
 
-def bridge_problem(name: str) -> Optional[str]:
-    """Why a guest's card cannot join host bridge ``name``; None when the bridge is there. Only the
-    host's own view of /sys can tell, so ask only where the module runs on the hypervisor."""
+def bridge_problem(name: str, open_vswitch: bool = False) -> Optional[str]:
+    """Why a guest's card cannot join host bridge ``name``; None when the bridge is there. An Open
+    vSwitch bridge (``open_vswitch``: the card or network has its virtual port) is a network device,
+    not a Linux bridge. Only the host's own view of /sys can tell, so ask only where the module runs
+    on the hypervisor."""
+    if open_vswitch:
+        return device_problem(name)
     if "/" in name or name in (".", "..") or not os.path.isdir("/sys/class/net/%s/bridge" % name):
         return "bridge %s does not exist on the host" % name
     return None

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RemotevirtError, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
     directory_info_problem,
+    nearest_existing,
     untrusted_path_problem,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, shell, virsh
@@ -348,9 +349,7 @@ def _refuse_seed_in_use(client: Client, request: GuestRequest) -> None:
 def _check_creatable(path: str, what: str) -> None:
     """A missing directory can be made (``install -d`` makes its parents too) where its nearest
     existing ancestor is a directory this user can write to."""
-    parent = os.path.dirname(path.rstrip("/")) or "/"
-    while not os.path.lexists(parent):
-        parent = os.path.dirname(parent) or "/"
+    parent = nearest_existing(os.path.dirname(path.rstrip("/")) or "/") or "/"
     if not os.path.isdir(parent):
         raise PlanError("%s %s cannot be created: %s is not a directory" % (what, path, parent))
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
     foreign_directory_problem,
+    nearest_existing,
     untrusted_path_problem,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
@@ -346,13 +347,8 @@ def _refuse_foreign_directory(request: PoolRequest) -> None:
 def _not_a_directory_problem(target: str) -> Optional[str]:
     """Why no directory can be at ``target``: the nearest part of it that exists is no directory
     (libvirt's build would fail there, after the pool was defined)."""
-    path = target
-    while not os.path.lexists(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            return None
-        path = parent
-    if os.path.isdir(path):
+    path = nearest_existing(target)
+    if path is None or os.path.isdir(path):
         return None
     if os.path.islink(path):
         return "target_path %s: %s is a symbolic link that leads to nothing" % (target, path)

@@ -133,9 +133,8 @@ def _interface_problems(client: Client, interface: Any, on_host: bool) -> Iterat
     if kind == "network" and source is not None and source.get("network"):
         problem = network_problem(client, source.get("network"), on_host)
     elif kind == "bridge" and source is not None and source.get("bridge") and on_host:
-        # An Open vSwitch bridge is a network device, not a Linux bridge.
         ovs = interface.find("virtualport[@type='openvswitch']") is not None
-        problem = (device_problem if ovs else bridge_problem)(source.get("bridge"))
+        problem = bridge_problem(source.get("bridge"), open_vswitch=ovs)
     elif kind == "direct" and source is not None and source.get("dev") and on_host:
         problem = device_problem(source.get("dev"))
     elif kind == "ethernet" and target is not None and target.get("managed") == "no" and target.get("dev") and on_host:
