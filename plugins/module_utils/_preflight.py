@@ -24,14 +24,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import INSTALL, START
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.changes import update_refusal
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.host import host_clashes, missing_media_message, read_host
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DEFAULT_MEMORY, GuestRequest, refusals_of
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import (
-    host_clashes,
-    missing_media_message,
-    read_host,
-    run_result,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.result import run_result
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, version_text

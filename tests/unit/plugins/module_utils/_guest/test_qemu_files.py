@@ -15,8 +15,8 @@ import tempfile
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import qemu_access
+from ansible_collections.remotevirt.install.plugins.module_utils._guest import host as guest_host
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import qemu_files
-from ansible_collections.remotevirt.install.plugins.module_utils._guest import runner as guest_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.qemu_files import StoredLabels, stored_labels
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run
@@ -201,7 +201,7 @@ def test_a_file_qemus_user_may_not_reach_is_listed_beside_other_problems(unique_
         disks=[disk(pool=None, path=str(image), format="raw")],
         networks=[network(network="rv-no-such-network")],
     )
-    messages = guest_runner.read_host(test_client, GuestRequest.from_params(wanted))[1]  # as virt_preflight reads it
+    messages = guest_host.read_host(test_client, GuestRequest.from_params(wanted))[1]  # as virt_preflight reads it
     assert any("rv-no-such-network" in message for message in messages)
     assert any("who may not enter /tmp/" in message for message in messages)
 
@@ -305,7 +305,7 @@ def test_every_file_qemus_user_may_not_reach_is_listed(unique_name, test_client,
     disks = [disk(pool=None, path=str(tmp_path / "missing.img"), format="raw")]
     disks += [disk(pool=None, path=str(image), format="raw") for image in (first, second)]
     wanted = guest(unique_name(""), state="running", disks=disks, boot=dict(kernel=str(first), initrd=None, cmdline=None))
-    messages = guest_runner.read_host(test_client, GuestRequest.from_params(wanted))[1]
+    messages = guest_host.read_host(test_client, GuestRequest.from_params(wanted))[1]
     assert any("missing.img" in message for message in messages)
     for label in ("disks[1]: path %s" % first, "disks[2]: path %s" % second, "boot.kernel %s" % first):
         assert any(message.startswith(label + ": QEMU runs as") for message in messages), label

@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
+from ansible_collections.remotevirt.install.plugins.module_utils._guest import host as guest_host
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import runner as guest_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import check_boot_dir, run, sniff_format
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import run
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
@@ -383,29 +383,6 @@ def test_explicit_second_target_converges(unique_name, test_client):
     assert run(wanted, check_mode=False, diff=False)["plan"] == []
 
 
-@pytest.mark.parametrize(
-    "content, expected",
-    [
-        (b"QFI\xfb\x00\x00\x00\x03" + bytes(100), "qcow2"),
-        (b"QFI\xfb", "qcow2"),
-        (b"\xeb\x63\x90" + bytes(509), "raw"),
-        (b"QFI", "raw"),
-        (b"", "raw"),
-    ],
-)
-def test_sniff_format_of_files(tmp_path, content, expected):
-    """The qcow2 magic makes a file qcow2; any other readable file is raw."""
-    image = tmp_path / "disk.img"
-    image.write_bytes(content)
-    assert sniff_format(str(image)) == expected
-
-
-def test_sniff_format_of_missing_and_unreadable_paths(tmp_path):
-    """A path that does not exist or cannot be read as a file gives None."""
-    assert sniff_format(str(tmp_path / "missing.img")) is None
-    assert sniff_format(str(tmp_path)) is None
-
-
 def test_a_disk_another_guest_uses_is_refused_unless_allowed(unique_name, test_client):
     """A new guest never silently gets the disk of another guest; allow_in_use says it is meant."""
     owner, intruder = unique_name(""), unique_name("")
@@ -425,30 +402,6 @@ def test_remove_storage_keeps_a_volume_another_guest_uses(unique_name, test_clie
     run(guest(other, disks=[disk(volume=owner + "-disk0.qcow2", allow_in_use=True)]), check_mode=False, diff=False)
     with pytest.raises(RunError, match="is also needed by guest\\(s\\) %s" % other):
         run(params(name=owner, install=None, state="absent", remove_storage=True), check_mode=True, diff=False)
-
-
-# -- boot_dir ------------------------------------------------------------------------------------------
-def test_boot_dir_checks(tmp_path):
-    boot = tmp_path / "boot"
-    assert check_boot_dir(str(boot)) is False  # made 0711 by the fetch
-    boot.mkdir(mode=0o711)
-    assert check_boot_dir(str(boot)) is True
-    os.chmod(boot, 0o777)
-    with pytest.raises(PlanError, match="can be written by its group or by others"):
-        check_boot_dir(str(boot))
-    plain = tmp_path / "file"
-    plain.write_text("x")
-    with pytest.raises(PlanError, match="is not a directory"):
-        check_boot_dir(str(plain))
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another user needs root")
-def test_boot_dir_of_another_user_is_refused(tmp_path):
-    boot = tmp_path / "boot"
-    boot.mkdir(mode=0o711)
-    os.chown(boot, 4321, -1)
-    with pytest.raises(PlanError, match="install.boot_dir .* belongs to uid 4321, who could make it lead elsewhere"):
-        check_boot_dir(str(boot))
 
 
 # == hostile and careless inputs (each a way found to break a promise) =========================
@@ -605,7 +558,7 @@ def test_a_wait_that_times_out_keeps_everything(unique_name, test_client, tmp_pa
 def test_media_facts_of_a_location_mask_url_credentials():
     """An install tree behind a login and an inline kickstart: neither secret reaches the result."""
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
-    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import _media_facts
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.result import _media_facts
 
     tree = install(
         method="location",
@@ -772,7 +725,7 @@ def qemu_log(directory, name, *events):
 def stopped_install(unique_name, test_client, tmp_path, monkeypatch):
     """A guest installed from a cdrom and stopped, its QEMU logs read from tmp_path: (name, the task's
     parameters, the guest, when its install started)."""
-    monkeypatch.setattr(guest_runner, "qemu_log_directory", lambda uri: str(tmp_path))
+    monkeypatch.setattr(guest_host, "qemu_log_directory", lambda uri: str(tmp_path))
     name = unique_name("")
     wanted = installed_from_cdrom(name, tmp_path)
     run(wanted, check_mode=False, diff=False)
@@ -868,8 +821,8 @@ def test_a_missing_serial_log_directory_is_refused_in_check_mode_too(unique_name
 
 # -- every refusal of the host checks ----------------------------------------------------------
 def test_host_problems_lists_every_refusal_and_a_run_reports_the_first(unique_name, test_client, tmp_path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.host import read_host, read_state
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest, Refusals
-    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host, read_state
 
     name = unique_name("")
     request = GuestRequest.from_params(
@@ -903,13 +856,6 @@ def test_a_full_pool_hint_names_what_a_guest_disk_can_do(unique_name, test_clien
     assert str(error.value).endswith("; give the disk a smaller size, put it in another pool, or free space in pool default-pool")
 
 
-def test_a_missing_boot_dir_whose_parent_is_a_file_is_refused(tmp_path):
-    (tmp_path / "file").write_text("")
-    assert check_boot_dir(str(tmp_path / "new" / "boot")) is False
-    with pytest.raises(PlanError, match="cannot be created: .*/file is not a directory"):
-        check_boot_dir(str(tmp_path / "file" / "boot"))
-
-
 def test_a_serial_log_that_is_a_directory_is_refused_in_check_mode_too(unique_name, test_client, tmp_path):
     """QEMU cannot open a directory as the console's file: refused at plan time, as check mode predicts."""
     name = unique_name("")
@@ -940,8 +886,8 @@ REMOTE_URI = "qemu+ssh://root@hv1/system"
 def test_remote_uri_refuses_what_needs_the_hosts_files(unique_name, test_client, monkeypatch, overrides, refusal):
     """Over a remote URI the module's files are the controller's: what would write or read files on the
     hypervisor is refused at plan time (so check mode predicts it); paths it would only check are not."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.host import read_host
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
-    from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host
 
     request = GuestRequest.from_params(guest(unique_name(""), uri=REMOTE_URI, **overrides))
     monkeypatch.setattr(test_client, "uri", REMOTE_URI)  # the test driver, seen as a remote host's
@@ -950,22 +896,6 @@ def test_remote_uri_refuses_what_needs_the_hosts_files(unique_name, test_client,
         assert problems == []
     else:
         assert len(problems) == 1 and problems[0].startswith(refusal) and "local uri such as qemu:///system" in problems[0]
-
-
-@pytest.mark.parametrize("under", ["ssh", ".", "", "new/boot"])
-def test_a_boot_dir_through_a_link_to_a_system_directory_is_refused(tmp_path, under):
-    link = tmp_path / "link"
-    link.symlink_to("/etc")
-    path = str(link) + "/" + under
-    with pytest.raises(PlanError, match="leads to /etc.* one of the host's system directories"):
-        check_boot_dir(path)
-
-
-def test_a_boot_dir_through_a_link_to_a_directory_of_its_own_is_allowed(tmp_path):
-    real = tmp_path / "real"
-    real.mkdir(mode=0o711)
-    (tmp_path / "link").symlink_to(real)
-    assert check_boot_dir(str(tmp_path / "link" / "boot")) is False
 
 
 @pytest.mark.parametrize("check_mode", [True, False])
@@ -1295,7 +1225,7 @@ def test_the_external_data_file_of_a_disk_is_locked_like_its_backing_file(
 def test_a_first_boot_with_cloud_init_is_no_installer_to_watch(unique_name, test_client, tmp_path, monkeypatch):
     """The first boot with the seed is the guest's life from then on: any later stop of it (a destroy,
     a crash) says nothing of an install, and the guest is started again."""
-    monkeypatch.setattr(guest_runner, "qemu_log_directory", lambda uri: str(tmp_path))
+    monkeypatch.setattr(guest_host, "qemu_log_directory", lambda uri: str(tmp_path))
     name = unique_name("")
     boot_dir = tmp_path / "boot"
     boot_dir.mkdir(mode=0o711)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.host import read_host
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.runner import read_host
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_host import (
     default_tpm,
