@@ -312,6 +312,10 @@ options:
       - The guest boots its first disk in BIOS order, normally V(vda); disks without O(disks[].target)
         get the next free target on their bus in list order, so the first virtio disk listed becomes V(vda).
       - A new guest gets no disk when this is not set; an existing guest's disks are left as they are.
+      - A disk of a kind this collection does not make (a C(network) disk of an NBD, iSCSI or HTTP server, an
+        C(nvme) or C(dir) disk) is kept as stored while this is not set, and not part of the full set when it is.
+        Results and diffs show it with its source (C(nbd://host:port/name)), an HTTP server's cookies and query
+        masked.
     type: list
     elements: dict
     suboptions:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import MASK, redact_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import (
     XmlError,
     XmlObject,
@@ -119,7 +119,11 @@ class OsBoot(XmlObject):
 
 
 class Disk(XmlObject):
-    """A disk or cdrom: a pool volume (``pool``/``volume``), a host file or a block device (``path``)."""
+    """A disk or cdrom: a pool volume (``pool``/``volume``), a host file or a block device (``path``).
+
+    A disk of a kind this collection does not make (a ``network`` disk of an iSCSI, NBD or HTTP
+    server, an ``nvme`` or ``dir`` disk) is ``kept``: its element as stored, without the address and
+    alias libvirt adds, shown and written back as it is."""
 
     target: str
     bus: str = "virtio"
@@ -130,9 +134,12 @@ class Disk(XmlObject):
     format: str = "raw"
     block: bool = False
     modes: DiskModes = DiskModes()
+    kept: Optional[str] = None
 
     @property
     def source_label(self) -> str:
+        if self.kept is not None:
+            return _kept_source_label(parse(self.kept))
         return "%s/%s" % (self.pool, self.volume) if self.volume else (self.path or "")
 
     @property
@@ -141,7 +148,10 @@ class Disk(XmlObject):
             return "volume"
         return "block" if self.block else "file"
 
-    def to_element(self) -> Any:
+    def to_element(self, show_secrets: bool = True) -> Any:
+        if self.kept is not None:
+            kept = parse(self.kept)
+            return kept if show_secrets else _masked(kept)
         disk = etree.Element("disk", type=self.source_type, device=self.device)
         self.modes.set_on(sub(disk, "driver", name="qemu", type=self.format))
         if self.volume:
@@ -168,7 +178,57 @@ class Disk(XmlObject):
             format=attr_of(disk, "driver", "type") or "raw",
             block=kind == "block",
             modes=DiskModes.from_disk(disk),
+            kept=None if kind in _MADE_DISK_TYPES else _kept_element(disk),
         )
+
+
+# The disk types this collection makes and reads field by field; a disk of any other type is kept whole.
+_MADE_DISK_TYPES = (None, "file", "block", "volume")
+
+
+def _kept_element(disk: Any) -> str:
+    """A disk element as stored, without what libvirt adds to it (its PCI or drive address, its alias)."""
+    copy = parse(serialize(disk))
+    for tag in ("address", "alias"):
+        for child in copy.findall(tag):
+            copy.remove(child)
+    return serialize(copy)
+
+
+def _masked(disk: Any) -> Any:
+    """A kept disk as shown: an HTTP server's cookies (libvirt gives their values with the secure
+    definition), its query (the ``query`` attribute, or a ``?`` in the name) masked."""
+    for cookie in disk.iterfind("source/cookies/cookie"):
+        cookie.text = MASK
+    for source in disk.iterfind("source"):
+        if source.get("query") is not None:
+            source.set("query", MASK)
+        name = source.get("name")
+        if name is not None and "?" in name:
+            source.set("name", name.partition("?")[0] + "?" + MASK)
+    return disk
+
+
+def _kept_source_label(disk: Any) -> str:
+    """What a kept disk reads: ``nbd://host:port/name`` for a network disk (its first host), else its
+    type and the source's first attribute (``dir:/srv/share``, ``nvme:...``), else its type alone;
+    as a URL, with any credentials or query values in it masked (the label is shown in results)."""
+    source = disk.find("source")
+    kind = disk.get("type", "")
+    if source is None:
+        return kind
+    if kind == "network":
+        host = source.find("host")
+        where = ""
+        if host is not None and host.get("name"):
+            where = host.get("name") + (":" + host.get("port") if host.get("port") else "")
+        name = source.get("name") or ""
+        path = name if name.startswith("/") or not name else "/" + name
+        query = "?" + MASK if source.get("query") else ""
+        return redact_text("%s://%s%s%s" % (source.get("protocol", "network"), where, path, query), whole=True)
+    for value in source.attrib.values():
+        return redact_text("%s:%s" % (kind, value), whole=True)
+    return kind
 
 
 class Interface(XmlObject):
@@ -353,7 +413,7 @@ class Domain(XmlObject):
             sub(domain, "on_reboot", self.on_reboot)
         devices = sub(domain, "devices")
         for disk in self.disks:
-            devices.append(disk.to_element())
+            devices.append(disk.to_element(show_password))
         for interface in self.interfaces:
             devices.append(interface.to_element())
         for device in self.filesystems + self.hostdevs:

@@ -1354,3 +1354,27 @@ def test_update_existing_false_refuses_changing_a_guest_another_run_made(unique_
     assert test_client.domain_definition(test_client.find_domain(name)) == before
     assert run(dict(first, update_existing=False, update_hint=hint), check_mode=False, diff=False)["changed"] is False
     assert run(guest(name, memory=512), check_mode=False, diff=False)["changed"] is True  # updates allowed by default
+
+
+def test_a_disk_of_another_kind_is_shown_with_its_source(unique_name, test_client):
+    """A network disk added by hand is shown with its source in the diff and the facts (not as a
+    file disk without one): kept through an update that leaves disks out, and shown going away
+    when disks is given (the list is the guest's full set)."""
+    name = unique_name("")
+    run(guest(name), check_mode=False, diff=False)
+    nbd = (
+        "<disk type='network' device='disk'><driver name='qemu' type='raw'/><source protocol='nbd' name='export1'>"
+        "<host name='nbd.example' port='10809'/></source><target dev='vdz' bus='virtio'/></disk>"
+    )
+    test_client.conn.defineXML(test_client.conn.lookupByName(name).XMLDesc(0).replace("</devices>", nbd + "</devices>"))
+    shown = '<source protocol="nbd" name="export1">'
+    kept = guest(name, memory=512, disks=None, install=None)
+    for check_mode in (True, False):
+        result = run(kept, check_mode=check_mode, diff=True)
+        assert shown in result["diff"]["before"] and shown in result["diff"]["after"]
+        facts = {"target": "vdz", "source": "nbd://nbd.example:10809/export1", "device": "disk", "size": None}
+        assert facts in result["domain"]["disks"]
+    assert "name='export1'" in test_client.conn.lookupByName(name).XMLDesc(0)
+    assert run(kept, check_mode=False, diff=False)["plan"] == []
+    result = run(guest(name, memory=512), check_mode=True, diff=True)
+    assert shown in result["diff"]["before"] and "nbd" not in result["diff"]["after"]

@@ -765,3 +765,48 @@ def test_direct_kernel_change_is_patched():
     kernel = DirectKernel("/new/vmlinuz", "/new/initrd", "root=/dev/vda")
     wanted = previous.with_changes(os=previous.os.with_changes(kernel=kernel))
     assert Domain.from_xml(patch_definition(previous_xml, previous, wanted)).os.kernel == kernel
+
+
+# -- disks this collection does not make -------------------------------------------------------------
+FOREIGN_DISKS = """<domain type='kvm'><name>g</name><memory unit='KiB'>524288</memory><os><type>hvm</type></os><devices>
+<disk type='network' device='disk'><driver name='qemu' type='raw'/>
+  <source protocol='nbd' name='export1'><host name='nbd.example' port='10809'/></source>
+  <target dev='vdb' bus='virtio'/><alias name='virtio-disk1'/>
+  <address type='pci' domain='0x0000' bus='0x05' slot='0x00' function='0x0'/></disk>
+<disk type='network' device='cdrom'>
+  <source protocol='https' name='/isos/x.iso?token=abcdefsecret' query='sig=querysecret'>
+    <host name='media.example' port='443'/><cookies><cookie name='session'>cookiesecret</cookie></cookies>
+  </source><target dev='sda' bus='sata'/><readonly/></disk>
+<disk type='dir' device='disk'><source dir='/srv/share'/><target dev='hdb' bus='ide'/></disk>
+</devices></domain>"""
+
+
+def test_disks_of_other_kinds_are_kept_whole_and_labelled():
+    """A network, nvme or dir disk reads back as it is stored (its source too), not as a file disk
+    without a source; libvirt's address and alias are not part of it."""
+    disks = Domain.from_xml(FOREIGN_DISKS).disks
+    assert [disk.source_label for disk in disks] == [
+        "nbd://nbd.example:10809/export1",
+        "https://media.example:443/isos/x.iso?token=***",
+        "dir:/srv/share",
+    ]
+    nbd = disks[0].to_element()
+    assert nbd.find("source").get("protocol") == "nbd" and nbd.find("source/host").get("port") == "10809"
+    assert nbd.find("address") is None and nbd.find("alias") is None
+    assert Domain.from_xml(Domain.from_xml(FOREIGN_DISKS).to_xml()).disks == disks
+
+
+def test_kept_disks_are_shown_without_their_secrets_and_written_with_them():
+    """The diff's form masks an HTTP disk's cookies and query; the written form keeps them (libvirt needs them)."""
+    domain = Domain.from_xml(FOREIGN_DISKS)
+    shown = domain.to_shown_xml()
+    for secret in ("abcdefsecret", "querysecret", "cookiesecret"):
+        assert secret not in shown
+        assert secret in domain.to_xml()
+    assert '<cookie name="session">***</cookie>' in shown and 'name="/isos/x.iso?***"' in shown
+
+
+def test_a_patch_leaves_kept_disks_as_stored():
+    previous = Domain.from_xml(FOREIGN_DISKS)
+    patched = patch_definition(FOREIGN_DISKS, previous, previous.with_changes(memory=1 << 30))
+    assert patched.count("<disk ") == 3 and "cookiesecret" in patched and "bus='0x05'" in patched.replace('"', "'")
