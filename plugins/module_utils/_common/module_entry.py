@@ -202,11 +202,33 @@ class RemotevirtModule(AnsibleModule):
         # AnsibleModule logs a list or dict parameter as its repr(), where a secret with a newline
         # appears escaped ('\n') and is no longer found: mask the values themselves first.
         params = self.params
-        self.params = remove_values(params, self.no_log_values)
+        self.params = shown_parameters(remove_values(params, self.no_log_values))
         try:
             super()._log_invocation()
         finally:
             self.params = params
+
+    def exit_json(self, **kwargs: Any) -> None:
+        kwargs.setdefault("invocation", {"module_args": shown_parameters(self.params)})
+        super().exit_json(**kwargs)
+
+    def fail_json(self, msg: str, **kwargs: Any) -> None:
+        kwargs.setdefault("invocation", {"module_args": shown_parameters(self.params)})
+        super().fail_json(msg, **kwargs)
+
+
+def shown_parameters(params: Any, key: str = "") -> Any:
+    """``params`` as the host log and a result's invocation show them: every URL in a string with its
+    user information, query values and fragment masked, however short (a no_log value is masked
+    wherever it appears, so values under six characters are not made no_log values, and would show
+    here). libvirt's ``uri`` is left to its own rules: its query holds libvirt's settings."""
+    if isinstance(params, Mapping):
+        return {name: shown_parameters(value, str(name)) for name, value in params.items()}
+    if isinstance(params, (list, tuple)):
+        return [shown_parameters(value, key) for value in params]
+    if isinstance(params, str) and key != "uri":
+        return redact_text(params, whole=is_url_option(key))
+    return params
 
 
 def require_libraries(module: Any) -> None:

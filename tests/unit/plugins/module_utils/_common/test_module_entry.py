@@ -83,7 +83,30 @@ def test_result_and_invocation_never_show_url_credentials(capsys, host_log):
     assert code == 0
     text = json.dumps(result) + "\n".join(host_log)
     assert "Pw-secret" not in text and "user:" not in text
-    assert result["invocation"]["module_args"]["url"] == "http://********@h/x"
+    assert result["invocation"]["module_args"]["url"] == "http://***@h/x"
+
+
+@pytest.mark.parametrize(
+    "url, shown",
+    [
+        ("http://h/a;tok=Zq9x7/x.img?k=Ab3x9", "http://h/a;tok=***/x.img?k=***"),
+        ("http://h/x.img?Ab3x9", "http://h/x.img?***"),
+        ("http://h/x.img?a=1&&=Zq9#frag", "http://h/x.img?a=***&&=***#***"),
+    ],
+)
+def test_short_query_values_never_reach_the_host_log_or_the_invocation(capsys, host_log, url, shown):
+    """Values under six characters are no no_log values (they would be masked in every text), so the
+    host log's line and the result's invocation mask a URL's query and parameters themselves; the
+    module still gets the URL as given."""
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False, "given": params["url"] == url}, url=url)
+    assert code == 0 and result["given"] is True
+    assert result["invocation"]["module_args"]["url"] == shown
+    assert host_log and "Zq9" not in host_log[0] and "Ab3x9" not in host_log[0] and "url=%s" % shown in host_log[0]
+
+
+def test_a_refusal_masks_short_query_values_in_its_invocation(capsys, host_log):
+    code, result = execute(capsys, lambda params, check, diff: {}, url="http://h/x.img?k=Ab3x9", count="x")
+    assert code == 1 and "Ab3x9" not in json.dumps(result) + "\n".join(host_log)
 
 
 def test_a_multiline_no_log_value_is_masked_in_the_host_log(capsys, host_log):
