@@ -12,7 +12,10 @@ version_added: 0.1.0
 description:
   - Lists the volumes of one storage pool, or of every active pool, with their path, format, capacity,
     allocation and backing file as libvirt describes them, and which guests and volumes use each.
-  - Formats come from libvirt's volume XML; the module never reads a volume's content.
+  - Formats come from libvirt's volume XML; the module never reads a volume's content. libvirt probes the files
+    of a directory pool from their content on every refresh, so a volume this collection made raw or iso into
+    which its guest wrote an image header would read as that format, with any host file as its backing file; such
+    a volume is reported with the format it was made with, its file's size and no backing file, and a warning.
   - Changes nothing on the host, and logs nothing there; check mode returns the same result.
 author:
   - remotevirt.install maintainers (@remotevirt)
@@ -99,7 +102,9 @@ volumes:
       description: libvirt's key of the volume.
       type: str
     format:
-      description: Format libvirt's volume XML names (V(qcow2), V(raw), V(iso)...), or null where the pool type has none.
+      description:
+        - Format libvirt's volume XML names (V(qcow2), V(raw), V(iso)...), or null where the pool type has none.
+        - For a volume this collection made V(raw) or V(iso), that format, whatever its content now reads as.
       type: str
     capacity:
       description: Virtual size in bytes.

@@ -47,15 +47,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.in
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
-    PLAIN_FORMATS,
     needed_by,
-    recorded_format,
     refuse_incomplete,
     refuse_incomplete_file,
     refuse_reprobed,
     written_by,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state as read_volume_state
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import PLAIN_FORMATS, recorded_format
 
 QCOW2_MAGIC = b"QFI\xfb"
 

@@ -48,10 +48,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRequest,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
-    FORMAT_XATTR,
     INCOMPLETE_XATTR,
+    PLAIN_FORMATS,
     VolumeState,
     cloning_xattr,
+    recorded_format,
 )
 
 
@@ -187,10 +188,6 @@ def refuse_incomplete(described: Volume, local: bool, what: str) -> None:
         refuse_incomplete_file(described.path, what)
 
 
-# Formats without a header that names other files: what a guest writes into them stays content.
-PLAIN_FORMATS = ("raw", "iso")
-
-
 def _refuse_plain_copy_of_an_image(request: VolumeRequest, origin: Volume, local: bool) -> None:
     """A raw (or iso) clone of a raw volume whose content is an image header (a guest may write one,
     naming any host file as its backing file) is refused: libvirt reads a new file's format from its
@@ -220,15 +217,6 @@ def _left_by_a_clone(directory: str, staging: str) -> bool:
     except OSError:  # no mark (ENODATA), none on this file system, or no such file
         return False
     return mark == b"1" or mark == b"%d:%d" % (info.st_dev, info.st_ino)
-
-
-def recorded_format(path: str) -> Optional[str]:
-    """The format this collection made the file's volume with (see FORMAT_XATTR); None for a
-    volume made otherwise, or on a file system without user extended attributes."""
-    try:
-        return os.getxattr(path, FORMAT_XATTR).decode("ascii")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def refuse_reprobed(described: Volume, local: bool, what: str) -> None:

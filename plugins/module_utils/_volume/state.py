@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
@@ -24,12 +25,23 @@ FORMAT_XATTR = "user.remotevirt.format"
 # (plan.clone_staging_name): a file left under that name with the mark still there is a copy cut off,
 # which the next clone deletes; one without it is somebody's volume, never deleted.
 CLONING_XATTR_PREFIX = "user.remotevirt.cloning."
+# Formats without a header that names other files: what a guest writes into them stays content.
+PLAIN_FORMATS = ("raw", "iso")
 
 
 def cloning_xattr(staging: str) -> str:
     """The directory's attribute for a copy under ``staging`` (a digest: names may be as long as the
     attribute's whole name may be)."""
     return CLONING_XATTR_PREFIX + hashlib.sha256(staging.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def recorded_format(path: str) -> Optional[str]:
+    """The format this collection made the file's volume with (see FORMAT_XATTR); None for a
+    volume made otherwise, or on a file system without user extended attributes."""
+    try:
+        return os.getxattr(path, FORMAT_XATTR).decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 class VolumeState(Record):

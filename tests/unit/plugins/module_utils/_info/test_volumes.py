@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
-from ansible_collections.remotevirt.install.plugins.module_utils._info.volumes import run
+from ansible_collections.remotevirt.install.plugins.module_utils._info.volumes import as_made, run
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR
 from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume_info
 
 POOL = "default-pool"  # the test driver's own pool, under /default-pool
@@ -137,3 +141,45 @@ def test_refresh_is_accepted(host):
 def test_bad_input_is_refused_before_libvirt(overrides, message):
     with pytest.raises(RunError, match=message):
         run(params(uri="qemu+ssh://unreachable.invalid/system", **overrides), False, False)
+
+
+# -- a volume made raw whose content now reads as another format -------------------------------------
+def _made_as(path, fmt):
+    try:
+        os.setxattr(str(path), FORMAT_XATTR, fmt.encode("ascii"))
+    except OSError:
+        pytest.skip("no user extended attributes here")
+
+
+@pytest.mark.parametrize("made", ["raw", "iso"])
+def test_a_volume_made_plain_that_reads_as_qcow2_is_reported_as_made(tmp_path, made):
+    """libvirt probes the content a guest wrote (a qcow2 header naming a host file): the report keeps
+    the format the volume was made with and its file's size, names no backing file, and warns."""
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"QFI\xfb" + bytes(4092))
+    _made_as(image, made)
+    probed = Volume(
+        name="disk.img", capacity=1 << 40, format="qcow2", path=str(image), backing_path="/etc/shadow", backing_format="raw"
+    )
+    warnings = []
+    reported = as_made(probed, True, "p/disk.img", warnings)
+    assert (reported.format, reported.capacity, reported.backing_path, reported.backing_format) == (made, 4096, None, None)
+    assert warnings == [
+        "volume p/disk.img was made as %s, but its content now reads as qcow2 (a header whoever writes it can write): "
+        "reported as %s, without the backing file that header names" % (made, made)
+    ]
+
+
+@pytest.mark.parametrize(
+    "made, probed, local", [("raw", "raw", True), ("qcow2", "qcow2", True), (None, "qcow2", True), ("raw", "qcow2", False)]
+)
+def test_other_volumes_are_reported_as_libvirt_describes_them(tmp_path, made, probed, local):
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"")
+    if made is not None:
+        _made_as(image, made)
+    described = Volume(
+        name="disk.img", capacity=1, format=probed, path=str(image), backing_path="/b" if probed == "qcow2" else None
+    )
+    warnings = []
+    assert as_made(described, local, "p/disk.img", warnings) is described and warnings == []
