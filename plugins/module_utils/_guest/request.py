@@ -203,7 +203,9 @@ class GuestRequest(Record):
             "graphics": lambda: _graphics_param(params.get("graphics")),
             "filesystems": lambda: _devices_param("filesystems", params.get("filesystems")),
             "hostdevs": lambda: _devices_param("hostdevs", params.get("hostdevs")),
-            "serial_log": lambda: _path_param(params.get("serial_log"), "serial_log"),
+            # One spelling (same_path): the stored definition keeps what it is given, and another spelling
+            # of the same file would redefine the guest on every switch.
+            "serial_log": lambda: same_path(_path_param(params.get("serial_log"), "serial_log")),
             # A removal needs no install media: what it would have installed from does not matter, only
             # the boot_dir its seed ISO was written to.
             "install": lambda: (

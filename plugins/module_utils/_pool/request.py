@@ -265,8 +265,9 @@ def _normalised(definition: PoolDefinition) -> PoolDefinition:
 
 
 def _path(value: Any, what: str) -> str:
+    """A checked path in one spelling: '/srv//pool/./' is '/srv/pool' (a '..' stays, see same_path)."""
     path = check_path(value, what)
-    return "/" + "/".join(part for part in path.split("/") if part)
+    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
 
 
 def _source_dir(value: Any, what: str) -> str:

@@ -1378,3 +1378,14 @@ def test_a_disk_of_another_kind_is_shown_with_its_source(unique_name, test_clien
     assert run(kept, check_mode=False, diff=False)["plan"] == []
     result = run(guest(name, memory=512), check_mode=True, diff=True)
     assert shown in result["diff"]["before"] and "nbd" not in result["diff"]["after"]
+
+
+@pytest.mark.parametrize("spelling", ["{dir}//{name}.log", "{dir}/./{name}.log"])
+def test_another_spelling_of_the_serial_log_changes_nothing(unique_name, test_client, tmp_path, spelling):
+    """serial_log is stored in one spelling: switching between spellings of one file is no change."""
+    name = unique_name("")
+    run(guest(name, serial_log=str(tmp_path / (name + ".log"))), check_mode=False, diff=False)
+    again = guest(name, serial_log=spelling.format(dir=tmp_path, name=name))
+    for check_mode in (True, False):
+        assert run(again, check_mode=check_mode, diff=False)["plan"] == []
+    assert run(guest(name, serial_log=str(tmp_path / (name + ".log"))), check_mode=False, diff=False)["plan"] == []

@@ -218,12 +218,12 @@ def test_builds_never_format_and_only_fs_pools_mount_what_a_device_has(case, no_
         (
             dict(name="dot", type="dir", target_path="/./var/./lib"),
             state(),
-            "pool dot: target_path /./var/./lib is a directory of the host's system",
+            "pool dot: target_path /var/lib is a directory of the host's system",  # in one spelling
         ),
         (
             dict(name="rootdot", type="dir", target_path="/."),
             state(),
-            "pool rootdot: target_path /. is a directory of the host's system",
+            "pool rootdot: target_path / is a directory of the host's system",
         ),
         (
             dict(name="link", type="dir", target_path="/srv/link"),

@@ -49,6 +49,16 @@ def test_cycle_check_real_rerun_check(test_client, unique_name, tmp_path):
     assert test_client.find_pool(args["name"]) is None
 
 
+@pytest.mark.parametrize("spelling", ["{dir}/./p", "{dir}//p", "{dir}/p/", "{dir}/p/."])
+def test_another_spelling_of_the_target_path_changes_nothing(test_client, unique_name, tmp_path, spelling):
+    args = params(name=unique_name(""), type="dir", target_path=str(tmp_path / "p"))
+    runner.run(args, False, False)
+    again = dict(args, target_path=spelling.format(dir=tmp_path))
+    for check_mode in (True, False):
+        assert runner.run(again, check_mode, False)["plan"] == []
+    runner.run(params(name=args["name"], state="absent"), False, False)
+
+
 def test_inactive_pool_is_redefined_in_place(test_client, unique_name):
     name = unique_name("")
     runner.run(params(name=name, type="dir", target_path="/srv/a", state="inactive"), False, False)
