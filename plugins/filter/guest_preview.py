@@ -162,12 +162,24 @@ def _device_rows(domain: Mapping[str, Any]) -> List[str]:
     return shares + [_row("hostdev", str(device)) for device in domain.get("hostdevs") or []]
 
 
-def _state_row(domain: Mapping[str, Any], verbs: List[str]) -> Optional[str]:
+def _state_row(domain: Mapping[str, Any], verbs: List[str], cloud_init: bool) -> Optional[str]:
     state = domain.get("state")
     if not state:
         return None
+    if state == "running" and leaves_installer_running(verbs, cloud_init):
+        return _row("state", "running its installer when the task ends (shut off once it ends)")
     after_install = "install" in verbs or finishes_running_install(verbs)
     return _row("state", "%s after the install" % state if after_install else state)
+
+
+def leaves_installer_running(verbs: List[str], cloud_init: bool) -> bool:
+    """Whether a plan starts an installer and returns while it runs: nothing waits for it or starts
+    the guest after it. The installer's definition ends at its reboot or power-off, which leaves the
+    guest shut off; a cloud image's first boot (cloud_init) goes on running instead."""
+    if "install" not in verbs or cloud_init:
+        return False
+    after = verbs[verbs.index("install") + 1 :]
+    return "wait" not in after and "start" not in after
 
 
 def _command_rows(plan: List[Mapping[str, Any]]) -> List[str]:
@@ -224,7 +236,7 @@ def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome
             + [_media_row(result.get("media")), _network_row(domain)]
             + _tuning_rows(domain)
             + _device_rows(domain)
-            + [_state_row(domain, verbs)]
+            + [_state_row(domain, verbs, result.get("cloud_init") is not None)]
         )
         lines += [row for row in rows if row]
     lines += _command_rows(plan)

@@ -214,3 +214,21 @@ def test_a_resize_over_another_uri_is_read_the_same():
         )
     ]
     assert "  disk     vda 48M (now 32M), rvtb/db01-disk0.qcow2" in guest_preview(dict(GROWN_DB01, plan=plan))
+
+
+INSTALLER_LEFT_RUNNING = dict(
+    NEW_WEB01, plan=[s for s in NEW_WEB01["plan"] if s["action"] != "wait"], domain=dict(NEW_WEB01["domain"], state="running")
+)
+
+
+def test_an_install_that_returns_while_its_installer_runs_says_so():
+    """Without a wait, the task ends while the installer runs; the installer's definition ends with
+    it, leaving the guest shut off: not "running after the install"."""
+    lines = guest_preview(INSTALLER_LEFT_RUNNING)
+    assert "  state    running its installer when the task ends (shut off once it ends)" in lines
+    assert not any("running after the install" in line for line in lines)
+
+
+def test_a_cloud_images_first_boot_runs_on_after_the_install():
+    first_boot = dict(INSTALLER_LEFT_RUNNING, cloud_init={"instance_id": "web01", "changed": False})
+    assert "  state    running after the install" in guest_preview(first_boot)
