@@ -156,10 +156,16 @@ def _acquire(name: str, key: str, deadline: float, directory: int) -> int:
         fd = os.open(name, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=directory)
     except OSError as error:
         raise _lock_file_error(name, error)
+    return _locked(fd, fcntl.LOCK_EX, name, key, deadline)
+
+
+def _locked(fd: int, mode: int, name: str, key: str, deadline: float) -> int:
+    """``fd`` once its ``flock`` of ``mode`` is taken, waiting until ``deadline`` (LockError then);
+    closed when it is not returned."""
     try:
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
                 return fd
             except OSError as error:
                 if error.errno not in (errno.EAGAIN, errno.EACCES):
@@ -186,6 +192,40 @@ def _lock_file_error(name: str, error: OSError) -> LockError:
         "cannot lock %s: %s; free space there, or remove what is in its place"
         % (os.path.join(lock_dir(), name), error.strerror or error)
     )
+
+
+@contextlib.contextmanager
+def waited(keys: Iterable[str], timeout: float) -> Iterator[None]:
+    """Check mode's turn: wait, as a real run would, until no run changes what a key stands for,
+    and keep runs from starting to while check mode reads the host (a shared lock, which other
+    check-mode runs share). Makes nothing: a key whose lock file no run has made yet was never
+    taken, and is not waited for."""
+    try:
+        directory = open_private_directory(lock_dir())
+    except OSError:
+        directory = None  # none yet (no run has locked anything), or refused by lock_directory_problem
+    if directory is None:
+        yield
+        return
+    deadline = time.monotonic() + timeout
+    taken: List[int] = []
+    try:
+        try:
+            for key in sorted(set(keys)):
+                name = _lock_name(key)
+                try:
+                    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
+                except FileNotFoundError:
+                    continue
+                except OSError as error:
+                    raise _lock_file_error(name, error)
+                taken.append(_locked(fd, fcntl.LOCK_SH, name, key, deadline))
+        finally:
+            os.close(directory)
+        yield
+    finally:
+        for fd in reversed(taken):
+            os.close(fd)
 
 
 @contextlib.contextmanager

@@ -165,18 +165,21 @@ def file_key_at(path: Optional[str]) -> Optional[str]:
 
 @contextlib.contextmanager
 def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Iterator[None]:
-    """Hold this host's locks of the objects a real run may change; check mode changes nothing,
-    and refuses where the real run could not take its locks."""
+    """Hold this host's locks of the objects a real run may change. Check mode changes nothing: it
+    refuses where the real run could not take its locks, and waits, as the real run would, for a run
+    that holds them (it would otherwise plan from what that run has half made)."""
     # Imported here: only runs that may change something take locks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
 
+    named = ["%s %s" % (lock_uri(uri), key) for key in keys]
     if check_mode:
         problem = locks.lock_directory_problem()
         if problem:
             raise locks.LockError(problem)
-        yield
+        with locks.waited(named, timeout):
+            yield
         return
-    with locks.held(["%s %s" % (lock_uri(uri), key) for key in keys], timeout):
+    with locks.held(named, timeout):
         yield
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 
 import pytest
 
@@ -40,6 +42,57 @@ def test_lock_failure_releases_what_was_taken():
                 pass  # pragma: no cover - never reached
         with locks.held(["u guest a"], timeout=0.1):
             pass
+
+
+# -- check mode's turn ---------------------------------------------------------------------------
+def test_check_mode_waits_for_a_run_that_changes_the_same_object():
+    """As the real run would: it plans from what that run made, not from what it has half made."""
+    key = "u volume p/dl.img"
+    ready, done = threading.Event(), threading.Event()
+
+    def real_run():
+        with locks.held([key], timeout=1):
+            ready.set()
+            time.sleep(0.3)
+        done.set()
+
+    thread = threading.Thread(target=real_run)
+    thread.start()
+    assert ready.wait(2)
+    with locks.waited([key], timeout=2):
+        assert done.is_set()
+    thread.join()
+
+
+def test_check_mode_gives_up_as_the_real_run_would():
+    with locks.held(["u guest web01"], timeout=1):
+        with pytest.raises(locks.LockError, match="another run is still changing guest web01 on this host"):
+            with locks.waited(["u guest web01"], timeout=0.3):
+                pass  # pragma: no cover - never reached
+
+
+def test_check_mode_makes_no_lock_directory_nor_lock_file(private_lock_dir):
+    with locks.waited(["u guest a"], timeout=0.1):
+        pass
+    assert not private_lock_dir.exists()
+    with locks.held(["u guest b"], timeout=0.1):
+        pass
+    before = sorted(os.listdir(private_lock_dir))
+    with locks.waited(["u guest a", "u guest b"], timeout=0.1):
+        pass
+    assert sorted(os.listdir(private_lock_dir)) == before
+
+
+def test_check_mode_runs_share_and_a_real_run_waits_for_them():
+    with locks.held(["u guest a"], timeout=0.1):
+        pass  # its lock file is there now
+    with locks.waited(["u guest a"], timeout=0.1):
+        with locks.waited(["u guest a"], timeout=0.1):
+            with pytest.raises(locks.LockError):
+                with locks.held(["u guest a"], timeout=0.2):
+                    pass  # pragma: no cover - never reached
+    with locks.held(["u guest a"], timeout=0.1):
+        pass
 
 
 def test_lock_directory_is_private(private_lock_dir):

@@ -1175,7 +1175,7 @@ VALIDATION_REFUSALS = [
     (
         "a serial log that is a disk of the guest",
         dict(disks=[dict(path="/srv/d.img")], serial_log="/srv//./d.img"),
-        "serial_log: /srv//./d.img is also disks[0] of this guest",
+        "serial_log: /srv/d.img is also disks[0] of this guest",
     ),
     (
         "a serial log that is the install ISO",

@@ -8,6 +8,8 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
+import threading
+import time
 
 import pytest
 
@@ -694,3 +696,37 @@ def test_a_clone_or_an_overlay_takes_turns_with_a_run_that_changes_its_source(
             run(params(name=made, format="qcow2", **{source_option: source}), check_mode=False, diff=False)
     assert made not in volumes(test_client)
     assert run(params(name=made, format="qcow2", **{source_option: source}), check_mode=False, diff=False)["changed"]
+
+
+def test_check_mode_waits_for_another_run_on_the_volume_and_plans_from_what_it_made(unique_name, test_client):
+    """A check-mode run while another run makes the volume (a download) waits for it, as the real
+    run would, and plans from the whole volume: nothing to do, not a deletion of the half-made one."""
+    name = unique_name(".qcow2")
+    ready = threading.Event()
+
+    def other_run():
+        with changing("test:///default", [volume_key(POOL, name)], 1, check_mode=False):
+            ready.set()
+            time.sleep(0.3)
+            volume = (
+                "<volume><name>%s</name><capacity unit='bytes'>1048576</capacity><target><format type='qcow2'/></target></volume>"
+            )
+            test_client.find_pool(POOL).createXML(volume % name + "</volume>", 0)  # what that run makes, under its lock
+
+    made = threading.Thread(target=other_run)
+    made.start()
+    assert ready.wait(2)
+    try:
+        assert run(params(name=name, capacity="1M"), check_mode=True, diff=False)["plan"] == []
+    finally:
+        made.join()
+
+
+def test_check_mode_gives_up_waiting_as_the_real_run_does(unique_name, test_client, monkeypatch):
+    name = unique_name(".qcow2")
+    monkeypatch.setattr(volume_runner, "VOLUME_LOCK_SECONDS", 0.3)
+    with changing("test:///default", [volume_key(POOL, name)], 1, check_mode=False):
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="another run is still changing volume %s/%s on this host" % (POOL, name)):
+                run(params(name=name, capacity="1M"), check_mode=check_mode, diff=False)
+    assert name not in volumes(test_client)
