@@ -273,17 +273,7 @@ class GuestHandlers:
                 name,
                 "the guest is %s (reason: %s) instead of running; see its serial log %s" % (state, reason, reachable.serial_log),
             )
-        missing = []
-        addresses: List[str] = []
-        if reachable.ip:
-            addresses = probe.usable_addresses(probe.read_addresses(self.client, domain, reachable.source))
-            if not addresses:
-                missing.append("no address from %s" % reachable.source)
-        if reachable.marker is not None and not probe.marker_seen(reachable.serial_log, reachable.log_offset, reachable.marker):
-            missing.append("marker not in serial log %s yet" % reachable.serial_log)
-        if reachable.port is not None and addresses and not probe.port_open(addresses, reachable.port):
-            missing.append("port %d closed on %s" % (reachable.port, ", ".join(addresses)))
-        return missing
+        return probe.missing_signs(self.client, domain, reachable)[0]
 
     def _install_state(self, name: str) -> Optional[Tuple[str, str]]:
         """The guest's (state, reason), or None while libvirt cannot be reached.

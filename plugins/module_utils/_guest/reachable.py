@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 
@@ -84,6 +84,24 @@ def port_open(addresses: List[str], port: int) -> bool:
         except OSError:
             continue
     return False
+
+
+def missing_signs(client: Client, domain: Any, reachable: Any) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """What the running guest does not show yet of what ``reachable`` (an actions.Reachable) asks
+    for (no address, no marker, a closed port), and its cards with their addresses."""
+    missing = []
+    cards: List[Dict[str, Any]] = []
+    addresses: List[str] = []
+    if reachable.ip:
+        cards = read_addresses(client, domain, reachable.source)
+        addresses = usable_addresses(cards)
+        if not addresses:
+            missing.append("no address from %s" % reachable.source)
+    if reachable.marker is not None and not marker_seen(reachable.serial_log, reachable.log_offset, reachable.marker):
+        missing.append("marker not in serial log %s yet" % reachable.serial_log)
+    if reachable.port is not None and addresses and not port_open(addresses, reachable.port):
+        missing.append("port %d closed on %s" % (reachable.port, ", ".join(addresses)))
+    return missing, cards
 
 
 def marker_seen(path: Optional[str], offset: int, marker: str) -> bool:

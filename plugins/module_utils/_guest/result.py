@@ -16,6 +16,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
     START,
     WAIT,
     AutostartPayload,
+    Reachable,
     WaitPayload,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import in_canonical_order
@@ -97,11 +98,12 @@ def _cloud_init_facts(request: GuestRequest, state: GuestState, plan: Plan) -> D
 def _addresses(
     client: Client, request: GuestRequest, facts: Mapping[str, Any], check_mode: bool, waited: bool
 ) -> List[Dict[str, Any]]:
-    """The running guest's cards and addresses. A run that waited for them (its plan's wait) has them;
-    any other real run waits for them read-only (wait_for_timeout) and fails as that wait would when
-    none comes; check mode only reads them."""
+    """The running guest's cards and addresses. A run that waited for it (its plan's wait) has them;
+    any other real run, one that found the guest running, waits read-only for all of ``wait_for``
+    (an address, the marker anywhere in its serial log, the port) up to wait_for_timeout and fails
+    as that wait would when they do not come; check mode only reads them."""
     wait_for = request.wait_for
-    if wait_for is None or not wait_for.ip or facts.get("state") != "running":
+    if wait_for is None or facts.get("state") != "running":
         return []
     domain = client.find_domain(request.name)
     if domain is None or not client.domain_active_if_present(domain):
@@ -111,17 +113,23 @@ def _addresses(
 
     from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
 
+    # The guest was started earlier, from an offset in its log this run does not know: its whole log counts.
+    signs = Reachable(
+        ip=wait_for.ip, source=wait_for.source, marker=wait_for.marker, port=wait_for.port, serial_log=facts.get("serial_log")
+    )
     deadline = time.monotonic() + request.wait_for_timeout
     while True:
-        cards = reachable.read_addresses(client, domain, wait_for.source)
-        if reachable.usable_addresses(cards) or check_mode or waited:
+        if check_mode or waited:
+            return reachable.read_addresses(client, domain, wait_for.source) if wait_for.ip else []
+        missing, cards = reachable.missing_signs(client, domain, signs)
+        if not missing:
             return cards
         if time.monotonic() >= deadline:
             raise LibvirtError(
                 "wait for guest",
                 request.name,
-                "the guest is running but not reachable after %d s: no address from %s; it goes on running, and a "
-                "re-run reports its addresses once it has them" % (request.wait_for_timeout, wait_for.source),
+                "the guest is running but not reachable after %d s: %s; it goes on running, and a re-run waits for "
+                "it again" % (request.wait_for_timeout, "; ".join(missing)),
             )
         time.sleep(1.0)
 

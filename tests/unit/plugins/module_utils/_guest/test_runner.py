@@ -1281,6 +1281,22 @@ def test_a_rerun_that_waits_for_an_address_fails_as_the_first_run_when_none_come
     assert time.monotonic() - started >= 1 and not failed.value.changed
 
 
+def test_a_rerun_that_waits_for_a_marker_fails_until_the_serial_log_shows_it(unique_name, test_client, tmp_path):
+    """A run that finds the guest running waits read-only for its marker too (anywhere in its serial
+    log: the run that started it knew where the boot began, this one does not); a retry of a run whose
+    wait failed is not taken for ready. Check mode only reads."""
+    name, log = unique_name(""), tmp_path / "serial.log"
+    run(guest(name, state="running", serial_log=str(log)), check_mode=False, diff=False)
+    waiting = guest(name, state="running", serial_log=str(log), wait_for={"ip": False, "marker": "login:"}, wait_for_timeout=1)
+    assert not run(waiting, check_mode=True, diff=False)["changed"]
+    with pytest.raises(RunError, match="not reachable after 1 s: marker not in serial log %s yet" % log) as failed:
+        run(waiting, check_mode=False, diff=False)
+    assert not failed.value.changed and test_client.domain_is_active(test_client.find_domain(name))
+    log.write_text("Debian GNU/Linux 12 web01 ttyS0\n\nweb01 login: ")
+    found = run(waiting, check_mode=False, diff=False)
+    assert not found["changed"] and "addresses" not in found
+
+
 def test_a_start_with_the_stored_cards_and_disks_is_refused_when_the_host_lacks_what_they_name(unique_name, test_client):
     """An existing guest started (state running, no install) keeps the cards and disks of its stored
     definition when the request gives none: a network or volume gone since (edited behind the module's
