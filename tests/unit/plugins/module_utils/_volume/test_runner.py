@@ -711,7 +711,7 @@ def test_check_mode_waits_for_another_run_on_the_volume_and_plans_from_what_it_m
             volume = (
                 "<volume><name>%s</name><capacity unit='bytes'>1048576</capacity><target><format type='qcow2'/></target></volume>"
             )
-            test_client.find_pool(POOL).createXML(volume % name + "</volume>", 0)  # what that run makes, under its lock
+            test_client.find_pool(POOL).createXML(volume % name, 0)  # what that run makes, under its lock
 
     made = threading.Thread(target=other_run)
     made.start()
