@@ -18,6 +18,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.errors 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import query_secrets, redact_text, url_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     raw_problems,
+    shown_uri,
     uri_query_secrets,
     walk_strings,
 )
@@ -221,13 +222,13 @@ def shown_parameters(params: Any, key: str = "") -> Any:
     """``params`` as the host log and a result's invocation show them: every URL in a string with its
     user information, query values and fragment masked, however short (a no_log value is masked
     wherever it appears, so values under six characters are not made no_log values, and would show
-    here). libvirt's ``uri`` is left to its own rules: its query holds libvirt's settings."""
+    here). A ``uri`` (at any depth) is read as a libvirt URI: its query's libvirt settings stay shown."""
     if isinstance(params, Mapping):
         return {name: shown_parameters(value, str(name)) for name, value in params.items()}
     if isinstance(params, (list, tuple)):
         return [shown_parameters(value, key) for value in params]
-    if isinstance(params, str) and key != "uri":
-        return redact_text(params, whole=is_url_option(key))
+    if isinstance(params, str):
+        return shown_uri(params) if key == "uri" else redact_text(params, whole=is_url_option(key))
     return params
 
 

@@ -18,7 +18,7 @@ import re
 from typing import Any, Iterator, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import MASK, redact_url
 
 # Patterns are kept as text and matched through re's own cache, so a task compiles only those its
 # path uses (compiling every one at import was most of what a no-op spent loading this code).
@@ -455,6 +455,26 @@ def uri_query_secrets(uri: str) -> Iterator[str]:
             yield value
     if len(fragment) >= _MIN_URI_SECRET:
         yield fragment
+
+
+def shown_uri(uri: str) -> str:
+    """Libvirt URI ``uri`` as a log shows it: the password of its user information, every query value
+    that is no setting libvirt defines and its fragment masked, however short (uri_query_secrets
+    makes no_log values only of the longer ones)."""
+    rest, hash_sign, fragment = uri.partition("#")
+    base, question, query = rest.partition("?")
+    scheme, sep, authority = base.partition("://")
+    user, at, host = authority.rpartition("@")
+    if at and ":" in user:
+        base = "%s%s%s:%s@%s" % (scheme, sep, user.partition(":")[0], MASK, host)
+    parts = re.split("(%s)" % _QUERY_SEPARATOR_RE, query)  # separators kept, at odd places
+    for index in range(0, len(parts), 2):
+        name, equals, value = parts[index].partition("=")
+        if not equals:
+            name, value = "", name
+        if value and not set(query_parameter_names(name)) & LIBVIRT_URI_SETTINGS:
+            parts[index] = "%s%s%s" % (name, equals, MASK)
+    return base + question + "".join(parts) + (hash_sign + MASK if fragment else hash_sign)
 
 
 def check_uri(uri: Any) -> None:

@@ -104,6 +104,17 @@ def test_short_query_values_never_reach_the_host_log_or_the_invocation(capsys, h
     assert host_log and "Zq9" not in host_log[0] and "Ab3x9" not in host_log[0] and "url=%s" % shown in host_log[0]
 
 
+def test_a_libvirt_uri_and_a_uri_key_anywhere_show_libvirts_settings_only(capsys, host_log):
+    """A short token in the libvirt uri, and in a free-form dictionary's 'uri' key, is masked in the host
+    log and the invocation; libvirt's own settings (the socket) stay shown."""
+    uri = "qemu:///system?socket=/run/libvirt/libvirt-sock&token=ab1"
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, uri=uri, table={"uri": "http://h/x?t=cd7"})
+    shown = result["invocation"]["module_args"]
+    assert code == 0 and shown["uri"] == "qemu:///system?socket=/run/libvirt/libvirt-sock&token=***"
+    assert shown["table"] == {"uri": "http://h/x?t=***"}
+    assert "ab1" not in host_log[0] and "cd7" not in host_log[0] and "socket=/run/libvirt/libvirt-sock" in host_log[0]
+
+
 def test_a_refusal_masks_short_query_values_in_its_invocation(capsys, host_log):
     code, result = execute(capsys, lambda params, check, diff: {}, url="http://h/x.img?k=Ab3x9", count="x")
     assert code == 1 and "Ab3x9" not in json.dumps(result) + "\n".join(host_log)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
@@ -15,6 +17,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     octal_mode,
     path_problem,
     raw_problems,
+    shown_uri,
     uri_problem,
     url_problem,
     walk_strings,
@@ -319,3 +322,26 @@ def test_libvirt_uris_refused(uri, problem):
 
 def test_uri_problems_never_show_a_password():
     assert "pw-9" not in uri_problem("qemu+ssh://u:pw-9@h/system")
+
+
+@pytest.mark.parametrize(
+    "uri, shown",
+    [
+        ("qemu:///system", "qemu:///system"),
+        (
+            "qemu:///system?socket=/run/libvirt/libvirt-sock&token=ab1",
+            "qemu:///system?socket=/run/libvirt/libvirt-sock&token=***",
+        ),
+        ("qemu+ssh://root@hv1/system?keyfile=/k;t=x#frag", "qemu+ssh://root@hv1/system?keyfile=/k;t=***#***"),
+        ("qemu+ssh://root:pw@hv1/system", "qemu+ssh://root:***@hv1/system"),
+        ("qemu:///system?ab9", "qemu:///system?***"),
+        ("qemu+ssh://hv1/system?no_verify=1&&x=", "qemu+ssh://hv1/system?no_verify=1&&x="),
+    ],
+)
+def test_a_libvirt_uri_is_shown_with_only_libvirts_settings(uri, shown):
+    assert shown_uri(uri) == shown
+
+
+@given(st.text())
+def test_showing_a_uri_never_fails(text):
+    assert isinstance(shown_uri(text), str)
