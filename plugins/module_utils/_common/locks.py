@@ -196,10 +196,10 @@ def _lock_file_error(name: str, error: OSError) -> LockError:
 
 @contextlib.contextmanager
 def waited(keys: Iterable[str], timeout: float) -> Iterator[None]:
-    """Check mode's turn: wait, as a real run would, until no run changes what a key stands for,
-    and keep runs from starting to while check mode reads the host (a shared lock, which other
-    check-mode runs share). Makes nothing: a key whose lock file no run has made yet was never
-    taken, and is not waited for."""
+    """Check mode's turn: wait, as a real run would, until no run changes what a key stands for
+    (each lock taken shared, then let go at once: check mode never keeps a real run waiting, while
+    it probes a slow server, say). Makes nothing: a key whose lock file no run has made yet was
+    never taken, and is not waited for."""
     try:
         directory = open_private_directory(lock_dir())
     except OSError:
@@ -222,10 +222,10 @@ def waited(keys: Iterable[str], timeout: float) -> Iterator[None]:
                 taken.append(_locked(fd, fcntl.LOCK_SH, name, key, deadline))
         finally:
             os.close(directory)
-        yield
     finally:
         for fd in reversed(taken):
             os.close(fd)
+    yield
 
 
 @contextlib.contextmanager

@@ -167,7 +167,7 @@ def file_key_at(path: Optional[str]) -> Optional[str]:
 def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Iterator[None]:
     """Hold this host's locks of the objects a real run may change. Check mode changes nothing: it
     refuses where the real run could not take its locks, and waits, as the real run would, for a run
-    that holds them (it would otherwise plan from what that run has half made)."""
+    that holds them (it would otherwise plan from what that run has half made), holding none itself."""
     # Imported here: only runs that may change something take locks (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
 

@@ -83,16 +83,13 @@ def test_check_mode_makes_no_lock_directory_nor_lock_file(private_lock_dir):
     assert sorted(os.listdir(private_lock_dir)) == before
 
 
-def test_check_mode_runs_share_and_a_real_run_waits_for_them():
+def test_check_mode_runs_share_and_never_keep_a_real_run_waiting():
     with locks.held(["u guest a"], timeout=0.1):
         pass  # its lock file is there now
     with locks.waited(["u guest a"], timeout=0.1):
         with locks.waited(["u guest a"], timeout=0.1):
-            with pytest.raises(locks.LockError):
-                with locks.held(["u guest a"], timeout=0.2):
-                    pass  # pragma: no cover - never reached
-    with locks.held(["u guest a"], timeout=0.1):
-        pass
+            with locks.held(["u guest a"], timeout=0.1):  # check mode may probe a slow server meanwhile
+                pass
 
 
 def test_lock_directory_is_private(private_lock_dir):
