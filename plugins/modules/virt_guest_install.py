@@ -314,8 +314,8 @@ options:
       - A new guest gets no disk when this is not set; an existing guest's disks are left as they are.
       - A disk of a kind this collection does not make (a C(network) disk of an NBD, iSCSI or HTTP server, an
         C(nvme) or C(dir) disk) is kept as stored while this is not set, and not part of the full set when it is.
-        Results and diffs show it with its source (C(nbd://host:port/name)), an HTTP server's cookies and query
-        masked.
+        Results and diffs show it with its source (C(nbd://host:port/name)), an HTTP server's cookies and query,
+        what a source's name holds after a C(?), C(;) or C(#), and a host name's user information masked.
     type: list
     elements: dict
     suboptions:

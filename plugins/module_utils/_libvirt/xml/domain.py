@@ -197,16 +197,27 @@ def _kept_element(disk: Any) -> str:
 
 def _masked(disk: Any) -> Any:
     """A kept disk as shown: an HTTP server's cookies (libvirt gives their values with the secure
-    definition), its query (the ``query`` attribute, or a ``?`` in the name) masked."""
+    definition) and query, what a source's name holds after a ``?``, ``;`` or ``#`` (an NBD export's
+    token), and the user information of a host name masked."""
     for cookie in disk.iterfind("source/cookies/cookie"):
         cookie.text = MASK
     for source in disk.iterfind("source"):
         if source.get("query") is not None:
             source.set("query", MASK)
         name = source.get("name")
-        if name is not None and "?" in name:
-            source.set("name", name.partition("?")[0] + "?" + MASK)
+        if name is not None:
+            source.set("name", _masked_after_parameters(name))
+    for host in disk.iterfind("source/host"):
+        name = host.get("name")
+        if name is not None and "@" in name:
+            host.set("name", MASK + "@" + name.rpartition("@")[2])
     return disk
+
+
+def _masked_after_parameters(name: str) -> str:
+    """``name`` up to its first ``?``, ``;`` or ``#``, the rest masked."""
+    cut = min((name.find(mark) for mark in "?;#" if mark in name), default=-1)
+    return name if cut < 0 else name[: cut + 1] + MASK
 
 
 def _kept_source_label(disk: Any) -> str:
@@ -221,8 +232,11 @@ def _kept_source_label(disk: Any) -> str:
         host = source.find("host")
         where = ""
         if host is not None and host.get("name"):
-            where = host.get("name") + (":" + host.get("port") if host.get("port") else "")
-        name = source.get("name") or ""
+            shown_host = host.get("name")
+            if "@" in shown_host:
+                shown_host = MASK + "@" + shown_host.rpartition("@")[2]
+            where = shown_host + (":" + host.get("port") if host.get("port") else "")
+        name = _masked_after_parameters(source.get("name") or "")
         path = name if name.startswith("/") or not name else "/" + name
         query = "?" + MASK if source.get("query") else ""
         return redact_text("%s://%s%s%s" % (source.get("protocol", "network"), where, path, query), whole=True)

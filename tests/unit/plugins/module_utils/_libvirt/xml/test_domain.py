@@ -778,6 +778,8 @@ FOREIGN_DISKS = """<domain type='kvm'><name>g</name><memory unit='KiB'>524288</m
     <host name='media.example' port='443'/><cookies><cookie name='session'>cookiesecret</cookie></cookies>
   </source><target dev='sda' bus='sata'/><readonly/></disk>
 <disk type='dir' device='disk'><source dir='/srv/share'/><target dev='hdb' bus='ide'/></disk>
+<disk type='network' device='disk'><source protocol='nbd' name='exp;tok=tokensecret#fragsecret'>
+  <host name='admin:hostpwsecret@nbd2.example' port='10809'/></source><target dev='vdc' bus='virtio'/></disk>
 </devices></domain>"""
 
 
@@ -787,8 +789,9 @@ def test_disks_of_other_kinds_are_kept_whole_and_labelled():
     disks = Domain.from_xml(FOREIGN_DISKS).disks
     assert [disk.source_label for disk in disks] == [
         "nbd://nbd.example:10809/export1",
-        "https://media.example:443/isos/x.iso?token=***",
+        "https://media.example:443/isos/x.iso?***",
         "dir:/srv/share",
+        "nbd://***@nbd2.example:10809/exp;***",
     ]
     nbd = disks[0].to_element()
     assert nbd.find("source").get("protocol") == "nbd" and nbd.find("source/host").get("port") == "10809"
@@ -800,7 +803,7 @@ def test_kept_disks_are_shown_without_their_secrets_and_written_with_them():
     """The diff's form masks an HTTP disk's cookies and query; the written form keeps them (libvirt needs them)."""
     domain = Domain.from_xml(FOREIGN_DISKS)
     shown = domain.to_shown_xml()
-    for secret in ("abcdefsecret", "querysecret", "cookiesecret"):
+    for secret in ("abcdefsecret", "querysecret", "cookiesecret", "tokensecret", "fragsecret", "hostpwsecret"):
         assert secret not in shown
         assert secret in domain.to_xml()
     assert '<cookie name="session">***</cookie>' in shown and 'name="/isos/x.iso?***"' in shown
@@ -809,4 +812,4 @@ def test_kept_disks_are_shown_without_their_secrets_and_written_with_them():
 def test_a_patch_leaves_kept_disks_as_stored():
     previous = Domain.from_xml(FOREIGN_DISKS)
     patched = patch_definition(FOREIGN_DISKS, previous, previous.with_changes(memory=1 << 30))
-    assert patched.count("<disk ") == 3 and "cookiesecret" in patched and "bus='0x05'" in patched.replace('"', "'")
+    assert patched.count("<disk ") == 4 and "cookiesecret" in patched and "bus='0x05'" in patched.replace('"', "'")
