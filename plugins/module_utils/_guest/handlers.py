@@ -256,7 +256,7 @@ class GuestHandlers:
             if now - started >= timeout:
                 raise Unfinished(
                     "guest %s is running but not reachable after %d s: %s; it goes on running, and a "
-                    "re-run reports its addresses once it has them" % (name, timeout, "; ".join(missing))
+                    "re-run waits for it again" % (name, timeout, "; ".join(missing))
                 )
             if now >= next_report:
                 self.audit.progress("waiting %d s for guest %s: %s" % (now - started, name, "; ".join(missing)))

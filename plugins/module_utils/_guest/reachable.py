@@ -10,8 +10,12 @@ Imported only by runs that wait for a guest or report its addresses.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import signal
 import socket
+import stat
+import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -25,6 +29,8 @@ _ADDRESS_TYPES = {0: "ipv4", 1: "ipv6"}
 PORT_TIMEOUT_SECONDS = 2.0
 # The most of a serial log a marker is looked for in (its end, where the newest boot writes).
 MARKER_WINDOW = 4 << 20
+# The longest one search of the marker in the log may take; the wait polls again after it.
+MARKER_SEARCH_SECONDS = 2.0
 
 
 def parse_addresses(raw: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -105,16 +111,50 @@ def missing_signs(client: Client, domain: Any, reachable: Any) -> Tuple[List[str
 
 
 def marker_seen(path: Optional[str], offset: int, marker: str) -> bool:
-    """Whether ``marker`` (a regular expression) is in the serial log after ``offset`` bytes."""
+    """Whether ``marker`` (a regular expression) is in the serial log after ``offset`` bytes. Only a
+    regular file is read (a FIFO put in its place would block the run), and a search that outlasts
+    MARKER_SEARCH_SECONDS (a pattern that backtracks without end) counts as not seen."""
     if not path:
         return False
     try:
-        with open(path, "rb") as log:
-            log.seek(0, 2)
-            end = log.tell()
-            start = offset if offset <= end else 0  # a log that shrank was rotated or removed
-            log.seek(max(start, end - MARKER_WINDOW))
-            text = log.read().decode("utf-8", errors="replace")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return False
-    return re.search(marker, text) is not None
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        end = info.st_size
+        start = offset if offset <= end else 0  # a log that shrank was rotated or removed
+        start = max(start, end - MARKER_WINDOW)
+        text = os.pread(descriptor, end - start, start).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+    return _found_in_time(marker, text, MARKER_SEARCH_SECONDS)
+
+
+class _SearchTooLong(Exception):
+    """The marker's search outlasted its time."""
+
+
+def _found_in_time(pattern: str, text: str, seconds: float) -> bool:
+    """``re.search(pattern, text)``, stopped (not found) after ``seconds``: Python's regular
+    expressions check for signals while they match, so an alarm ends a search that backtracks
+    without end. Outside the main thread (no alarm there) the search runs unbounded."""
+    if threading.current_thread() is not threading.main_thread():
+        return re.search(pattern, text) is not None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise _SearchTooLong()
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return re.search(pattern, text) is not None
+    except _SearchTooLong:
+        return False
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

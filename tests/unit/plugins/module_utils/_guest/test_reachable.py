@@ -3,7 +3,9 @@ log marker and a TCP port."""
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 
 import pytest
 
@@ -80,3 +82,20 @@ def test_port_open():
         port = server.getsockname()[1]
         assert reachable.port_open(["127.0.0.1"], port)
     assert not reachable.port_open(["127.0.0.1"], port)
+
+
+def test_a_fifo_in_place_of_the_serial_log_is_not_read(tmp_path):
+    """Reading a FIFO would block the run until something writes to it."""
+    fifo = tmp_path / "serial.log"
+    os.mkfifo(fifo)
+    assert not reachable.marker_seen(str(fifo), 0, "login:")
+
+
+def test_a_marker_that_backtracks_without_end_is_not_seen_after_its_time(tmp_path, monkeypatch):
+    log = tmp_path / "serial.log"
+    log.write_text("a" * 40 + "\n")
+    monkeypatch.setattr(reachable, "MARKER_SEARCH_SECONDS", 0.2)
+    started = time.monotonic()
+    assert not reachable.marker_seen(str(log), 0, "(a+)+Q")
+    assert time.monotonic() - started < 5
+    assert reachable.marker_seen(str(log), 0, "a{40}")  # an ordinary search after it is not cut short
