@@ -173,13 +173,14 @@ def _state_row(domain: Mapping[str, Any], verbs: List[str], cloud_init: bool) ->
 
 
 def leaves_installer_running(verbs: List[str], cloud_init: bool) -> bool:
-    """Whether a plan starts an installer and returns while it runs: nothing waits for it or starts
-    the guest after it. The installer's definition ends at its reboot or power-off, which leaves the
-    guest shut off; a cloud image's first boot (cloud_init) goes on running instead."""
+    """Whether a plan whose guest is running when it ends (the caller's condition) runs an installer
+    then: it installs and starts nothing after that (a wait for the install's end would leave the
+    guest shut off; one for its marker or address leaves the installer running). The installer's
+    definition ends at its reboot or power-off, which leaves the guest shut off; a cloud image's
+    first boot (cloud_init) goes on running instead."""
     if "install" not in verbs or cloud_init:
         return False
-    after = verbs[verbs.index("install") + 1 :]
-    return "wait" not in after and "start" not in after
+    return "start" not in verbs[verbs.index("install") + 1 :]
 
 
 def _command_rows(plan: List[Mapping[str, Any]]) -> List[str]:

@@ -139,6 +139,11 @@ def _waited_reachable(plan: Plan) -> bool:
     return any(isinstance(action.payload, WaitPayload) and action.payload.reachable is not None for action in plan.actions)
 
 
+def _waits_for_install(action: Any) -> bool:
+    """Whether ``action`` waits for an install to end (not for a running guest to be reachable)."""
+    return action.verb == WAIT and isinstance(action.payload, WaitPayload) and action.payload.reachable is None
+
+
 def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> str:
     verbs = [action.verb for action in plan.actions]
     if request.state == "absent":
@@ -147,10 +152,10 @@ def _predicted_state(request: GuestRequest, plan: Plan, state: GuestState) -> st
         return "running"
     if INSTALL in verbs and request.cloud_init is not None:
         return "running"  # a cloud image's first boot goes on
-    if WAIT in verbs:
-        return "shut off"
+    if any(_waits_for_install(action) for action in plan.actions):
+        return "shut off"  # the installer's definition ends with the install
     if INSTALL in verbs:
-        return "running"
+        return "running"  # the installer goes on after the task (a wait for its marker or address included)
     return "running" if state.active and DESTROY not in verbs else "shut off"
 
 

@@ -232,3 +232,12 @@ def test_an_install_that_returns_while_its_installer_runs_says_so():
 def test_a_cloud_images_first_boot_runs_on_after_the_install():
     first_boot = dict(INSTALLER_LEFT_RUNNING, cloud_init={"instance_id": "web01", "changed": False})
     assert "  state    running after the install" in guest_preview(first_boot)
+
+
+def test_an_install_that_waits_only_for_its_marker_leaves_the_installer_running():
+    """A wait for the installer's marker or address ends the task while the installer still runs."""
+    marker_wait = step(
+        "wait", "guest", "web01", "timeout 600 sh -c 'until tail -c +1 /var/log/x.log | grep -qE x; do sleep 2; done'"
+    )
+    result = dict(INSTALLER_LEFT_RUNNING, plan=INSTALLER_LEFT_RUNNING["plan"] + [marker_wait])
+    assert "  state    running its installer when the task ends (shut off once it ends)" in guest_preview(result)
