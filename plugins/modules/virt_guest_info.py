@@ -170,6 +170,12 @@ guests:
         format:
           description: Format the guest reads the disk as (libvirt's driver type), for example V(qcow2) or V(raw).
           type: str
+        source:
+          description:
+            - For a disk of a kind this collection does not make (a C(network) disk of an NBD, iSCSI or HTTP server,
+              an C(nvme) or C(dir) disk), what it reads, such as C(nbd://host:port/name), with credentials, what a
+              source's name holds after a C(?), C(;) or C(#), and query values masked; else null.
+          type: str
     addresses:
       description:
         - The running guest's cards and addresses from O(addresses), as libvirt reads them; empty for a guest
@@ -197,7 +203,8 @@ guests:
       memory: 2048
       vcpus: 2
       interfaces: [{mac: "52:54:00:6b:3c:58", type: network, network: default, bridge: null, model: virtio}]
-      disks: [{target: vda, device: disk, bus: virtio, pool: default, volume: web01.qcow2, path: null, format: qcow2}]
+      disks:
+        - {target: vda, device: disk, bus: virtio, pool: default, volume: web01.qcow2, path: null, format: qcow2, source: null}
       addresses: [{name: vnet0, mac: "52:54:00:6b:3c:58", addresses: [{addr: 192.168.122.50, prefix: 24, type: ipv4}]}]
 """
 

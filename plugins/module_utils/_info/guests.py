@@ -132,6 +132,7 @@ def guest_facts(domain: Domain, state: str, reason: str, persistent: bool, autos
                 "volume": disk.volume,
                 "path": disk.path,
                 "format": disk.format,
+                "source": disk.source_label if disk.kept is not None else None,
             }
             for disk in domain.disks
         ],

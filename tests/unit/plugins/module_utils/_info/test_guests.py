@@ -25,6 +25,11 @@ GUEST_XML = """<domain type='test'>
       <target dev='sda' bus='sata'/>
       <readonly/>
     </disk>
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source protocol='nbd' name='export1;tok=nbdsecret'><host name='nbd.example' port='10809'/></source>
+      <target dev='vdb' bus='virtio'/>
+    </disk>
     <interface type='network'><mac address='52:54:00:AA:00:01'/><source network='default'/><model type='virtio'/></interface>
     <interface type='bridge'><mac address='52:54:00:aa:00:02'/><source bridge='br0'/></interface>
     <graphics type='vnc' port='-1' autoport='yes' passwd='s3cret-console'/>
@@ -78,6 +83,17 @@ def test_a_guest_is_reported_with_its_devices(guest):
             "volume": name + ".qcow2",
             "path": None,
             "format": "qcow2",
+            "source": None,
+        },
+        {
+            "target": "vdb",
+            "device": "disk",
+            "bus": "virtio",
+            "pool": None,
+            "volume": None,
+            "path": None,
+            "format": "raw",
+            "source": "nbd://nbd.example:10809/export1;***",
         },
         {
             "target": "sda",
@@ -87,6 +103,7 @@ def test_a_guest_is_reported_with_its_devices(guest):
             "volume": None,
             "path": "/srv/iso/%s.iso" % name,
             "format": "raw",
+            "source": None,
         },
     ]
 
