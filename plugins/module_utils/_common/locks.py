@@ -194,38 +194,30 @@ def _lock_file_error(name: str, error: OSError) -> LockError:
     )
 
 
-@contextlib.contextmanager
-def waited(keys: Iterable[str], timeout: float) -> Iterator[None]:
-    """Check mode's turn: wait, as a real run would, until no run changes what a key stands for
-    (each lock taken shared, then let go at once: check mode never keeps a real run waiting, while
-    it probes a slow server, say). Makes nothing: a key whose lock file no run has made yet was
-    never taken, and is not waited for."""
+def wait_turn(keys: Iterable[str], timeout: float) -> None:
+    """Check mode's turn: wait, as a real run would, until no run changes what a key stands for.
+    Each lock is taken shared and let go at once, so check mode never keeps a real run waiting
+    (while it probes a slow server, say). Makes nothing: a key whose lock file no run has made yet
+    was never taken, and is not waited for."""
     try:
         directory = open_private_directory(lock_dir())
     except OSError:
         directory = None  # none yet (no run has locked anything), or refused by lock_directory_problem
     if directory is None:
-        yield
         return
     deadline = time.monotonic() + timeout
-    taken: List[int] = []
     try:
-        try:
-            for key in sorted(set(keys)):
-                name = _lock_name(key)
-                try:
-                    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
-                except FileNotFoundError:
-                    continue
-                except OSError as error:
-                    raise _lock_file_error(name, error)
-                taken.append(_locked(fd, fcntl.LOCK_SH, name, key, deadline))
-        finally:
-            os.close(directory)
+        for key in sorted(set(keys)):
+            name = _lock_name(key)
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=directory)
+            except FileNotFoundError:
+                continue
+            except OSError as error:
+                raise _lock_file_error(name, error)
+            os.close(_locked(fd, fcntl.LOCK_SH, name, key, deadline))
     finally:
-        for fd in reversed(taken):
-            os.close(fd)
-    yield
+        os.close(directory)
 
 
 @contextlib.contextmanager

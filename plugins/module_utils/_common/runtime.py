@@ -176,8 +176,8 @@ def changing(uri: str, keys: List[str], timeout: float, check_mode: bool) -> Ite
         problem = locks.lock_directory_problem()
         if problem:
             raise locks.LockError(problem)
-        with locks.waited(named, timeout):
-            yield
+        locks.wait_turn(named, timeout)
+        yield
         return
     with locks.held(named, timeout):
         yield

@@ -59,37 +59,34 @@ def test_check_mode_waits_for_a_run_that_changes_the_same_object():
     thread = threading.Thread(target=real_run)
     thread.start()
     assert ready.wait(2)
-    with locks.waited([key], timeout=2):
-        assert done.is_set()
+    locks.wait_turn([key], timeout=2)
+    assert done.is_set()
     thread.join()
 
 
 def test_check_mode_gives_up_as_the_real_run_would():
     with locks.held(["u guest web01"], timeout=1):
         with pytest.raises(locks.LockError, match="another run is still changing guest web01 on this host"):
-            with locks.waited(["u guest web01"], timeout=0.3):
-                pass  # pragma: no cover - never reached
+            locks.wait_turn(["u guest web01"], timeout=0.3)
 
 
 def test_check_mode_makes_no_lock_directory_nor_lock_file(private_lock_dir):
-    with locks.waited(["u guest a"], timeout=0.1):
-        pass
+    locks.wait_turn(["u guest a"], timeout=0.1)
     assert not private_lock_dir.exists()
     with locks.held(["u guest b"], timeout=0.1):
         pass
     before = sorted(os.listdir(private_lock_dir))
-    with locks.waited(["u guest a", "u guest b"], timeout=0.1):
-        pass
+    locks.wait_turn(["u guest a", "u guest b"], timeout=0.1)
     assert sorted(os.listdir(private_lock_dir)) == before
 
 
-def test_check_mode_runs_share_and_never_keep_a_real_run_waiting():
+def test_check_mode_runs_never_wait_for_each_other_nor_keep_a_real_run_waiting():
     with locks.held(["u guest a"], timeout=0.1):
         pass  # its lock file is there now
-    with locks.waited(["u guest a"], timeout=0.1):
-        with locks.waited(["u guest a"], timeout=0.1):
-            with locks.held(["u guest a"], timeout=0.1):  # check mode may probe a slow server meanwhile
-                pass
+    locks.wait_turn(["u guest a"], timeout=0.1)
+    locks.wait_turn(["u guest a"], timeout=0.1)
+    with locks.held(["u guest a"], timeout=0.1):  # check mode may go on probing a slow server meanwhile
+        pass
 
 
 def test_lock_directory_is_private(private_lock_dir):
