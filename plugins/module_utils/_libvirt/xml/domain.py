@@ -209,9 +209,14 @@ def _masked(disk: Any) -> Any:
             source.set("name", _masked_after_parameters(name))
     for host in disk.iterfind("source/host"):
         name = host.get("name")
-        if name is not None and "@" in name:
-            host.set("name", MASK + "@" + name.rpartition("@")[2])
+        if name is not None:
+            host.set("name", _masked_userinfo(name))
     return disk
+
+
+def _masked_userinfo(host: str) -> str:
+    """A host name with the user information written before it (``user:password@``) masked."""
+    return MASK + "@" + host.rpartition("@")[2] if "@" in host else host
 
 
 def _masked_after_parameters(name: str) -> str:
@@ -232,10 +237,7 @@ def _kept_source_label(disk: Any) -> str:
         host = source.find("host")
         where = ""
         if host is not None and host.get("name"):
-            shown_host = host.get("name")
-            if "@" in shown_host:
-                shown_host = MASK + "@" + shown_host.rpartition("@")[2]
-            where = shown_host + (":" + host.get("port") if host.get("port") else "")
+            where = _masked_userinfo(host.get("name")) + (":" + host.get("port") if host.get("port") else "")
         name = _masked_after_parameters(source.get("name") or "")
         path = name if name.startswith("/") or not name else "/" + name
         query = "?" + MASK if source.get("query") else ""
