@@ -48,6 +48,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import carry_macs
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import (
+    BOOT_NAMESPACE,
+    BOOT_PREFIX,
+    LogPosition,
+    boot_element,
+    log_position,
+    with_boot_mark,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     INSTALL_NAMESPACE,
@@ -169,8 +177,12 @@ class GuestHandlers:
             # Marked before QEMU starts: whenever a run stops from here on, the guest's QEMU log tells a
             # later run whether the installer ended the guest or something else did (see install_mark).
             self._mark_install(stored, install_pending_since(stored_xml), started)
+        xml = definition.to_xml()
+        position = log_position(log) if self.client.local else None
+        if position is not None:
+            xml = with_boot_mark(xml, position)  # live only: the install definition is not stored
         with self._log_removed_if_start_fails(payload.guest, log):
-            domain = self.client.start_transient_domain(definition.to_xml())
+            domain = self.client.start_transient_domain(xml)
         # Started: the stored definition no longer says the install never began (see define).
         if installer:
             self._mark_install(stored, None, started)
@@ -294,14 +306,28 @@ class GuestHandlers:
 
     def start(self, action: Action) -> Optional[Undo]:
         domain = self._domain(action.payload.guest)
-        with self._log_removed_if_start_fails(action.payload.guest, self._stored_serial_log(domain)):
+        log = self._stored_serial_log(domain)
+        position = log_position(log)
+        with self._log_removed_if_start_fails(action.payload.guest, log):
             self.client.start_domain(domain)
+        self._mark_boot(domain, position)
         forget_install_mark(self.client, domain)
         return None
 
+    def _mark_boot(self, domain: Any, position: Optional[LogPosition]) -> None:
+        """Leave in the started guest's live metadata where this boot began in its serial log (see
+        boot_mark). The guest runs whatever becomes of this: without the mark, a later run reads the
+        whole log, so a failure here is not the start's."""
+        if position is None:
+            return
+        try:
+            self.client.set_live_metadata(domain, BOOT_NAMESPACE, BOOT_PREFIX, boot_element(position))
+        except LibvirtError as error:
+            self.audit.progress("guest %s runs; where its boot began in its serial log was not recorded: %s" % (domain.name(), error))
+
     def _stored_serial_log(self, domain: Any) -> Optional[str]:
         """The stored guest's serial log, where its files are this host's (None elsewhere)."""
-        if not self.client.files_here():
+        if not self.client.local:
             return None
         stored = Domain.from_xml(self.client.domain_definition(domain)).serial_log
         return stored.path if stored is not None else None

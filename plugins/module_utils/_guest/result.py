@@ -100,7 +100,7 @@ def _addresses(
 ) -> List[Dict[str, Any]]:
     """The running guest's cards and addresses. A run that waited for it (its plan's wait) has them;
     any other real run, one that found the guest running, waits read-only for all of ``wait_for``
-    (an address, the marker anywhere in its serial log, the port) up to wait_for_timeout and fails
+    (an address, the marker in what its current boot wrote to its serial log, the port) up to wait_for_timeout and fails
     as that wait would when they do not come; check mode only reads them."""
     wait_for = request.wait_for
     if wait_for is None or facts.get("state") != "running":
@@ -112,10 +112,19 @@ def _addresses(
     import time
 
     from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import boot_log_start
 
-    # The guest was started earlier, from an offset in its log this run does not know: its whole log counts.
+    # The guest was started earlier: its marker counts from where that start left its boot's
+    # beginning in its live metadata, or in its whole log without that mark.
+    serial_log = facts.get("serial_log")
+    offset = boot_log_start(client.domain_live_definition_if_present(domain), serial_log) if wait_for.marker is not None else 0
     signs = Reachable(
-        ip=wait_for.ip, source=wait_for.source, marker=wait_for.marker, port=wait_for.port, serial_log=facts.get("serial_log")
+        ip=wait_for.ip,
+        source=wait_for.source,
+        marker=wait_for.marker,
+        port=wait_for.port,
+        serial_log=serial_log,
+        log_offset=offset,
     )
     deadline = time.monotonic() + request.wait_for_timeout
     while True:

@@ -822,6 +822,20 @@ class Client:
             libvirt.VIR_DOMAIN_AFFECT_CONFIG,
         )
 
+    def set_live_metadata(self, domain: Any, namespace: str, prefix: str, element: str) -> None:
+        """Put ``element`` (XML) as the element of ``namespace`` in the <metadata> of the running guest
+        only: libvirt drops it when the guest stops."""
+        self.call(
+            "change the live metadata of",
+            domain.name(),
+            domain.setMetadata,
+            libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+            element,
+            prefix,
+            namespace,
+            libvirt.VIR_DOMAIN_AFFECT_LIVE,
+        )
+
     def remove_stored_metadata(self, domain: Any, namespace: str) -> None:
         """Remove the element of ``namespace`` from the <metadata> of the guest's stored definition."""
         self.call(

@@ -428,6 +428,7 @@ def logged_guest(test_client, tmp_path, monkeypatch):
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, OsBoot, SerialLog
 
     monkeypatch.setattr(Client, "files_here", lambda self: True)
+    monkeypatch.setattr(test_client, "local", True)
     name = "rvcl-log-%d-%s" % (os.getpid(), tmp_path.name)
     final = Domain(name=name, type="test", memory=64 << 20, os=OsBoot(), serial_log=SerialLog(str(tmp_path / "serial.log")))
     test_client.define_domain(final.to_xml())
@@ -532,3 +533,30 @@ def test_a_guest_started_from_its_disk_drops_the_install_mark(test_client, logge
         PowerHandlers(test_client, None).start(action)
     assert test_client.domain_is_active(domain)
     assert install_pending_since(test_client.domain_definition(domain)) is None
+
+
+@pytest.mark.parametrize("verb", ["install", "start"])
+def test_a_start_leaves_where_the_boot_began_in_the_serial_log_in_the_live_definition(test_client, logged_guest, verb):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import boot_log_start
+
+    log = logged_guest.serial_log.path
+    with open(log, "w") as handle:
+        handle.write("earlier boot: login: ")
+    getattr(GuestHandlers(test_client, None, True), verb)(_start_action(verb, logged_guest))
+    domain = test_client.find_domain(logged_guest.name)
+    assert boot_log_start(test_client.domain_live_definition(domain), log) == len("earlier boot: login: ")
+    assert "xmlns/boot" not in test_client.domain_definition(domain)
+
+
+def test_a_start_whose_boot_cannot_be_marked_runs_all_the_same(test_client, logged_guest, monkeypatch):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    def fail(self, *args):
+        raise LibvirtError("change the live metadata of", logged_guest.name, "connection lost")
+
+    monkeypatch.setattr(Client, "set_live_metadata", fail)
+    progress = []
+    audit = type("Audit", (), {"progress": lambda self, message: progress.append(message)})()
+    GuestHandlers(test_client, audit, True).start(_start_action("start", logged_guest))
+    assert test_client.domain_is_active(test_client.find_domain(logged_guest.name))
+    assert progress and "was not recorded" in progress[0]

@@ -1282,8 +1282,7 @@ def test_a_rerun_that_waits_for_an_address_fails_as_the_first_run_when_none_come
 
 
 def test_a_rerun_that_waits_for_a_marker_fails_until_the_serial_log_shows_it(unique_name, test_client, tmp_path):
-    """A run that finds the guest running waits read-only for its marker too (anywhere in its serial
-    log: the run that started it knew where the boot began, this one does not); a retry of a run whose
+    """A run that finds the guest running waits read-only for its marker too; a retry of a run whose
     wait failed is not taken for ready. Check mode only reads."""
     name, log = unique_name(""), tmp_path / "serial.log"
     run(guest(name, state="running", serial_log=str(log)), check_mode=False, diff=False)
@@ -1295,6 +1294,26 @@ def test_a_rerun_that_waits_for_a_marker_fails_until_the_serial_log_shows_it(uni
     log.write_text("Debian GNU/Linux 12 web01 ttyS0\n\nweb01 login: ")
     found = run(waiting, check_mode=False, diff=False)
     assert not found["changed"] and "addresses" not in found
+
+
+def test_a_rerun_counts_the_marker_only_in_what_the_current_boot_wrote(unique_name, test_client, tmp_path):
+    """The run that starts a guest leaves where its boot began in the serial log in the live
+    definition: a retry does not take an earlier boot's marker for this boot's, and counts the whole
+    log once the file it marked was replaced (rotated)."""
+    name, log = unique_name(""), tmp_path / "serial.log"
+    run(guest(name, serial_log=str(log)), check_mode=False, diff=False)
+    log.write_text("an earlier boot\nweb01 login: \n")
+    run(guest(name, state="running", serial_log=str(log)), check_mode=False, diff=False)
+    waiting = guest(name, state="running", serial_log=str(log), wait_for={"ip": False, "marker": "login:"}, wait_for_timeout=1)
+    with pytest.raises(RunError, match="marker not in serial log %s yet" % log):
+        run(waiting, check_mode=False, diff=False)
+    with log.open("a") as written:
+        written.write("this boot\nweb01 login: ")
+    assert not run(waiting, check_mode=False, diff=False)["changed"]
+    rotated = tmp_path / "rotated.log"
+    rotated.write_text("web01 login: ")
+    rotated.replace(log)
+    assert not run(waiting, check_mode=False, diff=False)["changed"]
 
 
 def test_a_start_with_the_stored_cards_and_disks_is_refused_when_the_host_lacks_what_they_name(unique_name, test_client):

@@ -1,0 +1,90 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Where a running guest's current boot began in its serial log.
+
+The serial log is appended to across boots (``append="on"``), so an earlier boot's output, a
+``wait_for.marker`` included, stays in it. The run that starts a guest knows the log's size and file
+at that moment; it leaves them in the running guest's live ``<metadata>``, which libvirt drops when
+QEMU stops and never writes to the stored definition. A later run that finds the guest running (a
+retry after a failed wait) then reads only what this boot wrote.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, NamedTuple, Optional
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse
+
+BOOT_NAMESPACE = "https://github.com/remotevirt/install/xmlns/boot/1"
+BOOT_PREFIX = "rvi-boot"
+_BOOT_TAG = "{%s}boot" % BOOT_NAMESPACE
+
+
+class LogPosition(NamedTuple):
+    """The serial log's size in bytes, and the file it was (device and inode), when a boot began."""
+
+    size: int
+    device: int
+    inode: int
+
+
+def log_position(path: Optional[str]) -> Optional[LogPosition]:
+    """Where the log at ``path`` ends now: an empty position (size 0 of no file) when there is no
+    file yet, as a boot then writes all of it; None when it cannot be read (nothing is recorded)."""
+    if not path:
+        return None
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return LogPosition(0, 0, 0)
+    except (OSError, ValueError):
+        return None
+    return LogPosition(info.st_size, info.st_dev, info.st_ino)
+
+
+def boot_element(position: LogPosition) -> str:
+    """The mark's element for libvirt's metadata call (its namespace is given with the call)."""
+    return etree.tostring(_element(position, "boot"), encoding="unicode")
+
+
+def with_boot_mark(xml: str, position: LogPosition) -> str:
+    """The definition ``xml`` to start, its live metadata saying where this boot begins in its log."""
+    root = parse(xml)
+    metadata = root.find("metadata")
+    if metadata is None:
+        metadata = etree.Element("metadata")
+        anchor: Any = root.find("uuid")
+        if anchor is None:
+            anchor = root.find("name")
+        anchor.addnext(metadata)
+    for old in metadata.findall(_BOOT_TAG):
+        metadata.remove(old)
+    metadata.append(_element(position, _BOOT_TAG, {BOOT_PREFIX: BOOT_NAMESPACE}))
+    return etree.tostring(root, encoding="unicode")
+
+
+def boot_log_start(live_xml: Optional[str], path: Optional[str]) -> int:
+    """From which byte of the log at ``path`` the running guest (of live definition ``live_xml``)
+    wrote its current boot: its mark's size while the log is still the file it marked and has not
+    shrunk; 0 (the whole log) without a mark, or once the log was replaced, rotated or cut."""
+    if live_xml is None or not path:
+        return 0
+    mark = parse(live_xml).find("metadata/" + _BOOT_TAG)
+    if mark is None:
+        return 0
+    marked = LogPosition(*(_number(mark.get(name)) for name in LogPosition._fields))
+    now = log_position(path)
+    if now is None or (now.device, now.inode) != (marked.device, marked.inode) or now.size < marked.size:
+        return 0
+    return marked.size
+
+
+def _element(position: LogPosition, tag: str, nsmap: Optional[Dict[str, str]] = None) -> Any:
+    return etree.Element(tag, {name: str(value) for name, value in position._asdict().items()}, nsmap=nsmap)
+
+
+def _number(value: Optional[str]) -> int:
+    text = value or ""
+    return int(text) if text.isascii() and text.isdigit() else 0

@@ -1,0 +1,83 @@
+# -*- coding: utf-8 -*-
+# Copyright: remotevirt.install contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import annotations
+
+import os
+
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import (
+    LogPosition,
+    boot_element,
+    boot_log_start,
+    log_position,
+    with_boot_mark,
+)
+
+DOMAIN = "<domain type='qemu'><name>web01</name><uuid>c7a5fdbd-cdaf-9455-926a-d65c16db1809</uuid><devices/></domain>"
+
+
+def live_with(position: LogPosition) -> str:
+    return with_boot_mark(DOMAIN, position)
+
+
+def test_a_position_is_the_log_file_and_its_size(tmp_path):
+    log = tmp_path / "serial.log"
+    assert log_position(str(log)) == LogPosition(0, 0, 0)
+    log.write_bytes(b"x" * 7)
+    info = os.stat(log)
+    assert log_position(str(log)) == LogPosition(7, info.st_dev, info.st_ino)
+    assert log_position(None) is None
+    assert log_position(str(log) + "\0") is None
+
+
+def test_the_boot_counts_from_its_mark_while_the_log_is_the_marked_file(tmp_path):
+    log = tmp_path / "serial.log"
+    log.write_bytes(b"earlier boot: login: ")
+    live = live_with(log_position(str(log)))
+    assert boot_log_start(live, str(log)) == 21
+    with log.open("ab") as written:
+        written.write(b"this boot")
+    assert boot_log_start(live, str(log)) == 21
+
+
+def test_the_whole_log_counts_without_a_mark_or_once_the_log_changed_file_or_shrank(tmp_path):
+    log = tmp_path / "serial.log"
+    log.write_bytes(b"earlier boot: login: ")
+    live = live_with(log_position(str(log)))
+    assert boot_log_start(DOMAIN, str(log)) == 0
+    assert boot_log_start(None, str(log)) == 0
+    assert boot_log_start(live, None) == 0
+    log.write_bytes(b"cut")
+    assert boot_log_start(live, str(log)) == 0
+    replaced = tmp_path / "new.log"
+    replaced.write_bytes(b"a longer log written by a new file")
+    replaced.replace(log)
+    assert boot_log_start(live, str(log)) == 0
+    log.unlink()
+    assert boot_log_start(live, str(log)) == 0
+
+
+def test_a_log_that_did_not_exist_at_the_start_counts_whole(tmp_path):
+    log = tmp_path / "serial.log"
+    live = live_with(log_position(str(log)))
+    log.write_bytes(b"login: ")
+    assert boot_log_start(live, str(log)) == 0
+
+
+def test_the_mark_replaces_an_earlier_one_and_keeps_the_rest_of_the_metadata():
+    first = live_with(LogPosition(1, 2, 3))
+    again = with_boot_mark(first.replace("<metadata>", "<metadata><other xmlns='urn:x'/>"), LogPosition(4, 5, 6))
+    assert again.count("size=") == 1 and 'size="4"' in again and "urn:x" in again
+    assert first.index("</uuid><metadata>") < first.index("<rvi-boot:boot")
+
+
+def test_a_mark_that_is_not_numbers_counts_as_none():
+    live = DOMAIN.replace(
+        "<devices/>",
+        "<metadata><b:boot xmlns:b='https://github.com/remotevirt/install/xmlns/boot/1' size='٣' device='x' inode='-1'/></metadata><devices/>",
+    )
+    assert boot_log_start(live, "/nonexistent/serial.log") == 0
+
+
+def test_the_element_for_libvirt_has_no_namespace_of_its_own():
+    assert boot_element(LogPosition(1, 2, 3)) == '<boot size="1" device="2" inode="3"/>'
