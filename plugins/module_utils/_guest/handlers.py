@@ -49,11 +49,8 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import (
-    BOOT_NAMESPACE,
-    BOOT_PREFIX,
-    LogPosition,
-    boot_element,
     log_position,
+    mark_boot,
     with_boot_mark,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
@@ -310,20 +307,9 @@ class GuestHandlers:
         position = log_position(log)
         with self._log_removed_if_start_fails(action.payload.guest, log):
             self.client.start_domain(domain)
-        self._mark_boot(domain, position)
+        mark_boot(self.client, domain, position, self.audit)
         forget_install_mark(self.client, domain)
         return None
-
-    def _mark_boot(self, domain: Any, position: Optional[LogPosition]) -> None:
-        """Leave in the started guest's live metadata where this boot began in its serial log (see
-        boot_mark). The guest runs whatever becomes of this: without the mark, a later run reads the
-        whole log, so a failure here is not the start's."""
-        if position is None:
-            return
-        try:
-            self.client.set_live_metadata(domain, BOOT_NAMESPACE, BOOT_PREFIX, boot_element(position))
-        except LibvirtError as error:
-            self.audit.progress("guest %s runs; where its boot began in its serial log was not recorded: %s" % (domain.name(), error))
 
     def _stored_serial_log(self, domain: Any) -> Optional[str]:
         """The stored guest's serial log, where its files are this host's (None elsewhere)."""

@@ -14,7 +14,11 @@ from typing import Any, Callable, Dict, Optional
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import forget_install_mark
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import log_position, mark_boot
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
+    forget_install_mark,
+    serial_log_path,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._power.actions import (
     DESTROY,
     RESUME,
@@ -55,7 +59,9 @@ class PowerHandlers:
     def start(self, action: Action) -> Optional[Undo]:
         payload: StartPayload = action.payload
         domain = self._domain(payload.guest)
+        position = log_position(serial_log_path(self.client.domain_definition(domain))) if self.client.local else None
         self.client.start_domain(domain, paused=payload.paused)
+        mark_boot(self.client, domain, position, self.audit)
         forget_install_mark(self.client, domain)
         return None
 

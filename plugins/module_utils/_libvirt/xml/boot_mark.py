@@ -44,6 +44,19 @@ def log_position(path: Optional[str]) -> Optional[LogPosition]:
     return LogPosition(info.st_size, info.st_dev, info.st_ino)
 
 
+def mark_boot(client: Any, domain: Any, position: Optional[LogPosition], audit: Any) -> None:
+    """Leave ``position`` (where the log ended before the guest started) in the just started guest's
+    live metadata, through ``client`` (a libvirt Client). The guest runs whatever becomes of this:
+    without the mark a later run reads the whole log, so a failure goes to ``audit`` (the host log),
+    not up."""
+    if position is None:
+        return
+    try:
+        client.set_live_metadata(domain, BOOT_NAMESPACE, BOOT_PREFIX, boot_element(position))
+    except Exception as error:  # a LibvirtError; the start it follows succeeded
+        audit.progress("guest %s runs; where its boot began in its serial log was not recorded: %s" % (domain.name(), error))
+
+
 def boot_element(position: LogPosition) -> str:
     """The mark's element for libvirt's metadata call (its namespace is given with the call)."""
     return etree.tostring(_element(position, "boot"), encoding="unicode")

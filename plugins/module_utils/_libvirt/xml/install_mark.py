@@ -244,17 +244,20 @@ def _seconds(value: Optional[str]) -> int:
     return int(text) if text.isascii() and text.isdigit() else 0
 
 
-def _serial_log_written_since(xml: str, since: int) -> bool:
+def serial_log_path(xml: str) -> Optional[str]:
+    """The file the guest of definition ``xml`` writes its serial console to, if any."""
     serial = parse(xml).find("devices/serial")
     if serial is None:
-        return False
+        return None
     log = serial.find("log")
+    if log is not None:
+        return log.get("file") or None
     source = serial.find("source")
-    path = (
-        log.get("file")
-        if log is not None
-        else (source.get("path") if source is not None and serial.get("type") == "file" else None)
-    )
+    return (source.get("path") or None) if source is not None and serial.get("type") == "file" else None
+
+
+def _serial_log_written_since(xml: str, since: int) -> bool:
+    path = serial_log_path(xml)
     if not path:
         return False
     try:

@@ -314,3 +314,22 @@ def test_a_disk_whose_backing_file_is_gone_is_refused(test_client, unique_name, 
             runner.run(params(name=name, state="running"), True, False)
     finally:
         domain.undefine()
+
+
+def test_a_start_leaves_where_the_boot_began_in_the_serial_log(test_client, unique_name, tmp_path):
+    """As virt_guest_install's start does (see boot_mark): a later wait_for.marker counts only this boot."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import boot_log_start
+
+    name, log = unique_name(""), tmp_path / "serial.log"
+    log.write_text("an earlier boot: login: ")
+    domain = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<serial type='file'><source path='%s' append='on'/></serial></devices></domain>" % (name, log)
+    )
+    try:
+        runner.run(params(name=name, state="running"), False, False)
+        assert boot_log_start(domain.XMLDesc(0), str(log)) == len("an earlier boot: login: ")
+    finally:
+        if domain.isActive():
+            domain.destroy()
+        domain.undefine()

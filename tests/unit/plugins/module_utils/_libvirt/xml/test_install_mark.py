@@ -230,3 +230,19 @@ def test_a_first_start_long_after_the_mark_is_not_the_installers(tmp_path):
     """The installer's lines rotated away (copytruncate): a later hand start and destroy tell nothing."""
     assert outcome(tmp_path, starting(3600) + stopping(3700, "destroyed")) == (True, "")
     assert outcome(tmp_path, starting(200) + stopping(300, "destroyed"))[0] is False  # a slow host's start
+
+
+@pytest.mark.parametrize(
+    "serial, path",
+    [
+        ("<serial type='file'><source path='/var/log/g.log' append='on'/></serial>", "/var/log/g.log"),
+        ("<serial type='pty'><log file='/var/log/p.log'/></serial>", "/var/log/p.log"),
+        ("<serial type='pty'/>", None),
+        ("<serial type='file'><source path=''/></serial>", None),
+        ("", None),
+    ],
+)
+def test_the_serial_log_is_the_file_source_or_the_log_file(serial, path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import serial_log_path
+
+    assert serial_log_path("<domain><name>g</name><devices>%s</devices></domain>" % serial) == path
