@@ -76,6 +76,9 @@ options:
       - Volume format. Defaults to V(qcow2) on file-based pools (dir, fs, netfs) for new empty
         volumes, to the source's format for clones and to V(raw) for downloads.
       - The format of an existing volume is never converted; a different value is refused.
+      - A volume this collection made V(raw) or V(iso), whose content now reads as another format (a guest wrote
+        an image header into it, which libvirt probes), is that format only as made; asked for as made, it is
+        left as it is and reported as made, and any change to it is refused.
     type: str
     choices: [raw, qcow2, iso, qed, vmdk, vdi, vpc]
   preallocation:

@@ -12,7 +12,6 @@ of guests plus volumes, not with their product.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
@@ -25,7 +24,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import PLAIN_FORMATS, recorded_format
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import as_made as made_volume
 
 # (pool, volume) of a disk of type volume, or ("", path) of a file or block disk.
 DiskKey = Tuple[str, str]
@@ -162,24 +161,15 @@ def _described(client: Client, pool: Any, names: Optional[NameFilter], warnings:
 
 def as_made(volume: Volume, local: bool, where: str, warnings: List[str]) -> Volume:
     """``volume`` as this collection made it when it made it raw (or iso) and libvirt now reads it as
-    another format: libvirt probes a directory pool's files from their content on every refresh, and
-    whoever writes the volume (its guest) chooses that content, a backing file naming any host file
-    included. Reported with its own format and size, without that backing file, and told in
-    ``warnings`` (virt_pool_volume refuses to use it as the other format)."""
-    if not (local and volume.path) or volume.format in (None,) + PLAIN_FORMATS:
+    another format (see state.as_made), told in ``warnings`` (virt_pool_volume uses it only as made)."""
+    made = made_volume(volume) if local else None
+    if made is None:
         return volume
-    made = recorded_format(volume.path)
-    if made not in PLAIN_FORMATS:
-        return volume
-    try:
-        size = os.stat(volume.path).st_size
-    except OSError:
-        size = volume.capacity
     warnings.append(
         "volume %s was made as %s, but its content now reads as %s (a header whoever writes it can write): "
-        "reported as %s, without the backing file that header names" % (where, made, volume.format, made)
+        "reported as %s, without the backing file that header names" % (where, made.format, volume.format, made.format)
     )
-    return volume.with_changes(format=made, capacity=size, backing_path=None, backing_format=None)
+    return made
 
 
 def _usage_index(client: Client, described: Mapping[str, List[Volume]], warnings: List[str]) -> UsageIndex:

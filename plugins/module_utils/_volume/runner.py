@@ -51,6 +51,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.state i
     INCOMPLETE_XATTR,
     PLAIN_FORMATS,
     VolumeState,
+    as_made,
     cloning_xattr,
     recorded_format,
 )
@@ -581,9 +582,15 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                     )
                 pool = open_pool(client, request.pool)
                 state = read_state(client, pool, request, params.get("validate_certs", True))
-                if state.existing is not None and request.state != "absent":
-                    refuse_reprobed(state.existing, state.local, "volume %s" % request.label)
+                probed = state.existing if request.state != "absent" else None
+                made = _asked_as_made(request, state) if probed is not None else None
+                if made is not None:
+                    state = state.with_changes(existing=made)
+                elif probed is not None:
+                    refuse_reprobed(probed, state.local, "volume %s" % request.label)
                 plan = plan_volume(request, state)
+                if made is not None and probed is not None and plan.changed:
+                    _refuse_changing_reprobed(request, made, probed)
                 if plan.changed and not check_mode:
                     apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client, params))
                     applied = True
@@ -601,6 +608,28 @@ def _handlers(client: Client, params: Mapping[str, Any]) -> Mapping[str, Any]:
     from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 
     return VolumeHandlers(client, params.get("validate_certs", True)).as_mapping()
+
+
+def _asked_as_made(request: VolumeRequest, state: VolumeState) -> Optional[Volume]:
+    """The existing volume as it was made, when it was made raw (or iso), libvirt now reads it as
+    another format (see refuse_reprobed), and the request asks for it as made (that format, or none):
+    a volume whose guest wrote an image header into it is still that raw volume to its own re-run."""
+    existing = state.existing
+    made = as_made(existing) if existing is not None and state.local else None
+    if made is None or (request.format or made.format) != made.format:
+        return None
+    return made
+
+
+def _refuse_changing_reprobed(request: VolumeRequest, made: Volume, probed: Volume) -> None:
+    """A volume read as made (see _asked_as_made) is left as it is: libvirt, which would resize or
+    upload into it, acts on it as the format it probed."""
+    raise PlanError(
+        "volume %s was made as %s, but its content now reads as %s: whoever writes it (a guest on it) can write "
+        "such a header, and libvirt would change it as %s, so it is used only as it is. Ask for it as it is "
+        "(capacity %d bytes, its mode and owner), or delete it"
+        % (request.label, made.format, probed.format, probed.format, made.capacity)
+    )
 
 
 def _volume_facts(

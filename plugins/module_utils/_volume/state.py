@@ -44,6 +44,23 @@ def recorded_format(path: str) -> Optional[str]:
         return None
 
 
+def as_made(volume: Volume) -> Optional[Volume]:
+    """``volume`` as this collection made it, when it made it raw (or iso) and libvirt, which probes a
+    directory pool's files from their content on every refresh, now reads it as another format (whoever
+    writes the volume, its guest, chooses that content, a backing file naming any host file included):
+    its own format and file size, without that backing file. None for any other volume."""
+    if not volume.path or volume.format in (None,) + PLAIN_FORMATS:
+        return None
+    made = recorded_format(volume.path)
+    if made not in PLAIN_FORMATS:
+        return None
+    try:
+        size = os.stat(volume.path).st_size
+    except OSError:
+        size = volume.capacity
+    return volume.with_changes(format=made, capacity=size, backing_path=None, backing_format=None)
+
+
 class VolumeState(Record):
     """What the host has, as read by the runner.
 

@@ -502,6 +502,41 @@ def test_a_raw_volume_libvirt_reads_as_another_format_is_refused(tmp_path, probe
     refuse_reprobed(described, False, "volume p/base.img")  # over a remote URI the file is not this host's
 
 
+def test_a_raw_volume_that_reads_as_qcow2_converges_as_made_and_is_left_as_it_is(
+    test_client, file_pool, unique_name, monkeypatch
+):
+    """Its own re-run (format raw, or none) converges and reports it as made, without the backing
+    file its header names; a change (libvirt would make it as qcow2) and a use as qcow2 are refused,
+    in check mode as in the real run; a deletion goes through."""
+    from runner_params import file_volume
+
+    name = unique_name(".img")
+    path = file_volume(test_client, file_pool, name)
+    _made_as(path, "raw")
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    described = Client.describe_volume
+
+    def probed(self, volume):  # as libvirt reads the file once its pool is refreshed
+        found = described(self, volume)
+        return (
+            found.with_changes(format="qcow2", backing_path="/etc/shadow", backing_format="raw") if found.name == name else found
+        )
+
+    monkeypatch.setattr(Client, "describe_volume", probed)
+    for fmt in ("raw", None):
+        for check_mode in (True, False):
+            result = run(params(pool=file_pool, name=name, capacity="4K", format=fmt), check_mode=check_mode, diff=True)
+            assert not result["changed"] and "/etc/shadow" not in str(result)
+            assert (result["volume"]["format"], result["volume"]["capacity"]) == ("raw", 4096)
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="now reads as qcow2: .* used only as it is. Ask for it as it is .capacity 4096 bytes"):
+            run(params(pool=file_pool, name=name, capacity="8K", format="raw"), check_mode=check_mode, diff=False)
+        with pytest.raises(RunError, match="was made as raw, but its content now reads as qcow2: .* not used as qcow2"):
+            run(params(pool=file_pool, name=name, capacity="4K", format="qcow2"), check_mode=check_mode, diff=False)
+    assert os.path.getsize(path) == 4096
+    assert run(params(pool=file_pool, name=name, state="absent"), check_mode=False, diff=False)["changed"]
+
+
 @pytest.mark.parametrize("made, probed", [("raw", "raw"), ("raw", "iso"), ("qcow2", "qcow2"), ("qcow2", "raw"), (None, "qcow2")])
 def test_other_volumes_are_read_as_libvirt_describes_them(tmp_path, made, probed):
     image = tmp_path / "disk.img"
