@@ -224,12 +224,17 @@ def shown_parameters(params: Any, key: str = "") -> Any:
     wherever it appears, so values under six characters are not made no_log values, and would show
     here). A ``uri`` (at any depth) is read as a libvirt URI: its query's libvirt settings stay shown."""
     if isinstance(params, Mapping):
-        return {name: shown_parameters(value, str(name)) for name, value in params.items()}
+        # A free-form option's keys are the user's text too (cloud_init.meta_data): masked as values are.
+        return {_shown_key(name): shown_parameters(value, str(name)) for name, value in params.items()}
     if isinstance(params, (list, tuple)):
         return [shown_parameters(value, key) for value in params]
     if isinstance(params, str):
         return shown_uri(params) if key == "uri" else redact_text(params, whole=is_url_option(key))
     return params
+
+
+def _shown_key(name: Any) -> Any:
+    return redact_text(name) if isinstance(name, str) else name
 
 
 def require_libraries(module: Any) -> None:

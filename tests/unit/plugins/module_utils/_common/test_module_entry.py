@@ -115,6 +115,15 @@ def test_a_libvirt_uri_and_a_uri_key_anywhere_show_libvirts_settings_only(capsys
     assert "ab1" not in host_log[0] and "cd7" not in host_log[0] and "socket=/run/libvirt/libvirt-sock" in host_log[0]
 
 
+def test_a_url_in_a_free_form_dictionarys_key_is_masked_as_in_a_value(capsys, host_log):
+    """meta_data keys are the user's text: a URL written as a key shows without its credentials."""
+    table = {"http://admin:Pw7@h/seed?t=Qx1": "seed", 3: "not text"}
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, table=table)
+    shown = json.dumps(result) + "\n".join(host_log)
+    assert code == 0 and "Pw7" not in shown and "Qx1" not in shown and "admin" not in shown
+    assert set(result["invocation"]["module_args"]["table"]) == {"http://***@h/seed?t=***", "3"}
+
+
 def test_a_refusal_masks_short_query_values_in_its_invocation(capsys, host_log):
     code, result = execute(capsys, lambda params, check, diff: {}, url="http://h/x.img?k=Ab3x9", count="x")
     assert code == 1 and "Ab3x9" not in json.dumps(result) + "\n".join(host_log)
