@@ -20,6 +20,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.validat
     check_uri,
     control_problem,
     is_system_directory,
+    same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import XmlError, parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, unmanaged_parts
@@ -265,9 +266,8 @@ def _normalised(definition: PoolDefinition) -> PoolDefinition:
 
 
 def _path(value: Any, what: str) -> str:
-    """A checked path in one spelling: '/srv//pool/./' is '/srv/pool' (a '..' stays, see same_path)."""
-    path = check_path(value, what)
-    return "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+    """A checked (absolute) path in one spelling: '/srv//pool/./' is '/srv/pool'."""
+    return same_path(check_path(value, what)) or "/"
 
 
 def _source_dir(value: Any, what: str) -> str:
