@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import (
     LogPosition,
     boot_element,
@@ -79,3 +82,24 @@ def test_a_mark_that_is_not_numbers_counts_as_none():
 
 def test_the_element_for_libvirt_has_no_namespace_of_its_own():
     assert boot_element(LogPosition(1, 2, 3)) == '<boot size="1" device="2" inode="3"/>'
+
+
+_XML_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(size=_XML_TEXT, device=_XML_TEXT, inode=_XML_TEXT)
+def test_any_mark_someone_wrote_gives_a_start_within_the_log(tmp_path_factory, size, device, inode):
+    """A mark edited by hand (virsh metadata --live) holds any text: the start is a byte of the log
+    or 0, never an error."""
+    from lxml import etree
+
+    log = tmp_path_factory.mktemp("log") / "serial.log"
+    log.write_bytes(b"login: " * 3)
+    root = etree.fromstring(DOMAIN)
+    metadata = etree.SubElement(root, "metadata")
+    etree.SubElement(
+        metadata, "{https://github.com/remotevirt/install/xmlns/boot/1}boot", {"size": size, "device": device, "inode": inode}
+    )
+    start = boot_log_start(etree.tostring(root, encoding="unicode"), str(log))
+    assert isinstance(start, int) and 0 <= start <= 21
