@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError, Verb, shell, virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 
@@ -210,4 +211,5 @@ def _host_and_port(authority: str) -> Tuple[str, str]:
     if not colon or host.endswith(":") or (authority.startswith("[") and not host.endswith("]")):
         return authority, ""
     # 'hv1:022' is port 22 to libvirt, as to any URI parser.
-    return host, str(int(port)) if port.isascii() and port.isdigit() else port
+    number = whole_number(port)
+    return host, str(number) if number is not None else port

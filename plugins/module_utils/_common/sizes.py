@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, Inexact, InvalidOperation, localcontext
-from typing import Tuple
+from typing import Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 
@@ -21,6 +21,19 @@ _SIZE_RE = r" *(?P<number>[0-9]+(?:\.[0-9]+)?) *(?P<unit>[a-zA-Z]*) *"
 
 class SizeError(RemotevirtError, ValueError):
     """A size that cannot be read."""
+
+
+# Digits of the longest whole number read from text others write (a 64-bit count has 20): Python
+# refuses to read more than 4300 digits at all, and reads long ones in quadratic time.
+NUMBER_DIGITS = 20
+
+
+def whole_number(text: object) -> Optional[int]:
+    """``text`` as a whole number when it is 1 to NUMBER_DIGITS ASCII digits (no sign, no space, no
+    other script's digits); None otherwise."""
+    if not isinstance(text, str) or not 0 < len(text) <= NUMBER_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 def unit_multiplier(unit: str) -> int:

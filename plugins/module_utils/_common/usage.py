@@ -18,6 +18,7 @@ import hashlib
 import os
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
@@ -391,9 +392,7 @@ def _fixed_graphics_ports(domain: Any) -> List[int]:
 
 def _port_number(text: Optional[str]) -> Optional[int]:
     """A port given in a definition; None for none, libvirt's -1 (it picks one) and anything else."""
-    if not text or not text.isascii() or not text.isdigit():
-        return None
-    return int(text) or None
+    return whole_number(text) or None
 
 
 def _writable(disk: Any) -> bool:

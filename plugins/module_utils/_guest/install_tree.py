@@ -17,6 +17,7 @@ from typing import IO, List, Optional, Tuple, cast
 from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text, redact_url
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import InstallTree
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 
@@ -246,8 +247,9 @@ def nfs_entry(url: str) -> Optional[Tuple[str, int]]:
     for line in listing.stdout.splitlines():
         fields = line.split()
         # mode, links, uid, gid, size, name (names without spaces: the layouts' file names)
-        if fields[-1:] == [name] and len(fields) >= 6 and fields[4].isdigit():
-            return fields[0], int(fields[4])
+        size = whole_number(fields[4]) if len(fields) >= 6 else None
+        if fields[-1:] == [name] and size is not None:
+            return fields[0], size
     return None
 
 

@@ -17,6 +17,7 @@ import os
 from typing import Any, Callable, FrozenSet, List, NamedTuple, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import DEFAULT_BOOT_DIR
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest, Refusals
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
@@ -295,6 +296,5 @@ def _dac_id(text: str, by_name: Callable[[str], int]) -> Optional[int]:
             return by_name(text)
         except (KeyError, ValueError, UnicodeError):
             number = text
-    if not number.isdigit() or not number.isascii() or int(number) > _MAX_ID:
-        return None
-    return int(number)
+    found = whole_number(number)
+    return found if found is not None and found <= _MAX_ID else None

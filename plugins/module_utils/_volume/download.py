@@ -20,6 +20,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.errors 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import foreign_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 
 CHUNK_SIZE = 1 << 20
 # Bytes written between two hints to the kernel to write them out and drop them from the page cache.
@@ -740,7 +741,7 @@ def read_digest_record(path: str, algorithm: Optional[str] = None) -> Optional[D
         stamp = _stamp(path, fields[0])
     except (OSError, AttributeError, UnicodeDecodeError, ValueError):  # no xattrs, no record, or unreadable
         return None
-    length = int(fields[3]) if len(fields) >= 5 and fields[3].isdigit() else None
+    length = whole_number(fields[3]) if len(fields) >= 5 else None
     digest, download_digest = (fields[4], fields[5]) if len(fields) == 6 else (fields[-1], None)
     return DigestRecord(fields[0], digest, length, ":".join(fields[:3]) == stamp, download_digest=download_digest)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, NamedTuple, Optional
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse
 
 BOOT_NAMESPACE = "https://github.com/remotevirt/install/xmlns/boot/1"
@@ -99,5 +100,4 @@ def _element(position: LogPosition, tag: str, nsmap: Optional[Dict[str, str]] = 
 
 
 def _number(value: Optional[str]) -> int:
-    text = value or ""
-    return int(text) if text.isascii() and text.isdigit() else 0
+    return whole_number(value) or 0

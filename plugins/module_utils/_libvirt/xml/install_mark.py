@@ -19,6 +19,7 @@ import re
 import time
 from typing import Any, List, Optional, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse
 
 # The namespace of the mark's element in the guest's <metadata> (libvirt keeps one element per
@@ -240,8 +241,7 @@ def _mark(xml: str) -> Any:
 
 
 def _seconds(value: Optional[str]) -> int:
-    text = value or ""
-    return int(text) if text.isascii() and text.isdigit() else 0
+    return whole_number(value) or 0
 
 
 def serial_log_path(xml: str) -> Optional[str]:

@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import SizeError, format_size, parse_size
+from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import (
+    SizeError,
+    format_size,
+    parse_size,
+    whole_number,
+)
 
 
 @pytest.mark.parametrize(
@@ -80,3 +87,18 @@ def test_parse_size_reads_only_ascii_digits_and_spaces(text):
     """Python's \\d and int() read other scripts' digits; libvirt does not."""
     with pytest.raises(SizeError):
         parse_size(text)
+
+
+@pytest.mark.parametrize(
+    "text, number",
+    [("0", 0), ("022", 22), ("18446744073709551615", 18446744073709551615), ("0" * 4400 + "5", None), ("1" * 21, None)]
+    + [(text, None) for text in ("", " 1", "1 ", "-1", "+1", "1e2", "١٢", "１２", "1\n", None, 12)],
+)
+def test_a_whole_number_is_up_to_twenty_ascii_digits(text, number):
+    assert whole_number(text) == number
+
+
+@given(st.one_of(st.text(), st.text(alphabet="0123456789", min_size=4000, max_size=5000)))
+def test_whole_number_never_raises(text):
+    number = whole_number(text)
+    assert number is None or (0 <= number < 10**20 and text.isascii())

@@ -75,7 +75,8 @@ def test_the_mark_replaces_an_earlier_one_and_keeps_the_rest_of_the_metadata():
 
 
 def test_a_mark_that_is_not_numbers_counts_as_none():
-    mark = "<b:boot xmlns:b='https://github.com/remotevirt/install/xmlns/boot/1' size='٣' device='x' inode='-1'/>"
+    """4400 digits included: Python refuses to read them."""
+    mark = "<b:boot xmlns:b='https://github.com/remotevirt/install/xmlns/boot/1' size='%s' device='x' inode='-1'/>" % ("0" * 4400)
     live = DOMAIN.replace("<devices/>", "<metadata>%s</metadata><devices/>" % mark)
     assert boot_log_start(live, "/nonexistent/serial.log") == 0
 

@@ -246,3 +246,14 @@ def test_the_serial_log_is_the_file_source_or_the_log_file(serial, path):
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import serial_log_path
 
     assert serial_log_path("<domain><name>g</name><devices>%s</devices></domain>" % serial) == path
+
+
+def test_a_mark_of_thousands_of_digits_reads_as_no_time():
+    """Python refuses to read more than 4300 digits: a mark edited so (virsh metadata) is no time, not an error."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import install_pending_since
+
+    xml = (
+        "<domain><name>g</name><metadata><i:install xmlns:i='https://github.com/remotevirt/install/xmlns/install/1' "
+        "pending-since='%s'/></metadata></domain>" % ("0" * 4400 + "1")
+    )
+    assert install_pending_since(xml) == 0
