@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
+from typing import AbstractSet, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.parameters import remove_values
@@ -63,6 +63,23 @@ def parameter_secrets(params: Mapping[str, Any]) -> Iterator[str]:
             continue
         yield from secrets
         yield from query_secrets(text, loose)
+    # A free-form option's keys are the user's text too, and a key the argument spec does not know
+    # shows in its refusal ("Unsupported parameters ... cloud_init.KEY").
+    for key in _keys_of(params):
+        yield from url_secrets(key, False)
+        yield from query_secrets(key, False)
+
+
+def _keys_of(value: Any) -> Iterator[str]:
+    """Every key of every dictionary in ``value``, at any depth, that is text."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield key
+            yield from _keys_of(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _keys_of(item)
 
 
 def is_url_option(key: str) -> bool:
@@ -203,38 +220,42 @@ class RemotevirtModule(AnsibleModule):
         # AnsibleModule logs a list or dict parameter as its repr(), where a secret with a newline
         # appears escaped ('\n') and is no longer found: mask the values themselves first.
         params = self.params
-        self.params = shown_parameters(remove_values(params, self.no_log_values))
+        self.params = shown_parameters(remove_values(params, self.no_log_values), hidden=self.no_log_values)
         try:
             super()._log_invocation()
         finally:
             self.params = params
 
     def exit_json(self, **kwargs: Any) -> None:
-        kwargs.setdefault("invocation", {"module_args": shown_parameters(self.params)})
+        kwargs.setdefault("invocation", {"module_args": shown_parameters(self.params, hidden=self.no_log_values)})
         super().exit_json(**kwargs)
 
     def fail_json(self, msg: str, **kwargs: Any) -> None:
-        kwargs.setdefault("invocation", {"module_args": shown_parameters(self.params)})
-        super().fail_json(msg, **kwargs)
+        kwargs.setdefault("invocation", {"module_args": shown_parameters(self.params, hidden=self.no_log_values)})
+        # AnsibleModule's own refusals quote what they refuse (an unknown key, a value): URLs masked there too.
+        # Masked after the no_log values are (a password with '@' or a space is one of them whole).
+        shown = redact_text(remove_values(msg, self.no_log_values)) if isinstance(msg, str) else msg
+        super().fail_json(shown, **kwargs)
 
 
-def shown_parameters(params: Any, key: str = "") -> Any:
+def shown_parameters(params: Any, key: str = "", hidden: AbstractSet[str] = frozenset()) -> Any:
     """``params`` as the host log and a result's invocation show them: every URL in a string with its
     user information, query values and fragment masked, however short (a no_log value is masked
     wherever it appears, so values under six characters are not made no_log values, and would show
-    here). A ``uri`` (at any depth) is read as a libvirt URI: its query's libvirt settings stay shown."""
+    here). A ``uri`` (at any depth) is read as a libvirt URI: its query's libvirt settings stay shown.
+    Dictionary keys are masked too, first of the no_log values in ``hidden`` (Ansible masks values only)."""
     if isinstance(params, Mapping):
         # A free-form option's keys are the user's text too (cloud_init.meta_data): masked as values are.
-        return {_shown_key(name): shown_parameters(value, str(name)) for name, value in params.items()}
+        return {_shown_key(name, hidden): shown_parameters(value, str(name), hidden) for name, value in params.items()}
     if isinstance(params, (list, tuple)):
-        return [shown_parameters(value, key) for value in params]
+        return [shown_parameters(value, key, hidden) for value in params]
     if isinstance(params, str):
         return shown_uri(params) if key == "uri" else redact_text(params, whole=is_url_option(key))
     return params
 
 
-def _shown_key(name: Any) -> Any:
-    return redact_text(name) if isinstance(name, str) else name
+def _shown_key(name: Any, hidden: AbstractSet[str]) -> Any:
+    return redact_text(remove_values(name, hidden)) if isinstance(name, str) else name
 
 
 def require_libraries(module: Any) -> None:
