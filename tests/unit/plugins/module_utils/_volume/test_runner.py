@@ -534,7 +534,9 @@ def test_a_raw_volume_that_reads_as_qcow2_converges_as_made_and_is_left_as_it_is
         with pytest.raises(RunError, match="was made as raw, but its content now reads as qcow2: .* not used as qcow2"):
             run(params(pool=file_pool, name=name, capacity="4K", format="qcow2"), check_mode=check_mode, diff=False)
     assert os.path.getsize(path) == 4096
-    assert run(params(pool=file_pool, name=name, state="absent"), check_mode=False, diff=False)["changed"]
+    for check_mode in (True, False):
+        deleted = run(params(pool=file_pool, name=name, state="absent"), check_mode=check_mode, diff=True)
+        assert deleted["changed"] and "/etc/shadow" not in str(deleted) and 'qcow2"' not in deleted["diff"]["before"]
 
 
 @pytest.mark.parametrize("made, probed", [("raw", "raw"), ("raw", "iso"), ("qcow2", "qcow2"), ("qcow2", "raw"), (None, "qcow2")])
