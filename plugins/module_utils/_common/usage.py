@@ -18,6 +18,7 @@ import hashlib
 import os
 from typing import Any, Callable, Dict, FrozenSet, Iterable, Iterator, List, NamedTuple, Optional, Set, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import made_plain
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -784,7 +785,8 @@ def image_headers(directory: str) -> Iterator[Tuple[str, str, str, Optional[str]
             if isinstance(known, list) and len(known) == 3:
                 kind, backing, data_file = known
             else:
-                kind = image_header.backing_kind(entry.path)
+                # A volume made raw holds its guest's data, an image header naming any file included.
+                kind = image_header.NO_BACKING if made_plain(entry.path) else image_header.backing_kind(entry.path)
                 named = image_header.named_files(entry.path) if kind != image_header.NO_BACKING else None
                 backing, data_file = named if named else (None, None)
                 cache.put(entry.path, stamp, [kind, backing, data_file])

@@ -11,6 +11,7 @@ import stat
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import PLAIN_FORMATS, recorded_format
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
     directory_info_problem,
     nearest_existing,
@@ -54,7 +55,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     written_by,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import read_state as read_volume_state
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import PLAIN_FORMATS, recorded_format
 
 QCOW2_MAGIC = b"QFI\xfb"
 

@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterable, Iterator, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import FORMAT_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -38,11 +39,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
-    FORMAT_XATTR,
-    INCOMPLETE_XATTR,
-    cloning_xattr,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, cloning_xattr
 
 try:
     import libvirt

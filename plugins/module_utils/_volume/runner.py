@@ -12,6 +12,7 @@ import stat
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import PLAIN_FORMATS, recorded_format
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
@@ -49,11 +50,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
     INCOMPLETE_XATTR,
-    PLAIN_FORMATS,
     VolumeState,
     as_made,
     cloning_xattr,
-    recorded_format,
 )
 
 

@@ -9,6 +9,7 @@ import hashlib
 import os
 from typing import Optional, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import PLAIN_FORMATS, recorded_format
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
@@ -17,31 +18,16 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 # download is verified complete: a volume that still carries it is a half-made download
 # (the module was killed mid-upload) and is never accepted as done.
 INCOMPLETE_XATTR = "user.remotevirt.incomplete"
-# Extended attribute on the file of a volume this collection made: the format it was made with.
-# libvirt probes a directory pool's files from their content on every refresh, so a raw volume into
-# which a guest wrote a qcow2 header (naming any host file as its backing file) reads as qcow2.
-FORMAT_XATTR = "user.remotevirt.format"
 # Extended attribute on a directory pool's directory while libvirt copies a clone under its staging name
 # (plan.clone_staging_name): a file left under that name with the mark still there is a copy cut off,
 # which the next clone deletes; one without it is somebody's volume, never deleted.
 CLONING_XATTR_PREFIX = "user.remotevirt.cloning."
-# Formats without a header that names other files: what a guest writes into them stays content.
-PLAIN_FORMATS = ("raw", "iso")
 
 
 def cloning_xattr(staging: str) -> str:
     """The directory's attribute for a copy under ``staging`` (a digest: names may be as long as the
     attribute's whole name may be)."""
     return CLONING_XATTR_PREFIX + hashlib.sha256(staging.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def recorded_format(path: str) -> Optional[str]:
-    """The format this collection made the file's volume with (see FORMAT_XATTR); None for a
-    volume made otherwise, or on a file system without user extended attributes."""
-    try:
-        return os.getxattr(path, FORMAT_XATTR).decode("ascii")
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def as_made(volume: Volume) -> Optional[Volume]:

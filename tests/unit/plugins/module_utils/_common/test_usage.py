@@ -456,6 +456,24 @@ def test_image_headers_are_read_once_per_change_of_the_file(monkeypatch, tmp_pat
     assert opened == [str(pool / "over.qcow2")]
 
 
+def test_a_volume_made_raw_names_no_file_whatever_header_its_guest_wrote(monkeypatch, tmp_path):
+    """Its header is the guest's data: a guest could otherwise keep any volume from being deleted
+    by naming it, and its removal would be refused; the record's change is a change of the file."""
+    pool = tmp_path / "pool"
+    pool.mkdir()
+    qcow2_overlay(pool / "disk.img", str(pool / "other.img"))
+    monkeypatch.setattr(usage, "cache_path", lambda what: str(tmp_path / "cache.json"))
+    monkeypatch.setattr(usage.os, "geteuid", lambda: 0)
+    wanted = str(pool / "other.img")
+    assert usage._files_naming_here(str(pool), lambda path: path == wanted) == ["disk.img"]
+    try:
+        os.setxattr(str(pool / "disk.img"), "user.remotevirt.format", b"raw")
+    except OSError:
+        pytest.skip("no user extended attributes here")
+    assert usage._files_naming_here(str(pool), lambda path: path == wanted) == []
+    assert [kind for _name, _path, kind, _backing, _data in image_headers(str(pool))] == [image_header.NO_BACKING]
+
+
 def test_a_floppy_is_written_too():
     """QEMU writes a floppy image unless it is read-only: only a cdrom never is."""
     references = References.of_definition(

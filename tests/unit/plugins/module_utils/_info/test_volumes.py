@@ -7,10 +7,10 @@ import os
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import FORMAT_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._info.volumes import as_made, run
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import FORMAT_XATTR
 from ansible_collections.remotevirt.install.plugins.modules import virt_pool_volume_info
 
 POOL = "default-pool"  # the test driver's own pool, under /default-pool
