@@ -632,7 +632,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if local and _new_serial_log(request, state):
         findings.attempt(lambda: _check_serial_log_file(client, request, state))
     if request.wait_for is not None:
-        offset = findings.attempt(lambda: _serial_log_offset(request, state, local))
+        offset = findings.attempt(lambda: _serial_log_offset(client, domain, request, state, local))
         state = state.with_changes(serial_log_offset=offset or 0)
     return state, findings.messages
 
@@ -789,8 +789,10 @@ def _is_host_boot_file(path: str) -> bool:
     return all((candidate + "/").startswith("/boot/") for candidate in (same_path(path) or path, os.path.realpath(path)))
 
 
-def _serial_log_offset(request: GuestRequest, state: GuestState, local: bool) -> int:
-    """The serial log's size now: a wait_for marker counts only in what the guest writes after it."""
+def _serial_log_offset(client: Client, domain: Any, request: GuestRequest, state: GuestState, local: bool) -> int:
+    """The serial log's size now: a wait_for marker counts only in what the guest writes after it.
+    A saved guest (virsh managedsave) that the run starts resumes its boot: from where that boot
+    began, as its saved definition's mark says (see boot_mark), or in the whole log."""
     if request.wait_for is None or request.wait_for.marker is None:
         return 0
     if not local:
@@ -798,8 +800,15 @@ def _serial_log_offset(request: GuestRequest, state: GuestState, local: bool) ->
             "wait_for.marker reads the guest's serial log on the host: run the module on the hypervisor "
             "with a local uri such as qemu:///system"
         )
+    path = serial_log_of(request, state)
+    resumes = domain is not None and state.existing is not None and not state.active and not request.reinstall
+    if resumes and client.has_managed_save(domain):
+        # Imported here: only a saved guest's start reads its mark.
+        from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import boot_log_start
+
+        return boot_log_start(client.managed_save_definition(domain), path)
     try:
-        return os.path.getsize(serial_log_of(request, state))
+        return os.path.getsize(path)
     except OSError:
         return 0
 

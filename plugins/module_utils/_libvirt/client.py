@@ -822,6 +822,17 @@ class Client:
             libvirt.VIR_DOMAIN_AFFECT_CONFIG,
         )
 
+    def has_managed_save(self, domain: Any) -> bool:
+        """Whether the guest was saved (virsh managedsave): its next start restores it."""
+        return bool(self.call("read the saved state of guest", domain.name(), domain.hasManagedSaveImage, 0))
+
+    def managed_save_definition(self, domain: Any) -> Optional[str]:
+        """The definition the saved guest is restored with; None when there is none or libvirt cannot tell."""
+        try:
+            return str(self.call("read the saved definition of guest", domain.name(), domain.managedSaveGetXMLDesc, 0))
+        except LibvirtError:
+            return None
+
     def set_live_metadata(self, domain: Any, namespace: str, prefix: str, element: str) -> None:
         """Put ``element`` (XML) as the element of ``namespace`` in the <metadata> of the running guest
         only: libvirt drops it when the guest stops."""

@@ -12,7 +12,9 @@ retry after a failed wait) then reads only what this boot wrote.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import stat
 from typing import Any, Dict, NamedTuple, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
@@ -23,12 +25,19 @@ BOOT_PREFIX = "rvi-boot"
 _BOOT_TAG = "{%s}boot" % BOOT_NAMESPACE
 
 
+# The bytes before a mark's position whose digest it keeps: a log cut in place (copytruncate) and
+# written again past that size no longer has them there.
+_TAIL_BYTES = 64
+
+
 class LogPosition(NamedTuple):
-    """The serial log's size in bytes, and the file it was (device and inode), when a boot began."""
+    """The serial log's size in bytes, the file it was (device and inode), and a digest of the bytes
+    before that size, when a boot began."""
 
     size: int
     device: int
     inode: int
+    tail: str
 
 
 def log_position(path: Optional[str]) -> Optional[LogPosition]:
@@ -37,12 +46,20 @@ def log_position(path: Optional[str]) -> Optional[LogPosition]:
     if not path:
         return None
     try:
-        info = os.stat(path)
+        descriptor = _open_log(path)
     except FileNotFoundError:
-        return LogPosition(0, 0, 0)
+        return LogPosition(0, 0, 0, _digest(b""))
     except (OSError, ValueError):
         return None
-    return LogPosition(info.st_size, info.st_dev, info.st_ino)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        return LogPosition(info.st_size, info.st_dev, info.st_ino, _tail_digest(descriptor, info.st_size))
+    except OSError:
+        return None
+    finally:
+        os.close(descriptor)
 
 
 def mark_boot(client: Any, domain: Any, position: Optional[LogPosition], audit: Any) -> None:
@@ -81,18 +98,42 @@ def with_boot_mark(xml: str, position: LogPosition) -> str:
 
 def boot_log_start(live_xml: Optional[str], path: Optional[str]) -> int:
     """From which byte of the log at ``path`` the running guest (of live definition ``live_xml``)
-    wrote its current boot: its mark's size while the log is still the file it marked and has not
-    shrunk; 0 (the whole log) without a mark, or once the log was replaced, rotated or cut."""
+    wrote since its QEMU started: its mark's size while the log is still the file it marked, has not
+    shrunk and still holds the bytes before that size; 0 (the whole log) without a mark, or once the
+    log was replaced, rotated or cut."""
     if live_xml is None or not path:
         return 0
     mark = parse(live_xml).find("metadata/" + _BOOT_TAG)
     if mark is None:
         return 0
-    marked = LogPosition(*(_number(mark.get(name)) for name in LogPosition._fields))
-    now = log_position(path)
-    if now is None or (now.device, now.inode) != (marked.device, marked.inode) or now.size < marked.size:
+    size, device, inode = (_number(mark.get(name)) for name in ("size", "device", "inode"))
+    try:
+        descriptor = _open_log(path)
+    except (OSError, ValueError):
         return 0
-    return marked.size
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (device, inode) or info.st_size < size:
+            return 0
+        return size if _tail_digest(descriptor, size) == mark.get("tail") else 0
+    except OSError:
+        return 0
+    finally:
+        os.close(descriptor)
+
+
+def _open_log(path: str) -> int:
+    # Not blocking: a FIFO put in the log's place would block the run.
+    return os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
+def _tail_digest(descriptor: int, size: int) -> str:
+    start = max(0, size - _TAIL_BYTES)
+    return _digest(os.pread(descriptor, size - start, start))
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _element(position: LogPosition, tag: str, nsmap: Optional[Dict[str, str]] = None) -> Any:
