@@ -113,11 +113,14 @@ def _addresses(
 
     from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import boot_log_start
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import serial_log_path
 
-    # The guest was started earlier: its marker counts from where that start left its boot's
-    # beginning in its live metadata, or in its whole log without that mark.
-    serial_log = facts.get("serial_log")
-    offset = boot_log_start(client.domain_live_definition_if_present(domain), serial_log) if wait_for.marker is not None else 0
+    # The guest was started earlier: its marker counts in the log it runs with (a serial_log changed
+    # since is its stored definition's, written from its next start on), from where that start left
+    # its beginning in its live metadata, or in its whole log without that mark.
+    live = client.domain_live_definition_if_present(domain) if wait_for.marker is not None else None
+    serial_log = (serial_log_path(live) if live else None) or facts.get("serial_log")
+    offset = boot_log_start(live, serial_log) if live else 0
     signs = Reachable(
         ip=wait_for.ip,
         source=wait_for.source,

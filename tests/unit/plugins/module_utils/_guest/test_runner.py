@@ -1316,6 +1316,18 @@ def test_a_rerun_counts_the_marker_only_in_what_the_current_boot_wrote(unique_na
     assert not run(waiting, check_mode=False, diff=False)["changed"]
 
 
+def test_a_rerun_that_moves_the_serial_log_of_a_running_guest_waits_in_the_log_it_writes(unique_name, test_client, tmp_path):
+    """A new serial_log is the stored definition's, written from the next start on: the running
+    guest still writes the old one, where its marker is."""
+    name, old, new = unique_name(""), tmp_path / "old.log", tmp_path / "new.log"
+    run(guest(name, state="running", serial_log=str(old)), check_mode=False, diff=False)
+    old.write_text("web01 login: ")
+    moved = guest(name, state="running", serial_log=str(new), wait_for={"ip": False, "marker": "login:"}, wait_for_timeout=1)
+    result = run(moved, check_mode=False, diff=False)
+    assert result["changed"] and result["reboot_required"]
+    assert not run(moved, check_mode=False, diff=False)["changed"]
+
+
 def test_a_start_that_restores_a_saved_guest_counts_the_marker_its_boot_wrote_before_the_save(
     unique_name, test_client, tmp_path
 ):
