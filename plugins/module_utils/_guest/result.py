@@ -28,13 +28,22 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
 
 
 def run_result(
-    client: Client, request: GuestRequest, state: GuestState, plan: Plan, check_mode: bool, applied: bool, diff: bool
+    client: Client,
+    request: GuestRequest,
+    state: GuestState,
+    plan: Plan,
+    check_mode: bool,
+    applied: bool,
+    diff: bool,
+    wait: bool = True,
 ) -> Dict[str, Any]:
     """The module's result for ``plan`` of ``request``: in check mode (or a run that changed nothing)
     what it predicts, else what the host has now. virt_preflight gives the check-mode one of each
-    guest it plans, so a preview needs no module run per guest."""
+    guest it plans, so a preview needs no module run per guest. Without ``wait``, a read-only wait
+    (see waits_read_only) is left to await_reachable."""
     facts = _domain_facts(client, request, plan, state, check_mode)
-    addresses = _addresses(client, request, facts, check_mode, applied and _waited_reachable(plan))
+    waited = applied and _waited_reachable(plan)
+    addresses = _addresses(client, request, facts, check_mode, waited) if wait else []
     result: Dict[str, Any] = {
         "changed": plan.changed,
         "plan": plan.summaries(),
@@ -95,6 +104,24 @@ def _cloud_init_facts(request: GuestRequest, state: GuestState, plan: Plan) -> D
     return {"instance_id": None if changed else cloud_init.instance_id(request.name), "changed": changed}
 
 
+# Why libvirt pauses a guest for a moment of its own (a snapshot, a save, a migration): a wait goes on.
+_PASSING_PAUSES = frozenset(("migration", "snapshot", "save", "dump", "starting up", "postcopy"))
+
+
+def waits_read_only(request: GuestRequest, plan: Plan, check_mode: bool, applied: bool) -> bool:
+    """Whether the run's result waits for ``wait_for`` without having started the guest (a re-run
+    that found it running): a wait that changes nothing, which the guest's lock need not cover."""
+    return request.wait_for is not None and not check_mode and not (applied and _waited_reachable(plan))
+
+
+def await_reachable(client: Client, request: GuestRequest, result: Dict[str, Any]) -> None:
+    """The read-only wait run_result left (see waits_read_only), into ``result``: after the run let
+    go of the guest's lock, so that a run that stops or removes the guest need not wait for it."""
+    addresses = _addresses(client, request, result["domain"], check_mode=False, waited=False)
+    if request.wait_for is not None and request.wait_for.ip:
+        result["addresses"] = addresses
+
+
 def _addresses(
     client: Client, request: GuestRequest, facts: Mapping[str, Any], check_mode: bool, waited: bool
 ) -> List[Dict[str, Any]]:
@@ -136,6 +163,13 @@ def _addresses(
         missing, cards = reachable.missing_signs(client, domain, signs)
         if not missing:
             return cards
+        run_state, reason = client.domain_state(domain)
+        if run_state != "running" and reason not in _PASSING_PAUSES:  # paused by someone, or stopped: it shows nothing more
+            raise LibvirtError(
+                "wait for guest",
+                request.name,
+                "the guest is %s (reason: %s), not running: %s" % (run_state, reason, "; ".join(missing)),
+            )
         if time.monotonic() >= deadline:
             raise LibvirtError(
                 "wait for guest",

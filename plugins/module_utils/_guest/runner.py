@@ -29,7 +29,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.host imp
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import plan_guest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest, Refusals
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.result import run_result
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.result import await_reachable, run_result, waits_read_only
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import volume_file_key
@@ -65,7 +65,10 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                         raise PlanError(_CHANGED_WHILE_WAITING % request.name)
                     apply_plan(client, plan, params, VERBS, lambda audit: _handlers(client, audit, validate_certs))
                     applied = True
-                result = run_result(client, request, state, plan, check_mode, applied, diff)
+                later = waits_read_only(request, plan, check_mode, applied)
+                result = run_result(client, request, state, plan, check_mode, applied, diff, wait=not later)
+            if later:
+                await_reachable(client, request, result)
     except REPORTED_ERRORS as error:
         raise RunError(str(error), plan, changed=applied)
     return result

@@ -1296,6 +1296,35 @@ def test_a_rerun_that_waits_for_a_marker_fails_until_the_serial_log_shows_it(uni
     assert not found["changed"] and "addresses" not in found
 
 
+def test_a_rerun_waits_for_the_marker_without_holding_the_guests_lock(unique_name, test_client, tmp_path, monkeypatch):
+    """The wait of a run that found the guest running changes nothing: a run that stops or removes
+    the guest meanwhile does not wait for it. A paused guest, which shows nothing more, fails at once."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import locks
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import lock_uri
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
+
+    name, log = unique_name(""), tmp_path / "serial.log"
+    run(guest(name, state="running", serial_log=str(log)), check_mode=False, diff=False)
+    waiting = guest(name, state="running", serial_log=str(log), wait_for={"ip": False, "marker": "login:"}, wait_for_timeout=1)
+    free = []
+    missing_signs = reachable.missing_signs
+
+    def while_waiting(client, domain, signs):
+        locks.wait_turn(["%s guest %s" % (lock_uri("test:///default"), name)], 0.5)  # a LockError if held
+        free.append(True)
+        return missing_signs(client, domain, signs)
+
+    monkeypatch.setattr(reachable, "missing_signs", while_waiting)
+    with pytest.raises(RunError, match="not reachable after 1 s"):
+        run(waiting, check_mode=False, diff=False)
+    assert free
+    test_client.find_domain(name).suspend()
+    started = time.monotonic()
+    with pytest.raises(RunError, match="the guest is paused .reason: [a-z-]+., not running: marker not in serial log"):
+        run(waiting, check_mode=False, diff=False)
+    assert time.monotonic() - started < 1
+
+
 def test_a_rerun_counts_the_marker_only_in_what_the_current_boot_wrote(unique_name, test_client, tmp_path):
     """The run that starts a guest leaves where its boot began in the serial log in the live
     definition: a retry does not take an earlier boot's marker for this boot's, and counts the whole
