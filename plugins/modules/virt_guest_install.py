@@ -557,11 +557,13 @@ options:
     description:
       - After the guest is started (needs O(state=running)), wait until it is reachable and return its
         RV(addresses). Planned as a V(wait) action, so check mode shows it.
-      - A run that finds the guest running changes nothing and waits read-only, up to O(wait_for_timeout), for
-        all that O(wait_for) asks (an address, the marker, the port), then reports its addresses. The marker
-        counts in what the guest's current boot wrote to its serial log, where the run that started it left that
-        boot's beginning (in the running guest's live metadata); in a guest started otherwise, or whose log was
-        rotated since, anywhere in the log.
+      - A run that finds the guest running waits read-only, up to O(wait_for_timeout), for all that O(wait_for)
+        asks (an address, the marker, the port), then reports its addresses. It waits after letting go of the
+        guest's lock, so a run that stops or removes the guest does not wait for it; a paused guest fails at once.
+        The marker counts in the serial log the guest runs with, in what it wrote since its QEMU started (a
+        reboot inside the guest keeps its QEMU), where the run that started it left that place in the running
+        guest's live metadata; in a guest started otherwise, or whose log was rotated or cut since, anywhere in
+        the log.
       - When O(wait_for_timeout) passes, the task fails, also in a run that found the guest running (a retry of
         a run whose wait failed fails again until the guest shows what it waits for); the guest goes on running
         and nothing is rolled back. Check mode only reads the addresses.
