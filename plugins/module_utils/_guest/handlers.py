@@ -304,8 +304,7 @@ class GuestHandlers:
     def start(self, action: Action) -> Optional[Undo]:
         domain = self._domain(action.payload.guest)
         log = self._stored_serial_log(domain)
-        # A saved guest resumes its boot: its restored live metadata keeps that boot's mark.
-        position = None if self.client.has_managed_save(domain) else log_position(log)
+        position = log_position(log)
         with self._log_removed_if_start_fails(action.payload.guest, log):
             self.client.start_domain(domain)
         mark_boot(self.client, domain, position, self.audit)

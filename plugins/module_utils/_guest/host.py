@@ -792,7 +792,9 @@ def _is_host_boot_file(path: str) -> bool:
 def _serial_log_offset(client: Client, domain: Any, request: GuestRequest, state: GuestState, local: bool) -> int:
     """The serial log's size now: a wait_for marker counts only in what the guest writes after it.
     A saved guest (virsh managedsave) that the run starts resumes its boot: from where that boot
-    began, as its saved definition's mark says (see boot_mark), or in the whole log."""
+    began, as its saved definition's mark says (see boot_mark), or in the whole log without a mark.
+    A saved definition libvirt cannot read (an incomplete image, which libvirt does not restore) is a
+    fresh boot's: its size now."""
     if request.wait_for is None or request.wait_for.marker is None:
         return 0
     if not local:
@@ -806,7 +808,9 @@ def _serial_log_offset(client: Client, domain: Any, request: GuestRequest, state
         # Imported here: only a saved guest's start reads its mark.
         from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import boot_log_start
 
-        return boot_log_start(client.managed_save_definition(domain), path)
+        saved = client.managed_save_definition(domain)
+        if saved is not None:
+            return boot_log_start(saved, path)
     try:
         return os.path.getsize(path)
     except OSError:

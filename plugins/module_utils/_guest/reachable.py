@@ -103,7 +103,9 @@ def missing_signs(client: Client, domain: Any, reachable: Any) -> Tuple[List[str
         addresses = usable_addresses(cards)
         if not addresses:
             missing.append("no address from %s" % reachable.source)
-    if reachable.marker is not None and not marker_seen(reachable.serial_log, reachable.log_offset, reachable.marker):
+    if reachable.marker is not None and not reachable.serial_log:
+        missing.append("the running guest writes no serial log file (a serial_log given since applies from its next start)")
+    elif reachable.marker is not None and not marker_seen(reachable.serial_log, reachable.log_offset, reachable.marker):
         missing.append("marker not in serial log %s yet" % reachable.serial_log)
     if reachable.port is not None and addresses and not port_open(addresses, reachable.port):
         missing.append("port %d closed on %s" % (reachable.port, ", ".join(addresses)))

@@ -143,11 +143,12 @@ def _addresses(
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import serial_log_path
 
     # The guest was started earlier: its marker counts in the log it runs with (a serial_log changed
-    # since is its stored definition's, written from its next start on), from where that start left
-    # its beginning in its live metadata, or in its whole log without that mark.
+    # since is its stored definition's, written from its next start on; a guest that runs without one
+    # shows no marker), from where that start left its beginning in its live metadata, or in its
+    # whole log without that mark.
     live = client.domain_live_definition_if_present(domain) if wait_for.marker is not None else None
-    serial_log = (serial_log_path(live) if live else None) or facts.get("serial_log")
-    offset = boot_log_start(live, serial_log) if live else 0
+    serial_log = serial_log_path(live) if live else None
+    offset = boot_log_start(live, serial_log)
     signs = Reachable(
         ip=wait_for.ip,
         source=wait_for.source,

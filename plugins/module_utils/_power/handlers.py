@@ -59,9 +59,7 @@ class PowerHandlers:
     def start(self, action: Action) -> Optional[Undo]:
         payload: StartPayload = action.payload
         domain = self._domain(payload.guest)
-        # A saved guest resumes its boot: its restored live metadata keeps that boot's mark.
-        fresh = self.client.local and not self.client.has_managed_save(domain)
-        position = log_position(serial_log_path(self.client.domain_definition(domain))) if fresh else None
+        position = log_position(serial_log_path(self.client.domain_definition(domain))) if self.client.local else None
         self.client.start_domain(domain, paused=payload.paused)
         mark_boot(self.client, domain, position, self.audit)
         forget_install_mark(self.client, domain)

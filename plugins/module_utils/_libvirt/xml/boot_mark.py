@@ -64,12 +64,15 @@ def log_position(path: Optional[str]) -> Optional[LogPosition]:
 
 def mark_boot(client: Any, domain: Any, position: Optional[LogPosition], audit: Any) -> None:
     """Leave ``position`` (where the log ended before the guest started) in the just started guest's
-    live metadata, through ``client`` (a libvirt Client). The guest runs whatever becomes of this:
-    without the mark a later run reads the whole log, so a failure goes to ``audit`` (the host log),
-    not up."""
+    live metadata, through ``client`` (a libvirt Client), unless the start restored a saved guest
+    (libvirt boots one whose saved image is incomplete afresh: that start is marked). The guest runs
+    whatever becomes of this: without the mark a later run reads the whole log, so a failure goes to
+    ``audit`` (the host log), not up."""
     if position is None:
         return
     try:
+        if client.domain_state(domain)[1] == "restored":
+            return  # a saved guest resumed its boot: its restored live metadata keeps that boot's mark
         client.set_live_metadata(domain, BOOT_NAMESPACE, BOOT_PREFIX, boot_element(position))
     except Exception as error:  # a LibvirtError; the start it follows succeeded
         audit.progress("guest %s runs; where its boot began in its serial log was not recorded: %s" % (domain.name(), error))

@@ -1358,20 +1358,40 @@ def test_a_rerun_that_moves_the_serial_log_of_a_running_guest_waits_in_the_log_i
 
 
 def test_a_start_that_restores_a_saved_guest_counts_the_marker_its_boot_wrote_before_the_save(
-    unique_name, test_client, tmp_path
+    unique_name, test_client, tmp_path, monkeypatch
 ):
-    """virsh managedsave, then a start: the guest resumes the boot that wrote the marker, so neither
-    the start's wait nor a retry waits for the marker to come again, and the start leaves the boot's
-    mark as it was (libvirt's test driver cannot show the saved definition: its whole log counts)."""
+    """virsh managedsave, then a start: the guest resumes the boot that wrote the marker, and the start
+    leaves that boot's mark as it was, so a retry does not wait for the marker to come again. The
+    start's own wait counts from the saved definition's mark; libvirt's test driver cannot show that
+    definition (nor can libvirt read an incomplete image, which it boots afresh), so it counts from now."""
     name, log = unique_name(""), tmp_path / "serial.log"
     waiting = guest(name, state="running", serial_log=str(log), wait_for={"ip": False, "marker": "login:"}, wait_for_timeout=1)
     run(guest(name, state="running", serial_log=str(log)), check_mode=False, diff=False)
     log.write_text("this boot\nweb01 login: ")
     domain = test_client.find_domain(name)
     domain.managedSave(0)
-    started = run(waiting, check_mode=False, diff=False)
-    assert started["changed"] and test_client.domain_is_active(domain)
+    # QEMU's guests say why they run: a restore (the test driver says 'booted' whatever the start).
+    read_state = Client.domain_state
+    monkeypatch.setattr(Client, "domain_state", lambda self, found: (read_state(self, found)[0], "restored"))
+    with pytest.raises(RunError, match="marker not in serial log") as failed:
+        run(waiting, check_mode=False, diff=False)
+    assert failed.value.changed and test_client.domain_is_active(domain)
     assert not run(waiting, check_mode=False, diff=False)["changed"]
+
+
+def test_a_rerun_does_not_read_a_log_the_running_guest_does_not_write(unique_name, test_client, tmp_path):
+    """A guest whose running definition has no serial log file (its console moved to a pty by hand)
+    shows no marker: the stored serial_log is written from its next start on."""
+    name, log = unique_name(""), tmp_path / "serial.log"
+    run(guest(name, serial_log=str(log)), check_mode=False, diff=False)
+    log.write_text("an earlier boot: login: ")
+    domain = test_client.find_domain(name)
+    stored = test_client.domain_definition(domain)
+    console = stored[stored.index("<serial") : stored.index("</console>") + len("</console>")]
+    test_client.conn.createXML(stored.replace(console, "<serial type='pty'/>"), 0)  # runs as the stored guest
+    waiting = guest(name, state="running", serial_log=str(log), wait_for={"ip": False, "marker": "login:"}, wait_for_timeout=1)
+    with pytest.raises(RunError, match="the running guest writes no serial log file"):
+        run(waiting, check_mode=False, diff=False)
 
 
 def test_a_start_with_the_stored_cards_and_disks_is_refused_when_the_host_lacks_what_they_name(unique_name, test_client):

@@ -116,3 +116,33 @@ def test_any_mark_someone_wrote_gives_a_start_within_the_log(tmp_path_factory, s
     )
     start = boot_log_start(etree.tostring(root, encoding="unicode"), str(log))
     assert isinstance(start, int) and 0 <= start <= 21
+
+
+class _Started:
+    """A guest just started, as libvirt tells why it runs; the metadata calls it gets."""
+
+    def __init__(self, reason):
+        self.reason = reason
+        self.marked = []
+
+    def domain_state(self, domain):
+        return "running", self.reason
+
+    def set_live_metadata(self, domain, namespace, prefix, element):
+        self.marked.append(element)
+
+
+class _Domain:
+    def name(self):
+        return "web01"
+
+
+def test_a_boot_is_marked_unless_the_start_restored_a_saved_guest():
+    """A restore resumes a boot whose mark came back with it; an image libvirt could not restore
+    (incomplete) is booted afresh, and that boot is marked."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import mark_boot
+
+    for reason, marked in (("booted", 1), ("restored", 0)):
+        client = _Started(reason)
+        mark_boot(client, _Domain(), LogPosition(5, 1, 2, "ab"), audit=None)
+        assert len(client.marked) == marked
