@@ -171,6 +171,8 @@ def _secret_looking(key: str, spec: Mapping[str, Any]) -> bool:
     # Imported here: only an unknown key needs it.
     from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 
+    if "://" in key:
+        return False  # a URL written as a key: its own credentials are masked (parameter_secrets), not its value
     if SECRET_NAME.search(key):
         return True
     closest = closest_option(key, spec)

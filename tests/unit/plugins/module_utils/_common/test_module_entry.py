@@ -136,9 +136,10 @@ def test_a_url_in_a_free_form_dictionarys_key_is_masked_as_in_a_value(capsys, ho
 def test_a_key_the_spec_does_not_know_is_masked_in_its_refusal(capsys, host_log, key, secrets):
     """AnsibleModule's refusal names an unknown key; a URL written as that key shows without its
     credentials there, in the invocation and in the host log."""
-    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, nested={"text": "x", key: 1})
+    code, result = execute(capsys, lambda params, check, diff: {"changed": False}, nested={"text": "x", key: 1}, free="disk1")
     shown = json.dumps(result) + "\n".join(host_log)
     assert code == 1 and "nested.http://" in result["msg"] and not any(secret in shown for secret in secrets)
+    assert result["invocation"]["module_args"]["free"] == "disk1"  # its value 1 is no secret: a 1 elsewhere shows
 
 
 def test_a_refusal_masks_short_query_values_in_its_invocation(capsys, host_log):
