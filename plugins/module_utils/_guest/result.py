@@ -127,8 +127,8 @@ def _addresses(
 ) -> List[Dict[str, Any]]:
     """The running guest's cards and addresses. A run that waited for it (its plan's wait) has them;
     any other real run, one that found the guest running, waits read-only for all of ``wait_for``
-    (an address, the marker in what its current boot wrote to its serial log, the port) up to wait_for_timeout and fails
-    as that wait would when they do not come; check mode only reads them."""
+    (an address, the marker in what it wrote to its serial log since its QEMU started, the port) up to
+    wait_for_timeout and fails as that wait would when they do not come; check mode only reads them."""
     wait_for = request.wait_for
     if wait_for is None or facts.get("state") != "running":
         return []

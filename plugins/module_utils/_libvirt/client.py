@@ -811,15 +811,29 @@ class Client:
     def set_stored_metadata(self, domain: Any, namespace: str, prefix: str, element: str) -> None:
         """Put ``element`` (XML) as the element of ``namespace`` in the <metadata> of the guest's stored
         definition, replacing the one there."""
+        self._set_metadata("stored", domain, namespace, prefix, element, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+
+    def set_live_metadata(self, domain: Any, namespace: str, prefix: str, element: str) -> None:
+        """Put ``element`` (XML) as the element of ``namespace`` in the <metadata> of the running guest
+        only: libvirt drops it when the guest stops."""
+        self._set_metadata("live", domain, namespace, prefix, element, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+
+    def remove_stored_metadata(self, domain: Any, namespace: str) -> None:
+        """Remove the element of ``namespace`` from the <metadata> of the guest's stored definition."""
+        self._set_metadata("stored", domain, namespace, None, None, libvirt.VIR_DOMAIN_AFFECT_CONFIG)
+
+    def _set_metadata(
+        self, which: str, domain: Any, namespace: str, prefix: Optional[str], element: Optional[str], flags: int
+    ) -> None:
         self.call(
-            "change the stored metadata of",
+            "change the %s metadata of" % which,
             domain.name(),
             domain.setMetadata,
             libvirt.VIR_DOMAIN_METADATA_ELEMENT,
             element,
             prefix,
             namespace,
-            libvirt.VIR_DOMAIN_AFFECT_CONFIG,
+            flags,
         )
 
     def has_managed_save(self, domain: Any) -> bool:
@@ -832,33 +846,6 @@ class Client:
             return str(self.call("read the saved definition of guest", domain.name(), domain.managedSaveGetXMLDesc, 0))
         except LibvirtError:
             return None
-
-    def set_live_metadata(self, domain: Any, namespace: str, prefix: str, element: str) -> None:
-        """Put ``element`` (XML) as the element of ``namespace`` in the <metadata> of the running guest
-        only: libvirt drops it when the guest stops."""
-        self.call(
-            "change the live metadata of",
-            domain.name(),
-            domain.setMetadata,
-            libvirt.VIR_DOMAIN_METADATA_ELEMENT,
-            element,
-            prefix,
-            namespace,
-            libvirt.VIR_DOMAIN_AFFECT_LIVE,
-        )
-
-    def remove_stored_metadata(self, domain: Any, namespace: str) -> None:
-        """Remove the element of ``namespace`` from the <metadata> of the guest's stored definition."""
-        self.call(
-            "change the stored metadata of",
-            domain.name(),
-            domain.setMetadata,
-            libvirt.VIR_DOMAIN_METADATA_ELEMENT,
-            None,
-            None,
-            namespace,
-            libvirt.VIR_DOMAIN_AFFECT_CONFIG,
-        )
 
     def define_domain(self, xml: str) -> Any:
         return self.call("define guest", "definition", self.conn.defineXMLFlags, xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE)

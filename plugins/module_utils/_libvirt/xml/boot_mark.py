@@ -18,7 +18,7 @@ import stat
 from typing import Any, Dict, NamedTuple, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse, replace_metadata
 
 BOOT_NAMESPACE = "https://github.com/remotevirt/install/xmlns/boot/1"
 BOOT_PREFIX = "rvi-boot"
@@ -86,16 +86,7 @@ def boot_element(position: LogPosition) -> str:
 def with_boot_mark(xml: str, position: LogPosition) -> str:
     """The definition ``xml`` to start, its live metadata saying where this boot begins in its log."""
     root = parse(xml)
-    metadata = root.find("metadata")
-    if metadata is None:
-        metadata = etree.Element("metadata")
-        anchor: Any = root.find("uuid")
-        if anchor is None:
-            anchor = root.find("name")
-        anchor.addnext(metadata)
-    for old in metadata.findall(_BOOT_TAG):
-        metadata.remove(old)
-    metadata.append(_element(position, _BOOT_TAG, {BOOT_PREFIX: BOOT_NAMESPACE}))
+    replace_metadata(root, _element(position, _BOOT_TAG, {BOOT_PREFIX: BOOT_NAMESPACE}))
     return etree.tostring(root, encoding="unicode")
 
 

@@ -84,6 +84,21 @@ def size_of(element: Any, path: str) -> Optional[int]:
     return int(found.text.strip()) * unit_multiplier(found.get("unit", "bytes"))
 
 
+def replace_metadata(root: Any, element: Any) -> None:
+    """Put ``element`` into the guest's <metadata> (made after its uuid, or its name, when it has
+    none) in place of the elements of the same tag: libvirt keeps one element per namespace there."""
+    metadata = root.find("metadata")
+    if metadata is None:
+        metadata = etree.Element("metadata")
+        anchor = root.find("uuid")
+        if anchor is None:
+            anchor = root.find("name")
+        anchor.addnext(metadata)
+    for old in metadata.findall(element.tag):
+        metadata.remove(old)
+    metadata.append(element)
+
+
 def replace_devices(devices: Any, tag: str, read: Callable[[Any], Any], wanted: Sequence[Any]) -> None:
     """Keep each existing ``tag`` element that reads back as a wanted object (with its address);
     drop the others and add elements for the wanted objects that had none. An element ``read``

@@ -22,6 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
     etree,
     parse,
     replace_devices,
+    replace_metadata,
     serialize,
     size_of,
     sub,
@@ -369,16 +370,7 @@ class GuestMetadata(XmlObject):
 
     def replace_in(self, root: Any) -> None:
         """Put this element into ``root``'s <metadata> in place of the collection's previous one."""
-        metadata = root.find("metadata")
-        if metadata is None:
-            metadata = etree.Element("metadata")
-            anchor = root.find("uuid")
-            if anchor is None:
-                anchor = root.find("name")
-            anchor.addnext(metadata)
-        for old in metadata.findall(_METADATA_TAG):
-            metadata.remove(old)
-        metadata.append(self.to_element())
+        replace_metadata(root, self.to_element())
 
 
 class Domain(XmlObject):

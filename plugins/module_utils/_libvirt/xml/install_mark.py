@@ -20,7 +20,7 @@ import time
 from typing import Any, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import whole_number
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse, replace_metadata
 
 # The namespace of the mark's element in the guest's <metadata> (libvirt keeps one element per
 # namespace there, and never reads it).
@@ -52,16 +52,7 @@ _INTERRUPTED_REASONS = frozenset((b"destroyed", b"crashed"))
 def with_install_pending(xml: str, since: int) -> str:
     """The definition ``xml`` marked as defined at ``since`` (epoch seconds), its install not started."""
     root = parse(xml)
-    metadata = root.find("metadata")
-    if metadata is None:
-        metadata = etree.Element("metadata")
-        anchor: Any = root.find("uuid")
-        if anchor is None:
-            anchor = root.find("name")
-        anchor.addnext(metadata)
-    for old in metadata.findall(_INSTALL_TAG):
-        metadata.remove(old)
-    etree.SubElement(metadata, _INSTALL_TAG, {"pending-since": str(since)}, nsmap={INSTALL_PREFIX: INSTALL_NAMESPACE})
+    replace_metadata(root, etree.Element(_INSTALL_TAG, {"pending-since": str(since)}, nsmap={INSTALL_PREFIX: INSTALL_NAMESPACE}))
     return etree.tostring(root, encoding="unicode")
 
 
