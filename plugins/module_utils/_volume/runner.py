@@ -582,7 +582,7 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 pool = open_pool(client, request.pool)
                 state = read_state(client, pool, request, params.get("validate_certs", True))
                 probed = state.existing
-                made = _asked_as_made(request, state) if probed is not None else None
+                made = _asked_as_made(request, state)
                 if made is not None:
                     state = state.with_changes(existing=made)
                 elif probed is not None and request.state != "absent":
@@ -612,8 +612,8 @@ def _handlers(client: Client, params: Mapping[str, Any]) -> Mapping[str, Any]:
 def _asked_as_made(request: VolumeRequest, state: VolumeState) -> Optional[Volume]:
     """The existing volume as it was made, when it was made raw (or iso), libvirt now reads it as
     another format (see refuse_reprobed), and the request deletes it or asks for it as made (that
-    format, or none):
-    a volume whose guest wrote an image header into it is still that raw volume to its own re-run."""
+    format, or none): a volume whose guest wrote an image header into it is still that raw volume
+    to its own re-run."""
     existing = state.existing
     made = as_made(existing) if existing is not None and state.local else None
     if made is None or (request.state != "absent" and (request.format or made.format) != made.format):
