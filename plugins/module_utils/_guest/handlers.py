@@ -62,6 +62,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.in
     install_pending_since,
     never_installed_problem,
     qemu_log_directory,
+    serial_log_path,
     with_install_pending,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
@@ -312,11 +313,9 @@ class GuestHandlers:
         return None
 
     def _stored_serial_log(self, domain: Any) -> Optional[str]:
-        """The stored guest's serial log, where its files are this host's (None elsewhere)."""
-        if not self.client.local:
-            return None
-        stored = Domain.from_xml(self.client.domain_definition(domain)).serial_log
-        return stored.path if stored is not None else None
+        """The stored guest's serial log, where its files are this host's (None elsewhere): read as
+        virt_guest_state's start and a re-run's wait read it (a file serial port, or a ``<log file>``)."""
+        return serial_log_path(self.client.domain_definition(domain)) if self.client.local else None
 
     @contextlib.contextmanager
     def _log_removed_if_start_fails(self, name: str, path: Optional[str]) -> Iterator[None]:

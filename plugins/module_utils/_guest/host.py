@@ -48,6 +48,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.in
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import (
+    asked_as_made,
     needed_by,
     refuse_incomplete,
     refuse_incomplete_file,
@@ -95,13 +96,17 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
     volume_request = disk.volume_request()
     pool = open_pool(client, volume_request.pool)
     volume_state = read_volume_state(client, pool, volume_request, True)
+    probed = volume_state.existing
+    # A volume made raw that libvirt now probes as qcow2 (its guest wrote the header) stays raw to
+    # a disk that asks for it as made (format raw, or none), and refuse_reprobed refuses every other use.
+    made = asked_as_made(volume_request, volume_state)
+    if made is not None:
+        volume_state = volume_state.with_changes(existing=made)
     existing = volume_state.existing
     if local and existing is not None and existing.path:
-        # A volume made raw that libvirt now probes as qcow2 (its guest wrote the header) stays
-        # raw to its guest, and refuse_reprobed refuses every other use of it.
         backed = existing.format not in PLAIN_FORMATS and recorded_format(existing.path) not in PLAIN_FORMATS
         _refuse_host_file(existing.path, "%s: volume %s" % (disk.label, existing.path), backed=backed)
-    return DiskState(volume=volume_state)
+    return DiskState(volume=volume_state, probed_format=probed.format if made is not None and probed is not None else None)
 
 
 def _refuse_host_file(path: str, what: str, backed: bool = False) -> None:
@@ -408,11 +413,25 @@ def _new_disks(request: GuestRequest, state: GuestState) -> List[Tuple[DiskReque
 
 def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool) -> None:
     """A volume made raw that libvirt now reads as another format is not attached as that format (see
-    refuse_reprobed); a disk the guest has already keeps the format of its definition, and is not
-    switched to another format that its file was not made as."""
+    refuse_reprobed), nor newly attached without a format (its user may take it for what it reads
+    as): ``format: raw`` attaches it as made. A disk the guest has already keeps the format of its
+    definition, and is not switched to another format that its file was not made as."""
     _refuse_format_switches(request, state, local)
     for disk, disk_state in _new_disks(request, state):
         existing = disk_state.volume.existing if disk_state.volume else None
+        if existing is not None and disk_state.probed_format is not None and not disk.format:
+            raise PlanError(
+                "%s: volume %s was made as %s, but its content now reads as %s: whoever writes it (a guest on it) "
+                "can write such a header, so it is not used as %s. Give format %s to attach it as it was made"
+                % (
+                    disk.label,
+                    disk.volume_request().label,
+                    existing.format,
+                    disk_state.probed_format,
+                    disk_state.probed_format,
+                    existing.format,
+                )
+            )
         if existing is not None:
             refuse_reprobed(existing, local, "%s: volume %s" % (disk.label, disk.volume_request().label))
         elif local and disk.path and disk.format:

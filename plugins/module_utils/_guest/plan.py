@@ -58,7 +58,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import DELETE, VolumeTarget
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import NoSpace, capacity_reached, plan_volume
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import refuse_changing_reprobed
 
 
 # -- planning ----------------------------------------------------------------------------------
@@ -177,11 +177,7 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
                 block=disk_state.format == "block",
             )
         else:
-            if disk_state.volume is None:  # the runner reads the volume of every disk given by pool and volume
-                raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
-            planned = _plan_volume_disk(
-                disk, disk.target, disk_state.volume, plan, _stored_format(disk, state.existing), request.uri
-            )
+            planned = _plan_volume_disk(disk, disk.target, disk_state, plan, _stored_format(disk, state.existing), request.uri)
         disks.append(planned.with_changes(modes=_disk_modes(disk, state.existing)))
     return in_canonical_order(disks)
 
@@ -257,8 +253,11 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
 
 
 def _plan_volume_disk(
-    disk: DiskRequest, target: str, volume_state: VolumeState, plan: Plan, stored_format: Optional[str], uri: str
+    disk: DiskRequest, target: str, disk_state: DiskState, plan: Plan, stored_format: Optional[str], uri: str
 ) -> Disk:
+    volume_state = disk_state.volume
+    if volume_state is None:  # the runner reads the volume of every disk given by pool and volume
+        raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
     volume_request = disk.volume_request().with_changes(uri=uri)
     if stored_format is not None:
         # An attached disk is compared with its definition, never with libvirt's probe of the file.
@@ -286,6 +285,10 @@ def _plan_volume_disk(
         )
     except PlanError as error:
         raise PlanError("%s: %s" % (disk.label, error))
+    if disk_state.probed_format is not None and existing is not None and volume_plan.changed:
+        refuse_changing_reprobed(
+            "%s: volume %s" % (disk.label, volume_request.label), existing, disk_state.probed_format, "size %d bytes, or no size"
+        )
     plan.actions.extend(volume_plan.actions)
     fmt = disk.format or stored_format or (existing.format if existing is not None else _planned_format(volume_plan.after))
     return Disk(target=target, bus=disk.bus, pool=disk.pool, volume=disk.volume, format=_driver_format(fmt))

@@ -36,10 +36,12 @@ class InstallTree(Record):
 
 
 class DiskState(Record):
-    """A pool disk's volume as read (``volume``) or None for host paths; ``format`` of a path disk."""
+    """A pool disk's volume as read (``volume``) or None for host paths; ``format`` of a path disk.
+    ``probed_format`` is libvirt's reading of a volume read as made instead (see asked_as_made)."""
 
     volume: Optional[VolumeState] = None
     format: Optional[str] = None
+    probed_format: Optional[str] = None
 
 
 class GuestState(Record):

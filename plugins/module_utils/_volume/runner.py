@@ -582,14 +582,14 @@ def run(params: Mapping[str, Any], check_mode: bool, diff: bool) -> Dict[str, An
                 pool = open_pool(client, request.pool)
                 state = read_state(client, pool, request, params.get("validate_certs", True))
                 probed = state.existing
-                made = _asked_as_made(request, state)
+                made = asked_as_made(request, state)
                 if made is not None:
                     state = state.with_changes(existing=made)
                 elif probed is not None and request.state != "absent":
                     refuse_reprobed(probed, state.local, "volume %s" % request.label)
                 plan = plan_volume(request, state)
                 if made is not None and probed is not None and plan.changed and request.state != "absent":
-                    _refuse_changing_reprobed(request, made, probed)
+                    refuse_changing_reprobed("volume %s" % request.label, made, probed.format or "")
                 if plan.changed and not check_mode:
                     apply_plan(client, plan, params, VERBS, lambda _audit: _handlers(client, params))
                     applied = True
@@ -609,7 +609,7 @@ def _handlers(client: Client, params: Mapping[str, Any]) -> Mapping[str, Any]:
     return VolumeHandlers(client, params.get("validate_certs", True)).as_mapping()
 
 
-def _asked_as_made(request: VolumeRequest, state: VolumeState) -> Optional[Volume]:
+def asked_as_made(request: VolumeRequest, state: VolumeState) -> Optional[Volume]:
     """The existing volume as it was made, when it was made raw (or iso), libvirt now reads it as
     another format (see refuse_reprobed), and the request deletes it or asks for it as made (that
     format, or none): a volume whose guest wrote an image header into it is still that raw volume
@@ -621,14 +621,16 @@ def _asked_as_made(request: VolumeRequest, state: VolumeState) -> Optional[Volum
     return made  # a deletion's diff shows it as made too, not the backing file its header names
 
 
-def _refuse_changing_reprobed(request: VolumeRequest, made: Volume, probed: Volume) -> None:
-    """A volume read as made (see _asked_as_made) is left as it is: libvirt, which would resize or
-    upload into it, acts on it as the format it probed."""
+def refuse_changing_reprobed(
+    what: str, made: Volume, probed_format: str, as_it_is: str = "capacity %d bytes, its mode and owner"
+) -> None:
+    """A volume read as made (see asked_as_made) is left as it is: libvirt, which would resize or
+    upload into it, acts on it as the format it probed. ``as_it_is`` names the options that ask
+    for it as it is (a format with its capacity in bytes)."""
     raise PlanError(
-        "volume %s was made as %s, but its content now reads as %s: whoever writes it (a guest on it) can write "
+        "%s was made as %s, but its content now reads as %s: whoever writes it (a guest on it) can write "
         "such a header, and libvirt would change it as %s, so it is used only as it is. Ask for it as it is "
-        "(capacity %d bytes, its mode and owner), or delete it"
-        % (request.label, made.format, probed.format, probed.format, made.capacity)
+        "(%s), or delete it" % (what, made.format, probed_format, probed_format, as_it_is % made.capacity)
     )
 
 

@@ -560,3 +560,30 @@ def test_a_start_whose_boot_cannot_be_marked_runs_all_the_same(test_client, logg
     GuestHandlers(test_client, audit, True).start(_start_action("start", logged_guest))
     assert test_client.domain_is_active(test_client.find_domain(logged_guest.name))
     assert progress and "was not recorded" in progress[0]
+
+
+def test_a_start_marks_the_boot_of_a_guest_whose_console_log_is_a_log_file(test_client, tmp_path, monkeypatch):
+    """A pty serial port with ``<log file>`` (a hand-made guest): read as virt_guest_state and a re-run's wait read it."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import START, GuestTarget
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.boot_mark import boot_log_start
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    monkeypatch.setattr(test_client, "local", True)
+    name = "rvcl-ptylog-%d-%s" % (os.getpid(), tmp_path.name)
+    log = str(tmp_path / "console.log")
+    with open(log, "w") as handle:
+        handle.write("earlier boot: login: ")
+    test_client.define_domain(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os>"
+        "<devices><serial type='pty'><log file='%s' append='on'/><target port='0'/></serial></devices></domain>" % (name, log)
+    )
+    try:
+        GuestHandlers(test_client, None, True).start(Action(START, "guest", name, "", GuestTarget(name)))
+        domain = test_client.find_domain(name)
+        assert boot_log_start(test_client.domain_live_definition(domain), log) == len("earlier boot: login: ")
+    finally:
+        domain = test_client.find_domain(name)
+        if test_client.domain_is_active(domain):
+            test_client.destroy_domain(domain)
+        test_client.undefine_domain(domain)

@@ -670,6 +670,68 @@ def test_a_disk_made_raw_is_never_switched_to_qcow2(unique_name, test_client, tm
     assert [stored_disk.format for stored_disk in stored(test_client, name).disks] == ["raw"]
 
 
+@pytest.fixture
+def reprobed_volume(test_client, file_pool, unique_name, monkeypatch):
+    """A 4 KiB volume made raw whose content libvirt now reads as qcow2 (its guest wrote the header),
+    naming a host file as its backing file; its files taken as this host's."""
+    name = unique_name(".img")
+    path = file_volume(test_client, file_pool, name)
+    try:
+        os.setxattr(str(path), "user.remotevirt.format", b"raw")
+    except OSError:
+        pytest.skip("no user extended attributes here")
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    described = Client.describe_volume
+
+    def probed(self, volume):
+        found = described(self, volume)
+        return (
+            found.with_changes(format="qcow2", capacity=1 << 50, backing_path="/etc/shadow", backing_format="raw")
+            if found.name == name
+            else found
+        )
+
+    monkeypatch.setattr(Client, "describe_volume", probed)
+    return name
+
+
+def test_a_volume_made_raw_that_reads_as_qcow2_is_attached_as_made_when_asked_as_raw(
+    unique_name, test_client, file_pool, reprobed_volume
+):
+    """format raw gets it raw, at its file's size, whatever header the guest wrote; without a format a
+    new disk is refused (its user may take it for a qcow2 image), saying how to attach it. Re-runs
+    converge, without format too (a header claiming 1 PiB is no shrink to refuse)."""
+    name = unique_name("")
+    unformatted = guest(name, disks=[disk(pool=file_pool, volume=reprobed_volume, size="4K")])
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="was made as raw, but its content now reads as qcow2: .* Give format raw to attach"):
+            run(unformatted, check_mode=check_mode, diff=False)
+    wanted = guest(name, disks=[disk(pool=file_pool, volume=reprobed_volume, size="4K", format="raw")])
+    check = run(wanted, check_mode=True, diff=True)
+    real = run(wanted, check_mode=False, diff=True)
+    assert verbs(check) == verbs(real) == ["define"] and "/etc/shadow" not in str(real)
+    assert [attached.format for attached in stored(test_client, name).disks] == ["raw"]
+    for again in (wanted, unformatted, guest(name, disks=[disk(pool=file_pool, volume=reprobed_volume)])):
+        for check_mode in (True, False):
+            assert not run(again, check_mode=check_mode, diff=False)["changed"]
+
+
+def test_a_volume_made_raw_that_reads_as_qcow2_is_never_attached_as_qcow2_nor_grown(
+    unique_name, test_client, file_pool, reprobed_volume
+):
+    """As qcow2 it would be its header's image (its backing file any host file); grown, libvirt would
+    resize it as qcow2: both refused in check mode as in the real run, nothing defined."""
+    name = unique_name("")
+    as_qcow2 = guest(name, disks=[disk(pool=file_pool, volume=reprobed_volume, format="qcow2")])
+    grown = guest(name, disks=[disk(pool=file_pool, volume=reprobed_volume, size="8K", format="raw")])
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="was made as raw, but its content now reads as qcow2: .* not used as qcow2"):
+            run(as_qcow2, check_mode=check_mode, diff=False)
+        with pytest.raises(RunError, match="reads as qcow2: .* used only as it is. Ask for it as it is .size 4096 bytes, or no"):
+            run(grown, check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None
+
+
 def installed_from_cdrom(name, tmp_path, **overrides):
     iso = tmp_path / "boot.iso"
     iso.write_bytes(b"\0" * 4096)
