@@ -344,6 +344,10 @@ options:
             path disk that holds a qcow2 image is refused until O(disks[].format) says so.
           - A disk the guest has keeps the format it was defined with, and another format for it is refused
             (the guest would read the same bytes in another format, and its writes would destroy them).
+          - An existing volume this collection made V(raw) (the format is recorded on its file) is read as
+            made, whatever header its content now holds (libvirt reads the format of a directory pool's file
+            from its content). A new disk takes it with V(raw) only; without a format, as V(qcow2) or grown, it
+            is refused.
         type: str
         choices: [qcow2, raw]
       preallocation:
