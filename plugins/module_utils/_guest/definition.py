@@ -23,6 +23,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.do
     SerialLog,
     next_target,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import serial_log_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import Tuning
 
 DEFAULT_SERIAL_LOG_DIR = "/var/log/libvirt/qemu"
@@ -36,8 +37,15 @@ def serial_log_of(request: GuestRequest, state: GuestState) -> str:
     """The serial log file the guest will write: as requested, else as stored, else the default."""
     if request.serial_log is not None:
         return request.serial_log
-    stored = state.existing.serial_log if state.existing is not None and not request.reinstall else None
-    return stored.path if stored is not None else default_serial_log(request.name)
+    if state.existing is not None and not request.reinstall:
+        if state.existing.serial_log is not None:
+            return state.existing.serial_log.path
+        # A console of another kind that libvirt logs to a file (<serial type='pty'><log file=...>):
+        # read where a start's boot mark and a re-run's wait read it.
+        logged = serial_log_path(state.existing_xml) if state.existing_xml else None
+        if logged:
+            return logged
+    return default_serial_log(request.name)
 
 
 def in_canonical_order(disks: Sequence[Disk]) -> Tuple[Disk, ...]:

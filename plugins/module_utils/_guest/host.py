@@ -97,9 +97,11 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
     pool = open_pool(client, volume_request.pool)
     volume_state = read_volume_state(client, pool, volume_request, True)
     probed = volume_state.existing
-    # A volume made raw that libvirt now probes as qcow2 (its guest wrote the header) stays raw to
-    # a disk that asks for it as made (format raw, or none), and refuse_reprobed refuses every other use.
-    made = asked_as_made(volume_request, volume_state)
+    # A volume made raw or iso that libvirt now probes as qcow2 (its guest wrote the header) stays as
+    # made to a disk that reads it plainly (format raw, or none: a guest's disk is raw or qcow2), and
+    # refuse_reprobed refuses every other use.
+    plain = disk.format in (None, "raw")
+    made = asked_as_made(volume_request.with_changes(format=None), volume_state) if plain else None
     if made is not None:
         volume_state = volume_state.with_changes(existing=made)
     existing = volume_state.existing
@@ -422,15 +424,8 @@ def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool
         if existing is not None and disk_state.probed_format is not None and not disk.format:
             raise PlanError(
                 "%s: volume %s was made as %s, but its content now reads as %s: whoever writes it (a guest on it) "
-                "can write such a header, so it is not used as %s. Give format %s to attach it as it was made"
-                % (
-                    disk.label,
-                    disk.volume_request().label,
-                    existing.format,
-                    disk_state.probed_format,
-                    disk_state.probed_format,
-                    existing.format,
-                )
+                "can write such a header, so it is not used as %s. Give format raw to attach it as it was made"
+                % (disk.label, disk.volume_request().label, existing.format, disk_state.probed_format, disk_state.probed_format)
             )
         if existing is not None:
             refuse_reprobed(existing, local, "%s: volume %s" % (disk.label, disk.volume_request().label))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 import pytest
@@ -1479,3 +1480,20 @@ def test_remote_uri_commands_name_the_connection():
     ]
     removal = plan_guest(request(uri=REMOTE, state="absent", remove_storage=True), stored_state(active=True))
     assert all(command.startswith(VIRSH_REMOTE + " ") for command in commands(removal))
+
+
+def test_the_wait_of_a_guest_whose_console_is_logged_by_libvirt_reads_that_log():
+    """A pty console with <log file> (a guest made by hand): the wait reads the log a start's boot
+    mark and a re-run's wait read, not the default file that guest never writes."""
+    log = "/var/log/remotevirt-test/web01-console.log"
+    xml = re.sub(
+        r"<serial type=.file.>.*?</console>",
+        "<serial type='pty'><log file='%s' append='on'/><target port='0'/></serial>" % log,
+        STORED,
+        flags=re.S,
+    )
+    assert "<serial type='file'>" not in xml and log in xml
+    params = {key: value for key, value in MATCHING.items() if key != "serial_log"}
+    stopped = plan_guest(request(**dict(params, state="running", wait_for=dict(marker="login:"))), stored_state(xml=xml))
+    assert payload(stopped, "wait").reachable.serial_log == log
+    assert "tail -c +1 %s | grep -qE login:" % log in commands(stopped)[-1]

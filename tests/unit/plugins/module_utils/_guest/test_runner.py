@@ -670,29 +670,58 @@ def test_a_disk_made_raw_is_never_switched_to_qcow2(unique_name, test_client, tm
     assert [stored_disk.format for stored_disk in stored(test_client, name).disks] == ["raw"]
 
 
-@pytest.fixture
-def reprobed_volume(test_client, file_pool, unique_name, monkeypatch):
-    """A 4 KiB volume made raw whose content libvirt now reads as qcow2 (its guest wrote the header),
-    naming a host file as its backing file; its files taken as this host's."""
-    name = unique_name(".img")
-    path = file_volume(test_client, file_pool, name)
-    try:
-        os.setxattr(str(path), "user.remotevirt.format", b"raw")
-    except OSError:
-        pytest.skip("no user extended attributes here")
-    monkeypatch.setattr(Client, "files_here", lambda self: True)
+def _reprobe(monkeypatch, name, capacity):
+    """libvirt reads volume ``name`` as qcow2 of ``capacity`` bytes backed by a host file, as after a
+    pool refresh once its guest wrote such a header."""
     described = Client.describe_volume
 
     def probed(self, volume):
         found = described(self, volume)
         return (
-            found.with_changes(format="qcow2", capacity=1 << 50, backing_path="/etc/shadow", backing_format="raw")
+            found.with_changes(format="qcow2", capacity=capacity, backing_path="/etc/shadow", backing_format="raw")
             if found.name == name
             else found
         )
 
     monkeypatch.setattr(Client, "describe_volume", probed)
+
+
+def _made_as(path, fmt):
+    try:
+        os.setxattr(str(path), "user.remotevirt.format", fmt)
+    except OSError:
+        pytest.skip("no user extended attributes here")
+
+
+@pytest.fixture
+def reprobed_volume(test_client, file_pool, unique_name, monkeypatch):
+    """A 4 KiB volume made raw whose content libvirt now reads as qcow2 (its guest wrote the header),
+    naming a host file as its backing file; its files taken as this host's."""
+    name = unique_name(".img")
+    _made_as(file_volume(test_client, file_pool, name), b"raw")
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    _reprobe(monkeypatch, name, 1 << 50)
     return name
+
+
+def test_a_disk_on_a_volume_made_iso_whose_content_reads_as_qcow2_is_never_grown_as_qcow2(
+    unique_name, test_client, file_pool, monkeypatch
+):
+    """libvirt would resize it as the qcow2 its header says (an external data file any host file):
+    the disk the guest has is read as made, at its file's size, and its re-run converges."""
+    name, volume = unique_name(""), unique_name(".iso")
+    _made_as(file_volume(test_client, file_pool, volume), b"iso")
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    run(guest(name, disks=[disk(pool=file_pool, volume=volume)]), check_mode=False, diff=False)
+    _reprobe(monkeypatch, volume, 2048)
+    for fmt in ("raw", None):
+        rerun = guest(name, disks=[disk(pool=file_pool, volume=volume, size="4K", format=fmt)])
+        for check_mode in (True, False):
+            assert not run(rerun, check_mode=check_mode, diff=False)["changed"]
+    grown = guest(name, disks=[disk(pool=file_pool, volume=volume, size="8K", format="raw")])
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="was made as iso, but its content now reads as qcow2: .* used only as it is"):
+            run(grown, check_mode=check_mode, diff=False)
 
 
 def test_a_volume_made_raw_that_reads_as_qcow2_is_attached_as_made_when_asked_as_raw(
