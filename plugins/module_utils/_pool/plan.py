@@ -367,6 +367,12 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
                 "then fail with the volumes already gone: remove those first, or remove the pool without "
                 "delete_volumes (its storage is kept)" % (request.name, existing.target_path, ", ".join(state.left_behind))
             )
+        if state.real_target is not None and not state.unbuilt:
+            raise PlanError(
+                "pool %s's directory %s leads through a symbolic link to %s: deleting its volumes would delete the "
+                "files there, which are not the pool's own; remove it without delete_volumes (its storage is kept), "
+                "or put the directory back" % (request.name, existing.target_path, state.real_target)
+            )
         for volume in state.volumes:
             command = virsh(request.uri, "vol-delete", "--pool", request.name, volume)
             label = "%s/%s" % (request.name, volume)

@@ -117,10 +117,14 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     state = state.with_changes(volumes=names, users=tuple(users))
     if request.state == "absent" and request.delete_volumes and names:
         state = _with_others_needing_its_files(client, state, paths, existing.target_path)
-    if request.state == "absent" and request.delete_volumes and existing.type == "dir" and client.files_here():
-        state = state.with_changes(
-            left_behind=_left_behind(existing.target_path, names), sharing=_pools_sharing(client, existing)
-        )
+    if request.state == "absent" and request.delete_volumes and client.files_here():
+        # Deleting its volumes deletes the files where its directory leads now: through a symbolic
+        # link made on the way since (a parent directory replaced by a link to /etc), somewhere else.
+        state = state.with_changes(real_target=_real_target(existing))
+        if existing.type == "dir":
+            state = state.with_changes(
+                left_behind=_left_behind(existing.target_path, names), sharing=_pools_sharing(client, existing)
+            )
     return state
 
 
@@ -364,7 +368,7 @@ def _real_target(definition: PoolDefinition) -> Optional[str]:
     if not target or not target.startswith("/"):
         return None
     real = os.path.realpath(target)
-    return real if real != target else None
+    return real if real != os.path.normpath(target) else None
 
 
 def _unbuilt_free(existing: PoolDefinition) -> bool:

@@ -465,6 +465,31 @@ def test_volumes_are_not_deleted_through_a_pool_that_shares_anothers_directory(t
             runner.run(params(name=name, state="absent"), False, False)
 
 
+def test_volumes_are_not_deleted_where_a_link_on_the_way_to_the_directory_leads(test_client, unique_name, tmp_path, monkeypatch):
+    """A parent of the pool's directory replaced by a link (to /etc, say) since: libvirt would list
+    and delete the files where it leads, none of them the pool's. Refused in check mode too."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    name = unique_name("")
+    (tmp_path / "parent" / "pool").mkdir(parents=True)
+    test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, tmp_path / "parent" / "pool"), 0
+    )
+    test_client.find_pool(name).create(0)
+    (tmp_path / "parent").rename(tmp_path / "kept")
+    # Empty: the test driver lists no file as a volume (libvirt's refresh would list them all).
+    (tmp_path / "victim" / "pool").mkdir(parents=True)
+    (tmp_path / "parent").symlink_to(tmp_path / "victim")
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="leads through a symbolic link to %s/victim/pool: deleting" % tmp_path):
+                runner.run(params(name=name, state="absent", delete_volumes=True), check_mode, False)
+        assert test_client.find_pool(name) is not None and (tmp_path / "victim" / "pool").is_dir()
+    finally:
+        runner.run(params(name=name, state="absent"), False, False)
+
+
 # BREAK (fixed): an fs or logical pool on a device that is not there, or on /dev/null, was planned (check
 # mode said changed); the real run failed at the build and left the target directory behind.
 @pytest.mark.parametrize("pool_type", ["fs", "logical", "disk"])
