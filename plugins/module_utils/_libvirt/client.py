@@ -296,6 +296,9 @@ class Client:
     def pool_is_active(self, pool: Any) -> bool:
         return bool(self.call("read state of pool", pool.name(), pool.isActive))
 
+    def pool_is_persistent(self, pool: Any) -> bool:
+        return bool(self.call("read state of pool", pool.name(), pool.isPersistent))
+
     def describe_pool(self, pool: Any) -> Pool:
         return Pool.from_xml(self.call("read pool", pool.name(), pool.XMLDesc, 0))
 

@@ -58,6 +58,13 @@ _FIELD_LABELS = (
 
 
 def plan_pool(request: PoolRequest, state: PoolState) -> Plan:
+    if state.existing is not None and not state.persistent:
+        # Stopping it removes it, and libvirt keeps no autostart for it: no state but its own fits.
+        raise PlanError(
+            "pool %s is transient (started without a definition); this module manages defined pools: define it "
+            "(%s) or stop it (%s) first"
+            % (request.name, virsh(request.uri, "pool-define"), virsh(request.uri, "pool-destroy", request.name))
+        )
     if request.state == "absent":
         return _plan_absent(request, state)
     if state.existing is None:

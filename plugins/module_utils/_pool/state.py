@@ -27,6 +27,8 @@ class PoolState(Record):
     ``other_targets`` ``(name, target path)`` of the host's other pools (read only where a
     definition may be written); ``real_target`` the directory the wanted target_path leads to through
     symbolic links, where that differs (read only on a local host and where the target may change);
+    ``persistent`` whether libvirt keeps a definition of the existing pool (one started with
+    pool-create has none);
     ``unbuilt``: the inactive pool cannot start before its build, as a run stopped between the define
     and the build leaves it (read only on a local host): its target directory is missing (dir, netfs
     and fs pools: the build makes it), or every device of an fs or logical pool holds nothing (no file
@@ -38,6 +40,7 @@ class PoolState(Record):
     existing: Optional[PoolDefinition] = None
     active: bool = False
     autostart: bool = False
+    persistent: bool = True
     volumes: Tuple[str, ...] = ()
     users: Tuple[Tuple[str, bool], ...] = ()
     reaching: Tuple[str, ...] = ()

@@ -526,3 +526,22 @@ def test_a_target_path_through_a_link_to_nothing_is_named(test_client, unique_na
         RunError, match=r"pool .*: target_path .*/dangling/sub: .*/dangling is a symbolic link that leads to nothing"
     ):
         runner.run(params(name=unique_name(""), type="dir", target_path=str(tmp_path / "dangling" / "sub")), True, False)
+
+
+@pytest.mark.parametrize(
+    "wanted", [dict(autostart=True), dict(state="inactive"), dict(state="absent"), dict(state="absent", delete_volumes=True), {}]
+)
+def test_a_transient_pool_is_refused_whatever_is_asked(test_client, unique_name, tmp_path, wanted):
+    """Started without a definition (virsh pool-create): stopping it removes it, and it has no
+    autostart to set. Refused at plan time, in check mode too, the pool left running."""
+    name = unique_name("")
+    test_client.conn.storagePoolCreateXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, tmp_path), 0
+    )
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="pool %s is transient .started without a definition.; this module" % name):
+                runner.run(params(**dict(dict(name=name, type="dir", target_path=str(tmp_path)), **wanted)), check_mode, False)
+        assert test_client.pool_is_active(test_client.find_pool(name))
+    finally:
+        test_client.find_pool(name).destroy()
