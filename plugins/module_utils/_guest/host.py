@@ -413,6 +413,29 @@ def _new_disks(request: GuestRequest, state: GuestState) -> List[Tuple[DiskReque
     ]
 
 
+def _refuse_disks_on_one_file(request: GuestRequest, state: GuestState) -> None:
+    """Two disks are never one file, however they name it (a volume and its path, ``//``, ``./``, a
+    symbolic link): the request compares only how they are spelled, and QEMU, which locks the file
+    for the first, would refuse the second at the start, after the define."""
+    seen: Dict[Tuple[int, int, int], str] = {}
+    for disk, disk_state in zip(request.disks or (), state.disks):
+        existing = disk_state.volume.existing if disk_state.volume else None
+        path = existing.path if existing is not None else disk.path
+        if not path:
+            continue  # a new volume: a file of its own
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        # A block device by any of its nodes is the device; a file is its inode.
+        identity = (0, info.st_rdev, 0) if stat.S_ISBLK(info.st_mode) else (1, info.st_dev, info.st_ino)
+        if identity in seen:
+            raise PlanError(
+                "%s and %s are both %s on the host; each disk needs its own storage" % (seen[identity], disk.label, path)
+            )
+        seen[identity] = disk.label
+
+
 def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool) -> None:
     """A volume made raw that libvirt now reads as another format is not attached as that format (see
     refuse_reprobed), nor newly attached without a format (its user may take it for what it reads
@@ -622,6 +645,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         state = state.with_changes(disks=tuple(disk for disk in disks if disk is not None))
         findings.attempt(lambda: _refuse_disks_in_use(client, request, state))
         findings.attempt(lambda: _refuse_reprobed_disks(request, state, local))
+        if local:
+            findings.attempt(lambda: _refuse_disks_on_one_file(request, state))
     if local:
         findings.attempt(lambda: _refuse_other_guests_logs(client, request, state, installs))
     if installs or request.networks is not None:

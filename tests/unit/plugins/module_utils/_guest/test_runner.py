@@ -434,6 +434,34 @@ def test_another_spelling_of_a_used_path_is_not_attached_without_allow_in_use(un
         run(guest(unique_name(""), disks=[disk(pool=None, path=alias)]), check_mode=True, diff=False)
 
 
+@pytest.mark.parametrize("spelling", ["%s//%s", "%s/./%s", "link"])
+def test_two_disks_on_one_file_however_spelled_are_refused(unique_name, test_client, tmp_path, spelling):
+    """QEMU locks the file for the first disk and refuses the second at the start, after the define:
+    refused at plan time, in check mode too, nothing defined."""
+    image = tmp_path / "one.img"
+    image.write_bytes(b"\0" * 4096)
+    if spelling == "link":
+        (tmp_path / "alias.img").symlink_to(image)
+        alias = str(tmp_path / "alias.img")
+    else:
+        alias = spelling % (tmp_path, "one.img")
+    name = unique_name("")
+    twice = guest(name, disks=[disk(pool=None, path=str(image), format="raw"), disk(pool=None, path=alias, format="raw")])
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="disks\\[0\\] and disks\\[1\\] are both .* on the host; each disk needs its own"):
+            run(twice, check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None
+
+
+def test_a_volume_and_its_path_are_not_two_disks(unique_name, test_client, file_pool):
+    name, volume = unique_name(""), unique_name(".img")
+    path = file_volume(test_client, file_pool, volume)
+    twice = guest(name, disks=[disk(pool=file_pool, volume=volume), disk(pool=None, path=str(path), format="raw")])
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="disks\\[0\\] and disks\\[1\\] are both %s on the host" % path):
+            run(twice, check_mode=check_mode, diff=False)
+
+
 def test_the_same_spelling_of_a_used_path_is_refused(unique_name, test_client, tmp_path):
     """What holds: the path exactly as the other guest has it."""
     image = tmp_path / "shared.img"
