@@ -297,9 +297,10 @@ def writes(
 
 
 def _files_written_through(image: str, read_image: Optional[ImageReader]) -> Iterator[str]:
-    """``image`` and the data file it names: QEMU opens an image's backing chain read-only."""
+    """``image`` and the data file it names: QEMU opens an image's backing chain read-only. A file
+    recorded as made raw or iso names none, whatever header its guest wrote into it."""
     yield image
-    data_path = same_path(read_image(image)[1]) if read_image is not None else None
+    data_path = same_path(read_image(image)[1]) if read_image is not None and not made_plain(image) else None
     if data_path is not None:
         yield data_path
 

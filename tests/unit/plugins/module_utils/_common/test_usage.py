@@ -216,6 +216,21 @@ def test_the_data_file_of_a_disk_a_guest_writes_is_written_too():
     assert not usage.writes_to(references, "p", "v", "/img/base.raw", read_image=read)
 
 
+def test_a_disk_made_raw_writes_no_data_file_its_header_names(tmp_path):
+    """Its guest wrote the header: naming another volume as data file there must not make that volume
+    one the guest writes (refused as an overlay's base or an install ISO)."""
+    disk = tmp_path / "made-raw.img"
+    disk.write_bytes(b"QFI\xfb")
+    try:
+        os.setxattr(str(disk), "user.remotevirt.format", b"raw")
+    except OSError:
+        pytest.skip("no user extended attributes here")
+    references = References(images=[(str(disk), True)], written_images=[str(disk)]).as_json()
+    read = backings({}, {str(disk): "/img/other.img"})
+    assert not usage.writes_to(references, "p", "v", "/img/other.img", read_image=read)
+    assert usage.writes_to(references, "p", "v", str(disk), read_image=read)
+
+
 def test_files_opened_through_an_image():
     read = backings({"/a.qcow2": "/b.qcow2"}, {"/a.qcow2": "/a.raw", "/b.qcow2": "/b/../b.raw"})
     assert list(usage.files_opened_through("/a.qcow2", read)) == ["/a.qcow2", "/a.raw", "/b.qcow2", "/b/../b.raw"]
