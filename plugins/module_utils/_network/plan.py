@@ -12,6 +12,7 @@ the network starts again, which disconnects the guests on it: that restart is pl
 from __future__ import annotations
 
 import ipaddress
+import os
 from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, virsh
@@ -74,6 +75,21 @@ def wanted_network(request: NetworkRequest, existing: Optional[Network]) -> Netw
                 for family in families
             }
         )
+        wanted = _spelled_as_existing(wanted, existing)
+    return wanted
+
+
+def _spelled_as_existing(wanted: Network, existing: Network) -> Network:
+    """``wanted`` with the network's own spelling of what means the same: its DNS domain in other
+    letter case, its TFTP directory with a trailing ``/`` or ``./`` (a restart for nothing otherwise)."""
+    if wanted.domain and existing.domain and wanted.domain.lower() == existing.domain.lower():
+        wanted = wanted.with_changes(domain=existing.domain)
+    for family in ("ipv4", "ipv6"):
+        mine, theirs = getattr(wanted, family), getattr(existing, family)
+        if mine is None or theirs is None or not mine.tftp_root or not theirs.tftp_root:
+            continue
+        if os.path.normpath(mine.tftp_root) == os.path.normpath(theirs.tftp_root):
+            wanted = wanted.with_changes(**{family: mine.with_changes(tftp_root=theirs.tftp_root)})
     return wanted
 
 

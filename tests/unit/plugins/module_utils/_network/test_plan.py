@@ -65,6 +65,16 @@ def test_mac_case_and_host_order_are_no_difference():
     assert verbs(plan_network(request(ipv4=ipv4(dhcp_hosts=hosts)), state)) == []
 
 
+def test_a_domain_in_other_letter_case_and_a_tftp_root_with_a_trailing_slash_are_no_difference(tmp_path):
+    """Both mean what the running network has: a restart (recreate) would disconnect its guests for nothing."""
+    root = str(tmp_path)
+    state = existing_state(domain="lab.example", ipv4=ipv4(tftp_root=root))
+    assert verbs(plan_network(request(domain="LAB.Example", ipv4=ipv4(tftp_root=root + "/")), state)) == []
+    assert verbs(plan_network(request(domain="lab.example", ipv4=ipv4(tftp_root=root + "/./")), state)) == []
+    with pytest.raises(PlanError, match="domain: lab.example -> other.example"):
+        plan_network(request(domain="other.example", ipv4=ipv4(tftp_root=root)), state)
+
+
 def test_ranges_in_another_order_show_no_diff():
     """No change shows the same text before and after: libvirt keeps ranges added live after the
     first, and a request listing them first is no change, so no diff either."""
