@@ -137,11 +137,15 @@ def _mode_text(text: Optional[str]) -> Optional[str]:
     return "%04o" % int(text, 8)
 
 
+_LARGEST_ID = 2**32 - 2
+
+
 def _id_of(text: Optional[str], what: str) -> Optional[int]:
     if text is None:
         return None
-    if not re.fullmatch(r"-?[0-9]+", text.strip(" ")):
-        raise XmlError("target/permissions/%s %r is not a numeric id (digits 0-9)" % (what, text))
+    # -1 is libvirt's "the running user's"; ids are 32-bit, (uid_t) -1 itself none.
+    if not re.fullmatch(r"-1|[0-9]{1,10}", text.strip(" ")) or int(text) > _LARGEST_ID:
+        raise XmlError("target/permissions/%s %r is not a numeric id (-1, or 0 to %d)" % (what, text, _LARGEST_ID))
     return int(text)
 
 

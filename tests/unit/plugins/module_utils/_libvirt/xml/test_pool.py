@@ -139,3 +139,18 @@ def test_what_would_be_read_otherwise_than_libvirt_reads_it_is_named(target, nam
     another way by libvirt."""
     root = parse("<!DOCTYPE pool [<!ENTITY e 'x'>]><pool type='dir'><name>p</name><target>%s</target></pool>" % target)
     assert named in unmanaged_parts(root)
+
+
+@pytest.mark.parametrize("value", ["4294967295", "4294967296", "99999999999", "9" * 5000, "-2", "1e3", "٣"])
+def test_a_permission_id_libvirt_cannot_store_is_refused(value):
+    """libvirt refuses them only in the real run ("malformed group element"); one of thousands of digits
+    is no traceback either."""
+    xml = "<pool type='dir'><name>p</name><target><path>/srv/p</path><permissions><group>%s</group></permissions></target></pool>"
+    with pytest.raises(XmlError, match="target/permissions/group .* is not a numeric id .-1, or 0 to 4294967294."):
+        PoolDefinition.from_xml(xml % value)
+
+
+@pytest.mark.parametrize("value, expected", [("-1", None), ("0", 0), ("4294967294", 4294967294), (" 107 ", 107)])
+def test_permission_ids_libvirt_stores_are_taken(value, expected):
+    xml = "<pool type='dir'><name>p</name><target><path>/srv/p</path><permissions><owner>%s</owner></permissions></target></pool>"
+    assert PoolDefinition.from_xml(xml % value).owner == expected
