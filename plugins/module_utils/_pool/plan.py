@@ -11,7 +11,6 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import is_system_directory
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import (
     AUTOSTART,
@@ -29,7 +28,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions i
     UndefinePayload,
     VolumeTarget,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import DIRECTORY_TYPES, PoolRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import (
+    DIRECTORY_TYPES,
+    PoolRequest,
+    is_host_data_directory,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 
 # Pool types whose build formats their devices (a file system, a volume group): always built with
@@ -168,7 +171,7 @@ def check_target_shared(definition: PoolDefinition, state: PoolState) -> None:
     other's files."""
     if definition.type not in DIRECTORY_TYPES or not definition.target_path:
         return
-    if state.real_target is not None and is_system_directory(state.real_target):
+    if state.real_target is not None and is_host_data_directory(state.real_target):
         raise PlanError(
             "pool %s: target_path %s leads (through a symbolic link) to %s, a directory of the host's system: "
             "the pool would list its files as volumes (and delete_volumes delete them) or mount over it; give "

@@ -128,9 +128,28 @@ class PoolRequest(Record):
             raise PlanError("an iSCSI pool's volumes are the target's LUNs, which libvirt cannot delete")
 
 
+# Trees of the host's programs, packages and queues, and private key directories, beyond the system
+# directories every module refuses: a pool there would list their files as volumes.
+_HOST_DATA_TREES = (
+    "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/bin/", "/usr/sbin/", "/usr/lib/",
+    "/usr/libexec/", "/usr/include/", "/usr/share/", "/var/lib/dpkg/", "/var/lib/apt/", "/var/spool/", "/var/log/",
+)  # fmt: skip
+_PRIVATE_DIRECTORY_NAMES = (".ssh", ".gnupg")
+
+
+def is_host_data_directory(path: str) -> bool:
+    """Whether a pool would own the host's own files at ``path`` (an absolute path, any spelling)."""
+    normal = same_path(path) or path
+    return (
+        is_system_directory(normal)
+        or (normal + "/").startswith(_HOST_DATA_TREES)
+        or any(part in _PRIVATE_DIRECTORY_NAMES for part in normal.split("/"))
+    )
+
+
 def system_directory_problem(path: str) -> Optional[str]:
     """Why a pool cannot own ``path`` (a normalised absolute path), None when it can."""
-    if is_system_directory(path):
+    if is_host_data_directory(path):
         return (
             "target_path %s is a directory of the host's system: the pool would list its files as volumes (and "
             "delete_volumes delete them) or mount over it; give the pool a directory of its own" % path

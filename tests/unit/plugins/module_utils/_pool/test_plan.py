@@ -405,3 +405,21 @@ def test_a_mounted_pools_permissions_are_refused_not_changed_in_a_loop(pool_type
         PlanError, match="pool fast .%s.: target mode 0755, as libvirt reads it from the mounted file system" % pool_type
     ):
         plan_pool(PoolRequest.from_params(params(name="fast", xml=xml, recreate=True)), state(existing=existing, active=True))
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/root/.ssh", "/home/alice/.gnupg/keys", "/var/lib/dpkg", "/var/spool/cron", "/usr/lib/x86_64-linux-gnu", "/lib/modules"],
+)
+def test_a_directory_of_the_hosts_own_data_is_no_pool_target(path):
+    """A pool lists every file there as a volume, and delete_volumes would delete them."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import system_directory_problem
+
+    assert "is a directory of the host's system" in (system_directory_problem(path) or "")
+
+
+@pytest.mark.parametrize("path", ["/var/lib/libvirt/images", "/srv/pools/a", "/home/alice/vms", "/data/ssh-images"])
+def test_directories_of_its_own_are_pool_targets(path):
+    from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import system_directory_problem
+
+    assert system_directory_problem(path) is None
