@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
+import socket
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
@@ -55,7 +56,7 @@ RESERVED_VARIABLES = (
 LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
 # Characters of Ansible's host patterns (a,b  a:b  !a  &a  a*  a[1]  ~re) and of paths (host_vars/,
 # fact caches keyed by host name).
-_NAME_REFUSED = frozenset(",:!&*?[]~/\\")
+_NAME_REFUSED = frozenset(",:!&*?[]~/\\@")
 
 
 class RecordError(ValueError):
@@ -163,11 +164,23 @@ def check_host_name(name: str) -> None:
     folded = unicodedata.normalize("NFKC", name).casefold().rstrip(".")
     if folded in LOCAL_NAMES:
         raise RecordError("instance name is a name of the controller itself")
+    if _is_address(folded):
+        raise RecordError("instance name is an IP address")
+
+
+def _is_address(name: str) -> bool:
+    """Whether ``name`` is an IP address, as the resolver reads one too: '127.1', '0x7f.1' and
+    '2130706433' are 127.0.0.1 to getaddrinfo and SSH."""
     try:
-        ipaddress.ip_address(folded)
+        ipaddress.ip_address(name)
+        return True
     except ValueError:
-        return
-    raise RecordError("instance name is an IP address")
+        pass
+    try:
+        socket.inet_aton(name)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def renamed_from(name: str) -> str | None:

@@ -259,6 +259,10 @@ def test_txt_never_overrides_the_plugins_own_variables():
         "127.0.0.1",
         "10.0.0.5",
         "::1",
+        "127.1",
+        "0x7f.1",
+        "2130706433",
+        "@hv1",
     ],
 )
 def test_instance_names_that_are_no_host_of_their_own_refused(name):
