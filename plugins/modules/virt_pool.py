@@ -71,8 +71,9 @@ options:
         V(/dev/disk/by-path) by default for V(iscsi).
       - For V(dir), V(fs) and V(netfs), refused at plan time when it is a directory of the host's system
         (V(/), V(/etc), V(/var/lib)..., or anything under V(/etc), V(/boot), V(/dev), V(/proc), V(/sys)) or of
-        its programs, packages, queues and keys (anything under V(/usr/lib), V(/usr/share), V(/lib),
-        V(/var/lib/dpkg), V(/var/spool), V(/var/log), or in a C(.ssh) or C(.gnupg) directory), or
+        its programs, packages, queues, logs and libvirt's own state (anything under V(/usr/lib), V(/lib),
+        V(/usr/local/bin), V(/var/lib/dpkg), V(/var/lib/rpm), V(/var/spool), V(/var/log), or V(/var/lib/libvirt)
+        but its V(images) and V(boot)), a home directory itself or a hidden directory in one, or
         when it is, holds or lies in the target of another pool (on the module's host also where either
         leads through symbolic links). Checked for a new or moved pool, and again before an inactive pool
         is started or built (its directory may have been replaced by a link since it was defined).

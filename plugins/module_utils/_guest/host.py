@@ -413,14 +413,19 @@ def _new_disks(request: GuestRequest, state: GuestState) -> List[Tuple[DiskReque
     ]
 
 
-def _refuse_disks_on_one_file(request: GuestRequest, state: GuestState) -> None:
-    """Two disks are never one file, however they name it (a volume and its path, ``//``, ``./``, a
-    symbolic link): the request compares only how they are spelled, and QEMU, which locks the file
-    for the first, would refuse the second at the start, after the define."""
+def _refuse_disks_on_one_file(request: GuestRequest, state: GuestState, installs: bool) -> None:
+    """Two disks, or a disk and the install ISO, are never one file, however they name it (a volume
+    and its path, ``//``, ``./``, a symbolic link): the request compares only how they are spelled,
+    and QEMU, which locks the file for the first, would refuse the second at the start, after the
+    define (and a guest would write over its own installer)."""
     seen: Dict[Tuple[int, int, int], str] = {}
+    files: List[Tuple[str, Optional[str]]] = []
     for disk, disk_state in zip(request.disks or (), state.disks):
         existing = disk_state.volume.existing if disk_state.volume else None
-        path = existing.path if existing is not None else disk.path
+        files.append((disk.label, existing.path if existing is not None else disk.path))
+    if installs and request.install.method == "cdrom":
+        files.append(("install.cdrom", state.media_path))
+    for label, path in files:
         if not path:
             continue  # a new volume: a file of its own
         try:
@@ -430,10 +435,8 @@ def _refuse_disks_on_one_file(request: GuestRequest, state: GuestState) -> None:
         # A block device by any of its nodes is the device; a file is its inode.
         identity = (0, info.st_rdev, 0) if stat.S_ISBLK(info.st_mode) else (1, info.st_dev, info.st_ino)
         if identity in seen:
-            raise PlanError(
-                "%s and %s are both %s on the host; each disk needs its own storage" % (seen[identity], disk.label, path)
-            )
-        seen[identity] = disk.label
+            raise PlanError("%s and %s are both %s on the host; each disk needs its own storage" % (seen[identity], label, path))
+        seen[identity] = label
 
 
 def _refuse_reprobed_disks(request: GuestRequest, state: GuestState, local: bool) -> None:
@@ -645,8 +648,6 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         state = state.with_changes(disks=tuple(disk for disk in disks if disk is not None))
         findings.attempt(lambda: _refuse_disks_in_use(client, request, state))
         findings.attempt(lambda: _refuse_reprobed_disks(request, state, local))
-        if local:
-            findings.attempt(lambda: _refuse_disks_on_one_file(request, state))
     if local:
         findings.attempt(lambda: _refuse_other_guests_logs(client, request, state, installs))
     if installs or request.networks is not None:
@@ -660,6 +661,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if installs:
         media = findings.attempt(lambda: _read_media(client, request, state, validate_certs, findings))
         state = media if media is not None else state
+    if local and state.disks:
+        findings.attempt(lambda: _refuse_disks_on_one_file(request, state, installs))
     elif domain is not None:
         state = state.with_changes(seed_file=_leftover_seed(client, request, domain, local))
     findings.attempt(lambda: _check_boot_files(request, local))

@@ -132,18 +132,32 @@ class PoolRequest(Record):
 # directories every module refuses: a pool there would list their files as volumes.
 _HOST_DATA_TREES = (
     "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/bin/", "/usr/sbin/", "/usr/lib/",
-    "/usr/libexec/", "/usr/include/", "/usr/share/", "/var/lib/dpkg/", "/var/lib/apt/", "/var/spool/", "/var/log/",
+    "/usr/lib32/", "/usr/lib64/", "/usr/libx32/", "/usr/libexec/", "/usr/include/", "/usr/src/", "/usr/local/bin/",
+    "/usr/local/sbin/", "/usr/local/lib/", "/usr/local/etc/", "/var/lib/dpkg/", "/var/lib/apt/", "/var/lib/rpm/",
+    "/var/lib/dnf/", "/var/lib/yum/", "/var/spool/", "/var/log/", "/var/mail/",
 )  # fmt: skip
-_PRIVATE_DIRECTORY_NAMES = (".ssh", ".gnupg")
+# libvirt's own state (guests' UEFI variables, TPM state, leases) beside its pools' usual places.
+_LIBVIRT_STATE = "/var/lib/libvirt/"
+_LIBVIRT_POOL_PLACES = ("/var/lib/libvirt/images/", "/var/lib/libvirt/boot/")
+_HOMES = ("/home/", "/root/")
 
 
 def is_host_data_directory(path: str) -> bool:
-    """Whether a pool would own the host's own files at ``path`` (an absolute path, any spelling)."""
+    """Whether a pool would own the host's own files at ``path`` (an absolute path, any spelling): the
+    system's directories, its programs', packages', queues' and logs' trees, libvirt's own state, a
+    home directory itself, and hidden directories (keys, settings) anywhere in a home."""
     normal = same_path(path) or path
+    tree = normal + "/"
+    parts = normal.split("/")
     return (
         is_system_directory(normal)
-        or (normal + "/").startswith(_HOST_DATA_TREES)
-        or any(part in _PRIVATE_DIRECTORY_NAMES for part in normal.split("/"))
+        or tree.startswith(_HOST_DATA_TREES)
+        or (tree.startswith(_LIBVIRT_STATE) and not tree.startswith(_LIBVIRT_POOL_PLACES))
+        or (
+            normal.startswith(_HOMES)
+            and ((len(parts) == 3 and parts[1] == "home") or any(part.startswith(".") for part in parts))
+        )
+        or any(part in (".ssh", ".gnupg") for part in parts)
     )
 
 

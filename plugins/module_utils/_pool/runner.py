@@ -92,9 +92,14 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
     state = state.with_changes(existing=existing, active=active, autostart=client.pool_autostart(pool))
     if not client.pool_is_persistent(pool):
         return state.with_changes(persistent=False)  # refused as it is (see plan_pool)
-    if not active and _starts_or_builds(request) and existing.type in DIRECTORY_TYPES and not state.other_targets:
+    if (
+        (not active or request.recreate)
+        and _starts_or_builds(request)
+        and existing.type in DIRECTORY_TYPES
+        and not state.other_targets
+    ):
         # A directory replaced by a link since the pool was defined (to /etc, into another pool) would
-        # list the files there as volumes once started: judged as for a new pool.
+        # list the files there as volumes once started (or restarted by recreate): judged as for a new pool.
         state = state.with_changes(other_targets=_other_targets(client, request.name, client.files_here()))
         if client.local:
             state = state.with_changes(real_target=_real_target(existing))

@@ -53,7 +53,9 @@ RESERVED_VARIABLES = (
 )
 # Names that mean the controller itself to Ansible (a task delegated to localhost would go to the
 # LAN peer that took the name, with the admin's credentials).
-LOCAL_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback")
+LOCAL_NAMES = (
+    "localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6", "ip6-localhost", "ip6-loopback",
+)  # fmt: skip
 # Characters of Ansible's host patterns (a,b  a:b  !a  &a  a*  a[1]  ~re) and of paths (host_vars/,
 # fact caches keyed by host name).
 _NAME_REFUSED = frozenset(",:!&*?[]~/\\@")
@@ -162,8 +164,10 @@ def check_host_name(name: str) -> None:
     if ".." in name or name.startswith(".") or any(c in _NAME_REFUSED for c in name):
         raise RecordError("instance name has '..', a leading '.' or one of %s" % " ".join(sorted(_NAME_REFUSED)))
     folded = unicodedata.normalize("NFKC", name).casefold().rstrip(".")
-    if folded in LOCAL_NAMES:
+    if folded in LOCAL_NAMES or folded.endswith(".localhost"):
         raise RecordError("instance name is a name of the controller itself")
+    if name.startswith("-"):  # read as an option by ssh and other programs it reaches
+        raise RecordError("instance name starts with '-'")
     if _is_address(folded):
         raise RecordError("instance name is an IP address")
 

@@ -236,15 +236,17 @@ def _seconds(value: Optional[str]) -> int:
 
 
 def serial_log_path(xml: str) -> Optional[str]:
-    """The file the guest of definition ``xml`` writes its serial console to, if any."""
+    """The file the guest of definition ``xml`` writes its serial console to, if any: a file serial
+    port's own file (as the stored definition's SerialLog reads it, a ``<log file>`` beside it
+    notwithstanding), else the file libvirt logs another kind of port to (``<log file>``)."""
     serial = parse(xml).find("devices/serial")
     if serial is None:
         return None
-    log = serial.find("log")
-    if log is not None:
-        return log.get("file") or None
     source = serial.find("source")
-    return (source.get("path") or None) if source is not None and serial.get("type") == "file" else None
+    if serial.get("type") == "file" and source is not None and source.get("path"):
+        return source.get("path")
+    log = serial.find("log")
+    return (log.get("file") or None) if log is not None else None
 
 
 def _serial_log_written_since(xml: str, since: int) -> bool:

@@ -453,6 +453,23 @@ def test_two_disks_on_one_file_however_spelled_are_refused(unique_name, test_cli
     assert test_client.find_domain(name) is None
 
 
+def test_a_disk_and_the_install_iso_on_one_file_are_refused(unique_name, test_client, tmp_path):
+    """The guest would write over its own installer, and QEMU refuses the second lock at the start."""
+    image = tmp_path / "disk.img"
+    image.write_bytes(b"\0" * 4096)
+    (tmp_path / "boot.iso").symlink_to(image)
+    name = unique_name("")
+    wanted = guest(
+        name,
+        disks=[disk(pool=None, path=str(image), format="raw")],
+        install=install(method="cdrom", cdrom={"path": str(tmp_path / "boot.iso")}),
+    )
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="disks\\[0\\] and install.cdrom are both .*boot.iso on the host"):
+            run(wanted, check_mode=check_mode, diff=False)
+    assert test_client.find_domain(name) is None
+
+
 def test_a_volume_and_its_path_are_not_two_disks(unique_name, test_client, file_pool):
     name, volume = unique_name(""), unique_name(".img")
     path = file_volume(test_client, file_pool, volume)

@@ -409,7 +409,24 @@ def test_a_mounted_pools_permissions_are_refused_not_changed_in_a_loop(pool_type
 
 @pytest.mark.parametrize(
     "path",
-    ["/root/.ssh", "/home/alice/.gnupg/keys", "/var/lib/dpkg", "/var/spool/cron", "/usr/lib/x86_64-linux-gnu", "/lib/modules"],
+    [
+        "/root/.ssh",
+        "/home/alice/.gnupg/keys",
+        "/var/lib/dpkg",
+        "/var/spool/cron",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib/modules",
+        "/usr/lib64/sasl2",
+        "/usr/local/bin",
+        "/usr/src/linux",
+        "/var/lib/libvirt/qemu/nvram",
+        "/var/lib/libvirt/swtpm",
+        "/var/lib/rpm",
+        "/var/mail",
+        "/root/.config",
+        "/home/alice",
+        "//home/alice/",
+    ],
 )
 def test_a_directory_of_the_hosts_own_data_is_no_pool_target(path):
     """A pool lists every file there as a volume, and delete_volumes would delete them."""
@@ -418,7 +435,20 @@ def test_a_directory_of_the_hosts_own_data_is_no_pool_target(path):
     assert "is a directory of the host's system" in (system_directory_problem(path) or "")
 
 
-@pytest.mark.parametrize("path", ["/var/lib/libvirt/images", "/srv/pools/a", "/home/alice/vms", "/data/ssh-images"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/var/lib/libvirt/images",
+        "/var/lib/libvirt/images/fast",
+        "/var/lib/libvirt/boot",
+        "/srv/pools/a",
+        "/home/alice/vms",
+        "/root/vms",
+        "/data/ssh-images",
+        "/usr/share/virtio-win",
+        "/usr/local/share/isos",
+    ],
+)
 def test_directories_of_its_own_are_pool_targets(path):
     from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import system_directory_problem
 

@@ -335,6 +335,34 @@ def test_an_inactive_pool_whose_directory_now_leads_into_another_pool_is_not_sta
             runner.run(params(name=name, state="absent"), False, False)
 
 
+def test_an_active_pool_whose_directory_now_leads_into_another_pool_is_not_recreated(
+    test_client, unique_name, tmp_path, monkeypatch
+):
+    """recreate stops, redefines, builds and starts it: the build would set its mode on the other pool's
+    directory, and the start list that pool's files as its own. Refused as an inactive one's start is."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    first, second = unique_name(""), unique_name("")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    runner.run(params(name=first, type="dir", target_path=str(tmp_path / "a")), False, False)
+    runner.run(params(name=second, type="dir", target_path=str(tmp_path / "b")), False, False)
+    try:
+        (tmp_path / "b").rmdir()
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+        xml = (
+            "<pool type='dir'><name>%s</name><target><path>%s</path><permissions><mode>0711</mode></permissions></target></pool>"
+        )
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="is the target of pool %s" % first):
+                runner.run(params(name=second, recreate=True, xml=xml % (second, tmp_path / "b")), check_mode, False)
+        assert test_client.pool_is_active(test_client.find_pool(second))
+    finally:
+        for name in (first, second):
+            runner.run(params(name=name, state="absent"), False, False)
+
+
 @pytest.mark.parametrize(
     "permissions, refused",
     [

@@ -263,6 +263,9 @@ def test_txt_never_overrides_the_plugins_own_variables():
         "0x7f.1",
         "2130706433",
         "@hv1",
+        "localhost6",
+        "hv1.localhost",
+        "-oProxyCommand=x",
     ],
 )
 def test_instance_names_that_are_no_host_of_their_own_refused(name):

@@ -240,6 +240,8 @@ def test_a_first_start_long_after_the_mark_is_not_the_installers(tmp_path):
         ("<serial type='pty'/>", None),
         ("<serial type='file'><source path=''/></serial>", None),
         ("", None),
+        # as the stored definition's SerialLog reads it: the waits and the boot marks read one file
+        ("<serial type='file'><source path='/var/log/f.out'/><log file='/var/log/f.log'/></serial>", "/var/log/f.out"),
     ],
 )
 def test_the_serial_log_is_the_file_source_or_the_log_file(serial, path):
