@@ -17,6 +17,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import ReportedError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import made_plain
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import definition_path, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
@@ -921,12 +922,18 @@ class Client:
         else:
             volumes = [volume for volume in (self.find_volume(pool, name) for name in names) if volume is not None]
         dependents = []
+        here = None
         for volume in volumes:
             name = self.call("read name of a volume of pool", pool.name(), volume.name)
             xml = self._lookup("read volume", name, volume.XMLDesc, 0)
-            backing = same_path(Volume.from_xml(xml).backing_path) if xml is not None else None
-            if backing is not None and is_wanted(backing):
-                dependents.append(name)
+            described = Volume.from_xml(xml) if xml is not None else None
+            backing = same_path(described.backing_path) if described is not None else None
+            if backing is None or not is_wanted(backing):
+                continue
+            here = self.files_here() if here is None else here
+            if here and described is not None and described.path and made_plain(described.path):
+                continue  # made raw or iso: the header libvirt read is its guest's data, naming nothing
+            dependents.append(name)
         return dependents
 
 

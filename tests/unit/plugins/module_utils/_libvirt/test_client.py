@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import libvirt
 import pytest
 
@@ -283,3 +285,37 @@ def test_refresh_fails_at_once_on_other_errors(clock):
     with pytest.raises(LibvirtError, match="is not active"):
         Client("test:///default").refresh_pool(pool)
     assert pool.tries == 1 and clock[0] == 0
+
+
+def test_a_volume_made_raw_backs_nothing_whatever_header_libvirt_read(test_client, unique_name, tmp_path, monkeypatch):
+    """Its guest wrote the header: naming another volume there must not make that volume one this
+    backs (a deletion of it refused as needed). A volume not made plain still counts."""
+    pool = test_client.find_pool("default-pool")
+    made_raw, other = tmp_path / "made-raw.img", tmp_path / "other.qcow2"
+    for path in (made_raw, other):
+        path.write_bytes(b"QFI\xfb")
+    try:
+        os.setxattr(str(made_raw), "user.remotevirt.format", b"raw")
+    except OSError:
+        pytest.skip("no user extended attributes here")
+    names = [unique_name(".img"), unique_name(".qcow2")]
+    for name in names:
+        pool.createXML("<volume><name>%s</name><capacity>4096</capacity></volume>" % name, 0)
+    files = dict(zip(names, (str(made_raw), str(other))))
+    read = Volume.from_xml
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    monkeypatch.setattr(
+        client_module.Volume,
+        "from_xml",
+        classmethod(
+            lambda cls, xml: (
+                lambda found: found.with_changes(path=files.get(found.name, found.path), backing_path="/img/base.img")
+            )(read(xml))
+        ),
+    )
+    try:
+        assert test_client.volumes_backed_within(pool, lambda path: path == "/img/base.img", names) == [names[1]]
+    finally:
+        monkeypatch.undo()
+        for name in names:
+            test_client.find_volume(pool, name).delete(0)
