@@ -661,10 +661,10 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
     if installs:
         media = findings.attempt(lambda: _read_media(client, request, state, validate_certs, findings))
         state = media if media is not None else state
-    if local and state.disks:
-        findings.attempt(lambda: _refuse_disks_on_one_file(request, state, installs))
     elif domain is not None:
         state = state.with_changes(seed_file=_leftover_seed(client, request, domain, local))
+    if local and state.disks:
+        findings.attempt(lambda: _refuse_disks_on_one_file(request, state, installs))
     findings.attempt(lambda: _check_boot_files(request, local))
     if local and (_new_guest_starts(request) if installs else _starts(request, state)):
         read_disks = [(disk, read) for disk, read in zip(request.disks or (), disks) if read is not None]
