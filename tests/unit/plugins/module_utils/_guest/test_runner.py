@@ -1077,6 +1077,24 @@ def test_the_instance_id_of_a_changed_cloud_init_is_not_told(unique_name, test_c
         run(params(name=name, install=None, state="absent", remove_storage=True), check_mode=False, diff=False)
 
 
+def test_the_seed_of_a_first_boot_that_ended_is_removed_by_the_next_run(unique_name, test_client, tmp_path):
+    """Its disks read, the run still reads the seed left from the first boot: removed, then the guest started."""
+    name = unique_name("")
+    boot_dir = tmp_path / "boot"
+    boot_dir.mkdir(mode=0o711)
+    wanted = dict(
+        guest(name, install=install(method="import", boot_dir=str(boot_dir)), cloud_init=dict(user_data=dict(hostname="a"))),
+        state="running",
+    )
+    run(wanted, check_mode=False, diff=False)
+    try:
+        test_client.destroy_domain(test_client.find_domain(name))  # the first boot powers the guest off
+        after = run(wanted, check_mode=True, diff=False)
+        assert [(step["action"], step["kind"]) for step in after["plan"]] == [("remove", "seed ISO"), ("start", "guest")]
+    finally:
+        run(params(name=name, install=None, state="absent", remove_storage=True), check_mode=False, diff=False)
+
+
 def _define_with_volume_disk(client, name, pool, volume):
     """A guest another tool defined, whose disk is ``<disk type='volume'>`` of ``pool``/``volume``."""
     client.conn.defineXML(
