@@ -22,14 +22,12 @@ import re
 import stat
 from typing import Iterator, List, NamedTuple, Optional, Set, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import PRIVATE_DIRECTORY_NAMES, same_path
 
 # Trees of the host's own files. /dev is among them: its block devices are judged by their use instead.
 _SYSTEM_FILE_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
 # The host's programs and libraries: a guest that writes them runs code as the host's users.
 _PROGRAM_TREES = ("/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/")
-# Directories of users' keys and credentials, wherever they are: never a disk image or ISO.
-_PRIVATE_DIRECTORY_NAMES = frozenset((".ssh", ".gnupg"))
 _MOUNTS = "/proc/self/mountinfo"
 _SWAPS = "/proc/swaps"
 _SYS_BLOCK = "/sys/dev/block"
@@ -206,7 +204,7 @@ def _bind_mounted_name(real: str, mounts: List[Mount]) -> str:
 
 def _private_directory(path: str) -> str:
     """The directories of keys (.ssh, .gnupg) on the way to ``path``, joined; "" for none."""
-    return "".join(sorted(_PRIVATE_DIRECTORY_NAMES.intersection(path.split("/")[:-1])))
+    return "".join(sorted(PRIVATE_DIRECTORY_NAMES.intersection(path.split("/")[:-1])))
 
 
 def _mounts() -> Iterator[Mount]:
@@ -265,7 +263,7 @@ def _linked_trees() -> Iterator[str]:
     except OSError:
         return
     for home in homes:
-        for keys in sorted(_PRIVATE_DIRECTORY_NAMES):
+        for keys in sorted(PRIVATE_DIRECTORY_NAMES):
             yield os.path.join(home, keys)
 
 

@@ -99,6 +99,8 @@ SYSTEM_DIRECTORIES = frozenset(
 )  # fmt: skip
 # Trees whose every directory belongs to the system (configuration, kernel and device files).
 SYSTEM_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
+# Directories of users' keys and credentials, wherever they are.
+PRIVATE_DIRECTORY_NAMES = frozenset((".ssh", ".gnupg"))
 
 
 # -- text anywhere -----------------------------------------------------------------------------

@@ -12,10 +12,10 @@ the network starts again, which disconnects the guests on it: that restart is pl
 from __future__ import annotations
 
 import ipaddress
-import os
 from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, virsh
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import IpConfig, Network
 from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import (
     ADD_LAST,
@@ -88,7 +88,7 @@ def _spelled_as_existing(wanted: Network, existing: Network) -> Network:
         mine, theirs = getattr(wanted, family), getattr(existing, family)
         if mine is None or theirs is None or not mine.tftp_root or not theirs.tftp_root:
             continue
-        if os.path.normpath(mine.tftp_root) == os.path.normpath(theirs.tftp_root):
+        if same_path(mine.tftp_root) == same_path(theirs.tftp_root):
             wanted = wanted.with_changes(**{family: mine.with_changes(tftp_root=theirs.tftp_root)})
     return wanted
 

@@ -15,6 +15,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import userinfo_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    PRIVATE_DIRECTORY_NAMES,
     check_path,
     check_strings,
     check_uri,
@@ -157,7 +158,7 @@ def is_host_data_directory(path: str) -> bool:
             normal.startswith(_HOMES)
             and ((len(parts) == 3 and parts[1] == "home") or any(part.startswith(".") for part in parts))
         )
-        or any(part in (".ssh", ".gnupg") for part in parts)
+        or not PRIVATE_DIRECTORY_NAMES.isdisjoint(parts)
     )
 
 

@@ -24,6 +24,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     is_local_uri,
     volume_key,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool, PoolDefinition, pool_capabilities
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
@@ -368,14 +369,11 @@ def _not_a_directory_problem(target: str) -> Optional[str]:
 
 def _real_target(definition: PoolDefinition) -> Optional[str]:
     """Where the target directory leads through symbolic links, when that is elsewhere."""
-    # Imported here: only a new or moving pool on a local host needs it.
-    import os
-
     target = definition.target_path
     if not target or not target.startswith("/"):
         return None
     real = os.path.realpath(target)
-    return real if real != os.path.normpath(target) else None
+    return real if real != same_path(target) else None
 
 
 def _unbuilt_free(existing: PoolDefinition) -> bool:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import traceback
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import unit_multiplier
@@ -84,16 +84,24 @@ def size_of(element: Any, path: str) -> Optional[int]:
     return int(found.text.strip()) * unit_multiplier(found.get("unit", "bytes"))
 
 
+def child_after(parent: Any, tag: str, anchors: Tuple[str, ...]) -> Any:
+    """``parent``'s child ``tag``, made when missing right after the first of ``anchors`` that
+    ``parent`` has (libvirt's order of elements), else as its last child."""
+    child = parent.find(tag)
+    if child is None:
+        child = etree.Element(tag)
+        anchor = next((found for found in map(parent.find, anchors) if found is not None), None)
+        if anchor is not None:
+            anchor.addnext(child)
+        else:
+            parent.append(child)
+    return child
+
+
 def replace_metadata(root: Any, element: Any) -> None:
     """Put ``element`` into the guest's <metadata> (made after its uuid, or its name, when it has
     none) in place of the elements of the same tag: libvirt keeps one element per namespace there."""
-    metadata = root.find("metadata")
-    if metadata is None:
-        metadata = etree.Element("metadata")
-        anchor = root.find("uuid")
-        if anchor is None:
-            anchor = root.find("name")
-        anchor.addnext(metadata)
+    metadata = child_after(root, "metadata", ("uuid", "name"))
     for old in metadata.findall(element.tag):
         metadata.remove(old)
     metadata.append(element)

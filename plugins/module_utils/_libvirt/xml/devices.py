@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from typing import Any, Optional, Tuple
 
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import XmlObject, attr_of, etree, sub
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import (
+    XmlObject,
+    attr_of,
+    child_after,
+    etree,
+    sub,
+)
 
 DISK_CACHE_MODES = ("none", "writeback", "writethrough", "directsync", "unsafe")
 DISK_IO_MODES = ("native", "threads", "io_uring")
@@ -116,17 +122,7 @@ def filesystems_of(devices: Any) -> Tuple[Filesystem, ...]:
 def memory_backing(domain: Any) -> Any:
     """The domain's ``<memoryBacking>``, made when missing. Its children are independent of each
     other (hugepages, source, access): each builder touches only its own."""
-    backing = domain.find("memoryBacking")
-    if backing is None:
-        backing = etree.Element("memoryBacking")
-        anchor = domain.find("currentMemory")
-        if anchor is None:
-            anchor = domain.find("memory")
-        if anchor is not None:
-            anchor.addnext(backing)
-        else:
-            domain.append(backing)
-    return backing
+    return child_after(domain, "memoryBacking", ("currentMemory", "memory"))
 
 
 def add_shared_memory(domain: Any) -> None:

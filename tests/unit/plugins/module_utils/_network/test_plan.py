@@ -71,6 +71,7 @@ def test_a_domain_in_other_letter_case_and_a_tftp_root_with_a_trailing_slash_are
     state = existing_state(domain="lab.example", ipv4=ipv4(tftp_root=root))
     assert verbs(plan_network(request(domain="LAB.Example", ipv4=ipv4(tftp_root=root + "/")), state)) == []
     assert verbs(plan_network(request(domain="lab.example", ipv4=ipv4(tftp_root=root + "/./")), state)) == []
+    assert verbs(plan_network(request(domain="lab.example", ipv4=ipv4(tftp_root="/" + root)), state)) == []
     with pytest.raises(PlanError, match="domain: lab.example -> other.example"):
         plan_network(request(domain="other.example", ipv4=ipv4(tftp_root=root)), state)
 
