@@ -303,16 +303,13 @@ def test_a_volume_made_raw_backs_nothing_whatever_header_libvirt_read(test_clien
         pool.createXML("<volume><name>%s</name><capacity>4096</capacity></volume>" % name, 0)
     files = dict(zip(names, (str(made_raw), str(other))))
     read = Volume.from_xml
+
+    def from_xml_backed_by_base(cls, xml):
+        found = read(xml)
+        return found.with_changes(path=files.get(found.name, found.path), backing_path="/img/base.img")
+
     monkeypatch.setattr(Client, "files_here", lambda self: True)
-    monkeypatch.setattr(
-        client_module.Volume,
-        "from_xml",
-        classmethod(
-            lambda cls, xml: (
-                lambda found: found.with_changes(path=files.get(found.name, found.path), backing_path="/img/base.img")
-            )(read(xml))
-        ),
-    )
+    monkeypatch.setattr(client_module.Volume, "from_xml", classmethod(from_xml_backed_by_base))
     try:
         assert test_client.volumes_backed_within(pool, lambda path: path == "/img/base.img", names) == [names[1]]
     finally:
