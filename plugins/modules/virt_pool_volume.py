@@ -117,9 +117,9 @@ options:
     description:
       - Create the volume as a full copy of this volume, V(name) in O(pool) or V(pool/name).
       - Ignored when the volume already exists.
-      - In a directory pool on the host (a local O(uri)), the copy is made as C(.NAME.cloning) and renamed to the
-        volume's name once whole; a copy cut off (libvirtd or the host gone) never passes for the volume, and the
-        next clone of that name deletes it first.
+      - In a directory pool on the host (a local O(uri)), the copy is made as C(.NAME.part) and renamed to the
+        volume's name once whole, as every new volume there is; a copy cut off (libvirtd, the host or the
+        module gone) never passes for the volume, and the next run that makes it deletes it first.
       - With a local O(uri), refused at plan time when the volume's qcow2 backing chain leads to one of the
         host's own files or to a file the image's owner may not read (the copy would hold its bytes); the
         same holds for O(backing_volume).

@@ -30,12 +30,15 @@ class VolumeTarget(Payload):
 
 
 class CreatePayload(Payload):
-    """A new volume from its XML; ``mark_incomplete`` marks it as a download not finished yet."""
+    """A new volume from its XML; ``mark_incomplete`` marks it as a download not finished yet;
+    ``staging``: the name libvirt makes it under, beside the volume, renamed to the volume's once made
+    and marked (a directory pool on this host; None elsewhere: libvirt makes the volume itself)."""
 
     pool: str
     xml: str
     prealloc_metadata: bool = False
     mark_incomplete: bool = False
+    staging: Optional[str] = None
 
 
 class ClonePayload(Payload):

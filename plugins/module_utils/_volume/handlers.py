@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import stat
-from typing import Any, Dict, Iterable, Iterator, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
@@ -39,7 +39,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, cloning_xattr
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, staging_xattr
 
 try:
     import libvirt
@@ -161,12 +161,26 @@ class VolumeHandlers:
 
     def create(self, action: Action) -> Optional[Undo]:
         payload: CreatePayload = action.payload
-        volume = self.client.create_volume(self._pool(payload.pool), payload.xml, self._flags(payload.prealloc_metadata))
-        if payload.mark_incomplete:
-            # Before the first byte arrives: if this process dies now, the next run finds the mark.
+        pool = self._pool(payload.pool)
+        flags = self._flags(payload.prealloc_metadata)
+
+        def make(xml: str) -> Any:
+            return self.client.create_volume(pool, xml, flags)
+
+        if payload.staging is None:
+            volume = make(payload.xml)
+            self._mark_new(volume, payload.mark_incomplete)
+        else:
+            volume = self._made_staged(pool, payload.pool, payload.xml, payload.staging, make, payload.mark_incomplete)
+        return self._undo_delete(volume)
+
+    def _mark_new(self, volume: Any, incomplete: bool) -> None:
+        """Put a new volume's marks on its file: a download's before its first byte arrives, and the
+        format it was made with while libvirt still describes it by that format (a refresh probes its
+        content, which a guest may write)."""
+        if incomplete:
             self._mark_incomplete(volume)
         self._record_format(volume)
-        return self._undo_delete(volume)
 
     def _local_file(self, volume: Any) -> Optional[str]:
         """The volume's file, where it is a file on the machine this module runs on. Over a remote URI
@@ -200,37 +214,51 @@ class VolumeHandlers:
         if source is None:
             raise LibvirtError("look up volume", "%s/%s" % (payload.source_pool, payload.source), "clone source disappeared")
         flags = self._flags(payload.prealloc_metadata)
+
+        def make(xml: str) -> Any:
+            return self.client.clone_volume(pool, xml, source, flags)
+
         if payload.staging is None:
-            volume = self.client.clone_volume(pool, payload.xml, source, flags)
-            self._record_format(volume)
+            volume = make(payload.xml)
+            self._mark_new(volume, False)
         else:
-            volume = self._clone_staged(pool, payload, payload.staging, source, flags)
+            volume = self._made_staged(pool, payload.pool, payload.xml, payload.staging, make, False)
         return self._undo_delete(volume)
 
-    def _clone_staged(self, pool: Any, payload: ClonePayload, staging: str, source: Any, flags: int) -> Any:
-        """Copy under the staging name, then give the whole copy the volume's name: libvirtd or the host
-        going down mid-copy leaves a file under the staging name, which no run takes for the volume."""
-        wanted = Volume.from_xml(payload.xml)
-        staging_xml = wanted.with_changes(name=staging, path=None).to_xml()
+    def _made_staged(
+        self, pool: Any, pool_name: str, xml: str, staging: str, make: Callable[[str], Any], incomplete: bool
+    ) -> Any:
+        """Make the volume under the staging name with ``make`` (given the volume's XML), mark it, then
+        give the whole, marked volume its name: libvirtd, the host or this run going down meanwhile
+        leaves a file under the staging name, which no run takes for the volume."""
+        wanted = Volume.from_xml(xml)
         directory = self.client.describe_pool(pool).target_path or ""
-        mark = cloning_xattr(staging)
-        # Before the copy starts: a copy cut off stays marked as one, and the next clone deletes it
-        # (without user xattrs, the next clone refuses it as a volume of that name no clone left).
+        staging_path = os.path.join(directory, staging)
+        if os.path.lexists(staging_path):  # appeared since the plan: never marked as one this run made
+            raise LibvirtError("create volume", wanted.name, "%s appeared meanwhile beside it; nothing was made" % staging)
+        mark = staging_xattr(staging)
+        # Before libvirt makes it: a volume cut off stays marked as one, and the next run deletes it
+        # (without user xattrs, the next run refuses it as a volume of that name no run left).
         _set_attribute(directory, mark, b"1")
         try:
-            staged = self.client.clone_volume(pool, staging_xml, source, flags)
+            staged = make(wanted.with_changes(name=staging, path=None).to_xml())
         except LibvirtError:
-            # libvirt removes a copy it saw fail; one it left (its daemon gone) keeps the mark, which
+            # libvirt removes a volume it saw fail; one it left (its daemon gone) keeps the mark, which
             # now names that file, so a volume made under the name later is never taken for it.
-            _mark_left_copy(directory, mark, os.path.join(directory, staging))
+            _mark_left_copy(directory, mark, staging_path)
             raise
+        staged_path = self.client.describe_volume(staged).path
+        if not staged_path or not os.path.lexists(staged_path):
+            # Not a file this host sees where libvirt made it (libvirtd mounted the pool in a mount
+            # namespace of its own): nothing here can mark or rename it, so libvirt makes the volume
+            # under its own name, as in any pool whose files are not this host's.
+            self.client.delete_volume(staged)
+            _clear_directory_mark(directory, mark)
+            volume = make(xml)
+            self._mark_new(volume, incomplete)
+            return volume
         try:
-            # Recorded while libvirt still describes the copy by the format it made it with: the refresh
-            # that lists it under its name probes its content, which a guest may have written.
-            self._record_format(staged)
-            staged_path = self.client.describe_volume(staged).path
-            if not staged_path:
-                raise LibvirtError("clone volume", wanted.name, "libvirt names no file for the copy %s" % staging)
+            self._mark_new(staged, incomplete)
             # A link, then the staging name's removal: a name someone took meanwhile is never replaced.
             os.link(staged_path, os.path.join(os.path.dirname(staged_path), wanted.name))
         except BaseException:
@@ -240,7 +268,7 @@ class VolumeHandlers:
         os.unlink(staged_path)
         _clear_directory_mark(directory, mark)
         self.client.refresh_pool(pool)
-        return self._volume(payload.pool, wanted.name)
+        return self._volume(pool_name, wanted.name)
 
     def upload(self, action: Action) -> Optional[Undo]:
         """Stream the URL into the volume (decompressed on the way when it is compressed); only a
@@ -270,11 +298,13 @@ class VolumeHandlers:
         self.client.refresh_pool(self._pool(payload.pool))
         path = self._local_file(volume)
         if path is not None:
-            if payload.finishes:
-                _clear_incomplete(path)
+            # The digests first: a run stopped in between leaves a download still marked unfinished,
+            # never a finished one without what a re-run verifies it by.
             if checksum:
                 download_digest = None if payload.compression is None else download_hasher.hexdigest()
                 download.remember_digest(path, checksum.algorithm, content_hasher.hexdigest(), counted.count, download_digest)
+            if payload.finishes:
+                _clear_incomplete(path)
         return None
 
     def replace(self, action: Action) -> Optional[Undo]:

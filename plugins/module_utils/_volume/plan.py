@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from typing import Optional, Tuple
 
@@ -35,7 +36,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
     VolumeRef,
     VolumeRequest,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
+    STAGED_CUT,
+    STAGED_FOREIGN,
+    STAGED_SECOND_NAME,
+    VolumeState,
+)
 
 
 def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
@@ -48,7 +54,29 @@ def plan_volume(request: VolumeRequest, state: VolumeState) -> Plan:
         plan = _plan_existing(request, state, state.existing)
     if plan.actions and state.existing is not None and state.existing.format == DIRECTORY_FORMAT:
         raise PlanError(_directory_problem(request.label))
+    if state.existing is not None or request.state == "absent":
+        # A new volume's plan deals with its staging name where it makes the volume.
+        plan = _with_staging_cleared(request, state, plan)
     return plan
+
+
+def _with_staging_cleared(request: VolumeRequest, state: VolumeState, plan: Plan) -> Plan:
+    """``plan``, first removing what a stopped run left under the volume's staging name: a volume cut
+    off while it was made, or a second name of the volume's file (neither holds anything of value)."""
+    if state.staged not in (STAGED_CUT, STAGED_SECOND_NAME):
+        return plan
+    cleanup = _staging_removal(request.uri, request.pool, request.name, state.staged)
+    return plan.with_changes(actions=[cleanup] + list(plan.actions))
+
+
+def _staging_removal(uri: str, pool: str, name: str, staged: str) -> Action:
+    staging = staging_name(name)
+    if staged == STAGED_SECOND_NAME:
+        why = "a second name of %s, left by a run stopped while it named the volume" % name
+    else:
+        why = "unfinished: a run stopped while it made the volume"
+    command = virsh(uri, "vol-delete", "--pool", pool, staging) + "  # " + why
+    return Action(DELETE, "volume", "%s/%s" % (pool, staging), command, VolumeTarget(pool, staging))
 
 
 # What libvirt lists a directory inside a pool's directory as: a volume of this format, which qemu-img
@@ -100,9 +128,11 @@ def _plan_absent(request: VolumeRequest, state: VolumeState) -> Plan:
 
 def _plan_leftover_replacement(request: VolumeRequest, state: VolumeState, plan: Plan) -> Plan:
     """``plan`` with the deletion of the unfinished replacement a stopped run left beside the volume."""
+    name = replacement_name(request.name)
+    if request.state == "absent" and state.replacement_staged in (STAGED_CUT, STAGED_SECOND_NAME):
+        plan.add(_staging_removal(request.uri, request.pool, name, state.replacement_staged))
     if state.replacement is None or not state.replacement_unfinished:
         return plan
-    name = replacement_name(request.name)
     command = virsh(request.uri, "vol-delete", "--pool", request.pool, name) + "  # unfinished replacement"
     plan.add(Action(DELETE, "volume", "%s/%s" % (request.pool, name), command, VolumeTarget(request.pool, name)))
     return plan
@@ -401,13 +431,14 @@ def _plan_create(request: VolumeRequest, state: VolumeState) -> Plan:
     prealloc_metadata = _preallocate_flag(request, fmt, allocation)
     made = volume.with_changes(capacity=made_capacity(pool, fmt, capacity))
     plan = Plan(after=managed_view(made).to_xml())
+    staging = _staging(request, state, plan)
     plan.add(
         Action(
             CREATE,
             "volume",
             request.label,
-            _create_command(request, volume, prealloc_metadata, state.local),
-            CreatePayload(pool=request.pool, xml=volume.to_xml(), prealloc_metadata=prealloc_metadata),
+            _create_command(request, volume, prealloc_metadata, state.local) + _staged_comment(staging, request.name),
+            CreatePayload(pool=request.pool, xml=volume.to_xml(), prealloc_metadata=prealloc_metadata, staging=staging),
         )
     )
     return plan
@@ -453,7 +484,6 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
         path=predicted_path(pool, request.name),
     )
     prealloc_metadata = _preallocate_flag(request, fmt, allocation)
-    staging = _clone_staging(request, state)
     argv = [
         "vol-create-from",
         "--pool",
@@ -468,18 +498,9 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
     if prealloc_metadata:
         argv.append("--prealloc-metadata")
     plan = Plan(after=managed_view(clone.with_changes(capacity=capacity)).to_xml())
-    if state.clone_leftover and staging is not None:
-        if not state.clone_leftover_marked:
-            raise PlanError(
-                "volume %s is to be copied as %s/%s and renamed once whole, but a volume of that name exists that no "
-                "clone left (the pool's directory has no mark of a copy cut off): rename or delete it first"
-                % (request.label, request.pool, staging)
-            )
-        command = virsh(request.uri, "vol-delete", "--pool", request.pool, staging) + "  # unfinished clone"
-        plan.add(Action(DELETE, "volume", "%s/%s" % (request.pool, staging), command, VolumeTarget(request.pool, staging)))
+    staging = _staging(request, state, plan)
     command = virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions, state.local)
-    if staging is not None:
-        command += "  # copied as %s, renamed %s once whole" % (staging, request.name)
+    command += _staged_comment(staging, request.name)
     payload = ClonePayload(
         pool=request.pool,
         xml=clone.to_xml(),
@@ -520,7 +541,7 @@ def _plan_download(request: VolumeRequest, state: VolumeState, url: str) -> Plan
         _check_resizable(request, pool, fmt, final)
         grown = stored_capacity(pool, fmt, request.capacity, creating=False)
     plan = Plan(after=managed_view(volume.with_changes(capacity=grown or final)).to_xml())
-    plan.add(_download_volume_action(request, state, volume))
+    _add_download_volume(request, state, volume, plan)
     plan.add(_upload_action(request, url, fmt, size, length))
     if grown is not None:
         plan.add(_resize_action(request, grown, shrink=False))
@@ -574,7 +595,7 @@ def _plan_compressed_download(request: VolumeRequest, state: VolumeState, url: s
     volume = _download_volume(request, pool, capacity, fmt)
     after = volume if fmt in RAW_FORMATS else volume.with_changes(capacity=image or capacity)
     plan = Plan(after=managed_view(after).to_xml())
-    plan.add(_download_volume_action(request, state, volume))
+    _add_download_volume(request, state, volume, plan)
     plan.add(_upload_action(request, url, fmt, size, length, compression))
     return plan
 
@@ -604,12 +625,14 @@ def _download_volume(request: VolumeRequest, pool: Pool, capacity: int, fmt: str
     )
 
 
-def _download_volume_action(request: VolumeRequest, state: VolumeState, volume: Volume) -> Action:
-    """The new volume a download fills, marked as a download in progress (where its file is on this host)
-    until the upload is verified complete."""
+def _add_download_volume(request: VolumeRequest, state: VolumeState, volume: Volume, plan: Plan) -> None:
+    """Add the new volume a download fills to ``plan``, marked as a download in progress (where its
+    file is on this host) until the upload is verified complete."""
     marks = state.local and state.pool.holds_files
-    payload = CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks)
-    return Action(CREATE, "volume", request.label, _create_command(request, volume, False, state.local), payload)
+    staging = _staging(request, state, plan)
+    payload = CreatePayload(pool=request.pool, xml=volume.to_xml(), mark_incomplete=marks, staging=staging)
+    command = _create_command(request, volume, False, state.local) + _staged_comment(staging, request.name)
+    plan.add(Action(CREATE, "volume", request.label, command, payload))
 
 
 def _check_reverifiable(request: VolumeRequest, state: VolumeState) -> None:
@@ -783,11 +806,13 @@ def _plan_existing(request: VolumeRequest, state: VolumeState, existing: Volume)
             "change that file. Change the file where it is, or delete the link (state: absent deletes "
             "only the link) and create the volume" % (request.label, state.link_target)
         )
-    if plan.changed and state.other_names:
+    # A second name a stopped run left under the staging name goes first (plan_volume).
+    other_names = state.other_names - (1 if state.staged == STAGED_SECOND_NAME else 0)
+    if plan.changed and other_names:
         raise PlanError(
             "volume %s's file has %d other name%s (hard links): resizing it or setting its mode, owner or group "
             "would change the file under those names too. Remove the other names first"
-            % (request.label, state.other_names, "" if state.other_names == 1 else "s")
+            % (request.label, other_names, "" if other_names == 1 else "s")
         )
     if plan.changed:
         plan.after = managed_view(target).to_xml()
@@ -803,35 +828,50 @@ def _plan_replace(request: VolumeRequest, state: VolumeState, url: str) -> Plan:
     return Plan(actions=delete.actions + refill.actions, before=delete.before, after=refill.after)
 
 
-def _download_state(state: VolumeState) -> VolumeState:
-    """What a download into a new volume plans from: ``state`` without its existing volume."""
+def _download_state(state: VolumeState, staged: Optional[str] = None) -> VolumeState:
+    """What a download into a new volume plans from: ``state`` without its existing volume, ``staged``
+    what its staging name holds (what the volume's own held is removed first, see plan_volume)."""
     return VolumeState(
         pool=state.pool,
         download_size=state.download_size,
         download_image_size=state.download_image_size,
         local=state.local,
         can_decompress=state.can_decompress,
+        files_here=state.files_here,
+        staged=staged,
     )
 
 
-def clone_staging_name(name: str) -> str:
-    """The volume a clone into volume ``name`` is copied as, beside it: a copy cut off (libvirtd or the
-    host gone) is left under this name, never under the volume's."""
-    return ".%s.cloning" % name
+def staging_name(name: str) -> str:
+    """The volume a new volume ``name`` is made as, beside it, and given its name once whole and marked
+    (its format recorded, a download marked unfinished): a run cut off while libvirt makes or copies it,
+    or before its marks are on it, leaves it under this name, never under the volume's. A name too long
+    for a file name with the dot and the suffix is stood for by its digest."""
+    staging = ".%s.part" % name
+    if len(staging.encode("utf-8", "surrogateescape")) <= _MAX_VOLUME_NAME_BYTES:
+        return staging
+    return ".%s.part" % hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _clone_staging(request: VolumeRequest, state: VolumeState) -> Optional[str]:
-    """clone_staging_name for a clone into a directory pool on this host (where the module renames the
-    file); None elsewhere."""
+def _staging(request: VolumeRequest, state: VolumeState, plan: Plan) -> Optional[str]:
+    """staging_name for a new volume in a directory pool on this host (where the module gives the file
+    its name), after what a stopped run left there goes (added to ``plan``); None elsewhere."""
     if not (state.files_here and state.pool.directory):
         return None
-    staging = clone_staging_name(request.name)
-    if len(staging.encode("utf-8")) > _MAX_VOLUME_NAME_BYTES:
+    staging = staging_name(request.name)
+    if state.staged == STAGED_FOREIGN:
         raise PlanError(
-            "volume %s: a clone is copied as %r beside it and renamed once whole, a name longer than %d bytes; "
-            "use a shorter name" % (request.label, staging, _MAX_VOLUME_NAME_BYTES)
+            "volume %s is to be made as %s/%s and renamed once whole, but something that no run of this collection "
+            "left has that name (the pool's directory has no mark of a volume cut off there): rename or delete it first"
+            % (request.label, request.pool, staging)
         )
+    if state.staged is not None:
+        plan.add(_staging_removal(request.uri, request.pool, request.name, state.staged))
     return staging
+
+
+def _staged_comment(staging: Optional[str], name: str) -> str:
+    return "" if staging is None else "  # made as %s, renamed %s once whole" % (staging, name)
 
 
 def replacement_name(name: str) -> str:
@@ -888,7 +928,7 @@ def _plan_staged_replace(request: VolumeRequest, state: VolumeState, existing: V
             )
         # What an earlier run left when it stopped before renaming: never used, made again.
         _plan_leftover_replacement(request, state, plan)
-    fill = _plan_download(staged, _download_state(state), url)
+    fill = _plan_download(staged, _download_state(state, state.replacement_staged), url)
     for action in fill.actions:
         if isinstance(action.payload, UploadPayload):  # the mark stays until the rename
             action = action.with_changes(payload=action.payload.with_changes(finishes=False))

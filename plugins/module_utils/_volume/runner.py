@@ -37,10 +37,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import (
     capacity_reached,
-    clone_staging_name,
     plan_volume,
     predicted_path,
     replacement_name,
+    staging_name,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import (
     CHECKSUM_OF_DOWNLOAD,
@@ -50,9 +50,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.request
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
     INCOMPLETE_XATTR,
+    STAGED_CUT,
+    STAGED_FOREIGN,
+    STAGED_SECOND_NAME,
     VolumeState,
     as_made,
-    cloning_xattr,
+    staging_xattr,
 )
 
 
@@ -208,13 +211,35 @@ def _refuse_plain_copy_of_an_image(request: VolumeRequest, origin: Volume, local
         )
 
 
-def _left_by_a_clone(directory: str, staging: str) -> bool:
-    """Whether the file under ``staging`` in ``directory`` is a copy a clone left: the directory marks
-    the name (set before the copy; a run that saw the copy fail wrote the file's device and inode in)."""
+def staged_leftover(client: Client, pool: Any, directory: Optional[str], name: str, existing: Optional[Volume]) -> Optional[str]:
+    """What the staging name of volume ``name`` holds in the pool's ``directory`` (None: nothing, or not
+    a directory pool on this host): one of STAGED_* (see state). A file there costs a look only."""
+    if not directory:
+        return None
+    staging = staging_name(name)
     try:
-        mark = os.getxattr(directory, cloning_xattr(staging))
         info = os.lstat(os.path.join(directory, staging))
-    except OSError:  # no mark (ENODATA), none on this file system, or no such file
+    except (OSError, ValueError):
+        return None
+    if existing is not None and existing.path:
+        try:
+            made = os.lstat(existing.path)
+        except OSError:
+            made = None
+        if made is not None and (made.st_dev, made.st_ino) == (info.st_dev, info.st_ino):
+            return STAGED_SECOND_NAME
+    if client.find_volume(pool, staging) is None:
+        return STAGED_FOREIGN  # a file libvirt does not list as a volume (a dangling link): not a volume to delete
+    return STAGED_CUT if _marked_as_staged(directory, staging, info) else STAGED_FOREIGN
+
+
+def _marked_as_staged(directory: str, staging: str, info: os.stat_result) -> bool:
+    """Whether the file under ``staging`` (``info``: what lstat says of it) is a volume a run was making:
+    the directory marks the name (set before libvirt makes it; a run that saw the making fail wrote the
+    file's device and inode in)."""
+    try:
+        mark = os.getxattr(directory, staging_xattr(staging))
+    except OSError:  # no mark (ENODATA), or none on this file system
         return False
     return mark == b"1" or mark == b"%d:%d" % (info.st_dev, info.st_ino)
 
@@ -273,11 +298,14 @@ def _digest_state(
 
 def _with_replacement(client: Client, state: VolumeState, pool_name: str, name: str) -> VolumeState:
     """``state`` with the volume an earlier replacement of volume ``name`` left behind, if any."""
-    volume = client.find_volume(open_pool(client, pool_name), replacement_name(name))
-    if volume is None:
+    pool = open_pool(client, pool_name)
+    volume = client.find_volume(pool, replacement_name(name))
+    described = client.describe_volume(volume) if volume is not None else None
+    directory = state.pool.directory if state.files_here else None
+    state = state.with_changes(replacement_staged=staged_leftover(client, pool, directory, replacement_name(name), described))
+    if described is None:
         aside = predicted_path(state.pool, replacement_name(name))
         return state.with_changes(replacement_blocked=bool(state.local and aside and os.path.lexists(aside)))
-    described = client.describe_volume(volume)
     return state.with_changes(replacement=described, replacement_unfinished=is_incomplete(described, state.local))
 
 
@@ -419,7 +447,10 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     volume = client.find_volume(pool, request.name)
     existing = client.describe_volume(volume) if volume is not None else None
     local = is_local_uri(client.uri)
-    state = VolumeState(pool=described_pool, existing=existing, local=local, files_here=client.files_here())
+    files_here = client.files_here()
+    # What a run stopped while it made the volume left under the name it makes it as.
+    staged = staged_leftover(client, pool, described_pool.directory if files_here else None, request.name, existing)
+    state = VolumeState(pool=described_pool, existing=existing, local=local, files_here=files_here, staged=staged)
     if request.state == "absent":
         if local:  # what a replacement stopped midway left beside the volume goes with it
             state = _with_replacement(client, state, request.pool, request.name)
@@ -439,12 +470,6 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
             _refuse_plain_copy_of_an_image(request, origin, local)
             writers = written_by(client, origin_ref.pool, origin_ref.name, origin.path)
             state = state.with_changes(origin_running_writers=running_among(client, writers))
-            if state.files_here and described_pool.directory:
-                # A copy an earlier run did not finish, left under the name the clone is copied as.
-                staging = clone_staging_name(request.name)
-                if client.find_volume(pool, staging) is not None:
-                    marked = _left_by_a_clone(described_pool.directory, staging)
-                    state = state.with_changes(clone_leftover=True, clone_leftover_marked=marked)
     if existing is not None and _resizes_an_image(request, state.pool, existing):
         users, _dependents = needed_by(client, state.pool.name, existing.name, existing.path)
         state = state.with_changes(running_users=running_among(client, users))

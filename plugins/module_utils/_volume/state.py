@@ -18,16 +18,25 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.vo
 # download is verified complete: a volume that still carries it is a half-made download
 # (the module was killed mid-upload) and is never accepted as done.
 INCOMPLETE_XATTR = "user.remotevirt.incomplete"
-# Extended attribute on a directory pool's directory while libvirt copies a clone under its staging name
-# (plan.clone_staging_name): a file left under that name with the mark still there is a copy cut off,
-# which the next clone deletes; one without it is somebody's volume, never deleted.
-CLONING_XATTR_PREFIX = "user.remotevirt.cloning."
+# Extended attribute on a directory pool's directory while libvirt makes a volume under its staging
+# name (plan.staging_name): a file left under that name with the mark still there is a volume cut off
+# while it was made (or before its own marks were on it), which the next run deletes; one without it
+# is somebody's volume, never deleted.
+STAGING_XATTR_PREFIX = "user.remotevirt.staging."
+
+# What a volume's staging name holds, where the pool's files are this host's (None: nothing):
+# a volume the pool's directory marks as cut off while it was made; another name of the existing
+# volume's own file (a run stopped between giving the made volume its name and removing the staging
+# name); anything else, which is not this collection's.
+STAGED_CUT = "cut"
+STAGED_SECOND_NAME = "second name"
+STAGED_FOREIGN = "foreign"
 
 
-def cloning_xattr(staging: str) -> str:
-    """The directory's attribute for a copy under ``staging`` (a digest: names may be as long as the
-    attribute's whole name may be)."""
-    return CLONING_XATTR_PREFIX + hashlib.sha256(staging.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+def staging_xattr(staging: str) -> str:
+    """The directory's attribute for a volume made under ``staging`` (a digest: names may be as long
+    as the attribute's whole name may be)."""
+    return STAGING_XATTR_PREFIX + hashlib.sha256(staging.encode("utf-8", "surrogateescape")).hexdigest()[:32]
 
 
 def as_made(volume: Volume) -> Optional[Volume]:
@@ -69,9 +78,9 @@ class VolumeState(Record):
     ``replacement`` the volume a replacement of the existing one is downloaded into (see
     plan.replacement_name), when an earlier run left it, and ``replacement_unfinished`` whether it
     carries the mark of an unfinished download, ``replacement_blocked`` whether a file libvirt does not
-    list (a dangling link) has its name (read only when the existing volume is replaced); ``clone_leftover``
-    whether a volume has the staging name of a new clone (see plan.clone_staging_name; read only for a new
-    clone), and ``clone_leftover_marked`` whether the pool's directory marks it as a copy cut off;
+    list (a dangling link) has its name (read only when the existing volume is replaced); ``staged`` and
+    ``replacement_staged`` what the staging names (see plan.staging_name) of the volume and of its
+    replacement hold (one of STAGED_*, None for nothing; read where the pool's files are this host's);
     ``files_here`` whether the pool's files are files this module can rename (a local uri, not libvirt's
     test driver).
     """
@@ -95,6 +104,6 @@ class VolumeState(Record):
     replacement: Optional[Volume] = None
     replacement_unfinished: bool = False
     replacement_blocked: bool = False
-    clone_leftover: bool = False
-    clone_leftover_marked: bool = False
+    staged: Optional[str] = None
+    replacement_staged: Optional[str] = None
     files_here: bool = False

@@ -94,6 +94,12 @@ kill_ssh() {
   [ "$killed" -gt 0 ]
 }
 
+# kill_module TAG PATH SECONDS: SIGKILL the module process whose environment carries
+# REMOTEVIRT_FAULT_TAG=TAG (see task.yml) as soon as PATH exists on the host (same machine)
+kill_module() {
+  /usr/bin/python3 "$(dirname "$FAULT_TASK")/kill_module.py" "$@"
+}
+
 # on_host CMD...: run a command on the fault host over SSH, as Ansible would reach it
 on_host() {
   ssh -i "$REMOTEVIRT_TESTBED/ssh/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no \

@@ -220,6 +220,27 @@ def test_upload_fills_the_volume_and_remembers_its_digest(
     assert remembered(path, "sha256") == digest
 
 
+# BREAK (fixed): the mark of an unfinished download went before the digests were recorded; a run
+# killed in between left a compressed download refused forever as content other than its checksum.
+def test_the_digests_are_recorded_while_the_download_is_still_marked_unfinished(
+    test_client, file_pool, unique_name, file_backed, image_server, monkeypatch
+):
+    name = unique_name(".img")
+    digest = hashlib.sha256(IMAGE).hexdigest()
+    marked_when_recorded = []
+    remember_digest = download.remember_digest
+
+    def watched_remember(path, *args, **kwargs):
+        marked_when_recorded.append(os.getxattr(path, INCOMPLETE_XATTR))
+        remember_digest(path, *args, **kwargs)
+
+    monkeypatch.setattr(download, "remember_digest", watched_remember)
+    apply(params(pool=file_pool, name=name, format="raw", source_url=image_server.url("/d.img"), checksum="sha256:" + digest))
+    assert marked_when_recorded == [b"1"]
+    with pytest.raises(OSError):
+        os.getxattr(volume_path(test_client, file_pool, name), INCOMPLETE_XATTR)
+
+
 def test_upload_without_a_checksum_hashes_nothing(test_client, file_pool, unique_name, file_backed, image_server, monkeypatch):
     name = unique_name(".img")
 

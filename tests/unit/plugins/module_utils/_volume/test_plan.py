@@ -14,7 +14,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.po
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Permissions, Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume, qcow2_metadata_size
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import Checksum, VolumeRef, VolumeRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
+    STAGED_CUT,
+    STAGED_FOREIGN,
+    STAGED_SECOND_NAME,
+    VolumeState,
+)
 from conftest import assert_valid
 
 GiB = 1 << 30
@@ -176,7 +181,7 @@ PLANS = [
             (
                 "clone",
                 "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"
-                "  # copied as .v.qcow2.cloning, renamed v.qcow2 once whole",
+                "  # made as .v.qcow2.part, renamed v.qcow2 once whole",
             )
         ],
     ),
@@ -184,13 +189,13 @@ PLANS = [
         # libvirtd or the host went down while an earlier run copied: its copy goes first
         "clone after a copy cut off",
         dict(clone_from="base.qcow2"),
-        VolumeState(POOL, origin=BASE, files_here=True, clone_leftover=True, clone_leftover_marked=True),
+        VolumeState(POOL, origin=BASE, files_here=True, staged=STAGED_CUT),
         [
-            ("delete", "virsh vol-delete --pool p .v.qcow2.cloning  # unfinished clone"),
+            ("delete", "virsh vol-delete --pool p .v.qcow2.part  # unfinished: a run stopped while it made the volume"),
             (
                 "clone",
                 "virsh vol-create-from --pool p --file v.qcow2.xml --inputpool p --vol base.qcow2"
-                "  # copied as .v.qcow2.cloning, renamed v.qcow2 once whole",
+                "  # made as .v.qcow2.part, renamed v.qcow2 once whole",
             ),
         ],
     ),
@@ -1168,11 +1173,14 @@ def test_a_qcow2_served_without_a_length_starts_as_a_placeholder():
     assert Volume.from_xml(plan.after).capacity == 2 * GiB
 
 
-def test_a_volume_of_a_clones_staging_name_that_no_clone_left_is_refused_not_deleted():
-    """Made by hand, not by a copy cut off (the pool's directory has no mark): somebody's volume."""
-    state = VolumeState(POOL, origin=BASE, files_here=True, clone_leftover=True)
-    with pytest.raises(PlanError, match="a volume of that name exists that no clone left .* rename or delete it first"):
-        plan_volume(request(clone_from="base.qcow2"), state)
+@pytest.mark.parametrize(
+    "how", [dict(clone_from="base.qcow2"), dict(capacity="1G"), dict(source_url="http://h/v.qcow2", format="qcow2")]
+)
+def test_what_has_a_new_volumes_staging_name_that_no_run_left_is_refused_not_deleted(how):
+    """Made by hand, not by a run cut off (the pool's directory has no mark): somebody's volume."""
+    state = VolumeState(POOL, origin=BASE, files_here=True, staged=STAGED_FOREIGN, download_size=1 << 20)
+    with pytest.raises(PlanError, match="something that no run of this collection left has that name .* rename or delete"):
+        plan_volume(request(**how), state)
 
 
 # BREAK (fixed): a preallocated qcow2 volume whose data just fit the pool was planned, and qemu-img then
@@ -1225,3 +1233,60 @@ def test_an_allocation_of_the_whole_new_capacity_grows_allocated_and_a_partial_o
         refusal = r"volume p/v.qcow2 is qcow2: .* cannot grow with allocation %s; leave out allocation" % allocation
         with pytest.raises(PlanError, match=refusal):
             plan_volume(request(capacity="20G", allocation=allocation), VolumeState(POOL, existing=QCOW))
+
+
+# BREAK (fixed): a new volume was made under its own name and marked after; a run killed in between
+# left a raw volume without its format record (a guest's qcow2 header was then trusted) or a download
+# without its mark of an unfinished one (accepted as finished, all zeros).
+@pytest.mark.parametrize(
+    "how, verbs",
+    [
+        (dict(capacity="1G", format="raw"), ["create"]),
+        (dict(source_url="http://h/v.img", format="raw"), ["create", "upload"]),
+        (dict(clone_from="base.qcow2"), ["clone"]),
+        (dict(backing_volume="base.qcow2"), ["create"]),
+    ],
+)
+def test_a_new_volume_in_a_directory_pool_here_is_made_under_its_staging_name(how, verbs):
+    state = VolumeState(POOL, origin=BASE, files_here=True, download_size=1 << 20)
+    plan = plan_volume(request(name="v.img", **how), state)
+    assert [action.verb for action in plan.actions] == verbs
+    assert plan.actions[0].payload.staging == ".v.img.part"
+    assert plan.actions[0].command_line.endswith("  # made as .v.img.part, renamed v.img once whole")
+
+
+def test_a_volume_cut_off_under_its_staging_name_is_deleted_and_made_again():
+    plan = plan_volume(request(name="v.img", capacity="1G", format="raw"), VolumeState(POOL, files_here=True, staged=STAGED_CUT))
+    assert [(action.verb, action.name) for action in plan.actions] == [("delete", "p/.v.img.part"), ("create", "p/v.img")]
+
+
+def test_a_second_name_left_by_a_rename_cut_in_two_is_removed_and_no_longer_counts():
+    existing = Volume(name="v.img", capacity=GiB, format="raw", path="/srv/p/v.img")
+    state = VolumeState(POOL, existing=existing, files_here=True, staged=STAGED_SECOND_NAME, other_names=1)
+    plan = plan_volume(request(name="v.img", capacity="1G", format="raw"), state)
+    assert [action.command_line for action in plan.actions] == [
+        "virsh vol-delete --pool p .v.img.part  # a second name of v.img, left by a run stopped while it named the volume"
+    ]
+    grown = plan_volume(request(name="v.img", capacity="2G", format="raw"), state)
+    assert [action.verb for action in grown.actions] == ["delete", "resize"]
+    removed = plan_volume(request(name="v.img", state="absent"), state)
+    assert [action.name for action in removed.actions] == ["p/.v.img.part", "p/v.img"]
+
+
+def test_what_a_stopped_replacement_left_under_its_staging_name_goes_first():
+    existing = Volume(name="v.img", capacity=1 << 20, format="raw", path="/srv/p/v.img")
+    state = VolumeState(
+        POOL, existing=existing, files_here=True, content_digest="0" * 64, download_size=1 << 20, replacement_staged=STAGED_CUT
+    )
+    plan = plan_volume(request(name="v.img", source_url="http://h/v.img", checksum=SHA, replace_content=True), state)
+    assert [(action.verb, action.name) for action in plan.actions][:2] == [
+        ("delete", "p/..v.img.replacement.part"),
+        ("create", "p/.v.img.replacement"),
+    ]
+
+
+def test_a_name_too_long_for_its_staging_name_is_made_under_its_digest():
+    name = "v" * 250 + ".img"
+    plan = plan_volume(request(name=name, capacity="1G", format="raw"), VolumeState(POOL, files_here=True))
+    staging = plan.actions[0].payload.staging
+    assert staging.startswith(".") and staging.endswith(".part") and len(staging) == 70
