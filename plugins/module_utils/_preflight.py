@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_message
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import in_unit, message_unit
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
@@ -54,7 +55,7 @@ class ProblemsFound(RemotevirtError):
 
 
 def problem(guest: Optional[str], check: str, message: str) -> Dict[str, Any]:
-    return {"guest": guest, "check": check, "message": message}
+    return {"guest": guest, "check": check, "message": redact_message(message)}
 
 
 class Preflight:

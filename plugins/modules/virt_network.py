@@ -147,7 +147,10 @@ options:
             V(/var/mail) and V(/var/spool)), as every guest on the network could read it.
         type: str
       bootp_file:
-        description: Boot file name DHCP gives PXE clients, for example V(pxelinux.0). Needs O(ipv4.dhcp_ranges).
+        description:
+          - Boot file name DHCP gives PXE clients, for example V(pxelinux.0), or an iPXE URL. Needs O(ipv4.dhcp_ranges).
+          - Refused with a C(..) part, or with credentials (V(user:password@) before the host): libvirt stores
+            the name in the network's definition, and DHCP gives it to every client.
         type: str
       bootp_server:
         description: IPv4 address of the TFTP server holding O(ipv4.bootp_file), when it is not the host.

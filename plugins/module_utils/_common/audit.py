@@ -22,7 +22,7 @@ import syslog
 from typing import Any, List, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.facilities import FACILITIES
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_text
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_message, redact_text
 
 IDENTIFIER = "remotevirt"
 
@@ -96,7 +96,7 @@ class AuditLog:
 
     def _send(self, priority: int, message: str, action: Any, rc: Optional[int]) -> None:
         # Every line, whatever built it (an error's text may quote a URL): credentials never reach the log.
-        text = redact_text("%s: %s" % (self.context, message) if self.context else message)
+        text = redact_message("%s: %s" % (self.context, message) if self.context else message)
         journal = _journal()
         if journal is None and not _socket_exists(SYSLOG_SOCKET):
             # syslog(3) drops records silently without its socket: say so instead.

@@ -15,7 +15,12 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.parameters import remove_values
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import query_secrets, redact_text, url_secrets
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import (
+    query_secrets,
+    redact_message,
+    redact_text,
+    url_secrets,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     raw_problems,
     shown_uri,
@@ -236,7 +241,7 @@ class RemotevirtModule(AnsibleModule):
         kwargs.setdefault("invocation", {"module_args": shown_parameters(self.params, hidden=self.no_log_values)})
         # AnsibleModule's own refusals quote what they refuse (an unknown key, a value): URLs masked there too.
         # Masked after the no_log values are (a password with '@' or a space is one of them whole).
-        shown = redact_text(remove_values(msg, self.no_log_values)) if isinstance(msg, str) else msg
+        shown = redact_message(remove_values(msg, self.no_log_values)) if isinstance(msg, str) else msg
         super().fail_json(shown, **kwargs)
 
 
@@ -272,7 +277,7 @@ def unexpected_failure(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return "unexpected %s: %s (please report this as a bug of remotevirt.install)" % (
         type(error).__name__,
-        redact_text(text) or "no message",
+        redact_message(text) or "no message",
     )
 
 
@@ -281,7 +286,7 @@ def failure_of(error: RemotevirtError) -> Dict[str, Any]:
     and the ``result`` it carries (virt_preflight's problems)."""
     plan = getattr(error, "plan", None)
     failure = dict(getattr(error, "result", None) or {})  # what a module returns with its failure
-    failure.update({"msg": redact_text(str(error)), "changed": bool(getattr(error, "changed", False))})
+    failure.update({"msg": redact_message(str(error)), "changed": bool(getattr(error, "changed", False))})
     if plan is not None or "plan" not in failure:
         failure["plan"] = plan.summaries() if plan is not None else []
     return failure

@@ -274,6 +274,18 @@ def redact_text(text: str, whole: bool = False) -> str:
     return "".join(pieces)
 
 
+# 'user:password@' written without a scheme in free text (a refused value quoted in a message): a name,
+# a colon, anything up to an '@' followed by more, none of it spaces or quotes. Not a URL's scheme and
+# slashes, nor after a '/' (redact_text has masked a URL's user information already).
+_BARE_USERINFO_RE = r"(?<![\w/@:.+-])[^\s'\"`/@:]+:(?![/\\])[^\s'\"`@]*@(?=[^\s'\"`@])"
+
+
+def redact_message(text: str) -> str:
+    """A message, an error or a problem as a run shows or logs it: redact_text, and the credentials of
+    a value written 'user:password@host' without a scheme (where the message quotes what it refuses)."""
+    return re.sub(_BARE_USERINFO_RE, MASK + "@", redact_text(text))
+
+
 def redact_url(url: Optional[str]) -> Optional[str]:
     """``url`` with its user information (name and password), its query values and its fragment
     replaced by ``***``."""

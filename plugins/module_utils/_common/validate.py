@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterator, Mapping, Optional, Tuple
+from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import MASK, redact_url
@@ -346,6 +346,64 @@ def is_system_directory(path: str) -> bool:
     spelling ('/.', '/./etc' and '//usr/./lib' are '/', '/etc' and '/usr/lib')."""
     normal = same_path(path) or path
     return normal in SYSTEM_DIRECTORIES or (normal + "/").startswith(SYSTEM_TREES)
+
+
+# Trees of the host's programs, packages, queues and logs, beyond the system directories every module
+# refuses: a pool there would list their files as volumes, a guest sharing them could change them.
+HOST_DATA_TREES = (
+    "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/bin/", "/usr/sbin/", "/usr/lib/",
+    "/usr/lib32/", "/usr/lib64/", "/usr/libx32/", "/usr/libexec/", "/usr/include/", "/usr/src/", "/usr/local/bin/",
+    "/usr/local/sbin/", "/usr/local/lib/", "/usr/local/etc/", "/var/lib/dpkg/", "/var/lib/apt/", "/var/lib/rpm/",
+    "/var/lib/dnf/", "/var/lib/yum/", "/var/spool/", "/var/log/", "/var/mail/",
+)  # fmt: skip
+# libvirt's own state (guests' UEFI variables, TPM state, leases) beside its pools' usual places.
+LIBVIRT_STATE = "/var/lib/libvirt/"
+LIBVIRT_POOL_PLACES = ("/var/lib/libvirt/images/", "/var/lib/libvirt/boot/")
+HOMES = ("/home/", "/root/")
+
+
+def is_host_data_directory(path: str) -> bool:
+    """Whether a pool would own the host's own files at ``path`` (an absolute path, any spelling): the
+    system's directories, its programs', packages', queues' and logs' trees, libvirt's own state, a
+    home directory itself, and hidden directories (keys, settings) anywhere in a home."""
+    normal = same_path(path) or path
+    tree = normal + "/"
+    parts = normal.split("/")
+    return (
+        is_system_directory(normal)
+        or tree.startswith(HOST_DATA_TREES)
+        or (tree.startswith(LIBVIRT_STATE) and not tree.startswith(LIBVIRT_POOL_PLACES))
+        or (
+            normal.startswith(HOMES) and ((len(parts) == 3 and parts[1] == "home") or any(part.startswith(".") for part in parts))
+        )
+        or not PRIVATE_DIRECTORY_NAMES.isdisjoint(parts)
+    )
+
+
+# Runtime state (sockets, PID files, locks) of the host's services, libvirt's included.
+RUNTIME_TREES = ("/run/", "/var/run/")
+
+
+def is_unshareable_directory(path: str) -> bool:
+    """Whether a guest given ``path`` (an absolute path, any spelling) to write (a virtiofs share; libvirt
+    has no read-only one) could change the host beyond that directory: the host's own data
+    (is_host_data_directory), any of libvirt's state, its pools' usual places included (other guests'
+    disks), and the services' runtime state."""
+    tree = (same_path(path) or path).rstrip("/") + "/"
+    return is_host_data_directory(path) or tree.startswith((LIBVIRT_STATE,) + RUNTIME_TREES)
+
+
+def directories_overlap(mine: List[str], theirs: str, target: str) -> Optional[str]:
+    """How one of the spellings ``mine`` of a directory overlaps a pool's directory ``theirs`` (each
+    ending in '/'; ``target`` as the pool names it), None where none does."""
+    for spelling in mine:
+        if spelling == theirs:
+            return "is the target of"
+        if theirs.startswith(spelling):
+            return "holds the target %s of" % target
+        if spelling.startswith(theirs):
+            return "lies in the target %s of" % target
+    return None
 
 
 def same_path(path: Optional[str]) -> Optional[str]:

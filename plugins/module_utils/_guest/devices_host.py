@@ -12,7 +12,11 @@ import os
 from typing import Any, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import is_system_directory
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    directories_overlap,
+    is_unshareable_directory,
+    same_path,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import capability_problems
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
@@ -24,6 +28,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.de
     HostDevice,
     hostdevs_of,
 )
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition
 
 # Where QEMU's vhost-user descriptors name the virtiofsd libvirt starts (docs/interop/vhost-user.json),
 # and where distributions install it when they ship no descriptor.
@@ -45,6 +50,8 @@ def device_problems(client: Client, request: GuestRequest, state: GuestState, st
         problems.extend(hosts_own_devices(hostdevs))
     if filesystems and local:
         problems.extend(shares_resolving_to_system(filesystems))
+    if filesystems:
+        problems.extend(shares_of_pools(client, filesystems, local))
     if filesystems and starts and local:
         problems.extend(_share_start_problems(request))
     return problems
@@ -56,12 +63,43 @@ def shares_resolving_to_system(filesystems: Tuple[Filesystem, ...]) -> List[str]
     problems = []
     for index, share in enumerate(filesystems):
         real = os.path.realpath(share.source)
-        if real != share.source and is_system_directory(real):
+        if real != share.source and is_unshareable_directory(real):
             problems.append(
                 "filesystems[%d]: source %s leads (through a symbolic link) to %s, a directory of the host's "
-                "system, which the guest could change; share a directory of its own" % (index, share.source, real)
+                "system or of libvirt's state, which the guest could change; share a directory of its own"
+                % (index, share.source, real)
             )
     return problems
+
+
+def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: bool) -> List[str]:
+    """Shares whose directory is, holds or lies in a storage pool's directory, where they lead on this
+    host (``local``): the guest could change other guests' disks, or write image headers into volumes
+    that naming a backing file would have root's runs open."""
+    targets = []
+    for pool in client.all_pools():
+        target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
+        if target and target.startswith("/"):
+            targets.append((pool.name(), target, _spellings(target, local)))
+    problems = []
+    for index, share in enumerate(filesystems):
+        mine = _spellings(share.source, local)
+        for name, target, theirs in targets:
+            overlap = next(filter(None, (directories_overlap(mine, spelling, target) for spelling in theirs)), None)
+            if overlap is not None:
+                problems.append(
+                    "filesystems[%d]: source %s %s pool %s: the guest could change its volumes (other guests' disks); "
+                    "share a directory of its own" % (index, share.source, overlap, name)
+                )
+                break
+    return problems
+
+
+def _spellings(directory: str, local: bool) -> List[str]:
+    """``directory`` as given and, on this host, where it leads, each ending in '/'."""
+    given = (same_path(directory) or directory).rstrip("/") + "/"
+    real = os.path.realpath(directory).rstrip("/") + "/" if local else given
+    return [given] if real == given else [given, real]
 
 
 def _new_hostdevs(request: GuestRequest, state: GuestState) -> Tuple[HostDevice, ...]:

@@ -11,7 +11,7 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import given_more_than_once
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_path, is_system_directory
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import check_path, is_unshareable_directory
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import (
     DISK_CACHE_MODES,
     DISK_DETECT_ZEROES_MODES,
@@ -81,11 +81,12 @@ def _filesystem_param(index: int, entry: Mapping[str, Any]) -> Filesystem:
         raise PlanError("%s: source must be an absolute path on the host, not %r" % (label, source))
     check_path(source, "%s: source" % label)
     directory = source.rstrip("/") or "/"
-    if is_system_directory(directory):
-        # libvirt has no read-only virtiofs: the guest could change the host's own files.
+    if is_unshareable_directory(directory):
+        # libvirt has no read-only virtiofs: the guest could change the host's own files, libvirt's state
+        # or other guests' disks.
         raise PlanError(
-            "%s: source %s is a directory of the host's system, which the guest could change; share a directory of its own"
-            % (label, directory)
+            "%s: source %s is a directory of the host's system or of libvirt's state, which the guest could change; "
+            "share a directory of its own" % (label, directory)
         )
     if not re.fullmatch(_MOUNT_TAG, target):
         raise PlanError("%s: target must be a mount tag of 1 to 36 letters, digits, _ . or -, not %r" % (label, target))

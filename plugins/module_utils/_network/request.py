@@ -110,8 +110,23 @@ class NetworkRequest(Record):
             raise PlanError("forward: nat needs ipv4 (libvirt translates IPv4 only)")
 
 
+def _check_boot_file(what: str, value: str) -> None:
+    """A boot file name dnsmasq hands to every DHCP client, stored in the network's definition: a path
+    on the TFTP server, or a URL (iPXE) with no credentials, each without a '..' part."""
+    if not re.fullmatch(_BOOT_FILE, value):
+        raise PlanError("%s %r is not a boot file name (letters, digits, . _ + : @ - and /)" % (what, value))
+    if ".." in value.split("/"):
+        raise PlanError("%s %r has a '..' part: give the file's path on the TFTP server without one" % (what, value))
+    authority = value.partition("://")[2] if "://" in value else value
+    if "@" in authority.partition("/")[0]:
+        raise PlanError(
+            "%s holds credentials (user information before '@'): libvirt would store them in the network's "
+            "definition and DHCP give them to every client; serve the boot file without them" % what
+        )
+
+
 def host_name_secrets(params: Mapping[str, Any]) -> Iterator[str]:
-    """Credentials written into the DNS domain, a static host's name or the boot server with URL
+    """Credentials written into the DNS domain, a static host's name, the boot server or file with URL
     habits ('user:password@name', refused): masked in the invocation Ansible logs and returns, and
     in the refusal. Only a value with a password counts: a lone user name is no secret, and masking
     a short one would garble every result."""
@@ -120,6 +135,7 @@ def host_name_secrets(params: Mapping[str, Any]) -> Iterator[str]:
         config = params.get(family)
         if isinstance(config, Mapping):
             names.append(config.get("bootp_server"))
+            names.append(config.get("bootp_file"))
         hosts = config.get("dhcp_hosts") if isinstance(config, Mapping) else None
         names.extend(host.get("name") for host in (hosts if isinstance(hosts, list) else []) if isinstance(host, Mapping))
     for name in names:
@@ -145,8 +161,8 @@ def _ip_param(entry: Optional[Mapping[str, Any]], family: str) -> Optional[IpCon
     ranges = _ranges(entry.get("dhcp_ranges") or [], family, interface)
     hosts = _hosts(entry.get("dhcp_hosts") or [], family, interface)
     bootp_file = entry.get("bootp_file")
-    if bootp_file is not None and not re.fullmatch(_BOOT_FILE, bootp_file):
-        raise PlanError("%s.bootp_file %r is not a boot file name (letters, digits, . _ + : @ - and /)" % (family, bootp_file))
+    if bootp_file is not None:
+        _check_boot_file("%s.bootp_file" % family, bootp_file)
     if bootp_file and not ranges:
         raise PlanError("%s.bootp_file is given to DHCP clients: it needs dhcp_ranges" % family)
     bootp_server = entry.get("bootp_server")

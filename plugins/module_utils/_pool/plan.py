@@ -11,6 +11,11 @@ from typing import Any, Dict, List, Optional
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    directories_overlap,
+    is_host_data_directory,
+    same_path,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import (
     AUTOSTART,
@@ -28,11 +33,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions i
     UndefinePayload,
     VolumeTarget,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import (
-    DIRECTORY_TYPES,
-    PoolRequest,
-    is_host_data_directory,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import DIRECTORY_TYPES, PoolRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.state import PoolState
 
 # Pool types whose build formats their devices (a file system, a volume group): always built with
@@ -192,16 +193,43 @@ def check_target_shared(definition: PoolDefinition, state: PoolState) -> None:
         )
 
 
-def directories_overlap(mine: List[str], theirs: str, target: str) -> Optional[str]:
-    """How one of the spellings ``mine`` of a directory overlaps another pool's ``theirs`` (each
-    ending in '/'), None where none does."""
-    for spelling in mine:
-        if spelling == theirs:
-            return "is the target of"
-        if theirs.startswith(spelling):
-            return "holds the target %s of" % target
-        if spelling.startswith(theirs):
-            return "lies in the target %s of" % target
+# Pool types whose source is a list of block devices: two such pools on one device, whatever their
+# types, would each format, mount or carve it.
+_DEVICE_SOURCE_TYPES = ("fs", "logical", "disk", "zfs")
+
+
+def check_source_shared(definition: PoolDefinition, state: PoolState) -> None:
+    """Refuse a source another pool has already (an NFS export, an iSCSI target, a device, a volume
+    group): libvirt refuses the definition only when it is written, after check mode said yes."""
+    for other in state.other_sources:
+        if other.name == definition.name:
+            continue
+        clash = _shared_source(definition, other)
+        if clash is not None:
+            raise PlanError(
+                "pool %s: its source, %s, is the source of pool %s already; libvirt keeps one pool per source: "
+                "use pool %s, or remove it first" % (definition.name, clash, other.name, other.name)
+            )
+
+
+def _shared_source(wanted: PoolDefinition, other: PoolDefinition) -> Optional[str]:
+    """What of ``wanted``'s source ``other`` has too, as libvirt compares sources; None when nothing."""
+    hosts = sorted(set(wanted.source_hosts) & set(other.source_hosts))
+    if wanted.type == other.type and wanted.type in ("netfs", "gluster"):
+        same_name = wanted.type == "netfs" or wanted.source_name == other.source_name
+        if hosts and same_name and same_path(wanted.source_dir) == same_path(other.source_dir):
+            return "%s:%s" % (hosts[0], wanted.source_dir or wanted.source_name)
+    if wanted.type == other.type and wanted.type in ("iscsi", "iscsi-direct"):
+        initiators_differ = wanted.initiator and other.initiator and wanted.initiator != other.initiator
+        if hosts and wanted.source_devices[:1] == other.source_devices[:1] and not initiators_differ:
+            return "target %s on %s" % (wanted.source_devices[0] if wanted.source_devices else "", hosts[0])
+    if wanted.type in _DEVICE_SOURCE_TYPES and other.type in _DEVICE_SOURCE_TYPES:
+        devices = {same_path(device) or device for device in wanted.source_devices}
+        shared = sorted(devices & {same_path(device) or device for device in other.source_devices})
+        if shared:
+            return "device %s" % ", ".join(shared)
+    if wanted.type == other.type == "logical" and wanted.source_name and wanted.source_name == other.source_name:
+        return "volume group %s" % wanted.source_name
     return None
 
 
@@ -224,6 +252,7 @@ def _plan_new(request: PoolRequest, state: PoolState) -> Plan:
         )
     check_capabilities(wanted, state.capabilities, state.uri)
     check_target_shared(wanted, state)
+    check_source_shared(wanted, state)
     start = request.state == "active"
     plan = Plan(before=None, after=shown(wanted, start, bool(request.autostart)))
     plan.add(_define_action(request.uri, wanted, None))
@@ -249,6 +278,7 @@ def _plan_existing(request: PoolRequest, state: PoolState, existing: PoolDefinit
         check_capabilities(wanted, state.capabilities, state.uri)
         if wanted.target_path != existing.target_path or wanted.type != existing.type:
             check_target_shared(wanted, state)
+        check_source_shared(wanted, state)
         retyped = wanted.type != existing.type
         if (retyped or (active and want_active)) and not request.recreate:
             raise PlanError(_redefine_refusal(request, existing, changes, active, retyped))
@@ -351,10 +381,16 @@ def _plan_absent(request: PoolRequest, state: PoolState) -> Plan:
                 "pool %s is an iSCSI pool: its volumes are the target's LUNs, which libvirt cannot delete" % request.name
             )
         if not state.active:
-            raise PlanError(
-                "pool %s is inactive, so its volumes cannot be listed to delete them: start it first (state: active), "
-                "or remove it without delete_volumes (its storage is kept)" % request.name
-            )
+            if not state.emptied:
+                raise PlanError(
+                    "pool %s is inactive, so its volumes cannot be listed to delete them: start it first (state: active), "
+                    "or remove it without delete_volumes (its storage is kept)" % request.name
+                )
+            # Nothing left to delete (a run stopped after it deleted the volumes and stopped the pool).
+            if not state.unbuilt:
+                plan.add(_pool_action(request.uri, DELETE, request.name, "pool-delete", destructive=True))
+            plan.add(_undefine_action(request.uri, existing))
+            return plan
         if state.user_names:
             raise PlanError(
                 "pool %s's volumes are used by guests: %s; its volumes are deleted only when no guest uses them"

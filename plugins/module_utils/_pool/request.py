@@ -15,12 +15,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.plan im
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import userinfo_secrets
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
-    PRIVATE_DIRECTORY_NAMES,
     check_path,
     check_strings,
     check_uri,
     control_problem,
-    is_system_directory,
+    is_host_data_directory,
     same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import XmlError, parse
@@ -127,39 +126,6 @@ class PoolRequest(Record):
             raise PlanError("autostart: true keeps a pool; state: absent removes it")
         if self.definition is not None and self.definition.type == "iscsi" and self.delete_volumes:
             raise PlanError("an iSCSI pool's volumes are the target's LUNs, which libvirt cannot delete")
-
-
-# Trees of the host's programs, packages and queues, and private key directories, beyond the system
-# directories every module refuses: a pool there would list their files as volumes.
-_HOST_DATA_TREES = (
-    "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/bin/", "/usr/sbin/", "/usr/lib/",
-    "/usr/lib32/", "/usr/lib64/", "/usr/libx32/", "/usr/libexec/", "/usr/include/", "/usr/src/", "/usr/local/bin/",
-    "/usr/local/sbin/", "/usr/local/lib/", "/usr/local/etc/", "/var/lib/dpkg/", "/var/lib/apt/", "/var/lib/rpm/",
-    "/var/lib/dnf/", "/var/lib/yum/", "/var/spool/", "/var/log/", "/var/mail/",
-)  # fmt: skip
-# libvirt's own state (guests' UEFI variables, TPM state, leases) beside its pools' usual places.
-_LIBVIRT_STATE = "/var/lib/libvirt/"
-_LIBVIRT_POOL_PLACES = ("/var/lib/libvirt/images/", "/var/lib/libvirt/boot/")
-_HOMES = ("/home/", "/root/")
-
-
-def is_host_data_directory(path: str) -> bool:
-    """Whether a pool would own the host's own files at ``path`` (an absolute path, any spelling): the
-    system's directories, its programs', packages', queues' and logs' trees, libvirt's own state, a
-    home directory itself, and hidden directories (keys, settings) anywhere in a home."""
-    normal = same_path(path) or path
-    tree = normal + "/"
-    parts = normal.split("/")
-    return (
-        is_system_directory(normal)
-        or tree.startswith(_HOST_DATA_TREES)
-        or (tree.startswith(_LIBVIRT_STATE) and not tree.startswith(_LIBVIRT_POOL_PLACES))
-        or (
-            normal.startswith(_HOMES)
-            and ((len(parts) == 3 and parts[1] == "home") or any(part.startswith(".") for part in parts))
-        )
-        or not PRIVATE_DIRECTORY_NAMES.isdisjoint(parts)
-    )
 
 
 def system_directory_problem(path: str) -> Optional[str]:

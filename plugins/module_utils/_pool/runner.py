@@ -24,7 +24,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     is_local_uri,
     volume_key,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import directories_overlap, same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool, PoolDefinition, pool_capabilities
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
@@ -32,7 +32,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan impo
     DEVICE_BUILDS,
     DIRECTORY_BUILDS,
     differences,
-    directories_overlap,
     outcome,
     plan_pool,
 )
@@ -87,6 +86,8 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
                 _refuse_foreign_directory(request)
         if client.local and _devices_may_change(request.definition, existing):
             _refuse_devices_in_use(request.definition)
+        if _source_may_change(request.definition, existing):
+            state = state.with_changes(other_sources=_other_definitions(client, request.name))
     if pool is None or existing is None:
         return state
     active = client.pool_is_active(pool)
@@ -109,6 +110,8 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
         state = state.with_changes(unbuilt=_unbuilt_free(existing))
     elif directory_gone:
         state = state.with_changes(unbuilt=True)
+    if not active and request.state == "absent" and request.delete_volumes and client.files_here() and existing.type == "dir":
+        state = _with_emptied_directory(state, existing)
     if not active or not _may_stop(request, state):
         if request.definition is not None and _moves(request.definition, existing):
             # Guests whose disks a move leaves behind, which libvirt keeps no list of for an inactive pool.
@@ -231,6 +234,19 @@ def _target_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition
         return True
     moved = wanted.target_path is not None and wanted.target_path != existing.target_path
     return moved or wanted.type != existing.type
+
+
+def _source_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:
+    """Whether the pool is new or would take another source: only then are the other pools' sources read."""
+    if existing is None or wanted.type != existing.type:
+        return True
+    fields = ("source_hosts", "source_dir", "source_devices", "source_name", "initiator")
+    return any(getattr(wanted, field) != getattr(existing, field) for field in fields)
+
+
+def _other_definitions(client: Client, name: str) -> Tuple[PoolDefinition, ...]:
+    """The definitions of the host's pools other than ``name``."""
+    return tuple(PoolDefinition.from_xml(client.pool_definition(pool)) for pool in client.all_pools() if pool.name() != name)
 
 
 def _devices_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:
@@ -365,6 +381,23 @@ def _not_a_directory_problem(target: str) -> Optional[str]:
     if os.path.islink(path):
         return "target_path %s: %s is a symbolic link that leads to nothing" % (target, path)
     return "target_path %s: %s is not a directory" % (target, path)
+
+
+def _with_emptied_directory(state: PoolState, existing: PoolDefinition) -> PoolState:
+    """``state`` of an inactive directory pool, with whether its directory holds nothing (``emptied``),
+    or is gone (``unbuilt`` too): no volume is left to delete, as a run stopped after it deleted them
+    and stopped the pool leaves it. A directory that leads elsewhere through a link is neither."""
+    target = existing.target_path
+    if not target or _real_target(existing) is not None:
+        return state
+    try:
+        with os.scandir(target) as entries:
+            holds = any(True for _entry in entries)
+    except FileNotFoundError:
+        return state.with_changes(emptied=True, unbuilt=True)
+    except OSError:
+        return state
+    return state if holds else state.with_changes(emptied=True)
 
 
 def _real_target(definition: PoolDefinition) -> Optional[str]:

@@ -33,7 +33,11 @@ class PoolState(Record):
     and the build leaves it (read only on a local host): its target directory is missing (dir, netfs
     and fs pools: the build makes it), or every device of an fs or logical pool holds nothing (no file
     system, volume group or partition table: the build makes them); or the active directory pool's
-    directory was deleted behind libvirt's back (stopped, built and started again, it works).
+    directory was deleted behind libvirt's back (stopped, built and started again, it works);
+    ``other_sources``: the definitions of the host's other pools (read only where the pool's source
+    may change: libvirt keeps one pool per source); ``emptied``: the inactive directory pool's
+    directory on this host holds nothing, or is gone (read only for a removal with delete_volumes: no
+    volume is left to delete).
     """
 
     uri: str
@@ -51,6 +55,8 @@ class PoolState(Record):
     other_targets: Tuple[Tuple[str, str], ...] = ()
     real_target: Optional[str] = None
     unbuilt: bool = False
+    emptied: bool = False
+    other_sources: Tuple[PoolDefinition, ...] = ()
 
     @property
     def running_users(self) -> Tuple[str, ...]:

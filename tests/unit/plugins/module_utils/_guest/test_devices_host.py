@@ -6,6 +6,7 @@ import os
 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import (
     hosts_own_devices,
+    shares_of_pools,
     shares_resolving_to_system,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import Filesystem, HostDevice
@@ -49,8 +50,31 @@ def test_shares_that_lead_to_system_directories_through_links_are_refused(tmp_pa
     shares = tuple(Filesystem(str(tmp_path / name), name) for name in ("etc", "root", "own", "to-own", "missing"))
     problems = shares_resolving_to_system(shares)
     assert problems == [
-        "filesystems[0]: source %s/etc leads (through a symbolic link) to /etc, a directory of the host's system, "
-        "which the guest could change; share a directory of its own" % tmp_path,
-        "filesystems[1]: source %s/root leads (through a symbolic link) to /, a directory of the host's system, "
-        "which the guest could change; share a directory of its own" % tmp_path,
+        "filesystems[0]: source %s/etc leads (through a symbolic link) to /etc, a directory of the host's system "
+        "or of libvirt's state, which the guest could change; share a directory of its own" % tmp_path,
+        "filesystems[1]: source %s/root leads (through a symbolic link) to /, a directory of the host's system "
+        "or of libvirt's state, which the guest could change; share a directory of its own" % tmp_path,
     ]
+
+
+# BREAK (fixed): a share of a storage pool's directory (or of a directory holding one) was planned: the
+# guest could rewrite other guests' disks, or plant image headers naming host files as backing files.
+def test_shares_that_are_hold_or_lie_in_a_pools_directory_are_refused(test_client, unique_name, tmp_path):
+    pool_dir = tmp_path / "pools" / "images"
+    pool_dir.mkdir(parents=True)
+    (tmp_path / "to-pool").symlink_to(pool_dir)
+    (tmp_path / "own").mkdir()
+    name = unique_name("")
+    pool = test_client.conn.storagePoolDefineXML(
+        "<pool type='dir'><name>%s</name><target><path>%s</path></target></pool>" % (name, pool_dir), 0
+    )
+    try:
+        sources = [pool_dir, tmp_path / "pools", pool_dir / "sub", tmp_path / "to-pool", tmp_path / "own"]
+        shares = tuple(Filesystem(str(source), "t%d" % index) for index, source in enumerate(sources))
+        problems = shares_of_pools(test_client, shares, local=True)
+        assert [problem.split(":")[0] for problem in problems] == ["filesystems[%d]" % index for index in range(4)]
+        assert "source %s is the target of pool %s: the guest could change its volumes" % (pool_dir, name) in problems[0]
+        assert "holds the target %s of pool %s" % (pool_dir, name) in problems[1]
+        assert "lies in the target %s of pool %s" % (pool_dir, name) in problems[2]
+    finally:
+        pool.undefine()

@@ -112,6 +112,11 @@ def test_ipv6_is_written_as_python_writes_it():
         (dict(ipv4=ipv4(tftp_root="srv/tftp")), "ipv4.tftp_root must be an absolute path"),
         (dict(ipv4=ipv4(tftp_root="/srv/../etc")), "ipv4.tftp_root must not contain '..'"),
         (dict(ipv4=ipv4(bootp_file="pxe linux.0")), "ipv4.bootp_file 'pxe linux.0' is not a boot file name"),
+        # a '..' part anywhere, and credentials DHCP would give every client
+        (dict(ipv4=ipv4(bootp_file="x/../../etc/shadow")), "ipv4.bootp_file 'x/../../etc/shadow' has a '..' part"),
+        (dict(ipv4=ipv4(bootp_file="pxelinux.0/..")), "has a '..' part"),
+        (dict(ipv4=ipv4(bootp_file="http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        (dict(ipv4=ipv4(bootp_file="user:s3cret@host/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (
             dict(ipv4=ipv4(bootp_file="pxelinux.0", dhcp_ranges=[])),
             "ipv4.bootp_file is given to DHCP clients: it needs dhcp_ranges",

@@ -573,3 +573,21 @@ def test_a_transient_pool_is_refused_whatever_is_asked(test_client, unique_name,
         assert test_client.pool_is_active(test_client.find_pool(name))
     finally:
         test_client.find_pool(name).destroy()
+
+
+def test_an_inactive_directory_pool_is_emptied_only_when_its_directory_holds_nothing(tmp_path):
+    """Read for a removal with delete_volumes: a directory that holds anything, or leads elsewhere
+    through a link, has volumes an inactive pool cannot list."""
+    target = tmp_path / "p"
+    definition = PoolDefinition(name="p", type="dir", target_path=str(target))
+    empty = runner.PoolState(uri="qemu:///system")
+    assert runner._with_emptied_directory(empty, definition) == empty.with_changes(emptied=True, unbuilt=True)
+    target.mkdir()
+    assert runner._with_emptied_directory(empty, definition) == empty.with_changes(emptied=True)
+    (target / ".hidden").write_bytes(b"")
+    assert runner._with_emptied_directory(empty, definition) == empty
+    linked = tmp_path / "elsewhere"
+    linked.mkdir()
+    (tmp_path / "link").symlink_to(linked)
+    through_a_link = PoolDefinition(name="p", type="dir", target_path=str(tmp_path / "link"))
+    assert runner._with_emptied_directory(empty, through_a_link) == empty
