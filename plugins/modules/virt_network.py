@@ -149,7 +149,7 @@ options:
       bootp_file:
         description:
           - Boot file name DHCP gives PXE clients, for example V(pxelinux.0), or an iPXE URL. Needs O(ipv4.dhcp_ranges).
-          - Refused with a C(..) part, or with credentials (V(user:password@) before the host): libvirt stores
+          - Refused with a C(..) part, or with credentials (V(user:password@) before the host), as libvirt stores
             the name in the network's definition, and DHCP gives it to every client.
         type: str
       bootp_server:
