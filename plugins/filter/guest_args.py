@@ -65,6 +65,7 @@ from jinja2 import Undefined
 from jinja2.exceptions import UndefinedError
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import as_dictionary
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.spec import guest_argument_spec
 
 # The module's own declaration: an option added there is accepted here (and by the roles) at once.
@@ -128,7 +129,7 @@ def add_console_password(checked: Dict[str, Any], entry: Any, defaults: Optional
     graphics = args.get("graphics") if isinstance(args, Mapping) else None
     if not isinstance(entry, Mapping) or not isinstance(graphics, Mapping) or graphics.get("password") is None:
         return
-    given = merged_defaults(entry, defaults).get("graphics")
+    given = as_dictionary(merged_defaults(entry, defaults).get("graphics"))
     password = given.get("password") if isinstance(given, Mapping) else None
     if password is not None and isinstance(args.get("name"), str):
         checked["console_passwords"][args["name"]] = password
@@ -372,13 +373,25 @@ def _redacted(args: Dict[str, Any]) -> Dict[str, Any]:
     args = _unknown_values_hidden(args, guest_argument_spec())
     install = args.get("install")
     if isinstance(install, Mapping) and install.get("kickstart_content"):
-        args["install"] = dict(install, kickstart_content=_placeholder(install["kickstart_content"], "#"))
+        args["install"] = dict(install, kickstart_content=_content_placeholder(install["kickstart_content"]))
     if args.get("url_password"):
         args["url_password"] = _placeholder(args["url_password"], "*")
-    graphics = args.get("graphics")
+    graphics = as_dictionary(args.get("graphics"))  # k=v pairs or JSON, as the module reads them
     if isinstance(graphics, Mapping) and graphics.get("password"):
         args["graphics"] = dict(graphics, password=_placeholder(graphics["password"], "*"))
     return args
+
+
+def _content_placeholder(content: Any) -> Any:
+    """What stands for a kickstart's content in the preflight's options: '#' for each of its bytes as
+    UTF-8, but the characters the module refuses in it (NUL, bytes that are not UTF-8), which stay:
+    the preflight then refuses what the install would, by the same size limit, and sees nothing else."""
+    if not isinstance(content, str):
+        return _placeholder(content, "#")
+    return "".join(
+        character if character == "\0" or "\ud800" <= character <= "\udfff" else "#" * len(character.encode("utf-8"))
+        for character in content
+    )
 
 
 def _placeholder(secret: Any, mark: str) -> Any:

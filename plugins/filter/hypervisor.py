@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Mapping, Sequence, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import HOST_URI
+from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import lock_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import same_path
 from ansible_collections.remotevirt.install.plugins.module_utils._network.subnets import overlaps
 
@@ -25,8 +26,14 @@ def _planned(result: Any) -> Tuple[str, str, Tuple[str, ...], bool, bool]:
             import ipaddress
 
             subnets.append(str(ipaddress.ip_interface(network[family]).network))
-    uri = str(item.get("uri") or HOST_URI)
+    uri = libvirt_daemon(item.get("uri"))
     return uri, str(network.get("name") or ""), tuple(subnets), bool(network.get("active")), bool(network.get("autostart"))
+
+
+def libvirt_daemon(uri: Any) -> str:
+    """The libvirt daemon an entry's URI reaches, one spelling for all of them ('qemu+unix:///system',
+    'QEMU:///system/' and no URI at all are 'qemu:///system'): entries are compared by it."""
+    return lock_uri(str(uri or HOST_URI))
 
 
 def _run_together(first: Tuple[bool, bool], second: Tuple[bool, bool]) -> bool:
@@ -98,7 +105,7 @@ def _target_directory(result: Any) -> Tuple[str, str, str]:
     target = pool.get("target_path")
     if pool.get("type") not in _DIRECTORY_POOLS or not isinstance(target, str) or not target.startswith("/"):
         return "", "", ""
-    return str(item.get("uri") or HOST_URI), str(pool.get("name") or ""), same_path(target) or ""
+    return libvirt_daemon(item.get("uri")), str(pool.get("name") or ""), same_path(target) or ""
 
 
 def pool_clashes(results: Sequence[Any], list_name: str = "hypervisor_pools") -> List[Dict[str, Any]]:
@@ -133,4 +140,4 @@ def pool_clashes(results: Sequence[Any], list_name: str = "hypervisor_pools") ->
 
 class FilterModule:
     def filters(self) -> Dict[str, Any]:
-        return {"network_clashes": network_clashes, "pool_clashes": pool_clashes}
+        return {"network_clashes": network_clashes, "pool_clashes": pool_clashes, "libvirt_daemon": libvirt_daemon}

@@ -19,6 +19,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._common.sizes import in_unit, message_unit
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    as_dictionary,
     control_problem,
     raw_problems,
     uri_problem,
@@ -159,6 +160,8 @@ class Preflight:
         places_of: Dict[str, List[str]] = {}
         for place, guest in zip(places, guests):
             name = guest.get("name") if isinstance(guest, Mapping) else None
+            if isinstance(name, (int, float)):
+                name = str(name)  # the text Ansible converts a number (or a boolean) to: one guest either way
             if isinstance(name, str) and name:
                 places_of.setdefault(name, []).append(place)
         for name, given in places_of.items():
@@ -488,10 +491,12 @@ def _unknown_keys(spec: Mapping[str, Any], params: Mapping[str, Any], path: str)
         suboptions = option.get("options")
         if not suboptions:
             continue
+        value = as_dictionary(value)  # text is read as JSON or k=v pairs, as Ansible reads it
         if isinstance(value, Mapping):
             yield from _unknown_keys(suboptions, value, where)
         elif isinstance(value, list):
             for index, item in enumerate(value):
+                item = as_dictionary(item)
                 if isinstance(item, Mapping):
                     yield from _unknown_keys(suboptions, item, "%s[%d]" % (where, index))
 

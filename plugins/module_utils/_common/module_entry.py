@@ -22,6 +22,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
     url_secrets,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    as_dictionary,
     raw_problems,
     shown_uri,
     uri_query_secrets,
@@ -103,7 +104,7 @@ def no_log_strings(spec: Mapping[str, Any], params: Any) -> Iterator[str]:
             yield from _scalars_as_text(value)
         suboptions = option.get("options")
         if suboptions:
-            for item in value if isinstance(value, list) else [value]:
+            for item in _dictionaries(value, option):
                 yield from no_log_strings(suboptions, item)
 
 
@@ -128,8 +129,7 @@ def unknown_key_secrets(spec: Mapping[str, Any], params: Any) -> Iterator[str]:
         elif option.get("no_log"):
             continue  # masked whole by AnsibleModule (and by no_log_strings)
         elif option.get("options"):
-            value = _as_dictionary(value, option)
-            for item in value if isinstance(value, list) else [value]:
+            for item in _dictionaries(value, option):
                 yield from unknown_key_secrets(option["options"], item)
         else:
             yield from secret_named_values(_as_dictionary(value, option))
@@ -151,15 +151,16 @@ def secret_named_values(value: Any) -> Iterator[str]:
 def _as_dictionary(value: Any, option: Mapping[str, Any]) -> Any:
     """A dictionary option's value as AnsibleModule will read it: text (JSON, or ``k=v`` pairs) becomes
     the dictionary whose unknown keys the argument spec then refuses, showing their values."""
-    if option.get("type") != "dict" or not isinstance(value, str):
-        return value
-    # Imported here: only a dictionary given as text needs it.
-    from ansible.module_utils.common.validation import check_type_dict
+    return as_dictionary(value) if option.get("type") == "dict" else value
 
-    try:
-        return check_type_dict(value)
-    except (TypeError, ValueError):
-        return value
+
+def _dictionaries(value: Any, option: Mapping[str, Any]) -> List[Any]:
+    """The dictionaries of an option with suboptions as AnsibleModule will read them: its value, or
+    each element of a list, text read as a dictionary."""
+    if option.get("type") == "list" and isinstance(value, list):
+        return [as_dictionary(item) for item in value]
+    value = _as_dictionary(value, option)
+    return value if isinstance(value, list) else [value]
 
 
 def _known_keys(spec: Mapping[str, Any]) -> Dict[str, Mapping[str, Any]]:

@@ -194,10 +194,26 @@ def _not_finite(value: Any) -> bool:
 
 
 def _suboption_problems(spec: Mapping[str, Any], value: Any, what: str) -> Iterator[str]:
+    # Text is read as JSON or key=value pairs by Ansible itself: its values are judged as read.
+    value = as_dictionary(value)
     if isinstance(value, Mapping):
         yield from raw_problems(spec, value, what + ".")
-    elif not isinstance(value, str):  # text is parsed as JSON or key=value by Ansible itself
+    elif not isinstance(value, str):
         yield "%s must be a dictionary of its suboptions, not %s" % (what, _kind(value))
+
+
+def as_dictionary(value: Any) -> Any:
+    """A dictionary option's value (or a list element's) as Ansible reads it: text (JSON, or ``k=v``
+    pairs) becomes that dictionary; anything else, and text Ansible cannot read, stays as given."""
+    if not isinstance(value, str):
+        return value
+    # Imported here: only a dictionary given as text needs it.
+    from ansible.module_utils.common.validation import check_type_dict
+
+    try:
+        return check_type_dict(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _kind(value: Any) -> str:

@@ -225,6 +225,25 @@ def test_preflight_args_hide_secrets_in_options_and_problems():
     assert checked["args"][0]["graphics"]["password"] == "********"
 
 
+# BREAK (fixed): a kickstart's content stood for by '#' per character let a NUL and content over the
+# size limit (in bytes) through the preflight; a console password in graphics given as k=v text was
+# neither hidden nor handed over apart.
+def test_preflight_args_keep_what_the_install_refuses_in_a_kickstart_and_read_graphics_given_as_text():
+    entries = [
+        {
+            "name": "a",
+            "location": "/tree",
+            "kickstart_content": "rootpw s3cr\u00e9t\n\0",
+            "graphics": "type=vnc password=pw123456",
+        }
+    ]
+    checked = guest_preflight_args(entries, {}, None, "iso_install_guests")
+    assert checked.pop("console_passwords") == {"a": "pw123456"}
+    assert "s3cr" not in str(checked) and "pw123456" not in str(checked)
+    assert checked["args"][0]["install"]["kickstart_content"] == "#" * len("rootpw s3cr\u00e9t\n".encode("utf-8")) + "\0"
+    assert checked["args"][0]["graphics"] == {"type": "vnc", "password": "********"}
+
+
 def test_preflight_args_of_no_list():
     assert guest_preflight_args(None) == {"args": [], "places": [], "problems": [], "console_passwords": {}, "url_passwords": {}}
     with pytest.raises(AnsibleFilterError, match="iso_install_guests must be a list of guests, got text"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.remotevirt.install.plugins.filter.hypervisor import network_clashes, pool_clashes
+from ansible_collections.remotevirt.install.plugins.filter.hypervisor import libvirt_daemon, network_clashes, pool_clashes
 
 
 def planned(name, ipv4=None, ipv6=None, active=True, autostart=False, uri=None, msg=None):
@@ -92,3 +92,13 @@ def test_no_pool_clash_apart_on_other_libvirts_for_devices_or_when_refused():
     assert pool_clashes([pool("a", "/dev/vg", "logical"), pool("b", "/dev/vg", "logical")]) == []
     assert pool_clashes([pool("a", "/srv/p"), pool("b", "/srv/p", msg="refused")]) == []
     assert pool_clashes([pool("a", "/srv/p"), pool("a", "/srv/p")]) == []  # given twice: a problem of its own
+
+
+# BREAK (fixed): two entries on one libvirt spelt two ways ('qemu+unix:///system', no uri) were compared
+# as two libvirts: the same pool given twice passed the plan, and the real run failed half-way.
+def test_one_libvirt_in_any_spelling_is_one_daemon():
+    assert {libvirt_daemon(uri) for uri in (None, "", "qemu:///system", "qemu+unix:///system", "QEMU:///system/")} == {
+        "qemu:///system"
+    }
+    assert libvirt_daemon("qemu:///session") != libvirt_daemon("qemu:///system")
+    assert libvirt_daemon("qemu+ssh://root@hv1:22/system") == libvirt_daemon("qemu+ssh://hv1/system") != "qemu:///system"

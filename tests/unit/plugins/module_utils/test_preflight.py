@@ -201,6 +201,21 @@ def test_unknown_keys_are_named_by_path_with_the_closest_option(unique_name):
     )
 
 
+# BREAK (fixed): unknown keys and other scripts' digits inside a dictionary given as text passed the
+# preflight, which then said ok to a guest virt_guest_install refused.
+def test_dictionaries_given_as_text_are_read_as_ansible_reads_them(unique_name):
+    name = unique_name("")
+    result = check(guest(name, graphics="type=none szie=3", install='{"method": "import", "kickstrat": "x"}'))
+    assert sorted(entry["message"] for entry in result["problems"]) == [
+        "guests[%s].graphics.szie: unknown key; the options here are listen, password, port, type" % name,
+        "guests[%s].install.kickstrat: unknown key; did you mean kickstart?" % name,
+    ]
+    digits = check(guest(name, graphics="type=vnc port=\uff15\uff19\uff10\uff11"))
+    assert [entry["message"] for entry in digits["problems"]] == [
+        "graphics.port: '\uff15\uff19\uff10\uff11' is not a whole number written with the digits 0-9"
+    ]
+
+
 @pytest.mark.parametrize("option", ["cloud_init", "graphics", "boot"])
 def test_a_dictionary_option_given_text_is_one_problem_naming_it(unique_name, option):
     """Ansible's validator words this mistake three times; the preflight lists it once."""
@@ -222,6 +237,15 @@ def test_a_name_given_twice_is_a_duplicate(unique_name):
             "check": "duplicate",
             "message": "guest %s is given 2 times (guests[0], guests[1]); each guest needs a name of its own on a host" % name,
         }
+    ]
+
+
+# BREAK (fixed): a name given once as a number and once as text was two guests to the preflight, and
+# one guest (Ansible converts the number) to the installs.
+def test_a_name_given_as_a_number_and_as_text_is_a_duplicate():
+    result = check(guest(4242), guest("4242", memory=512))
+    assert [entry["message"] for entry in result["problems"] if entry["check"] == "duplicate"] == [
+        "guest 4242 is given 2 times (guests[0], guests[1]); each guest needs a name of its own on a host"
     ]
 
 

@@ -129,6 +129,22 @@ def test_unknown_keys_that_look_secret_in_guests_reach_neither_the_host_log_nor_
     assert "Mem-Secret-7" not in shown
 
 
+# BREAK (fixed): a dictionary option given as text (k=v pairs or JSON) was logged as it was, its
+# console password, kickstart content and misspelt URL password included.
+def test_secrets_of_dictionary_options_given_as_text_reach_neither_the_host_log_nor_the_result(capsys, host_log):
+    guest = {
+        "name": "sec03",
+        "graphics": "type=vnc password=Vnc-Text-Secret-1",
+        "install": '{"method": "pxe", "kickstart_content": "rootpw Ks-Text-Secret-2"}',
+        "networks": ["network=default url_passwrd=Net-Text-Secret-3"],
+    }
+    code, result, out = invoke(capsys, guests=[guest], _ansible_check_mode=True)
+    assert code == 0
+    shown = out + "\n".join(host_log)
+    for secret in ("Vnc-Text-Secret-1", "Ks-Text-Secret-2", "Net-Text-Secret-3"):
+        assert secret not in shown, secret
+
+
 def test_a_kickstart_path_stays_named_in_the_problems(capsys, host_log):
     """install.kickstart is a path or URL, no secret: masking it would leave the problem unreadable."""
     guest = {

@@ -345,3 +345,18 @@ def test_a_libvirt_uri_is_shown_with_only_libvirts_settings(uri, shown):
 @given(st.text())
 def test_showing_a_uri_never_fails(text):
     assert isinstance(shown_uri(text), str)
+
+
+def test_a_dictionary_given_as_text_is_judged_as_ansible_reads_it():
+    """k=v pairs or JSON: its numbers must be written with the digits 0-9 as much as a dictionary's."""
+    spec = {
+        "graphics": {"type": "dict", "options": {"port": {"type": "int"}}},
+        "nics": {"type": "list", "elements": "dict", "options": {"port": {"type": "int"}}},
+    }
+    assert list(raw_problems(spec, {"graphics": "type=vnc port=\uff15\uff19\uff10\uff11"})) == [
+        "graphics.port: '\uff15\uff19\uff10\uff11' is not a whole number written with the digits 0-9"
+    ]
+    assert list(raw_problems(spec, {"nics": ['{"port": "\u0665"}']})) == [
+        "nics[0].port: '\u0665' is not a whole number written with the digits 0-9"
+    ]
+    assert list(raw_problems(spec, {"graphics": "type=vnc port=5901"})) == []
