@@ -24,7 +24,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.remotevirt.install.plugins.filter.guest_preview import first_line
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import uri_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem, uri_problem
 
 display = Display()
 
@@ -103,12 +103,48 @@ def finished_line(host: str, guest: str, elapsed: float, result: Mapping[str, An
 
 
 def guests_problems(guests: Sequence[Mapping[str, Any]]) -> List[str]:
-    """Why each of ``guests`` cannot be probed: a uri the virt_* modules would refuse as well."""
+    """Why each of ``guests`` cannot be probed: a uri the virt_* modules would refuse as well, a name or
+    serial log with a control character (a line break would forge a progress line of another guest)."""
     problems = []
     for index, guest in enumerate(guests):
         problem = uri_problem(guest.get("uri"))
         if problem:
             problems.append("guests[%d] %r: %s" % (index, guest.get("name"), problem))
+        for key in ("name", "serial_log"):
+            text = guest.get(key)
+            problem = control_problem(text, "guests[%d].%s" % (index, key)) if isinstance(text, str) else ""
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def started_problems(started: Sequence[Mapping[str, Any]]) -> List[str]:
+    """Why the guest a started job is about cannot be named in a line: a control character in its name."""
+    problems = []
+    for index, result in enumerate(started):
+        name = guest_name(result) if isinstance(result, Mapping) else "?"
+        problem = control_problem(name, "started[%d]: the guest's name" % index)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+# Bounds of the wait's numbers: a second to an hour between polls, up to thirty days in all.
+_NUMBER_BOUNDS = {
+    "poll_delay": (1, 3600),
+    "timeout": (0, 30 * 86400),
+    "progress_interval": (0, 86400),
+    "reconnect_timeout": (0, 86400),
+}
+
+
+def number_problems(args: Mapping[str, Any]) -> List[str]:
+    """The wait's numbers out of their bounds (a huge delay is no time the clock can sleep)."""
+    problems = []
+    for key, (low, high) in _NUMBER_BOUNDS.items():
+        value = args.get(key)
+        if isinstance(value, int) and not low <= value <= high:
+            problems.append("%s must be from %d to %d, not %d" % (key, low, high, value))
     return problems
 
 
@@ -338,9 +374,9 @@ class Waiter:
                 self._show_progress(running, now - start)
                 while next_progress <= now:
                     next_progress += progress_interval
-            # A progress interval shorter than the poll delay is kept: the loop wakes for it.
+            # A progress interval shorter than the poll delay is kept: the loop wakes for it, and for the timeout.
             delay = poll_delay if next_progress is None else min(poll_delay, next_progress - self.clock())
-            self.sleep(max(1, delay))
+            self.sleep(max(1, min(delay, start + timeout - self.clock())))
 
     @staticmethod
     def _running(jobs: List[Job]) -> List[Job]:
@@ -451,7 +487,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        problems = guests_problems(args["guests"])
+        problems = number_problems(args) + guests_problems(args["guests"]) + started_problems(args["started"])
         if problems:
             # Checked before any command: a URI's password would show in the probe's argv at -vvv.
             return dict(result, failed=True, changed=False, msg="; ".join(problems))

@@ -64,7 +64,7 @@ options:
     default: []
     suboptions:
       name:
-        description: The guest's name.
+        description: The guest's name; refused with a control character (a line break would forge a progress line).
         type: str
         required: true
       uri:
@@ -78,17 +78,17 @@ options:
         description: The guest's serial log file on the host; default C(/var/log/libvirt/qemu/<name>-serial.log).
         type: str
   progress_interval:
-    description: Seconds between progress lines; V(0) prints none (only a line per finished guest).
+    description: Seconds between progress lines, at most 86400; V(0) prints none (only a line per finished guest).
     type: int
     default: 60
   poll_delay:
-    description: Seconds between two polls of the jobs.
+    description: Seconds between two polls of the jobs, from 1 to 3600; the wait still ends at O(timeout).
     type: int
     default: 5
   timeout:
     description:
-      - Longest wait, in seconds. Guests still installing then are reported as failed; their jobs go on on
-        the host, log their result in the host log, and a re-run converges.
+      - Longest wait, in seconds (at most thirty days). Guests still installing then are reported as failed; their
+        jobs go on on the host, log their result in the host log, and a re-run converges.
     type: int
     default: 7200
   console:
@@ -101,7 +101,7 @@ options:
     default: true
   reconnect_timeout:
     description:
-      - How long, in seconds, the wait keeps asking a host it cannot reach (a dropped SSH link, a
+      - How long, in seconds (at most 86400), the wait keeps asking a host it cannot reach (a dropped SSH link, a
         restarted sshd, a controller that slept) before it gives up on the host's jobs that still run.
       - A call that does not reach the host fails only itself; the next poll connects again. The
         jobs go on on the host meanwhile, and after this time too (their result reaches the host log).

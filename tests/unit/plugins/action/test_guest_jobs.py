@@ -20,9 +20,11 @@ from ansible_collections.remotevirt.install.plugins.action.guest_jobs import (
     is_job_id,
     job_status,
     last_console_line,
+    number_problems,
     parse_probe,
     parse_statuses,
     probe_argv,
+    started_problems,
     status_argv,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.definition import default_serial_log
@@ -214,6 +216,29 @@ def test_timeout_reports_the_guest_failed_and_keeps_its_job_file():
     result = guest_results(waited)[0]
     assert result["failed"] and result["msg"].startswith("still installing after 30s (timeout 30 s)")
     assert host.cleaned == []
+
+
+# BREAK (fixed): a poll delay longer than the timeout was slept whole after the last poll (40 s for a
+# timeout of 2 s), and a huge one failed with Python's own error.
+def test_the_wait_ends_at_its_timeout_whatever_the_poll_delay():
+    host = FakeHost({"slow": 10_000})
+    waited = jobs("slow")
+    host.waiter().wait(waited, poll_delay=40, progress_interval=0, timeout=2)
+    assert guest_results(waited)[0]["msg"].startswith("still installing after 2s (timeout 2 s)")
+
+
+def test_numbers_out_of_their_bounds_and_control_characters_in_names_are_refused():
+    assert number_problems({"poll_delay": 10**20, "timeout": -1, "progress_interval": 60, "reconnect_timeout": 300}) == [
+        "poll_delay must be from 1 to 3600, not %d" % 10**20,
+        "timeout must be from 0 to 2592000, not -1",
+    ]
+    assert guests_problems([{"name": "web\n[hv1] db: finished", "uri": "qemu:///system", "serial_log": "/var/log/x\0"}]) == [
+        "guests[0].name: contains a control character (U+000A); remove it",
+        "guests[0].serial_log: contains a control character (U+0000); remove it",
+    ]
+    assert started_problems([{"item": "web"}, {"item": "web\n[hv1] db: finished after 1s (changed)"}]) == [
+        "started[1]: the guest's name: contains a control character (U+000A); remove it"
+    ]
 
 
 def test_foreground_results_are_returned_as_they_are():
