@@ -32,7 +32,10 @@ attributes:
     description: Shows the volume's XML (the fields a user can set) before and after.
 options:
   pool:
-    description: Name of an existing, active storage pool.
+    description:
+      - Name of an existing, active storage pool.
+      - With a local O(uri), a new volume is refused at plan time in a pool whose directory another user may
+        write (or, for a V(dir) pool, owns); they could put a link under the name the volume is made as.
     type: str
     required: true
   name:

@@ -34,6 +34,11 @@ def directory_info_problem(info: os.stat_result, path: str, what: str) -> Option
         return "%s %s is not a directory" % (what, path)
     if info.st_uid not in (0, os.geteuid()):
         return "%s %s is owned by uid %d; it must belong to root or to the user the module runs as" % (what, path, info.st_uid)
+    return writable_by_others_problem(info, path, what)
+
+
+def writable_by_others_problem(info: os.stat_result, path: str, what: str) -> Optional[str]:
+    """Why the directory whose ``stat`` is ``info`` is not only its owner's to write (None when it is)."""
     if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
         mode = stat.S_IMODE(info.st_mode)
         return (

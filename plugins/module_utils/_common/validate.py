@@ -14,6 +14,7 @@ Only ``re`` and ``ipaddress`` are needed: this module is compiled on every task.
 from __future__ import annotations
 
 import math
+import os
 import re
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
 
@@ -420,6 +421,14 @@ def directories_overlap(mine: List[str], theirs: str, target: str) -> Optional[s
         if spelling.startswith(theirs):
             return "lies in the target %s of" % target
     return None
+
+
+def directory_spellings(directory: str, local: bool) -> List[str]:
+    """``directory`` as given and, on this host (``local``), where it leads, each ending in '/': what
+    directories_overlap compares."""
+    given = (same_path(directory) or directory).rstrip("/") + "/"
+    real = os.path.realpath(directory).rstrip("/") + "/" if local else given
+    return [given] if real == given else [given, real]
 
 
 def same_path(path: Optional[str]) -> Optional[str]:

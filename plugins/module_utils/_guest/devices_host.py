@@ -14,8 +14,8 @@ from typing import Any, List, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     directories_overlap,
+    directory_spellings,
     is_unshareable_directory,
-    same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import capability_problems
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
@@ -80,10 +80,10 @@ def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: 
     for pool in client.all_pools():
         target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
         if target and target.startswith("/"):
-            targets.append((pool.name(), target, _spellings(target, local)))
+            targets.append((pool.name(), target, directory_spellings(target, local)))
     problems = []
     for index, share in enumerate(filesystems):
-        mine = _spellings(share.source, local)
+        mine = directory_spellings(share.source, local)
         for name, target, theirs in targets:
             overlap = next(filter(None, (directories_overlap(mine, spelling, target) for spelling in theirs)), None)
             if overlap is not None:
@@ -93,13 +93,6 @@ def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: 
                 )
                 break
     return problems
-
-
-def _spellings(directory: str, local: bool) -> List[str]:
-    """``directory`` as given and, on this host, where it leads, each ending in '/'."""
-    given = (same_path(directory) or directory).rstrip("/") + "/"
-    real = os.path.realpath(directory).rstrip("/") + "/" if local else given
-    return [given] if real == given else [given, real]
 
 
 def _new_hostdevs(request: GuestRequest, state: GuestState) -> Tuple[HostDevice, ...]:

@@ -746,7 +746,7 @@ class Client:
 
     def domain_definitions_of_all(self) -> List[Tuple[str, Any]]:
         """(name, parsed persistent definition) of every guest, running or not: one XML read per guest,
-        so only runs that pass host devices through ask."""
+        so only runs that pass host devices through, or define a pool's directory, ask."""
         found = []
         for domain in self.call("list guests on", self.uri, self.conn.listAllDomains, 0):
             xml = self._lookup("read guest", domain.name(), domain.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)

@@ -117,7 +117,9 @@ def _check_boot_file(what: str, value: str) -> None:
         raise PlanError("%s %r is not a boot file name (letters, digits, . _ + : @ - and /)" % (what, value))
     if ".." in value.split("/"):
         raise PlanError("%s %r has a '..' part: give the file's path on the TFTP server without one" % (what, value))
-    authority = value.partition("://")[2] if "://" in value else value
+    # Read as URL parsers read it: after a scheme, any number of slashes lead to the authority
+    # ('http:///user:pw@host/' names user information too).
+    authority = re.sub(r"\A[A-Za-z][A-Za-z0-9+.-]*:/*", "", value)
     if "@" in authority.partition("/")[0]:
         raise PlanError(
             "%s holds credentials (user information before '@'): libvirt would store them in the network's "

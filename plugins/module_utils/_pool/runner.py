@@ -24,7 +24,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     is_local_uri,
     volume_key,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import directories_overlap, same_path
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
+    directories_overlap,
+    directory_spellings,
+    same_path,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool, PoolDefinition, pool_capabilities
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
@@ -84,6 +88,7 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
             if client.local:
                 state = state.with_changes(real_target=_real_target(request.definition))
                 _refuse_foreign_directory(request)
+            _refuse_shared_target(client, request)
         if client.local and _devices_may_change(request.definition, existing):
             _refuse_devices_in_use(request.definition)
         if _source_may_change(request.definition, existing):
@@ -349,6 +354,29 @@ def _other_targets(client: Client, name: str, local: bool) -> Tuple[Tuple[str, s
             if real != target:
                 targets.append((pool.name(), real))  # where it leads: a link to it is the same directory
     return tuple(targets)
+
+
+def _refuse_shared_target(client: Client, request: PoolRequest) -> None:
+    """A new (or moved) pool's directory is never one a guest shares (virtiofs), nor in one or holding
+    one: the guest could change the pool's volumes (other guests' disks) or write image headers into
+    them. One definition read per guest, only where the pool's directory may change."""
+    definition = request.definition
+    if definition is None or definition.type not in DIRECTORY_TYPES or not (definition.target_path or "").startswith("/"):
+        return
+    target = definition.target_path or ""
+    mine = directory_spellings(target, client.local)
+    for guest, domain in client.domain_definitions_of_all():
+        for source in domain.xpath("./devices/filesystem/source/@dir"):
+            shared = str(source)
+            if not shared.startswith("/"):
+                continue
+            for spelling in directory_spellings(shared, client.local):
+                if directories_overlap(mine, spelling, shared) is not None:
+                    raise PlanError(
+                        "pool %s: target_path %s is, holds or lies in the directory %s that guest %s shares (virtiofs): "
+                        "the guest could change the pool's volumes (other guests' disks); give the pool a directory "
+                        "no guest shares" % (request.name, target, shared, guest)
+                    )
 
 
 def _refuse_foreign_directory(request: PoolRequest) -> None:

@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import stat
-from typing import Any, Callable, Dict, Iterable, Iterator, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Union
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
@@ -84,7 +84,7 @@ class _Counted:
             yield chunk
 
 
-def _set_attribute(path: str, attribute: str, value: bytes) -> None:
+def _set_attribute(path: Union[str, int], attribute: str, value: bytes) -> None:
     """Set an extended attribute, where the file system takes user attributes: those that take none
     (some NFS pools) carry no marks, and what a mark would tell is then left to the checks that need none."""
     try:
@@ -110,6 +110,32 @@ def _clear_directory_mark(directory: str, attribute: str) -> None:
     except OSError as error:
         if error.errno not in _NO_XATTRS + (errno.ENODATA, errno.ENOENT):
             raise
+
+
+def _link_open_file(descriptor: int, directory: str, name: str, staging: str) -> None:
+    """Give the open file ``descriptor`` the ``name`` in ``directory`` (never replacing a file of that
+    name), then remove its ``staging`` name there where that is still this file. Linked through the
+    descriptor (/proc/self/fd and AT_SYMLINK_FOLLOW): the file itself, whatever the staging name holds."""
+    made = os.fstat(descriptor)
+    directory_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            os.link("/proc/self/fd/%d" % descriptor, name, src_dir_fd=directory_fd, dst_dir_fd=directory_fd, follow_symlinks=True)
+        except FileNotFoundError:
+            if os.fstat(descriptor).st_nlink:
+                raise
+            raise RemotevirtError(
+                "%s, the file libvirt made for volume %s, was replaced before it was given the volume's name: "
+                "nothing was named (look at who writes the pool's directory)" % (staging, name)
+            )
+        try:
+            info = os.lstat(staging, dir_fd=directory_fd)
+        except FileNotFoundError:
+            return
+        if (info.st_dev, info.st_ino) == (made.st_dev, made.st_ino):
+            os.unlink(staging, dir_fd=directory_fd)
+    finally:
+        os.close(directory_fd)
 
 
 def _clear_incomplete(path: str) -> None:
@@ -230,7 +256,9 @@ class VolumeHandlers:
     ) -> Any:
         """Make the volume under the staging name with ``make`` (given the volume's XML), mark it, then
         give the whole, marked volume its name: libvirtd, the host or this run going down meanwhile
-        leaves a file under the staging name, which no run takes for the volume."""
+        leaves a file under the staging name, which no run takes for the volume. The file is marked
+        and named through a descriptor of what libvirt made: a link put in its place meanwhile is never
+        followed, never given the volume's name."""
         wanted = Volume.from_xml(xml)
         directory = self.client.describe_pool(pool).target_path or ""
         staging_path = os.path.join(directory, staging)
@@ -258,17 +286,35 @@ class VolumeHandlers:
             self._mark_new(volume, incomplete)
             return volume
         try:
-            self._mark_new(staged, incomplete)
+            descriptor = _open_volume_file(staged_path)
+        except BaseException:
+            self.client.delete_volume(staged)  # a link put in its place: only the link goes
+            _clear_directory_mark(directory, mark)
+            raise
+        try:
+            made = os.fstat(descriptor)
+            # The mark now names this file: a file put under the staging name later is never taken for it.
+            _set_attribute(directory, mark, b"%d:%d" % (made.st_dev, made.st_ino))
+            self._mark_made(descriptor, staged, incomplete)
             # A link, then the staging name's removal: a name someone took meanwhile is never replaced.
-            os.link(staged_path, os.path.join(os.path.dirname(staged_path), wanted.name))
+            _link_open_file(descriptor, os.path.dirname(staged_path), wanted.name, staging)
         except BaseException:
             self.client.delete_volume(staged)
             _clear_directory_mark(directory, mark)
             raise
-        os.unlink(staged_path)
+        finally:
+            os.close(descriptor)
         _clear_directory_mark(directory, mark)
         self.client.refresh_pool(pool)
         return self._volume(pool_name, wanted.name)
+
+    def _mark_made(self, descriptor: int, volume: Any, incomplete: bool) -> None:
+        """_mark_new, on the open file ``descriptor`` of the new ``volume``."""
+        if incomplete:
+            _set_attribute(descriptor, INCOMPLETE_XATTR, b"1")
+        fmt = self.client.describe_volume(volume).format
+        if fmt:
+            _set_attribute(descriptor, FORMAT_XATTR, fmt.encode("ascii"))
 
     def upload(self, action: Action) -> Optional[Undo]:
         """Stream the URL into the volume (decompressed on the way when it is compressed); only a
@@ -422,7 +468,17 @@ class VolumeHandlers:
 
     def delete(self, action: Action) -> Optional[Undo]:
         payload: VolumeTarget = action.payload
-        self.client.delete_volume(self._volume(payload.pool, payload.volume))
+        pool = self._pool(payload.pool)
+        volume = self.client.find_volume(pool, payload.volume)
+        if volume is None:
+            raise LibvirtError("look up volume", "%s/%s" % (payload.pool, payload.volume), "volume disappeared")
+        self.client.delete_volume(volume)
+        if payload.volume.endswith(".part") and self.client.files_here():
+            # What a stopped run left under a staging name is gone, and so is the directory's mark of
+            # it: a file someone makes under that name later is never taken for one cut off.
+            directory = self.client.describe_pool(pool).directory
+            if directory:
+                _clear_directory_mark(directory, staging_xattr(payload.volume))
         return None
 
     def chmod(self, action: Action) -> Optional[Undo]:

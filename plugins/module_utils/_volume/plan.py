@@ -859,6 +859,8 @@ def _staging(request: VolumeRequest, state: VolumeState, plan: Plan) -> Optional
     if not (state.files_here and state.pool.directory):
         return None
     staging = staging_name(request.name)
+    if state.directory_problem:
+        raise PlanError("volume %s is not made: %s" % (request.label, state.directory_problem))
     if state.staged == STAGED_FOREIGN:
         raise PlanError(
             "volume %s is to be made as %s/%s and renamed once whole, but something that no run of this collection "

@@ -221,6 +221,8 @@ def staged_leftover(client: Client, pool: Any, directory: Optional[str], name: s
         info = os.lstat(os.path.join(directory, staging))
     except (OSError, ValueError):
         return None
+    if not _marked_as_staged(directory, staging, info):
+        return STAGED_FOREIGN  # no run of this collection was making it: not ours to delete
     if existing is not None and existing.path:
         try:
             made = os.lstat(existing.path)
@@ -230,7 +232,29 @@ def staged_leftover(client: Client, pool: Any, directory: Optional[str], name: s
             return STAGED_SECOND_NAME
     if client.find_volume(pool, staging) is None:
         return STAGED_FOREIGN  # a file libvirt does not list as a volume (a dangling link): not a volume to delete
-    return STAGED_CUT if _marked_as_staged(directory, staging, info) else STAGED_FOREIGN
+    return STAGED_CUT
+
+
+def _directory_problem(pool: Pool, directory: str) -> Optional[str]:
+    """Why the pool's ``directory`` is no place to make a new volume in: another user may write it
+    (or, for a directory pool, owns it), and could put a link under the name libvirt makes the volume
+    as (qemu-img would create the file it leads to) or swap one in before the volume gets its name.
+    The owner of a mounted file system's directory is the admin's choice (an NFS export squashing
+    root to the user libvirt writes as)."""
+    # Imported here: only runs that make a volume judge its directory (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
+        directory_info_problem,
+        writable_by_others_problem,
+    )
+
+    what = "the directory of pool %s" % pool.name
+    try:
+        info = os.stat(directory)
+    except OSError as error:
+        return "%s, %s: %s" % (what, directory, error.strerror or error)
+    if pool.type == "dir":
+        return directory_info_problem(info, directory, what)
+    return writable_by_others_problem(info, directory, what)
 
 
 def _marked_as_staged(directory: str, staging: str, info: os.stat_result) -> bool:
@@ -449,8 +473,11 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     local = is_local_uri(client.uri)
     files_here = client.files_here()
     # What a run stopped while it made the volume left under the name it makes it as.
-    staged = staged_leftover(client, pool, described_pool.directory if files_here else None, request.name, existing)
+    directory = described_pool.directory if files_here else None
+    staged = staged_leftover(client, pool, directory, request.name, existing)
     state = VolumeState(pool=described_pool, existing=existing, local=local, files_here=files_here, staged=staged)
+    if directory and existing is None and request.state != "absent":
+        state = state.with_changes(directory_problem=_directory_problem(described_pool, directory))
     if request.state == "absent":
         if local:  # what a replacement stopped midway left beside the volume goes with it
             state = _with_replacement(client, state, request.pool, request.name)

@@ -82,7 +82,9 @@ class VolumeState(Record):
     ``replacement_staged`` what the staging names (see plan.staging_name) of the volume and of its
     replacement hold (one of STAGED_*, None for nothing; read where the pool's files are this host's);
     ``files_here`` whether the pool's files are files this module can rename (a local uri, not libvirt's
-    test driver).
+    test driver); ``directory_problem`` why the pool's directory is no place to make a new volume in
+    (another user owns it or may write it, and could swap a link in while it is made; read only for a
+    new volume where the pool's files are this host's).
     """
 
     pool: Pool
@@ -107,3 +109,4 @@ class VolumeState(Record):
     staged: Optional[str] = None
     replacement_staged: Optional[str] = None
     files_here: bool = False
+    directory_problem: Optional[str] = None

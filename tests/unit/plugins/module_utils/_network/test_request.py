@@ -117,6 +117,10 @@ def test_ipv6_is_written_as_python_writes_it():
         (dict(ipv4=ipv4(bootp_file="pxelinux.0/..")), "has a '..' part"),
         (dict(ipv4=ipv4(bootp_file="http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (dict(ipv4=ipv4(bootp_file="user:s3cret@host/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        # any number of slashes after the scheme: URL parsers read user information there too
+        (dict(ipv4=ipv4(bootp_file="http:///user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        (dict(ipv4=ipv4(bootp_file="http:/user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        (dict(ipv4=ipv4(bootp_file="tftp:user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (
             dict(ipv4=ipv4(bootp_file="pxelinux.0", dhcp_ranges=[])),
             "ipv4.bootp_file is given to DHCP clients: it needs dhcp_ranges",

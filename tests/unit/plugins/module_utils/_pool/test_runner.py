@@ -591,3 +591,28 @@ def test_an_inactive_directory_pool_is_emptied_only_when_its_directory_holds_not
     (tmp_path / "link").symlink_to(linked)
     through_a_link = PoolDefinition(name="p", type="dir", target_path=str(tmp_path / "link"))
     assert runner._with_emptied_directory(empty, through_a_link) == empty
+
+
+@pytest.mark.parametrize("relation", ["is", "holds", "lies in"])
+def test_a_pool_directory_a_guest_shares_is_refused_in_both_modes(test_client, unique_name, tmp_path, relation):
+    """A pool made in (or around) a guest's virtiofs share would hand the guest other guests' disks."""
+    name, guest_name = unique_name(""), unique_name("")
+    shared = tmp_path / "share"
+    target = {"is": shared, "holds": tmp_path, "lies in": shared / "pool"}[relation]
+    guest = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<filesystem type='mount'><driver type='virtiofs'/><source dir='%s'/><target dir='data'/></filesystem>"
+        "</devices></domain>" % (guest_name, shared)
+    )
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(
+                RunError,
+                match="target_path %s is, holds or lies in the directory %s that guest %s shares" % (target, shared, guest_name),
+            ):
+                runner.run(params(name=name, type="dir", target_path=str(target)), check_mode, False)
+        assert test_client.find_pool(name) is None
+    finally:
+        guest.undefine()
+    assert runner.run(params(name=name, type="dir", target_path=str(target)), False, False)["changed"]
+    runner.run(params(name=name, state="absent"), False, False)

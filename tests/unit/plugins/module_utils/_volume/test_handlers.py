@@ -21,7 +21,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.errors 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import ExecutionError, Executor
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import KEPT, Action, Payload, Verb
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
+from ansible_collections.remotevirt.install.plugins.module_utils._volume import download, handlers
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import CHMOD, VERBS, ChmodPayload, ResizePayload
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.handlers import VolumeHandlers
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import plan_volume
@@ -158,6 +158,62 @@ def test_chmod_never_follows_a_link_swapped_in_after_the_plan(tmp_path):
     with pytest.raises(RemotevirtError, match="is another file than planned"):
         VolumeHandlers(None, True).chmod(action)
     assert stat.S_IMODE(os.stat(victim).st_mode) == 0o600
+
+
+def test_a_made_volume_gets_its_name_through_its_descriptor_never_through_a_link_swapped_in(tmp_path):
+    """Between libvirt making the staging file and its naming, a link renamed over the staging name
+    is never what the volume's name is given, and stays (it is not the run's to remove)."""
+    staged = tmp_path / ".disk.img.part"
+    staged.write_bytes(b"made")
+    descriptor = os.open(staged, os.O_RDONLY)
+    try:
+        made = os.fstat(descriptor)
+        os.rename(staged, tmp_path / "kept")
+        staged.symlink_to(tmp_path / "victim")
+        handlers._link_open_file(descriptor, str(tmp_path), "disk.img", ".disk.img.part")
+    finally:
+        os.close(descriptor)
+    named = os.lstat(tmp_path / "disk.img")
+    assert (named.st_dev, named.st_ino) == (made.st_dev, made.st_ino) and stat.S_ISREG(named.st_mode)
+    assert os.path.islink(staged)
+
+
+def test_a_made_volume_replaced_before_its_naming_gives_nothing_its_name(tmp_path):
+    staged = tmp_path / ".disk.img.part"
+    staged.write_bytes(b"made")
+    descriptor = os.open(staged, os.O_RDONLY)
+    try:
+        (tmp_path / "swap").symlink_to(tmp_path / "victim")
+        os.rename(tmp_path / "swap", staged)
+        with pytest.raises(RemotevirtError, match=r"\.disk\.img\.part, the file libvirt made for volume disk\.img, was replaced"):
+            handlers._link_open_file(descriptor, str(tmp_path), "disk.img", ".disk.img.part")
+    finally:
+        os.close(descriptor)
+    assert not os.path.lexists(tmp_path / "disk.img") and os.path.islink(staged)
+
+
+def test_a_made_volume_never_replaces_a_file_that_took_its_name_meanwhile(tmp_path):
+    staged = tmp_path / ".disk.img.part"
+    staged.write_bytes(b"made")
+    (tmp_path / "disk.img").write_bytes(b"theirs")
+    descriptor = os.open(staged, os.O_RDONLY)
+    try:
+        with pytest.raises(FileExistsError):
+            handlers._link_open_file(descriptor, str(tmp_path), "disk.img", ".disk.img.part")
+    finally:
+        os.close(descriptor)
+    assert (tmp_path / "disk.img").read_bytes() == b"theirs" and staged.read_bytes() == b"made"
+
+
+def test_a_made_volume_leaves_no_staging_name(tmp_path):
+    staged = tmp_path / ".disk.img.part"
+    staged.write_bytes(b"made")
+    descriptor = os.open(staged, os.O_RDONLY)
+    try:
+        handlers._link_open_file(descriptor, str(tmp_path), "disk.img", ".disk.img.part")
+    finally:
+        os.close(descriptor)
+    assert sorted(os.listdir(tmp_path)) == ["disk.img"] and os.stat(tmp_path / "disk.img").st_nlink == 1
 
 
 def test_the_test_driver_refuses_resize_and_nothing_is_changed(test_client, unique_name):

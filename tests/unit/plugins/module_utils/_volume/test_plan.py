@@ -1183,6 +1183,16 @@ def test_what_has_a_new_volumes_staging_name_that_no_run_left_is_refused_not_del
         plan_volume(request(**how), state)
 
 
+@pytest.mark.parametrize(
+    "how", [dict(clone_from="base.qcow2"), dict(capacity="1G"), dict(source_url="http://h/v.qcow2", format="qcow2")]
+)
+def test_a_new_volume_is_not_made_in_a_directory_another_user_may_write(how):
+    problem = "the directory of pool p /p can be written by its group or by others (mode 0777)"
+    state = VolumeState(POOL, origin=BASE, files_here=True, directory_problem=problem, download_size=1 << 20)
+    with pytest.raises(PlanError, match=r"volume p/\S+ is not made: the directory of pool p /p can be written"):
+        plan_volume(request(**how), state)
+
+
 # BREAK (fixed): a preallocated qcow2 volume whose data just fit the pool was planned, and qemu-img then
 # ran out of space writing its tables; growing a volume made with preallocation full grew it sparse.
 def test_qcow2_metadata_size_counts_the_tables_of_every_cluster():

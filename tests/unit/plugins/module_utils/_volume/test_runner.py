@@ -16,6 +16,7 @@ import pytest
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key, volume_key
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import Pool
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import download
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
@@ -28,7 +29,12 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner 
     resolve_permissions,
     run,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, staging_xattr
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
+    INCOMPLETE_XATTR,
+    STAGED_FOREIGN,
+    STAGED_SECOND_NAME,
+    staging_xattr,
+)
 from qcow2_headers import qcow2_header
 from runner_params import POOL, half_made_download, volume_path, volumes
 from runner_params import volume_params as params
@@ -769,3 +775,40 @@ def test_check_mode_gives_up_waiting_as_the_real_run_does(unique_name, test_clie
             with pytest.raises(RunError, match="another run is still changing volume %s/%s on this host" % (POOL, name)):
                 run(params(name=name, capacity="1M"), check_mode=check_mode, diff=False)
     assert name not in volumes(test_client)
+
+
+def test_a_second_name_of_the_volume_is_a_runs_leftover_only_while_the_directory_marks_it(tmp_path):
+    """An admin's own hard link under the staging name is theirs: refused by a new volume's run, never
+    deleted; a second name left between the link and the removal of a run's staging name carries the mark."""
+    volume = tmp_path / "disk.img"
+    volume.write_bytes(b"data")
+    os.link(volume, tmp_path / ".disk.img.part")
+    existing = Volume(name="disk.img", capacity=4, path=str(volume))
+    assert volume_runner.staged_leftover(None, None, str(tmp_path), "disk.img", existing) == STAGED_FOREIGN
+    info = os.stat(volume)
+    os.setxattr(tmp_path, staging_xattr(".disk.img.part"), b"%d:%d" % (info.st_dev, info.st_ino))
+    assert volume_runner.staged_leftover(None, None, str(tmp_path), "disk.img", existing) == STAGED_SECOND_NAME
+
+
+@pytest.mark.parametrize(
+    "pool_type, mode, owner, refused",
+    [
+        ("dir", 0o755, 0, False),
+        ("dir", 0o777, 0, True),
+        ("dir", 0o775, 0, True),
+        ("dir", 0o1777, 0, True),
+        ("dir", 0o755, 65534, True),
+        ("netfs", 0o755, 65534, False),  # an export's owner is the admin's choice (root squashed to it)
+        ("netfs", 0o777, 65534, True),
+        ("fs", 0o757, 0, True),
+    ],
+)
+def test_a_new_volume_is_not_made_where_another_user_may_put_a_link_under_its_name(tmp_path, pool_type, mode, owner, refused):
+    directory = tmp_path / "pool"
+    directory.mkdir()
+    os.chmod(directory, mode)
+    os.chown(directory, owner, 0)
+    problem = volume_runner._directory_problem(Pool(name="p", type=pool_type, target_path=str(directory)), str(directory))
+    assert (problem is not None) == refused
+    if refused:
+        assert problem.startswith("the directory of pool p %s " % directory)
