@@ -484,8 +484,9 @@ options:
             and the like), which the guest could change, as libvirt has no read-only virtiofs.
           - Nor libvirt's state (anything in V(/var/lib/libvirt), its images and boot directories included), the
             services' runtime state (V(/run), V(/var/run)), the host's program, package, queue and log trees, or a
-            directory that is, holds or lies in a storage pool's directory (where it leads through links), as the
-            guest could change libvirt's state or other guests' disks.
+            directory that is, holds or lies in a storage pool's directory (where it leads through links, or
+            the same directory through a bind mount), as the guest could change libvirt's state or other
+            guests' disks.
         type: path
         required: true
       target:

@@ -74,14 +74,16 @@ options:
         its programs, packages, queues, logs and libvirt's own state (anything under V(/usr/lib), V(/lib),
         V(/usr/local/bin), V(/var/lib/dpkg), V(/var/lib/rpm), V(/var/spool), V(/var/log), or V(/var/lib/libvirt)
         but its V(images) and V(boot)), a home directory itself or a hidden directory in one, or
-        when it is, holds or lies in the target of another pool or a directory a guest shares (virtiofs; on
-        the module's host also where either leads through symbolic links). Checked for a new or moved pool, and again before an inactive pool
+        when it is, holds or lies in the target of another pool (on the module's host also where either
+        leads through symbolic links). Checked for a new or moved pool, and again before an inactive pool
         is started or built (its directory may have been replaced by a link since it was defined).
+      - For a new or moved pool, also refused when it is, holds or lies in a directory a guest shares
+        (virtiofs), on the module's host also through symbolic links or bind mounts.
       - For a new or moved V(dir) pool, the existing directory (where it leads) must belong to root or to
         the user the module runs as, with no directory or link of another user on its way, and nobody else
-        may write it; refused at plan time otherwise (with a
-        local O(uri)). Another user who may write a pool's directory could put files there that runs as
-        root take for volumes.
+        may write it; for V(fs) and V(netfs), the way to the mount point must be root's (or the module
+        user's) alike. Refused at plan time otherwise (with a local O(uri)). Another user who may write a
+        pool's directory could put files there that runs as root take for volumes.
     type: str
   source_host:
     description: NFS/CIFS server (V(netfs)) or iSCSI portal (V(iscsi)), by name or address.

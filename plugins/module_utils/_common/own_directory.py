@@ -55,6 +55,41 @@ def own_directory_problem(path: str, what: str) -> Optional[str]:
     return untrusted_path_problem(path, what) or foreign_directory_problem(path, what)
 
 
+def pool_directory_problem(directory: str, pool_type: str, what: str) -> Optional[str]:
+    """Why root should not make files in a storage pool's ``directory`` (None when it may): another
+    user could make the way to it lead elsewhere, may write it, or (but for a netfs pool) owns it. The
+    owner of a netfs pool's directory is the export's (root squashed to the user libvirt writes as):
+    the admin's choice. A missing directory is no problem here (the pool's build makes it)."""
+    if pool_type == "netfs":
+        problem = way_problem(directory, what)
+    else:
+        problem = untrusted_path_problem(directory, what)
+    if problem:
+        return problem
+    try:
+        info = os.stat(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if pool_type == "netfs":
+        return writable_by_others_problem(info, directory, what)
+    return directory_info_problem(info, directory, what)
+
+
+def way_problem(directory: str, what: str) -> Optional[str]:
+    """Why another user could make ``directory`` lead elsewhere, its own owner aside (a mount point's
+    is the mounted file system's): the way to it (untrusted_path_problem), or a link of theirs there."""
+    problem = untrusted_path_problem(os.path.dirname(directory.rstrip("/")) or "/", what)
+    if problem:
+        return problem
+    try:
+        info = os.lstat(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISLNK(info.st_mode) and info.st_uid not in (0, os.geteuid()):
+        return "%s %s is a symbolic link of uid %d, who could make it lead elsewhere" % (what, directory, info.st_uid)
+    return None
+
+
 def untrusted_path_problem(path: str, what: str) -> Optional[str]:
     """Why another user could make ``path`` lead elsewhere (None when nobody but root and the
     module's user can): a symbolic link or directory on the way that they own, or a directory on

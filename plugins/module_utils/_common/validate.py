@@ -431,6 +431,39 @@ def directory_spellings(directory: str, local: bool) -> List[str]:
     return [given] if real == given else [given, real]
 
 
+# What directory_identities says of a directory: whether it exists, then (device, inode) of it (or of
+# its nearest existing parent) and of every directory above it, up to '/'.
+DirectoryIdentities = Tuple[bool, List[Tuple[int, int]]]
+
+
+def directory_identities(directory: str) -> DirectoryIdentities:
+    """The identity of the directory ``directory`` leads to and of those above it, on this host: two
+    paths that reach one directory (a bind mount, a link) meet there, whatever their spelling."""
+    current = os.path.realpath(directory)
+    exists = os.path.isdir(current)
+    chain = []
+    while True:
+        try:
+            info = os.stat(current)
+        except OSError:
+            info = None
+        if info is not None:
+            chain.append((info.st_dev, info.st_ino))
+        parent = os.path.dirname(current)
+        if parent == current:
+            return exists, chain
+        current = parent
+
+
+def identities_overlap(mine: DirectoryIdentities, theirs: DirectoryIdentities) -> bool:
+    """Whether one directory is, holds or lies in the other, by directory_identities: a missing one
+    lies in the other when its nearest existing parent does."""
+    (mine_exists, mine_chain), (theirs_exists, theirs_chain) = mine, theirs
+    if not mine_chain or not theirs_chain:
+        return False
+    return (theirs_exists and theirs_chain[0] in mine_chain) or (mine_exists and mine_chain[0] in theirs_chain)
+
+
 def same_path(path: Optional[str]) -> Optional[str]:
     """One spelling of a host path, so '/dir//disk.img' and '/dir/./disk.img' are '/dir/disk.img'.
     A '..' stays: after a symbolic link the kernel takes it to the parent of the link's target,

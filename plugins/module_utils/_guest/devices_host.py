@@ -14,7 +14,9 @@ from typing import Any, List, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     directories_overlap,
+    directory_identities,
     directory_spellings,
+    identities_overlap,
     is_unshareable_directory,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import capability_problems
@@ -80,12 +82,17 @@ def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: 
     for pool in client.all_pools():
         target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
         if target and target.startswith("/"):
-            targets.append((pool.name(), target, directory_spellings(target, local)))
+            identities = directory_identities(target) if local else None
+            targets.append((pool.name(), target, directory_spellings(target, local), identities))
     problems = []
     for index, share in enumerate(filesystems):
         mine = directory_spellings(share.source, local)
-        for name, target, theirs in targets:
+        mine_identities = directory_identities(share.source) if local else None
+        for name, target, theirs, identities in targets:
             overlap = next(filter(None, (directories_overlap(mine, spelling, target) for spelling in theirs)), None)
+            if overlap is None and mine_identities is not None and identities is not None:
+                # Both reach one directory by other ways (a bind mount).
+                overlap = "reaches the directory of" if identities_overlap(mine_identities, identities) else None
             if overlap is not None:
                 problems.append(
                     "filesystems[%d]: source %s %s pool %s: the guest could change its volumes (other guests' disks); "

@@ -13,6 +13,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.own_dir
     foreign_directory_problem,
     nearest_existing,
     untrusted_path_problem,
+    way_problem,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
@@ -26,7 +27,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     directories_overlap,
+    directory_identities,
     directory_spellings,
+    identities_overlap,
     same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -365,35 +368,41 @@ def _refuse_shared_target(client: Client, request: PoolRequest) -> None:
         return
     target = definition.target_path or ""
     mine = directory_spellings(target, client.local)
+    identities = directory_identities(target) if client.local else None
     for guest, domain in client.domain_definitions_of_all():
         for source in domain.xpath("./devices/filesystem/source/@dir"):
             shared = str(source)
             if not shared.startswith("/"):
                 continue
-            for spelling in directory_spellings(shared, client.local):
-                if directories_overlap(mine, spelling, shared) is not None:
-                    raise PlanError(
-                        "pool %s: target_path %s is, holds or lies in the directory %s that guest %s shares (virtiofs): "
-                        "the guest could change the pool's volumes (other guests' disks); give the pool a directory "
-                        "no guest shares" % (request.name, target, shared, guest)
-                    )
+            spelled = any(directories_overlap(mine, spelling, shared) for spelling in directory_spellings(shared, client.local))
+            # On this host also where both reach one directory by other ways (a bind mount).
+            if spelled or (identities is not None and identities_overlap(identities, directory_identities(shared))):
+                raise PlanError(
+                    "pool %s: target_path %s is, holds or lies in the directory %s that guest %s shares (virtiofs): "
+                    "the guest could change the pool's volumes (other guests' disks); give the pool a directory "
+                    "no guest shares" % (request.name, target, shared, guest)
+                )
 
 
 def _refuse_foreign_directory(request: PoolRequest) -> None:
     """A new (or moved) directory pool never adopts a directory another user owns or may write:
     they could go on putting files there that root's runs then take for volumes (a qcow2 image
     with a backing file of their choice, a forged record of a verified download, a link swapped
-    in while root changes a volume's mode)."""
+    in while root changes a volume's mode). The mount point of a new fs or netfs pool is judged by the
+    way to it: its owner is the mounted file system's."""
     definition = request.definition
-    if definition is None or definition.type != "dir" or not definition.target_path:
+    if definition is None or definition.type not in DIRECTORY_TYPES or not definition.target_path:
         return
     target = definition.target_path
     try:
-        problem = (
-            _not_a_directory_problem(target)
-            or untrusted_path_problem(target, "target_path")
-            or foreign_directory_problem(os.path.realpath(target), "target_path")
-        )
+        if definition.type == "dir":
+            problem = (
+                _not_a_directory_problem(target)
+                or untrusted_path_problem(target, "target_path")
+                or foreign_directory_problem(os.path.realpath(target), "target_path")
+            )
+        else:
+            problem = way_problem(target, "target_path")
     except OSError as error:
         problem = "target_path %s: %s" % (target, error.strerror or error)
     if problem:

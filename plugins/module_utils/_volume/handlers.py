@@ -8,6 +8,7 @@ Imported only by runs whose plan changes something, so a no-op task does not com
 
 from __future__ import annotations
 
+import binascii
 import errno
 import hashlib
 import os
@@ -17,6 +18,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Union
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
 from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import FORMAT_XATTR
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import pool_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import is_local_uri
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -39,7 +41,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions
     VolumeTarget,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.request import CHECKSUM_OF_CONTENT, RAW_FORMATS
-from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import INCOMPLETE_XATTR, staging_xattr
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import (
+    INCOMPLETE_XATTR,
+    STAGING_TOKEN_XATTR,
+    staging_xattr,
+)
 
 try:
     import libvirt
@@ -94,19 +100,36 @@ def _set_attribute(path: Union[str, int], attribute: str, value: bytes) -> None:
             raise
 
 
+def _name_in_mark(descriptor: int, directory: str, attribute: str) -> None:
+    """Make the directory's mark ``attribute`` name the open file ``descriptor``: its device, inode and a
+    random token, which the file carries too (see state.STAGING_XATTR_PREFIX)."""
+    made = os.fstat(descriptor)
+    token = binascii.hexlify(os.urandom(16))
+    _set_attribute(descriptor, STAGING_TOKEN_XATTR, token)
+    _set_attribute(directory, attribute, b"%d:%d:%s" % (made.st_dev, made.st_ino, token))
+
+
 def _mark_left_copy(directory: str, attribute: str, path: str) -> None:
-    """After a copy that failed: the mark names the file it left (device and inode), or goes."""
+    """After a copy that failed: the mark names the file it left, or goes (nothing left, or nothing
+    this run can tell from a file put there)."""
     try:
-        info = os.lstat(path)
-    except OSError:
+        descriptor = _open_volume_file(path)
+    except (OSError, RemotevirtError):
         _clear_directory_mark(directory, attribute)
         return
-    _set_attribute(directory, attribute, b"%d:%d" % (info.st_dev, info.st_ino))
+    try:
+        _name_in_mark(descriptor, directory, attribute)
+    finally:
+        os.close(descriptor)
 
 
 def _clear_directory_mark(directory: str, attribute: str) -> None:
+    _remove_attribute(directory, attribute)
+
+
+def _remove_attribute(path: Union[str, int], attribute: str) -> None:
     try:
-        os.removexattr(directory, attribute)
+        os.removexattr(path, attribute)
     except OSError as error:
         if error.errno not in _NO_XATTRS + (errno.ENODATA, errno.ENOENT):
             raise
@@ -260,7 +283,12 @@ class VolumeHandlers:
         and named through a descriptor of what libvirt made: a link put in its place meanwhile is never
         followed, never given the volume's name."""
         wanted = Volume.from_xml(xml)
-        directory = self.client.describe_pool(pool).target_path or ""
+        described = self.client.describe_pool(pool)
+        directory = described.target_path or ""
+        # Judged again as the plan judged it: the way and the modes may have changed since.
+        problem = pool_directory_problem(directory, described.type, "the directory of pool %s" % pool_name)
+        if problem:
+            raise LibvirtError("create volume", wanted.name, "%s; nothing was made" % problem)
         staging_path = os.path.join(directory, staging)
         if os.path.lexists(staging_path):  # appeared since the plan: never marked as one this run made
             raise LibvirtError("create volume", wanted.name, "%s appeared meanwhile beside it; nothing was made" % staging)
@@ -292,12 +320,12 @@ class VolumeHandlers:
             _clear_directory_mark(directory, mark)
             raise
         try:
-            made = os.fstat(descriptor)
             # The mark now names this file: a file put under the staging name later is never taken for it.
-            _set_attribute(directory, mark, b"%d:%d" % (made.st_dev, made.st_ino))
+            _name_in_mark(descriptor, directory, mark)
             self._mark_made(descriptor, staged, incomplete)
             # A link, then the staging name's removal: a name someone took meanwhile is never replaced.
             _link_open_file(descriptor, os.path.dirname(staged_path), wanted.name, staging)
+            _remove_attribute(descriptor, STAGING_TOKEN_XATTR)
         except BaseException:
             self.client.delete_volume(staged)
             _clear_directory_mark(directory, mark)

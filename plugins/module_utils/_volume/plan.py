@@ -839,6 +839,7 @@ def _download_state(state: VolumeState, staged: Optional[str] = None) -> VolumeS
         can_decompress=state.can_decompress,
         files_here=state.files_here,
         staged=staged,
+        directory_problem=state.directory_problem,
     )
 
 

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import grp
+import hmac
 import os
 import pwd
 import stat
@@ -53,6 +54,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.state i
     STAGED_CUT,
     STAGED_FOREIGN,
     STAGED_SECOND_NAME,
+    STAGING_TOKEN_XATTR,
     VolumeState,
     as_made,
     staging_xattr,
@@ -235,37 +237,39 @@ def staged_leftover(client: Client, pool: Any, directory: Optional[str], name: s
     return STAGED_CUT
 
 
-def _directory_problem(pool: Pool, directory: str) -> Optional[str]:
-    """Why the pool's ``directory`` is no place to make a new volume in: another user may write it
-    (or, for a directory pool, owns it), and could put a link under the name libvirt makes the volume
-    as (qemu-img would create the file it leads to) or swap one in before the volume gets its name.
-    The owner of a mounted file system's directory is the admin's choice (an NFS export squashing
-    root to the user libvirt writes as)."""
-    # Imported here: only runs that make a volume judge its directory (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
-        directory_info_problem,
-        writable_by_others_problem,
-    )
+def _new_volume_directory_problem(pool: Pool, directory: str) -> Optional[str]:
+    """Why the pool's ``directory`` is no place to make a new volume in (see
+    own_directory.pool_directory_problem): another user could put a link under the name libvirt makes
+    the volume as (qemu-img would create the file it leads to) or swap one in before the volume gets
+    its name."""
+    # Imported here: only runs that may make a volume judge its directory (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import pool_directory_problem
 
-    what = "the directory of pool %s" % pool.name
     try:
-        info = os.stat(directory)
+        return pool_directory_problem(directory, pool.type, "the directory of pool %s" % pool.name)
     except OSError as error:
-        return "%s, %s: %s" % (what, directory, error.strerror or error)
-    if pool.type == "dir":
-        return directory_info_problem(info, directory, what)
-    return writable_by_others_problem(info, directory, what)
+        return "the directory of pool %s, %s: %s" % (pool.name, directory, error.strerror or error)
 
 
 def _marked_as_staged(directory: str, staging: str, info: os.stat_result) -> bool:
     """Whether the file under ``staging`` (``info``: what lstat says of it) is a volume a run was making:
-    the directory marks the name (set before libvirt makes it; a run that saw the making fail wrote the
-    file's device and inode in)."""
+    the directory marks the name while libvirt makes it ("1"), then names the file made, by its device,
+    inode and a token the file carries (see STAGING_XATTR_PREFIX)."""
     try:
         mark = os.getxattr(directory, staging_xattr(staging))
     except OSError:  # no mark (ENODATA), or none on this file system
         return False
-    return mark == b"1" or mark == b"%d:%d" % (info.st_dev, info.st_ino)
+    if mark == b"1":
+        return True
+    device, _, rest = mark.partition(b":")
+    inode, _, token = rest.partition(b":")
+    if not token or (device, inode) != (b"%d" % info.st_dev, b"%d" % info.st_ino) or not stat.S_ISREG(info.st_mode):
+        return False
+    try:
+        carried = os.getxattr(os.path.join(directory, staging), STAGING_TOKEN_XATTR, follow_symlinks=False)
+    except OSError:
+        return False
+    return hmac.compare_digest(carried, token)
 
 
 def refuse_reprobed(described: Volume, local: bool, what: str) -> None:
@@ -476,8 +480,9 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     directory = described_pool.directory if files_here else None
     staged = staged_leftover(client, pool, directory, request.name, existing)
     state = VolumeState(pool=described_pool, existing=existing, local=local, files_here=files_here, staged=staged)
-    if directory and existing is None and request.state != "absent":
-        state = state.with_changes(directory_problem=_directory_problem(described_pool, directory))
+    if directory and request.state != "absent" and (existing is None or request.source_url):
+        # A new volume, or one a download may make again (unfinished) or replace (other content).
+        state = state.with_changes(directory_problem=_new_volume_directory_problem(described_pool, directory))
     if request.state == "absent":
         if local:  # what a replacement stopped midway left beside the volume goes with it
             state = _with_replacement(client, state, request.pool, request.name)

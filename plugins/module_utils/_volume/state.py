@@ -22,7 +22,12 @@ INCOMPLETE_XATTR = "user.remotevirt.incomplete"
 # name (plan.staging_name): a file left under that name with the mark still there is a volume cut off
 # while it was made (or before its own marks were on it), which the next run deletes; one without it
 # is somebody's volume, never deleted.
+# Its value: "1" while libvirt makes the file, then "DEV:INODE:TOKEN" of the file made, which carries
+# the same random TOKEN under STAGING_TOKEN_XATTR until it has its name: a file made under the staging
+# name later (even one given the same inode number, which file systems reuse at once) is never taken
+# for the one cut off.
 STAGING_XATTR_PREFIX = "user.remotevirt.staging."
+STAGING_TOKEN_XATTR = "user.remotevirt.staging"
 
 # What a volume's staging name holds, where the pool's files are this host's (None: nothing):
 # a volume the pool's directory marks as cut off while it was made; another name of the existing
@@ -83,8 +88,8 @@ class VolumeState(Record):
     replacement hold (one of STAGED_*, None for nothing; read where the pool's files are this host's);
     ``files_here`` whether the pool's files are files this module can rename (a local uri, not libvirt's
     test driver); ``directory_problem`` why the pool's directory is no place to make a new volume in
-    (another user owns it or may write it, and could swap a link in while it is made; read only for a
-    new volume where the pool's files are this host's).
+    (another user could make the way to it lead elsewhere, may write it or owns it, and could put a link
+    where the volume is made; read where the plan may make a volume and the pool's files are this host's).
     """
 
     pool: Pool

@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import own_directory
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
     foreign_directory_problem,
     own_directory_problem,
@@ -100,3 +101,27 @@ def test_own_directory_problem_judges_the_way_and_the_directory(tmp_path):
     (own / "inner").mkdir()
     os.chmod(own, 0o777)
     assert "on the way can be written by everyone" in (own_directory_problem(str(own / "inner"), "boot_dir") or "")
+
+
+@pytest.mark.parametrize("pool_type", ["dir", "fs", "netfs"])
+def test_a_pools_directory_is_judged_by_its_way_its_mode_and_but_for_netfs_its_owner(tmp_path, pool_type):
+    directory = tmp_path / "pool"
+    directory.mkdir()
+    assert own_directory.pool_directory_problem(str(directory), pool_type, "pool p") is None
+    os.chown(directory, 65534, 65534)  # an export squashing root to the user libvirt writes as
+    owner_problem = own_directory.pool_directory_problem(str(directory), pool_type, "pool p")
+    assert (owner_problem is None) == (pool_type == "netfs")
+    os.chown(directory, 0, 0)
+    os.chmod(directory, 0o777)
+    assert "can be written by its group or by others (mode 0777)" in own_directory.pool_directory_problem(
+        str(directory), pool_type, "pool p"
+    )
+    assert own_directory.pool_directory_problem(str(tmp_path / "missing"), pool_type, "pool p") is None
+
+
+def test_a_netfs_mount_point_that_is_another_users_link_is_refused(tmp_path):
+    (tmp_path / "mnt").mkdir()
+    link = tmp_path / "pool"
+    link.symlink_to(tmp_path / "mnt")
+    os.lchown(link, 65534, 65534)
+    assert "is a symbolic link of uid 65534" in own_directory.way_problem(str(link), "target_path")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import validate
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     account_problem,
@@ -360,3 +363,27 @@ def test_a_dictionary_given_as_text_is_judged_as_ansible_reads_it():
         "nics[0].port: '\u0665' is not a whole number written with the digits 0-9"
     ]
     assert list(raw_problems(spec, {"graphics": "type=vnc port=5901"})) == []
+
+
+def test_directories_are_compared_by_identity_through_links_and_bind_mounts(tmp_path):
+    shared = tmp_path / "share"
+    (shared / "inside").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(shared)
+    ids = validate.directory_identities
+    assert validate.identities_overlap(ids(str(shared)), ids(str(tmp_path / "link")))  # is
+    assert validate.identities_overlap(ids(str(shared / "inside")), ids(str(tmp_path / "link")))  # lies in
+    assert validate.identities_overlap(ids(str(tmp_path)), ids(str(shared)))  # holds
+    assert validate.identities_overlap(ids(str(tmp_path / "link" / "new")), ids(str(shared)))  # a new one in it
+    assert not validate.identities_overlap(ids(str(tmp_path / "elsewhere")), ids(str(shared)))
+    assert not validate.identities_overlap(ids(str(tmp_path / "new")), ids(str(shared)))  # a new one beside it
+    bind = tmp_path / "bind"
+    bind.mkdir()
+    if subprocess.run(["mount", "--bind", str(shared), str(bind)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("no bind mount here (needs root)")
+    try:
+        assert validate.identities_overlap(ids(str(bind / "pool")), ids(str(shared)))
+        assert validate.identities_overlap(ids(str(shared)), ids(str(bind)))
+        assert validate.directories_overlap([str(bind) + "/"], str(shared) + "/", str(shared)) is None  # spellings differ
+    finally:
+        subprocess.run(["umount", str(bind)], check=True)

@@ -121,6 +121,10 @@ def test_ipv6_is_written_as_python_writes_it():
         (dict(ipv4=ipv4(bootp_file="http:///user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (dict(ipv4=ipv4(bootp_file="http:/user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (dict(ipv4=ipv4(bootp_file="tftp:user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        # a URL inside another scheme, or after other characters
+        (dict(ipv4=ipv4(bootp_file="ipxe:http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        (dict(ipv4=ipv4(bootp_file="1http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        (dict(ipv4=ipv4(bootp_file="-http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (
             dict(ipv4=ipv4(bootp_file="pxelinux.0", dhcp_ranges=[])),
             "ipv4.bootp_file is given to DHCP clients: it needs dhcp_ranges",
@@ -170,3 +174,18 @@ def test_refusals(params, message):
     with pytest.raises(PlanError) as refused:
         request(**params)
     assert str(refused.value).startswith(message) or message in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "boot_file",
+    [
+        "pxelinux.0",
+        "efi/grubx64.efi",
+        "http://10.213.1.2:8080/boot.ipxe",
+        "ipxe:http://10.213.1.2/menu.ipxe",
+        "efi/boot@site.efi",
+    ],
+)
+def test_boot_files_without_credentials_are_kept(boot_file):
+    parsed = request(ipv4=ipv4(bootp_file=boot_file))
+    assert parsed.ipv4 is not None and parsed.ipv4.bootp_file == boot_file

@@ -1193,6 +1193,22 @@ def test_a_new_volume_is_not_made_in_a_directory_another_user_may_write(how):
         plan_volume(request(**how), state)
 
 
+def test_a_download_made_again_or_replaced_is_not_made_in_a_directory_another_user_may_write():
+    """An unfinished download is deleted and made again, other content is downloaded beside the volume:
+    both make a new volume there, refused alike (the existing volume alone is no new file)."""
+    problem = "the directory of pool p /p can be written by its group or by others (mode 0777)"
+    local = dict(files_here=True, directory_problem=problem, download_size=700 << 20)
+    again = VolumeState(POOL, existing=ISO, incomplete=True, **local)
+    with pytest.raises(PlanError, match="volume p/d.iso is not made: the directory of pool p /p"):
+        plan_volume(request(name="d.iso", source_url="http://h/d.iso"), again)
+    other = VolumeState(POOL, existing=ISO, content_digest="cd" * 32, **local)
+    replaced = dict(name="d.iso", format="iso", source_url="http://h/d.iso", checksum=SHA, replace_content=True)
+    with pytest.raises(PlanError, match=r"volume p/\.d\.iso\.replacement is not made: the directory of pool p /p"):
+        plan_volume(request(**replaced), other)
+    kept = VolumeState(POOL, existing=ISO, content_digest=SHA.partition(":")[2], **local)
+    assert not plan_volume(request(**replaced), kept).changed
+
+
 # BREAK (fixed): a preallocated qcow2 volume whose data just fit the pool was planned, and qemu-img then
 # ran out of space writing its tables; growing a volume made with preallocation full grew it sparse.
 def test_qcow2_metadata_size_counts_the_tables_of_every_cluster():

@@ -33,6 +33,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.state i
     INCOMPLETE_XATTR,
     STAGED_FOREIGN,
     STAGED_SECOND_NAME,
+    STAGING_TOKEN_XATTR,
     staging_xattr,
 )
 from qcow2_headers import qcow2_header
@@ -709,8 +710,9 @@ def test_a_raw_clone_of_raw_content_that_is_an_image_header_is_refused(test_clie
 
 
 def test_a_file_under_a_staging_name_is_a_runs_leftover_only_while_the_mark_names_it(tmp_path):
-    """The mark set before libvirt makes the volume ('1'), or the device and inode of the file a failed
-    making left; a file made later under the name (another inode) is somebody's volume."""
+    """The mark set before libvirt makes the volume ('1'), or the device, inode and token of the file
+    made (which carries the token); a file made later under the name is somebody's volume, even with
+    the inode number of the one cut off (file systems reuse them at once)."""
     staging = ".copy.img.part"
     leftover = tmp_path / staging
     leftover.write_bytes(b"half")
@@ -718,11 +720,16 @@ def test_a_file_under_a_staging_name_is_a_runs_leftover_only_while_the_mark_name
     os.setxattr(tmp_path, staging_xattr(staging), b"1")
     assert volume_runner._marked_as_staged(str(tmp_path), staging, leftover.stat())
     info = leftover.stat()
-    os.setxattr(tmp_path, staging_xattr(staging), b"%d:%d" % (info.st_dev, info.st_ino))
+    os.setxattr(tmp_path, staging_xattr(staging), b"%d:%d:c0ffee" % (info.st_dev, info.st_ino))
+    assert not volume_runner._marked_as_staged(str(tmp_path), staging, leftover.stat())  # the file has no token
+    os.setxattr(leftover, STAGING_TOKEN_XATTR, b"bad")
+    assert not volume_runner._marked_as_staged(str(tmp_path), staging, leftover.stat())
+    os.setxattr(leftover, STAGING_TOKEN_XATTR, b"c0ffee")
     assert volume_runner._marked_as_staged(str(tmp_path), staging, leftover.stat())
     leftover.unlink()
-    (tmp_path / "other").write_bytes(b"keep")  # holds on to the old inode's number being reused
-    leftover.write_bytes(b"somebody's volume")
+    leftover.write_bytes(b"somebody's volume")  # the same inode number, as often as not
+    assert not volume_runner._marked_as_staged(str(tmp_path), staging, leftover.stat())
+    os.setxattr(tmp_path, staging_xattr(staging), b"%d:%d" % (info.st_dev, info.st_ino))  # no token at all
     assert not volume_runner._marked_as_staged(str(tmp_path), staging, leftover.stat())
 
 
@@ -786,7 +793,8 @@ def test_a_second_name_of_the_volume_is_a_runs_leftover_only_while_the_directory
     existing = Volume(name="disk.img", capacity=4, path=str(volume))
     assert volume_runner.staged_leftover(None, None, str(tmp_path), "disk.img", existing) == STAGED_FOREIGN
     info = os.stat(volume)
-    os.setxattr(tmp_path, staging_xattr(".disk.img.part"), b"%d:%d" % (info.st_dev, info.st_ino))
+    os.setxattr(volume, STAGING_TOKEN_XATTR, b"c0ffee")
+    os.setxattr(tmp_path, staging_xattr(".disk.img.part"), b"%d:%d:c0ffee" % (info.st_dev, info.st_ino))
     assert volume_runner.staged_leftover(None, None, str(tmp_path), "disk.img", existing) == STAGED_SECOND_NAME
 
 
@@ -808,7 +816,23 @@ def test_a_new_volume_is_not_made_where_another_user_may_put_a_link_under_its_na
     directory.mkdir()
     os.chmod(directory, mode)
     os.chown(directory, owner, 0)
-    problem = volume_runner._directory_problem(Pool(name="p", type=pool_type, target_path=str(directory)), str(directory))
+    problem = volume_runner._new_volume_directory_problem(
+        Pool(name="p", type=pool_type, target_path=str(directory)), str(directory)
+    )
     assert (problem is not None) == refused
     if refused:
-        assert problem.startswith("the directory of pool p %s " % directory)
+        assert problem.startswith("the directory of pool p %s" % directory)
+
+
+def test_a_new_volume_is_not_made_where_another_user_could_make_the_way_lead_elsewhere(tmp_path):
+    """A pool's directory reached through a directory of another user (who could point a link on the way
+    at a directory of theirs once the run has judged the path)."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "real").mkdir()
+    (theirs / "pool").symlink_to(theirs / "real")
+    os.chown(theirs, 65534, 65534)
+    directory = str(theirs / "pool")
+    for pool_type in ("dir", "fs", "netfs"):
+        problem = volume_runner._new_volume_directory_problem(Pool(name="p", type=pool_type, target_path=directory), directory)
+        assert problem is not None and "belongs to uid 65534" in problem
