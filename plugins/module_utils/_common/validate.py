@@ -26,6 +26,14 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
 # C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: none belongs in a
 # name, a path, a URL or a command-line word, and each can forge a line in a log.
 _CONTROL_RE = "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
+# Invisible formatting characters (Unicode's Cf: zero-width spaces and joiners, direction marks,
+# embeddings, overrides and isolates, the byte order mark): a path, name or URL holding one reads the
+# same as another that does not, in a plan, a diff or the host log, or reads in another order.
+_FORMAT_RE = (
+    "[\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064"
+    "\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3"
+    "\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]"
+)
 # Lone surrogates: what Python makes of bytes that are not UTF-8; they cannot be encoded again.
 _SURROGATE_RE = "[\ud800-\udfff]"
 # Options that hold a file's text: lines and tabs are their content; NUL never is.
@@ -115,9 +123,15 @@ def control_problem(text: str, what: str, free_text: bool = False) -> str:
             ord(surrogate.group()),
         )
     found = re.search("\x00", text) if free_text else re.search(_CONTROL_RE, text)
-    if found is None:
-        return ""
-    return "%s: contains a control character (U+%04X); remove it" % (what, ord(found.group()))
+    if found is not None:
+        return "%s: contains a control character (U+%04X); remove it" % (what, ord(found.group()))
+    invisible = None if free_text else re.search(_FORMAT_RE, text)
+    if invisible is not None:
+        return "%s: contains an invisible formatting character (U+%04X), which makes it read as another; remove it" % (
+            what,
+            ord(invisible.group()),
+        )
+    return ""
 
 
 def walk_strings(value: Any, path: str = "") -> Iterator[Tuple[str, str]]:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.names import closest_option
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, Plan, PlanError, virsh
@@ -204,7 +204,7 @@ def check_source_shared(definition: PoolDefinition, state: PoolState) -> None:
     for other in state.other_sources:
         if other.name == definition.name:
             continue
-        clash = _shared_source(definition, other)
+        clash = _shared_source(definition, other, state.device_keys)
         if clash is not None:
             raise PlanError(
                 "pool %s: its source, %s, is the source of pool %s already; libvirt keeps one pool per source: "
@@ -212,8 +212,11 @@ def check_source_shared(definition: PoolDefinition, state: PoolState) -> None:
             )
 
 
-def _shared_source(wanted: PoolDefinition, other: PoolDefinition) -> Optional[str]:
-    """What of ``wanted``'s source ``other`` has too, as libvirt compares sources; None when nothing."""
+def _shared_source(
+    wanted: PoolDefinition, other: PoolDefinition, device_keys: Tuple[Tuple[str, FrozenSet[str]], ...] = ()
+) -> Optional[str]:
+    """What of ``wanted``'s source ``other`` has too, as libvirt compares sources (and, for devices, as
+    the host has them: ``device_keys``, see PoolState); None when nothing."""
     hosts = sorted(set(wanted.source_hosts) & set(other.source_hosts))
     if wanted.type == other.type and wanted.type in ("netfs", "gluster"):
         same_name = wanted.type == "netfs" or wanted.source_name == other.source_name
@@ -224,10 +227,17 @@ def _shared_source(wanted: PoolDefinition, other: PoolDefinition) -> Optional[st
         if hosts and wanted.source_devices[:1] == other.source_devices[:1] and not initiators_differ:
             return "target %s on %s" % (wanted.source_devices[0] if wanted.source_devices else "", hosts[0])
     if wanted.type in _DEVICE_SOURCE_TYPES and other.type in _DEVICE_SOURCE_TYPES:
-        devices = {same_path(device) or device for device in wanted.source_devices}
-        shared = sorted(devices & {same_path(device) or device for device in other.source_devices})
+        keys = dict(device_keys)
+        theirs = [(same_path(device) or device, keys.get(device, frozenset())) for device in other.source_devices]
+        shared = []
+        for device in wanted.source_devices:
+            mine = (same_path(device) or device, keys.get(device, frozenset()))
+            # As spelled, or as what it is on the host (a link to it, a loop device on the image).
+            match = next((spelled for spelled, found in theirs if spelled == mine[0] or found & mine[1]), None)
+            if match is not None:
+                shared.append(device if match == mine[0] else "%s (as %s)" % (device, match))
         if shared:
-            return "device %s" % ", ".join(shared)
+            return "device %s" % ", ".join(sorted(shared))
     if wanted.type == other.type == "logical" and wanted.source_name and wanted.source_name == other.source_name:
         return "volume group %s" % wanted.source_name
     return None

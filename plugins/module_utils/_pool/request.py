@@ -40,6 +40,9 @@ _HOST_RE = r"[A-Za-z0-9][A-Za-z0-9.:-]*"
 _PATH_USERINFO_RE = r"/*[^/@]*:[^/]*@"
 # An attribute value of an xml that starts with 'user:password@' (a host name or a source directory).
 _XML_USERINFO_RE = r"""=\s*["']/*([^"'/@:]*:[^"'/]*@)"""
+# Any attribute value of an xml, as written, and a numeric character reference in one.
+_XML_ATTRIBUTE_RE = r"""=\s*(["'])(.*?)\1"""
+_CHARACTER_REFERENCE_RE = r"&#([xX][0-9A-Fa-f]+|[0-9]+);"
 # iSCSI names: iqn.2004-04.com.example:target, eui.02004567A425678D, naa.52004567BA64678D.
 _ISCSI_NAME_RE = r"(iqn\.[0-9]{4}-[0-9]{2}\.[A-Za-z0-9.:_-]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})"
 # LVM's volume group names.
@@ -332,8 +335,32 @@ def source_host_secrets(params: Mapping[str, Any]) -> Iterator[str]:
     xml = params.get("xml")
     if isinstance(xml, str):
         texts.extend(match.group(1) for match in re.finditer(_XML_USERINFO_RE, xml))
+        yield from _encoded_xml_secrets(xml)
     for text in texts:
         yield from userinfo_secrets(text)
+
+
+def _encoded_xml_secrets(xml: str) -> Iterator[str]:
+    """The same in attribute values written with character references ('admin:pw&#64;nas'), which the
+    parser reads as credentials: the value as written, and the credentials as read."""
+    for match in re.finditer(_XML_ATTRIBUTE_RE, xml):
+        written = match.group(2)
+        if "&" not in written:
+            continue
+        read = re.sub(_CHARACTER_REFERENCE_RE, _referenced_character, written)
+        found = re.match(_PATH_USERINFO_RE, read)
+        if found:
+            yield written
+            yield from userinfo_secrets(found.group(0).lstrip("/"))
+
+
+def _referenced_character(match: Any) -> str:
+    number = match.group(1)
+    try:
+        code = int(number[1:], 16) if number[:1] in "xX" else int(number)
+        return chr(code)
+    except (ValueError, OverflowError):
+        return match.group(0)
 
 
 def _has_userinfo(value: Any) -> bool:

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+import stat
+from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
@@ -90,12 +91,17 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
             state = state.with_changes(other_targets=_other_targets(client, request.name, client.files_here()))
             if client.local:
                 state = state.with_changes(real_target=_real_target(request.definition))
-                _refuse_foreign_directory(request)
-            _refuse_shared_target(client, request)
+                _refuse_foreign_directory(request.name, request.definition)
+                _refuse_unbuilt_start(request)
+            _refuse_shared_target(client, request.name, request.definition)
         if client.local and _devices_may_change(request.definition, existing):
             _refuse_devices_in_use(request.definition)
         if _source_may_change(request.definition, existing):
-            state = state.with_changes(other_sources=_other_definitions(client, request.name))
+            others = _other_definitions(client, request.name)
+            state = state.with_changes(other_sources=others)
+            if client.local:
+                devices = {device for definition in (request.definition,) + others for device in definition.source_devices}
+                state = state.with_changes(device_keys=tuple((device, device_keys(device)) for device in sorted(devices)))
     if pool is None or existing is None:
         return state
     active = client.pool_is_active(pool)
@@ -113,6 +119,8 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
         state = state.with_changes(other_targets=_other_targets(client, request.name, client.files_here()))
         if client.local:
             state = state.with_changes(real_target=_real_target(existing))
+            _refuse_foreign_directory(request.name, existing)
+        _refuse_shared_target(client, request.name, existing)
     directory_gone = active and _directory_gone(client, existing)
     if not active and request.build and client.local:
         state = state.with_changes(unbuilt=_unbuilt_free(existing))
@@ -257,6 +265,37 @@ def _other_definitions(client: Client, name: str) -> Tuple[PoolDefinition, ...]:
     return tuple(PoolDefinition.from_xml(client.pool_definition(pool)) for pool in client.all_pools() if pool.name() != name)
 
 
+def device_keys(device: str) -> FrozenSet[str]:
+    """What a pool's source ``device`` is on this host, as keys two spellings of it share: where it
+    leads, the block device's number, the file it is (a file system image), and for a loop device the
+    image it reads. Nothing for a path that leads nowhere."""
+    keys = {"path:" + os.path.realpath(device)}
+    try:
+        info = os.stat(device)
+    except (OSError, ValueError):
+        return frozenset(keys)
+    if stat.S_ISBLK(info.st_mode):
+        keys.add("block:%d:%d" % (os.major(info.st_rdev), os.minor(info.st_rdev)))
+        image = _loop_image(info.st_rdev)
+        if image is not None:
+            keys.add(image)
+    elif stat.S_ISREG(info.st_mode):
+        keys.add("file:%d:%d" % (info.st_dev, info.st_ino))
+    return frozenset(keys)
+
+
+def _loop_image(rdev: int) -> Optional[str]:
+    """The file key of the image a loop device reads, None for another device or a free loop device."""
+    backing = "/sys/dev/block/%d:%d/loop/backing_file" % (os.major(rdev), os.minor(rdev))
+    try:
+        with open(backing, encoding="utf-8", errors="surrogateescape") as handle:
+            path = handle.read().rstrip("\n")
+        info = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return "file:%d:%d" % (info.st_dev, info.st_ino)
+
+
 def _devices_may_change(wanted: PoolDefinition, existing: Optional[PoolDefinition]) -> bool:
     """Whether the pool is new or would take other devices (or, for a logical pool given none,
     another volume group): only then are its devices' uses read (an active fs pool mounts its own
@@ -359,11 +398,11 @@ def _other_targets(client: Client, name: str, local: bool) -> Tuple[Tuple[str, s
     return tuple(targets)
 
 
-def _refuse_shared_target(client: Client, request: PoolRequest) -> None:
-    """A new (or moved) pool's directory is never one a guest shares (virtiofs), nor in one or holding
-    one: the guest could change the pool's volumes (other guests' disks) or write image headers into
-    them. One definition read per guest, only where the pool's directory may change."""
-    definition = request.definition
+def _refuse_shared_target(client: Client, name: str, definition: Optional[PoolDefinition]) -> None:
+    """A new (or moved, or started) pool's directory is never one a guest shares (virtiofs), nor in one
+    or holding one: the guest could change the pool's volumes (other guests' disks) or write image
+    headers into them. One definition read per guest, only where the pool's directory may change or
+    the pool start."""
     if definition is None or definition.type not in DIRECTORY_TYPES or not (definition.target_path or "").startswith("/"):
         return
     target = definition.target_path or ""
@@ -380,17 +419,16 @@ def _refuse_shared_target(client: Client, request: PoolRequest) -> None:
                 raise PlanError(
                     "pool %s: target_path %s is, holds or lies in the directory %s that guest %s shares (virtiofs): "
                     "the guest could change the pool's volumes (other guests' disks); give the pool a directory "
-                    "no guest shares" % (request.name, target, shared, guest)
+                    "no guest shares" % (name, target, shared, guest)
                 )
 
 
-def _refuse_foreign_directory(request: PoolRequest) -> None:
-    """A new (or moved) directory pool never adopts a directory another user owns or may write:
+def _refuse_foreign_directory(name: str, definition: Optional[PoolDefinition]) -> None:
+    """A new (or moved, or started) directory pool never adopts a directory another user owns or may write:
     they could go on putting files there that root's runs then take for volumes (a qcow2 image
     with a backing file of their choice, a forged record of a verified download, a link swapped
     in while root changes a volume's mode). The mount point of a new fs or netfs pool is judged by the
     way to it: its owner is the mounted file system's."""
-    definition = request.definition
     if definition is None or definition.type not in DIRECTORY_TYPES or not definition.target_path:
         return
     target = definition.target_path
@@ -406,7 +444,21 @@ def _refuse_foreign_directory(request: PoolRequest) -> None:
     except OSError as error:
         problem = "target_path %s: %s" % (target, error.strerror or error)
     if problem:
-        raise PlanError("pool %s: %s" % (request.name, problem))
+        raise PlanError("pool %s: %s" % (name, problem))
+
+
+def _refuse_unbuilt_start(request: PoolRequest) -> None:
+    """A new (or moved) pool started without its build needs its directory already: libvirt's start
+    would fail after the define (rolled back), while check mode said yes."""
+    definition = request.definition
+    if definition is None or definition.type not in DIRECTORY_TYPES or request.build or request.state != "active":
+        return
+    target = definition.target_path or ""
+    if target and not os.path.isdir(target):
+        raise PlanError(
+            "pool %s: target_path %s is no directory yet, and build: false leaves it unmade, so libvirt cannot "
+            "start the pool; make the directory first, or leave build at true" % (request.name, target)
+        )
 
 
 def _not_a_directory_problem(target: str) -> Optional[str]:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict, FrozenSet, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Record
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition, PoolTypeCapability
@@ -37,7 +37,9 @@ class PoolState(Record):
     ``other_sources``: the definitions of the host's other pools (read only where the pool's source
     may change: libvirt keeps one pool per source); ``emptied``: the inactive directory pool's
     directory on this host holds nothing, or is gone (read only for a removal with delete_volumes: no
-    volume is left to delete).
+    volume is left to delete); ``device_keys``: ``(device as spelled, keys)`` for each source device of
+    the wanted pool and of the other pools, what it is on this host (see runner.device_keys; read with other_sources,
+    on a local host): two spellings of one device, or a loop device and the image it reads, share keys.
     """
 
     uri: str
@@ -57,6 +59,7 @@ class PoolState(Record):
     unbuilt: bool = False
     emptied: bool = False
     other_sources: Tuple[PoolDefinition, ...] = ()
+    device_keys: Tuple[Tuple[str, FrozenSet[str]], ...] = ()
 
     @property
     def running_users(self) -> Tuple[str, ...]:

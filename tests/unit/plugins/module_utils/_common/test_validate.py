@@ -387,3 +387,11 @@ def test_directories_are_compared_by_identity_through_links_and_bind_mounts(tmp_
         assert validate.directories_overlap([str(bind) + "/"], str(shared) + "/", str(shared)) is None  # spellings differ
     finally:
         subprocess.run(["umount", str(bind)], check=True)
+
+
+@given(st.text(alphabet="abc/", max_size=8), st.characters(whitelist_categories=("Cf",)), st.text(alphabet="abc/", max_size=8))
+def test_an_invisible_formatting_character_is_refused_in_any_string_but_free_text(before, invisible, after):
+    """A zero-width space, a direction override or a tag character makes a path read as another path."""
+    text = "/" + before + invisible + after
+    assert "contains an invisible formatting character (U+%04X)" % ord(invisible) in validate.control_problem(text, "p")
+    assert validate.control_problem(text, "p", free_text=True) == ""

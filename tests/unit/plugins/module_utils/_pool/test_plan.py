@@ -504,3 +504,28 @@ def test_other_exports_targets_and_devices_are_no_clash():
     assert plan_pool(PoolRequest.from_params(params(**other)), state(other_sources=(NAS, SAN, VG))).actions
     fs = dict(name="b", type="fs", source_devices=["/dev/sdc"], target_path="/srv/b")
     assert plan_pool(PoolRequest.from_params(params(**fs)), state(other_sources=(NAS, SAN, VG))).actions
+
+
+def test_a_device_another_pool_has_under_another_spelling_is_refused():
+    """A link to the device, or a second loop device on the same image: the same keys on the host."""
+    keys = (("/dev/sdb", frozenset({"block:8:16"})), ("/dev/disk/by-id/wwn-1", frozenset({"block:8:16", "path:/dev/sdb"})))
+    fs = dict(name="b", type="fs", source_devices=["/dev/disk/by-id/wwn-1"], target_path="/srv/b")
+    with pytest.raises(
+        PlanError, match=re.escape("its source, device /dev/disk/by-id/wwn-1 (as /dev/sdb), is the source of pool vg")
+    ):
+        plan_pool(PoolRequest.from_params(params(**fs)), state(other_sources=(NAS, SAN, VG), device_keys=keys))
+    unrelated = (("/dev/sdb", frozenset({"block:8:16"})), ("/dev/disk/by-id/wwn-1", frozenset({"block:8:32"})))
+    assert plan_pool(PoolRequest.from_params(params(**fs)), state(other_sources=(NAS, SAN, VG), device_keys=unrelated)).actions
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["admin:S3cretPw&#64;nas", "admin&#58;S3cretPw&#x40;nas", "admin:S&#51;cretPw&#64;nas", "//admin:S3cretPw&#X40;nas/export"],
+)
+def test_credentials_written_with_character_references_in_an_xml_are_secrets_of_the_run(host):
+    """The parser reads 'admin:pw&#64;nas' as credentials: the host log's invocation line shows the xml
+    as written, so the value as written is masked too."""
+    xml = "<pool type='netfs'><source><host name=\"%s\"/></source></pool>" % host
+    secrets = list(source_host_secrets({"xml": xml}))
+    assert host in secrets and "S3cretPw" in secrets
+    assert list(source_host_secrets({"xml": "<pool><source><host name='nas&#46;lan'/></source></pool>"})) == []

@@ -616,3 +616,70 @@ def test_a_pool_directory_a_guest_shares_is_refused_in_both_modes(test_client, u
         guest.undefine()
     assert runner.run(params(name=name, type="dir", target_path=str(target)), False, False)["changed"]
     runner.run(params(name=name, state="absent"), False, False)
+
+
+def test_a_device_and_its_other_spellings_share_keys(tmp_path):
+    image = tmp_path / "fs.img"
+    image.write_bytes(b"\0" * 4096)
+    (tmp_path / "link").symlink_to(image)
+    assert runner.device_keys(str(image)) & runner.device_keys(str(tmp_path / "link"))
+    other = tmp_path / "other.img"
+    other.write_bytes(b"\0" * 4096)
+    assert not runner.device_keys(str(image)) & runner.device_keys(str(other))
+    assert runner.device_keys(str(tmp_path / "missing")) == frozenset({"path:%s" % (tmp_path / "missing")})
+
+
+def test_two_loop_devices_on_one_image_share_keys(tmp_path):
+    image = tmp_path / "fs.img"
+    image.write_bytes(b"\0" * (1 << 20))
+    devices = []
+    try:
+        for _ in range(2):
+            made = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True, text=True, check=False)
+            if made.returncode != 0:
+                pytest.skip("no loop device here (needs root)")
+            devices.append(made.stdout.strip())
+        first, second = (runner.device_keys(device) for device in devices)
+        assert first & second == {"file:%d:%d" % (image.stat().st_dev, image.stat().st_ino)}
+        assert runner.device_keys(str(image)) & first
+    finally:
+        for device in devices:
+            subprocess.run(["losetup", "-d", device], check=False)
+
+
+def test_a_stopped_pool_is_not_started_on_a_directory_a_guest_now_shares(test_client, unique_name, tmp_path):
+    name, guest_name = unique_name(""), unique_name("")
+    target = str(tmp_path / "p")
+    runner.run(params(name=name, type="dir", target_path=target), False, False)
+    runner.run(params(name=name, type="dir", target_path=target, state="inactive"), False, False)
+    guest = test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<filesystem type='mount'><driver type='virtiofs'/><source dir='%s'/><target dir='data'/></filesystem>"
+        "</devices></domain>" % (guest_name, target)
+    )
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(
+                RunError, match="target_path %s is, holds or lies in the directory %s that guest" % (target, target)
+            ):
+                runner.run(params(name=name, type="dir", target_path=target), check_mode, False)
+        assert not test_client.pool_is_active(test_client.find_pool(name))
+    finally:
+        guest.undefine()
+        runner.run(params(name=name, state="absent"), False, False)
+
+
+def test_a_new_pool_started_without_its_build_needs_its_directory(tmp_path):
+    """libvirt's start fails on a missing directory after the define: refused at plan time in both modes."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._pool.request import PoolRequest
+
+    missing = str(tmp_path / "missing")
+    request = PoolRequest.from_params(params(name="unbuilt", type="dir", target_path=missing, build=False))
+    with pytest.raises(PlanError, match="target_path %s is no directory yet, and build: false leaves it unmade" % missing):
+        runner._refuse_unbuilt_start(request)
+    (tmp_path / "missing").mkdir()
+    runner._refuse_unbuilt_start(request)
+    inactive = PoolRequest.from_params(
+        params(name="unbuilt", type="dir", target_path=str(tmp_path / "x"), build=False, state="inactive")
+    )
+    runner._refuse_unbuilt_start(inactive)
