@@ -77,13 +77,16 @@ options:
         when it is, holds or lies in the target of another pool (on the module's host also where either
         leads through symbolic links). Checked for a new or moved pool, and again before an inactive pool
         is started or built (its directory may have been replaced by a link since it was defined).
-      - For a new or moved pool, also refused when it is, holds or lies in a directory a guest shares
-        (virtiofs), on the module's host also through symbolic links or bind mounts.
+      - For a new, moved or stopped pool to start, also refused when it is, holds or lies in a directory a
+        guest shares (virtiofs), on the module's host also through symbolic links or bind mounts.
+      - With O(build=false) and O(state=active), a new pool's directory must exist (libvirt's start would
+        fail after the define).
       - For a new or moved V(dir) pool, the existing directory (where it leads) must belong to root or to
         the user the module runs as, with no directory or link of another user on its way, and nobody else
         may write it; for V(fs) and V(netfs), the way to the mount point must be root's (or the module
-        user's) alike. Refused at plan time otherwise (with a local O(uri)). Another user who may write a
-        pool's directory could put files there that runs as root take for volumes.
+        user's) alike. Refused at plan time otherwise (with a local O(uri)), judged again after the build
+        and before a stopped pool starts. Another user who may write a pool's directory could put files
+        there that runs as root take for volumes.
     type: str
   source_host:
     description: NFS/CIFS server (V(netfs)) or iSCSI portal (V(iscsi)), by name or address.
@@ -101,6 +104,8 @@ options:
         uses, also through one of its partitions or a device built over it; one holding mounted file
         systems or swap is refused at plan time, and for V(fs) one held by device-mapper, LVM or RAID too
         (a V(logical) pool may adopt an existing volume group whose volumes are not mounted).
+      - A device another pool has is refused at plan time, on a local host also under another spelling
+        (a link to it, or a second loop device on the same image).
     type: list
     elements: str
   source_name:

@@ -513,9 +513,26 @@ def _unbuilt(existing: PoolDefinition) -> bool:
     target = existing.target_path
     if existing.type in DIRECTORY_BUILDS and target and not os.path.isdir(target):
         return True
+    if existing.type == "dir" and target and _permissions_differ(existing, target):
+        return True  # a redefinition stopped before its build, which sets them on the directory
     if existing.type in DEVICE_BUILDS and existing.source_devices:
         return all(_holds_nothing(device) for device in existing.source_devices)
     return False
+
+
+def _permissions_differ(definition: PoolDefinition, target: str) -> bool:
+    """Whether the directory's mode, owner or group is not what the definition asks (what it leaves
+    out is not compared)."""
+    try:
+        info = os.stat(target)
+    except OSError:
+        return False
+    wanted = (
+        definition.mode is not None and int(definition.mode, 8) != info.st_mode & 0o7777,
+        definition.owner is not None and 0 <= definition.owner != info.st_uid,
+        definition.group is not None and 0 <= definition.group != info.st_gid,
+    )
+    return any(wanted)
 
 
 def _holds_nothing(device: str) -> bool:

@@ -3,6 +3,7 @@ refusals that need the host's guests, and rollback of a failed action."""
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 
@@ -683,3 +684,37 @@ def test_a_new_pool_started_without_its_build_needs_its_directory(tmp_path):
         params(name="unbuilt", type="dir", target_path=str(tmp_path / "x"), build=False, state="inactive")
     )
     runner._refuse_unbuilt_start(inactive)
+
+
+def test_a_stopped_directory_pool_whose_directory_lacks_its_permissions_is_built_before_its_start(tmp_path):
+    """A redefinition (recreate) stopped between its define and its build: the build sets them."""
+    directory = tmp_path / "p"
+    directory.mkdir(mode=0o711)
+    os.chmod(directory, 0o711)
+    definition = PoolDefinition(name="p", type="dir", target_path=str(directory), mode="0755")
+    assert runner._unbuilt(definition)
+    os.chmod(directory, 0o755)
+    assert not runner._unbuilt(definition)
+    assert runner._unbuilt(definition.with_changes(owner=65534))
+    assert not runner._unbuilt(definition.with_changes(owner=-1))
+
+
+def test_a_directory_another_user_opened_between_the_plan_and_the_build_stops_the_run(
+    test_client, unique_name, tmp_path, monkeypatch
+):
+    """Judged again after the build: the new pool is undefined again, never started there."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    name = unique_name("")
+    target = tmp_path / "p"
+    target.mkdir()
+    os.chmod(target, 0o777)  # as if made so after the plan judged the way
+    monkeypatch.setattr(runner, "_refuse_foreign_directory", lambda name, definition: None)
+    monkeypatch.setattr(Client, "local", True, raising=False)
+    with pytest.raises(
+        RunError,
+        match=r"target_path %s can be written by its group or by others .*\(since the plan\); not started \(rolled back: define"
+        % target,
+    ):
+        runner.run(params(name=name, type="dir", target_path=str(target)), False, False)
+    assert test_client.find_pool(name) is None
