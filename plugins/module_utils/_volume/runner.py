@@ -261,15 +261,15 @@ def _marked_as_staged(directory: str, staging: str, info: os.stat_result) -> boo
         return False
     if mark == b"1":
         return True
-    device, _, rest = mark.partition(b":")
-    inode, _, token = rest.partition(b":")
-    if not token or (device, inode) != (b"%d" % info.st_dev, b"%d" % info.st_ino) or not stat.S_ISREG(info.st_mode):
+    fields = mark.split(b":")
+    names_this_file = fields[:2] == [b"%d" % info.st_dev, b"%d" % info.st_ino] and stat.S_ISREG(info.st_mode)
+    if len(fields) != 3 or not fields[2] or not names_this_file:
         return False
     try:
         carried = os.getxattr(os.path.join(directory, staging), STAGING_TOKEN_XATTR, follow_symlinks=False)
     except OSError:
         return False
-    return hmac.compare_digest(carried, token)
+    return hmac.compare_digest(carried, fields[2])
 
 
 def refuse_reprobed(described: Volume, local: bool, what: str) -> None:

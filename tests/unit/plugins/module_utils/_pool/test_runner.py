@@ -635,7 +635,7 @@ def test_two_loop_devices_on_one_image_share_keys(tmp_path):
     image.write_bytes(b"\0" * (1 << 20))
     devices = []
     try:
-        for _ in range(2):
+        for _attempt in range(2):
             made = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True, text=True, check=False)
             if made.returncode != 0:
                 pytest.skip("no loop device here (needs root)")
