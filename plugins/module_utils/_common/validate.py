@@ -26,13 +26,16 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.redact 
 # C0 controls, DEL, C1 controls and the Unicode line and paragraph separators: none belongs in a
 # name, a path, a URL or a command-line word, and each can forge a line in a log.
 _CONTROL_RE = "[\x00-\x1f\x7f-\x9f\u2028\u2029]"
-# Invisible formatting characters (Unicode's Cf: zero-width spaces and joiners, direction marks,
-# embeddings, overrides and isolates, the byte order mark): a path, name or URL holding one reads the
-# same as another that does not, in a plan, a diff or the host log, or reads in another order.
-_FORMAT_RE = (
-    "[\\u00ad\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u180e\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u2064"
-    "\\u2066-\\u206f\\ufeff\\ufff9-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f\\U0001bca0-\\U0001bca3"
-    "\\U0001d173-\\U0001d17a\\U000e0001\\U000e0020-\\U000e007f]"
+# Characters that show as nothing or as a blank: Unicode's formatting characters (Cf: zero-width
+# spaces and joiners, direction marks, embeddings, overrides and isolates, the byte order mark, tag
+# characters), the other default-ignorable ones (variation selectors, fillers, the combining grapheme
+# joiner), spaces other than ASCII's and the blank braille pattern. A path, name or URL holding one
+# reads the same as another that does not, in a plan, a diff or the host log, or reads in another order.
+_INVISIBLE_RE = (
+    "[\\u00a0\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890-\\u0891\\u08e2\\u115f-\\u1160\\u1680"
+    "\\u17b4-\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u202a-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164"
+    "\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb\\U000110bd\\U000110cd\\U00013430-\\U0001343f"
+    "\\U0001bca0-\\U0001bca3\\U0001d173-\\U0001d17a\\U000e0000-\\U000e0fff]"
 )
 # Lone surrogates: what Python makes of bytes that are not UTF-8; they cannot be encoded again.
 _SURROGATE_RE = "[\ud800-\udfff]"
@@ -125,9 +128,9 @@ def control_problem(text: str, what: str, free_text: bool = False) -> str:
     found = re.search("\x00", text) if free_text else re.search(_CONTROL_RE, text)
     if found is not None:
         return "%s: contains a control character (U+%04X); remove it" % (what, ord(found.group()))
-    invisible = None if free_text else re.search(_FORMAT_RE, text)
+    invisible = None if free_text else re.search(_INVISIBLE_RE, text)
     if invisible is not None:
-        return "%s: contains an invisible formatting character (U+%04X), which makes it read as another; remove it" % (
+        return "%s: contains an invisible or blank character (U+%04X), which makes it read as another; remove it" % (
             what,
             ord(invisible.group()),
         )
@@ -445,37 +448,51 @@ def directory_spellings(directory: str, local: bool) -> List[str]:
     return [given] if real == given else [given, real]
 
 
-# What directory_identities says of a directory: whether it exists, then (device, inode) of it (or of
-# its nearest existing parent) and of every directory above it, up to '/'.
-DirectoryIdentities = Tuple[bool, List[Tuple[int, int]]]
+# Where a directory is, whatever way reaches it: the file system's device (major:minor, as the mount
+# table names it) and the path within that file system.
+MountLocation = Tuple[str, str]
 
 
-def directory_identities(directory: str) -> DirectoryIdentities:
-    """The identity of the directory ``directory`` leads to and of those above it, on this host: two
-    paths that reach one directory (a bind mount, a link) meet there, whatever their spelling."""
-    current = os.path.realpath(directory)
-    exists = os.path.isdir(current)
-    chain = []
-    while True:
-        try:
-            info = os.stat(current)
-        except OSError:
-            info = None
-        if info is not None:
-            chain.append((info.st_dev, info.st_ino))
-        parent = os.path.dirname(current)
-        if parent == current:
-            return exists, chain
-        current = parent
+def read_mount_table() -> Optional[List[Tuple[str, str, str]]]:
+    """``(device, root, mount point)`` of each mount of this host's mount table, in its order; None
+    where it cannot be read. Read once per check: mounts change, and a run may live on (Mitogen)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as table:
+            lines = [line.split() for line in table]
+    except OSError:
+        return None
+    return [(f[2], _unescaped_mount_path(f[3]), _unescaped_mount_path(f[4])) for f in lines if len(f) >= 5]
 
 
-def identities_overlap(mine: DirectoryIdentities, theirs: DirectoryIdentities) -> bool:
-    """Whether one directory is, holds or lies in the other, by directory_identities: a missing one
-    lies in the other when its nearest existing parent does."""
-    (mine_exists, mine_chain), (theirs_exists, theirs_chain) = mine, theirs
-    if not mine_chain or not theirs_chain:
+def mount_location(directory: str, table: Optional[List[Tuple[str, str, str]]]) -> Optional[MountLocation]:
+    """Where ``directory`` is on this host (see MountLocation), through links and bind mounts (of a
+    subdirectory too), by the mount ``table`` (read_mount_table): two paths reach one directory, or one
+    lies in the other, when their locations do. None without a table."""
+    if table is None:
+        return None
+    real = os.path.realpath(directory)
+    found = None
+    for device, root, point in table:
+        inside = real == point or real.startswith(point.rstrip("/") + "/")
+        if inside and (found is None or len(point) >= len(found[2])):  # the last of the longest: mounted on top
+            found = (device, root, point)
+    if found is None:
+        return None
+    device, root, point = found
+    return device, (root.rstrip("/") + real[len(point.rstrip("/")) :]) or "/"
+
+
+def _unescaped_mount_path(text: str) -> str:
+    """A path as the mount table writes it (space, tab, newline and backslash as octal escapes)."""
+    return re.sub(r"\\([0-7]{3})", lambda escape: chr(int(escape.group(1), 8)), text)
+
+
+def locations_overlap(mine: Optional[MountLocation], theirs: Optional[MountLocation]) -> bool:
+    """Whether one of two directories is, holds or lies in the other, by mount_location."""
+    if mine is None or theirs is None or mine[0] != theirs[0]:
         return False
-    return (theirs_exists and theirs_chain[0] in mine_chain) or (mine_exists and mine_chain[0] in theirs_chain)
+    first, second = mine[1].rstrip("/") + "/", theirs[1].rstrip("/") + "/"
+    return first.startswith(second) or second.startswith(first)
 
 
 def same_path(path: Optional[str]) -> Optional[str]:

@@ -14,10 +14,11 @@ from typing import Any, List, Optional, Tuple
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     directories_overlap,
-    directory_identities,
     directory_spellings,
-    identities_overlap,
     is_unshareable_directory,
+    locations_overlap,
+    mount_location,
+    read_mount_table,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import capability_problems
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
@@ -78,21 +79,20 @@ def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: 
     """Shares whose directory is, holds or lies in a storage pool's directory, where they lead on this
     host (``local``): the guest could change other guests' disks, or write image headers into volumes
     that naming a backing file would have root's runs open."""
+    table = read_mount_table() if local else None
     targets = []
     for pool in client.all_pools():
         target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
         if target and target.startswith("/"):
-            identities = directory_identities(target) if local else None
-            targets.append((pool.name(), target, directory_spellings(target, local), identities))
+            targets.append((pool.name(), target, directory_spellings(target, local), mount_location(target, table)))
     problems = []
     for index, share in enumerate(filesystems):
         mine = directory_spellings(share.source, local)
-        mine_identities = directory_identities(share.source) if local else None
-        for name, target, theirs, identities in targets:
+        mine_location = mount_location(share.source, table)
+        for name, target, theirs, location in targets:
             overlap = next(filter(None, (directories_overlap(mine, spelling, target) for spelling in theirs)), None)
-            if overlap is None and mine_identities is not None and identities is not None:
-                # Both reach one directory by other ways (a bind mount).
-                overlap = "reaches the directory of" if identities_overlap(mine_identities, identities) else None
+            if overlap is None and locations_overlap(mine_location, location):
+                overlap = "reaches the directory of"  # by other ways (a bind mount)
             if overlap is not None:
                 problems.append(
                     "filesystems[%d]: source %s %s pool %s: the guest could change its volumes (other guests' disks); "

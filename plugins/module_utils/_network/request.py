@@ -118,10 +118,11 @@ def _check_boot_file(what: str, value: str) -> None:
     if ".." in value.split("/"):
         raise PlanError("%s %r has a '..' part: give the file's path on the TFTP server without one" % (what, value))
     # Read as URL parsers read it: after a scheme, any number of slashes lead to the authority
-    # ('http:///user:pw@host/' names user information too); and 'name:password@' anywhere (a URL in
-    # another's scheme, 'ipxe:http://user:pw@host/') is a password, whatever comes before it.
+    # ('http:///user:pw@host/' names user information too); and 'name:password@' or '//token@'
+    # anywhere (a URL in another's scheme, 'ipxe:http://token@host/') is a credential, whatever comes
+    # before it.
     authority = re.sub(r"\A[A-Za-z][A-Za-z0-9+.-]*:/*", "", value)
-    if "@" in authority.partition("/")[0] or re.search(r":[^/@]*@", value):
+    if "@" in authority.partition("/")[0] or re.search(r":[^/@]*@|//[^/]*@", value):
         raise PlanError(
             "%s holds credentials (user information before '@'): libvirt would store them in the network's "
             "definition and DHCP give them to every client; serve the boot file without them" % what

@@ -28,9 +28,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     directories_overlap,
-    directory_identities,
     directory_spellings,
-    identities_overlap,
+    locations_overlap,
+    mount_location,
+    read_mount_table,
     same_path,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
@@ -92,7 +93,7 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
             if client.local:
                 state = state.with_changes(real_target=_real_target(request.definition))
                 _refuse_foreign_directory(request.name, request.definition)
-                _refuse_unbuilt_start(request)
+                _refuse_unbuilt_start(request.name, request.definition, request)
             _refuse_shared_target(client, request.name, request.definition)
         if client.local and _devices_may_change(request.definition, existing):
             _refuse_devices_in_use(request.definition)
@@ -121,6 +122,8 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
             state = state.with_changes(real_target=_real_target(existing))
             _refuse_foreign_directory(request.name, existing)
         _refuse_shared_target(client, request.name, existing)
+    if not active and client.local:
+        _refuse_unbuilt_start(request.name, request.definition or existing, request)
     directory_gone = active and _directory_gone(client, existing)
     if not active and request.build and client.local:
         state = state.with_changes(unbuilt=_unbuilt_free(existing))
@@ -407,15 +410,16 @@ def _refuse_shared_target(client: Client, name: str, definition: Optional[PoolDe
         return
     target = definition.target_path or ""
     mine = directory_spellings(target, client.local)
-    identities = directory_identities(target) if client.local else None
+    table = read_mount_table() if client.local else None
+    location = mount_location(target, table)
     for guest, domain in client.domain_definitions_of_all():
         for source in domain.xpath("./devices/filesystem/source/@dir"):
             shared = str(source)
             if not shared.startswith("/"):
                 continue
             spelled = any(directories_overlap(mine, spelling, shared) for spelling in directory_spellings(shared, client.local))
-            # On this host also where both reach one directory by other ways (a bind mount).
-            if spelled or (identities is not None and identities_overlap(identities, directory_identities(shared))):
+            # On this host also where both reach one place by other ways (a bind mount).
+            if spelled or locations_overlap(location, mount_location(shared, table)):
                 raise PlanError(
                     "pool %s: target_path %s is, holds or lies in the directory %s that guest %s shares (virtiofs): "
                     "the guest could change the pool's volumes (other guests' disks); give the pool a directory "
@@ -447,17 +451,16 @@ def _refuse_foreign_directory(name: str, definition: Optional[PoolDefinition]) -
         raise PlanError("pool %s: %s" % (name, problem))
 
 
-def _refuse_unbuilt_start(request: PoolRequest) -> None:
-    """A new (or moved) pool started without its build needs its directory already: libvirt's start
-    would fail after the define (rolled back), while check mode said yes."""
-    definition = request.definition
+def _refuse_unbuilt_start(name: str, definition: Optional[PoolDefinition], request: PoolRequest) -> None:
+    """A pool started without a build (new, moved or stopped) needs its directory already: libvirt's
+    start would fail (after the define, rolled back), while check mode said yes."""
     if definition is None or definition.type not in DIRECTORY_TYPES or request.build or request.state != "active":
         return
     target = definition.target_path or ""
     if target and not os.path.isdir(target):
         raise PlanError(
-            "pool %s: target_path %s is no directory yet, and build: false leaves it unmade, so libvirt cannot "
-            "start the pool; make the directory first, or leave build at true" % (request.name, target)
+            "pool %s: target_path %s is no directory, and build: false leaves it unmade, so libvirt cannot "
+            "start the pool; make the directory first, or leave build at true" % (name, target)
         )
 
 
@@ -513,26 +516,9 @@ def _unbuilt(existing: PoolDefinition) -> bool:
     target = existing.target_path
     if existing.type in DIRECTORY_BUILDS and target and not os.path.isdir(target):
         return True
-    if existing.type == "dir" and target and _permissions_differ(existing, target):
-        return True  # a redefinition stopped before its build, which sets them on the directory
     if existing.type in DEVICE_BUILDS and existing.source_devices:
         return all(_holds_nothing(device) for device in existing.source_devices)
     return False
-
-
-def _permissions_differ(definition: PoolDefinition, target: str) -> bool:
-    """Whether the directory's mode, owner or group is not what the definition asks (what it leaves
-    out is not compared)."""
-    try:
-        info = os.stat(target)
-    except OSError:
-        return False
-    wanted = (
-        definition.mode is not None and int(definition.mode, 8) != info.st_mode & 0o7777,
-        definition.owner is not None and 0 <= definition.owner != info.st_uid,
-        definition.group is not None and 0 <= definition.group != info.st_gid,
-    )
-    return any(wanted)
 
 
 def _holds_nothing(device: str) -> bool:

@@ -365,33 +365,53 @@ def test_a_dictionary_given_as_text_is_judged_as_ansible_reads_it():
     assert list(raw_problems(spec, {"graphics": "type=vnc port=5901"})) == []
 
 
-def test_directories_are_compared_by_identity_through_links_and_bind_mounts(tmp_path):
+def test_directories_are_compared_by_their_place_through_links_and_bind_mounts(tmp_path):
     shared = tmp_path / "share"
     (shared / "inside").mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "link").symlink_to(shared)
-    ids = validate.directory_identities
-    assert validate.identities_overlap(ids(str(shared)), ids(str(tmp_path / "link")))  # is
-    assert validate.identities_overlap(ids(str(shared / "inside")), ids(str(tmp_path / "link")))  # lies in
-    assert validate.identities_overlap(ids(str(tmp_path)), ids(str(shared)))  # holds
-    assert validate.identities_overlap(ids(str(tmp_path / "link" / "new")), ids(str(shared)))  # a new one in it
-    assert not validate.identities_overlap(ids(str(tmp_path / "elsewhere")), ids(str(shared)))
-    assert not validate.identities_overlap(ids(str(tmp_path / "new")), ids(str(shared)))  # a new one beside it
+    table = validate.read_mount_table()
+    assert table
+
+    def at(path):
+        return validate.mount_location(str(path), table)
+
+    assert validate.locations_overlap(at(shared), at(tmp_path / "link"))  # is
+    assert validate.locations_overlap(at(shared / "inside"), at(tmp_path / "link"))  # lies in
+    assert validate.locations_overlap(at(tmp_path), at(shared))  # holds
+    assert validate.locations_overlap(at(tmp_path / "link" / "new"), at(shared))  # a new one in it
+    assert not validate.locations_overlap(at(tmp_path / "elsewhere"), at(shared))
+    assert not validate.locations_overlap(at(tmp_path / "share2"), at(shared))  # a name that starts alike
     bind = tmp_path / "bind"
     bind.mkdir()
-    if subprocess.run(["mount", "--bind", str(shared), str(bind)], capture_output=True, check=False).returncode != 0:
+    if subprocess.run(["mount", "--bind", str(shared / "inside"), str(bind)], capture_output=True, check=False).returncode:
         pytest.skip("no bind mount here (needs root)")
     try:
-        assert validate.identities_overlap(ids(str(bind / "pool")), ids(str(shared)))
-        assert validate.identities_overlap(ids(str(shared)), ids(str(bind)))
+        table = validate.read_mount_table()
+        assert validate.locations_overlap(at(bind / "pool"), at(shared))  # a bind of a subdirectory lies in it
+        assert validate.locations_overlap(at(shared), at(bind))
+        assert not validate.locations_overlap(at(bind), at(tmp_path / "elsewhere"))
         assert validate.directories_overlap([str(bind) + "/"], str(shared) + "/", str(shared)) is None  # spellings differ
     finally:
         subprocess.run(["umount", str(bind)], check=True)
 
 
-@given(st.text(alphabet="abc/", max_size=8), st.characters(whitelist_categories=("Cf",)), st.text(alphabet="abc/", max_size=8))
-def test_an_invisible_formatting_character_is_refused_in_any_string_but_free_text(before, invisible, after):
-    """A zero-width space, a direction override or a tag character makes a path read as another path."""
+def test_the_mount_table_is_read_with_its_escapes():
+    assert validate._unescaped_mount_path("/mnt/a\\040b") == "/mnt/a b"
+
+
+@given(
+    st.text(alphabet="abc/", max_size=8),
+    st.one_of(
+        st.characters(whitelist_categories=("Cf",)),
+        st.characters(whitelist_categories=("Zs",), blacklist_characters=" "),
+        st.sampled_from(["\u034f", "\u115f", "\u180b", "\u2800", "\u3164", "\ufe0f", "\uffa0", "\U000e0100"]),
+    ),
+    st.text(alphabet="abc/", max_size=8),
+)
+def test_an_invisible_character_is_refused_in_any_string_but_free_text(before, invisible, after):
+    """A zero-width space, a direction override, a tag character, a variation selector, a filler or a
+    space other than ASCII's makes a path read as another path."""
     text = "/" + before + invisible + after
-    assert "contains an invisible formatting character (U+%04X)" % ord(invisible) in validate.control_problem(text, "p")
+    assert "contains an invisible or blank character (U+%04X)" % ord(invisible) in validate.control_problem(text, "p")
     assert validate.control_problem(text, "p", free_text=True) == ""

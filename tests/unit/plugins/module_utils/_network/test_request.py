@@ -125,6 +125,7 @@ def test_ipv6_is_written_as_python_writes_it():
         (dict(ipv4=ipv4(bootp_file="ipxe:http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (dict(ipv4=ipv4(bootp_file="1http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (dict(ipv4=ipv4(bootp_file="-http://user:s3cret@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
+        (dict(ipv4=ipv4(bootp_file="ipxe:http://t0kenAbcdef@10.0.0.1/boot.ipxe")), "ipv4.bootp_file holds credentials"),
         (
             dict(ipv4=ipv4(bootp_file="pxelinux.0", dhcp_ranges=[])),
             "ipv4.bootp_file is given to DHCP clients: it needs dhcp_ranges",

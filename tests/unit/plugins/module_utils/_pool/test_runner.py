@@ -168,7 +168,6 @@ def test_only_new_pools_or_new_devices_are_checked_against_the_hosts_use():
 
 def test_the_device_of_a_mounted_file_system_is_refused(monkeypatch):
     # The device numbers of '/' (whatever its kind) stand in for a block device node of them.
-    import os
 
     root = os.stat("/").st_dev
     real_stat = os.stat
@@ -188,7 +187,6 @@ def test_the_device_of_a_mounted_file_system_is_refused(monkeypatch):
 def test_the_rebuild_of_a_pool_never_takes_a_device_the_host_uses(monkeypatch):
     # A device under a mapping without a signature of its own (plain dm-crypt) holds nothing blkid
     # knows: the re-run's build would format what the mapping holds.
-    import os
 
     root = os.stat("/").st_dev
     real_stat = os.stat
@@ -217,7 +215,6 @@ class _Block:
 def test_a_logical_pool_given_no_devices_is_judged_by_its_volume_groups_devices(monkeypatch):
     # A logical pool given no source_devices adopts the volume group as it is: the host's own group
     # (root and swap volumes) must be refused like its devices given by name.
-    import os
 
     root = os.stat("/").st_dev
     real_stat = os.stat
@@ -676,45 +673,28 @@ def test_a_new_pool_started_without_its_build_needs_its_directory(tmp_path):
 
     missing = str(tmp_path / "missing")
     request = PoolRequest.from_params(params(name="unbuilt", type="dir", target_path=missing, build=False))
-    with pytest.raises(PlanError, match="target_path %s is no directory yet, and build: false leaves it unmade" % missing):
-        runner._refuse_unbuilt_start(request)
+    with pytest.raises(PlanError, match="target_path %s is no directory, and build: false leaves it unmade" % missing):
+        runner._refuse_unbuilt_start("unbuilt", request.definition, request)
     (tmp_path / "missing").mkdir()
-    runner._refuse_unbuilt_start(request)
+    runner._refuse_unbuilt_start("unbuilt", request.definition, request)
     inactive = PoolRequest.from_params(
         params(name="unbuilt", type="dir", target_path=str(tmp_path / "x"), build=False, state="inactive")
     )
-    runner._refuse_unbuilt_start(inactive)
+    runner._refuse_unbuilt_start("unbuilt", inactive.definition, inactive)
 
 
-def test_a_stopped_directory_pool_whose_directory_lacks_its_permissions_is_built_before_its_start(tmp_path):
-    """A redefinition (recreate) stopped between its define and its build: the build sets them."""
-    directory = tmp_path / "p"
-    directory.mkdir(mode=0o711)
-    os.chmod(directory, 0o711)
-    definition = PoolDefinition(name="p", type="dir", target_path=str(directory), mode="0755")
-    assert runner._unbuilt(definition)
-    os.chmod(directory, 0o755)
-    assert not runner._unbuilt(definition)
-    assert runner._unbuilt(definition.with_changes(owner=65534))
-    assert not runner._unbuilt(definition.with_changes(owner=-1))
-
-
-def test_a_directory_another_user_opened_between_the_plan_and_the_build_stops_the_run(
-    test_client, unique_name, tmp_path, monkeypatch
-):
-    """Judged again after the build: the new pool is undefined again, never started there."""
+def test_a_stopped_pool_started_without_a_build_needs_its_directory(test_client, unique_name, tmp_path, monkeypatch):
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 
-    name = unique_name("")
-    target = tmp_path / "p"
+    name, target = unique_name(""), tmp_path / "p"
     target.mkdir()
-    os.chmod(target, 0o777)  # as if made so after the plan judged the way
-    monkeypatch.setattr(runner, "_refuse_foreign_directory", lambda name, definition: None)
+    runner.run(params(name=name, type="dir", target_path=str(target), state="inactive"), False, False)
+    target.rmdir()
     monkeypatch.setattr(Client, "local", True, raising=False)
-    with pytest.raises(
-        RunError,
-        match=r"target_path %s can be written by its group or by others .*\(since the plan\); not started \(rolled back: define"
-        % target,
-    ):
-        runner.run(params(name=name, type="dir", target_path=str(target)), False, False)
-    assert test_client.find_pool(name) is None
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="target_path %s is no directory, and build: false" % target):
+                runner.run(params(name=name, build=False), check_mode, False)
+    finally:
+        monkeypatch.undo()
+        runner.run(params(name=name, state="absent"), False, False)
