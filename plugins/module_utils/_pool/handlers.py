@@ -82,9 +82,9 @@ class PoolHandlers:
         return None
 
     def _refuse_foreign_directory(self, pool: Any) -> None:
-        """The directory the build made (or found) judged again before the pool starts, as the plan
-        judged it: another user may have put a link or a directory of theirs there meanwhile. The
-        run then fails and its define is undone."""
+        """The directory the build made (or found) judged again before the pool starts, as a new
+        volume's directory is (own_directory.pool_directory_problem): another user may have put a link
+        or a directory of theirs there meanwhile. The run then fails and its define is undone."""
         if not self.client.local:
             return
         described = self.client.describe_pool(pool)

@@ -496,15 +496,11 @@ class VolumeHandlers:
 
     def delete(self, action: Action) -> Optional[Undo]:
         payload: VolumeTarget = action.payload
-        pool = self._pool(payload.pool)
-        volume = self.client.find_volume(pool, payload.volume)
-        if volume is None:
-            raise LibvirtError("look up volume", "%s/%s" % (payload.pool, payload.volume), "volume disappeared")
-        self.client.delete_volume(volume)
+        self.client.delete_volume(self._volume(payload.pool, payload.volume))
         if payload.volume.endswith(".part") and self.client.files_here():
             # What a stopped run left under a staging name is gone, and so is the directory's mark of
             # it: a file someone makes under that name later is never taken for one cut off.
-            directory = self.client.describe_pool(pool).directory
+            directory = self.client.describe_pool(self._pool(payload.pool)).directory
             if directory:
                 _clear_directory_mark(directory, staging_xattr(payload.volume))
         return None

@@ -591,17 +591,22 @@ def test_an_inactive_directory_pool_is_emptied_only_when_its_directory_holds_not
     assert runner._with_emptied_directory(empty, through_a_link) == empty
 
 
+def define_sharing_guest(client, name, directory):
+    """A guest of the test driver that shares ``directory`` over virtiofs."""
+    return client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<filesystem type='mount'><driver type='virtiofs'/><source dir='%s'/><target dir='data'/></filesystem>"
+        "</devices></domain>" % (name, directory)
+    )
+
+
 @pytest.mark.parametrize("relation", ["is", "holds", "lies in"])
 def test_a_pool_directory_a_guest_shares_is_refused_in_both_modes(test_client, unique_name, tmp_path, relation):
     """A pool made in (or around) a guest's virtiofs share would hand the guest other guests' disks."""
     name, guest_name = unique_name(""), unique_name("")
     shared = tmp_path / "share"
     target = {"is": shared, "holds": tmp_path, "lies in": shared / "pool"}[relation]
-    guest = test_client.conn.defineXML(
-        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
-        "<filesystem type='mount'><driver type='virtiofs'/><source dir='%s'/><target dir='data'/></filesystem>"
-        "</devices></domain>" % (guest_name, shared)
-    )
+    guest = define_sharing_guest(test_client, guest_name, shared)
     try:
         for check_mode in (True, False):
             with pytest.raises(
@@ -650,11 +655,7 @@ def test_a_stopped_pool_is_not_started_on_a_directory_a_guest_now_shares(test_cl
     target = str(tmp_path / "p")
     runner.run(params(name=name, type="dir", target_path=target), False, False)
     runner.run(params(name=name, type="dir", target_path=target, state="inactive"), False, False)
-    guest = test_client.conn.defineXML(
-        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
-        "<filesystem type='mount'><driver type='virtiofs'/><source dir='%s'/><target dir='data'/></filesystem>"
-        "</devices></domain>" % (guest_name, target)
-    )
+    guest = define_sharing_guest(test_client, guest_name, target)
     try:
         for check_mode in (True, False):
             with pytest.raises(
