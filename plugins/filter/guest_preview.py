@@ -150,8 +150,15 @@ def _network_row(domain: Mapping[str, Any]) -> str:
 
 
 def _tuning_rows(domain: Mapping[str, Any]) -> List[str]:
-    """A line per device or tuning setting the guest has (vTPM, RNG, CPU pinning, NUMA, huge pages)."""
-    labels = {"tpm": "tpm", "rng": "rng", "cpu_pinning": "pinning", "numa": "numa", "hugepages": "hugepage"}
+    """A line per device or tuning setting the guest has (vTPM, RNG, guest agent, CPU pinning, NUMA, huge pages)."""
+    labels = {
+        "tpm": "tpm",
+        "rng": "rng",
+        "guest_agent": "agent",
+        "cpu_pinning": "pinning",
+        "numa": "numa",
+        "hugepages": "hugepage",
+    }
     tuning: Mapping[str, Any] = domain.get("tuning") or {}
     return [_row(label, str(tuning[key])) for key, label in labels.items() if tuning.get(key)]
 

@@ -586,7 +586,8 @@ options:
         description:
           - Where libvirt reads the addresses, as C(virsh domifaddr --source). V(lease), the DHCP leases of
             the guest's libvirt network; V(arp), the host's ARP table (bridged guests); V(agent), the QEMU
-            guest agent in the guest; V(any), the first of them that has one.
+            guest agent in the guest (the guest needs O(guest_agent) and the agent running); V(any), the
+            first of them that has one.
         type: str
         default: any
         choices: [lease, arp, agent, any]
@@ -682,6 +683,16 @@ options:
         have the driver, and this module does not know the guest's system. V(false) removes it
         from an existing guest's definition.
     type: raw
+  guest_agent:
+    description:
+      - V(true) gives the guest a virtio-serial channel for the QEMU guest agent (C(qemu-ga),
+        Debian's and Fedora's C(qemu-guest-agent) package), whose socket on the host libvirt makes
+        and names. Through it the host asks the guest for its addresses (O(wait_for.source=agent),
+        R(virt_guest_info,ansible_collections.remotevirt.install.virt_guest_info_module)) and
+        for a clean shutdown. V(false) removes the channel from an existing guest's definition.
+      - Not added unless set (the module does not know whether the guest's system runs the agent);
+        a change to a running guest applies at its next boot.
+    type: bool
   cpu_pinning:
     description:
       - Pins the guest's vCPUs and its emulator threads to host CPUs (C(<cputune>)). Given, it

@@ -137,6 +137,13 @@ def control_problem(text: str, what: str, free_text: bool = False) -> str:
     return ""
 
 
+def shown_text(text: Any, limit: int) -> str:
+    """``text`` from outside (a guest's answer) as results may show it: at most ``limit`` characters,
+    controls, invisible characters and lone surrogates each shown as ``?``."""
+    shown = str(text)[:limit]
+    return re.sub("%s|%s|%s" % (_CONTROL_RE, _INVISIBLE_RE, _SURROGATE_RE), "?", shown)
+
+
 def walk_strings(value: Any, path: str = "") -> Iterator[Tuple[str, str]]:
     """``(path, text)`` of every string in ``value``, nested dicts and lists included
     (``install.extra_args``, ``disks[0].path``)."""

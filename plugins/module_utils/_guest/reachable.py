@@ -18,6 +18,7 @@ import stat
 import threading
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import shown_text
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
 
 # VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_* (stable numbers of libvirt's API).
@@ -33,20 +34,61 @@ MARKER_WINDOW = 4 << 20
 MARKER_SEARCH_SECONDS = 2.0
 
 
+# What a guest's cards may take of a result. The guest agent answers for the guest, so its cards,
+# names and addresses are the guest's word: a hostile guest could report thousands, or names that
+# forge lines in a log.
+MAX_CARDS = 64
+MAX_ADDRESSES = 64
+MAX_CARD_NAME = 64
+_MAC_RE = "[0-9a-f]{2}(?::[0-9a-f]{2}){5}"
+_SCOPE_RE = "[A-Za-z0-9._-]{1,32}"
+
+
 def parse_addresses(raw: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """libvirt's ``interfaceAddresses()`` as the module returns it: per card its name, MAC and
-    addresses ({addr, prefix, type}), sorted by name; the guest's loopback is left out."""
+    addresses ({addr, prefix, type}), sorted by name; the guest's loopback is left out, and so is
+    every address that is no IP address. At most MAX_CARDS cards of MAX_ADDRESSES addresses each."""
     cards = []
-    for name, card in sorted(raw.items()):
-        mac = (card.get("hwaddr") or "").lower() or None
+    for name, card in sorted(raw.items(), key=lambda item: str(item[0])):
+        if not isinstance(card, Mapping):
+            continue
+        mac = _mac(card.get("hwaddr"))
         if name == "lo" or mac == "00:00:00:00:00:00":
             continue
-        addresses = [
-            {"addr": entry.get("addr"), "prefix": entry.get("prefix"), "type": _ADDRESS_TYPES.get(entry.get("type"), "unknown")}
-            for entry in card.get("addrs") or ()
-        ]
-        cards.append({"name": name, "mac": mac, "addresses": addresses})
+        entries = card.get("addrs")
+        found = (_address(entry) for entry in entries) if isinstance(entries, (list, tuple)) else ()
+        addresses = [address for address in found if address is not None]
+        cards.append({"name": shown_text(name, MAX_CARD_NAME), "mac": mac, "addresses": addresses[:MAX_ADDRESSES]})
+        if len(cards) == MAX_CARDS:
+            break
     return cards
+
+
+def _mac(text: Any) -> Optional[str]:
+    mac = str(text or "").lower()
+    return mac if re.fullmatch(_MAC_RE, mac) else None
+
+
+def _address(entry: Any) -> Optional[Dict[str, Any]]:
+    """One address entry, or None when its address is no IP address (with an IPv6 zone of a
+    name's characters) or its prefix no prefix length of it."""
+    if not isinstance(entry, Mapping):
+        return None
+    text = entry.get("addr")
+    if not isinstance(text, str):
+        return None
+    address, _, zone = text.partition("%")
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if zone and (parsed.version != 6 or not re.fullmatch(_SCOPE_RE, zone)):
+        return None
+    prefix = entry.get("prefix")
+    if not (isinstance(prefix, int) and not isinstance(prefix, bool) and 0 <= prefix <= parsed.max_prefixlen):
+        prefix = None
+    kind = entry.get("type")
+    return {"addr": text, "prefix": prefix, "type": _ADDRESS_TYPES.get(kind, "unknown") if isinstance(kind, int) else "unknown"}
 
 
 def usable(address: Optional[str]) -> bool:

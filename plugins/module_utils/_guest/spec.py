@@ -97,9 +97,10 @@ def guest_argument_spec() -> Dict[str, Any]:
         validate_certs=dict(type="bool", default=True),
         url_username=dict(type="str"),
         url_password=dict(type="str", no_log=True),
-        # -- devices and tuning: vTPM, virtio-rng, CPU pinning, NUMA, huge pages --------------
+        # -- devices and tuning: vTPM, virtio-rng, guest agent, CPU pinning, NUMA, huge pages ---
         tpm=dict(type="raw"),
         rng=dict(type="raw"),
+        guest_agent=dict(type="bool"),
         cpu_pinning=dict(type="dict", options=dict(vcpus=dict(type="raw"), emulator=dict(type="str"))),
         numa=dict(
             type="dict",

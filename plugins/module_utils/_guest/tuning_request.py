@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The tuning options of a guest (``tpm``, ``rng``, ``cpu_pinning``, ``numa``, ``hugepages``),
+"""The tuning options of a guest (``tpm``, ``rng``, ``guest_agent``, ``cpu_pinning``, ``numa``, ``hugepages``),
 validated: their form here, then against what the host offers (its domain capabilities, CPUs,
 NUMA nodes and huge pages) once the runner has read it.
 """
@@ -15,6 +15,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.record 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import ascii_int
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import (
     CpuPinning,
+    GuestAgent,
     Hugepages,
     NumaTune,
     Rng,
@@ -24,13 +25,13 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tu
     parse_cpuset,
 )
 
-TUNING_OPTIONS = ("tpm", "rng", "cpu_pinning", "numa", "hugepages")
+TUNING_OPTIONS = ("tpm", "rng", "guest_agent", "cpu_pinning", "numa", "hugepages")
 TPM_MODELS = ("tpm-crb", "tpm-tis")
 TPM_VERSIONS = ("2.0", "1.2")
 RNG_SOURCES = ("/dev/urandom", "/dev/random", "/dev/hwrng")
 NUMA_MODES = ("strict", "preferred", "interleave", "restrictive")
 # Tuning field of each option.
-_FIELDS = {"tpm": "tpm", "rng": "rng", "cpu_pinning": "pinning", "numa": "numa", "hugepages": "hugepages"}
+_FIELDS = {"tpm": "tpm", "rng": "rng", "guest_agent": "agent", "cpu_pinning": "pinning", "numa": "numa", "hugepages": "hugepages"}
 
 
 class TuningRequest(Record):
@@ -53,7 +54,14 @@ def tuning_param(params: Mapping[str, Any]) -> TuningRequest:
     # Imported here: the request module imports this one, and Refusals lives there.
     from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import Refusals, refusals_of
 
-    readers = {"tpm": _tpm, "rng": _rng, "cpu_pinning": _pinning, "numa": _numa, "hugepages": _hugepages}
+    readers = {
+        "tpm": _tpm,
+        "rng": _rng,
+        "guest_agent": _guest_agent,
+        "cpu_pinning": _pinning,
+        "numa": _numa,
+        "hugepages": _hugepages,
+    }
     values: Dict[str, Any] = {}
     problems: List[str] = []
     for option, reader in readers.items():
@@ -105,6 +113,12 @@ def _tpm(value: Any) -> Optional[Tpm]:
     if model == "tpm-crb" and version != "2.0":
         raise PlanError("tpm: model tpm-crb is a TPM 2.0 interface; use version 2.0, or model tpm-tis for 1.2")
     return Tpm(model=model, version=version)
+
+
+def _guest_agent(value: Any) -> Optional[GuestAgent]:
+    if not isinstance(value, bool):
+        raise PlanError("guest_agent must be true or false, not %r" % (value,))
+    return GuestAgent() if value else None
 
 
 def _rng(value: Any) -> Optional[Rng]:

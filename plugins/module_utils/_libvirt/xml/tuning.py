@@ -2,7 +2,7 @@
 # Copyright: remotevirt.install contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A guest's tuning and its platform devices (https://libvirt.org/formatdomain.html): the emulated
-TPM, the virtio RNG, CPU pinning (``<cputune>``), NUMA memory placement (``<numatune>``) and huge
+TPM, the virtio RNG, the guest agent's channel, CPU pinning (``<cputune>``), NUMA memory placement (``<numatune>``) and huge
 page backing (``<memoryBacking><hugepages>``).
 
 Each record reads back from libvirt's stored XML in the form it builds (cpusets in libvirt's
@@ -12,7 +12,7 @@ canonical form, ``0-1,3``), so a requested value compares equal to what libvirt 
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import (
     XmlError,
@@ -132,6 +132,30 @@ class Rng(XmlObject):
         )
 
 
+# The virtio-serial port name the QEMU guest agent (qemu-ga) opens in the guest.
+GUEST_AGENT_PORT = "org.qemu.guest_agent.0"
+
+
+class GuestAgent(XmlObject):
+    """The channel the QEMU guest agent talks through: a virtio-serial port whose host end is a
+    socket libvirt makes and names itself (no path is given, so none can point anywhere else)."""
+
+    def to_element(self) -> Any:
+        channel = etree.Element("channel", type="unix")
+        sub(channel, "source", mode="bind")
+        sub(channel, "target", type="virtio", name=GUEST_AGENT_PORT)
+        return channel
+
+
+def _is_guest_agent_channel(element: Any) -> bool:
+    target = element.find("target")
+    return target is not None and target.get("type") == "virtio" and target.get("name") == GUEST_AGENT_PORT
+
+
+def _guest_agent_channels(devices: Any) -> List[Any]:
+    return [channel for channel in devices.findall("channel") if _is_guest_agent_channel(channel)]
+
+
 # -- tuning ------------------------------------------------------------------------------------
 class CpuPinning(XmlObject):
     """``<cputune>``'s pins: each vCPU's host CPUs (canonical cpusets) and the emulator threads'."""
@@ -227,6 +251,7 @@ class Tuning(XmlObject):
 
     tpm: Optional[Tpm] = None
     rng: Optional[Rng] = None
+    agent: Optional[GuestAgent] = None
     pinning: Optional[CpuPinning] = None
     numa: Optional[NumaTune] = None
     hugepages: Optional[Hugepages] = None
@@ -243,6 +268,8 @@ class Tuning(XmlObject):
         if self.rng is not None:
             rate = ", %d bytes per %d ms" % (self.rng.rate_bytes, self.rng.rate_period or 1000) if self.rng.rate_bytes else ""
             lines["rng"] = "%s %s%s" % (self.rng.model, self.rng.source, rate)
+        if self.agent is not None:
+            lines["guest_agent"] = "virtio-serial channel %s" % GUEST_AGENT_PORT
         if self.pinning is not None:
             pins = ["vCPU %d on %s" % pin for pin in self.pinning.vcpus]
             if self.pinning.emulator is not None:
@@ -270,14 +297,18 @@ class Tuning(XmlObject):
             devices.append(self.tpm.to_element())
         if self.rng is not None:
             devices.append(self.rng.to_element())
+        if self.agent is not None:
+            devices.append(self.agent.to_element())
 
     @classmethod
     def from_domain(cls, domain: Any) -> "Tuning":
         tpm = domain.find("devices/tpm")
         rng = domain.find("devices/rng")
+        devices = domain.find("devices")
         return cls(
             tpm=Tpm.from_element(tpm) if tpm is not None else None,
             rng=Rng.from_element(rng) if rng is not None else None,
+            agent=GuestAgent() if devices is not None and _guest_agent_channels(devices) else None,
             pinning=CpuPinning.from_domain(domain),
             numa=NumaTune.from_domain(domain),
             hugepages=Hugepages.from_domain(domain),
@@ -291,6 +322,8 @@ class Tuning(XmlObject):
             _replace(devices, "tpm", self.tpm)
         if self.rng != previous.rng:
             _replace(devices, "rng", self.rng)
+        if self.agent != previous.agent:
+            _replace(devices, "channel", self.agent, _is_guest_agent_channel)
         if self.pinning != previous.pinning:
             cputune = _child(root, "cputune")
             for tag in ("vcpupin", "emulatorpin"):
@@ -335,10 +368,10 @@ def _drop_if_empty(root: Any, element: Any) -> None:
         root.remove(element)
 
 
-def _replace(devices: Any, tag: str, wanted: Optional[XmlObject]) -> None:
-    """The guest's ``tag`` device replaced by ``wanted`` (removed when None), at the same place and
-    with its ``<address>``, so the guest sees it where it was."""
-    existing = devices.findall(tag)
+def _replace(devices: Any, tag: str, wanted: Optional[XmlObject], chosen: Callable[[Any], bool] = lambda element: True) -> None:
+    """The guest's ``tag`` device (of those ``chosen`` picks) replaced by ``wanted`` (removed when
+    None), at the same place and with its ``<address>``, so the guest sees it where it was."""
+    existing = [element for element in devices.findall(tag) if chosen(element)]
     replacement = wanted.to_element() if wanted is not None else None
     if existing and replacement is not None:
         address = existing[0].find("address")

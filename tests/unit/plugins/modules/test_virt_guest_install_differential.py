@@ -139,6 +139,7 @@ INSTALL = st.fixed_dictionaries(
             st.fixed_dictionaries(dict(type=st.sampled_from(["none", "vnc", "spice"]))), st.just(dict(type="vnc", port=5951))
         ),
         rng=st.one_of(st.booleans(), st.just(dict(backend="/dev/random", rate_bytes=1024, rate_period=1000))),
+        guest_agent=st.booleans(),
         cpu_pinning=st.sampled_from([{}, dict(vcpus={"0": "0"}), dict(emulator="0")]),
         numa=st.sampled_from([{}, dict(nodeset="0")]),
         vcpus=st.sampled_from([1, 2]),

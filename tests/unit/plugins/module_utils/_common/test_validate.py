@@ -415,3 +415,17 @@ def test_an_invisible_character_is_refused_in_any_string_but_free_text(before, i
     text = "/" + before + invisible + after
     assert "contains an invisible or blank character (U+%04X)" % ord(invisible) in validate.control_problem(text, "p")
     assert validate.control_problem(text, "p", free_text=True) == ""
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [("eth0", "eth0"), ("eth0\n[WARNING]", "eth0?[WARNING]"), ("a\u202eb\u200bc", "a?b?c"), ("x\udcff", "x?"), (7, "7")],
+)
+def test_text_from_outside_is_shown_without_controls_or_invisibles(text, shown):
+    assert validate.shown_text(text, 64) == shown
+
+
+@given(st.text(max_size=200), st.integers(0, 100))
+def test_shown_text_is_short_and_has_nothing_refused(text, limit):
+    shown = validate.shown_text(text, limit)
+    assert len(shown) <= limit and validate.control_problem(shown, "text") == ""

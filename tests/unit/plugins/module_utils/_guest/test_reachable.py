@@ -8,7 +8,10 @@ import socket
 import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import control_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable
 
 RAW = {
@@ -42,6 +45,83 @@ def test_only_reachable_addresses_count():
     """A link-local address is there before any lease: it does not make the guest reachable."""
     assert reachable.usable_addresses(reachable.parse_addresses(RAW)) == ["192.168.150.17"]
     assert reachable.usable_addresses(reachable.parse_addresses({"vnet0": RAW["eth1"]})) == []
+
+
+# A hostile guest's agent: names that forge log lines or hide, MACs and addresses that are none,
+# prefixes out of range, and more cards and addresses than any result should carry.
+HOSTILE = {
+    "eth0\n[WARNING]: forged\u202e": {
+        "hwaddr": "52:54:00:12:34:56\n",
+        "addrs": [
+            {"addr": "192.168.150.17\nroot", "prefix": 24, "type": 0},
+            {"addr": "192.168.150.18", "prefix": 99, "type": 0},
+            {"addr": "fe80::1%eth0", "prefix": 64, "type": 1},
+            {"addr": "fe80::2%eth0;rm -rf /", "prefix": 64, "type": 1},
+            {"addr": "10.0.0.1%eth0", "prefix": 8, "type": 0},
+            {"addr": 3232235521, "prefix": 8, "type": 0},
+            "not an entry",
+        ],
+    },
+    **{
+        "x%04d" % index: {
+            "hwaddr": None,
+            "addrs": [{"addr": "10.1.%d.%d" % (index // 256, index % 256), "prefix": 16, "type": 0}] * 100,
+        }
+        for index in range(200)
+    },
+}
+
+
+def test_a_hostile_agents_answer_is_shown_small_and_checked():
+    cards = reachable.parse_addresses(HOSTILE)
+    assert len(cards) == reachable.MAX_CARDS
+    assert all(len(card["addresses"]) <= reachable.MAX_ADDRESSES for card in cards)
+    eth0 = cards[0]
+    assert eth0["name"] == "eth0?[WARNING]: forged?" and eth0["mac"] is None
+    assert eth0["addresses"] == [
+        {"addr": "192.168.150.18", "prefix": None, "type": "ipv4"},
+        {"addr": "fe80::1%eth0", "prefix": 64, "type": "ipv6"},
+    ]
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=80),
+        st.one_of(
+            st.none(),
+            st.text(max_size=5),
+            st.fixed_dictionaries(
+                {
+                    "hwaddr": st.one_of(st.none(), st.text(max_size=20), st.just("52:54:00:00:00:01")),
+                    "addrs": st.one_of(
+                        st.none(),
+                        st.lists(
+                            st.one_of(
+                                st.text(max_size=5),
+                                st.fixed_dictionaries(
+                                    {
+                                        "addr": st.one_of(st.text(max_size=50), st.ip_addresses().map(str), st.integers()),
+                                        "prefix": st.one_of(st.none(), st.integers(-5, 200), st.text(max_size=3)),
+                                        "type": st.one_of(st.integers(-1, 3), st.none()),
+                                    }
+                                ),
+                            ),
+                            max_size=5,
+                        ),
+                    ),
+                }
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_any_answer_parses_to_shown_cards_of_ip_addresses(raw):
+    for card in reachable.parse_addresses(raw):
+        assert control_problem(card["name"], "name") == "" and len(card["name"]) <= reachable.MAX_CARD_NAME
+        assert card["mac"] is None or len(card["mac"]) == 17
+        for entry in card["addresses"]:
+            assert reachable.ipaddress.ip_address(entry["addr"].split("%")[0])
+            assert entry["prefix"] is None or 0 <= entry["prefix"] <= 128
 
 
 @pytest.mark.parametrize("source", ["lease", "arp", "any"])

@@ -16,6 +16,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.tuning_r
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import (
     CpuPinning,
+    GuestAgent,
     Hugepages,
     NumaTune,
     Rng,
@@ -39,6 +40,8 @@ def values(**params):
         (dict(tpm={"version": 2.0}), Tuning(tpm=Tpm())),
         (dict(tpm=False), Tuning()),
         (dict(rng=True), Tuning(rng=Rng())),
+        (dict(guest_agent=True), Tuning(agent=GuestAgent())),
+        (dict(guest_agent=False), Tuning()),
         (dict(rng={"backend": "/dev/random", "rate_bytes": "1024"}), Tuning(rng=Rng(source="/dev/random", rate_bytes=1024))),
         (
             dict(cpu_pinning={"vcpus": {0: "2", "1": "3,2"}, "emulator": "0-1"}),
@@ -80,6 +83,7 @@ def test_tuning_options(params, expected):
         (dict(hugepages={"size": "3M"}), "hugepages.size must be a power of two"),
         (dict(hugepages={"size": "lots"}), "hugepages.size:"),
         (dict(hugepages=2), "hugepages must be true, false or a dictionary"),
+        (dict(guest_agent="yes"), "guest_agent must be true or false"),
     ],
 )
 def test_tuning_refusals(params, message):

@@ -13,7 +13,9 @@ import golden
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import parse, serialize
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import (
+    GUEST_AGENT_PORT,
     CpuPinning,
+    GuestAgent,
     Hugepages,
     NumaTune,
     Rng,
@@ -98,6 +100,7 @@ CASES = {
     "numa": Tuning(numa=NumaTune(nodeset="0-1", mode="interleave")),
     "hugepages-default": Tuning(hugepages=Hugepages()),
     "hugepages-1G": Tuning(hugepages=Hugepages(size_kib=1 << 20)),
+    "guest-agent": Tuning(agent=GuestAgent()),
     "all": TUNED,
 }
 
@@ -165,6 +168,55 @@ def test_other_memory_backing_settings_stay():
     assert backing.find("hugepages") is None and backing.find("source").get("type") == "memfd"
 
 
+# libvirt 9.0's stored form of a guest with the agent's channel and a channel of its own (virsh
+# dumpxml --inactive): the agent's socket path is libvirt's, so the channel has no <source>.
+CHANNELS = """<domain type='qemu'><name>dvb-agent</name><memory unit='KiB'>131072</memory><vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type></os><devices>
+  <controller type='virtio-serial' index='0'>
+    <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/></controller>
+  <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>
+    <address type='virtio-serial' controller='0' bus='0' port='1'/></channel>
+  <channel type='pty'><target type='virtio' name='org.example.other'/>
+    <address type='virtio-serial' controller='0' bus='0' port='2'/></channel>
+</devices></domain>"""
+
+
+def channel_names(xml):
+    return [channel.get("name") for channel in parse(xml).findall("devices/channel/target")]
+
+
+def test_stored_agent_channel_reads_as_the_request():
+    assert Domain.from_xml(CHANNELS).tuning == Tuning(agent=GuestAgent())
+
+
+def test_a_channel_of_another_name_is_no_agent():
+    other_only = CHANNELS.replace("org.qemu.guest_agent.0", "org.qemu.guest_agent.1")
+    assert Domain.from_xml(other_only).tuning == Tuning()
+
+
+def test_agent_removed_keeps_the_other_channels():
+    previous = Domain.from_xml(CHANNELS)
+    xml = patch_definition(CHANNELS, previous, previous.with_changes(tuning=Tuning()))
+    assert channel_names(xml) == ["org.example.other"]
+    assert parse(xml).find("devices/controller[@type='virtio-serial']") is not None
+    assert_valid("domain", xml)
+
+
+def test_agent_added_beside_the_other_channels():
+    without = CHANNELS.replace("org.qemu.guest_agent.0", "org.example.third")
+    previous = Domain.from_xml(without)
+    xml = patch_definition(without, previous, previous.with_changes(tuning=Tuning(agent=GuestAgent())))
+    assert channel_names(xml) == ["org.example.third", "org.example.other", GUEST_AGENT_PORT]
+    assert Domain.from_xml(xml).tuning == Tuning(agent=GuestAgent())
+    assert_valid("domain", xml)
+
+
+def test_agent_channel_names_no_path():
+    """libvirt makes and names the socket: a request never points it at a path on the host."""
+    channel = GuestAgent().to_element()
+    assert channel.find("source").attrib == {"mode": "bind"}
+
+
 # -- host facts ----------------------------------------------------------------------------------
 DOMCAPS = """<domainCapabilities><machine>pc-i440fx-7.2</machine><vcpu max='255'/><devices>
   <tpm supported='yes'><enum name='model'><value>tpm-tis</value><value>tpm-crb</value></enum>
@@ -194,6 +246,7 @@ def test_host_facts_from_capabilities(test_client):
 
 def test_summary_has_a_line_per_set_field():
     assert Tuning().summary() == {}
+    assert Tuning(agent=GuestAgent()).summary() == {"guest_agent": "virtio-serial channel org.qemu.guest_agent.0"}
     assert TUNED.summary() == {
         "tpm": "tpm-crb 2.0 (emulated)",
         "rng": "virtio /dev/urandom, 1024 bytes per 1000 ms",
