@@ -55,6 +55,17 @@ def own_directory_problem(path: str, what: str) -> Optional[str]:
     return untrusted_path_problem(path, what) or foreign_directory_problem(path, what)
 
 
+def pool_target_problem(target: str, pool_type: str, what: str) -> Optional[str]:
+    """Why a new, moved or started pool should not take ``target`` as its directory (None when it
+    may): the way to it, and for a dir pool the directory itself (pool_directory_problem's rules).
+    The mount point of an fs or netfs pool is judged by the way to it only: once the pool starts,
+    its owner and mode are the mounted file system's, which pool_directory_problem judges before
+    each new volume. The same rules hold when planning and again after the build."""
+    if pool_type in ("fs", "netfs"):
+        return way_problem(target, what)
+    return untrusted_path_problem(target, what) or foreign_directory_problem(os.path.realpath(target), what)
+
+
 def pool_directory_problem(directory: str, pool_type: str, what: str) -> Optional[str]:
     """Why root should not make files in a storage pool's ``directory`` (None when it may): another
     user could make the way to it lead elsewhere, may write it, or (but for a netfs pool) owns it. The
@@ -78,7 +89,8 @@ def pool_directory_problem(directory: str, pool_type: str, what: str) -> Optiona
 def way_problem(directory: str, what: str) -> Optional[str]:
     """Why another user could make ``directory`` lead elsewhere, its own owner aside (a mount point's
     is the mounted file system's): the way to it (untrusted_path_problem), or a link of theirs there."""
-    problem = untrusted_path_problem(os.path.dirname(directory.rstrip("/")) or "/", what)
+    parent = os.path.dirname(directory.rstrip("/")) or "/"
+    problem = untrusted_path_problem(parent, what) or _renamable_problem(parent, directory, what)
     if problem:
         return problem
     try:
@@ -87,6 +99,18 @@ def way_problem(directory: str, what: str) -> Optional[str]:
         return None
     if stat.S_ISLNK(info.st_mode) and info.st_uid not in (0, os.geteuid()):
         return "%s %s is a symbolic link of uid %d, who could make it lead elsewhere" % (what, directory, info.st_uid)
+    return None
+
+
+def _renamable_problem(parent: str, path: str, what: str) -> Optional[str]:
+    """Why anyone could rename ``path`` away or put something else there: everyone may write its
+    ``parent``, which has no sticky bit (None when not, or when the parent is missing)."""
+    try:
+        info = os.stat(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+        return "%s %s: %s on the way can be written by everyone, who could put something else at %s" % (what, path, parent, path)
     return None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo
-from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import pool_directory_problem
+from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import pool_target_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError, is_already_built
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import (
@@ -82,15 +82,15 @@ class PoolHandlers:
         return None
 
     def _refuse_foreign_directory(self, pool: Any) -> None:
-        """The directory the build made (or found) judged again before the pool starts, as a new
-        volume's directory is (own_directory.pool_directory_problem): another user may have put a link
+        """The directory the build made (or found) judged again before the pool starts, by the rules
+        the plan judged it by (own_directory.pool_target_problem): another user may have put a link
         or a directory of theirs there meanwhile. The run then fails and its define is undone."""
         if not self.client.local:
             return
         described = self.client.describe_pool(pool)
         if described.type not in DIRECTORY_TYPES or not described.target_path:
             return
-        problem = pool_directory_problem(described.target_path, described.type, "target_path")
+        problem = pool_target_problem(described.target_path, described.type, "target_path")
         if problem:
             raise PlanError("pool %s: %s (since the plan); not started" % (described.name, problem))
 

@@ -11,10 +11,8 @@ from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import REPORTED_ERRORS, RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import (
-    foreign_directory_problem,
     nearest_existing,
-    untrusted_path_problem,
-    way_problem,
+    pool_target_problem,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan, PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import (
@@ -432,19 +430,14 @@ def _refuse_foreign_directory(name: str, definition: Optional[PoolDefinition]) -
     they could go on putting files there that root's runs then take for volumes (a qcow2 image
     with a backing file of their choice, a forged record of a verified download, a link swapped
     in while root changes a volume's mode). The mount point of a new fs or netfs pool is judged by the
-    way to it: its owner is the mounted file system's."""
+    way to it: its owner is the mounted file system's (own_directory.pool_target_problem)."""
     if definition is None or definition.type not in DIRECTORY_TYPES or not definition.target_path:
         return
     target = definition.target_path
     try:
-        if definition.type == "dir":
-            problem = (
-                _not_a_directory_problem(target)
-                or untrusted_path_problem(target, "target_path")
-                or foreign_directory_problem(os.path.realpath(target), "target_path")
-            )
-        else:
-            problem = way_problem(target, "target_path")
+        problem = (definition.type == "dir" and _not_a_directory_problem(target)) or pool_target_problem(
+            target, definition.type, "target_path"
+        )
     except OSError as error:
         problem = "target_path %s: %s" % (target, error.strerror or error)
     if problem:

@@ -119,6 +119,22 @@ def test_a_pools_directory_is_judged_by_its_way_its_mode_and_but_for_netfs_its_o
     assert own_directory.pool_directory_problem(str(tmp_path / "missing"), pool_type, "pool p") is None
 
 
+@pytest.mark.parametrize("pool_type", ["dir", "fs", "netfs"])
+def test_a_pools_target_is_judged_alike_when_planned_and_after_the_build(tmp_path, pool_type):
+    """A mount point's owner and mode are the mounted file system's once the pool starts: only a
+    dir pool's directory is refused for them, when planned and again after the build alike."""
+    directory = tmp_path / "pool"
+    directory.mkdir()
+    assert own_directory.pool_target_problem(str(directory), pool_type, "target_path") is None
+    os.chown(directory, 65534, 65534)
+    os.chmod(directory, 0o777)
+    problem = own_directory.pool_target_problem(str(directory), pool_type, "target_path")
+    assert (problem is None) == (pool_type != "dir")
+    os.chmod(tmp_path, 0o777)  # the way to it: everyone may rename it
+    assert "on the way can be written by everyone" in (own_directory.pool_target_problem(str(directory), pool_type, "x") or "")
+    os.chmod(tmp_path, 0o755)
+
+
 def test_a_netfs_mount_point_that_is_another_users_link_is_refused(tmp_path):
     (tmp_path / "mnt").mkdir()
     link = tmp_path / "pool"
