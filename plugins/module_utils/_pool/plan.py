@@ -193,9 +193,10 @@ def check_target_shared(definition: PoolDefinition, state: PoolState) -> None:
         )
 
 
-# Pool types whose source is a list of block devices: two such pools on one device, whatever their
-# types, would each format, mount or carve it.
-_DEVICE_SOURCE_TYPES = ("fs", "logical", "disk", "zfs")
+# Pool types whose source is a list of block devices (or file system images): two such pools on one
+# device, whatever their types, would each format, mount or carve it. (An iSCSI pool's "device" is
+# a target's name, compared as spelled.)
+DEVICE_SOURCE_TYPES = ("fs", "logical", "disk", "zfs")
 
 
 def check_source_shared(definition: PoolDefinition, state: PoolState) -> None:
@@ -226,7 +227,7 @@ def _shared_source(
         initiators_differ = wanted.initiator and other.initiator and wanted.initiator != other.initiator
         if hosts and wanted.source_devices[:1] == other.source_devices[:1] and not initiators_differ:
             return "target %s on %s" % (wanted.source_devices[0] if wanted.source_devices else "", hosts[0])
-    if wanted.type in _DEVICE_SOURCE_TYPES and other.type in _DEVICE_SOURCE_TYPES:
+    if wanted.type in DEVICE_SOURCE_TYPES and other.type in DEVICE_SOURCE_TYPES:
         keys = dict(device_keys)
         theirs = [(same_path(device) or device, keys.get(device, frozenset())) for device in other.source_devices]
         shared = []

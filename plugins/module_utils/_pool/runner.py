@@ -37,6 +37,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.po
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._pool.plan import (
     DEVICE_BUILDS,
+    DEVICE_SOURCE_TYPES,
     DIRECTORY_BUILDS,
     differences,
     outcome,
@@ -99,7 +100,12 @@ def read_state(client: Client, request: PoolRequest) -> PoolState:
             others = _other_definitions(client, request.name)
             state = state.with_changes(other_sources=others)
             if client.local:
-                devices = {device for definition in (request.definition,) + others for device in definition.source_devices}
+                devices = {
+                    device
+                    for definition in (request.definition,) + others
+                    if definition.type in DEVICE_SOURCE_TYPES
+                    for device in definition.source_devices
+                }
                 state = state.with_changes(device_keys=tuple((device, device_keys(device)) for device in sorted(devices)))
     if pool is None or existing is None:
         return state
