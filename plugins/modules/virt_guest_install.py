@@ -586,8 +586,11 @@ options:
         description:
           - Where libvirt reads the addresses, as C(virsh domifaddr --source). V(lease), the DHCP leases of
             the guest's libvirt network; V(arp), the host's ARP table (bridged guests); V(agent), the QEMU
-            guest agent in the guest (the guest needs O(guest_agent) and the agent running); V(any), the
-            first of them that has one.
+            guest agent in the guest (the guest needs O(guest_agent) and the agent running; refused at plan
+            time when the definition the guest runs with has no channel to it); V(any), the first of them
+            that has one.
+          - An address counts when another host can reach the guest there (not loopback, link-local,
+            multicast or one of this host's own); a port is tried on the first eight.
         type: str
         default: any
         choices: [lease, arp, agent, any]
@@ -692,6 +695,8 @@ options:
         for a clean shutdown. V(false) removes the channel from an existing guest's definition.
       - Not added unless set (the module does not know whether the guest's system runs the agent);
         a change to a running guest applies at its next boot.
+      - What the agent reports is the guest's word, so its cards are checked before they reach a result
+        (names without control characters, real MAC and IP addresses, at most 64 cards of 64 addresses).
     type: bool
   cpu_pinning:
     description:

@@ -37,6 +37,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
     GuestRequest,
     Refusals,
     refusals_of,
+    waits_for_agent,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
@@ -593,6 +594,12 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
     return state
 
 
+def _runs_agent_channel(client: Client, domain: Any) -> bool:
+    """Whether the running guest has a channel libvirt reaches its guest agent through."""
+    xml = client.domain_live_definition_if_present(domain)
+    return xml is not None and Domain.from_xml(xml).tuning.agent is not None
+
+
 def _runs_install(client: Client, domain: Any, stored_xml: str) -> bool:
     """True when the running guest still runs an install's definition (see install_mark.runs_installer).
     A run whose job was killed, cut off or out of time left that install going; the guest is not
@@ -619,6 +626,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             active=active,
             autostart=client.domain_autostart(domain),
             installing=active and _runs_install(client, domain, xml),
+            running_agent=_runs_agent_channel(client, domain) if active and waits_for_agent(request) else None,
         )
         if request.state != "absent" and not request.reinstall and not active:
             problem = never_installed_problem(request.name, xml, local, qemu_log_directory(client.uri))

@@ -51,7 +51,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
     wanted_definition,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest
-from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest, waits_for_agent
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import DiskModes
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain
@@ -328,10 +328,11 @@ def _plan_new(request: GuestRequest, state: GuestState, plan: Plan) -> Plan:
         plan.add(_autostart_action(request, True))
     if method != "import" and request.waits:
         plan.add(_wait_action(request))
-    if request.state == "running" and ((method == "import" and not first_boot) or request.waits):
+    starts_final = request.state == "running" and ((method == "import" and not first_boot) or request.waits)
+    if starts_final:
         plan.add(_start_action(request))
     if request.wait_for is not None:
-        plan.add(_reachable_action(request, state))
+        plan.add(_reachable_action(request, state, install if installs and not starts_final else final))
     # What is stored: a reinstall keeps the guest's UUID and MAC addresses.
     plan.after = _shown(define.payload.domain)
     return plan
@@ -425,12 +426,14 @@ def _wait_action(request: GuestRequest) -> Action:
     return Action(WAIT, "guest", request.name, command, WaitPayload(guest=request.name, timeout=request.wait_timeout))
 
 
-def _reachable_action(request: GuestRequest, state: GuestState) -> Action:
-    """Wait until the started guest has an address (and its marker, and its port): shown as the
-    virsh and shell loop an admin would run."""
+def _reachable_action(request: GuestRequest, state: GuestState, runs: Domain) -> Action:
+    """Wait until the guest started with the definition ``runs`` has an address (and its marker,
+    and its port): shown as the virsh and shell loop an admin would run."""
     wait_for = request.wait_for
     if wait_for is None:  # the caller plans this wait only for wait_for
         raise PlanError("guest %s has no wait_for" % request.name)
+    if runs.tuning.agent is None:
+        _refuse_agent_wait(request, "set guest_agent: true")
     name = request.name
     log = serial_log_of(request, state)
     checks = []
@@ -452,6 +455,16 @@ def _reachable_action(request: GuestRequest, state: GuestState) -> Action:
         log_offset=state.serial_log_offset,
     )
     return Action(WAIT, "guest", name, command, WaitPayload(guest=name, timeout=request.wait_for_timeout, reachable=reachable))
+
+
+def _refuse_agent_wait(request: GuestRequest, why: str) -> None:
+    """A wait for an address from the guest agent alone, on a guest without the agent's channel,
+    could only end at its timeout: libvirt cannot ask an agent it has no channel to."""
+    if waits_for_agent(request):
+        raise PlanError(
+            "wait_for.source agent: guest %s has no channel to a guest agent (%s), so the wait could only time "
+            "out; wait for another source (lease, arp, any)" % (request.name, why)
+        )
 
 
 def _check_fixed_fields(request: GuestRequest, actual: Domain) -> None:
@@ -501,11 +514,13 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
         if request.state == "running":
             plan.add(_start_action(request))
             if request.wait_for is not None:
-                plan.add(_reachable_action(request, state))
+                plan.add(_reachable_action(request, state, wanted))
     elif request.state == "running" and not state.active:
         plan.add(_start_action(request))
         if request.wait_for is not None:
-            plan.add(_reachable_action(request, state))
+            plan.add(_reachable_action(request, state, wanted))
+    elif state.active and state.running_agent is False:
+        _refuse_agent_wait(request, "the definition it runs with has none; guest_agent applies from its next start")
     plan.after = _shown(wanted)
     return plan
 

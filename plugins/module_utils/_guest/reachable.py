@@ -9,6 +9,7 @@ Imported only by runs that wait for a guest or report its addresses.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 import re
@@ -25,7 +26,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 SOURCES = {"lease": 0, "agent": 1, "arp": 2}
 # "any" asks the cheap sources first; the agent answers only once the guest runs one.
 ANY_ORDER = ("lease", "arp", "agent")
-_ADDRESS_TYPES = {0: "ipv4", 1: "ipv6"}
 # How long one try to open the guest's port may take.
 PORT_TIMEOUT_SECONDS = 2.0
 # The most of a serial log a marker is looked for in (its end, where the newest boot writes).
@@ -40,8 +40,13 @@ MARKER_SEARCH_SECONDS = 2.0
 MAX_CARDS = 64
 MAX_ADDRESSES = 64
 MAX_CARD_NAME = 64
+# The most addresses one poll tries a port on, and the longest libvirt message a result shows.
+MAX_PROBED = 8
+MAX_ERROR_TEXT = 300
 _MAC_RE = "[0-9a-f]{2}(?::[0-9a-f]{2}){5}"
 _SCOPE_RE = "[A-Za-z0-9._-]{1,32}"
+# IPv6 forms that carry an IPv4 address in their last 32 bits: IPv4-compatible, NAT64.
+_IPV4_CARRYING = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b::/96"))
 
 
 def parse_addresses(raw: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -70,41 +75,90 @@ def _mac(text: Any) -> Optional[str]:
 
 
 def _address(entry: Any) -> Optional[Dict[str, Any]]:
-    """One address entry, or None when its address is no IP address (with an IPv6 zone of a
-    name's characters) or its prefix no prefix length of it."""
+    """One address entry, or None when its address is no IP address a guest's card can have (with
+    an IPv6 zone of a name's characters); its type is the address's own, its prefix None when out
+    of range."""
     if not isinstance(entry, Mapping):
         return None
     text = entry.get("addr")
     if not isinstance(text, str):
         return None
-    address, _, zone = text.partition("%")
+    address, percent, zone = text.partition("%")
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return None
-    if zone and (parsed.version != 6 or not re.fullmatch(_SCOPE_RE, zone)):
+    if percent and (parsed.version != 6 or not re.fullmatch(_SCOPE_RE, zone)):
+        return None
+    if not _plausible(parsed):
         return None
     prefix = entry.get("prefix")
     if not (isinstance(prefix, int) and not isinstance(prefix, bool) and 0 <= prefix <= parsed.max_prefixlen):
         prefix = None
-    kind = entry.get("type")
-    return {"addr": text, "prefix": prefix, "type": _ADDRESS_TYPES.get(kind, "unknown") if isinstance(kind, int) else "unknown"}
+    return {"addr": text, "prefix": prefix, "type": "ipv%d" % parsed.version}
+
+
+def _plausible(parsed: Any) -> bool:
+    """Whether a card of a guest can have the address ``parsed``: none of loopback, unspecified,
+    multicast or reserved (broadcast), also as the IPv4 address an IPv6 form carries (mapped,
+    compatible, NAT64), which the host would reach as that address."""
+    for address in (parsed, _embedded_ipv4(parsed)):
+        if address is not None and (address.is_loopback or address.is_unspecified or address.is_multicast or address.is_reserved):
+            return False
+    return True
+
+
+def _embedded_ipv4(parsed: Any) -> Optional[ipaddress.IPv4Address]:
+    if parsed.version != 6:
+        return None
+    if parsed.ipv4_mapped is not None:
+        return parsed.ipv4_mapped
+    if any(parsed in network for network in _IPV4_CARRYING):
+        return ipaddress.IPv4Address(int(parsed) & 0xFFFFFFFF)
+    return None
 
 
 def usable(address: Optional[str]) -> bool:
-    """An address another host can reach the guest at: not loopback, not link-local."""
+    """An address another host can reach the guest at: a plausible one (see _plausible), not
+    link-local, and not one of this machine's own (a guest's agent could name the host's address:
+    a port found open there would be the host's)."""
     try:
         parsed = ipaddress.ip_address((address or "").split("%")[0])
     except ValueError:
         return False
-    return not (parsed.is_loopback or parsed.is_link_local or parsed.is_unspecified)
+    return _plausible(parsed) and not parsed.is_link_local and not _is_own_address(parsed)
+
+
+def _is_own_address(parsed: Any) -> bool:
+    """Whether this machine has ``parsed`` (binding a socket to it works only then; not known, so
+    False, where the kernel lets any address be bound: net.ipv4.ip_nonlocal_bind)."""
+    if _binds_any_address(parsed.version):
+        return False
+    family = socket.AF_INET6 if parsed.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(parsed), 0))
+    except OSError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=None)
+def _binds_any_address(version: int) -> bool:
+    try:
+        with open("/proc/sys/net/ipv%d/ip_nonlocal_bind" % version, encoding="ascii") as handle:
+            return handle.read().strip() != "0"
+    except (OSError, ValueError):
+        return False
 
 
 def usable_addresses(cards: List[Dict[str, Any]]) -> List[str]:
     return [entry["addr"] for card in cards for entry in card["addresses"] if usable(entry["addr"])]
 
 
-def read_addresses(client: Client, domain: Any, source: str, waiting: bool = True) -> List[Dict[str, Any]]:
+def read_addresses(
+    client: Client, domain: Any, source: str, waiting: bool = True, unanswered: Optional[List[str]] = None
+) -> List[Dict[str, Any]]:
     """The guest's cards and addresses from ``source`` (lease, arp, agent, or any: the first that has one).
 
     While ``waiting``, a guest agent that cannot answer yet (not running, not configured) counts as no
@@ -114,18 +168,28 @@ def read_addresses(client: Client, domain: Any, source: str, waiting: bool = Tru
     for name in ANY_ORDER if source == "any" else (source,):
         try:
             found = parse_addresses(client.interface_addresses(domain, SOURCES[name]))
-        except LibvirtError:
+        except LibvirtError as error:
             if source != "any" and not (waiting and name == "agent"):
                 raise
+            if unanswered is not None:
+                unanswered.append(shown_error(error))
             continue
         if usable_addresses(found):
             return found
     return found
 
 
+def shown_error(error: LibvirtError) -> str:
+    """libvirt's message, as a result or the host log may show it: a guest agent's error carries the
+    guest's own text."""
+    return shown_text(error.message, MAX_ERROR_TEXT)
+
+
 def port_open(addresses: List[str], port: int) -> bool:
-    """Whether a TCP connection to ``port`` on any of ``addresses`` succeeds from here."""
-    for address in addresses:
+    """Whether a TCP connection to ``port`` on any of the first MAX_PROBED ``addresses`` succeeds
+    from here (each try takes up to PORT_TIMEOUT_SECONDS: a guest listing many would hold the wait
+    past its timeout)."""
+    for address in addresses[:MAX_PROBED]:
         try:
             with socket.create_connection((address, port), timeout=PORT_TIMEOUT_SECONDS):
                 return True
@@ -141,17 +205,24 @@ def missing_signs(client: Client, domain: Any, reachable: Any) -> Tuple[List[str
     cards: List[Dict[str, Any]] = []
     addresses: List[str] = []
     if reachable.ip:
-        cards = read_addresses(client, domain, reachable.source)
+        unanswered: List[str] = []
+        cards = read_addresses(client, domain, reachable.source, unanswered=unanswered)
         addresses = usable_addresses(cards)
         if not addresses:
-            missing.append("no address from %s" % reachable.source)
+            why = " (%s)" % unanswered[-1] if unanswered and reachable.source == "agent" else ""
+            missing.append("no address from %s%s" % (reachable.source, why))
     if reachable.marker is not None and not reachable.serial_log:
         missing.append("the running guest writes no serial log file (a serial_log given since applies from its next start)")
     elif reachable.marker is not None and not marker_seen(reachable.serial_log, reachable.log_offset, reachable.marker):
         missing.append("marker not in serial log %s yet" % reachable.serial_log)
     if reachable.port is not None and addresses and not port_open(addresses, reachable.port):
-        missing.append("port %d closed on %s" % (reachable.port, ", ".join(addresses)))
+        missing.append("port %d closed on %s" % (reachable.port, _listed(addresses)))
     return missing, cards
+
+
+def _listed(addresses: List[str]) -> str:
+    more = len(addresses) - MAX_PROBED
+    return ", ".join(addresses[:MAX_PROBED]) + (" (and %d more, not tried)" % more if more > 0 else "")
 
 
 def marker_seen(path: Optional[str], offset: int, marker: str) -> bool:

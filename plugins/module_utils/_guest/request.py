@@ -573,3 +573,9 @@ def _graphics_param(entry: Optional[Mapping[str, Any]]) -> Optional[Tuple[Graphi
         if not 5900 <= port <= 65535:
             raise PlanError("graphics.port must be between 5900 and 65535")
     return (Graphics(type=kind, listen=listen, port=port, password=password),)
+
+
+def waits_for_agent(request: GuestRequest) -> bool:
+    """Whether ``request`` waits for an address only the guest agent gives."""
+    wait_for = request.wait_for
+    return wait_for is not None and wait_for.ip and wait_for.source == "agent"

@@ -73,6 +73,9 @@ class GuestState(Record):
     seed_file: Optional[str] = None
     # The serial log's size when read: a wait_for marker is looked for in what the guest writes after it.
     serial_log_offset: int = 0
+    # Whether the running guest runs with a channel to its guest agent (read only for a wait_for
+    # that asks the agent alone; None: not read).
+    running_agent: Optional[bool] = None
     # What the host offers for the tuning options (TPM, RNG, CPUs, NUMA nodes, huge pages).
     tuning_host: TuningHost = TuningHost()
 

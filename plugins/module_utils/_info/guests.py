@@ -148,5 +148,5 @@ def _addresses(client: Client, domain: Any, state: str, source: str, warnings: L
     try:
         return reachable.read_addresses(client, domain, source, waiting=False)
     except LibvirtError as error:
-        warnings.append("addresses of guest %s (source %s) not read: %s" % (domain.name(), source, error.message))
+        warnings.append("addresses of guest %s (source %s) not read: %s" % (domain.name(), source, reachable.shown_error(error)))
         return []

@@ -147,13 +147,22 @@ class GuestAgent(XmlObject):
         return channel
 
 
-def _is_guest_agent_channel(element: Any) -> bool:
+def _has_agent_port(element: Any) -> bool:
+    """A channel on the guest agent's port, whatever its host end (each is replaced by the agent's)."""
     target = element.find("target")
     return target is not None and target.get("type") == "virtio" and target.get("name") == GUEST_AGENT_PORT
 
 
-def _guest_agent_channels(devices: Any) -> List[Any]:
-    return [channel for channel in devices.findall("channel") if _is_guest_agent_channel(channel)]
+def _is_guest_agent_channel(element: Any) -> bool:
+    """A channel libvirt talks to the agent through: a socket QEMU listens on (libvirt cannot drive
+    an agent on a pty, or on a socket QEMU connects out to)."""
+    source = element.find("source")
+    return element.get("type") == "unix" and (source is None or source.get("mode", "bind") == "bind") and _has_agent_port(element)
+
+
+def has_guest_agent_channel(devices: Any) -> bool:
+    """Whether a definition's ``<devices>`` has a channel libvirt reaches the guest agent through."""
+    return any(_is_guest_agent_channel(channel) for channel in devices.findall("channel"))
 
 
 # -- tuning ------------------------------------------------------------------------------------
@@ -308,7 +317,7 @@ class Tuning(XmlObject):
         return cls(
             tpm=Tpm.from_element(tpm) if tpm is not None else None,
             rng=Rng.from_element(rng) if rng is not None else None,
-            agent=GuestAgent() if devices is not None and _guest_agent_channels(devices) else None,
+            agent=GuestAgent() if devices is not None and has_guest_agent_channel(devices) else None,
             pinning=CpuPinning.from_domain(domain),
             numa=NumaTune.from_domain(domain),
             hugepages=Hugepages.from_domain(domain),
@@ -323,7 +332,7 @@ class Tuning(XmlObject):
         if self.rng != previous.rng:
             _replace(devices, "rng", self.rng)
         if self.agent != previous.agent:
-            _replace(devices, "channel", self.agent, _is_guest_agent_channel)
+            _replace(devices, "channel", self.agent, _has_agent_port)
         if self.pinning != previous.pinning:
             cputune = _child(root, "cputune")
             for tag in ("vcpupin", "emulatorpin"):

@@ -41,6 +41,62 @@ def test_parse_addresses_per_card_without_loopback():
     ]
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::ffff:127.0.0.1",
+        "::ffff:7f00:1",
+        "::ffff:0.0.0.0",
+        "::127.0.0.1",
+        "64:ff9b::7f00:1",
+        "0.0.0.0",
+        "::",
+        "255.255.255.255",
+        "224.0.0.1",
+        "ff02::1",
+        "240.0.0.1",
+    ],
+)
+def test_addresses_no_card_of_a_guest_has_are_left_out(address):
+    """The host reaches an IPv4-mapped or NAT64 address as the IPv4 address inside: a guest naming
+    ::ffff:127.0.0.1 would have the host's own port probed for it."""
+    cards = reachable.parse_addresses(
+        {"eth0": {"hwaddr": "52:54:00:00:00:01", "addrs": [{"addr": address, "prefix": 8, "type": 0}]}}
+    )
+    assert cards[0]["addresses"] == [] and not reachable.usable(address)
+
+
+def test_an_address_is_typed_by_what_it_is_and_a_zone_needs_a_name():
+    raw = {
+        "eth0": {
+            "hwaddr": "52:54:00:00:00:01",
+            "addrs": [{"addr": "10.0.0.5", "prefix": 8, "type": 1}, {"addr": "fe80::1%", "prefix": 64, "type": 1}],
+        }
+    }
+    assert reachable.parse_addresses(raw)[0]["addresses"] == [{"addr": "10.0.0.5", "prefix": 8, "type": "ipv4"}]
+
+
+def own_global_address():
+    """An address of this machine's other than loopback and link-local, or None."""
+    import subprocess
+
+    shown = subprocess.run(["ip", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True, check=False).stdout
+    for line in shown.splitlines():
+        words = line.split()
+        if len(words) > 3 and words[2] in ("inet", "inet6"):
+            return words[3].split("/")[0]
+    return None
+
+
+def test_an_address_of_this_machine_is_not_the_guests():
+    """A guest's agent naming the host's own address would have the host's ports taken for the guest's."""
+    own = own_global_address()
+    if own is None:
+        pytest.skip("this machine has no global address")
+    assert not reachable.usable(own)
+    assert reachable.usable("192.0.2.77")  # TEST-NET-1: nobody's
+
+
 def test_only_reachable_addresses_count():
     """A link-local address is there before any lease: it does not make the guest reachable."""
     assert reachable.usable_addresses(reachable.parse_addresses(RAW)) == ["192.168.150.17"]
@@ -153,6 +209,35 @@ def test_marker_is_looked_for_after_the_offset(tmp_path):
     assert not reachable.marker_seen(str(log), old, r"Cloud-init v\. \S+ finished")
     assert reachable.marker_seen(str(log), 10**9, "second boot")  # a log that shrank is read whole
     assert not reachable.marker_seen(str(tmp_path / "missing.log"), 0, "x")
+
+
+def test_a_port_is_tried_on_the_first_addresses_only(monkeypatch):
+    """A guest listing thousands of addresses would hold each poll for thousands of connection timeouts."""
+    tried = []
+
+    def refused(address, timeout):
+        tried.append(address[0])
+        raise OSError("refused")
+
+    monkeypatch.setattr(reachable.socket, "create_connection", refused)
+    addresses = ["10.9.%d.%d" % (index // 250, index % 250 + 1) for index in range(1000)]
+    assert not reachable.port_open(addresses, 22)
+    assert tried == addresses[: reachable.MAX_PROBED]
+
+
+def test_a_wait_says_why_the_agent_did_not_answer_in_a_line_of_its_own(test_client, monkeypatch):
+    """libvirt's message about an agent carries the guest's own text: shown without controls, short."""
+    domain = test_client.find_domain("test")
+
+    def unanswered(domain, source):
+        raise reachable.LibvirtError("read addresses of", "test", "agent says: \n[ERROR]: forged\u202e" + "x" * 100000)
+
+    monkeypatch.setattr(test_client, "interface_addresses", unanswered)
+    signs = type("Signs", (), dict(ip=True, source="agent", marker=None, port=None, serial_log=None, log_offset=0))()
+    missing, cards = reachable.missing_signs(test_client, domain, signs)
+    assert cards == [] and len(missing) == 1
+    assert missing[0].startswith("no address from agent (") and "\n" not in missing[0] and "\u202e" not in missing[0]
+    assert len(missing[0]) < reachable.MAX_ERROR_TEXT + 50
 
 
 def test_port_open():

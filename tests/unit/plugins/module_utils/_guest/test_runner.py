@@ -1426,7 +1426,7 @@ def test_a_rerun_that_waits_for_an_address_fails_as_the_first_run_when_none_come
     found = run(waiting, check_mode=False, diff=False)  # the test driver gives every guest an address
     assert not found["changed"] and found["addresses"]
     # A guest that has no address (yet): libvirt's test driver cannot show one.
-    monkeypatch.setattr(reachable, "read_addresses", lambda client, domain, source, waiting=True: [])
+    monkeypatch.setattr(reachable, "read_addresses", lambda client, domain, source, waiting=True, unanswered=None: [])
     checked = run(waiting, check_mode=True, diff=False)
     assert not checked["changed"] and checked["addresses"] == []
     started = time.monotonic()

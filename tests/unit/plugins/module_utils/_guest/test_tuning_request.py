@@ -218,3 +218,31 @@ def _patched(define):
 def test_an_existing_guest_without_tuning_gets_the_given_options():
     plan = existing_plan(STORED, rng=True)
     assert plan.actions[0].payload.domain.tuning == Tuning(rng=Rng())
+
+
+# -- a wait for the guest agent's addresses needs the agent's channel ------------------------------
+AGENT_WAIT = dict(wait_for={"ip": True, "source": "agent"}, state="running")
+
+
+def test_a_new_guest_waited_for_through_its_agent_needs_the_channel():
+    with pytest.raises(PlanError, match="wait_for.source agent: guest dvb-new has no channel to a guest agent"):
+        new_plan(**AGENT_WAIT)
+    assert defined(new_plan(guest_agent=True, **AGENT_WAIT)).tuning == Tuning(agent=GuestAgent())
+    new_plan(wait_for={"ip": True, "source": "lease"}, state="running")  # other sources need no agent
+
+
+def test_a_stopped_guest_started_and_waited_for_through_its_agent_needs_the_channel():
+    with pytest.raises(PlanError, match="set guest_agent: true"):
+        existing_plan(STORED, **AGENT_WAIT)
+    plan = existing_plan(STORED, guest_agent=True, **AGENT_WAIT)
+    assert [action.verb for action in plan.actions][:1] == [DEFINE]
+
+
+def test_a_running_guest_waited_for_through_its_agent_needs_the_channel_it_runs_with():
+    """A channel given now is stored for the next start: the running guest still has none."""
+    request = GuestRequest.from_params(dict(name="web01", guest_agent=True, **AGENT_WAIT))
+    existing = Domain.from_xml(STORED)
+    running = GuestState(existing=existing, existing_xml=STORED, active=True, running_agent=False)
+    with pytest.raises(PlanError, match="guest_agent applies from its next start"):
+        plan_guest(request, running)
+    plan_guest(request, running.with_changes(running_agent=True))

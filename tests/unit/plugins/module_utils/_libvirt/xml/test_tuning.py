@@ -211,6 +211,21 @@ def test_agent_added_beside_the_other_channels():
     assert_valid("domain", xml)
 
 
+def test_a_channel_libvirt_cannot_drive_is_no_agent_and_gives_way_to_the_agents():
+    """libvirt reaches an agent only through a socket QEMU listens on: a pty channel (or a socket QEMU
+    connects out to) on the agent's port is none, and guest_agent: true puts the agent's in its place."""
+    for form in ("<channel type='pty'>", "<channel type='unix'><source mode='connect' path='/run/x.sock'/>"):
+        stored = CHANNELS.replace("<channel type='unix'>", form, 1)
+        previous = Domain.from_xml(stored)
+        assert previous.tuning == Tuning()
+        xml = patch_definition(stored, previous, previous.with_changes(tuning=Tuning(agent=GuestAgent())))
+        channels = parse(xml).findall("devices/channel")
+        assert [channel.get("type") for channel in channels] == ["unix", "pty"]
+        assert channels[0].find("address").get("port") == "1"
+        assert Domain.from_xml(xml).tuning == Tuning(agent=GuestAgent())
+        assert_valid("domain", xml)
+
+
 def test_agent_channel_names_no_path():
     """libvirt makes and names the socket: a request never points it at a path on the host."""
     channel = GuestAgent().to_element()
