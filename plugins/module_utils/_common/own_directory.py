@@ -88,11 +88,14 @@ def pool_directory_problem(directory: str, pool_type: str, what: str) -> Optiona
 
 def way_problem(directory: str, what: str) -> Optional[str]:
     """Why another user could make ``directory`` lead elsewhere, its own owner aside (a mount point's
-    is the mounted file system's): the way to it (untrusted_path_problem), or a link of theirs there."""
-    parent = os.path.dirname(directory.rstrip("/")) or "/"
-    problem = untrusted_path_problem(parent, what) or _renamable_problem(parent, directory, what)
-    if problem:
-        return problem
+    is the mounted file system's): the way to it as spelled and to where it leads
+    (untrusted_path_problem, a parent everyone may write), or a link of theirs there."""
+    # As spelled and where it leads: a link of root's to another user's directory is their place.
+    for spelling in dict.fromkeys((directory.rstrip("/") or "/", os.path.realpath(directory))):
+        parent = os.path.dirname(spelling) or "/"
+        problem = untrusted_path_problem(parent, what) or _renamable_problem(parent, spelling, what)
+        if problem:
+            return problem
     try:
         info = os.lstat(directory)
     except (FileNotFoundError, NotADirectoryError):

@@ -47,6 +47,7 @@ _MAC_RE = "[0-9a-f]{2}(?::[0-9a-f]{2}){5}"
 _SCOPE_RE = "[A-Za-z0-9._-]{1,32}"
 # IPv6 forms that carry an IPv4 address in their last 32 bits: IPv4-compatible, NAT64.
 _IPV4_CARRYING = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b::/96"))
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
 
 
 def parse_addresses(raw: Mapping[str, Any]) -> List[Dict[str, Any]]:
@@ -99,23 +100,24 @@ def _address(entry: Any) -> Optional[Dict[str, Any]]:
 
 
 def _plausible(parsed: Any) -> bool:
-    """Whether a card of a guest can have the address ``parsed``: none of loopback, unspecified,
-    multicast or reserved (broadcast), also as the IPv4 address an IPv6 form carries (mapped,
-    compatible, NAT64), which the host would reach as that address."""
-    for address in (parsed, _embedded_ipv4(parsed)):
-        if address is not None and (address.is_loopback or address.is_unspecified or address.is_multicast or address.is_reserved):
+    """Whether a card of a guest can have the address ``parsed``: none of loopback, unspecified
+    ("this network" 0.0.0.0/8 too), multicast or reserved (broadcast), also as an IPv4 address an
+    IPv6 form carries (mapped, compatible, NAT64, 6to4, Teredo), which a host may reach as that one."""
+    for address in (parsed,) + _embedded_ipv4(parsed):
+        if address.is_loopback or address.is_unspecified or address.is_multicast or address.is_reserved:
+            return False
+        if address.version == 4 and address in _THIS_NETWORK:
             return False
     return True
 
 
-def _embedded_ipv4(parsed: Any) -> Optional[ipaddress.IPv4Address]:
+def _embedded_ipv4(parsed: Any) -> Tuple[ipaddress.IPv4Address, ...]:
     if parsed.version != 6:
-        return None
-    if parsed.ipv4_mapped is not None:
-        return parsed.ipv4_mapped
+        return ()
+    carried = [parsed.ipv4_mapped, parsed.sixtofour, *(parsed.teredo or ())]
     if any(parsed in network for network in _IPV4_CARRYING):
-        return ipaddress.IPv4Address(int(parsed) & 0xFFFFFFFF)
-    return None
+        carried.append(ipaddress.IPv4Address(int(parsed) & 0xFFFFFFFF))
+    return tuple(address for address in carried if address is not None)
 
 
 def usable(address: Optional[str]) -> bool:

@@ -157,7 +157,7 @@ def _is_guest_agent_channel(element: Any) -> bool:
     """A channel libvirt talks to the agent through: a socket QEMU listens on (libvirt cannot drive
     an agent on a pty, or on a socket QEMU connects out to)."""
     source = element.find("source")
-    return element.get("type") == "unix" and (source is None or source.get("mode", "bind") == "bind") and _has_agent_port(element)
+    return element.get("type") == "unix" and (source is None or source.get("mode") == "bind") and _has_agent_port(element)
 
 
 def has_guest_agent_channel(devices: Any) -> bool:

@@ -135,6 +135,23 @@ def test_a_pools_target_is_judged_alike_when_planned_and_after_the_build(tmp_pat
     os.chmod(tmp_path, 0o755)
 
 
+@pytest.mark.parametrize("pool_type", ["fs", "netfs"])
+def test_a_mount_point_is_judged_where_roots_link_leads(tmp_path, pool_type):
+    """Root's link to a directory in another user's: they could rename it away and put a link to /etc
+    there before the pool mounts its file system over it."""
+    theirs = tmp_path / "theirs"
+    (theirs / "mnt").mkdir(parents=True)
+    os.chown(theirs, 65534, 65534)
+    link = tmp_path / "pool"
+    link.symlink_to(theirs / "mnt")
+    assert "belongs to uid 65534" in (own_directory.pool_target_problem(str(link), pool_type, "target_path") or "")
+    os.chown(theirs, 0, 0)
+    os.chmod(theirs, 0o777)  # everyone may write it, no sticky bit
+    assert "can be written by everyone" in (own_directory.pool_target_problem(str(link), pool_type, "target_path") or "")
+    os.chmod(theirs, 0o755)
+    assert own_directory.pool_target_problem(str(link), pool_type, "target_path") is None
+
+
 def test_a_netfs_mount_point_that_is_another_users_link_is_refused(tmp_path):
     (tmp_path / "mnt").mkdir()
     link = tmp_path / "pool"

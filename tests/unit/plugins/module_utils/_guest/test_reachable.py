@@ -55,11 +55,15 @@ def test_parse_addresses_per_card_without_loopback():
         "224.0.0.1",
         "ff02::1",
         "240.0.0.1",
+        "0.0.0.1",
+        "0.1.2.3",
+        "2002:7f00:1::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
     ],
 )
 def test_addresses_no_card_of_a_guest_has_are_left_out(address):
-    """The host reaches an IPv4-mapped or NAT64 address as the IPv4 address inside: a guest naming
-    ::ffff:127.0.0.1 would have the host's own port probed for it."""
+    """The host may reach an IPv4-mapped, NAT64, 6to4 or Teredo address as the IPv4 address inside (the
+    Teredo one here carries 127.0.0.1): a guest naming ::ffff:127.0.0.1 would have the host's own port probed for it."""
     cards = reachable.parse_addresses(
         {"eth0": {"hwaddr": "52:54:00:00:00:01", "addrs": [{"addr": address, "prefix": 8, "type": 0}]}}
     )
