@@ -691,8 +691,8 @@ options:
       - V(true) gives the guest a virtio-serial channel for the QEMU guest agent (C(qemu-ga),
         Debian's and Fedora's C(qemu-guest-agent) package), whose socket on the host libvirt makes
         and names. Through it the host asks the guest for its addresses (O(wait_for.source=agent),
-        R(virt_guest_info,ansible_collections.remotevirt.install.virt_guest_info_module)) and
-        for a clean shutdown. V(false) removes the channel from an existing guest's definition.
+        M(remotevirt.install.virt_guest_info)) and for a clean shutdown. V(false) removes the channel
+        from an existing guest's definition.
       - Not added unless set (the module does not know whether the guest's system runs the agent);
         a change to a running guest applies at its next boot.
       - What the agent reports is the guest's word, so its cards are checked before they reach a result
