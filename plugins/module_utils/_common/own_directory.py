@@ -112,9 +112,15 @@ def _renamable_problem(parent: str, path: str, what: str) -> Optional[str]:
         info = os.stat(parent)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    if info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX:
+    if _everyone_renames_in(info):
         return "%s %s: %s on the way can be written by everyone, who could put something else at %s" % (what, path, parent, path)
     return None
+
+
+def _everyone_renames_in(info: os.stat_result) -> bool:
+    """Whether anyone may rename or replace what a directory whose ``stat`` is ``info`` holds: everyone
+    may write it, and it has no sticky bit."""
+    return bool(info.st_mode & stat.S_IWOTH and not info.st_mode & stat.S_ISVTX)
 
 
 def untrusted_path_problem(path: str, what: str) -> Optional[str]:
@@ -143,7 +149,7 @@ def _components_problem(path: str, what: str) -> Optional[str]:
         current = os.path.join(current, part)
         # Judged before whether the part exists: where it does not, anyone who may write its
         # parent could make it first (or rename it away later), as the run's own.
-        if parent_info.st_mode & stat.S_IWOTH and not parent_info.st_mode & stat.S_ISVTX:
+        if _everyone_renames_in(parent_info):
             return "%s %s: %s on the way can be written by everyone, who could put something else at %s" % (
                 what,
                 path,

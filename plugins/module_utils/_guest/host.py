@@ -594,20 +594,17 @@ def read_state(client: Client, request: GuestRequest, validate_certs: bool = Tru
     return state
 
 
-def _runs_agent_channel(client: Client, domain: Any) -> bool:
-    """Whether the running guest has a channel libvirt reaches its guest agent through."""
-    xml = client.domain_live_definition_if_present(domain)
-    return xml is not None and Domain.from_xml(xml).tuning.agent is not None
+def _runs_agent_channel(live_xml: Optional[str]) -> bool:
+    """Whether the running guest (its live definition ``live_xml``) has a channel libvirt reaches its
+    guest agent through."""
+    return live_xml is not None and Domain.from_xml(live_xml).tuning.agent is not None
 
 
-def _runs_install(client: Client, domain: Any, stored_xml: str) -> bool:
+def _runs_install(live_xml: Optional[str], stored_xml: str) -> bool:
     """True when the running guest still runs an install's definition (see install_mark.runs_installer).
     A run whose job was killed, cut off or out of time left that install going; the guest is not
-    installed until it powers off."""
-    xml = client.domain_live_definition_if_present(domain)
-    if xml is None:
-        return False  # a transient guest that stopped since it was read: nothing runs
-    return runs_installer(xml, stored_xml)
+    installed until it powers off. No live definition: a guest that stopped since it was read runs nothing."""
+    return live_xml is not None and runs_installer(live_xml, stored_xml)
 
 
 def read_host(client: Client, request: GuestRequest, validate_certs: bool = True) -> Tuple[GuestState, List[str]]:
@@ -620,13 +617,14 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         xml = client.domain_definition(domain)
         existing = Domain.from_xml(xml)
         active = client.domain_is_active(domain)
+        live = client.domain_live_definition_if_present(domain) if active else None
         state = state.with_changes(
             existing=existing,
             existing_xml=xml,
             active=active,
             autostart=client.domain_autostart(domain),
-            installing=active and _runs_install(client, domain, xml),
-            running_agent=_runs_agent_channel(client, domain) if active and waits_for_agent(request) else None,
+            installing=_runs_install(live, xml),
+            running_agent=_runs_agent_channel(live) if active and waits_for_agent(request) else None,
         )
         if request.state != "absent" and not request.reinstall and not active:
             problem = never_installed_problem(request.name, xml, local, qemu_log_directory(client.uri))
