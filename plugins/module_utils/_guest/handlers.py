@@ -257,13 +257,14 @@ class GuestHandlers:
         from ansible_collections.remotevirt.install.plugins.module_utils._guest import reachable as probe
 
         started = time.monotonic()
+        deadline = started + timeout
         next_report = started + WAIT_PROGRESS_SECONDS
         while True:
-            missing = self._unreachable(name, reachable, probe)
+            missing = self._unreachable(name, reachable, probe, deadline)
             if not missing:
                 return None
             now = time.monotonic()
-            if now - started >= timeout:
+            if now >= deadline:
                 raise Unfinished(
                     "guest %s is running but not reachable after %d s: %s; it goes on running, and a "
                     "re-run waits for it again" % (name, timeout, "; ".join(missing))
@@ -271,9 +272,9 @@ class GuestHandlers:
             if now >= next_report:
                 self.audit.progress("waiting %d s for guest %s: %s" % (now - started, name, "; ".join(missing)))
                 next_report = now + WAIT_PROGRESS_SECONDS
-            time.sleep(WAIT_POLL_SECONDS)
+            time.sleep(min(WAIT_POLL_SECONDS, deadline - now))
 
-    def _unreachable(self, name: str, reachable: Reachable, probe: Any) -> List[str]:
+    def _unreachable(self, name: str, reachable: Reachable, probe: Any, deadline: float) -> List[str]:
         """What the guest does not show yet; raises when it stopped (it will not show it any more)."""
         domain = self._domain(name)
         state, reason = self.client.domain_state(domain)
@@ -283,7 +284,7 @@ class GuestHandlers:
                 name,
                 "the guest is %s (reason: %s) instead of running; see its serial log %s" % (state, reason, reachable.serial_log),
             )
-        return probe.missing_signs(self.client, domain, reachable)[0]
+        return probe.missing_signs(self.client, domain, reachable, deadline)[0]
 
     def _install_state(self, name: str) -> Optional[Tuple[str, str]]:
         """The guest's (state, reason), or None while libvirt cannot be reached.

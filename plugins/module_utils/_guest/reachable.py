@@ -17,6 +17,7 @@ import signal
 import socket
 import stat
 import threading
+import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import shown_text
@@ -187,22 +188,28 @@ def shown_error(error: LibvirtError) -> str:
     return shown_text(error.message, MAX_ERROR_TEXT)
 
 
-def port_open(addresses: List[str], port: int) -> bool:
+def port_open(addresses: List[str], port: int, deadline: Optional[float] = None) -> bool:
     """Whether a TCP connection to ``port`` on any of the first MAX_PROBED ``addresses`` succeeds
-    from here (each try takes up to PORT_TIMEOUT_SECONDS: a guest listing many would hold the wait
-    past its timeout)."""
+    from here. Each try takes up to PORT_TIMEOUT_SECONDS, and none outlasts ``deadline`` (a
+    ``time.monotonic()`` value): a guest listing many addresses would hold the wait past its timeout."""
     for address in addresses[:MAX_PROBED]:
+        timeout = PORT_TIMEOUT_SECONDS if deadline is None else min(PORT_TIMEOUT_SECONDS, deadline - time.monotonic())
+        if timeout <= 0:
+            return False
         try:
-            with socket.create_connection((address, port), timeout=PORT_TIMEOUT_SECONDS):
+            with socket.create_connection((address, port), timeout=timeout):
                 return True
         except OSError:
             continue
     return False
 
 
-def missing_signs(client: Client, domain: Any, reachable: Any) -> Tuple[List[str], List[Dict[str, Any]]]:
+def missing_signs(
+    client: Client, domain: Any, reachable: Any, deadline: Optional[float] = None
+) -> Tuple[List[str], List[Dict[str, Any]]]:
     """What the running guest does not show yet of what ``reachable`` (an actions.Reachable) asks
-    for (no address, no marker, a closed port), and its cards with their addresses."""
+    for (no address, no marker, a closed port), and its cards with their addresses; the port is
+    tried until ``deadline`` (a ``time.monotonic()`` value) at most."""
     missing = []
     cards: List[Dict[str, Any]] = []
     addresses: List[str] = []
@@ -217,7 +224,7 @@ def missing_signs(client: Client, domain: Any, reachable: Any) -> Tuple[List[str
         missing.append("the running guest writes no serial log file (a serial_log given since applies from its next start)")
     elif reachable.marker is not None and not marker_seen(reachable.serial_log, reachable.log_offset, reachable.marker):
         missing.append("marker not in serial log %s yet" % reachable.serial_log)
-    if reachable.port is not None and addresses and not port_open(addresses, reachable.port):
+    if reachable.port is not None and addresses and not port_open(addresses, reachable.port, deadline):
         missing.append("port %d closed on %s" % (reachable.port, _listed(addresses)))
     return missing, cards
 

@@ -161,7 +161,7 @@ def _addresses(
     while True:
         if check_mode or waited:
             return reachable.read_addresses(client, domain, wait_for.source) if wait_for.ip else []
-        missing, cards = reachable.missing_signs(client, domain, signs)
+        missing, cards = reachable.missing_signs(client, domain, signs, deadline)
         if not missing:
             return cards
         run_state, reason = client.domain_state(domain)
@@ -178,7 +178,7 @@ def _addresses(
                 "the guest is running but not reachable after %d s: %s; it goes on running, and a re-run waits for "
                 "it again" % (request.wait_for_timeout, "; ".join(missing)),
             )
-        time.sleep(1.0)
+        time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
 
 
 def _waited_reachable(plan: Plan) -> bool:

@@ -229,6 +229,26 @@ def test_a_port_is_tried_on_the_first_addresses_only(monkeypatch):
     assert tried == addresses[: reachable.MAX_PROBED]
 
 
+def test_port_tries_end_at_the_deadline(monkeypatch):
+    """Eight silent addresses took 16 s per poll: a wait_for_timeout of 5 s ended 16 s late."""
+    clock = [100.0]
+    timeouts = []
+
+    def silent(address, timeout):
+        timeouts.append(timeout)
+        clock[0] += timeout
+        raise OSError("timed out")
+
+    monkeypatch.setattr(reachable.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(reachable.socket, "create_connection", silent)
+    addresses = ["10.9.0.%d" % index for index in range(1, 9)]
+    assert not reachable.port_open(addresses, 22, deadline=103.5)
+    assert timeouts == [2.0, 1.5] and clock[0] == 103.5
+    timeouts.clear()
+    assert not reachable.port_open(addresses, 22, deadline=103.5)
+    assert timeouts == []
+
+
 def test_a_wait_says_why_the_agent_did_not_answer_in_a_line_of_its_own(test_client, monkeypatch):
     """libvirt's message about an agent carries the guest's own text: shown without controls, short."""
     domain = test_client.find_domain("test")

@@ -1463,10 +1463,10 @@ def test_a_rerun_waits_for_the_marker_without_holding_the_guests_lock(unique_nam
     free = []
     missing_signs = reachable.missing_signs
 
-    def while_waiting(client, domain, signs):
+    def while_waiting(client, domain, signs, deadline=None):
         locks.wait_turn(["%s guest %s" % (lock_uri("test:///default"), name)], 0.5)  # a LockError if held
         free.append(True)
-        return missing_signs(client, domain, signs)
+        return missing_signs(client, domain, signs, deadline)
 
     monkeypatch.setattr(reachable, "missing_signs", while_waiting)
     with pytest.raises(RunError, match="not reachable after 1 s"):
