@@ -118,6 +118,13 @@ guests:
     autostart:
       description: Whether libvirt starts the guest when the host boots.
       type: bool
+    reboot_required:
+      description:
+        - Whether the guest runs (or is paused) with an older definition than its stored one, because
+          M(remotevirt.install.virt_guest_install) changed the stored one since the guest's QEMU started; the
+          change applies at its next start. V(false) for a guest that does not run, and for changes made by
+          other tools.
+      type: bool
     memory:
       description: Maximum memory in MiB.
       type: int
@@ -200,6 +207,7 @@ guests:
       state_reason: booted
       persistent: true
       autostart: false
+      reboot_required: false
       memory: 2048
       vcpus: 2
       interfaces: [{mac: "52:54:00:6b:3c:58", type: network, network: default, bridge: null, model: virtio}]

@@ -928,7 +928,10 @@ plan:
       command: virsh define web01.xml
       destructive: false
 reboot_required:
-  description: The stored definition of a running guest changed; it applies at the guest's next start.
+  description:
+    - The stored definition of a running guest changed, in this run or in an earlier one since the guest's QEMU
+      started; the change applies at the guest's next start (a reboot inside the guest keeps its QEMU). A run
+      that destroys the guest (O(reinstall)) starts it anew.
   returned: always
   type: bool
 created:

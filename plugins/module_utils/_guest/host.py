@@ -41,6 +41,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import definition_pending
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     never_installed_problem,
@@ -624,6 +625,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             active=active,
             autostart=client.domain_autostart(domain),
             installing=_runs_install(live, xml),
+            definition_pending=definition_pending(live),
             running_agent=_runs_agent_channel(live) if active and waits_for_agent(request) else None,
         )
         if request.state != "absent" and not request.reinstall and not active:

@@ -526,5 +526,8 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
 
 
 def reboot_required(plan: Plan, state: GuestState) -> bool:
-    """A running guest whose stored definition changed runs the old one until it is restarted."""
-    return state.active and any(action.verb == DEFINE and not action.payload.new for action in plan.actions)
+    """A running guest whose stored definition changed, in this run or an earlier one since its QEMU
+    started, runs the old one until it is restarted (a plan that destroys it starts it anew)."""
+    if not state.active or any(action.verb == DESTROY for action in plan.actions):
+        return False
+    return state.definition_pending or any(action.verb == DEFINE and not action.payload.new for action in plan.actions)

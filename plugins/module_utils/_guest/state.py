@@ -56,6 +56,9 @@ class GuestState(Record):
     # A running guest that still runs an install's definition (one that ends on reboot, the stored
     # one does not): an earlier run's install goes on, its job killed, cut off or out of time.
     installing: bool = False
+    # A running guest whose stored definition a run of this collection changed since its QEMU started
+    # (see definition_mark): it runs the old one until its next start.
+    definition_pending: bool = False
     autostart: bool = False
     detected_type: str = "kvm"
     disks: Tuple[DiskState, ...] = ()

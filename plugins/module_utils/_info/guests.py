@@ -17,6 +17,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.record 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected
 from ansible_collections.remotevirt.install.plugins.module_utils._info.select import NameFilter, check_common
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import definition_pending
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 
 # The state filter's values, each with the libvirt states (as virsh prints them) it selects.
@@ -98,6 +99,8 @@ def _guest_facts(client: Client, domain: Any, query: GuestQuery, warnings: List[
             return None  # undefined between the listing and the reading
         raise error
     facts = guest_facts(Domain.from_xml(xml), state, reason, persistent, autostart)
+    # A guest that does not run has its stored definition as its XML, which never carries the mark.
+    facts["reboot_required"] = definition_pending(xml)
     facts["addresses"] = _addresses(client, domain, state, query.addresses, warnings)
     return facts
 

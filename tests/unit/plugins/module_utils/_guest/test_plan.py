@@ -772,6 +772,16 @@ def test_no_reboot_required_without_drift_or_for_a_new_guest():
     assert not reboot_required(plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK), new), new)
 
 
+def test_reboot_stays_required_until_the_guest_starts_again():
+    """A later run without drift still reports the change an earlier run made to the running guest."""
+    pending = stored_state(active=True, definition_pending=True)
+    assert reboot_required(plan_guest(request(), pending), pending)
+    stopped = stored_state(active=False, definition_pending=True)
+    assert not reboot_required(plan_guest(request(), stopped), stopped)
+    reinstall = plan_guest(request(install=PXE, networks=NET, disks=NEW_DISK, reinstall=True), pending)
+    assert "destroy" in verbs(reinstall) and not reboot_required(reinstall, pending)
+
+
 FIXED = [
     ("machine", dict(machine="q35"), "machine (pc-i440fx-7.2, wanted q35)"),
     ("versioned machine", dict(machine="pc-i440fx-8.0"), "machine (pc-i440fx-7.2, wanted pc-i440fx-8.0)"),

@@ -180,8 +180,15 @@ def test_memory_drift_updates_in_place(unique_name, test_client, state, active):
     live = Domain.from_xml(test_client.find_domain(name).XMLDesc(0))
     assert live.memory == (256 << 20 if active else 512 << 20)
 
+    # Until the guest starts again, later runs say so too, check mode included.
     again = run(guest(name, state=state, memory="512M"), check_mode=False, diff=False)
-    assert not again["changed"] and not again["reboot_required"]
+    assert not again["changed"] and again["reboot_required"] is active
+    assert run(guest(name, state=state, memory="512M"), check_mode=True, diff=False)["reboot_required"] is active
+    if active:
+        test_client.find_domain(name).destroy()
+        restarted = run(guest(name, state=state, memory="512M"), check_mode=False, diff=False)
+        assert verbs(restarted) == ["start"] and not restarted["reboot_required"]
+        assert Domain.from_xml(test_client.find_domain(name).XMLDesc(0)).memory == 512 << 20
 
 
 def test_network_change_keeps_the_mac(unique_name, test_client):

@@ -68,7 +68,7 @@ def test_a_guest_is_reported_with_its_devices(guest):
     assert result["changed"] is False and result["warnings"] == []
     (facts,) = result["guests"]
     assert facts["name"] == name and len(facts["uuid"]) == 36
-    assert (facts["state"], facts["persistent"], facts["autostart"]) == ("shut off", True, False)
+    assert (facts["state"], facts["persistent"], facts["autostart"], facts["reboot_required"]) == ("shut off", True, False, False)
     assert (facts["memory"], facts["vcpus"], facts["addresses"]) == (512, 1, [])
     assert facts["interfaces"] == [
         {"mac": "52:54:00:aa:00:01", "type": "network", "network": "default", "bridge": None, "model": "virtio"},
@@ -189,3 +189,17 @@ def test_a_guest_undefined_between_the_listing_and_its_reading_is_left_out(guest
     names = [facts["name"] for facts in result["guests"]]
     assert kept in names and gone not in names
     assert result["warnings"] == []
+
+
+def test_a_running_guest_whose_stored_definition_changed_needs_a_reboot(guest, test_client):
+    """What virt_guest_install marked when it changed the running guest's stored definition, until it starts again."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import mark_pending
+
+    name = guest()
+    domain = test_client.find_domain(name)
+    domain.create()
+    assert run(params(name=name), False, False)["guests"][0]["reboot_required"] is False
+    mark_pending(test_client, domain, 1700000000, None)
+    assert run(params(name=name), False, False)["guests"][0]["reboot_required"] is True
+    domain.destroy()
+    assert run(params(name=name), False, False)["guests"][0]["reboot_required"] is False
