@@ -14,9 +14,9 @@ description:
   - Each guest gets an outcome (V(installed) (also a guest whose install, left going by an earlier run,
     this run waited for), V(created) (a new guest defined without an installer),
     V(updated), V(started), V(removed), V(unchanged), V(changed) or V(failed)), its planned commands,
-    the addresses its result reports (C(wait_for)), a preview block (see
-    P(remotevirt.install.guest_preview#filter)) and a one-line report; a failed guest's line is its name and
-    the first line of the module's message.
+    the addresses its result reports (C(wait_for)), whether it runs an older definition than its stored one
+    (C(reboot_required)), a preview block (see P(remotevirt.install.guest_preview#filter)) and a one-line
+    report; a failed guest's line is its name and the first line of the module's message.
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:
@@ -40,7 +40,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: One entry per guest with C(name), C(outcome), C(commands), C(preview), C(line) and C(addresses).
+  description:
+    - One entry per guest with C(name), C(outcome), C(commands), C(preview), C(line), C(addresses) and
+      C(reboot_required).
   type: list
   elements: dict
 """
@@ -89,6 +91,7 @@ def guest_outcomes(results: List[Mapping[str, Any]], jobs: Optional[Mapping[str,
                 "preview": guest_preview(result, name, outcome),
                 "line": _line(name, outcome, result),
                 "addresses": addresses_of(result),
+                "reboot_required": result.get("reboot_required") is True,
             }
         )
     return outcomes

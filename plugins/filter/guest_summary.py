@@ -10,7 +10,8 @@ short_description: One line per host from remotevirt.install.guest_outcomes
 version_added: 0.1.0
 description:
   - Counts the guests of a host by outcome and names them, for example
-    V(installed 2 \(web01, web02\), unchanged 1 \(db01\), failed 0).
+    V(installed 2 \(web01, web02\), unchanged 1 \(db01\), failed 0), then the running guests that need a
+    restart to run their stored definition, for example V(; reboot required 1 \(db01\)).
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:
@@ -48,7 +49,11 @@ def guest_summary(outcomes: List[Mapping[str, Any]]) -> str:
             parts.append("%s %d (%s)" % (outcome, len(names), ", ".join(names)))
         elif outcome in ALWAYS:
             parts.append("%s 0" % outcome)
-    return ", ".join(parts)
+    line = ", ".join(parts)
+    restart = [entry["name"] for entry in outcomes if entry.get("reboot_required")]
+    if restart:
+        line += "; reboot required %d (%s)" % (len(restart), ", ".join(restart))
+    return line
 
 
 class FilterModule:

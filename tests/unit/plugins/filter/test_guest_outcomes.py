@@ -94,6 +94,19 @@ def test_summary_names_guests_and_always_counts_failures():
     assert guest_summary([]) == "installed 0, unchanged 0, failed 0"
 
 
+
+def test_summary_names_running_guests_that_need_a_restart():
+    """An update of a running guest, this run's or an earlier one's, applies at its next start."""
+    outcomes = guest_outcomes(
+        [
+            result("web01", changed=True, plan=[step("define")], reboot_required=True),
+            result("db01", reboot_required=True),
+            result("fresh", reboot_required="yes"),  # only a true boolean counts
+        ]
+    )
+    assert [entry["reboot_required"] for entry in outcomes] == [True, True, False]
+    assert guest_summary(outcomes) == "installed 0, updated 1 (web01), unchanged 2 (db01, fresh), failed 0; reboot required 2 (web01, db01)"
+
 def test_results_of_a_loop_over_names():
     """The roles loop over guest names, so no result's item carries a guest's options."""
     started = [{"item": "web01", "ansible_job_id": "j1", "started": 1, "finished": 0, "changed": False}]
