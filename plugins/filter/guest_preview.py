@@ -19,7 +19,8 @@ description:
     the network cards and the state it ends in, then the planned commands. A destructive command is marked
     C(!) and ends with C([destructive]); C(reboot required) follows when a running guest's new definition
     applies only at its next start.
-  - A guest with nothing to do, or that failed, is one line.
+  - A guest with nothing to do, or that failed, is one line (C(; reboot required) ends it when the
+    running guest has yet to start with a change an earlier run made).
 author:
   - remotevirt.install maintainers (@remotevirt)
 options:
@@ -232,7 +233,9 @@ def guest_preview(result: Mapping[str, Any], name: Optional[str] = None, outcome
         return ["%s: failed: %s" % (name, first_line(result.get("msg")))]
     plan: List[Mapping[str, Any]] = result.get("plan") or []
     if not plan:
-        return ["%s: nothing to do%s" % (name, " (%s)" % domain["state"] if domain.get("state") else "")]
+        line = "%s: nothing to do%s" % (name, " (%s)" % domain["state"] if domain.get("state") else "")
+        # An earlier run's change the running guest has not started with yet.
+        return [line + ("; reboot required" if result.get("reboot_required") else "")]
     verbs = [str(step.get("action")) for step in plan]
     does = FINISH_RUNNING_INSTALL if outcome == "installed" and finishes_running_install(verbs) else DOES.get(outcome, outcome)
     lines = ["%s: %s" % (name, does)]

@@ -929,9 +929,11 @@ plan:
       destructive: false
 reboot_required:
   description:
-    - The stored definition of a running guest changed, in this run or in an earlier one since the guest's QEMU
-      started; the change applies at the guest's next start (a reboot inside the guest keeps its QEMU). A run
-      that destroys the guest (O(reinstall)) starts it anew.
+    - The guest runs, after this run, an older definition than its stored one, changed by this run or by an earlier
+      one since the guest's QEMU started; the change applies at the guest's next start (a reboot inside the guest
+      keeps its QEMU). A run that destroys or starts the guest leaves it running its stored definition, unless the
+      start resumes a guest saved with C(virsh managedsave), which runs what it was saved with. A change undone or
+      rolled back since is pending no more; changes made by other tools are not reported.
   returned: always
   type: bool
 created:

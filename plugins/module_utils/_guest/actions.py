@@ -78,6 +78,8 @@ class DefinePayload(GuestTarget):
     ``previous_xml`` is what rollback puts back (None: a new guest, undone by undefining it).
     ``installs``: an install (or a first boot) follows, so the stored definition carries the mark of
     an install not started until it has started (see domain.with_install_pending).
+    ``started_from``: the digest of the stored definition a running guest without a mark started from,
+    left in its live metadata before the change (see definition_mark); None for no mark to leave.
     """
 
     domain: Domain
@@ -85,6 +87,7 @@ class DefinePayload(GuestTarget):
     previous: Optional[Domain] = None
     previous_xml: Optional[str] = Field(default=None, in_repr=False)
     installs: bool = False
+    started_from: Optional[str] = None
 
 
 class InstallPayload(GuestTarget):

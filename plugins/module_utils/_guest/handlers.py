@@ -53,7 +53,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.bo
     mark_boot,
     with_boot_mark,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import mark_pending
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
+    mark_started_from,
+    without_mark,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     INSTALL_NAMESPACE,
@@ -209,8 +212,9 @@ class GuestHandlers:
             # A changed guest (not new) exists: the planner passes what it read of it, as XML and as read.
             if previous_xml is None or payload.previous is None:
                 raise ValueError("guest %s: the change has no previous definition to apply it to" % payload.guest)
-            domain = self.client.define_domain(patch_definition(previous_xml, payload.previous, payload.domain))
-            mark_pending(self.client, domain, int(time.time()), self.audit)
+            if payload.started_from is not None:
+                mark_started_from(self.client, self._domain(payload.guest), payload.started_from, self.audit)
+            self.client.define_domain(without_mark(patch_definition(previous_xml, payload.previous, payload.domain)))
         return lambda: self.client.define_domain(previous_xml)
 
     def autostart(self, action: Action) -> Optional[Undo]:

@@ -53,8 +53,9 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest, waits_for_agent
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import definition_digest
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import DiskModes
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import DELETE, VolumeTarget
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.plan import NoSpace, capacity_reached, plan_volume
@@ -501,7 +502,14 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
                 "guest",
                 name,
                 _virsh(request, "define", "%s.xml" % name),
-                DefinePayload(guest=name, domain=wanted, new=False, previous=actual, previous_xml=state.existing_xml),
+                DefinePayload(
+                    guest=name,
+                    domain=wanted,
+                    new=False,
+                    previous=actual,
+                    previous_xml=state.existing_xml,
+                    started_from=_started_from(state),
+                ),
             )
         )
     if request.autostart is not None and request.autostart != state.autostart:
@@ -525,9 +533,26 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
     return plan
 
 
+def _started_from(state: GuestState) -> Optional[str]:
+    """What a change of the running guest's stored definition leaves in its live metadata first: the
+    digest of the definition it started from, unless an earlier change left one."""
+    if not state.active or state.running_mark is not None or state.existing_xml is None:
+        return None
+    return definition_digest(state.existing_xml)
+
+
 def reboot_required(plan: Plan, state: GuestState) -> bool:
-    """A running guest whose stored definition changed, in this run or an earlier one since its QEMU
-    started, runs the old one until it is restarted (a plan that destroys it starts it anew)."""
-    if not state.active or any(action.verb == DESTROY for action in plan.actions):
+    """Whether the guest runs, after the plan, an older definition than its stored one: changed by this
+    run or an earlier one since its QEMU started. A plan that destroys it or starts it runs the stored
+    one, unless the start resumes a saved guest (virsh managedsave), which runs what it was saved with."""
+    verbs = {action.verb for action in plan.actions}
+    if DESTROY in verbs or (START in verbs and not state.resumes_saved):
         return False
-    return state.definition_pending or any(action.verb == DEFINE and not action.payload.new for action in plan.actions)
+    if not (state.active or state.resumes_saved):
+        return False
+    change = next((action.payload for action in plan.actions if action.verb == DEFINE and not action.payload.new), None)
+    if change is None or change.previous_xml is None or change.previous is None:
+        return state.definition_pending
+    # What the guest started from (its mark, else the definition stored now) against what the change stores.
+    started = state.running_mark or definition_digest(change.previous_xml)
+    return started != definition_digest(patch_definition(change.previous_xml, change.previous, change.domain))

@@ -17,7 +17,10 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.record 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import connected
 from ansible_collections.remotevirt.install.plugins.module_utils._info.select import NameFilter, check_common
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import definition_pending
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
+    definition_pending,
+    started_from,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 
 # The state filter's values, each with the libvirt states (as virsh prints them) it selects.
@@ -99,10 +102,19 @@ def _guest_facts(client: Client, domain: Any, query: GuestQuery, warnings: List[
             return None  # undefined between the listing and the reading
         raise error
     facts = guest_facts(Domain.from_xml(xml), state, reason, persistent, autostart)
-    # A guest that does not run has its stored definition as its XML, which never carries the mark.
-    facts["reboot_required"] = definition_pending(xml)
+    facts["reboot_required"] = _runs_older_definition(client, domain, state, persistent, xml)
     facts["addresses"] = _addresses(client, domain, state, query.addresses, warnings)
     return facts
+
+
+def _runs_older_definition(client: Client, domain: Any, state: str, persistent: bool, xml: str) -> bool:
+    """Whether the guest (``xml``, its live definition while it runs) runs an older definition than its
+    stored one, as the mark a change of virt_guest_install left says (see definition_mark). The stored
+    one is read only for a marked guest."""
+    if state == "shut off" or not persistent or started_from(xml) is None:
+        return False
+    stored = client.domain_xml_if_present(domain, stored=True)
+    return stored is not None and definition_pending(xml, stored)
 
 
 def guest_facts(domain: Domain, state: str, reason: str, persistent: bool, autostart: bool) -> Dict[str, Any]:

@@ -441,10 +441,10 @@ class Client:
         xml = self._lookup("read volume", volume.name(), volume.XMLDesc, 0)
         return None if xml is None else Volume.from_xml(xml)
 
-    def domain_xml_if_present(self, domain: Any) -> Optional[str]:
-        """The guest's XML as it runs now (its definition when it does not run), without secrets;
-        None when it was undefined meanwhile."""
-        return self._lookup("read guest", domain.name(), domain.XMLDesc, 0)
+    def domain_xml_if_present(self, domain: Any, stored: bool = False) -> Optional[str]:
+        """The guest's XML as it runs now (its definition when it does not run; ``stored``: its
+        definition), without secrets; None when it was undefined meanwhile."""
+        return self._lookup("read guest", domain.name(), domain.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE if stored else 0)
 
     # -- volumes ------------------------------------------------------------------------------
     def find_volume(self, pool: Any, name: str) -> Any:

@@ -94,7 +94,6 @@ def test_summary_names_guests_and_always_counts_failures():
     assert guest_summary([]) == "installed 0, unchanged 0, failed 0"
 
 
-
 def test_summary_names_running_guests_that_need_a_restart():
     """An update of a running guest, this run's or an earlier one's, applies at its next start."""
     outcomes = guest_outcomes(
@@ -105,7 +104,11 @@ def test_summary_names_running_guests_that_need_a_restart():
         ]
     )
     assert [entry["reboot_required"] for entry in outcomes] == [True, True, False]
-    assert guest_summary(outcomes) == "installed 0, updated 1 (web01), unchanged 2 (db01, fresh), failed 0; reboot required 2 (web01, db01)"
+    assert (
+        guest_summary(outcomes)
+        == "installed 0, updated 1 (web01), unchanged 2 (db01, fresh), failed 0; reboot required 2 (web01, db01)"
+    )
+
 
 def test_results_of_a_loop_over_names():
     """The roles loop over guest names, so no result's item carries a guest's options."""

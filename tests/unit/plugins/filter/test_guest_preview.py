@@ -78,6 +78,8 @@ def test_unchanged_failed_and_removed_guests():
     assert guest_preview({"changed": False, "plan": [], "domain": {"name": "a", "state": "running"}}) == [
         "a: nothing to do (running)"
     ]
+    pending = {"changed": False, "plan": [], "reboot_required": True, "domain": {"name": "a", "state": "running"}}
+    assert guest_preview(pending) == ["a: nothing to do (running); reboot required"]
     assert guest_preview({"failed": True, "msg": "install.cdrom: /x.iso is not a file on the host\nmore"}, "b") == [
         "b: failed: install.cdrom: /x.iso is not a file on the host"
     ]

@@ -12,6 +12,7 @@ import re
 import subprocess
 import time
 
+import libvirt
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime import changing, file_key
@@ -189,6 +190,52 @@ def test_memory_drift_updates_in_place(unique_name, test_client, state, active):
         restarted = run(guest(name, state=state, memory="512M"), check_mode=False, diff=False)
         assert verbs(restarted) == ["start"] and not restarted["reboot_required"]
         assert Domain.from_xml(test_client.find_domain(name).XMLDesc(0)).memory == 512 << 20
+
+
+def test_a_change_undone_is_pending_no_more(unique_name, test_client):
+    """Changed and changed back while running: the guest runs its stored definition again."""
+    name = unique_name("")
+    run(guest(name, state="running"), check_mode=False, diff=False)
+    assert run(guest(name, state="running", memory="512M"), check_mode=False, diff=False)["reboot_required"]
+    back = run(guest(name, state="running", memory="256M"), check_mode=False, diff=False)
+    assert back["changed"] and not back["reboot_required"]
+    assert not run(guest(name, state="running", memory="256M"), check_mode=False, diff=False)["reboot_required"]
+
+
+def test_a_change_rolled_back_is_not_pending(unique_name, test_client, monkeypatch):
+    """The mark goes in before the define; a later step failing puts the old definition back, which is
+    the one the guest started from."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client, LibvirtError
+
+    name = unique_name("")
+    run(guest(name, state="running"), check_mode=False, diff=False)
+
+    def refused(self, domain, enable):
+        raise LibvirtError("set autostart of guest", name, "refused")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Client, "set_domain_autostart", refused)
+        with pytest.raises(RunError, match="rolled back"):
+            run(guest(name, state="running", memory="512M", autostart=True), check_mode=False, diff=False)
+    assert stored(test_client, name).memory == 256 << 20
+    again = run(guest(name, state="running"), check_mode=False, diff=False)
+    assert not again["changed"] and not again["reboot_required"]
+
+
+def test_a_mark_copied_into_the_stored_definition_is_dropped(unique_name, test_client):
+    """virsh dumpxml of the running guest (its live metadata too), defined again and started: the guest
+    runs what is stored; the next change stores no copy."""
+    name = unique_name("")
+    run(guest(name, state="running"), check_mode=False, diff=False)
+    run(guest(name, state="running", memory="512M"), check_mode=False, diff=False)
+    domain = test_client.find_domain(name)
+    test_client.conn.defineXML(domain.XMLDesc(0))
+    domain.destroy()
+    domain.create()  # runs its stored definition: the live one it was copied from, of 256 MiB
+    assert not run(guest(name, state="running", memory="256M"), check_mode=False, diff=False)["reboot_required"]
+    changed = run(guest(name, state="running", memory="384M"), check_mode=False, diff=False)
+    assert changed["reboot_required"]
+    assert "pending/1" not in test_client.find_domain(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
 
 
 def test_network_change_keeps_the_mac(unique_name, test_client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import libvirt
 import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RunError
@@ -192,14 +193,28 @@ def test_a_guest_undefined_between_the_listing_and_its_reading_is_left_out(guest
 
 
 def test_a_running_guest_whose_stored_definition_changed_needs_a_reboot(guest, test_client):
-    """What virt_guest_install marked when it changed the running guest's stored definition, until it starts again."""
-    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import mark_pending
+    """As virt_guest_install's mark says, until the guest starts again; a transient guest has no stored
+    definition to compare with, and a mark copied into the stored definition counts for nothing."""
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
+        definition_digest,
+        mark_started_from,
+    )
+
+    def reported():
+        return run(params(name=name), False, False)["guests"][0]["reboot_required"]
 
     name = guest()
     domain = test_client.find_domain(name)
     domain.create()
-    assert run(params(name=name), False, False)["guests"][0]["reboot_required"] is False
-    mark_pending(test_client, domain, 1700000000, None)
-    assert run(params(name=name), False, False)["guests"][0]["reboot_required"] is True
+    assert reported() is False
+    mark_started_from(test_client, domain, definition_digest(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)), None)
+    assert reported() is False  # marked, nothing changed yet
+    test_client.conn.defineXML(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).replace("524288", "262144"))
+    assert reported() is True
+    domain.suspend()
+    assert reported() is True
+    domain.resume()
+    test_client.conn.defineXML(domain.XMLDesc(0))  # the live definition, its mark too, stored
+    assert reported() is False
     domain.destroy()
-    assert run(params(name=name), False, False)["guests"][0]["reboot_required"] is False
+    assert reported() is False
