@@ -12,6 +12,7 @@ from typing import Dict, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import DURABLE, KEPT, UNDONE, Payload, Verb
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import Mark
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.actions import VERBS as VOLUME_VERBS
 
@@ -78,8 +79,8 @@ class DefinePayload(GuestTarget):
     ``previous_xml`` is what rollback puts back (None: a new guest, undone by undefining it).
     ``installs``: an install (or a first boot) follows, so the stored definition carries the mark of
     an install not started until it has started (see domain.with_install_pending).
-    ``started_from``: the digest of the stored definition a running guest without a mark started from,
-    left in its live metadata before the change (see definition_mark); None for no mark to leave.
+    ``mark``: what the running guest started from, left in its live metadata before the change (see
+    definition_mark); None for no mark to leave (the guest does not run, or its mark says it already).
     """
 
     domain: Domain
@@ -87,7 +88,7 @@ class DefinePayload(GuestTarget):
     previous: Optional[Domain] = None
     previous_xml: Optional[str] = Field(default=None, in_repr=False)
     installs: bool = False
-    started_from: Optional[str] = None
+    mark: Optional[Mark] = None
 
 
 class InstallPayload(GuestTarget):

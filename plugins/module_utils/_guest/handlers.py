@@ -212,8 +212,8 @@ class GuestHandlers:
             # A changed guest (not new) exists: the planner passes what it read of it, as XML and as read.
             if previous_xml is None or payload.previous is None:
                 raise ValueError("guest %s: the change has no previous definition to apply it to" % payload.guest)
-            if payload.started_from is not None:
-                mark_started_from(self.client, self._domain(payload.guest), payload.started_from, self.audit)
+            if payload.mark is not None:
+                mark_started_from(self.client, self._domain(payload.guest), payload.mark, self.audit)
             self.client.define_domain(without_mark(patch_definition(previous_xml, payload.previous, payload.domain)))
         return lambda: self.client.define_domain(previous_xml)
 

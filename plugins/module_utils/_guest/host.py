@@ -42,6 +42,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
+    Mark,
     definition_pending,
     started_from,
 )
@@ -611,8 +612,8 @@ def _runs_install(live_xml: Optional[str], stored_xml: str) -> bool:
     return live_xml is not None and runs_installer(live_xml, stored_xml)
 
 
-def _running_mark(running_xml: Optional[str], stored_xml: str) -> Optional[str]:
-    """The digest a running (or saved) guest's mark holds, unless its stored definition carries the same
+def _running_mark(running_xml: Optional[str], stored_xml: str) -> Optional[Mark]:
+    """The mark a running (or saved) guest carries, unless its stored definition carries the same
     element: a copy of a live definition defined again, which says nothing of what the guest started from."""
     return started_from(running_xml) if started_from(stored_xml) is None else None
 

@@ -53,7 +53,11 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import InstallRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import DiskRequest, GuestRequest, waits_for_agent
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import definition_digest
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
+    Mark,
+    definition_digest,
+    pending,
+)
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.devices import DiskModes
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, patch_definition
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
@@ -508,7 +512,7 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
                     new=False,
                     previous=actual,
                     previous_xml=state.existing_xml,
-                    started_from=_started_from(state),
+                    mark=_mark_to_leave(state, actual, wanted),
                 ),
             )
         )
@@ -533,12 +537,26 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
     return plan
 
 
-def _started_from(state: GuestState) -> Optional[str]:
-    """What a change of the running guest's stored definition leaves in its live metadata first: the
-    digest of the definition it started from, unless an earlier change left one."""
-    if not state.active or state.running_mark is not None or state.existing_xml is None:
+def _mark_to_leave(state: GuestState, actual: Domain, wanted: Domain) -> Optional[Mark]:
+    """What a change of the running guest's stored definition leaves in its live metadata first (see
+    definition_mark): the digest of the definition it started from, unless an earlier change left one,
+    and whether the change gives it other passwords."""
+    if not state.active or state.existing_xml is None:
         return None
-    return definition_digest(state.existing_xml)
+    secrets_changed = _passwords(actual) != _passwords(_stored_after(state.existing_xml, actual, wanted))
+    mark = state.running_mark
+    if mark is None:
+        return Mark(definition_digest(state.existing_xml), secrets_changed)
+    return mark._replace(secrets_changed=True) if secrets_changed and not mark.secrets_changed else None
+
+
+def _passwords(domain: Domain) -> Tuple[Optional[str], ...]:
+    return tuple(graphics.password for graphics in domain.graphics or ())
+
+
+def _stored_after(previous_xml: str, previous: Domain, wanted: Domain) -> Domain:
+    """The definition a change stores, as read back."""
+    return Domain.from_xml(patch_definition(previous_xml, previous, wanted))
 
 
 def reboot_required(plan: Plan, state: GuestState) -> bool:
@@ -553,6 +571,5 @@ def reboot_required(plan: Plan, state: GuestState) -> bool:
     change = next((action.payload for action in plan.actions if action.verb == DEFINE and not action.payload.new), None)
     if change is None or change.previous_xml is None or change.previous is None:
         return state.definition_pending
-    # What the guest started from (its mark, else the definition stored now) against what the change stores.
-    started = state.running_mark or definition_digest(change.previous_xml)
-    return started != definition_digest(patch_definition(change.previous_xml, change.previous, change.domain))
+    mark = change.mark or state.running_mark or Mark(definition_digest(change.previous_xml))
+    return pending(mark, patch_definition(change.previous_xml, change.previous, change.domain))

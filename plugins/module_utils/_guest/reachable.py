@@ -198,8 +198,13 @@ def port_open(addresses: List[str], port: int, deadline: Optional[float] = None)
     ends = time.monotonic() + PORT_TIMEOUT_SECONDS
     if deadline is not None:
         ends = min(ends, deadline)
-    waiting = selectors.DefaultSelector()
+    if ends <= time.monotonic():
+        return False
     connections: Dict[int, socket.socket] = {}
+    try:
+        waiting = selectors.DefaultSelector()
+    except OSError:  # no descriptor left: try again at the next poll
+        return False
     try:
         for address in addresses[:MAX_PROBED]:
             connection = _connecting(address, port)
@@ -228,9 +233,12 @@ def _connecting(address: str, port: int) -> Optional[socket.socket]:
         connection = socket.socket(family, socket.SOCK_STREAM)
     except OSError:  # no IPv6 here, or no descriptor left
         return None
-    connection.setblocking(False)
-    if connection.connect_ex((address, port)) in (0, errno.EINPROGRESS):
-        return connection
+    try:
+        connection.setblocking(False)
+        if connection.connect_ex((address, port)) in (0, errno.EINPROGRESS):
+            return connection
+    except OSError:  # an address with a zone, an unknown one
+        pass
     connection.close()
     return None
 

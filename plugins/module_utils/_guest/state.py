@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.record import Field, Record
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import Mark
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.tuning import TuningHost
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import VolumeState
@@ -56,9 +57,9 @@ class GuestState(Record):
     # A running guest that still runs an install's definition (one that ends on reboot, the stored
     # one does not): an earlier run's install goes on, its job killed, cut off or out of time.
     installing: bool = False
-    # The digest of the stored definition the running guest started from, as its live mark says
-    # (see definition_mark); None: not running, or no mark.
-    running_mark: Optional[str] = None
+    # What the running guest started from, as its live mark says (see definition_mark); None: not
+    # running, or no mark.
+    running_mark: Optional[Mark] = None
     # A running guest (or a saved one this run resumes) that runs an older definition than its stored
     # one, as its mark says: the change applies at its next start.
     definition_pending: bool = False

@@ -15,56 +15,71 @@ before the change, so a run stopped between the two leaves no change unmarked.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Domain
 
 PENDING_NAMESPACE = "https://github.com/remotevirt/install/xmlns/pending/1"
 PENDING_PREFIX = "rvi-pending"
 _PENDING_TAG = "{%s}definition" % PENDING_NAMESPACE
 
 
+class Mark(NamedTuple):
+    """What a running guest started from: the digest of that stored definition, and whether a change
+    since gave it other passwords (which no digest covers: see definition_digest)."""
+
+    started: str
+    secrets_changed: bool = False
+
+
 def definition_digest(xml: str) -> str:
-    """A digest of the stored definition ``xml`` as libvirt formats it, without its <metadata> (marks
-    of this collection's own come and go there) and without passwords (the live metadata is readable
-    on a read-only connection; a graphics password is short enough to guess from its digest)."""
-    root = parse(xml)
-    for metadata in root.findall("metadata"):
-        root.remove(metadata)
-    for element in root.iter():
-        if "passwd" in element.attrib:
-            del element.attrib["passwd"]
-    return hashlib.sha256(etree.tostring(root)).hexdigest()[:32]
+    """A digest of the definition ``xml`` as this collection reads it (the fields it manages, in its own
+    form, so libvirt's formatting and a patched definition's agree), without its <metadata> and with
+    passwords and other secrets masked: the live metadata is readable on a read-only connection, and a
+    console password is short enough to guess from its digest."""
+    shown = Domain.from_xml(xml).with_changes(metadata=None).to_shown_xml()
+    return hashlib.sha256(shown.encode("utf-8")).hexdigest()[:32]
 
 
-def started_from(xml: Optional[str]) -> Optional[str]:
-    """The digest a mark in the definition ``xml`` holds; None without a mark."""
+def started_from(xml: Optional[str]) -> Optional[Mark]:
+    """The mark in the definition ``xml``; None without one."""
     if xml is None or PENDING_NAMESPACE not in xml:
         return None
-    mark = parse(xml).find("metadata/" + _PENDING_TAG)
-    return None if mark is None else mark.get("started", "")
+    element = parse(xml).find("metadata/" + _PENDING_TAG)
+    if element is None:
+        return None
+    return Mark(element.get("started", ""), element.get("secrets") == "changed")
 
 
 def definition_pending(running_xml: Optional[str], stored_xml: str) -> bool:
     """Whether the guest that runs (or a saved guest resumes) the definition ``running_xml`` started
     from another stored definition than ``stored_xml``, as its mark says. A mark copied into the stored
     definition (``virsh dumpxml`` of the running guest, defined again) counts for nothing."""
-    started = started_from(running_xml)
-    return started is not None and started_from(stored_xml) is None and started != definition_digest(stored_xml)
+    mark = started_from(running_xml)
+    return mark is not None and started_from(stored_xml) is None and pending(mark, stored_xml)
 
 
-def mark_element(started: str) -> str:
+def pending(mark: Mark, stored_xml: str) -> bool:
+    """Whether a guest of ``mark`` runs an older definition than ``stored_xml``."""
+    return mark.secrets_changed or mark.started != definition_digest(stored_xml)
+
+
+def mark_element(mark: Mark) -> str:
     """The mark's element for libvirt's metadata call (its namespace is given with the call)."""
-    return etree.tostring(etree.Element("definition", started=started), encoding="unicode")
+    element = etree.Element("definition", started=mark.started)
+    if mark.secrets_changed:
+        element.set("secrets", "changed")
+    return etree.tostring(element, encoding="unicode")
 
 
-def mark_started_from(client: Any, domain: Any, started: str, audit: Any) -> None:
-    """Leave the digest ``started`` in the running guest's live metadata, through ``client`` (a libvirt
-    Client). A failure goes to ``audit`` (the host log): the change goes on, reported by this run only;
-    a guest that stopped meanwhile needs no mark (its next start runs the stored definition)."""
+def mark_started_from(client: Any, domain: Any, mark: Mark, audit: Any) -> None:
+    """Leave ``mark`` in the running guest's live metadata, through ``client`` (a libvirt Client). A
+    failure goes to ``audit`` (the host log): the change goes on, reported by this run only; a guest
+    that stopped meanwhile needs no mark (its next start runs the stored definition)."""
     try:
         if client.domain_is_active(domain):
-            client.set_live_metadata(domain, PENDING_NAMESPACE, PENDING_PREFIX, mark_element(started))
+            client.set_live_metadata(domain, PENDING_NAMESPACE, PENDING_PREFIX, mark_element(mark))
     except Exception as error:  # a LibvirtError
         name = domain.name()
         audit.progress("guest %s: that its changed definition applies at its next start was not recorded: %s" % (name, error))

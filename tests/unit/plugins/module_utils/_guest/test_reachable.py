@@ -276,6 +276,17 @@ def test_port_tries_end_at_the_deadline(silent_or_real):
     assert time.monotonic() - started < 0.2
 
 
+def test_an_address_no_socket_takes_is_passed_over():
+    """A zone after an IPv6 address (the guest agent reports what the guest says) fails the connect at
+    once; the other addresses are still tried, and the wait goes on."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        port = server.getsockname()[1]
+        assert reachable.port_open(["2001:db8::5%eth0", "fe80::1%nonexistent9", "127.0.0.1"], port)
+    assert not reachable.port_open(["2001:db8::5%eth0"], port)
+
+
 def test_a_wait_says_why_the_agent_did_not_answer_in_a_line_of_its_own(test_client, monkeypatch):
     """libvirt's message about an agent carries the guest's own text: shown without controls, short."""
     domain = test_client.find_domain("test")

@@ -238,6 +238,36 @@ def test_a_mark_copied_into_the_stored_definition_is_dropped(unique_name, test_c
     assert "pending/1" not in test_client.find_domain(name).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)
 
 
+def test_a_changed_console_password_stays_pending(unique_name, test_client):
+    """No digest covers a password (the live mark is readable on a read-only connection): the change
+    that gives the running guest another one says so in its mark, until the guest starts again."""
+    graphics = {"type": "vnc", "listen": "127.0.0.1", "port": None}
+    name = unique_name("")
+    run(guest(name, state="running", graphics=dict(graphics, password="old-pw1")), check_mode=False, diff=False)
+    run(guest(name, state="running", memory="512M", graphics=dict(graphics, password="old-pw1")), check_mode=False, diff=False)
+    changed = run(
+        guest(name, state="running", memory="512M", graphics=dict(graphics, password="new-pw1")), check_mode=False, diff=False
+    )
+    assert changed["reboot_required"]
+    again = run(
+        guest(name, state="running", memory="256M", graphics=dict(graphics, password="new-pw1")), check_mode=False, diff=False
+    )
+    assert again["changed"] and again["reboot_required"]
+    assert "pw1" not in test_client.find_domain(name).XMLDesc(0).split("<metadata>")[-1].split("</metadata>")[0]
+
+
+def test_a_cpu_mode_changed_back_is_pending_no_more(unique_name, test_client):
+    """libvirt stores the cpu element in its own place and form; the run that changes it back and the
+    runs after it agree."""
+    name = unique_name("")
+    run(guest(name, state="running", cpu="host-model"), check_mode=False, diff=False)
+    assert run(guest(name, state="running", cpu="maximum"), check_mode=False, diff=False)["reboot_required"]
+    checked = run(guest(name, state="running", cpu="host-model"), check_mode=True, diff=False)
+    back = run(guest(name, state="running", cpu="host-model"), check_mode=False, diff=False)
+    after = run(guest(name, state="running", cpu="host-model"), check_mode=False, diff=False)
+    assert checked["reboot_required"] is back["reboot_required"] is after["reboot_required"] is False
+
+
 def test_network_change_keeps_the_mac(unique_name, test_client):
     """A card moved to another kind of network keeps the MAC libvirt generated for it."""
     name = unique_name("")

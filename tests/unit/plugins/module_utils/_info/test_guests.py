@@ -196,6 +196,7 @@ def test_a_running_guest_whose_stored_definition_changed_needs_a_reboot(guest, t
     """As virt_guest_install's mark says, until the guest starts again; a transient guest has no stored
     definition to compare with, and a mark copied into the stored definition counts for nothing."""
     from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
+        Mark,
         definition_digest,
         mark_started_from,
     )
@@ -207,7 +208,7 @@ def test_a_running_guest_whose_stored_definition_changed_needs_a_reboot(guest, t
     domain = test_client.find_domain(name)
     domain.create()
     assert reported() is False
-    mark_started_from(test_client, domain, definition_digest(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)), None)
+    mark_started_from(test_client, domain, Mark(definition_digest(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))), None)
     assert reported() is False  # marked, nothing changed yet
     test_client.conn.defineXML(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE).replace("524288", "262144"))
     assert reported() is True

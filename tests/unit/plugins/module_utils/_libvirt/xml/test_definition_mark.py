@@ -11,6 +11,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.common import etree, parse, replace_metadata
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
     PENDING_NAMESPACE,
+    Mark,
     definition_digest,
     definition_pending,
     mark_element,
@@ -29,9 +30,10 @@ def stored(memory=262144, password="secret"):
     return STORED.format(memory=memory, password=password)
 
 
-def marked(xml, started):
+def marked(xml, started, secrets_changed=False):
     root = parse(xml)
-    mark = etree.fromstring(mark_element(started).replace("<definition", "<definition xmlns='%s'" % PENDING_NAMESPACE, 1))
+    element = mark_element(Mark(started, secrets_changed))
+    mark = etree.fromstring(element.replace("<definition", "<definition xmlns='%s'" % PENDING_NAMESPACE, 1))
     replace_metadata(root, mark)
     return etree.tostring(root, encoding="unicode")
 
@@ -58,7 +60,21 @@ def test_metadata_and_passwords_are_not_part_of_the_digest():
     assert digest == definition_digest(stored(password="other"))
     assert digest == definition_digest(stored().replace("at='1'", "at='2'"))
     assert digest != definition_digest(stored(memory=1))
-    assert "secret" not in mark_element(digest)
+    assert "secret" not in mark_element(Mark(digest))
+
+
+def test_a_changed_password_is_pending_until_the_guest_starts_again():
+    """No digest covers a password: the change that gives the guest another one says so in the mark."""
+    live = marked(stored(), definition_digest(stored()), secrets_changed=True)
+    assert started_from(live) == Mark(definition_digest(stored()), True)
+    assert definition_pending(live, stored(password="new"))
+    assert definition_pending(live, stored())  # changed back: cannot be told from the digest
+
+
+def test_the_digest_is_of_the_fields_the_collection_reads():
+    """libvirt's formatting (attribute order, quotes, elements it adds) does not move it."""
+    reordered = stored().replace("<domain type='qemu'>", '<domain type="qemu"><on_crash>destroy</on_crash>')
+    assert definition_digest(reordered) == definition_digest(stored())
 
 
 def test_a_mark_copied_into_the_stored_definition_counts_for_nothing():
@@ -81,17 +97,17 @@ def test_any_digest_text_reads_back(text):
     if any(0xFFFE <= ord(char) or 0xD800 <= ord(char) <= 0xDFFF for char in cleaned):
         return
     live = marked(stored(), cleaned)
-    assert started_from(live) == cleaned
-    assert definition_pending(live, stored()) is (started_from(live) != definition_digest(stored()))
+    assert started_from(live) == Mark(cleaned)
+    assert definition_pending(live, stored()) is (cleaned != definition_digest(stored()))
 
 
 def test_the_mark_is_live_only(test_client):
     """Left in the running guest's live definition; its stored one, what the next start runs, has none."""
     domain = test_client.find_domain("test")
     audit = Audit()
-    mark_started_from(test_client, domain, "d1", audit)
+    mark_started_from(test_client, domain, Mark("d1"), audit)
     assert audit.lines == []
-    assert started_from(domain.XMLDesc(0)) == "d1"
+    assert started_from(domain.XMLDesc(0)) == Mark("d1")
     assert started_from(domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)) is None
     domain.destroy()
     domain.create()
@@ -103,7 +119,7 @@ def test_a_stopped_guest_gets_no_mark(test_client):
     domain.destroy()
     try:
         audit = Audit()
-        mark_started_from(test_client, domain, "d1", audit)
+        mark_started_from(test_client, domain, Mark("d1"), audit)
         assert audit.lines == [] and started_from(domain.XMLDesc(0)) is None
     finally:
         domain.create()
@@ -118,5 +134,5 @@ def test_a_mark_that_cannot_be_left_is_logged_not_raised(test_client, monkeypatc
 
     monkeypatch.setattr(test_client, "set_live_metadata", refused)
     audit = Audit()
-    mark_started_from(test_client, domain, "d1", audit)
+    mark_started_from(test_client, domain, Mark("d1"), audit)
     assert len(audit.lines) == 1 and "next start" in audit.lines[0] and "refused" in audit.lines[0]
