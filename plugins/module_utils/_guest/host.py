@@ -41,11 +41,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.request 
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import DiskState, GuestState
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import (
-    Mark,
-    definition_pending,
-    started_from,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.definition_mark import running_mark
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk, Domain, Interface
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.install_mark import (
     never_installed_problem,
@@ -612,24 +608,13 @@ def _runs_install(live_xml: Optional[str], stored_xml: str) -> bool:
     return live_xml is not None and runs_installer(live_xml, stored_xml)
 
 
-def _running_mark(running_xml: Optional[str], stored_xml: str) -> Optional[Mark]:
-    """The mark a running (or saved) guest carries, unless its stored definition carries the same
-    element: a copy of a live definition defined again, which says nothing of what the guest started from."""
-    return started_from(running_xml) if started_from(stored_xml) is None else None
-
-
 def _with_saved_definition(client: Client, domain: Any, state: GuestState) -> GuestState:
     """A stopped guest saved with virsh managedsave resumes, when the run starts it, the definition it
     was saved with: an older one than its stored definition, as its mark says (see definition_mark)."""
     if not client.has_managed_save(domain):
         return state
     saved = client.managed_save_definition(domain)
-    stored = state.existing_xml or ""
-    return state.with_changes(
-        resumes_saved=True,
-        running_mark=_running_mark(saved, stored),
-        definition_pending=saved is not None and definition_pending(saved, stored),
-    )
+    return state.with_changes(resumes_saved=True, running_mark=running_mark(saved, state.existing_xml or ""))
 
 
 def read_host(client: Client, request: GuestRequest, validate_certs: bool = True) -> Tuple[GuestState, List[str]]:
@@ -649,8 +634,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
             active=active,
             autostart=client.domain_autostart(domain),
             installing=_runs_install(live, xml),
-            running_mark=_running_mark(live, xml),
-            definition_pending=definition_pending(live, xml),
+            running_mark=running_mark(live, xml),
             running_agent=_runs_agent_channel(live) if active and waits_for_agent(request) else None,
         )
         if request.state == "running" and not request.reinstall and not active:

@@ -570,6 +570,8 @@ def reboot_required(plan: Plan, state: GuestState) -> bool:
         return False
     change = next((action.payload for action in plan.actions if action.verb == DEFINE and not action.payload.new), None)
     if change is None or change.previous_xml is None or change.previous is None:
-        return state.definition_pending
-    mark = change.mark or state.running_mark or Mark(definition_digest(change.previous_xml))
-    return pending(mark, patch_definition(change.previous_xml, change.previous, change.domain))
+        mark, stored = state.running_mark, state.existing_xml
+    else:
+        mark = change.mark or state.running_mark or Mark(definition_digest(change.previous_xml))
+        stored = patch_definition(change.previous_xml, change.previous, change.domain)
+    return mark is not None and stored is not None and pending(mark, stored)

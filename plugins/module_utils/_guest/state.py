@@ -57,12 +57,9 @@ class GuestState(Record):
     # A running guest that still runs an install's definition (one that ends on reboot, the stored
     # one does not): an earlier run's install goes on, its job killed, cut off or out of time.
     installing: bool = False
-    # What the running guest started from, as its live mark says (see definition_mark); None: not
-    # running, or no mark.
+    # What the running guest (or a saved one this run resumes) started from, as its mark says (see
+    # definition_mark); None: not running, or no mark.
     running_mark: Optional[Mark] = None
-    # A running guest (or a saved one this run resumes) that runs an older definition than its stored
-    # one, as its mark says: the change applies at its next start.
-    definition_pending: bool = False
     # A stopped guest saved with virsh managedsave that the run starts: it resumes its saved definition.
     resumes_saved: bool = False
     autostart: bool = False

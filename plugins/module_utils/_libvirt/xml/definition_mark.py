@@ -52,12 +52,18 @@ def started_from(xml: Optional[str]) -> Optional[Mark]:
     return Mark(element.get("started", ""), element.get("secrets") == "changed")
 
 
+def running_mark(running_xml: Optional[str], stored_xml: str) -> Optional[Mark]:
+    """The mark of the guest that runs (or a saved guest resumes) the definition ``running_xml``. A mark
+    copied into the stored definition ``stored_xml`` (``virsh dumpxml`` of the running guest, defined
+    again) says nothing of what the guest started from: None then."""
+    return started_from(running_xml) if started_from(stored_xml) is None else None
+
+
 def definition_pending(running_xml: Optional[str], stored_xml: str) -> bool:
     """Whether the guest that runs (or a saved guest resumes) the definition ``running_xml`` started
-    from another stored definition than ``stored_xml``, as its mark says. A mark copied into the stored
-    definition (``virsh dumpxml`` of the running guest, defined again) counts for nothing."""
-    mark = started_from(running_xml)
-    return mark is not None and started_from(stored_xml) is None and pending(mark, stored_xml)
+    from another stored definition than ``stored_xml``, as its mark says."""
+    mark = running_mark(running_xml, stored_xml)
+    return mark is not None and pending(mark, stored_xml)
 
 
 def pending(mark: Mark, stored_xml: str) -> bool:

@@ -775,7 +775,7 @@ def test_no_reboot_required_without_drift_or_for_a_new_guest():
 
 def test_reboot_stays_required_until_the_guest_starts_again():
     """A later run without drift still reports the change an earlier run made to the running guest."""
-    pending = stored_state(active=True, running_mark=Mark("d0"), definition_pending=True)
+    pending = stored_state(active=True, running_mark=Mark("d0"))
     assert reboot_required(plan_guest(request(), pending), pending)
     stopped = stored_state(active=False)
     assert not reboot_required(plan_guest(request(), stopped), stopped)
@@ -789,7 +789,7 @@ def test_the_first_change_of_a_running_guest_marks_what_it_started_from():
     running = stored_state(active=True)
     define = payload(plan_guest(request(memory="2G"), running), "define")
     assert define.mark == Mark(definition_digest(STORED))
-    marked = stored_state(active=True, running_mark=Mark("d0"), definition_pending=True)
+    marked = stored_state(active=True, running_mark=Mark("d0"))
     assert payload(plan_guest(request(memory="2G"), marked), "define").mark is None
     stopped = stored_state(active=False)
     assert payload(plan_guest(request(memory="2G"), stopped), "define").mark is None
@@ -798,10 +798,10 @@ def test_the_first_change_of_a_running_guest_marks_what_it_started_from():
 def test_a_start_runs_the_stored_definition_unless_it_resumes_a_saved_guest():
     """A run that waits for an earlier run's install and then starts the guest boots its stored
     definition; a guest saved with virsh managedsave resumes the definition it was saved with."""
-    installing = stored_state(active=True, installing=True, running_mark=Mark("d0"), definition_pending=True)
+    installing = stored_state(active=True, installing=True, running_mark=Mark("d0"))
     plan = plan_guest(request(state="running", wait=True), installing)
     assert verbs(plan) == ["wait", "start"] and not reboot_required(plan, installing)
-    saved = stored_state(active=False, resumes_saved=True, definition_pending=True)
+    saved = stored_state(active=False, resumes_saved=True, running_mark=Mark("d0"))
     plan = plan_guest(request(state="running"), saved)
     assert verbs(plan) == ["start"] and reboot_required(plan, saved)
     saved_unmarked = stored_state(active=False, resumes_saved=True)
