@@ -54,6 +54,7 @@ options:
     description:
       - Seconds to browse at most. Hosts that have not answered by then are not in the inventory.
       - The browse ends earlier once at least one service answered and no new one came for O(quiet_time).
+      - From V(0) to V(600), as O(quiet_time) and O(resolve_time).
     type: float
     default: 3.0
   quiet_time:
@@ -78,6 +79,8 @@ options:
       - Interfaces (names such as V(eth1), or addresses of this machine) to send and receive mDNS on. Multicast
         goes out only on these.
       - Empty means every interface of the controller.
+      - A link-local IPv6 address is used only with the interface it was heard on as its zone (C(fe80::1%eth1)), which
+        python-zeroconf names, or else the one interface of a browse on one interface given by its name.
     type: list
     elements: str
     default: []
@@ -166,6 +169,8 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records i
 display = Display()
 # Warnings about single services printed as warnings; more are counted in one line
 MAX_WARNINGS = 20
+# The longest browse_time, quiet_time and resolve_time taken, in seconds.
+MAX_SECONDS = 600
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -231,17 +236,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         try:
             records, warnings = browse(
                 str(self.get_option("service_type")),
-                float(self.get_option("browse_time")),
-                float(self.get_option("quiet_time")),
+                self._seconds("browse_time"),
+                self._seconds("quiet_time"),
                 [str(name) for name in self.get_option("interfaces")],
                 str(self.get_option("ip_version")),
-                int(float(self.get_option("resolve_time")) * 1000),
+                int(self._seconds("resolve_time") * 1000),
             )
         except (BrowseError, OSError, RuntimeError, ValueError) as error:
             raise AnsibleParserError("mdns inventory: %s" % error)
         for warning in warnings:
             self._warn(warning)
         return records
+
+    def _seconds(self, option: str) -> float:
+        """An option of seconds as a time the browse can wait: from 0 to MAX_SECONDS (not negative,
+        infinite or NaN, which no wait takes)."""
+        value = float(self.get_option(option))
+        if not 0 <= value <= MAX_SECONDS:
+            raise AnsibleParserError("mdns inventory: %s must be from 0 to %d seconds, not %s" % (option, MAX_SECONDS, value))
+        return value
 
     # -- hosts -------------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ warnings; what the plugin makes of them is in records.py.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from typing import Any, Iterable
 
 from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records import (
@@ -23,6 +25,7 @@ from ansible_collections.remotevirt.install.plugins.plugin_utils._mdns.records i
 
 try:
     import ifaddr
+    from zeroconf import Error as ZeroconfError
     from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange
     from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
@@ -71,23 +74,68 @@ def interface_addresses(names: Iterable[str], ip_version: str) -> list[Any]:
     return result
 
 
-def _addresses(info: Any, version: Any) -> list[str]:
-    return sorted(set(info.parsed_scoped_addresses(version)))
+def link_zone(names: list[str]) -> str | None:
+    """The zone of a link-local address heard without one: the interface, when the browse was on
+    that one interface alone (given by its name)."""
+    if len(names) != 1:
+        return None
+    return names[0] if names[0] in {adapter.nice_name for adapter in ifaddr.get_adapters()} else None
 
 
-def _record(info: Any, service_type: str) -> ServiceRecord:
+def with_zone(address: str, zone: str | None) -> str:
+    """A link-local IPv6 address with the name of the interface it was heard on as its zone
+    ('fe80::1%lan0': ssh and a libvirt URI reach it only so). zeroconf gives the interface's index
+    when it knows it; else ``zone``, the browse's one interface. Without either it stays without a
+    zone (it could be on any link), and the plugin does not use it. Other addresses as they are."""
+    plain, _percent, index = address.partition("%")
+    try:
+        if not ipaddress.IPv6Address(plain).is_link_local:
+            return address
+    except ValueError:
+        return address
+    if index.isascii() and index.isdigit():
+        try:
+            return plain + "%" + socket.if_indextoname(int(index))
+        except (OSError, OverflowError, ValueError):
+            return plain  # an interface gone meanwhile
+    return plain + "%" + zone if zone else plain
+
+
+def _addresses(info: Any, version: Any, zone: str | None) -> list[str]:
+    return sorted({with_zone(address, zone) for address in info.parsed_scoped_addresses(version)})
+
+
+def _record(info: Any, service_type: str, zone: str | None) -> ServiceRecord:
     return ServiceRecord(
         name=instance_name(info.name, service_type),
         server=info.server or "",
         port=int(info.port or 0),
-        ipv4=_addresses(info, IPVersion.V4Only),
-        ipv6=_addresses(info, IPVersion.V6Only),
+        ipv4=_addresses(info, IPVersion.V4Only, zone),
+        ipv6=_addresses(info, IPVersion.V6Only, zone),
         txt=decode_txt(info.properties or {}),
     )
 
 
+def _resolvable(names: Iterable[str], service_type: str, warnings: list[str]) -> list[Any]:
+    """A resolver for each of ``names``; a name zeroconf refuses to resolve (a LAN peer may announce
+    any name, 'hv1.' among them) is skipped with a warning, never the browse's end."""
+    infos = []
+    for name in names:
+        try:
+            infos.append(AsyncServiceInfo(service_type, name))
+        except ZeroconfError as error:
+            warnings.append("%s cannot be resolved (%s): skipped" % (shown(instance_name(name, service_type)), shown(str(error))))
+    return infos
+
+
 async def _browse(
-    service_type: str, seconds: float, quiet: float, interfaces: list[Any] | None, ip_version: str, resolve_ms: int
+    service_type: str,
+    seconds: float,
+    quiet: float,
+    interfaces: list[Any] | None,
+    ip_version: str,
+    resolve_ms: int,
+    zone: str | None,
 ) -> tuple[list[ServiceRecord], list[str]]:
     loop = asyncio.get_running_loop()
     choice = interfaces if interfaces else InterfaceChoice.All
@@ -118,14 +166,16 @@ async def _browse(
             for name in found
             if name in left
         ]
-        infos = [AsyncServiceInfo(service_type, name) for name in names]
-        answered = await asyncio.gather(*(info.async_request(aiozc.zeroconf, resolve_ms) for info in infos))
+        infos = _resolvable(names, service_type, warnings)
+        # An exception of one resolve (a peer's malformed answer) is that service's alone.
+        requests = (info.async_request(aiozc.zeroconf, resolve_ms) for info in infos)
+        answered = await asyncio.gather(*requests, return_exceptions=True)
     finally:
         await aiozc.async_close()
     records = []
     for info, ok in zip(infos, answered):
-        if ok and info.server:
-            records.append(_record(info, service_type))
+        if ok is True and info.server:
+            records.append(_record(info, service_type, zone))
         else:
             warnings.append(
                 "%s did not answer when resolved (gone during the browse?): skipped"
@@ -141,5 +191,6 @@ def browse(
     `quiet` seconds), and warnings about those skipped."""
     if ZEROCONF_IMPORT_ERROR is not None:
         raise BrowseError(MISSING_ZEROCONF % ZEROCONF_IMPORT_ERROR)
-    chosen = interface_addresses(interfaces, ip_version) if interfaces else None
-    return asyncio.run(_browse(service_type, seconds, quiet, chosen, ip_version, resolve_ms))
+    names = list(interfaces)
+    chosen = interface_addresses(names, ip_version) if names else None
+    return asyncio.run(_browse(service_type, seconds, quiet, chosen, ip_version, resolve_ms, link_zone(names)))

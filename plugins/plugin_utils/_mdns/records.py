@@ -257,10 +257,14 @@ def libvirt_uri(driver_name: str, transport: Transport, host: str, path: str, us
 
 def usable_address(address: str) -> bool:
     """An address a LAN peer may send the admin to: not loopback (the controller itself), not
-    unspecified, 0.0.0.0/8, multicast, reserved or broadcast, not IPv4-mapped IPv6."""
+    unspecified, 0.0.0.0/8, multicast, reserved or broadcast, not IPv4-mapped IPv6; a link-local
+    one only with its zone (without, no connection to it can be made)."""
+    plain, percent, _zone = address.partition("%")
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(plain)
     except ValueError:
+        return False
+    if ip.is_link_local and isinstance(ip, ipaddress.IPv6Address) and not percent:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return False

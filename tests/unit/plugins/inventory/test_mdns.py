@@ -8,7 +8,7 @@ import json
 
 import pytest
 from ansible import constants as C
-from ansible.errors import AnsibleError
+from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import fragment_loader
@@ -168,6 +168,19 @@ def test_missing_zeroconf_names_the_package(monkeypatch):
 def test_unknown_interface_refused_before_browsing():
     with pytest.raises(browse_module.BrowseError, match="interface 'no-such-if0' does not exist"):
         browse_module.browse("_libvirt._tcp.local.", 1, 0.5, ["no-such-if0"], "ipv4")
+
+
+@pytest.mark.parametrize(
+    "option, value", [("resolve_time", ".inf"), ("browse_time", "-1"), ("quiet_time", ".nan"), ("browse_time", "601")]
+)
+def test_a_time_no_wait_takes_refused_naming_the_option(tmp_path, monkeypatch, option, value):
+    monkeypatch.setattr(browse_module, "browse", lambda *args: pytest.fail("browsed"))
+    source = tmp_path / "hv.mdns.yml"
+    source.write_text("plugin: remotevirt.install.mdns\n%s: %s\n" % (option, value))
+    plugin = mdns.InventoryModule()
+    plugin._load_name = NAME
+    with pytest.raises(AnsibleParserError, match="^mdns inventory: %s must be from 0 to 600 seconds, not " % option):
+        plugin.parse(InventoryData(), DataLoader(), str(source), cache=False)
 
 
 # -- a hostile LAN peer, a careless admin ------------------------------------------------------------

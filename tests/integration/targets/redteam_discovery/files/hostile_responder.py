@@ -53,6 +53,10 @@ def services(address: str, prefix: str, count: int, marker: str) -> list[tuple[s
         (prefix + "cmd", prefix + "cmd", dict(GOOD, path="/system?command=/bin/sh"), own),
         (prefix + "ext", prefix + "ext", dict(GOOD, transports="ext"), own),
         (prefix + "sock", prefix + "sock", dict(GOOD, path="/system%3Fsocket=/tmp/x"), own),
+        # names ending in a dot: zeroconf refuses to resolve what the browse hears of them, which
+        # ended the whole browse (every real hypervisor lost with it)
+        (prefix + "dot.", prefix + "dot", GOOD, own),
+        (prefix + "dot2.", prefix + "dot2", GOOD, own),
         # huge and odd TXT values, non-UTF-8 bytes, a key given twice in two cases
         (prefix + "odd", prefix + "odd", dict(GOOD, big="x" * 240, nul="a\x00b", **{"Site": "A", "site": "b"}), own),
     ]

@@ -301,6 +301,7 @@ def test_shown_escapes_only_what_is_not_printable():
         "::ffff:10.0.0.5",
         "not-an-address",
         "",
+        "fe80::1",  # link-local without its zone: no connection can be made to it
     ],
 )
 def test_addresses_a_lan_peer_must_not_send_the_admin_to_refused(address):
