@@ -17,6 +17,7 @@ import math
 import os
 import re
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
+from urllib.parse import unquote
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import MASK, redact_url
@@ -364,11 +365,20 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
     match = re.fullmatch(_URL_RE, url)
     if scheme == "file":
         path = url[len("file://") :] if match else ""
-        if not path.startswith("/") or ".." in path.split("/"):
+        # Judged as the file is opened: percent-escapes decoded ('%2e%2e' is '..', '%00' a NUL).
+        opened = unquote(path)
+        if not path.startswith("/") or ".." in opened.split("/"):
             return "%s must be file:///<absolute path> without '..' components, not %r" % (what, shown)
-        return ""
+        return control_problem(opened, "%s (its path, escapes decoded)" % what)
     if match is None or not match.group("host"):
         return "%s must name a host, like %s://server/path, not %r" % (what, scheme, shown)
+    if "@" in match.group("host"):
+        # 'http://user:pa@ss@host/': the client takes 'ss@host' for the host name and looks it up,
+        # password and all, while masking shows the host after the last '@'.
+        return (
+            "%s has more than one '@' before its host: percent-encode '@' in a user name or password (%%40), "
+            "or use url_username and url_password: %r" % (what, shown)
+        )
     port = match.group("port")
     if port is not None and not (is_ascii_number(port) and 0 < int(port) < 65536):
         return "%s has a port that is not a number from 1 to 65535: %r" % (what, shown)

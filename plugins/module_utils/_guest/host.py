@@ -63,6 +63,8 @@ QCOW2_MAGIC = b"QFI\xfb"
 
 
 T = TypeVar("T")
+# The host's logs: of its services, and libvirt's of each guest (QEMU's command line, kernel arguments included).
+LOG_TREE = "/var/log/"
 
 
 # -- reading the host --------------------------------------------------------------------------
@@ -187,9 +189,9 @@ def _read_media_file(client: Client, media: MediaRef, local: bool) -> Tuple[str,
     return ("raw" if fmt in (None, "iso") else fmt), described.path
 
 
-def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
+def _kickstart_bytes(client: Client, request: GuestRequest, validate_certs: bool) -> int:
     """The size of the kickstart put into the initrd; refuses one larger than a kickstart can be."""
-    size = _injected_size(request, validate_certs)
+    size = _injected_size(client, request, validate_certs)
     if size > KICKSTART_LIMIT:
         # The run would read all of it into memory (or stop the download at the limit, after the kernel is fetched).
         raise PlanError(
@@ -199,7 +201,7 @@ def _kickstart_bytes(request: GuestRequest, validate_certs: bool) -> int:
     return size
 
 
-def _injected_size(request: GuestRequest, validate_certs: bool) -> int:
+def _injected_size(client: Client, request: GuestRequest, validate_certs: bool) -> int:
     install = request.install
     if install.kickstart_content is not None:
         return len(install.kickstart_content.encode("utf-8"))
@@ -215,6 +217,7 @@ def _injected_size(request: GuestRequest, validate_certs: bool) -> int:
         if not os.path.isfile(kickstart):
             raise PlanError("install.kickstart: %s is not a file on the host" % kickstart)
         _refuse_host_file(kickstart, "install.kickstart")  # it goes into the guest's initrd
+        _refuse_other_guests_files(client, request.name, "install.kickstart", kickstart)
         return os.path.getsize(kickstart)
     return 0
 
@@ -258,7 +261,7 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
         findings.attempt(lambda: _check_qemu_enters_boot_dir(client, request, state, "the installer's kernel and initrd"))
         access = UrlAccess(validate_certs=validate_certs, username=install.url_username, password=install.url_password)
         tree = findings.attempt(lambda: install_tree.find_tree(location, request.arch, access))
-        kickstart_bytes = findings.attempt(lambda: _kickstart_bytes(request, validate_certs))
+        kickstart_bytes = findings.attempt(lambda: _kickstart_bytes(client, request, validate_certs))
         state = state.with_changes(tree=tree, kickstart_bytes=kickstart_bytes or 0, boot_dir_exists=bool(boot_dir_exists))
     return state
 
@@ -540,18 +543,47 @@ def _refuse_disks_in_use(client: Client, request: GuestRequest, state: GuestStat
 def _refuse_media_written(client: Client, media: MediaRef) -> None:
     """An install ISO that another guest has as a disk it writes: the installer would read that
     guest's data (and a changing image) as its media."""
-    identity: Tuple[str, str, Optional[str]]
     if media.path is not None:
-        path = same_path(media.path) or media.path
-        identity = (pool_volume_at(client, path) or ("", "")) + (path,)
+        writers = _writers_of_file(client, media.path)
     else:
         volume = client.find_volume(open_pool(client, media.pool or ""), media.volume or "")
-        identity = (media.pool or "", media.volume or "", client.describe_volume(volume).path if volume is not None else None)
-    writers = written_by(client, *identity)
+        writers = written_by(
+            client, media.pool or "", media.volume or "", client.describe_volume(volume).path if volume is not None else None
+        )
     if writers:
         raise PlanError(
             "install.cdrom: %s is a disk that guest(s) %s write; give an ISO of its own" % (media.label, ", ".join(writers))
         )
+
+
+def _writers_of_file(client: Client, path: str) -> Tuple[str, ...]:
+    """The guests that write the host file ``path`` as a disk, by its path or as a pool's volume."""
+    same = same_path(path) or path
+    return written_by(client, *(pool_volume_at(client, same) or ("", "")), same)
+
+
+def _refuse_other_guests_files(client: Client, guest: str, what: str, path: str) -> None:
+    """A host file read into the guest (a boot kernel or initrd, a kickstart packed into its
+    initrd) is never a log, nor a disk another guest writes: the guest would read that guest's
+    data, or the consoles and command lines of others (libvirt logs each guest's QEMU command
+    line, with its kernel arguments, under /var/log)."""
+    if any((candidate + "/").startswith(LOG_TREE) for candidate in (same_path(path) or path, os.path.realpath(path))):
+        raise PlanError(
+            "%s: %s is a log of the host (of its services, or of libvirt's guests); give a file of its own" % (what, path)
+        )
+    writers = tuple(name for name in _writers_of_file(client, path) if name != guest)
+    if writers:
+        raise PlanError("%s: %s is a disk that guest(s) %s write; give a file of its own" % (what, path, ", ".join(writers)))
+    # Imported here: only new boot files and kickstarts on the host ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import usage
+
+    is_the_file = usage.in_files_test([path], None, True)
+    for name, references in usage.guest_references(client):
+        if name != guest and any(is_the_file(log) for log in references["logs"]):
+            raise PlanError(
+                "%s: %s is the serial or console log of guest %s: this guest would read what that guest prints; "
+                "give a file of its own" % (what, path, name)
+            )
 
 
 def _volume_identity(client: Client, disk: DiskRequest, existing: Any) -> Tuple[str, str, Optional[str]]:
@@ -684,7 +716,7 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         state = state.with_changes(seed_file=_leftover_seed(client, request, domain, local))
     if local and state.disks:
         findings.attempt(lambda: _refuse_disks_on_one_file(request, state, installs))
-    findings.attempt(lambda: _check_boot_files(request, local))
+    findings.attempt(lambda: _check_boot_files(client, request, state, local))
     if local and (_new_guest_starts(request) if installs else _starts(request, state)):
         read_disks = [(disk, read) for disk, read in zip(request.disks or (), disks) if read is not None]
         findings.attempt(lambda: _refuse_files_qemu_cannot_reach(client, request, state, installs, read_disks))
@@ -829,20 +861,27 @@ def _seed_of_first_boot(client: Client, domain: Any, name: str) -> Optional[str]
     return None
 
 
-def _check_boot_files(request: GuestRequest, local: bool) -> None:
+def _check_boot_files(client: Client, request: GuestRequest, state: GuestState, local: bool) -> None:
     """``boot``'s kernel and initrd must be files on the host (checked where the module runs on it),
     and none of the host's own files but its kernels: QEMU reads them into the guest, and libvirt
-    gives them to QEMU's user while the guest runs (a link to /etc/shadow would hand it over)."""
+    gives them to QEMU's user while the guest runs (a link to /etc/shadow would hand it over). Those
+    the stored definition does not boot yet are no log and no other guest's disk either."""
     boot = request.boot
     if boot is None or not local:
         return
-    for what, path in (("kernel", boot.kernel), ("initrd", boot.initrd)):
+    stored = state.existing.os.kernel if state.existing is not None and not request.reinstall else None
+    for what, path, booted in (
+        ("kernel", boot.kernel, stored.kernel if stored else None),
+        ("initrd", boot.initrd, stored.initrd if stored else None),
+    ):
         if path is None:
             continue
         if not os.path.isfile(path):
             raise PlanError("boot.%s: %s is not a file on the host" % (what, path))
         if not _is_host_boot_file(path):
             _refuse_host_file(path, "boot.%s" % what)
+            if path != booted:
+                _refuse_other_guests_files(client, request.name, "boot.%s" % what, path)
 
 
 def _is_host_boot_file(path: str) -> bool:

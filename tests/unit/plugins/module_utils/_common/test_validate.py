@@ -256,6 +256,15 @@ def test_host_paths(path, problem):
         # A raw password with '/' reads as host 'user', port 2024: refused, never taken for a path.
         ("http://user:2024/Pass@host/ks.cfg", "has an '@' after its host"),
         ("http://h/pkg@1.0", "after its host"),
+        # A raw '@' in a password: the client would look up 'ss@h', the password's tail with it.
+        ("http://user:pa@ss@h/x", "more than one '@' before its host"),
+        ("ftp://a@b@h/x", "more than one '@' before its host"),
+        ("http://user:pa%40ss@h/x", ""),
+        # file: paths judged as opened, escapes decoded
+        ("file:///srv/%2e%2e/etc/shadow", "without '..'"),
+        ("file:///srv/disk.img%00.iso", "control character (U+0000)"),
+        ("file:///srv/disk%0a.img", "control character (U+000A)"),
+        ("file:///srv/my%20disk.img", ""),
     ],
 )
 def test_urls(url, problem):
@@ -266,6 +275,8 @@ def test_urls(url, problem):
 def test_url_problems_never_show_credentials():
     found = url_problem("http://user:Pw-secret@h/a b", "source_url", ("http",))
     assert "Pw-secret" not in found and "***@h" in found
+    found = url_problem("http://user:Pw@secret@h/x", "source_url", ("http",))
+    assert "secret" not in found and "Pw" not in found and "***@h" in found
 
 
 def test_check_url_lowers_the_scheme_only():

@@ -1241,6 +1241,54 @@ def test_a_kickstart_on_the_host_that_is_a_host_file_is_refused(unique_name, tmp
         run(guest(unique_name(""), install=tree), check_mode=True, diff=False)
 
 
+def _define_with_disk_and_log(test_client, owner: str, disk, log) -> None:
+    test_client.conn.defineXML(
+        "<domain type='test'><name>%s</name><memory>65536</memory><os><type>hvm</type></os><devices>"
+        "<disk type='file' device='disk'><source file='%s'/><target dev='vda'/></disk>"
+        "<serial type='file'><source path='%s'/><target port='0'/></serial></devices></domain>" % (owner, disk, log)
+    )
+
+
+def test_boot_files_and_kickstarts_are_no_other_guests_disks_or_logs(unique_name, test_client, tmp_path):
+    """QEMU reads boot.kernel and boot.initrd into the guest, and a kickstart on the host goes into
+    its initrd: another guest's disk or console log would hand over that guest's data, in check mode
+    as in the real run."""
+    owner, name = unique_name(""), unique_name("")
+    disk, log = tmp_path / "owner.img", tmp_path / "owner-serial.log"
+    disk.write_text("installed system\n")
+    log.write_text("owner's console\n")
+    _define_with_disk_and_log(test_client, owner, disk, log)
+    (tmp_path / "images" / "pxeboot").mkdir(parents=True)
+    for file in ("vmlinuz", "initrd.img"):
+        (tmp_path / "images" / "pxeboot" / file).write_bytes(b"boot file")
+    try:
+        for check_mode in (True, False):
+            with pytest.raises(RunError, match="boot.initrd: %s is a disk that guest.s. %s write" % (disk, owner)):
+                kernel = str(tmp_path / "images" / "pxeboot" / "vmlinuz")
+                run(guest(name, boot={"kernel": kernel, "initrd": str(disk)}), check_mode=check_mode, diff=False)
+            with pytest.raises(RunError, match="boot.kernel: %s is the serial or console log of guest %s" % (log, owner)):
+                run(guest(name, boot={"kernel": str(log)}), check_mode=check_mode, diff=False)
+            tree = install(method="location", location=str(tmp_path), kickstart=str(log))
+            with pytest.raises(RunError, match="install.kickstart: %s is the serial or console log of guest %s" % (log, owner)):
+                run(guest(name, install=tree), check_mode=check_mode, diff=False)
+        assert test_client.find_domain(name) is None
+    finally:
+        test_client.conn.lookupByName(owner).undefine()
+
+
+def test_boot_files_and_kickstarts_are_no_logs_of_the_host(unique_name, tmp_path):
+    """libvirt logs each guest's QEMU command line (kernel arguments with their secrets) under
+    /var/log: no file there, by name or through a link, is read into a guest."""
+    logs = [os.path.join(top, file) for top, _dirs, files in os.walk("/var/log") for file in files]
+    found = next((path for path in logs if os.path.isfile(path) and not os.path.islink(path)), None)
+    if found is None:
+        pytest.skip("no file under /var/log on this machine")
+    link = tmp_path / "vmlinuz"
+    link.symlink_to(found)
+    with pytest.raises(RunError, match="boot.kernel: %s is a log of the host" % link):
+        run(guest(unique_name(""), boot={"kernel": str(link)}), check_mode=True, diff=False)
+
+
 # -- turns with runs on the guest's volumes ------------------------------------------------------
 def test_a_disk_given_by_the_path_of_a_pool_volume_takes_turns_with_runs_on_that_volume(unique_name, test_client, monkeypatch):
     """A guest whose disk names a pool volume's file by path, and a virt_pool_volume run deleting that
