@@ -348,6 +348,9 @@ options:
             made, whatever header its content now holds (libvirt reads the format of a directory pool's file
             from its content). A new disk takes it with V(raw) only; without a format, as V(qcow2) or grown, it
             is refused.
+          - An existing volume made otherwise (or on a file system that keeps no such record) that libvirt reads
+            as an image (V(qcow2) and the like) is refused for a new disk until O(disks[].format) says so, as a
+            path disk is; with V(raw) it is read raw at its size, whatever header its content holds.
         type: str
         choices: [qcow2, raw]
       preallocation:

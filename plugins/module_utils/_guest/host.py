@@ -109,10 +109,25 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
     if made is not None:
         volume_state = volume_state.with_changes(existing=made)
     existing = volume_state.existing
+    recorded = recorded_format(existing.path) if local and existing is not None and existing.path else None
     if local and existing is not None and existing.path:
-        backed = existing.format not in PLAIN_FORMATS and recorded_format(existing.path) not in PLAIN_FORMATS
+        backed = existing.format not in PLAIN_FORMATS and recorded not in PLAIN_FORMATS
         _refuse_host_file(existing.path, "%s: volume %s" % (disk.label, existing.path), backed=backed)
-    return DiskState(volume=volume_state, probed_format=probed.format if made is not None and probed is not None else None)
+    return DiskState(
+        volume=volume_state,
+        probed_format=probed.format if made is not None and probed is not None else None,
+        guessed_format=_guessed_format(existing, recorded) if local else None,
+    )
+
+
+def _guessed_format(existing: Optional[Volume], recorded: Optional[str]) -> Optional[str]:
+    """The image format libvirt read the existing volume's file on this host as, from its content,
+    when this collection's record on the file does not say it was made so (see format_record)."""
+    if existing is None or existing.format in (None,) + PLAIN_FORMATS or not existing.path:
+        return None
+    if recorded == existing.format or not os.path.exists(existing.path):
+        return None
+    return existing.format
 
 
 def _refuse_host_file(path: str, what: str, backed: bool = False) -> None:

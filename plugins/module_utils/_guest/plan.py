@@ -257,6 +257,18 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
     return "raw"
 
 
+def _refuse_guessed_format(disk: DiskRequest, label: str, read_as: str) -> None:
+    """An existing volume given without a format, new to the guest, is attached as raw or as the
+    format it was made with, never as one read from its content: libvirt reads a pool's files by
+    their content, and a guest can write a qcow2 header naming any host file into its raw disk. A
+    volume made by other tools (or on a file system that keeps no record) that reads as an image is
+    refused, as a path disk is."""
+    raise PlanError(
+        "%s: volume %s reads as %s, but formats are never guessed from a disk's content (a guest can write "
+        "such a header into a raw disk); set format: %s (or raw) for it" % (disk.label, label, read_as, read_as)
+    )
+
+
 def _plan_volume_disk(
     disk: DiskRequest, target: str, disk_state: DiskState, plan: Plan, stored_format: Optional[str], uri: str
 ) -> Disk:
@@ -264,8 +276,10 @@ def _plan_volume_disk(
     if volume_state is None:  # the runner reads the volume of every disk given by pool and volume
         raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
     volume_request = disk.volume_request().with_changes(uri=uri)
-    if stored_format is not None:
-        # An attached disk is compared with its definition, never with libvirt's probe of the file.
+    read_raw = disk.format == "raw" and disk_state.guessed_format is not None
+    if stored_format is not None or read_raw:
+        # An attached disk is compared with its definition, and a disk read raw is raw whatever its
+        # content reads as: never compared with libvirt's probe of the file.
         volume_request = volume_request.with_changes(format=None)
     existing = volume_state.existing
     if existing is None and disk.size is None:
@@ -293,6 +307,14 @@ def _plan_volume_disk(
     if disk_state.probed_format is not None and existing is not None and volume_plan.changed:
         refuse_changing_reprobed(
             "%s: volume %s" % (disk.label, volume_request.label), existing, disk_state.probed_format, "size %d bytes, or no size"
+        )
+    if disk.format is None and stored_format is None and disk_state.guessed_format is not None:
+        _refuse_guessed_format(disk, volume_request.label, disk_state.guessed_format)
+    if read_raw and existing is not None and volume_plan.changed:
+        raise PlanError(
+            "%s: volume %s is read raw, but its content reads as %s, as which libvirt would change it; give it no "
+            "size (or its size, %d bytes) to use it as it is"
+            % (disk.label, volume_request.label, disk_state.guessed_format, existing.capacity)
         )
     plan.actions.extend(volume_plan.actions)
     fmt = disk.format or stored_format or (existing.format if existing is not None else _planned_format(volume_plan.after))

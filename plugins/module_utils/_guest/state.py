@@ -38,11 +38,14 @@ class InstallTree(Record):
 
 class DiskState(Record):
     """A pool disk's volume as read (``volume``) or None for host paths; ``format`` of a path disk.
-    ``probed_format`` is libvirt's reading of a volume read as made instead (see asked_as_made)."""
+    ``probed_format`` is libvirt's reading of a volume read as made instead (see asked_as_made);
+    ``guessed_format`` the image format libvirt reads an existing volume's file on this host as, from
+    its content alone (no record of this collection's says it was made so; see format_record)."""
 
     volume: Optional[VolumeState] = None
     format: Optional[str] = None
     probed_format: Optional[str] = None
+    guessed_format: Optional[str] = None
 
 
 class GuestState(Record):

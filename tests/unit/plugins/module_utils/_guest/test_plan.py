@@ -1119,6 +1119,29 @@ def test_a_new_path_disk_is_raw_unless_told():
     assert payload(plan, "define").domain.disks[0].format == "qcow2"
 
 
+def test_an_existing_volume_that_reads_as_an_image_by_its_content_alone_is_never_guessed():
+    """A volume made by another tool has no format record: one that libvirt reads as qcow2 from its
+    content (a guest may have written the header) is refused without a format, as a path disk is;
+    told, it is attached so; one the record or the stored definition gives keeps that format."""
+    importing = dict(install=dict(method="import"))
+    given = [dict(pool="p", volume="old.qcow2")]
+    guessed = DiskState(volume=VolumeState(POOL, existing=OLD), guessed_format="qcow2")
+    with pytest.raises(PlanError, match="volume p/old.qcow2 reads as qcow2, but formats are never guessed from a disk's content"):
+        plan_guest(request(disks=given, **importing), new_state(guessed))
+    for fmt in ("raw", "qcow2"):
+        plan = plan_guest(request(disks=[dict(given[0], format=fmt)], **importing), new_state(guessed))
+        assert payload(plan, "define").domain.disks[0].format == fmt
+    plan = plan_guest(request(disks=given, **importing), new_state(volume_disk(OLD)))
+    assert payload(plan, "define").domain.disks[0].format == OLD.format
+    # the guest's own disk keeps the format its definition stores, whatever its content reads as now
+    stored = DiskState(volume=VolumeState(POOL, existing=DISK0), guessed_format="qcow2")
+    assert commands(plan_guest(request(disks=[dict(pool="p", volume="web01-disk0.qcow2")]), stored_state(stored))) == []
+    # read raw, it is used as it is: grown, libvirt would change it as the format it reads
+    grown = [dict(given[0], format="raw", size="9G")]
+    with pytest.raises(PlanError, match="volume p/old.qcow2 is read raw, but its content reads as qcow2"):
+        plan_guest(request(disks=grown, **importing), new_state(guessed))
+
+
 # -- from_params: every string option checked before the host is read -----------------------------
 VALIDATION_REFUSALS = [
     ("newline in the name", dict(name="web01\n"), "name: contains a control character (U+000A)"),
