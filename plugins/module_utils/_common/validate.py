@@ -405,7 +405,7 @@ HOST_DATA_TREES = (
     "/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/bin/", "/usr/sbin/", "/usr/lib/",
     "/usr/lib32/", "/usr/lib64/", "/usr/libx32/", "/usr/libexec/", "/usr/include/", "/usr/src/", "/usr/local/bin/",
     "/usr/local/sbin/", "/usr/local/lib/", "/usr/local/etc/", "/var/lib/dpkg/", "/var/lib/apt/", "/var/lib/rpm/",
-    "/var/lib/dnf/", "/var/lib/yum/", "/var/spool/", "/var/log/", "/var/mail/",
+    "/var/lib/dnf/", "/var/lib/yum/", "/var/spool/", "/var/log/", "/var/mail/", "/var/backups/",
 )  # fmt: skip
 # libvirt's own state (guests' UEFI variables, TPM state, leases) beside its pools' usual places.
 LIBVIRT_STATE = "/var/lib/libvirt/"

@@ -57,6 +57,30 @@ def test_shares_that_lead_to_system_directories_through_links_are_refused(tmp_pa
     ]
 
 
+# BREAK (fixed): a bind mount of /etc elsewhere (or a directory holding one) was shared: virtiofsd
+# showed the host's /etc to the guest, to change, although /etc by name and by link were refused.
+def test_shares_that_reach_system_directories_through_bind_mounts_are_refused(tmp_path):
+    table = [
+        ("8:1", "/", "/"),
+        ("8:1", "/etc", str(tmp_path / "etc-bind")),  # mount --bind /etc
+        ("8:1", "/srv/data", str(tmp_path / "holder" / "data")),  # an innocent bind inside
+        ("8:1", "/etc/ssh", str(tmp_path / "holder2" / "keys")),  # a bind of /etc/ssh inside
+        ("0:50", "/", str(tmp_path / "own")),  # a file system of its own
+    ]
+    for name in ("etc-bind", "holder/data", "holder2/keys", "own"):
+        (tmp_path / name).mkdir(parents=True)
+    shares = tuple(
+        Filesystem(str(tmp_path / name), "t%d" % index) for index, name in enumerate(("etc-bind", "holder", "holder2", "own"))
+    )
+    problems = shares_resolving_to_system(shares, table)
+    assert problems == [
+        "filesystems[0]: source %s/etc-bind reaches /etc through a bind mount, a directory of the host's system or of "
+        "libvirt's state, which the guest could change; share a directory of its own" % tmp_path,
+        "filesystems[2]: source %s/holder2 reaches /etc/ssh through a bind mount, a directory of the host's system or of "
+        "libvirt's state, which the guest could change; share a directory of its own" % tmp_path,
+    ]
+
+
 # BREAK (fixed): a share of a storage pool's directory (or of a directory holding one) was planned: the
 # guest could rewrite other guests' disks, or plant image headers naming host files as backing files.
 def test_shares_that_are_hold_or_lie_in_a_pools_directory_are_refused(test_client, unique_name, tmp_path):
