@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Plan
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.actions import (
     AUTOSTART,
+    DEFINE,
     DESTROY,
     INSTALL,
     START,
@@ -73,6 +74,11 @@ def _diff(request: GuestRequest, state: GuestState, plan: Plan) -> Dict[str, str
     state and autostart, which no definition holds: a run that only starts a guest or changes its
     autostart shows that too. The after side is the planned one in check mode and in the real run."""
     shown = plan.diff("guest %s" % request.name)
+    if shown["before"] and shown["before"] == shown["after"] and any(action.verb == DEFINE for action in plan.actions):
+        # Only what both sides mask changed (a console password): the diff says so, never what it is.
+        shown["after"] = (
+            shown["after"].rstrip("\n") + "\n<!-- changed: a value shown masked (a password, a URL's credentials) -->\n"
+        )
     if shown["before"]:
         shown["before"] = _with_power(shown["before"], "running" if state.active else "shut off", state.autostart)
     if shown["after"]:

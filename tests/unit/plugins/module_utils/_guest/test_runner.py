@@ -256,6 +256,21 @@ def test_a_changed_console_password_stays_pending(unique_name, test_client):
     assert "pw1" not in test_client.find_domain(name).XMLDesc(0).split("<metadata>")[-1].split("</metadata>")[0]
 
 
+def test_a_diff_of_a_password_change_says_that_a_masked_value_changed(unique_name, test_client):
+    """Both sides of the diff mask the password: a change of it alone shows as a change, never the password."""
+    graphics = {"type": "vnc", "listen": "127.0.0.1", "port": None}
+    name = unique_name("")
+    run(guest(name, state="running", graphics=dict(graphics, password="old-pw1")), check_mode=False, diff=False)
+    for check_mode in (True, False):
+        changed = run(guest(name, state="running", graphics=dict(graphics, password="new-pw1")), check_mode=check_mode, diff=True)
+        diff = changed["diff"]
+        assert changed["changed"] and diff["before"] != diff["after"]
+        assert "<!-- changed: a value shown masked (a password, a URL's credentials) -->" in diff["after"]
+        assert "pw1" not in diff["before"] + diff["after"]
+    unchanged = run(guest(name, state="running", graphics=dict(graphics, password="new-pw1")), check_mode=False, diff=True)
+    assert not unchanged["changed"] and "a value shown masked" not in unchanged["diff"]["after"]
+
+
 def test_a_cpu_mode_changed_back_is_pending_no_more(unique_name, test_client):
     """libvirt stores the cpu element in its own place and form; the run that changes it back and the
     runs after it agree."""
