@@ -25,6 +25,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.co
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.domain import Disk
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.volume import Volume
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import as_made as made_volume
+from ansible_collections.remotevirt.install.plugins.module_utils._volume.state import as_recorded_plain
 
 # (pool, volume) of a disk of type volume, or ("", path) of a file or block disk.
 DiskKey = Tuple[str, str]
@@ -162,6 +163,8 @@ def _described(client: Client, pool: Any, names: Optional[NameFilter], warnings:
 def as_made(volume: Volume, local: bool, where: str, warnings: List[str]) -> Volume:
     """``volume`` as this collection made it when it made it raw (or iso) and libvirt now reads it as
     another format (see state.as_made), told in ``warnings`` (virt_pool_volume uses it only as made)."""
+    if local:
+        volume = as_recorded_plain(volume)  # raw and iso read alike: no warning
     made = made_volume(volume) if local else None
     if made is None:
         return volume

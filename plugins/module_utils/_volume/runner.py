@@ -57,6 +57,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._volume.state i
     STAGING_TOKEN_XATTR,
     VolumeState,
     as_made,
+    as_recorded_plain,
     staging_xattr,
 )
 
@@ -476,6 +477,8 @@ def read_state(client: Client, pool: Any, request: VolumeRequest, validate_certs
     existing = client.describe_volume(volume) if volume is not None else None
     local = is_local_uri(client.uri)
     files_here = client.files_here()
+    if existing is not None and files_here:
+        existing = as_recorded_plain(existing)
     # What a run stopped while it made the volume left under the name it makes it as.
     directory = described_pool.directory if files_here else None
     staged = staged_leftover(client, pool, directory, request.name, existing)
@@ -703,5 +706,5 @@ def _volume_facts(
         predicted = Volume.from_xml(plan.after)
         path = state.existing.path if state.existing else None
         return predicted.with_changes(path=path or predicted_path(state.pool, request.name), key=None).facts(request.pool)
-    volume = client.find_volume(pool, request.name)
-    return client.describe_volume(volume).facts(request.pool)
+    described = client.describe_volume(client.find_volume(pool, request.name))
+    return (as_recorded_plain(described) if state.files_here else described).facts(request.pool)

@@ -61,6 +61,16 @@ def as_made(volume: Volume) -> Optional[Volume]:
     return volume.with_changes(format=made, capacity=size, backing_path=None, backing_format=None)
 
 
+def as_recorded_plain(volume: Volume) -> Volume:
+    """``volume`` with the plain format this collection made it with where libvirt reads it as the
+    other plain one (an iso volume not filled yet reads as raw, a raw one holding an ISO 9660 image
+    as iso): the bytes are read alike, and a re-run asking for it as made converges."""
+    if not volume.path or volume.format not in PLAIN_FORMATS:
+        return volume
+    made = recorded_format(volume.path)
+    return volume.with_changes(format=made) if made in PLAIN_FORMATS and made != volume.format else volume
+
+
 class VolumeState(Record):
     """What the host has, as read by the runner.
 

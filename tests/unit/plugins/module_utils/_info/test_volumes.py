@@ -170,6 +170,19 @@ def test_a_volume_made_plain_that_reads_as_qcow2_is_reported_as_made(tmp_path, m
     ]
 
 
+@pytest.mark.parametrize("made, probed", [("iso", "raw"), ("raw", "iso")])
+def test_a_volume_made_plain_that_reads_as_the_other_plain_format_is_reported_as_made(tmp_path, made, probed):
+    """An iso volume not filled yet reads as raw, a raw one holding an ISO 9660 image as iso: the bytes
+    are read alike, so the report keeps the format it was made with, without a warning."""
+    image = tmp_path / "disk.img"
+    image.write_bytes(bytes(4096))
+    _made_as(image, made)
+    described = Volume(name="disk.img", capacity=4096, format=probed, path=str(image))
+    warnings = []
+    assert as_made(described, True, "p/disk.img", warnings) == described.with_changes(format=made) and warnings == []
+    assert as_made(described, False, "p/disk.img", warnings) is described
+
+
 @pytest.mark.parametrize(
     "made, probed, local", [("raw", "raw", True), ("qcow2", "qcow2", True), (None, "qcow2", True), ("raw", "qcow2", False)]
 )
