@@ -501,17 +501,22 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
     staging = _staging(request, state, plan)
     command = virsh(request.uri, *argv) + _permission_commands(clone.path, clone.permissions, state.local)
     command += _staged_comment(staging, request.name)
+    grows = capacity > source.capacity
+    # A clone grown after the copy is made at the source's size: allocating more than that would
+    # leave it with more allocated than its capacity, which libvirt's resize refuses as a shrink.
+    # The grown part is allocated by the resize where the whole volume is asked for.
+    made = clone.with_changes(allocation=min(allocation, source.capacity)) if grows else clone
     payload = ClonePayload(
         pool=request.pool,
-        xml=clone.to_xml(),
+        xml=made.to_xml(),
         source_pool=ref.pool,
         source=ref.name,
         prealloc_metadata=prealloc_metadata,
         staging=staging,
     )
     plan.add(Action(CLONE, "volume", request.label, command, payload))
-    if capacity > source.capacity:
-        plan.add(_resize_action(request, capacity, shrink=False))
+    if grows:
+        plan.add(_resize_action(request, capacity, shrink=False, allocate=_allocates_growth(request, made, capacity)))
     return plan
 
 
