@@ -129,7 +129,9 @@ options:
         C(<uuid>), capacity and allocation are ignored.
       - Only the parts this module compares are accepted (name; source host, dir, device, name, format
         and initiator; target path and permissions mode, owner, group). Anything else (C(<auth>),
-        C(<adapter>), C(host@port)...) is refused rather than defined and never compared.
+        C(<adapter>), C(host@port)...) is refused rather than defined and never compared. So is a part the
+        pool's type does not take (a C(dir) pool's C(<source><dir>)), which its options refuse too and libvirt
+        would drop.
       - Target permissions that would let another user write the directory are refused, as such a
         directory is when it exists (a mode with group or other write bits or bits beyond V(0777),
         and an owner other than root or the user the module runs as).

@@ -214,6 +214,12 @@ def definition_from_xml(xml: Any, name: str) -> PoolDefinition:
     missing = _missing_in_xml(checked)
     if missing:
         raise PlanError("xml: a %s pool needs %s" % (checked.type, " and ".join(missing)))
+    extra = _extra_in_xml(checked)
+    if extra:
+        raise PlanError(
+            "xml: a %s pool takes no %s (libvirt drops it, so every later run would find the pool differ); leave it out"
+            % (checked.type, " or ".join(extra))
+        )
     unsafe = permissions_problem(checked)
     if unsafe:
         raise PlanError("xml: %s" % unsafe)
@@ -260,6 +266,22 @@ def _missing_in_xml(definition: PoolDefinition) -> List[str]:
         "source_devices": "one source/device",
     }
     return [paths[key] for key in _TYPE_OPTIONS[definition.type][0] if not have[key]]
+
+
+def _extra_in_xml(definition: PoolDefinition) -> List[str]:
+    """The parts of a definition its pool type does not take, by XML path: what its options refuse
+    (a dir pool's source_path), which libvirt would drop from the definition it stores."""
+    allowed = _TYPE_OPTIONS[definition.type][1]
+    devices_allowed = "source_devices" in allowed or definition.type == "iscsi"  # an iSCSI target's name is its device
+    given = {
+        "source/host": bool(definition.source_hosts) and "source_host" not in allowed,
+        "source/dir": bool(definition.source_dir) and definition.type != "netfs",
+        "source/device": bool(definition.source_devices) and not devices_allowed,
+        "source/name": bool(definition.source_name) and "source_name" not in allowed,
+        "source/format": bool(definition.source_format) and "source_format" not in allowed,
+        "source/initiator": bool(definition.initiator) and "initiator" not in allowed,
+    }
+    return [path for path, extra in given.items() if extra]
 
 
 def _normalised(definition: PoolDefinition) -> PoolDefinition:
