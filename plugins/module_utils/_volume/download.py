@@ -38,8 +38,15 @@ HEAD_BYTES = 0x8006
 QCOW2_MAGIC = b"QFI\xfb"
 ISO9660_MAGIC_OFFSET = 0x8001
 ISO9660_MAGIC = b"CD001"
-# A qcow2 header's disk size: a big-endian 64-bit number of bytes at offset 24.
-_QCOW2_SIZE_END = 32
+# Where each format's header gives its disk's size, as libvirt reads it (its storage file probe):
+# (offset of the signature, signature, offset of the size, byte order, bytes per unit); 8-byte sizes.
+_HEADER_SIZES = {
+    "qcow2": (0, QCOW2_MAGIC, 24, "big", 1),
+    "qed": (0, b"QED\0", 48, "little", 1),
+    "vmdk": (0, b"KDMV", 12, "little", 512),  # a sparse extent; a text descriptor names other files
+    "vdi": (0x40, b"\x7f\x10\xda\xbe", 0x170, "little", 1),
+    "vpc": (0, b"conectix", 40, "big", 1),  # a dynamic VHD's copy of its footer; a fixed one has it at its end
+}
 # Leading bytes of images whose format puts its signature at the start.
 _MAGICS = {
     "qcow2": ((0, QCOW2_MAGIC),),
@@ -324,11 +331,16 @@ def judged_image(head: bytes, fmt: str, content_type: Optional[str], refuse_comp
 
 
 def image_size(head: bytes, fmt: str) -> Optional[int]:
-    """The size of the disk a qcow2 image's header gives (what libvirt reports as the volume's
-    capacity once the image is in it), or None for other formats."""
-    if fmt != "qcow2" or not head.startswith(QCOW2_MAGIC) or len(head) < _QCOW2_SIZE_END:
+    """The size of the disk an image's header gives (what libvirt reports as the volume's capacity
+    once the image is in it: qcow2, qed, a sparse vmdk, vdi, a dynamic vpc), or None where the
+    image's first bytes do not say it."""
+    layout = _HEADER_SIZES.get(fmt)
+    if layout is None:
         return None
-    return int.from_bytes(head[_QCOW2_SIZE_END - 8 : _QCOW2_SIZE_END], "big")
+    where, signature, offset, order, unit = layout
+    if head[where : where + len(signature)] != signature or len(head) < offset + 8:
+        return None
+    return int.from_bytes(head[offset : offset + 8], "big" if order == "big" else "little") * unit
 
 
 def open_head(url: str, size: int, access: UrlAccess, asked_whole: Callable[[DownloadError], bool] = lambda _error: True) -> Any:

@@ -228,7 +228,16 @@ def test_what_a_qcow2_download_must_be(head, refused):
         (qcow2_header((1 << 64) - 1), "qcow2", (1 << 64) - 1),  # libvirt reports what the header says
         (qcow2_header(64 << 20)[:31], "qcow2", None),  # cut before the size ends
         (qcow2_header(64 << 20), "raw", None),  # only a qcow2 download reads it
-        (b"QED\0" + b"\0" * 60, "qed", None),
+        # BREAK (fixed): the other formats' sizes were not read: a 320 KiB qed image of a 60 TiB disk
+        # passed the pool's free-space check, and check mode predicted its file's size.
+        (b"QED\0" + bytes(44) + (60 << 40).to_bytes(8, "little"), "qed", 60 << 40),
+        (b"QED\0" + bytes(44), "qed", None),  # cut before the size
+        (b"KDMV" + bytes(8) + (131072).to_bytes(8, "little"), "vmdk", 64 << 20),
+        (b"# Disk DescriptorFile\n", "vmdk", None),  # a descriptor names its extents: no size here
+        (bytes(0x40) + b"\x7f\x10\xda\xbe" + bytes(0x170 - 0x44) + (64 << 20).to_bytes(8, "little"), "vdi", 64 << 20),
+        (b"conectix" + bytes(32) + (67125248).to_bytes(8, "big"), "vpc", 67125248),
+        (bytes(512), "vpc", None),  # a fixed VHD: its footer is at its end
+        (b"QED\0" + bytes(44) + (60 << 40).to_bytes(8, "little"), "qcow2", None),
         (ISO, "iso", None),
     ],
 )
