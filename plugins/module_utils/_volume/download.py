@@ -589,7 +589,9 @@ class _Body:
             try:
                 chunk = self.response.read(CHUNK_SIZE)
             except Exception as error:  # a dropped connection mid-body
-                raise DownloadError("download of %s broke off after %d bytes: %s" % (self.url, self.count, error))
+                # A read stopped part of the way through a chunk loses what it had of it: at least
+                # this many bytes came.
+                raise DownloadError("download of %s broke off after at least %d bytes: %s" % (self.url, self.count, error))
             if not chunk:
                 self._check_end()
                 return
