@@ -490,9 +490,10 @@ options:
             directory that is, holds or lies in a storage pool's directory (where it leads through links, or
             the same directory through a bind mount), as the guest could change libvirt's state or other
             guests' disks.
-          - With a local O(uri), also none that reaches such a directory through a symbolic link or a bind mount
-            (another name of one, or a directory holding a mount of one), nor Debian's backups of the user
-            database in V(/var/backups).
+          - With a local O(uri), also none that reaches such a directory through a symbolic link, a bind mount or
+            an overlay (another name of one, or a directory holding a mount of one), none that is or holds a kernel
+            interface file system (proc, sysfs and the like) wherever it is mounted, nor Debian's backups of the
+            user database in V(/var/backups).
         type: path
         required: true
       target:

@@ -29,6 +29,8 @@ _SYSTEM_FILE_TREES = ("/boot/", "/dev/", "/etc/", "/proc/", "/sys/")
 # The host's programs and libraries: a guest that writes them runs code as the host's users.
 _PROGRAM_TREES = ("/bin/", "/sbin/", "/lib/", "/lib32/", "/lib64/", "/libx32/", "/usr/")
 _MOUNTS = "/proc/self/mountinfo"
+# The host's logs: of its services, and libvirt's of each guest (QEMU's command line, kernel arguments included).
+_LOG_TREE = "/var/log/"
 _SWAPS = "/proc/swaps"
 _SYS_BLOCK = "/sys/dev/block"
 # Trees searched for another name of a file with hard links: the host's own files and programs and
@@ -67,6 +69,7 @@ class Mount(NamedTuple):
     root: str  # the directory of its file system the mount shows
     point: str
     fs_type: str  # "" on a line without the " - " separator
+    options: str = ""  # the file system's own options (an overlay's lowerdir=...)
 
     @property
     def number(self) -> Optional[int]:
@@ -228,8 +231,77 @@ def parsed_mount(line: str) -> Optional[Mount]:
     if len(fields) < 5:
         return None
     rest = fields[6:]
-    fs_type = rest[rest.index("-") + 1] if "-" in rest[:-1] else ""
-    return Mount(fields[2], _unescaped(fields[3]), _unescaped(fields[4]), fs_type)
+    separator = rest.index("-") if "-" in rest[:-1] else None
+    fs_type = rest[separator + 1] if separator is not None else ""
+    options = rest[separator + 3] if separator is not None and len(rest) > separator + 3 else ""
+    return Mount(fields[2], _unescaped(fields[3]), _unescaped(fields[4]), fs_type, options)
+
+
+def mounts() -> List[Mount]:
+    """The mounts this process sees, read once for a check that looks at many."""
+    return list(_mounts())
+
+
+def names_through_mounts(real: str, table: List[Mount]) -> List[str]:
+    """The names of ``real`` (a resolved path) where its file system is mounted whole: a bind mount
+    shows part of a file system, whose own name for the part (/etc for a bind of it elsewhere) is the
+    one that says what it is. Its own name first."""
+    mount = _mount_of(real, table)
+    if mount is None:
+        return [real]
+    inside = mount.root.rstrip("/") + real[len(mount.point.rstrip("/")) :]
+    names = [real]
+    for other in table:
+        if other.device == mount.device and other.root == "/":
+            name = (other.point.rstrip("/") + inside).rstrip("/") or "/"
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def mount_kind(mount: Mount) -> str:
+    """What a mount shows beyond the files of its own file system: "a proc file system" for a
+    kernel or device interface (proc, sysfs...), "an overlay of DIRS" for an overlay; "" otherwise."""
+    if mount.fs_type in _INTERFACE_FILE_SYSTEMS:
+        return "a %s file system" % mount.fs_type
+    if mount.fs_type == "overlay":
+        return "an overlay of %s" % ", ".join(overlay_layers(mount)) if overlay_layers(mount) else ""
+    return ""
+
+
+def overlay_layers(mount: Mount) -> List[str]:
+    """The directories an overlay mount shows (lowerdir, upperdir), from its options."""
+    layers: List[str] = []
+    for option in mount.options.split(","):
+        key, _equals, value = option.partition("=")
+        if key in ("lowerdir", "upperdir") and value:
+            layers.extend(_unescaped(layer) for layer in value.split(":") if layer)
+    return layers
+
+
+def mounts_at_or_in(real: str, table: List[Mount]) -> List[Mount]:
+    """The mount ``real`` is on, and every mount at or below it."""
+    below = real.rstrip("/") + "/"
+    found = [mount for mount in table if mount.point == real or mount.point.startswith(below)]
+    holding = _mount_of(real, table)
+    return ([holding] if holding is not None and holding not in found else []) + found
+
+
+def log_name(path: str) -> str:
+    """The name under /var/log of the file ``path`` names (by that name, where links lead, through a
+    bind mount, or as another name of it, a hard link); "" when it is none of the host's logs."""
+    real = os.path.realpath(path)
+    for name in [same_path(path) or path] + names_through_mounts(real, mounts()):
+        if (name + "/").startswith(_LOG_TREE):
+            return name
+    try:
+        info = os.stat(real)
+        tree = os.stat(_LOG_TREE)
+    except (OSError, ValueError):
+        return ""
+    if info.st_nlink > 1 and stat.S_ISREG(info.st_mode) and tree.st_dev == info.st_dev:
+        return _name_in_tree(_LOG_TREE, info)
+    return ""
 
 
 def _unescaped(field: str) -> str:

@@ -17,7 +17,7 @@ import math
 import os
 import re
 from typing import Any, Iterator, List, Mapping, Optional, Tuple
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import MASK, redact_url
@@ -389,7 +389,21 @@ def url_problem(url: str, what: str, schemes: Tuple[str, ...]) -> str:
             "%s has an '@' after its host: percent-encode '/', '?', '#' and '@' in a password (%%2F, %%3F, "
             "%%23, %%40), or use url_username and url_password: %r" % (what, shown)
         )
+    if not _client_reads(url):
+        return (
+            "%s cannot be read as a URL: percent-encode '[', ']', ':' and '@' in a user name or password, or use "
+            "url_username and url_password: %r" % (what, shown)
+        )
     return ""
+
+
+def _client_reads(url: str) -> bool:
+    """Whether Python's URL parser, which the clients use, reads ``url``: it raises on brackets where no
+    IPv6 host is and on a port of no number."""
+    try:
+        return isinstance(urlsplit(url).port, (int, type(None)))
+    except ValueError:
+        return False
 
 
 def is_system_directory(path: str) -> bool:

@@ -11,6 +11,7 @@ import json
 import os
 from typing import Any, List, Optional, Tuple
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     directories_overlap,
@@ -33,8 +34,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.de
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition
 
-# (device, root, mount point) of each mount: read_mount_table's rows.
-MountTable = List[Tuple[str, str, str]]
 # Where QEMU's vhost-user descriptors name the virtiofsd libvirt starts (docs/interop/vhost-user.json),
 # and where distributions install it when they ship no descriptor.
 VHOST_USER_DIRS = ("/etc/qemu/vhost-user", "/usr/share/qemu/vhost-user")
@@ -62,52 +61,39 @@ def device_problems(client: Client, request: GuestRequest, state: GuestState, st
     return problems
 
 
-def shares_resolving_to_system(filesystems: Tuple[Filesystem, ...], table: Optional[MountTable] = None) -> List[str]:
-    """Shares whose directory is a symbolic link (or lies under one) to a system directory, or reaches
-    one through a bind mount (the directory is another name of one, or holds a mount of one): the
-    request refuses those only by name, and virtiofsd follows the link and shows the mount.
-    ``table``: the host's mount table (read_mount_table), read here when not given."""
-    table = read_mount_table() if table is None else table
+def shares_resolving_to_system(filesystems: Tuple[Filesystem, ...], table: Optional[List[host_files.Mount]] = None) -> List[str]:
+    """Shares that reach a system directory where the request sees none by name: through a symbolic
+    link, or through what a mount at or in the directory shows (a bind mount of /etc, an overlay of
+    it, a proc or sysfs file system, mounted there or below), which virtiofsd shows the guest.
+    ``table``: the host's mounts (host_files.mounts), read here when not given."""
+    table = host_files.mounts() if table is None else table
     problems = []
     for index, share in enumerate(filesystems):
         real = os.path.realpath(share.source)
         if real != share.source and is_unshareable_directory(real):
+            reached = "leads (through a symbolic link) to %s" % real
+        else:
+            reached = _system_content(real, table)
+        if reached:
             problems.append(
-                "filesystems[%d]: source %s leads (through a symbolic link) to %s, a directory of the host's "
-                "system or of libvirt's state, which the guest could change; share a directory of its own"
-                % (index, share.source, real)
-            )
-            continue
-        reached = next((name for name in _names_within(real, table or []) if is_unshareable_directory(name)), None)
-        if reached is not None:
-            problems.append(
-                "filesystems[%d]: source %s reaches %s through a bind mount, a directory of the host's system "
-                "or of libvirt's state, which the guest could change; share a directory of its own"
-                % (index, share.source, reached)
+                "filesystems[%d]: source %s %s, a directory of the host's system or of libvirt's state, which the "
+                "guest could change; share a directory of its own" % (index, share.source, reached)
             )
     return problems
 
 
-def _names_within(directory: str, table: MountTable) -> List[str]:
-    """Other paths of what a share of ``directory`` shows: of the directory itself, and of every mount
-    inside it, each through every mount of its file system (a bind mount of /etc elsewhere is /etc)."""
-    points = [directory] + [point for _device, _root, point in table if point.startswith(directory.rstrip("/") + "/")]
-    return [name for point in points for name in _mounted_names(point, table)]
-
-
-def _mounted_names(directory: str, table: MountTable) -> List[str]:
-    """The paths through which ``directory`` (a real path) is reached on this host: by each mount of
-    its file system whose root holds it (see mount_location)."""
-    location = mount_location(directory, table)
-    if location is None:
-        return []
-    device, inside = location
-    names = []
-    for other_device, root, point in table:
-        base = root.rstrip("/")
-        if other_device == device and (inside.rstrip("/") + "/").startswith(base + "/"):
-            names.append((point.rstrip("/") + inside[len(base) :]).rstrip("/") or "/")
-    return names
+def _system_content(real: str, table: List[host_files.Mount]) -> str:
+    """How a share of ``real`` would show the host's system directories or kernel interfaces; ""."""
+    for mount in host_files.mounts_at_or_in(real, table):
+        kind = host_files.mount_kind(mount)
+        layers = host_files.overlay_layers(mount) if mount.fs_type == "overlay" else []
+        if kind and (not layers or any(is_unshareable_directory(layer) for layer in layers)):
+            return "reaches %s (mounted at %s)" % (kind, mount.point)
+        point = mount.point if mount.point.startswith(real.rstrip("/") + "/") else real
+        for name in host_files.names_through_mounts(point, table)[1:]:
+            if is_unshareable_directory(name):
+                return "reaches %s through a bind mount" % name
+    return ""
 
 
 def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: bool) -> List[str]:

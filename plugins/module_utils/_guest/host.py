@@ -63,8 +63,6 @@ QCOW2_MAGIC = b"QFI\xfb"
 
 
 T = TypeVar("T")
-# The host's logs: of its services, and libvirt's of each guest (QEMU's command line, kernel arguments included).
-LOG_TREE = "/var/log/"
 
 
 # -- reading the host --------------------------------------------------------------------------
@@ -188,6 +186,7 @@ def _read_media_file(client: Client, media: MediaRef, local: bool) -> Tuple[str,
         if local:
             _refuse_host_file(media.path, "install.cdrom: path")
             refuse_incomplete_file(media.path, "install.cdrom: %s" % media.path)
+        _refuse_media_written(client, media)
         return "raw", media.path
     if media.pool is None or media.volume is None:  # the request refuses this already
         raise PlanError("install.cdrom: give either pool and volume (an ISO volume) or path (an ISO on the host)")
@@ -196,11 +195,20 @@ def _read_media_file(client: Client, media: MediaRef, local: bool) -> Tuple[str,
     if volume is None:
         raise PlanError(missing_media_message(media))
     described = client.describe_volume(volume)
+    fmt = described.format
+    imaged = fmt not in (None,) + PLAIN_FORMATS
     if local and described.path:
-        _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label)
+        _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label, backed=imaged)
     refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
     refuse_reprobed(described, local, "install.cdrom: volume %s" % media.label)
-    fmt = described.format
+    _refuse_media_written(client, media)
+    # An image format only where this collection made the volume so: libvirt reads it from the
+    # content, which a guest that wrote the volume chose (a qcow2 header naming any host file).
+    if imaged and not (local and described.path and recorded_format(described.path) == fmt):
+        raise PlanError(
+            "install.cdrom: volume %s reads as %s, but formats are never guessed from a volume's content, and "
+            "an install ISO is read raw; give an ISO image" % (media.label, fmt)
+        )
     return ("raw" if fmt in (None, "iso") else fmt), described.path
 
 
@@ -257,7 +265,6 @@ def _read_media(client: Client, request: GuestRequest, state: GuestState, valida
             raise PlanError("install.method cdrom needs install.cdrom")
         media_format, media_path = _read_media_file(client, media, local)
         state = state.with_changes(media_format=media_format, media_path=media_path)
-        _refuse_media_written(client, media)
     if method == "location":
         if not local:
             raise PlanError(
@@ -581,17 +588,20 @@ def _refuse_other_guests_files(client: Client, guest: str, what: str, path: str)
     """A host file read into the guest (a boot kernel or initrd, a kickstart packed into its
     initrd) is never a log, nor a disk another guest writes: the guest would read that guest's
     data, or the consoles and command lines of others (libvirt logs each guest's QEMU command
-    line, with its kernel arguments, under /var/log)."""
-    if any((candidate + "/").startswith(LOG_TREE) for candidate in (same_path(path) or path, os.path.realpath(path))):
+    line, with its kernel arguments, under /var/log; see host_files.log_name)."""
+    # Imported here: only new boot files and kickstarts on the host ask (import cost on every task).
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files, usage
+
+    logged = host_files.log_name(path)
+    if logged:
+        through = "" if logged == (same_path(path) or path) else " (%s)" % logged
         raise PlanError(
-            "%s: %s is a log of the host (of its services, or of libvirt's guests); give a file of its own" % (what, path)
+            "%s: %s is a log of the host%s, of its services or of libvirt's guests; give a file of its own"
+            % (what, path, through)
         )
     writers = tuple(name for name in _writers_of_file(client, path) if name != guest)
     if writers:
         raise PlanError("%s: %s is a disk that guest(s) %s write; give a file of its own" % (what, path, ", ".join(writers)))
-    # Imported here: only new boot files and kickstarts on the host ask (import cost on every task).
-    from ansible_collections.remotevirt.install.plugins.module_utils._common import usage
-
     is_the_file = usage.in_files_test([path], None, True)
     for name, references in usage.guest_references(client):
         if name != guest and any(is_the_file(log) for log in references["logs"]):

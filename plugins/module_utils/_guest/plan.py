@@ -263,9 +263,10 @@ def _refuse_guessed_format(disk: DiskRequest, label: str, read_as: str) -> None:
     their content, and a guest can write a qcow2 header naming any host file into its raw disk. A
     volume made by other tools (or on a file system that keeps no record) that reads as an image is
     refused, as a path disk is."""
+    told = "qcow2 (or raw)" if read_as == "qcow2" else "raw (a guest's disk is raw or qcow2)"
     raise PlanError(
         "%s: volume %s reads as %s, but formats are never guessed from a disk's content (a guest can write "
-        "such a header into a raw disk); set format: %s (or raw) for it" % (disk.label, label, read_as, read_as)
+        "such a header into a raw disk); set format: %s for it" % (disk.label, label, read_as, told)
     )
 
 
@@ -276,7 +277,8 @@ def _plan_volume_disk(
     if volume_state is None:  # the runner reads the volume of every disk given by pool and volume
         raise PlanError("%s: volume %s was not read from the host" % (disk.label, disk.volume_request().label))
     volume_request = disk.volume_request().with_changes(uri=uri)
-    read_raw = disk.format == "raw" and disk_state.guessed_format is not None
+    # Read raw, as given or as the guest's definition stores it, whatever its content reads as.
+    read_raw = (disk.format or stored_format) == "raw" and disk_state.guessed_format is not None
     if stored_format is not None or read_raw:
         # An attached disk is compared with its definition, and a disk read raw is raw whatever its
         # content reads as: never compared with libvirt's probe of the file.

@@ -461,6 +461,9 @@ def _plan_clone(request: VolumeRequest, state: VolumeState, ref: VolumeRef, sour
     pool = state.pool
     _check_permissions(request, pool)
     fmt = request.format or source.format
+    if request.preallocation == "metadata" and fmt != "qcow2":
+        # The clone takes the source's format when none is given: refused here, as for a new volume.
+        raise PlanError("preallocation=metadata applies to qcow2 volumes only; clone %s is %s" % (ref.label, fmt))
     capacity = request.capacity if request.capacity is not None else source.capacity
     if capacity_reached(pool, fmt, capacity, source.capacity):
         capacity = source.capacity

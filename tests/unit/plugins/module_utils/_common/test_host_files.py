@@ -186,7 +186,32 @@ def test_a_descriptor_of_a_deleted_file_in_proc_is_refused(tmp_path):
     ],
 )
 def test_a_mountinfo_line_is_parsed_with_its_escapes_undone(line, expected):
-    assert tuple(host_files.parsed_mount(line)) == expected
+    assert tuple(host_files.parsed_mount(line))[:4] == expected
+
+
+def test_an_overlays_layers_are_read_from_its_options():
+    line = "70 21 0:48 / /srv/ov rw - overlay overlay rw,lowerdir=/etc:/srv/my\\134040l,upperdir=/srv/u,workdir=/srv/w"
+    mount = host_files.parsed_mount(line)
+    assert mount.options == "rw,lowerdir=/etc:/srv/my\\134040l,upperdir=/srv/u,workdir=/srv/w"
+    assert host_files.overlay_layers(mount) == ["/etc", "/srv/my\\040l", "/srv/u"]
+    assert host_files.mount_kind(mount) == "an overlay of /etc, /srv/my\\040l, /srv/u"
+
+
+def test_a_file_is_a_log_by_its_name_a_link_or_a_bind_mount(tmp_path, monkeypatch):
+    logs = [os.path.join(top, name) for top, _dirs, names in os.walk("/var/log") for name in names]
+    found = next((path for path in logs if os.path.isfile(path) and not os.path.islink(path)), None)
+    if found is None:
+        pytest.skip("no file under /var/log on this machine")
+    link = tmp_path / "vmlinuz"
+    link.symlink_to(found)
+    assert host_files.log_name(found) == found and host_files.log_name(str(link)) == found
+    bound = tmp_path / "bound"
+    table = [host_files.Mount("8:1", "/", "/", "ext4"), host_files.Mount("8:1", "/var/log", str(bound), "ext4")]
+    monkeypatch.setattr(host_files, "mounts", lambda: table)
+    assert host_files.log_name(str(bound / "dpkg.log")) == "/var/log/dpkg.log"
+    own = tmp_path / "own"
+    own.write_text("kernel")
+    assert host_files.log_name(str(own)) == ""
 
 
 @pytest.mark.parametrize("line", ["", "90 21 254:0 /", "garbage"])

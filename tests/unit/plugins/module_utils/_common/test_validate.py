@@ -260,6 +260,11 @@ def test_host_paths(path, problem):
         ("http://user:pa@ss@h/x", "more than one '@' before its host"),
         ("ftp://a@b@h/x", "more than one '@' before its host"),
         ("http://user:pa%40ss@h/x", ""),
+        # brackets in credentials: Python's parser (the client's) cannot read the URL
+        ("http://u:S3cr[et@h:8765/x", "cannot be read as a URL"),
+        ("http://u:p[x]@h/x", "cannot be read as a URL"),
+        ("http://[::1]@h/x", "cannot be read as a URL"),
+        ("http://[fe80::1%25lo]:8080/x", ""),
         # file: paths judged as opened, escapes decoded
         ("file:///srv/%2e%2e/etc/shadow", "without '..'"),
         ("file:///srv/disk.img%00.iso", "control character (U+0000)"),
@@ -277,6 +282,8 @@ def test_url_problems_never_show_credentials():
     assert "Pw-secret" not in found and "***@h" in found
     found = url_problem("http://user:Pw@secret@h/x", "source_url", ("http",))
     assert "secret" not in found and "Pw" not in found and "***@h" in found
+    found = url_problem("http://user:Pw[secret@h:8765/x", "source_url", ("http",))
+    assert "secret" not in found and "Pw" not in found and "***@h:8765" in found
 
 
 def test_check_url_lowers_the_scheme_only():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import Mount
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_host import (
     hosts_own_devices,
     shares_of_pools,
@@ -58,26 +59,32 @@ def test_shares_that_lead_to_system_directories_through_links_are_refused(tmp_pa
 
 
 # BREAK (fixed): a bind mount of /etc elsewhere (or a directory holding one) was shared: virtiofsd
-# showed the host's /etc to the guest, to change, although /etc by name and by link were refused.
-def test_shares_that_reach_system_directories_through_bind_mounts_are_refused(tmp_path):
+# showed the host's /etc to the guest, to change, although /etc by name and by link were refused. So
+# were a proc file system mounted anew (a device of its own) and an overlay of /etc.
+def test_shares_that_reach_system_directories_through_mounts_are_refused(tmp_path):
     table = [
-        ("8:1", "/", "/"),
-        ("8:1", "/etc", str(tmp_path / "etc-bind")),  # mount --bind /etc
-        ("8:1", "/srv/data", str(tmp_path / "holder" / "data")),  # an innocent bind inside
-        ("8:1", "/etc/ssh", str(tmp_path / "holder2" / "keys")),  # a bind of /etc/ssh inside
-        ("0:50", "/", str(tmp_path / "own")),  # a file system of its own
+        Mount("8:1", "/", "/", "ext4"),
+        Mount("0:25", "/", "/run", "tmpfs"),
+        Mount("8:1", "/etc", str(tmp_path / "etc-bind"), "ext4"),  # mount --bind /etc
+        Mount("8:1", "/srv/data", str(tmp_path / "holder" / "data"), "ext4"),  # an innocent bind inside
+        Mount("8:1", "/etc/ssh", str(tmp_path / "holder2" / "keys"), "ext4"),  # a bind of /etc/ssh inside
+        Mount("0:50", "/", str(tmp_path / "own"), "tmpfs"),  # a file system of its own
+        Mount("0:46", "/", str(tmp_path / "proc"), "proc"),  # mount -t proc anew
+        Mount("0:47", "/", str(tmp_path / "holder3" / "p"), "proc"),
+        Mount("0:48", "/", str(tmp_path / "ov"), "overlay", "rw,lowerdir=/etc,upperdir=/srv/u,workdir=/srv/w"),
+        Mount("0:49", "/", str(tmp_path / "ov2"), "overlay", "rw,lowerdir=/srv/l,upperdir=/srv/u,workdir=/srv/w"),
+        Mount("8:1", "/srv/exp", "/run/view", "ext4"),  # the share's own directory shown under /run too
     ]
-    for name in ("etc-bind", "holder/data", "holder2/keys", "own"):
-        (tmp_path / name).mkdir(parents=True)
-    shares = tuple(
-        Filesystem(str(tmp_path / name), "t%d" % index) for index, name in enumerate(("etc-bind", "holder", "holder2", "own"))
-    )
-    problems = shares_resolving_to_system(shares, table)
-    assert problems == [
-        "filesystems[0]: source %s/etc-bind reaches /etc through a bind mount, a directory of the host's system or of "
-        "libvirt's state, which the guest could change; share a directory of its own" % tmp_path,
-        "filesystems[2]: source %s/holder2 reaches /etc/ssh through a bind mount, a directory of the host's system or of "
-        "libvirt's state, which the guest could change; share a directory of its own" % tmp_path,
+    names = ("etc-bind", "holder", "holder2", "own", "proc", "holder3", "ov", "ov2", "exp")
+    shares = tuple(Filesystem(str(tmp_path / name), "t%d" % index) for index, name in enumerate(names))
+    refused = "a directory of the host's system or of libvirt's state, which the guest could change; share a directory of its own"
+    assert shares_resolving_to_system(shares, table) == [
+        "filesystems[0]: source %s/etc-bind reaches /etc through a bind mount, %s" % (tmp_path, refused),
+        "filesystems[2]: source %s/holder2 reaches /etc/ssh through a bind mount, %s" % (tmp_path, refused),
+        "filesystems[4]: source %s/proc reaches a proc file system (mounted at %s/proc), %s" % (tmp_path, tmp_path, refused),
+        "filesystems[5]: source %s/holder3 reaches a proc file system (mounted at %s/holder3/p), %s"
+        % (tmp_path, tmp_path, refused),
+        "filesystems[6]: source %s/ov reaches an overlay of /etc, /srv/u (mounted at %s/ov), %s" % (tmp_path, tmp_path, refused),
     ]
 
 

@@ -1136,10 +1136,20 @@ def test_an_existing_volume_that_reads_as_an_image_by_its_content_alone_is_never
     # the guest's own disk keeps the format its definition stores, whatever its content reads as now
     stored = DiskState(volume=VolumeState(POOL, existing=DISK0), guessed_format="qcow2")
     assert commands(plan_guest(request(disks=[dict(pool="p", volume="web01-disk0.qcow2")]), stored_state(stored))) == []
-    # read raw, it is used as it is: grown, libvirt would change it as the format it reads
+    # read raw, it is used as it is: grown, libvirt would change it as the format it reads; also when
+    # the raw comes from the guest's definition, the re-run giving no format
     grown = [dict(given[0], format="raw", size="9G")]
     with pytest.raises(PlanError, match="volume p/old.qcow2 is read raw, but its content reads as qcow2"):
         plan_guest(request(disks=grown, **importing), new_state(guessed))
+    raw_stored = DiskState(volume=VolumeState(POOL, existing=DISK0), guessed_format="qcow2")
+    xml = STORED.replace("<driver name='qemu' type='qcow2'/>", "<driver name='qemu' type='raw'/>", 1)
+    stored_grown = [dict(pool="p", volume="web01-disk0.qcow2", size="20G")]
+    with pytest.raises(PlanError, match="volume p/web01-disk0.qcow2 is read raw, but its content reads as qcow2"):
+        plan_guest(request(disks=stored_grown), stored_state(raw_stored, xml=xml))
+    # other image formats can only be read raw: the hint says so
+    qed = DiskState(volume=VolumeState(POOL, existing=OLD.with_changes(format="qed")), guessed_format="qed")
+    with pytest.raises(PlanError, match="reads as qed, .* set format: raw .a guest's disk is raw or qcow2. for it"):
+        plan_guest(request(disks=given, **importing), new_state(qed))
 
 
 # -- from_params: every string option checked before the host is read -----------------------------

@@ -606,6 +606,36 @@ def test_a_half_made_download_is_not_booted_as_install_cdrom(unique_name, test_c
         run(wanted, check_mode=True, diff=False)
 
 
+def _foreign_image(test_client, pool: str, name: str, directory) -> str:
+    """A qcow2 volume another tool made: libvirt describes it as qcow2, its file carries no format record."""
+    test_client.conn.storagePoolLookupByName(pool).createXML(
+        "<volume><name>%s</name><capacity>1048576</capacity><target><format type='qcow2'/></target></volume>" % name, 0
+    )
+    path = directory / name
+    path.write_bytes(b"QFI\xfb" + bytes(4092))
+    return str(path)
+
+
+def test_a_volume_that_reads_as_an_image_by_its_content_alone_is_no_disk_or_iso_without_a_format(
+    unique_name, test_client, file_pool, tmp_path
+):
+    """libvirt reads a pool's files by their content, which a guest chose: a new disk needs its format
+    given, and an install ISO is read raw, never as qcow2 (whose header names files to open)."""
+    _foreign_image(test_client, file_pool, "foreign.qcow2", tmp_path)
+    for check_mode in (True, False):
+        with pytest.raises(RunError, match="volume %s/foreign.qcow2 reads as qcow2, but formats are never guessed" % file_pool):
+            run(guest(unique_name(""), disks=[disk(pool=file_pool, volume="foreign.qcow2")]), check_mode=check_mode, diff=False)
+        cdrom = install(method="cdrom", cdrom=dict(pool=file_pool, volume="foreign.qcow2", path=None))
+        with pytest.raises(
+            RunError, match="install.cdrom: volume %s/foreign.qcow2 reads as qcow2, .* an install ISO is read raw" % file_pool
+        ):
+            run(guest(unique_name(""), disks=[disk(pool=file_pool, size="1M")], install=cdrom), check_mode=check_mode, diff=False)
+    told = run(
+        guest(unique_name(""), disks=[disk(pool=file_pool, volume="foreign.qcow2", format="raw")]), check_mode=True, diff=False
+    )
+    assert told["changed"]
+
+
 def test_a_half_made_download_is_not_attached_by_its_path(unique_name, test_client, file_pool):
     path = half_made_download(test_client, file_pool, "half-path.img")
     with pytest.raises(RunError, match="never finished"):

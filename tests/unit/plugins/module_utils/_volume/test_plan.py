@@ -1159,6 +1159,13 @@ def test_a_grown_raw_clone_is_allocated_by_its_resize(asked, allocates):
     assert resize.command_line.endswith("1048576 --allocate") is allocates
 
 
+# BREAK (fixed): a raw clone with preallocation metadata was planned, and libvirt refused it at the copy.
+def test_metadata_preallocation_of_a_clone_that_is_not_qcow2_is_refused():
+    source = BASE.with_changes(name="raw.img", format="raw", path="/srv/p/raw.img")
+    with pytest.raises(PlanError, match="preallocation=metadata applies to qcow2 volumes only; clone p/raw.img is raw"):
+        plan_volume(request(name="r.img", clone_from="raw.img", preallocation="metadata"), VolumeState(POOL, origin=source))
+
+
 # BREAK (fixed): the size a downloaded qcow2 image's header gives was not held against the pool's free
 # space (overcommit false) nor against the largest qcow2 volume, as a capacity asked for is.
 @pytest.mark.parametrize("url", ["http://h/i.qcow2", "http://h/i.qcow2.xz"])
