@@ -145,6 +145,8 @@ options:
             symbolic link (V(/), V(/etc)..., and the trees of V(/root), V(/run), V(/var/lib) but for
             V(/var/lib/tftpboot) and V(/var/lib/tftp), V(/var/log), V(/var/cache), V(/var/backups),
             V(/var/mail) and V(/var/spool)), as every guest on the network could read it.
+          - So is a new or changed one that is, holds or lies in a storage pool's directory (where it leads,
+            through links and bind mounts), whose volumes are other guests' disks.
         type: str
       bootp_file:
         description:

@@ -13,14 +13,8 @@ from typing import Any, List, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import virsh
-from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
-    directories_overlap,
-    directory_spellings,
-    is_unshareable_directory,
-    locations_overlap,
-    mount_location,
-    read_mount_table,
-)
+from ansible_collections.remotevirt.install.plugins.module_utils._common.pool_directories import PoolDirectories, describe
+from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import is_unshareable_directory
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.devices_request import capability_problems
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import GuestRequest
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.state import GuestState
@@ -32,7 +26,6 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.de
     HostDevice,
     hostdevs_of,
 )
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.pool import PoolDefinition
 
 # Where QEMU's vhost-user descriptors name the virtiofsd libvirt starts (docs/interop/vhost-user.json),
 # and where distributions install it when they ship no descriptor.
@@ -100,26 +93,15 @@ def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: 
     """Shares whose directory is, holds or lies in a storage pool's directory, where they lead on this
     host (``local``): the guest could change other guests' disks, or write image headers into volumes
     that naming a backing file would have root's runs open."""
-    table = read_mount_table() if local else None
-    targets = []
-    for pool in client.all_pools():
-        target = PoolDefinition.from_xml(client.pool_definition(pool)).target_path
-        if target and target.startswith("/"):
-            targets.append((pool.name(), target, directory_spellings(target, local), mount_location(target, table)))
+    pools = PoolDirectories(client, local)
     problems = []
     for index, share in enumerate(filesystems):
-        mine = directory_spellings(share.source, local)
-        mine_location = mount_location(share.source, table)
-        for name, target, theirs, location in targets:
-            overlap = next(filter(None, (directories_overlap(mine, spelling, target) for spelling in theirs)), None)
-            if overlap is None and locations_overlap(mine_location, location):
-                overlap = "reaches the directory of"  # by other ways (a bind mount)
-            if overlap is not None:
-                problems.append(
-                    "filesystems[%d]: source %s %s pool %s: the guest could change its volumes (other guests' disks); "
-                    "share a directory of its own" % (index, share.source, overlap, name)
-                )
-                break
+        found = pools.overlap(share.source)
+        if found is not None:
+            problems.append(
+                "filesystems[%d]: source %s %s: the guest could change its volumes (other guests' disks); "
+                "share a directory of its own" % (index, share.source, describe(found))
+            )
     return problems
 
 

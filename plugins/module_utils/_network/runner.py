@@ -107,6 +107,7 @@ def read_state(client: Client, request: NetworkRequest) -> NetworkState:
     state = _read_network(client, request)
     if client.files_here():
         _refuse_missing_tftp_root(request, state)
+        _refuse_tftp_root_of_pools(client, request, state)
     if subnets_matter(request, state):
         users, routes_read = address_users(client)
         state = state.with_changes(address_users=users, routes_read=routes_read)
@@ -132,6 +133,27 @@ def _refuse_missing_tftp_root(request: NetworkRequest, state: NetworkState) -> N
             raise PlanError(
                 "%s.tftp_root %s is not a directory on the host, so dnsmasq could not start the network: make it "
                 "first (install -d %s)" % (wanted.family, wanted.tftp_root, shell(wanted.tftp_root))
+            )
+
+
+def _refuse_tftp_root_of_pools(client: Client, request: NetworkRequest, state: NetworkState) -> None:
+    """A new or changed tftp_root is no storage pool's directory, nor holds or lies in one: dnsmasq
+    serves every file under it to anyone on the network, other guests' disks included."""
+    roots = [wanted for wanted in (request.ipv4, request.ipv6) if wanted is not None and wanted.tftp_root]
+    had = {family: getattr(state.existing, family) for family in ("ipv4", "ipv6")} if state.existing is not None else {}
+    new = [wanted for wanted in roots if had.get(wanted.family) is None or had[wanted.family].tftp_root != wanted.tftp_root]
+    if request.state == "absent" or not new:
+        return
+    # Imported here: only networks given a new TFTP root ask.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common.pool_directories import PoolDirectories, describe
+
+    pools = PoolDirectories(client, True)
+    for wanted in new:
+        found = pools.overlap(wanted.tftp_root or "")
+        if found is not None:
+            raise PlanError(
+                "%s.tftp_root %s %s: every guest on the network could read its volumes (other guests' disks) over "
+                "TFTP; give the boot files a directory of their own" % (wanted.family, wanted.tftp_root, describe(found))
             )
 
 

@@ -219,3 +219,27 @@ def test_a_tftp_root_that_leads_to_the_hosts_own_files_is_refused(network_name, 
     for check_mode in (True, False):
         with pytest.raises(RunError, match="through a symbolic link, /etc.*every guest on the network could read"):
             run(wanted, check_mode=check_mode, diff=False)
+
+
+# BREAK (fixed): a tftp_root that was a storage pool's directory (or held one) was served over TFTP:
+# anyone on the network could read the pool's volumes, other guests' disks.
+def test_a_tftp_root_of_a_pools_directory_is_refused(network_name, test_client, tmp_path, monkeypatch, file_pool):
+    from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
+
+    monkeypatch.setattr(Client, "files_here", lambda self: True)
+    (tmp_path / "boot").mkdir()
+    name = network_name()
+    for root, how in (
+        (tmp_path, "is the target of"),
+        (tmp_path.parent, "holds the target"),
+        (tmp_path / "boot", "lies in the target"),
+    ):
+        wanted = params(name=name, bridge="rvn-b11", ipv4=ipv4(11, tftp_root=str(root)))
+        for check_mode in (True, False):
+            with pytest.raises(
+                RunError,
+                match="ipv4.tftp_root %s %s.* pool %s: every guest on the network could read its volumes"
+                % (root, how, file_pool),
+            ):
+                run(wanted, check_mode=check_mode, diff=False)
+    assert test_client.find_network(name) is None
