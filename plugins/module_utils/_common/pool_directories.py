@@ -10,7 +10,7 @@ Imported only by runs that give a directory away.
 
 from __future__ import annotations
 
-from typing import Any, List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     MountLocation,
@@ -58,7 +58,7 @@ class PoolDirectories:
         return None
 
 
-def describe(found: Any) -> str:
+def describe(found: Tuple[str, str]) -> str:
     """ "is the target of pool NAME", from PoolDirectories.overlap."""
     how, name = found
     return "%s pool %s" % (how, name)
