@@ -183,7 +183,9 @@ options:
           - Kickstart (Red Hat family) or preseed (Debian family) for a V(location) install.
           - An V(http://), V(https://), V(ftp://), V(nfs:), V(cdrom:) or V(hd:) reference is passed to
             the installer as it is (C(inst.ks=) or C(preseed/url=)).
-          - A path on the host (absolute, without V(..) components) is read there and put into the initrd.
+          - A path on the host (absolute, without V(..) components) is read there and put into the initrd. It is
+            never one of the host's own files, a log of the host (under C(/var/log), by any name), a disk another
+            guest writes, or another guest's serial or console log.
           - Schemes are read in any case (V(HTTP://) is a URL, not a path) and passed on in lower case.
           - The installer, not the host, reads a kickstart URL, so O(url_username) and
             O(url_password) do not apply to it. A kickstart URL that carries credentials
@@ -241,6 +243,9 @@ options:
           - Absolute path of the kernel on the host, without V(..) components.
           - Never one of the host's own files but its kernels under C(/boot) (also through a symbolic link),
             since QEMU reads it into the guest. Checked at plan time with a local O(uri).
+          - One the stored definition does not boot yet is also never a log of the host (under C(/var/log), by any
+            name, where libvirt keeps each guest's QEMU command line), a disk another guest writes, or another
+            guest's serial or console log.
         type: path
       initrd:
         description:
