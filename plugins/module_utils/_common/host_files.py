@@ -41,6 +41,7 @@ _HOMES = "/home"
 # File systems of kernel and device interfaces (what /dev, /proc and /sys hold), wherever mounted.
 _INTERFACE_FILE_SYSTEMS = frozenset(
     (
+        "binfmt_misc",
         "bpf",
         "cgroup",
         "cgroup2",
@@ -49,9 +50,14 @@ _INTERFACE_FILE_SYSTEMS = frozenset(
         "devpts",
         "devtmpfs",
         "efivarfs",
+        "fusectl",
         "mqueue",
+        "nsfs",
         "proc",
+        "pstore",
+        "rpc_pipefs",
         "securityfs",
+        "selinuxfs",
         "sysfs",
         "tracefs",
     )
@@ -80,10 +86,31 @@ class Mount(NamedTuple):
         return None
 
 
+def leads_unnamed(path: str) -> bool:
+    """Whether ``path`` leads, as the kernel opens it, to another file than the one its resolved name
+    (os.path.realpath) names on this host: through a /proc magic link into another process's mount
+    namespace (/proc/PID/root/...) or to another process's open file (/proc/PID/fd/N), which no name
+    here can be judged by."""
+    try:
+        opened = os.stat(path)
+    except (OSError, ValueError):
+        return False  # nothing there: the caller's own checks speak
+    try:
+        named = os.stat(os.path.realpath(path))
+    except (OSError, ValueError):
+        return True
+    return not _same_file(opened, named)
+
+
+UNNAMED = "leads through /proc to a file no path of this host names (another process's open file or mount namespace)"
+
+
 def host_file_problem(path: str, what: str) -> str:
     """Why the existing file ``path`` (option ``what``) must not be a guest's disk or cdrom; ""
     when it may. Judged by where the path leads through symbolic links too."""
     real = os.path.realpath(path)
+    if not (same_path(path) or path).startswith("/proc/") and leads_unnamed(path):
+        return "%s: %s %s; give a file of its own" % (what, path, UNNAMED)
     try:
         info = os.stat(real)
     except (OSError, ValueError):
@@ -130,6 +157,8 @@ def boot_source_problem(path: str, what: str) -> str:
     devices or a directory of keys would hand them over. The host's programs (/usr, where Debian keeps
     its installer's kernel and initrd) are no secret, and are allowed."""
     real = os.path.realpath(path)
+    if leads_unnamed(path):
+        return "%s: %s %s, not a kernel or initrd of its own" % (what, path, UNNAMED)
     for candidate in (same_path(path) or path, real):
         through = "" if candidate == same_path(path) else " (through a symbolic link to %s)" % real
         if (candidate + "/").startswith(_SYSTEM_FILE_TREES):
@@ -261,21 +290,28 @@ def names_through_mounts(real: str, table: List[Mount]) -> List[str]:
 
 def mount_kind(mount: Mount) -> str:
     """What a mount shows beyond the files of its own file system: "a proc file system" for a
-    kernel or device interface (proc, sysfs...), "an overlay of DIRS" for an overlay; "" otherwise."""
+    kernel or device interface (proc, sysfs, binfmt_misc...), "an overlay of DIRS" for an overlay;
+    "" otherwise."""
     if mount.fs_type in _INTERFACE_FILE_SYSTEMS:
         return "a %s file system" % mount.fs_type
     if mount.fs_type == "overlay":
-        return "an overlay of %s" % ", ".join(overlay_layers(mount)) if overlay_layers(mount) else ""
+        return "an overlay of %s" % ", ".join(overlay_layers(mount))
     return ""
 
 
 def overlay_layers(mount: Mount) -> List[str]:
-    """The directories an overlay mount shows (lowerdir, upperdir), from its options."""
+    """The directories an overlay mount shows (every lowerdir, upperdir and datadir option, those added
+    with '+=' too), from its options; a layer the kernel took relative to the directory it was
+    mounted from cannot be told, and is given as it is (not absolute)."""
     layers: List[str] = []
-    for option in mount.options.split(","):
+    for option in re.split(r"(?<!\\),", mount.options):
         key, _equals, value = option.partition("=")
-        if key in ("lowerdir", "upperdir") and value:
-            layers.extend(_unescaped(layer) for layer in value.split(":") if layer)
+        if key.rstrip("+") in ("lowerdir", "upperdir", "datadir") and value:
+            for layer in re.split(r"(?<!\\):+", _unescaped(value)):
+                # overlayfs reads a backslash as an escape of the next character (of ':' and ',' above all)
+                plain = re.sub(r"\\(.)", r"\1", layer)
+                if plain:
+                    layers.append(plain if not plain.startswith("/") else (same_path(plain) or plain))
     return layers
 
 
@@ -287,19 +323,23 @@ def mounts_at_or_in(real: str, table: List[Mount]) -> List[Mount]:
     return ([holding] if holding is not None and holding not in found else []) + found
 
 
-def log_name(path: str) -> str:
+def log_name(path: str, thorough: bool = True) -> str:
     """The name under /var/log of the file ``path`` names (by that name, where links lead, through a
-    bind mount, or as another name of it, a hard link); "" when it is none of the host's logs."""
+    bind mount, or, ``thorough``, as another name of it: a hard link, a /proc magic link); "" when it
+    is none of the host's logs. Without ``thorough`` the log tree is not searched."""
     real = os.path.realpath(path)
-    for name in [same_path(path) or path] + names_through_mounts(real, mounts()):
+    table = mounts()
+    for name in [same_path(path) or path] + names_through_mounts(real, table):
         if (name + "/").startswith(_LOG_TREE):
             return name
     try:
-        info = os.stat(real)
-        tree = os.stat(_LOG_TREE)
+        info = os.stat(path)  # as the kernel opens it: through /proc magic links too
+        devices = {os.stat(_LOG_TREE).st_dev}
     except (OSError, ValueError):
         return ""
-    if info.st_nlink > 1 and stat.S_ISREG(info.st_mode) and tree.st_dev == info.st_dev:
+    devices.update(mount.number for mount in table if (mount.point + "/").startswith(_LOG_TREE) and mount.number is not None)
+    other_names = info.st_nlink > 1 or leads_unnamed(path)
+    if thorough and other_names and stat.S_ISREG(info.st_mode) and info.st_dev in devices:
         return _name_in_tree(_LOG_TREE, info)
     return ""
 

@@ -65,6 +65,8 @@ def shares_resolving_to_system(filesystems: Tuple[Filesystem, ...], table: Optio
         real = os.path.realpath(share.source)
         if real != share.source and is_unshareable_directory(real):
             reached = "leads (through a symbolic link) to %s" % real
+        elif host_files.leads_unnamed(share.source):
+            reached = host_files.UNNAMED
         else:
             reached = _system_content(real, table)
         if reached:
@@ -78,15 +80,25 @@ def shares_resolving_to_system(filesystems: Tuple[Filesystem, ...], table: Optio
 def _system_content(real: str, table: List[host_files.Mount]) -> str:
     """How a share of ``real`` would show the host's system directories or kernel interfaces; ""."""
     for mount in host_files.mounts_at_or_in(real, table):
-        kind = host_files.mount_kind(mount)
-        layers = host_files.overlay_layers(mount) if mount.fs_type == "overlay" else []
-        if kind and (not layers or any(is_unshareable_directory(layer) for layer in layers)):
-            return "reaches %s (mounted at %s)" % (kind, mount.point)
+        if mount.fs_type == "overlay" and not _overlay_of_own_directories(mount):
+            return "reaches %s (mounted at %s)" % (host_files.mount_kind(mount), mount.point)
+        if mount.fs_type != "overlay" and host_files.mount_kind(mount):
+            return "reaches %s (mounted at %s)" % (host_files.mount_kind(mount), mount.point)
         point = mount.point if mount.point.startswith(real.rstrip("/") + "/") else real
         for name in host_files.names_through_mounts(point, table)[1:]:
             if is_unshareable_directory(name):
                 return "reaches %s through a bind mount" % name
     return ""
+
+
+def _overlay_of_own_directories(mount: host_files.Mount) -> bool:
+    """Whether every layer of an overlay mount is a directory a share may show: told (absolute) and,
+    by name and where it leads, no system directory."""
+    layers = host_files.overlay_layers(mount)
+    return bool(layers) and all(
+        layer.startswith("/") and not is_unshareable_directory(layer) and not is_unshareable_directory(os.path.realpath(layer))
+        for layer in layers
+    )
 
 
 def shares_of_pools(client: Client, filesystems: Tuple[Filesystem, ...], local: bool) -> List[str]:

@@ -32,6 +32,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._guest.definiti
     serial_log_of,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.install_request import KICKSTART_LIMIT, MediaRef
+from ansible_collections.remotevirt.install.plugins.module_utils._guest.plan import stored_disk_format
 from ansible_collections.remotevirt.install.plugins.module_utils._guest.request import (
     DiskRequest,
     GuestRequest,
@@ -82,7 +83,8 @@ def sniff_format(path: str) -> Optional[str]:
         return None
 
 
-def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
+def _read_disk(client: Client, disk: DiskRequest, local: bool, stored: Optional[Domain]) -> DiskState:
+    """What the host has of a requested disk; ``stored``, the guest's definition (None for a new guest)."""
     if disk.path:
         if not local:
             return DiskState(format=None)
@@ -108,14 +110,30 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool) -> DiskState:
         volume_state = volume_state.with_changes(existing=made)
     existing = volume_state.existing
     recorded = recorded_format(existing.path) if local and existing is not None and existing.path else None
+    guessed = _guessed_format(existing, recorded) if local else None
+    if guessed is not None and existing is not None and (disk.format or stored_disk_format(disk, stored)) == "raw":
+        # Read raw (as given, or as the guest's definition reads it): the raw file it is, whatever
+        # header its guest wrote into it.
+        existing = _as_raw_file(existing)
+        volume_state = volume_state.with_changes(existing=existing)
     if local and existing is not None and existing.path:
         backed = existing.format not in PLAIN_FORMATS and recorded not in PLAIN_FORMATS
         _refuse_host_file(existing.path, "%s: volume %s" % (disk.label, existing.path), backed=backed)
     return DiskState(
         volume=volume_state,
         probed_format=probed.format if made is not None and probed is not None else None,
-        guessed_format=_guessed_format(existing, recorded) if local else None,
+        guessed_format=guessed,
     )
+
+
+def _as_raw_file(volume: Volume) -> Volume:
+    """``volume`` as a raw disk reads it: its file's size, no backing file."""
+    try:
+        info = os.stat(volume.path or "")
+        size = info.st_size if stat.S_ISREG(info.st_mode) else volume.capacity
+    except OSError:
+        size = volume.capacity
+    return volume.with_changes(format="raw", capacity=size, backing_path=None, backing_format=None)
 
 
 def _guessed_format(existing: Optional[Volume], recorded: Optional[str]) -> Optional[str]:
@@ -142,8 +160,8 @@ def _refuse_host_file(path: str, what: str, backed: bool = False) -> None:
         raise PlanError(problem)
 
 
-def _disk_reader(client: Client, disk: DiskRequest, local: bool) -> Callable[[], DiskState]:
-    return lambda: _read_disk(client, disk, local)
+def _disk_reader(client: Client, disk: DiskRequest, local: bool, stored: Optional[Domain]) -> Callable[[], DiskState]:
+    return lambda: _read_disk(client, disk, local, stored)
 
 
 def _network_problems(client: Client, request: GuestRequest) -> List[str]:
@@ -584,7 +602,7 @@ def _writers_of_file(client: Client, path: str) -> Tuple[str, ...]:
     return written_by(client, *(pool_volume_at(client, same) or ("", "")), same)
 
 
-def _refuse_other_guests_files(client: Client, guest: str, what: str, path: str) -> None:
+def _refuse_other_guests_files(client: Client, guest: str, what: str, path: str, thorough: bool = True) -> None:
     """A host file read into the guest (a boot kernel or initrd, a kickstart packed into its
     initrd) is never a log, nor a disk another guest writes: the guest would read that guest's
     data, or the consoles and command lines of others (libvirt logs each guest's QEMU command
@@ -592,13 +610,15 @@ def _refuse_other_guests_files(client: Client, guest: str, what: str, path: str)
     # Imported here: only new boot files and kickstarts on the host ask (import cost on every task).
     from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files, usage
 
-    logged = host_files.log_name(path)
+    logged = host_files.log_name(path, thorough)
     if logged:
         through = "" if logged == (same_path(path) or path) else " (%s)" % logged
         raise PlanError(
             "%s: %s is a log of the host%s, of its services or of libvirt's guests; give a file of its own"
             % (what, path, through)
         )
+    if not thorough:
+        return
     writers = tuple(name for name in _writers_of_file(client, path) if name != guest)
     if writers:
         raise PlanError("%s: %s is a disk that guest(s) %s write; give a file of its own" % (what, path, ", ".join(writers)))
@@ -719,7 +739,8 @@ def read_host(client: Client, request: GuestRequest, validate_certs: bool = True
         state = state.with_changes(detected_type="kvm" if client.kvm_usable(request.arch or "x86_64") else "qemu")
     if installs:
         findings.messages.extend(findings.attempt(lambda: _platform_problems(client, request, state)) or [])
-    disks = [findings.attempt(_disk_reader(client, disk, local)) for disk in request.disks or ()]
+    stored = state.existing if not request.reinstall else None
+    disks = [findings.attempt(_disk_reader(client, disk, local, stored)) for disk in request.disks or ()]
     if not findings.messages:
         state = state.with_changes(disks=tuple(disk for disk in disks if disk is not None))
         findings.attempt(lambda: _refuse_disks_in_use(client, request, state))
@@ -905,8 +926,8 @@ def _check_boot_files(client: Client, request: GuestRequest, state: GuestState, 
             raise PlanError("boot.%s: %s is not a file on the host" % (what, path))
         if not _is_host_boot_file(path):
             _refuse_host_file(path, "boot.%s" % what)
-            if path != booted:
-                _refuse_other_guests_files(client, request.name, "boot.%s" % what, path)
+            # The guests and the log tree are looked through only for a file the guest does not boot yet.
+            _refuse_other_guests_files(client, request.name, "boot.%s" % what, path, thorough=path != booted)
 
 
 def _is_host_boot_file(path: str) -> bool:

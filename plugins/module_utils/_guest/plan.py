@@ -182,7 +182,9 @@ def _plan_disks(request: GuestRequest, state: GuestState, plan: Plan) -> Tuple[D
                 block=disk_state.format == "block",
             )
         else:
-            planned = _plan_volume_disk(disk, disk.target, disk_state, plan, _stored_format(disk, state.existing), request.uri)
+            planned = _plan_volume_disk(
+                disk, disk.target, disk_state, plan, stored_disk_format(disk, state.existing), request.uri
+            )
         disks.append(planned.with_changes(modes=_disk_modes(disk, state.existing)))
     return in_canonical_order(disks)
 
@@ -199,7 +201,7 @@ def _stored_disk(disk: DiskRequest, existing: Optional[Domain]) -> Optional[Disk
     return None
 
 
-def _stored_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[str]:
+def stored_disk_format(disk: DiskRequest, existing: Optional[Domain]) -> Optional[str]:
     """The format the guest's definition stores for this disk, if the guest has it already.
 
     It outranks whatever libvirt now reads from the file: libvirt probes the formats of a pool's
@@ -214,7 +216,7 @@ def _refuse_format_change(disk: DiskRequest, name: str, existing: Optional[Domai
     """A disk the guest has keeps the format it was defined with: the guest would read the same bytes
     in another format (a qcow2 image as raw shows its header as data, and what the guest writes there
     destroys the image)."""
-    stored = _stored_format(disk, existing)
+    stored = stored_disk_format(disk, existing)
     if disk.format is None or stored is None or _driver_format(disk.format) == _driver_format(stored):
         return
     raise PlanError(
@@ -246,7 +248,7 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
     Never read from the file's content: a guest writes its disk, and a raw disk that its guest
     filled with a qcow2 header (naming a backing file on the host) must stay raw.
     """
-    stored = disk.format or _stored_format(disk, existing)
+    stored = disk.format or stored_disk_format(disk, existing)
     if stored:
         return stored
     if disk_state.format == "qcow2":

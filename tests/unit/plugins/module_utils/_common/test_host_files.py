@@ -193,8 +193,41 @@ def test_an_overlays_layers_are_read_from_its_options():
     line = "70 21 0:48 / /srv/ov rw - overlay overlay rw,lowerdir=/etc:/srv/my\\134040l,upperdir=/srv/u,workdir=/srv/w"
     mount = host_files.parsed_mount(line)
     assert mount.options == "rw,lowerdir=/etc:/srv/my\\134040l,upperdir=/srv/u,workdir=/srv/w"
-    assert host_files.overlay_layers(mount) == ["/etc", "/srv/my\\040l", "/srv/u"]
-    assert host_files.mount_kind(mount) == "an overlay of /etc, /srv/my\\040l, /srv/u"
+    # mountinfo's octal escape gives a backslash, which overlayfs reads as an escape of the next character
+    assert host_files.overlay_layers(mount) == ["/etc", "/srv/my040l", "/srv/u"]
+    assert host_files.mount_kind(mount) == "an overlay of /etc, /srv/my040l, /srv/u"
+
+
+@pytest.mark.parametrize(
+    "options, layers",
+    [
+        ("rw,lowerdir+=/etc,upperdir=/srv/u,workdir=/srv/w", ["/etc", "/srv/u"]),  # layers added one by one
+        ("rw,lowerdir=etc:srv/l,upperdir=/srv/u", ["etc", "srv/l", "/srv/u"]),  # relative: cannot be told
+        ("rw,lowerdir=/\\etc:/srv/l", ["/etc", "/srv/l"]),  # the kernel's escape of the next character
+        ("rw,lowerdir=/srv/a\\:b,datadir+=/etc", ["/srv/a:b", "/etc"]),
+        ("rw,lowerdir=//etc/./ssh", ["/etc/ssh"]),
+    ],
+)
+def test_every_layer_of_an_overlay_is_read_as_the_kernel_reads_it(options, layers):
+    assert host_files.overlay_layers(host_files.Mount("0:48", "/", "/srv/ov", "overlay", options)) == layers
+
+
+def test_binfmt_misc_is_a_kernel_interface():
+    assert host_files.mount_kind(host_files.Mount("0:49", "/", "/srv/b", "binfmt_misc")) == "a binfmt_misc file system"
+
+
+def test_a_path_through_proc_to_a_file_no_name_here_shows_leads_unnamed(tmp_path):
+    own = tmp_path / "own"
+    own.write_text("kernel")
+    assert not host_files.leads_unnamed(str(own))
+    gone = tmp_path / "gone"
+    gone.write_text("another process's open file")
+    with open(str(gone)) as held:
+        gone.unlink()
+        link = tmp_path / "link"
+        link.symlink_to("/proc/%d/fd/%d" % (os.getpid(), held.fileno()))
+        assert host_files.leads_unnamed(str(link))
+        assert host_files.UNNAMED in host_files.host_file_problem(str(link), "boot.kernel")
 
 
 def test_a_file_is_a_log_by_its_name_a_link_or_a_bind_mount(tmp_path, monkeypatch):

@@ -109,3 +109,24 @@ def test_shares_that_are_hold_or_lie_in_a_pools_directory_are_refused(test_clien
         assert "lies in the target %s of pool %s" % (pool_dir, name) in problems[2]
     finally:
         pool.undefine()
+
+
+# BREAK (fixed): overlays of /etc given with 'lowerdir+=', relative or escaped, and a binfmt_misc mount
+# (through which a guest would register interpreters that run as root) were shared.
+def test_shares_of_overlays_the_kernel_reads_otherwise_and_of_binfmt_misc_are_refused(tmp_path):
+    options = ["rw,lowerdir+=/etc,upperdir=/srv/u", "rw,lowerdir=etc:srv/l", "rw,lowerdir=/\\etc:/srv/l", "rw,lowerdir=/srv/l"]
+    table = [Mount("8:1", "/", "/", "ext4")]
+    table += [
+        Mount("0:%d" % (60 + index), "/", str(tmp_path / ("ov%d" % index)), "overlay", option)
+        for index, option in enumerate(options)
+    ]
+    table.append(Mount("0:70", "/", str(tmp_path / "binfmt"), "binfmt_misc"))
+    names = ["ov0", "ov1", "ov2", "ov3", "binfmt"]
+    problems = shares_resolving_to_system(tuple(Filesystem(str(tmp_path / name), name) for name in names), table)
+    assert [problem.split(":")[0] for problem in problems] == [
+        "filesystems[0]",
+        "filesystems[1]",
+        "filesystems[2]",
+        "filesystems[4]",
+    ]
+    assert "reaches a binfmt_misc file system" in problems[-1]

@@ -31,6 +31,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.in
 from ansible_collections.remotevirt.install.plugins.module_utils._volume import runner as volume_runner
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import RunError
 from ansible_collections.remotevirt.install.plugins.module_utils._volume.runner import run as run_volume
+from qcow2_headers import qcow2_header
 from runner_params import (
     POOL,
     disk,
@@ -634,6 +635,25 @@ def test_a_volume_that_reads_as_an_image_by_its_content_alone_is_no_disk_or_iso_
         guest(unique_name(""), disks=[disk(pool=file_pool, volume="foreign.qcow2", format="raw")]), check_mode=True, diff=False
     )
     assert told["changed"]
+
+
+# BREAK (fixed): a volume of another tool attached raw, into which its guest wrote a qcow2 header naming
+# /etc/shadow (100M), was judged by that header: every later run was refused for a backing file QEMU
+# never opens, and its size was taken from the header.
+def test_a_volume_read_raw_is_judged_as_the_raw_file_it_is(unique_name, test_client, file_pool, tmp_path):
+    path = tmp_path / "written.img"
+    test_client.conn.storagePoolLookupByName(file_pool).createXML(
+        "<volume><name>written.img</name><capacity>104857600</capacity><target><format type='qcow2'/></target></volume>", 0
+    )
+    path.write_bytes(qcow2_header(100 << 20, backing=b"/etc/shadow").ljust(10 << 20, b"\0"))
+    name = unique_name("")
+    raw = [disk(pool=file_pool, volume="written.img", format="raw")]
+    assert run(guest(name, disks=raw), check_mode=False, diff=False)["changed"]
+    for disks in (raw, [disk(pool=file_pool, volume="written.img")], [disk(pool=file_pool, volume="written.img", size="10M")]):
+        again = run(guest(name, disks=disks), check_mode=False, diff=False)
+        assert not again["changed"] and again["domain"]["disks"][0]["size"] == 10 << 20
+    with pytest.raises(RunError, match="volume %s/written.img is read raw, but its content reads as qcow2" % file_pool):
+        run(guest(name, disks=[disk(pool=file_pool, volume="written.img", size="20M")]), check_mode=True, diff=False)
 
 
 def test_a_half_made_download_is_not_attached_by_its_path(unique_name, test_client, file_pool):
