@@ -73,7 +73,10 @@ def _userinfo_end(text: str, start: int, end: int) -> Optional[int]:
     last_at = text.rfind("@", start, end)
     if last_at < 0:
         return None
-    if not re.compile(_HOST_THEN_PATH_RE).match(text, start, last_at):  # re's cache: compiled once
+    host_then_path = re.compile(_HOST_THEN_PATH_RE).match(text, start, last_at)  # re's cache: compiled once
+    if not host_then_path or host_then_path.group(2) is not None:
+        # No host first; or 'user:2024/Pass@host', which reads as host 'user' with port 2024 and a
+        # path, and as a password with a '/': which one cannot be told, so it is masked as one.
         return last_at
     # A host and a path come first: only an '@' before the path's start ends user information.
     path_start = min(found for found in (text.find(c, start, last_at) for c in _DELIMITERS) if found >= 0)

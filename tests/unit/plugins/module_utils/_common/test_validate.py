@@ -447,3 +447,24 @@ def test_text_from_outside_is_shown_without_controls_or_invisibles(text, shown):
 def test_shown_text_is_short_and_has_nothing_refused(text, limit):
     shown = validate.shown_text(text, limit)
     assert len(shown) <= limit and validate.control_problem(shown, "text") == ""
+
+
+# Any characters around a password, hostile ones above all: a URL is judged or refused, never an
+# error, and what is said of it never holds the password, whatever the client would make of it.
+_URL_CHARACTERS = st.sampled_from(
+    list("aZ09.-_~") + ["@", "[", "]", ":", "/", "%", "%40", "%2e", "#", "?", "\\", " ", "\x00", "\n"]
+)
+_URL_PARTS = st.lists(_URL_CHARACTERS, max_size=8).map("".join)
+
+
+@given(
+    st.sampled_from(["http", "https", "ftp", "file", "HTTP"]),
+    _URL_PARTS,
+    _URL_PARTS,
+    st.sampled_from(["h", "127.0.0.1", "[::1]", "[fe80::1%25lo]", ""]),
+    _URL_PARTS,
+)
+def test_any_url_with_a_password_is_judged_without_showing_it(scheme, before, after, host, rest):
+    url = "%s://u:%sPw-s3cret%s@%s/%s" % (scheme, before, after, host, rest)
+    found = url_problem(url, "source_url", ("http", "https", "ftp", "file"))
+    assert isinstance(found, str) and "Pw-s3cret" not in found
