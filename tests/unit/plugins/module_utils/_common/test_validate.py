@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import validate
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import PlanError
+from ansible_collections.remotevirt.install.plugins.module_utils._common.redact import redact_url
 from ansible_collections.remotevirt.install.plugins.module_utils._common.validate import (
     account_problem,
     ascii_int,
@@ -468,3 +469,4 @@ def test_any_url_with_a_password_is_judged_without_showing_it(scheme, before, af
     url = "%s://u:%sPw-s3cret%s@%s/%s" % (scheme, before, after, host, rest)
     found = url_problem(url, "source_url", ("http", "https", "ftp", "file"))
     assert isinstance(found, str) and "Pw-s3cret" not in found
+    assert "Pw-s3cret" not in redact_url(url)
