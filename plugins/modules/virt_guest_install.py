@@ -353,9 +353,10 @@ options:
             made, whatever header its content now holds (libvirt reads the format of a directory pool's file
             from its content). A new disk takes it with V(raw) only; without a format, as V(qcow2) or grown, it
             is refused.
-          - An existing volume made otherwise (or on a file system that keeps no such record) that libvirt reads
-            as an image (V(qcow2) and the like) is refused for a new disk until O(disks[].format) says so, as a
-            path disk is; with V(raw) it is read raw at its size, whatever header its content holds.
+          - An existing volume made otherwise is attached, the first time, in the format libvirt reads it as (or
+            O(disks[].format)), and with a local O(uri) that format is recorded on its file once the definition is
+            stored, so a later guest on it is treated as for a volume this collection made. A volume read raw whose
+            content reads as an image is used at its file's size and never grown.
         type: str
         choices: [qcow2, raw]
       preallocation:

@@ -81,6 +81,8 @@ class DefinePayload(GuestTarget):
     an install not started until it has started (see domain.with_install_pending).
     ``mark``: what the running guest started from, left in its live metadata before the change (see
     definition_mark); None for no mark to leave (the guest does not run, or its mark says it already).
+    ``records``: (file, format) of the existing volumes without a format record that the definition
+    attaches, recorded once it is stored (see format_record).
     """
 
     domain: Domain
@@ -89,6 +91,7 @@ class DefinePayload(GuestTarget):
     previous_xml: Optional[str] = Field(default=None, in_repr=False)
     installs: bool = False
     mark: Optional[Mark] = None
+    records: Tuple[Tuple[str, str], ...] = ()
 
 
 class InstallPayload(GuestTarget):

@@ -21,6 +21,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common import 
 from ansible_collections.remotevirt.install.plugins.module_utils._common.audit import AuditLog
 from ansible_collections.remotevirt.install.plugins.module_utils._common.errors import RemotevirtError
 from ansible_collections.remotevirt.install.plugins.module_utils._common.executor import Handler, Undo, Unfinished
+from ansible_collections.remotevirt.install.plugins.module_utils._common.format_record import FORMAT_XATTR
 from ansible_collections.remotevirt.install.plugins.module_utils._common.own_directory import own_directory_problem
 from ansible_collections.remotevirt.install.plugins.module_utils._common.plan import Action
 from ansible_collections.remotevirt.install.plugins.module_utils._guest import initrd, install_tree
@@ -206,6 +207,7 @@ class GuestHandlers:
             # Stored in the same call as the definition: a run stopped before the install starts
             # leaves a guest that says it was never installed (see runner.pending_install).
             domain = self.client.define_domain(with_install_pending(xml, int(time.time())) if payload.installs else xml)
+            _record_formats(payload.records)
             if previous_xml is None:
                 return lambda: self.client.undefine_domain(domain)
         else:
@@ -215,6 +217,7 @@ class GuestHandlers:
             if payload.mark is not None:
                 mark_started_from(self.client, self._domain(payload.guest), payload.mark, self.audit)
             self.client.define_domain(without_mark(patch_definition(previous_xml, payload.previous, payload.domain)))
+        _record_formats(payload.records)
         return lambda: self.client.define_domain(previous_xml)
 
     def autostart(self, action: Action) -> Optional[Undo]:
@@ -556,3 +559,14 @@ def _remove(path: Optional[str]) -> None:
     if path:
         with contextlib.suppress(FileNotFoundError):
             os.remove(path)
+
+
+def _record_formats(records: Tuple[Tuple[str, str], ...]) -> None:
+    """Record on each volume file the format a stored definition attaches it as (see format_record);
+    where it cannot be recorded (a file system without user extended attributes, a file that became
+    a link meanwhile), the volume stays unrecorded, as one made by another tool."""
+    for path, fmt in records:
+        try:
+            os.setxattr(path, FORMAT_XATTR, fmt.encode("ascii"), os.XATTR_CREATE, follow_symlinks=False)
+        except (OSError, UnicodeEncodeError):
+            continue

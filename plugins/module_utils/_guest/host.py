@@ -119,10 +119,12 @@ def _read_disk(client: Client, disk: DiskRequest, local: bool, stored: Optional[
     if local and existing is not None and existing.path:
         backed = existing.format not in PLAIN_FORMATS and recorded not in PLAIN_FORMATS
         _refuse_host_file(existing.path, "%s: volume %s" % (disk.label, existing.path), backed=backed)
+    unrecorded = local and existing is not None and existing.path and recorded is None and os.path.isfile(existing.path)
     return DiskState(
         volume=volume_state,
         probed_format=probed.format if made is not None and probed is not None else None,
         guessed_format=guessed,
+        unrecorded_path=existing.path if unrecorded and existing is not None else None,
     )
 
 

@@ -259,19 +259,6 @@ def _path_disk_format(disk: DiskRequest, disk_state: DiskState, existing: Option
     return "raw"
 
 
-def _refuse_guessed_format(disk: DiskRequest, label: str, read_as: str) -> None:
-    """An existing volume given without a format, new to the guest, is attached as raw or as the
-    format it was made with, never as one read from its content: libvirt reads a pool's files by
-    their content, and a guest can write a qcow2 header naming any host file into its raw disk. A
-    volume made by other tools (or on a file system that keeps no record) that reads as an image is
-    refused, as a path disk is."""
-    told = "qcow2 (or raw)" if read_as == "qcow2" else "raw (a guest's disk is raw or qcow2)"
-    raise PlanError(
-        "%s: volume %s reads as %s, but formats are never guessed from a disk's content (a guest can write "
-        "such a header into a raw disk); set format: %s for it" % (disk.label, label, read_as, told)
-    )
-
-
 def _plan_volume_disk(
     disk: DiskRequest, target: str, disk_state: DiskState, plan: Plan, stored_format: Optional[str], uri: str
 ) -> Disk:
@@ -312,8 +299,6 @@ def _plan_volume_disk(
         refuse_changing_reprobed(
             "%s: volume %s" % (disk.label, volume_request.label), existing, disk_state.probed_format, "size %d bytes, or no size"
         )
-    if disk.format is None and stored_format is None and disk_state.guessed_format is not None:
-        _refuse_guessed_format(disk, volume_request.label, disk_state.guessed_format)
     if read_raw and existing is not None and volume_plan.changed:
         raise PlanError(
             "%s: volume %s is read raw, but its content reads as %s, as which libvirt would change it; give it no "
@@ -394,17 +379,34 @@ def _define_new_action(request: GuestRequest, state: GuestState, final: Domain, 
     """Store the final definition; a reinstall replaces the stored one and keeps its identity."""
     name = request.name
     command = _virsh(request, "define", "%s.xml" % name)
+    records = formats_to_record(request, state, final)
     if state.existing is None:
-        return Action(DEFINE, "guest", name, command, DefinePayload(guest=name, domain=final, new=True, installs=installs))
+        payload = DefinePayload(guest=name, domain=final, new=True, installs=installs, records=records)
+        return Action(DEFINE, "guest", name, command, payload)
     kept = final.with_changes(uuid=state.existing.uuid, interfaces=carry_macs(final.interfaces, state.existing.interfaces))
     return Action(
         DEFINE,
         "guest",
         name,
         command,
-        DefinePayload(guest=name, domain=kept, new=True, previous_xml=state.existing_xml, installs=installs),
+        DefinePayload(guest=name, domain=kept, new=True, previous_xml=state.existing_xml, installs=installs, records=records),
         destructive=True,
     )
+
+
+def formats_to_record(request: GuestRequest, state: GuestState, domain: Domain) -> Tuple[Tuple[str, str], ...]:
+    """(file, format) of each existing volume without a format record that ``domain`` attaches: the
+    format it reads it as is recorded on its file once the definition is stored, so a later guest
+    on the volume reads it so too, whatever header its content holds by then (a guest may write one
+    into a raw disk, naming any host file as its backing file)."""
+    records = []
+    for disk, disk_state in zip(request.disks or (), state.disks):
+        if disk_state.unrecorded_path is None or not disk.pool:
+            continue
+        attached = next((known for known in domain.disks if (known.pool, known.volume) == (disk.pool, disk.volume)), None)
+        if attached is not None and attached.format:
+            records.append((disk_state.unrecorded_path, attached.format))
+    return tuple(records)
 
 
 def _plan_fetch(request: GuestRequest, state: GuestState, plan: Plan) -> None:
@@ -539,6 +541,7 @@ def _plan_existing(request: GuestRequest, state: GuestState, existing: Domain) -
                     previous=actual,
                     previous_xml=state.existing_xml,
                     mark=_mark_to_leave(state, actual, wanted),
+                    records=formats_to_record(request, state, wanted),
                 ),
             )
         )

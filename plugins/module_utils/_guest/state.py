@@ -40,12 +40,15 @@ class DiskState(Record):
     """A pool disk's volume as read (``volume``) or None for host paths; ``format`` of a path disk.
     ``probed_format`` is libvirt's reading of a volume read as made instead (see asked_as_made);
     ``guessed_format`` the image format libvirt reads an existing volume's file on this host as, from
-    its content alone (no record of this collection's says it was made so; see format_record)."""
+    its content alone (no record of this collection's says it was made or attached so; see format_record)."""
 
     volume: Optional[VolumeState] = None
     format: Optional[str] = None
     probed_format: Optional[str] = None
     guessed_format: Optional[str] = None
+    # The file of an existing volume on this host without a format record: a definition that attaches
+    # it records the format it reads it as (see handlers.define).
+    unrecorded_path: Optional[str] = None
 
 
 class GuestState(Record):

@@ -1119,23 +1119,21 @@ def test_a_new_path_disk_is_raw_unless_told():
     assert payload(plan, "define").domain.disks[0].format == "qcow2"
 
 
-def test_an_existing_volume_that_reads_as_an_image_by_its_content_alone_is_never_guessed():
-    """A volume made by another tool has no format record: one that libvirt reads as qcow2 from its
-    content (a guest may have written the header) is refused without a format, as a path disk is;
-    told, it is attached so; one the record or the stored definition gives keeps that format."""
+def test_an_existing_volume_without_a_record_is_attached_as_read_and_its_format_recorded():
+    """A volume another tool made is attached the first time as libvirt reads it, and that format is
+    recorded on its file by the define, so a later guest reads it so whatever header it holds by then;
+    told raw, it is read raw and used as it is."""
     importing = dict(install=dict(method="import"))
     given = [dict(pool="p", volume="old.qcow2")]
-    guessed = DiskState(volume=VolumeState(POOL, existing=OLD), guessed_format="qcow2")
-    with pytest.raises(PlanError, match="volume p/old.qcow2 reads as qcow2, but formats are never guessed from a disk's content"):
-        plan_guest(request(disks=given, **importing), new_state(guessed))
-    for fmt in ("raw", "qcow2"):
-        plan = plan_guest(request(disks=[dict(given[0], format=fmt)], **importing), new_state(guessed))
-        assert payload(plan, "define").domain.disks[0].format == fmt
+    guessed = DiskState(volume=VolumeState(POOL, existing=OLD), guessed_format="qcow2", unrecorded_path=OLD.path)
+    plan = plan_guest(request(disks=given, **importing), new_state(guessed))
+    define = payload(plan, "define")
+    assert define.domain.disks[0].format == "qcow2" and define.records == ((OLD.path, "qcow2"),)
+    plan = plan_guest(request(disks=[dict(given[0], format="raw")], **importing), new_state(guessed))
+    assert payload(plan, "define").domain.disks[0].format == "raw" and payload(plan, "define").records == ((OLD.path, "raw"),)
+    # recorded already (made or attached by this collection): nothing more to record
     plan = plan_guest(request(disks=given, **importing), new_state(volume_disk(OLD)))
-    assert payload(plan, "define").domain.disks[0].format == OLD.format
-    # the guest's own disk keeps the format its definition stores, whatever its content reads as now
-    stored = DiskState(volume=VolumeState(POOL, existing=DISK0), guessed_format="qcow2")
-    assert commands(plan_guest(request(disks=[dict(pool="p", volume="web01-disk0.qcow2")]), stored_state(stored))) == []
+    assert payload(plan, "define").records == ()
     # read raw, it is used as it is: grown, libvirt would change it as the format it reads; also when
     # the raw comes from the guest's definition, the re-run giving no format
     grown = [dict(given[0], format="raw", size="9G")]
@@ -1146,10 +1144,10 @@ def test_an_existing_volume_that_reads_as_an_image_by_its_content_alone_is_never
     stored_grown = [dict(pool="p", volume="web01-disk0.qcow2", size="20G")]
     with pytest.raises(PlanError, match="volume p/web01-disk0.qcow2 is read raw, but its content reads as qcow2"):
         plan_guest(request(disks=stored_grown), stored_state(raw_stored, xml=xml))
-    # other image formats can only be read raw: the hint says so
-    qed = DiskState(volume=VolumeState(POOL, existing=OLD.with_changes(format="qed")), guessed_format="qed")
-    with pytest.raises(PlanError, match="reads as qed, .* set format: raw .a guest's disk is raw or qcow2. for it"):
-        plan_guest(request(disks=given, **importing), new_state(qed))
+    # the guest's own disk keeps the format its definition stores, whatever its content reads as now
+    assert (
+        commands(plan_guest(request(disks=[dict(pool="p", volume="web01-disk0.qcow2")]), stored_state(raw_stored, xml=xml))) == []
+    )
 
 
 # -- from_params: every string option checked before the host is read -----------------------------
