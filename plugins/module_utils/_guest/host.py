@@ -216,19 +216,20 @@ def _read_media_file(client: Client, media: MediaRef, local: bool) -> Tuple[str,
         raise PlanError(missing_media_message(media))
     described = client.describe_volume(volume)
     fmt = described.format
-    imaged = fmt not in (None,) + PLAIN_FORMATS
     if local and described.path:
-        _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label, backed=imaged)
+        _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label)
     refuse_incomplete(described, local, "install.cdrom: volume %s" % media.label)
     refuse_reprobed(described, local, "install.cdrom: volume %s" % media.label)
     _refuse_media_written(client, media)
-    # An image format only where this collection made the volume so: libvirt reads it from the
-    # content, which a guest that wrote the volume chose (a qcow2 header naming any host file).
-    if imaged and not (local and described.path and recorded_format(described.path) == fmt):
-        raise PlanError(
-            "install.cdrom: volume %s reads as %s, but formats are never guessed from a volume's content, and "
-            "an install ISO is read raw; give an ISO image" % (media.label, fmt)
-        )
+    if fmt not in (None,) + PLAIN_FORMATS:
+        # An image format only where this collection made or attached the volume so: libvirt reads it
+        # from the content, which a guest that wrote the volume chose (a qcow2 header naming any host file).
+        if not (local and described.path and recorded_format(described.path) == fmt):
+            raise PlanError(
+                "install.cdrom: volume %s reads as %s, but formats are never guessed from a volume's content, and "
+                "an install ISO is read raw; give an ISO image" % (media.label, fmt)
+            )
+        _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label, backed=True)
     return ("raw" if fmt in (None, "iso") else fmt), described.path
 
 
