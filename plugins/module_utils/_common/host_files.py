@@ -225,12 +225,9 @@ def _bind_mounted_name(real: str, mounts: List[Mount]) -> str:
     mount = _mount_of(real, mounts)
     if mount is None or mount.root == "/":
         return ""
-    rest = real[len(mount.point.rstrip("/")) :]
-    for other in mounts:
-        if other.device == mount.device and other.root == "/":
-            name = other.point.rstrip("/") + mount.root.rstrip("/") + rest
-            if (name + "/").startswith(_SYSTEM_FILE_TREES + _PROGRAM_TREES) or _private_directory(name):
-                return name
+    for name in names_through_mounts(real, mounts)[1:]:
+        if (name + "/").startswith(_SYSTEM_FILE_TREES + _PROGRAM_TREES) or _private_directory(name):
+            return name
     return ""
 
 

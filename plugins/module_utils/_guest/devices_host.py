@@ -80,10 +80,10 @@ def shares_resolving_to_system(filesystems: Tuple[Filesystem, ...], table: Optio
 def _system_content(real: str, table: List[host_files.Mount]) -> str:
     """How a share of ``real`` would show the host's system directories or kernel interfaces; ""."""
     for mount in host_files.mounts_at_or_in(real, table):
-        if mount.fs_type == "overlay" and not _overlay_of_own_directories(mount):
-            return "reaches %s (mounted at %s)" % (host_files.mount_kind(mount), mount.point)
-        if mount.fs_type != "overlay" and host_files.mount_kind(mount):
-            return "reaches %s (mounted at %s)" % (host_files.mount_kind(mount), mount.point)
+        kind = host_files.mount_kind(mount)
+        shows_system = not _overlay_of_own_directories(mount) if mount.fs_type == "overlay" else bool(kind)
+        if shows_system:
+            return "reaches %s (mounted at %s)" % (kind, mount.point)
         point = mount.point if mount.point.startswith(real.rstrip("/") + "/") else real
         for name in host_files.names_through_mounts(point, table)[1:]:
             if is_unshareable_directory(name):

@@ -156,8 +156,19 @@ def _refuse_host_file(path: str, what: str, backed: bool = False) -> None:
     from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 
     problem = host_files.host_file_problem(path, what) or host_files.borrowed_file_problem(path, what)
-    if not problem and backed:
-        problem = host_files.backing_chain_problem(path, what)
+    if problem:
+        raise PlanError(problem)
+    if backed:
+        _refuse_backing_chain(path, what)
+
+
+def _refuse_backing_chain(path: str, what: str) -> None:
+    """Refuse an image read as qcow2 whose backing chain leads to a file a guest must not get (see
+    host_files.backing_chain_problem)."""
+    # Imported here: only disks and media on this host's files ask.
+    from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
+
+    problem = host_files.backing_chain_problem(path, what)
     if problem:
         raise PlanError(problem)
 
@@ -229,7 +240,7 @@ def _read_media_file(client: Client, media: MediaRef, local: bool) -> Tuple[str,
                 "install.cdrom: volume %s reads as %s, but formats are never guessed from a volume's content, and "
                 "an install ISO is read raw; give an ISO image" % (media.label, fmt)
             )
-        _refuse_host_file(described.path, "install.cdrom: volume %s" % media.label, backed=True)
+        _refuse_backing_chain(described.path, "install.cdrom: volume %s" % media.label)
     return ("raw" if fmt in (None, "iso") else fmt), described.path
 
 

@@ -17,7 +17,7 @@ from ansible_collections.remotevirt.install.plugins.module_utils._common.runtime
     is_local_uri,
 )
 from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.client import Client
-from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import Network
+from ansible_collections.remotevirt.install.plugins.module_utils._libvirt.xml.network import IpConfig, Network
 from ansible_collections.remotevirt.install.plugins.module_utils._network.actions import VERBS
 from ansible_collections.remotevirt.install.plugins.module_utils._network.plan import guests_matter, plan_network, subnets_matter
 from ansible_collections.remotevirt.install.plugins.module_utils._network.request import NetworkRequest, tftp_root_problem
@@ -128,20 +128,27 @@ def _refuse_missing_tftp_root(request: NetworkRequest, state: NetworkState) -> N
             raise PlanError(problem)
         if os.path.isdir(wanted.tftp_root):
             continue
-        had = getattr(state.existing, wanted.family) if state.existing is not None else None
-        if had is None or had.tftp_root != wanted.tftp_root:
+        if _is_new_tftp_root(wanted, state):
             raise PlanError(
                 "%s.tftp_root %s is not a directory on the host, so dnsmasq could not start the network: make it "
                 "first (install -d %s)" % (wanted.family, wanted.tftp_root, shell(wanted.tftp_root))
             )
 
 
+def _is_new_tftp_root(wanted: IpConfig, state: NetworkState) -> bool:
+    """Whether ``wanted`` (a family's request) gives the network a TFTP root it does not have yet."""
+    had = getattr(state.existing, wanted.family) if state.existing is not None else None
+    return had is None or had.tftp_root != wanted.tftp_root
+
+
 def _refuse_tftp_root_of_pools(client: Client, request: NetworkRequest, state: NetworkState) -> None:
     """A new or changed tftp_root is no storage pool's directory, nor holds or lies in one: dnsmasq
     serves every file under it to anyone on the network, other guests' disks included."""
-    roots = [wanted for wanted in (request.ipv4, request.ipv6) if wanted is not None and wanted.tftp_root]
-    had = {family: getattr(state.existing, family) for family in ("ipv4", "ipv6")} if state.existing is not None else {}
-    new = [wanted for wanted in roots if had.get(wanted.family) is None or had[wanted.family].tftp_root != wanted.tftp_root]
+    new = [
+        wanted
+        for wanted in (request.ipv4, request.ipv6)
+        if wanted is not None and wanted.tftp_root and _is_new_tftp_root(wanted, state)
+    ]
     if request.state == "absent" or not new:
         return
     # Imported here: only networks given a new TFTP root ask.

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.remotevirt.install.plugins.module_utils._common import host_files
 from ansible_collections.remotevirt.install.plugins.module_utils._common.host_files import block_device_uses, host_file_problem
+from host_logs import a_host_log
 
 
 @pytest.mark.parametrize(
@@ -231,10 +232,7 @@ def test_a_path_through_proc_to_a_file_no_name_here_shows_leads_unnamed(tmp_path
 
 
 def test_a_file_is_a_log_by_its_name_a_link_or_a_bind_mount(tmp_path, monkeypatch):
-    logs = [os.path.join(top, name) for top, _dirs, names in os.walk("/var/log") for name in names]
-    found = next((path for path in logs if os.path.isfile(path) and not os.path.islink(path)), None)
-    if found is None:
-        pytest.skip("no file under /var/log on this machine")
+    found = a_host_log()
     link = tmp_path / "vmlinuz"
     link.symlink_to(found)
     assert host_files.log_name(found) == found and host_files.log_name(str(link)) == found
